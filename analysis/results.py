@@ -1,0 +1,96 @@
+"""Result types shared by the analysis, the reports and the web app.
+
+Plain frozen dataclasses so that reports and the web can depend on them without numpy.
+An estimate of ``None`` means "not estimable" (0–1 valid answers in the domain).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+COUNTY = "ALL"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One index in one stratum (township code, or ``COUNTY``) and period."""
+
+    period: str
+    stratum: str
+    index: str
+    kind: str  # "share" (proportion 0-1) or "score" (points)
+    n: int  # respondents with a valid answer to the index
+    estimate: float | None
+    se: float | None
+    ci_low: float | None
+    ci_high: float | None
+    deff: float | None  # variance ratio against SRSWOR of the same n
+    deff_kish: float | None  # 1 + CV^2 of the weights of the valid answers
+    n_eff: float | None
+    dk_rate: float | None = None  # share of don't-know/refused among the domain's respondents
+    ci_method: str = "logit"
+
+
+@dataclass(frozen=True)
+class Change:
+    """Change of one index in one stratum between two periods (independent samples)."""
+
+    stratum: str
+    index: str
+    period_from: str
+    period_to: str
+    change: float | None
+    se: float | None
+    p_value: float | None
+    p_adjusted: float | None
+    significant: bool
+
+
+@dataclass(frozen=True)
+class Rank:
+    """Rank of a township on an index, with its simulated rank interval and tier."""
+
+    period: str
+    index: str
+    stratum: str
+    rank: int
+    rank_low: int
+    rank_high: int
+    tier: str  # "above", "same" or "below" the county
+
+
+@dataclass(frozen=True)
+class SmallAreaEstimate:
+    """Fay–Herriot EBLUP beside the direct estimate (never instead of it)."""
+
+    period: str
+    index: str
+    stratum: str
+    direct: float | None
+    eblup: float
+    mse: float
+
+
+@dataclass(frozen=True)
+class WeightDiagnostics:
+    period: str
+    stratum: str
+    n: int
+    min: float
+    max: float
+    cv: float
+    deff_kish: float
+    cells_collapsed: tuple[str, ...] = ()
+    trimmed: int = 0
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class AnalysisResult:
+    estimates: list[Estimate] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    ranks: list[Rank] = field(default_factory=list)
+    small_area: list[SmallAreaEstimate] = field(default_factory=list)
+    diagnostics: list[WeightDiagnostics] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
