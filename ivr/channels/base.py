@@ -1,0 +1,65 @@
+"""The contract between the dialer and a telephony channel.
+
+A channel adapts one provider (simulated, Twilio, Asterisk ARI) to the interview engine, no more.
+The dialer asks it to place a call with :class:`CallRequest`; the call's end comes back as a
+:class:`CallResult`, either returned at once (the simulated channel runs the whole call on the
+virtual clock) or reported later by the channel's webhook / event handler through
+``dialer.outcomes.apply_result``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class CallStatus:
+    """What the network said about a call attempt (provider-neutral)."""
+
+    ANSWERED = "answered"  # a person (or unknown) answered; see interview_status
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    MACHINE = "machine"  # answering machine / voicemail detected
+    FAX = "fax"
+    NON_WORKING = "non_working"  # number does not exist / disconnected
+    FAILED = "failed"  # network or provider failure, number may be fine
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"  # the worker lost track of the call (crash); reconciled later
+    ALL = (ANSWERED, BUSY, NO_ANSWER, MACHINE, FAX, NON_WORKING, FAILED, CANCELED, UNKNOWN)
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    attempt_id: int
+    case_id: int
+    interview_id: int | None  # a partial interview to resume, if any
+    number: str  # E.164
+    caller_id: str
+    language: str | None
+    ring_timeout_s: int = 30
+
+
+@dataclass(frozen=True)
+class CallResult:
+    status: str  # a CallStatus value
+    started_at: datetime
+    ended_at: datetime
+    answered_at: datetime | None = None
+    provider_call_id: str | None = None
+    amd_result: str | None = None
+    hangup_cause: str | None = None
+    interview_status: str | None = None  # an InterviewStatus value when the call was answered
+    callback_at: datetime | None = None  # the resident chose a callback time
+    error: str | None = None
+
+
+class Channel(Protocol):
+    """A telephony channel. ``place_call`` returns the result when the call is already over
+    (simulated), or ``None`` when the result will be reported asynchronously."""
+
+    name: str
+
+    def place_call(self, request: CallRequest) -> CallResult | None: ...
+
+    def lines_in_use(self) -> int: ...

@@ -1,0 +1,427 @@
+"""The storage schema for the whole mission (SQLAlchemy 2 declarative, typed).
+
+Conventions: times are naive UTC; status values are the explicit constants below (RapidPro
+style), never free strings; phone numbers live only in ``contacts`` (encrypted, with a keyed hash
+for look-ups), apart from cases and answers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Role:
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    INTERVIEWER = "interviewer"
+    TRANSCRIBER = "transcriber"
+    OFFICIAL = "official"
+    UNIT = "unit"
+    ALL = (ADMIN, SUPERVISOR, INTERVIEWER, TRANSCRIBER, OFFICIAL, UNIT)
+
+
+class SurveyStatus:
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+class CaseStatus:
+    NEW = "new"  # released, never dialled
+    SCHEDULED = "scheduled"  # waiting for next_attempt_at
+    LEASED = "leased"  # a worker holds it (lease_owner, lease_expires_at)
+    CALLBACK = "callback"  # a resident or staff member set callback_at
+    FOLLOW_UP = "follow_up"  # with staff (operator request, partial, refusal conversion)
+    FINAL = "final"  # final_disposition set
+    HELD = "held"  # not released yet (replicates)
+
+
+class InterviewMode:
+    IVR = "ivr"
+    CATI = "cati"
+    F2F = "f2f"
+
+
+class InterviewStatus:
+    IN_PROGRESS = "in_progress"
+    PARTIAL = "partial"  # dropped mid-way; resumable
+    COMPLETE = "complete"
+    REFUSED = "refused"
+    SCREENED_OUT = "screened_out"
+    OPTED_OUT = "opted_out"
+    OPERATOR = "operator"  # asked for a person; resumes in CATI
+    BREAK_OFF = "break_off"  # final break-off
+
+
+class AnswerStatus:
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"  # re-prompts exhausted
+    SKIPPED = "skipped"
+
+
+class AttemptStatus:
+    QUEUED = "queued"
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"  # worker died mid-call; reconciled
+    ORDER = (QUEUED, INITIATED, RINGING, IN_PROGRESS, COMPLETED)
+    ENDED = (COMPLETED, BUSY, NO_ANSWER, FAILED, CANCELED, UNKNOWN)
+
+
+class TaskKind:
+    OPERATOR = "operator_request"
+    PARTIAL = "partial"
+    CALLBACK = "callback"
+    REFUSAL_CONVERSION = "refusal_conversion"
+    REVISIT = "revisit"  # 回访 of a resolved concern
+
+
+class TaskStatus:
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class ConcernStatus:
+    RECEIVED = "received"  # 受理
+    ASSIGNED = "assigned"  # 交办
+    IN_PROGRESS = "in_progress"  # 办理中
+    RESOLVED = "resolved"  # 已办结
+    REVISITED = "revisited"  # 已回访
+    ORDER = (RECEIVED, ASSIGNED, IN_PROGRESS, RESOLVED, REVISITED)
+    ZH = {RECEIVED: "受理", ASSIGNED: "交办", IN_PROGRESS: "办理中", RESOLVED: "已办结", REVISITED: "已回访"}
+
+
+def _pk() -> Mapped[int]:
+    return mapped_column(Integer, primary_key=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = _pk()
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    township_scope: Mapped[list[Any] | None] = mapped_column(JSON, default=None)  # stratum codes
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Unit(Base):
+    """A responsible unit (责任单位), e.g. a police station, that handles residents' concerns."""
+
+    __tablename__ = "units"
+    id: Mapped[int] = _pk()
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120), default="")
+    township_code: Mapped[str | None] = mapped_column(String(40), default=None)
+
+
+class Questionnaire(Base):
+    __tablename__ = "questionnaires"
+    __table_args__ = (UniqueConstraint("qid", "version"),)
+    id: Mapped[int] = _pk()
+    qid: Mapped[str] = mapped_column(String(80))
+    version: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(Text)  # the YAML as validated
+    checksum: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Survey(Base):
+    """A survey round (wave) with its questionnaire, townships, quotas and fieldwork rules."""
+
+    __tablename__ = "surveys"
+    id: Mapped[int] = _pk()
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    period: Mapped[str] = mapped_column(String(40))  # e.g. "2026-10"
+    issue_no: Mapped[int | None] = mapped_column(Integer, default=None)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
+    status: Mapped[str] = mapped_column(String(20), default=SurveyStatus.DRAFT)
+    languages: Mapped[list[Any]] = mapped_column(JSON, default=lambda: ["zh"])
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    calling_windows: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    holidays: Mapped[list[Any]] = mapped_column(JSON, default=list)  # ISO dates
+    retry_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    pacing: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    default_quota: Mapped[int] = mapped_column(Integer, default=0)
+    field_start: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    field_end: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    questionnaire: Mapped[Questionnaire] = relationship()
+    strata: Mapped[list[Stratum]] = relationship(back_populates="survey", order_by="Stratum.code")
+
+
+class Stratum(Base):
+    """A township (乡镇/街道) in one survey: its quota and its adult population by weighting cell."""
+
+    __tablename__ = "strata"
+    __table_args__ = (UniqueConstraint("survey_id", "code"),)
+    id: Mapped[int] = _pk()
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    code: Mapped[str] = mapped_column(String(40))
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120), default="")
+    quota: Mapped[int] = mapped_column(Integer, default=0)
+    population: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"age_group":..,"sex":..,"N":..}]
+    auxiliary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # e.g. urban share, past index
+    survey: Mapped[Survey] = relationship(back_populates="strata")
+
+    @property
+    def population_total(self) -> int:
+        return int(sum(cell.get("N", 0) for cell in self.population))
+
+
+class Contact(Base):
+    """A phone number, encrypted at rest; ``number_hash`` is a keyed hash for de-duplication."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = _pk()
+    number_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    number_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    number_masked: Mapped[str] = mapped_column(String(32))
+    line_type: Mapped[str] = mapped_column(String(20), default="unknown")  # mobile / landline
+
+
+class DoNotCall(Base):
+    __tablename__ = "do_not_call"
+    number_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(40))  # ivr_opt_out, staff, import
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id"), default=None)
+
+
+class Case(Base):
+    """One sampled number in one survey, and where it stands in fieldwork."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "contact_id"),
+        Index("ix_cases_due", "survey_id", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = _pk()
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    stratum_id: Mapped[int] = mapped_column(ForeignKey("strata.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    replicate: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default=CaseStatus.NEW)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts_by_daypart: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    callback_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    contacted: Mapped[bool] = mapped_column(Boolean, default=False)  # a person was ever reached
+    last_temp_disposition: Mapped[str | None] = mapped_column(String(8), default=None)
+    final_disposition: Mapped[str | None] = mapped_column(String(8), default=None)
+    final_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    lease_owner: Mapped[str | None] = mapped_column(String(80), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    frame: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # extra frame fields
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    stratum: Mapped[Stratum] = relationship()
+    contact: Mapped[Contact] = relationship()
+
+
+class CallAttempt(Base):
+    __tablename__ = "call_attempts"
+    id: Mapped[int] = _pk()
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    provider_call_id: Mapped[str | None] = mapped_column(String(80), unique=True, default=None)
+    worker: Mapped[str | None] = mapped_column(String(80), default=None)
+    caller_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    trunk: Mapped[str | None] = mapped_column(String(40), default=None)
+    status: Mapped[str] = mapped_column(String(20), default=AttemptStatus.QUEUED)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    outcome: Mapped[str | None] = mapped_column(String(40), default=None)  # provider-level result
+    amd_result: Mapped[str | None] = mapped_column(String(40), default=None)
+    hangup_cause: Mapped[str | None] = mapped_column(String(40), default=None)
+    temp_disposition: Mapped[str | None] = mapped_column(String(8), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    case: Mapped[Case] = relationship()
+
+
+class Interview(Base):
+    __tablename__ = "interviews"
+    id: Mapped[int] = _pk()
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    questionnaire_version: Mapped[str] = mapped_column(String(40))
+    mode: Mapped[str] = mapped_column(String(8), default=InterviewMode.IVR)
+    status: Mapped[str] = mapped_column(String(20), default=InterviewStatus.IN_PROGRESS)
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    consent: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    current_question: Mapped[str | None] = mapped_column(String(80), default=None)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # engine snapshot for resume
+    interviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    last_attempt_id: Mapped[int | None] = mapped_column(ForeignKey("call_attempts.id"), default=None)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    answers: Mapped[list[Answer]] = relationship(back_populates="interview", order_by="Answer.seq")
+    case: Mapped[Case] = relationship()
+
+
+class Answer(Base):
+    """One answer, stored the moment it is given (one row per question per interview)."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("interview_id", "question_id"),)
+    id: Mapped[int] = _pk()
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"), index=True)
+    question_id: Mapped[str] = mapped_column(String(80))
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default=AnswerStatus.ANSWERED)
+    code: Mapped[int | None] = mapped_column(Integer, default=None)
+    codes: Mapped[list[Any] | None] = mapped_column(JSON, default=None)  # multiple choice
+    value: Mapped[float | None] = mapped_column(Float, default=None)  # number questions
+    raw_input: Mapped[str] = mapped_column(String(200), default="")
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    reprompts: Mapped[int] = mapped_column(Integer, default=0)
+    mode: Mapped[str] = mapped_column(String(8), default=InterviewMode.IVR)
+    answered_at: Mapped[datetime] = mapped_column(DateTime)
+    interview: Mapped[Interview] = relationship(back_populates="answers")
+
+
+class Recording(Base):
+    __tablename__ = "recordings"
+    id: Mapped[int] = _pk()
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"), index=True)
+    question_id: Mapped[str] = mapped_column(String(80))
+    path: Mapped[str] = mapped_column(String(500))
+    provider_id: Mapped[str | None] = mapped_column(String(120), unique=True, default=None)
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    transcription: Mapped[str | None] = mapped_column(Text, default=None)
+    category: Mapped[str | None] = mapped_column(String(60), default=None)
+    transcribed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    transcribed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    interview: Mapped[Interview] = relationship()
+
+
+class FollowUpTask(Base):
+    """Work for call-centre staff: operator requests, partials, callbacks, refusal conversion."""
+
+    __tablename__ = "follow_up_tasks"
+    id: Mapped[int] = _pk()
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    interview_id: Mapped[int | None] = mapped_column(ForeignKey("interviews.id"), default=None)
+    kind: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20), default=TaskStatus.OPEN)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    assigned_to: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    case: Mapped[Case] = relationship()
+
+
+class Concern(Base):
+    """A resident's concern (群众诉求), followed to resolution and a revisit call (回访)."""
+
+    __tablename__ = "concerns"
+    id: Mapped[int] = _pk()
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    stratum_id: Mapped[int] = mapped_column(ForeignKey("strata.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None)
+    recording_id: Mapped[int | None] = mapped_column(ForeignKey("recordings.id"), default=None)
+    category: Mapped[str] = mapped_column(String(60))
+    summary: Mapped[str] = mapped_column(Text)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), default=None)
+    status: Mapped[str] = mapped_column(String(20), default=ConcernStatus.RECEIVED)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    resolution_note: Mapped[str | None] = mapped_column(Text, default=None)
+    revisit_result: Mapped[str | None] = mapped_column(String(40), default=None)  # fixed / not_fixed / unreachable
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    stratum: Mapped[Stratum] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+    events: Mapped[list[ConcernEvent]] = relationship(order_by="ConcernEvent.id")
+
+
+class ConcernEvent(Base):
+    __tablename__ = "concern_events"
+    id: Mapped[int] = _pk()
+    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    to_status: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Benchmark(Base):
+    """An outside figure (e.g. the province's published index for the county) for the bulletin."""
+
+    __tablename__ = "benchmarks"
+    id: Mapped[int] = _pk()
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    index: Mapped[str] = mapped_column(String(60))
+    source: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int | None] = mapped_column(Integer, default=None)
+    of_areas: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class AuditLog(Base):
+    """Append-only: who changed what, when, before and after. The app never updates or deletes."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = _pk()
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str] = mapped_column(String(60))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
