@@ -81,6 +81,7 @@ class InterviewStatus:
     SCREENED_OUT = "screened_out"
     OPTED_OUT = "opted_out"
     OPERATOR = "operator"  # asked for a person; resumes in CATI
+    CALLBACK = "callback"  # asked to be called back before the questions began
     BREAK_OFF = "break_off"  # final break-off
 
 

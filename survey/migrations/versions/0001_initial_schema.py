@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 21:34:36.048585
+Create Date: 2026-11-26 21:39:05.577318
 """
 from collections.abc import Sequence
 

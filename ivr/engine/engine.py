@@ -1,0 +1,342 @@
+"""The interview state machine.
+
+One :class:`Engine` per interview and call. It is deterministic: given the questionnaire, the
+state it was restored from, the clock and the events, it produces the same steps and effects.
+Phases: ``language`` (1 普通话 / 2 English), ``resume`` (continue or start over), ``question``,
+``callback`` (when the resident asks to be called back), ``ended``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ivr.engine import effects as fx
+from ivr.engine.events import Answered, Digits, Event, HangUp, RecordingDone, Timeout
+from ivr.engine.input import Entry, parse_entry
+from ivr.engine.steps import Collect, Prompt, Record, Step
+from survey.clock import Clock
+from survey.models import AnswerStatus, InterviewStatus
+from survey.questionnaire import model as qm
+
+_RESUMABLE = (InterviewStatus.IN_PROGRESS, InterviewStatus.PARTIAL, InterviewStatus.OPERATOR)
+
+
+class Engine:
+    def __init__(self, questionnaire: qm.Questionnaire, clock: Clock, *, state: dict[str, Any] | None = None,
+                 language: str | None = None, can_transfer: bool = False, ask_language: bool = True) -> None:
+        self.q = questionnaire
+        self.clock = clock
+        self.can_transfer = can_transfer
+        self.state: dict[str, Any] = dict(state) if state else self._fresh_state(language)
+        self._ask_language = ask_language and language is None and not state
+        self._effects: list[fx.Effect] = []
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def language(self) -> str:
+        return str(self.state["language"])
+
+    @property
+    def status(self) -> str:
+        return str(self.state["status"])
+
+    @property
+    def finished(self) -> bool:
+        return self.state["phase"] == "ended"
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        return dict(self.state["answers"])
+
+    def drain_effects(self) -> list[fx.Effect]:
+        out, self._effects = self._effects, []
+        return out
+
+    def handle(self, event: Event) -> Step:
+        if isinstance(event, Answered):
+            return self._start()
+        if self.finished:
+            return Step(hangup=True)
+        if isinstance(event, HangUp):
+            return self._hang_up()
+        phase = self.state["phase"]
+        if phase == "language":
+            return self._on_language(event)
+        if phase == "resume":
+            return self._on_resume(event)
+        if phase == "callback":
+            return self._on_callback(event)
+        return self._on_question(event)
+
+    # -- starting ---------------------------------------------------------------------------
+
+    def _fresh_state(self, language: str | None) -> dict[str, Any]:
+        lang = language if language in self.q.languages else self.q.languages[0]
+        return {"phase": "new", "question": None, "language": lang, "reprompts": 0, "buffer": "",
+                "asked_at": None, "answers": {}, "seq": 0, "status": InterviewStatus.IN_PROGRESS,
+                "consent": None}
+
+    def _start(self) -> Step:
+        st = self.state
+        if st["status"] not in _RESUMABLE and st["phase"] != "new":
+            return self._end(st["status"], None)
+        resuming = st["question"] is not None and (st["answers"] or st["consent"])
+        self._set_status(InterviewStatus.IN_PROGRESS)
+        if self._ask_language and len(self.q.languages) > 1 and self.q.settings.language_menu:
+            st["phase"] = "language"
+            return self._menu("language_menu")
+        if resuming:
+            st["phase"] = "resume"
+            return self._menu("resume_menu", self._msg("resume"))
+        first = st["question"] or self._first_applicable(0)
+        return self._ask(first) if first else self._complete(())
+
+    def _menu(self, name: str, *before: Prompt) -> Step:
+        self.state["buffer"] = ""
+        prompts = (*before, self._msg(name))
+        return Step(prompts=prompts, collect=Collect(1, 1, None, self.q.settings.input_timeout))
+
+    def _on_language(self, event: Event) -> Step:
+        key = _single_key(event)
+        chosen = {"1": "zh", "2": "en"}.get(key or "")
+        if chosen is None and not self._retry_allowed(event):
+            chosen = self.q.languages[0]
+        if chosen is None:
+            return self._menu("language_menu", self._msg("invalid" if key else "timeout"))
+        if chosen in self.q.languages:
+            self.state["language"] = chosen
+            self._effects.append(fx.LanguageChosen(chosen))
+        self.state["reprompts"] = 0
+        self._ask_language = False
+        self.state["phase"] = "new"
+        return self._start()
+
+    def _on_resume(self, event: Event) -> Step:
+        key = _single_key(event)
+        if key == "2":
+            return self._start_over()
+        if key not in (None, "1") and self._retry_allowed(event):
+            return self._menu("resume_menu", self._msg("invalid"))
+        self.state["reprompts"] = 0
+        return self._ask(self.state["question"])
+
+    def _start_over(self) -> Step:
+        kept = {q.id for q in self.q.questions if q.role in ("consent", "screening")}
+        cleared = tuple(qid for qid in self.state["answers"] if qid not in kept)
+        for qid in cleared:
+            del self.state["answers"][qid]
+        self._effects.append(fx.AnswersCleared(cleared))
+        first = self._first_substantive()
+        return self._ask(first) if first else self._complete(())
+
+    # -- questions --------------------------------------------------------------------------
+
+    def _ask(self, question_id: str, *before: Prompt) -> Step:
+        """Prompts for ``question_id`` (chaining through message items) and its input."""
+        prompts = list(before)
+        q: qm.Question | None = self.q.question(question_id)
+        while q is not None and q.type == qm.MESSAGE:
+            prompts.append(self._prompt(q, "text"))
+            nxt = self._next_after(q, None)
+            q = self.q.question(nxt) if nxt else None
+        if q is None:
+            return self._complete(tuple(prompts))
+        st = self.state
+        if st["question"] != q.id:
+            st["reprompts"] = 0
+        st.update(phase="question", question=q.id, buffer="", asked_at=self.clock.now().isoformat())
+        self._effects.append(fx.StatusChanged(st["status"], q.id))
+        prompts.append(self._prompt(q, "text"))
+        return self._input_step(q, tuple(prompts))
+
+    def _input_step(self, q: qm.Question, prompts: tuple[Prompt, ...]) -> Step:
+        timeout = self.q.settings.input_timeout
+        if q.type == qm.OPEN:
+            return Step(prompts=prompts, record=Record(q.max_seconds), question_id=q.id)
+        if q.type == qm.NUMBER:
+            digits = q.max_digits or len(str(int(abs(q.max or 0)))) or 1
+            return Step(prompts=prompts, collect=Collect(None, digits, "#", timeout), question_id=q.id)
+        if q.type == qm.MULTIPLE:
+            return Step(prompts=prompts, collect=Collect(None, len(q.choices), "#", timeout), question_id=q.id)
+        return Step(prompts=prompts, collect=Collect(1, 1, None, timeout), question_id=q.id)
+
+    def _on_question(self, event: Event) -> Step:
+        q = self.q.question(self.state["question"])
+        if isinstance(event, RecordingDone):
+            return self._on_recording(q, event)
+        if isinstance(event, Digits) and not event.complete:
+            entry = self._buffer_key(q, event.digits)
+            if entry is None:
+                return Step(keep_playing=True, question_id=q.id)
+        elif isinstance(event, Timeout) and self.state["buffer"]:
+            entry, self.state["buffer"] = self.state["buffer"], ""
+        else:
+            entry = event.digits if isinstance(event, Digits) else None
+        return self._on_entry(q, entry)
+
+    def _buffer_key(self, q: qm.Question, key: str) -> str | None:
+        """Add one key; the whole entry once it is complete, else None."""
+        st = self.state
+        settings = self.q.settings
+        if not st["buffer"] and key in (settings.repeat_key, settings.operator_key):
+            return key
+        if q.type in (qm.NUMBER, qm.MULTIPLE):
+            if key == "#":
+                entry, st["buffer"] = st["buffer"] + "#", ""
+                return str(entry)
+            st["buffer"] += key
+            limit = q.max_digits if q.type == qm.NUMBER and q.max_digits else 99
+            if len(st["buffer"]) >= limit:
+                entry, st["buffer"] = st["buffer"], ""
+                return str(entry)
+            return None
+        return key
+
+    def _on_entry(self, q: qm.Question, raw: str | None) -> Step:
+        settings = self.q.settings
+        if raw == settings.repeat_key:
+            return self._ask(q.id)
+        if raw == settings.operator_key:
+            return self._operator(q)
+        entry: Entry | str = parse_entry(q, raw) if raw is not None else "timeout"
+        if isinstance(entry, Entry):
+            return self._accept(q, entry)
+        return self._reprompt(q, entry)
+
+    def _reprompt(self, q: qm.Question, reason: str) -> Step:
+        st = self.state
+        if st["reprompts"] >= self.q.settings.max_reprompts:
+            return self._give_up(q)
+        st["reprompts"] += 1
+        text = q.reprompt or q.text
+        prompts = (self._msg(reason), Prompt(f"{q.id}/reprompt" if q.reprompt else f"{q.id}/text",
+                                             qm.text_in(text, self.language), self.language))
+        st["buffer"] = ""
+        return self._input_step(q, prompts)
+
+    def _give_up(self, q: qm.Question) -> Step:
+        if q.role in ("consent", "screening"):
+            return self._end(InterviewStatus.BREAK_OFF, "goodbye_refused")
+        self._store(q, Entry(status=AnswerStatus.NO_ANSWER, raw=""))
+        return self._advance(q, None)
+
+    def _on_recording(self, q: qm.Question, event: RecordingDone) -> Step:
+        if q.type != qm.OPEN:
+            return self._input_step(q, ())
+        status = AnswerStatus.ANSWERED if event.path and event.duration_s > 0 else AnswerStatus.NO_ANSWER
+        self._store(q, Entry(status=status, raw="recording"), recording=event)
+        return self._advance(q, None)
+
+    def _accept(self, q: qm.Question, entry: Entry) -> Step:
+        self._store(q, entry)
+        choice = q.choice_for_code(entry.code) if entry.code is not None else None
+        if q.role == "consent" and choice is not None:
+            self.state["consent"] = choice.end is None
+        if choice is not None and choice.end:
+            return self._choice_end(choice.end)
+        return self._advance(q, choice.goto if choice else None)
+
+    def _choice_end(self, end: str) -> Step:
+        if end == qm.END_CALLBACK:
+            self.state.update(phase="callback", reprompts=0)
+            return self._menu("callback_menu")
+        if end == qm.END_OPTED_OUT:
+            self._effects.append(fx.OptedOut())
+            return self._end(InterviewStatus.OPTED_OUT, "goodbye_opted_out")
+        if end == qm.END_SCREENED_OUT:
+            return self._end(InterviewStatus.SCREENED_OUT, "goodbye_screened_out")
+        return self._end(InterviewStatus.REFUSED, "goodbye_refused")
+
+    def _on_callback(self, event: Event) -> Step:
+        key = _single_key(event)
+        slot = qm.CALLBACK_SLOTS.get(int(key)) if key and key.isdigit() else None
+        if slot is None and self._retry_allowed(event):
+            return self._menu("callback_menu", self._msg("invalid" if key else "timeout"))
+        self._effects.append(fx.CallbackRequested(slot))
+        return self._end(InterviewStatus.CALLBACK, "callback_confirm")
+
+    def _operator(self, q: qm.Question | None) -> Step:
+        transfer = self.can_transfer
+        self._effects.append(fx.OperatorRequested(q.id if q else None, transfer))
+        self._set_status(InterviewStatus.OPERATOR)
+        self.state["phase"] = "ended"
+        message = "transfer" if transfer else "operator"
+        return Step(prompts=(self._msg(message),), hangup=not transfer, transfer=transfer)
+
+    def _advance(self, q: qm.Question, goto: str | None) -> Step:
+        nxt = self._next_after(q, goto)
+        return self._ask(nxt) if nxt else self._complete(())
+
+    def _complete(self, before: tuple[Prompt, ...]) -> Step:
+        self.state["question"] = None
+        return self._end(InterviewStatus.COMPLETE, "goodbye_complete", before)
+
+    def _end(self, status: str, message: str | None, before: tuple[Prompt, ...] = ()) -> Step:
+        self._set_status(status)
+        self.state["phase"] = "ended"
+        prompts = (*before, self._msg(message)) if message else before
+        return Step(prompts=prompts, hangup=True)
+
+    def _hang_up(self) -> Step:
+        st = self.state
+        if st["status"] == InterviewStatus.IN_PROGRESS:
+            self._set_status(InterviewStatus.PARTIAL if st["consent"] else InterviewStatus.BREAK_OFF)
+        st["phase"] = "ended"
+        return Step(hangup=True)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _store(self, q: qm.Question, entry: Entry, recording: RecordingDone | None = None) -> None:
+        st = self.state
+        asked = datetime.fromisoformat(st["asked_at"]) if st["asked_at"] else self.clock.now()
+        elapsed = max(0, int((self.clock.now() - asked).total_seconds() * 1000))
+        st["answers"][q.id] = entry.value_for_logic()
+        st["seq"] += 1
+        self._effects.append(fx.AnswerGiven(
+            question_id=q.id, status=entry.status, seq=st["seq"], code=entry.code, codes=entry.codes,
+            value=entry.value, raw_input=entry.raw, duration_ms=elapsed, reprompts=st["reprompts"],
+            recording_path=recording.path if recording else None,
+            recording_seconds=recording.duration_s if recording else 0.0,
+            recording_provider_id=recording.provider_id if recording else None))
+
+    def _set_status(self, status: str) -> None:
+        if self.state["status"] != status:
+            self.state["status"] = status
+            self._effects.append(fx.StatusChanged(status, self.state["question"]))
+
+    def _retry_allowed(self, event: Event) -> bool:
+        if self.state["reprompts"] >= self.q.settings.max_reprompts:
+            return False
+        self.state["reprompts"] += 1
+        return True
+
+    def _next_after(self, q: qm.Question, goto: str | None) -> str | None:
+        start = self.q.index_of(goto) if goto else self.q.index_of(q.id) + 1
+        return self._first_applicable(start)
+
+    def _first_applicable(self, start: int) -> str | None:
+        answers = self.state["answers"]
+        for q in self.q.questions[start:]:
+            if q.when is None or q.when.evaluate(answers):
+                return q.id
+        return None
+
+    def _first_substantive(self) -> str | None:
+        roles = ("consent", "screening")
+        last = max((i for i, q in enumerate(self.q.questions) if q.role in roles), default=-1)
+        return self._first_applicable(last + 1)
+
+    def _prompt(self, q: qm.Question, part: str) -> Prompt:
+        text = qm.text_in(q.text, self.language)
+        return Prompt(f"{q.id}/{part}", text, self.language)
+
+    def _msg(self, name: str) -> Prompt:
+        return Prompt(f"msg/{name}", self.q.message(name, self.language), self.language)
+
+
+def _single_key(event: Event) -> str | None:
+    if isinstance(event, Digits) and event.digits:
+        return event.digits.rstrip("#")[:1] or None
+    return None

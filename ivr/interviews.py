@@ -1,0 +1,162 @@
+"""Persistence for the engine: open or resume a case's interview, and store every effect.
+
+This is the only place where engine effects become rows. Channels (simulated, Twilio, ARI) and
+the staff console call :class:`InterviewSession`; the caller owns the transaction and decides
+when to commit (the webhook per request, the ARI app per event, the simulation per call).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ivr.engine import Engine, Event, Step
+from ivr.engine import effects as fx
+from survey.clock import Clock
+from survey.models import (
+    Answer,
+    AuditLog,
+    Case,
+    DoNotCall,
+    FollowUpTask,
+    Interview,
+    InterviewMode,
+    InterviewStatus,
+    Recording,
+    TaskKind,
+    TaskStatus,
+)
+from survey.questionnaire import Questionnaire
+
+RESUMABLE = (InterviewStatus.IN_PROGRESS, InterviewStatus.PARTIAL, InterviewStatus.OPERATOR)
+
+
+def resumable_interview(session: Session, case_id: int) -> Interview | None:
+    """The case's latest interview that stopped part-way, if any."""
+    return session.scalars(
+        select(Interview).where(Interview.case_id == case_id, Interview.status.in_(RESUMABLE))
+        .order_by(Interview.id.desc()).limit(1)
+    ).first()
+
+
+def open_interview(session: Session, case: Case, questionnaire: Questionnaire, clock: Clock, *,
+                   mode: str = InterviewMode.IVR, attempt_id: int | None = None,
+                   interviewer_id: int | None = None) -> Interview:
+    """Resume the case's partial interview or start a new one."""
+    interview = resumable_interview(session, case.id)
+    now = clock.now()
+    if interview is None:
+        interview = Interview(case_id=case.id, survey_id=case.survey_id, questionnaire_version=questionnaire.version,
+                              mode=mode, language=case.language or questionnaire.languages[0], state={},
+                              started_at=now, updated_at=now)
+        session.add(interview)
+    interview.mode = mode
+    interview.last_attempt_id = attempt_id or interview.last_attempt_id
+    interview.interviewer_id = interviewer_id
+    session.flush()
+    return interview
+
+
+class InterviewSession:
+    """One engine bound to one Interview row."""
+
+    def __init__(self, session: Session, interview: Interview, questionnaire: Questionnaire, clock: Clock, *,
+                 can_transfer: bool = False, ask_language: bool = True, user_id: int | None = None) -> None:
+        self.session = session
+        self.interview = interview
+        self.clock = clock
+        self.user_id = user_id
+        self.callback_slot: str | None = None
+        self.callback_requested = False
+        state = interview.state or None
+        language = interview.language if (state or not ask_language) else None
+        self.engine = Engine(questionnaire, clock, state=state, language=language, can_transfer=can_transfer,
+                             ask_language=ask_language)
+
+    def handle(self, event: Event) -> Step:
+        step = self.engine.handle(event)
+        for effect in self.engine.drain_effects():
+            self._apply(effect)
+        self.interview.state = dict(self.engine.state)
+        self.interview.updated_at = self.clock.now()
+        self.session.flush()
+        return step
+
+    @property
+    def status(self) -> str:
+        return self.interview.status
+
+    def _apply(self, effect: fx.Effect) -> None:
+        handler = {
+            fx.AnswerGiven: self._answer, fx.StatusChanged: self._status, fx.LanguageChosen: self._language,
+            fx.OperatorRequested: self._operator, fx.OptedOut: self._opt_out,
+            fx.CallbackRequested: self._callback, fx.AnswersCleared: self._cleared,
+        }[type(effect)]
+        handler(effect)  # type: ignore[operator]
+
+    def _answer(self, e: fx.AnswerGiven) -> None:
+        iv = self.interview
+        row = self.session.scalars(select(Answer).where(Answer.interview_id == iv.id,
+                                                        Answer.question_id == e.question_id)).first()
+        if row is None:
+            row = Answer(interview_id=iv.id, question_id=e.question_id)
+            self.session.add(row)
+        row.seq, row.status, row.code, row.value = e.seq, e.status, e.code, e.value
+        row.codes = list(e.codes) if e.codes is not None else None
+        row.raw_input, row.duration_ms, row.reprompts = e.raw_input, e.duration_ms, e.reprompts
+        row.mode, row.answered_at = iv.mode, self.clock.now()
+        if e.recording_path:
+            self.session.add(Recording(interview_id=iv.id, question_id=e.question_id, path=e.recording_path,
+                                       provider_id=e.recording_provider_id, duration_s=e.recording_seconds,
+                                       created_at=self.clock.now()))
+        if e.question_id == self._consent_id():
+            iv.consent = self.engine.state.get("consent")
+
+    def _consent_id(self) -> str | None:
+        return next((q.id for q in self.engine.q.questions if q.role == "consent"), None)
+
+    def _status(self, e: fx.StatusChanged) -> None:
+        iv = self.interview
+        iv.status, iv.current_question = e.status, e.current_question
+        if e.status == InterviewStatus.COMPLETE:
+            iv.completed_at = self.clock.now()
+
+    def _language(self, e: fx.LanguageChosen) -> None:
+        self.interview.language = e.language
+        self.interview.case.language = e.language
+
+    def _operator(self, e: fx.OperatorRequested) -> None:
+        open_task = self.session.scalars(select(FollowUpTask).where(
+            FollowUpTask.case_id == self.interview.case_id, FollowUpTask.kind == TaskKind.OPERATOR,
+            FollowUpTask.status == TaskStatus.OPEN)).first()
+        if open_task is None:
+            self.session.add(FollowUpTask(
+                survey_id=self.interview.survey_id, case_id=self.interview.case_id, interview_id=self.interview.id,
+                kind=TaskKind.OPERATOR, priority=10, due_at=self.clock.now(), created_at=self.clock.now(),
+                note=f"operator requested at {e.question_id or 'start'}"))
+
+    def _opt_out(self, _e: fx.OptedOut) -> None:
+        case = self.interview.case
+        number_hash = case.contact.number_hash
+        if self.session.get(DoNotCall, number_hash) is None:
+            self.session.add(DoNotCall(number_hash=number_hash, added_at=self.clock.now(), source="ivr_opt_out",
+                                       survey_id=case.survey_id))
+
+    def _callback(self, e: fx.CallbackRequested) -> None:
+        self.callback_requested = True
+        self.callback_slot = e.slot
+
+    def _cleared(self, e: fx.AnswersCleared) -> None:
+        if not e.question_ids:
+            return
+        before: dict[str, Any] = {a.question_id: a.code if a.codes is None else a.codes
+                                  for a in self.interview.answers if a.question_id in e.question_ids}
+        self.session.execute(delete(Answer).where(Answer.interview_id == self.interview.id,
+                                                  Answer.question_id.in_(e.question_ids)))
+        self.session.add(AuditLog(at=self.clock.now(), user_id=self.user_id, action="answers_cleared",
+                                  entity="interview", entity_id=str(self.interview.id), before=before,
+                                  after={"reason": "resident chose to start over"}))
+        self.session.expire(self.interview, ["answers"])

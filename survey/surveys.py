@@ -1,0 +1,127 @@
+"""Creating survey rounds: store the questionnaire version, the townships and their quotas.
+
+``strata`` rows come from a CSV (``code,name_zh,name_en,quota`` plus population columns) or from
+code; population cells are ``{"age_group": ..., "sex": ..., "N": ...}`` dicts.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from survey.clock import Clock
+from survey.models import Questionnaire as QuestionnaireRow
+from survey.models import Stratum, Survey, SurveyStatus
+from survey.questionnaire import Questionnaire, checksum
+
+
+class SurveyError(ValueError):
+    """A survey that cannot be created as asked, with the reason."""
+
+
+@dataclass
+class StratumSpec:
+    code: str
+    name_zh: str
+    name_en: str = ""
+    quota: int | None = None
+    population: list[dict[str, Any]] = field(default_factory=list)
+    auxiliary: dict[str, Any] = field(default_factory=dict)
+
+
+def store_questionnaire(session: Session, questionnaire: Questionnaire, clock: Clock) -> QuestionnaireRow:
+    """The stored row for this questionnaire version; a changed text under the same version is an error."""
+    digest = checksum(questionnaire.source)
+    row = session.scalars(select(QuestionnaireRow).where(
+        QuestionnaireRow.qid == questionnaire.id, QuestionnaireRow.version == questionnaire.version)).first()
+    if row is None:
+        row = QuestionnaireRow(qid=questionnaire.id, version=questionnaire.version, source=questionnaire.source,
+                               checksum=digest, created_at=clock.now())
+        session.add(row)
+        session.flush()
+    elif row.checksum != digest:
+        raise SurveyError(f"questionnaire {questionnaire.id} version {questionnaire.version} is already stored "
+                          "with different content: give the changed questionnaire a new version")
+    return row
+
+
+def create_survey(session: Session, code: str, questionnaire: Questionnaire, clock: Clock, *, period: str,
+                  strata: Iterable[StratumSpec], quota: int = 0, name: str = "", issue_no: int | None = None,
+                  settings: Mapping[str, Any] | None = None) -> Survey:
+    """A new survey round. ``settings`` may hold calling_windows, holidays, retry_policy, pacing,
+    timezone, field_start, field_end (formats: dialer.policy)."""
+    if session.scalars(select(Survey).where(Survey.code == code)).first() is not None:
+        raise SurveyError(f"survey {code!r} already exists")
+    specs = list(strata)
+    if not specs:
+        raise SurveyError("a survey needs at least one township (stratum)")
+    dupes = sorted({s.code for s in specs if sum(1 for t in specs if t.code == s.code) > 1})
+    if dupes:
+        raise SurveyError(f"township code(s) listed twice: {', '.join(dupes)}")
+    row = store_questionnaire(session, questionnaire, clock)
+    survey = Survey(code=code, name=name or questionnaire.title.get("zh", code), period=period, issue_no=issue_no,
+                    questionnaire_id=row.id, status=SurveyStatus.ACTIVE, languages=list(questionnaire.languages),
+                    default_quota=quota, created_at=clock.now(), **dict(settings or {}))
+    session.add(survey)
+    session.flush()
+    for s in specs:
+        session.add(Stratum(survey_id=survey.id, code=s.code, name_zh=s.name_zh, name_en=s.name_en,
+                            quota=quota if s.quota is None else s.quota, population=s.population,
+                            auxiliary=s.auxiliary))
+    session.flush()
+    return survey
+
+
+def survey_by_code(session: Session, code: str) -> Survey:
+    survey = session.scalars(select(Survey).where(Survey.code == code)).first()
+    if survey is None:
+        raise SurveyError(f"no survey {code!r}")
+    return survey
+
+
+def survey_questionnaire(survey: Survey) -> Questionnaire:
+    """The validated questionnaire a survey was created with."""
+    from survey.questionnaire import loads
+
+    return loads(survey.questionnaire.source, name=f"{survey.questionnaire.qid} v{survey.questionnaire.version}")
+
+
+def read_strata_csv(path: Path) -> list[StratumSpec]:
+    """Townships from CSV: ``code,name_zh[,name_en][,quota]`` and optional population columns
+    ``age_group,sex,N`` (one row per cell, the township columns repeated)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except UnicodeDecodeError:
+        raise SurveyError(f"{path}: not UTF-8 text") from None
+    if not rows:
+        raise SurveyError(f"{path}: no townships")
+    missing = {"code", "name_zh"} - set(rows[0])
+    if missing:
+        raise SurveyError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    specs: dict[str, StratumSpec] = {}
+    for line, r in enumerate(rows, start=2):
+        spec = specs.setdefault(r["code"], StratumSpec(r["code"], r["name_zh"], r.get("name_en") or ""))
+        if r.get("quota"):
+            spec.quota = _int(r["quota"], path, line, "quota")
+        if r.get("N"):
+            cell = {k: r[k] for k in r if k not in ("code", "name_zh", "name_en", "quota", "N") and r[k]}
+            spec.population.append({**cell, "N": _int(r["N"], path, line, "N")})
+    return list(specs.values())
+
+
+def _int(text: str, path: Path, line: int, column: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise SurveyError(f"{path}:{line}: column {column}: {text!r} is not a whole number") from None
+    if value < 0:
+        raise SurveyError(f"{path}:{line}: column {column}: {value} is negative")
+    return value
