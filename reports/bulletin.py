@@ -1,0 +1,164 @@
+"""The periodic PDF opinion bulletin (Chinese first, English on request).
+
+Order, after ONS bulletins and the NBS 附注: masthead → 要点 → headline indices (and any outside
+benchmark) → county trend → one section per index by township → residents' concerns →
+调查说明 → annex of completes by township.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import BinaryIO
+from xml.sax.saxutils import escape
+
+from reportlab.lib.pagesizes import A4
+from reportlab.platypus import (
+    BaseDocTemplate,
+    CondPageBreak,
+    Flowable,
+    Frame,
+    HRFlowable,
+    KeepTogether,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+)
+
+from reports import formatting as fmt
+from reports.bulletin_data import BulletinData, IndexDefinition, Lang
+from reports.charts import township_charts, trend_chart
+from reports.concerns import concerns_section
+from reports.highlights import main_points
+from reports.i18n import section_heading, tr
+from reports.methods import methods_box, rule_fields
+from reports.page import numbered_canvas, page_decorator
+from reports.reliability import Reliability, township_rows
+from reports.styles import BOTTOM_MARGIN, CONTENT_WIDTH, MARGIN, PAGE_HEIGHT, RED, Styles, make_styles
+from reports.tables import benchmark_table, completes_table, headline_table, township_table
+
+
+def render_bulletin(data: BulletinData, out: str | os.PathLike[str] | BinaryIO, lang: Lang = "zh") -> None:
+    """Write the bulletin for ``data`` in ``lang`` to a path or a binary file object."""
+    styles = make_styles(lang)
+    frame = Frame(MARGIN, BOTTOM_MARGIN, CONTENT_WIDTH, BODY_HEIGHT, 0, 0, 0, 0, id="body")
+    doc = BaseDocTemplate(
+        out,
+        pagesize=A4,
+        pageTemplates=[PageTemplate("page", [frame])],
+        title=_title(data, lang),
+        author=data.centre.get(lang),
+        subject=data.periods.label(data.periods.current, lang),
+        creator=f"Minyi {data.build.software_version}",
+        lang="zh-CN" if lang == "zh" else "en",
+        initialFontName=styles.font,  # keeps the standard Helvetica out of the PDF
+    )
+    canvas = numbered_canvas(page_decorator(data, lang, styles.font))
+    doc.build(story(data, lang, styles), canvasmaker=canvas)
+
+
+BODY_HEIGHT = PAGE_HEIGHT - MARGIN - BOTTOM_MARGIN
+TABLE_START = 100.0  # a table starts on a new page rather than with fewer than ~5 rows
+
+
+def _title(data: BulletinData, lang: Lang) -> str:
+    return tr(
+        "title", lang, title=data.title.get(lang), period=data.periods.label(data.periods.current, lang)
+    )
+
+
+def story(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
+    sections = [
+        (tr("headline", lang), _headline(data, lang, styles)),
+        (tr("trend", lang), _trend(data, lang, styles)),
+        *((tr("township_section", lang, index=i.name.get(lang)), _township(data, i, lang, styles))
+          for i in data.indices),
+        (tr("concerns", lang), concerns_section(data, lang, styles)),
+        (tr("methods", lang), [methods_box(data, lang, styles)]),
+    ]  # fmt: skip
+    flowables = [*_masthead(data, lang, styles), *_main_points(data, lang, styles)]
+    sections.append((None, [completes_table(data, lang, styles)]))
+    for number, (title, body) in enumerate(sections, start=1):
+        heading = _para(
+            section_heading(number, title, lang) if title else tr("completes_annex", lang), styles.h1
+        )
+        flowables += [heading, *body]
+    return flowables
+
+
+def _para(text: str, style: object) -> Paragraph:
+    return Paragraph(escape(text), style)
+
+
+def _masthead(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
+    dateline = [tr("released", lang, date=fmt.day(data.release_date, lang))]
+    if data.next_release:
+        dateline.append(tr("next_release", lang, date=fmt.day(data.next_release, lang)))
+    if data.contact:
+        dateline.append(tr("contact", lang, contact=data.contact.get(lang)))
+    return [
+        _para(data.centre.get(lang), styles.centre),
+        _para(tr("issue", lang, issue=data.issue), styles.issue),
+        HRFlowable(width="100%", thickness=1.6, color=RED, spaceBefore=4, spaceAfter=2),
+        _para(_title(data, lang), styles.title),
+        _para("　".join(dateline) if lang == "zh" else " · ".join(dateline), styles.dateline),
+        Spacer(0, 6),
+    ]
+
+
+def _main_points(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
+    bullets = [Paragraph(escape(p), styles.bullet, bulletText="●") for p in main_points(data, lang)]
+    return [_para(tr("main_points", lang), styles.h1), *bullets]
+
+
+def _headline(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
+    flowables: list[Flowable] = [
+        headline_table(data, lang, styles),
+        _para(tr("note_units", lang), styles.note),
+        _para(tr("note_significance", lang), styles.note),
+    ]
+    if data.benchmarks:
+        flowables += [
+            _para(tr("benchmark", lang), styles.h2),
+            benchmark_table(data, lang, styles),
+            _para(tr("benchmark_note", lang), styles.note),
+        ]
+    return flowables
+
+
+def _trend(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
+    chart = trend_chart(data, lang, styles.font)
+    if chart is None:
+        return [_para(tr("trend_single", lang), styles.body)]
+    return [chart, _para(tr("chart_trend_note", lang), styles.note)]
+
+
+def _township(data: BulletinData, index: IndexDefinition, lang: Lang, styles: Styles) -> list[Flowable]:
+    flowables: list[Flowable] = []
+    charts = township_charts(data, index, lang, styles.font)
+    if charts:
+        title = _para(tr("chart_townships", lang, index=index.name.get(lang)), styles.h2)
+        flowables.append(KeepTogether([title, charts[0]]))
+        flowables += charts[1:]
+        flowables.append(_para(tr("chart_townships_note", lang), styles.note))
+    flowables += [
+        CondPageBreak(TABLE_START),
+        Spacer(0, 6),
+        township_table(data, index, lang, styles),
+        *_township_notes(data, index, lang, styles),
+    ]
+    return flowables
+
+
+def _township_notes(data: BulletinData, index: IndexDefinition, lang: Lang, styles: Styles) -> list[Flowable]:
+    rows = township_rows(data, index.id)
+    fields = rule_fields(data)
+    withheld = [data.township_name(r.code, lang) for r in rows if r.reliability is Reliability.SUPPRESSED]
+    notes = []
+    if withheld:
+        names = ("、" if lang == "zh" else ", ").join(withheld)
+        notes.append(tr("note_suppressed", lang, names=names, **fields))
+    if any(r.reliability is Reliability.FLAGGED for r in rows):
+        notes.append(tr("note_flagged", lang, **fields))
+    if len(rows) > len(withheld):
+        notes.append(tr("note_rank", lang))
+    return [_para(note, styles.note) for note in notes]

@@ -1,0 +1,155 @@
+"""要点 / Main points: at most six one-sentence bullets written from the data, numbers first.
+
+Order of priority: the county indices (up to four), the response rate, significant movers,
+townships above or below the county, residents' concerns, withheld townships.
+"""
+
+from __future__ import annotations
+
+from analysis.results import COUNTY, Change
+from reports import formatting as fmt
+from reports.bulletin_data import BulletinData, IndexDefinition, Lang
+from reports.concerns import rate, tally
+from reports.i18n import change_unit, join, sentence_join, tr
+from reports.reliability import Reliability, assess, points, township_rows
+
+MAX_POINTS = 6
+MAX_INDEX_POINTS = 4
+MAX_NAMES = 4
+
+
+def main_points(data: BulletinData, lang: Lang) -> list[str]:
+    indices = [p for index in data.indices if (p := index_point(data, index, lang))][:MAX_INDEX_POINTS]
+    others = [
+        movers_point(data, lang),
+        tiers_point(data, lang),
+        concerns_point(data, lang),
+        withheld_point(data, lang),
+    ]
+    return [*indices, response_point(data, lang), *(p for p in others if p)][:MAX_POINTS]
+
+
+def _stop(lang: Lang) -> str:
+    return "。" if lang == "zh" else "."
+
+
+def index_point(data: BulletinData, index: IndexDefinition, lang: Lang) -> str | None:
+    est = data.estimate(index.id)
+    if est is None or assess(est, data.rule) is Reliability.SUPPRESSED:
+        return None
+    text = tr("hl_index", lang, name=index.name.get(lang), value=fmt.estimate(est), ci=fmt.ci(est))
+    change = data.change(index.id, data.periods.previous)
+    if change is not None and change.change is not None:
+        text += _change_clause(change, index.kind, lang)
+    return text + _stop(lang)
+
+
+def _change_clause(change: Change, kind: str, lang: Lang) -> str:
+    size = f"{abs(points(change.change or 0.0, kind)):.1f}"
+    if size == "0.0":
+        return tr(
+            "hl_change",
+            lang,
+            direction=tr("hl_flat", lang),
+            size=size,
+            unit=change_unit(kind, lang),
+            significance=tr("hl_not_significant", lang),
+        )
+    return tr(
+        "hl_change",
+        lang,
+        direction=tr("hl_up" if (change.change or 0) > 0 else "hl_down", lang),
+        size=size,
+        unit=change_unit(kind, lang),
+        significance=tr("hl_significant" if change.significant else "hl_not_significant", lang),
+    )
+
+
+def response_point(data: BulletinData, lang: Lang) -> str:
+    work = data.fieldwork
+    modes = join([f"{mode} {fmt.integer(n)}" for mode, n in work.completes_by_mode.items()], lang)
+    return tr(
+        "hl_response",
+        lang,
+        n=fmt.integer(sum(work.completes_by_township.values())),
+        modes=modes,
+        rr3=fmt.rate(work.dispositions.rr3),
+        rr1=fmt.rate(work.dispositions.rr1),
+    )
+
+
+def movers_point(data: BulletinData, lang: Lang) -> str | None:
+    """Townships whose change on the previous period is significant (and whose estimate is published)."""
+    if data.periods.previous is None:
+        return None
+    kinds = {index.id: index for index in data.indices}
+    movers = [
+        c for c in data.changes
+        if c.significant and c.stratum != COUNTY and c.index in kinds and c.change is not None
+        and c.period_from == data.periods.previous and c.period_to == data.periods.current
+        and assess(data.estimate(c.index, c.stratum), data.rule) is not Reliability.SUPPRESSED
+    ]  # fmt: skip
+    if not movers:
+        return None
+    movers.sort(key=lambda c: -abs(points(c.change or 0.0, kinds[c.index].kind)))
+    items = [_mover(data, c, kinds[c.index], lang) for c in movers[:3]]
+    return tr("hl_movers", lang, count=len(movers), items=sentence_join(items, lang))
+
+
+def _mover(data: BulletinData, change: Change, index: IndexDefinition, lang: Lang) -> str:
+    return tr(
+        "hl_mover",
+        lang,
+        township=data.township_name(change.stratum, lang),
+        index=index.name.get(lang),
+        direction=tr("hl_up" if (change.change or 0) > 0 else "hl_down", lang),
+        size=f"{abs(points(change.change or 0.0, index.kind)):.1f}",
+        unit=change_unit(index.kind, lang),
+    )
+
+
+def tiers_point(data: BulletinData, lang: Lang) -> str | None:
+    """Townships significantly above or below the county on the first index."""
+    if not data.indices:
+        return None
+    index = data.indices[0]
+    rows = township_rows(data, index.id)
+    above = [data.township_name(r.code, lang) for r in rows if r.tier == "above"]
+    below = [data.township_name(r.code, lang) for r in rows if r.tier == "below"]
+    if not above and not below:
+        return None
+    return tr(
+        "hl_tiers", lang, index=index.name.get(lang), above=_names(above, lang), below=_names(below, lang)
+    )
+
+
+def _names(names: list[str], lang: Lang) -> str:
+    if not names:
+        return tr("hl_no_tier", lang)
+    shown = join(names[:MAX_NAMES], lang)
+    return shown if len(names) <= MAX_NAMES else f"{shown}{tr('hl_more', lang, count=len(names) - MAX_NAMES)}"
+
+
+def concerns_point(data: BulletinData, lang: Lang) -> str | None:
+    if data.concerns is None:
+        return None
+    total = tally(data.concerns.cells)
+    if not total.total:
+        return None
+    return tr(
+        "hl_concerns",
+        lang,
+        total=fmt.integer(total.total),
+        closure=rate(total.closure_rate),
+        on_time=rate(total.on_time_rate),
+    )
+
+
+def withheld_point(data: BulletinData, lang: Lang) -> str | None:
+    withheld = {
+        row.code
+        for index in data.indices
+        for row in township_rows(data, index.id)
+        if row.reliability is Reliability.SUPPRESSED
+    }
+    return tr("hl_suppressed", lang, count=len(withheld)) if withheld else None

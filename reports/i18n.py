@@ -1,0 +1,273 @@
+"""Every fixed word of the bulletin in Chinese and English. Templates use ``str.format`` fields."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reports.bulletin_data import IndexDefinition, Lang
+
+LABELS: dict[str, tuple[str, str]] = {
+    # masthead and footer
+    "issue": ("第{issue}期", "No. {issue}"),
+    "title": ("{title}（{period}）", "{title}, {period}"),
+    "released": ("发布日期：{date}", "Released {date}"),
+    "next_release": ("下期发布：{date}", "Next release {date}"),
+    "contact": ("联系方式：{contact}", "Contact: {contact}"),
+    "page": ("第 {page} 页 / 共 {total} 页", "Page {page} of {total}"),
+    "stamp": ("数据快照 {snapshot} · Minyi {version}", "Data snapshot {snapshot} · Minyi {version}"),
+    # sections
+    "main_points": ("要点", "Main points"),
+    "headline": ("主要指数", "Headline indices"),
+    "township_section": ("各乡镇{index}", "{index} by township"),
+    "trend": ("全县指数走势", "County trend"),
+    "concerns": ("群众反映问题及办理情况", "Residents' concerns and their handling"),
+    "benchmark": ("外部参照", "Outside benchmark"),
+    "methods": ("调查说明", "About the survey"),
+    "completes_annex": ("附表　各乡镇完成访问数", "Annex: completed interviews by township"),
+    # table headers
+    "col_index": ("指数", "Index"),
+    "col_ci": ("95%置信区间", "95% CI"),
+    "col_vs_previous": ("较上期", "vs previous"),
+    "col_vs_last_year": ("较上年同期", "vs a year ago"),
+    "col_n": ("n", "n"),
+    "col_rank": ("名次", "Rank"),
+    "col_rank_range": ("名次区间", "Rank range"),
+    "col_tier": ("与全县比较", "vs county"),
+    "col_township": ("乡镇", "Township"),
+    "col_completes": ("完成访问", "Completes"),
+    "col_category": ("问题类别", "Category"),
+    "col_unit": ("责任单位", "Responsible unit"),
+    "col_count": ("件数", "Cases"),
+    "col_open": ("未办结", "Open"),
+    "col_top_category": ("主要类别", "Main category"),
+    "col_closure": ("办结率", "Closed"),
+    "col_on_time": ("按时办结率", "On time"),
+    "col_source": ("来源", "Source"),
+    "col_period": ("时期", "Period"),
+    "col_province_value": ("公布值", "Published"),
+    "col_own_value": ("本中心估计", "Our estimate"),
+    "col_province_rank": ("全省名次", "Rank in province"),
+    "rank_of": ("{rank}/{of}", "{rank} of {of}"),
+    "county": ("全县", "County"),
+    # tiers
+    "tier_above": ("高于全县", "Above"),
+    "tier_same": ("无显著差异", "Not different"),
+    "tier_below": ("低于全县", "Below"),
+    # statuses
+    "accepted": ("受理", "Accepted"),
+    "assigned": ("交办", "Assigned"),
+    "in_progress": ("办理中", "In progress"),
+    "closed": ("已办结", "Closed"),
+    "revisited": ("已回访", "Called back"),
+    # units
+    "unit_share": ("%", "%"),
+    "unit_score": ("分", "points"),
+    "change_unit_share": ("个百分点", " percentage points"),
+    "change_unit_score": ("分", " points"),
+    # footnotes
+    "note_units": (
+        "比率类指数（%）是给出肯定回答者占有效回答者的百分比，其变化以百分点计；"
+        "得分类指数为 0–100 分，其变化以分计。n 为对该指数作出有效回答的受访者人数（未加权）。",
+        "Share indices (%) are the percentage of valid answers that are favourable; their changes are "
+        "in percentage points. Score indices run from 0 to 100; their changes are in points. n is the "
+        "unweighted number of respondents with a valid answer.",
+    ),
+    "note_significance": (
+        "▲/▼：变化在统计上显著（检验规则见调查说明）；无标记表示变化不显著；—：无可比数据。",
+        "▲/▼: statistically significant change (rule in About the survey); no mark: not significant; "
+        "—: no comparable figure.",
+    ),
+    "note_suppressed": (
+        "—：样本量不足（n<{min_n} 或有效样本量<{min_n_eff}），不发布估计，也不参加排名：{names}。",
+        "—: too few interviews (n < {min_n} or effective n < {min_n_eff}); not published and not "
+        "ranked: {names}.",
+    ),
+    "note_flagged": (
+        "※：样本量 {min_n}–{flag_max}，或95%置信区间宽于 ±{half_width} 个百分点（分），"
+        "精度较低，请谨慎使用。",
+        "※: n of {min_n}–{flag_max}, or a 95% CI wider than ±{half_width} points; less precise, "
+        "use with care.",
+    ),
+    "note_rank": (
+        "名次只在发布估计的乡镇之间排列（1 为最高）；名次区间为 95% 区间，区间重叠的乡镇之间差异不显著，"
+        "不宜据名次先后作比较。与全县比较：高于或低于全县表示差异显著。",
+        "Ranks are among the published townships only (1 = highest). The rank range is a 95% interval: "
+        "townships whose ranges overlap are not distinguishable, so do not read much into adjacent ranks. "
+        "vs county: Above or Below means a significant difference.",
+    ),
+    "chart_townships": ("各乡镇{index}及 95% 置信区间", "{index} by township, with 95% CIs"),
+    "chart_townships_note": (
+        "竖线为全县估计；空心点为※标记的估计。",
+        "The vertical line is the county estimate; hollow points are estimates flagged ※.",
+    ),
+    "chart_trend_note": (
+        "阴影为 95% 置信区间。",
+        "The shaded band is the 95% CI.",
+    ),
+    "trend_single": (
+        "只有一期数据，暂无走势。",
+        "Only one period so far, so there is no trend yet.",
+    ),
+    # concerns
+    "concerns_summary": (
+        "本期受理群众反映问题 {total} 件，已办结 {closed} 件，办结率 {closure}，按时办结率 {on_time}；"
+        "已回访 {revisited} 件，回访满意率 {satisfied}。",
+        "{total} concerns were received this period and {closed} closed: a closure rate of {closure}, "
+        "{on_time} on time; {revisited} residents were called back and {satisfied} of them were "
+        "satisfied with the handling.",
+    ),
+    "concerns_none": ("本期无群众反映问题记录。", "No concerns were recorded this period."),
+    "concerns_by_category": ("按问题类别", "By category"),
+    "concerns_by_township": ("按乡镇", "By township"),
+    "concerns_by_unit": ("按责任单位", "By responsible unit"),
+    "concerns_note": (
+        "办结率 =（已办结 + 已回访）/ 件数；按时办结率 = 按时办结件数 / 办结件数；"
+        "回访满意率 = 满意件数 / 已回访件数。本节只含汇总件数，不含反映人姓名、电话或可识别个人的细节。",
+        "Closed = (closed + called back) / cases; on time = closed within the deadline / closed; "
+        "satisfied = satisfied / called back. Counts only: no names, phone numbers or details that "
+        "could identify a resident.",
+    ),
+    # benchmark
+    "benchmark_note": (
+        "外部数据由发布机关按其自身方法计算，与本中心估计的口径可能不同。",
+        "Outside figures are computed by their publisher with its own method and may not be "
+        "comparable with ours.",
+    ),
+    # highlights
+    "hl_index": ("全县{name}为 {value}（95%置信区间 {ci}）", "{name} for the county: {value} (95% CI {ci})"),
+    "hl_change": (
+        "，较上期{direction} {size}{unit}，{significance}",
+        ", {direction} {size}{unit} on the previous period, {significance}",
+    ),
+    "hl_up": ("上升", "up"),
+    "hl_down": ("下降", "down"),
+    "hl_flat": ("持平", "unchanged at"),
+    "hl_significant": ("变化显著", "a significant change"),
+    "hl_not_significant": ("变化不显著", "not a significant change"),
+    "hl_response": (
+        "本期完成有效访问 {n} 个（{modes}），应答率 AAPOR RR3 {rr3}（RR1 {rr1}）。",
+        "{n} completed interviews ({modes}); response rate AAPOR RR3 {rr3} (RR1 {rr1}).",
+    ),
+    "hl_movers": (
+        "较上期变化显著的有 {count} 项：{items}。",
+        "{count} significant changes on the previous period: {items}.",
+    ),
+    "hl_mover": (
+        "{township}{index}{direction} {size}{unit}",
+        "{index} in {township} {direction} {size}{unit}",
+    ),
+    "hl_tiers": (
+        "{index}显著高于全县的乡镇：{above}；显著低于全县的：{below}。",
+        "{index} significantly above the county: {above}; below: {below}.",
+    ),
+    "hl_no_tier": ("无", "none"),
+    "hl_more": ("等 {count} 个", "and {count} more"),
+    "hl_concerns": (
+        "受理群众反映问题 {total} 件，办结率 {closure}，按时办结率 {on_time}。",
+        "{total} residents' concerns received; {closure} closed, {on_time} of them on time.",
+    ),
+    "hl_suppressed": (
+        "{count} 个乡镇样本量不足，未发布其估计。",
+        "{count} townships had too few interviews for their estimates to be published.",
+    ),
+    # methods box
+    "m_sponsor": ("调查组织", "Sponsor and fieldwork"),
+    "m_sponsor_text": (
+        "{sponsor}委托，{organisation}实施。",
+        "Commissioned by {sponsor}; fieldwork by {organisation}.",
+    ),
+    "m_population": ("调查对象", "Population"),
+    "m_frame": ("抽样框与覆盖", "Frame and coverage"),
+    "m_mode": ("调查方式", "Mode"),
+    "m_mode_text": ("电话调查，{modes}。", "Telephone survey: {modes}."),
+    "mode_IVR": ("自动语音（IVR）{n} 个", "automated voice (IVR) {n}"),
+    "mode_CATI": ("访员电话访问（CATI）{n} 个", "interviewer (CATI) {n}"),
+    "m_dates": ("调查时间", "Fieldwork"),
+    "m_dates_text": ("{start}至{end}，每日 {hours} 拨打。", "{start} to {end}; calls made {hours} daily."),
+    "m_sample": ("样本量", "Interviews"),
+    "m_sample_text": (
+        "完成有效访问 {total} 个，各乡镇 {low}–{high} 个（见附表）。",
+        "{total} completed interviews, {low}–{high} per township (see the annex).",
+    ),
+    "m_response": ("应答率", "Response rate"),
+    "m_response_text": (
+        "AAPOR RR3 {rr3}（RR1 {rr1}）。最终处置：完成 I={I}，部分完成 P={P}，拒访及中断 R={R}，"
+        "未接触 NC={NC}，其他 O={O}，资格未知 UH+UR+UO={U}，不合格 NE={NE}；"
+        "资格未知号码中合格者的估计比例 e={e}。",
+        "AAPOR RR3 {rr3} (RR1 {rr1}). Final dispositions: complete I={I}, partial P={P}, refusal and "
+        "break-off R={R}, non-contact NC={NC}, other O={O}, unknown eligibility UH+UR+UO={U}, not "
+        "eligible NE={NE}; estimated eligible share of the unknown cases e={e}.",
+    ),
+    "m_weighting": ("加权", "Weighting"),
+    "m_weighting_text": ("{method}。目标总体：{targets}", "{method}. Targets: {targets}"),
+    "m_deff": ("设计效应", "Design effect"),
+    "m_deff_weights": ("权重的 Kish 设计效应 {deff}", "Kish design effect of the weights {deff}"),
+    "m_deff_county": ("全县估计：{items}", "County estimates: {items}"),
+    "m_moe": ("抽样误差", "Margin of error"),
+    "m_moe_text": (
+        "{name}：全县 ±{county}，各乡镇 ±{low} 至 ±{high}",
+        "{name}: county ±{county}, townships ±{low} to ±{high}",
+    ),
+    "m_moe_county_only": ("{name}：全县 ±{county}", "{name}: county ±{county}"),
+    "m_moe_note": (
+        "（95% 置信水平，半宽，已计入加权的影响；比率类为百分点，得分类为分）",
+        " (95% level, half-width, allowing for the weighting; percentage points for shares, points "
+        "for scores)",
+    ),
+    "m_construction": ("指数构成", "Index construction"),
+    "m_question": ("问卷题目", "Question wording"),
+    "m_significance": ("显著性检验", "Significance"),
+    "m_rule": ("发布规则", "Publication rule"),
+    "m_rule_text": (
+        "未加权样本量 n<{min_n} 或有效样本量<{min_n_eff} 的估计不发布（—）；n 为 {min_n}–{flag_max} "
+        "或 95% 置信区间宽于 ±{half_width} 个百分点（分）的估计标※。先执行本规则，再对发布的乡镇排名。"
+        "不发布可识别受访者的个案资料或开放题原文。",
+        "Estimates with an unweighted n below {min_n} or an effective n below {min_n_eff} are not "
+        "published (—); those with n of {min_n}–{flag_max} or a 95% CI wider than ±{half_width} points "
+        "are flagged ※. The rule is applied before ranking. No case-level data or open-ended answers "
+        "that could identify a respondent are published.",
+    ),
+    "m_limitations": ("局限性", "Limitations"),
+}
+
+
+def tr(key: str, lang: Lang, **fields: object) -> str:
+    zh, en = LABELS[key]
+    return (zh if lang == "zh" else en).format(**fields)
+
+
+def unit_suffix(kind: str, lang: Lang) -> str:
+    """``（%）`` or `` (points)``."""
+    unit = tr(f"unit_{kind}", lang)
+    return f"（{unit}）" if lang == "zh" else f" ({unit})"
+
+
+def index_label(index: IndexDefinition, lang: Lang) -> str:
+    """The index name with its unit, e.g. ``公众安全感（%）``."""
+    return index.name.get(lang) + unit_suffix(index.kind, lang)
+
+
+def change_unit(kind: str, lang: Lang) -> str:
+    return tr(f"change_unit_{kind}", lang)
+
+
+def join(items: Sequence[str], lang: Lang) -> str:
+    return ("、" if lang == "zh" else ", ").join(items)
+
+
+def sentence_join(items: Sequence[str], lang: Lang) -> str:
+    return ("；" if lang == "zh" else "; ").join(items)
+
+
+def sentences(items: Sequence[str], lang: Lang) -> str:
+    """Whole sentences one after another, each ending with a full stop."""
+    stop = "。" if lang == "zh" else "."
+    ended = [item if item.endswith(("。", ".", "？", "?")) else item + stop for item in items]
+    return ("" if lang == "zh" else " ").join(ended)
+
+
+def section_heading(number: int, title: str, lang: Lang) -> str:
+    if lang == "en":
+        return f"{number}  {title}"
+    numerals = "一二三四五六七八九十"
+    return f"{numerals[number - 1]}、{title}"

@@ -1,0 +1,176 @@
+"""调查说明 / About the survey: the disclosure box (AAPOR disclosure items, NBS 附注 style)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from xml.sax.saxutils import escape
+
+from reportlab.platypus import Paragraph, Table, TableStyle
+
+from analysis.results import Estimate
+from reports import formatting as fmt
+from reports.bulletin_data import BulletinData, IndexDefinition, Lang
+from reports.i18n import LABELS, join, sentence_join, sentences, tr
+from reports.reliability import Reliability, points, township_rows
+from reports.styles import BOX, CONTENT_WIDTH, RULE, Styles
+
+
+def methods_box(data: BulletinData, lang: Lang, styles: Styles) -> Table:
+    rows = [
+        [Paragraph(escape(tr(key, lang)), styles.box_label), Paragraph(escape(text), styles.box_text)]
+        for key, text in methods_items(data, lang)
+    ]
+    table = Table(rows, colWidths=[0.17 * CONTENT_WIDTH, 0.83 * CONTENT_WIDTH])
+    table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), styles.font, 8.5),
+        ("BACKGROUND", (0, 0), (-1, -1), BOX),
+        ("BOX", (0, 0), (-1, -1), 0.6, RULE),
+        ("LINEBELOW", (0, 0), (-1, -2), 0.25, RULE),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 3.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+        ("LEFTPADDING", (0, 0), (-1, -1), 6),
+    ]))  # fmt: skip
+    return table
+
+
+def methods_items(data: BulletinData, lang: Lang) -> list[tuple[str, str]]:
+    """(label key, text) pairs in the order the box shows them."""
+    work = data.fieldwork
+    return [
+        (
+            "m_sponsor",
+            tr(
+                "m_sponsor_text",
+                lang,
+                sponsor=work.sponsor.get(lang),
+                organisation=work.organisation.get(lang),
+            ),
+        ),
+        ("m_population", work.population.get(lang)),
+        ("m_frame", work.frame.get(lang)),
+        ("m_mode", tr("m_mode_text", lang, modes=_modes(data, lang))),
+        ("m_dates", _dates(data, lang)),
+        ("m_sample", _sample(data, lang)),
+        ("m_response", _response(data, lang)),
+        (
+            "m_weighting",
+            tr(
+                "m_weighting_text",
+                lang,
+                method=work.weighting_method.get(lang),
+                targets=work.weighting_targets.get(lang),
+            ),
+        ),
+        ("m_deff", _design_effect(data, lang)),
+        ("m_moe", _margins(data, lang)),
+        ("m_construction", sentences(_per_index(data, lang, lambda i: i.construction.get(lang)), lang)),
+        ("m_question", sentence_join(_per_index(data, lang, lambda i: f"“{i.question.get(lang)}”"), lang)),
+        ("m_significance", work.significance_rule.get(lang)),
+        ("m_rule", tr("m_rule_text", lang, **rule_fields(data))),
+        ("m_limitations", work.limitations.get(lang)),
+    ]
+
+
+def rule_fields(data: BulletinData) -> dict[str, object]:
+    rule = data.rule
+    return {
+        "min_n": rule.min_n,
+        "min_n_eff": f"{rule.min_n_eff:g}",
+        "flag_max": rule.flag_n_below - 1,
+        "half_width": f"{rule.flag_half_width_points:g}",
+    }
+
+
+def _modes(data: BulletinData, lang: Lang) -> str:
+    """Known modes (IVR, CATI) are spelt out; any other mode is printed as given."""
+    items = [
+        tr(f"mode_{mode}", lang, n=fmt.integer(n)) if f"mode_{mode}" in LABELS else f"{mode} {fmt.integer(n)}"
+        for mode, n in data.fieldwork.completes_by_mode.items()
+    ]
+    return join(items, lang)
+
+
+def _dates(data: BulletinData, lang: Lang) -> str:
+    work = data.fieldwork
+    hours = join([f"{a:%H:%M}–{b:%H:%M}" for a, b in work.calling_hours], lang)
+    return tr("m_dates_text", lang, start=fmt.day(work.start, lang), end=fmt.day(work.end, lang), hours=hours)
+
+
+def _sample(data: BulletinData, lang: Lang) -> str:
+    counts = [data.fieldwork.completes_by_township.get(t.code, 0) for t in data.townships] or [0]
+    return tr(
+        "m_sample_text",
+        lang,
+        total=fmt.integer(sum(data.fieldwork.completes_by_township.values())),
+        low=fmt.integer(min(counts)),
+        high=fmt.integer(max(counts)),
+    )
+
+
+def _response(data: BulletinData, lang: Lang) -> str:
+    d = data.fieldwork.dispositions
+    return tr(
+        "m_response_text",
+        lang,
+        rr3=fmt.rate(d.rr3),
+        rr1=fmt.rate(d.rr1),
+        I=fmt.integer(d.complete),
+        P=fmt.integer(d.partial),
+        R=fmt.integer(d.refusal_breakoff),
+        NC=fmt.integer(d.non_contact),
+        O=fmt.integer(d.other),
+        U=fmt.integer(d.unknown),
+        NE=fmt.integer(d.not_eligible),
+        e=f"{d.e:.2f}",
+    )
+
+
+def _design_effect(data: BulletinData, lang: Lang) -> str:
+    items = [
+        f"{index.name.get(lang)} {est.deff:.2f}"
+        for index in data.indices
+        if (est := data.estimate(index.id)) is not None and est.deff is not None
+    ]
+    parts = [tr("m_deff_county", lang, items=join(items, lang))] if items else []
+    if data.fieldwork.weight_deff_kish is not None:
+        parts.append(tr("m_deff_weights", lang, deff=f"{data.fieldwork.weight_deff_kish:.2f}"))
+    return sentence_join(parts, lang) or fmt.DASH
+
+
+def half_width(est: Estimate | None) -> float | None:
+    if est is None or est.ci_low is None or est.ci_high is None:
+        return None
+    return points(est.ci_high - est.ci_low, est.kind) / 2
+
+
+def _margins(data: BulletinData, lang: Lang) -> str:
+    items = []
+    for index in data.indices:
+        county = half_width(data.estimate(index.id))
+        if county is None:
+            continue
+        towns = [
+            w for row in township_rows(data, index.id)
+            if row.reliability is not Reliability.SUPPRESSED and (w := half_width(row.estimate)) is not None
+        ]  # fmt: skip
+        name = index.name.get(lang)
+        if towns:
+            items.append(
+                tr(
+                    "m_moe_text",
+                    lang,
+                    name=name,
+                    county=f"{county:.1f}",
+                    low=f"{min(towns):.1f}",
+                    high=f"{max(towns):.1f}",
+                )
+            )
+        else:
+            items.append(tr("m_moe_county_only", lang, name=name, county=f"{county:.1f}"))
+    return sentence_join(items, lang) + tr("m_moe_note", lang) if items else fmt.DASH
+
+
+def _per_index(data: BulletinData, lang: Lang, text: Callable[[IndexDefinition], str]) -> list[str]:
+    separator = "：" if lang == "zh" else ": "
+    return [f"{i.name.get(lang)}{separator}{text(i)}" for i in data.indices]

@@ -1,0 +1,102 @@
+"""The publication rule: withhold small cells, flag unreliable ones, rank only what is published.
+
+Withheld (—): unweighted n or effective n below the threshold, or no estimate at all.
+Flagged (※): n in the flag band, or a 95% CI wider than ±10 points (20 points end to end).
+Ranks are taken over the published townships only, so a withheld township never pushes
+another one down the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from analysis.results import Estimate, Rank
+from reports.bulletin_data import BulletinData, ReliabilityRule
+
+RANK_DRAWS = 4000
+RANK_SEED = 20261
+
+
+class Reliability(Enum):
+    OK = "ok"
+    FLAGGED = "flagged"
+    SUPPRESSED = "suppressed"
+
+
+def points(value: float, kind: str) -> float:
+    """Put a share (0–1) on the 0–100 scale that scores already use."""
+    return value * 100.0 if kind == "share" else value
+
+
+def effective_n(est: Estimate) -> float:
+    """The analysis' n_eff, or n over the Kish deff when n_eff is undefined (p̂ of 0 or 1)."""
+    if est.n_eff is not None:
+        return est.n_eff
+    return est.n / est.deff_kish if est.deff_kish else float(est.n)
+
+
+def assess(est: Estimate | None, rule: ReliabilityRule) -> Reliability:
+    if est is None or est.estimate is None or est.n < rule.min_n or effective_n(est) < rule.min_n_eff:
+        return Reliability.SUPPRESSED
+    if est.n < rule.flag_n_below or est.ci_low is None or est.ci_high is None:
+        return Reliability.FLAGGED
+    width = points(est.ci_high - est.ci_low, est.kind)
+    return Reliability.FLAGGED if width > 2 * rule.flag_half_width_points else Reliability.OK
+
+
+@dataclass(frozen=True)
+class TownshipRow:
+    code: str
+    estimate: Estimate | None
+    reliability: Reliability
+    rank: int | None = None
+    rank_low: int | None = None
+    rank_high: int | None = None
+    tier: str | None = None  # "above", "same" or "below" the county, from the analysis
+
+
+def township_rows(data: BulletinData, index: str) -> list[TownshipRow]:
+    """Published townships by rank, then the withheld ones by code."""
+    assessed = [
+        (t.code, data.estimate(index, t.code), assess(data.estimate(index, t.code), data.rule))
+        for t in data.townships
+    ]
+    published = [(code, est) for code, est, rel in assessed if rel is not Reliability.SUPPRESSED]
+    ranks = _ranks(published, data.ranks_for(index))
+    tiers = {r.stratum: r.tier for r in data.ranks_for(index)}
+    rows = [
+        TownshipRow(code, est, rel, *ranks[code], tiers.get(code))
+        for code, est, rel in assessed
+        if rel is not Reliability.SUPPRESSED
+    ]
+    rows.sort(key=lambda row: (row.rank, row.code))
+    withheld = [TownshipRow(code, est, rel) for code, est, rel in assessed if rel is Reliability.SUPPRESSED]
+    return rows + sorted(withheld, key=lambda row: row.code)
+
+
+def _ranks(published: list[tuple[str, Estimate]], given: list[Rank]) -> dict[str, tuple[int, int, int]]:
+    """The analysis' ranks if it ranked exactly the published townships, else re-ranked here."""
+    if {r.stratum for r in given} == {code for code, _ in published}:
+        return {r.stratum: (r.rank, r.rank_low, r.rank_high) for r in given}
+    return rerank(published)
+
+
+def rerank(published: list[tuple[str, Estimate]]) -> dict[str, tuple[int, int, int]]:
+    """Rank by point estimate (1 = highest; ties share the better rank) with a 95% rank interval
+    from simulated draws of N(estimate, SE²), the same kind of interval the analysis reports."""
+    if not published:
+        return {}
+    values = np.array([est.estimate for _, est in published], dtype=float)
+    ses = np.array([est.se or 0.0 for _, est in published], dtype=float)
+    point = (values[None, :] > values[:, None]).sum(axis=1) + 1
+    draws = np.random.default_rng(RANK_SEED).normal(values, ses, size=(RANK_DRAWS, len(values)))
+    simulated = (-draws).argsort(axis=1).argsort(axis=1) + 1
+    low = np.quantile(simulated, 0.025, axis=0, method="inverted_cdf")
+    high = np.quantile(simulated, 0.975, axis=0, method="inverted_cdf")
+    return {
+        code: (int(point[i]), int(min(low[i], point[i])), int(max(high[i], point[i])))
+        for i, (code, _) in enumerate(published)
+    }

@@ -1,0 +1,176 @@
+"""The bulletin's tables: headline indices, townships by index, completes by township."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from xml.sax.saxutils import escape
+
+from reportlab.platypus import Paragraph, Table, TableStyle
+
+from analysis.results import Estimate
+from reports import formatting as fmt
+from reports.bulletin_data import BulletinData, IndexDefinition, Lang
+from reports.i18n import index_label, tr, unit_suffix
+from reports.reliability import Reliability, TownshipRow, assess, township_rows
+from reports.styles import CONTENT_WIDTH, GREY, INK, RULE, SHADE, Styles
+
+Cell = str | Paragraph
+FLAG = "※"
+
+
+def grid(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    widths: Sequence[float],
+    styles: Styles,
+    right_from: int,
+    left: Sequence[int] = (),
+    extra: Sequence[tuple[object, ...]] = (),
+) -> Table:
+    """A ruled table (rules above and below the header and at the end, no verticals).
+
+    Columns from ``right_from`` on hold numbers and are right-aligned, except those in ``left``.
+    Header cells are paragraphs so that long labels wrap instead of overflowing.
+    """
+    right = [i >= right_from and i not in left for i in range(len(header))]
+    head = [
+        Paragraph(escape(label), styles.cell_right if r else styles.cell)
+        for label, r in zip(header, right, strict=True)
+    ]
+    table = Table([head, *map(list, rows)], colWidths=list(widths), repeatRows=1)
+    table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), styles.font, 8.5, 11),
+        ("TEXTCOLOR", (0, 0), (-1, -1), INK),
+        ("ALIGN", (right_from, 0), (-1, -1), "RIGHT"),
+        *(("ALIGN", (i, 0), (i, -1), "LEFT") for i in left),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("LINEABOVE", (0, 0), (-1, 0), 0.8, INK),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.5, INK),
+        ("LINEBELOW", (0, -1), (-1, -1), 0.8, INK),
+        ("ROWBACKGROUNDS", (0, 1), (-1, -1), [None, SHADE]),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.8),
+        *extra,
+    ]))  # fmt: skip
+    return table
+
+
+def marked_estimate(est: Estimate | None, reliability: Reliability) -> str:
+    if reliability is Reliability.SUPPRESSED:
+        return fmt.DASH
+    return fmt.estimate(est) + (FLAG if reliability is Reliability.FLAGGED else "")
+
+
+def headline_table(data: BulletinData, lang: Lang, styles: Styles) -> Table:
+    periods = data.periods
+    labels = [
+        tr("col_index", lang),
+        periods.label(periods.current, lang),
+        tr("col_ci", lang),
+        tr("col_vs_previous", lang),
+        tr("col_vs_last_year", lang),
+        tr("col_n", lang),
+    ]
+    rows = [_headline_row(data, index, lang, styles) for index in data.indices]
+    widths = [0.36, 0.13, 0.17, 0.12, 0.12, 0.10]
+    return grid(labels, rows, [w * CONTENT_WIDTH for w in widths], styles, 1)
+
+
+def _headline_row(data: BulletinData, index: IndexDefinition, lang: Lang, styles: Styles) -> list[Cell]:
+    est = data.estimate(index.id)
+    reliability = assess(est, data.rule)
+    shown = reliability is not Reliability.SUPPRESSED
+    return [
+        Paragraph(escape(index_label(index, lang)), styles.cell),
+        marked_estimate(est, reliability),
+        fmt.ci(est) if shown else fmt.DASH,
+        fmt.change(data.change(index.id, data.periods.previous), index.kind) if shown else fmt.DASH,
+        fmt.change(data.change(index.id, data.periods.last_year), index.kind) if shown else fmt.DASH,
+        fmt.integer(est.n) if est else "0",
+    ]
+
+
+def township_table(data: BulletinData, index: IndexDefinition, lang: Lang, styles: Styles) -> Table:
+    labels = [
+        tr("col_rank", lang),
+        tr("col_rank_range", lang),
+        tr("col_tier", lang),
+        tr("col_township", lang),
+        tr("col_index", lang) + unit_suffix(index.kind, lang),
+        tr("col_ci", lang),
+        tr("col_vs_previous", lang),
+        tr("col_n", lang),
+    ]
+    rows = township_rows(data, index.id)
+    widths = [0.07, 0.10, 0.15, 0.25, 0.12, 0.14, 0.10, 0.07]
+    withheld = [i + 1 for i, row in enumerate(rows) if row.reliability is Reliability.SUPPRESSED]
+    extra = [("TEXTCOLOR", (0, i), (-1, i), GREY) for i in withheld]
+    return grid(
+        labels,
+        [_township_row(data, index, row, lang) for row in rows],
+        [w * CONTENT_WIDTH for w in widths],
+        styles,
+        4,
+        extra=extra,
+    )
+
+
+def _township_row(data: BulletinData, index: IndexDefinition, row: TownshipRow, lang: Lang) -> list[Cell]:
+    shown = row.reliability is not Reliability.SUPPRESSED
+    rank_range = f"{row.rank_low}–{row.rank_high}" if row.rank_low is not None else fmt.DASH
+    return [
+        str(row.rank) if row.rank is not None else fmt.DASH,
+        rank_range,
+        tr(f"tier_{row.tier}", lang) if row.tier else fmt.DASH,
+        data.township_name(row.code, lang),
+        marked_estimate(row.estimate, row.reliability),
+        fmt.ci(row.estimate) if shown else fmt.DASH,
+        fmt.change(data.change(index.id, data.periods.previous, row.code), index.kind) if shown else fmt.DASH,
+        fmt.integer(row.estimate.n) if row.estimate else "0",
+    ]
+
+
+def completes_table(data: BulletinData, lang: Lang, styles: Styles, groups: int = 3) -> Table:
+    """Completed interviews per township, in ``groups`` side-by-side column pairs."""
+    counts = data.fieldwork.completes_by_township
+    pairs = [(data.township_name(t.code, lang), fmt.integer(counts.get(t.code, 0))) for t in data.townships]
+    per_group = -(-len(pairs) // groups)
+    rows = []
+    for i in range(per_group):
+        row: list[Cell] = []
+        for g in range(groups):
+            row += pairs[g * per_group + i] if g * per_group + i < len(pairs) else ("", "")
+        rows.append(row)
+    header = [tr("col_township", lang), tr("col_completes", lang)] * groups
+    widths = [0.22, 0.113] * groups
+    extra = [("LINEAFTER", (2 * g + 1, 0), (2 * g + 1, -1), 0.3, RULE) for g in range(groups - 1)]
+    left = [2 * g for g in range(groups)]
+    return grid(header, rows, [w * CONTENT_WIDTH for w in widths], styles, 1, left, extra)
+
+
+def benchmark_table(data: BulletinData, lang: Lang, styles: Styles) -> Table:
+    """Outside figures for the county beside the centre's own estimate for the current period."""
+    names = {index.id: index for index in data.indices}
+    labels = [
+        tr("col_index", lang),
+        tr("col_source", lang),
+        tr("col_period", lang),
+        tr("col_province_value", lang),
+        tr("col_province_rank", lang),
+        tr("col_own_value", lang),
+    ]
+    rows: list[list[Cell]] = []
+    for b in data.benchmarks:
+        index = names[b.index]
+        own = data.estimate(b.index)
+        rank = tr("rank_of", lang, rank=b.rank, of=b.of_counties) if b.rank and b.of_counties else fmt.DASH
+        rows.append([
+            Paragraph(escape(index.name.get(lang)), styles.cell),
+            Paragraph(escape(b.source.get(lang)), styles.cell),
+            Paragraph(escape(b.period.get(lang)), styles.cell),
+            fmt.value(b.value, index.kind),
+            rank,
+            Paragraph(f"{fmt.estimate(own)}<br/>({fmt.ci(own)})", styles.cell_right),
+        ])  # fmt: skip
+    widths = [0.2, 0.28, 0.12, 0.12, 0.12, 0.16]
+    return grid(labels, rows, [w * CONTENT_WIDTH for w in widths], styles, 3)
