@@ -188,6 +188,7 @@ class Survey(Base):
     retry_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     pacing: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     default_quota: Mapped[int] = mapped_column(Integer, default=0)
+    analysis_spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # indices + weighting map
     field_start: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     field_end: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime)

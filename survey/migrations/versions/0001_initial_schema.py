@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 21:39:05.577318
+Create Date: 2026-11-26 21:41:29.121575
 """
 from collections.abc import Sequence
 
@@ -61,6 +61,7 @@ def upgrade() -> None:
     sa.Column('retry_policy', sa.JSON(), nullable=False),
     sa.Column('pacing', sa.JSON(), nullable=False),
     sa.Column('default_quota', sa.Integer(), nullable=False),
+    sa.Column('analysis_spec', sa.JSON(), nullable=False),
     sa.Column('field_start', sa.DateTime(), nullable=True),
     sa.Column('field_end', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),

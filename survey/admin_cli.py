@@ -1,0 +1,85 @@
+"""Administrative commands: ``db upgrade``, ``user add``, ``survey create``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from survey.clock import SystemClock
+from survey.config import load_settings
+from survey.db import make_engine, session_factory, session_scope, upgrade
+
+console = Console()
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def db_upgrade() -> None:
+    """Create the database named by MINYI_DATABASE_URL, or migrate it to the newest schema."""
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    except Exception as exc:  # the driver's own message says what is wrong with the URL/server
+        raise _fail(f"cannot upgrade the database: {exc}") from None
+    finally:
+        engine.dispose()
+    console.print("database is at the newest schema")
+
+
+def user_add(
+    name: str = typer.Argument(..., help="Login name."),
+    role: str = typer.Option(..., "--role", help="admin, supervisor, interviewer, transcriber, official or unit."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    township: list[str] = typer.Option([], "--township", help="Limit an official to these township codes."),
+) -> None:
+    """Create a staff account."""
+    from survey.users import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = load_settings()
+    sessions = session_factory(make_engine(settings.database_url))
+    try:
+        with session_scope(sessions) as session:
+            user = create_user(session, name, password, role, SystemClock(), township_scope=township or None)
+            console.print(f"created {user.role} account {user.username!r}")
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+def survey_create(
+    code: str = typer.Argument(..., help="Survey code, e.g. 2026-11."),
+    questionnaire: Path = typer.Option(..., "--questionnaire", help="Questionnaire YAML or XLSForm."),
+    period: str = typer.Option("", "--period", help="Period label, e.g. 2026-11 (default: the code)."),
+    quota: int = typer.Option(0, "--quota", help="Completes wanted per township (unless the strata file says)."),
+    strata: Path = typer.Option(..., "--strata", help="Townships CSV: code,name_zh,name_en,quota[,age_group,sex,N]."),
+) -> None:
+    """Create a survey round (a wave) with its questionnaire, townships and quotas."""
+    from survey.questionnaire import QuestionnaireError
+    from survey.questionnaire.cli import read_any
+    from survey.surveys import SurveyError, create_survey, read_strata_csv
+
+    try:
+        q = read_any(questionnaire)
+        specs = read_strata_csv(strata)
+    except QuestionnaireError as exc:
+        raise _fail(f"{questionnaire} does not validate:\n" + "\n".join(f"  {p}" for p in exc.problems)) from None
+    except (SurveyError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    settings = load_settings()
+    sessions = session_factory(make_engine(settings.database_url))
+    try:
+        with session_scope(sessions) as session:
+            survey = create_survey(session, code, q, SystemClock(), period=period or code, strata=specs, quota=quota)
+            console.print(f"created survey {survey.code} ({len(specs)} townships, questionnaire {q.id} v{q.version})")
+    except SurveyError as exc:
+        raise _fail(str(exc)) from None
