@@ -55,4 +55,5 @@ class AnswersCleared:
     question_ids: tuple[str, ...]
 
 
-Effect = AnswerGiven | StatusChanged | LanguageChosen | OperatorRequested | OptedOut | CallbackRequested | AnswersCleared
+Effect = (AnswerGiven | StatusChanged | LanguageChosen | OperatorRequested | OptedOut | CallbackRequested
+          | AnswersCleared)

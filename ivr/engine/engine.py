@@ -2,12 +2,17 @@
 
 One :class:`Engine` per interview and call. It is deterministic: given the questionnaire, the
 state it was restored from, the clock and the events, it produces the same steps and effects.
-Phases: ``language`` (1 普通话 / 2 English), ``resume`` (continue or start over), ``question``,
-``callback`` (when the resident asks to be called back), ``ended``.
+Phases: ``new``, ``language`` (1 普通话 / 2 English), ``resume`` (continue or start over),
+``question``, ``callback`` (when the resident asks to be called back), ``ended``.
+
+In every menu and question the repeat key (``*``) plays it again without counting as a re-prompt,
+and the operator key (``0``) asks for a person, except on a number question whose range holds 0,
+where ``0`` is the answer.
 """
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +25,7 @@ from survey.models import AnswerStatus, InterviewStatus
 from survey.questionnaire import model as qm
 
 _RESUMABLE = (InterviewStatus.IN_PROGRESS, InterviewStatus.PARTIAL, InterviewStatus.OPERATOR)
+_MENUS = {"language": "language_menu", "resume": "resume_menu", "callback": "callback_menu"}
 
 
 class Engine:
@@ -28,7 +34,8 @@ class Engine:
         self.q = questionnaire
         self.clock = clock
         self.can_transfer = can_transfer
-        self.state: dict[str, Any] = dict(state) if state else self._fresh_state(language)
+        # A deep copy: the caller's dict (often an ORM attribute) must not change under it.
+        self.state: dict[str, Any] = copy.deepcopy(state) if state else self._fresh_state(language)
         self._ask_language = ask_language and language is None and not state
         self._effects: list[fx.Effect] = []
 
@@ -44,11 +51,15 @@ class Engine:
 
     @property
     def finished(self) -> bool:
-        return self.state["phase"] == "ended"
+        return bool(self.state["phase"] == "ended")
 
     @property
     def answers(self) -> dict[str, Any]:
         return dict(self.state["answers"])
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the state to store; :class:`Engine` resumes from it."""
+        return copy.deepcopy(self.state)
 
     def drain_effects(self) -> list[fx.Effect]:
         out, self._effects = self._effects, []
@@ -62,12 +73,10 @@ class Engine:
         if isinstance(event, HangUp):
             return self._hang_up()
         phase = self.state["phase"]
-        if phase == "language":
-            return self._on_language(event)
-        if phase == "resume":
-            return self._on_resume(event)
-        if phase == "callback":
-            return self._on_callback(event)
+        if phase == "new":  # a key before the answer event (providers may reorder): start first
+            return self._start()
+        if phase in _MENUS:
+            return self._on_menu(phase, event)
         return self._on_question(event)
 
     # -- starting ---------------------------------------------------------------------------
@@ -82,44 +91,67 @@ class Engine:
         st = self.state
         if st["status"] not in _RESUMABLE and st["phase"] != "new":
             return self._end(st["status"], None)
-        resuming = st["question"] is not None and (st["answers"] or st["consent"])
         self._set_status(InterviewStatus.IN_PROGRESS)
         if self._ask_language and len(self.q.languages) > 1 and self.q.settings.language_menu:
-            st["phase"] = "language"
-            return self._menu("language_menu")
-        if resuming:
-            st["phase"] = "resume"
-            return self._menu("resume_menu", self._msg("resume"))
-        first = st["question"] or self._first_applicable(0)
+            return self._open_menu("language")
+        if self._has_progress():
+            return self._open_menu("resume", self._msg("resume"))
+        first = self._first_applicable(0)
         return self._ask(first) if first else self._complete(())
 
-    def _menu(self, name: str, *before: Prompt) -> Step:
+    def _has_progress(self) -> bool:
+        """Something was answered or consented to, so a new call resumes rather than starts."""
+        st = self.state
+        return st["question"] is not None and bool(st["answers"] or st["consent"])
+
+    def _open_menu(self, phase: str, *before: Prompt) -> Step:
+        self.state.update(phase=phase, reprompts=0)
+        return self._menu(phase, *before)
+
+    def _menu(self, phase: str, *before: Prompt) -> Step:
         self.state["buffer"] = ""
-        prompts = (*before, self._msg(name))
+        prompts = (*before, self._msg(_MENUS[phase]))
         return Step(prompts=prompts, collect=Collect(1, 1, None, self.q.settings.input_timeout))
 
-    def _on_language(self, event: Event) -> Step:
+    def _on_menu(self, phase: str, event: Event) -> Step:
         key = _single_key(event)
-        chosen = {"1": "zh", "2": "en"}.get(key or "")
-        if chosen is None and not self._retry_allowed(event):
-            chosen = self.q.languages[0]
-        if chosen is None:
-            return self._menu("language_menu", self._msg("invalid" if key else "timeout"))
-        if chosen in self.q.languages:
-            self.state["language"] = chosen
-            self._effects.append(fx.LanguageChosen(chosen))
-        self.state["reprompts"] = 0
+        if key == self.q.settings.repeat_key:
+            return self._menu(phase)
+        if key == self.q.settings.operator_key:
+            return self._operator(None)
+        if phase == "language":
+            return self._on_language(key)
+        if phase == "resume":
+            return self._on_resume(key)
+        return self._on_callback(key)
+
+    def _menu_retry(self, phase: str, key: str | None) -> Step | None:
+        """The menu again after an invalid key or silence, or None once the re-prompts are used up."""
+        if not self._retry_allowed():
+            return None
+        return self._menu(phase, self._msg("invalid" if key else "timeout"))
+
+    def _on_language(self, key: str | None) -> Step:
+        languages = self.q.languages
+        index = int(key) - 1 if key and key.isdigit() else -1
+        if not 0 <= index < len(languages):
+            retry = self._menu_retry("language", key)
+            if retry is not None:
+                return retry
+            index = 0
+        self.state["language"] = languages[index]
+        self._effects.append(fx.LanguageChosen(languages[index]))
         self._ask_language = False
         self.state["phase"] = "new"
         return self._start()
 
-    def _on_resume(self, event: Event) -> Step:
-        key = _single_key(event)
+    def _on_resume(self, key: str | None) -> Step:
         if key == "2":
             return self._start_over()
-        if key not in (None, "1") and self._retry_allowed(event):
-            return self._menu("resume_menu", self._msg("invalid"))
-        self.state["reprompts"] = 0
+        if key not in (None, "1"):  # silence continues: the resident is already in the interview
+            retry = self._menu_retry("resume", key)
+            if retry is not None:
+                return retry
         return self._ask(self.state["question"])
 
     def _start_over(self) -> Step:
@@ -134,7 +166,10 @@ class Engine:
     # -- questions --------------------------------------------------------------------------
 
     def _ask(self, question_id: str, *before: Prompt) -> Step:
-        """Prompts for ``question_id`` (chaining through message items) and its input."""
+        """Prompts for ``question_id`` (chaining through message items) and its input.
+
+        Asking a question anew resets its re-prompt count and its timer; a repeat (``*``) keeps both.
+        """
         prompts = list(before)
         q: qm.Question | None = self.q.question(question_id)
         while q is not None and q.type == qm.MESSAGE:
@@ -144,9 +179,9 @@ class Engine:
         if q is None:
             return self._complete(tuple(prompts))
         st = self.state
-        if st["question"] != q.id:
-            st["reprompts"] = 0
-        st.update(phase="question", question=q.id, buffer="", asked_at=self.clock.now().isoformat())
+        if st["question"] != q.id or st["phase"] != "question":
+            st.update(reprompts=0, asked_at=self.clock.now().isoformat())
+        st.update(phase="question", question=q.id, buffer="")
         self._effects.append(fx.StatusChanged(st["status"], q.id))
         prompts.append(self._prompt(q, "text"))
         return self._input_step(q, tuple(prompts))
@@ -155,11 +190,8 @@ class Engine:
         timeout = self.q.settings.input_timeout
         if q.type == qm.OPEN:
             return Step(prompts=prompts, record=Record(q.max_seconds), question_id=q.id)
-        if q.type == qm.NUMBER:
-            digits = q.max_digits or len(str(int(abs(q.max or 0)))) or 1
-            return Step(prompts=prompts, collect=Collect(None, digits, "#", timeout), question_id=q.id)
-        if q.type == qm.MULTIPLE:
-            return Step(prompts=prompts, collect=Collect(None, len(q.choices), "#", timeout), question_id=q.id)
+        if q.type in (qm.NUMBER, qm.MULTIPLE):
+            return Step(prompts=prompts, collect=Collect(None, _max_keys(q), "#", timeout), question_id=q.id)
         return Step(prompts=prompts, collect=Collect(1, 1, None, timeout), question_id=q.id)
 
     def _on_question(self, event: Event) -> Step:
@@ -179,27 +211,31 @@ class Engine:
     def _buffer_key(self, q: qm.Question, key: str) -> str | None:
         """Add one key; the whole entry once it is complete, else None."""
         st = self.state
-        settings = self.q.settings
-        if not st["buffer"] and key in (settings.repeat_key, settings.operator_key):
+        if not st["buffer"] and self._control(q, key):
             return key
         if q.type in (qm.NUMBER, qm.MULTIPLE):
             if key == "#":
                 entry, st["buffer"] = st["buffer"] + "#", ""
                 return str(entry)
             st["buffer"] += key
-            limit = q.max_digits if q.type == qm.NUMBER and q.max_digits else 99
-            if len(st["buffer"]) >= limit:
+            if len(st["buffer"]) >= _max_keys(q):
                 entry, st["buffer"] = st["buffer"], ""
                 return str(entry)
             return None
         return key
 
+    def _control(self, q: qm.Question, keys: str) -> bool:
+        """Is this whole entry the repeat or the operator key (rather than an answer)?"""
+        settings = self.q.settings
+        if keys == settings.repeat_key:
+            return True
+        return keys == settings.operator_key and not _zero_is_an_answer(q)
+
     def _on_entry(self, q: qm.Question, raw: str | None) -> Step:
         settings = self.q.settings
-        if raw == settings.repeat_key:
-            return self._ask(q.id)
-        if raw == settings.operator_key:
-            return self._operator(q)
+        keys = (raw.rstrip("#") or raw) if raw is not None else None
+        if keys is not None and self._control(q, keys):
+            return self._ask(q.id) if keys == settings.repeat_key else self._operator(q)
         entry: Entry | str = parse_entry(q, raw) if raw is not None else "timeout"
         if isinstance(entry, Entry):
             return self._accept(q, entry)
@@ -225,7 +261,8 @@ class Engine:
     def _on_recording(self, q: qm.Question, event: RecordingDone) -> Step:
         if q.type != qm.OPEN:
             return self._input_step(q, ())
-        status = AnswerStatus.ANSWERED if event.path and event.duration_s > 0 else AnswerStatus.NO_ANSWER
+        usable = event.path is not None and event.duration_s > 0 and event.duration_s >= q.min_seconds
+        status = AnswerStatus.ANSWERED if usable else AnswerStatus.NO_ANSWER
         self._store(q, Entry(status=status, raw="recording"), recording=event)
         return self._advance(q, None)
 
@@ -240,8 +277,7 @@ class Engine:
 
     def _choice_end(self, end: str) -> Step:
         if end == qm.END_CALLBACK:
-            self.state.update(phase="callback", reprompts=0)
-            return self._menu("callback_menu")
+            return self._open_menu("callback")
         if end == qm.END_OPTED_OUT:
             self._effects.append(fx.OptedOut())
             return self._end(InterviewStatus.OPTED_OUT, "goodbye_opted_out")
@@ -249,11 +285,12 @@ class Engine:
             return self._end(InterviewStatus.SCREENED_OUT, "goodbye_screened_out")
         return self._end(InterviewStatus.REFUSED, "goodbye_refused")
 
-    def _on_callback(self, event: Event) -> Step:
-        key = _single_key(event)
+    def _on_callback(self, key: str | None) -> Step:
         slot = qm.CALLBACK_SLOTS.get(int(key)) if key and key.isdigit() else None
-        if slot is None and self._retry_allowed(event):
-            return self._menu("callback_menu", self._msg("invalid" if key else "timeout"))
+        if slot is None:
+            retry = self._menu_retry("callback", key)
+            if retry is not None:
+                return retry
         self._effects.append(fx.CallbackRequested(slot))
         return self._end(InterviewStatus.CALLBACK, "callback_confirm")
 
@@ -281,7 +318,10 @@ class Engine:
 
     def _hang_up(self) -> Step:
         st = self.state
-        if st["status"] == InterviewStatus.IN_PROGRESS:
+        if st["phase"] == "callback":  # asked to be called back, hung up before picking a time
+            self._effects.append(fx.CallbackRequested(None))
+            self._set_status(InterviewStatus.CALLBACK)
+        elif st["status"] == InterviewStatus.IN_PROGRESS:
             self._set_status(InterviewStatus.PARTIAL if st["consent"] else InterviewStatus.BREAK_OFF)
         st["phase"] = "ended"
         return Step(hangup=True)
@@ -306,7 +346,7 @@ class Engine:
             self.state["status"] = status
             self._effects.append(fx.StatusChanged(status, self.state["question"]))
 
-    def _retry_allowed(self, event: Event) -> bool:
+    def _retry_allowed(self) -> bool:
         if self.state["reprompts"] >= self.q.settings.max_reprompts:
             return False
         self.state["reprompts"] += 1
@@ -338,5 +378,17 @@ class Engine:
 
 def _single_key(event: Event) -> str | None:
     if isinstance(event, Digits) and event.digits:
-        return event.digits.rstrip("#")[:1] or None
+        return event.digits.rstrip("#")[:1] or event.digits[:1]
     return None
+
+
+def _max_keys(q: qm.Question) -> int:
+    """The most keys an entry for a number or multiple-choice question can have."""
+    if q.type == qm.MULTIPLE:
+        return len(q.choices)
+    return q.max_digits or len(str(int(abs(q.max or 0)))) or 1
+
+
+def _zero_is_an_answer(q: qm.Question) -> bool:
+    """On a number question whose range holds 0 (e.g. years lived here), ``0`` is a number."""
+    return q.type == qm.NUMBER and (q.min is None or q.min <= 0) and (q.max is None or q.max >= 0)
