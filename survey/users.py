@@ -1,0 +1,145 @@
+"""Staff accounts: creation with the password policy, argon2 hashes, and audited changes.
+
+Flask-free: the web app and ``minyi user add`` both call these with a Session they own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from survey import audit
+from survey.clock import Clock
+from survey.models import Role, Unit, User
+
+MIN_PASSWORD_LENGTH = 10
+USERNAME = re.compile(r"^[\w.\-]{2,80}$")
+
+_hasher = PasswordHasher()
+
+
+class UserError(ValueError):
+    """An account that cannot be created or changed as asked; the message says why."""
+
+
+class PasswordPolicyError(UserError):
+    pass
+
+
+class DuplicateUserError(UserError):
+    pass
+
+
+class UnknownRoleError(UserError):
+    pass
+
+
+def password_problems(password: str, username: str) -> list[str]:
+    """Why ``password`` breaks the policy (empty when it is acceptable)."""
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    if password.isdigit():
+        problems.append("the password must not be all digits")
+    if password.strip().casefold() == username.strip().casefold():
+        problems.append("the password must not be the user name")
+    return problems
+
+
+def check_password_policy(password: str, username: str) -> None:
+    problems = password_problems(password, username)
+    if problems:
+        raise PasswordPolicyError("; ".join(problems))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: User, password: str) -> bool:
+    """True if ``password`` is the user's; a hash made with older parameters is upgraded in place."""
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return True
+
+
+def _check_role(role: str) -> None:
+    if role not in Role.ALL:
+        raise UnknownRoleError(f"unknown role {role!r}: choose one of {', '.join(Role.ALL)}")
+
+
+def _check_unit(session: Session, unit_id: int | None) -> None:
+    if unit_id is not None and session.get(Unit, unit_id) is None:
+        raise UserError(f"no responsible unit with id {unit_id}")
+
+
+def _scope(township_scope: Sequence[str] | None) -> list[str] | None:
+    codes = sorted({c.strip() for c in township_scope or () if c.strip()})
+    return codes or None
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The account named ``username`` (case-insensitive)."""
+    return session.scalars(select(User).where(func.lower(User.username) == username.strip().lower())).first()
+
+
+def create_user(session: Session, username: str, password: str, role: str, clock: Clock, *,
+                township_scope: Sequence[str] | None = None, unit_id: int | None = None,
+                display_name: str = "", actor_id: int | None = None) -> User:
+    """A new active account. Raises :class:`UserError` subclasses with a clear message."""
+    username = username.strip()
+    if not USERNAME.match(username):
+        raise UserError("the user name must be 2-80 letters, digits, '.', '_' or '-'")
+    _check_role(role)
+    check_password_policy(password, username)
+    if find_user(session, username) is not None:
+        raise DuplicateUserError(f"a user named {username!r} already exists")
+    _check_unit(session, unit_id)
+    user = User(username=username, password_hash=hash_password(password), role=role,
+                display_name=display_name.strip() or username, township_scope=_scope(township_scope),
+                unit_id=unit_id, active=True, created_at=clock.now())
+    session.add(user)
+    session.flush()
+    audit.record(session, clock, user_id=actor_id, action="user_created", entity="user", entity_id=user.id,
+                 after=_public(user))
+    return user
+
+
+def update_user(session: Session, user: User, clock: Clock, *, actor_id: int | None, role: str,
+                township_scope: Sequence[str] | None, unit_id: int | None, active: bool,
+                display_name: str | None = None) -> None:
+    """Change an account's role, scope, unit or active flag (audited with before and after)."""
+    _check_role(role)
+    _check_unit(session, unit_id)
+    if actor_id == user.id and (not active or role != user.role):
+        raise UserError("you cannot deactivate your own account or change your own role")
+    before = _public(user)
+    user.role, user.township_scope, user.unit_id, user.active = role, _scope(township_scope), unit_id, active
+    if display_name is not None:
+        user.display_name = display_name.strip() or user.username
+    old, new = audit.changed(before, _public(user))
+    if new:
+        audit.record(session, clock, user_id=actor_id, action="user_updated", entity="user",
+                     entity_id=user.id, before=old, after=new)
+
+
+def set_password(session: Session, user: User, password: str, clock: Clock, *, actor_id: int | None) -> None:
+    """Replace the password (the audit row says that it changed, never what to)."""
+    check_password_policy(password, user.username)
+    user.password_hash = hash_password(password)
+    audit.record(session, clock, user_id=actor_id, action="password_set", entity="user", entity_id=user.id)
+
+
+def _public(user: User) -> dict[str, Any]:
+    return {"username": user.username, "role": user.role, "display_name": user.display_name,
+            "township_scope": user.township_scope, "unit_id": user.unit_id, "active": user.active}
