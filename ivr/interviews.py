@@ -7,7 +7,6 @@ when to commit (the webhook per request, the ARI app per event, the simulation p
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
