@@ -6,16 +6,17 @@ townships above or below the county, residents' concerns, withheld townships.
 
 from __future__ import annotations
 
-from analysis.results import COUNTY, Change
+from analysis.results import Change
 from reports import formatting as fmt
 from reports.bulletin_data import BulletinData, IndexDefinition, Lang
 from reports.concerns import rate, tally
 from reports.i18n import change_unit, join, sentence_join, tr
-from reports.reliability import Reliability, assess, points, township_rows
+from reports.reliability import Reliability, assess, points, published_change, township_rows
 
 MAX_POINTS = 6
 MAX_INDEX_POINTS = 4
 MAX_NAMES = 4
+MAX_MOVERS = 3
 
 
 def main_points(data: BulletinData, lang: Lang) -> list[str]:
@@ -38,7 +39,7 @@ def index_point(data: BulletinData, index: IndexDefinition, lang: Lang) -> str |
     if est is None or assess(est, data.rule) is Reliability.SUPPRESSED:
         return None
     text = tr("hl_index", lang, name=index.name.get(lang), value=fmt.estimate(est), ci=fmt.ci(est))
-    change = data.change(index.id, data.periods.previous)
+    change = published_change(data, index.id, data.periods.previous)
     if change is not None and change.change is not None:
         text += _change_clause(change, index.kind, lang)
     return text + _stop(lang)
@@ -79,21 +80,22 @@ def response_point(data: BulletinData, lang: Lang) -> str:
 
 
 def movers_point(data: BulletinData, lang: Lang) -> str | None:
-    """Townships whose change on the previous period is significant (and whose estimate is published)."""
-    if data.periods.previous is None:
-        return None
-    kinds = {index.id: index for index in data.indices}
+    """Significant township changes on the previous period, largest first (both ends published)."""
+    indices = {index.id: index for index in data.indices}
     movers = [
-        c for c in data.changes
-        if c.significant and c.stratum != COUNTY and c.index in kinds and c.change is not None
-        and c.period_from == data.periods.previous and c.period_to == data.periods.current
-        and assess(data.estimate(c.index, c.stratum), data.rule) is not Reliability.SUPPRESSED
-    ]  # fmt: skip
+        change
+        for index in data.indices
+        for town in data.townships
+        if (change := published_change(data, index.id, data.periods.previous, town.code)) is not None
+        and change.significant
+        and change.change is not None
+    ]
     if not movers:
         return None
-    movers.sort(key=lambda c: -abs(points(c.change or 0.0, kinds[c.index].kind)))
-    items = [_mover(data, c, kinds[c.index], lang) for c in movers[:3]]
-    return tr("hl_movers", lang, count=len(movers), items=sentence_join(items, lang))
+    movers.sort(key=lambda c: -abs(points(c.change or 0.0, indices[c.index].kind)))
+    items = sentence_join([_mover(data, c, indices[c.index], lang) for c in movers[:MAX_MOVERS]], lang)
+    key = "hl_movers" if len(movers) <= MAX_MOVERS else "hl_movers_largest"
+    return tr(key, lang, count=len(movers), items=items, shown=MAX_MOVERS)
 
 
 def _mover(data: BulletinData, change: Change, index: IndexDefinition, lang: Lang) -> str:

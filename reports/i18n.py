@@ -152,6 +152,10 @@ LABELS: dict[str, tuple[str, str]] = {
         "较上期变化显著的有 {count} 项：{items}。",
         "{count} significant changes on the previous period: {items}.",
     ),
+    "hl_movers_largest": (
+        "较上期变化显著的有 {count} 项，变化最大的 {shown} 项：{items}。",
+        "{count} significant changes on the previous period; the {shown} largest: {items}.",
+    ),
     "hl_mover": (
         "{township}{index}{direction} {size}{unit}",
         "{index} in {township} {direction} {size}{unit}",

@@ -13,7 +13,7 @@ from enum import Enum
 
 import numpy as np
 
-from analysis.results import Estimate, Rank
+from analysis.results import COUNTY, Change, Estimate, Rank
 from reports.bulletin_data import BulletinData, ReliabilityRule
 
 RANK_DRAWS = 4000
@@ -45,6 +45,20 @@ def assess(est: Estimate | None, rule: ReliabilityRule) -> Reliability:
         return Reliability.FLAGGED
     width = points(est.ci_high - est.ci_low, est.kind)
     return Reliability.FLAGGED if width > 2 * rule.flag_half_width_points else Reliability.OK
+
+
+def published_change(
+    data: BulletinData, index: str, since: str | None, stratum: str = COUNTY
+) -> Change | None:
+    """The change since period ``since``, or None when either end is withheld: a change built on a
+    withheld estimate would let a reader work the withheld estimate out."""
+    change = data.change(index, since, stratum)
+    if change is None or since is None:
+        return None
+    ends = (data.estimate(index, stratum, since), data.estimate(index, stratum))
+    if any(assess(end, data.rule) is Reliability.SUPPRESSED for end in ends):
+        return None
+    return change
 
 
 @dataclass(frozen=True)

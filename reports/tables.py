@@ -11,7 +11,7 @@ from analysis.results import Estimate
 from reports import formatting as fmt
 from reports.bulletin_data import BulletinData, IndexDefinition, Lang
 from reports.i18n import index_label, tr, unit_suffix
-from reports.reliability import Reliability, TownshipRow, assess, township_rows
+from reports.reliability import Reliability, TownshipRow, assess, published_change, township_rows
 from reports.styles import CONTENT_WIDTH, GREY, INK, RULE, SHADE, Styles
 
 Cell = str | Paragraph
@@ -84,8 +84,8 @@ def _headline_row(data: BulletinData, index: IndexDefinition, lang: Lang, styles
         Paragraph(escape(index_label(index, lang)), styles.cell),
         marked_estimate(est, reliability),
         fmt.ci(est) if shown else fmt.DASH,
-        fmt.change(data.change(index.id, data.periods.previous), index.kind) if shown else fmt.DASH,
-        fmt.change(data.change(index.id, data.periods.last_year), index.kind) if shown else fmt.DASH,
+        fmt.change(published_change(data, index.id, data.periods.previous), index.kind),
+        fmt.change(published_change(data, index.id, data.periods.last_year), index.kind),
         fmt.integer(est.n) if est else "0",
     ]
 
@@ -125,7 +125,7 @@ def _township_row(data: BulletinData, index: IndexDefinition, row: TownshipRow, 
         data.township_name(row.code, lang),
         marked_estimate(row.estimate, row.reliability),
         fmt.ci(row.estimate) if shown else fmt.DASH,
-        fmt.change(data.change(index.id, data.periods.previous, row.code), index.kind) if shown else fmt.DASH,
+        fmt.change(published_change(data, index.id, data.periods.previous, row.code), index.kind),
         fmt.integer(row.estimate.n) if row.estimate else "0",
     ]
 
