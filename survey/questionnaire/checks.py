@@ -1,132 +1,228 @@
 """Semantic checks that a JSON Schema cannot express (run after the schema passes).
 
-Each check yields ``(location, message)``; the location is the question id where there is one.
+Each check yields ``(path, message)``. The path is a key path into the questionnaire mapping
+(``("questions", 4, "choices", 2, "key")``), which each format turns into its own location: a
+YAML line and column, or an XLSForm cell. Messages about a question start with its id.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from survey.questionnaire.conditions import ConditionError, parse_condition
-from survey.questionnaire.model import CHOICE_TYPES, DEFAULT_MESSAGES, MULTIPLE, NUMBER, SINGLE, YESNO
+from survey.questionnaire.conditions import Condition, ConditionError, parse_condition
+from survey.questionnaire.model import (
+    CHOICE_TYPES,
+    DEFAULT_MESSAGES,
+    MESSAGE,
+    MULTIPLE,
+    NUMBER,
+    OPEN,
+    SINGLE,
+    YESNO,
+)
 
-Found = Iterator[tuple[str, str]]
+KeyPath = tuple[str | int, ...]
+Found = Iterator[tuple[KeyPath, str]]
+
+# Fields that mean something only for some question types.
+_ONLY_FOR = {"min": (NUMBER,), "max": (NUMBER,), "max_digits": (NUMBER,), "max_seconds": (OPEN,),
+             "min_seconds": (OPEN,), "max_choices": (MULTIPLE,), "role": (SINGLE, YESNO)}
+_YESNO_CODES = frozenset({1, 2})
 
 
-def semantic_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class _Context:
+    data: dict[str, Any]
+    order: dict[str, int]  # question id -> index of its first use
+    index: int
+
+    @property
+    def question(self) -> dict[str, Any]:
+        return self.data["questions"][self.index]  # type: ignore[no-any-return]
+
+    def other(self, question_id: str) -> dict[str, Any]:
+        return self.data["questions"][self.order[question_id]]  # type: ignore[no-any-return]
+
+
+def semantic_problems(data: dict[str, Any]) -> list[tuple[KeyPath, str]]:
+    """Every problem of meaning in schema-valid questionnaire data, in question order."""
     questions: list[dict[str, Any]] = data["questions"]
-    order = {q["id"]: i for i, q in enumerate(questions)}
-    found: list[tuple[str, str]] = list(_duplicate_ids(questions))
+    order: dict[str, int] = {}
     for i, q in enumerate(questions):
-        where = f"question {q['id']}"
-        for check in (_choices, _number, _keys):
-            found.extend((where, msg) for msg in check(q, data))
-        found.extend((where, msg) for msg in _texts(q, data["languages"]))
-        found.extend((where, msg) for msg in _condition(q, i, order))
-        found.extend((where, msg) for msg in _gotos(q, i, order))
+        order.setdefault(q["id"], i)
+    found: list[tuple[KeyPath, str]] = list(_title(data))
+    for i, q in enumerate(questions):
+        ctx = _Context(data, order, i)
+        for check in _QUESTION_CHECKS:
+            found.extend((("questions", i, *sub), f"question {q['id']}: {msg}") for sub, msg in check(ctx))
     found.extend(_messages(data))
-    found.extend(_roles(questions))
+    found.extend(_consents(questions))
     return found
 
 
-def _duplicate_ids(questions: list[dict[str, Any]]) -> Found:
-    for qid, count in Counter(q["id"] for q in questions).items():
-        if count > 1:
-            yield f"question {qid}", f"question id used {count} times"
+def _duplicate_id(ctx: _Context) -> Found:
+    first = ctx.order[ctx.question["id"]]
+    if first != ctx.index:
+        yield ("id",), f"id already used by question #{first + 1}"
 
 
-def _choices(q: dict[str, Any], _data: dict[str, Any]) -> Iterator[str]:
-    choices = q.get("choices", [])
+def _applies(ctx: _Context) -> Found:
+    qtype = ctx.question["type"]
+    for name, types in _ONLY_FOR.items():
+        if name in ctx.question and qtype not in types:
+            yield (name,), f"{name} applies only to {' and '.join(types)} questions, not {qtype}"
+
+
+def _choices(ctx: _Context) -> Found:
+    q = ctx.question
+    choices: list[dict[str, Any]] = q.get("choices", [])
     if q["type"] in (SINGLE, MULTIPLE) and not choices:
-        yield f"a {q['type']} question needs choices"
+        yield (), f"a {q['type']} question needs choices"
     if q["type"] not in CHOICE_TYPES and choices:
-        yield f"a {q['type']} question takes no choices"
-    for key, count in Counter(c["key"] for c in choices).items():
-        if count > 1:
-            yield f"duplicate DTMF key {key} ({count} choices)"
-    for code, count in Counter(c["code"] for c in choices).items():
-        if count > 1:
-            yield f"duplicate code {code} ({count} choices)"
-    if q["type"] == MULTIPLE and any("end" in c or "goto" in c for c in choices):
-        yield "multiple-choice answers cannot end the interview or jump"
+        yield ("choices",), f"a {q['type']} question takes no choices"
+    yield from _duplicates(choices, "key", "DTMF key")
+    yield from _duplicates(choices, "code", "code")
+    for j, c in enumerate(choices):
+        for name in ("end", "goto"):
+            if q["type"] == MULTIPLE and name in c:
+                yield ("choices", j, name), f"a multiple-choice answer cannot {name} (choice key {c['key']})"
     if q.get("max_choices", 0) > len(choices) > 0:
-        yield f"max_choices {q['max_choices']} exceeds the {len(choices)} choices"
+        yield ("max_choices",), f"max_choices {q['max_choices']} exceeds the {len(choices)} choices"
 
 
-def _keys(q: dict[str, Any], data: dict[str, Any]) -> Iterator[str]:
-    operator_key = str(data.get("settings", {}).get("operator_key", "0"))
-    for c in q.get("choices", []):
+def _duplicates(choices: list[dict[str, Any]], name: str, what: str) -> Found:
+    seen: dict[Any, int] = {}
+    for j, c in enumerate(choices):
+        if c[name] in seen:
+            yield ("choices", j, name), f"duplicate {what} {c[name]} (choices #{seen[c[name]] + 1} and #{j + 1})"
+        seen.setdefault(c[name], j)
+
+
+def _keys(ctx: _Context) -> Found:
+    operator_key = str(ctx.data.get("settings", {}).get("operator_key", "0"))
+    for j, c in enumerate(ctx.question.get("choices", [])):
         if str(c["key"]) == operator_key:
-            yield f"key {c['key']} is the operator key and cannot be a choice"
+            yield ("choices", j, "key"), f"key {c['key']} is the operator key and cannot be a choice"
 
 
-def _number(q: dict[str, Any], _data: dict[str, Any]) -> Iterator[str]:
+def _number(ctx: _Context) -> Found:
+    q = ctx.question
     if q["type"] != NUMBER:
-        if "min" in q or "max" in q or "max_digits" in q:
-            yield "min/max/max_digits apply only to number questions"
         return
-    if "min" not in q or "max" not in q:
-        yield "a number question needs min and max"
+    bounds = [name for name in ("min", "max") if name in q]
+    for name in bounds:
+        if not math.isfinite(q[name]):
+            yield (name,), f"{name} must be a finite number, not {q[name]}"
+            return
+    if len(bounds) < 2:
+        yield (), "a number question needs min and max"
+    elif q["min"] < 0:
+        yield ("min",), f"min {q['min']} is below 0: a phone keypad cannot enter a minus sign"
     elif q["min"] > q["max"]:
-        yield f"min {q['min']} is greater than max {q['max']}"
-    elif "max_digits" in q and len(str(int(abs(q["max"])))) > q["max_digits"]:
-        yield f"max {q['max']} needs more than max_digits {q['max_digits']} digits"
+        yield ("min",), f"min {q['min']} is greater than max {q['max']}"
+    elif "max_digits" in q and len(str(int(q["max"]))) > q["max_digits"]:
+        yield ("max_digits",), f"max {q['max']} needs more than max_digits {q['max_digits']} digits"
 
 
-def _texts(q: dict[str, Any], languages: list[str]) -> Iterator[str]:
-    texts = [("text", q["text"])]
-    if "reprompt" in q:
-        texts.append(("reprompt", q["reprompt"]))
-    texts += [(f"choice key {c['key']} label", c["label"]) for c in q.get("choices", [])]
-    for what, text in texts:
-        for lang in languages:
-            if lang not in text:
-                yield f"{what} has no '{lang}' text (declared in languages)"
+def _recording(ctx: _Context) -> Found:
+    q = ctx.question
+    if q["type"] == OPEN and q.get("min_seconds", 0) > q.get("max_seconds", 60):
+        yield ("min_seconds",), f"min_seconds {q['min_seconds']} exceeds max_seconds {q.get('max_seconds', 60)}"
 
 
-def _condition(q: dict[str, Any], index: int, order: dict[str, int]) -> Iterator[str]:
+def _texts(ctx: _Context) -> Found:
+    q = ctx.question
+    texts: list[tuple[KeyPath, str, dict[str, str]]] = [
+        ((name,), name, q[name]) for name in ("text", "reprompt", "label") if name in q]
+    texts += [(("choices", j, "label"), f"choice key {c['key']} label", c["label"])
+              for j, c in enumerate(q.get("choices", []))]
+    for path, what, text in texts:
+        yield from _languages(path, what, text, ctx.data["languages"])
+
+
+def _languages(path: KeyPath, what: str, text: dict[str, str], languages: list[str]) -> Found:
+    for lang in languages:
+        if lang not in text:
+            yield path, f"{what} has no '{lang}' text (declared in languages)"
+
+
+def _condition(ctx: _Context) -> Found:
+    q = ctx.question
     if "when" not in q:
         return
     try:
         cond = parse_condition(q["when"])
     except ConditionError as exc:
-        yield str(exc)
+        yield ("when",), str(exc)
         return
     for name in sorted(cond.names):
-        if name not in order:
-            yield f"condition {q['when']!r} names unknown question {name!r}"
-        elif order[name] >= index:
-            yield f"condition {q['when']!r} depends on question {name!r}, which is not asked before it"
+        yield from ((("when",), msg) for msg in _condition_name(ctx, cond, name))
 
 
-def _gotos(q: dict[str, Any], index: int, order: dict[str, int]) -> Iterator[str]:
-    for c in q.get("choices", []):
+def _condition_name(ctx: _Context, cond: Condition, name: str) -> Iterator[str]:
+    if name not in ctx.order:
+        yield f"condition {cond.source!r} names unknown question {name!r}"
+        return
+    if ctx.order[name] >= ctx.index:
+        yield f"condition {cond.source!r} depends on question {name!r}, which is not asked before it"
+        return
+    other = ctx.other(name)
+    if other["type"] in (MESSAGE, OPEN):
+        yield f"condition {cond.source!r} depends on {name!r}, a {other['type']} question with no answer to test"
+        return
+    for question_id, value in cond.literals():
+        if question_id == name:
+            yield from _literal(cond, other, value)
+
+
+def _literal(cond: Condition, other: dict[str, Any], value: Any) -> Iterator[str]:
+    if other["type"] == NUMBER:
+        if not isinstance(value, int | float):
+            yield f"condition {cond.source!r} compares number question {other['id']!r} with {value!r}"
+        return
+    codes = {c["code"] for c in other.get("choices", [])}
+    if not codes and other["type"] == YESNO:
+        codes = set(_YESNO_CODES)
+    if codes and value not in codes:
+        listed = ", ".join(str(c) for c in sorted(codes))
+        yield (f"condition {cond.source!r} tests {other['id']!r} for {value!r}, which is not one of its "
+               f"codes ({listed})")
+
+
+def _gotos(ctx: _Context) -> Found:
+    for j, c in enumerate(ctx.question.get("choices", [])):
         target = c.get("goto")
         if target is None:
             continue
-        if target not in order:
-            yield f"choice key {c['key']} skips to missing question {target!r}"
-        elif order[target] <= index:
-            yield f"choice key {c['key']} skips back to {target!r}: a cycle"
+        where = ("choices", j, "goto")
+        if target not in ctx.order:
+            yield where, f"choice key {c['key']} skips to missing question {target!r}"
+        elif ctx.order[target] <= ctx.index:
+            yield where, f"choice key {c['key']} skips back to {target!r}: a cycle"
         if "end" in c:
-            yield f"choice key {c['key']} both ends the interview and skips"
+            yield where, f"choice key {c['key']} both ends the interview and skips"
+
+
+_QUESTION_CHECKS: tuple[Callable[[_Context], Found], ...] = (
+    _duplicate_id, _applies, _choices, _keys, _number, _recording, _texts, _condition, _gotos)
+
+
+def _title(data: dict[str, Any]) -> Found:
+    if "title" in data:
+        yield from _languages(("title",), "title", data["title"], data["languages"])
 
 
 def _messages(data: dict[str, Any]) -> Found:
     for name, text in data.get("messages", {}).items():
         if name not in DEFAULT_MESSAGES:
-            yield f"messages.{name}", f"unknown message (known: {', '.join(sorted(DEFAULT_MESSAGES))})"
-        for lang in data["languages"]:
-            if lang not in text:
-                yield f"messages.{name}", f"no '{lang}' text (declared in languages)"
+            yield ("messages", name), f"unknown message {name!r} (known: {', '.join(sorted(DEFAULT_MESSAGES))})"
+        yield from _languages(("messages", name), f"message {name}", text, data["languages"])
 
 
-def _roles(questions: list[dict[str, Any]]) -> Found:
-    consents = [q for q in questions if q.get("role") == "consent"]
-    if len(consents) > 1:
-        yield "questions", f"{len(consents)} consent questions; at most one"
-    for q in questions:
-        if q.get("role") in ("consent", "screening", "weighting") and q["type"] not in (SINGLE, YESNO):
-            yield f"question {q['id']}", f"a {q['role']} question must be single choice or yes/no"
+def _consents(questions: list[dict[str, Any]]) -> Found:
+    consents = [i for i, q in enumerate(questions) if q.get("role") == "consent"]
+    for i in consents[1:]:
+        yield ("questions", i, "role"), f"question {questions[i]['id']}: a second consent question; at most one"
