@@ -8,6 +8,7 @@ benchmark) → county trend → one section per index by township → residents'
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import BinaryIO
 from xml.sax.saxutils import escape
 
@@ -18,7 +19,6 @@ from reportlab.platypus import (
     Flowable,
     Frame,
     HRFlowable,
-    KeepTogether,
     PageTemplate,
     Paragraph,
     Spacer,
@@ -42,7 +42,7 @@ def render_bulletin(data: BulletinData, out: str | os.PathLike[str] | BinaryIO, 
     styles = make_styles(lang)
     frame = Frame(MARGIN, BOTTOM_MARGIN, CONTENT_WIDTH, BODY_HEIGHT, 0, 0, 0, 0, id="body")
     doc = BaseDocTemplate(
-        out,
+        os.fspath(out) if isinstance(out, str | os.PathLike) else out,  # reportlab wants str, not Path
         pagesize=A4,
         pageTemplates=[PageTemplate("page", [frame])],
         title=_title(data, lang),
@@ -60,6 +60,16 @@ BODY_HEIGHT = PAGE_HEIGHT - MARGIN - BOTTOM_MARGIN
 TABLE_START = 100.0  # a table starts on a new page rather than with fewer than ~5 rows
 
 
+def render_issue(data: BulletinData, directory: str | os.PathLike[str]) -> list[Path]:
+    """The issue in each of its languages, as ``bulletin-<period>-<issue>-<lang>.pdf``."""
+    paths = []
+    for lang in data.languages:
+        path = Path(directory) / f"bulletin-{data.periods.current}-{data.issue:03d}-{lang}.pdf"
+        render_bulletin(data, path, lang)
+        paths.append(path)
+    return paths
+
+
 def _title(data: BulletinData, lang: Lang) -> str:
     return tr(
         "title", lang, title=data.title.get(lang), period=data.periods.label(data.periods.current, lang)
@@ -67,7 +77,7 @@ def _title(data: BulletinData, lang: Lang) -> str:
 
 
 def story(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
-    sections = [
+    sections: list[tuple[str | None, list[Flowable]]] = [
         (tr("headline", lang), _headline(data, lang, styles)),
         (tr("trend", lang), _trend(data, lang, styles)),
         *((tr("township_section", lang, index=i.name.get(lang)), _township(data, i, lang, styles))
@@ -129,17 +139,18 @@ def _trend(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
     chart = trend_chart(data, lang, styles.font)
     if chart is None:
         return [_para(tr("trend_single", lang), styles.body)]
-    return [chart, _para(tr("chart_trend_note", lang), styles.note)]
+    return [_para(tr("chart_trend_note", lang), styles.caption), chart]
 
 
 def _township(data: BulletinData, index: IndexDefinition, lang: Lang, styles: Styles) -> list[Flowable]:
     flowables: list[Flowable] = []
     charts = township_charts(data, index, lang, styles.font)
     if charts:
-        title = _para(tr("chart_townships", lang, index=index.name.get(lang)), styles.h2)
-        flowables.append(KeepTogether([title, charts[0]]))
-        flowables += charts[1:]
-        flowables.append(_para(tr("chart_townships_note", lang), styles.note))
+        flowables += [
+            _para(tr("chart_townships", lang, index=index.name.get(lang)), styles.h2),
+            _para(tr("chart_townships_note", lang), styles.caption),
+            *charts,
+        ]
     flowables += [
         CondPageBreak(TABLE_START),
         Spacer(0, 6),

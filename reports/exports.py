@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 import pyreadstat
@@ -22,7 +22,7 @@ from reports.reliability import Reliability, TownshipRow, assess, points, townsh
 Format = Literal["csv", "xlsx", "sav", "dta"]
 FORMATS: tuple[Format, ...] = ("csv", "xlsx", "sav", "dta")
 VariableLabels = Mapping[str, str]
-ValueLabels = Mapping[str, Mapping[int | float, str]]
+ValueLabels = Mapping[str, Mapping[Any, str]]  # variable -> code (int or float) -> label
 
 PHONE_VALUE = re.compile(
     r"(?<![\d.])(?:\+?86[- ]?)?1[3-9]\d{9}(?![\d.])"  # mainland mobile, with or without +86

@@ -65,7 +65,10 @@ def methods_items(data: BulletinData, lang: Lang) -> list[tuple[str, str]]:
         ("m_deff", _design_effect(data, lang)),
         ("m_moe", _margins(data, lang)),
         ("m_construction", sentences(_per_index(data, lang, lambda i: i.construction.get(lang)), lang)),
-        ("m_question", sentence_join(_per_index(data, lang, lambda i: f"“{i.question.get(lang)}”"), lang)),
+        (
+            "m_question",
+            sentence_join(_per_index(data, lang, lambda i: _quoted(i.question.get(lang), lang)), lang),
+        ),
         ("m_significance", work.significance_rule.get(lang)),
         ("m_rule", tr("m_rule_text", lang, **rule_fields(data))),
         ("m_limitations", work.limitations.get(lang)),
@@ -174,3 +177,8 @@ def _margins(data: BulletinData, lang: Lang) -> str:
 def _per_index(data: BulletinData, lang: Lang, text: Callable[[IndexDefinition], str]) -> list[str]:
     separator = "：" if lang == "zh" else ": "
     return [f"{i.name.get(lang)}{separator}{text(i)}" for i in data.indices]
+
+
+def _quoted(text: str, lang: Lang) -> str:
+    """Curly quotes are full-width glyphs in a CJK font, so English text gets straight ones."""
+    return f"“{text}”" if lang == "zh" else f'"{text}"'

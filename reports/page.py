@@ -18,7 +18,7 @@ Decorate = Callable[[Canvas, int, int], None]
 def numbered_canvas(decorate: Decorate) -> type[Canvas]:
     """A canvas class that holds every page until the end, so each footer can say "of y"."""
 
-    class NumberedCanvas(Canvas):
+    class NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type hints
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
@@ -52,13 +52,13 @@ def page_decorator(data: BulletinData, lang: Lang, font: str) -> Decorate:
         canvas.setFillColor(GREY)
         canvas.setStrokeColor(RULE)
         canvas.setLineWidth(0.4)
-        footer_y = BOTTOM_MARGIN - 10
+        footer_y = BOTTOM_MARGIN - 28  # clear of the last line of the body
         canvas.line(MARGIN, footer_y + 9, PAGE_WIDTH - MARGIN, footer_y + 9)
         canvas.drawString(MARGIN, footer_y, stamp)
         canvas.drawRightString(PAGE_WIDTH - MARGIN, footer_y, tr("page", lang, page=number, total=total))
         if number > 1:
-            canvas.drawString(MARGIN, PAGE_HEIGHT - MARGIN + 8, head)
-            canvas.line(MARGIN, PAGE_HEIGHT - MARGIN + 4, PAGE_WIDTH - MARGIN, PAGE_HEIGHT - MARGIN + 4)
+            canvas.drawString(MARGIN, PAGE_HEIGHT - MARGIN + 16, head)
+            canvas.line(MARGIN, PAGE_HEIGHT - MARGIN + 12, PAGE_WIDTH - MARGIN, PAGE_HEIGHT - MARGIN + 12)
         canvas.restoreState()
 
     return decorate

@@ -78,7 +78,9 @@ def township_rows(data: BulletinData, index: str) -> list[TownshipRow]:
         (t.code, data.estimate(index, t.code), assess(data.estimate(index, t.code), data.rule))
         for t in data.townships
     ]
-    published = [(code, est) for code, est, rel in assessed if rel is not Reliability.SUPPRESSED]
+    published = [
+        (code, est) for code, est, rel in assessed if est is not None and rel is not Reliability.SUPPRESSED
+    ]
     ranks = _ranks(published, data.ranks_for(index))
     tiers = {r.stratum: r.tier for r in data.ranks_for(index)}
     rows = [

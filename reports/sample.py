@@ -284,14 +284,21 @@ def _estimate(
     return Estimate(period, stratum, index.id, index.kind, n, p, se, low, high, deff, deff * 0.95, n / deff)
 
 
+def _known(est: Estimate) -> tuple[float, float]:
+    """Estimate and SE of an estimable domain."""
+    if est.estimate is None or est.se is None:
+        raise ValueError(f"{est.stratum} has no estimate")
+    return est.estimate, est.se
+
+
 def _county(
     index: IndexDefinition, period: str, by_town: dict[str, Estimate], population: dict[str, int]
 ) -> Estimate:
-    towns = [e for e in by_town.values() if e.estimate is not None and e.se is not None]
-    total = sum(population[e.stratum] for e in towns)
-    p = sum(population[e.stratum] / total * e.estimate for e in towns)  # type: ignore[operator]
-    se = math.sqrt(sum((population[e.stratum] / total * e.se) ** 2 for e in towns))  # type: ignore[operator]
-    n = sum(e.n for e in towns)
+    towns = [(population[e.stratum], e.n, *_known(e)) for e in by_town.values() if e.estimate is not None]
+    total = sum(size for size, *_ in towns)
+    p = sum(size / total * value for size, _, value, _ in towns)
+    se = math.sqrt(sum((size / total * town_se) ** 2 for size, _, _, town_se in towns))
+    n = sum(town_n for _, town_n, _, _ in towns)
     srs = p * (1 - p) / n if index.kind == "share" else 22**2 / n
     return _estimate(index, period, COUNTY, p, se, n, se**2 / srs)
 
@@ -337,8 +344,8 @@ def _ranks(index: str, estimates: list[Estimate], rng: np.random.Generator) -> l
         if e.index == index and e.period == CURRENT and e.stratum != COUNTY and e.estimate is not None
     ]
     county = next(e for e in estimates if e.index == index and e.period == CURRENT and e.stratum == COUNTY)
-    values = np.array([e.estimate for e in towns])
-    draws = rng.normal(values, [e.se for e in towns], size=(2000, len(towns)))
+    values, ses = np.array([_known(e) for e in towns]).T
+    draws = rng.normal(values, ses, size=(2000, len(towns)))
     simulated = (-draws).argsort(axis=1).argsort(axis=1) + 1
     low, high = np.quantile(simulated, [0.025, 0.975], axis=0, method="inverted_cdf")
     point = (values[None, :] > values[:, None]).sum(axis=1) + 1
@@ -357,7 +364,8 @@ def _ranks(index: str, estimates: list[Estimate], rng: np.random.Generator) -> l
 
 
 def _tier(town: Estimate, county: Estimate) -> str:
-    z = (town.estimate - county.estimate) / (town.se or 1.0)  # type: ignore[operator]
+    (value, se), (county_value, _) = _known(town), _known(county)
+    z = (value - county_value) / se
     return "above" if z > 1.96 else "below" if z < -1.96 else "same"
 
 

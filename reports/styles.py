@@ -42,6 +42,7 @@ class Styles:
     h2: ParagraphStyle
     bullet: ParagraphStyle
     note: ParagraphStyle
+    caption: ParagraphStyle  # a line under a chart title, kept with the chart
     cell: ParagraphStyle
     cell_right: ParagraphStyle
     box_label: ParagraphStyle
@@ -75,6 +76,7 @@ def make_styles(lang: Lang) -> Styles:
             "bullet", leftIndent=12, bulletIndent=2, spaceAfter=3, bulletFontName=font, bulletFontSize=7
         ),
         note=derive("note", fontSize=7.5, leading=10.5, textColor=GREY, spaceBefore=3),
+        caption=derive("caption", fontSize=7.5, leading=10.5, textColor=GREY, spaceAfter=4, keepWithNext=1),
         cell=derive("cell", fontSize=8.5, leading=11, alignment=TA_LEFT),
         cell_right=derive("cell_right", fontSize=8.5, leading=11, alignment=TA_RIGHT),
         box_label=derive("box_label", fontSize=8.5, leading=12, textColor=ACCENT),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 from xml.sax.saxutils import escape
 
 from reportlab.platypus import Paragraph, Table, TableStyle
@@ -14,7 +15,7 @@ from reports.i18n import index_label, tr, unit_suffix
 from reports.reliability import Reliability, TownshipRow, assess, published_change, township_rows
 from reports.styles import CONTENT_WIDTH, GREY, INK, RULE, SHADE, Styles
 
-Cell = str | Paragraph
+Cell: TypeAlias = "str | Paragraph"
 FLAG = "※"
 
 
@@ -172,5 +173,5 @@ def benchmark_table(data: BulletinData, lang: Lang, styles: Styles) -> Table:
             rank,
             Paragraph(f"{fmt.estimate(own)}<br/>({fmt.ci(own)})", styles.cell_right),
         ])  # fmt: skip
-    widths = [0.2, 0.28, 0.12, 0.12, 0.12, 0.16]
+    widths = [0.19, 0.25, 0.16, 0.12, 0.12, 0.16]
     return grid(labels, rows, [w * CONTENT_WIDTH for w in widths], styles, 3)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from pypdf import PdfReader
 from report_helpers import Rendered, render
 
+from reports.bulletin import render_issue
 from reports.bulletin_data import BulletinData
 from reports.concerns import tally
 from reports.fonts import has_glyph
@@ -134,11 +138,11 @@ def test_footer_numbers_every_page(sample_zh: Rendered) -> None:
 
 def test_fonts_are_embedded_truetype_subsets(sample_zh: Rendered, sample_en: Rendered) -> None:
     for rendered in (sample_zh, sample_en):
-        fonts = {}
+        fonts: dict[str, Any] = {}
         for page in PdfReader(io.BytesIO(rendered.pdf)).pages:
-            for font in page["/Resources"]["/Font"].values():
-                font = font.get_object()
-                fonts[font["/BaseFont"]] = font
+            resources: Any = page["/Resources"]
+            for font in resources["/Font"].values():
+                fonts[font.get_object()["/BaseFont"]] = font.get_object()
         assert fonts
         for name, font in fonts.items():
             assert "WenQuanYiMicroHei" in name and "STSong" not in name
@@ -179,3 +183,10 @@ def test_157_areas_render_with_every_township() -> None:
     for town in data.townships:
         assert town.name.zh in rendered.text
     assert len(rendered.pages) > 10
+
+
+def test_an_issue_is_rendered_in_each_of_its_languages(tiny: BulletinData, tmp_path: Path) -> None:
+    paths = render_issue(replace(tiny, languages=("zh", "en")), tmp_path)
+    assert [p.name for p in paths] == ["bulletin-2026-10-011-zh.pdf", "bulletin-2026-10-011-en.pdf"]
+    english = "".join(page.extract_text() for page in PdfReader(paths[1]).pages)
+    assert "Jia Town" in english and "甲镇" not in english
