@@ -13,6 +13,7 @@ from typing import BinaryIO
 from xml.sax.saxutils import escape
 
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import (
     BaseDocTemplate,
     CondPageBreak,
@@ -36,11 +37,15 @@ from reports.reliability import Reliability, township_rows
 from reports.styles import BOTTOM_MARGIN, CONTENT_WIDTH, MARGIN, PAGE_HEIGHT, RED, Styles, make_styles
 from reports.tables import benchmark_table, completes_table, headline_table, township_table
 
+BODY_HEIGHT = PAGE_HEIGHT - MARGIN - BOTTOM_MARGIN
+TABLE_START = 100.0  # a table starts on a new page rather than with fewer than ~5 rows
+
 
 def render_bulletin(data: BulletinData, out: str | os.PathLike[str] | BinaryIO, lang: Lang = "zh") -> None:
     """Write the bulletin for ``data`` in ``lang`` to a path or a binary file object."""
     styles = make_styles(lang)
-    frame = Frame(MARGIN, BOTTOM_MARGIN, CONTENT_WIDTH, BODY_HEIGHT, 0, 0, 0, 0, id="body")
+    frame = Frame(MARGIN, BOTTOM_MARGIN, CONTENT_WIDTH, BODY_HEIGHT, id="body",
+                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)  # fmt: skip
     doc = BaseDocTemplate(
         os.fspath(out) if isinstance(out, str | os.PathLike) else out,  # reportlab wants str, not Path
         pagesize=A4,
@@ -54,10 +59,6 @@ def render_bulletin(data: BulletinData, out: str | os.PathLike[str] | BinaryIO, 
     )
     canvas = numbered_canvas(page_decorator(data, lang, styles.font))
     doc.build(story(data, lang, styles), canvasmaker=canvas)
-
-
-BODY_HEIGHT = PAGE_HEIGHT - MARGIN - BOTTOM_MARGIN
-TABLE_START = 100.0  # a table starts on a new page rather than with fewer than ~5 rows
 
 
 def render_issue(data: BulletinData, directory: str | os.PathLike[str]) -> list[Path]:
@@ -77,7 +78,7 @@ def _title(data: BulletinData, lang: Lang) -> str:
 
 
 def story(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
-    sections: list[tuple[str | None, list[Flowable]]] = [
+    sections: list[tuple[str, list[Flowable]]] = [
         (tr("headline", lang), _headline(data, lang, styles)),
         (tr("trend", lang), _trend(data, lang, styles)),
         *((tr("township_section", lang, index=i.name.get(lang)), _township(data, i, lang, styles))
@@ -86,16 +87,13 @@ def story(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
         (tr("methods", lang), [methods_box(data, lang, styles)]),
     ]  # fmt: skip
     flowables = [*_masthead(data, lang, styles), *_main_points(data, lang, styles)]
-    sections.append((None, [completes_table(data, lang, styles)]))
     for number, (title, body) in enumerate(sections, start=1):
-        heading = _para(
-            section_heading(number, title, lang) if title else tr("completes_annex", lang), styles.h1
-        )
-        flowables += [heading, *body]
-    return flowables
+        flowables += [_para(section_heading(number, title, lang), styles.h1), *body]
+    annex = [_para(tr("completes_annex", lang), styles.h1), completes_table(data, lang, styles)]
+    return flowables + annex
 
 
-def _para(text: str, style: object) -> Paragraph:
+def _para(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(text), style)
 
 

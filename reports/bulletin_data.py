@@ -198,6 +198,14 @@ class BulletinData:
     contact: Text | None = None
     rule: ReliabilityRule = field(default_factory=ReliabilityRule)
 
+    def __post_init__(self) -> None:
+        defined = {index.id for index in self.indices}
+        unknown = sorted({b.index for b in self.benchmarks} - defined)
+        if unknown:
+            raise ValueError(f"benchmarks for undefined indices: {', '.join(unknown)}")
+        if not set(self.languages) <= {"zh", "en"}:
+            raise ValueError(f"bulletins are made in zh and en, not {self.languages}")
+
     @cached_property
     def _estimates(self) -> dict[tuple[str, str, str], Estimate]:
         return {(e.period, e.stratum, e.index): e for e in self.estimates}

@@ -46,20 +46,14 @@ def index_point(data: BulletinData, index: IndexDefinition, lang: Lang) -> str |
 
 
 def _change_clause(change: Change, kind: str, lang: Lang) -> str:
-    size = f"{abs(points(change.change or 0.0, kind)):.1f}"
+    delta = points(change.change or 0.0, kind)
+    size = f"{abs(delta):.1f}"
     if size == "0.0":
-        return tr(
-            "hl_change",
-            lang,
-            direction=tr("hl_flat", lang),
-            size=size,
-            unit=change_unit(kind, lang),
-            significance=tr("hl_not_significant", lang),
-        )
+        return tr("hl_unchanged", lang)
     return tr(
         "hl_change",
         lang,
-        direction=tr("hl_up" if (change.change or 0) > 0 else "hl_down", lang),
+        direction=tr("hl_up" if delta > 0 else "hl_down", lang),
         size=size,
         unit=change_unit(kind, lang),
         significance=tr("hl_significant" if change.significant else "hl_not_significant", lang),

@@ -141,7 +141,7 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "hl_up": ("上升", "up"),
     "hl_down": ("下降", "down"),
-    "hl_flat": ("持平", "unchanged at"),
+    "hl_unchanged": ("，与上期持平", ", unchanged on the previous period"),
     "hl_significant": ("变化显著", "a significant change"),
     "hl_not_significant": ("变化不显著", "not a significant change"),
     "hl_response": (

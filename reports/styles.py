@@ -47,7 +47,6 @@ class Styles:
     cell_right: ParagraphStyle
     box_label: ParagraphStyle
     box_text: ParagraphStyle
-    footer: ParagraphStyle
 
 
 def make_styles(lang: Lang) -> Styles:
@@ -81,5 +80,4 @@ def make_styles(lang: Lang) -> Styles:
         cell_right=derive("cell_right", fontSize=8.5, leading=11, alignment=TA_RIGHT),
         box_label=derive("box_label", fontSize=8.5, leading=12, textColor=ACCENT),
         box_text=derive("box_text", fontSize=8.5, leading=12.5),
-        footer=derive("footer", fontSize=7, leading=9, textColor=GREY),
     )

@@ -171,7 +171,14 @@ def benchmark_table(data: BulletinData, lang: Lang, styles: Styles) -> Table:
             Paragraph(escape(b.period.get(lang)), styles.cell),
             fmt.value(b.value, index.kind),
             rank,
-            Paragraph(f"{fmt.estimate(own)}<br/>({fmt.ci(own)})", styles.cell_right),
+            _own_estimate(own, data, styles),
         ])  # fmt: skip
     widths = [0.19, 0.25, 0.16, 0.12, 0.12, 0.16]
     return grid(labels, rows, [w * CONTENT_WIDTH for w in widths], styles, 3)
+
+
+def _own_estimate(est: Estimate | None, data: BulletinData, styles: Styles) -> Cell:
+    reliability = assess(est, data.rule)
+    if reliability is Reliability.SUPPRESSED:
+        return fmt.DASH
+    return Paragraph(f"{marked_estimate(est, reliability)}<br/>({fmt.ci(est)})", styles.cell_right)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from reports.bulletin_data import ConcernCell, Dispositions
+from reports.bulletin_data import Benchmark, BulletinData, ConcernCell, Dispositions, Text
 from reports.concerns import tally, tally_by
 
 
@@ -40,3 +42,9 @@ def test_rates_without_closed_cases_are_undefined() -> None:
     total = tally([ConcernCell("theft", "T1", "police", "assigned", 4)])
     assert total.closure_rate == 0.0
     assert total.on_time_rate is None and total.satisfaction_rate is None
+
+
+def test_a_benchmark_must_name_a_defined_index(tiny: BulletinData) -> None:
+    stray = Benchmark("happiness", Text("省", "province"), Text("2026年", "2026"), 0.9)
+    with pytest.raises(ValueError, match="happiness"):
+        replace(tiny, benchmarks=(stray,))

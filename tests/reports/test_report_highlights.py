@@ -67,3 +67,12 @@ def test_a_mover_whose_previous_estimate_was_withheld_is_not_reported(tiny: Bull
         p.startswith("较上期变化显著的有 1 项：甲镇公众安全感上升 20.0个百分点")
         for p in main_points(data, "zh")
     )
+
+
+def test_a_change_that_rounds_to_zero_reads_unchanged(tiny: BulletinData) -> None:
+    periods = replace(tiny.periods, previous="2026-09")
+    before = share("ALL", 0.9010, 150, period="2026-09")
+    change = Change("ALL", "safety", "2026-09", "2026-10", 0.0002, 0.03, 0.99, 0.99, False)
+    data = replace(tiny, periods=periods, changes=(change,), estimates=(*tiny.estimates, before))
+    assert main_points(data, "zh")[0].endswith("），与上期持平。")
+    assert main_points(data, "en")[0].endswith(", unchanged on the previous period.")
