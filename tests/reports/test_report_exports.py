@@ -9,8 +9,9 @@ import pandas as pd
 import pyreadstat
 import pytest
 
+from reports.aggregates import aggregate_table
 from reports.bulletin_data import BulletinData
-from reports.exports import PersonalDataError, aggregate_table, check_no_personal_data, export
+from reports.exports import PersonalDataError, check_no_personal_data, export
 
 VARIABLE_LABELS = {
     "id": "受访者编号",
