@@ -6,31 +6,34 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-from survey.questionnaire.loader import QuestionnaireError, load
+from survey.questionnaire.loader import Problem, QuestionnaireError, load
 from survey.questionnaire.model import Questionnaire
+from survey.questionnaire.xlsform import load_xlsform
 
 
 def read_any(path: Path) -> Questionnaire:
     """A questionnaire from YAML or from an XLSForm workbook (by file extension)."""
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from survey.questionnaire.xlsform import load_xlsform
-
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
         return load_xlsform(path)
+    if suffix == ".xls":
+        raise QuestionnaireError([Problem(str(path), "an Excel 97-2003 .xls workbook: save it as .xlsx")])
     return load(path)
 
 
 def validate(file: Path = typer.Argument(..., help="Questionnaire YAML or XLSForm (.xlsx).")) -> None:
-    console = Console()
     try:
         questionnaire = read_any(file)
     except QuestionnaireError as exc:
-        err = Console(stderr=True)
-        err.print(f"[bold red]{file}: {len(exc.problems)} problem(s)[/]")
+        err = Console(stderr=True, soft_wrap=True, highlight=False)
+        err.print(Text(f"{file}: {len(exc.problems)} problem(s)", style="bold red"))
         for problem in exc.problems:
-            err.print(f"  {problem}", markup=False, highlight=False)
+            err.print(f"  {problem}", markup=False)
         raise typer.Exit(2) from None
     s = questionnaire.summary()
     types = ", ".join(f"{n} {t}" for t, n in sorted(s["by_type"].items()))
-    console.print(f"[green]OK[/] {s['id']} v{s['version']} ({'/'.join(s['languages'])}): "
-                  f"{s['questions']} questions ({types}); {s['with_skip_logic']} with skip logic")
+    Console(soft_wrap=True, highlight=False).print(
+        f"[green]OK[/] {s['id']} v{s['version']} ({'/'.join(s['languages'])}): "
+        f"{s['questions']} questions ({types}); {s['with_skip_logic']} with skip logic")

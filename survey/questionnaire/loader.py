@@ -107,9 +107,7 @@ def _parse_yaml(text: str, name: str) -> dict[Any, Any]:
     try:
         data = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        raise QuestionnaireError([Problem(where, f"YAML: {exc.problem or exc.context}")]) from None
+        raise QuestionnaireError([_yaml_problem(exc, name)]) from None
     except Exception as exc:  # ruamel raises several unrelated types (and RecursionError) for bad input
         raise QuestionnaireError([Problem(name, f"YAML: {exc}")]) from None
     if data is None:
@@ -118,6 +116,17 @@ def _parse_yaml(text: str, name: str) -> dict[Any, Any]:
         raise QuestionnaireError([Problem(f"{name}:1:1", "the file must be a mapping with id, version, "
                                                          f"languages and questions, not {_kind(data)}")])
     return data
+
+
+def _yaml_problem(exc: MarkedYAMLError, name: str) -> Problem:
+    """Where the parser stopped, and what it was parsing and from which line."""
+    mark = exc.problem_mark or exc.context_mark
+    where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+    message = exc.problem or exc.context or "cannot parse"
+    context = exc.context_mark
+    if exc.problem and exc.context and context is not None and context is not mark:
+        message += f" ({exc.context} started at line {context.line + 1})"
+    return Problem(where, f"YAML: {message}")
 
 
 def _kind(value: Any) -> str:
