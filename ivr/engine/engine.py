@@ -36,7 +36,8 @@ class Engine:
         self.can_transfer = can_transfer
         # A deep copy: the caller's dict (often an ORM attribute) must not change under it.
         self.state: dict[str, Any] = copy.deepcopy(state) if state else self._fresh_state(language)
-        self._ask_language = ask_language and language is None and not state
+        # Ask for a language on a first call, and again if the resident left before the interview began.
+        self._ask_language = ask_language and not self.began and (language is None or state is not None)
         self._effects: list[fx.Effect] = []
 
     # -- public API -------------------------------------------------------------------------
@@ -56,6 +57,20 @@ class Engine:
     @property
     def answers(self) -> dict[str, Any]:
         return dict(self.state["answers"])
+
+    @property
+    def began(self) -> bool:
+        """The resident answered something (consent included): the interview has begun."""
+        return bool(self.state["answers"]) or bool(self.state["consent"])
+
+    @property
+    def reported_status(self) -> str | None:
+        """What a channel reports as ``CallResult.interview_status``: None when the resident left
+        (hung up or stayed silent) before the interview began, which the dialer treats as a soft
+        refusal to retry; otherwise the interview status."""
+        if self.status == InterviewStatus.IN_PROGRESS and not self.began:
+            return None
+        return self.status
 
     def snapshot(self) -> dict[str, Any]:
         """A copy of the state to store; :class:`Engine` resumes from it."""
@@ -100,9 +115,12 @@ class Engine:
         return self._ask(first) if first else self._complete(())
 
     def _has_progress(self) -> bool:
-        """Something was answered or consented to, so a new call resumes rather than starts."""
+        """The resident agreed to the interview (or, without a consent question, answered something),
+        so a new call resumes rather than starts again with the introduction."""
         st = self.state
-        return st["question"] is not None and bool(st["answers"] or st["consent"])
+        has_consent_question = any(q.role == "consent" for q in self.q.questions)
+        agreed = bool(st["consent"]) if has_consent_question else bool(st["answers"])
+        return st["question"] is not None and agreed
 
     def _open_menu(self, phase: str, *before: Prompt) -> Step:
         self.state.update(phase=phase, reprompts=0)
@@ -253,7 +271,9 @@ class Engine:
         return self._input_step(q, prompts)
 
     def _give_up(self, q: qm.Question) -> Step:
-        if q.role in ("consent", "screening"):
+        if q.role == "consent":  # never began: the interview waits for the next call
+            return self._end(self.status, "goodbye_refused")
+        if q.role == "screening":
             return self._end(InterviewStatus.BREAK_OFF, "goodbye_refused")
         self._store(q, Entry(status=AnswerStatus.NO_ANSWER, raw=""))
         return self._advance(q, None)
@@ -321,8 +341,8 @@ class Engine:
         if st["phase"] == "callback":  # asked to be called back, hung up before picking a time
             self._effects.append(fx.CallbackRequested(None))
             self._set_status(InterviewStatus.CALLBACK)
-        elif st["status"] == InterviewStatus.IN_PROGRESS:
-            self._set_status(InterviewStatus.PARTIAL if st["consent"] else InterviewStatus.BREAK_OFF)
+        elif st["status"] == InterviewStatus.IN_PROGRESS and self.began:
+            self._set_status(InterviewStatus.PARTIAL)  # a hang-up before it began leaves it to start again
         st["phase"] = "ended"
         return Step(hangup=True)
 

@@ -72,8 +72,11 @@ PATHS = [
          CallbackRequested(None)),
     Path("callback: hang-up at the menu", "1 2 H", InterviewStatus.CALLBACK, "", {"consent": 2},
          CallbackRequested(None)),
-    Path("silence at consent", "1 T T T", InterviewStatus.BREAK_OFF, "msg/goodbye_refused"),
-    Path("hang-up during the introduction", "1 H", InterviewStatus.BREAK_OFF, ""),
+    # Leaving before the interview began keeps it open for the next call (the dialer's soft refusal).
+    Path("silence at consent", "1 T T T", InterviewStatus.IN_PROGRESS, "msg/goodbye_refused"),
+    Path("hang-up during the introduction", "1 H", InterviewStatus.IN_PROGRESS, ""),
+    Path("silence at a screening question", "1 1 T T T", InterviewStatus.BREAK_OFF, "msg/goodbye_refused",
+         {"consent": 1}),
     Path("hang-up after consent", "1 1 1 H", InterviewStatus.PARTIAL, "", {"consent": 1, "s_age": 1}),
 ]
 
@@ -340,12 +343,32 @@ def test_a_dropped_call_resumes_at_the_exact_question(question_id: str, clock: V
     assert answered_before | set(second.answers()) == {q.id for q in Q.questions if q.collects_answer}
 
 
-def test_a_hang_up_at_consent_leaves_nothing_to_resume(clock: VirtualClock) -> None:
+@pytest.mark.parametrize("script", ["1 H", "2 T T T", "1 0"])
+def test_leaving_before_consent_starts_the_next_call_from_the_top(script: str, clock: VirtualClock) -> None:
     first = call(clock)
-    first.run("1 H")
-    assert first.engine.status == InterviewStatus.BREAK_OFF
+    first.run(script)
+    assert not first.engine.began
+    assert first.engine.reported_status in (None, InterviewStatus.OPERATOR)
     second = call(clock, state=first.engine.snapshot())
-    assert second.start().hangup and second.engine.status == InterviewStatus.BREAK_OFF
+    assert [p.key for p in second.start().prompts] == ["msg/language_menu"]
+    assert [p.key for p in second.run("1").prompts] == ["intro/text", "consent/text"]
+
+
+def test_a_callback_asks_for_consent_again_on_the_next_call(clock: VirtualClock) -> None:
+    first = call(clock)
+    first.run("1 2 0")  # asks for a callback, then for a person at the slot menu
+    assert first.engine.status == InterviewStatus.OPERATOR
+    second = call(clock, state=first.engine.snapshot())
+    assert [p.key for p in second.start().prompts] == ["intro/text", "consent/text"]
+
+
+@pytest.mark.parametrize(("script", "reported"), [("1 H", None), ("1 T T T", None), ("1 1 H", "partial"),
+                                                  ("1 3", "refused"), ("0", "operator"), (COMPLETE, "complete")])
+def test_the_reported_status_is_none_only_before_the_interview_began(script: str, reported: str | None,
+                                                                     clock: VirtualClock) -> None:
+    c = call(clock)
+    c.run(script)
+    assert c.engine.reported_status == reported
 
 
 def test_silence_at_the_resume_menu_continues(clock: VirtualClock) -> None:
@@ -374,14 +397,6 @@ def test_an_operator_request_resumes_at_its_question(clock: VirtualClock) -> Non
     first.run(TO_POLICE + " 0")
     second = call(clock, state=first.engine.snapshot())
     assert second.run("1").question_id == "q_police"
-
-
-def test_an_operator_request_before_consent_starts_again_with_the_introduction(clock: VirtualClock) -> None:
-    first = call(clock)
-    first.run("1 0")
-    assert first.engine.status == InterviewStatus.OPERATOR
-    second = call(clock, state=first.engine.snapshot())
-    assert [p.key for p in second.start().prompts] == ["intro/text", "consent/text"]
 
 
 def test_a_resumed_interview_keeps_its_language(clock: VirtualClock) -> None:

@@ -1,8 +1,8 @@
 """Random key, silence, recording and hang-up sequences against the engine (hypothesis).
 
 Whatever a resident (or a line) does, the engine must not crash, must store only answers that the
-question allows, must never put an answered question again, and must end once the resident falls
-silent. Hang-ups are followed by a new call that resumes the same interview.
+question allows, must never put an answered question again (consent excepted until it is given),
+and must end once the resident falls silent. Hang-ups are followed by a new call that resumes the same interview.
 """
 
 from __future__ import annotations
@@ -91,6 +91,8 @@ class Resident:
                 self.answered.add(effect.question_id)
             elif isinstance(effect, AnswersCleared):
                 self.answered -= set(effect.question_ids)
+        if not self.engine.state["consent"]:  # a call-back request is not consent: asked again next time
+            self.answered.discard("consent")
         self.check(step)
         self.last = step
         return step
