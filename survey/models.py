@@ -427,3 +427,16 @@ class AuditLog(Base):
     entity_id: Mapped[str] = mapped_column(String(60))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class WebhookReply(Base):
+    """The TwiML a telephony webhook answered for one step of one call, kept so that a retried or
+    duplicated delivery (same call, same step number) gets the same reply and stores nothing twice."""
+
+    __tablename__ = "webhook_replies"
+    __table_args__ = (UniqueConstraint("call_sid", "seq"),)
+    id: Mapped[int] = _pk()
+    call_sid: Mapped[str] = mapped_column(String(80))
+    seq: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
