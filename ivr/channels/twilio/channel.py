@@ -1,0 +1,139 @@
+"""Placing outbound interview calls through Twilio's REST API.
+
+``place_call`` creates the call and returns ``None``: the call's end arrives later at the status
+callback, which applies it with ``dialer.outcomes.apply_result``. A call Twilio refuses to create
+comes back at once as a :class:`CallResult` (``NON_WORKING`` for an invalid number, ``FAILED``
+with the reason otherwise, ``UNKNOWN`` when it is unclear whether the call exists, so that a
+real result arriving later still counts).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime
+
+import requests
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http import HttpClient
+from twilio.rest import Client
+
+from ivr.channels.base import CallRequest, CallResult, CallStatus
+from ivr.channels.twilio.pacing import Backoff, TokenBucket
+from ivr.channels.twilio.rest import make_client
+from ivr.channels.twilio.urls import WebhookUrls
+from survey.clock import Clock
+from survey.config import Settings
+from survey.models import AttemptStatus, CallAttempt
+
+log = logging.getLogger(__name__)
+
+RATE_LIMITED = 20429  # too many concurrent REST requests: safe to retry, nothing was created
+NON_WORKING_ERRORS = frozenset({21211, 21214, 21217})  # invalid 'To', unreachable, not a valid number
+STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
+LIVE = tuple(s for s in AttemptStatus.ORDER if s not in AttemptStatus.ENDED)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An error answer of the REST API, in either of twilio-python's exception shapes."""
+
+    status: int
+    code: int | None
+    message: str
+
+    @classmethod
+    def of(cls, exc: TwilioRestException | TwilioServiceException) -> Refusal:
+        if isinstance(exc, TwilioServiceException):
+            return cls(exc.status, exc.code, exc.detail or exc.title)
+        return cls(exc.status, exc.code, exc.msg)
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.code == RATE_LIMITED or self.status == 429
+
+    @property
+    def reason(self) -> str:
+        return f"Twilio error {self.code or self.status}: {self.message}"
+
+
+class TwilioChannel:
+    """The Twilio telephony channel.
+
+    ``sessions`` is read only, to count live calls (the status callbacks run in the web process,
+    so the database is the only place that knows when a call ended). ``http_client`` replaces the
+    network (tests); ``record_calls`` asks Twilio to record whole calls; ``cps`` defaults to
+    ``settings.twilio_cps``.
+    """
+
+    name = "twilio"
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], clock: Clock, *,
+                 http_client: HttpClient | None = None, record_calls: bool = False, cps: float | None = None,
+                 backoff: Backoff | None = None, rng: random.Random | None = None) -> None:
+        if not settings.twilio_from:
+            raise ValueError("TWILIO_FROM must be set to the number calls come from")
+        self.settings = settings
+        self.sessions = sessions
+        self.clock = clock
+        self.client: Client = make_client(settings, http_client)
+        self.urls = WebhookUrls(settings.public_url)
+        self.record_calls = record_calls
+        self.bucket = TokenBucket(settings.twilio_cps if cps is None else cps, clock)
+        self.backoff = backoff or Backoff(rng=rng)
+
+    def place_call(self, request: CallRequest) -> CallResult | None:
+        started = self.clock.now()
+        params = self.call_parameters(request)
+        delays = self.backoff.delays()
+        while True:
+            self.bucket.take()
+            try:
+                self.client.calls.create(**params)
+                return None
+            except (TwilioRestException, TwilioServiceException) as exc:
+                refusal = Refusal.of(exc)
+                delay = next(delays, None) if refusal.rate_limited else None
+                if delay is None:
+                    return self._refused(request, refusal, started)
+                log.info("attempt %s: Twilio rate limit, retrying in %.1f s", request.attempt_id, delay)
+                self.clock.sleep(delay)
+            except requests.RequestException as exc:
+                log.warning("attempt %s: no answer from Twilio: %s", request.attempt_id, exc)
+                return CallResult(CallStatus.UNKNOWN, started, self.clock.now(),
+                                  error=f"no answer from the Twilio API: {exc}")
+
+    def call_parameters(self, request: CallRequest) -> dict[str, object]:
+        """The ``calls.create`` keyword arguments for ``request``."""
+        if not 1 <= request.ring_timeout_s <= 600:
+            raise ValueError(f"ring timeout must be 1-600 s, not {request.ring_timeout_s}")
+        attempt = request.attempt_id
+        params: dict[str, object] = {
+            "to": request.number, "from_": self.settings.twilio_from, "url": self.urls.start(attempt),
+            "method": "POST", "status_callback": self.urls.status(attempt), "status_callback_method": "POST",
+            "status_callback_event": list(STATUS_EVENTS), "timeout": request.ring_timeout_s,
+            "machine_detection": "Enable", "async_amd": "true", "async_amd_status_callback": self.urls.amd(attempt),
+            "async_amd_status_callback_method": "POST",
+        }
+        if self.record_calls:
+            params.update(record=True, recording_status_callback=self.urls.recording(attempt, whole_call=True),
+                          recording_status_callback_method="POST")
+        return params
+
+    def _refused(self, request: CallRequest, refusal: Refusal, started: datetime) -> CallResult:
+        log.warning("attempt %s: call not created: %s", request.attempt_id, refusal.reason)
+        if refusal.code in NON_WORKING_ERRORS:
+            status = CallStatus.NON_WORKING
+        elif refusal.status >= 500:  # the call may exist after all: a real result will replace this
+            status = CallStatus.UNKNOWN
+        else:
+            status = CallStatus.FAILED
+        return CallResult(status, started, self.clock.now(), error=refusal.reason)
+
+    def lines_in_use(self) -> int:
+        with self.sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(CallAttempt).where(
+                CallAttempt.channel == self.name, CallAttempt.status.in_(LIVE))) or 0)

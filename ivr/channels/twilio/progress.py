@@ -1,0 +1,57 @@
+"""A call's progress from Twilio's status callbacks: forward only, and its end as a CallResult.
+
+Status callbacks may arrive late, twice or out of order (``ringing`` after ``in-progress``); an
+attempt only ever moves forward along ``AttemptStatus.ORDER``, and its end is handed once to
+``dialer.outcomes.apply_result``, which is idempotent as well.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from ivr.channels.base import CallResult, CallStatus
+from ivr.channels.twilio.params import FAX
+from survey.models import AttemptStatus, CallAttempt
+
+TERMINAL = {
+    AttemptStatus.BUSY: CallStatus.BUSY, AttemptStatus.NO_ANSWER: CallStatus.NO_ANSWER,
+    AttemptStatus.FAILED: CallStatus.FAILED, AttemptStatus.CANCELED: CallStatus.CANCELED,
+    AttemptStatus.COMPLETED: CallStatus.ANSWERED,
+}
+NON_WORKING_SIP = frozenset({"404", "410", "484", "604"})  # not found, gone, address incomplete, nowhere
+
+
+def is_over(attempt: CallAttempt) -> bool:
+    """The attempt's result is in. A reconciled ``unknown`` attempt is not: its call may still be
+    alive, and its real result replaces the reconciled one."""
+    return attempt.status in AttemptStatus.ENDED and attempt.status != AttemptStatus.UNKNOWN
+
+
+def advance(attempt: CallAttempt, status: str, now: datetime) -> None:
+    """Move a live attempt forward to a non-final ``status``; never backwards."""
+    order = AttemptStatus.ORDER
+    if attempt.status not in order or order.index(status) <= order.index(attempt.status):
+        return
+    attempt.status = status
+    if status == AttemptStatus.IN_PROGRESS and attempt.answered_at is None:
+        attempt.answered_at = now
+
+
+def call_result(attempt: CallAttempt, status: str, now: datetime, *, call_sid: str, interview_status: str | None,
+                machine_verdict: str | None, sip_code: str | None, duration_s: float | None,
+                callback_at: datetime | None) -> CallResult:
+    """The result of a call that ended with the final Twilio ``status``. ``machine_verdict`` is
+    the AMD verdict when it was a machine or fax that answered (nobody took part)."""
+    kind = TERMINAL[status]
+    if kind == CallStatus.ANSWERED and machine_verdict is not None:
+        kind = CallStatus.FAX if machine_verdict == FAX else CallStatus.MACHINE
+    elif kind == CallStatus.FAILED and sip_code in NON_WORKING_SIP:
+        kind = CallStatus.NON_WORKING
+    answered_at = attempt.answered_at
+    if answered_at is None and status == AttemptStatus.COMPLETED and duration_s is not None:
+        answered_at = now - timedelta(seconds=duration_s)
+    return CallResult(
+        kind, attempt.started_at, now, answered_at=answered_at, provider_call_id=call_sid,
+        amd_result=attempt.amd_result, hangup_cause=f"SIP {sip_code}" if sip_code else None,
+        interview_status=interview_status if kind == CallStatus.ANSWERED else None, callback_at=callback_at,
+        error=f"SIP {sip_code}" if kind in (CallStatus.FAILED, CallStatus.NON_WORKING) and sip_code else None)

@@ -1,0 +1,263 @@
+"""The Twilio webhooks as plain functions of (query, form) → TwiML, free of Flask.
+
+Each request is one transaction (commit at the end). It starts by locking its call attempt
+(an UPDATE, which is a row lock on PostgreSQL and the write lock on SQLite), so the deliveries of
+one call (a gather, a late status callback, the AMD verdict, Twilio's retries) are handled one
+after the other and always see each other's writes.
+
+Idempotency: every TwiML reply is stored under (CallSid, seq), ``seq`` being the step number
+carried in the action URL; a delivery seen before gets the stored reply and changes nothing.
+Status callbacks only move an attempt forward, and its end is applied once.
+
+Answering machines: calls are placed with asynchronous AMD, so the interview starts as soon as
+the call is answered. A machine verdict ends the call (REST hang-up) and discards the interview
+it opened, unless someone has already consented or answered: a person pressing keys overrules
+the detector.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+import requests
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from twilio.base.exceptions import TwilioRestException
+
+from dialer.outcomes import apply_result
+from dialer.policy import DialPolicy
+from dialer.schedule import ScheduleError, callback_time
+from ivr.channels.twilio import params as p
+from ivr.channels.twilio.progress import TERMINAL, advance, call_result, is_over
+from ivr.channels.twilio.twiml import TwimlRenderer
+from ivr.engine import Answered, Event, HangUp
+from ivr.interviews import InterviewSession, open_interview
+from survey.clock import Clock
+from survey.db import session_scope
+from survey.models import (
+    Answer,
+    AttemptStatus,
+    CallAttempt,
+    Case,
+    Interview,
+    InterviewStatus,
+    Recording,
+    Survey,
+    WebhookReply,
+)
+from survey.questionnaire import Questionnaire
+from survey.surveys import survey_questionnaire
+
+log = logging.getLogger(__name__)
+
+Query = Mapping[str, str]
+Form = Mapping[str, str]
+
+
+class CallWebhooks:
+    """``hang_up(call_sid)`` ends a live call through the REST API (machine answers)."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, renderer: TwimlRenderer,
+                 hang_up: Callable[[str], None]) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.renderer = renderer
+        self.hang_up = hang_up
+        self._questionnaires: dict[int, Questionnaire] = {}
+
+    # -- TwiML webhooks ---------------------------------------------------------------------
+
+    def start(self, query: Query, form: Form) -> str:
+        """The call was answered: open (or resume) the case's interview."""
+        verdict = p.answered_by(form, required=False)
+        return self._turn(query, form, 0, lambda s, attempt, seq: self._open(s, attempt, verdict))
+
+    def gather(self, query: Query, form: Form) -> str:
+        event = p.gather_event(form)
+        return self._turn(query, form, _step_number(query), lambda s, a, seq: self._continue(s, a, event, seq))
+
+    def recorded(self, query: Query, form: Form) -> str:
+        event = p.recording_event(form)
+        return self._turn(query, form, _step_number(query), lambda s, a, seq: self._continue(s, a, event, seq))
+
+    def _turn(self, query: Query, form: Form, seq: int, respond: Callable[[Session, CallAttempt, int], str]) -> str:
+        attempt_id, sid = p.query_id(query, "attempt"), p.call_sid(form)
+        with session_scope(self.sessions) as s:
+            attempt = self._lock(s, attempt_id, sid)
+            stored = s.scalar(select(WebhookReply.body).where(WebhookReply.call_sid == sid, WebhookReply.seq == seq))
+            if stored is not None:
+                return stored
+            body = self.renderer.hangup() if is_over(attempt) else respond(s, attempt, seq)
+            s.add(WebhookReply(call_sid=sid, seq=seq, body=body, created_at=self.clock.now()))
+            return body
+
+    def _open(self, s: Session, attempt: CallAttempt, verdict: str | None) -> str:
+        advance(attempt, AttemptStatus.IN_PROGRESS, self.clock.now())
+        if p.is_machine(verdict):  # synchronous AMD, should the call have been placed with it
+            attempt.amd_result = verdict
+            return self.renderer.hangup()
+        case = attempt.case
+        interview = open_interview(s, case, self._questionnaire(s, case), self.clock, attempt_id=attempt.id)
+        return self._step(s, attempt, interview, Answered(), seq=0)
+
+    def _continue(self, s: Session, attempt: CallAttempt, event: Event, seq: int) -> str:
+        interview = _interview_of(s, attempt)
+        if interview is None:  # discarded after a machine verdict: the call is being ended
+            return self.renderer.hangup()
+        return self._step(s, attempt, interview, event, seq)
+
+    def _step(self, s: Session, attempt: CallAttempt, interview: Interview, event: Event, seq: int) -> str:
+        """Hand ``event`` (the answer to step ``seq``) to the interview; TwiML for step ``seq + 1``."""
+        case = attempt.case
+        run = InterviewSession(s, interview, self._questionnaire(s, case), self.clock,
+                               can_transfer=bool(self.renderer.operator_number), ask_language=case.language is None)
+        step = run.handle(event)
+        if run.callback_requested and run.callback_slot:
+            self._book_callback(s, case, run.callback_slot)
+        return self.renderer.render(step, attempt.id, seq + 1)
+
+    def _book_callback(self, s: Session, case: Case, slot: str) -> None:
+        """Keep the resident's chosen time on the case at once; the call's result carries it to
+        the dialer when the call ends (and a lost status callback does not lose it)."""
+        survey = s.get(Survey, case.survey_id)
+        assert survey is not None
+        try:
+            case.callback_at = callback_time(slot, self.clock.now(), DialPolicy.from_survey(survey))
+        except ScheduleError as exc:
+            log.warning("case %s: callback %s not booked: %s", case.id, slot, exc)
+
+    # -- notifications ----------------------------------------------------------------------
+
+    def status(self, query: Query, form: Form) -> None:
+        """Call progress; the final status ends the interview and applies the call's result."""
+        attempt_id, sid, status = p.query_id(query, "attempt"), p.call_sid(form), p.call_status(form)
+        verdict = p.answered_by(form, required=False)
+        sip = form.get("SipResponseCode") or None
+        call_seconds = p.duration(form, "CallDuration") if form.get("CallDuration") else None
+        with session_scope(self.sessions) as s:
+            attempt = self._lock(s, attempt_id, sid)
+            if is_over(attempt):
+                return
+            if verdict and attempt.amd_result is None:
+                attempt.amd_result = verdict
+            if status not in TERMINAL:
+                advance(attempt, status, self.clock.now())
+                return
+            interview_status, machine = self._end_interview(s, attempt)
+            result = call_result(attempt, status, self.clock.now(), call_sid=sid, interview_status=interview_status,
+                                 machine_verdict=attempt.amd_result if machine else None, sip_code=sip,
+                                 duration_s=call_seconds, callback_at=_fresh_callback(attempt))
+            apply_result(s, attempt.id, result, self.clock)
+
+    def _end_interview(self, s: Session, attempt: CallAttempt) -> tuple[str | None, bool]:
+        """The interview's status once the call is over (None when nobody took part: a hang-up
+        during the introduction, which the dialer codes as a household refusal), and whether an
+        answering machine or fax took the call."""
+        interview = _interview_of(s, attempt)
+        if interview is not None and _discard_untouched(s, interview):
+            interview = None
+        if interview is None:
+            return None, p.is_machine(attempt.amd_result)
+        if interview.status == InterviewStatus.IN_PROGRESS:
+            run = InterviewSession(s, interview, self._questionnaire(s, attempt.case), self.clock)
+            run.handle(HangUp())
+        return interview.status, False
+
+    def amd(self, query: Query, form: Form) -> None:
+        """The asynchronous AMD verdict: a machine or fax ends the call."""
+        attempt_id, sid = p.query_id(query, "attempt"), p.call_sid(form)
+        verdict = p.answered_by(form, required=True)
+        with session_scope(self.sessions) as s:
+            attempt = self._lock(s, attempt_id, sid)
+            if is_over(attempt):
+                return
+            attempt.amd_result = verdict
+            interview = _interview_of(s, attempt)
+            end_call = p.is_machine(verdict) and (interview is None or _discard_untouched(s, interview))
+            if p.is_machine(verdict) and not end_call:
+                log.info("attempt %s: AMD said %s, but the resident is answering: carrying on", attempt.id, verdict)
+        if end_call:
+            self._end_call(sid)
+
+    def _end_call(self, sid: str) -> None:
+        try:
+            self.hang_up(sid)
+        except (TwilioRestException, requests.RequestException) as exc:
+            # the call's next webhook finds no interview and answers <Hangup/>
+            log.warning("call %s: hang-up after a machine answer failed: %s", sid, exc)
+
+    def recording(self, query: Query, form: Form) -> None:
+        """recordingStatusCallback: a recording file is ready (or failed)."""
+        attempt_id, sid = p.query_id(query, "attempt"), p.call_sid(form)
+        recording_sid, state = p.field(form, "RecordingSid"), p.field(form, "RecordingStatus")
+        if state != "completed":
+            log.warning("call %s: recording %s is %s", sid, recording_sid, state)
+            return
+        url, seconds = p.field(form, "RecordingUrl"), p.duration(form, "RecordingDuration")
+        with session_scope(self.sessions) as s:
+            attempt = self._lock(s, attempt_id, sid)
+            row = s.scalar(select(Recording).where(Recording.provider_id == recording_sid))
+            if row is not None:
+                row.path, row.duration_s = url, seconds
+                return
+            interview = _interview_of(s, attempt)
+            if query.get("whole_call") and interview is not None:
+                s.add(Recording(interview_id=interview.id, question_id="call", path=url, provider_id=recording_sid,
+                                duration_s=seconds, created_at=self.clock.now()))
+            # an open answer's recording without its row yet: the <Record> action brings it
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _lock(self, s: Session, attempt_id: int, sid: str) -> CallAttempt:
+        locked = s.execute(update(CallAttempt).where(CallAttempt.id == attempt_id)
+                           .values(status=CallAttempt.status).execution_options(synchronize_session=False))
+        if not locked.rowcount:  # type: ignore[attr-defined]
+            raise p.WebhookError(404, f"no call attempt {attempt_id}")
+        attempt = s.get(CallAttempt, attempt_id)
+        assert attempt is not None
+        if attempt.provider_call_id is None:
+            attempt.provider_call_id = sid
+        elif attempt.provider_call_id != sid:
+            raise p.WebhookError(409, f"call attempt {attempt_id} belongs to call {attempt.provider_call_id}, "
+                                      f"not {sid}")
+        return attempt
+
+    def _questionnaire(self, s: Session, case: Case) -> Questionnaire:
+        survey = s.get(Survey, case.survey_id)
+        assert survey is not None
+        cached = self._questionnaires.get(survey.questionnaire_id)
+        if cached is None:
+            cached = self._questionnaires[survey.questionnaire_id] = survey_questionnaire(survey)
+        return cached
+
+
+def _step_number(query: Query) -> int:
+    seq = p.query_id(query, "seq")
+    if seq < 1:
+        raise p.WebhookError(400, "query parameter seq must be 1 or more (0 is the call's start)")
+    return seq
+
+
+def _interview_of(s: Session, attempt: CallAttempt) -> Interview | None:
+    return s.scalars(select(Interview).where(Interview.case_id == attempt.case_id,
+                                             Interview.last_attempt_id == attempt.id)
+                     .order_by(Interview.id.desc()).limit(1)).first()
+
+
+def _discard_untouched(s: Session, interview: Interview) -> bool:
+    """Delete an interview nobody took part in (so it neither resumes nor counts); False when a
+    person has consented, answered or otherwise moved it on."""
+    answered = s.scalar(select(exists().where(Answer.interview_id == interview.id)))
+    if interview.status != InterviewStatus.IN_PROGRESS or interview.consent is not None or answered:
+        return False
+    s.delete(interview)
+    s.flush()
+    return True
+
+
+def _fresh_callback(attempt: CallAttempt) -> datetime | None:
+    """A callback time booked during this call (see ``_book_callback``)."""
+    callback = attempt.case.callback_at
+    return callback if callback is not None and callback > attempt.started_at else None

@@ -1,0 +1,112 @@
+"""A stand-in for Twilio's REST API that checks every request against Twilio's OpenAPI description.
+
+:class:`FakeTwilio` is a ``twilio.http.HttpClient``: twilio-python builds its requests as usual and
+hands them here instead of to the network. Each request is validated with openapi-core against
+``twilio_api_v2010.json`` (path, Basic auth, form fields, enums, types); a request that does not
+validate raises, which fails the test. Errors are injected with :meth:`FakeTwilio.fail_next` and
+answered with Twilio's error body.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from openapi_core import OpenAPI
+from openapi_core.contrib.requests import RequestsOpenAPIRequest
+from twilio.http import HttpClient
+from twilio.http.response import Response
+
+from ivr.channels.twilio.rest import TWILIO_API
+from survey.clock import Clock
+
+CALLS = "/2010-04-01/Accounts/{account}/Calls.json"
+
+
+@dataclass(frozen=True)
+class Sent:
+    at: datetime
+    method: str
+    url: str
+    form: dict[str, list[str]]
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    def one(self, name: str) -> str:
+        (value,) = self.form[name]
+        return value
+
+
+@dataclass(frozen=True)
+class Failure:
+    status: int
+    code: int | None
+    message: str
+
+
+class FakeTwilio(HttpClient):  # type: ignore[misc]
+    def __init__(self, api: OpenAPI, clock: Clock, base_url: str = TWILIO_API) -> None:
+        super().__init__(None, False)
+        self.api = api
+        self.clock = clock
+        self.base_url = base_url
+        self.sent: list[Sent] = []
+        self._failures: deque[Failure | Exception] = deque()
+
+    def fail_next(self, status: int, code: int | None, message: str, times: int = 1) -> None:
+        self._failures.extend([Failure(status, code, message)] * times)
+
+    def break_next(self, error: Exception) -> None:
+        """The next request never gets an answer (a network error)."""
+        self._failures.append(error)
+
+    def calls_created(self) -> list[Sent]:
+        return [s for s in self.sent if s.path.endswith("/Calls.json")]
+
+    def request(self, method: str, uri: str, params: dict[str, object] | None = None,
+                data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
+                auth: tuple[str, str] | None = None, timeout: float | None = None,
+                allow_redirects: bool = False) -> Response:
+        assert uri.startswith(self.base_url + "/"), f"request to {uri}, expected one under {self.base_url}"
+        twilio_uri = TWILIO_API + uri[len(self.base_url):]
+        prepared = requests.Request(method, twilio_uri, params=params, data=data, headers=headers,
+                                    auth=auth).prepare()
+        self.api.validate_request(RequestsOpenAPIRequest(prepared))
+        body = prepared.body if isinstance(prepared.body, str) else (prepared.body or b"").decode()
+        self.sent.append(Sent(self.clock.now(), method, twilio_uri, parse_qs(body)))
+        if self._failures:
+            failure = self._failures.popleft()
+            if isinstance(failure, Exception):
+                raise failure
+            return _error(failure)
+        return self._answer(method, urlsplit(twilio_uri).path, parse_qs(body))
+
+    def _answer(self, method: str, path: str, form: dict[str, list[str]]) -> Response:
+        account = path.split("/")[3]
+        if method == "POST" and path.endswith("/Calls.json"):
+            sid = "CA" + secrets.token_hex(16)
+            return Response(201, json.dumps(_call(account, sid, form["To"][0], form["From"][0], "queued")))
+        if method == "POST" and "/Calls/" in path:
+            sid = path.rsplit("/", 1)[1].removesuffix(".json")
+            return Response(200, json.dumps(_call(account, sid, "", "", form["Status"][0])))
+        raise AssertionError(f"the fake does not answer {method} {path}")
+
+
+def _error(failure: Failure) -> Response:
+    body = {"code": failure.code, "message": failure.message,
+            "more_info": f"https://www.twilio.com/docs/errors/{failure.code}", "status": failure.status}
+    return Response(failure.status, json.dumps(body))
+
+
+def _call(account: str, sid: str, to: str, from_: str, status: str) -> dict[str, Any]:
+    return {"sid": sid, "account_sid": account, "to": to, "from": from_, "status": status,
+            "api_version": "2010-04-01", "direction": "outbound-api",
+            "uri": f"/2010-04-01/Accounts/{account}/Calls/{sid}.json"}

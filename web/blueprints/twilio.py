@@ -1,0 +1,123 @@
+"""Twilio's webhooks: a thin layer over :mod:`ivr.channels.twilio.webhooks`.
+
+Mounting (``web.app`` does this)::
+
+    app.register_blueprint(bp, url_prefix="/twilio")
+    csrf.exempt(bp)   # Twilio cannot send a CSRF token; every request is signature-checked instead
+
+Dependencies: ``app.extensions["minyi"]`` is an object with the attributes ``settings``
+(:class:`survey.config.Settings`: ``public_url``, ``twilio_account_sid``, ``twilio_auth_token``,
+``twilio_api_base_url``, ``twilio_operator_number``), ``sessions`` (a SQLAlchemy ``sessionmaker``)
+and ``clock`` (:class:`survey.clock.Clock`) — ``web.context.WebContext`` is one. From them the
+blueprint builds, on first use, its :class:`~ivr.channels.twilio.webhooks.CallWebhooks` (with a
+REST client to hang up on answering machines) and keeps it in ``app.extensions["minyi.twilio"]``;
+an app (a test, the benchmark) may put its own there beforehand, e.g. with another voice or prompt
+audio resolver.
+
+Every request must carry a valid ``X-Twilio-Signature`` for the public URL
+(``MINYI_PUBLIC_URL`` + path + raw query string, so it holds behind a TLS proxy), else 403.
+A malformed request gets 400 with the reason, an unknown attempt 404. Each request is its own
+transaction, committed before the reply is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy.orm import Session, sessionmaker
+from twilio.http import HttpClient
+from twilio.request_validator import RequestValidator
+
+from ivr.channels.twilio import urls
+from ivr.channels.twilio.params import WebhookError
+from ivr.channels.twilio.rest import hang_up, make_client
+from ivr.channels.twilio.twiml import TwimlRenderer
+from ivr.channels.twilio.webhooks import CallWebhooks
+from survey.clock import Clock
+from survey.config import Settings
+
+bp = Blueprint("twilio", __name__, url_prefix=urls.MOUNT)
+
+EXTENSION = "minyi.twilio"
+
+
+class Services(Protocol):
+    """What ``app.extensions["minyi"]`` must provide (``web.context.WebContext`` does)."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    clock: Clock
+
+
+def build_webhooks(services: Services, http_client: HttpClient | None = None) -> CallWebhooks:
+    """The webhooks for the app's ``settings``, ``sessions`` and ``clock``; ``http_client``
+    replaces the network under the REST client (tests, benchmarks)."""
+    settings = services.settings
+    client = make_client(settings, http_client)
+    renderer = TwimlRenderer(urls.WebhookUrls(settings.public_url), operator_number=settings.twilio_operator_number)
+    return CallWebhooks(services.sessions, services.clock, renderer, lambda sid: hang_up(client, sid))
+
+
+def _webhooks() -> CallWebhooks:
+    hooks: CallWebhooks | None = current_app.extensions.get(EXTENSION)
+    if hooks is None:
+        hooks = current_app.extensions[EXTENSION] = build_webhooks(current_app.extensions["minyi"])
+    return hooks
+
+
+@bp.before_request
+def _check_signature() -> Response | None:
+    settings: Settings = current_app.extensions["minyi"].settings
+    url = urls.signed_url(settings.public_url, request.path, request.query_string)
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not settings.twilio_auth_token or not RequestValidator(settings.twilio_auth_token).validate(
+            url, request.form, signature):
+        current_app.logger.warning("Twilio webhook %s: bad or missing signature", request.path)
+        return Response("invalid X-Twilio-Signature\n", 403, mimetype="text/plain")
+    return None
+
+
+@bp.errorhandler(WebhookError)
+def _bad_request(error: WebhookError) -> Response:
+    return Response(error.message + "\n", error.status, mimetype="text/plain")
+
+
+def _twiml(handler: Callable[[CallWebhooks], str]) -> Response:
+    return Response(handler(_webhooks()), 200, mimetype="application/xml")
+
+
+def _done(handler: Callable[[CallWebhooks], None]) -> Response:
+    handler(_webhooks())
+    return Response(status=204)
+
+
+@bp.post(urls.START)
+def start() -> Response:
+    return _twiml(lambda hooks: hooks.start(request.args, request.form))
+
+
+@bp.post(urls.GATHER)
+def gather() -> Response:
+    return _twiml(lambda hooks: hooks.gather(request.args, request.form))
+
+
+@bp.post(urls.RECORDED)
+def recorded() -> Response:
+    return _twiml(lambda hooks: hooks.recorded(request.args, request.form))
+
+
+@bp.post(urls.RECORDING)
+def recording() -> Response:
+    return _done(lambda hooks: hooks.recording(request.args, request.form))
+
+
+@bp.post(urls.STATUS)
+def status() -> Response:
+    return _done(lambda hooks: hooks.status(request.args, request.form))
+
+
+@bp.post(urls.AMD)
+def amd() -> Response:
+    return _done(lambda hooks: hooks.amd(request.args, request.form))
