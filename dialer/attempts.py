@@ -1,0 +1,88 @@
+"""Call attempts: opened for leased cases (what the channel is asked to dial), and moved forward
+as an asynchronous channel reports progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from dialer.cases import release
+from dialer.policy import DialPolicy
+from dialer.schedule import calendar_for, clamp_to_window
+from dialer.windows import CallingCalendar
+from ivr.channels.base import CallRequest
+from ivr.interviews import resumable_interview
+from survey.models import AttemptStatus, CallAttempt, Case, CaseStatus
+from survey.phones import PhoneVault
+
+
+@dataclass(frozen=True)
+class Dial:
+    """One call to place: the request for the channel, and the trunk it goes out on."""
+
+    request: CallRequest
+    trunk: str
+    stratum_id: int
+
+
+def begin(session: Session, cases: list[Case], trunks: list[str], caller_ids: list[str], *, now: datetime,
+          owner: str, channel: str, vault: PhoneVault, calendar: CallingCalendar, ring_timeout_s: int) -> list[Dial]:
+    """Open one attempt per leased case (same transaction as the lease, so a lease never exists
+    without its attempt) and build the channel requests."""
+    daypart = calendar.daypart(now)
+    attempts = []
+    for case, trunk, caller_id in zip(cases, trunks, caller_ids, strict=True):
+        counts = dict(case.attempts_by_daypart or {})
+        counts[daypart] = int(counts.get(daypart, 0)) + 1
+        case.attempts_by_daypart = counts
+        attempts.append(CallAttempt(case_id=case.id, survey_id=case.survey_id, channel=channel, worker=owner,
+                                    caller_id=caller_id, trunk=trunk, status=AttemptStatus.QUEUED, started_at=now))
+    session.add_all(attempts)
+    session.flush()
+    dials = []
+    for case, attempt in zip(cases, attempts, strict=True):
+        interview = resumable_interview(session, case.id) if case.contacted else None
+        request = CallRequest(attempt_id=attempt.id, case_id=case.id,
+                              interview_id=interview.id if interview else None,
+                              number=vault.decrypt(case.contact.number_enc), caller_id=attempt.caller_id or "",
+                              language=case.language, ring_timeout_s=ring_timeout_s)
+        dials.append(Dial(request, attempt.trunk or "", case.stratum_id))
+    return dials
+
+
+def note_progress(session: Session, attempt_id: int, status: str, at: datetime) -> bool:
+    """Move an attempt forward (queued → initiated → ringing → in-progress) as a channel reports
+    it; reports that arrive late or twice never move it back. Returns whether it moved."""
+    order = AttemptStatus.ORDER[:-1]  # "completed" comes only with the result (outcomes.apply_result)
+    if status not in order:
+        raise ValueError(f"not a progress status: {status!r}")
+    attempt = session.get(CallAttempt, attempt_id, with_for_update=True)
+    if attempt is None:
+        raise LookupError(f"no call attempt {attempt_id}")
+    if attempt.status not in order or order.index(status) <= order.index(attempt.status):
+        return False
+    attempt.status = status
+    if status == AttemptStatus.IN_PROGRESS and attempt.answered_at is None:
+        attempt.answered_at = at
+    return True
+
+
+def withdraw(session: Session, attempt_id: int, now: datetime, policy: DialPolicy) -> None:
+    """Undo an attempt that was opened but never dialled (the window closed while it waited for
+    its turn): it is deleted, not counted, and the case goes back in the queue for the next window."""
+    attempt = session.get(CallAttempt, attempt_id)
+    if attempt is None:
+        raise LookupError(f"no call attempt {attempt_id}")
+    case = attempt.case
+    daypart = calendar_for(policy).daypart(attempt.started_at)
+    counts = dict(case.attempts_by_daypart or {})
+    counts[daypart] = int(counts.get(daypart, 1)) - 1
+    case.attempts_by_daypart = {k: v for k, v in counts.items() if v > 0}
+    case.attempts = max(case.attempts - 1, 0)
+    session.delete(attempt)
+    release(case)
+    case.status = CaseStatus.CALLBACK if case.callback_at else CaseStatus.SCHEDULED
+    case.next_attempt_at = clamp_to_window(policy, now)
+    case.updated_at = now

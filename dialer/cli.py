@@ -1,0 +1,172 @@
+"""``minyi sample import`` and ``minyi dial``. Bad input exits with status 2 and says why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from dialer.channels import ChannelUnavailable, open_channel
+from dialer.close import close_survey
+from dialer.display import LiveProgress
+from dialer.frames import FrameError, read_frame
+from dialer.policy import DialPolicy, PolicyError
+from dialer.sample import ImportReport, import_sample
+from dialer.stats import final_dispositions
+from dialer.worker import Stop, WorkerOptions, WorkerReport, run_worker
+from survey.clock import Clock, SystemClock, VirtualClock
+from survey.config import load_settings
+from survey.db import make_engine, session_factory, session_scope
+from survey.models import Survey, SurveyStatus
+from survey.phones import PhoneVault
+
+console = Console()
+MAX_ERRORS_SHOWN = 50
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+class _Rejected(Exception):
+    """Raised inside the import transaction so that nothing of a bad frame is kept."""
+
+
+def sample_import(
+    file: Path = typer.Argument(..., help="Sample frame, CSV (UTF-8 or GB18030) or XLSX."),
+    survey: str = typer.Option(..., "--survey", help="Survey code."),
+    replicate_size: int | None = typer.Option(None, "--replicate-size", min=1,
+                                              help="Cut each township's numbers into replicates of this size; "
+                                                   "release one now and the rest as needed."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the good rows, report the bad ones."),
+    region: str = typer.Option("CN", "--region", help="Region for numbers written without +country code."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for shuffling numbers into replicates."),
+) -> None:
+    """Import a sample frame: numbers to E.164, duplicates and do-not-call numbers removed."""
+    try:
+        frame = read_frame(file)
+    except FrameError as exc:
+        raise _fail(str(exc)) from None
+    settings = load_settings()
+    sessions = session_factory(make_engine(settings.database_url))
+    report: ImportReport | None = None
+    try:
+        with session_scope(sessions) as session:
+            row = session.scalars(select(Survey).where(Survey.code == survey)).first()
+            if row is None:
+                raise _fail(f"no survey {survey!r}")
+            report = import_sample(session, row, frame, PhoneVault(settings.secret_key), SystemClock().now(),
+                                   region=region, replicate_size=replicate_size, skip_invalid=skip_invalid,
+                                   seed=seed)
+            if report.errors and not skip_invalid:
+                raise _Rejected
+    except _Rejected:
+        pass
+    except FrameError as exc:
+        raise _fail(str(exc)) from None
+    assert report is not None
+    _print_import(file, report, rejected=bool(report.errors) and not skip_invalid)
+    if report.errors and not skip_invalid:
+        raise _fail(f"{len(report.errors)} bad row(s): nothing was imported (fix them, or use --skip-invalid)")
+
+
+def _print_import(file: Path, r: ImportReport, *, rejected: bool) -> None:
+    console.print(f"{file}: read as {r.encoding}, {r.rows} data row(s)")
+    if r.errors:
+        errors = Table(title="Rejected rows")
+        for col in ("line", "column", "value", "reason"):
+            errors.add_column(col)
+        for e in r.errors[:MAX_ERRORS_SHOWN]:
+            errors.add_row(str(e.line), e.column, e.value, e.reason)
+        console.print(errors)
+        if len(r.errors) > MAX_ERRORS_SHOWN:
+            console.print(f"... and {len(r.errors) - MAX_ERRORS_SHOWN} more")
+    if rejected:
+        return
+    counts = Table(title="Import")
+    counts.add_column("")
+    counts.add_column("rows", justify="right")
+    for label, n in (("imported", r.imported), ("rejected", len(r.errors)),
+                     ("duplicate in file", r.duplicates_in_file), ("already in survey", r.already_in_survey),
+                     ("on do-not-call list", r.do_not_call)):
+        counts.add_row(label, str(n))
+    console.print(counts)
+    towns = Table(title="By township")
+    for col in ("township", "imported", "released now", "replicates"):
+        towns.add_column(col, justify="left" if col == "township" else "right")
+    for code in sorted(r.by_township):
+        towns.add_row(code, str(r.by_township[code]), str(r.released[code]), str(r.replicates[code]))
+    console.print(towns)
+
+
+def dial(
+    survey: str = typer.Option(..., "--survey", help="Survey code."),
+    channel: str = typer.Option("simulated", "--channel", help="simulated, twilio or asterisk."),
+    until_done: bool = typer.Option(False, "--until-done", help="Keep going (waiting for windows and due "
+                                                                  "cases) until quotas are met or no case is left."),
+    max_seconds: float | None = typer.Option(None, "--max-seconds", min=0, help="Stop after this many seconds."),
+    worker_id: str | None = typer.Option(None, "--worker-id", help="Name of this worker (default host-pid)."),
+    clock: str = typer.Option("auto", "--clock", help="auto (virtual for simulated), system or virtual."),
+    start: datetime | None = typer.Option(None, "--start", help="Virtual clock start, UTC (default: field start "
+                                                                 "or now)."),
+    lines: int | None = typer.Option(None, "--lines", min=1, help="This worker's lines (its share of the trunks)."),
+    cps: float | None = typer.Option(None, "--cps", min=0.01, help="This worker's calls per second."),
+    close: bool = typer.Option(False, "--close", help="Close the survey (final codes for every case) when the "
+                                                      "campaign is done."),
+    quiet: bool = typer.Option(False, "--quiet", help="No live display."),
+) -> None:
+    """Run one dialler worker. Start several (on several machines) against PostgreSQL to share the work."""
+    if clock not in ("auto", "system", "virtual"):
+        raise _fail(f"--clock must be auto, system or virtual, not {clock!r}")
+    settings = load_settings()
+    sessions = session_factory(make_engine(settings.database_url))
+    with session_scope(sessions) as session:
+        row = session.scalars(select(Survey).where(Survey.code == survey)).first()
+        if row is None:
+            raise _fail(f"no survey {survey!r}")
+        if row.status == SurveyStatus.CLOSED:
+            raise _fail(f"survey {survey!r} is closed")
+        try:
+            timezone = DialPolicy.from_survey(row).windows.timezone
+        except PolicyError as exc:
+            raise _fail(f"survey {survey!r} has bad fieldwork settings: {exc}") from None
+        field_start = row.field_start
+    the_clock = _clock(clock, channel, start or field_start)
+    try:
+        chan = open_channel(channel, settings, sessions, the_clock)
+    except ChannelUnavailable as exc:
+        raise _fail(str(exc)) from None
+    options = WorkerOptions(survey=survey, until_done=until_done, max_seconds=max_seconds, lines=lines, cps=cps,
+                            **({"owner": worker_id} if worker_id else {}))
+    vault = PhoneVault(settings.secret_key)
+    if quiet:
+        report = run_worker(sessions, chan, the_clock, vault, options)
+    else:
+        with LiveProgress(timezone, console) as show:
+            report = run_worker(sessions, chan, the_clock, vault, options, show)
+    _print_run(report)
+    if close and report.stop_reason in (Stop.QUOTAS_MET, Stop.NO_CASES, Stop.FIELD_ENDED):
+        with session_scope(sessions) as session:
+            row = session.scalars(select(Survey).where(Survey.code == survey)).one()
+            closed = close_survey(session, row, the_clock)
+            codes = final_dispositions(session, row.id)
+        console.print(f"survey closed: {sum(closed.finalised.values())} open case(s) coded now, "
+                      f"{closed.unreleased} never released; final codes: "
+                      + ", ".join(f"{c} {n}" for c, n in sorted(codes.items())))
+
+
+def _clock(kind: str, channel: str, start: datetime | None) -> Clock:
+    """A virtual clock (from ``start``, else now) for simulations, the system clock for real calls."""
+    if kind == "system" or (kind == "auto" and channel != "simulated"):
+        return SystemClock()
+    return VirtualClock(start or SystemClock().now())
+
+
+def _print_run(r: WorkerReport) -> None:
+    console.print(f"stopped: {r.stop_reason}; {r.placed} call(s) placed, {r.results} result(s), "
+                  f"{r.ended - r.started} of fieldwork in {r.elapsed_s:.1f} s")

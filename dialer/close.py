@@ -1,0 +1,65 @@
+"""Closing a survey round: every released case gets its final AAPOR code.
+
+Calls still open are settled first (as ``unknown``, or by their interview), then the final rules
+of :mod:`dialer.outcomes` code every open case. Cases of replicates that were never released stay
+without a code: AAPOR leaves unreleased sample out of the case base altogether.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dialer.cases import OPEN, finalise
+from dialer.leases import evidence
+from dialer.outcomes import apply_result, resolve_final, summaries
+from dialer.policy import DialPolicy
+from survey.clock import Clock
+from survey.models import (
+    AttemptStatus,
+    CallAttempt,
+    Case,
+    CaseStatus,
+    FollowUpTask,
+    Survey,
+    SurveyStatus,
+    TaskStatus,
+)
+
+
+@dataclass(frozen=True)
+class CloseReport:
+    finalised: dict[str, int]  # final code -> cases coded now
+    unreleased: int  # cases of replicates never released (no code, not in the case base)
+    tasks_cancelled: int
+
+
+def close_survey(session: Session, survey: Survey, clock: Clock) -> CloseReport:
+    now = clock.now()
+    policy = DialPolicy.from_survey(survey)
+    in_flight = session.scalars(select(CallAttempt).where(
+        CallAttempt.survey_id == survey.id, CallAttempt.status.not_in(AttemptStatus.ENDED))).all()
+    for attempt in in_flight:
+        apply_result(session, attempt.id, evidence(session, attempt, now), clock, policy=policy)
+    cases = session.scalars(select(Case).where(Case.survey_id == survey.id, Case.status.in_(OPEN))).all()
+    coded: Counter[str] = Counter()
+    for start in range(0, len(cases), 1000):
+        chunk = cases[start:start + 1000]
+        views = summaries(session, chunk)
+        for case in chunk:
+            code = resolve_final(views[case.id])
+            finalise(case, code, now)
+            coded[code] += 1
+    tasks = session.scalars(select(FollowUpTask).where(
+        FollowUpTask.survey_id == survey.id, FollowUpTask.status.in_((TaskStatus.OPEN, TaskStatus.IN_PROGRESS)))).all()
+    for task in tasks:
+        task.status, task.closed_at = TaskStatus.CANCELLED, now
+        task.note = (task.note + " (survey closed)").strip()
+    survey.status = SurveyStatus.CLOSED
+    held = session.scalar(select(func.count()).select_from(Case).where(
+        Case.survey_id == survey.id, Case.status == CaseStatus.HELD)) or 0
+    session.flush()
+    return CloseReport(dict(coded), int(held), len(tasks))

@@ -1,0 +1,59 @@
+"""Do-not-call: one list across all surveys, honoured from the moment a number is added.
+
+A number on the list is never leased (the lease query excludes it), its open cases in every
+survey are finalised as refusals (2.11: the household refused to be called), and a frame that
+contains it imports without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dialer.cases import DIALABLE, OPEN, finalise
+from survey import aapor
+from survey.clock import SystemClock
+from survey.models import Case, CaseStatus, Contact, DoNotCall
+
+
+def add_to_dnc(session: Session, contact_or_hash: Contact | str, source: str, survey_id: int | None, *,
+               now: datetime | None = None) -> int:
+    """Put a number on the do-not-call list (idempotent) and finalise its open cases in every
+    survey. Returns how many cases were finalised. ``source``: ``ivr_opt_out``, ``staff``, ``import``."""
+    number_hash = contact_or_hash.number_hash if isinstance(contact_or_hash, Contact) else contact_or_hash
+    now = now or SystemClock().now()
+    session.flush()
+    if session.get(DoNotCall, number_hash) is None:
+        session.add(DoNotCall(number_hash=number_hash, added_at=now, source=source, survey_id=survey_id))
+    cases = session.scalars(select(Case).join(Contact, Contact.id == Case.contact_id).where(
+        Contact.number_hash == number_hash, Case.status.in_(OPEN))).all()
+    for case in cases:
+        finalise(case, aapor.REFUSAL, now)
+    session.flush()
+    return len(cases)
+
+
+def listed(session: Session, hashes: Iterable[str]) -> set[str]:
+    """Which of ``hashes`` are on the do-not-call list."""
+    wanted = list(hashes)
+    found: set[str] = set()
+    for i in range(0, len(wanted), 500):
+        found.update(session.scalars(select(DoNotCall.number_hash).where(
+            DoNotCall.number_hash.in_(wanted[i:i + 500]))).all())
+    return found
+
+
+def sweep(session: Session, survey_id: int, now: datetime) -> int:
+    """Finalise dialable cases whose number reached the list some other way (staff, another
+    system). Returns how many."""
+    listed_contacts = select(Contact.id).join(DoNotCall, DoNotCall.number_hash == Contact.number_hash)
+    result = session.execute(
+        update(Case).where(Case.survey_id == survey_id, Case.status.in_(DIALABLE),
+                           Case.contact_id.in_(listed_contacts))
+        .values(status=CaseStatus.FINAL, final_disposition=aapor.REFUSAL, final_at=now, next_attempt_at=None,
+                callback_at=None, updated_at=now)
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

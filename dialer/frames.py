@@ -1,0 +1,135 @@
+"""Reading sample frames from CSV or XLSX into rows of text, with the columns recognised.
+
+CSV text is tried as UTF-8 (with or without BOM) and then as GB18030 (the superset of GBK/GB2312
+that Chinese Excel writes), and the frame says which one worked. Column names are matched in
+English or Chinese, case-insensitively; unrecognised columns are kept as extra fields.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENCODINGS = ("utf-8-sig", "gb18030")
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "number": ("number", "phone", "phone_number", "tel", "telephone", "号码", "电话", "电话号码", "手机", "手机号",
+               "手机号码"),
+    "township": ("township", "stratum", "town", "乡镇", "街道", "乡镇街道", "镇街"),
+    "frame": ("frame", "line_type", "号码类型", "类型"),
+    "language": ("language", "lang", "语言"),
+}
+
+
+class FrameError(ValueError):
+    """A frame that cannot be read at all (as opposed to a bad row)."""
+
+
+@dataclass(frozen=True)
+class FrameRow:
+    line: int  # line in the CSV file / row in the sheet, header = 1
+    values: dict[str, str]  # role ("number", "township", ...) or extra column name -> text
+
+
+@dataclass(frozen=True)
+class Frame:
+    encoding: str  # "utf-8-sig", "gb18030" or "xlsx"
+    columns: dict[str, str]  # role -> header as written in the file
+    extra: tuple[str, ...]  # other columns, kept on the case
+    rows: tuple[FrameRow, ...]
+
+
+def read_frame(path: Path) -> Frame:
+    if not path.is_file():
+        raise FrameError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        encoding, lines = "xlsx", _xlsx_lines(path)
+    elif suffix in (".csv", ".txt"):
+        encoding, text = _decode(path.read_bytes(), path)
+        lines = _csv_lines(text)
+    else:
+        raise FrameError(f"{path}: expected a .csv or .xlsx file")
+    return _frame(path, encoding, lines)
+
+
+def _decode(raw: bytes, path: Path) -> tuple[str, str]:
+    if not raw.strip():
+        raise FrameError(f"{path}: the file is empty")
+    for encoding in ENCODINGS:
+        try:
+            return encoding, raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise FrameError(f"{path}: the text is neither UTF-8 nor GB18030; save it as UTF-8 CSV")
+
+
+def _csv_lines(text: str) -> Iterator[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for row in reader:
+        yield reader.line_num, row
+
+
+def _xlsx_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise FrameError(f"{path}: not a readable XLSX workbook ({exc})") from None
+    try:
+        sheet = book.worksheets[0]
+        for index, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield index, [_cell(v) for v in row]
+    finally:
+        book.close()
+
+
+def _cell(value: Any) -> str:
+    """Excel stores long digit strings as numbers: 13812345678.0 must read as "13812345678"."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _frame(path: Path, encoding: str, lines: Iterable[tuple[int, list[str]]]) -> Frame:
+    it = ((n, [c.strip() for c in row]) for n, row in lines)
+    header = next(((n, row) for n, row in it if any(row)), None)
+    if header is None:
+        raise FrameError(f"{path}: the file is empty")
+    names = header[1]
+    columns, extra = _roles(path, names)
+    rows = []
+    for line, cells in it:
+        if not any(cells):
+            continue
+        values = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(names) if name}
+        mapped = {role: values.get(col, "") for role, col in columns.items()}
+        mapped.update({col: values.get(col, "") for col in extra})
+        rows.append(FrameRow(line, mapped))
+    if not rows:
+        raise FrameError(f"{path}: a header but no data rows")
+    return Frame(encoding, columns, extra, tuple(rows))
+
+
+def _roles(path: Path, names: list[str]) -> tuple[dict[str, str], tuple[str, ...]]:
+    duplicated = sorted({n for n in names if n and names.count(n) > 1})
+    if duplicated:
+        raise FrameError(f"{path}: column(s) named twice: {', '.join(duplicated)}")
+    columns: dict[str, str] = {}
+    for name in names:
+        role = next((r for r, aliases in ALIASES.items() if name.lower() in aliases), None)
+        if role is not None and role not in columns:
+            columns[role] = name
+    if "number" not in columns:
+        raise FrameError(f"{path}: no phone-number column (expected one of: {', '.join(ALIASES['number'])}; "
+                         f"found: {', '.join(n for n in names if n) or 'none'})")
+    extra = tuple(n for n in names if n and n not in columns.values())
+    return columns, extra

@@ -1,0 +1,157 @@
+"""Township quotas: progress, which townships to dial first, stopping a filled township, and
+releasing sample replicates only as they are needed.
+
+When a township reaches its target, its open cases become 4.80 (quota filled) at once, except
+two kinds that keep their place: a case with a partial interview (cutting it would throw away
+answers already given) and a case with a callback booked (an appointment promised to a
+resident). Both may push the township slightly over its target; over-quota completes stay valid
+interviews and weighting absorbs them. Unreleased replicates stay unreleased.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.orm import Session
+
+from ivr.interviews import RESUMABLE
+from survey import aapor
+from survey.models import CallAttempt, Case, CaseStatus, Interview, Stratum
+
+
+@dataclass(frozen=True)
+class StratumProgress:
+    stratum_id: int
+    code: str
+    name: str
+    quota: int
+    completes: int = 0
+    dialable: int = 0  # new, scheduled or callback
+    leased: int = 0
+    held: int = 0  # replicates not yet released
+    follow_up: int = 0
+    final: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return max(self.quota - self.completes, 0)
+
+    @property
+    def filled(self) -> bool:
+        return self.quota > 0 and self.completes >= self.quota
+
+    @property
+    def ratio(self) -> float:
+        return self.completes / self.quota if self.quota > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Allotment:
+    stratum_id: int
+    share: int  # this stratum's part of one pick
+    cap: int  # the most it may take when others leave room
+
+
+def progress(session: Session, survey_id: int) -> list[StratumProgress]:
+    """Per township: target, completes and cases by state, in code order."""
+    rows = session.execute(
+        select(Case.stratum_id, Case.status, Case.final_disposition, func.count())
+        .where(Case.survey_id == survey_id).group_by(Case.stratum_id, Case.status, Case.final_disposition)).all()
+    counts: dict[int, Counter[str]] = {}
+    for stratum_id, status, code, n in rows:
+        counts.setdefault(stratum_id, Counter())["complete" if code == aapor.COMPLETE else status] += n
+    out = []
+    for s in session.scalars(select(Stratum).where(Stratum.survey_id == survey_id).order_by(Stratum.code)):
+        c = counts.get(s.id, Counter())
+        completes = c["complete"]
+        out.append(StratumProgress(
+            s.id, s.code, s.name_zh, s.quota, completes=completes,
+            dialable=sum(c[k] for k in (CaseStatus.NEW, CaseStatus.SCHEDULED, CaseStatus.CALLBACK)),
+            leased=c[CaseStatus.LEASED], held=c[CaseStatus.HELD], follow_up=c[CaseStatus.FOLLOW_UP],
+            final=c[CaseStatus.FINAL] + completes))
+    return out
+
+
+def all_filled(strata: list[StratumProgress]) -> bool:
+    return bool(strata) and all(s.filled for s in strata)
+
+
+def completes(session: Session, stratum_id: int) -> int:
+    return int(session.scalar(select(func.count()).select_from(Case).where(
+        Case.stratum_id == stratum_id, Case.final_disposition == aapor.COMPLETE)) or 0)
+
+
+def fill(session: Session, stratum_id: int, now: datetime) -> int:
+    """Finalise a filled township's open cases as 4.80, sparing partials and booked callbacks."""
+    partial_attempt = exists().where(CallAttempt.case_id == Case.id, CallAttempt.temp_disposition == aapor.PARTIAL)
+    partial_interview = exists().where(Interview.case_id == Case.id, Interview.status.in_(RESUMABLE))
+    result = session.execute(
+        update(Case).where(Case.stratum_id == stratum_id,
+                           Case.status.in_((CaseStatus.NEW, CaseStatus.SCHEDULED)),
+                           Case.callback_at.is_(None), ~partial_attempt, ~partial_interview)
+        .values(status=CaseStatus.FINAL, final_disposition=aapor.QUOTA_FILLED, final_at=now,
+                next_attempt_at=None, updated_at=now)
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def fill_if_met(session: Session, stratum_id: int, now: datetime) -> bool:
+    """Stop dialling a township that has just reached its target."""
+    quota = session.scalar(select(Stratum.quota).where(Stratum.id == stratum_id)) or 0
+    if quota <= 0 or completes(session, stratum_id) < quota:
+        return False
+    fill(session, stratum_id, now)
+    return True
+
+
+def release_replicates(session: Session, strata: list[StratumProgress], open_per_remaining: float,
+                       now: datetime) -> dict[str, int]:
+    """Release the next replicate of each township whose open cases run low against what it still
+    needs (with no quota: when it has no open case left). Returns township code -> replicate."""
+    released: dict[str, int] = {}
+    for s in strata:
+        if not s.held or s.filled:
+            continue
+        open_cases = s.dialable + s.leased
+        low = open_cases < open_per_remaining * s.remaining if s.quota > 0 else open_cases == 0
+        if not low:
+            continue
+        replicate = session.scalar(select(func.min(Case.replicate)).where(
+            Case.stratum_id == s.stratum_id, Case.status == CaseStatus.HELD))
+        if replicate is None:
+            continue
+        session.execute(update(Case).where(Case.stratum_id == s.stratum_id, Case.status == CaseStatus.HELD,
+                                           Case.replicate == replicate)
+                        .values(status=CaseStatus.NEW, next_attempt_at=now, updated_at=now)
+                        .execution_options(synchronize_session=False))
+        released[s.code] = int(replicate)
+    return released
+
+
+def allocate(strata: list[StratumProgress], limit: int, overdial: float) -> list[Allotment]:
+    """Split one pick of ``limit`` calls between townships, furthest behind its target first.
+
+    Shares follow what each township still needs, so townships tend to finish together; a
+    township never has more calls in flight than ``overdial`` times its remaining completes
+    (most calls do not end in a complete, but many at once would overshoot the target)."""
+    live = sorted((s for s in strata if s.dialable), key=lambda s: (s.ratio, s.code))
+    if not live:
+        return []
+    weights = [s.remaining if s.remaining else 1 for s in live]
+    caps = [_cap(s, overdial) for s in live]
+    exact = [limit * w / sum(weights) for w in weights]
+    shares = [math.floor(x) for x in exact]
+    by_remainder = sorted(range(len(live)), key=lambda i: (shares[i] - exact[i], i))
+    for i in by_remainder[:limit - sum(shares)]:
+        shares[i] += 1
+    return [Allotment(s.stratum_id, min(share, cap), cap) for s, share, cap in zip(live, shares, caps, strict=True)]
+
+
+def _cap(s: StratumProgress, overdial: float) -> int:
+    if s.quota <= 0 or s.filled:
+        return s.dialable  # no target, or only the spared partials and callbacks are left
+    return max(0, min(s.dialable, math.ceil(overdial * s.remaining) - s.leased))

@@ -1,0 +1,94 @@
+"""When to call a case next: the retry ladder with caps and day-part rotation, and callbacks.
+
+Every time produced here lies inside a calling window (never on a holiday), so a retry or a
+callback can never be what makes the dialer ring someone at the wrong hour.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from dialer.policy import DialPolicy, RetryRule
+from dialer.windows import CallingCalendar
+
+CALLBACK_CHOICES = ("this_evening", "tomorrow_evening", "weekend")
+
+
+class ScheduleError(ValueError):
+    """A callback that cannot be placed (unknown choice, no calling window ahead)."""
+
+
+@dataclass(frozen=True)
+class CaseHistory:
+    """What the ladder needs to know about a case's past attempts."""
+
+    attempts: int = 0
+    by_daypart: Counter[str] = field(default_factory=Counter)
+    by_date: Counter[date] = field(default_factory=Counter)
+    last_daypart: str | None = None
+
+
+def calendar_for(policy: DialPolicy) -> CallingCalendar:
+    return CallingCalendar(policy.windows, policy.retry.dayparts)
+
+
+def next_attempt(policy: DialPolicy, rule: RetryRule, after: datetime, history: CaseHistory) -> datetime | None:
+    """The next time to dial under ``rule``, or None when the case has used up its attempts
+    (in total, or in every day-part and day reachable within the horizon)."""
+    retry = policy.retry
+    if history.attempts >= retry.max_attempts:
+        return None
+    earliest = after + rule.delay
+    slots = [s for s in calendar_for(policy).slots(earliest, retry.horizon_days)
+             if history.by_daypart[s.daypart] < retry.max_per_daypart
+             and history.by_date[s.local_date] < retry.max_per_day]
+    if not slots:
+        return None
+    if rule.rotate == "next":
+        other = next((s for s in slots if s.daypart != history.last_daypart), None)
+        return (other or slots[0]).start
+    if rule.rotate == "least":
+        return min(slots, key=lambda s: (history.by_daypart[s.daypart], s.start)).start
+    return slots[0].start
+
+
+def clamp_to_window(policy: DialPolicy, when: datetime) -> datetime:
+    """``when`` if a window is open then, else the next window start."""
+    start = calendar_for(policy).next_open(when)
+    if start is None:
+        raise ScheduleError("no calling window ahead: check the survey's calling windows and holidays")
+    return start
+
+
+def callback_time(choice: str, now: datetime, policy: DialPolicy) -> datetime:
+    """A resident's callback choice in the IVR as a dialling time inside the calling windows.
+
+    ``this_evening``: tonight from the evening start (or soon, if already evening);
+    ``tomorrow_evening``: tomorrow from the evening start; ``weekend``: the next Saturday or Sunday
+    from the weekend start (today's own weekend day does not count). A time that falls outside the
+    windows (a weekday evening already over, a holiday) moves to the next window start.
+    """
+    cb = policy.windows.callback
+    cal = calendar_for(policy)
+    earliest = now + cb.min_lead
+    today = cal.local(now).date()
+    if choice == "this_evening":
+        target = max(earliest, cal.utc(today, cb.evening_start))
+    elif choice == "tomorrow_evening":
+        target = cal.utc(today + timedelta(days=1), cb.evening_start)
+    elif choice == "weekend":
+        target = _next_weekend_start(cal, today, cb.weekend_start)
+    else:
+        raise ScheduleError(f"unknown callback choice {choice!r}; expected one of {', '.join(CALLBACK_CHOICES)}")
+    return clamp_to_window(policy, max(target, earliest))
+
+
+def _next_weekend_start(cal: CallingCalendar, today: date, minute: int) -> datetime:
+    for offset in range(1, 400):
+        day = today + timedelta(days=offset)
+        if cal.day_kind(day) == "weekend":
+            return cal.utc(day, minute)
+    raise ScheduleError("no weekend day ahead")
+

@@ -1,0 +1,57 @@
+"""Live counters for the supervisor view and the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dialer.cases import DIALABLE
+from dialer.policy import DialPolicy
+from dialer.schedule import calendar_for
+from survey.models import Case, CaseStatus, Survey
+
+
+@dataclass(frozen=True)
+class DialerCounters:
+    at: datetime
+    window_open: bool
+    next_window: datetime | None  # now, when a window is open
+    lines_in_use: int  # leased cases: calls being placed or running, all workers together
+    due: int  # dialable and due now
+    dialable: int  # new, scheduled or callback, due now or later
+    callbacks_booked: int
+    callbacks_due: int
+    held: int  # replicates not yet released
+    follow_up: int  # with staff
+    final: int
+    total: int
+    leases_by_worker: dict[str, int]
+
+
+def live_counters(session: Session, survey: Survey, now: datetime) -> DialerCounters:
+    by_status = dict(session.execute(select(Case.status, func.count()).where(Case.survey_id == survey.id)
+                                     .group_by(Case.status)).all())
+    due = dict(session.execute(select(Case.status, func.count()).where(
+        Case.survey_id == survey.id, Case.status.in_(DIALABLE), Case.next_attempt_at <= now)
+        .group_by(Case.status)).all())
+    owners = dict(session.execute(select(Case.lease_owner, func.count()).where(
+        Case.survey_id == survey.id, Case.status == CaseStatus.LEASED).group_by(Case.lease_owner)).all())
+    calendar = calendar_for(DialPolicy.from_survey(survey))
+    return DialerCounters(
+        at=now, window_open=calendar.is_open(now), next_window=calendar.next_open(now),
+        lines_in_use=by_status.get(CaseStatus.LEASED, 0), due=sum(due.values()),
+        dialable=sum(by_status.get(s, 0) for s in DIALABLE),
+        callbacks_booked=by_status.get(CaseStatus.CALLBACK, 0), callbacks_due=due.get(CaseStatus.CALLBACK, 0),
+        held=by_status.get(CaseStatus.HELD, 0), follow_up=by_status.get(CaseStatus.FOLLOW_UP, 0),
+        final=by_status.get(CaseStatus.FINAL, 0), total=sum(by_status.values()),
+        leases_by_worker={str(k): v for k, v in owners.items()})
+
+
+def final_dispositions(session: Session, survey_id: int) -> dict[str, int]:
+    """Final AAPOR code -> number of cases."""
+    rows = session.execute(select(Case.final_disposition, func.count()).where(
+        Case.survey_id == survey_id, Case.final_disposition.is_not(None)).group_by(Case.final_disposition))
+    return {str(code): n for code, n in rows}

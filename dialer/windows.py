@@ -1,0 +1,109 @@
+"""When calls may be placed: calling windows in the respondent's local time, minus holidays.
+
+Everything outside this module works in naive UTC; here UTC instants are turned into local wall
+times of the survey's zone and back, so a window "18:30-21:00" means 18:30 where the phone rings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from dialer.policy import Daypart, TimeRange, WindowPolicy
+from survey.clock import from_local, to_local
+
+OTHER_DAYPART = "other"  # window time that no configured day-part covers
+
+
+@dataclass(frozen=True)
+class Slot:
+    """An open stretch of calling time in one day-part, in naive UTC."""
+
+    start: datetime
+    end: datetime
+    daypart: str
+    local_date: date
+
+
+class CallingCalendar:
+    """Answers "may we call now?", "when next?" and "which day-part is this?" for one survey."""
+
+    def __init__(self, policy: WindowPolicy, dayparts: tuple[Daypart, ...] = ()) -> None:
+        self.policy = policy
+        self.dayparts = dayparts
+
+    def day_kind(self, day: date) -> str:
+        """``holiday``, ``weekday`` or ``weekend``; make-up workdays (调休) count as weekdays."""
+        if day in self.policy.holidays:
+            return "holiday"
+        if day in self.policy.workdays or day.weekday() < 5:
+            return "weekday"
+        return "weekend"
+
+    def ranges_on(self, day: date) -> tuple[TimeRange, ...]:
+        kind = self.day_kind(day)
+        if kind == "holiday":
+            return ()
+        if day in self.policy.workdays:
+            return self.policy.weekday
+        if day.weekday() in self.policy.days:
+            return self.policy.days[day.weekday()]
+        return self.policy.weekday if kind == "weekday" else self.policy.weekend
+
+    def local(self, utc: datetime) -> datetime:
+        return to_local(utc, self.policy.timezone).replace(tzinfo=None)
+
+    def utc(self, day: date, minute: int) -> datetime:
+        return from_local(datetime.combine(day, time()) + timedelta(minutes=minute), self.policy.timezone)
+
+    def is_open(self, utc: datetime) -> bool:
+        local = self.local(utc)
+        minute = local.hour * 60 + local.minute
+        return any(r.contains(minute) for r in self.ranges_on(local.date()))
+
+    def next_open(self, utc: datetime, horizon_days: int = 400) -> datetime | None:
+        """``utc`` itself when a window is open, else the next window start (None if none ahead)."""
+        for slot in self.slots(utc, horizon_days, split=False):
+            return slot.start
+        return None
+
+    def window_end(self, utc: datetime) -> datetime | None:
+        """The end of the window open at ``utc``, or None when closed."""
+        for slot in self.slots(utc, 1, split=False):
+            return slot.end if slot.start == utc else None
+        return None
+
+    def daypart(self, utc: datetime) -> str:
+        local = self.local(utc)
+        return self._daypart_at(local.date(), local.hour * 60 + local.minute)
+
+    def _daypart_at(self, day: date, minute: int) -> str:
+        kind = self.day_kind(day)
+        for part in self.dayparts:
+            if part.days in (kind, "all") and part.hours.contains(minute):
+                return part.name
+        return OTHER_DAYPART
+
+    def slots(self, utc: datetime, days: int, *, split: bool = True) -> Iterator[Slot]:
+        """Open stretches from ``utc`` on, for ``days`` local days, in time order; with ``split``
+        each stretch lies in one day-part."""
+        first = self.local(utc).date()
+        for offset in range(days + 1):
+            day = first + timedelta(days=offset)
+            for window in self.ranges_on(day):
+                for piece, part in self._pieces(day, window, split):
+                    start, end = self.utc(day, piece.start), self.utc(day, piece.end)
+                    if end > utc:
+                        yield Slot(max(start, utc), end, part, day)
+
+    def _pieces(self, day: date, window: TimeRange, split: bool) -> list[tuple[TimeRange, str]]:
+        if not split:
+            return [(window, "")]
+        kind = self.day_kind(day)
+        cuts = {window.start, window.end}
+        for part in self.dayparts:
+            if part.days in (kind, "all"):
+                cuts.update(m for m in (part.hours.start, part.hours.end) if window.start < m < window.end)
+        edges = sorted(cuts)
+        return [(TimeRange(a, b), self._daypart_at(day, a)) for a, b in zip(edges, edges[1:], strict=False)]

@@ -1,0 +1,348 @@
+"""The dialling loop of one worker process. Several may run against one PostgreSQL.
+
+Each turn: housekeeping now and then (take back expired leases, enforce do-not-call and quotas,
+release replicates, notice the end), then lease as many due cases as there are free lines,
+place the calls, and apply the results - each step its own short transaction. Nothing is
+dialled while no calling window is open, and the window is checked again just before each call.
+
+With a :class:`~survey.clock.VirtualClock` the loop never waits: it jumps to the next event (a
+case falling due, a line freeing up, the next window), so days of fieldwork take seconds. With
+a real clock it sleeps at most ``poll_seconds`` at a time, because other workers and the
+channels' webhooks change the queue too.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dialer import attempts, dnc, leases, quotas
+from dialer.callerid import CallerIdPool
+from dialer.cases import DIALABLE
+from dialer.outcomes import apply_result
+from dialer.pacer import Pacer
+from dialer.policy import DialPolicy
+from dialer.quotas import StratumProgress
+from dialer.schedule import calendar_for
+from ivr.channels.base import CallResult, CallStatus, Channel
+from survey import aapor
+from survey.clock import Clock, VirtualClock
+from survey.db import session_scope
+from survey.models import AttemptStatus, Case, Survey, SurveyStatus
+from survey.phones import PhoneVault
+
+T = TypeVar("T")
+
+
+class Stop:
+    QUOTAS_MET = "every township reached its quota"
+    NO_CASES = "no dialable case left"
+    FIELD_ENDED = "field period ended"
+    TIME_LIMIT = "time limit reached"
+    UNTIL = "run-until time reached"
+    NOTHING_DUE = "nothing due now"
+    WINDOW_CLOSED = "no calling window open now"
+    NO_WINDOWS = "no calling window ahead"
+    SURVEY_STOPPED = "survey paused or closed"
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    survey: str  # survey code
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    until_done: bool = True  # False: dial what is due now, then return
+    max_seconds: float | None = None  # wall-clock limit
+    until: datetime | None = None  # clock-time limit
+    lines: int | None = None  # this worker's lines (overrides the survey's trunks)
+    cps: float | None = None
+    poll_seconds: float = 1.0  # longest real-time sleep
+    housekeeping_every: timedelta = timedelta(minutes=5)
+    progress_every_s: float = 0.5  # wall-clock seconds between progress reports
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot for a live display. ``strata`` is refreshed at housekeeping and after every
+    complete this worker records; the counts of calls are this worker's."""
+
+    now: datetime
+    elapsed_s: float
+    placed: int
+    results: int
+    dispositions: Mapping[str, int]
+    strata: tuple[StratumProgress, ...]
+    lines_in_use: int
+    window_open: bool
+    stop_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkerReport:
+    stop_reason: str
+    placed: int
+    results: int
+    dispositions: Mapping[str, int]
+    elapsed_s: float
+    started: datetime
+    ended: datetime
+
+
+def run_worker(factory: sessionmaker[Session], channel: Channel, clock: Clock, vault: PhoneVault,
+               options: WorkerOptions, progress: Callable[[Progress], None] | None = None) -> WorkerReport:
+    """Dial the survey ``options.survey`` until a stop condition holds; see :class:`Stop`."""
+    return Worker(factory, channel, clock, vault, options, progress).run()
+
+
+def _transient(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in ("40001", "40P01") or "database is locked" in str(exc.orig)
+
+
+class Worker:
+    def __init__(self, factory: sessionmaker[Session], channel: Channel, clock: Clock, vault: PhoneVault,
+                 options: WorkerOptions, progress: Callable[[Progress], None] | None) -> None:
+        self.factory, self.channel, self.clock, self.vault = factory, channel, clock, vault
+        self.options, self.progress = options, progress
+        with session_scope(factory) as s:
+            survey = s.scalars(select(Survey).where(Survey.code == options.survey)).first()
+            if survey is None:
+                raise LookupError(f"no survey {options.survey!r}")
+            self.survey_id = survey.id
+            self.field_start, self.field_end = survey.field_start, survey.field_end
+            self.policy = DialPolicy.from_survey(survey)
+            self.callers = CallerIdPool(self.policy.pacing.trunks, self.policy.pacing.caller_id_health)
+            self.callers.seed(s, survey.id)
+        self.calendar = calendar_for(self.policy)
+        self.pacer = Pacer(self.policy.pacing, lines=options.lines, cps=options.cps)
+        self.strata: list[StratumProgress] = []
+        self.next_housekeeping = clock.now()
+        self.placed = self.results = 0
+        self.dispositions: Counter[str] = Counter()
+        self.started, self.wall0, self.last_report = clock.now(), time.monotonic(), 0.0
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> WorkerReport:
+        reason = None
+        while reason is None:
+            reason = self._turn()
+        self._report(reason)
+        return WorkerReport(reason, self.placed, self.results, dict(self.dispositions),
+                            time.monotonic() - self.wall0, self.started, self.clock.now())
+
+    def _turn(self) -> str | None:
+        now = self.clock.now()
+        reason = self._limit_reached(now)
+        if reason is None and now >= self.next_housekeeping:
+            reason = self._housekeeping(now)
+        if reason is not None:
+            return reason
+        if self.field_start is not None and now < self.field_start:
+            self._wait_until(self.field_start)
+            return None
+        if not self.calendar.is_open(now):
+            return self._wait_for_window(now)
+        free = self.pacer.free_lines(now, self.channel.lines_in_use())
+        if free <= 0:
+            self._wait_until(self.pacer.next_event(now))
+            return None
+        dials = self._txn(lambda s: self._lease(s, now, min(free, self.policy.pacing.batch_size)))
+        if not dials:
+            if not self.options.until_done and self.pacer.lines_in_use(now) == 0:
+                return Stop.NOTHING_DUE
+            self._wait_until(self._next_wake(now))
+            return None
+        self._dial(dials)
+        self._report()
+        return None
+
+    def _limit_reached(self, now: datetime) -> str | None:
+        if self.options.max_seconds is not None and time.monotonic() - self.wall0 >= self.options.max_seconds:
+            return Stop.TIME_LIMIT
+        if self.options.until is not None and now >= self.options.until:
+            return Stop.UNTIL
+        if self.field_end is not None and now >= self.field_end:
+            return Stop.FIELD_ENDED
+        return None
+
+    def _wait_for_window(self, now: datetime) -> str | None:
+        if not self.options.until_done:
+            return Stop.WINDOW_CLOSED
+        opens = self.calendar.next_open(now)
+        if opens is None:
+            return Stop.NO_WINDOWS
+        self._wait_until(opens)
+        return None
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    def _housekeeping(self, now: datetime) -> str | None:
+        status, released = self._txn(lambda s: self._tidy(s, now))
+        self.next_housekeeping = now + self.options.housekeeping_every
+        if status in (SurveyStatus.PAUSED, SurveyStatus.CLOSED):
+            return Stop.SURVEY_STOPPED
+        if quotas.all_filled(self.strata):
+            return Stop.QUOTAS_MET
+        if not released and not any(s.dialable or s.leased for s in self.strata):
+            return Stop.NO_CASES
+        return None
+
+    def _tidy(self, session: Session, now: datetime) -> tuple[str, bool]:
+        status = session.scalar(select(Survey.status).where(Survey.id == self.survey_id)) or ""
+        leases.reap(session, self.survey_id, self.clock, self.policy)
+        dnc.sweep(session, self.survey_id, now)
+        strata = quotas.progress(session, self.survey_id)
+        for s in strata:
+            if s.filled and s.dialable:
+                quotas.fill(session, s.stratum_id, now)
+        released = quotas.release_replicates(session, strata, self.policy.retry.release_open_per_remaining, now)
+        self.strata = quotas.progress(session, self.survey_id)
+        return status, bool(released)
+
+    # -- leasing and dialling --------------------------------------------------------------
+
+    def _lease(self, session: Session, now: datetime, n: int) -> list[attempts.Dial]:
+        allotments = quotas.allocate(self.strata, n, self.policy.pacing.stratum_overdial)
+        ids = leases.pick(session, self.survey_id, now, n, allotments)
+        cases = leases.lease(session, ids, self.options.owner, now,
+                             timedelta(seconds=self.policy.pacing.lease_seconds))
+        trunks = self.pacer.assign(now, len(cases))
+        caller_ids = [self.callers.choose(t) for t in trunks]
+        return attempts.begin(session, cases, trunks, caller_ids, now=now, owner=self.options.owner,
+                              channel=self.channel.name, vault=self.vault, calendar=self.calendar,
+                              ring_timeout_s=self.policy.pacing.ring_timeout_s)
+
+    def _dial(self, dials: list[attempts.Dial]) -> None:
+        done: list[tuple[attempts.Dial, CallResult]] = []
+        unplaced: list[attempts.Dial] = []
+        waiting: list[attempts.Dial] = []
+        for dial in dials:
+            self._wait_until(self.pacer.send_time(dial.trunk, self.clock.now()), sleep_only=True)
+            now = self.clock.now()
+            if not self.calendar.is_open(now):
+                unplaced.append(dial)
+                continue
+            result = self._place(dial, now)
+            self.pacer.sent(dial.trunk, now, result.ended_at if result else None)
+            self.placed += 1
+            if result is None:
+                waiting.append(dial)
+            else:
+                done.append((dial, result))
+        if done or unplaced or waiting:
+            applied = self._txn(lambda s: self._settle(s, done, unplaced, waiting))
+            self._learn(done, applied)
+
+    def _place(self, dial: attempts.Dial, now: datetime) -> CallResult | None:
+        try:
+            return self.channel.place_call(dial.request)
+        except Exception as exc:  # a provider refusing or failing: back off, retry the case later
+            self.pacer.push_back(now)
+            return CallResult(CallStatus.FAILED, now, self.clock.now(), hangup_cause="channel_error",
+                              error=f"{type(exc).__name__}: {exc}")
+
+    def _settle(self, session: Session, done: list[tuple[attempts.Dial, CallResult]],
+                unplaced: list[attempts.Dial], waiting: list[attempts.Dial]) -> list[str | None]:
+        now = self.clock.now()
+        applied = []
+        for dial, result in done:
+            outcome = apply_result(session, dial.request.attempt_id, result, self.clock, policy=self.policy)
+            applied.append(outcome.temp if outcome else None)
+        for dial in unplaced:
+            attempts.withdraw(session, dial.request.attempt_id, now, self.policy)
+        for dial in waiting:
+            attempts.note_progress(session, dial.request.attempt_id, AttemptStatus.INITIATED, now)
+        filled = {s.stratum_id for s in self.strata if s.filled}
+        for stratum_id in {d.stratum_id for d, _r in done} & filled:
+            quotas.fill(session, stratum_id, now)
+        return applied
+
+    def _learn(self, done: list[tuple[attempts.Dial, CallResult]], applied: list[str | None]) -> None:
+        now = self.clock.now()
+        for (dial, result), temp in zip(done, applied, strict=True):
+            self.results += 1
+            self.pacer.observe(result, now)
+            self.callers.record(dial.request.caller_id, result.status)
+            if temp is None:
+                continue
+            self.dispositions[temp] += 1
+            if temp == aapor.COMPLETE:
+                self._count_complete(dial.stratum_id)
+        if quotas.all_filled(self.strata):
+            self.next_housekeeping = now  # confirm against the database right away
+
+    def _count_complete(self, stratum_id: int) -> None:
+        self.strata = [replace(s, completes=s.completes + 1) if s.stratum_id == stratum_id else s
+                       for s in self.strata]
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def _next_wake(self, now: datetime) -> datetime | None:
+        """The next case falling due or line freeing up. A real clock also wakes for housekeeping,
+        since other workers change the queue meanwhile; a virtual clock's idle time changes nothing."""
+        due = self._txn(self._next_due)
+        times = [t for t in (due, self.pacer.next_event(now)) if t is not None and t > now]
+        if not self._virtual or not times:
+            times.append(self.next_housekeeping)
+        return min((t for t in times if t > now), default=None)
+
+    def _next_due(self, session: Session) -> datetime | None:
+        times = [session.scalar(select(func.min(Case.next_attempt_at)).where(
+            Case.survey_id == self.survey_id, Case.status == status)) for status in DIALABLE]
+        return min((t for t in times if t is not None), default=None)
+
+    def _wait_until(self, when: datetime | None, *, sleep_only: bool = False) -> None:
+        """Move to ``when``: a virtual clock jumps there (never past a limit, so stops happen on
+        time); a real clock sleeps at most ``poll_seconds`` (``sleep_only``: the full wait)."""
+        now = self.clock.now()
+        limits = [t for t in (self.options.until, self.field_end) if t is not None and t > now]
+        if when is None or when <= now:
+            if sleep_only:
+                return
+            when = now + timedelta(seconds=self.options.poll_seconds if not self._virtual else 60)
+        when = min([when, *limits])
+        seconds = (when - now).total_seconds()
+        if not self._virtual and not sleep_only:
+            seconds = min(seconds, self.options.poll_seconds)
+        self.clock.sleep(seconds)
+
+    @property
+    def _virtual(self) -> bool:
+        return isinstance(self.clock, VirtualClock)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _txn(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in its own transaction, retrying when PostgreSQL reports a deadlock or a
+        serialisation failure (or SQLite is locked)."""
+        failures = 0
+        while True:
+            try:
+                with session_scope(self.factory) as session:
+                    return work(session)
+            except DBAPIError as exc:
+                failures += 1
+                if failures >= 5 or not _transient(exc):
+                    raise
+                time.sleep(0.05 * failures)
+
+    def _report(self, reason: str | None = None) -> None:
+        wall = time.monotonic()
+        if self.progress is None or (reason is None and wall - self.last_report < self.options.progress_every_s):
+            return
+        self.last_report = wall
+        now = self.clock.now()
+        self.progress(Progress(now, wall - self.wall0, self.placed, self.results, dict(self.dispositions),
+                               tuple(self.strata), self.pacer.lines_in_use(now) + self.channel.lines_in_use(),
+                               self.calendar.is_open(now),
+                               reason))

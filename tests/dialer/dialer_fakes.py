@@ -1,0 +1,141 @@
+"""Fake telephony for dialer tests: a channel that answers from a table, and helpers to build a
+survey with a sample. (Module name is unique across the test tree on purpose.)"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from dialer.frames import Frame, FrameRow
+from dialer.sample import import_sample
+from ivr.channels.base import CallRequest, CallResult, CallStatus
+from survey.clock import Clock
+from survey.models import Survey
+from survey.phones import PhoneVault
+from survey.questionnaire import load_bundled
+from survey.surveys import StratumSpec, create_survey
+
+VAULT = PhoneVault("test-secret")
+ALWAYS_OPEN = {"weekday": ["00:00-24:00"], "weekend": ["00:00-24:00"]}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One scripted call outcome."""
+
+    status: str = CallStatus.NO_ANSWER
+    interview: str | None = None  # InterviewStatus when answered
+    seconds: float = 60.0  # call length on the clock
+    callback_at: datetime | None = None
+    hangup_cause: str | None = None
+    fails: bool = False  # place_call raises (provider refuses)
+
+
+def answered(interview: str | None, seconds: float = 300.0, **kw: Any) -> Step:
+    return Step(CallStatus.ANSWERED, interview, seconds, **kw)
+
+
+@dataclass
+class Placed:
+    request: CallRequest
+    at: datetime
+    result: CallResult | None
+
+
+@dataclass
+class ScriptedChannel:
+    """Answers each number from its script in turn (the last step repeats), else ``default``.
+    ``real_seconds`` makes each call also take that long in real time (multi-process tests);
+    ``in_flight`` then names a file that exists while a call is running."""
+
+    clock: Clock
+    script: dict[str, Sequence[Step]] = field(default_factory=dict)
+    default: Step | Callable[[CallRequest], Step] = Step()
+    real_seconds: float = 0.0
+    in_flight: Path | None = None
+    name: str = "fake"
+    calls: list[Placed] = field(default_factory=list)
+
+    def place_call(self, request: CallRequest) -> CallResult | None:
+        step = self._step(request)
+        now = self.clock.now()
+        if step.fails:
+            self.calls.append(Placed(request, now, None))
+            raise ConnectionError("provider said 503")
+        if self.real_seconds:
+            self._wait_real()
+        end = now + timedelta(seconds=step.seconds)
+        result = CallResult(step.status, now, end,
+                            answered_at=now + timedelta(seconds=5) if step.status == CallStatus.ANSWERED else None,
+                            provider_call_id=f"fake-{request.attempt_id}", interview_status=step.interview,
+                            callback_at=step.callback_at, hangup_cause=step.hangup_cause)
+        self.calls.append(Placed(request, now, result))
+        return result
+
+    def _step(self, request: CallRequest) -> Step:
+        steps = self.script.get(request.number)
+        if steps:
+            done = sum(1 for c in self.calls if c.request.number == request.number)
+            return steps[min(done, len(steps) - 1)]
+        return self.default(request) if callable(self.default) else self.default
+
+    def _wait_real(self) -> None:
+        if self.in_flight:
+            self.in_flight.touch()
+        time.sleep(self.real_seconds)
+        if self.in_flight:
+            self.in_flight.unlink(missing_ok=True)
+
+    def lines_in_use(self) -> int:
+        return 0
+
+
+def random_outcomes(seed: int, complete_share: float = 0.15) -> Callable[[CallRequest], Step]:
+    """A plausible mix of outcomes for campaigns: mostly no answer and busy, some completes."""
+    rng = random.Random(seed)
+    table: list[tuple[float, Step]] = [
+        (0.35, Step(CallStatus.NO_ANSWER, seconds=30)), (0.12, Step(CallStatus.BUSY, seconds=10)),
+        (0.08, Step(CallStatus.MACHINE, seconds=40)), (0.05, Step(CallStatus.NON_WORKING, seconds=5)),
+        (0.02, Step(CallStatus.FAX, seconds=10)), (0.03, Step(CallStatus.FAILED, seconds=5)),
+        (0.08, answered(None, 20)), (0.06, answered("refused", 60)), (0.03, answered("screened_out", 90)),
+        (0.03, answered("partial", 200)), (complete_share, answered("complete", 420)),
+    ]
+    weights = [w for w, _ in table]
+
+    def pick(_request: CallRequest) -> Step:
+        return rng.choices(table, weights)[0][1]
+
+    return pick
+
+
+def number(i: int) -> str:
+    return f"+86138{i:08d}"
+
+
+def make_survey(session: Session, clock: Clock, *, code: str = "S1", quotas: Sequence[int] = (5, 5),
+                settings: dict[str, Any] | None = None) -> Survey:
+    strata = [StratumSpec(f"T{i + 1:02d}", f"镇{i + 1}", f"Town {i + 1}", quota=q) for i, q in enumerate(quotas)]
+    return create_survey(session, code, load_bundled(), clock, period="2026-11", strata=strata,
+                         settings=settings or {})
+
+
+def add_numbers(session: Session, survey: Survey, per_stratum: int, now: datetime, *, start: int = 0,
+                replicate_size: int | None = None) -> list[str]:
+    """Import ``per_stratum`` numbers into each township; returns them in import order."""
+    rows, numbers = [], []
+    for s_index, s in enumerate(survey.strata):
+        for i in range(per_stratum):
+            n = number(start + s_index * per_stratum + i)
+            numbers.append(n)
+            rows.append(FrameRow(len(rows) + 2, {"number": n, "township": s.code}))
+    frame = Frame("utf-8-sig", {"number": "number", "township": "township"}, (), tuple(rows))
+    report = import_sample(session, survey, frame, VAULT, now, replicate_size=replicate_size, seed=1)
+    assert not report.errors and report.imported == len(numbers)
+    return numbers

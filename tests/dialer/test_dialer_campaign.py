@@ -1,0 +1,189 @@
+"""Whole campaigns on a virtual clock: windows, holidays, retries, callbacks, quotas, DNC, closing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dialer_fakes import VAULT, ScriptedChannel, Step, add_numbers, answered, make_survey, random_outcomes
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from dialer.close import close_survey
+from dialer.dnc import add_to_dnc
+from dialer.policy import DialPolicy
+from dialer.schedule import calendar_for
+from dialer.worker import Progress, Stop, WorkerOptions, run_worker
+from ivr.channels.base import CallStatus
+from survey import aapor
+from survey.clock import VirtualClock
+from survey.db import session_scope
+from survey.models import CallAttempt, Case, CaseStatus, Contact, Survey
+
+HOLIDAY = "2026-11-04"  # a Wednesday
+
+
+def _campaign(sessions: sessionmaker[Session], clock: VirtualClock, *, quotas: tuple[int, ...] = (4, 4),
+              per_stratum: int = 30, settings: dict | None = None) -> list[str]:
+    with session_scope(sessions) as s:
+        survey = make_survey(s, clock, quotas=quotas, settings=settings)
+        return add_numbers(s, survey, per_stratum, clock.now())
+
+
+def _run(sessions: sessionmaker[Session], clock: VirtualClock, channel: ScriptedChannel, **kw: object):
+    options = WorkerOptions(survey="S1", owner="w1", **kw)  # type: ignore[arg-type]
+    return run_worker(sessions, channel, clock, VAULT, options)
+
+
+def test_nothing_is_dialled_outside_windows_or_on_holidays(sessions: sessionmaker[Session],
+                                                            clock: VirtualClock) -> None:
+    _campaign(sessions, clock, quotas=(3, 3), settings={"holidays": [HOLIDAY]})
+    channel = ScriptedChannel(clock, default=random_outcomes(1, complete_share=0.02))
+    report = _run(sessions, clock, channel, until=clock.now() + timedelta(days=9))
+    assert report.placed > 100
+    with session_scope(sessions) as s:
+        survey = s.scalars(select(Survey)).one()
+        calendar = calendar_for(DialPolicy.from_survey(survey))
+        starts = s.scalars(select(CallAttempt.started_at)).all()
+        scheduled = s.scalars(select(Case.next_attempt_at).where(Case.next_attempt_at.is_not(None))).all()
+    local_days = {calendar.local(t).date().isoformat() for t in starts}
+    assert HOLIDAY not in local_days
+    assert len(local_days) >= 6  # it did work the other days
+    assert all(calendar.is_open(t) for t in starts)
+    assert all(calendar.is_open(t) for t in scheduled)
+    assert all(calendar.local(t).hour >= 9 for t in starts)
+
+
+def test_quota_stops_a_township_and_every_case_gets_a_final_code(sessions: sessionmaker[Session],
+                                                                   clock: VirtualClock) -> None:
+    numbers = _campaign(sessions, clock, quotas=(2, 50), per_stratum=20)
+    t01 = numbers[:20]
+    script = {n: [answered("complete")] for n in t01[:2]}
+    channel = ScriptedChannel(clock, script, default=Step(CallStatus.NO_ANSWER))
+    report = _run(sessions, clock, channel, until=clock.now() + timedelta(days=3))
+    with session_scope(sessions) as s:
+        t01_cases = s.scalars(select(Case).where(Case.stratum.has(code="T01"))).all()
+        codes = [c.final_disposition for c in t01_cases]
+        assert codes.count(aapor.COMPLETE) == 2
+        assert codes.count(aapor.QUOTA_FILLED) == 18
+        filled_at = max(c.final_at for c in t01_cases if c.final_disposition == aapor.COMPLETE)
+        t01_ids = [c.id for c in t01_cases]
+        late = s.scalar(select(func.count()).select_from(CallAttempt).where(
+            CallAttempt.case_id.in_(t01_ids), CallAttempt.started_at > filled_at))
+        assert late == 0
+        survey = s.scalars(select(Survey)).one()
+        closed = close_survey(s, survey, clock)
+        assert sum(closed.finalised.values()) == 20  # the T02 cases still open
+    assert report.placed > 0
+    with session_scope(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(Case).where(Case.final_disposition.is_(None))) == 0
+        assert s.scalar(select(func.count()).select_from(CallAttempt).where(
+            CallAttempt.temp_disposition.is_(None))) == 0
+        assert s.scalars(select(Survey.status)).one() == "closed"
+
+
+def test_campaign_stops_when_every_quota_is_met(sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    _campaign(sessions, clock, quotas=(3, 3), per_stratum=40)
+    seen: list[Progress] = []
+    channel = ScriptedChannel(clock, default=random_outcomes(7, complete_share=0.3))
+    report = run_worker(sessions, channel, clock, VAULT, WorkerOptions(survey="S1", progress_every_s=0), seen.append)
+    assert report.stop_reason == Stop.QUOTAS_MET
+    assert seen[-1].stop_reason == Stop.QUOTAS_MET
+    assert [s.completes for s in seen[-1].strata] == [3, 3]
+    assert sum(seen[-1].dispositions.values()) == report.results
+
+
+def test_busy_number_is_retried_soon_and_capped_per_day(sessions: sessionmaker[Session],
+                                                        clock: VirtualClock) -> None:
+    numbers = _campaign(sessions, clock, quotas=(1,), per_stratum=1)
+    channel = ScriptedChannel(clock, {numbers[0]: [Step(CallStatus.BUSY, seconds=10)]})
+    _run(sessions, clock, channel, until=clock.now() + timedelta(hours=3))
+    times = [c.at for c in channel.calls]
+    assert len(times) == 3  # max_per_day
+    assert times[1] - times[0] == timedelta(minutes=15, seconds=10)
+
+
+def test_retries_rotate_through_dayparts_until_the_cap_then_code_by_dominant_outcome(
+        sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    numbers = _campaign(sessions, clock, quotas=(1,), per_stratum=1)
+    channel = ScriptedChannel(clock, {numbers[0]: [Step(CallStatus.NO_ANSWER)]})
+    _run(sessions, clock, channel, until=clock.now() + timedelta(days=20))
+    with session_scope(sessions) as s:
+        survey = s.scalars(select(Survey)).one()
+        calendar = calendar_for(DialPolicy.from_survey(survey))
+        case = s.scalars(select(Case)).one()
+        assert case.final_disposition == aapor.NO_ANSWER
+        assert case.attempts == 8
+    parts = [calendar.daypart(c.at) for c in channel.calls]
+    assert len(parts) == 8
+    assert len(set(parts[:5])) == 5  # every day-part tried once before any repeats
+    assert all(parts[i] != parts[i + 1] for i in range(len(parts) - 1))
+
+
+def test_resident_callback_is_dialled_on_time_and_first(sessions: sessionmaker[Session],
+                                                        clock: VirtualClock) -> None:
+    numbers = _campaign(sessions, clock, quotas=(5,), per_stratum=40)
+    wanted = datetime(2026, 11, 3, 12, 0)  # Tuesday 20:00 local
+    channel = ScriptedChannel(clock, {numbers[5]: [answered("callback", 30, callback_at=wanted),
+                                                   answered("complete")]},
+                              default=Step(CallStatus.NO_ANSWER))
+    _run(sessions, clock, channel, until=datetime(2026, 11, 3, 13, 0), lines=2)
+    second = [c for c in channel.calls if c.request.number == numbers[5]][1]
+    assert wanted <= second.at <= wanted + timedelta(seconds=60)  # the first line that frees up
+    with session_scope(sessions) as s:
+        case = s.scalars(select(Case).join(Contact).where(Contact.number_hash == VAULT.hash(numbers[5]))).one()
+        assert case.final_disposition == aapor.COMPLETE
+        assert case.callback_at is None
+
+
+def test_do_not_call_numbers_are_never_dialled(sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    numbers = _campaign(sessions, clock, quotas=(50,), per_stratum=10)
+    with session_scope(sessions) as s:
+        other = make_survey(s, clock, code="S2", quotas=(5,))
+        add_numbers(s, other, 3, clock.now())  # numbers[0..2] in another survey
+        add_to_dnc(s, VAULT.hash(numbers[0]), "staff", None, now=clock.now())
+    opted_out = numbers[1]
+    channel = ScriptedChannel(clock, {opted_out: [answered("opted_out", 20)]}, default=Step(CallStatus.NO_ANSWER))
+    _run(sessions, clock, channel, until=clock.now() + timedelta(days=4))
+    dialled = [c.request.number for c in channel.calls]
+    assert numbers[0] not in dialled
+    assert dialled.count(opted_out) == 1
+    with session_scope(sessions) as s:
+        in_s2 = s.scalars(select(Case).join(Survey).where(Survey.code == "S2")).all()
+        by_hash = {c.contact.number_hash: c for c in in_s2}
+        assert by_hash[VAULT.hash(opted_out)].final_disposition == aapor.REFUSAL
+        assert by_hash[VAULT.hash(numbers[0])].final_disposition == aapor.REFUSAL
+
+
+def test_replicates_are_released_as_open_cases_run_low(sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    with session_scope(sessions) as s:
+        survey = make_survey(s, clock, quotas=(2,), settings={"retry_policy": {"release_open_per_remaining": 3}})
+        add_numbers(s, survey, 40, clock.now(), replicate_size=5)
+        assert s.scalar(select(func.count()).select_from(Case).where(Case.status == CaseStatus.NEW)) == 5
+    channel = ScriptedChannel(clock, default=Step(CallStatus.NON_WORKING))
+    report = _run(sessions, clock, channel, until=clock.now() + timedelta(days=1))
+    assert report.stop_reason == Stop.NO_CASES
+    with session_scope(sessions) as s:
+        released = set(s.scalars(select(Case.replicate).where(Case.status != CaseStatus.HELD)))
+        assert released == set(range(1, 9))
+        assert s.scalar(select(func.count()).select_from(Case).where(Case.status == CaseStatus.HELD)) == 0
+
+
+def test_lines_limit_concurrent_calls_on_the_virtual_clock(sessions: sessionmaker[Session],
+                                                            clock: VirtualClock) -> None:
+    _campaign(sessions, clock, quotas=(50,), per_stratum=30)
+    channel = ScriptedChannel(clock, default=Step(CallStatus.NO_ANSWER, seconds=120))
+    _run(sessions, clock, channel, until=clock.now() + timedelta(minutes=20), lines=3, cps=10)
+    intervals = sorted((c.at, c.result.ended_at) for c in channel.calls if c.result)
+    peak = max(sum(1 for a, b in intervals if a <= t < b) for t, _ in intervals)
+    assert peak == 3
+    assert len(intervals) >= 25  # 3 lines x 20 minutes / 2-minute calls, about 30
+
+
+def test_provider_push_back_pauses_dialling(sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    _campaign(sessions, clock, quotas=(50,), per_stratum=5, settings={"pacing": {"backoff": {"initial_s": 60}}})
+    channel = ScriptedChannel(clock, default=Step(fails=True))
+    _run(sessions, clock, channel, until=clock.now() + timedelta(minutes=3, seconds=30), lines=1)
+    times = [c.at for c in channel.calls]
+    assert [round((t - times[0]).total_seconds()) for t in times] == [0, 60, 180]
+    with session_scope(sessions) as s:
+        assert set(s.scalars(select(CallAttempt.temp_disposition))) == {aapor.TECHNICAL}
