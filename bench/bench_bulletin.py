@@ -22,11 +22,11 @@ def main() -> int:
     parser.add_argument("--areas", type=int, default=157)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    data = sample_bulletin_data(townships=args.areas)
     worst = 0.0
     for lang in ("zh", "en"):
         times = []
         for _ in range(args.repeat):
+            data = sample_bulletin_data(townships=args.areas)  # fresh, so nothing derived is cached
             buffer = io.BytesIO()
             start = time.perf_counter()
             render_bulletin(data, buffer, lang)
@@ -34,10 +34,11 @@ def main() -> int:
         pages = len(PdfReader(io.BytesIO(buffer.getvalue())).pages)
         print(
             f"bulletin {lang}: {args.areas} areas, {len(data.indices)} indices, {pages} pages, "
-            f"{len(buffer.getvalue()) / 1024:.0f} KiB; first {times[0]:.2f} s, best {min(times):.2f} s"
+            f"{len(buffer.getvalue()) / 1024:.0f} KiB; first {times[0]:.2f} s, best {min(times):.2f} s, "
+            f"worst {max(times):.2f} s"
         )
-        worst = max(worst, times[0])
-    print(f"slowest first render {worst:.2f} s (target < {TARGET_SECONDS:.0f} s)")
+        worst = max(worst, *times)
+    print(f"slowest render {worst:.2f} s (target < {TARGET_SECONDS:.0f} s)")
     return 0 if worst < TARGET_SECONDS else 1
 
 

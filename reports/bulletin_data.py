@@ -177,8 +177,10 @@ class BuildStamp:
     build_id: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BulletinData:
+    """One issue. Compared (and hashed) by identity, so derived tables can be cached per issue."""
+
     centre: Text
     title: Text
     issue: int

@@ -8,6 +8,7 @@ another one down the table.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from enum import Enum
 
@@ -72,8 +73,21 @@ class TownshipRow:
     tier: str | None = None  # "above", "same" or "below" the county, from the analysis
 
 
+_ROWS: weakref.WeakKeyDictionary[BulletinData, dict[str, list[TownshipRow]]] = weakref.WeakKeyDictionary()
+
+
 def township_rows(data: BulletinData, index: str) -> list[TownshipRow]:
-    """Published townships by rank, then the withheld ones by code."""
+    """Published townships by rank, then the withheld ones by code.
+
+    Computed once per issue and index: every section asks for them, and the rank simulation is slow.
+    """
+    rows = _ROWS.setdefault(data, {})
+    if index not in rows:
+        rows[index] = _township_rows(data, index)
+    return list(rows[index])
+
+
+def _township_rows(data: BulletinData, index: str) -> list[TownshipRow]:
     assessed = [
         (t.code, data.estimate(index, t.code), assess(data.estimate(index, t.code), data.rule))
         for t in data.townships
