@@ -223,14 +223,7 @@ def _index_estimates(
     for period in MONTHS:
         shift = _period_shift(index, period)
         by_town = {
-            c: _draw(
-                index,
-                period,
-                c,
-                truth[c] + shift[c] if c in shift else truth[c],
-                _n(completes[c], period, rng),
-                rng,
-            )
+            c: _draw(index, period, c, truth[c] + shift.get(c, 0.0), _n(completes[c], period, rng), rng)
             for c in codes
         }
         estimates += [e for e in by_town.values() if e.n > 0]

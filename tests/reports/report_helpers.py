@@ -61,6 +61,7 @@ def tiny_data() -> BulletinData:
         base.fieldwork,
         completes_by_township={"A01": 120, "A02": 45, "A03": 0},
         completes_by_mode={"IVR": 165},
+        dispositions=replace(base.fieldwork.dispositions, complete=165),
     )
     return replace(
         base,
