@@ -77,17 +77,18 @@ def load_xlsform(path: str | Path) -> m.Questionnaire:
     problems = form.problems or check(data, form.locate)
     if problems:
         raise QuestionnaireError(problems)
-    return build(data, dump_yaml(data, path.name))
+    return build(data, dump_yaml(data))
 
 
-def dump_yaml(data: dict[str, Any], origin: str) -> str:
-    """Questionnaire data as YAML text that :func:`survey.questionnaire.loads` reads back."""
+def dump_yaml(data: dict[str, Any]) -> str:
+    """Questionnaire data as YAML text that :func:`survey.questionnaire.loads` reads back. It names
+    no file: the stored questionnaire's checksum must not change when the workbook is renamed."""
     yaml = YAML(typ="rt")
     yaml.allow_unicode, yaml.width, yaml.default_flow_style = True, 4096, False
     yaml.indent(mapping=2, sequence=4, offset=2)
     stream = io.StringIO()
     yaml.dump(data, stream)
-    return f"# Converted by Minyi from the XLSForm {origin}\n{stream.getvalue()}"
+    return f"# Converted by Minyi from an XLSForm workbook.\n{stream.getvalue()}"
 
 
 @dataclass(frozen=True)
