@@ -42,10 +42,11 @@ def answer_columns(questionnaire: Questionnaire) -> list[str]:
 
 
 def responses_frame(session: Session, survey: Survey, questionnaire: Questionnaire,
-                    statuses: Iterable[str] = (InterviewStatus.COMPLETE,)) -> pd.DataFrame:
-    """One row per interview with the given statuses: id, wave, township, mode, language, answers."""
+                    statuses: Iterable[str] = (InterviewStatus.COMPLETE,), with_status: bool = False) -> pd.DataFrame:
+    """One row per interview with the given statuses: id, wave, township, mode, language
+    (and status), answers."""
     rows = session.execute(
-        select(Interview.id, Interview.mode, Interview.language, Stratum.code)
+        select(Interview.id, Interview.mode, Interview.language, Stratum.code, Interview.status)
         .join(Case, Case.id == Interview.case_id).join(Stratum, Stratum.id == Case.stratum_id)
         .where(Interview.survey_id == survey.id, Interview.status.in_(tuple(statuses)))
         .order_by(Interview.id)
@@ -54,12 +55,13 @@ def responses_frame(session: Session, survey: Survey, questionnaire: Questionnai
     recorded = _recorded(session, [r[0] for r in rows])
     columns = answer_columns(questionnaire)
     records = []
-    for interview_id, mode, language, township in rows:
+    fixed = ["id", "wave", "township", "mode", "language", *(["status"] if with_status else [])]
+    for interview_id, mode, language, township, status in rows:
         record: dict[str, Any] = {"id": interview_id, "wave": survey.period, "township": township,
-                                  "mode": mode, "language": language}
+                                  "mode": mode, "language": language, "status": status}
         record.update(_answer_cells(questionnaire, answers.get(interview_id, {}), recorded.get(interview_id, set())))
         records.append(record)
-    return pd.DataFrame.from_records(records, columns=["id", "wave", "township", "mode", "language", *columns])
+    return pd.DataFrame.from_records(records, columns=[*fixed, *columns])
 
 
 def _answers_by_interview(session: Session, ids: list[int]) -> dict[int, dict[str, Answer]]:

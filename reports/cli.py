@@ -1,0 +1,78 @@
+"""``minyi export`` and ``minyi report``: files from a survey round in the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from survey.config import load_settings
+from survey.db import make_engine, session_factory, session_scope
+
+console = Console()
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def export(
+    survey: str = typer.Option(..., "--survey", help="Survey code."),
+    fmt: str = typer.Option("csv", "--format", help="csv, xlsx, sav or dta."),
+    out: Path = typer.Option(..., "--out", help="Output file."),
+    partials: bool = typer.Option(False, "--partials", help="Include partial interviews (with a status column)."),
+    language: str = typer.Option("zh", "--lang", help="Language of the labels: zh or en."),
+) -> None:
+    """Answers without personal data, one row per interview, with variable and value labels."""
+    from reports.exports import FORMATS, PersonalDataError
+    from reports.exports import export as write
+    from survey.extract import responses_frame
+    from survey.labels import value_labels, variable_labels
+    from survey.models import InterviewStatus
+    from survey.surveys import SurveyError, survey_by_code, survey_questionnaire
+
+    if fmt not in FORMATS:
+        raise _fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    statuses = (InterviewStatus.COMPLETE, InterviewStatus.PARTIAL) if partials else (InterviewStatus.COMPLETE,)
+    sessions = session_factory(make_engine(load_settings().database_url))
+    try:
+        with session_scope(sessions) as session:
+            round_ = survey_by_code(session, survey)
+            q = survey_questionnaire(round_)
+            frame = responses_frame(session, round_, q, statuses=statuses, with_status=partials)
+        written = write(frame, out, fmt, variable_labels=variable_labels(q, language),  # type: ignore[arg-type]
+                        value_labels=value_labels(q, language))
+    except (SurveyError, PersonalDataError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{len(frame)} interviews → " + ", ".join(str(p) for p in written))
+
+
+def report(
+    survey: str = typer.Option(..., "--survey", help="Survey code of the round to report."),
+    period: str = typer.Option("", "--period", help="Its period (checked against the survey)."),
+    lang: str = typer.Option("zh", "--lang", help="zh or en."),
+    out: Path = typer.Option(..., "--out", help="PDF file to write."),
+) -> None:
+    """The PDF bulletin for one period, with change against the series' earlier rounds."""
+    from reports.bulletin import render_bulletin
+    from reports.from_db import bulletin_data
+    from survey.clock import SystemClock
+    from survey.surveys import SurveyError, survey_by_code
+
+    if lang not in ("zh", "en"):
+        raise _fail(f"--lang must be zh or en, not {lang!r}")
+    settings = load_settings()
+    sessions = session_factory(make_engine(settings.database_url))
+    try:
+        with session_scope(sessions) as session:
+            round_ = survey_by_code(session, survey)
+            if period and round_.period != period:
+                raise SurveyError(f"survey {survey} is for period {round_.period}, not {period}")
+            data = bulletin_data(session, round_, SystemClock(), settings, languages=(lang,))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        render_bulletin(data, out, lang)  # type: ignore[arg-type]
+    except (SurveyError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"bulletin written: {out}")

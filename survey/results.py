@@ -1,0 +1,90 @@
+"""The analysis of survey rounds stored in the database (the thin layer over :mod:`analysis`).
+
+A *series* is the rounds that share a questionnaire (same ``qid``): change is measured between
+them. Weighting uses each round's own census cells through the current round's table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+from ruamel.yaml import YAML
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from analysis.pipeline import AnalysisRun, Options, run_analysis
+from analysis.rates import count_dispositions, rates_by_township
+from analysis.results import OutcomeRates
+from analysis.spec import Spec, parse_spec
+from survey.extract import Extract, survey_extract
+from survey.models import Case, Questionnaire, Stratum, Survey
+from survey.surveys import survey_questionnaire
+
+
+def bundled_analysis_spec() -> dict[str, Any]:
+    """Index definitions and weighting map that go with the bundled questionnaire."""
+    text = resources.files("survey.questionnaire").joinpath("bundled/indices.yaml").read_text("utf-8")
+    return dict(YAML(typ="safe").load(text))
+
+
+def index_spec(survey: Survey) -> Spec:
+    data = survey.analysis_spec or bundled_analysis_spec()
+    return parse_spec({k: data[k] for k in ("indices", "integrity") if k in data}, source=f"survey {survey.code}")
+
+
+def series(session: Session, survey: Survey) -> list[Survey]:
+    """Rounds with the same questionnaire up to and including ``survey``, oldest first."""
+    qid = survey.questionnaire.qid
+    rounds = session.scalars(select(Survey).join(Questionnaire).where(Questionnaire.qid == qid,
+                                                                      Survey.period <= survey.period)).all()
+    return sorted(rounds, key=lambda s: s.period)
+
+
+@dataclass
+class RoundAnalysis:
+    run: AnalysisRun
+    extracts: dict[str, Extract]  # by period
+    periods: list[str]
+
+
+def analyse(session: Session, survey: Survey, *, seed: int = 20240601, rounds: Sequence[Survey] | None = None
+            ) -> RoundAnalysis:
+    """Weights and indices for ``survey`` and the earlier rounds of its series."""
+    rounds = list(rounds) if rounds is not None else series(session, survey)
+    extracts = {r.period: survey_extract(session, r, survey_questionnaire(r)) for r in rounds}
+    current = extracts[survey.period]
+    responses = pd.concat([e.responses for e in extracts.values()], ignore_index=True)
+    options = Options(by=current.weighting, method="poststratify", seed=seed, aux=_auxiliary(survey))
+    run = run_analysis(responses, current.population, index_spec(survey), options)
+    for e in extracts.values():
+        run.result.log += e.notes
+    return RoundAnalysis(run, extracts, [r.period for r in rounds])
+
+
+def _auxiliary(survey: Survey) -> pd.DataFrame | None:
+    rows = {s.code: s.auxiliary for s in survey.strata if s.auxiliary}
+    if len(rows) < len(survey.strata) or not rows:
+        return None
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def dispositions_by_township(session: Session, survey: Survey) -> dict[str, dict[str, float]]:
+    """Final AAPOR code counts per township (cases still open count as not attempted or as dialled)."""
+    rows = session.execute(select(Stratum.code, Case.final_disposition, Case.last_temp_disposition, Case.attempts)
+                           .join(Stratum, Stratum.id == Case.stratum_id).where(Case.survey_id == survey.id)).all()
+    return count_dispositions((town, _code(final, temp, attempts)) for town, final, temp, attempts in rows)
+
+
+def _code(final: str | None, temp: str | None, attempts: int) -> str:
+    if final:
+        return final
+    return (temp or "3.90") if attempts else "3.11"
+
+
+def survey_rates(session: Session, survey: Survey) -> list[OutcomeRates]:
+    """AAPOR outcome rates per township and for the county."""
+    return rates_by_township(dispositions_by_township(session, survey))
