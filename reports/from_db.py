@@ -1,0 +1,239 @@
+"""Filling a :class:`BulletinData` from a survey round in the database.
+
+Everything the bulletin states is computed here from stored rows: estimates (survey.results),
+dispositions, fieldwork dates and modes, concerns, outside benchmarks. The wording of the methods
+box is the centre's standard text with the survey's own figures put in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date, time
+from importlib.metadata import PackageNotFoundError, version
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from analysis.results import COUNTY, AnalysisResult, OutcomeRates
+from analysis.spec import CompositeIndex, ScoreIndex, ShareIndex
+from reports import bulletin_data as bd
+from survey.clock import Clock, to_local
+from survey.config import Settings
+from survey.models import Benchmark as BenchmarkRow
+from survey.models import (
+    CallAttempt,
+    Case,
+    Concern,
+    ConcernStatus,
+    Interview,
+    InterviewStatus,
+    Stratum,
+    Survey,
+    Unit,
+)
+from survey.questionnaire import Questionnaire
+from survey.questionnaire import model as qm
+from survey.results import analyse, index_spec, survey_rates
+from survey.surveys import survey_questionnaire
+
+MODE_NAMES = {"ivr": "IVR", "cati": "CATI", "f2f": "F2F"}
+CONCERN_STATUS = {ConcernStatus.RECEIVED: "accepted", ConcernStatus.ASSIGNED: "assigned",
+                  ConcernStatus.IN_PROGRESS: "in_progress", ConcernStatus.RESOLVED: "closed",
+                  ConcernStatus.REVISITED: "revisited"}
+
+
+def bulletin_data(session: Session, survey: Survey, clock: Clock, settings: Settings, *,
+                  languages: tuple[bd.Lang, ...] = ("zh",), seed: int = 20240601,
+                  analysis: AnalysisResult | None = None, periods: list[str] | None = None) -> bd.BulletinData:
+    """The bulletin of ``survey``'s period (``analysis`` may be passed in when already computed)."""
+    if analysis is None or periods is None:
+        done = analyse(session, survey, seed=seed)
+        analysis, periods = done.run.result, done.periods
+    questionnaire = survey_questionnaire(survey)
+    rates = {r.stratum: r for r in survey_rates(session, survey)}
+    county_deff = next((d.deff_kish for d in analysis.diagnostics
+                        if d.stratum == COUNTY and d.period in (survey.period, "")), None)
+    return bd.BulletinData(
+        centre=bd.Text(settings.centre_name, "County Public Opinion Survey Centre"),
+        title=bd.Text(qm.text_in(questionnaire.title, "zh") + "通报", qm.text_in(questionnaire.title, "en") + " bulletin"),
+        issue=survey.issue_no or len(periods),
+        periods=_periods(survey.period, periods),
+        release_date=to_local(clock.now(), survey.timezone).date(),
+        indices=_indices(survey, questionnaire),
+        townships=tuple(bd.Township(s.code, bd.Text(s.name_zh, s.name_en or s.code)) for s in survey.strata),
+        estimates=tuple(analysis.estimates), changes=tuple(analysis.changes), ranks=tuple(analysis.ranks),
+        fieldwork=_fieldwork(session, survey, rates.get(COUNTY), county_deff, settings),
+        build=bd.BuildStamp(clock.now(), _version()),
+        concerns=_concerns(session, survey),
+        benchmarks=_benchmarks(session, survey),
+        languages=languages,
+    )
+
+
+def _version() -> str:
+    try:
+        return version("minyi")
+    except PackageNotFoundError:
+        return "dev"
+
+
+def period_label(period: str) -> bd.Text:
+    """``2026-10`` → 2026年10月 / October 2026; ``2026Q3`` → 2026年第3季度 / 2026 Q3; others as given."""
+    month = re.fullmatch(r"(\d{4})-(\d{1,2})", period)
+    if month:
+        y, m = int(month[1]), int(month[2])
+        return bd.Text(f"{y}年{m}月", date(y, m, 1).strftime("%B %Y"))
+    quarter = re.fullmatch(r"(\d{4})-?Q([1-4])", period)
+    if quarter:
+        return bd.Text(f"{quarter[1]}年第{quarter[2]}季度", f"{quarter[1]} Q{quarter[2]}")
+    return bd.Text(period, period)
+
+
+def _periods(current: str, periods: list[str]) -> bd.Periods:
+    earlier = [p for p in periods if p < current]
+    year_ago = re.sub(r"^(\d{4})", lambda m: str(int(m[1]) - 1), current)
+    return bd.Periods(current=current, labels={p: period_label(p) for p in periods},
+                      previous=earlier[-1] if earlier else None,
+                      last_year=year_ago if year_ago in periods else None,
+                      trend=tuple(periods[-12:]))
+
+
+def _indices(survey: Survey, q: Questionnaire) -> tuple[bd.IndexDefinition, ...]:
+    spec = index_spec(survey)
+    extra = survey.analysis_spec or {}
+    shown = extra.get("headline") or [i.name for i in spec.indices]
+    names = extra.get("names", {})
+    out = []
+    for index in spec.indices:
+        if index.name not in shown or isinstance(index, CompositeIndex):
+            continue
+        name = names.get(index.name, {})
+        question = q.question(index.question)
+        out.append(bd.IndexDefinition(
+            id=index.name, name=bd.Text(name.get("zh", index.name), name.get("en", index.name)),
+            kind="share" if isinstance(index, ShareIndex) else "score",
+            construction=_construction(index, question), question=_wording(question)))
+    return tuple(sorted(out, key=lambda d: shown.index(d.id)))
+
+
+def _labels(question: qm.Question, codes: frozenset[float], lang: str) -> str:
+    sep = "、" if lang == "zh" else ", "
+    return sep.join(qm.text_in(c.label, lang) for c in question.choices if c.code in codes)
+
+
+def _construction(index: ShareIndex | ScoreIndex, question: qm.Question) -> bd.Text:
+    if isinstance(index, ShareIndex):
+        fav_zh, fav_en = _labels(question, index.favourable, "zh"), _labels(question, index.favourable, "en")
+        ex_zh, ex_en = _labels(question, index.exclude, "zh"), _labels(question, index.exclude, "en")
+        return bd.Text(f"回答“{fav_zh}”的加权比例；“{ex_zh}”不计入分母。",
+                       f"Weighted share answering {fav_en}; {ex_en} left out of the base.")
+    scores = index.scores
+    zh = "，".join(f"{qm.text_in(c.label, 'zh')}{scores[c.code]:g}分" for c in question.choices if c.code in scores)
+    en = ", ".join(f"{qm.text_in(c.label, 'en')} {scores[c.code]:g}" for c in question.choices if c.code in scores)
+    return bd.Text(f"加权平均得分（{zh}）；不了解不计分。", f"Weighted mean score ({en}); don't know not scored.")
+
+
+def _wording(question: qm.Question) -> bd.Text:
+    return bd.Text(qm.text_in(question.text, "zh"), qm.text_in(question.text, "en"))
+
+
+def _fieldwork(session: Session, survey: Survey, county: OutcomeRates | None, deff: float | None,
+               settings: Settings) -> bd.Fieldwork:
+    first, last = session.execute(select(func.min(CallAttempt.started_at), func.max(CallAttempt.started_at))
+                                  .where(CallAttempt.survey_id == survey.id)).one()
+    start = to_local(first, survey.timezone).date() if first else date.today()
+    end = to_local(last, survey.timezone).date() if last else start
+    completes = session.execute(
+        select(Interview.mode, Stratum.code, func.count()).join(Case, Case.id == Interview.case_id)
+        .join(Stratum, Stratum.id == Case.stratum_id)
+        .where(Interview.survey_id == survey.id, Interview.status == InterviewStatus.COMPLETE)
+        .group_by(Interview.mode, Stratum.code)).all()
+    by_mode: Counter[str] = Counter()
+    by_town: Counter[str] = Counter()
+    for mode, town, n in completes:
+        by_mode[MODE_NAMES.get(mode, mode)] += n
+        by_town[town] += n
+    return bd.Fieldwork(
+        sponsor=bd.Text("县委政法委", "County Political and Legal Affairs Commission"),
+        organisation=bd.Text(settings.centre_name, "County Public Opinion Survey Centre"),
+        population=bd.Text("全县各乡镇（街道）18周岁及以上、在本地居住满半年的常住居民",
+                           "Residents aged 18 and over who have lived in the township for six months or more"),
+        frame=bd.Text("按乡镇（街道）分层的住户电话样本（手机和固定电话）；没有电话或长期不接听的居民不在覆盖范围内",
+                      "Household phone numbers (mobile and landline) stratified by township; residents without "
+                      "a phone, or who never answer, are not covered"),
+        start=start, end=end, calling_hours=_calling_hours(survey),
+        completes_by_mode=dict(by_mode), completes_by_township=dict(by_town),
+        dispositions=_dispositions(county),
+        weighting_targets=bd.Text("各乡镇（街道）18周岁及以上人口的年龄组×性别构成（人口普查）",
+                                  "Census adult population of each township by age group × sex"),
+        weighting_method=bd.Text("分层设计权数（乡镇人口/样本量），按乡镇×年龄组×性别事后分层；稀疏格按规则合并；"
+                                 "标准误用线性化方法并考虑校准",
+                                 "Stratified design weights (township population / sample size), post-stratified to "
+                                 "township × age group × sex; thin cells collapsed by rule; linearised standard "
+                                 "errors that account for the calibration"),
+        significance_rule=bd.Text("变化的显著性按两期独立样本的Z检验判断，多重比较用Holm法校正，显著性水平5%",
+                                  "Changes are tested as independent samples (z test), Holm-adjusted for "
+                                  "multiple comparisons, at the 5% level"),
+        limitations=bd.Text("电话调查不覆盖无电话人群；未接听和拒访者的看法可能与受访者不同，加权只能部分纠正；"
+                            "样本量较小的乡镇区间较宽，排名差异多在误差范围内",
+                            "Phone surveys miss people without phones; non-respondents may differ from "
+                            "respondents in ways weighting only partly corrects; small townships have wide "
+                            "intervals and most rank differences are within the noise"),
+        weight_deff_kish=deff,
+    )
+
+
+def _calling_hours(survey: Survey) -> tuple[tuple[time, time], ...]:
+    from dialer.policy import DialPolicy
+
+    windows = DialPolicy.from_survey(survey).windows
+    ranges = sorted(set(windows.weekday) | set(windows.weekend))
+    return tuple((_time(r.start), _time(r.end)) for r in ranges)
+
+
+def _time(minute: int) -> time:
+    return time(23, 59) if minute >= 1440 else time(minute // 60, minute % 60)
+
+
+def _dispositions(county: OutcomeRates | None) -> bd.Dispositions:
+    g = county.counts if county else {}
+    return bd.Dispositions(
+        complete=int(g.get("I", 0)), partial=int(g.get("P", 0)), refusal_breakoff=int(g.get("R", 0)),
+        non_contact=int(g.get("NC", 0)), other=int(g.get("O", 0)), unknown_household=int(g.get("UH", 0)),
+        unknown_respondent=int(g.get("UR", 0)), unknown_other=int(g.get("UO", 0)),
+        not_eligible=int(g.get("NE", 0)), e=county.e if county and county.e is not None else 1.0)
+
+
+def _concerns(session: Session, survey: Survey) -> bd.Concerns | None:
+    rows = session.execute(select(Concern, Stratum.code).join(Stratum, Stratum.id == Concern.stratum_id)
+                           .where(Concern.survey_id == survey.id)).all()
+    if not rows:
+        return None
+    cells: Counter[tuple[str, str, str, str]] = Counter()
+    on_time: Counter[tuple[str, str, str, str]] = Counter()
+    satisfied: Counter[tuple[str, str, str, str]] = Counter()
+    for concern, town in rows:
+        key = (concern.category, town, concern.unit.code if concern.unit else "-", CONCERN_STATUS[concern.status])
+        cells[key] += 1
+        if concern.resolved_at and (concern.deadline is None or concern.resolved_at <= concern.deadline):
+            on_time[key] += 1
+        if concern.revisit_result == "fixed":
+            satisfied[key] += 1
+    units = {u.code: bd.Text(u.name_zh, u.name_en or u.name_zh) for u in session.scalars(select(Unit))}
+    units.setdefault("-", bd.Text("未交办", "Not assigned"))
+    categories = {c: bd.Text(c, CATEGORY_EN.get(c, c)) for c, *_ in cells}
+    return bd.Concerns(
+        cells=tuple(bd.ConcernCell(*key, count=n, on_time=on_time[key], satisfied=satisfied[key])
+                    for key, n in sorted(cells.items())),
+        categories=categories, units=units)
+
+
+CATEGORY_EN = {"治安": "Public order", "诈骗": "Fraud", "交通": "Traffic", "纠纷": "Disputes", "执法": "Law enforcement",
+               "环境": "Environment", "其他": "Other"}
+
+
+def _benchmarks(session: Session, survey: Survey) -> tuple[bd.Benchmark, ...]:
+    rows = session.scalars(select(BenchmarkRow).where(BenchmarkRow.survey_id == survey.id)).all()
+    return tuple(bd.Benchmark(index=b.index, source=bd.Text(b.source, b.source), period=period_label(survey.period),
+                              value=b.value, rank=b.rank, of_counties=b.of_areas) for b in rows)
