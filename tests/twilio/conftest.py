@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from lxml import etree
 from openapi_core import OpenAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from twilio_caller import Dial, Dialled
+from twilio_caller import Dial, Dialled, Services
 
 from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import VirtualClock
@@ -100,13 +99,6 @@ def twilio_sessions(engine: Engine, sessions: sessionmaker[Session]) -> sessionm
     (``create`` is a no-op once it exists)."""
     WebhookReply.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
     return sessions
-
-
-@dataclass
-class Services:
-    settings: Settings
-    sessions: sessionmaker[Session]
-    clock: VirtualClock
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 from openapi_core import OpenAPI
-from openapi_core.contrib.requests import RequestsOpenAPIRequest
+from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
@@ -87,17 +87,27 @@ class FakeTwilio(HttpClient):  # type: ignore[misc]
             if isinstance(failure, Exception):
                 raise failure
             return _error(failure)
-        return self._answer(method, urlsplit(twilio_uri).path, parse_qs(body))
+        status, answer = self._answer(method, urlsplit(twilio_uri).path, parse_qs(body))
+        self._check_answer(prepared, status, answer)
+        return Response(status, json.dumps(answer))
 
-    def _answer(self, method: str, path: str, form: dict[str, list[str]]) -> Response:
+    def _answer(self, method: str, path: str, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         account = path.split("/")[3]
         if method == "POST" and path.endswith("/Calls.json"):
             sid = "CA" + secrets.token_hex(16)
-            return Response(201, json.dumps(_call(account, sid, form["To"][0], form["From"][0], "queued")))
+            return 201, _call(account, sid, form["To"][0], form["From"][0], "queued")
         if method == "POST" and "/Calls/" in path:
             sid = path.rsplit("/", 1)[1].removesuffix(".json")
-            return Response(200, json.dumps(_call(account, sid, "", "", form["Status"][0])))
+            return 200, _call(account, sid, "", "", form["Status"][0])
         raise AssertionError(f"the fake does not answer {method} {path}")
+
+    def _check_answer(self, prepared: requests.PreparedRequest, status: int, answer: dict[str, Any]) -> None:
+        """The fake's own successful answers match the description too (errors are not described)."""
+        response = requests.Response()
+        response.status_code = status
+        response._content = json.dumps(answer).encode()
+        response.headers["Content-Type"] = "application/json"
+        self.api.validate_response(RequestsOpenAPIRequest(prepared), RequestsOpenAPIResponse(response))
 
 
 def _error(failure: Failure) -> Response:

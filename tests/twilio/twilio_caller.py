@@ -8,10 +8,21 @@ from dataclasses import dataclass, field
 
 from flask.testing import FlaskClient
 from lxml import etree
+from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
+from survey.clock import Clock
 from survey.config import Settings
+
+
+@dataclass
+class Services:
+    """What the app provides the blueprint (``app.extensions["minyi"]``)."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    clock: Clock
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ carried in the action URL; a delivery seen before gets the stored reply and chan
 Status callbacks only move an attempt forward, and its end is applied once.
 
 Answering machines: calls are placed with asynchronous AMD, so the interview starts as soon as
-the call is answered. A machine verdict ends the call (REST hang-up) and discards the interview
-it opened, unless someone has already consented or answered: a person pressing keys overrules
-the detector.
+the call is answered. A machine verdict ends the call (REST hang-up, and ``<Hangup/>`` to any
+later step of it) unless the interview has begun: a person answering overrules the detector.
+An interview that never began stays open for the next call, as the engine leaves it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 import requests
-from sqlalchemy import exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.base.exceptions import TwilioRestException
 
@@ -37,7 +37,6 @@ from ivr.interviews import InterviewSession, open_interview
 from survey.clock import Clock
 from survey.db import session_scope
 from survey.models import (
-    Answer,
     AttemptStatus,
     CallAttempt,
     Case,
@@ -100,23 +99,28 @@ class CallWebhooks:
             return self.renderer.hangup()
         case = attempt.case
         interview = open_interview(s, case, self._questionnaire(s, case), self.clock, attempt_id=attempt.id)
-        return self._step(s, attempt, interview, Answered(), seq=0)
+        return self._step(s, attempt, self._run(s, attempt, interview), Answered(), seq=0)
 
     def _continue(self, s: Session, attempt: CallAttempt, event: Event, seq: int) -> str:
         interview = _interview_of(s, attempt)
-        if interview is None:  # discarded after a machine verdict: the call is being ended
+        if interview is None:  # a step of a call that never started: nothing to continue
             return self.renderer.hangup()
-        return self._step(s, attempt, interview, event, seq)
+        run = self._run(s, attempt, interview)
+        if p.is_machine(attempt.amd_result) and not run.engine.began:  # the call is being ended
+            return self.renderer.hangup()
+        return self._step(s, attempt, run, event, seq)
 
-    def _step(self, s: Session, attempt: CallAttempt, interview: Interview, event: Event, seq: int) -> str:
+    def _step(self, s: Session, attempt: CallAttempt, run: InterviewSession, event: Event, seq: int) -> str:
         """Hand ``event`` (the answer to step ``seq``) to the interview; TwiML for step ``seq + 1``."""
-        case = attempt.case
-        run = InterviewSession(s, interview, self._questionnaire(s, case), self.clock,
-                               can_transfer=bool(self.renderer.operator_number), ask_language=case.language is None)
         step = run.handle(event)
         if run.callback_requested and run.callback_slot:
-            self._book_callback(s, case, run.callback_slot)
+            self._book_callback(s, attempt.case, run.callback_slot)
         return self.renderer.render(step, attempt.id, seq + 1)
+
+    def _run(self, s: Session, attempt: CallAttempt, interview: Interview) -> InterviewSession:
+        case = attempt.case
+        return InterviewSession(s, interview, self._questionnaire(s, case), self.clock,
+                                can_transfer=bool(self.renderer.operator_number), ask_language=case.language is None)
 
     def _book_callback(self, s: Session, case: Case, slot: str) -> None:
         """Keep the resident's chosen time on the case at once; the call's result carries it to
@@ -152,18 +156,15 @@ class CallWebhooks:
             apply_result(s, attempt.id, result, self.clock)
 
     def _end_interview(self, s: Session, attempt: CallAttempt) -> tuple[str | None, bool]:
-        """The interview's status once the call is over (None when nobody took part: a hang-up
-        during the introduction, which the dialer codes as a household refusal), and whether an
-        answering machine or fax took the call."""
+        """The interview status to report once the call is over (None when the interview never
+        began), and whether an answering machine or fax took the call."""
         interview = _interview_of(s, attempt)
-        if interview is not None and _discard_untouched(s, interview):
-            interview = None
         if interview is None:
             return None, p.is_machine(attempt.amd_result)
+        run = self._run(s, attempt, interview)
         if interview.status == InterviewStatus.IN_PROGRESS:
-            run = InterviewSession(s, interview, self._questionnaire(s, attempt.case), self.clock)
             run.handle(HangUp())
-        return interview.status, False
+        return run.engine.reported_status, p.is_machine(attempt.amd_result) and not run.engine.began
 
     def amd(self, query: Query, form: Form) -> None:
         """The asynchronous AMD verdict: a machine or fax ends the call."""
@@ -175,8 +176,9 @@ class CallWebhooks:
                 return
             attempt.amd_result = verdict
             interview = _interview_of(s, attempt)
-            end_call = p.is_machine(verdict) and (interview is None or _discard_untouched(s, interview))
-            if p.is_machine(verdict) and not end_call:
+            began = interview is not None and self._run(s, attempt, interview).engine.began
+            end_call = p.is_machine(verdict) and not began
+            if p.is_machine(verdict) and began:
                 log.info("attempt %s: AMD said %s, but the resident is answering: carrying on", attempt.id, verdict)
         if end_call:
             self._end_call(sid)
@@ -185,7 +187,7 @@ class CallWebhooks:
         try:
             self.hang_up(sid)
         except (TwilioRestException, requests.RequestException) as exc:
-            # the call's next webhook finds no interview and answers <Hangup/>
+            # the call's next step is answered with <Hangup/>
             log.warning("call %s: hang-up after a machine answer failed: %s", sid, exc)
 
     def recording(self, query: Query, form: Form) -> None:
@@ -244,17 +246,6 @@ def _interview_of(s: Session, attempt: CallAttempt) -> Interview | None:
     return s.scalars(select(Interview).where(Interview.case_id == attempt.case_id,
                                              Interview.last_attempt_id == attempt.id)
                      .order_by(Interview.id.desc()).limit(1)).first()
-
-
-def _discard_untouched(s: Session, interview: Interview) -> bool:
-    """Delete an interview nobody took part in (so it neither resumes nor counts); False when a
-    person has consented, answered or otherwise moved it on."""
-    answered = s.scalar(select(exists().where(Answer.interview_id == interview.id)))
-    if interview.status != InterviewStatus.IN_PROGRESS or interview.consent is not None or answered:
-        return False
-    s.delete(interview)
-    s.flush()
-    return True
 
 
 def _fresh_callback(attempt: CallAttempt) -> datetime | None:

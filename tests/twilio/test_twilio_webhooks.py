@@ -1,0 +1,334 @@
+"""The webhooks one behaviour at a time (SQLite): signatures, malformed requests, answering
+machines, call progress, hang-ups, operator transfer, callbacks and recordings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from fake_twilio import FakeTwilio
+from flask import Flask
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from twilio.request_validator import RequestValidator
+from twilio_caller import Call, Dial, Services
+
+from ivr.channels.twilio.urls import WebhookUrls
+from survey.clock import VirtualClock
+from survey.config import Settings
+from survey.models import (
+    Answer,
+    AnswerStatus,
+    AttemptStatus,
+    CallAttempt,
+    Case,
+    CaseStatus,
+    FollowUpTask,
+    Interview,
+    InterviewStatus,
+    Recording,
+)
+from web.blueprints.twilio import EXTENSION, build_webhooks
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+SID = "CA" + "a" * 32
+
+
+@pytest.fixture
+def call(app: Flask, dial: Dial, settings: Settings, twiml_schema: etree.XMLSchema) -> Call:
+    return Call(app.test_client(), settings, twiml_schema, dial().attempt_id, SID)
+
+
+def _attempt(sessions: sessionmaker[Session], attempt_id: int) -> CallAttempt:
+    with sessions() as s:
+        attempt = s.get(CallAttempt, attempt_id)
+        assert attempt is not None
+        s.expunge(attempt)
+        return attempt
+
+
+def _case(sessions: sessionmaker[Session], case_id: int | None = None) -> Case:
+    with sessions() as s:
+        case = s.get(Case, case_id) if case_id else s.scalars(select(Case)).one()
+        assert case is not None
+        s.expunge(case)
+        return case
+
+
+def _interview(sessions: sessionmaker[Session]) -> Interview:
+    with sessions() as s:
+        interview = s.scalars(select(Interview)).one()
+        s.expunge(interview)
+        return interview
+
+
+def _to_consent(call: Call, urls: WebhookUrls) -> None:
+    call.answer(urls.start(call.attempt_id))
+    call.press("1")  # 普通话
+
+
+# -- signatures ---------------------------------------------------------------------------------
+
+
+def test_a_forged_or_missing_signature_is_refused(call: Call, urls: WebhookUrls, settings: Settings) -> None:
+    url, form = urls.start(call.attempt_id), {"CallSid": SID, "CallStatus": "in-progress"}
+    assert call.post(url, form, signature="forged=").status_code == 403
+    assert call.client.post(url[len(settings.public_url):], data=form).status_code == 403
+    assert call.post(url, form, signature=RequestValidator("another-token").compute_signature(url, form)
+                     ).status_code == 403
+    plain_http = url.replace("https://", "http://")  # signed for another URL than the public one
+    assert call.post(url, form, signature=RequestValidator(settings.twilio_auth_token).compute_signature(
+        plain_http, form)).status_code == 403
+    tampered = RequestValidator(settings.twilio_auth_token).compute_signature(url, form)
+    assert call.post(url, {**form, "Digits": "9"}, signature=tampered).status_code == 403
+    assert call.post(url, form).status_code == 200  # the same request, properly signed
+
+
+def test_the_signature_holds_behind_a_tls_proxy(call: Call, urls: WebhookUrls) -> None:
+    """The app is reached over plain HTTP on another host; Twilio signed the public https URL."""
+    url, form = urls.start(call.attempt_id), {"CallSid": SID}
+    signature = RequestValidator(call.settings.twilio_auth_token).compute_signature(url, form)
+    response = call.client.post(url[len(call.settings.public_url):], data=form, base_url="http://10.0.0.5:8000",
+                                headers={"X-Twilio-Signature": signature, "X-Forwarded-Proto": "https"})
+    assert response.status_code == 200
+
+
+# -- malformed requests -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "query", "form", "message"), [
+    ("start", "", {"CallSid": SID}, "missing query parameter attempt"),
+    ("start", "attempt=x1", {"CallSid": SID}, "query parameter attempt must be a whole number"),
+    ("start", "attempt={a}", {}, "missing field CallSid"),
+    ("start", "attempt={a}", {"CallSid": "CA 1"}, "is not a call id"),
+    ("gather", "attempt={a}", {"CallSid": SID, "Digits": "1"}, "missing query parameter seq"),
+    ("gather", "attempt={a}&seq=0", {"CallSid": SID, "Digits": "1"}, "seq must be 1 or more"),
+    ("gather", "attempt={a}&seq=1", {"CallSid": SID, "Digits": "1a"}, "Digits '1a' holds something other"),
+    ("recorded", "attempt={a}&seq=1", {"CallSid": SID, "RecordingUrl": "https://x/r"}, "missing field Recording"),
+    ("recorded", "attempt={a}&seq=1", {"CallSid": SID, "RecordingUrl": "https://x/r", "RecordingDuration": "ten"},
+     "RecordingDuration must be a number"),
+    ("status", "attempt={a}", {"CallSid": SID}, "missing field CallStatus"),
+    ("status", "attempt={a}", {"CallSid": SID, "CallStatus": "exploded"}, "CallStatus 'exploded' is not one of"),
+    ("amd", "attempt={a}", {"CallSid": SID}, "missing field AnsweredBy"),
+    ("amd", "attempt={a}", {"CallSid": SID, "AnsweredBy": "robot"}, "AnsweredBy 'robot' is not one of"),
+    ("recording", "attempt={a}", {"CallSid": SID, "RecordingSid": "RE1"}, "missing field RecordingStatus"),
+])
+def test_a_malformed_request_gets_400_saying_what_is_wrong(call: Call, settings: Settings, kind: str, query: str,
+                                                            form: dict[str, str], message: str) -> None:
+    url = f"{settings.public_url}/twilio/voice/{kind}?{query.format(a=call.attempt_id)}".rstrip("?")
+    response = call.post(url, form)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+
+
+def test_an_unknown_attempt_is_404_and_another_calls_attempt_409(call: Call, urls: WebhookUrls) -> None:
+    response = call.post(urls.start(call.attempt_id + 100), {"CallSid": SID})
+    assert response.status_code == 404 and f"no call attempt {call.attempt_id + 100}" in response.get_data(True)
+    call.answer(urls.start(call.attempt_id))
+    response = call.post(urls.gather(call.attempt_id, 1), {"CallSid": "CA" + "b" * 32, "Digits": "1"})
+    assert response.status_code == 409 and SID in response.get_data(as_text=True)
+
+
+# -- call progress ------------------------------------------------------------------------------
+
+
+def test_status_callbacks_never_move_a_call_backwards(call: Call, urls: WebhookUrls,
+                                                      twilio_sessions: sessionmaker[Session]) -> None:
+    status = urls.status(call.attempt_id)
+    for state, expected in [("ringing", AttemptStatus.RINGING), ("initiated", AttemptStatus.RINGING),
+                            ("in-progress", AttemptStatus.IN_PROGRESS), ("ringing", AttemptStatus.IN_PROGRESS),
+                            ("queued", AttemptStatus.IN_PROGRESS)]:
+        call.notify(status, {"CallStatus": state})
+        assert _attempt(twilio_sessions, call.attempt_id).status == expected
+
+
+@pytest.mark.parametrize(("state", "form", "temp", "attempt_status"), [
+    ("busy", {}, "3.12", AttemptStatus.BUSY),
+    ("no-answer", {}, "3.13", AttemptStatus.NO_ANSWER),
+    ("failed", {"SipResponseCode": "404"}, "4.31", AttemptStatus.FAILED),
+    ("failed", {"SipResponseCode": "503"}, "3.16", AttemptStatus.FAILED),
+    ("canceled", {}, "3.16", AttemptStatus.CANCELED),
+])
+def test_an_unanswered_call_is_coded_once(call: Call, urls: WebhookUrls, twilio_sessions: sessionmaker[Session],
+                                          state: str, form: dict[str, str], temp: str, attempt_status: str) -> None:
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "ringing"})
+    call.notify(urls.status(call.attempt_id), {"CallStatus": state, **form})
+    first = _case(twilio_sessions)
+    call.notify(urls.status(call.attempt_id), {"CallStatus": state, **form})  # delivered again
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})  # a contradicting latecomer
+    attempt = _attempt(twilio_sessions, call.attempt_id)
+    assert (attempt.status, attempt.temp_disposition) == (attempt_status, temp)
+    assert attempt.provider_call_id == SID
+    assert _case(twilio_sessions).updated_at == first.updated_at
+    if form:
+        assert attempt.hangup_cause == f"SIP {form['SipResponseCode']}"
+
+
+def test_a_hang_up_mid_interview_leaves_a_partial_to_resume(call: Call, urls: WebhookUrls,
+                                                            twilio_sessions: sessionmaker[Session]) -> None:
+    _to_consent(call, urls)
+    for keys in ("1", "1", "1"):
+        call.press(keys)
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "completed", "CallDuration": "40"})
+    assert _interview(twilio_sessions).status == InterviewStatus.PARTIAL
+    attempt = _attempt(twilio_sessions, call.attempt_id)
+    assert attempt.temp_disposition == "1.2" and attempt.status == AttemptStatus.COMPLETED
+    assert _case(twilio_sessions).status == CaseStatus.SCHEDULED
+    call.press("1")  # a step arriving after the call ended changes nothing
+    assert call.verbs() == ["Hangup"]
+    with twilio_sessions() as s:
+        assert len(s.scalars(select(Answer)).all()) == 3
+
+
+def test_a_hang_up_during_the_introduction_is_a_soft_refusal(call: Call, urls: WebhookUrls,
+                                                             twilio_sessions: sessionmaker[Session]) -> None:
+    _to_consent(call, urls)
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "completed", "CallDuration": "12"})
+    assert _attempt(twilio_sessions, call.attempt_id).temp_disposition == "2.11"
+    assert _interview(twilio_sessions).status == InterviewStatus.IN_PROGRESS  # starts again next call
+    assert _case(twilio_sessions).status == CaseStatus.SCHEDULED
+
+
+# -- answering machines -------------------------------------------------------------------------
+
+
+def test_an_answering_machine_ends_the_call_and_is_coded(call: Call, urls: WebhookUrls, fake: FakeTwilio,
+                                                         twilio_sessions: sessionmaker[Session]) -> None:
+    call.answer(urls.start(call.attempt_id))
+    gather = call.gather_action()
+    call.notify(urls.amd(call.attempt_id), {"AnsweredBy": "machine_end_beep", "MachineDetectionDuration": "4100"})
+    (hang_up,) = fake.sent
+    assert hang_up.path.endswith(f"/Calls/{SID}.json") and hang_up.one("Status") == "completed"
+    call.fetch(gather, {"Digits": ""})  # the greeting ran into the menu's timeout meanwhile
+    assert call.verbs() == ["Hangup"]
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "completed", "AnsweredBy": "machine_end_beep"})
+    attempt = _attempt(twilio_sessions, call.attempt_id)
+    assert (attempt.temp_disposition, attempt.amd_result) == ("3.14", "machine_end_beep")
+    assert _case(twilio_sessions).status == CaseStatus.SCHEDULED
+
+
+def test_a_fax_is_not_a_household(call: Call, urls: WebhookUrls, twilio_sessions: sessionmaker[Session]) -> None:
+    call.answer(urls.start(call.attempt_id))
+    call.notify(urls.amd(call.attempt_id), {"AnsweredBy": "fax"})
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
+    assert _attempt(twilio_sessions, call.attempt_id).temp_disposition == "4.20"
+    assert _case(twilio_sessions).final_disposition == "4.20"
+
+
+def test_a_person_who_answers_overrules_the_detector(call: Call, urls: WebhookUrls, fake: FakeTwilio,
+                                                     twilio_sessions: sessionmaker[Session]) -> None:
+    _to_consent(call, urls)
+    call.press("1")  # consents
+    call.notify(urls.amd(call.attempt_id), {"AnsweredBy": "machine_start"})
+    assert fake.sent == []
+    assert "居住是否满半年" in " ".join(call.press("1").itertext())
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
+    assert _attempt(twilio_sessions, call.attempt_id).temp_disposition == "1.2"
+
+
+def test_a_failed_hang_up_still_ends_the_call_at_its_next_step(call: Call, urls: WebhookUrls,
+                                                                fake: FakeTwilio) -> None:
+    call.answer(urls.start(call.attempt_id))
+    fake.fail_next(500, 20500, "Internal Server Error")
+    call.notify(urls.amd(call.attempt_id), {"AnsweredBy": "machine_start"})
+    assert len(fake.sent) == 1  # the hang-up was tried, and failed
+    call.press("")
+    assert call.verbs() == ["Hangup"]
+
+
+def test_a_machine_picked_up_by_synchronous_detection_gets_no_interview(
+        call: Call, urls: WebhookUrls, twilio_sessions: sessionmaker[Session]) -> None:
+    call.fetch(urls.start(call.attempt_id), {"AnsweredBy": "machine_start"})
+    assert call.verbs() == ["Hangup"]
+    with twilio_sessions() as s:
+        assert s.scalars(select(Interview)).first() is None
+
+
+# -- the end of an interview --------------------------------------------------------------------
+
+
+def test_asking_for_a_person_dials_the_operator_when_there_is_one(
+        app: Flask, call: Call, urls: WebhookUrls, settings: Settings, fake: FakeTwilio,
+        twilio_sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    operator = replace(settings, twilio_operator_number="+8657112345678")
+    app.extensions[EXTENSION] = build_webhooks(Services(operator, twilio_sessions, clock), http_client=fake)
+    _to_consent(call, urls)
+    call.press("0")
+    assert call.verbs() == ["Say", "Dial", "Hangup"]
+    assert call.twiml is not None and call.twiml.findtext("Dial") == "+8657112345678"
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
+    assert _interview(twilio_sessions).status == InterviewStatus.OPERATOR
+    with twilio_sessions() as s:
+        assert s.scalars(select(FollowUpTask)).one().kind == "operator_request"
+
+
+def test_asking_for_a_person_without_an_operator_ends_with_a_promise(call: Call, urls: WebhookUrls) -> None:
+    _to_consent(call, urls)
+    call.press("0")
+    assert call.verbs() == ["Say", "Hangup"] and "工作人员会尽快与您联系" in call.spoken()[0]
+
+
+def test_a_callback_choice_books_the_case(call: Call, urls: WebhookUrls, twilio_sessions: sessionmaker[Session],
+                                          clock: VirtualClock) -> None:
+    _to_consent(call, urls)
+    call.press("2")  # not now
+    assert "今晚回电请按1" in " ".join(call.spoken())
+    call.press("2")  # tomorrow evening
+    assert call.verbs()[-1] == "Hangup"
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
+    case = _case(twilio_sessions)
+    assert case.status == CaseStatus.CALLBACK and case.callback_at is not None
+    assert case.next_attempt_at == case.callback_at
+    assert timedelta(hours=12) < case.callback_at - clock.now() < timedelta(hours=36)
+
+
+@pytest.fixture
+def at_the_suggestion(call: Call, urls: WebhookUrls) -> Iterator[Call]:
+    _to_consent(call, urls)
+    for keys in ("1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1"):
+        call.press(keys)
+    assert call.verbs() == ["Say", "Record", "Redirect"]
+    record = call.twiml.find("Record") if call.twiml is not None else None
+    assert record is not None and record.get("maxLength") == "60" and record.get("finishOnKey") == "#"
+    assert record.get("playBeep") == "true" and "recording" in (record.get("recordingStatusCallback") or "")
+    yield call
+
+
+def test_a_recorded_suggestion_is_stored_and_confirmed(at_the_suggestion: Call, urls: WebhookUrls,
+                                                       twilio_sessions: sessionmaker[Session]) -> None:
+    call = at_the_suggestion
+    rec_sid = "RE" + "2" * 32
+    call.speak("https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/" + rec_sid, 9, rec_sid)
+    call.notify(urls.recording(call.attempt_id), {
+        "RecordingSid": rec_sid, "RecordingStatus": "completed", "RecordingDuration": "10",
+        "RecordingUrl": "https://api.twilio.com/final/" + rec_sid})
+    with twilio_sessions() as s:
+        recording = s.scalars(select(Recording)).one()
+        assert recording.question_id == "q_suggest" and recording.duration_s == 10
+        assert recording.path == "https://api.twilio.com/final/" + rec_sid
+
+
+def test_silence_at_the_beep_is_no_answer(at_the_suggestion: Call, twilio_sessions: sessionmaker[Session]) -> None:
+    call = at_the_suggestion
+    call.stay_silent_at_the_beep()
+    assert "年龄" in " ".join(call.spoken())
+    with twilio_sessions() as s:
+        answer = s.scalars(select(Answer).where(Answer.question_id == "q_suggest")).one()
+        assert answer.status == AnswerStatus.NO_ANSWER
+        assert s.scalars(select(Recording)).first() is None
+
+
+def test_a_whole_call_recording_is_kept_with_the_interview(call: Call, urls: WebhookUrls,
+                                                          twilio_sessions: sessionmaker[Session]) -> None:
+    call.answer(urls.start(call.attempt_id))
+    form = {"RecordingSid": "RE" + "3" * 32, "RecordingStatus": "completed", "RecordingDuration": "95",
+            "RecordingUrl": "https://api.twilio.com/r/RE3"}
+    call.notify(urls.recording(call.attempt_id, whole_call=True), form)
+    call.notify(urls.recording(call.attempt_id, whole_call=True), form)  # twice
+    with twilio_sessions() as s:
+        recording = s.scalars(select(Recording)).one()
+        assert (recording.question_id, recording.duration_s) == ("call", 95)
