@@ -1,0 +1,161 @@
+"""The simulated telephony channel: whole calls against the synthetic world, at once.
+
+``place_call`` never moves the shared clock (the dialer's pacer owns time): the call starts at
+``clock.now()``, and its answer and end times come from a local clock that the resident's
+listening and thinking move forward. An answered call runs the real interview engine through
+:class:`ivr.interviews.InterviewSession` in one transaction of its own, committed once per call,
+so answers, do-not-call rows, operator tasks and resumable partials are stored exactly as with a
+real provider. Everything random is drawn from (seed, number, attempt), so a campaign replays.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr.channels.base import CallRequest, CallResult, CallStatus
+from ivr.channels.simulated.behaviour import Behaviour, daypart
+from ivr.channels.simulated.county import seeded
+from ivr.channels.simulated.resident import Reacts, Resident, ResidentFactory
+from ivr.channels.simulated.world import FAX, NON_WORKING, Person, World
+from ivr.engine import Answered, Step
+from ivr.interviews import InterviewSession, open_interview
+from survey.clock import Clock, VirtualClock, to_local
+from survey.config import Settings
+from survey.db import session_scope
+from survey.models import Case, InterviewMode, Survey
+from survey.questionnaire import Questionnaire
+from survey.surveys import survey_questionnaire
+
+MAX_EVENTS = 500  # a call longer than this is a bug in a resident model, not a patient resident
+RECORDING_SCHEME = "simulated://"  # recordings of simulated calls have no audio
+
+
+class SimulatedChannel:
+    """Implements :class:`ivr.channels.base.Channel` against a :class:`World`."""
+
+    name = "simulated"
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, world: World, seed: int = 0,
+                 behaviour: Behaviour | None = None, *, resident: ResidentFactory | None = None) -> None:
+        if not isinstance(world, World):
+            raise ValueError("SimulatedChannel(sessions, clock, world, ...) needs a World as its third argument; "
+                             "to build it from settings use ivr.channels.simulated.from_settings")
+        self.sessions = sessions
+        self.clock = clock
+        self.world = world
+        self.seed = seed
+        self.behaviour = behaviour or Behaviour()
+        self._resident = resident or self._modelled_resident
+        self._questionnaires: dict[int, Questionnaire] = {}
+
+    def lines_in_use(self) -> int:
+        return 0  # every call is over when place_call returns
+
+    def place_call(self, request: CallRequest) -> CallResult:
+        now = self.clock.now()
+        rng = seeded(self.seed, "call", request.number, request.attempt_id)
+        with session_scope(self.sessions) as session:
+            case = session.get(Case, request.case_id)
+            if case is None:
+                raise LookupError(f"simulated call for attempt {request.attempt_id}: no case {request.case_id}")
+            survey = session.get(Survey, case.survey_id)
+            assert survey is not None  # a foreign key
+            person = self.world.person(request.number, case.stratum.code)
+            unanswered = self._network(request, person, now, to_local(now, survey.timezone), rng)
+            if unanswered is not None:
+                return unanswered
+            return self._interview(session, request, case, survey, person, now, rng)
+
+    # -- before anyone speaks ---------------------------------------------------------------
+
+    def _network(self, request: CallRequest, person: Person, now: datetime, local: datetime,
+                 rng: random.Random) -> CallResult | None:
+        """The result of a call nobody (no eligible person) answers, or None when a person picks up."""
+        call_id = f"SIM-{request.attempt_id}"
+        at = _after(now)
+        if person.line == NON_WORKING:
+            return CallResult(CallStatus.NON_WORKING, now, at(3), provider_call_id=call_id,
+                              hangup_cause="unallocated_number")
+        if rng.random() < self.behaviour.busy:
+            return CallResult(CallStatus.BUSY, now, at(2), provider_call_id=call_id, hangup_cause="user_busy")
+        ring = rng.uniform(*self.behaviour.ring_s)
+        if person.line == FAX:
+            return CallResult(CallStatus.FAX, now, at(ring + 6), answered_at=at(ring), provider_call_id=call_id,
+                              amd_result="fax", hangup_cause="normal_clearing")
+        if rng.random() < self.behaviour.pickup_chance(daypart(local), person):
+            return None
+        if person.voicemail and self.behaviour.voicemail_after_s < request.ring_timeout_s:
+            pickup = self.behaviour.voicemail_after_s
+            return CallResult(CallStatus.MACHINE, now, at(pickup + 8), answered_at=at(pickup),
+                              provider_call_id=call_id, amd_result="machine_start", hangup_cause="normal_clearing")
+        return CallResult(CallStatus.NO_ANSWER, now, at(request.ring_timeout_s), provider_call_id=call_id,
+                          hangup_cause="no_answer")
+
+    # -- the interview ----------------------------------------------------------------------
+
+    def _interview(self, session: Session, request: CallRequest, case: Case, survey: Survey, person: Person,
+                   now: datetime, rng: random.Random) -> CallResult:
+        questionnaire = self._questionnaire(survey)
+        answered_at = now + timedelta(seconds=rng.uniform(*self.behaviour.ring_s))
+        local = VirtualClock(answered_at)
+        interview = open_interview(session, case, questionnaire, local, mode=InterviewMode.IVR,
+                                   attempt_id=request.attempt_id)
+        run = InterviewSession(session, interview, questionnaire, local, ask_language=request.language is None)
+        resident = self._resident(person, questionnaire, rng, _recording_path(interview.id))
+        step = run.handle(Answered())
+        for _ in range(MAX_EVENTS):
+            if step.hangup or step.transfer:
+                break
+            step = self._exchange(run, resident, local, step)
+        else:
+            raise RuntimeError(f"simulated call for case {case.id} did not end after {MAX_EVENTS} steps")
+        ended_at = local.now() + timedelta(seconds=1)
+        return CallResult(CallStatus.ANSWERED, now, ended_at, answered_at=answered_at,
+                          provider_call_id=f"SIM-{request.attempt_id}", hangup_cause="normal_clearing",
+                          interview_status=run.engine.reported_status,
+                          callback_at=self._callback_at(run, survey, ended_at))
+
+    @staticmethod
+    def _exchange(run: InterviewSession, resident: Reacts, local: VirtualClock, step: Step) -> Step:
+        event, seconds = resident.react(step)
+        local.advance(timedelta(seconds=max(0.0, seconds)))
+        return run.handle(event)
+
+    def _modelled_resident(self, person: Person, questionnaire: Questionnaire, rng: random.Random,
+                           recording_path: Callable[[str], str]) -> Reacts:
+        return Resident(person, self.behaviour, questionnaire, rng, recording_path)
+
+    def _questionnaire(self, survey: Survey) -> Questionnaire:
+        if survey.questionnaire_id not in self._questionnaires:
+            self._questionnaires[survey.questionnaire_id] = survey_questionnaire(survey)
+        return self._questionnaires[survey.questionnaire_id]
+
+    @staticmethod
+    def _callback_at(run: InterviewSession, survey: Survey, ended_at: datetime) -> datetime | None:
+        """The dialling time for the resident's callback choice, inside the survey's calling windows."""
+        if not run.callback_slot:
+            return None
+        from dialer.policy import DialPolicy
+        from dialer.schedule import ScheduleError, callback_time
+
+        try:
+            return callback_time(run.callback_slot, ended_at, DialPolicy.from_survey(survey))
+        except ScheduleError:
+            return None  # no calling window ahead: the dialer retries by its own rules
+
+
+def from_settings(settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> SimulatedChannel:
+    """The channel as the dialer builds channels, ``(settings, sessions, clock)``: the default world."""
+    return SimulatedChannel(sessions, clock, World())
+
+
+def _after(start: datetime) -> Callable[[float], datetime]:
+    return lambda seconds: start + timedelta(seconds=seconds)
+
+
+def _recording_path(interview_id: int) -> Callable[[str], str]:
+    return lambda question_id: f"{RECORDING_SCHEME}interview/{interview_id}/{question_id}.wav"
