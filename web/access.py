@@ -1,0 +1,79 @@
+"""Who may see what: login, roles per view, and the township / unit scope of a user."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import LoginManager, current_user, login_required
+from sqlalchemy import ColumnElement, true
+
+from survey.models import Stratum, User
+from web.context import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = ""
+login_manager.session_protection = "strong"
+
+
+class LoginUser:
+    """The Flask-Login view of a :class:`User` row (the row stays in the request's session)."""
+
+    def __init__(self, row: User) -> None:
+        self.row = row
+        self.id = row.id
+        self.role = row.role
+        self.username = row.username
+        self.display_name = row.display_name or row.username
+        self.township_scope: list[str] | None = row.township_scope or None
+        self.unit_id = row.unit_id
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+@login_manager.user_loader
+def _load(user_id: str) -> LoginUser | None:
+    row = db().get(User, int(user_id)) if user_id.isdigit() else None
+    return LoginUser(row) if row is not None and row.active else None
+
+
+def roles(*allowed: str) -> Callable[[F], F]:
+    """Log in first (302 to the login page), then 403 unless the user has one of ``allowed``."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return login_required(wrapper)  # type: ignore[return-value]
+
+    return decorate
+
+
+def user() -> LoginUser:
+    """The logged-in user (views behind :func:`roles` only)."""
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def in_scope(codes: Iterable[str]) -> list[str]:
+    """The township codes among ``codes`` that the current user may see."""
+    scope = user().township_scope
+    return [c for c in codes if scope is None or c in scope]
+
+
+def stratum_filter() -> ColumnElement[bool]:
+    """A WHERE clause limiting strata to the user's township scope."""
+    scope = user().township_scope
+    return Stratum.code.in_(scope) if scope else true()

@@ -1,0 +1,113 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, Response, render_template
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from survey.clock import Clock, SystemClock
+from survey.config import Settings, load_settings
+from survey.db import make_engine, session_factory
+from survey.phones import PhoneVault
+from web import analysis_source
+from web.access import login_manager
+from web.context import Analyse, WebContext, install
+from web.i18n import DEFAULT_LANGUAGE, DictBabel, select_language
+from web.templating import setup_templates
+
+csrf = CSRFProtect()
+
+LOGIN_RATE_LIMIT = "5 per minute"  # failed logins per client address
+
+
+def create_app(settings: Settings | None = None, sessions: sessionmaker[Session] | None = None,
+               clock: Clock | None = None, *, analyse: Analyse | None = None) -> Flask:
+    """The web app. Defaults: settings from the environment, a database from
+    ``settings.database_url``, the wall clock, and the survey analysis for the dashboard."""
+    settings = settings or load_settings()
+    if sessions is None:
+        sessions = session_factory(make_engine(settings.database_url))
+    app = Flask(__name__)
+    _configure(app, settings)
+    install(app, WebContext(settings=settings, sessions=sessions, clock=clock or SystemClock(),
+                            vault=PhoneVault(settings.secret_key),
+                            analyse=analyse or analysis_source.survey_analysis))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    DictBabel(app, locale_selector=select_language)
+    setup_templates(app)
+    _register_blueprints(app)
+    _limit_logins(app)
+    _error_pages(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    secure = settings.public_url.lower().startswith("https://")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        WTF_CSRF_TIME_LIMIT=12 * 3600,
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        BABEL_DEFAULT_LOCALE=DEFAULT_LANGUAGE,
+        LOGIN_RATE_LIMIT=LOGIN_RATE_LIMIT,
+    )
+
+
+def _register_blueprints(app: Flask) -> None:
+    from web.blueprints import (
+        admin,
+        auth,
+        cases,
+        concerns,
+        console,
+        dashboard,
+        home,
+        live,
+        surveys,
+        transcribe,
+    )
+    from web.blueprints.twilio import bp as twilio
+
+    for module in (auth, home, console, transcribe, surveys, live, cases, dashboard, concerns, admin):
+        app.register_blueprint(module.bp)
+    app.register_blueprint(twilio, url_prefix="/twilio")
+    csrf.exempt(twilio)
+
+
+def _limit_logins(app: Flask) -> None:
+    """Flask-Limiter (memory storage, one per app) on the login form: failed attempts only."""
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
+    limit = limiter.limit(lambda: str(app.config["LOGIN_RATE_LIMIT"]), methods=["POST"],
+                          deduct_when=lambda response: response.status_code == 401)
+    app.view_functions["auth.login"] = limit(app.view_functions["auth.login"])
+
+
+def _error_pages(app: Flask) -> None:
+    def page(error: HTTPException) -> tuple[str, int]:
+        return render_template("error.html", error=error), error.code or 500
+
+    for code in (400, 403, 404, 405, 413, 429):
+        app.register_error_handler(code, page)
+    app.register_error_handler(CSRFError, page)
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
+                       "style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'")
+    if response.mimetype in ("text/html", "application/json"):
+        headers.setdefault("Cache-Control", "no-store")  # pages may hold personal data
+    return response

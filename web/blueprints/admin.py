@@ -1,0 +1,133 @@
+"""Administrators: staff accounts (roles, township scope, unit, password), responsible units, and
+the audit log (read-only: the app never changes or deletes an audit row)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from survey import audit
+from survey.models import Role, Unit, User
+from survey.users import UserError, create_user, set_password, update_user
+from web.access import roles, user
+from web.context import ctx, db
+from web.templating import role_name
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+AUDIT_PAGE = 100
+
+
+def _unit_choices() -> list[tuple[int, str]]:
+    return [(0, "—"), *((u.id, f"{u.code} {u.name_zh}") for u in db().scalars(select(Unit).order_by(Unit.code)))]
+
+
+class UserForm(FlaskForm):
+    username = StringField(validators=[DataRequired(), Length(max=80)])
+    display_name = StringField(validators=[Length(max=120)])
+    role = SelectField(choices=list(Role.ALL))
+    township_scope = StringField(validators=[Length(max=400)])
+    unit_id = SelectField(coerce=int)
+    password = PasswordField(validators=[Optional(), Length(max=200)])
+    active = BooleanField(default=True)
+
+
+class UnitForm(FlaskForm):
+    code = StringField(validators=[DataRequired(), Length(max=40)])
+    name_zh = StringField(validators=[DataRequired(), Length(max=120)])
+    name_en = StringField(validators=[Length(max=120)])
+    township_code = StringField(validators=[Length(max=40)])
+
+
+def _codes(text: str) -> list[str]:
+    return [c.strip() for c in text.replace("，", ",").split(",") if c.strip()]
+
+
+@bp.route("/users")
+@roles(Role.ADMIN)
+def users() -> str:
+    units = {u.id: u for u in db().scalars(select(Unit))}
+    return render_template("admin/users.html", users=db().scalars(select(User).order_by(User.username)).all(),
+                           units=units)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def new_user() -> Response | str:
+    form = UserForm()
+    form.unit_id.choices = _unit_choices()
+    if form.validate_on_submit():
+        try:
+            made = create_user(db(), form.username.data or "", form.password.data or "", form.role.data or "",
+                               ctx().clock, township_scope=_codes(form.township_scope.data or ""),
+                               unit_id=form.unit_id.data or None, display_name=form.display_name.data or "",
+                               actor_id=user().id)
+        except UserError as exc:
+            db().rollback()
+            flash(_(str(exc)), "error")
+        else:
+            flash(_("Account %(name)s created.", name=made.username), "info")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user.html", form=form, account=None, role_name=role_name)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def edit_user(user_id: int) -> Response | str:
+    account = db().get(User, user_id)
+    if account is None:
+        abort(404)
+    form = UserForm(obj=account) if request.method == "GET" else UserForm()
+    form.unit_id.choices = _unit_choices()
+    if request.method == "GET":
+        form.township_scope.data = ", ".join(account.township_scope or [])
+        form.unit_id.data = account.unit_id or 0
+    form.username.data = account.username
+    if form.validate_on_submit():
+        try:
+            update_user(db(), account, ctx().clock, actor_id=user().id, role=form.role.data or "",
+                        township_scope=_codes(form.township_scope.data or ""), unit_id=form.unit_id.data or None,
+                        active=bool(form.active.data), display_name=form.display_name.data)
+            if form.password.data:
+                set_password(db(), account, form.password.data, ctx().clock, actor_id=user().id)
+        except UserError as exc:
+            db().rollback()
+            flash(_(str(exc)), "error")
+        else:
+            flash(_("Account %(name)s saved.", name=account.username), "info")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user.html", form=form, account=account, role_name=role_name)
+
+
+@bp.route("/units", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def units() -> Response | str:
+    form = UnitForm()
+    if form.validate_on_submit():
+        code = (form.code.data or "").strip()
+        if db().scalars(select(Unit).where(Unit.code == code)).first() is not None:
+            flash(_("A unit with this code already exists."), "error")
+        else:
+            unit = Unit(code=code, name_zh=(form.name_zh.data or "").strip(), name_en=(form.name_en.data or "").strip(),
+                        township_code=(form.township_code.data or "").strip() or None)
+            db().add(unit)
+            db().flush()
+            audit.record(db(), ctx().clock, user_id=user().id, action="unit_created", entity="unit",
+                         entity_id=unit.id, after={"code": unit.code, "name_zh": unit.name_zh})
+            return redirect(url_for("admin.units"))
+    return render_template("admin/units.html", form=form, units=db().scalars(select(Unit).order_by(Unit.code)).all())
+
+
+@bp.route("/audit", endpoint="audit")
+@roles(Role.ADMIN)
+def audit_log() -> str:
+    args = request.args
+    rows = audit.entries(db(), entity=args.get("entity") or None, entity_id=args.get("entity_id") or None,
+                         action=args.get("action") or None, user_id=args.get("user", type=int),
+                         older_than=args.get("older_than", type=int), limit=AUDIT_PAGE)
+    names = {u.id: u.username for u in db().scalars(select(User))}
+    return render_template("admin/audit.html", rows=rows, names=names, args=args, page=AUDIT_PAGE)

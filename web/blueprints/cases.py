@@ -1,0 +1,168 @@
+"""Supervisors: cases of a survey (numbers masked), and one case's attempt history, interviews,
+answers, recordings, tasks and concerns, with audited corrections."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from werkzeug.wrappers import Response
+from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from dialer.callbacks import set_callback
+from dialer.schedule import ScheduleError
+from survey import aapor
+from survey.clock import from_local
+from survey.concerns import CATEGORIES
+from survey.models import (
+    AuditLog,
+    CallAttempt,
+    Case,
+    Concern,
+    FollowUpTask,
+    Interview,
+    Recording,
+    Role,
+    Stratum,
+    Survey,
+)
+from web.access import roles, user
+from web.context import ctx, db
+from web.i18n import language
+from web.operations.answers import AnswerEditError, edit_answer
+from web.operations.cases import CaseChangeError, set_final_disposition
+from web.operations.transcripts import audio_path
+from web.queries.questionnaires import questionnaire_of
+from web.queries.script import answer_lines
+from web.templating import DISPLAY_TZ
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+PAGE = 200
+
+
+class AnswerForm(FlaskForm):
+    interview_id = HiddenField(validators=[DataRequired()])
+    question_id = SelectField(validate_choice=False)
+    keys = StringField(validators=[DataRequired(), Length(max=20)])
+    reason = StringField(validators=[DataRequired(), Length(max=200)])
+
+
+class DispositionForm(FlaskForm):
+    code = SelectField(choices=list(aapor.DISPOSITIONS))
+    reason = StringField(validators=[DataRequired(), Length(max=200)])
+
+
+class CallbackForm(FlaskForm):
+    when = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
+
+
+def _case(case_id: int) -> Case:
+    case = db().get(Case, case_id)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _back(case: Case) -> Response:
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+@bp.route("/")
+@roles(Role.SUPERVISOR)
+def index() -> str:
+    session = db()
+    surveys = session.scalars(select(Survey).order_by(Survey.id.desc())).all()
+    survey_id = request.args.get("survey", type=int) or (surveys[0].id if surveys else 0)
+    query = (select(Case).where(Case.survey_id == survey_id).options(joinedload(Case.stratum), joinedload(Case.contact))
+             .order_by(Case.id).limit(PAGE))
+    if request.args.get("township"):
+        query = query.join(Stratum, Stratum.id == Case.stratum_id).where(Stratum.code == request.args["township"])
+    if request.args.get("status"):
+        query = query.where(Case.status == request.args["status"])
+    return render_template("cases/index.html", surveys=surveys, survey_id=survey_id,
+                           cases=session.scalars(query).all(), args=request.args, page=PAGE)
+
+
+@bp.route("/<int:case_id>")
+@roles(Role.SUPERVISOR)
+def detail(case_id: int) -> str:
+    case, session, lang = _case(case_id), db(), language()
+    survey = session.get(Survey, case.survey_id)
+    assert survey is not None
+    q = questionnaire_of(survey)
+    interviews = session.scalars(select(Interview).where(Interview.case_id == case.id).order_by(Interview.id)).all()
+    ids = [i.id for i in interviews]
+    recordings = session.scalars(select(Recording).where(Recording.interview_id.in_(ids))).all() if ids else []
+    history = session.scalars(select(AuditLog).where(
+        ((AuditLog.entity == "case") & (AuditLog.entity_id == str(case.id)))
+        | ((AuditLog.entity == "interview") & AuditLog.entity_id.in_([str(i) for i in ids])))
+        .order_by(AuditLog.id.desc()).limit(50)).all()
+    return render_template(
+        "cases/detail.html", case=case, survey=survey, interviews=interviews,
+        answers={i.id: answer_lines(i, q, lang) for i in interviews},
+        attempts=session.scalars(select(CallAttempt).where(CallAttempt.case_id == case.id)
+                                 .order_by(CallAttempt.id)).all(),
+        recordings=recordings, playable={r.id for r in recordings
+                                         if audio_path(ctx().settings.recordings_dir, r) is not None},
+        tasks=session.scalars(select(FollowUpTask).where(FollowUpTask.case_id == case.id)
+                              .order_by(FollowUpTask.id)).all(),
+        concerns=session.scalars(select(Concern).where(Concern.case_id == case.id)).all(), categories=CATEGORIES,
+        history=history, answer_form=AnswerForm(), disposition_form=DispositionForm(code=case.final_disposition),
+        callback_form=CallbackForm(), dispositions=aapor.DISPOSITIONS)
+
+
+@bp.route("/<int:case_id>/answer", methods=["POST"])
+@roles(Role.SUPERVISOR)
+def answer(case_id: int) -> Response:
+    case, form = _case(case_id), AnswerForm()
+    if not form.validate_on_submit() or not (form.interview_id.data or "").isdigit():
+        abort(400)
+    interview = db().get(Interview, int(form.interview_id.data or 0))
+    if interview is None or interview.case_id != case.id:
+        abort(404)
+    survey = db().get(Survey, case.survey_id)
+    assert survey is not None
+    try:
+        edit_answer(db(), interview, questionnaire_of(survey), form.question_id.data or "", form.keys.data or "",
+                    ctx().clock, user_id=user().id, reason=form.reason.data or "")
+        flash(_("Answer corrected."), "info")
+    except AnswerEditError as exc:
+        db().rollback()
+        flash(_(str(exc)), "error")
+    return _back(case)
+
+
+@bp.route("/<int:case_id>/disposition", methods=["POST"])
+@roles(Role.SUPERVISOR)
+def disposition(case_id: int) -> Response:
+    case, form = _case(case_id), DispositionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        set_final_disposition(db(), case, form.code.data or "", ctx().clock, user_id=user().id,
+                              reason=form.reason.data or "")
+        flash(_("Disposition changed."), "info")
+    except CaseChangeError as exc:
+        db().rollback()
+        flash(_(str(exc)), "error")
+    return _back(case)
+
+
+@bp.route("/<int:case_id>/callback", methods=["POST"])
+@roles(Role.SUPERVISOR)
+def callback(case_id: int) -> Response:
+    case, form = _case(case_id), CallbackForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        booked = set_callback(db(), case, from_local(form.when.data, DISPLAY_TZ), user().row,
+                              now=ctx().clock.now())
+        flash(_("Callback booked for %(when)s.", when=booked.strftime("%Y-%m-%d %H:%M UTC")), "info")
+    except ScheduleError as exc:
+        db().rollback()
+        flash(_(str(exc)), "error")
+    return _back(case)
+

@@ -1,0 +1,173 @@
+"""Residents' concerns (群众诉求): supervisors assign them to a responsible unit with a deadline
+(交办) and may record a revisit made outside the console; a unit sees only its own concerns,
+records its handling and marks them resolved (办结). Overdue concerns are flagged. Every step goes
+through :mod:`survey.concerns` (audited; illegal steps refused with a clear message)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import DateField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from survey import concerns as workflow
+from survey.clock import from_local
+from survey.models import Concern, ConcernStatus, Role, Unit, User
+from web.access import roles, user
+from web.context import ctx, db
+from web.forms import ActionForm
+from web.i18n import language
+from web.queries.concerns import listing, visible
+from web.templating import DISPLAY_TZ
+
+bp = Blueprint("concerns", __name__, url_prefix="/concerns")
+READERS = (Role.SUPERVISOR, Role.UNIT)
+END_OF_DAY = time(23, 59)
+
+
+class AssignForm(FlaskForm):
+    unit_id = SelectField(coerce=int)
+    deadline = DateField(validators=[DataRequired()])
+    note = TextAreaField(validators=[Length(max=2000)])
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField(validators=[Length(max=4000)])
+
+
+class RevisitForm(FlaskForm):
+    result = SelectField(choices=list(workflow.REVISIT_RESULTS))
+    note = TextAreaField(validators=[Length(max=2000)])
+
+
+def _unit_filter() -> int | None:
+    me = user()
+    if me.role != Role.UNIT:
+        return None
+    return me.unit_id if me.unit_id is not None else -1  # a unit account without a unit sees nothing
+
+
+def _concern(concern_id: int) -> Concern:
+    found = db().scalars(visible(unit_id=_unit_filter()).where(Concern.id == concern_id)).first()
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.route("/")
+@roles(*READERS)
+def index() -> str:
+    now = ctx().clock.now()
+    status = request.args.get("status") or None
+    rows = listing(db(), visible(unit_id=_unit_filter()), status=status, overdue_only=bool(request.args.get("overdue")),
+                   now=now)
+    return render_template("concerns/index.html", concerns=rows, now=now, status=status,
+                           overdue=workflow.is_overdue, categories=workflow.CATEGORIES, statuses=ConcernStatus)
+
+
+@bp.route("/<int:concern_id>")
+@roles(*READERS)
+def detail(concern_id: int) -> str:
+    concern = _concern(concern_id)
+    users = {u.id: u.display_name or u.username for u in db().scalars(select(User))}
+    form = AssignForm()
+    form.unit_id.choices = [(u.id, u.name_zh) for u in db().scalars(select(Unit).order_by(Unit.code))]
+    return render_template(
+        "concerns/detail.html", concern=concern, users=users, actions=workflow.allowed_actions(concern),
+        overdue=workflow.is_overdue(concern, ctx().clock.now()), categories=workflow.CATEGORIES,
+        statuses=ConcernStatus, results=workflow.REVISIT_RESULTS, assign_form=form, note_form=NoteForm(),
+        revisit_form=RevisitForm(), action=ActionForm())
+
+
+def _done(concern: Concern, message: str) -> Response:
+    flash(message, "info")
+    return redirect(url_for("concerns.detail", concern_id=concern.id))
+
+
+def _refused(concern: Concern, exc: workflow.ConcernError) -> Response:
+    db().rollback()
+    if isinstance(exc, workflow.IllegalTransition):
+        allowed = "、".join(ConcernStatus.ZH[s] if _zh() else s for s in exc.allowed)
+        flash(_("Not possible: this concern is %(status)s; that step can only be taken from %(allowed)s.",
+                status=ConcernStatus.ZH[exc.status] if _zh() else exc.status, allowed=allowed), "error")
+    else:
+        flash(_(str(exc)), "error")
+    return redirect(url_for("concerns.detail", concern_id=concern.id))
+
+
+def _zh() -> bool:
+    return language() == "zh"
+
+
+@bp.route("/<int:concern_id>/assign", methods=["POST"])
+@roles(Role.SUPERVISOR)
+def assign(concern_id: int) -> Response:
+    concern, form = _concern(concern_id), AssignForm()
+    form.unit_id.choices = [(u.id, u.code) for u in db().scalars(select(Unit))]
+    if not form.validate_on_submit() or form.deadline.data is None:
+        abort(400)
+    deadline = from_local(datetime.combine(form.deadline.data, END_OF_DAY), DISPLAY_TZ)
+    try:
+        workflow.assign(db(), concern, ctx().clock, unit_id=form.unit_id.data or 0, deadline=deadline,
+                        user_id=user().id, note=form.note.data or "")
+    except workflow.ConcernError as exc:
+        return _refused(concern, exc)
+    return _done(concern, _("Assigned (交办)."))
+
+
+@bp.route("/<int:concern_id>/start", methods=["POST"])
+@roles(Role.UNIT)
+def start(concern_id: int) -> Response:
+    concern = _concern(concern_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        workflow.start(db(), concern, ctx().clock, user_id=user().id)
+    except workflow.ConcernError as exc:
+        return _refused(concern, exc)
+    return _done(concern, _("Handling started (办理中)."))
+
+
+@bp.route("/<int:concern_id>/note", methods=["POST"])
+@roles(Role.UNIT)
+def note(concern_id: int) -> Response:
+    concern, form = _concern(concern_id), NoteForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        workflow.add_note(db(), concern, ctx().clock, user_id=user().id, note=form.note.data or "")
+    except workflow.ConcernError as exc:
+        return _refused(concern, exc)
+    return _done(concern, _("Handling recorded."))
+
+
+@bp.route("/<int:concern_id>/resolve", methods=["POST"])
+@roles(Role.UNIT)
+def resolve(concern_id: int) -> Response:
+    concern, form = _concern(concern_id), NoteForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        workflow.resolve(db(), concern, ctx().clock, user_id=user().id, note=form.note.data or "")
+    except workflow.ConcernError as exc:
+        return _refused(concern, exc)
+    return _done(concern, _("Resolved (已办结). The call centre will call the resident back (回访)."))
+
+
+@bp.route("/<int:concern_id>/revisit", methods=["POST"])
+@roles(Role.SUPERVISOR)
+def revisit(concern_id: int) -> Response:
+    concern, form = _concern(concern_id), RevisitForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        workflow.record_revisit(db(), concern, ctx().clock, user_id=user().id, result=form.result.data or "",
+                                note=form.note.data or "")
+    except workflow.ConcernError as exc:
+        return _refused(concern, exc)
+    return _done(concern, _("Revisit recorded (已回访)."))

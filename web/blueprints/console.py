@@ -1,0 +1,357 @@
+"""Interviewers: the follow-up queue, the case workspace (CATI or door-to-door interview with the
+IVR's keys), dispositions, callbacks, notes, concerns and revisit calls.
+
+The full phone number appears on one page only: the workspace of a task the interviewer holds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional
+
+from ivr.engine import Step
+from survey.clock import from_local
+from survey.concerns import CATEGORIES, REVISIT_RESULTS, ConcernError, awaiting_revisit
+from survey.models import CallAttempt, Concern, FollowUpTask, Interview, InterviewMode, Role, Survey, TaskKind
+from survey.questionnaire import Questionnaire
+from web.access import roles, user
+from web.context import ctx, db
+from web.forms import ActionForm
+from web.i18n import language
+from web.operations import console as ops
+from web.operations.answers import AnswerEditError, edit_answer
+from web.operations.concern_intake import concern_from_case
+from web.operations.f2f import F2FError, start_visit
+from web.queries.questionnaires import questionnaire_of
+from web.queries.queue import F2F_VISIT, my_open_tasks, queue
+from web.queries.script import answer_lines, current_screen
+from web.templating import DISPLAY_TZ, label
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+
+OUTCOME_LABELS = {
+    "complete": _l("Complete"), "partial": _l("Stopped part-way (resume later)"),
+    "callback": _l("Call back later"), "refusal": _l("Refusal"), "screened_out": _l("Not eligible"),
+    "opt_out": _l("Never call again"), "no_answer": _l("No answer / nobody home"), "busy": _l("Busy"),
+    "machine": _l("Answering machine"), "non_working": _l("Number not in service"),
+}
+
+
+class StartForm(FlaskForm):
+    mode = RadioField(choices=[(InterviewMode.CATI, "CATI"), (InterviewMode.F2F, "F2F")], default=InterviewMode.CATI)
+
+
+class KeysForm(FlaskForm):
+    keys = StringField(validators=[DataRequired(), Length(max=20)])
+
+
+class OpenAnswerForm(FlaskForm):
+    text = TextAreaField(validators=[Length(max=2000)])
+
+
+class DispositionForm(FlaskForm):
+    outcome = SelectField(choices=list(OUTCOME_LABELS))
+    callback_at = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    staff_callback = BooleanField(default=True)
+    note = StringField(validators=[Length(max=500)])
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField(validators=[DataRequired(), Length(max=2000)])
+
+
+class ConcernForm(FlaskForm):
+    category = SelectField(choices=list(CATEGORIES))
+    summary = TextAreaField(validators=[DataRequired(), Length(max=4000)])
+
+
+class RevisitForm(FlaskForm):
+    concern_id = HiddenField(validators=[DataRequired()])
+    result = SelectField(choices=list(REVISIT_RESULTS))
+    note = StringField(validators=[Length(max=500)])
+
+
+class AnswerEditForm(FlaskForm):
+    question_id = HiddenField(validators=[DataRequired()])
+    keys = StringField(validators=[DataRequired(), Length(max=20)])
+    reason = StringField(validators=[Length(max=200)])
+
+
+class F2FForm(FlaskForm):
+    survey_id = SelectField(coerce=int)
+    township = SelectField()
+    number = StringField(validators=[DataRequired(), Length(max=40)])
+
+
+def _staff() -> ops.Staff:
+    u = user()
+    return ops.Staff(u.id, u.username)
+
+
+def _held(task_id: int) -> FollowUpTask:
+    task = db().get(FollowUpTask, task_id)
+    if task is None:
+        abort(404)
+    if not ops.owned(task, _staff()):
+        abort(403)
+    return task
+
+
+def _back(task: FollowUpTask) -> Response:
+    return redirect(url_for("console.task", task_id=task.id))
+
+
+def _say(step: Step) -> None:
+    """Show the engine's system messages (invalid key, goodbye ...) after a redirect."""
+    for prompt in step.prompts:
+        if prompt.key.startswith("msg/"):
+            flash(prompt.text, "engine")
+
+
+def _refused(exc: Exception) -> None:
+    db().rollback()
+    flash(_(str(exc)), "error")
+
+
+@bp.route("/", endpoint="queue")
+@roles(Role.INTERVIEWER)
+def queue_page() -> str:
+    staff = _staff()
+    return render_template("console/queue.html", rows=queue(db(), staff.id, ctx().clock.now()),
+                           mine=my_open_tasks(db(), staff.id), form=ActionForm(), kind_label=kind_label)
+
+
+@bp.route("/next", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def next_case() -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    task = ops.claim_next(db(), _staff(), ctx().clock)
+    if task is None:
+        flash(_("No case is due right now."), "info")
+        return redirect(url_for("console.queue"))
+    return _back(task)
+
+
+@bp.route("/task/<int:task_id>")
+@roles(Role.INTERVIEWER)
+def task(task_id: int) -> str:
+    task = _held(task_id)
+    session, staff, lang = db(), _staff(), language()
+    case = task.case
+    survey = session.get(Survey, case.survey_id)
+    assert survey is not None
+    q = questionnaire_of(survey)
+    interview = ops.live_interview(session, task, staff)
+    shown = interview or (session.get(Interview, task.interview_id) if task.interview_id else None)
+    form_outcome = DispositionForm()
+    if interview is not None and interview.status == "complete":
+        form_outcome.outcome.data = "complete"
+    return render_template(
+        "console/task.html", task=task, case=case, survey=survey, kind_label=kind_label,
+        number=ctx().vault.decrypt(case.contact.number_enc), interview=interview,
+        screen=current_screen(interview, q, lang) if interview else None,
+        answers=answer_lines(shown, q, lang) if shown else [],
+        attempts=session.scalars(select(CallAttempt).where(CallAttempt.case_id == case.id)
+                                 .order_by(CallAttempt.id.desc())).all(),
+        concerns=session.scalars(select(Concern).where(Concern.case_id == case.id).order_by(Concern.id)).all(),
+        awaiting=awaiting_revisit(session, case.id) if task.kind == TaskKind.REVISIT else [],
+        categories=CATEGORIES, revisit_results=REVISIT_RESULTS, outcomes=OUTCOME_LABELS,
+        start_form=StartForm(mode=InterviewMode.F2F if task.kind == F2F_VISIT else InterviewMode.CATI),
+        keys_form=KeysForm(), open_form=OpenAnswerForm(), disposition_form=form_outcome, note_form=NoteForm(),
+        concern_form=ConcernForm(), revisit_form=RevisitForm(), edit_form=AnswerEditForm(), form=ActionForm())
+
+
+def _questionnaire(task: FollowUpTask) -> Questionnaire:
+    survey = db().get(Survey, task.survey_id)
+    assert survey is not None
+    return questionnaire_of(survey)
+
+
+@bp.route("/task/<int:task_id>/start", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def start(task_id: int) -> Response:
+    task, form = _held(task_id), StartForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        _say(ops.start_interview(db(), task, _staff(), _questionnaire(task), ctx().clock, form.mode.data or ""))
+    except ops.ConsoleError as exc:
+        _refused(exc)
+    return _back(task)
+
+
+@bp.route("/task/<int:task_id>/keys", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def keys(task_id: int) -> Response:
+    task, form = _held(task_id), KeysForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        _say(ops.enter_keys(db(), task, _staff(), _questionnaire(task), ctx().clock, form.keys.data or ""))
+    except ops.ConsoleError as exc:
+        _refused(exc)
+    return _back(task)
+
+
+@bp.route("/task/<int:task_id>/open-answer", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def open_answer(task_id: int) -> Response:
+    task, form = _held(task_id), OpenAnswerForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        _say(ops.enter_open_answer(db(), task, _staff(), _questionnaire(task), ctx().clock, form.text.data or ""))
+    except ops.ConsoleError as exc:
+        _refused(exc)
+    return _back(task)
+
+
+@bp.route("/task/<int:task_id>/answer", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def edit(task_id: int) -> Response:
+    task, form = _held(task_id), AnswerEditForm()
+    if not form.validate_on_submit():
+        abort(400)
+    interview = ops.live_interview(db(), task, _staff())
+    if interview is None:
+        flash(_("Answers can be corrected only while the interview is open."), "error")
+        return _back(task)
+    try:
+        edit_answer(db(), interview, _questionnaire(task), form.question_id.data or "", form.keys.data or "",
+                    ctx().clock, user_id=_staff().id, reason=form.reason.data or "")
+        flash(_("Answer corrected."), "info")
+    except AnswerEditError as exc:
+        _refused(exc)
+    return _back(task)
+
+
+@bp.route("/task/<int:task_id>/disposition", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def disposition(task_id: int) -> Response:
+    task, form = _held(task_id), DispositionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    when: datetime | None = from_local(form.callback_at.data, DISPLAY_TZ) if form.callback_at.data else None
+    try:
+        ops.record_disposition(db(), task, _staff(), _questionnaire(task), ctx().clock, form.outcome.data or "",
+                               callback_at=when, staff_callback=bool(form.staff_callback.data),
+                               note=form.note.data or "")
+    except ops.ConsoleError as exc:
+        _refused(exc)
+        return _back(task)
+    flash(_("Recorded: %(outcome)s.", outcome=OUTCOME_LABELS[form.outcome.data or ""]), "info")
+    return redirect(url_for("console.queue"))
+
+
+@bp.route("/task/<int:task_id>/release", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def release(task_id: int) -> Response:
+    task = _held(task_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        ops.release(db(), task, _staff(), ctx().clock)
+    except ops.ConsoleError as exc:
+        _refused(exc)
+        return _back(task)
+    return redirect(url_for("console.queue"))
+
+
+@bp.route("/task/<int:task_id>/note", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def note(task_id: int) -> Response:
+    task, form = _held(task_id), NoteForm()
+    if not form.validate_on_submit():
+        abort(400)
+    ops.add_note(task, _staff(), ctx().clock, form.text.data or "")
+    return _back(task)
+
+
+@bp.route("/task/<int:task_id>/concern", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def concern(task_id: int) -> Response:
+    task, form = _held(task_id), ConcernForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        concern_from_case(db(), task.case, ctx().clock, category=form.category.data or "",
+                          summary=form.summary.data or "", user_id=_staff().id)
+        flash(_("Concern registered (受理)."), "info")
+    except ConcernError as exc:
+        _refused(exc)
+    return _back(task)
+
+
+@bp.route("/task/<int:task_id>/revisit", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def revisit(task_id: int) -> Response:
+    task, form = _held(task_id), RevisitForm()
+    if not form.validate_on_submit() or not (form.concern_id.data or "").isdigit():
+        abort(400)
+    concern = db().get(Concern, int(form.concern_id.data or 0))
+    if concern is None:
+        abort(404)
+    try:
+        ops.record_revisit_answer(db(), task, _staff(), ctx().clock, concern, form.result.data or "",
+                                  form.note.data or "")
+    except (ops.ConsoleError, ConcernError) as exc:
+        _refused(exc)
+        return _back(task)
+    return redirect(url_for("console.queue")) if task.status == "done" else _back(task)
+
+
+@bp.route("/task/<int:task_id>/not-reached", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def not_reached(task_id: int) -> Response:
+    task = _held(task_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        ops.revisit_not_reached(db(), task, _staff(), ctx().clock)
+    except ops.ConsoleError as exc:
+        _refused(exc)
+        return _back(task)
+    return redirect(url_for("console.queue"))
+
+
+@bp.route("/f2f", methods=["GET", "POST"])
+@roles(Role.INTERVIEWER)
+def f2f() -> Response | str:
+    form = F2FForm()
+    surveys = db().scalars(select(Survey).where(Survey.status == "active").order_by(Survey.id.desc())).all()
+    form.survey_id.choices = [(s.id, s.name or s.code) for s in surveys]
+    form.township.choices = [(f"{s.id}:{t.code}", f"{t.code} {label({'zh': t.name_zh, 'en': t.name_en})}")
+                             for s in surveys for t in s.strata]
+    if form.validate_on_submit():
+        try:
+            task = start_visit(db(), _staff(), ctx().vault, ctx().clock, survey_id=form.survey_id.data or 0,
+                               township=form.township.data or "", number=form.number.data or "")
+        except F2FError as exc:
+            _refused(exc)
+        else:
+            return _back(task)
+    return render_template("console/f2f.html", form=form)
+
+
+def kind_label(kind: str) -> str:
+    labels = {TaskKind.OPERATOR: _("Asked for a person"), TaskKind.PARTIAL: _("Partial interview"),
+              TaskKind.CALLBACK: _("Callback due"), TaskKind.REFUSAL_CONVERSION: _("Refusal conversion"),
+              TaskKind.REVISIT: _("Revisit (回访)"), F2F_VISIT: _("Door-to-door visit")}
+    return labels.get(kind, kind)

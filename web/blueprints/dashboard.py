@@ -1,0 +1,68 @@
+"""Officials (and supervisors): indices by township with 95% CIs and trend charts, the ranking
+with tiers, residents' concerns in their townships, and downloads. An official with a township
+scope sees only those townships (and the county figure for comparison)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, abort, after_this_request, render_template, request, send_file
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from reports.exports import FORMATS
+from survey.models import Role, Survey, SurveyStatus
+from web.access import roles, user
+from web.analysis_source import AnalysisUnavailable
+from web.context import ctx, db
+from web.i18n import language
+from web.queries import dashboard
+from web.queries.concerns import status_counts
+from web.queries.downloads import export_file
+from web.queries.questionnaires import questionnaire_of
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+VIEWERS = (Role.OFFICIAL, Role.SUPERVISOR)
+
+
+def _surveys() -> list[Survey]:
+    return list(db().scalars(select(Survey).where(Survey.status != SurveyStatus.DRAFT).order_by(Survey.id.desc())))
+
+
+@bp.route("/")
+@roles(*VIEWERS)
+def index() -> str:
+    surveys = _surveys()
+    wanted = request.args.get("survey", type=int)
+    survey = next((s for s in surveys if s.id == wanted), surveys[0] if surveys else None)
+    view, problem = None, None
+    scope = user().township_scope
+    if survey is not None:
+        try:
+            result = ctx().analyse(db(), survey)
+        except AnalysisUnavailable as exc:
+            problem = str(exc)
+        else:
+            view = dashboard.build(result, survey, request.args.get("index"), scope, language())
+    concerns = status_counts(db(), survey.id, scope, ctx().clock.now()) if survey else None
+    return render_template("dashboard/index.html", surveys=surveys, survey=survey, view=view, problem=problem,
+                           concerns=concerns, formats=FORMATS, scope=scope)
+
+
+@bp.route("/<int:survey_id>/export.<fmt>")
+@roles(*VIEWERS)
+def export(survey_id: int, fmt: str) -> Response:
+    survey = db().get(Survey, survey_id)
+    if survey is None or fmt not in FORMATS:
+        abort(404)
+    folder = tempfile.TemporaryDirectory(prefix="minyi-export-")
+    path = export_file(db(), survey, questionnaire_of(survey), fmt, user().township_scope, language(),
+                       Path(folder.name))
+
+    @after_this_request
+    def _cleanup(response: Response) -> Response:
+        response.call_on_close(folder.cleanup)
+        return response
+
+    return send_file(path, as_attachment=True, download_name=path.name, max_age=0)

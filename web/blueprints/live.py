@@ -1,0 +1,50 @@
+"""Supervisors: the live view of a survey round. The page polls ``live.json`` every few seconds
+and redraws itself; nothing needs a reload."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from survey.models import Role, Survey, SurveyStatus
+from web.access import roles
+from web.context import ctx, db
+from web.i18n import language
+from web.queries.live import snapshot
+from web.queries.questionnaires import questionnaire_of
+
+bp = Blueprint("live", __name__, url_prefix="/live")
+POLL_SECONDS = 3
+
+
+def _survey(survey_id: int) -> Survey:
+    survey = db().get(Survey, survey_id)
+    if survey is None:
+        abort(404)
+    return survey
+
+
+@bp.route("/")
+@roles(Role.SUPERVISOR)
+def index() -> Response | str:
+    surveys = db().scalars(select(Survey).order_by(Survey.id.desc())).all()
+    current = next((s for s in surveys if s.status == SurveyStatus.ACTIVE), surveys[0] if surveys else None)
+    if current is None:
+        return render_template("live/none.html")
+    return redirect(url_for("live.survey", survey_id=current.id))
+
+
+@bp.route("/<int:survey_id>")
+@roles(Role.SUPERVISOR)
+def survey(survey_id: int) -> str:
+    found = _survey(survey_id)
+    data = snapshot(db(), found, questionnaire_of(found), ctx().clock.now(), language())
+    return render_template("live/survey.html", survey=found, data=data, poll=POLL_SECONDS)
+
+
+@bp.route("/<int:survey_id>.json")
+@roles(Role.SUPERVISOR)
+def data(survey_id: int) -> Response:
+    found = _survey(survey_id)
+    return jsonify(snapshot(db(), found, questionnaire_of(found), ctx().clock.now(), language()))

@@ -1,0 +1,204 @@
+"""Supervisors: survey rounds — questionnaires (upload, validation with locations, preview),
+creation, quotas, calling windows, sample frames, and starting or pausing the dialer."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from dialer.quotas import progress
+from survey.models import Case, Role, Survey
+from survey.models import Questionnaire as QuestionnaireRow
+from survey.questionnaire import QuestionnaireError, loads
+from web.access import roles, user
+from web.context import ctx, db
+from web.forms import ActionForm
+from web.operations import surveys as ops
+
+bp = Blueprint("surveys", __name__, url_prefix="/surveys")
+
+
+class UploadForm(FlaskForm):
+    file = FileField(validators=[FileRequired()])
+
+
+class NewSurveyForm(FlaskForm):
+    code = StringField(validators=[DataRequired(), Length(max=80)])
+    name = StringField(validators=[Length(max=200)])
+    period = StringField(validators=[Length(max=40)])
+    questionnaire_id = SelectField(coerce=int)
+    quota = IntegerField(default=0, validators=[NumberRange(min=0)])
+    strata = FileField(validators=[FileRequired()])
+
+
+class WindowsForm(FlaskForm):
+    weekday = StringField(validators=[Length(max=200)])
+    weekend = StringField(validators=[Length(max=200)])
+
+
+class SampleForm(FlaskForm):
+    file = FileField(validators=[FileRequired()])
+    skip_invalid = BooleanField()
+    replicate_size = IntegerField(validators=[Optional(), NumberRange(min=1)])
+
+
+def _survey(survey_id: int) -> Survey:
+    survey = db().get(Survey, survey_id)
+    if survey is None:
+        abort(404)
+    return survey
+
+
+def _refused(exc: Exception) -> None:
+    db().rollback()
+    flash(_(str(exc)), "error")
+
+
+@bp.route("/")
+@roles(Role.SUPERVISOR)
+def index() -> str:
+    session = db()
+    counts = dict(session.execute(select(Case.survey_id, func.count()).group_by(Case.survey_id)).all())
+    return render_template("surveys/index.html", counts=counts, upload=UploadForm(),
+                           surveys=session.scalars(select(Survey).order_by(Survey.id.desc())).all(),
+                           questionnaires=session.scalars(select(QuestionnaireRow)
+                                                          .order_by(QuestionnaireRow.id.desc())).all())
+
+
+@bp.route("/questionnaires", methods=["POST"])
+@roles(Role.SUPERVISOR)
+def upload_questionnaire() -> Response | tuple[str, int]:
+    form = UploadForm()
+    if not form.validate_on_submit():
+        abort(400)
+    upload = form.file.data
+    try:
+        q = ops.parse_questionnaire(upload.filename or "questionnaire.yaml", upload.read())
+    except QuestionnaireError as exc:
+        return render_template("surveys/problems.html", filename=upload.filename, problems=exc.problems), 422
+    try:
+        row = ops.add_questionnaire(db(), q, ctx().clock, user().id)
+    except ops.SurveyChangeError as exc:
+        _refused(exc)
+        return redirect(url_for("surveys.index"))
+    flash(_("Questionnaire %(qid)s version %(version)s is valid and stored.", qid=row.qid, version=row.version),
+          "info")
+    return redirect(url_for("surveys.questionnaire", questionnaire_id=row.id))
+
+
+@bp.route("/questionnaires/<int:questionnaire_id>")
+@roles(Role.SUPERVISOR)
+def questionnaire(questionnaire_id: int) -> str:
+    row = db().get(QuestionnaireRow, questionnaire_id)
+    if row is None:
+        abort(404)
+    q = loads(row.source, name=f"{row.qid} v{row.version}")
+    return render_template("surveys/questionnaire.html", row=row, q=q)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles(Role.SUPERVISOR)
+def new() -> Response | str:
+    form = NewSurveyForm()
+    rows = db().scalars(select(QuestionnaireRow).order_by(QuestionnaireRow.id.desc())).all()
+    form.questionnaire_id.choices = [(r.id, f"{r.qid} v{r.version}") for r in rows]
+    if form.validate_on_submit():
+        row = db().get(QuestionnaireRow, form.questionnaire_id.data)
+        assert row is not None
+        upload = form.strata.data
+        try:
+            survey = ops.new_survey(db(), ctx().clock, user().id, code=form.code.data or "",
+                                    name=form.name.data or "", period=form.period.data or "",
+                                    questionnaire=loads(row.source), quota=form.quota.data or 0,
+                                    strata_file=(upload.filename or "strata.csv", upload.read()))
+        except ops.SurveyChangeError as exc:
+            _refused(exc)
+        else:
+            return redirect(url_for("surveys.detail", survey_id=survey.id))
+    return render_template("surveys/new.html", form=form)
+
+
+@bp.route("/<int:survey_id>")
+@roles(Role.SUPERVISOR)
+def detail(survey_id: int) -> str:
+    survey = _survey(survey_id)
+    windows = survey.calling_windows or {}
+    return render_template(
+        "surveys/detail.html", survey=survey, progress=progress(db(), survey.id), action=ActionForm(),
+        windows=WindowsForm(weekday=", ".join(windows.get("weekday", ["18:30-21:00"])),
+                            weekend=", ".join(windows.get("weekend", ["09:00-21:00"]))),
+        sample=SampleForm(), report=None)
+
+
+@bp.route("/<int:survey_id>/status", methods=["POST"])
+@roles(Role.SUPERVISOR)
+def status(survey_id: int) -> Response:
+    survey = _survey(survey_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        ops.set_status(db(), survey, request.form.get("action", ""), ctx().clock, user().id)
+    except ops.SurveyChangeError as exc:
+        _refused(exc)
+    return redirect(url_for("surveys.detail", survey_id=survey.id))
+
+
+@bp.route("/<int:survey_id>/quotas", methods=["POST"])
+@roles(Role.SUPERVISOR)
+def quotas(survey_id: int) -> Response:
+    survey = _survey(survey_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        wanted = {s.code: int(request.form.get(f"quota-{s.code}", s.quota)) for s in survey.strata}
+        ops.set_quotas(db(), survey, wanted, ctx().clock, user().id)
+    except ValueError as exc:
+        _refused(exc)
+    else:
+        flash(_("Quotas saved."), "info")
+    return redirect(url_for("surveys.detail", survey_id=survey.id))
+
+
+@bp.route("/<int:survey_id>/windows", methods=["POST"])
+@roles(Role.SUPERVISOR)
+def windows(survey_id: int) -> Response:
+    survey, form = _survey(survey_id), WindowsForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        ops.set_windows(db(), survey, weekday=form.weekday.data or "", weekend=form.weekend.data or "",
+                        clock=ctx().clock, user_id=user().id)
+    except ops.SurveyChangeError as exc:
+        _refused(exc)
+    else:
+        flash(_("Calling windows saved."), "info")
+    return redirect(url_for("surveys.detail", survey_id=survey.id))
+
+
+@bp.route("/<int:survey_id>/sample", methods=["POST"])
+@roles(Role.SUPERVISOR)
+def sample(survey_id: int) -> Response | tuple[str, int]:
+    survey, form = _survey(survey_id), SampleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    upload = form.file.data
+    try:
+        report = ops.load_sample(db(), survey, upload.filename or "frame.csv", upload.read(), ctx().vault,
+                                 ctx().clock, user().id, skip_invalid=bool(form.skip_invalid.data),
+                                 replicate_size=form.replicate_size.data)
+    except ops.SurveyChangeError as exc:
+        _refused(exc)
+        return redirect(url_for("surveys.detail", survey_id=survey.id))
+    windows = survey.calling_windows or {}
+    page = render_template(
+        "surveys/detail.html", survey=survey, progress=progress(db(), survey.id), action=ActionForm(),
+        windows=WindowsForm(weekday=", ".join(windows.get("weekday", [])),
+                            weekend=", ".join(windows.get("weekend", []))),
+        sample=SampleForm(), report=report, filename=upload.filename)
+    return page, 200

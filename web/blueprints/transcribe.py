@@ -1,0 +1,105 @@
+"""Transcribers: recordings of open answers to listen to, transcribe, categorise and turn into
+a concern with one click. Supervisors may use it too."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from werkzeug.wrappers import Response
+from wtforms import SelectField, TextAreaField
+from wtforms.validators import Length
+
+from survey.concerns import CATEGORIES, ConcernError
+from survey.models import Case, Interview, Recording, Role, Stratum
+from web.access import roles, stratum_filter, user
+from web.context import ctx, db
+from web.forms import ActionForm
+from web.operations.concern_intake import concern_from_recording, recording_concern
+from web.operations.transcripts import TranscriptError, audio_path, save_transcription
+
+bp = Blueprint("transcribe", __name__, url_prefix="/transcribe")
+STAFF = (Role.TRANSCRIBER, Role.SUPERVISOR)
+
+
+class TranscriptForm(FlaskForm):
+    transcription = TextAreaField(validators=[Length(max=8000)])
+    category = SelectField(choices=[("", ""), *((k, k) for k in CATEGORIES)])
+
+
+def _recording(recording_id: int) -> Recording:
+    recording = db().get(Recording, recording_id)
+    if recording is None:
+        abort(404)
+    return recording
+
+
+@bp.route("/")
+@roles(*STAFF)
+def index() -> str:
+    show = request.args.get("show", "pending")
+    query = (select(Recording).join(Interview, Interview.id == Recording.interview_id)
+             .join(Case, Case.id == Interview.case_id).join(Stratum, Stratum.id == Case.stratum_id)
+             .where(stratum_filter()).options(joinedload(Recording.interview).joinedload(Interview.case)
+                                              .joinedload(Case.stratum))
+             .order_by(Recording.id.desc()).limit(300))
+    if show == "pending":
+        query = query.where(Recording.transcription.is_(None))
+    return render_template("transcribe/index.html", recordings=db().scalars(query).all(), show=show,
+                           categories=CATEGORIES)
+
+
+@bp.route("/<int:recording_id>", methods=["GET", "POST"])
+@roles(*STAFF)
+def recording(recording_id: int) -> Response | str:
+    rec = _recording(recording_id)
+    form = TranscriptForm(obj=rec)
+    if form.validate_on_submit():
+        try:
+            save_transcription(db(), rec, ctx().clock, text=form.transcription.data or "",
+                               category=form.category.data or "", user_id=user().id)
+        except TranscriptError as exc:
+            db().rollback()
+            flash(_(str(exc)), "error")
+            return redirect(url_for("transcribe.recording", recording_id=rec.id))
+        if request.form.get("then") == "concern":
+            return _make_concern(rec)
+        flash(_("Transcription saved."), "info")
+        return redirect(url_for("transcribe.recording", recording_id=rec.id))
+    return render_template("transcribe/recording.html", rec=rec, form=form, categories=CATEGORIES,
+                           concern=recording_concern(db(), rec), action=ActionForm(),
+                           playable=audio_path(ctx().settings.recordings_dir, rec) is not None)
+
+
+@bp.route("/<int:recording_id>/concern", methods=["POST"])
+@roles(*STAFF)
+def concern(recording_id: int) -> Response:
+    rec = _recording(recording_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return _make_concern(rec)
+
+
+def _make_concern(rec: Recording) -> Response:
+    try:
+        made = concern_from_recording(db(), rec, ctx().clock, user_id=user().id)
+    except ConcernError as exc:
+        db().rollback()
+        flash(_(str(exc)), "error")
+    else:
+        flash(_("Concern #%(id)d registered (受理).", id=made.id), "info")
+    return redirect(url_for("transcribe.recording", recording_id=rec.id))
+
+
+@bp.route("/<int:recording_id>/audio")
+@roles(*STAFF)
+def audio(recording_id: int) -> Response:
+    path = audio_path(ctx().settings.recordings_dir, _recording(recording_id))
+    if path is None:
+        abort(404)
+    mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return send_file(path, mimetype=mimetype, conditional=True, max_age=0)

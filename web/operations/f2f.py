@@ -1,0 +1,83 @@
+"""Door-to-door visits (入户走访): an interviewer enters a resident met at home into the same
+survey, identified by the resident's phone number (which de-duplicates against the phone sample
+and lets the centre call back for the revisit). The interview itself runs in the console in mode
+``f2f``, so one survey mixes IVR, CATI and door-to-door answers.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from survey.clock import Clock
+from survey.models import (
+    Case,
+    CaseStatus,
+    Contact,
+    DoNotCall,
+    FollowUpTask,
+    Stratum,
+    Survey,
+    SurveyStatus,
+    TaskStatus,
+)
+from survey.phones import PhoneError, PhoneVault, mask, normalise
+from web.operations.console import Staff, take_case
+from web.queries.queue import F2F_VISIT
+
+
+class F2FError(ValueError):
+    pass
+
+
+def start_visit(session: Session, staff: Staff, vault: PhoneVault, clock: Clock, *, survey_id: int, township: str,
+                number: str) -> FollowUpTask:
+    """A task held by ``staff`` for the resident's case (found by number, or added to the township)."""
+    survey = session.get(Survey, survey_id)
+    if survey is None or survey.status != SurveyStatus.ACTIVE:
+        raise F2FError("choose an active survey")
+    stratum = _stratum(session, survey, township)
+    try:
+        e164, line_type = normalise(number)
+    except PhoneError as exc:
+        raise F2FError(f"the phone number is not valid: {exc}") from None
+    number_hash = vault.hash(e164)
+    if session.get(DoNotCall, number_hash) is not None:
+        raise F2FError("this resident asked never to be contacted by the centre")
+    case = _case(session, survey, stratum, vault, e164, line_type, number_hash, clock)
+    busy = session.scalar(select(FollowUpTask.id).where(FollowUpTask.case_id == case.id,
+                                                        FollowUpTask.status == TaskStatus.IN_PROGRESS))
+    if busy is not None:
+        raise F2FError("another interviewer is working on this resident's case right now")
+    return take_case(session, case, staff, clock, F2F_VISIT, "door-to-door visit")
+
+
+def _stratum(session: Session, survey: Survey, township: str) -> Stratum:
+    survey_part, _, code = township.partition(":")
+    stratum = next((s for s in survey.strata if s.code == code), None)
+    if survey_part != str(survey.id) or stratum is None:
+        raise F2FError("choose a township of the chosen survey")
+    return stratum
+
+
+def _case(session: Session, survey: Survey, stratum: Stratum, vault: PhoneVault, e164: str, line_type: str,
+          number_hash: str, clock: Clock) -> Case:
+    contact = session.scalars(select(Contact).where(Contact.number_hash == number_hash)).first()
+    if contact is None:
+        contact = Contact(number_enc=vault.encrypt(e164), number_hash=number_hash, number_masked=mask(e164),
+                          line_type=line_type)
+        session.add(contact)
+        session.flush()
+    case = session.scalars(select(Case).where(Case.survey_id == survey.id, Case.contact_id == contact.id)).first()
+    now = clock.now()
+    if case is None:
+        case = Case(survey_id=survey.id, stratum_id=stratum.id, contact_id=contact.id,
+                    status=CaseStatus.FOLLOW_UP, frame={"source": "f2f"}, created_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+    elif case.status == CaseStatus.FINAL:
+        raise F2FError(f"this resident's case is already closed ({case.final_disposition})")
+    elif case.stratum_id != stratum.id:
+        raise F2FError("this resident is in the sample of another township")
+    return case
+

@@ -1,0 +1,1 @@
+"""Read models for the pages: what each view shows, computed in SQL, free of Flask."""

@@ -1,0 +1,52 @@
+"""Files officials download: answers without personal data (``survey.extract`` +
+``reports.exports``, which refuses anything that looks like a phone number), limited to the
+user's townships."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from reports.exports import FORMATS, Format, export
+from survey.extract import responses_frame
+from survey.models import Survey
+from survey.questionnaire import Questionnaire
+from survey.questionnaire import model as qm
+
+
+def labels(q: Questionnaire, lang: str) -> tuple[dict[str, str], dict[str, dict[int | float, str]]]:
+    """Variable and value labels in ``lang`` for the extract's columns."""
+    variables: dict[str, str] = {}
+    values: dict[str, dict[int | float, str]] = {}
+    for question in q.questions:
+        title = qm.text_in(question.label or question.text, lang)[:80]
+        if question.type == qm.MULTIPLE:
+            for c in question.choices:
+                variables[f"{question.id}_{c.code}"] = f"{title}: {qm.text_in(c.label, lang)}"[:80]
+        elif question.collects_answer:
+            variables[question.id] = title
+            if question.choices:
+                values[question.id] = {c.code: qm.text_in(c.label, lang) for c in question.choices}
+    return variables, values
+
+
+def export_file(session: Session, survey: Survey, q: Questionnaire, fmt: str, scope: list[str] | None,
+                lang: str, folder: Path) -> Path:
+    """The export in ``folder``; CSV comes zipped with its codebook."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}")
+    frame = responses_frame(session, survey, q)
+    if scope:
+        frame = frame[frame["township"].isin(scope)].reset_index(drop=True)
+    variables, values = labels(q, lang)
+    fmt_: Format = fmt  # type: ignore[assignment]
+    files = export(frame, folder / f"minyi-{survey.code}.{fmt}", fmt_, variables, values)
+    if len(files) == 1:
+        return files[0]
+    bundle = folder / f"minyi-{survey.code}-csv.zip"
+    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            archive.write(path, path.name)
+    return bundle
