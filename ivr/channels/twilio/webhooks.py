@@ -23,7 +23,7 @@ from datetime import datetime
 
 import requests
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 from twilio.base.exceptions import TwilioRestException
 
 from dialer.outcomes import apply_result
@@ -217,8 +217,8 @@ class CallWebhooks:
                            .values(status=CallAttempt.status).execution_options(synchronize_session=False))
         if not locked.rowcount:  # type: ignore[attr-defined]
             raise p.WebhookError(404, f"no call attempt {attempt_id}")
-        attempt = s.get(CallAttempt, attempt_id)
-        assert attempt is not None
+        attempt = s.scalars(select(CallAttempt).where(CallAttempt.id == attempt_id)
+                            .options(joinedload(CallAttempt.case))).one()
         if attempt.provider_call_id is None:
             attempt.provider_call_id = sid
         elif attempt.provider_call_id != sid:
