@@ -42,7 +42,7 @@ class Behaviour:
     """Probabilities and timings of residents' behaviour (defaults: a typical county CATI centre)."""
 
     pickup: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PICKUP)
-    male_pickup: float = 0.8  # a man picks up with this fraction of a woman's chance
+    male_pickup: float = 0.75  # odds ratio of a man picking up, against a woman
     busy: float = 0.04
     ring_s: tuple[float, float] = (4.0, 20.0)  # until a person picks up
     voicemail_after_s: float = 25.0
@@ -82,7 +82,11 @@ class Behaviour:
                 raise ValueError(f"Behaviour.pickup[{part!r}]: not probabilities: {bad}")
 
     def pickup_chance(self, part: str, person: Person) -> float:
-        chance = self.pickup[part][person.age_group] * person.reachability
-        if person.sex == "M":
-            chance *= self.male_pickup
-        return min(chance, 0.98)
+        """The table's chance for the day-part and age group, with the resident's reachability (and
+        for men ``male_pickup``) applied to the odds, so that 0 and 1 stay certain."""
+        chance = self.pickup[part][person.age_group]
+        factor = person.reachability * (self.male_pickup if person.sex == "M" else 1.0)
+        if chance >= 1.0:
+            return 1.0
+        odds = chance / (1.0 - chance) * factor
+        return odds / (1.0 + odds)

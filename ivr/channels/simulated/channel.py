@@ -32,6 +32,7 @@ from survey.surveys import survey_questionnaire
 
 MAX_EVENTS = 500  # a call longer than this is a bug in a resident model, not a patient resident
 RECORDING_SCHEME = "simulated://"  # recordings of simulated calls have no audio
+_QUESTIONNAIRES: dict[str, Questionnaire] = {}  # by checksum of the stored source
 
 
 class SimulatedChannel:
@@ -50,7 +51,6 @@ class SimulatedChannel:
         self.seed = seed
         self.behaviour = behaviour or Behaviour()
         self._resident = resident or self._modelled_resident
-        self._questionnaires: dict[int, Questionnaire] = {}
 
     def lines_in_use(self) -> int:
         return 0  # every call is over when place_call returns
@@ -104,6 +104,8 @@ class SimulatedChannel:
         local = VirtualClock(answered_at)
         interview = open_interview(session, case, questionnaire, local, mode=InterviewMode.IVR,
                                    attempt_id=request.attempt_id)
+        if request.language in questionnaire.languages and not interview.state:
+            interview.language = request.language  # the dialer knows the case's language
         run = InterviewSession(session, interview, questionnaire, local, ask_language=request.language is None)
         resident = self._resident(person, questionnaire, rng, _recording_path(interview.id))
         step = run.handle(Answered())
@@ -129,10 +131,13 @@ class SimulatedChannel:
                            recording_path: Callable[[str], str]) -> Reacts:
         return Resident(person, self.behaviour, questionnaire, rng, recording_path)
 
-    def _questionnaire(self, survey: Survey) -> Questionnaire:
-        if survey.questionnaire_id not in self._questionnaires:
-            self._questionnaires[survey.questionnaire_id] = survey_questionnaire(survey)
-        return self._questionnaires[survey.questionnaire_id]
+    @staticmethod
+    def _questionnaire(survey: Survey) -> Questionnaire:
+        """The survey's questionnaire, validated once per process and version (parsing is slow)."""
+        checksum = survey.questionnaire.checksum
+        if checksum not in _QUESTIONNAIRES:
+            _QUESTIONNAIRES[checksum] = survey_questionnaire(survey)
+        return _QUESTIONNAIRES[checksum]
 
     @staticmethod
     def _callback_at(run: InterviewSession, survey: Survey, ended_at: datetime) -> datetime | None:
