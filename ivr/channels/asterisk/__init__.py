@@ -1,0 +1,15 @@
+"""The Asterisk channel: IVR interviews over ARI (docs/asterisk.md).
+
+One package per concern, wazo-calld style: ``ari`` (the adapter, the only module that talks to
+Asterisk), ``supervisor`` (the connection and its reconnects), ``stasis`` (the event handler),
+``runner``/``steps``/``operator`` (a call, an engine step, the operator bridge, each receiving the
+line it works on), ``store`` (the database work, off the event loop), ``app`` (the wiring),
+``channel`` (the dialer's Channel) and ``cli`` (``minyi ari``).
+"""
+
+from ivr.channels.asterisk.app import AriApp
+from ivr.channels.asterisk.channel import AsteriskChannel, ari_config
+from ivr.channels.asterisk.media import install_prompts, media_uri
+from ivr.channels.asterisk.options import AsteriskOptions, Timing
+
+__all__ = ["AriApp", "AsteriskChannel", "AsteriskOptions", "Timing", "ari_config", "install_prompts", "media_uri"]

@@ -1,0 +1,74 @@
+"""The Stasis app: the connection supervisor, the event handler and a runner per call, wired
+together. ``minyi ari`` serves it on its own; :class:`~ivr.channels.asterisk.channel.AsteriskChannel`
+runs it inside the dialer."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr.channels.asterisk.ari import AriConfig, AriError
+from ivr.channels.asterisk.calls import Call, CallRegistry
+from ivr.channels.asterisk.options import AsteriskOptions, endpoint_for, formats_for
+from ivr.channels.asterisk.runner import CallRunner
+from ivr.channels.asterisk.stasis import StasisHandler
+from ivr.channels.asterisk.store import CallStore
+from ivr.channels.asterisk.supervisor import Supervisor
+from ivr.channels.base import CallRequest, CallResult, CallStatus
+from survey.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+class AriApp:
+    def __init__(self, config: AriConfig, options: AsteriskOptions, sessions: sessionmaker[Session],
+                 clock: Clock) -> None:
+        self.config, self.options, self.clock = config, options, clock
+        self.registry = CallRegistry()
+        self.store = CallStore(sessions, clock, can_transfer=bool(options.operator_endpoint))
+        self.handler = StasisHandler(self.registry, self._start, clock.now)
+        self.supervisor = Supervisor(config, self.handler.on_event, self.handler.on_connect, options.timing)
+        self._tasks: TaskGroup | None = None
+
+    async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run until cancelled: stay connected and run every call to its end."""
+        async with anyio.create_task_group() as tasks:
+            self._tasks = tasks
+            tasks.start_soon(self.supervisor.run)
+            task_status.started()
+
+    async def place_call(self, request: CallRequest) -> CallResult | None:
+        """Originate once the events WebSocket is up; None: the result comes when the call ends.
+        A refused originate (bad endpoint, Asterisk out of channels) is a FAILED result at once;
+        no connection within ``connect_wait_s`` raises AriUnavailable (the dialer backs off)."""
+        session = await self.supervisor.session(self.options.timing.connect_wait_s)
+        call = Call(request.attempt_id, self.clock.now(), request.ring_timeout_s, caller_id=request.caller_id)
+        endpoint = endpoint_for(self.options.endpoint, request.number)
+        self.registry.add(call)  # before originating: its first events may come before the reply
+        try:
+            await session.originate(endpoint, channel_id=call.channel_id, app_args=str(request.attempt_id),
+                                    caller_id=request.caller_id, timeout_s=request.ring_timeout_s,
+                                    formats=formats_for(endpoint))
+        except AriError as exc:
+            self.registry.remove(call)
+            log.warning("attempt %s: originate refused: %s", request.attempt_id, exc)
+            return CallResult(CallStatus.FAILED, call.started_at, self.clock.now(), hangup_cause="originate_refused",
+                              error=f"originate refused: {exc}")
+        except BaseException:
+            self.registry.remove(call)
+            raise
+        call.placed = True
+        self._start(call)
+        return None
+
+    def lines_in_use(self) -> int:
+        return len(self.registry)
+
+    def _start(self, call: Call) -> None:
+        assert self._tasks is not None, "serve() is not running"
+        runner = CallRunner(call, self.supervisor, self.store, self.options, self.clock, self.registry,
+                            on_end=self.handler.ended)
+        self._tasks.start_soon(runner.run, name=f"call-{call.attempt_id}")

@@ -1,0 +1,101 @@
+"""Calls in progress: what the app knows of each, and which channel belongs to which call.
+
+Every event for a call's channels (the resident's, and an operator's while bridged) goes to the
+call's inbox, unbounded, so the WebSocket reader never waits for a call; each call's task reads
+its own inbox in order.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+
+@dataclass(frozen=True)
+class Resync:
+    """Sent to every call after a (re)connect: the channels Asterisk has now, by id. Events of
+    the outage are lost, so a call re-checks its channel and replays its current step."""
+
+    live: dict[str, dict[str, Any]]
+
+
+Item = dict[str, Any] | Resync
+
+
+def channel_id_for(attempt_id: int) -> str:
+    """``minyi-<attempt id>-<random>``: every event of the channel names its attempt."""
+    return f"minyi-{attempt_id}-{uuid.uuid4().hex[:16]}"
+
+
+@dataclass(eq=False)
+class Call:
+    attempt_id: int
+    started_at: datetime
+    ring_timeout_s: int
+    caller_id: str = ""
+    channel_id: str = ""  # channel_id_for(attempt_id) unless given
+    placed: bool = False  # Asterisk has acknowledged the channel (originate replied, or adopted)
+    answered_at: datetime | None = None
+    cause: int | None = None  # Q.850 hang-up cause, once known
+    amd_result: str | None = None
+    interview_id: int | None = None
+    reported_status: str | None = None
+    callback_at: datetime | None = None
+    ended: bool = False
+    error: str | None = None
+    inbox: MemoryObjectReceiveStream[Item] = field(init=False)
+    _send: MemoryObjectSendStream[Item] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.channel_id = self.channel_id or channel_id_for(self.attempt_id)
+        self._send, self.inbox = anyio.create_memory_object_stream[Item](math.inf)
+
+    def post(self, item: Item) -> None:
+        self._send.send_nowait(item)
+
+
+class CallRegistry:
+    def __init__(self) -> None:
+        self._by_channel: dict[str, Call] = {}
+        self._calls: set[Call] = set()
+
+    def add(self, call: Call) -> None:
+        self._calls.add(call)
+        self._by_channel[call.channel_id] = call
+
+    def alias(self, call: Call, channel_id: str) -> None:
+        """Route another channel's events (an operator leg) to ``call``."""
+        self._by_channel[channel_id] = call
+
+    def remove(self, call: Call) -> None:
+        self._calls.discard(call)
+        for channel_id in [c for c, owner in self._by_channel.items() if owner is call]:
+            del self._by_channel[channel_id]
+
+    def get(self, channel_id: str) -> Call | None:
+        return self._by_channel.get(channel_id)
+
+    def calls(self) -> list[Call]:
+        return list(self._calls)
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+
+def channel_of(event: dict[str, Any]) -> str | None:
+    """The channel an ARI event is about: its ``channel``, or the ``channel:<id>`` target of a
+    playback or recording."""
+    channel = event.get("channel")
+    if isinstance(channel, dict):
+        return str(channel.get("id"))
+    for key in ("playback", "recording"):
+        target = event.get(key, {}).get("target_uri", "")
+        if target.startswith("channel:"):
+            return str(target[len("channel:"):])
+    return None

@@ -1,0 +1,142 @@
+"""One call's line to Asterisk: REST requests on whatever ARI session is current, and the call's
+inbox read with deadlines. Shared by the interview runner and the operator bridge.
+
+A lost connection never loses a call: a request that fails for want of a connection waits for
+the :class:`~ivr.channels.asterisk.calls.Resync` the app sends after reconnecting, then raises
+:class:`Resynced` (the channel is still there: replay the current step) or :class:`CallEnded`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ivr.channels.asterisk.ari import AriError, AriSession, AriUnavailable
+from ivr.channels.asterisk.calls import Call, Item, Resync, channel_of
+from ivr.channels.asterisk.options import Timing
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TIMEOUT = object()  # what next() returns when the deadline passes
+
+
+class CallEnded(Exception):
+    """The resident's channel is gone (hung up, or no longer ours)."""
+
+
+class Resynced(Exception):
+    """Reconnected and the channel is still there; events of the outage are lost."""
+
+
+class Link(Protocol):
+    """The connection supervisor, as a call sees it."""
+
+    @property
+    def current(self) -> AriSession | None: ...
+
+    async def restart(self) -> None: ...
+
+
+class CallLine:
+    def __init__(self, call: Call, link: Link, timing: Timing, tasks: TaskGroup) -> None:
+        self.call, self.link, self.timing, self.tasks = call, link, timing, tasks
+
+    @property
+    def channel_id(self) -> str:
+        return self.call.channel_id
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def rest(self, request: Callable[[AriSession], Awaitable[T]]) -> T:
+        """One request about the resident's channel: 404/409 mean the channel is gone."""
+        try:
+            return await self._send(request)
+        except AriError as exc:
+            if exc.status in (404, 409):
+                self.call.ended = True
+                raise CallEnded(str(exc)) from None
+            raise
+
+    async def quietly(self, request: Callable[[AriSession], Awaitable[Any]]) -> None:
+        """A request whose failure changes nothing: stopping a playback that just ended, hanging
+        up a channel that is already gone, cleaning up a bridge."""
+        try:
+            await self._send(request, retry=False)
+        except (AriError, AriUnavailable) as exc:
+            log.debug("attempt %s: ignored: %s", self.call.attempt_id, exc)
+
+    def spawn(self, request: Callable[[AriSession], Awaitable[Any]]) -> None:
+        """Send ``request`` without waiting for it (see :meth:`quietly`)."""
+        self.tasks.start_soon(self.quietly, request)
+
+    async def _send(self, request: Callable[[AriSession], Awaitable[T]], *, retry: bool = True) -> T:
+        session = self.link.current
+        if session is not None:
+            try:
+                return await request(session)
+            except AriUnavailable:
+                if not retry:
+                    raise
+                await self.link.restart()  # a REST failure on a live socket: start afresh
+        elif not retry:
+            raise AriUnavailable("not connected")
+        await self.await_resync()
+        raise AssertionError("await_resync always raises")
+
+    # -- events -----------------------------------------------------------------------------
+
+    def deadline(self, call_seconds: float) -> float:
+        return anyio.current_time() + self.timing.s(call_seconds)
+
+    async def next(self, deadline: float | None) -> Item | object:
+        """The next inbox item, or :data:`TIMEOUT` once ``deadline`` (loop time) has passed."""
+        if deadline is None:
+            return await self.call.inbox.receive()
+        with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
+            return await self.call.inbox.receive()
+        return TIMEOUT
+
+    def ends_call(self, item: Item | object) -> bool:
+        """Whether ``item`` says the resident's channel is gone; notes the hang-up cause. A channel
+        that entered Stasis from the dialplan may send StasisEnd and never ChannelDestroyed."""
+        if not isinstance(item, dict) or channel_of(item) != self.channel_id:
+            return False
+        kind = item["type"]
+        if kind in ("ChannelHangupRequest", "ChannelDestroyed") and item.get("cause") is not None:
+            self.call.cause = int(item["cause"])
+        if kind in ("StasisEnd", "ChannelDestroyed"):
+            self.call.ended = True
+        return self.call.ended
+
+    def resync(self, item: Resync) -> None:
+        """Raise what a Resync means for this call."""
+        if self.channel_id not in item.live:
+            self.call.ended = True
+            self.call.error = self.call.error or "the channel ended while the ARI connection was down"
+            raise CallEnded("channel gone after reconnect")
+        raise Resynced()
+
+    async def await_resync(self) -> None:
+        """After a lost connection: wait for the app's Resync (or the end of the call)."""
+        while True:
+            item = await self.next(None)
+            if isinstance(item, Resync):
+                self.resync(item)
+            if self.ends_call(item):
+                raise CallEnded("channel gone")
+
+    async def hang_up(self) -> None:
+        """Hang up the resident and wait (briefly) until Asterisk confirms."""
+        if self.call.ended:
+            return
+        await self.quietly(lambda a: a.hangup(self.channel_id))
+        deadline = self.deadline(self.timing.end_wait_s)
+        while not self.call.ended:
+            item = await self.next(deadline)
+            if item is TIMEOUT or (isinstance(item, Resync) and self.channel_id not in item.live):
+                self.call.ended = True
+            self.ends_call(item)

@@ -1,0 +1,56 @@
+"""How the Asterisk channel dials and paces its waits (from :class:`survey.config.Settings`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from survey.config import Settings
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Every wait of a call, in call seconds. ``scale`` multiplies them all: tests and the
+    benchmark run calls faster than life against the fake Asterisk."""
+
+    scale: float = 1.0
+    inter_digit_s: float = 4.0  # between the keys of a multi-key entry (capped by the question's timeout)
+    record_grace_s: float = 3.0  # past a recording's maximum before we stop it ourselves
+    amd_wait_s: float = 10.0  # longest wait for the channel to come back from the AMD dialplan
+    end_wait_s: float = 5.0  # after our hang-up or stop request, for Asterisk to confirm it
+    answer_guard_s: float = 90.0  # past the ring timeout, before a silent call is given up
+    playback_guard_s: float = 300.0  # a prompt that never reports its end
+    operator_ring_s: int = 30
+    connect_wait_s: float = 10.0  # place_call waits this long for the events WebSocket
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+    def s(self, seconds: float) -> float:
+        return seconds * self.scale
+
+
+@dataclass(frozen=True)
+class AsteriskOptions:
+    endpoint: str = "PJSIP/{number}@trunk"  # {number}: E.164 (+8613800000000), {digits}: without the +
+    operator_endpoint: str = ""  # empty: an operator request hangs up politely (a follow-up task exists)
+    amd_context: str = ""  # dialplan context running AMD() then Stasis(app,amd,${AMDSTATUS},${AMDCAUSE})
+    media_prefix: str = "sound:minyi/"  # + "<language>/<prompt key>"; or sound:http://host/prompts/
+    recordings_dir: Path | None = None  # stored recordings are fetched here; None leaves them in Asterisk
+    timing: Timing = field(default_factory=Timing)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> AsteriskOptions:
+        base = cls(endpoint=settings.asterisk_endpoint, operator_endpoint=settings.asterisk_operator_endpoint,
+                   recordings_dir=Path(settings.recordings_dir) if settings.recordings_dir else None)
+        return replace(base, **overrides)
+
+
+def endpoint_for(template: str, number: str) -> str:
+    """The channel to dial for an E.164 number, e.g. ``PJSIP/+8613800000000@trunk``."""
+    return template.format(number=number, digits=number.lstrip("+"))
+
+
+def formats_for(endpoint: str) -> str | None:
+    """``ulaw`` for Local channels: without it they negotiate 192 kHz audio and cost 11x the CPU."""
+    return "ulaw" if endpoint.lower().startswith("local/") else None

@@ -1,0 +1,245 @@
+"""One call from originate to result: wait for the answer, let the dialplan's AMD() judge the
+answer, run the interview step by step, and hand the result to the dialer.
+
+Database work (the engine and its effects, the result) runs in worker threads, so the event loop
+only ever waits on the network. The result always lands: an unexpected error or a shutdown still
+reports the call (and the interview is told the line dropped, so it is stored as partial).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+
+from ivr.channels.asterisk.ari import AriError, AriUnavailable
+from ivr.channels.asterisk.calls import Call, CallRegistry, Resync, channel_of
+from ivr.channels.asterisk.causes import unanswered_status
+from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine, Link, Resynced
+from ivr.channels.asterisk.operator import OperatorBridge
+from ivr.channels.asterisk.options import AsteriskOptions
+from ivr.channels.asterisk.steps import StepPlayer
+from ivr.channels.asterisk.store import CallStore, Turn
+from ivr.channels.base import CallResult, CallStatus
+from ivr.engine import Event, HangUp, Step
+from survey.clock import Clock
+from survey.models import AttemptStatus
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class CallRunner:
+    def __init__(self, call: Call, link: Link, store: CallStore, options: AsteriskOptions, clock: Clock,
+                 registry: CallRegistry, *, on_end: Callable[[Call], None]) -> None:
+        self.call, self.link, self.store, self.options, self.clock = call, link, store, options, clock
+        self.registry, self.on_end = registry, on_end
+
+    async def run(self) -> None:
+        call = self.call
+        try:
+            try:
+                async with anyio.create_task_group() as tasks:
+                    line = CallLine(call, self.link, self.options.timing, tasks)
+                    player = StepPlayer(line, self.options)
+                    result = await self._call(line, player)
+                    await self._fetch_recordings(player.recordings)
+            except anyio.get_cancelled_exc_class():
+                with anyio.CancelScope(shield=True):
+                    await self._abandon("the ARI app stopped during the call")
+                raise
+            except Exception as exc:
+                log.exception("attempt %s: the call failed", call.attempt_id)
+                with anyio.CancelScope(shield=True):
+                    await self._abandon(f"{type(exc).__name__}: {exc}")
+                return
+            await self._report(result)
+        finally:  # a line is busy until its result is stored
+            self.registry.remove(call)
+            self.on_end(call)
+
+    async def _call(self, line: CallLine, player: StepPlayer) -> CallResult:
+        call = self.call
+        if not await self._answered(line):
+            log.info("attempt %s: not answered (cause %s)", call.attempt_id, call.cause)
+            return self._result(unanswered_status(call.cause) if call.error is None else CallStatus.UNKNOWN)
+        call.answered_at = self.clock.now()
+        await self._db(self.store.progress, call.attempt_id, AttemptStatus.IN_PROGRESS)
+        try:
+            await _again_after_resync(lambda: line.rest(lambda a: a.answer(call.channel_id)))
+            if self.options.amd_context and not await self._human(line):
+                await line.hang_up()
+                return self._result(CallStatus.MACHINE)
+            await self._interview(line, player)
+        except CallEnded:
+            pass
+        return self._result(CallStatus.ANSWERED)
+
+    async def _answered(self, line: CallLine) -> bool:
+        """Wait for StasisStart; False when the call ended unanswered (busy, no answer, ...)."""
+        call = self.call
+        deadline = line.deadline(call.ring_timeout_s + self.options.timing.answer_guard_s)
+        while True:
+            item = await line.next(deadline)
+            if item is TIMEOUT:
+                call.error = "Asterisk reported neither an answer nor an end"
+                await line.quietly(lambda a: a.hangup(call.channel_id))
+                return False
+            if isinstance(item, Resync):
+                channel = item.live.get(call.channel_id)
+                if channel is None:
+                    call.error = "the channel ended while the ARI connection was down"
+                    return False
+                if channel["dialplan"]["app_name"] == "Stasis":  # its StasisStart was lost
+                    return True
+                continue
+            assert isinstance(item, dict)
+            if channel_of(item) != call.channel_id:
+                continue
+            if item["type"] == "StasisStart":
+                return True
+            if item["type"] == "ChannelStateChange" and item["channel"]["state"] == "Ringing":
+                await self._db(self.store.progress, call.attempt_id, AttemptStatus.RINGING)
+            if line.ends_call(item):
+                return False
+
+    async def _human(self, line: CallLine) -> bool:
+        """Send the answered channel through the dialplan's AMD() and read its verdict from the
+        arguments it re-enters Stasis with: ``amd,<AMDSTATUS>,<AMDCAUSE>``. NOTSURE counts as a
+        person: hanging up on a person is worse than talking to a machine."""
+        call = self.call
+        with contextlib.suppress(Resynced):  # reconnected: the channel may be in AMD already; wait for it
+            await line.rest(lambda a: a.continue_in_dialplan(call.channel_id, self.options.amd_context))
+        deadline = line.deadline(self.options.timing.amd_wait_s)
+        while True:
+            item = await line.next(deadline)
+            if item is TIMEOUT:
+                log.error("attempt %s: the channel did not come back from dialplan context %r; see docs/asterisk.md",
+                          call.attempt_id, self.options.amd_context)
+                call.amd_result = "TIMEOUT"
+                await line.hang_up()
+                raise CallEnded("AMD timed out")
+            if isinstance(item, Resync):
+                channel = item.live.get(call.channel_id)
+                if channel is None:
+                    line.resync(item)  # raises CallEnded
+                if channel is None or channel["dialplan"]["app_name"] != "Stasis":
+                    continue  # still in the AMD dialplan
+                args = channel["dialplan"]["app_data"].split(",")[1:]
+            elif isinstance(item, dict) and item["type"] == "StasisStart" and channel_of(item) == call.channel_id:
+                args = list(item["args"])
+            elif isinstance(item, dict) and item["type"] == "StasisEnd":
+                continue  # the channel leaving for the dialplan
+            elif line.ends_call(item):
+                raise CallEnded("hung up during AMD")
+            else:
+                continue
+            status = args[1] if len(args) > 1 and args[0] == "amd" else "NOTSURE"
+            call.amd_result = ":".join(args[1:3])[:40] or status
+            return status != "MACHINE"
+
+    async def _interview(self, line: CallLine, player: StepPlayer) -> None:
+        turn = await self._db(self.store.begin, self.call.attempt_id)
+        self.call.interview_id = turn.interview_id
+        self._note(turn)
+        current = turn.step
+        while True:
+            step = turn.step
+            if not (step.collect or step.record or step.keep_playing):
+                await self._final(line, player, step)
+                return
+            try:
+                event: Event = await player.input_step(step)
+            except Resynced:
+                turn = Turn(current, turn.interview_id, turn.reported_status, None)
+                continue
+            except CallEnded:
+                event = HangUp()
+            if not step.keep_playing:
+                current = step
+            turn = await self._db(self.store.handle, turn.interview_id, event)
+            self._note(turn)
+            if isinstance(event, HangUp):
+                return
+
+    async def _final(self, line: CallLine, player: StepPlayer, step: Step) -> None:
+        """The engine's last step: its prompts, then the operator or the hang-up."""
+        while True:
+            try:
+                await player.until_played(await player.play(step.prompts))
+                if step.transfer:
+                    language = step.prompts[-1].language if step.prompts else "zh"
+                    await OperatorBridge(self.options, self.registry).connect(line, player, language)
+                await line.hang_up()
+                return
+            except Resynced:
+                continue
+
+    def _note(self, turn: Turn) -> None:
+        self.call.reported_status = turn.reported_status
+        self.call.callback_at = turn.callback_at or self.call.callback_at
+
+    def _result(self, status: str) -> CallResult:
+        call = self.call
+        return CallResult(status=status, started_at=call.started_at, ended_at=self.clock.now(),
+                          answered_at=call.answered_at, provider_call_id=call.channel_id,
+                          amd_result=call.amd_result, hangup_cause=None if call.cause is None else str(call.cause),
+                          interview_status=call.reported_status if status == CallStatus.ANSWERED else None,
+                          callback_at=call.callback_at, error=call.error)
+
+    async def _report(self, result: CallResult) -> None:
+        log.info("attempt %s: %s%s", self.call.attempt_id, result.status,
+                 f" ({result.interview_status})" if result.interview_status else "")
+        try:
+            await self._db(self.store.finish, self.call.attempt_id, result)
+        except Exception:
+            log.exception("attempt %s: the result could not be stored: %s", self.call.attempt_id, result)
+
+    async def _abandon(self, error: str) -> None:
+        """Hang up, tell the interview the line dropped, and report what is known."""
+        call = self.call
+        call.error = error
+        session = self.link.current
+        if session is not None and not call.ended:
+            with contextlib.suppress(AriError, AriUnavailable):
+                await session.hangup(call.channel_id)
+        if call.interview_id is not None:
+            try:
+                self._note(await self._db(self.store.handle, call.interview_id, HangUp()))
+            except Exception:
+                log.exception("attempt %s: the interview could not be closed", call.attempt_id)
+        await self._report(self._result(CallStatus.ANSWERED if call.answered_at else CallStatus.UNKNOWN))
+
+    async def _fetch_recordings(self, names: list[str]) -> None:
+        """Copy this call's recordings from Asterisk into recordings_dir (Recording.path)."""
+        folder, session = self.options.recordings_dir, self.link.current
+        if folder is None or not names or session is None:
+            return
+        for name in names:
+            try:
+                data = await session.recording_file(name)
+            except (AriError, AriUnavailable) as exc:
+                log.warning("attempt %s: recording %s stays in Asterisk: %s", self.call.attempt_id, name, exc)
+                continue
+            await anyio.to_thread.run_sync(_write, Path(folder) / f"{name}.wav", data)
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args)
+
+
+async def _again_after_resync(request: Callable[[], Awaitable[T]]) -> T:
+    """A request that is safe to send again once the connection is back."""
+    while True:
+        try:
+            return await request()
+        except Resynced:
+            continue
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)

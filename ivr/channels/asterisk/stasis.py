@@ -1,0 +1,78 @@
+"""The Stasis event handler: every ARI event goes to the call whose channel it concerns, at once
+and without waiting (a slow consumer would stall the one event queue of the app).
+
+Channel ids carry the attempt: ``minyi-<attempt id>-<random>``. So a channel of this app that no
+call here knows - originated by a dialer in another process, or in progress when this process
+restarted - is adopted: a call is opened for its attempt and carries on from what the channel is
+doing. Events of calls that are over are ignored, and so are channels of others (a Local
+channel's second half, an operator leg that outlived its call).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from ivr.channels.asterisk.ari import AriSession
+from ivr.channels.asterisk.calls import Call, CallRegistry, Resync, channel_of
+
+log = logging.getLogger(__name__)
+_OURS = re.compile(r"minyi-(\d+)-[0-9a-f]+")
+_REMEMBER_ENDED = 10_000
+
+
+class StasisHandler:
+    def __init__(self, registry: CallRegistry, start: Callable[[Call], None], now: Callable[[], datetime], *,
+                 ring_timeout_s: int = 30) -> None:
+        self.registry, self.start, self.now, self.ring_timeout_s = registry, start, now, ring_timeout_s
+        self._ended: OrderedDict[str, None] = OrderedDict()
+
+    def ended(self, call: Call) -> None:
+        """Remember a finished call's channel, so its late events do not adopt it again."""
+        self._ended[call.channel_id] = None
+        while len(self._ended) > _REMEMBER_ENDED:
+            self._ended.popitem(last=False)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        channel_id = channel_of(event)
+        if channel_id is None:
+            return
+        call = self.registry.get(channel_id) or self._adopt(channel_id, event.get("channel"))
+        if call is not None:
+            call.post(event)
+
+    async def on_connect(self, session: AriSession) -> None:
+        """After every (re)connect: tell each call which channels still exist, adopt ours that
+        nobody follows."""
+        known = [c for c in self.registry.calls() if c.placed]  # in the listing unless they ended
+        live = {c["id"]: c for c in await session.channels()}
+        for channel_id, channel in live.items():
+            if self.registry.get(channel_id) is None:
+                self._adopt(channel_id, channel)
+        for call in known:
+            call.post(Resync(live))
+
+    def _adopt(self, channel_id: str, channel: Any) -> Call | None:
+        m = _OURS.fullmatch(channel_id)
+        if m is None or channel_id in self._ended:
+            return None
+        created = _utc(channel.get("creationtime")) if isinstance(channel, dict) else None
+        call = Call(int(m.group(1)), created or self.now(), self.ring_timeout_s, channel_id=channel_id, placed=True)
+        log.info("attempt %s: adopting channel %s", call.attempt_id, channel_id)
+        self.registry.add(call)
+        self.start(call)
+        return call
+
+
+def _utc(ari_time: str | None) -> datetime | None:
+    """ARI's ``2026-11-02T18:30:00.123+0800`` as naive UTC."""
+    if not ari_time:
+        return None
+    try:
+        return datetime.strptime(ari_time, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC).replace(tzinfo=None)
+    except ValueError:
+        return None
