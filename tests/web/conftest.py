@@ -115,7 +115,7 @@ class Client:
     def login(self, username: str, password: str = DEMO_PASSWORD) -> TestResponse:
         self.get("/login")
         response = self.post("/login", {"username": username, "password": password})
-        self.get("/")
+        self.get("/", follow_redirects=True)  # a new session after login: pick up its CSRF token
         return response
 
     def text(self, url: str) -> str:

@@ -32,7 +32,7 @@ def login() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         row = find_user(db(), form.username.data or "")
         if row is not None and row.active and verify_password(row, form.password.data or ""):
-            session.clear()
+            _fresh_session()
             login_user(LoginUser(row))
             audit.record(db(), ctx().clock, user_id=row.id, action="login", entity="user", entity_id=row.id)
             return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
@@ -44,11 +44,16 @@ def login() -> Response | tuple[str, int]:
 @roles(*Role.ALL)
 def logout() -> Response:
     logout_user()
+    _fresh_session()
+    return redirect(url_for("auth.login"))
+
+
+def _fresh_session() -> None:
+    """Drop everything from before (no session fixation), except the chosen language."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
-    return redirect(url_for("auth.login"))
 
 
 @bp.route("/lang/<code>")

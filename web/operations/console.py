@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from dialer.cases import DIALABLE
 from dialer.outcomes import Applied, apply_result
 from dialer.policy import DialPolicy
-from dialer.schedule import calendar_for
 from ivr.channels.base import CallResult, CallStatus
 from ivr.engine import Answered, Digits, HangUp, RecordingDone, Step
 from ivr.interviews import InterviewSession, open_interview
@@ -111,15 +110,20 @@ def _open_attempt(session: Session, task: FollowUpTask, staff: Staff, channel: s
     if case.status in DIALABLE:
         case.status, case.next_attempt_at = CaseStatus.FOLLOW_UP, None  # with staff: the dialer keeps off
     if task.kind != TaskKind.REVISIT:  # a revisit call is not a survey attempt
-        survey = session.get(Survey, case.survey_id)
-        assert survey is not None
-        daypart = calendar_for(DialPolicy.from_survey(survey)).daypart(now)
-        counts = dict(case.attempts_by_daypart or {})
-        counts[daypart] = int(counts.get(daypart, 0)) + 1
-        case.attempts, case.attempts_by_daypart = case.attempts + 1, counts
+        _count_attempt(session, case, now, +1)
     session.add(CallAttempt(case_id=case.id, survey_id=case.survey_id, channel=channel, worker=staff.worker,
                             status=AttemptStatus.IN_PROGRESS, started_at=now))
     session.flush()
+
+
+def _count_attempt(session: Session, case: Case, at: datetime, step: int) -> None:
+    """Count a staff call in the case's attempts, as the dialer counts its own (per day-part too)."""
+    survey = session.get(Survey, case.survey_id)
+    assert survey is not None
+    daypart = DialPolicy.from_survey(survey).calendar.daypart(at)
+    counts = dict(case.attempts_by_daypart or {})
+    counts[daypart] = max(int(counts.get(daypart, 0)) + step, 0)
+    case.attempts, case.attempts_by_daypart = max(case.attempts + step, 0), counts
 
 
 def current_attempt(session: Session, task: FollowUpTask, staff: Staff) -> CallAttempt | None:
@@ -298,13 +302,7 @@ def release(session: Session, task: FollowUpTask, staff: Staff, clock: Clock) ->
         raise ConsoleError("an interview was started on this call: record what happened instead")
     case = task.case
     if task.kind != TaskKind.REVISIT:
-        case.attempts = max(case.attempts - 1, 0)
-        survey = session.get(Survey, case.survey_id)
-        assert survey is not None
-        daypart = calendar_for(DialPolicy.from_survey(survey)).daypart(attempt.started_at)
-        counts = dict(case.attempts_by_daypart or {})
-        counts[daypart] = max(int(counts.get(daypart, 0)) - 1, 0)
-        case.attempts_by_daypart = counts
+        _count_attempt(session, case, attempt.started_at, -1)
     session.delete(attempt)
     task.status, task.assigned_to = TaskStatus.OPEN, None
     session.flush()

@@ -48,7 +48,7 @@ def start_visit(session: Session, staff: Staff, vault: PhoneVault, clock: Clock,
     busy = session.scalar(select(FollowUpTask.id).where(FollowUpTask.case_id == case.id,
                                                         FollowUpTask.status == TaskStatus.IN_PROGRESS))
     if busy is not None:
-        raise F2FError("another interviewer is working on this resident's case right now")
+        raise F2FError("someone is working on this resident's case right now")
     return take_case(session, case, staff, clock, F2F_VISIT, "door-to-door visit")
 
 

@@ -1,0 +1,55 @@
+"""Chinese is the default and complete; the switch changes the language of a page."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from web.translations_zh import ZH
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+TEMPLATE_CALL = re.compile(r"""_\(\s*(["'])(.+?)\1\s*[,)]""", re.S)
+GETTEXT = {"_", "_l", "gettext", "lazy_gettext"}
+RAISED = {"ConsoleError", "F2FError", "AnswerEditError", "CaseChangeError", "SurveyChangeError", "ConcernError",
+          "TranscriptError", "UserError", "PasswordPolicyError", "DuplicateUserError"}
+
+
+def _python_messages(path: Path) -> set[str]:
+    """Strings passed to gettext, and the fixed messages of errors that views show with ``_(str(exc))``."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)):
+            continue
+        name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+        if name in GETTEXT or name in RAISED:
+            found.add(node.args[0].value)
+    return found
+
+
+def message_ids() -> set[str]:
+    ids = set()
+    for template in WEB.rglob("*.html"):
+        ids |= {m.group(2) for m in TEMPLATE_CALL.finditer(template.read_text("utf-8"))}
+    for module in [*WEB.rglob("*.py"), WEB.parent / "survey" / "concerns.py", WEB.parent / "survey" / "users.py"]:
+        ids |= _python_messages(module)
+    return ids
+
+
+def test_every_message_has_a_chinese_translation() -> None:
+    missing = sorted(message_ids() - set(ZH))
+    assert not missing, "untranslated:\n" + "\n".join(missing)
+
+
+def test_no_translation_is_left_over() -> None:
+    assert not sorted(set(ZH) - message_ids())
+
+
+def test_chinese_by_default_and_the_switch(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.text("/login")
+    assert "登录" in page and 'lang="zh-CN"' in page
+    client.get("/lang/en?next=/login")
+    page = client.text("/login")
+    assert "Log in" in page and "登录" not in page
+    assert client.get("/lang/en?next=https://evil.example/").headers["Location"] == "/"
