@@ -20,7 +20,7 @@ from twilio_caller import Dial, Dialled, Services
 from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import VirtualClock
 from survey.config import Settings
-from survey.db import session_scope
+from survey.db import make_engine, session_factory, session_scope
 from survey.models import AttemptStatus, CallAttempt, Case, Contact, WebhookReply
 from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
@@ -101,16 +101,30 @@ def twilio_sessions(engine: Engine, sessions: sessionmaker[Session]) -> sessionm
     return sessions
 
 
-@pytest.fixture
-def app(settings: Settings, twilio_sessions: sessionmaker[Session], clock: VirtualClock,
-        fake: FakeTwilio) -> Flask:
+def _app(services: Services, fake: FakeTwilio) -> Flask:
     """A minimal app with the blueprint mounted as ``web.app`` mounts it."""
     flask_app = Flask(__name__)
-    services = Services(settings, twilio_sessions, clock)
     flask_app.extensions["minyi"] = services
     flask_app.extensions[EXTENSION] = build_webhooks(services, http_client=fake)
     flask_app.register_blueprint(bp, url_prefix="/twilio")
     return flask_app
+
+
+@pytest.fixture
+def app(settings: Settings, twilio_sessions: sessionmaker[Session], clock: VirtualClock, fake: FakeTwilio) -> Flask:
+    return _app(Services(settings, twilio_sessions, clock), fake)
+
+
+@pytest.fixture
+def no_database() -> sessionmaker[Session]:
+    """Sessions on an empty in-memory database: for code that must not touch storage (any query fails)."""
+    return session_factory(make_engine("sqlite://"))
+
+
+@pytest.fixture
+def app_without_database(settings: Settings, no_database: sessionmaker[Session], clock: VirtualClock,
+                         fake: FakeTwilio) -> Flask:
+    return _app(Services(settings, no_database, clock), fake)
 
 
 @pytest.fixture

@@ -22,8 +22,6 @@ from survey.config import Settings
 from survey.db import session_scope
 from survey.models import AttemptStatus, CallAttempt
 
-pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-
 
 def _request(attempt_id: int = 7, **changes: object) -> CallRequest:
     request = CallRequest(attempt_id=attempt_id, case_id=3, interview_id=None, number="+8613800138000",
@@ -32,9 +30,10 @@ def _request(attempt_id: int = 7, **changes: object) -> CallRequest:
 
 
 @pytest.fixture
-def channel(settings: Settings, twilio_sessions: sessionmaker[Session], clock: VirtualClock,
+def channel(settings: Settings, no_database: sessionmaker[Session], clock: VirtualClock,
             fake: FakeTwilio) -> TwilioChannel:
-    return TwilioChannel(settings, twilio_sessions, clock, http_client=fake, rng=random.Random(4))
+    """Placing a call reads and writes nothing: there is no database behind this channel."""
+    return TwilioChannel(settings, no_database, clock, http_client=fake, rng=random.Random(4))
 
 
 def test_a_call_is_created_with_the_interview_webhooks_and_amd(channel: TwilioChannel, fake: FakeTwilio,
@@ -54,9 +53,9 @@ def test_a_call_is_created_with_the_interview_webhooks_and_amd(channel: TwilioCh
     assert all(v.isascii() for values in sent.form.values() for v in values)
 
 
-def test_whole_calls_are_recorded_on_request(settings: Settings, twilio_sessions: sessionmaker[Session],
+def test_whole_calls_are_recorded_on_request(settings: Settings, no_database: sessionmaker[Session],
                                              clock: VirtualClock, fake: FakeTwilio) -> None:
-    channel = TwilioChannel(settings, twilio_sessions, clock, http_client=fake, record_calls=True)
+    channel = TwilioChannel(settings, no_database, clock, http_client=fake, record_calls=True)
     channel.place_call(_request(attempt_id=5))
     (sent,) = fake.sent
     assert sent.one("Record") == "true"
@@ -64,18 +63,18 @@ def test_whole_calls_are_recorded_on_request(settings: Settings, twilio_sessions
 
 
 def test_the_fake_rejects_what_twilio_would(openapi: OpenAPI, clock: VirtualClock, settings: Settings,
-                                            twilio_sessions: sessionmaker[Session]) -> None:
+                                            no_database: sessionmaker[Session]) -> None:
     """The check is real: a request Twilio's description forbids fails."""
     fake = FakeTwilio(openapi, clock)
     bad_account = replace(settings, twilio_account_sid="AC-not-a-sid")
-    channel = TwilioChannel(bad_account, twilio_sessions, clock, http_client=fake)
+    channel = TwilioChannel(bad_account, no_database, clock, http_client=fake)
     with pytest.raises(RequestValidationError):
         channel.place_call(_request())
 
 
-def test_calls_are_paced_to_the_accounts_cps(settings: Settings, twilio_sessions: sessionmaker[Session],
+def test_calls_are_paced_to_the_accounts_cps(settings: Settings, no_database: sessionmaker[Session],
                                              clock: VirtualClock, fake: FakeTwilio) -> None:
-    channel = TwilioChannel(settings, twilio_sessions, clock, http_client=fake, cps=2.0)
+    channel = TwilioChannel(settings, no_database, clock, http_client=fake, cps=2.0)
     start = clock.now()
     for attempt_id in range(1, 6):
         channel.place_call(_request(attempt_id))
@@ -134,11 +133,11 @@ def test_a_network_failure_leaves_the_outcome_unknown(channel: TwilioChannel, fa
 
 
 def test_a_twilio_compatible_provider_gets_the_same_requests(settings: Settings, openapi: OpenAPI,
-                                                             twilio_sessions: sessionmaker[Session],
+                                                             no_database: sessionmaker[Session],
                                                              clock: VirtualClock) -> None:
     provider = "http://127.0.0.1:8089/twilio-compat"
     fake = FakeTwilio(openapi, clock, base_url=provider)
-    channel = TwilioChannel(replace(settings, twilio_api_base_url=provider + "/"), twilio_sessions, clock,
+    channel = TwilioChannel(replace(settings, twilio_api_base_url=provider + "/"), no_database, clock,
                             http_client=fake)
     assert channel.place_call(_request()) is None
     assert len(fake.sent) == 1
@@ -152,11 +151,11 @@ def test_a_twilio_compatible_provider_gets_the_same_requests(settings: Settings,
     ({"public_url": "https://调查.example.cn"}, "ASCII"),
     ({"twilio_cps": 0.0}, "calls per second"),
 ])
-def test_bad_configuration_is_refused_with_the_setting_named(settings: Settings, twilio_sessions: sessionmaker[Session],
+def test_bad_configuration_is_refused_with_the_setting_named(settings: Settings, no_database: sessionmaker[Session],
                                                              clock: VirtualClock, fake: FakeTwilio,
                                                              changes: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        TwilioChannel(replace(settings, **changes), twilio_sessions, clock, http_client=fake)  # type: ignore[arg-type]
+        TwilioChannel(replace(settings, **changes), no_database, clock, http_client=fake)  # type: ignore[arg-type]
 
 
 def test_a_bad_ring_timeout_is_refused(channel: TwilioChannel, fake: FakeTwilio) -> None:
@@ -165,8 +164,10 @@ def test_a_bad_ring_timeout_is_refused(channel: TwilioChannel, fake: FakeTwilio)
     assert fake.sent == []
 
 
-def test_lines_in_use_are_the_calls_not_yet_ended(channel: TwilioChannel, dial: Dial,
-                                                  twilio_sessions: sessionmaker[Session]) -> None:
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_lines_in_use_are_the_calls_not_yet_ended(settings: Settings, twilio_sessions: sessionmaker[Session],
+                                                  clock: VirtualClock, fake: FakeTwilio, dial: Dial) -> None:
+    channel = TwilioChannel(settings, twilio_sessions, clock, http_client=fake)
     attempts = [dial(f"+861380013800{i}").attempt_id for i in range(4)]
     assert channel.lines_in_use() == 4
     with session_scope(twilio_sessions) as s:
