@@ -28,7 +28,8 @@ class Estimate:
     deff_kish: float | None  # 1 + CV^2 of the weights of the valid answers
     n_eff: float | None
     dk_rate: float | None = None  # share of don't-know/refused among the domain's respondents
-    ci_method: str = "logit"
+    ci_method: str = "logit"  # "logit", "wilson", "kg", "t" (scores), "kg-range (se=0)", "not estimable"
+    df: int | None = None  # degrees of freedom of the t quantiles
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Change:
     p_value: float | None
     p_adjusted: float | None
     significant: bool
+    ci_low: float | None = None  # 95% CI of the change (normal)
+    ci_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,27 @@ class WeightDiagnostics:
     notes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class IntegrityFlag:
+    """A data-integrity warning: a speeding or straight-lining respondent, or a township's jump."""
+
+    kind: str  # "speeding", "straightlining" or "jump"
+    period: str
+    stratum: str
+    subject: str  # respondent id, or index name for a jump
+    detail: str
+
+
+@dataclass(frozen=True)
+class OutcomeRates:
+    """AAPOR Standard Definitions outcome rates for one township (or ``COUNTY``); None = 0/0."""
+
+    stratum: str
+    counts: dict[str, float]  # I, P, R, NC, O, UH, UO, NE
+    e: float | None
+    rates: dict[str, float | None]  # RR1..RR6, COOP1..COOP4, REF1..REF3, CON1..CON3
+
+
 @dataclass
 class AnalysisResult:
     estimates: list[Estimate] = field(default_factory=list)
@@ -94,3 +118,5 @@ class AnalysisResult:
     diagnostics: list[WeightDiagnostics] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    integrity: list[IntegrityFlag] = field(default_factory=list)
+    outcome_rates: list[OutcomeRates] = field(default_factory=list)

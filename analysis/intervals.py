@@ -1,0 +1,99 @@
+"""95% confidence intervals for domain estimates, vectorised over estimates.
+
+Shares: ``logit`` (R ``svyciprop(method="xlogit")``: Wald on the logit scale with t quantiles on
+the design df), ``wilson`` (Wilson with the effective n p(1-p)/V) or ``kg`` (Korn-Graubard: Clopper-
+Pearson with the effective n scaled by (t_{n-1}/t_df)^2, n the domain's own respondents). Scores
+and composites of scores: estimate +- t_df SE.
+
+Fallback: when the linearised variance is 0 (estimate 0 or 1, or answers fully explained by the
+weighting cells) there is no effective n and these intervals collapse to a point. The index is then
+rescaled to [0, 1] by its range and given the Korn-Graubard interval with the Kish effective n of
+the valid answers: a bounded variable with mean p has variance at most p(1-p) on that scale, so
+this is conservative. Such rows say ``kg-range (se=0)`` as their method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import special, stats
+
+from analysis.grouping import FloatArray
+
+LEVEL = 0.95
+METHODS = ("logit", "wilson", "kg")
+FALLBACK = "kg-range (se=0)"
+Z = float(stats.norm.ppf(0.5 + LEVEL / 2))
+
+
+@dataclass(frozen=True)
+class Intervals:
+    low: FloatArray
+    high: FloatArray
+    method: NDArray[np.str_]
+
+
+def t_quantile(df: FloatArray) -> FloatArray:
+    return np.asarray(stats.t.ppf(0.5 + LEVEL / 2, df), dtype=np.float64)
+
+
+def logit_interval(p: FloatArray, se: FloatArray, df: FloatArray) -> tuple[FloatArray, FloatArray]:
+    half = t_quantile(df) * se / (p * (1 - p))
+    centre = special.logit(p)
+    return special.expit(centre - half), special.expit(centre + half)
+
+
+def wilson_interval(p: FloatArray, n_eff: FloatArray) -> tuple[FloatArray, FloatArray]:
+    z2 = Z * Z
+    centre = p + z2 / (2 * n_eff)
+    half = Z * np.sqrt(p * (1 - p) / n_eff + z2 / (4 * n_eff * n_eff))
+    return (centre - half) / (1 + z2 / n_eff), (centre + half) / (1 + z2 / n_eff)
+
+
+def korn_graubard(p: FloatArray, n_eff: FloatArray, n: FloatArray,
+                  df: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Clopper-Pearson on n* = n_eff (t_{n-1}/t_df)^2 trials with x* = p n* successes."""
+    n_star = n_eff * (t_quantile(n - 1) / t_quantile(df)) ** 2
+    x = p * n_star
+    alpha = 1 - LEVEL
+    with np.errstate(invalid="ignore"):
+        low = np.where(p > 0, stats.beta.ppf(alpha / 2, x, n_star - x + 1), 0.0)
+        high = np.where(p < 1, stats.beta.ppf(1 - alpha / 2, x + 1, n_star - x), 1.0)
+    return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+
+
+def t_interval(estimate: FloatArray, se: FloatArray, df: FloatArray) -> tuple[FloatArray, FloatArray]:
+    half = t_quantile(df) * se
+    return estimate - half, estimate + half
+
+
+def intervals(*, share: bool, method: str, estimate: FloatArray, se: FloatArray, df: FloatArray,
+              n: FloatArray, n_eff: FloatArray, n_kish: FloatArray, low: float, high: float) -> Intervals:
+    """Intervals for estimates of one kind; rows with se = 0 get the fallback described above.
+
+    ``n_eff`` is p(1-p)/V (shares), ``n_kish`` the Kish effective n of the valid answers, ``low`` and
+    ``high`` the range the index can take.
+    """
+    if method not in METHODS:
+        raise ValueError(f"CI method must be one of {METHODS}")
+    flat = se <= 0
+    ok = ~flat
+    lo, hi = np.full(estimate.size, np.nan), np.full(estimate.size, np.nan)
+    label = np.full(estimate.size, method if share else "t", dtype=object)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if not share:
+            lo[ok], hi[ok] = t_interval(estimate[ok], se[ok], df[ok])
+        elif method == "logit":
+            lo[ok], hi[ok] = logit_interval(estimate[ok], se[ok], df[ok])
+        elif method == "wilson":
+            lo[ok], hi[ok] = wilson_interval(estimate[ok], n_eff[ok])
+        else:
+            lo[ok], hi[ok] = korn_graubard(estimate[ok], n_eff[ok], n[ok], df[ok])
+    if flat.any():
+        scaled = np.clip((estimate[flat] - low) / (high - low), 0.0, 1.0)
+        f_lo, f_hi = korn_graubard(scaled, n_kish[flat], n[flat], df[flat])
+        lo[flat], hi[flat] = low + f_lo * (high - low), low + f_hi * (high - low)
+        label[flat] = FALLBACK
+    return Intervals(lo, hi, label.astype(str))

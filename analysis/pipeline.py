@@ -1,0 +1,166 @@
+"""The whole flat-file analysis from in-memory frames: weights, estimates, changes, ranks, SAE, flags.
+
+    from analysis.pipeline import Options, run_analysis
+    from analysis.spec import parse_spec
+    run = run_analysis(responses_df, population_df, parse_spec(spec_dict), Options(by=("age_group", "sex")))
+    run.result.estimates      # list[analysis.results.Estimate]
+    run.weights               # DataFrame: id, period, stratum, weight
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.changes import ADJUSTMENTS, changes
+from analysis.errors import AnalysisError
+from analysis.estimates import estimate_period
+from analysis.grouping import IntArray
+from analysis.indices import ItemValues, all_items
+from analysis.integrity import jumps, straightliners
+from analysis.intervals import METHODS as CI_METHODS
+from analysis.population import Population
+from analysis.ranks import DRAWS, ranks
+from analysis.responses import ResponseColumns, Responses
+from analysis.results import COUNTY, AnalysisResult, Estimate
+from analysis.sae import PSI, small_area
+from analysis.spec import Spec
+from analysis.variance import PROJECTIONS
+from analysis.weights import METHODS, CollapseRule, TrimRule, WeightingOptions, build_grid, calibrate, design
+from analysis.weights.rake import TOLERANCE
+
+
+@dataclass(frozen=True)
+class Options:
+    """Column names as in design.md; ``by``/``method`` default to what the population file holds."""
+
+    id_column: str = "id"
+    stratum: str = "township"
+    period_column: str = "wave"
+    by: tuple[str, ...] | None = None
+    method: str | None = None  # "poststratify" (cells) or "rake" (margins)
+    ci: str = "logit"
+    projection: str = "exact"  # or "rake-sweeps" (R rake()'s variance approximation)
+    collapse: CollapseRule = CollapseRule()
+    trim: TrimRule = TrimRule()
+    tol: float = TOLERANCE
+    adjust: str = "holm"
+    seed: int = 20240601
+    rank_draws: int = DRAWS
+    aux: pd.DataFrame | None = field(default=None, compare=False)  # SAE covariates, index = township
+    psi: str = "pooled"
+
+    def check(self) -> None:
+        for value, allowed, name in ((self.ci, CI_METHODS, "--ci"), (self.projection, PROJECTIONS, "projection"),
+                                     (self.adjust, ADJUSTMENTS, "--adjust"), (self.psi, PSI, "psi")):
+            if value not in allowed:
+                raise AnalysisError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if self.method is not None and self.method not in METHODS:
+            raise AnalysisError(f"--method must be poststratify or rake, not {self.method!r}")
+
+
+@dataclass(frozen=True)
+class AnalysisRun:
+    result: AnalysisResult
+    weights: pd.DataFrame  # id, period, stratum, weight; one row per respondent, input order
+
+
+def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame | Population, spec: Spec,
+                 options: Options = Options()) -> AnalysisRun:
+    options.check()
+    if isinstance(population, pd.DataFrame):
+        population = Population.from_frame(population, options.stratum, options.by)
+    by = options.by if options.by is not None else population.by
+    method = options.method or ("poststratify" if population.kind == "cells" else "rake")
+    if isinstance(responses, pd.DataFrame):
+        columns = ResponseColumns(tuple(spec.questions()), by, options.id_column, options.stratum,
+                                  options.period_column)
+        responses = Responses.from_frame(responses, columns)
+    result = AnalysisResult(log=list(population.notes))
+    if method == "rake":
+        result.log += population.margin_targets().log
+    totals = population.margin_targets().totals
+    codes = _level_codes(responses, population, by)
+    items = all_items(spec.indices, responses)
+    weights = np.zeros(len(responses))
+    periods = _period_order(responses.period)
+    se_vs_county: dict[tuple[str, str, str], float] = {}
+    for period in periods:
+        rows = np.flatnonzero(responses.period == period)
+        plan = design(responses.stratum[rows], totals, period if len(periods) > 1 else "")
+        grid = build_grid(plan.stratum, plan.labels, by, tuple(population.levels[v] for v in by),
+                          tuple(c[rows] for c in codes))
+        weighting = WeightingOptions(method, options.collapse, options.trim, options.tol)
+        calibration = calibrate(plan, grid, population, weighting, period if len(periods) > 1 else "")
+        weights[rows] = calibration.weights
+        result.diagnostics += calibration.diagnostics
+        result.log += calibration.log
+        found = estimate_period(period, calibration, _take(items, rows), spec.indices, options.ci,
+                                options.projection)
+        result.estimates += found.estimates + _unsampled(period, plan.labels, population, spec, result)
+        se_vs_county.update({(period, i, t): se for (i, t), se in found.se_vs_county.items()})
+        if spec.integrity.straightlining:
+            battery = {q: responses.answers[q][rows] for q in spec.integrity.straightlining}
+            result.integrity += straightliners(responses.ids[rows].tolist(), responses.stratum[rows].tolist(),
+                                               battery, period)
+    result.changes = changes(result.estimates, periods, options.adjust)
+    result.ranks = ranks(result.estimates, se_vs_county, options.seed, options.rank_draws)
+    result.small_area, sae_log = small_area(result.estimates, options.aux, options.psi)
+    result.log += sae_log
+    result.integrity += jumps(result.changes, spec.integrity.jump_z)
+    result.flags += _flag_lines(result)
+    frame = pd.DataFrame({"id": responses.ids, "period": responses.period, "stratum": responses.stratum,
+                          "weight": weights})
+    return AnalysisRun(result, frame)
+
+
+def _level_codes(responses: Responses, population: Population, by: tuple[str, ...]) -> tuple[IntArray, ...]:
+    """Each row's level index on every weighting variable, in the population file's level order."""
+    out = []
+    for variable in by:
+        levels = population.levels[variable]
+        values = responses.by[variable]
+        index = pd.Index(levels).get_indexer(values)
+        if (index < 0).any():
+            position = int(np.flatnonzero(index < 0)[0])
+            raise responses.error(position, f"{values[position]!r} is not a level of {variable} in the "
+                                  f"population ({', '.join(levels)})", column=variable)
+        out.append(index.astype(np.intp))
+    return tuple(out)
+
+
+def _period_order(period: np.ndarray) -> list[str]:
+    labels = sorted(set(period.tolist()))
+    numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
+    if numbers.notna().all():
+        return [label for _, label in sorted(zip(numbers.tolist(), labels, strict=True))]
+    return labels
+
+
+def _take(items: dict[str, ItemValues], rows: IntArray) -> dict[str, ItemValues]:
+    return {k: ItemValues(v.y[rows], v.valid[rows], v.low, v.high) for k, v in items.items()}
+
+
+def _unsampled(period: str, sampled: tuple[str, ...], population: Population, spec: Spec,
+               result: AnalysisResult) -> list[Estimate]:
+    """Not-estimable rows for townships of the population without respondents in this period."""
+    missing = [t for t in population.townships if t not in sampled]
+    if not missing:
+        return []
+    result.log.append(f"period {period}: no respondents in {', '.join(missing)}; the county estimates "
+                      "cover the sampled townships only")
+    return [Estimate(period=period, stratum=t, index=i.name, kind=i.kind, n=0, estimate=None, se=None,
+                     ci_low=None, ci_high=None, deff=None, deff_kish=None, n_eff=None,
+                     ci_method="not estimable") for t in missing for i in spec.indices]
+
+
+def _flag_lines(result: AnalysisResult) -> list[str]:
+    lines = [f"period {f.period}, township {f.stratum}: {f.detail}" for f in result.integrity if f.kind == "jump"]
+    liners = [f for f in result.integrity if f.kind == "straightlining"]
+    if liners:
+        lines.append(f"{len(liners)} respondents gave one answer to every item of the straight-lining battery")
+    lines += [f"period {e.period}: {e.index} not estimable in {e.stratum} (n={e.n})"
+              for e in result.estimates if e.estimate is None and e.stratum != COUNTY]
+    return lines

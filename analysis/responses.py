@@ -1,0 +1,111 @@
+"""Respondent-level input: validated, typed arrays taken from a RESPONSES frame."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from analysis.errors import InputError, row_error
+from analysis.results import COUNTY
+
+SINGLE_PERIOD = "all"
+
+Fail = Callable[[int, str, str], InputError]
+
+
+@dataclass(frozen=True)
+class ResponseColumns:
+    """Which columns of RESPONSES hold what (names as in design.md's CLI options)."""
+
+    questions: tuple[str, ...]
+    by: tuple[str, ...]
+    id: str = "id"
+    stratum: str = "township"
+    period: str = "wave"
+
+
+@dataclass(frozen=True)
+class Responses:
+    """One row per respondent. Strings stay strings; answers are float codes, NaN when blank.
+
+    ``labels`` are the input frame's index labels, used to locate a row in error messages.
+    """
+
+    ids: NDArray[np.object_]
+    period: NDArray[np.object_]
+    stratum: NDArray[np.object_]
+    by: dict[str, NDArray[np.object_]]
+    answers: dict[str, NDArray[np.float64]]
+    labels: NDArray[np.object_]
+    source: str = "responses"
+    first_line: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def error(self, position: int, message: str, column: str | None = None) -> InputError:
+        return row_error(message, source=self.source, first_line=self.first_line,
+                         label=self.labels[position], column=column)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, columns: ResponseColumns, *, source: str = "responses",
+                   first_line: int | None = None) -> Responses:
+        needed = [columns.id, columns.stratum, *columns.by, *columns.questions]
+        missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
+        if missing:
+            raise InputError(f"no column(s) {', '.join(map(repr, missing))}; the columns are "
+                             f"{', '.join(map(str, frame.columns))}", file=source)
+        if frame.empty:
+            raise InputError("has no respondents", file=source)
+        labels = frame.index.to_numpy(dtype=object)
+
+        def fail(position: int, message: str, column: str) -> InputError:
+            return row_error(message, source=source, first_line=first_line, label=labels[position],
+                             column=column)
+
+        ids = _labels(frame[columns.id], columns.id, fail)
+        duplicated = pd.Series(ids).duplicated().to_numpy()
+        if duplicated.any():
+            position = int(np.flatnonzero(duplicated)[0])
+            raise fail(position, f"id {ids[position]!r} appears more than once", columns.id)
+        stratum = _labels(frame[columns.stratum], columns.stratum, fail)
+        if (stratum == COUNTY).any():
+            position = int(np.flatnonzero(stratum == COUNTY)[0])
+            raise fail(position, f"{COUNTY!r} is reserved for the whole county", columns.stratum)
+        if columns.period in frame.columns:
+            period = _labels(frame[columns.period], columns.period, fail)
+        else:
+            period = np.full(len(frame), SINGLE_PERIOD, dtype=object)
+        by = {name: _labels(frame[name], name, fail) for name in columns.by}
+        answers = {name: _codes(frame[name], name, fail) for name in columns.questions}
+        return cls(ids, period, stratum, by, answers, labels, source, first_line)
+
+
+def _labels(column: pd.Series, name: str, fail: Fail) -> NDArray[np.object_]:
+    missing = column.isna().to_numpy()
+    values: NDArray[np.object_] = column.astype(str).str.strip().to_numpy(dtype=object)
+    blank = missing | (values == "")
+    if blank.any():
+        raise fail(int(np.flatnonzero(blank)[0]), "is blank", name)
+    return values
+
+
+def _codes(column: pd.Series, name: str, fail: Fail) -> NDArray[np.float64]:
+    """Numeric answer codes; blank (no answer) becomes NaN, anything else non-numeric is an error."""
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        numeric: NDArray[np.float64] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return numeric
+    missing = column.isna().to_numpy()
+    text = column.astype(str).str.strip()
+    blank = missing | (text == "").to_numpy()
+    numbers: NDArray[np.float64] = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(
+        dtype=np.float64)
+    bad = np.isnan(numbers) & ~blank
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
+        raise fail(position, f"{text.iloc[position]!r} is not a numeric answer code", name)
+    return numbers

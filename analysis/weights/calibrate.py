@@ -1,0 +1,302 @@
+"""Weights of one period: design weights, then post-stratification or raking, collapsing, trimming.
+
+Everything happens on the cell grid (:mod:`analysis.weights.grid`): base weights are constant
+within a township, so every respondent of a cell ends with the same weight and the iterations
+touch a few hundred cells, not the respondents. The result also carries the calibration groups the
+variance needs (post-strata, or the margins raked to).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analysis.errors import WeightingError
+from analysis.grouping import BoolArray, FloatArray, Groups, IntArray, bincount
+from analysis.population import Population
+from analysis.results import COUNTY, WeightDiagnostics
+from analysis.weights.collapse import CollapseRule, collapse_cells, collapse_margin
+from analysis.weights.design import StratifiedDesign
+from analysis.weights.grid import CellGrid
+from analysis.weights.poststratify import poststratify
+from analysis.weights.rake import TOLERANCE, Margin, RakeDidNotConverge, margin_errors, rake
+from analysis.weights.trim import TrimRule, trim_and_rake
+
+METHODS = ("poststratify", "rake")
+VERIFY = 1e-9  # achieved margins, summed over respondents, must be this close (relative)
+
+
+@dataclass(frozen=True)
+class WeightingOptions:
+    method: str = "poststratify"
+    collapse: CollapseRule = CollapseRule()
+    trim: TrimRule = TrimRule()
+    tol: float = TOLERANCE
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Final weights of one period's rows and the calibration groups for the variance.
+
+    ``groupings[0]`` puts every row in a post-stratum or in a level group of the first raked
+    margin; later groupings hold the other raked margins (-1 for post-stratified rows).
+    """
+
+    design: StratifiedDesign
+    weights: FloatArray
+    groupings: tuple[Groups, ...]
+    diagnostics: tuple[WeightDiagnostics, ...]
+    log: tuple[str, ...]
+
+
+@dataclass
+class _Record:
+    """What happened in each township, for the log and the diagnostics."""
+
+    period: str
+    townships: tuple[str, ...]
+    merged: dict[int, list[str]] = field(default_factory=dict)
+    notes: dict[int, list[str]] = field(default_factory=dict)
+
+    def merge(self, h: int, text: str) -> None:
+        self.merged.setdefault(h, []).append(text)
+
+    def note(self, h: int, text: str) -> None:
+        self.notes.setdefault(h, []).append(text)
+
+    def prefix(self, h: int) -> str:
+        return f"period {self.period}, township {self.townships[h]}: " if self.period else \
+            f"township {self.townships[h]}: "
+
+    def lines(self) -> list[str]:
+        keys = sorted(set(self.merged) | set(self.notes))
+        return [self.prefix(h) + text for h in keys
+                for text in self.merged.get(h, []) + self.notes.get(h, [])]
+
+
+@dataclass(frozen=True)
+class _Raking:
+    variables: list[str]
+    margins: list[Margin]
+    names: list[list[tuple[int, str]]]  # per margin, per group: (township, levels)
+
+
+def calibrate(design: StratifiedDesign, grid: CellGrid, population: Population,
+              options: WeightingOptions, period: str = "") -> Calibration:
+    record = _Record(period, design.labels)
+    counts = grid.counts()
+    town = grid.township_of()
+    d = design.N / design.n
+    seed = counts * d[town]
+    g = np.ones(grid.size)
+    ps_groups = np.full(grid.size, -1, dtype=np.intp)
+    raked = np.ones(len(design.labels), dtype=bool)
+    ps_targets: FloatArray | None = None
+    if options.method == "poststratify":
+        ps_groups, ps_targets, raked = _post_strata(grid, population, counts, d, options.collapse, record)
+        g = poststratify(seed, ps_groups, ps_targets)
+    raking = _Raking([], [], [])
+    capped = np.zeros(grid.size, dtype=bool)
+    if raked.any():
+        raking = _margins(grid, population, counts, d, raked, options.collapse, record)
+        in_rake = raked[town]
+        g_rake, capped = _rake(seed * in_rake, counts * in_rake, d[town], town, raking, options, record)
+        g[in_rake] = g_rake[in_rake]
+    weights = design.base * g[grid.cell]
+    _verify(weights, grid, ps_groups, ps_targets, raking, record)
+    groupings = _groupings(grid, ps_groups, raked, raking)
+    diagnostics = _diagnostics(design, weights, counts, capped, grid, record)
+    return Calibration(design, weights, groupings, diagnostics, tuple(record.lines()))
+
+
+def _post_strata(grid: CellGrid, population: Population, counts: FloatArray, d: FloatArray,
+                 rule: CollapseRule, record: _Record) -> tuple[IntArray, FloatArray, BoolArray]:
+    """Post-stratum of every cell and target of every post-stratum; townships to rake instead."""
+    N = _cell_targets(grid, population)
+    k = grid.per_township
+    groups = np.full(grid.size, -1, dtype=np.intp)
+    targets: list[float] = []
+    raked = np.zeros(len(grid.townships), dtype=bool)
+    for h in range(len(grid.townships)):
+        block = slice(h * k, (h + 1) * k)
+        _no_population(counts[block], N[block], grid, h * k, record, h)
+        shape = (len(grid.levels[0]) if grid.by else 1, -1)
+        part = collapse_cells(counts[block].reshape(shape), N[block].reshape(shape), float(d[h]), rule)
+        if part is None:
+            if not rule.enabled:
+                _empty_cell(counts[block], N[block], grid, h * k, record, h)
+            raked[h] = True
+            record.note(h, "cells too thin even after merging adjacent "
+                        f"{grid.by[0]} groups; raked to the margins instead")
+            continue
+        cell_groups = part.groups.reshape(-1)
+        inside = cell_groups >= 0
+        groups[block][inside] = cell_groups[inside] + len(targets)
+        targets.extend(bincount(cell_groups[inside], N[block][inside], int(cell_groups.max()) + 1).tolist())
+        for combo, run in part.merged:
+            where = grid.describe_combo(combo)
+            names = "+".join(grid.levels[0][i] for i in run)
+            record.merge(h, f"merged {grid.by[0]} {names}" + (f" within {where}" if where else ""))
+    return groups, np.array(targets, dtype=np.float64), raked
+
+
+def _cell_targets(grid: CellGrid, population: Population) -> FloatArray:
+    """Population count of every grid cell (0 where the population file has none)."""
+    cells = population.cell_counts()
+    N = np.zeros(grid.size)
+    town_index = {t: h for h, t in enumerate(grid.townships)}
+    level_index = [{level: i for i, level in enumerate(levels)} for levels in grid.levels]
+    for key, count in cells.items():
+        key = key if isinstance(key, tuple) else (key,)
+        h = town_index.get(str(key[0]))
+        if h is None:
+            continue
+        within = np.ravel_multi_index([level_index[v][str(x)] for v, x in enumerate(key[1:])], grid.shape) \
+            if grid.by else 0
+        N[h * grid.per_township + int(within)] = float(count)
+    return N
+
+
+def _no_population(n: FloatArray, N: FloatArray, grid: CellGrid, offset: int, record: _Record,
+                   h: int) -> None:
+    bad = np.flatnonzero((n > 0) & (N <= 0))
+    if bad.size:
+        raise WeightingError(f"{record.prefix(h)}{int(n[bad[0]])} respondents in cell "
+                             f"{grid.describe(offset + int(bad[0]))}, which has no population",
+                             township=grid.townships[h])
+
+
+def _empty_cell(n: FloatArray, N: FloatArray, grid: CellGrid, offset: int, record: _Record, h: int) -> None:
+    bad = int(np.flatnonzero((n <= 0) & (N > 0))[0])
+    raise WeightingError(f"{record.prefix(h)}empty cell {grid.describe(offset + bad)} "
+                         f"(population {N[bad]:g}, no respondents) and collapsing is off",
+                         township=grid.townships[h])
+
+
+def _margins(grid: CellGrid, population: Population, counts: FloatArray, d: FloatArray,
+             raked: BoolArray, rule: CollapseRule, record: _Record) -> _Raking:
+    """One margin per weighting variable over the raked townships' cells, thin levels merged."""
+    targets = population.margin_targets()
+    margins: list[Margin] = []
+    names: list[list[tuple[int, str]]] = []
+    town = grid.township_of()
+    for k, variable in enumerate(grid.by):
+        level = grid.level_of(k)
+        groups = np.full(grid.size, -1, dtype=np.intp)
+        totals: list[float] = []
+        labels: list[tuple[int, str]] = []
+        for h in np.flatnonzero(raked):
+            mine = town == h
+            n_l = bincount(level[mine], counts[mine], len(grid.levels[k]))
+            wanted = targets.margins[variable].get(grid.townships[h], {})
+            N_l = np.array([wanted.get(lv, 0.0) for lv in grid.levels[k]])
+            runs = _margin_runs(n_l, N_l, float(d[h]), rule, grid, k, int(h), record)
+            level_group = np.full(len(grid.levels[k]), -1, dtype=np.intp)
+            for run in runs:
+                level_group[run] = len(totals)
+                totals.append(float(N_l[run].sum()))
+                labels.append((int(h), "+".join(grid.levels[k][i] for i in run)))
+            groups[mine] = level_group[level[mine]]
+        margins.append(Margin(groups, np.array(totals)))
+        names.append(labels)
+    return _Raking(list(grid.by), margins, names)
+
+
+def _margin_runs(n_l: FloatArray, N_l: FloatArray, d: float, rule: CollapseRule, grid: CellGrid, k: int,
+                 h: int, record: _Record) -> list[list[int]]:
+    variable, levels = grid.by[k], grid.levels[k]
+    bad = np.flatnonzero((n_l > 0) & (N_l <= 0))
+    if bad.size:
+        raise WeightingError(f"{record.prefix(h)}{int(n_l[bad[0]])} respondents at {variable}="
+                             f"{levels[bad[0]]}, which has no population", township=grid.townships[h],
+                             margin=variable)
+    runs = collapse_margin(n_l, N_l, d, rule)
+    if runs is None:
+        empty = int(np.flatnonzero((n_l <= 0) & (N_l > 0))[0])
+        raise WeightingError(f"{record.prefix(h)}margin {variable}: nobody at {variable}={levels[empty]} "
+                             f"(population {N_l[empty]:g}) and collapsing is off",
+                             township=grid.townships[h], margin=variable)
+    present = int(((n_l > 0) | (N_l > 0)).sum())
+    if len(runs) == 1 and present > 1:
+        record.merge(h, f"margin {variable} merged to one level (too few respondents); not calibrated "
+                     f"on {variable}")
+    else:
+        for run in runs:
+            if len(run) > 1:
+                record.merge(h, f"margin {variable}: merged {'+'.join(levels[i] for i in run)}")
+    return runs
+
+
+def _rake(seed: FloatArray, counts: FloatArray, base: FloatArray, town: IntArray, raking: _Raking,
+          options: WeightingOptions, record: _Record) -> tuple[FloatArray, BoolArray]:
+    try:
+        if options.trim.active:
+            trimmed = trim_and_rake(seed, counts, base, town, raking.margins, options.trim, tol=options.tol)
+            return trimmed.factors, trimmed.capped
+        return rake(seed, raking.margins, tol=options.tol), np.zeros(seed.size, dtype=bool)
+    except RakeDidNotConverge as exc:
+        h, levels = raking.names[exc.margin][exc.group]
+        variable = raking.variables[exc.margin]
+        why = "within the trimming caps" if options.trim.active else f"after {exc.sweeps} sweeps"
+        raise WeightingError(f"{record.prefix(h)}raking cannot meet margin {variable} "
+                             f"({variable}={levels} off by {exc.error:.2%}) {why}",
+                             township=record.townships[h], margin=variable) from exc
+
+
+def _verify(weights: FloatArray, grid: CellGrid, ps_groups: IntArray, ps_targets: FloatArray | None,
+            raking: _Raking, record: _Record) -> None:
+    """Check the achieved totals on the respondents' weights, not on the cells the fit used."""
+    town = grid.township_of()
+    cell_totals = bincount(grid.cell, weights, grid.size)
+    checks = [(m, raking.variables[k], raking.names[k]) for k, m in enumerate(raking.margins)]
+    if ps_targets is not None:
+        labels = [(int(town[np.flatnonzero(ps_groups == j)[0]]), "cell") for j in range(ps_targets.size)]
+        checks.append((Margin(ps_groups, ps_targets), "post-stratum", labels))
+    for margin, variable, names in checks:
+        errors = margin_errors(cell_totals, margin)
+        if errors.size and errors.max() > VERIFY:
+            h, levels = names[int(errors.argmax())]
+            raise WeightingError(f"{record.prefix(h)}weights miss {variable}={levels} by "
+                                 f"{errors.max():.2e} (relative)", township=record.townships[h],
+                                 margin=variable)
+
+
+def _groupings(grid: CellGrid, ps_groups: IntArray, raked: BoolArray, raking: _Raking) -> tuple[Groups, ...]:
+    """Calibration groups per row: post-strata and the first margin first, then the other margins."""
+    town = grid.township_of()
+    first = ps_groups.copy()
+    offset = int(first.max()) + 1 if (first >= 0).any() else 0
+    in_rake = raked[town]
+    if raking.margins:
+        lead = raking.margins[0].groups
+        first[in_rake] = lead[in_rake] + offset
+        size = offset + raking.margins[0].targets.size
+    else:
+        first[in_rake] = town[in_rake] + offset
+        size = offset + len(grid.townships)
+    out = [Groups(first[grid.cell], size)]
+    out += [Groups(m.groups[grid.cell], m.targets.size) for m in raking.margins[1:]]
+    return tuple(out)
+
+
+def _diagnostics(design: StratifiedDesign, weights: FloatArray, counts: FloatArray, capped: BoolArray,
+                 grid: CellGrid, record: _Record) -> tuple[WeightDiagnostics, ...]:
+    trimmed = bincount(grid.township_of(), counts * capped, len(design.labels))
+    out = []
+    for h, label in enumerate(design.labels):
+        w = weights[design.stratum == h]
+        out.append(_summary(record.period, label, w, tuple(record.merged.get(h, [])), int(trimmed[h]),
+                            tuple(record.notes.get(h, []))))
+    merged = tuple(record.prefix(h) + text for h, texts in sorted(record.merged.items()) for text in texts)
+    out.append(_summary(record.period, COUNTY, weights, merged, int(trimmed.sum()), ()))
+    return tuple(out)
+
+
+def _summary(period: str, stratum: str, w: FloatArray, merged: tuple[str, ...], trimmed: int,
+             notes: tuple[str, ...]) -> WeightDiagnostics:
+    mean = float(w.mean())
+    cv = float(np.sqrt(np.mean((w - mean) ** 2)) / mean)
+    return WeightDiagnostics(period=period, stratum=stratum, n=int(w.size), min=float(w.min()),
+                             max=float(w.max()), cv=cv, deff_kish=1.0 + cv * cv, cells_collapsed=merged,
+                             trimmed=trimmed, notes=notes)
