@@ -39,6 +39,7 @@ class Fieldwork:
             self.survey_id = survey.id
             self.strata = {st.code: st.id for st in survey.strata}
         self.numbers: dict[int, str] = {}
+        self.townships: dict[int, str] = {}
 
     def add_case(self, number: str, township: str | None = None) -> int:
         township = township or self.world.townships[0].code
@@ -52,20 +53,27 @@ class Fieldwork:
             s.add(case)
             s.flush()
             self.numbers[case.id] = number
+            self.townships[case.id] = township
             return case.id
 
     def add_cases(self, per_township: int, draw: object = 1) -> list[int]:
         return [self.add_case(row.number, row.township) for row in self.world.sample(per_township, draw)]
 
-    def call(self, channel: SimulatedChannel, case_id: int, language: str | None = None) -> CallResult:
-        """One attempt on ``case_id``; the shared clock then moves on a minute."""
+    def person(self, case_id: int) -> Person:
+        return self.world.person(self.numbers[case_id], self.townships[case_id])
+
+    def request(self, case_id: int, language: str | None = None) -> CallRequest:
+        """A new attempt on ``case_id``, as the dialer would open it."""
         with session_scope(self.sessions) as s:
             attempt = CallAttempt(case_id=case_id, survey_id=self.survey_id, channel="simulated",
                                   started_at=self.clock.now())
             s.add(attempt)
             s.flush()
-            attempt_id = attempt.id
-        result = channel.place_call(CallRequest(attempt_id, case_id, None, self.numbers[case_id], "", language))
+            return CallRequest(attempt.id, case_id, None, self.numbers[case_id], "", language)
+
+    def call(self, channel: SimulatedChannel, case_id: int, language: str | None = None) -> CallResult:
+        """One attempt on ``case_id``; the shared clock then moves on a minute."""
+        result = channel.place_call(self.request(case_id, language))
         self.clock.advance(timedelta(minutes=1))
         return result
 
