@@ -80,7 +80,7 @@ def twiml_schema(tmp_path_factory: pytest.TempPathFactory) -> etree.XMLSchema:
 def settings() -> Settings:
     return Settings(public_url="https://survey.example.gov.cn", secret_key="test-secret",
                     twilio_account_sid="AC" + "0123456789abcdef" * 2, twilio_auth_token="test-auth-token",
-                    twilio_from="+15005550006", twilio_cps=1.0)
+                    twilio_from="+15005550001", twilio_cps=1.0)
 
 
 @pytest.fixture

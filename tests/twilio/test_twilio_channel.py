@@ -15,6 +15,7 @@ from openapi_core.validation.request.exceptions import RequestValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from twilio_caller import Dial
 
+from dialer.pacer import PUSHBACK_CAUSES
 from ivr.channels.base import CallRequest, CallStatus
 from ivr.channels.twilio import TwilioChannel
 from survey.clock import VirtualClock
@@ -41,7 +42,7 @@ def test_a_call_is_created_with_the_interview_webhooks_and_amd(channel: TwilioCh
     assert channel.place_call(_request(attempt_id=42)) is None
     (sent,) = fake.sent
     assert sent.method == "POST" and sent.path == f"/2010-04-01/Accounts/{settings.twilio_account_sid}/Calls.json"
-    assert sent.one("To") == "+8613800138000" and sent.one("From") == settings.twilio_from
+    assert sent.one("To") == "+8613800138000" and sent.one("From") == "+15005550006"  # the dialer's caller ID
     base = f"{settings.public_url}/twilio/voice"
     assert sent.one("Url") == f"{base}/start?attempt=42" and sent.one("Method") == "POST"
     assert sent.one("StatusCallback") == f"{base}/status?attempt=42"
@@ -51,6 +52,12 @@ def test_a_call_is_created_with_the_interview_webhooks_and_amd(channel: TwilioCh
     assert sent.one("AsyncAmdStatusCallback") == f"{base}/amd?attempt=42"
     assert "Record" not in sent.form
     assert all(v.isascii() for values in sent.form.values() for v in values)
+
+
+def test_without_a_caller_id_from_the_dialer_calls_come_from_twilio_from(channel: TwilioChannel, fake: FakeTwilio,
+                                                                         settings: Settings) -> None:
+    channel.place_call(_request(caller_id=""))
+    assert fake.sent[0].one("From") == settings.twilio_from == "+15005550001"
 
 
 def test_whole_calls_are_recorded_on_request(settings: Settings, no_database: sessionmaker[Session],
@@ -104,22 +111,24 @@ def test_a_rate_limit_that_does_not_lift_fails_the_attempt(channel: TwilioChanne
     result = channel.place_call(_request())
     assert result is not None and result.status == CallStatus.FAILED
     assert result.error == "Twilio error 20429: Unable to create record: Too many requests"
+    assert result.hangup_cause in PUSHBACK_CAUSES  # the dialer's pacer slows down
     assert len(fake.sent) == 6  # the first try and five retries
 
 
-@pytest.mark.parametrize(("status", "code", "message", "expected"), [
-    (400, 21211, "Invalid 'To' Phone Number: +86138001", CallStatus.NON_WORKING),
-    (400, 21214, "'To' phone number cannot be reached", CallStatus.NON_WORKING),
-    (400, 21217, "Phone number does not appear to be valid", CallStatus.NON_WORKING),
-    (422, 21215, "Account not authorized to call +86138. Enable geo permissions", CallStatus.FAILED),
-    (401, 20003, "Authenticate", CallStatus.FAILED),
-    (503, 20503, "Service Unavailable", CallStatus.UNKNOWN),
+@pytest.mark.parametrize(("status", "code", "message", "expected", "cause"), [
+    (400, 21211, "Invalid 'To' Phone Number: +86138001", CallStatus.NON_WORKING, None),
+    (400, 21214, "'To' phone number cannot be reached", CallStatus.NON_WORKING, None),
+    (400, 21217, "Phone number does not appear to be valid", CallStatus.NON_WORKING, None),
+    (422, 21215, "Account not authorized to call +86138. Enable geo permissions", CallStatus.FAILED, None),
+    (401, 20003, "Authenticate", CallStatus.FAILED, None),
+    (503, 20503, "Service Unavailable", CallStatus.FAILED, "503"),
 ])
 def test_a_refused_call_is_reported_at_once(channel: TwilioChannel, fake: FakeTwilio, status: int, code: int,
-                                            message: str, expected: str) -> None:
+                                            message: str, expected: str, cause: str | None) -> None:
     fake.fail_next(status, code, message)
     result = channel.place_call(_request())
     assert result is not None and result.status == expected
+    assert result.hangup_cause == cause and (cause is None or cause in PUSHBACK_CAUSES)
     assert result.error == f"Twilio error {code}: Unable to create record: {message}"
     assert len(fake.sent) == 1  # not retried
     assert result.started_at <= result.ended_at

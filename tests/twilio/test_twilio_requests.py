@@ -28,6 +28,8 @@ SID = "CA" + "a" * 32
     ("amd", "attempt={a}", {"CallSid": SID}, "missing field AnsweredBy"),
     ("amd", "attempt={a}", {"CallSid": SID, "AnsweredBy": "robot"}, "AnsweredBy 'robot' is not one of"),
     ("recording", "attempt={a}", {"CallSid": SID, "RecordingSid": "RE1"}, "missing field RecordingStatus"),
+    ("dialed", "attempt={a}&seq=3", {"CallSid": SID}, "missing field DialCallStatus"),
+    ("dialed", "attempt={a}&seq=3", {"CallSid": SID, "DialCallStatus": "maybe"}, "DialCallStatus 'maybe' is not"),
 ])
 def test_a_malformed_request_gets_400_saying_what_is_wrong(app_without_database: Flask, settings: Settings,
                                                             twiml_schema: etree.XMLSchema, kind: str, query: str,

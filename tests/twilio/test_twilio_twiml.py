@@ -74,7 +74,10 @@ def test_the_end_hangs_up(twiml_schema: etree.XMLSchema) -> None:
 def test_a_transfer_dials_the_operator_or_hangs_up_without_one(twiml_schema: etree.XMLSchema) -> None:
     step = Step(prompts=(HELLO,), transfer=True)
     doc = _render(twiml_schema, step, TwimlRenderer(URLS, operator_number="+8657112345678"))
-    assert [el.tag for el in doc] == ["Say", "Dial", "Hangup"] and doc.findtext("Dial") == "+8657112345678"
+    assert [el.tag for el in doc] == ["Say", "Dial"] and doc.findtext("Dial") == "+8657112345678"
+    dial = doc.find("Dial")
+    assert dial is not None and dial.get("method") == "POST"
+    assert dial.get("action") == "https://survey.example.gov.cn/twilio/voice/dialed?attempt=12&seq=4"
     assert [el.tag for el in _render(twiml_schema, step)] == ["Say", "Hangup"]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 from twilio_caller import Call, Dial, Services
 
+from dialer.pacer import ABANDON_CAUSES
 from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import VirtualClock
 from survey.config import Settings
@@ -233,12 +234,35 @@ def test_asking_for_a_person_dials_the_operator_when_there_is_one(
     app.extensions[EXTENSION] = build_webhooks(Services(operator, twilio_sessions, clock), http_client=fake)
     _to_consent(call, urls)
     call.press("0")
-    assert call.verbs() == ["Say", "Dial", "Hangup"]
+    assert call.verbs() == ["Say", "Dial"] and "正在为您转接工作人员" in call.spoken()[0]
     assert call.twiml is not None and call.twiml.findtext("Dial") == "+8657112345678"
+    dial = call.twiml.find("Dial")
+    assert dial is not None
+    call.fetch(dial.get("action") or "", {"DialCallStatus": "completed", "DialCallDuration": "300"})
+    assert call.verbs() == ["Hangup"]
     call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
     assert _interview(twilio_sessions).status == InterviewStatus.OPERATOR
+    attempt = _attempt(twilio_sessions, call.attempt_id)
+    assert attempt.temp_disposition == "2.30" and attempt.hangup_cause is None
     with twilio_sessions() as s:
         assert s.scalars(select(FollowUpTask)).one().kind == "operator_request"
+
+
+def test_a_transfer_nobody_takes_is_an_abandoned_call(
+        app: Flask, call: Call, urls: WebhookUrls, settings: Settings, fake: FakeTwilio,
+        twilio_sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    operator = replace(settings, twilio_operator_number="+8657112345678")
+    app.extensions[EXTENSION] = build_webhooks(Services(operator, twilio_sessions, clock), http_client=fake)
+    _to_consent(call, urls)
+    call.press("0")
+    dial = call.twiml.find("Dial") if call.twiml is not None else None
+    assert dial is not None
+    call.fetch(dial.get("action") or "", {"DialCallStatus": "no-answer"})
+    assert call.verbs() == ["Say", "Hangup"] and "工作人员会尽快与您联系" in call.spoken()[0]
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
+    attempt = _attempt(twilio_sessions, call.attempt_id)
+    assert attempt.hangup_cause in ABANDON_CAUSES  # counted against the abandon cap
+    assert _interview(twilio_sessions).status == InterviewStatus.OPERATOR
 
 
 def test_asking_for_a_person_without_an_operator_ends_with_a_promise(call: Call, urls: WebhookUrls) -> None:

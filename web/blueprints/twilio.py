@@ -108,6 +108,11 @@ def recorded() -> Response:
     return _twiml(lambda hooks: hooks.recorded(request.args, request.form))
 
 
+@bp.post(urls.DIALED)
+def dialed() -> Response:
+    return _twiml(lambda hooks: hooks.dialed(request.args, request.form))
+
+
 @bp.post(urls.RECORDING)
 def recording() -> Response:
     return _done(lambda hooks: hooks.recording(request.args, request.form))

@@ -2,9 +2,12 @@
 
 ``place_call`` creates the call and returns ``None``: the call's end arrives later at the status
 callback, which applies it with ``dialer.outcomes.apply_result``. A call Twilio refuses to create
-comes back at once as a :class:`CallResult` (``NON_WORKING`` for an invalid number, ``FAILED``
-with the reason otherwise, ``UNKNOWN`` when it is unclear whether the call exists, so that a
-real result arriving later still counts).
+comes back at once as a :class:`CallResult`: ``NON_WORKING`` for an invalid number, else
+``FAILED`` with the reason (and, for a rate limit or a server error, a ``hangup_cause`` that
+makes the dialer's pacer back off); ``UNKNOWN`` when Twilio did not answer at all, so that the
+real result, should the call exist after all, still counts when it arrives.
+
+The caller ID is the dialer's (``CallRequest.caller_id``, from its rotation), else ``TWILIO_FROM``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,13 @@ class Refusal:
     @property
     def rate_limited(self) -> bool:
         return self.code == RATE_LIMITED or self.status == 429
+
+    @property
+    def pushback(self) -> str | None:
+        """The cause that makes the dialer's pacer slow down (``dialer.pacer.PUSHBACK_CAUSES``)."""
+        if self.rate_limited:
+            return "rate_limited"
+        return str(self.status) if self.status >= 500 else None
 
     @property
     def reason(self) -> str:
@@ -112,7 +122,8 @@ class TwilioChannel:
             raise ValueError(f"ring timeout must be 1-600 s, not {request.ring_timeout_s}")
         attempt = request.attempt_id
         params: dict[str, object] = {
-            "to": request.number, "from_": self.settings.twilio_from, "url": self.urls.start(attempt),
+            "to": request.number, "from_": request.caller_id or self.settings.twilio_from,
+            "url": self.urls.start(attempt),
             "method": "POST", "status_callback": self.urls.status(attempt), "status_callback_method": "POST",
             "status_callback_event": list(STATUS_EVENTS), "timeout": request.ring_timeout_s,
             "machine_detection": "Enable", "async_amd": "true", "async_amd_status_callback": self.urls.amd(attempt),
@@ -125,13 +136,8 @@ class TwilioChannel:
 
     def _refused(self, request: CallRequest, refusal: Refusal, started: datetime) -> CallResult:
         log.warning("attempt %s: call not created: %s", request.attempt_id, refusal.reason)
-        if refusal.code in NON_WORKING_ERRORS:
-            status = CallStatus.NON_WORKING
-        elif refusal.status >= 500:  # the call may exist after all: a real result will replace this
-            status = CallStatus.UNKNOWN
-        else:
-            status = CallStatus.FAILED
-        return CallResult(status, started, self.clock.now(), error=refusal.reason)
+        status = CallStatus.NON_WORKING if refusal.code in NON_WORKING_ERRORS else CallStatus.FAILED
+        return CallResult(status, started, self.clock.now(), hangup_cause=refusal.pushback, error=refusal.reason)
 
     def lines_in_use(self) -> int:
         with self.sessions() as session:

@@ -17,6 +17,7 @@ CALL_STATUSES = (*AttemptStatus.ORDER, AttemptStatus.BUSY, AttemptStatus.NO_ANSW
 HUMAN, UNKNOWN = "human", "unknown"
 MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other")
 FAX = "fax"
+DIAL_STATUSES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
 ANSWERED_BY = (HUMAN, UNKNOWN, *MACHINE, FAX)
 
 _KEYS = re.compile(r"[0-9*#]*")
@@ -96,6 +97,14 @@ def answered_by(form: Mapping[str, str], *, required: bool) -> str | None:
     if value is not None and value not in ANSWERED_BY:
         raise WebhookError(400, f"AnsweredBy {value!r} is not one of {', '.join(ANSWERED_BY)}")
     return value
+
+
+def dial_answered(form: Mapping[str, str]) -> bool:
+    """Whether the operator took a transferred call (``DialCallStatus`` of a ``<Dial>`` action)."""
+    status = field(form, "DialCallStatus")
+    if status not in DIAL_STATUSES:
+        raise WebhookError(400, f"DialCallStatus {status!r} is not one of {', '.join(DIAL_STATUSES)}")
+    return status in ("answered", "completed")
 
 
 def is_machine(answered: str | None) -> bool:

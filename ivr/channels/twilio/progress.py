@@ -1,8 +1,8 @@
-"""A call's progress from Twilio's status callbacks: forward only, and its end as a CallResult.
+"""A call's end, from Twilio's final status callback, as a :class:`CallResult`.
 
-Status callbacks may arrive late, twice or out of order (``ringing`` after ``in-progress``); an
-attempt only ever moves forward along ``AttemptStatus.ORDER``, and its end is handed once to
-``dialer.outcomes.apply_result``, which is idempotent as well.
+Status callbacks may arrive late, twice or out of order (``ringing`` after ``in-progress``):
+progress moves an attempt forward only (``dialer.attempts.note_progress``), and the end is
+handed once to ``dialer.outcomes.apply_result``, which is idempotent as well.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ TERMINAL = {
     AttemptStatus.COMPLETED: CallStatus.ANSWERED,
 }
 NON_WORKING_SIP = frozenset({"404", "410", "484", "604"})  # not found, gone, address incomplete, nowhere
+NO_AGENT = "no_agent"  # one of dialer.pacer.ABANDON_CAUSES
 
 
 def is_over(attempt: CallAttempt) -> bool:
@@ -27,21 +28,12 @@ def is_over(attempt: CallAttempt) -> bool:
     return attempt.status in AttemptStatus.ENDED and attempt.status != AttemptStatus.UNKNOWN
 
 
-def advance(attempt: CallAttempt, status: str, now: datetime) -> None:
-    """Move a live attempt forward to a non-final ``status``; never backwards."""
-    order = AttemptStatus.ORDER
-    if attempt.status not in order or order.index(status) <= order.index(attempt.status):
-        return
-    attempt.status = status
-    if status == AttemptStatus.IN_PROGRESS and attempt.answered_at is None:
-        attempt.answered_at = now
-
-
 def call_result(attempt: CallAttempt, status: str, now: datetime, *, call_sid: str, interview_status: str | None,
                 machine_verdict: str | None, sip_code: str | None, duration_s: float | None,
-                callback_at: datetime | None) -> CallResult:
+                callback_at: datetime | None, no_agent: bool) -> CallResult:
     """The result of a call that ended with the final Twilio ``status``. ``machine_verdict`` is
-    the AMD verdict when it was a machine or fax that answered (nobody took part)."""
+    the AMD verdict when it was a machine or fax that answered (nobody took part); ``no_agent``
+    says that a transfer to the operator found nobody (an abandoned call, for the pacer)."""
     kind = TERMINAL[status]
     if kind == CallStatus.ANSWERED and machine_verdict is not None:
         kind = CallStatus.FAX if machine_verdict == FAX else CallStatus.MACHINE
@@ -52,6 +44,7 @@ def call_result(attempt: CallAttempt, status: str, now: datetime, *, call_sid: s
         answered_at = now - timedelta(seconds=duration_s)
     return CallResult(
         kind, attempt.started_at, now, answered_at=answered_at, provider_call_id=call_sid,
-        amd_result=attempt.amd_result, hangup_cause=f"SIP {sip_code}" if sip_code else None,
+        amd_result=attempt.amd_result,
+        hangup_cause=NO_AGENT if no_agent else f"SIP {sip_code}" if sip_code else None,
         interview_status=interview_status if kind == CallStatus.ANSWERED else None, callback_at=callback_at,
         error=f"SIP {sip_code}" if kind in (CallStatus.FAILED, CallStatus.NON_WORKING) and sip_code else None)

@@ -7,7 +7,7 @@
 * an open answer: ``<Record>``, then a ``<Redirect>`` to the same action, because Twilio skips
   the action when nothing was recorded and goes on with the next verb;
 * the end: ``<Hangup/>``, or ``<Dial>`` to the operator when a transfer was asked for and an
-  operator number is configured.
+  operator number is configured (its action reports whether anyone answered).
 
 Every action URL carries the attempt id and the number of the step it answers (``seq``), which
 is what makes a retried delivery recognisable.
@@ -50,8 +50,8 @@ class TwimlRenderer:
         else:
             self._prompts(response, step.prompts)
             if step.transfer and self.operator_number:
-                response.dial(self.operator_number)
-            if step.hangup or step.transfer:
+                response.dial(self.operator_number, action=self.urls.dialed(attempt_id, seq), method="POST")
+            elif step.hangup or step.transfer:
                 response.hangup()
         return str(response.to_xml())
 

@@ -16,6 +16,7 @@ RECORDED = "/voice/recorded"  # a <Record> finished (or recorded nothing)
 RECORDING = "/voice/recording"  # recordingStatusCallback: a recording file is ready
 STATUS = "/voice/status"  # call progress: initiated, ringing, answered, completed
 AMD = "/voice/amd"  # asynchronous answering-machine detection verdict
+DIALED = "/voice/dialed"  # a <Dial> to the operator ended (answered or not)
 
 
 class WebhookUrls:
@@ -46,6 +47,9 @@ class WebhookUrls:
 
     def amd(self, attempt_id: int) -> str:
         return self._url(AMD, attempt=attempt_id)
+
+    def dialed(self, attempt_id: int, seq: int) -> str:
+        return self._url(DIALED, attempt=attempt_id, seq=seq)
 
 
 def public_base(public_url: str) -> str:

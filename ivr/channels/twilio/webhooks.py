@@ -26,13 +26,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 from twilio.base.exceptions import TwilioRestException
 
+from dialer.attempts import note_progress
 from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
 from dialer.schedule import ScheduleError, callback_time
 from ivr.channels.twilio import params as p
-from ivr.channels.twilio.progress import TERMINAL, advance, call_result, is_over
+from ivr.channels.twilio.progress import NO_AGENT, TERMINAL, call_result, is_over
 from ivr.channels.twilio.twiml import TwimlRenderer
-from ivr.engine import Answered, Event, HangUp
+from ivr.engine import Answered, Event, HangUp, Prompt, Step
 from ivr.interviews import InterviewSession, open_interview
 from survey.clock import Clock
 from survey.db import session_scope
@@ -92,8 +93,24 @@ class CallWebhooks:
             s.add(WebhookReply(call_sid=sid, seq=seq, body=body, created_at=self.clock.now()))
             return body
 
+    def dialed(self, query: Query, form: Form) -> str:
+        """A transfer to the operator ended: answered, or nobody came (an abandoned call)."""
+        answered = p.dial_answered(form)
+        return self._turn(query, form, _step_number(query),
+                          lambda s, attempt, seq: self._after_transfer(s, attempt, answered, seq))
+
+    def _after_transfer(self, s: Session, attempt: CallAttempt, answered: bool, seq: int) -> str:
+        if answered:
+            return self.renderer.hangup()
+        attempt.hangup_cause = NO_AGENT  # kept for the call's result
+        questionnaire = self._questionnaire(s, attempt.case)
+        interview = _interview_of(s, attempt)
+        language = interview.language if interview else questionnaire.languages[0]
+        sorry = Prompt("msg/operator", questionnaire.message("operator", language), language)
+        return self.renderer.render(Step(prompts=(sorry,), hangup=True), attempt.id, seq + 1)
+
     def _open(self, s: Session, attempt: CallAttempt, verdict: str | None) -> str:
-        advance(attempt, AttemptStatus.IN_PROGRESS, self.clock.now())
+        note_progress(s, attempt.id, AttemptStatus.IN_PROGRESS, self.clock.now())
         if p.is_machine(verdict):  # synchronous AMD, should the call have been placed with it
             attempt.amd_result = verdict
             return self.renderer.hangup()
@@ -147,12 +164,13 @@ class CallWebhooks:
             if verdict and attempt.amd_result is None:
                 attempt.amd_result = verdict
             if status not in TERMINAL:
-                advance(attempt, status, self.clock.now())
+                note_progress(s, attempt.id, status, self.clock.now())
                 return
             interview_status, machine = self._end_interview(s, attempt)
             result = call_result(attempt, status, self.clock.now(), call_sid=sid, interview_status=interview_status,
                                  machine_verdict=attempt.amd_result if machine else None, sip_code=sip,
-                                 duration_s=call_seconds, callback_at=_fresh_callback(attempt))
+                                 duration_s=call_seconds, callback_at=_fresh_callback(attempt),
+                                 no_agent=attempt.hangup_cause == NO_AGENT)
             apply_result(s, attempt.id, result, self.clock)
 
     def _end_interview(self, s: Session, attempt: CallAttempt) -> tuple[str | None, bool]:
