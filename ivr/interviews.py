@@ -74,15 +74,23 @@ class InterviewSession:
         language = interview.language if (state or not ask_language) else None
         self.engine = Engine(questionnaire, clock, state=state, language=language, can_transfer=can_transfer,
                              ask_language=ask_language)
+        self._rows: dict[str, Answer] | None = None
 
     def handle(self, event: Event) -> Step:
+        """Feed one event; its answers and status are in the session (written at the next flush
+        or commit, which the caller owns: per event for a live call)."""
         step = self.engine.handle(event)
         for effect in self.engine.drain_effects():
             self._apply(effect)
         self.interview.state = dict(self.engine.state)
         self.interview.updated_at = self.clock.now()
-        self.session.flush()
         return step
+
+    def _answer_rows(self) -> dict[str, Answer]:
+        """The interview's stored answers by question, loaded once (no query per answer)."""
+        if self._rows is None:
+            self._rows = {a.question_id: a for a in self.interview.answers}
+        return self._rows
 
     @property
     def status(self) -> str:
@@ -98,10 +106,10 @@ class InterviewSession:
 
     def _answer(self, e: fx.AnswerGiven) -> None:
         iv = self.interview
-        row = self.session.scalars(select(Answer).where(Answer.interview_id == iv.id,
-                                                        Answer.question_id == e.question_id)).first()
+        rows = self._answer_rows()
+        row = rows.get(e.question_id)
         if row is None:
-            row = Answer(interview_id=iv.id, question_id=e.question_id)
+            row = rows[e.question_id] = Answer(interview_id=iv.id, question_id=e.question_id)
             self.session.add(row)
         row.seq, row.status, row.code, row.value = e.seq, e.status, e.code, e.value
         row.codes = list(e.codes) if e.codes is not None else None
@@ -155,6 +163,8 @@ class InterviewSession:
                                   for a in self.interview.answers if a.question_id in e.question_ids}
         self.session.execute(delete(Answer).where(Answer.interview_id == self.interview.id,
                                                   Answer.question_id.in_(e.question_ids)))
+        for qid in e.question_ids:
+            self._answer_rows().pop(qid, None)
         self.session.add(AuditLog(at=self.clock.now(), user_id=self.user_id, action="answers_cleared",
                                   entity="interview", entity_id=str(self.interview.id), before=before,
                                   after={"reason": "resident chose to start over"}))

@@ -1,5 +1,10 @@
-"""The ``minyi`` command line. Each command lives with the package that does the work; this module
-only assembles them, so a package that is missing or broken shows up as a clear exit-2 command."""
+"""The ``minyi`` command line.
+
+Each command lives with the package that does the work (a plain function with typer
+annotations); this module only names them. Commands load lazily, so ``minyi --help`` is quick and
+one package's import cost or fault never touches another command. A command whose package is
+missing says so and exits 2.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(help="Minyi (民意): telephone public-opinion surveys.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
-
-# command name -> (module, function, help). Groups ("db", "user", ...) use "group name".
+# command -> (module, function, help). A space makes a group: "db upgrade" is `minyi db upgrade`.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("survey.demo_cli", "demo", "Run a whole simulated survey round and write the bulletin."),
     "db upgrade": ("survey.admin_cli", "db_upgrade", "Create or migrate the database (MINYI_DATABASE_URL)."),
@@ -29,8 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "web": ("web.cli", "web", "Serve the web app."),
 }
 
-_GROUP_HELP = {
-    "db": "Database.",
+GROUP_HELP = {
+    "db": "Database schema.",
     "user": "Staff accounts.",
     "questionnaire": "Questionnaires.",
     "survey": "Survey rounds.",
@@ -44,11 +47,11 @@ def _unavailable(name: str, reason: str) -> Callable[..., None]:
         typer.echo(f"minyi {name}: not available in this build ({reason})", err=True)
         raise typer.Exit(2)
 
-    command.__doc__ = f"(not available: {reason})"
     return command
 
 
-def _resolve(name: str, module: str, func: str) -> Callable[..., Any]:
+def _load(name: str) -> Callable[..., Any]:
+    module, func, _ = COMMANDS[name]
     try:
         return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
     except ModuleNotFoundError as exc:
@@ -59,22 +62,62 @@ def _resolve(name: str, module: str, func: str) -> Callable[..., Any]:
         return _unavailable(name, "not implemented yet")
 
 
-def _build() -> None:
-    groups: dict[str, typer.Typer] = {}
-    for name, (module, func, help_text) in COMMANDS.items():
-        target = _resolve(name, module, func)
-        if " " in name:
-            group, sub = name.split(" ", 1)
-            if group not in groups:
-                groups[group] = typer.Typer(help=_GROUP_HELP.get(group, ""), no_args_is_help=True)
-                app.add_typer(groups[group], name=group)
-            groups[group].command(sub, help=help_text)(target)
-        else:
-            app.command(name, help=help_text)(target)
+def _command(ctx: Any, name: str) -> Any:
+    """The typer-built command object of ``name``."""
+    leaf = name.split(" ")[-1]
+    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    single.command(leaf, help=COMMANDS[name][2])(_load(name))
+    single.callback()(lambda: None)  # keep typer from collapsing the one command into the app
+    group = typer.main.get_command(single)
+    assert isinstance(group, TyperGroup)
+    return group.get_command(ctx, leaf)
 
 
-_build()
+class LazyGroup(TyperGroup):
+    """A group whose commands are imported only when they run (or their own --help is asked)."""
+
+    def __init__(self, prefix: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prefix = prefix
+
+    def _children(self) -> dict[str, str]:
+        """Direct child name -> help text."""
+        out: dict[str, str] = {}
+        for full, (_, _, help_text) in COMMANDS.items():
+            if not full.startswith(self.prefix):
+                continue
+            child = full[len(self.prefix):].split(" ")[0]
+            is_group = " " in full[len(self.prefix):]
+            out[child] = GROUP_HELP.get(child, "") if is_group else help_text
+        return out
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self._children())
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self._children():
+            return None
+        full = self.prefix + cmd_name
+        if full in COMMANDS:
+            return _command(ctx, full)
+        return LazyGroup(prefix=full + " ", name=cmd_name, help=GROUP_HELP.get(cmd_name), no_args_is_help=True)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = list(self._children().items())
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+app = typer.Typer(cls=LazyGroup, name="minyi", help="Minyi (民意): telephone public-opinion surveys.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
+
+
+@app.callback()
+def _root() -> None:
+    """Minyi (民意): telephone public-opinion surveys."""
 
 
 def main() -> None:
-    app()
+    app(prog_name="minyi")

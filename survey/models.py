@@ -242,6 +242,7 @@ class Case(Base):
     __table_args__ = (
         UniqueConstraint("survey_id", "contact_id"),
         Index("ix_cases_due", "survey_id", "status", "next_attempt_at"),
+        Index("ix_cases_queue", "stratum_id", "status", "next_attempt_at"),  # the dialer's pick per township
     )
     id: Mapped[int] = _pk()
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))

@@ -21,7 +21,7 @@ from analysis.rates import count_dispositions, rates_by_township
 from analysis.results import OutcomeRates
 from analysis.spec import Spec, parse_spec
 from survey.extract import Extract, survey_extract
-from survey.models import Case, Questionnaire, Stratum, Survey
+from survey.models import Case, CaseStatus, Questionnaire, Stratum, Survey
 from survey.surveys import survey_questionnaire
 
 
@@ -32,8 +32,18 @@ def bundled_analysis_spec() -> dict[str, Any]:
 
 
 def index_spec(survey: Survey) -> Spec:
-    data = survey.analysis_spec or bundled_analysis_spec()
+    data = _numeric_keys(survey.analysis_spec or bundled_analysis_spec())
     return parse_spec({k: data[k] for k in ("indices", "integrity") if k in data}, source=f"survey {survey.code}")
+
+
+def _numeric_keys(node: Any) -> Any:
+    """JSON storage turns the integer keys of a score map into strings: turn them back."""
+    if isinstance(node, dict):
+        return {(int(k) if isinstance(k, str) and k.lstrip("-").isdigit() else k): _numeric_keys(v)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_numeric_keys(v) for v in node]
+    return node
 
 
 def series(session: Session, survey: Survey) -> list[Survey]:
@@ -66,16 +76,21 @@ def analyse(session: Session, survey: Survey, *, seed: int = 20240601, rounds: S
 
 
 def _auxiliary(survey: Survey) -> pd.DataFrame | None:
+    """Numeric township covariates for the small-area model (every township must have them)."""
     rows = {s.code: s.auxiliary for s in survey.strata if s.auxiliary}
     if len(rows) < len(survey.strata) or not rows:
         return None
-    return pd.DataFrame.from_dict(rows, orient="index")
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    numeric = frame.select_dtypes("number").dropna(axis=1)
+    return numeric if not numeric.empty else None
 
 
 def dispositions_by_township(session: Session, survey: Survey) -> dict[str, dict[str, float]]:
-    """Final AAPOR code counts per township (cases still open count as not attempted or as dialled)."""
+    """Final AAPOR code counts per township. Replicates never released are not in the sample; cases
+    still open count as not attempted (3.11) or by their last temporary code."""
     rows = session.execute(select(Stratum.code, Case.final_disposition, Case.last_temp_disposition, Case.attempts)
-                           .join(Stratum, Stratum.id == Case.stratum_id).where(Case.survey_id == survey.id)).all()
+                           .join(Stratum, Stratum.id == Case.stratum_id)
+                           .where(Case.survey_id == survey.id, Case.status != CaseStatus.HELD)).all()
     return count_dispositions((town, _code(final, temp, attempts)) for town, final, temp, attempts in rows)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +87,16 @@ def survey_by_code(session: Session, code: str) -> Survey:
 
 
 def survey_questionnaire(survey: Survey) -> Questionnaire:
-    """The validated questionnaire a survey was created with."""
+    """The validated questionnaire a survey was created with (parsed once per process)."""
+    row = survey.questionnaire
+    return _parsed(row.source, f"{row.qid} v{row.version}")
+
+
+@lru_cache(maxsize=32)
+def _parsed(source: str, name: str) -> Questionnaire:
     from survey.questionnaire import loads
 
-    return loads(survey.questionnaire.source, name=f"{survey.questionnaire.qid} v{survey.questionnaire.version}")
+    return loads(source, name=name)
 
 
 def read_strata_csv(path: Path) -> list[StratumSpec]:

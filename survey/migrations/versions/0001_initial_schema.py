@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 21:41:29.121575
+Create Date: 2026-11-26 22:01:12.801705
 """
 from collections.abc import Sequence
 
@@ -45,6 +45,15 @@ def upgrade() -> None:
     sa.Column('township_code', sa.String(length=40), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_units')),
     sa.UniqueConstraint('code', name=op.f('uq_units_code'))
+    )
+    op.create_table('webhook_replies',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('call_sid', sa.String(length=80), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_replies')),
+    sa.UniqueConstraint('call_sid', 'seq', name=op.f('uq_webhook_replies_call_sid'))
     )
     op.create_table('surveys',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -163,6 +172,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index('ix_cases_due', ['survey_id', 'status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_cases_queue', ['stratum_id', 'status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_stratum_id'), ['stratum_id'], unique=False)
 
     op.create_table('call_attempts',
@@ -361,6 +371,7 @@ def downgrade() -> None:
     op.drop_table('call_attempts')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cases_stratum_id'))
+        batch_op.drop_index('ix_cases_queue')
         batch_op.drop_index('ix_cases_due')
 
     op.drop_table('cases')
@@ -376,6 +387,7 @@ def downgrade() -> None:
     op.drop_table('audit_log')
     op.drop_table('users')
     op.drop_table('surveys')
+    op.drop_table('webhook_replies')
     op.drop_table('units')
     op.drop_table('questionnaires')
     op.drop_table('contacts')
