@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.errors import AnalysisError
 from analysis.grouping import FloatArray, IntArray
 
 Runs = list[list[int]]
@@ -30,6 +31,10 @@ class CollapseRule:
     min_n: int = 5
     max_adjustment: float = 3.0
     enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if self.min_n < 1 or not self.max_adjustment >= 1:
+            raise AnalysisError("the smallest cell must be >= 1 respondent and the largest adjustment >= 1")
 
     def passes(self, n: float, N: float, d: float) -> bool:
         if n <= 0:

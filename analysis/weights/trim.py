@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.errors import AnalysisError
 from analysis.grouping import BoolArray, FloatArray, IntArray
 from analysis.weights.rake import TOLERANCE, Margin, rake
 
@@ -26,6 +27,14 @@ class TrimRule:
     upper: float | None = None
     lower: float | None = None
     median: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.upper is not None and not self.upper >= 1:
+            raise AnalysisError(f"the upper trimming cap on w/d must be >= 1, not {self.upper}")
+        if self.lower is not None and not 0 < self.lower <= 1:
+            raise AnalysisError(f"the lower trimming cap on w/d must be in (0, 1], not {self.lower}")
+        if self.median is not None and not self.median >= 1:
+            raise AnalysisError(f"the median cap must be >= 1 times the median weight, not {self.median}")
 
     @property
     def active(self) -> bool:

@@ -1,0 +1,86 @@
+"""``minyi analyze``: weight and estimate a flat file (design.md "Flat-file analysis").
+
+A plain function with typer annotations; survey/cli.py registers it. Bad input exits 2 with a
+message naming the file, line and column; it never shows a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from analysis.errors import AnalysisError, InputError
+from analysis.flatfile import read_csv_strings, read_population, read_responses
+from analysis.output import print_summary, write_csv, write_json, write_weights
+from analysis.pipeline import Options, run_analysis
+from analysis.responses import ResponseColumns
+from analysis.spec import load_spec
+from analysis.weights import CollapseRule, TrimRule
+
+
+def analyze(
+    responses: Path = typer.Argument(..., help="RESPONSES.csv: one row per respondent.", show_default=False),
+    population: Path = typer.Option(..., "--population", help="POP.csv: cell counts or margins per township."),
+    spec: Path = typer.Option(..., "--spec", help="SPEC.yaml: the indices."),
+    method: str | None = typer.Option(None, "--method",
+                                      help="poststratify or rake [default: from POP.csv's shape]"),
+    by: str | None = typer.Option(None, "--by", help="Weighting variables, comma-separated (e.g. age_group,sex) "
+                                  "[default: those in POP.csv]"),
+    id_column: str = typer.Option("id", "--id-column", help="Respondent id column."),
+    stratum: str = typer.Option("township", "--stratum", help="Stratum (township) column."),
+    period_column: str = typer.Option("wave", "--period-column", help="Period column (optional in the data)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write every result as JSON."),
+    csv_out: Path | None = typer.Option(None, "--csv", help="Write one row per period x stratum x index."),
+    weights_out: Path | None = typer.Option(None, "--weights", help="Write each respondent's final weight."),
+    ci: str = typer.Option("logit", "--ci", help="Interval for shares: logit, wilson or kg."),
+    trim_upper: float | None = typer.Option(None, "--trim-upper", help="Cap on w/d (weight over base weight)."),
+    trim_lower: float | None = typer.Option(None, "--trim-lower", help="Floor on w/d."),
+    trim_median: float | None = typer.Option(None, "--trim-median",
+                                             help="Cap w at this multiple of the township's median weight."),
+    min_cell: int = typer.Option(5, "--min-cell", help="Fewest respondents in a weighting cell."),
+    max_adjustment: float = typer.Option(3.0, "--max-adjustment", help="Largest cell adjustment N/(n d)."),
+    no_collapse: bool = typer.Option(False, "--no-collapse", help="Never merge thin cells (empty ones fail)."),
+    variance: str = typer.Option("exact", "--variance",
+                                 help="Calibration residuals: exact, or rake-sweeps (R rake()'s 10 sweeps)."),
+    adjust: str = typer.Option("holm", "--adjust", help="Multiplicity adjustment of change p-values: holm or bh."),
+    seed: int = typer.Option(20240601, "--seed", help="Seed of the simulated rank intervals."),
+    aux: Path | None = typer.Option(None, "--aux", help="Township covariates (CSV, first column the township) "
+                                    "for the Fay-Herriot estimates."),
+) -> None:
+    """Weight RESPONSES to POP and estimate the indices of SPEC per period, township and county."""
+    try:
+        index_spec = load_spec(spec)
+        by_vars = tuple(v.strip() for v in by.split(",") if v.strip()) if by else None
+        pop = read_population(population, stratum, by_vars)
+        by_vars = by_vars or pop.by
+        columns = ResponseColumns(tuple(index_spec.questions()), by_vars, id_column, stratum, period_column)
+        options = Options(
+            id_column=id_column, stratum=stratum, period_column=period_column, by=by_vars, method=method, ci=ci,
+            projection=variance, collapse=CollapseRule(min_cell, max_adjustment, not no_collapse),
+            trim=TrimRule(trim_upper, trim_lower, trim_median), adjust=adjust, seed=seed,
+            aux=_covariates(aux) if aux else None)
+        run = run_analysis(read_responses(responses, columns), pop, index_spec, options)
+        for path, write in ((csv_out, lambda p: write_csv(run.result, p)),
+                            (json_out, lambda p: write_json(run.result, p)),
+                            (weights_out, lambda p: write_weights(run.weights, p, id_column))):
+            if path is not None:
+                _write(path, write)
+    except AnalysisError as exc:
+        typer.echo(f"minyi analyze: {exc}", err=True)
+        raise typer.Exit(2) from None
+    print_summary(run.result)
+
+
+def _covariates(path: Path) -> pd.DataFrame:
+    frame = read_csv_strings(path)
+    return frame.set_index(frame.columns[0])
+
+
+def _write(path: Path, write: Callable[[Path], None]) -> None:
+    try:
+        write(path)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", file=str(path)) from exc

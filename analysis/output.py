@@ -1,0 +1,126 @@
+"""Writing the analysis: CSV (design.md's column contract), JSON, per-respondent weights, and the
+console summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from analysis.results import COUNTY, AnalysisResult, Change, Estimate, Rank, SmallAreaEstimate
+
+CSV_COLUMNS = ("period", "stratum", "index", "n", "estimate", "se", "ci_low", "ci_high", "deff", "n_eff")
+EXTRA_COLUMNS = ("kind", "df", "ci_method", "deff_kish", "dk_rate", "change", "change_se", "change_p",
+                 "change_p_adjusted", "rank", "rank_low", "rank_high", "tier", "eblup", "eblup_mse")
+
+
+def csv_rows(result: AnalysisResult) -> list[dict[str, object]]:
+    """One row per period x stratum x index: the contract columns, then the extras."""
+    changes = {(c.period_to, c.stratum, c.index): c for c in result.changes}
+    ranks = {(r.period, r.stratum, r.index): r for r in result.ranks}
+    small = {(s.period, s.stratum, s.index): s for s in result.small_area}
+    rows = []
+    for e in result.estimates:
+        key = (e.period, e.stratum, e.index)
+        rows.append({**{c: getattr(e, c) for c in CSV_COLUMNS}, "kind": e.kind, "df": e.df,
+                     "ci_method": e.ci_method, "deff_kish": e.deff_kish, "dk_rate": e.dk_rate,
+                     **_change(changes.get(key)), **_rank(ranks.get(key)), **_small(small.get(key))})
+    return rows
+
+
+def _change(c: Change | None) -> dict[str, object]:
+    return {"change": c.change if c else None, "change_se": c.se if c else None,
+            "change_p": c.p_value if c else None, "change_p_adjusted": c.p_adjusted if c else None}
+
+
+def _rank(r: Rank | None) -> dict[str, object]:
+    return {"rank": r.rank if r else None, "rank_low": r.rank_low if r else None,
+            "rank_high": r.rank_high if r else None, "tier": r.tier if r else None}
+
+
+def _small(s: SmallAreaEstimate | None) -> dict[str, object]:
+    return {"eblup": s.eblup if s else None, "eblup_mse": s.mse if s else None}
+
+
+def write_csv(result: AnalysisResult, path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*CSV_COLUMNS, *EXTRA_COLUMNS])
+        writer.writeheader()
+        for row in csv_rows(result):
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+
+
+def _cell(value: object) -> object:
+    """Full-precision numbers; empty for "not estimable"."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def to_json(result: AnalysisResult) -> str:
+    return json.dumps(_clean(asdict(result)), ensure_ascii=False, indent=1, allow_nan=False)
+
+
+def _clean(node: object) -> object:
+    if isinstance(node, dict):
+        return {str(k): _clean(v) for k, v in node.items()}
+    if isinstance(node, list | tuple):
+        return [_clean(v) for v in node]
+    if isinstance(node, float) and not math.isfinite(node):
+        return None
+    return node
+
+
+def write_json(result: AnalysisResult, path: Path) -> None:
+    path.write_text(to_json(result), encoding="utf-8")
+
+
+def write_weights(weights: pd.DataFrame, path: Path, id_column: str = "id") -> None:
+    """Each respondent's id and final weight."""
+    frame = weights[["id", "weight"]].rename(columns={"id": id_column})
+    frame.to_csv(path, index=False, float_format="%.17g")
+
+
+def print_summary(result: AnalysisResult, console: Console | None = None) -> None:
+    console = console or Console()
+    for period in dict.fromkeys(e.period for e in result.estimates):
+        console.print(_period_table(period, [e for e in result.estimates if e.period == period]))
+    for d in result.diagnostics:
+        if d.stratum == COUNTY:
+            console.print(f"weights {d.period}: min {d.min:.4g}, max {d.max:.4g}, CV {d.cv:.3f}, Kish deff "
+                          f"{d.deff_kish:.3f}, cells collapsed {len(d.cells_collapsed)}, trimmed {d.trimmed}")
+    significant = [c for c in result.changes if c.significant]
+    if result.changes:
+        console.print(f"changes: {len(significant)} of {len(result.changes)} significant after adjustment")
+    for line in result.flags:
+        console.print(f"[yellow]flag[/yellow] {line}")
+    if result.log:
+        console.print(f"{len(result.log)} weighting notes (see --json 'log')")
+
+
+def _period_table(period: str, estimates: list[Estimate]) -> Table:
+    indices = list(dict.fromkeys(e.index for e in estimates))
+    table = Table(title=f"period {period}: estimate [95% CI] (n)")
+    table.add_column("stratum")
+    for name in indices:
+        table.add_column(name, justify="right")
+    cells = {(e.stratum, e.index): e for e in estimates}
+    for stratum in dict.fromkeys(e.stratum for e in estimates):
+        table.add_row(stratum, *(_text(cells.get((stratum, name))) for name in indices),
+                      end_section=stratum == COUNTY)
+    return table
+
+
+def _text(e: Estimate | None) -> str:
+    if e is None or e.estimate is None or e.ci_low is None or e.ci_high is None:
+        return f"not estimable (n={e.n})" if e else ""
+    scale, unit = (100.0, "%") if e.kind == "share" else (1.0, "")
+    return f"{e.estimate * scale:.1f}{unit} [{e.ci_low * scale:.1f}, {e.ci_high * scale:.1f}] ({e.n})"
