@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from dialer.cases import release
 from dialer.policy import DialPolicy
-from dialer.schedule import calendar_for, clamp_to_window
+from dialer.schedule import clamp_to_window
 from dialer.windows import CallingCalendar
 from ivr.channels.base import CallRequest
 from ivr.interviews import resumable_interview
@@ -76,7 +76,7 @@ def withdraw(session: Session, attempt_id: int, now: datetime, policy: DialPolic
     if attempt is None:
         raise LookupError(f"no call attempt {attempt_id}")
     case = attempt.case
-    daypart = calendar_for(policy).daypart(attempt.started_at)
+    daypart = policy.calendar.daypart(attempt.started_at)
     counts = dict(case.attempts_by_daypart or {})
     counts[daypart] = int(counts.get(daypart, 1)) - 1
     case.attempts_by_daypart = {k: v for k, v in counts.items() if v > 0}

@@ -11,10 +11,10 @@ that are due before fresh numbers. Numbers on the do-not-call list are never pic
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from dialer.cases import DIALABLE, schedule
@@ -26,36 +26,39 @@ from ivr.channels.base import CallResult, CallStatus
 from survey.clock import Clock
 from survey.models import AttemptStatus, CallAttempt, Case, CaseStatus, Contact, DoNotCall, Interview
 
-_NOT_LISTED = ~exists().where(Contact.id == Case.contact_id, DoNotCall.number_hash == Contact.number_hash)
-
-
-def _pick(session: Session, where: Select[tuple[int]], n: int) -> list[int]:
-    stmt = where.order_by(Case.next_attempt_at, Case.id).limit(n).with_for_update(skip_locked=True, of=Case)
-    return list(session.scalars(stmt).all())
-
-
-def _due(survey_id: int, status: str, now: datetime) -> Select[tuple[int]]:
-    return select(Case.id).where(Case.survey_id == survey_id, Case.status == status, Case.next_attempt_at <= now,
-                                 _NOT_LISTED)
+# Built once from Core tables: a pick runs a query per township and status, and building ORM
+# statements anew each time would cost more than running them.
+_cases, _contacts, _dnc = Case.__table__, Contact.__table__, DoNotCall.__table__
+_c = _cases.c
+_DUE = (select(_c.id).where(
+    _c.survey_id == bindparam("survey_id"), _c.status == bindparam("status"), _c.next_attempt_at <= bindparam("now"),
+    ~exists().where(_contacts.c.id == _c.contact_id, _dnc.c.number_hash == _contacts.c.number_hash))
+    .order_by(_c.next_attempt_at).limit(bindparam("n")).with_for_update(skip_locked=True, of=_cases))
+_DUE_IN_STRATUM = _DUE.where(_c.stratum_id == bindparam("stratum_id"), _c.id.not_in(bindparam("skip", expanding=True)))
 
 
 def pick(session: Session, survey_id: int, now: datetime, limit: int, allotments: list[Allotment]) -> list[int]:
     """Ids of up to ``limit`` due cases, locked for this transaction, in dialling order."""
-    ids = _pick(session, _due(survey_id, CaseStatus.CALLBACK, now), limit)
+    due = {"survey_id": survey_id, "now": now}
+    ids = list(session.execute(_DUE, {**due, "status": CaseStatus.CALLBACK, "n": limit}).scalars())
     taken: Counter[int] = Counter()
-    picked: dict[int, list[int]] = {}
+    picked: dict[int, list[int]] = defaultdict(list)
+    dry: set[tuple[int, str]] = set()  # nothing more is due there
     for bound in ("share", "cap"):
         for a in allotments:
             for status in (CaseStatus.SCHEDULED, CaseStatus.NEW):
                 room = min(getattr(a, bound) - taken[a.stratum_id], limit - len(ids))
                 if room <= 0:
                     break
-                query = _due(survey_id, status, now).where(Case.stratum_id == a.stratum_id)
-                if picked.get(a.stratum_id):
-                    query = query.where(Case.id.not_in(picked[a.stratum_id]))
-                got = _pick(session, query, room)
+                if (a.stratum_id, status) in dry:
+                    continue
+                got = list(session.execute(_DUE_IN_STRATUM, {**due, "status": status, "n": room,
+                                                             "stratum_id": a.stratum_id,
+                                                             "skip": picked[a.stratum_id]}).scalars())
+                if len(got) < room:
+                    dry.add((a.stratum_id, status))
                 ids += got
-                picked.setdefault(a.stratum_id, []).extend(got)
+                picked[a.stratum_id] += got
                 taken[a.stratum_id] += len(got)
     return ids
 

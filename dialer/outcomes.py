@@ -33,7 +33,7 @@ from dialer.cases import book_callback, finalise, history, release, schedule
 from dialer.dnc import add_to_dnc
 from dialer.policy import DialPolicy
 from dialer.quotas import fill_if_met
-from dialer.schedule import ScheduleError, calendar_for, clamp_to_window, next_attempt
+from dialer.schedule import ScheduleError, clamp_to_window, next_attempt
 from ivr.channels.base import CallResult, CallStatus
 from survey import aapor as A
 from survey.clock import Clock
@@ -201,20 +201,41 @@ def apply_result(session: Session, attempt_id: int, result: CallResult, clock: C
     A result changes the case only while the case is open and the attempt is its latest one;
     a late result for an older attempt may still finalise the case (a complete, a non-working
     number, an opt-out) but never reschedules it."""
-    attempt = session.get(CallAttempt, attempt_id, with_for_update=True)
-    if attempt is None:
-        raise LookupError(f"no call attempt {attempt_id}")
+    return apply_results(session, [(attempt_id, result)], clock, policy=policy)[0]
+
+
+def apply_results(session: Session, results: Sequence[tuple[int, CallResult]], clock: Clock, *,
+                  policy: DialPolicy | None = None) -> list[Applied | None]:
+    """:func:`apply_result` for a batch (a worker's calls): the attempts and cases are read and
+    locked together, in case order, and written in one flush."""
+    ids = [attempt_id for attempt_id, _ in results]
+    rows = session.execute(select(CallAttempt, Case).join(Case, Case.id == CallAttempt.case_id)
+                           .where(CallAttempt.id.in_(ids)).order_by(Case.id).with_for_update()
+                           .execution_options(populate_existing=True)).all()
+    found = {attempt.id: (attempt, case) for attempt, case in rows}
+    missing = sorted(set(ids) - set(found))
+    if missing:
+        raise LookupError(f"no call attempt {', '.join(map(str, missing))}")
+    latest = dict(session.execute(select(CallAttempt.case_id, func.max(CallAttempt.id))
+                                  .where(CallAttempt.case_id.in_({c.id for _a, c in rows}))
+                                  .group_by(CallAttempt.case_id)).all())
+    with session.no_autoflush:
+        out = [_apply(session, *found[attempt_id], latest[found[attempt_id][1].id] == attempt_id, result, clock,
+                      policy) for attempt_id, result in results]
+    session.flush()
+    return out
+
+
+def _apply(session: Session, attempt: CallAttempt, case: Case, is_latest: bool, result: CallResult, clock: Clock,
+           policy: DialPolicy | None) -> Applied | None:
     if not accepts(attempt, result):
         return None
-    case = session.get(Case, attempt.case_id, with_for_update=True)
-    assert case is not None
     outcome = classify(result, case.contacted)
     _record(attempt, result, outcome.temp)
     applied = Applied(attempt.id, outcome.temp, case.status, case.final_disposition, case.next_attempt_at)
     if case.status == CaseStatus.FINAL:
         return applied
-    latest = session.scalar(select(func.max(CallAttempt.id)).where(CallAttempt.case_id == case.id))
-    if latest != attempt.id and outcome.action not in (Action.FINAL, Action.OPT_OUT):
+    if not is_latest and outcome.action not in (Action.FINAL, Action.OPT_OUT):
         return applied
     now = clock.now()
     case.contacted = case.contacted or outcome.contact
@@ -230,6 +251,7 @@ def apply_result(session: Session, attempt_id: int, result: CallResult, clock: C
 
 def _record(attempt: CallAttempt, result: CallResult, temp: str) -> None:
     attempt.status = ATTEMPT_STATUS[result.status]
+    attempt.started_at = max(attempt.started_at, result.started_at)  # the channel may dial later than leased
     attempt.outcome = result.status
     attempt.answered_at = result.answered_at
     attempt.ended_at = result.ended_at
@@ -246,6 +268,7 @@ def _move_case(session: Session, case: Case, attempt: CallAttempt, result: CallR
     if outcome.action == Action.FINAL:
         finalise(case, outcome.temp, now)
         if outcome.temp == A.COMPLETE:
+            session.flush()  # the count of completes must see this one
             fill_if_met(session, case.stratum_id, now)
     elif outcome.action == Action.OPT_OUT:
         add_to_dnc(session, case.contact.number_hash, "ivr_opt_out", case.survey_id, now=now)
@@ -277,9 +300,9 @@ def _retry(session: Session, case: Case, attempt: CallAttempt, result: CallResul
         book_callback(case, max(callback, after), now)
         return
     assert outcome.rule is not None
-    when = next_attempt(policy, policy.retry.rules[outcome.rule], after,
-                        history(session, case.id, calendar_for(policy)))
+    when = next_attempt(policy, policy.retry.rules[outcome.rule], after, history(session, case.id, policy.calendar))
     if when is None:
+        session.flush()  # the final rules read every attempt's code, this one's too
         finalise(case, resolve_final(summaries(session, [case])[case.id]), now)
     else:
         schedule(case, when, now)

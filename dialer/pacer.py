@@ -61,11 +61,18 @@ class Pacer:
         self._prune(now)
         return sum(len(t.ends) for t in self._trunks.values())
 
+    def allowed_lines(self) -> int:
+        return max(1, math.floor(self.total_lines * self.factor))
+
     def free_lines(self, now: datetime, external: int = 0) -> int:
         if self.backoff_until is not None and now < self.backoff_until:
             return 0
-        allowed = max(1, math.floor(self.total_lines * self.factor))
-        return max(0, allowed - self.lines_in_use(now) - external)
+        return max(0, self.allowed_lines() - self.lines_in_use(now) - external)
+
+    def refill_at(self) -> int:
+        """Free lines worth a lease: a tenth of the lines, so a busy worker leases cases in
+        batches instead of one transaction per line that frees up."""
+        return max(1, self.allowed_lines() // 10)
 
     def assign(self, now: datetime, n: int) -> list[str]:
         """Trunk names for ``n`` calls, spread over the trunks with free lines."""

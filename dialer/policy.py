@@ -45,10 +45,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from survey.models import Survey
+
+if TYPE_CHECKING:
+    from dialer.windows import CallingCalendar
 
 
 class PolicyError(ValueError):
@@ -185,6 +189,13 @@ class DialPolicy:
     windows: WindowPolicy = WindowPolicy()
     retry: RetryPolicy = RetryPolicy()
     pacing: PacingPolicy = PacingPolicy()
+
+    @cached_property
+    def calendar(self) -> CallingCalendar:
+        """The survey's calling calendar (windows, holidays, day-parts), built once per policy."""
+        from dialer.windows import CallingCalendar  # windows.py builds on the types defined here
+
+        return CallingCalendar(self.windows, self.retry.dayparts)
 
     @classmethod
     def from_survey(cls, survey: Survey) -> DialPolicy:

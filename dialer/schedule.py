@@ -30,10 +30,6 @@ class CaseHistory:
     last_daypart: str | None = None
 
 
-def calendar_for(policy: DialPolicy) -> CallingCalendar:
-    return CallingCalendar(policy.windows, policy.retry.dayparts)
-
-
 def next_attempt(policy: DialPolicy, rule: RetryRule, after: datetime, history: CaseHistory) -> datetime | None:
     """The next time to dial under ``rule``, or None when the case has used up its attempts
     (in total, or in every day-part and day reachable within the horizon)."""
@@ -41,7 +37,7 @@ def next_attempt(policy: DialPolicy, rule: RetryRule, after: datetime, history: 
     if history.attempts >= retry.max_attempts:
         return None
     earliest = after + rule.delay
-    slots = [s for s in calendar_for(policy).slots(earliest, retry.horizon_days)
+    slots = [s for s in policy.calendar.slots(earliest, retry.horizon_days)
              if history.by_daypart[s.daypart] < retry.max_per_daypart
              and history.by_date[s.local_date] < retry.max_per_day]
     if not slots:
@@ -56,7 +52,7 @@ def next_attempt(policy: DialPolicy, rule: RetryRule, after: datetime, history: 
 
 def clamp_to_window(policy: DialPolicy, when: datetime) -> datetime:
     """``when`` if a window is open then, else the next window start."""
-    start = calendar_for(policy).next_open(when)
+    start = policy.calendar.next_open(when)
     if start is None:
         raise ScheduleError("no calling window ahead: check the survey's calling windows and holidays")
     return start
@@ -71,7 +67,7 @@ def callback_time(choice: str, now: datetime, policy: DialPolicy) -> datetime:
     windows (a weekday evening already over, a holiday) moves to the next window start.
     """
     cb = policy.windows.callback
-    cal = calendar_for(policy)
+    cal = policy.calendar
     earliest = now + cb.min_lead
     today = cal.local(now).date()
     if choice == "this_evening":

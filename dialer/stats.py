@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from dialer.cases import DIALABLE
 from dialer.policy import DialPolicy
-from dialer.schedule import calendar_for
 from survey.models import Case, CaseStatus, Survey
 
 
@@ -39,7 +38,7 @@ def live_counters(session: Session, survey: Survey, now: datetime) -> DialerCoun
         .group_by(Case.status)).all())
     owners = dict(session.execute(select(Case.lease_owner, func.count()).where(
         Case.survey_id == survey.id, Case.status == CaseStatus.LEASED).group_by(Case.lease_owner)).all())
-    calendar = calendar_for(DialPolicy.from_survey(survey))
+    calendar = DialPolicy.from_survey(survey).calendar
     return DialerCounters(
         at=now, window_open=calendar.is_open(now), next_window=calendar.next_open(now),
         lines_in_use=by_status.get(CaseStatus.LEASED, 0), due=sum(due.values()),

@@ -32,6 +32,7 @@ class CallingCalendar:
     def __init__(self, policy: WindowPolicy, dayparts: tuple[Daypart, ...] = ()) -> None:
         self.policy = policy
         self.dayparts = dayparts
+        self._cache: dict[tuple[date, bool], tuple[Slot, ...]] = {}
 
     def day_kind(self, day: date) -> str:
         """``holiday``, ``weekday`` or ``weekend``; make-up workdays (调休) count as weekdays."""
@@ -90,12 +91,18 @@ class CallingCalendar:
         each stretch lies in one day-part."""
         first = self.local(utc).date()
         for offset in range(days + 1):
-            day = first + timedelta(days=offset)
-            for window in self.ranges_on(day):
-                for piece, part in self._pieces(day, window, split):
-                    start, end = self.utc(day, piece.start), self.utc(day, piece.end)
-                    if end > utc:
-                        yield Slot(max(start, utc), end, part, day)
+            for slot in self._day(first + timedelta(days=offset), split):
+                if slot.end > utc:
+                    yield Slot(max(slot.start, utc), slot.end, slot.daypart, slot.local_date)
+
+    def _day(self, day: date, split: bool) -> tuple[Slot, ...]:
+        """A local day's open stretches in UTC (computed once per day: the retry ladder asks often)."""
+        key = (day, split)
+        if key not in self._cache:
+            self._cache[key] = tuple(
+                Slot(self.utc(day, piece.start), self.utc(day, piece.end), part, day)
+                for window in self.ranges_on(day) for piece, part in self._pieces(day, window, split))
+        return self._cache[key]
 
     def _pieces(self, day: date, window: TimeRange, split: bool) -> list[tuple[TimeRange, str]]:
         if not split:

@@ -29,11 +29,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from dialer import attempts, dnc, leases, quotas
 from dialer.callerid import CallerIdPool
 from dialer.cases import DIALABLE
-from dialer.outcomes import apply_result
+from dialer.outcomes import apply_results
 from dialer.pacer import Pacer
 from dialer.policy import DialPolicy
 from dialer.quotas import StratumProgress
-from dialer.schedule import calendar_for
 from ivr.channels.base import CallResult, CallStatus, Channel
 from survey import aapor
 from survey.clock import Clock, VirtualClock
@@ -122,7 +121,7 @@ class Worker:
             self.policy = DialPolicy.from_survey(survey)
             self.callers = CallerIdPool(self.policy.pacing.trunks, self.policy.pacing.caller_id_health)
             self.callers.seed(s, survey.id)
-        self.calendar = calendar_for(self.policy)
+        self.calendar = self.policy.calendar
         self.pacer = Pacer(self.policy.pacing, lines=options.lines, cps=options.cps)
         self.strata: list[StratumProgress] = []
         self.next_housekeeping = clock.now()
@@ -153,7 +152,7 @@ class Worker:
         if not self.calendar.is_open(now):
             return self._wait_for_window(now)
         free = self.pacer.free_lines(now, self.channel.lines_in_use())
-        if free <= 0:
+        if free < self.pacer.refill_at():
             self._wait_until(self.pacer.next_event(now))
             return None
         dials = self._txn(lambda s: self._lease(s, now, min(free, self.policy.pacing.batch_size)))
@@ -254,10 +253,9 @@ class Worker:
     def _settle(self, session: Session, done: list[tuple[attempts.Dial, CallResult]],
                 unplaced: list[attempts.Dial], waiting: list[attempts.Dial]) -> list[str | None]:
         now = self.clock.now()
-        applied = []
-        for dial, result in done:
-            outcome = apply_result(session, dial.request.attempt_id, result, self.clock, policy=self.policy)
-            applied.append(outcome.temp if outcome else None)
+        outcomes = apply_results(session, [(d.request.attempt_id, r) for d, r in done], self.clock,
+                                 policy=self.policy) if done else []
+        applied = [o.temp if o else None for o in outcomes]
         for dial in unplaced:
             attempts.withdraw(session, dial.request.attempt_id, now, self.policy)
         for dial in waiting:

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from dialer.close import close_survey
 from dialer.dnc import add_to_dnc
 from dialer.policy import DialPolicy
-from dialer.schedule import calendar_for
 from dialer.worker import Progress, Stop, WorkerOptions, run_worker
 from ivr.channels.base import CallStatus
 from survey import aapor
@@ -42,7 +41,7 @@ def test_nothing_is_dialled_outside_windows_or_on_holidays(sessions: sessionmake
     assert report.placed > 100
     with session_scope(sessions) as s:
         survey = s.scalars(select(Survey)).one()
-        calendar = calendar_for(DialPolicy.from_survey(survey))
+        calendar = DialPolicy.from_survey(survey).calendar
         starts = s.scalars(select(CallAttempt.started_at)).all()
         scheduled = s.scalars(select(Case.next_attempt_at).where(Case.next_attempt_at.is_not(None))).all()
     local_days = {calendar.local(t).date().isoformat() for t in starts}
@@ -109,7 +108,7 @@ def test_retries_rotate_through_dayparts_until_the_cap_then_code_by_dominant_out
     _run(sessions, clock, channel, until=clock.now() + timedelta(days=20))
     with session_scope(sessions) as s:
         survey = s.scalars(select(Survey)).one()
-        calendar = calendar_for(DialPolicy.from_survey(survey))
+        calendar = DialPolicy.from_survey(survey).calendar
         case = s.scalars(select(Case)).one()
         assert case.final_disposition == aapor.NO_ANSWER
         assert case.attempts == 8

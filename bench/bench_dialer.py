@@ -1,0 +1,209 @@
+"""Dialer benchmarks.
+
+1. Picking: the time to pick and lease the next 100 due cases out of 1,000,000 (21 townships, a
+   realistic mix of new, scheduled, callback and final cases), on PostgreSQL and on SQLite. The
+   cases are bulk-inserted (COPY on PostgreSQL, executemany on SQLite).
+2. A simulated campaign: 100,000 cases imported from a frame and dialled on a virtual clock with
+   the scripted fake channel until every township reaches its quota or the sample runs out.
+
+    .venv/bin/python bench/bench_dialer.py [--cases 1000000] [--campaign 100000] [--skip-pg]
+
+PostgreSQL: ``MINYI_BENCH_PG`` (default postgresql+psycopg://postgres@127.0.0.1:5432/test) names a
+server database; the benchmark creates its own database next to it and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "dialer"))
+
+from dialer_fakes import VAULT, ScriptedChannel, make_survey, random_outcomes  # noqa: E402
+from sqlalchemy import Engine, create_engine, select, text  # noqa: E402
+
+from dialer import leases, quotas  # noqa: E402
+from dialer.frames import Frame, FrameRow  # noqa: E402
+from dialer.sample import import_sample  # noqa: E402
+from dialer.worker import WorkerOptions, run_worker  # noqa: E402
+from survey.clock import VirtualClock  # noqa: E402
+from survey.db import make_engine, session_factory, session_scope, upgrade  # noqa: E402
+from survey.models import Case, CaseStatus, Survey  # noqa: E402
+
+START = datetime(2026, 11, 2, 10, 30)  # Monday 18:30 in Asia/Shanghai
+TOWNSHIPS = 21
+PG_ADMIN = os.environ.get("MINYI_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    name = f"minyi_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def case_rows(n: int, survey_id: int, strata: list[int], now: datetime) -> Iterator[tuple[object, ...]]:
+    """(contact_id, stratum_id, status, next_attempt_at, attempts): 40% new, 40% scheduled (half of
+    them due), 1% callbacks, the rest final."""
+    rng = random.Random(1)
+    for i in range(1, n + 1):
+        r = rng.random()
+        if r < 0.40:
+            status, due, attempts = CaseStatus.NEW, now - timedelta(days=1), 0
+        elif r < 0.80:
+            status, attempts = CaseStatus.SCHEDULED, rng.randint(1, 5)
+            due = now + timedelta(minutes=rng.randint(-600, 600))
+        elif r < 0.81:
+            status, due, attempts = CaseStatus.CALLBACK, now + timedelta(minutes=rng.randint(-60, 600)), 1
+        else:
+            status, due, attempts = CaseStatus.FINAL, None, rng.randint(1, 8)
+        yield i, strata[i % len(strata)], status, due, attempts
+
+
+def bulk_load(engine: Engine, n: int) -> int:
+    """A survey with 21 townships and ``n`` cases (and contacts); returns the survey id."""
+    clock = VirtualClock(START)
+    with session_scope(session_factory(engine)) as s:
+        survey = make_survey(s, clock, quotas=[n] * TOWNSHIPS)
+        survey_id, strata = survey.id, [st.id for st in survey.strata]
+    now = clock.now()
+    contacts = ((i, b"x", f"{i:064x}", "+86138****0000", "mobile") for i in range(1, n + 1))
+    cases = ((cid, survey_id, sid, 1, status, 0, attempts, "{}", due, False, "{}", now, now)
+             for cid, sid, status, due, attempts in case_rows(n, survey_id, strata, now))
+    case_cols = ("contact_id", "survey_id", "stratum_id", "replicate", "status", "priority", "attempts",
+                 "attempts_by_daypart", "next_attempt_at", "contacted", "frame", "created_at", "updated_at")
+    if engine.dialect.name == "postgresql":
+        _copy(engine, "contacts", ("id", "number_enc", "number_hash", "number_masked", "line_type"), contacts)
+        _copy(engine, "cases", case_cols, cases)
+        with engine.begin() as conn:
+            conn.execute(text("SELECT setval('contacts_id_seq', (SELECT max(id) FROM contacts))"))
+            conn.execute(text("ANALYZE contacts; ANALYZE cases"))
+    else:
+        with engine.begin() as conn:
+            raw = conn.connection.driver_connection
+            raw.executemany("INSERT INTO contacts (id, number_enc, number_hash, number_masked, line_type) "
+                            "VALUES (?, ?, ?, ?, ?)", contacts)
+            raw.executemany(f"INSERT INTO cases ({', '.join(case_cols)}) VALUES ({', '.join('?' * len(case_cols))})",
+                            ((*row[:8], row[8].isoformat(sep=' ') if row[8] else None, *row[9:11],
+                              row[11].isoformat(sep=' '), row[12].isoformat(sep=' ')) for row in cases))
+            conn.execute(text("ANALYZE"))
+    return survey_id
+
+
+def _copy(engine: Engine, table: str, columns: tuple[str, ...], rows: Iterator[tuple[object, ...]]) -> None:
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def time_picks(engine: Engine, survey_id: int, rounds: int = 20) -> list[float]:
+    """Milliseconds to pick and lease 100 due cases, ``rounds`` times (each round's leases stay)."""
+    sessions = session_factory(engine)
+    with session_scope(sessions) as s:
+        strata = quotas.progress(s, survey_id)
+    times = []
+    now = START
+    for r in range(rounds):
+        t0 = time.perf_counter()
+        with session_scope(sessions) as s:
+            ids = leases.pick(s, survey_id, now, 100, quotas.allocate(strata, 100, 10.0))
+            got = leases.lease(s, ids, f"bench-{r}", now, timedelta(minutes=30))
+        times.append((time.perf_counter() - t0) * 1000)
+        assert len(got) == 100, len(got)
+    return times
+
+
+def time_progress(engine: Engine, survey_id: int) -> float:
+    t0 = time.perf_counter()
+    with session_scope(session_factory(engine)) as s:
+        quotas.progress(s, survey_id)
+    return (time.perf_counter() - t0) * 1000
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade, then create any index the models declare that the migration does not have yet."""
+    upgrade(engine)
+    for index in Case.__table__.indexes:
+        index.create(engine, checkfirst=True)
+
+
+def bench_pick(name: str, url: str, n: int) -> None:
+    engine = make_engine(url)
+    migrate(engine)
+    t0 = time.perf_counter()
+    survey_id = bulk_load(engine, n)
+    load_s = time.perf_counter() - t0
+    times = time_picks(engine, survey_id)
+    print(f"{name:10} {n:,} cases loaded in {load_s:.1f} s; pick+lease 100 due: median {statistics.median(times):.1f} ms, "
+          f"max {max(times):.1f} ms (20 rounds); township progress query {time_progress(engine, survey_id):.0f} ms")
+    engine.dispose()
+
+
+def bench_campaign(n: int, workdir: Path) -> None:
+    url = f"sqlite:///{workdir}/campaign.db"
+    engine = make_engine(url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    clock = VirtualClock(START)
+    quota = max(1, n // TOWNSHIPS // 8)
+    t0 = time.perf_counter()
+    with session_scope(sessions) as s:
+        survey = make_survey(s, clock, quotas=[quota] * TOWNSHIPS,
+                             settings={"pacing": {"trunks": [{"name": "main", "lines": 200, "cps": 20}]}})
+        codes = [st.code for st in survey.strata]
+        rows = tuple(FrameRow(i + 2, {"number": f"+86139{i:08d}", "township": codes[i % TOWNSHIPS]}) for i in range(n))
+        frame = Frame("utf-8-sig", {"number": "number", "township": "township"}, (), rows)
+        import_sample(s, survey, frame, VAULT, clock.now(), replicate_size=200, seed=3)
+    import_s = time.perf_counter() - t0
+    channel = ScriptedChannel(clock, default=random_outcomes(11))
+    report = run_worker(sessions, channel, clock, VAULT, WorkerOptions(survey="S1", owner="bench"))
+    with session_scope(sessions) as s:
+        survey = s.scalars(select(Survey)).one()
+        released = s.scalar(select(text("count(*)")).select_from(Case).where(Case.status != CaseStatus.HELD))
+    days = (report.ended - report.started).total_seconds() / 86400
+    print(f"campaign   {n:,} cases ({TOWNSHIPS} townships x quota {quota}, 200 lines): import {import_s:.1f} s; "
+          f"dialling {report.elapsed_s:.1f} s wall for {days:.1f} days of fieldwork; {report.placed:,} calls, "
+          f"{released:,} cases released; stop: {report.stop_reason}")
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--campaign", type=int, default=100_000)
+    parser.add_argument("--skip-pg", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_pg:
+            with postgres_database() as url:
+                bench_pick("postgresql", url, args.cases)
+        bench_pick("sqlite", f"sqlite:///{tmp}/pick.db", args.cases)
+        bench_campaign(args.campaign, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
