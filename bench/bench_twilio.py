@@ -33,6 +33,7 @@ from xml.etree import ElementTree
 
 import requests
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from flask import Flask  # noqa: E402
 
 from ivr.channels.twilio.urls import WebhookUrls  # noqa: E402
-from survey.clock import SystemClock  # noqa: E402
+from survey.clock import Clock, SystemClock  # noqa: E402
 from survey.config import Settings  # noqa: E402
 from survey.db import make_engine, session_factory, session_scope, upgrade  # noqa: E402
 from survey.models import AttemptStatus, CallAttempt, Case, Contact, Interview, WebhookReply  # noqa: E402
@@ -88,8 +89,8 @@ def wsgi_app() -> Flask:
 @dataclass
 class _Services:
     settings: Settings
-    sessions: object
-    clock: SystemClock
+    sessions: sessionmaker[Session]
+    clock: Clock
 
 
 def _prepare_database(url: str, calls: int) -> list[int]:
@@ -195,7 +196,7 @@ def _gather_action(twiml: str) -> str | None:
     return None if gather is None else gather.get("action")
 
 
-def _percentile(values: list[float], q: float) -> float:
+def _percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 

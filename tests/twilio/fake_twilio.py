@@ -77,10 +77,11 @@ class FakeTwilio(HttpClient):  # type: ignore[misc]
                 allow_redirects: bool = False) -> Response:
         assert uri.startswith(self.base_url + "/"), f"request to {uri}, expected one under {self.base_url}"
         twilio_uri = TWILIO_API + uri[len(self.base_url):]
-        prepared = requests.Request(method, twilio_uri, params=params, data=data, headers=headers,
-                                    auth=auth).prepare()
+        prepared = requests.Request(method, twilio_uri, params=params, data=data,  # type: ignore[arg-type]
+                                    headers=headers, auth=auth).prepare()
         self.api.validate_request(RequestsOpenAPIRequest(prepared))
-        body = prepared.body if isinstance(prepared.body, str) else (prepared.body or b"").decode()
+        raw = prepared.body or ""
+        body = raw.decode() if isinstance(raw, bytes) else str(raw)
         self.sent.append(Sent(self.clock.now(), method, twilio_uri, parse_qs(body)))
         if self._failures:
             failure = self._failures.popleft()

@@ -92,6 +92,8 @@ def test_a_whole_interview_through_the_webhooks(app: Flask, dial: Dial, settings
 
     for i, (keys, expected) in enumerate(SCRIPT):
         clock.advance(timedelta(seconds=6))
+        if i == 2:
+            _refused_without_effect(call)
         if keys == "4":
             _delivered_concurrently(app, call, keys)
         elif i % 3 == 0:
@@ -113,6 +115,16 @@ def test_a_whole_interview_through_the_webhooks(app: Flask, dial: Dial, settings
         assert replies == 1 + len(SCRIPT) + 1 + len(AFTER_RECORDING)
 
     _replays_change_nothing(call, urls, twilio_sessions)
+
+
+def _refused_without_effect(call: Call) -> None:
+    """A forged delivery and a malformed one, mid-interview: refused, and the call goes on as if
+    they had never come (the script's next prompts prove it)."""
+    action = call.gather_action()
+    forged = call.post(action, {"CallSid": call.sid, "Digits": "3"}, signature="bm90IHR3aWxpbw==")
+    assert forged.status_code == 403
+    missing = call.post(action, {"Digits": "3"})
+    assert missing.status_code == 400 and "missing field CallSid" in missing.get_data(as_text=True)
 
 
 def _check_stored(s: Session, call: Call) -> None:

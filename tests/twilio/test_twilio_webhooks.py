@@ -177,6 +177,7 @@ def test_an_answering_machine_ends_the_call_and_is_coded(call: Call, urls: Webho
     call.answer(urls.start(call.attempt_id))
     gather = call.gather_action()
     call.notify(urls.amd(call.attempt_id), {"AnsweredBy": "machine_end_beep", "MachineDetectionDuration": "4100"})
+    call.notify(urls.amd(call.attempt_id), {"AnsweredBy": "machine_end_beep"})  # delivered twice
     (hang_up,) = fake.sent
     assert hang_up.path.endswith(f"/Calls/{SID}.json") and hang_up.one("Status") == "completed"
     call.fetch(gather, {"Digits": ""})  # the greeting ran into the menu's timeout meanwhile
@@ -214,6 +215,16 @@ def test_a_failed_hang_up_still_ends_the_call_at_its_next_step(call: Call, urls:
     assert len(fake.sent) == 1  # the hang-up was tried, and failed
     call.press("")
     assert call.verbs() == ["Hangup"]
+
+
+def test_a_machine_verdict_before_the_answer_webhook_gets_no_interview(
+        call: Call, urls: WebhookUrls, fake: FakeTwilio, twilio_sessions: sessionmaker[Session]) -> None:
+    call.notify(urls.amd(call.attempt_id), {"AnsweredBy": "machine_start"})
+    assert len(fake.sent) == 1
+    call.answer(urls.start(call.attempt_id))
+    assert call.verbs() == ["Hangup"]
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
+    assert _attempt(twilio_sessions, call.attempt_id).temp_disposition == "3.14"
 
 
 def test_a_machine_picked_up_by_synchronous_detection_gets_no_interview(

@@ -111,8 +111,9 @@ class CallWebhooks:
 
     def _open(self, s: Session, attempt: CallAttempt, verdict: str | None) -> str:
         note_progress(s, attempt.id, AttemptStatus.IN_PROGRESS, self.clock.now())
-        if p.is_machine(verdict):  # synchronous AMD, should the call have been placed with it
+        if verdict:  # synchronous AMD, should the call have been placed with it
             attempt.amd_result = verdict
+        if p.is_machine(attempt.amd_result):  # a machine, even if its verdict came first
             return self.renderer.hangup()
         case = attempt.case
         interview = open_interview(s, case, self._questionnaire(s, case), self.clock, attempt_id=attempt.id)
@@ -190,7 +191,7 @@ class CallWebhooks:
         verdict = p.answered_by(form, required=True)
         with session_scope(self.sessions) as s:
             attempt = self._lock(s, attempt_id, sid)
-            if is_over(attempt):
+            if is_over(attempt) or attempt.amd_result == verdict:  # over, or delivered before
                 return
             attempt.amd_result = verdict
             interview = _interview_of(s, attempt)
