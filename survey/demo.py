@@ -136,7 +136,8 @@ def run_demo(options: DemoOptions, settings: Settings,
         names = {s.code: s.name_zh for s in survey.strata}
         current = done.extracts[options.period].responses
         _write_bulletin(session, survey, done.run.result, done.periods, settings, bulletin, rounds[-1])
-    truth = world.true_indices({k: spec["indices"][k] for k in HEADLINE})
+    by_town = world.true_indices({k: spec["indices"][k] for k in HEADLINE})
+    truth = {index: {town: values[index] for town, values in by_town.items()} for index in HEADLINE}
     return DemoResult(database, bulletin, rounds, done.run.result, rates, truth,
                       _raw_shares(current, spec, HEADLINE), names, time.monotonic() - began)
 
