@@ -131,9 +131,9 @@ def client(web: WebApp) -> Client:
 def login(web: WebApp):  # type: ignore[no-untyped-def]
     """``login("supervisor")`` → a logged-in :class:`Client` (one per call)."""
 
-    def make(username: str) -> Client:
+    def make(username: str, password: str = DEMO_PASSWORD) -> Client:
         c = Client(web.app.test_client())
-        response = c.login(username)
+        response = c.login(username, password)
         assert response.status_code == 302, f"login as {username} failed"
         return c
 

@@ -1,0 +1,79 @@
+"""Officials' dashboard (township scope, publication rule, charts, exports without numbers) and
+the administrators' pages."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+from conftest import Client
+from sqlalchemy import select
+
+from survey.models import AuditLog, User
+from web.analysis_source import AnalysisUnavailable
+
+
+def _ranking(page: str) -> list[str]:
+    return re.findall(r'<tr class="tier-[a-z]+" data-code="(T\d+)">', page)
+
+
+def test_dashboard_shows_indices_ranks_and_withholds_small_cells(web, login) -> None:  # type: ignore[no-untyped-def]
+    page = login("official").text("/dashboard/")
+    assert _ranking(page) == ["T01", "T04", "T02", "T03", "T05"]
+    assert "<svg" in page and "95%" in page and "高于全县" in page and "低于全县" in page
+    t05 = page.split('data-code="T05"')[1].split("</tr>")[0]
+    assert "—" in t05 and "0.8" not in t05  # n = 24: withheld
+    assert "公众安全感" in page and "政法机关执法满意度" in page
+    other = login("official").text("/dashboard/?index=satisfaction")
+    assert 'value="satisfaction" selected' in other
+
+
+def test_an_official_with_a_scope_sees_only_their_township(web, login) -> None:  # type: ignore[no-untyped-def]
+    c = login("official_t01")
+    page = c.text("/dashboard/")
+    assert _ranking(page) == ["T01"]
+    assert "东湖街道" not in page and "城关镇" in page
+    response = c.get(f"/dashboard/{web.demo.survey_id}/export.csv")
+    with zipfile.ZipFile(io.BytesIO(response.get_data())) as archive:
+        data = archive.read("minyi-2026-11.csv").decode("utf-8-sig")
+    lines = data.splitlines()
+    assert len(lines) == 1 + 5 and all(",T01," in line for line in lines[1:])
+    assert not any(n[3:] in data for n in web.demo.numbers.values())
+
+
+def test_exports_of_every_format(web, login) -> None:  # type: ignore[no-untyped-def]
+    c = login("supervisor")
+    for fmt in ("csv", "xlsx", "sav", "dta"):
+        response = c.get(f"/dashboard/{web.demo.survey_id}/export.{fmt}")
+        assert response.status_code == 200 and len(response.get_data()) > 200, fmt
+
+
+def test_dashboard_says_when_figures_are_missing(web, login) -> None:  # type: ignore[no-untyped-def]
+    def unavailable(session, survey):  # type: ignore[no-untyped-def]
+        raise AnalysisUnavailable("not enough completed interviews yet")
+
+    web.app.extensions["minyi"].analyse = unavailable
+    assert "not enough completed interviews yet" in login("official").text("/dashboard/")
+
+
+def test_admin_creates_accounts_under_the_password_policy(web, login) -> None:  # type: ignore[no-untyped-def]
+    c = login("admin")
+    refused = c.post("/admin/users/new", {"username": "zhou", "password": "1234567890", "role": "interviewer",
+                                          "unit_id": "0", "active": "y"}).get_data(as_text=True)
+    assert "all digits" in refused
+    response = c.post("/admin/users/new", {"username": "zhou", "display_name": "访员 周", "password": "a good password",
+                                           "role": "official", "township_scope": "T02，T03", "unit_id": "0",
+                                           "active": "y"})
+    assert response.status_code == 302
+    with web.sessions() as s:
+        zhou = s.scalars(select(User).where(User.username == "zhou")).one()
+        assert zhou.township_scope == ["T02", "T03"]
+        admin_id = web.demo.users["admin"]
+        assert s.scalars(select(AuditLog).where(AuditLog.action == "user_created")).all()[-1].user_id == admin_id
+    assert login("zhou", "a good password").get("/dashboard/").status_code == 200
+    c.post(f"/admin/users/{zhou.id}", {"role": "official", "township_scope": "", "unit_id": "0"})  # unticked: inactive
+    assert Client(web.app.test_client()).login("zhou", "a good password").status_code == 401
+    audit = c.text("/admin/audit?action=user_updated")
+    assert '"active": false' in audit
+    assert "a good password" not in c.text("/admin/audit")

@@ -1,0 +1,102 @@
+"""Supervisors: questionnaire upload with located errors and preview, sample import with row
+errors, quotas, calling windows, start/pause, and the live view's figures."""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy import func, select
+
+from survey.models import AuditLog, Case, Stratum, Survey
+from survey.questionnaire import bundled_path
+
+BROKEN = """id: broken
+version: "1"
+languages: [zh]
+questions:
+  - id: q1
+    type: single
+    text: {zh: 您觉得安全吗？}
+    choices:
+      - {key: 1, code: 1, label: {zh: 安全}}
+      - {key: 1, code: 2, label: {zh: 不安全}}
+  - id: q2
+    type: single
+    when: q9 == 1
+    text: {zh: 第二题}
+    choices: [{key: 1, code: 1, label: {zh: 是}}]
+"""
+
+
+def _upload(data: bytes, name: str) -> dict[str, object]:
+    return {"file": (io.BytesIO(data), name)}
+
+
+def test_questionnaire_errors_are_shown_with_their_location(login) -> None:  # type: ignore[no-untyped-def]
+    c = login("supervisor")
+    response = c.post("/surveys/questionnaires", _upload(BROKEN.encode(), "broken.yaml"),
+                      content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "broken.yaml" in page and "q9" in page and "q1" in page
+    assert "/tmp" not in page and "minyi-upload" not in page
+
+
+def test_a_valid_questionnaire_is_stored_and_previewed(web, login) -> None:  # type: ignore[no-untyped-def]
+    c = login("supervisor")
+    text = bundled_path().read_text("utf-8").replace('version: "2026.1"', 'version: "2026.2"')
+    response = c.post("/surveys/questionnaires", _upload(text.encode(), "safety.yaml"),
+                      content_type="multipart/form-data")
+    assert response.status_code == 302
+    page = c.text(response.headers["Location"])
+    assert "2026.2" in page and "在目前的社会治安环境下" in page and "q_safety in [4, 5]" in page
+
+
+def test_sample_import_reports_bad_rows_and_imports_nothing(web, login) -> None:  # type: ignore[no-untyped-def]
+    c = login("supervisor")
+    frame = "电话,乡镇\n13912345678,T01\n12345,T02\n13912345679,不存在的乡镇\n".encode()
+    s = web.demo.survey_id
+    with web.sessions() as db:
+        before = db.scalar(select(func.count()).select_from(Case))
+    page = c.post(f"/surveys/{s}/sample", _upload(frame, "frame.csv"),
+                  content_type="multipart/form-data").get_data(as_text=True)
+    assert 'id="row-errors"' in page and "不存在的乡镇" in page
+    assert "12345" in page  # the bad value is shown so that it can be fixed
+    page = c.post(f"/surveys/{s}/sample", {**_upload(frame, "frame.csv"), "skip_invalid": "y"},
+                  content_type="multipart/form-data").get_data(as_text=True)
+    with web.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(Case)) == before + 1
+        assert db.scalars(select(AuditLog).where(AuditLog.action == "sample_imported")).one().after["imported"] == 1
+    assert "13912345678" not in page
+
+
+def test_quotas_windows_and_start_pause(web, login) -> None:  # type: ignore[no-untyped-def]
+    c = login("supervisor")
+    s = web.demo.survey_id
+    refused = c.post(f"/surveys/{s}/quotas", {"quota-T01": "20", "quota-T02": "-1"}, follow_redirects=True)
+    assert "配额不能为负数" in refused.get_data(as_text=True)
+    c.post(f"/surveys/{s}/quotas", {"quota-T01": "20"})
+    c.post(f"/surveys/{s}/windows", {"weekday": "18:00-21:30", "weekend": "09:00-12:00, 14:00-21:00"})
+    assert "25:00" in c.post(f"/surveys/{s}/windows", {"weekday": "18:00-25:00", "weekend": ""},
+                             follow_redirects=True).get_data(as_text=True)
+    c.post(f"/surveys/{s}/status", {"action": "pause"})
+    with web.sessions() as db:
+        survey = db.get(Survey, s)
+        assert survey.status == "paused"
+        assert survey.calling_windows["weekend"] == ["09:00-12:00", "14:00-21:00"]
+        assert db.scalars(select(Stratum.quota).where(Stratum.code == "T01")).one() == 20
+
+
+def test_live_view_figures(web, login) -> None:  # type: ignore[no-untyped-def]
+    data = login("supervisor").get(f"/live/{web.demo.survey_id}.json").get_json()
+    towns = {t["code"]: t for t in data["townships"]}
+    assert towns["T01"]["completes"] == 5 and towns["T01"]["quota"] == 8
+    finals = {d["code"]: d["final"] for d in data["dispositions"]}
+    assert finals["1.1"] == 25
+    county = next(r for r in data["rates"] if r["stratum"] == "ALL")
+    assert county["RR1"] == 1.0  # only completes are final so far
+    questions = {q["id"]: q for q in data["questions"]}
+    assert questions["q_trend"]["breakoffs"] == 5  # the five partial IVR interviews stopped there
+    assert questions["q_trend"]["breakoff_rate"] == round(5 / 30, 4)
+    assert questions["consent"]["reached"] == 40  # 25 complete, 5 partial, 5 operator, 5 refused
+    assert data["tasks"]["partial"] == 5
