@@ -47,7 +47,7 @@ class DemoOptions:
     previous_period: str = "2026-09"
     field_days: int = 24
     issue_no: int = 11
-    lines: int = 30
+    lines: int = 8
 
 
 @dataclass
