@@ -206,8 +206,10 @@ class DialPolicy:
     def parse(cls, *, timezone: str = "Asia/Shanghai", calling_windows: Mapping[str, Any] | None = None,
               holidays: list[Any] | None = None, retry_policy: Mapping[str, Any] | None = None,
               pacing: Mapping[str, Any] | None = None) -> DialPolicy:
-        return cls(windows=parse_windows(calling_windows or {}, holidays or [], timezone),
-                   retry=parse_retry(retry_policy or {}), pacing=parse_pacing(pacing or {}))
+        return cls(windows=parse_windows({} if calling_windows is None else calling_windows,
+                                         [] if holidays is None else holidays, timezone),
+                   retry=parse_retry({} if retry_policy is None else retry_policy),
+                   pacing=parse_pacing({} if pacing is None else pacing))
 
 
 class _Reader:
