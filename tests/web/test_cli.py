@@ -1,0 +1,53 @@
+"""``minyi web`` serves the app: werkzeug by default, gunicorn with --workers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from survey.db import make_engine, upgrade
+
+MINYI = Path(sys.executable).with_name("minyi")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return str(response.read().decode("utf-8"))
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer")
+
+
+@pytest.mark.parametrize("extra", [[], ["--workers", "1"]], ids=["werkzeug", "gunicorn"])
+def test_minyi_web_serves_the_login_page(tmp_path: Path, extra: list[str]) -> None:
+    url = f"sqlite:///{tmp_path}/web.db"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    port = _free_port()
+    env = {**os.environ, "MINYI_DATABASE_URL": url, "MINYI_SECRET_KEY": "cli-test-secret"}
+    proc = subprocess.Popen([str(MINYI), "web", "--host", "127.0.0.1", "--port", str(port), *extra], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert "登录" in _wait_for(f"http://127.0.0.1:{port}/login", proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -1,0 +1,44 @@
+"""``minyi web``: the development server (werkzeug), or gunicorn when ``--workers`` is given."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from survey.config import load_settings
+
+
+def web(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    workers: Annotated[int | None, typer.Option("--workers", help="Serve with gunicorn and this many workers.")] = None,
+) -> None:
+    """Serve the web app on MINYI_DATABASE_URL."""
+    from web import create_app
+
+    settings = load_settings()
+    if workers is None:
+        create_app(settings).run(host=host, port=port, threaded=True, use_reloader=False)
+        return
+    if workers < 1:
+        raise typer.BadParameter("at least one worker", param_hint="--workers")
+    _gunicorn(f"{host}:{port}", workers)
+
+
+def _gunicorn(bind: str, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        """Each worker builds its own app (and database pool) after the fork."""
+
+        def load_config(self) -> None:
+            for key, value in {"bind": bind, "workers": workers, "accesslog": "-"}.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from web import create_app
+
+            return create_app(load_settings())
+
+    Server().run()
