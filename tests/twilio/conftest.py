@@ -6,7 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
+
+# ``tests/`` is on sys.path (pytest's prepend import mode), so ``tests/web`` would otherwise be
+# imported as a namespace package ``web`` in place of the app's (as tests/web/conftest.py notes).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pytest
 from fake_twilio import FakeTwilio
