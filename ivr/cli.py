@@ -41,7 +41,7 @@ def prompts_build(
         folder = prompts_dir or Path(load_settings().prompts_dir)
         audio = PromptAudio.with_tools(folder, q.id)
     except (CommandError, AudioToolMissing) as exc:
-        Console(stderr=True, highlight=False).print(f"[red]error:[/] {exc}")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     built = build_prompts(q, audio)
     console.print(_table(built, f"{q.id} v{q.version}: {len(built)} prompts"))

@@ -24,6 +24,11 @@ def all_prompts(questionnaire: Questionnaire) -> list[Prompt]:
     return prompts
 
 
+# Messages a questionnaire may define that the engine never says (question texts carry these hints).
+UNSPOKEN = ("number_hint", "multiple_hint", "record_intro")
+
+
 def _message_names(questionnaire: Questionnaire) -> list[str]:
     asks_language = len(questionnaire.languages) > 1 and questionnaire.settings.language_menu
-    return [name for name in qm.DEFAULT_MESSAGES if name != "language_menu" or asks_language]
+    return [name for name in qm.DEFAULT_MESSAGES
+            if name not in UNSPOKEN and (name != "language_menu" or asks_language)]
