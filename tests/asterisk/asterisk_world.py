@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ari_fake import Press
+from ari_fake.residents import Reply
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,10 +30,16 @@ from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
 
+SCALE = 0.03  # one call second lasts 30 ms: an eight-second input timeout takes 0.24 s
+
 # The bundled questionnaire, all the way through: 普通话, consent, two screening questions, the
 # safety item (2: no follow-up on worries), trend, five satisfaction items, no comment, age group,
 # sex, and 15 years lived here.
 COMPLETE = ("1", "1", "1", "1", "2", "1", "1", "2", "3", "1", "2", "2", "2", "1", "15")
+ASKED = ("msg/language_menu", "consent", "s_age", "s_resident", "q_safety", "q_trend", "q_police", "q_court",
+         "q_procuratorate", "q_justice", "q_overall", "q_suggest_yn", "d_age", "d_sex", "d_years")
+# The same resident, answering each question whenever (and however often) it is asked.
+COMPLETE_BY_PROMPT: dict[str, Reply] = {asked: Press(keys) for asked, keys in zip(ASKED, COMPLETE, strict=True)}
 
 
 @dataclass

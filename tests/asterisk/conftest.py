@@ -8,14 +8,12 @@ from pathlib import Path
 
 import pytest
 from ari_fake import AriSpec, FakeAsterisk, spec_dir
-from asterisk_world import World
+from asterisk_world import SCALE, World
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing
 from survey.clock import VirtualClock
 from survey.config import Settings
-
-SCALE = 0.03  # one call second lasts 30 ms: an eight-second input timeout takes 0.24 s
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +56,8 @@ def open_channel(settings: Settings, sessions: sessionmaker[Session], clock: Vir
     opened: list[AsteriskChannel] = []
 
     def make(**overrides: object) -> AsteriskChannel:
-        options = AsteriskOptions.from_settings(settings, timing=Timing(scale=SCALE, backoff_initial_s=0.05,
-                                                                        backoff_max_s=0.2), **overrides)
+        overrides.setdefault("timing", Timing(scale=SCALE, backoff_initial_s=0.05, backoff_max_s=0.2))
+        options = AsteriskOptions.from_settings(settings, **overrides)
         channel = AsteriskChannel(settings, sessions, clock, options=options).start()
         opened.append(channel)
         return channel

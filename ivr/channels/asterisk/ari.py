@@ -53,7 +53,7 @@ class AriConfig:
     app: str = "minyi"
     request_timeout_s: float = 10.0
     ping_interval_s: float = 5.0  # a dead connection is noticed within about twice this
-    max_connections: int = 64  # REST connections; Asterisk's http.conf session_limit is 100
+    max_connections: int = 16  # REST connections (httpcore checks every idle one per request: keep it small)
 
     @property
     def authorization(self) -> str:
@@ -80,6 +80,8 @@ class _HttpClient(AsynchronousHttpClient):  # type: ignore[misc]
             response = await self.session.request(method, url, params=params, content=data, headers=headers)
         except httpx.TransportError as exc:
             raise AriUnavailable(f"{method} {urlsplit(url).path}: {type(exc).__name__}") from None
+        if response.status_code in (502, 503, 504):  # Asterisk starting or stopping, a proxy without it
+            raise AriUnavailable(f"{method} {urlsplit(url).path}: {response.status_code}")
         if response.status_code >= 400:
             raise AriError(response.status_code, _message(response))
         return response

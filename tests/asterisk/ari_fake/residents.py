@@ -74,10 +74,12 @@ class Resident:
     talk_s: float | None = None  # on an operator line: hang up after talking this long
 
     def reply_to(self, media: list[str]) -> Reply:
-        """The reply to a playback: by what it asks (its last prompt), else the next in line."""
-        for key, reply in self.by_prompt.items():
-            if media[-1].endswith("/" + key):
-                return reply
+        """The reply to a playback: by what it asks (its last prompt, ``q_safety`` or
+        ``msg/language_menu``), else the next in line."""
+        parts = media[-1].split("/")
+        for key in ("/".join(parts[-2:]), parts[-2] if len(parts) > 1 else ""):
+            if key in self.by_prompt:
+                return self.by_prompt[key]
         return self.replies.pop(0) if self.replies else Silent()
 
 

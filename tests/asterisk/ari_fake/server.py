@@ -62,6 +62,7 @@ class FakeAsterisk:
         self.api_key_seen = False
         self.latencies: list[float] = []  # DTMF -> next PlaybackStarted on that channel, seconds
         self.interrupted: list[str] = []  # playbacks stopped while playing (barge-in)
+        self.peak_calls = 0  # most calls (resident channels) alive at once
         self.events_sent = 0
         self.channels: dict[str, Channel] = {}
         self.ended: dict[str, Channel] = {}
@@ -120,7 +121,8 @@ class FakeAsterisk:
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
 
     def drop_websocket(self, *, clean: bool = False, refuse_s: float = 0.0) -> None:
-        """End the app's WebSocket (a TCP abort unless ``clean``) and refuse new ones for a while."""
+        """End the app's WebSocket (a TCP abort unless ``clean``) and answer 503 to everything for
+        ``refuse_s`` wall seconds (Asterisk restarting); calls in progress go on meanwhile."""
         async def drop() -> None:
             self._refuse_until = time.monotonic() + refuse_s
             ws = self._ws
@@ -194,6 +196,8 @@ class FakeAsterisk:
         return web.json_response({**source, "basePath": f"http://{request.host}/ari"})
 
     async def _rest(self, request: web.Request, path: str) -> web.Response:
+        if time.monotonic() < self._refuse_until:
+            return web.json_response({"message": "Service Unavailable"}, status=503)
         repeated = sorted({k for k in request.query if len(request.query.getall(k)) > 1})
         query = {k: v for k, v in request.query.items() if k != "api_key"}
         body = await request.json() if request.can_read_body and request.content_length else None
@@ -309,6 +313,7 @@ class FakeAsterisk:
                      app_data=",".join(filter(None, [q["app"], q.get("appArgs", "")])))
         ch.variables.update({k: str(v) for k, v in body.get("variables", {}).items()})
         self.channels[ch.id] = ch
+        self.peak_calls = max(self.peak_calls, sum(1 for c in self.channels.values() if c.resident is not None))
         if local:
             peer = Channel(q.get("otherChannelId") or f"{channel_id};2", f"{tech}/{resource}-{seq:08x};2", number,
                            None, caller, context=resource.partition("@")[2] or "default")

@@ -1,0 +1,69 @@
+"""A lost events WebSocket: the app reconnects with back-off, calls in progress carry on or are
+reported, and nothing is originated before the new WebSocket is up."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from ari_fake import FakeAsterisk, Resident
+from asterisk_world import COMPLETE_BY_PROMPT, SCALE, World, wait_for, wait_until_idle
+from sqlalchemy import func, select
+
+from ivr.channels.asterisk import Timing
+from ivr.channels.asterisk.ari import AriUnavailable
+from ivr.channels.base import CallStatus
+from survey.models import Answer, Interview, InterviewStatus
+
+GOES_ON, HANGS_UP, RINGING, LATE = "+8613800000001", "+8613800000002", "+8613800000003", "+8613800000004"
+
+
+def _answers_given(world: World, case_id: int) -> int:
+    with world.sessions() as s:
+        return s.scalar(select(func.count(Answer.id)).join(Interview).where(Interview.case_id == case_id)) or 0
+
+
+@pytest.mark.parametrize("clean", [False, True], ids=["tcp-reset", "close-frame"])
+def test_calls_in_progress_are_reconciled_after_a_reconnect(fake: FakeAsterisk, world: World, open_channel,
+                                                            clean: bool) -> None:
+    fake.prompt_s = 4.0
+    fake.residents[GOES_ON] = Resident(by_prompt=COMPLETE_BY_PROMPT)
+    fake.residents[HANGS_UP] = Resident(by_prompt=COMPLETE_BY_PROMPT)
+    fake.residents[RINGING] = Resident(ring_s=15, by_prompt=COMPLETE_BY_PROMPT)  # answers during the outage
+    fake.residents[LATE] = Resident(outcome="busy")
+    channel = open_channel()
+    goes_on, hangs_up = world.dial(GOES_ON), world.dial(HANGS_UP)
+    channel.place_call(goes_on)
+    channel.place_call(hangs_up)
+    wait_for(lambda: min(_answers_given(world, r.case_id) for r in (goes_on, hangs_up)) >= 3, what="three answers")
+    ringing = world.dial(RINGING)
+    channel.place_call(ringing)
+
+    fake.drop_websocket(clean=clean, refuse_s=1.0)  # Asterisk answers 503 to everything for a second
+    fake.hang_up(HANGS_UP)
+    began = time.monotonic()
+    late = world.dial(LATE)
+    assert channel.place_call(late) is None  # waited for the new WebSocket, then originated
+    assert time.monotonic() - began >= 0.8
+    wait_until_idle(channel)
+
+    assert channel.app is not None and channel.app.supervisor.connections == 2
+    went_on = world.outcome(goes_on.attempt_id)
+    assert went_on.interview is not None and went_on.interview.status == InterviewStatus.COMPLETE
+    assert went_on.answers["q_procuratorate"] == 3 and went_on.answers["d_years"] == 15.0
+    hung_up = world.outcome(hangs_up.attempt_id)
+    assert hung_up.attempt.outcome == CallStatus.ANSWERED
+    assert hung_up.interview is not None and hung_up.interview.status == InterviewStatus.PARTIAL
+    assert "ARI connection was down" in (hung_up.attempt.error or "")
+    lost = world.outcome(ringing.attempt_id)  # answered while the app was not registered: Stasis failed
+    assert lost.attempt.outcome == CallStatus.UNKNOWN and lost.interview is None
+    assert world.outcome(late.attempt_id).attempt.outcome == CallStatus.BUSY
+
+
+def test_place_call_gives_up_when_asterisk_stays_away(fake: FakeAsterisk, world: World, open_channel) -> None:
+    channel = open_channel(timing=Timing(scale=SCALE, connect_wait_s=0.5, backoff_initial_s=0.05))
+    wait_for(lambda: fake.connected, what="the first connection")
+    fake.drop_websocket(refuse_s=30)
+    with pytest.raises(AriUnavailable, match="no ARI connection"):  # the dialer backs off and retries
+        channel.place_call(world.dial(GOES_ON))
+    assert channel.lines_in_use() == 0
