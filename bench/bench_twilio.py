@@ -134,7 +134,8 @@ def _start_server(kind: str, port: int, env: dict[str, str], workers: int, threa
                    "--workers", str(workers), "--threads", str(threads), "--log-level", "warning", "--preload",
                    "--chdir", str(ROOT / "bench"), "bench_twilio:wsgi_app()"]
     else:
-        command = [sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); from bench_twilio import wsgi_app;"
+        command = [sys.executable, "-c", "import logging, sys; sys.path.insert(0, 'bench');"
+                   "logging.getLogger('werkzeug').setLevel(logging.WARNING); from bench_twilio import wsgi_app;"
                    f"wsgi_app().run('127.0.0.1', {port}, threaded=True)"]
     server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
     deadline = time.monotonic() + 30
@@ -254,8 +255,8 @@ def _report(twilio: Twilio, wall: float, calls: int, concurrency: int, kind: str
             url: str, complete: int) -> None:
     lat = sorted(twilio.latencies)
     backend = re.sub(r"://.*", "", url)
-    print(f"server: {kind} ({workers} workers x {threads} threads), database: {backend}, "
-          f"signatures checked, every step stored")
+    shape = f"{workers} workers x {threads} threads" if kind == "gunicorn" else "one process, a thread per request"
+    print(f"server: {kind} ({shape}), database: {backend}, signatures checked, every step stored")
     print(f"calls: {calls} at {concurrency} at once; interviews stored complete: {complete}/{calls}")
     print(f"requests: {len(lat)} in {wall:.2f} s = {len(lat) / wall:.1f} requests/s")
     print(f"latency: p50 {1000 * _percentile(lat, 50):.1f} ms, p99 {1000 * _percentile(lat, 99):.1f} ms, "
