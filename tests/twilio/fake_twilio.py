@@ -50,6 +50,7 @@ class Failure:
     status: int
     code: int | None
     message: str
+    problem: bool = False  # an RFC 9457 problem document, as newer Twilio services answer
 
 
 class FakeTwilio(HttpClient):  # type: ignore[misc]
@@ -61,8 +62,8 @@ class FakeTwilio(HttpClient):  # type: ignore[misc]
         self.sent: list[Sent] = []
         self._failures: deque[Failure | Exception] = deque()
 
-    def fail_next(self, status: int, code: int | None, message: str, times: int = 1) -> None:
-        self._failures.extend([Failure(status, code, message)] * times)
+    def fail_next(self, status: int, code: int | None, message: str, times: int = 1, *, problem: bool = False) -> None:
+        self._failures.extend([Failure(status, code, message, problem)] * times)
 
     def break_next(self, error: Exception) -> None:
         """The next request never gets an answer (a network error)."""
@@ -112,8 +113,12 @@ class FakeTwilio(HttpClient):  # type: ignore[misc]
 
 
 def _error(failure: Failure) -> Response:
-    body = {"code": failure.code, "message": failure.message,
-            "more_info": f"https://www.twilio.com/docs/errors/{failure.code}", "status": failure.status}
+    more_info = f"https://www.twilio.com/docs/errors/{failure.code}"
+    if failure.problem:
+        body: dict[str, Any] = {"type": more_info, "title": "Bad request", "status": failure.status,
+                                "code": failure.code, "detail": failure.message}
+    else:
+        body = {"code": failure.code, "message": failure.message, "more_info": more_info, "status": failure.status}
     return Response(failure.status, json.dumps(body))
 
 

@@ -134,6 +134,13 @@ def test_a_refused_call_is_reported_at_once(channel: TwilioChannel, fake: FakeTw
     assert result.started_at <= result.ended_at
 
 
+def test_a_problem_document_error_is_understood_too(channel: TwilioChannel, fake: FakeTwilio) -> None:
+    fake.fail_next(400, 21211, "Invalid 'To' Phone Number", problem=True)
+    result = channel.place_call(_request())
+    assert result is not None and result.status == CallStatus.NON_WORKING
+    assert result.error == "Twilio error 21211: Invalid 'To' Phone Number"
+
+
 def test_a_network_failure_leaves_the_outcome_unknown(channel: TwilioChannel, fake: FakeTwilio) -> None:
     fake.break_next(requests.ConnectionError("connection reset by peer"))
     result = channel.place_call(_request())
