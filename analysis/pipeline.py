@@ -85,11 +85,13 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     codes = _level_codes(responses, population, by)
     items = all_items(spec.indices, responses)
     weights = np.zeros(len(responses))
-    periods = _period_order(responses.period)
+    periods = _period_order(responses.period.uniques.tolist())
     se_vs_county: dict[tuple[str, str, str], float] = {}
     for period in periods:
-        rows = np.flatnonzero(responses.period == period)
-        plan = design(responses.stratum[rows], totals, period if len(periods) > 1 else "")
+        in_period = responses.period.codes == responses.period.uniques.tolist().index(period)
+        rows = _rows_by_cell(np.flatnonzero(in_period), responses, codes, population, by)
+        plan = design(responses.stratum.codes[rows], responses.stratum.uniques, totals,
+                      period if len(periods) > 1 else "")
         grid = build_grid(plan.stratum, plan.labels, by, tuple(population.levels[v] for v in by),
                           tuple(c[rows] for c in codes))
         weighting = WeightingOptions(method, options.collapse, options.trim, options.tol)
@@ -103,16 +105,16 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
         se_vs_county.update({(period, i, t): se for (i, t), se in found.se_vs_county.items()})
         if spec.integrity.straightlining:
             battery = {q: responses.answers[q][rows] for q in spec.integrity.straightlining}
-            result.integrity += straightliners(responses.ids[rows].tolist(), responses.stratum[rows].tolist(),
-                                               battery, period)
+            result.integrity += straightliners(responses.ids[rows].tolist(),
+                                               responses.stratum.values[rows].tolist(), battery, period)
     result.changes = changes(result.estimates, periods, options.adjust)
     result.ranks = ranks(result.estimates, se_vs_county, options.seed, options.rank_draws)
     result.small_area, sae_log = small_area(result.estimates, options.aux, options.psi)
     result.log += sae_log
     result.integrity += jumps(result.changes, spec.integrity.jump_z)
     result.flags += _flag_lines(result)
-    frame = pd.DataFrame({"id": responses.ids, "period": responses.period, "stratum": responses.stratum,
-                          "weight": weights})
+    frame = pd.DataFrame({"id": responses.ids, "period": responses.period.values,
+                          "stratum": responses.stratum.values, "weight": weights})
     return AnalysisRun(result, frame)
 
 
@@ -121,18 +123,26 @@ def _level_codes(responses: Responses, population: Population, by: tuple[str, ..
     out = []
     for variable in by:
         levels = population.levels[variable]
-        values = responses.by[variable]
-        index = pd.Index(levels).get_indexer(values)
+        labels = responses.by[variable]
+        index = pd.Index(levels).get_indexer(labels.uniques)[labels.codes]
         if (index < 0).any():
             position = int(np.flatnonzero(index < 0)[0])
-            raise responses.error(position, f"{values[position]!r} is not a level of {variable} in the "
+            raise responses.error(position, f"{labels.values[position]!r} is not a level of {variable} in the "
                                   f"population ({', '.join(levels)})", column=variable)
         out.append(index.astype(np.intp))
     return tuple(out)
 
 
-def _period_order(period: np.ndarray) -> list[str]:
-    labels = sorted(set(period.tolist()))
+def _rows_by_cell(rows: IntArray, responses: Responses, codes: tuple[IntArray, ...], population: Population,
+                  by: tuple[str, ...]) -> IntArray:
+    """The period's rows ordered by township, then weighting cell, so group sums are contiguous."""
+    town = responses.stratum.codes[rows]
+    shape = tuple(len(population.levels[v]) for v in by)
+    within = np.ravel_multi_index(tuple(c[rows] for c in codes), shape) if by else np.zeros(rows.size, int)
+    return rows[np.lexsort((within, town))]
+
+
+def _period_order(labels: list[str]) -> list[str]:
     numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
     if numbers.notna().all():
         return [label for _, label in sorted(zip(numbers.tolist(), labels, strict=True))]

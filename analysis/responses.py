@@ -29,16 +29,29 @@ class ResponseColumns:
 
 
 @dataclass(frozen=True)
+class Labels:
+    """A text column as sorted distinct stripped values and each row's index into them."""
+
+    codes: NDArray[np.intp]
+    uniques: NDArray[np.object_]
+
+    @property
+    def values(self) -> NDArray[np.object_]:
+        out: NDArray[np.object_] = self.uniques[self.codes]
+        return out
+
+
+@dataclass(frozen=True)
 class Responses:
-    """One row per respondent. Strings stay strings; answers are float codes, NaN when blank.
+    """One row per respondent. Answers are float codes, NaN when blank.
 
     ``labels`` are the input frame's index labels, used to locate a row in error messages.
     """
 
     ids: NDArray[np.object_]
-    period: NDArray[np.object_]
-    stratum: NDArray[np.object_]
-    by: dict[str, NDArray[np.object_]]
+    period: Labels
+    stratum: Labels
+    by: dict[str, Labels]
     answers: dict[str, NDArray[np.float64]]
     labels: NDArray[np.object_]
     source: str = "responses"
@@ -67,31 +80,42 @@ class Responses:
             return row_error(message, source=source, first_line=first_line, label=labels[position],
                              column=column)
 
-        ids = _labels(frame[columns.id], columns.id, fail)
-        duplicated = pd.Series(ids).duplicated().to_numpy()
-        if duplicated.any():
-            position = int(np.flatnonzero(duplicated)[0])
-            raise fail(position, f"id {ids[position]!r} appears more than once", columns.id)
+        ids = _ids(frame[columns.id], columns.id, fail)
         stratum = _labels(frame[columns.stratum], columns.stratum, fail)
-        if (stratum == COUNTY).any():
-            position = int(np.flatnonzero(stratum == COUNTY)[0])
+        if COUNTY in stratum.uniques:
+            position = int(np.flatnonzero(stratum.values == COUNTY)[0])
             raise fail(position, f"{COUNTY!r} is reserved for the whole county", columns.stratum)
         if columns.period in frame.columns:
             period = _labels(frame[columns.period], columns.period, fail)
         else:
-            period = np.full(len(frame), SINGLE_PERIOD, dtype=object)
+            period = Labels(np.zeros(len(frame), dtype=np.intp), np.array([SINGLE_PERIOD], dtype=object))
         by = {name: _labels(frame[name], name, fail) for name in columns.by}
         answers = {name: _codes(frame[name], name, fail) for name in columns.questions}
         return cls(ids, period, stratum, by, answers, labels, source, first_line)
 
 
-def _labels(column: pd.Series, name: str, fail: Fail) -> NDArray[np.object_]:
-    missing = column.isna().to_numpy()
-    values: NDArray[np.object_] = column.astype(str).str.strip().to_numpy(dtype=object)
-    blank = missing | (values == "")
+def _labels(column: pd.Series, name: str, fail: Fail) -> Labels:
+    """Stripped text of every row; the distinct values are stripped once each."""
+    codes, uniques = pd.factorize(column)
+    texts = np.array([str(u).strip() for u in np.asarray(uniques, dtype=object)], dtype=object)
+    blank = codes < 0
+    if (texts == "").any():
+        blank |= np.isin(codes, np.flatnonzero(texts == ""))
     if blank.any():
         raise fail(int(np.flatnonzero(blank)[0]), "is blank", name)
-    return values
+    remap, distinct = pd.factorize(texts, sort=True)
+    return Labels(remap[codes].astype(np.intp), np.asarray(distinct, dtype=object))
+
+
+def _ids(column: pd.Series, name: str, fail: Fail) -> NDArray[np.object_]:
+    raw = column.to_numpy(dtype=object)
+    ids = np.array([str(v).strip() if v == v and v is not None else "" for v in raw], dtype=object)
+    bad = (ids == "") | pd.Series(ids).duplicated().to_numpy()
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
+        message = "is blank" if ids[position] == "" else f"id {ids[position]!r} appears more than once"
+        raise fail(position, message, name)
+    return ids
 
 
 def _codes(column: pd.Series, name: str, fail: Fail) -> NDArray[np.float64]:

@@ -39,13 +39,16 @@ class WeightingOptions:
 class Calibration:
     """Final weights of one period's rows and the calibration groups for the variance.
 
-    ``groupings[0]`` puts every row in a post-stratum or in a level group of the first raked
-    margin; later groupings hold the other raked margins (-1 for post-stratified rows).
+    The groups are unions of grid cells: ``groupings[0]`` puts every cell in a post-stratum or in a
+    level group of the first raked margin; later groupings hold the other raked margins (-1 for
+    post-stratified cells).
     """
 
     design: StratifiedDesign
     weights: FloatArray
-    groupings: tuple[Groups, ...]
+    cells: Groups  # grid cell of every row
+    cell_township: IntArray  # township of every grid cell
+    groupings: tuple[Groups, ...]  # over grid cells
     diagnostics: tuple[WeightDiagnostics, ...]
     log: tuple[str, ...]
 
@@ -107,7 +110,8 @@ def calibrate(design: StratifiedDesign, grid: CellGrid, population: Population,
     _verify(weights, grid, ps_groups, ps_targets, raking, record)
     groupings = _groupings(grid, ps_groups, raked, raking)
     diagnostics = _diagnostics(design, weights, counts, capped, grid, record)
-    return Calibration(design, weights, groupings, diagnostics, tuple(record.lines()))
+    return Calibration(design, weights, Groups(grid.cell, grid.size), town, groupings, diagnostics,
+                       tuple(record.lines()))
 
 
 def _post_strata(grid: CellGrid, population: Population, counts: FloatArray, d: FloatArray,
@@ -263,7 +267,7 @@ def _verify(weights: FloatArray, grid: CellGrid, ps_groups: IntArray, ps_targets
 
 
 def _groupings(grid: CellGrid, ps_groups: IntArray, raked: BoolArray, raking: _Raking) -> tuple[Groups, ...]:
-    """Calibration groups per row: post-strata and the first margin first, then the other margins."""
+    """Calibration groups per cell: post-strata and the first margin first, then the other margins."""
     town = grid.township_of()
     first = ps_groups.copy()
     offset = int(first.max()) + 1 if (first >= 0).any() else 0
@@ -275,9 +279,7 @@ def _groupings(grid: CellGrid, ps_groups: IntArray, raked: BoolArray, raking: _R
     else:
         first[in_rake] = town[in_rake] + offset
         size = offset + len(grid.townships)
-    out = [Groups(first[grid.cell], size)]
-    out += [Groups(m.groups[grid.cell], m.targets.size) for m in raking.margins[1:]]
-    return tuple(out)
+    return (Groups(first, size), *(Groups(m.groups, m.targets.size) for m in raking.margins[1:]))
 
 
 def _diagnostics(design: StratifiedDesign, weights: FloatArray, counts: FloatArray, capped: BoolArray,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,14 +32,19 @@ class StratifiedDesign:
         """1 - n_h/N_h per stratum."""
         return 1.0 - self.n / self.N
 
-    @property
+    @cached_property
     def groups(self) -> Groups:
         return Groups(self.stratum, len(self.labels))
 
 
-def design(townships: NDArray[np.object_], totals: Mapping[str, float], period: str = "") -> StratifiedDesign:
-    """Design for rows whose stratum labels are ``townships``; ``totals`` gives each N_h."""
-    labels, stratum = np.unique(townships.astype(str), return_inverse=True)
+def design(codes: IntArray, townships: NDArray[np.object_], totals: Mapping[str, float],
+           period: str = "") -> StratifiedDesign:
+    """Design for rows in townships ``townships[codes]`` (sorted labels); ``totals`` gives each N_h.
+
+    Townships without rows here are left out of the design.
+    """
+    present, stratum = np.unique(codes, return_inverse=True)
+    labels = townships[present]
     n = np.bincount(stratum, minlength=labels.size).astype(np.int64)
     unknown = [t for t in labels if t not in totals]
     if unknown:
