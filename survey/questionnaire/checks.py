@@ -171,7 +171,8 @@ def _condition_name(ctx: _Context, cond: Condition, name: str) -> Iterator[str]:
         return
     other = ctx.other(name)
     if other["type"] in (MESSAGE, OPEN):
-        yield f"condition {cond.source!r} depends on {name!r}, a {other['type']} question with no answer to test"
+        what = "a message" if other["type"] == MESSAGE else "a voice recording"
+        yield f"condition {cond.source!r} depends on {name!r}, {what}, which has no answer skip logic can test"
         return
     for question_id, value in cond.literals():
         if question_id == name:

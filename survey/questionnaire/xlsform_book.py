@@ -179,3 +179,21 @@ def _column(index: int, header: str, spec: SheetSpec, default_language: str | No
         known = ", ".join(sorted(spec.read | spec.texts))
         return None, f"column {header!r} is not supported (Minyi reads {known}); clear it or delete the column"
     return None, None
+
+
+def integer(text: str) -> int | str:
+    """A whole number from a cell, or the text itself for the schema to reject with its location."""
+    return int(text) if re.fullmatch(r"-?\d+", text) else text
+
+
+def number(text: str) -> int | float | str:
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    return float(text) if re.fullmatch(r"-?\d+\.\d*", text) else text
+
+
+def boolean(text: str) -> bool | str:
+    lowered = text.lower()
+    if lowered in ("true", "yes", "1", "y"):
+        return True
+    return False if lowered in ("false", "no", "0", "n") else text

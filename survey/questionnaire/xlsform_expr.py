@@ -54,7 +54,8 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None or match.lastgroup is None:
-            raise ExpressionError(f"cannot read {text[pos:pos + 20]!r} at character {pos + 1}")
+            start = len(text) - len(text[pos:].lstrip())
+            raise ExpressionError(f"cannot read {text[start:start + 20]!r} at character {start + 1}")
         out.append((match.lastgroup, match.group(match.lastgroup)))
         pos = match.end()
     if not out:
@@ -141,6 +142,9 @@ class _Relevant:
         if kind == "num":
             self.pos += 1
             return "num", text
+        if kind == "word":
+            raise ExpressionError(f"{text!r} is not understood: write questions as ${{name}}, text in quotes, and "
+                                  "use only selected(), not(), and, or and comparisons")
         raise ExpressionError(f"expected a value such as '1' but found {text!r}")
 
     def operand(self) -> Operand:

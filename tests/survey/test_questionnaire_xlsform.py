@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
@@ -21,8 +22,15 @@ from ivr.engine import Answered, Digits, Engine, Event, HangUp, RecordingDone, T
 from survey.clock import VirtualClock
 from survey.models import Survey
 from survey.questionnaire import Question, Questionnaire, QuestionnaireError, load_bundled, loads
+from survey.questionnaire.conditions import parse_condition
 from survey.questionnaire.model import MULTIPLE
 from survey.questionnaire.xlsform import load_xlsform
+from survey.questionnaire.xlsform_expr import (
+    ExpressionError,
+    Referent,
+    translate_constraint,
+    translate_relevant,
+)
 from survey.surveys import StratumSpec, create_survey, survey_questionnaire
 
 COMMITTED = Path(__file__).parent / "questionnaires" / "safety.xlsx"
@@ -284,3 +292,64 @@ def test_problems_in_several_rows_are_all_reported(tmp_path: Path) -> None:
 
     problems = _problems(_workbook(tmp_path, two_faults))
     assert len(problems) == 2
+
+
+# -- expressions ---------------------------------------------------------------------------------
+
+REFERENTS = {"sat": Referent("single", {"1": 1, "2": 2, "dk": 8}), "num": Referent("single", {"1": 1, "2": 2}),
+             "worries": Referent("multiple", {"1": 1, "2": 2}), "yn": Referent("yesno"), "years": Referent("number")}
+
+
+@pytest.mark.parametrize(("relevant", "condition"), [
+    ("${sat} = '2'", "sat == 2"),
+    ("${sat} = 'dk' or ${sat}='1'", "sat == 8 or sat == 1"),
+    ("selected(${worries}, '2') and not(selected(${sat}, 'dk'))", "2 in worries and not (sat == 8)"),
+    ("${years} >= 5 and (${yn} = 1 or ${num} > 1)", "years >= 5 and (yn == 1 or num > 1)"),
+    ("10 > ${years}", "years < 10"),
+    ("${sat} != ''", "answered(sat)"),
+    ("${years} = ''", "not answered(years)"),
+    ("${years} = ${num}", "years == num"),
+    ("${later} = 'x'", "later == 'x'"),
+    ("  ${yn}  =  \"2\"  AND ${num} = 2 ", "yn == 2 and num == 2"),
+])
+def test_relevant_becomes_a_condition(relevant: str, condition: str) -> None:
+    assert translate_relevant(relevant, REFERENTS) == condition
+    parse_condition(condition)
+
+
+@pytest.mark.parametrize(("relevant", "error"), [
+    ("${sat} > 1", "> compares choice names, but sat's names are not its codes: use = or !="),
+    ("${worries} = '1'", "use selected(${worries}, 'name') to test the select_multiple question worries"),
+    ("${sat} = 'x'", "'x' is not a choice name of sat ('1', '2', 'dk')"),
+    ("selected(${years}, '1')", "selected() needs a select question, and years is not one"),
+    ("${years} > 'ten'", "years is a number question; 'ten' is not a number"),
+    ("${two words} = 1", "${two words} does not name a question"),
+    ("${sat} = 1 ${num}", "unexpected '${num}' after 'sat == 1'"),
+    ("${sat}", "expected a comparison (=, !=, <, <=, >, >=) but found 'the end'"),
+    ("1 = 1", "comparison 1 = 1 names no question"),
+    ("count-selected(${worries}) > 1", "'count-selected' is not understood: write questions as ${name}"),
+    ("${sat} = yes", "'yes' is not understood"),
+    ("${sat} = 1 & ${num} = 2", "cannot read '& ${num} = 2' at character 12"),
+    ("", "the expression is empty"),
+])
+def test_relevant_outside_the_subset_is_explained(relevant: str, error: str) -> None:
+    with pytest.raises(ExpressionError, match=re.escape(error)):
+        translate_relevant(relevant, REFERENTS)
+
+
+@pytest.mark.parametrize(("constraint", "bounds"), [
+    (". >= 0 and . <= 99", {"min": 0, "max": 99}), ("0 <= . and . < 100", {"min": 0, "max": 99}),
+    (". > 17", {"min": 18}), (". = 3", {"min": 3, "max": 3}), (". <= 2.5", {"max": 2.5}),
+])
+def test_constraint_becomes_a_range(constraint: str, bounds: dict[str, float]) -> None:
+    assert translate_constraint(constraint) == bounds
+
+
+@pytest.mark.parametrize(("constraint", "error"), [
+    (". >= 1 or . <= 3", "write the range as '. >= MIN and . <= MAX'"),
+    (". >= 1 and . >= 2", "sets min twice"), (". > 1.5", "use <= or >= with a decimal bound"),
+    (". != 4", "a range has no holes"), ("string-length(.) < 3", "write the range as"),
+])
+def test_constraint_outside_the_subset_is_explained(constraint: str, error: str) -> None:
+    with pytest.raises(ExpressionError, match=re.escape(error)):
+        translate_constraint(constraint)
