@@ -87,15 +87,17 @@ def read_workbook(path: Path) -> dict[str, RawSheet]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             book = load_workbook(path, read_only=True, data_only=True)
+            try:  # read-only sheets are parsed while iterating, so damage can show up here too
+                return {ws.title.strip().lower(): _raw(ws, str(path)) for ws in book.worksheets}
+            finally:
+                book.close()
+    except QuestionnaireError:
+        raise
     except OSError as exc:
         raise QuestionnaireError([Problem(str(path), f"cannot read: {exc.strerror or exc}")]) from None
     except Exception as exc:  # openpyxl raises zipfile, XML and KeyError failures for damaged files
         raise QuestionnaireError([Problem(str(path), f"not an Excel .xlsx workbook ({type(exc).__name__}: "
                                                      f"{str(exc)[:100]})")]) from None
-    try:
-        return {ws.title.strip().lower(): _raw(ws, str(path)) for ws in book.worksheets}
-    finally:
-        book.close()
 
 
 def _raw(ws: Any, name: str) -> RawSheet:

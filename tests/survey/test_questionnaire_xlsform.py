@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
@@ -353,3 +354,16 @@ def test_constraint_becomes_a_range(constraint: str, bounds: dict[str, float]) -
 def test_constraint_outside_the_subset_is_explained(constraint: str, error: str) -> None:
     with pytest.raises(ExpressionError, match=re.escape(error)):
         translate_constraint(constraint)
+
+
+def test_a_damaged_sheet_inside_a_workbook(tmp_path: Path) -> None:
+    """Read-only openpyxl parses a sheet only while iterating it: a bad cell shows up late."""
+    good = write_xlsform(tmp_path / "good.xlsx")
+    damaged = tmp_path / "damaged.xlsx"
+    sheet = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+             b'<row r="1"><c r="A1" t="n"><v>abc</v></c></row></sheetData></worksheet>')
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, sheet if item.filename.endswith("sheet1.xml") else source.read(item))
+    (problem,) = _problems(damaged)
+    assert problem.startswith(f"{damaged}: not an Excel .xlsx workbook (ValueError")
