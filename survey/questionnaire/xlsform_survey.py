@@ -7,6 +7,7 @@ A ``begin group`` row's ``relevant`` applies to every question inside it, so it 
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -107,9 +108,10 @@ class SurveyRows:
         at: KeyPath = ("questions", index)
         cells = self.form.cells
         cells[at] = cells[(*at, "type")] = row.ref("type")
-        q: dict[str, Any] = {"type": qtype}
+        q: dict[str, Any] = {}
         if row.get("name"):
             q["id"], cells[(*at, "id")] = row.get("name"), row.ref("name")
+        q["type"] = qtype
         for base, key in (("label", "text"), ("reprompt", "reprompt"), ("short_label", "label")):
             cells[(*at, key)] = self.form.text_ref(row, base)
             if row.texts(base):
@@ -147,7 +149,7 @@ class SurveyRows:
         if list_name not in self.lists:
             self.form.problem(row.ref("type"), f"choice list {list_name!r} is not in the choices sheet")
             return
-        q["choices"] = [dict(c.data) for c in self.lists[list_name]]
+        q["choices"] = [copy.deepcopy(c.data) for c in self.lists[list_name]]  # shared, YAML would alias them
         for j, choice in enumerate(self.lists[list_name]):
             self.form.cells[(*at, "choices", j)] = choice.cells["key"]
             self.form.cells.update({(*at, "choices", j, name): cell for name, cell in choice.cells.items()})
