@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from ivr.channels.twilio.twiml import TwimlRenderer
+from ivr.channels.twilio.twiml import AudioUrl, TwimlRenderer
 from ivr.channels.twilio.urls import WebhookUrls
 from ivr.engine import Collect, Prompt, Record, Step
 
@@ -19,9 +19,9 @@ QUESTION = Prompt("q_safety/text", "您觉得安全吗？安全请按1。", "zh"
 ENGLISH = Prompt("q_safety/text", "Do you feel safe? Press 1 if you do.", "en")
 
 
-def _render(schema: etree.XMLSchema, step: Step, renderer: TwimlRenderer | None = None,
-            seq: int = 4) -> etree._Element:
-    xml = (renderer or TwimlRenderer(URLS)).render(step, attempt_id=12, seq=seq)
+def _render(schema: etree.XMLSchema, step: Step, renderer: TwimlRenderer | None = None, seq: int = 4,
+            audio: AudioUrl | None = None) -> etree._Element:
+    xml = (renderer or TwimlRenderer(URLS)).render(step, attempt_id=12, seq=seq, audio=audio)
     doc = etree.fromstring(xml.encode())
     assert schema.validate(doc), f"{schema.error_log}\n{xml}"
     return doc
@@ -46,9 +46,9 @@ def test_a_number_entry_ends_on_hash_or_its_length(twiml_schema: etree.XMLSchema
 
 def test_recorded_prompts_play_and_the_rest_is_spoken(twiml_schema: etree.XMLSchema) -> None:
     audio = {"msg/hello": "https://survey.example.gov.cn/prompts/zh/msg-hello.wav"}
-    renderer = TwimlRenderer(URLS, prompt_audio=lambda p: audio.get(p.key),
-                             voices={"zh": "Google.cmn-CN-Standard-A", "en": "Polly.Joanna"})
-    (gather,) = _render(twiml_schema, Step(prompts=(HELLO, QUESTION), collect=Collect(1, 1, None, 8)), renderer)
+    renderer = TwimlRenderer(URLS, voices={"zh": "Google.cmn-CN-Standard-A", "en": "Polly.Joanna"})
+    (gather,) = _render(twiml_schema, Step(prompts=(HELLO, QUESTION), collect=Collect(1, 1, None, 8)), renderer,
+                        audio=lambda p: audio.get(p.key))
     assert [el.tag for el in gather] == ["Play", "Say"]
     assert gather[0].text == audio["msg/hello"] and gather[1].get("voice") == "Google.cmn-CN-Standard-A"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fake_twilio import FakeTwilio
@@ -233,6 +234,30 @@ def test_a_machine_picked_up_by_synchronous_detection_gets_no_interview(
     assert call.verbs() == ["Hangup"]
     with twilio_sessions() as s:
         assert s.scalars(select(Interview)).first() is None
+
+
+# -- recorded prompts ---------------------------------------------------------------------------
+
+
+def test_recorded_prompts_are_played_and_served_without_a_signature(
+        app: Flask, call: Call, urls: WebhookUrls, settings: Settings, fake: FakeTwilio,
+        twilio_sessions: sessionmaker[Session], clock: VirtualClock, tmp_path: Path) -> None:
+    folder = tmp_path / "safety" / "zh"
+    folder.mkdir(parents=True)
+    wav = b"RIFF....WAVEfmt " + bytes(32)
+    (folder / "msg__language_menu.wav").write_bytes(wav)
+    recorded = replace(settings, prompts_dir=str(tmp_path))
+    app.extensions[EXTENSION] = build_webhooks(Services(recorded, twilio_sessions, clock), http_client=fake)
+    call.answer(urls.start(call.attempt_id))
+    assert call.twiml is not None
+    (play,) = call.twiml.iter("Play")
+    assert play.text == f"{settings.public_url}/twilio/prompts/safety/zh/msg__language_menu.wav"
+    served = call.client.get(play.text[len(settings.public_url):])
+    assert served.status_code == 200 and served.data == wav and served.mimetype == "audio/wav"
+    call.press("1")
+    assert list(call.twiml.iter("Play")) == [] and call.spoken()  # no recordings for the rest: spoken
+    for missing in ("safety/zh/msg__invalid.wav", "safety/zh/..%2F..%2Fsecret.wav", "safety/zh/menu.txt"):
+        assert call.client.get(f"/twilio/prompts/{missing}").status_code == 404
 
 
 # -- the end of an interview --------------------------------------------------------------------

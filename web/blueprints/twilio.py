@@ -7,30 +7,34 @@ Mounting (``web.app`` does this)::
 
 Dependencies: ``app.extensions["minyi"]`` is an object with the attributes ``settings``
 (:class:`survey.config.Settings`: ``public_url``, ``twilio_account_sid``, ``twilio_auth_token``,
-``twilio_api_base_url``, ``twilio_operator_number``), ``sessions`` (a SQLAlchemy ``sessionmaker``)
-and ``clock`` (:class:`survey.clock.Clock`) — ``web.context.WebContext`` is one. From them the
-blueprint builds, on first use, its :class:`~ivr.channels.twilio.webhooks.CallWebhooks` (with a
-REST client to hang up on answering machines) and keeps it in ``app.extensions["minyi.twilio"]``;
-an app (a test, the benchmark) may put its own there beforehand, e.g. with another voice or prompt
-audio resolver.
+``twilio_api_base_url``, ``twilio_operator_number``, ``prompts_dir``), ``sessions`` (a SQLAlchemy
+``sessionmaker``) and ``clock`` (:class:`survey.clock.Clock`) — ``web.context.WebContext`` is one.
+From them the blueprint builds, on first use, its
+:class:`~ivr.channels.twilio.webhooks.CallWebhooks` (with a REST client to hang up on answering
+machines, and the recorded prompts in ``prompts_dir``) and keeps it in
+``app.extensions["minyi.twilio"]``; an app (a test, the benchmark) may put its own there
+beforehand, e.g. with other voices.
 
-Every request must carry a valid ``X-Twilio-Signature`` for the public URL
-(``MINYI_PUBLIC_URL`` + path + raw query string, so it holds behind a TLS proxy), else 403.
-A malformed request gets 400 with the reason, an unknown attempt 404. Each request is its own
-transaction, committed before the reply is sent.
+Every webhook must carry a valid ``X-Twilio-Signature`` for the public URL (``MINYI_PUBLIC_URL``
++ path + raw query string, so it holds behind a TLS proxy), else 403. A malformed request gets
+400 with the reason, an unknown attempt 404. Each request is its own transaction, committed
+before the reply is sent. ``GET /twilio/prompts/...`` serves recorded prompt audio to
+``<Play>`` without a signature (public content).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, request, send_file
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.http import HttpClient
 from twilio.request_validator import RequestValidator
 
 from ivr.channels.twilio import urls
+from ivr.channels.twilio.audio import PromptRecordings
 from ivr.channels.twilio.params import WebhookError
 from ivr.channels.twilio.rest import hang_up, make_client
 from ivr.channels.twilio.twiml import TwimlRenderer
@@ -57,7 +61,8 @@ def build_webhooks(services: Services, http_client: HttpClient | None = None) ->
     settings = services.settings
     client = make_client(settings, http_client)
     renderer = TwimlRenderer(urls.WebhookUrls(settings.public_url), operator_number=settings.twilio_operator_number)
-    return CallWebhooks(services.sessions, services.clock, renderer, lambda sid: hang_up(client, sid))
+    recordings = PromptRecordings(Path(settings.prompts_dir), settings.public_url)
+    return CallWebhooks(services.sessions, services.clock, renderer, lambda sid: hang_up(client, sid), recordings)
 
 
 def _webhooks() -> CallWebhooks:
@@ -69,6 +74,8 @@ def _webhooks() -> CallWebhooks:
 
 @bp.before_request
 def _check_signature() -> Response | None:
+    if request.endpoint == "twilio.prompt":  # <Play> fetches public prompt audio
+        return None
     settings: Settings = current_app.extensions["minyi"].settings
     url = urls.signed_url(settings.public_url, request.path, request.query_string)
     signature = request.headers.get("X-Twilio-Signature", "")
@@ -91,6 +98,15 @@ def _twiml(handler: Callable[[CallWebhooks], str]) -> Response:
 def _done(handler: Callable[[CallWebhooks], None]) -> Response:
     handler(_webhooks())
     return Response(status=204)
+
+
+@bp.get(urls.PROMPTS + "/<questionnaire_id>/<language>/<name>")
+def prompt(questionnaire_id: str, language: str, name: str) -> Response:
+    recordings = _webhooks().recordings
+    path = recordings.file(questionnaire_id, language, name) if recordings else None
+    if path is None:
+        return Response("no such prompt recording\n", 404, mimetype="text/plain")
+    return send_file(path, mimetype="audio/wav", max_age=3600)
 
 
 @bp.post(urls.START)

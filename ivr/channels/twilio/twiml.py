@@ -23,7 +23,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from ivr.channels.twilio.urls import WebhookUrls
 from ivr.engine import Collect, Prompt, Record, Step
 
-PromptAudio = Callable[[Prompt], str | None]
+AudioUrl = Callable[[Prompt], str | None]
 """A prompt's public audio URL, or None to let Twilio speak its text."""
 
 SAY_LANGUAGES = {"zh": "cmn-CN", "en": "en-US"}
@@ -31,24 +31,24 @@ DEFAULT_VOICES = {"zh": "Polly.Zhiyu-Neural", "en": "Polly.Joanna-Neural"}
 
 
 class TwimlRenderer:
-    def __init__(self, urls: WebhookUrls, *, operator_number: str = "", voices: Mapping[str, str] | None = None,
-                 prompt_audio: PromptAudio | None = None) -> None:
+    def __init__(self, urls: WebhookUrls, *, operator_number: str = "",
+                 voices: Mapping[str, str] | None = None) -> None:
         self.urls = urls
         self.operator_number = operator_number
         self.voices = dict(DEFAULT_VOICES if voices is None else voices)
-        self.prompt_audio = prompt_audio
 
-    def render(self, step: Step, attempt_id: int, seq: int) -> str:
-        """The TwiML for ``step``; its action URLs carry ``seq``, the number of the next step."""
+    def render(self, step: Step, attempt_id: int, seq: int, audio: AudioUrl | None = None) -> str:
+        """The TwiML for ``step``; its action URLs carry ``seq``, the number of the next step.
+        ``audio`` gives the prompts that have a recording to play."""
         if step.keep_playing:
             raise ValueError("Twilio collects whole entries; a per-key step cannot be rendered")
         response = VoiceResponse()
         if step.collect is not None:
-            self._gather(response, step.collect, step.prompts, self.urls.gather(attempt_id, seq))
+            self._gather(response, step.collect, step.prompts, self.urls.gather(attempt_id, seq), audio)
         elif step.record is not None:
-            self._record(response, step.record, step.prompts, attempt_id, seq)
+            self._record(response, step.record, step.prompts, attempt_id, seq, audio)
         else:
-            self._prompts(response, step.prompts)
+            self._prompts(response, step.prompts, audio)
             if step.transfer and self.operator_number:
                 response.dial(self.operator_number, action=self.urls.dialed(attempt_id, seq), method="POST")
             elif step.hangup or step.transfer:
@@ -60,16 +60,17 @@ class TwimlRenderer:
         response.hangup()
         return str(response.to_xml())
 
-    def _gather(self, response: VoiceResponse, collect: Collect, prompts: tuple[Prompt, ...], action: str) -> None:
+    def _gather(self, response: VoiceResponse, collect: Collect, prompts: tuple[Prompt, ...], action: str,
+                audio: AudioUrl | None) -> None:
         gather = response.gather(
             input="dtmf", action=action, method="POST", action_on_empty_result=True,
             timeout=math.ceil(collect.timeout_s), num_digits=collect.num_digits or collect.max_digits,
             finish_on_key=collect.finish_key or "")
-        self._prompts(gather, prompts)
+        self._prompts(gather, prompts, audio)
 
     def _record(self, response: VoiceResponse, record: Record, prompts: tuple[Prompt, ...], attempt_id: int,
-                seq: int) -> None:
-        self._prompts(response, prompts)
+                seq: int, audio: AudioUrl | None) -> None:
+        self._prompts(response, prompts, audio)
         action = self.urls.recorded(attempt_id, seq)
         response.record(action=action, method="POST", max_length=record.max_seconds,
                         finish_on_key=record.finish_key, play_beep=record.beep,
@@ -78,9 +79,9 @@ class TwimlRenderer:
                         recording_status_callback_method="POST", recording_status_callback_event="completed")
         response.redirect(action, method="POST")
 
-    def _prompts(self, parent: VoiceResponse | Gather, prompts: tuple[Prompt, ...]) -> None:
+    def _prompts(self, parent: VoiceResponse | Gather, prompts: tuple[Prompt, ...], audio: AudioUrl | None) -> None:
         for prompt in prompts:
-            url = self.prompt_audio(prompt) if self.prompt_audio else None
+            url = audio(prompt) if audio else None
             if url:
                 parent.play(url)
             else:

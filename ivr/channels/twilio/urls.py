@@ -17,6 +17,7 @@ RECORDING = "/voice/recording"  # recordingStatusCallback: a recording file is r
 STATUS = "/voice/status"  # call progress: initiated, ringing, answered, completed
 AMD = "/voice/amd"  # asynchronous answering-machine detection verdict
 DIALED = "/voice/dialed"  # a <Dial> to the operator ended (answered or not)
+PROMPTS = "/prompts"  # recorded prompt audio for <Play> (see ivr.channels.twilio.audio)
 
 
 class WebhookUrls:

@@ -31,8 +31,9 @@ from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
 from dialer.schedule import ScheduleError, callback_time
 from ivr.channels.twilio import params as p
+from ivr.channels.twilio.audio import PromptRecordings
 from ivr.channels.twilio.progress import NO_AGENT, TERMINAL, call_result, is_over
-from ivr.channels.twilio.twiml import TwimlRenderer
+from ivr.channels.twilio.twiml import AudioUrl, TwimlRenderer
 from ivr.engine import Answered, Event, HangUp, Prompt, Step
 from ivr.interviews import InterviewSession, open_interview
 from survey.clock import Clock
@@ -57,14 +58,16 @@ Form = Mapping[str, str]
 
 
 class CallWebhooks:
-    """``hang_up(call_sid)`` ends a live call through the REST API (machine answers)."""
+    """``hang_up(call_sid)`` ends a live call through the REST API (machine answers);
+    ``recordings`` are the recorded prompts to play rather than speak."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, renderer: TwimlRenderer,
-                 hang_up: Callable[[str], None]) -> None:
+                 hang_up: Callable[[str], None], recordings: PromptRecordings | None = None) -> None:
         self.sessions = sessions
         self.clock = clock
         self.renderer = renderer
         self.hang_up = hang_up
+        self.recordings = recordings
         self._questionnaires: dict[int, Questionnaire] = {}
 
     # -- TwiML webhooks ---------------------------------------------------------------------
@@ -107,7 +110,8 @@ class CallWebhooks:
         interview = _interview_of(s, attempt)
         language = interview.language if interview else questionnaire.languages[0]
         sorry = Prompt("msg/operator", questionnaire.message("operator", language), language)
-        return self.renderer.render(Step(prompts=(sorry,), hangup=True), attempt.id, seq + 1)
+        return self.renderer.render(Step(prompts=(sorry,), hangup=True), attempt.id, seq + 1,
+                                    self._audio(questionnaire))
 
     def _open(self, s: Session, attempt: CallAttempt, verdict: str | None) -> str:
         note_progress(s, attempt.id, AttemptStatus.IN_PROGRESS, self.clock.now())
@@ -133,7 +137,10 @@ class CallWebhooks:
         step = run.handle(event)
         if run.callback_requested and run.callback_slot:
             self._book_callback(s, attempt.case, run.callback_slot)
-        return self.renderer.render(step, attempt.id, seq + 1)
+        return self.renderer.render(step, attempt.id, seq + 1, self._audio(run.engine.q))
+
+    def _audio(self, questionnaire: Questionnaire) -> AudioUrl | None:
+        return self.recordings.urls_for(questionnaire.id) if self.recordings else None
 
     def _run(self, s: Session, attempt: CallAttempt, interview: Interview) -> InterviewSession:
         case = attempt.case
