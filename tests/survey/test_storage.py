@@ -7,8 +7,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from ivr.interviews import InterviewSession, open_interview
 from ivr.engine import Answered, Digits, HangUp
+from ivr.interviews import InterviewSession, open_interview
 from survey.clock import VirtualClock
 from survey.db import current_revision
 from survey.models import Answer, Base, Case, Contact, Interview, InterviewStatus

@@ -88,7 +88,7 @@ SURVEY: list[dict[str, Any]] = [
                   "Satisfaction: the procuratorate"),
     _satisfaction("q_justice", "司法行政机关（司法所、法律援助等）", "the justice bureau (legal aid, mediation)",
                   "对司法行政的满意度", "Satisfaction: the justice bureau (legal aid, mediation)"),
-    _satisfaction("q_overall", "政法队伍的总体执法工作", "law enforcement overall", "对政法队伍的满意度",
+    _satisfaction("q_overall", "政法队伍总体", "law enforcement overall", "对政法队伍的满意度",
                   "Satisfaction: law enforcement overall"),
     {"type": "yesno suggest", "name": "q_suggest_yn", SHORT_ZH: "是否留言", SHORT_EN: "Wants to leave a suggestion",
      ZH: "您对本地社会治安或政法工作有什么意见和建议吗？愿意留言请按1，没有请按2。",
