@@ -41,6 +41,7 @@ from survey.models import (
 )
 from survey.phones import PhoneVault, mask
 from survey.questionnaire import Questionnaire, load_bundled
+from survey.results import bundled_analysis_spec
 from survey.surveys import StratumSpec, create_survey
 from survey.users import create_user
 
@@ -90,8 +91,10 @@ def seed(session: Session, clock: Clock, *, secret_key: str, recordings_dir: Pat
     """Write the demo county into an empty, migrated database (the caller commits)."""
     q = load_bundled()
     survey = create_survey(session, SURVEY_CODE, q, clock, period="2026-11", issue_no=12,
-                           strata=[StratumSpec(c, zh, en, quota=8) for c, zh, en in TOWNSHIPS],
-                           name="2026年11月公众安全感和政法机关执法满意度调查")
+                           strata=[StratumSpec(c, zh, en, quota=8, population=_census(i))
+                                   for i, (c, zh, en) in enumerate(TOWNSHIPS)],
+                           name="2026年11月公众安全感和政法机关执法满意度调查",
+                           settings={"analysis_spec": bundled_analysis_spec()})
     demo = Demo(survey_id=survey.id, strata={s.code: s.id for s in survey.strata})
     _units(session, demo)
     _staff(session, clock, demo)
@@ -101,6 +104,14 @@ def seed(session: Session, clock: Clock, *, secret_key: str, recordings_dir: Pat
     _concerns(session, clock, demo)
     session.flush()
     return demo
+
+
+def _census(i: int) -> list[dict[str, object]]:
+    """Adults by age group and sex (the weighting cells of the bundled analysis spec)."""
+    ages = {"18-29": 0.19, "30-44": 0.27, "45-59": 0.29, "60+": 0.25}
+    total = 18_000 + 4_000 * i
+    return [{"age_group": age, "sex": sex, "N": int(total * share * (0.51 if sex == "M" else 0.49))}
+            for age, share in ages.items() for sex in ("M", "F")]
 
 
 def _units(session: Session, demo: Demo) -> None:

@@ -299,6 +299,8 @@ ZH: dict[str, str] = {
     "No estimates yet.": "暂无估计结果。",
     "Residents' concerns (群众诉求)": "群众诉求",
     "Downloads": "下载",
+    "Bulletin (PDF)": "通报（PDF）",
+    "The bulletin cannot be made yet: %(why)s": "暂时无法生成通报：%(why)s",
     "Answers without personal data": "答卷数据（不含个人信息）",
     "above the county": "高于全县",
     "not different": "与全县无显著差异",

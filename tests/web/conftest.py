@@ -79,7 +79,8 @@ def web(seeded: Seeded, tmp_path: Path) -> Iterator[WebApp]:
     db_file = tmp_path / "web.db"
     shutil.copy(seeded.db_file, db_file)
     settings = Settings(database_url=f"sqlite:///{db_file}", secret_key=SECRET, recordings_dir=str(seeded.recordings),
-                        public_url="http://127.0.0.1:8000")
+                        public_url="http://127.0.0.1:8000", twilio_account_sid="AC" + "0" * 32,
+                        twilio_auth_token="test-auth-token", prompts_dir=str(tmp_path / "prompts"))
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
     clock = VirtualClock(START)

@@ -39,7 +39,7 @@ def only(code: int, *roles: str) -> dict[str, int]:
 SUP, INT, TRA, ADM, UNIT = "supervisor", "interviewer", "transcriber", "admin", "unit_ps01"
 
 
-def routes(ids: dict[str, int], twilio_paths: list[str]) -> list[Route]:
+def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
     t, c, s = ids["task"], ids["case"], ids["survey"]
     own, other = ids["own_concern"], ids["other_concern"]
     return [
@@ -102,6 +102,8 @@ def routes(ids: dict[str, int], twilio_paths: list[str]) -> list[Route]:
         Route("GET", "/dashboard/", only(200, SUP, *OFFICIALS)),
         Route("GET", f"/dashboard/{s}/export.csv", only(200, SUP, *OFFICIALS)),
         Route("GET", f"/dashboard/{s}/export.pdf", only(404, SUP, *OFFICIALS)),
+        Route("GET", f"/dashboard/{s}/bulletin-zh.pdf", only(200, SUP, *OFFICIALS)),
+        Route("GET", f"/dashboard/{s}/bulletin-fr.pdf", only(404, SUP, *OFFICIALS)),
         # administrators
         Route("GET", "/admin/users", only(200, ADM)),
         Route("GET", "/admin/users/new", only(200, ADM)),
@@ -112,7 +114,8 @@ def routes(ids: dict[str, int], twilio_paths: list[str]) -> list[Route]:
         Route("POST", "/admin/units", only(200, ADM)),
         Route("GET", "/admin/audit", only(200, ADM)),
         # Twilio: no CSRF token, no session; a request without Twilio's signature is refused
-        *(Route("POST", path, every(403), anonymous=403) for path in twilio_paths),
+        *(Route("POST", path, every(403), anonymous=403) for path in twilio_hooks),
+        Route("GET", "/twilio/prompts/1/zh/no-such-prompt", every(404), anonymous=404),  # public audio for <Play>
     ]
 
 
@@ -120,8 +123,9 @@ def _routes(web) -> list[Route]:  # type: ignore[no-untyped-def]
     demo = web.demo
     ids = {"task": demo.tasks[TaskKind.PARTIAL][0], "case": demo.partial_case_id, "survey": demo.survey_id,
            "own_concern": demo.concerns["assigned"], "other_concern": demo.concerns["in_progress"]}
-    twilio = [rule.rule for rule in web.app.url_map.iter_rules() if rule.endpoint.startswith("twilio.")]
-    return routes(ids, twilio)
+    hooks = [rule.rule for rule in web.app.url_map.iter_rules()
+             if rule.endpoint.startswith("twilio.") and "POST" in rule.methods]
+    return routes(ids, hooks)
 
 
 def test_every_route_is_in_the_matrix(web) -> None:  # type: ignore[no-untyped-def]

@@ -4,10 +4,22 @@ scope sees only those townships (and the county figure for comparison)."""
 
 from __future__ import annotations
 
+import io
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, after_this_request, render_template, request, send_file
+from flask import (
+    Blueprint,
+    abort,
+    after_this_request,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -19,7 +31,7 @@ from web.context import ctx, db
 from web.i18n import language
 from web.queries import dashboard
 from web.queries.concerns import status_counts
-from web.queries.downloads import export_file
+from web.queries.downloads import bulletin_pdf, export_file
 from web.queries.questionnaires import questionnaire_of
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -48,6 +60,22 @@ def index() -> str:
     concerns = status_counts(db(), survey.id, scope, ctx().clock.now()) if survey else None
     return render_template("dashboard/index.html", surveys=surveys, survey=survey, view=view, problem=problem,
                            concerns=concerns, formats=FORMATS, scope=scope)
+
+
+@bp.route("/<int:survey_id>/bulletin-<lang>.pdf")
+@roles(*VIEWERS)
+def bulletin(survey_id: int, lang: str) -> Response:
+    """The county bulletin of the round (a published document: the same for every official)."""
+    survey = db().get(Survey, survey_id)
+    if survey is None or lang not in ("zh", "en"):
+        abort(404)
+    try:
+        pdf = bulletin_pdf(db(), survey, ctx(), lang)  # type: ignore[arg-type]
+    except AnalysisUnavailable as exc:
+        flash(_("The bulletin cannot be made yet: %(why)s", why=str(exc)), "error")
+        return redirect(url_for("dashboard.index", survey=survey.id))
+    return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
+                     download_name=f"minyi-{survey.code}-{lang}.pdf", max_age=0)
 
 
 @bp.route("/<int:survey_id>/export.<fmt>")

@@ -3,7 +3,7 @@ and redraws itself; nothing needs a reload."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -15,7 +15,7 @@ from web.queries.live import snapshot
 from web.queries.questionnaires import questionnaire_of
 
 bp = Blueprint("live", __name__, url_prefix="/live")
-POLL_SECONDS = 3
+POLL_SECONDS = 3  # app.config["LIVE_POLL_SECONDS"] overrides
 
 
 def _survey(survey_id: int) -> Survey:
@@ -40,7 +40,8 @@ def index() -> Response | str:
 def survey(survey_id: int) -> str:
     found = _survey(survey_id)
     data = snapshot(db(), found, questionnaire_of(found), ctx().clock.now(), language())
-    return render_template("live/survey.html", survey=found, data=data, poll=POLL_SECONDS)
+    poll = current_app.config.get("LIVE_POLL_SECONDS", POLL_SECONDS)
+    return render_template("live/survey.html", survey=found, data=data, poll=poll)
 
 
 @bp.route("/<int:survey_id>.json")

@@ -1,19 +1,26 @@
-"""Files officials download: answers without personal data (``survey.extract`` +
+"""Files officials download: the PDF bulletin (``reports.from_db`` + ``reports.bulletin``, on the
+same analysis the dashboard shows), and answers without personal data (``survey.extract`` +
 ``reports.exports``, which refuses anything that looks like a phone number), limited to the
 user's townships."""
 
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from reports.bulletin import render_bulletin
+from reports.bulletin_data import Lang
 from reports.exports import FORMATS, Format, export
+from reports.from_db import bulletin_data
 from survey.extract import responses_frame
 from survey.models import Survey
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
+from survey.results import series
+from web.context import WebContext
 
 
 def labels(q: Questionnaire, lang: str) -> tuple[dict[str, str], dict[str, dict[int | float, str]]]:
@@ -50,3 +57,14 @@ def export_file(session: Session, survey: Survey, q: Questionnaire, fmt: str, sc
         for path in files:
             archive.write(path, path.name)
     return bundle
+
+
+def bulletin_pdf(session: Session, survey: Survey, context: WebContext, lang: Lang) -> bytes:
+    """The bulletin of ``survey`` in ``lang`` as PDF bytes."""
+    result = context.analyse(session, survey)
+    periods = [s.period for s in series(session, survey)]
+    data = bulletin_data(session, survey, context.clock, context.settings, languages=(lang,), analysis=result,
+                         periods=periods)
+    out = io.BytesIO()
+    render_bulletin(data, out, lang)
+    return out.getvalue()

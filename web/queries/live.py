@@ -1,7 +1,7 @@
 """The supervisor's live view of one survey round, as one JSON-able snapshot.
 
 Dialer counters and quota progress come from the dialer (``dialer.stats``, ``dialer.quotas``),
-outcome rates from ``analysis.rates``; per question, from the answers stored the moment they are
+outcome rates from ``survey.results`` (as in the bulletin); per question, from the answers stored the moment they are
 given: the re-prompt rate (answers that needed a re-prompt), the timeout rate (no usable key
 after every re-prompt: status ``no_answer``) and the break-off rate (interviews that stopped at
 the question, partial or broken off, among those that reached it).
@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from analysis.rates import count_dispositions, rates_by_township
 from dialer.quotas import progress
 from dialer.stats import live_counters
 from survey import aapor
@@ -30,13 +29,13 @@ from survey.models import (
     FollowUpTask,
     Interview,
     InterviewStatus,
-    Stratum,
     Survey,
     TaskStatus,
     User,
 )
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
+from survey.results import survey_rates
 
 RUNNING = (AttemptStatus.QUEUED, AttemptStatus.INITIATED, AttemptStatus.RINGING, AttemptStatus.IN_PROGRESS)
 RATES = ("RR1", "RR3", "COOP1", "REF1", "CON1")
@@ -77,13 +76,9 @@ def _lines(survey: Survey) -> int:
 
 
 def _rates(session: Session, survey: Survey) -> list[dict[str, Any]]:
-    """AAPOR rates per township and for the county, from the final dispositions so far."""
-    pairs = session.execute(select(Stratum.code, Case.final_disposition).join(Stratum, Stratum.id == Case.stratum_id)
-                            .where(Case.survey_id == survey.id, Case.final_disposition.is_not(None))).all()
-    if not pairs:
-        return []
-    rows = rates_by_township(count_dispositions((town, code) for town, code in pairs if code))
-    return [{"stratum": r.stratum, "e": r.e, **{k: r.rates.get(k) for k in RATES}} for r in rows]
+    """AAPOR rates per township and for the county, counted as the bulletin counts them."""
+    return [{"stratum": r.stratum, "e": r.e, **{k: r.rates.get(k) for k in RATES}}
+            for r in survey_rates(session, survey)]
 
 
 def _dispositions(session: Session, survey: Survey, since: datetime, lang: str) -> list[dict[str, Any]]:
