@@ -45,7 +45,7 @@ from ivr.channels.twilio.urls import WebhookUrls  # noqa: E402
 from survey.clock import Clock, SystemClock  # noqa: E402
 from survey.config import Settings  # noqa: E402
 from survey.db import make_engine, session_factory, session_scope, upgrade  # noqa: E402
-from survey.models import AttemptStatus, CallAttempt, Case, Contact, Interview, WebhookReply  # noqa: E402
+from survey.models import AttemptStatus, CallAttempt, Case, Contact, Interview  # noqa: E402
 from survey.phones import PhoneVault, mask  # noqa: E402
 from survey.questionnaire import load_bundled  # noqa: E402
 from survey.surveys import StratumSpec, create_survey  # noqa: E402
@@ -97,7 +97,6 @@ def _prepare_database(url: str, calls: int) -> list[int]:
     """A migrated database with one survey, ``calls`` cases and an attempt on each."""
     engine = make_engine(url)
     upgrade(engine)
-    WebhookReply.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
     clock, vault = SystemClock(), PhoneVault("bench")
     attempts = []
     with session_scope(session_factory(engine)) as s:

@@ -18,7 +18,6 @@ from fake_twilio import FakeTwilio
 from flask import Flask
 from lxml import etree
 from openapi_core import OpenAPI
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from twilio_caller import Dial, Dialled, Services
 
@@ -26,7 +25,7 @@ from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.db import make_engine, session_factory, session_scope
-from survey.models import AttemptStatus, CallAttempt, Case, Contact, WebhookReply
+from survey.models import AttemptStatus, CallAttempt, Case, Contact
 from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
@@ -98,14 +97,6 @@ def fake(openapi: OpenAPI, clock: VirtualClock) -> FakeTwilio:
     return FakeTwilio(openapi, clock)
 
 
-@pytest.fixture
-def twilio_sessions(engine: Engine, sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    """The migrated database, plus ``webhook_replies`` until the migration that adds it lands
-    (``create`` is a no-op once it exists)."""
-    WebhookReply.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
-    return sessions
-
-
 def _app(services: Services, fake: FakeTwilio) -> Flask:
     """A minimal app with the blueprint mounted as ``web.app`` mounts it."""
     flask_app = Flask(__name__)
@@ -116,8 +107,8 @@ def _app(services: Services, fake: FakeTwilio) -> Flask:
 
 
 @pytest.fixture
-def app(settings: Settings, twilio_sessions: sessionmaker[Session], clock: VirtualClock, fake: FakeTwilio) -> Flask:
-    return _app(Services(settings, twilio_sessions, clock), fake)
+def app(settings: Settings, sessions: sessionmaker[Session], clock: VirtualClock, fake: FakeTwilio) -> Flask:
+    return _app(Services(settings, sessions, clock), fake)
 
 
 @pytest.fixture
@@ -133,13 +124,13 @@ def app_without_database(settings: Settings, no_database: sessionmaker[Session],
 
 
 @pytest.fixture
-def dial(twilio_sessions: sessionmaker[Session], clock: VirtualClock) -> Dial:
+def dial(sessions: sessionmaker[Session], clock: VirtualClock) -> Dial:
     """``dial(number)`` → a new attempt on the number's case in a one-township survey, as the
     dialer makes it."""
     cases: dict[str, int] = {}
 
     def make(number: str = NUMBER) -> Dialled:
-        with session_scope(twilio_sessions) as s:
+        with session_scope(sessions) as s:
             if not cases:
                 survey = create_survey(s, "S1", load_bundled(), clock, period="2026-11", quota=100,
                                        strata=[StratumSpec("T01", "城关镇", "Chengguan")])

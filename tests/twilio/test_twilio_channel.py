@@ -181,12 +181,12 @@ def test_a_bad_ring_timeout_is_refused(channel: TwilioChannel, fake: FakeTwilio)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_lines_in_use_are_the_calls_not_yet_ended(settings: Settings, twilio_sessions: sessionmaker[Session],
+def test_lines_in_use_are_the_calls_not_yet_ended(settings: Settings, sessions: sessionmaker[Session],
                                                   clock: VirtualClock, fake: FakeTwilio, dial: Dial) -> None:
-    channel = TwilioChannel(settings, twilio_sessions, clock, http_client=fake)
+    channel = TwilioChannel(settings, sessions, clock, http_client=fake)
     attempts = [dial(f"+861380013800{i}").attempt_id for i in range(4)]
     assert channel.lines_in_use() == 4
-    with session_scope(twilio_sessions) as s:
+    with session_scope(sessions) as s:
         for attempt_id, status in zip(attempts, (AttemptStatus.RINGING, AttemptStatus.COMPLETED, AttemptStatus.BUSY),
                                       strict=False):
             attempt = s.get(CallAttempt, attempt_id)

@@ -79,7 +79,7 @@ def _delivered_concurrently(app: Flask, call: Call, keys: str, copies: int = 4) 
 
 
 def test_a_whole_interview_through_the_webhooks(app: Flask, dial: Dial, settings: Settings, urls: WebhookUrls,
-                                               twiml_schema: etree.XMLSchema, twilio_sessions: sessionmaker[Session],
+                                               twiml_schema: etree.XMLSchema, sessions: sessionmaker[Session],
                                                clock: VirtualClock) -> None:
     dialled = dial()
     call = Call(app.test_client(), settings, twiml_schema, dialled.attempt_id, SID)
@@ -109,12 +109,12 @@ def test_a_whole_interview_through_the_webhooks(app: Flask, dial: Dial, settings
     assert call.verbs()[-1] == "Hangup"
     call.notify(urls.status(call.attempt_id), {"CallStatus": "completed", "CallDuration": "170"})
 
-    with twilio_sessions() as s:
+    with sessions() as s:
         _check_stored(s, call)
         replies = s.scalar(select(func.count()).select_from(WebhookReply).where(WebhookReply.call_sid == SID))
         assert replies == 1 + len(SCRIPT) + 1 + len(AFTER_RECORDING)
 
-    _replays_change_nothing(call, urls, twilio_sessions)
+    _replays_change_nothing(call, urls, sessions)
 
 
 def _refused_without_effect(call: Call) -> None:

@@ -114,13 +114,13 @@ def test_an_unknown_attempt_is_404_and_another_calls_attempt_409(call: Call, url
 
 
 def test_status_callbacks_never_move_a_call_backwards(call: Call, urls: WebhookUrls,
-                                                      twilio_sessions: sessionmaker[Session]) -> None:
+                                                      sessions: sessionmaker[Session]) -> None:
     status = urls.status(call.attempt_id)
     for state, expected in [("ringing", AttemptStatus.RINGING), ("initiated", AttemptStatus.RINGING),
                             ("in-progress", AttemptStatus.IN_PROGRESS), ("ringing", AttemptStatus.IN_PROGRESS),
                             ("queued", AttemptStatus.IN_PROGRESS)]:
         call.notify(status, {"CallStatus": state})
-        assert _attempt(twilio_sessions, call.attempt_id).status == expected
+        assert _attempt(sessions, call.attempt_id).status == expected
 
 
 @pytest.mark.parametrize(("state", "form", "temp", "attempt_status"), [
@@ -130,51 +130,51 @@ def test_status_callbacks_never_move_a_call_backwards(call: Call, urls: WebhookU
     ("failed", {"SipResponseCode": "503"}, "3.16", AttemptStatus.FAILED),
     ("canceled", {}, "3.16", AttemptStatus.CANCELED),
 ])
-def test_an_unanswered_call_is_coded_once(call: Call, urls: WebhookUrls, twilio_sessions: sessionmaker[Session],
+def test_an_unanswered_call_is_coded_once(call: Call, urls: WebhookUrls, sessions: sessionmaker[Session],
                                           state: str, form: dict[str, str], temp: str, attempt_status: str) -> None:
     call.notify(urls.status(call.attempt_id), {"CallStatus": "ringing"})
     call.notify(urls.status(call.attempt_id), {"CallStatus": state, **form})
-    first = _case(twilio_sessions)
+    first = _case(sessions)
     call.notify(urls.status(call.attempt_id), {"CallStatus": state, **form})  # delivered again
     call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})  # a contradicting latecomer
-    attempt = _attempt(twilio_sessions, call.attempt_id)
+    attempt = _attempt(sessions, call.attempt_id)
     assert (attempt.status, attempt.temp_disposition) == (attempt_status, temp)
     assert attempt.provider_call_id == SID
-    assert _case(twilio_sessions).updated_at == first.updated_at
+    assert _case(sessions).updated_at == first.updated_at
     if form:
         assert attempt.hangup_cause == f"SIP {form['SipResponseCode']}"
 
 
 def test_a_hang_up_mid_interview_leaves_a_partial_to_resume(call: Call, urls: WebhookUrls,
-                                                            twilio_sessions: sessionmaker[Session]) -> None:
+                                                            sessions: sessionmaker[Session]) -> None:
     _to_consent(call, urls)
     for keys in ("1", "1", "1"):
         call.press(keys)
     call.notify(urls.status(call.attempt_id), {"CallStatus": "completed", "CallDuration": "40"})
-    assert _interview(twilio_sessions).status == InterviewStatus.PARTIAL
-    attempt = _attempt(twilio_sessions, call.attempt_id)
+    assert _interview(sessions).status == InterviewStatus.PARTIAL
+    attempt = _attempt(sessions, call.attempt_id)
     assert attempt.temp_disposition == "1.2" and attempt.status == AttemptStatus.COMPLETED
-    assert _case(twilio_sessions).status == CaseStatus.SCHEDULED
+    assert _case(sessions).status == CaseStatus.SCHEDULED
     call.press("1")  # a step arriving after the call ended changes nothing
     assert call.verbs() == ["Hangup"]
-    with twilio_sessions() as s:
+    with sessions() as s:
         assert len(s.scalars(select(Answer)).all()) == 3
 
 
 def test_a_hang_up_during_the_introduction_is_a_soft_refusal(call: Call, urls: WebhookUrls,
-                                                             twilio_sessions: sessionmaker[Session]) -> None:
+                                                             sessions: sessionmaker[Session]) -> None:
     _to_consent(call, urls)
     call.notify(urls.status(call.attempt_id), {"CallStatus": "completed", "CallDuration": "12"})
-    assert _attempt(twilio_sessions, call.attempt_id).temp_disposition == "2.11"
-    assert _interview(twilio_sessions).status == InterviewStatus.IN_PROGRESS  # starts again next call
-    assert _case(twilio_sessions).status == CaseStatus.SCHEDULED
+    assert _attempt(sessions, call.attempt_id).temp_disposition == "2.11"
+    assert _interview(sessions).status == InterviewStatus.IN_PROGRESS  # starts again next call
+    assert _case(sessions).status == CaseStatus.SCHEDULED
 
 
 # -- answering machines -------------------------------------------------------------------------
 
 
 def test_an_answering_machine_ends_the_call_and_is_coded(call: Call, urls: WebhookUrls, fake: FakeTwilio,
-                                                         twilio_sessions: sessionmaker[Session]) -> None:
+                                                         sessions: sessionmaker[Session]) -> None:
     call.answer(urls.start(call.attempt_id))
     gather = call.gather_action()
     call.notify(urls.amd(call.attempt_id), {"AnsweredBy": "machine_end_beep", "MachineDetectionDuration": "4100"})
@@ -184,28 +184,28 @@ def test_an_answering_machine_ends_the_call_and_is_coded(call: Call, urls: Webho
     call.fetch(gather, {"Digits": ""})  # the greeting ran into the menu's timeout meanwhile
     assert call.verbs() == ["Hangup"]
     call.notify(urls.status(call.attempt_id), {"CallStatus": "completed", "AnsweredBy": "machine_end_beep"})
-    attempt = _attempt(twilio_sessions, call.attempt_id)
+    attempt = _attempt(sessions, call.attempt_id)
     assert (attempt.temp_disposition, attempt.amd_result) == ("3.14", "machine_end_beep")
-    assert _case(twilio_sessions).status == CaseStatus.SCHEDULED
+    assert _case(sessions).status == CaseStatus.SCHEDULED
 
 
-def test_a_fax_is_not_a_household(call: Call, urls: WebhookUrls, twilio_sessions: sessionmaker[Session]) -> None:
+def test_a_fax_is_not_a_household(call: Call, urls: WebhookUrls, sessions: sessionmaker[Session]) -> None:
     call.answer(urls.start(call.attempt_id))
     call.notify(urls.amd(call.attempt_id), {"AnsweredBy": "fax"})
     call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
-    assert _attempt(twilio_sessions, call.attempt_id).temp_disposition == "4.20"
-    assert _case(twilio_sessions).final_disposition == "4.20"
+    assert _attempt(sessions, call.attempt_id).temp_disposition == "4.20"
+    assert _case(sessions).final_disposition == "4.20"
 
 
 def test_a_person_who_answers_overrules_the_detector(call: Call, urls: WebhookUrls, fake: FakeTwilio,
-                                                     twilio_sessions: sessionmaker[Session]) -> None:
+                                                     sessions: sessionmaker[Session]) -> None:
     _to_consent(call, urls)
     call.press("1")  # consents
     call.notify(urls.amd(call.attempt_id), {"AnsweredBy": "machine_start"})
     assert fake.sent == []
     assert "居住是否满半年" in " ".join(call.press("1").itertext())
     call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
-    assert _attempt(twilio_sessions, call.attempt_id).temp_disposition == "1.2"
+    assert _attempt(sessions, call.attempt_id).temp_disposition == "1.2"
 
 
 def test_a_failed_hang_up_still_ends_the_call_at_its_next_step(call: Call, urls: WebhookUrls,
@@ -219,20 +219,20 @@ def test_a_failed_hang_up_still_ends_the_call_at_its_next_step(call: Call, urls:
 
 
 def test_a_machine_verdict_before_the_answer_webhook_gets_no_interview(
-        call: Call, urls: WebhookUrls, fake: FakeTwilio, twilio_sessions: sessionmaker[Session]) -> None:
+        call: Call, urls: WebhookUrls, fake: FakeTwilio, sessions: sessionmaker[Session]) -> None:
     call.notify(urls.amd(call.attempt_id), {"AnsweredBy": "machine_start"})
     assert len(fake.sent) == 1
     call.answer(urls.start(call.attempt_id))
     assert call.verbs() == ["Hangup"]
     call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
-    assert _attempt(twilio_sessions, call.attempt_id).temp_disposition == "3.14"
+    assert _attempt(sessions, call.attempt_id).temp_disposition == "3.14"
 
 
 def test_a_machine_picked_up_by_synchronous_detection_gets_no_interview(
-        call: Call, urls: WebhookUrls, twilio_sessions: sessionmaker[Session]) -> None:
+        call: Call, urls: WebhookUrls, sessions: sessionmaker[Session]) -> None:
     call.fetch(urls.start(call.attempt_id), {"AnsweredBy": "machine_start"})
     assert call.verbs() == ["Hangup"]
-    with twilio_sessions() as s:
+    with sessions() as s:
         assert s.scalars(select(Interview)).first() is None
 
 
@@ -241,13 +241,13 @@ def test_a_machine_picked_up_by_synchronous_detection_gets_no_interview(
 
 def test_recorded_prompts_are_played_and_served_without_a_signature(
         app: Flask, call: Call, urls: WebhookUrls, settings: Settings, fake: FakeTwilio,
-        twilio_sessions: sessionmaker[Session], clock: VirtualClock, tmp_path: Path) -> None:
+        sessions: sessionmaker[Session], clock: VirtualClock, tmp_path: Path) -> None:
     folder = tmp_path / "safety" / "zh"
     folder.mkdir(parents=True)
     wav = b"RIFF....WAVEfmt " + bytes(32)
     (folder / "msg__language_menu.wav").write_bytes(wav)
     recorded = replace(settings, prompts_dir=str(tmp_path))
-    app.extensions[EXTENSION] = build_webhooks(Services(recorded, twilio_sessions, clock), http_client=fake)
+    app.extensions[EXTENSION] = build_webhooks(Services(recorded, sessions, clock), http_client=fake)
     call.answer(urls.start(call.attempt_id))
     assert call.twiml is not None
     (play,) = call.twiml.iter("Play")
@@ -265,9 +265,9 @@ def test_recorded_prompts_are_played_and_served_without_a_signature(
 
 def test_asking_for_a_person_dials_the_operator_when_there_is_one(
         app: Flask, call: Call, urls: WebhookUrls, settings: Settings, fake: FakeTwilio,
-        twilio_sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+        sessions: sessionmaker[Session], clock: VirtualClock) -> None:
     operator = replace(settings, twilio_operator_number="+8657112345678")
-    app.extensions[EXTENSION] = build_webhooks(Services(operator, twilio_sessions, clock), http_client=fake)
+    app.extensions[EXTENSION] = build_webhooks(Services(operator, sessions, clock), http_client=fake)
     _to_consent(call, urls)
     call.press("0")
     assert call.verbs() == ["Say", "Dial"] and "正在为您转接工作人员" in call.spoken()[0]
@@ -277,18 +277,18 @@ def test_asking_for_a_person_dials_the_operator_when_there_is_one(
     call.fetch(dial.get("action") or "", {"DialCallStatus": "completed", "DialCallDuration": "300"})
     assert call.verbs() == ["Hangup"]
     call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
-    assert _interview(twilio_sessions).status == InterviewStatus.OPERATOR
-    attempt = _attempt(twilio_sessions, call.attempt_id)
+    assert _interview(sessions).status == InterviewStatus.OPERATOR
+    attempt = _attempt(sessions, call.attempt_id)
     assert attempt.temp_disposition == "2.30" and attempt.hangup_cause is None
-    with twilio_sessions() as s:
+    with sessions() as s:
         assert s.scalars(select(FollowUpTask)).one().kind == "operator_request"
 
 
 def test_a_transfer_nobody_takes_is_an_abandoned_call(
         app: Flask, call: Call, urls: WebhookUrls, settings: Settings, fake: FakeTwilio,
-        twilio_sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+        sessions: sessionmaker[Session], clock: VirtualClock) -> None:
     operator = replace(settings, twilio_operator_number="+8657112345678")
-    app.extensions[EXTENSION] = build_webhooks(Services(operator, twilio_sessions, clock), http_client=fake)
+    app.extensions[EXTENSION] = build_webhooks(Services(operator, sessions, clock), http_client=fake)
     _to_consent(call, urls)
     call.press("0")
     dial = call.twiml.find("Dial") if call.twiml is not None else None
@@ -296,9 +296,9 @@ def test_a_transfer_nobody_takes_is_an_abandoned_call(
     call.fetch(dial.get("action") or "", {"DialCallStatus": "no-answer"})
     assert call.verbs() == ["Say", "Hangup"] and "工作人员会尽快与您联系" in call.spoken()[0]
     call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
-    attempt = _attempt(twilio_sessions, call.attempt_id)
+    attempt = _attempt(sessions, call.attempt_id)
     assert attempt.hangup_cause in ABANDON_CAUSES  # counted against the abandon cap
-    assert _interview(twilio_sessions).status == InterviewStatus.OPERATOR
+    assert _interview(sessions).status == InterviewStatus.OPERATOR
 
 
 def test_asking_for_a_person_without_an_operator_ends_with_a_promise(call: Call, urls: WebhookUrls) -> None:
@@ -307,7 +307,7 @@ def test_asking_for_a_person_without_an_operator_ends_with_a_promise(call: Call,
     assert call.verbs() == ["Say", "Hangup"] and "工作人员会尽快与您联系" in call.spoken()[0]
 
 
-def test_a_callback_choice_books_the_case(call: Call, urls: WebhookUrls, twilio_sessions: sessionmaker[Session],
+def test_a_callback_choice_books_the_case(call: Call, urls: WebhookUrls, sessions: sessionmaker[Session],
                                           clock: VirtualClock) -> None:
     _to_consent(call, urls)
     call.press("2")  # not now
@@ -315,7 +315,7 @@ def test_a_callback_choice_books_the_case(call: Call, urls: WebhookUrls, twilio_
     call.press("2")  # tomorrow evening
     assert call.verbs()[-1] == "Hangup"
     call.notify(urls.status(call.attempt_id), {"CallStatus": "completed"})
-    case = _case(twilio_sessions)
+    case = _case(sessions)
     assert case.status == CaseStatus.CALLBACK and case.callback_at is not None
     assert case.next_attempt_at == case.callback_at
     assert timedelta(hours=12) < case.callback_at - clock.now() < timedelta(hours=36)
@@ -334,36 +334,36 @@ def at_the_suggestion(call: Call, urls: WebhookUrls) -> Iterator[Call]:
 
 
 def test_a_recorded_suggestion_is_stored_and_confirmed(at_the_suggestion: Call, urls: WebhookUrls,
-                                                       twilio_sessions: sessionmaker[Session]) -> None:
+                                                       sessions: sessionmaker[Session]) -> None:
     call = at_the_suggestion
     rec_sid = "RE" + "2" * 32
     call.speak("https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/" + rec_sid, 9, rec_sid)
     call.notify(urls.recording(call.attempt_id), {
         "RecordingSid": rec_sid, "RecordingStatus": "completed", "RecordingDuration": "10",
         "RecordingUrl": "https://api.twilio.com/final/" + rec_sid})
-    with twilio_sessions() as s:
+    with sessions() as s:
         recording = s.scalars(select(Recording)).one()
         assert recording.question_id == "q_suggest" and recording.duration_s == 10
         assert recording.path == "https://api.twilio.com/final/" + rec_sid
 
 
-def test_silence_at_the_beep_is_no_answer(at_the_suggestion: Call, twilio_sessions: sessionmaker[Session]) -> None:
+def test_silence_at_the_beep_is_no_answer(at_the_suggestion: Call, sessions: sessionmaker[Session]) -> None:
     call = at_the_suggestion
     call.stay_silent_at_the_beep()
     assert "年龄" in " ".join(call.spoken())
-    with twilio_sessions() as s:
+    with sessions() as s:
         answer = s.scalars(select(Answer).where(Answer.question_id == "q_suggest")).one()
         assert answer.status == AnswerStatus.NO_ANSWER
         assert s.scalars(select(Recording)).first() is None
 
 
 def test_a_whole_call_recording_is_kept_with_the_interview(call: Call, urls: WebhookUrls,
-                                                          twilio_sessions: sessionmaker[Session]) -> None:
+                                                          sessions: sessionmaker[Session]) -> None:
     call.answer(urls.start(call.attempt_id))
     form = {"RecordingSid": "RE" + "3" * 32, "RecordingStatus": "completed", "RecordingDuration": "95",
             "RecordingUrl": "https://api.twilio.com/r/RE3"}
     call.notify(urls.recording(call.attempt_id, whole_call=True), form)
     call.notify(urls.recording(call.attempt_id, whole_call=True), form)  # twice
-    with twilio_sessions() as s:
+    with sessions() as s:
         recording = s.scalars(select(Recording)).one()
         assert (recording.question_id, recording.duration_s) == ("call", 95)
