@@ -52,7 +52,7 @@ class Placed:
 @dataclass
 class ScriptedChannel:
     """Answers each number from its script in turn (the last step repeats), else ``default``.
-    ``real_seconds`` makes each call also take that long in real time (multi-process tests);
+    ``real_seconds`` makes each call take that long in real time instead (multi-process tests);
     ``in_flight`` then names a file that exists while a call is running."""
 
     clock: Clock
@@ -69,9 +69,11 @@ class ScriptedChannel:
         if step.fails:
             self.calls.append(Placed(request, now, None))
             raise ConnectionError("provider said 503")
-        if self.real_seconds:
+        if self.real_seconds:  # the call takes real time, whatever the step says
             self._wait_real()
-        end = now + timedelta(seconds=step.seconds)
+            end = self.clock.now()
+        else:
+            end = now + timedelta(seconds=step.seconds)
         result = CallResult(step.status, now, end,
                             answered_at=now + timedelta(seconds=5) if step.status == CallStatus.ANSWERED else None,
                             provider_call_id=f"fake-{request.attempt_id}", interview_status=step.interview,
