@@ -1,0 +1,65 @@
+"""The main job end to end on a small county: fieldwork, weighting, bulletin, true vs estimated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from analysis.results import COUNTY
+from survey.config import load_settings
+from survey.demo import HEADLINE, DemoOptions, DemoResult, run_demo
+
+
+def _run(tmp: Path, seed: int) -> DemoResult:
+    options = DemoOptions(out=tmp, seed=seed, townships=3, quota=25, replicate_size=40)
+    return run_demo(options, load_settings({}))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    return _run(tmp_path_factory.mktemp("demo"), seed=11)
+
+
+def test_both_rounds_reach_their_quotas(demo: DemoResult) -> None:
+    assert [r.period for r in demo.rounds] == ["2026-09", "2026-10"]
+    for round_ in demo.rounds:
+        assert round_.worker.stop_reason == "every township reached its quota"
+    for code in demo.names:
+        e = demo.estimate("safety", code, "2026-10")
+        assert e is not None and e.n >= 20  # 25 completes, a few answer "don't know"
+
+
+def test_estimates_are_intervals_around_proportions_with_change(demo: DemoResult) -> None:
+    for index in HEADLINE:
+        for town in [*demo.names, COUNTY]:
+            e = demo.estimate(index, town, "2026-10")
+            assert e is not None and e.estimate is not None and e.ci_low is not None and e.ci_high is not None
+            assert 0 <= e.ci_low < e.estimate < e.ci_high <= 1
+            assert 0 < demo.truth[index][town] < 1
+    changes = [c for c in demo.analysis.changes if c.period_from == "2026-09" and c.period_to == "2026-10"]
+    assert {c.stratum for c in changes if c.index == "safety"} == {*demo.names, COUNTY}
+
+
+def test_the_bulletin_is_a_chinese_pdf_with_the_county_figure(demo: DemoResult) -> None:
+    text = "".join(page.extract_text() for page in PdfReader(demo.bulletin).pages)
+    county = demo.estimate("safety", COUNTY, "2026-10")
+    assert county is not None and county.estimate is not None
+    assert "公众安全感" in text and "调查说明" in text
+    assert f"{100 * county.estimate:.1f}%" in text
+
+
+def test_every_case_has_a_final_code_and_rates_are_computed(demo: DemoResult) -> None:
+    county = next(r for r in demo.rates if r.stratum == COUNTY)
+    assert county.counts["I"] >= 3 * 25
+    assert county.rates["RR1"] is not None and 0 < county.rates["RR1"] <= 1
+
+
+def test_a_second_run_starts_clean_and_another_seed_gives_other_numbers(demo: DemoResult, tmp_path: Path) -> None:
+    again = _run(demo.database.parent, seed=11)
+    first = demo.estimate("safety", COUNTY, "2026-10")
+    assert again.estimate("safety", COUNTY, "2026-10") == first
+    other = _run(tmp_path, seed=12)
+    assert other.estimate("safety", COUNTY, "2026-10") != first
+    assert other.truth != demo.truth
