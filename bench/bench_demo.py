@@ -1,0 +1,50 @@
+"""Benchmark: the wall time of ``minyi demo`` (the main job), and of its parts.
+
+    .venv/bin/python bench/bench_demo.py [--townships 21] [--quota 100] [--repeat 1]
+
+Runs the demo in-process (as ``minyi demo --quiet`` does, minus the printing) in a temporary
+folder and prints the total, the two fielded rounds and the analysis + bulletin, with the number
+of calls and completes, and the command's own wall time in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from survey.config import load_settings
+from survey.demo import DemoOptions, run_demo
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--townships", type=int, default=21)
+    parser.add_argument("--quota", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    for run in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            began = time.perf_counter()
+            result = run_demo(DemoOptions(out=Path(tmp), townships=args.townships, quota=args.quota),
+                              load_settings({}))
+            total = time.perf_counter() - began
+        fielded = sum(r.worker.elapsed_s for r in result.rounds)
+        calls = sum(r.worker.placed for r in result.rounds)
+        completes = sum(int(x.counts["I"]) for x in result.rates if x.stratum == "ALL")
+        print(f"demo run {run + 1}: {total:.1f} s in-process ({args.townships} townships, quota {args.quota}): "
+              f"fieldwork {fielded:.1f} s for {calls} calls ({calls / fielded:.0f} calls/s), "
+              f"analysis + bulletin {total - fielded:.1f} s; {completes} completes in the current round")
+    with tempfile.TemporaryDirectory() as tmp:
+        minyi = Path(sys.executable).with_name("minyi")
+        began = time.perf_counter()
+        subprocess.run([str(minyi), "demo", "--quiet", "--out", tmp, "--townships", str(args.townships),
+                        "--quota", str(args.quota)], check=True, stdout=subprocess.DEVNULL)
+        print(f"`minyi demo --quiet` wall time: {time.perf_counter() - began:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
