@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from ari_fake import Press
 from ari_fake.residents import Reply
 from sqlalchemy import select
@@ -31,6 +32,9 @@ from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
 
 SCALE = 0.03  # one call second lasts 30 ms: an eight-second input timeout takes 0.24 s
+# The database work is the same on both back ends: most tests run on SQLite only, to stay quick.
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+POSTGRES_ONLY = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
 # The bundled questionnaire, all the way through: 普通话, consent, two screening questions, the
 # safety item (2: no follow-up on worries), trend, five satisfaction items, no comment, age group,

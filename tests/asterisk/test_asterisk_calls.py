@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from ari_fake import FakeAsterisk, Resident, answers
-from asterisk_world import COMPLETE, World, wait_until_idle
+from asterisk_world import COMPLETE, SQLITE_ONLY, World, wait_until_idle
 
 from ivr.channels.asterisk.causes import unanswered_status
 from ivr.channels.base import CallStatus
@@ -49,6 +49,7 @@ def test_unanswered_calls_are_reported_with_their_cause(fake: FakeAsterisk, worl
         assert attempt.answered_at is None
 
 
+@SQLITE_ONLY
 def test_a_refused_originate_is_a_failed_result_at_once(fake: FakeAsterisk, world: World, open_channel) -> None:
     channel = open_channel(endpoint="{number}")  # no technology: Asterisk answers 400
     result = channel.place_call(world.dial(NUMBER))
@@ -57,6 +58,7 @@ def test_a_refused_originate_is_a_failed_result_at_once(fake: FakeAsterisk, worl
     assert channel.lines_in_use() == 0
 
 
+@SQLITE_ONLY
 def test_an_answering_machine_ends_the_call(fake: FakeAsterisk, world: World, open_channel) -> None:
     fake.residents[NUMBER] = Resident(answers(*COMPLETE), amd="MACHINE", amd_cause="LONGGREETING-2500-1500")
     channel = open_channel(amd_context="minyi-amd")
@@ -74,6 +76,7 @@ def test_an_answering_machine_ends_the_call(fake: FakeAsterisk, world: World, op
                                                                   "priority": "1"}
 
 
+@SQLITE_ONLY
 def test_a_person_after_amd_is_interviewed_even_without_channel_destroyed(fake: FakeAsterisk, world: World,
                                                                           open_channel) -> None:
     fake.stasis_end_only = True  # re-entered from the dialplan: StasisEnd is all the app gets
@@ -87,6 +90,7 @@ def test_a_person_after_amd_is_interviewed_even_without_channel_destroyed(fake: 
     assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE
 
 
+@SQLITE_ONLY
 def test_zero_connects_the_resident_to_an_operator(fake: FakeAsterisk, world: World, open_channel) -> None:
     fake.residents[NUMBER] = Resident(answers(*TO_OPERATOR))
     fake.residents["operator"] = Resident(talk_s=5)
@@ -108,6 +112,7 @@ def test_zero_connects_the_resident_to_an_operator(fake: FakeAsterisk, world: Wo
     assert fake.live_channels() == [] and fake.bridges == {}  # ... so the resident was hung up too
 
 
+@SQLITE_ONLY
 def test_zero_without_an_operator_line_hangs_up_politely(fake: FakeAsterisk, world: World, open_channel) -> None:
     fake.residents[NUMBER] = Resident(answers(*TO_OPERATOR))
     channel = open_channel()
@@ -122,6 +127,7 @@ def test_zero_without_an_operator_line_hangs_up_politely(fake: FakeAsterisk, wor
     assert not any(k.startswith("bridges.") for k, _ in fake.requests)
 
 
+@SQLITE_ONLY
 def test_an_operator_who_does_not_answer(fake: FakeAsterisk, world: World, open_channel) -> None:
     fake.residents[NUMBER] = Resident(answers(*TO_OPERATOR))
     fake.residents["operator"] = Resident(outcome="no_answer")
@@ -137,6 +143,7 @@ def test_an_operator_who_does_not_answer(fake: FakeAsterisk, world: World, open_
     assert fake.bridges == {}
 
 
+@SQLITE_ONLY
 def test_local_channels_are_originated_with_ulaw(fake: FakeAsterisk, world: World, open_channel) -> None:
     fake.residents["8613800138000"] = Resident(answers(*COMPLETE))
     channel = open_channel(endpoint="Local/{digits}@residents")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ari_fake import FakeAsterisk, Mute, Press, Resident, Silent, Speak, answers
 from ari_fake.residents import Reply
-from asterisk_world import COMPLETE, World, wait_until_idle
+from asterisk_world import COMPLETE, SQLITE_ONLY, World, wait_until_idle
 from sqlalchemy import select
 
 from ivr.channels.base import CallStatus
@@ -42,6 +42,7 @@ def test_a_whole_interview_is_stored_answer_by_answer(fake: FakeAsterisk, world:
     assert originate["timeout"] == "30"
 
 
+@SQLITE_ONLY
 def test_a_key_during_a_prompt_stops_it_and_counts(fake: FakeAsterisk, world: World, open_channel) -> None:
     fake.prompt_s = 5.0  # long prompts: every key lands while one plays
     fake.residents[NUMBER] = Resident(answers(*COMPLETE, during=True))
@@ -59,6 +60,7 @@ def test_a_key_during_a_prompt_stops_it_and_counts(fake: FakeAsterisk, world: Wo
     assert sorted(fake.latencies)[len(fake.latencies) // 2] < 0.5
 
 
+@SQLITE_ONLY
 def test_timeouts_reprompt_and_end_a_multi_key_entry(fake: FakeAsterisk, world: World, open_channel) -> None:
     script = [Silent(), *answers(*COMPLETE[:4]), Silent(), *answers(*COMPLETE[4:14]), Press("7")]
     fake.residents[NUMBER] = Resident(script)
@@ -85,6 +87,7 @@ def _with_comment(reply: Reply) -> list[Reply]:
     return script
 
 
+@SQLITE_ONLY
 def test_a_spoken_comment_is_recorded_and_fetched(fake: FakeAsterisk, world: World, open_channel,
                                                   settings) -> None:
     fake.residents[NUMBER] = Resident(_with_comment(Speak(4, "#")))
@@ -106,6 +109,7 @@ def test_a_spoken_comment_is_recorded_and_fetched(fake: FakeAsterisk, world: Wor
     assert "recordings.stop" not in dict(fake.requests)  # the resident's # ended it
 
 
+@SQLITE_ONLY
 def test_a_silent_recording_is_stopped_by_us(fake: FakeAsterisk, world: World, open_channel) -> None:
     fake.residents[NUMBER] = Resident(_with_comment(Mute()))
     channel = open_channel()

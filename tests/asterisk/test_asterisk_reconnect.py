@@ -7,7 +7,7 @@ import time
 
 import pytest
 from ari_fake import FakeAsterisk, Resident
-from asterisk_world import COMPLETE_BY_PROMPT, SCALE, World, wait_for, wait_until_idle
+from asterisk_world import COMPLETE_BY_PROMPT, SCALE, SQLITE_ONLY, World, wait_for, wait_until_idle
 from sqlalchemy import func, select
 
 from ivr.channels.asterisk import Timing
@@ -23,6 +23,7 @@ def _answers_given(world: World, case_id: int) -> int:
         return s.scalar(select(func.count(Answer.id)).join(Interview).where(Interview.case_id == case_id)) or 0
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("clean", [False, True], ids=["tcp-reset", "close-frame"])
 def test_calls_in_progress_are_reconciled_after_a_reconnect(fake: FakeAsterisk, world: World, open_channel,
                                                             clean: bool) -> None:
@@ -60,6 +61,7 @@ def test_calls_in_progress_are_reconciled_after_a_reconnect(fake: FakeAsterisk, 
     assert world.outcome(late.attempt_id).attempt.outcome == CallStatus.BUSY
 
 
+@SQLITE_ONLY
 def test_place_call_gives_up_when_asterisk_stays_away(fake: FakeAsterisk, world: World, open_channel) -> None:
     channel = open_channel(timing=Timing(scale=SCALE, connect_wait_s=0.5, backoff_initial_s=0.05))
     wait_for(lambda: fake.connected, what="the first connection")

@@ -10,7 +10,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from sqlalchemy.orm import Session, sessionmaker
 
-from ivr.channels.asterisk.ari import AriConfig, AriError
+from ivr.channels.asterisk.ari import AriConfig, AriError, AriSession, AriUnavailable
 from ivr.channels.asterisk.calls import Call, CallRegistry
 from ivr.channels.asterisk.options import AsteriskOptions, endpoint_for, formats_for
 from ivr.channels.asterisk.runner import CallRunner
@@ -44,14 +44,10 @@ class AriApp:
         """Originate once the events WebSocket is up; None: the result comes when the call ends.
         A refused originate (bad endpoint, Asterisk out of channels) is a FAILED result at once;
         no connection within ``connect_wait_s`` raises AriUnavailable (the dialer backs off)."""
-        session = await self.supervisor.session(self.options.timing.connect_wait_s)
         call = Call(request.attempt_id, self.clock.now(), request.ring_timeout_s, caller_id=request.caller_id)
-        endpoint = endpoint_for(self.options.endpoint, request.number)
         self.registry.add(call)  # before originating: its first events may come before the reply
         try:
-            await session.originate(endpoint, channel_id=call.channel_id, app_args=str(request.attempt_id),
-                                    caller_id=request.caller_id, timeout_s=request.ring_timeout_s,
-                                    formats=formats_for(endpoint))
+            await self._originate(call, request)
         except AriError as exc:
             self.registry.remove(call)
             log.warning("attempt %s: originate refused: %s", request.attempt_id, exc)
@@ -63,6 +59,28 @@ class AriApp:
         call.placed = True
         self._start(call)
         return None
+
+    async def _originate(self, call: Call, request: CallRequest) -> None:
+        """One originate; when the connection fails under it, once more on the next connection.
+        The channel id is ours, so a 409 on the second try means the first one got through."""
+        endpoint = endpoint_for(self.options.endpoint, request.number)
+        failed: AriSession | None = None
+        while True:
+            session = await self.supervisor.session(self.options.timing.connect_wait_s, not_this=failed)
+            try:
+                await session.originate(endpoint, channel_id=call.channel_id, app_args=str(request.attempt_id),
+                                        caller_id=request.caller_id, timeout_s=request.ring_timeout_s,
+                                        formats=formats_for(endpoint))
+                return
+            except AriUnavailable:
+                if failed is not None:
+                    raise
+                failed = session
+                await self.supervisor.restart()
+            except AriError as exc:
+                if failed is not None and exc.status == 409:
+                    return
+                raise
 
     def lines_in_use(self) -> int:
         return len(self.registry)

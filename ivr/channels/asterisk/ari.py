@@ -18,7 +18,7 @@ import base64
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -60,10 +60,11 @@ class AriConfig:
         return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
 
 
-class _HttpClient(AsynchronousHttpClient):  # type: ignore[misc]
+class AriHttp(AsynchronousHttpClient):  # type: ignore[misc]
     """asyncswagger's HTTP client with the credentials in a header, a pool sized for hundreds of
     calls (asyncari's holds 3 connections) and transport errors that leave the pool usable
-    (asyncari's closes its client on the first one)."""
+    (asyncari's closes its client on the first one). It outlives the sessions built on it, so a
+    request in flight when the events WebSocket drops still gets its answer."""
 
     def __init__(self, config: AriConfig) -> None:
         self.authenticator = None
@@ -85,6 +86,9 @@ class _HttpClient(AsynchronousHttpClient):  # type: ignore[misc]
         if response.status_code >= 400:
             raise AriError(response.status_code, _message(response))
         return response
+
+    async def aclose(self) -> None:
+        await self.session.aclose()
 
     async def ws_connect(self, url: str, params: Any = None, headers: Any = None) -> None:
         raise NotImplementedError("events are read by ivr.channels.asterisk.ari.AriSession")
@@ -207,12 +211,16 @@ class AriSession:
 
 
 @asynccontextmanager
-async def connect(config: AriConfig, *, events: bool = True) -> AsyncIterator[AriSession]:
+async def connect(config: AriConfig, http: AriHttp | None = None, *, events: bool = True
+                  ) -> AsyncIterator[AriSession]:
     """A session whose event WebSocket is up: the app is registered when this yields. Without
-    ``events``, a session for REST requests only (a dialer that leaves the calls to ``minyi ari``)."""
-    http = _HttpClient(config)
-    base = config.url.rstrip("/") + "/"
-    try:
+    ``events``, a session for REST requests only (a dialer that leaves the calls to ``minyi ari``).
+    Without ``http``, the session has an HTTP client of its own, closed with it."""
+    async with AsyncExitStack() as stack:
+        if http is None:
+            http = AriHttp(config)
+            stack.push_async_callback(http.aclose)
+        base = config.url.rstrip("/") + "/"
         # asyncari's Client builds the Swagger client; entering it would open asyncari's own reader.
         client = asyncari.Client(None, base, config.app, http)
         try:
@@ -229,9 +237,5 @@ async def connect(config: AriConfig, *, events: bool = True) -> AsyncIterator[Ar
                                   max_size=None, logger=_ws_log, open_timeout=config.request_timeout_s)
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise AriUnavailable(f"events WebSocket: {type(exc).__name__}: {exc}") from None
-        try:
-            yield AriSession(client.swagger, ws, config.app)
-        finally:
-            await ws.close()
-    finally:
-        await http.session.aclose()
+        stack.push_async_callback(ws.close)
+        yield AriSession(client.swagger, ws, config.app)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from ivr.channels.asterisk.ari import AriConfig, AriSession, AriUnavailable, connect
+from ivr.channels.asterisk.ari import AriConfig, AriHttp, AriSession, AriUnavailable, connect
 from ivr.channels.asterisk.options import Timing
 
 log = logging.getLogger(__name__)
@@ -30,12 +30,15 @@ class Supervisor:
     def current(self) -> AriSession | None:
         return self._session
 
-    async def session(self, wait_s: float) -> AriSession:
-        """The live session, waiting up to ``wait_s`` (wall seconds) for one."""
+    async def session(self, wait_s: float, *, not_this: AriSession | None = None) -> AriSession:
+        """The live session (other than ``not_this``, one that just failed), waiting up to
+        ``wait_s`` wall seconds for one."""
         with anyio.move_on_after(wait_s):
-            while self._session is None:
+            while self._session is None or self._session is not_this:
                 await self._up.wait()
-        if self._session is None:
+                if self._session is not_this:
+                    await anyio.sleep(0.01)
+        if self._session is None or self._session is not_this:
             raise AriUnavailable(f"no ARI connection to {_where(self.config.url)} within {wait_s:g} s")
         return self._session
 
@@ -45,10 +48,18 @@ class Supervisor:
             await self._session.close()
 
     async def run(self) -> None:
+        http = AriHttp(self.config)  # shared by every session: requests in flight survive a reconnect
+        try:
+            await self._keep_connected(http)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await http.aclose()
+
+    async def _keep_connected(self, http: AriHttp) -> None:
         delay = self.timing.backoff_initial_s
         while True:
             try:
-                async with connect(self.config) as session:
+                async with connect(self.config, http) as session:
                     delay = self.timing.backoff_initial_s
                     await self._serve(session)
             except* AriUnavailable as lost:

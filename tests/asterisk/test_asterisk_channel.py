@@ -1,0 +1,114 @@
+"""The channel around the app: the dialer leaving calls to a `minyi ari` process, credentials that
+never reach a log, prompt audio installed where Asterisk plays it from, the command line."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import wave
+from pathlib import Path
+
+import pytest
+from ari_fake import FakeAsterisk, Resident, answers
+from asterisk_world import COMPLETE, SCALE, SQLITE_ONLY, World, wait_until_idle
+from typer.testing import CliRunner
+
+from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing, install_prompts, media_uri
+from ivr.channels.asterisk.ari import AriUnavailable
+from ivr.channels.asterisk.media import PromptAudioError
+from ivr.engine import Prompt
+from survey.cli import app as minyi
+from survey.models import InterviewStatus
+
+NUMBER = "+8613800138000"
+
+
+@SQLITE_ONLY
+def test_a_dialer_can_leave_the_calls_to_minyi_ari(fake: FakeAsterisk, world: World, settings, sessions, clock,
+                                                   open_channel) -> None:
+    options = AsteriskOptions.from_settings(settings, timing=Timing(scale=SCALE))
+    dialer = AsteriskChannel(settings, sessions, clock, serve=False, options=options).start()
+    try:
+        with pytest.raises(AriUnavailable, match="minyi ari"):  # nobody serves the app yet
+            dialer.place_call(world.dial(NUMBER))
+        server = open_channel()  # what `minyi ari` runs
+        fake.residents[NUMBER] = Resident(answers(*COMPLETE))
+        while not fake.connected:
+            pass
+        request = world.dial(NUMBER)
+        assert dialer.place_call(request) is None
+        assert dialer.lines_in_use() == 1
+        wait_until_idle(dialer)
+        wait_until_idle(server)
+    finally:
+        dialer.close()
+    out = world.outcome(request.attempt_id)
+    assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE
+    assert out.attempt.started_at is not None and out.attempt.answered_at is not None
+
+
+@SQLITE_ONLY
+def test_credentials_never_reach_a_log(fake: FakeAsterisk, world: World, open_channel,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake.residents[NUMBER] = Resident(answers(*COMPLETE[:3]))  # then silence: timeouts, a break-off
+    channel = open_channel()
+    channel.place_call(world.dial(NUMBER))
+    wait_until_idle(channel)
+    fake.drop_websocket(refuse_s=0.2)  # and a reconnect, with its warnings
+    channel.place_call(world.dial("+8613800138001"))  # once the new WebSocket is up
+    wait_until_idle(channel)
+    secret = fake.password
+    basic = base64.b64encode(f"{fake.username}:{secret}".encode()).decode()
+    assert len(caplog.records) > 50  # the handshake, requests and call steps were logged ...
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert secret not in logged and basic not in logged  # ... without the password
+    assert secret not in repr(channel.config) and secret not in repr(channel.options)
+
+
+def _wav(path: Path, rate: int = 8000, channels: int = 1) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\0\0" * (channels * rate // 10))
+
+
+def test_prompts_are_installed_where_asterisk_finds_them(tmp_path: Path) -> None:
+    rendered, sounds = tmp_path / "prompts", tmp_path / "sounds"
+    _wav(rendered / "zh" / "q_safety" / "text.wav")
+    _wav(rendered / "en" / "msg" / "goodbye_complete.wav")
+    installed = install_prompts(rendered, sounds)
+    assert sorted(p.relative_to(sounds).as_posix() for p in installed) == [
+        "minyi/en/msg/goodbye_complete.wav", "minyi/zh/q_safety/text.wav"]
+    uri = media_uri(Prompt("q_safety/text", "在目前的社会治安环境下……", "zh"))
+    assert uri == "sound:minyi/zh/q_safety/text"
+    assert (sounds / (uri.removeprefix("sound:") + ".wav")).is_file()
+    _wav(rendered / "zh" / "q_trend" / "text.wav", rate=16000)
+    with pytest.raises(PromptAudioError, match="16000 Hz"):
+        install_prompts(rendered, tmp_path / "elsewhere")
+    assert not (tmp_path / "elsewhere").exists()  # nothing copied when any file is wrong
+
+
+@SQLITE_ONLY
+def test_missing_prompt_audio_fails_the_playback_but_not_the_call(fake: FakeAsterisk, world: World, open_channel,
+                                                                  tmp_path: Path) -> None:
+    fake.sounds_dir = tmp_path / "sounds"  # empty: every playback fails at once, as on Asterisk
+    fake.residents[NUMBER] = Resident(answers(*COMPLETE))
+    channel = open_channel()
+    request = world.dial(NUMBER)
+    channel.place_call(request)
+    wait_until_idle(channel)
+    out = world.outcome(request.attempt_id)
+    assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE
+
+
+def test_minyi_ari_command(tmp_path: Path) -> None:
+    runner = CliRunner()
+    shown = runner.invoke(minyi, ["ari", "--help"])
+    assert shown.exit_code == 0 and "--amd-context" in shown.output and "--install-prompts" in shown.output
+    _wav(tmp_path / "prompts" / "zh" / "q_safety" / "text.wav", rate=44100)
+    refused = runner.invoke(minyi, ["ari", "--install-prompts", str(tmp_path / "prompts"),
+                                    "--sounds-dir", str(tmp_path / "sounds")])
+    assert refused.exit_code == 2 and "44100 Hz" in refused.output
