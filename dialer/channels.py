@@ -1,8 +1,8 @@
 """Telephony channels by name, imported only when asked for (a missing provider library or an
 unfinished channel is then a clear error, not a crash at start-up).
 
-A channel class is built as ``Channel(settings, sessions, clock)`` and must follow
-:class:`ivr.channels.base.Channel`.
+Each entry names a callable (a class or a factory function) that builds the channel from
+``(settings, sessions, clock)``; what it builds follows :class:`ivr.channels.base.Channel`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from survey.clock import Clock
 from survey.config import Settings
 
 CHANNELS = {
-    "simulated": "ivr.channels.simulated:SimulatedChannel",
+    "simulated": "ivr.channels.simulated:from_settings",
     "twilio": "ivr.channels.twilio.channel:TwilioChannel",
     "asterisk": "ivr.channels.asterisk.channel:AsteriskChannel",
 }
@@ -29,15 +29,15 @@ class ChannelUnavailable(RuntimeError):
 def open_channel(name: str, settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> Channel:
     if name not in CHANNELS:
         raise ChannelUnavailable(f"unknown channel {name!r}; expected one of {', '.join(CHANNELS)}")
-    module_name, class_name = CHANNELS[name].split(":")
+    module_name, attr = CHANNELS[name].split(":")
     try:
-        cls = getattr(importlib.import_module(module_name), class_name)
+        build = getattr(importlib.import_module(module_name), attr)
     except ModuleNotFoundError as exc:
         raise ChannelUnavailable(f"channel {name!r} is not available: module {exc.name} not found") from None
     except AttributeError:
-        raise ChannelUnavailable(f"channel {name!r} is not available: {module_name} has no {class_name}") from None
+        raise ChannelUnavailable(f"channel {name!r} is not available: {module_name} has no {attr}") from None
     try:
-        channel: Channel = cls(settings, sessions, clock)
+        channel: Channel = build(settings, sessions, clock)
     except ValueError as exc:  # e.g. missing provider settings
         raise ChannelUnavailable(f"channel {name!r} cannot start: {exc}") from None
     return channel

@@ -29,7 +29,7 @@ MAX_ERRORS_SHOWN = 50
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -76,7 +76,7 @@ def sample_import(
 
 
 def _print_import(file: Path, r: ImportReport, *, rejected: bool) -> None:
-    console.print(f"{file}: read as {r.encoding}, {r.rows} data row(s)")
+    console.print(f"{file}: read as {r.encoding}, {r.rows} data row(s)", soft_wrap=True)
     if r.errors:
         errors = Table(title="Rejected rows")
         for col in ("line", "column", "value", "reason"):
@@ -85,7 +85,7 @@ def _print_import(file: Path, r: ImportReport, *, rejected: bool) -> None:
             errors.add_row(str(e.line), e.column, e.value, e.reason)
         console.print(errors)
         if len(r.errors) > MAX_ERRORS_SHOWN:
-            console.print(f"... and {len(r.errors) - MAX_ERRORS_SHOWN} more")
+            console.print(f"... and {len(r.errors) - MAX_ERRORS_SHOWN} more", soft_wrap=True)
     if rejected:
         return
     counts = Table(title="Import")
@@ -157,7 +157,7 @@ def dial(
             codes = final_dispositions(session, row.id)
         console.print(f"survey closed: {sum(closed.finalised.values())} open case(s) coded now, "
                       f"{closed.unreleased} never released; final codes: "
-                      + ", ".join(f"{c} {n}" for c, n in sorted(codes.items())))
+                      + ", ".join(f"{c} {n}" for c, n in sorted(codes.items())), soft_wrap=True)
 
 
 def _clock(kind: str, channel: str, start: datetime | None) -> Clock:
@@ -169,4 +169,4 @@ def _clock(kind: str, channel: str, start: datetime | None) -> Clock:
 
 def _print_run(r: WorkerReport) -> None:
     console.print(f"stopped: {r.stop_reason}; {r.placed} call(s) placed, {r.results} result(s), "
-                  f"{r.ended - r.started} of fieldwork in {r.elapsed_s:.1f} s")
+                  f"{r.ended - r.started} of fieldwork in {r.elapsed_s:.1f} s", soft_wrap=True)

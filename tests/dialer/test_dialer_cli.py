@@ -1,0 +1,114 @@
+"""``minyi sample import`` and ``minyi dial``: output, exit codes, one transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dialer_fakes import make_survey
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from dialer import channels
+from survey.cli import app
+from survey.clock import VirtualClock
+from survey.db import make_engine, session_factory, session_scope, upgrade
+from survey.models import Case, Survey
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: VirtualClock) -> str:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("MINYI_DATABASE_URL", url)
+    monkeypatch.setenv("MINYI_SECRET_KEY", "test-secret")
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_scope(session_factory(engine)) as s:
+        make_survey(s, clock, quotas=(2, 2))
+    engine.dispose()
+    return url
+
+
+def _count(url: str) -> int:
+    with session_scope(session_factory(make_engine(url))) as s:
+        return int(s.scalar(select(func.count()).select_from(Case)) or 0)
+
+
+def _frame(tmp_path: Path, rows: str) -> Path:
+    path = tmp_path / "frame.csv"
+    path.write_text("number,township\n" + rows, encoding="gb18030")
+    return path
+
+
+def test_sample_import_reports_counts(db: str, tmp_path: Path) -> None:
+    rows = "".join(f"1380013{i:04d},{'T01' if i % 2 else '镇2'}\n" for i in range(10))
+    path = _frame(tmp_path, rows + "13800130001,T01\n")
+    result = runner.invoke(app, ["sample", "import", str(path), "--survey", "S1", "--replicate-size", "2"])
+    assert result.exit_code == 0, result.output
+    assert "read as gb18030, 11 data row(s)" in result.output
+    assert "duplicate in file" in result.output
+    assert _count(db) == 10
+
+
+def test_bad_rows_exit_2_and_import_nothing(db: str, tmp_path: Path) -> None:
+    path = _frame(tmp_path, "13800138000,T01\n12345,T01\n13800138001,T07\n")
+    result = runner.invoke(app, ["sample", "import", str(path), "--survey", "S1"])
+    assert result.exit_code == 2
+    assert "Rejected rows" in result.output and "unknown township" in result.output
+    assert "2 bad row(s): nothing was imported" in result.output
+    assert _count(db) == 0
+    result = runner.invoke(app, ["sample", "import", str(path), "--survey", "S1", "--skip-invalid"])
+    assert result.exit_code == 0 and _count(db) == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--survey", "S9"], "no survey 'S9'"),
+    (["--survey", "S1", "--replicate-size", "0"], "Invalid value"),
+])
+def test_sample_import_bad_input(db: str, tmp_path: Path, args: list[str], message: str) -> None:
+    path = _frame(tmp_path, "13800138000,T01\n")
+    result = runner.invoke(app, ["sample", "import", str(path), *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_sample_import_unreadable_file(db: str, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    result = runner.invoke(app, ["sample", "import", str(empty), "--survey", "S1"])
+    assert result.exit_code == 2 and "the file is empty" in result.output
+
+
+def test_dial_runs_a_campaign_and_closes_it(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(channels.CHANNELS, "fake", "dialer_fakes:completing_channel")
+    runner.invoke(app, ["sample", "import", str(_frame(tmp_path, "13800138000,T01\n13800138001,T01\n"
+                                                                 "13800138002,T02\n13800138003,T02\n13800138004,T02\n")),
+                        "--survey", "S1"])
+    result = runner.invoke(app, ["dial", "--survey", "S1", "--channel", "fake", "--clock", "virtual", "--lines", "1",
+                                 "--until-done", "--quiet", "--close"])
+    assert result.exit_code == 0, result.output
+    assert "stopped: every township reached its quota; 4 call(s) placed" in result.output
+    assert "final codes: 1.1 4, 4.80 1" in result.output
+    with session_scope(session_factory(make_engine(db))) as s:
+        assert s.scalars(select(Survey.status)).one() == "closed"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--survey", "S9"], "no survey 'S9'"),
+    (["--survey", "S1", "--channel", "pigeon"], "unknown channel 'pigeon'"),
+    (["--survey", "S1", "--channel", "broken"], "channel 'broken' is not available: module no_such_module not found"),
+    (["--survey", "S1", "--clock", "sundial"], "--clock must be auto, system or virtual"),
+])
+def test_dial_bad_input_exits_2(db: str, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+    monkeypatch.setitem(channels.CHANNELS, "broken", "no_such_module:Channel")
+    result = runner.invoke(app, ["dial", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_dial_refuses_bad_fieldwork_settings(db: str) -> None:
+    with session_scope(session_factory(make_engine(db))) as s:
+        s.scalars(select(Survey)).one().calling_windows = {"weekday": ["21:00-18:00"]}
+    result = runner.invoke(app, ["dial", "--survey", "S1"])
+    assert result.exit_code == 2 and "calling_windows.weekday[0]" in result.output
