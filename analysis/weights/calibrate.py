@@ -104,7 +104,7 @@ def calibrate(design: StratifiedDesign, grid: CellGrid, population: Population,
     if raked.any():
         raking = _margins(grid, population, counts, d, raked, options.collapse, record)
         in_rake = raked[town]
-        g_rake, capped = _rake(seed * in_rake, counts * in_rake, d[town], town, raking, options, record)
+        g_rake, capped = _rake(seed * in_rake, counts * in_rake, d[town], grid, raking, options, record)
         g[in_rake] = g_rake[in_rake]
     weights = design.base * g[grid.cell]
     _verify(weights, grid, ps_groups, ps_targets, raking, record)
@@ -232,8 +232,9 @@ def _margin_runs(n_l: FloatArray, N_l: FloatArray, d: float, rule: CollapseRule,
     return runs
 
 
-def _rake(seed: FloatArray, counts: FloatArray, base: FloatArray, town: IntArray, raking: _Raking,
+def _rake(seed: FloatArray, counts: FloatArray, base: FloatArray, grid: CellGrid, raking: _Raking,
           options: WeightingOptions, record: _Record) -> tuple[FloatArray, BoolArray]:
+    town = grid.township_of()
     try:
         if options.trim.active:
             trimmed = trim_and_rake(seed, counts, base, town, raking.margins, options.trim, tol=options.tol)

@@ -46,12 +46,12 @@ def rake(seed: FloatArray, margins: Sequence[Margin], *, fixed: FloatArray | Non
     for sweep in range(1, max_sweeps + 1):
         for k, (m, target) in enumerate(zip(margins, free, strict=True)):
             achieved = _totals(m, seed * g)
-            empty = (achieved <= 0) & (target > 0)
+            empty = (achieved <= 0) & (target > tol * m.targets)
             if empty.any():
                 raise RakeDidNotConverge(k, int(np.flatnonzero(empty)[0]), 1.0, sweep)
             ratio = np.divide(target, achieved, out=np.ones_like(target), where=achieved > 0)
-            inside = m.groups >= 0
-            g[inside] *= ratio[m.groups[inside]]
+            moving = (m.groups >= 0) & (seed > 0)
+            g[moving] *= ratio[m.groups[moving]]
         worst = _worst(seed * g + fixed, margins)
         if worst[2] < tol:
             return g
@@ -68,7 +68,7 @@ def margin_errors(totals: FloatArray, margin: Margin) -> FloatArray:
 def _worst(totals: FloatArray, margins: Sequence[Margin]) -> tuple[int, int, float]:
     best = (0, 0, 0.0)
     for k, m in enumerate(margins):
-        errors = margin_errors(totals, m)
+        errors = np.nan_to_num(margin_errors(totals, m), nan=np.inf)
         if errors.size and errors.max() > best[2]:
             best = (k, int(errors.argmax()), float(errors.max()))
     return best

@@ -1,11 +1,16 @@
-"""Weight trimming within township, then re-raking, until caps and margins both hold.
+"""Weight trimming within township: raking whose factors must stay within caps.
 
 Caps are on the adjustment g = w/d (``lower`` <= g <= ``upper``, relative to the base weight) and/or
-on w <= ``median`` x the township's median raked weight (median taken once, before trimming).
-A unit beyond a cap is fixed at the cap and the others are raked again to the margins net of the
-fixed units; this repeats until no free unit breaks a cap. Each round fixes at least one more unit,
-so it ends; if the remaining units cannot meet a margin the caps are too tight and raking fails.
-Unlike R's ``trimWeights`` nothing moves across townships and the margins still hold afterwards.
+on w <= ``median`` x the township's median raked weight (the median of the untrimmed raked weights).
+
+Trimming then re-raking, over and over, settles where every unit is either at a cap or carries the
+raking factor of its margin levels: g = clip(prod of level factors, lower, upper). That limit is
+computed directly here, by raking in which each margin step finds, per level, the factor r with
+sum_c seed_c clip(f_c r, L_c, U_c) = target (bisection on log r; the sum is monotone in r). It is the
+solution R's ``calibrate(calfun="raking", bounds=c(L, U))`` looks for (truncated raking); where the
+caps do not bind it is plain raking. Unlike R's ``trimWeights``, nothing moves across townships and
+the margins hold exactly afterwards. Caps too tight for a margin level fail at once; caps that
+cannot hold together with all margins fail after the sweeps run out.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.errors import AnalysisError
-from analysis.grouping import BoolArray, FloatArray, IntArray
-from analysis.weights.rake import TOLERANCE, Margin, rake
+from analysis.grouping import BoolArray, FloatArray, IntArray, bincount
+from analysis.weights.rake import MAX_SWEEPS, TOLERANCE, Margin, RakeDidNotConverge, margin_errors, rake
 
-SLACK = 1e-9  # a unit this close to its cap is not over it
+NO_CAP = 1e12  # bounds standing in for "no cap" (relative to the base weight)
+BISECTIONS = 80
+AT_CAP = 1e-9  # relative distance from a cap that counts as "held at the cap"
 
 
 @dataclass(frozen=True)
@@ -54,25 +61,61 @@ def trim_and_rake(seed: FloatArray, counts: FloatArray, base: FloatArray, townsh
     ``seed`` is the base-weight total of each unit, ``counts`` its respondents, ``base`` its
     respondents' base weight and ``township`` its township index.
     """
-    g = rake(seed, margins, tol=tol)
-    low, high = _caps(g, counts, base, township, rule)
-    capped = np.zeros(seed.size, dtype=bool)
-    fixed_g = np.zeros_like(g)
-    while True:
-        over = ~capped & (counts > 0) & ((g > high * (1 + SLACK)) | (g < low * (1 - SLACK)))
-        if not over.any():
-            return Trimmed(g, capped)
-        fixed_g[over] = np.clip(g[over], low[over], high[over])
-        capped |= over
-        free_seed = np.where(capped, 0.0, seed)
-        g = rake(free_seed, margins, fixed=seed * fixed_g * capped, tol=tol)
-        g[capped] = fixed_g[capped]
+    low, high = _caps(rake(seed, margins, tol=tol), counts, base, township, rule)
+    g = bounded_rake(seed, margins, low, high, tol=tol)
+    used = counts > 0
+    capped = used & ((g >= high * (1 - AT_CAP)) | (g <= low * (1 + AT_CAP)))
+    return Trimmed(g, capped)
+
+
+def bounded_rake(seed: FloatArray, margins: Sequence[Margin], low: FloatArray, high: FloatArray, *,
+                 tol: float = TOLERANCE, max_sweeps: int = MAX_SWEEPS) -> FloatArray:
+    """Factors g = clip(f, low, high) meeting every margin, f a product of per-level factors."""
+    f = np.ones_like(seed)
+    used = seed > 0
+    for sweep in range(1, max_sweeps + 1):
+        for k, m in enumerate(margins):
+            inside = (m.groups >= 0) & used
+            r = _level_factors(seed[inside], f[inside], low[inside], high[inside], m.groups[inside], m.targets,
+                               k, sweep)
+            f[inside] *= r[m.groups[inside]]
+        g = np.where(used, np.clip(f, low, high), 1.0)
+        worst = max(((k, margin_errors(seed * g, m)) for k, m in enumerate(margins)),
+                    key=lambda item: item[1].max(initial=0.0), default=(0, np.zeros(0)))
+        if worst[1].max(initial=0.0) < tol:
+            return g
+    k, errors = worst
+    raise RakeDidNotConverge(k, int(errors.argmax()), float(errors.max()), max_sweeps)
+
+
+def _level_factors(seed: FloatArray, f: FloatArray, low: FloatArray, high: FloatArray, groups: IntArray,
+                   targets: FloatArray, margin: int, sweep: int) -> FloatArray:
+    """Per group, r with sum seed * clip(f r, low, high) = target, by bisection on log r."""
+    size = targets.size
+    least, most = bincount(groups, seed * low, size), bincount(groups, seed * high, size)
+    present = bincount(groups, seed, size) > 0
+    short = present & ((targets < least * (1 - 1e-12)) | (targets > most * (1 + 1e-12)))
+    if short.any():
+        j = int(np.flatnonzero(short)[0])
+        raise RakeDidNotConverge(margin, j, float(abs(targets[j] - np.clip(targets[j], least[j], most[j]))
+                                                   / targets[j]), sweep)
+    lo = np.full(size, np.inf)
+    hi = np.full(size, -np.inf)
+    np.minimum.at(lo, groups, np.log(low / f))
+    np.maximum.at(hi, groups, np.log(high / f))
+    lo, hi = np.where(present, lo, 0.0), np.where(present, hi, 0.0)
+    for _ in range(BISECTIONS):
+        mid = (lo + hi) / 2
+        total = bincount(groups, seed * np.clip(f * np.exp(mid[groups]), low, high), size)
+        below = total < targets
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return np.asarray(np.exp((lo + hi) / 2), dtype=np.float64)
 
 
 def _caps(g: FloatArray, counts: FloatArray, base: FloatArray, township: IntArray,
           rule: TrimRule) -> tuple[FloatArray, FloatArray]:
-    low = np.full(g.size, rule.lower if rule.lower is not None else 0.0)
-    high = np.full(g.size, rule.upper if rule.upper is not None else np.inf)
+    low = np.full(g.size, rule.lower if rule.lower is not None else 1 / NO_CAP)
+    high = np.full(g.size, rule.upper if rule.upper is not None else NO_CAP)
     if rule.median is not None:
         weights = g * base
         for t in np.unique(township):

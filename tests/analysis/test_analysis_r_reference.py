@@ -16,6 +16,7 @@ from analysis_helpers import FIXTURES
 from analysis.flatfile import read_csv_strings
 from analysis.pipeline import Options, run_analysis
 from analysis.spec import Spec
+from analysis.weights import TrimRule
 
 DATA = FIXTURES / "r"
 RTOL = 1e-8
@@ -27,10 +28,24 @@ def expected() -> pd.DataFrame:
     return pd.read_csv(DATA / "expected.csv", dtype={"period": str, "stratum": str})
 
 
+def analysed(spec: Spec, population: str, **options: object) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Estimates and weights; with ``bounded=True`` each wave on its own with its trimming caps."""
+    responses = read_csv_strings(DATA / "responses.csv")
+    pop = read_csv_strings(DATA / f"{population}.csv")
+    bounded = bool(options.pop("bounded", False))
+    if bounded:
+        runs = [run_analysis(responses[responses.wave == wave], pop, spec, Options(by=BY, trim=trim))
+                for wave, trim in BOUNDS.items()]
+    else:
+        runs = [run_analysis(responses, pop, spec, Options(by=BY, **options))]  # type: ignore[arg-type]
+    estimates = pd.DataFrame([asdict(e) for run in runs for e in run.result.estimates])
+    trimmed = sum(d.trimmed for run in runs for d in run.result.diagnostics if d.stratum == "ALL")
+    assert (trimmed > 0) == bounded
+    return estimates, pd.concat([run.weights for run in runs])
+
+
 def ours(spec: Spec, population: str, **options: object) -> pd.DataFrame:
-    run = run_analysis(read_csv_strings(DATA / "responses.csv"), read_csv_strings(DATA / f"{population}.csv"),
-                       spec, Options(by=BY, **options))  # type: ignore[arg-type]
-    return pd.DataFrame([asdict(e) for e in run.result.estimates])
+    return analysed(spec, population, **options)[0]
 
 
 def joined(expected: pd.DataFrame, design: str, got: pd.DataFrame) -> pd.DataFrame:
@@ -40,14 +55,18 @@ def joined(expected: pd.DataFrame, design: str, got: pd.DataFrame) -> pd.DataFra
     return merged
 
 
-@pytest.mark.parametrize(("design", "population", "projection"), [
-    ("poststratify", "cells", "exact"),
-    ("calibrate", "margins", "exact"),
-    ("rake", "margins", "rake-sweeps"),
+BOUNDS = {"2025": TrimRule(upper=1.8, lower=0.6), "2026": TrimRule(upper=2.0, lower=0.5)}  # as reference.R
+
+
+@pytest.mark.parametrize(("design", "population", "options"), [
+    ("poststratify", "cells", {}),
+    ("calibrate", "margins", {}),
+    ("rake", "margins", {"projection": "rake-sweeps"}),
+    ("bounded", "margins", {"bounded": True}),
 ])
 def test_estimates_ses_deff_df_and_cis_match_r(spec: Spec, expected: pd.DataFrame, design: str,
-                                                population: str, projection: str) -> None:
-    m = joined(expected, design, ours(spec, population, projection=projection))
+                                                population: str, options: dict[str, object]) -> None:
+    m = joined(expected, design, ours(spec, population, **options))
     assert (m["n_r"] == m["n"]).all()
     assert (m["df_r"] == m["df"]).all()
     for column in ("estimate", "se", "deff", "ci_low", "ci_high"):
@@ -79,12 +98,12 @@ def test_exact_projection_differs_from_rake_sweeps_where_margins_are_associated(
     assert off_sweeps < off_exact / 10
 
 
-@pytest.mark.parametrize(("design", "population"), [("poststratify", "cells"), ("rake", "margins"),
-                                                    ("calibrate", "margins")])
-def test_weights_match_r(spec: Spec, design: str, population: str) -> None:
+@pytest.mark.parametrize(("design", "population", "bounded"), [
+    ("poststratify", "cells", False), ("rake", "margins", False), ("calibrate", "margins", False),
+    ("bounded", "margins", True)])
+def test_weights_match_r(spec: Spec, design: str, population: str, bounded: bool) -> None:
     r = pd.read_csv(DATA / "weights.csv", dtype={"id": str})
-    run = run_analysis(read_csv_strings(DATA / "responses.csv"), read_csv_strings(DATA / f"{population}.csv"),
-                       spec, Options(by=BY))
-    m = r[r.design == design].merge(run.weights, on="id", suffixes=("_r", ""), validate="one_to_one")
-    assert len(m) == len(run.weights)
+    weights = analysed(spec, population, bounded=bounded)[1]
+    m = r[r.design == design].merge(weights, on="id", suffixes=("_r", ""), validate="one_to_one")
+    assert len(m) == len(weights)
     np.testing.assert_allclose(m["weight"], m["weight_r"], rtol=RTOL)

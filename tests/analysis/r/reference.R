@@ -6,6 +6,10 @@
 #   poststratify: postStratify(~township+age_group+sex)
 #   rake:         rake(list(~township+age_group, ~township+sex)), converged tightly (variance: 10 sweeps)
 #   calibrate:    calibrate(same margins, calfun="raking")               (variance: exact projection)
+#   bounded:      calibrate(same margins, calfun="raking", bounds=BOUNDS[[wave]]): truncated raking,
+#                 what trimming (TrimRule(lower, upper)) converges to. The bounds bind in both waves;
+#                 they differ by wave because R's Newton steps fail to converge for some bounds
+#                 (its raking dF tests log g against the bounds minus 1).
 # Domains: rows of the township with a valid answer, kept with weight 0 (design[rows, ]).
 # CIs: shares svyciprop(method="xlogit", df=degf(domain)); scores confint(svymean, df=degf(domain)).
 # Wilson (effective n) and Korn-Graubard (domain n) are written from their formulas, because R's
@@ -32,6 +36,7 @@ pop_age <- setNames(margins[margins$margin == "age_group", c("township", "level"
 pop_sex <- setNames(margins[margins$margin == "sex", c("township", "level", "N")], c("township", "sex", "Freq"))
 
 num <- function(x) sprintf("%.17g", x)
+BOUNDS <- list(`2025` = c(0.6, 1.8), `2026` = c(0.5, 2))
 rows <- list()
 weights_out <- list()
 for (wave in sort(unique(resp$wave))) {
@@ -42,7 +47,9 @@ for (wave in sort(unique(resp$wave))) {
     rake = rake(des, list(~township + age_group, ~township + sex), list(pop_age, pop_sex),
                 control = list(maxit = 1000, epsilon = 1e-14)),
     calibrate = calibrate(des, list(~township + age_group, ~township + sex), list(pop_age, pop_sex),
-                          calfun = "raking", maxit = 1000, epsilon = 1e-14))
+                          calfun = "raking", maxit = 1000, epsilon = 1e-14),
+    bounded = calibrate(des, list(~township + age_group, ~township + sex), list(pop_age, pop_sex),
+                        calfun = "raking", bounds = BOUNDS[[as.character(wave)]], maxit = 1000, epsilon = 1e-14))
   for (m in names(designs)) {
     ds <- designs[[m]]
     weights_out[[length(weights_out) + 1]] <- data.frame(id = d$id, design = m, weight = num(weights(ds)))
