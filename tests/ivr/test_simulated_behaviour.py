@@ -68,7 +68,7 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Campaign:
     world = World(seed=21, townships=3)
     fieldwork = fresh_fieldwork(tmp_path_factory.mktemp("campaign") / "c.db", world)
     channel = SimulatedChannel(fieldwork.sessions, fieldwork.clock, world, seed=4)
-    return run_campaign(fieldwork, channel, per_township=100, attempts=4)
+    return run_campaign(fieldwork, channel, per_township=120, attempts=4)
 
 
 def test_every_network_outcome_occurs(campaign: Campaign) -> None:
@@ -212,3 +212,30 @@ def test_the_dialer_builds_it_from_settings(tmp_path: Path) -> None:
 def test_behaviour_settings_are_checked(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Behaviour(**changes)  # type: ignore[arg-type]
+
+
+def test_weighting_matters_young_men_pick_up_less_and_answer_differently() -> None:
+    """Expected respondents' shares, with the chance to pick up on a weekday evening as the only
+    selection: satisfaction comes out too high and safety too low unless the sample is weighted."""
+    from ivr.channels.simulated.attitudes import ITEMS_BY_QUESTION, cell_distribution
+
+    world, behaviour = World(seed=2026), Behaviour()
+
+    def shares(question: str) -> tuple[float, float]:
+        item = ITEMS_BY_QUESTION[question]
+        true = [0.0, 0.0]
+        reached = [0.0, 0.0]
+        for town in world.townships:
+            for (age, sex), n in town.cells():
+                dist = cell_distribution(item, world.climate, town.code, (age, sex))
+                favourable, valid = sum(dist[c] for c in (1, 2, 3)), 1 - dist[8]
+                person = Person("", town.code, "household", False, age, sex, 0, False, False, False, 1.0)
+                pickup = behaviour.pickup_chance("weekday_evening", person)
+                true = [true[0] + n * favourable, true[1] + n * valid]
+                reached = [reached[0] + n * pickup * favourable, reached[1] + n * pickup * valid]
+        return true[0] / true[1], reached[0] / reached[1]
+
+    truth, unweighted = shares("q_overall")
+    assert unweighted > truth + 0.015
+    truth, unweighted = shares("q_safety")
+    assert unweighted < truth - 0.01

@@ -18,11 +18,11 @@ from ivr.channels.simulated.world import Person
 DAYPARTS = ("weekday_day", "weekday_evening", "weekend_day", "weekend_evening", "night")
 
 DEFAULT_PICKUP: Mapping[str, Mapping[str, float]] = MappingProxyType({
-    "weekday_day": {"18-29": 0.15, "30-44": 0.18, "45-59": 0.28, "60+": 0.45},
-    "weekday_evening": {"18-29": 0.32, "30-44": 0.40, "45-59": 0.47, "60+": 0.52},
-    "weekend_day": {"18-29": 0.28, "30-44": 0.34, "45-59": 0.42, "60+": 0.50},
-    "weekend_evening": {"18-29": 0.30, "30-44": 0.37, "45-59": 0.44, "60+": 0.47},
-    "night": {"18-29": 0.08, "30-44": 0.06, "45-59": 0.05, "60+": 0.04},
+    "weekday_day": {"18-29": 0.08, "30-44": 0.12, "45-59": 0.25, "60+": 0.50},
+    "weekday_evening": {"18-29": 0.18, "30-44": 0.30, "45-59": 0.45, "60+": 0.60},
+    "weekend_day": {"18-29": 0.20, "30-44": 0.28, "45-59": 0.40, "60+": 0.55},
+    "weekend_evening": {"18-29": 0.20, "30-44": 0.30, "45-59": 0.42, "60+": 0.55},
+    "night": {"18-29": 0.06, "30-44": 0.05, "45-59": 0.04, "60+": 0.03},
 })
 
 _PROBABILITIES = ("male_pickup", "busy", "intro_hangup", "refuse", "callback", "opt_out", "break_off",
@@ -42,7 +42,7 @@ class Behaviour:
     """Probabilities and timings of residents' behaviour (defaults: a typical county CATI centre)."""
 
     pickup: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PICKUP)
-    male_pickup: float = 0.75  # odds ratio of a man picking up, against a woman
+    male_pickup: float = 0.55  # odds ratio of a man picking up, against a woman
     busy: float = 0.04
     ring_s: tuple[float, float] = (4.0, 20.0)  # until a person picks up
     voicemail_after_s: float = 25.0
