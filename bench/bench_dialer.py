@@ -100,22 +100,29 @@ def bulk_load(engine: Engine, n: int) -> int:
     else:
         with engine.begin() as conn:
             raw = conn.connection.driver_connection
+            assert raw is not None
             raw.executemany("INSERT INTO contacts (id, number_enc, number_hash, number_masked, line_type) "
                             "VALUES (?, ?, ?, ?, ?)", contacts)
             raw.executemany(f"INSERT INTO cases ({', '.join(case_cols)}) VALUES ({', '.join('?' * len(case_cols))})",
-                            ((*row[:8], row[8].isoformat(sep=' ') if row[8] else None, *row[9:11],
-                              row[11].isoformat(sep=' '), row[12].isoformat(sep=' ')) for row in cases))
+                            (tuple(_sqlite_value(v) for v in row) for row in cases))
             conn.execute(text("ANALYZE"))
-    return survey_id
+    return int(survey_id)
+
+
+def _sqlite_value(value: object) -> object:
+    """SQLAlchemy stores naive datetimes in SQLite as ISO text with a space."""
+    return value.isoformat(sep=" ") if isinstance(value, datetime) else value
 
 
 def _copy(engine: Engine, table: str, columns: tuple[str, ...], rows: Iterator[tuple[object, ...]]) -> None:
     raw = engine.raw_connection()
     try:
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        pg = raw.driver_connection
+        assert pg is not None
+        with pg.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        raw.commit()
+        pg.commit()
     finally:
         raw.close()
 
@@ -144,16 +151,9 @@ def time_progress(engine: Engine, survey_id: int) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def migrate(engine: Engine) -> None:
-    """Upgrade, then create any index the models declare that the migration does not have yet."""
-    upgrade(engine)
-    for index in Case.__table__.indexes:
-        index.create(engine, checkfirst=True)
-
-
 def bench_pick(name: str, url: str, n: int) -> None:
     engine = make_engine(url)
-    migrate(engine)
+    upgrade(engine)
     t0 = time.perf_counter()
     survey_id = bulk_load(engine, n)
     load_s = time.perf_counter() - t0
@@ -166,7 +166,7 @@ def bench_pick(name: str, url: str, n: int) -> None:
 def bench_campaign(n: int, workdir: Path) -> None:
     url = f"sqlite:///{workdir}/campaign.db"
     engine = make_engine(url)
-    migrate(engine)
+    upgrade(engine)
     sessions = session_factory(engine)
     clock = VirtualClock(START)
     quota = max(1, n // TOWNSHIPS // 8)

@@ -17,7 +17,7 @@ from dialer.frames import FrameError, read_frame
 from dialer.policy import DialPolicy, PolicyError
 from dialer.sample import ImportReport, import_sample
 from dialer.stats import final_dispositions
-from dialer.worker import Stop, WorkerOptions, WorkerReport, run_worker
+from dialer.worker import Stop, WorkerOptions, WorkerReport, default_owner, run_worker
 from survey.clock import Clock, SystemClock, VirtualClock
 from survey.config import load_settings
 from survey.db import make_engine, session_factory, session_scope
@@ -141,8 +141,8 @@ def dial(
         chan = open_channel(channel, settings, sessions, the_clock)
     except ChannelUnavailable as exc:
         raise _fail(str(exc)) from None
-    options = WorkerOptions(survey=survey, until_done=until_done, max_seconds=max_seconds, lines=lines, cps=cps,
-                            **({"owner": worker_id} if worker_id else {}))
+    options = WorkerOptions(survey=survey, owner=worker_id or default_owner(), until_done=until_done,
+                            max_seconds=max_seconds, lines=lines, cps=cps)
     vault = PhoneVault(settings.secret_key)
     if quiet:
         report = run_worker(sessions, chan, the_clock, vault, options)

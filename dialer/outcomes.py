@@ -166,8 +166,9 @@ def summaries(session: Session, cases: Sequence[Case]) -> dict[int, CaseSummary]
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
         for case_id, temp in session.execute(select(CallAttempt.case_id, CallAttempt.temp_disposition).where(
-                CallAttempt.case_id.in_(chunk), CallAttempt.temp_disposition.is_not(None))):
-            temps[case_id][temp] += 1
+                CallAttempt.case_id.in_(chunk))):
+            if temp:
+                temps[case_id][temp] += 1
         for case_id, status in session.execute(select(Interview.case_id, Interview.status).where(
                 Interview.case_id.in_(chunk))):
             statuses[case_id].add(status)

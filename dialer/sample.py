@@ -150,11 +150,11 @@ def _store_contacts(session: Session, rows: list[_Row], hashes: dict[str, str], 
     """Contact ids by E.164, inserting the numbers not stored yet (a number is one contact across
     all surveys, which is how do-not-call and de-duplication see it)."""
     ids = _contact_ids(session, list(hashes.values()))
-    new = [{"number_enc": vault.encrypt(r.e164), "number_hash": hashes[r.e164], "number_masked": mask(r.e164),
-            "line_type": r.line_type} for r in rows if hashes[r.e164] not in ids]
+    new = [r for r in rows if hashes[r.e164] not in ids]
     if new:
-        session.execute(insert(Contact), new)
-        ids.update(_contact_ids(session, [n["number_hash"] for n in new]))
+        session.execute(insert(Contact), [{"number_enc": vault.encrypt(r.e164), "number_hash": hashes[r.e164],
+                                           "number_masked": mask(r.e164), "line_type": r.line_type} for r in new])
+        ids.update(_contact_ids(session, [hashes[r.e164] for r in new]))
     return {r.e164: ids[hashes[r.e164]] for r in rows}
 
 

@@ -55,10 +55,15 @@ class Stop:
     SURVEY_STOPPED = "survey paused or closed"
 
 
+def default_owner() -> str:
+    """A worker's name in leases and attempts: host and process."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 @dataclass(frozen=True)
 class WorkerOptions:
     survey: str  # survey code
-    owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    owner: str = field(default_factory=default_owner)
     until_done: bool = True  # False: dial what is due now, then return
     max_seconds: float | None = None  # wall-clock limit
     until: datetime | None = None  # clock-time limit

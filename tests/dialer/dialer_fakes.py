@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,7 +56,7 @@ class ScriptedChannel:
     ``in_flight`` then names a file that exists while a call is running."""
 
     clock: Clock
-    script: dict[str, Sequence[Step]] = field(default_factory=dict)
+    script: Mapping[str, Sequence[Step]] = field(default_factory=dict)
     default: Step | Callable[[CallRequest], Step] = Step()
     real_seconds: float = 0.0
     in_flight: Path | None = None
@@ -131,7 +131,8 @@ def make_survey(session: Session, clock: Clock, *, code: str = "S1", quotas: Seq
 def add_numbers(session: Session, survey: Survey, per_stratum: int, now: datetime, *, start: int = 0,
                 replicate_size: int | None = None) -> list[str]:
     """Import ``per_stratum`` numbers into each township; returns them in import order."""
-    rows, numbers = [], []
+    rows: list[FrameRow] = []
+    numbers: list[str] = []
     for s_index, s in enumerate(survey.strata):
         for i in range(per_stratum):
             n = number(start + s_index * per_stratum + i)

@@ -107,10 +107,11 @@ def _open_attempt(session: Session, clock: VirtualClock, *, quotas: tuple[int, .
     return attempt
 
 
-def _end(clock: VirtualClock, status: str, interview: str | None = None, **kw: object) -> CallResult:
+def _end(clock: VirtualClock, status: str, interview: str | None = None,
+         callback_at: datetime | None = None) -> CallResult:
     now = clock.now()
-    return CallResult(status, now, now + timedelta(minutes=3), interview_status=interview,  # type: ignore[arg-type]
-                      answered_at=now if status == CallStatus.ANSWERED else None, **kw)
+    return CallResult(status, now, now + timedelta(minutes=3), interview_status=interview, callback_at=callback_at,
+                      answered_at=now if status == CallStatus.ANSWERED else None)
 
 
 def test_applying_a_result_twice_changes_nothing(session: Session, clock: VirtualClock) -> None:

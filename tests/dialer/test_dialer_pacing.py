@@ -119,7 +119,8 @@ def test_a_labelled_caller_id_is_noticed_and_rotated_out(sessions: sessionmaker[
         rates = answer_rates(s, survey_id)
         series = answer_rates(s, survey_id, bucket=timedelta(hours=1))
         by_trunk = answer_rates(s, survey_id, by="trunk")
-    assert flag_low(rates, DialPolicy.parse(**{"pacing": settings["pacing"]}).pacing.caller_id_health) == {"+862712340"}
+    health = DialPolicy.parse(pacing=settings["pacing"]).pacing.caller_id_health
+    assert flag_low(rates, health) == {"+862712340"}
     assert {r.key for r in series} == {r.key for r in rates} and all(r.bucket is not None for r in series)
     assert [r.key for r in by_trunk] == ["main"] and by_trunk[0].attempts == len(used)
 

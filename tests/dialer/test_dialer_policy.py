@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
@@ -64,7 +65,7 @@ def test_overrides_merge_with_defaults() -> None:
     ({"pacing": {"caller_id_health": {"auto_rotate": "yes"}}}, "pacing.caller_id_health.auto_rotate: expected true"),
     ({"pacing": []}, "pacing: expected an object"),
 ])
-def test_malformed_settings_name_the_key(kwargs: dict, message: str) -> None:
+def test_malformed_settings_name_the_key(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(PolicyError) as err:
         DialPolicy.parse(**kwargs)
     assert str(err.value).startswith(message)

@@ -86,7 +86,8 @@ def test_four_workers_share_a_campaign_and_survive_a_killed_worker(pg_url: str, 
                 assert earlier.ended_at is not None and later.started_at >= earlier.ended_at
         lost = [a for a in attempts if a.worker == "w0" and a.status == AttemptStatus.UNKNOWN]
         assert lost, "the killed worker's calls were reconciled"
-        assert all(a.error and a.error.startswith("lease expired") and a.ended_at >= killed_at for a in lost)
+        assert all(a.error and a.error.startswith("lease expired") and a.ended_at and a.ended_at >= killed_at
+                   for a in lost)
         assert {a.worker for a in attempts} == {"w0", "w1", "w2", "w3"}
         assert all(a.temp_disposition for a in attempts)
         assert s.scalar(select(func.count()).select_from(Case).where(Case.status == CaseStatus.LEASED)) == 0
