@@ -1,0 +1,76 @@
+"""Change between periods with multiplicity adjustment; ranks with intervals and tiers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from analysis_helpers import SPEC_DICT, survey_frames
+from scipy import stats
+
+from analysis.changes import benjamini_hochberg, changes, holm
+from analysis.pipeline import Options, run_analysis
+from analysis.ranks import ranks
+from analysis.results import COUNTY, Estimate
+from analysis.spec import parse_spec
+
+
+def test_holm_and_benjamini_hochberg_by_hand() -> None:
+    p = np.array([0.01, 0.04, 0.03, 0.005])
+    np.testing.assert_allclose(holm(p), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(benjamini_hochberg(p), [0.02, 0.04, 0.04, 0.02])
+    np.testing.assert_allclose(holm(np.array([0.5, 0.9])), [1.0, 1.0])
+
+
+def est(period: str, stratum: str, value: float | None, se: float | None, index: str = "x") -> Estimate:
+    return Estimate(period=period, stratum=stratum, index=index, kind="share", n=100, estimate=value, se=se,
+                    ci_low=None, ci_high=None, deff=None, deff_kish=None, n_eff=None)
+
+
+def test_change_uses_independent_samples_and_adjusts_within_the_pair_of_periods() -> None:
+    rows = [est("1", "A", 0.5, 0.03), est("2", "A", 0.62, 0.04), est("1", "B", 0.7, 0.02), est("2", "B", 0.71, 0.02),
+            est("1", "C", 0.6, 0.05), est("2", "C", None, None), est("3", "A", 0.5, 0.03)]
+    got = {(c.stratum, c.period_to): c for c in changes(rows, ["1", "2", "3"], "holm")}
+    a = got[("A", "2")]
+    assert a.change == pytest.approx(0.12) and a.se == pytest.approx(0.05)
+    assert a.p_value == pytest.approx(2 * stats.norm.sf(0.12 / 0.05))
+    b = got[("B", "2")]
+    assert a.p_adjusted == pytest.approx(min(1, 2 * a.p_value)) and b.p_adjusted == pytest.approx(max(b.p_value,
+                                                                                                    a.p_adjusted))
+    assert a.significant and not b.significant
+    assert (a.ci_low, a.ci_high) == pytest.approx((0.12 - 1.959964 * 0.05, 0.12 + 1.959964 * 0.05), rel=1e-6)
+    c = got[("C", "2")]
+    assert (c.change, c.p_value, c.significant) == (None, None, False)
+    assert got[("A", "3")].p_adjusted == pytest.approx(got[("A", "3")].p_value)  # a family of one
+
+
+def test_ranks_are_seeded_and_well_separated_townships_rank_exactly() -> None:
+    rows = [est("1", t, v, 0.01) for t, v in (("A", 0.9), ("B", 0.5), ("C", 0.7))] + [est("1", COUNTY, 0.7, 0.005)]
+    vs_county = {("1", "x", t): 0.011 for t in "ABC"}
+    first, again = ranks(rows, vs_county, seed=5), ranks(rows, vs_county, seed=5)
+    assert first == again
+    got = {r.stratum: r for r in first}
+    assert [(got[t].rank, got[t].rank_low, got[t].rank_high) for t in "ABC"] == [(1, 1, 1), (3, 3, 3), (2, 2, 2)]
+    assert [got[t].tier for t in "ABC"] == ["above", "below", "same"]
+
+
+def test_close_townships_get_wide_rank_intervals() -> None:
+    values = {"A": 0.80, "B": 0.81, "C": 0.79, "D": 0.95}
+    rows = [est("1", t, v, 0.03) for t, v in values.items()] + [est("1", COUNTY, 0.84, 0.01)]
+    got = {r.stratum: r for r in ranks(rows, {("1", "x", t): 0.03 for t in values}, seed=1)}
+    for t in "ABC":
+        assert got[t].rank_low <= got[t].rank <= got[t].rank_high and got[t].rank_high - got[t].rank_low >= 2
+    assert got["D"].rank == 1 and got["D"].rank_high <= 2
+
+
+def test_pipeline_changes_ranks_and_jump_flags() -> None:
+    responses, cells = survey_frames(waves=("2025", "2026"))
+    jump = (responses.wave == "2026") & (responses.township == "A") & ~responses.q_safety.isin([8, 9])
+    responses.loc[jump, "q_safety"] = 5
+    spec = parse_spec({"indices": {"safety": SPEC_DICT["indices"]["safety"]}, "integrity": {"jump_z": 4}})
+    run = run_analysis(responses, cells, spec, Options(by=("age_group", "sex")))
+    a = next(c for c in run.result.changes if c.stratum == "A")
+    assert a.change < -0.5 and a.significant
+    assert [f.stratum for f in run.result.integrity if f.kind == "jump"] == ["A"]
+    assert any(line.startswith("period 2026, township A: safety moved -") for line in run.result.flags)
+    assert {r.period for r in run.result.ranks} == {"2025", "2026"}
+    assert next(r for r in run.result.ranks if r.period == "2026" and r.stratum == "A").tier == "below"

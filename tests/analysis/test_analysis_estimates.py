@@ -1,0 +1,106 @@
+"""Index estimates: composites, don't-know handling, not-estimable domains, df, design effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from analysis_helpers import SPEC_DICT, survey_frames
+
+from analysis.pipeline import Options, run_analysis
+from analysis.results import COUNTY, Estimate
+from analysis.spec import parse_spec
+
+BY = ("age_group", "sex")
+
+
+def estimates(responses: pd.DataFrame, cells: pd.DataFrame, indices: dict[str, object],
+              **options: object) -> dict[tuple[str, str], Estimate]:
+    run = run_analysis(responses, cells, parse_spec({"indices": indices}), Options(by=BY, **options))  # type: ignore[arg-type]
+    return {(e.stratum, e.index): e for e in run.result.estimates}
+
+
+SAFETY = SPEC_DICT["indices"]["safety"]
+POLICE = SPEC_DICT["indices"]["police"]
+
+
+def test_a_composite_of_an_index_with_itself_is_that_index() -> None:
+    responses, cells = survey_frames()
+    got = estimates(responses, cells, {"a": SAFETY, "b": SAFETY,
+                                       "ab": {"kind": "composite", "components": {"a": 3, "b": 1}}})
+    for stratum in ("A", "B", "C", COUNTY):
+        one, both = got[(stratum, "a")], got[(stratum, "ab")]
+        assert both.estimate == pytest.approx(one.estimate, rel=1e-13)
+        assert both.se == pytest.approx(one.se, rel=1e-12)
+        assert (both.ci_low, both.ci_high) == pytest.approx((one.ci_low, one.ci_high), rel=1e-12)
+        assert both.kind == "share" and both.deff is None
+
+
+def test_a_composite_is_the_weighted_sum_and_its_se_obeys_cauchy_schwarz() -> None:
+    responses, cells = survey_frames(seed=2)
+    got = estimates(responses, cells, {"s": SAFETY, "p": POLICE,
+                                       "sp": {"kind": "composite", "components": {"s": 1, "p": 3}}})
+    for stratum in ("A", "B", "C", COUNTY):
+        s, p, sp = got[(stratum, "s")], got[(stratum, "p")], got[(stratum, "sp")]
+        assert sp.estimate == pytest.approx(0.25 * s.estimate + 0.75 * p.estimate, rel=1e-13)
+        assert abs(0.25 * s.se - 0.75 * p.se) <= sp.se <= 0.25 * s.se + 0.75 * p.se
+        assert sp.n >= max(s.n, p.n)
+
+
+def test_an_all_dont_know_township_is_not_estimable_but_the_county_is() -> None:
+    responses, cells = survey_frames()
+    responses.loc[responses.township == "C", "q_safety"] = 8
+    run = run_analysis(responses, cells, parse_spec({"indices": {"safety": SAFETY}}), Options(by=BY))
+    got = {e.stratum: e for e in run.result.estimates}
+    c = got["C"]
+    assert (c.n, c.estimate, c.se, c.ci_low, c.ci_high, c.ci_method) == (0, None, None, None, None, "not estimable")
+    assert c.dk_rate == pytest.approx(1.0)
+    assert got[COUNTY].estimate is not None and got[COUNTY].df == got[COUNTY].n - 2
+    assert "period 1: safety not estimable in C (n=0)" in run.result.flags
+    assert [r.stratum for r in run.result.ranks] == ["A", "B"]
+
+
+def test_one_valid_answer_is_not_estimable() -> None:
+    responses, cells = survey_frames()
+    in_c = responses.index[responses.township == "C"]
+    responses.loc[in_c[1:], "q_safety"] = 9
+    got = estimates(responses, cells, {"safety": SAFETY})
+    assert got[("C", "safety")].n == 1 and got[("C", "safety")].estimate is None
+
+
+def test_an_estimate_of_zero_gets_a_fallback_interval_not_a_point() -> None:
+    responses, cells = survey_frames()
+    in_b = (responses.township == "B") & ~responses.q_safety.isin([8, 9])
+    responses.loc[in_b, "q_safety"] = 5
+    got = estimates(responses, cells, {"safety": SAFETY, "score": SPEC_DICT["indices"]["safety_score"]})
+    share, score = got[("B", "safety")], got[("B", "score")]
+    assert (share.estimate, share.se, share.ci_low) == (0.0, 0.0, 0.0)
+    assert 0 < share.ci_high < 0.1 and share.ci_method == "kg-range (se=0)"
+    assert share.n_eff == pytest.approx(share.n / share.deff_kish)
+    assert score.estimate == 0.0 and score.ci_low == 0.0 and 0 < score.ci_high < 10
+
+
+def test_degrees_of_freedom_and_kish_design_effect() -> None:
+    responses, cells = survey_frames()
+    run = run_analysis(responses, cells, parse_spec({"indices": {"safety": SAFETY}}), Options(by=BY))
+    got = {e.stratum: e for e in run.result.estimates}
+    out = responses.merge(run.weights, on="id")
+    valid = ~out.q_safety.isin([8, 9])
+    for town in ("A", "B", "C"):
+        w = out.weight[valid & (out.township == town)]
+        assert got[town].df == got[town].n - 1 == len(w) - 1
+        assert got[town].deff_kish == pytest.approx(len(w) * (w**2).sum() / w.sum() ** 2, rel=1e-12)
+        assert got[town].n_eff == pytest.approx(got[town].estimate * (1 - got[town].estimate) / got[town].se**2)
+    assert got[COUNTY].df == valid.sum() - 3
+
+
+def test_score_index_is_the_weighted_mean_score() -> None:
+    responses, cells = survey_frames()
+    run = run_analysis(responses, cells, parse_spec({"indices": {"score": SPEC_DICT["indices"]["safety_score"]}}),
+                       Options(by=BY))
+    out = responses.merge(run.weights, on="id")
+    valid = out[~out.q_safety.isin([8, 9])]
+    points = valid.q_safety.map({1: 100, 2: 80, 3: 60, 4: 40, 5: 0})
+    county = next(e for e in run.result.estimates if e.stratum == COUNTY)
+    assert county.estimate == pytest.approx(np.average(points, weights=valid.weight), rel=1e-13)
+    assert county.ci_method == "t" and county.kind == "score"
