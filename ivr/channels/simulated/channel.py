@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialer.policy import DialPolicy
+from dialer.schedule import ScheduleError, callback_time
 from ivr.channels.base import CallRequest, CallResult, CallStatus
 from ivr.channels.simulated.behaviour import Behaviour, daypart
 from ivr.channels.simulated.county import seeded
@@ -65,14 +67,15 @@ class SimulatedChannel:
             survey = session.get(Survey, case.survey_id)
             assert survey is not None  # a foreign key
             person = self.world.person(request.number, case.stratum.code)
-            unanswered = self._network(request, person, now, to_local(now, survey.timezone), rng)
+            ring = rng.uniform(*self.behaviour.ring_s)
+            unanswered = self._network(request, person, now, ring, to_local(now, survey.timezone), rng)
             if unanswered is not None:
                 return unanswered
-            return self._interview(session, request, case, survey, person, now, rng)
+            return self._interview(session, request, case, survey, person, (now, now + timedelta(seconds=ring)), rng)
 
     # -- before anyone speaks ---------------------------------------------------------------
 
-    def _network(self, request: CallRequest, person: Person, now: datetime, local: datetime,
+    def _network(self, request: CallRequest, person: Person, now: datetime, ring: float, local: datetime,
                  rng: random.Random) -> CallResult | None:
         """The result of a call nobody (no eligible person) answers, or None when a person picks up."""
         call_id = f"SIM-{request.attempt_id}"
@@ -82,7 +85,6 @@ class SimulatedChannel:
                               hangup_cause="unallocated_number")
         if rng.random() < self.behaviour.busy:
             return CallResult(CallStatus.BUSY, now, at(2), provider_call_id=call_id, hangup_cause="user_busy")
-        ring = rng.uniform(*self.behaviour.ring_s)
         if person.line == FAX:
             return CallResult(CallStatus.FAX, now, at(ring + 6), answered_at=at(ring), provider_call_id=call_id,
                               amd_result="fax", hangup_cause="normal_clearing")
@@ -98,9 +100,10 @@ class SimulatedChannel:
     # -- the interview ----------------------------------------------------------------------
 
     def _interview(self, session: Session, request: CallRequest, case: Case, survey: Survey, person: Person,
-                   now: datetime, rng: random.Random) -> CallResult:
+                   times: tuple[datetime, datetime], rng: random.Random) -> CallResult:
+        """The call once a person picked up: ``times`` is when it started and when it was answered."""
+        started_at, answered_at = times
         questionnaire = self._questionnaire(survey)
-        answered_at = now + timedelta(seconds=rng.uniform(*self.behaviour.ring_s))
         local = VirtualClock(answered_at)
         interview = open_interview(session, case, questionnaire, local, mode=InterviewMode.IVR,
                                    attempt_id=request.attempt_id)
@@ -116,7 +119,7 @@ class SimulatedChannel:
         else:
             raise RuntimeError(f"simulated call for case {case.id} did not end after {MAX_EVENTS} steps")
         ended_at = local.now() + timedelta(seconds=1)
-        return CallResult(CallStatus.ANSWERED, now, ended_at, answered_at=answered_at,
+        return CallResult(CallStatus.ANSWERED, started_at, ended_at, answered_at=answered_at,
                           provider_call_id=f"SIM-{request.attempt_id}", hangup_cause="normal_clearing",
                           interview_status=run.engine.reported_status,
                           callback_at=self._callback_at(run, survey, ended_at))
@@ -144,9 +147,6 @@ class SimulatedChannel:
         """The dialling time for the resident's callback choice, inside the survey's calling windows."""
         if not run.callback_slot:
             return None
-        from dialer.policy import DialPolicy
-        from dialer.schedule import ScheduleError, callback_time
-
         try:
             return callback_time(run.callback_slot, ended_at, DialPolicy.from_survey(survey))
         except ScheduleError:

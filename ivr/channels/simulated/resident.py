@@ -94,7 +94,7 @@ class Resident:
             return HangUp(), listening * self.rng.uniform(0.1, 0.9)
         if q.role != "consent" and self._chance(b.break_off):
             return HangUp(), listening * self.rng.uniform(0.1, 1.0)
-        if self._chance(b.operator):
+        if q.type != qm.NUMBER and self._chance(b.operator):  # on a number question 0 may be the answer
             return Digits(self.q.settings.operator_key), listening + self._think()
         if step.collect is not None and self._chance(b.slow):
             return Timeout(), listening + step.collect.timeout_s
