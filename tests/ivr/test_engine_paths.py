@@ -434,3 +434,26 @@ def test_a_questionnaire_with_one_language_never_asks_for_one() -> None:
     c.run("2")
     assert c.engine.status == InterviewStatus.COMPLETE
     assert [e for e in c.effects if isinstance(e, AnswerGiven)][0].code == 2
+
+
+def _one_number(minimum: float, **settings: object) -> qm.Questionnaire:
+    question = qm.Question("n", qm.NUMBER, {"zh": "几个人？"}, min=minimum, max=20, max_digits=2)
+    return qm.Questionnaire(id="t", version="1", languages=("zh",), questions=(question,),
+                            settings=qm.Settings(**settings))  # type: ignore[arg-type]
+
+
+def test_zero_asks_for_the_operator_where_it_is_not_a_valid_number() -> None:
+    c = Call(_one_number(1), VirtualClock(datetime(2026, 1, 1)))
+    c.start()
+    step = c.run("~0")
+    assert c.engine.status == InterviewStatus.OPERATOR and step.hangup
+    assert OperatorRequested("n", transferred=False) in c.effects
+
+
+def test_a_hash_repeat_key_repeats_before_any_digit_and_ends_an_entry_after() -> None:
+    c = Call(_one_number(0, repeat_key="#"), VirtualClock(datetime(2026, 1, 1)))
+    c.start()
+    step = c.run("~#")
+    assert step.question_id == "n" and [p.key for p in step.prompts] == ["n/text"]
+    c.run("~7 ~#")
+    assert c.engine.status == InterviewStatus.COMPLETE and c.answers()["n"].value == 7.0
