@@ -1,0 +1,102 @@
+"""``minyi analyze`` through a tiny typer app: the design.md contract and exit 2 on bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from analysis_helpers import margins_of, survey_frames
+from typer.testing import CliRunner
+
+from analysis.cli import analyze
+from analysis.output import CSV_COLUMNS
+
+SPEC = """indices:
+  safety: {question: q_safety, kind: share, favourable: [1, 2, 3], exclude: [8, 9]}
+  safety_score: {question: q_safety, kind: score, scores: {1: 100, 2: 80, 3: 60, 4: 40, 5: 0}, exclude: [8, 9]}
+"""
+
+
+def app() -> typer.Typer:
+    cli = typer.Typer()
+    cli.command("analyze")(analyze)
+    cli.callback()(lambda: None)
+    return cli
+
+
+@pytest.fixture()
+def files(tmp_path: Path) -> Path:
+    responses, cells = survey_frames(waves=("2025", "2026"))
+    responses.to_csv(tmp_path / "responses.csv", index=False)
+    cells.to_csv(tmp_path / "cells.csv", index=False)
+    margins_of(cells).to_csv(tmp_path / "margins.csv", index=False)
+    (tmp_path / "spec.yaml").write_text(SPEC, encoding="utf-8")
+    return tmp_path
+
+
+def invoke(files: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app(), ["analyze", str(files / "responses.csv"), "--spec", str(files / "spec.yaml"),
+                                        *args])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(("method", "population"), [("poststratify", "cells.csv"), ("rake", "margins.csv")])
+def test_csv_follows_the_contract(files: Path, method: str, population: str) -> None:
+    code, output = invoke(files, "--population", str(files / population), "--method", method, "--by",
+                          "age_group,sex", "--id-column", "id", "--csv", str(files / "out.csv"))
+    assert code == 0, output
+    with (files / "out.csv").open(encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    assert tuple(rows[0][: len(CSV_COLUMNS)]) == CSV_COLUMNS
+    records = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    assert len(records) == 2 * 4 * 2  # periods x (3 townships + county) x indices
+    assert {r["stratum"] for r in records} == {"A", "B", "C", "ALL"}
+    for r in records:
+        est, se, lo, hi = (float(r[k]) for k in ("estimate", "se", "ci_low", "ci_high"))
+        assert lo <= est <= hi and se > 0
+        if r["index"] == "safety":
+            assert lo >= 0 and hi <= 1
+    assert "period 2026: estimate [95% CI] (n)" in output
+
+
+def test_json_and_weights_outputs(files: Path) -> None:
+    code, output = invoke(files, "--population", str(files / "cells.csv"), "--json", str(files / "out.json"),
+                          "--weights", str(files / "w.csv"), "--ci", "kg", "--seed", "3")
+    assert code == 0, output
+    data = json.loads((files / "out.json").read_text(encoding="utf-8"))
+    assert {"estimates", "changes", "ranks", "small_area", "diagnostics", "log", "flags"} <= set(data)
+    assert {e["ci_method"] for e in data["estimates"] if e["kind"] == "share"} == {"kg"}
+    with (files / "w.csv").open(encoding="utf-8") as handle:
+        weights = list(csv.DictReader(handle))
+    assert set(weights[0]) == {"id", "weight"} and len(weights) == 2 * (200 + 150 + 120)
+
+
+@pytest.mark.parametrize(("change", "args", "message"), [
+    (("responses.csv", "q_safety", "q_other"), (), "responses.csv: no column(s) 'q_safety'"),
+    (("responses.csv", ",2025,A,", ",2025, ,"), (), "responses.csv, line 2, column 'township': is blank"),
+    (("cells.csv", "2040.0", "lots"), (), "cells.csv, line 3, column 'N': 'lots' is not a population count"),
+    (("spec.yaml", "kind: share", "kind: shares"), (), "indices.safety.kind must be share, score or composite"),
+    (None, ("--method", "median"), "--method must be poststratify or rake"),
+    (None, ("--ci", "wald"), "--ci must be one of logit, wilson, kg"),
+    (None, ("--method", "poststratify", "--population", "margins.csv"), "needs joint cell counts"),
+    (None, ("--trim-upper", "0.5"), "the upper trimming cap on w/d must be >= 1"),
+])
+def test_bad_input_exits_2_with_a_located_message(files: Path, change: tuple[str, str, str] | None,
+                                                 args: tuple[str, ...], message: str) -> None:
+    if change is not None:
+        path = files / change[0]
+        path.write_text(path.read_text(encoding="utf-8").replace(change[1], change[2], 1), encoding="utf-8")
+    population = ("--population", str(files / "cells.csv")) if "--population" not in args else ()
+    args = tuple(str(files / a) if a.endswith(".csv") else a for a in args)
+    code, output = invoke(files, *population, *args)
+    assert code == 2, output
+    assert message in output
+    assert "Traceback" not in output
+
+
+def test_an_unwritable_output_exits_2(files: Path) -> None:
+    code, output = invoke(files, "--population", str(files / "cells.csv"), "--csv", str(files / "no" / "out.csv"))
+    assert code == 2 and "cannot write" in output
