@@ -12,7 +12,7 @@ from analysis.pipeline import Options, run_analysis
 from analysis.results import COUNTY
 from analysis.spec import parse_spec
 
-TOWNS = {"A": (6000, 150), "B": (3500, 100), "C": (1500, 70), "D": (8000, 120)}
+TOWNS = {"A": (6000, 250), "B": (3500, 180), "C": (1500, 120), "D": (8000, 200)}
 SPEC = parse_spec({"indices": {k: SPEC_DICT["indices"][k] for k in ("safety", "safety_score")}})
 
 
