@@ -169,7 +169,7 @@ def resolve(session: Session, concern: Concern, clock: Clock, *, user_id: int | 
         raise ConcernError("say how the concern was resolved (办结情况)")
     before = _snapshot(concern)
     concern.status, concern.resolution_note, concern.resolved_at = target, note.strip(), clock.now()
-    _log(session, concern, clock, action="resolve", before=before, user_id=user_id, note="")
+    _log(session, concern, clock, action="resolve", before=before, user_id=user_id, note=note.strip())
     if concern.case_id is not None:
         _open_revisit_task(session, concern, clock)
 

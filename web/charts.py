@@ -92,9 +92,10 @@ def township_chart(bars: Sequence[Bar], county: float | None, title: str) -> Mar
 def trend_chart(points: Sequence[Point], title: str, height: int = 220) -> Markup:
     """Line with a CI band over periods (left to right as given)."""
     low, high = _scale([v for p in points for v in (p.low, p.high, p.value)])
-    left, right, top, bottom = 44, 16, 16, 30
+    left, right, top, bottom, inset = 44, 16, 16, 30, 36
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
-    step = plot_w / max(len(points) - 1, 1)
+    step = (plot_w - 2 * inset) / max(len(points) - 1, 1)
+    first = left + inset if len(points) > 1 else left + plot_w / 2
 
     def y(v: float) -> float:
         return top + (high - v) / (high - low) * plot_h
@@ -106,16 +107,19 @@ def trend_chart(points: Sequence[Point], title: str, height: int = 220) -> Marku
         parts.append(_text(left - 6, y(tick) + 4, f"{tick:g}", anchor="end", size=10))
     band = [p for p in points if p.low is not None and p.high is not None]
     if len(band) > 1:
-        xs = {p.label: left + step * i for i, p in enumerate(points)}
+        xs = {p.label: first + step * i for i, p in enumerate(points)}
         upper = " ".join(f"{xs[p.label]:.1f},{y(p.high):.1f}" for p in band)  # type: ignore[arg-type]
         lower = " ".join(f"{xs[p.label]:.1f},{y(p.low):.1f}" for p in reversed(band))  # type: ignore[arg-type]
         parts.append(f'<polygon points="{upper} {lower}" fill="#0969da" fill-opacity="0.15"/>')
-    line = [(left + step * i, y(p.value)) for i, p in enumerate(points) if p.value is not None]
+    line = [(first + step * i, y(p.value)) for i, p in enumerate(points) if p.value is not None]
     if len(line) > 1:
         parts.append('<polyline fill="none" stroke="#0969da" stroke-width="2" points="'
                      + " ".join(f"{x:.1f},{v:.1f}" for x, v in line) + '"/>')
     for i, p in enumerate(points):
-        x = left + step * i
+        x = first + step * i
+        if len(band) == 1 and p.low is not None and p.high is not None:
+            parts.append(f'<line x1="{x:.1f}" y1="{y(p.low):.1f}" x2="{x:.1f}" y2="{y(p.high):.1f}" '
+                         'stroke="#0969da" stroke-width="3" stroke-opacity="0.35"/>')
         if p.value is not None:
             parts.append(f'<circle cx="{x:.1f}" cy="{y(p.value):.1f}" r="3.5" fill="#0969da"/>')
             parts.append(_text(x, y(p.value) - 8, f"{p.value:.1f}", anchor="middle", size=10))

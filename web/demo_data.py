@@ -224,7 +224,7 @@ class _CaseBuilder:
         case = self._case(stratum)
         attempt = self._attempt(case, "1.2", "answered", "completed", 20 + i)
         interview = self._interview(case, attempt, [*map(Digits, PARTIAL_KEYS), HangUp()])
-        self._task(case, TaskKind.PARTIAL, interview, 15 + i, "IVR interview dropped part-way")
+        self._task(case, TaskKind.PARTIAL, interview, 15 + i, "语音访问中途挂断，请人工续访")
         if not self.demo.partial_task_id:
             self.demo.partial_task_id = self.demo.tasks[TaskKind.PARTIAL][-1]
             self.demo.partial_case_id = case.id
@@ -242,13 +242,13 @@ class _CaseBuilder:
         case = self._case(stratum)
         self._attempt(case, "2.21", "answered", "completed", 90 + i)
         case.callback_at = self.clock.now() - timedelta(minutes=5)
-        self._task(case, TaskKind.CALLBACK, None, 5, "resident asked to be called back this evening")
+        self._task(case, TaskKind.CALLBACK, None, 5, "居民要求今晚回电")
 
     def _refusal(self, stratum: Stratum, i: int) -> None:
         case = self._case(stratum)
         attempt = self._attempt(case, "2.11", "answered", "completed", 120 + i)
         interview = self._interview(case, attempt, [Digits("1"), Digits("3")])
-        self._task(case, TaskKind.REFUSAL_CONVERSION, interview, 60, "soft refusal: try once more")
+        self._task(case, TaskKind.REFUSAL_CONVERSION, interview, 60, "婉拒，可再尝试一次")
 
     def _busy(self, stratum: Stratum, i: int) -> None:
         case = self._case(stratum, CaseStatus.SCHEDULED)

@@ -13,8 +13,9 @@ from flask_login import current_user
 from analysis.results import Change
 from reports import formatting as fmt
 from survey.clock import to_local
-from survey.models import ConcernStatus, Role, SurveyStatus
+from survey.models import ConcernStatus, Role, SurveyStatus, TaskKind
 from web.i18n import language
+from web.queries.queue import F2F_VISIT
 
 DISPLAY_TZ = "Asia/Shanghai"
 
@@ -35,6 +36,9 @@ ROLE_NAMES = {Role.ADMIN: _l("Administrator"), Role.SUPERVISOR: _l("Supervisor")
 SURVEY_STATUS = {SurveyStatus.DRAFT: _l("Draft"), SurveyStatus.ACTIVE: _l("Active"),
                  SurveyStatus.PAUSED: _l("Paused"), SurveyStatus.CLOSED: _l("Closed")}
 TIERS = {"above": _l("above the county"), "same": _l("not different"), "below": _l("below the county")}
+TASK_KINDS = {TaskKind.OPERATOR: _l("Asked for a person"), TaskKind.PARTIAL: _l("Partial interview"),
+              TaskKind.CALLBACK: _l("Callback due"), TaskKind.REFUSAL_CONVERSION: _l("Refusal conversion"),
+              TaskKind.REVISIT: _l("Revisit (回访)"), F2F_VISIT: _l("Door-to-door visit")}
 CONCERN_EN = {ConcernStatus.RECEIVED: "Received", ConcernStatus.ASSIGNED: "Assigned",
               ConcernStatus.IN_PROGRESS: "In progress", ConcernStatus.RESOLVED: "Resolved",
               ConcernStatus.REVISITED: "Revisited"}
@@ -69,6 +73,14 @@ def concern_status(status: str) -> str:
     return ConcernStatus.ZH.get(status, status) if language() == "zh" else CONCERN_EN.get(status, status)
 
 
+def kind_label(kind: str) -> str:
+    return str(TASK_KINDS.get(kind, kind))
+
+
+def task_kinds() -> dict[str, str]:
+    return {kind: str(text) for kind, text in TASK_KINDS.items()}
+
+
 def tier_label(tier: str) -> str:
     return str(TIERS.get(tier, tier))
 
@@ -81,6 +93,7 @@ def setup_templates(app: Flask) -> None:
     app.jinja_env.filters.update(local=local_time, label=label)
     app.jinja_env.globals.update(navigation=navigation, language=language, role_name=role_name,
                                  status_label=status_label, concern_status=concern_status, tier_label=tier_label,
+                                 kind_label=kind_label,
                                  change_text=change_text, Role=Role)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -16,14 +16,13 @@ from survey.models import Role, Unit, User
 from survey.users import UserError, create_user, set_password, update_user
 from web.access import roles, user
 from web.context import ctx, db
-from web.templating import role_name
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE = 100
 
 
-def _unit_choices() -> list[tuple[int, str]]:
-    return [(0, "—"), *((u.id, f"{u.code} {u.name_zh}") for u in db().scalars(select(Unit).order_by(Unit.code)))]
+def _units() -> list[Unit]:
+    return list(db().scalars(select(Unit).order_by(Unit.code)))
 
 
 class UserForm(FlaskForm):
@@ -58,8 +57,8 @@ def users() -> str:
 @bp.route("/users/new", methods=["GET", "POST"])
 @roles(Role.ADMIN)
 def new_user() -> Response | str:
-    form = UserForm()
-    form.unit_id.choices = _unit_choices()
+    form, units = UserForm(), _units()
+    form.unit_id.choices = ["0", *(str(u.id) for u in units)]
     if form.validate_on_submit():
         try:
             made = create_user(db(), form.username.data or "", form.password.data or "", form.role.data or "",
@@ -72,7 +71,7 @@ def new_user() -> Response | str:
         else:
             flash(_("Account %(name)s created.", name=made.username), "info")
             return redirect(url_for("admin.users"))
-    return render_template("admin/user.html", form=form, account=None, role_name=role_name)
+    return render_template("admin/user.html", form=form, account=None, units=units)
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -82,7 +81,8 @@ def edit_user(user_id: int) -> Response | str:
     if account is None:
         abort(404)
     form = UserForm(obj=account) if request.method == "GET" else UserForm()
-    form.unit_id.choices = _unit_choices()
+    units = _units()
+    form.unit_id.choices = ["0", *(str(u.id) for u in units)]
     if request.method == "GET":
         form.township_scope.data = ", ".join(account.township_scope or [])
         form.unit_id.data = account.unit_id or 0
@@ -100,7 +100,7 @@ def edit_user(user_id: int) -> Response | str:
         else:
             flash(_("Account %(name)s saved.", name=account.username), "info")
             return redirect(url_for("admin.users"))
-    return render_template("admin/user.html", form=form, account=account, role_name=role_name)
+    return render_template("admin/user.html", form=form, account=account, units=units)
 
 
 @bp.route("/units", methods=["GET", "POST"])

@@ -76,12 +76,11 @@ def detail(concern_id: int) -> str:
     concern = _concern(concern_id)
     users = {u.id: u.display_name or u.username for u in db().scalars(select(User))}
     form = AssignForm()
-    form.unit_id.choices = [(u.id, u.name_zh) for u in db().scalars(select(Unit).order_by(Unit.code))]
     return render_template(
         "concerns/detail.html", concern=concern, users=users, actions=workflow.allowed_actions(concern),
         overdue=workflow.is_overdue(concern, ctx().clock.now()), categories=workflow.CATEGORIES,
         statuses=ConcernStatus, results=workflow.REVISIT_RESULTS, assign_form=form, note_form=NoteForm(),
-        revisit_form=RevisitForm(), action=ActionForm())
+        revisit_form=RevisitForm(), action=ActionForm(), units=db().scalars(select(Unit).order_by(Unit.code)).all())
 
 
 def _done(concern: Concern, message: str) -> Response:
@@ -108,7 +107,7 @@ def _zh() -> bool:
 @roles(Role.SUPERVISOR)
 def assign(concern_id: int) -> Response:
     concern, form = _concern(concern_id), AssignForm()
-    form.unit_id.choices = [(u.id, u.code) for u in db().scalars(select(Unit))]
+    form.unit_id.choices = [str(i) for i in db().scalars(select(Unit.id))]
     if not form.validate_on_submit() or form.deadline.data is None:
         abort(400)
     deadline = from_local(datetime.combine(form.deadline.data, END_OF_DAY), DISPLAY_TZ)

@@ -41,7 +41,7 @@ from web.operations.f2f import F2FError, start_visit
 from web.queries.questionnaires import questionnaire_of
 from web.queries.queue import F2F_VISIT, my_open_tasks, queue
 from web.queries.script import answer_lines, current_screen
-from web.templating import DISPLAY_TZ, label
+from web.templating import DISPLAY_TZ
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -54,7 +54,7 @@ OUTCOME_LABELS = {
 
 
 class StartForm(FlaskForm):
-    mode = RadioField(choices=[(InterviewMode.CATI, "CATI"), (InterviewMode.F2F, "F2F")], default=InterviewMode.CATI)
+    mode = RadioField(choices=[InterviewMode.CATI, InterviewMode.F2F], default=InterviewMode.CATI)
 
 
 class KeysForm(FlaskForm):
@@ -134,7 +134,7 @@ def _refused(exc: Exception) -> None:
 def queue_page() -> str:
     staff = _staff()
     return render_template("console/queue.html", rows=queue(db(), staff.id, ctx().clock.now()),
-                           mine=my_open_tasks(db(), staff.id), form=ActionForm(), kind_label=kind_label)
+                           mine=my_open_tasks(db(), staff.id), form=ActionForm())
 
 
 @bp.route("/next", methods=["POST"])
@@ -164,7 +164,7 @@ def task(task_id: int) -> str:
     if interview is not None and interview.status == "complete":
         form_outcome.outcome.data = "complete"
     return render_template(
-        "console/task.html", task=task, case=case, survey=survey, kind_label=kind_label,
+        "console/task.html", task=task, case=case, survey=survey,
         number=ctx().vault.decrypt(case.contact.number_enc), interview=interview,
         screen=current_screen(interview, q, lang) if interview else None,
         answers=answer_lines(shown, q, lang) if shown else [],
@@ -336,9 +336,8 @@ def not_reached(task_id: int) -> Response:
 def f2f() -> Response | str:
     form = F2FForm()
     surveys = db().scalars(select(Survey).where(Survey.status == "active").order_by(Survey.id.desc())).all()
-    form.survey_id.choices = [(s.id, s.name or s.code) for s in surveys]
-    form.township.choices = [(f"{s.id}:{t.code}", f"{t.code} {label({'zh': t.name_zh, 'en': t.name_en})}")
-                             for s in surveys for t in s.strata]
+    form.survey_id.choices = [str(s.id) for s in surveys]
+    form.township.choices = [f"{s.id}:{t.code}" for s in surveys for t in s.strata]
     if form.validate_on_submit():
         try:
             task = start_visit(db(), _staff(), ctx().vault, ctx().clock, survey_id=form.survey_id.data or 0,
@@ -347,11 +346,5 @@ def f2f() -> Response | str:
             _refused(exc)
         else:
             return _back(task)
-    return render_template("console/f2f.html", form=form)
+    return render_template("console/f2f.html", form=form, surveys=surveys)
 
-
-def kind_label(kind: str) -> str:
-    labels = {TaskKind.OPERATOR: _("Asked for a person"), TaskKind.PARTIAL: _("Partial interview"),
-              TaskKind.CALLBACK: _("Callback due"), TaskKind.REFUSAL_CONVERSION: _("Refusal conversion"),
-              TaskKind.REVISIT: _("Revisit (回访)"), F2F_VISIT: _("Door-to-door visit")}
-    return labels.get(kind, kind)

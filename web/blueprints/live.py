@@ -13,6 +13,7 @@ from web.context import ctx, db
 from web.i18n import language
 from web.queries.live import snapshot
 from web.queries.questionnaires import questionnaire_of
+from web.templating import task_kinds
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 POLL_SECONDS = 3  # app.config["LIVE_POLL_SECONDS"] overrides
@@ -41,7 +42,7 @@ def survey(survey_id: int) -> str:
     found = _survey(survey_id)
     data = snapshot(db(), found, questionnaire_of(found), ctx().clock.now(), language())
     poll = current_app.config.get("LIVE_POLL_SECONDS", POLL_SECONDS)
-    return render_template("live/survey.html", survey=found, data=data, poll=poll)
+    return render_template("live/survey.html", survey=found, data=data, poll=poll, kinds=task_kinds())
 
 
 @bp.route("/<int:survey_id>.json")

@@ -107,7 +107,7 @@ def questionnaire(questionnaire_id: int) -> str:
 def new() -> Response | str:
     form = NewSurveyForm()
     rows = db().scalars(select(QuestionnaireRow).order_by(QuestionnaireRow.id.desc())).all()
-    form.questionnaire_id.choices = [(r.id, f"{r.qid} v{r.version}") for r in rows]
+    form.questionnaire_id.choices = [str(r.id) for r in rows]
     if form.validate_on_submit():
         row = db().get(QuestionnaireRow, form.questionnaire_id.data)
         assert row is not None
@@ -121,7 +121,7 @@ def new() -> Response | str:
             _refused(exc)
         else:
             return redirect(url_for("surveys.detail", survey_id=survey.id))
-    return render_template("surveys/new.html", form=form)
+    return render_template("surveys/new.html", form=form, questionnaires=rows)
 
 
 @bp.route("/<int:survey_id>")

@@ -28,7 +28,7 @@ STAFF = (Role.TRANSCRIBER, Role.SUPERVISOR)
 
 class TranscriptForm(FlaskForm):
     transcription = TextAreaField(validators=[Length(max=8000)])
-    category = SelectField(choices=[("", ""), *((k, k) for k in CATEGORIES)])
+    category = SelectField(choices=["", *CATEGORIES])
 
 
 def _recording(recording_id: int) -> Recording:

@@ -77,8 +77,9 @@ def _lines(survey: Survey) -> int:
 
 def _rates(session: Session, survey: Survey) -> list[dict[str, Any]]:
     """AAPOR rates per township and for the county, counted as the bulletin counts them."""
-    return [{"stratum": r.stratum, "e": r.e, **{k: r.rates.get(k) for k in RATES}}
-            for r in survey_rates(session, survey)]
+    names = {s.code: s.name_zh for s in survey.strata}
+    return [{"stratum": r.stratum, "name": names.get(r.stratum, r.stratum), "e": r.e,
+             **{k: r.rates.get(k) for k in RATES}} for r in survey_rates(session, survey)]
 
 
 def _dispositions(session: Session, survey: Survey, since: datetime, lang: str) -> list[dict[str, Any]]:

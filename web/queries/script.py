@@ -58,7 +58,7 @@ def answer_lines(interview: Interview, q: Questionnaire, lang: str) -> list[Answ
 
 
 def _line(a: Answer, question: qm.Question | None, lang: str) -> AnswerLine:
-    label = _text(question.label or question.text, lang) if question else a.question_id
+    label = _short(_text(question.label, lang) or _text(question.text, lang)) if question else a.question_id
     return AnswerLine(a.question_id, label, shown_value(a, question, lang), a.status, a.reprompts, a.mode,
                       editable=question is not None and question.type in (qm.SINGLE, qm.YESNO, qm.MULTIPLE, qm.NUMBER))
 
@@ -78,3 +78,7 @@ def shown_value(a: Answer, question: qm.Question | None, lang: str) -> str:
 def _choice(question: qm.Question, code: int, lang: str) -> str:
     choice = question.choice_for_code(code)
     return f"{choice.key} {_text(choice.label, lang)}" if choice else str(code)
+
+
+def _short(text: str, limit: int = 18) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -12,9 +12,12 @@
     if (cls) { node.className = cls; }
     return node;
   }
+  var NUMERIC = /^[-+]?[\d.,]+%?$|^—$|^\d+ \/ \d+$/;
   function row(cells) {
     var tr = el("tr");
-    cells.forEach(function (c) { tr.appendChild(typeof c === "object" ? c : el("td", c)); });
+    cells.forEach(function (c) {
+      tr.appendChild(typeof c === "object" ? c : el("td", c, NUMERIC.test(String(c)) ? "num" : ""));
+    });
     return tr;
   }
   function fill(id, rows) {
@@ -49,13 +52,13 @@
     var bars = document.getElementById("quota-bars");
     bars.replaceChildren.apply(bars, d.townships.map(bar));
     fill("rates", d.rates.map(function (r) {
-      return row([r.stratum === "ALL" ? text.county : r.stratum, pct(r.RR1), pct(r.RR3), pct(r.COOP1), pct(r.REF1), pct(r.CON1)]);
+      return row([r.stratum === "ALL" ? text.county : r.name, pct(r.RR1), pct(r.RR3), pct(r.COOP1), pct(r.REF1), pct(r.CON1)]);
     }));
     fill("dispositions", d.dispositions.map(function (r) { return row([r.code, r.label, r.today, r.final]); }));
-    fill("interviewers", d.interviewers.map(function (r) {
+    fill("interviewers", d.interviewers.length ? d.interviewers.map(function (r) {
       return row([r.name, r.calls, r.completes, r.on_call ? text.on_call : text.idle]);
-    }));
-    set("tasks", Object.keys(d.tasks).map(function (k) { return k + ": " + d.tasks[k]; }).join(" · "));
+    }) : [row([text.none, "", "", ""])]);
+    set("tasks", Object.keys(d.tasks).map(function (k) { return (text.kinds[k] || k) + " " + d.tasks[k]; }).join(" · ") || text.none);
     fill("questions", d.questions.map(function (q) {
       return row([el("td", q.id, "mono"), q.label, q.reached, pct(q.breakoff_rate), pct(q.reprompt_rate), pct(q.timeout_rate)]);
     }));
