@@ -21,7 +21,8 @@ errors (a typo must not silently fall back to a default). Times are local wall t
      "max_per_day": 3,            # per case and local date
      "callback_grace": 2,         # extra attempts a resident's or staff callback may use
      "horizon_days": 14,          # how far ahead a retry is looked for
-     "release_open_per_remaining": 8,   # release a replicate when open cases < 8 x remaining quota
+     "release_open_per_remaining": 8,   # next replicate once all released numbers were dialled
+                                        # and open cases < 8 x remaining quota
      "rules": {"busy": {"delay_minutes": 15, "rotate": "none"}, ...},   # see RULE_KEYS
      "dayparts": [{"name": "wd_early", "days": "weekday", "hours": "18:00-19:45"}, ...]}
 

@@ -31,6 +31,7 @@ class StratumProgress:
     quota: int
     completes: int = 0
     dialable: int = 0  # new, scheduled or callback
+    fresh: int = 0  # new: released, never dialled
     leased: int = 0
     held: int = 0  # replicates not yet released
     follow_up: int = 0
@@ -71,6 +72,7 @@ def progress(session: Session, survey_id: int) -> list[StratumProgress]:
         out.append(StratumProgress(
             s.id, s.code, s.name_zh, s.quota, completes=completes,
             dialable=sum(c[k] for k in (CaseStatus.NEW, CaseStatus.SCHEDULED, CaseStatus.CALLBACK)),
+            fresh=c[CaseStatus.NEW],
             leased=c[CaseStatus.LEASED], held=c[CaseStatus.HELD], follow_up=c[CaseStatus.FOLLOW_UP],
             final=c[CaseStatus.FINAL] + completes))
     return out
@@ -110,11 +112,14 @@ def fill_if_met(session: Session, stratum_id: int, now: datetime) -> bool:
 
 def release_replicates(session: Session, strata: list[StratumProgress], open_per_remaining: float,
                        now: datetime) -> dict[str, int]:
-    """Release the next replicate of each township whose open cases run low against what it still
-    needs (with no quota: when it has no open case left). Returns township code -> replicate."""
+    """Release the next replicate of each township that has dialled every number released so far
+    at least once and whose open cases run low against what it still needs (fewer than
+    ``open_per_remaining`` per remaining complete; with no quota: none open). Working a replicate
+    through before opening the next keeps the centre from burning numbers it will not need.
+    Returns township code -> replicate released."""
     released: dict[str, int] = {}
     for s in strata:
-        if not s.held or s.filled:
+        if not s.held or s.filled or s.fresh:
             continue
         open_cases = s.dialable + s.leased
         low = open_cases < open_per_remaining * s.remaining if s.quota > 0 else open_cases == 0

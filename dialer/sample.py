@@ -5,7 +5,7 @@ A frame with any bad row imports nothing (every bad row is reported with its rea
 caller asks to skip bad rows; either way the import is one transaction of the caller's.
 Replicates: with ``replicate_size`` each township's new cases are shuffled and cut into
 replicates of that size; only the first is released at once (when the township has no released
-case yet), the dialer releases the next ones as open cases run low (quotas.release_replicates).
+case yet), the dialer releases the next ones as they are needed (quotas.release_replicates).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from dialer_fakes import VAULT, ScriptedChannel, Step, add_numbers, answered, ma
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialer import quotas
 from dialer.close import close_survey
 from dialer.dnc import add_to_dnc
 from dialer.policy import DialPolicy
@@ -188,3 +189,16 @@ def test_provider_push_back_pauses_dialling(sessions: sessionmaker[Session], clo
     assert [round((t - times[0]).total_seconds()) for t in times] == [0, 60, 180]
     with session_scope(sessions) as s:
         assert set(s.scalars(select(CallAttempt.temp_disposition))) == {aapor.TECHNICAL}
+
+
+def test_a_replicate_waits_until_every_released_number_was_dialled(sessions: sessionmaker[Session],
+                                                                   clock: VirtualClock) -> None:
+    with session_scope(sessions) as s:
+        survey = make_survey(s, clock, quotas=(10,))
+        add_numbers(s, survey, 20, clock.now(), replicate_size=5)
+        assert quotas.release_replicates(s, quotas.progress(s, survey.id), 8.0, clock.now()) == {}
+        for case in s.scalars(select(Case).where(Case.status == CaseStatus.NEW)):
+            case.status = CaseStatus.SCHEDULED
+        s.flush()
+        assert quotas.release_replicates(s, quotas.progress(s, survey.id), 8.0, clock.now()) == {"T01": 2}
+        assert quotas.release_replicates(s, quotas.progress(s, survey.id), 8.0, clock.now()) == {}
