@@ -81,6 +81,9 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     result = AnalysisResult(log=list(population.notes))
     if method == "rake":
         result.log += population.margin_targets().log
+    elif options.trim.active:
+        result.log.append("trimming caps apply to townships raked to their margins; post-strata are bounded "
+                          "by the collapse rule's largest adjustment instead")
     totals = population.margin_targets().totals
     codes = _level_codes(responses, population, by)
     items = all_items(spec.indices, responses)

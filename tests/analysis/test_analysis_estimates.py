@@ -104,3 +104,10 @@ def test_score_index_is_the_weighted_mean_score() -> None:
     county = next(e for e in run.result.estimates if e.stratum == COUNTY)
     assert county.estimate == pytest.approx(np.average(points, weights=valid.weight), rel=1e-13)
     assert county.ci_method == "t" and county.kind == "score"
+
+
+def test_without_a_period_column_everything_is_one_period() -> None:
+    responses, cells = survey_frames()
+    got = estimates(responses.drop(columns="wave"), cells, {"safety": SAFETY})
+    assert {e.period for e in got.values()} == {"all"}
+    assert len(got) == 4
