@@ -256,7 +256,9 @@ def _verify(weights: FloatArray, grid: CellGrid, ps_groups: IntArray, ps_targets
     cell_totals = bincount(grid.cell, weights, grid.size)
     checks = [(m, raking.variables[k], raking.names[k]) for k, m in enumerate(raking.margins)]
     if ps_targets is not None:
-        labels = [(int(town[np.flatnonzero(ps_groups == j)[0]]), "cell") for j in range(ps_targets.size)]
+        owner = np.zeros(ps_targets.size, dtype=np.intp)
+        owner[ps_groups[ps_groups >= 0]] = town[ps_groups >= 0]
+        labels = [(int(h), "cell") for h in owner]
         checks.append((Margin(ps_groups, ps_targets), "post-stratum", labels))
     for margin, variable, names in checks:
         errors = margin_errors(cell_totals, margin)
