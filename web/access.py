@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -57,7 +57,7 @@ def roles(*allowed: str) -> Callable[[F], F]:
                 abort(403)
             return view(*args, **kwargs)
 
-        return login_required(wrapper)  # type: ignore[return-value]
+        return login_required(wrapper)  # type: ignore[no-any-return]
 
     return decorate
 
@@ -65,12 +65,6 @@ def roles(*allowed: str) -> Callable[[F], F]:
 def user() -> LoginUser:
     """The logged-in user (views behind :func:`roles` only)."""
     return current_user._get_current_object()  # type: ignore[no-any-return]
-
-
-def in_scope(codes: Iterable[str]) -> list[str]:
-    """The township codes among ``codes`` that the current user may see."""
-    scope = user().township_scope
-    return [c for c in codes if scope is None or c in scope]
 
 
 def stratum_filter() -> ColumnElement[bool]:

@@ -89,7 +89,7 @@ def _limit_logins(app: Flask) -> None:
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
     limit = limiter.limit(lambda: str(app.config["LOGIN_RATE_LIMIT"]), methods=["POST"],
                           deduct_when=lambda response: response.status_code == 401)
-    app.view_functions["auth.login"] = limit(app.view_functions["auth.login"])
+    app.view_functions["auth.login"] = limit(app.view_functions["auth.login"])  # type: ignore[assignment]
 
 
 def _error_pages(app: Flask) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from flask import Flask, Response, current_app, g
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,10 +42,6 @@ def db() -> Session:
         g.db = ctx().sessions()
     session: Session = g.db
     return session
-
-
-def now() -> datetime:
-    return ctx().clock.now()
 
 
 def _commit(response: Response) -> Response:

@@ -55,6 +55,14 @@ def label(text: Mapping[str, str] | None) -> str:
     return text.get(language()) or next(iter(text.values()))
 
 
+def redact(value: str) -> str:
+    """A value that may be a phone number (7 or more digits), with its middle hidden."""
+    digits = sum(ch.isdigit() for ch in value)
+    if digits < 7:
+        return value
+    return value[:3] + "*" * max(len(value) - 5, 1) + value[-2:]
+
+
 def navigation() -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
@@ -90,7 +98,7 @@ def change_text(change: Change | None, kind: str) -> str:
 
 
 def setup_templates(app: Flask) -> None:
-    app.jinja_env.filters.update(local=local_time, label=label)
+    app.jinja_env.filters.update(local=local_time, label=label, redact=redact)
     app.jinja_env.globals.update(navigation=navigation, language=language, role_name=role_name,
                                  status_label=status_label, concern_status=concern_status, tier_label=tier_label,
                                  kind_label=kind_label,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
@@ -20,7 +21,7 @@ class Counts:
     total: int
 
 
-def visible(*, unit_id: int | None = None, scope: list[str] | None = None) -> Select[tuple[Concern]]:
+def visible(*, unit_id: int | None = None, scope: list[str] | None = None) -> Select[Any]:
     """Concerns a user may see: a unit's own, or those of the townships in ``scope`` (None: all)."""
     query = select(Concern).join(Stratum, Stratum.id == Concern.stratum_id)
     if unit_id is not None:
@@ -30,7 +31,7 @@ def visible(*, unit_id: int | None = None, scope: list[str] | None = None) -> Se
     return query
 
 
-def listing(session: Session, query: Select[tuple[Concern]], *, status: str | None, overdue_only: bool,
+def listing(session: Session, query: Select[Any], *, status: str | None, overdue_only: bool,
             now: datetime, limit: int = 300) -> list[Concern]:
     if status in ConcernStatus.ORDER:
         query = query.where(Concern.status == status)

@@ -48,7 +48,7 @@ def export_file(session: Session, survey: Survey, q: Questionnaire, fmt: str, sc
     if scope:
         frame = frame[frame["township"].isin(scope)].reset_index(drop=True)
     variables, values = labels(q, lang)
-    fmt_: Format = fmt  # type: ignore[assignment]
+    fmt_: Format = fmt
     files = export(frame, folder / f"minyi-{survey.code}.{fmt}", fmt_, variables, values)
     if len(files) == 1:
         return files[0]

@@ -118,7 +118,7 @@ def _interviewers(session: Session, survey: Survey, since: datetime) -> list[dic
         Interview.survey_id == survey.id, Interview.status == InterviewStatus.COMPLETE,
         Interview.completed_at >= since, Interview.interviewer_id.is_not(None))
         .group_by(Interview.interviewer_id)).all())
-    ids = {int(str(w).split(":")[1]) for w in calls} | {int(i) for i in completes}
+    ids = {int(str(w).split(":")[1]) for w in calls} | {int(str(i)) for i in completes}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
     return sorted(({"name": users[i].display_name or users[i].username, "calls": calls.get(f"staff:{i}", 0),
                     "completes": completes.get(i, 0), "on_call": f"staff:{i}" in busy}

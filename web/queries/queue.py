@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, case, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -29,12 +30,12 @@ class QueueRow:
     due: bool
 
 
-def _ordered(query: Select[tuple[FollowUpTask]]) -> Select[tuple[FollowUpTask]]:
+def _ordered(query: Select[Any]) -> Select[Any]:
     urgency = case(KIND_URGENCY, value=FollowUpTask.kind, else_=9)
     return query.order_by(urgency, FollowUpTask.priority.desc(), FollowUpTask.due_at, FollowUpTask.id)
 
 
-def open_tasks(user_id: int) -> Select[tuple[FollowUpTask]]:
+def open_tasks(user_id: int) -> Select[Any]:
     """Open tasks of active surveys that ``user_id`` may take, most urgent first."""
     return _ordered(select(FollowUpTask).join(Survey, Survey.id == FollowUpTask.survey_id).where(
         FollowUpTask.status == TaskStatus.OPEN, Survey.status == SurveyStatus.ACTIVE,
