@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, exists, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from dialer.cases import DIALABLE, schedule
 from dialer.outcomes import apply_result
@@ -71,7 +71,7 @@ def lease(session: Session, ids: list[int], owner: str, now: datetime, lease_for
                     .values(status=CaseStatus.LEASED, lease_owner=owner, lease_expires_at=now + lease_for,
                             attempts=Case.attempts + 1, updated_at=now)
                     .execution_options(synchronize_session=False))
-    cases = session.scalars(select(Case).options(selectinload(Case.contact)).where(
+    cases = session.scalars(select(Case).options(joinedload(Case.contact)).where(
         Case.id.in_(ids), Case.status == CaseStatus.LEASED, Case.lease_owner == owner)
         .execution_options(populate_existing=True)).all()
     order = {case_id: i for i, case_id in enumerate(ids)}
