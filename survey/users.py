@@ -93,8 +93,8 @@ def find_user(session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(func.lower(User.username) == username.strip().lower())).first()
 
 
-def create_user(session: Session, username: str, password: str, role: str, clock: Clock, *,
-                township_scope: Sequence[str] | None = None, unit_id: int | None = None,
+def create_user(session: Session, username: str, password: str, role: str, clock: Clock,
+                township_scope: Sequence[str] | None = None, unit_id: int | None = None, *,
                 display_name: str = "", actor_id: int | None = None) -> User:
     """A new active account. Raises :class:`UserError` subclasses with a clear message."""
     username = username.strip()

@@ -19,7 +19,6 @@ from survey.models import Interview, InterviewStatus, Stratum, Survey
 from survey.results import analyse, series
 
 KEEP = 8  # analyses kept (one per survey round and data state)
-_cache: OrderedDict[tuple[Any, ...], AnalysisResult] = OrderedDict()
 
 
 class AnalysisUnavailable(RuntimeError):
@@ -36,16 +35,23 @@ def fingerprint(session: Session, survey: Survey) -> tuple[Any, ...]:
     return (survey.id, tuple(rounds), completes, latest, hash(settings))
 
 
-def survey_analysis(session: Session, survey: Survey) -> AnalysisResult:
-    key = fingerprint(session, survey)
-    if key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
-    try:
-        result = analyse(session, survey).run.result
-    except (AnalysisError, KeyError, ValueError) as exc:
-        raise AnalysisUnavailable(str(exc)) from None
-    _cache[key] = result
-    while len(_cache) > KEEP:
-        _cache.popitem(last=False)
-    return result
+class CachedAnalysis:
+    """``survey.results.analyse`` for the dashboard and the bulletin, one cache per app."""
+
+    def __init__(self, keep: int = KEEP) -> None:
+        self.keep = keep
+        self._results: OrderedDict[tuple[Any, ...], AnalysisResult] = OrderedDict()
+
+    def __call__(self, session: Session, survey: Survey) -> AnalysisResult:
+        key = fingerprint(session, survey)
+        if key in self._results:
+            self._results.move_to_end(key)
+            return self._results[key]
+        try:
+            result = analyse(session, survey).run.result
+        except (AnalysisError, KeyError, ValueError) as exc:
+            raise AnalysisUnavailable(str(exc)) from None
+        self._results[key] = result
+        while len(self._results) > self.keep:
+            self._results.popitem(last=False)
+        return result

@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     _configure(app, settings)
     install(app, WebContext(settings=settings, sessions=sessions, clock=clock or SystemClock(),
                             vault=PhoneVault(settings.secret_key),
-                            analyse=analyse or analysis_source.survey_analysis))
+                            analyse=analyse or analysis_source.CachedAnalysis()))
     csrf.init_app(app)
     login_manager.init_app(app)
     DictBabel(app, locale_selector=select_language)
