@@ -32,7 +32,7 @@ def finalise(case: Case, code: str, now: datetime) -> None:
     case.updated_at = now
 
 
-def schedule(case: Case, when: datetime, now: datetime) -> None:
+def reschedule(case: Case, when: datetime, now: datetime) -> None:
     release(case)
     case.status = CaseStatus.SCHEDULED
     case.next_attempt_at = when

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from dialer.cases import DIALABLE, schedule
+from dialer.cases import DIALABLE, reschedule
 from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
 from dialer.quotas import Allotment
@@ -97,7 +97,7 @@ def reap(session: Session, survey_id: int, clock: Clock, policy: DialPolicy) -> 
         for attempt in open_attempts:
             apply_result(session, attempt.id, evidence(session, attempt, now), clock, policy=policy)
         if case.status == CaseStatus.LEASED:  # leased, but no call was ever recorded
-            schedule(case, clamp_to_window(policy, now), now)
+            reschedule(case, clamp_to_window(policy, now), now)
     return len(cases)
 
 

@@ -29,7 +29,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dialer.cases import book_callback, finalise, history, release, schedule
+from dialer.cases import book_callback, finalise, history, release, reschedule
 from dialer.dnc import add_to_dnc
 from dialer.policy import DialPolicy
 from dialer.quotas import fill_if_met
@@ -306,7 +306,7 @@ def _retry(session: Session, case: Case, attempt: CallAttempt, result: CallResul
         session.flush()  # the final rules read every attempt's code, this one's too
         finalise(case, resolve_final(summaries(session, [case])[case.id]), now)
     else:
-        schedule(case, when, now)
+        reschedule(case, when, now)
 
 
 def _callback_wanted(case: Case, attempt: CallAttempt, result: CallResult, policy: DialPolicy) -> datetime | None:

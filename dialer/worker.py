@@ -122,11 +122,11 @@ class Worker:
             if survey is None:
                 raise LookupError(f"no survey {options.survey!r}")
             self.survey_id = survey.id
-            self.field_start, self.field_end = survey.field_start, survey.field_end
             self.policy = DialPolicy.from_survey(survey)
+            self.calendar = self.policy.calendar
+            self._follow(survey)
             self.callers = CallerIdPool(self.policy.pacing.trunks, self.policy.pacing.caller_id_health)
             self.callers.seed(s, survey.id)
-        self.calendar = self.policy.calendar
         self.pacer = Pacer(self.policy.pacing, lines=options.lines, cps=options.cps)
         self.strata: list[StratumProgress] = []
         self.next_housekeeping = clock.now()
@@ -202,7 +202,9 @@ class Worker:
         return None
 
     def _tidy(self, session: Session, now: datetime) -> tuple[str, bool]:
-        status = session.scalar(select(Survey.status).where(Survey.id == self.survey_id)) or ""
+        survey = session.get(Survey, self.survey_id)
+        assert survey is not None
+        self._follow(survey)
         leases.reap(session, self.survey_id, self.clock, self.policy)
         dnc.sweep(session, self.survey_id, now)
         strata = quotas.progress(session, self.survey_id)
@@ -211,7 +213,14 @@ class Worker:
                 quotas.fill(session, s.stratum_id, now)
         released = quotas.release_replicates(session, strata, self.policy.retry.release_open_per_remaining, now)
         self.strata = quotas.progress(session, self.survey_id)
-        return status, bool(released)
+        return survey.status, bool(released)
+
+    def _follow(self, survey: Survey) -> None:
+        """Take up changed fieldwork settings (windows, holidays, retries, field period)."""
+        policy = DialPolicy.from_survey(survey)
+        if policy != self.policy:
+            self.policy, self.calendar = policy, policy.calendar
+        self.field_start, self.field_end = survey.field_start, survey.field_end
 
     # -- leasing and dialling --------------------------------------------------------------
 

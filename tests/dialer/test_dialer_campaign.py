@@ -202,3 +202,24 @@ def test_a_replicate_waits_until_every_released_number_was_dialled(sessions: ses
         s.flush()
         assert quotas.release_replicates(s, quotas.progress(s, survey.id), 8.0, clock.now()) == {"T01": 2}
         assert quotas.release_replicates(s, quotas.progress(s, survey.id), 8.0, clock.now()) == {}
+
+
+def test_a_running_worker_follows_changed_settings_and_a_pause(sessions: sessionmaker[Session],
+                                                              clock: VirtualClock) -> None:
+    _campaign(sessions, clock, quotas=(50,), per_stratum=40)
+
+    def supervisor(p: Progress) -> None:
+        with session_scope(sessions) as s:
+            survey = s.scalars(select(Survey)).one()
+            if survey.holidays != ["2026-11-03"]:
+                survey.holidays = ["2026-11-03"]
+            elif p.now >= datetime(2026, 11, 4, 11, 0):
+                survey.status = "paused"
+
+    channel = ScriptedChannel(clock, default=Step(CallStatus.BUSY))
+    report = run_worker(sessions, channel, clock, VAULT,
+                        WorkerOptions(survey="S1", progress_every_s=0, lines=2), supervisor)
+    assert report.stop_reason == Stop.SURVEY_STOPPED
+    calendar = DialPolicy.parse().calendar
+    days = {calendar.local(c.at).date().isoformat() for c in channel.calls}
+    assert days == {"2026-11-02", "2026-11-04"}
