@@ -82,7 +82,7 @@ class InterviewSession:
         step = self.engine.handle(event)
         for effect in self.engine.drain_effects():
             self._apply(effect)
-        self.interview.state = dict(self.engine.state)
+        self.interview.state = self.engine.snapshot()
         self.interview.updated_at = self.clock.now()
         return step
 
