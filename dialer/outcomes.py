@@ -296,9 +296,9 @@ def _hand_to_staff(session: Session, case: Case, now: datetime) -> None:
 def _retry(session: Session, case: Case, attempt: CallAttempt, result: CallResult, outcome: Outcome,
            policy: DialPolicy, now: datetime) -> None:
     after = max(now, result.ended_at)
-    callback = _callback_wanted(case, attempt, result, policy)
+    callback = _callback_wanted(case, attempt, result, policy, after)
     if callback is not None:
-        book_callback(case, max(callback, after), now)
+        book_callback(case, callback, now)
         return
     assert outcome.rule is not None
     when = next_attempt(policy, policy.retry.rules[outcome.rule], after, history(session, case.id, policy.calendar))
@@ -309,15 +309,16 @@ def _retry(session: Session, case: Case, attempt: CallAttempt, result: CallResul
         reschedule(case, when, now)
 
 
-def _callback_wanted(case: Case, attempt: CallAttempt, result: CallResult, policy: DialPolicy) -> datetime | None:
-    """The resident's new choice, else a staff callback set while this call was running; an
-    appointment that this very call kept is used up. Callbacks may use ``callback_grace`` extra
-    attempts beyond the cap."""
+def _callback_wanted(case: Case, attempt: CallAttempt, result: CallResult, policy: DialPolicy,
+                     after: datetime) -> datetime | None:
+    """When to call back, inside the windows and not before this call ended: the resident's new
+    choice, else a staff callback set while this call was running (an appointment this very call
+    kept is used up). Callbacks may use ``callback_grace`` attempts beyond the cap."""
     pending = case.callback_at if case.callback_at and case.callback_at > attempt.started_at else None
     wanted = result.callback_at or pending
     if wanted is None or case.attempts >= policy.retry.max_attempts + policy.retry.callback_grace:
         return None
     try:
-        return clamp_to_window(policy, wanted)
+        return clamp_to_window(policy, max(wanted, after))
     except ScheduleError:
         return None

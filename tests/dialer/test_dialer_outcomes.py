@@ -262,3 +262,14 @@ def test_close_codes_every_released_case_and_settles_open_calls(session: Session
     assert session.scalar(select(func.count()).select_from(Case).where(
         Case.status != CaseStatus.HELD, Case.final_disposition.is_(None))) == 0
     assert survey.status == "closed"
+
+
+def test_a_callback_chosen_for_before_the_call_ended_moves_inside_the_window(session: Session,
+                                                                            clock: VirtualClock) -> None:
+    clock.set(datetime(2026, 11, 2, 12, 55))  # 20:55 local, five minutes before the window closes
+    attempt = _open_attempt(session, clock)
+    ends_late = CallResult(CallStatus.ANSWERED, clock.now(), clock.now() + timedelta(minutes=10),
+                           interview_status="callback", callback_at=clock.now() + timedelta(minutes=1))
+    apply_result(session, attempt.id, ends_late, clock)
+    case = session.get(Case, attempt.case_id)
+    assert case is not None and case.callback_at == datetime(2026, 11, 3, 10, 30)  # Tuesday 18:30
