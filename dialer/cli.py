@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -168,5 +168,6 @@ def _clock(kind: str, channel: str, start: datetime | None) -> Clock:
 
 
 def _print_run(r: WorkerReport) -> None:
+    fieldwork = timedelta(seconds=round((r.ended - r.started).total_seconds()))
     console.print(f"stopped: {r.stop_reason}; {r.placed} call(s) placed, {r.results} result(s), "
-                  f"{r.ended - r.started} of fieldwork in {r.elapsed_s:.1f} s", soft_wrap=True)
+                  f"{fieldwork} of fieldwork in {r.elapsed_s:.1f} s", soft_wrap=True)

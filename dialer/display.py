@@ -28,6 +28,8 @@ class LiveProgress:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.live.__exit__(kind, exc, tb)
+        if not self.live.console.is_terminal:  # rich leaves the last frame's line open when piped
+            self.live.console.line()
 
     def __call__(self, progress: Progress) -> None:
         self.live.update(render(progress, self.timezone))
