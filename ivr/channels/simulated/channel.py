@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialer.policy import DialPolicy
@@ -28,7 +29,7 @@ from ivr.interviews import InterviewSession, open_interview
 from survey.clock import Clock, VirtualClock, to_local
 from survey.config import Settings
 from survey.db import session_scope
-from survey.models import Case, InterviewMode, Survey
+from survey.models import Case, InterviewMode, Stratum, Survey
 from survey.questionnaire import Questionnaire
 from survey.surveys import survey_questionnaire
 
@@ -53,6 +54,7 @@ class SimulatedChannel:
         self.seed = seed
         self.behaviour = behaviour or Behaviour()
         self._resident = resident or self._modelled_resident
+        self._cases: dict[int, tuple[str, str]] = {}  # case id -> (township code, time zone)
 
     def lines_in_use(self) -> int:
         return 0  # every call is over when place_call returns
@@ -60,18 +62,33 @@ class SimulatedChannel:
     def place_call(self, request: CallRequest) -> CallResult:
         now = self.clock.now()
         rng = seeded(self.seed, "call", request.number, request.attempt_id)
+        township, timezone = self._where(request.case_id)
+        person = self.world.person(request.number, township)
+        ring = rng.uniform(*self.behaviour.ring_s)
+        unanswered = self._network(request, person, now, ring, to_local(now, timezone), rng)
+        if unanswered is not None:
+            return unanswered  # nobody spoke: nothing to store, no transaction
         with session_scope(self.sessions) as session:
             case = session.get(Case, request.case_id)
             if case is None:
                 raise LookupError(f"simulated call for attempt {request.attempt_id}: no case {request.case_id}")
             survey = session.get(Survey, case.survey_id)
             assert survey is not None  # a foreign key
-            person = self.world.person(request.number, case.stratum.code)
-            ring = rng.uniform(*self.behaviour.ring_s)
-            unanswered = self._network(request, person, now, ring, to_local(now, survey.timezone), rng)
-            if unanswered is not None:
-                return unanswered
             return self._interview(session, request, case, survey, person, (now, now + timedelta(seconds=ring)), rng)
+
+    def _where(self, case_id: int) -> tuple[str, str]:
+        """The case's township code and its survey's time zone, from a per-survey cache (most calls
+        are never answered, and need no transaction at all)."""
+        if case_id not in self._cases:
+            with session_scope(self.sessions) as session:
+                case = session.get(Case, case_id)
+                if case is None:
+                    raise LookupError(f"simulated call: no case {case_id}")
+                timezone = case.stratum.survey.timezone
+                rows = session.execute(select(Case.id, Stratum.code).join(Stratum, Stratum.id == Case.stratum_id)
+                                       .where(Case.survey_id == case.survey_id)).all()
+                self._cases.update({cid: (code, timezone) for cid, code in rows})
+        return self._cases[case_id]
 
     # -- before anyone speaks ---------------------------------------------------------------
 
