@@ -118,7 +118,10 @@ def _fit_group(towns: list[Estimate], aux: pd.DataFrame | None, psi_method: str,
     used = [e for e, f in zip(towns, fitted, strict=True) if f]
     direct = np.array([e.estimate for e in used], dtype=np.float64)
     psi = _psi(used, psi_method)
-    fit = fay_herriot(direct, psi, x_all[fitted])
+    try:
+        fit = fay_herriot(direct, psi, x_all[fitted])
+    except AnalysisError as exc:  # supplementary figures: the direct estimates stand without them
+        return [], f"no small-area estimates ({exc})"
     model, model_mse = np.empty(len(towns)), np.empty(len(towns))
     model[fitted], model_mse[fitted] = fit.eblup, fit.mse
     if (~fitted).any():

@@ -19,6 +19,7 @@ from analysis.results import COUNTY, AnalysisResult, OutcomeRates
 from analysis.spec import CompositeIndex, ScoreIndex, ShareIndex
 from reports import bulletin_data as bd
 from survey.clock import Clock, to_local
+from survey.concerns import CATEGORIES
 from survey.config import Settings
 from survey.models import Benchmark as BenchmarkRow
 from survey.models import (
@@ -222,15 +223,13 @@ def _concerns(session: Session, survey: Survey) -> bd.Concerns | None:
             satisfied[key] += 1
     units = {u.code: bd.Text(u.name_zh, u.name_en or u.name_zh) for u in session.scalars(select(Unit))}
     units.setdefault("-", bd.Text("未交办", "Not assigned"))
-    categories = {c: bd.Text(c, CATEGORY_EN.get(c, c)) for c, *_ in cells}
+    categories = {c: bd.Text(CATEGORIES.get(c, {}).get("zh", c), CATEGORIES.get(c, {}).get("en", c))
+                  for c, *_ in cells}
     return bd.Concerns(
         cells=tuple(bd.ConcernCell(*key, count=n, on_time=on_time[key], satisfied=satisfied[key])
                     for key, n in sorted(cells.items())),
         categories=categories, units=units)
 
-
-CATEGORY_EN = {"治安": "Public order", "诈骗": "Fraud", "交通": "Traffic", "纠纷": "Disputes", "执法": "Law enforcement",
-               "环境": "Environment", "其他": "Other"}
 
 
 def _benchmarks(session: Session, survey: Survey) -> tuple[bd.Benchmark, ...]:

@@ -102,8 +102,13 @@ def _done(handler: Callable[[CallWebhooks], None]) -> Response:
 
 @bp.get(urls.PROMPTS + "/<questionnaire_id>/<language>/<name>")
 def prompt(questionnaire_id: str, language: str, name: str) -> Response:
-    recordings = _webhooks().recordings
-    path = recordings.file(questionnaire_id, language, name) if recordings else None
+    hooks: CallWebhooks | None = current_app.extensions.get(EXTENSION)
+    if hooks is not None and hooks.recordings is not None:
+        recordings = hooks.recordings
+    else:  # serving audio needs no Twilio account, so do not build the REST client for it
+        settings: Settings = current_app.extensions["minyi"].settings
+        recordings = PromptRecordings(Path(settings.prompts_dir), settings.public_url)
+    path = recordings.file(questionnaire_id, language, name)
     if path is None:
         return Response("no such prompt recording\n", 404, mimetype="text/plain")
     return send_file(path, mimetype="audio/wav", max_age=3600)
