@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialer import attempts, dnc, leases, quotas
@@ -110,6 +110,18 @@ def run_worker(factory: sessionmaker[Session], channel: Channel, clock: Clock, v
 def _transient(exc: DBAPIError) -> bool:
     code = getattr(exc.orig, "sqlstate", None)
     return code in ("40001", "40P01") or "database is locked" in str(exc.orig)
+
+
+RECONNECT_SECONDS = 120.0  # how long a worker keeps trying while the database is away
+
+
+def _connection_lost(exc: DBAPIError) -> bool:
+    """The database went away (restarted, failed over, unreachable): a new connection may work.
+    Connection exceptions (08xxx), shutdowns (57P0x), a connection SQLAlchemy found broken, or a
+    failed connect (psycopg gives no SQLSTATE then)."""
+    code = getattr(exc.orig, "sqlstate", None) or ""
+    return (exc.connection_invalidated or code.startswith(("08", "57P"))
+            or (not code and isinstance(exc, OperationalError) and "connection" in str(exc.orig).lower()))
 
 
 class Worker:
@@ -336,14 +348,22 @@ class Worker:
 
     def _txn(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in its own transaction, retrying when PostgreSQL reports a deadlock or a
-        serialisation failure (or SQLite is locked)."""
+        serialisation failure (or SQLite is locked), and while the database is away (the pool
+        reconnects: ``pool_pre_ping``) for up to ``RECONNECT_SECONDS``."""
         failures = 0
+        away_since: float | None = None
         while True:
             try:
                 with session_scope(self.factory) as session:
                     return work(session)
             except DBAPIError as exc:
                 failures += 1
+                if _connection_lost(exc):
+                    away_since = away_since or time.monotonic()
+                    if time.monotonic() - away_since > RECONNECT_SECONDS:
+                        raise
+                    time.sleep(min(0.1 * failures, 2.0))
+                    continue
                 if failures >= 5 or not _transient(exc):
                     raise
                 time.sleep(0.05 * failures)

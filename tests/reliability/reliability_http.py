@@ -1,0 +1,71 @@
+"""Clients for a web server in another process: a staff member's browser (cookies and the CSRF
+token of the last page) and the transport Twilio's webhooks arrive by."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+from reliability_support import sibling_conftest
+
+CSRF = sibling_conftest("web").CSRF
+
+
+class Browser:
+    """A logged-in staff member's browser over real HTTP. Redirects are not followed, so a form's
+    answer (302 on success) can be checked."""
+
+    def __init__(self, base: str) -> None:
+        self.base, self.http, self.token = base, requests.Session(), ""
+
+    def get(self, path: str) -> requests.Response:
+        response = self.http.get(self.base + path, timeout=30)
+        found = CSRF.search(response.text) if response.headers.get("Content-Type", "").startswith("text/html") else None
+        if found:
+            self.token = found.group(1)
+        return response
+
+    def post(self, path: str, data: dict[str, str] | None = None) -> requests.Response:
+        if not self.token:
+            self.get("/login")
+        return self.http.post(self.base + path, data={**(data or {}), "csrf_token": self.token},
+                              allow_redirects=False, timeout=30)
+
+    def login(self, username: str, password: str) -> None:
+        self.get("/login")
+        response = self.post("/login", {"username": username, "password": password})
+        assert response.status_code == 302, f"login as {username}: {response.status_code}"
+        self.get("/")  # a new session after login: its CSRF token
+
+
+@dataclass
+class HttpResponse:
+    """What ``twilio_caller.Call`` reads of a Flask test response, from a real one."""
+
+    response: requests.Response
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
+
+    @property
+    def data(self) -> bytes:
+        return self.response.content
+
+    @property
+    def mimetype(self) -> str:
+        return self.response.headers.get("Content-Type", "").split(";")[0].strip()
+
+    def get_data(self, as_text: bool = False) -> str | bytes:
+        return self.response.text if as_text else self.response.content
+
+
+@dataclass
+class HttpTransport:
+    """Stands in for the Flask test client under ``twilio_caller.Call``: the same signed posts,
+    sent to a server (as from behind the TLS proxy that ``MINYI_PUBLIC_URL`` names)."""
+
+    base: str
+
+    def post(self, path: str, data: dict[str, str], headers: dict[str, str]) -> HttpResponse:
+        return HttpResponse(requests.post(self.base + path, data=data, headers=headers, timeout=30))

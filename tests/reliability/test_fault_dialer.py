@@ -1,0 +1,77 @@
+"""Dialer workers (`minyi dial --channel simulated`, virtual clock, PostgreSQL) SIGKILLed at random
+points of a campaign and restarted, and PostgreSQL restarted under a running worker: no stored
+answer is lost, no case is dialled twice at once, every attempt ends with a disposition once the
+dead workers' leases have run out, and interviews stopped part-way resume at their question."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from reliability_campaign import (
+    QUOTAS_MET,
+    assert_fieldwork_consistent,
+    assert_nothing_lost,
+    attempts_placed,
+    create_campaign,
+    reconcile,
+    reconciled_after_lease_expiry,
+    resume_time,
+    resumed_where_they_stopped,
+    start_worker,
+    stored,
+    wait_for,
+)
+from reliability_support import restart_postgres
+from sqlalchemy.orm import Session, sessionmaker
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow,
+              pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)]
+
+KILLS = 4
+SEED = 20261102
+
+
+def _finish(db_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    """One more worker until every quota is met, then the leases of the dead ones run out."""
+    last = start_worker(db_url, tmp_path, "final", resume_time(sessions))
+    assert last.wait(120) == 0, last.output()
+    assert QUOTAS_MET in last.output()
+    reconcile(sessions)
+
+
+def test_workers_killed_at_random_points_lose_nothing(db_url: str, sessions: sessionmaker[Session],
+                                                      tmp_path: Path) -> None:
+    create_campaign(sessions, quotas=(10, 10, 10), per_township=90)
+    rng = random.Random(SEED)
+    snapshots = []
+    for n in range(KILLS):
+        worker = start_worker(db_url, tmp_path, f"w{n}", resume_time(sessions))
+        target = attempts_placed(sessions) + rng.randint(5, 40)
+        wait_for(lambda: attempts_placed(sessions) >= target and bool(stored(sessions).part_way),  # noqa: B023
+                 worker, 60, f"{target} calls and an interview stopped part-way")
+        worker.kill()
+        snapshots.append(stored(sessions))
+    _finish(db_url, sessions, tmp_path)
+
+    for before in snapshots:
+        assert_nothing_lost(sessions, before)
+    assert sum(resumed_where_they_stopped(sessions, before) for before in snapshots) > 0
+    assert_fieldwork_consistent(sessions)
+    assert reconciled_after_lease_expiry(sessions) > 0  # the killed workers' calls were taken back
+
+
+def test_a_worker_survives_a_postgresql_restart(db_url: str, sessions: sessionmaker[Session],
+                                                tmp_path: Path) -> None:
+    create_campaign(sessions, quotas=(8, 8, 8), per_township=70)
+    worker = start_worker(db_url, tmp_path, "w0", resume_time(sessions))
+    wait_for(lambda: attempts_placed(sessions) >= 20, worker, 60, "20 calls")
+    before = stored(sessions)
+    sessions.kw["bind"].dispose()
+    restart_postgres(db_url)
+    assert worker.wait(120) == 0, worker.output()
+    assert QUOTAS_MET in worker.output()
+    reconcile(sessions)
+    assert_nothing_lost(sessions, before)
+    assert_fieldwork_consistent(sessions)
