@@ -52,7 +52,8 @@ class StasisHandler:
         live = {c["id"]: c for c in await session.channels()}
         for channel_id, channel in live.items():
             if self.registry.get(channel_id) is None:
-                self._adopt(channel_id, channel)
+                adopted = self._adopt(channel_id, channel)
+                known += [adopted] if adopted is not None else []  # told too: its StasisStart was long ago
         for call in known:
             call.post(Resync(live))
 
