@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +51,7 @@ def read_frame(path: Path) -> Frame:
         encoding, lines = "xlsx", _xlsx_lines(path)
     elif suffix in (".csv", ".txt"):
         encoding, text = _decode(path.read_bytes(), path)
-        lines = _csv_lines(text)
+        lines = _csv_lines(text, path)
     else:
         raise FrameError(f"{path}: expected a .csv or .xlsx file")
     return _frame(path, encoding, lines)
@@ -69,10 +68,13 @@ def _decode(raw: bytes, path: Path) -> tuple[str, str]:
     raise FrameError(f"{path}: the text is neither UTF-8 nor GB18030; save it as UTF-8 CSV")
 
 
-def _csv_lines(text: str) -> Iterator[tuple[int, list[str]]]:
+def _csv_lines(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""))
-    for row in reader:
-        yield reader.line_num, row
+    try:
+        for row in reader:
+            yield reader.line_num, row
+    except csv.Error as exc:  # e.g. a field longer than the csv module's limit
+        raise FrameError(f"{path}: line {reader.line_num + 1}: not readable as CSV ({exc})") from None
 
 
 def _xlsx_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -80,12 +82,14 @@ def _xlsx_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise FrameError(f"{path}: not a readable XLSX workbook ({exc})") from None
+    except Exception as exc:  # a damaged file: zipfile, lxml and openpyxl each raise their own errors
+        raise FrameError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
     try:
         sheet = book.worksheets[0]
         for index, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield index, [_cell(v) for v in row]
+    except Exception as exc:  # a damaged sheet shows only when it is read
+        raise FrameError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
     finally:
         book.close()
 
