@@ -6,7 +6,9 @@ concurrent workers pass each other's rows by, and the conditional UPDATE (only r
 dialable) makes the same code safe on SQLite, which ignores the locking clause.
 
 Order of a pick: booked callbacks that are due, then per township (see quotas.allocate) retries
-that are due before fresh numbers. Numbers on the do-not-call list are never picked.
+that are due before fresh numbers. Numbers on the do-not-call list are never picked. Fresh
+numbers appear only when replicates are released (housekeeping) or a frame is imported, so a
+township the last housekeeping saw without any is not asked for them.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ _DUE = (select(_c.id).where(
     _c.survey_id == bindparam("survey_id"), _c.status == bindparam("status"), _c.next_attempt_at <= bindparam("now"),
     ~exists().where(_contacts.c.id == _c.contact_id, _dnc.c.number_hash == _contacts.c.number_hash))
     .order_by(_c.next_attempt_at).limit(bindparam("n")).with_for_update(skip_locked=True, of=_cases))
-_DUE_IN_STRATUM = _DUE.where(_c.stratum_id == bindparam("stratum_id"), _c.id.not_in(bindparam("skip", expanding=True)))
+_DUE_IN_STRATUM = _DUE.where(_c.stratum_id == bindparam("stratum_id"))
+_DUE_IN_STRATUM_BUT = _DUE_IN_STRATUM.where(_c.id.not_in(bindparam("skip", expanding=True)))  # expanding: slower
 
 
 def pick(session: Session, survey_id: int, now: datetime, limit: int, allotments: list[Allotment]) -> list[int]:
@@ -46,15 +49,16 @@ def pick(session: Session, survey_id: int, now: datetime, limit: int, allotments
     dry: set[tuple[int, str]] = set()  # nothing more is due there
     for bound in ("share", "cap"):
         for a in allotments:
-            for status in (CaseStatus.SCHEDULED, CaseStatus.NEW):
+            for status in (CaseStatus.SCHEDULED, CaseStatus.NEW) if a.fresh else (CaseStatus.SCHEDULED,):
                 room = min(getattr(a, bound) - taken[a.stratum_id], limit - len(ids))
                 if room <= 0:
                     break
                 if (a.stratum_id, status) in dry:
                     continue
-                got = list(session.execute(_DUE_IN_STRATUM, {**due, "status": status, "n": room,
-                                                             "stratum_id": a.stratum_id,
-                                                             "skip": picked[a.stratum_id]}).scalars())
+                skip = picked[a.stratum_id]
+                query, params = (_DUE_IN_STRATUM_BUT, {"skip": skip}) if skip else (_DUE_IN_STRATUM, {})
+                got = list(session.execute(query, {**due, **params, "status": status, "n": room,
+                                                   "stratum_id": a.stratum_id}).scalars())
                 if len(got) < room:
                     dry.add((a.stratum_id, status))
                 ids += got

@@ -55,6 +55,7 @@ class Allotment:
     stratum_id: int
     share: int  # this stratum's part of one pick
     cap: int  # the most it may take when others leave room
+    fresh: bool = True  # it has released numbers never dialled
 
 
 def progress(session: Session, survey_id: int) -> list[StratumProgress]:
@@ -153,7 +154,8 @@ def allocate(strata: list[StratumProgress], limit: int, overdial: float) -> list
     by_remainder = sorted(range(len(live)), key=lambda i: (shares[i] - exact[i], i))
     for i in by_remainder[:limit - sum(shares)]:
         shares[i] += 1
-    return [Allotment(s.stratum_id, min(share, cap), cap) for s, share, cap in zip(live, shares, caps, strict=True)]
+    return [Allotment(s.stratum_id, min(share, cap), cap, s.fresh > 0)
+            for s, share, cap in zip(live, shares, caps, strict=True)]
 
 
 def _cap(s: StratumProgress, overdial: float) -> int:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dialer import attempts, dnc, leases, quotas
 from dialer.callerid import CallerIdPool
 from dialer.cases import DIALABLE
-from dialer.outcomes import apply_results
+from dialer.outcomes import Applied, apply_results
 from dialer.pacer import Pacer
 from dialer.policy import DialPolicy
 from dialer.quotas import StratumProgress
@@ -141,6 +141,7 @@ class Worker:
             self.callers.seed(s, survey.id)
         self.pacer = Pacer(self.policy.pacing, lines=options.lines, cps=options.cps)
         self.strata: list[StratumProgress] = []
+        self.quiet_until: datetime | None = None  # virtual clock: nothing is due before then
         self.next_housekeeping = clock.now()
         self.placed = self.results = 0
         self.dispositions: Counter[str] = Counter()
@@ -171,6 +172,9 @@ class Worker:
         free = self.pacer.free_lines(now, self.channel.lines_in_use())
         if free < self.pacer.refill_at():
             self._wait_until(self.pacer.next_event(now))
+            return None
+        if self.quiet_until is not None and now < self.quiet_until:
+            self._wait_until(min(t for t in (self.quiet_until, self.pacer.next_event(now)) if t is not None))
             return None
         dials = self._txn(lambda s: self._lease(s, now, min(free, self.policy.pacing.batch_size)))
         if not dials:
@@ -205,6 +209,7 @@ class Worker:
     def _housekeeping(self, now: datetime) -> str | None:
         status, released = self._txn(lambda s: self._tidy(s, now))
         self.next_housekeeping = now + self.options.housekeeping_every
+        self.quiet_until = None  # housekeeping may have released or reopened cases
         if status in (SurveyStatus.PAUSED, SurveyStatus.CLOSED):
             return Stop.SURVEY_STOPPED
         if quotas.all_filled(self.strata):
@@ -267,6 +272,8 @@ class Worker:
         if done or unplaced or waiting:
             applied = self._txn(lambda s: self._settle(s, done, unplaced, waiting))
             self._learn(done, applied)
+        if unplaced:
+            self.quiet_until = None  # they are due again at the next window start
 
     def _place(self, dial: attempts.Dial, now: datetime) -> CallResult | None:
         try:
@@ -277,11 +284,10 @@ class Worker:
                               error=f"{type(exc).__name__}: {exc}")
 
     def _settle(self, session: Session, done: list[tuple[attempts.Dial, CallResult]],
-                unplaced: list[attempts.Dial], waiting: list[attempts.Dial]) -> list[str | None]:
+                unplaced: list[attempts.Dial], waiting: list[attempts.Dial]) -> list[Applied | None]:
         now = self.clock.now()
         outcomes = apply_results(session, [(d.request.attempt_id, r) for d, r in done], self.clock,
                                  policy=self.policy) if done else []
-        applied = [o.temp if o else None for o in outcomes]
         for dial in unplaced:
             attempts.withdraw(session, dial.request.attempt_id, now, self.policy)
         for dial in waiting:
@@ -289,19 +295,21 @@ class Worker:
         filled = {s.stratum_id for s in self.strata if s.filled}
         for stratum_id in {d.stratum_id for d, _r in done} & filled:
             quotas.fill(session, stratum_id, now)
-        return applied
+        return outcomes
 
-    def _learn(self, done: list[tuple[attempts.Dial, CallResult]], applied: list[str | None]) -> None:
+    def _learn(self, done: list[tuple[attempts.Dial, CallResult]], applied: list[Applied | None]) -> None:
         now = self.clock.now()
-        for (dial, result), temp in zip(done, applied, strict=True):
+        for (dial, result), outcome in zip(done, applied, strict=True):
             self.results += 1
             self.pacer.observe(result, now)
             self.callers.record(dial.request.caller_id, result.status)
-            if temp is None:
+            if outcome is None:
                 continue
-            self.dispositions[temp] += 1
-            if temp == aapor.COMPLETE:
+            self.dispositions[outcome.temp] += 1
+            if outcome.temp == aapor.COMPLETE:
                 self._count_complete(dial.stratum_id)
+            if self.quiet_until is not None and outcome.next_attempt_at is not None:
+                self.quiet_until = min(self.quiet_until, outcome.next_attempt_at)
         if quotas.all_filled(self.strata):
             self.next_housekeeping = now  # confirm against the database right away
 
@@ -313,8 +321,12 @@ class Worker:
 
     def _next_wake(self, now: datetime) -> datetime | None:
         """The next case falling due or line freeing up. A real clock also wakes for housekeeping,
-        since other workers change the queue meanwhile; a virtual clock's idle time changes nothing."""
+        since other workers change the queue meanwhile. On a virtual clock nobody else does, so
+        until the next case falls due (or this worker's own results bring one forward) there is
+        no point in asking the database again."""
         due = self._txn(self._next_due)
+        if self._virtual:
+            self.quiet_until = due if due is not None and due > now else None
         times = [t for t in (due, self.pacer.next_event(now)) if t is not None and t > now]
         if not self._virtual or not times:
             times.append(self.next_housekeeping)
