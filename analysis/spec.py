@@ -82,6 +82,8 @@ def load_spec(path: Path) -> Spec:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot read the spec: {exc.strerror}", file=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path)) from exc
     return parse_spec_text(text, source=str(path))
 
 

@@ -31,7 +31,8 @@ class SurveyChangeError(ValueError):
 
 def _upload_dir(filename: str, data: bytes) -> tuple[tempfile.TemporaryDirectory[str], Path]:
     folder = tempfile.TemporaryDirectory(prefix="minyi-upload-")
-    path = Path(folder.name) / (Path(filename).name or "upload")
+    name = Path(filename).name
+    path = Path(folder.name) / (name if name not in ("", ".", "..") else "upload")  # ".." would be the parent
     path.write_bytes(data)
     return folder, path
 

@@ -246,6 +246,9 @@ class CallWebhooks:
         attempt = s.scalars(select(CallAttempt).where(CallAttempt.id == attempt_id)
                             .options(joinedload(CallAttempt.case))).one()
         if attempt.provider_call_id is None:
+            other = s.scalar(select(CallAttempt.id).where(CallAttempt.provider_call_id == sid))
+            if other is not None:  # a CallSid is one call: it cannot take over a second attempt
+                raise p.WebhookError(409, f"call {sid} belongs to call attempt {other}, not {attempt_id}")
             attempt.provider_call_id = sid
         elif attempt.provider_call_id != sid:
             raise p.WebhookError(409, f"call attempt {attempt_id} belongs to call {attempt.provider_call_id}, "
