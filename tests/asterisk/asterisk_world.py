@@ -56,11 +56,11 @@ class Outcome:
 
 
 class World:
-    def __init__(self, sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: VirtualClock, code: str = "S1") -> None:
         self.sessions, self.clock = sessions, clock
         self.vault = PhoneVault("test-secret")
         with session_scope(sessions) as s:
-            survey = create_survey(s, "S1", load_bundled(), clock, period="2026-11", quota=1000,
+            survey = create_survey(s, code, load_bundled(), clock, period="2026-11", quota=1000,
                                    strata=[StratumSpec("T01", "城关镇", "Chengguan")])
             self.survey_id, self.stratum_id = survey.id, survey.strata[0].id
 

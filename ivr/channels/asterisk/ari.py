@@ -53,7 +53,7 @@ class AriConfig:
     app: str = "minyi"
     request_timeout_s: float = 10.0
     ping_interval_s: float = 5.0  # a dead connection is noticed within about twice this
-    max_connections: int = 16  # REST connections (httpcore checks every idle one per request: keep it small)
+    max_connections: int = 6  # REST connections (httpcore checks every idle one per request: keep it small)
 
     @property
     def authorization(self) -> str:

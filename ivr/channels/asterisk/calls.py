@@ -44,7 +44,6 @@ class Call:
     answered_at: datetime | None = None
     cause: int | None = None  # Q.850 hang-up cause, once known
     amd_result: str | None = None
-    interview_id: int | None = None
     reported_status: str | None = None
     callback_at: datetime | None = None
     ended: bool = False

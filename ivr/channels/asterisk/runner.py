@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +24,7 @@ from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine, Link, Resyn
 from ivr.channels.asterisk.operator import OperatorBridge
 from ivr.channels.asterisk.options import AsteriskOptions
 from ivr.channels.asterisk.steps import StepPlayer
-from ivr.channels.asterisk.store import CallStore, Turn
+from ivr.channels.asterisk.store import CallInterview, CallStore, Turn
 from ivr.channels.base import CallResult, CallStatus
 from ivr.engine import Event, HangUp, Step
 from survey.clock import Clock
@@ -38,6 +39,7 @@ class CallRunner:
                  registry: CallRegistry, *, on_end: Callable[[Call], None]) -> None:
         self.call, self.link, self.store, self.options, self.clock = call, link, store, options, clock
         self.registry, self.on_end = registry, on_end
+        self.interview: CallInterview | None = None  # from the answer until the call ends
 
     async def run(self) -> None:
         call = self.call
@@ -59,6 +61,9 @@ class CallRunner:
                 return
             await self._report(result)
         finally:  # a line is busy until its result is stored
+            if self.interview is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._db(self.store.close, self.interview)
             self.registry.remove(call)
             self.on_end(call)
 
@@ -143,8 +148,7 @@ class CallRunner:
             return status != "MACHINE"
 
     async def _interview(self, line: CallLine, player: StepPlayer) -> None:
-        turn = await self._db(self.store.begin, self.call.attempt_id)
-        self.call.interview_id = turn.interview_id
+        self.interview, turn = await self._db(self.store.begin, self.call.attempt_id)
         self._note(turn)
         current = turn.step
         while True:
@@ -155,16 +159,21 @@ class CallRunner:
             try:
                 event: Event = await player.input_step(step)
             except Resynced:
-                turn = Turn(current, turn.interview_id, turn.reported_status, None)
+                turn = replace(turn, step=current, callback_at=None)
                 continue
             except CallEnded:
                 event = HangUp()
             if not step.keep_playing:
                 current = step
-            turn = await self._db(self.store.handle, turn.interview_id, event)
-            self._note(turn)
+            turn = await self._feed(event)
             if isinstance(event, HangUp):
                 return
+
+    async def _feed(self, event: Event) -> Turn:
+        assert self.interview is not None
+        self.interview, turn = await self._db(self.store.handle, self.interview, event)
+        self._note(turn)
+        return turn
 
     async def _final(self, line: CallLine, player: StepPlayer, step: Step) -> None:
         """The engine's last step: its prompts, then the operator or the hang-up."""
@@ -207,9 +216,9 @@ class CallRunner:
         if session is not None and not call.ended:
             with contextlib.suppress(AriError, AriUnavailable):
                 await session.hangup(call.channel_id)
-        if call.interview_id is not None:
+        if self.interview is not None:
             try:
-                self._note(await self._db(self.store.handle, call.interview_id, HangUp()))
+                await self._feed(HangUp())
             except Exception:
                 log.exception("attempt %s: the interview could not be closed", call.attempt_id)
         await self._report(self._result(CallStatus.ANSWERED if call.answered_at else CallStatus.UNKNOWN))

@@ -1,11 +1,11 @@
-"""The database work of the Stasis app. Every method is synchronous and is its own transaction;
-the app runs them off the event loop (``anyio.to_thread``), one per call event, so an answer is
-committed the moment it is given."""
+"""The database work of the Stasis app. Every method is synchronous; the app runs them off the
+event loop (``anyio.to_thread``), one at a time per call. A call's interview keeps one session and
+one :class:`~ivr.interviews.InterviewSession` for the whole call and commits after every event,
+so an answer is stored the moment it is given and nothing is loaded twice."""
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ from survey.surveys import survey_questionnaire
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+TRIES = 3  # a locked database (SQLite) or a broken deadlock (PostgreSQL) is tried again
 
 
 @dataclass(frozen=True)
@@ -37,51 +38,101 @@ class Turn:
     """The engine's answer to one event."""
 
     step: Step
-    interview_id: int
     reported_status: str | None  # CallResult.interview_status if the call ended now
     callback_at: datetime | None  # a callback time the resident chose with this event
+
+
+class CallInterview:
+    """One call's interview: its session and engine, alive from the answer to the hang-up."""
+
+    def __init__(self, session: Session, run: InterviewSession, case: Case) -> None:
+        self.session, self.run, self.case = session, run, case
+        self.booked = False  # the resident's callback choice is on the case
+
+    @property
+    def interview_id(self) -> int:
+        return self.run.interview.id
 
 
 class CallStore:
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, *, can_transfer: bool) -> None:
         self.sessions, self.clock, self.can_transfer = sessions, clock, can_transfer
-        self._questionnaires: dict[int, Questionnaire] = {}
-        self._lock = threading.Lock()
 
     def progress(self, attempt_id: int, status: str) -> None:
         """Move the attempt forward (ringing, in progress); never backwards."""
         self._retry(lambda s: note_progress(s, attempt_id, status, self.clock.now()))
 
-    def begin(self, attempt_id: int) -> Turn:
+    def begin(self, attempt_id: int) -> tuple[CallInterview, Turn]:
         """Open (or resume) the case's interview for an answered call and start it."""
-        def run(s: Session) -> Turn:
-            attempt = s.get(CallAttempt, attempt_id)
-            if attempt is None:
-                raise LookupError(f"no call attempt {attempt_id}")
-            questionnaire = self._questionnaire(s, attempt.survey_id)
-            interview = open_interview(s, attempt.case, questionnaire, self.clock, attempt_id=attempt.id)
-            return self._turn(s, attempt.case, interview, questionnaire, Answered())
-        return self._retry(run)
+        for attempt in range(TRIES):
+            session = self.sessions()
+            try:
+                row = session.get(CallAttempt, attempt_id)
+                if row is None:
+                    raise LookupError(f"no call attempt {attempt_id}")
+                questionnaire = self._questionnaire(session, row.survey_id)
+                interview = open_interview(session, row.case, questionnaire, self.clock, attempt_id=row.id)
+                call = self._bind(session, interview, questionnaire)
+                return call, self._commit(call, Answered())
+            except OperationalError:
+                session.close()
+                if attempt == TRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+            except BaseException:
+                session.close()
+                raise
+        raise AssertionError("unreachable")
 
-    def handle(self, interview_id: int, event: Event) -> Turn:
-        def run(s: Session) -> Turn:
-            interview = s.get(Interview, interview_id)
-            if interview is None:
-                raise LookupError(f"no interview {interview_id}")
-            return self._turn(s, interview.case, interview, self._questionnaire(s, interview.survey_id), event)
-        return self._retry(run)
+    def handle(self, call: CallInterview, event: Event) -> tuple[CallInterview, Turn]:
+        """Feed one event and commit. When the commit fails for a transient reason, the
+        interview is loaded again as last committed and the event fed once more."""
+        for attempt in range(TRIES):
+            try:
+                return call, self._commit(call, event)
+            except OperationalError:
+                interview_id = call.interview_id
+                self.close(call)
+                if attempt == TRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+                call = self._reload(interview_id)
+        raise AssertionError("unreachable")
+
+    def close(self, call: CallInterview) -> None:
+        call.session.rollback()
+        call.session.close()
+
+    def _reload(self, interview_id: int) -> CallInterview:
+        session = self.sessions()
+        interview = session.get(Interview, interview_id)
+        if interview is None:
+            session.close()
+            raise LookupError(f"no interview {interview_id}")
+        return self._bind(session, interview, self._questionnaire(session, interview.survey_id))
+
+    def _bind(self, session: Session, interview: Interview, questionnaire: Questionnaire) -> CallInterview:
+        case = interview.case
+        run = InterviewSession(session, interview, questionnaire, self.clock, can_transfer=self.can_transfer,
+                               ask_language=case.language is None)
+        return CallInterview(session, run, case)
+
+    def _commit(self, call: CallInterview, event: Event) -> Turn:
+        try:
+            step = call.run.handle(event)
+            callback = None
+            if call.run.callback_slot and not call.booked:
+                callback = self._book_callback(call.session, call.case, call.run.callback_slot)
+                call.booked = True
+            call.session.commit()
+        except BaseException:
+            call.session.rollback()
+            raise
+        return Turn(step, call.run.engine.reported_status, callback)
 
     def finish(self, attempt_id: int, result: CallResult) -> None:
         """Hand the call's result to the dialer (AAPOR disposition, retry or final code)."""
         self._retry(lambda s: apply_result(s, attempt_id, result, self.clock))
-
-    def _turn(self, s: Session, case: Case, interview: Interview, questionnaire: Questionnaire,
-              event: Event) -> Turn:
-        run = InterviewSession(s, interview, questionnaire, self.clock, can_transfer=self.can_transfer,
-                               ask_language=case.language is None)
-        step = run.handle(event)
-        callback = self._book_callback(s, case, run.callback_slot)
-        return Turn(step, interview.id, run.engine.reported_status, callback)
 
     def _book_callback(self, s: Session, case: Case, slot: str | None) -> datetime | None:
         """Keep the resident's chosen time on the case at once, as the Twilio channel does."""
@@ -97,24 +148,18 @@ class CallStore:
         return case.callback_at
 
     def _questionnaire(self, s: Session, survey_id: int) -> Questionnaire:
-        with self._lock:
-            cached = self._questionnaires.get(survey_id)
-        if cached is None:
-            survey = s.get(Survey, survey_id)
-            assert survey is not None
-            cached = survey_questionnaire(survey)
-            with self._lock:
-                self._questionnaires[survey_id] = cached
-        return cached
+        survey = s.get(Survey, survey_id)
+        assert survey is not None
+        return survey_questionnaire(survey)  # parsed once per process
 
-    def _retry(self, work: Callable[[Session], T], tries: int = 3) -> T:
+    def _retry(self, work: Callable[[Session], T]) -> T:
         """One transaction, tried again when the database was locked or a deadlock was broken."""
-        for attempt in range(tries):
+        for attempt in range(TRIES):
             try:
                 with session_scope(self.sessions) as s:
                     return work(s)
             except OperationalError:
-                if attempt == tries - 1:
+                if attempt == TRIES - 1:
                     raise
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")

@@ -51,8 +51,9 @@ class FakeAsterisk:
     def __init__(self, spec: AriSpec, *, username: str = "minyi", password: str = "s3cret-Pa55",
                  app: str = "minyi", time_scale: float = 0.05, prompt_s: float = 1.0,
                  amd_contexts: tuple[str, ...] = ("minyi-amd",), sounds_dir: Path | None = None,
-                 stasis_end_only: bool = False) -> None:
+                 stasis_end_only: bool = False, validate: bool = True) -> None:
         self.spec, self.app, self.scale, self.prompt_s = spec, app, time_scale, prompt_s
+        self.validate = validate  # check every event against events.json (off in the benchmark)
         self.username, self.password = username, password
         self.amd_contexts, self.sounds_dir, self.stasis_end_only = amd_contexts, sounds_dir, stasis_end_only
         self.residents: dict[str, Resident] = {}
@@ -264,7 +265,8 @@ class FakeAsterisk:
 
     def _emit(self, event: dict[str, Any], to: web.WebSocketResponse | None = None) -> None:
         event = {**event, "application": self.app, "timestamp": ari_time(), "asterisk_id": "02:42:ac:11:00:02"}
-        self.violations += self.spec.check_event(event)
+        if self.validate:
+            self.violations += self.spec.check_event(event)
         target = to or self._ws
         if target is None or self._outbox is None:
             return  # nobody listening: Asterisk drops it

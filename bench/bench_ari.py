@@ -1,0 +1,140 @@
+"""How many simultaneous IVR interviews one ``minyi ari`` process carries over ARI, and how long a
+resident waits between a key and the next prompt.
+
+The fake Asterisk of tests/asterisk runs in a process of its own (as Asterisk would), with its
+api-docs checks off; the Stasis app runs here on a SQLite file (or ``MINYI_DATABASE_URL``). Each
+level places that many calls at once (after ten warm-up calls); the residents ring for 1-29 call
+seconds and take 0.2-1.5 s to react, so the calls overlap without moving in step; every one
+answers the bundled questionnaire, half of them pressing keys while the prompt plays. Measured in the fake: from each DTMF event it sends to
+the next PlaybackStarted on that channel (the README's figure for a real Asterisk: p99 45-73 ms
+at 600 calls on 2 cores).
+
+    .venv/bin/python bench/bench_ari.py --levels 50,100,200
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests" / "asterisk")]
+
+from ari_fake import AriSpec, FakeAsterisk, Press, Resident, spec_dir  # noqa: E402
+from asterisk_world import COMPLETE, World  # noqa: E402
+
+from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing  # noqa: E402
+from ivr.channels.base import CallRequest  # noqa: E402
+from survey.clock import VirtualClock  # noqa: E402
+from survey.config import Settings  # noqa: E402
+from survey.db import make_engine, session_factory, upgrade  # noqa: E402
+from survey.models import Interview, InterviewStatus  # noqa: E402
+
+
+def serve_fake(conn: Connection, residents: dict[str, Resident], scale: float, prompt_s: float) -> None:
+    directory = spec_dir()
+    assert directory is not None, "set MINYI_ARI_SPEC to the ARI 22.10.1 api-docs"
+    fake = FakeAsterisk(AriSpec.load(directory), time_scale=scale, prompt_s=prompt_s, validate=False)
+    fake.residents.update(residents)
+    fake.start()
+    conn.send((fake.url, fake.username, fake.password))
+    conn.recv()  # the warm-up calls are over
+    fake.run(fake.latencies.clear)
+    fake.peak_calls = 0
+    cpu0 = time.process_time()
+    conn.recv()
+    conn.send({"latencies": list(fake.latencies), "peak": fake.peak_calls, "events": fake.events_sent,
+               "traps": list(fake.traps), "cpu_s": time.process_time() - cpu0})
+    fake.stop()
+
+
+def run_level(calls: int, scale: float, prompt_s: float, database_url: str | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = database_url or f"sqlite:///{tmp}/bench.db"
+        engine = make_engine(url, pool_size=40, max_overflow=20) if not url.startswith("sqlite") else make_engine(url)
+        upgrade(engine)
+        sessions = session_factory(engine)
+        world = World(sessions, VirtualClock(datetime(2026, 11, 2, 10, 30)), code=f"B{calls}-{os.getpid()}")
+        warm_up = min(10, calls)
+        run = random.Random().randrange(10_000)  # fresh numbers: a PostgreSQL database outlives the run
+        numbers = [f"+8615{run:04d}{i:05d}" for i in range(warm_up + calls)]
+        residents = {n: _resident(i) for i, n in enumerate(numbers)}
+        requests = [replace(world.dial(n), ring_timeout_s=60) for n in numbers]
+
+        ctx = multiprocessing.get_context("spawn")
+        here, there = ctx.Pipe()
+        fake = ctx.Process(target=serve_fake, args=(there, residents, scale, prompt_s), daemon=True)
+        fake.start()
+        ari_url, user, password = here.recv()
+        settings = Settings(ari_url=ari_url, ari_username=user, ari_password=password)
+        options = AsteriskOptions.from_settings(settings, timing=Timing(scale=scale))
+        with AsteriskChannel(settings, sessions, world.clock, options=options, drain_s=600) as channel:
+            _run_calls(channel, requests[:warm_up])  # pools, caches and imports warm
+            here.send("reset")
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            _run_calls(channel, requests[warm_up:])
+            wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+        here.send("stop")
+        stats = here.recv()
+        fake.join(10)
+        with sessions() as s:
+            complete = s.query(Interview).filter(Interview.survey_id == world.survey_id,
+                                                 Interview.status == InterviewStatus.COMPLETE).count() - warm_up
+        engine.dispose()
+    latencies = sorted(stats["latencies"])
+    return {"calls": calls, "peak": stats["peak"], "complete": complete, "wall_s": wall,
+            "cpu_ms_per_call": 1000 * cpu / calls, "fake_cpu_ms_per_call": 1000 * stats["cpu_s"] / calls,
+            "keys": len(latencies),
+            "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
+            "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
+            "traps": stats["traps"]}
+
+
+def _resident(i: int) -> Resident:
+    """The bundled questionnaire answered in full; rings and reaction times spread (seeded), half
+    of the residents pressing while the prompt plays."""
+    rng = random.Random(i)
+    keys = [Press(k, during=i % 2 == 0, delay_s=rng.uniform(0.2, 1.5)) for k in COMPLETE]
+    return Resident(list(keys), ring_s=rng.uniform(1, 29))
+
+
+def _run_calls(channel: AsteriskChannel, requests: list[CallRequest]) -> None:
+    for request in requests:
+        channel.place_call(request)
+    while channel.lines_in_use():
+        time.sleep(0.05)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levels", default="50,100,200", help="simultaneous calls per run, comma-separated")
+    parser.add_argument("--scale", type=float, default=0.25,
+                        help="wall seconds per call second (0.25: a 1 s prompt plays in 250 ms)")
+    parser.add_argument("--prompt-s", type=float, default=1.0, help="length of each prompt, in call seconds")
+    args = parser.parse_args()
+    database_url = os.environ.get("MINYI_DATABASE_URL")
+    print(f"database: {'SQLite file' if not database_url else database_url.split('@')[-1]}; "
+          f"one process; prompts {args.prompt_s * args.scale * 1000:.0f} ms; timeouts x{args.scale}")
+    print(f"{'calls':>6} {'peak':>5} {'complete':>8} {'wall s':>7} {'CPU ms/call':>11} {'(fake)':>7} {'keys':>6} "
+          f"{'DTMF->next prompt p50':>22} {'p99':>8}")
+    for level in (int(x) for x in args.levels.split(",")):
+        r = run_level(level, args.scale, args.prompt_s, database_url)
+        print(f"{r['calls']:>6} {r['peak']:>5} {r['complete']:>8} {r['wall_s']:>7.1f} {r['cpu_ms_per_call']:>11.0f} "
+              f"{r['fake_cpu_ms_per_call']:>7.0f} {r['keys']:>6} {r['p50_ms']:>19.1f} ms {r['p99_ms']:>5.1f} ms")
+        for trap in r["traps"][:3]:
+            print("  trap:", trap)
+
+
+if __name__ == "__main__":
+    main()
