@@ -1,7 +1,8 @@
 """The audit log: who changed what, when, with the values before and after.
 
 Rows are append-only. :func:`record` is the only writer; a flush that would change or delete an
-existing row is refused, so neither the web app nor a script can rewrite history by accident.
+existing row is refused, and so is a bulk UPDATE or DELETE of audit rows through a session, so
+neither the web app nor a script can rewrite history by accident.
 Values must be JSON-able and must never hold a phone number or a password hash.
 """
 
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from survey.clock import Clock
 from survey.models import AuditLog
@@ -61,3 +62,10 @@ def _refuse_rewrites(session: Session, _context: object, _instances: object) -> 
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, AuditLog) and (obj in session.deleted or session.is_modified(obj)):
             raise AuditLogImmutable(f"audit row {obj.id} is append-only: it cannot be changed or deleted")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_rewrites(state: ORMExecuteState) -> None:
+    table = getattr(state.statement, "table", None)  # the target of an ORM or a Core UPDATE/DELETE
+    if (state.is_update or state.is_delete) and getattr(table, "name", None) == AuditLog.__tablename__:
+        raise AuditLogImmutable("audit rows are append-only: no UPDATE or DELETE statement may touch them")

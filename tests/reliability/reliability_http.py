@@ -1,9 +1,16 @@
-"""Clients for a web server in another process: a staff member's browser (cookies and the CSRF
-token of the last page) and the transport Twilio's webhooks arrive by."""
+"""HTTP for the reliability tests: a staff member's browser (cookies and the CSRF token of the last
+page) and Twilio's webhook deliveries, both to a server in another process, and a loopback Twilio
+REST API."""
 
 from __future__ import annotations
 
+import base64
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
 
 import requests
 from reliability_support import sibling_conftest
@@ -69,3 +76,41 @@ class HttpTransport:
 
     def post(self, path: str, data: dict[str, str], headers: dict[str, str]) -> HttpResponse:
         return HttpResponse(requests.post(self.base + path, data=data, headers=headers, timeout=30))
+
+
+class TwilioOverHttp:
+    """A loopback HTTP server in front of ``tests/twilio``'s FakeTwilio, so that the channel's real
+    transport (twilio-python's TwilioHttpClient, requests, urllib3, with their logging) is used."""
+
+    def __init__(self, make_fake: Callable[[str], Any]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}"
+        self.fake = make_fake(self.base_url)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> TwilioOverHttp:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                user, _, password = base64.b64decode(self.headers["Authorization"].split()[1]).decode().partition(":")
+                answer = outer.fake.request("POST", outer.base_url + self.path, data=parse_qs(body),
+                                            auth=(user, password))
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(answer.text.encode())
+
+            def log_message(self, *args: object) -> None:  # the test reads the logs: keep the server's out
+                pass
+
+        return Handler

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +32,7 @@ from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import Clock
 from survey.config import Settings
 from survey.models import AttemptStatus, CallAttempt
+from survey.phones import mask
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ RATE_LIMITED = 20429  # too many concurrent REST requests: safe to retry, nothin
 NON_WORKING_ERRORS = frozenset({21211, 21214, 21217})  # invalid 'To', unreachable, not a valid number
 STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
 LIVE = tuple(s for s in AttemptStatus.ORDER if s not in AttemptStatus.ENDED)
+_NUMBER = re.compile(r"\+\d{10,15}")  # a whole E.164 number, as the calls were created with
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,11 @@ class Refusal:
 
     @classmethod
     def of(cls, exc: TwilioRestException | TwilioServiceException) -> Refusal:
+        """Twilio's messages name the number ("The 'To' number +86... is not valid"): it is masked,
+        since the reason is logged and kept with the attempt."""
         if isinstance(exc, TwilioServiceException):
-            return cls(exc.status, exc.code, exc.detail or exc.title)
-        return cls(exc.status, exc.code, exc.msg)
+            return cls(exc.status, exc.code, _masked(exc.detail or exc.title))
+        return cls(exc.status, exc.code, _masked(exc.msg))
 
     @property
     def rate_limited(self) -> bool:
@@ -68,6 +73,10 @@ class Refusal:
     @property
     def reason(self) -> str:
         return f"Twilio error {self.code or self.status}: {self.message}"
+
+
+def _masked(message: str) -> str:
+    return _NUMBER.sub(lambda m: mask(m.group()), str(message))
 
 
 class TwilioChannel:
