@@ -29,6 +29,7 @@ class Settings:
     ari_app: str = "minyi"
     asterisk_endpoint: str = "PJSIP/{number}@trunk"
     asterisk_operator_endpoint: str = ""
+    asterisk_amd_context: str = ""  # dialplan context running AMD() before the interview (docs/asterisk.md)
     recordings_dir: str = "recordings"
     prompts_dir: str = "prompts"
     centre_name: str = "县社情民意调查中心"
