@@ -16,8 +16,10 @@ from typer.testing import CliRunner
 from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing, install_prompts, media_uri
 from ivr.channels.asterisk.ari import AriUnavailable
 from ivr.channels.asterisk.media import PromptAudioError
+from ivr.channels.asterisk.options import endpoint_for, formats_for
 from ivr.engine import Prompt
 from survey.cli import app as minyi
+from survey.config import load_settings
 from survey.models import InterviewStatus
 
 NUMBER = "+8613800138000"
@@ -107,8 +109,18 @@ def test_missing_prompt_audio_fails_the_playback_but_not_the_call(fake: FakeAste
 def test_minyi_ari_command(tmp_path: Path) -> None:
     runner = CliRunner()
     shown = runner.invoke(minyi, ["ari", "--help"])
-    assert shown.exit_code == 0 and "--amd-context" in shown.output and "--install-prompts" in shown.output
+    assert shown.exit_code == 0 and "--install-prompts" in shown.output and "--sounds-dir" in shown.output
     _wav(tmp_path / "prompts" / "zh" / "q_safety" / "text.wav", rate=44100)
     refused = runner.invoke(minyi, ["ari", "--install-prompts", str(tmp_path / "prompts"),
                                     "--sounds-dir", str(tmp_path / "sounds")])
     assert refused.exit_code == 2 and "44100 Hz" in refused.output
+
+
+def test_settings_reach_the_channel_options() -> None:
+    settings = load_settings({"ASTERISK_AMD_CONTEXT": "minyi-amd", "ASTERISK_OPERATOR_ENDPOINT": "PJSIP/desk",
+                              "ASTERISK_ENDPOINT": "Local/{digits}@out", "MINYI_RECORDINGS_DIR": "/srv/rec"})
+    options = AsteriskOptions.from_settings(settings)
+    assert (options.amd_context, options.operator_endpoint, options.recordings_dir) == (
+        "minyi-amd", "PJSIP/desk", Path("/srv/rec"))
+    assert endpoint_for(options.endpoint, "+8613800138000") == "Local/8613800138000@out"
+    assert formats_for("Local/8613800138000@out") == "ulaw" and formats_for("PJSIP/+86138@trunk") is None

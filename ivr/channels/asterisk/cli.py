@@ -18,10 +18,6 @@ from survey.db import make_engine, session_factory
 
 
 def ari(
-    amd_context: str = typer.Option(
-        "", envvar="ASTERISK_AMD_CONTEXT",
-        help="Dialplan context that runs AMD() and sends the call back with "
-             "Stasis(<app>,amd,${AMDSTATUS},${AMDCAUSE}); empty: no answering-machine detection."),
     install_from: Path | None = typer.Option(
         None, "--install-prompts", exists=True, file_okay=False,
         help="Rendered prompt audio (<language>/<key>.wav) to copy into --sounds-dir before serving."),
@@ -31,7 +27,8 @@ def ari(
 ) -> None:
     """Serve the Stasis app: run every call that enters it (originated by `minyi dial --channel
     asterisk`), reconnecting with back-off whenever Asterisk goes away. Ctrl-C hangs up the calls
-    in progress and reports them."""
+    in progress and reports them. Configuration: ARI_URL, ARI_USERNAME, ARI_PASSWORD, ARI_APP,
+    ASTERISK_OPERATOR_ENDPOINT, ASTERISK_AMD_CONTEXT (docs/asterisk.md)."""
     settings = load_settings()
     if install_from is not None:
         try:
@@ -44,8 +41,7 @@ def ari(
     if verbose:
         logging.getLogger("ivr.channels.asterisk").setLevel(logging.DEBUG)
     sessions = session_factory(make_engine(settings.database_url))
-    app = AriApp(ari_config(settings), AsteriskOptions.from_settings(settings, amd_context=amd_context), sessions,
-                 SystemClock())
+    app = AriApp(ari_config(settings), AsteriskOptions.from_settings(settings), sessions, SystemClock())
     try:
         anyio.run(app.serve)
     except KeyboardInterrupt:

@@ -42,6 +42,7 @@ class AsteriskOptions:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> AsteriskOptions:
         base = cls(endpoint=settings.asterisk_endpoint, operator_endpoint=settings.asterisk_operator_endpoint,
+                   amd_context=settings.asterisk_amd_context,
                    recordings_dir=Path(settings.recordings_dir) if settings.recordings_dir else None)
         return replace(base, **overrides)
 
