@@ -118,3 +118,9 @@ def serve_web(env: Mapping[str, str], folder: Path, port: int, name: str, timeou
         assert child.running, f"the web server did not start:\n{child.output()}"
         assert time.monotonic() < deadline, f"the web server did not answer in {timeout_s} s:\n{child.output()}"
         time.sleep(0.05)
+
+
+def examples(n: int) -> int:
+    """A fuzz test's example count: ``n`` for ``make test`` (bounded time), times
+    ``MINYI_FUZZ_SCALE`` for a deeper run (``MINYI_FUZZ_SCALE=10 pytest tests/reliability``)."""
+    return max(1, round(n * float(os.environ.get("MINYI_FUZZ_SCALE", "1"))))

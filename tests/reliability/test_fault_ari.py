@@ -67,6 +67,10 @@ def _ended(sessions: sessionmaker[Session], attempt_id: int) -> bool:
         return attempt is not None and attempt.status in AttemptStatus.ENDED
 
 
+def _live(fake: FakeAsterisk, request: CallRequest) -> bool:
+    return any(c.startswith(f"minyi-{request.attempt_id}-") for c in fake.live_channels())
+
+
 def _reconcile(world: World) -> int:
     """The dialer's housekeeping once the leases of calls nobody reported have run out."""
     clock = VirtualClock(world.clock.now() + LEASE + timedelta(seconds=1))
@@ -96,6 +100,7 @@ def test_calls_survive_a_killed_ari_app(fake: FakeAsterisk, world: World, settin
         before = _answers(world.sessions)
         fake.hang_up(LEAVES)  # while nobody follows the call
         wait_for(lambda: not fake.connected, 10, "the WebSocket to drop")
+        wait_for(lambda: not _live(fake, ringing), 30, "the ringing call to be answered while nobody serves")
         restarted = _serve(db_url, settings, tmp_path, "ari2")
         wait_for(lambda: _ended(world.sessions, stays.attempt_id), 60, "the adopted call to end")
         restarted.kill()

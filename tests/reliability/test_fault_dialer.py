@@ -67,10 +67,12 @@ def test_a_worker_survives_a_postgresql_restart(db_url: str, sessions: sessionma
     create_campaign(sessions, quotas=(8, 8, 8), per_township=70)
     worker = start_worker(db_url, tmp_path, "w0", resume_time(sessions))
     wait_for(lambda: attempts_placed(sessions) >= 20, worker, 60, "20 calls")
-    before = stored(sessions)
+    before, placed = stored(sessions), attempts_placed(sessions)
     sessions.kw["bind"].dispose()
+    assert worker.running  # mid-campaign
     restart_postgres(db_url)
     assert worker.wait(120) == 0, worker.output()
+    assert attempts_placed(sessions) > placed  # it went on after the restart
     assert QUOTAS_MET in worker.output()
     reconcile(sessions)
     assert_nothing_lost(sessions, before)

@@ -8,9 +8,11 @@ import io
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from analysis_helpers import margins_of, survey_frames
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from reliability_support import examples
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
@@ -161,7 +163,8 @@ def _files(tmp_path: Path, **contents: bytes) -> dict[str, Path]:
     return paths
 
 
-@settings(max_examples=1000, derandomize=True, database=None, deadline=None,
+@pytest.mark.slow
+@settings(max_examples=examples(600), derandomize=True, database=None, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(files=inputs())

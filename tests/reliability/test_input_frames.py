@@ -14,6 +14,7 @@ from dialer_fakes import VAULT, add_numbers, make_survey, number
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
+from reliability_support import examples
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -166,7 +167,8 @@ def _write(tmp_path: Path, file: tuple[str, bytes]) -> Path:
     return path
 
 
-@settings(max_examples=2000, **FUZZ)  # type: ignore[arg-type]
+@pytest.mark.slow
+@settings(max_examples=examples(1500), **FUZZ)  # type: ignore[arg-type]
 @given(file=FILES, skip_invalid=st.booleans())
 def test_any_frame_is_read_and_imported_whole_or_refused_whole(session: Session, survey: Survey, tmp_path: Path,
                                                                 file: tuple[str, bytes], skip_invalid: bool) -> None:
@@ -175,7 +177,7 @@ def test_any_frame_is_read_and_imported_whole_or_refused_whole(session: Session,
         _import(session, survey, frame, skip_invalid)
 
 
-@settings(max_examples=200, **FUZZ)  # type: ignore[arg-type]
+@settings(max_examples=examples(200), **FUZZ)  # type: ignore[arg-type]
 @given(file=xlsx_files(), skip_invalid=st.booleans())
 def test_any_workbook_is_read_and_imported_whole_or_refused_whole(session: Session, survey: Survey,
                                                                    tmp_path: Path, file: tuple[str, bytes],
@@ -185,7 +187,7 @@ def test_any_workbook_is_read_and_imported_whole_or_refused_whole(session: Sessi
         _import(session, survey, frame, skip_invalid)
 
 
-@settings(max_examples=150, **FUZZ)  # type: ignore[arg-type]
+@settings(max_examples=examples(150), **FUZZ)  # type: ignore[arg-type]
 @given(file=st.one_of(FILES, xlsx_files()), skip_invalid=st.booleans())
 def test_minyi_sample_import_exits_0_or_2_and_keeps_nothing_of_a_refused_frame(
         db_url: str, session: Session, survey: Survey, tmp_path: Path, file: tuple[str, bytes],

@@ -19,7 +19,7 @@ from flask_wtf import FlaskForm
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-from reliability_support import sibling_conftest
+from reliability_support import examples, sibling_conftest
 from sqlalchemy import select
 from twilio_caller import Call
 from wtforms.fields.core import UnboundField
@@ -124,7 +124,7 @@ def _next_action(twiml: bytes) -> str | None:
     return redirect.text if redirect is not None else None
 
 
-@settings(max_examples=500, **FUZZ)  # type: ignore[arg-type]
+@settings(max_examples=examples(500), **FUZZ)  # type: ignore[arg-type]
 @given(script=st.lists(deliveries(), min_size=1, max_size=25), answered=st.booleans())
 def test_signed_twilio_webhooks_with_random_fields_never_fail(web: WebApp, script: list[Delivery],
                                                               answered: bool) -> None:
@@ -232,7 +232,8 @@ def audit_kept(web: WebApp) -> Iterator[None]:
     assert after[: len(before)] == before and len(after) >= len(before)
 
 
-@settings(max_examples=1000, **FUZZ)  # type: ignore[arg-type]
+@pytest.mark.slow
+@settings(max_examples=examples(1000), **FUZZ)  # type: ignore[arg-type]
 @given(data=st.data())
 def test_staff_posting_random_forms_never_get_a_500(web: WebApp, staff: dict[str, Any], audit_kept: None,
                                                     data: st.DataObject) -> None:
