@@ -76,7 +76,7 @@ class AriApp:
                 if failed is not None:
                     raise
                 failed = session
-                await self.supervisor.restart()
+                await self.supervisor.restart(session)
             except AriError as exc:
                 if failed is not None and exc.status == 409:
                     return

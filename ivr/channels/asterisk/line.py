@@ -38,7 +38,7 @@ class Link(Protocol):
     @property
     def current(self) -> AriSession | None: ...
 
-    async def restart(self) -> None: ...
+    async def restart(self, failed: AriSession) -> None: ...
 
 
 class CallLine:
@@ -81,7 +81,7 @@ class CallLine:
             except AriUnavailable:
                 if not retry:
                     raise
-                await self.link.restart()  # a REST failure on a live socket: start afresh
+                await self.link.restart(session)  # a REST failure on a live socket: start afresh
         elif not retry:
             raise AriUnavailable("not connected")
         await self.await_resync()

@@ -59,7 +59,8 @@ class CallRunner:
                 with anyio.CancelScope(shield=True):
                     await self._abandon(f"{type(exc).__name__}: {exc}")
                 return
-            await self._report(result)
+            with anyio.CancelScope(shield=True):
+                await self._report(result)
         finally:  # a line is busy until its result is stored
             if self.interview is not None:
                 with anyio.CancelScope(shield=True):

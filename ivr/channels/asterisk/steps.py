@@ -60,10 +60,13 @@ class StepPlayer:
                 return
 
     async def _listen(self, collect: Collect, playback: str | None, wait_s: float | None) -> Event:
-        line = self.line
-        deadline = None if playback is not None else line.deadline(wait_s or collect.timeout_s)
+        line, guard = self.line, self.options.timing.playback_guard_s
+        deadline = line.deadline(guard if playback is not None else wait_s or collect.timeout_s)
         while True:
             item = await self._next(deadline)
+            if item is TIMEOUT and playback is not None:  # the prompt never reported its end
+                playback, deadline = None, line.deadline(collect.timeout_s)
+                continue
             if item is TIMEOUT:
                 return Timeout()
             assert isinstance(item, dict)

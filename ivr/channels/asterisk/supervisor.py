@@ -42,10 +42,11 @@ class Supervisor:
             raise AriUnavailable(f"no ARI connection to {_where(self.config.url)} within {wait_s:g} s")
         return self._session
 
-    async def restart(self) -> None:
-        """Drop the connection (it failed a request) so that the loop connects afresh."""
-        if self._session is not None:
-            await self._session.close()
+    async def restart(self, failed: AriSession) -> None:
+        """Drop the connection a request just failed on, so that the loop connects afresh (not
+        the next one, if the loop got there first)."""
+        if self._session is failed:
+            await failed.close()
 
     async def run(self) -> None:
         http = AriHttp(self.config)  # shared by every session: requests in flight survive a reconnect
