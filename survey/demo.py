@@ -47,7 +47,7 @@ class DemoOptions:
     previous_period: str = "2026-09"
     field_days: int = 24
     issue_no: int = 11
-    lines: int = 8
+    lines: int = 40
 
 
 @dataclass
@@ -96,7 +96,7 @@ def field_round(sessions: sessionmaker[Session], world: World, options: DemoOpti
     settings = {"timezone": TIMEZONE, "field_start": first_call,
                 "field_end": first_call + timedelta(days=options.field_days),
                 "analysis_spec": bundled_analysis_spec(),
-                "pacing": {"trunks": [{"name": "sim", "lines": options.lines, "cps": 5.0,
+                "pacing": {"trunks": [{"name": "sim", "lines": options.lines, "cps": 10.0,
                                        "caller_ids": ["+8673112340"]}]}}
     clock = VirtualClock(first_call - timedelta(minutes=1))
     rows = world.sample(options.quota * options.numbers_per_complete, draw=period)
