@@ -18,9 +18,11 @@ from ivr.channels.asterisk.ari import AriUnavailable
 from ivr.channels.asterisk.media import PromptAudioError
 from ivr.channels.asterisk.options import endpoint_for, formats_for
 from ivr.engine import Prompt
+from ivr.prompts import PromptAudio, all_prompts, recording_name
 from survey.cli import app as minyi
 from survey.config import load_settings
 from survey.models import InterviewStatus
+from survey.questionnaire import load_bundled
 
 NUMBER = "+8613800138000"
 
@@ -78,19 +80,25 @@ def _wav(path: Path, rate: int = 8000, channels: int = 1) -> None:
 
 
 def test_prompts_are_installed_where_asterisk_finds_them(tmp_path: Path) -> None:
-    rendered, sounds = tmp_path / "prompts", tmp_path / "sounds"
-    _wav(rendered / "zh" / "q_safety" / "text.wav")
-    _wav(rendered / "en" / "msg" / "goodbye_complete.wav")
-    installed = install_prompts(rendered, sounds)
-    assert sorted(p.relative_to(sounds).as_posix() for p in installed) == [
-        "minyi/en/msg/goodbye_complete.wav", "minyi/zh/q_safety/text.wav"]
-    uri = media_uri(Prompt("q_safety/text", "在目前的社会治安环境下……", "zh"))
-    assert uri == "sound:minyi/zh/q_safety/text"
-    assert (sounds / (uri.removeprefix("sound:") + ".wav")).is_file()
-    _wav(rendered / "zh" / "q_trend" / "text.wav", rate=16000)
+    questionnaire = load_bundled()
+    prompts_dir, sounds = tmp_path / "prompts", tmp_path / "sounds"
+    prompts = all_prompts(questionnaire)
+    for prompt in prompts:  # every prompt recorded, in telephony format
+        _wav(prompts_dir / questionnaire.id / prompt.language / recording_name(prompt.key))
+    installed = install_prompts(questionnaire, PromptAudio(prompts_dir, questionnaire.id), sounds)
+    assert len(installed) == len(prompts)
+    for prompt in prompts:  # where the media URI of each prompt makes Asterisk look
+        assert (sounds / (media_uri(prompt).removeprefix("sound:") + ".wav")).is_file(), prompt.key
+    assert media_uri(Prompt("q_safety/text", "……", "zh")) == "sound:minyi/zh/q_safety/text"
+
+    trend = prompts_dir / questionnaire.id / "zh" / recording_name("q_trend/text")
+    _wav(trend, rate=16000)
     with pytest.raises(PromptAudioError, match="16000 Hz"):
-        install_prompts(rendered, tmp_path / "elsewhere")
-    assert not (tmp_path / "elsewhere").exists()  # nothing copied when any file is wrong
+        install_prompts(questionnaire, PromptAudio(prompts_dir, questionnaire.id), tmp_path / "elsewhere")
+    trend.unlink()
+    with pytest.raises(PromptAudioError, match="zh q_trend/text: no recording"):
+        install_prompts(questionnaire, PromptAudio(prompts_dir, questionnaire.id), tmp_path / "elsewhere")
+    assert not (tmp_path / "elsewhere").exists()  # nothing copied while anything is wrong
 
 
 @SQLITE_ONLY
@@ -106,14 +114,14 @@ def test_missing_prompt_audio_fails_the_playback_but_not_the_call(fake: FakeAste
     assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE
 
 
-def test_minyi_ari_command(tmp_path: Path) -> None:
+@SQLITE_ONLY
+def test_minyi_ari_command(db_url: str, tmp_path: Path) -> None:
     runner = CliRunner()
     shown = runner.invoke(minyi, ["ari", "--help"])
     assert shown.exit_code == 0 and "--install-prompts" in shown.output and "--sounds-dir" in shown.output
-    _wav(tmp_path / "prompts" / "zh" / "q_safety" / "text.wav", rate=44100)
-    refused = runner.invoke(minyi, ["ari", "--install-prompts", str(tmp_path / "prompts"),
-                                    "--sounds-dir", str(tmp_path / "sounds")])
-    assert refused.exit_code == 2 and "44100 Hz" in refused.output
+    refused = runner.invoke(minyi, ["ari", "--install-prompts", "NOPE", "--sounds-dir", str(tmp_path)],
+                            env={"MINYI_DATABASE_URL": db_url})
+    assert refused.exit_code == 2 and "no survey 'NOPE'" in refused.output
 
 
 def test_settings_reach_the_channel_options() -> None:

@@ -5,6 +5,7 @@ runs it inside the dialer."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -50,9 +51,7 @@ class AriApp:
             await self._originate(call, request)
         except AriError as exc:
             self.registry.remove(call)
-            log.warning("attempt %s: originate refused: %s", request.attempt_id, exc)
-            return CallResult(CallStatus.FAILED, call.started_at, self.clock.now(), hangup_cause="originate_refused",
-                              error=f"originate refused: {exc}")
+            return refused(request, call.started_at, self.clock.now(), exc)
         except BaseException:
             self.registry.remove(call)
             raise
@@ -63,14 +62,11 @@ class AriApp:
     async def _originate(self, call: Call, request: CallRequest) -> None:
         """One originate; when the connection fails under it, once more on the next connection.
         The channel id is ours, so a 409 on the second try means the first one got through."""
-        endpoint = endpoint_for(self.options.endpoint, request.number)
         failed: AriSession | None = None
         while True:
             session = await self.supervisor.session(self.options.timing.connect_wait_s, not_this=failed)
             try:
-                await session.originate(endpoint, channel_id=call.channel_id, app_args=str(request.attempt_id),
-                                        caller_id=request.caller_id, timeout_s=request.ring_timeout_s,
-                                        formats=formats_for(endpoint))
+                await originate(session, request, self.options, call.channel_id)
                 return
             except AriUnavailable:
                 if failed is not None:
@@ -90,3 +86,19 @@ class AriApp:
         runner = CallRunner(call, self.supervisor, self.store, self.options, self.clock, self.registry,
                             on_end=self.handler.ended)
         self._tasks.start_soon(runner.run, name=f"call-{call.attempt_id}")
+
+
+async def originate(session: AriSession, request: CallRequest, options: AsteriskOptions, channel_id: str) -> None:
+    """Dial ``request`` into the app: the attempt id is the Stasis argument, the ring timeout
+    Asterisk's dial timeout; Local channels get ulaw."""
+    endpoint = endpoint_for(options.endpoint, request.number)
+    await session.originate(endpoint, channel_id=channel_id, app_args=str(request.attempt_id),
+                            caller_id=request.caller_id, timeout_s=request.ring_timeout_s,
+                            formats=formats_for(endpoint))
+
+
+def refused(request: CallRequest, started: datetime, now: datetime, exc: AriError) -> CallResult:
+    """A call Asterisk would not originate (bad endpoint, out of channels): failed at once."""
+    log.warning("attempt %s: originate refused: %s", request.attempt_id, exc)
+    return CallResult(CallStatus.FAILED, started, now, hangup_cause="originate_refused",
+                      error=f"originate refused: {exc}")

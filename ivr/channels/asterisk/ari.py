@@ -61,10 +61,10 @@ class AriConfig:
 
 
 class AriHttp(AsynchronousHttpClient):  # type: ignore[misc]
-    """asyncswagger's HTTP client with the credentials in a header, a pool sized for hundreds of
-    calls (asyncari's holds 3 connections) and transport errors that leave the pool usable
-    (asyncari's closes its client on the first one). It outlives the sessions built on it, so a
-    request in flight when the events WebSocket drops still gets its answer."""
+    """asyncswagger's HTTP client with the credentials in a header, a pool of the configured size
+    (asyncari's holds 3 connections) and transport errors that leave the pool usable (asyncari's
+    closes its client on the first one). It outlives the sessions built on it, so a request in
+    flight when the events WebSocket drops still gets its answer."""
 
     def __init__(self, config: AriConfig) -> None:
         self.authenticator = None
@@ -90,9 +90,6 @@ class AriHttp(AsynchronousHttpClient):  # type: ignore[misc]
     async def aclose(self) -> None:
         await self.session.aclose()
 
-    async def ws_connect(self, url: str, params: Any = None, headers: Any = None) -> None:
-        raise NotImplementedError("events are read by ivr.channels.asterisk.ari.AriSession")
-
 
 def _message(response: httpx.Response) -> str:
     try:
@@ -105,8 +102,8 @@ class _NoHeaders(logging.Filter):
     """websockets logs every handshake header at DEBUG, the Authorization header too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "authorization" not in str(record.msg).lower() and not any(
-            "Basic " in str(a) for a in (record.args or ()) if isinstance(record.args, tuple))
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not any("authorization" in str(part).lower() for part in (record.msg, *args))
 
 
 _ws_log = logging.getLogger(__name__ + ".websocket")
@@ -155,12 +152,14 @@ class AriSession:
 
     async def originate(self, endpoint: str, *, channel_id: str, app_args: str, caller_id: str | None,
                         timeout_s: int, formats: str | None) -> dict[str, Any]:
-        return await self._call("channels", "originate", endpoint=endpoint, app=self.app, appArgs=app_args,  # type: ignore[no-any-return]
-                                channelId=channel_id, callerId=caller_id or None, timeout=timeout_s,
-                                formats=formats)
+        channel: dict[str, Any] = await self._call(
+            "channels", "originate", endpoint=endpoint, app=self.app, appArgs=app_args, channelId=channel_id,
+            callerId=caller_id or None, timeout=timeout_s, formats=formats)
+        return channel
 
     async def channels(self) -> list[dict[str, Any]]:
-        return await self._call("channels", "list")  # type: ignore[no-any-return]
+        channels: list[dict[str, Any]] = await self._call("channels", "list")
+        return channels
 
     async def answer(self, channel_id: str) -> None:
         await self._call("channels", "answer", channelId=channel_id)
@@ -189,8 +188,8 @@ class AriSession:
         await self._call("recordings", "stop", recordingName=name)
 
     async def recording_file(self, name: str) -> bytes:
-        response = await self._ops.recordings.getStoredFile(recordingName=name)
-        return response.content  # type: ignore[no-any-return]
+        response: httpx.Response = await self._ops.recordings.getStoredFile(recordingName=name)
+        return response.content
 
     # -- bridges ----------------------------------------------------------------------------
 

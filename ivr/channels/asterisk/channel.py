@@ -22,11 +22,11 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ivr.channels.asterisk.app import AriApp
+from ivr.channels.asterisk.app import AriApp, originate, refused
 from ivr.channels.asterisk.ari import AriConfig, AriError, AriSession, AriUnavailable, connect
 from ivr.channels.asterisk.calls import channel_id_for
-from ivr.channels.asterisk.options import AsteriskOptions, endpoint_for, formats_for
-from ivr.channels.base import CallRequest, CallResult, CallStatus
+from ivr.channels.asterisk.options import AsteriskOptions
+from ivr.channels.base import CallRequest, CallResult
 from survey.clock import Clock, SystemClock
 from survey.config import Settings
 from survey.models import AttemptStatus, CallAttempt
@@ -113,20 +113,16 @@ class _Originator(AbstractAsyncContextManager["_Originator"]):
         self._context: AbstractAsyncContextManager[AriSession] | None = None
 
     async def originate(self, request: CallRequest) -> CallResult | None:
-        session = await self._connected()
-        if not await session.registered():
-            raise AriUnavailable(f"no process serves the Stasis app {self.config.app!r}: start `minyi ari`")
-        endpoint = endpoint_for(self.options.endpoint, request.number)
         started = self.clock.now()
         try:
-            await session.originate(endpoint, channel_id=channel_id_for(request.attempt_id),
-                                    app_args=str(request.attempt_id), caller_id=request.caller_id,
-                                    timeout_s=request.ring_timeout_s, formats=formats_for(endpoint))
+            session = await self._connected()
+            if not await session.registered():
+                raise AriUnavailable(f"no process serves the Stasis app {self.config.app!r}: start `minyi ari`")
+            await originate(session, request, self.options, channel_id_for(request.attempt_id))
         except AriError as exc:
-            return CallResult(CallStatus.FAILED, started, self.clock.now(), hangup_cause="originate_refused",
-                              error=f"originate refused: {exc}")
+            return refused(request, started, self.clock.now(), exc)
         except AriUnavailable:
-            await self.__aexit__()
+            await self.__aexit__()  # connect afresh next time
             raise
         return None
 

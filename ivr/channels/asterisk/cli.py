@@ -7,20 +7,24 @@ from pathlib import Path
 
 import anyio
 import typer
+from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.channels.asterisk.app import AriApp
 from ivr.channels.asterisk.channel import ari_config
-from ivr.channels.asterisk.media import PromptAudioError, install_prompts
+from ivr.channels.asterisk.media import SUBDIR, PromptAudioError, install_prompts
 from ivr.channels.asterisk.options import AsteriskOptions
+from ivr.prompts import AudioToolMissing, PromptAudio
 from survey.clock import SystemClock
 from survey.config import load_settings
 from survey.db import make_engine, session_factory
+from survey.surveys import SurveyError, survey_by_code, survey_questionnaire
 
 
 def ari(
-    install_from: Path | None = typer.Option(
-        None, "--install-prompts", exists=True, file_okay=False,
-        help="Rendered prompt audio (<language>/<key>.wav) to copy into --sounds-dir before serving."),
+    install_for: str | None = typer.Option(
+        None, "--install-prompts", metavar="SURVEY",
+        help="First render the prompts of this survey's questionnaire (MINYI_PROMPTS_DIR) and copy them "
+             "into --sounds-dir."),
     sounds_dir: Path = typer.Option(Path("/var/lib/asterisk/sounds"), envvar="ASTERISK_SOUNDS_DIR",
                                     help="Asterisk's sounds directory (astdatadir/sounds)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every call step."),
@@ -30,19 +34,25 @@ def ari(
     in progress and reports them. Configuration: ARI_URL, ARI_USERNAME, ARI_PASSWORD, ARI_APP,
     ASTERISK_OPERATOR_ENDPOINT, ASTERISK_AMD_CONTEXT (docs/asterisk.md)."""
     settings = load_settings()
-    if install_from is not None:
+    sessions = session_factory(make_engine(settings.database_url))
+    if install_for is not None:
         try:
-            installed = install_prompts(install_from, sounds_dir)
-        except PromptAudioError as exc:
+            installed = _install(sessions, install_for, Path(settings.prompts_dir), sounds_dir)
+        except (SurveyError, PromptAudioError, AudioToolMissing) as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(2) from None
-        typer.echo(f"installed {len(installed)} prompt file(s) under {sounds_dir / 'minyi'}")
+        typer.echo(f"installed {len(installed)} prompt file(s) under {sounds_dir / SUBDIR}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if verbose:
         logging.getLogger("ivr.channels.asterisk").setLevel(logging.DEBUG)
-    sessions = session_factory(make_engine(settings.database_url))
     app = AriApp(ari_config(settings), AsteriskOptions.from_settings(settings), sessions, SystemClock())
     try:
         anyio.run(app.serve)
     except KeyboardInterrupt:
         typer.echo("stopped")
+
+
+def _install(sessions: sessionmaker[Session], survey_code: str, prompts_dir: Path, sounds_dir: Path) -> list[Path]:
+    with sessions() as s:
+        questionnaire = survey_questionnaire(survey_by_code(s, survey_code))
+    return install_prompts(questionnaire, PromptAudio.with_tools(prompts_dir, questionnaire.id), sounds_dir)
