@@ -63,3 +63,29 @@ def test_a_second_run_starts_clean_and_another_seed_gives_other_numbers(demo: De
     other = _run(tmp_path, seed=12)
     assert other.estimate("safety", COUNTY, "2026-10") != first
     assert other.truth != demo.truth
+
+
+def test_export_and_report_commands_work_on_the_demo_database(demo: DemoResult, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyreadstat
+    from typer.testing import CliRunner
+
+    from survey.cli import app
+
+    monkeypatch.setenv("MINYI_DATABASE_URL", f"sqlite:///{demo.database}")
+    runner = CliRunner()
+    sav = tmp_path / "answers.sav"
+    result = runner.invoke(app, ["export", "--survey", "demo-2026-10", "--format", "sav", "--out", str(sav)])
+    assert result.exit_code == 0, result.output
+    frame, meta = pyreadstat.read_sav(str(sav))
+    county = next(r for r in demo.rates if r.stratum == COUNTY)
+    assert len(frame) == county.counts["I"]
+    assert meta.variable_value_labels["q_safety"][1.0] == "安全"
+    assert not any("phone" in c or "number" in c for c in frame.columns)
+    pdf = tmp_path / "bulletin-en.pdf"
+    result = runner.invoke(app, ["report", "--survey", "demo-2026-10", "--period", "2026-10", "--lang", "en",
+                                 "--out", str(pdf)])
+    assert result.exit_code == 0, result.output
+    assert "Public safety" in "".join(p.extract_text() for p in PdfReader(pdf).pages)
+    wrong = runner.invoke(app, ["report", "--survey", "demo-2026-10", "--period", "2026-11", "--out", str(pdf)])
+    assert wrong.exit_code == 2 and "2026-10" in wrong.output
