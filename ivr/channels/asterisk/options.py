@@ -11,8 +11,9 @@ from survey.config import Settings
 
 @dataclass(frozen=True)
 class Timing:
-    """Every wait of a call, in call seconds. ``scale`` multiplies them all: tests and the
-    benchmark run calls faster than life against the fake Asterisk."""
+    """Every wait of a call, in call seconds; ``scale`` multiplies them all (tests and the
+    benchmark run calls faster than life against the fake Asterisk). The connection's waits
+    (``connect_wait_s``, the back-off) are wall seconds."""
 
     scale: float = 1.0
     inter_digit_s: float = 4.0  # between the keys of a multi-key entry (capped by the question's timeout)

@@ -81,7 +81,6 @@ class Channel:
     peer_id: str | None = None
     bridge_id: str | None = None
     gone: bool = False
-    variables: dict[str, str] = field(default_factory=dict)
     commands: asyncio.Queue[Playback | Recording] = field(default_factory=asyncio.Queue)
     current: Playback | Recording | None = None
     heard: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)

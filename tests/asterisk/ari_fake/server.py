@@ -66,7 +66,6 @@ class FakeAsterisk:
         self.peak_calls = 0  # most calls (resident channels) alive at once
         self.events_sent = 0
         self.channels: dict[str, Channel] = {}
-        self.ended: dict[str, Channel] = {}
         self.playbacks: dict[str, Playback] = {}
         self.recordings: dict[str, Recording] = {}
         self.stored: set[str] = set()
@@ -84,12 +83,12 @@ class FakeAsterisk:
             "channels.originate": self._originate, "channels.list": self._list_channels,
             "channels.get": self._get_channel, "channels.hangup": self._hangup_request,
             "channels.answer": self._answer, "channels.play": self._play, "channels.record": self._record,
-            "channels.continueInDialplan": self._continue, "channels.getChannelVar": self._get_var,
+            "channels.continueInDialplan": self._continue,
             "playbacks.stop": self._stop_playback, "recordings.stop": self._stop_recording,
             "recordings.getStoredFile": self._stored_file, "bridges.create": self._create_bridge, "bridges.createWithId": self._create_bridge,
             "bridges.addChannel": self._add_to_bridge, "bridges.destroy": self._destroy_bridge,
             "bridges.startMoh": self._start_moh, "bridges.stopMoh": self._stop_moh,
-            "asterisk.ping": self._ping, "applications.get": self._get_application,
+            "applications.get": self._get_application,
         }
 
     # -- life cycle (called from the test's thread) -------------------------------------------
@@ -313,7 +312,6 @@ class FakeAsterisk:
         ch = Channel(channel_id, f"{tech}/{resource}-{seq:08x}" + (";1" if local else ""), number,
                      self.residents.get(number), caller,
                      app_data=",".join(filter(None, [q["app"], q.get("appArgs", "")])))
-        ch.variables.update({k: str(v) for k, v in body.get("variables", {}).items()})
         self.channels[ch.id] = ch
         self.peak_calls = max(self.peak_calls, sum(1 for c in self.channels.values() if c.resident is not None))
         if local:
@@ -357,12 +355,6 @@ class FakeAsterisk:
     async def _get_channel(self, a: dict[str, str], *_: Any) -> tuple[int, Any]:
         return 200, self._channel(a["channelId"], stasis=False).json()
 
-    async def _get_var(self, a: dict[str, str], q: dict[str, str], _b: Any) -> tuple[int, Any]:
-        ch = self._channel(a["channelId"], stasis=False)
-        if q["variable"] not in ch.variables:
-            raise AriError(404, "Provided variable was not found")
-        return 200, {"value": ch.variables[q["variable"]]}
-
     async def _answer(self, a: dict[str, str], *_: Any) -> tuple[int, Any]:
         self._channel(a["channelId"], up=True)
         return 204, None
@@ -393,7 +385,6 @@ class FakeAsterisk:
         if ch.gone:
             return
         resident = ch.resident or Resident()
-        ch.variables.update(AMDSTATUS=resident.amd, AMDCAUSE=resident.amd_cause)
         ch.from_dialplan = True
         ch.app_data = f"{self.app},amd,{resident.amd},{resident.amd_cause}"
         self._enter_stasis(ch, ["amd", resident.amd, resident.amd_cause])
@@ -415,7 +406,6 @@ class FakeAsterisk:
         if not (self.stasis_end_only and ch.from_dialplan):
             self._emit_channel("ChannelDestroyed", ch, cause=cause[0], cause_txt=cause[1])
         self.channels.pop(ch.id, None)
-        self.ended[ch.id] = ch
         peer = self.channels.get(ch.peer_id or "")
         if peer is not None:
             peer.gone = True
@@ -666,9 +656,6 @@ class FakeAsterisk:
         return 204, None
 
     # -- Asterisk and applications --------------------------------------------------------------
-
-    async def _ping(self, *_: Any) -> tuple[int, Any]:
-        return 200, {"asterisk_id": "02:42:ac:11:00:02", "ping": "pong", "timestamp": ari_time()}
 
     async def _get_application(self, a: dict[str, str], *_: Any) -> tuple[int, Any]:
         if a["applicationName"] != self.app or self._ws is None:
