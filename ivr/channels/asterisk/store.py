@@ -30,7 +30,11 @@ from survey.surveys import survey_questionnaire
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-TRIES = 3  # a locked database (SQLite) or a broken deadlock (PostgreSQL) is tried again
+TRIES = 5  # a locked database, a broken deadlock or a restarting server: tried again over about 4 s
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(0.1 * 3**attempt)
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class CallStore:
                 session.close()
                 if attempt == TRIES - 1:
                     raise
-                time.sleep(0.05 * (attempt + 1))
+                _pause(attempt)
             except BaseException:
                 session.close()
                 raise
@@ -95,7 +99,7 @@ class CallStore:
                 self.close(call)
                 if attempt == TRIES - 1:
                     raise
-                time.sleep(0.05 * (attempt + 1))
+                _pause(attempt)
                 call = self._reload(interview_id)
         raise AssertionError("unreachable")
 
@@ -161,5 +165,5 @@ class CallStore:
             except OperationalError:
                 if attempt == TRIES - 1:
                     raise
-                time.sleep(0.05 * (attempt + 1))
+                _pause(attempt)
         raise AssertionError("unreachable")
