@@ -93,6 +93,7 @@ class Stored:
 
 def stored(sessions: sessionmaker[Session]) -> Stored:
     with sessions() as s:
+        s.connection(execution_options={"isolation_level": "REPEATABLE READ"})  # one snapshot for both reads
         answers = {(a.interview_id, a.question_id): (a.seq, a.status, a.code, a.codes, a.value, a.answered_at)
                    for a in s.scalars(select(Answer))}
         part_way = dict(s.execute(select(Interview.id, Interview.current_question)
