@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.orm import Session
 
 from dialer.cases import release
+from dialer.leases import Leased
 from dialer.policy import DialPolicy
 from dialer.schedule import clamp_to_window
 from dialer.windows import CallingCalendar
 from ivr.channels.base import CallRequest
-from ivr.interviews import resumable_interview
+from ivr.interviews import resumable_interviews
 from survey.models import AttemptStatus, CallAttempt, Case, CaseStatus
 from survey.phones import PhoneVault
 
@@ -27,29 +30,37 @@ class Dial:
     stratum_id: int
 
 
-def begin(session: Session, cases: list[Case], trunks: list[str], caller_ids: list[str], *, now: datetime,
+_attempts, _cases = cast(Table, CallAttempt.__table__), cast(Table, Case.__table__)
+_OPEN = insert(_attempts).returning(_attempts.c.id, sort_by_parameter_order=True)
+_COUNT = (_cases.update().where(_cases.c.id == bindparam("case_id"))
+          .values(attempts_by_daypart=bindparam("counts")))
+
+
+def begin(session: Session, cases: list[Leased], trunks: list[str], caller_ids: list[str], *, now: datetime,
           owner: str, channel: str, vault: PhoneVault, calendar: CallingCalendar, ring_timeout_s: int) -> list[Dial]:
     """Open one attempt per leased case (same transaction as the lease, so a lease never exists
     without its attempt) and build the channel requests."""
+    if not cases:
+        return []
     daypart = calendar.daypart(now)
-    attempts = []
-    for case, trunk, caller_id in zip(cases, trunks, caller_ids, strict=True):
-        counts = dict(case.attempts_by_daypart or {})
-        counts[daypart] = int(counts.get(daypart, 0)) + 1
-        case.attempts_by_daypart = counts
-        attempts.append(CallAttempt(case_id=case.id, survey_id=case.survey_id, channel=channel, worker=owner,
-                                    caller_id=caller_id, trunk=trunk, status=AttemptStatus.QUEUED, started_at=now))
-    session.add_all(attempts)
-    session.flush()
-    dials = []
-    for case, attempt in zip(cases, attempts, strict=True):
-        interview = resumable_interview(session, case.id) if case.contacted else None
-        request = CallRequest(attempt_id=attempt.id, case_id=case.id,
-                              interview_id=interview.id if interview else None,
-                              number=vault.decrypt(case.contact.number_enc), caller_id=attempt.caller_id or "",
-                              language=case.language, ring_timeout_s=ring_timeout_s)
-        dials.append(Dial(request, attempt.trunk or "", case.stratum_id))
-    return dials
+    session.execute(_COUNT, [{"case_id": case.id, "counts": _count(case.attempts_by_daypart, daypart)}
+                             for case in cases])
+    attempt_ids = session.execute(_OPEN, [
+        {"case_id": case.id, "survey_id": case.survey_id, "channel": channel, "worker": owner,
+         "caller_id": caller_id, "trunk": trunk, "status": AttemptStatus.QUEUED, "started_at": now}
+        for case, trunk, caller_id in zip(cases, trunks, caller_ids, strict=True)]).scalars().all()
+    resumable = resumable_interviews(session, [case.id for case in cases if case.contacted])
+    return [Dial(CallRequest(attempt_id=attempt_id, case_id=case.id, interview_id=resumable.get(case.id),
+                             number=vault.decrypt(case.number_enc), caller_id=caller_id, language=case.language,
+                             ring_timeout_s=ring_timeout_s), trunk, case.stratum_id)
+            for case, trunk, caller_id, attempt_id in zip(cases, trunks, caller_ids, attempt_ids, strict=True)]
+
+
+def _count(counts: dict[str, Any] | None, daypart: str) -> dict[str, int]:
+    """The case's attempts per day-part with one more in ``daypart``."""
+    out = {k: int(v) for k, v in (counts or {}).items()}
+    out[daypart] = out.get(daypart, 0) + 1
+    return out
 
 
 def note_progress(session: Session, attempt_id: int, status: str, at: datetime) -> bool:

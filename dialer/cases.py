@@ -1,27 +1,54 @@
-"""Case state changes shared by the dialer's modules: finalise, release a lease, read history."""
+"""Case state changes shared by the dialer's modules: finalise, release a lease, count past attempts."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from dialer.schedule import CaseHistory
 from dialer.windows import CallingCalendar
-from survey.models import CallAttempt, Case, CaseStatus
+from survey.models import Base, CaseStatus
 
 DIALABLE = (CaseStatus.NEW, CaseStatus.SCHEDULED, CaseStatus.CALLBACK)
 OPEN = (*DIALABLE, CaseStatus.LEASED, CaseStatus.FOLLOW_UP)
 
 
-def release(case: Case) -> None:
+def forget(session: Session, model: type[Base], ids: Iterable[int]) -> None:
+    """Expire the session's loaded copies of rows that a Core statement just changed, so that
+    whoever holds one reads the row again on its next access."""
+    for row_id in ids:
+        loaded = session.identity_map.get(identity_key(model, row_id))
+        if loaded is not None:
+            session.expire(loaded)
+
+
+class CaseState(Protocol):
+    """What fieldwork reads and moves on a case: an ORM ``Case``, or a row that a batch of call
+    results writes back with one statement (``dialer.outcomes``)."""
+
+    id: int
+    contacted: bool
+    status: str
+    next_attempt_at: datetime | None
+    callback_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    final_disposition: str | None
+    final_at: datetime | None
+    updated_at: datetime
+
+
+def release(case: CaseState) -> None:
     case.lease_owner = None
     case.lease_expires_at = None
 
 
-def finalise(case: Case, code: str, now: datetime) -> None:
+def finalise(case: CaseState, code: str, now: datetime) -> None:
     """Give ``case`` its final AAPOR code; it is never dialled again."""
     release(case)
     case.status = CaseStatus.FINAL
@@ -32,7 +59,7 @@ def finalise(case: Case, code: str, now: datetime) -> None:
     case.updated_at = now
 
 
-def reschedule(case: Case, when: datetime, now: datetime) -> None:
+def reschedule(case: CaseState, when: datetime, now: datetime) -> None:
     release(case)
     case.status = CaseStatus.SCHEDULED
     case.next_attempt_at = when
@@ -40,7 +67,7 @@ def reschedule(case: Case, when: datetime, now: datetime) -> None:
     case.updated_at = now
 
 
-def book_callback(case: Case, when: datetime, now: datetime) -> None:
+def book_callback(case: CaseState, when: datetime, now: datetime) -> None:
     release(case)
     case.status = CaseStatus.CALLBACK
     case.callback_at = when
@@ -48,11 +75,9 @@ def book_callback(case: Case, when: datetime, now: datetime) -> None:
     case.updated_at = now
 
 
-def history(session: Session, case_id: int, calendar: CallingCalendar) -> CaseHistory:
-    """Attempts per day-part and per local date, from the attempts themselves (so a changed
-    day-part definition applies to past attempts too)."""
-    starts = session.scalars(select(CallAttempt.started_at).where(CallAttempt.case_id == case_id)
-                             .order_by(CallAttempt.id)).all()
+def case_history(starts: list[datetime], calendar: CallingCalendar) -> CaseHistory:
+    """Attempts per day-part and per local date, from the start times of the case's attempts in
+    the order they were made (so a changed day-part definition applies to past attempts too)."""
     parts = [calendar.daypart(s) for s in starts]
     return CaseHistory(attempts=len(starts), by_daypart=Counter(parts),
                        by_date=Counter(calendar.local(s).date() for s in starts),

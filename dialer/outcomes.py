@@ -22,14 +22,15 @@ Conventions decided here:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, Update, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from dialer.cases import book_callback, finalise, history, release, reschedule
+from dialer.cases import CaseState, book_callback, case_history, finalise, forget, release, reschedule
 from dialer.dnc import add_to_dnc
 from dialer.policy import DialPolicy
 from dialer.quotas import fill_if_met
@@ -42,6 +43,7 @@ from survey.models import (
     CallAttempt,
     Case,
     CaseStatus,
+    Contact,
     FollowUpTask,
     Interview,
     InterviewStatus,
@@ -158,7 +160,7 @@ def resolve_final(summary: CaseSummary) -> str:
     return next(code(summary) for _name, matches, code in FINAL_RULES if matches(summary))
 
 
-def summaries(session: Session, cases: Sequence[Case]) -> dict[int, CaseSummary]:
+def summaries(session: Session, cases: Sequence[CaseState]) -> dict[int, CaseSummary]:
     """The final rules' view of each case, read in a few queries."""
     temps: dict[int, Counter[str]] = {c.id: Counter() for c in cases}
     statuses: dict[int, set[str]] = {c.id: set() for c in cases}
@@ -186,7 +188,7 @@ class Applied:
     next_attempt_at: datetime | None
 
 
-def accepts(attempt: CallAttempt, result: CallResult) -> bool:
+def accepts(attempt: CallAttempt | _Attempt, result: CallResult) -> bool:
     """A final result lands once; a reconciled (unknown) attempt still takes the real result
     when it arrives late, but nothing replaces a real result."""
     if attempt.status not in AttemptStatus.ENDED:
@@ -205,52 +207,187 @@ def apply_result(session: Session, attempt_id: int, result: CallResult, clock: C
     return apply_results(session, [(attempt_id, result)], clock, policy=policy)[0]
 
 
+# Applying results reads and writes rows with Core statements, a few per batch whatever its
+# size: a worker settles thousands of calls an hour, and ORM objects cost more than the SQL.
+_attempts, _cases = cast(Table, CallAttempt.__table__), cast(Table, Case.__table__)
+
+
+@dataclass
+class _Attempt:
+    """An attempt row as read (the first four fields), and as :func:`_record` leaves it."""
+
+    id: int
+    status: str
+    started_at: datetime
+    provider_call_id: str | None
+    outcome: str | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    amd_result: str | None = None
+    hangup_cause: str | None = None
+    error: str | None = None
+    temp_disposition: str | None = None
+
+
+@dataclass
+class _Case:
+    """A case row as read, and as the moves below leave it (the fields after ``attempts``)."""
+
+    id: int
+    survey_id: int
+    stratum_id: int
+    contact_id: int
+    attempts: int
+    status: str
+    contacted: bool
+    last_temp_disposition: str | None
+    next_attempt_at: datetime | None
+    callback_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    final_disposition: str | None
+    final_at: datetime | None
+    updated_at: datetime
+
+
+_MOVED = tuple(f.name for f in fields(_Case))[5:]  # what moving a case changes
+_RECORDED = tuple(f.name for f in fields(_Attempt))[1:]
+_READ = (select(*(_attempts.c[f.name] for f in fields(_Attempt)[:4]), *(_cases.c[f.name] for f in fields(_Case)))
+         .join(_cases, _cases.c.id == _attempts.c.case_id)
+         .where(_attempts.c.id.in_(bindparam("ids", expanding=True))).order_by(_cases.c.id)
+         .with_for_update(of=(_attempts, _cases)))
+_ATTEMPT_STARTS = (select(_attempts.c.case_id, _attempts.c.id, _attempts.c.started_at)
+                   .where(_attempts.c.case_id.in_(bindparam("ids", expanding=True))).order_by(_attempts.c.id))
+_WRITE_ATTEMPT = (_attempts.update().where(_attempts.c.id == bindparam("row_id"))
+                  .values({name: bindparam(f"v_{name}") for name in _RECORDED}))
+_WRITE_CASE = (_cases.update().where(_cases.c.id == bindparam("row_id"))
+               .values({name: bindparam(f"v_{name}") for name in _MOVED}))
+
+
 def apply_results(session: Session, results: Sequence[tuple[int, CallResult]], clock: Clock, *,
                   policy: DialPolicy | None = None) -> list[Applied | None]:
     """:func:`apply_result` for a batch (a worker's calls): the attempts and cases are read and
-    locked together, in case order, and written in one flush."""
-    ids = [attempt_id for attempt_id, _ in results]
-    rows = session.execute(select(CallAttempt, Case).join(Case, Case.id == CallAttempt.case_id)
-                           .where(CallAttempt.id.in_(ids)).order_by(Case.id).with_for_update()
-                           .execution_options(populate_existing=True)).all()
-    found = {attempt.id: (attempt, case) for attempt, case in rows}
-    missing = sorted(set(ids) - set(found))
+    locked together, in case order, and written with one statement each per batch."""
+    settlement = _Settlement(session, [attempt_id for attempt_id, _ in results], clock.now(), policy)
+    applied = [settlement.apply(attempt_id, result) for attempt_id, result in results]
+    settlement.write()
+    return applied
+
+
+class _Settlement:
+    """One batch of results: its rows read once, moved in memory in the order of the results,
+    then written, followed by what the moves imply (do-not-call, staff tasks, filled quotas)."""
+
+    def __init__(self, session: Session, attempt_ids: list[int], now: datetime, policy: DialPolicy | None) -> None:
+        session.flush()  # the caller's pending changes are part of what is read
+        self.session, self.now, self._policy = session, now, policy
+        self.attempts, self.cases = _read(session, attempt_ids)
+        self.history = _histories(session, {case.id for case in self.cases.values()})
+        self.recorded: dict[int, _Attempt] = {}
+        self.moved: dict[int, _Case] = {}
+        self.completes: set[int] = set()  # strata with a new complete
+        self.opted_out: list[_Case] = []
+        self.to_staff: list[_Case] = []
+        self.exhausted: list[_Case] = []  # out of attempts: the final rules code them
+        self._policies: dict[int, DialPolicy] = {}
+
+    def apply(self, attempt_id: int, result: CallResult) -> Applied | None:
+        attempt, case = self.attempts[attempt_id], self.cases[attempt_id]
+        if not accepts(attempt, result):
+            return None
+        outcome = _record(attempt, result, case)
+        self.recorded[attempt.id] = attempt
+        latest = self.history[case.id][-1][0] == attempt.id
+        if case.status != CaseStatus.FINAL and (latest or outcome.action in (Action.FINAL, Action.OPT_OUT)):
+            self._move(case, attempt, result, outcome)
+        return Applied(attempt.id, outcome.temp, case.status, case.final_disposition, case.next_attempt_at)
+
+    def _move(self, case: _Case, attempt: _Attempt, result: CallResult, outcome: Outcome) -> None:
+        case.contacted = case.contacted or outcome.contact
+        case.last_temp_disposition = outcome.temp
+        case.updated_at = self.now
+        self.moved[case.id] = case
+        if outcome.action in (Action.FINAL, Action.OPT_OUT):
+            finalise(case, outcome.temp, self.now)  # an opt-out is a refusal (2.11), as do-not-call codes it
+            if outcome.temp == A.COMPLETE:
+                self.completes.add(case.stratum_id)
+            if outcome.action == Action.OPT_OUT:
+                self.opted_out.append(case)
+        elif outcome.action == Action.FOLLOW_UP:
+            release(case)
+            case.status = CaseStatus.FOLLOW_UP
+            case.next_attempt_at = None
+            self.to_staff.append(case)
+        elif not self._retry(case, attempt, result, outcome):
+            self.exhausted.append(case)
+
+    def _retry(self, case: _Case, attempt: _Attempt, result: CallResult, outcome: Outcome) -> bool:
+        """Book the callback or the next attempt; False when the case has no attempt left."""
+        policy = self.policy(case.survey_id)
+        after = max(self.now, result.ended_at)
+        callback = _callback_wanted(case, attempt, result, policy, after)
+        if callback is not None:
+            book_callback(case, callback, self.now)
+            return True
+        assert outcome.rule is not None
+        starts = [self.recorded[i].started_at if i in self.recorded else start for i, start in self.history[case.id]]
+        when = next_attempt(policy, policy.retry.rules[outcome.rule], after, case_history(starts, policy.calendar))
+        if when is None:
+            return False
+        reschedule(case, when, self.now)
+        return True
+
+    def policy(self, survey_id: int) -> DialPolicy:
+        if self._policy is not None:
+            return self._policy
+        if survey_id not in self._policies:
+            survey = self.session.get(Survey, survey_id)
+            assert survey is not None  # a foreign key
+            self._policies[survey_id] = DialPolicy.from_survey(survey)
+        return self._policies[survey_id]
+
+    def write(self) -> None:
+        s = self.session
+        forget(s, CallAttempt, _write(s, _WRITE_ATTEMPT, _RECORDED, self.recorded.values()))
+        if self.exhausted:
+            views = summaries(s, self.exhausted)  # every attempt's code is written, this one's too
+            for case in self.exhausted:
+                finalise(case, resolve_final(views[case.id]), self.now)
+        forget(s, Case, _write(s, _WRITE_CASE, _MOVED, self.moved.values()))
+        for case in self.opted_out:
+            number_hash = s.scalar(select(Contact.number_hash).where(Contact.id == case.contact_id))
+            assert number_hash is not None  # a foreign key
+            add_to_dnc(s, number_hash, "ivr_opt_out", case.survey_id, now=self.now)
+        for case in self.to_staff:
+            _hand_to_staff(s, case, self.now)
+        for stratum_id in sorted(self.completes):
+            fill_if_met(s, stratum_id, self.now)
+
+
+def _read(session: Session, ids: list[int]) -> tuple[dict[int, _Attempt], dict[int, _Case]]:
+    """The attempts, and the case of each attempt (one object per case), locked."""
+    attempts: dict[int, _Attempt] = {}
+    cases: dict[int, _Case] = {}
+    by_id: dict[int, _Case] = {}
+    for row in session.execute(_READ, {"ids": ids}):
+        attempts[row[0]] = _Attempt(*row[:4])
+        cases[row[0]] = by_id.setdefault(row[4], _Case(*row[4:]))
+    missing = sorted(set(ids) - set(attempts))
     if missing:
         raise LookupError(f"no call attempt {', '.join(map(str, missing))}")
-    latest = dict(session.execute(select(CallAttempt.case_id, func.max(CallAttempt.id))
-                                  .where(CallAttempt.case_id.in_({c.id for _a, c in rows}))
-                                  .group_by(CallAttempt.case_id)).all())
-    with session.no_autoflush:
-        out = [_apply(session, *found[attempt_id], latest[found[attempt_id][1].id] == attempt_id, result, clock,
-                      policy) for attempt_id, result in results]
-    session.flush()
+    return attempts, cases
+
+
+def _histories(session: Session, case_ids: set[int]) -> dict[int, list[tuple[int, datetime]]]:
+    """Each case's attempts (id, start), in the order they were made."""
+    out: dict[int, list[tuple[int, datetime]]] = {case_id: [] for case_id in case_ids}
+    for case_id, attempt_id, started_at in session.execute(_ATTEMPT_STARTS, {"ids": list(case_ids)}):
+        out[case_id].append((attempt_id, started_at))
     return out
 
 
-def _apply(session: Session, attempt: CallAttempt, case: Case, is_latest: bool, result: CallResult, clock: Clock,
-           policy: DialPolicy | None) -> Applied | None:
-    if not accepts(attempt, result):
-        return None
+def _record(attempt: _Attempt, result: CallResult, case: _Case) -> Outcome:
     outcome = classify(result, case.contacted)
-    _record(attempt, result, outcome.temp)
-    applied = Applied(attempt.id, outcome.temp, case.status, case.final_disposition, case.next_attempt_at)
-    if case.status == CaseStatus.FINAL:
-        return applied
-    if not is_latest and outcome.action not in (Action.FINAL, Action.OPT_OUT):
-        return applied
-    now = clock.now()
-    case.contacted = case.contacted or outcome.contact
-    case.last_temp_disposition = outcome.temp
-    case.updated_at = now
-    if policy is None:
-        survey = session.get(Survey, case.survey_id)
-        assert survey is not None
-        policy = DialPolicy.from_survey(survey)
-    _move_case(session, case, attempt, result, outcome, policy, now)
-    return Applied(attempt.id, outcome.temp, case.status, case.final_disposition, case.next_attempt_at)
-
-
-def _record(attempt: CallAttempt, result: CallResult, temp: str) -> None:
     attempt.status = ATTEMPT_STATUS[result.status]
     attempt.started_at = max(attempt.started_at, result.started_at)  # the channel may dial later than leased
     attempt.outcome = result.status
@@ -259,57 +396,12 @@ def _record(attempt: CallAttempt, result: CallResult, temp: str) -> None:
     attempt.amd_result = result.amd_result
     attempt.hangup_cause = result.hangup_cause
     attempt.error = result.error
-    attempt.temp_disposition = temp
-    if result.provider_call_id and not attempt.provider_call_id:
-        attempt.provider_call_id = result.provider_call_id
+    attempt.temp_disposition = outcome.temp
+    attempt.provider_call_id = attempt.provider_call_id or result.provider_call_id
+    return outcome
 
 
-def _move_case(session: Session, case: Case, attempt: CallAttempt, result: CallResult, outcome: Outcome,
-               policy: DialPolicy, now: datetime) -> None:
-    if outcome.action == Action.FINAL:
-        finalise(case, outcome.temp, now)
-        if outcome.temp == A.COMPLETE:
-            session.flush()  # the count of completes must see this one
-            fill_if_met(session, case.stratum_id, now)
-    elif outcome.action == Action.OPT_OUT:
-        add_to_dnc(session, case.contact.number_hash, "ivr_opt_out", case.survey_id, now=now)
-    elif outcome.action == Action.FOLLOW_UP:
-        _hand_to_staff(session, case, now)
-    else:
-        _retry(session, case, attempt, result, outcome, policy, now)
-
-
-def _hand_to_staff(session: Session, case: Case, now: datetime) -> None:
-    release(case)
-    case.status = CaseStatus.FOLLOW_UP
-    case.next_attempt_at = None
-    already = session.scalar(select(FollowUpTask.id).where(
-        FollowUpTask.case_id == case.id, FollowUpTask.kind == TaskKind.OPERATOR,
-        FollowUpTask.status.in_((TaskStatus.OPEN, TaskStatus.IN_PROGRESS))).limit(1))
-    if already is None:
-        interview_id = session.scalar(select(func.max(Interview.id)).where(Interview.case_id == case.id))
-        session.add(FollowUpTask(survey_id=case.survey_id, case_id=case.id, interview_id=interview_id,
-                                 kind=TaskKind.OPERATOR, priority=10, due_at=now, created_at=now,
-                                 note="resident asked for a person during the IVR interview"))
-
-
-def _retry(session: Session, case: Case, attempt: CallAttempt, result: CallResult, outcome: Outcome,
-           policy: DialPolicy, now: datetime) -> None:
-    after = max(now, result.ended_at)
-    callback = _callback_wanted(case, attempt, result, policy, after)
-    if callback is not None:
-        book_callback(case, callback, now)
-        return
-    assert outcome.rule is not None
-    when = next_attempt(policy, policy.retry.rules[outcome.rule], after, history(session, case.id, policy.calendar))
-    if when is None:
-        session.flush()  # the final rules read every attempt's code, this one's too
-        finalise(case, resolve_final(summaries(session, [case])[case.id]), now)
-    else:
-        reschedule(case, when, now)
-
-
-def _callback_wanted(case: Case, attempt: CallAttempt, result: CallResult, policy: DialPolicy,
+def _callback_wanted(case: _Case, attempt: _Attempt, result: CallResult, policy: DialPolicy,
                      after: datetime) -> datetime | None:
     """When to call back, inside the windows and not before this call ended: the resident's new
     choice, else a staff callback set while this call was running (an appointment this very call
@@ -322,3 +414,22 @@ def _callback_wanted(case: Case, attempt: CallAttempt, result: CallResult, polic
         return clamp_to_window(policy, max(wanted, after))
     except ScheduleError:
         return None
+
+
+def _write(session: Session, statement: Update, columns: tuple[str, ...], rows: Iterable[_Attempt | _Case]) -> list[int]:
+    """Write ``columns`` of ``rows`` with one executemany statement; returns the rows' ids."""
+    params = [{"row_id": row.id, **{f"v_{name}": getattr(row, name) for name in columns}} for row in rows]
+    if params:
+        session.execute(statement, params)
+    return [p["row_id"] for p in params]
+
+
+def _hand_to_staff(session: Session, case: _Case, now: datetime) -> None:
+    already = session.scalar(select(FollowUpTask.id).where(
+        FollowUpTask.case_id == case.id, FollowUpTask.kind == TaskKind.OPERATOR,
+        FollowUpTask.status.in_((TaskStatus.OPEN, TaskStatus.IN_PROGRESS))).limit(1))
+    if already is None:
+        interview_id = session.scalar(select(func.max(Interview.id)).where(Interview.case_id == case.id))
+        session.add(FollowUpTask(survey_id=case.survey_id, case_id=case.id, interview_id=interview_id,
+                                 kind=TaskKind.OPERATOR, priority=10, due_at=now, created_at=now,
+                                 note="resident asked for a person during the IVR interview"))

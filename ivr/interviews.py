@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ivr.engine import Engine, Event, Step
@@ -39,6 +39,16 @@ def resumable_interview(session: Session, case_id: int) -> Interview | None:
         select(Interview).where(Interview.case_id == case_id, Interview.status.in_(RESUMABLE))
         .order_by(Interview.id.desc()).limit(1)
     ).first()
+
+
+def resumable_interviews(session: Session, case_ids: list[int]) -> dict[int, int]:
+    """:func:`resumable_interview` for many cases at once: case id -> interview id."""
+    if not case_ids:
+        return {}
+    return dict(session.execute(
+        select(Interview.case_id, func.max(Interview.id))
+        .where(Interview.case_id.in_(case_ids), Interview.status.in_(RESUMABLE))
+        .group_by(Interview.case_id)).all())
 
 
 def open_interview(session: Session, case: Case, questionnaire: Questionnaire, clock: Clock, *,

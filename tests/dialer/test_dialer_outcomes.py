@@ -169,7 +169,9 @@ def test_an_expired_lease_takes_its_outcome_from_the_interview(session: Session,
 def test_a_lease_without_attempt_goes_back_to_the_queue(session: Session, clock: VirtualClock) -> None:
     survey = make_survey(session, clock)
     add_numbers(session, survey, 1, clock.now())
-    case = leases.lease(session, list(session.scalars(select(Case.id))), "w", clock.now(), timedelta(minutes=1))[0]
+    leased = leases.lease(session, list(session.scalars(select(Case.id))), "w", clock.now(), timedelta(minutes=1))
+    case = session.get(Case, leased[0].id)
+    assert case is not None
     clock.advance(timedelta(minutes=2))
     leases.reap(session, survey.id, clock, DialPolicy.from_survey(survey))
     assert (case.status, case.next_attempt_at, case.lease_owner) == (CaseStatus.SCHEDULED, clock.now(), None)
