@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing, inst
 from ivr.channels.asterisk.ari import AriUnavailable
 from ivr.channels.asterisk.media import PromptAudioError
 from ivr.channels.asterisk.options import endpoint_for, formats_for
+from ivr.channels.base import CallStatus
 from ivr.engine import Prompt
 from ivr.prompts import PromptAudio, all_prompts, recording_name
 from survey.cli import app as minyi
@@ -132,3 +136,35 @@ def test_settings_reach_the_channel_options() -> None:
         "minyi-amd", "PJSIP/desk", Path("/srv/rec"))
     assert endpoint_for(options.endpoint, "+8613800138000") == "Local/8613800138000@out"
     assert formats_for("Local/8613800138000@out") == "ulaw" and formats_for("PJSIP/+86138@trunk") is None
+
+
+DIALER = """
+import sys
+from ivr.channels.base import CallRequest
+from dialer.channels import open_channel
+from survey.clock import SystemClock
+from survey.config import load_settings
+from survey.db import make_engine, session_factory
+settings = load_settings()
+channel = open_channel("asterisk", settings, session_factory(make_engine(settings.database_url)), SystemClock())
+attempt_id, case_id = int(sys.argv[1]), int(sys.argv[2])
+assert channel.place_call(CallRequest(attempt_id, case_id, None, "+8613800138000", "12340", None)) is None
+print("placed", channel.lines_in_use())
+"""  # builds the channel as `minyi dial` does, places a call and exits at once, without closing it
+
+
+@SQLITE_ONLY
+def test_a_dialer_that_just_exits_still_gets_its_calls_finished(fake: FakeAsterisk, world: World, settings,
+                                                                 db_url: str) -> None:
+    fake.residents[NUMBER] = Resident(answers(*COMPLETE))
+    request = world.dial(NUMBER)
+    env = {**os.environ, "MINYI_DATABASE_URL": db_url, "ARI_URL": settings.ari_url,
+           "ARI_USERNAME": settings.ari_username, "ARI_PASSWORD": settings.ari_password,
+           "ASTERISK_ENDPOINT": settings.asterisk_endpoint, "MINYI_RECORDINGS_DIR": settings.recordings_dir}
+    done = subprocess.run([sys.executable, "-c", DIALER, str(request.attempt_id), str(request.case_id)], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "placed 1"
+    out = world.outcome(request.attempt_id)  # the exit waited for the call and its result
+    assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE
+    assert out.attempt.outcome == CallStatus.ANSWERED

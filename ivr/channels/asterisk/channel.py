@@ -7,18 +7,27 @@ By default the Stasis app runs inside the channel, on an event loop in a thread 
 adopts the channel by its id), and ``lines_in_use`` counts this dialer's attempts still without a
 result.
 
+The channel starts on its first call, and when the process exits it waits (up to ``drain_s``)
+for the calls still in progress, so a dialer that just builds it and lets go works. Closing it
+explicitly, or using it as a context manager, does the same sooner::
+
     with AsteriskChannel(settings, sessions) as channel:
         run_worker(sessions, channel, clock, vault, options)
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
+import queue
+import threading
 import time
 from concurrent.futures import Future
-from contextlib import AbstractAsyncContextManager, ExitStack
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+import anyio
+from anyio.from_thread import BlockingPortal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +39,8 @@ from ivr.channels.base import CallRequest, CallResult
 from survey.clock import Clock, SystemClock
 from survey.config import Settings
 from survey.models import AttemptStatus, CallAttempt
+
+log = logging.getLogger(__name__)
 
 
 def ari_config(settings: Settings) -> AriConfig:
@@ -45,33 +56,56 @@ class AsteriskChannel:
         self.options = options or AsteriskOptions.from_settings(settings)
         self.sessions, self.clock, self.drain_s = sessions, clock or SystemClock(), drain_s
         self.app = AriApp(self.config, self.options, sessions, self.clock) if serve else None
-        self._stack = ExitStack()
         self._portal: BlockingPortal | None = None
+        self._thread: threading.Thread | None = None
         self._serving: Future[None] | None = None
         self._remote: _Originator | None = None
         self._placed: set[int] = set()
+        self._lock = threading.Lock()
 
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> AsteriskChannel:
-        self._portal = self._stack.enter_context(start_blocking_portal())
-        if self.app is not None:
-            self._serving, _ = self._portal.start_task(self.app.serve)
-        else:
-            self._remote = _Originator(self.config, self.options, self.clock)
-            self._stack.enter_context(self._portal.wrap_async_context_manager(self._remote))
+        with self._lock:
+            if self._portal is not None:
+                return self
+            handed: queue.Queue[BlockingPortal] = queue.Queue(1)
+            # A daemon thread: a dialer that never closes the channel must still be able to exit.
+            self._thread = threading.Thread(target=anyio.run, args=(_hold_portal, handed), name="minyi-ari",
+                                            daemon=True)
+            self._thread.start()
+            portal = handed.get()
+            if self.app is not None:
+                self._serving, _ = portal.start_task(self.app.serve)
+            else:
+                self._remote = _Originator(self.config, self.options, self.clock)
+            self._portal = portal
+            atexit.register(self._at_exit)
         return self
 
     def close(self, drain_s: float = 0.0) -> None:
         """Stop, after waiting up to ``drain_s`` for the calls in progress to end; calls still
         running then are hung up and reported."""
+        with self._lock:
+            portal, self._portal = self._portal, None
+            if portal is None:
+                return
+            atexit.unregister(self._at_exit)
         end = time.monotonic() + drain_s
-        while self.app is not None and self.lines_in_use() and time.monotonic() < end:
+        while self.app is not None and self.app.lines_in_use() and time.monotonic() < end:
             time.sleep(0.1)
         if self._serving is not None:
             self._serving.cancel()  # calls still running are hung up and reported
-        self._stack.close()
-        self._portal = None
+        if self._remote is not None:
+            portal.call(self._remote.aclose)
+        portal.call(portal.stop)
+        assert self._thread is not None
+        self._thread.join()
+
+    def _at_exit(self) -> None:
+        if self.app is not None and self.app.lines_in_use():
+            log.warning("waiting up to %.0f s for %d call(s) in progress", self.drain_s, self.app.lines_in_use())
+        self.close(self.drain_s)
 
     def __enter__(self) -> AsteriskChannel:
         return self.start()
@@ -82,12 +116,12 @@ class AsteriskChannel:
     # -- the Channel protocol ---------------------------------------------------------------
 
     def place_call(self, request: CallRequest) -> CallResult | None:
-        if self._portal is None:
-            raise RuntimeError("AsteriskChannel.start() first (or use it as a context manager)")
+        portal = self._portal or self.start()._portal
+        assert portal is not None
         if self.app is not None:
-            return self._portal.call(self.app.place_call, request)
+            return portal.call(self.app.place_call, request)
         assert self._remote is not None
-        result = self._portal.call(self._remote.originate, request)
+        result = portal.call(self._remote.originate, request)
         if result is None:
             self._placed.add(request.attempt_id)
         return result
@@ -104,7 +138,14 @@ class AsteriskChannel:
         return len(self._placed)
 
 
-class _Originator(AbstractAsyncContextManager["_Originator"]):
+async def _hold_portal(handed: queue.Queue[BlockingPortal]) -> None:
+    """The channel thread's event loop: a portal for the dialer's thread, until stopped."""
+    async with BlockingPortal() as portal:
+        handed.put(portal)
+        await portal.sleep_until_stopped()
+
+
+class _Originator:
     """REST only: originate into the app that a ``minyi ari`` process serves."""
 
     def __init__(self, config: AriConfig, options: AsteriskOptions, clock: Clock) -> None:
@@ -122,17 +163,18 @@ class _Originator(AbstractAsyncContextManager["_Originator"]):
         except AriError as exc:
             return refused(request, started, self.clock.now(), exc)
         except AriUnavailable:
-            await self.__aexit__()  # connect afresh next time
+            await self.aclose()  # connect afresh next time
             raise
         return None
 
     async def _connected(self) -> AriSession:
         if self._session is None:
-            self._context = connect(self.config, events=False)
-            self._session = await self._context.__aenter__()
+            context = connect(self.config, events=False)
+            self._session = await context.__aenter__()
+            self._context = context
         return self._session
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def aclose(self) -> None:
         context, self._context, self._session = self._context, None, None
         if context is not None:
             await context.__aexit__(None, None, None)
