@@ -138,6 +138,8 @@ def write_dta(
     for column, codes in value_labels.items():
         if any(not float(code).is_integer() for code in codes):
             raise ValueError(f"Stata value labels need integer codes; {column!r} has {list(codes)}")
+    no_value = [c for c in df.columns if df[c].dtype == object and df[c].isna().all()]
+    df = df.assign(**dict.fromkeys(no_value, float("nan")))  # numeric missing: readstat cannot type None
     pyreadstat.write_dta(
         df,
         path,
