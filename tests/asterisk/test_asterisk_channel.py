@@ -56,7 +56,7 @@ def test_a_dialer_can_leave_the_calls_to_minyi_ari(fake: FakeAsterisk, world: Wo
 
 
 @SQLITE_ONLY
-def test_credentials_never_reach_a_log(fake: FakeAsterisk, world: World, open_channel,
+def test_credentials_and_numbers_never_reach_a_log(fake: FakeAsterisk, world: World, open_channel,
                                        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     fake.residents[NUMBER] = Resident(answers(*COMPLETE[:3]))  # then silence: timeouts, a break-off
@@ -71,6 +71,7 @@ def test_credentials_never_reach_a_log(fake: FakeAsterisk, world: World, open_ch
     assert len(caplog.records) > 50  # the handshake, requests and call steps were logged ...
     logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
     assert secret not in logged and basic not in logged  # ... without the password
+    assert "13800138000" not in logged and "13800138001" not in logged  # ... or the numbers dialled
     assert secret not in repr(channel.config) and secret not in repr(channel.options)
 
 

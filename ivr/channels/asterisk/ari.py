@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -102,12 +103,30 @@ class _NoHeaders(logging.Filter):
     """websockets logs every handshake header at DEBUG, the Authorization header too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else ()
-        return not any("authorization" in str(part).lower() for part in (record.msg, *args))
+        return not any("authorization" in str(part).lower() for part in (record.msg, *_args(record)))
 
 
+class _NoNumbers(logging.Filter):
+    """httpx logs every request's URL at INFO (asyncswagger its parameters at DEBUG), and an
+    originate's ``endpoint`` holds the resident's phone number."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "endpoint" in str(record.msg) or any("endpoint" in str(a) for a in _args(record)):
+            record.msg = _ENDPOINT.sub(r"\1***", record.getMessage())
+            record.args = ()
+        return True
+
+
+def _args(record: logging.LogRecord) -> tuple[object, ...]:
+    return record.args if isinstance(record.args, tuple) else ()
+
+
+_ENDPOINT = re.compile(r"(endpoint(?:=|%3D|': '|\W{1,3}))[^&\s'\"]+")
 _ws_log = logging.getLogger(__name__ + ".websocket")
+_ws_log.setLevel(logging.INFO)  # its DEBUG lines show event frames, whose channel names hold phone numbers
 _ws_log.addFilter(_NoHeaders())
+for _name in ("httpx", "asyncswagger11.client"):
+    logging.getLogger(_name).addFilter(_NoNumbers())
 
 
 class AriSession:
