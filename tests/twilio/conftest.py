@@ -31,7 +31,9 @@ from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
 from web.blueprints.twilio import EXTENSION, bp, build_webhooks
 
-REFERENCE = Path(os.environ.get("MINYI_TWILIO_REFERENCE", "/work/shared/twilio"))
+# The project's shared reference data sits beside the clone (../shared), in CI as here.
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+REFERENCE = Path(os.environ.get("MINYI_TWILIO_REFERENCE", str(SHARED / "twilio")))
 XSD = "twiml_v20100401_twilioRealtimeCallSchema.xsd"
 # The schema's voice pattern predates Polly neural and Google voices, which Twilio accepts.
 VOICE_PATTERN = r'<xs:pattern value="man|woman|male|female|eve|brian|Polly\.[a-zA-Z]+" />'

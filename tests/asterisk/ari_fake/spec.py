@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SEARCH = (os.environ.get("MINYI_ARI_SPEC", ""), "/work/shared/asterisk/ari-22.10.1", "/usr/share/asterisk/rest-api")
+# The project's shared reference data sits beside the clone (../shared), in CI as here.
+SHARED = Path(__file__).resolve().parents[4] / "shared"
+SEARCH = (os.environ.get("MINYI_ARI_SPEC", ""), str(SHARED / "asterisk" / "ari-22.10.1"), "/usr/share/asterisk/rest-api")
 
 
 def spec_dir() -> Path | None:
