@@ -7,10 +7,11 @@ when to commit (the webhook per request, the ARI app per event, the simulation p
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from ivr.engine import Engine, Event, Step
 from ivr.engine import effects as fx
@@ -30,6 +31,9 @@ from survey.models import (
 )
 from survey.questionnaire import Questionnaire
 
+_answers = cast(Table, Answer.__table__)
+_ADD_ANSWER = insert(_answers).returning(_answers.c.id)
+_SET_ANSWER = update(_answers).where(_answers.c.id == bindparam("row_id"))
 RESUMABLE = (InterviewStatus.IN_PROGRESS, InterviewStatus.PARTIAL, InterviewStatus.OPERATOR)
 
 
@@ -84,11 +88,15 @@ class InterviewSession:
         language = interview.language if (state or not ask_language) else None
         self.engine = Engine(questionnaire, clock, state=state, language=language, can_transfer=can_transfer,
                              ask_language=ask_language)
-        self._rows: dict[str, Answer] | None = None
+        # Every answer is stored through here along with the engine state, so an interview without
+        # a state has no answer yet and needs no query to say so.
+        self._stored: dict[str, int] | None = None if state else {}
+        self._consent_id = next((q.id for q in questionnaire.questions if q.role == "consent"), None)
 
     def handle(self, event: Event) -> Step:
-        """Feed one event; its answers and status are in the session (written at the next flush
-        or commit, which the caller owns: per event for a live call)."""
+        """Feed one event. Its answers are written at once, in the caller's transaction; the
+        interview's status and state at the next flush or commit, which the caller owns (per event
+        for a live call)."""
         step = self.engine.handle(event)
         for effect in self.engine.drain_effects():
             self._apply(effect)
@@ -96,11 +104,12 @@ class InterviewSession:
         self.interview.updated_at = self.clock.now()
         return step
 
-    def _answer_rows(self) -> dict[str, Answer]:
-        """The interview's stored answers by question, loaded once (no query per answer)."""
-        if self._rows is None:
-            self._rows = {a.question_id: a for a in self.interview.answers}
-        return self._rows
+    def _stored_answers(self) -> dict[str, int]:
+        """The interview's stored answers, question -> row id, read once (no query per answer)."""
+        if self._stored is None:
+            self._stored = dict(self.session.execute(
+                select(_answers.c.question_id, _answers.c.id).where(_answers.c.interview_id == self.interview.id)).all())
+        return self._stored
 
     @property
     def status(self) -> str:
@@ -115,25 +124,30 @@ class InterviewSession:
         handler(effect)  # type: ignore[operator]
 
     def _answer(self, e: fx.AnswerGiven) -> None:
-        iv = self.interview
-        rows = self._answer_rows()
-        row = rows.get(e.question_id)
-        if row is None:
-            row = rows[e.question_id] = Answer(interview_id=iv.id, question_id=e.question_id)
-            self.session.add(row)
-        row.seq, row.status, row.code, row.value = e.seq, e.status, e.code, e.value
-        row.codes = list(e.codes) if e.codes is not None else None
-        row.raw_input, row.duration_ms, row.reprompts = e.raw_input, e.duration_ms, e.reprompts
-        row.mode, row.answered_at = iv.mode, self.clock.now()
+        """Store the answer, a row per question (a Core statement: interviews give many answers)."""
+        iv, now = self.interview, self.clock.now()
+        values = {"seq": e.seq, "status": e.status, "code": e.code, "value": e.value,
+                  "codes": list(e.codes) if e.codes is not None else None, "raw_input": e.raw_input,
+                  "duration_ms": e.duration_ms, "reprompts": e.reprompts, "mode": iv.mode, "answered_at": now}
+        stored = self._stored_answers()
+        row_id = stored.get(e.question_id)
+        db = self.session.connection()  # the caller's transaction, without flushing the interview per answer
+        if row_id is None:
+            stored[e.question_id] = db.execute(
+                _ADD_ANSWER, {"interview_id": iv.id, "question_id": e.question_id, **values}).scalar_one()
+        else:
+            db.execute(_SET_ANSWER, {"row_id": row_id, **values})
+            loaded = self.session.identity_map.get(identity_key(Answer, row_id))
+            if loaded is not None:
+                self.session.expire(loaded)
+        if "answers" not in inspect(iv).unloaded:
+            self.session.expire(iv, ["answers"])
         if e.recording_path:
             self.session.add(Recording(interview_id=iv.id, question_id=e.question_id, path=e.recording_path,
                                        provider_id=e.recording_provider_id, duration_s=e.recording_seconds,
-                                       created_at=self.clock.now()))
-        if e.question_id == self._consent_id():
+                                       created_at=now))
+        if e.question_id == self._consent_id:
             iv.consent = self.engine.state.get("consent")
-
-    def _consent_id(self) -> str | None:
-        return next((q.id for q in self.engine.q.questions if q.role == "consent"), None)
 
     def _status(self, e: fx.StatusChanged) -> None:
         iv = self.interview
@@ -169,12 +183,12 @@ class InterviewSession:
     def _cleared(self, e: fx.AnswersCleared) -> None:
         if not e.question_ids:
             return
-        before: dict[str, Any] = {a.question_id: a.code if a.codes is None else a.codes
-                                  for a in self.interview.answers if a.question_id in e.question_ids}
-        self.session.execute(delete(Answer).where(Answer.interview_id == self.interview.id,
-                                                  Answer.question_id.in_(e.question_ids)))
+        gone = _answers.c.interview_id == self.interview.id, _answers.c.question_id.in_(e.question_ids)
+        before: dict[str, Any] = {qid: code if codes is None else codes for qid, code, codes in self.session.execute(
+            select(_answers.c.question_id, _answers.c.code, _answers.c.codes).where(*gone))}
+        self.session.execute(delete(_answers).where(*gone))
         for qid in e.question_ids:
-            self._answer_rows().pop(qid, None)
+            self._stored_answers().pop(qid, None)
         self.session.add(AuditLog(at=self.clock.now(), user_id=self.user_id, action="answers_cleared",
                                   entity="interview", entity_id=str(self.interview.id), before=before,
                                   after={"reason": "resident chose to start over"}))

@@ -35,7 +35,6 @@ from survey.surveys import survey_questionnaire
 
 MAX_EVENTS = 500  # a call longer than this is a bug in a resident model, not a patient resident
 RECORDING_SCHEME = "simulated://"  # recordings of simulated calls have no audio
-_QUESTIONNAIRES: dict[str, Questionnaire] = {}  # by checksum of the stored source
 
 
 class SimulatedChannel:
@@ -55,6 +54,7 @@ class SimulatedChannel:
         self.behaviour = behaviour or Behaviour()
         self._resident = resident or self._modelled_resident
         self._cases: dict[int, tuple[str, str]] = {}  # case id -> (township code, time zone)
+        self._questionnaires: dict[int, Questionnaire] = {}  # by survey id
 
     def lines_in_use(self) -> int:
         return 0  # every call is over when place_call returns
@@ -72,9 +72,7 @@ class SimulatedChannel:
             case = session.get(Case, request.case_id)
             if case is None:
                 raise LookupError(f"simulated call for attempt {request.attempt_id}: no case {request.case_id}")
-            survey = session.get(Survey, case.survey_id)
-            assert survey is not None  # a foreign key
-            return self._interview(session, request, case, survey, person, (now, now + timedelta(seconds=ring)), rng)
+            return self._interview(session, request, case, person, (now, now + timedelta(seconds=ring)), rng)
 
     def _where(self, case_id: int) -> tuple[str, str]:
         """The case's township code and its survey's time zone, from a per-survey cache (most calls
@@ -116,11 +114,11 @@ class SimulatedChannel:
 
     # -- the interview ----------------------------------------------------------------------
 
-    def _interview(self, session: Session, request: CallRequest, case: Case, survey: Survey, person: Person,
+    def _interview(self, session: Session, request: CallRequest, case: Case, person: Person,
                    times: tuple[datetime, datetime], rng: random.Random) -> CallResult:
         """The call once a person picked up: ``times`` is when it started and when it was answered."""
         started_at, answered_at = times
-        questionnaire = self._questionnaire(survey)
+        questionnaire = self._questionnaire(session, case.survey_id)
         local = VirtualClock(answered_at)
         interview = open_interview(session, case, questionnaire, local, mode=InterviewMode.IVR,
                                    attempt_id=request.attempt_id)
@@ -139,7 +137,7 @@ class SimulatedChannel:
         return CallResult(CallStatus.ANSWERED, started_at, ended_at, answered_at=answered_at,
                           provider_call_id=f"SIM-{request.attempt_id}", hangup_cause="normal_clearing",
                           interview_status=run.engine.reported_status,
-                          callback_at=self._callback_at(run, survey, ended_at))
+                          callback_at=self._callback_at(run, session, case.survey_id, ended_at))
 
     @staticmethod
     def _exchange(run: InterviewSession, resident: Reacts, local: VirtualClock, step: Step) -> Step:
@@ -151,23 +149,28 @@ class SimulatedChannel:
                            recording_path: Callable[[str], str]) -> Reacts:
         return Resident(person, self.behaviour, questionnaire, rng, recording_path)
 
-    @staticmethod
-    def _questionnaire(survey: Survey) -> Questionnaire:
-        """The survey's questionnaire, validated once per process and version (parsing is slow)."""
-        checksum = survey.questionnaire.checksum
-        if checksum not in _QUESTIONNAIRES:
-            _QUESTIONNAIRES[checksum] = survey_questionnaire(survey)
-        return _QUESTIONNAIRES[checksum]
+    def _questionnaire(self, session: Session, survey_id: int) -> Questionnaire:
+        """The survey's questionnaire, read once per survey (a survey keeps the questionnaire it
+        was created with) and validated once per process (``survey_questionnaire``)."""
+        if survey_id not in self._questionnaires:
+            self._questionnaires[survey_id] = survey_questionnaire(_survey(session, survey_id))
+        return self._questionnaires[survey_id]
 
     @staticmethod
-    def _callback_at(run: InterviewSession, survey: Survey, ended_at: datetime) -> datetime | None:
+    def _callback_at(run: InterviewSession, session: Session, survey_id: int, ended_at: datetime) -> datetime | None:
         """The dialling time for the resident's callback choice, inside the survey's calling windows."""
         if not run.callback_slot:
             return None
         try:
-            return callback_time(run.callback_slot, ended_at, DialPolicy.from_survey(survey))
+            return callback_time(run.callback_slot, ended_at, DialPolicy.from_survey(_survey(session, survey_id)))
         except ScheduleError:
             return None  # no calling window ahead: the dialer retries by its own rules
+
+
+def _survey(session: Session, survey_id: int) -> Survey:
+    survey = session.get(Survey, survey_id)
+    assert survey is not None  # a foreign key
+    return survey
 
 
 def from_settings(settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> SimulatedChannel:
