@@ -61,23 +61,30 @@ class Pacer:
         self._prune(now)
         return sum(len(t.ends) for t in self._trunks.values())
 
+    def _busy(self, trunk: _Trunk, now: datetime, within: timedelta) -> int:
+        """Lines of ``trunk`` still busy ``within`` after ``now`` (as far as their ends are known)."""
+        self._prune(now)
+        return sum(1 for end in trunk.ends if end > now + within)
+
     def allowed_lines(self) -> int:
         return max(1, math.floor(self.total_lines * self.factor))
 
-    def free_lines(self, now: datetime, external: int = 0) -> int:
+    def free_lines(self, now: datetime, external: int = 0, *, within: timedelta = timedelta(0)) -> int:
+        """Lines free now; with ``within``, those that free up that much later count too."""
         if self.backoff_until is not None and now < self.backoff_until:
             return 0
-        return max(0, self.allowed_lines() - self.lines_in_use(now) - external)
+        busy = sum(self._busy(t, now, within) for t in self._trunks.values())
+        return max(0, self.allowed_lines() - busy - external)
 
     def refill_at(self) -> int:
         """Free lines worth a lease: a tenth of the lines, so a busy worker leases cases in
         batches instead of one transaction per line that frees up."""
         return max(1, self.allowed_lines() // 10)
 
-    def assign(self, now: datetime, n: int) -> list[str]:
-        """Trunk names for ``n`` calls, spread over the trunks with free lines."""
-        self._prune(now)
-        free = {name: t.lines - len(t.ends) for name, t in self._trunks.items()}
+    def assign(self, now: datetime, n: int, *, within: timedelta = timedelta(0)) -> list[str]:
+        """Trunk names for ``n`` calls, spread over the trunks with free lines (``within``: as in
+        :meth:`free_lines`)."""
+        free = {name: t.lines - self._busy(t, now, within) for name, t in self._trunks.items()}
         names: list[str] = []
         while len(names) < n and any(v > 0 for v in free.values()):
             name = max(free, key=lambda k: free[k])
@@ -86,8 +93,15 @@ class Pacer:
         return names
 
     def send_time(self, trunk: str, now: datetime) -> datetime:
-        """When the next call on ``trunk`` may start under its calls-per-second limit."""
-        return max(now, self._trunks[trunk].next_send)
+        """When the next call on ``trunk`` may start under its calls-per-second limit, on a free
+        line (calls leased for lines that were still busy wait for them)."""
+        t = self._trunks[trunk]
+        start = max(now, t.next_send)
+        if self._busy(t, now, timedelta(0)) >= t.lines:
+            start = max(start, t.ends[0])
+        if self.lines_in_use(now) >= self.allowed_lines():
+            start = max(start, min(u.ends[0] for u in self._trunks.values() if u.ends))
+        return start
 
     def sent(self, trunk: str, now: datetime, until: datetime | None) -> None:
         """A call started on ``trunk``; a known end keeps its line busy until then."""

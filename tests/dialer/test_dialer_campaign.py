@@ -181,6 +181,28 @@ def test_lines_limit_concurrent_calls_on_the_virtual_clock(sessions: sessionmake
     assert len(intervals) >= 25  # 3 lines x 20 minutes / 2-minute calls, about 30
 
 
+def test_calls_leased_ahead_wait_for_their_lines(sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    _campaign(sessions, clock, quotas=(50,), per_stratum=30)
+    channel = ScriptedChannel(clock, default=Step(CallStatus.NO_ANSWER, seconds=30))
+    _run(sessions, clock, channel, until=clock.now() + timedelta(minutes=5), lines=4, cps=10,
+         lease_ahead=timedelta(minutes=2))
+    intervals = sorted((c.at, c.result.ended_at) for c in channel.calls if c.result)
+    assert max(sum(1 for a, b in intervals if a <= t < b) for t, _ in intervals) == 4
+    gaps = [later[0] - earlier[1] for earlier, later in zip(intervals, intervals[4:], strict=False)]
+    assert max(gaps) < timedelta(seconds=1)  # a line is taken again as soon as it frees
+
+
+def test_a_township_filled_while_its_batch_is_dialled_gets_no_more_calls(sessions: sessionmaker[Session],
+                                                                        clock: VirtualClock) -> None:
+    _campaign(sessions, clock, quotas=(2,), per_stratum=20)
+    report = _run(sessions, clock, ScriptedChannel(clock, default=answered("complete")), lines=10)
+    assert report.stop_reason == Stop.QUOTAS_MET
+    with session_scope(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(CallAttempt)) == 2
+        codes = s.scalars(select(Case.final_disposition)).all()
+    assert (codes.count(aapor.COMPLETE), codes.count(aapor.QUOTA_FILLED)) == (2, 18)
+
+
 def test_provider_push_back_pauses_dialling(sessions: sessionmaker[Session], clock: VirtualClock) -> None:
     _campaign(sessions, clock, quotas=(50,), per_stratum=5, settings={"pacing": {"backoff": {"initial_s": 60}}})
     channel = ScriptedChannel(clock, default=Step(fails=True))

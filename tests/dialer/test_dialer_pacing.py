@@ -40,6 +40,16 @@ def test_lines_and_calls_per_second_per_trunk() -> None:
     assert pacer.free_lines(NOW + timedelta(minutes=1)) == 3
 
 
+def test_lines_that_free_up_soon_count_ahead_and_a_call_waits_for_its_line() -> None:
+    pacer = _pacer(trunks=[{"name": "a", "lines": 2, "cps": 10}])
+    pacer.sent("a", NOW, NOW + timedelta(seconds=30))
+    pacer.sent("a", NOW, NOW + timedelta(seconds=90))
+    assert pacer.free_lines(NOW) == 0
+    assert pacer.free_lines(NOW, within=timedelta(minutes=1)) == 1
+    assert pacer.assign(NOW, 2, within=timedelta(minutes=1)) == ["a"]
+    assert pacer.send_time("a", NOW) == NOW + timedelta(seconds=30)
+
+
 def test_abandoned_transfers_above_the_cap_narrow_the_lines_until_they_recover() -> None:
     pacer = _pacer(trunks=[{"lines": 20}], abandon={"cap": 0.03, "window": 50})
     for i in range(50):
