@@ -360,8 +360,8 @@ class _Settlement:
             add_to_dnc(s, number_hash, "ivr_opt_out", case.survey_id, now=self.now)
         for case in self.to_staff:
             _hand_to_staff(s, case, self.now)
-        for stratum_id in sorted(self.completes):
-            fill_if_met(s, stratum_id, self.now)
+        if self.completes:
+            fill_if_met(s, self.completes, self.now)
 
 
 def _read(session: Session, ids: list[int]) -> tuple[dict[int, _Attempt], dict[int, _Case]]:

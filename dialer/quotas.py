@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from ivr.interviews import RESUMABLE
@@ -83,11 +84,6 @@ def all_filled(strata: list[StratumProgress]) -> bool:
     return bool(strata) and all(s.filled for s in strata)
 
 
-def completes(session: Session, stratum_id: int) -> int:
-    return int(session.scalar(select(func.count()).select_from(Case).where(
-        Case.stratum_id == stratum_id, Case.final_disposition == aapor.COMPLETE)) or 0)
-
-
 def fill(session: Session, stratum_id: int, now: datetime) -> int:
     """Finalise a filled township's open cases as 4.80, sparing partials and booked callbacks."""
     partial_attempt = exists().where(CallAttempt.case_id == Case.id, CallAttempt.temp_disposition == aapor.PARTIAL)
@@ -102,13 +98,21 @@ def fill(session: Session, stratum_id: int, now: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def fill_if_met(session: Session, stratum_id: int, now: datetime) -> bool:
-    """Stop dialling a township that has just reached its target."""
-    quota = session.scalar(select(Stratum.quota).where(Stratum.id == stratum_id)) or 0
-    if quota <= 0 or completes(session, stratum_id) < quota:
-        return False
-    fill(session, stratum_id, now)
-    return True
+_strata, _cases = Stratum.__table__, Case.__table__
+_COMPLETES = (select(_strata.c.id, _strata.c.quota, func.count(_cases.c.id))
+              .outerjoin(_cases, and_(_cases.c.stratum_id == _strata.c.id, _cases.c.status == CaseStatus.FINAL,
+                                      _cases.c.final_disposition == aapor.COMPLETE))
+              .where(_strata.c.id.in_(bindparam("ids", expanding=True))).group_by(_strata.c.id, _strata.c.quota))
+
+
+def fill_if_met(session: Session, stratum_ids: Iterable[int], now: datetime) -> list[int]:
+    """Stop dialling the townships among ``stratum_ids`` that have just reached their target;
+    returns them."""
+    counts = session.execute(_COMPLETES, {"ids": list(stratum_ids)})
+    met = sorted(stratum_id for stratum_id, quota, n in counts if 0 < quota <= n)
+    for stratum_id in met:
+        fill(session, stratum_id, now)
+    return met
 
 
 def release_replicates(session: Session, strata: list[StratumProgress], open_per_remaining: float,

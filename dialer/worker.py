@@ -253,11 +253,9 @@ class Worker:
         leases.reap(session, self.survey_id, self.clock, self.policy)
         dnc.sweep(session, self.survey_id, now)
         strata = quotas.progress(session, self.survey_id)
-        for s in strata:
-            if s.filled and s.dialable:
-                quotas.fill(session, s.stratum_id, now)
+        filled = sum(quotas.fill(session, s.stratum_id, now) for s in strata if s.filled and s.dialable)
         released = quotas.release_replicates(session, strata, self.policy.retry.release_open_per_remaining, now)
-        self.strata = quotas.progress(session, self.survey_id)
+        self.strata = quotas.progress(session, self.survey_id) if filled or released else strata
         return survey.status, bool(released)
 
     def _follow(self, survey: Survey) -> None:
