@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, delete, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -32,27 +32,26 @@ from survey.models import (
 from survey.questionnaire import Questionnaire
 
 _answers = cast(Table, Answer.__table__)
-_ADD_ANSWER = insert(_answers).returning(_answers.c.id)
+_ADD_ANSWERS = insert(_answers).returning(_answers.c.id, sort_by_parameter_order=True)
 _SET_ANSWER = update(_answers).where(_answers.c.id == bindparam("row_id"))
 RESUMABLE = (InterviewStatus.IN_PROGRESS, InterviewStatus.PARTIAL, InterviewStatus.OPERATOR)
+_interviews = cast(Table, Interview.__table__)
+_RESUMABLE_IDS = (select(_interviews.c.case_id, func.max(_interviews.c.id))
+                  .where(_interviews.c.case_id.in_(bindparam("ids", expanding=True)),
+                         _interviews.c.status.in_(RESUMABLE))
+                  .group_by(_interviews.c.case_id))
 
 
 def resumable_interview(session: Session, case_id: int) -> Interview | None:
     """The case's latest interview that stopped part-way, if any."""
-    return session.scalars(
-        select(Interview).where(Interview.case_id == case_id, Interview.status.in_(RESUMABLE))
-        .order_by(Interview.id.desc()).limit(1)
-    ).first()
+    interview_id = resumable_interviews(session, [case_id]).get(case_id)
+    return None if interview_id is None else session.get(Interview, interview_id)
 
 
 def resumable_interviews(session: Session, case_ids: list[int]) -> dict[int, int]:
-    """:func:`resumable_interview` for many cases at once: case id -> interview id."""
-    if not case_ids:
-        return {}
-    return dict(session.execute(
-        select(Interview.case_id, func.max(Interview.id))
-        .where(Interview.case_id.in_(case_ids), Interview.status.in_(RESUMABLE))
-        .group_by(Interview.case_id)).all())
+    """:func:`resumable_interview` for many cases at once, case id -> interview id (a Core query:
+    the dialer asks for every call it opens, and most cases have none)."""
+    return dict(session.execute(_RESUMABLE_IDS, {"ids": case_ids}).all()) if case_ids else {}
 
 
 def open_interview(session: Session, case: Case, questionnaire: Questionnaire, clock: Clock, *,
@@ -91,12 +90,13 @@ class InterviewSession:
         # Every answer is stored through here along with the engine state, so an interview without
         # a state has no answer yet and needs no query to say so.
         self._stored: dict[str, int] | None = None if state else {}
+        self._given: dict[str, dict[str, Any]] = {}  # answers not written yet, by question
         self._consent_id = next((q.id for q in questionnaire.questions if q.role == "consent"), None)
+        event.listen(session, "before_flush", self._write_answers)
 
     def handle(self, event: Event) -> Step:
-        """Feed one event. Its answers are written at once, in the caller's transaction; the
-        interview's status and state at the next flush or commit, which the caller owns (per event
-        for a live call)."""
+        """Feed one event; its answers, the interview's status and its state are written at the
+        next flush or commit, which the caller owns (per event for a live call)."""
         step = self.engine.handle(event)
         for effect in self.engine.drain_effects():
             self._apply(effect)
@@ -107,7 +107,7 @@ class InterviewSession:
     def _stored_answers(self) -> dict[str, int]:
         """The interview's stored answers, question -> row id, read once (no query per answer)."""
         if self._stored is None:
-            self._stored = dict(self.session.execute(
+            self._stored = dict(self.session.connection().execute(
                 select(_answers.c.question_id, _answers.c.id).where(_answers.c.interview_id == self.interview.id)).all())
         return self._stored
 
@@ -124,30 +124,42 @@ class InterviewSession:
         handler(effect)  # type: ignore[operator]
 
     def _answer(self, e: fx.AnswerGiven) -> None:
-        """Store the answer, a row per question (a Core statement: interviews give many answers)."""
+        """Keep the answer (one row per question) for the next flush."""
         iv, now = self.interview, self.clock.now()
-        values = {"seq": e.seq, "status": e.status, "code": e.code, "value": e.value,
-                  "codes": list(e.codes) if e.codes is not None else None, "raw_input": e.raw_input,
-                  "duration_ms": e.duration_ms, "reprompts": e.reprompts, "mode": iv.mode, "answered_at": now}
-        stored = self._stored_answers()
-        row_id = stored.get(e.question_id)
-        db = self.session.connection()  # the caller's transaction, without flushing the interview per answer
-        if row_id is None:
-            stored[e.question_id] = db.execute(
-                _ADD_ANSWER, {"interview_id": iv.id, "question_id": e.question_id, **values}).scalar_one()
-        else:
-            db.execute(_SET_ANSWER, {"row_id": row_id, **values})
-            loaded = self.session.identity_map.get(identity_key(Answer, row_id))
-            if loaded is not None:
-                self.session.expire(loaded)
-        if "answers" not in inspect(iv).unloaded:
-            self.session.expire(iv, ["answers"])
+        self._given[e.question_id] = {
+            "seq": e.seq, "status": e.status, "code": e.code, "value": e.value,
+            "codes": list(e.codes) if e.codes is not None else None, "raw_input": e.raw_input,
+            "duration_ms": e.duration_ms, "reprompts": e.reprompts, "mode": iv.mode, "answered_at": now}
         if e.recording_path:
             self.session.add(Recording(interview_id=iv.id, question_id=e.question_id, path=e.recording_path,
                                        provider_id=e.recording_provider_id, duration_s=e.recording_seconds,
                                        created_at=now))
         if e.question_id == self._consent_id:
             iv.consent = self.engine.state.get("consent")
+
+    def _write_answers(self, *_flush: object) -> None:
+        """Write the answers given since the last flush, with one statement for the new rows and
+        one for the changed ones (Core: an interview gives many answers). It runs before every
+        flush of the session, and every event changes the interview, so the flush that stores
+        the interview's state stores its answers too."""
+        if not self._given:
+            return
+        given, self._given = self._given, {}
+        stored, db = self._stored_answers(), self.session.connection()
+        changed = [{"row_id": stored[qid], **row} for qid, row in given.items() if qid in stored]
+        new = [{"interview_id": self.interview.id, "question_id": qid, **row}
+               for qid, row in given.items() if qid not in stored]
+        if changed:
+            db.execute(_SET_ANSWER, changed)
+            for row in changed:
+                loaded = self.session.identity_map.get(identity_key(Answer, row["row_id"]))
+                if loaded is not None:
+                    self.session.expire(loaded)
+        if new:
+            ids = db.execute(_ADD_ANSWERS, new).scalars().all()
+            stored.update(zip([row["question_id"] for row in new], ids, strict=True))
+        if "answers" not in inspect(self.interview).unloaded:
+            self.session.expire(self.interview, ["answers"])
 
     def _status(self, e: fx.StatusChanged) -> None:
         iv = self.interview
@@ -183,6 +195,7 @@ class InterviewSession:
     def _cleared(self, e: fx.AnswersCleared) -> None:
         if not e.question_ids:
             return
+        self._write_answers()
         gone = _answers.c.interview_id == self.interview.id, _answers.c.question_id.in_(e.question_ids)
         before: dict[str, Any] = {qid: code if codes is None else codes for qid, code, codes in self.session.execute(
             select(_answers.c.question_id, _answers.c.code, _answers.c.codes).where(*gone))}

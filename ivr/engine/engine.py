@@ -12,7 +12,6 @@ where ``0`` is the answer.
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +27,16 @@ _RESUMABLE = (InterviewStatus.IN_PROGRESS, InterviewStatus.PARTIAL, InterviewSta
 _MENUS = {"language": "language_menu", "resume": "resume_menu", "callback": "callback_menu"}
 
 
+def _copy(data: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars), which the state is: several times
+    faster than ``copy.deepcopy``, and a call stores a snapshot after every event."""
+    if isinstance(data, dict):
+        return {key: _copy(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_copy(value) for value in data]
+    return data
+
+
 class Engine:
     def __init__(self, questionnaire: qm.Questionnaire, clock: Clock, *, state: dict[str, Any] | None = None,
                  language: str | None = None, can_transfer: bool = False, ask_language: bool = True) -> None:
@@ -35,7 +44,7 @@ class Engine:
         self.clock = clock
         self.can_transfer = can_transfer
         # A deep copy: the caller's dict (often an ORM attribute) must not change under it.
-        self.state: dict[str, Any] = copy.deepcopy(state) if state else self._fresh_state(language)
+        self.state: dict[str, Any] = _copy(state) if state else self._fresh_state(language)
         # Ask for a language on a first call, and again if the resident left before the interview began.
         self._ask_language = ask_language and not self.began and (language is None or state is not None)
         self._effects: list[fx.Effect] = []
@@ -74,7 +83,7 @@ class Engine:
 
     def snapshot(self) -> dict[str, Any]:
         """A copy of the state to store; :class:`Engine` resumes from it."""
-        return copy.deepcopy(self.state)
+        return _copy(self.state)  # type: ignore[no-any-return]
 
     def drain_effects(self) -> list[fx.Effect]:
         out, self._effects = self._effects, []
