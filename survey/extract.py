@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import select
@@ -64,11 +64,22 @@ def responses_frame(session: Session, survey: Survey, questionnaire: Questionnai
     return pd.DataFrame.from_records(records, columns=[*fixed, *columns])
 
 
-def _answers_by_interview(session: Session, ids: list[int]) -> dict[int, dict[str, Answer]]:
-    out: dict[int, dict[str, Answer]] = defaultdict(dict)
+class _Given(NamedTuple):
+    """What a frame needs of a stored answer (rows, not ORM objects: a round has many thousands)."""
+
+    status: str
+    code: int | None
+    codes: list[Any] | None
+    value: float | None
+
+
+def _answers_by_interview(session: Session, ids: list[int]) -> dict[int, dict[str, _Given]]:
+    out: dict[int, dict[str, _Given]] = defaultdict(dict)
     for chunk in _chunks(ids, 900):
-        for a in session.scalars(select(Answer).where(Answer.interview_id.in_(chunk))):
-            out[a.interview_id][a.question_id] = a
+        for interview_id, question_id, *given in session.execute(
+                select(Answer.interview_id, Answer.question_id, Answer.status, Answer.code, Answer.codes, Answer.value)
+                .where(Answer.interview_id.in_(chunk))):
+            out[interview_id][question_id] = _Given(*given)
     return out
 
 
@@ -86,7 +97,7 @@ def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
         yield ids[start:start + size]
 
 
-def _answer_cells(q: Questionnaire, answers: Mapping[str, Answer], recorded: set[str]) -> dict[str, Any]:
+def _answer_cells(q: Questionnaire, answers: Mapping[str, _Given], recorded: set[str]) -> dict[str, Any]:
     cells: dict[str, Any] = {}
     for question in q.questions:
         a = answers.get(question.id)
