@@ -31,7 +31,8 @@ class Dial:
 
 
 _attempts, _cases = cast(Table, CallAttempt.__table__), cast(Table, Case.__table__)
-_OPEN = insert(_attempts).returning(_attempts.c.id, sort_by_parameter_order=True)
+# RETURNING the case too: rows in any order let SQLite insert them with one statement.
+_OPEN = insert(_attempts).returning(_attempts.c.case_id, _attempts.c.id)
 _COUNT = (_cases.update().where(_cases.c.id == bindparam("case_id"))
           .values(attempts_by_daypart=bindparam("counts")))
 
@@ -45,15 +46,15 @@ def begin(session: Session, cases: list[Leased], trunks: list[str], caller_ids: 
     daypart = calendar.daypart(now)
     session.execute(_COUNT, [{"case_id": case.id, "counts": _count(case.attempts_by_daypart, daypart)}
                              for case in cases])
-    attempt_ids = session.execute(_OPEN, [
+    attempt_ids: dict[int, int] = dict(session.execute(_OPEN, [
         {"case_id": case.id, "survey_id": case.survey_id, "channel": channel, "worker": owner,
          "caller_id": caller_id, "trunk": trunk, "status": AttemptStatus.QUEUED, "started_at": now}
-        for case, trunk, caller_id in zip(cases, trunks, caller_ids, strict=True)]).scalars().all()
+        for case, trunk, caller_id in zip(cases, trunks, caller_ids, strict=True)]).all())
     resumable = resumable_interviews(session, [case.id for case in cases if case.contacted])
-    return [Dial(CallRequest(attempt_id=attempt_id, case_id=case.id, interview_id=resumable.get(case.id),
+    return [Dial(CallRequest(attempt_id=attempt_ids[case.id], case_id=case.id, interview_id=resumable.get(case.id),
                              number=vault.decrypt(case.number_enc), caller_id=caller_id, language=case.language,
                              ring_timeout_s=ring_timeout_s), trunk, case.stratum_id)
-            for case, trunk, caller_id, attempt_id in zip(cases, trunks, caller_ids, attempt_ids, strict=True)]
+            for case, trunk, caller_id in zip(cases, trunks, caller_ids, strict=True)]
 
 
 def _count(counts: dict[str, Any] | None, daypart: str) -> dict[str, int]:

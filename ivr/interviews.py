@@ -32,7 +32,8 @@ from survey.models import (
 from survey.questionnaire import Questionnaire
 
 _answers = cast(Table, Answer.__table__)
-_ADD_ANSWERS = insert(_answers).returning(_answers.c.id, sort_by_parameter_order=True)
+# RETURNING the question too: rows in any order let SQLite insert them with one statement.
+_ADD_ANSWERS = insert(_answers).returning(_answers.c.question_id, _answers.c.id)
 _SET_ANSWER = update(_answers).where(_answers.c.id == bindparam("row_id"))
 RESUMABLE = (InterviewStatus.IN_PROGRESS, InterviewStatus.PARTIAL, InterviewStatus.OPERATOR)
 _interviews = cast(Table, Interview.__table__)
@@ -156,8 +157,7 @@ class InterviewSession:
                 if loaded is not None:
                     self.session.expire(loaded)
         if new:
-            ids = db.execute(_ADD_ANSWERS, new).scalars().all()
-            stored.update(zip([row["question_id"] for row in new], ids, strict=True))
+            stored.update(db.execute(_ADD_ANSWERS, new).all())
         if "answers" not in inspect(self.interview).unloaded:
             self.session.expire(self.interview, ["answers"])
 
