@@ -94,6 +94,7 @@ class InterviewSession:
         self._given: dict[str, dict[str, Any]] = {}  # answers not written yet, by question
         self._consent_id = next((q.id for q in questionnaire.questions if q.role == "consent"), None)
         event.listen(session, "before_flush", self._write_answers)
+        event.listen(session, "after_rollback", self._rolled_back)
 
     def handle(self, event: Event) -> Step:
         """Feed one event; its answers, the interview's status and its state are written at the
@@ -160,6 +161,12 @@ class InterviewSession:
             stored.update(db.execute(_ADD_ANSWERS, new).all())
         if "answers" not in inspect(self.interview).unloaded:
             self.session.expire(self.interview, ["answers"])
+
+    def _rolled_back(self, _session: Session) -> None:
+        """Answers not written are dropped with the transaction (as its other changes are), and
+        the stored rows are read again: some may have gone with it."""
+        self._given.clear()
+        self._stored = None
 
     def _status(self, e: fx.StatusChanged) -> None:
         iv = self.interview

@@ -63,3 +63,24 @@ def test_a_dropped_call_resumes_at_its_question(session: Session, clock: Virtual
     stored = session.scalars(select(Answer.question_id).where(Answer.interview_id == interview.id)).all()
     assert set(stored) == {"consent", "s_age", "s_resident", "q_safety"}
     assert session.get(Interview, interview.id) is not None
+
+
+def test_answers_are_written_at_the_flush_and_go_with_a_rollback(session: Session, clock: VirtualClock) -> None:
+    case = _case(session, clock)
+    q = load_bundled()
+    interview = open_interview(session, case, q, clock)
+    session.commit()
+    run = InterviewSession(session, interview, q, clock)
+
+    def stored() -> dict[str, int | None]:
+        rows = session.execute(select(Answer.question_id, Answer.code).where(Answer.interview_id == interview.id))
+        return {question: code for question, code in rows}
+
+    for event in (Answered(), Digits("1"), Digits("1"), Digits("1")):  # language, consent, age
+        run.handle(event)
+    assert stored() == {"consent": 1, "s_age": 1}  # the query's flush wrote them, one row each
+    session.commit()
+    run.handle(Digits("1"))
+    session.rollback()
+    interview.updated_at = clock.now()  # a later flush does not bring the rolled-back answer back
+    assert stored() == {"consent": 1, "s_age": 1}
