@@ -11,7 +11,7 @@ interviews and weighting absorbs them. Unreleased replicates stay unreleased.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,25 +59,31 @@ class Allotment:
     fresh: bool = True  # it has released numbers never dialled
 
 
+_strata, _cases = Stratum.__table__, Case.__table__
+# Counted per township, which the township index covers, rather than over a whole survey's cases.
+_BY_STATUS = (select(_cases.c.stratum_id, _cases.c.status, func.count())
+              .where(_cases.c.stratum_id.in_(bindparam("ids", expanding=True)))
+              .group_by(_cases.c.stratum_id, _cases.c.status))
+_COMPLETES = (select(_strata.c.id, _strata.c.quota, func.count(_cases.c.id))
+              .outerjoin(_cases, and_(_cases.c.stratum_id == _strata.c.id, _cases.c.status == CaseStatus.FINAL,
+                                      _cases.c.final_disposition == aapor.COMPLETE))
+              .where(_strata.c.id.in_(bindparam("ids", expanding=True))).group_by(_strata.c.id, _strata.c.quota))
+
+
 def progress(session: Session, survey_id: int) -> list[StratumProgress]:
     """Per township: target, completes and cases by state, in code order."""
-    rows = session.execute(
-        select(Case.stratum_id, Case.status, Case.final_disposition, func.count())
-        .where(Case.survey_id == survey_id).group_by(Case.stratum_id, Case.status, Case.final_disposition)).all()
-    counts: dict[int, Counter[str]] = {}
-    for stratum_id, status, code, n in rows:
-        counts.setdefault(stratum_id, Counter())["complete" if code == aapor.COMPLETE else status] += n
-    out = []
-    for s in session.scalars(select(Stratum).where(Stratum.survey_id == survey_id).order_by(Stratum.code)):
-        c = counts.get(s.id, Counter())
-        completes = c["complete"]
-        out.append(StratumProgress(
-            s.id, s.code, s.name_zh, s.quota, completes=completes,
-            dialable=sum(c[k] for k in (CaseStatus.NEW, CaseStatus.SCHEDULED, CaseStatus.CALLBACK)),
-            fresh=c[CaseStatus.NEW],
-            leased=c[CaseStatus.LEASED], held=c[CaseStatus.HELD], follow_up=c[CaseStatus.FOLLOW_UP],
-            final=c[CaseStatus.FINAL] + completes))
-    return out
+    strata = session.execute(select(Stratum.id, Stratum.code, Stratum.name_zh, Stratum.quota)
+                             .where(Stratum.survey_id == survey_id).order_by(Stratum.code)).all()
+    ids = [s.id for s in strata]
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    for stratum_id, status, n in session.execute(_BY_STATUS, {"ids": ids}):
+        counts[stratum_id][status] = n
+    completes = {stratum_id: n for stratum_id, _quota, n in session.execute(_COMPLETES, {"ids": ids})}
+    return [StratumProgress(
+        s.id, s.code, s.name_zh, s.quota, completes=completes[s.id],
+        dialable=sum(counts[s.id][k] for k in (CaseStatus.NEW, CaseStatus.SCHEDULED, CaseStatus.CALLBACK)),
+        fresh=counts[s.id][CaseStatus.NEW], leased=counts[s.id][CaseStatus.LEASED], held=counts[s.id][CaseStatus.HELD],
+        follow_up=counts[s.id][CaseStatus.FOLLOW_UP], final=counts[s.id][CaseStatus.FINAL]) for s in strata]
 
 
 def all_filled(strata: list[StratumProgress]) -> bool:
@@ -96,13 +102,6 @@ def fill(session: Session, stratum_id: int, now: datetime) -> int:
                 next_attempt_at=None, updated_at=now)
         .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-_strata, _cases = Stratum.__table__, Case.__table__
-_COMPLETES = (select(_strata.c.id, _strata.c.quota, func.count(_cases.c.id))
-              .outerjoin(_cases, and_(_cases.c.stratum_id == _strata.c.id, _cases.c.status == CaseStatus.FINAL,
-                                      _cases.c.final_disposition == aapor.COMPLETE))
-              .where(_strata.c.id.in_(bindparam("ids", expanding=True))).group_by(_strata.c.id, _strata.c.quota))
 
 
 def fill_if_met(session: Session, stratum_ids: Iterable[int], now: datetime) -> list[int]:
