@@ -7,11 +7,13 @@ callback can never be what makes the dialer ring someone at the wrong hour.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import chain
 
 from dialer.policy import DialPolicy, RetryRule
-from dialer.windows import CallingCalendar
+from dialer.windows import OTHER_DAYPART, CallingCalendar, Slot
 
 CALLBACK_CHOICES = ("this_evening", "tomorrow_evening", "weekend")
 
@@ -37,17 +39,33 @@ def next_attempt(policy: DialPolicy, rule: RetryRule, after: datetime, history: 
     if history.attempts >= retry.max_attempts:
         return None
     earliest = after + rule.delay
-    slots = [s for s in policy.calendar.slots(earliest, retry.horizon_days)
+    slots = (s for s in policy.calendar.slots(earliest, retry.horizon_days)  # in time order, made as needed
              if history.by_daypart[s.daypart] < retry.max_per_daypart
-             and history.by_date[s.local_date] < retry.max_per_day]
-    if not slots:
+             and history.by_date[s.local_date] < retry.max_per_day)
+    first = next(slots, None)
+    if first is None:
         return None
     if rule.rotate == "next":
-        other = next((s for s in slots if s.daypart != history.last_daypart), None)
-        return (other or slots[0]).start
+        other = first if first.daypart != history.last_daypart else next(
+            (s for s in slots if s.daypart != history.last_daypart), None)
+        return (other or first).start
     if rule.rotate == "least":
-        return min(slots, key=lambda s: (history.by_daypart[s.daypart], s.start)).start
-    return slots[0].start
+        return _least_tried(first, slots, history, policy.calendar).start
+    return first.start
+
+
+def _least_tried(first: Slot, rest: Iterator[Slot], history: CaseHistory, calendar: CallingCalendar) -> Slot:
+    """The earliest slot in a day-part tried least often. The slots come in time order, so the
+    first one in a day-part tried as seldom as any day-part is the answer, without the others."""
+    fewest = min(history.by_daypart[name] for name in (*(d.name for d in calendar.dayparts), OTHER_DAYPART))
+    best = first
+    for slot in chain((first,), rest):
+        tried = history.by_daypart[slot.daypart]
+        if tried == fewest:
+            return slot
+        if tried < history.by_daypart[best.daypart]:
+            best = slot
+    return best
 
 
 def clamp_to_window(policy: DialPolicy, when: datetime) -> datetime:

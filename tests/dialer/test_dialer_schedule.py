@@ -107,3 +107,17 @@ def test_every_callback_is_inside_a_window_and_ahead(now: datetime, choice: str)
     when = callback_time(choice, now, POLICY)
     assert CAL.is_open(when)
     assert when >= now + POLICY.windows.callback.min_lead
+
+
+@settings(max_examples=200, deadline=None)
+@given(instants, st.sampled_from(["none", "next", "least"]),
+       st.dictionaries(st.sampled_from([p.name for p in POLICY.retry.dayparts]), st.integers(0, 2)))
+def test_the_ladder_picks_what_the_rules_say_over_all_open_slots(after: datetime, rotate: str,
+                                                                 tried: dict[str, int]) -> None:
+    history = CaseHistory(0, Counter(tried), last_daypart=next(iter(tried), None))  # (the total cap: above)
+    slots = [s for s in CAL.slots(after, POLICY.retry.horizon_days)
+             if tried.get(s.daypart, 0) < POLICY.retry.max_per_daypart]
+    expected = {"none": slots[0],
+                "next": next((s for s in slots if s.daypart != history.last_daypart), slots[0]),
+                "least": min(slots, key=lambda s: (tried.get(s.daypart, 0), s.start))}[rotate]
+    assert next_attempt(POLICY, RetryRule(timedelta(0), rotate), after, history) == expected.start
