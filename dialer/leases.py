@@ -39,6 +39,8 @@ _DUE = (select(_c.id).where(
     ~exists().where(_contacts.c.id == _c.contact_id, _dnc.c.number_hash == _contacts.c.number_hash))
     .order_by(_c.next_attempt_at).limit(bindparam("n")).with_for_update(skip_locked=True, of=_cases))
 _DUE_IN_STRATUM = _DUE.where(_c.stratum_id == bindparam("stratum_id"))
+_RETRYING = select(_c.stratum_id).distinct().where(  # townships with a retry due: most have none at a time
+    _c.survey_id == bindparam("survey_id"), _c.status == CaseStatus.SCHEDULED, _c.next_attempt_at <= bindparam("now"))
 _DUE_IN_STRATUM_BUT = _DUE_IN_STRATUM.where(_c.id.not_in(bindparam("skip", expanding=True)))  # expanding: slower
 
 
@@ -48,7 +50,8 @@ def pick(session: Session, survey_id: int, now: datetime, limit: int, allotments
     ids = list(session.execute(_DUE, {**due, "status": CaseStatus.CALLBACK, "n": limit}).scalars())
     taken: Counter[int] = Counter()
     picked: dict[int, list[int]] = defaultdict(list)
-    dry: set[tuple[int, str]] = set()  # nothing more is due there
+    retrying = set(session.execute(_RETRYING, due).scalars())
+    dry = {(a.stratum_id, CaseStatus.SCHEDULED) for a in allotments if a.stratum_id not in retrying}  # nothing due
     for bound in ("share", "cap"):
         for a in allotments:
             for status in (CaseStatus.SCHEDULED, CaseStatus.NEW) if a.fresh else (CaseStatus.SCHEDULED,):
