@@ -19,7 +19,9 @@ class LiveProgress:
 
     def __init__(self, timezone: str, console: Console | None = None) -> None:
         self.timezone = timezone
-        self.live = Live(Text("starting…"), console=console, refresh_per_second=4, transient=False)
+        # Drawn when the worker reports (every progress_every_s), not by a timer thread as well: a
+        # frame costs milliseconds that the dialling loop, sharing the interpreter, would wait for.
+        self.live = Live(Text("starting…"), console=console, auto_refresh=False, transient=False)
 
     def __enter__(self) -> LiveProgress:
         self.live.__enter__()
@@ -32,7 +34,7 @@ class LiveProgress:
             self.live.console.line()
 
     def __call__(self, progress: Progress) -> None:
-        self.live.update(render(progress, self.timezone))
+        self.live.update(render(progress, self.timezone), refresh=True)
 
 
 def render(p: Progress, timezone: str) -> Group:
