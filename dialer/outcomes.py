@@ -269,9 +269,10 @@ def apply_results(session: Session, results: Sequence[tuple[int, CallResult]], c
     """:func:`apply_result` for a batch (a worker's calls): the attempts and cases are read and
     locked together, in case order, and written with one statement each per batch."""
     settlement = _Settlement(session, [attempt_id for attempt_id, _ in results], clock.now(), policy)
-    applied = [settlement.apply(attempt_id, result) for attempt_id, result in results]
+    for attempt_id, result in results:
+        settlement.apply(attempt_id, result)
     settlement.write()
-    return applied
+    return settlement.applied
 
 
 class _Settlement:
@@ -283,24 +284,26 @@ class _Settlement:
         self.session, self.now, self._policy = session, now, policy
         self.attempts, self.cases = _read(session, attempt_ids)
         self.history = _histories(session, {case.id for case in self.cases.values()})
+        self.applied: list[Applied | None] = []  # one per result, in order
         self.recorded: dict[int, _Attempt] = {}
         self.moved: dict[int, _Case] = {}
         self.completes: set[int] = set()  # strata with a new complete
         self.opted_out: list[_Case] = []
         self.to_staff: list[_Case] = []
-        self.exhausted: list[_Case] = []  # out of attempts: the final rules code them
+        self.exhausted: list[tuple[int, _Case]] = []  # out of attempts (index in applied): final rules code them
         self._policies: dict[int, DialPolicy] = {}
 
-    def apply(self, attempt_id: int, result: CallResult) -> Applied | None:
+    def apply(self, attempt_id: int, result: CallResult) -> None:
         attempt, case = self.attempts[attempt_id], self.cases[attempt_id]
         if not accepts(attempt, result):
-            return None
+            self.applied.append(None)
+            return
         outcome = _record(attempt, result, case)
         self.recorded[attempt.id] = attempt
         latest = self.history[case.id][-1][0] == attempt.id
         if case.status != CaseStatus.FINAL and (latest or outcome.action in (Action.FINAL, Action.OPT_OUT)):
             self._move(case, attempt, result, outcome)
-        return Applied(attempt.id, outcome.temp, case.status, case.final_disposition, case.next_attempt_at)
+        self.applied.append(_applied(attempt.id, outcome.temp, case))
 
     def _move(self, case: _Case, attempt: _Attempt, result: CallResult, outcome: Outcome) -> None:
         case.contacted = case.contacted or outcome.contact
@@ -319,7 +322,7 @@ class _Settlement:
             case.next_attempt_at = None
             self.to_staff.append(case)
         elif not self._retry(case, attempt, result, outcome):
-            self.exhausted.append(case)
+            self.exhausted.append((len(self.applied), case))
 
     def _retry(self, case: _Case, attempt: _Attempt, result: CallResult, outcome: Outcome) -> bool:
         """Book the callback or the next attempt; False when the case has no attempt left."""
@@ -350,9 +353,12 @@ class _Settlement:
         s = self.session
         forget(s, CallAttempt, _write(s, _WRITE_ATTEMPT, _RECORDED, self.recorded.values()))
         if self.exhausted:
-            views = summaries(s, self.exhausted)  # every attempt's code is written, this one's too
-            for case in self.exhausted:
+            views = summaries(s, [case for _i, case in self.exhausted])  # every attempt's code is written
+            for i, case in self.exhausted:
                 finalise(case, resolve_final(views[case.id]), self.now)
+                done = self.applied[i]
+                assert done is not None
+                self.applied[i] = _applied(done.attempt_id, done.temp, case)
         forget(s, Case, _write(s, _WRITE_CASE, _MOVED, self.moved.values()))
         for case in self.opted_out:
             number_hash = s.scalar(select(Contact.number_hash).where(Contact.id == case.contact_id))
@@ -362,6 +368,10 @@ class _Settlement:
             _hand_to_staff(s, case, self.now)
         if self.completes:
             fill_if_met(s, self.completes, self.now)
+
+
+def _applied(attempt_id: int, temp: str, case: _Case) -> Applied:
+    return Applied(attempt_id, temp, case.status, case.final_disposition, case.next_attempt_at)
 
 
 def _read(session: Session, ids: list[int]) -> tuple[dict[int, _Attempt], dict[int, _Case]]:

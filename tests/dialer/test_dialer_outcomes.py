@@ -128,6 +128,16 @@ def test_applying_a_result_twice_changes_nothing(session: Session, clock: Virtua
     assert (attempt.temp_disposition, case.status, case.next_attempt_at) == ("3.12", "scheduled", due)
 
 
+def test_a_case_out_of_attempts_reports_its_final_code(session: Session, clock: VirtualClock) -> None:
+    survey = make_survey(session, clock, settings={"retry_policy": {"max_attempts": 1}})
+    add_numbers(session, survey, 1, clock.now())
+    attempt = _open_attempt(session, clock)
+    applied = apply_result(session, attempt.id, _end(clock, CallStatus.NO_ANSWER), clock)
+    assert applied is not None
+    assert (applied.temp, applied.case_status, applied.final, applied.next_attempt_at) == (
+        aapor.NO_ANSWER, CaseStatus.FINAL, aapor.NO_ANSWER, None)
+
+
 def test_progress_reports_only_move_forward(session: Session, clock: VirtualClock) -> None:
     attempt = _open_attempt(session, clock)
     assert attempts.note_progress(session, attempt.id, AttemptStatus.RINGING, clock.now())
