@@ -10,6 +10,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -72,19 +73,27 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         engine.dispose()
         yield url
         return
-    base = request.getfixturevalue("pg_server_url")
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(base)
+    with pg_schema(request.getfixturevalue("pg_server_url")) as url:
+        yield url
+
+
+@contextmanager
+def pg_schema(server_url: str, prefix: str = "t") -> Iterator[str]:
+    """A migrated schema of its own in the test database; its URL sets the search path."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(server_url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{base}?options=-csearch_path%3D{schema}"
+    url = f"{server_url}?options=-csearch_path%3D{schema}"
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -7,19 +7,19 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import pg_schema
 from dialer_fakes import ALWAYS_OPEN, add_numbers, make_survey
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from dialer.close import close_survey
 from dialer.policy import RULE_KEYS
 from survey.clock import SystemClock
-from survey.db import make_engine, session_factory, session_scope, upgrade
+from survey.db import make_engine, session_factory, session_scope
 from survey.models import AttemptStatus, CallAttempt, Case, CaseStatus, Survey
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -35,18 +35,8 @@ FAST = {
 
 @pytest.fixture
 def pg_url(pg_server_url: str) -> Iterator[str]:
-    schema = f"w_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(pg_server_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{pg_server_url}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with pg_schema(pg_server_url, "w") as url:
+        yield url
 
 
 def _wait_for(flag: Path, seconds: float) -> None:
