@@ -6,47 +6,23 @@ parallel runs never see each other. ``db_url`` is parametrised over both back en
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
+from pg_support import PG_ADMIN_URL, ensure_pg, pg_schema
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from survey.clock import VirtualClock
 from survey.db import make_engine, session_factory, upgrade
 
-PG_ADMIN_URL = os.environ.get("MINYI_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _pg_available() -> bool:
-    try:
-        eng = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with eng.connect():
-            pass
-        eng.dispose()
-        return True
-    except Exception:
-        return False
-
-
-def _ensure_pg() -> None:
-    if _pg_available():
-        return
-    subprocess.run("pg_ctlcluster --skip-systemctl-redirect 15 main start", shell=True, check=False,
-                   capture_output=True, timeout=60)
-    if not _pg_available():
-        pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started")
-
 
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for this test session."""
-    _ensure_pg()
+    ensure_pg()
     name = f"minyi_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # survives a restart
     with admin.connect() as conn:
@@ -75,25 +51,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         return
     with pg_schema(request.getfixturevalue("pg_server_url")) as url:
         yield url
-
-
-@contextmanager
-def pg_schema(server_url: str, prefix: str = "t") -> Iterator[str]:
-    """A migrated schema of its own in the test database; its URL sets the search path."""
-    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(server_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{server_url}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import pg_schema
 from dialer_fakes import ALWAYS_OPEN, add_numbers, make_survey
+from pg_support import pg_schema
 from sqlalchemy import func, select
 
 from dialer.close import close_survey

@@ -6,13 +6,8 @@ import pytest
 from sim_support import Fieldwork
 from sqlalchemy.orm import Session, sessionmaker
 
-from ivr.channels.simulated import Behaviour, FrameMix, World
-from ivr.channels.simulated.behaviour import DAYPARTS
+from ivr.channels.simulated import FrameMix, World
 from survey.clock import VirtualClock
-
-# Everyone picks up and every number works: for scripted residents.
-CERTAIN = Behaviour(pickup={part: dict.fromkeys(("18-29", "30-44", "45-59", "60+"), 1.0) for part in DAYPARTS},
-                    busy=0.0)
 
 
 @pytest.fixture(scope="session")

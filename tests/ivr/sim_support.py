@@ -11,7 +11,8 @@ from engine_driver import parse
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.channels.base import CallRequest, CallResult
-from ivr.channels.simulated import Person, SimulatedChannel, World
+from ivr.channels.simulated import Behaviour, Person, SimulatedChannel, World
+from ivr.channels.simulated.behaviour import DAYPARTS
 from ivr.engine import Event, HangUp, Step
 from survey.clock import VirtualClock
 from survey.db import session_scope
@@ -22,6 +23,9 @@ from survey.surveys import create_survey
 
 VAULT = PhoneVault("test-secret")
 BUNDLED = load_bundled()
+# Everyone picks up and every number works: for scripted residents.
+CERTAIN = Behaviour(pickup={part: dict.fromkeys(("18-29", "30-44", "45-59", "60+"), 1.0) for part in DAYPARTS},
+                    busy=0.0)
 MENU_DEFAULTS = {"msg/language_menu": "1", "msg/resume_menu": "1", "msg/callback_menu": "1"}
 
 

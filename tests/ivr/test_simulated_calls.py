@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import CERTAIN
 from engine_driver import WALK_ALL
-from sim_support import Fieldwork, Scripted, scripted
+from sim_support import CERTAIN, Fieldwork, Scripted, scripted
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

@@ -13,9 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import requests
-from reliability_support import sibling_conftest
-
-CSRF = sibling_conftest("web").CSRF
+from web_support import CSRF
 
 
 class Browser:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import only_due
 from lxml import etree
 from reliability_http import Browser, HttpTransport
 from reliability_support import Child, free_port, serve_web, sibling_conftest
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from test_console import FINISH, _question
 from test_twilio_interview import SCRIPT
 from twilio_caller import Call, Dial
+from web_support import only_due
 
 from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import VirtualClock

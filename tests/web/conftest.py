@@ -5,12 +5,10 @@ with their CSRF token."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 # ``tests/`` is on sys.path (pytest's prepend import mode) and ``tests/web`` would shadow the
@@ -20,10 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import pytest
 from argon2 import PasswordHasher
 from dashboard_result import sample_analysis
-from flask import Flask
-from flask.testing import FlaskClient
-from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.test import TestResponse
+from web_support import SECRET, START, Client, WebApp
 
 from survey import users
 from survey.clock import VirtualClock
@@ -31,9 +26,6 @@ from survey.config import Settings
 from survey.db import make_engine, session_factory, upgrade
 from web import create_app
 from web.demo_data import DEMO_PASSWORD, Demo, seed
-
-SECRET = "test-secret-key-for-minyi-web"
-START = datetime(2026, 11, 2, 10, 30)  # Monday 18:30 in Asia/Shanghai, inside the calling window
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -65,15 +57,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
     return Seeded(db_file, recordings, demo)
 
 
-@dataclass
-class WebApp:
-    app: Flask
-    sessions: sessionmaker[Session]
-    clock: VirtualClock
-    demo: Demo
-    settings: Settings
-
-
 @pytest.fixture
 def web(seeded: Seeded, tmp_path: Path) -> Iterator[WebApp]:
     db_file = tmp_path / "web.db"
@@ -87,40 +70,6 @@ def web(seeded: Seeded, tmp_path: Path) -> Iterator[WebApp]:
     app = create_app(settings, sessions, clock, analyse=lambda session, survey: sample_analysis(survey))
     yield WebApp(app, sessions, clock, seeded.demo, settings)
     engine.dispose()
-
-
-CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
-
-
-class Client:
-    """A test client that knows the CSRF token of its session."""
-
-    def __init__(self, client: FlaskClient) -> None:
-        self.client = client
-        self.token = ""
-
-    def get(self, url: str, **kwargs: object) -> TestResponse:
-        response = self.client.get(url, **kwargs)  # type: ignore[arg-type]
-        found = CSRF.search(response.get_data(as_text=True)) if response.mimetype == "text/html" else None
-        if found:
-            self.token = found.group(1)
-        return response
-
-    def post(self, url: str, data: dict[str, object] | None = None, *, csrf: bool = True,
-             **kwargs: object) -> TestResponse:
-        if csrf and not self.token:
-            self.get("/login")
-        payload = {**(data or {}), **({"csrf_token": self.token} if csrf else {})}
-        return self.client.post(url, data=payload, **kwargs)  # type: ignore[arg-type]
-
-    def login(self, username: str, password: str = DEMO_PASSWORD) -> TestResponse:
-        self.get("/login")
-        response = self.post("/login", {"username": username, "password": password})
-        self.get("/", follow_redirects=True)  # a new session after login: pick up its CSRF token
-        return response
-
-    def text(self, url: str) -> str:
-        return self.get(url).get_data(as_text=True)
 
 
 @pytest.fixture

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 from campaign import PacedClock, dial, field_survey
-from conftest import START, WebApp
-from helpers import only_due
 from sqlalchemy import select
+from web_support import START, WebApp, only_due
 from werkzeug.serving import make_server
 
 from dialer.quotas import progress

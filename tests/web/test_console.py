@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from helpers import only_due
 from sqlalchemy import select
+from web_support import only_due
 
 from survey.models import (
     Answer,

@@ -7,8 +7,8 @@ import io
 import re
 import zipfile
 
-from conftest import Client
 from sqlalchemy import select
+from web_support import Client
 
 from survey.models import AuditLog, User
 from web.analysis_source import AnalysisUnavailable

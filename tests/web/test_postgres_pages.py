@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import SECRET, START, Client
 from sqlalchemy import select
+from web_support import SECRET, START, Client
 
 from survey.clock import VirtualClock
 from survey.config import Settings

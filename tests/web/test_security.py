@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from helpers import only_due
 from sqlalchemy import select
+from web_support import only_due
 
 from survey.config import Settings
 from survey.models import AuditLog, Recording
