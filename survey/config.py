@@ -23,6 +23,8 @@ class Settings:
     twilio_api_base_url: str = "https://api.twilio.com"
     twilio_operator_number: str = ""
     twilio_cps: float = 1.0
+    twilio_voice_zh: str = "Polly.Zhiyu-Neural"  # <Say> voice for prompts with no recording
+    twilio_voice_en: str = "Polly.Joanna-Neural"
     ari_url: str = "http://127.0.0.1:8088"
     ari_username: str = ""
     ari_password: str = ""
@@ -59,6 +61,13 @@ def _mask_url(url: str) -> str:
     return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
+def _number(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: not a number") from None
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Settings from ``MINYI_CONFIG`` (if set) overlaid with the environment."""
     env = dict(os.environ if env is None else env)
@@ -70,7 +79,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     for f in fields(Settings):
         name = _env_name(f.name)
         if name in env:
-            values[f.name] = float(env[name]) if f.type == "float" else env[name]
+            values[f.name] = _number(name, env[name]) if f.type == "float" else env[name]
     known = {f.name for f in fields(Settings)}
     unknown = sorted(set(values) - known)
     if unknown:

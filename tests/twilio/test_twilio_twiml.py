@@ -18,10 +18,12 @@ HELLO = Prompt("msg/hello", "您好，这里是县社情民意调查中心。", 
 QUESTION = Prompt("q_safety/text", "您觉得安全吗？安全请按1。", "zh")
 ENGLISH = Prompt("q_safety/text", "Do you feel safe? Press 1 if you do.", "en")
 
+VOICED = TwimlRenderer(URLS, voices={"zh": "Polly.Zhiyu-Neural", "en": "Polly.Joanna-Neural"})
+
 
 def _render(schema: etree.XMLSchema, step: Step, renderer: TwimlRenderer | None = None, seq: int = 4,
             audio: AudioUrl | None = None) -> etree._Element:
-    xml = (renderer or TwimlRenderer(URLS)).render(step, attempt_id=12, seq=seq, audio=audio)
+    xml = (renderer or VOICED).render(step, attempt_id=12, seq=seq, audio=audio)
     doc = etree.fromstring(xml.encode())
     assert schema.validate(doc), f"{schema.error_log}\n{xml}"
     return doc

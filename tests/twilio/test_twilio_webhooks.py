@@ -73,6 +73,14 @@ def _to_consent(call: Call, urls: WebhookUrls) -> None:
     call.press("1")  # 普通话
 
 
+def test_prompts_are_spoken_in_the_configured_voice_of_their_language(call: Call, urls: WebhookUrls,
+                                                                      settings: Settings) -> None:
+    chinese = call.answer(urls.start(call.attempt_id)).iter("Say")
+    english = call.press("2").iter("Say")  # the language menu: 2 for English
+    assert {say.get("voice") for say in chinese} == {settings.twilio_voice_zh}
+    assert {say.get("voice") for say in english} == {settings.twilio_voice_en}
+
+
 # -- signatures ---------------------------------------------------------------------------------
 
 

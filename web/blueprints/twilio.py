@@ -60,7 +60,8 @@ def build_webhooks(services: Services, http_client: HttpClient | None = None) ->
     replaces the network under the REST client (tests, benchmarks)."""
     settings = services.settings
     client = make_client(settings, http_client)
-    renderer = TwimlRenderer(urls.WebhookUrls(settings.public_url), operator_number=settings.twilio_operator_number)
+    renderer = TwimlRenderer(urls.WebhookUrls(settings.public_url), operator_number=settings.twilio_operator_number,
+                             voices={"zh": settings.twilio_voice_zh, "en": settings.twilio_voice_en})
     recordings = PromptRecordings(Path(settings.prompts_dir), settings.public_url)
     return CallWebhooks(services.sessions, services.clock, renderer, lambda sid: hang_up(client, sid), recordings)
 

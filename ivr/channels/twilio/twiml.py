@@ -27,15 +27,15 @@ AudioUrl = Callable[[Prompt], str | None]
 """A prompt's public audio URL, or None to let Twilio speak its text."""
 
 SAY_LANGUAGES = {"zh": "cmn-CN", "en": "en-US"}
-DEFAULT_VOICES = {"zh": "Polly.Zhiyu-Neural", "en": "Polly.Joanna-Neural"}
 
 
 class TwimlRenderer:
     def __init__(self, urls: WebhookUrls, *, operator_number: str = "",
                  voices: Mapping[str, str] | None = None) -> None:
+        """``voices``: the ``<Say>`` voice per language (``zh``, ``en``); Twilio's default if absent."""
         self.urls = urls
         self.operator_number = operator_number
-        self.voices = dict(DEFAULT_VOICES if voices is None else voices)
+        self.voices = dict(voices or {})
 
     def render(self, step: Step, attempt_id: int, seq: int, audio: AudioUrl | None = None) -> str:
         """The TwiML for ``step``; its action URLs carry ``seq``, the number of the next step.
