@@ -417,7 +417,8 @@ class Benchmark(Base):
 
 
 class AuditLog(Base):
-    """Append-only: who changed what, when, before and after. The app never updates or deletes."""
+    """Append-only: who changed what, when, before and after. The app never updates or deletes, and
+    the database refuses to (triggers of migration 0002)."""
 
     __tablename__ = "audit_log"
     id: Mapped[int] = _pk()
@@ -440,4 +441,4 @@ class WebhookReply(Base):
     call_sid: Mapped[str] = mapped_column(String(80))
     seq: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # replies are pruned by age

@@ -32,6 +32,7 @@ from survey.models import (
     Interview,
     InterviewStatus,
     Recording,
+    WebhookReply,
 )
 from web.blueprints.twilio import EXTENSION, build_webhooks
 
@@ -79,6 +80,32 @@ def test_prompts_are_spoken_in_the_configured_voice_of_their_language(call: Call
     english = call.press("2").iter("Say")  # the language menu: 2 for English
     assert {say.get("voice") for say in chinese} == {settings.twilio_voice_zh}
     assert {say.get("voice") for say in english} == {settings.twilio_voice_en}
+
+
+def test_replies_are_kept_for_retries_for_a_day_then_pruned(app: Flask, dial: Dial, settings: Settings,
+                                                            twiml_schema: etree.XMLSchema, urls: WebhookUrls,
+                                                            sessions: sessionmaker[Session],
+                                                            clock: VirtualClock) -> None:
+    def replies() -> dict[str, int]:
+        with sessions() as s:
+            sids = s.scalars(select(WebhookReply.call_sid)).all()
+        return {sid: sids.count(sid) for sid in set(sids)}
+
+    first = Call(app.test_client(), settings, twiml_schema, dial("+8613800000001").attempt_id, "CA" + "1" * 32)
+    _to_consent(first, urls)
+    first.notify(urls.status(first.attempt_id), {"CallStatus": "completed"})
+    url, form, reply = first.log[-1]
+    assert first.post(url, form).data == reply  # a retry soon after the end: the same reply
+    assert replies() == {first.sid: 2}
+
+    clock.advance(timedelta(hours=25))
+    second = Call(app.test_client(), settings, twiml_schema, dial("+8613800000002").attempt_id, "CA" + "2" * 32)
+    _to_consent(second, urls)
+    second.notify(urls.status(second.attempt_id), {"CallStatus": "completed"})
+    assert replies() == {second.sid: 2}  # the first call's are gone, the second's kept
+    late = first.post(url, form)  # a day late: the call is over, nothing is stored
+    assert late.status_code == 200 and etree.fromstring(late.data)[0].tag == "Hangup"
+    assert replies() == {second.sid: 2}
 
 
 # -- signatures ---------------------------------------------------------------------------------

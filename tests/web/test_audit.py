@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from survey import audit
@@ -22,6 +24,18 @@ def test_rows_cannot_be_changed_or_deleted(session: Session, clock: VirtualClock
     session.delete(row)
     with pytest.raises(AuditLogImmutable):
         session.flush()
+
+
+@pytest.mark.parametrize("statement", ["UPDATE audit_log SET action = 'forged'", "DELETE FROM audit_log"])
+def test_the_database_itself_refuses_to_rewrite_it(engine: Engine, session: Session, clock: VirtualClock,
+                                                    statement: str) -> None:
+    """Plain SQL on a connection of its own, past the app's guard: the triggers refuse."""
+    audit.record(session, clock, user_id=None, action="test", entity="case", entity_id=7)
+    session.commit()
+    with engine.connect() as conn, pytest.raises(DBAPIError, match="audit_log is append-only"):
+        conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT action FROM audit_log")).scalars().all() == ["test"]
 
 
 def test_changed_keeps_only_differences() -> None:

@@ -7,7 +7,8 @@ after the other and always see each other's writes.
 
 Idempotency: every TwiML reply is stored under (CallSid, seq), ``seq`` being the step number
 carried in the action URL; a delivery seen before gets the stored reply and changes nothing.
-Status callbacks only move an attempt forward, and its end is applied once.
+Status callbacks only move an attempt forward, and its end is applied once. Replies are kept for a
+day (Twilio retries within seconds) and pruned, in a transaction of their own, as calls end.
 
 Answering machines: calls are placed with asynchronous AMD, so the interview starts as soon as
 the call is answered. A machine verdict ends the call (REST hang-up, and ``<Hangup/>`` to any
@@ -19,10 +20,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 from twilio.base.exceptions import TwilioRestException
 
@@ -56,6 +58,9 @@ log = logging.getLogger(__name__)
 Query = Mapping[str, str]
 Form = Mapping[str, str]
 
+REPLIES_KEPT = timedelta(days=1)
+PRUNE_EVERY = timedelta(minutes=10)
+
 
 class CallWebhooks:
     """``hang_up(call_sid)`` ends a live call through the REST API (machine answers);
@@ -69,6 +74,7 @@ class CallWebhooks:
         self.hang_up = hang_up
         self.recordings = recordings
         self._questionnaires: dict[int, Questionnaire] = {}
+        self._pruned_at: datetime | None = None
 
     # -- TwiML webhooks ---------------------------------------------------------------------
 
@@ -92,7 +98,9 @@ class CallWebhooks:
             stored = s.scalar(select(WebhookReply.body).where(WebhookReply.call_sid == sid, WebhookReply.seq == seq))
             if stored is not None:
                 return stored
-            body = self.renderer.hangup() if is_over(attempt) else respond(s, attempt, seq)
+            if is_over(attempt):  # a late step of an ended call: nothing to do or to remember
+                return self.renderer.hangup()
+            body = respond(s, attempt, seq)
             s.add(WebhookReply(call_sid=sid, seq=seq, body=body, created_at=self.clock.now()))
             return body
 
@@ -180,6 +188,21 @@ class CallWebhooks:
                                  duration_s=call_seconds, callback_at=_fresh_callback(attempt),
                                  no_agent=attempt.hangup_cause == NO_AGENT)
             apply_result(s, attempt.id, result, self.clock)
+        self._prune_replies()
+
+    def _prune_replies(self) -> None:
+        """Drop replies no retry can ask for any more, at most every ``PRUNE_EVERY``. Apart from
+        the call's own transaction: a failure here (two processes pruning at once) costs nothing."""
+        now = self.clock.now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        try:
+            with session_scope(self.sessions) as s:
+                s.execute(delete(WebhookReply).where(WebhookReply.created_at < now - REPLIES_KEPT))
+        except SQLAlchemyError as error:
+            log.warning("pruning old webhook replies failed (tried again later): %s", error)
+            self._pruned_at = None
 
     def _end_interview(self, s: Session, attempt: CallAttempt) -> tuple[str | None, bool]:
         """The interview status to report once the call is over (None when the interview never
