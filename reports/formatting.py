@@ -34,8 +34,10 @@ def ci(est: Estimate | None) -> str:
 
 
 def signed(x: float, kind: str) -> str:
-    """A change in percentage points (shares) or points (scores), always with its sign."""
-    return f"{points(x, kind):+.1f}"
+    """A change in percentage points (shares) or points (scores), with its sign unless it rounds
+    to nothing (never "-0.0")."""
+    shown = round(points(x, kind), 1)
+    return "0.0" if shown == 0 else f"{shown:+.1f}"
 
 
 def change(ch: Change | None, kind: str) -> str:
