@@ -1,21 +1,21 @@
 """Closing a survey round: every released case gets its final AAPOR code.
 
 Calls still open are settled first (as ``unknown``, or by their interview), then the final rules
-of :mod:`dialer.outcomes` code every open case. Cases of replicates that were never released stay
+of :mod:`dialer.final_codes` code every open case. Cases of replicates that were never released stay
 without a code: AAPOR leaves unreleased sample out of the case base altogether.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dialer.cases import OPEN, finalise
+from dialer.cases import OPEN
+from dialer.final_codes import finalise_by_rules
 from dialer.leases import evidence
-from dialer.outcomes import apply_result, resolve_final, summaries
+from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
 from survey.clock import Clock
 from survey.models import (
@@ -45,14 +45,7 @@ def close_survey(session: Session, survey: Survey, clock: Clock) -> CloseReport:
     for attempt in in_flight:
         apply_result(session, attempt.id, evidence(session, attempt, now), clock, policy=policy)
     cases = session.scalars(select(Case).where(Case.survey_id == survey.id, Case.status.in_(OPEN))).all()
-    coded: Counter[str] = Counter()
-    for start in range(0, len(cases), 1000):
-        chunk = cases[start:start + 1000]
-        views = summaries(session, chunk)
-        for case in chunk:
-            code = resolve_final(views[case.id])
-            finalise(case, code, now)
-            coded[code] += 1
+    coded = finalise_by_rules(session, cases, now)
     tasks = session.scalars(select(FollowUpTask).where(
         FollowUpTask.survey_id == survey.id, FollowUpTask.status.in_((TaskStatus.OPEN, TaskStatus.IN_PROGRESS)))).all()
     for task in tasks:

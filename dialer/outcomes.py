@@ -1,9 +1,8 @@
 """Call outcomes as AAPOR dispositions (Standard Definitions, 10th edition): two tables and the
 function that applies a channel's :class:`CallResult` to an attempt and its case.
 
-``OUTCOMES`` maps what happened on one call to a temporary disposition and what to do next.
-``FINAL_RULES`` gives a case that ran out of attempts (or is open when the survey closes) its
-final code from everything that happened on all its calls; the first rule that matches wins.
+``OUTCOMES`` maps what happened on one call to a temporary disposition and what to do next; a
+case that runs out of attempts gets its final code from :mod:`dialer.final_codes`.
 
 Conventions decided here:
 
@@ -13,25 +12,21 @@ Conventions decided here:
   (2.11) that is retried in another day-part; an explicit refusal is final.
 * The engine's ``partial`` (dropped part-way, resumable) is 1.2 and is redialled to resume; the
   engine decides what counts as enough answers for a partial.
-* Out of attempts after contact: 1.2 if an interview was partial, 2.12 after a break-off, 2.11
-  after a refusal, 2.21 after an unkept appointment, 2.22 if only machines followed, else 2.30.
-  Never contacted: the dominant non-contact outcome (3.12/3.13/3.14/3.16) when it is more than
-  half of the attempts, else 3.90; never attempted: 3.11.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, Update, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from dialer.cases import CaseState, book_callback, case_history, finalise, forget, release, reschedule
+from dialer.cases import book_callback, case_history, finalise, forget, release, reschedule
 from dialer.dnc import add_to_dnc
+from dialer.final_codes import NEVER_AVAILABLE, resolve_final, summaries
 from dialer.policy import DialPolicy
 from dialer.quotas import fill_if_met
 from dialer.schedule import ScheduleError, clamp_to_window, next_attempt
@@ -67,8 +62,6 @@ class Outcome:
     rule: str | None = None
     contact: bool = False
 
-
-NEVER_AVAILABLE = "2.21"  # an appointment was made, the respondent was never reached again
 
 I = InterviewStatus  # noqa: E741 - the table below reads better with short names
 S = CallStatus
@@ -120,61 +113,6 @@ def outcome_key(result: CallResult, contacted: bool) -> str:
 
 def classify(result: CallResult, contacted: bool) -> Outcome:
     return OUTCOMES[outcome_key(result, contacted)]
-
-
-@dataclass(frozen=True)
-class CaseSummary:
-    """Everything the final rules look at: the temporary codes of all attempts, whether anyone
-    ever answered, and the statuses of the case's interviews (CATI completions count too)."""
-
-    temps: Counter[str] = field(default_factory=Counter)
-    contacted: bool = False
-    interviews: frozenset[str] = frozenset()
-
-    def has(self, *codes: str) -> bool:
-        return any(self.temps[c] for c in codes)
-
-    def dominant(self) -> str | None:
-        total = sum(self.temps.values())
-        code, count = self.temps.most_common(1)[0] if total else ("", 0)
-        return code if count * 2 > total and code in _NON_CONTACT else None
-
-
-_NON_CONTACT = (A.BUSY, A.NO_ANSWER, A.MACHINE_UNKNOWN, A.TECHNICAL)
-
-FINAL_RULES: tuple[tuple[str, Callable[[CaseSummary], bool], Callable[[CaseSummary], str]], ...] = (
-    ("completed", lambda s: s.has(A.COMPLETE) or I.COMPLETE in s.interviews, lambda s: A.COMPLETE),
-    ("partial", lambda s: s.has(A.PARTIAL) or I.PARTIAL in s.interviews, lambda s: A.PARTIAL),
-    ("broke off", lambda s: s.has(A.BREAK_OFF) or I.BREAK_OFF in s.interviews, lambda s: A.BREAK_OFF),
-    ("refused", lambda s: s.has(A.REFUSAL), lambda s: A.REFUSAL),
-    ("appointment never kept", lambda s: s.has(NEVER_AVAILABLE), lambda s: NEVER_AVAILABLE),
-    ("machine after contact", lambda s: s.has(A.MACHINE_HOUSEHOLD), lambda s: A.MACHINE_HOUSEHOLD),
-    ("other contact", lambda s: s.contacted, lambda s: A.OTHER_CONTACTED),
-    ("never attempted", lambda s: not s.temps, lambda s: A.NOT_ATTEMPTED),
-    ("dominant non-contact", lambda s: s.dominant() is not None, lambda s: s.dominant() or ""),
-    ("mixed non-contact", lambda s: True, lambda s: A.UNKNOWN_OTHER),
-)
-
-
-def resolve_final(summary: CaseSummary) -> str:
-    return next(code(summary) for _name, matches, code in FINAL_RULES if matches(summary))
-
-
-def summaries(session: Session, cases: Sequence[CaseState]) -> dict[int, CaseSummary]:
-    """The final rules' view of each case, read in a few queries."""
-    temps: dict[int, Counter[str]] = {c.id: Counter() for c in cases}
-    statuses: dict[int, set[str]] = {c.id: set() for c in cases}
-    ids = list(temps)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        for case_id, temp in session.execute(select(CallAttempt.case_id, CallAttempt.temp_disposition).where(
-                CallAttempt.case_id.in_(chunk))):
-            if temp:
-                temps[case_id][temp] += 1
-        for case_id, status in session.execute(select(Interview.case_id, Interview.status).where(
-                Interview.case_id.in_(chunk))):
-            statuses[case_id].add(status)
-    return {c.id: CaseSummary(temps[c.id], c.contacted, frozenset(statuses[c.id])) for c in cases}
 
 
 @dataclass(frozen=True)

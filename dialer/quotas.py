@@ -1,8 +1,9 @@
 """Township quotas: progress, which townships to dial first, stopping a filled township, and
 releasing sample replicates only as they are needed.
 
-When a township reaches its target, its open cases become 4.80 (quota filled) at once, except
-two kinds that keep their place: a case with a partial interview (cutting it would throw away
+When a township reaches its target, its open cases are finalised at once: 4.80 (quota filled)
+for numbers never dialled, the final rules' code for the others (see :func:`fill`), except two
+kinds that keep their place: a case with a partial interview (cutting it would throw away
 answers already given) and a case with a callback booked (an appointment promised to a
 resident). Both may push the township slightly over its target; over-quota completes stay valid
 interviews and weighting absorbs them. Unreleased replicates stay unreleased.
@@ -19,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from dialer.final_codes import finalise_by_rules
 from ivr.interviews import RESUMABLE
 from survey import aapor
 from survey.models import CallAttempt, Case, CaseStatus, Interview, Stratum
@@ -91,17 +93,22 @@ def all_filled(strata: list[StratumProgress]) -> bool:
 
 
 def fill(session: Session, stratum_id: int, now: datetime) -> int:
-    """Finalise a filled township's open cases as 4.80, sparing partials and booked callbacks."""
+    """Finalise a filled township's open cases, sparing partials and booked callbacks: 4.80 for
+    the numbers never dialled, and the final rules' code for the others, so that a number that
+    rang out stays unknown eligibility (3.x) and a refusal stays a refusal. Calling those 4.80
+    would take them out of every rate's denominator and inflate the response rate."""
     partial_attempt = exists().where(CallAttempt.case_id == Case.id, CallAttempt.temp_disposition == aapor.PARTIAL)
     partial_interview = exists().where(Interview.case_id == Case.id, Interview.status.in_(RESUMABLE))
+    open_cases = and_(Case.stratum_id == stratum_id, Case.status.in_((CaseStatus.NEW, CaseStatus.SCHEDULED)),
+                      Case.callback_at.is_(None), ~partial_attempt, ~partial_interview)
+    worked = session.scalars(select(Case).where(open_cases, Case.attempts > 0)).all()
+    finalise_by_rules(session, worked, now)
     result = session.execute(
-        update(Case).where(Case.stratum_id == stratum_id,
-                           Case.status.in_((CaseStatus.NEW, CaseStatus.SCHEDULED)),
-                           Case.callback_at.is_(None), ~partial_attempt, ~partial_interview)
+        update(Case).where(open_cases, Case.attempts == 0)
         .values(status=CaseStatus.FINAL, final_disposition=aapor.QUOTA_FILLED, final_at=now,
                 next_attempt_at=None, updated_at=now)
         .execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return len(worked) + int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def fill_if_met(session: Session, stratum_ids: Iterable[int], now: datetime) -> list[int]:

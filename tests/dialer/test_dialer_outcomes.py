@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from dialer import attempts, leases
 from dialer.callbacks import set_callback
 from dialer.close import close_survey
-from dialer.outcomes import CaseSummary, apply_result, classify, resolve_final
+from dialer.final_codes import CaseSummary, resolve_final
+from dialer.outcomes import apply_result, classify
 from dialer.policy import DialPolicy
 from dialer.schedule import ScheduleError
 from ivr.channels.base import CallResult, CallStatus
@@ -89,15 +90,16 @@ def test_final_rules(temps: dict[str, int], contacted: bool, interviews: set[str
     assert resolve_final(CaseSummary(Counter(temps), contacted, frozenset(interviews))) == final
 
 
-def _open_attempt(session: Session, clock: VirtualClock, *, quotas: tuple[int, ...] = (5,)) -> CallAttempt:
-    """One case leased and its attempt opened, as the worker does."""
+def _open_attempt(session: Session, clock: VirtualClock, *, quotas: tuple[int, ...] = (5,),
+                  case_id: int | None = None) -> CallAttempt:
+    """One case (the first open one, or ``case_id``) leased and its attempt opened, as the worker does."""
     if session.scalars(select(Survey)).first() is None:
         survey = make_survey(session, clock, quotas=quotas)
         add_numbers(session, survey, 3, clock.now())
     survey = session.scalars(select(Survey)).one()
     policy = DialPolicy.from_survey(survey)
-    ids = session.scalars(select(Case.id).where(Case.status.in_((CaseStatus.NEW, CaseStatus.SCHEDULED)))
-                          .order_by(Case.id).limit(1)).all()
+    ids = [case_id] if case_id else session.scalars(
+        select(Case.id).where(Case.status.in_((CaseStatus.NEW, CaseStatus.SCHEDULED))).order_by(Case.id).limit(1)).all()
     cases = leases.lease(session, list(ids), "w", clock.now(), timedelta(minutes=30))
     dial = attempts.begin(session, cases, ["main"], [""], now=clock.now(), owner="w", channel="fake", vault=VAULT,
                           calendar=policy.calendar, ring_timeout_s=30)[0]
@@ -261,6 +263,22 @@ def test_complete_fills_the_quota_but_spares_partials_and_callbacks(session: Ses
     session.expire_all()
     codes = [c.final_disposition for c in session.scalars(select(Case).order_by(Case.id))]
     assert codes == ["1.1", None, None, "4.80"]
+
+
+def test_a_filled_quota_codes_only_numbers_never_dialled_as_quota_filled(session: Session,
+                                                                          clock: VirtualClock) -> None:
+    """Numbers already worked keep what their calls showed (unknown eligibility, refusal): coding
+    them 4.80 would drop them from every denominator and inflate the response rate."""
+    survey = make_survey(session, clock, quotas=(1,))
+    add_numbers(session, survey, 4, clock.now())
+    ids = session.scalars(select(Case.id).order_by(Case.id)).all()
+    for case_id, end in ((ids[0], _end(clock, CallStatus.NO_ANSWER)),
+                         (ids[1], _end(clock, CallStatus.ANSWERED)),  # hung up in the introduction
+                         (ids[2], _end(clock, CallStatus.ANSWERED, "complete"))):
+        apply_result(session, _open_attempt(session, clock, case_id=case_id).id, end, clock)
+    session.expire_all()
+    codes = [c.final_disposition for c in session.scalars(select(Case).order_by(Case.id))]
+    assert codes == [aapor.NO_ANSWER, aapor.REFUSAL, aapor.COMPLETE, aapor.QUOTA_FILLED]
 
 
 def test_close_codes_every_released_case_and_settles_open_calls(session: Session, clock: VirtualClock) -> None:
