@@ -25,7 +25,7 @@ import numpy as np
 
 from analysis.grouping import BoolArray, FloatArray
 from analysis.indices import ItemValues, composite_range
-from analysis.intervals import intervals
+from analysis.intervals import ZERO_SE, intervals
 from analysis.results import COUNTY, Estimate
 from analysis.spec import CompositeIndex, Index
 from analysis.variance import Residualiser, stratum_contributions
@@ -45,6 +45,7 @@ class _Domains:
     sigma2: FloatArray  # sum w delta (y - est)^2 / sum w delta; NaN for composites
     dk_rate: FloatArray
     n_strata: int  # townships with a valid answer
+    estimable: BoolArray  # per domain: every part has 2 or more valid answers
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def estimate_period(period: str, calibration: Calibration, items: Mapping[str, I
     for k, index in enumerate(indices):
         town, county, diff = parts[:, 3 * k], parts[:, 3 * k + 1], parts[:, 3 * k + 2]
         variance = np.append(town, county.sum())
-        rows += _rows(period, index, domains[index.name], variance, design.labels, ci_method, items)
+        census = np.append(design.fpc <= 0, bool(np.all(design.fpc <= 0)))
+        rows += _rows(period, index, domains[index.name], variance, census, design.labels, ci_method, items)
         for h, label in enumerate(design.labels):
             versus[(index.name, label)] = float(np.sqrt(county.sum() - county[h] + diff[h]))
     return PeriodEstimates(rows, versus)
@@ -96,7 +98,7 @@ def _item_domains(calibration: Calibration, item: ItemValues) -> _Domains:
     sigma2 = _ratio(np.append(groups.sum(wv * dev_town**2), (wv * dev_county**2).sum()), total_w)
     return _Domains(estimate, total_w, u_town, u_county, _counts(calibration, item.valid),
                     _kish(calibration, wv, item.valid), sigma2, _dk_rate(calibration, item.valid),
-                    int((groups.sum(item.valid.astype(np.float64)) > 0).sum()))
+                    int((groups.sum(item.valid.astype(np.float64)) > 0).sum()), total_w > 0)
 
 
 def _composite_domains(calibration: Calibration, index: CompositeIndex, items: Mapping[str, ItemValues],
@@ -106,35 +108,38 @@ def _composite_domains(calibration: Calibration, index: CompositeIndex, items: M
         valid |= items[name].valid
     w = calibration.weights
     comps = [(parts[name], a) for name, a in index.components]
-    estimable = np.all([d.n > 1 for d, _ in comps], axis=0)
+    estimable = np.all([d.estimable & (d.n > 1) for d, _ in comps], axis=0)
     estimate = np.where(estimable, _weighted_sum([(d.estimate, a) for d, a in comps]), np.nan)
     return _Domains(
         estimate=estimate,
         weight=_by_domain(calibration, w * valid),
         u_town=_weighted_sum([(d.u_town, a) for d, a in comps]),
         u_county=_weighted_sum([(d.u_county, a) for d, a in comps]),
-        n=np.where(estimable, _counts(calibration, valid), np.minimum(_counts(calibration, valid), 1)),
+        n=_counts(calibration, valid),
         kish=_kish(calibration, w * valid, valid),
         sigma2=np.full(estimate.size, np.nan),
         dk_rate=_weighted_sum([(d.dk_rate, a) for d, a in comps]),
         n_strata=int((calibration.design.groups.sum(valid.astype(np.float64)) > 0).sum()),
+        estimable=estimable,
     )
 
 
-def _rows(period: str, index: Index, d: _Domains, variance: FloatArray, labels: tuple[str, ...],
-          ci_method: str, items: Mapping[str, ItemValues]) -> list[Estimate]:
+def _rows(period: str, index: Index, d: _Domains, variance: FloatArray, census: BoolArray,
+          labels: tuple[str, ...], ci_method: str, items: Mapping[str, ItemValues]) -> list[Estimate]:
+    low, high = _range(index, items)
     variance = np.maximum(variance, 0.0)
+    variance[np.sqrt(variance) <= ZERO_SE * (high - low)] = 0.0  # rounding noise, e.g. all answers alike
     se = np.sqrt(variance)
     df = np.append(d.n[:-1] - 1, d.n[-1] - d.n_strata)
-    ok = (d.n > 1) & (df > 0)
+    ok = d.estimable & (d.n > 1) & (df > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         n_kish = d.n / d.kish
         n_eff = np.where(variance > 0, d.sigma2 / variance, n_kish)
         srs = (1 - d.n / d.weight) * d.sigma2 / (d.n - 1)
         deff = np.where(srs > 0, variance / srs, np.nan)
-    low, high = _range(index, items)
     ci = intervals(share=index.kind == "share", method=ci_method, estimate=d.estimate[ok], se=se[ok],
-                   df=df[ok], n=d.n[ok], n_eff=n_eff[ok], n_kish=n_kish[ok], low=low, high=high)
+                   df=df[ok], n=d.n[ok], n_eff=n_eff[ok], n_kish=n_kish[ok], low=low, high=high,
+                   census=census[ok])
     rows: list[Estimate] = []
     position = np.cumsum(ok) - 1
     for j, stratum in enumerate((*labels, COUNTY)):

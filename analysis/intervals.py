@@ -9,7 +9,12 @@ Fallback: when the linearised variance is 0 (estimate 0 or 1, or answers fully e
 weighting cells) there is no effective n and these intervals collapse to a point. The index is then
 rescaled to [0, 1] by its range and given the Korn-Graubard interval with the Kish effective n of
 the valid answers: a bounded variable with mean p has variance at most p(1-p) on that scale, so
-this is conservative. Such rows say ``kg-range (se=0)`` as their method.
+this is conservative. Such rows say ``kg-range (se=0)`` as their method. An SE at rounding-noise
+level (below ``ZERO_SE`` times the index's range; e.g. 1e-31 when every answer is the same) counts
+as 0: it would otherwise give a point interval labelled ``logit`` or ``t``.
+
+Exception: a domain all of whose townships were enumerated completely (n_h = N_h, so 1 - f = 0)
+has no sampling error; its interval is the estimate itself, labelled ``census``.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special, stats
 
-from analysis.grouping import FloatArray
+from analysis.grouping import BoolArray, FloatArray
 
 LEVEL = 0.95
 METHODS = ("logit", "wilson", "kg")
 FALLBACK = "kg-range (se=0)"
+CENSUS = "census"
+ZERO_SE = 1e-12  # SEs below this times the index's range are rounding noise
 Z = float(stats.norm.ppf(0.5 + LEVEL / 2))
 
 
@@ -70,16 +77,18 @@ def t_interval(estimate: FloatArray, se: FloatArray, df: FloatArray) -> tuple[Fl
 
 
 def intervals(*, share: bool, method: str, estimate: FloatArray, se: FloatArray, df: FloatArray,
-              n: FloatArray, n_eff: FloatArray, n_kish: FloatArray, low: float, high: float) -> Intervals:
+              n: FloatArray, n_eff: FloatArray, n_kish: FloatArray, low: float, high: float,
+              census: BoolArray | None = None) -> Intervals:
     """Intervals for estimates of one kind; rows with se = 0 get the fallback described above.
 
     ``n_eff`` is p(1-p)/V (shares), ``n_kish`` the Kish effective n of the valid answers, ``low`` and
-    ``high`` the range the index can take.
+    ``high`` the range the index can take, ``census`` marks domains enumerated completely.
     """
     if method not in METHODS:
         raise ValueError(f"CI method must be one of {METHODS}")
-    flat = se <= 0
-    ok = ~flat
+    census = np.zeros(estimate.size, dtype=bool) if census is None else census
+    flat = (se <= ZERO_SE * (high - low)) & ~census
+    ok = ~flat & ~census
     lo, hi = np.full(estimate.size, np.nan), np.full(estimate.size, np.nan)
     label = np.full(estimate.size, method if share else "t", dtype=object)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -96,4 +105,6 @@ def intervals(*, share: bool, method: str, estimate: FloatArray, se: FloatArray,
         f_lo, f_hi = korn_graubard(scaled, n_kish[flat], n[flat], df[flat])
         lo[flat], hi[flat] = low + f_lo * (high - low), low + f_hi * (high - low)
         label[flat] = FALLBACK
+    lo[census], hi[census] = estimate[census], estimate[census]
+    label[census] = CENSUS
     return Intervals(lo, hi, label.astype(str))

@@ -28,7 +28,8 @@ class Estimate:
     deff_kish: float | None  # 1 + CV^2 of the weights of the valid answers
     n_eff: float | None
     dk_rate: float | None = None  # share of don't-know/refused among the domain's respondents
-    ci_method: str = "logit"  # "logit", "wilson", "kg", "t" (scores), "kg-range (se=0)", "not estimable"
+    ci_method: str = "logit"  # "logit", "wilson", "kg", "t" (scores), "kg-range (se=0)", "census",
+    # "not estimable"
     df: int | None = None  # degrees of freedom of the t quantiles
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_helpers import SPEC_DICT, survey_frames
+from analysis_helpers import SPEC_DICT, margins_of, survey_frames
 
 from analysis.pipeline import Options, run_analysis
 from analysis.results import COUNTY, Estimate
@@ -111,3 +111,50 @@ def test_without_a_period_column_everything_is_one_period() -> None:
     got = estimates(responses.drop(columns="wave"), cells, {"safety": SAFETY})
     assert {e.period for e in got.values()} == {"all"}
     assert len(got) == 4
+
+
+SCORE_75 = {"question": "q_safety", "kind": "score", "scores": {1: 100, 2: 75, 3: 55, 4: 30, 5: 0}, "exclude": [8, 9]}
+
+
+@pytest.mark.parametrize(("method", "low", "high"), [("poststratify", 66.0377056167986, 82.62495810078121),
+                                                     ("rake", 66.57544890703221, 82.23136551902917)])
+def test_every_answer_alike_gets_the_fallback_not_a_rounding_noise_point(method: str, low: float,
+                                                                          high: float) -> None:
+    """Every valid answer in B scores 75. The variance is 0, but in floating point it came out as
+    about 4e-16, which gave a zero-width 't' interval [75, 75] instead of the se = 0 fallback."""
+    responses, cells = survey_frames(seed=2)
+    responses.loc[(responses.township == "B") & ~responses.q_safety.isin([8, 9]), "q_safety"] = 2
+    population = cells if method == "poststratify" else margins_of(cells)
+    b = estimates(responses, population, {"score": SCORE_75}, method=method)[("B", "score")]
+    assert b.estimate == pytest.approx(75.0, rel=1e-14)
+    assert b.se == 0.0 and b.ci_method == "kg-range (se=0)" and b.n_eff == pytest.approx(b.n / b.deff_kish)
+    assert (b.ci_low, b.ci_high) == pytest.approx((low, high), rel=1e-9)
+
+
+def test_a_composite_that_is_not_estimable_still_reports_its_respondents() -> None:
+    """Police has one valid answer in C: the composite is not estimable there, and its n is the
+    number of respondents with a valid answer to a component (108), not a placeholder 1."""
+    responses, cells = survey_frames()
+    in_c = responses.index[responses.township == "C"]
+    responses.loc[in_c, "q_police"] = 8
+    responses.loc[in_c[0], "q_police"] = 1
+    got = estimates(responses, cells, {"safety": SAFETY, "police": POLICE,
+                                       "sp": {"kind": "composite", "components": {"safety": 1, "police": 1}}})
+    c = got[("C", "sp")]
+    valid = responses.loc[in_c]
+    assert c.n == int((~valid.q_safety.isin([8, 9]) | (valid.q_police != 8)).sum()) == 108
+    assert (c.estimate, c.se, c.ci_low, c.ci_method) == (None, None, None, "not estimable")
+    assert got[("C", "police")].n == 1 and got[(COUNTY, "sp")].estimate is not None
+
+
+def test_a_township_enumerated_completely_has_no_sampling_error() -> None:
+    """n_h = N_h: the fpc is 0, so the SE is 0 and the interval is the estimate itself ('census'),
+    not the se = 0 fallback meant for estimates of 0 or 1."""
+    towns = {"A": (20_000, 200), "B": (8_000, 150), "C": (120, 120)}
+    responses, cells = survey_frames(towns=towns)
+    cells.loc[cells.township == "C", "N"] *= 120 / cells.loc[cells.township == "C", "N"].sum()
+    got = estimates(responses, cells, {"safety": SAFETY, "score": SPEC_DICT["indices"]["safety_score"]})
+    for index in ("safety", "score"):
+        c = got[("C", index)]
+        assert c.se == 0.0 and c.ci_method == "census" and c.ci_low == c.ci_high == c.estimate
+        assert got[(COUNTY, index)].se > 0 and got[(COUNTY, index)].ci_method in ("logit", "t")
