@@ -73,19 +73,28 @@ def bounded_rake(seed: FloatArray, margins: Sequence[Margin], low: FloatArray, h
     """Factors g = clip(f, low, high) meeting every margin, f a product of per-level factors."""
     f = np.ones_like(seed)
     used = seed > 0
+    worst = _worst(seed * np.where(used, np.clip(f, low, high), 1.0), margins)
     for sweep in range(1, max_sweeps + 1):
-        for k, m in enumerate(margins):
-            inside = (m.groups >= 0) & used
-            r = _level_factors(seed[inside], f[inside], low[inside], high[inside], m.groups[inside], m.targets,
-                               k, sweep)
-            f[inside] *= r[m.groups[inside]]
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            for k, m in enumerate(margins):
+                inside = (m.groups >= 0) & used
+                r = _level_factors(seed[inside], f[inside], low[inside], high[inside], m.groups[inside],
+                                   m.targets, k, sweep)
+                f[inside] *= r[m.groups[inside]]
+        if not np.all(np.isfinite(f[used]) & (f[used] > 0)):
+            # Caps that cannot hold with every margin: the factors run off to 0 or infinity.
+            raise RakeDidNotConverge(worst[0], int(worst[1].argmax()), float(worst[1].max()), sweep)
         g = np.where(used, np.clip(f, low, high), 1.0)
-        worst = max(((k, margin_errors(seed * g, m)) for k, m in enumerate(margins)),
-                    key=lambda item: item[1].max(initial=0.0), default=(0, np.zeros(0)))
+        worst = _worst(seed * g, margins)
         if worst[1].max(initial=0.0) < tol:
             return g
     k, errors = worst
     raise RakeDidNotConverge(k, int(errors.argmax()), float(errors.max()), max_sweeps)
+
+
+def _worst(totals: FloatArray, margins: Sequence[Margin]) -> tuple[int, FloatArray]:
+    return max(((k, margin_errors(totals, m)) for k, m in enumerate(margins)),
+               key=lambda item: item[1].max(initial=0.0), default=(0, np.zeros(1)))
 
 
 def _level_factors(seed: FloatArray, f: FloatArray, low: FloatArray, high: FloatArray, groups: IntArray,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ from analysis.errors import InputError, WeightingError
 from analysis.pipeline import Options, run_analysis
 from analysis.spec import Spec
 from analysis.weights import CollapseRule, Margin, RakeDidNotConverge, TrimRule, design, merge_adjacent, rake
+from analysis.weights.trim import bounded_rake
 
 BY = ("age_group", "sex")
 
@@ -219,3 +222,18 @@ def test_caps_that_cannot_hold_with_the_margins_are_an_error(spec: Spec) -> None
                                              r"\((age_group|sex)=.* off by .*\) within the trimming caps"):
         run_analysis(responses, margins_of(cells), spec,
                      Options(by=BY, method="rake", trim=TrimRule(upper=1.05, lower=0.95)))
+
+
+def test_caps_that_cannot_hold_with_the_margins_fail_with_a_finite_error_and_no_numpy_warnings() -> None:
+    """One township's cells (age x sex) whose margins cannot be met with 0.46 <= w/d <= 1.75 (an LP
+    says so): the bounded raking's factors used to run off to 0/inf, print overflow warnings and
+    report the miss as 'off by nan%'."""
+    counts = np.array([2, 11, 1, 10, 6, 14, 34, 9], dtype=float)  # 18-29 M, F, 30-44 M, F, ...
+    seed = counts * 1129 / 87
+    age = Margin(np.repeat(np.arange(4), 2), np.array([283.0, 237.0, 327.0, 282.0]))
+    sex = Margin(np.tile(np.arange(2), 4), np.array([580.0, 549.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RakeDidNotConverge) as caught:
+            bounded_rake(seed, [age, sex], np.full(8, 0.46), np.full(8, 1.75))
+    assert np.isfinite(caught.value.error) and caught.value.error > 0.01
