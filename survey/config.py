@@ -35,6 +35,8 @@ class Settings:
     recordings_dir: str = "recordings"
     prompts_dir: str = "prompts"
     centre_name: str = "县社情民意调查中心"
+    trusted_proxies: int = 0  # reverse proxies in front of `minyi web` whose X-Forwarded-* headers count
+    ratelimit_storage: str = "memory://"  # e.g. redis://127.0.0.1:6379 to share the login limit between workers
 
     def __repr__(self) -> str:  # never print secrets
         return f"Settings(database_url={_mask_url(self.database_url)!r}, public_url={self.public_url!r})"
@@ -47,6 +49,8 @@ _ENV_NAMES = {
     "recordings_dir": "MINYI_RECORDINGS_DIR",
     "prompts_dir": "MINYI_PROMPTS_DIR",
     "centre_name": "MINYI_CENTRE_NAME",
+    "trusted_proxies": "MINYI_TRUSTED_PROXIES",
+    "ratelimit_storage": "MINYI_RATELIMIT_STORAGE",
 }
 
 
@@ -61,11 +65,11 @@ def _mask_url(url: str) -> str:
     return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
-def _number(name: str, value: str) -> float:
+def _number(name: str, value: str, kind: str) -> float | int:
     try:
-        return float(value)
+        return int(value) if kind == "int" else float(value)
     except ValueError:
-        raise ValueError(f"{name}={value!r}: not a number") from None
+        raise ValueError(f"{name}={value!r}: not {'a whole number' if kind == 'int' else 'a number'}") from None
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -79,7 +83,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     for f in fields(Settings):
         name = _env_name(f.name)
         if name in env:
-            values[f.name] = _number(name, env[name]) if f.type == "float" else env[name]
+            values[f.name] = _number(name, env[name], f.type) if f.type in ("float", "int") else env[name]
     known = {f.name for f in fields(Settings)}
     unknown = sorted(set(values) - known)
     if unknown:

@@ -10,6 +10,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from survey.clock import Clock, SystemClock
 from survey.config import Settings, load_settings
@@ -43,8 +44,10 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     DictBabel(app, locale_selector=select_language)
     setup_templates(app)
     _register_blueprints(app)
-    _limit_logins(app)
+    _limit_logins(app, settings.ratelimit_storage)
     _error_pages(app)
+    if settings.trusted_proxies:
+        _behind_proxies(app, settings.trusted_proxies)
     app.after_request(_security_headers)
     return app
 
@@ -84,12 +87,21 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(twilio)
 
 
-def _limit_logins(app: Flask) -> None:
-    """Flask-Limiter (memory storage, one per app) on the login form: failed attempts only."""
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
+def _limit_logins(app: Flask, storage: str) -> None:
+    """Flask-Limiter on the login form, failed attempts only, per client address. ``memory://``
+    counts per process; a shared store (``redis://...``) makes the limit hold across gunicorn
+    workers and hosts."""
+    limiter = Limiter(get_remote_address, app=app, storage_uri=storage, default_limits=[], key_prefix="minyi-login")
     limit = limiter.limit(lambda: str(app.config["LOGIN_RATE_LIMIT"]), methods=["POST"],
                           deduct_when=lambda response: response.status_code == 401)
     app.view_functions["auth.login"] = limit(app.view_functions["auth.login"])  # type: ignore[assignment]
+
+
+def _behind_proxies(app: Flask, hops: int) -> None:
+    """Trust the last ``hops`` X-Forwarded-For/-Proto/-Host entries: the client's own address then
+    keys the login limit (otherwise every user behind the proxy shares one). Never set it without
+    a proxy: a client could then name any address it likes."""
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _error_pages(app: Flask) -> None:

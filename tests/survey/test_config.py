@@ -41,3 +41,9 @@ def test_secrets_never_show_in_its_repr() -> None:
                         twilio_auth_token="tok3n")
     shown = repr(settings)
     assert "hunter2" not in shown and "s3cret" not in shown and "tok3n" not in shown and "db/minyi" in shown
+
+
+def test_a_count_must_be_a_whole_number() -> None:
+    assert load_settings({"MINYI_TRUSTED_PROXIES": "2"}).trusted_proxies == 2
+    with pytest.raises(ValueError, match=r"MINYI_TRUSTED_PROXIES='1.5': not a whole number"):
+        load_settings({"MINYI_TRUSTED_PROXIES": "1.5"})

@@ -4,10 +4,15 @@ kept out of logs."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import time
+import uuid
+from dataclasses import replace
 
 import pytest
+import redis
 from sqlalchemy import select
-from web_support import only_due
+from web_support import CSRF, only_due
 
 from survey.config import Settings
 from survey.models import AuditLog, Recording
@@ -105,3 +110,47 @@ def test_phone_numbers_never_reach_the_logs(web, login, caplog) -> None:  # type
     with web.sessions() as s:
         for row in s.scalars(select(AuditLog)):
             assert number not in f"{row.before}{row.after}"
+
+
+# -- the login limit behind a proxy and across workers ------------------------------------------
+
+
+def _fail_login(app, address: str) -> int:  # type: ignore[no-untyped-def]
+    """One wrong password from ``address`` (as the proxy reports it); returns the status code."""
+    client = app.test_client()
+    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    return int(client.post("/login", data={"username": "admin", "password": "not the password", "csrf_token": token},
+                           headers={"X-Forwarded-For": address}).status_code)
+
+
+def test_behind_a_proxy_each_client_has_its_own_login_limit(web) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(replace(web.settings, trusted_proxies=1), web.sessions, web.clock)
+    assert [_fail_login(app, "10.1.0.1") for _ in range(6)] == [401] * 5 + [429]
+    assert _fail_login(app, "10.1.0.2") == 401  # another resident of the same proxy is not locked out
+
+
+def test_without_a_trusted_proxy_a_forged_address_does_not_escape_the_limit(web) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(web.settings, web.sessions, web.clock)
+    assert [_fail_login(app, f"10.2.0.{i}") for i in range(6)] == [401] * 5 + [429]
+
+
+def _redis_url() -> str:
+    url = "redis://127.0.0.1:6379"
+    for attempt in range(2):
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+            return url
+        except redis.ConnectionError:
+            if attempt == 0:
+                subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
+                                "--save", "", "--appendonly", "no"], check=False, capture_output=True, timeout=30)
+                time.sleep(1)
+    pytest.fail("Redis is not reachable on 127.0.0.1:6379 and could not be started")
+
+
+def test_workers_sharing_redis_share_the_login_limit(web) -> None:  # type: ignore[no-untyped-def]
+    settings = replace(web.settings, trusted_proxies=1, ratelimit_storage=_redis_url())
+    workers = [create_app(settings, web.sessions, web.clock) for _ in range(2)]
+    address = f"10.3.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"  # its own counter in the shared store
+    codes = [_fail_login(workers[i % 2], address) for i in range(6)]
+    assert codes == [401] * 5 + [429]
