@@ -30,7 +30,7 @@ def test_unanswered_calls_are_reported_with_their_cause(fake: FakeAsterisk, worl
     expected = {  # number: (resident, call status, hang-up cause, AAPOR temporary code)
         "+8613800000001": (Resident(outcome="busy"), CallStatus.BUSY, "17", aapor.BUSY),
         "+8613800000002": (Resident(outcome="no_answer"), CallStatus.NO_ANSWER, "19", aapor.NO_ANSWER),
-        "+8613800000003": (Resident(ring_s=45), CallStatus.NO_ANSWER, "0", aapor.NO_ANSWER),  # rings out
+        "+8613800000003": (Resident(ring_s=45), CallStatus.NO_ANSWER, "19", aapor.NO_ANSWER),  # rings out
         "+8613800000004": (Resident(outcome="congestion"), CallStatus.FAILED, "34", aapor.TECHNICAL),
         "+8613800000005": (Resident(outcome="unallocated"), CallStatus.NON_WORKING, "1", aapor.NON_WORKING),
         "+8613800000006": (Resident(outcome="failure"), CallStatus.FAILED, "38", aapor.TECHNICAL),
@@ -47,6 +47,25 @@ def test_unanswered_calls_are_reported_with_their_cause(fake: FakeAsterisk, worl
         attempt = world.outcome(attempts[number]).attempt
         assert (attempt.outcome, attempt.hangup_cause, attempt.temp_disposition) == (status, cause, temp), number
         assert attempt.answered_at is None
+
+
+@SQLITE_ONLY
+def test_a_busy_local_channel_is_busy_though_its_cause_is_0(fake: FakeAsterisk, world: World, open_channel) -> None:
+    """As a real Asterisk 22.10.1 did (tests/asterisk/recorded/local_busy.json): the other half of
+    the Local channel runs Busy() and ends with 17; the half the app originated ends with cause 0,
+    and only its Dial event says BUSY (CONGESTION likewise)."""
+    expected = {"8613800000001": ("busy", CallStatus.BUSY, "17"), "8613800000004": ("congestion", CallStatus.FAILED, "34")}
+    channel = open_channel(endpoint="Local/{digits}@residents")
+    attempts = {}
+    for digits, (outcome, *_rest) in expected.items():
+        fake.residents[digits] = Resident(outcome=outcome)
+        request = world.dial(f"+{digits}")
+        channel.place_call(request)
+        attempts[digits] = request.attempt_id
+    wait_until_idle(channel)
+    for digits, (_outcome, status, cause) in expected.items():
+        attempt = world.outcome(attempts[digits]).attempt
+        assert (attempt.outcome, attempt.hangup_cause) == (status, cause), digits
 
 
 @SQLITE_ONLY

@@ -34,6 +34,9 @@ def test_a_whole_interview_is_stored_answer_by_answer(fake: FakeAsterisk, world:
     assert out.attempt.temp_disposition == aapor.COMPLETE
     assert out.attempt.provider_call_id and out.attempt.provider_call_id.startswith(f"minyi-{request.attempt_id}-")
     assert out.attempt.answered_at is not None
+    # Our hang-up: a soft ChannelHangupRequest whose "cause" is Asterisk's flag 32, then StasisEnd,
+    # then ChannelDestroyed with 16 (tests/asterisk/recorded/our_hangup.json); 16 is what is stored.
+    assert out.attempt.hangup_cause == "16"
     kinds = [k for k, _ in fake.requests if k != "channels.list"]  # list: reconciling on connect
     assert kinds[0] == "channels.originate" and "channels.answer" in kinds and kinds[-1] == "channels.hangup"
     originate = dict(fake.requests)["channels.originate"]
@@ -110,8 +113,24 @@ def test_a_spoken_comment_is_recorded_and_fetched(fake: FakeAsterisk, world: Wor
 
 
 @SQLITE_ONLY
-def test_a_silent_recording_is_stopped_by_us(fake: FakeAsterisk, world: World, open_channel) -> None:
+def test_a_recording_without_audio_frames_ends_empty(fake: FakeAsterisk, world: World, open_channel) -> None:
+    """As a real Asterisk 22.10.1 did with a Local channel waiting in the dialplan: no frame for
+    2 x 2 s ends the recording ("No audio available"), done with duration 0: no answer."""
     fake.residents[NUMBER] = Resident(_with_comment(Mute()))
+    channel = open_channel()
+    request = world.dial(NUMBER)
+    channel.place_call(request)
+    wait_until_idle(channel)
+    out = world.outcome(request.attempt_id)
+    assert "recordings.stop" not in dict(fake.requests)
+    assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE
+    assert out.answers["q_suggest"] == "no_answer" and out.recordings == []
+    assert out.answers["d_years"] == 15.0
+
+
+@SQLITE_ONLY
+def test_a_silent_recording_is_stopped_by_us(fake: FakeAsterisk, world: World, open_channel) -> None:
+    fake.residents[NUMBER] = Resident(_with_comment(Mute(ends_after_s=None)))  # an Asterisk that never ends it
     channel = open_channel()
     request = world.dial(NUMBER)
     channel.place_call(request)

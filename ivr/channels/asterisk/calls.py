@@ -43,6 +43,7 @@ class Call:
     placed: bool = False  # Asterisk has acknowledged the channel (originate replied, or adopted)
     answered_at: datetime | None = None
     cause: int | None = None  # Q.850 hang-up cause, once known
+    dial_status: str | None = None  # the last Dial event's dialstatus (RINGING, BUSY, ANSWER, ...)
     amd_result: str | None = None
     reported_status: str | None = None
     callback_at: datetime | None = None
@@ -88,9 +89,9 @@ class CallRegistry:
 
 
 def channel_of(event: dict[str, Any]) -> str | None:
-    """The channel an ARI event is about: its ``channel``, or the ``channel:<id>`` target of a
-    playback or recording."""
-    channel = event.get("channel")
+    """The channel an ARI event is about: its ``channel``, a Dial event's ``peer`` (the channel
+    being dialled), or the ``channel:<id>`` target of a playback or recording."""
+    channel = event.get("channel") or (event.get("peer") if event.get("type") == "Dial" else None)
     if isinstance(channel, dict):
         return str(channel.get("id"))
     for key in ("playback", "recording"):

@@ -24,6 +24,19 @@ NON_WORKING = frozenset({
 # or provider failure: the number may be fine.
 
 
+# What a Dial event's ``dialstatus`` means when the channel ends without a cause (0, "Unknown"): a
+# Local channel whose other half ran Busy() or Congestion() ends with cause 0 on the half the app
+# originated, and only the Dial event (peer: our channel, dialstatus BUSY) says what happened.
+DIAL_STATUS_CAUSES = {"BUSY": 17, "CONGESTION": 34, "NOANSWER": 19, "CHANUNAVAIL": 44}
+
+
+def cause_of(cause: int | None, dial_status: str | None) -> int | None:
+    """The Q.850 cause a channel ended with: ChannelDestroyed's, else what the last Dial status says."""
+    if not cause and dial_status in DIAL_STATUS_CAUSES:
+        return DIAL_STATUS_CAUSES[dial_status]
+    return cause
+
+
 def unanswered_status(cause: int | None) -> str:
     if cause is None:
         return CallStatus.UNKNOWN

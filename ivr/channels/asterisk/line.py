@@ -17,11 +17,13 @@ from anyio.abc import TaskGroup
 
 from ivr.channels.asterisk.ari import AriError, AriSession, AriUnavailable
 from ivr.channels.asterisk.calls import Call, Item, Resync, channel_of
+from ivr.channels.asterisk.causes import cause_of
 from ivr.channels.asterisk.options import Timing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 TIMEOUT = object()  # what next() returns when the deadline passes
+NORMAL_CLEARING = 16  # the Q.850 cause of our own hang-ups
 
 
 class CallEnded(Exception):
@@ -102,12 +104,22 @@ class CallLine:
 
     def ends_call(self, item: Item | object) -> bool:
         """Whether ``item`` says the resident's channel is gone; notes the hang-up cause. A channel
-        that entered Stasis from the dialplan may send StasisEnd and never ChannelDestroyed."""
+        that entered Stasis from the dialplan may send StasisEnd and never ChannelDestroyed.
+
+        A *soft* ChannelHangupRequest (``"soft": true``: ours, or Asterisk hanging up one half of a
+        Local channel) carries Asterisk's soft-hangup flag as its ``cause`` (32, explicit), not a
+        Q.850 cause. A Local channel whose other half ran Busy() ends with cause 0; the Dial
+        event's ``dialstatus`` (BUSY) then tells what happened."""
         if not isinstance(item, dict) or channel_of(item) != self.channel_id:
             return False
         kind = item["type"]
-        if kind in ("ChannelHangupRequest", "ChannelDestroyed") and item.get("cause") is not None:
+        if kind == "Dial" and item.get("dialstatus"):
+            self.call.dial_status = str(item["dialstatus"])
+        elif kind == "ChannelHangupRequest" and item.get("cause") is not None and not item.get("soft"):
             self.call.cause = int(item["cause"])
+        elif kind == "ChannelDestroyed" and item.get("cause") is not None:
+            cause = cause_of(int(item["cause"]), self.call.dial_status)
+            self.call.cause = cause if cause or self.call.cause is None else self.call.cause
         if kind in ("StasisEnd", "ChannelDestroyed"):
             self.call.ended = True
         return self.call.ended
@@ -130,7 +142,9 @@ class CallLine:
                 raise CallEnded("channel gone")
 
     async def hang_up(self) -> None:
-        """Hang up the resident and wait (briefly) until Asterisk confirms."""
+        """Hang up the resident and wait (briefly) until Asterisk confirms. Asterisk sends
+        StasisEnd before ChannelDestroyed, so the cause may not have come yet: ours is 16,
+        normal clearing (``reason=normal``)."""
         if self.call.ended:
             return
         await self.quietly(lambda a: a.hangup(self.channel_id))
@@ -140,3 +154,5 @@ class CallLine:
             if item is TIMEOUT or (isinstance(item, Resync) and self.channel_id not in item.live):
                 self.call.ended = True
             self.ends_call(item)
+        if self.call.cause is None:
+            self.call.cause = NORMAL_CLEARING

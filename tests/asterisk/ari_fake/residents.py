@@ -19,6 +19,12 @@ CAUSES = {
     "congestion": (34, "Circuit/channel congestion"),
     "failure": (38, "Network out of order"),
 }
+# The Dial event's dialstatus for each (busy, congestion, no answer and unallocated as a real
+# Asterisk 22.10.1 reported them for Local channels; failure's is assumed).
+DIAL_STATUS = {"busy": "BUSY", "no_answer": "NOANSWER", "unallocated": "NOANSWER", "congestion": "CONGESTION",
+               "failure": "CHANUNAVAIL"}
+# Asterisk's own dial timeout (originate's ``timeout``): Q.850 19 on the dialled channel.
+RING_OUT = (19, "User alerting, no answer")
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,12 @@ class Speak:
 
 @dataclass(frozen=True)
 class Mute:
-    """For the recording that follows: send no audio at all (a muted or broken handset)."""
+    """For the recording that follows: send no audio frames at all (a broken handset, a Local
+    channel waiting in the dialplan). Asterisk 22.10.1 ends such a recording by itself after two
+    2-second waits for a frame ("No audio available on ...??"), done with duration 0;
+    ``ends_after_s=None`` is an Asterisk that never would, which only the app's own stop ends."""
+
+    ends_after_s: float | None = 4.0
 
 
 Reply = Press | Silent | HangUp | Speak | Mute

@@ -6,9 +6,16 @@ source: originate subscribes the app to the channel (and to a Local channel's pe
 the app must ignore); answer/play on an unanswered channel is 412; playbacks and recordings run
 one after another on a channel's control queue; a DTMF never stops a playback by itself; a
 recording of a channel that sends no audio never ends by silence or length, only by stop, the
-terminate key or hang-up; a channel that re-entered Stasis from the dialplan may end with
-StasisEnd and no ChannelDestroyed (``stasis_end_only``); while no WebSocket is connected the app
-is not registered, events are lost and answered calls cannot enter Stasis.
+terminate key or hang-up - except that a channel sending no frames at all (``Mute``) ends it
+empty after 4 s; a channel that re-entered Stasis from the dialplan may end with StasisEnd and no
+ChannelDestroyed (``stasis_end_only``); while no WebSocket is connected the app is not
+registered, events are lost and answered calls cannot enter Stasis.
+
+And to what a real Asterisk 22.10.1 sent (tests/asterisk/recorded/): originate's Dial events
+(``peer``: the dialled channel; ``dialstatus`` "", RINGING, ANSWER, BUSY, ...); a Local channel
+that is busy or congested ends with cause 0, its other half with 17 or 34; ringing out is 19; a
+hang-up request by the app is ``soft`` with cause 32 (Asterisk's flag, not Q.850), then
+StasisEnd, then ChannelDestroyed 16; a hang-up fails the playback in progress.
 
 Every request is validated against the api-docs (:mod:`ari_fake.spec`), every event before it
 is sent; problems land in ``violations``. ``traps`` lists costly but legal requests (a Local
@@ -32,11 +39,24 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ari_fake.objects import Bridge, Channel, Playback, Recording, ari_time
-from ari_fake.residents import CAUSES, HangUp, Mute, Press, Reply, Resident, Silent, Speak
+from ari_fake.residents import (
+    CAUSES,
+    DIAL_STATUS,
+    RING_OUT,
+    HangUp,
+    Mute,
+    Press,
+    Reply,
+    Resident,
+    Silent,
+    Speak,
+)
 from ari_fake.spec import AriSpec
 
 Handler = Callable[[dict[str, str], dict[str, str], dict[str, Any]], Awaitable[tuple[int, Any]]]
 NORMAL = (16, "Normal Clearing")
+UNKNOWN = (0, "Unknown")
+SOFTHANGUP_EXPLICIT = 32  # the "cause" of a soft ChannelHangupRequest: Asterisk's flag, not Q.850
 WAV_SILENCE = (b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00@\x1f\x00\x00\x80>\x00\x00"
                b"\x02\x00\x10\x00data\x00\x00\x00\x00")
 
@@ -319,22 +339,37 @@ class FakeAsterisk:
                            None, caller, context=resource.partition("@")[2] or "default")
             ch.peer_id = peer.id
             self.channels[peer.id] = peer
+        self._dial(ch, "")
         ch.tasks.append(asyncio.create_task(self._ring(ch, int(q.get("timeout", "30")))))
         return 200, ch.json()
+
+    def _dial(self, ch: Channel, status: str) -> None:
+        """Originate dials the channel: Dial events with the dialled channel as ``peer``."""
+        self._emit({"type": "Dial", "peer": ch.json(), "dialstatus": status,
+                    "dialstring": ch.name.split("/", 1)[1].rsplit("-", 1)[0]})
 
     async def _ring(self, ch: Channel, timeout: int) -> None:
         resident = ch.resident or Resident(outcome="unallocated", ring_s=0.2)
         ch.state = "Ringing"
         self._emit_channel("ChannelStateChange", ch)
+        self._dial(ch, "RINGING")
         await self._sleep(min(resident.ring_s, timeout) if timeout > 0 else resident.ring_s)
         if ch.gone:
             return
         if resident.outcome != "answer":
-            return await self._destroy(ch, CAUSES[resident.outcome])
+            self._dial(ch, DIAL_STATUS[resident.outcome])
+            cause = CAUSES[resident.outcome]
+            if ch.peer_id and resident.outcome in ("busy", "congestion"):
+                # As seen: a Local channel's other half runs Busy()/Congestion() and ends with
+                # 17/34; the half the app originated ends with 0, only its Dial status says BUSY.
+                return await self._destroy(ch, UNKNOWN, peer_cause=cause)
+            return await self._destroy(ch, cause)
         if 0 < timeout < resident.ring_s:
-            return await self._destroy(ch, (0, "Unknown"))  # the dial timed out
+            self._dial(ch, "NOANSWER")
+            return await self._destroy(ch, RING_OUT)  # the dial timed out
         ch.state = "Up"
         self._emit_channel("ChannelStateChange", ch)
+        self._dial(ch, "ANSWER")
         if ch.peer_id:
             peer = self.channels[ch.peer_id]
             peer.state = "Up"
@@ -365,7 +400,7 @@ class FakeAsterisk:
                  "no_answer": CAUSES["no_answer"]}.get(q.get("reason", "normal"))
         if cause is None:
             raise AriError(400, "Invalid reason for hangup provided")
-        self._emit_channel("ChannelHangupRequest", ch, cause=cause[0], soft=True)
+        self._emit_channel("ChannelHangupRequest", ch, cause=SOFTHANGUP_EXPLICIT, soft=True)
         asyncio.create_task(self._destroy(ch, cause))
         return 204, None
 
@@ -389,7 +424,7 @@ class FakeAsterisk:
         ch.app_data = f"{self.app},amd,{resident.amd},{resident.amd_cause}"
         self._enter_stasis(ch, ["amd", resident.amd, resident.amd_cause])
 
-    async def _destroy(self, ch: Channel, cause: tuple[int, str]) -> None:
+    async def _destroy(self, ch: Channel, cause: tuple[int, str], peer_cause: tuple[int, str] | None = None) -> None:
         if ch.gone:
             return
         ch.gone = True
@@ -409,7 +444,8 @@ class FakeAsterisk:
         peer = self.channels.get(ch.peer_id or "")
         if peer is not None:
             peer.gone = True
-            self._emit_channel("ChannelDestroyed", peer, cause=cause[0], cause_txt=cause[1])
+            peer_cause = peer_cause or cause
+            self._emit_channel("ChannelDestroyed", peer, cause=peer_cause[0], cause_txt=peer_cause[1])
             self.channels.pop(peer.id, None)
         for task in ch.tasks:
             if task is not asyncio.current_task():
@@ -471,7 +507,7 @@ class FakeAsterisk:
                     break
                 except TimeoutError:
                     pass
-        pb.state = "failed" if pb.state == "failed" else "done"
+        pb.state = "failed" if pb.state == "failed" or ch.gone else "done"  # as seen: a hang-up fails it
         self._emit({"type": "PlaybackFinished", "playback": pb.json()})
         pb.done.set()
         self.playbacks.pop(pb.id, None)
@@ -497,7 +533,11 @@ class FakeAsterisk:
 
     async def _talk(self, ch: Channel, rec: Recording, speech: Speak | Mute | None) -> None:
         """Audio frames reach the recorder only while the resident sends audio; the length and
-        silence limits count those frames, so a channel without audio never ends on its own."""
+        silence limits count those frames, so a channel without audio never ends on its own -
+        unless it sends no frames at all (Mute): Asterisk gives up after 2 x 2 s."""
+        if isinstance(speech, Mute) and speech.ends_after_s is not None:
+            await self._sleep(speech.ends_after_s)  # no frame for 2 x 2 s: "No audio available"
+            return rec.finish.set()
         if not isinstance(speech, Speak):
             return
         limit = rec.max_duration or float("inf")
