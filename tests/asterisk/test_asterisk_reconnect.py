@@ -69,3 +69,30 @@ def test_place_call_gives_up_when_asterisk_stays_away(fake: FakeAsterisk, world:
     with pytest.raises(AriUnavailable, match="no ARI connection"):  # the dialer backs off and retries
         channel.place_call(world.dial(GOES_ON))
     assert channel.lines_in_use() == 0
+
+
+@SQLITE_ONLY
+def test_another_apps_channels_are_never_adopted(fake: FakeAsterisk, world: World, open_channel) -> None:
+    """Seen on a real Asterisk: `minyi dial` (app minyi) beside the live test (app minyi-test)
+    adopted the test's channel `minyi-1-...` - GET /channels lists every channel of the Asterisk -
+    answered and played to it, and stored its end as the result of its own attempt 1. Only the
+    channels the app is subscribed to (GET /applications/{app}: channel_ids) are adopted."""
+    import httpx
+
+    from ivr.channels.asterisk.ari import AriConfig
+
+    request = world.dial("+8613800000099")  # attempt ids of two databases overlap
+    other = f"minyi-{request.attempt_id}-0123456789abcdef"
+    fake.residents["+8613800000098"] = Resident(ring_s=0.1)
+    auth = {"Authorization": AriConfig(fake.url, fake.username, fake.password).authorization}
+    r = httpx.post(f"{fake.url}/ari/channels", headers=auth, params={
+        "endpoint": "PJSIP/+8613800000098@trunk", "app": "minyi-other", "appArgs": "1", "channelId": other})
+    assert r.status_code == 200
+    wait_for(lambda: other in fake.live_channels(), what="the other app's channel")
+    channel = open_channel()
+    wait_for(lambda: fake.connected and any(k == "applications.get" for k, _ in fake.requests), what="reconciling")
+    time.sleep(20 * SCALE)
+    assert channel.lines_in_use() == 0
+    assert [k for k, _ in fake.requests[1:] if k not in ("channels.list", "applications.get")] == []
+    assert world.outcome(request.attempt_id).attempt.outcome is None
+    fake.hang_up("+8613800000098")

@@ -162,6 +162,12 @@ class AriSession:
             raise
         return True
 
+    async def app_channel_ids(self) -> set[str]:
+        """The channels this app is subscribed to (ours, ringing or in Stasis). ``GET /channels``
+        lists every channel of the Asterisk, other apps' too."""
+        application: dict[str, Any] = await self._call("applications", "get", applicationName=self.app)
+        return set(application.get("channel_ids") or ())
+
     async def _call(self, resource: str, operation: str, **params: Any) -> Any:
         response = await getattr(getattr(self._ops, resource), operation)(
             **{k: v for k, v in params.items() if v is not None})

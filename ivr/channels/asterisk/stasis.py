@@ -47,11 +47,16 @@ class StasisHandler:
 
     async def on_connect(self, session: AriSession) -> None:
         """After every (re)connect: tell each call which channels still exist, adopt ours that
-        nobody follows."""
+        nobody follows. Ours are those the app is subscribed to: ``GET /channels`` lists every
+        channel of the Asterisk, and another app's (``minyi-2`` beside ``minyi-1``, a test
+        beside production) carry ids of the same form - adopting one would answer, play to and
+        hang up a call that another process runs, and store its result against the attempt of
+        the same number here."""
         known = [c for c in self.registry.calls() if c.placed]  # in the listing unless they ended
         live = {c["id"]: c for c in await session.channels()}
+        mine = await session.app_channel_ids()
         for channel_id, channel in live.items():
-            if self.registry.get(channel_id) is None:
+            if channel_id in mine and self.registry.get(channel_id) is None:
                 adopted = self._adopt(channel_id, channel)
                 known += [adopted] if adopted is not None else []  # told too: its StasisStart was long ago
         for call in known:

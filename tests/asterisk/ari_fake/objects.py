@@ -77,6 +77,7 @@ class Channel:
     created: str = field(default_factory=ari_time)
     stasis_args: list[str] | None = None  # in the Stasis app while not None
     app_data: str = ""
+    owner_app: str = ""  # the app it was originated into (both halves of a Local channel)
     from_dialplan: bool = False  # re-entered Stasis from the dialplan
     peer_id: str | None = None
     bridge_id: str | None = None

@@ -287,13 +287,23 @@ class FakeAsterisk:
         if self.validate:
             self.violations += self.spec.check_event(event)
         target = to or self._ws
-        if target is None or self._outbox is None:
-            return  # nobody listening: Asterisk drops it
+        if target is None or self._outbox is None or not self._ours(event):
+            return  # nobody listening (or another app's channel): Asterisk drops it
         self.events_sent += 1
         if to is None:
             self._outbox.put_nowait(json.dumps(event))
         else:
             asyncio.ensure_future(to.send_str(json.dumps(event)))
+
+    def _ours(self, event: dict[str, Any]) -> bool:
+        """Whether the event concerns no channel of another app."""
+        channel = event.get("channel") or event.get("peer")
+        channel_id = channel.get("id") if isinstance(channel, dict) else None
+        for key in ("playback", "recording"):
+            if key in event:
+                channel_id = event[key]["target_uri"].partition(":")[2]
+        ch = self.channels.get(channel_id or "")
+        return ch is None or ch.owner_app in ("", self.app)
 
     def _emit_channel(self, kind: str, ch: Channel, **extra: Any) -> None:
         self._emit({"type": kind, "channel": ch.json(), **extra})
@@ -320,7 +330,7 @@ class FakeAsterisk:
         channel_id = q.get("channelId") or f"{time.time():.6f}".replace(".", "") + f".{next(self._seq)}"
         if channel_id in self.channels:
             raise AriError(409, "Channel with given unique ID already exists")
-        if self._ws is None:
+        if self._ws is None and q["app"] == self.app:
             self.traps.append(f"originate while the app {self.app!r} is not registered: the call cannot enter Stasis")
         local = tech.lower() == "local"
         if local and not q.get("formats"):
@@ -332,12 +342,14 @@ class FakeAsterisk:
         ch = Channel(channel_id, f"{tech}/{resource}-{seq:08x}" + (";1" if local else ""), number,
                      self.residents.get(number), caller,
                      app_data=",".join(filter(None, [q["app"], q.get("appArgs", "")])))
+        ch.owner_app = q["app"]  # another app's channels are listed by GET /channels, their events go elsewhere
         self.channels[ch.id] = ch
         self.peak_calls = max(self.peak_calls, sum(1 for c in self.channels.values() if c.resident is not None))
         if local:
             peer = Channel(q.get("otherChannelId") or f"{channel_id};2", f"{tech}/{resource}-{seq:08x};2", number,
                            None, caller, context=resource.partition("@")[2] or "default")
             ch.peer_id = peer.id
+            peer.owner_app = ch.owner_app
             self.channels[peer.id] = peer
         self._dial(ch, "")
         ch.tasks.append(asyncio.create_task(self._ring(ch, int(q.get("timeout", "30")))))
@@ -374,7 +386,7 @@ class FakeAsterisk:
             peer = self.channels[ch.peer_id]
             peer.state = "Up"
             self._emit_channel("ChannelStateChange", peer)
-        if self._ws is None:  # Stasis(): "application not registered"
+        if self._ws is None and ch.owner_app == self.app:  # Stasis(): "application not registered"
             return await self._destroy(ch, NORMAL)
         self._enter_stasis(ch, ch.app_data.split(",")[1:])
         ch.tasks.append(asyncio.create_task(self._resident(ch)))
@@ -700,6 +712,6 @@ class FakeAsterisk:
     async def _get_application(self, a: dict[str, str], *_: Any) -> tuple[int, Any]:
         if a["applicationName"] != self.app or self._ws is None:
             raise AriError(404, "Application not found")
-        return 200, {"name": self.app, "channel_ids": [c.id for c in self.channels.values() if c.stasis_args
-                                                       is not None], "bridge_ids": list(self.bridges),
+        return 200, {"name": self.app, "channel_ids": [c.id for c in self.channels.values() if c.owner_app == self.app],
+                     "bridge_ids": list(self.bridges),
                      "endpoint_ids": [], "device_names": [], "events_allowed": [], "events_disallowed": []}
