@@ -1,33 +1,45 @@
-"""Optional: one whole interview against a real Asterisk (docs/asterisk.md, "Checking against a
-real Asterisk"). Skipped unless MINYI_TEST_ARI_URL names one; the resident is the dialplan context
-``minyi-residents`` answering a Local channel and sending the keys of COMPLETE."""
+"""Optional: calls on a real Asterisk (docs/asterisk.md, "Checking against a real Asterisk").
+Skipped unless MINYI_TEST_ARI_URL names one. The residents are the dialplan context
+``minyi-residents`` answering Local channels: any number answers with the keys of COMPLETE, and
+the numbers ``+86139000000xx`` of the docs' test extensions are busy, congested, ring out, hang up,
+leave a spoken suggestion, sound like a person or a machine to AMD(), or ask for a person."""
 
 from __future__ import annotations
 
 import os
+import wave
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 from asterisk_world import COMPLETE, SQLITE_ONLY, World, wait_until_idle
 
 from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions
 from ivr.channels.base import CallStatus
+from survey import aapor
 from survey.config import Settings
-from survey.models import InterviewStatus
+from survey.models import InterviewStatus, TaskKind
 
 LIVE = os.environ.get("MINYI_TEST_ARI_URL")
+APP = os.environ.get("MINYI_TEST_ARI_APP", "minyi-test")
 
-pytestmark = pytest.mark.skipif(not LIVE, reason="no real Asterisk: set MINYI_TEST_ARI_URL (and _USERNAME, _PASSWORD)")
+pytestmark = [pytest.mark.skipif(not LIVE, reason="no real Asterisk: set MINYI_TEST_ARI_URL (and _USERNAME, _PASSWORD)"),
+              SQLITE_ONLY]
 
 
-@SQLITE_ONLY
-def test_a_whole_interview_on_a_real_asterisk(world: World, sessions, clock, tmp_path) -> None:
+def _channel(sessions: Any, clock: Any, tmp_path: Path, **overrides: Any) -> AsteriskChannel:
     settings = Settings(ari_url=LIVE or "", ari_username=os.environ.get("MINYI_TEST_ARI_USERNAME", "minyi"),
-                        ari_password=os.environ.get("MINYI_TEST_ARI_PASSWORD", ""),
-                        ari_app=os.environ.get("MINYI_TEST_ARI_APP", "minyi-test"),
+                        ari_password=os.environ.get("MINYI_TEST_ARI_PASSWORD", ""), ari_app=APP,
                         asterisk_endpoint=os.environ.get("MINYI_TEST_ENDPOINT", "Local/{digits}@minyi-residents"),
                         recordings_dir=str(tmp_path))
-    options = AsteriskOptions.from_settings(settings, amd_context=os.environ.get("MINYI_TEST_AMD_CONTEXT", ""))
-    with AsteriskChannel(settings, sessions, clock, options=options, drain_s=0) as channel:
+    overrides.setdefault("amd_context", os.environ.get("MINYI_TEST_AMD_CONTEXT", ""))
+    return AsteriskChannel(settings, sessions, clock, options=AsteriskOptions.from_settings(settings, **overrides),
+                           drain_s=0)
+
+
+def test_a_whole_interview_on_a_real_asterisk(world: World, sessions, clock, tmp_path) -> None:
+    with _channel(sessions, clock, tmp_path) as channel:
         request = world.dial("+8613800138000")
         assert channel.place_call(request) is None
         wait_until_idle(channel, timeout_s=240)
@@ -35,3 +47,83 @@ def test_a_whole_interview_on_a_real_asterisk(world: World, sessions, clock, tmp
     assert out.attempt.outcome == CallStatus.ANSWERED, out.attempt.error
     assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE
     assert out.answers["q_procuratorate"] == int(COMPLETE[8]) and out.answers["d_years"] == float(COMPLETE[14])
+    assert out.attempt.hangup_cause == "16"  # our hang-up after the goodbye: Normal Clearing
+
+
+def test_unanswered_calls_on_a_real_asterisk(world: World, sessions, clock, tmp_path) -> None:
+    expected = {  # number: (ring timeout, call status, hang-up cause, AAPOR temporary code)
+        "+8613900000017": (30, CallStatus.BUSY, "17", aapor.BUSY),  # Busy()
+        "+8613900000034": (30, CallStatus.FAILED, "34", aapor.TECHNICAL),  # Congestion()
+        "+8613900000019": (4, CallStatus.NO_ANSWER, "19", aapor.NO_ANSWER),  # Ringing(), rings out
+        "+8613900000001": (30, CallStatus.NON_WORKING, "1", aapor.NON_WORKING),  # Hangup(1)
+    }
+    attempts = {}
+    with _channel(sessions, clock, tmp_path) as channel:
+        for number, (ring_s, *_rest) in expected.items():
+            request = replace(world.dial(number), ring_timeout_s=ring_s)
+            assert channel.place_call(request) is None
+            attempts[number] = request.attempt_id
+        wait_until_idle(channel, timeout_s=60)
+    for number, (_ring, status, cause, temp) in expected.items():
+        attempt = world.outcome(attempts[number]).attempt
+        assert (attempt.outcome, attempt.hangup_cause, attempt.temp_disposition) == (status, cause, temp), number
+        assert attempt.answered_at is None
+
+
+def test_a_resident_who_hangs_up_mid_interview(world: World, sessions, clock, tmp_path) -> None:
+    with _channel(sessions, clock, tmp_path) as channel:
+        request = world.dial("+8613900000002")
+        channel.place_call(request)
+        wait_until_idle(channel, timeout_s=60)
+    out = world.outcome(request.attempt_id)
+    assert out.attempt.outcome == CallStatus.ANSWERED, out.attempt.error
+    assert out.interview is not None and out.interview.status == InterviewStatus.PARTIAL
+    assert out.answers == {"consent": 1}
+    assert out.attempt.hangup_cause == "16"
+
+
+def test_a_spoken_suggestion_is_recorded_and_fetched(world: World, sessions, clock, tmp_path) -> None:
+    with _channel(sessions, clock, tmp_path) as channel:
+        request = world.dial("+8613900000003")
+        channel.place_call(request)
+        wait_until_idle(channel, timeout_s=240)
+    out = world.outcome(request.attempt_id)
+    assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE, out.attempt.error
+    assert out.answers["q_suggest_yn"] == 1 and out.answers["d_years"] == 15.0
+    [recording] = out.recordings
+    assert recording.duration_s is not None and 3 <= recording.duration_s <= 15
+    assert recording.path is not None
+    with wave.open(recording.path) as w:  # fetched from Asterisk: 8 kHz 16-bit mono, the tones we sent
+        assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1)
+        assert w.getnframes() >= 3 * 8000
+
+
+def test_amd_tells_a_person_from_a_machine(world: World, sessions, clock, tmp_path) -> None:
+    amd = os.environ.get("MINYI_TEST_AMD_CONTEXT") or f"{APP}-amd"
+    with _channel(sessions, clock, tmp_path, amd_context=amd) as channel:
+        person, machine = world.dial("+8613900000004"), world.dial("+8613900000005")
+        channel.place_call(person)
+        channel.place_call(machine)
+        wait_until_idle(channel, timeout_s=240)
+    out = world.outcome(machine.attempt_id)
+    assert out.attempt.outcome == CallStatus.MACHINE, out.attempt.error
+    assert out.attempt.amd_result is not None and out.attempt.amd_result.startswith("MACHINE:")
+    assert out.interview is None
+    out = world.outcome(person.attempt_id)
+    assert out.attempt.outcome == CallStatus.ANSWERED, out.attempt.error
+    assert out.attempt.amd_result is not None and out.attempt.amd_result.startswith("HUMAN:")
+    assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE
+    assert out.answers["d_years"] == 15.0
+    assert out.attempt.hangup_cause == "16"
+
+
+def test_zero_bridges_the_resident_to_an_operator(world: World, sessions, clock, tmp_path) -> None:
+    operator = os.environ.get("MINYI_TEST_OPERATOR_ENDPOINT", "Local/100@minyi-operators")
+    with _channel(sessions, clock, tmp_path, operator_endpoint=operator) as channel:
+        request = world.dial("+8613900000006")
+        channel.place_call(request)
+        wait_until_idle(channel, timeout_s=120)
+    out = world.outcome(request.attempt_id)
+    assert out.attempt.outcome == CallStatus.ANSWERED, out.attempt.error
+    assert out.interview is not None and out.interview.status == InterviewStatus.OPERATOR
+    assert [t.kind for t in out.tasks] == [TaskKind.OPERATOR]
