@@ -117,8 +117,8 @@ def _fit_group(towns: list[Estimate], aux: pd.DataFrame | None, psi_method: str,
         return [], "too few townships with a direct estimate for a Fay-Herriot model"
     used = [e for e, f in zip(towns, fitted, strict=True) if f]
     direct = np.array([e.estimate for e in used], dtype=np.float64)
-    psi = _psi(used, psi_method)
     try:
+        psi = _psi(used, psi_method)
         fit = fay_herriot(direct, psi, x_all[fitted])
     except AnalysisError as exc:  # supplementary figures: the direct estimates stand without them
         return [], f"no small-area estimates ({exc})"
@@ -138,8 +138,10 @@ def _psi(used: list[Estimate], method: str) -> FloatArray:
     n = np.array([e.n for e in used], dtype=np.float64)
     if method == "direct":
         return variance
-    kappa = float(np.median((variance * n)[variance > 0]))
-    return kappa / n
+    positive = (variance * n)[variance > 0]
+    if positive.size == 0:
+        raise AnalysisError("no township's direct estimate has a sampling variance to pool")
+    return float(np.median(positive)) / n
 
 
 def _design_matrix(townships: list[str], aux: pd.DataFrame | None) -> FloatArray:

@@ -10,7 +10,8 @@ from scipy import optimize
 
 from analysis.errors import AnalysisError
 from analysis.pipeline import Options, run_analysis
-from analysis.sae import fay_herriot
+from analysis.results import Estimate
+from analysis.sae import fay_herriot, small_area
 from analysis.spec import parse_spec
 
 
@@ -74,3 +75,13 @@ def test_pipeline_reports_eblups_beside_the_direct_estimates() -> None:
     with pytest.raises(AnalysisError, match="no row for township 'G'"):
         run_analysis(responses, cells, parse_spec({"indices": {"safety": SPEC_DICT["indices"]["safety"]}}),
                      Options(by=("age_group", "sex"), aux=aux.drop(index="G")))
+
+
+def test_no_sampling_variance_anywhere_gives_no_model_and_says_why() -> None:
+    """Every township answered alike (SE 0): there is nothing to pool, so no EBLUPs rather than NaN."""
+    towns = [Estimate(period="P", stratum=t, index="safety", kind="share", n=40, estimate=1.0, se=0.0,
+                      ci_low=0.9, ci_high=1.0, deff=None, deff_kish=1.0, n_eff=40.0) for t in "ABCDE"]
+    rows, log = small_area(towns, None)
+    assert rows == []
+    assert log == ["period P, safety: no small-area estimates (no township's direct estimate has a sampling "
+                   "variance to pool)"]
