@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from ari_fake import FakeAsterisk, Resident, answers
-from asterisk_world import COMPLETE, SCALE, SQLITE_ONLY, World, wait_until_idle
+from asterisk_world import COMPLETE, SCALE, SQLITE_ONLY, World, wait_for, wait_until_idle
 from typer.testing import CliRunner
 
 from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing, install_prompts, media_uri
@@ -41,8 +41,7 @@ def test_a_dialer_can_leave_the_calls_to_minyi_ari(fake: FakeAsterisk, world: Wo
             dialer.place_call(world.dial(NUMBER))
         server = open_channel()  # what `minyi ari` runs
         fake.residents[NUMBER] = Resident(answers(*COMPLETE))
-        while not fake.connected:
-            pass
+        wait_for(lambda: fake.connected, what="minyi ari's events connection")
         request = world.dial(NUMBER)
         assert dialer.place_call(request) is None
         assert dialer.lines_in_use() == 1
