@@ -7,7 +7,7 @@ when to commit (the webhook per request, the ARI app per event, the simulation p
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Final, Literal, Protocol, cast
 
 from sqlalchemy import Table, bindparam, delete, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from survey.models import (
     Answer,
     AuditLog,
     Case,
+    Contact,
     DoNotCall,
     FollowUpTask,
     Interview,
@@ -32,6 +33,7 @@ from survey.models import (
 from survey.questionnaire import Questionnaire
 
 _answers = cast(Table, Answer.__table__)
+_cases = cast(Table, Case.__table__)
 # RETURNING the question too: rows in any order let SQLite insert them with one statement.
 _ADD_ANSWERS = insert(_answers).returning(_answers.c.question_id, _answers.c.id)
 _SET_ANSWER = update(_answers).where(_answers.c.id == bindparam("row_id"))
@@ -55,11 +57,37 @@ def resumable_interviews(session: Session, case_ids: list[int]) -> dict[int, int
     return dict(session.execute(_RESUMABLE_IDS, {"ids": case_ids}).all()) if case_ids else {}
 
 
-def open_interview(session: Session, case: Case, questionnaire: Questionnaire, clock: Clock, *,
+class CaseRef(Protocol):
+    """What opening an interview needs of its case: a :class:`Case` row, or what a dialer's call
+    request already says of it."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def survey_id(self) -> int: ...
+
+    @property
+    def language(self) -> str | None: ...
+
+
+LOOK_UP: Final = "look up"  # open_interview(resume=...): find the case's partial interview
+
+
+def open_interview(session: Session, case: CaseRef, questionnaire: Questionnaire, clock: Clock, *,
                    mode: str = InterviewMode.IVR, attempt_id: int | None = None,
-                   interviewer_id: int | None = None) -> Interview:
-    """Resume the case's partial interview or start a new one."""
-    interview = resumable_interview(session, case.id)
+                   interviewer_id: int | None = None, resume: int | None | Literal["look up"] = LOOK_UP,
+                   insert_now: bool = True) -> Interview:
+    """Resume the case's partial interview or start a new one.
+
+    ``resume`` is the id of the partial to resume (None: there is none) when the caller knows it
+    already, as the dialer does for every call it places. ``insert_now=False`` leaves a new
+    interview to the session's next flush, so that a caller storing a whole call at once (the
+    simulation) writes it with one statement; its id is unknown until then."""
+    if resume == LOOK_UP:
+        interview = resumable_interview(session, case.id)
+    else:
+        interview = None if resume is None else session.get(Interview, resume)
     now = clock.now()
     if interview is None:
         interview = Interview(case_id=case.id, survey_id=case.survey_id, questionnaire_version=questionnaire.version,
@@ -69,7 +97,8 @@ def open_interview(session: Session, case: Case, questionnaire: Questionnaire, c
     interview.mode = mode
     interview.last_attempt_id = attempt_id or interview.last_attempt_id
     interview.interviewer_id = interviewer_id
-    session.flush()
+    if insert_now:
+        session.flush()
     return interview
 
 
@@ -92,8 +121,9 @@ class InterviewSession:
         # a state has no answer yet and needs no query to say so.
         self._stored: dict[str, int] | None = None if state else {}
         self._given: dict[str, dict[str, Any]] = {}  # answers not written yet, by question
+        self._case_language: str | None = None  # the language chosen, for a case not loaded here
         self._consent_id = next((q.id for q in questionnaire.questions if q.role == "consent"), None)
-        event.listen(session, "before_flush", self._write_answers)
+        event.listen(session, "after_flush_postexec", self._write_answers)
         event.listen(session, "after_rollback", self._rolled_back)
 
     def handle(self, event: Event) -> Step:
@@ -133,7 +163,7 @@ class InterviewSession:
             "codes": list(e.codes) if e.codes is not None else None, "raw_input": e.raw_input,
             "duration_ms": e.duration_ms, "reprompts": e.reprompts, "mode": iv.mode, "answered_at": now}
         if e.recording_path:
-            self.session.add(Recording(interview_id=iv.id, question_id=e.question_id, path=e.recording_path,
+            self.session.add(Recording(interview=iv, question_id=e.question_id, path=e.recording_path,
                                        provider_id=e.recording_provider_id, duration_s=e.recording_seconds,
                                        created_at=now))
         if e.question_id == self._consent_id:
@@ -141,9 +171,14 @@ class InterviewSession:
 
     def _write_answers(self, *_flush: object) -> None:
         """Write the answers given since the last flush, with one statement for the new rows and
-        one for the changed ones (Core: an interview gives many answers). It runs before every
-        flush of the session, and every event changes the interview, so the flush that stores
-        the interview's state stores its answers too."""
+        one for the changed ones (Core: an interview gives many answers), and the case's language
+        when the case is not loaded here. It runs after every flush of the session, and every
+        event changes the interview, so the flush that stores the interview's state (and inserts
+        a new interview) is followed by its answers, in the same transaction."""
+        if self._case_language is not None:
+            self.session.connection().execute(
+                update(_cases).where(_cases.c.id == self.interview.case_id).values(language=self._case_language))
+            self._case_language = None
         if not self._given:
             return
         given, self._given = self._given, {}
@@ -167,6 +202,7 @@ class InterviewSession:
         the stored rows are read again: some may have gone with it."""
         self._given.clear()
         self._stored = None
+        self._case_language = None
 
     def _status(self, e: fx.StatusChanged) -> None:
         iv = self.interview
@@ -176,7 +212,11 @@ class InterviewSession:
 
     def _language(self, e: fx.LanguageChosen) -> None:
         self.interview.language = e.language
-        self.interview.case.language = e.language
+        case = self.session.identity_map.get(identity_key(Case, self.interview.case_id))
+        if case is None:
+            self._case_language = e.language  # written after the next flush, without loading the case
+        else:
+            case.language = e.language
 
     def _operator(self, e: fx.OperatorRequested) -> None:
         open_task = self.session.scalars(select(FollowUpTask).where(
@@ -189,11 +229,12 @@ class InterviewSession:
                 note=f"operator requested at {e.question_id or 'start'}"))
 
     def _opt_out(self, _e: fx.OptedOut) -> None:
-        case = self.interview.case
-        number_hash = case.contact.number_hash
+        number_hash = self.session.scalar(select(Contact.number_hash).join(Case, Case.contact_id == Contact.id)
+                                          .where(Case.id == self.interview.case_id))
+        assert number_hash is not None  # foreign keys
         if self.session.get(DoNotCall, number_hash) is None:
             self.session.add(DoNotCall(number_hash=number_hash, added_at=self.clock.now(), source="ivr_opt_out",
-                                       survey_id=case.survey_id))
+                                       survey_id=self.interview.survey_id))
 
     def _callback(self, e: fx.CallbackRequested) -> None:
         self.callback_requested = True
@@ -202,6 +243,8 @@ class InterviewSession:
     def _cleared(self, e: fx.AnswersCleared) -> None:
         if not e.question_ids:
             return
+        if self.interview.id is None:
+            self.session.flush()  # inserts the interview, then writes its answers
         self._write_answers()
         gone = _answers.c.interview_id == self.interview.id, _answers.c.question_id.in_(e.question_ids)
         before: dict[str, Any] = {qid: code if codes is None else codes for qid, code, codes in self.session.execute(

@@ -212,5 +212,7 @@ def bundled_path() -> Path:
     return Path(str(resources.files("survey.questionnaire").joinpath("bundled/safety.yaml")))
 
 
+@cache
 def load_bundled() -> m.Questionnaire:
+    """The bundled questionnaire, read once per process (a questionnaire is immutable)."""
     return load(bundled_path())

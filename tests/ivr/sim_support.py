@@ -14,6 +14,7 @@ from ivr.channels.base import CallRequest, CallResult
 from ivr.channels.simulated import Behaviour, Person, SimulatedChannel, World
 from ivr.channels.simulated.behaviour import DAYPARTS
 from ivr.engine import Event, HangUp, Step
+from ivr.interviews import resumable_interviews
 from survey.clock import VirtualClock
 from survey.db import session_scope
 from survey.models import CallAttempt, Case, Contact
@@ -73,7 +74,8 @@ class Fieldwork:
                                   started_at=self.clock.now())
             s.add(attempt)
             s.flush()
-            return CallRequest(attempt.id, case_id, None, self.numbers[case_id], "", language)
+            partial = resumable_interviews(s, [case_id]).get(case_id)
+            return CallRequest(attempt.id, case_id, partial, self.numbers[case_id], "", language)
 
     def call(self, channel: SimulatedChannel, case_id: int, language: str | None = None) -> CallResult:
         """One attempt on ``case_id``; the shared clock then moves on a minute."""

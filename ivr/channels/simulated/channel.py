@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +38,20 @@ MAX_EVENTS = 500  # a call longer than this is a bug in a resident model, not a 
 RECORDING_SCHEME = "simulated://"  # recordings of simulated calls have no audio
 
 
+class _Where(NamedTuple):
+    township: str  # code
+    timezone: str  # the survey's
+    survey_id: int
+
+
+class _Case(NamedTuple):
+    """An answered call's case, as the request and the cache know it (no query)."""
+
+    id: int
+    survey_id: int
+    language: str | None
+
+
 class SimulatedChannel:
     """Implements :class:`ivr.channels.base.Channel` against a :class:`World`."""
 
@@ -53,7 +68,7 @@ class SimulatedChannel:
         self.seed = seed
         self.behaviour = behaviour or Behaviour()
         self._resident = resident or self._modelled_resident
-        self._cases: dict[int, tuple[str, str]] = {}  # case id -> (township code, time zone)
+        self._cases: dict[int, _Where] = {}
         self._questionnaires: dict[int, Questionnaire] = {}  # by survey id
 
     def lines_in_use(self) -> int:
@@ -62,30 +77,28 @@ class SimulatedChannel:
     def place_call(self, request: CallRequest) -> CallResult:
         now = self.clock.now()
         rng = seeded(self.seed, "call", request.number, request.attempt_id)
-        township, timezone = self._where(request.case_id)
-        person = self.world.person(request.number, township)
+        where = self._where(request.case_id)
+        person = self.world.person(request.number, where.township)
         ring = rng.uniform(*self.behaviour.ring_s)
-        unanswered = self._network(request, person, now, ring, to_local(now, timezone), rng)
+        unanswered = self._network(request, person, now, ring, to_local(now, where.timezone), rng)
         if unanswered is not None:
             return unanswered  # nobody spoke: nothing to store, no transaction
+        case = _Case(request.case_id, where.survey_id, request.language)
         with session_scope(self.sessions) as session:
-            case = session.get(Case, request.case_id)
-            if case is None:
-                raise LookupError(f"simulated call for attempt {request.attempt_id}: no case {request.case_id}")
             return self._interview(session, request, case, person, (now, now + timedelta(seconds=ring)), rng)
 
-    def _where(self, case_id: int) -> tuple[str, str]:
-        """The case's township code and its survey's time zone, from a per-survey cache (most calls
-        are never answered, and need no transaction at all)."""
+    def _where(self, case_id: int) -> _Where:
+        """Where the case is, from a per-survey cache (most calls are never answered, and need no
+        transaction at all; an answered one needs no more of its case than this and the request)."""
         if case_id not in self._cases:
             with session_scope(self.sessions) as session:
                 case = session.get(Case, case_id)
                 if case is None:
                     raise LookupError(f"simulated call: no case {case_id}")
-                timezone = case.stratum.survey.timezone
+                timezone, survey_id = case.stratum.survey.timezone, case.survey_id
                 rows = session.execute(select(Case.id, Stratum.code).join(Stratum, Stratum.id == Case.stratum_id)
-                                       .where(Case.survey_id == case.survey_id)).all()
-                self._cases.update({cid: (code, timezone) for cid, code in rows})
+                                       .where(Case.survey_id == survey_id)).all()
+                self._cases.update({cid: _Where(code, timezone, survey_id) for cid, code in rows})
         return self._cases[case_id]
 
     # -- before anyone speaks ---------------------------------------------------------------
@@ -114,18 +127,18 @@ class SimulatedChannel:
 
     # -- the interview ----------------------------------------------------------------------
 
-    def _interview(self, session: Session, request: CallRequest, case: Case, person: Person,
+    def _interview(self, session: Session, request: CallRequest, case: _Case, person: Person,
                    times: tuple[datetime, datetime], rng: random.Random) -> CallResult:
         """The call once a person picked up: ``times`` is when it started and when it was answered."""
         started_at, answered_at = times
         questionnaire = self._questionnaire(session, case.survey_id)
         local = VirtualClock(answered_at)
         interview = open_interview(session, case, questionnaire, local, mode=InterviewMode.IVR,
-                                   attempt_id=request.attempt_id)
+                                   attempt_id=request.attempt_id, resume=request.interview_id, insert_now=False)
         if request.language in questionnaire.languages and not interview.state:
             interview.language = request.language  # the dialer knows the case's language
         run = InterviewSession(session, interview, questionnaire, local, ask_language=request.language is None)
-        resident = self._resident(person, questionnaire, rng, _recording_path(interview.id))
+        resident = self._resident(person, questionnaire, rng, _recording_path(request.attempt_id))
         step = run.handle(Answered())
         for _ in range(MAX_EVENTS):
             if step.hangup or step.transfer:
@@ -182,5 +195,5 @@ def _after(start: datetime) -> Callable[[float], datetime]:
     return lambda seconds: start + timedelta(seconds=seconds)
 
 
-def _recording_path(interview_id: int) -> Callable[[str], str]:
-    return lambda question_id: f"{RECORDING_SCHEME}interview/{interview_id}/{question_id}.wav"
+def _recording_path(attempt_id: int) -> Callable[[str], str]:
+    return lambda question_id: f"{RECORDING_SCHEME}attempt/{attempt_id}/{question_id}.wav"
