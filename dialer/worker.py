@@ -78,8 +78,9 @@ class WorkerOptions:
     poll_seconds: float = 1.0  # longest real-time sleep
     housekeeping_every: timedelta = timedelta(minutes=5)
     # A virtual clock also leases for the lines that free up this soon, and places those calls as
-    # their lines free: several times fewer (and larger) transactions for the same calls.
-    lease_ahead: timedelta = timedelta(minutes=1)
+    # their lines free: several times fewer (and larger) transactions for the same calls. A case
+    # falling due meanwhile waits for the next batch, so a booked callback may go out this late.
+    lease_ahead: timedelta = timedelta(minutes=5)
     progress_every_s: float = 0.5  # wall-clock seconds between progress reports
 
 

@@ -37,6 +37,7 @@ _cases = cast(Table, Case.__table__)
 # RETURNING the question too: rows in any order let SQLite insert them with one statement.
 _ADD_ANSWERS = insert(_answers).returning(_answers.c.question_id, _answers.c.id)
 _SET_ANSWER = update(_answers).where(_answers.c.id == bindparam("row_id"))
+_SET_LANGUAGE = update(_cases).where(_cases.c.id == bindparam("case_id")).values(language=bindparam("chosen"))
 RESUMABLE = (InterviewStatus.IN_PROGRESS, InterviewStatus.PARTIAL, InterviewStatus.OPERATOR)
 _interviews = cast(Table, Interview.__table__)
 _RESUMABLE_IDS = (select(_interviews.c.case_id, func.max(_interviews.c.id))
@@ -176,8 +177,8 @@ class InterviewSession:
         event changes the interview, so the flush that stores the interview's state (and inserts
         a new interview) is followed by its answers, in the same transaction."""
         if self._case_language is not None:
-            self.session.connection().execute(
-                update(_cases).where(_cases.c.id == self.interview.case_id).values(language=self._case_language))
+            self.session.connection().execute(_SET_LANGUAGE, {"case_id": self.interview.case_id,
+                                                               "chosen": self._case_language})
             self._case_language = None
         if not self._given:
             return
