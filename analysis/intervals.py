@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import special, stats
+from scipy import special  # the functions scipy.stats calls here, without its import time
 
 from analysis.grouping import BoolArray, FloatArray
 
@@ -32,7 +32,7 @@ METHODS = ("logit", "wilson", "kg")
 FALLBACK = "kg-range (se=0)"
 CENSUS = "census"
 ZERO_SE = 1e-12  # SEs below this times the index's range are rounding noise
-Z = float(stats.norm.ppf(0.5 + LEVEL / 2))
+Z = float(special.ndtri(0.5 + LEVEL / 2))
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Intervals:
 
 
 def t_quantile(df: FloatArray) -> FloatArray:
-    return np.asarray(stats.t.ppf(0.5 + LEVEL / 2, df), dtype=np.float64)
+    return np.asarray(special.stdtrit(df, 0.5 + LEVEL / 2), dtype=np.float64)
 
 
 def logit_interval(p: FloatArray, se: FloatArray, df: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -66,8 +66,8 @@ def korn_graubard(p: FloatArray, n_eff: FloatArray, n: FloatArray,
     x = p * n_star
     alpha = 1 - LEVEL
     with np.errstate(invalid="ignore"):
-        low = np.where(p > 0, stats.beta.ppf(alpha / 2, x, n_star - x + 1), 0.0)
-        high = np.where(p < 1, stats.beta.ppf(1 - alpha / 2, x + 1, n_star - x), 1.0)
+        low = np.where(p > 0, special.betaincinv(x, n_star - x + 1, alpha / 2), 0.0)
+        high = np.where(p < 1, special.betaincinv(x + 1, n_star - x, 1 - alpha / 2), 1.0)
     return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
 
 

@@ -4,7 +4,9 @@
 
 Runs the demo in-process (as ``minyi demo --quiet`` does, minus the printing) in a temporary
 folder and prints the total, the two fielded rounds and the analysis + bulletin, with the number
-of calls and completes, and the command's own wall time in a fresh process.
+of calls and completes, and the command's own wall time in a fresh process. The demo is
+CPU-bound Python, so the first line gives this machine's speed at plain Python (the best time
+of ``sum(range(100))``): figures from two machines compare only with it beside them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 
 from survey.config import load_settings
@@ -26,6 +29,7 @@ def main() -> None:
     parser.add_argument("--quota", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
+    print(f"python speed: sum(range(100)) takes {python_speed_us():.2f} us here (best of 5)")
     for run in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             began = time.perf_counter()
@@ -44,6 +48,12 @@ def main() -> None:
         subprocess.run([str(minyi), "demo", "--quiet", "--out", tmp, "--townships", str(args.townships),
                         "--quota", str(args.quota)], check=True, stdout=subprocess.DEVNULL)
         print(f"`minyi demo --quiet` wall time: {time.perf_counter() - began:.1f} s")
+
+
+def python_speed_us() -> float:
+    """Microseconds per ``sum(range(100))``, the best of five rounds (``python -m timeit``'s figure)."""
+    loops = 200_000
+    return min(timeit.repeat("sum(range(100))", number=loops, repeat=5)) / loops * 1e6
 
 
 if __name__ == "__main__":
