@@ -78,11 +78,12 @@ class SimulatedChannel:
         now = self.clock.now()
         rng = seeded(self.seed, "call", request.number, request.attempt_id)
         where = self._where(request.case_id)
-        person = self.world.person(request.number, where.township)
+        household = self.world.household(request.number, where.township)
         ring = rng.uniform(*self.behaviour.ring_s)
-        unanswered = self._network(request, person, now, ring, to_local(now, where.timezone), rng)
+        unanswered = self._network(request, household, now, ring, to_local(now, where.timezone), rng)
         if unanswered is not None:
             return unanswered  # nobody spoke: nothing to store, no transaction
+        person = self.world.person(request.number, where.township)
         case = _Case(request.case_id, where.survey_id, request.language)
         with session_scope(self.sessions) as session:
             return self._interview(session, request, case, person, (now, now + timedelta(seconds=ring)), rng)

@@ -114,6 +114,7 @@ class World:
         self.climate, self._previous_climate = make_climates(seed, self.townships)
         self._by_code = {t.code: t for t in self.townships}
         self._people: dict[tuple[str, str], Person] = {}
+        self._households: dict[tuple[str, str], Person] = {}  # people without their opinions
 
     def previous(self) -> World:
         """The same county (townships, people, frame) one period earlier, with other true rates."""
@@ -122,7 +123,7 @@ class World:
         earlier = copy.copy(self)
         earlier.period = "previous"
         earlier.climate = self._previous_climate
-        earlier._people = {}
+        earlier._people, earlier._households = {}, {}
         return earlier
 
     def township(self, code: str) -> Township:
@@ -138,8 +139,17 @@ class World:
         """The resident behind ``number`` in ``township`` (a township code), always the same one."""
         key = (number, township)
         if key not in self._people:
-            self._people[key] = self._make_person(number, self.township(township))
+            self._people[key] = self._with_opinions(self.household(number, township), self.township(township))
         return self._people[key]
+
+    def household(self, number: str, township: str) -> Person:
+        """:meth:`person` without the opinions (``answers`` empty): enough to say whether the line
+        works and who picks up when. Most numbers called never reach an interview, and drawing
+        opinions is most of the work of making a person."""
+        key = (number, township)
+        if key not in self._households:
+            self._households[key] = self._make_person(number, self.township(township))
+        return self._households[key]
 
     def _make_person(self, number: str, town: Township) -> Person:
         mix = self.mix
@@ -150,11 +160,10 @@ class World:
         rng = seeded(self.seed, "person", town.code, number)
         cells = town.cells()
         (age, sex), = rng.choices([c for c, _ in cells], weights=[n for _, n in cells])
-        person = Person(number=number, township=town.code, line=line, voicemail=voicemail, age_group=age, sex=sex,
-                        years=rng.randint(0, MAX_YEARS[age]), minor=rng.random() < mix.minor,
-                        newcomer=rng.random() < mix.newcomer, english=rng.random() < mix.english,
-                        reachability=math.exp(rng.gauss(0.0, 0.4)))
-        return self._with_opinions(person, town)
+        return Person(number=number, township=town.code, line=line, voicemail=voicemail, age_group=age, sex=sex,
+                      years=rng.randint(0, MAX_YEARS[age]), minor=rng.random() < mix.minor,
+                      newcomer=rng.random() < mix.newcomer, english=rng.random() < mix.english,
+                      reachability=math.exp(rng.gauss(0.0, 0.4)))
 
     def _with_opinions(self, person: Person, town: Township) -> Person:
         rng = seeded(self.seed, self.period, "opinions", town.code, person.number)
