@@ -9,9 +9,10 @@ Fallback: when the linearised variance is 0 (estimate 0 or 1, or answers fully e
 weighting cells) there is no effective n and these intervals collapse to a point. The index is then
 rescaled to [0, 1] by its range and given the Korn-Graubard interval with the Kish effective n of
 the valid answers: a bounded variable with mean p has variance at most p(1-p) on that scale, so
-this is conservative. Such rows say ``kg-range (se=0)`` as their method. An SE at rounding-noise
-level (below ``ZERO_SE`` times the index's range; e.g. 1e-31 when every answer is the same) counts
-as 0: it would otherwise give a point interval labelled ``logit`` or ``t``.
+this is conservative. Such rows say ``kg-range (se=0)`` as their method. The caller passes an SE at
+rounding-noise level (below ``ZERO_SE`` times the index's range; e.g. 1e-31 when every answer is
+the same) as 0, as :mod:`analysis.estimates` does: it would otherwise give a point interval
+labelled ``logit`` or ``t``.
 
 Exception: a domain all of whose townships were enumerated completely (n_h = N_h, so 1 - f = 0)
 has no sampling error; its interval is the estimate itself, labelled ``census``.
@@ -87,7 +88,7 @@ def intervals(*, share: bool, method: str, estimate: FloatArray, se: FloatArray,
     if method not in METHODS:
         raise ValueError(f"CI method must be one of {METHODS}")
     census = np.zeros(estimate.size, dtype=bool) if census is None else census
-    flat = (se <= ZERO_SE * (high - low)) & ~census
+    flat = (se <= 0) & ~census
     ok = ~flat & ~census
     lo, hi = np.full(estimate.size, np.nan), np.full(estimate.size, np.nan)
     label = np.full(estimate.size, method if share else "t", dtype=object)

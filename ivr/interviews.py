@@ -124,7 +124,7 @@ class InterviewSession:
         self._given: dict[str, dict[str, Any]] = {}  # answers not written yet, by question
         self._case_language: str | None = None  # the language chosen, for a case not loaded here
         self._consent_id = next((q.id for q in questionnaire.questions if q.role == "consent"), None)
-        event.listen(session, "after_flush_postexec", self._write_answers)
+        event.listen(session, "after_flush_postexec", self._write_pending)
         event.listen(session, "after_rollback", self._rolled_back)
 
     def handle(self, event: Event) -> Step:
@@ -170,7 +170,7 @@ class InterviewSession:
         if e.question_id == self._consent_id:
             iv.consent = self.engine.state.get("consent")
 
-    def _write_answers(self, *_flush: object) -> None:
+    def _write_pending(self, *_flush: object) -> None:
         """Write the answers given since the last flush, with one statement for the new rows and
         one for the changed ones (Core: an interview gives many answers), and the case's language
         when the case is not loaded here. It runs after every flush of the session, and every
@@ -246,7 +246,7 @@ class InterviewSession:
             return
         if self.interview.id is None:
             self.session.flush()  # inserts the interview, then writes its answers
-        self._write_answers()
+        self._write_pending()
         gone = _answers.c.interview_id == self.interview.id, _answers.c.question_id.in_(e.question_ids)
         before: dict[str, Any] = {qid: code if codes is None else codes for qid, code, codes in self.session.execute(
             select(_answers.c.question_id, _answers.c.code, _answers.c.codes).where(*gone))}
