@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from dialer.cases import DIALABLE, OPEN, finalise
@@ -48,11 +48,15 @@ def listed(session: Session, hashes: Iterable[str]) -> set[str]:
 
 def sweep(session: Session, survey_id: int, now: datetime) -> int:
     """Finalise dialable cases whose number reached the list some other way (staff, another
-    system). Returns how many."""
+    system). Returns how many. It looks before it writes: it runs at every housekeeping and
+    almost always finds nothing, and a write would hold SQLite's one write lock (against the
+    other processes on the file) until the housekeeping's transaction ends."""
     listed_contacts = select(Contact.id).join(DoNotCall, DoNotCall.number_hash == Contact.number_hash)
+    on_list = and_(Case.survey_id == survey_id, Case.status.in_(DIALABLE), Case.contact_id.in_(listed_contacts))
+    if not session.scalar(select(exists().where(on_list))):
+        return 0
     result = session.execute(
-        update(Case).where(Case.survey_id == survey_id, Case.status.in_(DIALABLE),
-                           Case.contact_id.in_(listed_contacts))
+        update(Case).where(on_list)
         .values(status=CaseStatus.FINAL, final_disposition=aapor.REFUSAL, final_at=now, next_attempt_at=None,
                 callback_at=None, updated_at=now)
         .execution_options(synchronize_session=False))

@@ -6,20 +6,27 @@ rollback on error), so domain functions take a ``Session`` and never commit on t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys, a busy timeout and a larger page cache."""
+    """An engine for ``url``; SQLite gets WAL, foreign keys, a busy timeout, a larger page cache
+    and, for a database file, writers that take turns (:mod:`survey.sqlite_turns`)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        connect_args: dict[str, object] = {"timeout": 30, "check_same_thread": False}
+        if make_url(url).database not in (None, "", ":memory:") and os.name == "posix":
+            from survey.sqlite_turns import TurnTakingConnection
+
+            connect_args["factory"] = TurnTakingConnection
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://"):
