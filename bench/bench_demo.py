@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_demo.py [--townships 21] [--quota 100] [--repeat 1]
 
 Runs the demo in-process (as ``minyi demo --quiet`` does, minus the printing) in a temporary
-folder and prints the total, the two fielded rounds and the analysis + bulletin, with the number
-of calls and completes, and the command's own wall time in a fresh process. The demo is
+folder and prints the total and each round's calls and dialling time (the two rounds are dialled
+at the same time, in two processes), and the command's own wall time in a fresh process. The demo is
 CPU-bound Python, so the first line gives this machine's speed at plain Python (the best time
 of ``sum(range(100))``): figures from two machines compare only with it beside them.
 """
@@ -36,12 +36,10 @@ def main() -> None:
             result = run_demo(DemoOptions(out=Path(tmp), townships=args.townships, quota=args.quota),
                               load_settings({}))
             total = time.perf_counter() - began
-        fielded = sum(r.worker.elapsed_s for r in result.rounds)
-        calls = sum(r.worker.placed for r in result.rounds)
+        rounds = ", ".join(f"{r.period} {r.worker.placed} calls in {r.worker.elapsed_s:.1f} s" for r in result.rounds)
         completes = sum(int(x.counts["I"]) for x in result.rates if x.stratum == "ALL")
-        print(f"demo run {run + 1}: {total:.1f} s in-process ({args.townships} townships, quota {args.quota}): "
-              f"fieldwork {fielded:.1f} s for {calls} calls ({calls / fielded:.0f} calls/s), "
-              f"analysis + bulletin {total - fielded:.1f} s; {completes} completes in the current round")
+        print(f"demo run {run + 1}: {total:.1f} s in-process ({args.townships} townships, quota {args.quota}); "
+              f"rounds dialled side by side: {rounds}; {completes} completes in the current round")
     with tempfile.TemporaryDirectory() as tmp:
         minyi = Path(sys.executable).with_name("minyi")
         began = time.perf_counter()

@@ -1,14 +1,24 @@
 """The main job on embedded defaults: a simulated county's survey round, start to bulletin.
 
-Two rounds are fielded (the previous period, then the current one) so that the bulletin can show
+Two rounds are fielded (the previous period and the current one) so that the bulletin can show
 change; each runs the real dialer, engine and storage over the simulated channel on a virtual
 clock. The world knows every township's true rates, so the result can be checked against them.
+
+The rounds are independent surveys and the work is CPU-bound Python, so the previous period is
+dialled in a second process while this one dials the current period (and shows it): on two cores
+the demo takes little more than one round. Both write to the one SQLite file, taking turns
+(:mod:`survey.sqlite_turns`); each round's calls draw their chance from the number and the
+moment of the call, not from database ids, so the result does not depend on the interleaving.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
+import signal
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -78,7 +88,7 @@ class DemoResult:
 def fresh_database(out: Path) -> tuple[Path, sessionmaker[Session]]:
     """An empty, migrated SQLite database in ``out`` (a previous demo's files are removed)."""
     if out.exists():
-        for name in ("minyi.db", "minyi.db-wal", "minyi.db-shm", "bulletin.pdf"):
+        for name in ("minyi.db", "minyi.db-wal", "minyi.db-shm", "minyi.db.writers", "bulletin.pdf"):
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / "frames", ignore_errors=True)
     (out / "frames").mkdir(parents=True, exist_ok=True)
@@ -88,9 +98,10 @@ def fresh_database(out: Path) -> tuple[Path, sessionmaker[Session]]:
     return path, session_factory(engine)
 
 
-def field_round(sessions: sessionmaker[Session], world: World, options: DemoOptions, period: str, start: datetime,
-                vault: PhoneVault, progress: Callable[[Progress], None] | None) -> RoundReport:
-    """Create the round, import its frame, dial until the quotas are met, close it."""
+def prepare_round(sessions: sessionmaker[Session], world: World, options: DemoOptions, period: str,
+                  start: datetime, vault: PhoneVault) -> tuple[str, VirtualClock]:
+    """Create the round's survey and import its frame; returns the survey's code and the round's
+    clock, a minute before its first call (``start``, local time)."""
     code = f"demo-{period}"
     first_call = from_local(start, TIMEZONE)
     settings = {"timezone": TIMEZONE, "field_start": first_call,
@@ -107,11 +118,37 @@ def field_round(sessions: sessionmaker[Session], world: World, options: DemoOpti
                                settings=settings)
         import_sample(session, survey, read_frame(frame_path), vault, clock.now(),
                       replicate_size=options.replicate_size, seed=options.seed)
+    return code, clock
+
+
+def dial_round(sessions: sessionmaker[Session], world: World, options: DemoOptions, code: str, period: str,
+               clock: VirtualClock, vault: PhoneVault, progress: Callable[[Progress], None] | None) -> RoundReport:
+    """Dial the prepared round until its quotas are met (or its field period ends), then close it."""
     channel = SimulatedChannel(sessions, clock, world, seed=options.seed)
     report = run_worker(sessions, channel, clock, vault, WorkerOptions(survey=code), progress)
     with session_scope(sessions) as session:
         close_survey(session, survey_by_code(session, code), clock)
     return RoundReport(code, period, report)
+
+
+def _dial_previous_round(database: Path, options: DemoOptions, code: str, start: datetime, secret: str) -> RoundReport:
+    """:func:`dial_round` for the previous period, in a process of its own: the same world one
+    period earlier, over its own connection to the demo's database."""
+    sessions = session_factory(make_engine(f"sqlite:///{database}"))
+    world = World(seed=options.seed, townships=options.townships).previous()
+    return dial_round(sessions, world, options, code, options.previous_period, VirtualClock(start),
+                      PhoneVault(secret), None)
+
+
+def _stop_on_ctrl_c() -> None:
+    """In the second process: Ctrl-C reaches both processes (they share the terminal), and this
+    one stops at once and quietly; the first reports the interruption. Its open transaction, if
+    any, is lost with it, which SQLite guarantees is harmless."""
+    signal.signal(signal.SIGINT, lambda _signum, _frame: os._exit(130))
+
+
+def _ready() -> None:
+    """Nothing: submitted first, it makes the second process start and import this module."""
 
 
 def run_demo(options: DemoOptions, settings: Settings,
@@ -123,11 +160,15 @@ def run_demo(options: DemoOptions, settings: Settings,
     vault = PhoneVault(settings.secret_key)
     world = World(seed=options.seed, townships=options.townships)
     spec = bundled_analysis_spec()
-    rounds = [
-        field_round(sessions, world.previous(), options, options.previous_period, datetime(2026, 9, 7, 18, 0),
-                    vault, progress),
-        field_round(sessions, world, options, options.period, datetime(2026, 10, 12, 18, 0), vault, progress),
-    ]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_stop_on_ctrl_c) as elsewhere:
+        elsewhere.submit(_ready)  # the second process starts (imports) while this one prepares both rounds
+        earlier, earlier_clock = prepare_round(sessions, world.previous(), options, options.previous_period,
+                                               datetime(2026, 9, 7, 18, 0), vault)
+        code, clock = prepare_round(sessions, world, options, options.period, datetime(2026, 10, 12, 18, 0), vault)
+        previous = elsewhere.submit(_dial_previous_round, database, options, earlier, earlier_clock.now(),
+                                    settings.secret_key)
+        current = dial_round(sessions, world, options, code, options.period, clock, vault, progress)
+        rounds = [previous.result(), current]
     bulletin = options.out / "bulletin.pdf"
     with session_scope(sessions) as session:
         survey = survey_by_code(session, f"demo-{options.period}")

@@ -27,9 +27,9 @@ def normalise(raw: str, region: str = "CN") -> tuple[str, str]:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise PhoneError(f"not a phone number ({exc})") from None
-    if not phonenumbers.is_valid_number(parsed):
+    kind = phonenumbers.number_type(parsed)  # UNKNOWN exactly when is_valid_number is false (one look-up, not two)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         raise PhoneError("not a valid number for its region")
-    kind = phonenumbers.number_type(parsed)
     line = {
         phonenumbers.PhoneNumberType.MOBILE: "mobile",
         phonenumbers.PhoneNumberType.FIXED_LINE: "landline",

@@ -76,7 +76,7 @@ def test_every_network_outcome_occurs(campaign: Campaign) -> None:
     assert set(statuses) == {CallStatus.ANSWERED, CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.MACHINE,
                              CallStatus.FAX, CallStatus.NON_WORKING}
     interviews = Counter(r.interview_status for _, r in campaign.results if r.status == CallStatus.ANSWERED)
-    assert interviews[InterviewStatus.COMPLETE] > 100
+    assert interviews[InterviewStatus.COMPLETE] > 80  # about 100 (87 to 105 over seeds 1 to 8)
     assert {None, InterviewStatus.REFUSED, InterviewStatus.PARTIAL, InterviewStatus.SCREENED_OUT} <= set(interviews)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
+import survey.demo as demo_module
 from analysis.results import COUNTY
 from survey.config import load_settings
 from survey.demo import HEADLINE, DemoOptions, DemoResult, run_demo
@@ -64,6 +67,37 @@ def test_a_second_run_starts_clean_and_another_seed_gives_other_numbers(demo: De
     other = _run(tmp_path, seed=12)
     assert other.estimate("safety", COUNTY, "2026-10") != first
     assert other.truth != demo.truth
+
+
+def test_the_rounds_fielded_one_after_the_other_give_the_same_result(demo: DemoResult, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo dials its two rounds side by side, in two processes writing one database, so
+    the rows of the two surveys interleave as the processes happen to run; the result must not
+    depend on that."""
+    monkeypatch.setattr(demo_module, "ProcessPoolExecutor", _InThisProcess)
+    alone = _run(tmp_path, seed=11)
+    for period in ("2026-09", "2026-10"):
+        for town in [*demo.names, COUNTY]:
+            assert alone.estimate("satisfaction", town, period) == demo.estimate("satisfaction", town, period)
+    assert [r.worker.dispositions for r in alone.rounds] == [r.worker.dispositions for r in demo.rounds]
+
+
+class _InThisProcess:
+    """A stand-in for the demo's second process: what is submitted runs at once, here."""
+
+    def __init__(self, *_args: object, **_kwargs: object) -> None:
+        pass
+
+    def __enter__(self) -> _InThisProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        pass
+
+    def submit(self, work: Callable[..., object], *args: object) -> Future[object]:
+        done: Future[object] = Future()
+        done.set_result(work(*args))
+        return done
 
 
 def test_export_and_report_commands_work_on_the_demo_database(demo: DemoResult, tmp_path: Path,

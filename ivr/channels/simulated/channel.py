@@ -5,7 +5,8 @@
 listening and thinking move forward. An answered call runs the real interview engine through
 :class:`ivr.interviews.InterviewSession` in one transaction of its own, committed once per call,
 so answers, do-not-call rows, operator tasks and resumable partials are stored exactly as with a
-real provider. Everything random is drawn from (seed, number, attempt), so a campaign replays.
+real provider. Everything random is drawn from (seed, number, moment of the call), not from
+database ids, so a campaign replays even when another one fills the same database meanwhile.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class SimulatedChannel:
 
     def place_call(self, request: CallRequest) -> CallResult:
         now = self.clock.now()
-        rng = seeded(self.seed, "call", request.number, request.attempt_id)
+        rng = seeded(self.seed, "call", request.number, now.isoformat())
         where = self._where(request.case_id)
         household = self.world.household(request.number, where.township)
         ring = rng.uniform(*self.behaviour.ring_s)
