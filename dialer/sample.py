@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Insert, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from dialer.dnc import listed
@@ -148,14 +149,23 @@ def _dedupe(rows: list[_Row], report: ImportReport) -> list[_Row]:
 
 def _store_contacts(session: Session, rows: list[_Row], hashes: dict[str, str], vault: PhoneVault) -> dict[str, int]:
     """Contact ids by E.164, inserting the numbers not stored yet (a number is one contact across
-    all surveys, which is how do-not-call and de-duplication see it)."""
+    all surveys, which is how do-not-call and de-duplication see it). A number that another
+    import, running at the same time, stores first is taken as it stored it."""
     ids = _contact_ids(session, list(hashes.values()))
     new = [r for r in rows if hashes[r.e164] not in ids]
     if new:
-        session.execute(insert(Contact), [{"number_enc": vault.encrypt(r.e164), "number_hash": hashes[r.e164],
-                                           "number_masked": mask(r.e164), "line_type": r.line_type} for r in new])
+        session.execute(_insert_new_contacts(session), [
+            {"number_enc": vault.encrypt(r.e164), "number_hash": hashes[r.e164], "number_masked": mask(r.e164),
+             "line_type": r.line_type} for r in new])
         ids.update(_contact_ids(session, [hashes[r.e164] for r in new]))
     return {r.e164: ids[hashes[r.e164]] for r in rows}
+
+
+def _insert_new_contacts(session: Session) -> Insert:
+    """INSERT ... ON CONFLICT (number_hash) DO NOTHING, in the session's SQL dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(Contact).on_conflict_do_nothing(index_elements=[Contact.number_hash])
+    return sqlite.insert(Contact).on_conflict_do_nothing(index_elements=[Contact.number_hash])
 
 
 def _contact_ids(session: Session, hashes: list[str]) -> dict[str, int]:

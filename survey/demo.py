@@ -5,7 +5,7 @@ change; each runs the real dialer, engine and storage over the simulated channel
 clock. The world knows every township's true rates, so the result can be checked against them.
 
 The rounds are independent surveys and the work is CPU-bound Python, so the previous period is
-dialled in a second process while this one dials the current period (and shows it): on two cores
+imported and dialled in a second process while this one does the current period (and shows it): on two cores
 the demo takes little more than one round. Both write to the one SQLite file, taking turns
 (:mod:`survey.sqlite_turns`); each round's calls draw their chance from the number and the
 moment of the call, not from database ids, so the result does not depend on the interleaving.
@@ -98,10 +98,10 @@ def fresh_database(out: Path) -> tuple[Path, sessionmaker[Session]]:
     return path, session_factory(engine)
 
 
-def prepare_round(sessions: sessionmaker[Session], world: World, options: DemoOptions, period: str,
-                  start: datetime, vault: PhoneVault) -> tuple[str, VirtualClock]:
-    """Create the round's survey and import its frame; returns the survey's code and the round's
-    clock, a minute before its first call (``start``, local time)."""
+def create_round(sessions: sessionmaker[Session], world: World, options: DemoOptions, period: str,
+                 start: datetime) -> tuple[str, VirtualClock]:
+    """Create the round's survey; returns its code and the round's clock, a minute before its
+    first call (``start``, local time)."""
     code = f"demo-{period}"
     first_call = from_local(start, TIMEZONE)
     settings = {"timezone": TIMEZONE, "field_start": first_call,
@@ -110,20 +110,21 @@ def prepare_round(sessions: sessionmaker[Session], world: World, options: DemoOp
                 "pacing": {"trunks": [{"name": "sim", "lines": options.lines, "cps": 10.0,
                                        "caller_ids": ["+8673112340"]}]}}
     clock = VirtualClock(first_call - timedelta(minutes=1))
-    rows = world.sample(options.quota * options.numbers_per_complete, draw=period)
-    frame_path = world.write_frame_csv(rows, options.out / "frames" / f"{code}.csv")
     with session_scope(sessions) as session:
-        survey = create_survey(session, code, load_bundled(), clock, period=period, strata=world.strata(options.quota),
-                               issue_no=options.issue_no if period == options.period else options.issue_no - 1,
-                               settings=settings)
-        import_sample(session, survey, read_frame(frame_path), vault, clock.now(),
-                      replicate_size=options.replicate_size, seed=options.seed)
+        create_survey(session, code, load_bundled(), clock, period=period, strata=world.strata(options.quota),
+                      issue_no=options.issue_no if period == options.period else options.issue_no - 1,
+                      settings=settings)
     return code, clock
 
 
-def dial_round(sessions: sessionmaker[Session], world: World, options: DemoOptions, code: str, period: str,
-               clock: VirtualClock, vault: PhoneVault, progress: Callable[[Progress], None] | None) -> RoundReport:
-    """Dial the prepared round until its quotas are met (or its field period ends), then close it."""
+def field_round(sessions: sessionmaker[Session], world: World, options: DemoOptions, code: str, period: str,
+                clock: VirtualClock, vault: PhoneVault, progress: Callable[[Progress], None] | None) -> RoundReport:
+    """Import the round's frame, dial until its quotas are met (or its field period ends), close it."""
+    rows = world.sample(options.quota * options.numbers_per_complete, draw=period)
+    frame_path = world.write_frame_csv(rows, options.out / "frames" / f"{code}.csv")
+    with session_scope(sessions) as session:
+        import_sample(session, survey_by_code(session, code), read_frame(frame_path), vault, clock.now(),
+                      replicate_size=options.replicate_size, seed=options.seed)
     channel = SimulatedChannel(sessions, clock, world, seed=options.seed)
     report = run_worker(sessions, channel, clock, vault, WorkerOptions(survey=code), progress)
     with session_scope(sessions) as session:
@@ -131,13 +132,14 @@ def dial_round(sessions: sessionmaker[Session], world: World, options: DemoOptio
     return RoundReport(code, period, report)
 
 
-def _dial_previous_round(database: Path, options: DemoOptions, code: str, start: datetime, secret: str) -> RoundReport:
-    """:func:`dial_round` for the previous period, in a process of its own: the same world one
+def _field_previous_round(database: Path, options: DemoOptions, code: str, start: datetime,
+                          secret: str) -> RoundReport:
+    """:func:`field_round` for the previous period, in a process of its own: the same world one
     period earlier, over its own connection to the demo's database."""
     sessions = session_factory(make_engine(f"sqlite:///{database}"))
     world = World(seed=options.seed, townships=options.townships).previous()
-    return dial_round(sessions, world, options, code, options.previous_period, VirtualClock(start),
-                      PhoneVault(secret), None)
+    return field_round(sessions, world, options, code, options.previous_period, VirtualClock(start),
+                       PhoneVault(secret), None)
 
 
 def _stop_on_ctrl_c() -> None:
@@ -161,13 +163,13 @@ def run_demo(options: DemoOptions, settings: Settings,
     world = World(seed=options.seed, townships=options.townships)
     spec = bundled_analysis_spec()
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_stop_on_ctrl_c) as elsewhere:
-        elsewhere.submit(_ready)  # the second process starts (imports) while this one prepares both rounds
-        earlier, earlier_clock = prepare_round(sessions, world.previous(), options, options.previous_period,
-                                               datetime(2026, 9, 7, 18, 0), vault)
-        code, clock = prepare_round(sessions, world, options, options.period, datetime(2026, 10, 12, 18, 0), vault)
-        previous = elsewhere.submit(_dial_previous_round, database, options, earlier, earlier_clock.now(),
+        elsewhere.submit(_ready)  # the second process starts (imports) while this one creates both rounds
+        earlier, earlier_clock = create_round(sessions, world.previous(), options, options.previous_period,
+                                              datetime(2026, 9, 7, 18, 0))
+        code, clock = create_round(sessions, world, options, options.period, datetime(2026, 10, 12, 18, 0))
+        previous = elsewhere.submit(_field_previous_round, database, options, earlier, earlier_clock.now(),
                                     settings.secret_key)
-        current = dial_round(sessions, world, options, code, options.period, clock, vault, progress)
+        current = field_round(sessions, world, options, code, options.period, clock, vault, progress)
         rounds = [previous.result(), current]
     bulletin = options.out / "bulletin.pdf"
     with session_scope(sessions) as session:
@@ -175,12 +177,12 @@ def run_demo(options: DemoOptions, settings: Settings,
         done = analyse(session, survey, seed=options.seed)
         rates = survey_rates(session, survey)
         names = {s.code: s.name_zh for s in survey.strata}
-        current = done.extracts[options.period].responses
+        responses = done.extracts[options.period].responses
         _write_bulletin(session, survey, done.run.result, done.periods, settings, bulletin, rounds[-1])
     by_town = world.true_indices({k: spec["indices"][k] for k in HEADLINE})
     truth = {index: {town: values[index] for town, values in by_town.items()} for index in HEADLINE}
     return DemoResult(database, bulletin, rounds, done.run.result, rates, truth,
-                      _raw_shares(current, spec, HEADLINE), names, time.monotonic() - began)
+                      _raw_shares(responses, spec, HEADLINE), names, time.monotonic() - began)
 
 
 def _write_bulletin(session: Session, survey: object, result: AnalysisResult, periods: list[str],

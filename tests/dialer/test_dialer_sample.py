@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
 from dialer_fakes import VAULT, make_survey
 from openpyxl import Workbook
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from dialer import sample
 from dialer.dnc import add_to_dnc
 from dialer.frames import FrameError, read_frame
 from dialer.sample import import_sample
@@ -152,3 +154,41 @@ def test_replicates_release_the_first_and_hold_the_rest(session: Session, clock:
     later = import_sample(session, survey, read_frame(more), VAULT, clock.now(), replicate_size=10)
     assert later.released["T01"] == 0
     assert session.scalars(select(Case.replicate).order_by(Case.id.desc()).limit(1)).one() == 4
+
+
+def test_two_imports_at_once_of_the_same_numbers_share_one_contact_per_number(
+        sessions: sessionmaker[Session], clock: VirtualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both imports look the numbers up before either stores them (a barrier makes sure), so both
+    try to insert them: the second takes the first's rows instead of failing on the unique hash."""
+    with sessions.begin() as s:
+        for code in ("S1", "S2"):
+            make_survey(s, clock, code=code)
+    frame = read_frame(_csv(tmp_path, "号码,乡镇\n" + "".join(f"1380013{i:04d},T01\n" for i in range(50))))
+    both_looked = threading.Barrier(2, timeout=10)
+    first_look = threading.local()
+    look_up = sample._contact_ids
+
+    def looked_up_together(session: Session, hashes: list[str]) -> dict[str, int]:
+        found = look_up(session, hashes)
+        if not getattr(first_look, "done", False):
+            first_look.done = True
+            both_looked.wait()
+        return found
+
+    monkeypatch.setattr(sample, "_contact_ids", looked_up_together)
+    reports: dict[str, int] = {}
+
+    def import_into(code: str) -> None:
+        with sessions.begin() as s:
+            survey = s.scalars(select(Survey).where(Survey.code == code)).one()
+            reports[code] = import_sample(s, survey, frame, VAULT, clock.now()).imported
+
+    threads = [threading.Thread(target=import_into, args=(code,)) for code in ("S1", "S2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert reports == {"S1": 50, "S2": 50}
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Contact)) == 50
+        assert s.scalar(select(func.count(func.distinct(Case.contact_id)))) == 50
