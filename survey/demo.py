@@ -5,10 +5,11 @@ change; each runs the real dialer, engine and storage over the simulated channel
 clock. The world knows every township's true rates, so the result can be checked against them.
 
 The rounds are independent surveys and the work is CPU-bound Python, so the previous period is
-imported and dialled in a second process while this one does the current period (and shows it): on two cores
-the demo takes little more than one round. Both write to the one SQLite file, taking turns
-(:mod:`survey.sqlite_turns`); each round's calls draw their chance from the number and the
-moment of the call, not from database ids, so the result does not depend on the interleaving.
+imported and dialled in a second process while this one does the current period (and shows it):
+on two cores the demo takes little more than one round. Both write to the one SQLite file,
+taking turns (:mod:`survey.sqlite_turns`); each round's calls draw their chance from the number
+and the moment of the call, not from database ids, so the result does not depend on the
+interleaving.
 """
 
 from __future__ import annotations
@@ -162,7 +163,10 @@ def run_demo(options: DemoOptions, settings: Settings,
     vault = PhoneVault(settings.secret_key)
     world = World(seed=options.seed, townships=options.townships)
     spec = bundled_analysis_spec()
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_stop_on_ctrl_c) as elsewhere:
+    # Spawned, not forked: a fork would inherit this process's SQLite connections and display thread.
+    second_process = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_stop_on_ctrl_c)
+    with second_process as elsewhere:
         elsewhere.submit(_ready)  # the second process starts (imports) while this one creates both rounds
         earlier, earlier_clock = create_round(sessions, world.previous(), options, options.previous_period,
                                               datetime(2026, 9, 7, 18, 0))
