@@ -86,17 +86,21 @@ def _truth_table(r: DemoResult, o: DemoOptions, index: str) -> Table:
     for col in ("township", "true", "weighted", "95% CI", "contains truth", "unweighted"):
         t.add_column(col, justify="left" if col == "township" else "right")
     covered = total = 0
-    err_w = err_raw = 0.0
+    errors: dict[str, tuple[float, float]] = {}  # area -> distance from the truth, weighted and unweighted
     for code in [*sorted(r.names), COUNTY]:
         e = r.estimate(index, code, o.period)
         if e is None or e.estimate is None or e.ci_low is None or e.ci_high is None:
             continue
         inside = e.ci_low <= truth[code] <= e.ci_high
         covered, total = covered + inside, total + 1
-        err_w += abs(e.estimate - truth[code])
-        err_raw += abs(raw.get(code, float("nan")) - truth[code])
+        errors[code] = (abs(e.estimate - truth[code]), abs(raw.get(code, float("nan")) - truth[code]))
         t.add_row(r.names.get(code, "全县 county"), _pct(truth[code]), _pct(e.estimate),
                   f"{_pct(e.ci_low)}–{_pct(e.ci_high)}", "yes" if inside else "[red]no[/]", _pct(raw.get(code)))
-    t.caption = (f"{covered} of {total} intervals contain the truth; mean absolute error "
-                 f"{100 * err_w / max(total, 1):.2f} points weighted vs {100 * err_raw / max(total, 1):.2f} unweighted")
+    county = errors.pop(COUNTY, (float("nan"), float("nan")))
+    towns = max(len(errors), 1)
+    t.caption = (f"{covered} of {total} intervals contain the truth; the county's estimate is "
+                 f"{100 * county[0]:.1f} points from the truth weighted, {100 * county[1]:.1f} unweighted; "
+                 f"townships' mean error {100 * sum(w for w, _ in errors.values()) / towns:.2f} points weighted, "
+                 f"{100 * sum(u for _, u in errors.values()) / towns:.2f} unweighted (at ~{o.quota} interviews a "
+                 "township's sampling error is as large as the bias that weighting removes)")
     return t
