@@ -28,6 +28,7 @@ AXIS = 22.0  # room for the tick labels under a plot
 FONT_SIZE = 7.0
 PANEL_HEIGHT = 104.0
 PANEL_GAP = 18.0
+TREND_TICKS = 5  # most gridlines of a trend panel
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,22 @@ class Scale:
 
 
 def nice_ticks(low: float, high: float, most: int = 8) -> list[float]:
-    """Round tick values covering [low, high], at most ``most`` of them."""
-    span = max(high - low, 1e-9)
-    step = next((s for s in (0.5, 1, 2, 2.5, 5, 10, 20, 25, 50) if span / s <= most - 1), 100.0)
-    first = math.floor(low / step) * step
-    return [first + i * step for i in range(int(math.ceil((high - first) / step - 1e-9)) + 1)]
+    """Round tick values covering [low, high], at least two and at most ``most`` of them: the
+    finest round step whose ticks, from the last at or below ``low`` to the first at or above
+    ``high``, are few enough. Ticks of ticks are the same ticks, so an axis can take its bounds
+    from them and draw them as its gridlines."""
+    for step in (0.5, 1, 2, 2.5, 5, 10, 20, 25, 50, 100):
+        first = math.floor(low / step) * step
+        count = max(math.ceil(high / step - 1e-9) - math.floor(low / step), 1) + 1
+        if count <= most:
+            break
+    return [first + i * step for i in range(count)]
 
 
-def _bounds(values: Sequence[float], pad: float) -> tuple[float, float]:
-    """Tick-aligned bounds around ``values``, kept within the 0–100 scale of every index."""
-    ticks = nice_ticks(max(min(values) - pad, 0.0), min(max(values) + pad, 100.0))
+def _bounds(values: Sequence[float], pad: float, most: int = 8) -> tuple[float, float]:
+    """Tick-aligned bounds around ``values``, kept within the 0–100 scale of every index: the first
+    and last of the ticks (at most ``most``) that the axis then draws."""
+    ticks = nice_ticks(max(min(values) - pad, 0.0), min(max(values) + pad, 100.0), most)
     return ticks[0], ticks[-1]
 
 
@@ -197,7 +204,7 @@ def _trend_panel(
     lang: Lang,
 ) -> None:
     left, bottom = origin
-    low, high = _bounds([v for p in series for v in (p.low, p.high, p.value) if v is not None], 0.5)
+    low, high = _bounds([v for p in series for v in (p.low, p.high, p.value) if v is not None], 0.5, TREND_TICKS)
     y = Scale(low, high, bottom + 22, bottom + PANEL_HEIGHT - 30)
     axis_start, axis_end = left + 24, left + width
     labels = [data.periods.label(p.period, lang) for p in series]
@@ -206,7 +213,7 @@ def _trend_panel(
     xs = [axis_start + inset + i * step for i in range(len(series))]
 
     pen.text(left, bottom + PANEL_HEIGHT - 12, index_label(index, lang), size=8.5, color=INK)
-    for tick in nice_ticks(low, high, most=5):
+    for tick in nice_ticks(low, high, TREND_TICKS):
         pen.drawing.add(Line(axis_start, y(tick), axis_end, y(tick), strokeColor=GREY, strokeWidth=0.25))
         pen.text(axis_start - 4, y(tick) - 2.5, f"{tick:g}", anchor="end")
     band = [

@@ -123,7 +123,9 @@ def _names(names: list[str], lang: Lang) -> str:
     if not names:
         return tr("hl_no_tier", lang)
     shown = join(names[:MAX_NAMES], lang)
-    return shown if len(names) <= MAX_NAMES else f"{shown}{tr('hl_more', lang, count=len(names) - MAX_NAMES)}"
+    if len(names) <= MAX_NAMES:
+        return shown
+    return shown + tr("hl_more", lang, total=len(names), more=len(names) - MAX_NAMES)
 
 
 def concerns_point(data: BulletinData, lang: Lang) -> str | None:

@@ -165,7 +165,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "{index} significantly above the county: {above}; below: {below}.",
     ),
     "hl_no_tier": ("无", "none"),
-    "hl_more": ("等 {count} 个", "and {count} more"),
+    "hl_more": ("等 {total} 个", " and {more} more"),  # Chinese counts them all: 甲、乙等 5 个
     "hl_concerns": (
         "受理群众反映问题 {total} 件，办结率 {closure}，按时办结率 {on_time}。",
         "{total} residents' concerns received; {closure} closed, {on_time} of them on time.",

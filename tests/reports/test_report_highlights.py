@@ -8,7 +8,7 @@ from report_helpers import share
 
 from analysis.results import Change
 from reports.bulletin_data import BulletinData
-from reports.highlights import main_points
+from reports.highlights import _names, main_points
 
 
 def test_at_most_six_bullets_led_by_the_county_indices(sample: BulletinData) -> None:
@@ -76,3 +76,10 @@ def test_a_change_that_rounds_to_zero_reads_unchanged(tiny: BulletinData) -> Non
     data = replace(tiny, periods=periods, changes=(change,), estimates=(*tiny.estimates, before))
     assert main_points(data, "zh")[0].endswith("），与上期持平。")
     assert main_points(data, "en")[0].endswith(", unchanged on the previous period.")
+
+
+def test_a_long_list_of_townships_names_four_and_counts_the_rest_as_each_language_does() -> None:
+    """Chinese gives the whole count after 等 (甲、乙等 5 个); English says how many more."""
+    assert _names(["甲", "乙", "丙", "丁", "戊"], "zh") == "甲、乙、丙、丁等 5 个"
+    assert _names(["A", "B", "C", "D", "E", "F"], "en") == "A, B, C, D and 2 more"
+    assert _names(["A", "B"], "en") == "A, B"
