@@ -4,24 +4,24 @@ whether the stored answers are the residents' hidden ones. One small campaign (S
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sim_support import Fieldwork
+from sim_support import BUNDLED, CERTAIN, Fieldwork
 from sqlalchemy import select
 
 from dialer.outcomes import apply_result
 from ivr.channels.base import CallResult, CallStatus
 from ivr.channels.simulated import AGE_CODES, SEX_CODES, Behaviour, Person, SimulatedChannel, World, daypart
 from ivr.channels.simulated import from_settings as simulated_from_settings
-from ivr.channels.simulated.world import NON_WORKING
+from ivr.channels.simulated.world import FAX, NON_WORKING
 from survey import aapor
 from survey.clock import VirtualClock
 from survey.config import load_settings
 from survey.db import make_engine, session_factory, upgrade
-from survey.models import Answer, Interview, InterviewStatus
+from survey.models import Answer, AnswerStatus, Interview, InterviewStatus
 
 MONDAY_1830_LOCAL = datetime(2026, 11, 2, 10, 30)  # UTC
 FINISHED = (InterviewStatus.COMPLETE, InterviewStatus.REFUSED, InterviewStatus.SCREENED_OUT,
@@ -239,3 +239,26 @@ def test_weighting_matters_young_men_pick_up_less_and_answer_differently() -> No
     assert unweighted > truth + 0.015
     truth, unweighted = shares("q_safety")
     assert unweighted < truth - 0.01
+
+
+def test_a_silent_resident_leaves_opinion_questions_unanswered_after_every_re_prompt(tmp_path: Path) -> None:
+    """``silent``: no key however often a question is asked; the engine records no answer and goes
+    on, so the interview still completes (the live view's timeout rate counts these)."""
+    world = World(seed=21, townships=3)
+    fieldwork = fresh_fieldwork(tmp_path / "s.db", world)
+    quiet = replace(CERTAIN, silent=1.0, refuse=0.0, callback=0.0, opt_out=0.0, intro_hangup=0.0, break_off=0.0,
+                    operator=0.0)
+    channel = SimulatedChannel(fieldwork.sessions, fieldwork.clock, world, seed=4, behaviour=quiet)
+    case = next(c for c in fieldwork.add_cases(10) if _eligible(fieldwork.person(c)))
+    assert fieldwork.call(channel, case).interview_status == InterviewStatus.COMPLETE
+    questions = {q.id: q for q in BUNDLED.questions}
+    with fieldwork.sessions() as s:
+        answers = s.scalars(select(Answer).join(Interview).where(Interview.case_id == case)).all()
+    opinions = [a for a in answers if questions[a.question_id].role is None]
+    assert len(opinions) >= 5
+    assert all(a.status == AnswerStatus.NO_ANSWER and a.code is None for a in opinions)
+    assert {a.question_id for a in answers if questions[a.question_id].role == "weighting"} == {"d_age", "d_sex"}
+
+
+def _eligible(person: Person) -> bool:
+    return person.line not in (NON_WORKING, FAX) and not person.minor and not person.newcomer

@@ -26,7 +26,7 @@ DEFAULT_PICKUP: Mapping[str, Mapping[str, float]] = MappingProxyType({
 })
 
 _PROBABILITIES = ("male_pickup", "busy", "intro_hangup", "refuse", "callback", "opt_out", "break_off",
-                  "operator", "invalid_key", "slow", "repeat", "start_over", "callback_silence")
+                  "operator", "invalid_key", "slow", "silent", "repeat", "start_over", "callback_silence")
 
 
 def daypart(local: datetime) -> str:
@@ -54,6 +54,7 @@ class Behaviour:
     operator: float = 0.001  # per question: asks for a person (0)
     invalid_key: float = 0.03  # per question: a wrong key first
     slow: float = 0.04  # per question: no key within the timeout first
+    silent: float = 0.004  # per opinion question: no key however often asked (the engine records no answer)
     repeat: float = 0.02  # per question: asks to hear it again (*) first
     start_over: float = 0.05  # at the resume menu: starts over
     callback_silence: float = 0.05  # at the callback menu: picks no time

@@ -40,12 +40,15 @@ class Resident:
         self.rng = rng
         self.recording_path = recording_path
         self._tried: set[str] = set()  # questions where the first-attempt slip (if any) already happened
+        self._silent: set[str] = set()  # questions this resident will not answer at all
 
     def react(self, step: Step) -> tuple[Event, float]:
         listening = 0.0 if step.keep_playing else sum(self._speech_s(p.text, p.language) for p in step.prompts)
         if step.question_id is None:
             return self._menu(step, listening)
         q = self.q.question(step.question_id)
+        if q.id in self._silent and step.collect is not None:
+            return Timeout(), listening + step.collect.timeout_s
         if q.id not in self._tried:
             self._tried.add(q.id)
             slip = self._slip(q, step, listening)
@@ -96,6 +99,9 @@ class Resident:
             return HangUp(), listening * self.rng.uniform(0.1, 1.0)
         if q.type != qm.NUMBER and self._chance(b.operator):  # on a number question 0 may be the answer
             return Digits(self.q.settings.operator_key), listening + self._think()
+        if step.collect is not None and q.role is None and self._chance(b.silent):
+            self._silent.add(q.id)
+            return Timeout(), listening + step.collect.timeout_s
         if step.collect is not None and self._chance(b.slow):
             return Timeout(), listening + step.collect.timeout_s
         if step.collect is not None and self._chance(b.invalid_key):
