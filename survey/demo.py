@@ -15,11 +15,12 @@ interleaving.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import shutil
 import signal
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -143,11 +144,36 @@ def _field_previous_round(database: Path, options: DemoOptions, code: str, start
                        PhoneVault(secret), None)
 
 
-def _stop_on_ctrl_c() -> None:
-    """In the second process: Ctrl-C reaches both processes (they share the terminal), and this
-    one stops at once and quietly; the first reports the interruption. Its open transaction, if
-    any, is lost with it, which SQLite guarantees is harmless."""
-    signal.signal(signal.SIGINT, lambda _signum, _frame: os._exit(130))
+@contextmanager
+def _second_process() -> Iterator[ProcessPoolExecutor]:
+    """A process for the previous round. Spawned, not forked: a fork would inherit this process's
+    SQLite connections and display thread. Deaf to Ctrl-C, which reaches both processes: this one
+    reports it and ends the other, as it does when its own round fails; what the other had not
+    committed is lost with it, which SQLite guarantees is harmless."""
+    before = set(multiprocessing.active_children())
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with _ctrl_c_ignored():  # inherited by the process started now
+            pool.submit(_ready)  # it starts (imports) while this one creates both rounds
+        try:
+            yield pool
+        except BaseException:
+            for child in set(multiprocessing.active_children()) - before:
+                child.terminate()
+            raise
+
+
+@contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Ctrl-C ignored by this process for the block, and by the processes it starts meanwhile,
+    which inherit that (Python then installs no KeyboardInterrupt handler of its own)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread handles signals, and Ctrl-C reaches no other
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _ready() -> None:
@@ -163,11 +189,7 @@ def run_demo(options: DemoOptions, settings: Settings,
     vault = PhoneVault(settings.secret_key)
     world = World(seed=options.seed, townships=options.townships)
     spec = bundled_analysis_spec()
-    # Spawned, not forked: a fork would inherit this process's SQLite connections and display thread.
-    second_process = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_stop_on_ctrl_c)
-    with second_process as elsewhere:
-        elsewhere.submit(_ready)  # the second process starts (imports) while this one creates both rounds
+    with _second_process() as elsewhere:
         earlier, earlier_clock = create_round(sessions, world.previous(), options, options.previous_period,
                                               datetime(2026, 9, 7, 18, 0))
         code, clock = create_round(sessions, world, options, options.period, datetime(2026, 10, 12, 18, 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -12,7 +13,10 @@ from pypdf import PdfReader
 import survey.demo as demo_module
 from analysis.results import COUNTY
 from survey.config import load_settings
+from survey.db import make_engine, session_factory, session_scope
 from survey.demo import HEADLINE, DemoOptions, DemoResult, run_demo
+from survey.models import SurveyStatus
+from survey.surveys import survey_by_code
 
 
 def _run(tmp: Path, seed: int) -> DemoResult:
@@ -80,6 +84,20 @@ def test_the_rounds_fielded_one_after_the_other_give_the_same_result(demo: DemoR
         for town in [*demo.names, COUNTY]:
             assert alone.estimate("satisfaction", town, period) == demo.estimate("satisfaction", town, period)
     assert [r.worker.dispositions for r in alone.rounds] == [r.worker.dispositions for r in demo.rounds]
+
+
+def test_when_the_current_round_fails_the_second_process_is_ended_not_waited_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_round(*_args: object) -> None:
+        raise RuntimeError("the channel broke")
+
+    monkeypatch.setattr(demo_module, "field_round", broken_round)  # here only: the second process imports its own
+    with pytest.raises(RuntimeError, match="the channel broke"):
+        _run(tmp_path, seed=11)
+    assert multiprocessing.active_children() == []
+    with session_scope(session_factory(make_engine(f"sqlite:///{tmp_path / 'minyi.db'}"))) as session:
+        previous = survey_by_code(session, "demo-2026-09")
+        assert previous.status != SurveyStatus.CLOSED  # it was stopped before it could finish its round
 
 
 class _InThisProcess:
