@@ -82,7 +82,7 @@ def test_workers_killed_at_random_points_lose_nothing(db_url: str, sessions: ses
 
 def test_a_worker_survives_a_postgresql_restart(db_url: str, sessions: sessionmaker[Session],
                                                 tmp_path: Path) -> None:
-    create_campaign(sessions, quotas=(8, 8, 8), per_township=70)
+    create_campaign(sessions, quotas=(15, 15, 15), per_township=120)  # some 300 calls: the restart comes before its end
     worker = start_worker(db_url, tmp_path, "w0", resume_time(sessions))
     wait_for(lambda: attempts_placed(sessions) >= 20, worker, 60, "20 calls")
     before, placed = stored(sessions), attempts_placed(sessions)
