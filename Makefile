@@ -30,9 +30,10 @@ postgres:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy survey ivr/engine analysis
+	$(BIN)/mypy survey dialer calls office ivr analysis reports web minyi lint
 
 test: $(STAMP) system-deps postgres lint typecheck
 	$(BIN)/python -m pytest -q

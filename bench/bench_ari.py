@@ -45,12 +45,13 @@ sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests" / "asterisk")]
 from ari_fake import AriSpec, FakeAsterisk, Press, Resident, spec_dir  # noqa: E402
 from asterisk_world import COMPLETE, World  # noqa: E402
 
+from dialer.protocol import CallRequest  # noqa: E402
 from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing  # noqa: E402
-from ivr.channels.base import CallRequest  # noqa: E402
 from survey.clock import VirtualClock  # noqa: E402
 from survey.config import Settings  # noqa: E402
 from survey.db import make_engine, session_factory, upgrade  # noqa: E402
-from survey.models import Interview, InterviewStatus  # noqa: E402
+from survey.models import Interview  # noqa: E402
+from survey.vocabulary import InterviewStatus  # noqa: E402
 
 
 def serve_fake(conn: Connection, residents: dict[str, Resident], scale: float, prompt_s: float) -> None:

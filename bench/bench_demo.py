@@ -19,8 +19,8 @@ import time
 import timeit
 from pathlib import Path
 
+from minyi.demo import DemoOptions, run_demo
 from survey.config import load_settings
-from survey.demo import DemoOptions, run_demo
 
 
 def main() -> None:

@@ -40,7 +40,8 @@ from dialer.sample import import_sample  # noqa: E402
 from dialer.worker import WorkerOptions, run_worker  # noqa: E402
 from survey.clock import VirtualClock  # noqa: E402
 from survey.db import make_engine, session_factory, session_scope, upgrade  # noqa: E402
-from survey.models import Case, CaseStatus  # noqa: E402
+from survey.models import Case  # noqa: E402
+from survey.vocabulary import CaseStatus  # noqa: E402
 
 START = datetime(2026, 11, 2, 10, 30)  # Monday 18:30 in Asia/Shanghai
 TOWNSHIPS = 21

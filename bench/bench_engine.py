@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ivr.channels.base import CallRequest, CallStatus
+from dialer.protocol import CallRequest
 from ivr.channels.simulated import Behaviour, FrameMix, SimulatedChannel, World
 from ivr.channels.simulated.behaviour import DAYPARTS
 from ivr.engine import Answered, Digits, Engine, Event, RecordingDone, Timeout
@@ -24,6 +24,7 @@ from survey.models import CallAttempt, Case, Contact
 from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
 from survey.surveys import create_survey
+from survey.vocabulary import CallStatus
 
 START = datetime(2026, 11, 2, 11, 0)  # a Monday, 19:00 in Asia/Shanghai
 # Every question of the bundled questionnaire, some after a silence or a wrong key.

@@ -45,10 +45,11 @@ from ivr.channels.twilio.urls import WebhookUrls  # noqa: E402
 from survey.clock import Clock, SystemClock  # noqa: E402
 from survey.config import Settings  # noqa: E402
 from survey.db import make_engine, session_factory, session_scope, upgrade  # noqa: E402
-from survey.models import AttemptStatus, CallAttempt, Case, Contact, Interview  # noqa: E402
+from survey.models import CallAttempt, Case, Contact, Interview  # noqa: E402
 from survey.phones import PhoneVault, mask  # noqa: E402
 from survey.questionnaire import load_bundled  # noqa: E402
 from survey.surveys import StratumSpec, create_survey  # noqa: E402
+from survey.vocabulary import AttemptStatus  # noqa: E402
 from web.blueprints.twilio import EXTENSION, bp, build_webhooks  # noqa: E402
 
 TOKEN = "bench-auth-token"

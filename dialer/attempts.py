@@ -10,15 +10,15 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.orm import Session
 
-from dialer.cases import release
+from dialer.cases import release, resumable_interviews
 from dialer.leases import Leased
 from dialer.policy import DialPolicy
+from dialer.protocol import CallRequest
 from dialer.schedule import clamp_to_window
 from dialer.windows import CallingCalendar
-from ivr.channels.base import CallRequest
-from ivr.interviews import resumable_interviews
-from survey.models import AttemptStatus, CallAttempt, Case, CaseStatus
+from survey.models import CallAttempt, Case
 from survey.phones import PhoneVault
+from survey.vocabulary import ATTEMPT_ORDER, AttemptStatus, CaseStatus
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _count(counts: dict[str, Any] | None, daypart: str) -> dict[str, int]:
 def note_progress(session: Session, attempt_id: int, status: str, at: datetime) -> bool:
     """Move an attempt forward (queued → initiated → ringing → in-progress) as a channel reports
     it; reports that arrive late or twice never move it back. Returns whether it moved."""
-    order = AttemptStatus.ORDER[:-1]  # "completed" comes only with the result (outcomes.apply_result)
+    order = ATTEMPT_ORDER[:-1]  # "completed" comes only with the result (outcomes.apply_result)
     if status not in order:
         raise ValueError(f"not a progress status: {status!r}")
     attempt = session.get(CallAttempt, attempt_id, with_for_update=True)

@@ -11,7 +11,8 @@ from dialer.cases import book_callback
 from dialer.policy import DialPolicy
 from dialer.schedule import ScheduleError, clamp_to_window
 from survey.clock import SystemClock
-from survey.models import AuditLog, Case, CaseStatus, Survey, User
+from survey.models import AuditLog, Case, Survey, User
+from survey.vocabulary import CaseStatus
 
 
 def set_callback(session: Session, case: Case, when: datetime, user: User | None, *,

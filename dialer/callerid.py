@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dialer.policy import CallerIdHealth, Trunk
-from ivr.channels.base import CallStatus
 from survey.models import CallAttempt
+from survey.vocabulary import CallStatus
 
-_REACHED = {CallStatus.ANSWERED: True, CallStatus.BUSY: False, CallStatus.NO_ANSWER: False,
+_REACHED: dict[str, bool] = {CallStatus.ANSWERED: True, CallStatus.BUSY: False, CallStatus.NO_ANSWER: False,
             CallStatus.MACHINE: False}
 
 

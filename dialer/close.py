@@ -18,16 +18,8 @@ from dialer.leases import evidence
 from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
 from survey.clock import Clock
-from survey.models import (
-    AttemptStatus,
-    CallAttempt,
-    Case,
-    CaseStatus,
-    FollowUpTask,
-    Survey,
-    SurveyStatus,
-    TaskStatus,
-)
+from survey.models import CallAttempt, Case, FollowUpTask, Survey
+from survey.vocabulary import ATTEMPT_ENDED, CaseStatus, SurveyStatus, TaskStatus
 
 
 @dataclass(frozen=True)
@@ -41,7 +33,7 @@ def close_survey(session: Session, survey: Survey, clock: Clock) -> CloseReport:
     now = clock.now()
     policy = DialPolicy.from_survey(survey)
     in_flight = session.scalars(select(CallAttempt).where(
-        CallAttempt.survey_id == survey.id, CallAttempt.status.not_in(AttemptStatus.ENDED))).all()
+        CallAttempt.survey_id == survey.id, CallAttempt.status.not_in(ATTEMPT_ENDED))).all()
     for attempt in in_flight:
         apply_result(session, attempt.id, evidence(session, attempt, now), clock, policy=policy)
     cases = session.scalars(select(Case).where(Case.survey_id == survey.id, Case.status.in_(OPEN))).all()

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from dialer.cases import DIALABLE, OPEN, finalise
 from survey import aapor
 from survey.clock import SystemClock
-from survey.models import Case, CaseStatus, Contact, DoNotCall
+from survey.models import Case, Contact, DoNotCall
+from survey.vocabulary import CaseStatus
 
 
 def add_to_dnc(session: Session, contact_or_hash: Contact | str, source: str, survey_id: int | None, *,

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from dialer.cases import CaseState, finalise
 from survey import aapor as A
-from survey.models import CallAttempt, Interview, InterviewStatus
+from survey.models import CallAttempt, Interview
+from survey.vocabulary import InterviewStatus
 
 NEVER_AVAILABLE = "2.21"  # an appointment was made, the respondent was never reached again
 

@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session
 from dialer.cases import DIALABLE, forget, reschedule
 from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
+from dialer.protocol import CallResult
 from dialer.quotas import Allotment
 from dialer.schedule import clamp_to_window
-from ivr.channels.base import CallResult, CallStatus
 from survey.clock import Clock
-from survey.models import AttemptStatus, CallAttempt, Case, CaseStatus, Contact, DoNotCall, Interview
+from survey.models import CallAttempt, Case, Contact, DoNotCall, Interview
+from survey.vocabulary import ATTEMPT_ENDED, CallStatus, CaseStatus
 
 # Built once from Core tables: a pick runs a query per township and status, and building ORM
 # statements anew each time would cost more than running them.
@@ -121,7 +122,7 @@ def reap(session: Session, survey_id: int, clock: Clock, policy: DialPolicy) -> 
     cases = expired(session, survey_id, now)
     for case in cases:
         open_attempts = session.scalars(select(CallAttempt).where(
-            CallAttempt.case_id == case.id, CallAttempt.status.not_in(AttemptStatus.ENDED))
+            CallAttempt.case_id == case.id, CallAttempt.status.not_in(ATTEMPT_ENDED))
             .order_by(CallAttempt.id)).all()
         for attempt in open_attempts:
             apply_result(session, attempt.id, evidence(session, attempt, now), clock, policy=policy)

@@ -27,24 +27,22 @@ from sqlalchemy.orm import Session
 from dialer.cases import book_callback, case_history, finalise, forget, release, reschedule
 from dialer.dnc import add_to_dnc
 from dialer.final_codes import NEVER_AVAILABLE, resolve_final, summaries
+from dialer.followup import open_task
 from dialer.policy import DialPolicy
+from dialer.protocol import CallResult
 from dialer.quotas import fill_if_met
 from dialer.schedule import ScheduleError, clamp_to_window, next_attempt
-from ivr.channels.base import CallResult, CallStatus
 from survey import aapor as A
 from survey.clock import Clock
-from survey.models import (
+from survey.models import CallAttempt, Case, Contact, Interview, Survey
+from survey.vocabulary import (
+    ATTEMPT_ENDED,
+    CALL_STATUSES,
     AttemptStatus,
-    CallAttempt,
-    Case,
+    CallStatus,
     CaseStatus,
-    Contact,
-    FollowUpTask,
-    Interview,
     InterviewStatus,
-    Survey,
     TaskKind,
-    TaskStatus,
 )
 
 
@@ -90,7 +88,7 @@ OUTCOMES: dict[str, Outcome] = {
     S.UNKNOWN: Outcome(A.UNKNOWN_OTHER, Action.RETRY, "unknown"),
 }
 
-ATTEMPT_STATUS = {
+ATTEMPT_STATUS: dict[str, AttemptStatus] = {
     S.ANSWERED: AttemptStatus.COMPLETED, S.MACHINE: AttemptStatus.COMPLETED, S.FAX: AttemptStatus.COMPLETED,
     S.BUSY: AttemptStatus.BUSY, S.NO_ANSWER: AttemptStatus.NO_ANSWER, S.NON_WORKING: AttemptStatus.FAILED,
     S.FAILED: AttemptStatus.FAILED, S.CANCELED: AttemptStatus.CANCELED, S.UNKNOWN: AttemptStatus.UNKNOWN,
@@ -98,7 +96,7 @@ ATTEMPT_STATUS = {
 
 
 def outcome_key(result: CallResult, contacted: bool) -> str:
-    if result.status not in CallStatus.ALL:
+    if result.status not in CALL_STATUSES:
         raise ValueError(f"unknown call status {result.status!r}")
     if result.status == S.ANSWERED:
         if result.interview_status is None:
@@ -129,7 +127,7 @@ class Applied:
 def accepts(attempt: CallAttempt | _Attempt, result: CallResult) -> bool:
     """A final result lands once; a reconciled (unknown) attempt still takes the real result
     when it arrives late, but nothing replaces a real result."""
-    if attempt.status not in AttemptStatus.ENDED:
+    if attempt.status not in ATTEMPT_ENDED:
         return True
     return attempt.status == AttemptStatus.UNKNOWN and result.status != S.UNKNOWN
 
@@ -373,11 +371,6 @@ def _write(session: Session, statement: Update, columns: tuple[str, ...], rows: 
 
 
 def _hand_to_staff(session: Session, case: _Case, now: datetime) -> None:
-    already = session.scalar(select(FollowUpTask.id).where(
-        FollowUpTask.case_id == case.id, FollowUpTask.kind == TaskKind.OPERATOR,
-        FollowUpTask.status.in_((TaskStatus.OPEN, TaskStatus.IN_PROGRESS))).limit(1))
-    if already is None:
-        interview_id = session.scalar(select(func.max(Interview.id)).where(Interview.case_id == case.id))
-        session.add(FollowUpTask(survey_id=case.survey_id, case_id=case.id, interview_id=interview_id,
-                                 kind=TaskKind.OPERATOR, priority=10, due_at=now, created_at=now,
-                                 note="resident asked for a person during the IVR interview"))
+    interview_id = session.scalar(select(func.max(Interview.id)).where(Interview.case_id == case.id))
+    open_task(session, survey_id=case.survey_id, case_id=case.id, kind=TaskKind.OPERATOR, now=now,
+              interview_id=interview_id, note="resident asked for a person during the IVR interview")

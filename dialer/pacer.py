@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from dialer.policy import PacingPolicy
-from ivr.channels.base import CallResult, CallStatus
-from survey.models import InterviewStatus
+from dialer.protocol import CallResult
+from survey.vocabulary import CallStatus, InterviewStatus
 
 ABANDON_CAUSES = frozenset({"abandoned", "no_agent"})
 PUSHBACK_CAUSES = frozenset({"rate_limited", "congestion", "429", "503"})

@@ -47,13 +47,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dialer.windows import CallbackPolicy, CallingCalendar, Daypart, TimeRange, WindowPolicy
 from survey.models import Survey
-
-if TYPE_CHECKING:
-    from dialer.windows import CallingCalendar
 
 
 class PolicyError(ValueError):
@@ -67,50 +65,10 @@ DAY_KINDS = ("weekday", "weekend", "all")
 RULE_KEYS = ("busy", "no_answer", "machine", "failed", "unknown", "partial", "hangup")
 
 
-@dataclass(frozen=True, order=True)
-class TimeRange:
-    """A local time-of-day range in minutes after midnight, ``start < end <= 1440``."""
-
-    start: int
-    end: int
-
-    def contains(self, minute: int) -> bool:
-        return self.start <= minute < self.end
-
-    def intersect(self, other: TimeRange) -> TimeRange | None:
-        start, end = max(self.start, other.start), min(self.end, other.end)
-        return TimeRange(start, end) if start < end else None
-
-
-@dataclass(frozen=True)
-class CallbackPolicy:
-    evening_start: int = 18 * 60 + 30
-    weekend_start: int = 10 * 60
-    min_lead: timedelta = timedelta(minutes=10)
-
-
-@dataclass(frozen=True)
-class WindowPolicy:
-    timezone: str = "Asia/Shanghai"
-    weekday: tuple[TimeRange, ...] = (TimeRange(18 * 60 + 30, 21 * 60),)
-    weekend: tuple[TimeRange, ...] = (TimeRange(9 * 60, 21 * 60),)
-    days: Mapping[int, tuple[TimeRange, ...]] = field(default_factory=dict)  # weekday index -> ranges
-    workdays: frozenset[date] = frozenset()
-    holidays: frozenset[date] = frozenset()
-    callback: CallbackPolicy = CallbackPolicy()
-
-
 @dataclass(frozen=True)
 class RetryRule:
     delay: timedelta
     rotate: str = "none"
-
-
-@dataclass(frozen=True)
-class Daypart:
-    name: str
-    days: str  # weekday / weekend / all
-    hours: TimeRange
 
 
 DEFAULT_RULES: Mapping[str, RetryRule] = {
@@ -194,8 +152,6 @@ class DialPolicy:
     @cached_property
     def calendar(self) -> CallingCalendar:
         """The survey's calling calendar (windows, holidays, day-parts), built once per policy."""
-        from dialer.windows import CallingCalendar  # windows.py builds on the types defined here
-
         return CallingCalendar(self.windows, self.retry.dayparts)
 
     @classmethod

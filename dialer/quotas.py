@@ -21,9 +21,9 @@ from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from dialer.final_codes import finalise_by_rules
-from ivr.interviews import RESUMABLE
 from survey import aapor
-from survey.models import CallAttempt, Case, CaseStatus, Interview, Stratum
+from survey.models import CallAttempt, Case, Interview, Stratum
+from survey.vocabulary import RESUMABLE, CaseStatus
 
 
 @dataclass(frozen=True)

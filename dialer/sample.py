@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from dialer.dnc import listed
 from dialer.frames import Frame, FrameError, FrameRow
-from survey.models import Case, CaseStatus, Contact, Stratum, Survey
+from survey.models import Case, Contact, Stratum, Survey
 from survey.phones import PhoneError, PhoneVault, mask, normalise
+from survey.vocabulary import CaseStatus
 
 FRAME_KINDS = {"mobile": "mobile", "cell": "mobile", "手机": "mobile", "移动": "mobile",
                "landline": "landline", "fixed": "landline", "固话": "landline", "固定电话": "landline",

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from dialer.cases import DIALABLE
 from dialer.policy import DialPolicy
-from survey.models import Case, CaseStatus, Survey
+from survey.models import Case, Survey
+from survey.vocabulary import CaseStatus
 
 
 @dataclass(frozen=True)

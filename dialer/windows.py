@@ -6,12 +6,52 @@ times of the survey's zone and back, so a window "18:30-21:00" means 18:30 where
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from dialer.policy import Daypart, TimeRange, WindowPolicy
 from survey.clock import from_local, to_local
+
+
+@dataclass(frozen=True, order=True)
+class TimeRange:
+    """A local time-of-day range in minutes after midnight, ``start < end <= 1440``."""
+
+    start: int
+    end: int
+
+    def contains(self, minute: int) -> bool:
+        return self.start <= minute < self.end
+
+    def intersect(self, other: TimeRange) -> TimeRange | None:
+        start, end = max(self.start, other.start), min(self.end, other.end)
+        return TimeRange(start, end) if start < end else None
+
+
+@dataclass(frozen=True)
+class CallbackPolicy:
+    evening_start: int = 18 * 60 + 30
+    weekend_start: int = 10 * 60
+    min_lead: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class WindowPolicy:
+    timezone: str = "Asia/Shanghai"
+    weekday: tuple[TimeRange, ...] = (TimeRange(18 * 60 + 30, 21 * 60),)
+    weekend: tuple[TimeRange, ...] = (TimeRange(9 * 60, 21 * 60),)
+    days: Mapping[int, tuple[TimeRange, ...]] = field(default_factory=dict)  # weekday index -> ranges
+    workdays: frozenset[date] = frozenset()
+    holidays: frozenset[date] = frozenset()
+    callback: CallbackPolicy = CallbackPolicy()
+
+
+@dataclass(frozen=True)
+class Daypart:
+    name: str
+    days: str  # weekday / weekend / all
+    hours: TimeRange
+
 
 OTHER_DAYPART = "other"  # window time that no configured day-part covers
 

@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import bindparam, func, select, union_all
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialer import attempts, dnc, leases, quotas
@@ -32,13 +31,15 @@ from dialer.cases import DIALABLE
 from dialer.outcomes import Applied, apply_results
 from dialer.pacer import Pacer
 from dialer.policy import DialPolicy
+from dialer.protocol import CallResult, Channel
 from dialer.quotas import StratumProgress
-from ivr.channels.base import CallResult, CallStatus, Channel
 from survey import aapor
 from survey.clock import Clock, VirtualClock
 from survey.db import session_scope
-from survey.models import AttemptStatus, Case, InterviewStatus, Survey, SurveyStatus
+from survey.models import Case, Survey
 from survey.phones import PhoneVault
+from survey.transactions import DEFAULT_RETRY, RetryPolicy, run_transaction
+from survey.vocabulary import AttemptStatus, CallStatus, InterviewStatus, SurveyStatus
 
 T = TypeVar("T")
 
@@ -82,6 +83,7 @@ class WorkerOptions:
     # falling due meanwhile waits for the next batch, so a booked callback may go out this late.
     lease_ahead: timedelta = timedelta(minutes=5)
     progress_every_s: float = 0.5  # wall-clock seconds between progress reports
+    retry: RetryPolicy = DEFAULT_RETRY  # a transaction the database failed under
 
 
 @dataclass(frozen=True)
@@ -133,23 +135,6 @@ class _Filling:
 
     def filled(self, stratum_id: int) -> bool:
         return self._left.get(stratum_id, 1) <= 0
-
-
-def _transient(exc: DBAPIError) -> bool:
-    code = getattr(exc.orig, "sqlstate", None)
-    return code in ("40001", "40P01") or "database is locked" in str(exc.orig)
-
-
-RECONNECT_SECONDS = 120.0  # how long a worker keeps trying while the database is away
-
-
-def _connection_lost(exc: DBAPIError) -> bool:
-    """The database went away (restarted, failed over, unreachable): a new connection may work.
-    Connection exceptions (08xxx), shutdowns (57P0x), a connection SQLAlchemy found broken, or a
-    failed connect (psycopg gives no SQLSTATE then)."""
-    code = getattr(exc.orig, "sqlstate", None) or ""
-    return (exc.connection_invalidated or code.startswith(("08", "57P"))
-            or (not code and isinstance(exc, OperationalError) and "connection" in str(exc.orig).lower()))
 
 
 class Worker:
@@ -398,26 +383,8 @@ class Worker:
     # -- plumbing --------------------------------------------------------------------------
 
     def _txn(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in its own transaction, retrying when PostgreSQL reports a deadlock or a
-        serialisation failure (or SQLite is locked), and while the database is away (the pool
-        reconnects: ``pool_pre_ping``) for up to ``RECONNECT_SECONDS``."""
-        failures = 0
-        away_since: float | None = None
-        while True:
-            try:
-                with session_scope(self.factory) as session:
-                    return work(session)
-            except DBAPIError as exc:
-                failures += 1
-                if _connection_lost(exc):
-                    away_since = away_since or time.monotonic()
-                    if time.monotonic() - away_since > RECONNECT_SECONDS:
-                        raise
-                    time.sleep(min(0.1 * failures, 2.0))
-                    continue
-                if failures >= 5 or not _transient(exc):
-                    raise
-                time.sleep(0.05 * failures)
+        """Run ``work`` in its own transaction, tried again by the kernel's retry policy."""
+        return run_transaction(self.factory, work, self.options.retry)
 
     def _report(self, reason: str | None = None) -> None:
         wall = time.monotonic()

@@ -1,6 +1,6 @@
 """Filling a :class:`BulletinData` from a survey round in the database.
 
-Everything the bulletin states is computed here from stored rows: estimates (survey.results),
+Everything the bulletin states is computed here from stored rows: estimates (reports.results),
 dispositions, fieldwork dates and modes, concerns, outside benchmarks. The wording of the methods
 box is the centre's standard text with the survey's own figures put in.
 """
@@ -17,29 +17,20 @@ from sqlalchemy.orm import Session
 
 from analysis.results import COUNTY, AnalysisResult, OutcomeRates
 from analysis.spec import CompositeIndex, ScoreIndex, ShareIndex
+from office.concerns import CATEGORIES
 from reports import bulletin_data as bd
+from reports.results import analyse, index_spec, survey_rates
 from survey.clock import Clock, to_local
-from survey.concerns import CATEGORIES
 from survey.config import Settings
 from survey.models import Benchmark as BenchmarkRow
-from survey.models import (
-    CallAttempt,
-    Case,
-    Concern,
-    ConcernStatus,
-    Interview,
-    InterviewStatus,
-    Stratum,
-    Survey,
-    Unit,
-)
+from survey.models import CallAttempt, Case, Concern, Interview, Stratum, Survey, Unit
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
-from survey.results import analyse, index_spec, survey_rates
 from survey.surveys import survey_questionnaire
+from survey.vocabulary import ConcernStatus, InterviewStatus
 
 MODE_NAMES = {"ivr": "IVR", "cati": "CATI", "f2f": "F2F"}
-CONCERN_STATUS = {ConcernStatus.RECEIVED: "accepted", ConcernStatus.ASSIGNED: "assigned",
+CONCERN_STATUS: dict[str, str] = {ConcernStatus.RECEIVED: "accepted", ConcernStatus.ASSIGNED: "assigned",
                   ConcernStatus.IN_PROGRESS: "in_progress", ConcernStatus.RESOLVED: "closed",
                   ConcernStatus.REVISITED: "revisited"}
 

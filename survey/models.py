@@ -26,6 +26,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from survey.vocabulary import (
+    AnswerStatus,
+    AttemptStatus,
+    CaseStatus,
+    ConcernStatus,
+    InterviewMode,
+    InterviewStatus,
+    SurveyStatus,
+    TaskStatus,
+)
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -38,97 +49,6 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
-
-
-class Role:
-    ADMIN = "admin"
-    SUPERVISOR = "supervisor"
-    INTERVIEWER = "interviewer"
-    TRANSCRIBER = "transcriber"
-    OFFICIAL = "official"
-    UNIT = "unit"
-    ALL = (ADMIN, SUPERVISOR, INTERVIEWER, TRANSCRIBER, OFFICIAL, UNIT)
-
-
-class SurveyStatus:
-    DRAFT = "draft"
-    ACTIVE = "active"
-    PAUSED = "paused"
-    CLOSED = "closed"
-
-
-class CaseStatus:
-    NEW = "new"  # released, never dialled
-    SCHEDULED = "scheduled"  # waiting for next_attempt_at
-    LEASED = "leased"  # a worker holds it (lease_owner, lease_expires_at)
-    CALLBACK = "callback"  # a resident or staff member set callback_at
-    FOLLOW_UP = "follow_up"  # with staff (operator request, partial, refusal conversion)
-    FINAL = "final"  # final_disposition set
-    HELD = "held"  # not released yet (replicates)
-
-
-class InterviewMode:
-    IVR = "ivr"
-    CATI = "cati"
-    F2F = "f2f"
-
-
-class InterviewStatus:
-    IN_PROGRESS = "in_progress"
-    PARTIAL = "partial"  # dropped mid-way; resumable
-    COMPLETE = "complete"
-    REFUSED = "refused"
-    SCREENED_OUT = "screened_out"
-    OPTED_OUT = "opted_out"
-    OPERATOR = "operator"  # asked for a person; resumes in CATI
-    CALLBACK = "callback"  # asked to be called back before the questions began
-    BREAK_OFF = "break_off"  # final break-off
-
-
-class AnswerStatus:
-    ANSWERED = "answered"
-    NO_ANSWER = "no_answer"  # re-prompts exhausted
-    SKIPPED = "skipped"
-
-
-class AttemptStatus:
-    QUEUED = "queued"
-    INITIATED = "initiated"
-    RINGING = "ringing"
-    IN_PROGRESS = "in-progress"
-    COMPLETED = "completed"
-    BUSY = "busy"
-    NO_ANSWER = "no-answer"
-    FAILED = "failed"
-    CANCELED = "canceled"
-    UNKNOWN = "unknown"  # worker died mid-call; reconciled
-    ORDER = (QUEUED, INITIATED, RINGING, IN_PROGRESS, COMPLETED)
-    ENDED = (COMPLETED, BUSY, NO_ANSWER, FAILED, CANCELED, UNKNOWN)
-
-
-class TaskKind:
-    OPERATOR = "operator_request"
-    PARTIAL = "partial"
-    CALLBACK = "callback"
-    REFUSAL_CONVERSION = "refusal_conversion"
-    REVISIT = "revisit"  # 回访 of a resolved concern
-
-
-class TaskStatus:
-    OPEN = "open"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    CANCELLED = "cancelled"
-
-
-class ConcernStatus:
-    RECEIVED = "received"  # 受理
-    ASSIGNED = "assigned"  # 交办
-    IN_PROGRESS = "in_progress"  # 办理中
-    RESOLVED = "resolved"  # 已办结
-    REVISITED = "revisited"  # 已回访
-    ORDER = (RECEIVED, ASSIGNED, IN_PROGRESS, RESOLVED, REVISITED)
-    ZH = {RECEIVED: "受理", ASSIGNED: "交办", IN_PROGRESS: "办理中", RESOLVED: "已办结", REVISITED: "已回访"}
 
 
 def _pk() -> Mapped[int]:

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from survey.clock import Clock
 from survey.models import Questionnaire as QuestionnaireRow
-from survey.models import Stratum, Survey, SurveyStatus
+from survey.models import Stratum, Survey
 from survey.questionnaire import Questionnaire, checksum
+from survey.vocabulary import SurveyStatus
 
 
 class SurveyError(ValueError):

@@ -1,4 +1,4 @@
-"""Where the officials' dashboard gets its figures: the round's analysis from ``survey.results``
+"""Where the officials' dashboard gets its figures: the round's analysis from ``reports.results``
 (weights, indices with CIs, change, ranks), kept per process until the data changes.
 
 ``create_app(analyse=...)`` may pass any function with the same signature (tests do).
@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from analysis.errors import AnalysisError
 from analysis.results import AnalysisResult
-from survey.models import Interview, InterviewStatus, Stratum, Survey
-from survey.results import analyse, series
+from reports.results import analyse, series
+from survey.models import Interview, Stratum, Survey
+from survey.vocabulary import InterviewStatus
 
 KEEP = 8  # analyses kept (one per survey round and data state)
 
@@ -36,7 +37,7 @@ def fingerprint(session: Session, survey: Survey) -> tuple[Any, ...]:
 
 
 class CachedAnalysis:
-    """``survey.results.analyse`` for the dashboard and the bulletin, one cache per app."""
+    """``reports.results.analyse`` for the dashboard and the bulletin, one cache per app."""
 
     def __init__(self, keep: int = KEEP) -> None:
         self.keep = keep

@@ -1,7 +1,7 @@
 """A small, realistic county for trying the web app and for its tests and screenshots.
 
 :func:`seed` writes, through the real code paths (``create_survey``, ``PhoneVault``, the interview
-engine via ``InterviewSession``, ``survey.concerns``): staff of every role, five townships with
+engine via ``InterviewSession``, ``office.concerns``): staff of every role, five townships with
 quotas, sampled numbers, IVR interviews (complete, partial, operator requests), answer recordings
 (short WAV files), follow-up tasks of every kind, call attempts and concerns at every stage.
 Everything is deterministic, so tests can name what they expect.
@@ -19,31 +19,28 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from calls.interviews import InterviewSession, open_interview
+from dialer.followup import open_task
 from ivr.engine import Answered, Digits, Event, HangUp, RecordingDone
-from ivr.interviews import InterviewSession, open_interview
-from survey import concerns
+from office import concerns
+from office.users import create_user
+from reports.results import bundled_analysis_spec
 from survey.clock import Clock
 from survey.models import (
     CallAttempt,
     Case,
-    CaseStatus,
-    ConcernStatus,
     Contact,
     FollowUpTask,
     Interview,
-    InterviewMode,
     Recording,
-    Role,
     Stratum,
     Survey,
-    TaskKind,
     Unit,
 )
 from survey.phones import PhoneVault, mask
 from survey.questionnaire import Questionnaire, load_bundled
-from survey.results import bundled_analysis_spec
 from survey.surveys import StratumSpec, create_survey
-from survey.users import create_user
+from survey.vocabulary import CaseStatus, ConcernStatus, InterviewMode, Role, TaskKind
 
 DEMO_PASSWORD = "minyi-demo-2026"
 SURVEY_CODE = "2026-11"
@@ -192,11 +189,9 @@ class _CaseBuilder:
 
     def _task(self, case: Case, kind: str, interview: Interview | None, minutes_ago: int, note: str) -> None:
         due = self.clock.now() - timedelta(minutes=minutes_ago)
-        task = FollowUpTask(survey_id=case.survey_id, case_id=case.id, kind=kind, created_at=due,
-                            interview_id=interview.id if interview else None, due_at=due, note=note,
-                            priority={TaskKind.OPERATOR: 10, TaskKind.PARTIAL: 5}.get(kind, 0))
-        self.session.add(task)
-        self.session.flush()
+        task = open_task(self.session, survey_id=case.survey_id, case_id=case.id, kind=TaskKind(kind), now=due,
+                         interview_id=interview.id if interview else None, note=note)
+        assert task is not None  # a new case
         self.demo.tasks.setdefault(kind, []).append(task.id)
         case.status = CaseStatus.FOLLOW_UP
 

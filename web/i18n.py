@@ -30,8 +30,8 @@ class DictTranslations(NullTranslations):
     def gettext(self, message: str) -> str:
         return self._catalogue.get(message, message)
 
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return self.gettext(singular if n == 1 else plural)
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        return self.gettext(msgid1 if n == 1 else msgid2)
 
     def pgettext(self, context: str, message: str) -> str:
         return self.gettext(message)

@@ -13,9 +13,8 @@ from flask_login import current_user
 from analysis.results import Change
 from reports import formatting as fmt
 from survey.clock import to_local
-from survey.models import ConcernStatus, Role, SurveyStatus, TaskKind
+from survey.vocabulary import CONCERN_ZH, ConcernStatus, Role, SurveyStatus, TaskKind
 from web.i18n import language
-from web.queries.queue import F2F_VISIT
 
 DISPLAY_TZ = "Asia/Shanghai"
 
@@ -30,16 +29,16 @@ NAVIGATION: dict[str, tuple[tuple[str, Any], ...]] = {
     Role.UNIT: (("concerns.index", _l("Concerns")),),
     Role.ADMIN: (("admin.users", _l("Users")), ("admin.units", _l("Units")), ("admin.audit", _l("Audit log"))),
 }
-ROLE_NAMES = {Role.ADMIN: _l("Administrator"), Role.SUPERVISOR: _l("Supervisor"),
+ROLE_NAMES: dict[str, Any] = {Role.ADMIN: _l("Administrator"), Role.SUPERVISOR: _l("Supervisor"),
               Role.INTERVIEWER: _l("Interviewer"), Role.TRANSCRIBER: _l("Transcriber"),
               Role.OFFICIAL: _l("Official"), Role.UNIT: _l("Responsible unit")}
-SURVEY_STATUS = {SurveyStatus.DRAFT: _l("Draft"), SurveyStatus.ACTIVE: _l("Active"),
+SURVEY_STATUS: dict[str, Any] = {SurveyStatus.DRAFT: _l("Draft"), SurveyStatus.ACTIVE: _l("Active"),
                  SurveyStatus.PAUSED: _l("Paused"), SurveyStatus.CLOSED: _l("Closed")}
 TIERS = {"above": _l("above the county"), "same": _l("not different"), "below": _l("below the county")}
 TASK_KINDS = {TaskKind.OPERATOR: _l("Asked for a person"), TaskKind.PARTIAL: _l("Partial interview"),
               TaskKind.CALLBACK: _l("Callback due"), TaskKind.REFUSAL_CONVERSION: _l("Refusal conversion"),
-              TaskKind.REVISIT: _l("Revisit (回访)"), F2F_VISIT: _l("Door-to-door visit")}
-CONCERN_EN = {ConcernStatus.RECEIVED: "Received", ConcernStatus.ASSIGNED: "Assigned",
+              TaskKind.REVISIT: _l("Revisit (回访)"), TaskKind.F2F_VISIT: _l("Door-to-door visit")}
+CONCERN_EN: dict[str, str] = {ConcernStatus.RECEIVED: "Received", ConcernStatus.ASSIGNED: "Assigned",
               ConcernStatus.IN_PROGRESS: "In progress", ConcernStatus.RESOLVED: "Resolved",
               ConcernStatus.REVISITED: "Revisited"}
 
@@ -78,7 +77,7 @@ def status_label(status: str) -> str:
 
 
 def concern_status(status: str) -> str:
-    return ConcernStatus.ZH.get(status, status) if language() == "zh" else CONCERN_EN.get(status, status)
+    return CONCERN_ZH.get(status, status) if language() == "zh" else CONCERN_EN.get(status, status)
 
 
 def kind_label(kind: str) -> str:

@@ -20,8 +20,8 @@ from ivr.engine.events import Answered, Digits, Event, HangUp, RecordingDone, Ti
 from ivr.engine.input import Entry, parse_entry
 from ivr.engine.steps import Collect, Prompt, Record, Step
 from survey.clock import Clock
-from survey.models import AnswerStatus, InterviewStatus
 from survey.questionnaire import model as qm
+from survey.vocabulary import AnswerStatus, InterviewStatus
 
 _RESUMABLE = (InterviewStatus.IN_PROGRESS, InterviewStatus.PARTIAL, InterviewStatus.OPERATOR)
 _MENUS = {"language": "language_menu", "resume": "resume_menu", "callback": "callback_menu"}

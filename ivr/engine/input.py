@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from survey.models import AnswerStatus
 from survey.questionnaire import model as qm
+from survey.vocabulary import AnswerStatus
 
 
 @dataclass(frozen=True)

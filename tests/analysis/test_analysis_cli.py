@@ -11,8 +11,8 @@ import typer
 from analysis_helpers import margins_of, survey_frames
 from typer.testing import CliRunner
 
-from analysis.cli import analyze
 from analysis.output import CSV_COLUMNS
+from minyi.commands.analyze import analyze
 
 SPEC = """indices:
   safety: {question: q_safety, kind: share, favourable: [1, 2, 3], exclude: [8, 9]}

@@ -13,23 +13,15 @@ from ari_fake.residents import Reply
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialer.protocol import CallRequest
 from ivr.channels.asterisk import AsteriskChannel
-from ivr.channels.base import CallRequest
 from survey.clock import VirtualClock
 from survey.db import session_scope
-from survey.models import (
-    Answer,
-    AttemptStatus,
-    CallAttempt,
-    Case,
-    Contact,
-    FollowUpTask,
-    Interview,
-    Recording,
-)
+from survey.models import Answer, CallAttempt, Case, Contact, FollowUpTask, Interview, Recording
 from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
+from survey.vocabulary import AttemptStatus
 
 SCALE = 0.03  # one call second lasts 30 ms: an eight-second input timeout takes 0.24 s
 # The database work is the same on both back ends: most tests run on SQLite only, to stay quick.

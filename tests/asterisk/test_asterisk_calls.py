@@ -8,9 +8,8 @@ from ari_fake import FakeAsterisk, Resident, answers
 from asterisk_world import COMPLETE, SQLITE_ONLY, World, wait_until_idle
 
 from ivr.channels.asterisk.causes import unanswered_status
-from ivr.channels.base import CallStatus
 from survey import aapor
-from survey.models import AttemptStatus, InterviewStatus, TaskKind
+from survey.vocabulary import AttemptStatus, CallStatus, InterviewStatus, TaskKind
 
 NUMBER = "+8613800138000"
 TO_OPERATOR = ("1", "1", "1", "1", "0")  # 普通话, consent, screening, then 0 at the first question

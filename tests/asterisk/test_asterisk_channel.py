@@ -20,13 +20,12 @@ from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing, inst
 from ivr.channels.asterisk.ari import AriUnavailable
 from ivr.channels.asterisk.media import PromptAudioError
 from ivr.channels.asterisk.options import endpoint_for, formats_for
-from ivr.channels.base import CallStatus
 from ivr.engine import Prompt
 from ivr.prompts import PromptAudio, all_prompts, recording_name
-from survey.cli import app as minyi
+from minyi.cli import app as minyi
 from survey.config import load_settings
-from survey.models import InterviewStatus
 from survey.questionnaire import load_bundled
+from survey.vocabulary import CallStatus, InterviewStatus
 
 NUMBER = "+8613800138000"
 
@@ -140,8 +139,8 @@ def test_settings_reach_the_channel_options() -> None:
 
 DIALER = """
 import sys
-from ivr.channels.base import CallRequest
-from dialer.channels import open_channel
+from dialer.protocol import CallRequest
+from minyi.channels import open_channel
 from survey.clock import SystemClock
 from survey.config import load_settings
 from survey.db import make_engine, session_factory

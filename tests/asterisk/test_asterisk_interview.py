@@ -10,9 +10,9 @@ from ari_fake.residents import Reply
 from asterisk_world import COMPLETE, SQLITE_ONLY, World, wait_until_idle
 from sqlalchemy import select
 
-from ivr.channels.base import CallStatus
 from survey import aapor
-from survey.models import Answer, AttemptStatus, InterviewStatus
+from survey.models import Answer
+from survey.vocabulary import AttemptStatus, CallStatus, InterviewStatus
 
 NUMBER = "+8613800138000"
 

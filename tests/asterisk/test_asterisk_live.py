@@ -16,10 +16,9 @@ import pytest
 from asterisk_world import COMPLETE, SQLITE_ONLY, World, wait_until_idle
 
 from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions
-from ivr.channels.base import CallStatus
 from survey import aapor
 from survey.config import Settings
-from survey.models import InterviewStatus, TaskKind
+from survey.vocabulary import CallStatus, InterviewStatus, TaskKind
 
 LIVE = os.environ.get("MINYI_TEST_ARI_URL")
 APP = os.environ.get("MINYI_TEST_ARI_APP", "minyi-test")

@@ -7,7 +7,7 @@ from dataclasses import replace
 from ari_fake import FakeAsterisk, Resident, answers
 from asterisk_world import POSTGRES_ONLY, World, wait_until_idle
 
-from survey.models import InterviewStatus
+from survey.vocabulary import InterviewStatus
 
 CALLS = 50
 

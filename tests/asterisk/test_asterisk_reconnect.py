@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from ivr.channels.asterisk import Timing
 from ivr.channels.asterisk.ari import AriUnavailable
-from ivr.channels.base import CallStatus
-from survey.models import Answer, Interview, InterviewStatus
+from survey.models import Answer, Interview
+from survey.vocabulary import CallStatus, InterviewStatus
 
 GOES_ON, HANGS_UP, RINGING, LATE = "+8613800000001", "+8613800000002", "+8613800000003", "+8613800000004"
 

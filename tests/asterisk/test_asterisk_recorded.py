@@ -17,7 +17,7 @@ from ivr.channels.asterisk.calls import Call
 from ivr.channels.asterisk.causes import unanswered_status
 from ivr.channels.asterisk.line import CallLine
 from ivr.channels.asterisk.options import Timing
-from ivr.channels.base import CallStatus
+from survey.vocabulary import CallStatus
 
 RECORDED = Path(__file__).parent / "recorded"
 

@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dialer.frames import Frame, FrameRow
+from dialer.protocol import CallRequest, CallResult
 from dialer.sample import import_sample
-from ivr.channels.base import CallRequest, CallResult, CallStatus
 from survey.clock import Clock
 from survey.models import Survey
 from survey.phones import PhoneVault
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
+from survey.vocabulary import CallStatus
 
 VAULT = PhoneVault("test-secret")
 ALWAYS_OPEN = {"weekday": ["00:00-24:00"], "weekend": ["00:00-24:00"]}
@@ -145,5 +146,5 @@ def add_numbers(session: Session, survey: Survey, per_stratum: int, now: datetim
 
 
 def completing_channel(_settings: object, _sessions: object, clock: Clock) -> ScriptedChannel:
-    """A channel factory as ``dialer.channels`` calls them: every call is a complete interview."""
+    """A channel factory as ``minyi.channels`` calls them: every call is a complete interview."""
     return ScriptedChannel(clock, default=answered("complete"))

@@ -14,11 +14,11 @@ from dialer.close import close_survey
 from dialer.dnc import add_to_dnc
 from dialer.policy import DialPolicy
 from dialer.worker import Progress, Stop, WorkerOptions, WorkerReport, run_worker
-from ivr.channels.base import CallStatus
 from survey import aapor
 from survey.clock import VirtualClock
 from survey.db import session_scope
-from survey.models import CallAttempt, Case, CaseStatus, Contact, Survey
+from survey.models import CallAttempt, Case, Contact, Survey
+from survey.vocabulary import CallStatus, CaseStatus
 
 HOLIDAY = "2026-11-04"  # a Wednesday
 

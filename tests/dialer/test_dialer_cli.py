@@ -9,8 +9,8 @@ from dialer_fakes import make_survey
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from dialer import channels
-from survey.cli import app
+from minyi import channels
+from minyi.cli import app
 from survey.clock import VirtualClock
 from survey.db import make_engine, session_factory, session_scope, upgrade
 from survey.models import Case, Survey

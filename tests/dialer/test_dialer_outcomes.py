@@ -16,24 +16,12 @@ from dialer.close import close_survey
 from dialer.final_codes import CaseSummary, resolve_final
 from dialer.outcomes import apply_result, classify
 from dialer.policy import DialPolicy
+from dialer.protocol import CallResult
 from dialer.schedule import ScheduleError
-from ivr.channels.base import CallResult, CallStatus
 from survey import aapor
 from survey.clock import VirtualClock
-from survey.models import (
-    AttemptStatus,
-    AuditLog,
-    CallAttempt,
-    Case,
-    CaseStatus,
-    DoNotCall,
-    FollowUpTask,
-    Interview,
-    InterviewStatus,
-    Survey,
-    TaskKind,
-    TaskStatus,
-)
+from survey.models import AuditLog, CallAttempt, Case, DoNotCall, FollowUpTask, Interview, Survey
+from survey.vocabulary import AttemptStatus, CallStatus, CaseStatus, InterviewStatus, TaskKind, TaskStatus
 
 T0 = datetime(2026, 11, 2, 10, 40)  # Monday 18:40 in Shanghai
 

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from dialer.callerid import AnswerRate, CallerIdPool, answer_rates, flag_low
 from dialer.pacer import Pacer
 from dialer.policy import CallerIdHealth, DialPolicy
+from dialer.protocol import CallRequest, CallResult
 from dialer.stats import final_dispositions, live_counters
 from dialer.worker import WorkerOptions, run_worker
-from ivr.channels.base import CallRequest, CallResult, CallStatus
 from survey.clock import VirtualClock
 from survey.db import session_scope
 from survey.models import Survey
+from survey.vocabulary import CallStatus
 
 NOW = datetime(2026, 11, 2, 10, 30)
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from dialer.policy import DialPolicy, PolicyError, TimeRange
+from dialer.policy import DialPolicy, PolicyError
+from dialer.windows import TimeRange
 
 
 def test_defaults_are_the_chinese_evening_and_weekend_windows() -> None:

@@ -17,7 +17,8 @@ from dialer.dnc import add_to_dnc
 from dialer.frames import FrameError, read_frame
 from dialer.sample import import_sample
 from survey.clock import VirtualClock
-from survey.models import Case, CaseStatus, Contact, Survey
+from survey.models import Case, Contact, Survey
+from survey.vocabulary import CaseStatus
 
 
 def _csv(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "frame.csv") -> Path:

@@ -20,7 +20,8 @@ from dialer.close import close_survey
 from dialer.policy import RULE_KEYS
 from survey.clock import SystemClock
 from survey.db import make_engine, session_factory, session_scope
-from survey.models import AttemptStatus, CallAttempt, Case, CaseStatus, Survey
+from survey.models import CallAttempt, Case, Survey
+from survey.vocabulary import AttemptStatus, CaseStatus
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

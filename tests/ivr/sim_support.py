@@ -10,11 +10,11 @@ from datetime import timedelta
 from engine_driver import parse
 from sqlalchemy.orm import Session, sessionmaker
 
-from ivr.channels.base import CallRequest, CallResult
+from dialer.cases import resumable_interviews
+from dialer.protocol import CallRequest, CallResult
 from ivr.channels.simulated import Behaviour, Person, SimulatedChannel, World
 from ivr.channels.simulated.behaviour import DAYPARTS
 from ivr.engine import Event, HangUp, Step
-from ivr.interviews import resumable_interviews
 from survey.clock import VirtualClock
 from survey.db import session_scope
 from survey.models import CallAttempt, Case, Contact

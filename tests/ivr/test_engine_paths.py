@@ -20,9 +20,9 @@ from ivr.engine import (
     OptedOut,
 )
 from survey.clock import VirtualClock
-from survey.models import AnswerStatus, InterviewStatus
 from survey.questionnaire import Questionnaire, load_bundled
 from survey.questionnaire import model as qm
+from survey.vocabulary import AnswerStatus, InterviewStatus
 
 Q = load_bundled()
 # Language 1, consent 1, both screeners 1, q_safety 2 (no worries), q_trend .. q_overall 1,

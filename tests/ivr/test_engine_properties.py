@@ -26,11 +26,10 @@ from ivr.engine import (
     Step,
     Timeout,
 )
-from ivr.interviews import RESUMABLE
 from survey.clock import VirtualClock
-from survey.models import AnswerStatus
 from survey.questionnaire import load_bundled
 from survey.questionnaire import model as qm
+from survey.vocabulary import RESUMABLE, AnswerStatus
 
 Q = load_bundled()
 KEYS = "0123456789*#"

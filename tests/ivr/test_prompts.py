@@ -26,7 +26,7 @@ from ivr.prompts import (
     wav_info,
 )
 from ivr.prompts.tts import VOICES
-from survey.cli import app
+from minyi.cli import app
 from survey.clock import VirtualClock
 from survey.db import make_engine, session_factory, session_scope, upgrade
 from survey.questionnaire import load_bundled, loads

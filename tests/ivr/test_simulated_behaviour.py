@@ -13,7 +13,7 @@ from sim_support import BUNDLED, CERTAIN, Fieldwork
 from sqlalchemy import select
 
 from dialer.outcomes import apply_result
-from ivr.channels.base import CallResult, CallStatus
+from dialer.protocol import CallResult
 from ivr.channels.simulated import AGE_CODES, SEX_CODES, Behaviour, Person, SimulatedChannel, World, daypart
 from ivr.channels.simulated import from_settings as simulated_from_settings
 from ivr.channels.simulated.world import FAX, NON_WORKING
@@ -21,7 +21,8 @@ from survey import aapor
 from survey.clock import VirtualClock
 from survey.config import load_settings
 from survey.db import make_engine, session_factory, upgrade
-from survey.models import Answer, AnswerStatus, Interview, InterviewStatus
+from survey.models import Answer, Interview
+from survey.vocabulary import AnswerStatus, CallStatus, InterviewStatus
 
 MONDAY_1830_LOCAL = datetime(2026, 11, 2, 10, 30)  # UTC
 FINISHED = (InterviewStatus.COMPLETE, InterviewStatus.REFUSED, InterviewStatus.SCREENED_OUT,

@@ -18,22 +18,11 @@ from sqlalchemy.orm import Session
 
 from dialer.policy import DialPolicy
 from dialer.schedule import callback_time
-from ivr.channels.base import CallStatus
 from ivr.channels.simulated import SimulatedChannel
 from survey.db import session_scope
-from survey.models import (
-    Answer,
-    AnswerStatus,
-    AuditLog,
-    Case,
-    DoNotCall,
-    FollowUpTask,
-    Interview,
-    InterviewStatus,
-    Recording,
-    TaskKind,
-)
+from survey.models import Answer, AuditLog, Case, DoNotCall, FollowUpTask, Interview, Recording
 from survey.questionnaire import load_bundled
+from survey.vocabulary import AnswerStatus, CallStatus, InterviewStatus, TaskKind
 
 Q = load_bundled()
 ANSWERABLE = [q.id for q in Q.questions if q.collects_answer]

@@ -20,17 +20,8 @@ from dialer.leases import reap
 from dialer.policy import RULE_KEYS, DialPolicy
 from survey.clock import VirtualClock
 from survey.db import session_scope
-from survey.models import (
-    Answer,
-    AttemptStatus,
-    AuditLog,
-    CallAttempt,
-    Case,
-    CaseStatus,
-    Interview,
-    InterviewStatus,
-    Survey,
-)
+from survey.models import Answer, AuditLog, CallAttempt, Case, Interview, Survey
+from survey.vocabulary import ATTEMPT_ENDED, CaseStatus, InterviewStatus
 
 LEASE_SECONDS = 600
 # Retries come a few minutes later (no day-part rotation), so that partials are redialled and resumed
@@ -150,7 +141,7 @@ def assert_fieldwork_consistent(sessions: sessionmaker[Session]) -> None:
             for earlier, later in zip(ordered, ordered[1:], strict=False):
                 assert earlier.ended_at is not None and earlier.ended_at <= later.started_at, \
                     f"case {earlier.case_id}: attempts {earlier.id} and {later.id} overlap"
-        open_attempts = [a.id for a in attempts if a.status not in AttemptStatus.ENDED or not a.temp_disposition]
+        open_attempts = [a.id for a in attempts if a.status not in ATTEMPT_ENDED or not a.temp_disposition]
         assert not open_attempts, f"attempts without a result: {open_attempts}"
         assert s.scalar(select(func.count()).select_from(Case).where(Case.status == CaseStatus.LEASED)) == 0
         assert sum(s.scalars(select(Case.attempts))) == len(attempts)

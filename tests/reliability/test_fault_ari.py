@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dialer.leases import lease, reap
 from dialer.policy import DialPolicy
+from dialer.protocol import CallRequest
 from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing
-from ivr.channels.base import CallRequest, CallStatus
-from ivr.interviews import RESUMABLE
 from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.db import session_scope
-from survey.models import Answer, AttemptStatus, CallAttempt, Interview, InterviewStatus, Survey
+from survey.models import Answer, CallAttempt, Interview, Survey
+from survey.vocabulary import ATTEMPT_ENDED, RESUMABLE, CallStatus, InterviewStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
 
@@ -64,7 +64,7 @@ def _answered(sessions: sessionmaker[Session], case_id: int) -> int:
 def _ended(sessions: sessionmaker[Session], attempt_id: int) -> bool:
     with sessions() as s:
         attempt = s.get(CallAttempt, attempt_id)
-        return attempt is not None and attempt.status in AttemptStatus.ENDED
+        return attempt is not None and attempt.status in ATTEMPT_ENDED
 
 
 def _live(fake: FakeAsterisk, request: CallRequest) -> bool:
@@ -126,4 +126,4 @@ def _check_outcomes(world: World, stays: CallRequest, leaves: CallRequest, ringi
     assert left.interview.current_question not in left.answers  # resumes at the question it stopped at
     assert lost.attempt.outcome == CallStatus.UNKNOWN and lost.interview is None
     for outcome in (adopted, left, lost):
-        assert outcome.attempt.status in AttemptStatus.ENDED and outcome.attempt.temp_disposition
+        assert outcome.attempt.status in ATTEMPT_ENDED and outcome.attempt.temp_disposition

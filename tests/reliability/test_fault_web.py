@@ -26,7 +26,8 @@ from web_support import only_due
 from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import VirtualClock
 from survey.config import Settings
-from survey.models import Answer, Case, Interview, InterviewStatus, WebhookReply
+from survey.models import Answer, Case, Interview, WebhookReply
+from survey.vocabulary import InterviewStatus
 from web.demo_data import DEMO_PASSWORD, PARTIAL_RESUMES_AT, Demo, seed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow,

@@ -16,7 +16,7 @@ from reliability_support import examples
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-from survey.cli import app as minyi
+from minyi.cli import app as minyi
 
 _RESPONSES, _CELLS = survey_frames(seed=3, towns={"A": (4_000, 40), "B": (1_500, 30)}, waves=("1", "2"))
 RESPONSES, CELLS, MARGINS = _RESPONSES.astype(str), _CELLS.astype(str), margins_of(_CELLS).astype(str)

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from dialer.dnc import add_to_dnc
 from dialer.frames import ALIASES, Frame, FrameError, read_frame
 from dialer.sample import ImportReport, import_sample
-from survey.cli import app as minyi
+from minyi.cli import app as minyi
 from survey.clock import VirtualClock
 from survey.models import Case, Contact, Survey
 

@@ -24,7 +24,8 @@ from sqlalchemy import select
 from twilio_caller import Call
 from wtforms.fields.core import UnboundField
 
-from survey.models import AttemptStatus, AuditLog, CallAttempt, FollowUpTask, TaskStatus
+from survey.models import AuditLog, CallAttempt, FollowUpTask
+from survey.vocabulary import AttemptStatus, TaskStatus
 
 _web = sibling_conftest("web")
 _cheap_password_hashes, seeded, web, login = _web._cheap_password_hashes, _web.seeded, _web.web, _web.login

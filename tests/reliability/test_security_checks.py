@@ -31,20 +31,21 @@ from test_twilio_interview import SCRIPT
 from twilio_caller import Call, Dial
 from typer.testing import CliRunner
 
+from dialer.protocol import CallRequest
 from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing
 from ivr.channels.asterisk.ari import AriUnavailable
-from ivr.channels.base import CallRequest, CallStatus
 from ivr.channels.twilio import TwilioChannel
 from ivr.channels.twilio.urls import WebhookUrls
+from minyi.cli import app as minyi
+from minyi.demo import DemoOptions, DemoResult, run_demo
 from survey import audit
 from survey.audit import AuditLogImmutable
-from survey.cli import app as minyi
 from survey.clock import VirtualClock
 from survey.config import Settings, load_settings
 from survey.db import make_engine, session_factory
-from survey.demo import DemoOptions, DemoResult, run_demo
 from survey.models import AuditLog, Contact
 from survey.phones import PhoneVault
+from survey.vocabulary import CallStatus
 
 _twilio, _asterisk, _web = sibling_conftest("twilio"), sibling_conftest("asterisk"), sibling_conftest("web")
 openapi, app, fake, dial, urls, twiml_schema = (_twilio.openapi, _twilio.app, _twilio.fake, _twilio.dial, _twilio.urls,

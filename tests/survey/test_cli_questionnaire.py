@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from survey.cli import app
+from minyi.cli import app
 from survey.questionnaire import bundled_path
 
 CORPUS = Path(__file__).parent / "questionnaires"

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-import survey.demo as demo_module
+import minyi.demo as demo_module
 from analysis.results import COUNTY
+from minyi.demo import HEADLINE, DemoOptions, DemoResult, run_demo
 from survey.config import load_settings
 from survey.db import make_engine, session_factory, session_scope
-from survey.demo import HEADLINE, DemoOptions, DemoResult, run_demo
-from survey.models import SurveyStatus
 from survey.surveys import survey_by_code
+from survey.vocabulary import SurveyStatus
 
 
 def _run(tmp: Path, seed: int) -> DemoResult:
@@ -115,7 +115,7 @@ def test_export_and_report_commands_work_on_the_demo_database(demo: DemoResult, 
     import pyreadstat
     from typer.testing import CliRunner
 
-    from survey.cli import app
+    from minyi.cli import app
 
     monkeypatch.setenv("MINYI_DATABASE_URL", f"sqlite:///{demo.database}")
     runner = CliRunner()

@@ -7,14 +7,15 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from calls.interviews import InterviewSession, open_interview
 from ivr.engine import Answered, Digits, HangUp
-from ivr.interviews import InterviewSession, open_interview
 from survey.clock import VirtualClock
 from survey.db import current_revision
-from survey.models import Answer, Base, Case, Contact, Interview, InterviewStatus
+from survey.models import Answer, Base, Case, Contact, Interview
 from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
+from survey.vocabulary import InterviewStatus
 
 
 def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:

@@ -25,10 +25,11 @@ from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.db import make_engine, session_factory, session_scope
-from survey.models import AttemptStatus, CallAttempt, Case, Contact
+from survey.models import CallAttempt, Case, Contact
 from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
+from survey.vocabulary import AttemptStatus
 from web.blueprints.twilio import EXTENSION, bp, build_webhooks
 
 # The project's shared reference data sits beside the clone (../shared), in CI as here.

@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio_caller import Dial
 
 from dialer.pacer import PUSHBACK_CAUSES
-from ivr.channels.base import CallRequest, CallStatus
+from dialer.protocol import CallRequest
 from ivr.channels.twilio import TwilioChannel
 from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.db import session_scope
-from survey.models import AttemptStatus, CallAttempt
+from survey.models import CallAttempt
+from survey.vocabulary import AttemptStatus, CallStatus
 
 
 def _request(attempt_id: int = 7, **changes: object) -> CallRequest:

@@ -16,17 +16,8 @@ from twilio_caller import Call, Dial
 from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import VirtualClock
 from survey.config import Settings
-from survey.models import (
-    Answer,
-    AttemptStatus,
-    CallAttempt,
-    Case,
-    CaseStatus,
-    Interview,
-    InterviewStatus,
-    Recording,
-    WebhookReply,
-)
+from survey.models import Answer, CallAttempt, Case, Interview, Recording, WebhookReply
+from survey.vocabulary import AttemptStatus, CaseStatus, InterviewStatus
 
 SID = "CA" + "5" * 32
 # (keys pressed, what the next prompt must contain): language 1 = 普通话, then the questionnaire

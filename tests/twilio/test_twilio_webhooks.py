@@ -21,19 +21,8 @@ from dialer.pacer import ABANDON_CAUSES
 from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import VirtualClock
 from survey.config import Settings
-from survey.models import (
-    Answer,
-    AnswerStatus,
-    AttemptStatus,
-    CallAttempt,
-    Case,
-    CaseStatus,
-    FollowUpTask,
-    Interview,
-    InterviewStatus,
-    Recording,
-    WebhookReply,
-)
+from survey.models import Answer, CallAttempt, Case, FollowUpTask, Interview, Recording, WebhookReply
+from survey.vocabulary import AnswerStatus, AttemptStatus, CaseStatus, InterviewStatus
 from web.blueprints.twilio import EXTENSION, build_webhooks
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

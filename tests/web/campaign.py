@@ -14,11 +14,11 @@ from dialer.frames import read_frame
 from dialer.sample import import_sample
 from dialer.worker import WorkerOptions, WorkerReport, run_worker
 from ivr.channels.simulated import SimulatedChannel, World
+from reports.results import bundled_analysis_spec
 from survey.clock import VirtualClock
 from survey.db import session_scope
 from survey.phones import PhoneVault
 from survey.questionnaire import load_bundled
-from survey.results import bundled_analysis_spec
 from survey.surveys import create_survey
 
 

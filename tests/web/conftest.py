@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from dashboard_result import sample_analysis
 from web_support import SECRET, START, Client, WebApp
 
-from survey import users
+from office import users
 from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.db import make_engine, session_factory, upgrade

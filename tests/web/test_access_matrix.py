@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from survey.models import TaskKind
+from survey.vocabulary import TaskKind
 
 ROLES = ("anonymous", "interviewer", "transcriber", "supervisor", "official", "official_t01", "unit_ps01", "admin")
 OFFICIALS = ("official", "official_t01")

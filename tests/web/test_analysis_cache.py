@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from analysis.errors import AnalysisError
 from analysis.results import AnalysisResult
-from survey.models import Interview, InterviewStatus, Survey
+from survey.models import Interview, Survey
+from survey.vocabulary import InterviewStatus
 from web import analysis_source
 from web.analysis_source import AnalysisUnavailable, CachedAnalysis
 

@@ -21,17 +21,9 @@ from werkzeug.serving import make_server
 
 from dialer.quotas import progress
 from ivr.channels.simulated import World
-from survey.models import (
-    Case,
-    Concern,
-    ConcernStatus,
-    FollowUpTask,
-    Interview,
-    InterviewStatus,
-    TaskKind,
-    TaskStatus,
-)
+from survey.models import Case, Concern, FollowUpTask, Interview
 from survey.phones import PhoneVault
+from survey.vocabulary import ConcernStatus, InterviewStatus, TaskKind, TaskStatus
 from web import create_app
 from web.demo_data import DEMO_PASSWORD, PARTIAL_RESUMES_AT
 

@@ -7,11 +7,12 @@ import threading
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from office.users import create_user
 from survey.clock import VirtualClock
-from survey.models import Case, Contact, FollowUpTask, Role, TaskKind, TaskStatus
+from survey.models import Case, Contact, FollowUpTask
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
-from survey.users import create_user
+from survey.vocabulary import Role, TaskKind, TaskStatus
 from web.operations.console import Staff, claim_next
 
 

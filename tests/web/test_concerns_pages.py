@@ -8,7 +8,8 @@ import re
 
 from sqlalchemy import select
 
-from survey.models import Concern, ConcernStatus, FollowUpTask, Recording, TaskKind
+from survey.models import Concern, FollowUpTask, Recording
+from survey.vocabulary import ConcernStatus, TaskKind
 
 
 def _new_concern_id(flash_page: str) -> int:

@@ -1,4 +1,4 @@
-"""The concerns state machine (survey.concerns) on SQLite and PostgreSQL."""
+"""The concerns state machine (office.concerns) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,21 +8,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey import concerns
+from office import concerns
 from survey.clock import VirtualClock
-from survey.models import (
-    AuditLog,
-    Case,
-    ConcernEvent,
-    ConcernStatus,
-    Contact,
-    FollowUpTask,
-    TaskKind,
-    TaskStatus,
-    Unit,
-)
+from survey.models import AuditLog, Case, ConcernEvent, Contact, FollowUpTask, Unit
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
+from survey.vocabulary import ConcernStatus, TaskKind, TaskStatus
 
 S = ConcernStatus
 

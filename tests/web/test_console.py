@@ -9,18 +9,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from web_support import only_due
 
-from survey.models import (
-    Answer,
-    AuditLog,
-    CallAttempt,
-    Case,
-    CaseStatus,
-    FollowUpTask,
-    Interview,
-    InterviewStatus,
-    TaskKind,
-    TaskStatus,
-)
+from survey.models import Answer, AuditLog, CallAttempt, Case, FollowUpTask, Interview
+from survey.vocabulary import CaseStatus, InterviewStatus, TaskKind, TaskStatus
 from web.demo_data import PARTIAL_RESUMES_AT
 
 FINISH = ["2", "1", "2", "1", "3", "2", "2", "1", "2", "35#"]  # q_trend ... d_years, no suggestion

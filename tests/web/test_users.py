@@ -6,9 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.clock import VirtualClock
-from survey.models import AuditLog, Role
-from survey.users import (
+from office.users import (
     DuplicateUserError,
     PasswordPolicyError,
     UnknownRoleError,
@@ -19,6 +17,9 @@ from survey.users import (
     update_user,
     verify_password,
 )
+from survey.clock import VirtualClock
+from survey.models import AuditLog
+from survey.vocabulary import Role
 
 
 @pytest.mark.parametrize(("password", "reason"), [

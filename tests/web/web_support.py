@@ -18,7 +18,8 @@ from werkzeug.test import TestResponse
 
 from survey.clock import VirtualClock
 from survey.config import Settings
-from survey.models import FollowUpTask, TaskStatus
+from survey.models import FollowUpTask
+from survey.vocabulary import TaskStatus
 from web.demo_data import DEMO_PASSWORD, Demo
 
 SECRET = "test-secret-key-for-minyi-web"

@@ -11,9 +11,10 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from office.users import UserError, create_user, set_password, update_user
 from survey import audit
-from survey.models import Role, Unit, User
-from survey.users import UserError, create_user, set_password, update_user
+from survey.models import Unit, User
+from survey.vocabulary import ROLES, Role
 from web.access import roles, user
 from web.context import ctx, db
 
@@ -28,7 +29,7 @@ def _units() -> list[Unit]:
 class UserForm(FlaskForm):
     username = StringField(validators=[DataRequired(), Length(max=80)])
     display_name = StringField(validators=[Length(max=120)])
-    role = SelectField(choices=list(Role.ALL))
+    role = SelectField(choices=list(ROLES))
     township_scope = StringField(validators=[Length(max=400)])
     unit_id = SelectField(coerce=int)
     password = PasswordField(validators=[Optional(), Length(max=200)])

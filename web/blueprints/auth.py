@@ -11,9 +11,9 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from office.users import find_user, verify_password
 from survey import audit
-from survey.models import Role
-from survey.users import find_user, verify_password
+from survey.vocabulary import ROLES
 from web.access import LoginUser, roles
 from web.context import ctx, db
 from web.i18n import LANGUAGES
@@ -41,7 +41,7 @@ def login() -> Response | tuple[str, int]:
 
 
 @bp.route("/logout", methods=["POST"])
-@roles(*Role.ALL)
+@roles(*ROLES)
 def logout() -> Response:
     logout_user()
     _fresh_session()

@@ -14,9 +14,9 @@ from wtforms.validators import DataRequired, Length
 
 from dialer.callbacks import set_callback
 from dialer.schedule import ScheduleError
+from office.concerns import CATEGORIES
 from survey import aapor
 from survey.clock import from_local
-from survey.concerns import CATEGORIES
 from survey.models import (
     AuditLog,
     CallAttempt,
@@ -25,10 +25,10 @@ from survey.models import (
     FollowUpTask,
     Interview,
     Recording,
-    Role,
     Stratum,
     Survey,
 )
+from survey.vocabulary import Role
 from web.access import roles, user
 from web.context import ctx, db
 from web.i18n import language

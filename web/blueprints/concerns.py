@@ -1,7 +1,7 @@
 """Residents' concerns (群众诉求): supervisors assign them to a responsible unit with a deadline
 (交办) and may record a revisit made outside the console; a unit sees only its own concerns,
 records its handling and marks them resolved (办结). Overdue concerns are flagged. Every step goes
-through :mod:`survey.concerns` (audited; illegal steps refused with a clear message)."""
+through :mod:`office.concerns` (audited; illegal steps refused with a clear message)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from werkzeug.wrappers import Response
 from wtforms import DateField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from survey import concerns as workflow
+from office import concerns as workflow
 from survey.clock import from_local
-from survey.models import Concern, ConcernStatus, Role, Unit, User
+from survey.models import Concern, Unit, User
+from survey.vocabulary import CONCERN_ZH, ConcernStatus, Role
 from web.access import roles, user
 from web.context import ctx, db
 from web.forms import ActionForm
@@ -91,9 +92,9 @@ def _done(concern: Concern, message: str) -> Response:
 def _refused(concern: Concern, exc: workflow.ConcernError) -> Response:
     db().rollback()
     if isinstance(exc, workflow.IllegalTransition):
-        allowed = "、".join(ConcernStatus.ZH[s] if _zh() else s for s in exc.allowed)
+        allowed = "、".join(CONCERN_ZH[s] if _zh() else s for s in exc.allowed)
         flash(_("Not possible: this concern is %(status)s; that step can only be taken from %(allowed)s.",
-                status=ConcernStatus.ZH[exc.status] if _zh() else exc.status, allowed=allowed), "error")
+                status=CONCERN_ZH[exc.status] if _zh() else exc.status, allowed=allowed), "error")
     else:
         flash(_(str(exc)), "error")
     return redirect(url_for("concerns.detail", concern_id=concern.id))

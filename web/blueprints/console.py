@@ -26,10 +26,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from ivr.engine import Step
+from office.concerns import CATEGORIES, REVISIT_RESULTS, ConcernError, awaiting_revisit
 from survey.clock import from_local
-from survey.concerns import CATEGORIES, REVISIT_RESULTS, ConcernError, awaiting_revisit
-from survey.models import CallAttempt, Concern, FollowUpTask, Interview, InterviewMode, Role, Survey, TaskKind
+from survey.models import CallAttempt, Concern, FollowUpTask, Interview, Survey
 from survey.questionnaire import Questionnaire
+from survey.vocabulary import InterviewMode, Role, TaskKind
 from web.access import roles, user
 from web.context import ctx, db
 from web.forms import ActionForm
@@ -39,7 +40,7 @@ from web.operations.answers import AnswerEditError, edit_answer
 from web.operations.concern_intake import concern_from_case
 from web.operations.f2f import F2FError, start_visit
 from web.queries.questionnaires import questionnaire_of
-from web.queries.queue import F2F_VISIT, my_open_tasks, queue
+from web.queries.queue import my_open_tasks, queue
 from web.queries.script import answer_lines, current_screen
 from web.templating import DISPLAY_TZ
 
@@ -173,7 +174,7 @@ def task(task_id: int) -> str:
         concerns=session.scalars(select(Concern).where(Concern.case_id == case.id).order_by(Concern.id)).all(),
         awaiting=awaiting_revisit(session, case.id) if task.kind == TaskKind.REVISIT else [],
         categories=CATEGORIES, revisit_results=REVISIT_RESULTS, outcomes=OUTCOME_LABELS,
-        start_form=StartForm(mode=InterviewMode.F2F if task.kind == F2F_VISIT else InterviewMode.CATI),
+        start_form=StartForm(mode=InterviewMode.F2F if task.kind == TaskKind.F2F_VISIT else InterviewMode.CATI),
         keys_form=KeysForm(), open_form=OpenAnswerForm(), disposition_form=form_outcome, note_form=NoteForm(),
         concern_form=ConcernForm(), revisit_form=RevisitForm(), edit_form=AnswerEditForm(), form=ActionForm())
 

@@ -24,7 +24,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from reports.exports import FORMATS
-from survey.models import Role, Survey, SurveyStatus
+from survey.models import Survey
+from survey.vocabulary import Role, SurveyStatus
 from web.access import roles, user
 from web.analysis_source import AnalysisUnavailable
 from web.context import ctx, db

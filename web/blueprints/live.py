@@ -7,7 +7,8 @@ from flask import Blueprint, abort, current_app, jsonify, redirect, render_templ
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from survey.models import Role, Survey, SurveyStatus
+from survey.models import Survey
+from survey.vocabulary import Role, SurveyStatus
 from web.access import roles
 from web.context import ctx, db
 from web.i18n import language

@@ -13,9 +13,10 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from dialer.quotas import progress
-from survey.models import Case, Role, Survey
+from survey.models import Case, Survey
 from survey.models import Questionnaire as QuestionnaireRow
 from survey.questionnaire import QuestionnaireError, loads
+from survey.vocabulary import Role
 from web.access import roles, user
 from web.context import ctx, db
 from web.forms import ActionForm

@@ -14,8 +14,9 @@ from werkzeug.wrappers import Response
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import Length
 
-from survey.concerns import CATEGORIES, ConcernError
-from survey.models import Case, Interview, Recording, Role, Stratum
+from office.concerns import CATEGORIES, ConcernError
+from survey.models import Case, Interview, Recording, Stratum
+from survey.vocabulary import Role
 from web.access import roles, stratum_filter, user
 from web.context import ctx, db
 from web.forms import ActionForm

@@ -6,7 +6,8 @@ from sqlalchemy.orm import Session
 
 from survey import aapor, audit
 from survey.clock import Clock
-from survey.models import Case, CaseStatus
+from survey.models import Case
+from survey.vocabulary import CaseStatus
 
 
 class CaseChangeError(ValueError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey import concerns
+from office import concerns
 from survey.clock import Clock
 from survey.models import Case, Concern, Recording
 

@@ -14,33 +14,28 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from calls.interviews import InterviewSession, open_interview
 from dialer.cases import DIALABLE
 from dialer.outcomes import Applied, apply_result
 from dialer.policy import DialPolicy
-from ivr.channels.base import CallResult, CallStatus
+from dialer.protocol import CallResult
 from ivr.engine import Answered, Digits, HangUp, RecordingDone, Step
-from ivr.interviews import InterviewSession, open_interview
-from survey import audit, concerns
+from office import concerns
+from survey import audit
 from survey.clock import Clock
-from survey.models import (
-    Answer,
+from survey.models import Answer, CallAttempt, Case, Concern, DoNotCall, FollowUpTask, Interview, Survey
+from survey.questionnaire import Questionnaire
+from survey.questionnaire import model as qm
+from survey.vocabulary import (
     AnswerStatus,
     AttemptStatus,
-    CallAttempt,
-    Case,
+    CallStatus,
     CaseStatus,
-    Concern,
-    DoNotCall,
-    FollowUpTask,
-    Interview,
     InterviewMode,
     InterviewStatus,
-    Survey,
     TaskKind,
     TaskStatus,
 )
-from survey.questionnaire import Questionnaire
-from survey.questionnaire import model as qm
 from web.queries.queue import open_tasks
 
 I = InterviewStatus  # noqa: E741
@@ -273,7 +268,7 @@ def _staff_callback(session: Session, task: FollowUpTask, staff: Staff, when: da
 def record_revisit_answer(session: Session, task: FollowUpTask, staff: Staff, clock: Clock, concern: Concern,
                           result: str, note: str) -> None:
     """The resident's answer on a revisit call (回访) for one of the case's resolved concerns; when
-    none is left the task is done (``survey.concerns``) and the call is closed."""
+    none is left the task is done (``office.concerns``) and the call is closed."""
     if task.kind != TaskKind.REVISIT or concern.case_id != task.case_id:
         raise ConsoleError("this concern does not belong to this revisit task")
     attempt = _attempt(session, task, staff)

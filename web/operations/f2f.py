@@ -10,20 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey.clock import Clock
-from survey.models import (
-    Case,
-    CaseStatus,
-    Contact,
-    DoNotCall,
-    FollowUpTask,
-    Stratum,
-    Survey,
-    SurveyStatus,
-    TaskStatus,
-)
+from survey.models import Case, Contact, DoNotCall, FollowUpTask, Stratum, Survey
 from survey.phones import PhoneError, PhoneVault, mask, normalise
+from survey.vocabulary import CaseStatus, SurveyStatus, TaskKind, TaskStatus
 from web.operations.console import Staff, take_case
-from web.queries.queue import F2F_VISIT
 
 
 class F2FError(ValueError):
@@ -49,7 +39,7 @@ def start_visit(session: Session, staff: Staff, vault: PhoneVault, clock: Clock,
                                                         FollowUpTask.status == TaskStatus.IN_PROGRESS))
     if busy is not None:
         raise F2FError("someone is working on this resident's case right now")
-    return take_case(session, case, staff, clock, F2F_VISIT, "door-to-door visit")
+    return take_case(session, case, staff, clock, TaskKind.F2F_VISIT, "door-to-door visit")
 
 
 def _stratum(session: Session, survey: Survey, township: str) -> Stratum:

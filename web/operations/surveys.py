@@ -16,11 +16,12 @@ from dialer.sample import ImportReport, import_sample
 from survey import audit
 from survey.clock import Clock
 from survey.models import Questionnaire as QuestionnaireRow
-from survey.models import Survey, SurveyStatus
+from survey.models import Survey
 from survey.phones import PhoneVault
 from survey.questionnaire import Problem, Questionnaire, QuestionnaireError
-from survey.questionnaire.cli import read_any
+from survey.questionnaire.files import read_any
 from survey.surveys import StratumSpec, SurveyError, create_survey, read_strata_csv, store_questionnaire
+from survey.vocabulary import SurveyStatus
 
 SWITCHABLE = {"start": (SurveyStatus.DRAFT, SurveyStatus.PAUSED), "pause": (SurveyStatus.ACTIVE,)}
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from office.concerns import CATEGORIES
 from survey import audit
 from survey.clock import Clock
-from survey.concerns import CATEGORIES
 from survey.models import Recording
 
 

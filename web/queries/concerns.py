@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
-from survey.concerns import OPEN
-from survey.models import Concern, ConcernStatus, Stratum
+from office.concerns import OPEN
+from survey.models import Concern, Stratum
+from survey.vocabulary import CONCERN_ORDER
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Counts:
     total: int
 
 
-def visible(*, unit_id: int | None = None, scope: list[str] | None = None) -> Select[Any]:
+def visible(*, unit_id: int | None = None, scope: list[str] | None = None) -> Select[Concern]:
     """Concerns a user may see: a unit's own, or those of the townships in ``scope`` (None: all)."""
     query = select(Concern).join(Stratum, Stratum.id == Concern.stratum_id)
     if unit_id is not None:
@@ -33,7 +34,7 @@ def visible(*, unit_id: int | None = None, scope: list[str] | None = None) -> Se
 
 def listing(session: Session, query: Select[Any], *, status: str | None, overdue_only: bool,
             now: datetime, limit: int = 300) -> list[Concern]:
-    if status in ConcernStatus.ORDER:
+    if status in CONCERN_ORDER:
         query = query.where(Concern.status == status)
     if overdue_only:
         query = query.where(Concern.status.in_(OPEN), Concern.deadline < now)
@@ -47,4 +48,4 @@ def status_counts(session: Session, survey_id: int, scope: list[str] | None, now
                            .with_only_columns(Concern.status, Concern.deadline)).all()
     by_status = Counter(status for status, _ in rows)
     overdue = sum(1 for status, deadline in rows if status in OPEN and deadline is not None and deadline < now)
-    return Counts({s: by_status.get(s, 0) for s in ConcernStatus.ORDER}, overdue, len(rows))
+    return Counts({s: by_status.get(s, 0) for s in CONCERN_ORDER}, overdue, len(rows))

@@ -1,5 +1,5 @@
 """Files officials download: the PDF bulletin (``reports.from_db`` + ``reports.bulletin``, on the
-same analysis the dashboard shows), and answers without personal data (``survey.extract`` +
+same analysis the dashboard shows), and answers without personal data (``reports.extract`` +
 ``reports.exports``, which refuses anything that looks like a phone number), limited to the
 user's townships."""
 
@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 from reports.bulletin import render_bulletin
 from reports.bulletin_data import Lang
 from reports.exports import FORMATS, Format, export
+from reports.extract import responses_frame
 from reports.from_db import bulletin_data
-from survey.extract import responses_frame
+from reports.results import series
 from survey.models import Survey
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
-from survey.results import series
 from web.context import WebContext
 
 

@@ -1,7 +1,7 @@
 """The supervisor's live view of one survey round, as one JSON-able snapshot.
 
 Dialer counters and quota progress come from the dialer (``dialer.stats``, ``dialer.quotas``),
-outcome rates from ``survey.results`` (as in the bulletin); per question, from the answers stored the moment they are
+outcome rates from ``reports.results`` (as in the bulletin); per question, from the answers stored the moment they are
 given: the re-prompt rate (answers that needed a re-prompt), the timeout rate (no usable key
 after every re-prompt: status ``no_answer``) and the break-off rate (interviews that stopped at
 the question, partial or broken off, among those that reached it).
@@ -18,24 +18,13 @@ from sqlalchemy.orm import Session
 
 from dialer.quotas import progress
 from dialer.stats import live_counters
+from reports.results import survey_rates
 from survey import aapor
 from survey.clock import from_local, to_local
-from survey.models import (
-    Answer,
-    AnswerStatus,
-    AttemptStatus,
-    CallAttempt,
-    Case,
-    FollowUpTask,
-    Interview,
-    InterviewStatus,
-    Survey,
-    TaskStatus,
-    User,
-)
+from survey.models import Answer, CallAttempt, Case, FollowUpTask, Interview, Survey, User
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
-from survey.results import survey_rates
+from survey.vocabulary import AnswerStatus, AttemptStatus, InterviewStatus, TaskStatus
 
 RUNNING = (AttemptStatus.QUEUED, AttemptStatus.INITIATED, AttemptStatus.RINGING, AttemptStatus.IN_PROGRESS)
 RATES = ("RR1", "RR3", "COOP1", "REF1", "CON1")

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, case, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from survey.models import Case, FollowUpTask, Survey, SurveyStatus, TaskKind, TaskStatus
+from survey.models import Case, FollowUpTask, Survey
+from survey.vocabulary import SurveyStatus, TaskKind, TaskStatus
 
-F2F_VISIT = "f2f_visit"  # a door-to-door visit (入户走访) entered by an interviewer
 
 KIND_URGENCY = {TaskKind.CALLBACK: 0, TaskKind.OPERATOR: 1, TaskKind.PARTIAL: 2, TaskKind.REVISIT: 3,
-                F2F_VISIT: 4, TaskKind.REFUSAL_CONVERSION: 5}
+                TaskKind.F2F_VISIT: 4, TaskKind.REFUSAL_CONVERSION: 5}
 
 
 @dataclass(frozen=True)
@@ -30,12 +29,12 @@ class QueueRow:
     due: bool
 
 
-def _ordered(query: Select[Any]) -> Select[Any]:
+def _ordered(query: Select[FollowUpTask]) -> Select[FollowUpTask]:
     urgency = case(KIND_URGENCY, value=FollowUpTask.kind, else_=9)
     return query.order_by(urgency, FollowUpTask.priority.desc(), FollowUpTask.due_at, FollowUpTask.id)
 
 
-def open_tasks(user_id: int) -> Select[Any]:
+def open_tasks(user_id: int) -> Select[FollowUpTask]:
     """Open tasks of active surveys that ``user_id`` may take, most urgent first."""
     return _ordered(select(FollowUpTask).join(Survey, Survey.id == FollowUpTask.survey_id).where(
         FollowUpTask.status == TaskStatus.OPEN, Survey.status == SurveyStatus.ACTIVE,

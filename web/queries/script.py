@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from survey.models import Answer, AnswerStatus, Interview
+from survey.models import Answer, Interview
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
+from survey.vocabulary import AnswerStatus
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialer.protocol import CallRequest, CallResult
 from ivr.channels.asterisk.ari import AriConfig, AriError, AriSession, AriUnavailable
 from ivr.channels.asterisk.calls import Call, CallRegistry
 from ivr.channels.asterisk.options import AsteriskOptions, endpoint_for, formats_for
@@ -18,8 +19,8 @@ from ivr.channels.asterisk.runner import CallRunner
 from ivr.channels.asterisk.stasis import StasisHandler
 from ivr.channels.asterisk.store import CallStore
 from ivr.channels.asterisk.supervisor import Supervisor
-from ivr.channels.base import CallRequest, CallResult, CallStatus
 from survey.clock import Clock
+from survey.vocabulary import CallStatus
 
 log = logging.getLogger(__name__)
 

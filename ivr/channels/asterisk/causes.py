@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ivr.channels.base import CallStatus
+from survey.vocabulary import CallStatus
 
 BUSY = frozenset({17})  # user busy
 NO_ANSWER = frozenset({

@@ -1,4 +1,4 @@
-"""The dialer's :class:`~ivr.channels.base.Channel` for Asterisk (``minyi dial --channel asterisk``).
+"""The dialer's :class:`~dialer.protocol.Channel` for Asterisk (``minyi dial --channel asterisk``).
 
 By default the Stasis app runs inside the channel, on an event loop in a thread of its own:
 ``place_call`` originates and returns None, and the app applies the call's result
@@ -31,14 +31,15 @@ from anyio.from_thread import BlockingPortal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialer.protocol import CallRequest, CallResult
 from ivr.channels.asterisk.app import AriApp, originate, refused
 from ivr.channels.asterisk.ari import AriConfig, AriError, AriSession, AriUnavailable, connect
 from ivr.channels.asterisk.calls import channel_id_for
 from ivr.channels.asterisk.options import AsteriskOptions
-from ivr.channels.base import CallRequest, CallResult
 from survey.clock import Clock, SystemClock
 from survey.config import Settings
-from survey.models import AttemptStatus, CallAttempt
+from survey.models import CallAttempt
+from survey.vocabulary import ATTEMPT_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class AsteriskChannel:
             return 0
         with self.sessions() as s:
             open_ids = set(s.scalars(select(CallAttempt.id).where(
-                CallAttempt.id.in_(self._placed), CallAttempt.status.not_in(AttemptStatus.ENDED))))
+                CallAttempt.id.in_(self._placed), CallAttempt.status.not_in(ATTEMPT_ENDED))))
         self._placed &= open_ids
         return len(self._placed)
 

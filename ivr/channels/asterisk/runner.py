@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import anyio
 
+from dialer.protocol import CallResult
 from ivr.channels.asterisk.ari import AriError, AriUnavailable
 from ivr.channels.asterisk.calls import Call, CallRegistry, Resync, channel_of
 from ivr.channels.asterisk.causes import unanswered_status
@@ -25,10 +26,9 @@ from ivr.channels.asterisk.operator import OperatorBridge
 from ivr.channels.asterisk.options import AsteriskOptions
 from ivr.channels.asterisk.steps import StepPlayer
 from ivr.channels.asterisk.store import CallInterview, CallStore, Turn
-from ivr.channels.base import CallResult, CallStatus
 from ivr.engine import Event, HangUp, Step
 from survey.clock import Clock
-from survey.models import AttemptStatus
+from survey.vocabulary import AttemptStatus, CallStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """The database work of the Stasis app. Every method is synchronous; the app runs them off the
 event loop (``anyio.to_thread``), one at a time per call. A call's interview keeps one session and
-one :class:`~ivr.interviews.InterviewSession` for the whole call and commits after every event,
+one :class:`~calls.interviews.InterviewSession` for the whole call and commits after every event,
 so an answer is stored the moment it is given and nothing is loaded twice."""
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import TypeVar
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.interviews import InterviewSession, open_interview
 from dialer.attempts import note_progress
 from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
+from dialer.protocol import CallResult
 from dialer.schedule import ScheduleError, callback_time
-from ivr.channels.base import CallResult
 from ivr.engine import Answered, Event, Step
-from ivr.interviews import InterviewSession, open_interview
 from survey.clock import Clock
 from survey.db import session_scope
 from survey.models import CallAttempt, Case, Interview, Survey

@@ -3,7 +3,7 @@
 ``place_call`` never moves the shared clock (the dialer's pacer owns time): the call starts at
 ``clock.now()``, and its answer and end times come from a local clock that the resident's
 listening and thinking move forward. An answered call runs the real interview engine through
-:class:`ivr.interviews.InterviewSession` in one transaction of its own, committed once per call,
+:class:`calls.interviews.InterviewSession` in one transaction of its own, committed once per call,
 so answers, do-not-call rows, operator tasks and resumable partials are stored exactly as with a
 real provider. Everything random is drawn from (seed, number, moment of the call), not from
 database ids, so a campaign replays even when another one fills the same database meanwhile.
@@ -19,21 +19,22 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.interviews import InterviewSession, open_interview
 from dialer.policy import DialPolicy
+from dialer.protocol import CallRequest, CallResult
 from dialer.schedule import ScheduleError, callback_time
-from ivr.channels.base import CallRequest, CallResult, CallStatus
 from ivr.channels.simulated.behaviour import Behaviour, daypart
 from ivr.channels.simulated.county import seeded
 from ivr.channels.simulated.resident import Reacts, Resident, ResidentFactory
 from ivr.channels.simulated.world import FAX, NON_WORKING, Person, World
 from ivr.engine import Answered, Step
-from ivr.interviews import InterviewSession, open_interview
 from survey.clock import Clock, VirtualClock, to_local
 from survey.config import Settings
 from survey.db import session_scope
-from survey.models import Case, InterviewMode, Stratum, Survey
+from survey.models import Case, Stratum, Survey
 from survey.questionnaire import Questionnaire
 from survey.surveys import survey_questionnaire
+from survey.vocabulary import CallStatus, InterviewMode
 
 MAX_EVENTS = 500  # a call longer than this is a bug in a resident model, not a patient resident
 RECORDING_SCHEME = "simulated://"  # recordings of simulated calls have no audio
@@ -54,7 +55,7 @@ class _Case(NamedTuple):
 
 
 class SimulatedChannel:
-    """Implements :class:`ivr.channels.base.Channel` against a :class:`World`."""
+    """Implements :class:`dialer.protocol.Channel` against a :class:`World`."""
 
     name = "simulated"
 

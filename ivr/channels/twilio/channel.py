@@ -25,21 +25,22 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http import HttpClient
 from twilio.rest import Client
 
-from ivr.channels.base import CallRequest, CallResult, CallStatus
+from dialer.protocol import CallRequest, CallResult
 from ivr.channels.twilio.pacing import Backoff, TokenBucket
 from ivr.channels.twilio.rest import make_client
 from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import Clock
 from survey.config import Settings
-from survey.models import AttemptStatus, CallAttempt
+from survey.models import CallAttempt
 from survey.phones import mask
+from survey.vocabulary import ATTEMPT_ENDED, ATTEMPT_ORDER, CallStatus
 
 log = logging.getLogger(__name__)
 
 RATE_LIMITED = 20429  # too many concurrent REST requests: safe to retry, nothing was created
 NON_WORKING_ERRORS = frozenset({21211, 21214, 21217})  # invalid 'To', unreachable, not a valid number
 STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
-LIVE = tuple(s for s in AttemptStatus.ORDER if s not in AttemptStatus.ENDED)
+LIVE = tuple(s for s in ATTEMPT_ORDER if s not in ATTEMPT_ENDED)
 _NUMBER = re.compile(r"\+\d{10,15}")  # a whole E.164 number, as the calls were created with
 
 

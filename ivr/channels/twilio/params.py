@@ -10,9 +10,9 @@ import re
 from collections.abc import Mapping
 
 from ivr.engine import Digits, RecordingDone, Timeout
-from survey.models import AttemptStatus
+from survey.vocabulary import ATTEMPT_ORDER, AttemptStatus
 
-CALL_STATUSES = (*AttemptStatus.ORDER, AttemptStatus.BUSY, AttemptStatus.NO_ANSWER, AttemptStatus.FAILED,
+CALL_STATUSES = (*ATTEMPT_ORDER, AttemptStatus.BUSY, AttemptStatus.NO_ANSWER, AttemptStatus.FAILED,
                  AttemptStatus.CANCELED)  # Twilio's CallStatus values, the same words as AttemptStatus
 HUMAN, UNKNOWN = "human", "unknown"
 MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ivr.channels.base import CallResult, CallStatus
+from dialer.protocol import CallResult
 from ivr.channels.twilio.params import FAX
-from survey.models import AttemptStatus, CallAttempt
+from survey.models import CallAttempt
+from survey.vocabulary import ATTEMPT_ENDED, AttemptStatus, CallStatus
 
-TERMINAL = {
+TERMINAL: dict[str, CallStatus] = {
     AttemptStatus.BUSY: CallStatus.BUSY, AttemptStatus.NO_ANSWER: CallStatus.NO_ANSWER,
     AttemptStatus.FAILED: CallStatus.FAILED, AttemptStatus.CANCELED: CallStatus.CANCELED,
     AttemptStatus.COMPLETED: CallStatus.ANSWERED,
@@ -25,7 +26,7 @@ NO_AGENT = "no_agent"  # one of dialer.pacer.ABANDON_CAUSES
 def is_over(attempt: CallAttempt) -> bool:
     """The attempt's result is in. A reconciled ``unknown`` attempt is not: its call may still be
     alive, and its real result replaces the reconciled one."""
-    return attempt.status in AttemptStatus.ENDED and attempt.status != AttemptStatus.UNKNOWN
+    return attempt.status in ATTEMPT_ENDED and attempt.status != AttemptStatus.UNKNOWN
 
 
 def call_result(attempt: CallAttempt, status: str, now: datetime, *, call_sid: str, interview_status: str | None,

@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 from twilio.base.exceptions import TwilioRestException
 
+from calls.interviews import InterviewSession, open_interview
 from dialer.attempts import note_progress
 from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
@@ -37,21 +38,12 @@ from ivr.channels.twilio.audio import PromptRecordings
 from ivr.channels.twilio.progress import NO_AGENT, TERMINAL, call_result, is_over
 from ivr.channels.twilio.twiml import AudioUrl, TwimlRenderer
 from ivr.engine import Answered, Event, HangUp, Prompt, Step
-from ivr.interviews import InterviewSession, open_interview
 from survey.clock import Clock
 from survey.db import session_scope
-from survey.models import (
-    AttemptStatus,
-    CallAttempt,
-    Case,
-    Interview,
-    InterviewStatus,
-    Recording,
-    Survey,
-    WebhookReply,
-)
+from survey.models import CallAttempt, Case, Interview, Recording, Survey, WebhookReply
 from survey.questionnaire import Questionnaire
 from survey.surveys import survey_questionnaire
+from survey.vocabulary import AttemptStatus, InterviewStatus
 
 log = logging.getLogger(__name__)
 

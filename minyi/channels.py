@@ -2,7 +2,7 @@
 unfinished channel is then a clear error, not a crash at start-up).
 
 Each entry names a callable (a class or a factory function) that builds the channel from
-``(settings, sessions, clock)``; what it builds follows :class:`ivr.channels.base.Channel`.
+``(settings, sessions, clock)``; what it builds follows :class:`dialer.protocol.Channel`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import importlib
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ivr.channels.base import Channel
+from dialer.protocol import Channel
 from survey.clock import Clock
 from survey.config import Settings
 

@@ -9,28 +9,17 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal, Protocol, cast
 
-from sqlalchemy import Table, bindparam, delete, event, func, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, delete, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from dialer.cases import resumable_interviews
 from ivr.engine import Engine, Event, Step
 from ivr.engine import effects as fx
 from survey.clock import Clock
-from survey.models import (
-    Answer,
-    AuditLog,
-    Case,
-    Contact,
-    DoNotCall,
-    FollowUpTask,
-    Interview,
-    InterviewMode,
-    InterviewStatus,
-    Recording,
-    TaskKind,
-    TaskStatus,
-)
+from survey.models import Answer, AuditLog, Case, Contact, DoNotCall, FollowUpTask, Interview, Recording
 from survey.questionnaire import Questionnaire
+from survey.vocabulary import InterviewMode, InterviewStatus, TaskKind, TaskStatus
 
 _answers = cast(Table, Answer.__table__)
 _cases = cast(Table, Case.__table__)
@@ -38,24 +27,10 @@ _cases = cast(Table, Case.__table__)
 _ADD_ANSWERS = insert(_answers).returning(_answers.c.question_id, _answers.c.id)
 _SET_ANSWER = update(_answers).where(_answers.c.id == bindparam("row_id"))
 _SET_LANGUAGE = update(_cases).where(_cases.c.id == bindparam("case_id")).values(language=bindparam("chosen"))
-RESUMABLE = (InterviewStatus.IN_PROGRESS, InterviewStatus.PARTIAL, InterviewStatus.OPERATOR)
-_interviews = cast(Table, Interview.__table__)
-_RESUMABLE_IDS = (select(_interviews.c.case_id, func.max(_interviews.c.id))
-                  .where(_interviews.c.case_id.in_(bindparam("ids", expanding=True)),
-                         _interviews.c.status.in_(RESUMABLE))
-                  .group_by(_interviews.c.case_id))
-
-
 def resumable_interview(session: Session, case_id: int) -> Interview | None:
     """The case's latest interview that stopped part-way, if any."""
     interview_id = resumable_interviews(session, [case_id]).get(case_id)
     return None if interview_id is None else session.get(Interview, interview_id)
-
-
-def resumable_interviews(session: Session, case_ids: list[int]) -> dict[int, int]:
-    """:func:`resumable_interview` for many cases at once, case id -> interview id (a Core query:
-    the dialer asks for every call it opens, and most cases have none)."""
-    return dict(session.execute(_RESUMABLE_IDS, {"ids": case_ids}).all()) if case_ids else {}
 
 
 class CaseRef(Protocol):

@@ -40,7 +40,7 @@ def user_add(
     township: list[str] = typer.Option([], "--township", help="Limit an official to these township codes."),
 ) -> None:
     """Create a staff account."""
-    from survey.users import create_user
+    from office.users import create_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -65,7 +65,7 @@ def survey_create(
 ) -> None:
     """Create a survey round (a wave) with its questionnaire, townships and quotas."""
     from survey.questionnaire import QuestionnaireError
-    from survey.questionnaire.cli import read_any
+    from survey.questionnaire.files import read_any
     from survey.surveys import SurveyError, create_survey, read_strata_csv
 
     try:

@@ -15,9 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dialer.followup import open_task
 from survey import audit
 from survey.clock import Clock
-from survey.models import Case, Concern, ConcernEvent, ConcernStatus, FollowUpTask, TaskKind, TaskStatus, Unit
+from survey.models import Case, Concern, ConcernEvent, FollowUpTask, Unit
+from survey.vocabulary import CONCERN_ZH, ConcernStatus, TaskKind, TaskStatus
 
 S = ConcernStatus
 
@@ -61,8 +63,8 @@ class IllegalTransition(ConcernError):
 
     def __init__(self, concern_id: int, action: str, status: str, allowed: tuple[str, ...]) -> None:
         self.concern_id, self.action, self.status, self.allowed = concern_id, action, status, allowed
-        names = "、".join(S.ZH[s] for s in allowed)
-        super().__init__(f"concern #{concern_id} is {S.ZH[status]} ({status}): "
+        names = "、".join(CONCERN_ZH[s] for s in allowed)
+        super().__init__(f"concern #{concern_id} is {CONCERN_ZH[status]} ({status}): "
                          f"'{action}' is only possible from {names}")
 
 
@@ -194,17 +196,10 @@ def awaiting_revisit(session: Session, case_id: int) -> list[Concern]:
 
 
 def _open_revisit_task(session: Session, concern: Concern, clock: Clock) -> None:
-    existing = session.scalar(select(FollowUpTask.id).where(
-        FollowUpTask.case_id == concern.case_id, FollowUpTask.kind == TaskKind.REVISIT,
-        FollowUpTask.status.in_((TaskStatus.OPEN, TaskStatus.IN_PROGRESS))).limit(1))
-    if existing is not None:
-        return
     case = session.get(Case, concern.case_id)
     assert case is not None
-    now = clock.now()
-    session.add(FollowUpTask(survey_id=case.survey_id, case_id=case.id, kind=TaskKind.REVISIT, priority=5,
-                             due_at=now, created_at=now, note=f"回访 concern #{concern.id}"))
-    session.flush()
+    open_task(session, survey_id=case.survey_id, case_id=case.id, kind=TaskKind.REVISIT, now=clock.now(),
+              note=f"回访 concern #{concern.id}")
 
 
 def _close_revisit_tasks(session: Session, case_id: int, clock: Clock) -> None:

@@ -56,7 +56,7 @@ def _questionnaire(survey: str | None, path: str | None) -> Questionnaire:
     if survey is not None:
         return _survey_questionnaire(survey)
     from survey.questionnaire import load_bundled
-    from survey.questionnaire.cli import read_any
+    from survey.questionnaire.files import read_any
 
     try:
         return load_bundled() if path == BUNDLED else read_any(Path(str(path)))

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from survey import audit
 from survey.clock import Clock
-from survey.models import Role, Unit, User
+from survey.models import Unit, User
+from survey.vocabulary import ROLES
 
 MIN_PASSWORD_LENGTH = 10
 USERNAME = re.compile(r"^[\w.\-]{2,80}$")
@@ -74,8 +75,8 @@ def verify_password(user: User, password: str) -> bool:
 
 
 def _check_role(role: str) -> None:
-    if role not in Role.ALL:
-        raise UnknownRoleError(f"unknown role {role!r}: choose one of {', '.join(Role.ALL)}")
+    if role not in ROLES:
+        raise UnknownRoleError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
 
 
 def _check_unit(session: Session, unit_id: int | None) -> None:

@@ -14,21 +14,6 @@ from datetime import datetime
 from typing import Protocol
 
 
-class CallStatus:
-    """What the network said about a call attempt (provider-neutral)."""
-
-    ANSWERED = "answered"  # a person (or unknown) answered; see interview_status
-    BUSY = "busy"
-    NO_ANSWER = "no_answer"
-    MACHINE = "machine"  # answering machine / voicemail detected
-    FAX = "fax"
-    NON_WORKING = "non_working"  # number does not exist / disconnected
-    FAILED = "failed"  # network or provider failure, number may be fine
-    CANCELED = "canceled"
-    UNKNOWN = "unknown"  # the worker lost track of the call (crash); reconciled later
-    ALL = (ANSWERED, BUSY, NO_ANSWER, MACHINE, FAX, NON_WORKING, FAILED, CANCELED, UNKNOWN)
-
-
 @dataclass(frozen=True)
 class CallRequest:
     attempt_id: int

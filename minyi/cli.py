@@ -17,19 +17,19 @@ from typer.core import TyperGroup
 
 # command -> (module, function, help). A space makes a group: "db upgrade" is `minyi db upgrade`.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "demo": ("survey.demo_cli", "demo", "Run a whole simulated survey round and write the bulletin."),
-    "db upgrade": ("survey.admin_cli", "db_upgrade", "Create or migrate the database (MINYI_DATABASE_URL)."),
-    "user add": ("survey.admin_cli", "user_add", "Create a staff account."),
-    "questionnaire validate": ("survey.questionnaire.cli", "validate", "Validate a questionnaire file."),
-    "survey create": ("survey.admin_cli", "survey_create", "Create a survey round with its questionnaire."),
-    "sample import": ("dialer.cli", "sample_import", "Import a sample frame (CSV/XLSX)."),
-    "prompts build": ("ivr.cli", "prompts_build", "Render every prompt's audio; list missing recordings."),
-    "dial": ("dialer.cli", "dial", "Run the dialer."),
-    "ari": ("ivr.channels.asterisk.cli", "ari", "Serve the Stasis app for Asterisk."),
-    "export": ("reports.cli", "export", "Export answers without personal data."),
-    "analyze": ("analysis.cli", "analyze", "Weight and estimate a flat file."),
-    "report": ("reports.cli", "report", "Write the PDF bulletin for a period."),
-    "web": ("web.cli", "web", "Serve the web app."),
+    "demo": ("minyi.commands.demo", "demo", "Run a whole simulated survey round and write the bulletin."),
+    "db upgrade": ("minyi.commands.admin", "db_upgrade", "Create or migrate the database (MINYI_DATABASE_URL)."),
+    "user add": ("minyi.commands.admin", "user_add", "Create a staff account."),
+    "questionnaire validate": ("minyi.commands.questionnaire", "validate", "Validate a questionnaire file."),
+    "survey create": ("minyi.commands.admin", "survey_create", "Create a survey round with its questionnaire."),
+    "sample import": ("minyi.commands.dial", "sample_import", "Import a sample frame (CSV/XLSX)."),
+    "prompts build": ("minyi.commands.prompts", "prompts_build", "Render every prompt's audio; list missing recordings."),
+    "dial": ("minyi.commands.dial", "dial", "Run the dialer."),
+    "ari": ("minyi.commands.ari", "ari", "Serve the Stasis app for Asterisk."),
+    "export": ("minyi.commands.report", "export", "Export answers without personal data."),
+    "analyze": ("minyi.commands.analyze", "analyze", "Weight and estimate a flat file."),
+    "report": ("minyi.commands.report", "report", "Write the PDF bulletin for a period."),
+    "web": ("minyi.commands.web", "web", "Serve the web app."),
 }
 
 GROUP_HELP = {

@@ -1,4 +1,4 @@
-"""``minyi demo``: run :mod:`survey.demo` with a live display, then print what came out."""
+"""``minyi demo``: run :mod:`minyi.demo` with a live display, then print what came out."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from analysis.results import COUNTY
+from minyi.demo import HEADLINE, DemoOptions, DemoResult, run_demo
 from survey.config import load_settings
-from survey.demo import HEADLINE, DemoOptions, DemoResult, run_demo
 
 NAMES = {"safety": "公众安全感", "satisfaction": "执法满意度"}
 
@@ -23,7 +23,7 @@ def demo(
     quiet: bool = typer.Option(False, "--quiet", help="No live progress display."),
 ) -> None:
     """Run a whole simulated survey round and write the bulletin."""
-    from dialer.display import LiveProgress
+    from minyi.dial_display import LiveProgress
 
     console = Console()
     options = DemoOptions(out=out, seed=seed, townships=townships, quota=quota)

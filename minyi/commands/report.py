@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import typer
 from rich.console import Console
@@ -28,10 +29,10 @@ def export(
     """Answers without personal data, one row per interview, with variable and value labels."""
     from reports.exports import FORMATS, PersonalDataError
     from reports.exports import export as write
-    from survey.extract import responses_frame
+    from reports.extract import responses_frame
     from survey.labels import value_labels, variable_labels
-    from survey.models import InterviewStatus
     from survey.surveys import SurveyError, survey_by_code, survey_questionnaire
+    from survey.vocabulary import InterviewStatus
 
     if fmt not in FORMATS:
         raise _fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -42,7 +43,7 @@ def export(
             round_ = survey_by_code(session, survey)
             q = survey_questionnaire(round_)
             frame = responses_frame(session, round_, q, statuses=statuses, with_status=partials)
-        written = write(frame, out, fmt, variable_labels=variable_labels(q, language),  # type: ignore[arg-type]
+        written = write(frame, out, fmt, variable_labels=variable_labels(q, language),
                         value_labels=value_labels(q, language))
     except (SurveyError, PersonalDataError, OSError) as exc:
         raise _fail(str(exc)) from None
@@ -57,12 +58,14 @@ def report(
 ) -> None:
     """The PDF bulletin for one period, with change against the series' earlier rounds."""
     from reports.bulletin import render_bulletin
+    from reports.bulletin_data import Lang
     from reports.from_db import bulletin_data
     from survey.clock import SystemClock
     from survey.surveys import SurveyError, survey_by_code
 
     if lang not in ("zh", "en"):
         raise _fail(f"--lang must be zh or en, not {lang!r}")
+    language = cast(Lang, lang)
     settings = load_settings()
     sessions = session_factory(make_engine(settings.database_url))
     try:
@@ -70,9 +73,9 @@ def report(
             round_ = survey_by_code(session, survey)
             if period and round_.period != period:
                 raise SurveyError(f"survey {survey} is for period {round_.period}, not {period}")
-            data = bulletin_data(session, round_, SystemClock(), settings, languages=(lang,))
+            data = bulletin_data(session, round_, SystemClock(), settings, languages=(language,))
         out.parent.mkdir(parents=True, exist_ok=True)
-        render_bulletin(data, out, lang)  # type: ignore[arg-type]
+        render_bulletin(data, out, language)
     except (SurveyError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
     console.print(f"bulletin written: {out}")

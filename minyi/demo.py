@@ -35,12 +35,12 @@ from dialer.sample import import_sample
 from dialer.worker import Progress, WorkerOptions, WorkerReport, run_worker
 from ivr.channels.simulated import SimulatedChannel
 from ivr.channels.simulated.world import World
+from reports.results import analyse, bundled_analysis_spec, survey_rates
 from survey.clock import VirtualClock, from_local
 from survey.config import Settings
 from survey.db import make_engine, session_factory, session_scope, upgrade
 from survey.phones import PhoneVault
 from survey.questionnaire import load_bundled
-from survey.results import analyse, bundled_analysis_spec, survey_rates
 from survey.surveys import create_survey, survey_by_code
 
 TIMEZONE = "Asia/Shanghai"

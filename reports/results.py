@@ -20,9 +20,10 @@ from analysis.pipeline import AnalysisRun, Options, run_analysis
 from analysis.rates import count_dispositions, rates_by_township
 from analysis.results import OutcomeRates
 from analysis.spec import Spec, parse_spec
-from survey.extract import Extract, survey_extract
-from survey.models import Case, CaseStatus, Questionnaire, Stratum, Survey
+from reports.extract import Extract, survey_extract
+from survey.models import Case, Questionnaire, Stratum, Survey
 from survey.surveys import survey_questionnaire
+from survey.vocabulary import CaseStatus
 
 
 def bundled_analysis_spec() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """``minyi analyze``: weight and estimate a flat file (design.md "Flat-file analysis").
 
-A plain function with typer annotations; survey/cli.py registers it. Bad input exits 2 with a
+A plain function with typer annotations; minyi/cli.py registers it. Bad input exits 2 with a
 message naming the file, line and column; it never shows a traceback.
 """
 

@@ -10,19 +10,20 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from dialer.channels import ChannelUnavailable, open_channel
 from dialer.close import close_survey
-from dialer.display import LiveProgress
 from dialer.frames import FrameError, read_frame
 from dialer.policy import DialPolicy, PolicyError
 from dialer.sample import ImportReport, import_sample
 from dialer.stats import final_dispositions
 from dialer.worker import Stop, WorkerOptions, WorkerReport, default_owner, run_worker
+from minyi.channels import ChannelUnavailable, open_channel
+from minyi.dial_display import LiveProgress
 from survey.clock import Clock, SystemClock, VirtualClock
 from survey.config import load_settings
 from survey.db import make_engine, session_factory, session_scope
-from survey.models import Survey, SurveyStatus
+from survey.models import Survey
 from survey.phones import PhoneVault
+from survey.vocabulary import SurveyStatus
 
 console = Console()
 MAX_ERRORS_SHOWN = 50

@@ -15,9 +15,10 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.models import Answer, AnswerStatus, Case, Interview, InterviewStatus, Recording, Stratum, Survey
+from survey.models import Answer, Case, Interview, Recording, Stratum, Survey
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
+from survey.vocabulary import AnswerStatus, InterviewStatus
 
 
 @dataclass

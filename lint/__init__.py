@@ -1,0 +1,1 @@
+"""Checks of the code's structure that `make lint` runs beside ruff (not part of the product)."""

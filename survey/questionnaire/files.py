@@ -1,0 +1,19 @@
+"""A questionnaire file of either format, told apart by its extension."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from survey.questionnaire.loader import Problem, QuestionnaireError, load
+from survey.questionnaire.model import Questionnaire
+from survey.questionnaire.xlsform import load_xlsform
+
+
+def read_any(path: Path) -> Questionnaire:
+    """A questionnaire from YAML or from an XLSForm workbook (by file extension)."""
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return load_xlsform(path)
+    if suffix == ".xls":
+        raise QuestionnaireError([Problem(str(path), "an Excel 97-2003 .xls workbook: save it as .xlsx")])
+    return load(path)
