@@ -7,19 +7,23 @@ when to commit (the webhook per request, the ARI app per event, the simulation p
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final, Literal, Protocol, cast
 
 from sqlalchemy import Table, bindparam, delete, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from calls.callbacks import book_callback
 from dialer.cases import resumable_interviews
+from dialer.dnc import add_to_dnc
+from dialer.followup import open_task
 from ivr.engine import Engine, Event, Step
 from ivr.engine import effects as fx
 from survey.clock import Clock
-from survey.models import Answer, AuditLog, Case, Contact, DoNotCall, FollowUpTask, Interview, Recording
+from survey.models import Answer, AuditLog, Case, Contact, Interview, Recording
 from survey.questionnaire import Questionnaire
-from survey.vocabulary import InterviewMode, InterviewStatus, TaskKind, TaskStatus
+from survey.vocabulary import InterviewMode, InterviewStatus, TaskKind
 
 _answers = cast(Table, Answer.__table__)
 _cases = cast(Table, Case.__table__)
@@ -27,6 +31,8 @@ _cases = cast(Table, Case.__table__)
 _ADD_ANSWERS = insert(_answers).returning(_answers.c.question_id, _answers.c.id)
 _SET_ANSWER = update(_answers).where(_answers.c.id == bindparam("row_id"))
 _SET_LANGUAGE = update(_cases).where(_cases.c.id == bindparam("case_id")).values(language=bindparam("chosen"))
+
+
 def resumable_interview(session: Session, case_id: int) -> Interview | None:
     """The case's latest interview that stopped part-way, if any."""
     interview_id = resumable_interviews(session, [case_id]).get(case_id)
@@ -89,6 +95,7 @@ class InterviewSession:
         self.user_id = user_id
         self.callback_slot: str | None = None
         self.callback_requested = False
+        self.callback_at: datetime | None = None  # when the resident asked to be called back
         state = interview.state or None
         language = interview.language if (state or not ask_language) else None
         self.engine = Engine(questionnaire, clock, state=state, language=language, can_transfer=can_transfer,
@@ -195,26 +202,29 @@ class InterviewSession:
             case.language = e.language
 
     def _operator(self, e: fx.OperatorRequested) -> None:
-        open_task = self.session.scalars(select(FollowUpTask).where(
-            FollowUpTask.case_id == self.interview.case_id, FollowUpTask.kind == TaskKind.OPERATOR,
-            FollowUpTask.status == TaskStatus.OPEN)).first()
-        if open_task is None:
-            self.session.add(FollowUpTask(
-                survey_id=self.interview.survey_id, case_id=self.interview.case_id, interview_id=self.interview.id,
-                kind=TaskKind.OPERATOR, priority=10, due_at=self.clock.now(), created_at=self.clock.now(),
-                note=f"operator requested at {e.question_id or 'start'}"))
+        """A task for staff at once: the resident is waiting for a person, whether or not the
+        call could be put through (the dialer's reading of the call's end finds it there)."""
+        iv = self.interview
+        if iv.id is None:
+            self.session.flush()  # the task refers to the interview
+        open_task(self.session, survey_id=iv.survey_id, case_id=iv.case_id, kind=TaskKind.OPERATOR,
+                  now=self.clock.now(), interview_id=iv.id, note=f"operator requested at {e.question_id or 'start'}")
 
     def _opt_out(self, _e: fx.OptedOut) -> None:
+        """On the do-not-call list from this moment, for every survey (``dialer.dnc``)."""
         number_hash = self.session.scalar(select(Contact.number_hash).join(Case, Case.contact_id == Contact.id)
                                           .where(Case.id == self.interview.case_id))
         assert number_hash is not None  # foreign keys
-        if self.session.get(DoNotCall, number_hash) is None:
-            self.session.add(DoNotCall(number_hash=number_hash, added_at=self.clock.now(), source="ivr_opt_out",
-                                       survey_id=self.interview.survey_id))
+        add_to_dnc(self.session, number_hash, "ivr_opt_out", self.interview.survey_id, now=self.clock.now())
 
     def _callback(self, e: fx.CallbackRequested) -> None:
+        """The resident's chosen time goes on the case at once (a lost end-of-call report must
+        not lose it) and into the call's result (:attr:`callback_at`)."""
         self.callback_requested = True
         self.callback_slot = e.slot
+        if e.slot is not None:
+            self.callback_at = book_callback(self.session, self.interview.case_id, self.interview.survey_id, e.slot,
+                                             self.clock.now())
 
     def _cleared(self, e: fx.AnswersCleared) -> None:
         if not e.question_ids:

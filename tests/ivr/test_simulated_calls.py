@@ -9,6 +9,7 @@ because each test there migrates a schema of its own (about 1.5 s).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from engine_driver import WALK_ALL
@@ -161,7 +162,11 @@ def test_a_callback_choice_becomes_a_time_inside_the_calling_windows(key: str, s
     assert result.interview_status == InterviewStatus.CALLBACK
     assert result.callback_at is not None and result.callback_at > result.ended_at
     assert DialPolicy().calendar.is_open(result.callback_at)
-    assert result.callback_at == callback_time(slot, result.ended_at, DialPolicy())
+    # booked when chosen (the second before the line drops), on the case at once, as every channel does
+    chosen_at = result.ended_at - timedelta(seconds=1)
+    assert result.callback_at == callback_time(slot, chosen_at, DialPolicy())
+    with reachable.sessions() as s:
+        assert s.get(Case, case_id).callback_at == result.callback_at  # type: ignore[union-attr]
 
 
 @SQLITE_ONLY

@@ -3,8 +3,9 @@
 One package per concern, wazo-calld style: ``ari`` (the adapter, the only module that talks to
 Asterisk), ``supervisor`` (the connection and its reconnects), ``stasis`` (the event handler),
 ``runner``/``steps``/``operator`` (a call, an engine step, the operator bridge, each receiving the
-line it works on), ``store`` (the database work, off the event loop), ``app`` (the wiring),
-``channel`` (the dialer's Channel) and ``cli`` (``minyi ari``).
+line it works on), ``app`` (the wiring) and ``channel`` (the dialer's Channel). What a call
+stores goes through :class:`calls.service.CallService`, off the event loop; ``minyi ari`` is
+:mod:`minyi.commands.ari`.
 """
 
 from ivr.channels.asterisk.app import AriApp

@@ -11,13 +11,13 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.service import CallService
 from dialer.protocol import CallRequest, CallResult
 from ivr.channels.asterisk.ari import AriConfig, AriError, AriSession, AriUnavailable
 from ivr.channels.asterisk.calls import Call, CallRegistry
 from ivr.channels.asterisk.options import AsteriskOptions, endpoint_for, formats_for
 from ivr.channels.asterisk.runner import CallRunner
 from ivr.channels.asterisk.stasis import StasisHandler
-from ivr.channels.asterisk.store import CallStore
 from ivr.channels.asterisk.supervisor import Supervisor
 from survey.clock import Clock
 from survey.vocabulary import CallStatus
@@ -30,7 +30,7 @@ class AriApp:
                  clock: Clock) -> None:
         self.config, self.options, self.clock = config, options, clock
         self.registry = CallRegistry()
-        self.store = CallStore(sessions, clock, can_transfer=bool(options.operator_endpoint))
+        self.calls = CallService(sessions, clock)
         self.handler = StasisHandler(self.registry, self._start, clock.now)
         self.supervisor = Supervisor(config, self.handler.on_event, self.handler.on_connect, options.timing)
         self._tasks: TaskGroup | None = None
@@ -84,7 +84,7 @@ class AriApp:
 
     def _start(self, call: Call) -> None:
         assert self._tasks is not None, "serve() is not running"
-        runner = CallRunner(call, self.supervisor, self.store, self.options, self.clock, self.registry,
+        runner = CallRunner(call, self.supervisor, self.calls, self.options, self.clock, self.registry,
                             on_end=self.handler.ended)
         self._tasks.start_soon(runner.run, name=f"call-{call.attempt_id}")
 

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import anyio
 
+from calls.operations import Turn
+from calls.service import CallService, LiveCall
 from dialer.protocol import CallResult
 from ivr.channels.asterisk.ari import AriError, AriUnavailable
 from ivr.channels.asterisk.calls import Call, CallRegistry, Resync, channel_of
@@ -25,7 +27,6 @@ from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine, Link, Resyn
 from ivr.channels.asterisk.operator import OperatorBridge
 from ivr.channels.asterisk.options import AsteriskOptions
 from ivr.channels.asterisk.steps import StepPlayer
-from ivr.channels.asterisk.store import CallInterview, CallStore, Turn
 from ivr.engine import Event, HangUp, Step
 from survey.clock import Clock
 from survey.vocabulary import AttemptStatus, CallStatus
@@ -35,11 +36,11 @@ T = TypeVar("T")
 
 
 class CallRunner:
-    def __init__(self, call: Call, link: Link, store: CallStore, options: AsteriskOptions, clock: Clock,
+    def __init__(self, call: Call, link: Link, calls: CallService, options: AsteriskOptions, clock: Clock,
                  registry: CallRegistry, *, on_end: Callable[[Call], None]) -> None:
-        self.call, self.link, self.store, self.options, self.clock = call, link, store, options, clock
+        self.call, self.link, self.calls, self.options, self.clock = call, link, calls, options, clock
         self.registry, self.on_end = registry, on_end
-        self.interview: CallInterview | None = None  # from the answer until the call ends
+        self.interview: LiveCall | None = None  # from the answer until the call ends
 
     async def run(self) -> None:
         call = self.call
@@ -64,7 +65,7 @@ class CallRunner:
         finally:  # a line is busy until its result is stored
             if self.interview is not None:
                 with anyio.CancelScope(shield=True):
-                    await self._db(self.store.close, self.interview)
+                    await self._db(self.calls.close, self.interview)
             self.registry.remove(call)
             self.on_end(call)
 
@@ -74,7 +75,7 @@ class CallRunner:
             log.info("attempt %s: not answered (cause %s)", call.attempt_id, call.cause)
             return self._result(unanswered_status(call.cause) if call.error is None else CallStatus.UNKNOWN)
         call.answered_at = self.clock.now()
-        await self._db(self.store.progress, call.attempt_id, AttemptStatus.IN_PROGRESS)
+        await self._db(self.calls.progress, call.attempt_id, AttemptStatus.IN_PROGRESS)
         try:
             await _again_after_resync(lambda: line.rest(lambda a: a.answer(call.channel_id)))
             if self.options.amd_context and not await self._human(line):
@@ -109,7 +110,7 @@ class CallRunner:
             if item["type"] == "StasisStart":
                 return True
             if item["type"] == "ChannelStateChange" and item["channel"]["state"] == "Ringing":
-                await self._db(self.store.progress, call.attempt_id, AttemptStatus.RINGING)
+                await self._db(self.calls.progress, call.attempt_id, AttemptStatus.RINGING)
             if line.ends_call(item):
                 return False
 
@@ -149,7 +150,7 @@ class CallRunner:
             return status != "MACHINE"
 
     async def _interview(self, line: CallLine, player: StepPlayer) -> None:
-        self.interview, turn = await self._db(self.store.begin, self.call.attempt_id)
+        self.interview, turn = await self._db(self._answer)
         self._note(turn)
         current = turn.step
         while True:
@@ -170,9 +171,12 @@ class CallRunner:
             if isinstance(event, HangUp):
                 return
 
+    def _answer(self) -> tuple[LiveCall, Turn]:
+        return self.calls.answer(self.call.attempt_id, can_transfer=bool(self.options.operator_endpoint))
+
     async def _feed(self, event: Event) -> Turn:
         assert self.interview is not None
-        self.interview, turn = await self._db(self.store.handle, self.interview, event)
+        self.interview, turn = await self._db(self.calls.handle, self.interview, event)
         self._note(turn)
         return turn
 
@@ -205,7 +209,7 @@ class CallRunner:
         log.info("attempt %s: %s%s", self.call.attempt_id, result.status,
                  f" ({result.interview_status})" if result.interview_status else "")
         try:
-            await self._db(self.store.finish, self.call.attempt_id, result)
+            await self._db(self.calls.finish, self.call.attempt_id, result)
         except Exception:
             log.exception("attempt %s: the result could not be stored: %s", self.call.attempt_id, result)
 

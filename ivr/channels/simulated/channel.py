@@ -19,22 +19,20 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from calls.interviews import InterviewSession, open_interview
-from dialer.policy import DialPolicy
+from calls.interviews import InterviewSession
+from calls.service import CallService, Talk
 from dialer.protocol import CallRequest, CallResult
-from dialer.schedule import ScheduleError, callback_time
 from ivr.channels.simulated.behaviour import Behaviour, daypart
 from ivr.channels.simulated.county import seeded
 from ivr.channels.simulated.resident import Reacts, Resident, ResidentFactory
 from ivr.channels.simulated.world import FAX, NON_WORKING, Person, World
-from ivr.engine import Answered, Step
+from ivr.engine import Step
 from survey.clock import Clock, VirtualClock, to_local
 from survey.config import Settings
 from survey.db import session_scope
-from survey.models import Case, Stratum, Survey
+from survey.models import Case, Stratum
 from survey.questionnaire import Questionnaire
-from survey.surveys import survey_questionnaire
-from survey.vocabulary import CallStatus, InterviewMode
+from survey.vocabulary import CallStatus
 
 MAX_EVENTS = 500  # a call longer than this is a bug in a resident model, not a patient resident
 RECORDING_SCHEME = "simulated://"  # recordings of simulated calls have no audio
@@ -71,7 +69,7 @@ class SimulatedChannel:
         self.behaviour = behaviour or Behaviour()
         self._resident = resident or self._modelled_resident
         self._cases: dict[int, _Where] = {}
-        self._questionnaires: dict[int, Questionnaire] = {}  # by survey id
+        self.calls = CallService(sessions, clock)
 
     def lines_in_use(self) -> int:
         return 0  # every call is over when place_call returns
@@ -87,8 +85,7 @@ class SimulatedChannel:
             return unanswered  # nobody spoke: nothing to store, no transaction
         person = self.world.person(request.number, where.township)
         case = _Case(request.case_id, where.survey_id, request.language)
-        with session_scope(self.sessions) as session:
-            return self._interview(session, request, case, person, (now, now + timedelta(seconds=ring)), rng)
+        return self._interview(request, case, person, (now, now + timedelta(seconds=ring)), rng)
 
     def _where(self, case_id: int) -> _Where:
         """Where the case is, from a per-survey cache (most calls are never answered, and need no
@@ -130,30 +127,35 @@ class SimulatedChannel:
 
     # -- the interview ----------------------------------------------------------------------
 
-    def _interview(self, session: Session, request: CallRequest, case: _Case, person: Person,
-                   times: tuple[datetime, datetime], rng: random.Random) -> CallResult:
+    def _interview(self, request: CallRequest, case: _Case, person: Person, times: tuple[datetime, datetime],
+                   rng: random.Random) -> CallResult:
         """The call once a person picked up: ``times`` is when it started and when it was answered."""
         started_at, answered_at = times
-        questionnaire = self._questionnaire(session, case.survey_id)
-        local = VirtualClock(answered_at)
-        interview = open_interview(session, case, questionnaire, local, mode=InterviewMode.IVR,
-                                   attempt_id=request.attempt_id, resume=request.interview_id, insert_now=False)
-        if request.language in questionnaire.languages and not interview.state:
-            interview.language = request.language  # the dialer knows the case's language
-        run = InterviewSession(session, interview, questionnaire, local, ask_language=request.language is None)
-        resident = self._resident(person, questionnaire, rng, _recording_path(request.attempt_id))
-        step = run.handle(Answered())
-        for _ in range(MAX_EVENTS):
-            if step.hangup or step.transfer:
-                break
-            step = self._exchange(run, resident, local, step)
-        else:
-            raise RuntimeError(f"simulated call for case {case.id} did not end after {MAX_EVENTS} steps")
+        drawn, clocks = rng.getstate(), []
+
+        def start() -> tuple[VirtualClock, Talk]:
+            """A try from the moment of the answer (again, from the same draws, if the database
+            failed under the last one)."""
+            rng.setstate(drawn)
+            local = VirtualClock(answered_at)
+            clocks.append(local)
+
+            def talk(run: InterviewSession, step: Step) -> Step:
+                resident = self._resident(person, run.engine.q, rng, _recording_path(request.attempt_id))
+                for _ in range(MAX_EVENTS):
+                    if step.hangup or step.transfer:
+                        return step
+                    step = self._exchange(run, resident, local, step)
+                raise RuntimeError(f"simulated call for case {case.id} did not end after {MAX_EVENTS} steps")
+
+            return local, talk
+
+        talked = self.calls.converse(request, case, start)
+        local = clocks[-1]
         ended_at = local.now() + timedelta(seconds=1)
         return CallResult(CallStatus.ANSWERED, started_at, ended_at, answered_at=answered_at,
                           provider_call_id=f"SIM-{request.attempt_id}", hangup_cause="normal_clearing",
-                          interview_status=run.engine.reported_status,
-                          callback_at=self._callback_at(run, session, case.survey_id, ended_at))
+                          interview_status=talked.reported_status, callback_at=talked.callback_at)
 
     @staticmethod
     def _exchange(run: InterviewSession, resident: Reacts, local: VirtualClock, step: Step) -> Step:
@@ -164,29 +166,6 @@ class SimulatedChannel:
     def _modelled_resident(self, person: Person, questionnaire: Questionnaire, rng: random.Random,
                            recording_path: Callable[[str], str]) -> Reacts:
         return Resident(person, self.behaviour, questionnaire, rng, recording_path)
-
-    def _questionnaire(self, session: Session, survey_id: int) -> Questionnaire:
-        """The survey's questionnaire, read once per survey (a survey keeps the questionnaire it
-        was created with) and validated once per process (``survey_questionnaire``)."""
-        if survey_id not in self._questionnaires:
-            self._questionnaires[survey_id] = survey_questionnaire(_survey(session, survey_id))
-        return self._questionnaires[survey_id]
-
-    @staticmethod
-    def _callback_at(run: InterviewSession, session: Session, survey_id: int, ended_at: datetime) -> datetime | None:
-        """The dialling time for the resident's callback choice, inside the survey's calling windows."""
-        if not run.callback_slot:
-            return None
-        try:
-            return callback_time(run.callback_slot, ended_at, DialPolicy.from_survey(_survey(session, survey_id)))
-        except ScheduleError:
-            return None  # no calling window ahead: the dialer retries by its own rules
-
-
-def _survey(session: Session, survey_id: int) -> Survey:
-    survey = session.get(Survey, survey_id)
-    assert survey is not None  # a foreign key
-    return survey
 
 
 def from_settings(settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> SimulatedChannel:

@@ -1,0 +1,87 @@
+"""A call's life as operations inside a transaction the caller owns.
+
+A web request owns its transaction (the Twilio webhooks, the staff console), so these take its
+``Session`` and never commit; :class:`calls.service.CallService` runs the same operations in
+transactions of its own for the channels that have no request (Asterisk, the simulation). Every
+channel and the console go through here, so a call is opened, fed, ended and settled one way:
+
+- :func:`answer` opens (or resumes) the case's interview on an answered call and starts it;
+- :func:`interview_of` / :func:`bind` find the interview of a call in progress and bind an engine;
+- :func:`feed` gives the engine one event (its effects, callbacks included, are stored by
+  :class:`~calls.interviews.InterviewSession`);
+- :func:`hang_up` ends an interview the resident left;
+- :func:`progress` and :func:`settle` hand the call's progress and result to the dialer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from calls.interviews import InterviewSession, open_interview
+from calls.questionnaires import Questionnaires
+from dialer.attempts import note_progress
+from dialer.outcomes import Applied, apply_result
+from dialer.protocol import CallResult
+from ivr.engine import Answered, Event, HangUp, Step
+from survey.clock import Clock
+from survey.models import CallAttempt, Interview
+from survey.vocabulary import InterviewStatus
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The engine's answer to one event, and what the call's result will need of it."""
+
+    step: Step
+    reported_status: str | None  # CallResult.interview_status if the call ended now
+    callback_at: datetime | None  # the dialling time the resident chose, once they chose it
+
+
+def answer(session: Session, attempt: CallAttempt, questionnaires: Questionnaires, clock: Clock, *,
+           can_transfer: bool) -> tuple[InterviewSession, Turn]:
+    """The call was answered by a person: open (or resume) the case's interview and start it."""
+    questionnaire = questionnaires.of(session, attempt.survey_id)
+    interview = open_interview(session, attempt.case, questionnaire, clock, attempt_id=attempt.id)
+    run = bind(session, interview, questionnaires, clock, can_transfer=can_transfer)
+    return run, feed(run, Answered())
+
+
+def bind(session: Session, interview: Interview, questionnaires: Questionnaires, clock: Clock, *,
+         can_transfer: bool) -> InterviewSession:
+    """An engine on ``interview`` as stored; the language menu only for a case without one."""
+    return InterviewSession(session, interview, questionnaires.of(session, interview.survey_id), clock,
+                            can_transfer=can_transfer, ask_language=interview.case.language is None)
+
+
+def interview_of(session: Session, attempt: CallAttempt) -> Interview | None:
+    """The interview this call opened or resumed, if it got that far."""
+    return session.scalars(select(Interview).where(Interview.case_id == attempt.case_id,
+                                                   Interview.last_attempt_id == attempt.id)
+                           .order_by(Interview.id.desc()).limit(1)).first()
+
+
+def feed(run: InterviewSession, event: Event) -> Turn:
+    step = run.handle(event)
+    return Turn(step, run.engine.reported_status, run.callback_at)
+
+
+def hang_up(run: InterviewSession) -> str | None:
+    """The call ended: an interview still in progress stops where it is (resumable). Returns
+    the interview status the call's result reports."""
+    if run.interview.status == InterviewStatus.IN_PROGRESS:
+        run.handle(HangUp())
+    return run.engine.reported_status
+
+
+def progress(session: Session, attempt_id: int, status: str, clock: Clock) -> bool:
+    """The attempt moved forward (ringing, answered); never backwards."""
+    return note_progress(session, attempt_id, status, clock.now())
+
+
+def settle(session: Session, attempt_id: int, result: CallResult, clock: Clock) -> Applied | None:
+    """The call is over: the dialer codes it and moves the case on (idempotent)."""
+    return apply_result(session, attempt_id, result, clock)
