@@ -28,22 +28,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 from twilio.base.exceptions import TwilioRestException
 
-from calls.interviews import InterviewSession, open_interview
-from dialer.attempts import note_progress
-from dialer.outcomes import apply_result
-from dialer.policy import DialPolicy
-from dialer.schedule import ScheduleError, callback_time
+from calls import operations as op
+from calls.interviews import InterviewSession
+from calls.operations import Turn
+from calls.questionnaires import Questionnaires
 from ivr.channels.twilio import params as p
 from ivr.channels.twilio.audio import PromptRecordings
 from ivr.channels.twilio.progress import NO_AGENT, TERMINAL, call_result, is_over
 from ivr.channels.twilio.twiml import AudioUrl, TwimlRenderer
-from ivr.engine import Answered, Event, HangUp, Prompt, Step
+from ivr.engine import Event, Prompt, Step
 from survey.clock import Clock
 from survey.db import session_scope
-from survey.models import CallAttempt, Case, Interview, Recording, Survey, WebhookReply
+from survey.models import CallAttempt, Recording, WebhookReply
 from survey.questionnaire import Questionnaire
-from survey.surveys import survey_questionnaire
-from survey.vocabulary import AttemptStatus, InterviewStatus
+from survey.transactions import DEFAULT_RETRY, RetryPolicy, run_transaction
+from survey.vocabulary import AttemptStatus
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +58,15 @@ class CallWebhooks:
     ``recordings`` are the recorded prompts to play rather than speak."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, renderer: TwimlRenderer,
-                 hang_up: Callable[[str], None], recordings: PromptRecordings | None = None) -> None:
+                 hang_up: Callable[[str], None], recordings: PromptRecordings | None = None, *,
+                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
         self.sessions = sessions
         self.clock = clock
         self.renderer = renderer
         self.hang_up = hang_up
         self.recordings = recordings
-        self._questionnaires: dict[int, Questionnaire] = {}
+        self.questionnaires = Questionnaires()
+        self.retry = retry
         self._pruned_at: datetime | None = None
 
     # -- TwiML webhooks ---------------------------------------------------------------------
@@ -85,7 +86,8 @@ class CallWebhooks:
 
     def _turn(self, query: Query, form: Form, seq: int, respond: Callable[[Session, CallAttempt, int], str]) -> str:
         attempt_id, sid = p.query_id(query, "attempt"), p.call_sid(form)
-        with session_scope(self.sessions) as s:
+
+        def work(s: Session) -> str:
             attempt = self._lock(s, attempt_id, sid)
             stored = s.scalar(select(WebhookReply.body).where(WebhookReply.call_sid == sid, WebhookReply.seq == seq))
             if stored is not None:
@@ -95,6 +97,8 @@ class CallWebhooks:
             body = respond(s, attempt, seq)
             s.add(WebhookReply(call_sid=sid, seq=seq, body=body, created_at=self.clock.now()))
             return body
+
+        return run_transaction(self.sessions, work, self.retry)
 
     def dialed(self, query: Query, form: Form) -> str:
         """A transfer to the operator ended: answered, or nobody came (an abandoned call)."""
@@ -106,56 +110,47 @@ class CallWebhooks:
         if answered:
             return self.renderer.hangup()
         attempt.hangup_cause = NO_AGENT  # kept for the call's result
-        questionnaire = self._questionnaire(s, attempt.case)
-        interview = _interview_of(s, attempt)
+        questionnaire = self.questionnaires.of(s, attempt.survey_id)
+        interview = op.interview_of(s, attempt)
         language = interview.language if interview else questionnaire.languages[0]
         sorry = Prompt("msg/operator", questionnaire.message("operator", language), language)
         return self.renderer.render(Step(prompts=(sorry,), hangup=True), attempt.id, seq + 1,
                                     self._audio(questionnaire))
 
     def _open(self, s: Session, attempt: CallAttempt, verdict: str | None) -> str:
-        note_progress(s, attempt.id, AttemptStatus.IN_PROGRESS, self.clock.now())
+        op.progress(s, attempt.id, AttemptStatus.IN_PROGRESS, self.clock)
         if verdict:  # synchronous AMD, should the call have been placed with it
             attempt.amd_result = verdict
         if p.is_machine(attempt.amd_result):  # a machine, even if its verdict came first
             return self.renderer.hangup()
-        case = attempt.case
-        interview = open_interview(s, case, self._questionnaire(s, case), self.clock, attempt_id=attempt.id)
-        return self._step(s, attempt, self._run(s, attempt, interview), Answered(), seq=0)
+        run, turn = op.answer(s, attempt, self.questionnaires, self.clock, can_transfer=self._can_transfer)
+        return self._render(attempt, run, turn, seq=0)
 
     def _continue(self, s: Session, attempt: CallAttempt, event: Event, seq: int) -> str:
-        interview = _interview_of(s, attempt)
-        if interview is None:  # a step of a call that never started: nothing to continue
+        run = self._run(s, attempt)
+        if run is None:  # a step of a call that never started: nothing to continue
             return self.renderer.hangup()
-        run = self._run(s, attempt, interview)
         if p.is_machine(attempt.amd_result) and not run.engine.began:  # the call is being ended
             return self.renderer.hangup()
-        return self._step(s, attempt, run, event, seq)
+        return self._render(attempt, run, op.feed(run, event), seq)
 
-    def _step(self, s: Session, attempt: CallAttempt, run: InterviewSession, event: Event, seq: int) -> str:
-        """Hand ``event`` (the answer to step ``seq``) to the interview; TwiML for step ``seq + 1``."""
-        step = run.handle(event)
-        if run.callback_requested and run.callback_slot:
-            self._book_callback(s, attempt.case, run.callback_slot)
-        return self.renderer.render(step, attempt.id, seq + 1, self._audio(run.engine.q))
+    def _render(self, attempt: CallAttempt, run: InterviewSession, turn: Turn, seq: int) -> str:
+        """TwiML for step ``seq + 1``, the engine's answer to step ``seq``."""
+        return self.renderer.render(turn.step, attempt.id, seq + 1, self._audio(run.engine.q))
 
     def _audio(self, questionnaire: Questionnaire) -> AudioUrl | None:
         return self.recordings.urls_for(questionnaire.id) if self.recordings else None
 
-    def _run(self, s: Session, attempt: CallAttempt, interview: Interview) -> InterviewSession:
-        case = attempt.case
-        return InterviewSession(s, interview, self._questionnaire(s, case), self.clock,
-                                can_transfer=bool(self.renderer.operator_number), ask_language=case.language is None)
+    @property
+    def _can_transfer(self) -> bool:
+        return bool(self.renderer.operator_number)
 
-    def _book_callback(self, s: Session, case: Case, slot: str) -> None:
-        """Keep the resident's chosen time on the case at once; the call's result carries it to
-        the dialer when the call ends (and a lost status callback does not lose it)."""
-        survey = s.get(Survey, case.survey_id)
-        assert survey is not None
-        try:
-            case.callback_at = callback_time(slot, self.clock.now(), DialPolicy.from_survey(survey))
-        except ScheduleError as exc:
-            log.warning("case %s: callback %s not booked: %s", case.id, slot, exc)
+    def _run(self, s: Session, attempt: CallAttempt) -> InterviewSession | None:
+        """The engine on this call's interview, if the call opened one."""
+        interview = op.interview_of(s, attempt)
+        if interview is None:
+            return None
+        return op.bind(s, interview, self.questionnaires, self.clock, can_transfer=self._can_transfer)
 
     # -- notifications ----------------------------------------------------------------------
 
@@ -165,21 +160,24 @@ class CallWebhooks:
         verdict = p.answered_by(form, required=False)
         sip = form.get("SipResponseCode") or None
         call_seconds = p.duration(form, "CallDuration") if form.get("CallDuration") else None
-        with session_scope(self.sessions) as s:
+
+        def work(s: Session) -> None:
             attempt = self._lock(s, attempt_id, sid)
             if is_over(attempt):
                 return
             if verdict and attempt.amd_result is None:
                 attempt.amd_result = verdict
             if status not in TERMINAL:
-                note_progress(s, attempt.id, status, self.clock.now())
+                op.progress(s, attempt.id, status, self.clock)
                 return
             interview_status, machine = self._end_interview(s, attempt)
             result = call_result(attempt, status, self.clock.now(), call_sid=sid, interview_status=interview_status,
                                  machine_verdict=attempt.amd_result if machine else None, sip_code=sip,
                                  duration_s=call_seconds, callback_at=_fresh_callback(attempt),
                                  no_agent=attempt.hangup_cause == NO_AGENT)
-            apply_result(s, attempt.id, result, self.clock)
+            op.settle(s, attempt.id, result, self.clock)
+
+        run_transaction(self.sessions, work, self.retry)
         self._prune_replies()
 
     def _prune_replies(self) -> None:
@@ -199,29 +197,29 @@ class CallWebhooks:
     def _end_interview(self, s: Session, attempt: CallAttempt) -> tuple[str | None, bool]:
         """The interview status to report once the call is over (None when the interview never
         began), and whether an answering machine or fax took the call."""
-        interview = _interview_of(s, attempt)
-        if interview is None:
+        run = self._run(s, attempt)
+        if run is None:
             return None, p.is_machine(attempt.amd_result)
-        run = self._run(s, attempt, interview)
-        if interview.status == InterviewStatus.IN_PROGRESS:
-            run.handle(HangUp())
-        return run.engine.reported_status, p.is_machine(attempt.amd_result) and not run.engine.began
+        return op.hang_up(run), p.is_machine(attempt.amd_result) and not run.engine.began
 
     def amd(self, query: Query, form: Form) -> None:
         """The asynchronous AMD verdict: a machine or fax ends the call."""
         attempt_id, sid = p.query_id(query, "attempt"), p.call_sid(form)
         verdict = p.answered_by(form, required=True)
-        with session_scope(self.sessions) as s:
+
+        def work(s: Session) -> bool:
+            """Record the verdict; whether it ends the call."""
             attempt = self._lock(s, attempt_id, sid)
             if is_over(attempt) or attempt.amd_result == verdict:  # over, or delivered before
-                return
+                return False
             attempt.amd_result = verdict
-            interview = _interview_of(s, attempt)
-            began = interview is not None and self._run(s, attempt, interview).engine.began
-            end_call = p.is_machine(verdict) and not began
+            run = self._run(s, attempt)
+            began = run is not None and run.engine.began
             if p.is_machine(verdict) and began:
                 log.info("attempt %s: AMD said %s, but the resident is answering: carrying on", attempt.id, verdict)
-        if end_call:
+            return p.is_machine(verdict) and not began
+
+        if run_transaction(self.sessions, work, self.retry):
             self._end_call(sid)
 
     def _end_call(self, sid: str) -> None:
@@ -239,17 +237,20 @@ class CallWebhooks:
             log.warning("call %s: recording %s is %s", sid, recording_sid, state)
             return
         url, seconds = p.field(form, "RecordingUrl"), p.duration(form, "RecordingDuration")
-        with session_scope(self.sessions) as s:
+
+        def work(s: Session) -> None:
             attempt = self._lock(s, attempt_id, sid)
             row = s.scalar(select(Recording).where(Recording.provider_id == recording_sid))
             if row is not None:
                 row.path, row.duration_s = url, seconds
                 return
-            interview = _interview_of(s, attempt)
+            interview = op.interview_of(s, attempt)
             if query.get("whole_call") and interview is not None:
                 s.add(Recording(interview_id=interview.id, question_id="call", path=url, provider_id=recording_sid,
                                 duration_s=seconds, created_at=self.clock.now()))
             # an open answer's recording without its row yet: the <Record> action brings it
+
+        run_transaction(self.sessions, work, self.retry)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -270,14 +271,6 @@ class CallWebhooks:
                                       f"not {sid}")
         return attempt
 
-    def _questionnaire(self, s: Session, case: Case) -> Questionnaire:
-        survey = s.get(Survey, case.survey_id)
-        assert survey is not None
-        cached = self._questionnaires.get(survey.questionnaire_id)
-        if cached is None:
-            cached = self._questionnaires[survey.questionnaire_id] = survey_questionnaire(survey)
-        return cached
-
 
 def _step_number(query: Query) -> int:
     seq = p.query_id(query, "seq")
@@ -286,13 +279,7 @@ def _step_number(query: Query) -> int:
     return seq
 
 
-def _interview_of(s: Session, attempt: CallAttempt) -> Interview | None:
-    return s.scalars(select(Interview).where(Interview.case_id == attempt.case_id,
-                                             Interview.last_attempt_id == attempt.id)
-                     .order_by(Interview.id.desc()).limit(1)).first()
-
-
 def _fresh_callback(attempt: CallAttempt) -> datetime | None:
-    """A callback time booked during this call (see ``_book_callback``)."""
+    """A callback time the resident chose during this call (booked on the case at once)."""
     callback = attempt.case.callback_at
     return callback if callback is not None and callback > attempt.started_at else None
