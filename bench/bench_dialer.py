@@ -88,10 +88,10 @@ def bulk_load(engine: Engine, n: int) -> int:
         survey_id, strata = survey.id, [st.id for st in survey.strata]
     now = clock.now()
     contacts = ((i, b"x", f"{i:064x}", "+86138****0000", "mobile") for i in range(1, n + 1))
-    cases = ((cid, survey_id, sid, 1, status, 0, attempts, "{}", due, False, "{}", now, now)
+    cases = ((cid, survey_id, sid, 1, status, 0, attempts, due, False, "{}", now, now)
              for cid, sid, status, due, attempts in case_rows(n, survey_id, strata, now))
     case_cols = ("contact_id", "survey_id", "stratum_id", "replicate", "status", "priority", "attempts",
-                 "attempts_by_daypart", "next_attempt_at", "contacted", "frame", "created_at", "updated_at")
+                 "next_attempt_at", "contacted", "frame", "created_at", "updated_at")
     if engine.dialect.name == "postgresql":
         _copy(engine, "contacts", ("id", "number_enc", "number_hash", "number_masked", "line_type"), contacts)
         _copy(engine, "cases", case_cols, cases)

@@ -3,8 +3,10 @@
 - *Respondent-chosen* (the IVR's callback menu: "this evening", "at the weekend"): the slot becomes
   a dialling time inside the survey's calling windows and goes on the case at once; the dialer
   places the call.
-- *Staff-set* (a staff member agrees a time on the phone): the case stays with staff and a
-  callback task is queued for that staff member at the agreed time; the dialer keeps off it.
+- *Staff-set for staff* (a staff member agrees a time on the phone): the case stays with staff
+  and a callback task is queued for that staff member at the agreed time; the dialer keeps off it.
+- *Staff-set for the dialer* (a supervisor books a time on a case's page): the dialer calls the
+  case at that time, before other work.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from dialer.cases import book_callback as schedule
 from dialer.followup import open_task
 from dialer.policy import DialPolicy
-from dialer.schedule import ScheduleError, callback_time
-from survey.models import Case, Survey
+from dialer.schedule import ScheduleError, callback_time, clamp_to_window
+from survey.clock import SystemClock
+from survey.models import AuditLog, Case, Survey, User
 from survey.vocabulary import CaseStatus, TaskKind
 
 log = logging.getLogger(__name__)
@@ -56,3 +60,30 @@ def agree_callback(session: Session, case: Case, *, staff_id: int, staff_name: s
     case.status, case.next_attempt_at, case.callback_at = CaseStatus.FOLLOW_UP, None, when
     open_task(session, survey_id=case.survey_id, case_id=case.id, kind=TaskKind.CALLBACK, now=now, due_at=when,
               interview_id=interview_id, assigned_to=staff_id, note=f"callback agreed with {staff_name}")
+
+
+def set_callback(session: Session, case: Case, when: datetime, user: User | None, *,
+                 now: datetime | None = None) -> datetime:
+    """Book a callback for ``case`` at ``when`` (naive UTC; moved to the next window start when
+    outside the calling windows) and return the booked time. The dialer calls it at that time
+    before other work. A case in a call right now keeps the booking for after the call."""
+    now = now or SystemClock().now()
+    if case.status == CaseStatus.FINAL:
+        raise ScheduleError(f"case {case.id} is final ({case.final_disposition}); a callback cannot reopen it")
+    survey = session.get(Survey, case.survey_id)
+    assert survey is not None
+    booked = clamp_to_window(DialPolicy.from_survey(survey), max(when, now))
+    before = {"status": case.status, "callback_at": _iso(case.callback_at)}
+    if case.status == CaseStatus.LEASED:
+        case.callback_at = booked
+    else:
+        schedule(case, booked, now)
+    session.add(AuditLog(at=now, user_id=user.id if user else None, action="callback_set", entity="case",
+                         entity_id=str(case.id), before=before,
+                         after={"status": case.status, "callback_at": _iso(booked)}))
+    session.flush()
+    return booked
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from dialer.cases import release, resumable_interviews
@@ -15,7 +15,6 @@ from dialer.leases import Leased
 from dialer.policy import DialPolicy
 from dialer.protocol import CallRequest
 from dialer.schedule import clamp_to_window
-from dialer.windows import CallingCalendar
 from survey.models import CallAttempt, Case
 from survey.phones import PhoneVault
 from survey.vocabulary import ATTEMPT_ORDER, AttemptStatus, CaseStatus
@@ -33,19 +32,14 @@ class Dial:
 _attempts, _cases = cast(Table, CallAttempt.__table__), cast(Table, Case.__table__)
 # RETURNING the case too: rows in any order let SQLite insert them with one statement.
 _OPEN = insert(_attempts).returning(_attempts.c.case_id, _attempts.c.id)
-_COUNT = (_cases.update().where(_cases.c.id == bindparam("case_id"))
-          .values(attempts_by_daypart=bindparam("counts")))
 
 
 def begin(session: Session, cases: list[Leased], trunks: list[str], caller_ids: list[str], *, now: datetime,
-          owner: str, channel: str, vault: PhoneVault, calendar: CallingCalendar, ring_timeout_s: int) -> list[Dial]:
+          owner: str, channel: str, vault: PhoneVault, ring_timeout_s: int) -> list[Dial]:
     """Open one attempt per leased case (same transaction as the lease, so a lease never exists
     without its attempt) and build the channel requests."""
     if not cases:
         return []
-    daypart = calendar.daypart(now)
-    session.execute(_COUNT, [{"case_id": case.id, "counts": _count(case.attempts_by_daypart, daypart)}
-                             for case in cases])
     attempt_ids: dict[int, int] = dict(session.execute(_OPEN, [
         {"case_id": case.id, "survey_id": case.survey_id, "channel": channel, "worker": owner,
          "caller_id": caller_id, "trunk": trunk, "status": AttemptStatus.QUEUED, "started_at": now}
@@ -55,13 +49,6 @@ def begin(session: Session, cases: list[Leased], trunks: list[str], caller_ids: 
                              number=vault.decrypt(case.number_enc), caller_id=caller_id, language=case.language,
                              ring_timeout_s=ring_timeout_s), trunk, case.stratum_id)
             for case, trunk, caller_id in zip(cases, trunks, caller_ids, strict=True)]
-
-
-def _count(counts: dict[str, Any] | None, daypart: str) -> dict[str, int]:
-    """The case's attempts per day-part with one more in ``daypart``."""
-    out = {k: int(v) for k, v in (counts or {}).items()}
-    out[daypart] = out.get(daypart, 0) + 1
-    return out
 
 
 def note_progress(session: Session, attempt_id: int, status: str, at: datetime) -> bool:
@@ -88,10 +75,6 @@ def withdraw(session: Session, attempt_id: int, now: datetime, policy: DialPolic
     if attempt is None:
         raise LookupError(f"no call attempt {attempt_id}")
     case = attempt.case
-    daypart = policy.calendar.daypart(attempt.started_at)
-    counts = dict(case.attempts_by_daypart or {})
-    counts[daypart] = int(counts.get(daypart, 1)) - 1
-    case.attempts_by_daypart = {k: v for k, v in counts.items() if v > 0}
     case.attempts = max(case.attempts - 1, 0)
     session.delete(attempt)
     release(case)

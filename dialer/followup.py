@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, case, or_, select
 from sqlalchemy.orm import Session
 
-from survey.models import FollowUpTask
-from survey.vocabulary import TaskKind, TaskStatus
+from survey.models import FollowUpTask, Survey
+from survey.vocabulary import SurveyStatus, TaskKind, TaskStatus
 
 PRIORITY = {TaskKind.OPERATOR: 10, TaskKind.PARTIAL: 5, TaskKind.REVISIT: 5}
 ONE_AT_A_TIME = (TaskKind.OPERATOR, TaskKind.REVISIT)
@@ -35,3 +35,22 @@ def open_task(session: Session, *, survey_id: int, case_id: int, kind: TaskKind,
     session.add(task)
     session.flush()
     return task
+
+
+# Which task an interviewer gets next: a callback whose promised time has come, then a resident
+# waiting for a person, then interviews to finish, revisits (回访), door-to-door visits, and last
+# refusal conversion; within a kind the task's priority, then the oldest due time.
+KIND_URGENCY = {TaskKind.CALLBACK: 0, TaskKind.OPERATOR: 1, TaskKind.PARTIAL: 2, TaskKind.REVISIT: 3,
+                TaskKind.F2F_VISIT: 4, TaskKind.REFUSAL_CONVERSION: 5}
+
+
+def _ordered(query: Select[FollowUpTask]) -> Select[FollowUpTask]:
+    urgency = case(KIND_URGENCY, value=FollowUpTask.kind, else_=9)
+    return query.order_by(urgency, FollowUpTask.priority.desc(), FollowUpTask.due_at, FollowUpTask.id)
+
+
+def open_tasks(user_id: int) -> Select[FollowUpTask]:
+    """Open tasks of active surveys that ``user_id`` may take, most urgent first."""
+    return _ordered(select(FollowUpTask).join(Survey, Survey.id == FollowUpTask.survey_id).where(
+        FollowUpTask.status == TaskStatus.OPEN, Survey.status == SurveyStatus.ACTIVE,
+        or_(FollowUpTask.assigned_to.is_(None), FollowUpTask.assigned_to == user_id)))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
@@ -83,14 +83,12 @@ class Leased:
     number_enc: bytes
     language: str | None
     contacted: bool
-    attempts_by_daypart: dict[str, Any]
 
 
 _LEASE = (update(_cases).where(_c.id.in_(bindparam("ids", expanding=True)), _c.status.in_(DIALABLE))
           .values(status=CaseStatus.LEASED, lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"),
                   attempts=_c.attempts + 1, updated_at=bindparam("now")))
-_LEASED = (select(_c.id, _c.survey_id, _c.stratum_id, _contacts.c.number_enc, _c.language, _c.contacted,
-                  _c.attempts_by_daypart)
+_LEASED = (select(_c.id, _c.survey_id, _c.stratum_id, _contacts.c.number_enc, _c.language, _c.contacted)
            .join(_contacts, _contacts.c.id == _c.contact_id)
            .where(_c.id.in_(bindparam("ids", expanding=True)), _c.status == CaseStatus.LEASED,
                   _c.lease_owner == bindparam("owner")))

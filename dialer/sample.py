@@ -208,7 +208,7 @@ def _store_cases(session: Session, survey: Survey, rows: list[_Row], contact_ids
                 "survey_id": survey.id, "stratum_id": stratum_id, "contact_id": contact_ids[r.e164],
                 "replicate": replicate, "status": CaseStatus.NEW if release else CaseStatus.HELD,
                 "next_attempt_at": release_at if release else None, "language": r.language,
-                "frame": {"frame": r.frame, **r.extra}, "attempts_by_daypart": {},
+                "frame": {"frame": r.frame, **r.extra},
                 "created_at": now, "updated_at": now})
             report.released[code] += int(release)
         report.by_township[code] += len(group)

@@ -267,7 +267,7 @@ class Worker:
         trunks = self.pacer.assign(now, len(cases), within=ahead)
         caller_ids = [self.callers.choose(t) for t in trunks]
         return attempts.begin(session, cases, trunks, caller_ids, now=now, owner=self.options.owner,
-                              channel=self.channel.name, vault=self.vault, calendar=self.calendar,
+                              channel=self.channel.name, vault=self.vault,
                               ring_timeout_s=self.policy.pacing.ring_timeout_s)
 
     def _dial(self, dials: list[attempts.Dial]) -> None:

@@ -172,7 +172,6 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(20), default=CaseStatus.NEW)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    attempts_by_daypart: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     callback_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     language: Mapped[str | None] = mapped_column(String(8), default=None)

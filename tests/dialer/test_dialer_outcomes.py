@@ -10,8 +10,8 @@ from dialer_fakes import VAULT, add_numbers, make_survey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from calls.callbacks import set_callback
 from dialer import attempts, leases
-from dialer.callbacks import set_callback
 from dialer.close import close_survey
 from dialer.final_codes import CaseSummary, resolve_final
 from dialer.outcomes import apply_result, classify
@@ -85,12 +85,11 @@ def _open_attempt(session: Session, clock: VirtualClock, *, quotas: tuple[int, .
         survey = make_survey(session, clock, quotas=quotas)
         add_numbers(session, survey, 3, clock.now())
     survey = session.scalars(select(Survey)).one()
-    policy = DialPolicy.from_survey(survey)
     ids = [case_id] if case_id else session.scalars(
         select(Case.id).where(Case.status.in_((CaseStatus.NEW, CaseStatus.SCHEDULED))).order_by(Case.id).limit(1)).all()
     cases = leases.lease(session, list(ids), "w", clock.now(), timedelta(minutes=30))
     dial = attempts.begin(session, cases, ["main"], [""], now=clock.now(), owner="w", channel="fake", vault=VAULT,
-                          calendar=policy.calendar, ring_timeout_s=30)[0]
+                          ring_timeout_s=30)[0]
     session.flush()
     attempt = session.get(CallAttempt, dial.request.attempt_id)
     assert attempt is not None
@@ -180,13 +179,13 @@ def test_a_lease_without_attempt_goes_back_to_the_queue(session: Session, clock:
 def test_an_attempt_never_placed_is_withdrawn(session: Session, clock: VirtualClock) -> None:
     attempt = _open_attempt(session, clock)
     case = session.get(Case, attempt.case_id)
-    assert case is not None and case.attempts == 1 and case.attempts_by_daypart == {"wd_early": 1}
+    assert case is not None and case.attempts == 1
     survey = session.scalars(select(Survey)).one()
     clock.set(datetime(2026, 11, 2, 13, 5))  # 21:05 local: the window has closed
     attempts.withdraw(session, attempt.id, clock.now(), DialPolicy.from_survey(survey))
     session.flush()
     assert session.scalar(select(func.count()).select_from(CallAttempt)) == 0
-    assert (case.attempts, case.attempts_by_daypart, case.status) == (0, {}, CaseStatus.SCHEDULED)
+    assert (case.attempts, case.status) == (0, CaseStatus.SCHEDULED)
     assert case.next_attempt_at == datetime(2026, 11, 3, 10, 30)  # Tuesday 18:30
 
 

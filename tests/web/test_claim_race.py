@@ -7,13 +7,13 @@ import threading
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.staff import Staff, claim_next
 from office.users import create_user
 from survey.clock import VirtualClock
 from survey.models import Case, Contact, FollowUpTask
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
 from survey.vocabulary import Role, TaskKind, TaskStatus
-from web.operations.console import Staff, claim_next
 
 
 def _one_task(sessions: sessionmaker[Session], clock: VirtualClock) -> list[Staff]:

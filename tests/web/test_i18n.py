@@ -32,7 +32,9 @@ def message_ids() -> set[str]:
     ids = set()
     for template in WEB.rglob("*.html"):
         ids |= {m.group(2) for m in TEMPLATE_CALL.finditer(template.read_text("utf-8"))}
-    for module in [*WEB.rglob("*.py"), WEB.parent / "survey" / "concerns.py", WEB.parent / "survey" / "users.py"]:
+    root = WEB.parent  # the web app shows the messages of the office and the staff-call service too
+    for module in [*WEB.rglob("*.py"), *(root / "office").glob("*.py"), root / "calls" / "staff.py",
+                   root / "calls" / "visits.py"]:
         ids |= _python_messages(module)
     return ids
 

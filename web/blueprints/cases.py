@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from dialer.callbacks import set_callback
+from calls.callbacks import set_callback
 from dialer.schedule import ScheduleError
 from office.concerns import CATEGORIES
 from survey import aapor

@@ -25,6 +25,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
+from calls import staff as ops
+from calls.visits import F2FError, start_visit
 from ivr.engine import Step
 from office.concerns import CATEGORIES, REVISIT_RESULTS, ConcernError, awaiting_revisit
 from survey.clock import from_local
@@ -35,10 +37,8 @@ from web.access import roles, user
 from web.context import ctx, db
 from web.forms import ActionForm
 from web.i18n import language
-from web.operations import console as ops
 from web.operations.answers import AnswerEditError, edit_answer
 from web.operations.concern_intake import concern_from_case
-from web.operations.f2f import F2FError, start_visit
 from web.queries.questionnaires import questionnaire_of
 from web.queries.queue import my_open_tasks, queue
 from web.queries.script import answer_lines, current_screen

@@ -12,33 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, case, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from survey.models import Case, FollowUpTask, Survey
-from survey.vocabulary import SurveyStatus, TaskKind, TaskStatus
-
-
-KIND_URGENCY = {TaskKind.CALLBACK: 0, TaskKind.OPERATOR: 1, TaskKind.PARTIAL: 2, TaskKind.REVISIT: 3,
-                TaskKind.F2F_VISIT: 4, TaskKind.REFUSAL_CONVERSION: 5}
+from dialer.followup import open_tasks
+from survey.models import Case, FollowUpTask
+from survey.vocabulary import TaskStatus
 
 
 @dataclass(frozen=True)
 class QueueRow:
     task: FollowUpTask
     due: bool
-
-
-def _ordered(query: Select[FollowUpTask]) -> Select[FollowUpTask]:
-    urgency = case(KIND_URGENCY, value=FollowUpTask.kind, else_=9)
-    return query.order_by(urgency, FollowUpTask.priority.desc(), FollowUpTask.due_at, FollowUpTask.id)
-
-
-def open_tasks(user_id: int) -> Select[FollowUpTask]:
-    """Open tasks of active surveys that ``user_id`` may take, most urgent first."""
-    return _ordered(select(FollowUpTask).join(Survey, Survey.id == FollowUpTask.survey_id).where(
-        FollowUpTask.status == TaskStatus.OPEN, Survey.status == SurveyStatus.ACTIVE,
-        or_(FollowUpTask.assigned_to.is_(None), FollowUpTask.assigned_to == user_id)))
 
 
 def is_due(task: FollowUpTask, now: datetime) -> bool:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from calls.staff import Staff, take_case
 from survey.clock import Clock
 from survey.models import Case, Contact, DoNotCall, FollowUpTask, Stratum, Survey
 from survey.phones import PhoneError, PhoneVault, mask, normalise
 from survey.vocabulary import CaseStatus, SurveyStatus, TaskKind, TaskStatus
-from web.operations.console import Staff, take_case
 
 
 class F2FError(ValueError):

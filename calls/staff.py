@@ -14,16 +14,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from calls.callbacks import agree_callback
 from calls.interviews import InterviewSession, open_interview
 from dialer.cases import DIALABLE
+from dialer.followup import open_tasks
 from dialer.outcomes import Applied, apply_result
-from dialer.policy import DialPolicy
 from dialer.protocol import CallResult
 from ivr.engine import Answered, Digits, HangUp, RecordingDone, Step
 from office import concerns
 from survey import audit
 from survey.clock import Clock
-from survey.models import Answer, CallAttempt, Case, Concern, DoNotCall, FollowUpTask, Interview, Survey
+from survey.models import Answer, CallAttempt, Case, Concern, DoNotCall, FollowUpTask, Interview
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
 from survey.vocabulary import (
@@ -36,7 +37,6 @@ from survey.vocabulary import (
     TaskKind,
     TaskStatus,
 )
-from web.queries.queue import open_tasks
 
 I = InterviewStatus  # noqa: E741
 
@@ -105,20 +105,16 @@ def _open_attempt(session: Session, task: FollowUpTask, staff: Staff, channel: s
     if case.status in DIALABLE:
         case.status, case.next_attempt_at = CaseStatus.FOLLOW_UP, None  # with staff: the dialer keeps off
     if task.kind != TaskKind.REVISIT:  # a revisit call is not a survey attempt
-        _count_attempt(session, case, now, +1)
+        _count_attempt(case, +1)
     session.add(CallAttempt(case_id=case.id, survey_id=case.survey_id, channel=channel, worker=staff.worker,
                             status=AttemptStatus.IN_PROGRESS, started_at=now))
     session.flush()
 
 
-def _count_attempt(session: Session, case: Case, at: datetime, step: int) -> None:
-    """Count a staff call in the case's attempts, as the dialer counts its own (per day-part too)."""
-    survey = session.get(Survey, case.survey_id)
-    assert survey is not None
-    daypart = DialPolicy.from_survey(survey).calendar.daypart(at)
-    counts = dict(case.attempts_by_daypart or {})
-    counts[daypart] = max(int(counts.get(daypart, 0)) + step, 0)
-    case.attempts, case.attempts_by_daypart = max(case.attempts + step, 0), counts
+def _count_attempt(case: Case, step: int) -> None:
+    """Count a staff call in the case's attempts, as the dialer counts its own (the scheduler
+    reads day-parts and dates from the attempts' start times)."""
+    case.attempts = max(case.attempts + step, 0)
 
 
 def current_attempt(session: Session, task: FollowUpTask, staff: Staff) -> CallAttempt | None:
@@ -229,7 +225,8 @@ def record_disposition(session: Session, task: FollowUpTask, staff: Staff, q: Qu
     applied = apply_result(session, attempt.id, result, clock)
     _close_task(task, now, staff, f"{outcome}: {note}".strip(": "))
     if outcome == "callback" and staff_callback and callback_at is not None:
-        _staff_callback(session, task, staff, callback_at, now)
+        agree_callback(session, task.case, staff_id=staff.id, staff_name=staff.username, when=callback_at, now=now,
+                       interview_id=task.interview_id)
     case = task.case
     audit.record(session, clock, user_id=staff.id, action="disposition_recorded", entity="case",
                  entity_id=case.id, after={"attempt_id": attempt.id, "outcome": outcome,
@@ -250,19 +247,6 @@ def _check_outcome(outcome: str, interview: Interview | None, callback_at: datet
 def _close_task(task: FollowUpTask, now: datetime, staff: Staff, line: str) -> None:
     task.status, task.closed_at = TaskStatus.DONE, now
     _append_note(task, now, staff, line)
-
-
-def _staff_callback(session: Session, task: FollowUpTask, staff: Staff, when: datetime, now: datetime) -> None:
-    """The resident expects a person to call back: keep the case with staff and queue a task
-    for this interviewer at the agreed time (the IVR will not call it)."""
-    case = task.case
-    if case.status == CaseStatus.FINAL:
-        return
-    case.status, case.next_attempt_at, case.callback_at = CaseStatus.FOLLOW_UP, None, when
-    session.add(FollowUpTask(survey_id=case.survey_id, case_id=case.id, interview_id=task.interview_id,
-                             kind=TaskKind.CALLBACK, due_at=when, assigned_to=staff.id, created_at=now,
-                             note=f"callback agreed with {staff.username}"))
-    session.flush()
 
 
 def record_revisit_answer(session: Session, task: FollowUpTask, staff: Staff, clock: Clock, concern: Concern,
@@ -297,7 +281,7 @@ def release(session: Session, task: FollowUpTask, staff: Staff, clock: Clock) ->
         raise ConsoleError("an interview was started on this call: record what happened instead")
     case = task.case
     if task.kind != TaskKind.REVISIT:
-        _count_attempt(session, case, attempt.started_at, -1)
+        _count_attempt(case, -1)
     session.delete(attempt)
     task.status, task.assigned_to = TaskStatus.OPEN, None
     session.flush()
