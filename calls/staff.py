@@ -24,6 +24,7 @@ from ivr.engine import Answered, Digits, HangUp, RecordingDone, Step
 from office import concerns
 from survey import audit
 from survey.clock import Clock
+from survey.errors import Refused
 from survey.models import Answer, CallAttempt, Case, Concern, DoNotCall, FollowUpTask, Interview
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
@@ -56,7 +57,7 @@ DISPOSITIONS: dict[str, tuple[str, str | None]] = {
 RETRY_REVISIT_AFTER_MINUTES = 120
 
 
-class ConsoleError(ValueError):
+class ConsoleError(Refused):
     """What the interviewer asked cannot be done; the message says why."""
 
 
@@ -148,7 +149,7 @@ def start_interview(session: Session, task: FollowUpTask, staff: Staff, q: Quest
     if task.kind == TaskKind.REVISIT:
         raise ConsoleError("a revisit call asks about the concern, not the questionnaire")
     if mode not in (InterviewMode.CATI, InterviewMode.F2F):
-        raise ConsoleError(f"unknown interview mode {mode!r}")
+        raise ConsoleError("unknown interview mode %(mode)r", mode=mode)
     attempt = _attempt(session, task, staff)
     if live_interview(session, task, staff) is not None:
         raise ConsoleError("the interview is already open")
@@ -207,7 +208,7 @@ def record_disposition(session: Session, task: FollowUpTask, staff: Staff, q: Qu
                        note: str = "") -> Applied | None:
     """Close the task's call with ``outcome`` and move the case on (``dialer.outcomes``)."""
     if outcome not in DISPOSITIONS:
-        raise ConsoleError(f"unknown outcome {outcome!r}")
+        raise ConsoleError("unknown outcome %(outcome)r", outcome=outcome)
     if task.kind == TaskKind.REVISIT:
         raise ConsoleError("record the revisit's answer for each concern instead")
     status, reported = DISPOSITIONS[outcome]

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from calls.staff import Staff, take_case
 from survey.clock import Clock
+from survey.errors import Refused
 from survey.models import Case, Contact, DoNotCall, FollowUpTask, Stratum, Survey
 from survey.phones import PhoneError, PhoneVault, mask, normalise
 from survey.vocabulary import CaseStatus, SurveyStatus, TaskKind, TaskStatus
 
 
-class F2FError(ValueError):
+class F2FError(Refused):
     pass
 
 
@@ -30,7 +31,7 @@ def start_visit(session: Session, staff: Staff, vault: PhoneVault, clock: Clock,
     try:
         e164, line_type = normalise(number)
     except PhoneError as exc:
-        raise F2FError(f"the phone number is not valid: {exc}") from None
+        raise F2FError("the phone number is not valid: %(reason)s", reason=str(exc)) from None
     number_hash = vault.hash(e164)
     if session.get(DoNotCall, number_hash) is not None:
         raise F2FError("this resident asked never to be contacted by the centre")
@@ -66,7 +67,7 @@ def _case(session: Session, survey: Survey, stratum: Stratum, vault: PhoneVault,
         session.add(case)
         session.flush()
     elif case.status == CaseStatus.FINAL:
-        raise F2FError(f"this resident's case is already closed ({case.final_disposition})")
+        raise F2FError("this resident's case is already closed (%(code)s)", code=case.final_disposition)
     elif case.stratum_id != stratum.id:
         raise F2FError("this resident is in the sample of another township")
     return case

@@ -101,7 +101,7 @@ def lease(session: Session, ids: list[int], owner: str, now: datetime, lease_for
         return []
     session.flush()
     session.execute(_LEASE, {"ids": ids, "owner": owner, "expires": now + lease_for, "now": now})
-    got = {row.id: Leased(*row) for row in session.execute(_LEASED, {"ids": ids, "owner": owner})}
+    got = {row["id"]: Leased(**row) for row in session.execute(_LEASED, {"ids": ids, "owner": owner}).mappings()}
     forget(session, Case, got)
     return [got[case_id] for case_id in ids if case_id in got]
 

@@ -188,7 +188,10 @@ class _Case:
 
 _MOVED = tuple(f.name for f in fields(_Case))[5:]  # what moving a case changes
 _RECORDED = tuple(f.name for f in fields(_Attempt))[1:]
-_READ = (select(*(_attempts.c[f.name] for f in fields(_Attempt)[:4]), *(_cases.c[f.name] for f in fields(_Case)))
+_ATTEMPT_READ = tuple(f.name for f in fields(_Attempt)[:4])  # the fields read; the rest are recorded
+_CASE_READ = tuple(f.name for f in fields(_Case))
+_READ = (select(*(_attempts.c[name].label(f"a_{name}") for name in _ATTEMPT_READ),
+                *(_cases.c[name].label(f"c_{name}") for name in _CASE_READ))
          .join(_cases, _cases.c.id == _attempts.c.case_id)
          .where(_attempts.c.id.in_(bindparam("ids", expanding=True))).order_by(_cases.c.id)
          .with_for_update(of=(_attempts, _cases)))
@@ -315,9 +318,10 @@ def _read(session: Session, ids: list[int]) -> tuple[dict[int, _Attempt], dict[i
     attempts: dict[int, _Attempt] = {}
     cases: dict[int, _Case] = {}
     by_id: dict[int, _Case] = {}
-    for row in session.execute(_READ, {"ids": ids}):
-        attempts[row[0]] = _Attempt(*row[:4])
-        cases[row[0]] = by_id.setdefault(row[4], _Case(*row[4:]))
+    for row in session.execute(_READ, {"ids": ids}).mappings():
+        attempt = _Attempt(**{name: row[f"a_{name}"] for name in _ATTEMPT_READ})
+        attempts[attempt.id] = attempt
+        cases[attempt.id] = by_id.setdefault(row["c_id"], _Case(**{name: row[f"c_{name}"] for name in _CASE_READ}))
     missing = sorted(set(ids) - set(attempts))
     if missing:
         raise LookupError(f"no call attempt {', '.join(map(str, missing))}")

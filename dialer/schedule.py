@@ -14,11 +14,12 @@ from itertools import chain
 
 from dialer.policy import DialPolicy, RetryRule
 from dialer.windows import OTHER_DAYPART, CallingCalendar, Slot
+from survey.errors import Refused
 
 CALLBACK_CHOICES = ("this_evening", "tomorrow_evening", "weekend")
 
 
-class ScheduleError(ValueError):
+class ScheduleError(Refused):
     """A callback that cannot be placed (unknown choice, no calling window ahead)."""
 
 
@@ -95,7 +96,8 @@ def callback_time(choice: str, now: datetime, policy: DialPolicy) -> datetime:
     elif choice == "weekend":
         target = _next_weekend_start(cal, today, cb.weekend_start)
     else:
-        raise ScheduleError(f"unknown callback choice {choice!r}; expected one of {', '.join(CALLBACK_CHOICES)}")
+        raise ScheduleError("unknown callback choice %(choice)r; expected one of %(choices)s", choice=choice,
+                            choices=", ".join(CALLBACK_CHOICES))
     return clamp_to_window(policy, max(target, earliest))
 
 

@@ -1,9 +1,8 @@
 """The ``minyi`` command line.
 
-Each command lives with the package that does the work (a plain function with typer
-annotations); this module only names them. Commands load lazily, so ``minyi --help`` is quick and
-one package's import cost or fault never touches another command. A command whose package is
-missing says so and exits 2.
+Each command is a plain function with typer annotations in :mod:`minyi.commands`; this module
+only names them. Commands load lazily, so ``minyi --help`` is quick and one command's import
+cost never touches another.
 """
 
 from __future__ import annotations
@@ -42,24 +41,12 @@ GROUP_HELP = {
 }
 
 
-def _unavailable(name: str, reason: str) -> Callable[..., None]:
-    def command(args: list[str] = typer.Argument(None)) -> None:  # noqa: B008
-        typer.echo(f"minyi {name}: not available in this build ({reason})", err=True)
-        raise typer.Exit(2)
-
-    return command
-
-
 def _load(name: str) -> Callable[..., Any]:
+    """The function behind ``name``. Every entry of COMMANDS exists (a test imports them all), so
+    an import error here is a broken installation or a bug, and is not disguised."""
     module, func, _ = COMMANDS[name]
-    try:
-        return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
-            return _unavailable(name, "not implemented yet")
-        raise
-    except AttributeError:
-        return _unavailable(name, "not implemented yet")
+    command: Callable[..., Any] = getattr(importlib.import_module(module), func)
+    return command
 
 
 def _command(ctx: Any, name: str) -> Any:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from dialer.followup import open_task
 from survey import audit
 from survey.clock import Clock
+from survey.errors import Refused
 from survey.models import Case, Concern, ConcernEvent, FollowUpTask, Unit
 from survey.vocabulary import CONCERN_ZH, ConcernStatus, TaskKind, TaskStatus
 
@@ -54,7 +55,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-class ConcernError(ValueError):
+class ConcernError(Refused):
     """A concern change that cannot be made; the message says why."""
 
 
@@ -117,7 +118,8 @@ def receive(session: Session, clock: Clock, *, survey_id: int, stratum_id: int, 
             user_id: int | None, case_id: int | None = None, recording_id: int | None = None) -> Concern:
     """受理: a new concern from a transcription (``recording_id``) or an interviewer (``case_id``)."""
     if category not in CATEGORIES:
-        raise ConcernError(f"unknown category {category!r}: choose one of {', '.join(CATEGORIES)}")
+        raise ConcernError("unknown category %(category)r: choose one of %(choices)s", category=category,
+                           choices=", ".join(CATEGORIES))
     if not summary.strip():
         raise ConcernError("a concern needs a summary of what the resident said")
     now = clock.now()
@@ -139,7 +141,7 @@ def assign(session: Session, concern: Concern, clock: Clock, *, unit_id: int, de
     """交办 to a responsible unit with a deadline (also re-assigns, or re-opens after a failed revisit)."""
     target = _check(concern, "assign")
     if session.get(Unit, unit_id) is None:
-        raise ConcernError(f"no responsible unit with id {unit_id}")
+        raise ConcernError("no responsible unit with id %(unit)s", unit=unit_id)
     if deadline <= clock.now():
         raise ConcernError("the deadline must be in the future")
     before = _snapshot(concern)
@@ -181,7 +183,8 @@ def record_revisit(session: Session, concern: Concern, clock: Clock, *, user_id:
     """已回访: what the resident said on the follow-up call; closes the revisit task when done."""
     target = _check(concern, "revisit")
     if result not in REVISIT_RESULTS:
-        raise ConcernError(f"unknown revisit result {result!r}: choose one of {', '.join(REVISIT_RESULTS)}")
+        raise ConcernError("unknown revisit result %(result)r: choose one of %(choices)s", result=result,
+                           choices=", ".join(REVISIT_RESULTS))
     before = _snapshot(concern)
     concern.status, concern.revisit_result = target, result
     _log(session, concern, clock, action="revisit", before=before, user_id=user_id, note=note.strip())

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from survey import audit
 from survey.clock import Clock
+from survey.errors import Refused
 from survey.models import Unit, User
 from survey.vocabulary import ROLES
 
@@ -25,7 +26,7 @@ USERNAME = re.compile(r"^[\w.\-]{2,80}$")
 _hasher = PasswordHasher()
 
 
-class UserError(ValueError):
+class UserError(Refused):
     """An account that cannot be created or changed as asked; the message says why."""
 
 
@@ -81,7 +82,7 @@ def _check_role(role: str) -> None:
 
 def _check_unit(session: Session, unit_id: int | None) -> None:
     if unit_id is not None and session.get(Unit, unit_id) is None:
-        raise UserError(f"no responsible unit with id {unit_id}")
+        raise UserError("no responsible unit with id %(unit)s", unit=unit_id)
 
 
 def _scope(township_scope: Sequence[str] | None) -> list[str] | None:

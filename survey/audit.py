@@ -1,6 +1,7 @@
 """The audit log: who changed what, when, with the values before and after.
 
-Rows are append-only. :func:`record` is the only writer; a flush that would change or delete an
+Rows are append-only. :func:`record` is the only writer; in every session made by
+:func:`survey.db.session_factory` (:func:`guard`) a flush that would change or delete an
 existing row is refused, and so is a bulk UPDATE or DELETE of audit rows through a session, so
 neither the web app nor a script can rewrite history by accident.
 Values must be JSON-able and must never hold a phone number or a password hash.
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from survey.clock import Clock
 from survey.models import AuditLog
@@ -57,15 +58,21 @@ def entries(session: Session, *, entity: str | None = None, entity_id: str | Non
     return list(session.scalars(query))
 
 
-@event.listens_for(Session, "before_flush")
 def _refuse_rewrites(session: Session, _context: object, _instances: object) -> None:
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, AuditLog) and (obj in session.deleted or session.is_modified(obj)):
             raise AuditLogImmutable(f"audit row {obj.id} is append-only: it cannot be changed or deleted")
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk_rewrites(state: ORMExecuteState) -> None:
     table = getattr(state.statement, "table", None)  # the target of an ORM or a Core UPDATE/DELETE
     if (state.is_update or state.is_delete) and getattr(table, "name", None) == AuditLog.__tablename__:
         raise AuditLogImmutable("audit rows are append-only: no UPDATE or DELETE statement may touch them")
+
+
+def guard(factory: sessionmaker[Session]) -> None:
+    """Make every session of ``factory`` refuse to change or delete audit rows. Installed by
+    :func:`survey.db.session_factory`, so every process (web, dialer, Stasis app, commands) has
+    it from the moment it can reach the database, whatever it imported."""
+    event.listen(factory, "before_flush", _refuse_rewrites)
+    event.listen(factory, "do_orm_execute", _refuse_bulk_rewrites)

@@ -14,6 +14,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from survey.audit import guard
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -45,7 +47,10 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions on ``engine``, with the audit log's append-only guard (:func:`survey.audit.guard`)."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    guard(factory)
+    return factory
 
 
 @contextmanager

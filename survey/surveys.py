@@ -17,13 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey.clock import Clock
+from survey.errors import Refused
 from survey.models import Questionnaire as QuestionnaireRow
 from survey.models import Stratum, Survey
 from survey.questionnaire import Questionnaire, checksum
 from survey.vocabulary import SurveyStatus
 
 
-class SurveyError(ValueError):
+class SurveyError(Refused):
     """A survey that cannot be created as asked, with the reason."""
 
 

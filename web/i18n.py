@@ -12,8 +12,9 @@ from functools import cached_property
 
 from babel.support import NullTranslations
 from flask import session
-from flask_babel import Babel, Domain, get_locale
+from flask_babel import Babel, Domain, get_locale, gettext
 
+from survey.errors import Refused
 from web.translations_zh import ZH
 
 LANGUAGES = ("zh", "en")
@@ -66,3 +67,11 @@ def select_language() -> str:
 def language() -> str:
     """``zh`` or ``en`` for the current request (for data that carries both, e.g. questionnaire text)."""
     return str(get_locale() or DEFAULT_LANGUAGE)
+
+
+def refusal(exc: Exception) -> str:
+    """The message of an error a view shows the user, in the request's language: a
+    :class:`~survey.errors.Refused` is translated by its message id and then filled in."""
+    if isinstance(exc, Refused):
+        return str(gettext(exc.message, **exc.values))
+    return str(gettext(str(exc)))

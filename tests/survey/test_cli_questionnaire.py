@@ -88,3 +88,12 @@ def test_the_bundled_questionnaire_validates_with_a_summary(path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert ("OK safety v2026.1 (zh/en): 17 questions (1 message, 1 multiple, 1 number, 1 open, 12 single, "
             "1 yesno); 2 with skip logic") in result.output
+
+
+def test_every_command_of_the_cli_resolves() -> None:
+    import inspect
+
+    from minyi.cli import COMMANDS, _load
+
+    for name in COMMANDS:
+        assert inspect.isfunction(_load(name)), name

@@ -40,3 +40,14 @@ def test_the_database_itself_refuses_to_rewrite_it(engine: Engine, session: Sess
 
 def test_changed_keeps_only_differences() -> None:
     assert audit.changed({"a": 1, "b": 2}, {"a": 1, "b": 3}) == ({"b": 2}, {"b": 3})
+
+
+def test_the_guard_comes_with_the_session_factory_not_with_an_import() -> None:
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.orm import sessionmaker
+
+    from survey.db import session_factory
+
+    engine = create_engine("sqlite://")
+    assert event.contains(session_factory(engine), "before_flush", audit._refuse_rewrites)
+    assert not event.contains(sessionmaker(engine), "before_flush", audit._refuse_rewrites)

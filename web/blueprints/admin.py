@@ -17,6 +17,7 @@ from survey.models import Unit, User
 from survey.vocabulary import ROLES, Role
 from web.access import roles, user
 from web.context import ctx, db
+from web.i18n import refusal
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE = 100
@@ -68,7 +69,7 @@ def new_user() -> Response | str:
                                actor_id=user().id)
         except UserError as exc:
             db().rollback()
-            flash(_(str(exc)), "error")
+            flash(refusal(exc), "error")
         else:
             flash(_("Account %(name)s created.", name=made.username), "info")
             return redirect(url_for("admin.users"))
@@ -97,7 +98,7 @@ def edit_user(user_id: int) -> Response | str:
                 set_password(db(), account, form.password.data, ctx().clock, actor_id=user().id)
         except UserError as exc:
             db().rollback()
-            flash(_(str(exc)), "error")
+            flash(refusal(exc), "error")
         else:
             flash(_("Account %(name)s saved.", name=account.username), "info")
             return redirect(url_for("admin.users"))

@@ -31,7 +31,7 @@ from survey.models import (
 from survey.vocabulary import Role
 from web.access import roles, user
 from web.context import ctx, db
-from web.i18n import language
+from web.i18n import language, refusal
 from web.operations.answers import AnswerEditError, edit_answer
 from web.operations.cases import CaseChangeError, set_final_disposition
 from web.operations.transcripts import audio_path
@@ -131,7 +131,7 @@ def answer(case_id: int) -> Response:
         flash(_("Answer corrected."), "info")
     except AnswerEditError as exc:
         db().rollback()
-        flash(_(str(exc)), "error")
+        flash(refusal(exc), "error")
     return _back(case)
 
 
@@ -147,7 +147,7 @@ def disposition(case_id: int) -> Response:
         flash(_("Disposition changed."), "info")
     except CaseChangeError as exc:
         db().rollback()
-        flash(_(str(exc)), "error")
+        flash(refusal(exc), "error")
     return _back(case)
 
 
@@ -163,6 +163,6 @@ def callback(case_id: int) -> Response:
         flash(_("Callback booked for %(when)s.", when=booked.strftime("%Y-%m-%d %H:%M UTC")), "info")
     except ScheduleError as exc:
         db().rollback()
-        flash(_(str(exc)), "error")
+        flash(refusal(exc), "error")
     return _back(case)
 

@@ -22,7 +22,7 @@ from survey.vocabulary import CONCERN_ZH, ConcernStatus, Role
 from web.access import roles, user
 from web.context import ctx, db
 from web.forms import ActionForm
-from web.i18n import language
+from web.i18n import language, refusal
 from web.queries.concerns import listing, visible
 from web.templating import DISPLAY_TZ
 
@@ -96,7 +96,7 @@ def _refused(concern: Concern, exc: workflow.ConcernError) -> Response:
         flash(_("Not possible: this concern is %(status)s; that step can only be taken from %(allowed)s.",
                 status=CONCERN_ZH[exc.status] if _zh() else exc.status, allowed=allowed), "error")
     else:
-        flash(_(str(exc)), "error")
+        flash(refusal(exc), "error")
     return redirect(url_for("concerns.detail", concern_id=concern.id))
 
 

@@ -36,7 +36,7 @@ from survey.vocabulary import InterviewMode, Role, TaskKind
 from web.access import roles, user
 from web.context import ctx, db
 from web.forms import ActionForm
-from web.i18n import language
+from web.i18n import language, refusal
 from web.operations.answers import AnswerEditError, edit_answer
 from web.operations.concern_intake import concern_from_case
 from web.queries.questionnaires import questionnaire_of
@@ -127,7 +127,7 @@ def _say(step: Step) -> None:
 
 def _refused(exc: Exception) -> None:
     db().rollback()
-    flash(_(str(exc)), "error")
+    flash(refusal(exc), "error")
 
 
 @bp.route("/", endpoint="queue")

@@ -20,6 +20,7 @@ from survey.vocabulary import Role
 from web.access import roles, user
 from web.context import ctx, db
 from web.forms import ActionForm
+from web.i18n import refusal
 from web.operations import surveys as ops
 
 bp = Blueprint("surveys", __name__, url_prefix="/surveys")
@@ -58,7 +59,7 @@ def _survey(survey_id: int) -> Survey:
 
 def _refused(exc: Exception) -> None:
     db().rollback()
-    flash(_(str(exc)), "error")
+    flash(refusal(exc), "error")
 
 
 @bp.route("/")

@@ -20,6 +20,7 @@ from survey.vocabulary import Role
 from web.access import roles, stratum_filter, user
 from web.context import ctx, db
 from web.forms import ActionForm
+from web.i18n import refusal
 from web.operations.concern_intake import concern_from_recording, recording_concern
 from web.operations.transcripts import TranscriptError, audio_path, save_transcription
 
@@ -65,7 +66,7 @@ def recording(recording_id: int) -> Response | str:
                                category=form.category.data or "", user_id=user().id)
         except TranscriptError as exc:
             db().rollback()
-            flash(_(str(exc)), "error")
+            flash(refusal(exc), "error")
             return redirect(url_for("transcribe.recording", recording_id=rec.id))
         if request.form.get("then") == "concern":
             return _make_concern(rec)
@@ -90,7 +91,7 @@ def _make_concern(rec: Recording) -> Response:
         made = concern_from_recording(db(), rec, ctx().clock, user_id=user().id)
     except ConcernError as exc:
         db().rollback()
-        flash(_(str(exc)), "error")
+        flash(refusal(exc), "error")
     else:
         flash(_("Concern #%(id)d registered (受理).", id=made.id), "info")
     return redirect(url_for("transcribe.recording", recording_id=rec.id))

@@ -6,11 +6,12 @@ from sqlalchemy.orm import Session
 
 from survey import aapor, audit
 from survey.clock import Clock
+from survey.errors import Refused
 from survey.models import Case
 from survey.vocabulary import CaseStatus
 
 
-class CaseChangeError(ValueError):
+class CaseChangeError(Refused):
     pass
 
 
@@ -18,7 +19,7 @@ def set_final_disposition(session: Session, case: Case, code: str, clock: Clock,
                           reason: str) -> None:
     """Give or correct the case's final AAPOR code; a reason is required."""
     if code not in aapor.DISPOSITIONS:
-        raise CaseChangeError(f"{code!r} is not an AAPOR disposition code")
+        raise CaseChangeError("%(code)r is not an AAPOR disposition code", code=code)
     if not reason.strip():
         raise CaseChangeError("give a reason for the change")
     before = {"status": case.status, "final_disposition": case.final_disposition}

@@ -15,6 +15,7 @@ from dialer.policy import DialPolicy, PolicyError
 from dialer.sample import ImportReport, import_sample
 from survey import audit
 from survey.clock import Clock
+from survey.errors import Refused
 from survey.models import Questionnaire as QuestionnaireRow
 from survey.models import Survey
 from survey.phones import PhoneVault
@@ -26,7 +27,7 @@ from survey.vocabulary import SurveyStatus
 SWITCHABLE = {"start": (SurveyStatus.DRAFT, SurveyStatus.PAUSED), "pause": (SurveyStatus.ACTIVE,)}
 
 
-class SurveyChangeError(ValueError):
+class SurveyChangeError(Refused):
     pass
 
 

@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 from office.concerns import CATEGORIES
 from survey import audit
 from survey.clock import Clock
+from survey.errors import Refused
 from survey.models import Recording
 
 
-class TranscriptError(ValueError):
+class TranscriptError(Refused):
     pass
 
 
@@ -20,7 +21,7 @@ def save_transcription(session: Session, recording: Recording, clock: Clock, *, 
                        user_id: int) -> None:
     """Store the transcription and category (audited: a transcription is an answer)."""
     if category and category not in CATEGORIES:
-        raise TranscriptError(f"unknown category {category!r}")
+        raise TranscriptError("unknown category %(category)r", category=category)
     before = {"transcription": recording.transcription, "category": recording.category}
     recording.transcription = text.strip() or None
     recording.category = category or None
