@@ -28,6 +28,7 @@ and keep a literal state of the old version in the tests (tests/ivr/test_engine_
 
 Version 1 is the unversioned object the engine stored until the state had a version: the same
 keys as version 2 without ``"version"``; every state stored before then has exactly those keys.
+docs/interview-state.md says the same for readers of the database.
 """
 
 from __future__ import annotations
