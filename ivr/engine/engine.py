@@ -7,7 +7,9 @@ Phases: ``new``, ``language`` (1 普通话 / 2 English), ``resume`` (continue or
 
 In every menu and question the repeat key (``*``) plays it again without counting as a re-prompt,
 and the operator key (``0``) asks for a person, except on a number question whose range holds 0,
-where ``0`` is the answer.
+where ``0`` is the answer. In an interviewer-led interview (CATI, face to face) the one entering
+the keys is that person: there the operator key is only ever an entry, answered or re-asked as
+any other key.
 
 The state is an :class:`~ivr.engine.state.InterviewState`; :meth:`Engine.snapshot` is its stored
 form, from which the next call resumes (:mod:`ivr.engine.state` documents the format and its versions).
@@ -32,12 +34,16 @@ _MENUS = {Phase.LANGUAGE: "language_menu", Phase.RESUME: "resume_menu", Phase.CA
 
 class Engine:
     def __init__(self, questionnaire: qm.Questionnaire, clock: Clock, *, state: dict[str, Any] | None = None,
-                 language: str | None = None, can_transfer: bool = False, ask_language: bool = True) -> None:
+                 language: str | None = None, can_transfer: bool = False, ask_language: bool = True,
+                 interviewer: bool = False) -> None:
         """``state`` is a stored state (:meth:`snapshot`, of any version) to resume from; the
-        engine copies it, so the caller's dict (often an ORM attribute) never changes under it."""
+        engine copies it, so the caller's dict (often an ORM attribute) never changes under it.
+        ``interviewer``: a staff member enters the keys (CATI, F2F), so the operator key never
+        asks for an operator."""
         self.q = questionnaire
         self.clock = clock
         self.can_transfer = can_transfer
+        self.interviewer = interviewer
         restored = stored_state(state)
         self._state = restored if restored is not None else self._fresh_state(language)
         # Ask for a language on a first call, and again if the resident left before the interview began.
@@ -158,7 +164,7 @@ class Engine:
         key = _single_key(event)
         if key == self.q.settings.repeat_key:
             return self._menu(phase)
-        if key == self.q.settings.operator_key:
+        if self._asks_for_operator(key):
             return self._operator(None)
         if phase is Phase.LANGUAGE:
             return self._on_language(key)
@@ -273,10 +279,14 @@ class Engine:
 
     def _control(self, q: qm.Question, keys: str) -> bool:
         """Is this whole entry the repeat or the operator key (rather than an answer)?"""
-        settings = self.q.settings
-        if keys == settings.repeat_key:
+        if keys == self.q.settings.repeat_key:
             return True
-        return keys == settings.operator_key and not _zero_is_an_answer(q)
+        return self._asks_for_operator(keys) and not _zero_is_an_answer(q)
+
+    def _asks_for_operator(self, keys: str | None) -> bool:
+        """Is this whole entry the operator key, pressed by a resident? An interviewer entering
+        it means the digit (an answer, or a key the question refuses), never a call for themself."""
+        return keys == self.q.settings.operator_key and not self.interviewer
 
     def _on_entry(self, q: qm.Question, raw: str | None) -> Step:
         settings = self.q.settings
