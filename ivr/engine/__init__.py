@@ -2,7 +2,8 @@
 
 Events go in (:mod:`ivr.engine.events`), a :class:`~ivr.engine.steps.Step` comes out (what to
 play, what input to collect, record, hang up or transfer), and :mod:`ivr.engine.effects` tell the
-caller what to store. The state is a JSON-able dict so an interview resumes on the next call.
+caller what to store. The state (:mod:`ivr.engine.state`) is typed and versioned; its stored form is
+a JSON object, so an interview resumes on the next call, whichever release stored it.
 """
 
 from ivr.engine.effects import (
@@ -17,8 +18,9 @@ from ivr.engine.effects import (
 )
 from ivr.engine.engine import Engine
 from ivr.engine.events import Answered, Digits, Event, HangUp, RecordingDone, Timeout
+from ivr.engine.state import InterviewState, Phase, StateFormatError
 from ivr.engine.steps import Collect, Prompt, Record, Step
 
 __all__ = ["Answered", "AnswerGiven", "AnswersCleared", "CallbackRequested", "Collect", "Digits", "Effect",
-           "Engine", "Event", "HangUp", "LanguageChosen", "OperatorRequested", "OptedOut", "Prompt", "Record",
-           "RecordingDone", "StatusChanged", "Step", "Timeout"]
+           "Engine", "Event", "HangUp", "InterviewState", "LanguageChosen", "OperatorRequested", "OptedOut", "Phase",
+           "Prompt", "Record", "RecordingDone", "StateFormatError", "StatusChanged", "Step", "Timeout"]

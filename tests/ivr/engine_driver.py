@@ -49,10 +49,12 @@ class Call:
     """One call: an engine, every step it returned and every effect it asked to store."""
 
     def __init__(self, questionnaire: Questionnaire, clock: VirtualClock, *, state: dict[str, Any] | None = None,
-                 language: str | None = None, can_transfer: bool = False, think_s: float = 2.0) -> None:
+                 language: str | None = None, can_transfer: bool = False, interviewer: bool = False,
+                 think_s: float = 2.0) -> None:
         self.clock = clock
         self.think_s = think_s
-        self.engine = Engine(questionnaire, clock, state=state, language=language, can_transfer=can_transfer)
+        self.engine = Engine(questionnaire, clock, state=state, language=language, can_transfer=can_transfer,
+                             interviewer=interviewer)
         self.steps: list[Step] = []
         self.effects: list[Effect] = []
 

@@ -22,6 +22,7 @@ from ivr.engine import (
     Engine,
     Event,
     HangUp,
+    Phase,
     RecordingDone,
     Step,
     Timeout,
@@ -75,10 +76,10 @@ class Resident:
 
     def walk_to(self, question_id: str) -> None:
         """Answer validly (language 1, then ``WALK_ALL``) until ``question_id`` is asked."""
-        if self.engine.state["phase"] == "language":
+        if self.engine.phase is Phase.LANGUAGE:
             self.handle(Digits("1"))
         while self.last.question_id != question_id:
-            for event in parse(WALK_ALL[self.engine.state["question"]]):
+            for event in parse(WALK_ALL[str(self.engine.question)]):
                 self.handle(event)
 
     def handle(self, event: Event) -> Step:
@@ -90,7 +91,7 @@ class Resident:
                 self.answered.add(effect.question_id)
             elif isinstance(effect, AnswersCleared):
                 self.answered -= set(effect.question_ids)
-        if not self.engine.state["consent"]:  # a call-back request is not consent: asked again next time
+        if not self.engine.consent:  # a call-back request is not consent: asked again next time
             self.answered.discard("consent")
         self.check(step)
         self.last = step

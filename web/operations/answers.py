@@ -1,7 +1,7 @@
 """Correcting an answer after it was given (CATI interviewer on the open case, or a supervisor's
-quality check). The correction is entered as keys, exactly as on the phone, and audited with the
-values before and after. The engine's copy of the answer is corrected too, so skip logic that
-comes later sees the corrected value; questions already passed are not re-routed.
+quality check). The correction is entered as keys, exactly as on the phone, checked here, stored
+by :func:`calls.corrections.correct_answer` (the answer and the engine's copy of it) and audited
+with the values before and after.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from calls.corrections import correct_answer
 from ivr.engine.input import Entry, parse_entry
 from survey import audit
 from survey.clock import Clock
@@ -41,13 +42,7 @@ def edit_answer(session: Session, interview: Interview, q: Questionnaire, questi
     if not isinstance(entry, Entry):
         raise AnswerEditError(f"{keys!r} is not a valid answer to {question_id} ({entry})")
     before = _values(answer)
-    answer.status, answer.code, answer.value, answer.raw_input = entry.status, entry.code, entry.value, entry.raw
-    answer.codes = list(entry.codes) if entry.codes is not None else None
-    state = dict(interview.state or {})
-    if "answers" in state:
-        state["answers"] = {**state["answers"], question_id: entry.value_for_logic()}
-        interview.state = state
-    interview.updated_at = clock.now()
+    correct_answer(interview, answer, entry, clock)
     after = _values(answer)
     if after != before:
         audit.record(session, clock, user_id=user_id, action="answer_edited", entity="interview",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ivr.engine.state import Phase, stored_state
 from survey.models import Answer, Interview
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
@@ -38,10 +39,10 @@ def _text(text: Any, lang: str) -> str:
 
 def current_screen(interview: Interview, q: Questionnaire, lang: str) -> Screen | None:
     """The question the interview is waiting on, or None when it is not waiting on one."""
-    state = interview.state or {}
-    if state.get("phase") != "question" or not state.get("question"):
+    state = stored_state(interview.state)
+    if state is None or state.phase is not Phase.QUESTION or not state.question:
         return None
-    question = q.question(state["question"])
+    question = q.question(state.question)
     index = q.index_of(question.id)
     lead: list[str] = []
     for earlier in reversed(q.questions[:index]):
