@@ -88,18 +88,17 @@ class InterviewSession:
     """One engine bound to one Interview row."""
 
     def __init__(self, session: Session, interview: Interview, questionnaire: Questionnaire, clock: Clock, *,
-                 can_transfer: bool = False, ask_language: bool = True, user_id: int | None = None) -> None:
+                 can_transfer: bool = False, ask_language: bool = True, user_id: int | None = None,
+                 interviewer: bool = False) -> None:
         self.session = session
         self.interview = interview
         self.clock = clock
         self.user_id = user_id
-        self.callback_slot: str | None = None
-        self.callback_requested = False
         self.callback_at: datetime | None = None  # when the resident asked to be called back
         state = interview.state or None
         language = interview.language if (state or not ask_language) else None
         self.engine = Engine(questionnaire, clock, state=state, language=language, can_transfer=can_transfer,
-                             ask_language=ask_language)
+                             ask_language=ask_language, interviewer=interviewer)
         # Every answer is stored through here along with the engine state, so an interview without
         # a state has no answer yet and needs no query to say so.
         self._stored: dict[str, int] | None = None if state else {}
@@ -220,8 +219,6 @@ class InterviewSession:
     def _callback(self, e: fx.CallbackRequested) -> None:
         """The resident's chosen time goes on the case at once (a lost end-of-call report must
         not lose it) and into the call's result (:attr:`callback_at`)."""
-        self.callback_requested = True
-        self.callback_slot = e.slot
         if e.slot is not None:
             self.callback_at = book_callback(self.session, self.interview.case_id, self.interview.survey_id, e.slot,
                                              self.clock.now())

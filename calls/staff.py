@@ -20,7 +20,7 @@ from dialer.cases import DIALABLE
 from dialer.followup import open_tasks
 from dialer.outcomes import Applied, apply_result
 from dialer.protocol import CallResult
-from ivr.engine import Answered, Digits, HangUp, RecordingDone, Step
+from ivr.engine import Answered, Digits, HangUp, Phase, RecordingDone, Step
 from office import concerns
 from survey import audit
 from survey.clock import Clock
@@ -158,13 +158,13 @@ def start_interview(session: Session, task: FollowUpTask, staff: Staff, q: Quest
     task.interview_id, attempt.channel = interview.id, mode
     runner = _runner(session, interview, q, clock, staff)
     step = runner.handle(Answered())
-    if runner.engine.state["phase"] == "resume":
+    if runner.engine.phase == Phase.RESUME:
         step = runner.handle(Digits("1"))
     return step
 
 
 def _runner(session: Session, interview: Interview, q: Questionnaire, clock: Clock, staff: Staff) -> InterviewSession:
-    return InterviewSession(session, interview, q, clock, ask_language=False, user_id=staff.id)
+    return InterviewSession(session, interview, q, clock, ask_language=False, user_id=staff.id, interviewer=True)
 
 
 def _live(session: Session, task: FollowUpTask, staff: Staff) -> Interview:
@@ -181,9 +181,6 @@ def enter_keys(session: Session, task: FollowUpTask, staff: Staff, q: Questionna
     keys = keys.strip()
     if not keys or any(k not in "0123456789#" for k in keys):
         raise ConsoleError("enter the answer's key(s): digits, and # to end a list or a number")
-    question = q.question(interview.current_question) if interview.current_question else None
-    if keys.rstrip("#") == q.settings.operator_key and (question is None or question.type != qm.NUMBER):
-        raise ConsoleError("the operator key does nothing here: you are the operator")
     return _runner(session, interview, q, clock, staff).handle(Digits(keys))
 
 

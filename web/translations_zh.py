@@ -125,7 +125,6 @@ ZH: dict[str, str] = {
     "the interview is already open": "访问已经开始。",
     "no interview is open on this task": "该任务没有进行中的访问。",
     "enter the answer's key(s): digits, and # to end a list or a number": "请输入答案按键：数字，多选或数字以 # 结束。",
-    "the operator key does nothing here: you are the operator": "此处人工键无效：您就是人工服务。",
     "the current question is not an open question": "当前题目不是开放题。",
     "record the revisit's answer for each concern instead": "请逐条记录诉求的回访结果。",
     "the interview is not complete yet: answer the remaining questions first": "访问尚未完成，请先回答剩余题目。",

@@ -113,8 +113,8 @@ def test_refused_actions_explain_why(web, login) -> None:  # type: ignore[no-unt
     c.post(f"/console/task/{demo.partial_task_id}/disposition", {"outcome": "complete"})
     assert "尚未完成" in c.text(f"/console/task/{demo.partial_task_id}")
     c.post(f"/console/task/{demo.partial_task_id}/start", {"mode": "cati"})
-    c.post(f"/console/task/{demo.partial_task_id}/keys", {"keys": "0"})
-    assert "您就是" in c.text(f"/console/task/{demo.partial_task_id}")
+    c.post(f"/console/task/{demo.partial_task_id}/keys", {"keys": "x"})
+    assert "数字" in c.text(f"/console/task/{demo.partial_task_id}")  # keys are digits and #
 
 
 def test_door_to_door_visit_enters_a_new_resident_in_mode_f2f(web, login) -> None:  # type: ignore[no-untyped-def]
@@ -156,3 +156,21 @@ def test_revisit_call_records_the_answer_and_closes_the_task(web, login) -> None
         assert s.get(FollowUpTask, task_id).status == TaskStatus.DONE
         attempt = s.scalars(select(CallAttempt).where(CallAttempt.worker == f"staff:{demo.users['interviewer']}")).one()
         assert (attempt.status, attempt.outcome, attempt.temp_disposition) == ("completed", "revisit", None)
+
+
+def test_the_operator_key_is_an_entry_in_the_console_never_an_operator_request(web, login) -> None:  # type: ignore[no-untyped-def]
+    """In the console the staff member is the operator: 0 is a key the question refuses (asked
+    again) or accepts, and the interview stays open."""
+    demo = web.demo
+    only_due(web.sessions, demo.partial_task_id)
+    c = login("interviewer")
+    c.post("/console/next")
+    c.post(f"/console/task/{demo.partial_task_id}/start", {"mode": "cati"})
+    c.post(f"/console/task/{demo.partial_task_id}/keys", {"keys": "0"})
+    page = c.text(f"/console/task/{demo.partial_task_id}")
+    assert "按键无效" in page and _question(page) == PARTIAL_RESUMES_AT
+    with web.sessions() as s:
+        interview = s.scalars(select(Interview).where(Interview.case_id == demo.partial_case_id)).one()
+        assert interview.status == InterviewStatus.IN_PROGRESS
+        assert not s.scalars(select(FollowUpTask).where(FollowUpTask.case_id == demo.partial_case_id,
+                                                        FollowUpTask.kind == TaskKind.OPERATOR)).all()
