@@ -22,6 +22,7 @@ from ivr.engine import (
     Engine,
     Event,
     HangUp,
+    OperatorRequested,
     Phase,
     RecordingDone,
     Step,
@@ -67,10 +68,11 @@ def check_answer(answer: AnswerGiven) -> None:
 class Resident:
     """Feeds events across as many calls as the hang-ups make, checking every step."""
 
-    def __init__(self, language: str | None, can_transfer: bool) -> None:
+    def __init__(self, language: str | None, can_transfer: bool, interviewer: bool) -> None:
         self.clock = VirtualClock(datetime(2026, 11, 2, 10, 30))
         self.can_transfer = can_transfer
-        self.engine = Engine(Q, self.clock, language=language, can_transfer=can_transfer)
+        self.interviewer = interviewer
+        self.engine = Engine(Q, self.clock, language=language, can_transfer=can_transfer, interviewer=interviewer)
         self.answered: set[str] = set()
         self.last = self.handle(Answered())
 
@@ -91,6 +93,7 @@ class Resident:
                 self.answered.add(effect.question_id)
             elif isinstance(effect, AnswersCleared):
                 self.answered -= set(effect.question_ids)
+            assert not (self.interviewer and isinstance(effect, OperatorRequested))  # the interviewer is the operator
         if not self.engine.consent:  # a call-back request is not consent: asked again next time
             self.answered.discard("consent")
         self.check(step)
@@ -108,7 +111,8 @@ class Resident:
         """After a hang-up: call again if the interview can resume. False when it is over for good."""
         if self.engine.status not in RESUMABLE:
             return False
-        self.engine = Engine(Q, self.clock, state=self.engine.snapshot(), can_transfer=self.can_transfer)
+        self.engine = Engine(Q, self.clock, state=self.engine.snapshot(), can_transfer=self.can_transfer,
+                             interviewer=self.interviewer)
         self.handle(Answered())
         return True
 
@@ -118,10 +122,10 @@ STARTS = [None] + [q.id for q in Q.questions if q.collects_answer]
 
 @settings(max_examples=1000, deadline=None)
 @given(script=st.lists(events, max_size=80), start_at=st.sampled_from(STARTS),
-       language=st.sampled_from([None, "zh", "en"]), can_transfer=st.booleans())
+       language=st.sampled_from([None, "zh", "en"]), can_transfer=st.booleans(), interviewer=st.booleans())
 def test_random_input_never_breaks_the_interview(script: list[Event], start_at: str | None, language: str | None,
-                                                 can_transfer: bool) -> None:
-    resident = Resident(language, can_transfer)
+                                                 can_transfer: bool, interviewer: bool) -> None:
+    resident = Resident(language, can_transfer, interviewer)
     if start_at is not None:
         resident.walk_to(start_at)
     for event in script:
