@@ -13,7 +13,7 @@ from calls.staff import Staff, take_case
 from survey.clock import Clock
 from survey.errors import Refused
 from survey.models import Case, Contact, DoNotCall, FollowUpTask, Stratum, Survey
-from survey.phones import PhoneError, PhoneVault, mask, normalise
+from survey.phones import PhoneError, PhoneVault, normalise
 from survey.vocabulary import CaseStatus, SurveyStatus, TaskKind, TaskStatus
 
 
@@ -55,8 +55,7 @@ def _case(session: Session, survey: Survey, stratum: Stratum, vault: PhoneVault,
           number_hash: str, clock: Clock) -> Case:
     contact = session.scalars(select(Contact).where(Contact.number_hash == number_hash)).first()
     if contact is None:
-        contact = Contact(number_enc=vault.encrypt(e164), number_hash=number_hash, number_masked=mask(e164),
-                          line_type=line_type)
+        contact = Contact(**vault.contact_row(e164, line_type, number_hash))
         session.add(contact)
         session.flush()
     case = session.scalars(select(Case).where(Case.survey_id == survey.id, Case.contact_id == contact.id)).first()

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from dialer.dnc import listed
 from dialer.frames import Frame, FrameError, FrameRow
 from survey.models import Case, Contact, Stratum, Survey
-from survey.phones import PhoneError, PhoneVault, mask, normalise
+from survey.phones import PhoneError, PhoneVault, normalise
 from survey.vocabulary import CaseStatus
 
 FRAME_KINDS = {"mobile": "mobile", "cell": "mobile", "手机": "mobile", "移动": "mobile",
@@ -156,8 +156,7 @@ def _store_contacts(session: Session, rows: list[_Row], hashes: dict[str, str], 
     new = [r for r in rows if hashes[r.e164] not in ids]
     if new:
         session.execute(_insert_new_contacts(session), [
-            {"number_enc": vault.encrypt(r.e164), "number_hash": hashes[r.e164], "number_masked": mask(r.e164),
-             "line_type": r.line_type} for r in new])
+            vault.contact_row(r.e164, r.line_type, hashes[r.e164]) for r in new])
         ids.update(_contact_ids(session, [hashes[r.e164] for r in new]))
     return {r.e164: ids[hashes[r.e164]] for r in rows}
 

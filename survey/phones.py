@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Any
 
 import phonenumbers
 from cryptography.fernet import Fernet, InvalidToken
@@ -63,3 +64,10 @@ class PhoneVault:
 
     def hash(self, e164: str) -> str:
         return hmac.new(self._hmac_key, e164.encode(), hashlib.sha256).hexdigest()
+
+    def contact_row(self, e164: str, line_type: str, number_hash: str | None = None) -> dict[str, Any]:
+        """The columns of a ``contacts`` row for a number: the only form a number is stored in
+        (encrypted, a keyed hash for look-ups, a mask for display). ``number_hash`` when the
+        caller has it already."""
+        return {"number_enc": self.encrypt(e164), "number_hash": number_hash or self.hash(e164),
+                "number_masked": mask(e164), "line_type": line_type}

@@ -37,7 +37,7 @@ from survey.models import (
     Survey,
     Unit,
 )
-from survey.phones import PhoneVault, mask
+from survey.phones import PhoneVault
 from survey.questionnaire import Questionnaire, load_bundled
 from survey.surveys import StratumSpec, create_survey
 from survey.vocabulary import CaseStatus, ConcernStatus, InterviewMode, Role, TaskKind
@@ -156,8 +156,7 @@ class _CaseBuilder:
         self.serial += 1
         e164 = f"+86138{stratum.code[-2:]}{self.serial:06d}"
         now = self.clock.now()
-        contact = Contact(number_enc=self.vault.encrypt(e164), number_hash=self.vault.hash(e164),
-                          number_masked=mask(e164), line_type="mobile")
+        contact = Contact(**self.vault.contact_row(e164, "mobile"))
         self.session.add(contact)
         self.session.flush()
         case = Case(survey_id=self.survey.id, stratum_id=stratum.id, contact_id=contact.id, status=status,
