@@ -8,6 +8,7 @@ missing says so and exits 2.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "user add": ("minyi.commands.admin", "user_add", "Create a staff account."),
     "questionnaire validate": ("minyi.commands.questionnaire", "validate", "Validate a questionnaire file."),
     "survey create": ("minyi.commands.admin", "survey_create", "Create a survey round with its questionnaire."),
+    "survey list": ("minyi.commands.rounds", "survey_list", "List every survey round with its cases and completes."),
+    "survey show": ("minyi.commands.rounds", "survey_show", "Show a round: cases by status, quotas and AAPOR rates."),
     "sample import": ("minyi.commands.dial", "sample_import", "Import a sample frame (CSV/XLSX)."),
     "prompts build": ("minyi.commands.prompts", "prompts_build", "Render every prompt's audio; list missing recordings."),
     "dial": ("minyi.commands.dial", "dial", "Run the dialer."),
@@ -53,13 +56,30 @@ def _unavailable(name: str, reason: str) -> Callable[..., None]:
 def _load(name: str) -> Callable[..., Any]:
     module, func, _ = COMMANDS[name]
     try:
-        return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+        return _guarded(getattr(importlib.import_module(module), func))
     except ModuleNotFoundError as exc:
         if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
             return _unavailable(name, "not implemented yet")
         raise
     except AttributeError:
         return _unavailable(name, "not implemented yet")
+
+
+def _guarded(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command``, with a database it cannot use (unreachable, not created, an older schema:
+    :func:`survey.db.open_sessions`) reported in one line and exit 2 rather than a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from survey.db import DatabaseNotReady
+
+        try:
+            return command(*args, **kwargs)
+        except DatabaseNotReady as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return run
 
 
 def _command(ctx: Any, name: str) -> Any:
@@ -121,3 +141,6 @@ def _root() -> None:
 
 def main() -> None:
     app(prog_name="minyi")
+
+if __name__ == "__main__":
+    main()

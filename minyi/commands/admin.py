@@ -10,7 +10,7 @@ from rich.console import Console
 
 from survey.clock import SystemClock
 from survey.config import load_settings
-from survey.db import make_engine, session_factory, session_scope, upgrade
+from survey.db import make_engine, open_sessions, session_scope, upgrade
 
 console = Console()
 
@@ -47,7 +47,7 @@ def user_add(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     settings = load_settings()
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = open_sessions(settings.database_url)
     try:
         with session_scope(sessions) as session:
             user = create_user(session, name, password, role, SystemClock(), township_scope=township or None)
@@ -76,7 +76,7 @@ def survey_create(
     except (SurveyError, OSError) as exc:
         raise _fail(str(exc)) from None
     settings = load_settings()
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = open_sessions(settings.database_url)
     try:
         with session_scope(sessions) as session:
             survey = create_survey(session, code, q, SystemClock(), period=period or code, strata=specs, quota=quota)

@@ -20,7 +20,7 @@ from minyi.channels import ChannelUnavailable, open_channel
 from minyi.dial_display import LiveProgress
 from survey.clock import Clock, SystemClock, VirtualClock
 from survey.config import load_settings
-from survey.db import make_engine, session_factory, session_scope
+from survey.db import open_sessions, session_scope
 from survey.models import Survey
 from survey.phones import PhoneVault
 from survey.vocabulary import SurveyStatus
@@ -54,7 +54,7 @@ def sample_import(
     except FrameError as exc:
         raise _fail(str(exc)) from None
     settings = load_settings()
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = open_sessions(settings.database_url)
     report: ImportReport | None = None
     try:
         with session_scope(sessions) as session:
@@ -125,7 +125,7 @@ def dial(
     if clock not in ("auto", "system", "virtual"):
         raise _fail(f"--clock must be auto, system or virtual, not {clock!r}")
     settings = load_settings()
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = open_sessions(settings.database_url)
     with session_scope(sessions) as session:
         row = session.scalars(select(Survey).where(Survey.code == survey)).first()
         if row is None:
