@@ -135,5 +135,5 @@ def load_sample(session: Session, survey: Survey, filename: str, data: bytes, va
     if report.imported:
         audit.record(session, clock, user_id=user_id, action="sample_imported", entity="survey",
                      entity_id=survey.id, after={"file": Path(filename).name, "rows": report.rows,
-                                                 "imported": report.imported, "rejected": len(report.errors)})
+                                                 "imported": report.imported, "rejected": report.rejected})
     return report
