@@ -16,7 +16,7 @@ console = Console()
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -58,7 +58,9 @@ def user_add(
 
 def survey_create(
     code: str = typer.Argument(..., help="Survey code, e.g. 2026-11."),
-    questionnaire: Path = typer.Option(..., "--questionnaire", help="Questionnaire YAML or XLSForm."),
+    questionnaire: Path = typer.Option(..., "--questionnaire", help="Questionnaire YAML or XLSForm; it needs a "
+                                                                    "consent question unless its settings say "
+                                                                    "consent: not_required."),
     period: str = typer.Option("", "--period", help="Period label, e.g. 2026-11 (default: the code)."),
     quota: int = typer.Option(0, "--quota", help="Completes wanted per township (unless the strata file says)."),
     strata: Path = typer.Option(..., "--strata", help="Townships CSV: code,name_zh,name_en,quota[,age_group,sex,N]."),
@@ -69,7 +71,7 @@ def survey_create(
     from survey.surveys import SurveyError, create_survey, read_strata_csv
 
     try:
-        q = read_any(questionnaire)
+        q = read_any(questionnaire, require_consent=True)
         specs = read_strata_csv(strata)
     except QuestionnaireError as exc:
         raise _fail(f"{questionnaire} does not validate:\n" + "\n".join(f"  {p}" for p in exc.problems)) from None

@@ -131,3 +131,14 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
     result = _invoke(["survey", "list"], url)
     assert result.exit_code == 2
     assert result.output.strip() == f"error: cannot open the database {url}: unable to open database file"
+
+
+def test_survey_create_refuses_a_questionnaire_without_consent(db_url: str, tmp_path: Path) -> None:
+    strata = tmp_path / "strata.csv"
+    strata.write_text("code,name_zh,name_en,quota\nT01,镇1,Town 1,5\n", encoding="utf-8")
+    questionnaire = Path(__file__).parents[1] / "survey" / "questionnaires" / "no_consent.yaml"
+    result = _invoke(["survey", "create", "S2", "--questionnaire", str(questionnaire), "--strata", str(strata)],
+                     db_url)
+    assert result.exit_code == 2
+    assert f"{questionnaire}:5:1: no question has role: consent" in result.output
+    assert "no survey yet" in _invoke(["survey", "list"], db_url).output

@@ -43,7 +43,7 @@ def parse_questionnaire(filename: str, data: bytes) -> Questionnaire:
     folder, path = _upload_dir(filename, data)
     with folder:
         try:
-            return read_any(path)
+            return read_any(path, require_consent=True)
         except QuestionnaireError as exc:
             prefix = str(path.parent) + "/"
             raise QuestionnaireError([Problem(p.location.replace(prefix, ""), p.message.replace(prefix, ""))
