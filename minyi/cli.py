@@ -86,7 +86,8 @@ def _command(ctx: Any, name: str) -> Any:
     """The typer-built command object of ``name``."""
     leaf = name.split(" ")[-1]
     single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    single.command(leaf, help=COMMANDS[name][2])(_load(name))
+    command = _load(name)
+    single.command(leaf, help=None if command.__doc__ else COMMANDS[name][2])(command)  # None: its docstring
     single.callback()(lambda: None)  # keep typer from collapsing the one command into the app
     group = typer.main.get_command(single)
     assert isinstance(group, TyperGroup)

@@ -57,13 +57,12 @@ def sample_import(
     region: str = typer.Option("CN", "--region", help="Region for numbers written without +country code."),
     seed: int | None = typer.Option(None, "--seed", help="Seed for shuffling numbers into replicates."),
 ) -> None:
-    """Import a sample frame: numbers to E.164, duplicates and do-not-call numbers removed.
-
-    Bad rows (invalid, foreign or special-service numbers, unknown townships, ...) are counted by
-    reason and written, with the frame's columns and a `reason` column, to the rejects file: fix
-    them there and import that file. Exit status 2 when the frame cannot be read, when --strict
-    finds a bad row, or when every row is bad; then nothing is imported.
-    """
+    """Import a sample frame's good rows: numbers to E.164, duplicates and do-not-call numbers
+    removed. Bad rows (invalid, emergency, foreign or special-service numbers, unknown townships,
+    ...) are counted by reason and written, with the frame's columns and a `reason` column, to the
+    rejects file: fix them there and import that file. Exit status 2 when the frame cannot be read,
+    when --strict finds a bad row, or when every row is bad; then nothing is imported
+    (docs/command-line.md)."""
     if strict and skip_invalid:
         raise _fail("--strict and --skip-invalid contradict each other")
     rejects = rejects or file.with_name(f"{file.stem}.rejected.csv")
