@@ -14,6 +14,7 @@ from analysis.errors import AnalysisError
 from analysis.results import COUNTY, OutcomeRates
 
 GROUPS = ("I", "P", "R", "NC", "O", "UH", "UO", "NE")
+HEADLINE_RATES = ("RR1", "RR3", "COOP1", "REF1", "CON1")  # what a summary shows of the sixteen
 _PREFIX = {"1.1": "I", "1.2": "P", "2.1": "R", "2.2": "NC", "2.3": "O", "2.9": "O",
            "3.1": "UH", "3.2": "UO", "3.9": "UO"}
 

@@ -2,7 +2,8 @@
 
 CSV text is tried as UTF-8 (with or without BOM) and then as GB18030 (the superset of GBK/GB2312
 that Chinese Excel writes), and the frame says which one worked. Column names are matched in
-English or Chinese, case-insensitively; unrecognised columns are kept as extra fields.
+English or Chinese, case-insensitively; unrecognised columns are kept as extra fields, except
+:data:`REASON_COLUMN`, which :func:`write_rejects` adds to the rows it writes back for fixing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+REASON_COLUMN = "reason"
+
+
 class FrameError(ValueError):
     """A frame that cannot be read at all (as opposed to a bad row)."""
 
@@ -33,6 +37,7 @@ class FrameError(ValueError):
 class FrameRow:
     line: int  # line in the CSV file / row in the sheet, header = 1
     values: dict[str, str]  # role ("number", "township", ...) or extra column name -> text
+    cells: tuple[str, ...] = ()  # the row as read, for writing it back (write_rejects)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class Frame:
     columns: dict[str, str]  # role -> header as written in the file
     extra: tuple[str, ...]  # other columns, kept on the case
     rows: tuple[FrameRow, ...]
+    header: tuple[str, ...] = ()  # the header row as read
 
 
 def read_frame(path: Path) -> Frame:
@@ -117,10 +123,10 @@ def _frame(path: Path, encoding: str, lines: Iterable[tuple[int, list[str]]]) ->
         values = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(names) if name}
         mapped = {role: values.get(col, "") for role, col in columns.items()}
         mapped.update({col: values.get(col, "") for col in extra})
-        rows.append(FrameRow(line, mapped))
+        rows.append(FrameRow(line, mapped, tuple(cells)))
     if not rows:
         raise FrameError(f"{path}: a header but no data rows")
-    return Frame(encoding, columns, extra, tuple(rows))
+    return Frame(encoding, columns, extra, tuple(rows), tuple(names))
 
 
 def _roles(path: Path, names: list[str]) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -135,5 +141,17 @@ def _roles(path: Path, names: list[str]) -> tuple[dict[str, str], tuple[str, ...
     if "number" not in columns:
         raise FrameError(f"{path}: no phone-number column (expected one of: {', '.join(ALIASES['number'])}; "
                          f"found: {', '.join(n for n in names if n) or 'none'})")
-    extra = tuple(n for n in names if n and n not in columns.values())
+    extra = tuple(n for n in names if n and n not in columns.values() and n != REASON_COLUMN)
     return columns, extra
+
+
+def write_rejects(path: Path, frame: Frame, rejects: Iterable[tuple[FrameRow, str]]) -> None:
+    """The rejected rows as a UTF-8 CSV (with BOM, which Excel needs to read it as UTF-8): the
+    frame's columns plus :data:`REASON_COLUMN`, to be fixed and imported again."""
+    header = [n for n in frame.header if n != REASON_COLUMN]
+    keep = [i for i, n in enumerate(frame.header) if n != REASON_COLUMN]
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow([*header, REASON_COLUMN])
+        for row, reason in rejects:
+            writer.writerow([row.cells[i] if i < len(row.cells) else "" for i in keep] + [reason])

@@ -2,7 +2,8 @@
 duplicates and do-not-call numbers, store numbers encrypted, and cut replicates per township.
 
 A frame with any bad row imports nothing (every bad row is reported with its reason) unless the
-caller asks to skip bad rows; either way the import is one transaction of the caller's.
+caller asks to skip bad rows; either way the import is one transaction of the caller's. Numbers
+of another country and special-service numbers are bad rows unless the caller admits them.
 Replicates: with ``replicate_size`` each township's new cases are shuffled and cut into
 replicates of that size; only the first is released at once (when the township has no released
 case yet), the dialer releases the next ones as they are needed (quotas.release_replicates).
@@ -14,6 +15,7 @@ import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Insert, func, insert, select
@@ -23,12 +25,20 @@ from sqlalchemy.orm import Session
 from dialer.dnc import listed
 from dialer.frames import Frame, FrameError, FrameRow
 from survey.models import Case, Contact, Stratum, Survey
-from survey.phones import PhoneError, PhoneVault, normalise
+from survey.phones import PhoneError, PhoneProblem, PhoneVault, normalise
 from survey.vocabulary import CaseStatus
 
 FRAME_KINDS = {"mobile": "mobile", "cell": "mobile", "手机": "mobile", "移动": "mobile",
                "landline": "landline", "fixed": "landline", "固话": "landline", "固定电话": "landline",
                "座机": "landline"}
+
+
+class RowProblem(StrEnum):
+    """Why a row is refused, besides its number (:class:`survey.phones.PhoneProblem`)."""
+
+    TOWNSHIP = "unknown township"
+    FRAME = "bad frame type"
+    LANGUAGE = "language not in the survey"
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,7 @@ class RowError:
     column: str
     value: str
     reason: str
+    problem: PhoneProblem | RowProblem
 
 
 @dataclass
@@ -47,10 +58,26 @@ class ImportReport:
     duplicates_in_file: int = 0
     already_in_survey: int = 0
     do_not_call: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)  # a row may have several
+    rejected_rows: list[FrameRow] = field(default_factory=list)
     by_township: Counter[str] = field(default_factory=Counter)
     released: Counter[str] = field(default_factory=Counter)  # cases released now, per township
     replicates: Counter[str] = field(default_factory=Counter)  # new replicates per township
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejected_rows)
+
+    def rejected_by_problem(self) -> Counter[PhoneProblem | RowProblem]:
+        """Problem -> rows that have it (a row with two problems counts under each)."""
+        return Counter(p for _line, p in {(e.line, e.problem) for e in self.errors})
+
+    def reasons(self) -> list[tuple[FrameRow, str]]:
+        """Each rejected row with all its reasons in one text."""
+        by_line: dict[int, list[str]] = defaultdict(list)
+        for e in self.errors:
+            by_line[e.line].append(f"{e.column}: {e.reason}")
+        return [(row, "; ".join(by_line[row.line])) for row in self.rejected_rows]
 
 
 @dataclass(frozen=True)
@@ -64,9 +91,22 @@ class _Row:
     extra: dict[str, str]
 
 
+@dataclass(frozen=True)
+class NumberRules:
+    """How numbers are read: ``region`` for those without +country code; numbers of another
+    country and special-service numbers are refused unless admitted."""
+
+    region: str = "CN"
+    allow_foreign: bool = False
+    allow_service: bool = False
+
+    def normalise(self, raw: str) -> tuple[str, str]:
+        return normalise(raw, self.region, allow_foreign=self.allow_foreign, allow_service=self.allow_service)
+
+
 def import_sample(session: Session, survey: Survey, frame: Frame, vault: PhoneVault, now: datetime, *,
-                  region: str = "CN", replicate_size: int | None = None, skip_invalid: bool = False,
-                  seed: int | None = None) -> ImportReport:
+                  numbers: NumberRules | None = None, replicate_size: int | None = None,
+                  skip_invalid: bool = False, seed: int | None = None) -> ImportReport:
     """Add the frame's numbers to ``survey``; the report says what happened to every row."""
     report = ImportReport(encoding=frame.encoding, rows=len(frame.rows))
     if replicate_size is not None and replicate_size < 1:
@@ -76,7 +116,7 @@ def import_sample(session: Session, survey: Survey, frame: Frame, vault: PhoneVa
         raise FrameError(f"no township column, and survey {survey.code} has {len(survey.strata)} townships")
     parsed = []
     for row in frame.rows:
-        item = _parse(row, frame, strata, survey, region, report)
+        item = _parse(row, frame, strata, survey, numbers or NumberRules(), report)
         if item is not None:
             parsed.append(item)
     if report.errors and not skip_invalid:
@@ -103,18 +143,18 @@ def _strata_lookup(survey: Survey) -> dict[str, Stratum]:
     return lookup
 
 
-def _parse(row: FrameRow, frame: Frame, strata: dict[str, Stratum], survey: Survey, region: str,
+def _parse(row: FrameRow, frame: Frame, strata: dict[str, Stratum], survey: Survey, numbers: NumberRules,
            report: ImportReport) -> _Row | None:
     errors = []
 
-    def bad(role: str, reason: str) -> None:
-        errors.append(RowError(row.line, frame.columns.get(role, role), row.values.get(role, ""), reason))
+    def bad(role: str, reason: str, problem: PhoneProblem | RowProblem) -> None:
+        errors.append(RowError(row.line, frame.columns.get(role, role), row.values.get(role, ""), reason, problem))
 
     e164, line_type = "", "unknown"
     try:
-        e164, line_type = normalise(row.values["number"], region)
+        e164, line_type = numbers.normalise(row.values["number"])
     except PhoneError as exc:
-        bad("number", str(exc))
+        bad("number", str(exc), exc.problem)
     stratum = survey.strata[0] if "township" not in frame.columns else None
     if stratum is None:
         town = row.values.get("township", "")
@@ -122,15 +162,16 @@ def _parse(row: FrameRow, frame: Frame, strata: dict[str, Stratum], survey: Surv
         if stratum is None:
             bad("township", "township is empty" if not town else
                 f"unknown township (survey {survey.code} has {', '.join(s.code for s in survey.strata[:8])}"
-                f"{', ...' if len(survey.strata) > 8 else ''})")
+                f"{', ...' if len(survey.strata) > 8 else ''})", RowProblem.TOWNSHIP)
     kind = row.values.get("frame", "")
     if kind and kind.lower() not in FRAME_KINDS:
-        bad("frame", "frame must be mobile or landline (手机 / 固话)")
+        bad("frame", "frame must be mobile or landline (手机 / 固话)", RowProblem.FRAME)
     language = row.values.get("language", "").lower() or None
     if language and language not in survey.languages:
-        bad("language", f"the survey speaks {', '.join(survey.languages)}")
+        bad("language", f"the survey speaks {', '.join(survey.languages)}", RowProblem.LANGUAGE)
     if errors or stratum is None:
         report.errors.extend(errors)
+        report.rejected_rows.append(row)
         return None
     return _Row(row.line, e164, line_type, stratum, FRAME_KINDS.get(kind.lower(), line_type), language,
                 {k: row.values[k] for k in frame.extra if row.values.get(k)})

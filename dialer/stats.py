@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from dialer.cases import DIALABLE
 from dialer.policy import DialPolicy
-from survey.models import Case, Survey
+from survey import aapor
+from survey.models import Case, Questionnaire, Stratum, Survey
 from survey.vocabulary import CaseStatus
 
 
@@ -32,8 +33,7 @@ class DialerCounters:
 
 
 def live_counters(session: Session, survey: Survey, now: datetime) -> DialerCounters:
-    by_status = dict(session.execute(select(Case.status, func.count()).where(Case.survey_id == survey.id)
-                                     .group_by(Case.status)).all())
+    by_status = cases_by_status(session, survey.id)
     due = dict(session.execute(select(Case.status, func.count()).where(
         Case.survey_id == survey.id, Case.status.in_(DIALABLE), Case.next_attempt_at <= now)
         .group_by(Case.status)).all())
@@ -55,3 +55,36 @@ def final_dispositions(session: Session, survey_id: int) -> dict[str, int]:
     rows = session.execute(select(Case.final_disposition, func.count()).where(
         Case.survey_id == survey_id, Case.final_disposition.is_not(None)).group_by(Case.final_disposition))
     return {str(code): n for code, n in rows}
+
+
+@dataclass(frozen=True)
+class SurveyOverview:
+    """One survey round as ``minyi survey list`` shows it."""
+
+    code: str
+    period: str
+    status: str
+    questionnaire: str  # "qid v<version>"
+    townships: int
+    cases: int  # held (unreleased) replicates included
+    completes: int
+
+
+def survey_overviews(session: Session) -> list[SurveyOverview]:
+    """Every survey, newest period first, with its case and complete counts (three queries)."""
+    towns = dict(session.execute(select(Stratum.survey_id, func.count()).group_by(Stratum.survey_id)).all())
+    cases = {sid: (n, done) for sid, n, done in session.execute(
+        select(Case.survey_id, func.count(), func.count().filter(Case.final_disposition == aapor.COMPLETE))
+        .group_by(Case.survey_id))}
+    rows = session.execute(select(Survey.id, Survey.code, Survey.period, Survey.status, Questionnaire.qid,
+                                  Questionnaire.version).join(Questionnaire)
+                           .order_by(Survey.period.desc(), Survey.code)).all()
+    return [SurveyOverview(r.code, r.period, r.status, f"{r.qid} v{r.version}", towns.get(r.id, 0),
+                           *cases.get(r.id, (0, 0))) for r in rows]
+
+
+def cases_by_status(session: Session, survey_id: int) -> dict[str, int]:
+    """Case status -> number of cases."""
+    rows = session.execute(select(Case.status, func.count()).where(Case.survey_id == survey_id)
+                           .group_by(Case.status))
+    return {str(status): n for status, n in rows}

@@ -7,6 +7,7 @@ cost never touches another.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "user add": ("minyi.commands.admin", "user_add", "Create a staff account."),
     "questionnaire validate": ("minyi.commands.questionnaire", "validate", "Validate a questionnaire file."),
     "survey create": ("minyi.commands.admin", "survey_create", "Create a survey round with its questionnaire."),
+    "survey list": ("minyi.commands.rounds", "survey_list", "List every survey round with its cases and completes."),
+    "survey show": ("minyi.commands.rounds", "survey_show", "Show a round: cases by status, quotas and AAPOR rates."),
     "sample import": ("minyi.commands.dial", "sample_import", "Import a sample frame (CSV/XLSX)."),
     "prompts build": ("minyi.commands.prompts", "prompts_build", "Render every prompt's audio; list missing recordings."),
     "dial": ("minyi.commands.dial", "dial", "Run the dialer."),
@@ -45,15 +48,32 @@ def _load(name: str) -> Callable[..., Any]:
     """The function behind ``name``. Every entry of COMMANDS exists (a test imports them all), so
     an import error here is a broken installation or a bug, and is not disguised."""
     module, func, _ = COMMANDS[name]
-    command: Callable[..., Any] = getattr(importlib.import_module(module), func)
-    return command
+    return _guarded(getattr(importlib.import_module(module), func))
+
+
+def _guarded(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command``, with a database it cannot use (unreachable, not created, an older schema:
+    :func:`survey.db.open_sessions`) reported in one line and exit 2 rather than a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from survey.db import DatabaseNotReady
+
+        try:
+            return command(*args, **kwargs)
+        except DatabaseNotReady as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return run
 
 
 def _command(ctx: Any, name: str) -> Any:
     """The typer-built command object of ``name``."""
     leaf = name.split(" ")[-1]
     single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    single.command(leaf, help=COMMANDS[name][2])(_load(name))
+    command = _load(name)
+    single.command(leaf, help=None if command.__doc__ else COMMANDS[name][2])(command)  # None: its docstring
     single.callback()(lambda: None)  # keep typer from collapsing the one command into the app
     group = typer.main.get_command(single)
     assert isinstance(group, TyperGroup)
@@ -108,3 +128,6 @@ def _root() -> None:
 
 def main() -> None:
     app(prog_name="minyi")
+
+if __name__ == "__main__":
+    main()

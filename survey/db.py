@@ -10,11 +10,16 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from survey.audit import guard
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -65,6 +70,57 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database cannot be opened, has no Minyi tables, or is at another schema revision."""
+
+
+def open_sessions(url: str) -> sessionmaker[Session]:
+    """Sessions on the database at ``url``, once it is known to be reachable and at the newest
+    schema; otherwise :class:`DatabaseNotReady` says what to do (commands other than ``db
+    upgrade`` open their database here, so none of them fails half-way on a missing table)."""
+    engine = make_engine(url)
+    try:
+        require_newest_schema(engine)
+    except DatabaseNotReady:
+        engine.dispose()
+        raise
+    return session_factory(engine)
+
+
+def require_newest_schema(engine: Engine) -> None:
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        raise DatabaseNotReady(f"cannot open the database {where}: {' '.join(str(exc.orig).split())}") from None
+    head = head_revision()
+    if current == head:
+        return
+    if current is None:
+        raise DatabaseNotReady(f"the database {where} has no Minyi tables: run `minyi db upgrade` to create them")
+    if current in _revisions():
+        raise DatabaseNotReady(f"the database {where} is at schema revision {current}, this Minyi needs {head}: "
+                               "run `minyi db upgrade`")
+    raise DatabaseNotReady(f"the database {where} is at schema revision {current}, which this Minyi does not "
+                           "know (was it upgraded by a newer version?)")
+
+
+def head_revision() -> str:
+    head = _scripts().get_current_head()
+    assert head is not None, "survey/migrations has no revision"
+    return head
+
+
+def _revisions() -> set[str]:
+    return {script.revision for script in _scripts().walk_revisions()}
+
+
+def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS))
 
 
 def alembic_config(engine: Engine) -> object:

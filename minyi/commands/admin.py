@@ -10,13 +10,13 @@ from rich.console import Console
 
 from survey.clock import SystemClock
 from survey.config import load_settings
-from survey.db import make_engine, session_factory, session_scope, upgrade
+from survey.db import make_engine, open_sessions, session_scope, upgrade
 
 console = Console()
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -47,7 +47,7 @@ def user_add(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     settings = load_settings()
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = open_sessions(settings.database_url)
     try:
         with session_scope(sessions) as session:
             user = create_user(session, name, password, role, SystemClock(), township_scope=township or None)
@@ -58,7 +58,9 @@ def user_add(
 
 def survey_create(
     code: str = typer.Argument(..., help="Survey code, e.g. 2026-11."),
-    questionnaire: Path = typer.Option(..., "--questionnaire", help="Questionnaire YAML or XLSForm."),
+    questionnaire: Path = typer.Option(..., "--questionnaire", help="Questionnaire YAML or XLSForm; it needs a "
+                                                                    "consent question unless its settings say "
+                                                                    "consent: not_required."),
     period: str = typer.Option("", "--period", help="Period label, e.g. 2026-11 (default: the code)."),
     quota: int = typer.Option(0, "--quota", help="Completes wanted per township (unless the strata file says)."),
     strata: Path = typer.Option(..., "--strata", help="Townships CSV: code,name_zh,name_en,quota[,age_group,sex,N]."),
@@ -69,14 +71,14 @@ def survey_create(
     from survey.surveys import SurveyError, create_survey, read_strata_csv
 
     try:
-        q = read_any(questionnaire)
+        q = read_any(questionnaire, require_consent=True)
         specs = read_strata_csv(strata)
     except QuestionnaireError as exc:
         raise _fail(f"{questionnaire} does not validate:\n" + "\n".join(f"  {p}" for p in exc.problems)) from None
     except (SurveyError, OSError) as exc:
         raise _fail(str(exc)) from None
     settings = load_settings()
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = open_sessions(settings.database_url)
     try:
         with session_scope(sessions) as session:
             survey = create_survey(session, code, q, SystemClock(), period=period or code, strata=specs, quota=quota)

@@ -16,7 +16,7 @@ from ivr.channels.asterisk.options import AsteriskOptions
 from ivr.prompts import AudioToolMissing, PromptAudio
 from survey.clock import SystemClock
 from survey.config import load_settings
-from survey.db import make_engine, session_factory
+from survey.db import open_sessions
 from survey.surveys import SurveyError, survey_by_code, survey_questionnaire
 
 
@@ -34,7 +34,7 @@ def ari(
     in progress and reports them. Configuration: ARI_URL, ARI_USERNAME, ARI_PASSWORD, ARI_APP,
     ASTERISK_OPERATOR_ENDPOINT, ASTERISK_AMD_CONTEXT (docs/asterisk.md)."""
     settings = load_settings()
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = open_sessions(settings.database_url)
     if install_for is not None:
         try:
             installed = _install(sessions, install_for, Path(settings.prompts_dir), sounds_dir)

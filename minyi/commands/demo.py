@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from analysis.rates import HEADLINE_RATES
 from analysis.results import COUNTY
 from minyi.demo import HEADLINE, DemoOptions, DemoResult, run_demo
 from survey.config import load_settings
@@ -48,7 +49,7 @@ def _print(console: Console, r: DemoResult, o: DemoOptions) -> None:
                       f"(virtual time {w.started:%m-%d %H:%M} → {w.ended:%m-%d %H:%M} UTC)")
     console.print(_township_table(r, o))
     county = next(x for x in r.rates if x.stratum == COUNTY)
-    rates = "  ".join(f"{k} {_pct(county.rates[k])}%" for k in ("RR1", "RR3", "COOP1", "REF1", "CON1"))
+    rates = "  ".join(f"{k} {_pct(county.rates[k])}%" for k in HEADLINE_RATES)
     console.print(f"AAPOR outcome rates (county): {rates}")
     for index in HEADLINE:
         console.print(_truth_table(r, o, index))

@@ -11,18 +11,18 @@ from rich.table import Table
 from sqlalchemy import select
 
 from dialer.close import close_survey
-from dialer.frames import FrameError, read_frame
+from dialer.frames import FrameError, read_frame, write_rejects
 from dialer.policy import DialPolicy, PolicyError
-from dialer.sample import ImportReport, import_sample
+from dialer.sample import ImportReport, NumberRules, import_sample
 from dialer.stats import final_dispositions
 from dialer.worker import Stop, WorkerOptions, WorkerReport, default_owner, run_worker
 from minyi.channels import ChannelUnavailable, open_channel
 from minyi.dial_display import LiveProgress
 from survey.clock import Clock, SystemClock, VirtualClock
 from survey.config import load_settings
-from survey.db import make_engine, session_factory, session_scope
+from survey.db import open_sessions, session_scope
 from survey.models import Survey
-from survey.phones import PhoneVault
+from survey.phones import PhoneProblem, PhoneVault
 from survey.vocabulary import SurveyStatus
 
 console = Console()
@@ -34,8 +34,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-class _Rejected(Exception):
-    """Raised inside the import transaction so that nothing of a bad frame is kept."""
+ADMITTED_BY: dict[str, str] = {PhoneProblem.FOREIGN: "--allow-foreign", PhoneProblem.SERVICE: "--allow-service"}
 
 
 def sample_import(
@@ -44,55 +43,77 @@ def sample_import(
     replicate_size: int | None = typer.Option(None, "--replicate-size", min=1,
                                               help="Cut each township's numbers into replicates of this size; "
                                                    "release one now and the rest as needed."),
-    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Import the good rows, report the bad ones."),
+    strict: bool = typer.Option(False, "--strict", help="Import nothing if any row is bad (default: import the "
+                                                        "good rows and write the bad ones to the rejects file)."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", hidden=True,
+                                      help="Import the good rows: the default now, accepted for old scripts."),
+    allow_foreign: bool = typer.Option(False, "--allow-foreign",
+                                       help="Admit numbers of countries other than --region's (refused by default)."),
+    allow_service: bool = typer.Option(False, "--allow-service",
+                                       help="Admit special-service numbers: 400/800, 95xxx/96xxx and other short "
+                                            "numbers (refused by default; emergency numbers always)."),
+    rejects: Path | None = typer.Option(None, "--rejects", help="Where to write the rejected rows "
+                                                                "(default: FRAME.rejected.csv next to the frame)."),
     region: str = typer.Option("CN", "--region", help="Region for numbers written without +country code."),
     seed: int | None = typer.Option(None, "--seed", help="Seed for shuffling numbers into replicates."),
 ) -> None:
-    """Import a sample frame: numbers to E.164, duplicates and do-not-call numbers removed."""
+    """Import a sample frame's good rows: numbers to E.164, duplicates and do-not-call numbers
+    removed. Bad rows (invalid, emergency, foreign or special-service numbers, unknown townships,
+    ...) are counted by reason and written, with the frame's columns and a `reason` column, to the
+    rejects file: fix them there and import that file. Exit status 2 when the frame cannot be read,
+    when --strict finds a bad row, or when every row is bad; then nothing is imported
+    (docs/command-line.md)."""
+    if strict and skip_invalid:
+        raise _fail("--strict and --skip-invalid contradict each other")
+    rejects = rejects or file.with_name(f"{file.stem}.rejected.csv")
+    if rejects.resolve() == file.resolve():
+        raise _fail("--rejects must not be the frame itself")
     try:
         frame = read_frame(file)
     except FrameError as exc:
         raise _fail(str(exc)) from None
     settings = load_settings()
-    sessions = session_factory(make_engine(settings.database_url))
-    report: ImportReport | None = None
-    try:
-        with session_scope(sessions) as session:
-            row = session.scalars(select(Survey).where(Survey.code == survey)).first()
-            if row is None:
-                raise _fail(f"no survey {survey!r}")
+    rules = NumberRules(region, allow_foreign=allow_foreign, allow_service=allow_service)
+    with session_scope(open_sessions(settings.database_url)) as session:
+        row = session.scalars(select(Survey).where(Survey.code == survey)).first()
+        if row is None:
+            raise _fail(f"no survey {survey!r}")
+        try:
             report = import_sample(session, row, frame, PhoneVault(settings.secret_key), SystemClock().now(),
-                                   region=region, replicate_size=replicate_size, skip_invalid=skip_invalid,
-                                   seed=seed)
-            if report.errors and not skip_invalid:
-                raise _Rejected
-    except _Rejected:
-        pass
-    except FrameError as exc:
-        raise _fail(str(exc)) from None
-    assert report is not None
-    _print_import(file, report, rejected=bool(report.errors) and not skip_invalid)
-    if report.errors and not skip_invalid:
-        raise _fail(f"{len(report.errors)} bad row(s): nothing was imported (fix them, or use --skip-invalid)")
+                                   numbers=rules, replicate_size=replicate_size, skip_invalid=not strict, seed=seed)
+            if report.rejected:
+                write_rejects(rejects, frame, report.reasons())
+        except FrameError as exc:
+            raise _fail(str(exc)) from None
+        except OSError as exc:
+            raise _fail(f"cannot write the rejected rows to {rejects}: {exc.strerror or exc}; nothing was "
+                        "imported") from None
+    _print_import(file, report, refused=strict and bool(report.rejected))
+    _conclude(report, rejects, strict)
 
 
-def _print_import(file: Path, r: ImportReport, *, rejected: bool) -> None:
+def _conclude(report: ImportReport, rejects: Path, strict: bool) -> None:
+    """Where the rejected rows went, and exit 2 if the import did not happen."""
+    if not report.rejected:
+        return
+    console.print(f"{report.rejected} rejected row(s) written to {rejects}: fix them there and import that file",
+                  soft_wrap=True)
+    if strict:
+        raise _fail(f"{report.rejected} bad row(s): nothing was imported (--strict)")
+    if report.rejected == report.rows:
+        raise _fail("every row is bad: nothing was imported")
+
+
+def _print_import(file: Path, r: ImportReport, *, refused: bool) -> None:
     console.print(f"{file}: read as {r.encoding}, {r.rows} data row(s)", soft_wrap=True)
     if r.errors:
-        errors = Table(title="Rejected rows")
-        for col in ("line", "column", "value", "reason"):
-            errors.add_column(col)
-        for e in r.errors[:MAX_ERRORS_SHOWN]:
-            errors.add_row(str(e.line), e.column, e.value, e.reason)
-        console.print(errors)
-        if len(r.errors) > MAX_ERRORS_SHOWN:
-            console.print(f"... and {len(r.errors) - MAX_ERRORS_SHOWN} more", soft_wrap=True)
-    if rejected:
+        _print_rejections(r)
+    if refused:
         return
     counts = Table(title="Import")
     counts.add_column("")
     counts.add_column("rows", justify="right")
-    for label, n in (("imported", r.imported), ("rejected", len(r.errors)),
+    for label, n in (("imported", r.imported), ("rejected", r.rejected),
                      ("duplicate in file", r.duplicates_in_file), ("already in survey", r.already_in_survey),
                      ("on do-not-call list", r.do_not_call)):
         counts.add_row(label, str(n))
@@ -103,6 +124,23 @@ def _print_import(file: Path, r: ImportReport, *, rejected: bool) -> None:
     for code in sorted(r.by_township):
         towns.add_row(code, str(r.by_township[code]), str(r.released[code]), str(r.replicates[code]))
     console.print(towns)
+
+
+def _print_rejections(r: ImportReport) -> None:
+    errors = Table(title="Rejected rows")
+    for col in ("line", "column", "value", "reason"):
+        errors.add_column(col)
+    for e in r.errors[:MAX_ERRORS_SHOWN]:
+        errors.add_row(str(e.line), e.column, e.value, e.reason)
+    console.print(errors)
+    if len(r.errors) > MAX_ERRORS_SHOWN:
+        console.print(f"... and {len(r.errors) - MAX_ERRORS_SHOWN} more", soft_wrap=True)
+    reasons = Table(title="Rejected rows by reason")
+    for col in ("reason", "rows", "to admit them"):
+        reasons.add_column(col, justify="right" if col == "rows" else "left")
+    for problem, n in sorted(r.rejected_by_problem().items(), key=lambda item: -item[1]):
+        reasons.add_row(problem, str(n), ADMITTED_BY.get(problem, ""))
+    console.print(reasons)
 
 
 def dial(
@@ -125,7 +163,7 @@ def dial(
     if clock not in ("auto", "system", "virtual"):
         raise _fail(f"--clock must be auto, system or virtual, not {clock!r}")
     settings = load_settings()
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = open_sessions(settings.database_url)
     with session_scope(sessions) as session:
         row = session.scalars(select(Survey).where(Survey.code == survey)).first()
         if row is None:

@@ -65,23 +65,14 @@ def _questionnaire(survey: str | None, path: str | None) -> Questionnaire:
 
 
 def _survey_questionnaire(code: str) -> Questionnaire:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from survey.db import make_engine, session_factory
+    from survey.db import open_sessions
     from survey.surveys import SurveyError, survey_by_code, survey_questionnaire
 
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
     try:
-        with session_factory(engine)() as session:
+        with open_sessions(load_settings().database_url)() as session:
             return survey_questionnaire(survey_by_code(session, code))
     except SurveyError as exc:
         raise CommandError(str(exc)) from None
-    except SQLAlchemyError as exc:
-        raise CommandError(f"cannot read survey {code!r} from the database: {exc.__class__.__name__}: "
-                           f"{str(exc).splitlines()[0]}") from None
-    finally:
-        engine.dispose()
 
 
 def _table(built: list[BuiltPrompt], title: str) -> Table:

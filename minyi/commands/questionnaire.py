@@ -13,8 +13,12 @@ from survey.questionnaire.loader import QuestionnaireError
 
 
 def validate(file: Path = typer.Argument(..., help="Questionnaire YAML or XLSForm (.xlsx).")) -> None:
+    """Check a questionnaire as `minyi survey create` will, and list every problem at once, each at
+    its FILE:LINE:COLUMN (a workbook: FILE:SHEET!CELL): YAML syntax, keys written twice, the
+    schema, skip logic and texts. A questionnaire needs a question with `role: consent` unless
+    its settings say `consent: not_required` (docs/command-line.md)."""
     try:
-        questionnaire = read_any(file)
+        questionnaire = read_any(file, require_consent=True)
     except QuestionnaireError as exc:
         err = Console(stderr=True, soft_wrap=True, highlight=False)
         err.print(Text(f"{file}: {len(exc.problems)} problem(s)", style="bold red"))

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from survey.config import load_settings
-from survey.db import make_engine, session_factory, session_scope
+from survey.db import open_sessions, session_scope
 
 console = Console()
 
@@ -37,7 +37,7 @@ def export(
     if fmt not in FORMATS:
         raise _fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     statuses = (InterviewStatus.COMPLETE, InterviewStatus.PARTIAL) if partials else (InterviewStatus.COMPLETE,)
-    sessions = session_factory(make_engine(load_settings().database_url))
+    sessions = open_sessions(load_settings().database_url)
     try:
         with session_scope(sessions) as session:
             round_ = survey_by_code(session, survey)
@@ -67,7 +67,7 @@ def report(
         raise _fail(f"--lang must be zh or en, not {lang!r}")
     language = cast(Lang, lang)
     settings = load_settings()
-    sessions = session_factory(make_engine(settings.database_url))
+    sessions = open_sessions(settings.database_url)
     try:
         with session_scope(sessions) as session:
             round_ = survey_by_code(session, survey)

@@ -15,14 +15,17 @@ def web(
     workers: Annotated[int | None, typer.Option("--workers", help="Serve with gunicorn and this many workers.")] = None,
 ) -> None:
     """Serve the web app on MINYI_DATABASE_URL."""
+    from survey.db import open_sessions
     from web import create_app
 
     settings = load_settings()
+    sessions = open_sessions(settings.database_url)
     if workers is None:
-        create_app(settings).run(host=host, port=port, threaded=True, use_reloader=False)
+        create_app(settings, sessions).run(host=host, port=port, threaded=True, use_reloader=False)
         return
     if workers < 1:
         raise typer.BadParameter("at least one worker", param_hint="--workers")
+    sessions.kw["bind"].dispose()  # each gunicorn worker opens its own after the fork
     _gunicorn(f"{host}:{port}", workers)
 
 

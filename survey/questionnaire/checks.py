@@ -1,4 +1,4 @@
-"""Semantic checks that a JSON Schema cannot express (run after the schema passes).
+"""Semantic checks that a JSON Schema cannot express (run on the questions the schema passes).
 
 Each check yields ``(path, message)``. The path is a key path into the questionnaire mapping
 (``("questions", 4, "choices", 2, "key")``), which each format turns into its own location: a
@@ -18,6 +18,7 @@ from survey.questionnaire.model import (
     DEFAULT_MESSAGES,
     MESSAGE,
     MULTIPLE,
+    NOT_REQUIRED,
     NUMBER,
     OPEN,
     SINGLE,
@@ -38,6 +39,7 @@ class _Context:
     data: dict[str, Any]
     order: dict[str, int]  # question id -> index of its first use
     index: int
+    broken: frozenset[int]  # questions the schema refused: not checked, not looked into
 
     @property
     def question(self) -> dict[str, Any]:
@@ -47,20 +49,36 @@ class _Context:
         return self.data["questions"][self.order[question_id]]  # type: ignore[no-any-return]
 
 
-def semantic_problems(data: dict[str, Any]) -> list[tuple[KeyPath, str]]:
-    """Every problem of meaning in schema-valid questionnaire data, in question order."""
+def semantic_problems(data: dict[str, Any], broken: frozenset[int] = frozenset()) -> list[tuple[KeyPath, str]]:
+    """Every problem of meaning in questionnaire data, in question order. Everything but the
+    questions numbered in ``broken`` must have passed the schema."""
     questions: list[dict[str, Any]] = data["questions"]
     order: dict[str, int] = {}
     for i, q in enumerate(questions):
-        order.setdefault(q["id"], i)
+        if isinstance(q, dict) and isinstance(q.get("id"), str):
+            order.setdefault(q["id"], i)
     found: list[tuple[KeyPath, str]] = list(_title(data))
     for i, q in enumerate(questions):
-        ctx = _Context(data, order, i)
+        if i in broken:
+            continue
+        ctx = _Context(data, order, i, broken)
         for check in _QUESTION_CHECKS:
             found.extend((("questions", i, *sub), f"question {q['id']}: {msg}") for sub, msg in check(ctx))
     found.extend(_messages(data))
-    found.extend(_consents(questions))
+    found.extend(_consents(questions, broken))
     return found
+
+
+def missing_consent(data: dict[str, Any]) -> Found:
+    """Fieldwork asks the resident's consent first, unless the questionnaire's settings say
+    ``consent: not_required`` (a questionnaire used for something else, e.g. a re-contact)."""
+    settings, questions = data.get("settings"), data.get("questions")
+    if isinstance(settings, dict) and settings.get("consent") == NOT_REQUIRED:
+        return
+    if not isinstance(questions, list) or any(isinstance(q, dict) and q.get("role") == "consent" for q in questions):
+        return
+    yield ("questions",), ("no question has role: consent (the resident agreeing to the interview): add one, "
+                           f"or set settings: consent: {NOT_REQUIRED}")
 
 
 def _duplicate_id(ctx: _Context) -> Found:
@@ -169,6 +187,8 @@ def _condition_name(ctx: _Context, cond: Condition, name: str) -> Iterator[str]:
     if ctx.order[name] >= ctx.index:
         yield f"condition {cond.source!r} depends on question {name!r}, which is not asked before it"
         return
+    if ctx.order[name] in ctx.broken:
+        return
     other = ctx.other(name)
     if other["type"] in (MESSAGE, OPEN):
         what = "a message" if other["type"] == MESSAGE else "a voice recording"
@@ -223,7 +243,7 @@ def _messages(data: dict[str, Any]) -> Found:
         yield from _languages(("messages", name), f"message {name}", text, data["languages"])
 
 
-def _consents(questions: list[dict[str, Any]]) -> Found:
-    consents = [i for i, q in enumerate(questions) if q.get("role") == "consent"]
+def _consents(questions: list[dict[str, Any]], broken: frozenset[int]) -> Found:
+    consents = [i for i, q in enumerate(questions) if i not in broken and q.get("role") == "consent"]
     for i in consents[1:]:
         yield ("questions", i, "role"), f"question {questions[i]['id']}: a second consent question; at most one"

@@ -9,11 +9,12 @@ from survey.questionnaire.model import Questionnaire
 from survey.questionnaire.xlsform import load_xlsform
 
 
-def read_any(path: Path) -> Questionnaire:
-    """A questionnaire from YAML or from an XLSForm workbook (by file extension)."""
+def read_any(path: Path, *, require_consent: bool = False) -> Questionnaire:
+    """A questionnaire from YAML or from an XLSForm workbook (by file extension); see
+    :func:`survey.questionnaire.loads` for ``require_consent``."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return load_xlsform(path)
+        return load_xlsform(path, require_consent=require_consent)
     if suffix == ".xls":
         raise QuestionnaireError([Problem(str(path), "an Excel 97-2003 .xls workbook: save it as .xlsx")])
-    return load(path)
+    return load(path, require_consent=require_consent)

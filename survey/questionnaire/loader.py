@@ -20,9 +20,10 @@ from typing import Any
 import jsonschema
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from survey.questionnaire import model as m
-from survey.questionnaire.checks import KeyPath, semantic_problems
+from survey.questionnaire.checks import KeyPath, missing_consent, semantic_problems
 from survey.questionnaire.conditions import parse_condition
 from survey.questionnaire.schema_messages import describe
 
@@ -62,7 +63,8 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema())
 
 
-def load(path: str | Path) -> m.Questionnaire:
+def load(path: str | Path, *, require_consent: bool = False) -> m.Questionnaire:
+    """The questionnaire in the YAML file ``path`` (see :func:`loads`)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -74,38 +76,66 @@ def load(path: str | Path) -> m.Questionnaire:
         line = raw[:exc.start].count(b"\n") + 1
         problem = Problem(f"{path}:{line}", f"not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8")
         raise QuestionnaireError([problem]) from None
-    return loads(text, name=str(path))
+    return loads(text, name=str(path), require_consent=require_consent)
 
 
-def loads(text: str, name: str = "<questionnaire>") -> m.Questionnaire:
-    """The questionnaire in YAML ``text``; ``name`` (the file) prefixes every problem's location."""
-    doc = _parse_yaml(text, name)
+def loads(text: str, name: str = "<questionnaire>", *, require_consent: bool = False) -> m.Questionnaire:
+    """The questionnaire in YAML ``text``; ``name`` (the file) prefixes every problem's location.
+    ``require_consent``: refuse one without a consent question unless its settings say
+    ``consent: not_required`` (a new survey's questionnaire; one already stored is read as it is)."""
+    doc, duplicates = _parse_yaml(text, name)
 
     def locate(path: KeyPath) -> str:
         return _locate(doc, path, name)
 
     data = plain(doc, locate)
-    problems = check(data, locate)
+    problems = duplicates + check(data, locate, require_consent=require_consent)
     if problems:
-        raise QuestionnaireError(problems)
+        raise QuestionnaireError(sorted(problems, key=_position))
     return build(data, text)
 
 
-def check(data: dict[str, Any], locate: Locate) -> list[Problem]:
-    """Every problem in questionnaire data (plain dicts and lists): the schema first, then, once
-    the structure holds, the meaning. ``locate`` turns a key path into the format's location."""
-    problems = [Problem(locate(path), message)
-                for error in _validator().iter_errors(data) for path, message in describe(error, data)]
-    if not problems:
-        problems = [Problem(locate(path), message) for path, message in semantic_problems(data)]
-    return list(dict.fromkeys(problems))
+def check(data: dict[str, Any], locate: Locate, *, require_consent: bool = False) -> list[Problem]:
+    """Every problem in questionnaire data (plain dicts and lists): the schema's, then the meaning
+    of whatever the schema passed. ``locate`` turns a key path into the format's location."""
+    errors = list(_validator().iter_errors(data))
+    found = [pair for error in errors for pair in describe(error, data)]
+    broken = _broken_questions(errors)
+    if broken is not None:
+        found += semantic_problems(data, broken)
+    if require_consent:
+        found += missing_consent(data)
+    return list(dict.fromkeys(Problem(locate(path), message) for path, message in found))
 
 
-def _parse_yaml(text: str, name: str) -> dict[Any, Any]:
+def _broken_questions(errors: list[jsonschema.ValidationError]) -> frozenset[int] | None:
+    """The questions with a schema error; ``None`` when an error lies outside the questions, so
+    that nothing can be checked for meaning."""
+    broken = set()
+    for error in errors:
+        path = tuple(error.absolute_path)
+        if len(path) < 2 or path[0] != "questions" or not isinstance(path[1], int):
+            return None
+        broken.add(path[1])
+    return frozenset(broken)
+
+
+def _position(problem: Problem) -> tuple[int, int]:
+    """Line and column of a ``file:line:col`` location, for listing problems in file order."""
+    parts = problem.location.rsplit(":", 2)
+    numbers = [int(p) for p in parts[1:] if p.isdigit()]
+    return (numbers + [0, 0])[0], (numbers + [0, 0])[1]
+
+
+def _parse_yaml(text: str, name: str) -> tuple[dict[Any, Any], list[Problem]]:
+    """The document, and its duplicate keys (YAML would silently keep one value of each)."""
     if not text.strip():
         raise QuestionnaireError([Problem(name, "the file is empty")])
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = True
     try:
-        data = YAML(typ="rt").load(text)
+        data = yaml.load(text)
+        duplicates = _duplicate_keys(yaml.compose(text), name)
     except MarkedYAMLError as exc:
         raise QuestionnaireError([_yaml_problem(exc, name)]) from None
     except Exception as exc:  # ruamel raises several unrelated types (and RecursionError) for bad input
@@ -115,7 +145,32 @@ def _parse_yaml(text: str, name: str) -> dict[Any, Any]:
     if not isinstance(data, dict):
         raise QuestionnaireError([Problem(f"{name}:1:1", "the file must be a mapping with id, version, "
                                                          f"languages and questions, not {_kind(data)}")])
-    return data
+    return data, duplicates
+
+
+def _duplicate_keys(root: Node | None, name: str) -> list[Problem]:
+    """Every key written twice in one mapping, at its second place (each node once: aliases)."""
+    found: list[Problem] = []
+    seen: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            first: dict[str, ScalarNode] = {}
+            for key, value in node.value:
+                if isinstance(key, ScalarNode) and key.value in first:
+                    where = f"{name}:{key.start_mark.line + 1}:{key.start_mark.column + 1}"
+                    found.append(Problem(where, f"duplicate key {key.value!r} (first at line "
+                                                f"{first[key.value].start_mark.line + 1}): keep one of them"))
+                elif isinstance(key, ScalarNode):
+                    first[key.value] = key
+                stack += [key, value]
+        elif isinstance(node, SequenceNode):
+            stack += node.value
+    return found
 
 
 def _yaml_problem(exc: MarkedYAMLError, name: str) -> Problem:
@@ -126,7 +181,21 @@ def _yaml_problem(exc: MarkedYAMLError, name: str) -> Problem:
     context = exc.context_mark
     if exc.problem and exc.context and context is not None and context is not mark:
         message += f" ({exc.context} started at line {context.line + 1})"
-    return Problem(where, f"YAML: {message}")
+    hint = next((h for words, h in _YAML_HINTS if words in message), None)
+    return Problem(where, f"YAML: {message}" + (f": {hint}" if hint else ""))
+
+
+# The parser's words, and what usually causes them in a hand-written questionnaire.
+_YAML_HINTS = (
+    ("'\\t'", "indent with spaces, not tabs"),
+    ("flow mapping", "a {...} left open, or a ':' or ',' inside it: close it, or quote the text"),
+    ("flow sequence", "a [...] left open, or a ',' inside an item: close it, or quote the item"),
+    ("mapping values are not allowed here", "a ': ' inside a value: put the whole text in quotes"),
+    ("could not find expected ':'", "a line that is not 'key: value' (a missing ':' or a wrong indent?)"),
+    ("found unexpected end of stream", "a quote opened and never closed"),
+    ("found undefined alias", "a '*name' with no '&name' before it: quote text that starts with '*'"),
+    ("expected <block end>", "a line indented differently from the lines of its block"),
+)
 
 
 def _kind(value: Any) -> str:

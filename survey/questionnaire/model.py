@@ -21,6 +21,7 @@ END_CALLBACK = "callback"
 
 SINGLE, MULTIPLE, NUMBER, YESNO, OPEN, MESSAGE = "single", "multiple", "number", "yesno", "open", "message"
 CHOICE_TYPES = (SINGLE, MULTIPLE, YESNO)
+REQUIRED, NOT_REQUIRED = "required", "not_required"  # settings.consent
 
 # System prompts every interview may need; a questionnaire's ``messages`` override them.
 DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
@@ -98,6 +99,7 @@ class Settings:
     repeat_key: str = "*"
     operator_key: str = "0"
     language_menu: bool = True
+    consent: str = REQUIRED  # NOT_REQUIRED: no consent question needed to create a survey
 
 
 @dataclass(frozen=True)

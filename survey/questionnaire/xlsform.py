@@ -13,7 +13,8 @@ Minyi's additions: type ``yesno [list]``; survey columns ``role`` (consent, scre
 weighting), ``reprompt::<language>`` and ``short_label::<language>``; ``parameters``
 ``max_seconds``, ``min_seconds``, ``max_digits``, ``max_choices``; choices columns ``key``,
 ``code`` (a ``name`` 1-9 is both by default), ``end`` and ``missing``; settings columns
-``max_reprompts``, ``input_timeout``, ``repeat_key``, ``operator_key`` and ``language_menu``.
+``max_reprompts``, ``input_timeout``, ``repeat_key``, ``operator_key``, ``language_menu`` and
+``consent`` (``not_required`` lets a questionnaire without a consent question start a survey).
 """
 
 from __future__ import annotations
@@ -53,19 +54,20 @@ CHOICES = SheetSpec(read=frozenset({"list_name", "name", "key", "code", "end", "
                     texts=frozenset({"label"}), ignored=_PRESENTATION)
 SETTINGS = SheetSpec(
     read=frozenset({"form_id", "version", "default_language", "max_reprompts", "input_timeout", "repeat_key",
-                    "operator_key", "language_menu"}),
+                    "operator_key", "language_menu", "consent"}),
     texts=frozenset({"form_title"}),
     ignored=frozenset({"instance_name", "submission_url", "public_key", "style", "allow_choice_duplicates",
                        "auto_send", "auto_delete", "namespaces", "clean_text_values", "name"}))
 
 
 
-def load_xlsform(path: str | Path) -> m.Questionnaire:
-    """The questionnaire in an XLSForm workbook; :class:`QuestionnaireError` with cell locations."""
+def load_xlsform(path: str | Path, *, require_consent: bool = False) -> m.Questionnaire:
+    """The questionnaire in an XLSForm workbook; :class:`QuestionnaireError` with cell locations.
+    ``require_consent`` as for :func:`survey.questionnaire.loads`."""
     path = Path(path)
     form = _Form(read_workbook(path), path)
     data = form.convert()
-    problems = form.problems or check(data, form.locate)
+    problems = form.problems or check(data, form.locate, require_consent=require_consent)
     if problems:
         raise QuestionnaireError(problems)
     return build(data, dump_yaml(data))
@@ -114,7 +116,7 @@ class _Form:
         choices = self.sheet("choices", CHOICES, default)
         self.languages = _ordered_languages(survey.languages("label"), default)
         data: dict[str, Any] = {"id": self.path.stem, **self._settings(settings), "languages": self.languages}
-        self.cells[("languages",)] = f"{self.name}:survey!A1"
+        self.cells[("languages",)] = self.cells[("questions",)] = f"{self.name}:survey!A1"
         data["questions"] = SurveyRows(self, self._choice_lists(choices)).convert(survey)
         return data
 

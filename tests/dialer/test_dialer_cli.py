@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -52,15 +53,85 @@ def test_sample_import_reports_counts(db: str, tmp_path: Path) -> None:
     assert _count(db) == 10
 
 
-def test_bad_rows_exit_2_and_import_nothing(db: str, tmp_path: Path) -> None:
-    path = _frame(tmp_path, "13800138000,T01\n12345,T01\n13800138001,T07\n")
+BAD_ROWS = ("13800138000,T01\n"  # good
+            "1380013,T01\n"  # too short
+            "13800138001,T07\n"  # unknown township
+            "4008123123,T01\n"  # 400 number
+            "95588,T02\n"  # bank service line
+            "+44 7911 123456,T02\n"  # foreign
+            "110,T02\n"  # emergency
+            "abc,T09\n")  # not a number and unknown township
+
+
+def _rejects(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_good_rows_are_imported_and_bad_ones_written_back_with_their_reason(db: str, tmp_path: Path) -> None:
+    path = _frame(tmp_path, BAD_ROWS)
     result = runner.invoke(app, ["sample", "import", str(path), "--survey", "S1"])
+    assert result.exit_code == 0, result.output
+    assert _count(db) == 1
+    table = _table(result.output)
+    assert table["imported"] == ["1"] and table["rejected"] == ["7"]
+    assert table["unknown township"] == ["2", ""] and table["not a valid number"] == ["2", ""]
+    assert table["special-service number"] == ["2", "--allow-service"]
+    assert table["foreign number"] == ["1", "--allow-foreign"] and table["emergency number"] == ["1", ""]
+    written = tmp_path / "frame.rejected.csv"
+    assert f"7 rejected row(s) written to {written}" in result.output
+    rows = _rejects(written)
+    assert rows[0] == ["number", "township", "reason"]
+    assert [r[:2] for r in rows[1:]] == [line.split(",") for line in BAD_ROWS.splitlines()[1:]]
+    assert rows[-1][2] == ("number: not a phone number ((1) The string supplied did not seem to be a phone number.); "
+                           "township: unknown township (survey S1 has T01, T02)")
+
+
+def test_fixed_rejects_import_without_their_reason_column(db: str, tmp_path: Path) -> None:
+    runner.invoke(app, ["sample", "import", str(_frame(tmp_path, "13800138001,T07\n")), "--survey", "S1"])
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text((tmp_path / "frame.rejected.csv").read_text("utf-8-sig").replace(",T07,", ",T01,"), "utf-8")
+    result = runner.invoke(app, ["sample", "import", str(fixed), "--survey", "S1"])
+    assert result.exit_code == 0, result.output
+    with session_scope(session_factory(make_engine(db))) as s:
+        assert s.scalars(select(Case.frame)).one() == {"frame": "mobile"}
+
+
+def test_strict_imports_nothing_when_a_row_is_bad(db: str, tmp_path: Path) -> None:
+    path = _frame(tmp_path, BAD_ROWS)
+    rejects = tmp_path / "out" / "bad.csv"
+    rejects.parent.mkdir()
+    result = runner.invoke(app, ["sample", "import", str(path), "--survey", "S1", "--strict", "--rejects", str(rejects)])
     assert result.exit_code == 2
-    assert "Rejected rows" in result.output and "unknown township" in result.output
-    assert "2 bad row(s): nothing was imported" in result.output
-    assert _count(db) == 0
+    assert "7 bad row(s): nothing was imported (--strict)" in result.output
+    assert _count(db) == 0 and len(_rejects(rejects)) == 8
+
+
+def test_flags_admit_foreign_and_service_numbers_but_never_emergency_ones(db: str, tmp_path: Path) -> None:
+    path = _frame(tmp_path, BAD_ROWS)
+    result = runner.invoke(app, ["sample", "import", str(path), "--survey", "S1", "--allow-foreign",
+                                 "--allow-service"])
+    assert result.exit_code == 0, result.output
+    assert _count(db) == 4
+    assert [r[0] for r in _rejects(tmp_path / "frame.rejected.csv")[1:]] == ["1380013", "13800138001", "110", "abc"]
+
+
+def test_a_frame_of_bad_rows_only_exits_2(db: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sample", "import", str(_frame(tmp_path, "110,T01\n")), "--survey", "S1"])
+    assert result.exit_code == 2 and "every row is bad: nothing was imported" in result.output
+
+
+def test_skip_invalid_is_still_accepted_but_not_with_strict(db: str, tmp_path: Path) -> None:
+    path = _frame(tmp_path, BAD_ROWS)
     result = runner.invoke(app, ["sample", "import", str(path), "--survey", "S1", "--skip-invalid"])
     assert result.exit_code == 0 and _count(db) == 1
+    result = runner.invoke(app, ["sample", "import", str(path), "--survey", "S1", "--skip-invalid", "--strict"])
+    assert result.exit_code == 2 and "contradict" in result.output
+
+
+def _table(output: str) -> dict[str, list[str]]:
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in output.splitlines() if line.startswith("│")]
+    return {row[0]: row[1:] for row in cells if row}
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from dialer import sample
 from dialer.dnc import add_to_dnc
 from dialer.frames import FrameError, read_frame
-from dialer.sample import import_sample
+from dialer.sample import RowProblem, import_sample
 from survey.clock import VirtualClock
 from survey.models import Case, Contact, Survey
+from survey.phones import PhoneProblem
 from survey.vocabulary import CaseStatus
 
 
@@ -85,7 +86,7 @@ def test_bad_rows_are_all_reported_and_nothing_is_imported(session: Session, clo
     survey = _survey(session, clock)
     path = _csv(tmp_path, "number,township,frame,language\n"
                           "13800138000,T01,mobile,zh\n"
-                          "12345,T01,,\n"
+                          "1380013,T01,,\n"
                           "13800138001,T09,,\n"
                           "13800138002,,,\n"
                           "13800138003,T02,satellite,fr\n")
@@ -96,6 +97,12 @@ def test_bad_rows_are_all_reported_and_nothing_is_imported(session: Session, clo
     assert report.errors[1].reason.startswith("unknown township (survey S1 has T01, T02")
     assert report.errors[2].reason == "township is empty"
     assert report.imported == 0 and _cases(session) == 0
+    assert report.rejected == 4  # rows, not problems: line 6 has two
+    assert report.rejected_by_problem() == {PhoneProblem.INVALID: 1, RowProblem.TOWNSHIP: 2, RowProblem.FRAME: 1,
+                                            RowProblem.LANGUAGE: 1}
+    assert [row.line for row, _ in report.reasons()] == [3, 4, 5, 6]
+    assert report.reasons()[3][1] == ("frame: frame must be mobile or landline (手机 / 固话); "
+                                      "language: the survey speaks zh, en")
     assert session.scalar(select(func.count()).select_from(Contact)) == 0
     skipped = import_sample(session, survey, read_frame(path), VAULT, clock.now(), skip_invalid=True)
     assert skipped.imported == 1 and len(skipped.errors) == 5

@@ -44,7 +44,7 @@ def parse_questionnaire(filename: str, data: bytes) -> Questionnaire:
     folder, path = _upload_dir(filename, data)
     with folder:
         try:
-            return read_any(path)
+            return read_any(path, require_consent=True)
         except QuestionnaireError as exc:
             prefix = str(path.parent) + "/"
             raise QuestionnaireError([Problem(p.location.replace(prefix, ""), p.message.replace(prefix, ""))
@@ -136,5 +136,5 @@ def load_sample(session: Session, survey: Survey, filename: str, data: bytes, va
     if report.imported:
         audit.record(session, clock, user_id=user_id, action="sample_imported", entity="survey",
                      entity_id=survey.id, after={"file": Path(filename).name, "rows": report.rows,
-                                                 "imported": report.imported, "rejected": len(report.errors)})
+                                                 "imported": report.imported, "rejected": report.rejected})
     return report
