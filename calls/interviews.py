@@ -149,7 +149,7 @@ class InterviewSession:
                                        provider_id=e.recording_provider_id, duration_s=e.recording_seconds,
                                        created_at=now))
         if e.question_id == self._consent_id:
-            iv.consent = self.engine.state.get("consent")
+            iv.consent = self.engine.consent
 
     def _write_pending(self, *_flush: object) -> None:
         """Write the answers given since the last flush, with one statement for the new rows and

@@ -1,4 +1,5 @@
-"""Reports: the PDF opinion bulletin and the data exports.
+"""Services (above the domain): the PDF opinion bulletin and the data exports, and the survey's
+data read from the database for them (:mod:`reports.extract`, :mod:`reports.results`).
 
 - ``reports.bulletin.render_bulletin(data, out, lang)`` / ``render_issue(data, directory)``
 - ``reports.bulletin_data.BulletinData``: everything one issue shows (no database types)

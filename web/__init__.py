@@ -1,4 +1,4 @@
-"""The web app: staff CATI console, supervisor views, officials' dashboard, concerns workflow."""
+"""Adapter: the web app, staff CATI console, supervisor views, officials' dashboard, concerns workflow."""
 
 from web.app import create_app
 

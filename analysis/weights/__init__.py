@@ -1,4 +1,4 @@
-"""Weighting: stratified design weights, post-stratification, raking, collapsing and trimming."""
+"""Domain, part of :mod:`analysis`. Weighting: stratified design weights, post-stratification, raking, collapsing and trimming."""
 
 from analysis.weights.calibrate import METHODS, Calibration, WeightingOptions, calibrate
 from analysis.weights.collapse import CollapseRule, collapse_cells, collapse_margin, merge_adjacent

@@ -1,4 +1,4 @@
-"""The interview engine: one interview as a deterministic state machine, free of any provider.
+"""Domain (pure: no storage, no provider): the interview engine, one interview as a deterministic state machine, free of any provider.
 
 Events go in (:mod:`ivr.engine.events`), a :class:`~ivr.engine.steps.Step` comes out (what to
 play, what input to collect, record, hang up or transfer), and :mod:`ivr.engine.effects` tell the

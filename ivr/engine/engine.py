@@ -101,13 +101,6 @@ class Engine:
         """The state's stored form (a new object every time); :class:`Engine` resumes from it."""
         return self._state.to_json()
 
-    @property
-    def state(self) -> dict[str, Any]:
-        """The stored form, as :meth:`snapshot`. Transitional, for the two callers that still index
-        it (calls/interviews.py reads ``"consent"``, web/operations/console.py ``"phase"``): remove it
-        once they use :attr:`consent` and :attr:`phase`."""
-        return self._state.to_json()
-
     def drain_effects(self) -> list[fx.Effect]:
         out, self._effects = self._effects, []
         return out

@@ -1,5 +1,5 @@
-"""Prompt audio: recorded files where they exist, offline speech synthesis (espeak-ng + sox) where
-not, all in telephony format; and ``minyi prompts build`` to render and list them ahead of time."""
+"""Domain: prompt audio, recorded files where they exist, offline speech synthesis (espeak-ng + sox) where
+not, all in telephony format; rendered and listed ahead of time by ``minyi prompts build``."""
 
 from ivr.prompts.audio import (
            MISSING,

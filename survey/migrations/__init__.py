@@ -1,0 +1,1 @@
+"""Kernel, part of :mod:`survey`: the Alembic migrations of the storage schema (``minyi db upgrade``)."""

@@ -1,4 +1,4 @@
-"""Questionnaires: the YAML format, its validation, XLSForm import and the bundled survey."""
+"""Kernel, part of :mod:`survey`. Questionnaires: the YAML format, its validation, XLSForm import and the bundled survey."""
 
 from survey.questionnaire.loader import (
     Problem,

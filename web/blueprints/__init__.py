@@ -1,1 +1,1 @@
-"""One blueprint per area of the app (``twilio`` is the telephony webhooks)."""
+"""Adapter, part of :mod:`web`: one blueprint per area of the app (``twilio`` is the telephony webhooks)."""

@@ -1,4 +1,4 @@
-"""The Asterisk channel: IVR interviews over ARI (docs/asterisk.md).
+"""Adapter: the Asterisk channel, IVR interviews over ARI (docs/asterisk.md).
 
 One package per concern, wazo-calld style: ``ari`` (the adapter, the only module that talks to
 Asterisk), ``supervisor`` (the connection and its reconnects), ``stasis`` (the event handler),

@@ -1,4 +1,4 @@
-"""Simulated telephony: a synthetic county whose residents answer the phone (or not) and go
+"""Adapter: simulated telephony, a synthetic county whose residents answer the phone (or not) and go
 through the real interview engine, seeded and on the engine's clock. ``make demo`` and most tests
 use it.
 

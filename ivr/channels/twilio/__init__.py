@@ -1,4 +1,4 @@
-"""The Twilio channel: outbound interview calls over Twilio's REST API and TwiML webhooks.
+"""Adapter: the Twilio channel, outbound interview calls over Twilio's REST API and TwiML webhooks.
 
 * :mod:`~ivr.channels.twilio.channel` — :class:`TwilioChannel`, the dialer's side: creates calls,
   paced to the account's CPS, retrying REST rate limits;
