@@ -43,9 +43,13 @@ class Turn:
 
 def answer(session: Session, attempt: CallAttempt, questionnaires: Questionnaires, clock: Clock, *,
            can_transfer: bool) -> tuple[InterviewSession, Turn]:
-    """The call was answered by a person: open (or resume) the case's interview and start it."""
+    """The call was answered by a person: open (or resume) the case's interview and start it.
+    A call answered twice (a channel adopted again after a crash) goes on with the interview this
+    call opened, whatever its status: an interview that ended is never opened anew, its
+    resident hears the closing words and the call's result reports how it ended."""
     questionnaire = questionnaires.of(session, attempt.survey_id)
-    interview = open_interview(session, attempt.case, questionnaire, clock, attempt_id=attempt.id)
+    interview = interview_of(session, attempt) or open_interview(session, attempt.case, questionnaire, clock,
+                                                                  attempt_id=attempt.id)
     run = bind(session, interview, questionnaires, clock, can_transfer=can_transfer)
     return run, feed(run, Answered())
 

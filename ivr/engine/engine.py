@@ -126,8 +126,8 @@ class Engine:
 
     def _start(self) -> Step:
         st = self._state
-        if st.status not in _RESUMABLE and st.phase is not Phase.NEW:
-            return self._end(st.status, None)
+        if st.status not in _RESUMABLE and st.phase is not Phase.NEW:  # answered again after it ended
+            return self._end(st.status, "goodbye_complete" if st.status == InterviewStatus.COMPLETE else None)
         self._set_status(InterviewStatus.IN_PROGRESS)
         if self._ask_language and len(self.q.languages) > 1 and self.q.settings.language_menu:
             return self._open_menu(Phase.LANGUAGE)
