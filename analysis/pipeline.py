@@ -27,6 +27,7 @@ from analysis.responses import ResponseColumns, Responses
 from analysis.results import COUNTY, AnalysisResult, Estimate
 from analysis.sae import PSI, small_area
 from analysis.spec import Spec
+from analysis.stages import Stages, unrecorded
 from analysis.variance import PROJECTIONS
 from analysis.weights import METHODS, CollapseRule, TrimRule, WeightingOptions, build_grid, calibrate, design
 from analysis.weights.rake import TOLERANCE
@@ -68,7 +69,7 @@ class AnalysisRun:
 
 
 def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame | Population, spec: Spec,
-                 options: Options = Options()) -> AnalysisRun:
+                 options: Options = Options(), stages: Stages = unrecorded) -> AnalysisRun:
     options.check()
     if isinstance(population, pd.DataFrame):
         population = Population.from_frame(population, options.stratum, options.by)
@@ -77,7 +78,8 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     if isinstance(responses, pd.DataFrame):
         columns = ResponseColumns(tuple(spec.questions()), by, options.id_column, options.stratum,
                                   options.period_column)
-        responses = Responses.from_frame(responses, columns)
+        with stages("checks"):
+            responses = Responses.from_frame(responses, columns)
     result = AnalysisResult(log=list(population.notes))
     if method == "rake":
         result.log += population.margin_targets().log
@@ -92,27 +94,32 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     se_vs_county: dict[tuple[str, str, str], float] = {}
     for period in periods:
         in_period = responses.period.codes == responses.period.uniques.tolist().index(period)
-        rows = _rows_by_cell(np.flatnonzero(in_period), responses, codes, population, by)
-        plan = design(responses.stratum.codes[rows], responses.stratum.uniques, totals,
-                      period if len(periods) > 1 else "")
-        grid = build_grid(plan.stratum, plan.labels, by, tuple(population.levels[v] for v in by),
-                          tuple(c[rows] for c in codes))
-        weighting = WeightingOptions(method, options.collapse, options.trim, options.tol)
-        calibration = calibrate(plan, grid, population, weighting, period if len(periods) > 1 else "")
+        with stages("weights"):
+            rows = _rows_by_cell(np.flatnonzero(in_period), responses, codes, population, by)
+            plan = design(responses.stratum.codes[rows], responses.stratum.uniques, totals,
+                          period if len(periods) > 1 else "")
+            grid = build_grid(plan.stratum, plan.labels, by, tuple(population.levels[v] for v in by),
+                              tuple(c[rows] for c in codes))
+            weighting = WeightingOptions(method, options.collapse, options.trim, options.tol)
+            calibration = calibrate(plan, grid, population, weighting, period if len(periods) > 1 else "")
         weights[rows] = calibration.weights
         result.diagnostics += calibration.diagnostics
         result.log += calibration.log
-        found = estimate_period(period, calibration, _take(items, rows), spec.indices, options.ci,
-                                options.projection)
-        result.estimates += found.estimates + _unsampled(period, plan.labels, population, spec, result)
+        with stages("estimates"):
+            found = estimate_period(period, calibration, _take(items, rows), spec.indices, options.ci,
+                                    options.projection)
+            result.estimates += found.estimates + _unsampled(period, plan.labels, population, spec, result)
         se_vs_county.update({(period, i, t): se for (i, t), se in found.se_vs_county.items()})
         if spec.integrity.straightlining:
             battery = {q: responses.answers[q][rows] for q in spec.integrity.straightlining}
             result.integrity += straightliners(responses.ids[rows].tolist(),
                                                responses.stratum.values[rows].tolist(), battery, period)
-    result.changes = changes(result.estimates, periods, options.adjust)
-    result.ranks = ranks(result.estimates, se_vs_county, options.seed, options.rank_draws)
-    result.small_area, sae_log = small_area(result.estimates, options.aux, options.psi)
+    with stages("changes"):
+        result.changes = changes(result.estimates, periods, options.adjust)
+    with stages("ranks"):
+        result.ranks = ranks(result.estimates, se_vs_county, options.seed, options.rank_draws)
+    with stages("small-area"):
+        result.small_area, sae_log = small_area(result.estimates, options.aux, options.psi)
     result.log += sae_log
     result.integrity += jumps(result.changes, spec.integrity.jump_z)
     result.flags += _flag_lines(result)
