@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.changes import ADJUSTMENTS, changes
 from analysis.errors import AnalysisError
-from analysis.estimates import estimate_period
+from analysis.estimates import Rollup, estimate_period
 from analysis.grouping import IntArray
 from analysis.indices import ItemValues, all_items
 from analysis.integrity import jumps, straightliners
@@ -29,7 +29,16 @@ from analysis.sae import PSI, small_area
 from analysis.spec import Spec
 from analysis.stages import Stages, unrecorded
 from analysis.variance import PROJECTIONS
-from analysis.weights import METHODS, CollapseRule, TrimRule, WeightingOptions, build_grid, calibrate, design
+from analysis.weights import (
+    METHODS,
+    CollapseRule,
+    StratifiedDesign,
+    TrimRule,
+    WeightingOptions,
+    build_grid,
+    calibrate,
+    design,
+)
 from analysis.weights.rake import TOLERANCE
 
 
@@ -40,6 +49,7 @@ class Options:
     id_column: str = "id"
     stratum: str = "township"
     period_column: str = "wave"
+    group: str | None = None  # column of each township's group (e.g. county): estimates per group too
     by: tuple[str, ...] | None = None
     method: str | None = None  # "poststratify" (cells) or "rake" (margins)
     ci: str = "logit"
@@ -77,7 +87,7 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     method = options.method or ("poststratify" if population.kind == "cells" else "rake")
     if isinstance(responses, pd.DataFrame):
         columns = ResponseColumns(tuple(spec.questions()), by, options.id_column, options.stratum,
-                                  options.period_column)
+                                  options.period_column, options.group)
         with stages("checks"):
             responses = Responses.from_frame(responses, columns)
     result = AnalysisResult(log=list(population.notes))
@@ -107,7 +117,7 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
         result.log += calibration.log
         with stages("estimates"):
             found = estimate_period(period, calibration, _take(items, rows), spec.indices, options.ci,
-                                    options.projection)
+                                    options.projection, _rollup(responses, rows, plan, options.group))
             result.estimates += found.estimates + _unsampled(period, plan.labels, population, spec, result)
         se_vs_county.update({(period, i, t): se for (i, t), se in found.se_vs_county.items()})
         if spec.integrity.straightlining:
@@ -152,6 +162,17 @@ def _rows_by_cell(rows: IntArray, responses: Responses, codes: tuple[IntArray, .
     return rows[np.lexsort((within, town))]
 
 
+def _rollup(responses: Responses, rows: IntArray, plan: StratifiedDesign, name: str | None) -> Rollup:
+    """The groups of the period's townships; their rows are labelled ``name:group``."""
+    if responses.group is None:
+        return Rollup()
+    per_town = np.zeros(len(plan.labels), dtype=np.intp)
+    per_town[plan.stratum] = responses.group.codes[rows]
+    present, group_of = np.unique(per_town, return_inverse=True)
+    prefix = name or "group"
+    return Rollup(group_of.astype(np.intp), tuple(f"{prefix}:{g}" for g in responses.group.uniques[present]))
+
+
 def _period_order(labels: list[str]) -> list[str]:
     numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
     if numbers.notna().all():
@@ -166,7 +187,8 @@ def _take(items: dict[str, ItemValues], rows: IntArray) -> dict[str, ItemValues]
 def _unsampled(period: str, sampled: tuple[str, ...], population: Population, spec: Spec,
                result: AnalysisResult) -> list[Estimate]:
     """Not-estimable rows for townships of the population without respondents in this period."""
-    missing = [t for t in population.townships if t not in sampled]
+    present = set(sampled)
+    missing = [t for t in population.townships if t not in present]
     if not missing:
         return []
     result.log.append(f"period {period}: no respondents in {', '.join(missing)}; the county estimates "

@@ -1,6 +1,7 @@
 """Township ranks with simulated rank intervals, and tiers against the county.
 
-Rank 1 is the highest estimate (ties broken by township code). The rank interval is the central 95%
+Townships are ranked among the townships, groups of townships (counties of a province) among the
+groups. Rank 1 is the highest estimate (ties broken by township code). The rank interval is the central 95%
 of the ranks in ``draws`` joint draws from the estimates' sampling distributions N(estimate, SE^2),
 independent across townships (independent strata), from a generator seeded by ``seed`` and the
 period and index, so runs repeat exactly. Tier: "above" or "below" when the township differs from
@@ -16,42 +17,54 @@ from collections.abc import Mapping
 import numpy as np
 
 from analysis.intervals import Z
-from analysis.results import COUNTY, Estimate, Rank
+from analysis.results import COUNTY, STRATUM, Estimate, Rank
 
 DRAWS = 5000
 
 
 def ranks(estimates: list[Estimate], se_vs_county: Mapping[tuple[str, str, str], float], seed: int,
           draws: int = DRAWS) -> list[Rank]:
-    """Ranks of the estimable townships per period and index; ``se_vs_county`` keyed by
-    (period, index, township)."""
+    """Ranks of the estimable townships, and of the groups (e.g. counties) among themselves, per period
+    and index; ``se_vs_county`` keyed by (period, index, township or group)."""
+    county: dict[tuple[str, str], Estimate] = {}
+    peers: dict[tuple[str, str, str], list[Estimate]] = {}
+    for e in estimates:
+        if e.stratum == COUNTY:
+            county[(e.period, e.index)] = e
+        elif e.estimate is not None and e.se is not None:
+            peers.setdefault((e.period, e.index, e.level), []).append(e)
     out: list[Rank] = []
-    keys = dict.fromkeys((e.period, e.index) for e in estimates)
-    for period, index in keys:
-        towns = sorted((e for e in estimates if e.period == period and e.index == index
-                        and e.stratum != COUNTY and e.estimate is not None and e.se is not None),
-                       key=lambda e: e.stratum)
-        county = next(e for e in estimates if e.period == period and e.index == index and e.stratum == COUNTY)
-        if towns:
-            out += _rank_group(period, index, towns, county, se_vs_county, seed, draws)
+    for (period, index, level), rows in peers.items():
+        stream = f"{period}\x1f{index}" + ("" if level == STRATUM else f"\x1f{level}")
+        rng = np.random.default_rng([seed, zlib.crc32(stream.encode())])
+        out += _rank_group(period, index, sorted(rows, key=lambda e: e.stratum), county[(period, index)],
+                           se_vs_county, rng, draws)
     return out
 
 
 def _rank_group(period: str, index: str, towns: list[Estimate], county: Estimate,
-                se_vs_county: Mapping[tuple[str, str, str], float], seed: int, draws: int) -> list[Rank]:
+                se_vs_county: Mapping[tuple[str, str, str], float], rng: np.random.Generator,
+                draws: int) -> list[Rank]:
     est = np.array([e.estimate for e in towns], dtype=np.float64)
     se = np.array([e.se for e in towns], dtype=np.float64)
     point = _descending_ranks(est[None, :])[0]
-    rng = np.random.default_rng([seed, zlib.crc32(f"{period}\x1f{index}".encode())])
     simulated = _descending_ranks(est + se * rng.standard_normal((draws, est.size)))
-    low = np.quantile(simulated, 0.025, axis=0, method="lower").astype(int)
-    high = np.quantile(simulated, 0.975, axis=0, method="higher").astype(int)
+    low, high = _central_ranks(simulated)
     out = []
     for j, e in enumerate(towns):
         tier = _tier(e, county, se_vs_county.get((period, index, e.stratum)))
         out.append(Rank(period=period, index=index, stratum=e.stratum, rank=int(point[j]),
                         rank_low=int(low[j]), rank_high=int(high[j]), tier=tier))
     return out
+
+
+def _central_ranks(simulated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the 2.5% quantile rounded down and the 97.5% one rounded up (numpy's "lower" and
+    "higher" methods), from one partial sort."""
+    last = simulated.shape[0] - 1
+    lower, upper = int(np.floor(0.025 * last)), int(np.ceil(0.975 * last))
+    parted = np.partition(simulated, (lower, upper), axis=0)
+    return parted[lower], parted[upper]
 
 
 def _descending_ranks(values: np.ndarray) -> np.ndarray:

@@ -15,7 +15,6 @@ import argparse
 import resource
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -151,4 +150,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
