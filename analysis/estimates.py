@@ -118,13 +118,13 @@ def estimate_period(period: str, calibration: Calibration, items: Mapping[str, I
                     projection: str = "exact", rollup: Rollup = Rollup()) -> PeriodEstimates:
     layout = _Layout(calibration, rollup)
     domains = _all_domains(layout, items, indices)
-    columns = []
-    for d in domains.values():
-        columns += [*d.u, *(u - d.u[-1] for u in d.u[:-1])]
     design = calibration.design
-    e = Residualiser(calibration, projection)(np.column_stack(columns))
-    parts = stratum_contributions(calibration.weights[:, None] * e, design)
-    width = 2 * len(layout.levels) - 1
+    levels = len(layout.levels)
+    e = Residualiser(calibration, projection)(np.column_stack([u for d in domains.values() for u in d.u]))
+    z = (calibration.weights[:, None] * e).reshape(e.shape[0], len(indices), levels)
+    apart = z[:, :, :-1] - z[:, :, -1:]  # residuals are linear in u: those of each level minus the whole
+    parts = stratum_contributions(np.concatenate([z, apart], axis=2).reshape(e.shape[0], -1), design)
+    width = 2 * levels - 1
     labels = (*design.labels, *rollup.labels)
     rows: list[Estimate] = []
     versus: dict[tuple[str, str], float] = {}

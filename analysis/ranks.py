@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
+from analysis.grouping import FloatArray
 from analysis.intervals import Z
 from analysis.results import COUNTY, STRATUM, Estimate, Rank
 
 DRAWS = 5000
+CHUNK = 500  # draws ranked at a time: bounds the memory at CHUNK x units floats
+LOW, HIGH = 0.025, 0.975
 
 
 def ranks(estimates: list[Estimate], se_vs_county: Mapping[tuple[str, str, str], float], seed: int,
@@ -47,9 +52,8 @@ def _rank_group(period: str, index: str, towns: list[Estimate], county: Estimate
                 draws: int) -> list[Rank]:
     est = np.array([e.estimate for e in towns], dtype=np.float64)
     se = np.array([e.se for e in towns], dtype=np.float64)
-    point = _descending_ranks(est[None, :])[0]
-    simulated = _descending_ranks(est + se * rng.standard_normal((draws, est.size)))
-    low, high = _central_ranks(simulated)
+    point = _descending_ranks(est[None, :], "stable")[0]
+    low, high = rank_intervals(est, se, rng, draws)
     out = []
     for j, e in enumerate(towns):
         tier = _tier(e, county, se_vs_county.get((period, index, e.stratum)))
@@ -58,20 +62,34 @@ def _rank_group(period: str, index: str, towns: list[Estimate], county: Estimate
     return out
 
 
-def _central_ranks(simulated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column, the 2.5% quantile rounded down and the 97.5% one rounded up (numpy's "lower" and
-    "higher" methods), from one partial sort."""
-    last = simulated.shape[0] - 1
-    lower, upper = int(np.floor(0.025 * last)), int(np.ceil(0.975 * last))
-    parted = np.partition(simulated, (lower, upper), axis=0)
-    return parted[lower], parted[upper]
+def rank_intervals(est: FloatArray, se: FloatArray, rng: np.random.Generator,
+                   draws: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """Per unit, the 2.5% quantile of its simulated ranks rounded down and the 97.5% one rounded up
+    (numpy's "lower" and "higher" quantiles).
+
+    Draws are ranked ``CHUNK`` at a time (the generator gives the same numbers as in one call) with
+    numpy's unstable SIMD sort; ties, which only units with SE 0 and equal estimates have, are then
+    put in column order, as a stable sort would. The quantiles come from one partial sort per unit.
+    """
+    ties = [np.flatnonzero((se == 0) & (est == value)) for value in np.unique(est[se == 0])]
+    ties = [columns for columns in ties if columns.size > 1]
+    ranks = np.empty((est.size, draws), dtype=np.int32)
+    for start in range(0, draws, CHUNK):
+        size = min(CHUNK, draws - start)
+        chunk = _descending_ranks(est + se * rng.standard_normal((size, est.size)), "quicksort")
+        for columns in ties:
+            chunk[:, columns] = np.sort(chunk[:, columns], axis=1)
+        ranks[:, start:start + size] = chunk.T
+    lower, upper = int(np.floor(draws * LOW - LOW)), int(np.ceil(draws * HIGH - HIGH))
+    parted = np.partition(ranks, (lower, upper), axis=1)
+    return parted[:, lower], parted[:, upper]
 
 
-def _descending_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks along the last axis, largest first, earlier column first on ties."""
-    order = np.argsort(-values, axis=-1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, values.shape[-1] + 1)[None, :], axis=-1)
+def _descending_ranks(values: FloatArray, kind: Literal["stable", "quicksort"]) -> NDArray[np.int32]:
+    """1-based ranks along the last axis, largest first (earlier column first on ties if stable)."""
+    order = np.argsort(-values, axis=-1, kind=kind)
+    ranks = np.empty(order.shape, dtype=np.int32)
+    ranks[np.arange(order.shape[0])[:, None], order] = np.arange(1, values.shape[-1] + 1, dtype=np.int32)
     return ranks
 
 

@@ -162,3 +162,20 @@ def test_a_parquet_file_names_the_row_of_a_problem(tmp_path: Path,
     responses.to_parquet(tmp_path / "r.parquet", index=False)
     with pytest.raises(InputError, match="r.parquet, column 'township': row 7: is blank"):
         read_responses(tmp_path / "r.parquet", ResponseColumns(("q_safety",), ("age_group", "sex")))
+
+
+def test_chunked_rank_intervals_equal_one_stable_sort_of_every_draw() -> None:
+    """Including ties: units with SE 0 and equal estimates rank in column order, as a stable sort does."""
+    from analysis.ranks import CHUNK, rank_intervals
+
+    rng = np.random.default_rng(4)
+    est = np.r_[rng.uniform(0.4, 0.8, 60), 1.0, 1.0, 0.6, 1.0, 0.6]
+    se = np.r_[rng.uniform(0.01, 0.05, 60), 0.0, 0.0, 0.0, 0.0, 0.0]
+    draws = 2 * CHUNK + 37
+    values = est + se * np.random.default_rng(8).standard_normal((draws, est.size))
+    order = np.argsort(-values, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(1, est.size + 1)[None, :], axis=1)
+    low, high = rank_intervals(est, se, np.random.default_rng(8), draws)
+    np.testing.assert_array_equal(low, np.quantile(ranks, 0.025, axis=0, method="lower"))
+    np.testing.assert_array_equal(high, np.quantile(ranks, 0.975, axis=0, method="higher"))
