@@ -1,136 +1,211 @@
-"""Index estimates per township and for the county in one period, with linearised SEs.
+"""Index estimates per township, per group of townships (e.g. county) and for the whole file in one
+period, with linearised SEs.
 
-For a domain D (a township, or the county) and an index with value y and valid-answer mask delta:
+For a domain D (a township, a group, or the whole file) and an index with value y and valid-answer
+mask delta:
 
     estimate  = sum w delta y / sum w delta
     u_i       = delta_i (y_i - estimate) / sum_D w delta     (0 outside D and for DK/refused)
 
 u goes through :mod:`analysis.variance` (calibration residuals, stratified formula), which is R's
 ``svymean(~y, subset(design, ...), na.rm=TRUE)`` on a calibrated design: no row is dropped before
-the variance. A composite sum_k a_k estimate_k has influence sum_k a_k u_k.
+the variance. A composite sum_k a_k estimate_k has influence sum_k a_k u_k. The domains of one
+level are disjoint, so one column holds every domain's u at that level; calibration groups and
+strata lie within a township, so a group's variance is the sum of its townships' stratum terms.
 
 Reported beside each estimate: the design effect as R's ``deff=TRUE`` computes it (V over the
 SRSWOR variance (1 - n/N^) s^2/n of the same n; None for composites, which have no single s^2), the
 Kish weighting effect 1 + CV^2 of the valid answers' weights, and the effective n sigma^2/V
 (p(1-p)/V for shares; the Kish n/deff_kish when V = 0). df: n_valid - 1 for a township,
-n_valid - (townships with a valid answer) for the county. 0-1 valid answers: not estimable.
+n_valid - (townships with a valid answer) for a group or the whole file. 0-1 valid answers: not
+estimable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from analysis.grouping import BoolArray, FloatArray
+from analysis.grouping import BoolArray, FloatArray, IntArray, bincount
 from analysis.indices import ItemValues, composite_range
 from analysis.intervals import ZERO_SE, intervals
-from analysis.results import COUNTY, Estimate
+from analysis.results import ALL, COUNTY, GROUP, STRATUM, Estimate
 from analysis.spec import CompositeIndex, Index
 from analysis.variance import Residualiser, stratum_contributions
 from analysis.weights.calibrate import Calibration
 
 
 @dataclass(frozen=True)
+class Rollup:
+    """Groups of townships (e.g. the counties of a province) estimated beside the townships.
+
+    ``group_of`` holds the group of every stratum of the design; ``labels`` the stratum value of
+    each group's rows. Without groups (the default) there are townships and the whole file only.
+    """
+
+    group_of: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The domains of a period: townships in stratum order, then the groups, then the whole file."""
+
+    calibration: Calibration
+    rollup: Rollup
+
+    @property
+    def towns(self) -> int:
+        return len(self.calibration.design.labels)
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return (STRATUM, GROUP, ALL) if self.rollup.labels else (STRATUM, ALL)
+
+    def sums(self, values: FloatArray) -> FloatArray:
+        """Sums of a per-row quantity over every domain."""
+        per_town = self.calibration.design.groups.sum(values)
+        return np.concatenate([per_town, self.up(per_town), [values.sum()]])
+
+    def up(self, per_town: FloatArray) -> FloatArray:
+        """Per-group sums of a per-township quantity."""
+        return bincount(self.rollup.group_of, per_town, len(self.rollup.labels))
+
+    def level_sums(self, level: str, values: FloatArray) -> FloatArray:
+        """Sums of a per-row quantity over the domains of one level."""
+        if level == ALL:
+            return np.array([values.sum()])
+        per_town = self.calibration.design.groups.sum(values)
+        return per_town if level == STRATUM else self.up(per_town)
+
+    def domain_of_rows(self, level: str) -> IntArray:
+        """Every row's domain at ``level``, as an index into the domain vectors."""
+        stratum = self.calibration.design.stratum
+        if level == STRATUM:
+            return stratum
+        if level == GROUP:
+            return self.towns + self.rollup.group_of[stratum]
+        return np.full(stratum.size, self.towns + len(self.rollup.labels), dtype=np.intp)
+
+    def level_sizes(self) -> tuple[int, ...]:
+        return (self.towns, len(self.rollup.labels), 1) if self.rollup.labels else (self.towns, 1)
+
+
+@dataclass(frozen=True)
 class _Domains:
-    """One index over the domains (townships in stratum order, then the county)."""
+    """One index over the domains of a :class:`_Layout`."""
 
     estimate: FloatArray
     weight: FloatArray  # sum of w delta
-    u_town: FloatArray  # influence of every township's estimate, each row in its own township
-    u_county: FloatArray
+    u: tuple[FloatArray, ...]  # per level: every row's influence on its own domain's estimate
     n: FloatArray
     kish: FloatArray  # n sum (w delta)^2 / (sum w delta)^2
     sigma2: FloatArray  # sum w delta (y - est)^2 / sum w delta; NaN for composites
     dk_rate: FloatArray
-    n_strata: int  # townships with a valid answer
     estimable: BoolArray  # per domain: every part has 2 or more valid answers
 
 
 @dataclass(frozen=True)
 class PeriodEstimates:
     estimates: list[Estimate]
-    se_vs_county: dict[tuple[str, str], float]  # (index, township) -> SE of township minus county
+    se_vs_county: dict[tuple[str, str], float]  # (index, township or group) -> SE of it minus the county
 
 
 def estimate_period(period: str, calibration: Calibration, items: Mapping[str, ItemValues],
                     indices: tuple[Index, ...], ci_method: str = "logit",
-                    projection: str = "exact") -> PeriodEstimates:
-    domains = _all_domains(calibration, items, indices)
-    columns = []
-    for d in domains.values():
-        columns += [d.u_town, d.u_county, d.u_town - d.u_county]
+                    projection: str = "exact", rollup: Rollup = Rollup()) -> PeriodEstimates:
+    layout = _Layout(calibration, rollup)
+    domains = _all_domains(layout, items, indices)
     design = calibration.design
-    e = Residualiser(calibration, projection)(np.column_stack(columns))
-    parts = stratum_contributions(calibration.weights[:, None] * e, design)
+    levels = len(layout.levels)
+    e = Residualiser(calibration, projection)(np.column_stack([u for d in domains.values() for u in d.u]))
+    z = (calibration.weights[:, None] * e).reshape(e.shape[0], len(indices), levels)
+    apart = z[:, :, :-1] - z[:, :, -1:]  # residuals are linear in u: those of each level minus the whole
+    parts = stratum_contributions(np.concatenate([z, apart], axis=2).reshape(e.shape[0], -1), design)
+    width = 2 * levels - 1
+    labels = (*design.labels, *rollup.labels)
     rows: list[Estimate] = []
     versus: dict[tuple[str, str], float] = {}
     for k, index in enumerate(indices):
-        town, county, diff = parts[:, 3 * k], parts[:, 3 * k + 1], parts[:, 3 * k + 2]
-        variance = np.append(town, county.sum())
-        census = np.append(design.fpc <= 0, bool(np.all(design.fpc <= 0)))
-        rows += _rows(period, index, domains[index.name], variance, census, design.labels, ci_method, items)
-        for h, label in enumerate(design.labels):
-            versus[(index.name, label)] = float(np.sqrt(county.sum() - county[h] + diff[h]))
+        variance, apart = _variances(layout, parts[:, k * width:(k + 1) * width])
+        rows += _rows(period, index, domains[index.name], variance, _census(layout), layout, ci_method, items)
+        versus.update({(index.name, label): float(np.sqrt(v)) for label, v in zip(labels, apart, strict=True)})
     return PeriodEstimates(rows, versus)
 
 
-def _all_domains(calibration: Calibration, items: Mapping[str, ItemValues],
+def _variances(layout: _Layout, parts: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Variance of every domain's estimate and of every township's and group's difference from the
+    whole file, from the stratum terms of the columns (each level, then each level minus the whole)."""
+    levels = len(layout.levels)
+    whole = parts[:, levels - 1]
+    variance = [parts[:, 0]] + [layout.up(parts[:, j]) for j in range(1, levels - 1)] + [np.array([whole.sum()])]
+    apart = [whole.sum() - whole + parts[:, levels]]
+    apart += [whole.sum() - layout.up(whole) + layout.up(parts[:, levels + j]) for j in range(1, levels - 1)]
+    return np.concatenate(variance), np.concatenate(apart)
+
+
+def _census(layout: _Layout) -> BoolArray:
+    """Domains all of whose townships were enumerated completely."""
+    sampled = (layout.calibration.design.fpc > 0).astype(np.float64)
+    census: BoolArray = np.concatenate([sampled, layout.up(sampled), [sampled.sum()]]) == 0
+    return census
+
+
+def _all_domains(layout: _Layout, items: Mapping[str, ItemValues],
                  indices: tuple[Index, ...]) -> dict[str, _Domains]:
-    out = {i.name: _item_domains(calibration, items[i.name]) for i in indices
+    out = {i.name: _item_domains(layout, items[i.name]) for i in indices
            if not isinstance(i, CompositeIndex)}
     for index in indices:
         if isinstance(index, CompositeIndex):
-            out[index.name] = _composite_domains(calibration, index, items, out)
+            out[index.name] = _composite_domains(layout, index, items, out)
     return out
 
 
-def _item_domains(calibration: Calibration, item: ItemValues) -> _Domains:
-    groups, stratum, w = calibration.design.groups, calibration.design.stratum, calibration.weights
+def _item_domains(layout: _Layout, item: ItemValues) -> _Domains:
+    w = layout.calibration.weights
     wv = w * item.valid
-    total_w = np.append(groups.sum(wv), wv.sum())
-    estimate = _ratio(np.append(groups.sum(wv * item.y), (wv * item.y).sum()), total_w)
-    dev_town = item.y - estimate[:-1][stratum]
-    dev_county = item.y - estimate[-1]
-    u_town = item.valid * _ratio(dev_town, total_w[:-1][stratum])
-    u_county = item.valid * _ratio(dev_county, np.full(w.size, total_w[-1]))
-    sigma2 = _ratio(np.append(groups.sum(wv * dev_town**2), (wv * dev_county**2).sum()), total_w)
-    return _Domains(estimate, total_w, u_town, u_county, _counts(calibration, item.valid),
-                    _kish(calibration, wv, item.valid), sigma2, _dk_rate(calibration, item.valid),
-                    int((groups.sum(item.valid.astype(np.float64)) > 0).sum()), total_w > 0)
+    total_w = layout.sums(wv)
+    estimate = _ratio(layout.sums(wv * item.y), total_w)
+    u, sigma2 = [], []
+    for level in layout.levels:
+        domain = layout.domain_of_rows(level)
+        deviation = item.y - estimate[domain]
+        u.append(item.valid * _ratio(deviation, total_w[domain]))
+        sigma2.append(layout.level_sums(level, wv * deviation**2))
+    return _Domains(estimate, total_w, tuple(u), _counts(layout, item.valid), _kish(layout, wv, item.valid),
+                    _ratio(np.concatenate(sigma2), total_w), _dk_rate(layout, item.valid), total_w > 0)
 
 
-def _composite_domains(calibration: Calibration, index: CompositeIndex, items: Mapping[str, ItemValues],
+def _composite_domains(layout: _Layout, index: CompositeIndex, items: Mapping[str, ItemValues],
                        parts: Mapping[str, _Domains]) -> _Domains:
-    valid = np.zeros(calibration.weights.size, dtype=bool)
+    valid = np.zeros(layout.calibration.weights.size, dtype=bool)
     for name, _ in index.components:
         valid |= items[name].valid
-    w = calibration.weights
+    w = layout.calibration.weights
     comps = [(parts[name], a) for name, a in index.components]
     estimable = np.all([d.estimable & (d.n > 1) for d, _ in comps], axis=0)
     estimate = np.where(estimable, _weighted_sum([(d.estimate, a) for d, a in comps]), np.nan)
     return _Domains(
         estimate=estimate,
-        weight=_by_domain(calibration, w * valid),
-        u_town=_weighted_sum([(d.u_town, a) for d, a in comps]),
-        u_county=_weighted_sum([(d.u_county, a) for d, a in comps]),
-        n=_counts(calibration, valid),
-        kish=_kish(calibration, w * valid, valid),
+        weight=layout.sums(w * valid),
+        u=tuple(_weighted_sum([(d.u[j], a) for d, a in comps]) for j in range(len(layout.levels))),
+        n=_counts(layout, valid),
+        kish=_kish(layout, w * valid, valid),
         sigma2=np.full(estimate.size, np.nan),
         dk_rate=_weighted_sum([(d.dk_rate, a) for d, a in comps]),
-        n_strata=int((calibration.design.groups.sum(valid.astype(np.float64)) > 0).sum()),
         estimable=estimable,
     )
 
 
-def _rows(period: str, index: Index, d: _Domains, variance: FloatArray, census: BoolArray,
-          labels: tuple[str, ...], ci_method: str, items: Mapping[str, ItemValues]) -> list[Estimate]:
+def _rows(period: str, index: Index, d: _Domains, variance: FloatArray, census: BoolArray, layout: _Layout,
+          ci_method: str, items: Mapping[str, ItemValues]) -> list[Estimate]:
     low, high = _range(index, items)
     variance = np.maximum(variance, 0.0)
     variance[np.sqrt(variance) <= ZERO_SE * (high - low)] = 0.0  # rounding noise, e.g. all answers alike
     se = np.sqrt(variance)
-    df = np.append(d.n[:-1] - 1, d.n[-1] - d.n_strata)
+    df = d.n - _strata_answering(layout, d.n)
     ok = d.estimable & (d.n > 1) & (df > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         n_kish = d.n / d.kish
@@ -142,10 +217,13 @@ def _rows(period: str, index: Index, d: _Domains, variance: FloatArray, census: 
                    census=census[ok])
     rows: list[Estimate] = []
     position = np.cumsum(ok) - 1
-    for j, stratum in enumerate((*labels, COUNTY)):
+    labels = (*layout.calibration.design.labels, *layout.rollup.labels, COUNTY)
+    levels = np.repeat(layout.levels, layout.level_sizes())
+    for j, stratum in enumerate(labels):
         row = Estimate(period=period, stratum=stratum, index=index.name, kind=index.kind, n=int(d.n[j]),
                        estimate=None, se=None, ci_low=None, ci_high=None, deff=None, deff_kish=None,
-                       n_eff=None, dk_rate=_number(d.dk_rate[j]), ci_method="not estimable")
+                       n_eff=None, dk_rate=_number(d.dk_rate[j]), ci_method="not estimable",
+                       level=str(levels[j]))
         if ok[j]:
             p = position[j]
             row = replace(row, estimate=float(d.estimate[j]), se=float(se[j]), ci_low=float(ci.low[p]),
@@ -153,6 +231,12 @@ def _rows(period: str, index: Index, d: _Domains, variance: FloatArray, census: 
                           n_eff=_number(n_eff[j]), ci_method=str(ci.method[p]), df=int(df[j]))
         rows.append(row)
     return rows
+
+
+def _strata_answering(layout: _Layout, n: FloatArray) -> FloatArray:
+    """The design df's strata count per domain: 1 for a township, else its townships with answers."""
+    answering = (n[:layout.towns] > 0).astype(np.float64)
+    return np.concatenate([np.ones(layout.towns), layout.up(answering), [answering.sum()]])
 
 
 def _weighted_sum(terms: list[tuple[FloatArray, float]]) -> FloatArray:
@@ -166,25 +250,20 @@ def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
 
 
-def _by_domain(calibration: Calibration, values: FloatArray) -> FloatArray:
-    """Township sums then the county sum."""
-    return np.append(calibration.design.groups.sum(values), values.sum())
+def _counts(layout: _Layout, valid: BoolArray) -> FloatArray:
+    return layout.sums(valid.astype(np.float64))
 
 
-def _counts(calibration: Calibration, valid: BoolArray) -> FloatArray:
-    return _by_domain(calibration, valid.astype(np.float64))
-
-
-def _kish(calibration: Calibration, wv: FloatArray, valid: BoolArray) -> FloatArray:
-    n, total = _counts(calibration, valid), _by_domain(calibration, wv)
-    kish: FloatArray = np.divide(n * _by_domain(calibration, wv * wv), total * total,
-                                 out=np.full(n.size, np.nan), where=total > 0)
+def _kish(layout: _Layout, wv: FloatArray, valid: BoolArray) -> FloatArray:
+    n, total = _counts(layout, valid), layout.sums(wv)
+    kish: FloatArray = np.divide(n * layout.sums(wv * wv), total * total, out=np.full(n.size, np.nan),
+                                 where=total > 0)
     return kish
 
 
-def _dk_rate(calibration: Calibration, valid: BoolArray) -> FloatArray:
-    w = calibration.weights
-    return _ratio(_by_domain(calibration, w * ~valid), _by_domain(calibration, w))
+def _dk_rate(layout: _Layout, valid: BoolArray) -> FloatArray:
+    w = layout.calibration.weights
+    return _ratio(layout.sums(w * ~valid), layout.sums(w))
 
 
 def _range(index: Index, items: Mapping[str, ItemValues]) -> tuple[float, float]:

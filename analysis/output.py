@@ -13,10 +13,11 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from analysis.results import COUNTY, AnalysisResult, Change, Estimate, Rank, SmallAreaEstimate
+from analysis.results import COUNTY, STRATUM, AnalysisResult, Change, Estimate, Rank, SmallAreaEstimate
 
 CSV_COLUMNS = ("period", "stratum", "index", "n", "estimate", "se", "ci_low", "ci_high", "deff", "n_eff")
-EXTRA_COLUMNS = ("kind", "df", "ci_method", "deff_kish", "dk_rate", "change", "change_se", "change_p",
+SUMMARY_STRATA = 60  # a period with more townships than this gets a summary on the console
+EXTRA_COLUMNS = ("level", "kind", "df", "ci_method", "deff_kish", "dk_rate", "change", "change_se", "change_p",
                  "change_p_adjusted", "rank", "rank_low", "rank_high", "tier", "eblup", "eblup_mse")
 
 
@@ -28,7 +29,7 @@ def csv_rows(result: AnalysisResult) -> list[dict[str, object]]:
     rows = []
     for e in result.estimates:
         key = (e.period, e.stratum, e.index)
-        rows.append({**{c: getattr(e, c) for c in CSV_COLUMNS}, "kind": e.kind, "df": e.df,
+        rows.append({**{c: getattr(e, c) for c in CSV_COLUMNS}, "level": e.level, "kind": e.kind, "df": e.df,
                      "ci_method": e.ci_method, "deff_kish": e.deff_kish, "dk_rate": e.dk_rate,
                      **_change(changes.get(key)), **_rank(ranks.get(key)), **_small(small.get(key))})
     return rows
@@ -89,10 +90,21 @@ def write_weights(weights: pd.DataFrame, path: Path, id_column: str = "id") -> N
     frame.to_csv(path, index=False, float_format="%.17g")
 
 
-def print_summary(result: AnalysisResult, console: Console | None = None) -> None:
+def print_summary(result: AnalysisResult, console: Console | None = None, full_table: Path | None = None) -> None:
+    """The estimates table per period, the weights and the flags.
+
+    A large run (more than ``SUMMARY_STRATA`` townships in a period) shows its groups and the whole
+    file only, and says that every row is in ``full_table``; its flags are counted, not listed.
+    """
     console = console or Console()
     for period in dict.fromkeys(e.period for e in result.estimates):
-        console.print(_period_table(period, [e for e in result.estimates if e.period == period]))
+        rows = [e for e in result.estimates if e.period == period]
+        towns = _townships(rows)
+        large = towns > SUMMARY_STRATA
+        console.print(_period_table(period, [e for e in rows if e.level != STRATUM or e.stratum == COUNTY]
+                                    if large else rows))
+        if large:
+            console.print(f"{towns} townships not shown" + (f"; every row is in {full_table}" if full_table else ""))
     for d in result.diagnostics:
         if d.stratum == COUNTY:
             console.print(f"weights {d.period}: min {d.min:.4g}, max {d.max:.4g}, CV {d.cv:.3f}, Kish deff "
@@ -100,10 +112,25 @@ def print_summary(result: AnalysisResult, console: Console | None = None) -> Non
     significant = [c for c in result.changes if c.significant]
     if result.changes:
         console.print(f"changes: {len(significant)} of {len(result.changes)} significant after adjustment")
-    for line in result.flags:
-        console.print(f"[yellow]flag[/yellow] {line}")
+    if len(result.flags) > SUMMARY_STRATA:
+        console.print(f"[yellow]flag[/yellow] {len(result.flags)} flags (see --json 'flags')")
+    else:
+        for line in result.flags:
+            console.print(f"[yellow]flag[/yellow] {line}")
     if result.log:
         console.print(f"{len(result.log)} weighting notes (see --json 'log')")
+
+
+def is_large(result: AnalysisResult) -> bool:
+    """Whether :func:`print_summary` leaves the townships out."""
+    by_period: dict[str, list[Estimate]] = {}
+    for e in result.estimates:
+        by_period.setdefault(e.period, []).append(e)
+    return any(_townships(rows) > SUMMARY_STRATA for rows in by_period.values())
+
+
+def _townships(rows: list[Estimate]) -> int:
+    return len({e.stratum for e in rows if e.level == STRATUM and e.stratum != COUNTY})
 
 
 def _period_table(period: str, estimates: list[Estimate]) -> Table:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.changes import ADJUSTMENTS, changes
 from analysis.errors import AnalysisError
-from analysis.estimates import estimate_period
+from analysis.estimates import Rollup, estimate_period
 from analysis.grouping import IntArray
 from analysis.indices import ItemValues, all_items
 from analysis.integrity import jumps, straightliners
@@ -27,8 +27,18 @@ from analysis.responses import ResponseColumns, Responses
 from analysis.results import COUNTY, AnalysisResult, Estimate
 from analysis.sae import PSI, small_area
 from analysis.spec import Spec
+from analysis.stages import Stages, unrecorded
 from analysis.variance import PROJECTIONS
-from analysis.weights import METHODS, CollapseRule, TrimRule, WeightingOptions, build_grid, calibrate, design
+from analysis.weights import (
+    METHODS,
+    CollapseRule,
+    StratifiedDesign,
+    TrimRule,
+    WeightingOptions,
+    build_grid,
+    calibrate,
+    design,
+)
 from analysis.weights.rake import TOLERANCE
 
 
@@ -39,6 +49,7 @@ class Options:
     id_column: str = "id"
     stratum: str = "township"
     period_column: str = "wave"
+    group: str | None = None  # column of each township's group (e.g. county): estimates per group too
     by: tuple[str, ...] | None = None
     method: str | None = None  # "poststratify" (cells) or "rake" (margins)
     ci: str = "logit"
@@ -68,7 +79,7 @@ class AnalysisRun:
 
 
 def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame | Population, spec: Spec,
-                 options: Options = Options()) -> AnalysisRun:
+                 options: Options = Options(), stages: Stages = unrecorded) -> AnalysisRun:
     options.check()
     if isinstance(population, pd.DataFrame):
         population = Population.from_frame(population, options.stratum, options.by)
@@ -76,8 +87,9 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     method = options.method or ("poststratify" if population.kind == "cells" else "rake")
     if isinstance(responses, pd.DataFrame):
         columns = ResponseColumns(tuple(spec.questions()), by, options.id_column, options.stratum,
-                                  options.period_column)
-        responses = Responses.from_frame(responses, columns)
+                                  options.period_column, options.group)
+        with stages("checks"):
+            responses = Responses.from_frame(responses, columns)
     result = AnalysisResult(log=list(population.notes))
     if method == "rake":
         result.log += population.margin_targets().log
@@ -92,27 +104,32 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     se_vs_county: dict[tuple[str, str, str], float] = {}
     for period in periods:
         in_period = responses.period.codes == responses.period.uniques.tolist().index(period)
-        rows = _rows_by_cell(np.flatnonzero(in_period), responses, codes, population, by)
-        plan = design(responses.stratum.codes[rows], responses.stratum.uniques, totals,
-                      period if len(periods) > 1 else "")
-        grid = build_grid(plan.stratum, plan.labels, by, tuple(population.levels[v] for v in by),
-                          tuple(c[rows] for c in codes))
-        weighting = WeightingOptions(method, options.collapse, options.trim, options.tol)
-        calibration = calibrate(plan, grid, population, weighting, period if len(periods) > 1 else "")
+        with stages("weights"):
+            rows = _rows_by_cell(np.flatnonzero(in_period), responses, codes, population, by)
+            plan = design(responses.stratum.codes[rows], responses.stratum.uniques, totals,
+                          period if len(periods) > 1 else "")
+            grid = build_grid(plan.stratum, plan.labels, by, tuple(population.levels[v] for v in by),
+                              tuple(c[rows] for c in codes))
+            weighting = WeightingOptions(method, options.collapse, options.trim, options.tol)
+            calibration = calibrate(plan, grid, population, weighting, period if len(periods) > 1 else "")
         weights[rows] = calibration.weights
         result.diagnostics += calibration.diagnostics
         result.log += calibration.log
-        found = estimate_period(period, calibration, _take(items, rows), spec.indices, options.ci,
-                                options.projection)
-        result.estimates += found.estimates + _unsampled(period, plan.labels, population, spec, result)
+        with stages("estimates"):
+            found = estimate_period(period, calibration, _take(items, rows), spec.indices, options.ci,
+                                    options.projection, _rollup(responses, rows, plan, options.group))
+            result.estimates += found.estimates + _unsampled(period, plan.labels, population, spec, result)
         se_vs_county.update({(period, i, t): se for (i, t), se in found.se_vs_county.items()})
         if spec.integrity.straightlining:
             battery = {q: responses.answers[q][rows] for q in spec.integrity.straightlining}
             result.integrity += straightliners(responses.ids[rows].tolist(),
                                                responses.stratum.values[rows].tolist(), battery, period)
-    result.changes = changes(result.estimates, periods, options.adjust)
-    result.ranks = ranks(result.estimates, se_vs_county, options.seed, options.rank_draws)
-    result.small_area, sae_log = small_area(result.estimates, options.aux, options.psi)
+    with stages("changes"):
+        result.changes = changes(result.estimates, periods, options.adjust)
+    with stages("ranks"):
+        result.ranks = ranks(result.estimates, se_vs_county, options.seed, options.rank_draws)
+    with stages("small-area"):
+        result.small_area, sae_log = small_area(result.estimates, options.aux, options.psi)
     result.log += sae_log
     result.integrity += jumps(result.changes, spec.integrity.jump_z)
     result.flags += _flag_lines(result)
@@ -145,6 +162,17 @@ def _rows_by_cell(rows: IntArray, responses: Responses, codes: tuple[IntArray, .
     return rows[np.lexsort((within, town))]
 
 
+def _rollup(responses: Responses, rows: IntArray, plan: StratifiedDesign, name: str | None) -> Rollup:
+    """The groups of the period's townships; their rows are labelled ``name:group``."""
+    if responses.group is None:
+        return Rollup()
+    per_town = np.zeros(len(plan.labels), dtype=np.intp)
+    per_town[plan.stratum] = responses.group.codes[rows]
+    present, group_of = np.unique(per_town, return_inverse=True)
+    prefix = name or "group"
+    return Rollup(group_of.astype(np.intp), tuple(f"{prefix}:{g}" for g in responses.group.uniques[present]))
+
+
 def _period_order(labels: list[str]) -> list[str]:
     numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
     if numbers.notna().all():
@@ -159,7 +187,8 @@ def _take(items: dict[str, ItemValues], rows: IntArray) -> dict[str, ItemValues]
 def _unsampled(period: str, sampled: tuple[str, ...], population: Population, spec: Spec,
                result: AnalysisResult) -> list[Estimate]:
     """Not-estimable rows for townships of the population without respondents in this period."""
-    missing = [t for t in population.townships if t not in sampled]
+    present = set(sampled)
+    missing = [t for t in population.townships if t not in present]
     if not missing:
         return []
     result.log.append(f"period {period}: no respondents in {', '.join(missing)}; the county estimates "

@@ -1,6 +1,7 @@
 """Township ranks with simulated rank intervals, and tiers against the county.
 
-Rank 1 is the highest estimate (ties broken by township code). The rank interval is the central 95%
+Townships are ranked among the townships, groups of townships (counties of a province) among the
+groups. Rank 1 is the highest estimate (ties broken by township code). The rank interval is the central 95%
 of the ranks in ``draws`` joint draws from the estimates' sampling distributions N(estimate, SE^2),
 independent across townships (independent strata), from a generator seeded by ``seed`` and the
 period and index, so runs repeat exactly. Tier: "above" or "below" when the township differs from
@@ -12,40 +13,47 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
+from analysis.grouping import FloatArray
 from analysis.intervals import Z
-from analysis.results import COUNTY, Estimate, Rank
+from analysis.results import COUNTY, STRATUM, Estimate, Rank
 
 DRAWS = 5000
+CHUNK = 500  # draws ranked at a time: bounds the memory at CHUNK x units floats
+LOW, HIGH = 0.025, 0.975
 
 
 def ranks(estimates: list[Estimate], se_vs_county: Mapping[tuple[str, str, str], float], seed: int,
           draws: int = DRAWS) -> list[Rank]:
-    """Ranks of the estimable townships per period and index; ``se_vs_county`` keyed by
-    (period, index, township)."""
+    """Ranks of the estimable townships, and of the groups (e.g. counties) among themselves, per period
+    and index; ``se_vs_county`` keyed by (period, index, township or group)."""
+    county: dict[tuple[str, str], Estimate] = {}
+    peers: dict[tuple[str, str, str], list[Estimate]] = {}
+    for e in estimates:
+        if e.stratum == COUNTY:
+            county[(e.period, e.index)] = e
+        elif e.estimate is not None and e.se is not None:
+            peers.setdefault((e.period, e.index, e.level), []).append(e)
     out: list[Rank] = []
-    keys = dict.fromkeys((e.period, e.index) for e in estimates)
-    for period, index in keys:
-        towns = sorted((e for e in estimates if e.period == period and e.index == index
-                        and e.stratum != COUNTY and e.estimate is not None and e.se is not None),
-                       key=lambda e: e.stratum)
-        county = next(e for e in estimates if e.period == period and e.index == index and e.stratum == COUNTY)
-        if towns:
-            out += _rank_group(period, index, towns, county, se_vs_county, seed, draws)
+    for (period, index, level), rows in peers.items():
+        stream = f"{period}\x1f{index}" + ("" if level == STRATUM else f"\x1f{level}")
+        rng = np.random.default_rng([seed, zlib.crc32(stream.encode())])
+        out += _rank_group(period, index, sorted(rows, key=lambda e: e.stratum), county[(period, index)],
+                           se_vs_county, rng, draws)
     return out
 
 
 def _rank_group(period: str, index: str, towns: list[Estimate], county: Estimate,
-                se_vs_county: Mapping[tuple[str, str, str], float], seed: int, draws: int) -> list[Rank]:
+                se_vs_county: Mapping[tuple[str, str, str], float], rng: np.random.Generator,
+                draws: int) -> list[Rank]:
     est = np.array([e.estimate for e in towns], dtype=np.float64)
     se = np.array([e.se for e in towns], dtype=np.float64)
-    point = _descending_ranks(est[None, :])[0]
-    rng = np.random.default_rng([seed, zlib.crc32(f"{period}\x1f{index}".encode())])
-    simulated = _descending_ranks(est + se * rng.standard_normal((draws, est.size)))
-    low = np.quantile(simulated, 0.025, axis=0, method="lower").astype(int)
-    high = np.quantile(simulated, 0.975, axis=0, method="higher").astype(int)
+    point = _descending_ranks(est[None, :], "stable")[0]
+    low, high = rank_intervals(est, se, rng, draws)
     out = []
     for j, e in enumerate(towns):
         tier = _tier(e, county, se_vs_county.get((period, index, e.stratum)))
@@ -54,11 +62,34 @@ def _rank_group(period: str, index: str, towns: list[Estimate], county: Estimate
     return out
 
 
-def _descending_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks along the last axis, largest first, earlier column first on ties."""
-    order = np.argsort(-values, axis=-1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, values.shape[-1] + 1)[None, :], axis=-1)
+def rank_intervals(est: FloatArray, se: FloatArray, rng: np.random.Generator,
+                   draws: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """Per unit, the 2.5% quantile of its simulated ranks rounded down and the 97.5% one rounded up
+    (numpy's "lower" and "higher" quantiles).
+
+    Draws are ranked ``CHUNK`` at a time (the generator gives the same numbers as in one call) with
+    numpy's unstable SIMD sort; ties, which only units with SE 0 and equal estimates have, are then
+    put in column order, as a stable sort would. The quantiles come from one partial sort per unit.
+    """
+    ties = [np.flatnonzero((se == 0) & (est == value)) for value in np.unique(est[se == 0])]
+    ties = [columns for columns in ties if columns.size > 1]
+    ranks = np.empty((est.size, draws), dtype=np.int32)
+    for start in range(0, draws, CHUNK):
+        size = min(CHUNK, draws - start)
+        chunk = _descending_ranks(est + se * rng.standard_normal((size, est.size)), "quicksort")
+        for columns in ties:
+            chunk[:, columns] = np.sort(chunk[:, columns], axis=1)
+        ranks[:, start:start + size] = chunk.T
+    lower, upper = int(np.floor(draws * LOW - LOW)), int(np.ceil(draws * HIGH - HIGH))
+    parted = np.partition(ranks, (lower, upper), axis=1)
+    return parted[:, lower], parted[:, upper]
+
+
+def _descending_ranks(values: FloatArray, kind: Literal["stable", "quicksort"]) -> NDArray[np.int32]:
+    """1-based ranks along the last axis, largest first (earlier column first on ties if stable)."""
+    order = np.argsort(-values, axis=-1, kind=kind)
+    ranks = np.empty(order.shape, dtype=np.int32)
+    ranks[np.arange(order.shape[0])[:, None], order] = np.arange(1, values.shape[-1] + 1, dtype=np.int32)
     return ranks
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from analysis.errors import InputError, row_error
+from analysis.grouping import BoolArray
 from analysis.results import COUNTY
 
 SINGLE_PERIOD = "all"
@@ -26,6 +27,7 @@ class ResponseColumns:
     id: str = "id"
     stratum: str = "township"
     period: str = "wave"
+    group: str | None = None  # the group (e.g. county) each township lies in
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Responses:
     labels: NDArray[np.object_]
     source: str = "responses"
     first_line: int | None = None
+    group: Labels | None = None  # one per township, checked
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -68,6 +71,7 @@ class Responses:
     def from_frame(cls, frame: pd.DataFrame, columns: ResponseColumns, *, source: str = "responses",
                    first_line: int | None = None) -> Responses:
         needed = [columns.id, columns.stratum, *columns.by, *columns.questions]
+        needed += [columns.group] if columns.group is not None else []
         missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
         if missing:
             raise InputError(f"no column(s) {', '.join(map(repr, missing))}; the columns are "
@@ -91,7 +95,24 @@ class Responses:
             period = Labels(np.zeros(len(frame), dtype=np.intp), np.array([SINGLE_PERIOD], dtype=object))
         by = {name: _labels(frame[name], name, fail) for name in columns.by}
         answers = {name: _codes(frame[name], name, fail) for name in columns.questions}
-        return cls(ids, period, stratum, by, answers, labels, source, first_line)
+        group = None
+        if columns.group is not None:
+            group = _labels(frame[columns.group], columns.group, fail)
+            _one_group_each(stratum, group, columns.group, fail)
+        return cls(ids, period, stratum, by, answers, labels, source, first_line, group)
+
+
+def _one_group_each(stratum: Labels, group: Labels, name: str, fail: Fail) -> None:
+    """Every township lies in one group: the first row that puts it in another one is an error."""
+    first = np.zeros(stratum.uniques.size, dtype=np.intp)
+    present, first_row = np.unique(stratum.codes, return_index=True)
+    first[present] = first_row
+    other = group.codes != group.codes[first[stratum.codes]]
+    if other.any():
+        position = int(np.flatnonzero(other)[0])
+        town = stratum.values[position]
+        raise fail(position, f"township {town!r} is in {name} {group.values[first[stratum.codes[position]]]!r} "
+                   f"on an earlier row and in {group.values[position]!r} here", name)
 
 
 def _labels(column: pd.Series, name: str, fail: Fail) -> Labels:
@@ -108,14 +129,27 @@ def _labels(column: pd.Series, name: str, fail: Fail) -> Labels:
 
 
 def _ids(column: pd.Series, name: str, fail: Fail) -> NDArray[np.object_]:
-    raw = column.to_numpy(dtype=object)
-    ids = np.array([str(v).strip() if v == v and v is not None else "" for v in raw], dtype=object)
-    bad = (ids == "") | pd.Series(ids).duplicated().to_numpy()
+    if isinstance(column.dtype, pd.ArrowDtype | pd.StringDtype):  # stripped in Arrow, not per object
+        ids: NDArray[np.object_] = column.str.strip().to_numpy(dtype=object, na_value="")
+    else:
+        raw = column.to_numpy(dtype=object)
+        ids = np.array([str(v).strip() if v == v and v is not None else "" for v in raw], dtype=object)
+    bad = (ids == "") | _repeated(ids)
     if bad.any():
         position = int(np.flatnonzero(bad)[0])
         message = "is blank" if ids[position] == "" else f"id {ids[position]!r} appears more than once"
         raise fail(position, message, name)
     return ids
+
+
+def _repeated(values: NDArray[np.object_]) -> BoolArray:
+    """True where a value appeared on an earlier row."""
+    codes, uniques = pd.factorize(values)
+    repeated = np.zeros(values.size, dtype=bool)
+    if uniques.size < values.size:
+        repeated[:] = True
+        repeated[np.unique(codes, return_index=True)[1]] = False
+    return repeated
 
 
 def _codes(column: pd.Series, name: str, fail: Fail) -> NDArray[np.float64]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 COUNTY = "ALL"
+STRATUM, GROUP, ALL = "stratum", "group", "all"  # an estimate's level: township, county, whole file
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Estimate:
     ci_method: str = "logit"  # "logit", "wilson", "kg", "t" (scores), "kg-range (se=0)", "census",
     # "not estimable"
     df: int | None = None  # degrees of freedom of the t quantiles
+    level: str = STRATUM  # STRATUM (a township), GROUP (e.g. a county of a province) or ALL (COUNTY)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.grouping import FloatArray
-from analysis.results import COUNTY, Estimate, SmallAreaEstimate
+from analysis.results import COUNTY, STRATUM, Estimate, SmallAreaEstimate
 
 PSI = ("pooled", "direct")
 
@@ -66,13 +66,18 @@ def synthetic(fit: FayHerriot, x: FloatArray, x_fit: FloatArray,
 
 
 def _fisher_step(y: FloatArray, psi: FloatArray, x: FloatArray, sigma2: float) -> float:
-    v_inv = 1.0 / (sigma2 + psi)
-    xtv = x.T * v_inv
-    q = np.linalg.inv(xtv @ x)
-    p = np.diag(v_inv) - xtv.T @ q @ xtv
-    py = p @ y
-    score = -0.5 * np.trace(p) + 0.5 * float(py @ py)
-    information = 0.5 * float(np.sum(p * p.T))
+    """REML score over Fisher information for sigma2_v, with P = V^-1 - V^-1 X Q X' V^-1 never formed:
+
+    tr P = sum v - tr(Q X'V^2 X), P y = v y - v X Q X'(v y), tr(P P) = sum v^2 - 2 tr(Q X'V^3 X)
+    + tr(Q A Q A), A = X'V^2 X, with v = 1/(sigma2_v + psi) (V^-1 diagonal).
+    """
+    v = 1.0 / (sigma2 + psi)
+    q = np.linalg.inv((x.T * v) @ x)
+    a = (x.T * v**2) @ x
+    qa = q @ a
+    py = v * y - v * (x @ (q @ (x.T @ (v * y))))
+    score = -0.5 * (v.sum() - np.trace(qa)) + 0.5 * float(py @ py)
+    information = 0.5 * (float(np.sum(v**2)) - 2 * np.trace(q @ ((x.T * v**3) @ x)) + np.trace(qa @ qa))
     return float(score / information)
 
 
@@ -100,7 +105,8 @@ def small_area(estimates: list[Estimate], aux: pd.DataFrame | None, psi_method: 
     out: list[SmallAreaEstimate] = []
     log: list[str] = []
     for period, index in dict.fromkeys((e.period, e.index) for e in estimates):
-        towns = [e for e in estimates if e.period == period and e.index == index and e.stratum != COUNTY]
+        towns = [e for e in estimates if e.period == period and e.index == index and e.stratum != COUNTY
+                 and e.level == STRATUM]
         rows, note = _fit_group(towns, aux, psi_method)
         out += rows
         if note:

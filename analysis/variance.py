@@ -29,9 +29,9 @@ least-squares problem per township.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
+from scipy import sparse
 
-from analysis.grouping import FloatArray, Groups
+from analysis.grouping import FloatArray, IntArray
 from analysis.weights.calibrate import Calibration
 from analysis.weights.design import StratifiedDesign
 
@@ -50,7 +50,7 @@ class Residualiser:
         self.calibration = calibration
         self.base = calibration.design.base
         if projection == "exact":
-            self._columns, self._inverse = _normal_equations(calibration)
+            self._indicator, self._inverse = _normal_equations(calibration)
 
     def __call__(self, u: FloatArray) -> FloatArray:
         cells = self.calibration.cells
@@ -59,18 +59,10 @@ class Residualiser:
         return residual
 
     def _exact(self, u: FloatArray) -> FloatArray:
-        """Per-cell fitted values of the weighted least-squares fit of u on the group indicators."""
+        """Per-cell fitted values X b of the weighted least-squares fit of u on the group indicators X."""
         per_cell = self.calibration.cells.sum(self.base[:, None] * u)
-        by_column = np.concatenate([g.sum(per_cell)[keep] for g, keep in self._columns])
-        beta = self._inverse @ by_column
-        fitted = np.zeros_like(per_cell)
-        start = 0
-        for groups, keep in self._columns:
-            coefficients = np.zeros((groups.size, u.shape[1]))
-            coefficients[keep] = beta[start:start + int(keep.sum())]
-            start += int(keep.sum())
-            fitted += groups.spread(coefficients)
-        return fitted
+        beta = self._inverse @ (self._indicator.T @ per_cell)
+        return np.asarray(self._indicator @ beta)
 
     def _sweeps(self, per_cell: FloatArray) -> FloatArray:
         """Per-cell offsets after R rake()'s sweeps: e <- e - (mean of e in its group), margin by margin."""
@@ -84,39 +76,70 @@ class Residualiser:
         return offset
 
 
-def _normal_equations(calibration: Calibration) -> tuple[list[tuple[Groups, np.ndarray]], FloatArray]:
-    """Kept groups of every grouping and the block pseudo-inverse of X'DX over them.
+def _normal_equations(calibration: Calibration) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """The (cells x kept groups) indicator X and the pseudo-inverse of X'DX, both sparse.
 
     In every grouping after the first, one group per township is left out: each grouping's
     indicators already add up to the township's, so keeping them all only adds exact collinearity.
+    Groups lie within one township, so X'DX is block-diagonal by township and so is its inverse.
     """
-    base_per_cell = calibration.cells.sum(calibration.design.base)
-    columns: list[tuple[Groups, np.ndarray]] = []
-    owners = []
+    cells = calibration.cell_township.size
+    rows, columns, owners = [], [], []
+    width = 0
     for k, groups in enumerate(calibration.groupings):
         town = np.full(groups.size, -1)
         inside = groups.ids >= 0
         town[groups.ids[inside]] = calibration.cell_township[inside]
         keep = town >= 0
         if k > 0:
-            last = {int(t): j for j, t in enumerate(town) if t >= 0}
-            keep[list(last.values())] = False
-        columns.append((groups, keep))
+            last = np.full(int(calibration.cell_township.max()) + 1, -1)
+            np.maximum.at(last, town[keep], np.flatnonzero(keep))
+            keep[last[last >= 0]] = False
+        column = np.where(keep, np.cumsum(keep) - 1 + width, -1)
+        member = inside & (column[groups.ids.clip(0)] >= 0)
+        rows.append(np.flatnonzero(member))
+        columns.append(column[groups.ids[member]])
         owners.append(town[keep])
-    cross = _cross_products(columns, base_per_cell)
-    owner = np.concatenate(owners)
-    inverse = np.zeros_like(cross)
-    for t in np.unique(owner):
-        block = np.ix_(owner == t, owner == t)
-        inverse[block] = linalg.pinvh(cross[block], rtol=RANK_TOL)
-    return columns, inverse
+        width += int(keep.sum())
+    row, col = np.concatenate(rows), np.concatenate(columns)
+    indicator = sparse.csr_matrix((np.ones(row.size), (row, col)), shape=(cells, width))
+    base_per_cell = calibration.cells.sum(calibration.design.base)
+    cross = (indicator.T @ sparse.diags(base_per_cell) @ indicator).tocoo()
+    return indicator, _block_pinv(cross, np.concatenate(owners))
 
 
-def _cross_products(columns: list[tuple[Groups, np.ndarray]], base_per_cell: FloatArray) -> FloatArray:
-    """X'DX for the kept group indicators, from cell totals of the base weights."""
-    indicator = np.concatenate([np.eye(g.size)[g.ids.clip(0)][:, keep] * (g.ids >= 0)[:, None]
-                                for g, keep in columns], axis=1)
-    return np.asarray(indicator.T @ (base_per_cell[:, None] * indicator))
+def _block_pinv(cross: sparse.coo_matrix, owner: IntArray) -> sparse.csr_matrix:
+    """Pseudo-inverse of a symmetric matrix whose entries lie in blocks of equal ``owner``.
+
+    The blocks are gathered by size into stacks of small dense matrices and inverted together.
+    """
+    count = np.bincount(owner)
+    order = np.argsort(owner, kind="stable")
+    start = np.cumsum(count) - count
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size) - start[owner[order]]
+    rows, columns, values = [], [], []
+    for size in np.unique(count[count > 0]):
+        towns = np.flatnonzero(count == size)
+        slot = np.full(count.size, -1)
+        slot[towns] = np.arange(towns.size)
+        mine = slot[owner[cross.row]] >= 0
+        stack = np.zeros((towns.size, size, size))
+        stack[slot[owner[cross.row[mine]]], position[cross.row[mine]], position[cross.col[mine]]] = cross.data[mine]
+        members = order[start[towns][:, None] + np.arange(size)]
+        rows.append(np.broadcast_to(members[:, :, None], stack.shape).ravel())
+        columns.append(np.broadcast_to(members[:, None, :], stack.shape).ravel())
+        values.append(_pinvh(stack).ravel())
+    shape = (owner.size, owner.size)
+    return sparse.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=shape)
+
+
+def _pinvh(stack: FloatArray) -> FloatArray:
+    """Pseudo-inverses of symmetric matrices (scipy's ``pinvh`` with ``rtol=RANK_TOL``, batched)."""
+    eigenvalues, vectors = np.linalg.eigh(stack)
+    cutoff = RANK_TOL * np.abs(eigenvalues).max(axis=-1, keepdims=True)
+    inverse = np.divide(1.0, eigenvalues, out=np.zeros_like(eigenvalues), where=np.abs(eigenvalues) > cutoff)
+    return np.asarray((vectors * inverse[..., None, :]) @ np.swapaxes(vectors, -1, -2))
 
 
 def stratum_contributions(z: FloatArray, design: StratifiedDesign) -> FloatArray:

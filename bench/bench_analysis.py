@@ -15,7 +15,6 @@ import argparse
 import resource
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -66,16 +65,23 @@ cat(t[["elapsed"]], "\n")
 """
 
 
-def synthetic(respondents: int, townships: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+def synthetic(respondents: int, townships: int, seed: int = 1, counties: int = 0,
+              sizes: tuple[int, int] = (40_000, 400_000)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Respondents and margins; with ``counties`` > 0 each township also lies in a county (column
+    ``county``, counties of unequal numbers of townships)."""
     rng = np.random.default_rng(seed)
-    names = np.array([f"T{h:02d}" for h in range(1, townships + 1)])
-    sizes = rng.integers(40_000, 400_000, townships).astype(float)
+    width = max(2, len(str(townships)))
+    names = np.array([f"T{h:0{width}d}" for h in range(1, townships + 1)])
+    population = rng.integers(*sizes, townships).astype(float)
     town = np.repeat(np.arange(townships), respondents // townships)
     n = town.size
     age = rng.choice(4, size=n, p=[0.15, 0.25, 0.3, 0.3])
     sex = rng.choice(2, size=n, p=[0.45, 0.55])
     frame = pd.DataFrame({"id": np.arange(1, n + 1).astype(str), "township": names[town],
                           "age_group": AGES[age], "sex": SEXES[sex]})
+    if counties:
+        county = np.sort(np.r_[np.arange(counties), rng.integers(0, counties, townships - counties)])
+        frame.insert(1, "county", np.array([f"C{c:03d}" for c in range(counties)])[county][town])
     for q in ITEMS:
         codes = np.array([1, 2, 3, 4, 5, 8, 9]) if q == "q_safety" else np.array([1, 2, 3, 4, 8])
         p = rng.dirichlet(np.ones(codes.size) * 4, size=townships)
@@ -84,9 +90,9 @@ def synthetic(respondents: int, townships: int, seed: int = 1) -> tuple[pd.DataF
     age_share, sex_share = np.array([0.2, 0.27, 0.28, 0.25]), np.array([0.49, 0.51])
     rows = []
     for h, name in enumerate(names):
-        rows.append((name, "total", "all", sizes[h]))
-        rows += [(name, "age_group", a, sizes[h] * s) for a, s in zip(AGES, age_share, strict=True)]
-        rows += [(name, "sex", x, sizes[h] * s) for x, s in zip(SEXES, sex_share, strict=True)]
+        rows.append((name, "total", "all", population[h]))
+        rows += [(name, "age_group", a, population[h] * s) for a, s in zip(AGES, age_share, strict=True)]
+        rows += [(name, "sex", x, population[h] * s) for x, s in zip(SEXES, sex_share, strict=True)]
     return frame, pd.DataFrame(rows, columns=["township", "margin", "level", "N"])
 
 
@@ -144,4 +150,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -184,14 +184,13 @@ def _margins(grid: CellGrid, population: Population, counts: FloatArray, d: Floa
     targets = population.margin_targets()
     margins: list[Margin] = []
     names: list[list[tuple[int, str]]] = []
-    town = grid.township_of()
     for k, variable in enumerate(grid.by):
         level = grid.level_of(k)
         groups = np.full(grid.size, -1, dtype=np.intp)
         totals: list[float] = []
         labels: list[tuple[int, str]] = []
         for h in np.flatnonzero(raked):
-            mine = town == h
+            mine = slice(h * grid.per_township, (h + 1) * grid.per_township)  # a township's cells
             n_l = bincount(level[mine], counts[mine], len(grid.levels[k]))
             wanted = targets.margins[variable].get(grid.townships[h], {})
             N_l = np.array([wanted.get(lv, 0.0) for lv in grid.levels[k]])
@@ -287,12 +286,20 @@ def _groupings(grid: CellGrid, ps_groups: IntArray, raked: BoolArray, raking: _R
 
 def _diagnostics(design: StratifiedDesign, weights: FloatArray, counts: FloatArray, capped: BoolArray,
                  grid: CellGrid, record: _Record) -> tuple[WeightDiagnostics, ...]:
+    """Weight summaries per township, from group sums in one pass (no mask per township)."""
     trimmed = bincount(grid.township_of(), counts * capped, len(design.labels))
-    out = []
-    for h, label in enumerate(design.labels):
-        w = weights[design.stratum == h]
-        out.append(_summary(record.period, label, w, tuple(record.merged.get(h, [])), int(trimmed[h]),
-                            tuple(record.notes.get(h, []))))
+    groups, stratum = design.groups, design.stratum
+    n = design.n.astype(np.float64)
+    mean = groups.sum(weights) / n
+    cv = np.sqrt(groups.sum((weights - mean[stratum]) ** 2) / n) / mean
+    low, high = np.full(n.size, np.inf), np.full(n.size, -np.inf)
+    np.minimum.at(low, stratum, weights)
+    np.maximum.at(high, stratum, weights)
+    out = [WeightDiagnostics(period=record.period, stratum=label, n=int(design.n[h]), min=float(low[h]),
+                             max=float(high[h]), cv=float(cv[h]), deff_kish=float(1.0 + cv[h] * cv[h]),
+                             cells_collapsed=tuple(record.merged.get(h, [])), trimmed=int(trimmed[h]),
+                             notes=tuple(record.notes.get(h, [])))
+           for h, label in enumerate(design.labels)]
     merged = tuple(record.prefix(h) + text for h, texts in sorted(record.merged.items()) for text in texts)
     out.append(_summary(record.period, COUNTY, weights, merged, int(trimmed.sum()), ()))
     return tuple(out)

@@ -1,6 +1,8 @@
 """``minyi analyze``: weight and estimate a flat file (design.md "Flat-file analysis").
 
-A plain function with typer annotations; minyi/cli.py registers it. Bad input exits 2 with a
+A plain function with typer annotations; minyi/cli.py registers it. A run with more townships than
+the console can show prints a summary and writes every row to the --csv file (or, without one,
+to RESPONSES' name + ``.estimates.csv`` in the current directory). Bad input exits 2 with a
 message naming the file, line and column; it never shows a traceback.
 """
 
@@ -8,21 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
-from analysis.errors import AnalysisError, InputError
-from analysis.flatfile import read_csv_strings, read_population, read_responses
-from analysis.output import print_summary, write_csv, write_json, write_weights
-from analysis.pipeline import Options, run_analysis
-from analysis.responses import ResponseColumns
-from analysis.spec import load_spec
-from analysis.weights import CollapseRule, TrimRule
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def analyze(
-    responses: Path = typer.Argument(..., help="RESPONSES.csv: one row per respondent.", show_default=False),
+    responses: Path = typer.Argument(..., help="RESPONSES.csv (or .parquet): one row per respondent.",
+                                     show_default=False),
     population: Path = typer.Option(..., "--population", help="POP.csv: cell counts or margins per township."),
     spec: Path = typer.Option(..., "--spec", help="SPEC.yaml: the indices."),
     method: str | None = typer.Option(None, "--method",
@@ -32,6 +30,8 @@ def analyze(
     id_column: str = typer.Option("id", "--id-column", help="Respondent id column."),
     stratum: str = typer.Option("township", "--stratum", help="Stratum (township) column."),
     period_column: str = typer.Option("wave", "--period-column", help="Period column (optional in the data)."),
+    group: str | None = typer.Option(None, "--group", help="Column naming each township's group (e.g. county): "
+                                     "estimates per group too, as strata GROUP:VALUE (level 'group')."),
     json_out: Path | None = typer.Option(None, "--json", help="Write every result as JSON."),
     csv_out: Path | None = typer.Option(None, "--csv", help="Write one row per period x stratum x index."),
     weights_out: Path | None = typer.Option(None, "--weights", help="Write each respondent's final weight."),
@@ -51,14 +51,25 @@ def analyze(
                                     "for the Fay-Herriot estimates."),
 ) -> None:
     """Weight RESPONSES to POP and estimate the indices of SPEC per period, township and county."""
+    # Imported here so that `minyi analyze --help` does not wait for pandas and scipy.
+    from analysis.errors import AnalysisError
+    from analysis.flatfile import read_population, read_responses
+    from analysis.output import is_large, print_summary, write_csv, write_json, write_weights
+    from analysis.pipeline import Options, run_analysis
+    from analysis.responses import ResponseColumns
+    from analysis.spec import load_spec
+    from analysis.weights import CollapseRule, TrimRule
+
+    full_table = csv_out
     try:
         index_spec = load_spec(spec)
         by_vars = tuple(v.strip() for v in by.split(",") if v.strip()) if by else None
         pop = read_population(population, stratum, by_vars)
         by_vars = by_vars or pop.by
-        columns = ResponseColumns(tuple(index_spec.questions()), by_vars, id_column, stratum, period_column)
+        columns = ResponseColumns(tuple(index_spec.questions()), by_vars, id_column, stratum, period_column, group)
         options = Options(
-            id_column=id_column, stratum=stratum, period_column=period_column, by=by_vars, method=method, ci=ci,
+            id_column=id_column, stratum=stratum, period_column=period_column, group=group, by=by_vars,
+            method=method, ci=ci,
             projection=variance, collapse=CollapseRule(min_cell, max_adjustment, not no_collapse),
             trim=TrimRule(trim_upper, trim_lower, trim_median), adjust=adjust, seed=seed,
             aux=_covariates(aux) if aux else None)
@@ -68,18 +79,25 @@ def analyze(
                             (weights_out, lambda p: write_weights(run.weights, p, id_column))):
             if path is not None:
                 _write(path, write)
+        if full_table is None and is_large(run.result):
+            full_table = Path(f"{responses.stem}.estimates.csv")
+            _write(full_table, lambda p: write_csv(run.result, p))
     except AnalysisError as exc:
         typer.echo(f"minyi analyze: {exc}", err=True)
         raise typer.Exit(2) from None
-    print_summary(run.result)
+    print_summary(run.result, full_table=full_table)
 
 
 def _covariates(path: Path) -> pd.DataFrame:
+    from analysis.flatfile import read_csv_strings
+
     frame = read_csv_strings(path)
     return frame.set_index(frame.columns[0])
 
 
 def _write(path: Path, write: Callable[[Path], None]) -> None:
+    from analysis.errors import InputError
+
     try:
         write(path)
     except OSError as exc:

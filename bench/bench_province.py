@@ -1,0 +1,145 @@
+"""Benchmark: ``minyi analyze``'s stages on a province and on a county.
+
+    .venv/bin/python bench/bench_province.py [--case province|county|both] [--no-r]
+
+* province: 1,000,000 respondents, 157 counties, 3,350 townships, raking by age x sex, 4 indices,
+  estimates per township, county (``--group county``) and the province;
+* county: 200,000 respondents, 20 townships, raking, township and county SEs, the 7 indices of
+  bench_analysis.py, and R ``survey`` on the same data when Rscript has it.
+
+Data are generated (seeded) by bench_analysis.synthetic and written as CSV and Parquet to a
+temporary directory. For each stage the wall time and the peak resident memory during that stage
+(``VmHWM`` after resetting it through /proc/self/clear_refs) are printed; the figures are
+measurements, not pass/fail limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench_analysis import SPEC, synthetic, time_r
+from rich.console import Console
+
+from analysis.flatfile import read_population, read_responses
+from analysis.output import print_summary, write_csv
+from analysis.pipeline import Options, run_analysis
+from analysis.responses import ResponseColumns
+from analysis.spec import parse_spec
+
+PROVINCE_INDICES = ("safety", "safety_score", "police", "court")
+
+
+@dataclass
+class Recorder:
+    """Wall time and peak RSS per stage; a stage entered again adds its time."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_mib: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        _reset_peak()
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            self.peak_mib[name] = max(self.peak_mib.get(name, 0.0), _peak_rss_mib())
+
+    def report(self, title: str) -> None:
+        print(f"{title}:")
+        for name, seconds in self.seconds.items():
+            print(f"  {name:<14} {seconds:8.3f} s   peak RSS {self.peak_mib[name]:8.0f} MiB")
+        print(f"  {'total':<14} {sum(self.seconds.values()):8.3f} s   peak RSS "
+              f"{max(self.peak_mib.values()):8.0f} MiB (largest stage)")
+
+
+def _reset_peak() -> None:
+    """Linux: writing 5 to clear_refs resets the high-water mark of the resident set."""
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    respondents: int
+    townships: int
+    counties: int
+    indices: tuple[str, ...] | None  # None: every index of bench_analysis.SPEC
+
+
+CASES = {
+    "province": Case("province", 1_000_000, 3_350, 157, PROVINCE_INDICES),
+    "county": Case("county", 200_000, 20, 0, None),
+}
+
+
+def run_case(case: Case, directory: Path, r: bool) -> None:
+    frame, margins = synthetic(case.respondents, case.townships, counties=case.counties,
+                               sizes=(5_000, 60_000) if case.counties else (40_000, 400_000))
+    spec_dict = {"indices": {k: v for k, v in SPEC["indices"].items()
+                             if case.indices is None or k in case.indices}}
+    spec = parse_spec(spec_dict)
+    data, parquet, pop = directory / f"{case.name}.csv", directory / f"{case.name}.parquet", directory / "pop.csv"
+    frame.to_csv(data, index=False)
+    frame.to_parquet(parquet, index=False)
+    margins.to_csv(pop, index=False)
+    group = "county" if case.counties else None
+    by = ("age_group", "sex")
+    columns = ResponseColumns(tuple(spec.questions()), by, group=group)
+    stages = Recorder()
+    with stages("read csv"):
+        responses = read_responses(data, columns)
+    with stages("read parquet"):
+        read_responses(parquet, columns)
+    with stages("read pop"):
+        population = read_population(pop, "township", by)
+    began = time.perf_counter()
+    run = run_analysis(responses, population, spec, Options(by=by, method="rake", group=group), stages)
+    pipeline = time.perf_counter() - began
+    with stages("write csv"):
+        write_csv(run.result, directory / "out.csv")
+    with stages("console"):
+        print_summary(run.result, Console(file=io.StringIO(), width=160))
+    print(f"{case.name}: {len(frame):,} respondents, {case.townships:,} townships"
+          + (f", {case.counties} counties" if case.counties else "") + f", {len(spec.indices)} indices, raking")
+    stages.report("stages")
+    print(f"weights and every estimate (run_analysis): {pipeline:.2f} s")
+    if r:
+        r_seconds = time_r(frame, margins)
+        if r_seconds is None:
+            print("R survey: not run (Rscript with the survey package not found)")
+        else:
+            total = sum(stages.seconds.values()) - stages.seconds["read parquet"]
+            print(f"R survey: rake() + svyby(svymean) for {len(spec.indices) - 1} indices (reading excluded): "
+                  f"{r_seconds:.2f} s; R / python end to end (reading CSV to writing CSV, {total:.2f} s) "
+                  f"= {r_seconds / total:.0f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=(*CASES, "both"), default="both")
+    parser.add_argument("--no-r", action="store_true", help="skip the R comparison of the county case")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in CASES if args.case == "both" else (args.case,):
+            run_case(CASES[name], Path(tmp), r=not args.no_r and name == "county")
+
+
+if __name__ == "__main__":
+    main()
