@@ -70,6 +70,7 @@ class AnswerRow:
     code: int | None = None
     codes: tuple[int, ...] | None = None
     value: float | None = None
+    raw_input: str = ""  # the keys, without the "#" that ends an entry
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def snapshot(session: Session, ids: Ids) -> Snapshot:
     return Snapshot(
         interviews=tuple(InterviewRow(i.status, i.consent, i.current_question, i.language) for i in interviews),
         answers=tuple(AnswerRow(a.question_id, a.status, a.code, tuple(a.codes) if a.codes is not None else None,
-                                a.value) for a in answers),
+                                a.value, a.raw_input) for a in answers),
         case=CaseRow(case.status, case.final_disposition, case.last_temp_disposition, case.contacted,
                      case.callback_at),
         attempts=tuple(AttemptRow(a.status, a.outcome, a.temp_disposition) for a in attempts),
@@ -150,10 +151,11 @@ def snapshot(session: Session, ids: Ids) -> Snapshot:
 def _answers(entries: tuple[str, ...]) -> tuple[AnswerRow, ...]:
     rows = []
     for qid, keys in zip(QUESTIONS, entries, strict=False):
+        keyed = keys.rstrip("#")
         if qid == "d_years":
-            rows.append(AnswerRow(qid, AnswerStatus.ANSWERED, value=float(keys.rstrip("#"))))
+            rows.append(AnswerRow(qid, AnswerStatus.ANSWERED, value=float(keyed), raw_input=keyed))
         else:
-            rows.append(AnswerRow(qid, AnswerStatus.ANSWERED, code=_code(qid, keys)))
+            rows.append(AnswerRow(qid, AnswerStatus.ANSWERED, code=_code(qid, keys), raw_input=keyed))
     return tuple(sorted(rows, key=lambda r: r.question_id))
 
 
@@ -180,7 +182,7 @@ RESUMED = replace(COMPLETE, attempts=(replace(ANSWERED, temp_disposition=aapor.P
 
 REFUSED = Snapshot(
     interviews=(InterviewRow(InterviewStatus.REFUSED, False, "consent", "zh"),),
-    answers=(AnswerRow("consent", AnswerStatus.ANSWERED, code=3),),
+    answers=(AnswerRow("consent", AnswerStatus.ANSWERED, code=3, raw_input="3"),),
     case=CaseRow(CaseStatus.FINAL, aapor.REFUSAL, aapor.REFUSAL, True, None),
     attempts=(replace(ANSWERED, temp_disposition=aapor.REFUSAL),),
     tasks=(), do_not_call=(), other_case=OPEN_ELSEWHERE,
@@ -188,7 +190,7 @@ REFUSED = Snapshot(
 
 OPTED_OUT = Snapshot(
     interviews=(InterviewRow(InterviewStatus.OPTED_OUT, False, "consent", "zh"),),
-    answers=(AnswerRow("consent", AnswerStatus.ANSWERED, code=9),),
+    answers=(AnswerRow("consent", AnswerStatus.ANSWERED, code=9, raw_input="9"),),
     case=CaseRow(CaseStatus.FINAL, aapor.REFUSAL, aapor.REFUSAL, True, None),
     attempts=(replace(ANSWERED, temp_disposition=aapor.REFUSAL),),
     tasks=(), do_not_call=(("ivr_opt_out", "main"),), other_case=(CaseStatus.FINAL, aapor.REFUSAL),
@@ -203,10 +205,10 @@ OPERATOR = Snapshot(
     tasks=((TaskKind.OPERATOR, TaskStatus.OPEN),), do_not_call=(), other_case=OPEN_ELSEWHERE,
 )
 
-CALLBACK_AT = callback_time("tomorrow_evening", START, DialPolicy())  # 2026-11-03 19:00 in Shanghai
+CALLBACK_AT = callback_time("tomorrow_evening", START, DialPolicy())  # 2026-11-03 18:30 in Shanghai
 CALLBACK = Snapshot(
     interviews=(InterviewRow(InterviewStatus.CALLBACK, False, "consent", "zh"),),
-    answers=(AnswerRow("consent", AnswerStatus.ANSWERED, code=2),),
+    answers=(AnswerRow("consent", AnswerStatus.ANSWERED, code=2, raw_input="2"),),
     case=CaseRow(CaseStatus.CALLBACK, None, NEVER_AVAILABLE, True, CALLBACK_AT),
     attempts=(replace(ANSWERED, temp_disposition=NEVER_AVAILABLE),),
     tasks=(), do_not_call=(), other_case=OPEN_ELSEWHERE,
