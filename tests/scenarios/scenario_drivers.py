@@ -168,7 +168,7 @@ class TwilioDriver:
         app = Flask(__name__)
         services = Services(settings, bench.sessions, bench.clock)
         app.extensions["minyi"] = services
-        hooks = build_webhooks(services)  # type: ignore[arg-type]
+        hooks = build_webhooks(services)
         hooks.retry = self._sleeps.policy()
         app.extensions[EXTENSION] = hooks
         app.register_blueprint(bp, url_prefix="/twilio")
@@ -181,7 +181,7 @@ class TwilioDriver:
     def play(self, call: Call, *, duplicate: bool) -> None:
         request = self.bench.dial(self.name)
         aid = request.attempt_id
-        line = TwilioCall(self.app.test_client(), self.settings, _AnyTwiml(), aid,  # type: ignore[arg-type]
+        line = TwilioCall(self.app.test_client(), self.settings, _AnyTwiml(), aid,
                           "CA" + uuid.uuid4().hex)
         for status in ("initiated", "ringing"):
             line.notify(self.urls.status(aid), {"CallStatus": status})
@@ -215,7 +215,7 @@ class TwilioDriver:
 
 # -- Asterisk -----------------------------------------------------------------------------------
 
-class RedeliveringAsterisk(FakeAsterisk):
+class RedeliveringAsterisk(FakeAsterisk):  # type: ignore[misc]
     """A fake Asterisk whose events of a channel's end (StasisEnd, ChannelDestroyed) reach the
     app twice, as after a re-delivery."""
 

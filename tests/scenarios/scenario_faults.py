@@ -13,7 +13,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 
 
 class LostConnection:
@@ -21,11 +22,9 @@ class LostConnection:
         self.engine, self.at = engine, at
         self.answer_commits = 0
         self.fired = 0
-        self.errors: list[BaseException] = []
+        self.errors: list[DBAPIError] = []
         self._admin: Engine | None = None
         if engine.dialect.name == "postgresql":
-            from sqlalchemy import create_engine
-
             self._admin = create_engine(engine.url, isolation_level="AUTOCOMMIT")
         event.listen(engine, "after_cursor_execute", self._executed)
         event.listen(engine, "commit", self._commit)
@@ -48,7 +47,8 @@ class LostConnection:
         conn.info.pop("answer_written", None)
 
     def _failed(self, context: Any) -> None:
-        self.errors.append(context.sqlalchemy_exception)
+        if isinstance(context.sqlalchemy_exception, DBAPIError):
+            self.errors.append(context.sqlalchemy_exception)
 
     def _commit(self, conn: Connection) -> None:
         if not conn.info.pop("answer_written", False):
