@@ -242,7 +242,18 @@ class _Settlement:
         latest = self.history[case.id][-1][0] == attempt.id
         if case.status != CaseStatus.FINAL and (latest or outcome.action in (Action.FINAL, Action.OPT_OUT)):
             self._move(case, attempt, result, outcome)
+        elif case.status == CaseStatus.FINAL and latest:
+            self._note(case, outcome)
         self.applied.append(_applied(attempt.id, outcome.temp, case))
+
+    def _note(self, case: _Case, outcome: Outcome) -> None:
+        """A case closed while its latest call was on (an opt-out puts the number on the
+        do-not-call list, which closes the case, before the call ends) keeps its final code, and
+        still records that call: whether a person answered, and the call's code."""
+        case.contacted = case.contacted or outcome.contact
+        case.last_temp_disposition = outcome.temp
+        case.updated_at = self.now
+        self.moved[case.id] = case
 
     def _move(self, case: _Case, attempt: _Attempt, result: CallResult, outcome: Outcome) -> None:
         case.contacted = case.contacted or outcome.contact

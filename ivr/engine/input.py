@@ -27,30 +27,34 @@ class Entry:
 
 
 def parse_entry(q: qm.Question, raw: str) -> Entry | str:
-    """An :class:`Entry`, or ``"invalid"`` / ``"out_of_range"`` (a message name) to re-prompt with."""
+    """An :class:`Entry`, or ``"invalid"`` / ``"out_of_range"`` (a message name) to re-prompt with.
+
+    The entry's keys are kept without the ``#`` that ends it: Twilio's ``<Gather>`` never sends
+    it, and on ARI an entry of the longest length ends without it, so every channel stores what
+    the resident keyed in the same way."""
     keys = raw.rstrip("#")
     if q.type == qm.NUMBER:
-        return _number(q, raw, keys)
+        return _number(q, keys)
     if q.type == qm.MULTIPLE:
-        return _multiple(q, raw, keys)
+        return _multiple(q, keys)
     if q.type == qm.OPEN:
         return "invalid"
     if len(keys) != 1 or not keys.isdigit():
         return "invalid"
     choice = q.choice_for_key(int(keys))
-    return Entry(AnswerStatus.ANSWERED, raw, code=choice.code) if choice else "invalid"
+    return Entry(AnswerStatus.ANSWERED, keys, code=choice.code) if choice else "invalid"
 
 
-def _number(q: qm.Question, raw: str, keys: str) -> Entry | str:
+def _number(q: qm.Question, keys: str) -> Entry | str:
     if not keys.isdigit():
         return "invalid"
     value = int(keys)
     if (q.min is not None and value < q.min) or (q.max is not None and value > q.max):
         return "out_of_range"
-    return Entry(AnswerStatus.ANSWERED, raw, value=float(value))
+    return Entry(AnswerStatus.ANSWERED, keys, value=float(value))
 
 
-def _multiple(q: qm.Question, raw: str, keys: str) -> Entry | str:
+def _multiple(q: qm.Question, keys: str) -> Entry | str:
     if not keys.isdigit() or len(set(keys)) != len(keys):
         return "invalid"
     choices = [q.choice_for_key(int(k)) for k in keys]
@@ -59,4 +63,4 @@ def _multiple(q: qm.Question, raw: str, keys: str) -> Entry | str:
     if q.max_choices is not None and len(choices) > q.max_choices:
         return "invalid"
     codes = tuple(sorted(c.code for c in choices if c is not None))
-    return Entry(AnswerStatus.ANSWERED, raw, codes=codes)
+    return Entry(AnswerStatus.ANSWERED, keys, codes=codes)
