@@ -49,5 +49,6 @@ def test_the_guard_comes_with_the_session_factory_not_with_an_import() -> None:
     from survey.db import session_factory
 
     engine = create_engine("sqlite://")
-    assert event.contains(session_factory(engine), "before_flush", audit._refuse_rewrites)
-    assert not event.contains(sessionmaker(engine), "before_flush", audit._refuse_rewrites)
+    guarded, plain = session_factory(engine), sessionmaker(engine)  # both alive: SQLAlchemy keys listeners by id
+    assert event.contains(guarded, "before_flush", audit._refuse_rewrites)
+    assert not event.contains(plain, "before_flush", audit._refuse_rewrites)
