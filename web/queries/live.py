@@ -73,7 +73,7 @@ def _lines(survey: Survey) -> int:
 def _rates(session: Session, survey: Survey, within: Scope) -> list[dict[str, Any]]:
     """AAPOR rates per township and for the county, counted as the bulletin counts them."""
     names = {s.code: s.name_zh for s in survey.strata}
-    rates = within.only(survey_rates(session, survey), lambda r: "" if r.stratum == COUNTY else r.stratum)
+    rates = [r for r in survey_rates(session, survey) if r.stratum == COUNTY or within.has(r.stratum)]
     return [{"stratum": r.stratum, "name": names.get(r.stratum, r.stratum), "e": r.e,
              **{k: r.rates.get(k) for k in RATES}} for r in rates]
 
