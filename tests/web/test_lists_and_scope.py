@@ -128,3 +128,9 @@ def test_a_limited_interviewer_enters_residents_of_their_township_only(web, logi
     assert f'value="{web.demo.survey_id}:T01"' in page and ":T02" not in page
     assert _visit(c, web, "T02", "13907135678").status_code == 200  # the form again, not a task
     assert _visit(c, web, "T01", "13907135678").status_code == 302
+
+
+def test_the_concern_list_has_a_tab_per_status(login) -> None:  # type: ignore[no-untyped-def]
+    page = login("supervisor").text("/concerns/?status=assigned")
+    assert all(f"status={s}" in page for s in ("received", "assigned", "in_progress", "resolved", "revisited"))
+    assert _showing(page).endswith("共 2 条")

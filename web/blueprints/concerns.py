@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length
 from office import concerns as workflow
 from survey.clock import from_local
 from survey.models import Concern, Unit, User
-from survey.vocabulary import CONCERN_ZH, ConcernStatus, Role
+from survey.vocabulary import CONCERN_ORDER, CONCERN_ZH, Role
 from web.access import roles, user
 from web.context import ctx, db
 from web.forms import ActionForm
@@ -55,7 +55,7 @@ def index() -> str:
     query = listing(within, found, overdue_only=bool(request.args.get("overdue")), now=now)
     return render_template("concerns/index.html", page=paginate(db(), query), now=now, status=found.status,
                            found=found, townships=townships(db(), within), overdue=workflow.is_overdue,
-                           categories=workflow.CATEGORIES, statuses=ConcernStatus)
+                           categories=workflow.CATEGORIES, statuses=CONCERN_ORDER)
 
 
 @bp.route("/<int:concern_id>")
@@ -67,7 +67,7 @@ def detail(concern_id: int) -> str:
     return render_template(
         "concerns/detail.html", concern=concern, users=users, actions=workflow.allowed_actions(concern),
         overdue=workflow.is_overdue(concern, ctx().clock.now()), categories=workflow.CATEGORIES,
-        statuses=ConcernStatus, results=workflow.REVISIT_RESULTS, assign_form=form, note_form=NoteForm(),
+        statuses=CONCERN_ORDER, results=workflow.REVISIT_RESULTS, assign_form=form, note_form=NoteForm(),
         revisit_form=RevisitForm(), action=ActionForm(), units=db().scalars(select(Unit).order_by(Unit.code)).all())
 
 
