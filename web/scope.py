@@ -4,8 +4,8 @@ A :class:`Scope` is built from the logged-in user once per request (:func:`scope
 model filters its lists with :meth:`Scope.where`, and every by-id route loads its row with
 :func:`fetch`, which answers 404 for a row out of scope as for one that does not exist, so ids
 cannot be probed. A user limited to some townships sees cases, recordings and concerns of those
-townships only, and surveys that have at least one of them; a responsible unit's account sees its
-own unit's concerns only.
+townships only (an interviewer takes tasks of those townships only), and surveys that have at
+least one of them; a responsible unit's account sees its own unit's concerns only.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 from flask import abort, g
 from sqlalchemy import ColumnElement, Select, select, true
 
-from survey.models import Case, Concern, Interview, Recording, Stratum, Survey
+from survey.models import Case, Concern, FollowUpTask, Interview, Recording, Stratum, Survey
 from survey.vocabulary import Role
 from web.access import user
 from web.context import db
 
-Row = TypeVar("Row", Case, Concern, Recording, Survey)
+Row = TypeVar("Row", Case, Concern, FollowUpTask, Recording, Survey)
 Item = TypeVar("Item")
 
 
@@ -58,6 +58,9 @@ class Scope:
         return Recording.interview_id.in_(select(Interview.id).join(Case, Case.id == Interview.case_id)
                                           .where(self.cases()))
 
+    def tasks(self) -> ColumnElement[bool]:
+        return true() if self.townships is None else FollowUpTask.case_id.in_(select(Case.id).where(self.cases()))
+
     def concerns(self) -> ColumnElement[bool]:
         mine = true() if self.unit_id is None else Concern.unit_id == self.unit_id
         return mine & (true() if self.townships is None else Concern.stratum_id.in_(self._stratum_ids()))
@@ -78,7 +81,8 @@ class Scope:
 
 
 _CLAUSES: dict[type[Any], Callable[[Scope], ColumnElement[bool]]] = {
-    Case: Scope.cases, Recording: Scope.recordings, Concern: Scope.concerns, Survey: Scope.surveys}
+    Case: Scope.cases, Recording: Scope.recordings, Concern: Scope.concerns, Survey: Scope.surveys,
+    FollowUpTask: Scope.tasks}
 
 
 def of_user(role: str, townships: list[str] | None, unit_id: int | None) -> Scope:

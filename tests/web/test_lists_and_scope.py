@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from dialer.dnc import add_to_dnc
-from survey.models import Case, Contact
+from survey.models import Case, Contact, FollowUpTask
 from survey.phones import PhoneVault
 from survey.vocabulary import CaseStatus
 
@@ -134,3 +134,14 @@ def test_the_concern_list_has_a_tab_per_status(login) -> None:  # type: ignore[n
     page = login("supervisor").text("/concerns/?status=assigned")
     assert all(f"status={s}" in page for s in ("received", "assigned", "in_progress", "resolved", "revisited"))
     assert _showing(page).endswith("共 2 条")
+
+
+def test_a_limited_interviewer_queues_and_takes_tasks_of_their_township_only(web, login) -> None:  # type: ignore[no-untyped-def]
+    c = login("interviewer_t01")
+    taken = []
+    while (response := c.post("/console/next")).headers["Location"].startswith("/console/task/"):
+        taken.append(int(response.headers["Location"].rsplit("/", 1)[1]))
+    with web.sessions() as s:
+        townships = {s.get(FollowUpTask, t).case.stratum_id for t in taken}  # type: ignore[union-attr]
+    assert taken and townships == {web.demo.strata["T01"]}
+    assert "东湖街道" not in login("interviewer_t01").text("/console/")  # T02 is not queued for them

@@ -135,7 +135,7 @@ def _refused(exc: Exception) -> None:
 @roles(Role.INTERVIEWER)
 def queue_page() -> str:
     staff = _staff()
-    return render_template("console/queue.html", rows=queue(db(), staff.id, ctx().clock.now()),
+    return render_template("console/queue.html", rows=queue(db(), staff.id, ctx().clock.now(), scope()),
                            mine=my_open_tasks(db(), staff.id), form=ActionForm())
 
 
@@ -144,7 +144,7 @@ def queue_page() -> str:
 def next_case() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
-    task = ops.claim_next(db(), _staff(), ctx().clock)
+    task = ops.claim_next(db(), _staff(), ctx().clock, scope().where(FollowUpTask))
     if task is None:
         flash(_("No case is due right now."), "info")
         return redirect(url_for("console.queue"))
