@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from calls.callbacks import agree_callback
@@ -71,12 +71,15 @@ class Staff:
         return f"staff:{self.id}"
 
 
-def claim_next(session: Session, staff: Staff, clock: Clock) -> FollowUpTask | None:
-    """Take the most urgent due task; None when nothing is due. Safe against two interviewers
-    pressing "next" at once: the conditional UPDATE lets only one of them have it."""
+def claim_next(session: Session, staff: Staff, clock: Clock,
+               within: ColumnElement[bool] | None = None) -> FollowUpTask | None:
+    """Take the most urgent due task (among those ``within`` allows: the interviewer's townships);
+    None when nothing is due. Safe against two interviewers pressing "next" at once: the
+    conditional UPDATE lets only one of them have it."""
     now = clock.now()
     candidates = session.scalars(open_tasks(staff.id).where(
-        or_(FollowUpTask.due_at.is_(None), FollowUpTask.due_at <= now)).limit(25)).all()
+        or_(FollowUpTask.due_at.is_(None), FollowUpTask.due_at <= now), within if within is not None else true())
+        .limit(25)).all()
     for task in candidates:
         if _obsolete(session, task):
             task.status, task.closed_at = TaskStatus.CANCELLED, now

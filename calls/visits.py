@@ -2,6 +2,10 @@
 survey, identified by the resident's phone number (which de-duplicates against the phone sample
 and lets the centre call back for the revisit). The interview itself runs in the console in mode
 ``f2f``, so one survey mixes IVR, CATI and door-to-door answers.
+
+Whoever types a number learns only whether it can be entered: a number on the do-not-call list, a
+closed case, a case someone is working on and a case of another township are all refused with the
+same message (:func:`_not_here`), so the form cannot be used to look a resident up.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ class F2FError(Refused):
     pass
 
 
+def _not_here() -> F2FError:
+    return F2FError("this resident cannot be entered here: ask your supervisor")
+
+
 def start_visit(session: Session, staff: Staff, vault: PhoneVault, clock: Clock, *, survey_id: int, township: str,
                 number: str) -> FollowUpTask:
     """A task held by ``staff`` for the resident's case (found by number, or added to the township)."""
@@ -34,12 +42,12 @@ def start_visit(session: Session, staff: Staff, vault: PhoneVault, clock: Clock,
         raise F2FError("the phone number is not valid: %(reason)s", reason=str(exc)) from None
     number_hash = vault.hash(e164)
     if session.get(DoNotCall, number_hash) is not None:
-        raise F2FError("this resident asked never to be contacted by the centre")
+        raise _not_here()
     case = _case(session, survey, stratum, vault, e164, line_type, number_hash, clock)
     busy = session.scalar(select(FollowUpTask.id).where(FollowUpTask.case_id == case.id,
                                                         FollowUpTask.status == TaskStatus.IN_PROGRESS))
     if busy is not None:
-        raise F2FError("someone is working on this resident's case right now")
+        raise _not_here()
     return take_case(session, case, staff, clock, TaskKind.F2F_VISIT, "door-to-door visit")
 
 
@@ -65,9 +73,7 @@ def _case(session: Session, survey: Survey, stratum: Stratum, vault: PhoneVault,
                     status=CaseStatus.FOLLOW_UP, frame={"source": "f2f"}, created_at=now, updated_at=now)
         session.add(case)
         session.flush()
-    elif case.status == CaseStatus.FINAL:
-        raise F2FError("this resident's case is already closed (%(code)s)", code=case.final_disposition)
-    elif case.stratum_id != stratum.id:
-        raise F2FError("this resident is in the sample of another township")
+    elif case.status == CaseStatus.FINAL or case.stratum_id != stratum.id:
+        raise _not_here()
     return case
 

@@ -1,4 +1,4 @@
-"""Who may see what: login, roles per view, and the township / unit scope of a user."""
+"""Who may see what: login and roles per view (the rows each user may see: :mod:`web.scope`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any, TypeVar
 
 from flask import abort
 from flask_login import LoginManager, current_user, login_required
-from sqlalchemy import ColumnElement, true
 
-from survey.models import Stratum, User
+from survey.models import User
 from web.context import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,8 +65,3 @@ def user() -> LoginUser:
     """The logged-in user (views behind :func:`roles` only)."""
     return current_user._get_current_object()  # type: ignore[no-any-return]
 
-
-def stratum_filter() -> ColumnElement[bool]:
-    """A WHERE clause limiting strata to the user's township scope."""
-    scope = user().township_scope
-    return Stratum.code.in_(scope) if scope else true()

@@ -58,10 +58,14 @@ STAFF: dict[str, tuple[str, list[str] | None, str | None]] = {
     "transcriber": (Role.TRANSCRIBER, None, None),
     "official": (Role.OFFICIAL, None, None),
     "official_t01": (Role.OFFICIAL, ["T01"], None),
+    "supervisor_t01": (Role.SUPERVISOR, ["T01"], None),
+    "transcriber_t01": (Role.TRANSCRIBER, ["T01"], None),
+    "interviewer_t01": (Role.INTERVIEWER, ["T01"], None),
     "unit_ps01": (Role.UNIT, None, "PS01"),
 }
 DISPLAY = {"admin": "系统管理员", "supervisor": "督导 王芳", "interviewer": "访员 李静", "interviewer2": "访员 赵强",
            "transcriber": "转录员 陈晨", "official": "县委政法委", "official_t01": "城关镇综治办",
+           "supervisor_t01": "城关镇督导 周敏", "transcriber_t01": "城关镇转录员 吴洁", "interviewer_t01": "城关镇访员 郑凯",
            "unit_ps01": "城关派出所"}
 PARTIAL_KEYS = ("1", "1", "1", "1", "2")  # language, consent, two screening questions, q_safety: stops at q_trend
 PARTIAL_RESUMES_AT = "q_trend"

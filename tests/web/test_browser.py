@@ -94,6 +94,20 @@ def test_every_role_logs_in_to_its_own_start_page(browser, site: str, shots: Pat
         page.context.close()
 
 
+def test_the_paged_lists_fit_a_phone(browser, site: str, shots: Path) -> None:  # type: ignore[no-untyped-def]
+    """At 390 px the filters wrap and a wide table scrolls inside its card: the page itself does not."""
+    page = open_as(browser, site, "supervisor")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for name, path in (("cases", "/cases/?page=2"), ("recordings", "/transcribe/?show=all"),
+                           ("concerns", "/concerns/")):
+            page.goto(site + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
+            assert "共" in page.inner_text(".pager"), name
+            page.screenshot(path=str(shots / f"web-{name}-{width}.png"), full_page=True)
+    page.context.close()
+
+
 def _enter(page, key: str) -> None:  # type: ignore[no-untyped-def]
     """Press the keys as the interviewer would; the page submits on a single key or on #."""
     with page.expect_navigation():

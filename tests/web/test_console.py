@@ -135,7 +135,7 @@ def test_door_to_door_visit_enters_a_new_resident_in_mode_f2f(web, login) -> Non
         assert s.scalars(select(Answer.mode).where(Answer.interview_id == interview.id)).all() == ["f2f"]
     again = c.post("/console/f2f", {"survey_id": web.demo.survey_id, "township": f"{web.demo.survey_id}:T03",
                                     "number": "13907135678"}, follow_redirects=True)
-    assert "该居民的个案正在处理中" in again.get_data(as_text=True)
+    assert "无法在此录入该居民" in again.get_data(as_text=True)
 
 
 def test_revisit_call_records_the_answer_and_closes_the_task(web, login) -> None:  # type: ignore[no-untyped-def]

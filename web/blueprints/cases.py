@@ -25,22 +25,22 @@ from survey.models import (
     FollowUpTask,
     Interview,
     Recording,
-    Stratum,
     Survey,
 )
-from survey.vocabulary import Role
+from survey.vocabulary import CaseStatus, Role
 from web.access import roles, user
 from web.context import ctx, db
 from web.i18n import language, refusal
+from web.listing import Filters, paginate, townships
 from web.operations.answers import AnswerEditError, edit_answer
 from web.operations.cases import CaseChangeError, set_final_disposition
 from web.operations.transcripts import audio_path
 from web.queries.questionnaires import questionnaire_of
 from web.queries.script import answer_lines
+from web.scope import fetch, scope
 from web.templating import DISPLAY_TZ
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
-PAGE = 200
 
 
 class AnswerForm(FlaskForm):
@@ -59,11 +59,6 @@ class CallbackForm(FlaskForm):
     when = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
 
 
-def _case(case_id: int) -> Case:
-    case = db().get(Case, case_id)
-    if case is None:
-        abort(404)
-    return case
 
 
 def _back(case: Case) -> Response:
@@ -73,23 +68,25 @@ def _back(case: Case) -> Response:
 @bp.route("/")
 @roles(Role.SUPERVISOR)
 def index() -> str:
-    session = db()
-    surveys = session.scalars(select(Survey).order_by(Survey.id.desc())).all()
+    """The cases of a survey, filtered by township, status and last change, a page at a time."""
+    session, within = db(), scope()
+    surveys = session.scalars(select(Survey).where(within.where(Survey)).order_by(Survey.id.desc())).all()
     survey_id = request.args.get("survey", type=int) or (surveys[0].id if surveys else 0)
-    query = (select(Case).where(Case.survey_id == survey_id).options(joinedload(Case.stratum), joinedload(Case.contact))
-             .order_by(Case.id).limit(PAGE))
-    if request.args.get("township"):
-        query = query.join(Stratum, Stratum.id == Case.stratum_id).where(Stratum.code == request.args["township"])
-    if request.args.get("status"):
-        query = query.where(Case.status == request.args["status"])
-    return render_template("cases/index.html", surveys=surveys, survey_id=survey_id,
-                           cases=session.scalars(query).all(), args=request.args, page=PAGE)
+    found = Filters.from_request()
+    query = (select(Case).where(Case.survey_id == survey_id, within.where(Case), found.in_township(Case.stratum_id),
+                                found.between(Case.updated_at))
+             .options(joinedload(Case.stratum), joinedload(Case.contact)).order_by(Case.id))
+    if found.status:
+        query = query.where(Case.status == found.status)
+    return render_template("cases/index.html", surveys=surveys, survey_id=survey_id, page=paginate(session, query),
+                           found=found, townships=townships(session, within, survey_id),
+                           statuses=[(s.value, s.value) for s in CaseStatus])
 
 
 @bp.route("/<int:case_id>")
 @roles(Role.SUPERVISOR)
 def detail(case_id: int) -> str:
-    case, session, lang = _case(case_id), db(), language()
+    case, session, lang = fetch(Case, case_id), db(), language()
     survey = session.get(Survey, case.survey_id)
     assert survey is not None
     q = questionnaire_of(survey)
@@ -117,7 +114,7 @@ def detail(case_id: int) -> str:
 @bp.route("/<int:case_id>/answer", methods=["POST"])
 @roles(Role.SUPERVISOR)
 def answer(case_id: int) -> Response:
-    case, form = _case(case_id), AnswerForm()
+    case, form = fetch(Case, case_id), AnswerForm()
     if not form.validate_on_submit() or not (form.interview_id.data or "").isdigit():
         abort(400)
     interview = db().get(Interview, int(form.interview_id.data or 0))
@@ -138,7 +135,7 @@ def answer(case_id: int) -> Response:
 @bp.route("/<int:case_id>/disposition", methods=["POST"])
 @roles(Role.SUPERVISOR)
 def disposition(case_id: int) -> Response:
-    case, form = _case(case_id), DispositionForm()
+    case, form = fetch(Case, case_id), DispositionForm()
     if not form.validate_on_submit():
         abort(400)
     try:
@@ -154,7 +151,7 @@ def disposition(case_id: int) -> Response:
 @bp.route("/<int:case_id>/callback", methods=["POST"])
 @roles(Role.SUPERVISOR)
 def callback(case_id: int) -> Response:
-    case, form = _case(case_id), CallbackForm()
+    case, form = fetch(Case, case_id), CallbackForm()
     if not form.validate_on_submit():
         abort(400)
     try:

@@ -18,12 +18,14 @@ from wtforms.validators import DataRequired, Length
 from office import concerns as workflow
 from survey.clock import from_local
 from survey.models import Concern, Unit, User
-from survey.vocabulary import CONCERN_ZH, ConcernStatus, Role
+from survey.vocabulary import CONCERN_ORDER, CONCERN_ZH, Role
 from web.access import roles, user
 from web.context import ctx, db
 from web.forms import ActionForm
 from web.i18n import language, refusal
-from web.queries.concerns import listing, visible
+from web.listing import Filters, paginate, townships
+from web.queries.concerns import listing
+from web.scope import fetch, scope
 from web.templating import DISPLAY_TZ
 
 bp = Blueprint("concerns", __name__, url_prefix="/concerns")
@@ -46,41 +48,26 @@ class RevisitForm(FlaskForm):
     note = TextAreaField(validators=[Length(max=2000)])
 
 
-def _unit_filter() -> int | None:
-    me = user()
-    if me.role != Role.UNIT:
-        return None
-    return me.unit_id if me.unit_id is not None else -1  # a unit account without a unit sees nothing
-
-
-def _concern(concern_id: int) -> Concern:
-    found = db().scalars(visible(unit_id=_unit_filter()).where(Concern.id == concern_id)).first()
-    if found is None:
-        abort(404)
-    return found
-
-
 @bp.route("/")
 @roles(*READERS)
 def index() -> str:
-    now = ctx().clock.now()
-    status = request.args.get("status") or None
-    rows = listing(db(), visible(unit_id=_unit_filter()), status=status, overdue_only=bool(request.args.get("overdue")),
-                   now=now)
-    return render_template("concerns/index.html", concerns=rows, now=now, status=status,
-                           overdue=workflow.is_overdue, categories=workflow.CATEGORIES, statuses=ConcernStatus)
+    now, found, within = ctx().clock.now(), Filters.from_request(), scope()
+    query = listing(within, found, overdue_only=bool(request.args.get("overdue")), now=now)
+    return render_template("concerns/index.html", page=paginate(db(), query), now=now, status=found.status,
+                           found=found, townships=townships(db(), within), overdue=workflow.is_overdue,
+                           categories=workflow.CATEGORIES, statuses=CONCERN_ORDER)
 
 
 @bp.route("/<int:concern_id>")
 @roles(*READERS)
 def detail(concern_id: int) -> str:
-    concern = _concern(concern_id)
+    concern = fetch(Concern, concern_id)
     users = {u.id: u.display_name or u.username for u in db().scalars(select(User))}
     form = AssignForm()
     return render_template(
         "concerns/detail.html", concern=concern, users=users, actions=workflow.allowed_actions(concern),
         overdue=workflow.is_overdue(concern, ctx().clock.now()), categories=workflow.CATEGORIES,
-        statuses=ConcernStatus, results=workflow.REVISIT_RESULTS, assign_form=form, note_form=NoteForm(),
+        statuses=CONCERN_ORDER, results=workflow.REVISIT_RESULTS, assign_form=form, note_form=NoteForm(),
         revisit_form=RevisitForm(), action=ActionForm(), units=db().scalars(select(Unit).order_by(Unit.code)).all())
 
 
@@ -107,7 +94,7 @@ def _zh() -> bool:
 @bp.route("/<int:concern_id>/assign", methods=["POST"])
 @roles(Role.SUPERVISOR)
 def assign(concern_id: int) -> Response:
-    concern, form = _concern(concern_id), AssignForm()
+    concern, form = fetch(Concern, concern_id), AssignForm()
     form.unit_id.choices = [str(i) for i in db().scalars(select(Unit.id))]
     if not form.validate_on_submit() or form.deadline.data is None:
         abort(400)
@@ -123,7 +110,7 @@ def assign(concern_id: int) -> Response:
 @bp.route("/<int:concern_id>/start", methods=["POST"])
 @roles(Role.UNIT)
 def start(concern_id: int) -> Response:
-    concern = _concern(concern_id)
+    concern = fetch(Concern, concern_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
@@ -136,7 +123,7 @@ def start(concern_id: int) -> Response:
 @bp.route("/<int:concern_id>/note", methods=["POST"])
 @roles(Role.UNIT)
 def note(concern_id: int) -> Response:
-    concern, form = _concern(concern_id), NoteForm()
+    concern, form = fetch(Concern, concern_id), NoteForm()
     if not form.validate_on_submit():
         abort(400)
     try:
@@ -149,7 +136,7 @@ def note(concern_id: int) -> Response:
 @bp.route("/<int:concern_id>/resolve", methods=["POST"])
 @roles(Role.UNIT)
 def resolve(concern_id: int) -> Response:
-    concern, form = _concern(concern_id), NoteForm()
+    concern, form = fetch(Concern, concern_id), NoteForm()
     if not form.validate_on_submit():
         abort(400)
     try:
@@ -162,7 +149,7 @@ def resolve(concern_id: int) -> Response:
 @bp.route("/<int:concern_id>/revisit", methods=["POST"])
 @roles(Role.SUPERVISOR)
 def revisit(concern_id: int) -> Response:
-    concern, form = _concern(concern_id), RevisitForm()
+    concern, form = fetch(Concern, concern_id), RevisitForm()
     if not form.validate_on_submit():
         abort(400)
     try:

@@ -42,6 +42,7 @@ from web.operations.concern_intake import concern_from_case
 from web.queries.questionnaires import questionnaire_of
 from web.queries.queue import my_open_tasks, queue
 from web.queries.script import answer_lines, current_screen
+from web.scope import scope
 from web.templating import DISPLAY_TZ
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -134,7 +135,7 @@ def _refused(exc: Exception) -> None:
 @roles(Role.INTERVIEWER)
 def queue_page() -> str:
     staff = _staff()
-    return render_template("console/queue.html", rows=queue(db(), staff.id, ctx().clock.now()),
+    return render_template("console/queue.html", rows=queue(db(), staff.id, ctx().clock.now(), scope()),
                            mine=my_open_tasks(db(), staff.id), form=ActionForm())
 
 
@@ -143,7 +144,7 @@ def queue_page() -> str:
 def next_case() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
-    task = ops.claim_next(db(), _staff(), ctx().clock)
+    task = ops.claim_next(db(), _staff(), ctx().clock, scope().where(FollowUpTask))
     if task is None:
         flash(_("No case is due right now."), "info")
         return redirect(url_for("console.queue"))
@@ -161,6 +162,7 @@ def task(task_id: int) -> str:
     q = questionnaire_of(survey)
     interview = ops.live_interview(session, task, staff)
     shown = interview or (session.get(Interview, task.interview_id) if task.interview_id else None)
+    since = _visit_start(task)
     form_outcome = DispositionForm()
     if interview is not None and interview.status == "complete":
         form_outcome.outcome.data = "complete"
@@ -168,15 +170,24 @@ def task(task_id: int) -> str:
         "console/task.html", task=task, case=case, survey=survey,
         number=ctx().vault.decrypt(case.contact.number_enc), interview=interview,
         screen=current_screen(interview, q, lang) if interview else None,
-        answers=answer_lines(shown, q, lang) if shown else [],
-        attempts=session.scalars(select(CallAttempt).where(CallAttempt.case_id == case.id)
+        answers=answer_lines(shown, q, lang, since) if shown else [],
+        attempts=session.scalars(select(CallAttempt).where(CallAttempt.case_id == case.id,
+                                                           CallAttempt.started_at >= (since or datetime.min))
                                  .order_by(CallAttempt.id.desc())).all(),
-        concerns=session.scalars(select(Concern).where(Concern.case_id == case.id).order_by(Concern.id)).all(),
+        concerns=session.scalars(select(Concern).where(Concern.case_id == case.id,
+                                                       Concern.created_at >= (since or datetime.min))
+                                 .order_by(Concern.id)).all(),
         awaiting=awaiting_revisit(session, case.id) if task.kind == TaskKind.REVISIT else [],
         categories=CATEGORIES, revisit_results=REVISIT_RESULTS, outcomes=OUTCOME_LABELS,
         start_form=StartForm(mode=InterviewMode.F2F if task.kind == TaskKind.F2F_VISIT else InterviewMode.CATI),
         keys_form=KeysForm(), open_form=OpenAnswerForm(), disposition_form=form_outcome, note_form=NoteForm(),
         concern_form=ConcernForm(), revisit_form=RevisitForm(), edit_form=AnswerEditForm(), form=ActionForm())
+
+
+def _visit_start(task: FollowUpTask) -> datetime | None:
+    """A door-to-door visit shows only what happened since it began: the number was typed by the
+    interviewer, so the case's earlier answers, calls and concerns are not theirs to see."""
+    return task.created_at if task.kind == TaskKind.F2F_VISIT else None
 
 
 def _questionnaire(task: FollowUpTask) -> Questionnaire:
@@ -335,10 +346,12 @@ def not_reached(task_id: int) -> Response:
 @bp.route("/f2f", methods=["GET", "POST"])
 @roles(Role.INTERVIEWER)
 def f2f() -> Response | str:
-    form = F2FForm()
-    surveys = db().scalars(select(Survey).where(Survey.status == "active").order_by(Survey.id.desc())).all()
+    form, within = F2FForm(), scope()
+    surveys = db().scalars(select(Survey).where(Survey.status == "active", within.where(Survey))
+                           .order_by(Survey.id.desc())).all()
+    townships = [(s, t) for s in surveys for t in within.only(s.strata, lambda t: t.code)]
     form.survey_id.choices = [str(s.id) for s in surveys]
-    form.township.choices = [f"{s.id}:{t.code}" for s in surveys for t in s.strata]
+    form.township.choices = [f"{s.id}:{t.code}" for s, t in townships]
     if form.validate_on_submit():
         try:
             task = start_visit(db(), _staff(), ctx().vault, ctx().clock, survey_id=form.survey_id.data or 0,
@@ -347,5 +360,4 @@ def f2f() -> Response | str:
             _refused(exc)
         else:
             return _back(task)
-    return render_template("console/f2f.html", form=form, surveys=surveys)
-
+    return render_template("console/f2f.html", form=form, surveys=surveys, townships=townships)

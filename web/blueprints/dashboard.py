@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 from reports.exports import FORMATS
 from survey.models import Survey
 from survey.vocabulary import Role, SurveyStatus
-from web.access import roles, user
+from web.access import roles
 from web.analysis_source import AnalysisUnavailable
 from web.context import ctx, db
 from web.i18n import language
@@ -34,13 +34,15 @@ from web.queries import dashboard
 from web.queries.concerns import status_counts
 from web.queries.downloads import bulletin_pdf, export_file
 from web.queries.questionnaires import questionnaire_of
+from web.scope import fetch, scope
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 VIEWERS = (Role.OFFICIAL, Role.SUPERVISOR)
 
 
 def _surveys() -> list[Survey]:
-    return list(db().scalars(select(Survey).where(Survey.status != SurveyStatus.DRAFT).order_by(Survey.id.desc())))
+    return list(db().scalars(select(Survey).where(Survey.status != SurveyStatus.DRAFT, scope().where(Survey))
+                             .order_by(Survey.id.desc())))
 
 
 @bp.route("/")
@@ -50,25 +52,25 @@ def index() -> str:
     wanted = request.args.get("survey", type=int)
     survey = next((s for s in surveys if s.id == wanted), surveys[0] if surveys else None)
     view, problem = None, None
-    scope = user().township_scope
+    within = scope()
     if survey is not None:
         try:
             result = ctx().analyse(db(), survey)
         except AnalysisUnavailable as exc:
             problem = str(exc)
         else:
-            view = dashboard.build(result, survey, request.args.get("index"), scope, language())
-    concerns = status_counts(db(), survey.id, scope, ctx().clock.now()) if survey else None
+            view = dashboard.build(result, survey, request.args.get("index"), within.codes, language())
+    concerns = status_counts(db(), survey.id, within, ctx().clock.now()) if survey else None
     return render_template("dashboard/index.html", surveys=surveys, survey=survey, view=view, problem=problem,
-                           concerns=concerns, formats=FORMATS, scope=scope)
+                           concerns=concerns, formats=FORMATS, scope=within.codes)
 
 
 @bp.route("/<int:survey_id>/bulletin-<lang>.pdf")
 @roles(*VIEWERS)
 def bulletin(survey_id: int, lang: str) -> Response:
     """The county bulletin of the round (a published document: the same for every official)."""
-    survey = db().get(Survey, survey_id)
-    if survey is None or lang not in ("zh", "en"):
+    survey = fetch(Survey, survey_id)
+    if lang not in ("zh", "en"):
         abort(404)
     try:
         pdf = bulletin_pdf(db(), survey, ctx(), lang)  # type: ignore[arg-type]
@@ -82,11 +84,11 @@ def bulletin(survey_id: int, lang: str) -> Response:
 @bp.route("/<int:survey_id>/export.<fmt>")
 @roles(*VIEWERS)
 def export(survey_id: int, fmt: str) -> Response:
-    survey = db().get(Survey, survey_id)
-    if survey is None or fmt not in FORMATS:
+    survey = fetch(Survey, survey_id)
+    if fmt not in FORMATS:
         abort(404)
     folder = tempfile.TemporaryDirectory(prefix="minyi-export-")
-    path = export_file(db(), survey, questionnaire_of(survey), fmt, user().township_scope, language(),
+    path = export_file(db(), survey, questionnaire_of(survey), fmt, scope().codes, language(),
                        Path(folder.name))
 
     @after_this_request

@@ -3,7 +3,7 @@ and redraws itself; nothing needs a reload."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -14,23 +14,17 @@ from web.context import ctx, db
 from web.i18n import language
 from web.queries.live import snapshot
 from web.queries.questionnaires import questionnaire_of
+from web.scope import fetch, scope
 from web.templating import task_kinds
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 POLL_SECONDS = 3  # app.config["LIVE_POLL_SECONDS"] overrides
 
 
-def _survey(survey_id: int) -> Survey:
-    survey = db().get(Survey, survey_id)
-    if survey is None:
-        abort(404)
-    return survey
-
-
 @bp.route("/")
 @roles(Role.SUPERVISOR)
 def index() -> Response | str:
-    surveys = db().scalars(select(Survey).order_by(Survey.id.desc())).all()
+    surveys = db().scalars(select(Survey).where(scope().where(Survey)).order_by(Survey.id.desc())).all()
     current = next((s for s in surveys if s.status == SurveyStatus.ACTIVE), surveys[0] if surveys else None)
     if current is None:
         return render_template("live/none.html")
@@ -40,8 +34,8 @@ def index() -> Response | str:
 @bp.route("/<int:survey_id>")
 @roles(Role.SUPERVISOR)
 def survey(survey_id: int) -> str:
-    found = _survey(survey_id)
-    data = snapshot(db(), found, questionnaire_of(found), ctx().clock.now(), language())
+    found = fetch(Survey, survey_id)
+    data = snapshot(db(), found, questionnaire_of(found), ctx().clock.now(), language(), scope())
     poll = current_app.config.get("LIVE_POLL_SECONDS", POLL_SECONDS)
     return render_template("live/survey.html", survey=found, data=data, poll=poll, kinds=task_kinds())
 
@@ -49,5 +43,5 @@ def survey(survey_id: int) -> str:
 @bp.route("/<int:survey_id>.json")
 @roles(Role.SUPERVISOR)
 def data(survey_id: int) -> Response:
-    found = _survey(survey_id)
-    return jsonify(snapshot(db(), found, questionnaire_of(found), ctx().clock.now(), language()))
+    found = fetch(Survey, survey_id)
+    return jsonify(snapshot(db(), found, questionnaire_of(found), ctx().clock.now(), language(), scope()))

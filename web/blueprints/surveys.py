@@ -13,6 +13,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from dialer.quotas import progress
+from dialer.sample import ImportReport
 from survey.models import Case, Survey
 from survey.models import Questionnaire as QuestionnaireRow
 from survey.questionnaire import QuestionnaireError, loads
@@ -22,6 +23,7 @@ from web.context import ctx, db
 from web.forms import ActionForm
 from web.i18n import refusal
 from web.operations import surveys as ops
+from web.scope import fetch, scope
 
 bp = Blueprint("surveys", __name__, url_prefix="/surveys")
 
@@ -50,11 +52,18 @@ class SampleForm(FlaskForm):
     replicate_size = IntegerField(validators=[Optional(), NumberRange(min=1)])
 
 
-def _survey(survey_id: int) -> Survey:
-    survey = db().get(Survey, survey_id)
-    if survey is None:
-        abort(404)
+def _survey(survey_id: int, *, whole: bool = False) -> Survey:
+    """The survey if the user may see it (404 otherwise); ``whole``: a change to the whole round
+    (status, calling windows, sample), which a supervisor limited to some townships may not make (403)."""
+    survey = fetch(Survey, survey_id)
+    if whole:
+        _whole_county()
     return survey
+
+
+def _whole_county() -> None:
+    if scope().limited:
+        abort(403)
 
 
 def _refused(exc: Exception) -> None:
@@ -66,9 +75,12 @@ def _refused(exc: Exception) -> None:
 @roles(Role.SUPERVISOR)
 def index() -> str:
     session = db()
-    counts = dict(session.execute(select(Case.survey_id, func.count()).group_by(Case.survey_id)).all())
-    return render_template("surveys/index.html", counts=counts, upload=UploadForm(),
-                           surveys=session.scalars(select(Survey).order_by(Survey.id.desc())).all(),
+    within = scope()
+    counts = dict(session.execute(select(Case.survey_id, func.count()).where(within.where(Case))
+                                  .group_by(Case.survey_id)).all())
+    return render_template("surveys/index.html", counts=counts, upload=UploadForm(), whole=not within.limited,
+                           surveys=session.scalars(select(Survey).where(within.where(Survey))
+                                                   .order_by(Survey.id.desc())).all(),
                            questionnaires=session.scalars(select(QuestionnaireRow)
                                                           .order_by(QuestionnaireRow.id.desc())).all())
 
@@ -76,6 +88,7 @@ def index() -> str:
 @bp.route("/questionnaires", methods=["POST"])
 @roles(Role.SUPERVISOR)
 def upload_questionnaire() -> Response | tuple[str, int]:
+    _whole_county()
     form = UploadForm()
     if not form.validate_on_submit():
         abort(400)
@@ -107,6 +120,7 @@ def questionnaire(questionnaire_id: int) -> str:
 @bp.route("/new", methods=["GET", "POST"])
 @roles(Role.SUPERVISOR)
 def new() -> Response | str:
+    _whole_county()
     form = NewSurveyForm()
     rows = db().scalars(select(QuestionnaireRow).order_by(QuestionnaireRow.id.desc())).all()
     form.questionnaire_id.choices = [str(r.id) for r in rows]
@@ -129,19 +143,24 @@ def new() -> Response | str:
 @bp.route("/<int:survey_id>")
 @roles(Role.SUPERVISOR)
 def detail(survey_id: int) -> str:
-    survey = _survey(survey_id)
+    return _page(_survey(survey_id))
+
+
+def _page(survey: Survey, report: ImportReport | None = None, filename: str | None = None) -> str:
+    """The survey's page (after a sample upload: with the upload's report)."""
     windows = survey.calling_windows or {}
     return render_template(
-        "surveys/detail.html", survey=survey, progress=progress(db(), survey.id), action=ActionForm(),
+        "surveys/detail.html", survey=survey, action=ActionForm(), whole=not scope().limited,
+        progress=scope().only(progress(db(), survey.id), lambda p: p.code),
         windows=WindowsForm(weekday=", ".join(windows.get("weekday", ["18:30-21:00"])),
                             weekend=", ".join(windows.get("weekend", ["09:00-21:00"]))),
-        sample=SampleForm(), report=None)
+        sample=SampleForm(), report=report, filename=filename)
 
 
 @bp.route("/<int:survey_id>/status", methods=["POST"])
 @roles(Role.SUPERVISOR)
 def status(survey_id: int) -> Response:
-    survey = _survey(survey_id)
+    survey = _survey(survey_id, whole=True)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
@@ -158,7 +177,8 @@ def quotas(survey_id: int) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        wanted = {s.code: int(request.form.get(f"quota-{s.code}", s.quota)) for s in survey.strata}
+        wanted = {s.code: int(request.form.get(f"quota-{s.code}", s.quota))
+                  for s in scope().only(survey.strata, lambda s: s.code)}
         ops.set_quotas(db(), survey, wanted, ctx().clock, user().id)
     except ValueError as exc:
         _refused(exc)
@@ -170,7 +190,7 @@ def quotas(survey_id: int) -> Response:
 @bp.route("/<int:survey_id>/windows", methods=["POST"])
 @roles(Role.SUPERVISOR)
 def windows(survey_id: int) -> Response:
-    survey, form = _survey(survey_id), WindowsForm()
+    survey, form = _survey(survey_id, whole=True), WindowsForm()
     if not form.validate_on_submit():
         abort(400)
     try:
@@ -186,7 +206,7 @@ def windows(survey_id: int) -> Response:
 @bp.route("/<int:survey_id>/sample", methods=["POST"])
 @roles(Role.SUPERVISOR)
 def sample(survey_id: int) -> Response | tuple[str, int]:
-    survey, form = _survey(survey_id), SampleForm()
+    survey, form = _survey(survey_id, whole=True), SampleForm()
     if not form.validate_on_submit():
         abort(400)
     upload = form.file.data
@@ -197,10 +217,4 @@ def sample(survey_id: int) -> Response | tuple[str, int]:
     except ops.SurveyChangeError as exc:
         _refused(exc)
         return redirect(url_for("surveys.detail", survey_id=survey.id))
-    windows = survey.calling_windows or {}
-    page = render_template(
-        "surveys/detail.html", survey=survey, progress=progress(db(), survey.id), action=ActionForm(),
-        windows=WindowsForm(weekday=", ".join(windows.get("weekday", [])),
-                            weekend=", ".join(windows.get("weekend", []))),
-        sample=SampleForm(), report=report, filename=upload.filename)
-    return page, 200
+    return _page(survey, report=report, filename=upload.filename), 200

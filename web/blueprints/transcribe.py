@@ -15,14 +15,16 @@ from wtforms import SelectField, TextAreaField
 from wtforms.validators import Length
 
 from office.concerns import CATEGORIES, ConcernError
-from survey.models import Case, Interview, Recording, Stratum
+from survey.models import Case, Interview, Recording
 from survey.vocabulary import Role
-from web.access import roles, stratum_filter, user
+from web.access import roles, user
 from web.context import ctx, db
 from web.forms import ActionForm
 from web.i18n import refusal
+from web.listing import Filters, paginate, townships
 from web.operations.concern_intake import concern_from_recording, recording_concern
 from web.operations.transcripts import TranscriptError, audio_path, save_transcription
+from web.scope import fetch, scope
 
 bp = Blueprint("transcribe", __name__, url_prefix="/transcribe")
 STAFF = (Role.TRANSCRIBER, Role.SUPERVISOR)
@@ -33,32 +35,26 @@ class TranscriptForm(FlaskForm):
     category = SelectField(choices=["", *CATEGORIES])
 
 
-def _recording(recording_id: int) -> Recording:
-    recording = db().get(Recording, recording_id)
-    if recording is None:
-        abort(404)
-    return recording
-
-
 @bp.route("/")
 @roles(*STAFF)
 def index() -> str:
-    show = request.args.get("show", "pending")
+    """Recordings (waiting for a transcription, or all), filtered by township and recording date."""
+    show, found, within = request.args.get("show", "pending"), Filters.from_request(), scope()
     query = (select(Recording).join(Interview, Interview.id == Recording.interview_id)
-             .join(Case, Case.id == Interview.case_id).join(Stratum, Stratum.id == Case.stratum_id)
-             .where(stratum_filter()).options(joinedload(Recording.interview).joinedload(Interview.case)
-                                              .joinedload(Case.stratum))
-             .order_by(Recording.id.desc()).limit(300))
+             .join(Case, Case.id == Interview.case_id)
+             .where(within.where(Recording), found.in_township(Case.stratum_id), found.between(Recording.created_at))
+             .options(joinedload(Recording.interview).joinedload(Interview.case).joinedload(Case.stratum))
+             .order_by(Recording.id.desc()))
     if show == "pending":
         query = query.where(Recording.transcription.is_(None))
-    return render_template("transcribe/index.html", recordings=db().scalars(query).all(), show=show,
-                           categories=CATEGORIES)
+    return render_template("transcribe/index.html", page=paginate(db(), query), show=show, found=found,
+                           townships=townships(db(), within), categories=CATEGORIES)
 
 
 @bp.route("/<int:recording_id>", methods=["GET", "POST"])
 @roles(*STAFF)
 def recording(recording_id: int) -> Response | str:
-    rec = _recording(recording_id)
+    rec = fetch(Recording, recording_id)
     form = TranscriptForm(obj=rec)
     if form.validate_on_submit():
         try:
@@ -80,7 +76,7 @@ def recording(recording_id: int) -> Response | str:
 @bp.route("/<int:recording_id>/concern", methods=["POST"])
 @roles(*STAFF)
 def concern(recording_id: int) -> Response:
-    rec = _recording(recording_id)
+    rec = fetch(Recording, recording_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     return _make_concern(rec)
@@ -100,7 +96,7 @@ def _make_concern(rec: Recording) -> Response:
 @bp.route("/<int:recording_id>/audio")
 @roles(*STAFF)
 def audio(recording_id: int) -> Response:
-    path = audio_path(ctx().settings.recordings_dir, _recording(recording_id))
+    path = audio_path(ctx().settings.recordings_dir, fetch(Recording, recording_id))
     if path is None:
         abort(404)
     mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

@@ -1,18 +1,19 @@
-"""Lists and counts of residents' concerns, by who may see them."""
+"""Lists and counts of residents' concerns, within the user's scope (:mod:`web.scope`)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
 from office.concerns import OPEN
-from survey.models import Concern, Stratum
+from survey.models import Concern
 from survey.vocabulary import CONCERN_ORDER
+from web.listing import Filters
+from web.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -22,30 +23,21 @@ class Counts:
     total: int
 
 
-def visible(*, unit_id: int | None = None, scope: list[str] | None = None) -> Select[Concern]:
-    """Concerns a user may see: a unit's own, or those of the townships in ``scope`` (None: all)."""
-    query = select(Concern).join(Stratum, Stratum.id == Concern.stratum_id)
-    if unit_id is not None:
-        query = query.where(Concern.unit_id == unit_id)
-    if scope:
-        query = query.where(Stratum.code.in_(scope))
-    return query
-
-
-def listing(session: Session, query: Select[Any], *, status: str | None, overdue_only: bool,
-            now: datetime, limit: int = 300) -> list[Concern]:
-    if status in CONCERN_ORDER:
-        query = query.where(Concern.status == status)
+def listing(within: Scope, found: Filters, *, overdue_only: bool, now: datetime) -> Select[Concern]:
+    """Concerns by deadline (none last), filtered by township, status and the date they came in."""
+    query = select(Concern).where(within.where(Concern), found.in_township(Concern.stratum_id),
+                                  found.between(Concern.created_at))
+    if found.status in CONCERN_ORDER:
+        query = query.where(Concern.status == found.status)
     if overdue_only:
         query = query.where(Concern.status.in_(OPEN), Concern.deadline < now)
-    query = query.options(joinedload(Concern.stratum), joinedload(Concern.unit))
-    return list(session.scalars(query.order_by(Concern.deadline.is_(None), Concern.deadline, Concern.id)
-                                .limit(limit)))
+    return (query.options(joinedload(Concern.stratum), joinedload(Concern.unit))
+            .order_by(Concern.deadline.is_(None), Concern.deadline, Concern.id))
 
 
-def status_counts(session: Session, survey_id: int, scope: list[str] | None, now: datetime) -> Counts:
-    rows = session.execute(visible(scope=scope).where(Concern.survey_id == survey_id)
-                           .with_only_columns(Concern.status, Concern.deadline)).all()
+def status_counts(session: Session, survey_id: int, within: Scope, now: datetime) -> Counts:
+    rows = session.execute(select(Concern.status, Concern.deadline)
+                           .where(Concern.survey_id == survey_id, within.where(Concern))).all()
     by_status = Counter(status for status, _ in rows)
     overdue = sum(1 for status, deadline in rows if status in OPEN and deadline is not None and deadline < now)
     return Counts({s: by_status.get(s, 0) for s in CONCERN_ORDER}, overdue, len(rows))

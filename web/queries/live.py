@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from analysis.results import COUNTY
 from dialer.quotas import progress
 from dialer.stats import live_counters
 from reports.results import survey_rates
@@ -25,6 +26,7 @@ from survey.models import Answer, CallAttempt, Case, FollowUpTask, Interview, Su
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
 from survey.vocabulary import AnswerStatus, AttemptStatus, InterviewStatus, TaskStatus
+from web.scope import Scope
 
 RUNNING = (AttemptStatus.QUEUED, AttemptStatus.INITIATED, AttemptStatus.RINGING, AttemptStatus.IN_PROGRESS)
 RATES = ("RR1", "RR3", "COOP1", "REF1", "CON1")
@@ -36,7 +38,10 @@ def local_midnight(now: datetime, tz: str) -> datetime:
     return from_local(local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None), tz)
 
 
-def snapshot(session: Session, survey: Survey, q: Questionnaire, now: datetime, lang: str) -> dict[str, Any]:
+def snapshot(session: Session, survey: Survey, q: Questionnaire, now: datetime, lang: str,
+             within: Scope) -> dict[str, Any]:
+    """The figures of the round; a user limited to some townships sees those townships' rows (and
+    the county's)."""
     since = local_midnight(now, survey.timezone)
     counters = live_counters(session, survey, now)
     staff_calls = session.scalar(select(func.count()).select_from(CallAttempt).where(
@@ -50,8 +55,9 @@ def snapshot(session: Session, survey: Survey, q: Questionnaire, now: datetime, 
                    "dialable": counters.dialable, "callbacks_due": counters.callbacks_due,
                    "follow_up": counters.follow_up, "final": counters.final, "total": counters.total},
         "townships": [{"code": p.code, "name": p.name, "quota": p.quota, "completes": p.completes,
-                       "ratio": round(p.ratio, 4), "filled": p.filled} for p in progress(session, survey.id)],
-        "rates": _rates(session, survey),
+                       "ratio": round(p.ratio, 4), "filled": p.filled}
+                      for p in within.only(progress(session, survey.id), lambda p: p.code)],
+        "rates": _rates(session, survey, within),
         "dispositions": _dispositions(session, survey, since, lang),
         "tasks": _tasks(session, survey),
         "interviewers": _interviewers(session, survey, since),
@@ -64,11 +70,12 @@ def _lines(survey: Survey) -> int:
     return int(sum(int(t.get("lines", 10)) for t in trunks))
 
 
-def _rates(session: Session, survey: Survey) -> list[dict[str, Any]]:
+def _rates(session: Session, survey: Survey, within: Scope) -> list[dict[str, Any]]:
     """AAPOR rates per township and for the county, counted as the bulletin counts them."""
     names = {s.code: s.name_zh for s in survey.strata}
+    rates = [r for r in survey_rates(session, survey) if r.stratum == COUNTY or within.has(r.stratum)]
     return [{"stratum": r.stratum, "name": names.get(r.stratum, r.stratum), "e": r.e,
-             **{k: r.rates.get(k) for k in RATES}} for r in survey_rates(session, survey)]
+             **{k: r.rates.get(k) for k in RATES}} for r in rates]
 
 
 def _dispositions(session: Session, survey: Survey, since: datetime, lang: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from dialer.followup import open_tasks
 from survey.models import Case, FollowUpTask
 from survey.vocabulary import TaskStatus
+from web.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,8 @@ def is_due(task: FollowUpTask, now: datetime) -> bool:
     return task.due_at is None or task.due_at <= now
 
 
-def queue(session: Session, user_id: int, now: datetime, limit: int = 100) -> list[QueueRow]:
-    tasks = session.scalars(open_tasks(user_id).options(
+def queue(session: Session, user_id: int, now: datetime, within: Scope, limit: int = 100) -> list[QueueRow]:
+    tasks = session.scalars(open_tasks(user_id).where(within.where(FollowUpTask)).options(
         joinedload(FollowUpTask.case).joinedload(Case.stratum)).limit(limit)).all()
     rows = [QueueRow(t, is_due(t, now)) for t in tasks]
     return [r for r in rows if r.due] + [r for r in rows if not r.due]

@@ -4,6 +4,7 @@ screen (the message items read before it, its text, and the keys it takes)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ivr.engine.state import Phase, stored_state
@@ -54,9 +55,11 @@ def current_screen(interview: Interview, q: Questionnaire, lang: str) -> Screen 
     return Screen(question, tuple(lead), _text(question.text, lang), choices, kind)
 
 
-def answer_lines(interview: Interview, q: Questionnaire, lang: str) -> list[AnswerLine]:
+def answer_lines(interview: Interview, q: Questionnaire, lang: str, since: datetime | None = None) -> list[AnswerLine]:
+    """The interview's answers (given at ``since`` or later, when given)."""
     known = {question.id: question for question in q.questions}
-    return [_line(a, known.get(a.question_id), lang) for a in interview.answers]
+    return [_line(a, known.get(a.question_id), lang) for a in interview.answers
+            if since is None or a.answered_at >= since]
 
 
 def _line(a: Answer, question: qm.Question | None, lang: str) -> AnswerLine:
