@@ -273,5 +273,14 @@ def sentences(items: Sequence[str], lang: Lang) -> str:
 def section_heading(number: int, title: str, lang: Lang) -> str:
     if lang == "en":
         return f"{number}  {title}"
-    numerals = "一二三四五六七八九十"
-    return f"{numerals[number - 1]}、{title}"
+    return f"{chinese_numeral(number)}、{title}"
+
+
+def chinese_numeral(number: int) -> str:
+    """一 … 九十九, as section numbers are written (十一, 二十, 二十三)."""
+    if not 1 <= number <= 99:
+        raise ValueError(f"no Chinese section numeral for {number}")
+    digits = "〇一二三四五六七八九"
+    tens, ones = divmod(number, 10)
+    head = "" if tens == 0 else ("十" if tens == 1 else digits[tens] + "十")
+    return head + (digits[ones] if ones else "")
