@@ -11,11 +11,15 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+# The session key when MINYI_SECRET_KEY is not set. It is in the public source, so anyone can sign
+# a session with it: `minyi web` uses it on a loopback address only (web/startup.py).
+DEVELOPMENT_SECRET_KEY = "dev-insecure-change-me"
+
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///minyi.db"
-    secret_key: str = "dev-insecure-change-me"
+    secret_key: str = DEVELOPMENT_SECRET_KEY
     public_url: str = "http://127.0.0.1:8000"
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""

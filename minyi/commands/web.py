@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from survey.config import load_settings
+from survey.config import Settings, load_settings
 
 
 def web(
@@ -19,6 +19,7 @@ def web(
     from web import create_app
 
     settings = load_settings()
+    _check_keys(settings, host)
     sessions = open_sessions(settings.database_url)
     if workers is None:
         create_app(settings, sessions).run(host=host, port=port, threaded=True, use_reloader=False)
@@ -27,6 +28,19 @@ def web(
         raise typer.BadParameter("at least one worker", param_hint="--workers")
     sessions.kw["bind"].dispose()  # each gunicorn worker opens its own after the fork
     _gunicorn(f"{host}:{port}", workers)
+
+
+def _check_keys(settings: Settings, host: str) -> None:
+    """Print the start-up warnings; stop (exit 2, one line) when the keys are unsafe for ``host``."""
+    from web.startup import UnsafeToServe, check_secret_key
+
+    try:
+        warnings = check_secret_key(settings, host)
+    except UnsafeToServe as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _gunicorn(bind: str, workers: int) -> None:

@@ -51,3 +51,35 @@ def test_minyi_web_serves_the_login_page(tmp_path: Path, extra: list[str]) -> No
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def _web(tmp_path: Path, host: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    url = f"sqlite:///{tmp_path}/web.db"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    port = _free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MINYI_")}
+    proc = subprocess.Popen([str(MINYI), "web", "--host", host, "--port", str(port)],
+                            env={**clean, "MINYI_DATABASE_URL": url, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return proc, port
+
+
+def test_minyi_web_refuses_a_network_address_without_a_secret_key(tmp_path: Path) -> None:
+    proc, port = _web(tmp_path, "0.0.0.0", {})
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "MINYI_SECRET_KEY is not set" in err.decode() and "Traceback" not in err.decode()
+    with pytest.raises(OSError):  # nothing listens: a session forged with the development key opens nothing
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/users", timeout=2)
+
+
+def test_minyi_web_on_loopback_with_the_development_key_warns(tmp_path: Path) -> None:
+    proc, port = _web(tmp_path, "127.0.0.1", {})
+    try:
+        assert "登录" in _wait_for(f"http://127.0.0.1:{port}/login", proc)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert "warning: MINYI_SECRET_KEY is not set" in err.decode()

@@ -1,0 +1,27 @@
+"""Which addresses ``minyi web`` may serve on with which session key."""
+
+from __future__ import annotations
+
+import pytest
+
+from survey.config import Settings
+from web.startup import UnsafeToServe, check_secret_key, is_loopback
+
+
+@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True), ("[::1]", True),
+                                                ("localhost", True), ("127.0.0.2", True), ("0.0.0.0", False),
+                                                ("::", False), ("192.168.1.10", False), ("survey.example", False)])
+def test_loopback_addresses(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_the_development_key_is_for_loopback_only() -> None:
+    assert "development key" in check_secret_key(Settings(), "127.0.0.1")[0]
+    with pytest.raises(UnsafeToServe, match="MINYI_SECRET_KEY is not set: refusing to serve on 0.0.0.0"):
+        check_secret_key(Settings(), "0.0.0.0")
+
+
+def test_a_short_key_is_refused_off_loopback() -> None:
+    with pytest.raises(UnsafeToServe, match="at least 16"):
+        check_secret_key(Settings(secret_key="short"), "0.0.0.0")
+    assert check_secret_key(Settings(secret_key="x" * 40), "0.0.0.0") == []
