@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 import redis
 from sqlalchemy import select
-from web_support import Client, only_due
+from web_support import Client, only_due, replay, session_cookie
 
 from survey.config import DEVELOPMENT_SECRET_KEY, Settings
 from survey.models import AuditLog, Recording
@@ -156,26 +156,14 @@ def test_workers_sharing_redis_share_the_login_limit(web) -> None:  # type: igno
     assert codes == [401] * 5 + [429]
 
 
-# -- sessions: signed with the centre's own key, ended by logout and password changes -----------
-
-
-def _session_of(client: Client) -> str:
-    cookie = client.client.get_cookie("session")
-    assert cookie is not None
-    return cookie.value
-
-
-def _replay(app, cookie: str, url: str = "/admin/users"):  # type: ignore[no-untyped-def]
-    other = app.test_client()
-    other.set_cookie("session", cookie)
-    return other.get(url)
+# -- sessions signed with the development key ----------------------------------------------------
 
 
 def test_a_session_signed_with_the_development_key_opens_nothing_on_a_real_key(web) -> None:  # type: ignore[no-untyped-def]
     exposed = create_app(replace(web.settings, secret_key=DEVELOPMENT_SECRET_KEY), web.sessions, web.clock)
     attacker = Client(exposed.test_client())
     assert attacker.login("admin").status_code == 302
-    forged = _session_of(attacker)
-    assert _replay(exposed, forged).status_code == 200  # what the issue found: the public key opens the console
-    response = _replay(web.app, forged)
+    forged = session_cookie(attacker)
+    assert replay(exposed, forged, "/admin/users").status_code == 200  # the public key opened the console
+    response = replay(web.app, forged, "/admin/users")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
