@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from survey.clock import Clock, SystemClock
 from survey.config import Settings, load_settings
 from survey.db import make_engine, session_factory
-from survey.phones import PhoneVault
+from survey.phones import configured_vault
 from web import analysis_source
 from web.access import login_manager
 from web.context import Analyse, WebContext, install
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app = Flask(__name__)
     _configure(app, settings)
     install(app, WebContext(settings=settings, sessions=sessions, clock=clock or SystemClock(),
-                            vault=PhoneVault(settings.secret_key),
+                            vault=configured_vault(settings),
                             analyse=analyse or analysis_source.CachedAnalysis()))
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -1,5 +1,7 @@
 """What ``minyi web`` checks before it listens: off the loopback interface, sessions must be
-signed with a key of the centre's own, never with the development key from the public source."""
+signed with a key of the centre's own, never with the development key from the public source;
+phone keys must be readable, and a warning says when numbers still use keys derived from the
+session key."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import ipaddress
 
 from survey.config import DEVELOPMENT_SECRET_KEY, Settings
 from survey.errors import Refused
+from survey.phones import configured_keys
 
 MIN_SECRET_LENGTH = 16
 
@@ -23,6 +26,17 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
     except ValueError:
         return False  # a host name: it may resolve to anything
+
+
+def check_keys(settings: Settings, host: str) -> list[str]:
+    """Warnings to print before serving on ``host``; raises :class:`UnsafeToServe` (the session
+    key) or :class:`survey.phones.PhoneKeyError` (the phone keys) when it must not start."""
+    configured_keys(settings)
+    warnings = check_secret_key(settings, host)
+    if not (settings.phone_key or settings.phone_key_file):
+        warnings.append("MINYI_PHONE_KEY_FILE is not set: phone numbers are encrypted with keys derived from "
+                        "MINYI_SECRET_KEY; give them keys of their own (docs/keys.md)")
+    return warnings
 
 
 def check_secret_key(settings: Settings, host: str) -> list[str]:

@@ -31,15 +31,11 @@ def web(
 
 
 def _check_keys(settings: Settings, host: str) -> None:
-    """Print the start-up warnings; stop (exit 2, one line) when the keys are unsafe for ``host``."""
-    from web.startup import UnsafeToServe, check_secret_key
+    """Print the start-up warnings. Keys unsafe for ``host`` raise a refusal, which the command
+    line reports in one line with exit 2 (:func:`minyi.cli._guarded`)."""
+    from web.startup import check_keys
 
-    try:
-        warnings = check_secret_key(settings, host)
-    except UnsafeToServe as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    for warning in warnings:
+    for warning in check_keys(settings, host):
         typer.echo(f"warning: {warning}", err=True)
 
 
