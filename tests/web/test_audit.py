@@ -49,5 +49,6 @@ def test_the_guard_comes_with_the_session_factory_not_with_an_import() -> None:
     from survey.db import session_factory
 
     engine = create_engine("sqlite://")
-    assert event.contains(session_factory(engine), "before_flush", audit._refuse_rewrites)
+    guarded = session_factory(engine)  # kept alive: SQLAlchemy's event registry is keyed by id(), which a
+    assert event.contains(guarded, "before_flush", audit._refuse_rewrites)  # new factory could reuse
     assert not event.contains(sessionmaker(engine), "before_flush", audit._refuse_rewrites)
