@@ -30,14 +30,16 @@ def keys_generate(
 def keys_rotate(
     batch: int = typer.Option(500, "--batch", help="Contacts per transaction."),
 ) -> None:
-    """Re-encrypt every stored number with the first phone key (and recompute hashes if the hash
-    key changed). Resumable: run it again after an interruption."""
+    """Re-encrypt (and if the hash key changed, rehash) every stored number; resumable (docs/keys.md)."""
     from survey.clock import SystemClock
     from survey.db import open_sessions
     from survey.key_rotation import Rotation, rotate
-    from survey.phones import configured_vault
+    from survey.phones import PhoneKeyError, configured_vault
 
     settings = load_settings()
+    if not (settings.phone_key or settings.phone_key_file):
+        raise PhoneKeyError("no phone keys are set (MINYI_PHONE_KEY_FILE): make a key file with `minyi keys "
+                            "generate --next` first (docs/keys.md)")
     vault = configured_vault(settings)
 
     def show(done: Rotation) -> None:

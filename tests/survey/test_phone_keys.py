@@ -185,3 +185,8 @@ def test_a_bad_key_file_stops_a_command_in_one_line(old_install: sessionmaker[Se
     assert "phone.keys: expected one or more encryption keys" in result.stderr
     with old_install() as s:
         assert s.scalar(select(func.count()).select_from(AuditLog)) == 0
+
+
+def test_rotating_without_phone_keys_says_what_to_do_first(old_install: sessionmaker[Session]) -> None:
+    result = CliRunner().invoke(app, ["keys", "rotate"])
+    assert result.exit_code == 2 and "minyi keys generate --next" in result.stderr
