@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "analyze": ("minyi.commands.analyze", "analyze", "Weight and estimate a flat file."),
     "report": ("minyi.commands.report", "report", "Write the PDF bulletin for a period."),
     "web": ("minyi.commands.web", "web", "Serve the web app."),
+    "keys generate": ("minyi.commands.keys", "keys_generate", "Print phone keys for a key file."),
+    "keys rotate": ("minyi.commands.keys", "keys_rotate", "Re-encrypt every stored number with the current key."),
 }
 
 GROUP_HELP = {
@@ -41,6 +43,7 @@ GROUP_HELP = {
     "survey": "Survey rounds.",
     "sample": "Sample frames.",
     "prompts": "Prompt audio.",
+    "keys": "The keys of stored phone numbers.",
 }
 
 
@@ -53,15 +56,17 @@ def _load(name: str) -> Callable[..., Any]:
 
 def _guarded(command: Callable[..., Any]) -> Callable[..., Any]:
     """``command``, with a database it cannot use (unreachable, not created, an older schema:
-    :func:`survey.db.open_sessions`) reported in one line and exit 2 rather than a traceback."""
+    :func:`survey.db.open_sessions`) or a refusal it did not report itself (phone keys that
+    cannot be read, ...) reported in one line and exit 2 rather than a traceback."""
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         from survey.db import DatabaseNotReady
+        from survey.errors import Refused
 
         try:
             return command(*args, **kwargs)
-        except DatabaseNotReady as exc:
+        except (DatabaseNotReady, Refused) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
 

@@ -39,7 +39,7 @@ from reports.results import analyse, bundled_analysis_spec, survey_rates
 from survey.clock import VirtualClock, from_local
 from survey.config import Settings
 from survey.db import make_engine, session_factory, session_scope, upgrade
-from survey.phones import PhoneVault
+from survey.phones import PhoneKeys, PhoneVault, configured_vault
 from survey.questionnaire import load_bundled
 from survey.surveys import create_survey, survey_by_code
 
@@ -135,13 +135,13 @@ def field_round(sessions: sessionmaker[Session], world: World, options: DemoOpti
 
 
 def _field_previous_round(database: Path, options: DemoOptions, code: str, start: datetime,
-                          secret: str) -> RoundReport:
+                          keys: PhoneKeys) -> RoundReport:
     """:func:`field_round` for the previous period, in a process of its own: the same world one
     period earlier, over its own connection to the demo's database."""
     sessions = session_factory(make_engine(f"sqlite:///{database}"))
     world = World(seed=options.seed, townships=options.townships).previous()
     return field_round(sessions, world, options, code, options.previous_period, VirtualClock(start),
-                       PhoneVault(secret), None)
+                       PhoneVault(keys), None)
 
 
 @contextmanager
@@ -186,7 +186,7 @@ def run_demo(options: DemoOptions, settings: Settings,
 
     began = time.monotonic()
     database, sessions = fresh_database(options.out)
-    vault = PhoneVault(settings.secret_key)
+    vault = configured_vault(settings)
     world = World(seed=options.seed, townships=options.townships)
     spec = bundled_analysis_spec()
     with _second_process() as elsewhere:
@@ -194,7 +194,7 @@ def run_demo(options: DemoOptions, settings: Settings,
                                               datetime(2026, 9, 7, 18, 0))
         code, clock = create_round(sessions, world, options, options.period, datetime(2026, 10, 12, 18, 0))
         previous = elsewhere.submit(_field_previous_round, database, options, earlier, earlier_clock.now(),
-                                    settings.secret_key)
+                                    vault.keys)
         current = field_round(sessions, world, options, code, options.period, clock, vault, progress)
         rounds = [previous.result(), current]
     bulletin = options.out / "bulletin.pdf"

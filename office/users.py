@@ -5,7 +5,10 @@ Flask-free: the web app and ``minyi user add`` both call these with a Session th
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,6 +78,28 @@ def verify_password(user: User, password: str) -> bool:
     return True
 
 
+def check_login(user: User | None, password: str) -> User | None:
+    """``user`` if it is an active account and ``password`` is its password. Exactly one argon2
+    verification whatever the answer (no such account, an inactive one, a wrong password), so the
+    time the answer takes does not tell which user names exist."""
+    if user is None:
+        _verify_nothing(password)
+        return None
+    return user if verify_password(user, password) and user.active else None
+
+
+def _verify_nothing(password: str) -> None:
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_unknowable_hash(_hasher), password)
+
+
+@functools.cache
+def _unknowable_hash(hasher: PasswordHasher) -> str:
+    """A hash of a password nobody knows, made with ``hasher``'s parameters (so verifying against
+    it costs what verifying a real hash costs)."""
+    return hasher.hash(secrets.token_urlsafe(32))
+
+
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise UnknownRoleError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
@@ -126,6 +151,8 @@ def update_user(session: Session, user: User, clock: Clock, *, actor_id: int | N
     if actor_id == user.id and (not active or role != user.role):
         raise UserError("you cannot deactivate your own account or change your own role")
     before = _public(user)
+    if user.active and not active:
+        end_sessions(user)
     user.role, user.township_scope, user.unit_id, user.active = role, _scope(township_scope), unit_id, active
     if display_name is not None:
         user.display_name = display_name.strip() or user.username
@@ -139,7 +166,13 @@ def set_password(session: Session, user: User, password: str, clock: Clock, *, a
     """Replace the password (the audit row says that it changed, never what to)."""
     check_password_policy(password, user.username)
     user.password_hash = hash_password(password)
+    end_sessions(user)
     audit.record(session, clock, user_id=actor_id, action="password_set", entity="user", entity_id=user.id)
+
+
+def end_sessions(user: User) -> None:
+    """End every web session of the account, on every device (the caller commits)."""
+    user.session_version += 1
 
 
 def _public(user: User) -> dict[str, Any]:

@@ -11,11 +11,17 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+# The session key when MINYI_SECRET_KEY is not set. It is in the public source, so anyone can sign
+# a session with it: `minyi web` uses it on a loopback address only (web/startup.py).
+DEVELOPMENT_SECRET_KEY = "dev-insecure-change-me"
+
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///minyi.db"
-    secret_key: str = "dev-insecure-change-me"
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    phone_key: str = ""  # the phone keys themselves (survey/phones.py, docs/keys.md) ...
+    phone_key_file: str = ""  # ... or a file holding them
     public_url: str = "http://127.0.0.1:8000"
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
@@ -45,6 +51,8 @@ class Settings:
 _ENV_NAMES = {
     "database_url": "MINYI_DATABASE_URL",
     "secret_key": "MINYI_SECRET_KEY",
+    "phone_key": "MINYI_PHONE_KEY",
+    "phone_key_file": "MINYI_PHONE_KEY_FILE",
     "public_url": "MINYI_PUBLIC_URL",
     "recordings_dir": "MINYI_RECORDINGS_DIR",
     "prompts_dir": "MINYI_PROMPTS_DIR",

@@ -139,6 +139,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)  # type: ignore[arg-type]
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate the database back to ``revision`` (tests check that every migration can be undone)."""
+    from alembic import command
+
+    command.downgrade(alembic_config(engine), revision)  # type: ignore[arg-type]
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

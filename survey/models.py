@@ -66,6 +66,9 @@ class User(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Part of every session's identity (web/access.py): raising it ends all of the account's
+    # sessions at once (logout, a new password, deactivation).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Unit(Base):

@@ -21,11 +21,16 @@ login_manager.session_protection = "strong"
 
 
 class LoginUser:
-    """The Flask-Login view of a :class:`User` row (the row stays in the request's session)."""
+    """The Flask-Login view of a :class:`User` row (the row stays in the request's session).
+
+    Its id in the session is ``"<user id>.<session version>"``: a session signed before the
+    account's version was raised (logout, a new password, deactivation) names a version the
+    account no longer has, and :func:`_load` turns it away."""
 
     def __init__(self, row: User) -> None:
         self.row = row
         self.id = row.id
+        self.session_version = row.session_version
         self.role = row.role
         self.username = row.username
         self.display_name = row.display_name or row.username
@@ -37,13 +42,18 @@ class LoginUser:
     is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}.{self.session_version}"
 
 
 @login_manager.user_loader
-def _load(user_id: str) -> LoginUser | None:
-    row = db().get(User, int(user_id)) if user_id.isdigit() else None
-    return LoginUser(row) if row is not None and row.active else None
+def _load(session_id: str) -> LoginUser | None:
+    user_id, _, version = session_id.partition(".")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    row = db().get(User, int(user_id))
+    if row is None or not row.active or row.session_version != int(version):
+        return None
+    return LoginUser(row)
 
 
 def roles(*allowed: str) -> Callable[[F], F]:

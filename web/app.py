@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -15,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from survey.clock import Clock, SystemClock
 from survey.config import Settings, load_settings
 from survey.db import make_engine, session_factory
-from survey.phones import PhoneVault
+from survey.phones import configured_vault
 from web import analysis_source
 from web.access import login_manager
 from web.context import Analyse, WebContext, install
@@ -25,6 +26,7 @@ from web.templating import setup_templates
 csrf = CSRFProtect()
 
 LOGIN_RATE_LIMIT = "5 per minute"  # failed logins per client address
+LOGIN_ACCOUNT_RATE_LIMIT = "10 per hour"  # failed logins per user name, from every address together
 
 
 def create_app(settings: Settings | None = None, sessions: sessionmaker[Session] | None = None,
@@ -37,7 +39,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     app = Flask(__name__)
     _configure(app, settings)
     install(app, WebContext(settings=settings, sessions=sessions, clock=clock or SystemClock(),
-                            vault=PhoneVault(settings.secret_key),
+                            vault=configured_vault(settings),
                             analyse=analyse or analysis_source.CachedAnalysis()))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -63,6 +65,7 @@ def _configure(app: Flask, settings: Settings) -> None:
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
         BABEL_DEFAULT_LOCALE=DEFAULT_LANGUAGE,
         LOGIN_RATE_LIMIT=LOGIN_RATE_LIMIT,
+        LOGIN_ACCOUNT_RATE_LIMIT=LOGIN_ACCOUNT_RATE_LIMIT,
     )
 
 
@@ -88,13 +91,25 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _limit_logins(app: Flask, storage: str) -> None:
-    """Flask-Limiter on the login form, failed attempts only, per client address. ``memory://``
-    counts per process; a shared store (``redis://...``) makes the limit hold across gunicorn
-    workers and hosts."""
+    """Flask-Limiter on the login form, failed attempts only: per client address, and per account
+    name whatever the address (a guesser spread over many addresses). ``memory://`` counts per
+    process; a shared store (``redis://...``) makes both limits hold across gunicorn workers and hosts."""
     limiter = Limiter(get_remote_address, app=app, storage_uri=storage, default_limits=[], key_prefix="minyi-login")
-    limit = limiter.limit(lambda: str(app.config["LOGIN_RATE_LIMIT"]), methods=["POST"],
-                          deduct_when=lambda response: response.status_code == 401)
-    app.view_functions["auth.login"] = limit(app.view_functions["auth.login"])  # type: ignore[assignment]
+    view = app.view_functions["auth.login"]
+    for setting, key in (("LOGIN_RATE_LIMIT", get_remote_address), ("LOGIN_ACCOUNT_RATE_LIMIT", _account_name)):
+        limit = limiter.limit(functools.partial(_config_value, app, setting), key_func=key, methods=["POST"],
+                              deduct_when=lambda response: response.status_code == 401)
+        view = limit(view)  # type: ignore[assignment]
+    app.view_functions["auth.login"] = view
+
+
+def _config_value(app: Flask, name: str) -> str:
+    return str(app.config[name])
+
+
+def _account_name() -> str:
+    """The account a login form names, as :func:`office.users.find_user` matches it."""
+    return "account:" + (request.form.get("username") or "").strip().lower()
 
 
 def _behind_proxies(app: Flask, hops: int) -> None:
@@ -120,6 +135,6 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
                        "style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'")
-    if response.mimetype in ("text/html", "application/json"):
-        headers.setdefault("Cache-Control", "no-store")  # pages may hold personal data
+    if request.endpoint != "static":  # pages, recordings and exports may hold personal data
+        headers["Cache-Control"] = "no-store"  # not even send_file's no-cache: no copy in any cache
     return response

@@ -22,7 +22,7 @@ from survey.clock import Clock, SystemClock, VirtualClock
 from survey.config import load_settings
 from survey.db import open_sessions, session_scope
 from survey.models import Survey
-from survey.phones import PhoneProblem, PhoneVault
+from survey.phones import PhoneProblem, configured_vault
 from survey.vocabulary import SurveyStatus
 
 console = Console()
@@ -79,7 +79,7 @@ def sample_import(
         if row is None:
             raise _fail(f"no survey {survey!r}")
         try:
-            report = import_sample(session, row, frame, PhoneVault(settings.secret_key), SystemClock().now(),
+            report = import_sample(session, row, frame, configured_vault(settings), SystemClock().now(),
                                    numbers=rules, replicate_size=replicate_size, skip_invalid=not strict, seed=seed)
             if report.rejected:
                 write_rejects(rejects, frame, report.reasons())
@@ -182,7 +182,7 @@ def dial(
         raise _fail(str(exc)) from None
     options = WorkerOptions(survey=survey, owner=worker_id or default_owner(), until_done=until_done,
                             max_seconds=max_seconds, lines=lines, cps=cps)
-    vault = PhoneVault(settings.secret_key)
+    vault = configured_vault(settings)
     if quiet:
         report = run_worker(sessions, chan, the_clock, vault, options)
     else:

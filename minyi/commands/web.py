@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from survey.config import load_settings
+from survey.config import Settings, load_settings
 
 
 def web(
@@ -19,6 +19,7 @@ def web(
     from web import create_app
 
     settings = load_settings()
+    _check_keys(settings, host)
     sessions = open_sessions(settings.database_url)
     if workers is None:
         create_app(settings, sessions).run(host=host, port=port, threaded=True, use_reloader=False)
@@ -27,6 +28,15 @@ def web(
         raise typer.BadParameter("at least one worker", param_hint="--workers")
     sessions.kw["bind"].dispose()  # each gunicorn worker opens its own after the fork
     _gunicorn(f"{host}:{port}", workers)
+
+
+def _check_keys(settings: Settings, host: str) -> None:
+    """Print the start-up warnings. Keys unsafe for ``host`` raise a refusal, which the command
+    line reports in one line with exit 2 (:func:`minyi.cli._guarded`)."""
+    from web.startup import check_keys
+
+    for warning in check_keys(settings, host):
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _gunicorn(bind: str, workers: int) -> None:

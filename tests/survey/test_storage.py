@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
 from calls.interviews import InterviewSession, open_interview
 from ivr.engine import Answered, Digits, HangUp
 from survey.clock import VirtualClock
-from survey.db import current_revision
+from survey.db import current_revision, downgrade, head_revision, upgrade
 from survey.models import Answer, Base, Case, Contact, Interview
 from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
@@ -23,6 +23,16 @@ def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []
+
+
+def test_the_session_version_migration_goes_down_and_up_again(engine: Engine) -> None:
+    downgrade(engine, "0003")
+    with engine.connect() as conn:
+        assert "session_version" not in {c["name"] for c in inspect(conn).get_columns("users")}
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as conn:
+        assert "session_version" in {c["name"] for c in inspect(conn).get_columns("users")}
 
 
 def _case(session: Session, clock: VirtualClock) -> Case:

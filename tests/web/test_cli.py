@@ -27,7 +27,7 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> s
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"the server exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+            raise AssertionError(f"the server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return str(response.read().decode("utf-8"))
@@ -36,18 +36,44 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes], seconds: float = 30) -> s
     raise AssertionError(f"{url} did not answer")
 
 
-@pytest.mark.parametrize("extra", [[], ["--workers", "1"]], ids=["werkzeug", "gunicorn"])
-def test_minyi_web_serves_the_login_page(tmp_path: Path, extra: list[str]) -> None:
+def _web(tmp_path: Path, host: str, env: dict[str, str], *extra: str) -> tuple[subprocess.Popen[bytes], int]:
+    """``minyi web`` on a new database with only ``env`` of the MINYI_ settings; the process and its port."""
     url = f"sqlite:///{tmp_path}/web.db"
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     port = _free_port()
-    env = {**os.environ, "MINYI_DATABASE_URL": url, "MINYI_SECRET_KEY": "cli-test-secret"}
-    proc = subprocess.Popen([str(MINYI), "web", "--host", "127.0.0.1", "--port", str(port), *extra], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MINYI_")}
+    proc = subprocess.Popen([str(MINYI), "web", "--host", host, "--port", str(port), *extra],
+                            env={**clean, "MINYI_DATABASE_URL": url, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return proc, port
+
+
+@pytest.mark.parametrize("extra", [[], ["--workers", "1"]], ids=["werkzeug", "gunicorn"])
+def test_minyi_web_serves_the_login_page(tmp_path: Path, extra: list[str]) -> None:
+    proc, port = _web(tmp_path, "127.0.0.1", {"MINYI_SECRET_KEY": "cli-test-secret"}, *extra)
     try:
         assert "登录" in _wait_for(f"http://127.0.0.1:{port}/login", proc)
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.communicate(timeout=20)
+
+
+def test_minyi_web_refuses_a_network_address_without_a_secret_key(tmp_path: Path) -> None:
+    proc, port = _web(tmp_path, "0.0.0.0", {})
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "MINYI_SECRET_KEY is not set" in err.decode() and "Traceback" not in err.decode()
+    with pytest.raises(OSError):  # nothing listens: a session forged with the development key opens nothing
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/users", timeout=2)
+
+
+def test_minyi_web_on_loopback_with_the_development_key_warns(tmp_path: Path) -> None:
+    proc, port = _web(tmp_path, "127.0.0.1", {})
+    try:
+        assert "登录" in _wait_for(f"http://127.0.0.1:{port}/login", proc)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert "warning: MINYI_SECRET_KEY is not set" in err.decode()

@@ -12,9 +12,9 @@ from dataclasses import replace
 import pytest
 import redis
 from sqlalchemy import select
-from web_support import Client, only_due
+from web_support import Client, only_due, replay, session_cookie
 
-from survey.config import Settings
+from survey.config import DEVELOPMENT_SECRET_KEY, Settings
 from survey.models import AuditLog, Recording
 from web import create_app
 
@@ -115,10 +115,10 @@ def test_phone_numbers_never_reach_the_logs(web, login, caplog) -> None:  # type
 # -- the login limit behind a proxy and across workers ------------------------------------------
 
 
-def _fail_login(app, address: str) -> int:  # type: ignore[no-untyped-def]
+def _fail_login(app, address: str, username: str = "admin") -> int:  # type: ignore[no-untyped-def]
     """One wrong password from ``address`` (as the proxy reports it); returns the status code."""
     client = Client(app.test_client())
-    response = client.post("/login", {"username": "admin", "password": "not the password"},
+    response = client.post("/login", {"username": username, "password": "not the password"},
                            headers={"X-Forwarded-For": address})
     return int(response.status_code)
 
@@ -152,5 +152,19 @@ def test_workers_sharing_redis_share_the_login_limit(web) -> None:  # type: igno
     settings = replace(web.settings, trusted_proxies=1, ratelimit_storage=_redis_url())
     workers = [create_app(settings, web.sessions, web.clock) for _ in range(2)]
     address = f"10.3.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"  # its own counter in the shared store
-    codes = [_fail_login(workers[i % 2], address) for i in range(6)]
+    name = f"admin-{uuid.uuid4().hex[:8]}"  # and its own account counter (the store outlives test runs)
+    codes = [_fail_login(workers[i % 2], address, name) for i in range(6)]
     assert codes == [401] * 5 + [429]
+
+
+# -- sessions signed with the development key ----------------------------------------------------
+
+
+def test_a_session_signed_with_the_development_key_opens_nothing_on_a_real_key(web) -> None:  # type: ignore[no-untyped-def]
+    exposed = create_app(replace(web.settings, secret_key=DEVELOPMENT_SECRET_KEY), web.sessions, web.clock)
+    attacker = Client(exposed.test_client())
+    assert attacker.login("admin").status_code == 302
+    forged = session_cookie(attacker)
+    assert replay(exposed, forged, "/admin/users").status_code == 200  # the public key opened the console
+    response = replay(web.app, forged, "/admin/users")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]

@@ -74,3 +74,17 @@ def only_due(sessions: sessionmaker[Session], *keep: int) -> None:
     with sessions.begin() as s:
         s.execute(update(FollowUpTask).where(FollowUpTask.id.not_in(keep), FollowUpTask.status == TaskStatus.OPEN)
                   .values(status=TaskStatus.CANCELLED))
+
+
+def session_cookie(client: Client) -> str:
+    """The signed session cookie ``client`` holds (to replay it from another client)."""
+    cookie = client.client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def replay(app: Flask, cookie: str, url: str) -> TestResponse:
+    """``url`` fetched by a fresh client that holds only ``cookie``."""
+    other = app.test_client()
+    other.set_cookie("session", cookie)
+    return other.get(url)

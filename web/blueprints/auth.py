@@ -1,4 +1,5 @@
-"""Log in and out (rate-limited in :mod:`web.app`), and the language switch."""
+"""Log in and out (rate-limited in :mod:`web.app`), and the language switch. Every login, failed
+login and logout is an audit row with the client's address."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from office.users import find_user, verify_password
+from office.users import check_login, end_sessions, find_user
 from survey import audit
 from survey.vocabulary import ROLES
-from web.access import LoginUser, roles
+from web.access import LoginUser, roles, user
 from web.context import ctx, db
 from web.i18n import LANGUAGES
 
@@ -31,11 +32,14 @@ def login() -> Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
         row = find_user(db(), form.username.data or "")
-        if row is not None and row.active and verify_password(row, form.password.data or ""):
+        account = check_login(row, form.password.data or "")
+        if account is not None:
             _fresh_session()
-            login_user(LoginUser(row))
-            audit.record(db(), ctx().clock, user_id=row.id, action="login", entity="user", entity_id=row.id)
+            login_user(LoginUser(account))
+            audit.record(db(), ctx().clock, user_id=account.id, action="login", entity="user",
+                         entity_id=account.id, after=_client())
             return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
+        _record_failure(row.id if row is not None else None)
         return render_template("login.html", form=form, failed=True, centre=ctx().settings.centre_name), 401
     return render_template("login.html", form=form, failed=False, centre=ctx().settings.centre_name), 200
 
@@ -43,9 +47,26 @@ def login() -> Response | tuple[str, int]:
 @bp.route("/logout", methods=["POST"])
 @roles(*ROLES)
 def logout() -> Response:
+    """End this session and every other session of the account (other browsers, stolen cookies)."""
+    row = user().row
+    end_sessions(row)
+    audit.record(db(), ctx().clock, user_id=row.id, action="logout", entity="user", entity_id=row.id,
+                 after=_client())
     logout_user()
     _fresh_session()
     return redirect(url_for("auth.login"))
+
+
+def _record_failure(user_id: int | None) -> None:
+    """An audit row for a failed login, in a transaction of its own: the request's is rolled back
+    with the 401. The name typed is not kept when no account has it (it may be a password)."""
+    with ctx().sessions.begin() as session:
+        audit.record(session, ctx().clock, user_id=None, action="login_failed", entity="user",
+                     entity_id=user_id if user_id is not None else "unknown", after=_client())
+
+
+def _client() -> dict[str, str | None]:
+    return {"address": request.remote_addr}
 
 
 def _fresh_session() -> None:

@@ -26,7 +26,8 @@ from werkzeug.wrappers import Response
 from reports.exports import FORMATS
 from survey.models import Survey
 from survey.vocabulary import Role, SurveyStatus
-from web.access import roles
+from web import auditing
+from web.access import roles, user
 from web.analysis_source import AnalysisUnavailable
 from web.context import ctx, db
 from web.i18n import language
@@ -77,6 +78,7 @@ def bulletin(survey_id: int, lang: str) -> Response:
     except AnalysisUnavailable as exc:
         flash(_("The bulletin cannot be made yet: %(why)s", why=str(exc)), "error")
         return redirect(url_for("dashboard.index", survey=survey.id))
+    auditing.download("bulletin", survey.id, language=lang)
     return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
                      download_name=f"minyi-{survey.code}-{lang}.pdf", max_age=0)
 
@@ -96,4 +98,5 @@ def export(survey_id: int, fmt: str) -> Response:
         response.call_on_close(folder.cleanup)
         return response
 
+    auditing.download("export", survey.id, format=fmt, townships=user().township_scope)
     return send_file(path, as_attachment=True, download_name=path.name, max_age=0)

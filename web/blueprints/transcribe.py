@@ -17,6 +17,7 @@ from wtforms.validators import Length
 from office.concerns import CATEGORIES, ConcernError
 from survey.models import Case, Interview, Recording
 from survey.vocabulary import Role
+from web import auditing
 from web.access import roles, user
 from web.context import ctx, db
 from web.forms import ActionForm
@@ -100,4 +101,5 @@ def audio(recording_id: int) -> Response:
     if path is None:
         abort(404)
     mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    auditing.download("recording", recording_id)
     return send_file(path, mimetype=mimetype, conditional=True, max_age=0)
