@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "user add": ("minyi.commands.admin", "user_add", "Create a staff account."),
     "questionnaire validate": ("minyi.commands.questionnaire", "validate", "Validate a questionnaire file."),
     "survey create": ("minyi.commands.admin", "survey_create", "Create a survey round with its questionnaire."),
+    "survey set": ("minyi.commands.admin", "survey_set", "Replace a round's index definitions or population counts."),
     "survey list": ("minyi.commands.rounds", "survey_list", "List every survey round with its cases and completes."),
     "survey show": ("minyi.commands.rounds", "survey_show", "Show a round: cases by status, quotas and AAPOR rates."),
     "sample import": ("minyi.commands.dial", "sample_import", "Import a sample frame (CSV/XLSX)."),

@@ -75,10 +75,17 @@ def write_csv(
 ) -> list[Path]:
     """The data as codes, and ``<name>.codebook.csv`` beside it with the labels."""
     check_no_personal_data(df)
-    df.to_csv(path, index=False, encoding="utf-8-sig")
+    _whole_numbers_as_integers(df).to_csv(path, index=False, encoding="utf-8-sig")
     codebook = path.with_name(f"{path.stem}.codebook.csv")
     _codebook(df, variable_labels, value_labels).to_csv(codebook, index=False, encoding="utf-8-sig")
     return [path, codebook]
+
+
+def _whole_numbers_as_integers(df: pd.DataFrame) -> pd.DataFrame:
+    """Code columns with a blank are floats in pandas: write their codes as 1, not 1.0, so that
+    they read back as the labels a population file uses (``minyi analyze``)."""
+    whole = [c for c in df.columns if df[c].dtype.kind == "f" and (df[c].dropna() % 1 == 0).all()]
+    return df.astype({c: "Int64" for c in whole}) if whole else df
 
 
 def _codebook(df: pd.DataFrame, variable_labels: VariableLabels, value_labels: ValueLabels) -> pd.DataFrame:

@@ -117,12 +117,18 @@ def _answer_cells(q: Questionnaire, answers: Mapping[str, _Given], recorded: set
 
 
 def population_frame(strata: Iterable[Stratum], weighting: tuple[str, ...]) -> pd.DataFrame:
-    """Census cells ``township, <weighting variables>, N`` of the survey's townships."""
-    records = []
-    for s in strata:
-        for cell in s.population:
-            records.append({"township": s.code, **{v: str(cell[v]) for v in weighting}, "N": int(cell["N"])})
-    return pd.DataFrame.from_records(records, columns=["township", *weighting, "N"])
+    """Census cells ``township, <weighting variables>, N`` of the survey's townships, or their margins
+    ``township, margin, level, N`` (the total and the weighting variables' rows) when stored so."""
+    strata = list(strata)
+    if any("margin" in row for s in strata for row in s.population):
+        columns = ["township", "margin", "level"]
+        records = [{"township": s.code, "margin": str(row["margin"]), "level": str(row["level"]), "N": row["N"]}
+                   for s in strata for row in s.population if row["margin"] in (*weighting, "total")]
+    else:
+        columns = ["township", *weighting]
+        records = [{"township": s.code, **{v: str(row[v]) for v in weighting}, "N": row["N"]}
+                   for s in strata for row in s.population]
+    return pd.DataFrame.from_records(records, columns=[*columns, "N"])
 
 
 def survey_extract(session: Session, survey: Survey, questionnaire: Questionnaire) -> Extract:

@@ -22,7 +22,8 @@ from analysis.results import OutcomeRates
 from analysis.spec import Spec, parse_spec
 from reports.extract import Extract, survey_extract
 from survey.models import Case, Questionnaire, Stratum, Survey
-from survey.surveys import survey_questionnaire
+from survey.questionnaire import load_bundled
+from survey.surveys import SurveyError, survey_questionnaire
 from survey.vocabulary import CaseStatus
 
 
@@ -33,8 +34,20 @@ def bundled_analysis_spec() -> dict[str, Any]:
 
 
 def index_spec(survey: Survey) -> Spec:
-    data = _numeric_keys(survey.analysis_spec or bundled_analysis_spec())
+    """The survey's indices; a round of the bundled questionnaire stored without them uses the bundled ones."""
+    stored = survey.analysis_spec or {}
+    if "indices" not in stored and survey.questionnaire.qid != load_bundled().id:
+        raise SurveyError(f"survey {survey.code} has no index definitions: add them with `minyi survey set "
+                          f"{survey.code} --indices INDICES.yaml` (docs/formats.md)")
+    data = _numeric_keys(stored if "indices" in stored else bundled_analysis_spec())
     return parse_spec({k: data[k] for k in ("indices", "integrity") if k in data}, source=f"survey {survey.code}")
+
+
+def check_population(survey: Survey) -> None:
+    """Refuse a round that cannot be weighted, saying how to give it its population counts."""
+    if not all(s.population for s in survey.strata):
+        raise SurveyError(f"survey {survey.code} has no population counts to weight to: add them with "
+                          f"`minyi survey set {survey.code} --population POP.csv` (docs/formats.md)")
 
 
 def _numeric_keys(node: Any) -> Any:
@@ -66,14 +79,24 @@ def analyse(session: Session, survey: Survey, *, seed: int = 20240601, rounds: S
             ) -> RoundAnalysis:
     """Weights and indices for ``survey`` and the earlier rounds of its series."""
     rounds = list(rounds) if rounds is not None else series(session, survey)
+    check_population(survey)
+    spec = index_spec(survey)
     extracts = {r.period: survey_extract(session, r, survey_questionnaire(r)) for r in rounds}
     current = extracts[survey.period]
     responses = pd.concat([e.responses for e in extracts.values()], ignore_index=True)
-    options = Options(by=current.weighting, method="poststratify", seed=seed, aux=_auxiliary(survey))
-    run = run_analysis(responses, current.population, index_spec(survey), options)
+    options = Options(by=current.weighting, seed=seed, aux=_auxiliary(survey))  # cells or margins: their method
+    run = run_analysis(responses, current.population, spec, options)
     for e in extracts.values():
         run.result.log += e.notes
     return RoundAnalysis(run, extracts, [r.period for r in rounds])
+
+
+def final_weights(session: Session, survey: Survey) -> pd.DataFrame:
+    """``id, weight``: each completed interview's final weight in its round's analysis (a
+    :class:`SurveyError` says what the round lacks when it cannot be weighted)."""
+    weights = analyse(session, survey).run.weights
+    mine = weights.loc[weights["period"].astype(str) == survey.period, ["id", "weight"]]
+    return mine.astype({"id": "int64"})
 
 
 def _auxiliary(survey: Survey) -> pd.DataFrame | None:

@@ -1,4 +1,4 @@
-"""Administrative commands: ``db upgrade``, ``user add``, ``survey create``."""
+"""Administrative commands: ``db upgrade``, ``user add``, ``survey create``, ``survey set``."""
 
 from __future__ import annotations
 
@@ -63,9 +63,17 @@ def survey_create(
                                                                     "consent: not_required."),
     period: str = typer.Option("", "--period", help="Period label, e.g. 2026-11 (default: the code)."),
     quota: int = typer.Option(0, "--quota", help="Completes wanted per township (unless the strata file says)."),
-    strata: Path = typer.Option(..., "--strata", help="Townships CSV: code,name_zh,name_en,quota[,age_group,sex,N]."),
+    strata: Path = typer.Option(..., "--strata", help="Townships CSV: code,name_zh,name_en,quota (docs/formats.md)."),
+    population: Path | None = typer.Option(None, "--population", help="Population counts CSV: "
+                                           "township,margin,level,N with margins named by question id and "
+                                           "levels by answer code (docs/formats.md)."),
+    indices: Path | None = typer.Option(None, "--indices", help="Index definitions YAML (docs/formats.md); "
+                                        "default: the bundled ones for the bundled questionnaire."),
 ) -> None:
-    """Create a survey round (a wave) with its questionnaire, townships and quotas."""
+    """Create a survey round (a wave) with its questionnaire, townships and quotas, and the index
+    definitions and population counts its bulletin is computed with. Everything is checked first:
+    nothing is stored when any file has a problem."""
+    from reports.survey_inputs import settings_for_new_survey
     from survey.questionnaire import QuestionnaireError
     from survey.questionnaire.files import read_any
     from survey.surveys import SurveyError, create_survey, read_strata_csv
@@ -73,6 +81,7 @@ def survey_create(
     try:
         q = read_any(questionnaire, require_consent=True)
         specs = read_strata_csv(strata)
+        analysis_spec = settings_for_new_survey(q, specs, str(strata), population, indices)
     except QuestionnaireError as exc:
         raise _fail(f"{questionnaire} does not validate:\n" + "\n".join(f"  {p}" for p in exc.problems)) from None
     except (SurveyError, OSError) as exc:
@@ -81,7 +90,29 @@ def survey_create(
     sessions = open_sessions(settings.database_url)
     try:
         with session_scope(sessions) as session:
-            survey = create_survey(session, code, q, SystemClock(), period=period or code, strata=specs, quota=quota)
+            survey = create_survey(session, code, q, SystemClock(), period=period or code, strata=specs, quota=quota,
+                                   settings={"analysis_spec": analysis_spec})
             console.print(f"created survey {survey.code} ({len(specs)} townships, questionnaire {q.id} v{q.version})")
     except SurveyError as exc:
         raise _fail(str(exc)) from None
+    for missing, option in (("indices", "--indices INDICES.yaml"), ("weighting", "--population POP.csv")):
+        if missing not in analysis_spec:
+            console.print(f"note: no {'index definitions' if missing == 'indices' else 'population counts'} "
+                          f"yet: add them with `minyi survey set {code} {option}` before `minyi report`", soft_wrap=True)
+
+
+def survey_set(
+    code: str = typer.Argument(..., help="Survey code."),
+    population: Path | None = typer.Option(None, "--population", help="Population counts CSV (docs/formats.md)."),
+    indices: Path | None = typer.Option(None, "--indices", help="Index definitions YAML (docs/formats.md)."),
+) -> None:
+    """Replace a round's index definitions and/or population counts, checked as `survey create` checks them."""
+    from reports.survey_inputs import set_survey_inputs
+    from survey.surveys import survey_by_code
+
+    if population is None and indices is None:
+        raise _fail("give --population and/or --indices")
+    sessions = open_sessions(load_settings().database_url)
+    with session_scope(sessions) as session:  # a SurveyError (a Refused) rolls back and exits 2 in minyi.cli
+        changed = set_survey_inputs(survey_by_code(session, code), population, indices)
+    console.print(f"survey {code}: {' and '.join(changed)} replaced")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import typer
 from rich.console import Console
@@ -11,11 +11,17 @@ from rich.console import Console
 from survey.config import load_settings
 from survey.db import open_sessions, session_scope
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.orm import Session
+
+    from survey.models import Survey
+
 console = Console()
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -43,11 +49,32 @@ def export(
             round_ = survey_by_code(session, survey)
             q = survey_questionnaire(round_)
             frame = responses_frame(session, round_, q, statuses=statuses, with_status=partials)
-        written = write(frame, out, fmt, variable_labels=variable_labels(q, language),
-                        value_labels=value_labels(q, language))
+            frame, unweighted = _with_weights(session, round_, frame)
+        labels = {**variable_labels(q, language), "weight": WEIGHT_LABEL[language == "en"]}
+        written = write(frame, out, fmt, variable_labels=labels, value_labels=value_labels(q, language))
     except (SurveyError, PersonalDataError, OSError) as exc:
         raise _fail(str(exc)) from None
     console.print(f"{len(frame)} interviews → " + ", ".join(str(p) for p in written))
+    if unweighted:
+        console.print(f"note: no weight column: {unweighted}")
+
+
+WEIGHT_LABEL = ("最终权数", "final weight")
+
+
+def _with_weights(session: Session, survey: Survey, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The frame with a ``weight`` column (blank for partial interviews), or why it has none."""
+    from analysis.errors import AnalysisError
+    from reports.results import final_weights
+    from survey.surveys import SurveyError
+
+    if frame.empty:
+        return frame, "no completed interview yet"
+    try:
+        weights = final_weights(session, survey)
+    except (SurveyError, AnalysisError) as exc:
+        return frame, str(exc)
+    return frame.merge(weights, on="id", how="left"), ""
 
 
 def report(
@@ -57,6 +84,7 @@ def report(
     out: Path = typer.Option(..., "--out", help="PDF file to write."),
 ) -> None:
     """The PDF bulletin for one period, with change against the series' earlier rounds."""
+    from analysis.errors import AnalysisError
     from reports.bulletin import render_bulletin
     from reports.bulletin_data import Lang
     from reports.from_db import bulletin_data
@@ -76,6 +104,6 @@ def report(
             data = bulletin_data(session, round_, SystemClock(), settings, languages=(language,))
         out.parent.mkdir(parents=True, exist_ok=True)
         render_bulletin(data, out, language)
-    except (SurveyError, OSError, ValueError) as exc:
+    except (SurveyError, AnalysisError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
     console.print(f"bulletin written: {out}")

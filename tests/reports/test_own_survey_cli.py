@@ -1,0 +1,159 @@
+"""A survey centre's own round from the command line, with the files of docs/examples/: db upgrade,
+survey create with its indices and population margins, sample import, interviews, report, export,
+and ``minyi analyze`` on the export with the same population and index files. Bad input exits 2
+naming the file, the row and the reason, and stores nothing."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner, Result
+
+from minyi.cli import app
+from survey.db import make_engine, session_factory, session_scope
+from survey.models import Answer, Case, Interview, Survey
+from survey.vocabulary import CaseStatus, InterviewStatus
+
+EXAMPLES = Path(__file__).parents[2] / "docs" / "examples"
+ANSWERS = {"consent": (1,), "q_safe": (1, 2, 2, 3, 4, 8), "q_service": (1, 2, 3, 3, 4, 8),
+           "d_agegrp": (1, 2, 2, 3), "d_sex": (1, 2)}
+
+
+@pytest.fixture
+def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty database named by the environment, as a survey centre would start."""
+    database = f"sqlite:///{tmp_path}/minyi.db"
+    monkeypatch.setenv("MINYI_DATABASE_URL", database)
+    monkeypatch.setenv("MINYI_SECRET_KEY", "test-secret")
+    assert run("db", "upgrade").exit_code == 0
+    return database
+
+
+def run(*args: str) -> Result:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    return result
+
+
+def create(code: str, **files: Path) -> Result:
+    chosen = {"questionnaire": EXAMPLES / "questionnaire.yaml", "strata": EXAMPLES / "townships.csv",
+              "population": EXAMPLES / "population.csv", "indices": EXAMPLES / "indices.yaml", **files}
+    return run("survey", "create", code, *[a for k, v in chosen.items() for a in (f"--{k}", str(v))])
+
+
+def interview_everyone(url: str, seed: int = 7) -> int:
+    """A completed interview with every answer for each case (the simulated channel knows only the
+    bundled questionnaire)."""
+    rng = random.Random(seed)
+    with session_scope(session_factory(make_engine(url))) as session:
+        survey = session.scalars(select(Survey)).one()
+        cases = session.scalars(select(Case).where(Case.survey_id == survey.id)).all()
+        for number, case in enumerate(cases):
+            answers = {q: rng.choice(codes) for q, codes in ANSWERS.items()}
+            _complete(session, survey, case, answers if number else {**answers, "q_service": None})
+        return len(cases)
+
+
+def _complete(session: Session, survey: Survey, case: Case, answers: dict[str, int | None]) -> None:
+    now = survey.created_at
+    interview = Interview(case_id=case.id, survey_id=survey.id, questionnaire_version="1",
+                          status=InterviewStatus.COMPLETE, consent=True, started_at=now, updated_at=now,
+                          completed_at=now)
+    session.add(interview)
+    session.flush()
+    session.add_all(Answer(interview_id=interview.id, question_id=q, seq=i, code=code, answered_at=now)
+                    for i, (q, code) in enumerate(answers.items()) if code is not None)
+    case.status, case.final_disposition, case.attempts = CaseStatus.FINAL, "1.1", 1
+
+
+def test_an_own_survey_goes_from_files_to_bulletin_export_and_analysis(url: str, tmp_path: Path) -> None:
+    created = create("HW-2026-11", period="2026-11")
+    assert created.exit_code == 0, created.output
+    assert "created survey HW-2026-11 (3 townships, questionnaire civic v1)" in created.output
+    assert "note:" not in created.output
+    imported = run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW-2026-11")
+    assert imported.exit_code == 0, imported.output
+    assert interview_everyone(url) == 30
+
+    pdf = tmp_path / "bulletin.pdf"
+    reported = run("report", "--survey", "HW-2026-11", "--out", str(pdf))
+    assert reported.exit_code == 0, reported.output
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+    data = tmp_path / "hw.csv"
+    exported = run("export", "--survey", "HW-2026-11", "--out", str(data))
+    assert exported.exit_code == 0, exported.output
+    with data.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 30 and {"d_agegrp", "d_sex", "weight"} <= set(rows[0])
+    assert {r["q_service"] for r in rows} <= {"", "1", "2", "3", "4", "8"}  # codes, not 1.0, beside a blank
+    town_weights = {t: sum(float(r["weight"]) for r in rows if r["township"] == t) for t in ("HW01", "HW02")}
+    assert town_weights == pytest.approx({"HW01": 24000, "HW02": 9500})  # each township weighted to its total
+
+    estimates = tmp_path / "estimates.csv"
+    analysed = run("analyze", str(data), "--population", str(EXAMPLES / "population.csv"),
+                   "--spec", str(EXAMPLES / "indices.yaml"), "--csv", str(estimates))
+    assert analysed.exit_code == 0, analysed.output
+    assert "safety" in estimates.read_text(encoding="utf-8")
+
+
+def test_a_survey_without_indices_or_population_says_how_to_add_them(url: str, tmp_path: Path) -> None:
+    created = run("survey", "create", "S", "--questionnaire", str(EXAMPLES / "questionnaire.yaml"),
+                  "--strata", str(EXAMPLES / "townships.csv"))
+    assert created.exit_code == 0, created.output
+    assert "minyi survey set S --indices" in created.output
+    run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "S")
+    interview_everyone(url)
+    pdf = str(tmp_path / "b.pdf")
+    refused = run("report", "--survey", "S", "--out", pdf)
+    assert refused.exit_code == 2
+    assert "survey S has no population counts to weight to: add them with `minyi survey set S --population" \
+        in " ".join(refused.output.split())
+    assert run("survey", "set", "S", "--population", str(EXAMPLES / "population.csv")).exit_code == 0
+    refused = run("report", "--survey", "S", "--out", pdf)
+    assert refused.exit_code == 2
+    assert "survey S has no index definitions" in " ".join(refused.output.split())
+    assert run("survey", "set", "S", "--indices", str(EXAMPLES / "indices.yaml")).exit_code == 0
+    assert run("report", "--survey", "S", "--out", pdf).exit_code == 0
+
+
+def _edited(source: Path, target: Path, old: str, new: str) -> Path:
+    text = source.read_text(encoding="utf-8")
+    assert old in text
+    target.write_text(text.replace(old, new), encoding="utf-8")
+    return target
+
+
+BAD = {
+    "wrong index question": ("indices", "indices.yaml", "question: q_service", "question: q_servce",
+                             "indices.yaml:6: indices.service: 'q_servce' is not a question of questionnaire civic"),
+    "index code not an answer": ("indices", "indices.yaml", "q_safe, kind: share, favourable: [1, 2]",
+                                 "q_safe, kind: share, favourable: [1, 6]",
+                                 "indices.yaml:4: indices.safety: code(s) 6 are not answers of q_safe"),
+    "township without margins": ("population", "population.csv", "HW03,", "HW01,",
+                                 "no population rows for township(s) HW03 of"),
+    "margin on an unknown variable": ("population", "population.csv", "HW02,d_sex,1", "HW02,sex,1",
+                                      "population.csv:12: weighting variable 'sex': 'sex' is not a question of "
+                                      "questionnaire civic"),
+    "level not a code": ("population", "population.csv", "HW01,d_agegrp,3", "HW01,d_agegrp,4",
+                         "population.csv:5: '4' is not an answer code of d_agegrp (its codes: 1, 2, 3)"),
+    "unknown township": ("population", "population.csv", "HW02,total", "HW09,total",
+                         "population.csv:8: township 'HW09' is not one of"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_names_file_row_and_reason_and_stores_nothing(url: str, tmp_path: Path, case: str) -> None:
+    option, name, old, new, message = BAD[case]
+    bad = _edited(EXAMPLES / name, tmp_path / name, old, new)
+    result = create("S", **{option: bad})
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    with session_scope(session_factory(make_engine(url))) as session:
+        assert session.scalar(select(func.count()).select_from(Survey)) == 0
