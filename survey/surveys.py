@@ -1,7 +1,8 @@
 """Creating survey rounds: store the questionnaire version, the townships and their quotas.
 
-``strata`` rows come from a CSV (``code,name_zh,name_en,quota`` plus population columns) or from
-code; population cells are ``{"age_group": ..., "sex": ..., "N": ...}`` dicts.
+``strata`` rows come from a CSV (``code,name_zh,name_en,quota``, docs/formats.md) or from code; a
+township's population rows are cells (``{"d_agegrp": "1", "d_sex": "2", "N": ...}``) or margins
+(``{"margin": "d_sex", "level": "1", "N": ...}``), named as ``Survey.analysis_spec["weighting"]`` says.
 """
 
 from __future__ import annotations
@@ -102,8 +103,9 @@ def _parsed(source: str, name: str) -> Questionnaire:
 
 
 def read_strata_csv(path: Path) -> list[StratumSpec]:
-    """Townships from CSV: ``code,name_zh[,name_en][,quota]`` and optional population columns
-    ``age_group,sex,N`` (one row per cell, the township columns repeated)."""
+    """Townships from CSV: ``code,name_zh[,name_en][,quota]``. The older form with population columns
+    (``...,<variable>...,N``, one row per cell with the township columns repeated) is still read;
+    ``reports.survey_inputs`` checks those columns as it checks a ``--population`` file."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.DictReader(fh))

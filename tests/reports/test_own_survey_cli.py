@@ -157,3 +157,28 @@ def test_bad_input_names_file_row_and_reason_and_stores_nothing(url: str, tmp_pa
     assert message in " ".join(result.output.split())
     with session_scope(session_factory(make_engine(url))) as session:
         assert session.scalar(select(func.count()).select_from(Survey)) == 0
+
+
+def _townships_with_cells(path: Path) -> Path:
+    """The example townships in the older form: one row per census cell, counts as columns."""
+    rows = ["code,name_zh,name_en,quota,d_agegrp,d_sex,N"]
+    for town in csv.DictReader((EXAMPLES / "townships.csv").open(encoding="utf-8")):
+        rows += [f"{town['code']},{town['name_zh']},{town['name_en']},{town['quota']},{a},{s},1000"
+                 for a in (1, 2, 3) for s in (1, 2)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_townships_with_population_columns_still_work_but_not_beside_population(url: str, tmp_path: Path) -> None:
+    strata = _townships_with_cells(tmp_path / "townships.csv")
+    both = create("S", strata=strata)
+    assert both.exit_code == 2
+    assert "has population columns and --population is given" in " ".join(both.output.split())
+    old = run("survey", "create", "S", "--questionnaire", str(EXAMPLES / "questionnaire.yaml"),
+              "--strata", str(strata), "--indices", str(EXAMPLES / "indices.yaml"))
+    assert old.exit_code == 0, old.output
+    assert "note:" not in old.output
+    with session_scope(session_factory(make_engine(url))) as session:
+        survey = session.scalars(select(Survey)).one()
+        assert set(survey.analysis_spec["weighting"]) == {"d_agegrp", "d_sex"}
+        assert len(survey.strata[0].population) == 6
