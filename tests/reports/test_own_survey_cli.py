@@ -182,3 +182,13 @@ def test_townships_with_population_columns_still_work_but_not_beside_population(
         survey = session.scalars(select(Survey)).one()
         assert set(survey.analysis_spec["weighting"]) == {"d_agegrp", "d_sex"}
         assert len(survey.strata[0].population) == 6
+
+
+def test_survey_set_checks_the_files_and_keeps_the_old_ones_on_a_problem(url: str, tmp_path: Path) -> None:
+    assert create("S").exit_code == 0
+    bad = _edited(EXAMPLES / "indices.yaml", tmp_path / "indices.yaml", "question: q_safe,", "question: d_years,")
+    result = run("survey", "set", "S", "--indices", str(bad))
+    assert result.exit_code == 2
+    assert "indices.yaml:4: indices.safety: 'd_years' is not a question of questionnaire civic" in result.output
+    with session_scope(session_factory(make_engine(url))) as session:
+        assert session.scalars(select(Survey)).one().analysis_spec["indices"]["safety"]["question"] == "q_safe"
