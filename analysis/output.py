@@ -109,6 +109,7 @@ def print_summary(result: AnalysisResult, console: Console | None = None, full_t
         if d.stratum == COUNTY:
             console.print(f"weights {d.period}: min {d.min:.4g}, max {d.max:.4g}, CV {d.cv:.3f}, Kish deff "
                           f"{d.deff_kish:.3f}, cells collapsed {len(d.cells_collapsed)}, trimmed {d.trimmed}")
+    _print_merges(result, console)
     significant = [c for c in result.changes if c.significant]
     if result.changes:
         console.print(f"changes: {len(significant)} of {len(result.changes)} significant after adjustment")
@@ -119,6 +120,16 @@ def print_summary(result: AnalysisResult, console: Console | None = None, full_t
             console.print(f"[yellow]flag[/yellow] {line}")
     if result.log:
         console.print(f"{len(result.log)} weighting notes (see --json 'log')")
+
+
+def _print_merges(result: AnalysisResult, console: Console) -> None:
+    """Which weighting cells were merged, why and with how many respondents (all of them, or a count)."""
+    if len(result.merges) > SUMMARY_STRATA:
+        console.print(f"{len(result.merges)} merges of thin weighting cells (see --json 'merges')")
+        return
+    for m in result.merges:
+        period = f"period {m.period}, " if m.period else ""
+        console.print(f"[yellow]cells[/yellow] {period}township {m.stratum}: {m.text()}")
 
 
 def is_large(result: AnalysisResult) -> bool:

@@ -78,6 +78,32 @@ class SmallAreaEstimate:
 
 
 @dataclass(frozen=True)
+class CellMerge:
+    """Adjacent levels of one weighting variable merged in one township because some of them had no
+    respondents or fewer than ``min_n`` (:mod:`analysis.weights.collapse`)."""
+
+    period: str
+    stratum: str
+    variable: str  # e.g. "age_group"
+    levels: tuple[str, ...]  # merged levels, in declared order
+    respondents: tuple[int, ...]  # per level
+    reasons: tuple[str | None, ...]  # per level: "empty", "thin", "adjustment", None (it was the neighbour)
+    within: str = ""  # the other variables' levels, e.g. "sex=M"; "" for a raking margin
+    min_n: int = 5
+    whole_margin: bool = False  # a raking margin merged to one level: not calibrated on the variable
+
+    def text(self) -> str:
+        """``merged age_group 18-29+30-44 within sex=M: 18-29 had 3 respondents (fewer than 5), 30-44 had 41``"""
+        why = {"thin": f" (fewer than {self.min_n})", "adjustment": " (adjustment above the maximum)"}
+        parts = [f"{level} had {n or 'no'} respondent{'' if n == 1 else 's'}{why.get(r or '', '')}"
+                 for level, n, r in zip(self.levels, self.respondents, self.reasons, strict=True)]
+        where = f" within {self.within}" if self.within else ""
+        head = (f"margin {self.variable} merged to one level; not calibrated on {self.variable}"
+                if self.whole_margin else f"merged {self.variable} {'+'.join(self.levels)}{where}")
+        return f"{head}: {', '.join(parts)}"
+
+
+@dataclass(frozen=True)
 class WeightDiagnostics:
     period: str
     stratum: str
@@ -123,3 +149,4 @@ class AnalysisResult:
     log: list[str] = field(default_factory=list)
     integrity: list[IntegrityFlag] = field(default_factory=list)
     outcome_rates: list[OutcomeRates] = field(default_factory=list)
+    merges: list[CellMerge] = field(default_factory=list)
