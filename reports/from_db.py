@@ -60,6 +60,7 @@ def bulletin_data(session: Session, survey: Survey, clock: Clock, settings: Sett
         concerns=_concerns(session, survey),
         benchmarks=_benchmarks(session, survey),
         languages=languages,
+        merges=tuple(m for m in analysis.merges if m.period in (survey.period, "")),
     )
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 
 import numpy as np
 
-from analysis.results import COUNTY, Change, Estimate, Rank
+from analysis.results import COUNTY, CellMerge, Change, Estimate, Rank
 from reports.bulletin_data import (
     STATUSES,
     Benchmark,
@@ -160,6 +160,7 @@ def sample_bulletin_data(townships: int = 21, seed: int = 11) -> BulletinData:
         changes=tuple(changes),
         ranks=tuple(ranks),
         fieldwork=_fieldwork(completes),
+        merges=(CellMerge(CURRENT, codes[2], "age_group", ("18-29", "30-44"), (3, 27), ("thin", None), "sex=M"),),
         concerns=_concerns(codes, rng),
         benchmarks=(
             Benchmark(

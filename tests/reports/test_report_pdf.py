@@ -15,6 +15,7 @@ from reports.bulletin import render_issue
 from reports.bulletin_data import BulletinData
 from reports.concerns import tally
 from reports.fonts import has_glyph
+from reports.methods import methods_items
 from reports.reliability import Reliability, township_rows
 from reports.sample import sample_bulletin_data
 
@@ -122,6 +123,15 @@ def test_methods_box(sample: BulletinData, sample_zh: Rendered) -> None:
     assert "请问在目前的社会治安环境下，您感觉安全吗？" in text
     assert "Holm" in text and "局限性" in text
     assert "未加权样本量 n<30 或有效样本量<30 的估计不发布" in text
+
+
+def test_methods_box_says_which_cells_were_merged_and_why(sample: BulletinData, sample_zh: Rendered,
+                                                          sample_en: Rendered) -> None:
+    [merge] = sample.merges
+    name = sample.township_name(merge.stratum, "zh")
+    assert f"{name}（男）18-29+30-44合并（18-29 仅 3 人（少于 5 人）、30-44 27 人）" in sample_zh.text.replace("\n", "")
+    assert "18-29+30-44 merged (18-29: only 3 (fewer than 5), 30-44: 27)" in sample_en.text.replace("\n", " ")
+    assert "无：各加权单元的受访者都足够" in " ".join(text for _, text in methods_items(replace(sample, merges=()), "zh"))
 
 
 def test_benchmark_beside_own_estimate(sample_zh: Rendered) -> None:
