@@ -18,7 +18,8 @@ from analysis.results import COUNTY, STRATUM, AnalysisResult, Change, Estimate, 
 CSV_COLUMNS = ("period", "stratum", "index", "n", "estimate", "se", "ci_low", "ci_high", "deff", "n_eff")
 SUMMARY_STRATA = 60  # a period with more townships than this gets a summary on the console
 EXTRA_COLUMNS = ("level", "kind", "df", "ci_method", "deff_kish", "dk_rate", "change", "change_se", "change_p",
-                 "change_p_adjusted", "rank", "rank_low", "rank_high", "tier", "eblup", "eblup_mse")
+                 "change_p_adjusted", "rank", "rank_low", "rank_high", "tier", "tier_p",
+                 "tier_p_adjusted", "eblup", "eblup_mse")
 
 
 def csv_rows(result: AnalysisResult) -> list[dict[str, object]]:
@@ -42,7 +43,8 @@ def _change(c: Change | None) -> dict[str, object]:
 
 def _rank(r: Rank | None) -> dict[str, object]:
     return {"rank": r.rank if r else None, "rank_low": r.rank_low if r else None,
-            "rank_high": r.rank_high if r else None, "tier": r.tier if r else None}
+            "rank_high": r.rank_high if r else None, "tier": r.tier if r else None,
+            "tier_p": r.p_value if r else None, "tier_p_adjusted": r.p_adjusted if r else None}
 
 
 def _small(s: SmallAreaEstimate | None) -> dict[str, object]:

@@ -48,8 +48,9 @@ class Change:
     p_value: float | None
     p_adjusted: float | None
     significant: bool
-    ci_low: float | None = None  # 95% CI of the change (normal)
+    ci_low: float | None = None  # 95% CI of the change (t with the Satterthwaite df)
     ci_high: float | None = None
+    df: float | None = None  # Satterthwaite df of the change's SE (inf: an estimate had no df)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ class Rank:
     rank: int
     rank_low: int
     rank_high: int
-    tier: str  # "above", "same" or "below" the county
+    tier: str  # "above" or "below" the county, or "same": not shown to differ (Holm-adjusted p >= 0.05)
+    p_value: float | None = None  # unadjusted two-sided p of the difference from the county
+    p_adjusted: float | None = None  # Holm-adjusted over the townships of the period and index
 
 
 @dataclass(frozen=True)

@@ -200,3 +200,10 @@ def test_an_issue_is_rendered_in_each_of_its_languages(tiny: BulletinData, tmp_p
     assert [p.name for p in paths] == ["bulletin-2026-10-011-zh.pdf", "bulletin-2026-10-011-en.pdf"]
     english = "".join(page.extract_text() for page in PdfReader(paths[1]).pages)
     assert "Jia Town" in english and "甲镇" not in english
+
+
+def test_the_rank_note_makes_no_claim_about_overlapping_intervals(sample_zh: Rendered, sample_en: Rendered) -> None:
+    zh, en = sample_zh.text.replace("\n", ""), sample_en.text.replace("\n", " ")
+    assert "区间重叠的乡镇之间差异不显著" not in zh and "ranges overlap are not distinguishable" not in en
+    assert "“无显著差异”只表示未能显示出差异" in zh and "logit" in zh and "Holm" in zh
+    assert "Not shown to differ" in en
