@@ -245,12 +245,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "m_significance_text": (
         "两期为独立样本，变化的标准误为两期标准误平方和的平方根，按 t 检验（Satterthwaite 自由度）判断；"
         "各乡镇的变化、各乡镇与全县的比较（logit 尺度）分别经 Holm 法多重比较校正，校正后 p<0.05 为显著，"
-        "未校正的 p 值见数据文件。置信区间重叠并不表示差异不显著",
+        "未校正的 p 值见数据文件。置信区间重叠并不表示差异不显著。",
         "Independent samples in each period: the SE of a change is the root of the sum of the two squared "
         "SEs, tested by t with Satterthwaite df; township changes and township-county comparisons (on the "
         "logit scale) are each Holm-adjusted over the townships, significant at adjusted p < 0.05 "
         "(unadjusted p-values are in the data file). Overlapping intervals do not mean no significant "
-        "difference",
+        "difference.",
     ),
     "m_rule": ("发布规则", "Publication rule"),
     "m_rule_text": (
