@@ -1,7 +1,12 @@
 """Change of each index between consecutive periods, per township and county.
 
 The periods are independent samples, each weighted to the same census, so
-SE(change) = sqrt(V1 + V2), z = change / SE, two-sided normal p-value. p-values are adjusted for
+SE(change) = sqrt(V1 + V2) and t = change / SE, with Satterthwaite's df
+
+    df = (V1 + V2)^2 / (V1^2 / df1 + V2^2 / df2)
+
+(Satterthwaite 1946, Biometrics Bulletin 2:110-114; df1, df2 the estimates' design df), two-sided
+p-value and 95% CI change +- t_{df,.975} SE; the normal when an estimate has no df. p-values are adjusted for
 multiplicity over every (stratum, index) change of one pair of periods, by Holm (family-wise error)
 or Benjamini-Hochberg (false discovery rate). Panel respondents would need a covariance term; the
 flat-file input has none.
@@ -10,10 +15,9 @@ flat-file input has none.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
+from scipy import stats
 
 from analysis.grouping import FloatArray
-from analysis.intervals import Z
 from analysis.results import Change, Estimate
 
 ADJUSTMENTS = ("holm", "bh")
@@ -60,20 +64,31 @@ def _pair_changes(pairs: list[tuple[Estimate, Estimate]], method: str, alpha: fl
     p = np.array([t[2] for t in tests if t[2] is not None])
     adjusted = iter(adjust(p, method).tolist() if p.size else [])
     out = []
-    for (a, b), (delta, se, p_value) in zip(pairs, tests, strict=True):
+    for (a, b), (delta, se, p_value, df) in zip(pairs, tests, strict=True):
         p_adj = next(adjusted) if p_value is not None else None
-        ci = (delta - Z * se, delta + Z * se) if delta is not None and se is not None else (None, None)
+        half = float(stats.t.ppf(0.975, df)) * se if delta is not None and se is not None else None
+        ci = (delta - half, delta + half) if delta is not None and half is not None else (None, None)
         out.append(Change(stratum=b.stratum, index=b.index, period_from=a.period, period_to=b.period,
                           change=delta, se=se, p_value=p_value, p_adjusted=p_adj,
-                          significant=p_adj is not None and p_adj < alpha, ci_low=ci[0], ci_high=ci[1]))
+                          significant=p_adj is not None and p_adj < alpha, ci_low=ci[0], ci_high=ci[1],
+                          df=df))
     return out
 
 
-def _test(a: Estimate, b: Estimate) -> tuple[float | None, float | None, float | None]:
+def _test(a: Estimate, b: Estimate) -> tuple[float | None, float | None, float | None, float]:
+    """Change, its SE, the two-sided t p-value and the Satterthwaite df (inf: the normal)."""
     if a.estimate is None or b.estimate is None or a.se is None or b.se is None:
-        return None, None, None
+        return None, None, None, np.inf
     delta = b.estimate - a.estimate
     se = float(np.hypot(a.se, b.se))
+    df = satterthwaite(a.se**2, a.df, b.se**2, b.df)
     if se == 0:
-        return delta, se, None
-    return delta, se, float(2 * special.ndtr(-abs(delta) / se))  # the normal's two tails
+        return delta, se, None, df
+    return delta, se, float(2 * stats.t.sf(abs(delta) / se, df)), df
+
+
+def satterthwaite(v1: float, df1: int | None, v2: float, df2: int | None) -> float:
+    """df of V1 + V2 (module docstring); inf when either df is unknown or both variances are 0."""
+    if not df1 or not df2 or v1 + v2 == 0:
+        return float(np.inf)
+    return float((v1 + v2) ** 2 / (v1**2 / df1 + v2**2 / df2))

@@ -18,7 +18,8 @@ from analysis.results import COUNTY, STRATUM, AnalysisResult, Change, Estimate, 
 CSV_COLUMNS = ("period", "stratum", "index", "n", "estimate", "se", "ci_low", "ci_high", "deff", "n_eff")
 SUMMARY_STRATA = 60  # a period with more townships than this gets a summary on the console
 EXTRA_COLUMNS = ("level", "kind", "df", "ci_method", "deff_kish", "dk_rate", "change", "change_se", "change_p",
-                 "change_p_adjusted", "rank", "rank_low", "rank_high", "tier", "eblup", "eblup_mse")
+                 "change_p_adjusted", "rank", "rank_low", "rank_high", "tier", "tier_p",
+                 "tier_p_adjusted", "eblup", "eblup_mse")
 
 
 def csv_rows(result: AnalysisResult) -> list[dict[str, object]]:
@@ -42,7 +43,8 @@ def _change(c: Change | None) -> dict[str, object]:
 
 def _rank(r: Rank | None) -> dict[str, object]:
     return {"rank": r.rank if r else None, "rank_low": r.rank_low if r else None,
-            "rank_high": r.rank_high if r else None, "tier": r.tier if r else None}
+            "rank_high": r.rank_high if r else None, "tier": r.tier if r else None,
+            "tier_p": r.p_value if r else None, "tier_p_adjusted": r.p_adjusted if r else None}
 
 
 def _small(s: SmallAreaEstimate | None) -> dict[str, object]:
@@ -109,6 +111,7 @@ def print_summary(result: AnalysisResult, console: Console | None = None, full_t
         if d.stratum == COUNTY:
             console.print(f"weights {d.period}: min {d.min:.4g}, max {d.max:.4g}, CV {d.cv:.3f}, Kish deff "
                           f"{d.deff_kish:.3f}, cells collapsed {len(d.cells_collapsed)}, trimmed {d.trimmed}")
+    _print_merges(result, console)
     significant = [c for c in result.changes if c.significant]
     if result.changes:
         console.print(f"changes: {len(significant)} of {len(result.changes)} significant after adjustment")
@@ -119,6 +122,16 @@ def print_summary(result: AnalysisResult, console: Console | None = None, full_t
             console.print(f"[yellow]flag[/yellow] {line}")
     if result.log:
         console.print(f"{len(result.log)} weighting notes (see --json 'log')")
+
+
+def _print_merges(result: AnalysisResult, console: Console) -> None:
+    """Which weighting cells were merged, why and with how many respondents (all of them, or a count)."""
+    if len(result.merges) > SUMMARY_STRATA:
+        console.print(f"{len(result.merges)} merges of thin weighting cells (see --json 'merges')")
+        return
+    for m in result.merges:
+        period = f"period {m.period}, " if m.period else ""
+        console.print(f"[yellow]cells[/yellow] {period}township {m.stratum}: {m.text()}")
 
 
 def is_large(result: AnalysisResult) -> bool:

@@ -115,6 +115,7 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
         weights[rows] = calibration.weights
         result.diagnostics += calibration.diagnostics
         result.log += calibration.log
+        result.merges += calibration.merges
         with stages("estimates"):
             found = estimate_period(period, calibration, _take(items, rows), spec.indices, options.ci,
                                     options.projection, _rollup(responses, rows, plan, options.group))
@@ -139,7 +140,7 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
 
 
 def _level_codes(responses: Responses, population: Population, by: tuple[str, ...]) -> tuple[IntArray, ...]:
-    """Each row's level index on every weighting variable, in the population file's level order."""
+    """Each row's level index on every weighting variable, in the declared level order (analysis.population.level_order)."""
     out = []
     for variable in by:
         levels = population.levels[variable]

@@ -1,12 +1,16 @@
 """Population counts (POP): joint cells or margins per township, checked and reconciled.
 
 Cells: one column per stratum and weighting variable plus ``N``. Margins: ``township,margin,level,N``
-with an optional ``margin=total`` row per township. Level order is the order of first appearance
-in the input; it is the order "adjacent" refers to when thin cells are merged.
+with an optional ``margin=total`` row per township. Each weighting variable's levels are put in
+their declared order by :func:`level_order` (numbers in a label compared as numbers), which is the
+order "adjacent" refers to when thin cells are merged; the order of the rows in the file plays no
+part.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +22,17 @@ from analysis.results import COUNTY
 TOTAL = "total"
 MARGIN_COLUMNS = ("margin", "level", "N")
 REL_TOL = 1e-9
+_NUMBER = re.compile(r"(\d+)")
+
+
+def level_order(labels: Iterable[str]) -> tuple[str, ...]:
+    """Distinct labels in natural order: digit runs compare as numbers, the rest as text, so age
+    groups 18-29, 30-44, 45-59, 60+ (or 18-29岁 ... 60岁及以上) come in age order whatever order the
+    file lists them in, and 9-17 comes before 18-29."""
+    def key(label: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
+        parts = _NUMBER.split(label)
+        return tuple((0, int(p), "") if k % 2 else (1, 0, p) for k, p in enumerate(parts) if p), label
+    return tuple(sorted(set(labels), key=key))
 
 
 @dataclass(frozen=True)
@@ -77,7 +92,7 @@ class Population:
         unused = [v for v in variables if v not in by]
         if unused:
             notes = (f"{source}: cells summed over {', '.join(unused)} (not weighting variables)",)
-        levels = {v: tuple(pd.unique(frame[v])) for v in by}
+        levels = {v: level_order(frame[v]) for v in by}
         cells = frame.groupby([stratum, *by], sort=False, as_index=False)["N"].sum()
         return cls("cells", stratum, by, cells, levels, source, notes)
 
@@ -101,7 +116,7 @@ class Population:
         notes = (f"{source}: margins {', '.join(unused)} not used (not weighting variables)",) \
             if unused else ()
         kept = frame.loc[is_total | frame["margin"].isin(by).to_numpy()]
-        levels = {v: tuple(pd.unique(kept.loc[kept["margin"] == v, "level"])) for v in by}
+        levels = {v: level_order(kept.loc[kept["margin"] == v, "level"]) for v in by}
         return cls("margins", stratum, by, kept.reset_index(drop=True), levels, source, notes)
 
     def cell_counts(self) -> pd.Series:

@@ -48,8 +48,9 @@ class Change:
     p_value: float | None
     p_adjusted: float | None
     significant: bool
-    ci_low: float | None = None  # 95% CI of the change (normal)
+    ci_low: float | None = None  # 95% CI of the change (t with the Satterthwaite df)
     ci_high: float | None = None
+    df: float | None = None  # Satterthwaite df of the change's SE (inf: an estimate had no df)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ class Rank:
     rank: int
     rank_low: int
     rank_high: int
-    tier: str  # "above", "same" or "below" the county
+    tier: str  # "above" or "below" the county, or "same": not shown to differ (Holm-adjusted p >= 0.05)
+    p_value: float | None = None  # unadjusted two-sided p of the difference from the county
+    p_adjusted: float | None = None  # Holm-adjusted over the townships of the period and index
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,32 @@ class SmallAreaEstimate:
     direct: float | None
     eblup: float
     mse: float
+
+
+@dataclass(frozen=True)
+class CellMerge:
+    """Adjacent levels of one weighting variable merged in one township because some of them had no
+    respondents or fewer than ``min_n`` (:mod:`analysis.weights.collapse`)."""
+
+    period: str
+    stratum: str
+    variable: str  # e.g. "age_group"
+    levels: tuple[str, ...]  # merged levels, in declared order
+    respondents: tuple[int, ...]  # per level
+    reasons: tuple[str | None, ...]  # per level: "empty", "thin", "adjustment", None (it was the neighbour)
+    within: str = ""  # the other variables' levels, e.g. "sex=M"; "" for a raking margin
+    min_n: int = 5
+    whole_margin: bool = False  # a raking margin merged to one level: not calibrated on the variable
+
+    def text(self) -> str:
+        """``merged age_group 18-29+30-44 within sex=M: 18-29 had 3 respondents (fewer than 5), 30-44 had 41``"""
+        why = {"thin": f" (fewer than {self.min_n})", "adjustment": " (adjustment above the maximum)"}
+        parts = [f"{level} had {n or 'no'} respondent{'' if n == 1 else 's'}{why.get(r or '', '')}"
+                 for level, n, r in zip(self.levels, self.respondents, self.reasons, strict=True)]
+        where = f" within {self.within}" if self.within else ""
+        head = (f"margin {self.variable} merged to one level; not calibrated on {self.variable}"
+                if self.whole_margin else f"merged {self.variable} {'+'.join(self.levels)}{where}")
+        return f"{head}: {', '.join(parts)}"
 
 
 @dataclass(frozen=True)
@@ -123,3 +152,4 @@ class AnalysisResult:
     log: list[str] = field(default_factory=list)
     integrity: list[IntegrityFlag] = field(default_factory=list)
     outcome_rates: list[OutcomeRates] = field(default_factory=list)
+    merges: list[CellMerge] = field(default_factory=list)

@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 from functools import cached_property
 from typing import Literal
 
-from analysis.results import COUNTY, Change, Estimate, Rank
+from analysis.results import COUNTY, CellMerge, Change, Estimate, Rank
 
 Lang = Literal["zh", "en"]
 IndexKind = Literal["share", "score"]
@@ -199,6 +199,7 @@ class BulletinData:
     next_release: date | None = None
     contact: Text | None = None
     rule: ReliabilityRule = field(default_factory=ReliabilityRule)
+    merges: tuple[CellMerge, ...] = ()  # weighting cells merged in the current period
 
     def __post_init__(self) -> None:
         defined = {index.id for index in self.indices}

@@ -19,6 +19,7 @@ from analysis.results import COUNTY, AnalysisResult, OutcomeRates
 from analysis.spec import CompositeIndex, ScoreIndex, ShareIndex
 from office.concerns import CATEGORIES
 from reports import bulletin_data as bd
+from reports.i18n import LABELS
 from reports.results import analyse, index_spec, survey_rates
 from survey.clock import Clock, to_local
 from survey.config import Settings
@@ -60,6 +61,7 @@ def bulletin_data(session: Session, survey: Survey, clock: Clock, settings: Sett
         concerns=_concerns(session, survey),
         benchmarks=_benchmarks(session, survey),
         languages=languages,
+        merges=tuple(m for m in analysis.merges if m.period in (survey.period, "")),
     )
 
 
@@ -164,9 +166,7 @@ def _fieldwork(session: Session, survey: Survey, county: OutcomeRates | None, de
                                  "Stratified design weights (township population / sample size), post-stratified to "
                                  "township × age group × sex; thin cells collapsed by rule; linearised standard "
                                  "errors that account for the calibration"),
-        significance_rule=bd.Text("变化的显著性按两期独立样本的Z检验判断，多重比较用Holm法校正，显著性水平5%",
-                                  "Changes are tested as independent samples (z test), Holm-adjusted for "
-                                  "multiple comparisons, at the 5% level"),
+        significance_rule=bd.Text(*LABELS["m_significance_text"]),
         limitations=bd.Text("电话调查不覆盖无电话人群；未接听和拒访者的看法可能与受访者不同，加权只能部分纠正；"
                             "样本量较小的乡镇区间较宽，排名差异多在误差范围内",
                             "Phone surveys miss people without phones; non-respondents may differ from "

@@ -51,7 +51,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "county": ("全县", "County"),
     # tiers
     "tier_above": ("高于全县", "Above"),
-    "tier_same": ("无显著差异", "Not different"),
+    "tier_same": ("无显著差异", "Not shown to differ"),
     "tier_below": ("低于全县", "Below"),
     # statuses
     "accepted": ("受理", "Accepted"),
@@ -89,11 +89,16 @@ LABELS: dict[str, tuple[str, str]] = {
         "use with care.",
     ),
     "note_rank": (
-        "名次只在发布估计的乡镇之间排列（1 为最高）；名次区间为 95% 区间，区间重叠的乡镇之间差异不显著，"
-        "不宜据名次先后作比较。与全县比较：高于或低于全县表示差异显著。",
-        "Ranks are among the published townships only (1 = highest). The rank range is a 95% interval: "
-        "townships whose ranges overlap are not distinguishable, so do not read much into adjacent ranks. "
-        "vs county: Above or Below means a significant difference.",
+        "名次只在发布估计的乡镇之间排列（1 为最高）；名次区间为模拟的 95% 区间，名次相邻的乡镇多在误差范围内，"
+        "不宜据名次先后作比较。与全县比较：在 logit 尺度上检验乡镇与全县之差（计入乡镇是全县的一部分），"
+        "经 Holm 法对各乡镇多重比较校正后 p<0.05 为高于或低于全县；“无显著差异”只表示未能显示出差异，"
+        "并不表示与全县相同。置信区间是否重叠不能用来判断差异是否显著。",
+        "Ranks are among the published townships only (1 = highest). The rank range is a simulated 95% "
+        "interval; adjacent ranks are mostly within the noise, so do not read much into them. vs county: "
+        "the township's difference from the county (of which it is a part) is tested on the logit scale; "
+        "Above or Below means Holm-adjusted p < 0.05 over the townships. \"Not shown to differ\" means "
+        "the test could not show a difference, not that the township equals the county. Whether two "
+        "confidence intervals overlap does not tell whether they differ significantly.",
     ),
     "chart_townships": ("各乡镇{index}及 95% 置信区间", "{index} by township, with 95% CIs"),
     "chart_townships_note": (
@@ -204,6 +209,22 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "m_weighting": ("加权", "Weighting"),
     "m_weighting_text": ("{method}。目标总体：{targets}", "{method}. Targets: {targets}"),
+    "m_collapse": ("单元合并", "Merged cells"),
+    "m_collapse_none": ("无：各加权单元的受访者都足够，未合并。", "None: every weighting cell had enough respondents."),
+    "m_collapse_item": ("{township}{within}{levels}合并（{details}）", "{township}{within}: {levels} merged ({details})"),
+    "m_collapse_level": ("{level} {n} 人", "{level}: {n}"),
+    "m_collapse_empty": ("{level} 无受访者", "{level}: none"),
+    "m_collapse_thin": ("{level} 仅 {n} 人（少于 {min_n} 人）", "{level}: only {n} (fewer than {min_n})"),
+    "m_collapse_adjustment": ("{level} {n} 人（调整系数超过上限）", "{level}: {n} (adjustment above the maximum)"),
+    "m_collapse_rule": (
+        "规则：受访者为 0 或少于 {min_n} 人的加权单元，与同一乡镇内按年龄顺序相邻的组合并，从不跨乡镇合并",
+        "Rule: a weighting cell with no respondents or fewer than {min_n} is merged with the adjacent group "
+        "(in age order) of the same township, never across townships",
+    ),
+    "var_age_group": ("年龄", "age"),
+    "var_sex": ("性别", "sex"),
+    "level_M": ("男", "men"),
+    "level_F": ("女", "women"),
     "m_deff": ("设计效应", "Design effect"),
     "m_deff_weights": ("权重的 Kish 设计效应 {deff}", "Kish design effect of the weights {deff}"),
     "m_deff_county": ("全县估计：{items}", "County estimates: {items}"),
@@ -221,6 +242,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "m_construction": ("指数构成", "Index construction"),
     "m_question": ("问卷题目", "Question wording"),
     "m_significance": ("显著性检验", "Significance"),
+    "m_significance_text": (
+        "两期为独立样本，变化的标准误为两期标准误平方和的平方根，按 t 检验（Satterthwaite 自由度）判断；"
+        "各乡镇的变化、各乡镇与全县的比较（logit 尺度）分别经 Holm 法多重比较校正，校正后 p<0.05 为显著，"
+        "未校正的 p 值见数据文件。置信区间重叠并不表示差异不显著。",
+        "Independent samples in each period: the SE of a change is the root of the sum of the two squared "
+        "SEs, tested by t with Satterthwaite df; township changes and township-county comparisons (on the "
+        "logit scale) are each Holm-adjusted over the townships, significant at adjusted p < 0.05 "
+        "(unadjusted p-values are in the data file). Overlapping intervals do not mean no significant "
+        "difference.",
+    ),
     "m_rule": ("发布规则", "Publication rule"),
     "m_rule_text": (
         "未加权样本量 n<{min_n} 或有效样本量<{min_n_eff} 的估计不发布（—）；n 为 {min_n}–{flag_max} "

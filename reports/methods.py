@@ -7,7 +7,7 @@ from xml.sax.saxutils import escape
 
 from reportlab.platypus import Paragraph, Table, TableStyle
 
-from analysis.results import Estimate
+from analysis.results import CellMerge, Estimate
 from reports import formatting as fmt
 from reports.bulletin_data import BulletinData, IndexDefinition, Lang
 from reports.i18n import LABELS, join, sentence_join, sentences, tr
@@ -62,6 +62,7 @@ def methods_items(data: BulletinData, lang: Lang) -> list[tuple[str, str]]:
                 targets=work.weighting_targets.get(lang),
             ),
         ),
+        ("m_collapse", _merged_cells(data, lang)),
         ("m_deff", _design_effect(data, lang)),
         ("m_moe", _margins(data, lang)),
         ("m_construction", sentences(_per_index(data, lang, lambda i: i.construction.get(lang)), lang)),
@@ -127,6 +128,32 @@ def _response(data: BulletinData, lang: Lang) -> str:
         NE=fmt.integer(d.not_eligible),
         e=f"{d.e:.2f}",
     )
+
+
+def _merged_cells(data: BulletinData, lang: Lang) -> str:
+    """Which weighting cells were merged, with each level's respondents and why (or that none were)."""
+    if not data.merges:
+        return tr("m_collapse_none", lang)
+    items = [_merge(m, data, lang) for m in data.merges]
+    return sentences([sentence_join(items, lang), tr("m_collapse_rule", lang, min_n=data.merges[0].min_n)], lang)
+
+
+def _merge(m: CellMerge, data: BulletinData, lang: Lang) -> str:
+    details = [tr(f"m_collapse_{reason or 'level'}", lang, level=level, n=n, min_n=m.min_n)
+               for level, n, reason in zip(m.levels, m.respondents, m.reasons, strict=True)]
+    within = join([_level(part, lang) for part in m.within.split(", ")], lang) if m.within else ""
+    return tr("m_collapse_item", lang, township=data.township_name(m.stratum, lang), levels="+".join(m.levels),
+              within=(f"（{within}）" if lang == "zh" else f" ({within})") if within else "",
+              details=join(details, lang))
+
+
+def _level(part: str, lang: Lang) -> str:
+    """``sex=M`` as 男 / men when the level is known, else with the variable's name."""
+    variable, _, level = part.partition("=")
+    if f"level_{level}" in LABELS:
+        return tr(f"level_{level}", lang)
+    name = tr(f"var_{variable}", lang) if f"var_{variable}" in LABELS else variable
+    return f"{name} {level}"
 
 
 def _design_effect(data: BulletinData, lang: Lang) -> str:

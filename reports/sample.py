@@ -13,7 +13,8 @@ from datetime import date, datetime, time
 
 import numpy as np
 
-from analysis.results import COUNTY, Change, Estimate, Rank
+from analysis.changes import changes
+from analysis.results import COUNTY, CellMerge, Change, Estimate, Rank
 from reports.bulletin_data import (
     STATUSES,
     Benchmark,
@@ -28,6 +29,7 @@ from reports.bulletin_data import (
     Text,
     Township,
 )
+from reports.i18n import LABELS
 
 TOWNSHIP_NAMES = (
     ("城关镇", "Chengguan"), ("河口镇", "Hekou"), ("石门镇", "Shimen"), ("青山乡", "Qingshan"),
@@ -160,6 +162,7 @@ def sample_bulletin_data(townships: int = 21, seed: int = 11) -> BulletinData:
         changes=tuple(changes),
         ranks=tuple(ranks),
         fieldwork=_fieldwork(completes),
+        merges=(CellMerge(CURRENT, codes[2], "age_group", ("18-29", "30-44"), (3, 27), ("thin", None), "sex=M"),),
         concerns=_concerns(codes, rng),
         benchmarks=(
             Benchmark(
@@ -297,36 +300,9 @@ def _county(
 
 
 def _changes(index: str, codes: list[str], estimates: list[Estimate]) -> list[Change]:
-    by_key = {(e.period, e.stratum): e for e in estimates if e.index == index}
-    changes = []
-    for since in (PREVIOUS, LAST_YEAR):
-        raw = [_change(index, s, by_key.get((since, s)), by_key.get((CURRENT, s))) for s in [COUNTY, *codes]]
-        changes += _holm([c for c in raw if c is not None])
-    return changes
-
-
-def _change(index: str, stratum: str, before: Estimate | None, after: Estimate | None) -> Change | None:
-    if before is None or after is None or before.estimate is None or after.estimate is None:
-        return None
-    delta = after.estimate - before.estimate
-    se = math.sqrt((before.se or 0) ** 2 + (after.se or 0) ** 2)
-    p = math.erfc(abs(delta / se) / math.sqrt(2))
-    return Change(stratum, index, before.period, after.period, delta, se, p, None, False)
-
-
-def _holm(changes: list[Change]) -> list[Change]:
-    """Holm adjustment over the townships; the county change is tested on its own."""
-    towns = sorted((c for c in changes if c.stratum != COUNTY), key=lambda c: c.p_value or 1.0)
-    adjusted, running = [], 0.0
-    for i, c in enumerate(towns):
-        running = max(running, min(1.0, (len(towns) - i) * (c.p_value or 1.0)))
-        adjusted.append(Change(**{**c.__dict__, "p_adjusted": running, "significant": running < 0.05}))
-    county = [
-        Change(**{**c.__dict__, "p_adjusted": c.p_value, "significant": (c.p_value or 1) < 0.05})
-        for c in changes
-        if c.stratum == COUNTY
-    ]
-    return county + adjusted
+    """Change since the previous period and since the same period last year, as the analysis tests it."""
+    mine = [e for e in estimates if e.index == index and e.stratum in {COUNTY, *codes}]
+    return [c for since in (PREVIOUS, LAST_YEAR) for c in changes(mine, [since, CURRENT])]
 
 
 def _ranks(index: str, estimates: list[Estimate], rng: np.random.Generator) -> list[Rank]:
@@ -405,13 +381,7 @@ def _fieldwork(completes: dict[str, int]) -> Fieldwork:
             "Design weights (township population over township completes) raked to sex and age-group "
             "margins within each township, trimmed at five times the median",
         ),
-        significance_rule=Text(
-            "两期独立样本，变化的标准误为两期标准误的平方和开方；双侧 z 检验，p<0.05 为显著。"
-            "乡镇的变化经 Holm 法多重比较校正。",
-            "Independent samples in each period; the SE of a change is the root of the sum of the two "
-            "squared SEs; two-sided z test at p < 0.05. Township changes are Holm-adjusted for "
-            "multiple comparisons.",
-        ),
+        significance_rule=Text(*LABELS["m_significance_text"]),
         limitations=Text(
             "电话调查难以覆盖老年人和外出务工人员；自动语音（IVR）中途挂断较多，与访员访问混合可能带来方式效应；"
             "由政府部门组织的调查可能存在社会期许偏差。乡镇样本量较小，名次相近的乡镇之间差异多不显著。",

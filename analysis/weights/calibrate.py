@@ -15,7 +15,7 @@ import numpy as np
 from analysis.errors import WeightingError
 from analysis.grouping import BoolArray, FloatArray, Groups, IntArray, bincount
 from analysis.population import Population
-from analysis.results import COUNTY, WeightDiagnostics
+from analysis.results import COUNTY, CellMerge, WeightDiagnostics
 from analysis.weights.collapse import CollapseRule, collapse_cells, collapse_margin
 from analysis.weights.design import StratifiedDesign
 from analysis.weights.grid import CellGrid
@@ -51,6 +51,7 @@ class Calibration:
     groupings: tuple[Groups, ...]  # over grid cells
     diagnostics: tuple[WeightDiagnostics, ...]
     log: tuple[str, ...]
+    merges: tuple[CellMerge, ...] = ()
 
 
 @dataclass
@@ -59,11 +60,22 @@ class _Record:
 
     period: str
     townships: tuple[str, ...]
-    merged: dict[int, list[str]] = field(default_factory=dict)
+    merged: dict[int, list[CellMerge]] = field(default_factory=dict)
     notes: dict[int, list[str]] = field(default_factory=dict)
 
-    def merge(self, h: int, text: str) -> None:
-        self.merged.setdefault(h, []).append(text)
+    def merge(self, h: int, variable: str, levels: list[str], n: FloatArray, N: FloatArray, d: float,
+              rule: CollapseRule, within: str = "", whole_margin: bool = False) -> None:
+        """Record merged levels, with each level's respondents and why it failed on its own."""
+        reasons = tuple(rule.reason(float(a), float(b), d) for a, b in zip(n, N, strict=True))
+        self.merged.setdefault(h, []).append(CellMerge(
+            self.period, self.townships[h], variable, tuple(levels), tuple(int(a) for a in n), reasons, within,
+            rule.min_n, whole_margin))
+
+    def merged_text(self, h: int) -> list[str]:
+        return [m.text() for m in self.merged.get(h, [])]
+
+    def merges(self) -> tuple[CellMerge, ...]:
+        return tuple(m for h in sorted(self.merged) for m in self.merged[h])
 
     def note(self, h: int, text: str) -> None:
         self.notes.setdefault(h, []).append(text)
@@ -75,7 +87,7 @@ class _Record:
     def lines(self) -> list[str]:
         keys = sorted(set(self.merged) | set(self.notes))
         return [self.prefix(h) + text for h in keys
-                for text in self.merged.get(h, []) + self.notes.get(h, [])]
+                for text in self.merged_text(h) + self.notes.get(h, [])]
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,7 @@ def calibrate(design: StratifiedDesign, grid: CellGrid, population: Population,
     groupings = _groupings(grid, ps_groups, raked, raking)
     diagnostics = _diagnostics(design, weights, counts, capped, grid, record)
     return Calibration(design, weights, Groups(grid.cell, grid.size), town, groupings, diagnostics,
-                       tuple(record.lines()))
+                       tuple(record.lines()), record.merges())
 
 
 def _post_strata(grid: CellGrid, population: Population, counts: FloatArray, d: FloatArray,
@@ -126,7 +138,8 @@ def _post_strata(grid: CellGrid, population: Population, counts: FloatArray, d: 
         block = slice(h * k, (h + 1) * k)
         _no_population(counts[block], N[block], grid, h * k, record, h)
         shape = (len(grid.levels[0]) if grid.by else 1, -1)
-        part = collapse_cells(counts[block].reshape(shape), N[block].reshape(shape), float(d[h]), rule)
+        n_h, N_h = counts[block].reshape(shape), N[block].reshape(shape)
+        part = collapse_cells(n_h, N_h, float(d[h]), rule)
         if part is None:
             if not rule.enabled:
                 _empty_cell(counts[block], N[block], grid, h * k, record, h)
@@ -139,9 +152,8 @@ def _post_strata(grid: CellGrid, population: Population, counts: FloatArray, d: 
         groups[block][inside] = cell_groups[inside] + len(targets)
         targets.extend(bincount(cell_groups[inside], N[block][inside], int(cell_groups.max()) + 1).tolist())
         for combo, run in part.merged:
-            where = grid.describe_combo(combo)
-            names = "+".join(grid.levels[0][i] for i in run)
-            record.merge(h, f"merged {grid.by[0]} {names}" + (f" within {where}" if where else ""))
+            record.merge(h, grid.by[0], [grid.levels[0][i] for i in run], n_h[run, combo], N_h[run, combo],
+                         float(d[h]), rule, grid.describe_combo(combo))
     return groups, np.array(targets, dtype=np.float64), raked
 
 
@@ -220,14 +232,10 @@ def _margin_runs(n_l: FloatArray, N_l: FloatArray, d: float, rule: CollapseRule,
         raise WeightingError(f"{record.prefix(h)}margin {variable}: nobody at {variable}={levels[empty]} "
                              f"(population {N_l[empty]:g}) and collapsing is off",
                              township=grid.townships[h], margin=variable)
-    present = int(((n_l > 0) | (N_l > 0)).sum())
-    if len(runs) == 1 and present > 1:
-        record.merge(h, f"margin {variable} merged to one level (too few respondents); not calibrated "
-                     f"on {variable}")
-    else:
-        for run in runs:
-            if len(run) > 1:
-                record.merge(h, f"margin {variable}: merged {'+'.join(levels[i] for i in run)}")
+    whole = len(runs) == 1
+    for run in runs:
+        if len(run) > 1:
+            record.merge(h, variable, [levels[i] for i in run], n_l[run], N_l[run], d, rule, whole_margin=whole)
     return runs
 
 
@@ -297,10 +305,10 @@ def _diagnostics(design: StratifiedDesign, weights: FloatArray, counts: FloatArr
     np.maximum.at(high, stratum, weights)
     out = [WeightDiagnostics(period=record.period, stratum=label, n=int(design.n[h]), min=float(low[h]),
                              max=float(high[h]), cv=float(cv[h]), deff_kish=float(1.0 + cv[h] * cv[h]),
-                             cells_collapsed=tuple(record.merged.get(h, [])), trimmed=int(trimmed[h]),
+                             cells_collapsed=tuple(record.merged_text(h)), trimmed=int(trimmed[h]),
                              notes=tuple(record.notes.get(h, [])))
            for h, label in enumerate(design.labels)]
-    merged = tuple(record.prefix(h) + text for h, texts in sorted(record.merged.items()) for text in texts)
+    merged = tuple(record.prefix(h) + text for h in sorted(record.merged) for text in record.merged_text(h))
     out.append(_summary(record.period, COUNTY, weights, merged, int(trimmed.sum()), ()))
     return tuple(out)
 

@@ -1,11 +1,19 @@
 """Deterministic collapsing of empty or thin weighting cells, never across townships.
 
-A cell (or margin level) passes when it has n_g >= ``min_n`` respondents and an adjustment
-N_g / (n_g d_h) <= ``max_adjustment``. Within one township:
+A cell (or margin level) fails when it has no respondents ("empty") or fewer than ``min_n``
+("thin", default 5: with n_g = 1 the cell's residual is identically 0 and the variance is
+understated). A large adjustment N_g / (n_g d_h) in a cell with enough respondents is the
+nonresponse correction post-stratification exists for, so it is no reason to merge by default:
+merging such a cell removes the correction and biases the estimate. ``max_adjustment`` keeps the
+older rule (merge when the adjustment exceeds it) available as an option.
 
-1. Joint cells: merge adjacent levels of the first weighting variable (e.g. age groups, in the
-   population file's order) within each combination of the others (e.g. within sex). The first
-   failing run is merged with its neighbour holding fewer respondents (the later one on a tie).
+"Adjacent" follows the declared order of each variable's levels (:func:`analysis.population.
+level_order`: labels compared with their numbers as numbers, so 18-29 < 30-44 < 45-59 < 60+),
+never the row order of the population file. Within one township:
+
+1. Joint cells: merge adjacent levels of the first weighting variable (e.g. age groups) within
+   each combination of the others (e.g. within sex). The first failing run is merged with its
+   neighbour holding fewer respondents (the later one on a tie).
 2. If a whole combination still fails (e.g. too few men in the township), the township falls back
    to raking on its margins, each margin collapsed the same way; a margin that cannot be split
    at all is merged to one level. For age x sex this is "merge the sexes within age groups".
@@ -29,17 +37,28 @@ Runs = list[list[int]]
 @dataclass(frozen=True)
 class CollapseRule:
     min_n: int = 5
-    max_adjustment: float = 3.0
+    max_adjustment: float | None = None  # None: never merge a cell for its adjustment alone
     enabled: bool = True
 
     def __post_init__(self) -> None:
-        if self.min_n < 1 or not self.max_adjustment >= 1:
+        if self.min_n < 1 or (self.max_adjustment is not None and not self.max_adjustment >= 1):
             raise AnalysisError("the smallest cell must be >= 1 respondent and the largest adjustment >= 1")
 
-    def passes(self, n: float, N: float, d: float) -> bool:
+    def reason(self, n: float, N: float, d: float) -> str | None:
+        """Why a cell with n respondents, population N and base weight d fails, or None if it passes:
+        "empty", "thin" (fewer than ``min_n``) or "adjustment" (N/(n d) above ``max_adjustment``)."""
         if n <= 0:
-            return False
-        return not self.enabled or (n >= self.min_n and self.max_adjustment * n * d >= N)
+            return "empty"
+        if not self.enabled:
+            return None
+        if n < self.min_n:
+            return "thin"
+        if self.max_adjustment is not None and self.max_adjustment * n * d < N:
+            return "adjustment"
+        return None
+
+    def passes(self, n: float, N: float, d: float) -> bool:
+        return self.reason(n, N, d) is None
 
 
 def merge_adjacent(n: Sequence[float], N: Sequence[float], d: float, rule: CollapseRule) -> Runs | None:

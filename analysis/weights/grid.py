@@ -16,7 +16,7 @@ from analysis.grouping import FloatArray, IntArray
 @dataclass(frozen=True)
 class CellGrid:
     by: tuple[str, ...]
-    levels: tuple[tuple[str, ...], ...]  # per variable, in population order
+    levels: tuple[tuple[str, ...], ...]  # per variable, in declared order (analysis.population.level_order)
     townships: tuple[str, ...]
     cell: IntArray  # per row
 

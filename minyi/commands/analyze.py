@@ -41,7 +41,9 @@ def analyze(
     trim_median: float | None = typer.Option(None, "--trim-median",
                                              help="Cap w at this multiple of the township's median weight."),
     min_cell: int = typer.Option(5, "--min-cell", help="Fewest respondents in a weighting cell."),
-    max_adjustment: float = typer.Option(3.0, "--max-adjustment", help="Largest cell adjustment N/(n d)."),
+    max_adjustment: float | None = typer.Option(None, "--max-adjustment", help="Also merge a cell whose adjustment "
+                                                "N/(n d) exceeds this (the old rule; biases the estimate) "
+                                                "[default: cells merge only for too few respondents]"),
     no_collapse: bool = typer.Option(False, "--no-collapse", help="Never merge thin cells (empty ones fail)."),
     variance: str = typer.Option("exact", "--variance",
                                  help="Calibration residuals: exact, or rake-sweeps (R rake()'s 10 sweeps)."),

@@ -74,3 +74,27 @@ def test_pipeline_changes_ranks_and_jump_flags() -> None:
     assert any(line.startswith("period 2026, township A: safety moved -") for line in run.result.flags)
     assert {r.period for r in run.result.ranks} == {"2025", "2026"}
     assert next(r for r in run.result.ranks if r.period == "2026" and r.stratum == "A").tier == "below"
+
+
+def test_tiers_test_on_the_logit_scale_and_are_holm_adjusted_over_townships() -> None:
+    values = {"A": 0.87, "B": 0.80, "C": 0.80, "D": 0.80}
+    rows = [est("1", t, v, 0.025) for t, v in values.items()] + [est("1", COUNTY, 0.81, 0.01)]
+    got = {r.stratum: r for r in ranks(rows, {("1", "x", t): 0.024 for t in values}, seed=1)}
+    a_h, a_c = 1 / (0.87 * 0.13), 1 / (0.81 * 0.19)
+    cov = (0.025**2 + 0.01**2 - 0.024**2) / 2
+    se = np.sqrt(a_h**2 * 0.025**2 + a_c**2 * 0.01**2 - 2 * a_h * a_c * cov)
+    t = (np.log(0.87 / 0.13) - np.log(0.81 / 0.19)) / se
+    assert got["A"].p_value == pytest.approx(2 * stats.norm.sf(t), rel=1e-12)  # df unknown here: normal
+    assert got["A"].p_value < 0.05 < got["A"].p_adjusted == pytest.approx(4 * got["A"].p_value)
+    assert got["A"].tier == "same"  # significant alone, not after Holm over 4 townships
+
+
+def test_change_is_a_t_test_with_satterthwaite_df() -> None:
+    first = Estimate(period="1", stratum="A", index="x", kind="share", n=31, estimate=0.5, se=0.06, ci_low=None,
+                     ci_high=None, deff=None, deff_kish=None, n_eff=None, df=30)
+    second = Estimate(**{**first.__dict__, "period": "2", "estimate": 0.68, "se": 0.08, "df": 20})
+    [c] = changes([first, second], ["1", "2"])
+    df = (0.06**2 + 0.08**2) ** 2 / (0.06**4 / 30 + 0.08**4 / 20)
+    assert c.df == pytest.approx(df, rel=1e-12)
+    assert c.p_value == pytest.approx(2 * stats.t.sf(0.18 / 0.1, df), rel=1e-12) and c.p_value > 2 * stats.norm.sf(1.8)
+    assert c.ci_high - c.change == pytest.approx(stats.t.ppf(0.975, df) * 0.1, rel=1e-12)

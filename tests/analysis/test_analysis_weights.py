@@ -86,11 +86,17 @@ def test_rake_reports_a_margin_group_nobody_can_carry() -> None:
     ([0, 10, 10, 10], [100, 100, 100, 100], [[0, 1], [2], [3]]),  # empty first level joins its only neighbour
     ([10, 3, 10, 6], [100, 100, 100, 100], [[0], [1, 2], [3]]),  # neighbours tie at 10: the later one
     ([10, 8, 2, 20], [100, 100, 100, 100], [[0], [1, 2], [3]]),  # 2 joins 8 (fewer than 20)
-    ([10, 10, 10, 10], [100, 100, 400, 100], [[0], [1], [2, 3]]),  # adjustment 400/(10*10) = 4 > 3
+    ([10, 10, 10, 10], [100, 100, 400, 100], [[0], [1], [2], [3]]),  # adjustment 4 alone is no reason
     ([0, 0, 10, 10], [0, 0, 100, 100], [[2], [3]]),  # levels with neither sample nor population drop out
 ])
 def test_merge_adjacent_is_deterministic(n: list[int], N: list[int], runs: list[list[int]]) -> None:
     assert merge_adjacent(n, N, 10.0, CollapseRule()) == runs
+
+
+def test_the_old_adjustment_rule_is_an_option() -> None:
+    """400/(10*10) = 4 > 3 merges the cell only when max_adjustment is set."""
+    assert merge_adjacent([10, 10, 10, 10], [100, 100, 400, 100], 10.0, CollapseRule(max_adjustment=3.0)) == \
+        [[0], [1], [2, 3]]
 
 
 def test_merge_adjacent_gives_up_when_everything_merged_still_fails() -> None:
@@ -107,7 +113,12 @@ def test_an_empty_cell_is_merged_within_its_township_and_logged(spec: Spec) -> N
     responses, cells = survey_frames()
     thin = _without(responses, "A", "18-29", "M")
     run = run_analysis(thin, cells, spec, Options(by=BY))
-    assert "township A: merged age_group 18-29+30-44 within sex=M" in run.result.log
+    assert "township A: merged age_group 18-29+30-44 within sex=M: 18-29 had no respondents, 30-44 had " \
+        f"{((thin.township == 'A') & (thin.sex == 'M') & (thin.age_group == '30-44')).sum()} respondents" \
+        in run.result.log
+    [merge] = run.result.merges
+    assert (merge.stratum, merge.levels, merge.respondents[0], merge.reasons) == \
+        ("A", ("18-29", "30-44"), 0, ("empty", None))
     merged = [d for d in run.result.diagnostics if d.cells_collapsed]
     assert {d.stratum for d in merged} == {"A", "ALL"}
     out = thin.merge(run.weights, on="id")
@@ -237,3 +248,41 @@ def test_caps_that_cannot_hold_with_the_margins_fail_with_a_finite_error_and_no_
         with pytest.raises(RakeDidNotConverge) as caught:
             bounded_rake(seed, [age, sex], np.full(8, 0.46), np.full(8, 1.75))
     assert np.isfinite(caught.value.error) and caught.value.error > 0.01
+
+
+def _two_age_groups() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One township: 60,000 aged 18-29 (710 respondents, 40% feel safe), 40,000 aged 30-44 (4,290, 80%)."""
+    groups = [("18-29", 710, 284), ("30-44", 4290, 3432)]
+    rows = [(f"{age}-{i}", "T", age, 1 if i < safe else 5, 1) for age, n, safe in groups for i in range(n)]
+    responses = pd.DataFrame(rows, columns=["id", "township", "age_group", "q_safety", "q_police"])
+    cells = pd.DataFrame({"township": ["T", "T"], "age_group": ["18-29", "30-44"], "N": [60_000, 40_000]})
+    return responses, cells
+
+
+def _safety(run_options: Options, spec: Spec, responses: pd.DataFrame, cells: pd.DataFrame) -> float | None:
+    run = run_analysis(responses, cells, spec, run_options)
+    return next(e.estimate for e in run.result.estimates if e.stratum == "ALL" and e.index == "safety")
+
+
+def test_a_cell_with_enough_respondents_keeps_its_adjustment(spec: Spec) -> None:
+    """Adjustment 60,000/(710 x 20) = 4.2 corrects nonresponse; merging it would report 74.3%, not 56%."""
+    responses, cells = _two_age_groups()
+    assert _safety(Options(by=("age_group",)), spec, responses, cells) == pytest.approx(0.56, abs=1e-12)
+    old = Options(by=("age_group",), collapse=CollapseRule(max_adjustment=3.0))
+    assert _safety(old, spec, responses, cells) == pytest.approx(3716 / 5000, abs=1e-12)
+
+
+def test_neighbours_do_not_depend_on_the_population_file_row_order(spec: Spec) -> None:
+    responses, cells = survey_frames(waves=("1", "2"))
+    thin = (responses.township == "B") & (responses.age_group == "45-59") & (responses.sex == "F")
+    responses = responses.drop(responses.index[thin][2:]).reset_index(drop=True)  # 2 respondents left
+    want = run_analysis(responses, cells, spec, Options(by=BY)).result
+    assert [m.levels for m in want.merges] == [("45-59", "60+")] * 2  # 60+ F has fewer than 30-44 F
+    for seed in range(3):
+        shuffled = cells.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        got = run_analysis(responses, shuffled, spec, Options(by=BY)).result
+        assert got.merges == want.merges
+        for a, b in zip(got.estimates, want.estimates, strict=True):
+            assert (a.period, a.stratum, a.index) == (b.period, b.stratum, b.index)
+            assert (a.estimate, a.se, a.ci_low, a.ci_high) == pytest.approx((b.estimate, b.se, b.ci_low, b.ci_high),
+                                                                            abs=1e-12, nan_ok=True)

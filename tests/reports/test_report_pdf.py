@@ -15,6 +15,7 @@ from reports.bulletin import render_issue
 from reports.bulletin_data import BulletinData
 from reports.concerns import tally
 from reports.fonts import has_glyph
+from reports.methods import methods_items
 from reports.reliability import Reliability, township_rows
 from reports.sample import sample_bulletin_data
 
@@ -124,6 +125,15 @@ def test_methods_box(sample: BulletinData, sample_zh: Rendered) -> None:
     assert "未加权样本量 n<30 或有效样本量<30 的估计不发布" in text
 
 
+def test_methods_box_says_which_cells_were_merged_and_why(sample: BulletinData, sample_zh: Rendered,
+                                                          sample_en: Rendered) -> None:
+    [merge] = sample.merges
+    name = sample.township_name(merge.stratum, "zh")
+    assert f"{name}（男）18-29+30-44合并（18-29 仅 3 人（少于 5 人）、30-44 27 人）" in sample_zh.text.replace("\n", "")
+    assert "18-29+30-44 merged (18-29: only 3 (fewer than 5), 30-44: 27)" in sample_en.text.replace("\n", " ")
+    assert "无：各加权单元的受访者都足够" in " ".join(text for _, text in methods_items(replace(sample, merges=()), "zh"))
+
+
 def test_benchmark_beside_own_estimate(sample_zh: Rendered) -> None:
     assert "外部参照" in sample_zh.text
     assert re.search(r"95\.3% 12/87", sample_zh.text)
@@ -190,3 +200,10 @@ def test_an_issue_is_rendered_in_each_of_its_languages(tiny: BulletinData, tmp_p
     assert [p.name for p in paths] == ["bulletin-2026-10-011-zh.pdf", "bulletin-2026-10-011-en.pdf"]
     english = "".join(page.extract_text() for page in PdfReader(paths[1]).pages)
     assert "Jia Town" in english and "甲镇" not in english
+
+
+def test_the_rank_note_makes_no_claim_about_overlapping_intervals(sample_zh: Rendered, sample_en: Rendered) -> None:
+    zh, en = sample_zh.text.replace("\n", ""), sample_en.text.replace("\n", " ")
+    assert "区间重叠的乡镇之间差异不显著" not in zh and "ranges overlap are not distinguishable" not in en
+    assert "“无显著差异”只表示未能显示出差异" in zh and "logit" in zh and "Holm" in zh
+    assert "Not shown to differ" in en
