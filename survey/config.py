@@ -43,6 +43,7 @@ class Settings:
     centre_name: str = "县社情民意调查中心"
     trusted_proxies: int = 0  # reverse proxies in front of `minyi web` whose X-Forwarded-* headers count
     ratelimit_storage: str = "memory://"  # e.g. redis://127.0.0.1:6379 to share the login limit between workers
+    simulated_rehearsal: str = ""  # a rehearsal file for the simulated channel (docs/rehearsal.md)
 
     def __repr__(self) -> str:  # never print secrets
         return f"Settings(database_url={_mask_url(self.database_url)!r}, public_url={self.public_url!r})"
@@ -59,6 +60,7 @@ _ENV_NAMES = {
     "centre_name": "MINYI_CENTRE_NAME",
     "trusted_proxies": "MINYI_TRUSTED_PROXIES",
     "ratelimit_storage": "MINYI_RATELIMIT_STORAGE",
+    "simulated_rehearsal": "MINYI_SIMULATED_REHEARSAL",
 }
 
 

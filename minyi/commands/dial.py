@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from dialer.policy import DialPolicy, PolicyError
 from dialer.sample import ImportReport, NumberRules, import_sample
 from dialer.stats import final_dispositions
 from dialer.worker import Stop, WorkerOptions, WorkerReport, default_owner, run_worker
+from ivr.channels.simulated.rehearsal import load_rehearsal
 from minyi.channels import ChannelUnavailable, open_channel
 from minyi.dial_display import LiveProgress
 from survey.clock import Clock, SystemClock, VirtualClock
@@ -23,6 +25,7 @@ from survey.config import load_settings
 from survey.db import open_sessions, session_scope
 from survey.models import Survey
 from survey.phones import PhoneProblem, configured_vault
+from survey.surveys import survey_questionnaire
 from survey.vocabulary import SurveyStatus
 
 console = Console()
@@ -158,11 +161,17 @@ def dial(
     close: bool = typer.Option(False, "--close", help="Close the survey (final codes for every case) when the "
                                                       "campaign is done."),
     quiet: bool = typer.Option(False, "--quiet", help="No live display."),
+    rehearsal: Path | None = typer.Option(None, "--rehearsal", help="With --channel simulated: how the survey's "
+                                                                     "simulated residents answer (docs/rehearsal.md)."),
 ) -> None:
     """Run one dialler worker. Start several (on several machines) against PostgreSQL to share the work."""
     if clock not in ("auto", "system", "virtual"):
         raise _fail(f"--clock must be auto, system or virtual, not {clock!r}")
+    if rehearsal is not None and channel != "simulated":
+        raise _fail("--rehearsal is for --channel simulated")
     settings = load_settings()
+    if rehearsal is not None:
+        settings = replace(settings, simulated_rehearsal=str(rehearsal))
     sessions = open_sessions(settings.database_url)
     with session_scope(sessions) as session:
         row = session.scalars(select(Survey).where(Survey.code == survey)).first()
@@ -175,6 +184,8 @@ def dial(
         except PolicyError as exc:
             raise _fail(f"survey {survey!r} has bad fieldwork settings: {exc}") from None
         field_start = row.field_start
+        if settings.simulated_rehearsal and channel == "simulated":
+            _check_rehearsal(Path(settings.simulated_rehearsal), row)
     the_clock = _clock(clock, channel, start or field_start)
     try:
         chan = open_channel(channel, settings, sessions, the_clock)
@@ -197,6 +208,16 @@ def dial(
         console.print(f"survey closed: {sum(closed.finalised.values())} open case(s) coded now, "
                       f"{closed.unreleased} never released; final codes: "
                       + ", ".join(f"{c} {n}" for c, n in sorted(codes.items())), soft_wrap=True)
+
+
+def _check_rehearsal(path: Path, survey: Survey) -> None:
+    """A rehearsal file that cannot be read or does not fit the survey stops the command before any call."""
+    try:
+        problems = load_rehearsal(path).problems(survey_questionnaire(survey), [s.code for s in survey.strata])
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if problems:
+        raise _fail(f"rehearsal file {path} does not fit survey {survey.code}: {'; '.join(problems)}")
 
 
 def _clock(kind: str, channel: str, start: datetime | None) -> Clock:

@@ -34,12 +34,12 @@ class Fieldwork:
     """A survey of the world's townships (quota 5 each) with cases added on demand."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: VirtualClock, world: World,
-                 settings: Mapping[str, object] | None = None) -> None:
+                 settings: Mapping[str, object] | None = None, questionnaire: Questionnaire = BUNDLED) -> None:
         self.sessions = sessions
         self.clock = clock
         self.world = world
         with session_scope(sessions) as s:
-            survey = create_survey(s, "SIM", BUNDLED, clock, period="2026-11", strata=world.strata(5),
+            survey = create_survey(s, "SIM", questionnaire, clock, period="2026-11", strata=world.strata(5),
                                    settings=settings)
             self.survey_id = survey.id
             self.strata = {st.code: st.id for st in survey.strata}

@@ -3,7 +3,9 @@ through the real interview engine, seeded and on the engine's clock. ``make demo
 use it.
 
 Build it as ``SimulatedChannel(sessions, clock, World(seed), seed=...)``; the world also writes
-the frame and strata CSV files and knows the true rates the survey estimates.
+the frame and strata CSV files and knows the true rates the survey estimates. Built from settings
+(``minyi dial``), each survey gets a world of its own townships, rehearsed as a rehearsal file
+says (docs/rehearsal.md).
 """
 
 from ivr.channels.simulated.behaviour import Behaviour, daypart

@@ -25,7 +25,7 @@ DEFAULT_PICKUP: Mapping[str, Mapping[str, float]] = MappingProxyType({
     "night": {"18-29": 0.06, "30-44": 0.05, "45-59": 0.04, "60+": 0.03},
 })
 
-_PROBABILITIES = ("male_pickup", "busy", "intro_hangup", "refuse", "callback", "opt_out", "break_off",
+RATES = ("male_pickup", "busy", "intro_hangup", "refuse", "callback", "opt_out", "break_off",
                   "operator", "invalid_key", "slow", "silent", "repeat", "start_over", "callback_silence")
 
 
@@ -63,7 +63,7 @@ class Behaviour:
     chars_per_second: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({"zh": 4.5, "en": 14.0}))
 
     def __post_init__(self) -> None:
-        for name in _PROBABILITIES:
+        for name in RATES:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"Behaviour.{name} must be a probability between 0 and 1, not {value}")

@@ -12,9 +12,10 @@ database ids, so a campaign replays even when another one fills the same databas
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,26 +23,33 @@ from sqlalchemy.orm import Session, sessionmaker
 from calls.interviews import InterviewSession
 from calls.service import CallService, Talk
 from dialer.protocol import CallRequest, CallResult
-from ivr.channels.simulated.behaviour import Behaviour, daypart
+from ivr.channels.simulated.answers import OwnAnswers
+from ivr.channels.simulated.behaviour import RATES, Behaviour, daypart
 from ivr.channels.simulated.county import seeded
+from ivr.channels.simulated.rehearsal import Rehearsal, load_rehearsal
 from ivr.channels.simulated.resident import Reacts, Resident, ResidentFactory
 from ivr.channels.simulated.world import FAX, NON_WORKING, Person, World
 from ivr.engine import Step
 from survey.clock import Clock, VirtualClock, to_local
 from survey.config import Settings
 from survey.db import session_scope
-from survey.models import Case, Stratum
+from survey.models import Case, Stratum, Survey
 from survey.questionnaire import Questionnaire
+from survey.surveys import StratumSpec, survey_questionnaire
 from survey.vocabulary import CallStatus
 
 MAX_EVENTS = 500  # a call longer than this is a bug in a resident model, not a patient resident
 RECORDING_SCHEME = "simulated://"  # recordings of simulated calls have no audio
 
 
+WorldFor = Callable[[Survey], World]  # the world a survey's calls reach
+
+
 class _Where(NamedTuple):
     township: str  # code
     timezone: str  # the survey's
     survey_id: int
+    world: World
 
 
 class _Case(NamedTuple):
@@ -53,21 +61,22 @@ class _Case(NamedTuple):
 
 
 class SimulatedChannel:
-    """Implements :class:`dialer.protocol.Channel` against a :class:`World`."""
+    """Implements :class:`dialer.protocol.Channel` against a :class:`World`, the same for every
+    survey, or one per survey (``world`` a function of the survey)."""
 
     name = "simulated"
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, world: World, seed: int = 0,
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, world: World | WorldFor, seed: int = 0,
                  behaviour: Behaviour | None = None, *, resident: ResidentFactory | None = None) -> None:
-        if not isinstance(world, World):
+        if not isinstance(world, World) and not callable(world):
             raise ValueError("SimulatedChannel(sessions, clock, world, ...) needs a World as its third argument; "
                              "to build it from settings use ivr.channels.simulated.from_settings")
         self.sessions = sessions
         self.clock = clock
-        self.world = world
+        self._world_for: WorldFor = (lambda _survey: world) if isinstance(world, World) else world
         self.seed = seed
         self.behaviour = behaviour or Behaviour()
-        self._resident = resident or self._modelled_resident
+        self._scripted = resident
         self._cases: dict[int, _Where] = {}
         self.calls = CallService(sessions, clock)
 
@@ -78,14 +87,15 @@ class SimulatedChannel:
         now = self.clock.now()
         rng = seeded(self.seed, "call", request.number, now.isoformat())
         where = self._where(request.case_id)
-        household = self.world.household(request.number, where.township)
+        household = where.world.household(request.number, where.township)
         ring = rng.uniform(*self.behaviour.ring_s)
         unanswered = self._network(request, household, now, ring, to_local(now, where.timezone), rng)
         if unanswered is not None:
             return unanswered  # nobody spoke: nothing to store, no transaction
-        person = self.world.person(request.number, where.township)
+        person = where.world.person(request.number, where.township)
         case = _Case(request.case_id, where.survey_id, request.language)
-        return self._interview(request, case, person, (now, now + timedelta(seconds=ring)), rng)
+        own = OwnAnswers(where.world.seed, where.world.period, where.world.rehearsal)
+        return self._interview(request, case, person, own, (now, now + timedelta(seconds=ring)), rng)
 
     def _where(self, case_id: int) -> _Where:
         """Where the case is, from a per-survey cache (most calls are never answered, and need no
@@ -95,10 +105,11 @@ class SimulatedChannel:
                 case = session.get(Case, case_id)
                 if case is None:
                     raise LookupError(f"simulated call: no case {case_id}")
-                timezone, survey_id = case.stratum.survey.timezone, case.survey_id
+                survey = case.stratum.survey
+                world = self._world_for(survey)
                 rows = session.execute(select(Case.id, Stratum.code).join(Stratum, Stratum.id == Case.stratum_id)
-                                       .where(Case.survey_id == survey_id)).all()
-                self._cases.update({cid: _Where(code, timezone, survey_id) for cid, code in rows})
+                                       .where(Case.survey_id == survey.id)).all()
+                self._cases.update({cid: _Where(code, survey.timezone, survey.id, world) for cid, code in rows})
         return self._cases[case_id]
 
     # -- before anyone speaks ---------------------------------------------------------------
@@ -127,8 +138,8 @@ class SimulatedChannel:
 
     # -- the interview ----------------------------------------------------------------------
 
-    def _interview(self, request: CallRequest, case: _Case, person: Person, times: tuple[datetime, datetime],
-                   rng: random.Random) -> CallResult:
+    def _interview(self, request: CallRequest, case: _Case, person: Person, own: OwnAnswers,
+                   times: tuple[datetime, datetime], rng: random.Random) -> CallResult:
         """The call once a person picked up: ``times`` is when it started and when it was answered."""
         started_at, answered_at = times
         drawn, clocks = rng.getstate(), []
@@ -141,7 +152,7 @@ class SimulatedChannel:
             clocks.append(local)
 
             def talk(run: InterviewSession, step: Step) -> Step:
-                resident = self._resident(person, run.engine.q, rng, _recording_path(request.attempt_id))
+                resident = self._resident(person, run.engine.q, rng, _recording_path(request.attempt_id), own)
                 for _ in range(MAX_EVENTS):
                     if step.hangup or step.transfer:
                         return step
@@ -163,14 +174,41 @@ class SimulatedChannel:
         local.advance(timedelta(seconds=max(0.0, seconds)))
         return run.handle(event)
 
-    def _modelled_resident(self, person: Person, questionnaire: Questionnaire, rng: random.Random,
-                           recording_path: Callable[[str], str]) -> Reacts:
-        return Resident(person, self.behaviour, questionnaire, rng, recording_path)
+    def _resident(self, person: Person, questionnaire: Questionnaire, rng: random.Random,
+                  recording_path: Callable[[str], str], own: OwnAnswers) -> Reacts:
+        if self._scripted is not None:
+            return self._scripted(person, questionnaire, rng, recording_path)
+        return Resident(person, self.behaviour, questionnaire, rng, recording_path, own)
 
 
 def from_settings(settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> SimulatedChannel:
-    """The channel as the dialer builds channels, ``(settings, sessions, clock)``: the default world."""
-    return SimulatedChannel(sessions, clock, World())
+    """The channel as the dialer builds channels, ``(settings, sessions, clock)``: each survey's
+    world built from its townships, with the rehearsal file of ``simulated_rehearsal`` if set."""
+    path = settings.simulated_rehearsal
+    rehearsal = load_rehearsal(Path(path)) if path else Rehearsal()
+    return SimulatedChannel(sessions, clock, rehearsal_world(rehearsal), seed=rehearsal.seed,
+                            behaviour=rehearsal_behaviour(rehearsal.behaviour))
+
+
+def rehearsal_world(rehearsal: Rehearsal) -> WorldFor:
+    """The world of a survey's own townships and questionnaire (ValueError: the rehearsal file
+    does not fit the survey)."""
+    def world_for(survey: Survey) -> World:
+        problems = rehearsal.problems(survey_questionnaire(survey), [s.code for s in survey.strata])
+        if problems:
+            raise ValueError(f"the rehearsal does not fit survey {survey.code}: {'; '.join(problems)}")
+        strata = [StratumSpec(s.code, s.name_zh, s.name_en, s.quota, s.population, s.auxiliary) for s in survey.strata]
+        return World.for_survey(strata, rehearsal, survey.analysis_spec.get("weighting"))
+    return world_for
+
+
+def rehearsal_behaviour(rates: Mapping[str, float]) -> Behaviour:
+    """The default behaviour with the rehearsal's rates."""
+    unknown = sorted(set(rates) - set(RATES))
+    if unknown:
+        raise ValueError(f"behaviour has no rate {', '.join(unknown)}; rates are {', '.join(RATES)}")
+    overrides: dict[str, Any] = dict(rates)
+    return Behaviour(**overrides)
 
 
 def _after(start: datetime) -> Callable[[float], datetime]:

@@ -49,6 +49,7 @@ NAMES: tuple[tuple[str, str, str], ...] = (
 
 # Adults (thousands, range) and age-group shares by kind of township.
 _SIZE = {"subdistrict": (30, 60), "town": (12, 30), "township": (5, 12)}
+KINDS = tuple(_SIZE)
 _AGE_SHARES = {"subdistrict": (0.24, 0.31, 0.26, 0.19), "town": (0.17, 0.26, 0.29, 0.28),
                "township": (0.12, 0.22, 0.30, 0.36)}
 _MALE_SHARE = {"18-29": 0.52, "30-44": 0.51, "45-59": 0.50, "60+": 0.46}
@@ -88,7 +89,11 @@ def make_townships(seed: int, count: int = len(NAMES)) -> tuple[Township, ...]:
 
 
 def _township(seed: int, index: int, name_zh: str, name_en: str, kind: str) -> Township:
-    rng = seeded(seed, "township", index)
+    return Township(f"T{index + 1:02d}", name_zh, name_en, kind, drawn_population(seeded(seed, "township", index), kind))
+
+
+def drawn_population(rng: random.Random, kind: str) -> dict[Cell, int]:
+    """Census-like adults by (age group, sex) for a township of ``kind``."""
     low, high = _SIZE[kind]
     adults = rng.randint(low * 1000, high * 1000)
     jittered = [share * rng.uniform(0.85, 1.15) for share in _AGE_SHARES[kind]]
@@ -99,4 +104,4 @@ def _township(seed: int, index: int, name_zh: str, name_en: str, kind: str) -> T
         male = _MALE_SHARE[age] + rng.uniform(-0.02, 0.02)
         population[(age, "M")] = round(in_group * male)
         population[(age, "F")] = round(in_group * (1 - male))
-    return Township(f"T{index + 1:02d}", name_zh, name_en, kind, population)
+    return population

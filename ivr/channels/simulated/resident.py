@@ -1,9 +1,10 @@
 """A simulated resident on one call: hears each step, then presses keys, stays silent, speaks a
 recording or hangs up, and says how long that took (listening to the prompts, then thinking).
 
-Substantive answers come from the resident's hidden opinions in the world (for the bundled
-questionnaire's question ids); a question the world knows nothing about gets its first choice (or
-its minimum), so any valid questionnaire can be simulated.
+Substantive answers come from the rehearsal's distributions and the demographic questions
+(:mod:`ivr.channels.simulated.answers`), then from the resident's hidden opinions in the world (for
+the bundled questionnaire's question ids); any other question gets a plausible default answer, so
+any valid questionnaire can be simulated.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import random
 from collections.abc import Callable
 from typing import Protocol
 
+from ivr.channels.simulated.answers import OwnAnswers
 from ivr.channels.simulated.behaviour import Behaviour
 from ivr.channels.simulated.county import AGE_CODES, SEX_CODES
 from ivr.channels.simulated.world import Person
@@ -33,8 +35,9 @@ ResidentFactory = Callable[[Person, Questionnaire, random.Random, Callable[[str]
 
 class Resident:
     def __init__(self, person: Person, behaviour: Behaviour, questionnaire: Questionnaire, rng: random.Random,
-                 recording_path: Callable[[str], str]) -> None:
+                 recording_path: Callable[[str], str], own: OwnAnswers | None = None) -> None:
         self.person = person
+        self.own = own or OwnAnswers()
         self.behaviour = behaviour
         self.q = questionnaire
         self.rng = rng
@@ -119,37 +122,52 @@ class Resident:
 
     def _answer(self, q: Question) -> Event:
         if q.type == qm.OPEN:
-            return RecordingDone(self.recording_path(q.id), min(self.person.suggestion_s, float(q.max_seconds)))
+            seconds = max(q.min_seconds, min(self.person.suggestion_s, float(q.max_seconds)))
+            return RecordingDone(self.recording_path(q.id), seconds)
         if q.type == qm.NUMBER:
-            years = self.person.years if q.id == "d_years" else int(q.min or 0)
-            return Digits(f"{years}#")
+            return Digits(f"{self._number(q)}#")
         if q.type == qm.MULTIPLE:
-            codes = self.person.worries if q.id == "q_worries" else ()
+            codes = self._codes(q)
             keys = [c.key for c in q.choices if c.code in codes] or [q.choices[0].key]
             return Digits("".join(map(str, keys)) + "#")
         return Digits(str(self._key_for(q, self._code(q))))
 
+    def _number(self, q: Question) -> int:
+        return self.person.years if q.id == "d_years" and not self._configured(q) else self.own.number(q, self.person)
+
+    def _codes(self, q: Question) -> tuple[int, ...]:
+        return self.person.worries if q.id == "q_worries" and not self._configured(q) else self.own.codes(q, self.person)
+
+    def _configured(self, q: Question) -> bool:
+        return self.own.rehearsal.weights(q.id, self.person.township) is not None
+
     def _code(self, q: Question) -> int | None:
         p = self.person
         if q.role == "consent":
-            return self._consent()
+            return self._consent(q)
+        own = self.own.code(q, p)
+        if own is not None:
+            return own
         known = {"s_age": 2 if p.minor else 1, "s_resident": 2 if p.newcomer else 1,
                  "q_suggest_yn": 1 if p.suggests else 2, "d_age": AGE_CODES[p.age_group],
                  "d_sex": SEX_CODES[p.sex]}
-        return known.get(q.id, p.answers.get(q.id))
+        found = known.get(q.id, p.answers.get(q.id))
+        return found if found is not None else self.own.default_code(q, p)
 
-    def _consent(self) -> int:
+    def _consent(self, q: Question) -> int | None:
+        """Opts out, declines or asks for a callback at the behaviour's rates (by the choices'
+        ends), else agrees (None: the first plain choice)."""
         b = self.behaviour
         roll = self.rng.random()
-        for code, p in ((9, b.opt_out), (3, b.refuse), (2, b.callback)):
+        for end, p in ((qm.END_OPTED_OUT, b.opt_out), (qm.END_REFUSED, b.refuse), (qm.END_CALLBACK, b.callback)):
             if roll < p:
-                return code
+                return next((c.code for c in q.choices if c.end == end), None)
             roll -= p
-        return 1
+        return None
 
     @staticmethod
     def _key_for(q: Question, code: int | None) -> int:
         choice = q.choice_for_code(code) if code is not None else None
-        if choice is None:  # a question the world has no opinion on: the first plain choice
+        if choice is None:  # consent given: the first plain choice
             choice = next((c for c in q.choices if c.end is None), q.choices[0])
         return choice.key

@@ -18,7 +18,7 @@ import copy
 import csv
 import math
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,19 @@ from ivr.channels.simulated.attitudes import (
     draw_worries,
     make_climates,
 )
-from ivr.channels.simulated.county import MAX_YEARS, NAMES, Cell, Township, make_townships, seeded
+from ivr.channels.simulated.county import (
+    AGE_GROUPS,
+    KINDS,
+    MAX_YEARS,
+    NAMES,
+    SEXES,
+    Cell,
+    Township,
+    drawn_population,
+    make_townships,
+    seeded,
+)
+from ivr.channels.simulated.rehearsal import Rehearsal, demographics
 from survey.surveys import StratumSpec
 
 COUNTY = "ALL"
@@ -104,17 +116,31 @@ class SampleRow:
 
 
 class World:
-    """A synthetic county of ``townships`` townships (at most 21), all drawn from ``seed``."""
+    """A synthetic county of ``townships`` townships (at most 21, or the given ones), all drawn from
+    ``seed``; a ``rehearsal`` configures answers to named questions."""
 
-    def __init__(self, seed: int = 0, townships: int = len(NAMES), mix: FrameMix | None = None) -> None:
+    def __init__(self, seed: int = 0, townships: int | Sequence[Township] = len(NAMES), mix: FrameMix | None = None,
+                 rehearsal: Rehearsal | None = None) -> None:
         self.seed = seed
-        self.townships = make_townships(seed, townships)
+        self.townships = make_townships(seed, townships) if isinstance(townships, int) else tuple(townships)
         self.mix = mix or FrameMix()
+        self.rehearsal = rehearsal or Rehearsal()
         self.period = "current"
         self.climate, self._previous_climate = make_climates(seed, self.townships)
         self._by_code = {t.code: t for t in self.townships}
         self._people: dict[tuple[str, str], Person] = {}
         self._households: dict[tuple[str, str], Person] = {}  # people without their opinions
+
+    @classmethod
+    def for_survey(cls, strata: Sequence[StratumSpec], rehearsal: Rehearsal | None = None,
+                   weighting: Mapping[str, Any] | None = None, mix: FrameMix | None = None) -> World:
+        """The world of a survey's own townships (codes and names): their adults from the rehearsal,
+        else from the survey's population cells, else drawn as a typical town's. The demographic
+        questions are the rehearsal's, else those of the survey's ``weighting`` map."""
+        rehearsal = rehearsal or Rehearsal()
+        rehearsal = replace(rehearsal, demographics={**demographics(weighting or {}), **rehearsal.demographics})
+        towns = [_own_township(rehearsal, spec) for spec in strata]
+        return cls(rehearsal.seed, towns, mix, rehearsal)
 
     def previous(self) -> World:
         """The same county (townships, people, frame) one period earlier, with other true rates."""
@@ -212,22 +238,29 @@ class World:
     # -- the truth --------------------------------------------------------------------------
 
     def distribution(self, question: str, township: str | None = None) -> dict[int, float]:
-        """Expected share of each code of a rated question among the adult residents of
-        ``township`` (a code), or of the whole county when None. Shares sum to 1."""
+        """Expected share of each code of a rated question, or of a question the rehearsal gives
+        a distribution, among the adult residents of ``township`` (a code), or of the whole county
+        when None. Shares sum to 1."""
+        towns = self.townships if township is None else (self.township(township),)
+        total: dict[int, float] = {}
+        adults = 0
+        for town in towns:
+            for cell, n in town.cells():
+                for code, p in self._expected(question, town.code, cell).items():
+                    total[code] = total.get(code, 0.0) + n * p
+                adults += n
+        return {code: value / adults for code, value in total.items()}
+
+    def _expected(self, question: str, township: str, cell: Cell) -> Mapping[int, float]:
+        configured = self.rehearsal.weights(question, township)
+        if configured is not None:
+            return {code: w / sum(configured.values()) for code, w in configured.items()}
         try:
             item = ITEMS_BY_QUESTION[question]
         except KeyError:
             raise KeyError(f"no true distribution for {question!r}; rated questions: "
                            f"{', '.join(ITEMS_BY_QUESTION)}") from None
-        towns = self.townships if township is None else (self.township(township),)
-        total = dict.fromkeys(item.codes, 0.0)
-        adults = 0
-        for town in towns:
-            for cell, n in town.cells():
-                for code, p in cell_distribution(item, self.climate, town.code, cell).items():
-                    total[code] += n * p
-                adults += n
-        return {code: value / adults for code, value in total.items()}
+        return cell_distribution(item, self.climate, township, cell)
 
     def share(self, question: str, favourable: Iterable[int], exclude: Iterable[int] = (DONT_KNOW, 9),
               township: str | None = None) -> float:
@@ -293,3 +326,21 @@ class World:
                     writer.writerow((t.code, t.name_zh, t.name_en, quota, age, sex, n))
         return path
 
+
+
+def _own_township(rehearsal: Rehearsal, spec: StratumSpec) -> Township:
+    kind = str(spec.auxiliary.get("kind", "town"))
+    kind = kind if kind in KINDS else "town"
+    population = rehearsal.population_of(spec.code) or _census_cells(spec.population)
+    if population is None:
+        population = drawn_population(seeded(rehearsal.seed, "township", spec.code), kind)
+    return Township(spec.code, spec.name_zh, spec.name_en, kind, population)
+
+
+def _census_cells(cells: Sequence[Mapping[str, Any]]) -> dict[Cell, int] | None:
+    """A survey's population cells, when they are the world's age groups × sexes (else None)."""
+    known = [(a, s) for a in AGE_GROUPS for s in SEXES]
+    found = {(str(c.get("age_group")), str(c.get("sex"))): int(c.get("N", 0)) for c in cells}
+    if not found or not set(found) <= set(known) or not any(found.values()):
+        return None
+    return {cell: found.get(cell, 0) for cell in known}
