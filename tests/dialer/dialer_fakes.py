@@ -37,6 +37,7 @@ class Step:
     callback_at: datetime | None = None
     hangup_cause: str | None = None
     fails: bool = False  # place_call raises (provider refuses)
+    error: str | None = None  # the provider's error (a FAILED result the channel reports)
 
 
 def answered(interview: str | None, seconds: float = 300.0, **kw: Any) -> Step:
@@ -78,7 +79,7 @@ class ScriptedChannel:
         result = CallResult(step.status, now, end,
                             answered_at=now + timedelta(seconds=5) if step.status == CallStatus.ANSWERED else None,
                             provider_call_id=f"fake-{request.attempt_id}", interview_status=step.interview,
-                            callback_at=step.callback_at, hangup_cause=step.hangup_cause)
+                            callback_at=step.callback_at, hangup_cause=step.hangup_cause, error=step.error)
         self.calls.append(Placed(request, now, result))
         return result
 
