@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from calls.interviews import InterviewSession
 from calls.service import CallService, Talk
-from dialer.protocol import CallRequest, CallResult
+from dialer.protocol import CallRequest, CallResult, ChannelNotReady
 from ivr.channels.simulated.behaviour import Behaviour, daypart
 from ivr.channels.simulated.county import seeded
 from ivr.channels.simulated.resident import Reacts, Resident, ResidentFactory
@@ -73,6 +73,26 @@ class SimulatedChannel:
 
     def lines_in_use(self) -> int:
         return 0  # every call is over when place_call returns
+
+    def preflight(self, survey_id: int) -> None:
+        """The world has a township for each of the survey's (it answers every question: one it
+        has no opinion on gets the first plain choice)."""
+        with session_scope(self.sessions) as session:
+            codes = session.scalars(select(Stratum.code).where(Stratum.survey_id == survey_id)
+                                    .order_by(Stratum.code)).all()
+        unknown = [code for code in codes if not self._knows(code)]
+        if unknown:
+            towns = self.world.townships
+            raise ChannelNotReady("the simulated county has no township %(codes)s (it has %(first)s..%(last)s): "
+                                  "the simulated channel cannot call this survey", codes=", ".join(unknown),
+                                  first=towns[0].code, last=towns[-1].code)
+
+    def _knows(self, township: str) -> bool:
+        try:
+            self.world.township(township)
+        except KeyError:
+            return False
+        return True
 
     def place_call(self, request: CallRequest) -> CallResult:
         now = self.clock.now()
