@@ -49,6 +49,8 @@ T = TypeVar("T")
 _FIRST_DUE = union_all(*(select(func.min(Case.next_attempt_at).label("due")).where(
     Case.survey_id == bindparam("survey_id"), Case.status == status) for status in DIALABLE)).subquery()
 _NEXT_DUE = select(func.min(_FIRST_DUE.c.due))
+# With nothing left to dial the round may be over: housekeeping looks this soon, not at its hour.
+END_CHECK = timedelta(seconds=5)
 
 
 class Stop:
@@ -379,6 +381,8 @@ class Worker:
         until the next case falls due (or this worker's own results bring one forward) there is
         no point in asking the database again."""
         due = self._txn(self._next_due)
+        if due is None:
+            self.next_housekeeping = min(self.next_housekeeping, now + END_CHECK)
         if self._virtual:
             self.quiet_until = due if due is not None and due > now else None
         times = [t for t in (due, self.pacer.next_event(now)) if t is not None and t > now]

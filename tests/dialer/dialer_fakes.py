@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dialer.frames import Frame, FrameRow
-from dialer.protocol import CallRequest, CallResult
+from dialer.protocol import CallRequest, CallResult, ChannelNotReady
 from dialer.sample import import_sample
 from survey.clock import Clock
 from survey.models import Survey
@@ -64,6 +64,11 @@ class ScriptedChannel:
     in_flight: Path | None = None
     name: str = "fake"
     calls: list[Placed] = field(default_factory=list)
+    not_ready: str | None = None  # preflight refuses with this reason
+
+    def preflight(self, survey_id: int) -> None:
+        if self.not_ready:
+            raise ChannelNotReady(self.not_ready)
 
     def place_call(self, request: CallRequest) -> CallResult | None:
         step = self._step(request)
@@ -149,3 +154,13 @@ def add_numbers(session: Session, survey: Survey, per_stratum: int, now: datetim
 def completing_channel(_settings: object, _sessions: object, clock: Clock) -> ScriptedChannel:
     """A channel factory as ``minyi.channels`` calls them: every call is a complete interview."""
     return ScriptedChannel(clock, default=answered("complete"))
+
+
+def refused_channel(_settings: object, _sessions: object, clock: Clock) -> ScriptedChannel:
+    """A channel factory whose channel fails its check before the round."""
+    return ScriptedChannel(clock, default=answered("complete"), not_ready="Twilio error 20003: Authenticate")
+
+
+def failing_channel(_settings: object, _sessions: object, clock: Clock) -> ScriptedChannel:
+    """A channel factory whose provider refuses every call."""
+    return ScriptedChannel(clock, default=Step(fails=True))
