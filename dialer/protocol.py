@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from survey.errors import Refused
+from survey.vocabulary import CallStatus
+
 
 @dataclass(frozen=True)
 class CallRequest:
@@ -38,12 +41,30 @@ class CallResult:
     callback_at: datetime | None = None  # the resident chose a callback time
     error: str | None = None
 
+    @property
+    def channel_failed(self) -> bool:
+        """The provider or the connection to it failed the call (a refusal, no answer from its
+        API, an exception): it says nothing about the number called. Several in a row stop the
+        dialer (``WorkerOptions.max_channel_failures``)."""
+        return self.status in (CallStatus.FAILED, CallStatus.UNKNOWN) and self.error is not None
+
+
+class ChannelNotReady(Refused):
+    """The channel cannot carry this survey's calls (credentials refused, provider unreachable,
+    a township the simulated world does not know); the message says why."""
+
 
 class Channel(Protocol):
     """A telephony channel. ``place_call`` returns the result when the call is already over
-    (simulated), or ``None`` when the result will be reported asynchronously."""
+    (simulated), or ``None`` when the result will be reported asynchronously.
+
+    ``preflight`` is called once before the first call of a round: it raises
+    :class:`ChannelNotReady` when the channel could not place this survey's calls (so that a
+    bad password or a missing server stops the round before it burns the sample)."""
 
     name: str
+
+    def preflight(self, survey_id: int) -> None: ...
 
     def place_call(self, request: CallRequest) -> CallResult | None: ...
 

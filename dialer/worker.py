@@ -33,6 +33,7 @@ from dialer.pacer import Pacer
 from dialer.policy import DialPolicy
 from dialer.protocol import CallResult, Channel
 from dialer.quotas import StratumProgress
+from dialer.streak import Failed, Streak
 from survey import aapor
 from survey.clock import Clock, VirtualClock
 from survey.db import session_scope
@@ -48,6 +49,8 @@ T = TypeVar("T")
 _FIRST_DUE = union_all(*(select(func.min(Case.next_attempt_at).label("due")).where(
     Case.survey_id == bindparam("survey_id"), Case.status == status) for status in DIALABLE)).subquery()
 _NEXT_DUE = select(func.min(_FIRST_DUE.c.due))
+# With nothing left to dial the round may be over: housekeeping looks this soon, not at its hour.
+END_CHECK = timedelta(seconds=5)
 
 
 class Stop:
@@ -60,6 +63,7 @@ class Stop:
     WINDOW_CLOSED = "no calling window open now"
     NO_WINDOWS = "no calling window ahead"
     SURVEY_STOPPED = "survey paused or closed"
+    CHANNEL_FAILING = "the channel failed calls in a row"
 
 
 def default_owner() -> str:
@@ -84,6 +88,7 @@ class WorkerOptions:
     lease_ahead: timedelta = timedelta(minutes=5)
     progress_every_s: float = 0.5  # wall-clock seconds between progress reports
     retry: RetryPolicy = DEFAULT_RETRY  # a transaction the database failed under
+    max_channel_failures: int = 5  # the channel failing this many calls in a row stops the worker
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,8 @@ class WorkerReport:
     elapsed_s: float
     started: datetime
     ended: datetime
+    channel_error: str | None = None  # the last error of the failures that stopped the worker
+    withdrawn: int = 0  # calls taken back then: their cases are in the queue again
 
 
 def run_worker(factory: sessionmaker[Session], channel: Channel, clock: Clock, vault: PhoneVault,
@@ -156,7 +163,8 @@ class Worker:
         self.strata: list[StratumProgress] = []
         self.quiet_until: datetime | None = None  # virtual clock: nothing is due before then
         self.next_housekeeping = clock.now()
-        self.placed = self.results = 0
+        self.placed = self.results = self.withdrawn = 0
+        self.streak = Streak(options.max_channel_failures)
         self.dispositions: Counter[str] = Counter()
         self.started, self.wall0, self.last_report = clock.now(), time.monotonic(), 0.0
 
@@ -166,9 +174,12 @@ class Worker:
         reason = None
         while reason is None:
             reason = self._turn()
+        self._settle_held()
         self._report(reason)
+        failing = reason == Stop.CHANNEL_FAILING
         return WorkerReport(reason, self.placed, self.results, dict(self.dispositions),
-                            time.monotonic() - self.wall0, self.started, self.clock.now())
+                            time.monotonic() - self.wall0, self.started, self.clock.now(),
+                            self.streak.last_error if failing else None, self.withdrawn)
 
     def _turn(self) -> str | None:
         now = self.clock.now()
@@ -197,9 +208,9 @@ class Worker:
                 return Stop.NOTHING_DUE
             self._wait_until(self._next_wake(now))
             return None
-        self._dial(dials)
+        reason = self._dial(dials)
         self._report()
-        return None
+        return reason
 
     def _limit_reached(self, now: datetime) -> str | None:
         if self.options.max_seconds is not None and time.monotonic() - self.wall0 >= self.options.max_seconds:
@@ -227,6 +238,7 @@ class Worker:
     # -- housekeeping ----------------------------------------------------------------------
 
     def _housekeeping(self, now: datetime) -> str | None:
+        self._settle_held()  # before their leases could expire
         status, released = self._txn(lambda s: self._tidy(s, now))
         self.next_housekeeping = now + self.options.housekeeping_every
         self.quiet_until = None  # housekeeping may have released or reopened cases
@@ -270,25 +282,50 @@ class Worker:
                               channel=self.channel.name, vault=self.vault,
                               ring_timeout_s=self.policy.pacing.ring_timeout_s)
 
-    def _dial(self, dials: list[attempts.Dial]) -> None:
-        done: list[tuple[attempts.Dial, CallResult]] = []
+    def _dial(self, dials: list[attempts.Dial]) -> str | None:
+        """Place the calls; :attr:`Stop.CHANNEL_FAILING` when the channel failed too many in a
+        row (the calls it failed and those not yet placed are then withdrawn)."""
+        done: list[Failed] = []
         unplaced: list[attempts.Dial] = []
         waiting: list[attempts.Dial] = []
         filling = _Filling(self.strata)
-        for dial in dials:
+        stop = None
+        for i, dial in enumerate(dials):
             self._wait_until(self.pacer.send_time(dial.trunk, self.clock.now()), sleep_only=True)
             now = self.clock.now()
             if not self.calendar.is_open(now) or self._over(now) or filling.filled(dial.stratum_id):
                 unplaced.append(dial)
                 continue
             result = self._place(dial, now)
-            self.pacer.sent(dial.trunk, now, result.ended_at if result else None)
-            self.placed += 1
+            if self._sent(dial, now, result):
+                unplaced += [*dials[i + 1:], *(d for d, _r in self.streak.take())]
+                self.withdrawn, stop = len(unplaced), Stop.CHANNEL_FAILING
+                break
+            if result is not None and result.channel_failed:
+                continue  # held by the streak
+            done += self.streak.broken()
             if result is None:
                 waiting.append(dial)
             else:
                 done.append((dial, result))
                 filling.note(dial.stratum_id, result)
+        self._apply(done, unplaced, waiting)
+        return stop
+
+    def _sent(self, dial: attempts.Dial, now: datetime, result: CallResult | None) -> bool:
+        """Account for a call placed; True when the channel has now failed too many in a row."""
+        self.pacer.sent(dial.trunk, now, result.ended_at if result else None)
+        self.placed += 1
+        if result is None:
+            return False
+        self.pacer.observe(result, now)
+        return result.channel_failed and self.streak.fail(dial, result)
+
+    def _settle_held(self) -> None:
+        """Settle the channel's failures held so far as ordinary failed calls."""
+        self._apply(self.streak.take(), [], [])
+
+    def _apply(self, done: list[Failed], unplaced: list[attempts.Dial], waiting: list[attempts.Dial]) -> None:
         if done or unplaced or waiting:
             applied = self._txn(lambda s: self._settle(s, done, unplaced, waiting))
             self._learn(done, applied)
@@ -321,7 +358,6 @@ class Worker:
         now = self.clock.now()
         for (dial, result), outcome in zip(done, applied, strict=True):
             self.results += 1
-            self.pacer.observe(result, now)
             self.callers.record(dial.request.caller_id, result.status)
             if outcome is None:
                 continue
@@ -345,6 +381,8 @@ class Worker:
         until the next case falls due (or this worker's own results bring one forward) there is
         no point in asking the database again."""
         due = self._txn(self._next_due)
+        if due is None:
+            self.next_housekeeping = min(self.next_housekeeping, now + END_CHECK)
         if self._virtual:
             self.quiet_until = due if due is not None and due > now else None
         times = [t for t in (due, self.pacer.next_event(now)) if t is not None and t > now]

@@ -1,4 +1,5 @@
-"""``minyi sample import`` and ``minyi dial``. Bad input exits with status 2 and says why."""
+"""``minyi sample import`` and ``minyi dial``. Bad input exits with status 2 and says why; the
+other exit statuses of ``minyi dial`` are in :data:`NO_WINDOW` and :data:`CHANNEL_FAILED`."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from dialer.close import close_survey
 from dialer.frames import FrameError, read_frame, write_rejects
 from dialer.policy import DialPolicy, PolicyError
+from dialer.protocol import Channel, ChannelNotReady
 from dialer.sample import ImportReport, NumberRules, import_sample
 from dialer.stats import final_dispositions
+from dialer.windows import CallingCalendar
 from dialer.worker import Stop, WorkerOptions, WorkerReport, default_owner, run_worker
 from ivr.channels.simulated.rehearsal import load_rehearsal
 from minyi.channels import ChannelUnavailable, open_channel
@@ -30,11 +34,13 @@ from survey.vocabulary import SurveyStatus
 
 console = Console()
 MAX_ERRORS_SHOWN = 50
+NO_WINDOW = 3  # exit status: no calling window open and --no-wait, or none ahead
+CHANNEL_FAILED = 4  # exit status: the channel failed --max-channel-failures calls in a row
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str, status: int = 2) -> typer.Exit:
     Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
+    return typer.Exit(status)
 
 
 ADMITTED_BY: dict[str, str] = {PhoneProblem.FOREIGN: "--allow-foreign", PhoneProblem.SERVICE: "--allow-service"}
@@ -149,8 +155,16 @@ def _print_rejections(r: ImportReport) -> None:
 def dial(
     survey: str = typer.Option(..., "--survey", help="Survey code."),
     channel: str = typer.Option("simulated", "--channel", help="simulated, twilio or asterisk."),
-    until_done: bool = typer.Option(False, "--until-done", help="Keep going (waiting for windows and due "
-                                                                  "cases) until quotas are met or no case is left."),
+    until_done: bool = typer.Option(False, "--until-done", help="Keep going, waiting for calling windows and due "
+                                                                  "cases, until the round is over: every case final "
+                                                                  "or every quota met (noticed within seconds), or "
+                                                                  "the field period ended. Without it: dial what is "
+                                                                  "due now, then stop."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="When no calling window is open, exit with status 3 and "
+                                                          "the next opening time instead of waiting for it."),
+    max_channel_failures: int = typer.Option(5, "--max-channel-failures", min=1,
+                                             help="Stop (exit status 4) when the channel fails this many calls in "
+                                                  "a row; their cases go back to the queue uncounted."),
     max_seconds: float | None = typer.Option(None, "--max-seconds", min=0, help="Stop after this many seconds."),
     worker_id: str | None = typer.Option(None, "--worker-id", help="Name of this worker (default host-pid)."),
     clock: str = typer.Option("auto", "--clock", help="auto (virtual for simulated), system or virtual."),
@@ -164,7 +178,11 @@ def dial(
     rehearsal: Path | None = typer.Option(None, "--rehearsal", help="With --channel simulated: how the survey's "
                                                                      "simulated residents answer (docs/rehearsal.md)."),
 ) -> None:
-    """Run one dialler worker. Start several (on several machines) against PostgreSQL to share the work."""
+    """Run one dialler worker. Start several (on several machines) against PostgreSQL to share the
+    work. The channel is checked before the first call (credentials, caller ID, server, townships).
+    Exit status: 0 the worker stopped (see its reason), 2 refused to start (bad input, the channel
+    not ready), 3 no calling window open with --no-wait (or none ahead), 4 the channel failed
+    --max-channel-failures calls in a row (docs/command-line.md)."""
     if clock not in ("auto", "system", "virtual"):
         raise _fail(f"--clock must be auto, system or virtual, not {clock!r}")
     if rehearsal is not None and channel != "simulated":
@@ -173,41 +191,91 @@ def dial(
     if rehearsal is not None:
         settings = replace(settings, simulated_rehearsal=str(rehearsal))
     sessions = open_sessions(settings.database_url)
-    with session_scope(sessions) as session:
-        row = session.scalars(select(Survey).where(Survey.code == survey)).first()
-        if row is None:
-            raise _fail(f"no survey {survey!r}")
-        if row.status == SurveyStatus.CLOSED:
-            raise _fail(f"survey {survey!r} is closed")
-        try:
-            timezone = DialPolicy.from_survey(row).windows.timezone
-        except PolicyError as exc:
-            raise _fail(f"survey {survey!r} has bad fieldwork settings: {exc}") from None
-        field_start = row.field_start
-        if settings.simulated_rehearsal and channel == "simulated":
-            _check_rehearsal(Path(settings.simulated_rehearsal), row)
+    survey_id, calendar, field_start = _survey_to_dial(sessions, survey, settings.simulated_rehearsal
+                                                       if channel == "simulated" else None)
     the_clock = _clock(clock, channel, start or field_start)
     try:
         chan = open_channel(channel, settings, sessions, the_clock)
     except ChannelUnavailable as exc:
         raise _fail(str(exc)) from None
+    _check_channel(chan, channel, survey_id)
+    _wait_for_window(calendar, the_clock, no_wait)
     options = WorkerOptions(survey=survey, owner=worker_id or default_owner(), until_done=until_done,
-                            max_seconds=max_seconds, lines=lines, cps=cps)
+                            max_seconds=max_seconds, lines=lines, cps=cps, max_channel_failures=max_channel_failures)
     vault = configured_vault(settings)
     if quiet:
         report = run_worker(sessions, chan, the_clock, vault, options)
     else:
-        with LiveProgress(timezone, console) as show:
+        with LiveProgress(calendar.policy.timezone, console) as show:
             report = run_worker(sessions, chan, the_clock, vault, options, show)
     _print_run(report)
+    _conclude_run(report, calendar, the_clock, max_channel_failures)
     if close and report.stop_reason in (Stop.QUOTAS_MET, Stop.NO_CASES, Stop.FIELD_ENDED):
-        with session_scope(sessions) as session:
-            row = session.scalars(select(Survey).where(Survey.code == survey)).one()
-            closed = close_survey(session, row, the_clock)
-            codes = final_dispositions(session, row.id)
-        console.print(f"survey closed: {sum(closed.finalised.values())} open case(s) coded now, "
-                      f"{closed.unreleased} never released; final codes: "
-                      + ", ".join(f"{c} {n}" for c, n in sorted(codes.items())), soft_wrap=True)
+        _close(sessions, survey, the_clock)
+
+
+def _survey_to_dial(sessions: sessionmaker[Session], code: str,
+                    rehearsal: str | None) -> tuple[int, CallingCalendar, datetime | None]:
+    """The survey's id, calling calendar and field start; refused when it cannot be dialled (or
+    the rehearsal file does not fit it)."""
+    with session_scope(sessions) as session:
+        row = session.scalars(select(Survey).where(Survey.code == code)).first()
+        if row is None:
+            raise _fail(f"no survey {code!r}")
+        if row.status == SurveyStatus.CLOSED:
+            raise _fail(f"survey {code!r} is closed")
+        try:
+            calendar = DialPolicy.from_survey(row).calendar
+        except PolicyError as exc:
+            raise _fail(f"survey {code!r} has bad fieldwork settings: {exc}") from None
+        if rehearsal:
+            _check_rehearsal(Path(rehearsal), row)
+        return row.id, calendar, row.field_start
+
+
+def _check_channel(channel: Channel, name: str, survey_id: int) -> None:
+    try:
+        channel.preflight(survey_id)
+    except ChannelNotReady as exc:
+        raise _fail(f"channel {name!r} is not ready: {exc}; nothing was dialled") from None
+
+
+def _wait_for_window(calendar: CallingCalendar, clock: Clock, no_wait: bool) -> None:
+    """Say when the next calling window opens, and wait for it (``no_wait``: exit 3 instead)."""
+    now = clock.now()
+    opens = calendar.next_open(now)
+    if opens == now:
+        return
+    if opens is None:
+        raise _fail("no calling window ahead: check the survey's calling windows and holidays", NO_WINDOW)
+    when = f"{calendar.local(opens):%Y-%m-%d %H:%M} ({calendar.policy.timezone})"
+    if no_wait:
+        raise _fail(f"no calling window is open now; the next opens {when}", NO_WINDOW)
+    console.print(f"no calling window is open now; waiting until the next opens {when}", soft_wrap=True)
+    clock.sleep((opens - now).total_seconds())
+
+
+def _conclude_run(report: WorkerReport, calendar: CallingCalendar, clock: Clock, failures: int) -> None:
+    """Exit 4 with the channel's error when it stopped the worker; say when the window reopens
+    when a closing window did."""
+    if report.stop_reason == Stop.CHANNEL_FAILING:
+        raise _fail(f"the channel failed {failures} calls in a row (last: {report.channel_error}); "
+                    f"{report.withdrawn} case(s) it had taken are back in the queue, no attempt counted",
+                    CHANNEL_FAILED)
+    opens = calendar.next_open(clock.now()) if report.stop_reason == Stop.WINDOW_CLOSED else None
+    if opens is not None:
+        console.print(f"the next calling window opens {calendar.local(opens):%Y-%m-%d %H:%M} "
+                      f"({calendar.policy.timezone})", soft_wrap=True)
+
+
+def _close(sessions: sessionmaker[Session], survey: str, clock: Clock) -> None:
+    with session_scope(sessions) as session:
+        row = session.scalars(select(Survey).where(Survey.code == survey)).one()
+        closed = close_survey(session, row, clock)
+        codes = final_dispositions(session, row.id)
+    console.print(f"survey closed: {sum(closed.finalised.values())} open case(s) coded now, "
+                  f"{closed.unreleased} never released; final codes: "
+                  + ", ".join(f"{c} {n}" for c, n in sorted(codes.items())), soft_wrap=True)
 
 
 def _check_rehearsal(path: Path, survey: Survey) -> None:

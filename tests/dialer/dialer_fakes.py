@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dialer.frames import Frame, FrameRow
-from dialer.protocol import CallRequest, CallResult
+from dialer.protocol import CallRequest, CallResult, ChannelNotReady
 from dialer.sample import import_sample
 from survey.clock import Clock
 from survey.models import Survey
@@ -37,6 +37,7 @@ class Step:
     callback_at: datetime | None = None
     hangup_cause: str | None = None
     fails: bool = False  # place_call raises (provider refuses)
+    error: str | None = None  # the provider's error (a FAILED result the channel reports)
 
 
 def answered(interview: str | None, seconds: float = 300.0, **kw: Any) -> Step:
@@ -63,6 +64,11 @@ class ScriptedChannel:
     in_flight: Path | None = None
     name: str = "fake"
     calls: list[Placed] = field(default_factory=list)
+    not_ready: str | None = None  # preflight refuses with this reason
+
+    def preflight(self, survey_id: int) -> None:
+        if self.not_ready:
+            raise ChannelNotReady(self.not_ready)
 
     def place_call(self, request: CallRequest) -> CallResult | None:
         step = self._step(request)
@@ -78,7 +84,7 @@ class ScriptedChannel:
         result = CallResult(step.status, now, end,
                             answered_at=now + timedelta(seconds=5) if step.status == CallStatus.ANSWERED else None,
                             provider_call_id=f"fake-{request.attempt_id}", interview_status=step.interview,
-                            callback_at=step.callback_at, hangup_cause=step.hangup_cause)
+                            callback_at=step.callback_at, hangup_cause=step.hangup_cause, error=step.error)
         self.calls.append(Placed(request, now, result))
         return result
 
@@ -148,3 +154,13 @@ def add_numbers(session: Session, survey: Survey, per_stratum: int, now: datetim
 def completing_channel(_settings: object, _sessions: object, clock: Clock) -> ScriptedChannel:
     """A channel factory as ``minyi.channels`` calls them: every call is a complete interview."""
     return ScriptedChannel(clock, default=answered("complete"))
+
+
+def refused_channel(_settings: object, _sessions: object, clock: Clock) -> ScriptedChannel:
+    """A channel factory whose channel fails its check before the round."""
+    return ScriptedChannel(clock, default=answered("complete"), not_ready="Twilio error 20003: Authenticate")
+
+
+def failing_channel(_settings: object, _sessions: object, clock: Clock) -> ScriptedChannel:
+    """A channel factory whose provider refuses every call."""
+    return ScriptedChannel(clock, default=Step(fails=True))

@@ -245,3 +245,12 @@ def test_a_running_worker_follows_changed_settings_and_a_pause(sessions: session
     calendar = DialPolicy.parse().calendar
     days = {calendar.local(c.at).date().isoformat() for c in channel.calls}
     assert days == {"2026-11-02", "2026-11-04"}
+
+
+def test_the_end_of_the_round_is_noticed_within_seconds(sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    _campaign(sessions, clock, quotas=(50,), per_stratum=3)
+    channel = ScriptedChannel(clock, default=Step(CallStatus.NON_WORKING, seconds=5))
+    report = _run(sessions, clock, channel, lines=1)
+    assert report.stop_reason == Stop.NO_CASES
+    last_end = max(c.result.ended_at for c in channel.calls if c.result is not None)
+    assert report.ended - last_end <= timedelta(seconds=10)

@@ -14,7 +14,7 @@ from minyi import channels
 from minyi.cli import app
 from survey.clock import VirtualClock
 from survey.db import make_engine, session_factory, session_scope, upgrade
-from survey.models import Case, Survey
+from survey.models import CallAttempt, Case, Survey
 
 runner = CliRunner()
 
@@ -183,3 +183,57 @@ def test_dial_refuses_bad_fieldwork_settings(db: str) -> None:
         s.scalars(select(Survey)).one().calling_windows = {"weekday": ["21:00-18:00"]}
     result = runner.invoke(app, ["dial", "--survey", "S1"])
     assert result.exit_code == 2 and "calling_windows.weekday[0]" in result.output
+
+
+FIVE = "13800138000,T01\n13800138001,T01\n13800138002,T02\n13800138003,T02\n13800138004,T02\n"
+
+
+def _attempts(url: str) -> int:
+    with session_scope(session_factory(make_engine(url))) as s:
+        return int(s.scalar(select(func.count()).select_from(CallAttempt)) or 0)
+
+
+def test_dial_refuses_to_start_on_a_channel_that_is_not_ready(db: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(channels.CHANNELS, "refusing", "dialer_fakes:refused_channel")
+    runner.invoke(app, ["sample", "import", str(_frame(tmp_path, FIVE)), "--survey", "S1"])
+    result = runner.invoke(app, ["dial", "--survey", "S1", "--channel", "refusing", "--quiet"])
+    assert result.exit_code == 2
+    assert "channel 'refusing' is not ready: Twilio error 20003: Authenticate; nothing was dialled" in result.output
+    assert "Traceback" not in result.output and _attempts(db) == 0
+
+
+def test_dial_stops_with_status_4_when_the_channel_keeps_failing(db: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(channels.CHANNELS, "failing", "dialer_fakes:failing_channel")
+    runner.invoke(app, ["sample", "import", str(_frame(tmp_path, FIVE)), "--survey", "S1"])
+    result = runner.invoke(app, ["dial", "--survey", "S1", "--channel", "failing", "--clock", "virtual",
+                                 "--until-done", "--quiet", "--max-channel-failures", "3"])
+    assert result.exit_code == 4, result.output
+    assert "the channel failed 3 calls in a row (last: ConnectionError: provider said 503); 5 case(s) it had " \
+           "taken are back in the queue, no attempt counted" in result.output
+    assert _attempts(db) == 0
+
+
+def test_outside_the_calling_windows_dial_says_when_the_next_opens(db: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(channels.CHANNELS, "fake", "dialer_fakes:completing_channel")
+    runner.invoke(app, ["sample", "import", str(_frame(tmp_path, FIVE)), "--survey", "S1"])
+    # Monday 22:00 in Asia/Shanghai, after the default weekday window (and after the cases fell due)
+    late = ["dial", "--survey", "S1", "--channel", "fake", "--clock", "virtual", "--start", "2030-01-07T14:00",
+            "--quiet"]
+    refused = runner.invoke(app, [*late, "--no-wait"])
+    assert refused.exit_code == 3
+    assert "no calling window is open now; the next opens 2030-01-08 18:30 (Asia/Shanghai)" in refused.output
+    assert _attempts(db) == 0
+    waited = runner.invoke(app, late)
+    assert waited.exit_code == 0, waited.output
+    assert "waiting until the next opens 2030-01-08 18:30 (Asia/Shanghai)" in waited.output
+    assert _attempts(db) == 4  # then both quotas (2 and 2) are met
+
+
+def test_dial_help_documents_the_exit_statuses_and_waiting() -> None:
+    result = runner.invoke(app, ["dial", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for text in ("--no-wait", "--until-done", "--max-channel-failures", "3 no calling window open", "4 the channel"):
+        assert text in result.output

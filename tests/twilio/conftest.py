@@ -96,8 +96,11 @@ def urls(settings: Settings) -> WebhookUrls:
 
 
 @pytest.fixture
-def fake(openapi: OpenAPI, clock: VirtualClock) -> FakeTwilio:
-    return FakeTwilio(openapi, clock)
+def fake(openapi: OpenAPI, clock: VirtualClock, settings: Settings) -> FakeTwilio:
+    """The account owns the number calls come from (TWILIO_FROM)."""
+    twilio = FakeTwilio(openapi, clock)
+    twilio.numbers.add(settings.twilio_from)
+    return twilio
 
 
 def _app(services: Services, fake: FakeTwilio) -> Flask:

@@ -4,7 +4,8 @@
 hands them here instead of to the network. Each request is validated with openapi-core against
 ``twilio_api_v2010.json`` (path, Basic auth, form fields, enums, types); a request that does not
 validate raises, which fails the test. Errors are injected with :meth:`FakeTwilio.fail_next` and
-answered with Twilio's error body.
+answered with Twilio's error body. It also answers what the channel's preflight asks: the account
+(``account_status``), its phone numbers (``numbers``) and its verified caller IDs (``verified``).
 """
 
 from __future__ import annotations
@@ -60,10 +61,17 @@ class FakeTwilio(HttpClient):  # type: ignore[misc]
         self.clock = clock
         self.base_url = base_url
         self.sent: list[Sent] = []
-        self._failures: deque[Failure | Exception] = deque()
+        self._failures: deque[Failure | Exception | None] = deque()  # None: answer as usual
+        self.account_status = "active"
+        self.numbers: set[str] = set()  # the account's incoming phone numbers
+        self.verified: set[str] = set()  # its verified outgoing caller IDs
 
     def fail_next(self, status: int, code: int | None, message: str, times: int = 1, *, problem: bool = False) -> None:
         self._failures.extend([Failure(status, code, message, problem)] * times)
+
+    def pass_next(self, times: int = 1) -> None:
+        """The next requests are answered as usual (failures queued after them come later)."""
+        self._failures.extend([None] * times)
 
     def break_next(self, error: Exception) -> None:
         """The next request never gets an answer (a network error)."""
@@ -84,24 +92,40 @@ class FakeTwilio(HttpClient):  # type: ignore[misc]
         raw = prepared.body or ""
         body = raw.decode() if isinstance(raw, bytes) else str(raw)
         self.sent.append(Sent(self.clock.now(), method, twilio_uri, parse_qs(body)))
-        if self._failures:
-            failure = self._failures.popleft()
+        failure = self._failures.popleft() if self._failures else None
+        if failure is not None:
             if isinstance(failure, Exception):
                 raise failure
             return _error(failure)
-        status, answer = self._answer(method, urlsplit(twilio_uri).path, parse_qs(body))
+        form = parse_qs(body) if method == "POST" else {k: [str(v)] for k, v in (params or {}).items()}
+        status, answer = self._answer(method, urlsplit(twilio_uri).path, form)
         self._check_answer(prepared, status, answer)
         return Response(status, json.dumps(answer))
 
     def _answer(self, method: str, path: str, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
-        account = path.split("/")[3]
+        account = path.split("/")[3].removesuffix(".json")
         if method == "POST" and path.endswith("/Calls.json"):
             sid = "CA" + secrets.token_hex(16)
             return 201, _call(account, sid, form["To"][0], form["From"][0], "queued")
         if method == "POST" and "/Calls/" in path:
             sid = path.rsplit("/", 1)[1].removesuffix(".json")
             return 200, _call(account, sid, "", "", form["Status"][0])
+        if method == "GET":
+            return 200, self._fetch(account, path, form)
         raise AssertionError(f"the fake does not answer {method} {path}")
+
+    def _fetch(self, account: str, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        if path == f"/2010-04-01/Accounts/{account}.json":
+            return {"sid": account, "status": self.account_status, "friendly_name": "Minyi test",
+                    "uri": f"/2010-04-01/Accounts/{account}.json"}
+        wanted = set(query.get("PhoneNumber", []))
+        for key, numbers in (("incoming_phone_numbers", self.numbers), ("outgoing_caller_ids", self.verified)):
+            listed = path.rsplit("/", 1)[1].removesuffix(".json")
+            if key.replace("_", "") == listed.lower():
+                return {key: [{"account_sid": account, "phone_number": n} for n in sorted(numbers)
+                              if not wanted or n in wanted], "page": 0, "page_size": 50, "start": 0, "end": 0,
+                        "first_page_uri": path, "uri": path, "next_page_uri": None, "previous_page_uri": None}
+        raise AssertionError(f"the fake does not answer GET {path}")
 
     def _check_answer(self, prepared: requests.PreparedRequest, status: int, answer: dict[str, Any]) -> None:
         """The fake's own successful answers match the description too (errors are not described)."""

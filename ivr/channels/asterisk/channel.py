@@ -31,7 +31,7 @@ from anyio.from_thread import BlockingPortal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialer.protocol import CallRequest, CallResult
+from dialer.protocol import CallRequest, CallResult, ChannelNotReady
 from ivr.channels.asterisk.app import AriApp, originate, refused
 from ivr.channels.asterisk.ari import AriConfig, AriError, AriSession, AriUnavailable, connect
 from ivr.channels.asterisk.calls import channel_id_for
@@ -115,6 +115,25 @@ class AsteriskChannel:
         self.close(0.0 if kind else self.drain_s)
 
     # -- the Channel protocol ---------------------------------------------------------------
+
+    def preflight(self, survey_id: int) -> None:
+        """ARI answers with these credentials and the Stasis app is registered: by this channel's
+        own events connection, or (``serve=False``) by a ``minyi ari`` process. Refused, the
+        channel is closed again."""
+        portal = self._portal or self.start()._portal
+        assert portal is not None
+        try:
+            portal.call(self._check)
+        except (AriUnavailable, AriError) as exc:
+            self.close()
+            raise ChannelNotReady("Asterisk cannot carry the calls: %(error)s", error=str(exc)) from None
+
+    async def _check(self) -> None:
+        async with connect(self.config, events=False) as session:
+            if self.app is not None:
+                await self.app.supervisor.session(self.options.timing.connect_wait_s)
+            if not await session.registered():
+                raise AriUnavailable(f"no process serves the Stasis app {self.config.app!r}: start `minyi ari`")
 
     def place_call(self, request: CallRequest) -> CallResult | None:
         portal = self._portal or self.start()._portal

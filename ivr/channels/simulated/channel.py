@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from calls.interviews import InterviewSession
 from calls.service import CallService, Talk
-from dialer.protocol import CallRequest, CallResult
+from dialer.protocol import CallRequest, CallResult, ChannelNotReady
 from ivr.channels.simulated.answers import OwnAnswers
 from ivr.channels.simulated.behaviour import RATES, Behaviour, daypart
 from ivr.channels.simulated.county import seeded
@@ -82,6 +82,22 @@ class SimulatedChannel:
 
     def lines_in_use(self) -> int:
         return 0  # every call is over when place_call returns
+
+    def preflight(self, survey_id: int) -> None:
+        """The survey's world has a township for each of the survey's (it answers every question:
+        one it has no opinion on gets the first plain choice)."""
+        with session_scope(self.sessions) as session:
+            survey = session.get(Survey, survey_id)
+            if survey is None:
+                raise ChannelNotReady("no survey %(survey)s", survey=survey_id)
+            world = self._world_for(survey)
+            codes = [stratum.code for stratum in sorted(survey.strata, key=lambda s: s.code)]
+        unknown = [code for code in codes if not _knows(world, code)]
+        if unknown:
+            towns = world.townships
+            raise ChannelNotReady("the simulated county has no township %(codes)s (it has %(first)s..%(last)s): "
+                                  "the simulated channel cannot call this survey", codes=", ".join(unknown),
+                                  first=towns[0].code, last=towns[-1].code)
 
     def place_call(self, request: CallRequest) -> CallResult:
         now = self.clock.now()
@@ -217,3 +233,11 @@ def _after(start: datetime) -> Callable[[float], datetime]:
 
 def _recording_path(attempt_id: int) -> Callable[[str], str]:
     return lambda question_id: f"{RECORDING_SCHEME}attempt/{attempt_id}/{question_id}.wav"
+
+
+def _knows(world: World, township: str) -> bool:
+    try:
+        world.township(township)
+    except KeyError:
+        return False
+    return True

@@ -8,6 +8,8 @@ makes the dialer's pacer back off); ``UNKNOWN`` when Twilio did not answer at al
 real result, should the call exist after all, still counts when it arrives.
 
 The caller ID is the dialer's (``CallRequest.caller_id``, from its rotation), else ``TWILIO_FROM``.
+Before a round, ``preflight`` asks Twilio for the account and for each of those caller IDs, so
+that refused credentials or an unknown caller ID stop the round before its first call.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http import HttpClient
 from twilio.rest import Client
 
-from dialer.protocol import CallRequest, CallResult
+from dialer.policy import DialPolicy
+from dialer.protocol import CallRequest, CallResult, ChannelNotReady
 from ivr.channels.twilio.pacing import Backoff, TokenBucket
 from ivr.channels.twilio.rest import make_client
 from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import Clock
 from survey.config import Settings
-from survey.models import CallAttempt
+from survey.models import CallAttempt, Survey
 from survey.phones import mask
 from survey.vocabulary import ATTEMPT_ENDED, ATTEMPT_ORDER, CallStatus
 
@@ -125,6 +128,36 @@ class TwilioChannel:
                 log.warning("attempt %s: no answer from Twilio: %s", request.attempt_id, exc)
                 return CallResult(CallStatus.UNKNOWN, started, self.clock.now(),
                                   error=f"no answer from the Twilio API: {exc}")
+
+    def preflight(self, survey_id: int) -> None:
+        """Twilio accepts the credentials, the account is active, and every caller ID the survey's
+        calls may come from is a number of the account or one of its verified caller IDs."""
+        try:
+            account = self.client.api.v2010.accounts(self.settings.twilio_account_sid).fetch()
+            unknown = [n for n in self._caller_ids(survey_id) if not self._owns(n)]
+        except (TwilioRestException, TwilioServiceException) as exc:
+            refusal = Refusal.of(exc)
+            hint = " (check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)" if refusal.status in (401, 403) else ""
+            raise ChannelNotReady("Twilio refused the channel's check: %(reason)s%(hint)s",
+                                  reason=refusal.reason, hint=hint) from None
+        except requests.RequestException as exc:
+            raise ChannelNotReady("no answer from the Twilio API: %(error)s", error=str(exc)) from None
+        if account.status != "active":
+            raise ChannelNotReady("the Twilio account is %(status)s, not active", status=account.status)
+        if unknown:
+            raise ChannelNotReady("caller ID %(numbers)s is neither a number of the Twilio account nor one of its "
+                                  "verified caller IDs", numbers=", ".join(unknown))
+
+    def _caller_ids(self, survey_id: int) -> list[str]:
+        """TWILIO_FROM and the caller IDs of the survey's trunks."""
+        with self.sessions() as session:
+            survey = session.get(Survey, survey_id)
+            trunks = DialPolicy.from_survey(survey).pacing.trunks if survey is not None else ()
+        return sorted({self.settings.twilio_from, *(n for trunk in trunks for n in trunk.caller_ids)})
+
+    def _owns(self, number: str) -> bool:
+        return bool(self.client.incoming_phone_numbers.list(phone_number=number, limit=1)
+                    or self.client.outgoing_caller_ids.list(phone_number=number, limit=1))
 
     def call_parameters(self, request: CallRequest) -> dict[str, object]:
         """The ``calls.create`` keyword arguments for ``request``."""
