@@ -39,11 +39,17 @@ was tried least often: day-part rotation).
      "caller_id_health": {"window": 300, "min_attempts": 50, "flag_ratio": 0.6, "auto_rotate": true}}
 
 Lines and calls per second are per worker process: with several workers give each its share.
+Caller IDs are E.164 numbers, each on one trunk; a trunk's calls take them in turn, leaving out
+those flagged for a low answer rate when ``auto_rotate`` (``dialer/callerid.py``).
+
+A fieldwork file (``minyi survey settings``, docs/formats.md) holds all of these, plus ``timezone``
+and ``quotas`` (completes wanted per township code, kept on ``Stratum.quota``): :func:`parse_fieldwork`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property
@@ -51,16 +57,18 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dialer.windows import CallbackPolicy, CallingCalendar, Daypart, TimeRange, WindowPolicy
+from survey.errors import Refused
 from survey.models import Survey
 
 
-class PolicyError(ValueError):
-    """A survey's fieldwork settings are malformed; the message names the offending key."""
+class PolicyError(Refused):
+    """A survey's fieldwork settings are malformed; the message names the offending key (``%(key)s``)."""
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ROTATIONS = ("none", "next", "least")
 DAY_KINDS = ("weekday", "weekend", "all")
+E164 = re.compile(r"\+[1-9]\d{6,14}")  # a caller ID
 # Retry-rule keys: dialer.outcomes names the rule each outcome uses.
 RULE_KEYS = ("busy", "no_answer", "machine", "failed", "unknown", "partial", "hangup")
 
@@ -174,7 +182,7 @@ class _Reader:
 
     def __init__(self, data: Any, path: str) -> None:
         if not isinstance(data, Mapping):
-            raise PolicyError(f"{path}: expected an object, got {type(data).__name__}")
+            raise PolicyError("%(key)s: expected an object, got %(kind)s", key=path, kind=type(data).__name__)
         self.data, self.path, self.seen = data, path, set[str]()
 
     def has(self, key: str) -> bool:
@@ -193,33 +201,34 @@ class _Reader:
             return default
         value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-            raise PolicyError(f"{self.at(key)}: expected a number >= {minimum:g}, got {value!r}")
+            raise PolicyError("%(key)s: expected a number >= %(minimum)s, got %(value)r", key=self.at(key), minimum=f"{minimum:g}", value=value)
         return float(value)
 
     def integer(self, key: str, default: int, minimum: int = 0) -> int:
         value = self.number(key, default, minimum)
         if value != int(value):
-            raise PolicyError(f"{self.at(key)}: expected a whole number, got {self.data[key]!r}")
+            raise PolicyError("%(key)s: expected a whole number, got %(value)r", key=self.at(key), value=self.data[key])
         return int(value)
 
     def flag(self, key: str, default: bool) -> bool:
         if not self.has(key):
             return default
         if not isinstance(self.data[key], bool):
-            raise PolicyError(f"{self.at(key)}: expected true or false, got {self.data[key]!r}")
+            raise PolicyError("%(key)s: expected true or false, got %(value)r", key=self.at(key), value=self.data[key])
         return bool(self.data[key])
 
     def choice(self, key: str, default: str, options: tuple[str, ...]) -> str:
         if not self.has(key):
             return default
         if self.data[key] not in options:
-            raise PolicyError(f"{self.at(key)}: expected one of {', '.join(options)}, got {self.data[key]!r}")
+            raise PolicyError("%(key)s: expected one of %(options)s, got %(value)r", key=self.at(key), options=", ".join(options),
+                              value=self.data[key])
         return str(self.data[key])
 
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.seen)
         if unknown:
-            raise PolicyError(f"{self.path}: unknown key(s) {', '.join(map(str, unknown))}")
+            raise PolicyError("%(key)s: unknown key(s) %(keys)s", key=self.path, keys=", ".join(map(str, unknown)))
 
 
 def parse_clock(text: Any, path: str, *, allow_24: bool = False) -> int:
@@ -228,11 +237,11 @@ def parse_clock(text: Any, path: str, *, allow_24: bool = False) -> int:
         hours, minutes = str(text).split(":")
         h, m = int(hours), int(minutes)
     except ValueError:
-        raise PolicyError(f"{path}: expected a time HH:MM, got {text!r}") from None
+        raise PolicyError("%(key)s: expected a time HH:MM, got %(value)r", key=path, value=text) from None
     if (h, m) == (24, 0) and allow_24:
         return 24 * 60
     if not (0 <= h < 24 and 0 <= m < 60):
-        raise PolicyError(f"{path}: no such time {text!r}")
+        raise PolicyError("%(key)s: no such time %(value)r", key=path, value=text)
     return h * 60 + m
 
 
@@ -240,20 +249,20 @@ def parse_range(text: Any, path: str) -> TimeRange:
     """``"18:30-21:00"``; the end may be ``24:00``; ranges never cross midnight."""
     parts = str(text).split("-")
     if len(parts) != 2:
-        raise PolicyError(f"{path}: expected a range HH:MM-HH:MM, got {text!r}")
+        raise PolicyError("%(key)s: expected a range HH:MM-HH:MM, got %(value)r", key=path, value=text)
     start, end = parse_clock(parts[0], path), parse_clock(parts[1], path, allow_24=True)
     if start >= end:
-        raise PolicyError(f"{path}: {text!r} ends before it starts (split a range that crosses midnight)")
+        raise PolicyError("%(key)s: %(value)r ends before it starts (split a range that crosses midnight)", key=path, value=text)
     return TimeRange(start, end)
 
 
 def _ranges(value: Any, path: str) -> tuple[TimeRange, ...]:
     if not isinstance(value, list):
-        raise PolicyError(f"{path}: expected a list of ranges like [\"18:30-21:00\"], got {value!r}")
+        raise PolicyError("%(key)s: expected a list of ranges like [\"18:30-21:00\"], got %(value)r", key=path, value=value)
     ranges = sorted(parse_range(v, f"{path}[{i}]") for i, v in enumerate(value))
     for a, b in zip(ranges, ranges[1:], strict=False):
         if b.start < a.end:
-            raise PolicyError(f"{path}: ranges overlap")
+            raise PolicyError("%(key)s: ranges overlap", key=path)
     return tuple(ranges)
 
 
@@ -261,20 +270,20 @@ def _date(text: Any, path: str) -> date:
     try:
         return date.fromisoformat(str(text))
     except ValueError:
-        raise PolicyError(f"{path}: expected a date YYYY-MM-DD, got {text!r}") from None
+        raise PolicyError("%(key)s: expected a date YYYY-MM-DD, got %(value)r", key=path, value=text) from None
 
 
 def parse_dates(values: Any, path: str) -> frozenset[date]:
     """ISO dates and inclusive ranges ``"2026-10-01/2026-10-07"``."""
     if not isinstance(values, list):
-        raise PolicyError(f"{path}: expected a list of dates, got {values!r}")
+        raise PolicyError("%(key)s: expected a list of dates, got %(value)r", key=path, value=values)
     days: set[date] = set()
     for i, value in enumerate(values):
         first, _, last = str(value).partition("/")
         start = _date(first, f"{path}[{i}]")
         end = _date(last, f"{path}[{i}]") if last else start
         if end < start:
-            raise PolicyError(f"{path}[{i}]: {value!r} ends before it starts")
+            raise PolicyError("%(key)s: %(value)r ends before it starts", key=f"{path}[{i}]", value=value)
         days.update(start + timedelta(days=n) for n in range((end - start).days + 1))
     return frozenset(days)
 
@@ -283,7 +292,7 @@ def parse_windows(data: Mapping[str, Any], holidays: list[Any], timezone: str) -
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise PolicyError(f"timezone: unknown time zone {timezone!r}") from None
+        raise PolicyError("%(key)s: unknown time zone %(value)r", key="timezone", value=timezone) from None
     r = _Reader(data, "calling_windows")
     base = WindowPolicy()
     weekday = _ranges(r.raw("weekday"), r.at("weekday")) if r.has("weekday") else base.weekday
@@ -349,18 +358,18 @@ def _rule(data: Any, path: str, default: RetryRule) -> RetryRule:
 
 def _dayparts(value: Any, path: str) -> tuple[Daypart, ...]:
     if not isinstance(value, list) or not value:
-        raise PolicyError(f"{path}: expected a non-empty list of day-parts")
+        raise PolicyError("%(key)s: expected a non-empty list of day-parts", key=path)
     parts = []
     for i, item in enumerate(value):
         r = _Reader(item, f"{path}[{i}]")
         if not r.has("name") or not r.has("hours"):
-            raise PolicyError(f"{path}[{i}]: a day-part needs a name and hours")
+            raise PolicyError("%(key)s: a day-part needs a name and hours", key=f"{path}[{i}]")
         parts.append(Daypart(str(r.raw("name")), r.choice("days", "all", DAY_KINDS),
                              parse_range(r.raw("hours"), r.at("hours"))))
         r.done()
     names = [p.name for p in parts]
     if len(set(names)) != len(names):
-        raise PolicyError(f"{path}: day-part names must be unique")
+        raise PolicyError("%(key)s: day-part names must be unique", key=path)
     return tuple(parts)
 
 
@@ -400,17 +409,64 @@ def parse_pacing(data: Mapping[str, Any]) -> PacingPolicy:
 
 def _trunks(value: Any, path: str) -> tuple[Trunk, ...]:
     if not isinstance(value, list) or not value:
-        raise PolicyError(f"{path}: expected a non-empty list of trunks")
+        raise PolicyError("%(key)s: expected a non-empty list of trunks", key=path)
     trunks = []
     for i, item in enumerate(value):
         r = _Reader(item, f"{path}[{i}]")
-        ids = r.raw("caller_ids") if r.has("caller_ids") else []
-        if not isinstance(ids, list) or not all(isinstance(x, str) and x for x in ids):
-            raise PolicyError(f"{r.at('caller_ids')}: expected a list of numbers as strings")
+        ids = _caller_ids(r.raw("caller_ids"), r.at("caller_ids")) if r.has("caller_ids") else ()
         trunks.append(Trunk(name=str(r.raw("name")) if r.has("name") else f"trunk{i + 1}",
                             lines=r.integer("lines", Trunk.lines, 1), cps=r.number("cps", Trunk.cps, 0.01),
-                            caller_ids=tuple(ids)))
+                            caller_ids=ids))
         r.done()
     if len({t.name for t in trunks}) != len(trunks):
-        raise PolicyError(f"{path}: trunk names must be unique")
+        raise PolicyError("%(key)s: trunk names must be unique", key=path)
+    every_id = [n for t in trunks for n in t.caller_ids]
+    if len(set(every_id)) != len(every_id):
+        raise PolicyError("%(key)s: a caller ID is listed twice", key=path)
     return tuple(trunks)
+
+
+def _caller_ids(value: Any, path: str) -> tuple[str, ...]:
+    """Numbers in E.164 form; the dialer takes them in turn on their trunk (``CallerIdPool``)."""
+    if not isinstance(value, list) or not all(isinstance(x, str) and x for x in value):
+        raise PolicyError("%(key)s: expected a list of numbers as strings", key=path)
+    for i, number in enumerate(value):
+        if not E164.fullmatch(number):
+            raise PolicyError("%(key)s: %(value)r is not a number in E.164 form, like \"+862712345678\"",
+                              key=f"{path}[{i}]", value=number)
+    return tuple(value)
+
+
+def parse_quotas(data: Any, townships: Collection[str]) -> dict[str, int]:
+    """Completes wanted per township code (a township left out keeps its quota)."""
+    r = _Reader({str(k): v for k, v in data.items()} if isinstance(data, Mapping) else data, "quotas")
+    quotas = {code: r.integer(code, 0) for code in townships if r.has(code)}
+    unknown = sorted(set(r.data) - set(townships))
+    if unknown:
+        raise PolicyError("%(key)s: %(codes)s not a township of this survey (its townships: %(known)s)",
+                          key="quotas", codes=", ".join(unknown), known=", ".join(sorted(townships)))
+    return quotas
+
+
+@dataclass(frozen=True)
+class Fieldwork:
+    """A survey's whole fieldwork settings, as one file gives them (docs/formats.md)."""
+
+    policy: DialPolicy
+    quotas: Mapping[str, int]
+
+
+def parse_fieldwork(data: Any, townships: Collection[str]) -> Fieldwork:
+    """Every key of a fieldwork file, checked; the first problem raises :class:`PolicyError`."""
+    r = _Reader(data, "settings")
+    timezone = r.raw("timezone") if r.has("timezone") else "Asia/Shanghai"
+    if not isinstance(timezone, str):
+        raise PolicyError("%(key)s: unknown time zone %(value)r", key="timezone", value=timezone)
+    policy = DialPolicy.parse(
+        timezone=timezone, calling_windows=r.raw("calling_windows") if r.has("calling_windows") else None,
+        holidays=r.raw("holidays") if r.has("holidays") else None,
+        retry_policy=r.raw("retry_policy") if r.has("retry_policy") else None,
+        pacing=r.raw("pacing") if r.has("pacing") else None)
+    quotas = parse_quotas(r.raw("quotas"), townships) if r.has("quotas") else {}
+    r.done()
+    return Fieldwork(policy, quotas)

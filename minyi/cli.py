@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "questionnaire validate": ("minyi.commands.questionnaire", "validate", "Validate a questionnaire file."),
     "survey create": ("minyi.commands.admin", "survey_create", "Create a survey round with its questionnaire."),
     "survey set": ("minyi.commands.admin", "survey_set", "Replace a round's index definitions or population counts."),
+    "survey settings": ("minyi.commands.fieldwork", "survey_settings",
+                        "Show a round's fieldwork settings as YAML, or set them from a file (--file)."),
     "survey list": ("minyi.commands.rounds", "survey_list", "List every survey round with its cases and completes."),
     "survey show": ("minyi.commands.rounds", "survey_show", "Show a round: cases by status, quotas and AAPOR rates."),
     "sample import": ("minyi.commands.dial", "sample_import", "Import a sample frame (CSV/XLSX)."),

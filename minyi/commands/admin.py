@@ -69,10 +69,14 @@ def survey_create(
                                            "levels by answer code (docs/formats.md)."),
     indices: Path | None = typer.Option(None, "--indices", help="Index definitions YAML (docs/formats.md); "
                                         "default: the bundled ones for the bundled questionnaire."),
+    fieldwork_file: Path | None = typer.Option(None, "--settings", help="Fieldwork settings YAML: calling "
+                                               "windows, holidays, retries, pacing, caller IDs, quotas "
+                                               "(docs/formats.md)."),
 ) -> None:
     """Create a survey round (a wave) with its questionnaire, townships and quotas, and the index
     definitions and population counts its bulletin is computed with. Everything is checked first:
     nothing is stored when any file has a problem."""
+    from dialer import fieldwork
     from reports.survey_inputs import settings_for_new_survey
     from survey.questionnaire import QuestionnaireError
     from survey.questionnaire.files import read_any
@@ -82,6 +86,7 @@ def survey_create(
         q = read_any(questionnaire, require_consent=True)
         specs = read_strata_csv(strata)
         analysis_spec = settings_for_new_survey(q, specs, str(strata), population, indices)
+        work = fieldwork.read_file(fieldwork_file, [s.code for s in specs]) if fieldwork_file else None
     except QuestionnaireError as exc:
         raise _fail(f"{questionnaire} does not validate:\n" + "\n".join(f"  {p}" for p in exc.problems)) from None
     except (SurveyError, OSError) as exc:
@@ -92,6 +97,8 @@ def survey_create(
         with session_scope(sessions) as session:
             survey = create_survey(session, code, q, SystemClock(), period=period or code, strata=specs, quota=quota,
                                    settings={"analysis_spec": analysis_spec})
+            if work is not None:
+                fieldwork.store(session, survey, work, SystemClock(), user_id=None)
             console.print(f"created survey {survey.code} ({len(specs)} townships, questionnaire {q.id} v{q.version})")
     except SurveyError as exc:
         raise _fail(str(exc)) from None
