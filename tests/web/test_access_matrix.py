@@ -116,6 +116,8 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
         probe("POST", f"/surveys/{o}/quotas", 302, *SUPS, data={"quota-T09": "9"}),
         Route("POST", f"/surveys/{s}/windows", whole(302), data={"weekday": "18:00-21:00", "weekend": "9:00-21:00"}),
         probe("POST", f"/surveys/{o}/windows", 302, *SUPS, data={"weekday": "18:00-21:00", "weekend": "9:00-21:00"}),
+        Route("POST", f"/surveys/{s}/fieldwork", whole(400)),
+        probe("POST", f"/surveys/{o}/fieldwork", 400, *SUPS),
         Route("POST", f"/surveys/{s}/sample", whole(400)),
         probe("POST", f"/surveys/{o}/sample", 400, *SUPS),
         Route("GET", "/live/", only(302, *SUPS)),

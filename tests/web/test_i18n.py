@@ -12,7 +12,8 @@ WEB = Path(__file__).resolve().parents[2] / "web"
 TEMPLATE_CALL = re.compile(r"""_\(\s*(["'])(.+?)\1\s*[,)]""", re.S)
 GETTEXT = {"_", "_l", "gettext", "lazy_gettext"}
 RAISED = {"ConsoleError", "F2FError", "AnswerEditError", "CaseChangeError", "SurveyChangeError", "ConcernError",
-          "TranscriptError", "UserError", "PasswordPolicyError", "DuplicateUserError", "ScheduleError", "SurveyError"}
+          "TranscriptError", "UserError", "PasswordPolicyError", "DuplicateUserError", "ScheduleError", "SurveyError",
+          "PolicyError", "FieldworkFileError"}
 
 
 def _python_messages(path: Path) -> set[str]:
@@ -35,7 +36,7 @@ def message_ids() -> set[str]:
     root = WEB.parent  # the web app shows the messages of the office and the staff-call service too
     for module in [*WEB.rglob("*.py"), *(root / "office").glob("*.py"), root / "calls" / "staff.py",
                    root / "calls" / "visits.py", root / "calls" / "callbacks.py", root / "dialer" / "schedule.py",
-                   root / "survey" / "surveys.py"]:
+                   root / "dialer" / "policy.py", root / "dialer" / "fieldwork.py", root / "survey" / "surveys.py"]:
         ids |= _python_messages(module)
     return ids
 

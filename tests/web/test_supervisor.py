@@ -101,3 +101,25 @@ def test_live_view_figures(web, login) -> None:  # type: ignore[no-untyped-def]
     assert questions["q_trend"]["breakoff_rate"] == round(5 / 30, 4)
     assert questions["consent"]["reached"] == 40  # 25 complete, 5 partial, 5 operator, 5 refused
     assert data["tasks"]["partial"] == 5
+
+
+def test_fieldwork_settings_are_shown_and_uploaded_whole_or_not_at_all(web, login) -> None:  # type: ignore[no-untyped-def]
+    c = login("supervisor")
+    s = web.demo.survey_id
+    page = c.get(f"/surveys/{s}").get_data(as_text=True)
+    assert 'id="fieldwork-settings"' in page and "max_attempts: 8" in page
+    good = b"retry_policy: {max_attempts: 5}\nquotas: {T01: 12}\n"
+    bad = good + b"pacing: {trunks: [{caller_ids: ['0271234']}]}\n"
+    refused = c.post(f"/surveys/{s}/fieldwork", _upload(bad, "f.yaml"), content_type="multipart/form-data",
+                     follow_redirects=True).get_data(as_text=True)
+    assert "pacing.trunks[0].caller_ids[0]：&#39;0271234&#39; 不是 E.164 格式的号码" in refused
+    with web.sessions() as db:
+        assert not db.scalars(select(AuditLog).where(AuditLog.action == "fieldwork_set")).all()
+        assert db.get(Survey, s).retry_policy.get("max_attempts") != 5
+    saved = c.post(f"/surveys/{s}/fieldwork", _upload(good, "f.yaml"), content_type="multipart/form-data",
+                   follow_redirects=True).get_data(as_text=True)
+    assert "实地执行设置已保存" in saved and "max_attempts: 5" in saved
+    with web.sessions() as db:
+        assert db.get(Survey, s).retry_policy["max_attempts"] == 5
+        assert db.scalars(select(Stratum.quota).where(Stratum.code == "T01", Stratum.survey_id == s)).one() == 12
+        assert db.scalars(select(AuditLog).where(AuditLog.action == "fieldwork_set")).one().after["quotas"]["T01"] == 12

@@ -1,5 +1,6 @@
 """Supervisors: survey rounds — questionnaires (upload, validation with locations, preview),
-creation, quotas, calling windows, sample frames, and starting or pausing the dialer."""
+creation, quotas, calling windows, the fieldwork settings file, sample frames, and starting or
+pausing the dialer."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from dialer import fieldwork
 from dialer.quotas import progress
 from dialer.sample import ImportReport
+from survey.errors import Refused
 from survey.models import Case, Survey
 from survey.models import Questionnaire as QuestionnaireRow
 from survey.questionnaire import QuestionnaireError, loads
@@ -154,7 +157,17 @@ def _page(survey: Survey, report: ImportReport | None = None, filename: str | No
         progress=scope().only(progress(db(), survey.id), lambda p: p.code),
         windows=WindowsForm(weekday=", ".join(windows.get("weekday", ["18:30-21:00"])),
                             weekend=", ".join(windows.get("weekend", ["09:00-21:00"]))),
-        sample=SampleForm(), report=report, filename=filename)
+        fieldwork_upload=UploadForm(), **_fieldwork(survey), sample=SampleForm(), report=report, filename=filename)
+
+
+def _fieldwork(survey: Survey) -> dict[str, str | None]:
+    """The survey's fieldwork settings file (quotas of the user's townships only), or why it cannot be shown."""
+    try:
+        stored = fieldwork.of_survey(survey)
+    except Refused as exc:
+        return {"fieldwork_text": None, "fieldwork_problem": refusal(exc)}
+    quotas = dict(scope().only(list(stored.quotas.items()), lambda item: item[0]))
+    return {"fieldwork_text": fieldwork.dump(fieldwork.Fieldwork(stored.policy, quotas)), "fieldwork_problem": None}
 
 
 @bp.route("/<int:survey_id>/status", methods=["POST"])
@@ -196,10 +209,28 @@ def windows(survey_id: int) -> Response:
     try:
         ops.set_windows(db(), survey, weekday=form.weekday.data or "", weekend=form.weekend.data or "",
                         clock=ctx().clock, user_id=user().id)
-    except ops.SurveyChangeError as exc:
+    except Refused as exc:
         _refused(exc)
     else:
         flash(_("Calling windows saved."), "info")
+    return redirect(url_for("surveys.detail", survey_id=survey.id))
+
+
+@bp.route("/<int:survey_id>/fieldwork", methods=["POST"])
+@roles(Role.SUPERVISOR)
+def fieldwork_settings(survey_id: int) -> Response:
+    """Upload a fieldwork settings file; a wrong value is shown on the page and nothing is stored."""
+    survey, form = _survey(survey_id, whole=True), UploadForm()
+    if not form.validate_on_submit():
+        abort(400)
+    upload = form.file.data
+    try:
+        changed = ops.set_fieldwork(db(), survey, upload.filename or "fieldwork.yaml", upload.read(), ctx().clock,
+                                    user().id)
+    except Refused as exc:
+        _refused(exc)
+    else:
+        flash(_("Fieldwork settings saved.") if changed else _("Fieldwork settings unchanged."), "info")
     return redirect(url_for("surveys.detail", survey_id=survey.id))
 
 

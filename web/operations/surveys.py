@@ -1,5 +1,5 @@
 """Supervisor changes to a survey round: questionnaire upload, creation, quotas, calling windows,
-sample import, and starting or pausing the dialer. All audited."""
+the fieldwork settings file, sample import, and starting or pausing the dialer. All audited."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dialer import fieldwork
 from dialer.frames import FrameError, read_frame
-from dialer.policy import DialPolicy, PolicyError
+from dialer.policy import DialPolicy
 from dialer.sample import ImportReport, import_sample
 from survey import audit
 from survey.clock import Clock
@@ -111,16 +112,24 @@ def set_windows(session: Session, survey: Survey, *, weekday: str, weekend: str,
                 user_id: int) -> None:
     """Calling windows for weekdays and weekends (other window settings kept), checked by the dialer's parser."""
     windows = {**(survey.calling_windows or {}), "weekday": parse_ranges(weekday), "weekend": parse_ranges(weekend)}
-    try:
-        DialPolicy.parse(timezone=survey.timezone, calling_windows=windows, holidays=survey.holidays)
-    except PolicyError as exc:
-        raise SurveyChangeError(str(exc)) from None
+    DialPolicy.parse(timezone=survey.timezone, calling_windows=windows, holidays=survey.holidays)
     before = dict(survey.calling_windows or {})
     survey.calling_windows = windows
     old, new = audit.changed(before, windows)
     if new:
         audit.record(session, clock, user_id=user_id, action="windows_set", entity="survey", entity_id=survey.id,
                      before=old, after=new)
+
+
+def set_fieldwork(session: Session, survey: Survey, filename: str, data: bytes, clock: Clock, user_id: int) -> bool:
+    """The fieldwork settings of an uploaded file (docs/formats.md), checked whole by the dialer's
+    parser before anything is stored; False if they were already the survey's."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SurveyChangeError("%(file)s is not UTF-8 text", file=Path(filename).name) from None
+    settings = fieldwork.read(text, [s.code for s in survey.strata], name=Path(filename).name)
+    return fieldwork.store(session, survey, settings, clock, user_id)
 
 
 def load_sample(session: Session, survey: Survey, filename: str, data: bytes, vault: PhoneVault, clock: Clock,
