@@ -14,6 +14,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from dialer import fieldwork
+from dialer.policy import Fieldwork
 from dialer.quotas import progress
 from dialer.sample import ImportReport
 from survey.errors import Refused
@@ -167,7 +168,7 @@ def _fieldwork(survey: Survey) -> dict[str, str | None]:
     except Refused as exc:
         return {"fieldwork_text": None, "fieldwork_problem": refusal(exc)}
     quotas = dict(scope().only(list(stored.quotas.items()), lambda item: item[0]))
-    return {"fieldwork_text": fieldwork.dump(fieldwork.Fieldwork(stored.policy, quotas)), "fieldwork_problem": None}
+    return {"fieldwork_text": fieldwork.dump(Fieldwork(stored.policy, quotas)), "fieldwork_problem": None}
 
 
 @bp.route("/<int:survey_id>/status", methods=["POST"])
