@@ -14,11 +14,12 @@ township the last housekeeping saw without any is not asked for them.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy import Table, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from dialer.cases import DIALABLE, forget, reschedule
@@ -29,7 +30,7 @@ from dialer.quotas import Allotment
 from dialer.schedule import clamp_to_window
 from survey.clock import Clock
 from survey.models import CallAttempt, Case, Contact, DoNotCall, Interview
-from survey.vocabulary import ATTEMPT_ENDED, CallStatus, CaseStatus
+from survey.vocabulary import ATTEMPT_ENDED, RESUMABLE, CallStatus, CaseStatus
 
 # Built once from Core tables: a pick runs a query per township and status, and building ORM
 # statements anew each time would cost more than running them.
@@ -42,6 +43,8 @@ _DUE = (select(_c.id).where(
 _DUE_IN_STRATUM = _DUE.where(_c.stratum_id == bindparam("stratum_id"))
 _RETRYING = select(_c.stratum_id).distinct().where(  # townships with a retry due: most have none at a time
     _c.survey_id == bindparam("survey_id"), _c.status == CaseStatus.SCHEDULED, _c.next_attempt_at <= bindparam("now"))
+WORKER_LOST = "worker_lost"  # hang-up cause of a call whose worker died before it reported
+LEASE_EXPIRED = "lease_expired"  # ... of a call nobody reported before its case's lease ran out
 _DUE_IN_STRATUM_BUT = _DUE_IN_STRATUM.where(_c.id.not_in(bindparam("skip", expanding=True)))  # expanding: slower
 
 
@@ -106,36 +109,47 @@ def lease(session: Session, ids: list[int], owner: str, now: datetime, lease_for
     return [got[case_id] for case_id in ids if case_id in got]
 
 
-def expired(session: Session, survey_id: int, now: datetime) -> list[Case]:
+def reclaimable(session: Session, survey_id: int, now: datetime, lost: Collection[str] = ()) -> list[Case]:
+    """Leased cases whose lease expired or whose worker died (``lost``: their owners)."""
+    taken_back = Case.lease_expires_at < now
+    if lost:
+        taken_back = or_(taken_back, Case.lease_owner.in_(lost))
     return list(session.scalars(select(Case).where(
-        Case.survey_id == survey_id, Case.status == CaseStatus.LEASED, Case.lease_expires_at < now)
+        Case.survey_id == survey_id, Case.status == CaseStatus.LEASED, taken_back)
         .with_for_update(skip_locked=True)).all())
 
 
-def reap(session: Session, survey_id: int, clock: Clock, policy: DialPolicy) -> int:
-    """Take back expired leases (a worker crashed or lost its channel): each attempt still open
-    ends as ``unknown`` - or as what its interview shows, if the engine stored one - and the case
-    is rescheduled by the ladder, so nothing is lost. Returns how many cases were taken back."""
+def reap(session: Session, survey_id: int, clock: Clock, policy: DialPolicy, lost: Collection[str] = ()) -> int:
+    """Take back expired leases, and at once those of dead workers (``lost``: their names; see
+    dialer/workers.py): each attempt still open ends as ``unknown`` - or as what its interview
+    shows, if the engine stored one - with a hang-up cause saying why, and the case is
+    rescheduled by the ladder, so nothing is lost. Returns how many cases were taken back."""
     now = clock.now()
-    cases = expired(session, survey_id, now)
+    cases = reclaimable(session, survey_id, now, lost)
     for case in cases:
         open_attempts = session.scalars(select(CallAttempt).where(
             CallAttempt.case_id == case.id, CallAttempt.status.not_in(ATTEMPT_ENDED))
             .order_by(CallAttempt.id)).all()
         for attempt in open_attempts:
-            apply_result(session, attempt.id, evidence(session, attempt, now), clock, policy=policy)
+            result = evidence(session, attempt, now, worker_lost=case.lease_owner in lost)
+            apply_result(session, attempt.id, result, clock, policy=policy)
         if case.status == CaseStatus.LEASED:  # leased, but no call was ever recorded
             reschedule(case, clamp_to_window(policy, now), now)
     return len(cases)
 
 
-def evidence(session: Session, attempt: CallAttempt, now: datetime) -> CallResult:
+def evidence(session: Session, attempt: CallAttempt, now: datetime, *, worker_lost: bool = False) -> CallResult:
     """What is known of a call whose result never came: its interview's status, if the engine
-    stored one for this attempt, else ``unknown``."""
+    stored one for this attempt, else ``unknown``. A dead worker's interview still in progress
+    is ``unknown`` too: its call may go on in a restarted worker (Asterisk keeps the channel,
+    and the new app adopts it), whose real result then replaces this one."""
+    cause, why = (WORKER_LOST, "worker lost") if worker_lost else (LEASE_EXPIRED, "lease expired")
     interview = session.scalars(select(Interview).where(Interview.last_attempt_id == attempt.id)
                                 .order_by(Interview.id.desc()).limit(1)).first()
-    if interview is None:
-        return CallResult(CallStatus.UNKNOWN, attempt.started_at, now, error="lease expired: worker lost the call")
-    return CallResult(CallStatus.ANSWERED, attempt.started_at, now,
-                      answered_at=attempt.answered_at or attempt.started_at, interview_status=interview.status,
-                      error="lease expired: outcome taken from the interview")
+    answered_at = (attempt.answered_at or attempt.started_at) if interview is not None else None
+    if interview is None or (worker_lost and interview.status in RESUMABLE):
+        return CallResult(CallStatus.UNKNOWN, attempt.started_at, now, answered_at=answered_at,
+                          hangup_cause=cause, error=f"{why}: the call's end was not reported")
+    return CallResult(CallStatus.ANSWERED, attempt.started_at, now, answered_at=answered_at,
+                      interview_status=interview.status, hangup_cause=cause,
+                      error=f"{why}: outcome taken from the interview")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from survey.errors import Refused
 from survey.vocabulary import CallStatus
@@ -69,3 +69,12 @@ class Channel(Protocol):
     def place_call(self, request: CallRequest) -> CallResult | None: ...
 
     def lines_in_use(self) -> int: ...
+
+
+@runtime_checkable
+class Draining(Protocol):
+    """A channel that carries its calls itself (Asterisk) and can end them: ``close`` waits up to
+    ``drain_s`` for the calls in progress, then hangs up those still up and stores their results
+    (with a hang-up cause), so no attempt stays open when the worker exits."""
+
+    def close(self, drain_s: float = 0.0) -> None: ...

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -25,7 +26,7 @@ from typing import TypeVar
 from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialer import attempts, dnc, leases, quotas
+from dialer import attempts, dnc, leases, quotas, workers
 from dialer.callerid import CallerIdPool
 from dialer.cases import DIALABLE
 from dialer.outcomes import Applied, apply_results
@@ -35,7 +36,7 @@ from dialer.protocol import CallResult, Channel
 from dialer.quotas import StratumProgress
 from dialer.streak import Failed, Streak
 from survey import aapor
-from survey.clock import Clock, VirtualClock
+from survey.clock import Clock, SystemClock, VirtualClock
 from survey.db import session_scope
 from survey.models import Case, Survey
 from survey.phones import PhoneVault
@@ -64,6 +65,7 @@ class Stop:
     NO_WINDOWS = "no calling window ahead"
     SURVEY_STOPPED = "survey paused or closed"
     CHANNEL_FAILING = "the channel failed calls in a row"
+    ASKED = "asked to stop (SIGTERM or SIGINT)"
 
 
 def default_owner() -> str:
@@ -121,9 +123,11 @@ class WorkerReport:
 
 
 def run_worker(factory: sessionmaker[Session], channel: Channel, clock: Clock, vault: PhoneVault,
-               options: WorkerOptions, progress: Callable[[Progress], None] | None = None) -> WorkerReport:
-    """Dial the survey ``options.survey`` until a stop condition holds; see :class:`Stop`."""
-    return Worker(factory, channel, clock, vault, options, progress).run()
+               options: WorkerOptions, progress: Callable[[Progress], None] | None = None,
+               stop: threading.Event | None = None) -> WorkerReport:
+    """Dial the survey ``options.survey`` until a stop condition holds, or ``stop`` is set; see
+    :class:`Stop`. Calls the channel still carries then are the caller's to drain."""
+    return Worker(factory, channel, clock, vault, options, progress, stop).run()
 
 
 class _Filling:
@@ -146,9 +150,10 @@ class _Filling:
 
 class Worker:
     def __init__(self, factory: sessionmaker[Session], channel: Channel, clock: Clock, vault: PhoneVault,
-                 options: WorkerOptions, progress: Callable[[Progress], None] | None) -> None:
+                 options: WorkerOptions, progress: Callable[[Progress], None] | None,
+                 stop: threading.Event | None = None) -> None:
         self.factory, self.channel, self.clock, self.vault = factory, channel, clock, vault
-        self.options, self.progress = options, progress
+        self.options, self.progress, self.stop = options, progress, stop or threading.Event()
         with session_scope(factory) as s:
             survey = s.scalars(select(Survey).where(Survey.code == options.survey)).first()
             if survey is None:
@@ -172,9 +177,11 @@ class Worker:
 
     def run(self) -> WorkerReport:
         reason = None
-        while reason is None:
-            reason = self._turn()
-        self._settle_held()
+        self._txn(self._check_in)
+        with workers.Heartbeat(self.factory, self.options.owner):
+            while reason is None:
+                reason = self._turn()
+            self._settle_held()
         self._report(reason)
         failing = reason == Stop.CHANNEL_FAILING
         return WorkerReport(reason, self.placed, self.results, dict(self.dispositions),
@@ -212,7 +219,15 @@ class Worker:
         self._report()
         return reason
 
+    def _check_in(self, session: Session) -> None:
+        """Register this worker; restarted under the same name, first take back what the dead
+        predecessor held."""
+        if workers.check_in(session, self.options.owner, SystemClock().now()):
+            leases.reap(session, self.survey_id, self.clock, self.policy, lost=[self.options.owner])
+
     def _limit_reached(self, now: datetime) -> str | None:
+        if self.stop.is_set():
+            return Stop.ASKED
         if self.options.max_seconds is not None and time.monotonic() - self.wall0 >= self.options.max_seconds:
             return Stop.TIME_LIMIT
         if self.options.until is not None and now >= self.options.until:
@@ -254,7 +269,8 @@ class Worker:
         survey = session.get(Survey, self.survey_id)
         assert survey is not None
         self._follow(survey)
-        leases.reap(session, self.survey_id, self.clock, self.policy)
+        dead = [name for name in workers.lost(session, SystemClock().now()) if name != self.options.owner]
+        leases.reap(session, self.survey_id, self.clock, self.policy, lost=dead)
         dnc.sweep(session, self.survey_id, now)
         strata = quotas.progress(session, self.survey_id)
         filled = sum(quotas.fill(session, s.stratum_id, now) for s in strata if s.filled and s.dialable)
@@ -293,7 +309,7 @@ class Worker:
         for i, dial in enumerate(dials):
             self._wait_until(self.pacer.send_time(dial.trunk, self.clock.now()), sleep_only=True)
             now = self.clock.now()
-            if not self.calendar.is_open(now) or self._over(now) or filling.filled(dial.stratum_id):
+            if self._withheld(now, dial, filling):
                 unplaced.append(dial)
                 continue
             result = self._place(dial, now)
@@ -311,6 +327,12 @@ class Worker:
                 filling.note(dial.stratum_id, result)
         self._apply(done, unplaced, waiting)
         return stop
+
+    def _withheld(self, now: datetime, dial: attempts.Dial, filling: _Filling) -> bool:
+        """A call of the batch not to place: the window closed, a limit came, its township
+        filled, or the worker was asked to stop."""
+        return (not self.calendar.is_open(now) or self._over(now) or filling.filled(dial.stratum_id)
+                or self.stop.is_set())
 
     def _sent(self, dial: attempts.Dial, now: datetime, result: CallResult | None) -> bool:
         """Account for a call placed; True when the channel has now failed too many in a row."""

@@ -364,3 +364,14 @@ class WebhookReply(Base):
     seq: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # replies are pruned by age
+
+
+class DialerWorker(Base):
+    """A running ``minyi dial`` worker, by its name (the ``lease_owner`` of its cases): its last
+    heartbeat, in real time. A worker whose heartbeat is stale, or whose name checks in again
+    (restarted), has died: its leases are taken back at once (dialer/workers.py)."""
+
+    __tablename__ = "dialer_workers"
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, index=True)

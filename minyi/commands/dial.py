@@ -3,6 +3,11 @@ other exit statuses of ``minyi dial`` are in :data:`NO_WINDOW` and :data:`CHANNE
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dialer.close import close_survey
 from dialer.frames import FrameError, read_frame, write_rejects
 from dialer.policy import DialPolicy, PolicyError
-from dialer.protocol import Channel, ChannelNotReady
+from dialer.protocol import Channel, ChannelNotReady, Draining
 from dialer.sample import ImportReport, NumberRules, import_sample
 from dialer.stats import final_dispositions
 from dialer.windows import CallingCalendar
@@ -36,6 +41,7 @@ console = Console()
 MAX_ERRORS_SHOWN = 50
 NO_WINDOW = 3  # exit status: no calling window open and --no-wait, or none ahead
 CHANNEL_FAILED = 4  # exit status: the channel failed --max-channel-failures calls in a row
+FINISH_CALLS_S = 900.0  # a worker that stopped by itself lets its calls finish: up to 15 minutes
 
 
 def _fail(message: str, status: int = 2) -> typer.Exit:
@@ -177,6 +183,9 @@ def dial(
     quiet: bool = typer.Option(False, "--quiet", help="No live display."),
     rehearsal: Path | None = typer.Option(None, "--rehearsal", help="With --channel simulated: how the survey's "
                                                                      "simulated residents answer (docs/rehearsal.md)."),
+    drain_seconds: float = typer.Option(60.0, "--drain-seconds", min=0,
+                                        help="On SIGTERM or Ctrl-C: place no more calls, wait this long for those in "
+                                             "progress, then hang up and code those still up; exit 0."),
 ) -> None:
     """Run one dialler worker. Start several (on several machines) against PostgreSQL to share the
     work. The channel is checked before the first call (credentials, caller ID, server, townships).
@@ -203,15 +212,43 @@ def dial(
     options = WorkerOptions(survey=survey, owner=worker_id or default_owner(), until_done=until_done,
                             max_seconds=max_seconds, lines=lines, cps=cps, max_channel_failures=max_channel_failures)
     vault = configured_vault(settings)
-    if quiet:
-        report = run_worker(sessions, chan, the_clock, vault, options)
-    else:
-        with LiveProgress(calendar.policy.timezone, console) as show:
-            report = run_worker(sessions, chan, the_clock, vault, options, show)
+    with _stop_on_signals() as stop:
+        if quiet:
+            report = run_worker(sessions, chan, the_clock, vault, options, stop=stop)
+        else:
+            with LiveProgress(calendar.policy.timezone, console) as show:
+                report = run_worker(sessions, chan, the_clock, vault, options, show, stop)
+        _drain(chan, drain_seconds if stop.is_set() else FINISH_CALLS_S)
     _print_run(report)
     _conclude_run(report, calendar, the_clock, max_channel_failures)
     if close and report.stop_reason in (Stop.QUOTAS_MET, Stop.NO_CASES, Stop.FIELD_ENDED):
         _close(sessions, survey, the_clock)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """While open, SIGTERM and SIGINT set the event: the worker places no more calls, and the
+    calls in progress are drained (:func:`_drain`) before the summary and a normal exit."""
+    stop = threading.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    before = [signal.signal(signum, lambda _signum, _frame: stop.set()) for signum in signals]
+    try:
+        yield stop
+    finally:
+        for signum, handler in zip(signals, before, strict=True):
+            signal.signal(signum, handler)
+
+
+def _drain(channel: Channel, seconds: float) -> None:
+    """Wait up to ``seconds`` for the calls in progress. A channel that can end its calls (Asterisk)
+    then hangs up those still up and stores them with a hang-up cause; a provider's calls (Twilio)
+    are reported by its webhooks when they end."""
+    if isinstance(channel, Draining):
+        channel.close(seconds)
+        return
+    end = time.monotonic() + seconds
+    while channel.lines_in_use() and time.monotonic() < end:
+        time.sleep(0.2)
 
 
 def _survey_to_dial(sessions: sessionmaker[Session], code: str,

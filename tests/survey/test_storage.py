@@ -35,6 +35,15 @@ def test_the_session_version_migration_goes_down_and_up_again(engine: Engine) ->
         assert "session_version" in {c["name"] for c in inspect(conn).get_columns("users")}
 
 
+def test_the_dialer_workers_migration_goes_down_and_up_again(engine: Engine) -> None:
+    downgrade(engine, "0004")
+    with engine.connect() as conn:
+        assert "dialer_workers" not in inspect(conn).get_table_names()
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert "dialer_workers" in inspect(conn).get_table_names()
+
+
 def _case(session: Session, clock: VirtualClock) -> Case:
     q = load_bundled()
     survey = create_survey(session, "S1", q, clock, period="2026-11", quota=10,

@@ -43,6 +43,8 @@ class Call:
     placed: bool = False  # Asterisk has acknowledged the channel (originate replied, or adopted)
     answered_at: datetime | None = None
     cause: int | None = None  # Q.850 hang-up cause, once known
+    # The hang-up cause stored when Asterisk gave none: why the app lost or ended the call.
+    lost_cause: str = "not_reported"
     dial_status: str | None = None  # the last Dial event's dialstatus (RINGING, BUSY, ANSWER, ...)
     amd_result: str | None = None
     reported_status: str | None = None

@@ -1,8 +1,14 @@
-"""What a call that was never answered ended with: Q.850 hang-up causes as a :class:`CallStatus`."""
+"""What a call that was never answered ended with: Q.850 hang-up causes as a :class:`CallStatus`;
+and the hang-up causes stored when Asterisk gave none (every attempt ends with a cause)."""
 
 from __future__ import annotations
 
 from survey.vocabulary import CallStatus
+
+APP_STOPPED = "app_stopped"  # the app was stopped (shutdown, drain deadline) during the call
+APP_ERROR = "app_error"  # an unexpected error in the app ended the call
+NO_REPORT = "no_report"  # Asterisk reported neither an answer nor an end in time
+CONNECTION_LOST = "connection_lost"  # the channel ended while the ARI connection was down
 
 BUSY = frozenset({17})  # user busy
 NO_ANSWER = frozenset({

@@ -17,7 +17,7 @@ from anyio.abc import TaskGroup
 
 from ivr.channels.asterisk.ari import AriError, AriSession, AriUnavailable
 from ivr.channels.asterisk.calls import Call, Item, Resync, channel_of
-from ivr.channels.asterisk.causes import cause_of
+from ivr.channels.asterisk.causes import CONNECTION_LOST, cause_of
 from ivr.channels.asterisk.options import Timing
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ class CallLine:
         if self.channel_id not in item.live:
             self.call.ended = True
             self.call.error = self.call.error or "the channel ended while the ARI connection was down"
+            self.call.lost_cause = CONNECTION_LOST
             raise CallEnded("channel gone after reconnect")
         raise Resynced()
 

@@ -22,7 +22,7 @@ from calls.service import CallService, LiveCall
 from dialer.protocol import CallResult
 from ivr.channels.asterisk.ari import AriError, AriUnavailable
 from ivr.channels.asterisk.calls import Call, CallRegistry, Resync, channel_of
-from ivr.channels.asterisk.causes import unanswered_status
+from ivr.channels.asterisk.causes import APP_ERROR, APP_STOPPED, CONNECTION_LOST, NO_REPORT, unanswered_status
 from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine, Link, Resynced
 from ivr.channels.asterisk.operator import OperatorBridge
 from ivr.channels.asterisk.options import AsteriskOptions
@@ -53,12 +53,12 @@ class CallRunner:
                     await self._fetch_recordings(player.recordings)
             except anyio.get_cancelled_exc_class():
                 with anyio.CancelScope(shield=True):
-                    await self._abandon("the ARI app stopped during the call")
+                    await self._abandon("the ARI app stopped during the call", APP_STOPPED)
                 raise
             except Exception as exc:
                 log.exception("attempt %s: the call failed", call.attempt_id)
                 with anyio.CancelScope(shield=True):
-                    await self._abandon(f"{type(exc).__name__}: {exc}")
+                    await self._abandon(f"{type(exc).__name__}: {exc}", APP_ERROR)
                 return
             with anyio.CancelScope(shield=True):
                 await self._report(result)
@@ -93,13 +93,13 @@ class CallRunner:
         while True:
             item = await line.next(deadline)
             if item is TIMEOUT:
-                call.error = "Asterisk reported neither an answer nor an end"
+                call.error, call.lost_cause = "Asterisk reported neither an answer nor an end", NO_REPORT
                 await line.quietly(lambda a: a.hangup(call.channel_id))
                 return False
             if isinstance(item, Resync):
                 channel = item.live.get(call.channel_id)
                 if channel is None:
-                    call.error = "the channel ended while the ARI connection was down"
+                    call.error, call.lost_cause = "the channel ended while the ARI connection was down", CONNECTION_LOST
                     return False
                 if channel["dialplan"]["app_name"] == "Stasis":  # its StasisStart was lost
                     return True
@@ -201,7 +201,7 @@ class CallRunner:
         call = self.call
         return CallResult(status=status, started_at=call.started_at, ended_at=self.clock.now(),
                           answered_at=call.answered_at, provider_call_id=call.channel_id,
-                          amd_result=call.amd_result, hangup_cause=None if call.cause is None else str(call.cause),
+                          amd_result=call.amd_result, hangup_cause=call.lost_cause if call.cause is None else str(call.cause),
                           interview_status=call.reported_status if status == CallStatus.ANSWERED else None,
                           callback_at=call.callback_at, error=call.error)
 
@@ -213,10 +213,10 @@ class CallRunner:
         except Exception:
             log.exception("attempt %s: the result could not be stored: %s", self.call.attempt_id, result)
 
-    async def _abandon(self, error: str) -> None:
+    async def _abandon(self, error: str, cause: str) -> None:
         """Hang up, tell the interview the line dropped, and report what is known."""
         call = self.call
-        call.error = error
+        call.error, call.lost_cause = error, cause
         session = self.link.current
         if session is not None and not call.ended:
             with contextlib.suppress(AriError, AriUnavailable):
