@@ -87,18 +87,19 @@ def test_a_number_answered_far_less_than_the_others_is_flagged() -> None:
 
 
 def test_the_pool_rotates_and_leaves_out_flagged_numbers() -> None:
-    policy = DialPolicy.parse(pacing={"trunks": [{"name": "t", "caller_ids": ["A", "B", "C"]}],
+    A, B, C = "+862712340", "+862712341", "+862712342"  # caller IDs are checked as E.164 numbers
+    policy = DialPolicy.parse(pacing={"trunks": [{"name": "t", "caller_ids": [A, B, C]}],
                                       "caller_id_health": {"window": 40, "min_attempts": 20}})
     pool = CallerIdPool(policy.pacing.trunks, policy.pacing.caller_id_health)
-    assert sorted(pool.choose("t") for _ in range(3)) == ["A", "B", "C"]
+    assert sorted(pool.choose("t") for _ in range(3)) == [A, B, C]
     for i in range(40):
-        pool.record("A", CallStatus.ANSWERED if i % 3 else CallStatus.NO_ANSWER)
-        pool.record("B", CallStatus.ANSWERED if i % 2 else CallStatus.BUSY)
-        pool.record("C", CallStatus.NO_ANSWER)
-        pool.record("C", CallStatus.FAILED)  # says nothing about the caller ID
-    assert pool.flagged == {"C"}
-    assert {pool.choose("t") for _ in range(10)} == {"A", "B"}
-    assert pool.rates()[2] == AnswerRate("C", 40, 0)
+        pool.record(A, CallStatus.ANSWERED if i % 3 else CallStatus.NO_ANSWER)
+        pool.record(B, CallStatus.ANSWERED if i % 2 else CallStatus.BUSY)
+        pool.record(C, CallStatus.NO_ANSWER)
+        pool.record(C, CallStatus.FAILED)  # says nothing about the caller ID
+    assert pool.flagged == {C}
+    assert {pool.choose("t") for _ in range(10)} == {A, B}
+    assert pool.rates()[2] == AnswerRate(C, 40, 0)
 
 
 def _spam_aware(seed: int):  # type: ignore[no-untyped-def]
