@@ -32,14 +32,14 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import requests
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flask import Flask  # noqa: E402
+from flask import Flask, Response  # noqa: E402
 
 from ivr.channels.twilio.urls import WebhookUrls  # noqa: E402
 from survey.clock import Clock, SystemClock  # noqa: E402
@@ -80,11 +80,32 @@ def wsgi_app() -> Flask:
     """The app gunicorn serves (``bench_twilio:wsgi_app()``), configured by the environment."""
     settings = _settings(os.environ["BENCH_PUBLIC_URL"], os.environ["BENCH_DATABASE_URL"])
     app = Flask("bench_twilio")
-    services = _Services(settings, session_factory(make_engine(settings.database_url)), SystemClock())
+    engine = make_engine(settings.database_url)
+    services = _Services(settings, session_factory(engine), SystemClock())
+    _count_statements(app, engine)
     app.extensions["minyi"] = services
     app.extensions[EXTENSION] = build_webhooks(services, http_client=_NoRest())
     app.register_blueprint(bp, url_prefix="/twilio")
     return app
+
+
+def _count_statements(app: Flask, engine: Engine) -> None:
+    """Each reply says in ``X-Statements`` how many SQL statements its request sent."""
+    sent = threading.local()
+
+    def count(*_args: object) -> None:
+        sent.n = getattr(sent, "n", 0) + 1
+
+    def begin() -> None:
+        sent.n = 0
+
+    def tell(response: Response) -> Response:
+        response.headers["X-Statements"] = str(getattr(sent, "n", 0))
+        return response
+
+    event.listen(engine, "before_cursor_execute", count)
+    app.before_request(begin)
+    app.after_request(tell)
 
 
 @dataclass
@@ -161,6 +182,7 @@ class Twilio:
         self.public_url = public_url
         self.validator = RequestValidator(TOKEN)
         self.latencies: list[float] = []
+        self.statements: list[int] = []  # per request, when the server says (X-Statements)
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -174,6 +196,8 @@ class Twilio:
         elapsed = time.perf_counter() - began
         with self._lock:
             self.latencies.append(elapsed)
+            if "X-Statements" in response.headers:
+                self.statements.append(int(response.headers["X-Statements"]))
             if response.status_code >= 300:
                 self.errors.append(f"{response.status_code} {url}: {response.text[:200]}")
         return response
@@ -261,6 +285,9 @@ def _report(twilio: Twilio, wall: float, calls: int, concurrency: int, kind: str
     print(f"requests: {len(lat)} in {wall:.2f} s = {len(lat) / wall:.1f} requests/s")
     print(f"latency: p50 {1000 * _percentile(lat, 50):.1f} ms, p99 {1000 * _percentile(lat, 99):.1f} ms, "
           f"max {1000 * lat[-1]:.1f} ms")
+    if twilio.statements:
+        print(f"SQL statements per request: {statistics.fmean(twilio.statements):.2f} on average, "
+              f"{max(twilio.statements)} at most")
     for error in twilio.errors[:10]:
         print("error:", error)
 

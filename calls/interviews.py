@@ -7,10 +7,12 @@ when to commit (the webhook per request, the ARI app per event, the simulation p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, Literal, Protocol, cast
 
-from sqlalchemy import Table, bindparam, delete, event, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, delete, event, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -27,9 +29,20 @@ from survey.vocabulary import InterviewMode, InterviewStatus, TaskKind
 
 _answers = cast(Table, Answer.__table__)
 _cases = cast(Table, Case.__table__)
-# RETURNING the question too: rows in any order let SQLite insert them with one statement.
-_ADD_ANSWERS = insert(_answers).returning(_answers.c.question_id, _answers.c.id)
-_SET_ANSWER = update(_answers).where(_answers.c.id == bindparam("row_id"))
+_ANSWER_FIELDS = ("seq", "status", "code", "value", "codes", "raw_input", "duration_ms", "reprompts", "mode",
+                  "answered_at")
+
+
+def _upsert_answers(insert_into: Callable[[Table], Any]) -> Any:
+    """One statement for new and changed answers alike (one row per question), so storing them
+    needs no query for the rows already there. RETURNING the ids: a changed row loaded in the
+    session is expired; rows in any order let SQLite write them with one statement."""
+    add = insert_into(_answers)
+    return add.on_conflict_do_update(index_elements=[_answers.c.interview_id, _answers.c.question_id],
+                                     set_={name: add.excluded[name] for name in _ANSWER_FIELDS}).returning(_answers.c.id)
+
+
+_STORE_ANSWERS = {"sqlite": _upsert_answers(sqlite.insert), "postgresql": _upsert_answers(postgresql.insert)}
 _SET_LANGUAGE = update(_cases).where(_cases.c.id == bindparam("case_id")).values(language=bindparam("chosen"))
 
 
@@ -99,9 +112,6 @@ class InterviewSession:
         language = interview.language if (state or not ask_language) else None
         self.engine = Engine(questionnaire, clock, state=state, language=language, can_transfer=can_transfer,
                              ask_language=ask_language, interviewer=interviewer)
-        # Every answer is stored through here along with the engine state, so an interview without
-        # a state has no answer yet and needs no query to say so.
-        self._stored: dict[str, int] | None = None if state else {}
         self._given: dict[str, dict[str, Any]] = {}  # answers not written yet, by question
         self._case_language: str | None = None  # the language chosen, for a case not loaded here
         self._consent_id = next((q.id for q in questionnaire.questions if q.role == "consent"), None)
@@ -117,13 +127,6 @@ class InterviewSession:
         self.interview.state = self.engine.snapshot()
         self.interview.updated_at = self.clock.now()
         return step
-
-    def _stored_answers(self) -> dict[str, int]:
-        """The interview's stored answers, question -> row id, read once (no query per answer)."""
-        if self._stored is None:
-            self._stored = dict(self.session.connection().execute(
-                select(_answers.c.question_id, _answers.c.id).where(_answers.c.interview_id == self.interview.id)).all())
-        return self._stored
 
     @property
     def status(self) -> str:
@@ -152,8 +155,8 @@ class InterviewSession:
             iv.consent = self.engine.consent
 
     def _write_pending(self, *_flush: object) -> None:
-        """Write the answers given since the last flush, with one statement for the new rows and
-        one for the changed ones (Core: an interview gives many answers), and the case's language
+        """Write the answers given since the last flush with one statement (Core: an interview
+        gives many answers), and the case's language
         when the case is not loaded here. It runs after every flush of the session, and every
         event changes the interview, so the flush that stores the interview's state (and inserts
         a new interview) is followed by its answers, in the same transaction."""
@@ -164,26 +167,18 @@ class InterviewSession:
         if not self._given:
             return
         given, self._given = self._given, {}
-        stored, db = self._stored_answers(), self.session.connection()
-        changed = [{"row_id": stored[qid], **row} for qid, row in given.items() if qid in stored]
-        new = [{"interview_id": self.interview.id, "question_id": qid, **row}
-               for qid, row in given.items() if qid not in stored]
-        if changed:
-            db.execute(_SET_ANSWER, changed)
-            for row in changed:
-                loaded = self.session.identity_map.get(identity_key(Answer, row["row_id"]))
-                if loaded is not None:
-                    self.session.expire(loaded)
-        if new:
-            stored.update(db.execute(_ADD_ANSWERS, new).all())
+        db = self.session.connection()
+        rows = [{"interview_id": self.interview.id, "question_id": qid, **row} for qid, row in given.items()]
+        for row_id in db.execute(_STORE_ANSWERS[db.dialect.name], rows).scalars():
+            loaded = self.session.identity_map.get(identity_key(Answer, row_id))
+            if loaded is not None:
+                self.session.expire(loaded)
         if "answers" not in inspect(self.interview).unloaded:
             self.session.expire(self.interview, ["answers"])
 
     def _rolled_back(self, _session: Session) -> None:
-        """Answers not written are dropped with the transaction (as its other changes are), and
-        the stored rows are read again: some may have gone with it."""
+        """Answers not written are dropped with the transaction, as its other changes are."""
         self._given.clear()
-        self._stored = None
         self._case_language = None
 
     def _status(self, e: fx.StatusChanged) -> None:
@@ -233,8 +228,6 @@ class InterviewSession:
         before: dict[str, Any] = {qid: code if codes is None else codes for qid, code, codes in self.session.execute(
             select(_answers.c.question_id, _answers.c.code, _answers.c.codes).where(*gone))}
         self.session.execute(delete(_answers).where(*gone))
-        for qid in e.question_ids:
-            self._stored_answers().pop(qid, None)
         self.session.add(AuditLog(at=self.clock.now(), user_id=self.user_id, action="answers_cleared",
                                   entity="interview", entity_id=str(self.interview.id), before=before,
                                   after={"reason": "resident chose to start over"}))

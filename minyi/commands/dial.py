@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialer.close import close_survey
@@ -32,10 +32,10 @@ from minyi.dial_display import LiveProgress
 from survey.clock import Clock, SystemClock, VirtualClock
 from survey.config import load_settings
 from survey.db import open_sessions, session_scope
-from survey.models import Survey
+from survey.models import CallAttempt, Survey
 from survey.phones import PhoneProblem, configured_vault
 from survey.surveys import survey_questionnaire
-from survey.vocabulary import SurveyStatus
+from survey.vocabulary import ATTEMPT_ENDED, AttemptStatus, SurveyStatus
 
 console = Console()
 MAX_ERRORS_SHOWN = 50
@@ -219,7 +219,7 @@ def dial(
             with LiveProgress(calendar.policy.timezone, console) as show:
                 report = run_worker(sessions, chan, the_clock, vault, options, show, stop)
         _drain(chan, drain_seconds if stop.is_set() else FINISH_CALLS_S)
-    _print_run(report)
+    console.print(run_summary(sessions, report, options.owner), soft_wrap=True)
     _conclude_run(report, calendar, the_clock, max_channel_failures)
     if close and report.stop_reason in (Stop.QUOTAS_MET, Stop.NO_CASES, Stop.FIELD_ENDED):
         _close(sessions, survey, the_clock)
@@ -332,7 +332,23 @@ def _clock(kind: str, channel: str, start: datetime | None) -> Clock:
     return VirtualClock(start or SystemClock().now())
 
 
-def _print_run(r: WorkerReport) -> None:
+def run_summary(sessions: sessionmaker[Session], r: WorkerReport, owner: str) -> str:
+    """What the worker did, its calls counted in the database: a channel whose results arrive
+    through webhooks (Twilio) leaves the worker with calls still in flight, which its own count
+    of results does not know about."""
     fieldwork = timedelta(seconds=round((r.ended - r.started).total_seconds()))
-    console.print(f"stopped: {r.stop_reason}; {r.placed} call(s) placed, {r.results} result(s), "
-                  f"{fieldwork} of fieldwork in {r.elapsed_s:.1f} s", soft_wrap=True)
+    finished, in_flight = _calls_of(sessions, owner, r.started)
+    waiting = f", {in_flight} still in flight (their results arrive through the webhooks)" if in_flight else ""
+    return (f"stopped: {r.stop_reason}; {r.placed} call(s) placed, {finished} finished{waiting}, "
+            f"{fieldwork} of fieldwork in {r.elapsed_s:.1f} s")
+
+
+def _calls_of(sessions: sessionmaker[Session], owner: str, since: datetime) -> tuple[int, int]:
+    """The calls worker ``owner`` placed since ``since``: how many have ended, how many not yet
+    (a reconciled ``unknown`` call may still be alive: it is not counted as ended)."""
+    ended = CallAttempt.status.in_([s for s in ATTEMPT_ENDED if s != AttemptStatus.UNKNOWN])
+    with session_scope(sessions) as session:
+        rows = session.execute(select(ended, func.count()).where(CallAttempt.worker == owner,
+                                                                 CallAttempt.started_at >= since).group_by(ended))
+        counts = {bool(is_ended): int(n) for is_ended, n in rows}
+    return counts.get(True, 0), counts.get(False, 0)

@@ -114,6 +114,23 @@ def test_a_forged_or_missing_signature_is_refused(call: Call, urls: WebhookUrls,
     assert call.post(url, form).status_code == 200  # the same request, properly signed
 
 
+def test_a_request_costs_one_hmac_and_the_port_form_is_accepted(call: Call, urls: WebhookUrls,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twilio may sign the URL with the default port written out; checking the URL as received
+    first leaves the second HMAC to that case (``RequestValidator.validate`` always computes two)."""
+    validator = RequestValidator(call.settings.twilio_auth_token)
+    url, form = urls.start(call.attempt_id), {"CallSid": SID, "CallStatus": "in-progress"}
+    as_received = validator.compute_signature(url, form)
+    with_port = validator.compute_signature(url.replace(".gov.cn/", ".gov.cn:443/"), form)
+    computed: list[str] = []
+    compute = RequestValidator.compute_signature
+    monkeypatch.setattr(RequestValidator, "compute_signature",
+                        lambda self, uri, params, algorithm=None: computed.append(uri) or compute(self, uri, params))
+    assert call.post(url, form, signature=as_received).status_code == 200
+    assert computed == [url]
+    assert call.post(url, form, signature=with_port).status_code == 200
+
+
 def test_the_signature_holds_behind_a_tls_proxy(call: Call, urls: WebhookUrls) -> None:
     """The app is reached over plain HTTP on another host; Twilio signed the public https URL."""
     url, form = urls.start(call.attempt_id), {"CallSid": SID}

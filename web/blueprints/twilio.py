@@ -37,6 +37,7 @@ from ivr.channels.twilio import urls
 from ivr.channels.twilio.audio import PromptRecordings
 from ivr.channels.twilio.params import WebhookError
 from ivr.channels.twilio.rest import hang_up, make_client
+from ivr.channels.twilio.signature import signed_by_twilio
 from ivr.channels.twilio.twiml import TwimlRenderer
 from ivr.channels.twilio.webhooks import CallWebhooks
 from survey.clock import Clock
@@ -80,8 +81,8 @@ def _check_signature() -> Response | None:
     settings: Settings = current_app.extensions["minyi"].settings
     url = urls.signed_url(settings.public_url, request.path, request.query_string)
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not settings.twilio_auth_token or not RequestValidator(settings.twilio_auth_token).validate(
-            url, request.form, signature):
+    if not settings.twilio_auth_token or not signed_by_twilio(RequestValidator(settings.twilio_auth_token), url,
+                                                              request.form, signature):
         current_app.logger.warning("Twilio webhook %s: bad or missing signature", request.path)
         return Response("invalid X-Twilio-Signature\n", 403, mimetype="text/plain")
     return None

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import requests
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, and_, delete, insert, null, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from twilio.base.exceptions import TwilioRestException
 
 from calls import operations as op
@@ -39,7 +42,7 @@ from ivr.channels.twilio.twiml import AudioUrl, TwimlRenderer
 from ivr.engine import Event, Prompt, Step
 from survey.clock import Clock
 from survey.db import session_scope
-from survey.models import CallAttempt, Recording, WebhookReply
+from survey.models import CallAttempt, Case, Interview, Recording, WebhookReply
 from survey.questionnaire import Questionnaire
 from survey.transactions import DEFAULT_RETRY, RetryPolicy, run_transaction
 from survey.vocabulary import AttemptStatus
@@ -51,6 +54,7 @@ Form = Mapping[str, str]
 
 REPLIES_KEPT = timedelta(days=1)
 PRUNE_EVERY = timedelta(minutes=10)
+_STORE_REPLY = insert(cast(Table, WebhookReply.__table__))  # Core: a reply is never read back as an object
 
 
 class CallWebhooks:
@@ -74,28 +78,27 @@ class CallWebhooks:
     def start(self, query: Query, form: Form) -> str:
         """The call was answered: open (or resume) the case's interview."""
         verdict = p.answered_by(form, required=False)
-        return self._turn(query, form, 0, lambda s, attempt, seq: self._open(s, attempt, verdict))
+        return self._turn(query, form, 0, lambda s, call, seq: self._open(s, call.attempt, verdict))
 
     def gather(self, query: Query, form: Form) -> str:
         event = p.gather_event(form)
-        return self._turn(query, form, _step_number(query), lambda s, a, seq: self._continue(s, a, event, seq))
+        return self._turn(query, form, _step_number(query), lambda s, call, seq: self._continue(s, call, event, seq))
 
     def recorded(self, query: Query, form: Form) -> str:
         event = p.recording_event(form)
-        return self._turn(query, form, _step_number(query), lambda s, a, seq: self._continue(s, a, event, seq))
+        return self._turn(query, form, _step_number(query), lambda s, call, seq: self._continue(s, call, event, seq))
 
-    def _turn(self, query: Query, form: Form, seq: int, respond: Callable[[Session, CallAttempt, int], str]) -> str:
+    def _turn(self, query: Query, form: Form, seq: int, respond: Callable[[Session, Locked, int], str]) -> str:
         attempt_id, sid = p.query_id(query, "attempt"), p.call_sid(form)
 
         def work(s: Session) -> str:
-            attempt = self._lock(s, attempt_id, sid)
-            stored = s.scalar(select(WebhookReply.body).where(WebhookReply.call_sid == sid, WebhookReply.seq == seq))
-            if stored is not None:
-                return stored
-            if is_over(attempt):  # a late step of an ended call: nothing to do or to remember
+            call = self._lock(s, attempt_id, sid, seq)
+            if call.stored_reply is not None:
+                return call.stored_reply
+            if is_over(call.attempt):  # a late step of an ended call: nothing to do or to remember
                 return self.renderer.hangup()
-            body = respond(s, attempt, seq)
-            s.add(WebhookReply(call_sid=sid, seq=seq, body=body, created_at=self.clock.now()))
+            body = respond(s, call, seq)
+            s.execute(_STORE_REPLY, {"call_sid": sid, "seq": seq, "body": body, "created_at": self.clock.now()})
             return body
 
         return run_transaction(self.sessions, work, self.retry)
@@ -104,14 +107,14 @@ class CallWebhooks:
         """A transfer to the operator ended: answered, or nobody came (an abandoned call)."""
         answered = p.dial_answered(form)
         return self._turn(query, form, _step_number(query),
-                          lambda s, attempt, seq: self._after_transfer(s, attempt, answered, seq))
+                          lambda s, call, seq: self._after_transfer(s, call, answered, seq))
 
-    def _after_transfer(self, s: Session, attempt: CallAttempt, answered: bool, seq: int) -> str:
+    def _after_transfer(self, s: Session, call: Locked, answered: bool, seq: int) -> str:
         if answered:
             return self.renderer.hangup()
+        attempt, interview = call.attempt, call.interview
         attempt.hangup_cause = NO_AGENT  # kept for the call's result
         questionnaire = self.questionnaires.of(s, attempt.survey_id)
-        interview = op.interview_of(s, attempt)
         language = interview.language if interview else questionnaire.languages[0]
         sorry = Prompt("msg/operator", questionnaire.message("operator", language), language)
         return self.renderer.render(Step(prompts=(sorry,), hangup=True), attempt.id, seq + 1,
@@ -126,8 +129,8 @@ class CallWebhooks:
         run, turn = op.answer(s, attempt, self.questionnaires, self.clock, can_transfer=self._can_transfer)
         return self._render(attempt, run, turn, seq=0)
 
-    def _continue(self, s: Session, attempt: CallAttempt, event: Event, seq: int) -> str:
-        run = self._run(s, attempt)
+    def _continue(self, s: Session, call: Locked, event: Event, seq: int) -> str:
+        attempt, run = call.attempt, self._run(s, call)
         if run is None:  # a step of a call that never started: nothing to continue
             return self.renderer.hangup()
         if p.is_machine(attempt.amd_result) and not run.engine.began:  # the call is being ended
@@ -145,12 +148,11 @@ class CallWebhooks:
     def _can_transfer(self) -> bool:
         return bool(self.renderer.operator_number)
 
-    def _run(self, s: Session, attempt: CallAttempt) -> InterviewSession | None:
+    def _run(self, s: Session, call: Locked) -> InterviewSession | None:
         """The engine on this call's interview, if the call opened one."""
-        interview = op.interview_of(s, attempt)
-        if interview is None:
+        if call.interview is None:
             return None
-        return op.bind(s, interview, self.questionnaires, self.clock, can_transfer=self._can_transfer)
+        return op.bind(s, call.interview, self.questionnaires, self.clock, can_transfer=self._can_transfer)
 
     # -- notifications ----------------------------------------------------------------------
 
@@ -162,7 +164,8 @@ class CallWebhooks:
         call_seconds = p.duration(form, "CallDuration") if form.get("CallDuration") else None
 
         def work(s: Session) -> None:
-            attempt = self._lock(s, attempt_id, sid)
+            call = self._lock(s, attempt_id, sid)
+            attempt = call.attempt
             if is_over(attempt):
                 return
             if verdict and attempt.amd_result is None:
@@ -170,7 +173,7 @@ class CallWebhooks:
             if status not in TERMINAL:
                 op.progress(s, attempt.id, status, self.clock)
                 return
-            interview_status, machine = self._end_interview(s, attempt)
+            interview_status, machine = self._end_interview(s, call)
             result = call_result(attempt, status, self.clock.now(), call_sid=sid, interview_status=interview_status,
                                  machine_verdict=attempt.amd_result if machine else None, sip_code=sip,
                                  duration_s=call_seconds, callback_at=_fresh_callback(attempt),
@@ -194,10 +197,10 @@ class CallWebhooks:
             log.warning("pruning old webhook replies failed (tried again later): %s", error)
             self._pruned_at = None
 
-    def _end_interview(self, s: Session, attempt: CallAttempt) -> tuple[str | None, bool]:
+    def _end_interview(self, s: Session, call: Locked) -> tuple[str | None, bool]:
         """The interview status to report once the call is over (None when the interview never
         began), and whether an answering machine or fax took the call."""
-        run = self._run(s, attempt)
+        attempt, run = call.attempt, self._run(s, call)
         if run is None:
             return None, p.is_machine(attempt.amd_result)
         return op.hang_up(run), p.is_machine(attempt.amd_result) and not run.engine.began
@@ -209,11 +212,12 @@ class CallWebhooks:
 
         def work(s: Session) -> bool:
             """Record the verdict; whether it ends the call."""
-            attempt = self._lock(s, attempt_id, sid)
+            call = self._lock(s, attempt_id, sid)
+            attempt = call.attempt
             if is_over(attempt) or attempt.amd_result == verdict:  # over, or delivered before
                 return False
             attempt.amd_result = verdict
-            run = self._run(s, attempt)
+            run = self._run(s, call)
             began = run is not None and run.engine.began
             if p.is_machine(verdict) and began:
                 log.info("attempt %s: AMD said %s, but the resident is answering: carrying on", attempt.id, verdict)
@@ -239,12 +243,11 @@ class CallWebhooks:
         url, seconds = p.field(form, "RecordingUrl"), p.duration(form, "RecordingDuration")
 
         def work(s: Session) -> None:
-            attempt = self._lock(s, attempt_id, sid)
+            interview = self._lock(s, attempt_id, sid).interview
             row = s.scalar(select(Recording).where(Recording.provider_id == recording_sid))
             if row is not None:
                 row.path, row.duration_s = url, seconds
                 return
-            interview = op.interview_of(s, attempt)
             if query.get("whole_call") and interview is not None:
                 s.add(Recording(interview_id=interview.id, question_id="call", path=url, provider_id=recording_sid,
                                 duration_s=seconds, created_at=self.clock.now()))
@@ -254,22 +257,46 @@ class CallWebhooks:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _lock(self, s: Session, attempt_id: int, sid: str) -> CallAttempt:
-        locked = s.execute(update(CallAttempt).where(CallAttempt.id == attempt_id)
-                           .values(status=CallAttempt.status).execution_options(synchronize_session=False))
-        if not locked.rowcount:  # type: ignore[attr-defined]
+    def _lock(self, s: Session, attempt_id: int, sid: str, seq: int | None = None) -> Locked:
+        """Lock the call attempt (one UPDATE that returns it), then read, in one more statement
+        made after the lock so that it sees what earlier deliveries committed, its case, the
+        interview the call opened and the reply stored for step ``seq``."""
+        attempt = s.scalars(update(CallAttempt).where(CallAttempt.id == attempt_id)
+                            .values(status=CallAttempt.status).returning(CallAttempt)
+                            .execution_options(synchronize_session=False, populate_existing=True)).one_or_none()
+        if attempt is None:
             raise p.WebhookError(404, f"no call attempt {attempt_id}")
-        attempt = s.scalars(select(CallAttempt).where(CallAttempt.id == attempt_id)
-                            .options(joinedload(CallAttempt.case))).one()
-        if attempt.provider_call_id is None:
-            other = s.scalar(select(CallAttempt.id).where(CallAttempt.provider_call_id == sid))
-            if other is not None:  # a CallSid is one call: it cannot take over a second attempt
-                raise p.WebhookError(409, f"call {sid} belongs to call attempt {other}, not {attempt_id}")
-            attempt.provider_call_id = sid
-        elif attempt.provider_call_id != sid:
-            raise p.WebhookError(409, f"call attempt {attempt_id} belongs to call {attempt.provider_call_id}, "
-                                      f"not {sid}")
-        return attempt
+        _claim(s, attempt, sid)
+        stored = null() if seq is None else (select(WebhookReply.body)
+                                             .where(WebhookReply.call_sid == sid, WebhookReply.seq == seq)
+                                             .scalar_subquery())
+        opened = and_(Interview.case_id == Case.id, Interview.last_attempt_id == attempt.id)
+        case, interview, reply = s.execute(select(Case, Interview, stored).outerjoin(Interview, opened)
+                                           .where(Case.id == attempt.case_id)
+                                           .order_by(Interview.id.desc()).limit(1)).one()
+        set_committed_value(attempt, "case", case)  # held here, so the interview finds it without a query
+        return Locked(attempt, interview, reply)
+
+
+@dataclass(frozen=True)
+class Locked:
+    """A call attempt locked for one request (its case loaded with it), the interview its call
+    opened or resumed, and the reply stored for the request's step when it was delivered before."""
+
+    attempt: CallAttempt
+    interview: Interview | None
+    stored_reply: str | None
+
+
+def _claim(s: Session, attempt: CallAttempt, sid: str) -> None:
+    """The attempt is this call's: a CallSid is one call, and an attempt has one call."""
+    if attempt.provider_call_id is None:
+        other = s.scalar(select(CallAttempt.id).where(CallAttempt.provider_call_id == sid))
+        if other is not None:
+            raise p.WebhookError(409, f"call {sid} belongs to call attempt {other}, not {attempt.id}")
+        attempt.provider_call_id = sid
+    elif attempt.provider_call_id != sid:
+        raise p.WebhookError(409, f"call attempt {attempt.id} belongs to call {attempt.provider_call_id}, not {sid}")
 
 
 def _step_number(query: Query) -> int:
