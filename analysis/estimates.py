@@ -14,7 +14,8 @@ level are disjoint, so one column holds every domain's u at that level; calibrat
 strata lie within a township, so a group's variance is the sum of its townships' stratum terms.
 
 Reported beside each estimate: the design effect as R's ``deff=TRUE`` computes it (V over the
-SRSWOR variance (1 - n/N^) s^2/n of the same n; None for composites, which have no single s^2), the
+SRSWOR variance (1 - n/N^) s^2/n of the same n; None when it is undefined: for composites, which
+have no single s^2, and when every valid answer is alike, s^2 = 0 up to rounding), the
 Kish weighting effect 1 + CV^2 of the valid answers' weights, and the effective n sigma^2/V
 (p(1-p)/V for shares; the Kish n/deff_kish when V = 0). df: n_valid - 1 for a township,
 n_valid - (townships with a valid answer) for a group or the whole file. 0-1 valid answers: not
@@ -205,12 +206,13 @@ def _rows(period: str, index: Index, d: _Domains, variance: FloatArray, census: 
     variance = np.maximum(variance, 0.0)
     variance[np.sqrt(variance) <= ZERO_SE * (high - low)] = 0.0  # rounding noise, e.g. all answers alike
     se = np.sqrt(variance)
+    sigma2 = np.where(np.sqrt(d.sigma2) <= ZERO_SE * (high - low), 0.0, d.sigma2)  # same noise rule
     df = d.n - _strata_answering(layout, d.n)
     ok = d.estimable & (d.n > 1) & (df > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         n_kish = d.n / d.kish
-        n_eff = np.where(variance > 0, d.sigma2 / variance, n_kish)
-        srs = (1 - d.n / d.weight) * d.sigma2 / (d.n - 1)
+        n_eff = np.where(variance > 0, sigma2 / variance, n_kish)
+        srs = (1 - d.n / d.weight) * sigma2 / (d.n - 1)
         deff = np.where(srs > 0, variance / srs, np.nan)
     ci = intervals(share=index.kind == "share", method=ci_method, estimate=d.estimate[ok], se=se[ok],
                    df=df[ok], n=d.n[ok], n_eff=n_eff[ok], n_kish=n_kish[ok], low=low, high=high,

@@ -4,7 +4,7 @@
     from analysis.spec import parse_spec
     run = run_analysis(responses_df, population_df, parse_spec(spec_dict), Options(by=("age_group", "sex")))
     run.result.estimates      # list[analysis.results.Estimate]
-    run.weights               # DataFrame: id, period, stratum, weight
+    run.weights               # DataFrame: id, period, stratum, weight, design_weight
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Options:
 @dataclass(frozen=True)
 class AnalysisRun:
     result: AnalysisResult
-    weights: pd.DataFrame  # id, period, stratum, weight; one row per respondent, input order
+    weights: pd.DataFrame  # id, period, stratum, weight, design_weight (N_h/n_h); one row per respondent
 
 
 def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame | Population, spec: Spec,
@@ -99,7 +99,7 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     totals = population.margin_targets().totals
     codes = _level_codes(responses, population, by)
     items = all_items(spec.indices, responses)
-    weights = np.zeros(len(responses))
+    weights, design_weights = np.zeros(len(responses)), np.zeros(len(responses))
     periods = _period_order(responses.period.uniques.tolist())
     se_vs_county: dict[tuple[str, str, str], float] = {}
     for period in periods:
@@ -112,7 +112,7 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
                               tuple(c[rows] for c in codes))
             weighting = WeightingOptions(method, options.collapse, options.trim, options.tol)
             calibration = calibrate(plan, grid, population, weighting, period if len(periods) > 1 else "")
-        weights[rows] = calibration.weights
+        weights[rows], design_weights[rows] = calibration.weights, plan.base
         result.diagnostics += calibration.diagnostics
         result.log += calibration.log
         result.merges += calibration.merges
@@ -135,7 +135,7 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     result.integrity += jumps(result.changes, spec.integrity.jump_z)
     result.flags += _flag_lines(result)
     frame = pd.DataFrame({"id": responses.ids, "period": responses.period.values,
-                          "stratum": responses.stratum.values, "weight": weights})
+                          "stratum": responses.stratum.values, "weight": weights, "design_weight": design_weights})
     return AnalysisRun(result, frame)
 
 

@@ -5,9 +5,13 @@ open when the survey closes, or in a township whose quota has filled.
 first rule that matches wins.
 
 * Out of attempts after contact: 1.2 if an interview was partial, 2.12 after a break-off, 2.11
-  after a refusal, 2.21 after an unkept appointment, 2.22 if only machines followed, else 2.30.
-* Never contacted: the dominant non-contact outcome (3.12/3.13/3.14/3.16) when it is more than
-  half of the attempts, else 3.90; never attempted: 3.11.
+  after a refusal, 2.22 if a machine answered on the confirmed household, else 2.21 (the household
+  is confirmed, the respondent was never reached). Not 2.30: "other" (death, incapacity, language)
+  counts as a contact and would inflate the contact rate and deflate cooperation (AAPOR notes §2,
+  the queXS "max call attempts" precedent not to copy).
+* Never contacted: the most frequent non-contact outcome (3.12/3.13/3.14/3.16; a tie goes to the
+  one that says most about the number: machine, no answer, busy, technical); 3.90 only when no
+  call had a known result (every status lost); never attempted: 3.11.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from survey import aapor as A
 from survey.models import CallAttempt, Interview
 from survey.vocabulary import InterviewStatus
 
-NEVER_AVAILABLE = "2.21"  # an appointment was made, the respondent was never reached again
+NEVER_AVAILABLE = "2.21"  # the household is confirmed, the respondent was never reached (again)
 
 I = InterviewStatus  # noqa: E741 - the table below reads better with short names
 
@@ -42,13 +46,13 @@ class CaseSummary:
     def has(self, *codes: str) -> bool:
         return any(self.temps[c] for c in codes)
 
-    def dominant(self) -> str | None:
-        total = sum(self.temps.values())
-        code, count = self.temps.most_common(1)[0] if total else ("", 0)
-        return code if count * 2 > total and code in _NON_CONTACT else None
+    def non_contact(self) -> str:
+        """The most frequent non-contact code (3.1x), ties by :data:`_NON_CONTACT`; 3.90 if none."""
+        seen = [code for code in _NON_CONTACT if self.temps[code]]
+        return max(seen, key=lambda code: self.temps[code]) if seen else A.UNKNOWN_OTHER
 
 
-_NON_CONTACT = (A.BUSY, A.NO_ANSWER, A.MACHINE_UNKNOWN, A.TECHNICAL)
+_NON_CONTACT = (A.MACHINE_UNKNOWN, A.NO_ANSWER, A.BUSY, A.TECHNICAL)  # tie order
 
 FINAL_RULES: tuple[tuple[str, Callable[[CaseSummary], bool], Callable[[CaseSummary], str]], ...] = (
     ("completed", lambda s: s.has(A.COMPLETE) or I.COMPLETE in s.interviews, lambda s: A.COMPLETE),
@@ -57,10 +61,9 @@ FINAL_RULES: tuple[tuple[str, Callable[[CaseSummary], bool], Callable[[CaseSumma
     ("refused", lambda s: s.has(A.REFUSAL), lambda s: A.REFUSAL),
     ("appointment never kept", lambda s: s.has(NEVER_AVAILABLE), lambda s: NEVER_AVAILABLE),
     ("machine after contact", lambda s: s.has(A.MACHINE_HOUSEHOLD), lambda s: A.MACHINE_HOUSEHOLD),
-    ("other contact", lambda s: s.contacted, lambda s: A.OTHER_CONTACTED),
+    ("respondent never reached", lambda s: s.contacted, lambda s: NEVER_AVAILABLE),
     ("never attempted", lambda s: not s.temps, lambda s: A.NOT_ATTEMPTED),
-    ("dominant non-contact", lambda s: s.dominant() is not None, lambda s: s.dominant() or ""),
-    ("mixed non-contact", lambda s: True, lambda s: A.UNKNOWN_OTHER),
+    ("never contacted", lambda s: True, lambda s: s.non_contact()),
 )
 
 

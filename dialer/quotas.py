@@ -1,8 +1,8 @@
 """Township quotas: progress, which townships to dial first, stopping a filled township, and
 releasing sample replicates only as they are needed.
 
-When a township reaches its target, its open cases are finalised at once: 4.80 (quota filled)
-for numbers never dialled, the final rules' code for the others (see :func:`fill`), except two
+When a township reaches its target, its open cases are settled at once: numbers never dialled
+go back to the unreleased sample, the others get the final rules' code (see :func:`fill`), except two
 kinds that keep their place: a case with a partial interview (cutting it would throw away
 answers already given) and a case with a callback booked (an appointment promised to a
 resident). Both may push the township slightly over its target; over-quota completes stay valid
@@ -93,10 +93,13 @@ def all_filled(strata: list[StratumProgress]) -> bool:
 
 
 def fill(session: Session, stratum_id: int, now: datetime) -> int:
-    """Finalise a filled township's open cases, sparing partials and booked callbacks: 4.80 for
-    the numbers never dialled, and the final rules' code for the others, so that a number that
-    rang out stays unknown eligibility (3.x) and a refusal stays a refusal. Calling those 4.80
-    would take them out of every rate's denominator and inflate the response rate."""
+    """Settle a filled township's open cases, sparing partials and booked callbacks: the numbers
+    never dialled go back to the unreleased sample (held: out of the case base and of every rate,
+    released again if the quota is raised), the others get the final rules' code, so that a number
+    that rang out stays unknown eligibility (3.x) and a refusal stays a refusal. 4.80 (quota
+    filled) belongs only to a case screened into a full quota cell (AAPOR notes §2): coding
+    undialled or worked numbers 4.80 moves them to not eligible, lowers e and inflates RR3/RR4.
+    Returns how many cases were settled."""
     partial_attempt = exists().where(CallAttempt.case_id == Case.id, CallAttempt.temp_disposition == aapor.PARTIAL)
     partial_interview = exists().where(Interview.case_id == Case.id, Interview.status.in_(RESUMABLE))
     open_cases = and_(Case.stratum_id == stratum_id, Case.status.in_((CaseStatus.NEW, CaseStatus.SCHEDULED)),
@@ -105,8 +108,7 @@ def fill(session: Session, stratum_id: int, now: datetime) -> int:
     finalise_by_rules(session, worked, now)
     result = session.execute(
         update(Case).where(open_cases, Case.attempts == 0)
-        .values(status=CaseStatus.FINAL, final_disposition=aapor.QUOTA_FILLED, final_at=now,
-                next_attempt_at=None, updated_at=now)
+        .values(status=CaseStatus.HELD, next_attempt_at=None, updated_at=now)
         .execution_options(synchronize_session=False))
     return len(worked) + int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -35,7 +35,13 @@ from reports.methods import methods_box, rule_fields
 from reports.page import numbered_canvas, page_decorator
 from reports.reliability import Reliability, township_rows
 from reports.styles import BOTTOM_MARGIN, CONTENT_WIDTH, MARGIN, PAGE_HEIGHT, RED, Styles, make_styles
-from reports.tables import benchmark_table, completes_table, headline_table, township_table
+from reports.tables import (
+    benchmark_table,
+    completes_table,
+    headline_table,
+    township_table,
+    undefined_design_effect,
+)
 
 BODY_HEIGHT = PAGE_HEIGHT - MARGIN - BOTTOM_MARGIN
 TABLE_START = 100.0  # a table starts on a new page rather than with fewer than ~5 rows
@@ -124,6 +130,8 @@ def _headline(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
         _para(tr("note_units", lang), styles.note),
         _para(tr("note_significance", lang), styles.note),
     ]
+    if undefined_design_effect(data):
+        flowables.append(_para(tr("note_deff", lang), styles.note))
     if data.benchmarks:
         flowables += [
             _para(tr("benchmark", lang), styles.h2),

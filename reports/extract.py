@@ -1,7 +1,9 @@
 """Flat frames from the database, for the analysis, the exports and the reports.
 
 One row per completed interview, answer codes in columns named by question id, and no personal
-data: no phone number, no case or contact id (the row id is the interview id).
+data: no phone number, no contact id (the row id is the interview id). The analysts' export adds
+the design's columns (:func:`design_columns`: the case id as the PSU) and, for the files that
+declare missing values, the not-asked code (:func:`mark_not_asked`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from survey.labels import NOT_ASKED, answer_columns_of, skippable
 from survey.models import Answer, Case, Interview, Recording, Stratum, Survey
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
@@ -33,13 +36,7 @@ class Extract:
 
 def answer_columns(questionnaire: Questionnaire) -> list[str]:
     """Column names of the answers, in questionnaire order (multiple choice: one 0/1 per code)."""
-    columns: list[str] = []
-    for q in questionnaire.questions:
-        if q.type == qm.MULTIPLE:
-            columns += [f"{q.id}_{c.code}" for c in q.choices]
-        elif q.collects_answer:
-            columns.append(q.id)
-    return columns
+    return [column for q in questionnaire.questions if q.collects_answer for column in answer_columns_of(q)]
 
 
 def responses_frame(session: Session, survey: Survey, questionnaire: Questionnaire,
@@ -63,6 +60,68 @@ def responses_frame(session: Session, survey: Survey, questionnaire: Questionnai
         record.update(_answer_cells(questionnaire, answers.get(interview_id, {}), recorded.get(interview_id, set())))
         records.append(record)
     return pd.DataFrame.from_records(records, columns=[*fixed, *columns])
+
+
+def design_columns(session: Session, survey: Survey, frame: pd.DataFrame, language: str) -> pd.DataFrame:
+    """``frame`` with ``township_name``, ``stratum`` (the township code: the design's stratum) and
+    ``psu`` (the case id: one number, one household, the design's primary sampling unit) after
+    ``township``."""
+    cases = dict(session.execute(select(Interview.id, Interview.case_id).where(Interview.survey_id == survey.id)).all())
+    names = {s.code: (s.name_zh if language == "zh" else s.name_en) or s.name_zh for s in survey.strata}
+    at = list(frame.columns).index("township") + 1
+    out = frame.copy()
+    out.insert(at, "psu", frame["id"].map(cases).astype("Int64"))
+    out.insert(at, "stratum", frame["township"])
+    out.insert(at, "township_name", frame["township"].map(names))
+    return out
+
+
+def mark_not_asked(frame: pd.DataFrame, q: Questionnaire) -> pd.DataFrame:
+    """``frame`` with :data:`~survey.labels.NOT_ASKED` in the blank cells of the questions its
+    interview's route passed over (the engine's route: ``when`` on the earlier answers, ``goto``)."""
+    out = frame.copy()
+    can_skip = skippable(q)
+    for position, (_label, row) in enumerate(frame.iterrows()):
+        for question_id in _passed_over(q, row) & can_skip:
+            for column in answer_columns_of(q.question(question_id)):
+                if pd.isna(frame[column].iat[position]):
+                    out.iloc[position, out.columns.get_loc(column)] = NOT_ASKED
+    return out
+
+
+def _passed_over(q: Questionnaire, row: pd.Series) -> set[str]:
+    seen: dict[str, Any] = {}
+    out: set[str] = set()
+    i = 0
+    while i < len(q.questions):
+        question = q.questions[i]
+        i += 1
+        if question.when is not None and not question.when.evaluate(seen):
+            out.add(question.id)
+            continue
+        value = _logic_value(question, row)
+        if value is None:
+            continue
+        seen[question.id] = value
+        choice = question.choice_for_code(value) if isinstance(value, int) else None
+        if choice is not None and choice.goto:
+            target = q.index_of(choice.goto)
+            out.update(later.id for later in q.questions[i:target])
+            i = target
+    return out
+
+
+def _logic_value(question: qm.Question, row: pd.Series) -> Any:
+    """What the skip logic saw of an answer in an export row (``Entry.value_for_logic``)."""
+    if not question.collects_answer or question.type == qm.OPEN:
+        return None
+    if question.type == qm.MULTIPLE:
+        flags = [(c.code, row.get(f"{question.id}_{c.code}")) for c in question.choices]
+        return None if all(pd.isna(f) for _c, f in flags) else [c for c, f in flags if f == 1]
+    value = row.get(question.id)
+    if pd.isna(value):
+        return None
+    return value if question.type == qm.NUMBER else int(value)
 
 
 class _Given(NamedTuple):

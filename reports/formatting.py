@@ -33,6 +33,13 @@ def ci(est: Estimate | None) -> str:
     return f"{points(est.ci_low, est.kind):.1f}–{points(est.ci_high, est.kind):.1f}"
 
 
+def design_effect(est: Estimate | None) -> str:
+    """The design effect to two decimals; "—" when it is undefined (see ``note_deff``)."""
+    if est is None or est.deff is None:
+        return DASH
+    return f"{est.deff:.2f}"
+
+
 def signed(x: float, kind: str) -> str:
     """A change in percentage points (shares) or points (scores), with its sign unless it rounds
     to nothing (never "-0.0")."""

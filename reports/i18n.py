@@ -29,6 +29,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "col_ci": ("95%置信区间", "95% CI"),
     "col_vs_previous": ("较上期", "vs previous"),
     "col_vs_last_year": ("较上年同期", "vs a year ago"),
+    "col_deff": ("设计效应", "Design effect"),
     "col_n": ("n", "n"),
     "col_rank": ("名次", "Rank"),
     "col_rank_range": ("名次区间", "Rank range"),
@@ -76,6 +77,13 @@ LABELS: dict[str, tuple[str, str]] = {
         "▲/▼：变化在统计上显著（检验规则见调查说明）；无标记表示变化不显著；—：无可比数据。",
         "▲/▼: statistically significant change (rule in About the survey); no mark: not significant; "
         "—: no comparable figure.",
+    ),
+    "note_deff": (
+        "设计效应为“—”：无法计算。全部有效回答相同时，没有可与简单随机抽样相比的方差（比值为 0/0）；"
+        "由多个问题合成的指数没有单一的回答方差。",
+        "Design effect “—”: not defined. When every valid answer is the same there is no variance to "
+        "compare with simple random sampling (the ratio is 0/0); an index combining several questions "
+        "has no single answer variance.",
     ),
     "note_suppressed": (
         "—：样本量不足（n<{min_n} 或有效样本量<{min_n_eff}），不发布估计，也不参加排名：{names}。",

@@ -92,10 +92,11 @@ def analyse(session: Session, survey: Survey, *, seed: int = 20240601, rounds: S
 
 
 def final_weights(session: Session, survey: Survey) -> pd.DataFrame:
-    """``id, weight``: each completed interview's final weight in its round's analysis (a
-    :class:`SurveyError` says what the round lacks when it cannot be weighted)."""
+    """``id, weight, design_weight``: each completed interview's final weight in its round's
+    analysis and its design weight N_h/n_h (a :class:`SurveyError` says what the round lacks when
+    it cannot be weighted)."""
     weights = analyse(session, survey).run.weights
-    mine = weights.loc[weights["period"].astype(str) == survey.period, ["id", "weight"]]
+    mine = weights.loc[weights["period"].astype(str) == survey.period, ["id", "weight", "design_weight"]]
     return mine.astype({"id": "int64"})
 
 

@@ -70,10 +70,11 @@ def headline_table(data: BulletinData, lang: Lang, styles: Styles) -> Table:
         tr("col_ci", lang),
         tr("col_vs_previous", lang),
         tr("col_vs_last_year", lang),
+        tr("col_deff", lang),
         tr("col_n", lang),
     ]
     rows = [_headline_row(data, index, lang, styles) for index in data.indices]
-    widths = [0.36, 0.13, 0.17, 0.12, 0.12, 0.10]
+    widths = [0.30, 0.12, 0.16, 0.11, 0.11, 0.10, 0.10]
     return grid(labels, rows, [w * CONTENT_WIDTH for w in widths], styles, 1)
 
 
@@ -87,8 +88,19 @@ def _headline_row(data: BulletinData, index: IndexDefinition, lang: Lang, styles
         fmt.ci(est) if shown else fmt.DASH,
         fmt.change(published_change(data, index.id, data.periods.previous), index.kind),
         fmt.change(published_change(data, index.id, data.periods.last_year), index.kind),
+        fmt.design_effect(est) if shown else fmt.DASH,
         fmt.integer(est.n) if est else "0",
     ]
+
+
+def undefined_design_effect(data: BulletinData) -> bool:
+    """Whether the headline table shows a published estimate whose design effect is undefined."""
+    return any(
+        (est := data.estimate(index.id)) is not None
+        and est.deff is None
+        and assess(est, data.rule) is not Reliability.SUPPRESSED
+        for index in data.indices
+    )
 
 
 def township_table(data: BulletinData, index: IndexDefinition, lang: Lang, styles: Styles) -> Table:

@@ -32,34 +32,38 @@ def export(
     partials: bool = typer.Option(False, "--partials", help="Include partial interviews (with a status column)."),
     language: str = typer.Option("zh", "--lang", help="Language of the labels: zh or en."),
 ) -> None:
-    """Answers without personal data, one row per interview, with variable and value labels."""
+    """Answers without personal data, one row per interview, with the design's columns (stratum,
+    PSU, final and design weights), variable and value labels, and a codebook beside the file."""
     from reports.exports import FORMATS, PersonalDataError
     from reports.exports import export as write
-    from reports.extract import responses_frame
-    from survey.labels import value_labels, variable_labels
+    from reports.extract import design_columns, mark_not_asked, responses_frame
+    from survey.labels import missing_codes, value_labels, variable_labels
     from survey.surveys import SurveyError, survey_by_code, survey_questionnaire
     from survey.vocabulary import InterviewStatus
 
     if fmt not in FORMATS:
         raise _fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     statuses = (InterviewStatus.COMPLETE, InterviewStatus.PARTIAL) if partials else (InterviewStatus.COMPLETE,)
+    declared = fmt in DECLARES_MISSING
     sessions = open_sessions(load_settings().database_url)
     try:
         with session_scope(sessions) as session:
             round_ = survey_by_code(session, survey)
             q = survey_questionnaire(round_)
             frame = responses_frame(session, round_, q, statuses=statuses, with_status=partials)
-            frame, unweighted = _with_weights(session, round_, frame)
-        labels = {**variable_labels(q, language), "weight": WEIGHT_LABEL[language == "en"]}
-        written = write(frame, out, fmt, variable_labels=labels, value_labels=value_labels(q, language))
-    except (SurveyError, PersonalDataError, OSError) as exc:
+            frame = design_columns(session, round_, frame, language)
+            frame, unweighted = _with_weights(session, round_, mark_not_asked(frame, q) if declared else frame)
+        written = write(frame, out, fmt, variable_labels=variable_labels(q, language),
+                        value_labels=value_labels(q, language, not_asked=declared),
+                        missing=missing_codes(q, not_asked=declared), codebook=True)
+    except (SurveyError, PersonalDataError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
     console.print(f"{len(frame)} interviews → " + ", ".join(str(p) for p in written))
     if unweighted:
         console.print(f"note: no weight column: {unweighted}")
 
 
-WEIGHT_LABEL = ("最终权数", "final weight")
+DECLARES_MISSING = ("sav", "dta")  # formats with declared missing values: not-asked answers get a code
 
 
 def _with_weights(session: Session, survey: Survey, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from analysis_helpers import SPEC_DICT, margins_of, survey_frames
 
+from analysis.output import csv_rows, to_json, write_csv
 from analysis.pipeline import Options, run_analysis
 from analysis.results import COUNTY, Estimate
 from analysis.spec import parse_spec
@@ -158,3 +163,25 @@ def test_a_township_enumerated_completely_has_no_sampling_error() -> None:
         c = got[("C", index)]
         assert c.se == 0.0 and c.ci_method == "census" and c.ci_low == c.ci_high == c.estimate
         assert got[(COUNTY, index)].se > 0 and got[(COUNTY, index)].ci_method in ("logit", "t")
+
+
+@pytest.mark.parametrize("method", ["poststratify", "rake"])
+@pytest.mark.parametrize("index", [SCORE_75, SAFETY])
+def test_a_design_effect_of_answers_all_alike_is_undefined_not_zero(method: str, index: dict[str, object],
+                                                                    tmp_path: Path) -> None:
+    """s^2 = 0 makes R's deff a 0/0; after raking the score's s^2 came out as rounding noise and the
+    design effect as 0.0. Undefined is None in the result, empty in the CSV and null in the JSON."""
+    responses, cells = survey_frames(seed=2)
+    responses.loc[(responses.township == "B") & ~responses.q_safety.isin([8, 9]), "q_safety"] = 2
+    population = cells if method == "poststratify" else margins_of(cells)
+    run = run_analysis(responses, population, parse_spec({"indices": {"x": index}}), Options(by=BY, method=method))
+    b = next(e for e in run.result.estimates if e.stratum == "B")
+    assert b.estimate is not None and b.se == 0.0 and b.deff is None
+    assert next(e for e in run.result.estimates if e.stratum == "A").deff is not None
+    write_csv(run.result, tmp_path / "out.csv")
+    with (tmp_path / "out.csv").open(encoding="utf-8") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["stratum"] == "B")
+    assert row["deff"] == "" and row["estimate"] != ""
+    assert next(r for r in csv_rows(run.result) if r["stratum"] == "B")["deff"] is None
+    estimates_json = json.loads(to_json(run.result))["estimates"]
+    assert next(e for e in estimates_json if e["stratum"] == "B")["deff"] is None

@@ -55,7 +55,7 @@ def test_nothing_is_dialled_outside_windows_or_on_holidays(sessions: sessionmake
     assert all(calendar.local(t).hour >= 9 for t in starts)
 
 
-def test_quota_stops_a_township_and_every_case_gets_a_final_code(sessions: sessionmaker[Session],
+def test_quota_stops_a_township_and_its_undialled_numbers_go_back_unreleased(sessions: sessionmaker[Session],
                                                                    clock: VirtualClock) -> None:
     numbers = _campaign(sessions, clock, quotas=(2, 50), per_stratum=20)
     t01 = numbers[:20]
@@ -66,7 +66,8 @@ def test_quota_stops_a_township_and_every_case_gets_a_final_code(sessions: sessi
         t01_cases = s.scalars(select(Case).where(Case.stratum.has(code="T01"))).all()
         codes = [c.final_disposition for c in t01_cases]
         assert codes.count(aapor.COMPLETE) == 2
-        assert codes.count(aapor.QUOTA_FILLED) == 18
+        assert [c.status for c in t01_cases].count(CaseStatus.HELD) == 18
+        assert aapor.QUOTA_FILLED not in codes
         filled_at = max(c.final_at for c in t01_cases if c.final_at and c.final_disposition == aapor.COMPLETE)
         t01_ids = [c.id for c in t01_cases]
         late = s.scalar(select(func.count()).select_from(CallAttempt).where(
@@ -77,7 +78,8 @@ def test_quota_stops_a_township_and_every_case_gets_a_final_code(sessions: sessi
         assert sum(closed.finalised.values()) == 20  # the T02 cases still open
     assert report.placed > 0
     with session_scope(sessions) as s:
-        assert s.scalar(select(func.count()).select_from(Case).where(Case.final_disposition.is_(None))) == 0
+        assert s.scalar(select(func.count()).select_from(Case).where(
+            Case.status != CaseStatus.HELD, Case.final_disposition.is_(None))) == 0
         assert s.scalar(select(func.count()).select_from(CallAttempt).where(
             CallAttempt.temp_disposition.is_(None))) == 0
         assert s.scalars(select(Survey.status)).one() == "closed"
@@ -200,7 +202,8 @@ def test_a_township_filled_while_its_batch_is_dialled_gets_no_more_calls(session
     with session_scope(sessions) as s:
         assert s.scalar(select(func.count()).select_from(CallAttempt)) == 2
         codes = s.scalars(select(Case.final_disposition)).all()
-    assert (codes.count(aapor.COMPLETE), codes.count(aapor.QUOTA_FILLED)) == (2, 18)
+        held = s.scalar(select(func.count()).select_from(Case).where(Case.status == CaseStatus.HELD))
+    assert (codes.count(aapor.COMPLETE), held) == (2, 18)
 
 
 def test_provider_push_back_pauses_dialling(sessions: sessionmaker[Session], clock: VirtualClock) -> None:

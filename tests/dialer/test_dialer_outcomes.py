@@ -18,6 +18,7 @@ from dialer.outcomes import apply_result, classify
 from dialer.policy import DialPolicy
 from dialer.protocol import CallResult
 from dialer.schedule import ScheduleError
+from reports.results import dispositions_by_township
 from survey import aapor
 from survey.clock import VirtualClock
 from survey.models import AuditLog, CallAttempt, Case, DoNotCall, FollowUpTask, Interview, Survey
@@ -68,10 +69,16 @@ def test_unknown_statuses_are_rejected() -> None:
     ({"2.11": 2, "3.13": 5}, True, set(), "2.11"),
     ({"2.21": 1, "3.13": 5}, True, set(), "2.21"),
     ({"2.22": 2, "3.13": 5}, True, set(), "2.22"),
-    ({"2.30": 1}, True, set(), "2.30"),
+    ({"2.30": 1}, True, set(), "2.21"),  # handed to staff, never reached: not "other" (2.30)
+    ({"3.13": 2}, True, set(), "2.21"),  # someone answered once, the respondent never again
+    ({"2.21": 1, "2.22": 3}, True, set(), "2.21"),
+    ({"2.11": 1, "2.22": 3}, True, set(), "2.11"),
     ({"3.13": 5, "3.12": 3}, False, set(), "3.13"),
-    ({"3.12": 4, "3.13": 4}, False, set(), "3.90"),
+    ({"3.12": 4, "3.13": 4}, False, set(), "3.13"),  # a tie: no answer says more than busy
+    ({"3.13": 1, "3.12": 1, "3.16": 1, "3.90": 2}, False, set(), "3.13"),  # plurality, not majority
     ({"3.14": 3, "3.16": 1}, False, set(), "3.14"),
+    ({"3.14": 1, "3.13": 1}, False, set(), "3.14"),
+    ({"3.90": 2}, False, set(), "3.90"),  # every call's result was lost
     ({}, False, set(), "3.11"),
 ])
 def test_final_rules(temps: dict[str, int], contacted: bool, interviews: set[str], final: str) -> None:
@@ -249,13 +256,16 @@ def test_complete_fills_the_quota_but_spares_partials_and_callbacks(session: Ses
     apply_result(session, attempt.id, _end(clock, CallStatus.ANSWERED, "complete"), clock)
     session.expire_all()
     codes = [c.final_disposition for c in session.scalars(select(Case).order_by(Case.id))]
-    assert codes == ["1.1", None, None, "4.80"]
+    assert codes == ["1.1", None, None, None]
+    never_dialled = session.scalars(select(Case).order_by(Case.id)).all()[3]
+    assert never_dialled.status == CaseStatus.HELD  # unreleased: out of the case base, not 4.80
 
 
-def test_a_filled_quota_codes_only_numbers_never_dialled_as_quota_filled(session: Session,
-                                                                          clock: VirtualClock) -> None:
-    """Numbers already worked keep what their calls showed (unknown eligibility, refusal): coding
-    them 4.80 would drop them from every denominator and inflate the response rate."""
+def test_a_filled_quota_codes_worked_numbers_by_their_calls_and_unreleases_the_rest(
+        session: Session, clock: VirtualClock) -> None:
+    """Numbers already worked keep what their calls showed (unknown eligibility, refusal), numbers
+    never dialled go back to the unreleased sample: coding either 4.80 would drop them from every
+    denominator and inflate the response rate."""
     survey = make_survey(session, clock, quotas=(1,))
     add_numbers(session, survey, 4, clock.now())
     ids = session.scalars(select(Case.id).order_by(Case.id)).all()
@@ -265,7 +275,10 @@ def test_a_filled_quota_codes_only_numbers_never_dialled_as_quota_filled(session
         apply_result(session, _open_attempt(session, clock, case_id=case_id).id, end, clock)
     session.expire_all()
     codes = [c.final_disposition for c in session.scalars(select(Case).order_by(Case.id))]
-    assert codes == [aapor.NO_ANSWER, aapor.REFUSAL, aapor.COMPLETE, aapor.QUOTA_FILLED]
+    assert codes == [aapor.NO_ANSWER, aapor.REFUSAL, aapor.COMPLETE, None]
+    survey_row = session.scalars(select(Survey)).one()
+    counts = dispositions_by_township(session, survey_row)
+    assert counts == {"T01": {aapor.NO_ANSWER: 1.0, aapor.REFUSAL: 1.0, aapor.COMPLETE: 1.0}}
 
 
 def test_close_codes_every_released_case_and_settles_open_calls(session: Session, clock: VirtualClock) -> None:

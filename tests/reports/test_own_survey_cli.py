@@ -9,6 +9,8 @@ import csv
 import random
 from pathlib import Path
 
+import pandas as pd
+import pyreadstat
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -192,3 +194,91 @@ def test_survey_set_checks_the_files_and_keeps_the_old_ones_on_a_problem(url: st
     assert "indices.yaml:4: indices.safety: 'd_years' is not a question of questionnaire civic" in result.output
     with session_scope(session_factory(make_engine(url))) as session:
         assert session.scalars(select(Survey)).one().analysis_spec["indices"]["safety"]["question"] == "q_safe"
+
+
+POLICE = """  - id: q_police
+    type: single
+    when: q_safe in [3, 4]
+    label: {zh: 警务满意度, en: Policing}
+    text:
+      zh: 您对本地警务满意吗？满意请按1，不满意按2，说不清按8，不愿回答按9。
+      en: Are you satisfied with local policing? Yes 1, no 2, can't say 8, rather not say 9.
+    choices:
+      - {key: 1, code: 1, label: {zh: 满意, en: Satisfied}}
+      - {key: 2, code: 2, label: {zh: 不满意, en: Dissatisfied}}
+      - {key: 8, code: 8, label: {zh: 说不清, en: "Can't say"}, missing: true}
+      - {key: 9, code: 9, label: {zh: 拒答, en: Refused}, missing: true}
+"""
+
+
+def test_the_analysts_export_has_the_design_labels_and_declared_missing_values(url: str, tmp_path: Path) -> None:
+    """One round with a skipped question (q_police only after q_safe 3 or 4) in .sav, .dta and
+    .csv, read back: every value, the design's columns, formats, value labels and missing values."""
+    questionnaire = _edited(EXAMPLES / "questionnaire.yaml", tmp_path / "q.yaml", "  - id: d_agegrp\n",
+                            POLICE + "  - id: d_agegrp\n")
+    assert create("HW", period="2026-11", questionnaire=questionnaire).exit_code == 0
+    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
+    rng = random.Random(3)
+    with session_scope(session_factory(make_engine(url))) as session:
+        survey = session.scalars(select(Survey)).one()
+        for case in session.scalars(select(Case).order_by(Case.id)):
+            answers: dict[str, int | None] = {q: rng.choice(codes) for q, codes in ANSWERS.items()}
+            answers["q_police"] = rng.choice((1, 2, 8, 9)) if answers["q_safe"] in (3, 4) else None
+            _complete(session, survey, case, answers)
+    with session_scope(session_factory(make_engine(url))) as session:
+        given = {(a.interview_id, a.question_id): a.code for a in session.scalars(select(Answer))}
+        rows = session.execute(select(Interview.id, Interview.case_id).order_by(Interview.id)).all()
+    files = {fmt: tmp_path / f"hw.{fmt}" for fmt in ("sav", "dta", "csv")}
+    for fmt, path in files.items():
+        exported = run("export", "--survey", "HW", "--format", fmt, "--out", str(path))
+        assert exported.exit_code == 0, exported.output
+        assert path.with_name("hw.codebook.csv").exists()
+
+    sav, meta = pyreadstat.read_sav(str(files["sav"]), user_missing=True)
+    assert list(sav.columns[:8]) == ["id", "wave", "township", "township_name", "stratum", "psu", "mode", "language"]
+    assert list(sav.columns[-2:]) == ["weight", "design_weight"]
+    for (interview_id, case_id), (_i, row) in zip(rows, sav.iterrows(), strict=True):
+        assert (row["id"], row["psu"], row["stratum"]) == (interview_id, case_id, row["township"])
+        assert row["township_name"] == {"HW01": "城关镇", "HW02": "河口乡", "HW03": "东山街道"}[row["township"]]
+        for question in (*ANSWERS, "q_police"):
+            code = given.get((interview_id, question))
+            assert row[question] == (-1 if code is None else code), (interview_id, question)
+    assert set(sav["q_police"]) == {1, 2, 8, 9, -1} and 8 in set(sav["q_safe"])  # every kind of cell occurs
+    n = sav.groupby("township")["id"].count()
+    totals = {"HW01": 24000, "HW02": 9500, "HW03": 31000}
+    assert sav["design_weight"].tolist() == pytest.approx([totals[t] / n[t] for t in sav["township"]])
+    assert sav.groupby("township")["weight"].sum().to_dict() == pytest.approx(totals)
+    assert meta.missing_ranges == {
+        "q_safe": [{"lo": 8.0, "hi": 8.0}], "q_service": [{"lo": 8.0, "hi": 8.0}],
+        "q_police": [{"lo": 8.0, "hi": 8.0}, {"lo": 9.0, "hi": 9.0}, {"lo": -1.0, "hi": -1.0}]}
+    formats = meta.original_variable_types
+    assert (formats["q_safe"], formats["q_police"], formats["d_sex"], formats["consent"]) == ("F1.0", "F2.0", "F1.0",
+                                                                                              "F1.0")
+    assert formats["id"] == "F2.0" and formats["psu"] == "F2.0"
+    assert meta.variable_value_labels["q_police"] == {1.0: "满意", 2.0: "不满意", 8.0: "说不清", 9.0: "拒答",
+                                                      -1.0: "未问（跳答）"}
+    assert meta.column_names_to_labels["psu"] == "初级抽样单位（样本号码编号）"
+    plain, _ = pyreadstat.read_sav(str(files["sav"]))  # declared missing read as missing
+    assert plain["q_police"].isna().tolist() == (~sav["q_police"].isin([1, 2])).tolist()
+
+    dta, dmeta = pyreadstat.read_dta(str(files["dta"]), user_missing=True)
+    letters = {8: "a", 9: "b", -1: "c"}
+    assert dta["q_police"].tolist() == [letters.get(int(c), int(c)) for c in sav["q_police"]]
+    assert dta["q_safe"].tolist() == [{8: "a"}.get(int(c), int(c)) for c in sav["q_safe"]]
+    assert dmeta.missing_user_values == {"q_safe": ["a"], "q_service": ["a"], "q_police": ["a", "b", "c"]}
+    assert dmeta.variable_value_labels["q_police"] == {1: "满意", 2: "不满意", "a": "说不清", "b": "拒答",
+                                                       "c": "未问（跳答）"}
+    assert (dmeta.original_variable_types["q_safe"], dmeta.original_variable_types["id"]) == ("%1.0f", "%2.0f")
+    pd.testing.assert_series_equal(dta["weight"], sav["weight"])
+
+    with files["csv"].open(encoding="utf-8-sig") as fh:
+        table = list(csv.DictReader(fh))
+    assert [r["q_police"] for r in table] == ["" if c == -1 else str(int(c)) for c in sav["q_police"]]
+    assert [r["psu"] for r in table] == [str(case_id) for _i, case_id in rows]
+    book = pd.read_csv(files["csv"].with_name("hw.codebook.csv"), encoding="utf-8-sig", dtype=str,
+                       keep_default_na=False)
+    assert set(book["variable"]) == set(table[0])
+    police = book[book["variable"] == "q_police"]
+    assert police[["code", "value_label", "missing"]].values.tolist() == [
+        ["1", "满意", ""], ["2", "不满意", ""], ["8", "说不清", "yes"], ["9", "拒答", "yes"]]
+    assert book.set_index("variable").loc["design_weight", "label"] == "设计权数（N_h/n_h）"

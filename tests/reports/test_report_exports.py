@@ -12,6 +12,9 @@ import pytest
 from reports.aggregates import aggregate_table
 from reports.bulletin_data import BulletinData
 from reports.exports import PersonalDataError, check_no_personal_data, export
+from reports.extract import mark_not_asked
+from survey.labels import NOT_ASKED, missing_codes
+from survey.questionnaire.loader import loads
 
 VARIABLE_LABELS = {
     "id": "受访者编号",
@@ -128,3 +131,52 @@ def test_aggregate_table_applies_the_publication_rule(sample: BulletinData, tmp_
     back, meta = pyreadstat.read_sav(str(path))
     pd.testing.assert_frame_equal(back, table, check_dtype=False)
     assert meta.variable_value_labels["reliability"][3.0] == "样本量不足，不发布"
+
+
+ROUTED = """
+id: routed
+version: "1"
+title: {zh: 跳答, en: Routing}
+languages: [zh]
+settings: {consent: not_required}
+questions:
+  - id: q_any
+    type: yesno
+    text: {zh: 有没有？}
+    choices:
+      - {key: 1, code: 1, label: {zh: 有}, goto: q_last}
+      - {key: 2, code: 2, label: {zh: 没有}}
+  - id: q_what
+    type: multiple
+    text: {zh: 哪些？}
+    choices:
+      - {key: 1, code: 1, label: {zh: 甲}}
+      - {key: 2, code: 2, label: {zh: 乙}}
+  - id: q_why
+    type: single
+    when: q_what == [2]
+    text: {zh: 为什么？}
+    choices:
+      - {key: 1, code: 1, label: {zh: 因为}}
+      - {key: 9, code: 9, label: {zh: 拒答}, missing: true}
+  - id: q_last
+    type: single
+    text: {zh: 最后}
+    choices:
+      - {key: 1, code: 1, label: {zh: 好}}
+"""
+
+
+def test_not_asked_follows_goto_and_when_and_leaves_unanswered_questions_blank() -> None:
+    q = loads(ROUTED)
+    frame = pd.DataFrame({
+        "q_any": [1, 2, 2, 2], "q_what_1": [None, 1, 0, None], "q_what_2": [None, 0, 1, None],
+        "q_why": [None, None, 9, None], "q_last": [1, 1, 1, None],
+    })  # fmt: skip
+    marked = mark_not_asked(frame, q)
+    assert marked["q_what_1"].tolist()[:2] == [NOT_ASKED, 1]  # goto q_last passed over q_what
+    assert marked["q_why"].tolist()[:3] == [NOT_ASKED, NOT_ASKED, 9]  # row 2: when q_what == [2] was false
+    # no answer to q_what: blank, not "not asked"; q_why, asked only after q_what == [2], was not asked
+    assert marked.iloc[3].isna().tolist() == [False, True, True, False, True]
+    assert missing_codes(q, not_asked=True) == {"q_what_1": [NOT_ASKED], "q_what_2": [NOT_ASKED],
+                                                "q_why": [9, NOT_ASKED]}

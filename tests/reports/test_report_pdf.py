@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from report_helpers import Rendered, render
 
 from reports.bulletin import render_issue
-from reports.bulletin_data import BulletinData
+from reports.bulletin_data import BulletinData, Lang
 from reports.concerns import tally
 from reports.fonts import has_glyph
 from reports.methods import methods_items
@@ -180,7 +180,7 @@ def test_tiny_county_edge_cases(tiny: BulletinData, tiny_zh: Rendered) -> None:
     assert "只有一期数据，暂无走势。" in text
     assert "本期无群众反映问题记录。" in text
     assert "各乡镇政法机关执法满意度" not in text  # one index only
-    assert line_starting(tiny_zh, "公众安全感（%）").endswith("— — 160")  # no previous, no year-ago figure
+    assert line_starting(tiny_zh, "公众安全感（%）").endswith("— — 1.20 160")  # no previous, no year-ago figure
     assert line_starting(tiny_zh, "— — — 丙镇") == "— — — 丙镇 — — — 0"  # no completes at all
     assert re.search(r"1 1–2 — 甲镇 92\.3% ", text)
     assert re.search(r"2 1–2 — 乙乡 81\.2%※ ", text)
@@ -207,3 +207,19 @@ def test_the_rank_note_makes_no_claim_about_overlapping_intervals(sample_zh: Ren
     assert "区间重叠的乡镇之间差异不显著" not in zh and "ranges overlap are not distinguishable" not in en
     assert "“无显著差异”只表示未能显示出差异" in zh and "logit" in zh and "Holm" in zh
     assert "Not shown to differ" in en
+
+
+def test_an_undefined_design_effect_is_a_dash_with_a_footnote(tiny: BulletinData, tiny_zh: Rendered) -> None:
+    """Every answer alike: the design effect is 0/0, printed "—" and explained, never 0.00."""
+    row = line_starting(tiny_zh, f"{tiny.indices[0].name.zh}（")
+    assert row.split()[-2:] == ["1.20", "160"] and "设计效应为“—”" not in tiny_zh.text
+    county = tiny.estimates[0]
+    alike = replace(tiny, estimates=(replace(county, deff=None), *tiny.estimates[1:]))
+    cases: tuple[tuple[Lang, str, str], ...] = (
+        ("zh", "设计效应为“—”：无法计算", f"{tiny.indices[0].name.zh}（"),
+        ("en", "Design effect “—”: not defined", f"{tiny.indices[0].name.en} ("))
+    for lang, note, label in cases:
+        rendered = render(alike, lang)
+        row = line_starting(rendered, label)
+        assert row.split()[-2:] == ["—", "160"], row
+        assert note in " ".join(rendered.lines())
