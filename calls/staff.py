@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from calls.callbacks import agree_callback
 from calls.interviews import InterviewSession, open_interview
 from dialer.cases import DIALABLE
-from dialer.followup import open_tasks
+from dialer.followup import OUTLIVE_ROUND, open_tasks
 from dialer.outcomes import Applied, apply_result
 from dialer.protocol import CallResult
 from ivr.engine import Answered, Digits, HangUp, Phase, RecordingDone, Step
@@ -25,7 +25,7 @@ from office import concerns
 from survey import audit
 from survey.clock import Clock
 from survey.errors import Refused
-from survey.models import Answer, CallAttempt, Case, Concern, DoNotCall, FollowUpTask, Interview
+from survey.models import Answer, CallAttempt, Case, Concern, DoNotCall, FollowUpTask, Interview, Survey
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
 from survey.vocabulary import (
@@ -35,6 +35,7 @@ from survey.vocabulary import (
     CaseStatus,
     InterviewMode,
     InterviewStatus,
+    SurveyStatus,
     TaskKind,
     TaskStatus,
 )
@@ -96,12 +97,18 @@ def claim_next(session: Session, staff: Staff, clock: Clock,
 
 
 def _obsolete(session: Session, task: FollowUpTask) -> bool:
-    """A task whose case was finalised meanwhile (a revisit is about a concern, not the case),
-    or whose number has asked never to be called again."""
+    """A task whose number has asked never to be called again, or whose case was finalised
+    meanwhile; except a revisit (it is about a concern, not the case) and a staff callback of a
+    closed round (closing coded the case; the promise to call stands)."""
     case = task.case
     if session.get(DoNotCall, case.contact.number_hash) is not None:
         return True
-    return task.kind != TaskKind.REVISIT and case.status == CaseStatus.FINAL
+    if task.kind == TaskKind.REVISIT:
+        return False
+    if task.kind in OUTLIVE_ROUND and session.scalar(select(Survey.status).where(
+            Survey.id == task.survey_id)) == SurveyStatus.CLOSED:
+        return False
+    return case.status == CaseStatus.FINAL
 
 
 def _open_attempt(session: Session, task: FollowUpTask, staff: Staff, channel: str, now: datetime) -> None:

@@ -1,7 +1,9 @@
 """Closing a survey round: every released case gets its final AAPOR code.
 
 Calls still open are settled first (as ``unknown``, or by their interview), then the final rules
-of :mod:`dialer.final_codes` code every open case. Cases of replicates that were never released stay
+of :mod:`dialer.final_codes` code every open case. The round's unfinished staff tasks are
+cancelled, except revisits and staff callbacks, which outlive it (:mod:`dialer.followup`); a call
+made on one later is recorded but does not change the round's final codes. Cases of replicates that were never released stay
 without a code: AAPOR leaves unreleased sample out of the case base altogether.
 """
 
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from dialer.cases import OPEN
 from dialer.final_codes import finalise_by_rules
+from dialer.followup import OUTLIVE_ROUND, UNFINISHED
 from dialer.leases import evidence
 from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
@@ -39,7 +42,8 @@ def close_survey(session: Session, survey: Survey, clock: Clock) -> CloseReport:
     cases = session.scalars(select(Case).where(Case.survey_id == survey.id, Case.status.in_(OPEN))).all()
     coded = finalise_by_rules(session, cases, now)
     tasks = session.scalars(select(FollowUpTask).where(
-        FollowUpTask.survey_id == survey.id, FollowUpTask.status.in_((TaskStatus.OPEN, TaskStatus.IN_PROGRESS)))).all()
+        FollowUpTask.survey_id == survey.id, FollowUpTask.status.in_(UNFINISHED),
+        FollowUpTask.kind.not_in(OUTLIVE_ROUND))).all()
     for task in tasks:
         task.status, task.closed_at = TaskStatus.CANCELLED, now
         task.note = (task.note + " (survey closed)").strip()

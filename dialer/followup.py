@@ -3,6 +3,10 @@
 A case has at most one unfinished task of each kind that stands for "someone should call this
 resident" (an operator request, a revisit), so the IVR's request and the dialer's reading of the
 call's result, or two concerns resolved one after the other, give one task, not two.
+
+Revisits (回访) and callbacks a staff member agreed with a resident outlive the survey round that
+made them: they are promises to a resident, not sample work, so closing the round keeps them and
+the queue lists them whatever the survey's status.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from survey.vocabulary import SurveyStatus, TaskKind, TaskStatus
 
 PRIORITY = {TaskKind.OPERATOR: 10, TaskKind.PARTIAL: 5, TaskKind.REVISIT: 5}
 ONE_AT_A_TIME = (TaskKind.OPERATOR, TaskKind.REVISIT)
+OUTLIVE_ROUND = (TaskKind.REVISIT, TaskKind.CALLBACK)
 UNFINISHED = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS)
 
 
@@ -50,7 +55,9 @@ def _ordered(query: Select[FollowUpTask]) -> Select[FollowUpTask]:
 
 
 def open_tasks(user_id: int) -> Select[FollowUpTask]:
-    """Open tasks of active surveys that ``user_id`` may take, most urgent first."""
+    """Open tasks that ``user_id`` may take, most urgent first: those of active surveys, and
+    revisits and staff callbacks whatever their survey's status."""
     return _ordered(select(FollowUpTask).join(Survey, Survey.id == FollowUpTask.survey_id).where(
-        FollowUpTask.status == TaskStatus.OPEN, Survey.status == SurveyStatus.ACTIVE,
+        FollowUpTask.status == TaskStatus.OPEN,
+        or_(Survey.status == SurveyStatus.ACTIVE, FollowUpTask.kind.in_(OUTLIVE_ROUND)),
         or_(FollowUpTask.assigned_to.is_(None), FollowUpTask.assigned_to == user_id)))
