@@ -3,8 +3,9 @@
 Urgency: a callback whose promised time has come, then a resident waiting for a person (operator
 request), then interviews to finish (partial), revisits of resolved concerns (回访), door-to-door
 visits, and last refusal conversion; within a kind the task's priority, then the oldest due time.
-Only tasks of active surveys (and revisits and staff callbacks, which outlive their round) that are due now, and either unassigned or assigned to this
-interviewer, can be taken; the rest are listed as upcoming.
+Only tasks of active surveys (and revisits and staff callbacks, which outlive their round) that
+are due now, and either unassigned or assigned to this interviewer, can be taken; the rest are
+listed as upcoming.
 """
 
 from __future__ import annotations
