@@ -149,6 +149,8 @@ def _retry(r: RetryPolicy) -> dict[str, Any]:
     return {"max_attempts": r.max_attempts, "max_per_daypart": r.max_per_daypart, "max_per_day": r.max_per_day,
             "callback_grace": r.callback_grace, "horizon_days": r.horizon_days,
             "release_open_per_remaining": _number(r.release_open_per_remaining),
+            "staff_partials": r.staff_partials,
+            "refusal_conversion_hours": None if r.refusal_conversion_hours is None else _number(r.refusal_conversion_hours),
             "rules": {k: {"delay_minutes": _minutes(v.delay), "rotate": v.rotate} for k, v in r.rules.items()},
             "dayparts": [{"name": d.name, "days": d.days, "hours": _ranges([d.hours])[0]} for d in r.dayparts]}
 

@@ -12,13 +12,19 @@ Conventions decided here:
   (2.11) that is retried in another day-part; an explicit refusal is final.
 * The engine's ``partial`` (dropped part-way, resumable) is 1.2 and is redialled to resume; the
   engine decides what counts as enough answers for a partial.
+* What goes to staff (console tasks, :func:`dialer.followup.open_task`) is decided here, for
+  every channel: an operator request at once; and a case out of attempts whose final code would
+  be 1.2 (partial) or 2.11 (soft refusals: hang-ups in the introduction; an explicit refusal is
+  final at once) goes to staff once instead, if the survey's ``retry_policy`` says so
+  (``staff_partials``, ``refusal_conversion_hours``; both on by default): a partial to finish in
+  CATI now, a refusal to convert after the cooling-off delay. A second time the case is final.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, Update, bindparam, func, select
@@ -34,7 +40,7 @@ from dialer.quotas import fill_if_met
 from dialer.schedule import ScheduleError, clamp_to_window, next_attempt
 from survey import aapor as A
 from survey.clock import Clock
-from survey.models import CallAttempt, Case, Contact, Interview, Survey
+from survey.models import CallAttempt, Case, Contact, FollowUpTask, Interview, Survey
 from survey.vocabulary import (
     ATTEMPT_ENDED,
     CALL_STATUSES,
@@ -267,9 +273,7 @@ class _Settlement:
             if outcome.action == Action.OPT_OUT:
                 self.opted_out.append(case)
         elif outcome.action == Action.FOLLOW_UP:
-            release(case)
-            case.status = CaseStatus.FOLLOW_UP
-            case.next_attempt_at = None
+            _with_staff(case)
             self.to_staff.append(case)
         elif not self._retry(case, attempt, result, outcome):
             self.exhausted.append((len(self.applied), case))
@@ -305,7 +309,9 @@ class _Settlement:
         if self.exhausted:
             views = summaries(s, [case for _i, case in self.exhausted])  # every attempt's code is written
             for i, case in self.exhausted:
-                finalise(case, resolve_final(views[case.id]), self.now)
+                code = resolve_final(views[case.id])
+                if not self._second_chance(case, code):
+                    finalise(case, code, self.now)
                 done = self.applied[i]
                 assert done is not None
                 self.applied[i] = _applied(done.attempt_id, done.temp, case)
@@ -315,9 +321,26 @@ class _Settlement:
             assert number_hash is not None  # a foreign key
             add_to_dnc(s, number_hash, "ivr_opt_out", case.survey_id, now=self.now)
         for case in self.to_staff:
-            _hand_to_staff(s, case, self.now)
+            _hand_to_staff(s, case, TaskKind.OPERATOR, self.now)
         if self.completes:
             fill_if_met(s, self.completes, self.now)
+
+    def _second_chance(self, case: _Case, code: str) -> bool:
+        """Hand a case out of attempts to staff instead of finalising it with ``code``, once per
+        case and kind (see the module's conventions); False when it is final."""
+        retry = self.policy(case.survey_id).retry
+        if code == A.PARTIAL and retry.staff_partials:
+            kind, due = TaskKind.PARTIAL, self.now
+        elif code == A.REFUSAL and retry.refusal_conversion_hours is not None:
+            kind, due = TaskKind.REFUSAL_CONVERSION, self.now + timedelta(hours=retry.refusal_conversion_hours)
+        else:
+            return False
+        if self.session.scalar(select(FollowUpTask.id).where(
+                FollowUpTask.case_id == case.id, FollowUpTask.kind == kind).limit(1)) is not None:
+            return False
+        _with_staff(case)
+        _hand_to_staff(self.session, case, kind, self.now, due)
+        return True
 
 
 def _applied(attempt_id: int, temp: str, case: _Case) -> Applied:
@@ -385,7 +408,22 @@ def _write(session: Session, statement: Update, columns: tuple[str, ...], rows: 
     return [p["row_id"] for p in params]
 
 
-def _hand_to_staff(session: Session, case: _Case, now: datetime) -> None:
+def _with_staff(case: _Case) -> None:
+    """The case waits for staff: the dialer keeps off it."""
+    release(case)
+    case.status = CaseStatus.FOLLOW_UP
+    case.next_attempt_at = None
+
+
+_TASK_NOTES = {
+    TaskKind.OPERATOR: "resident asked for a person during the IVR interview",
+    TaskKind.PARTIAL: "the interview stopped part-way and the dialer's attempts are used up: finish it in CATI",
+    TaskKind.REFUSAL_CONVERSION: "the resident hung up in the introduction until the attempts ran out: "
+                                 "one conversion call",
+}
+
+
+def _hand_to_staff(session: Session, case: _Case, kind: TaskKind, now: datetime, due_at: datetime | None = None) -> None:
     interview_id = session.scalar(select(func.max(Interview.id)).where(Interview.case_id == case.id))
-    open_task(session, survey_id=case.survey_id, case_id=case.id, kind=TaskKind.OPERATOR, now=now,
-              interview_id=interview_id, note="resident asked for a person during the IVR interview")
+    open_task(session, survey_id=case.survey_id, case_id=case.id, kind=kind, now=now, due_at=due_at,
+              interview_id=interview_id, note=_TASK_NOTES[kind])

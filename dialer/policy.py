@@ -23,6 +23,9 @@ errors (a typo must not silently fall back to a default). Times are local wall t
      "horizon_days": 14,          # how far ahead a retry is looked for
      "release_open_per_remaining": 8,   # next replicate once all released numbers were dialled
                                         # and open cases < 8 x remaining quota
+     "staff_partials": true,              # a partial out of attempts goes to staff to finish in CATI
+     "refusal_conversion_hours": 48,      # a soft refusal out of attempts goes to staff this much
+                                          # later for one conversion call (null: never)
      "rules": {"busy": {"delay_minutes": 15, "rotate": "none"}, ...},   # see RULE_KEYS
      "dayparts": [{"name": "wd_early", "days": "weekday", "hours": "18:00-19:45"}, ...]}
 
@@ -89,6 +92,8 @@ DEFAULT_RULES: Mapping[str, RetryRule] = {
     "hangup": RetryRule(timedelta(days=1), "least"),
 }
 
+REFUSAL_CONVERSION_HOURS = 48.0  # a day for the resident to cool off, and a day of other calls
+
 DEFAULT_DAYPARTS: tuple[Daypart, ...] = (
     Daypart("wd_daytime", "weekday", TimeRange(0, 18 * 60)),
     Daypart("wd_early", "weekday", TimeRange(18 * 60, 19 * 60 + 45)),
@@ -107,6 +112,8 @@ class RetryPolicy:
     callback_grace: int = 2
     horizon_days: int = 14
     release_open_per_remaining: float = 8.0
+    staff_partials: bool = True
+    refusal_conversion_hours: float | None = REFUSAL_CONVERSION_HOURS  # None: no refusal conversion
     rules: Mapping[str, RetryRule] = field(default_factory=lambda: dict(DEFAULT_RULES))
     dayparts: tuple[Daypart, ...] = DEFAULT_DAYPARTS
 
@@ -343,9 +350,18 @@ def parse_retry(data: Mapping[str, Any]) -> RetryPolicy:
         callback_grace=r.integer("callback_grace", base.callback_grace),
         horizon_days=r.integer("horizon_days", base.horizon_days, 1),
         release_open_per_remaining=r.number("release_open_per_remaining", base.release_open_per_remaining),
+        staff_partials=r.flag("staff_partials", base.staff_partials),
+        refusal_conversion_hours=_optional_hours(r, "refusal_conversion_hours", REFUSAL_CONVERSION_HOURS),
         rules=rules, dayparts=dayparts)
     r.done()
     return policy
+
+
+def _optional_hours(r: _Reader, key: str, default: float) -> float | None:
+    """A number of hours, or null to turn off what it times."""
+    if r.has(key) and r.raw(key) is None:
+        return None
+    return r.number(key, default)
 
 
 def _rule(data: Any, path: str, default: RetryRule) -> RetryRule:
