@@ -9,8 +9,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from web_support import only_due
 
-from survey.models import Answer, AuditLog, CallAttempt, Case, FollowUpTask, Interview
-from survey.vocabulary import CaseStatus, InterviewStatus, TaskKind, TaskStatus
+from dialer.close import close_survey
+from survey.models import Answer, AuditLog, CallAttempt, Case, FollowUpTask, Interview, Survey
+from survey.vocabulary import CaseStatus, InterviewStatus, SurveyStatus, TaskKind, TaskStatus
 from web.demo_data import PARTIAL_RESUMES_AT
 
 FINISH = ["2", "1", "2", "1", "3", "2", "2", "1", "2", "35#"]  # q_trend ... d_years, no suggestion
@@ -174,3 +175,26 @@ def test_the_operator_key_is_an_entry_in_the_console_never_an_operator_request(w
         assert interview.status == InterviewStatus.IN_PROGRESS
         assert not s.scalars(select(FollowUpTask).where(FollowUpTask.case_id == demo.partial_case_id,
                                                         FollowUpTask.kind == TaskKind.OPERATOR)).all()
+
+
+def test_revisits_and_staff_callbacks_outlive_the_closed_round(web, login) -> None:  # type: ignore[no-untyped-def]
+    """Closing the round cancels its sample work (an operator request) but keeps the promises made
+    to residents: the callback and the revisit (回访) stay in the queue and can be taken."""
+    demo = web.demo
+    with web.sessions() as s:
+        revisit = s.scalars(select(FollowUpTask.id).where(FollowUpTask.kind == TaskKind.REVISIT,
+                                                          FollowUpTask.status == TaskStatus.OPEN)).one()
+    callback, operator = demo.tasks[TaskKind.CALLBACK][0], demo.tasks[TaskKind.OPERATOR][0]
+    only_due(web.sessions, revisit, callback, operator)
+    with web.sessions.begin() as s:
+        close_survey(s, s.get(Survey, demo.survey_id), web.clock)
+    with web.sessions() as s:
+        assert s.get(Survey, demo.survey_id).status == SurveyStatus.CLOSED
+        assert [s.get(FollowUpTask, t).status for t in (revisit, callback, operator)] == [
+            TaskStatus.OPEN, TaskStatus.OPEN, TaskStatus.CANCELLED]
+    web.clock.advance(timedelta(minutes=1))
+    c = login("interviewer")
+    assert c.post("/console/next").headers["Location"].endswith(f"/console/task/{callback}")
+    c.post(f"/console/task/{callback}/disposition", {"outcome": "no_answer"})
+    assert c.post("/console/next").headers["Location"].endswith(f"/console/task/{revisit}")
+    assert "邻居长期占用楼道" in c.text(f"/console/task/{revisit}")
