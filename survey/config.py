@@ -145,7 +145,8 @@ def _file_errors(path: Path, errors: list[ErrorDetails]) -> str:
 
 
 def _overlay_environment(base: Settings, env: dict[str, str]) -> Settings:
-    given: dict[str, Any] = {f.name: env[_env_name(f.name)] for f in dataclasses.fields(Settings) if _env_name(f.name) in env}
+    names = {f.name: _env_name(f.name) for f in dataclasses.fields(Settings)}
+    given: dict[str, Any] = {key: env[name] for key, name in names.items() if name in env}
     try:
         return dataclasses.replace(base, **given)
     except ValidationError as exc:
