@@ -2,21 +2,34 @@
 
 Environment variables win over the file named by ``MINYI_CONFIG`` (TOML with the same keys in
 lower case, e.g. ``database_url = "postgresql+psycopg://..."``).
+
+pydantic checks both sources, each on its own so that an error names where the value came from:
+the file strictly (TOML has numbers, so ``twilio_cps = "2"`` is a mistake), the environment
+leniently (every variable is a string; ``TWILIO_CPS=2`` is a number). A bad value is a
+:class:`~survey.errors.Refused`, which the command line prints as one line before exiting 2.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import tomllib
-from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Annotated, Any, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.dataclasses import dataclass
+from pydantic_core import ErrorDetails
+
+from survey.errors import Refused
 
 # The session key when MINYI_SECRET_KEY is not set. It is in the public source, so anyone can sign
 # a session with it: `minyi web` uses it on a loopback address only (web/startup.py).
 DEVELOPMENT_SECRET_KEY = "dev-insecure-change-me"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Settings:
     database_url: str = "sqlite:///minyi.db"
     secret_key: str = DEVELOPMENT_SECRET_KEY
@@ -28,7 +41,7 @@ class Settings:
     twilio_from: str = ""
     twilio_api_base_url: str = "https://api.twilio.com"
     twilio_operator_number: str = ""
-    twilio_cps: float = 1.0
+    twilio_cps: Annotated[float, Field(allow_inf_nan=False)] = 1.0  # the Twilio channel refuses 0 or less
     twilio_voice_zh: str = "Polly.Zhiyu-Neural"  # <Say> voice for prompts with no recording
     twilio_voice_en: str = "Polly.Joanna-Neural"
     ari_url: str = "http://127.0.0.1:8088"
@@ -41,7 +54,8 @@ class Settings:
     recordings_dir: str = "recordings"
     prompts_dir: str = "prompts"
     centre_name: str = "县社情民意调查中心"
-    trusted_proxies: int = 0  # reverse proxies in front of `minyi web` whose X-Forwarded-* headers count
+    # reverse proxies in front of `minyi web` whose X-Forwarded-* headers count
+    trusted_proxies: Annotated[int, Field(ge=0)] = 0
     ratelimit_storage: str = "memory://"  # e.g. redis://127.0.0.1:6379 to share the login limit between workers
     simulated_rehearsal: str = ""  # a rehearsal file for the simulated channel (docs/rehearsal.md)
 
@@ -63,6 +77,18 @@ _ENV_NAMES = {
     "simulated_rehearsal": "MINYI_SIMULATED_REHEARSAL",
 }
 
+# What a pydantic error type means, in the words of the messages below; others keep pydantic's.
+_REASONS = {
+    "float_parsing": "not a number",
+    "float_type": "not a number",
+    "finite_number": "not a finite number",
+    "int_parsing": "not a whole number",
+    "int_from_float": "not a whole number",
+    "int_type": "not a whole number",
+    "string_type": "not a string",
+    "greater_than_equal": "must be {ge:g} or more",
+}
+
 
 def _env_name(key: str) -> str:
     return _ENV_NAMES.get(key, key.upper())
@@ -75,27 +101,57 @@ def _mask_url(url: str) -> str:
     return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
-def _number(name: str, value: str, kind: str) -> float | int:
-    try:
-        return int(value) if kind == "int" else float(value)
-    except ValueError:
-        raise ValueError(f"{name}={value!r}: not {'a whole number' if kind == 'int' else 'a number'}") from None
+def _reason(error: ErrorDetails) -> str:
+    reason = _REASONS.get(error["type"])
+    return reason.format(**error.get("ctx", {})) if reason else error["msg"]
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Settings from ``MINYI_CONFIG`` (if set) overlaid with the environment."""
     env = dict(os.environ if env is None else env)
-    values: dict[str, object] = {}
     config_file = env.get("MINYI_CONFIG")
-    if config_file:
-        with Path(config_file).open("rb") as fh:
-            values.update(tomllib.load(fh))
-    for f in fields(Settings):
-        name = _env_name(f.name)
-        if name in env:
-            values[f.name] = _number(name, env[name], f.type) if f.type in ("float", "int") else env[name]
-    known = {f.name for f in fields(Settings)}
-    unknown = sorted(set(values) - known)
+    return _overlay_environment(_from_file(Path(config_file)) if config_file else Settings(), env)
+
+
+def _from_file(path: Path) -> Settings:
+    try:
+        with path.open("rb") as fh:
+            values = tomllib.load(fh)
+    except OSError as exc:
+        raise Refused(f"MINYI_CONFIG={str(path)!r}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise Refused(f"{path}: not TOML: {exc}") from None
+    try:
+        return Settings(**_strict_file_model().model_validate(values).model_dump())
+    except ValidationError as exc:
+        raise Refused(_file_errors(path, exc.errors())) from None
+
+
+@functools.cache
+def _strict_file_model() -> type[BaseModel]:
+    """A model with the fields of :class:`Settings` that accepts no string for a number nor a
+    number for a string (a pydantic dataclass can only be validated strictly from an instance)."""
+    hints = get_type_hints(Settings, include_extras=True)
+    fields: dict[str, Any] = {f.name: (hints[f.name], f.default) for f in dataclasses.fields(Settings)}
+    return create_model("SettingsFile", __config__=ConfigDict(strict=True, extra="forbid"), **fields)
+
+
+def _file_errors(path: Path, errors: list[ErrorDetails]) -> str:
+    unknown = [str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden"]
+    problems = [f"{e['loc'][0]}: {_reason(e)}" for e in errors if e["type"] != "extra_forbidden"]
     if unknown:
-        raise ValueError(f"{config_file}: unknown setting(s) {', '.join(unknown)}")
-    return Settings(**values)  # type: ignore[arg-type]
+        problems.insert(0, f"unknown setting(s) {', '.join(unknown)}")
+    return f"{path}: " + "; ".join(problems)
+
+
+def _overlay_environment(base: Settings, env: dict[str, str]) -> Settings:
+    names = {f.name: _env_name(f.name) for f in dataclasses.fields(Settings)}
+    given: dict[str, Any] = {key: env[name] for key, name in names.items() if name in env}
+    try:
+        return dataclasses.replace(base, **given)
+    except ValidationError as exc:
+        raise Refused("; ".join(_env_error(e) for e in exc.errors())) from None
+
+
+def _env_error(error: ErrorDetails) -> str:
+    return f"{_env_name(str(error['loc'][0]))}={error['input']!r}: {_reason(error)}"
