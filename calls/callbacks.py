@@ -19,7 +19,7 @@ from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from dialer.cases import book_callback as schedule
+from dialer.cases import schedule_callback
 from dialer.followup import open_task
 from dialer.policy import DialPolicy
 from dialer.schedule import ScheduleError, callback_time, clamp_to_window
@@ -77,7 +77,7 @@ def set_callback(session: Session, case: Case, when: datetime, user: User | None
     if case.status == CaseStatus.LEASED:
         case.callback_at = booked
     else:
-        schedule(case, booked, now)
+        schedule_callback(case, booked, now)
     session.add(AuditLog(at=now, user_id=user.id if user else None, action="callback_set", entity="case",
                          entity_id=str(case.id), before=before,
                          after={"status": case.status, "callback_at": _iso(booked)}))

@@ -156,8 +156,7 @@ class InterviewSession:
 
     def _write_pending(self, *_flush: object) -> None:
         """Write the answers given since the last flush with one statement (Core: an interview
-        gives many answers), and the case's language
-        when the case is not loaded here. It runs after every flush of the session, and every
+        gives many answers), and the case's language when the case is not loaded here. It runs after every flush of the session, and every
         event changes the interview, so the flush that stores the interview's state (and inserts
         a new interview) is followed by its answers, in the same transaction."""
         if self._case_language is not None:

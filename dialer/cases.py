@@ -76,7 +76,8 @@ def reschedule(case: CaseState, when: datetime, now: datetime) -> None:
     case.updated_at = now
 
 
-def book_callback(case: CaseState, when: datetime, now: datetime) -> None:
+def schedule_callback(case: CaseState, when: datetime, now: datetime) -> None:
+    """The case waits for its callback: the dialer calls it at ``when`` before other work."""
     release(case)
     case.status = CaseStatus.CALLBACK
     case.callback_at = when

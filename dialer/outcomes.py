@@ -30,7 +30,7 @@ from typing import cast
 from sqlalchemy import Table, Update, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from dialer.cases import book_callback, case_history, finalise, forget, release, reschedule
+from dialer.cases import case_history, finalise, forget, release, reschedule, schedule_callback
 from dialer.dnc import add_to_dnc
 from dialer.final_codes import NEVER_AVAILABLE, resolve_final, summaries
 from dialer.followup import open_task
@@ -284,7 +284,7 @@ class _Settlement:
         after = max(self.now, result.ended_at)
         callback = _callback_wanted(case, attempt, result, policy, after)
         if callback is not None:
-            book_callback(case, callback, self.now)
+            schedule_callback(case, callback, self.now)
             return True
         assert outcome.rule is not None
         starts = [self.recorded[i].started_at if i in self.recorded else start for i, start in self.history[case.id]]

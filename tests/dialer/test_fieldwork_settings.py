@@ -9,12 +9,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cli_support import run, upgraded_database
 from sqlalchemy import select
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from dialer import fieldwork
 from dialer.policy import DialPolicy, PolicyError
-from minyi.cli import app
 from survey.db import make_engine, session_factory, session_scope
 from survey.models import AuditLog, Survey
 
@@ -68,18 +68,7 @@ def test_a_yaml_error_names_the_line() -> None:
 
 @pytest.fixture
 def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    database = f"sqlite:///{tmp_path}/minyi.db"
-    monkeypatch.setenv("MINYI_DATABASE_URL", database)
-    monkeypatch.setenv("MINYI_SECRET_KEY", "test-secret")
-    assert run("db", "upgrade").exit_code == 0
-    return database
-
-
-def run(*args: str) -> Result:
-    result = CliRunner().invoke(app, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    return result
+    return upgraded_database(tmp_path, monkeypatch)
 
 
 def create(code: str, *extra: str) -> Result:

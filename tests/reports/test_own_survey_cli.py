@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pyreadstat
 import pytest
+from cli_support import run, upgraded_database
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from minyi.cli import app
 from survey.db import make_engine, session_factory, session_scope
 from survey.models import Answer, Case, Interview, Survey
 from survey.vocabulary import CaseStatus, InterviewStatus
@@ -29,18 +29,7 @@ ANSWERS = {"consent": (1,), "q_safe": (1, 2, 2, 3, 4, 8), "q_service": (1, 2, 3,
 @pytest.fixture
 def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """An empty database named by the environment, as a survey centre would start."""
-    database = f"sqlite:///{tmp_path}/minyi.db"
-    monkeypatch.setenv("MINYI_DATABASE_URL", database)
-    monkeypatch.setenv("MINYI_SECRET_KEY", "test-secret")
-    assert run("db", "upgrade").exit_code == 0
-    return database
-
-
-def run(*args: str) -> Result:
-    result = CliRunner().invoke(app, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    return result
+    return upgraded_database(tmp_path, monkeypatch)
 
 
 def create(code: str, **files: Path) -> Result:
