@@ -17,8 +17,9 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.dataclasses import dataclass
 from pydantic_core import ErrorDetails
 
@@ -27,6 +28,16 @@ from survey.errors import Refused
 # The session key when MINYI_SECRET_KEY is not set. It is in the public source, so anyone can sign
 # a session with it: `minyi web` uses it on a loopback address only (web/startup.py).
 DEVELOPMENT_SECRET_KEY = "dev-insecure-change-me"
+
+
+
+def _known_zone(name: str) -> str:
+    """An IANA time zone name such as ``Asia/Shanghai``."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a known time zone (an IANA name such as Asia/Shanghai)") from None
+    return name
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -54,6 +65,8 @@ class Settings:
     recordings_dir: str = "recordings"
     prompts_dir: str = "prompts"
     centre_name: str = "县社情民意调查中心"
+    # the centre's own time zone: every time shown to staff or printed in a bulletin is in it
+    centre_timezone: Annotated[str, AfterValidator(_known_zone)] = "Asia/Shanghai"
     # reverse proxies in front of `minyi web` whose X-Forwarded-* headers count
     trusted_proxies: Annotated[int, Field(ge=0)] = 0
     ratelimit_storage: str = "memory://"  # e.g. redis://127.0.0.1:6379 to share the login limit between workers
@@ -72,6 +85,7 @@ _ENV_NAMES = {
     "recordings_dir": "MINYI_RECORDINGS_DIR",
     "prompts_dir": "MINYI_PROMPTS_DIR",
     "centre_name": "MINYI_CENTRE_NAME",
+    "centre_timezone": "MINYI_CENTRE_TIMEZONE",
     "trusted_proxies": "MINYI_TRUSTED_PROXIES",
     "ratelimit_storage": "MINYI_RATELIMIT_STORAGE",
     "simulated_rehearsal": "MINYI_SIMULATED_REHEARSAL",
@@ -90,6 +104,13 @@ _REASONS = {
 }
 
 
+def _reason(error: ErrorDetails) -> str:
+    if error["type"] == "value_error":  # our own validators' words, without pydantic's prefix
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    reason = _REASONS.get(error["type"])
+    return reason.format(**error.get("ctx", {})) if reason else error["msg"]
+
+
 def _env_name(key: str) -> str:
     return _ENV_NAMES.get(key, key.upper())
 
@@ -99,11 +120,6 @@ def _mask_url(url: str) -> str:
         return url
     scheme, rest = url.split("://", 1)
     return f"{scheme}://***@{rest.split('@', 1)[1]}"
-
-
-def _reason(error: ErrorDetails) -> str:
-    reason = _REASONS.get(error["type"])
-    return reason.format(**error.get("ctx", {})) if reason else error["msg"]
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from minyi.cli import app
 from survey.config import Settings, load_settings
+from survey.errors import Refused
 
 
 def test_the_environment_wins_over_the_file(tmp_path: Path) -> None:
@@ -108,3 +109,9 @@ def test_the_command_line_reports_a_bad_setting_in_one_line_and_exits_2(tmp_path
     result = CliRunner().invoke(app, ["survey", "list"], env=_config(tmp_path, 'twilio_cps = "fast"\n'))
     assert result.exit_code == 2, result.output
     assert result.output.strip().splitlines() == [f"error: {tmp_path / 'minyi.toml'}: twilio_cps: not a number"]
+
+
+def test_centre_timezone_is_an_iana_name() -> None:
+    assert load_settings({"MINYI_CENTRE_TIMEZONE": "Europe/London"}).centre_timezone == "Europe/London"
+    with pytest.raises(Refused, match=r"MINYI_CENTRE_TIMEZONE='Mars/Base': not a known time zone"):
+        load_settings({"MINYI_CENTRE_TIMEZONE": "Mars/Base"})
