@@ -1,15 +1,25 @@
 """95% confidence intervals for domain estimates, vectorised over estimates.
 
 Shares: ``logit`` (R ``svyciprop(method="xlogit")``: Wald on the logit scale with t quantiles on
-the design df), ``wilson`` (Wilson with the effective n p(1-p)/V) or ``kg`` (Korn-Graubard: Clopper-
-Pearson with the effective n scaled by (t_{n-1}/t_df)^2, n the domain's own respondents). Scores
-and composites of scores: estimate +- t_df SE.
+the design df), ``wilson`` (Wilson with the effective n p(1-p)/V, capped at n) or ``kg``
+(Korn-Graubard 1998: Clopper-Pearson with n* = min(n, n_eff (t_{n-1}/t_df)^2) trials and p n*
+successes, n the domain's own valid answers). Scores and composites of scores: estimate +- t_df SE.
+
+The cap at n (as NCHS's implementation of the 2017 Data Presentation Standards for Proportions,
+Parker et al., Vital Health Stat 2(175)): after post-stratification the design effect can be below 1,
+and an uncapped n_eff > n would give an interval narrower than Clopper-Pearson on the respondents
+actually interviewed. R ``svyciprop(method="beta")`` does not cap, and for a calibrated design's
+domain takes n as the whole sample's row count; where n_eff (t_{n-1}/t_df)^2 <= n and n is the
+domain's, it gives the same interval as ``kg`` here.
 
 Fallback: when the linearised variance is 0 (estimate 0 or 1, or answers fully explained by the
-weighting cells) there is no effective n and these intervals collapse to a point. The index is then
-rescaled to [0, 1] by its range and given the Korn-Graubard interval with the Kish effective n of
-the valid answers: a bounded variable with mean p has variance at most p(1-p) on that scale, so
-this is conservative. Such rows say ``kg-range (se=0)`` as their method. The caller passes an SE at
+weighting cells) there is no effective n: the logit interval is undefined (R's ``logit`` returns the
+point [1, 1], ``xlogit`` and ``beta`` NaN). The index is then rescaled to [0, 1] by its range and
+given the Korn-Graubard interval with the Kish effective n of the valid answers, n_k = n/deff_kish
+(capped as above; with the df factor of a township, 1, n* = n_k): for a share of 0 it is
+[0, 1 - 0.025^(1/n*)], for 1 it is [0.025^(1/n*), 1], Clopper-Pearson's for 0 or n* successes out
+of n*. A bounded variable with mean p has variance at most p(1-p) on that scale, so this is
+conservative. Such rows say ``kg-range (se=0)`` as their method. The caller passes an SE at
 rounding-noise level (below ``ZERO_SE`` times the index's range; e.g. 1e-31 when every answer is
 the same) as 0, as :mod:`analysis.estimates` does: it would otherwise give a point interval
 labelled ``logit`` or ``t``.
@@ -62,8 +72,8 @@ def wilson_interval(p: FloatArray, n_eff: FloatArray) -> tuple[FloatArray, Float
 
 def korn_graubard(p: FloatArray, n_eff: FloatArray, n: FloatArray,
                   df: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Clopper-Pearson on n* = n_eff (t_{n-1}/t_df)^2 trials with x* = p n* successes."""
-    n_star = n_eff * (t_quantile(n - 1) / t_quantile(df)) ** 2
+    """Clopper-Pearson on n* = min(n, n_eff (t_{n-1}/t_df)^2) trials with x* = p n* successes."""
+    n_star = np.minimum(n, n_eff * (t_quantile(n - 1) / t_quantile(df)) ** 2)
     x = p * n_star
     alpha = 1 - LEVEL
     with np.errstate(invalid="ignore"):
@@ -98,7 +108,7 @@ def intervals(*, share: bool, method: str, estimate: FloatArray, se: FloatArray,
         elif method == "logit":
             lo[ok], hi[ok] = logit_interval(estimate[ok], se[ok], df[ok])
         elif method == "wilson":
-            lo[ok], hi[ok] = wilson_interval(estimate[ok], n_eff[ok])
+            lo[ok], hi[ok] = wilson_interval(estimate[ok], np.minimum(n_eff[ok], n[ok]))
         else:
             lo[ok], hi[ok] = korn_graubard(estimate[ok], n_eff[ok], n[ok], df[ok])
     if flat.any():

@@ -22,10 +22,11 @@ from analysis.indices import ItemValues, all_items
 from analysis.integrity import jumps, straightliners
 from analysis.intervals import METHODS as CI_METHODS
 from analysis.population import Population
-from analysis.ranks import DRAWS, ranks
+from analysis.rank_sets import FAMILIES as RANK_FAMILIES
+from analysis.ranks import ranks
 from analysis.responses import ResponseColumns, Responses
 from analysis.results import COUNTY, AnalysisResult, Estimate
-from analysis.sae import PSI, small_area
+from analysis.sae import small_area
 from analysis.spec import Spec
 from analysis.stages import Stages, unrecorded
 from analysis.variance import PROJECTIONS
@@ -58,14 +59,12 @@ class Options:
     trim: TrimRule = TrimRule()
     tol: float = TOLERANCE
     adjust: str = "holm"
-    seed: int = 20240601
-    rank_draws: int = DRAWS
+    ranks: str = "joint"  # rank sets covering all true ranks jointly, or each township's ("marginal")
     aux: pd.DataFrame | None = field(default=None, compare=False)  # SAE covariates, index = township
-    psi: str = "pooled"
 
     def check(self) -> None:
         for value, allowed, name in ((self.ci, CI_METHODS, "--ci"), (self.projection, PROJECTIONS, "projection"),
-                                     (self.adjust, ADJUSTMENTS, "--adjust"), (self.psi, PSI, "psi")):
+                                     (self.adjust, ADJUSTMENTS, "--adjust"), (self.ranks, RANK_FAMILIES, "--ranks")):
             if value not in allowed:
                 raise AnalysisError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
         if self.method is not None and self.method not in METHODS:
@@ -128,9 +127,9 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     with stages("changes"):
         result.changes = changes(result.estimates, periods, options.adjust)
     with stages("ranks"):
-        result.ranks = ranks(result.estimates, se_vs_county, options.seed, options.rank_draws)
+        result.ranks = ranks(result.estimates, se_vs_county, options.ranks)
     with stages("small-area"):
-        result.small_area, sae_log = small_area(result.estimates, options.aux, options.psi)
+        result.small_area, sae_log = small_area(result.estimates, options.aux)
     result.log += sae_log
     result.integrity += jumps(result.changes, spec.integrity.jump_z)
     result.flags += _flag_lines(result)

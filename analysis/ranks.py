@@ -1,10 +1,12 @@
-"""Township ranks with simulated rank intervals, and tiers against the county.
+"""Township ranks with rank confidence sets, and tiers against the county.
 
 Townships are ranked among the townships, groups of townships (counties of a province) among the
-groups. Rank 1 is the highest estimate (ties broken by township code). The rank interval is the central 95%
-of the ranks in ``draws`` joint draws from the estimates' sampling distributions N(estimate, SE^2),
-independent across townships (independent strata), from a generator seeded by ``seed`` and the
-period and index, so runs repeat exactly.
+groups, per period and index. Rank 1 is the highest estimate (ties broken by township code). The
+rank interval [rank_low, rank_high] is the rank confidence set of :mod:`analysis.rank_sets`: built
+from Bonferroni-simultaneous pairwise-difference intervals (Klein, Wright & Wieczorek 2020, JRSS-C;
+Mogstad, Romano, Shaikh & Wilhelm 2024, REStud), family ``joint`` by default, so the set of all
+rank intervals of a period and index covers the true ranks jointly with probability >= 95%. It
+always contains the point rank. No random numbers are drawn: reruns give the same sets.
 
 Tier: "above" or "below" when the township is shown to differ from the county, else "same" ("not
 shown to differ", never "shown to be the same"). The test is on the scale of the intervals drawn
@@ -27,28 +29,26 @@ tested on the linear scale.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
 from analysis.changes import holm
-from analysis.grouping import FloatArray
-from analysis.results import COUNTY, STRATUM, Estimate, Rank
+from analysis.intervals import CENSUS
+from analysis.rank_sets import FAMILIES, Comparison, rank_sets
+from analysis.results import COUNTY, Estimate, Rank
 
-DRAWS = 5000
-CHUNK = 500  # draws ranked at a time: bounds the memory at CHUNK x units floats
-LOW, HIGH = 0.025, 0.975
 ALPHA = 0.05  # family-wise level of the tiers
 
 
-def ranks(estimates: list[Estimate], se_vs_county: Mapping[tuple[str, str, str], float], seed: int,
-          draws: int = DRAWS) -> list[Rank]:
+def ranks(estimates: list[Estimate], se_vs_county: Mapping[tuple[str, str, str], float],
+          family: str = "joint") -> list[Rank]:
     """Ranks of the estimable townships, and of the groups (e.g. counties) among themselves, per period
     and index; ``se_vs_county`` keyed by (period, index, township or group)."""
+    if family not in FAMILIES:
+        raise ValueError(f"rank family must be one of {FAMILIES}")
     county: dict[tuple[str, str], Estimate] = {}
     peers: dict[tuple[str, str, str], list[Estimate]] = {}
     for e in estimates:
@@ -57,21 +57,29 @@ def ranks(estimates: list[Estimate], se_vs_county: Mapping[tuple[str, str, str],
         elif e.estimate is not None and e.se is not None:
             peers.setdefault((e.period, e.index, e.level), []).append(e)
     out: list[Rank] = []
-    for (period, index, level), rows in peers.items():
-        stream = f"{period}\x1f{index}" + ("" if level == STRATUM else f"\x1f{level}")
-        rng = np.random.default_rng([seed, zlib.crc32(stream.encode())])
+    for (period, index, _), rows in peers.items():
         out += _rank_group(period, index, sorted(rows, key=lambda e: e.stratum), county[(period, index)],
-                           se_vs_county, rng, draws)
+                           se_vs_county, family)
     return out
 
 
+def rank_table(units: list[Estimate], family: str = "joint") -> tuple[NDArray[np.int32], ...]:
+    """Point ranks (ties in list order), and the rank sets' lower and upper ends, of estimates of one index."""
+    def column(values: list[float | None]) -> NDArray[np.float64]:
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+    est = column([e.estimate for e in units])
+    comparison = Comparison.of(units[0].kind if units else "score", est, column([e.se for e in units]),
+                               column([np.inf if e.df is None else e.df for e in units]),
+                               census=np.array([e.ci_method == CENSUS for e in units], dtype=bool),
+                               ci_low=column([e.ci_low for e in units]), ci_high=column([e.ci_high for e in units]))
+    low, high = rank_sets(comparison, family)
+    return _descending_ranks(est), low, high
+
+
 def _rank_group(period: str, index: str, towns: list[Estimate], county: Estimate,
-                se_vs_county: Mapping[tuple[str, str, str], float], rng: np.random.Generator,
-                draws: int) -> list[Rank]:
-    est = np.array([e.estimate for e in towns], dtype=np.float64)
-    se = np.array([e.se for e in towns], dtype=np.float64)
-    point = _descending_ranks(est[None, :], "stable")[0]
-    low, high = rank_intervals(est, se, rng, draws)
+                se_vs_county: Mapping[tuple[str, str, str], float], family: str) -> list[Rank]:
+    point, low, high = rank_table(towns, family)
     p = [_versus_county(e, county, se_vs_county.get((period, index, e.stratum))) for e in towns]
     tested = np.array([v[1] for v in p if v[1] is not None], dtype=np.float64)
     adjusted = iter(holm(tested).tolist())
@@ -85,34 +93,11 @@ def _rank_group(period: str, index: str, towns: list[Estimate], county: Estimate
     return out
 
 
-def rank_intervals(est: FloatArray, se: FloatArray, rng: np.random.Generator,
-                   draws: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
-    """Per unit, the 2.5% quantile of its simulated ranks rounded down and the 97.5% one rounded up
-    (numpy's "lower" and "higher" quantiles).
-
-    Draws are ranked ``CHUNK`` at a time (the generator gives the same numbers as in one call) with
-    numpy's unstable SIMD sort; ties, which only units with SE 0 and equal estimates have, are then
-    put in column order, as a stable sort would. The quantiles come from one partial sort per unit.
-    """
-    ties = [np.flatnonzero((se == 0) & (est == value)) for value in np.unique(est[se == 0])]
-    ties = [columns for columns in ties if columns.size > 1]
-    ranks = np.empty((est.size, draws), dtype=np.int32)
-    for start in range(0, draws, CHUNK):
-        size = min(CHUNK, draws - start)
-        chunk = _descending_ranks(est + se * rng.standard_normal((size, est.size)), "quicksort")
-        for columns in ties:
-            chunk[:, columns] = np.sort(chunk[:, columns], axis=1)
-        ranks[:, start:start + size] = chunk.T
-    lower, upper = int(np.floor(draws * LOW - LOW)), int(np.ceil(draws * HIGH - HIGH))
-    parted = np.partition(ranks, (lower, upper), axis=1)
-    return parted[:, lower], parted[:, upper]
-
-
-def _descending_ranks(values: FloatArray, kind: Literal["stable", "quicksort"]) -> NDArray[np.int32]:
-    """1-based ranks along the last axis, largest first (earlier column first on ties if stable)."""
-    order = np.argsort(-values, axis=-1, kind=kind)
-    ranks = np.empty(order.shape, dtype=np.int32)
-    ranks[np.arange(order.shape[0])[:, None], order] = np.arange(1, values.shape[-1] + 1, dtype=np.int32)
+def _descending_ranks(values: NDArray[np.float64]) -> NDArray[np.int32]:
+    """1-based ranks, largest first, earlier position first on ties."""
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(values.size, dtype=np.int32)
+    ranks[order] = np.arange(1, values.size + 1, dtype=np.int32)
     return ranks
 
 

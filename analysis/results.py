@@ -55,7 +55,7 @@ class Change:
 
 @dataclass(frozen=True)
 class Rank:
-    """Rank of a township on an index, with its simulated rank interval and tier."""
+    """Rank of a township on an index, with its rank confidence set (:mod:`analysis.rank_sets`) and tier."""
 
     period: str
     index: str

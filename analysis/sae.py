@@ -7,9 +7,23 @@ MSE (Prasad-Rao, REML): g1 + g2 + 2 g3 with g1 = gamma psi, g2 = (1-gamma)^2 x'(
 g3 = (1-gamma)^2 Var(sigma2_v)/(sigma2_v+psi), Var(sigma2_v) = 2 / sum (sigma2_v+psi)^-2 (``sae::mseFH``).
 Townships without a usable direct estimate get the synthetic x'beta with MSE sigma2_v + g2-term.
 
-psi: ``"direct"`` uses each township's own V; ``"pooled"`` (default) smooths it as kappa / n_d with
-kappa the median over townships of V_d n_d, so a township whose direct SE happens to be 0 (estimate
-0 or 1) is still shrunk.
+psi never comes from a township's own estimate: a township whose share is 0 or 1 has a direct
+variance of 0, and with psi_d = 0 it would get gamma_d = 1 and MSE 0 and be published as exact, at
+the top of a ranking. psi is a generalized variance function of pooled quantities (Wolter,
+Introduction to Variance Estimation, 2nd ed. 2007, ch. 7; Rao & Molina, Small Area Estimation, 2nd
+ed. 2015, sec. 6.4.1: "smoothed" sampling variances):
+
+* shares: psi_d = deff * p(1 - p) / n_d, with p the county estimate (all townships pooled) and deff
+  = sum_d V_d n_d / sum_d p_d(1 - p_d) the pooled design effect over the townships whose share lies
+  strictly inside (0, 1) (V_d n_d / (p_d(1 - p_d)) is each one's design effect, up to its
+  (1 - f_d) n_d/(n_d - 1));
+* scores: psi_d = kappa / n_d, kappa = the mean over townships of V_d n_d (the pooled unit variance
+  times design effect).
+
+n_d is the township's count of valid answers. Covariates x_d: an intercept and the numeric columns of
+``aux`` (township characteristics the caller supplies, such as census shares); they must be known
+without sampling error, so a previous wave's direct estimate does not belong there (it has sampling
+error as large as the current one; see Ybarra & Lohr 2008, Biometrika 95:919-931).
 """
 
 from __future__ import annotations
@@ -22,8 +36,6 @@ import pandas as pd
 from analysis.errors import AnalysisError
 from analysis.grouping import FloatArray
 from analysis.results import COUNTY, STRATUM, Estimate, SmallAreaEstimate
-
-PSI = ("pooled", "direct")
 
 
 @dataclass(frozen=True)
@@ -97,34 +109,32 @@ def _mse(psi: FloatArray, x: FloatArray, sigma2: float, q: FloatArray) -> FloatA
     return np.asarray(g1 + g2 + 2 * g3, dtype=np.float64)
 
 
-def small_area(estimates: list[Estimate], aux: pd.DataFrame | None, psi_method: str = "pooled",
-               ) -> tuple[list[SmallAreaEstimate], list[str]]:
+def small_area(estimates: list[Estimate], aux: pd.DataFrame | None) -> tuple[list[SmallAreaEstimate], list[str]]:
     """EBLUPs for every period and index; ``aux`` holds numeric covariates indexed by township."""
-    if psi_method not in PSI:
-        raise ValueError(f"psi must be one of {PSI}")
     out: list[SmallAreaEstimate] = []
     log: list[str] = []
     for period, index in dict.fromkeys((e.period, e.index) for e in estimates):
         towns = [e for e in estimates if e.period == period and e.index == index and e.stratum != COUNTY
                  and e.level == STRATUM]
-        rows, note = _fit_group(towns, aux, psi_method)
+        county = next((e.estimate for e in estimates if e.period == period and e.index == index
+                       and e.stratum == COUNTY), None)
+        rows, note = _fit_group(towns, county, aux)
         out += rows
         if note:
             log.append(f"period {period}, {index}: {note}")
     return out, log
 
 
-def _fit_group(towns: list[Estimate], aux: pd.DataFrame | None, psi_method: str,
+def _fit_group(towns: list[Estimate], county: float | None, aux: pd.DataFrame | None,
                ) -> tuple[list[SmallAreaEstimate], str | None]:
     x_all = _design_matrix([e.stratum for e in towns], aux)
-    fitted = np.array([e.estimate is not None and e.se is not None and (psi_method == "pooled" or e.se > 0)
-                       for e in towns])
+    fitted = np.array([e.estimate is not None and e.se is not None for e in towns])
     if fitted.sum() <= x_all.shape[1] + 1:
         return [], "too few townships with a direct estimate for a Fay-Herriot model"
     used = [e for e, f in zip(towns, fitted, strict=True) if f]
     direct = np.array([e.estimate for e in used], dtype=np.float64)
     try:
-        psi = _psi(used, psi_method)
+        psi = smoothed_psi(used, county)
         fit = fay_herriot(direct, psi, x_all[fitted])
     except AnalysisError as exc:  # supplementary figures: the direct estimates stand without them
         return [], f"no small-area estimates ({exc})"
@@ -139,15 +149,22 @@ def _fit_group(towns: list[Estimate], aux: pd.DataFrame | None, psi_method: str,
     return rows, note
 
 
-def _psi(used: list[Estimate], method: str) -> FloatArray:
+def smoothed_psi(used: list[Estimate], county: float | None) -> FloatArray:
+    """The generalized sampling variances of the module docstring, one per township of ``used``."""
     variance = np.array([e.se for e in used], dtype=np.float64) ** 2
     n = np.array([e.n for e in used], dtype=np.float64)
-    if method == "direct":
-        return variance
-    positive = (variance * n)[variance > 0]
-    if positive.size == 0:
+    if used[0].kind == "share":
+        p = np.array([e.estimate for e in used], dtype=np.float64)
+        inside = (p > 0) & (p < 1)
+        if county is None or not inside.any() or not 0 < county < 1:
+            raise AnalysisError("no township's share lies strictly between 0 and 1 to pool a design effect from")
+        deff = float(np.sum((variance * n)[inside]) / np.sum((p * (1 - p))[inside]))
+        unit = deff * county * (1 - county)
+    else:
+        unit = float(np.mean(variance * n))
+    if not unit > 0:
         raise AnalysisError("no township's direct estimate has a sampling variance to pool")
-    return float(np.median(positive)) / n
+    return unit / n
 
 
 def _design_matrix(townships: list[str], aux: pd.DataFrame | None) -> FloatArray:

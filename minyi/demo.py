@@ -200,7 +200,7 @@ def run_demo(options: DemoOptions, settings: Settings,
     bulletin = options.out / "bulletin.pdf"
     with session_scope(sessions) as session:
         survey = survey_by_code(session, f"demo-{options.period}")
-        done = analyse(session, survey, seed=options.seed)
+        done = analyse(session, survey)
         rates = survey_rates(session, survey)
         names = {s.code: s.name_zh for s in survey.strata}
         responses = done.extracts[options.period].responses

@@ -37,11 +37,11 @@ CONCERN_STATUS: dict[str, str] = {ConcernStatus.RECEIVED: "accepted", ConcernSta
 
 
 def bulletin_data(session: Session, survey: Survey, clock: Clock, settings: Settings, *,
-                  languages: tuple[bd.Lang, ...] = ("zh",), seed: int = 20240601,
+                  languages: tuple[bd.Lang, ...] = ("zh",),
                   analysis: AnalysisResult | None = None, periods: list[str] | None = None) -> bd.BulletinData:
     """The bulletin of ``survey``'s period (``analysis`` may be passed in when already computed)."""
     if analysis is None or periods is None:
-        done = analyse(session, survey, seed=seed)
+        done = analyse(session, survey)
         analysis, periods = done.run.result, done.periods
     questionnaire = survey_questionnaire(survey)
     rates = {r.stratum: r for r in survey_rates(session, survey)}

@@ -75,8 +75,7 @@ class RoundAnalysis:
     periods: list[str]
 
 
-def analyse(session: Session, survey: Survey, *, seed: int = 20240601, rounds: Sequence[Survey] | None = None
-            ) -> RoundAnalysis:
+def analyse(session: Session, survey: Survey, *, rounds: Sequence[Survey] | None = None) -> RoundAnalysis:
     """Weights and indices for ``survey`` and the earlier rounds of its series."""
     rounds = list(rounds) if rounds is not None else series(session, survey)
     check_population(survey)
@@ -84,7 +83,7 @@ def analyse(session: Session, survey: Survey, *, seed: int = 20240601, rounds: S
     extracts = {r.period: survey_extract(session, r, survey_questionnaire(r)) for r in rounds}
     current = extracts[survey.period]
     responses = pd.concat([e.responses for e in extracts.values()], ignore_index=True)
-    options = Options(by=current.weighting, seed=seed, aux=_auxiliary(survey))  # cells or margins: their method
+    options = Options(by=current.weighting, aux=_auxiliary(survey))  # cells or margins: their method
     run = run_analysis(responses, current.population, spec, options)
     for e in extracts.values():
         run.result.log += e.notes

@@ -48,7 +48,8 @@ def analyze(
     variance: str = typer.Option("exact", "--variance",
                                  help="Calibration residuals: exact, or rake-sweeps (R rake()'s 10 sweeps)."),
     adjust: str = typer.Option("holm", "--adjust", help="Multiplicity adjustment of change p-values: holm or bh."),
-    seed: int = typer.Option(20240601, "--seed", help="Seed of the simulated rank intervals."),
+    rank_family: str = typer.Option("joint", "--ranks", help="Rank intervals covering every township's rank at "
+                                    "once with 95% (joint) or each township's on its own (marginal)."),
     aux: Path | None = typer.Option(None, "--aux", help="Township covariates (CSV, first column the township) "
                                     "for the Fay-Herriot estimates."),
 ) -> None:
@@ -73,7 +74,7 @@ def analyze(
             id_column=id_column, stratum=stratum, period_column=period_column, group=group, by=by_vars,
             method=method, ci=ci,
             projection=variance, collapse=CollapseRule(min_cell, max_adjustment, not no_collapse),
-            trim=TrimRule(trim_upper, trim_lower, trim_median), adjust=adjust, seed=seed,
+            trim=TrimRule(trim_upper, trim_lower, trim_median), adjust=adjust, ranks=rank_family,
             aux=_covariates(aux) if aux else None)
         run = run_analysis(read_responses(responses, columns), pop, index_spec, options)
         for path, write in ((csv_out, lambda p: write_csv(run.result, p)),

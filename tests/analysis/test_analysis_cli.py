@@ -64,7 +64,7 @@ def test_csv_follows_the_contract(files: Path, method: str, population: str) -> 
 
 def test_json_and_weights_outputs(files: Path) -> None:
     code, output = invoke(files, "--population", str(files / "cells.csv"), "--json", str(files / "out.json"),
-                          "--weights", str(files / "w.csv"), "--ci", "kg", "--seed", "3")
+                          "--weights", str(files / "w.csv"), "--ci", "kg", "--ranks", "marginal")
     assert code == 0, output
     data = json.loads((files / "out.json").read_text(encoding="utf-8"))
     assert {"estimates", "changes", "ranks", "small_area", "diagnostics", "log", "flags"} <= set(data)
@@ -81,6 +81,7 @@ def test_json_and_weights_outputs(files: Path) -> None:
     (("spec.yaml", "kind: share", "kind: shares"), (), "indices.safety.kind must be share, score or composite"),
     (None, ("--method", "median"), "--method must be poststratify or rake"),
     (None, ("--ci", "wald"), "--ci must be one of logit, wilson, kg"),
+    (None, ("--ranks", "simulated"), "--ranks must be one of joint, marginal"),
     (None, ("--method", "poststratify", "--population", "margins.csv"), "needs joint cell counts"),
     (None, ("--trim-upper", "0.5"), "the upper trimming cap on w/d must be >= 1"),
 ])

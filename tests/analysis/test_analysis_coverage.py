@@ -54,7 +54,7 @@ def coverage(method: str, reps: int, seed: int) -> tuple[float, int]:
     for _ in range(reps):
         picks = np.concatenate([rng.choice(starts[t], size=n, replace=False) for t, (_, n) in TOWNS.items()])
         sample = population.iloc[picks].assign(id=np.arange(picks.size))
-        run = run_analysis(sample, frame, SPEC, Options(by=("age_group", "sex"), method=method, rank_draws=50))
+        run = run_analysis(sample, frame, SPEC, Options(by=("age_group", "sex"), method=method))
         for e in run.result.estimates:
             assert e.ci_low is not None and e.ci_high is not None
             hits += e.ci_low <= target[(e.stratum, e.index)] <= e.ci_high

@@ -164,18 +164,37 @@ def test_a_parquet_file_names_the_row_of_a_problem(tmp_path: Path,
         read_responses(tmp_path / "r.parquet", ResponseColumns(("q_safety",), ("age_group", "sex")))
 
 
-def test_chunked_rank_intervals_equal_one_stable_sort_of_every_draw() -> None:
-    """Including ties: units with SE 0 and equal estimates rank in column order, as a stable sort does."""
-    from analysis.ranks import CHUNK, rank_intervals
+def test_chunked_rank_sets_equal_every_pair_tested_one_by_one() -> None:
+    """Across chunk boundaries, with logit-scale shares, shares at 0 and 1 (linear scale, the SE
+    their interval implies) and a unit without any variance to test with."""
+    from scipy import special
+
+    from analysis.intervals import Z
+    from analysis.rank_sets import CHUNK, Comparison, rank_sets
 
     rng = np.random.default_rng(4)
-    est = np.r_[rng.uniform(0.4, 0.8, 60), 1.0, 1.0, 0.6, 1.0, 0.6]
-    se = np.r_[rng.uniform(0.01, 0.05, 60), 0.0, 0.0, 0.0, 0.0, 0.0]
-    draws = 2 * CHUNK + 37
-    values = est + se * np.random.default_rng(8).standard_normal((draws, est.size))
-    order = np.argsort(-values, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, est.size + 1)[None, :], axis=1)
-    low, high = rank_intervals(est, se, np.random.default_rng(8), draws)
-    np.testing.assert_array_equal(low, np.quantile(ranks, 0.025, axis=0, method="lower"))
-    np.testing.assert_array_equal(high, np.quantile(ranks, 0.975, axis=0, method="higher"))
+    h = 2 * CHUNK + 37
+    est = np.r_[rng.uniform(0.4, 0.95, h - 5), 1.0, 1.0, 0.0, 0.6, 1.0]
+    se = np.r_[rng.uniform(0.01, 0.05, h - 5), 0.0, 0.0, 0.0, 0.03, 0.0]
+    df = np.r_[rng.integers(20, 80, h - 1).astype(float), np.inf]
+    ci_low, ci_high = np.full(h, np.nan), np.full(h, np.nan)
+    ci_low[h - 5:h - 2], ci_high[h - 5:h - 2] = [0.9, 0.93, 0.0], [1.0, 1.0, 0.08]
+    units = Comparison.of("share", est, se, df, census=np.zeros(h, dtype=bool), ci_low=ci_low, ci_high=ci_high)
+    low, high = rank_sets(units)
+    crit = special.stdtrit(df, 1 - 0.05 / (h * (h - 1)))
+    on_logit = (est > 0) & (est < 1) & (se > 0)
+    lin_var = np.where(se > 0, se**2, ((ci_high - ci_low) / (2 * Z)) ** 2)
+    lin_var[-1] = np.inf
+    above, below = np.zeros(h, int), np.zeros(h, int)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logit, logit_se = special.logit(est), se / (est * (1 - est))
+        for k in range(h):  # row k against every j, one scale per pair
+            both = on_logit & on_logit[k]
+            d = np.where(both, logit - logit[k], est - est[k])
+            v = np.where(both, logit_se**2 + logit_se[k] ** 2, lin_var + lin_var[k])
+            significant = np.abs(d) > np.maximum(crit, crit[k]) * np.sqrt(v)
+            above[k], below[k] = np.sum(significant & (d > 0)), np.sum(significant & (d < 0))
+    np.testing.assert_array_equal(low, 1 + above)
+    np.testing.assert_array_equal(high, h - below)
+    assert (low[-1], high[-1]) == (1, h)  # nothing to test it with
+    assert h - high[h - 5] <= np.sum(est <= 0.9)  # a share of 1 is not above all others for want of variance

@@ -10,8 +10,8 @@ from scipy import optimize
 
 from analysis.errors import AnalysisError
 from analysis.pipeline import Options, run_analysis
-from analysis.results import Estimate
-from analysis.sae import fay_herriot, small_area
+from analysis.results import COUNTY, Estimate
+from analysis.sae import fay_herriot, small_area, smoothed_psi
 from analysis.spec import parse_spec
 
 
@@ -83,5 +83,42 @@ def test_no_sampling_variance_anywhere_gives_no_model_and_says_why() -> None:
                       ci_low=0.9, ci_high=1.0, deff=None, deff_kish=1.0, n_eff=40.0) for t in "ABCDE"]
     rows, log = small_area(towns, None)
     assert rows == []
-    assert log == ["period P, safety: no small-area estimates (no township's direct estimate has a sampling "
-                   "variance to pool)"]
+    assert log == ["period P, safety: no small-area estimates (no township's share lies strictly between 0 and 1 "
+                   "to pool a design effect from)"]
+
+
+def share(stratum: str, p: float, se: float, n: int, period: str = "P") -> Estimate:
+    return Estimate(period=period, stratum=stratum, index="safety", kind="share", n=n, estimate=p, se=se,
+                    ci_low=None, ci_high=None, deff=None, deff_kish=1.0, n_eff=None)
+
+
+TOWNS = {"A": (0.90, 0.030, 100), "B": (0.95, 0.025, 80), "C": (0.85, 0.040, 90), "D": (0.93, 0.030, 70),
+         "E": (0.88, 0.035, 85), "F": (0.97, 0.020, 75), "G": (1.0, 0.0, 30)}
+
+
+def test_psi_is_a_generalized_variance_from_pooled_quantities() -> None:
+    """psi_d = deff p(1-p)/n_d: p the county's, deff pooled over the townships inside (0, 1)."""
+    towns = [share(t, *v) for t, v in TOWNS.items()]
+    inside = [v for v in TOWNS.values() if 0 < v[0] < 1]
+    deff = sum(se**2 * n for _, se, n in inside) / sum(p * (1 - p) for p, _, _ in inside)
+    np.testing.assert_allclose(smoothed_psi(towns, 0.92), [deff * 0.92 * 0.08 / n for _, _, n in TOWNS.values()],
+                               rtol=1e-12)
+
+
+def test_a_township_at_100_percent_is_shrunk_with_an_error_like_its_neighbours() -> None:
+    """Its own SE of 0 is not its sampling variance: it must not keep its 100% with MSE 0 (gamma = 1)
+    and top the ranking, and with the smallest n it is shrunk the most."""
+    towns = [share(t, *v) for t, v in TOWNS.items()] + [share(COUNTY, 0.92, 0.01, 530)]
+    rows, _ = small_area(towns, None)
+    got = {r.stratum: r for r in rows}
+    g = got["G"]
+    assert g.eblup < 1 and g.mse == max(r.mse for r in rows)  # the smallest n: the largest psi
+    assert max(rows, key=lambda r: r.eblup).stratum == "F"
+
+
+def test_scores_pool_the_mean_unit_variance() -> None:
+    scores = [Estimate(period="P", stratum=t, index="s", kind="score", n=n, estimate=80.0, se=se, ci_low=None,
+                       ci_high=None, deff=None, deff_kish=1.0, n_eff=None)
+              for t, se, n in (("A", 2.0, 100), ("B", 3.0, 50), ("C", 0.0, 40))]
+    kappa = (4.0 * 100 + 9.0 * 50 + 0.0) / 3
+    np.testing.assert_allclose(smoothed_psi(scores, None), [kappa / 100, kappa / 50, kappa / 40], rtol=1e-12)

@@ -12,8 +12,9 @@
 #                 (its raking dF tests log g against the bounds minus 1).
 # Domains: rows of the township with a valid answer, kept with weight 0 (design[rows, ]).
 # CIs: shares svyciprop(method="xlogit", df=degf(domain)); scores confint(svymean, df=degf(domain)).
-# Wilson (effective n) and Korn-Graubard (domain n) are written from their formulas, because R's
-# svyciprop has no Wilson and its "beta" uses the whole wave's n for calibrated designs.
+# Wilson (effective n capped at the domain n) and Korn-Graubard (n* = min(n, n_eff (t_{n-1}/t_df)^2),
+# n the domain's) are written from their formulas, because R's svyciprop has no Wilson and its "beta"
+# neither caps n_eff nor uses the domain's n for calibrated designs (beta.R compares it where it does).
 suppressMessages(library(survey))
 dir <- commandArgs(TRUE)[1]
 resp <- read.csv(file.path(dir, "responses.csv"), colClasses = c(id = "character", township = "character",
@@ -66,9 +67,10 @@ for (wave in sort(unique(resp$wave))) {
           ci <- as.vector(attr(svyciprop(f, sub, method = "xlogit", df = df, na.rm = TRUE), "ci"))
           neff <- est * (1 - est) / se^2
           z <- qnorm(0.975)
-          wil <- (est + z^2 / (2 * neff) + c(-1, 1) * z * sqrt(est * (1 - est) / neff + z^2 / (4 * neff^2))) /
-            (1 + z^2 / neff)
-          nstar <- neff * (qt(0.975, n - 1) / qt(0.975, df))^2
+          ncap <- min(n, neff)
+          wil <- (est + z^2 / (2 * ncap) + c(-1, 1) * z * sqrt(est * (1 - est) / ncap + z^2 / (4 * ncap^2))) /
+            (1 + z^2 / ncap)
+          nstar <- min(n, neff * (qt(0.975, n - 1) / qt(0.975, df))^2)
           kg <- c(qbeta(0.025, nstar * est, nstar * (1 - est) + 1), qbeta(0.975, nstar * est + 1, nstar * (1 - est)))
         }
         rows[[length(rows) + 1]] <- data.frame(
