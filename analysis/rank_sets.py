@@ -98,22 +98,40 @@ def rank_sets(units: Comparison, family: str = "joint",
     above, below = np.zeros(h, dtype=np.int64), np.zeros(h, dtype=np.int64)
     inner = np.flatnonzero(units.on_logit)
     outer = np.flatnonzero(~units.on_logit)
-    if inner.size:  # logit-scale units among themselves
-        a, b, _, _ = _counts(units.logit[inner], units.logit_var[inner], crit2[inner],
-                             units.logit[inner], units.logit_var[inner], crit2[inner])
-        above[inner] += a
-        below[inner] += b
-    if outer.size:  # every pair with a linear-scale unit, counted from that unit's side
-        a, b, col_above, col_below = _counts(units.linear[outer], units.linear_var[outer], crit2[outer],
-                                             units.linear, units.linear_var, crit2)
+    for part, value, var in ((inner, units.logit, units.logit_var), (outer, units.linear, units.linear_var)):
+        a, b = _within(value[part], var[part], crit2[part])  # logit-scale units among themselves, linear ones too
+        above[part] += a
+        below[part] += b
+    if inner.size and outer.size:  # a linear-scale unit against a logit-scale one: on the linear scale
+        a, b, col_above, col_below = _across(units.linear[outer], units.linear_var[outer], crit2[outer],
+                                             units.linear[inner], units.linear_var[inner], crit2[inner])
         above[outer] += a
         below[outer] += b
-        above[inner] += col_above[inner]
-        below[inner] += col_below[inner]
+        above[inner] += col_above
+        below[inner] += col_below
     return (1 + above).astype(np.int32), (h - below).astype(np.int32)
 
 
-def _counts(row_value: FloatArray, row_var: FloatArray, row_crit2: FloatArray, col_value: FloatArray,
+def _within(value: FloatArray, var: FloatArray, crit2: FloatArray) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Per unit, the units of the same set significantly above it and below it.
+
+    In ascending order of value only a later unit can be above an earlier one, so each chunk of
+    rows is compared with the units from its first row on: half the pairs.
+    """
+    order = np.argsort(value, kind="stable")
+    value, var, crit2 = value[order], var[order], crit2[order]
+    above, below = np.zeros(value.size, dtype=np.int64), np.zeros(value.size, dtype=np.int64)
+    for start in range(0, value.size, CHUNK):
+        rows, cols = slice(start, start + CHUNK), slice(start, None)
+        up = value[None, cols] - value[rows, None] > _margin(crit2[rows], var[rows], crit2[cols], var[cols])
+        above[rows] = np.count_nonzero(up, axis=1)
+        below[cols] += np.count_nonzero(up, axis=0)
+    out_above, out_below = np.empty_like(above), np.empty_like(below)
+    out_above[order], out_below[order] = above, below
+    return out_above, out_below
+
+
+def _across(row_value: FloatArray, row_var: FloatArray, row_crit2: FloatArray, col_value: FloatArray,
             col_var: FloatArray, col_crit2: FloatArray) -> tuple[NDArray[np.int64], ...]:
     """Per row: columns significantly above it, below it; per column: rows significantly above it, below it."""
     row_above = np.zeros(row_value.size, dtype=np.int64)
@@ -123,13 +141,17 @@ def _counts(row_value: FloatArray, row_var: FloatArray, row_crit2: FloatArray, c
     for start in range(0, row_value.size, CHUNK):
         rows = slice(start, start + CHUNK)
         diff = col_value[None, :] - row_value[rows, None]
-        bound = np.maximum(row_crit2[rows, None], col_crit2[None, :])
-        bound *= row_var[rows, None] + col_var[None, :]
-        apart = diff * diff > bound
-        up = apart & (diff > 0)  # the column is significantly above the row
-        down = apart & (diff < 0)
-        row_above[rows] = up.sum(axis=1)
-        row_below[rows] = down.sum(axis=1)
-        col_below += up.sum(axis=0)
-        col_above += down.sum(axis=0)
+        margin = _margin(row_crit2[rows], row_var[rows], col_crit2, col_var)
+        up, down = diff > margin, diff < -margin  # the column is significantly above / below the row
+        row_above[rows] = np.count_nonzero(up, axis=1)
+        row_below[rows] = np.count_nonzero(down, axis=1)
+        col_below += np.count_nonzero(up, axis=0)
+        col_above += np.count_nonzero(down, axis=0)
     return row_above, row_below, col_above, col_below
+
+
+def _margin(row_crit2: FloatArray, row_var: FloatArray, col_crit2: FloatArray, col_var: FloatArray) -> FloatArray:
+    """c_jk sqrt(V_j + V_k) for every row j and column k (inf when a variance is)."""
+    margin = np.maximum(row_crit2[:, None], col_crit2[None, :])
+    margin *= row_var[:, None] + col_var[None, :]
+    return np.sqrt(margin, out=margin)

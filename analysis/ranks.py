@@ -33,7 +33,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 from analysis.changes import holm
 from analysis.intervals import CENSUS
@@ -63,16 +63,17 @@ def ranks(estimates: list[Estimate], se_vs_county: Mapping[tuple[str, str, str],
     return out
 
 
+def _column(values: list[float | None] | list[float]) -> NDArray[np.float64]:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
 def rank_table(units: list[Estimate], family: str = "joint") -> tuple[NDArray[np.int32], ...]:
     """Point ranks (ties in list order), and the rank sets' lower and upper ends, of estimates of one index."""
-    def column(values: list[float | None]) -> NDArray[np.float64]:
-        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-
-    est = column([e.estimate for e in units])
-    comparison = Comparison.of(units[0].kind if units else "score", est, column([e.se for e in units]),
-                               column([np.inf if e.df is None else e.df for e in units]),
+    est = _column([e.estimate for e in units])
+    comparison = Comparison.of(units[0].kind if units else "score", est, _column([e.se for e in units]),
+                               _column([np.inf if e.df is None else e.df for e in units]),
                                census=np.array([e.ci_method == CENSUS for e in units], dtype=bool),
-                               ci_low=column([e.ci_low for e in units]), ci_high=column([e.ci_high for e in units]))
+                               ci_low=_column([e.ci_low for e in units]), ci_high=_column([e.ci_high for e in units]))
     low, high = rank_sets(comparison, family)
     return _descending_ranks(est), low, high
 
@@ -80,16 +81,17 @@ def rank_table(units: list[Estimate], family: str = "joint") -> tuple[NDArray[np
 def _rank_group(period: str, index: str, towns: list[Estimate], county: Estimate,
                 se_vs_county: Mapping[tuple[str, str, str], float], family: str) -> list[Rank]:
     point, low, high = rank_table(towns, family)
-    p = [_versus_county(e, county, se_vs_county.get((period, index, e.stratum))) for e in towns]
-    tested = np.array([v[1] for v in p if v[1] is not None], dtype=np.float64)
-    adjusted = iter(holm(tested).tolist())
+    diff, p = _versus_county(towns, county, _column([se_vs_county.get((period, index, e.stratum)) for e in towns]))
+    tested = ~np.isnan(p)
+    p_adj = np.full(p.size, np.nan)
+    p_adj[tested] = holm(p[tested])
     out = []
-    for j, (e, (diff, p_value)) in enumerate(zip(towns, p, strict=True)):
-        p_adj = next(adjusted) if p_value is not None else None
-        tier = "same" if p_adj is None or p_adj >= ALPHA else "above" if diff > 0 else "below"
+    for j, e in enumerate(towns):
+        p_value, adjusted = (float(p[j]), float(p_adj[j])) if tested[j] else (None, None)
+        tier = "same" if adjusted is None or adjusted >= ALPHA else "above" if diff[j] > 0 else "below"
         out.append(Rank(period=period, index=index, stratum=e.stratum, rank=int(point[j]),
                         rank_low=int(low[j]), rank_high=int(high[j]), tier=tier, p_value=p_value,
-                        p_adjusted=p_adj))
+                        p_adjusted=adjusted))
     return out
 
 
@@ -101,19 +103,22 @@ def _descending_ranks(values: NDArray[np.float64]) -> NDArray[np.int32]:
     return ranks
 
 
-def _versus_county(town: Estimate, county: Estimate, se_diff: float | None) -> tuple[float, float | None]:
-    """The township's difference from the county on the intervals' scale and its two-sided t p-value
-    (None when it cannot be tested); see the module docstring."""
-    p_h, p, v_h, v = town.estimate, county.estimate, (town.se or 0.0) ** 2, (county.se or 0.0) ** 2
-    if p_h is None or p is None or se_diff is None:
-        return 0.0, None
-    if town.kind == "share" and 0 < p_h < 1 and 0 < p < 1:
+def _versus_county(towns: list[Estimate], county: Estimate,
+                   se_diff: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each township's difference from the county on the intervals' scale and its two-sided t p-value
+    (NaN when it cannot be tested: no SE of the difference). See the module docstring. A variance of
+    0 means both are known exactly (complete enumeration): any difference is real (p = 0)."""
+    p_h, v_h = _column([e.estimate for e in towns]), _column([e.se or 0.0 for e in towns]) ** 2
+    df = _column([e.df if e.df else np.inf for e in towns])
+    p = np.float64(np.nan if county.estimate is None else county.estimate)
+    v = (county.se or 0.0) ** 2
+    logit = np.array([e.kind == "share" for e in towns], dtype=bool) & (p_h > 0) & (p_h < 1) & (0 < p < 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
         a, b = 1 / (p_h * (1 - p_h)), 1 / (p * (1 - p))
         cov = (v_h + v - se_diff**2) / 2
-        diff, var = float(np.log(p_h / (1 - p_h)) - np.log(p / (1 - p))), a * a * v_h + b * b * v - 2 * a * b * cov
-    else:
-        diff, var = p_h - p, se_diff**2
-    if var <= 0:  # both known exactly (complete enumeration): any difference is real
-        return diff, (0.0 if diff != 0 else None)
-    df = town.df if town.df else np.inf
-    return diff, float(2 * stats.t.sf(abs(diff) / np.sqrt(var), df))
+        diff = np.where(logit, special.logit(p_h) - special.logit(p), p_h - p)
+        var = np.where(logit, a * a * v_h + b * b * v - 2 * a * b * cov, se_diff**2)
+        p_value = np.where(var > 0, 2 * special.stdtr(df, -np.abs(diff) / np.sqrt(var)),
+                           np.where(diff != 0, 0.0, np.nan))
+    p_value[np.isnan(se_diff) | np.isnan(diff)] = np.nan
+    return np.nan_to_num(diff), p_value

@@ -149,3 +149,11 @@ def test_change_is_a_t_test_with_satterthwaite_df() -> None:
     assert c.df == pytest.approx(df, rel=1e-12)
     assert c.p_value == pytest.approx(2 * stats.t.sf(0.18 / 0.1, df), rel=1e-12) and c.p_value > 2 * stats.norm.sf(1.8)
     assert c.ci_high - c.change == pytest.approx(stats.t.ppf(0.975, df) * 0.1, rel=1e-12)
+
+
+def test_a_county_at_100_percent_is_compared_on_the_linear_scale() -> None:
+    rows = [est("1", "A", 1.0, 0.0), est("1", "B", 0.9, 0.02), est("1", COUNTY, 1.0, 0.0)]
+    got = {r.stratum: r for r in ranks(rows, {("1", "x", "A"): 0.0, ("1", "x", "B"): 0.02})}
+    assert got["A"].p_value is None and got["A"].tier == "same"  # no difference, no variance: untestable
+    assert got["B"].p_value == pytest.approx(2 * stats.norm.sf(0.1 / 0.02), rel=1e-12)
+    assert got["B"].tier == "below"
