@@ -14,11 +14,9 @@ from enum import Enum
 
 import numpy as np
 
+from analysis.ranks import rank_table
 from analysis.results import COUNTY, Change, Estimate, Rank
 from reports.bulletin_data import BulletinData, ReliabilityRule
-
-RANK_DRAWS = 4000
-RANK_SEED = 20261
 
 
 class Reliability(Enum):
@@ -79,7 +77,7 @@ _ROWS: weakref.WeakKeyDictionary[BulletinData, dict[str, list[TownshipRow]]] = w
 def township_rows(data: BulletinData, index: str) -> list[TownshipRow]:
     """Published townships by rank, then the withheld ones by code.
 
-    Computed once per issue and index: every section asks for them, and the rank simulation is slow.
+    Computed once per issue and index: every section asks for them.
     """
     rows = _ROWS.setdefault(data, {})
     if index not in rows:
@@ -115,18 +113,11 @@ def _ranks(published: list[tuple[str, Estimate]], given: list[Rank]) -> dict[str
 
 
 def rerank(published: list[tuple[str, Estimate]]) -> dict[str, tuple[int, int, int]]:
-    """Rank by point estimate (1 = highest; ties share the better rank) with a 95% rank interval
-    from simulated draws of N(estimate, SE²), the same kind of interval the analysis reports."""
+    """Rank by point estimate (1 = highest; ties share the better rank) with the analysis' rank
+    confidence sets over the published townships (:func:`analysis.ranks.rank_table`: jointly 95%)."""
     if not published:
         return {}
     values = np.array([est.estimate for _, est in published], dtype=float)
-    ses = np.array([est.se or 0.0 for _, est in published], dtype=float)
     point = (values[None, :] > values[:, None]).sum(axis=1) + 1
-    draws = np.random.default_rng(RANK_SEED).normal(values, ses, size=(RANK_DRAWS, len(values)))
-    simulated = (-draws).argsort(axis=1).argsort(axis=1) + 1
-    low = np.quantile(simulated, 0.025, axis=0, method="inverted_cdf")
-    high = np.quantile(simulated, 0.975, axis=0, method="inverted_cdf")
-    return {
-        code: (int(point[i]), int(min(low[i], point[i])), int(max(high[i], point[i])))
-        for i, (code, _) in enumerate(published)
-    }
+    _, low, high = rank_table([est for _, est in published])
+    return {code: (int(point[i]), int(low[i]), int(high[i])) for i, (code, _) in enumerate(published)}
