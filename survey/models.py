@@ -131,7 +131,7 @@ class Stratum(Base):
     name_en: Mapped[str] = mapped_column(String(120), default="")
     quota: Mapped[int] = mapped_column(Integer, default=0)
     population: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"age_group":..,"sex":..,"N":..}]
-    auxiliary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # e.g. urban share, past index
+    auxiliary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # SAE covariates known without error (census urban share), never a past wave's estimate
     survey: Mapped[Survey] = relationship(back_populates="strata")
 
     @property
