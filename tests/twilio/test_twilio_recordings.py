@@ -11,12 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fake_twilio import FakeTwilio
 from openapi_core import OpenAPI
 from sqlalchemy.orm import Session, sessionmaker
 from twilio_caller import Dial
 from twilio_media import TwilioMedia, wav
 
 from calls import recordings
+from dialer.protocol import Tidying
+from ivr.channels.twilio import TwilioChannel
 from ivr.channels.twilio.fetch import RecordingFetcher
 from survey.clock import VirtualClock
 from survey.config import Settings
@@ -114,14 +117,14 @@ def test_a_failed_download_is_tried_again_later_after_a_server_error_and_a_timeo
     pending()
     media.files[SID] = wav(9)
     media.fail_next(500, httpx.ReadTimeout("slow"))
-    assert fetcher().run().retrying == 1
+    assert len(fetcher().run().retrying) == 1
     row = _row(sessions)
     assert row.download_status == RecordingDownload.PENDING and row.download_attempts == 1
     assert row.last_error == "Twilio answered 500 Internal Server Error"
     assert row.next_attempt_at == clock.now() + recordings.RETRY_DELAYS[0]
-    assert fetcher().run().retrying == 0 and len(media.sent) == 1  # not due yet: nothing sent
+    assert fetcher().run().retrying == [] and len(media.sent) == 1  # not due yet: nothing sent
     clock.advance(recordings.RETRY_DELAYS[0])
-    assert fetcher().run().retrying == 1
+    assert len(fetcher().run().retrying) == 1
     assert _row(sessions).last_error == "no answer from Twilio in time"
     clock.advance(recordings.RETRY_DELAYS[1])
     assert fetcher().run().stored == 1
@@ -138,7 +141,7 @@ def test_a_file_that_is_not_the_recording_is_not_kept(
         home: Settings, sessions: sessionmaker[Session]) -> None:
     pending()
     media.files[SID] = served
-    assert fetcher().run().retrying == 1
+    assert len(fetcher().run().retrying) == 1
     row = _row(sessions)
     assert row.last_error is not None and why in row.last_error and row.path == ""
     assert not (Path(home.recordings_dir) / "twilio").exists() or not any((Path(home.recordings_dir) / "twilio").iterdir())
@@ -154,7 +157,7 @@ def test_after_the_last_attempt_the_download_is_failed_kept_at_twilio_until_an_a
     for delay in (*recordings.RETRY_DELAYS, None):
         report = fetcher().run()
         if delay is not None:
-            assert report.retrying == 1
+            assert len(report.retrying) == 1
             clock.advance(delay)
     assert report.failed == [f"{SID}: Twilio answered 503 Service Unavailable"]
     row = _row(sessions)
@@ -207,3 +210,17 @@ def test_a_failed_deletion_is_tried_again_and_one_already_gone_counts_as_deleted
     assert fetcher().run().deleted == 1
     row = _row(sessions)
     assert row.provider_deleted_at is not None and row.last_error is None
+
+
+def test_the_channel_brings_recordings_home_at_the_dialers_housekeeping_in_the_background(
+        pending: Callable[..., int], media: TwilioMedia, fake: FakeTwilio, home: Settings,
+        sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    pending()
+    media.files[SID] = wav(9)
+    channel = TwilioChannel(home, sessions, clock, http_client=fake, media=media.transport)
+    assert isinstance(channel, Tidying)
+    channel.housekeeping()
+    thread = channel.recordings_home.thread
+    assert thread is not None
+    thread.join(timeout=30)
+    assert _row(sessions).download_status == RecordingDownload.STORED and media.files == {}

@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,8 +50,8 @@ class FetchReport:
     """What one pass did: recordings stored, failed for good, to be tried again; copies deleted."""
 
     stored: int = 0
-    retrying: int = 0
-    failed: list[str] = field(default_factory=list)  # "RE…: why"
+    retrying: list[str] = field(default_factory=list)  # "RE…: why"
+    failed: list[str] = field(default_factory=list)
     deleted: int = 0
     not_deleted: list[str] = field(default_factory=list)
 
@@ -99,10 +101,8 @@ class RecordingFetcher:
         except (httpx.HTTPError, AudioRejected, OSError) as exc:
             error = _describe(exc)
             log.warning("recording %s: download failed: %s", item.sid, error)
-            if run_transaction(self.sessions, lambda s: _failed(s, item.id, error, self.clock)):
-                report.failed.append(f"{item.sid}: {error}")
-            else:
-                report.retrying += 1
+            last = run_transaction(self.sessions, lambda s: _failed(s, item.id, error, self.clock))
+            (report.failed if last else report.retrying).append(f"{item.sid}: {error}")
             return
         if run_transaction(self.sessions, lambda s: _stored(s, item.id, path, self.clock)):
             report.stored += 1
@@ -133,6 +133,36 @@ class RecordingFetcher:
             return
         run_transaction(self.sessions, lambda s: _deleted(s, item.id, self.clock))
         report.deleted += 1
+
+
+class BackgroundFetch:
+    """Passes of a fetcher in a thread of their own, one at a time, so that the dialer's
+    housekeeping never waits for Twilio's media. A pass that fails is logged; the next tries again."""
+
+    def __init__(self, make: Callable[[], RecordingFetcher]) -> None:
+        self.make = make
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """A pass, unless the last one is still going."""
+        if self.thread is not None and self.thread.is_alive():
+            return
+        self.thread = threading.Thread(target=self._pass, name="twilio-recordings", daemon=True)
+        self.thread.start()
+
+    def _pass(self) -> None:
+        try:
+            fetcher = self.make()
+            try:
+                report = fetcher.run()
+            finally:
+                fetcher.close()
+        except Exception:  # a background thread has no caller to tell: the log is where it shows
+            log.exception("bringing Twilio's recordings home failed")
+            return
+        if report.stored or report.deleted or report.failed:
+            log.info("Twilio recordings: %d stored, %d deleted at Twilio, %d failed for good, %d to try again",
+                     report.stored, report.deleted, len(report.failed), len(report.retrying))
 
 
 def _describe(exc: Exception) -> str:
