@@ -34,6 +34,7 @@ _recordings = cast(Table, Recording.__table__)
 _INSERT = {"sqlite": sqlite.insert(_recordings).on_conflict_do_nothing().returning(_recordings.c.id),
            "postgresql": postgresql.insert(_recordings).on_conflict_do_nothing().returning(_recordings.c.id)}
 REMOTE = ("http://", "https://")
+SIMULATED = "simulated://"  # the path of a simulated call's recording: there is no audio
 # Between a failed download and the next try; one attempt more than delays, then "failed".
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
                 timedelta(hours=6))
