@@ -66,7 +66,7 @@ class Settings:
     twilio_cps: Annotated[float, Field(allow_inf_nan=False)] = 1.0  # the Twilio channel refuses 0 or less
     twilio_voice_zh: str = "Polly.Zhiyu-Neural"  # <Say> voice for prompts with no recording
     twilio_voice_en: str = "Polly.Joanna-Neural"
-    # when a recording brought home is deleted at Twilio (docs/twilio.md, "Recordings")
+    # when a recording brought home is deleted at Twilio (docs/recordings.md)
     twilio_recording_deletion: Annotated[str, AfterValidator(_deletion_policy)] = "after_download"
     ari_url: str = "http://127.0.0.1:8088"
     ari_username: str = ""

@@ -415,9 +415,9 @@ ZH: dict[str, str] = {
     "The recording could not be downloaded from Twilio; an administrator can try again.":
         "录音未能从 Twilio 下载，可由系统管理员重新下载。",
     "Recording downloads": "录音下载",
-    "Recordings still at Twilio. Each is downloaded by the dialer's housekeeping or by `minyi recordings fetch`, "
+    "Recordings still at Twilio. Each is downloaded by the dialer's housekeeping or by minyi recordings fetch, "
     "tried again after a failure, and marked failed after the last attempt.":
-        "以下录音仍在 Twilio。拨号程序的例行维护或 `minyi recordings fetch` 会下载它们；下载失败会自动重试，"
+        "以下录音仍在 Twilio。拨号程序的例行维护或 minyi recordings fetch 会下载它们；下载失败会自动重试，"
         "最后一次仍失败则标记为失败。",
     "Failed": "失败",
     "Waiting for its download": "等待下载",
