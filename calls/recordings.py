@@ -42,6 +42,7 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 # A recording announced by the call before its provider finished writing the file (Twilio's
 # <Record> action) is first tried this much later; the provider's "completed" callback brings it forward.
 SETTLE = timedelta(seconds=30)
+CLAIM = timedelta(minutes=10)  # a fetcher's hold on the downloads it took (longer than a pass)
 
 
 def is_remote(path: str) -> bool:
@@ -85,12 +86,26 @@ def completed(session: Session, provider_id: str, url: str, seconds: float, now:
     return row
 
 
-def due(session: Session, now: datetime, limit: int) -> list[Recording]:
-    """Pending downloads whose time has come, oldest first."""
-    return list(session.scalars(select(Recording)
+def lost(session: Session, provider_id: str, error: str) -> None:
+    """The provider says the recording failed: a pending download of it is failed at once (there
+    is no file to wait for)."""
+    row = session.scalar(select(Recording).where(Recording.provider_id == provider_id))
+    if row is not None and row.download_status == RecordingDownload.PENDING:
+        row.download_status, row.next_attempt_at, row.last_error = RecordingDownload.FAILED, None, error
+
+
+def claim_due(session: Session, now: datetime, limit: int) -> list[Recording]:
+    """Pending downloads whose time has come, oldest first, claimed for ``CLAIM``: another fetcher
+    (a second dialer worker, the command line) skips them meanwhile, and a fetcher that dies
+    leaves them due again when the claim runs out."""
+    rows = list(session.scalars(select(Recording)
                                 .where(Recording.download_status == RecordingDownload.PENDING,
                                        Recording.next_attempt_at <= now)
-                                .order_by(Recording.next_attempt_at, Recording.id).limit(limit)))
+                                .order_by(Recording.next_attempt_at, Recording.id).limit(limit)
+                                .with_for_update(skip_locked=True)))
+    for row in rows:
+        row.next_attempt_at = now + CLAIM
+    return rows
 
 
 def stored(row: Recording, path: str, now: datetime) -> None:

@@ -1,6 +1,6 @@
 """Twilio's recordings come home: downloaded with the account's credentials, checked, stored in
 recordings_dir, deleted at Twilio by the configured policy; failures tried again, then left
-failed for an administrator (SQLite; Twilio is an httpx.MockTransport, no network)."""
+failed for an administrator (SQLite and PostgreSQL; Twilio is an httpx.MockTransport, no network)."""
 
 from __future__ import annotations
 
@@ -20,14 +20,15 @@ from twilio_media import TwilioMedia, wav
 from calls import recordings
 from dialer.protocol import Tidying
 from ivr.channels.twilio import TwilioChannel
-from ivr.channels.twilio.fetch import RecordingFetcher
+from ivr.channels.twilio.fetch import FetchReport, RecordingFetcher
 from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.db import session_scope
-from survey.models import AuditLog, Interview, Recording, User
+from survey.models import AuditLog, Case, Interview, Recording, User
 from survey.vocabulary import RecordingDownload
 
-pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+                                     indirect=True)
 
 SID = "RE" + "5" * 32
 Fetch = Callable[..., RecordingFetcher]
@@ -64,7 +65,9 @@ def pending(dial: Dial, sessions: sessionmaker[Session], clock: VirtualClock) ->
     def make(sid: str = SID, seconds: float = 9.0) -> int:
         case_id = dial().case_id
         with session_scope(sessions) as s:
-            interview = Interview(case_id=case_id, survey_id=1, questionnaire_version="1", language="zh",
+            case = s.get(Case, case_id)
+            assert case is not None
+            interview = Interview(case_id=case_id, survey_id=case.survey_id, questionnaire_version="1", language="zh",
                                   state={}, started_at=clock.now(), updated_at=clock.now())
             s.add(interview)
             s.flush()
@@ -97,7 +100,7 @@ def test_a_recording_is_downloaded_with_the_account_credentials_checked_stored_a
     assert (row.download_status, row.path, row.download_attempts) == (RecordingDownload.STORED, f"twilio/{SID}.wav", 1)
     assert row.downloaded_at == clock.now() and row.provider_deleted_at == clock.now()
     assert (Path(home.recordings_dir) / row.path).read_bytes() == audio
-    assert fetcher().run() == type(report)()  # nothing more to do
+    assert fetcher().run() == FetchReport()  # nothing more to do
 
 
 def test_the_configured_api_base_is_used(openapi: OpenAPI, home: Settings, pending: Callable[..., int],
@@ -129,6 +132,18 @@ def test_a_failed_download_is_tried_again_later_after_a_server_error_and_a_timeo
     clock.advance(recordings.RETRY_DELAYS[1])
     assert fetcher().run().stored == 1
     assert _row(sessions).download_status == RecordingDownload.STORED
+
+
+def test_a_download_another_fetcher_has_claimed_is_left_to_it_until_the_claim_runs_out(
+        pending: Callable[..., int], media: TwilioMedia, fetcher: Fetch, sessions: sessionmaker[Session],
+        clock: VirtualClock) -> None:
+    pending()
+    media.files[SID] = wav(9)
+    with session_scope(sessions) as s:
+        assert len(recordings.claim_due(s, clock.now(), 10)) == 1  # another worker took it, then died
+    assert fetcher().run() == FetchReport() and media.sent == []
+    clock.advance(recordings.CLAIM)
+    assert fetcher().run().stored == 1
 
 
 @pytest.mark.parametrize(("served", "why"), [
@@ -164,7 +179,7 @@ def test_after_the_last_attempt_the_download_is_failed_kept_at_twilio_until_an_a
     assert row.download_status == RecordingDownload.FAILED and row.next_attempt_at is None
     assert all(method == "GET" for method, _ in media.sent) and SID in media.files  # still at Twilio
     clock.advance(timedelta(days=1))
-    assert fetcher().run() == type(report)()  # failed: left alone
+    assert fetcher().run() == FetchReport()  # failed: left alone
     with session_scope(sessions) as s:
         admin = User(username="admin", password_hash="x", role="admin", created_at=clock.now())
         s.add(admin)
@@ -224,3 +239,20 @@ def test_the_channel_brings_recordings_home_at_the_dialers_housekeeping_in_the_b
     assert thread is not None
     thread.join(timeout=30)
     assert _row(sessions).download_status == RecordingDownload.STORED and media.files == {}
+
+
+def test_a_recording_sid_stored_already_is_not_stored_again(pending: Callable[..., int],
+                                                            sessions: sessionmaker[Session],
+                                                            clock: VirtualClock) -> None:
+    first = pending()
+    with session_scope(sessions) as s:
+        other = s.get(Recording, first)
+        assert other is not None
+        again = recordings.recording_row(other.interview_id, "call", "https://api.twilio.com/y", SID, 30,
+                                         clock.now())
+        fresh = recordings.recording_row(other.interview_id, "call", "https://api.twilio.com/z", "RE" + "a" * 32,
+                                         30, clock.now())
+        assert recordings.insert_recordings(s.connection(), [again, fresh]) == 1  # only the new one
+    with sessions() as s:
+        rows = s.query(Recording).order_by(Recording.id).all()
+        assert [(r.provider_id, r.question_id) for r in rows] == [(SID, "q_suggest"), ("RE" + "a" * 32, "call")]

@@ -399,6 +399,17 @@ def test_a_recorded_suggestion_waits_for_its_download(at_the_suggestion: Call, u
         assert recording.next_attempt_at == clock.now()  # the file is complete: due at once
 
 
+def test_a_recording_twilio_reports_failed_is_not_waited_for(at_the_suggestion: Call, urls: WebhookUrls,
+                                                              sessions: sessionmaker[Session]) -> None:
+    call, rec_sid = at_the_suggestion, "RE" + "9" * 32
+    call.speak("https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/" + rec_sid, 9, rec_sid)
+    call.notify(urls.recording(call.attempt_id), {"RecordingSid": rec_sid, "RecordingStatus": "absent"})
+    with sessions() as s:
+        recording = s.scalars(select(Recording)).one()
+        assert recording.download_status == RecordingDownload.FAILED and recording.next_attempt_at is None
+        assert recording.last_error == "Twilio reported the recording absent"
+
+
 def test_a_recording_delivered_twice_or_reused_by_another_call_is_harmless(
         app: Flask, at_the_suggestion: Call, urls: WebhookUrls, dial: Dial, settings: Settings,
         twiml_schema: etree.XMLSchema, sessions: sessionmaker[Session]) -> None:

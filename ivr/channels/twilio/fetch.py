@@ -84,7 +84,7 @@ class RecordingFetcher:
         """One pass: up to ``limit`` due downloads, then up to ``limit`` deletions due."""
         report = FetchReport()
         due = run_transaction(self.sessions, lambda s: [Due(r.id, r.provider_id or "", r.duration_s)
-                                                        for r in recordings.due(s, self.clock.now(), limit)])
+                                                        for r in recordings.claim_due(s, self.clock.now(), limit)])
         for item in due:
             self._bring_home(item, report)
         for item in run_transaction(self.sessions, lambda s: [

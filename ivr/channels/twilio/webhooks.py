@@ -238,8 +238,10 @@ class CallWebhooks:
         """recordingStatusCallback: a recording file is ready (or failed)."""
         attempt_id, sid = p.query_id(query, "attempt"), p.call_sid(form)
         recording_sid, state = p.field(form, "RecordingSid"), p.field(form, "RecordingStatus")
-        if state != "completed":
+        if state != "completed":  # "failed" or "absent": there is no file to download
             log.warning("call %s: recording %s is %s", sid, recording_sid, state)
+            run_transaction(self.sessions, lambda s: recordings.lost(s, recording_sid, f"Twilio reported the "
+                                                                     f"recording {state}"), self.retry)
             return
         url, seconds = p.field(form, "RecordingUrl"), p.duration(form, "RecordingDuration")
 
