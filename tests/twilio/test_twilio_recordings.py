@@ -15,7 +15,7 @@ from fake_twilio import FakeTwilio
 from openapi_core import OpenAPI
 from sqlalchemy.orm import Session, sessionmaker
 from twilio_caller import Dial
-from twilio_media import TwilioMedia, wav
+from twilio_media import TwilioMedia, mp3, wav
 
 from calls import recordings
 from dialer.protocol import Tidying
@@ -103,6 +103,17 @@ def test_a_recording_is_downloaded_with_the_account_credentials_checked_stored_a
     assert fetcher().run() == FetchReport()  # nothing more to do
 
 
+@pytest.mark.parametrize("tag", [False, True], ids=["bare", "ID3 tag"])
+def test_an_mp3_answered_for_the_media_is_checked_and_kept_as_one(
+        tag: bool, pending: Callable[..., int], media: TwilioMedia, fetcher: Fetch, home: Settings,
+        sessions: sessionmaker[Session]) -> None:
+    pending()
+    media.files[SID] = audio = mp3(9, tag=tag)
+    assert fetcher().run().stored == 1
+    row = _row(sessions)
+    assert row.path == f"twilio/{SID}.mp3" and (Path(home.recordings_dir) / row.path).read_bytes() == audio
+
+
 def test_the_configured_api_base_is_used(openapi: OpenAPI, home: Settings, pending: Callable[..., int],
                                          sessions: sessionmaker[Session], clock: VirtualClock) -> None:
     base = "https://twilio-gateway.example.cn/twilio"
@@ -147,7 +158,9 @@ def test_a_download_another_fetcher_has_claimed_is_left_to_it_until_the_claim_ru
 
 
 @pytest.mark.parametrize(("served", "why"), [
-    (b"<html>Service Unavailable</html>", "not a WAV file"),
+    (b"<html>Service Unavailable</html>", "neither a WAV nor an MP3 file"),
+    (mp3(60), "an MP3 file of 60.0 s where Twilio reported 9 s"),
+    (b"ID3\x04\x00\x00\x00\x00\x00\x02" + bytes(10), "an MP3 file without a layer III frame"),
     (wav(30), "a WAV file of 30.0 s where Twilio reported 9 s"),
     (wav(0), "a WAV file of implausible length (0.0 s)"),
 ])

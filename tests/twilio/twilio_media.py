@@ -30,6 +30,15 @@ def wav(seconds: float, rate: int = 8000) -> bytes:
     return out.getvalue()
 
 
+def mp3(seconds: float, *, tag: bool = False) -> bytes:
+    """A constant-bit-rate MP3 as far as its length goes: MPEG-2 layer III frame headers (32 kbit/s,
+    16 kHz, mono) filling ``seconds`` at that rate, after an ID3v2 tag when ``tag``."""
+    frame = b"\xff\xf3\x48\xc4" + bytes(140)  # 144 bytes: 32 kbit/s x 576 samples / 16 kHz / 8
+    audio = frame * round(seconds * 32000 / 8 / len(frame))
+    id3 = b"ID3\x04\x00\x00" + bytes([0, 0, 0, 20]) + bytes(20) if tag else b""
+    return id3 + audio
+
+
 @dataclass
 class TwilioMedia:
     api: OpenAPI

@@ -4,8 +4,9 @@ Each pending recording (``calls.recordings``) is fetched from the account's Reco
 ``GET {TWILIO_API_BASE_URL}/2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.wav``, with the
 account's credentials (HTTP Basic). The URL is built from the configured base and the RecordingSid,
 never taken from a webhook, so the credentials go to the configured API only. The file must be a
-WAV of the length Twilio reported (:mod:`.recording_audio`); it is written to
-``recordings_dir/twilio/{Sid}.wav`` (in full or not at all) and its row says so. A failure (a
+WAV (or, from a provider that answers so, an MP3) of the length Twilio reported
+(:mod:`.recording_audio`); it is written to ``recordings_dir/twilio/{Sid}.wav`` (``.mp3``), in
+full or not at all, and its row says so. A failure (a
 timeout, an error answer, a file that does not check) is counted and tried again later; after the
 last attempt the row is ``failed``, shown to the administrator.
 
@@ -30,7 +31,7 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls import recordings
-from ivr.channels.twilio.recording_audio import AudioRejected, wav_seconds
+from ivr.channels.twilio.recording_audio import AudioRejected, audio_seconds
 from ivr.channels.twilio.rest import api_base
 from survey.clock import Clock
 from survey.config import Settings
@@ -113,8 +114,8 @@ class RecordingFetcher:
             raise AudioRejected(f"{item.sid!r} is not a Twilio RecordingSid")
         response = self.http.get(f"{self.resource}/Recordings/{item.sid}.wav")
         response.raise_for_status()
-        wav_seconds(response.content, item.seconds)
-        relative = f"{FOLDER}/{item.sid}.wav"
+        kind = audio_seconds(response.content, item.seconds)[0]
+        relative = f"{FOLDER}/{item.sid}.{kind}"
         _write(self.folder / relative, response.content)
         return relative
 
