@@ -88,8 +88,8 @@ def _masked(message: str) -> str:
 class TwilioChannel:
     """The Twilio telephony channel.
 
-    ``sessions`` is read only, to count live calls (the status callbacks run in the web process,
-    so the database is the only place that knows when a call ended). ``http_client`` and ``media``
+    ``sessions`` counts live calls (the status callbacks run in the web process, so the database
+    is the only place that knows when a call ended) and keeps the recordings' downloads. ``http_client`` and ``media``
     replace the network (tests: the REST API, recordings' media); ``record_calls`` asks Twilio to
     record whole calls; ``cps`` defaults to ``settings.twilio_cps``. At the dialer's housekeeping
     it brings recordings home (:mod:`.fetch`).
