@@ -12,15 +12,18 @@ from pathlib import Path
 import httpx
 import pytest
 from fake_twilio import FakeTwilio
+from flask import Flask
+from lxml import etree
 from openapi_core import OpenAPI
 from sqlalchemy.orm import Session, sessionmaker
-from twilio_caller import Dial
+from twilio_caller import Call, Dial
 from twilio_media import TwilioMedia, mp3, wav
 
 from calls import recordings
 from dialer.protocol import Tidying
 from ivr.channels.twilio import TwilioChannel
 from ivr.channels.twilio.fetch import FetchReport, RecordingFetcher
+from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.db import session_scope
@@ -269,3 +272,22 @@ def test_a_recording_sid_stored_already_is_not_stored_again(pending: Callable[..
     with sessions() as s:
         rows = s.query(Recording).order_by(Recording.id).all()
         assert [(r.provider_id, r.question_id) for r in rows] == [(SID, "q_suggest"), ("RE" + "a" * 32, "call")]
+
+
+def test_a_voice_answer_recorded_at_twilio_comes_home_after_the_call(
+        app: Flask, dial: Dial, home: Settings, twiml_schema: etree.XMLSchema, urls: WebhookUrls,
+        media: TwilioMedia, fetcher: Fetch, sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    call = Call(app.test_client(), home, twiml_schema, dial().attempt_id, "CA" + "c" * 32)
+    call.answer(urls.start(call.attempt_id))
+    for keys in ("1",) * 12:  # 普通话, consent, then the closed questions up to the open one
+        call.press(keys)
+    assert call.verbs() == ["Say", "Record", "Redirect"]
+    url = f"https://api.twilio.com/2010-04-01/Accounts/{home.twilio_account_sid}/Recordings/{SID}"
+    call.speak(url, 9, SID)
+    media.files[SID] = wav(9.2)
+    assert fetcher().run() == FetchReport()  # Twilio may still be writing it: not yet
+    call.notify(urls.recording(call.attempt_id), {"RecordingSid": SID, "RecordingStatus": "completed",
+                                                  "RecordingDuration": "9", "RecordingUrl": url})
+    assert fetcher().run().stored == 1
+    row = _row(sessions)
+    assert (row.question_id, row.path, row.provider_deleted_at) == ("q_suggest", f"twilio/{SID}.wav", clock.now())
