@@ -32,7 +32,8 @@ def index() -> str:
     query = (select(Recording).where(scope().where(Recording),
                                      or_(Recording.download_status.in_(WAITING), not_deleted))
              .options(joinedload(Recording.interview).joinedload(Interview.case).joinedload(Case.stratum))
-             .order_by(Recording.download_status, Recording.next_attempt_at, Recording.id))
+             .order_by(Recording.download_status,  # failed, pending, stored: alphabetical
+                       Recording.next_attempt_at, Recording.id))
     return render_template("downloads/index.html", page=paginate(db(), query), action=ActionForm())
 
 
