@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from calls.callbacks import book_callback
+from calls.recordings import insert_recordings, recording_row
 from dialer.cases import resumable_interviews
 from dialer.dnc import add_to_dnc
 from dialer.followup import open_task
 from ivr.engine import Engine, Event, Step
 from ivr.engine import effects as fx
 from survey.clock import Clock
-from survey.models import Answer, AuditLog, Case, Contact, Interview, Recording
+from survey.models import Answer, AuditLog, Case, Contact, Interview
 from survey.questionnaire import Questionnaire
 from survey.vocabulary import InterviewMode, InterviewStatus, TaskKind
 
@@ -113,6 +114,7 @@ class InterviewSession:
         self.engine = Engine(questionnaire, clock, state=state, language=language, can_transfer=can_transfer,
                              ask_language=ask_language, interviewer=interviewer)
         self._given: dict[str, dict[str, Any]] = {}  # answers not written yet, by question
+        self._recorded: list[tuple[str, str, str | None, float]] = []  # recordings not written yet
         self._case_language: str | None = None  # the language chosen, for a case not loaded here
         self._consent_id = next((q.id for q in questionnaire.questions if q.role == "consent"), None)
         event.listen(session, "after_flush_postexec", self._write_pending)
@@ -148,9 +150,7 @@ class InterviewSession:
             "codes": list(e.codes) if e.codes is not None else None, "raw_input": e.raw_input,
             "duration_ms": e.duration_ms, "reprompts": e.reprompts, "mode": iv.mode, "answered_at": now}
         if e.recording_path:
-            self.session.add(Recording(interview=iv, question_id=e.question_id, path=e.recording_path,
-                                       provider_id=e.recording_provider_id, duration_s=e.recording_seconds,
-                                       created_at=now))
+            self._recorded.append((e.question_id, e.recording_path, e.recording_provider_id, e.recording_seconds))
         if e.question_id == self._consent_id:
             iv.consent = self.engine.consent
 
@@ -163,6 +163,11 @@ class InterviewSession:
             self.session.connection().execute(_SET_LANGUAGE, {"case_id": self.interview.case_id,
                                                                "chosen": self._case_language})
             self._case_language = None
+        if self._recorded:
+            recorded, self._recorded, now = self._recorded, [], self.clock.now()
+            insert_recordings(self.session.connection(), [
+                recording_row(self.interview.id, qid, path, provider_id, seconds, now)
+                for qid, path, provider_id, seconds in recorded])
         if not self._given:
             return
         given, self._given = self._given, {}
@@ -178,6 +183,7 @@ class InterviewSession:
     def _rolled_back(self, _session: Session) -> None:
         """Answers not written are dropped with the transaction, as its other changes are."""
         self._given.clear()
+        self._recorded.clear()
         self._case_language = None
 
     def _status(self, e: fx.StatusChanged) -> None:

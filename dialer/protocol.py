@@ -78,3 +78,13 @@ class Draining(Protocol):
     (with a hang-up cause), so no attempt stays open when the worker exits."""
 
     def close(self, drain_s: float = 0.0) -> None: ...
+
+
+@runtime_checkable
+class Tidying(Protocol):
+    """A channel with work of its own to do now and then, outside any call (Twilio: bring the
+    recordings home and delete them at Twilio). The worker calls ``housekeeping`` at each of its
+    own housekeepings, outside its transactions; it returns at once (the work runs in the
+    background) and never raises."""
+
+    def housekeeping(self) -> None: ...

@@ -32,7 +32,7 @@ from dialer.cases import DIALABLE
 from dialer.outcomes import Applied, apply_results
 from dialer.pacer import Pacer
 from dialer.policy import DialPolicy
-from dialer.protocol import CallResult, Channel
+from dialer.protocol import CallResult, Channel, Tidying
 from dialer.quotas import StratumProgress
 from dialer.streak import Failed, Streak
 from survey import aapor
@@ -255,6 +255,8 @@ class Worker:
     def _housekeeping(self, now: datetime) -> str | None:
         self._settle_held()  # before their leases could expire
         status, released = self._txn(lambda s: self._tidy(s, now))
+        if isinstance(self.channel, Tidying):
+            self.channel.housekeeping()
         self.next_housekeeping = now + self.options.housekeeping_every
         self.quiet_until = None  # housekeeping may have released or reopened cases
         if status in (SurveyStatus.PAUSED, SurveyStatus.CLOSED):

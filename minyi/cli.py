@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "analyze": ("minyi.commands.analyze", "analyze", "Weight and estimate a flat file."),
     "report": ("minyi.commands.report", "report", "Write the PDF bulletin for a period."),
     "web": ("minyi.commands.web", "web", "Serve the web app."),
+    "recordings fetch": ("minyi.commands.recordings", "recordings_fetch",
+                         "Bring Twilio's recordings home: download, check, store, delete at Twilio."),
     "keys generate": ("minyi.commands.keys", "keys_generate", "Print phone keys for a key file."),
     "keys rotate": ("minyi.commands.keys", "keys_rotate", "Re-encrypt every stored number with the current key."),
 }
@@ -47,6 +49,7 @@ GROUP_HELP = {
     "sample": "Sample frames.",
     "prompts": "Prompt audio.",
     "keys": "The keys of stored phone numbers.",
+    "recordings": "Recordings of voice answers and calls.",
 }
 
 

@@ -40,6 +40,17 @@ def _known_zone(name: str) -> str:
     return name
 
 
+def _deletion_policy(value: str) -> str:
+    """When a downloaded Twilio recording is deleted at Twilio: ``after_download``, ``never`` or
+    ``after_days:N`` (N a whole number of days, 1 or more)."""
+    if value in ("after_download", "never"):
+        return value
+    kind, _, days = value.partition(":")
+    if kind != "after_days" or not days.isdigit() or int(days) < 1:
+        raise ValueError("must be after_download, never or after_days:N (N a whole number of days, 1 or more)")
+    return value
+
+
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Settings:
     database_url: str = "sqlite:///minyi.db"
@@ -55,6 +66,8 @@ class Settings:
     twilio_cps: Annotated[float, Field(allow_inf_nan=False)] = 1.0  # the Twilio channel refuses 0 or less
     twilio_voice_zh: str = "Polly.Zhiyu-Neural"  # <Say> voice for prompts with no recording
     twilio_voice_en: str = "Polly.Joanna-Neural"
+    # when a recording brought home is deleted at Twilio (docs/recordings.md)
+    twilio_recording_deletion: Annotated[str, AfterValidator(_deletion_policy)] = "after_download"
     ari_url: str = "http://127.0.0.1:8088"
     ari_username: str = ""
     ari_password: str = ""

@@ -268,6 +268,14 @@ class Recording(Base):
     transcribed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     transcribed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # a recording still at its provider (calls/recordings.py): its media URL and the download's progress
+    remote_url: Mapped[str | None] = mapped_column(String(500), default=None)
+    download_status: Mapped[str | None] = mapped_column(String(20), default=None, index=True)
+    download_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    downloaded_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    provider_deleted_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     interview: Mapped[Interview] = relationship()
 
 

@@ -109,6 +109,15 @@ class CallStatus(StrEnum):
     UNKNOWN = "unknown"  # the worker lost track of the call (crash); reconciled later
 
 
+class RecordingDownload(StrEnum):
+    """Where a recording still at its provider (Twilio) is on its way home; NULL for a recording
+    the channel stored itself (simulated, Asterisk)."""
+
+    PENDING = "pending"  # to download (again) at next_attempt_at
+    STORED = "stored"  # in recordings_dir, checked
+    FAILED = "failed"  # every attempt failed; an administrator may try again
+
+
 ROLES: tuple[Role, ...] = tuple(Role)
 ATTEMPT_ORDER = (AttemptStatus.QUEUED, AttemptStatus.INITIATED, AttemptStatus.RINGING, AttemptStatus.IN_PROGRESS,
                  AttemptStatus.COMPLETED)

@@ -77,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
         concerns,
         console,
         dashboard,
+        downloads,
         home,
         live,
         surveys,
@@ -84,7 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     )
     from web.blueprints.twilio import bp as twilio
 
-    for module in (auth, home, console, transcribe, surveys, live, cases, dashboard, concerns, admin):
+    for module in (auth, home, console, transcribe, surveys, live, cases, dashboard, concerns, admin, downloads):
         app.register_blueprint(module.bp)
     app.register_blueprint(twilio, url_prefix="/twilio")
     csrf.exempt(twilio)

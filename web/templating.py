@@ -27,7 +27,8 @@ NAVIGATION: dict[str, tuple[tuple[str, Any], ...]] = {
                       ("dashboard.index", _l("Dashboard"))),
     Role.OFFICIAL: (("dashboard.index", _l("Dashboard")),),
     Role.UNIT: (("concerns.index", _l("Concerns")),),
-    Role.ADMIN: (("admin.users", _l("Users")), ("admin.units", _l("Units")), ("admin.audit", _l("Audit log"))),
+    Role.ADMIN: (("admin.users", _l("Users")), ("admin.units", _l("Units")), ("downloads.index", _l("Recording downloads")),
+                 ("admin.audit", _l("Audit log"))),
 }
 ROLE_NAMES: dict[str, Any] = {Role.ADMIN: _l("Administrator"), Role.SUPERVISOR: _l("Supervisor"),
               Role.INTERVIEWER: _l("Interviewer"), Role.TRANSCRIBER: _l("Transcriber"),

@@ -408,4 +408,25 @@ ZH: dict[str, str] = {
     '%(name)s: cannot read the fieldwork settings: %(problem)s': '%(name)s：无法读取实地执行设置：%(problem)s',
     '%(name)s: %(problem)s': '%(name)s：%(problem)s',
     '%(file)s is not UTF-8 text': '%(file)s 不是 UTF-8 文本',
+    # recordings at Twilio: playback state and the administrator's downloads page
+    "A simulated call: there is no audio.": "模拟呼叫，没有录音音频。",
+    "The recording is still at Twilio: it is downloaded within minutes (attempt %(n)d so far).":
+        "录音仍在 Twilio，几分钟内会下载到本系统（已尝试 %(n)d 次）。",
+    "The recording could not be downloaded from Twilio; an administrator can try again.":
+        "录音未能从 Twilio 下载，可由系统管理员重新下载。",
+    "Recording downloads": "录音下载",
+    "Recordings still at Twilio. Each is downloaded by the dialer's housekeeping or by minyi recordings fetch, "
+    "tried again after a failure, and marked failed after the last attempt.":
+        "以下录音仍在 Twilio。拨号程序的例行维护或 minyi recordings fetch 会下载它们；下载失败会自动重试，"
+        "最后一次仍失败则标记为失败。",
+    "Failed": "失败",
+    "Waiting for its download": "等待下载",
+    "Stored; not deleted at Twilio": "已下载，Twilio 上的副本尚未删除",
+    "Download attempts": "下载次数",
+    "Next attempt": "下次尝试",
+    "Last error": "最近错误",
+    "Try again now": "立即重试",
+    "Every recording is home.": "所有录音均已下载。",
+    "Recording #%(id)d will be downloaded at the next fetch.": "录音 #%(id)d 将在下一次下载时重新下载。",
+    "Recording #%(id)d is not waiting for a download.": "录音 #%(id)d 不在等待下载。",
 }

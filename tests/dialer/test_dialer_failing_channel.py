@@ -11,7 +11,7 @@ from dialer_fakes import VAULT, ScriptedChannel, Step, add_numbers, make_survey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialer.protocol import CallRequest
+from dialer.protocol import CallRequest, Tidying
 from dialer.worker import Stop, WorkerOptions, WorkerReport, run_worker
 from survey import aapor
 from survey.clock import VirtualClock
@@ -66,3 +66,17 @@ def test_failures_between_calls_that_go_through_are_ordinary_failed_calls(sessio
     with session_scope(sessions) as s:
         codes = list(s.scalars(select(CallAttempt.temp_disposition)))
     assert len(codes) == 20 and codes.count(aapor.TECHNICAL) == 14
+
+
+def test_a_channel_with_housekeeping_of_its_own_is_given_the_workers(sessions: sessionmaker[Session],
+                                                                     clock: VirtualClock) -> None:
+    class Tidy(ScriptedChannel):
+        tidied: int = 0
+
+        def housekeeping(self) -> None:
+            self.tidied += 1
+
+    channel = Tidy(clock)
+    assert isinstance(channel, Tidying)
+    _run(sessions, clock, channel, lines=1, housekeeping_every=timedelta(hours=1))
+    assert channel.tidied >= 2  # at the start, and every hour of the round after

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from calls.interviews import InterviewSession, open_interview
 from ivr.engine import Answered, Digits, HangUp
 from survey.clock import VirtualClock
 from survey.db import current_revision, downgrade, head_revision, upgrade
-from survey.models import Answer, Base, Case, Contact, Interview
+from survey.models import Answer, Base, Case, Contact, Interview, Recording
 from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
@@ -42,6 +42,32 @@ def test_the_dialer_workers_migration_goes_down_and_up_again(engine: Engine) -> 
     upgrade(engine)
     with engine.connect() as conn:
         assert "dialer_workers" in inspect(conn).get_table_names()
+
+
+def test_recordings_stored_with_a_url_become_pending_downloads(engine: Engine, clock: VirtualClock) -> None:
+    downgrade(engine, "0005")
+    with Session(engine) as session:
+        case = _case(session, clock)
+        interview = open_interview(session, case, load_bundled(), clock)
+        session.commit()
+        for path, sid in (("https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1", "RE1"),
+                          ("recordings/ari-1.wav", "ari-1")):
+            session.execute(text("INSERT INTO recordings (interview_id, question_id, path, provider_id, duration_s, "
+                                 "created_at) VALUES (:i, 'q_suggest', :p, :s, 9, :t)"),
+                            {"i": interview.id, "p": path, "s": sid, "t": clock.now()})
+        session.commit()
+    upgrade(engine)
+    with Session(engine) as session:
+        rows = {r.provider_id: r for r in session.scalars(select(Recording))}
+        twilio, asterisk = rows["RE1"], rows["ari-1"]
+        assert (twilio.path, twilio.download_status, twilio.download_attempts) == ("", "pending", 0)
+        assert twilio.remote_url.endswith("/Recordings/RE1") and twilio.next_attempt_at == clock.now()
+        assert (asterisk.path, asterisk.download_status, asterisk.remote_url) == ("recordings/ari-1.wav", None, None)
+    downgrade(engine, "0005")
+    with engine.connect() as conn:
+        assert set(conn.execute(text("SELECT path FROM recordings")).scalars()) == {
+            "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1", "recordings/ari-1.wav"}
+    upgrade(engine)
 
 
 def _case(session: Session, clock: VirtualClock) -> Case:

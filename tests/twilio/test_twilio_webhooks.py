@@ -22,7 +22,7 @@ from ivr.channels.twilio.urls import WebhookUrls
 from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.models import Answer, CallAttempt, Case, FollowUpTask, Interview, Recording, WebhookReply
-from survey.vocabulary import AnswerStatus, AttemptStatus, CaseStatus, InterviewStatus
+from survey.vocabulary import AnswerStatus, AttemptStatus, CaseStatus, InterviewStatus, RecordingDownload
 from web.blueprints.twilio import EXTENSION, build_webhooks
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -362,30 +362,74 @@ def test_a_callback_choice_books_the_case(call: Call, urls: WebhookUrls, session
     assert timedelta(hours=12) < case.callback_at - clock.now() < timedelta(hours=36)
 
 
-@pytest.fixture
-def at_the_suggestion(call: Call, urls: WebhookUrls) -> Iterator[Call]:
+def _to_the_suggestion(call: Call, urls: WebhookUrls) -> Call:
     _to_consent(call, urls)
     for keys in ("1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1"):
         call.press(keys)
     assert call.verbs() == ["Say", "Record", "Redirect"]
+    return call
+
+
+@pytest.fixture
+def at_the_suggestion(call: Call, urls: WebhookUrls) -> Iterator[Call]:
+    _to_the_suggestion(call, urls)
     record = call.twiml.find("Record") if call.twiml is not None else None
     assert record is not None and record.get("maxLength") == "60" and record.get("finishOnKey") == "#"
     assert record.get("playBeep") == "true" and "recording" in (record.get("recordingStatusCallback") or "")
     yield call
 
 
-def test_a_recorded_suggestion_is_stored_and_confirmed(at_the_suggestion: Call, urls: WebhookUrls,
-                                                       sessions: sessionmaker[Session]) -> None:
+def test_a_recorded_suggestion_waits_for_its_download(at_the_suggestion: Call, urls: WebhookUrls,
+                                                      sessions: sessionmaker[Session], clock: VirtualClock) -> None:
     call = at_the_suggestion
     rec_sid = "RE" + "2" * 32
     call.speak("https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/" + rec_sid, 9, rec_sid)
+    with sessions() as s:
+        recording = s.scalars(select(Recording)).one()
+        assert recording.download_status == RecordingDownload.PENDING and recording.path == ""
+        assert recording.next_attempt_at is not None and recording.next_attempt_at > clock.now()  # not written yet
+    clock.advance(timedelta(seconds=5))
     call.notify(urls.recording(call.attempt_id), {
         "RecordingSid": rec_sid, "RecordingStatus": "completed", "RecordingDuration": "10",
         "RecordingUrl": "https://api.twilio.com/final/" + rec_sid})
     with sessions() as s:
         recording = s.scalars(select(Recording)).one()
         assert recording.question_id == "q_suggest" and recording.duration_s == 10
-        assert recording.path == "https://api.twilio.com/final/" + rec_sid
+        assert recording.remote_url == "https://api.twilio.com/final/" + rec_sid
+        assert recording.next_attempt_at == clock.now()  # the file is complete: due at once
+
+
+def test_a_recording_twilio_reports_failed_is_not_waited_for(at_the_suggestion: Call, urls: WebhookUrls,
+                                                              sessions: sessionmaker[Session]) -> None:
+    call, rec_sid = at_the_suggestion, "RE" + "9" * 32
+    call.speak("https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/" + rec_sid, 9, rec_sid)
+    call.notify(urls.recording(call.attempt_id), {"RecordingSid": rec_sid, "RecordingStatus": "absent"})
+    with sessions() as s:
+        recording = s.scalars(select(Recording)).one()
+        assert recording.download_status == RecordingDownload.FAILED and recording.next_attempt_at is None
+        assert recording.last_error == "Twilio reported the recording absent"
+
+
+def test_a_recording_delivered_twice_or_reused_by_another_call_is_harmless(
+        app: Flask, at_the_suggestion: Call, urls: WebhookUrls, dial: Dial, settings: Settings,
+        twiml_schema: etree.XMLSchema, sessions: sessionmaker[Session]) -> None:
+    first, rec_sid = at_the_suggestion, "RE" + "4" * 32
+    record_action = first.twiml.find("Record").get("action") if first.twiml is not None else None
+    assert record_action
+    media = {"RecordingUrl": "https://api.twilio.com/r/" + rec_sid, "RecordingDuration": "9",
+             "RecordingSid": rec_sid, "Digits": "#"}
+    after = etree.tostring(first.speak(media["RecordingUrl"], 9, rec_sid))
+    assert etree.tostring(first.fetch(record_action, media)) == after  # Twilio's retry: the same reply
+    second = _to_the_suggestion(Call(app.test_client(), settings, twiml_schema,
+                                     dial("+8613800138001").attempt_id, "CA" + "b" * 32), urls)
+    second.speak(media["RecordingUrl"], 9, rec_sid)  # the same RecordingSid on another call
+    assert "年龄" in " ".join(second.spoken())  # the interview goes on
+    with sessions() as s:
+        recording = s.scalars(select(Recording)).one()  # no second row
+        interviews = s.scalars(select(Interview).order_by(Interview.id)).all()
+        assert recording.interview_id == interviews[0].id
+        suggested = s.scalars(select(Answer).where(Answer.question_id == "q_suggest")).all()
+        assert {a.interview_id for a in suggested} == {i.id for i in interviews}  # both answers kept
 
 
 def test_silence_at_the_beep_is_no_answer(at_the_suggestion: Call, sessions: sessionmaker[Session]) -> None:
@@ -408,3 +452,4 @@ def test_a_whole_call_recording_is_kept_with_the_interview(call: Call, urls: Web
     with sessions() as s:
         recording = s.scalars(select(Recording)).one()
         assert (recording.question_id, recording.duration_s) == ("call", 95)
+        assert recording.remote_url == form["RecordingUrl"] and recording.download_status == RecordingDownload.PENDING

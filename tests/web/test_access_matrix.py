@@ -100,6 +100,10 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
         Route("GET", "/transcribe/99999", only(404, *TRAS, *SUPS)),
         Route("POST", f"/transcribe/{r1}/concern", only(302, *TRAS, *SUPS)),
         probe("POST", f"/transcribe/{r2}/concern", 302, *TRAS, *SUPS),
+        # administrators: recordings still at Twilio (scoped like the transcribers' list)
+        Route("GET", "/admin/recordings/", only(200, ADM)),
+        Route("POST", f"/admin/recordings/{r1}/retry", only(302, ADM)),
+        probe("POST", f"/admin/recordings/{r2}/retry", 302, ADM),
         # supervisors: survey s has every township, survey o none of T01
         Route("GET", "/surveys/", only(200, *SUPS)),
         Route("POST", "/surveys/questionnaires", whole(400)),

@@ -24,7 +24,7 @@ from web.forms import ActionForm
 from web.i18n import refusal
 from web.listing import Filters, paginate, townships
 from web.operations.concern_intake import concern_from_recording, recording_concern
-from web.operations.transcripts import TranscriptError, audio_path, save_transcription
+from web.operations.transcripts import TranscriptError, audio_path, audio_state, save_transcription
 from web.scope import fetch, scope
 
 bp = Blueprint("transcribe", __name__, url_prefix="/transcribe")
@@ -71,7 +71,7 @@ def recording(recording_id: int) -> Response | str:
         return redirect(url_for("transcribe.recording", recording_id=rec.id))
     return render_template("transcribe/recording.html", rec=rec, form=form, categories=CATEGORIES,
                            concern=recording_concern(db(), rec), action=ActionForm(),
-                           playable=audio_path(ctx().settings.recordings_dir, rec) is not None)
+                           audio=audio_state(ctx().settings.recordings_dir, rec))
 
 
 @bp.route("/<int:recording_id>/concern", methods=["POST"])

@@ -6,11 +6,13 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from calls.recordings import SIMULATED
 from office.concerns import CATEGORIES
 from survey import audit
 from survey.clock import Clock
 from survey.errors import Refused
 from survey.models import Recording
+from survey.vocabulary import RecordingDownload
 
 
 class TranscriptError(Refused):
@@ -34,13 +36,29 @@ def save_transcription(session: Session, recording: Recording, clock: Clock, *, 
 
 
 def audio_path(recordings_dir: str, recording: Recording) -> Path | None:
-    """The recording's file inside ``recordings_dir``; None when it is missing or the stored path
-    would lead outside the directory (``..``, an absolute path elsewhere, a symlink out)."""
+    """The recording's file inside ``recordings_dir``; None when it is not there (yet), or the
+    stored path would lead outside the directory (``..``, an absolute path elsewhere, a symlink
+    out). A path is relative to the directory (Twilio's downloads) or, as the Asterisk channel
+    stores it, already names the directory (``recordings/name.wav``, or an absolute path)."""
+    if not recording.path or recording.download_status in (RecordingDownload.PENDING, RecordingDownload.FAILED):
+        return None
     base = Path(recordings_dir).resolve()
-    try:
-        target = (base / recording.path).resolve()
-    except (OSError, ValueError):
-        return None
-    if not target.is_relative_to(base) or not target.is_file():
-        return None
-    return target
+    for candidate in (base / recording.path, Path(recording.path)):
+        try:
+            target = candidate.resolve()
+        except (OSError, ValueError):
+            continue
+        if target.is_relative_to(base) and target.is_file():
+            return target
+    return None
+
+
+def audio_state(recordings_dir: str, recording: Recording) -> str:
+    """What the player can do with the recording: ``play``; ``pending`` or ``failed`` (still at
+    Twilio: on its way, or every download failed); ``simulated`` (a simulated call has no audio);
+    ``missing`` (the file is not on this server)."""
+    if recording.download_status in (RecordingDownload.PENDING, RecordingDownload.FAILED):
+        return recording.download_status
+    if recording.path.startswith(SIMULATED):
+        return "simulated"
+    return "play" if audio_path(recordings_dir, recording) is not None else "missing"

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls.interviews import InterviewSession
+from calls.recordings import SIMULATED
 from calls.service import CallService, Talk
 from dialer.protocol import CallRequest, CallResult, ChannelNotReady
 from ivr.channels.simulated.answers import OwnAnswers
@@ -39,7 +40,7 @@ from survey.surveys import StratumSpec, survey_questionnaire
 from survey.vocabulary import CallStatus
 
 MAX_EVENTS = 500  # a call longer than this is a bug in a resident model, not a patient resident
-RECORDING_SCHEME = "simulated://"  # recordings of simulated calls have no audio
+RECORDING_SCHEME = SIMULATED  # recordings of simulated calls have no audio
 
 
 WorldFor = Callable[[Survey], World]  # the world a survey's calls reach

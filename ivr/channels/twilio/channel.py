@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+import httpx
 import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +30,7 @@ from twilio.rest import Client
 
 from dialer.policy import DialPolicy
 from dialer.protocol import CallRequest, CallResult, ChannelNotReady
+from ivr.channels.twilio.fetch import BackgroundFetch, RecordingFetcher
 from ivr.channels.twilio.pacing import Backoff, TokenBucket
 from ivr.channels.twilio.rest import make_client
 from ivr.channels.twilio.urls import WebhookUrls
@@ -86,17 +88,19 @@ def _masked(message: str) -> str:
 class TwilioChannel:
     """The Twilio telephony channel.
 
-    ``sessions`` is read only, to count live calls (the status callbacks run in the web process,
-    so the database is the only place that knows when a call ended). ``http_client`` replaces the
-    network (tests); ``record_calls`` asks Twilio to record whole calls; ``cps`` defaults to
-    ``settings.twilio_cps``.
+    ``sessions`` counts live calls (the status callbacks run in the web process, so the database
+    is the only place that knows when a call ended) and keeps the recordings' downloads. ``http_client`` and ``media``
+    replace the network (tests: the REST API, recordings' media); ``record_calls`` asks Twilio to
+    record whole calls; ``cps`` defaults to ``settings.twilio_cps``. At the dialer's housekeeping
+    it brings recordings home (:mod:`.fetch`).
     """
 
     name = "twilio"
 
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], clock: Clock, *,
                  http_client: HttpClient | None = None, record_calls: bool = False, cps: float | None = None,
-                 backoff: Backoff | None = None, rng: random.Random | None = None) -> None:
+                 backoff: Backoff | None = None, rng: random.Random | None = None,
+                 media: httpx.BaseTransport | None = None) -> None:
         if not settings.twilio_from:
             raise ValueError("TWILIO_FROM must be set to the number calls come from")
         self.settings = settings
@@ -107,6 +111,11 @@ class TwilioChannel:
         self.record_calls = record_calls
         self.bucket = TokenBucket(settings.twilio_cps if cps is None else cps, clock)
         self.backoff = backoff or Backoff(rng=rng)
+        self.recordings_home = BackgroundFetch(lambda: RecordingFetcher(settings, sessions, clock, transport=media))
+
+    def housekeeping(self) -> None:
+        """At the dialer's housekeeping: bring recordings home (in the background, :mod:`.fetch`)."""
+        self.recordings_home.start()
 
     def place_call(self, request: CallRequest) -> CallResult | None:
         started = self.clock.now()

@@ -32,6 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from twilio.base.exceptions import TwilioRestException
 
 from calls import operations as op
+from calls import recordings
 from calls.interviews import InterviewSession
 from calls.operations import Turn
 from calls.questionnaires import Questionnaires
@@ -42,7 +43,7 @@ from ivr.channels.twilio.twiml import AudioUrl, TwimlRenderer
 from ivr.engine import Event, Prompt, Step
 from survey.clock import Clock
 from survey.db import session_scope
-from survey.models import CallAttempt, Case, Interview, Recording, WebhookReply
+from survey.models import CallAttempt, Case, Interview, WebhookReply
 from survey.questionnaire import Questionnaire
 from survey.transactions import DEFAULT_RETRY, RetryPolicy, run_transaction
 from survey.vocabulary import AttemptStatus
@@ -237,20 +238,20 @@ class CallWebhooks:
         """recordingStatusCallback: a recording file is ready (or failed)."""
         attempt_id, sid = p.query_id(query, "attempt"), p.call_sid(form)
         recording_sid, state = p.field(form, "RecordingSid"), p.field(form, "RecordingStatus")
-        if state != "completed":
+        if state != "completed":  # "failed" or "absent": there is no file to download
             log.warning("call %s: recording %s is %s", sid, recording_sid, state)
+            run_transaction(self.sessions, lambda s: recordings.lost(s, recording_sid, f"Twilio reported the "
+                                                                     f"recording {state}"), self.retry)
             return
         url, seconds = p.field(form, "RecordingUrl"), p.duration(form, "RecordingDuration")
 
         def work(s: Session) -> None:
-            interview = self._lock(s, attempt_id, sid).interview
-            row = s.scalar(select(Recording).where(Recording.provider_id == recording_sid))
-            if row is not None:
-                row.path, row.duration_s = url, seconds
+            interview, now = self._lock(s, attempt_id, sid).interview, self.clock.now()
+            if recordings.completed(s, recording_sid, url, seconds, now) is not None:
                 return
             if query.get("whole_call") and interview is not None:
-                s.add(Recording(interview_id=interview.id, question_id="call", path=url, provider_id=recording_sid,
-                                duration_s=seconds, created_at=self.clock.now()))
+                recordings.insert_recordings(s.connection(), [recordings.recording_row(
+                    interview.id, "call", url, recording_sid, seconds, now, settled=True)])
             # an open answer's recording without its row yet: the <Record> action brings it
 
         run_transaction(self.sessions, work, self.retry)

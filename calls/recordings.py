@@ -1,0 +1,162 @@
+"""A call's recordings: kept once per provider id, and those still at the provider brought home.
+
+A recording the channel stored itself (simulated, Asterisk) is a row with its ``path`` under
+``recordings_dir``. A recording still at its provider (the engine was given an http(s) URL, as
+Twilio gives) is a row "pending download" with that URL in ``remote_url`` and no path yet; a
+fetcher (``ivr.channels.twilio.fetch``) downloads it, checks it and stores it beside the others,
+recording its progress here: each failure is tried again later (``RETRY_DELAYS``), and after the
+last one the row is ``failed`` until an administrator tries again.
+
+The provider id (Twilio's RecordingSid, Asterisk's recording name) is unique: a recording delivered
+twice, or a provider id reused by another call, adds no second row and fails nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from survey import audit
+from survey.clock import Clock
+from survey.models import Recording
+from survey.vocabulary import RecordingDownload
+
+log = logging.getLogger(__name__)
+
+_recordings = cast(Table, Recording.__table__)
+# skipping a row whose provider id is stored already; RETURNING says which were inserted
+_INSERT = {"sqlite": sqlite.insert(_recordings).on_conflict_do_nothing().returning(_recordings.c.id),
+           "postgresql": postgresql.insert(_recordings).on_conflict_do_nothing().returning(_recordings.c.id)}
+REMOTE = ("http://", "https://")
+SIMULATED = "simulated://"  # the path of a simulated call's recording: there is no audio
+# Between a failed download and the next try; one attempt more than delays, then "failed".
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
+                timedelta(hours=6))
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+# A recording announced by the call before its provider finished writing the file (Twilio's
+# <Record> action) is first tried this much later; the provider's "completed" callback brings it forward.
+SETTLE = timedelta(seconds=30)
+CLAIM = timedelta(minutes=10)  # a fetcher's hold on the downloads it took (longer than a pass)
+
+
+def is_remote(path: str) -> bool:
+    return path.startswith(REMOTE)
+
+
+def recording_row(interview_id: int, question_id: str, path: str, provider_id: str | None, seconds: float,
+                  now: datetime, *, settled: bool = False) -> dict[str, Any]:
+    """The columns of a new recording: stored already, or (a URL) pending download."""
+    row: dict[str, Any] = {"interview_id": interview_id, "question_id": question_id, "provider_id": provider_id,
+                           "duration_s": seconds, "created_at": now, "path": path, "download_attempts": 0,
+                           "remote_url": None, "download_status": None, "next_attempt_at": None}
+    if is_remote(path):
+        row.update(path="", remote_url=path, download_status=RecordingDownload.PENDING,
+                   next_attempt_at=now if settled else now + SETTLE)
+    return row
+
+
+def insert_recordings(db: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert the rows, skipping any whose provider id is stored already (a replay, or an id reused
+    by another call: logged, harmless). Returns how many were inserted."""
+    if not rows:
+        return 0
+    added = len(db.execute(_INSERT[db.dialect.name], list(rows)).scalars().all())
+    if added < len(rows):
+        log.warning("%d recording(s) not stored again: their provider id is stored already (%s)",
+                    len(rows) - added, ", ".join(str(r["provider_id"]) for r in rows))
+    return added
+
+
+def completed(session: Session, provider_id: str, url: str, seconds: float, now: datetime) -> Recording | None:
+    """The provider says the recording ``provider_id`` is complete: a pending download is due now,
+    with the provider's final URL and length. None when there is no such row yet."""
+    row = session.scalar(select(Recording).where(Recording.provider_id == provider_id))
+    if row is None:
+        return None
+    row.duration_s = seconds
+    if row.download_status == RecordingDownload.PENDING:
+        row.remote_url = url
+        row.next_attempt_at = min(row.next_attempt_at or now, now)
+    return row
+
+
+def lost(session: Session, provider_id: str, error: str) -> None:
+    """The provider says the recording failed: a pending download of it is failed at once (there
+    is no file to wait for)."""
+    row = session.scalar(select(Recording).where(Recording.provider_id == provider_id))
+    if row is not None and row.download_status == RecordingDownload.PENDING:
+        row.download_status, row.next_attempt_at, row.last_error = RecordingDownload.FAILED, None, error
+
+
+def claim_due(session: Session, now: datetime, limit: int) -> list[Recording]:
+    """Pending downloads whose time has come, oldest first, claimed for ``CLAIM``: another fetcher
+    (a second dialer worker, the command line) skips them meanwhile, and a fetcher that dies
+    leaves them due again when the claim runs out."""
+    rows = list(session.scalars(select(Recording)
+                                .where(Recording.download_status == RecordingDownload.PENDING,
+                                       Recording.next_attempt_at <= now)
+                                .order_by(Recording.next_attempt_at, Recording.id).limit(limit)
+                                .with_for_update(skip_locked=True)))
+    for row in rows:
+        row.next_attempt_at = now + CLAIM
+    return rows
+
+
+def stored(row: Recording, path: str, now: datetime) -> None:
+    """The download is home, checked, at ``path`` (relative to recordings_dir)."""
+    row.path, row.download_status, row.downloaded_at = path, RecordingDownload.STORED, now
+    row.download_attempts += 1
+    row.next_attempt_at, row.last_error = None, None
+
+
+def attempt_failed(row: Recording, error: str, now: datetime) -> bool:
+    """Count a failed download and schedule the next; True when that was the last attempt."""
+    row.download_attempts += 1
+    row.last_error = error[:2000]
+    if row.download_attempts >= MAX_ATTEMPTS:
+        row.download_status, row.next_attempt_at = RecordingDownload.FAILED, None
+        return True
+    row.next_attempt_at = now + RETRY_DELAYS[row.download_attempts - 1]
+    return False
+
+
+def try_again(session: Session, row: Recording, clock: Clock, *, user_id: int) -> None:
+    """An administrator sends a failed (or waiting) download back to the fetcher, due at once,
+    with its attempts counted from nought (audited)."""
+    if row.download_status not in (RecordingDownload.PENDING, RecordingDownload.FAILED):
+        return
+    before = {"download_status": row.download_status, "download_attempts": row.download_attempts}
+    row.download_status, row.download_attempts = RecordingDownload.PENDING, 0
+    row.next_attempt_at = clock.now()
+    audit.record(session, clock, user_id=user_id, action="recording_download_retried", entity="recording",
+                 entity_id=row.id, before=before,
+                 after={"download_status": row.download_status, "download_attempts": 0})
+    session.flush()
+
+
+def deletion_delay(policy: str) -> timedelta | None:
+    """``twilio_recording_deletion`` (checked by the settings) as the time from download to
+    deletion at the provider; None: never."""
+    if policy == "never":
+        return None
+    if policy == "after_download":
+        return timedelta(0)
+    return timedelta(days=int(policy.partition(":")[2]))
+
+
+def to_delete(session: Session, now: datetime, policy: str, limit: int) -> list[Recording]:
+    """Downloaded recordings whose provider copy is due for deletion under ``policy``."""
+    delay = deletion_delay(policy)
+    if delay is None:
+        return []
+    return list(session.scalars(select(Recording)
+                                .where(Recording.download_status == RecordingDownload.STORED,
+                                       Recording.provider_deleted_at.is_(None),
+                                       Recording.downloaded_at <= now - delay)
+                                .order_by(Recording.downloaded_at, Recording.id).limit(limit)))
