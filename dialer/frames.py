@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from survey.errors import Refused
 
 ENCODINGS = ("utf-8-sig", "gb18030")
 
@@ -28,8 +31,20 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 REASON_COLUMN = "reason"
 
+# Bounds on what a frame may cost to read. An .xlsx is a zip archive: a few hundred KiB can declare
+# gigabytes of XML, so its declared sizes are checked before openpyxl opens it (and Python's zipfile
+# never inflates a member past its declared size). A 200,000-row frame of four columns is a
+# 4 MiB .xlsx of 53 MiB of XML, deflated 13 to 1; plain spreadsheets stay well under 30 to 1.
+XLSX_MAX_UNCOMPRESSED = 256 * 1024 * 1024  # bytes of XML, every member together
+XLSX_MAX_RATIO = 100  # uncompressed / compressed, for any member larger than XLSX_RATIO_FLOOR
+XLSX_RATIO_FLOOR = 1024 * 1024
+MAX_ROWS = 1_000_000  # data rows of one frame; more is a frame to split
+PROGRESS_EVERY = 10_000  # rows between two calls of a reader's ``on_rows``
 
-class FrameError(ValueError):
+RowsRead = Callable[[int], None]
+
+
+class FrameError(Refused):
     """A frame that cannot be read at all (as opposed to a bad row)."""
 
 
@@ -49,18 +64,41 @@ class Frame:
     header: tuple[str, ...] = ()  # the header row as read
 
 
-def read_frame(path: Path) -> Frame:
+def read_frame(path: Path, on_rows: RowsRead | None = None) -> Frame:
+    """The frame in ``path``; ``on_rows(n)`` is told every :data:`PROGRESS_EVERY` rows read."""
     if not path.is_file():
         raise FrameError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
+        check_xlsx_size(path)
         encoding, lines = "xlsx", _xlsx_lines(path)
     elif suffix in (".csv", ".txt"):
         encoding, text = _decode(path.read_bytes(), path)
         lines = _csv_lines(text, path)
     else:
         raise FrameError(f"{path}: expected a .csv or .xlsx file")
-    return _frame(path, encoding, lines)
+    return _frame(path, encoding, lines, on_rows)
+
+
+def check_xlsx_size(path: Path) -> None:
+    """Refuse a workbook whose members declare more than :data:`XLSX_MAX_UNCOMPRESSED` bytes in
+    all, or any large member deflated more than :data:`XLSX_MAX_RATIO` to 1 (a zip bomb), before
+    anything is inflated: only the archive's directory is read."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FrameError(f"{path}: not a readable XLSX workbook ({exc})") from None
+    total = sum(m.file_size for m in members)
+    if total > XLSX_MAX_UNCOMPRESSED:
+        raise FrameError("%(file)s: the workbook expands to %(mib)d MiB, more than the %(limit)d MiB a frame "
+                         "may; save it as CSV or split it", file=str(path), mib=total // 2**20,
+                         limit=XLSX_MAX_UNCOMPRESSED // 2**20)
+    for m in members:
+        if m.file_size > XLSX_RATIO_FLOOR and m.file_size > XLSX_MAX_RATIO * max(m.compress_size, 1):
+            raise FrameError("%(file)s: %(member)s expands %(ratio)d times (at most %(limit)d for a spreadsheet): "
+                             "refused as a possible zip bomb", file=str(path), member=m.filename,
+                             ratio=m.file_size // max(m.compress_size, 1), limit=XLSX_MAX_RATIO)
 
 
 def _decode(raw: bytes, path: Path) -> tuple[str, str]:
@@ -109,21 +147,26 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def _frame(path: Path, encoding: str, lines: Iterable[tuple[int, list[str]]]) -> Frame:
+def _frame(path: Path, encoding: str, lines: Iterable[tuple[int, list[str]]], on_rows: RowsRead | None) -> Frame:
     it = ((n, [c.strip() for c in row]) for n, row in lines)
     header = next(((n, row) for n, row in it if any(row)), None)
     if header is None:
         raise FrameError(f"{path}: the file is empty")
     names = header[1]
     columns, extra = _roles(path, names)
-    rows = []
+    rows: list[FrameRow] = []
     for line, cells in it:
         if not any(cells):
             continue
+        if len(rows) == MAX_ROWS:
+            raise FrameError("%(file)s: more than %(limit)d data rows; split the frame", file=str(path),
+                             limit=MAX_ROWS)
         values = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(names) if name}
         mapped = {role: values.get(col, "") for role, col in columns.items()}
         mapped.update({col: values.get(col, "") for col in extra})
         rows.append(FrameRow(line, mapped, tuple(cells)))
+        if on_rows is not None and len(rows) % PROGRESS_EVERY == 0:
+            on_rows(len(rows))
     if not rows:
         raise FrameError(f"{path}: a header but no data rows")
     return Frame(encoding, columns, extra, tuple(rows), tuple(names))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -31,6 +32,16 @@ from survey.vocabulary import CaseStatus
 FRAME_KINDS = {"mobile": "mobile", "cell": "mobile", "手机": "mobile", "移动": "mobile",
                "landline": "landline", "fixed": "landline", "固话": "landline", "固定电话": "landline",
                "座机": "landline"}
+
+
+# ``on_progress(stage, done, total)``: "checking" rows, then "storing" them (done 0 and at the end).
+Progress = Callable[[str, int, int], None]
+PROGRESS_EVERY = 10_000  # rows checked between two calls
+CHUNK = 5_000  # rows per INSERT: a 200,000-row frame's parameters are never all in memory at once
+
+
+def _silent(_stage: str, _done: int, _total: int) -> None:
+    return None
 
 
 class RowProblem(StrEnum):
@@ -106,7 +117,8 @@ class NumberRules:
 
 def import_sample(session: Session, survey: Survey, frame: Frame, vault: PhoneVault, now: datetime, *,
                   numbers: NumberRules | None = None, replicate_size: int | None = None,
-                  skip_invalid: bool = False, seed: int | None = None) -> ImportReport:
+                  skip_invalid: bool = False, seed: int | None = None,
+                  on_progress: Progress = _silent) -> ImportReport:
     """Add the frame's numbers to ``survey``; the report says what happened to every row."""
     report = ImportReport(encoding=frame.encoding, rows=len(frame.rows))
     if replicate_size is not None and replicate_size < 1:
@@ -115,12 +127,15 @@ def import_sample(session: Session, survey: Survey, frame: Frame, vault: PhoneVa
     if "township" not in frame.columns and len(survey.strata) != 1:
         raise FrameError(f"no township column, and survey {survey.code} has {len(survey.strata)} townships")
     parsed = []
-    for row in frame.rows:
+    for n, row in enumerate(frame.rows, start=1):
         item = _parse(row, frame, strata, survey, numbers or NumberRules(), report)
         if item is not None:
             parsed.append(item)
+        if n % PROGRESS_EVERY == 0:
+            on_progress("checking", n, report.rows)
     if report.errors and not skip_invalid:
         return report
+    on_progress("storing", 0, len(parsed))
     fresh = _dedupe(parsed, report)
     hashes = {r.e164: vault.hash(r.e164) for r in fresh}
     blocked = listed(session, hashes.values())
@@ -131,6 +146,7 @@ def import_sample(session: Session, survey: Survey, frame: Frame, vault: PhoneVa
     report.already_in_survey = sum(1 for r in fresh if contact_ids[r.e164] in in_survey)
     fresh = [r for r in fresh if contact_ids[r.e164] not in in_survey]
     _store_cases(session, survey, fresh, contact_ids, now, replicate_size, random.Random(seed), report)
+    on_progress("storing", len(parsed), len(parsed))
     return report
 
 
@@ -195,9 +211,10 @@ def _store_contacts(session: Session, rows: list[_Row], hashes: dict[str, str], 
     import, running at the same time, stores first is taken as it stored it."""
     ids = _contact_ids(session, list(hashes.values()))
     new = [r for r in rows if hashes[r.e164] not in ids]
-    if new:
+    for i in range(0, len(new), CHUNK):
         session.execute(_insert_new_contacts(session), [
-            vault.contact_row(r.e164, r.line_type, hashes[r.e164]) for r in new])
+            vault.contact_row(r.e164, r.line_type, hashes[r.e164]) for r in new[i:i + CHUNK]])
+    if new:
         ids.update(_contact_ids(session, [hashes[r.e164] for r in new]))
     return {r.e164: ids[hashes[r.e164]] for r in rows}
 
@@ -251,8 +268,12 @@ def _store_cases(session: Session, survey: Survey, rows: list[_Row], contact_ids
                 "frame": {"frame": r.frame, **r.extra},
                 "created_at": now, "updated_at": now})
             report.released[code] += int(release)
+            if len(values) == CHUNK:
+                session.execute(insert(Case), values)
+                report.imported += len(values)
+                values = []
         report.by_township[code] += len(group)
         report.replicates[code] = (len(group) + size - 1) // size
     if values:
         session.execute(insert(Case), values)
-    report.imported = len(values)
+    report.imported += len(values)

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "analyze": ("minyi.commands.analyze", "analyze", "Weight and estimate a flat file."),
     "report": ("minyi.commands.report", "report", "Write the PDF bulletin for a period."),
     "web": ("minyi.commands.web", "web", "Serve the web app."),
+    "worker": ("minyi.commands.worker", "worker", "Run background jobs (sample uploads from the web app)."),
     "keys generate": ("minyi.commands.keys", "keys_generate", "Print phone keys for a key file."),
     "keys rotate": ("minyi.commands.keys", "keys_rotate", "Re-encrypt every stored number with the current key."),
 }
