@@ -38,7 +38,7 @@ REASON_COLUMN = "reason"
 XLSX_MAX_UNCOMPRESSED = 256 * 1024 * 1024  # bytes of XML, every member together
 XLSX_MAX_RATIO = 100  # uncompressed / compressed, for any member larger than XLSX_RATIO_FLOOR
 XLSX_RATIO_FLOOR = 1024 * 1024
-MAX_ROWS = 1_000_000  # data rows of one frame; more is a frame to split
+MAX_ROWS = 500_000  # data rows of one frame (a 200,000-row import peaks near 0.5 GB); more: split it
 PROGRESS_EVERY = 10_000  # rows between two calls of a reader's ``on_rows``
 
 RowsRead = Callable[[int], None]
@@ -48,7 +48,7 @@ class FrameError(Refused):
     """A frame that cannot be read at all (as opposed to a bad row)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FrameRow:
     line: int  # line in the CSV file / row in the sheet, header = 1
     values: dict[str, str]  # role ("number", "township", ...) or extra column name -> text

@@ -52,7 +52,7 @@ class RowProblem(StrEnum):
     LANGUAGE = "language not in the survey"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowError:
     line: int
     column: str
@@ -91,7 +91,7 @@ class ImportReport:
         return [(row, "; ".join(by_line[row.line])) for row in self.rejected_rows]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Row:
     line: int
     e164: str

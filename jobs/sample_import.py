@@ -48,7 +48,7 @@ class SampleOptions:
 
 
 def queue_sample_import(session: Session, survey: Survey, filename: str, data: bytes, vault: PhoneVault,
-                        clock: Clock, user_id: int, options: SampleOptions) -> Job:
+                        clock: Clock, user_id: int | None, options: SampleOptions) -> Job:
     """Store the upload and queue its import, audited as who uploaded what, in the caller's transaction."""
     name = Path(filename).name or "frame.csv"
     job = queue.enqueue(session, clock.now(), kind=KIND, params={"file": name, **asdict(options)}, user_id=user_id,

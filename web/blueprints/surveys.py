@@ -271,6 +271,14 @@ def _sample_job(survey_id: int, job_id: int) -> tuple[Survey, Job]:
     return survey, job
 
 
+def _stage(job: Job) -> str:
+    """What a running job is doing, in words."""
+    if job.status == JobStatus.QUEUED:
+        return str(_("Waiting for a job worker to start it."))
+    return str({"reading": _("Reading the file"), "checking": _("Checking the rows"),
+                "storing": _("Storing the numbers")}.get(job.stage, _("Starting")))
+
+
 @bp.route("/<int:survey_id>/sample/jobs/<int:job_id>")
 @roles(Role.SUPERVISOR)
 def sample_job(survey_id: int, job_id: int) -> str:
@@ -285,7 +293,7 @@ def sample_job(survey_id: int, job_id: int) -> str:
     if job.params.get("replicate_size"):
         options.append(("replicate_size", _("Replicate size %(n)d", n=job.params["replicate_size"])))
     return render_template(
-        "surveys/sample_job.html", survey=survey, job=job, percent=percent(job), options=options,
+        "surveys/sample_job.html", survey=survey, job=job, percent=percent(job), options=options, stage=_stage(job),
         finished=job.status in (JobStatus.DONE, JobStatus.FAILED),
         uploader=(uploader.display_name or uploader.username) if uploader else "—",
         error=refusal(Refused(error["message"], **error.get("values", {}))) if error.get("message") else "")
@@ -294,7 +302,8 @@ def sample_job(survey_id: int, job_id: int) -> str:
 @bp.route("/<int:survey_id>/sample/jobs/<int:job_id>.json")
 @roles(Role.SUPERVISOR)
 def sample_job_state(survey_id: int, job_id: int) -> Response:
-    return jsonify(state(_sample_job(survey_id, job_id)[1]))
+    job = _sample_job(survey_id, job_id)[1]
+    return jsonify({**state(job), "stage_text": _stage(job)})
 
 
 @bp.route("/<int:survey_id>/sample/jobs/<int:job_id>/rejected.csv")

@@ -5,6 +5,7 @@
   var bar = document.getElementById("job-progress");
   if (!root || !bar) { return; }
   var count = document.getElementById("job-count");
+  var stage = document.getElementById("job-stage");
   function poll() {
     fetch(root.getAttribute("data-state-url"), {credentials: "same-origin", cache: "no-store"})
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
@@ -12,8 +13,8 @@
         if (s.finished) { window.location.reload(); return; }
         bar.value = s.percent;
         bar.textContent = s.percent + "%";
+        if (stage) { stage.textContent = s.stage_text; }
         if (count && s.done) { count.textContent = s.done.toLocaleString() + (s.total ? " / " + s.total.toLocaleString() : ""); }
-        if (s.status === "running" && root.getAttribute("data-status") !== "running") { window.location.reload(); return; }
         window.setTimeout(poll, 1000);
       })
       .catch(function () { window.setTimeout(poll, 5000); });
