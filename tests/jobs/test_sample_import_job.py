@@ -126,3 +126,17 @@ def test_a_killed_worker_s_job_is_run_again_whole(tmp_path: Path) -> None:
     assert (job.status, job.attempts, job.worker, job.result["imported"]) == (  # type: ignore[index]
         JobStatus.DONE, 2, "next", 20_000)
     assert _cases(sessions) == 20_000
+
+
+def test_minyi_worker_once_runs_the_queue_and_exits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from minyi.cli import app
+
+    sessions = _sqlite(tmp_path)
+    job_id = _queue_frame(sessions, VirtualClock(datetime.now(UTC)), write_frame(tmp_path / "frame.csv", 30))
+    monkeypatch.setenv("MINYI_DATABASE_URL", str(sessions.kw["bind"].url))
+    monkeypatch.setenv("MINYI_SECRET_KEY", "test-secret")
+    result = CliRunner().invoke(app, ["worker", "--once"])
+    assert result.exit_code == 0 and "1 job(s) run" in result.output, result.output
+    assert _job(sessions, job_id).status == JobStatus.DONE and _cases(sessions) == 30

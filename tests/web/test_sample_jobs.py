@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from dataclasses import replace
 
 from sqlalchemy import func, select
 
@@ -16,6 +17,7 @@ from jobs.runner import JobContext, run_next
 from jobs.sample_import import HANDLERS
 from survey.models import AuditLog, Case, Job
 from survey.vocabulary import JobStatus
+from web import create_app
 
 FRAME = "电话,乡镇\n13912345678,T01\n+12025550123,T02\n95588,T01\n1391234567,T02\n".encode()
 
@@ -139,3 +141,15 @@ def test_only_whole_county_supervisors_see_a_job(web, login) -> None:  # type: i
         assert login(role).get(url + ".json").status_code == code, role
     with web.sessions() as db:
         assert db.scalars(select(Job)).one().status == JobStatus.QUEUED
+
+
+def test_an_upload_over_the_configured_size_is_refused_unstored(web, login) -> None:  # type: ignore[no-untyped-def]
+    small = create_app(replace(web.settings, upload_max_mb=1), web.sessions, web.clock)
+    assert small.config["MAX_CONTENT_LENGTH"] < 2 * 2**20
+    web.app.config["MAX_CONTENT_LENGTH"] = small.config["MAX_CONTENT_LENGTH"]
+    c, s = login("supervisor"), web.demo.survey_id
+    big = b"number\n" + b"13912345678\n" * (2 * 2**20 // 12)
+    response = c.post(f"/surveys/{s}/sample", _upload(big, "frame.csv"), content_type="multipart/form-data")
+    assert response.status_code == 413 and "文件过大" in response.get_data(as_text=True)
+    with web.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(Job)) == 0
