@@ -34,7 +34,8 @@ FRAME_KINDS = {"mobile": "mobile", "cell": "mobile", "手机": "mobile", "移动
                "座机": "landline"}
 
 
-# ``on_progress(stage, done, total)``: "checking" rows, then "storing" them (done 0 and at the end).
+# ``on_progress(stage, done, total)``: "checking" the rows, then "storing" them: contacts, then
+# cases, each counted by the row (``total`` is twice the good rows), a call per INSERT.
 Progress = Callable[[str, int, int], None]
 PROGRESS_EVERY = 10_000  # rows checked between two calls
 CHUNK = 5_000  # rows per INSERT: a 200,000-row frame's parameters are never all in memory at once
@@ -135,18 +136,20 @@ def import_sample(session: Session, survey: Survey, frame: Frame, vault: PhoneVa
             on_progress("checking", n, report.rows)
     if report.errors and not skip_invalid:
         return report
-    on_progress("storing", 0, len(parsed))
+    total = 2 * len(parsed)
+    on_progress("storing", 0, total)
     fresh = _dedupe(parsed, report)
     hashes = {r.e164: vault.hash(r.e164) for r in fresh}
     blocked = listed(session, hashes.values())
     report.do_not_call = sum(1 for r in fresh if hashes[r.e164] in blocked)
     fresh = [r for r in fresh if hashes[r.e164] not in blocked]
-    contact_ids = _store_contacts(session, fresh, hashes, vault)
+    contact_ids = _store_contacts(session, fresh, hashes, vault, lambda n: on_progress("storing", n, total))
     in_survey = _cases_in_survey(session, survey.id, list(contact_ids.values()))
     report.already_in_survey = sum(1 for r in fresh if contact_ids[r.e164] in in_survey)
     fresh = [r for r in fresh if contact_ids[r.e164] not in in_survey]
-    _store_cases(session, survey, fresh, contact_ids, now, replicate_size, random.Random(seed), report)
-    on_progress("storing", len(parsed), len(parsed))
+    _store_cases(session, survey, fresh, contact_ids, now, replicate_size, random.Random(seed), report,
+                 lambda n: on_progress("storing", len(parsed) + n, total))
+    on_progress("storing", total, total)
     return report
 
 
@@ -205,7 +208,8 @@ def _dedupe(rows: list[_Row], report: ImportReport) -> list[_Row]:
     return out
 
 
-def _store_contacts(session: Session, rows: list[_Row], hashes: dict[str, str], vault: PhoneVault) -> dict[str, int]:
+def _store_contacts(session: Session, rows: list[_Row], hashes: dict[str, str], vault: PhoneVault,
+                    stored: Callable[[int], None]) -> dict[str, int]:
     """Contact ids by E.164, inserting the numbers not stored yet (a number is one contact across
     all surveys, which is how do-not-call and de-duplication see it). A number that another
     import, running at the same time, stores first is taken as it stored it."""
@@ -214,6 +218,7 @@ def _store_contacts(session: Session, rows: list[_Row], hashes: dict[str, str], 
     for i in range(0, len(new), CHUNK):
         session.execute(_insert_new_contacts(session), [
             vault.contact_row(r.e164, r.line_type, hashes[r.e164]) for r in new[i:i + CHUNK]])
+        stored(min(i + CHUNK, len(new)))
     if new:
         ids.update(_contact_ids(session, [hashes[r.e164] for r in new]))
     return {r.e164: ids[hashes[r.e164]] for r in rows}
@@ -243,7 +248,8 @@ def _cases_in_survey(session: Session, survey_id: int, contact_ids: list[int]) -
 
 
 def _store_cases(session: Session, survey: Survey, rows: list[_Row], contact_ids: dict[str, int], now: datetime,
-                 replicate_size: int | None, rng: random.Random, report: ImportReport) -> None:
+                 replicate_size: int | None, rng: random.Random, report: ImportReport,
+                 stored: Callable[[int], None]) -> None:
     by_stratum: dict[int, list[_Row]] = defaultdict(list)
     for r in rows:
         by_stratum[r.stratum.id].append(r)
@@ -271,6 +277,7 @@ def _store_cases(session: Session, survey: Survey, rows: list[_Row], contact_ids
             if len(values) == CHUNK:
                 session.execute(insert(Case), values)
                 report.imported += len(values)
+                stored(report.imported)
                 values = []
         report.by_township[code] += len(group)
         report.replicates[code] = (len(group) + size - 1) // size

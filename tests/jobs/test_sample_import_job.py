@@ -54,6 +54,7 @@ def test_progress_goes_through_the_stages(sessions: sessionmaker[Session], clock
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(frames, "PROGRESS_EVERY", 1_000)
     monkeypatch.setattr(sample, "PROGRESS_EVERY", 1_000)
+    monkeypatch.setattr(sample, "CHUNK", 1_000)
     job_id = _queue_frame(sessions, clock, write_frame(tmp_path / "frame.csv", 2_500))
     with sessions.begin() as s:
         claimed = queue.claim(s, "w", clock.now(), (KIND,))
@@ -70,7 +71,8 @@ def test_progress_goes_through_the_stages(sessions: sessionmaker[Session], clock
         run_sample_import(context(sessions, clock), claimed, record)
     assert [s for s in seen if s[0] == "reading"] == [("reading", 1_000, 0), ("reading", 2_000, 0)]
     assert [s for s in seen if s[0] == "checking"] == [("checking", 1_000, 2_500), ("checking", 2_000, 2_500)]
-    assert [s for s in seen if s[0] == "storing"] == [("storing", 0, 2_500), ("storing", 2_500, 2_500)]
+    stored = [done for stage, done, total in seen if stage == "storing" and total == 5_000]
+    assert stored == [0, 1_000, 2_000, 2_500, 3_500, 4_500, 5_000]  # contacts by 1,000, then cases by 1,000
     job = _job(sessions, job_id)
     assert (job.status, job.result["imported"], percent(job)) == (JobStatus.DONE, 2_500, 100)  # type: ignore[index]
     assert _cases(sessions) == 2_500

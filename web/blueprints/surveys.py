@@ -166,7 +166,7 @@ def _page(survey: Survey) -> str:
         windows=WindowsForm(weekday=", ".join(windows.get("weekday", ["18:30-21:00"])),
                             weekend=", ".join(windows.get("weekend", ["09:00-21:00"]))),
         fieldwork_upload=UploadForm(), **_fieldwork(survey), sample=SampleForm(),
-        sample_jobs=recent_jobs(db(), survey.id) if not scope().limited else [], percent=percent)
+        sample_jobs=recent_jobs(db(), survey.id) if not scope().limited else [], percent=percent, job_status=_status)
 
 
 def _fieldwork(survey: Survey) -> dict[str, str | None]:
@@ -271,6 +271,12 @@ def _sample_job(survey_id: int, job_id: int) -> tuple[Survey, Job]:
     return survey, job
 
 
+def _status(status: str) -> str:
+    """A job's state, in words."""
+    return str({JobStatus.QUEUED: _("Waiting"), JobStatus.RUNNING: _("Running"), JobStatus.DONE: _("Done"),
+                JobStatus.FAILED: _("Failed")}.get(JobStatus(status), status))
+
+
 def _stage(job: Job) -> str:
     """What a running job is doing, in words."""
     if job.status == JobStatus.QUEUED:
@@ -294,6 +300,7 @@ def sample_job(survey_id: int, job_id: int) -> str:
         options.append(("replicate_size", _("Replicate size %(n)d", n=job.params["replicate_size"])))
     return render_template(
         "surveys/sample_job.html", survey=survey, job=job, percent=percent(job), options=options, stage=_stage(job),
+        job_status=_status,
         finished=job.status in (JobStatus.DONE, JobStatus.FAILED),
         uploader=(uploader.display_name or uploader.username) if uploader else "—",
         error=refusal(Refused(error["message"], **error.get("values", {}))) if error.get("message") else "")
@@ -303,7 +310,7 @@ def sample_job(survey_id: int, job_id: int) -> str:
 @roles(Role.SUPERVISOR)
 def sample_job_state(survey_id: int, job_id: int) -> Response:
     job = _sample_job(survey_id, job_id)[1]
-    return jsonify({**state(job), "stage_text": _stage(job)})
+    return jsonify({**state(job), "stage_text": _stage(job), "status_text": _status(job.status)})
 
 
 @bp.route("/<int:survey_id>/sample/jobs/<int:job_id>/rejected.csv")

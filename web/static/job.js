@@ -6,6 +6,7 @@
   if (!root || !bar) { return; }
   var count = document.getElementById("job-count");
   var stage = document.getElementById("job-stage");
+  var status = document.getElementById("job-status");
   function poll() {
     fetch(root.getAttribute("data-state-url"), {credentials: "same-origin", cache: "no-store"})
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
@@ -14,6 +15,7 @@
         bar.value = s.percent;
         bar.textContent = s.percent + "%";
         if (stage) { stage.textContent = s.stage_text; }
+        if (status) { status.textContent = s.status_text; status.className = "tag big job-" + s.status; }
         if (count && s.done) { count.textContent = s.done.toLocaleString() + (s.total ? " / " + s.total.toLocaleString() : ""); }
         window.setTimeout(poll, 1000);
       })
