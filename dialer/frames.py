@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from survey import workbooks
 from survey.errors import Refused
+from survey.workbooks import WorkbookTooLarge
 
 ENCODINGS = ("utf-8-sig", "gb18030")
 
@@ -31,13 +33,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 REASON_COLUMN = "reason"
 
-# Bounds on what a frame may cost to read. An .xlsx is a zip archive: a few hundred KiB can declare
-# gigabytes of XML, so its declared sizes are checked before openpyxl opens it (and Python's zipfile
-# never inflates a member past its declared size). A 200,000-row frame of four columns is a
-# 4 MiB .xlsx of 53 MiB of XML, deflated 13 to 1; plain spreadsheets stay well under 30 to 1.
-XLSX_MAX_UNCOMPRESSED = 256 * 1024 * 1024  # bytes of XML, every member together
-XLSX_MAX_RATIO = 100  # uncompressed / compressed, for any member larger than XLSX_RATIO_FLOOR
-XLSX_RATIO_FLOOR = 1024 * 1024
+# Bounds on what a frame may cost to read: an .xlsx's declared sizes (survey/workbooks.py), its rows.
 MAX_ROWS = 500_000  # data rows of one frame (a 200,000-row import peaks near 0.5 GB); more: split it
 PROGRESS_EVERY = 10_000  # rows between two calls of a reader's ``on_rows``
 
@@ -81,24 +77,14 @@ def read_frame(path: Path, on_rows: RowsRead | None = None) -> Frame:
 
 
 def check_xlsx_size(path: Path) -> None:
-    """Refuse a workbook whose members declare more than :data:`XLSX_MAX_UNCOMPRESSED` bytes in
-    all, or any large member deflated more than :data:`XLSX_MAX_RATIO` to 1 (a zip bomb), before
-    anything is inflated: only the archive's directory is read."""
+    """Refuse a workbook that would inflate to too much XML, or a zip bomb, before anything is
+    inflated (:func:`survey.workbooks.check_size`)."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
+        workbooks.check_size(path)
+    except WorkbookTooLarge as exc:
+        raise FrameError(exc.message, **exc.values) from None
     except (zipfile.BadZipFile, OSError) as exc:
         raise FrameError(f"{path}: not a readable XLSX workbook ({exc})") from None
-    total = sum(m.file_size for m in members)
-    if total > XLSX_MAX_UNCOMPRESSED:
-        raise FrameError("%(file)s: the workbook expands to %(mib)d MiB, more than the %(limit)d MiB a frame "
-                         "may; save it as CSV or split it", file=str(path), mib=total // 2**20,
-                         limit=XLSX_MAX_UNCOMPRESSED // 2**20)
-    for m in members:
-        if m.file_size > XLSX_RATIO_FLOOR and m.file_size > XLSX_MAX_RATIO * max(m.compress_size, 1):
-            raise FrameError("%(file)s: %(member)s expands %(ratio)d times (at most %(limit)d for a spreadsheet): "
-                             "refused as a possible zip bomb", file=str(path), member=m.filename,
-                             ratio=m.file_size // max(m.compress_size, 1), limit=XLSX_MAX_RATIO)
 
 
 def _decode(raw: bytes, path: Path) -> tuple[str, str]:

@@ -445,8 +445,8 @@ ZH: dict[str, str] = {
     "language not in the survey": "语言不在本调查中",
     "%(file)s: %(member)s expands %(ratio)d times (at most %(limit)d for a spreadsheet): refused as a possible "
     "zip bomb": "%(file)s：%(member)s 解压后膨胀 %(ratio)d 倍（电子表格最多 %(limit)d 倍），疑似压缩炸弹，已拒绝",
-    "%(file)s: the workbook expands to %(mib)d MiB, more than the %(limit)d MiB a frame may; save it as CSV or "
-    "split it": "%(file)s：工作簿解压后为 %(mib)d MiB，超过样本文件的上限 %(limit)d MiB；请另存为 CSV 或拆分",
+    "%(file)s: the workbook expands to %(mib)d MiB, more than the %(limit)d MiB allowed":
+        "%(file)s：工作簿解压后为 %(mib)d MiB，超过上限 %(limit)d MiB",
     "%(file)s: more than %(limit)d data rows; split the frame": "%(file)s：数据超过 %(limit)d 行，请拆分样本文件",
     "the worker running this job stopped %(attempts)d time(s); it was not tried again":
         "处理此任务的进程已停止 %(attempts)d 次，不再重试",

@@ -1,6 +1,7 @@
 """What a frame may cost to read: an .xlsx that would inflate to hundreds of MiB (a zip bomb) is
 refused from its directory alone, in well under a second, by the reader the web jobs and the
-command line share; so is a frame of more rows than :data:`dialer.frames.MAX_ROWS`."""
+command line share (and by the XLSForm reader); so is a frame of more rows than
+:data:`dialer.frames.MAX_ROWS`."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def test_a_zip_bomb_is_refused_fast_with_a_clear_message(tmp_path: Path) -> None
     with pytest.raises(FrameError) as refused:
         read_frame(bomb)
     assert time.perf_counter() - started < 1.0
-    assert "expands to 300 MiB, more than the 256 MiB" in str(refused.value)
+    assert "expands to 300 MiB, more than the 256 MiB allowed" in str(refused.value)
 
 
 def test_a_member_deflated_far_more_than_a_spreadsheet_is_refused(tmp_path: Path) -> None:
@@ -80,3 +81,14 @@ def test_the_command_line_refuses_a_bomb_and_imports_nothing(tmp_path: Path, mon
     with session_factory(engine)() as s:
         assert s.scalar(select(func.count()).select_from(Case)) == 0
     engine.dispose()
+
+
+def test_the_xlsform_reader_refuses_a_bomb_too(tmp_path: Path) -> None:
+    from survey.questionnaire import QuestionnaireError
+    from survey.questionnaire.files import read_any
+
+    with pytest.raises(QuestionnaireError) as refused:
+        read_any(_bomb(tmp_path / "form.xlsx", 20))
+    [problem] = refused.value.problems
+    assert problem.location.endswith("form.xlsx") and "refused as a possible zip bomb" in problem.message
+    assert "form.xlsx" not in problem.message  # said once, as the location
