@@ -54,7 +54,6 @@ class Heartbeat:
         self.context, self.job, self.interval = context, job, interval
         self._state = ("starting", 0, 0)
         self._stop = threading.Event()
-        self.lost = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"job-{job.id}-heartbeat", daemon=True)
 
     def progress(self, stage: str, done: int, total: int) -> None:
@@ -80,8 +79,8 @@ class Heartbeat:
         except DBAPIError:
             log.warning("job %s: heartbeat not written", self.job.id, exc_info=True)
             return
-        if not ours:
-            self.lost.set()
+        if not ours:  # the job went back to the queue: finishing it will roll its work back (LeaseLost)
+            log.warning("job %s: no longer %s's", self.job.id, self.job.worker)
 
 
 def run_next(context: JobContext, handlers: Mapping[str, Handler], worker: str) -> bool:

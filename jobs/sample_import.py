@@ -83,7 +83,6 @@ def _import(session: Session, survey: Survey, name: str, data: bytes, options: S
     with tempfile.TemporaryDirectory(prefix="minyi-job-") as folder:
         path = Path(folder) / name
         path.write_bytes(data)
-        del data
         try:
             frame = read_frame(path, on_rows=lambda n: progress("reading", n, 0))
             rules = NumberRules(allow_foreign=options.allow_foreign, allow_service=options.allow_service)
