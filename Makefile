@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy survey dialer calls office ivr analysis reports web minyi lint
+	$(BIN)/mypy survey dialer calls office ivr analysis reports jobs web minyi lint
 
 test: $(STAMP) system-deps postgres lint typecheck
 	$(BIN)/python -m pytest -q

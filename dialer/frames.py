@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from survey import workbooks
+from survey.errors import Refused
+from survey.workbooks import WorkbookTooLarge
 
 ENCODINGS = ("utf-8-sig", "gb18030")
 
@@ -28,12 +33,18 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 REASON_COLUMN = "reason"
 
+# Bounds on what a frame may cost to read: an .xlsx's declared sizes (survey/workbooks.py), its rows.
+MAX_ROWS = 500_000  # data rows of one frame (a 200,000-row import peaks near 0.5 GB); more: split it
+PROGRESS_EVERY = 10_000  # rows between two calls of a reader's ``on_rows``
 
-class FrameError(ValueError):
+RowsRead = Callable[[int], None]
+
+
+class FrameError(Refused):
     """A frame that cannot be read at all (as opposed to a bad row)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FrameRow:
     line: int  # line in the CSV file / row in the sheet, header = 1
     values: dict[str, str]  # role ("number", "township", ...) or extra column name -> text
@@ -49,18 +60,31 @@ class Frame:
     header: tuple[str, ...] = ()  # the header row as read
 
 
-def read_frame(path: Path) -> Frame:
+def read_frame(path: Path, on_rows: RowsRead | None = None) -> Frame:
+    """The frame in ``path``; ``on_rows(n)`` is told every :data:`PROGRESS_EVERY` rows read."""
     if not path.is_file():
         raise FrameError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
+        check_xlsx_size(path)
         encoding, lines = "xlsx", _xlsx_lines(path)
     elif suffix in (".csv", ".txt"):
         encoding, text = _decode(path.read_bytes(), path)
         lines = _csv_lines(text, path)
     else:
         raise FrameError(f"{path}: expected a .csv or .xlsx file")
-    return _frame(path, encoding, lines)
+    return _frame(path, encoding, lines, on_rows)
+
+
+def check_xlsx_size(path: Path) -> None:
+    """Refuse a workbook that would inflate to too much XML, or a zip bomb, before anything is
+    inflated (:func:`survey.workbooks.check_size`)."""
+    try:
+        workbooks.check_size(path)
+    except WorkbookTooLarge as exc:
+        raise FrameError(exc.message, **exc.values) from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FrameError(f"{path}: not a readable XLSX workbook ({exc})") from None
 
 
 def _decode(raw: bytes, path: Path) -> tuple[str, str]:
@@ -109,21 +133,26 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def _frame(path: Path, encoding: str, lines: Iterable[tuple[int, list[str]]]) -> Frame:
+def _frame(path: Path, encoding: str, lines: Iterable[tuple[int, list[str]]], on_rows: RowsRead | None) -> Frame:
     it = ((n, [c.strip() for c in row]) for n, row in lines)
     header = next(((n, row) for n, row in it if any(row)), None)
     if header is None:
         raise FrameError(f"{path}: the file is empty")
     names = header[1]
     columns, extra = _roles(path, names)
-    rows = []
+    rows: list[FrameRow] = []
     for line, cells in it:
         if not any(cells):
             continue
+        if len(rows) == MAX_ROWS:
+            raise FrameError("%(file)s: more than %(limit)d data rows; split the frame", file=str(path),
+                             limit=MAX_ROWS)
         values = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(names) if name}
         mapped = {role: values.get(col, "") for role, col in columns.items()}
         mapped.update({col: values.get(col, "") for col in extra})
         rows.append(FrameRow(line, mapped, tuple(cells)))
+        if on_rows is not None and len(rows) % PROGRESS_EVERY == 0:
+            on_rows(len(rows))
     if not rows:
         raise FrameError(f"{path}: a header but no data rows")
     return Frame(encoding, columns, extra, tuple(rows), tuple(names))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +34,17 @@ FRAME_KINDS = {"mobile": "mobile", "cell": "mobile", "手机": "mobile", "移动
                "座机": "landline"}
 
 
+# ``on_progress(stage, done, total)``: "checking" the rows, then "storing" them: contacts, then
+# cases, each counted by the row (``total`` is twice the good rows), a call per INSERT.
+Progress = Callable[[str, int, int], None]
+PROGRESS_EVERY = 10_000  # rows checked between two calls
+CHUNK = 5_000  # rows per INSERT: a 200,000-row frame's parameters are never all in memory at once
+
+
+def _silent(_stage: str, _done: int, _total: int) -> None:
+    return None
+
+
 class RowProblem(StrEnum):
     """Why a row is refused, besides its number (:class:`survey.phones.PhoneProblem`)."""
 
@@ -41,7 +53,7 @@ class RowProblem(StrEnum):
     LANGUAGE = "language not in the survey"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowError:
     line: int
     column: str
@@ -80,7 +92,7 @@ class ImportReport:
         return [(row, "; ".join(by_line[row.line])) for row in self.rejected_rows]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Row:
     line: int
     e164: str
@@ -106,7 +118,8 @@ class NumberRules:
 
 def import_sample(session: Session, survey: Survey, frame: Frame, vault: PhoneVault, now: datetime, *,
                   numbers: NumberRules | None = None, replicate_size: int | None = None,
-                  skip_invalid: bool = False, seed: int | None = None) -> ImportReport:
+                  skip_invalid: bool = False, seed: int | None = None,
+                  on_progress: Progress = _silent) -> ImportReport:
     """Add the frame's numbers to ``survey``; the report says what happened to every row."""
     report = ImportReport(encoding=frame.encoding, rows=len(frame.rows))
     if replicate_size is not None and replicate_size < 1:
@@ -115,22 +128,28 @@ def import_sample(session: Session, survey: Survey, frame: Frame, vault: PhoneVa
     if "township" not in frame.columns and len(survey.strata) != 1:
         raise FrameError(f"no township column, and survey {survey.code} has {len(survey.strata)} townships")
     parsed = []
-    for row in frame.rows:
+    for n, row in enumerate(frame.rows, start=1):
         item = _parse(row, frame, strata, survey, numbers or NumberRules(), report)
         if item is not None:
             parsed.append(item)
+        if n % PROGRESS_EVERY == 0:
+            on_progress("checking", n, report.rows)
     if report.errors and not skip_invalid:
         return report
+    total = 2 * len(parsed)
+    on_progress("storing", 0, total)
     fresh = _dedupe(parsed, report)
     hashes = {r.e164: vault.hash(r.e164) for r in fresh}
     blocked = listed(session, hashes.values())
     report.do_not_call = sum(1 for r in fresh if hashes[r.e164] in blocked)
     fresh = [r for r in fresh if hashes[r.e164] not in blocked]
-    contact_ids = _store_contacts(session, fresh, hashes, vault)
+    contact_ids = _store_contacts(session, fresh, hashes, vault, lambda n: on_progress("storing", n, total))
     in_survey = _cases_in_survey(session, survey.id, list(contact_ids.values()))
     report.already_in_survey = sum(1 for r in fresh if contact_ids[r.e164] in in_survey)
     fresh = [r for r in fresh if contact_ids[r.e164] not in in_survey]
-    _store_cases(session, survey, fresh, contact_ids, now, replicate_size, random.Random(seed), report)
+    _store_cases(session, survey, fresh, contact_ids, now, replicate_size, random.Random(seed), report,
+                 lambda n: on_progress("storing", len(parsed) + n, total))
+    on_progress("storing", total, total)
     return report
 
 
@@ -189,15 +208,18 @@ def _dedupe(rows: list[_Row], report: ImportReport) -> list[_Row]:
     return out
 
 
-def _store_contacts(session: Session, rows: list[_Row], hashes: dict[str, str], vault: PhoneVault) -> dict[str, int]:
+def _store_contacts(session: Session, rows: list[_Row], hashes: dict[str, str], vault: PhoneVault,
+                    stored: Callable[[int], None]) -> dict[str, int]:
     """Contact ids by E.164, inserting the numbers not stored yet (a number is one contact across
     all surveys, which is how do-not-call and de-duplication see it). A number that another
     import, running at the same time, stores first is taken as it stored it."""
     ids = _contact_ids(session, list(hashes.values()))
     new = [r for r in rows if hashes[r.e164] not in ids]
-    if new:
+    for i in range(0, len(new), CHUNK):
         session.execute(_insert_new_contacts(session), [
-            vault.contact_row(r.e164, r.line_type, hashes[r.e164]) for r in new])
+            vault.contact_row(r.e164, r.line_type, hashes[r.e164]) for r in new[i:i + CHUNK]])
+        stored(min(i + CHUNK, len(new)))
+    if new:
         ids.update(_contact_ids(session, [hashes[r.e164] for r in new]))
     return {r.e164: ids[hashes[r.e164]] for r in rows}
 
@@ -226,7 +248,8 @@ def _cases_in_survey(session: Session, survey_id: int, contact_ids: list[int]) -
 
 
 def _store_cases(session: Session, survey: Survey, rows: list[_Row], contact_ids: dict[str, int], now: datetime,
-                 replicate_size: int | None, rng: random.Random, report: ImportReport) -> None:
+                 replicate_size: int | None, rng: random.Random, report: ImportReport,
+                 stored: Callable[[int], None]) -> None:
     by_stratum: dict[int, list[_Row]] = defaultdict(list)
     for r in rows:
         by_stratum[r.stratum.id].append(r)
@@ -251,8 +274,13 @@ def _store_cases(session: Session, survey: Survey, rows: list[_Row], contact_ids
                 "frame": {"frame": r.frame, **r.extra},
                 "created_at": now, "updated_at": now})
             report.released[code] += int(release)
+            if len(values) == CHUNK:
+                session.execute(insert(Case), values)
+                report.imported += len(values)
+                stored(report.imported)
+                values = []
         report.by_township[code] += len(group)
         report.replicates[code] = (len(group) + size - 1) // size
     if values:
         session.execute(insert(Case), values)
-    report.imported = len(values)
+    report.imported += len(values)

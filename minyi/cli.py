@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "web": ("minyi.commands.web", "web", "Serve the web app."),
     "recordings fetch": ("minyi.commands.recordings", "recordings_fetch",
                          "Bring Twilio's recordings home: download, check, store, delete at Twilio."),
+    "worker": ("minyi.commands.worker", "worker", "Run background jobs (sample uploads from the web app)."),
     "keys generate": ("minyi.commands.keys", "keys_generate", "Print phone keys for a key file."),
     "keys rotate": ("minyi.commands.keys", "keys_rotate", "Re-encrypt every stored number with the current key."),
 }

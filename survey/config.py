@@ -84,6 +84,8 @@ class Settings:
     trusted_proxies: Annotated[int, Field(ge=0)] = 0
     ratelimit_storage: str = "memory://"  # e.g. redis://127.0.0.1:6379 to share the login limit between workers
     simulated_rehearsal: str = ""  # a rehearsal file for the simulated channel (docs/rehearsal.md)
+    upload_max_mb: Annotated[int, Field(ge=1)] = 32  # the largest upload the web app takes (a sample frame)
+    web_runs_jobs: bool = True  # `minyi web` runs background jobs in a thread; False when `minyi worker` does
 
     def __repr__(self) -> str:  # never print secrets
         return f"Settings(database_url={_mask_url(self.database_url)!r}, public_url={self.public_url!r})"
@@ -102,6 +104,8 @@ _ENV_NAMES = {
     "trusted_proxies": "MINYI_TRUSTED_PROXIES",
     "ratelimit_storage": "MINYI_RATELIMIT_STORAGE",
     "simulated_rehearsal": "MINYI_SIMULATED_REHEARSAL",
+    "upload_max_mb": "MINYI_UPLOAD_MAX_MB",
+    "web_runs_jobs": "MINYI_WEB_RUNS_JOBS",
 }
 
 # What a pydantic error type means, in the words of the messages below; others keep pydantic's.

@@ -33,6 +33,7 @@ from survey.vocabulary import (
     ConcernStatus,
     InterviewMode,
     InterviewStatus,
+    JobStatus,
     SurveyStatus,
     TaskStatus,
 )
@@ -383,3 +384,43 @@ class DialerWorker(Base):
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class Job(Base):
+    """A background job (jobs/queue.py): what to do (``kind``, ``params``), who asked, and where it
+    is. A worker claims a queued job, holds it by renewing ``lease_until`` with its heartbeat and
+    writes ``progress`` as it goes; a job whose lease ran out is another worker's to run again."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_id", "status", "id"),)
+    id: Mapped[int] = _pk()
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default=JobStatus.QUEUED)
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id"), default=None, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    worker: Mapped[str | None] = mapped_column(String(80), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    stage: Mapped[str] = mapped_column(String(40), default="")
+    done: Mapped[int] = mapped_column(Integer, default=0)  # units of the stage done, of ``total``
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # {"message": id, "values": {...}}
+
+
+class JobFile(Base):
+    """A file a job reads (``role`` "upload") or makes (e.g. "rejected"), kept in the database so
+    that any worker on any machine can run the job and the page can offer the result later."""
+
+    __tablename__ = "job_files"
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -101,6 +101,15 @@ def mask(e164: str) -> str:
     return e164[:6] + "*" * (len(e164) - 10) + e164[-4:]
 
 
+def redact(value: str) -> str:
+    """A value that may be a phone number (7 or more digits), with its middle hidden: a bad row's
+    value as a page shows it."""
+    digits = sum(ch.isdigit() for ch in value)
+    if digits < 7:
+        return value
+    return value[:3] + "*" * max(len(value) - 5, 1) + value[-2:]
+
+
 class PhoneKeyError(Refused):
     """Phone keys that are missing, unreadable or malformed; the message says where."""
 
@@ -208,6 +217,16 @@ class PhoneVault:
     def decrypt(self, token: bytes) -> str:
         try:
             return self._fernet.decrypt(bytes(token)).decode()
+        except InvalidToken:
+            raise PhoneError("cannot decrypt: none of the phone keys is the one used to store it") from None
+
+    def seal(self, data: bytes) -> bytes:
+        """A file with numbers in it (an uploaded frame, its rejected rows), encrypted as a number is."""
+        return self._current.encrypt(data)
+
+    def unseal(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(bytes(token))
         except InvalidToken:
             raise PhoneError("cannot decrypt: none of the phone keys is the one used to store it") from None
 

@@ -130,3 +130,13 @@ CONCERN_ZH: dict[str, str] = {ConcernStatus.RECEIVED: "受理", ConcernStatus.AS
 CALL_STATUSES: tuple[CallStatus, ...] = tuple(CallStatus)
 RESUMABLE = (InterviewStatus.IN_PROGRESS, InterviewStatus.PARTIAL, InterviewStatus.OPERATOR)
 """Interviews that stopped part-way and go on at the next call."""
+
+
+class JobStatus(StrEnum):
+    """A background job's state (jobs/queue.py): queued → running → done or failed; a running job
+    whose worker stopped renewing its lease goes back to queued (or to failed after its last try)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"

@@ -62,7 +62,7 @@ def _configure(app: Flask, settings: Settings) -> None:
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=12 * 3600,
-        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=settings.upload_max_mb * 1024 * 1024 + 64 * 1024,  # the file and the form around it
         BABEL_DEFAULT_LOCALE=DEFAULT_LANGUAGE,
         LOGIN_RATE_LIMIT=LOGIN_RATE_LIMIT,
         LOGIN_ACCOUNT_RATE_LIMIT=LOGIN_ACCOUNT_RATE_LIMIT,

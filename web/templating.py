@@ -13,6 +13,7 @@ from flask_login import current_user
 from analysis.results import Change
 from reports import formatting as fmt
 from survey.clock import to_local
+from survey.phones import redact
 from survey.vocabulary import CONCERN_ZH, ConcernStatus, Role, SurveyStatus, TaskKind
 from web.i18n import language
 
@@ -53,14 +54,6 @@ def label(text: Mapping[str, str] | None) -> str:
     if not text:
         return ""
     return text.get(language()) or next(iter(text.values()))
-
-
-def redact(value: str) -> str:
-    """A value that may be a phone number (7 or more digits), with its middle hidden."""
-    digits = sum(ch.isdigit() for ch in value)
-    if digits < 7:
-        return value
-    return value[:3] + "*" * max(len(value) - 5, 1) + value[-2:]
 
 
 def navigation() -> list[tuple[str, str]]:

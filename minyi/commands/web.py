@@ -22,6 +22,7 @@ def web(
     _check_keys(settings, host)
     sessions = open_sessions(settings.database_url)
     if workers is None:
+        _run_jobs(settings)
         create_app(settings, sessions).run(host=host, port=port, threaded=True, use_reloader=False)
         return
     if workers < 1:
@@ -39,6 +40,17 @@ def _check_keys(settings: Settings, host: str) -> None:
         typer.echo(f"warning: {warning}", err=True)
 
 
+def _run_jobs(settings: Settings) -> None:
+    """A job worker thread in this process, unless MINYI_WEB_RUNS_JOBS=false (a `minyi worker` runs them)."""
+    if not settings.web_runs_jobs:
+        return
+    from jobs.runner import start_thread
+    from jobs.sample_import import HANDLERS
+    from minyi.commands.jobs_context import job_context
+
+    start_thread(job_context(settings), HANDLERS)
+
+
 def _gunicorn(bind: str, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -52,6 +64,8 @@ def _gunicorn(bind: str, workers: int) -> None:
         def load(self) -> Any:
             from web import create_app
 
-            return create_app(load_settings())
+            settings = load_settings()
+            _run_jobs(settings)
+            return create_app(settings)
 
     Server().run()

@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from survey.questionnaire.loader import Problem, QuestionnaireError
+from survey.workbooks import WorkbookTooLarge, check_size
 
 MAX_ROWS = 5000
 LANGUAGE_NAMES = {"chinese": "zh", "english": "en", "中文": "zh", "汉语": "zh", "普通话": "zh", "英文": "en"}
@@ -84,6 +85,7 @@ class RawSheet:
 def read_workbook(path: Path) -> dict[str, RawSheet]:
     """Every worksheet by lower-case title, blank rows dropped and cells as text."""
     try:
+        check_size(path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             book = load_workbook(path, read_only=True, data_only=True)
@@ -93,6 +95,8 @@ def read_workbook(path: Path) -> dict[str, RawSheet]:
                 book.close()
     except QuestionnaireError:
         raise
+    except WorkbookTooLarge as exc:
+        raise QuestionnaireError([Problem(str(path), str(exc).removeprefix(f"{path}: "))]) from None
     except OSError as exc:
         raise QuestionnaireError([Problem(str(path), f"cannot read: {exc.strerror or exc}")]) from None
     except Exception as exc:  # openpyxl raises zipfile, XML and KeyError failures for damaged files

@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import select
 
+from jobs.queue import enqueue
+from jobs.sample_import import KIND as SAMPLE_IMPORT
+from jobs.sample_import import REJECTED
 from survey.clock import VirtualClock
-from survey.models import Case
+from survey.models import Case, Job
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
-from survey.vocabulary import TaskKind
+from survey.vocabulary import JobStatus, TaskKind
 
 ROLES = ("anonymous", "interviewer", "interviewer_t01", "transcriber", "transcriber_t01", "supervisor",
          "supervisor_t01", "official", "official_t01", "unit_ps01", "admin")
@@ -71,6 +74,7 @@ ADM, UNIT = "admin", "unit_ps01"
 
 def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
     t, c, s, o = ids["task"], ids["case"], ids["survey"], ids["other_survey"]
+    j, jo = ids["sample_job"], ids["other_sample_job"]
     c2, r1, r2 = ids["other_case"], ids["recording"], ids["other_recording"]
     own, other, own_t02 = ids["own_concern"], ids["other_concern"], ids["own_concern_t02"]
     return [
@@ -124,6 +128,10 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
         probe("POST", f"/surveys/{o}/fieldwork", 400, *SUPS),
         Route("POST", f"/surveys/{s}/sample", whole(400)),
         probe("POST", f"/surveys/{o}/sample", 400, *SUPS),
+        *(r for tail in ("", ".json", "/rejected.csv") for r in (
+            Route("GET", f"/surveys/{s}/sample/jobs/{j}{tail}", whole(200)),
+            probe("GET", f"/surveys/{o}/sample/jobs/{jo}{tail}", 200, *SUPS),
+            Route("GET", f"/surveys/{s}/sample/jobs/{jo}{tail}", {"supervisor": 404, "supervisor_t01": 403}))),
         Route("GET", "/live/", only(302, *SUPS)),
         Route("GET", f"/live/{s}", only(200, *SUPS)),
         probe("GET", f"/live/{o}", 200, *SUPS),
@@ -193,10 +201,24 @@ def _routes(web, other_survey: int) -> list[Route]:  # type: ignore[no-untyped-d
            "survey": demo.survey_id, "other_survey": other_survey,
            "recording": demo.recordings[0], "other_recording": demo.recordings[2],  # two per township
            "own_concern": demo.concerns["assigned"], "other_concern": demo.concerns["in_progress"],
-           "own_concern_t02": demo.concerns["overdue"]}
+           "own_concern_t02": demo.concerns["overdue"],
+           "sample_job": _sample_job(web, demo.survey_id), "other_sample_job": _sample_job(web, other_survey)}
     hooks = [rule.rule for rule in web.app.url_map.iter_rules()
              if rule.endpoint.startswith("twilio.") and "POST" in rule.methods]
     return routes(ids, hooks)
+
+
+def _sample_job(web, survey_id: int) -> int:  # type: ignore[no-untyped-def]
+    """A finished sample upload of the survey, with its rejected rows to download."""
+    vault = web.app.extensions["minyi"].vault
+    with web.sessions.begin() as session:
+        job = session.scalars(select(Job).where(Job.survey_id == survey_id)).first()
+        if job is None:
+            job = enqueue(session, web.clock.now(), kind=SAMPLE_IMPORT, params={"file": "f.csv"}, user_id=None,
+                          survey_id=survey_id, files={REJECTED: ("f.rejected.csv", vault.seal(b"number,reason\n"))})
+            job.status, job.result = JobStatus.DONE, {"rows": 1, "imported": 0, "rejected": 1, "refused": False,
+                                                      "reasons": {}, "errors": [], "by_township": {}, "released": {}}
+        return int(job.id)
 
 
 def test_every_route_is_in_the_matrix(web, other_survey: int) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,10 @@ import ast
 import re
 from pathlib import Path
 
+from dialer.sample import RowProblem
+from jobs.queue import STOPPED
+from jobs.runner import UNEXPECTED
+from survey.phones import PhoneProblem
 from web.translations_zh import ZH
 
 WEB = Path(__file__).resolve().parents[2] / "web"
@@ -13,7 +17,7 @@ TEMPLATE_CALL = re.compile(r"""_\(\s*(["'])(.+?)\1\s*[,)]""", re.S)
 GETTEXT = {"_", "_l", "gettext", "lazy_gettext"}
 RAISED = {"ConsoleError", "F2FError", "AnswerEditError", "CaseChangeError", "SurveyChangeError", "ConcernError",
           "TranscriptError", "UserError", "PasswordPolicyError", "DuplicateUserError", "ScheduleError", "SurveyError",
-          "PolicyError", "FieldworkFileError"}
+          "PolicyError", "FieldworkFileError", "FrameError", "SampleJobError", "WorkbookTooLarge"}
 
 
 def _python_messages(path: Path) -> set[str]:
@@ -36,8 +40,11 @@ def message_ids() -> set[str]:
     root = WEB.parent  # the web app shows the messages of the office and the staff-call service too
     for module in [*WEB.rglob("*.py"), *(root / "office").glob("*.py"), root / "calls" / "staff.py",
                    root / "calls" / "visits.py", root / "calls" / "callbacks.py", root / "dialer" / "schedule.py",
-                   root / "dialer" / "policy.py", root / "dialer" / "fieldwork.py", root / "survey" / "surveys.py"]:
+                   root / "dialer" / "policy.py", root / "dialer" / "fieldwork.py", root / "survey" / "surveys.py",
+                   root / "dialer" / "frames.py", root / "survey" / "workbooks.py", *(root / "jobs").glob("*.py")]:
         ids |= _python_messages(module)
+    # a sample upload's rejected rows by reason, and how a job ended when it did not end by a refusal
+    ids |= {str(p) for p in PhoneProblem} | {str(p) for p in RowProblem} | {STOPPED, UNEXPECTED}
     return ids
 
 

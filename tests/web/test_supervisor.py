@@ -1,14 +1,14 @@
-"""Supervisors: questionnaire upload with located errors and preview, sample import with row
-errors, quotas, calling windows, start/pause, and the live view's figures."""
+"""Supervisors: questionnaire upload with located errors and preview, quotas, calling windows,
+start/pause, and the live view's figures (sample uploads: test_sample_jobs.py)."""
 
 from __future__ import annotations
 
 import io
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from survey.models import AuditLog, Case, Stratum, Survey
+from survey.models import AuditLog, Stratum, Survey
 from survey.questionnaire import bundled_path
 
 BROKEN = """id: broken
@@ -51,24 +51,6 @@ def test_a_valid_questionnaire_is_stored_and_previewed(web, login) -> None:  # t
     assert response.status_code == 302
     page = c.text(response.headers["Location"])
     assert "2026.2" in page and "在目前的社会治安环境下" in page and "q_safety in [4, 5]" in page
-
-
-def test_sample_import_reports_bad_rows_and_imports_nothing(web, login) -> None:  # type: ignore[no-untyped-def]
-    c = login("supervisor")
-    frame = "电话,乡镇\n13912345678,T01\n12345,T02\n13912345679,不存在的乡镇\n".encode()
-    s = web.demo.survey_id
-    with web.sessions() as db:
-        before = db.scalar(select(func.count()).select_from(Case))
-    page = c.post(f"/surveys/{s}/sample", _upload(frame, "frame.csv"),
-                  content_type="multipart/form-data").get_data(as_text=True)
-    assert 'id="row-errors"' in page and "不存在的乡镇" in page
-    assert "12345" in page  # the bad value is shown so that it can be fixed
-    page = c.post(f"/surveys/{s}/sample", {**_upload(frame, "frame.csv"), "skip_invalid": "y"},
-                  content_type="multipart/form-data").get_data(as_text=True)
-    with web.sessions() as db:
-        assert db.scalar(select(func.count()).select_from(Case)) == before + 1
-        assert db.scalars(select(AuditLog).where(AuditLog.action == "sample_imported")).one().after["imported"] == 1
-    assert "13912345678" not in page
 
 
 def test_quotas_windows_and_start_pause(web, login) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,9 @@ pausing the dialer."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import io
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -16,12 +18,15 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from dialer import fieldwork
 from dialer.policy import Fieldwork
 from dialer.quotas import progress
-from dialer.sample import ImportReport
+from jobs.progress import percent, state
+from jobs.sample_import import KIND as SAMPLE_IMPORT
+from jobs.sample_import import SampleOptions, queue_sample_import, recent_jobs, rejected_csv
 from survey.errors import Refused
-from survey.models import Case, Survey
+from survey.models import Case, Job, Survey, User
 from survey.models import Questionnaire as QuestionnaireRow
 from survey.questionnaire import QuestionnaireError, loads
-from survey.vocabulary import Role
+from survey.vocabulary import JobStatus, Role
+from web import auditing
 from web.access import roles, user
 from web.context import ctx, db
 from web.forms import ActionForm
@@ -54,6 +59,8 @@ class SampleForm(FlaskForm):
     file = FileField(validators=[FileRequired()])
     skip_invalid = BooleanField()
     replicate_size = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    allow_foreign = BooleanField()
+    allow_service = BooleanField()
 
 
 def _survey(survey_id: int, *, whole: bool = False) -> Survey:
@@ -150,15 +157,16 @@ def detail(survey_id: int) -> str:
     return _page(_survey(survey_id))
 
 
-def _page(survey: Survey, report: ImportReport | None = None, filename: str | None = None) -> str:
-    """The survey's page (after a sample upload: with the upload's report)."""
+def _page(survey: Survey) -> str:
+    """The survey's page."""
     windows = survey.calling_windows or {}
     return render_template(
         "surveys/detail.html", survey=survey, action=ActionForm(), whole=not scope().limited,
         progress=scope().only(progress(db(), survey.id), lambda p: p.code),
         windows=WindowsForm(weekday=", ".join(windows.get("weekday", ["18:30-21:00"])),
                             weekend=", ".join(windows.get("weekend", ["09:00-21:00"]))),
-        fieldwork_upload=UploadForm(), **_fieldwork(survey), sample=SampleForm(), report=report, filename=filename)
+        fieldwork_upload=UploadForm(), **_fieldwork(survey), sample=SampleForm(),
+        sample_jobs=recent_jobs(db(), survey.id) if not scope().limited else [], percent=percent, job_status=_status)
 
 
 def _fieldwork(survey: Survey) -> dict[str, str | None]:
@@ -237,16 +245,82 @@ def fieldwork_settings(survey_id: int) -> Response:
 
 @bp.route("/<int:survey_id>/sample", methods=["POST"])
 @roles(Role.SUPERVISOR)
-def sample(survey_id: int) -> Response | tuple[str, int]:
+def sample(survey_id: int) -> Response:
+    """Store the frame and queue its import (a background job); its page shows how it goes."""
     survey, form = _survey(survey_id, whole=True), SampleForm()
     if not form.validate_on_submit():
         abort(400)
     upload = form.file.data
-    try:
-        report = ops.load_sample(db(), survey, upload.filename or "frame.csv", upload.read(), ctx().vault,
-                                 ctx().clock, user().id, skip_invalid=bool(form.skip_invalid.data),
-                                 replicate_size=form.replicate_size.data)
-    except ops.SurveyChangeError as exc:
-        _refused(exc)
+    data = upload.read()
+    if not data.strip():
+        flash(_("The file is empty."), "error")
         return redirect(url_for("surveys.detail", survey_id=survey.id))
-    return _page(survey, report=report, filename=upload.filename), 200
+    options = SampleOptions(skip_invalid=bool(form.skip_invalid.data), replicate_size=form.replicate_size.data,
+                            allow_foreign=bool(form.allow_foreign.data), allow_service=bool(form.allow_service.data))
+    job = queue_sample_import(db(), survey, upload.filename or "frame.csv", data, ctx().vault, ctx().clock,
+                              user().id, options)
+    return redirect(url_for("surveys.sample_job", survey_id=survey.id, job_id=job.id))
+
+
+def _sample_job(survey_id: int, job_id: int) -> tuple[Survey, Job]:
+    """The survey and one of its sample uploads (404 for another survey's job), for a whole-county supervisor."""
+    survey = _survey(survey_id, whole=True)
+    job = db().get(Job, job_id)
+    if job is None or job.survey_id != survey.id or job.kind != SAMPLE_IMPORT:
+        abort(404)
+    return survey, job
+
+
+def _status(status: str) -> str:
+    """A job's state, in words."""
+    return str({JobStatus.QUEUED: _("Waiting"), JobStatus.RUNNING: _("Running"), JobStatus.DONE: _("Done"),
+                JobStatus.FAILED: _("Failed")}.get(JobStatus(status), status))
+
+
+def _stage(job: Job) -> str:
+    """What a running job is doing, in words."""
+    if job.status == JobStatus.QUEUED:
+        return str(_("Waiting for a job worker to start it."))
+    return str({"reading": _("Reading the file"), "checking": _("Checking the rows"),
+                "storing": _("Storing the numbers")}.get(job.stage, _("Starting")))
+
+
+@bp.route("/<int:survey_id>/sample/jobs/<int:job_id>")
+@roles(Role.SUPERVISOR)
+def sample_job(survey_id: int, job_id: int) -> str:
+    """A sample upload's progress while it runs (the page polls :func:`sample_job_state`), its result after."""
+    survey, job = _sample_job(survey_id, job_id)
+    uploader = db().get(User, job.user_id) if job.user_id else None
+    error = job.error or {}
+    options = [(flag, text) for flag, text in (
+        ("skip_invalid", _("Import the good rows even if some rows are bad")),
+        ("allow_foreign", _("Admit numbers of other countries")),
+        ("allow_service", _("Admit special-service numbers (400/800, 95xxx, 96xxx)"))) if job.params.get(flag)]
+    if job.params.get("replicate_size"):
+        options.append(("replicate_size", _("Replicate size %(n)d", n=job.params["replicate_size"])))
+    return render_template(
+        "surveys/sample_job.html", survey=survey, job=job, percent=percent(job), options=options, stage=_stage(job),
+        job_status=_status,
+        finished=job.status in (JobStatus.DONE, JobStatus.FAILED),
+        uploader=(uploader.display_name or uploader.username) if uploader else "—",
+        error=refusal(Refused(error["message"], **error.get("values", {}))) if error.get("message") else "")
+
+
+@bp.route("/<int:survey_id>/sample/jobs/<int:job_id>.json")
+@roles(Role.SUPERVISOR)
+def sample_job_state(survey_id: int, job_id: int) -> Response:
+    job = _sample_job(survey_id, job_id)[1]
+    return jsonify({**state(job), "stage_text": _stage(job), "status_text": _status(job.status)})
+
+
+@bp.route("/<int:survey_id>/sample/jobs/<int:job_id>/rejected.csv")
+@roles(Role.SUPERVISOR)
+def sample_rejects(survey_id: int, job_id: int) -> Response:
+    """The rejected rows with a reason column, to fix and upload again (audited as a download)."""
+    _survey_row, job = _sample_job(survey_id, job_id)
+    found = rejected_csv(db(), job.id, ctx().vault)
+    if found is None:
+        abort(404)
+    name, data = found
+    auditing.download("sample_rejects", job.id, file=name, survey=survey_id)
+    return send_file(io.BytesIO(data), mimetype="text/csv", as_attachment=True, download_name=name, max_age=0)

@@ -1,5 +1,5 @@
 """Supervisor changes to a survey round: questionnaire upload, creation, quotas, calling windows,
-the fieldwork settings file, sample import, and starting or pausing the dialer. All audited."""
+the fieldwork settings file, and starting or pausing the dialer. All audited."""
 
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dialer import fieldwork
-from dialer.frames import FrameError, read_frame
 from dialer.policy import DialPolicy
-from dialer.sample import ImportReport, import_sample
 from survey import audit
 from survey.clock import Clock
 from survey.errors import Refused
 from survey.models import Questionnaire as QuestionnaireRow
 from survey.models import Survey
-from survey.phones import PhoneVault
 from survey.questionnaire import Problem, Questionnaire, QuestionnaireError
 from survey.questionnaire.files import read_any
 from survey.surveys import StratumSpec, SurveyError, create_survey, read_strata_csv, store_questionnaire
@@ -130,20 +127,3 @@ def set_fieldwork(session: Session, survey: Survey, filename: str, data: bytes, 
         raise SurveyChangeError("%(file)s is not UTF-8 text", file=Path(filename).name) from None
     settings = fieldwork.read(text, [s.code for s in survey.strata], name=Path(filename).name)
     return fieldwork.store(session, survey, settings, clock, user_id)
-
-
-def load_sample(session: Session, survey: Survey, filename: str, data: bytes, vault: PhoneVault, clock: Clock,
-                user_id: int, *, skip_invalid: bool, replicate_size: int | None) -> ImportReport:
-    """Import a frame with the dialer's importer; with any bad row and no ``skip_invalid``, nothing is stored."""
-    folder, path = _upload_dir(filename, data)
-    with folder:
-        try:
-            report = import_sample(session, survey, read_frame(path), vault, clock.now(),
-                                   skip_invalid=skip_invalid, replicate_size=replicate_size)
-        except (FrameError, ValueError) as exc:  # a frame that cannot be read at all
-            raise SurveyChangeError(str(exc).replace(str(path.parent) + "/", "")) from None
-    if report.imported:
-        audit.record(session, clock, user_id=user_id, action="sample_imported", entity="survey",
-                     entity_id=survey.id, after={"file": Path(filename).name, "rows": report.rows,
-                                                 "imported": report.imported, "rejected": report.rejected})
-    return report
