@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from datetime import timedelta
 
 from flask import Flask, Response, render_template, request
@@ -16,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from survey.clock import Clock, SystemClock
 from survey.config import Settings, load_settings
 from survey.db import make_engine, session_factory
+from survey.errors import Refused
 from survey.phones import configured_vault
 from web import analysis_source
 from web.access import login_manager
@@ -27,13 +29,14 @@ csrf = CSRFProtect()
 
 LOGIN_RATE_LIMIT = "5 per minute"  # failed logins per client address
 LOGIN_ACCOUNT_RATE_LIMIT = "10 per hour"  # failed logins per user name, from every address together
+APP_LOAD_ERROR = 4  # the exit status gunicorn's arbiter reads as "App failed to load": it stops, not respawns
 
 
 def create_app(settings: Settings | None = None, sessions: sessionmaker[Session] | None = None,
                clock: Clock | None = None, *, analyse: Analyse | None = None) -> Flask:
     """The web app. Defaults: settings from the environment, a database from
     ``settings.database_url``, the wall clock, and the survey analysis for the dashboard."""
-    settings = settings or load_settings()
+    settings = settings or _settings_or_exit()
     if sessions is None:
         sessions = session_factory(make_engine(settings.database_url))
     app = Flask(__name__)
@@ -52,6 +55,17 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         _behind_proxies(app, settings.trusted_proxies)
     app.after_request(_security_headers)
     return app
+
+
+def _settings_or_exit() -> Settings:
+    """The environment's settings for a server that builds the app itself (``gunicorn
+    'web.app:create_app()'``): a wrong value is one line on stderr and exit status 4, which gunicorn
+    reports as "App failed to load" and stops on, rather than a traceback and workers respawned."""
+    try:
+        return load_settings()
+    except Refused as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(APP_LOAD_ERROR) from None
 
 
 def _configure(app: Flask, settings: Settings) -> None:
