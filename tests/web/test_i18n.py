@@ -36,7 +36,8 @@ def message_ids() -> set[str]:
     root = WEB.parent  # the web app shows the messages of the office and the staff-call service too
     for module in [*WEB.rglob("*.py"), *(root / "office").glob("*.py"), root / "calls" / "staff.py",
                    root / "calls" / "visits.py", root / "calls" / "callbacks.py", root / "dialer" / "schedule.py",
-                   root / "dialer" / "policy.py", root / "dialer" / "fieldwork.py", root / "survey" / "surveys.py"]:
+                   root / "dialer" / "policy.py", root / "dialer" / "fieldwork.py", root / "survey" / "surveys.py",
+                   root / "reports" / "survey_inputs.py"]:
         ids |= _python_messages(module)
     return ids
 
