@@ -1,0 +1,82 @@
+"""The own-round pages in headless Chromium at a desktop and a phone width: the new-round form with
+its problems, the round's "Analysis inputs", and an official's dashboard for a round that lacks
+them. Screenshots go to ``$MINYI_SCREENSHOTS`` (default: the test's temporary directory)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from web_support import WebApp
+from werkzeug.serving import make_server
+
+from survey.models import Survey
+from web.demo_data import DEMO_PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+CREATE = "main button.primary"  # not the header's log-out button
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium")]
+
+
+@pytest.fixture
+def site(web: WebApp) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, web.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_own_round_pages_at_desktop_and_phone_width(web: WebApp, site: str, width: int, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(os.environ.get("MINYI_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    bad = tmp_path / "population.csv"
+    bad.write_text((EXAMPLES / "population.csv").read_text("utf-8").replace("HW02,d_sex,1,", "HW02,d_sex,7,"), "utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = _login(browser, site, "supervisor", width)
+        page.goto(f"{site}/surveys/new")
+        page.fill("input[name=code]", "OWN")  # the browser itself asks for the code (required)
+        page.click(CREATE)  # no townships file
+        assert "请选择乡镇 CSV 文件" in page.locator("#form-problems").inner_text()
+        page.set_input_files("input[name=strata]", str(EXAMPLES / "townships.csv"))
+        page.set_input_files("input[name=population]", str(bad))
+        page.click(CREATE)
+        assert "population.csv:3" in page.locator("#form-problems").inner_text()
+        page.screenshot(path=str(shots / f"own-round-new-{width}.png"), full_page=True)
+        page.set_input_files("input[name=strata]", str(EXAMPLES / "townships.csv"))
+        page.click(CREATE)
+        page.wait_for_url("**/surveys/*")
+        page.locator("#analysis-inputs").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / f"own-round-inputs-{width}.png"), full_page=True)
+        with web.sessions.begin() as db:
+            survey = db.query(Survey).filter_by(code="OWN").one()
+            survey.status, survey_id = "active", survey.id
+        official = _login(browser, site, "official", width)
+        official.goto(f"{site}/dashboard/?survey={survey_id}")
+        assert official.locator("#cannot-analyse").is_visible()
+        official.screenshot(path=str(shots / f"own-round-dashboard-{width}.png"), full_page=True)
+        overflow = official.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+        assert not overflow, "the page is wider than the screen"
+        browser.close()
+
+
+def _login(browser, site: str, username: str, width: int):  # type: ignore[no-untyped-def]
+    page = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN").new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{site}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    return page
