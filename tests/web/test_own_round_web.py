@@ -35,7 +35,7 @@ def _questionnaire(c: Client) -> int:
 
 def _new(c: Client, qid: int, code: str, **files: tuple[io.BytesIO, str] | None) -> tuple[int, str]:
     chosen = {"strata": _file("townships.csv"), **files}
-    form = {"code": code, "name": "公共服务调查", "period": "2026-12", "questionnaire_id": str(qid), "quota": "0",
+    form: dict[str, object] = {"code": code, "name": "公共服务调查", "period": "2026-12", "questionnaire_id": str(qid), "quota": "0",
             **{k: v for k, v in chosen.items() if v is not None}}
     response = c.post("/surveys/new", form, content_type="multipart/form-data")
     return response.status_code, response.get_data(as_text=True)
@@ -46,8 +46,8 @@ def _count(web: WebApp, code: str) -> int:
         return int(db.scalar(select(func.count()).select_from(Survey).where(Survey.code == code)) or 0)
 
 
-def test_a_round_created_in_the_browser_is_dialled_analysed_and_reported(web: WebApp, login, tmp_path: Path
-                                                                          ) -> None:  # type: ignore[no-untyped-def]
+def test_a_round_created_in_the_browser_is_dialled_analysed_and_reported(  # type: ignore[no-untyped-def]
+        web: WebApp, login) -> None:
     c = login("supervisor")
     status, _page = _new(c, _questionnaire(c), "CIVIC-W", population=_file("population.csv"),
                          indices=_file("indices.yaml"))
@@ -116,6 +116,7 @@ def test_an_official_is_told_what_a_round_lacks_and_a_supervisor_adds_it(web: We
            content_type="multipart/form-data")
     with web.sessions() as db:
         assert all(db.scalars(select(Stratum.population).where(Stratum.survey_id == survey_id)))
-        assert db.scalars(select(AuditLog).where(AuditLog.action == "analysis_inputs_set")).one().after["missing"] == []
+        audit = db.scalars(select(AuditLog).where(AuditLog.action == "analysis_inputs_set")).one()
+        assert audit.after is not None and audit.after["missing"] == []
     page = official.text(f"/dashboard/?survey={survey_id}")
     assert "cannot-analyse" not in page
