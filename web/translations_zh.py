@@ -458,4 +458,6 @@ ZH: dict[str, str] = {
     "questionnaire %(qid)s version %(version)s is already stored with different content: give the changed questionnaire a new version": "问卷 %(qid)s 版本 %(version)s 已以不同内容保存：请为修改后的问卷设定新版本号",
     "survey %(code)r already exists": "调查 %(code)r 已存在",
     "township code(s) listed twice: %(codes)s": "乡镇代码重复：%(codes)s",
+    "Choose a questionnaire file (YAML or XLSForm) to upload.": "请选择要上传的问卷文件（YAML 或 XLSForm）。",
+    "Choose a fieldwork settings file (YAML) to upload.": "请选择要上传的实地执行设置文件（YAML）。",
 }

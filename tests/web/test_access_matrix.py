@@ -102,7 +102,7 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
         probe("POST", f"/transcribe/{r2}/concern", 302, *TRAS, *SUPS),
         # supervisors: survey s has every township, survey o none of T01
         Route("GET", "/surveys/", only(200, *SUPS)),
-        Route("POST", "/surveys/questionnaires", whole(400)),
+        Route("POST", "/surveys/questionnaires", whole(302)),  # no file chosen: said on the surveys page
         Route("GET", "/surveys/questionnaires/1", only(200, *SUPS)),
         Route("GET", "/surveys/questionnaires/99", only(404, *SUPS)),
         Route("GET", "/surveys/new", whole(200)),
@@ -116,8 +116,8 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
         probe("POST", f"/surveys/{o}/quotas", 302, *SUPS, data={"quota-T09": "9"}),
         Route("POST", f"/surveys/{s}/windows", whole(302), data={"weekday": "18:00-21:00", "weekend": "9:00-21:00"}),
         probe("POST", f"/surveys/{o}/windows", 302, *SUPS, data={"weekday": "18:00-21:00", "weekend": "9:00-21:00"}),
-        Route("POST", f"/surveys/{s}/fieldwork", whole(400)),
-        probe("POST", f"/surveys/{o}/fieldwork", 400, *SUPS),
+        Route("POST", f"/surveys/{s}/fieldwork", whole(302)),  # no file chosen: said on the survey's page
+        probe("POST", f"/surveys/{o}/fieldwork", 302, *SUPS),
         Route("POST", f"/surveys/{s}/inputs", whole(302)),  # no file chosen: said on the survey's page
         probe("POST", f"/surveys/{o}/inputs", 302, *SUPS),
         Route("POST", f"/surveys/{s}/sample", whole(400)),

@@ -88,6 +88,8 @@ def test_every_problem_of_the_new_round_form_is_shown_and_nothing_is_stored(web:
     bad_indices = b"indices:\n  safety: {question: q_nope, kind: share, favourable: [1]}\n"
     status, page = _new(c, qid, "BAD", indices=_file("idx.yaml", bad_indices))
     assert status == 422 and "idx.yaml:2: indices.safety" in page and "q_nope" in page
+    unchosen = c.post("/surveys/questionnaires", {}, follow_redirects=True).get_data(as_text=True)
+    assert "请选择要上传的问卷文件" in unchosen
     c.get("/lang/en?next=/surveys/new")
     status, page = _new(c, qid, "BAD", population=_file("pop.csv", bad_population.encode()))
     assert status == 422 and "pop.csv:12: &#39;7&#39; is not an answer code of d_sex" in page
@@ -107,6 +109,7 @@ def test_an_official_is_told_what_a_round_lacks_and_a_supervisor_adds_it(web: We
     page = official.text(f"/dashboard/?survey={survey_id}")
     assert 'id="cannot-analyse"' in page and "minyi survey set BARE --indices INDICES.yaml" in page
     assert "bulletin-zh" not in page
+    assert 'id="cannot-analyse"' not in official.text("/dashboard/")  # by default: the newest analysable round
     refused = official.get(f"/dashboard/{survey_id}/bulletin-zh.pdf", follow_redirects=True)
     assert refused.status_code == 200 and "尚无人口数" in refused.get_data(as_text=True)
     wrong = c.post(f"/surveys/{survey_id}/inputs", {"population": _file("p.csv", b"township,N\nXX,5\n")},

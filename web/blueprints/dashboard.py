@@ -24,6 +24,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from reports.exports import FORMATS
+from reports.results import missing_inputs
 from survey.models import Survey
 from survey.vocabulary import Role, SurveyStatus
 from web import auditing
@@ -52,7 +53,7 @@ def _surveys() -> list[Survey]:
 def index() -> str:
     surveys = _surveys()
     wanted = request.args.get("survey", type=int)
-    survey = next((s for s in surveys if s.id == wanted), surveys[0] if surveys else None)
+    survey = next((s for s in surveys if s.id == wanted), None) or _first_analysable(surveys)
     view, problem = None, None
     within = scope()
     missing = missing_messages(survey) if survey is not None else []
@@ -66,6 +67,12 @@ def index() -> str:
     concerns = status_counts(db(), survey.id, within, ctx().clock.now()) if survey else None
     return render_template("dashboard/index.html", surveys=surveys, survey=survey, view=view, problem=problem,
                            missing=missing, concerns=concerns, formats=FORMATS, scope=within.codes)
+
+
+def _first_analysable(surveys: list[Survey]) -> Survey | None:
+    """The newest round that has what its analysis needs (else the newest): an official opening the
+    dashboard lands on figures, and picks a round still being set up only on purpose."""
+    return next((s for s in surveys if not missing_inputs(s)), surveys[0] if surveys else None)
 
 
 @bp.route("/<int:survey_id>/bulletin-<lang>.pdf")

@@ -115,8 +115,9 @@ def index() -> str:
 def upload_questionnaire() -> Response | tuple[str, int]:
     _whole_county()
     form = UploadForm()
-    if not form.validate_on_submit():
-        abort(400)
+    if not form.validate_on_submit():  # the CSRF token was checked before the view: no file was chosen
+        flash(_("Choose a questionnaire file (YAML or XLSForm) to upload."), "error")
+        return redirect(url_for("surveys.index"))
     upload = form.file.data
     try:
         q = ops.parse_questionnaire(upload.filename or "questionnaire.yaml", upload.read())
@@ -151,11 +152,9 @@ def new() -> Response | str | tuple[str, int]:
     form.questionnaire_id.choices = [(r.id, f"{r.qid} v{r.version}") for r in rows]
     if not form.is_submitted():
         return render_template("surveys/new.html", form=form)
-    problems = [str(FIELD_PROBLEMS[name]) for name in form.errors if name in FIELD_PROBLEMS] \
-        if not form.validate() else []
-    if "csrf_token" in form.errors:
-        abort(400)
-    if not problems:
+    valid = form.validate()  # the CSRF token was checked before the view (CSRFProtect)
+    problems = [str(FIELD_PROBLEMS.get(name, name)) for name in form.errors]
+    if valid:
         try:
             survey = _create(form)
         except ops.SurveyChangeError as exc:
@@ -284,8 +283,9 @@ def windows(survey_id: int) -> Response:
 def fieldwork_settings(survey_id: int) -> Response:
     """Upload a fieldwork settings file; a wrong value is shown on the page and nothing is stored."""
     survey, form = _survey(survey_id, whole=True), UploadForm()
-    if not form.validate_on_submit():
-        abort(400)
+    if not form.validate_on_submit():  # the CSRF token was checked before the view: no file was chosen
+        flash(_("Choose a fieldwork settings file (YAML) to upload."), "error")
+        return redirect(url_for("surveys.detail", survey_id=survey.id) + "#fieldwork")
     upload = form.file.data
     try:
         changed = ops.set_fieldwork(db(), survey, upload.filename or "fieldwork.yaml", upload.read(), ctx().clock,
