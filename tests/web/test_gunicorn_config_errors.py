@@ -1,4 +1,4 @@
-"""``gunicorn 'web.app:create_app()'`` with a wrong setting: one line that names it and gunicorn
+"""``gunicorn 'web.app:create_app()'`` with a wrong setting (or phone key): one line that names it and gunicorn
 stops ("App failed to load"), with no traceback and no worker respawned again and again."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def _serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[s
 @pytest.mark.parametrize(("env", "words"), [
     ({"MINYI_TRUSTED_PROXIES": "lots"}, "MINYI_TRUSTED_PROXIES='lots'"),
     ({"MINYI_CONFIG": "/nonexistent/minyi.toml"}, "MINYI_CONFIG='/nonexistent/minyi.toml'"),
+    ({"MINYI_PHONE_KEY": "nonsense"}, "MINYI_PHONE_KEY"),
 ])
 def test_a_wrong_setting_is_one_line_and_gunicorn_stops(env: dict[str, str], words: str, tmp_path: Path) -> None:
     done = _serve(env, tmp_path)
