@@ -19,6 +19,7 @@ from web.demo_data import DEMO_PASSWORD
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+WIDER = "document.documentElement.scrollWidth > window.innerWidth + 1"
 CREATE = "main button.primary"  # not the header's log-out button
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium")]
@@ -59,6 +60,7 @@ def test_own_round_pages_at_desktop_and_phone_width(web: WebApp, site: str, widt
         page.wait_for_url("**/surveys/*")
         page.locator("#analysis-inputs").scroll_into_view_if_needed()
         page.screenshot(path=str(shots / f"own-round-inputs-{width}.png"), full_page=True)
+        assert not page.evaluate(WIDER), "the round's page is wider than the screen"
         with web.sessions.begin() as db:
             survey = db.query(Survey).filter_by(code="OWN").one()
             survey.status, survey_id = "active", survey.id
@@ -66,8 +68,7 @@ def test_own_round_pages_at_desktop_and_phone_width(web: WebApp, site: str, widt
         official.goto(f"{site}/dashboard/?survey={survey_id}")
         assert official.locator("#cannot-analyse").is_visible()
         official.screenshot(path=str(shots / f"own-round-dashboard-{width}.png"), full_page=True)
-        overflow = official.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
-        assert not overflow, "the page is wider than the screen"
+        assert not official.evaluate(WIDER), "the dashboard is wider than the screen"
         browser.close()
 
 
