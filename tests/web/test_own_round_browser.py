@@ -5,16 +5,14 @@ them. Screenshots go to ``$MINYI_SCREENSHOTS`` (default: the test's temporary di
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import open_as, serve
 from web_support import WebApp
-from werkzeug.serving import make_server
 
 from survey.models import Survey
-from web.demo_data import DEMO_PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -27,12 +25,7 @@ pytestmark = [pytest.mark.browser,
 
 @pytest.fixture
 def site(web: WebApp) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, web.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    yield from serve(web.app)
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -45,7 +38,7 @@ def test_own_round_pages_at_desktop_and_phone_width(web: WebApp, site: str, widt
     bad.write_text((EXAMPLES / "population.csv").read_text("utf-8").replace("HW02,d_sex,1,", "HW02,d_sex,7,"), "utf-8")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = _login(browser, site, "supervisor", width)
+        page = open_as(browser, site, "supervisor", width)
         page.goto(f"{site}/surveys/new")
         page.fill("input[name=code]", "OWN")  # the browser itself asks for the code (required)
         page.click(CREATE)  # no townships file
@@ -64,20 +57,10 @@ def test_own_round_pages_at_desktop_and_phone_width(web: WebApp, site: str, widt
         with web.sessions.begin() as db:
             survey = db.query(Survey).filter_by(code="OWN").one()
             survey.status, survey_id = "active", survey.id
-        official = _login(browser, site, "official", width)
+        official = open_as(browser, site, "official", width)
         official.goto(f"{site}/dashboard/?survey={survey_id}")
         assert official.locator("#cannot-analyse").is_visible()
         official.screenshot(path=str(shots / f"own-round-dashboard-{width}.png"), full_page=True)
         assert not official.evaluate(WIDER), "the dashboard is wider than the screen"
         browser.close()
 
-
-def _login(browser, site: str, username: str, width: int):  # type: ignore[no-untyped-def]
-    page = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN").new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{site}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    return page
