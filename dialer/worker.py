@@ -52,6 +52,9 @@ _FIRST_DUE = union_all(*(select(func.min(Case.next_attempt_at).label("due")).whe
 _NEXT_DUE = select(func.min(_FIRST_DUE.c.due))
 # With nothing left to dial the round may be over: housekeeping looks this soon, not at its hour.
 END_CHECK = timedelta(seconds=5)
+# While a batch is placed, how often to look for townships filled by results settled elsewhere
+# (webhooks, the Asterisk app): their calls still waiting in the batch are then withdrawn.
+QUOTA_RECHECK = timedelta(seconds=2)
 
 
 class Stop:
@@ -147,6 +150,12 @@ class _Filling:
     def filled(self, stratum_id: int) -> bool:
         return self._left.get(stratum_id, 1) <= 0
 
+    def settled_elsewhere(self, strata: list[StratumProgress]) -> None:
+        """Take up townships the database shows filled (by results the call service settled)."""
+        for s in strata:
+            if s.filled and s.stratum_id in self._left:
+                self._left[s.stratum_id] = 0
+
 
 class Worker:
     def __init__(self, factory: sessionmaker[Session], channel: Channel, clock: Clock, vault: PhoneVault,
@@ -167,7 +176,7 @@ class Worker:
         self.pacer = Pacer(self.policy.pacing, lines=options.lines, cps=options.cps)
         self.strata: list[StratumProgress] = []
         self.quiet_until: datetime | None = None  # virtual clock: nothing is due before then
-        self.next_housekeeping = clock.now()
+        self.next_housekeeping = self.quotas_checked = clock.now()
         self.placed = self.results = self.withdrawn = 0
         self.streak = Streak(options.max_channel_failures)
         self.dispositions: Counter[str] = Counter()
@@ -324,11 +333,20 @@ class Worker:
             done += self.streak.broken()
             if result is None:
                 waiting.append(dial)
+                self._recheck_quotas(filling, now)
             else:
                 done.append((dial, result))
                 filling.note(dial.stratum_id, result)
         self._apply(done, unplaced, waiting)
         return stop
+
+    def _recheck_quotas(self, filling: _Filling, now: datetime) -> None:
+        """A call whose result comes back through the call service fills its township there;
+        every :data:`QUOTA_RECHECK` the batch learns of it, so the rest of the batch spares it."""
+        if now < self.quotas_checked + QUOTA_RECHECK:
+            return
+        self.quotas_checked = now
+        filling.settled_elsewhere(self._txn(lambda s: quotas.progress(s, self.survey_id)))
 
     def _withheld(self, now: datetime, dial: attempts.Dial, filling: _Filling) -> bool:
         """A call of the batch not to place: the window closed, a limit came, its township

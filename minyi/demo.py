@@ -121,13 +121,18 @@ def create_round(sessions: sessionmaker[Session], world: World, options: DemoOpt
 
 def field_round(sessions: sessionmaker[Session], world: World, options: DemoOptions, code: str, period: str,
                 clock: VirtualClock, vault: PhoneVault, progress: Callable[[Progress], None] | None) -> RoundReport:
-    """Import the round's frame, dial until its quotas are met (or its field period ends), close it."""
+    """Check the channel as ``minyi dial`` does (:class:`dialer.protocol.ChannelNotReady` if it
+    cannot carry the round), import the round's frame, dial until its quotas are met (or its field
+    period ends), close it."""
+    channel = SimulatedChannel(sessions, clock, world, seed=options.seed)
+    with session_scope(sessions) as session:
+        survey_id = survey_by_code(session, code).id
+    channel.preflight(survey_id)
     rows = world.sample(options.quota * options.numbers_per_complete, draw=period)
     frame_path = world.write_frame_csv(rows, options.out / "frames" / f"{code}.csv")
     with session_scope(sessions) as session:
         import_sample(session, survey_by_code(session, code), read_frame(frame_path), vault, clock.now(),
                       replicate_size=options.replicate_size, seed=options.seed)
-    channel = SimulatedChannel(sessions, clock, world, seed=options.seed)
     report = run_worker(sessions, channel, clock, vault, WorkerOptions(survey=code), progress)
     with session_scope(sessions) as session:
         close_survey(session, survey_by_code(session, code), clock)

@@ -26,6 +26,8 @@ from survey.questionnaire import load_bundled
 from survey.surveys import SurveyError, survey_questionnaire
 from survey.vocabulary import CaseStatus
 
+INDICES, POPULATION = "indices", "population"  # what a round may lack to be analysed (missing_inputs)
+
 
 def bundled_analysis_spec() -> dict[str, Any]:
     """Index definitions and weighting map that go with the bundled questionnaire."""
@@ -36,18 +38,29 @@ def bundled_analysis_spec() -> dict[str, Any]:
 def index_spec(survey: Survey) -> Spec:
     """The survey's indices; a round of the bundled questionnaire stored without them uses the bundled ones."""
     stored = survey.analysis_spec or {}
-    if "indices" not in stored and survey.questionnaire.qid != load_bundled().id:
-        raise SurveyError(f"survey {survey.code} has no index definitions: add them with `minyi survey set "
-                          f"{survey.code} --indices INDICES.yaml` (docs/formats.md)")
+    if INDICES in missing_inputs(survey):
+        raise SurveyError("survey %(code)s has no index definitions: add them with `minyi survey set %(code)s "
+                          "--indices INDICES.yaml` (docs/formats.md)", code=survey.code)
     data = _numeric_keys(stored if "indices" in stored else bundled_analysis_spec())
     return parse_spec({k: data[k] for k in ("indices", "integrity") if k in data}, source=f"survey {survey.code}")
 
 
 def check_population(survey: Survey) -> None:
     """Refuse a round that cannot be weighted, saying how to give it its population counts."""
-    if not all(s.population for s in survey.strata):
-        raise SurveyError(f"survey {survey.code} has no population counts to weight to: add them with "
-                          f"`minyi survey set {survey.code} --population POP.csv` (docs/formats.md)")
+    if POPULATION in missing_inputs(survey):
+        raise SurveyError("survey %(code)s has no population counts to weight to: add them with `minyi survey "
+                          "set %(code)s --population POP.csv` (docs/formats.md)", code=survey.code)
+
+
+def missing_inputs(survey: Survey) -> list[str]:
+    """What the round lacks to be analysed: :data:`INDICES` (index definitions; a round of the
+    bundled questionnaire has the bundled ones) and :data:`POPULATION` (counts for every township)."""
+    missing = []
+    if "indices" not in (survey.analysis_spec or {}) and survey.questionnaire.qid != load_bundled().id:
+        missing.append(INDICES)
+    if not survey.strata or not all(s.population for s in survey.strata):
+        missing.append(POPULATION)
+    return missing
 
 
 def _numeric_keys(node: Any) -> Any:

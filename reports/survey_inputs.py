@@ -52,8 +52,8 @@ def settings_for_new_survey(questionnaire: Questionnaire, strata: Sequence[Strat
     settings = read_indices(indices, questionnaire) if indices else _bundled_indices(questionnaire)
     embedded = [{"township": s.code, **row} for s in strata for row in s.population]
     if embedded and population is not None:
-        raise SurveyError(f"{strata_source} has population columns and --population is given: keep the "
-                          "counts in the --population file only")
+        raise SurveyError("%(file)s has population columns and a population file is given: keep the counts "
+                          "in the population file only", file=strata_source)
     codes = [s.code for s in strata]
     if population is not None:
         counts = read_population(population, questionnaire, codes, strata_source)
@@ -98,12 +98,13 @@ def read_indices(path: Path, questionnaire: Questionnaire) -> dict[str, Any]:
     data = _yaml(path)
     unknown = [str(k) for k in data if k not in (*SPEC_KEYS, *PRESENTATION_KEYS)]
     if unknown:
-        raise SurveyError(f"{path}:{_line(data, unknown[0])}: unknown key(s) {', '.join(unknown)} "
-                          f"(allowed: {', '.join((*SPEC_KEYS, *PRESENTATION_KEYS))})")
+        raise SurveyError("%(file)s:%(line)s: unknown key(s) %(keys)s (allowed: %(allowed)s)", file=str(path),
+                          line=_line(data, unknown[0]), keys=", ".join(unknown),
+                          allowed=", ".join((*SPEC_KEYS, *PRESENTATION_KEYS)))
     try:
         spec = parse_spec({k: data[k] for k in SPEC_KEYS if k in data}, source=str(path))
     except AnalysisError as exc:
-        raise SurveyError(str(exc)) from None
+        raise SurveyError("index definitions: %(problem)s", problem=str(exc)) from None
     indices = data["indices"]
     for index in spec.indices:
         if not isinstance(index, CompositeIndex):
@@ -118,16 +119,18 @@ def _yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SurveyError(f"{path}: cannot read the index definitions: {exc}") from None
+        raise SurveyError("%(file)s: cannot read the index definitions: %(problem)s", file=str(path),
+                          problem=str(exc)) from None
     try:
         data = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else "?"
-        raise SurveyError(f"{path}:{line}: not valid YAML: {exc.problem}") from None
+        raise SurveyError("%(file)s:%(line)s: not valid YAML: %(problem)s", file=str(path), line=line,
+                          problem=exc.problem) from None
     except YAMLError as exc:
-        raise SurveyError(f"{path}: not valid YAML: {exc}") from None
+        raise SurveyError("%(file)s: not valid YAML: %(problem)s", file=str(path), problem=str(exc)) from None
     if not isinstance(data, Mapping) or "indices" not in data:
-        raise SurveyError(f"{path}: the file must be a mapping with an 'indices' key")
+        raise SurveyError("%(file)s: the file must be a mapping with an 'indices' key", file=str(path))
     return data
 
 
@@ -146,19 +149,21 @@ def _check_index(index: ShareIndex | ScoreIndex, q: Questionnaire, where: str) -
         used |= set(index.valid)
     unknown = sorted(used - {float(c.code) for c in question.choices})
     if unknown:
-        raise SurveyError(f"{where}: code(s) {', '.join(f'{c:g}' for c in unknown)} are not answers of "
-                          f"{question.id} (its codes: {_codes(question)})")
+        raise SurveyError("%(where)s: code(s) %(codes)s are not answers of %(question)s (its codes: %(known)s)",
+                          where=where, codes=", ".join(f"{c:g}" for c in unknown), question=question.id,
+                          known=_codes(question))
 
 
 def _choice_question(q: Questionnaire, question_id: str, where: str) -> qm.Question:
     try:
         question = q.question(question_id)
     except KeyError:
-        raise SurveyError(f"{where}: {question_id!r} is not a question of questionnaire {q.id} "
-                          f"(its single-choice questions: {', '.join(_one_code_ids(q))})") from None
+        raise SurveyError("%(where)s: %(question)r is not a question of questionnaire %(qid)s (its "
+                          "single-choice questions: %(known)s)", where=where, question=question_id, qid=q.id,
+                          known=", ".join(_one_code_ids(q))) from None
     if question.type not in ONE_CODE_TYPES:
-        raise SurveyError(f"{where}: {question_id} is a {question.type} question; an index or a weighting "
-                          "variable needs a single-choice question")
+        raise SurveyError("%(where)s: %(question)s is a %(type)s question; an index or a weighting variable "
+                          "needs a single-choice question", where=where, question=question_id, type=question.type)
     return question
 
 
@@ -173,15 +178,16 @@ def _codes(question: qm.Question) -> str:
 def _check_presentation(data: Mapping[str, Any], names: set[str], path: Path) -> None:
     headline = data.get("headline", [])
     if not isinstance(headline, list) or any(h not in names for h in headline):
-        raise SurveyError(f"{path}:{_line(data, 'headline')}: headline must list indices of this file "
-                          f"({', '.join(sorted(names))})")
+        raise SurveyError("%(file)s:%(line)s: headline must list indices of this file (%(names)s)", file=str(path),
+                          line=_line(data, "headline"), names=", ".join(sorted(names)))
     labels = data.get("names", {})
     if not isinstance(labels, Mapping):
-        raise SurveyError(f"{path}:{_line(data, 'names')}: names must map index names to {{zh: ..., en: ...}}")
+        raise SurveyError("%(file)s:%(line)s: names must map index names to {zh: ..., en: ...}", file=str(path),
+                          line=_line(data, "names"))
     for name, text in labels.items():
         if name not in names or not isinstance(text, Mapping) or not set(text) <= {"zh", "en"}:
-            raise SurveyError(f"{path}:{_line(labels, name)}: names.{name} must name an index of this file "
-                              "and give {zh: ..., en: ...}")
+            raise SurveyError("%(file)s:%(line)s: names.%(name)s must name an index of this file and give "
+                              "{zh: ..., en: ...}", file=str(path), line=_line(labels, name), name=name)
 
 
 def _plain(node: Any) -> Any:
@@ -200,7 +206,7 @@ def read_population(path: Path, questionnaire: Questionnaire, townships: Sequenc
     try:
         frame = read_csv_strings(path)
     except AnalysisError as exc:
-        raise SurveyError(str(exc)) from None
+        raise SurveyError("population counts: %(problem)s", problem=str(exc)) from None
     return population_counts(frame, questionnaire, townships, str(path), townships_source)
 
 
@@ -209,33 +215,35 @@ def population_counts(frame: pd.DataFrame, questionnaire: Questionnaire, townshi
     """The checks of :func:`read_population` on a frame whose index is the data-row number."""
     missing = {"township", "N"} - set(frame.columns)
     if missing:
-        raise SurveyError(f"{source}: missing column(s) {', '.join(sorted(missing))} (docs/formats.md)")
+        raise SurveyError("%(file)s: missing column(s) %(columns)s (docs/formats.md)", file=source,
+                          columns=", ".join(sorted(missing)))
     margins = {"margin", "level"} <= set(frame.columns)
     variables = [c for c in frame.columns if c not in ("township", "N")]
     for label, row in frame.iterrows():
         where = f"{source}:{int(str(label)) + FIRST_DATA_LINE}"
         if row["township"] not in townships:
-            raise SurveyError(f"{where}: township {row['township']!r} is not one of {townships_source} "
-                              f"({', '.join(townships)})")
+            raise SurveyError("%(where)s: township %(code)r is not one of %(of)s (%(codes)s)", where=where,
+                              code=row["township"], of=townships_source, codes=", ".join(townships))
         cells = {row["margin"]: row["level"]} if margins else {v: row[v] for v in variables}
         for variable, level in cells.items():
             if variable != TOTAL or not margins:
                 _check_level(questionnaire, variable, level, where)
     absent = [t for t in townships if t not in set(frame["township"])]
     if absent:
-        raise SurveyError(f"{source}: no population rows for township(s) {', '.join(absent)} of "
-                          f"{townships_source}: every township needs its counts")
+        raise SurveyError("%(file)s: no population rows for township(s) %(codes)s of %(of)s: every township "
+                          "needs its counts", file=source, codes=", ".join(absent), of=townships_source)
     try:
         population = Population.from_frame(frame, source=source, first_line=FIRST_DATA_LINE)
     except AnalysisError as exc:
-        raise SurveyError(str(exc)) from None
+        raise SurveyError("population counts: %(problem)s", problem=str(exc)) from None
     return PopulationCounts(_rows_by_township(frame), _weighting(population))
 
 
 def _check_level(q: Questionnaire, variable: str, level: str, where: str) -> None:
     question = _choice_question(q, variable, f"{where}: weighting variable {variable!r}")
     if level not in {str(c.code) for c in question.choices}:
-        raise SurveyError(f"{where}: {level!r} is not an answer code of {variable} (its codes: {_codes(question)})")
+        raise SurveyError("%(where)s: %(level)r is not an answer code of %(question)s (its codes: %(known)s)",
+                          where=where, level=level, question=variable, known=_codes(question))
 
 
 def _rows_by_township(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:

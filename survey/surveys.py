@@ -50,8 +50,9 @@ def store_questionnaire(session: Session, questionnaire: Questionnaire, clock: C
         session.add(row)
         session.flush()
     elif row.checksum != digest:
-        raise SurveyError(f"questionnaire {questionnaire.id} version {questionnaire.version} is already stored "
-                          "with different content: give the changed questionnaire a new version")
+        raise SurveyError("questionnaire %(qid)s version %(version)s is already stored with different content: "
+                          "give the changed questionnaire a new version", qid=questionnaire.id,
+                          version=questionnaire.version)
     return row
 
 
@@ -61,13 +62,13 @@ def create_survey(session: Session, code: str, questionnaire: Questionnaire, clo
     """A new survey round. ``settings`` may hold calling_windows, holidays, retry_policy, pacing,
     timezone, field_start, field_end (formats: dialer.policy)."""
     if session.scalars(select(Survey).where(Survey.code == code)).first() is not None:
-        raise SurveyError(f"survey {code!r} already exists")
+        raise SurveyError("survey %(code)r already exists", code=code)
     specs = list(strata)
     if not specs:
         raise SurveyError("a survey needs at least one township (stratum)")
     dupes = sorted({s.code for s in specs if sum(1 for t in specs if t.code == s.code) > 1})
     if dupes:
-        raise SurveyError(f"township code(s) listed twice: {', '.join(dupes)}")
+        raise SurveyError("township code(s) listed twice: %(codes)s", codes=", ".join(dupes))
     row = store_questionnaire(session, questionnaire, clock)
     survey = Survey(code=code, name=name or questionnaire.title.get("zh", code), period=period, issue_no=issue_no,
                     questionnaire_id=row.id, status=SurveyStatus.ACTIVE, languages=list(questionnaire.languages),
@@ -85,7 +86,7 @@ def create_survey(session: Session, code: str, questionnaire: Questionnaire, clo
 def survey_by_code(session: Session, code: str) -> Survey:
     survey = session.scalars(select(Survey).where(Survey.code == code)).first()
     if survey is None:
-        raise SurveyError(f"no survey {code!r}")
+        raise SurveyError("no survey %(code)r", code=code)
     return survey
 
 
@@ -110,12 +111,12 @@ def read_strata_csv(path: Path) -> list[StratumSpec]:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.DictReader(fh))
     except UnicodeDecodeError:
-        raise SurveyError(f"{path}: not UTF-8 text") from None
+        raise SurveyError("%(file)s: not UTF-8 text", file=str(path)) from None
     if not rows:
-        raise SurveyError(f"{path}: no townships")
+        raise SurveyError("%(file)s: no townships", file=str(path))
     missing = {"code", "name_zh"} - set(rows[0])
     if missing:
-        raise SurveyError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        raise SurveyError("%(file)s: missing column(s) %(columns)s", file=str(path), columns=", ".join(sorted(missing)))
     specs: dict[str, StratumSpec] = {}
     for line, r in enumerate(rows, start=2):
         spec = specs.setdefault(r["code"], StratumSpec(r["code"], r["name_zh"], r.get("name_en") or ""))
@@ -131,7 +132,9 @@ def _int(text: str, path: Path, line: int, column: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise SurveyError(f"{path}:{line}: column {column}: {text!r} is not a whole number") from None
+        raise SurveyError("%(file)s:%(line)s: column %(column)s: %(value)r is not a whole number", file=str(path),
+                          line=line, column=column, value=text) from None
     if value < 0:
-        raise SurveyError(f"{path}:{line}: column {column}: {value} is negative")
+        raise SurveyError("%(file)s:%(line)s: column %(column)s: %(value)s is negative", file=str(path), line=line,
+                          column=column, value=value)
     return value

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import sys
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from flask import Flask, Response, render_template, request
 from flask_limiter import Limiter
@@ -16,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from survey.clock import Clock, SystemClock
 from survey.config import Settings, load_settings
 from survey.db import make_engine, session_factory
+from survey.errors import Refused
 from survey.phones import configured_vault
 from web import analysis_source
 from web.access import login_manager
@@ -24,22 +28,24 @@ from web.i18n import DEFAULT_LANGUAGE, DictBabel, select_language
 from web.templating import setup_templates
 
 csrf = CSRFProtect()
+T = TypeVar("T")
 
 LOGIN_RATE_LIMIT = "5 per minute"  # failed logins per client address
 LOGIN_ACCOUNT_RATE_LIMIT = "10 per hour"  # failed logins per user name, from every address together
+APP_LOAD_ERROR = 4  # the exit status gunicorn's arbiter reads as "App failed to load": it stops, not respawns
 
 
 def create_app(settings: Settings | None = None, sessions: sessionmaker[Session] | None = None,
                clock: Clock | None = None, *, analyse: Analyse | None = None) -> Flask:
     """The web app. Defaults: settings from the environment, a database from
     ``settings.database_url``, the wall clock, and the survey analysis for the dashboard."""
-    settings = settings or load_settings()
+    settings = settings or _or_exit(load_settings)
     if sessions is None:
         sessions = session_factory(make_engine(settings.database_url))
     app = Flask(__name__)
     _configure(app, settings)
     install(app, WebContext(settings=settings, sessions=sessions, clock=clock or SystemClock(),
-                            vault=configured_vault(settings),
+                            vault=_or_exit(lambda: configured_vault(settings)),
                             analyse=analyse or analysis_source.CachedAnalysis()))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -52,6 +58,18 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
         _behind_proxies(app, settings.trusted_proxies)
     app.after_request(_security_headers)
     return app
+
+
+def _or_exit(load: Callable[[], T]) -> T:
+    """What ``load`` reads from the environment (the settings, the phone keys) for a server that
+    builds the app itself (``gunicorn 'web.app:create_app()'``): a wrong value is one line on
+    stderr and exit status 4, which gunicorn reports as "App failed to load" and stops on, rather
+    than a traceback and workers respawned."""
+    try:
+        return load()
+    except Refused as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(APP_LOAD_ERROR) from None
 
 
 def _configure(app: Flask, settings: Settings) -> None:

@@ -178,7 +178,13 @@ def test_a_townships_configured_distribution_is_recovered(campaign: Campaign) ->
         n = sum(codes.values())
         for code, share in world.distribution("roads", town).items():
             assert _near(codes[code], n, share), (town, code, codes)
-    assert world.distribution("roads", "A1")[3] == pytest.approx(0.45)
+    unleaning = World.for_survey(STRATA, replace(REHEARSAL, effects={}))
+    assert unleaning.distribution("roads", "A1")[3] == pytest.approx(0.45)  # the file's weights, as set
+
+    def lean(town: str) -> float:  # how much the file's age and sex effects move code 1's share
+        return world.distribution("roads", town)[1] - unleaning.distribution("roads", town)[1]
+
+    assert lean("C3") > lean("B2") > 0  # C3's residents are older than B2's (the file's population)
 
 
 def test_defaults_without_a_rehearsal_file() -> None:

@@ -164,7 +164,7 @@ def test_townships_with_population_columns_still_work_but_not_beside_population(
     strata = _townships_with_cells(tmp_path / "townships.csv")
     both = create("S", strata=strata)
     assert both.exit_code == 2
-    assert "has population columns and --population is given" in " ".join(both.output.split())
+    assert "has population columns and a population file is given" in " ".join(both.output.split())
     old = run("survey", "create", "S", "--questionnaire", str(EXAMPLES / "questionnaire.yaml"),
               "--strata", str(strata), "--indices", str(EXAMPLES / "indices.yaml"))
     assert old.exit_code == 0, old.output

@@ -13,9 +13,12 @@ from pypdf import PdfReader
 
 import minyi.demo as demo_module
 from analysis.results import COUNTY
+from dialer.protocol import ChannelNotReady
+from ivr.channels.simulated import SimulatedChannel
 from minyi.demo import HEADLINE, DemoOptions, DemoResult, run_demo
 from survey.config import load_settings
 from survey.db import make_engine, session_factory, session_scope
+from survey.models import CallAttempt, Case
 from survey.surveys import survey_by_code
 from survey.vocabulary import SurveyStatus
 
@@ -99,6 +102,23 @@ def test_when_the_current_round_fails_the_second_process_is_ended_not_waited_for
     with session_scope(session_factory(make_engine(f"sqlite:///{tmp_path / 'minyi.db'}"))) as session:
         previous = survey_by_code(session, "demo-2026-09")
         assert previous.status != SurveyStatus.CLOSED  # it was stopped before it could finish its round
+
+
+def test_the_demo_checks_its_channel_before_the_first_call_as_dial_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[int] = []
+
+    def not_ready(channel: SimulatedChannel, survey_id: int) -> None:
+        checked.append(survey_id)
+        raise ChannelNotReady("the simulated county has no township T99")
+
+    monkeypatch.setattr(demo_module, "_second_process", lambda: nullcontext(_InThisProcess()))
+    monkeypatch.setattr(SimulatedChannel, "preflight", not_ready)
+    with pytest.raises(ChannelNotReady, match="no township T99"):
+        _run(tmp_path, seed=11)
+    assert checked  # the first round to be fielded was checked, and nothing was dialled or imported
+    with session_scope(session_factory(make_engine(f"sqlite:///{tmp_path / 'minyi.db'}"))) as session:
+        assert session.query(CallAttempt).count() == 0 and session.query(Case).count() == 0
 
 
 class _InThisProcess:

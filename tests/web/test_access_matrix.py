@@ -110,11 +110,11 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
         probe("POST", f"/admin/recordings/{r2}/retry", 302, ADM),
         # supervisors: survey s has every township, survey o none of T01
         Route("GET", "/surveys/", only(200, *SUPS)),
-        Route("POST", "/surveys/questionnaires", whole(400)),
+        Route("POST", "/surveys/questionnaires", whole(302)),  # no file chosen: said on the surveys page
         Route("GET", "/surveys/questionnaires/1", only(200, *SUPS)),
         Route("GET", "/surveys/questionnaires/99", only(404, *SUPS)),
         Route("GET", "/surveys/new", whole(200)),
-        Route("POST", "/surveys/new", whole(200)),
+        Route("POST", "/surveys/new", whole(422)),  # an empty form: its problems are shown
         Route("GET", f"/surveys/{s}", only(200, *SUPS)),
         probe("GET", f"/surveys/{o}", 200, *SUPS),
         Route("GET", "/surveys/99", only(404, *SUPS)),
@@ -124,8 +124,10 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
         probe("POST", f"/surveys/{o}/quotas", 302, *SUPS, data={"quota-T09": "9"}),
         Route("POST", f"/surveys/{s}/windows", whole(302), data={"weekday": "18:00-21:00", "weekend": "9:00-21:00"}),
         probe("POST", f"/surveys/{o}/windows", 302, *SUPS, data={"weekday": "18:00-21:00", "weekend": "9:00-21:00"}),
-        Route("POST", f"/surveys/{s}/fieldwork", whole(400)),
-        probe("POST", f"/surveys/{o}/fieldwork", 400, *SUPS),
+        Route("POST", f"/surveys/{s}/fieldwork", whole(302)),  # no file chosen: said on the survey's page
+        probe("POST", f"/surveys/{o}/fieldwork", 302, *SUPS),
+        Route("POST", f"/surveys/{s}/inputs", whole(302)),  # no file chosen: said on the survey's page
+        probe("POST", f"/surveys/{o}/inputs", 302, *SUPS),
         Route("POST", f"/surveys/{s}/sample", whole(400)),
         probe("POST", f"/surveys/{o}/sample", 400, *SUPS),
         *(r for tail in ("", ".json", "/rejected.csv") for r in (
@@ -167,7 +169,8 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
         probe("GET", f"/dashboard/{o}/export.csv", 200, *SUPS, *OFFICIALS),
         Route("GET", f"/dashboard/{s}/export.pdf", only(404, *SUPS, *OFFICIALS)),
         Route("GET", f"/dashboard/{s}/bulletin-zh.pdf", only(200, *SUPS, *OFFICIALS)),
-        probe("GET", f"/dashboard/{o}/bulletin-en.pdf", 200, *SUPS, *OFFICIALS),  # zh: IndexError in reports.i18n.section_heading for this test round, a separate bug
+        # the other round has no population counts: back to the dashboard, which says so
+        probe("GET", f"/dashboard/{o}/bulletin-zh.pdf", 302, *SUPS, *OFFICIALS),
         Route("GET", f"/dashboard/{s}/bulletin-fr.pdf", only(404, *SUPS, *OFFICIALS)),
         # administrators
         Route("GET", "/admin/users", only(200, ADM)),

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser_support import open_as, serve
 from campaign import PacedClock, dial, field_survey
 from sqlalchemy import select
 from web_support import START, WebApp, only_due
-from werkzeug.serving import make_server
 
 from dialer.quotas import progress
 from ivr.channels.simulated import World
@@ -25,7 +25,7 @@ from survey.models import Case, Concern, FollowUpTask, Interview
 from survey.phones import PhoneVault
 from survey.vocabulary import ConcernStatus, InterviewStatus, TaskKind, TaskStatus
 from web import create_app
-from web.demo_data import DEMO_PASSWORD, PARTIAL_RESUMES_AT
+from web.demo_data import PARTIAL_RESUMES_AT
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -51,32 +51,9 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
-def serve(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
 @pytest.fixture
 def site(web: WebApp) -> Iterator[str]:
     yield from serve(web.app)
-
-
-def open_as(browser, base: str, username: str):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    return page
 
 
 START_PAGES = {"interviewer": ("/console/", "回访队列"), "interviewer2": ("/console/", "下一个个案"),

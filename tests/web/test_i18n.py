@@ -41,7 +41,8 @@ def message_ids() -> set[str]:
     for module in [*WEB.rglob("*.py"), *(root / "office").glob("*.py"), root / "calls" / "staff.py",
                    root / "calls" / "visits.py", root / "calls" / "callbacks.py", root / "dialer" / "schedule.py",
                    root / "dialer" / "policy.py", root / "dialer" / "fieldwork.py", root / "survey" / "surveys.py",
-                   root / "dialer" / "frames.py", root / "survey" / "workbooks.py", *(root / "jobs").glob("*.py")]:
+                   root / "dialer" / "frames.py", root / "survey" / "workbooks.py", *(root / "jobs").glob("*.py"),
+                   root / "reports" / "survey_inputs.py"]:
         ids |= _python_messages(module)
     # a sample upload's rejected rows by reason, and how a job ended when it did not end by a refusal
     ids |= {str(p) for p in PhoneProblem} | {str(p) for p in RowProblem} | {STOPPED, UNEXPECTED}

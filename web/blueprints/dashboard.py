@@ -24,10 +24,12 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from reports.exports import FORMATS
+from reports.results import missing_inputs
 from survey.models import Survey
 from survey.vocabulary import Role, SurveyStatus
 from web import auditing
 from web.access import roles, user
+from web.analysis_inputs import missing_messages
 from web.analysis_source import AnalysisUnavailable
 from web.context import ctx, db
 from web.i18n import language
@@ -51,10 +53,11 @@ def _surveys() -> list[Survey]:
 def index() -> str:
     surveys = _surveys()
     wanted = request.args.get("survey", type=int)
-    survey = next((s for s in surveys if s.id == wanted), surveys[0] if surveys else None)
+    survey = next((s for s in surveys if s.id == wanted), None) or _first_analysable(surveys)
     view, problem = None, None
     within = scope()
-    if survey is not None:
+    missing = missing_messages(survey) if survey is not None else []
+    if survey is not None and not missing:
         try:
             result = ctx().analyse(db(), survey)
         except AnalysisUnavailable as exc:
@@ -63,7 +66,13 @@ def index() -> str:
             view = dashboard.build(result, survey, request.args.get("index"), within.codes, language())
     concerns = status_counts(db(), survey.id, within, ctx().clock.now()) if survey else None
     return render_template("dashboard/index.html", surveys=surveys, survey=survey, view=view, problem=problem,
-                           concerns=concerns, formats=FORMATS, scope=within.codes)
+                           missing=missing, concerns=concerns, formats=FORMATS, scope=within.codes)
+
+
+def _first_analysable(surveys: list[Survey]) -> Survey | None:
+    """The newest round that has what its analysis needs (else the newest): an official opening the
+    dashboard lands on figures, and picks a round still being set up only on purpose."""
+    return next((s for s in surveys if not missing_inputs(s)), surveys[0] if surveys else None)
 
 
 @bp.route("/<int:survey_id>/bulletin-<lang>.pdf")
@@ -73,6 +82,11 @@ def bulletin(survey_id: int, lang: str) -> Response:
     survey = fetch(Survey, survey_id)
     if lang not in ("zh", "en"):
         abort(404)
+    missing = missing_messages(survey)
+    for sentence in missing:
+        flash(sentence, "error")
+    if missing:
+        return redirect(url_for("dashboard.index", survey=survey.id))
     try:
         pdf = bulletin_pdf(db(), survey, ctx(), lang)  # type: ignore[arg-type]
     except AnalysisUnavailable as exc:

@@ -8,9 +8,11 @@ import io
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -28,6 +30,7 @@ from survey.questionnaire import QuestionnaireError, loads
 from survey.vocabulary import JobStatus, Role
 from web import auditing
 from web.access import roles, user
+from web.analysis_inputs import missing_messages
 from web.context import ctx, db
 from web.forms import ActionForm
 from web.i18n import refusal
@@ -48,6 +51,24 @@ class NewSurveyForm(FlaskForm):
     questionnaire_id = SelectField(coerce=int)
     quota = IntegerField(default=0, validators=[NumberRange(min=0)])
     strata = FileField(validators=[FileRequired()])
+    population = FileField()
+    indices = FileField()
+
+
+class InputsForm(FlaskForm):
+    population = FileField()
+    indices = FileField()
+
+
+# What a field of the new-survey form checks, in words the form shows (the validators' own are English only).
+FIELD_PROBLEMS = {
+    "code": _l("Code: give the round a code (at most 80 characters), e.g. 2026-12."),
+    "name": _l("Name: at most 200 characters."),
+    "period": _l("Period: at most 40 characters."),
+    "questionnaire_id": _l("Questionnaire: choose a stored questionnaire (upload one on the surveys page first)."),
+    "quota": _l("Completes wanted per township: a whole number, 0 or more."),
+    "strata": _l("Townships: choose the townships CSV file."),
+}
 
 
 class WindowsForm(FlaskForm):
@@ -101,8 +122,9 @@ def index() -> str:
 def upload_questionnaire() -> Response | tuple[str, int]:
     _whole_county()
     form = UploadForm()
-    if not form.validate_on_submit():
-        abort(400)
+    if not form.validate_on_submit():  # the CSRF token was checked before the view: no file was chosen
+        flash(_("Choose a questionnaire file (YAML or XLSForm) to upload."), "error")
+        return redirect(url_for("surveys.index"))
     upload = form.file.data
     try:
         q = ops.parse_questionnaire(upload.filename or "questionnaire.yaml", upload.read())
@@ -130,25 +152,46 @@ def questionnaire(questionnaire_id: int) -> str:
 
 @bp.route("/new", methods=["GET", "POST"])
 @roles(Role.SUPERVISOR)
-def new() -> Response | str:
+def new() -> Response | str | tuple[str, int]:
     _whole_county()
     form = NewSurveyForm()
     rows = db().scalars(select(QuestionnaireRow).order_by(QuestionnaireRow.id.desc())).all()
-    form.questionnaire_id.choices = [str(r.id) for r in rows]
-    if form.validate_on_submit():
-        row = db().get(QuestionnaireRow, form.questionnaire_id.data)
-        assert row is not None
-        upload = form.strata.data
+    form.questionnaire_id.choices = [(r.id, f"{r.qid} v{r.version}") for r in rows]
+    if not form.is_submitted():
+        return render_template("surveys/new.html", form=form)
+    valid = form.validate()  # the CSRF token was checked before the view (CSRFProtect)
+    problems = [str(FIELD_PROBLEMS.get(name, name)) for name in form.errors]
+    if valid:
         try:
-            survey = ops.new_survey(db(), ctx().clock, user().id, code=form.code.data or "",
-                                    name=form.name.data or "", period=form.period.data or "",
-                                    questionnaire=loads(row.source), quota=form.quota.data or 0,
-                                    strata_file=(upload.filename or "strata.csv", upload.read()))
+            survey = _create(form)
         except ops.SurveyChangeError as exc:
-            _refused(exc)
+            db().rollback()
+            problems = [refusal(exc)]
         else:
             return redirect(url_for("surveys.detail", survey_id=survey.id))
-    return render_template("surveys/new.html", form=form, questionnaires=rows)
+    return render_template("surveys/new.html", form=form, problems=problems), 422
+
+
+def _create(form: NewSurveyForm) -> Survey:
+    row = db().get(QuestionnaireRow, form.questionnaire_id.data)
+    strata = _upload(form.strata.data)
+    if row is None or strata is None:
+        raise ops.SurveyChangeError(str(FIELD_PROBLEMS["questionnaire_id" if row is None else "strata"]))
+    survey = ops.new_survey(db(), ctx().clock, user().id, code=form.code.data or "", name=form.name.data or "",
+                            period=form.period.data or "", questionnaire=loads(row.source),
+                            quota=form.quota.data or 0, strata_file=strata,
+                            population_file=_upload(form.population.data),
+                            indices_file=_upload(form.indices.data))
+    for sentence in missing_messages(survey):
+        flash(sentence, "error")
+    return survey
+
+
+def _upload(data: FileStorage | None) -> tuple[str, bytes] | None:
+    """A chosen file's name and bytes; None when no file was chosen."""
+    if not isinstance(data, FileStorage) or not data.filename:
+        return None
+    return data.filename, data.read()
 
 
 @bp.route("/<int:survey_id>")
@@ -165,8 +208,9 @@ def _page(survey: Survey) -> str:
         progress=scope().only(progress(db(), survey.id), lambda p: p.code),
         windows=WindowsForm(weekday=", ".join(windows.get("weekday", ["18:30-21:00"])),
                             weekend=", ".join(windows.get("weekend", ["09:00-21:00"]))),
-        fieldwork_upload=UploadForm(), **_fieldwork(survey), sample=SampleForm(),
-        sample_jobs=recent_jobs(db(), survey.id) if not scope().limited else [], percent=percent, job_status=_status)
+        fieldwork_upload=UploadForm(), **_fieldwork(survey), inputs=InputsForm(), missing=missing_messages(survey),
+        sample=SampleForm(), sample_jobs=recent_jobs(db(), survey.id) if not scope().limited else [],
+        percent=percent, job_status=_status)
 
 
 def _fieldwork(survey: Survey) -> dict[str, str | None]:
@@ -177,6 +221,24 @@ def _fieldwork(survey: Survey) -> dict[str, str | None]:
         return {"fieldwork_text": None, "fieldwork_problem": refusal(exc)}
     quotas = dict(scope().only(list(stored.quotas.items()), lambda item: item[0]))
     return {"fieldwork_text": fieldwork.dump(Fieldwork(stored.policy, quotas)), "fieldwork_problem": None}
+
+
+@bp.route("/<int:survey_id>/inputs", methods=["POST"])
+@roles(Role.SUPERVISOR)
+def analysis_inputs(survey_id: int) -> Response:
+    """Upload the round's population counts and/or index definitions (docs/formats.md)."""
+    survey, form = _survey(survey_id, whole=True), InputsForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        ops.set_analysis_inputs(db(), survey, ctx().clock, user().id,
+                                population_file=_upload(form.population.data),
+                                indices_file=_upload(form.indices.data))
+    except ops.SurveyChangeError as exc:
+        _refused(exc)
+    else:
+        flash(_("Analysis inputs saved."), "info")
+    return redirect(url_for("surveys.detail", survey_id=survey.id) + "#analysis-inputs")
 
 
 @bp.route("/<int:survey_id>/status", methods=["POST"])
@@ -230,8 +292,9 @@ def windows(survey_id: int) -> Response:
 def fieldwork_settings(survey_id: int) -> Response:
     """Upload a fieldwork settings file; a wrong value is shown on the page and nothing is stored."""
     survey, form = _survey(survey_id, whole=True), UploadForm()
-    if not form.validate_on_submit():
-        abort(400)
+    if not form.validate_on_submit():  # the CSRF token was checked before the view: no file was chosen
+        flash(_("Choose a fieldwork settings file (YAML) to upload."), "error")
+        return redirect(url_for("surveys.detail", survey_id=survey.id) + "#fieldwork")
     upload = form.file.data
     try:
         changed = ops.set_fieldwork(db(), survey, upload.filename or "fieldwork.yaml", upload.read(), ctx().clock,

@@ -4,7 +4,8 @@ the fieldwork settings file, and starting or pausing the dialer. All audited."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from dialer import fieldwork
 from dialer.policy import DialPolicy
+from reports.results import missing_inputs
+from reports.survey_inputs import set_survey_inputs, settings_for_new_survey
 from survey import audit
 from survey.clock import Clock
 from survey.errors import Refused
@@ -60,19 +63,76 @@ def add_questionnaire(session: Session, q: Questionnaire, clock: Clock, user_id:
 
 
 def new_survey(session: Session, clock: Clock, user_id: int, *, code: str, name: str, period: str,
-               questionnaire: Questionnaire, quota: int, strata_file: tuple[str, bytes]) -> Survey:
-    folder, path = _upload_dir(*strata_file)
-    with folder:
+               questionnaire: Questionnaire, quota: int, strata_file: tuple[str, bytes],
+               population_file: tuple[str, bytes] | None = None,
+               indices_file: tuple[str, bytes] | None = None) -> Survey:
+    """A new round from uploaded files, checked as ``minyi survey create`` checks them (the same
+    parsers); nothing is stored when any file has a problem, which names the file as uploaded."""
+    with _uploads(strata=strata_file, population=population_file, indices=indices_file) as paths:
         try:
-            specs: list[StratumSpec] = read_strata_csv(path)
+            specs: list[StratumSpec] = read_strata_csv(paths["strata"])
+            analysis_spec = settings_for_new_survey(questionnaire, specs, Path(strata_file[0]).name,
+                                                    paths.get("population"), paths.get("indices"))
             survey = create_survey(session, code.strip(), questionnaire, clock, period=period.strip() or code,
-                                   strata=specs, quota=quota, name=name.strip())
+                                   strata=specs, quota=quota, name=name.strip(),
+                                   settings={"analysis_spec": analysis_spec})
         except SurveyError as exc:
-            raise SurveyChangeError(str(exc).replace(str(path.parent) + "/", "")) from None
+            raise _as_uploaded(exc, paths) from None
     survey.status = SurveyStatus.DRAFT  # the supervisor starts it after loading the sample
     audit.record(session, clock, user_id=user_id, action="survey_created", entity="survey", entity_id=survey.id,
-                 after={"code": survey.code, "period": survey.period, "townships": len(specs), "quota": quota})
+                 after={"code": survey.code, "period": survey.period, "townships": len(specs), "quota": quota,
+                        "missing": missing_inputs(survey)})
     return survey
+
+
+def set_analysis_inputs(session: Session, survey: Survey, clock: Clock, user_id: int, *,
+                        population_file: tuple[str, bytes] | None, indices_file: tuple[str, bytes] | None
+                        ) -> list[str]:
+    """Replace the round's population counts and/or index definitions from uploaded files, checked
+    as ``minyi survey set`` checks them; returns what changed."""
+    if population_file is None and indices_file is None:
+        raise SurveyChangeError("choose a population file, an index definitions file, or both")
+    before = missing_inputs(survey)
+    with _uploads(population=population_file, indices=indices_file) as paths:
+        try:
+            changed = set_survey_inputs(survey, paths.get("population"), paths.get("indices"))
+        except SurveyError as exc:
+            raise _as_uploaded(exc, paths) from None
+    audit.record(session, clock, user_id=user_id, action="analysis_inputs_set", entity="survey",
+                 entity_id=survey.id, before={"missing": before},
+                 after={"changed": changed, "missing": missing_inputs(survey),
+                        "files": [Path(f[0]).name for f in (population_file, indices_file) if f is not None]})
+    return changed
+
+
+@contextmanager
+def _uploads(**files: tuple[str, bytes] | None) -> Iterator[dict[str, Path]]:
+    """Each uploaded file under its own name, in a folder of its own (two uploads may share a name)."""
+    with tempfile.TemporaryDirectory(prefix="minyi-upload-") as root:
+        paths = {}
+        for kind, upload in files.items():
+            if upload is not None:
+                name = Path(upload[0]).name
+                path = Path(root) / kind / (name if name not in ("", ".", "..") else "upload")
+                path.parent.mkdir()
+                path.write_bytes(upload[1])
+                paths[kind] = path
+        yield paths
+
+
+def _as_uploaded(exc: SurveyError, paths: Mapping[str, Path]) -> SurveyChangeError:
+    """``exc`` with the uploads' temporary folders taken out of its message and values."""
+
+    def clean(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        for path in paths.values():
+            value = value.replace(f"{path.parent}/", "")
+        return value
+
+    error = SurveyChangeError(exc.message, **{k: clean(v) for k, v in exc.values.items()})
+    error.args = (clean(str(exc)),)
+    return error
 
 
 def set_status(session: Session, survey: Survey, action: str, clock: Clock, user_id: int) -> None:

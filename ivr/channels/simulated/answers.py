@@ -35,7 +35,7 @@ class OwnAnswers:
         or None when neither says anything about ``q``."""
         weights = self.rehearsal.weights(q.id, person.township)
         if weights is not None:
-            return _draw(weights, self._rng(q, person))
+            return _draw(self._leaning(q, weights, person), self._rng(q, person))
         attributes = {"age_group": person.age_group, "sex": person.sex}
         return next((d.codes.get(attributes[variable]) for variable, d in self.rehearsal.demographics.items()
                      if d.question == q.id), None)
@@ -50,7 +50,7 @@ class OwnAnswers:
         missing = [c.code for c in q.choices if c.end is None and c.missing]
         weights = {**dict.fromkeys(plain, (1 - MISSING_SHARE) / max(len(plain), 1)),
                    **dict.fromkeys(missing, MISSING_SHARE / max(len(missing), 1))}
-        return _draw(weights, self._rng(q, person)) if weights else q.choices[0].code
+        return _draw(self._leaning(q, weights, person), self._rng(q, person)) if weights else q.choices[0].code
 
     def codes(self, q: Question, person: Person) -> tuple[int, ...]:
         """A multiple choice answer: each code with its configured chance (default ``CHOSEN``), at
@@ -73,6 +73,12 @@ class OwnAnswers:
         low = int(q.min) if q.min is not None else 0
         high = int(q.max) if q.max is not None else 10 ** q.max_digits - 1 if q.max_digits else DEFAULT_MAX
         return rng.randint(low, max(low, high))
+
+    def _leaning(self, q: Question, weights: Mapping[int, float], person: Person) -> dict[int, float]:
+        """A single choice or yes/no question's weights as this resident leans them (the rehearsal's effects)."""
+        if q.type not in (qm.SINGLE, qm.YESNO):
+            return dict(weights)
+        return self.rehearsal.leaning(q.id, weights, person.age_group, person.sex)
 
     def _rng(self, q: Question, person: Person) -> random.Random:
         return seeded(self.seed, self.period, "answer", person.township, person.number, q.id)

@@ -27,7 +27,7 @@ from dialer.protocol import CallRequest, CallResult, ChannelNotReady
 from ivr.channels.simulated.answers import OwnAnswers
 from ivr.channels.simulated.behaviour import RATES, Behaviour, daypart
 from ivr.channels.simulated.county import seeded
-from ivr.channels.simulated.rehearsal import Rehearsal, load_rehearsal
+from ivr.channels.simulated.rehearsal import Rehearsal, load_rehearsal, parse_rehearsal
 from ivr.channels.simulated.resident import Reacts, Resident, ResidentFactory
 from ivr.channels.simulated.world import FAX, NON_WORKING, Person, World
 from ivr.engine import Step
@@ -202,7 +202,7 @@ def from_settings(settings: Settings, sessions: sessionmaker[Session], clock: Cl
     """The channel as the dialer builds channels, ``(settings, sessions, clock)``: each survey's
     world built from its townships, with the rehearsal file of ``simulated_rehearsal`` if set."""
     path = settings.simulated_rehearsal
-    rehearsal = load_rehearsal(Path(path)) if path else Rehearsal()
+    rehearsal = load_rehearsal(Path(path)) if path else parse_rehearsal({})  # the default effects too
     return SimulatedChannel(sessions, clock, rehearsal_world(rehearsal), seed=rehearsal.seed,
                             behaviour=rehearsal_behaviour(rehearsal.behaviour))
 
@@ -211,11 +211,13 @@ def rehearsal_world(rehearsal: Rehearsal) -> WorldFor:
     """The world of a survey's own townships and questionnaire (ValueError: the rehearsal file
     does not fit the survey)."""
     def world_for(survey: Survey) -> World:
-        problems = rehearsal.problems(survey_questionnaire(survey), [s.code for s in survey.strata])
+        questionnaire = survey_questionnaire(survey)
+        problems = rehearsal.problems(questionnaire, [s.code for s in survey.strata])
         if problems:
             raise ValueError(f"the rehearsal does not fit survey {survey.code}: {'; '.join(problems)}")
         strata = [StratumSpec(s.code, s.name_zh, s.name_en, s.quota, s.population, s.auxiliary) for s in survey.strata]
-        return World.for_survey(strata, rehearsal, survey.analysis_spec.get("weighting"))
+        return World.for_survey(strata, rehearsal.for_questionnaire(questionnaire),
+                                survey.analysis_spec.get("weighting"))
     return world_for
 
 

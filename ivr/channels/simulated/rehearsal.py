@@ -5,14 +5,17 @@ the distribution of codes (of values, for a number question) of named questions;
 choice question each value is the chance that the code is chosen. ``population`` gives adults by
 age group × sex, for all townships or one. ``demographics`` says which questions carry the age
 group and sex, in the format of an analysis spec's ``weighting`` (the survey's own is the default).
-``behaviour`` overrides the residents' rates (:class:`ivr.channels.simulated.behaviour.Behaviour`),
-``seed`` the world's seed.
+``effects`` says how answers lean by age group and sex: for a question (or ``all`` of them), odds
+multipliers of some codes (by default the question's lowest code, in most questionnaires its first
+and most favourable answer) for each age group and sex; without the section a file gets
+:data:`DEFAULT_EFFECTS`. ``behaviour`` overrides the residents' rates
+(:class:`ivr.channels.simulated.behaviour.Behaviour`), ``seed`` the world's seed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,31 @@ from survey.questionnaire import model as qm
 
 ALL = "all"
 LABELS = {"age_group": AGE_GROUPS, "sex": SEXES}  # the world's people's attributes, by weighting variable
-_SECTIONS = ("seed", "answers", "population", "demographics", "behaviour")
+_SECTIONS = ("seed", "answers", "population", "demographics", "effects", "behaviour")
+
+
+@dataclass(frozen=True)
+class Effect:
+    """How one question's answers lean by age group and sex: the odds of ``codes`` (none given:
+    the lowest code of the distribution) against the other answers are multiplied by the
+    resident's age group's factor and sex's factor (1 for a label not given)."""
+
+    codes: tuple[int, ...] = ()
+    age_group: Mapping[str, float] = field(default_factory=dict)
+    sex: Mapping[str, float] = field(default_factory=dict)
+
+    def apply(self, weights: Mapping[int, float], age_group: str, sex: str) -> dict[int, float]:
+        """``weights`` for a resident of ``age_group`` and ``sex`` (not normalised)."""
+        factor = self.age_group.get(age_group, 1.0) * self.sex.get(sex, 1.0)
+        favoured = set(self.codes) if self.codes else {min(weights)}
+        return {code: w * factor if code in favoured else w for code, w in weights.items()}
+
+
+# Without an ``effects`` section: older residents and women give a question's first (usually most
+# favourable) answer somewhat more often, as county satisfaction surveys commonly find, so that a
+# rehearsal shows what weighting by age and sex changes.
+DEFAULT_EFFECTS: Mapping[str, Effect] = {
+    ALL: Effect(age_group={"18-29": 0.7, "30-44": 0.85, "45-59": 1.15, "60+": 1.4}, sex={"M": 0.9, "F": 1.1})}
 
 
 @dataclass(frozen=True)
@@ -43,6 +70,12 @@ class Rehearsal:
     population: Mapping[str, Mapping[Cell, int]] = field(default_factory=dict)  # where -> adults by cell
     demographics: Mapping[str, Demographic] = field(default_factory=dict)  # "age_group" / "sex" -> question
     behaviour: Mapping[str, float] = field(default_factory=dict)
+    effects: Mapping[str, Effect] = field(default_factory=dict)  # question or ALL -> effect
+
+    def leaning(self, question: str, weights: Mapping[int, float], age_group: str, sex: str) -> dict[int, float]:
+        """``weights`` of ``question`` as a resident of ``age_group`` and ``sex`` leans them."""
+        effect = self.effects.get(question, self.effects.get(ALL))
+        return effect.apply(weights, age_group, sex) if effect is not None else dict(weights)
 
     def weights(self, question: str, township: str) -> Mapping[int, float] | None:
         """The township's configured weights for ``question`` (else all townships'), or None."""
@@ -51,6 +84,18 @@ class Rehearsal:
             if found is not None:
                 return found
         return None
+
+    def for_questionnaire(self, questionnaire: Questionnaire) -> Rehearsal:
+        """This rehearsal with the ``all`` effect given to each single-choice and yes/no question
+        of ``questionnaire`` that has none of its own (not consent, screening or weighting
+        questions): answers and the world's truth then lean the same way, and numbers and
+        multiple choices not at all."""
+        common = self.effects.get(ALL)
+        effects = {q: e for q, e in self.effects.items() if q != ALL}
+        if common is not None:
+            effects |= {q.id: common for q in questionnaire.questions
+                        if q.type in (qm.SINGLE, qm.YESNO) and q.role is None and q.id not in effects}
+        return replace(self, effects=effects)
 
     def population_of(self, township: str) -> Mapping[Cell, int] | None:
         return self.population.get(township, self.population.get(ALL))
@@ -63,6 +108,10 @@ class Rehearsal:
         for where, questions in self.answers.items():
             out += [f"answers of {where}: {p}" for qid, weights in questions.items()
                     for p in _question_problems(questionnaire, qid, weights)]
+        for qid, effect in self.effects.items():
+            if qid != ALL:
+                out += [f"effects: {p}" for p in
+                        _question_problems(questionnaire, qid, dict.fromkeys(effect.codes, 1))]
         for variable, demographic in self.demographics.items():
             out += [f"demographics {variable}: {p}" for p in
                     _question_problems(questionnaire, demographic.question, dict.fromkeys(demographic.codes.values(), 1))]
@@ -104,8 +153,28 @@ def parse_rehearsal(data: Mapping[str, Any]) -> Rehearsal:
     answers = {str(where): {str(q): _weights(q, w) for q, w in questions.items()}
                for where, questions in data.get("answers", {}).items()}
     population = {str(where): _cells(str(where), cells) for where, cells in data.get("population", {}).items()}
+    effects = ({str(q): _effect(str(q), spec) for q, spec in data["effects"].items()} if "effects" in data
+               else DEFAULT_EFFECTS)
     return Rehearsal(int(data.get("seed", 0)), answers, population, demographics(data.get("demographics", {})),
-                     {str(k): float(v) for k, v in data.get("behaviour", {}).items()})
+                     {str(k): float(v) for k, v in data.get("behaviour", {}).items()}, effects)
+
+
+def _effect(question: str, spec: Mapping[str, Any]) -> Effect:
+    """``{codes: [...], age_group: {label: factor}, sex: {label: factor}}``, every part optional."""
+    unknown = sorted(set(spec) - {"codes", "age_group", "sex"})
+    if unknown:
+        raise ValueError(f"effects of {question}: unknown key(s) {', '.join(unknown)}; expected codes, age_group, sex")
+    factors = {}
+    for variable, labels in LABELS.items():
+        given = {str(label): float(f) for label, f in spec.get(variable, {}).items()}
+        wrong = sorted(set(given) - set(labels))
+        if wrong:
+            raise ValueError(f"effects of {question}: {variable} has no {', '.join(wrong)}; it has "
+                             f"{', '.join(labels)}")
+        if any(f <= 0 for f in given.values()):
+            raise ValueError(f"effects of {question}: {variable} factors must be more than 0")
+        factors[variable] = given
+    return Effect(tuple(int(c) for c in spec.get("codes", ())), factors["age_group"], factors["sex"])
 
 
 def demographics(weighting: Mapping[str, Any]) -> dict[str, Demographic]:

@@ -254,7 +254,8 @@ class World:
     def _expected(self, question: str, township: str, cell: Cell) -> Mapping[int, float]:
         configured = self.rehearsal.weights(question, township)
         if configured is not None:
-            return {code: w / sum(configured.values()) for code, w in configured.items()}
+            leaning = self.rehearsal.leaning(question, configured, *cell)
+            return {code: w / sum(leaning.values()) for code, w in leaning.items()}
         try:
             item = ITEMS_BY_QUESTION[question]
         except KeyError:
