@@ -30,8 +30,8 @@ from reports.bulletin_data import BulletinData, IndexDefinition, Lang
 from reports.charts import township_charts, trend_chart
 from reports.concerns import concerns_section
 from reports.highlights import main_points
-from reports.i18n import section_heading, tr
-from reports.methods import methods_box, rule_fields
+from reports.i18n import join, section_heading, tr
+from reports.methods import left_out_note, methods_box, rule_fields
 from reports.page import numbered_canvas, page_decorator
 from reports.reliability import Reliability, township_rows
 from reports.styles import BOTTOM_MARGIN, CONTENT_WIDTH, MARGIN, PAGE_HEIGHT, RED, Styles, make_styles
@@ -39,6 +39,7 @@ from reports.tables import (
     benchmark_table,
     completes_table,
     headline_table,
+    township_cells,
     township_table,
     undefined_design_effect,
 )
@@ -132,6 +133,8 @@ def _headline(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
     ]
     if undefined_design_effect(data):
         flowables.append(_para(tr("note_deff", lang), styles.note))
+    if data.left_out:
+        flowables.append(_para(left_out_note(data, lang), styles.note))
     if data.benchmarks:
         flowables += [
             _para(tr("benchmark", lang), styles.h2),
@@ -177,5 +180,28 @@ def _township_notes(data: BulletinData, index: IndexDefinition, lang: Lang, styl
     if any(r.reliability is Reliability.FLAGGED for r in rows):
         notes.append(tr("note_flagged", lang, **fields))
     if len(rows) > len(withheld):
-        notes.append(tr("note_rank", lang))
+        notes.append(tr("note_rank", lang, towns=len(rows) - len(withheld)))
+    crossed = interval_without_county(data, index.id)
+    if crossed:
+        names = join([data.township_name(code, lang) for code in crossed], lang)
+        key = "note_interval_vs_test" if len(crossed) == 1 else "note_interval_vs_test_many"
+        notes.append(tr(key, lang, names=names, towns=len(rows) - len(withheld)))
+    if any(cell == fmt.DASH for row in rows for cell in township_cells(data, index, row, lang, styles)):
+        notes.append(tr("note_dash", lang))
     return [_para(note, styles.note) for note in notes]
+
+
+def interval_without_county(data: BulletinData, index: str) -> list[str]:
+    """Codes of published townships "not shown to differ" from the county whose own 95% CI leaves out the
+    county estimate: the Holm-adjusted test (and the covariance with the county) is stricter than one CI."""
+    county = data.estimate(index)
+    if county is None or not fmt.defined(county.estimate):
+        return []
+    value = county.estimate
+    return [
+        row.code
+        for row in township_rows(data, index)
+        if row.tier == "same" and row.reliability is not Reliability.SUPPRESSED and row.estimate is not None
+        and row.estimate.ci_low is not None and row.estimate.ci_high is not None and value is not None
+        and not row.estimate.ci_low <= value <= row.estimate.ci_high
+    ]  # fmt: skip

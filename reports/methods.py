@@ -9,7 +9,7 @@ from reportlab.platypus import Paragraph, Table, TableStyle
 
 from analysis.results import CellMerge, Estimate
 from reports import formatting as fmt
-from reports.bulletin_data import BulletinData, IndexDefinition, Lang
+from reports.bulletin_data import BulletinData, CallingHours, Hours, IndexDefinition, Lang
 from reports.i18n import LABELS, join, sentence_join, sentences, tr
 from reports.reliability import Reliability, points, township_rows
 from reports.styles import BOX, CONTENT_WIDTH, RULE, Styles
@@ -52,6 +52,7 @@ def methods_items(data: BulletinData, lang: Lang) -> list[tuple[str, str]]:
         ("m_mode", tr("m_mode_text", lang, modes=_modes(data, lang))),
         ("m_dates", _dates(data, lang)),
         ("m_sample", _sample(data, lang)),
+        ("m_coverage", _coverage(data, lang)),
         ("m_response", _response(data, lang)),
         (
             "m_weighting",
@@ -96,9 +97,59 @@ def _modes(data: BulletinData, lang: Lang) -> str:
 
 
 def _dates(data: BulletinData, lang: Lang) -> str:
+    """The field period (dates in the centre's zone) and the calling hours as the survey configured them."""
     work = data.fieldwork
-    hours = join([f"{a:%H:%M}–{b:%H:%M}" for a, b in work.calling_hours], lang)
-    return tr("m_dates_text", lang, start=fmt.day(work.start, lang), end=fmt.day(work.end, lang), hours=hours)
+    return tr("m_dates_text", lang, start=fmt.day(work.start, lang), end=fmt.day(work.end, lang),
+              zone=fmt.zone(data.timezone, lang, work.start), hours_zone=fmt.zone(work.calling_hours.timezone,
+              lang, work.start), hours=calling_hours(work.calling_hours, lang))  # fmt: skip
+
+
+def calling_hours(hours: CallingHours, lang: Lang) -> str:
+    """``周一至周五 18:30–21:00；周六、周日 09:00–21:00；周五 18:30–21:30``, or every day alike."""
+    if hours.weekday == hours.weekend and not hours.days:
+        parts = [tr("hours_daily", lang, hours=_ranges(hours.weekday, lang))]
+    else:
+        parts = [tr("hours_weekday", lang, hours=_ranges(hours.weekday, lang)),
+                 tr("hours_weekend", lang, hours=_ranges(hours.weekend, lang))]  # fmt: skip
+        parts += [tr("hours_day", lang, day=tr(f"weekday_{day}", lang), hours=_ranges(ranges, lang))
+                  for day, ranges in sorted(hours.days.items())]  # fmt: skip
+    if hours.holidays:
+        parts.append(tr("hours_holidays", lang, count=hours.holidays))
+    return sentence_join(parts, lang)
+
+
+def _ranges(ranges: Hours, lang: Lang) -> str:
+    if not ranges:
+        return tr("hours_none", lang)
+    return join([f"{_clock(a)}–{_clock(b)}" for a, b in ranges], lang)
+
+
+def _clock(minute: int) -> str:
+    """Minutes after midnight as ``HH:MM``; 1440 is ``24:00``, as calling windows write it."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _coverage(data: BulletinData, lang: Lang) -> str:
+    """Whether the county estimates cover every township, and if not which ones they leave out."""
+    if not data.left_out:
+        return tr("m_coverage_all", lang, towns=len(data.townships))
+    return left_out_text(data, lang)
+
+
+def left_out_note(data: BulletinData, lang: Lang) -> str:
+    """The headline table's footnote to a county estimate marked †."""
+    return ("†：" if lang == "zh" else "†: ") + left_out_text(data, lang)
+
+
+def left_out_text(data: BulletinData, lang: Lang) -> str:
+    """Which townships the county estimates leave out, each with its share of the adult population."""
+    names = [
+        tr("left_out_town" if i == 0 else "left_out_more", lang, name=data.township_name(u.stratum, lang),
+           share=fmt.rate(u.share))
+        for i, u in enumerate(data.left_out)
+    ]  # fmt: skip
+    covered = fmt.rate(1 - sum(u.share for u in data.left_out))
+    return tr("m_coverage_left_out", lang, names=join(names, lang), covered=covered)
 
 
 def _sample(data: BulletinData, lang: Lang) -> str:
