@@ -38,6 +38,7 @@ from reports.styles import BOTTOM_MARGIN, CONTENT_WIDTH, MARGIN, PAGE_HEIGHT, RE
 from reports.tables import (
     benchmark_table,
     completes_table,
+    county_marked,
     headline_table,
     township_cells,
     township_table,
@@ -134,7 +135,7 @@ def _headline(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
     if undefined_design_effect(data):
         flowables.append(_para(tr("note_deff", lang), styles.note))
     if data.left_out:
-        flowables.append(_para(left_out_note(data, lang), styles.note))
+        flowables.append(_para(left_out_note(data, lang, marked=county_marked(data)), styles.note))
     if data.benchmarks:
         flowables += [
             _para(tr("benchmark", lang), styles.h2),

@@ -107,9 +107,13 @@ def _interval(est: Estimate | None, kind: str) -> tuple[float, float, float]:
     if est is None or est.estimate is None:
         raise ValueError("only published estimates are charted")
     value = points(est.estimate, kind)
-    low = points(est.ci_low, kind) if est.ci_low is not None else value
-    high = points(est.ci_high, kind) if est.ci_high is not None else value
+    low = points(est.ci_low, kind) if _finite(est.ci_low) and _finite(est.ci_high) else value
+    high = points(est.ci_high, kind) if _finite(est.ci_low) and _finite(est.ci_high) else value
     return value, low, high
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
 
 
 def _township_drawing(

@@ -90,14 +90,14 @@ def day(d: date, lang: Lang) -> str:
 
 def zone(tz: str, lang: Lang, on: date) -> str:
     """The name of the time zone ``tz`` as a reader knows it: 北京时间, or the IANA name with its UTC
-    offset on the date ``on`` (e.g. ``Asia/Tokyo (UTC+9)``)."""
+    offset on the date ``on`` (e.g. ``Asia/Tokyo, UTC+9``), which reads well in brackets too."""
     if tz in BEIJING_TIME:
         return "北京时间" if lang == "zh" else "Beijing time"
     offset = datetime.combine(on, time(12), ZoneInfo(tz)).utcoffset() or timedelta(0)
     minutes = int(offset.total_seconds() // 60)
     sign, (hours, rest) = ("+" if minutes >= 0 else "−"), divmod(abs(minutes), 60)
     utc = f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
-    return f"{tz}（{utc}）" if lang == "zh" else f"{tz} ({utc})"
+    return f"{tz}，{utc}" if lang == "zh" else f"{tz}, {utc}"
 
 
 def stamp(utc: datetime, tz: str, lang: Lang) -> str:

@@ -245,6 +245,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "hours_day": ("{day} {hours}", "{hours} on {day}"),
     "hours_none": ("不拨打", "no calls"),
     "hours_holidays": ("节假日 {count} 天不拨打", "no calls on {count} public holidays"),
+    "hours_holiday": ("节假日 1 天不拨打", "no calls on 1 public holiday"),
     "weekday_0": ("周一", "Mondays"),
     "weekday_1": ("周二", "Tuesdays"),
     "weekday_2": ("周三", "Wednesdays"),

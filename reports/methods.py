@@ -114,7 +114,7 @@ def calling_hours(hours: CallingHours, lang: Lang) -> str:
         parts += [tr("hours_day", lang, day=tr(f"weekday_{day}", lang), hours=_ranges(ranges, lang))
                   for day, ranges in sorted(hours.days.items())]  # fmt: skip
     if hours.holidays:
-        parts.append(tr("hours_holidays", lang, count=hours.holidays))
+        parts.append(tr("hours_holiday" if hours.holidays == 1 else "hours_holidays", lang, count=hours.holidays))
     return sentence_join(parts, lang)
 
 
@@ -136,9 +136,9 @@ def _coverage(data: BulletinData, lang: Lang) -> str:
     return left_out_text(data, lang)
 
 
-def left_out_note(data: BulletinData, lang: Lang) -> str:
-    """The headline table's footnote to a county estimate marked †."""
-    return ("†：" if lang == "zh" else "†: ") + left_out_text(data, lang)
+def left_out_note(data: BulletinData, lang: Lang, marked: bool = True) -> str:
+    """The headline table's footnote to the county estimates marked † (unmarked when none is published)."""
+    return (("†：" if lang == "zh" else "†: ") if marked else "") + left_out_text(data, lang)
 
 
 def left_out_text(data: BulletinData, lang: Lang) -> str:
@@ -220,8 +220,9 @@ def _design_effect(data: BulletinData, lang: Lang) -> str:
 
 
 def half_width(est: Estimate | None) -> float | None:
-    if est is None or est.ci_low is None or est.ci_high is None:
+    if est is None or not fmt.defined(est.ci_low) or not fmt.defined(est.ci_high):
         return None
+    assert est.ci_low is not None and est.ci_high is not None
     return points(est.ci_high - est.ci_low, est.kind) / 2
 
 

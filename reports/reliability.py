@@ -8,6 +8,7 @@ another one down the table.
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 from enum import Enum
@@ -42,10 +43,14 @@ def effective_n(est: Estimate) -> float:
 def assess(est: Estimate | None, rule: ReliabilityRule) -> Reliability:
     if est is None or est.estimate is None or est.n < rule.min_n or effective_n(est) < rule.min_n_eff:
         return Reliability.SUPPRESSED
-    if est.n < rule.flag_n_below or est.ci_low is None or est.ci_high is None:
-        return Reliability.FLAGGED
+    if est.n < rule.flag_n_below or not _finite(est.ci_low) or not _finite(est.ci_high):
+        return Reliability.FLAGGED  # an undefined interval is printed "—" and the estimate flagged
     width = points(est.ci_high - est.ci_low, est.kind)
     return Reliability.FLAGGED if width > 2 * rule.flag_half_width_points else Reliability.OK
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
 
 
 def published_change(
@@ -120,7 +125,7 @@ def rerank(published: list[tuple[str, Estimate]]) -> dict[str, tuple[int, int, i
     if not published:
         return {}
     values = np.array([est.estimate for _, est in published], dtype=float)
-    ses = np.array([est.se or 0.0 for _, est in published], dtype=float)
+    ses = np.array([est.se if _finite(est.se) else 0.0 for _, est in published], dtype=float)
     point = (values[None, :] > values[:, None]).sum(axis=1) + 1
     draws = np.random.default_rng(RANK_SEED).normal(values, ses, size=(RANK_DRAWS, len(values)))
     simulated = (-draws).argsort(axis=1).argsort(axis=1) + 1

@@ -98,6 +98,14 @@ def _headline_row(data: BulletinData, index: IndexDefinition, lang: Lang, styles
     ]
 
 
+def county_marked(data: BulletinData) -> bool:
+    """Whether the headline table marks a published county estimate † (it leaves out unsampled townships)."""
+    return bool(data.left_out) and any(
+        assess(data.estimate(index.id), data.rule) is not Reliability.SUPPRESSED
+        for index in (*data.indices, *data.items)
+    )
+
+
 def undefined_design_effect(data: BulletinData) -> bool:
     """Whether the headline table shows a published estimate whose design effect is undefined."""
     return any(
