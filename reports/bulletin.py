@@ -33,7 +33,7 @@ from reports.highlights import main_points
 from reports.i18n import join, section_heading, tr
 from reports.methods import left_out_note, methods_box, rule_fields
 from reports.page import numbered_canvas, page_decorator
-from reports.reliability import Reliability, township_rows
+from reports.reliability import Reliability, finite, township_rows
 from reports.styles import BOTTOM_MARGIN, CONTENT_WIDTH, MARGIN, PAGE_HEIGHT, RED, Styles, make_styles
 from reports.tables import (
     benchmark_table,
@@ -196,13 +196,13 @@ def interval_without_county(data: BulletinData, index: str) -> list[str]:
     """Codes of published townships "not shown to differ" from the county whose own 95% CI leaves out the
     county estimate: the Holm-adjusted test (and the covariance with the county) is stricter than one CI."""
     county = data.estimate(index)
-    if county is None or not fmt.defined(county.estimate):
+    value = county.estimate if county else None
+    if not finite(value):
         return []
-    value = county.estimate
     return [
         row.code
         for row in township_rows(data, index)
         if row.tier == "same" and row.reliability is not Reliability.SUPPRESSED and row.estimate is not None
-        and row.estimate.ci_low is not None and row.estimate.ci_high is not None and value is not None
-        and not row.estimate.ci_low <= value <= row.estimate.ci_high
+        and finite(low := row.estimate.ci_low) and finite(high := row.estimate.ci_high)
+        and not low <= value <= high
     ]  # fmt: skip

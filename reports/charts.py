@@ -18,7 +18,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from analysis.results import Estimate
 from reports.bulletin_data import BulletinData, IndexDefinition, Lang
 from reports.i18n import index_label, tr
-from reports.reliability import Reliability, TownshipRow, points, township_rows
+from reports.reliability import Reliability, TownshipRow, finite, points, township_rows
 from reports.styles import ACCENT, BAND, CONTENT_WIDTH, GREY, INK, RED, SHADE
 
 ROW = 11.0  # points per township row
@@ -107,13 +107,9 @@ def _interval(est: Estimate | None, kind: str) -> tuple[float, float, float]:
     if est is None or est.estimate is None:
         raise ValueError("only published estimates are charted")
     value = points(est.estimate, kind)
-    low = points(est.ci_low, kind) if _finite(est.ci_low) and _finite(est.ci_high) else value
-    high = points(est.ci_high, kind) if _finite(est.ci_low) and _finite(est.ci_high) else value
-    return value, low, high
-
-
-def _finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
+    if not finite(est.ci_low) or not finite(est.ci_high):
+        return value, value, value
+    return value, points(est.ci_low, kind), points(est.ci_high, kind)
 
 
 def _township_drawing(

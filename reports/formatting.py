@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from analysis.results import Change, Estimate
 from reports.bulletin_data import Lang
-from reports.reliability import points
+from reports.reliability import finite, points
 from survey.clock import to_local
 
 DASH = "—"
@@ -22,11 +21,6 @@ MONTHS_EN = (
 BEIJING_TIME = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "Asia/Chungking", "PRC"})
 
 
-def defined(x: float | None) -> bool:
-    """A number that can be printed: not missing, not NaN or infinite."""
-    return x is not None and math.isfinite(x)
-
-
 def value(x: float, kind: str) -> str:
     """An index value: ``92.4%`` for a share, ``85.3`` for a score."""
     shown = f"{points(x, kind):.1f}"
@@ -34,20 +28,20 @@ def value(x: float, kind: str) -> str:
 
 
 def estimate(est: Estimate | None) -> str:
-    if est is None or est.estimate is None or not defined(est.estimate):
+    if est is None or not finite(est.estimate):
         return DASH
     return value(est.estimate, est.kind)
 
 
 def ci(est: Estimate | None) -> str:
-    if est is None or est.ci_low is None or est.ci_high is None or not (defined(est.ci_low) and defined(est.ci_high)):
+    if est is None or not finite(est.ci_low) or not finite(est.ci_high):
         return DASH
     return f"{points(est.ci_low, est.kind):.1f}–{points(est.ci_high, est.kind):.1f}"
 
 
 def design_effect(est: Estimate | None) -> str:
     """The design effect to two decimals; "—" when it is undefined (see ``note_deff``)."""
-    if est is None or est.deff is None or not defined(est.deff):
+    if est is None or not finite(est.deff):
         return DASH
     return f"{est.deff:.2f}"
 
@@ -61,7 +55,7 @@ def signed(x: float, kind: str) -> str:
 
 def change(ch: Change | None, kind: str) -> str:
     """Signed change with ▲/▼ when the analysis found it significant."""
-    if ch is None or ch.change is None or not defined(ch.change):
+    if ch is None or not finite(ch.change):
         return DASH
     mark = ("▲" if ch.change > 0 else "▼") if ch.significant else ""
     return signed(ch.change, kind) + mark
@@ -69,7 +63,7 @@ def change(ch: Change | None, kind: str) -> str:
 
 def p_value(p: float | None) -> str:
     """A p-value to three decimals, "<0.001" below that, "—" when the analysis gave none."""
-    if p is None or not defined(p):
+    if not finite(p):
         return DASH
     return "<0.001" if p < 0.0005 else f"{p:.3f}"
 

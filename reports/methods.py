@@ -11,7 +11,7 @@ from analysis.results import CellMerge, Estimate
 from reports import formatting as fmt
 from reports.bulletin_data import BulletinData, CallingHours, Hours, IndexDefinition, Lang
 from reports.i18n import LABELS, join, sentence_join, sentences, tr
-from reports.reliability import Reliability, points, township_rows
+from reports.reliability import Reliability, finite, points, township_rows
 from reports.styles import BOX, CONTENT_WIDTH, RULE, Styles
 
 
@@ -220,9 +220,8 @@ def _design_effect(data: BulletinData, lang: Lang) -> str:
 
 
 def half_width(est: Estimate | None) -> float | None:
-    if est is None or not fmt.defined(est.ci_low) or not fmt.defined(est.ci_high):
+    if est is None or not finite(est.ci_low) or not finite(est.ci_high):
         return None
-    assert est.ci_low is not None and est.ci_high is not None
     return points(est.ci_high - est.ci_low, est.kind) / 2
 
 

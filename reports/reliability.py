@@ -12,6 +12,7 @@ import math
 import weakref
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeGuard
 
 import numpy as np
 
@@ -43,13 +44,14 @@ def effective_n(est: Estimate) -> float:
 def assess(est: Estimate | None, rule: ReliabilityRule) -> Reliability:
     if est is None or est.estimate is None or est.n < rule.min_n or effective_n(est) < rule.min_n_eff:
         return Reliability.SUPPRESSED
-    if est.n < rule.flag_n_below or not _finite(est.ci_low) or not _finite(est.ci_high):
+    if est.n < rule.flag_n_below or not finite(est.ci_low) or not finite(est.ci_high):
         return Reliability.FLAGGED  # an undefined interval is printed "—" and the estimate flagged
     width = points(est.ci_high - est.ci_low, est.kind)
     return Reliability.FLAGGED if width > 2 * rule.flag_half_width_points else Reliability.OK
 
 
-def _finite(x: float | None) -> bool:
+def finite(x: float | None) -> TypeGuard[float]:
+    """A number that can be printed or computed with: not missing, NaN or infinite."""
     return x is not None and math.isfinite(x)
 
 
@@ -125,7 +127,7 @@ def rerank(published: list[tuple[str, Estimate]]) -> dict[str, tuple[int, int, i
     if not published:
         return {}
     values = np.array([est.estimate for _, est in published], dtype=float)
-    ses = np.array([est.se if _finite(est.se) else 0.0 for _, est in published], dtype=float)
+    ses = np.array([est.se if finite(est.se) else 0.0 for _, est in published], dtype=float)
     point = (values[None, :] > values[:, None]).sum(axis=1) + 1
     draws = np.random.default_rng(RANK_SEED).normal(values, ses, size=(RANK_DRAWS, len(values)))
     simulated = (-draws).argsort(axis=1).argsort(axis=1) + 1

@@ -12,7 +12,7 @@ from analysis.results import Estimate
 from reports import formatting as fmt
 from reports.bulletin_data import BulletinData, IndexDefinition, Lang
 from reports.i18n import index_label, tr, unit_suffix
-from reports.reliability import Reliability, TownshipRow, assess, published_change, township_rows
+from reports.reliability import Reliability, TownshipRow, assess, finite, published_change, township_rows
 from reports.styles import CONTENT_WIDTH, GREY, INK, RULE, SHADE, Styles
 
 Cell: TypeAlias = "str | Paragraph"
@@ -110,7 +110,7 @@ def undefined_design_effect(data: BulletinData) -> bool:
     """Whether the headline table shows a published estimate whose design effect is undefined."""
     return any(
         (est := data.estimate(index.id)) is not None
-        and not fmt.defined(est.deff)
+        and not finite(est.deff)
         and assess(est, data.rule) is not Reliability.SUPPRESSED
         for index in (*data.indices, *data.items)
     )
@@ -172,7 +172,7 @@ def township_cells(
 
 def _p_pair(raw: float | None, adjusted: float | None) -> str:
     """``0.004/0.083``: the unadjusted p, then the Holm-adjusted one."""
-    if not fmt.defined(raw) and not fmt.defined(adjusted):
+    if not finite(raw) and not finite(adjusted):
         return fmt.DASH
     return f"{fmt.p_value(raw)}/{fmt.p_value(adjusted)}"
 
