@@ -157,6 +157,7 @@ def _label(pen: Pen, right: float, y: float, name: str) -> None:
 
 def _township_mark(drawing: Drawing, row: TownshipRow, y: float, scale: Scale, kind: str) -> None:
     value, low, high = (scale(v) for v in _interval(row.estimate, kind))
+    low, high = max(low, scale.start), min(high, scale.end)  # the axis stops at 0 and 100
     drawing.add(Line(low, y, high, y, strokeColor=ACCENT, strokeWidth=1.1))
     for x in (low, high):
         drawing.add(Line(x, y - 2, x, y + 2, strokeColor=ACCENT, strokeWidth=0.8))

@@ -167,8 +167,9 @@ def _fieldwork(session: Session, survey: Survey, county: OutcomeRates | None, de
     return bd.Fieldwork(
         sponsor=bd.Text("县委政法委", "County Political and Legal Affairs Commission"),
         organisation=bd.Text(settings.centre_name, "County Public Opinion Survey Centre"),
-        population=bd.Text("全县各乡镇（街道）18周岁及以上、在本地居住满半年的常住居民",
-                           "Residents aged 18 and over who have lived in the township for six months or more"),
+        population=bd.Text("全县各乡镇（街道）18周岁及以上、在本地居住满半年的常住居民（以实际居住为准，不以户籍为准）",
+                           "Resident adults: people aged 18 and over who have lived in the township for six months "
+                           "or more, wherever their household registration is"),
         frame=bd.Text("按乡镇（街道）分层的住户电话样本（手机和固定电话）；没有电话或长期不接听的居民不在覆盖范围内",
                       "Household phone numbers (mobile and landline) stratified by township; residents without "
                       "a phone, or who never answer, are not covered"),

@@ -146,10 +146,19 @@ def tiers_point(data: BulletinData, lang: Lang) -> str | None:
     below = [data.township_name(r.code, lang) for r in rows if r.tier == "below"]
     if not above and not below:
         tested = any(r.tier for r in rows)
-        return tr("hl_no_tiers", lang, index=index.name.get(lang), towns=len(rows)) if tested else None
+        return tr("hl_no_tiers", lang, index=mid_sentence(index.name.get(lang)), towns=len(rows)) if tested else None
     return tr(
-        "hl_tiers", lang, index=index.name.get(lang), above=_names(above, lang), below=_names(below, lang)
+        "hl_tiers", lang, index=mid_sentence(index.name.get(lang)), above=_names(above, lang),
+        below=_names(below, lang),
     )
+
+
+def mid_sentence(name: str) -> str:
+    """An English index name inside a sentence: ``Sense of safety`` → ``sense of safety`` (an acronym such
+    as ``IVR use`` keeps its capitals; Chinese is unchanged)."""
+    if len(name) > 1 and name[0].isupper() and name[1].islower():
+        return name[0].lower() + name[1:]
+    return name
 
 
 def _names(names: list[str], lang: Lang) -> str:

@@ -176,7 +176,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "comparable with ours.",
     ),
     # highlights
-    "hl_index": ("全县{name}为 {value}（95%置信区间 {ci}）", "{name} for the county: {value} (95% CI {ci})"),
+    "hl_index": ("全县{name}为 {value}（95%置信区间 {ci}）", "{name} in the county: {value} (95% CI {ci})"),
     "hl_change": (
         "，较上期{direction} {size}{unit}，{significance}",
         ", {direction} {size}{unit} on the previous period, {significance}",
@@ -204,12 +204,12 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "hl_tiers": (
         "{index}显著高于全县的乡镇：{above}；显著低于全县的：{below}。",
-        "{index} significantly above the county: {above}; below: {below}.",
+        "Townships significantly above the county on {index}: {above}; below: {below}.",
     ),
     "hl_no_tier": ("无", "none"),
     "hl_no_tiers": (
         "没有乡镇的{index}显示出与全县有差异（经 Holm 法多重比较校正）。",
-        "No township's {index} was shown to differ from the county's (Holm-adjusted).",
+        "No township was shown to differ from the county on {index} (Holm-adjusted).",
     ),
     "hl_items": ("分项指标较上期变化显著的有：{items}。", "Items that changed significantly on the previous period: {items}."),
     "hl_item": ("{name} {value}，{direction} {size}{unit}", "{name} {value}, {direction} {size}{unit}"),
@@ -226,7 +226,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "m_sponsor": ("调查组织", "Sponsor and fieldwork"),
     "m_sponsor_text": (
         "{sponsor}委托，{organisation}实施。",
-        "Commissioned by {sponsor}; fieldwork by {organisation}.",
+        "Commissioned by the {sponsor}; fieldwork by the {organisation}.",
     ),
     "m_population": ("调查对象", "Population"),
     "m_frame": ("抽样框与覆盖", "Frame and coverage"),
@@ -316,12 +316,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "m_significance_text": (
         "两期为独立样本，变化的标准误为两期标准误平方和的平方根，按 t 检验（Satterthwaite 自由度）判断；"
         "各乡镇的变化、各乡镇与全县的比较（logit 尺度）分别经 Holm 法多重比较校正，校正后 p<0.05 为显著，"
-        "未校正的 p 值见数据文件。置信区间重叠并不表示差异不显著。",
+        "各乡镇表中未校正的 p 值与 Holm 校正后的 p 值并列。置信区间重叠并不表示差异不显著。",
         "Independent samples in each period: the SE of a change is the root of the sum of the two squared "
         "SEs, tested by t with Satterthwaite df; township changes and township-county comparisons (on the "
         "logit scale) are each Holm-adjusted over the townships, significant at adjusted p < 0.05 "
-        "(unadjusted p-values are in the data file). Overlapping intervals do not mean no significant "
-        "difference.",
+        "(the township tables give the unadjusted p-value beside the Holm-adjusted one). Overlapping "
+        "intervals do not mean no significant difference.",
     ),
     "m_rule": ("发布规则", "Publication rule"),
     "m_rule_text": (

@@ -17,9 +17,10 @@ from reports.styles import BOX, CONTENT_WIDTH, RULE, Styles
 
 def methods_box(data: BulletinData, lang: Lang, styles: Styles) -> Table:
     rows = [
-        [Paragraph(escape(tr(key, lang)), styles.box_label), Paragraph(escape(text), styles.box_text)]
+        [Paragraph(escape(tr(key, lang)), styles.box_label),
+         Paragraph(escape(text if text == fmt.DASH else sentences([text], lang)), styles.box_text)]
         for key, text in methods_items(data, lang)
-    ]
+    ]  # fmt: skip
     table = Table(rows, colWidths=[0.17 * CONTENT_WIDTH, 0.83 * CONTENT_WIDTH])
     table.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), styles.font, 8.5),
@@ -254,7 +255,7 @@ def _margins(data: BulletinData, lang: Lang) -> str:
 
 def _per_index(data: BulletinData, lang: Lang, text: Callable[[IndexDefinition], str]) -> list[str]:
     separator = "：" if lang == "zh" else ": "
-    return [f"{i.name.get(lang)}{separator}{text(i)}" for i in data.indices]
+    return [f"{i.name.get(lang)}{separator}{text(i)}" for i in (*data.indices, *data.items)]
 
 
 def _quoted(text: str, lang: Lang) -> str:

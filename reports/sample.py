@@ -58,7 +58,7 @@ EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct
 INDICES = (
     IndexDefinition(
         id="safety",
-        name=Text("公众安全感", "Public safety feeling"),
+        name=Text("公众安全感", "Sense of safety"),
         kind="share",
         construction=Text(
             "回答“安全”或“比较安全”者占有效回答者的百分比；“说不清”和拒答不计入分母。",
@@ -308,7 +308,7 @@ def _estimate(
         logit = math.log(p / (1 - p))
         low, high = 1 / (1 + math.exp(-(logit - half))), 1 / (1 + math.exp(-(logit + half)))
     else:
-        low, high = p - 1.96 * se, p + 1.96 * se
+        low, high = max(p - 1.96 * se, 0.0), min(p + 1.96 * se, 100.0)
     return Estimate(period, stratum, index.id, index.kind, n, p, se, low, high, deff, deff * 0.95, n / deff)
 
 
@@ -372,8 +372,8 @@ def _ranks(index: str, estimates: list[Estimate], rng: np.random.Generator) -> l
 def _fieldwork(completes: dict[str, int]) -> Fieldwork:
     total = sum(completes.values())
     return Fieldwork(
-        sponsor=Text("县委政法委", "the county Political and Legal Affairs Commission"),
-        organisation=Text("县社情民意调查中心", "the county public opinion survey centre"),
+        sponsor=Text("县委政法委", "County Political and Legal Affairs Commission"),
+        organisation=Text("县社情民意调查中心", "County Public Opinion Survey Centre"),
         population=Text(
             "在本县居住满 6 个月、年龄 18 周岁及以上的常住居民。",
             "Residents aged 18 and over who have lived in the county for at least six months.",

@@ -131,7 +131,7 @@ def township_table(data: BulletinData, index: IndexDefinition, lang: Lang, style
         tr("col_p", lang),
     ]
     rows = township_rows(data, index.id)
-    widths = [0.09, 0.26, 0.07, 0.10, 0.05, 0.15, 0.11, 0.06, 0.11]
+    widths = [0.09, 0.25, 0.07, 0.10, 0.05, 0.15, 0.11, 0.07, 0.11]
     withheld = [i + 1 for i, row in enumerate(rows) if row.reliability is Reliability.SUPPRESSED]
     extra = [("TEXTCOLOR", (0, i), (-1, i), GREY) for i in withheld]
     extra += [("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3)]

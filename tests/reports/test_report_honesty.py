@@ -113,7 +113,7 @@ def test_undefined_statistics_are_dashes_with_a_note_never_zero_or_nan(tiny: Bul
 def test_the_headline_design_effect_is_a_dash_when_undefined(tiny: BulletinData) -> None:
     county = replace(tiny.estimates[0], deff=None)
     rendered = render(replace(tiny, estimates=(county, *tiny.estimates[1:])), "en")
-    assert line_starting(rendered, "Public safety feeling (%)").endswith("— — — 160")
+    assert line_starting(rendered, "Sense of safety (%)").endswith("— — — 160")
     assert "Design effect “—”: not defined" in flat(rendered, "en")
 
 
@@ -163,7 +163,7 @@ def test_no_such_note_when_intervals_agree_with_the_test(tiny: BulletinData) -> 
 
 def test_no_township_shown_to_differ_is_said_so(tiny: BulletinData) -> None:
     points = main_points(paradox(tiny), "en")
-    assert "No township's Public safety feeling was shown to differ from the county's (Holm-adjusted)." in points
+    assert "No township was shown to differ from the county on sense of safety (Holm-adjusted)." in points
     assert not any("significantly above" in p for p in points)
 
 
