@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from report_helpers import Rendered, render, share
@@ -24,6 +25,7 @@ from reports.sample import sample_bulletin_data
 from reports.styles import make_styles
 from reports.tables import township_cells
 
+EXAMPLES = Path(__file__).parents[2] / "docs" / "examples"
 CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
 LEFTOVERS = re.compile(r"\{[a-z_]*\}|%\(|\bNone\b|\b[Nn]a[Nn]\b|\binf\b")  # format fields, Python's words
 
@@ -228,3 +230,25 @@ def test_a_name_too_long_for_any_size_is_cut_not_overlapping() -> None:
     [drawing] = township_charts(data, data.indices[0], "en", register_font())
     label = next(s for s in drawing.contents if isinstance(s, String) and s.text.startswith("Very"))
     assert label.text.endswith("…") and label.getBounds()[0] >= 0
+
+
+def test_a_survey_states_its_own_population_source_checked_on_input(tmp_path: Path) -> None:
+    from reports.from_db import POPULATION_SOURCE, _population_source
+    from reports.survey_inputs import read_indices
+    from survey.models import Survey
+    from survey.questionnaire.loader import load
+    from survey.surveys import SurveyError
+
+    questionnaire = load(EXAMPLES / "questionnaire.yaml")
+    text = (EXAMPLES / "indices.yaml").read_text(encoding="utf-8")
+    good = tmp_path / "good.yaml"
+    good.write_text(text + "population_source: {zh: 2025年常住人口抽样调查推算数, en: 2025 resident population "
+                    "estimates}\n", encoding="utf-8")
+    stored = read_indices(good, questionnaire)
+    assert _population_source(Survey(analysis_spec=stored)).en == "2025 resident population estimates"
+    assert _population_source(Survey(analysis_spec={k: v for k, v in stored.items()
+                                                    if k != "population_source"})) == POPULATION_SOURCE
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text + "population_source: 户籍人口\n", encoding="utf-8")
+    with pytest.raises(SurveyError, match=r"bad\.yaml:\d+: population_source must give \{zh: \.\.\., en: \.\.\.\}"):
+        read_indices(bad, questionnaire)
