@@ -30,7 +30,7 @@ from reports.bulletin_data import BulletinData, IndexDefinition, Lang
 from reports.charts import township_charts, trend_chart
 from reports.concerns import concerns_section
 from reports.highlights import main_points
-from reports.i18n import join, section_heading, tr
+from reports.i18n import join_and, section_heading, tr
 from reports.methods import left_out_note, methods_box, rule_fields
 from reports.page import numbered_canvas, page_decorator
 from reports.reliability import Reliability, finite, township_rows
@@ -176,17 +176,18 @@ def _township_notes(data: BulletinData, index: IndexDefinition, lang: Lang, styl
     withheld = [data.township_name(r.code, lang) for r in rows if r.reliability is Reliability.SUPPRESSED]
     notes = []
     if withheld:
-        names = ("、" if lang == "zh" else ", ").join(withheld)
+        names = join_and(withheld, lang)
         notes.append(tr("note_suppressed", lang, names=names, **fields))
     if any(r.reliability is Reliability.FLAGGED for r in rows):
         notes.append(tr("note_flagged", lang, **fields))
+    tested = len(data.ranks_for(index.id)) or len(rows) - len(withheld)  # the townships Holm adjusted over
     if len(rows) > len(withheld):
-        notes.append(tr("note_rank", lang, towns=len(rows) - len(withheld)))
+        notes.append(tr("note_rank", lang, towns=tested, scale=tr(f"scale_{index.kind}", lang)))
     crossed = interval_without_county(data, index.id)
     if crossed:
-        names = join([data.township_name(code, lang) for code in crossed], lang)
+        names = join_and([data.township_name(code, lang) for code in crossed], lang)
         key = "note_interval_vs_test" if len(crossed) == 1 else "note_interval_vs_test_many"
-        notes.append(tr(key, lang, names=names, towns=len(rows) - len(withheld)))
+        notes.append(tr(key, lang, names=names, towns=tested))
     if any(cell == fmt.DASH for row in rows for cell in township_cells(data, index, row, lang, styles)):
         notes.append(tr("note_dash", lang))
     return [_para(note, styles.note) for note in notes]

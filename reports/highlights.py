@@ -11,7 +11,7 @@ from analysis.results import Change
 from reports import formatting as fmt
 from reports.bulletin_data import BulletinData, IndexDefinition, Lang
 from reports.concerns import rate, tally
-from reports.i18n import change_unit, join, sentence_join, tr
+from reports.i18n import change_unit, join, join_and, sentence_join, tr
 from reports.reliability import Reliability, assess, points, published_change, township_rows
 
 MAX_POINTS = 6
@@ -164,9 +164,9 @@ def mid_sentence(name: str) -> str:
 def _names(names: list[str], lang: Lang) -> str:
     if not names:
         return tr("hl_no_tier", lang)
-    shown = join(names[:MAX_NAMES], lang)
     if len(names) <= MAX_NAMES:
-        return shown
+        return join_and(names, lang)
+    shown = join(names[:MAX_NAMES], lang)
     return shown + tr("hl_more", lang, total=len(names), more=len(names) - MAX_NAMES)
 
 

@@ -100,19 +100,21 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "note_rank": (
         "名次只在发布估计的乡镇之间排列（1 为最高），括号内为模拟的 95% 名次区间；名次相邻的乡镇多在误差范围内，"
-        "不宜据名次先后作比较。与全县比较：在 logit 尺度上检验乡镇与全县之差（计入乡镇是全县的一部分），"
+        "不宜据名次先后作比较。与全县比较：{scale}检验乡镇与全县之差（计入乡镇是全县的一部分），"
         "经 Holm 法对 {towns} 个乡镇多重比较校正后 p<0.05 为高于或低于全县；“未显示出差异”只表示检验未能显示出差异，"
         "并不表示与全县相同。较上期的变化同样经 Holm 法对各乡镇校正。“p / Holm p”列先列未校正的 p 值，后列 Holm 校正后的 p 值。"
         "置信区间是否重叠不能用来判断差异是否显著。",
         "Ranks are among the published townships only (1 = highest), with a simulated 95% rank range in "
         "brackets; neighbouring ranks are mostly within the noise, so do not read much into them. vs county: "
-        "the township's difference from the county (of which it is a part) is tested on the logit scale; "
+        "the township's difference from the county (of which it is a part) is tested{scale}; "
         "Above or Below means a Holm-adjusted p below 0.05 over the {towns} townships. \"Not shown to "
         "differ\" means the test could not show a difference, not that the township equals the county. "
         "Changes on the previous period are Holm-adjusted over the townships in the same way. The \"p / Holm "
         "p\" columns give the unadjusted p-value, then the Holm-adjusted one. Whether two confidence intervals "
         "overlap does not tell whether they differ significantly.",
     ),
+    "scale_share": ("在 logit 尺度上", " on the logit scale"),
+    "scale_score": ("", ""),
     "note_dash": (
         "—：无法给出。样本量不足的乡镇不发布估计，也不排名、不检验；没有上期可比估计（或其中一期不发布）时没有变化；"
         "未作检验时没有 p 值。",
@@ -315,11 +317,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "m_significance": ("显著性检验", "Significance"),
     "m_significance_text": (
         "两期为独立样本，变化的标准误为两期标准误平方和的平方根，按 t 检验（Satterthwaite 自由度）判断；"
-        "各乡镇的变化、各乡镇与全县的比较（logit 尺度）分别经 Holm 法多重比较校正，校正后 p<0.05 为显著，"
+        "各乡镇的变化、各乡镇与全县的比较（比率类在 logit 尺度上）分别经 Holm 法多重比较校正，校正后 p<0.05 为显著，"
         "各乡镇表中未校正的 p 值与 Holm 校正后的 p 值并列。置信区间重叠并不表示差异不显著。",
         "Independent samples in each period: the SE of a change is the root of the sum of the two squared "
         "SEs, tested by t with Satterthwaite df; township changes and township-county comparisons (on the "
-        "logit scale) are each Holm-adjusted over the townships, significant at adjusted p < 0.05 "
+        "logit scale for shares) are each Holm-adjusted over the townships, significant at adjusted p < 0.05 "
         "(the township tables give the unadjusted p-value beside the Holm-adjusted one). Overlapping "
         "intervals do not mean no significant difference.",
     ),
@@ -359,6 +361,13 @@ def change_unit(kind: str, lang: Lang) -> str:
 
 def join(items: Sequence[str], lang: Lang) -> str:
     return ("、" if lang == "zh" else ", ").join(items)
+
+
+def join_and(items: Sequence[str], lang: Lang) -> str:
+    """Names in a sentence: ``甲、乙、丙`` or ``A, B and C``."""
+    if lang == "zh" or len(items) < 2:
+        return join(items, lang)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def sentence_join(items: Sequence[str], lang: Lang) -> str:

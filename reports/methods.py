@@ -10,7 +10,7 @@ from reportlab.platypus import Paragraph, Table, TableStyle
 from analysis.results import CellMerge, Estimate
 from reports import formatting as fmt
 from reports.bulletin_data import BulletinData, CallingHours, Hours, IndexDefinition, Lang
-from reports.i18n import LABELS, join, sentence_join, sentences, tr
+from reports.i18n import LABELS, join, join_and, sentence_join, sentences, tr
 from reports.reliability import Reliability, finite, points, township_rows
 from reports.styles import BOX, CONTENT_WIDTH, RULE, Styles
 
@@ -150,7 +150,7 @@ def left_out_text(data: BulletinData, lang: Lang) -> str:
         for i, u in enumerate(data.left_out)
     ]  # fmt: skip
     covered = fmt.rate(1 - sum(u.share for u in data.left_out))
-    return tr("m_coverage_left_out", lang, names=join(names, lang), covered=covered)
+    return tr("m_coverage_left_out", lang, names=join_and(names, lang), covered=covered)
 
 
 def _sample(data: BulletinData, lang: Lang) -> str:

@@ -84,4 +84,5 @@ def test_a_long_list_of_townships_names_four_and_counts_the_rest_as_each_languag
     """Chinese gives the whole count after 等 (甲、乙等 5 个); English says how many more."""
     assert _names(["甲", "乙", "丙", "丁", "戊"], "zh") == "甲、乙、丙、丁等 5 个"
     assert _names(["A", "B", "C", "D", "E", "F"], "en") == "A, B, C, D and 2 more"
-    assert _names(["A", "B"], "en") == "A, B"
+    assert _names(["A", "B"], "en") == "A and B"
+    assert _names(["A", "B", "C"], "en") == "A, B and C"
