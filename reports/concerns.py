@@ -111,7 +111,7 @@ def _by_category(concerns: Concerns, lang: Lang, styles: Styles) -> Table:
     ]
     rows: list[list[Cell]] = [
         [
-            _name(concerns.categories, key, lang),
+            Paragraph(escape(_name(concerns.categories, key, lang)), styles.cell),
             fmt.integer(t.total),
             *(fmt.integer(t.by_status[s]) for s in STATUSES),
             rate(t.closure_rate),

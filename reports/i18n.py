@@ -43,8 +43,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "col_count": ("件数", "Cases"),
     "col_open": ("未办结", "Open"),
     "col_top_category": ("主要类别", "Main category"),
-    "col_closure": ("办结率", "Closed"),
-    "col_on_time": ("按时办结率", "On time"),
+    "col_closure": ("办结率", "Closure rate"),
+    "col_on_time": ("按时办结率", "On-time rate"),
     "col_source": ("来源", "Source"),
     "col_period": ("时期", "Period"),
     "col_province_value": ("公布值", "Published"),
@@ -167,9 +167,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "concerns_note": (
         "办结率 =（已办结 + 已回访）/ 件数；按时办结率 = 按时办结件数 / 办结件数；"
         "回访满意率 = 满意件数 / 已回访件数。本节只含汇总件数，不含反映人姓名、电话或可识别个人的细节。",
-        "Closed = (closed + called back) / cases; on time = closed within the deadline / closed; "
-        "satisfied = satisfied / called back. Counts only: no names, phone numbers or details that "
-        "could identify a resident.",
+        "Closure rate = (closed + called back) / cases; on-time rate = closed within the deadline / "
+        "closed; satisfaction = satisfied / called back. Counts only: no names, phone numbers or details "
+        "that could identify a resident.",
     ),
     # benchmark
     "benchmark_note": (

@@ -211,8 +211,8 @@ def _level(part: str, lang: Lang) -> str:
 def _design_effect(data: BulletinData, lang: Lang) -> str:
     items = [
         f"{index.name.get(lang)} {est.deff:.2f}"
-        for index in data.indices
-        if (est := data.estimate(index.id)) is not None and est.deff is not None
+        for index in (*data.indices, *data.items)
+        if (est := data.estimate(index.id)) is not None and finite(est.deff)
     ]
     parts = [tr("m_deff_county", lang, items=join(items, lang))] if items else []
     if data.fieldwork.weight_deff_kish is not None:
@@ -228,7 +228,7 @@ def half_width(est: Estimate | None) -> float | None:
 
 def _margins(data: BulletinData, lang: Lang) -> str:
     items = []
-    for index in data.indices:
+    for index in (*data.indices, *data.items):
         county = half_width(data.estimate(index.id))
         if county is None:
             continue
