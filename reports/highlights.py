@@ -82,7 +82,7 @@ def items_point(data: BulletinData, lang: Lang) -> str | None:
             "hl_item",
             lang,
             name=item.name.get(lang),
-            value=fmt.estimate(data.estimate(item.id)),
+            value=fmt.estimate(data.estimate(item.id)) + ("†" if data.left_out else ""),
             direction=tr("hl_up" if (change.change or 0) > 0 else "hl_down", lang),
             size=f"{abs(points(change.change or 0.0, item.kind)):.1f}",
             unit=change_unit(item.kind, lang),

@@ -230,4 +230,5 @@ def _own_estimate(est: Estimate | None, data: BulletinData, styles: Styles) -> C
     reliability = assess(est, data.rule)
     if reliability is Reliability.SUPPRESSED:
         return fmt.DASH
-    return Paragraph(f"{marked_estimate(est, reliability)}<br/>({fmt.ci(est)})", styles.cell_right)
+    mark = LEFT_OUT if data.left_out else ""
+    return Paragraph(f"{marked_estimate(est, reliability)}{mark}<br/>({fmt.ci(est)})", styles.cell_right)
