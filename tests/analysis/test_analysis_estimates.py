@@ -206,6 +206,8 @@ def test_a_township_without_respondents_is_named_as_left_out_of_the_county_row(t
     county = next(r for r in csv_rows(run.result) if r["stratum"] == COUNTY)
     assert county["left_out"] == "C" and county["population_covered"] == pytest.approx(1 - left_out.share)
     assert next(r for r in csv_rows(run.result) if r["stratum"] == "A")["left_out"] is None
+    assert json.loads(to_json(run.result))["unsampled"] == [
+        {"period": left_out.period, "stratum": "C", "population": left_out.population, "share": left_out.share}]
     out = StringIO()
     print_summary(run.result, Console(file=out, width=200))
     assert f"{COUNTY} †" in out.getvalue()
