@@ -13,13 +13,23 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from analysis.results import COUNTY, STRATUM, AnalysisResult, Change, Estimate, Rank, SmallAreaEstimate
+from analysis.results import (
+    COUNTY,
+    STRATUM,
+    AnalysisResult,
+    Change,
+    Estimate,
+    Rank,
+    SmallAreaEstimate,
+    Unsampled,
+)
 
 CSV_COLUMNS = ("period", "stratum", "index", "n", "estimate", "se", "ci_low", "ci_high", "deff", "n_eff")
 SUMMARY_STRATA = 60  # a period with more townships than this gets a summary on the console
 EXTRA_COLUMNS = ("level", "kind", "df", "ci_method", "deff_kish", "dk_rate", "change", "change_se", "change_p",
                  "change_p_adjusted", "rank", "rank_low", "rank_high", "tier", "tier_p",
-                 "tier_p_adjusted", "eblup", "eblup_mse")
+                 "tier_p_adjusted", "eblup", "eblup_mse", "population_covered", "left_out")
+LEFT_OUT_MARK = "†"  # on a county row that leaves out townships without respondents
 
 
 def csv_rows(result: AnalysisResult) -> list[dict[str, object]]:
@@ -27,13 +37,38 @@ def csv_rows(result: AnalysisResult) -> list[dict[str, object]]:
     changes = {(c.period_to, c.stratum, c.index): c for c in result.changes}
     ranks = {(r.period, r.stratum, r.index): r for r in result.ranks}
     small = {(s.period, s.stratum, s.index): s for s in result.small_area}
+    left_out = unsampled_by_period(result)
     rows = []
     for e in result.estimates:
         key = (e.period, e.stratum, e.index)
         rows.append({**{c: getattr(e, c) for c in CSV_COLUMNS}, "level": e.level, "kind": e.kind, "df": e.df,
                      "ci_method": e.ci_method, "deff_kish": e.deff_kish, "dk_rate": e.dk_rate,
-                     **_change(changes.get(key)), **_rank(ranks.get(key)), **_small(small.get(key))})
+                     **_change(changes.get(key)), **_rank(ranks.get(key)), **_small(small.get(key)),
+                     **_coverage(e, left_out.get(e.period, []))})
     return rows
+
+
+def unsampled_by_period(result: AnalysisResult) -> dict[str, list[Unsampled]]:
+    """The townships each period's county estimates leave out (no respondents), by period."""
+    out: dict[str, list[Unsampled]] = {}
+    for u in result.unsampled:
+        out.setdefault(u.period, []).append(u)
+    return out
+
+
+def _coverage(e: Estimate, left_out: list[Unsampled]) -> dict[str, object]:
+    """On a county row: the share of the population its estimate covers and the townships it leaves out."""
+    if e.stratum != COUNTY:
+        return {"population_covered": None, "left_out": None}
+    return {"population_covered": 1.0 - sum(u.share for u in left_out),
+            "left_out": " ".join(u.stratum for u in left_out) or None}
+
+
+def _left_out_text(left_out: list[Unsampled]) -> str:
+    """``T20 (3.1% of the population), T21 (2.5%)``"""
+    parts = [f"{u.stratum} ({100 * u.share:.1f}%{' of the population' if i == 0 else ''})"
+             for i, u in enumerate(left_out)]
+    return ", ".join(parts)
 
 
 def _change(c: Change | None) -> dict[str, object]:
@@ -99,12 +134,19 @@ def print_summary(result: AnalysisResult, console: Console | None = None, full_t
     file only, and says that every row is in ``full_table``; its flags are counted, not listed.
     """
     console = console or Console()
+    left_out = unsampled_by_period(result)
     for period in dict.fromkeys(e.period for e in result.estimates):
         rows = [e for e in result.estimates if e.period == period]
         towns = _townships(rows)
         large = towns > SUMMARY_STRATA
+        missing = left_out.get(period, [])
         console.print(_period_table(period, [e for e in rows if e.level != STRATUM or e.stratum == COUNTY]
-                                    if large else rows))
+                                    if large else rows, bool(missing)))
+        if missing:
+            covered = 100 * (1 - sum(u.share for u in missing))
+            console.print(f"{LEFT_OUT_MARK} {COUNTY} covers {covered:.1f}% of the population: it leaves out "
+                          f"{len(missing)} township{'s' if len(missing) > 1 else ''} with no respondents: "
+                          f"{_left_out_text(missing)}", highlight=False)
         if large:
             console.print(f"{towns} townships not shown" + (f"; every row is in {full_table}" if full_table else ""))
     for d in result.diagnostics:
@@ -146,7 +188,7 @@ def _townships(rows: list[Estimate]) -> int:
     return len({e.stratum for e in rows if e.level == STRATUM and e.stratum != COUNTY})
 
 
-def _period_table(period: str, estimates: list[Estimate]) -> Table:
+def _period_table(period: str, estimates: list[Estimate], partial_county: bool = False) -> Table:
     indices = list(dict.fromkeys(e.index for e in estimates))
     table = Table(title=f"period {period}: estimate [95% CI] (n)")
     table.add_column("stratum")
@@ -154,7 +196,8 @@ def _period_table(period: str, estimates: list[Estimate]) -> Table:
         table.add_column(name, justify="right")
     cells = {(e.stratum, e.index): e for e in estimates}
     for stratum in dict.fromkeys(e.stratum for e in estimates):
-        table.add_row(stratum, *(_text(cells.get((stratum, name))) for name in indices),
+        label = f"{stratum} {LEFT_OUT_MARK}" if partial_county and stratum == COUNTY else stratum
+        table.add_row(label, *(_text(cells.get((stratum, name))) for name in indices),
                       end_section=stratum == COUNTY)
     return table
 

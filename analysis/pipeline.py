@@ -25,7 +25,7 @@ from analysis.population import Population
 from analysis.rank_sets import FAMILIES as RANK_FAMILIES
 from analysis.ranks import ranks
 from analysis.responses import ResponseColumns, Responses
-from analysis.results import COUNTY, AnalysisResult, Estimate
+from analysis.results import COUNTY, AnalysisResult, Estimate, Unsampled
 from analysis.sae import small_area
 from analysis.spec import Spec
 from analysis.stages import Stages, unrecorded
@@ -118,7 +118,7 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
         with stages("estimates"):
             found = estimate_period(period, calibration, _take(items, rows), spec.indices, options.ci,
                                     options.projection, _rollup(responses, rows, plan, options.group))
-            result.estimates += found.estimates + _unsampled(period, plan.labels, population, spec, result)
+            result.estimates += found.estimates + _unsampled(period, plan.labels, totals, spec, result)
         se_vs_county.update({(period, i, t): se for (i, t), se in found.se_vs_county.items()})
         if spec.integrity.straightlining:
             battery = {q: responses.answers[q][rows] for q in spec.integrity.straightlining}
@@ -184,18 +184,27 @@ def _take(items: dict[str, ItemValues], rows: IntArray) -> dict[str, ItemValues]
     return {k: ItemValues(v.y[rows], v.valid[rows], v.low, v.high) for k, v in items.items()}
 
 
-def _unsampled(period: str, sampled: tuple[str, ...], population: Population, spec: Spec,
+def _unsampled(period: str, sampled: tuple[str, ...], totals: dict[str, float], spec: Spec,
                result: AnalysisResult) -> list[Estimate]:
-    """Not-estimable rows for townships of the population without respondents in this period."""
+    """Not-estimable rows for townships of the population (``totals``: N_h) without respondents in this
+    period, each recorded in ``result.unsampled`` with its share of the population."""
     present = set(sampled)
-    missing = [t for t in population.townships if t not in present]
+    missing = [t for t in totals if t not in present]
     if not missing:
         return []
+    county = sum(totals.values())
+    left_out = [Unsampled(period, t, totals[t], totals[t] / county if county else 0.0) for t in missing]
+    result.unsampled += left_out
     result.log.append(f"period {period}: no respondents in {', '.join(missing)}; the county estimates "
-                      "cover the sampled townships only")
+                      f"cover the sampled townships only ({_percent(1 - sum(u.share for u in left_out))} "
+                      "of the population)")
     return [Estimate(period=period, stratum=t, index=i.name, kind=i.kind, n=0, estimate=None, se=None,
                      ci_low=None, ci_high=None, deff=None, deff_kish=None, n_eff=None,
                      ci_method="not estimable") for t in missing for i in spec.indices]
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.1f}%"
 
 
 def _flag_lines(result: AnalysisResult) -> list[str]:

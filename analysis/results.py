@@ -69,6 +69,17 @@ class Rank:
 
 
 @dataclass(frozen=True)
+class Unsampled:
+    """A township of the population with no respondents in a period. The county estimates of that
+    period cover the sampled townships only: they leave out ``share`` of the county's population."""
+
+    period: str
+    stratum: str
+    population: float  # N_h, the township's population total (adults, as the population file gives them)
+    share: float  # N_h over the county total of every township in the population file
+
+
+@dataclass(frozen=True)
 class SmallAreaEstimate:
     """Fay–Herriot EBLUP beside the direct estimate (never instead of it)."""
 
@@ -153,3 +164,4 @@ class AnalysisResult:
     integrity: list[IntegrityFlag] = field(default_factory=list)
     outcome_rates: list[OutcomeRates] = field(default_factory=list)
     merges: list[CellMerge] = field(default_factory=list)
+    unsampled: list[Unsampled] = field(default_factory=list)  # townships the county estimates leave out

@@ -101,8 +101,9 @@ def parse_spec_text(text: str, source: str = "spec") -> Spec:
 
 def parse_spec(data: object, source: str = "spec") -> Spec:
     top = _mapping(data, source, "the top level")
-    # headline and names say how a bulletin shows the indices (docs/formats.md); the analysis ignores them
-    _only_keys(top, {"indices", "integrity", "headline", "names"}, source, "the top level")
+    # headline, names and population_source say how a bulletin shows the indices (docs/formats.md); the
+    # analysis ignores them
+    _only_keys(top, {"indices", "integrity", "headline", "names", "population_source"}, source, "the top level")
     raw = _mapping(top.get("indices"), source, "'indices'")
     if not raw:
         raise SpecError(f"{source}: 'indices' is empty")

@@ -40,7 +40,7 @@ AGGREGATE_LABELS: dict[str, tuple[str, str]] = {
 AGGREGATE_VALUES: dict[str, dict[int, tuple[str, str]]] = {
     "reliability": {1: ("发布", "published"), 2: ("发布，谨慎使用（※）", "published, flagged ※"),
                     3: ("样本量不足，不发布", "withheld: too few interviews")},
-    "tier": {1: ("高于全县", "above the county"), 2: ("无显著差异", "not shown to differ"),
+    "tier": {1: ("高于全县", "above the county"), 2: ("未显示出差异", "not shown to differ"),
              3: ("低于全县", "below the county")},
 }  # fmt: skip
 

@@ -30,15 +30,17 @@ from reports.bulletin_data import BulletinData, IndexDefinition, Lang
 from reports.charts import township_charts, trend_chart
 from reports.concerns import concerns_section
 from reports.highlights import main_points
-from reports.i18n import section_heading, tr
-from reports.methods import methods_box, rule_fields
+from reports.i18n import join_and, section_heading, tr
+from reports.methods import left_out_note, methods_box, rule_fields
 from reports.page import numbered_canvas, page_decorator
-from reports.reliability import Reliability, township_rows
+from reports.reliability import Reliability, finite, township_rows
 from reports.styles import BOTTOM_MARGIN, CONTENT_WIDTH, MARGIN, PAGE_HEIGHT, RED, Styles, make_styles
 from reports.tables import (
     benchmark_table,
     completes_table,
+    county_marked,
     headline_table,
+    township_cells,
     township_table,
     undefined_design_effect,
 )
@@ -132,6 +134,8 @@ def _headline(data: BulletinData, lang: Lang, styles: Styles) -> list[Flowable]:
     ]
     if undefined_design_effect(data):
         flowables.append(_para(tr("note_deff", lang), styles.note))
+    if data.left_out:
+        flowables.append(_para(left_out_note(data, lang, marked=county_marked(data)), styles.note))
     if data.benchmarks:
         flowables += [
             _para(tr("benchmark", lang), styles.h2),
@@ -172,10 +176,34 @@ def _township_notes(data: BulletinData, index: IndexDefinition, lang: Lang, styl
     withheld = [data.township_name(r.code, lang) for r in rows if r.reliability is Reliability.SUPPRESSED]
     notes = []
     if withheld:
-        names = ("、" if lang == "zh" else ", ").join(withheld)
+        names = join_and(withheld, lang)
         notes.append(tr("note_suppressed", lang, names=names, **fields))
     if any(r.reliability is Reliability.FLAGGED for r in rows):
         notes.append(tr("note_flagged", lang, **fields))
+    tested = len(data.ranks_for(index.id)) or len(rows) - len(withheld)  # the townships Holm adjusted over
     if len(rows) > len(withheld):
-        notes.append(tr("note_rank", lang))
+        notes.append(tr("note_rank", lang, towns=tested, scale=tr(f"scale_{index.kind}", lang)))
+    crossed = interval_without_county(data, index.id)
+    if crossed:
+        names = join_and([data.township_name(code, lang) for code in crossed], lang)
+        key = "note_interval_vs_test" if len(crossed) == 1 else "note_interval_vs_test_many"
+        notes.append(tr(key, lang, names=names, towns=tested))
+    if any(cell == fmt.DASH for row in rows for cell in township_cells(data, index, row, lang, styles)):
+        notes.append(tr("note_dash", lang))
     return [_para(note, styles.note) for note in notes]
+
+
+def interval_without_county(data: BulletinData, index: str) -> list[str]:
+    """Codes of published townships "not shown to differ" from the county whose own 95% CI leaves out the
+    county estimate: the Holm-adjusted test (and the covariance with the county) is stricter than one CI."""
+    county = data.estimate(index)
+    value = county.estimate if county else None
+    if not finite(value):
+        return []
+    return [
+        row.code
+        for row in township_rows(data, index)
+        if row.tier == "same" and row.reliability is not Reliability.SUPPRESSED and row.estimate is not None
+        and finite(low := row.estimate.ci_low) and finite(high := row.estimate.ci_high)
+        and not low <= value <= high
+    ]  # fmt: skip

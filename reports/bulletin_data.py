@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from functools import cached_property
 from typing import Literal
 
-from analysis.results import COUNTY, CellMerge, Change, Estimate, Rank
+from analysis.results import COUNTY, CellMerge, Change, Estimate, Rank, Unsampled
 
 Lang = Literal["zh", "en"]
 IndexKind = Literal["share", "score"]
@@ -102,6 +102,21 @@ class Dispositions:
         return self.complete / denominator if denominator else 0.0
 
 
+Hours = tuple[tuple[int, int], ...]  # local time-of-day ranges in minutes after midnight, end <= 1440
+
+
+@dataclass(frozen=True)
+class CallingHours:
+    """The calling windows as the survey's fieldwork settings configure them, in local wall time of
+    ``timezone`` (dialer.policy): Monday–Friday, Saturday–Sunday, and any weekday with its own hours."""
+
+    weekday: Hours
+    weekend: Hours
+    days: Mapping[int, Hours] = field(default_factory=dict)  # 0 = Monday … 6 = Sunday
+    timezone: str = "Asia/Shanghai"
+    holidays: int = 0  # dates of the field period on which no call was made
+
+
 @dataclass(frozen=True)
 class Fieldwork:
     """What the methods box (调查说明) states about how the data were collected and weighted."""
@@ -112,11 +127,11 @@ class Fieldwork:
     frame: Text  # the sampling frame and its coverage gaps
     start: date
     end: date
-    calling_hours: tuple[tuple[time, time], ...]
+    calling_hours: CallingHours
     completes_by_mode: Mapping[str, int]  # "IVR" / "CATI" -> completed interviews
     completes_by_township: Mapping[str, int]
     dispositions: Dispositions
-    weighting_targets: Text
+    weighting_targets: Text  # must name the source of the counts: resident (常住) adults, never 户籍
     weighting_method: Text
     significance_rule: Text
     limitations: Text
@@ -172,7 +187,7 @@ class ReliabilityRule:
 
 @dataclass(frozen=True)
 class BuildStamp:
-    data_snapshot: datetime
+    data_snapshot: datetime  # naive UTC, as the clock gives it; printed in the centre's time zone
     software_version: str
     build_id: str = ""
 
@@ -200,9 +215,13 @@ class BulletinData:
     contact: Text | None = None
     rule: ReliabilityRule = field(default_factory=ReliabilityRule)
     merges: tuple[CellMerge, ...] = ()  # weighting cells merged in the current period
+    items: tuple[IndexDefinition, ...] = ()  # further indices (e.g. satisfaction items): headline table and
+    # main points only, no township section
+    unsampled: tuple[Unsampled, ...] = ()  # townships without respondents, left out of the county estimates
+    timezone: str = "Asia/Shanghai"  # the centre's: every date and time printed is in it
 
     def __post_init__(self) -> None:
-        defined = {index.id for index in self.indices}
+        defined = {index.id for index in (*self.indices, *self.items)}
         unknown = sorted({b.index for b in self.benchmarks} - defined)
         if unknown:
             raise ValueError(f"benchmarks for undefined indices: {', '.join(unknown)}")
@@ -232,6 +251,15 @@ class BulletinData:
 
     def ranks_for(self, index: str) -> list[Rank]:
         return [r for r in self.ranks if r.index == index and r.period == self.periods.current]
+
+    def rank_for(self, index: str, stratum: str) -> Rank | None:
+        """The analysis' rank and test against the county of one township in the current period."""
+        return next((r for r in self.ranks_for(index) if r.stratum == stratum), None)
+
+    @property
+    def left_out(self) -> list[Unsampled]:
+        """Townships the current period's county estimates leave out (no respondents)."""
+        return [u for u in self.unsampled if u.period in (self.periods.current, "")]
 
     def township_name(self, code: str, lang: Lang) -> str:
         name = self._names.get(code)

@@ -18,12 +18,14 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from analysis.results import Estimate
 from reports.bulletin_data import BulletinData, IndexDefinition, Lang
 from reports.i18n import index_label, tr
-from reports.reliability import Reliability, TownshipRow, points, township_rows
+from reports.reliability import Reliability, TownshipRow, finite, points, township_rows
 from reports.styles import ACCENT, BAND, CONTENT_WIDTH, GREY, INK, RED, SHADE
 
 ROW = 11.0  # points per township row
 MAX_ROWS = 58  # rows per drawing, so that one drawing and its title fit a page
-LABEL_WIDTH = 112.0
+LABEL_WIDTH = 112.0  # the least room for township names
+MAX_LABEL_WIDTH = 0.4 * CONTENT_WIDTH  # the most: longer names are set smaller
+MIN_LABEL_SIZE = 5.0
 AXIS = 22.0  # room for the tick labels under a plot
 FONT_SIZE = 7.0
 PANEL_HEIGHT = 104.0
@@ -94,8 +96,10 @@ def township_charts(data: BulletinData, index: IndexDefinition, lang: Lang, font
     if county is not None and county.estimate is not None:
         ends.append(points(county.estimate, index.kind))
     bounds = _bounds(ends, 1.0)
+    names = [data.township_name(r.code, lang) for r in rows]
+    label_width = min(max(LABEL_WIDTH, *(float(stringWidth(n, font, FONT_SIZE)) for n in names)), MAX_LABEL_WIDTH)
     chunks = [rows[i : i + MAX_ROWS] for i in range(0, len(rows), MAX_ROWS)]
-    return [_township_drawing(data, chunk, county, bounds, index, lang, font) for chunk in chunks]
+    return [_township_drawing(data, chunk, county, bounds, index, lang, font, label_width) for chunk in chunks]
 
 
 def _interval(est: Estimate | None, kind: str) -> tuple[float, float, float]:
@@ -103,9 +107,9 @@ def _interval(est: Estimate | None, kind: str) -> tuple[float, float, float]:
     if est is None or est.estimate is None:
         raise ValueError("only published estimates are charted")
     value = points(est.estimate, kind)
-    low = points(est.ci_low, kind) if est.ci_low is not None else value
-    high = points(est.ci_high, kind) if est.ci_high is not None else value
-    return value, low, high
+    if not finite(est.ci_low) or not finite(est.ci_high):
+        return value, value, value
+    return value, points(est.ci_low, kind), points(est.ci_high, kind)
 
 
 def _township_drawing(
@@ -116,11 +120,12 @@ def _township_drawing(
     index: IndexDefinition,
     lang: Lang,
     font: str,
+    label_width: float,
 ) -> Drawing:
     height = AXIS + ROW * len(rows) + 16
     top = height - 16
     pen = Pen(Drawing(CONTENT_WIDTH, height, initialFontName=font), font)
-    scale = Scale(*bounds, LABEL_WIDTH + 6, CONTENT_WIDTH - 8)
+    scale = Scale(*bounds, label_width + 6, CONTENT_WIDTH - 8)
     for i in range(1, len(rows), 2):
         pen.drawing.add(Rect(scale.start, top - ROW * (i + 1), scale.end - scale.start, ROW, fillColor=SHADE,
                              strokeColor=None))  # fmt: skip
@@ -128,17 +133,31 @@ def _township_drawing(
     for i, row in enumerate(rows):
         y = top - ROW * (i + 0.5)
         _township_mark(pen.drawing, row, y, scale, index.kind)
-        pen.text(LABEL_WIDTH, y - 2.5, data.township_name(row.code, lang), color=INK, anchor="end")
+        _label(pen, label_width, y, data.township_name(row.code, lang))
     if county is not None and county.estimate is not None:
         value = points(county.estimate, index.kind)
         x = scale(value)
         pen.drawing.add(Line(x, AXIS, x, top, strokeColor=RED, strokeWidth=0.8, strokeDashArray=[3, 2]))
-        pen.text(x, top + 4, f"{tr('county', lang)} {value:.1f}", color=RED, anchor="middle")
+        mark = "†" if data.left_out else ""
+        pen.text(x, top + 4, f"{tr('county', lang)} {value:.1f}{mark}", color=RED, anchor="middle")
     return pen.drawing
+
+
+def _label(pen: Pen, right: float, y: float, name: str) -> None:
+    """A township name ending at ``right``, set smaller when it would not fit in ``right`` points, and cut
+    with "…" only if it does not fit even at MIN_LABEL_SIZE."""
+    size = min(FONT_SIZE, FONT_SIZE * right / max(pen.width(name), 1e-9))
+    if size < MIN_LABEL_SIZE:
+        size = MIN_LABEL_SIZE
+        while name and pen.width(name + "…", size) > right:
+            name = name[:-1]
+        name += "…"
+    pen.text(right, y - size * 0.36, name, size=size, color=INK, anchor="end")
 
 
 def _township_mark(drawing: Drawing, row: TownshipRow, y: float, scale: Scale, kind: str) -> None:
     value, low, high = (scale(v) for v in _interval(row.estimate, kind))
+    low, high = max(low, scale.start), min(high, scale.end)  # the axis stops at 0 and 100
     drawing.add(Line(low, y, high, y, strokeColor=ACCENT, strokeWidth=1.1))
     for x in (low, high):
         drawing.add(Line(x, y - 2, x, y + 2, strokeColor=ACCENT, strokeWidth=0.8))

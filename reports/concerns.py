@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
 
 from reportlab.platypus import Flowable, Paragraph, Table
 
@@ -110,7 +111,7 @@ def _by_category(concerns: Concerns, lang: Lang, styles: Styles) -> Table:
     ]
     rows: list[list[Cell]] = [
         [
-            _name(concerns.categories, key, lang),
+            Paragraph(escape(_name(concerns.categories, key, lang)), styles.cell),
             fmt.integer(t.total),
             *(fmt.integer(t.by_status[s]) for s in STATUSES),
             rate(t.closure_rate),
@@ -118,7 +119,7 @@ def _by_category(concerns: Concerns, lang: Lang, styles: Styles) -> Table:
         ]
         for key, t in tally_by(concerns.cells, lambda c: c.category).items()
     ]
-    widths = [0.23, 0.07, 0.08, 0.08, 0.09, 0.09, 0.09, 0.12, 0.15]
+    widths = [0.20, 0.07, 0.10, 0.10, 0.10, 0.10, 0.10, 0.11, 0.12]
     return grid(labels, rows, [w * CONTENT_WIDTH for w in widths], styles, 1)
 
 
@@ -154,7 +155,7 @@ def _by_township(data: BulletinData, concerns: Concerns, lang: Lang, styles: Sty
     ]
     rows: list[list[Cell]] = [
         [
-            data.township_name(code, lang),
+            Paragraph(escape(data.township_name(code, lang)), styles.cell),  # long names wrap
             fmt.integer(t.total),
             _name(concerns.categories, t.by_category.most_common(1)[0][0], lang),
             rate(t.closure_rate),

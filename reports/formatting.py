@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from analysis.results import Change, Estimate
 from reports.bulletin_data import Lang
-from reports.reliability import points
+from reports.reliability import finite, points
+from survey.clock import to_local
 
 DASH = "—"
 MONTHS_EN = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
+
+
+#: Zones that keep China Standard Time, printed as 北京时间 / Beijing time.
+BEIJING_TIME = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "Asia/Chungking", "PRC"})
 
 
 def value(x: float, kind: str) -> str:
@@ -22,20 +28,20 @@ def value(x: float, kind: str) -> str:
 
 
 def estimate(est: Estimate | None) -> str:
-    if est is None or est.estimate is None:
+    if est is None or not finite(est.estimate):
         return DASH
     return value(est.estimate, est.kind)
 
 
 def ci(est: Estimate | None) -> str:
-    if est is None or est.ci_low is None or est.ci_high is None:
+    if est is None or not finite(est.ci_low) or not finite(est.ci_high):
         return DASH
     return f"{points(est.ci_low, est.kind):.1f}–{points(est.ci_high, est.kind):.1f}"
 
 
 def design_effect(est: Estimate | None) -> str:
     """The design effect to two decimals; "—" when it is undefined (see ``note_deff``)."""
-    if est is None or est.deff is None:
+    if est is None or not finite(est.deff):
         return DASH
     return f"{est.deff:.2f}"
 
@@ -49,10 +55,17 @@ def signed(x: float, kind: str) -> str:
 
 def change(ch: Change | None, kind: str) -> str:
     """Signed change with ▲/▼ when the analysis found it significant."""
-    if ch is None or ch.change is None:
+    if ch is None or not finite(ch.change):
         return DASH
     mark = ("▲" if ch.change > 0 else "▼") if ch.significant else ""
     return signed(ch.change, kind) + mark
+
+
+def p_value(p: float | None) -> str:
+    """A p-value to three decimals, "<0.001" below that, "—" when the analysis gave none."""
+    if not finite(p):
+        return DASH
+    return "<0.001" if p < 0.0005 else f"{p:.3f}"
 
 
 def integer(n: int) -> str:
@@ -69,5 +82,19 @@ def day(d: date, lang: Lang) -> str:
     return f"{d.day} {MONTHS_EN[d.month - 1]} {d.year}"
 
 
-def stamp(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%d %H:%M")
+def zone(tz: str, lang: Lang, on: date) -> str:
+    """The name of the time zone ``tz`` as a reader knows it: 北京时间, or the IANA name with its UTC
+    offset on the date ``on`` (e.g. ``Asia/Tokyo, UTC+9``), which reads well in brackets too."""
+    if tz in BEIJING_TIME:
+        return "北京时间" if lang == "zh" else "Beijing time"
+    offset = datetime.combine(on, time(12), ZoneInfo(tz)).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign, (hours, rest) = ("+" if minutes >= 0 else "−"), divmod(abs(minutes), 60)
+    utc = f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    return f"{tz}，{utc}" if lang == "zh" else f"{tz}, {utc}"
+
+
+def stamp(utc: datetime, tz: str, lang: Lang) -> str:
+    """A naive-UTC moment as the centre's local date and time, with the zone named."""
+    local = to_local(utc, tz)
+    return f"{local:%Y-%m-%d %H:%M} {zone(tz, lang, local.date())}"

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import date, time
+from collections.abc import Sequence
+from datetime import date
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analysis.results import COUNTY, AnalysisResult, OutcomeRates
 from analysis.spec import CompositeIndex, ScoreIndex, ShareIndex
+from dialer.windows import TimeRange
 from office.concerns import CATEGORIES
 from reports import bulletin_data as bd
 from reports.i18n import LABELS
-from reports.results import analyse, index_spec, survey_rates
+from reports.results import analyse, bundled_analysis_spec, index_spec, survey_rates
 from survey.clock import Clock, to_local
 from survey.config import Settings
 from survey.models import Benchmark as BenchmarkRow
@@ -47,16 +50,18 @@ def bulletin_data(session: Session, survey: Survey, clock: Clock, settings: Sett
     rates = {r.stratum: r for r in survey_rates(session, survey)}
     county_deff = next((d.deff_kish for d in analysis.diagnostics
                         if d.stratum == COUNTY and d.period in (survey.period, "")), None)
+    zone = settings.centre_timezone
+    headline, items = _indices(survey, questionnaire)
     return bd.BulletinData(
         centre=bd.Text(settings.centre_name, "County Public Opinion Survey Centre"),
         title=bd.Text(qm.text_in(questionnaire.title, "zh") + "通报", qm.text_in(questionnaire.title, "en") + " bulletin"),
         issue=survey.issue_no or len(periods),
         periods=_periods(survey.period, periods),
-        release_date=to_local(clock.now(), survey.timezone).date(),
-        indices=_indices(survey, questionnaire),
+        release_date=to_local(clock.now(), zone).date(),
+        indices=headline, items=items, unsampled=tuple(analysis.unsampled), timezone=zone,
         townships=tuple(bd.Township(s.code, bd.Text(s.name_zh, s.name_en or s.code)) for s in survey.strata),
         estimates=tuple(analysis.estimates), changes=tuple(analysis.changes), ranks=tuple(analysis.ranks),
-        fieldwork=_fieldwork(session, survey, rates.get(COUNTY), county_deff, settings),
+        fieldwork=_fieldwork(session, survey, rates.get(COUNTY), county_deff, settings, clock),
         build=bd.BuildStamp(clock.now(), _version()),
         concerns=_concerns(session, survey),
         benchmarks=_benchmarks(session, survey),
@@ -93,22 +98,32 @@ def _periods(current: str, periods: list[str]) -> bd.Periods:
                       trend=tuple(periods[-12:]))
 
 
-def _indices(survey: Survey, q: Questionnaire) -> tuple[bd.IndexDefinition, ...]:
+def _indices(survey: Survey, q: Questionnaire) -> tuple[tuple[bd.IndexDefinition, ...], tuple[bd.IndexDefinition, ...]]:
+    """The headline indices (a township section each), in the ``headline`` order, and the other share
+    indices of single questions (the satisfaction items: headline table and main points)."""
     spec = index_spec(survey)
-    extra = survey.analysis_spec or {}
+    extra = _presentation(survey)
     shown = extra.get("headline") or [i.name for i in spec.indices]
     names = extra.get("names", {})
-    out = []
+    headline: list[bd.IndexDefinition] = []
+    items: list[bd.IndexDefinition] = []
     for index in spec.indices:
-        if index.name not in shown or isinstance(index, CompositeIndex):
+        if isinstance(index, CompositeIndex) or (index.name not in shown and not isinstance(index, ShareIndex)):
             continue
         name = names.get(index.name, {})
         question = q.question(index.question)
-        out.append(bd.IndexDefinition(
+        (headline if index.name in shown else items).append(bd.IndexDefinition(
             id=index.name, name=bd.Text(name.get("zh", index.name), name.get("en", index.name)),
             kind="share" if isinstance(index, ShareIndex) else "score",
             construction=_construction(index, question), question=_wording(question)))
-    return tuple(sorted(out, key=lambda d: shown.index(d.id)))
+    return tuple(sorted(headline, key=lambda d: shown.index(d.id))), tuple(items)
+
+
+def _presentation(survey: Survey) -> dict[str, Any]:
+    """``headline``, ``names`` and ``population_source`` of the survey's index definitions (the bundled
+    ones for a round of the bundled questionnaire stored without them)."""
+    stored = survey.analysis_spec or {}
+    return stored if "indices" in stored else bundled_analysis_spec()
 
 
 def _labels(question: qm.Question, codes: frozenset[float], lang: str) -> str:
@@ -133,11 +148,12 @@ def _wording(question: qm.Question) -> bd.Text:
 
 
 def _fieldwork(session: Session, survey: Survey, county: OutcomeRates | None, deff: float | None,
-               settings: Settings) -> bd.Fieldwork:
+               settings: Settings, clock: Clock) -> bd.Fieldwork:
+    zone = settings.centre_timezone
     first, last = session.execute(select(func.min(CallAttempt.started_at), func.max(CallAttempt.started_at))
                                   .where(CallAttempt.survey_id == survey.id)).one()
-    start = to_local(first, survey.timezone).date() if first else date.today()
-    end = to_local(last, survey.timezone).date() if last else start
+    start = to_local(first or clock.now(), zone).date()
+    end = to_local(last, zone).date() if last else start
     completes = session.execute(
         select(Interview.mode, Stratum.code, func.count()).join(Case, Case.id == Interview.case_id)
         .join(Stratum, Stratum.id == Case.stratum_id)
@@ -151,16 +167,16 @@ def _fieldwork(session: Session, survey: Survey, county: OutcomeRates | None, de
     return bd.Fieldwork(
         sponsor=bd.Text("县委政法委", "County Political and Legal Affairs Commission"),
         organisation=bd.Text(settings.centre_name, "County Public Opinion Survey Centre"),
-        population=bd.Text("全县各乡镇（街道）18周岁及以上、在本地居住满半年的常住居民",
-                           "Residents aged 18 and over who have lived in the township for six months or more"),
+        population=bd.Text("全县各乡镇（街道）18周岁及以上、在本地居住满半年的常住居民（以实际居住为准，不以户籍为准）",
+                           "Resident adults: people aged 18 and over who have lived in the township for six months "
+                           "or more, wherever their household registration is"),
         frame=bd.Text("按乡镇（街道）分层的住户电话样本（手机和固定电话）；没有电话或长期不接听的居民不在覆盖范围内",
                       "Household phone numbers (mobile and landline) stratified by township; residents without "
                       "a phone, or who never answer, are not covered"),
-        start=start, end=end, calling_hours=_calling_hours(survey),
+        start=start, end=end, calling_hours=_calling_hours(survey, start, end),
         completes_by_mode=dict(by_mode), completes_by_township=dict(by_town),
         dispositions=_dispositions(county),
-        weighting_targets=bd.Text("各乡镇（街道）18周岁及以上人口的年龄组×性别构成（人口普查）",
-                                  "Census adult population of each township by age group × sex"),
+        weighting_targets=_population_source(survey),
         weighting_method=bd.Text("分层设计权数（乡镇人口/样本量），按乡镇×年龄组×性别事后分层；稀疏格按规则合并；"
                                  "标准误用线性化方法并考虑校准",
                                  "Stratified design weights (township population / sample size), post-stratified to "
@@ -176,16 +192,35 @@ def _fieldwork(session: Session, survey: Survey, county: OutcomeRates | None, de
     )
 
 
-def _calling_hours(survey: Survey) -> tuple[tuple[time, time], ...]:
+#: What the weighting targets are when the survey does not say: resident (常住) adults, never 户籍 counts.
+POPULATION_SOURCE = bd.Text(
+    "各乡镇（街道）18周岁及以上常住人口（第七次全国人口普查常住人口口径，不使用户籍人口）的年龄组×性别构成",
+    "Resident adults aged 18 and over of each township (7th national census, resident population, not the "
+    "household registration (hukou) counts) by age group × sex")
+
+
+def _population_source(survey: Survey) -> bd.Text:
+    """The survey's own statement of its population counts (``population_source: {zh:, en:}`` beside its
+    index definitions), else the census resident population."""
+    given = _presentation(survey).get("population_source")
+    if isinstance(given, dict) and given.get("zh") and given.get("en"):
+        return bd.Text(str(given["zh"]), str(given["en"]))
+    return POPULATION_SOURCE
+
+
+def _calling_hours(survey: Survey, start: date, end: date) -> bd.CallingHours:
+    """The survey's calling windows as configured (dialer.policy), and its holidays in the field period."""
     from dialer.policy import DialPolicy
 
     windows = DialPolicy.from_survey(survey).windows
-    ranges = sorted(set(windows.weekday) | set(windows.weekend))
-    return tuple((_time(r.start), _time(r.end)) for r in ranges)
 
+    def ranges(rs: Sequence[TimeRange]) -> bd.Hours:
+        return tuple((r.start, r.end) for r in rs)
 
-def _time(minute: int) -> time:
-    return time(23, 59) if minute >= 1440 else time(minute // 60, minute % 60)
+    return bd.CallingHours(weekday=ranges(windows.weekday), weekend=ranges(windows.weekend),
+                           days={day: ranges(rs) for day, rs in windows.days.items()},
+                           timezone=windows.timezone,
+                           holidays=sum(1 for d in windows.holidays if start <= d <= end))
 
 
 def _dispositions(county: OutcomeRates | None) -> bd.Dispositions:

@@ -1,7 +1,8 @@
 """要点 / Main points: at most six one-sentence bullets written from the data, numbers first.
 
-Order of priority: the county indices (up to four), the response rate, significant movers,
-townships above or below the county, residents' concerns, withheld townships.
+Order of priority: the county indices (up to four), the items (e.g. satisfaction with each organ)
+that changed significantly, the response rate, townships above or below the county (or that none
+was shown to differ), significant township movers, residents' concerns, withheld townships.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from analysis.results import Change
 from reports import formatting as fmt
 from reports.bulletin_data import BulletinData, IndexDefinition, Lang
 from reports.concerns import rate, tally
-from reports.i18n import change_unit, join, sentence_join, tr
+from reports.i18n import change_unit, join, join_and, sentence_join, tr
 from reports.reliability import Reliability, assess, points, published_change, township_rows
 
 MAX_POINTS = 6
@@ -21,13 +22,16 @@ MAX_MOVERS = 3
 
 def main_points(data: BulletinData, lang: Lang) -> list[str]:
     indices = [p for index in data.indices if (p := index_point(data, index, lang))][:MAX_INDEX_POINTS]
+    items = items_point(data, lang)
     others = [
-        movers_point(data, lang),
         tiers_point(data, lang),
+        movers_point(data, lang),
         concerns_point(data, lang),
         withheld_point(data, lang),
     ]
-    return [*indices, response_point(data, lang), *(p for p in others if p)][:MAX_POINTS]
+    return [*indices, *([items] if items else []), response_point(data, lang), *(p for p in others if p)][
+        :MAX_POINTS
+    ]
 
 
 def _stop(lang: Lang) -> str:
@@ -38,7 +42,8 @@ def index_point(data: BulletinData, index: IndexDefinition, lang: Lang) -> str |
     est = data.estimate(index.id)
     if est is None or assess(est, data.rule) is Reliability.SUPPRESSED:
         return None
-    text = tr("hl_index", lang, name=index.name.get(lang), value=fmt.estimate(est), ci=fmt.ci(est))
+    value = fmt.estimate(est) + ("†" if data.left_out else "")  # footnoted under the headline table
+    text = tr("hl_index", lang, name=index.name.get(lang), value=value, ci=fmt.ci(est))
     change = published_change(data, index.id, data.periods.previous)
     if change is not None and change.change is not None:
         text += _change_clause(change, index.kind, lang)
@@ -58,6 +63,33 @@ def _change_clause(change: Change, kind: str, lang: Lang) -> str:
         unit=change_unit(kind, lang),
         significance=tr("hl_significant" if change.significant else "hl_not_significant", lang),
     )
+
+
+def items_point(data: BulletinData, lang: Lang) -> str | None:
+    """Every item whose county figure changed significantly on the previous period, largest first."""
+    moved = [
+        (item, change)
+        for item in data.items
+        if (change := published_change(data, item.id, data.periods.previous)) is not None
+        and change.significant
+        and change.change is not None
+    ]
+    if not moved:
+        return None
+    moved.sort(key=lambda pair: -abs(points(pair[1].change or 0.0, pair[0].kind)))
+    listed = [
+        tr(
+            "hl_item",
+            lang,
+            name=item.name.get(lang),
+            value=fmt.estimate(data.estimate(item.id)) + ("†" if data.left_out else ""),
+            direction=tr("hl_up" if (change.change or 0) > 0 else "hl_down", lang),
+            size=f"{abs(points(change.change or 0.0, item.kind)):.1f}",
+            unit=change_unit(item.kind, lang),
+        )
+        for item, change in moved
+    ]
+    return tr("hl_items", lang, items=sentence_join(listed, lang))
 
 
 def response_point(data: BulletinData, lang: Lang) -> str:
@@ -113,18 +145,28 @@ def tiers_point(data: BulletinData, lang: Lang) -> str | None:
     above = [data.township_name(r.code, lang) for r in rows if r.tier == "above"]
     below = [data.township_name(r.code, lang) for r in rows if r.tier == "below"]
     if not above and not below:
-        return None
+        tested = any(r.tier for r in rows)
+        return tr("hl_no_tiers", lang, index=mid_sentence(index.name.get(lang)), towns=len(rows)) if tested else None
     return tr(
-        "hl_tiers", lang, index=index.name.get(lang), above=_names(above, lang), below=_names(below, lang)
+        "hl_tiers", lang, index=mid_sentence(index.name.get(lang)), above=_names(above, lang),
+        below=_names(below, lang),
     )
+
+
+def mid_sentence(name: str) -> str:
+    """An English index name inside a sentence: ``Sense of safety`` → ``sense of safety`` (an acronym such
+    as ``IVR use`` keeps its capitals; Chinese is unchanged)."""
+    if len(name) > 1 and name[0].isupper() and name[1].islower():
+        return name[0].lower() + name[1:]
+    return name
 
 
 def _names(names: list[str], lang: Lang) -> str:
     if not names:
         return tr("hl_no_tier", lang)
-    shown = join(names[:MAX_NAMES], lang)
     if len(names) <= MAX_NAMES:
-        return shown
+        return join_and(names, lang)
+    shown = join(names[:MAX_NAMES], lang)
     return shown + tr("hl_more", lang, total=len(names), more=len(names) - MAX_NAMES)
 
 

@@ -29,10 +29,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "col_ci": ("95%置信区间", "95% CI"),
     "col_vs_previous": ("较上期", "vs previous"),
     "col_vs_last_year": ("较上年同期", "vs a year ago"),
+    "col_change": ("较上期", "Change"),
     "col_deff": ("设计效应", "Design effect"),
     "col_n": ("n", "n"),
     "col_rank": ("名次", "Rank"),
-    "col_rank_range": ("名次区间", "Rank range"),
+    "col_rank_with_range": ("名次", "Rank"),
+    "col_p": ("p / Holm p", "p / Holm p"),
     "col_tier": ("与全县比较", "vs county"),
     "col_township": ("乡镇", "Township"),
     "col_completes": ("完成访问", "Completes"),
@@ -41,8 +43,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "col_count": ("件数", "Cases"),
     "col_open": ("未办结", "Open"),
     "col_top_category": ("主要类别", "Main category"),
-    "col_closure": ("办结率", "Closed"),
-    "col_on_time": ("按时办结率", "On time"),
+    "col_closure": ("办结率", "Closure rate"),
+    "col_on_time": ("按时办结率", "On-time rate"),
     "col_source": ("来源", "Source"),
     "col_period": ("时期", "Period"),
     "col_province_value": ("公布值", "Published"),
@@ -52,7 +54,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "county": ("全县", "County"),
     # tiers
     "tier_above": ("高于全县", "Above"),
-    "tier_same": ("无显著差异", "Not shown to differ"),
+    "tier_same": ("未显示出差异", "Not shown to differ"),
     "tier_below": ("低于全县", "Below"),
     # statuses
     "accepted": ("受理", "Accepted"),
@@ -97,21 +99,53 @@ LABELS: dict[str, tuple[str, str]] = {
         "use with care.",
     ),
     "note_rank": (
-        "名次只在发布估计的乡镇之间排列（1 为最高）；名次区间为模拟的 95% 区间，名次相邻的乡镇多在误差范围内，"
-        "不宜据名次先后作比较。与全县比较：在 logit 尺度上检验乡镇与全县之差（计入乡镇是全县的一部分），"
-        "经 Holm 法对各乡镇多重比较校正后 p<0.05 为高于或低于全县；“无显著差异”只表示未能显示出差异，"
-        "并不表示与全县相同。置信区间是否重叠不能用来判断差异是否显著。",
-        "Ranks are among the published townships only (1 = highest). The rank range is a simulated 95% "
-        "interval; adjacent ranks are mostly within the noise, so do not read much into them. vs county: "
-        "the township's difference from the county (of which it is a part) is tested on the logit scale; "
-        "Above or Below means Holm-adjusted p < 0.05 over the townships. \"Not shown to differ\" means "
-        "the test could not show a difference, not that the township equals the county. Whether two "
-        "confidence intervals overlap does not tell whether they differ significantly.",
+        "名次只在发布估计的乡镇之间排列（1 为最高），括号内为名次区间：各乡镇两两比较（Bonferroni 校正）得出，"
+        "全部乡镇的名次区间同时包含真实名次的概率不低于 95%；名次相邻的乡镇多在误差范围内，"
+        "不宜据名次先后作比较。与全县比较：{scale}检验乡镇与全县之差（计入乡镇是全县的一部分），"
+        "经 Holm 法对 {towns} 个乡镇多重比较校正后 p<0.05 为高于或低于全县；“未显示出差异”只表示检验未能显示出差异，"
+        "并不表示与全县相同。较上期的变化同样经 Holm 法对各乡镇校正。“p / Holm p”列先列未校正的 p 值，后列 Holm 校正后的 p 值。"
+        "置信区间是否重叠不能用来判断差异是否显著。",
+        "Ranks are among the published townships only (1 = highest), with a rank range in brackets: from "
+        "pairwise comparisons of every two townships (Bonferroni-adjusted), the ranges of all townships together "
+        "contain the true ranks with at least 95% probability; neighbouring ranks are mostly within the noise, "
+        "so do not read much into them. vs county: "
+        "the township's difference from the county (of which it is a part) is tested{scale}; "
+        "Above or Below means a Holm-adjusted p below 0.05 over the {towns} townships. \"Not shown to "
+        "differ\" means the test could not show a difference, not that the township equals the county. "
+        "Changes on the previous period are Holm-adjusted over the townships in the same way. The \"p / Holm "
+        "p\" columns give the unadjusted p-value, then the Holm-adjusted one. Whether two confidence intervals "
+        "overlap does not tell whether they differ significantly.",
     ),
+    "scale_share": ("在 logit 尺度上", " on the logit scale"),
+    "scale_score": ("", ""),
+    "note_dash": (
+        "—：无法给出。样本量不足的乡镇不发布估计，也不排名、不检验；没有上期可比估计（或其中一期不发布）时没有变化；"
+        "未作检验时没有 p 值。",
+        "—: cannot be given. A township with too few interviews has no published estimate, rank or test; "
+        "there is no change without a comparable published estimate for the previous period; there is no "
+        "p-value where no test was made.",
+    ),
+    "note_interval_vs_test": (
+        "{names}的 95% 置信区间不含全县估计，但与全县比较为“未显示出差异”：同时比较 {towns} 个乡镇时，"
+        "Holm 法要求比单个区间更强的证据，且检验计入了乡镇是全县的一部分。",
+        "The 95% interval of {names} leaves out the county figure, yet the comparison says \"Not shown to "
+        "differ\": comparing {towns} townships at once, Holm's method asks for stronger evidence than one "
+        "interval does, and the test allows for the township being part of the county.",
+    ),
+    "note_interval_vs_test_many": (
+        "{names}的 95% 置信区间都不含全县估计，但与全县比较为“未显示出差异”：同时比较 {towns} 个乡镇时，"
+        "Holm 法要求比单个区间更强的证据，且检验计入了乡镇是全县的一部分。",
+        "The 95% intervals of {names} leave out the county figure, yet the comparison says \"Not shown to "
+        "differ\": comparing {towns} townships at once, Holm's method asks for stronger evidence than one "
+        "interval does, and the test allows for each township being part of the county.",
+    ),
+    "left_out_town": ("{name}（占全县成年常住人口 {share}）", "{name} ({share} of the county's adults)"),
+    "left_out_more": ("{name}（{share}）", "{name} ({share})"),
     "chart_townships": ("各乡镇{index}及 95% 置信区间", "{index} by township, with 95% CIs"),
     "chart_townships_note": (
-        "竖线为全县估计；空心点为※标记的估计。",
-        "The vertical line is the county estimate; hollow points are estimates flagged ※.",
+        "竖线为全县估计；空心点为※标记的估计。区间是否跨过全县线不等于与全县比较的检验结论（见表注）。",
+        "The vertical line is the county estimate; hollow points are estimates flagged ※. Whether an "
+        "interval crosses the county line is not the test against the county (see the notes under the table).",
     ),
     "chart_trend_note": (
         "阴影为 95% 置信区间。",
@@ -136,9 +170,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "concerns_note": (
         "办结率 =（已办结 + 已回访）/ 件数；按时办结率 = 按时办结件数 / 办结件数；"
         "回访满意率 = 满意件数 / 已回访件数。本节只含汇总件数，不含反映人姓名、电话或可识别个人的细节。",
-        "Closed = (closed + called back) / cases; on time = closed within the deadline / closed; "
-        "satisfied = satisfied / called back. Counts only: no names, phone numbers or details that "
-        "could identify a resident.",
+        "Closure rate = (closed + called back) / cases; on-time rate = closed within the deadline / "
+        "closed; satisfaction = satisfied / called back. Counts only: no names, phone numbers or details "
+        "that could identify a resident.",
     ),
     # benchmark
     "benchmark_note": (
@@ -147,7 +181,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "comparable with ours.",
     ),
     # highlights
-    "hl_index": ("全县{name}为 {value}（95%置信区间 {ci}）", "{name} for the county: {value} (95% CI {ci})"),
+    "hl_index": ("全县{name}为 {value}（95%置信区间 {ci}）", "{name} in the county: {value} (95% CI {ci})"),
     "hl_change": (
         "，较上期{direction} {size}{unit}，{significance}",
         ", {direction} {size}{unit} on the previous period, {significance}",
@@ -175,9 +209,15 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "hl_tiers": (
         "{index}显著高于全县的乡镇：{above}；显著低于全县的：{below}。",
-        "{index} significantly above the county: {above}; below: {below}.",
+        "Townships significantly above the county on {index}: {above}; below: {below}.",
     ),
     "hl_no_tier": ("无", "none"),
+    "hl_no_tiers": (
+        "没有乡镇的{index}显示出与全县有差异（经 Holm 法多重比较校正）。",
+        "No township was shown to differ from the county on {index} (Holm-adjusted).",
+    ),
+    "hl_items": ("分项指标较上期变化显著的有：{items}。", "Items that changed significantly on the previous period: {items}."),
+    "hl_item": ("{name} {value}，{direction} {size}{unit}", "{name} {value}, {direction} {size}{unit}"),
     "hl_more": ("等 {total} 个", " and {more} more"),  # Chinese counts them all: 甲、乙等 5 个
     "hl_concerns": (
         "受理群众反映问题 {total} 件，办结率 {closure}，按时办结率 {on_time}。",
@@ -191,7 +231,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "m_sponsor": ("调查组织", "Sponsor and fieldwork"),
     "m_sponsor_text": (
         "{sponsor}委托，{organisation}实施。",
-        "Commissioned by {sponsor}; fieldwork by {organisation}.",
+        "Commissioned by the {sponsor}; fieldwork by the {organisation}.",
     ),
     "m_population": ("调查对象", "Population"),
     "m_frame": ("抽样框与覆盖", "Frame and coverage"),
@@ -200,7 +240,35 @@ LABELS: dict[str, tuple[str, str]] = {
     "mode_IVR": ("自动语音（IVR）{n} 个", "automated voice (IVR) {n}"),
     "mode_CATI": ("访员电话访问（CATI）{n} 个", "interviewer (CATI) {n}"),
     "m_dates": ("调查时间", "Fieldwork"),
-    "m_dates_text": ("{start}至{end}，每日 {hours} 拨打。", "{start} to {end}; calls made {hours} daily."),
+    "m_dates_text": (
+        "{start}至{end}（{zone}）。拨打时间（{hours_zone}）：{hours}。",
+        "{start} to {end} ({zone}). Calling hours ({hours_zone}): {hours}.",
+    ),
+    "hours_daily": ("每日 {hours}", "{hours} every day"),
+    "hours_weekday": ("周一至周五 {hours}", "{hours} Monday to Friday"),
+    "hours_weekend": ("周六、周日 {hours}", "{hours} on Saturdays and Sundays"),
+    "hours_day": ("{day} {hours}", "{hours} on {day}"),
+    "hours_none": ("不拨打", "no calls"),
+    "hours_holidays": ("节假日 {count} 天不拨打", "no calls on {count} public holidays"),
+    "hours_holiday": ("节假日 1 天不拨打", "no calls on 1 public holiday"),
+    "weekday_0": ("周一", "Mondays"),
+    "weekday_1": ("周二", "Tuesdays"),
+    "weekday_2": ("周三", "Wednesdays"),
+    "weekday_3": ("周四", "Thursdays"),
+    "weekday_4": ("周五", "Fridays"),
+    "weekday_5": ("周六", "Saturdays"),
+    "weekday_6": ("周日", "Sundays"),
+    "m_coverage": ("覆盖范围", "Coverage"),
+    "m_coverage_all": (
+        "全县估计覆盖全部 {towns} 个乡镇（街道），每个乡镇都有受访者。",
+        "The county estimates cover all {towns} townships: every township has interviews.",
+    ),
+    "m_coverage_left_out": (
+        "全县估计不含没有受访者的乡镇：{names}；全县估计只代表其余 {covered} 的成年常住人口，"
+        "不对这些乡镇作任何假定。",
+        "The county estimates leave out the townships with no interviews: {names}. They represent the "
+        "other {covered} of the adult resident population and assume nothing about the townships left out.",
+    ),
     "m_sample": ("样本量", "Interviews"),
     "m_sample_text": (
         "完成有效访问 {total} 个，各乡镇 {low}–{high} 个（见附表）。",
@@ -252,13 +320,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "m_significance": ("显著性检验", "Significance"),
     "m_significance_text": (
         "两期为独立样本，变化的标准误为两期标准误平方和的平方根，按 t 检验（Satterthwaite 自由度）判断；"
-        "各乡镇的变化、各乡镇与全县的比较（logit 尺度）分别经 Holm 法多重比较校正，校正后 p<0.05 为显著，"
-        "未校正的 p 值见数据文件。置信区间重叠并不表示差异不显著。",
+        "各乡镇的变化、各乡镇与全县的比较（比率类在 logit 尺度上）分别经 Holm 法多重比较校正，校正后 p<0.05 为显著，"
+        "各乡镇表中未校正的 p 值与 Holm 校正后的 p 值并列。置信区间重叠并不表示差异不显著。",
         "Independent samples in each period: the SE of a change is the root of the sum of the two squared "
         "SEs, tested by t with Satterthwaite df; township changes and township-county comparisons (on the "
-        "logit scale) are each Holm-adjusted over the townships, significant at adjusted p < 0.05 "
-        "(unadjusted p-values are in the data file). Overlapping intervals do not mean no significant "
-        "difference.",
+        "logit scale for shares) are each Holm-adjusted over the townships, significant at adjusted p < 0.05 "
+        "(the township tables give the unadjusted p-value beside the Holm-adjusted one). Overlapping "
+        "intervals do not mean no significant difference.",
     ),
     "m_rule": ("发布规则", "Publication rule"),
     "m_rule_text": (
@@ -296,6 +364,13 @@ def change_unit(kind: str, lang: Lang) -> str:
 
 def join(items: Sequence[str], lang: Lang) -> str:
     return ("、" if lang == "zh" else ", ").join(items)
+
+
+def join_and(items: Sequence[str], lang: Lang) -> str:
+    """Names in a sentence: ``甲、乙、丙`` or ``A, B and C``."""
+    if lang == "zh" or len(items) < 2:
+        return join(items, lang)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def sentence_join(items: Sequence[str], lang: Lang) -> str:

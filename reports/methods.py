@@ -9,17 +9,18 @@ from reportlab.platypus import Paragraph, Table, TableStyle
 
 from analysis.results import CellMerge, Estimate
 from reports import formatting as fmt
-from reports.bulletin_data import BulletinData, IndexDefinition, Lang
-from reports.i18n import LABELS, join, sentence_join, sentences, tr
-from reports.reliability import Reliability, points, township_rows
+from reports.bulletin_data import BulletinData, CallingHours, Hours, IndexDefinition, Lang
+from reports.i18n import LABELS, join, join_and, sentence_join, sentences, tr
+from reports.reliability import Reliability, finite, points, township_rows
 from reports.styles import BOX, CONTENT_WIDTH, RULE, Styles
 
 
 def methods_box(data: BulletinData, lang: Lang, styles: Styles) -> Table:
     rows = [
-        [Paragraph(escape(tr(key, lang)), styles.box_label), Paragraph(escape(text), styles.box_text)]
+        [Paragraph(escape(tr(key, lang)), styles.box_label),
+         Paragraph(escape(text if text == fmt.DASH else sentences([text], lang)), styles.box_text)]
         for key, text in methods_items(data, lang)
-    ]
+    ]  # fmt: skip
     table = Table(rows, colWidths=[0.17 * CONTENT_WIDTH, 0.83 * CONTENT_WIDTH])
     table.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), styles.font, 8.5),
@@ -52,6 +53,7 @@ def methods_items(data: BulletinData, lang: Lang) -> list[tuple[str, str]]:
         ("m_mode", tr("m_mode_text", lang, modes=_modes(data, lang))),
         ("m_dates", _dates(data, lang)),
         ("m_sample", _sample(data, lang)),
+        ("m_coverage", _coverage(data, lang)),
         ("m_response", _response(data, lang)),
         (
             "m_weighting",
@@ -96,9 +98,59 @@ def _modes(data: BulletinData, lang: Lang) -> str:
 
 
 def _dates(data: BulletinData, lang: Lang) -> str:
+    """The field period (dates in the centre's zone) and the calling hours as the survey configured them."""
     work = data.fieldwork
-    hours = join([f"{a:%H:%M}–{b:%H:%M}" for a, b in work.calling_hours], lang)
-    return tr("m_dates_text", lang, start=fmt.day(work.start, lang), end=fmt.day(work.end, lang), hours=hours)
+    return tr("m_dates_text", lang, start=fmt.day(work.start, lang), end=fmt.day(work.end, lang),
+              zone=fmt.zone(data.timezone, lang, work.start), hours_zone=fmt.zone(work.calling_hours.timezone,
+              lang, work.start), hours=calling_hours(work.calling_hours, lang))  # fmt: skip
+
+
+def calling_hours(hours: CallingHours, lang: Lang) -> str:
+    """``周一至周五 18:30–21:00；周六、周日 09:00–21:00；周五 18:30–21:30``, or every day alike."""
+    if hours.weekday == hours.weekend and not hours.days:
+        parts = [tr("hours_daily", lang, hours=_ranges(hours.weekday, lang))]
+    else:
+        parts = [tr("hours_weekday", lang, hours=_ranges(hours.weekday, lang)),
+                 tr("hours_weekend", lang, hours=_ranges(hours.weekend, lang))]  # fmt: skip
+        parts += [tr("hours_day", lang, day=tr(f"weekday_{day}", lang), hours=_ranges(ranges, lang))
+                  for day, ranges in sorted(hours.days.items())]  # fmt: skip
+    if hours.holidays:
+        parts.append(tr("hours_holiday" if hours.holidays == 1 else "hours_holidays", lang, count=hours.holidays))
+    return sentence_join(parts, lang)
+
+
+def _ranges(ranges: Hours, lang: Lang) -> str:
+    if not ranges:
+        return tr("hours_none", lang)
+    return join([f"{_clock(a)}–{_clock(b)}" for a, b in ranges], lang)
+
+
+def _clock(minute: int) -> str:
+    """Minutes after midnight as ``HH:MM``; 1440 is ``24:00``, as calling windows write it."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _coverage(data: BulletinData, lang: Lang) -> str:
+    """Whether the county estimates cover every township, and if not which ones they leave out."""
+    if not data.left_out:
+        return tr("m_coverage_all", lang, towns=len(data.townships))
+    return left_out_text(data, lang)
+
+
+def left_out_note(data: BulletinData, lang: Lang, marked: bool = True) -> str:
+    """The headline table's footnote to the county estimates marked † (unmarked when none is published)."""
+    return (("†：" if lang == "zh" else "†: ") if marked else "") + left_out_text(data, lang)
+
+
+def left_out_text(data: BulletinData, lang: Lang) -> str:
+    """Which townships the county estimates leave out, each with its share of the adult population."""
+    names = [
+        tr("left_out_town" if i == 0 else "left_out_more", lang, name=data.township_name(u.stratum, lang),
+           share=fmt.rate(u.share))
+        for i, u in enumerate(data.left_out)
+    ]  # fmt: skip
+    covered = fmt.rate(1 - sum(u.share for u in data.left_out))
+    return tr("m_coverage_left_out", lang, names=join_and(names, lang), covered=covered)
 
 
 def _sample(data: BulletinData, lang: Lang) -> str:
@@ -159,8 +211,8 @@ def _level(part: str, lang: Lang) -> str:
 def _design_effect(data: BulletinData, lang: Lang) -> str:
     items = [
         f"{index.name.get(lang)} {est.deff:.2f}"
-        for index in data.indices
-        if (est := data.estimate(index.id)) is not None and est.deff is not None
+        for index in (*data.indices, *data.items)
+        if (est := data.estimate(index.id)) is not None and finite(est.deff)
     ]
     parts = [tr("m_deff_county", lang, items=join(items, lang))] if items else []
     if data.fieldwork.weight_deff_kish is not None:
@@ -169,14 +221,14 @@ def _design_effect(data: BulletinData, lang: Lang) -> str:
 
 
 def half_width(est: Estimate | None) -> float | None:
-    if est is None or est.ci_low is None or est.ci_high is None:
+    if est is None or not finite(est.ci_low) or not finite(est.ci_high):
         return None
     return points(est.ci_high - est.ci_low, est.kind) / 2
 
 
 def _margins(data: BulletinData, lang: Lang) -> str:
     items = []
-    for index in data.indices:
+    for index in (*data.indices, *data.items):
         county = half_width(data.estimate(index.id))
         if county is None:
             continue
@@ -203,7 +255,7 @@ def _margins(data: BulletinData, lang: Lang) -> str:
 
 def _per_index(data: BulletinData, lang: Lang, text: Callable[[IndexDefinition], str]) -> list[str]:
     separator = "：" if lang == "zh" else ": "
-    return [f"{i.name.get(lang)}{separator}{text(i)}" for i in data.indices]
+    return [f"{i.name.get(lang)}{separator}{text(i)}" for i in (*data.indices, *data.items)]
 
 
 def _quoted(text: str, lang: Lang) -> str:

@@ -39,7 +39,7 @@ def numbered_canvas(decorate: Decorate) -> type[Canvas]:
 
 def page_decorator(data: BulletinData, lang: Lang, font: str) -> Decorate:
     stamp = tr(
-        "stamp", lang, snapshot=fmt.stamp(data.build.data_snapshot), version=data.build.software_version
+        "stamp", lang, snapshot=fmt.stamp(data.build.data_snapshot, data.timezone, lang), version=data.build.software_version
     )
     if data.build.build_id:
         stamp += f" ({data.build.build_id})"

@@ -8,9 +8,11 @@ another one down the table.
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeGuard
 
 import numpy as np
 
@@ -40,10 +42,15 @@ def effective_n(est: Estimate) -> float:
 def assess(est: Estimate | None, rule: ReliabilityRule) -> Reliability:
     if est is None or est.estimate is None or est.n < rule.min_n or effective_n(est) < rule.min_n_eff:
         return Reliability.SUPPRESSED
-    if est.n < rule.flag_n_below or est.ci_low is None or est.ci_high is None:
-        return Reliability.FLAGGED
+    if est.n < rule.flag_n_below or not finite(est.ci_low) or not finite(est.ci_high):
+        return Reliability.FLAGGED  # an undefined interval is printed "—" and the estimate flagged
     width = points(est.ci_high - est.ci_low, est.kind)
     return Reliability.FLAGGED if width > 2 * rule.flag_half_width_points else Reliability.OK
+
+
+def finite(x: float | None) -> TypeGuard[float]:
+    """A number that can be printed or computed with: not missing, NaN or infinite."""
+    return x is not None and math.isfinite(x)
 
 
 def published_change(

@@ -9,17 +9,19 @@ movers, a county trend, concerns and an outside benchmark.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time
+from datetime import date, datetime
 
 import numpy as np
+from scipy import stats
 
-from analysis.changes import changes
-from analysis.results import COUNTY, CellMerge, Change, Estimate, Rank
+from analysis.changes import changes, holm
+from analysis.results import COUNTY, CellMerge, Change, Estimate, Rank, Unsampled
 from reports.bulletin_data import (
     STATUSES,
     Benchmark,
     BuildStamp,
     BulletinData,
+    CallingHours,
     ConcernCell,
     Concerns,
     Dispositions,
@@ -56,7 +58,7 @@ EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct
 INDICES = (
     IndexDefinition(
         id="safety",
-        name=Text("公众安全感", "Public safety feeling"),
+        name=Text("公众安全感", "Sense of safety"),
         kind="share",
         construction=Text(
             "回答“安全”或“比较安全”者占有效回答者的百分比；“说不清”和拒答不计入分母。",
@@ -102,6 +104,26 @@ INDICES = (
     ),
 )
 
+#: A satisfaction item: county-wide real movement this period, shown in the headline table and main points.
+ITEMS = (
+    IndexDefinition(
+        id="court",
+        name=Text("法院满意率", "Satisfaction with the courts"),
+        kind="share",
+        construction=Text(
+            "回答“满意”或“比较满意”者占有效回答者的百分比；“不了解”不计入分母。",
+            "Percentage answering 'satisfied' or 'fairly satisfied' among valid answers; 'don't know' "
+            "is left out of the base.",
+        ),
+        question=Text(
+            "您对本地法院的工作满意吗？（满意／比较满意／不太满意／不满意／不了解）",
+            "Are you satisfied with the work of the local courts? (satisfied / fairly satisfied / not very "
+            "satisfied / dissatisfied / don't know)",
+        ),
+    ),
+)
+ITEM_RISE = 0.07  # the item's real rise in every township this period
+
 CATEGORIES = {
     "theft": Text("盗窃及财产安全", "Theft and property"),
     "fraud": Text("电信网络诈骗", "Phone and online fraud"),
@@ -137,8 +159,14 @@ def sample_bulletin_data(townships: int = 21, seed: int = 11) -> BulletinData:
     estimates: list[Estimate] = []
     for index in INDICES:
         estimates += _index_estimates(index, codes, population, completes, rng)
-    changes = [c for index in INDICES for c in _changes(index.id, codes, estimates)]
+    item_rng = np.random.default_rng(seed + 1)  # apart, so that the indices' draws do not depend on the items
+    for item in ITEMS:
+        estimates += _index_estimates(item, codes, population, completes, item_rng, ITEM_RISE)
+    changes = [c for index in (*INDICES, *ITEMS) for c in _changes(index.id, codes, estimates)]
     ranks = [r for index in INDICES for r in _ranks(index.id, estimates, rng)]
+    total = sum(population.values())
+    unsampled = tuple(Unsampled(CURRENT, code, float(n), n / total) for code, n in population.items()
+                      if completes[code] == 0)
     return BulletinData(
         centre=Text("云溪县社情民意调查中心", "Yunxi County Public Opinion Survey Centre"),
         title=Text(
@@ -157,6 +185,8 @@ def sample_bulletin_data(townships: int = 21, seed: int = 11) -> BulletinData:
         contact=Text("县社情民意调查中心 0000-12340", "County survey centre, tel. 0000-12340"),
         languages=("zh", "en"),
         indices=INDICES,
+        items=ITEMS,
+        unsampled=unsampled,
         townships=tuple(towns),
         estimates=tuple(estimates),
         changes=tuple(changes),
@@ -177,7 +207,7 @@ def sample_bulletin_data(townships: int = 21, seed: int = 11) -> BulletinData:
                 87,
             ),
         ),
-        build=BuildStamp(datetime(2026, 11, 3, 18, 0), "0.1.0", "sample"),
+        build=BuildStamp(datetime(2026, 11, 3, 10, 0), "0.1.0", "sample"),  # naive UTC: 18:00 in Beijing
     )
 
 
@@ -220,11 +250,13 @@ def _index_estimates(
     population: dict[str, int],
     completes: dict[str, int],
     rng: np.random.Generator,
+    rise: float = 0.0,
 ) -> list[Estimate]:
-    truth = {c: _truth(index, rng) for c in codes}
+    """``rise``: real change in every township in the current period (on top of the movers)."""
+    truth = {c: _truth(index, rng) - (rise if index.kind == "share" else 0.0) for c in codes}
     estimates: list[Estimate] = []
     for period in MONTHS:
-        shift = _period_shift(index, period)
+        shift = _period_shift(index, period) | ({c: rise for c in codes} if period == CURRENT and rise else {})
         by_town = {
             c: _draw(index, period, c, truth[c] + shift.get(c, 0.0), _n(completes[c], period, rng), rng)
             for c in codes
@@ -276,7 +308,7 @@ def _estimate(
         logit = math.log(p / (1 - p))
         low, high = 1 / (1 + math.exp(-(logit - half))), 1 / (1 + math.exp(-(logit + half)))
     else:
-        low, high = p - 1.96 * se, p + 1.96 * se
+        low, high = max(p - 1.96 * se, 0.0), min(p + 1.96 * se, 100.0)
     return Estimate(period, stratum, index.id, index.kind, n, p, se, low, high, deff, deff * 0.95, n / deff)
 
 
@@ -318,6 +350,9 @@ def _ranks(index: str, estimates: list[Estimate], rng: np.random.Generator) -> l
     simulated = (-draws).argsort(axis=1).argsort(axis=1) + 1
     low, high = np.quantile(simulated, [0.025, 0.975], axis=0, method="inverted_cdf")
     point = (values[None, :] > values[:, None]).sum(axis=1) + 1
+    z = (values - _known(county)[0]) / ses
+    p = 2 * stats.norm.sf(np.abs(z))
+    adjusted = holm(p)
     return [
         Rank(
             CURRENT,
@@ -326,23 +361,19 @@ def _ranks(index: str, estimates: list[Estimate], rng: np.random.Generator) -> l
             int(point[i]),
             int(min(low[i], point[i])),
             int(max(high[i], point[i])),
-            _tier(e, county),
+            ("above" if z[i] > 0 else "below") if adjusted[i] < 0.05 else "same",
+            float(p[i]),
+            float(adjusted[i]),
         )
         for i, e in enumerate(towns)
     ]
 
 
-def _tier(town: Estimate, county: Estimate) -> str:
-    (value, se), (county_value, _) = _known(town), _known(county)
-    z = (value - county_value) / se
-    return "above" if z > 1.96 else "below" if z < -1.96 else "same"
-
-
 def _fieldwork(completes: dict[str, int]) -> Fieldwork:
     total = sum(completes.values())
     return Fieldwork(
-        sponsor=Text("县委政法委", "the county Political and Legal Affairs Commission"),
-        organisation=Text("县社情民意调查中心", "the county public opinion survey centre"),
+        sponsor=Text("县委政法委", "County Political and Legal Affairs Commission"),
+        organisation=Text("县社情民意调查中心", "County Public Opinion Survey Centre"),
         population=Text(
             "在本县居住满 6 个月、年龄 18 周岁及以上的常住居民。",
             "Residents aged 18 and over who have lived in the county for at least six months.",
@@ -356,7 +387,8 @@ def _fieldwork(completes: dict[str, int]) -> Fieldwork:
         ),
         start=date(2026, 10, 8),
         end=date(2026, 10, 28),
-        calling_hours=((time(9, 0), time(12, 0)), (time(18, 30), time(21, 0))),
+        calling_hours=CallingHours(weekday=((18 * 60 + 30, 21 * 60),), weekend=((9 * 60, 12 * 60), (14 * 60, 21 * 60)),
+                                   days={4: ((18 * 60 + 30, 21 * 60 + 30),)}, holidays=1),
         completes_by_mode={"IVR": round(total * 0.72), "CATI": total - round(total * 0.72)},
         completes_by_township=completes,
         dispositions=Dispositions(
@@ -372,8 +404,9 @@ def _fieldwork(completes: dict[str, int]) -> Fieldwork:
             e=0.62,
         ),
         weighting_targets=Text(
-            "各乡镇 18 岁及以上常住人口的性别 × 年龄组分布（第七次全国人口普查）。",
-            "Sex by age group of the adult resident population of each township (7th national census).",
+            "各乡镇 18 岁及以上常住人口的性别 × 年龄组分布（第七次全国人口普查常住人口，不用户籍人口）。",
+            "Sex by age group of the adult resident population of each township (7th national census, "
+            "resident population, not household registration counts).",
         ),
         weighting_method=Text(
             "设计权重（乡镇人口 / 乡镇完成数）经乡镇内性别、年龄组边际迭代加权（raking），"

@@ -45,6 +45,8 @@ class Styles:
     caption: ParagraphStyle  # a line under a chart title, kept with the chart
     cell: ParagraphStyle
     cell_right: ParagraphStyle
+    small_cell: ParagraphStyle  # the township table's 7.5-point cells
+    small_cell_right: ParagraphStyle
     box_label: ParagraphStyle
     box_text: ParagraphStyle
 
@@ -78,6 +80,8 @@ def make_styles(lang: Lang) -> Styles:
         caption=derive("caption", fontSize=7.5, leading=10.5, textColor=GREY, spaceAfter=4, keepWithNext=1),
         cell=derive("cell", fontSize=8.5, leading=11, alignment=TA_LEFT),
         cell_right=derive("cell_right", fontSize=8.5, leading=11, alignment=TA_RIGHT),
+        small_cell=derive("small_cell", fontSize=7.5, leading=9.5, alignment=TA_LEFT),
+        small_cell_right=derive("small_cell_right", fontSize=7.5, leading=9.5, alignment=TA_RIGHT),
         box_label=derive("box_label", fontSize=8.5, leading=12, textColor=ACCENT),
         box_text=derive("box_text", fontSize=8.5, leading=12.5),
     )

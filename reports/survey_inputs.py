@@ -29,7 +29,7 @@ from survey.questionnaire import model as qm
 from survey.surveys import StratumSpec, SurveyError, survey_questionnaire
 
 SPEC_KEYS = ("indices", "integrity")
-PRESENTATION_KEYS = ("headline", "names")  # read by the bulletin only
+PRESENTATION_KEYS = ("headline", "names", "population_source")  # read by the bulletin only
 ONE_CODE_TYPES = (qm.SINGLE, qm.YESNO)
 
 
@@ -188,6 +188,12 @@ def _check_presentation(data: Mapping[str, Any], names: set[str], path: Path) ->
         if name not in names or not isinstance(text, Mapping) or not set(text) <= {"zh", "en"}:
             raise SurveyError("%(file)s:%(line)s: names.%(name)s must name an index of this file and give "
                               "{zh: ..., en: ...}", file=str(path), line=_line(labels, name), name=name)
+    source = data.get("population_source")
+    if source is not None and not (isinstance(source, Mapping) and set(source) == {"zh", "en"}
+                                   and all(isinstance(v, str) and v.strip() for v in source.values())):
+        raise SurveyError("%(file)s:%(line)s: population_source must give {zh: ..., en: ...}: where the weighting "
+                          "targets come from (resident adults, not 户籍)", file=str(path),
+                          line=_line(data, "population_source"))
 
 
 def _plain(node: Any) -> Any:

@@ -12,11 +12,12 @@ from analysis.results import Estimate
 from reports import formatting as fmt
 from reports.bulletin_data import BulletinData, IndexDefinition, Lang
 from reports.i18n import index_label, tr, unit_suffix
-from reports.reliability import Reliability, TownshipRow, assess, published_change, township_rows
+from reports.reliability import Reliability, TownshipRow, assess, finite, published_change, township_rows
 from reports.styles import CONTENT_WIDTH, GREY, INK, RULE, SHADE, Styles
 
 Cell: TypeAlias = "str | Paragraph"
 FLAG = "※"
+LEFT_OUT = "†"  # a county estimate that leaves out townships without respondents
 
 
 def grid(
@@ -27,6 +28,7 @@ def grid(
     right_from: int,
     left: Sequence[int] = (),
     extra: Sequence[tuple[object, ...]] = (),
+    size: float = 8.5,
 ) -> Table:
     """A ruled table (rules above and below the header and at the end, no verticals).
 
@@ -34,13 +36,15 @@ def grid(
     Header cells are paragraphs so that long labels wrap instead of overflowing.
     """
     right = [i >= right_from and i not in left for i in range(len(header))]
+    small = size < 8.5
     head = [
-        Paragraph(escape(label), styles.cell_right if r else styles.cell)
+        Paragraph(escape(label), (styles.small_cell_right if small else styles.cell_right) if r
+                  else (styles.small_cell if small else styles.cell))
         for label, r in zip(header, right, strict=True)
-    ]
+    ]  # fmt: skip
     table = Table([head, *map(list, rows)], colWidths=list(widths), repeatRows=1)
     table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), styles.font, 8.5, 11),
+        ("FONT", (0, 0), (-1, -1), styles.font, size, size + 2.5),
         ("TEXTCOLOR", (0, 0), (-1, -1), INK),
         ("ALIGN", (right_from, 0), (-1, -1), "RIGHT"),
         *(("ALIGN", (i, 0), (i, -1), "LEFT") for i in left),
@@ -73,9 +77,10 @@ def headline_table(data: BulletinData, lang: Lang, styles: Styles) -> Table:
         tr("col_deff", lang),
         tr("col_n", lang),
     ]
-    rows = [_headline_row(data, index, lang, styles) for index in data.indices]
+    rows = [_headline_row(data, index, lang, styles) for index in (*data.indices, *data.items)]
     widths = [0.30, 0.12, 0.16, 0.11, 0.11, 0.10, 0.10]
-    return grid(labels, rows, [w * CONTENT_WIDTH for w in widths], styles, 1)
+    extra = [("LINEABOVE", (0, len(data.indices) + 1), (-1, len(data.indices) + 1), 0.4, RULE)] if data.items else []
+    return grid(labels, rows, [w * CONTENT_WIDTH for w in widths], styles, 1, extra=extra)
 
 
 def _headline_row(data: BulletinData, index: IndexDefinition, lang: Lang, styles: Styles) -> list[Cell]:
@@ -84,7 +89,7 @@ def _headline_row(data: BulletinData, index: IndexDefinition, lang: Lang, styles
     shown = reliability is not Reliability.SUPPRESSED
     return [
         Paragraph(escape(index_label(index, lang)), styles.cell),
-        marked_estimate(est, reliability),
+        marked_estimate(est, reliability) + (LEFT_OUT if data.left_out and shown else ""),
         fmt.ci(est) if shown else fmt.DASH,
         fmt.change(published_change(data, index.id, data.periods.previous), index.kind),
         fmt.change(published_change(data, index.id, data.periods.last_year), index.kind),
@@ -93,60 +98,92 @@ def _headline_row(data: BulletinData, index: IndexDefinition, lang: Lang, styles
     ]
 
 
+def county_marked(data: BulletinData) -> bool:
+    """Whether the headline table marks a published county estimate † (it leaves out unsampled townships)."""
+    return bool(data.left_out) and any(
+        assess(data.estimate(index.id), data.rule) is not Reliability.SUPPRESSED
+        for index in (*data.indices, *data.items)
+    )
+
+
 def undefined_design_effect(data: BulletinData) -> bool:
     """Whether the headline table shows a published estimate whose design effect is undefined."""
     return any(
         (est := data.estimate(index.id)) is not None
-        and est.deff is None
+        and not finite(est.deff)
         and assess(est, data.rule) is not Reliability.SUPPRESSED
-        for index in data.indices
+        for index in (*data.indices, *data.items)
     )
 
 
 def township_table(data: BulletinData, index: IndexDefinition, lang: Lang, styles: Styles) -> Table:
+    """Rank (with its range), township, index, CI, n, the test against the county with its unadjusted
+    and Holm-adjusted p, and the change on the previous period with its p-values."""
     labels = [
-        tr("col_rank", lang),
-        tr("col_rank_range", lang),
-        tr("col_tier", lang),
+        tr("col_rank_with_range", lang),
         tr("col_township", lang),
         tr("col_index", lang) + unit_suffix(index.kind, lang),
         tr("col_ci", lang),
-        tr("col_vs_previous", lang),
         tr("col_n", lang),
+        tr("col_tier", lang),
+        tr("col_p", lang),
+        tr("col_change", lang),
+        tr("col_p", lang),
     ]
     rows = township_rows(data, index.id)
-    widths = [0.07, 0.10, 0.15, 0.25, 0.12, 0.14, 0.10, 0.07]
+    widths = [0.09, 0.25, 0.07, 0.10, 0.05, 0.15, 0.11, 0.07, 0.11]
     withheld = [i + 1 for i, row in enumerate(rows) if row.reliability is Reliability.SUPPRESSED]
     extra = [("TEXTCOLOR", (0, i), (-1, i), GREY) for i in withheld]
+    extra += [("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3)]
     return grid(
         labels,
-        [_township_row(data, index, row, lang) for row in rows],
+        [township_cells(data, index, row, lang, styles) for row in rows],
         [w * CONTENT_WIDTH for w in widths],
         styles,
-        4,
+        2,
+        left=[5],
         extra=extra,
+        size=7.5,
     )
 
 
-def _township_row(data: BulletinData, index: IndexDefinition, row: TownshipRow, lang: Lang) -> list[Cell]:
+def township_cells(
+    data: BulletinData, index: IndexDefinition, row: TownshipRow, lang: Lang, styles: Styles
+) -> list[Cell]:
+    """One township's cells; anything undefined (a withheld estimate, no test, no earlier period) is "—"."""
     shown = row.reliability is not Reliability.SUPPRESSED
-    rank_range = f"{row.rank_low}–{row.rank_high}" if row.rank_low is not None else fmt.DASH
+    rank = str(row.rank) if row.rank is not None else fmt.DASH
+    if row.rank_low is not None and row.rank_high is not None:
+        rank += f" ({row.rank_low}–{row.rank_high})"
+    test = data.rank_for(index.id, row.code) if shown else None
+    change = published_change(data, index.id, data.periods.previous, row.code)
     return [
-        str(row.rank) if row.rank is not None else fmt.DASH,
-        rank_range,
-        tr(f"tier_{row.tier}", lang) if row.tier else fmt.DASH,
-        data.township_name(row.code, lang),
+        rank,
+        Paragraph(escape(data.township_name(row.code, lang)), styles.small_cell),
         marked_estimate(row.estimate, row.reliability),
         fmt.ci(row.estimate) if shown else fmt.DASH,
-        fmt.change(published_change(data, index.id, data.periods.previous, row.code), index.kind),
         fmt.integer(row.estimate.n) if row.estimate else "0",
+        Paragraph(escape(tr(f"tier_{row.tier}", lang)), styles.small_cell) if row.tier and shown else fmt.DASH,
+        _p_pair(test.p_value, test.p_adjusted) if test else fmt.DASH,
+        fmt.change(change, index.kind),
+        _p_pair(change.p_value, change.p_adjusted) if change else fmt.DASH,
     ]
+
+
+def _p_pair(raw: float | None, adjusted: float | None) -> str:
+    """``0.004/0.083``: the unadjusted p, then the Holm-adjusted one."""
+    if not finite(raw) and not finite(adjusted):
+        return fmt.DASH
+    return f"{fmt.p_value(raw)}/{fmt.p_value(adjusted)}"
 
 
 def completes_table(data: BulletinData, lang: Lang, styles: Styles, groups: int = 3) -> Table:
     """Completed interviews per township, in ``groups`` side-by-side column pairs."""
     counts = data.fieldwork.completes_by_township
-    pairs = [(data.township_name(t.code, lang), fmt.integer(counts.get(t.code, 0))) for t in data.townships]
+    pairs: list[tuple[Cell, Cell]] = [
+        (Paragraph(escape(data.township_name(t.code, lang)), styles.cell), fmt.integer(counts.get(t.code, 0)))
+        for t in data.townships
+    ]
     per_group = -(-len(pairs) // groups)
     rows = []
     for i in range(per_group):
@@ -193,4 +230,5 @@ def _own_estimate(est: Estimate | None, data: BulletinData, styles: Styles) -> C
     reliability = assess(est, data.rule)
     if reliability is Reliability.SUPPRESSED:
         return fmt.DASH
-    return Paragraph(f"{marked_estimate(est, reliability)}<br/>({fmt.ci(est)})", styles.cell_right)
+    mark = LEFT_OUT if data.left_out else ""
+    return Paragraph(f"{marked_estimate(est, reliability)}{mark}<br/>({fmt.ci(est)})", styles.cell_right)

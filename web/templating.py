@@ -36,7 +36,7 @@ ROLE_NAMES: dict[str, Any] = {Role.ADMIN: _l("Administrator"), Role.SUPERVISOR: 
               Role.OFFICIAL: _l("Official"), Role.UNIT: _l("Responsible unit")}
 SURVEY_STATUS: dict[str, Any] = {SurveyStatus.DRAFT: _l("Draft"), SurveyStatus.ACTIVE: _l("Active"),
                  SurveyStatus.PAUSED: _l("Paused"), SurveyStatus.CLOSED: _l("Closed")}
-TIERS = {"above": _l("above the county"), "same": _l("not different"), "below": _l("below the county")}
+TIERS = {"above": _l("above the county"), "same": _l("not shown to differ"), "below": _l("below the county")}
 TASK_KINDS: dict[str, Any] = {TaskKind.OPERATOR: _l("Asked for a person"), TaskKind.PARTIAL: _l("Partial interview"),
               TaskKind.CALLBACK: _l("Callback due"), TaskKind.REFUSAL_CONVERSION: _l("Refusal conversion"),
               TaskKind.REVISIT: _l("Revisit (回访)"), TaskKind.F2F_VISIT: _l("Door-to-door visit")}

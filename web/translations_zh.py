@@ -307,7 +307,7 @@ ZH: dict[str, str] = {
     "The bulletin cannot be made yet: %(why)s": "暂时无法生成通报：%(why)s",
     "Answers without personal data": "答卷数据（不含个人信息）",
     "above the county": "高于全县",
-    "not different": "与全县无显著差异",
+    "not shown to differ": "未显示出与全县有差异",
     "below the county": "低于全县",
     # concerns
     "Overdue": "超期",

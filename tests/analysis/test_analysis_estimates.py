@@ -185,3 +185,39 @@ def test_a_design_effect_of_answers_all_alike_is_undefined_not_zero(method: str,
     assert next(r for r in csv_rows(run.result) if r["stratum"] == "B")["deff"] is None
     estimates_json = json.loads(to_json(run.result))["estimates"]
     assert next(e for e in estimates_json if e["stratum"] == "B")["deff"] is None
+
+
+def test_a_township_without_respondents_is_named_as_left_out_of_the_county_row(tmp_path: Path) -> None:
+    """The county row covers the sampled townships only: the result records which township it leaves out
+    and that township's share of the population; the CSV and the console summary say so on the county row."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from analysis.output import print_summary
+
+    responses, cells = survey_frames()
+    run = run_analysis(responses.loc[responses.township != "C"], cells, parse_spec({"indices": {"safety": SAFETY}}),
+                       Options(by=BY))
+    totals = cells.groupby("township")["N"].sum()
+    [left_out] = run.result.unsampled
+    assert left_out.stratum == "C" and left_out.population == pytest.approx(totals["C"])
+    assert left_out.share == pytest.approx(totals["C"] / totals.sum())
+    county = next(r for r in csv_rows(run.result) if r["stratum"] == COUNTY)
+    assert county["left_out"] == "C" and county["population_covered"] == pytest.approx(1 - left_out.share)
+    assert next(r for r in csv_rows(run.result) if r["stratum"] == "A")["left_out"] is None
+    assert json.loads(to_json(run.result))["unsampled"] == [
+        {"period": left_out.period, "stratum": "C", "population": left_out.population, "share": left_out.share}]
+    out = StringIO()
+    print_summary(run.result, Console(file=out, width=200))
+    assert f"{COUNTY} †" in out.getvalue()
+    assert f"leaves out 1 township with no respondents: C ({100 * left_out.share:.1f}% of the population)" \
+        in out.getvalue()
+
+
+def test_a_fully_sampled_county_row_leaves_nothing_out() -> None:
+    responses, cells = survey_frames()
+    run = run_analysis(responses, cells, parse_spec({"indices": {"safety": SAFETY}}), Options(by=BY))
+    assert run.result.unsampled == []
+    county = next(r for r in csv_rows(run.result) if r["stratum"] == COUNTY)
+    assert (county["population_covered"], county["left_out"]) == (1.0, None)

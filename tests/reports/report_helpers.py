@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import pdfplumber
 
-from analysis.results import COUNTY, Estimate
+from analysis.results import COUNTY, Estimate, Unsampled
 from reports.bulletin import render_bulletin
 from reports.bulletin_data import BulletinData, Fieldwork, Lang, Periods, Text, Township
 from reports.sample import INDICES, sample_bulletin_data
@@ -48,8 +48,8 @@ def share(stratum: str, p: float | None, n: int, period: str = "2026-10", index:
 
 
 def tiny_data() -> BulletinData:
-    """One index, three townships (one with no completes, one in the flag band), one period,
-    no concerns, no benchmark, no analysis ranks."""
+    """One index, three townships (one with no completes, left out of the county row; one in the flag
+    band), one period, no items, no concerns, no benchmark, no analysis ranks."""
     base = sample_bulletin_data()
     towns = (
         Township("A01", Text("甲镇", "Jia Town")),
@@ -75,6 +75,8 @@ def tiny_data() -> BulletinData:
         ranks=(),
         concerns=None,
         benchmarks=(),
+        items=(),
+        unsampled=(Unsampled("2026-10", "A03", 4_000.0, 0.1),),  # no completes: the county row leaves it out
         fieldwork=fieldwork,
         next_release=None,
         contact=None,

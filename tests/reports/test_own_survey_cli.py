@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -271,3 +272,56 @@ def test_the_analysts_export_has_the_design_labels_and_declared_missing_values(u
     assert police[["code", "value_label", "missing"]].values.tolist() == [
         ["1", "满意", ""], ["2", "不满意", ""], ["8", "说不清", "yes"], ["9", "拒答", "yes"]]
     assert book.set_index("variable").loc["design_weight", "label"] == "设计权数（N_h/n_h）"
+
+
+def test_the_bulletin_names_the_township_without_interviews_and_prints_times_in_the_centres_zone(
+        url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HW03 has population but no interview: the county figures are marked † and HW03 is named with its
+    share of the adults, in the bulletin (zh and en) and in `minyi analyze`. With the centre in New York
+    the footer's time is New York time, named; the calling hours stay in the survey's own zone, named."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    import pdfplumber
+
+    monkeypatch.setenv("MINYI_CENTRE_TIMEZONE", "America/New_York")
+    assert create("HW-2026-11", period="2026-11").exit_code == 0
+    frame = pd.read_csv(EXAMPLES / "frame.csv", dtype=str)
+    without_hw03 = tmp_path / "frame.csv"
+    frame.loc[frame["township"] != "HW03"].to_csv(without_hw03, index=False)
+    assert run("sample", "import", str(without_hw03), "--survey", "HW-2026-11").exit_code == 0
+    interview_everyone(url)
+    population = pd.read_csv(EXAMPLES / "population.csv")
+    totals = population.loc[population["margin"] == "total"].set_index("township")["N"]
+    share = totals["HW03"] / totals.sum()
+    texts = {}
+    for lang in ("zh", "en"):
+        pdf = tmp_path / f"bulletin-{lang}.pdf"
+        reported = run("report", "--survey", "HW-2026-11", "--lang", lang, "--out", str(pdf))
+        assert reported.exit_code == 0, reported.output
+        with pdfplumber.open(pdf) as doc:
+            texts[lang] = "\n".join(page.extract_text() or "" for page in doc.pages)
+    zh, en = texts["zh"], texts["en"].replace("\n", " ")
+    assert f"东山街道（占全县成年常住人口 {100 * share:.1f}%）" in zh.replace("\n", "")
+    assert f"Dongshan ({100 * share:.1f}% of the county's adults)" in en
+    assert "全县估计不含没有受访者的乡镇：东山街道" in zh.replace("\n", "")  # under the headline table, and
+    assert zh.replace("\n", "").count("全县估计不含没有受访者的乡镇") == 2  # in the methods box
+    assert "†" not in zh  # 20 interviews: no county figure is published, so none is marked
+    stamp = re.search(r"Data snapshot (\d{4}-\d\d-\d\d \d\d:\d\d) America/New_York, UTC−[45] ", en)
+    assert stamp, "the footer's time is in the centre's zone, named"
+    printed = datetime.strptime(stamp[1], "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo("America/New_York"))
+    assert abs(datetime.now(ZoneInfo("America/New_York")) - printed) < timedelta(minutes=10)
+    assert "Calling hours (Beijing time):" in en  # the survey's own zone, as configured
+    assert "常住人口" in zh and "不使用户籍人口" in zh.replace("\n", "")  # the weighting targets' source
+    assert "18:30–21:00 Monday to Friday; 09:00–21:00 on Saturdays and Sundays" in en
+
+    data = tmp_path / "hw.csv"
+    assert run("export", "--survey", "HW-2026-11", "--out", str(data)).exit_code == 0
+    analysed = run("analyze", str(data), "--population", str(EXAMPLES / "population.csv"),
+                   "--spec", str(EXAMPLES / "indices.yaml"), "--csv", str(tmp_path / "estimates.csv"))
+    assert analysed.exit_code == 0, analysed.output
+    assert f"leaves out 1 township with no respondents: HW03 ({100 * share:.1f}% of the population)" \
+        in " ".join(analysed.output.split())
+    county = next(r for r in csv.DictReader((tmp_path / "estimates.csv").open(encoding="utf-8"))
+                  if r["stratum"] == "ALL")
+    assert county["left_out"] == "HW03" and float(county["population_covered"]) == pytest.approx(1 - share)

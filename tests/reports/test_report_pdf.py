@@ -64,18 +64,18 @@ def test_township_table_withholds_flags_and_reranks(sample: BulletinData, sample
         name = sample.township_name(row.code, "zh")
         line = next(line for line in sample_zh.lines() if f" {name} " in line and line.startswith("—"))
         n = row.estimate.n if row.estimate else 0
-        assert line == f"— — — {name} — — — {n}"
+        assert line == f"— {name} — — {n} — — — —"
         assert (
             f"不参加排名：{'、'.join(sample.township_name(r.code, 'zh') for r in withheld)}" in sample_zh.text
         )
     for row in flagged:
         name = sample.township_name(row.code, "zh")
-        line = next(line for line in sample_zh.lines() if re.match(rf"\d+ \d+–\d+ \S+ {name} ", line))
+        line = next(line for line in sample_zh.lines() if re.match(rf"\d+ \(\d+–\d+\) {name} ", line))
         assert "※" in line
     ranked = [
         int(line.split()[0])
         for line in sample_zh.lines()
-        if re.match(r"\d+ \d+–\d+ (高于|无显著|低于)", line)
+        if re.match(r"\d+ \(\d+–\d+\) ", line)
     ]
     published = len(rows) - len(withheld)
     assert sorted(ranked) == sorted(list(range(1, published + 1)) * len(sample.indices))
@@ -119,7 +119,8 @@ def test_methods_box(sample: BulletinData, sample_zh: Rendered) -> None:
     d = sample.fieldwork.dispositions
     assert f"AAPOR RR3 {d.rr3 * 100:.1f}%（RR1 {d.rr1 * 100:.1f}%）" in text
     assert f"完成 I={d.complete:,}" in text and f"不合格 NE={d.not_eligible:,}" in text
-    assert "2026年10月8日至2026年10月28日，每日 09:00–12:00、18:30–21:00 拨打" in text
+    assert ("2026年10月8日至2026年10月28日（北京时间）。拨打时间（北京时间）：周一至周五 18:30–21:00；"
+            "周六、周日 09:00–12:00、14:00–21:00；周五 18:30–21:30；节假日 1 天不拨打。") in text
     assert "请问在目前的社会治安环境下，您感觉安全吗？" in text
     assert "Holm" in text and "局限性" in text
     assert "未加权样本量 n<30 或有效样本量<30 的估计不发布" in text
@@ -143,7 +144,7 @@ def test_footer_numbers_every_page(sample_zh: Rendered) -> None:
     total = len(sample_zh.pages)
     for number, page in enumerate(sample_zh.pages, start=1):
         assert f"第 {number} 页 / 共 {total} 页" in page
-        assert "数据快照 2026-11-03 18:00 · Minyi 0.1.0" in page
+        assert "数据快照 2026-11-03 18:00 北京时间 · Minyi 0.1.0" in page
 
 
 def test_fonts_are_embedded_truetype_subsets(sample_zh: Rendered, sample_en: Rendered) -> None:
@@ -181,9 +182,9 @@ def test_tiny_county_edge_cases(tiny: BulletinData, tiny_zh: Rendered) -> None:
     assert "本期无群众反映问题记录。" in text
     assert "各乡镇政法机关执法满意度" not in text  # one index only
     assert line_starting(tiny_zh, "公众安全感（%）").endswith("— — 1.20 160")  # no previous, no year-ago figure
-    assert line_starting(tiny_zh, "— — — 丙镇") == "— — — 丙镇 — — — 0"  # no completes at all
-    assert re.search(r"1 1–2 — 甲镇 92\.3% ", text)
-    assert re.search(r"2 1–2 — 乙乡 81\.2%※ ", text)
+    assert line_starting(tiny_zh, "— 丙镇") == "— 丙镇 — — 0 — — — —"  # no completes at all
+    assert re.search(r"1 \(1–2\) 甲镇 92\.3% .* — — — —", text)  # no test against the county, no change
+    assert re.search(r"2 \(1–2\) 乙乡 81\.2%※ ", text)
     assert "较上期" not in text.split("一、主要指数")[0]
 
 
@@ -205,7 +206,7 @@ def test_an_issue_is_rendered_in_each_of_its_languages(tiny: BulletinData, tmp_p
 def test_the_rank_note_makes_no_claim_about_overlapping_intervals(sample_zh: Rendered, sample_en: Rendered) -> None:
     zh, en = sample_zh.text.replace("\n", ""), sample_en.text.replace("\n", " ")
     assert "区间重叠的乡镇之间差异不显著" not in zh and "ranges overlap are not distinguishable" not in en
-    assert "“无显著差异”只表示未能显示出差异" in zh and "logit" in zh and "Holm" in zh
+    assert "“未显示出差异”只表示检验未能显示出差异" in zh and "logit" in zh and "Holm" in zh
     assert "Not shown to differ" in en
 
 
