@@ -26,11 +26,13 @@ from survey.models import (
     Interview,
     Recording,
     Survey,
+    User,
 )
-from survey.vocabulary import CaseStatus, Role
+from survey.vocabulary import Role
 from web.access import roles, user
-from web.context import ctx, db
+from web.context import centre_zone, ctx, db
 from web.i18n import language, refusal
+from web.labels import terms
 from web.listing import Filters, paginate, townships
 from web.operations.answers import AnswerEditError, edit_answer
 from web.operations.cases import CaseChangeError, set_final_disposition
@@ -38,7 +40,7 @@ from web.operations.transcripts import audio_path
 from web.queries.questionnaires import questionnaire_of
 from web.queries.script import answer_lines
 from web.scope import fetch, scope
-from web.templating import DISPLAY_TZ
+from web.templating import local_time
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -80,7 +82,7 @@ def index() -> str:
         query = query.where(Case.status == found.status)
     return render_template("cases/index.html", surveys=surveys, survey_id=survey_id, page=paginate(session, query),
                            found=found, townships=townships(session, within, survey_id),
-                           statuses=[(s.value, s.value) for s in CaseStatus])
+                           statuses=list(terms("case").items()))
 
 
 @bp.route("/<int:case_id>")
@@ -97,6 +99,7 @@ def detail(case_id: int) -> str:
         ((AuditLog.entity == "case") & (AuditLog.entity_id == str(case.id)))
         | ((AuditLog.entity == "interview") & AuditLog.entity_id.in_([str(i) for i in ids])))
         .order_by(AuditLog.id.desc()).limit(50)).all()
+    names = {u.id: u.display_name or u.username for u in session.scalars(select(User))}
     return render_template(
         "cases/detail.html", case=case, survey=survey, interviews=interviews,
         answers={i.id: answer_lines(i, q, lang) for i in interviews},
@@ -108,7 +111,8 @@ def detail(case_id: int) -> str:
                               .order_by(FollowUpTask.id)).all(),
         concerns=session.scalars(select(Concern).where(Concern.case_id == case.id)).all(), categories=CATEGORIES,
         history=history, answer_form=AnswerForm(), disposition_form=DispositionForm(code=case.final_disposition),
-        callback_form=CallbackForm(), dispositions=aapor.DISPOSITIONS)
+        callback_form=CallbackForm(), dispositions=aapor.DISPOSITIONS, names=names,
+        workers={f"staff:{user_id}": name for user_id, name in names.items()})
 
 
 @bp.route("/<int:case_id>/answer", methods=["POST"])
@@ -155,9 +159,9 @@ def callback(case_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400)
     try:
-        booked = set_callback(db(), case, from_local(form.when.data, DISPLAY_TZ), user().row,
+        booked = set_callback(db(), case, from_local(form.when.data, centre_zone()), user().row,
                               now=ctx().clock.now())
-        flash(_("Callback booked for %(when)s.", when=booked.strftime("%Y-%m-%d %H:%M UTC")), "info")
+        flash(_("Callback booked for %(when)s (%(zone)s).", when=local_time(booked), zone=centre_zone()), "info")
     except ScheduleError as exc:
         db().rollback()
         flash(refusal(exc), "error")

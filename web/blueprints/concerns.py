@@ -18,15 +18,15 @@ from wtforms.validators import DataRequired, Length
 from office import concerns as workflow
 from survey.clock import from_local
 from survey.models import Concern, Unit, User
-from survey.vocabulary import CONCERN_ORDER, CONCERN_ZH, Role
+from survey.vocabulary import CONCERN_ORDER, Role
 from web.access import roles, user
-from web.context import ctx, db
+from web.context import centre_zone, ctx, db
 from web.forms import ActionForm
-from web.i18n import language, refusal
+from web.i18n import refusal
+from web.labels import concern_status
 from web.listing import Filters, paginate, townships
 from web.queries.concerns import listing
 from web.scope import fetch, scope
-from web.templating import DISPLAY_TZ
 
 bp = Blueprint("concerns", __name__, url_prefix="/concerns")
 READERS = (Role.SUPERVISOR, Role.UNIT)
@@ -79,16 +79,12 @@ def _done(concern: Concern, message: str) -> Response:
 def _refused(concern: Concern, exc: workflow.ConcernError) -> Response:
     db().rollback()
     if isinstance(exc, workflow.IllegalTransition):
-        allowed = "、".join(CONCERN_ZH[s] if _zh() else s for s in exc.allowed)
+        allowed = "、".join(concern_status(s) for s in exc.allowed)
         flash(_("Not possible: this concern is %(status)s; that step can only be taken from %(allowed)s.",
-                status=CONCERN_ZH[exc.status] if _zh() else exc.status, allowed=allowed), "error")
+                status=concern_status(exc.status), allowed=allowed), "error")
     else:
         flash(refusal(exc), "error")
     return redirect(url_for("concerns.detail", concern_id=concern.id))
-
-
-def _zh() -> bool:
-    return language() == "zh"
 
 
 @bp.route("/<int:concern_id>/assign", methods=["POST"])
@@ -98,7 +94,7 @@ def assign(concern_id: int) -> Response:
     form.unit_id.choices = [str(i) for i in db().scalars(select(Unit.id))]
     if not form.validate_on_submit() or form.deadline.data is None:
         abort(400)
-    deadline = from_local(datetime.combine(form.deadline.data, END_OF_DAY), DISPLAY_TZ)
+    deadline = from_local(datetime.combine(form.deadline.data, END_OF_DAY), centre_zone())
     try:
         workflow.assign(db(), concern, ctx().clock, unit_id=form.unit_id.data or 0, deadline=deadline,
                         user_id=user().id, note=form.note.data or "")

@@ -34,16 +34,17 @@ from survey.models import CallAttempt, Concern, FollowUpTask, Interview, Survey
 from survey.questionnaire import Questionnaire
 from survey.vocabulary import InterviewMode, Role, TaskKind
 from web.access import roles, user
-from web.context import ctx, db
+from web.context import centre_zone, ctx, db
 from web.forms import ActionForm
 from web.i18n import language, refusal
+from web.labels import terms
+from web.listing import Filters, townships
 from web.operations.answers import AnswerEditError, edit_answer
 from web.operations.concern_intake import concern_from_case
 from web.queries.questionnaires import questionnaire_of
-from web.queries.queue import my_open_tasks, queue
+from web.queries.queue import is_due, my_open_tasks, queue
 from web.queries.script import answer_lines, current_screen
 from web.scope import scope
-from web.templating import DISPLAY_TZ
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -134,8 +135,10 @@ def _refused(exc: Exception) -> None:
 @bp.route("/", endpoint="queue")
 @roles(Role.INTERVIEWER)
 def queue_page() -> str:
-    staff = _staff()
-    return render_template("console/queue.html", rows=queue(db(), staff.id, ctx().clock.now(), scope()),
+    staff, now, within, found = _staff(), ctx().clock.now(), scope(), Filters.from_request()
+    page, due = queue(db(), staff.id, now, within, found)
+    return render_template("console/queue.html", page=page, due=due, now=now, is_due=is_due, found=found,
+                           townships=townships(db(), within), kinds=list(terms("task").items()),
                            mine=my_open_tasks(db(), staff.id), form=ActionForm())
 
 
@@ -260,7 +263,7 @@ def disposition(task_id: int) -> Response:
     task, form = _held(task_id), DispositionForm()
     if not form.validate_on_submit():
         abort(400)
-    when: datetime | None = from_local(form.callback_at.data, DISPLAY_TZ) if form.callback_at.data else None
+    when: datetime | None = from_local(form.callback_at.data, centre_zone()) if form.callback_at.data else None
     try:
         ops.record_disposition(db(), task, _staff(), _questionnaire(task), ctx().clock, form.outcome.data or "",
                                callback_at=when, staff_callback=bool(form.staff_callback.data),
