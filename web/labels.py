@@ -61,6 +61,11 @@ CALL_OUTCOMES: dict[str, Any] = {
     CallStatus.CANCELED: _l("Cancelled"), CallStatus.UNKNOWN: _l("Lost track of the call"),
     "hangup": _l("Hung up before the questions"), "machine_household": _l("Answering machine (household)"),
     "revisit": _l("Revisit (回访)")}
+CONSOLE_OUTCOMES: dict[str, Any] = {  # what an interviewer records at the end of a call (calls.staff)
+    "complete": _l("Complete"), "partial": _l("Stopped part-way (resume later)"),
+    "callback": _l("Call back later"), "refusal": _l("Refusal"), "screened_out": _l("Not eligible"),
+    "opt_out": _l("Never call again"), "no_answer": _l("No answer / nobody home"), "busy": _l("Busy"),
+    "machine": _l("Answering machine"), "non_working": _l("Number not in service")}
 TASK_KINDS: dict[str, Any] = {
     TaskKind.OPERATOR: _l("Asked for a person"), TaskKind.PARTIAL: _l("Partial interview"),
     TaskKind.CALLBACK: _l("Callback due"), TaskKind.REFUSAL_CONVERSION: _l("Refusal conversion"),

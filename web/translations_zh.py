@@ -491,4 +491,12 @@ ZH: dict[str, str] = {
     'any action': '任何操作',
     'anyone': '任何人',
     'everything': '全部',
+    'Account': '账号',
+    'Asked for a person at question %(question)s.': '在第 %(question)s 题要求转人工。',
+    'Asked for a person before the first question.': '答题前要求转人工。',
+    'Callback agreed with %(name)s.': '已与 %(name)s 约定回拨。',
+    'Revisit (回访) of concern #%(id)s.': '诉求 #%(id)s 的回访。',
+    "The interview stopped part-way and the dialer's attempts are used up: finish it by telephone.": '访问中途中断，自动拨号次数已用完：请电话完成访问。',
+    'The resident asked for a person during the automated interview.': '居民在自动语音访问中要求转人工。',
+    'The resident hung up in the introduction until the attempts ran out: one conversion call.': '居民多次在开场白时挂断，拨打次数已用完：进行一次拒访转化电话。',
 }

@@ -10,7 +10,6 @@ from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -37,7 +36,7 @@ from web.access import roles, user
 from web.context import centre_zone, ctx, db
 from web.forms import ActionForm
 from web.i18n import language, refusal
-from web.labels import terms
+from web.labels import CONSOLE_OUTCOMES, terms
 from web.listing import Filters, townships
 from web.operations.answers import AnswerEditError, edit_answer
 from web.operations.concern_intake import concern_from_case
@@ -48,12 +47,6 @@ from web.scope import scope
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
-OUTCOME_LABELS = {
-    "complete": _l("Complete"), "partial": _l("Stopped part-way (resume later)"),
-    "callback": _l("Call back later"), "refusal": _l("Refusal"), "screened_out": _l("Not eligible"),
-    "opt_out": _l("Never call again"), "no_answer": _l("No answer / nobody home"), "busy": _l("Busy"),
-    "machine": _l("Answering machine"), "non_working": _l("Number not in service"),
-}
 
 
 class StartForm(FlaskForm):
@@ -69,7 +62,7 @@ class OpenAnswerForm(FlaskForm):
 
 
 class DispositionForm(FlaskForm):
-    outcome = SelectField(choices=list(OUTCOME_LABELS))
+    outcome = SelectField(choices=list(CONSOLE_OUTCOMES))
     callback_at = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[Optional()])
     staff_callback = BooleanField(default=True)
     note = StringField(validators=[Length(max=500)])
@@ -181,7 +174,7 @@ def task(task_id: int) -> str:
                                                        Concern.created_at >= (since or datetime.min))
                                  .order_by(Concern.id)).all(),
         awaiting=awaiting_revisit(session, case.id) if task.kind == TaskKind.REVISIT else [],
-        categories=CATEGORIES, revisit_results=REVISIT_RESULTS, outcomes=OUTCOME_LABELS,
+        categories=CATEGORIES, revisit_results=REVISIT_RESULTS, outcomes=CONSOLE_OUTCOMES,
         start_form=StartForm(mode=InterviewMode.F2F if task.kind == TaskKind.F2F_VISIT else InterviewMode.CATI),
         keys_form=KeysForm(), open_form=OpenAnswerForm(), disposition_form=form_outcome, note_form=NoteForm(),
         concern_form=ConcernForm(), revisit_form=RevisitForm(), edit_form=AnswerEditForm(), form=ActionForm())
@@ -271,7 +264,7 @@ def disposition(task_id: int) -> Response:
     except ops.ConsoleError as exc:
         _refused(exc)
         return _back(task)
-    flash(_("Recorded: %(outcome)s.", outcome=OUTCOME_LABELS[form.outcome.data or ""]), "info")
+    flash(_("Recorded: %(outcome)s.", outcome=CONSOLE_OUTCOMES[form.outcome.data or ""]), "info")
     return redirect(url_for("console.queue"))
 
 
