@@ -499,4 +499,14 @@ ZH: dict[str, str] = {
     "The interview stopped part-way and the dialer's attempts are used up: finish it by telephone.": '访问中途中断，自动拨号次数已用完：请电话完成访问。',
     'The resident asked for a person during the automated interview.': '居民在自动语音访问中要求转人工。',
     'The resident hung up in the introduction until the attempts ran out: one conversion call.': '居民多次在开场白时挂断，拨打次数已用完：进行一次拒访转化电话。',
+    # form errors (web/forms.py)
+    'Field cannot be longer than %(max)d character.': '不能超过 %(max)d 个字符。',
+    'Field cannot be longer than %(max)d characters.': '不能超过 %(max)d 个字符。',
+    'Invalid Choice: could not coerce.': '选项无效。',
+    'Not a valid choice.': '选项无效，请从列表中选择。',
+    'Not a valid date value.': '日期无效，请按“年-月-日”填写。',
+    'Not a valid datetime value.': '日期时间无效，请填写日期和时刻。',
+    'Not a valid integer value.': '请填写整数。',
+    'Not saved: correct the marked field.': '未保存：请更正标出的项目。',
+    'This field is required.': '此项必填。',
 }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, SelectField, StringField
@@ -17,6 +16,7 @@ from survey.models import AuditLog, Unit, User
 from survey.vocabulary import ROLES, Role
 from web.access import roles, user
 from web.context import ctx, db
+from web.forms import Form
 from web.i18n import refusal
 from web.labels import terms
 from web.listing import Filters, paginate
@@ -29,7 +29,7 @@ def _units() -> list[Unit]:
     return list(db().scalars(select(Unit).order_by(Unit.code)))
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     username = StringField(validators=[DataRequired(), Length(max=80)])
     display_name = StringField(validators=[Length(max=120)])
     role = SelectField(choices=list(ROLES))
@@ -39,7 +39,7 @@ class UserForm(FlaskForm):
     active = BooleanField(default=True)
 
 
-class UnitForm(FlaskForm):
+class UnitForm(Form):
     code = StringField(validators=[DataRequired(), Length(max=40)])
     name_zh = StringField(validators=[DataRequired(), Length(max=120)])
     name_en = StringField(validators=[Length(max=120)])

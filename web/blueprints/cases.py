@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
@@ -31,6 +30,7 @@ from survey.models import (
 from survey.vocabulary import Role
 from web.access import roles, user
 from web.context import centre_zone, ctx, db
+from web.forms import Form, refused
 from web.i18n import language, refusal
 from web.labels import terms
 from web.listing import Filters, paginate, townships
@@ -45,19 +45,19 @@ from web.templating import local_time
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     interview_id = HiddenField(validators=[DataRequired()])
     question_id = SelectField(validate_choice=False)
     keys = StringField(validators=[DataRequired(), Length(max=20)])
     reason = StringField(validators=[DataRequired(), Length(max=200)])
 
 
-class DispositionForm(FlaskForm):
+class DispositionForm(Form):
     code = SelectField(choices=list(aapor.DISPOSITIONS))
     reason = StringField(validators=[DataRequired(), Length(max=200)])
 
 
-class CallbackForm(FlaskForm):
+class CallbackForm(Form):
     when = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
 
 
@@ -119,7 +119,9 @@ def detail(case_id: int) -> str:
 @roles(Role.SUPERVISOR)
 def answer(case_id: int) -> Response:
     case, form = fetch(Case, case_id), AnswerForm()
-    if not form.validate_on_submit() or not (form.interview_id.data or "").isdigit():
+    if not form.validate_on_submit():
+        return refused(form, _back(case))
+    if not (form.interview_id.data or "").isdigit():
         abort(400)
     interview = db().get(Interview, int(form.interview_id.data or 0))
     if interview is None or interview.case_id != case.id:
@@ -141,7 +143,7 @@ def answer(case_id: int) -> Response:
 def disposition(case_id: int) -> Response:
     case, form = fetch(Case, case_id), DispositionForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(case))
     try:
         set_final_disposition(db(), case, form.code.data or "", ctx().clock, user_id=user().id,
                               reason=form.reason.data or "")
@@ -157,7 +159,7 @@ def disposition(case_id: int) -> Response:
 def callback(case_id: int) -> Response:
     case, form = fetch(Case, case_id), CallbackForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(case))
     try:
         booked = set_callback(db(), case, from_local(form.when.data, centre_zone()), user().row,
                               now=ctx().clock.now())

@@ -10,7 +10,6 @@ from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import (
@@ -34,7 +33,7 @@ from survey.questionnaire import Questionnaire
 from survey.vocabulary import InterviewMode, Role, TaskKind
 from web.access import roles, user
 from web.context import centre_zone, ctx, db
-from web.forms import ActionForm
+from web.forms import ActionForm, Form, refused
 from web.i18n import language, refusal
 from web.labels import CONSOLE_OUTCOMES, terms
 from web.listing import Filters, townships
@@ -49,47 +48,47 @@ bp = Blueprint("console", __name__, url_prefix="/console")
 
 
 
-class StartForm(FlaskForm):
+class StartForm(Form):
     mode = RadioField(choices=[InterviewMode.CATI, InterviewMode.F2F], default=InterviewMode.CATI)
 
 
-class KeysForm(FlaskForm):
+class KeysForm(Form):
     keys = StringField(validators=[DataRequired(), Length(max=20)])
 
 
-class OpenAnswerForm(FlaskForm):
+class OpenAnswerForm(Form):
     text = TextAreaField(validators=[Length(max=2000)])
 
 
-class DispositionForm(FlaskForm):
+class DispositionForm(Form):
     outcome = SelectField(choices=list(CONSOLE_OUTCOMES))
     callback_at = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[Optional()])
     staff_callback = BooleanField(default=True)
     note = StringField(validators=[Length(max=500)])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     text = TextAreaField(validators=[DataRequired(), Length(max=2000)])
 
 
-class ConcernForm(FlaskForm):
+class ConcernForm(Form):
     category = SelectField(choices=list(CATEGORIES))
     summary = TextAreaField(validators=[DataRequired(), Length(max=4000)])
 
 
-class RevisitForm(FlaskForm):
+class RevisitForm(Form):
     concern_id = HiddenField(validators=[DataRequired()])
     result = SelectField(choices=list(REVISIT_RESULTS))
     note = StringField(validators=[Length(max=500)])
 
 
-class AnswerEditForm(FlaskForm):
+class AnswerEditForm(Form):
     question_id = HiddenField(validators=[DataRequired()])
     keys = StringField(validators=[DataRequired(), Length(max=20)])
     reason = StringField(validators=[Length(max=200)])
 
 
-class F2FForm(FlaskForm):
+class F2FForm(Form):
     survey_id = SelectField(coerce=int)
     township = SelectField()
     number = StringField(validators=[DataRequired(), Length(max=40)])
@@ -197,7 +196,7 @@ def _questionnaire(task: FollowUpTask) -> Questionnaire:
 def start(task_id: int) -> Response:
     task, form = _held(task_id), StartForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     try:
         _say(ops.start_interview(db(), task, _staff(), _questionnaire(task), ctx().clock, form.mode.data or ""))
     except ops.ConsoleError as exc:
@@ -210,7 +209,7 @@ def start(task_id: int) -> Response:
 def keys(task_id: int) -> Response:
     task, form = _held(task_id), KeysForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     try:
         _say(ops.enter_keys(db(), task, _staff(), _questionnaire(task), ctx().clock, form.keys.data or ""))
     except ops.ConsoleError as exc:
@@ -223,7 +222,7 @@ def keys(task_id: int) -> Response:
 def open_answer(task_id: int) -> Response:
     task, form = _held(task_id), OpenAnswerForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     try:
         _say(ops.enter_open_answer(db(), task, _staff(), _questionnaire(task), ctx().clock, form.text.data or ""))
     except ops.ConsoleError as exc:
@@ -236,7 +235,7 @@ def open_answer(task_id: int) -> Response:
 def edit(task_id: int) -> Response:
     task, form = _held(task_id), AnswerEditForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     interview = ops.live_interview(db(), task, _staff())
     if interview is None:
         flash(_("Answers can be corrected only while the interview is open."), "error")
@@ -255,7 +254,7 @@ def edit(task_id: int) -> Response:
 def disposition(task_id: int) -> Response:
     task, form = _held(task_id), DispositionForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     when: datetime | None = from_local(form.callback_at.data, centre_zone()) if form.callback_at.data else None
     try:
         ops.record_disposition(db(), task, _staff(), _questionnaire(task), ctx().clock, form.outcome.data or "",
@@ -287,7 +286,7 @@ def release(task_id: int) -> Response:
 def note(task_id: int) -> Response:
     task, form = _held(task_id), NoteForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     ops.add_note(task, _staff(), ctx().clock, form.text.data or "")
     return _back(task)
 
@@ -297,7 +296,7 @@ def note(task_id: int) -> Response:
 def concern(task_id: int) -> Response:
     task, form = _held(task_id), ConcernForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     try:
         concern_from_case(db(), task.case, ctx().clock, category=form.category.data or "",
                           summary=form.summary.data or "", user_id=_staff().id)
@@ -311,7 +310,9 @@ def concern(task_id: int) -> Response:
 @roles(Role.INTERVIEWER)
 def revisit(task_id: int) -> Response:
     task, form = _held(task_id), RevisitForm()
-    if not form.validate_on_submit() or not (form.concern_id.data or "").isdigit():
+    if not form.validate_on_submit():
+        return refused(form, _back(task))
+    if not (form.concern_id.data or "").isdigit():
         abort(400)
     concern = db().get(Concern, int(form.concern_id.data or 0))
     if concern is None:
