@@ -509,4 +509,6 @@ ZH: dict[str, str] = {
     'Not a valid integer value.': '请填写整数。',
     'Not saved: correct the marked field.': '未保存：请更正标出的项目。',
     'This field is required.': '此项必填。',
+    'every kind': '全部类型',
+    'every role': '全部角色',
 }
