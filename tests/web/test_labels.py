@@ -56,3 +56,20 @@ def test_a_task_note_in_chinese_at_the_centre_s_time(web) -> None:  # type: igno
     assert (first.at, first.text) == ("", "在第 q_safety 题要求转人工。")
     assert (second.at, second.who, second.text) == ("2026-12-06 19:30", "interviewer", "中途停止（稍后继续）: 居民说晚上再打")
     assert third.at == "2026-12-07 07:10" and third.text == "a line typed by a person"
+
+
+def test_times_follow_the_centre_s_zone(web) -> None:  # type: ignore[no-untyped-def]
+    """MINYI_CENTRE_TIMEZONE moves every time a page shows, and the page names the zone."""
+    import dataclasses
+
+    from web_support import START, Client
+
+    from web import create_app
+
+    london = dataclasses.replace(web.settings, centre_timezone="Europe/London")
+    app = create_app(london, web.sessions, web.clock, analyse=lambda session, survey: None)  # type: ignore[arg-type, return-value]
+    c = Client(app.test_client())
+    assert c.login("admin").status_code == 302
+    page = c.text("/admin/audit")
+    assert START.strftime("%Y-%m-%d %H:%M:%S") in page  # 10:30 UTC is 10:30 in London in November
+    assert "Europe/London" in page and "18:30:00" not in page
