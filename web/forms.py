@@ -52,3 +52,10 @@ def refused(form: Form, back: Response) -> Response:
             flash(str(message), "error" if hidden else f"field:{form.key}.{name}")
     flash(_("Not saved: correct the marked field."), "error")
     return back
+
+
+def refused_at(form: Form, name: str, message: str, back: Response) -> Response:
+    """A service's refusal of a valid form, shown next to the field it is about."""
+    flash(message, f"field:{form.key}.{name}")
+    flash(_("Not saved: correct the marked field."), "error")
+    return back

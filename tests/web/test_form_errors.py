@@ -76,3 +76,15 @@ def test_login_and_account_forms_mark_the_missing_fields(login, client) -> None:
 def test_the_account_form_offers_every_role(login) -> None:  # type: ignore[no-untyped-def]
     page = login("admin").text("/admin/users/new")
     assert all(f'<option value="{r}"' in page for r in ("admin", "supervisor", "interviewer", "unit"))
+
+
+def test_a_callback_in_the_past_is_refused_next_to_its_time(web, login) -> None:  # type: ignore[no-untyped-def]
+    task = web.demo.partial_task_id
+    _hold(web, task)
+    c = login("interviewer")
+    c.post(f"/console/task/{task}/disposition", {"outcome": "callback", "callback_at": "2020-01-01T19:00"})
+    page = c.text(f"/console/task/{task}")
+    assert ERROR.search(page, page.index('name="callback_at"')).group(1) == "请填写一个未来的回拨时间。"  # type: ignore[union-attr]
+    c.post(f"/console/task/{task}/disposition", {"outcome": "complete"})
+    page = c.text(f"/console/task/{task}")
+    assert ERROR.search(page, page.index('name="outcome"')) is not None

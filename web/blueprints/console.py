@@ -33,7 +33,7 @@ from survey.questionnaire import Questionnaire
 from survey.vocabulary import InterviewMode, Role, TaskKind
 from web.access import roles, user
 from web.context import centre_zone, ctx, db
-from web.forms import ActionForm, Form, refused
+from web.forms import ActionForm, Form, refused, refused_at
 from web.i18n import language, refusal
 from web.labels import CONSOLE_OUTCOMES, terms
 from web.listing import Filters, townships
@@ -260,9 +260,10 @@ def disposition(task_id: int) -> Response:
         ops.record_disposition(db(), task, _staff(), _questionnaire(task), ctx().clock, form.outcome.data or "",
                                callback_at=when, staff_callback=bool(form.staff_callback.data),
                                note=form.note.data or "")
-    except ops.ConsoleError as exc:
-        _refused(exc)
-        return _back(task)
+    except ops.ConsoleError as exc:  # about the outcome chosen: a callback's time, or an interview's state
+        db().rollback()
+        field = "callback_at" if form.outcome.data == "callback" else "outcome"
+        return refused_at(form, field, refusal(exc), _back(task))
     flash(_("Recorded: %(outcome)s.", outcome=CONSOLE_OUTCOMES[form.outcome.data or ""]), "info")
     return redirect(url_for("console.queue"))
 
