@@ -49,15 +49,19 @@ KIND_URGENCY = {TaskKind.CALLBACK: 0, TaskKind.OPERATOR: 1, TaskKind.PARTIAL: 2,
                 TaskKind.F2F_VISIT: 4, TaskKind.REFUSAL_CONVERSION: 5}
 
 
-def _ordered(query: Select[FollowUpTask]) -> Select[FollowUpTask]:
+def _ordered(query: Select[FollowUpTask], due_first_at: datetime | None) -> Select[FollowUpTask]:
     urgency = case(KIND_URGENCY, value=FollowUpTask.kind, else_=9)
+    if due_first_at is not None:
+        query = query.order_by(case((or_(FollowUpTask.due_at.is_(None), FollowUpTask.due_at <= due_first_at), 0),
+                                    else_=1))
     return query.order_by(urgency, FollowUpTask.priority.desc(), FollowUpTask.due_at, FollowUpTask.id)
 
 
-def open_tasks(user_id: int) -> Select[FollowUpTask]:
+def open_tasks(user_id: int, due_first_at: datetime | None = None) -> Select[FollowUpTask]:
     """Open tasks that ``user_id`` may take, most urgent first: those of active surveys, and
-    revisits and staff callbacks whatever their survey's status."""
+    revisits and staff callbacks whatever their survey's status. With ``due_first_at``, the tasks
+    due at that time come before the later ones (the queue a person reads)."""
     return _ordered(select(FollowUpTask).join(Survey, Survey.id == FollowUpTask.survey_id).where(
         FollowUpTask.status == TaskStatus.OPEN,
         or_(Survey.status == SurveyStatus.ACTIVE, FollowUpTask.kind.in_(OUTLIVE_ROUND)),
-        or_(FollowUpTask.assigned_to.is_(None), FollowUpTask.assigned_to == user_id)))
+        or_(FollowUpTask.assigned_to.is_(None), FollowUpTask.assigned_to == user_id)), due_first_at)

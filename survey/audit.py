@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from survey.clock import Clock
@@ -44,7 +44,16 @@ def entries(session: Session, *, entity: str | None = None, entity_id: str | Non
             user_id: int | None = None, action: str | None = None, limit: int = 100,
             older_than: int | None = None) -> list[AuditLog]:
     """The newest rows matching the filters; page back with ``older_than`` (an id)."""
-    query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+    query = matching(entity=entity, entity_id=entity_id, user_id=user_id, action=action).limit(limit)
+    if older_than is not None:
+        query = query.where(AuditLog.id < older_than)
+    return list(session.scalars(query))
+
+
+def matching(*, entity: str | None = None, entity_id: str | None = None, user_id: int | None = None,
+             action: str | None = None) -> Select[AuditLog]:
+    """The rows matching the filters, newest first."""
+    query = select(AuditLog).order_by(AuditLog.id.desc())
     if entity:
         query = query.where(AuditLog.entity == entity)
     if entity_id:
@@ -53,9 +62,7 @@ def entries(session: Session, *, entity: str | None = None, entity_id: str | Non
         query = query.where(AuditLog.user_id == user_id)
     if action:
         query = query.where(AuditLog.action == action)
-    if older_than is not None:
-        query = query.where(AuditLog.id < older_than)
-    return list(session.scalars(query))
+    return query
 
 
 def _refuse_rewrites(session: Session, _context: object, _instances: object) -> None:

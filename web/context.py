@@ -36,6 +36,11 @@ def ctx() -> WebContext:
     return context
 
 
+def centre_zone() -> str:
+    """The centre's time zone (``Settings.centre_timezone``): every time a person reads or types."""
+    return ctx().settings.centre_timezone
+
+
 def db() -> Session:
     """The request's session, opened on first use."""
     if "db" not in g:

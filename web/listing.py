@@ -14,8 +14,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from survey.clock import from_local
 from survey.models import Stratum
+from web.context import centre_zone
 from web.scope import Scope
-from web.templating import DISPLAY_TZ
 
 T = TypeVar("T")
 PAGE_SIZE = 50
@@ -80,13 +80,14 @@ class Filters:
             return true()
         return stratum_id.in_(select(Stratum.id).where(Stratum.code == self.township))
 
-    def between(self, column: InstrumentedAttribute[datetime]) -> ColumnElement[bool]:
+    def between(self, column: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None],
+                ) -> ColumnElement[bool]:
         clause: ColumnElement[bool] = true()
         if self.since:
-            clause = clause & (column >= from_local(datetime.combine(self.since, time()), DISPLAY_TZ))
+            clause = clause & (column >= from_local(datetime.combine(self.since, time()), centre_zone()))
         if self.until:
             end = datetime.combine(self.until + timedelta(days=1), time())
-            clause = clause & (column < from_local(end, DISPLAY_TZ))
+            clause = clause & (column < from_local(end, centre_zone()))
         return clause
 
 

@@ -49,7 +49,6 @@ from survey.questionnaire import Questionnaire, load_bundled
 from survey.transactions import RetryPolicy
 from survey.vocabulary import CallStatus, InterviewStatus, TaskKind
 from web.blueprints.twilio import EXTENSION, bp, build_webhooks
-from web.templating import DISPLAY_TZ
 
 Q = load_bundled()
 MENU_KEYS = {"msg/language_menu": "1", "msg/resume_menu": "1"}  # 普通话; continue where I stopped
@@ -320,7 +319,7 @@ class ConsoleDriver:
             if status != InterviewStatus.CALLBACK:
                 return DISPOSITION[status], None
             assert case.callback_at is not None, "the resident's choice was not booked"
-            return "callback", to_local(case.callback_at, DISPLAY_TZ).strftime("%Y-%m-%dT%H:%M")
+            return "callback", to_local(case.callback_at, Settings().centre_timezone).strftime("%Y-%m-%dT%H:%M")
 
     def fault_at(self, scenario: Scenario) -> int:
         return answers_before_last_call(scenario) + 3  # one request per entry: the third answer

@@ -145,16 +145,16 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
         probe("GET", f"/cases/{c2}", 200, *SUPS),
         Route("GET", "/cases/99999", only(404, *SUPS)),
         *(r for action in ("answer", "disposition", "callback") for r in (
-            Route("POST", f"/cases/{c}/{action}", only(400, *SUPS)),
-            probe("POST", f"/cases/{c2}/{action}", 400, *SUPS))),
+            Route("POST", f"/cases/{c}/{action}", only(302, *SUPS)),  # an empty form: back, saying what is wrong
+            probe("POST", f"/cases/{c2}/{action}", 302, *SUPS))),
         # concerns: supervisors see their townships', a unit only its own (others are 404: not even
         # their existence); own and other are of T01 and T02, own_t02 is the unit's, of T02
         Route("GET", "/concerns/", only(200, *SUPS, UNIT)),
         Route("GET", f"/concerns/{own}", only(200, *SUPS, UNIT)),
         Route("GET", f"/concerns/{other}", outside(200, *SUPS) | {UNIT: 404}, probe=True),
         probe("GET", f"/concerns/{own_t02}", 200, *SUPS, UNIT),
-        Route("POST", f"/concerns/{own}/assign", only(400, *SUPS)),
-        probe("POST", f"/concerns/{other}/assign", 400, *SUPS),
+        Route("POST", f"/concerns/{own}/assign", only(302, *SUPS)),
+        probe("POST", f"/concerns/{other}/assign", 302, *SUPS),
         Route("POST", f"/concerns/{own}/start", only(302, UNIT)),
         Route("POST", f"/concerns/{other}/start", only(404, UNIT), probe=True),
         Route("POST", f"/concerns/{own}/note", only(302, UNIT), data={"note": "已联系"}),

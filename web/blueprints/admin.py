@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, SelectField, StringField
@@ -13,11 +12,14 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from office.users import UserError, create_user, set_password, update_user
 from survey import audit
-from survey.models import Unit, User
+from survey.models import AuditLog, Unit, User
 from survey.vocabulary import ROLES, Role
 from web.access import roles, user
 from web.context import ctx, db
+from web.forms import Form
 from web.i18n import refusal
+from web.labels import terms
+from web.listing import Filters, paginate
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE = 100
@@ -27,7 +29,7 @@ def _units() -> list[Unit]:
     return list(db().scalars(select(Unit).order_by(Unit.code)))
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     username = StringField(validators=[DataRequired(), Length(max=80)])
     display_name = StringField(validators=[Length(max=120)])
     role = SelectField(choices=list(ROLES))
@@ -37,7 +39,7 @@ class UserForm(FlaskForm):
     active = BooleanField(default=True)
 
 
-class UnitForm(FlaskForm):
+class UnitForm(Form):
     code = StringField(validators=[DataRequired(), Length(max=40)])
     name_zh = StringField(validators=[DataRequired(), Length(max=120)])
     name_en = StringField(validators=[Length(max=120)])
@@ -51,9 +53,15 @@ def _codes(text: str) -> list[str]:
 @bp.route("/users")
 @roles(Role.ADMIN)
 def users() -> str:
-    units = {u.id: u for u in db().scalars(select(Unit))}
-    return render_template("admin/users.html", users=db().scalars(select(User).order_by(User.username)).all(),
-                           units=units)
+    """Accounts a page at a time, by role (the list's status filter) and date created."""
+    found = Filters.from_request()
+    query = select(User).where(found.between(User.created_at)).order_by(User.username)
+    if found.status:
+        query = query.where(User.role == found.status)
+    if request.args.get("active") in ("yes", "no"):
+        query = query.where(User.active.is_(request.args["active"] == "yes"))
+    return render_template("admin/users.html", page=paginate(db(), query), found=found,
+                           units={u.id: u for u in db().scalars(select(Unit))}, roles=list(terms("role").items()))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -121,15 +129,17 @@ def units() -> Response | str:
             audit.record(db(), ctx().clock, user_id=user().id, action="unit_created", entity="unit",
                          entity_id=unit.id, after={"code": unit.code, "name_zh": unit.name_zh})
             return redirect(url_for("admin.units"))
-    return render_template("admin/units.html", form=form, units=db().scalars(select(Unit).order_by(Unit.code)).all())
+    return render_template("admin/units.html", form=form, page=paginate(db(), select(Unit).order_by(Unit.code)))
 
 
 @bp.route("/audit", endpoint="audit")
 @roles(Role.ADMIN)
 def audit_log() -> str:
-    args = request.args
-    rows = audit.entries(db(), entity=args.get("entity") or None, entity_id=args.get("entity_id") or None,
-                         action=args.get("action") or None, user_id=args.get("user", type=int),
-                         older_than=args.get("older_than", type=int), limit=AUDIT_PAGE)
-    names = {u.id: u.username for u in db().scalars(select(User))}
-    return render_template("admin/audit.html", rows=rows, names=names, args=args, page=AUDIT_PAGE)
+    """The audit log a page at a time, newest first, by what, action, account and day."""
+    args, found = request.args, Filters.from_request()
+    query = audit.matching(entity=args.get("entity") or None, entity_id=args.get("entity_id") or None,
+                           action=args.get("action") or None, user_id=args.get("user", type=int))
+    page = paginate(db(), query.where(found.between(AuditLog.at)), size=AUDIT_PAGE)
+    names = {u.id: u.username for u in db().scalars(select(User).order_by(User.username))}
+    return render_template("admin/audit.html", page=page, names=names, args=args, found=found,
+                           actions=list(terms("action").items()), entities=list(terms("entity").items()))

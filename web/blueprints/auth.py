@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -17,12 +16,13 @@ from survey import audit
 from survey.vocabulary import ROLES
 from web.access import LoginUser, roles, user
 from web.context import ctx, db
+from web.forms import Form
 from web.i18n import LANGUAGES
 
 bp = Blueprint("auth", __name__)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     username = StringField(validators=[DataRequired(), Length(max=80)])
     password = PasswordField(validators=[DataRequired(), Length(max=200)])
 

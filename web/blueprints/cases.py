@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
@@ -26,11 +25,14 @@ from survey.models import (
     Interview,
     Recording,
     Survey,
+    User,
 )
-from survey.vocabulary import CaseStatus, Role
+from survey.vocabulary import Role
 from web.access import roles, user
-from web.context import ctx, db
+from web.context import centre_zone, ctx, db
+from web.forms import Form, refused
 from web.i18n import language, refusal
+from web.labels import terms
 from web.listing import Filters, paginate, townships
 from web.operations.answers import AnswerEditError, edit_answer
 from web.operations.cases import CaseChangeError, set_final_disposition
@@ -38,24 +40,24 @@ from web.operations.transcripts import audio_path
 from web.queries.questionnaires import questionnaire_of
 from web.queries.script import answer_lines
 from web.scope import fetch, scope
-from web.templating import DISPLAY_TZ
+from web.templating import local_time
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     interview_id = HiddenField(validators=[DataRequired()])
     question_id = SelectField(validate_choice=False)
     keys = StringField(validators=[DataRequired(), Length(max=20)])
     reason = StringField(validators=[DataRequired(), Length(max=200)])
 
 
-class DispositionForm(FlaskForm):
+class DispositionForm(Form):
     code = SelectField(choices=list(aapor.DISPOSITIONS))
     reason = StringField(validators=[DataRequired(), Length(max=200)])
 
 
-class CallbackForm(FlaskForm):
+class CallbackForm(Form):
     when = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
 
 
@@ -80,7 +82,7 @@ def index() -> str:
         query = query.where(Case.status == found.status)
     return render_template("cases/index.html", surveys=surveys, survey_id=survey_id, page=paginate(session, query),
                            found=found, townships=townships(session, within, survey_id),
-                           statuses=[(s.value, s.value) for s in CaseStatus])
+                           statuses=list(terms("case").items()))
 
 
 @bp.route("/<int:case_id>")
@@ -97,6 +99,7 @@ def detail(case_id: int) -> str:
         ((AuditLog.entity == "case") & (AuditLog.entity_id == str(case.id)))
         | ((AuditLog.entity == "interview") & AuditLog.entity_id.in_([str(i) for i in ids])))
         .order_by(AuditLog.id.desc()).limit(50)).all()
+    names = {u.id: u.display_name or u.username for u in session.scalars(select(User))}
     return render_template(
         "cases/detail.html", case=case, survey=survey, interviews=interviews,
         answers={i.id: answer_lines(i, q, lang) for i in interviews},
@@ -108,14 +111,17 @@ def detail(case_id: int) -> str:
                               .order_by(FollowUpTask.id)).all(),
         concerns=session.scalars(select(Concern).where(Concern.case_id == case.id)).all(), categories=CATEGORIES,
         history=history, answer_form=AnswerForm(), disposition_form=DispositionForm(code=case.final_disposition),
-        callback_form=CallbackForm(), dispositions=aapor.DISPOSITIONS)
+        callback_form=CallbackForm(), dispositions=aapor.DISPOSITIONS, names=names,
+        workers={f"staff:{user_id}": name for user_id, name in names.items()})
 
 
 @bp.route("/<int:case_id>/answer", methods=["POST"])
 @roles(Role.SUPERVISOR)
 def answer(case_id: int) -> Response:
     case, form = fetch(Case, case_id), AnswerForm()
-    if not form.validate_on_submit() or not (form.interview_id.data or "").isdigit():
+    if not form.validate_on_submit():
+        return refused(form, _back(case))
+    if not (form.interview_id.data or "").isdigit():
         abort(400)
     interview = db().get(Interview, int(form.interview_id.data or 0))
     if interview is None or interview.case_id != case.id:
@@ -137,7 +143,7 @@ def answer(case_id: int) -> Response:
 def disposition(case_id: int) -> Response:
     case, form = fetch(Case, case_id), DispositionForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(case))
     try:
         set_final_disposition(db(), case, form.code.data or "", ctx().clock, user_id=user().id,
                               reason=form.reason.data or "")
@@ -153,11 +159,11 @@ def disposition(case_id: int) -> Response:
 def callback(case_id: int) -> Response:
     case, form = fetch(Case, case_id), CallbackForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(case))
     try:
-        booked = set_callback(db(), case, from_local(form.when.data, DISPLAY_TZ), user().row,
+        booked = set_callback(db(), case, from_local(form.when.data, centre_zone()), user().row,
                               now=ctx().clock.now())
-        flash(_("Callback booked for %(when)s.", when=booked.strftime("%Y-%m-%d %H:%M UTC")), "info")
+        flash(_("Callback booked for %(when)s (%(zone)s).", when=local_time(booked), zone=centre_zone()), "info")
     except ScheduleError as exc:
         db().rollback()
         flash(refusal(exc), "error")

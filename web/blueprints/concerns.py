@@ -9,7 +9,6 @@ from datetime import datetime, time
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import DateField, SelectField, TextAreaField
@@ -18,32 +17,36 @@ from wtforms.validators import DataRequired, Length
 from office import concerns as workflow
 from survey.clock import from_local
 from survey.models import Concern, Unit, User
-from survey.vocabulary import CONCERN_ORDER, CONCERN_ZH, Role
+from survey.vocabulary import CONCERN_ORDER, Role
 from web.access import roles, user
-from web.context import ctx, db
-from web.forms import ActionForm
-from web.i18n import language, refusal
+from web.context import centre_zone, ctx, db
+from web.forms import ActionForm, Form, refused
+from web.i18n import refusal
+from web.labels import concern_status
 from web.listing import Filters, paginate, townships
 from web.queries.concerns import listing
 from web.scope import fetch, scope
-from web.templating import DISPLAY_TZ
 
 bp = Blueprint("concerns", __name__, url_prefix="/concerns")
 READERS = (Role.SUPERVISOR, Role.UNIT)
 END_OF_DAY = time(23, 59)
 
 
-class AssignForm(FlaskForm):
+class AssignForm(Form):
     unit_id = SelectField(coerce=int)
     deadline = DateField(validators=[DataRequired()])
     note = TextAreaField(validators=[Length(max=2000)])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     note = TextAreaField(validators=[Length(max=4000)])
 
 
-class RevisitForm(FlaskForm):
+class ResolveForm(NoteForm):
+    """The note of the resolution (its errors are shown by its own form, not the note form's)."""
+
+
+class RevisitForm(Form):
     result = SelectField(choices=list(workflow.REVISIT_RESULTS))
     note = TextAreaField(validators=[Length(max=2000)])
 
@@ -68,27 +71,28 @@ def detail(concern_id: int) -> str:
         "concerns/detail.html", concern=concern, users=users, actions=workflow.allowed_actions(concern),
         overdue=workflow.is_overdue(concern, ctx().clock.now()), categories=workflow.CATEGORIES,
         statuses=CONCERN_ORDER, results=workflow.REVISIT_RESULTS, assign_form=form, note_form=NoteForm(),
+        resolve_form=ResolveForm(),
         revisit_form=RevisitForm(), action=ActionForm(), units=db().scalars(select(Unit).order_by(Unit.code)).all())
+
+
+def _back(concern: Concern) -> Response:
+    return redirect(url_for("concerns.detail", concern_id=concern.id))
 
 
 def _done(concern: Concern, message: str) -> Response:
     flash(message, "info")
-    return redirect(url_for("concerns.detail", concern_id=concern.id))
+    return _back(concern)
 
 
 def _refused(concern: Concern, exc: workflow.ConcernError) -> Response:
     db().rollback()
     if isinstance(exc, workflow.IllegalTransition):
-        allowed = "、".join(CONCERN_ZH[s] if _zh() else s for s in exc.allowed)
+        allowed = "、".join(concern_status(s) for s in exc.allowed)
         flash(_("Not possible: this concern is %(status)s; that step can only be taken from %(allowed)s.",
-                status=CONCERN_ZH[exc.status] if _zh() else exc.status, allowed=allowed), "error")
+                status=concern_status(exc.status), allowed=allowed), "error")
     else:
         flash(refusal(exc), "error")
     return redirect(url_for("concerns.detail", concern_id=concern.id))
-
-
-def _zh() -> bool:
-    return language() == "zh"
 
 
 @bp.route("/<int:concern_id>/assign", methods=["POST"])
@@ -97,8 +101,8 @@ def assign(concern_id: int) -> Response:
     concern, form = fetch(Concern, concern_id), AssignForm()
     form.unit_id.choices = [str(i) for i in db().scalars(select(Unit.id))]
     if not form.validate_on_submit() or form.deadline.data is None:
-        abort(400)
-    deadline = from_local(datetime.combine(form.deadline.data, END_OF_DAY), DISPLAY_TZ)
+        return refused(form, _back(concern))
+    deadline = from_local(datetime.combine(form.deadline.data, END_OF_DAY), centre_zone())
     try:
         workflow.assign(db(), concern, ctx().clock, unit_id=form.unit_id.data or 0, deadline=deadline,
                         user_id=user().id, note=form.note.data or "")
@@ -125,7 +129,7 @@ def start(concern_id: int) -> Response:
 def note(concern_id: int) -> Response:
     concern, form = fetch(Concern, concern_id), NoteForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(concern))
     try:
         workflow.add_note(db(), concern, ctx().clock, user_id=user().id, note=form.note.data or "")
     except workflow.ConcernError as exc:
@@ -136,9 +140,9 @@ def note(concern_id: int) -> Response:
 @bp.route("/<int:concern_id>/resolve", methods=["POST"])
 @roles(Role.UNIT)
 def resolve(concern_id: int) -> Response:
-    concern, form = fetch(Concern, concern_id), NoteForm()
+    concern, form = fetch(Concern, concern_id), ResolveForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(concern))
     try:
         workflow.resolve(db(), concern, ctx().clock, user_id=user().id, note=form.note.data or "")
     except workflow.ConcernError as exc:
@@ -151,7 +155,7 @@ def resolve(concern_id: int) -> Response:
 def revisit(concern_id: int) -> Response:
     concern, form = fetch(Concern, concern_id), RevisitForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(concern))
     try:
         workflow.record_revisit(db(), concern, ctx().clock, user_id=user().id, result=form.result.data or "",
                                 note=form.note.data or "")

@@ -10,8 +10,6 @@ from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import (
@@ -34,68 +32,63 @@ from survey.models import CallAttempt, Concern, FollowUpTask, Interview, Survey
 from survey.questionnaire import Questionnaire
 from survey.vocabulary import InterviewMode, Role, TaskKind
 from web.access import roles, user
-from web.context import ctx, db
-from web.forms import ActionForm
+from web.context import centre_zone, ctx, db
+from web.forms import ActionForm, Form, refused, refused_at
 from web.i18n import language, refusal
+from web.labels import CONSOLE_OUTCOMES, terms
+from web.listing import Filters, townships
 from web.operations.answers import AnswerEditError, edit_answer
 from web.operations.concern_intake import concern_from_case
 from web.queries.questionnaires import questionnaire_of
-from web.queries.queue import my_open_tasks, queue
+from web.queries.queue import is_due, my_open_tasks, queue
 from web.queries.script import answer_lines, current_screen
 from web.scope import scope
-from web.templating import DISPLAY_TZ
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
-OUTCOME_LABELS = {
-    "complete": _l("Complete"), "partial": _l("Stopped part-way (resume later)"),
-    "callback": _l("Call back later"), "refusal": _l("Refusal"), "screened_out": _l("Not eligible"),
-    "opt_out": _l("Never call again"), "no_answer": _l("No answer / nobody home"), "busy": _l("Busy"),
-    "machine": _l("Answering machine"), "non_working": _l("Number not in service"),
-}
 
 
-class StartForm(FlaskForm):
+class StartForm(Form):
     mode = RadioField(choices=[InterviewMode.CATI, InterviewMode.F2F], default=InterviewMode.CATI)
 
 
-class KeysForm(FlaskForm):
+class KeysForm(Form):
     keys = StringField(validators=[DataRequired(), Length(max=20)])
 
 
-class OpenAnswerForm(FlaskForm):
+class OpenAnswerForm(Form):
     text = TextAreaField(validators=[Length(max=2000)])
 
 
-class DispositionForm(FlaskForm):
-    outcome = SelectField(choices=list(OUTCOME_LABELS))
+class DispositionForm(Form):
+    outcome = SelectField(choices=list(CONSOLE_OUTCOMES))
     callback_at = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[Optional()])
     staff_callback = BooleanField(default=True)
     note = StringField(validators=[Length(max=500)])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     text = TextAreaField(validators=[DataRequired(), Length(max=2000)])
 
 
-class ConcernForm(FlaskForm):
+class ConcernForm(Form):
     category = SelectField(choices=list(CATEGORIES))
     summary = TextAreaField(validators=[DataRequired(), Length(max=4000)])
 
 
-class RevisitForm(FlaskForm):
+class RevisitForm(Form):
     concern_id = HiddenField(validators=[DataRequired()])
     result = SelectField(choices=list(REVISIT_RESULTS))
     note = StringField(validators=[Length(max=500)])
 
 
-class AnswerEditForm(FlaskForm):
+class AnswerEditForm(Form):
     question_id = HiddenField(validators=[DataRequired()])
     keys = StringField(validators=[DataRequired(), Length(max=20)])
     reason = StringField(validators=[Length(max=200)])
 
 
-class F2FForm(FlaskForm):
+class F2FForm(Form):
     survey_id = SelectField(coerce=int)
     township = SelectField()
     number = StringField(validators=[DataRequired(), Length(max=40)])
@@ -134,8 +127,10 @@ def _refused(exc: Exception) -> None:
 @bp.route("/", endpoint="queue")
 @roles(Role.INTERVIEWER)
 def queue_page() -> str:
-    staff = _staff()
-    return render_template("console/queue.html", rows=queue(db(), staff.id, ctx().clock.now(), scope()),
+    staff, now, within, found = _staff(), ctx().clock.now(), scope(), Filters.from_request()
+    page, due = queue(db(), staff.id, now, within, found)
+    return render_template("console/queue.html", page=page, due=due, now=now, is_due=is_due, found=found,
+                           townships=townships(db(), within), kinds=list(terms("task").items()),
                            mine=my_open_tasks(db(), staff.id), form=ActionForm())
 
 
@@ -178,7 +173,7 @@ def task(task_id: int) -> str:
                                                        Concern.created_at >= (since or datetime.min))
                                  .order_by(Concern.id)).all(),
         awaiting=awaiting_revisit(session, case.id) if task.kind == TaskKind.REVISIT else [],
-        categories=CATEGORIES, revisit_results=REVISIT_RESULTS, outcomes=OUTCOME_LABELS,
+        categories=CATEGORIES, revisit_results=REVISIT_RESULTS, outcomes=CONSOLE_OUTCOMES,
         start_form=StartForm(mode=InterviewMode.F2F if task.kind == TaskKind.F2F_VISIT else InterviewMode.CATI),
         keys_form=KeysForm(), open_form=OpenAnswerForm(), disposition_form=form_outcome, note_form=NoteForm(),
         concern_form=ConcernForm(), revisit_form=RevisitForm(), edit_form=AnswerEditForm(), form=ActionForm())
@@ -201,7 +196,7 @@ def _questionnaire(task: FollowUpTask) -> Questionnaire:
 def start(task_id: int) -> Response:
     task, form = _held(task_id), StartForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     try:
         _say(ops.start_interview(db(), task, _staff(), _questionnaire(task), ctx().clock, form.mode.data or ""))
     except ops.ConsoleError as exc:
@@ -214,7 +209,7 @@ def start(task_id: int) -> Response:
 def keys(task_id: int) -> Response:
     task, form = _held(task_id), KeysForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     try:
         _say(ops.enter_keys(db(), task, _staff(), _questionnaire(task), ctx().clock, form.keys.data or ""))
     except ops.ConsoleError as exc:
@@ -227,7 +222,7 @@ def keys(task_id: int) -> Response:
 def open_answer(task_id: int) -> Response:
     task, form = _held(task_id), OpenAnswerForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     try:
         _say(ops.enter_open_answer(db(), task, _staff(), _questionnaire(task), ctx().clock, form.text.data or ""))
     except ops.ConsoleError as exc:
@@ -240,7 +235,7 @@ def open_answer(task_id: int) -> Response:
 def edit(task_id: int) -> Response:
     task, form = _held(task_id), AnswerEditForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     interview = ops.live_interview(db(), task, _staff())
     if interview is None:
         flash(_("Answers can be corrected only while the interview is open."), "error")
@@ -259,16 +254,17 @@ def edit(task_id: int) -> Response:
 def disposition(task_id: int) -> Response:
     task, form = _held(task_id), DispositionForm()
     if not form.validate_on_submit():
-        abort(400)
-    when: datetime | None = from_local(form.callback_at.data, DISPLAY_TZ) if form.callback_at.data else None
+        return refused(form, _back(task))
+    when: datetime | None = from_local(form.callback_at.data, centre_zone()) if form.callback_at.data else None
     try:
         ops.record_disposition(db(), task, _staff(), _questionnaire(task), ctx().clock, form.outcome.data or "",
                                callback_at=when, staff_callback=bool(form.staff_callback.data),
                                note=form.note.data or "")
-    except ops.ConsoleError as exc:
-        _refused(exc)
-        return _back(task)
-    flash(_("Recorded: %(outcome)s.", outcome=OUTCOME_LABELS[form.outcome.data or ""]), "info")
+    except ops.ConsoleError as exc:  # about the outcome chosen: a callback's time, or an interview's state
+        db().rollback()
+        field = "callback_at" if form.outcome.data == "callback" else "outcome"
+        return refused_at(form, field, refusal(exc), _back(task))
+    flash(_("Recorded: %(outcome)s.", outcome=CONSOLE_OUTCOMES[form.outcome.data or ""]), "info")
     return redirect(url_for("console.queue"))
 
 
@@ -291,7 +287,7 @@ def release(task_id: int) -> Response:
 def note(task_id: int) -> Response:
     task, form = _held(task_id), NoteForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     ops.add_note(task, _staff(), ctx().clock, form.text.data or "")
     return _back(task)
 
@@ -301,7 +297,7 @@ def note(task_id: int) -> Response:
 def concern(task_id: int) -> Response:
     task, form = _held(task_id), ConcernForm()
     if not form.validate_on_submit():
-        abort(400)
+        return refused(form, _back(task))
     try:
         concern_from_case(db(), task.case, ctx().clock, category=form.category.data or "",
                           summary=form.summary.data or "", user_id=_staff().id)
@@ -315,7 +311,9 @@ def concern(task_id: int) -> Response:
 @roles(Role.INTERVIEWER)
 def revisit(task_id: int) -> Response:
     task, form = _held(task_id), RevisitForm()
-    if not form.validate_on_submit() or not (form.concern_id.data or "").isdigit():
+    if not form.validate_on_submit():
+        return refused(form, _back(task))
+    if not (form.concern_id.data or "").isdigit():
         abort(400)
     concern = db().get(Concern, int(form.concern_id.data or 0))
     if concern is None:

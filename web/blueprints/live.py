@@ -10,12 +10,12 @@ from werkzeug.wrappers import Response
 from survey.models import Survey
 from survey.vocabulary import Role, SurveyStatus
 from web.access import roles
-from web.context import ctx, db
+from web.context import centre_zone, ctx, db
 from web.i18n import language
+from web.labels import terms
 from web.queries.live import snapshot
 from web.queries.questionnaires import questionnaire_of
 from web.scope import fetch, scope
-from web.templating import task_kinds
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 POLL_SECONDS = 3  # app.config["LIVE_POLL_SECONDS"] overrides
@@ -35,13 +35,13 @@ def index() -> Response | str:
 @roles(Role.SUPERVISOR)
 def survey(survey_id: int) -> str:
     found = fetch(Survey, survey_id)
-    data = snapshot(db(), found, questionnaire_of(found), ctx().clock.now(), language(), scope())
+    data = snapshot(db(), found, questionnaire_of(found), ctx().clock.now(), language(), scope(), centre_zone())
     poll = current_app.config.get("LIVE_POLL_SECONDS", POLL_SECONDS)
-    return render_template("live/survey.html", survey=found, data=data, poll=poll, kinds=task_kinds())
+    return render_template("live/survey.html", survey=found, data=data, poll=poll, kinds=terms("task"))
 
 
 @bp.route("/<int:survey_id>.json")
 @roles(Role.SUPERVISOR)
 def data(survey_id: int) -> Response:
     found = fetch(Survey, survey_id)
-    return jsonify(snapshot(db(), found, questionnaire_of(found), ctx().clock.now(), language(), scope()))
+    return jsonify(snapshot(db(), found, questionnaire_of(found), ctx().clock.now(), language(), scope(), centre_zone()))

@@ -7,7 +7,6 @@ import mimetypes
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
@@ -20,7 +19,7 @@ from survey.vocabulary import Role
 from web import auditing
 from web.access import roles, user
 from web.context import ctx, db
-from web.forms import ActionForm
+from web.forms import ActionForm, Form
 from web.i18n import refusal
 from web.listing import Filters, paginate, townships
 from web.operations.concern_intake import concern_from_recording, recording_concern
@@ -31,7 +30,7 @@ bp = Blueprint("transcribe", __name__, url_prefix="/transcribe")
 STAFF = (Role.TRANSCRIBER, Role.SUPERVISOR)
 
 
-class TranscriptForm(FlaskForm):
+class TranscriptForm(Form):
     transcription = TextAreaField(validators=[Length(max=8000)])
     category = SelectField(choices=["", *CATEGORIES])
 

@@ -39,16 +39,16 @@ def local_midnight(now: datetime, tz: str) -> datetime:
 
 
 def snapshot(session: Session, survey: Survey, q: Questionnaire, now: datetime, lang: str,
-             within: Scope) -> dict[str, Any]:
+             within: Scope, zone: str) -> dict[str, Any]:
     """The figures of the round; a user limited to some townships sees those townships' rows (and
-    the county's)."""
+    the county's). "Today" is the survey's calling day; ``at`` is in the centre's zone ``zone``."""
     since = local_midnight(now, survey.timezone)
     counters = live_counters(session, survey, now)
     staff_calls = session.scalar(select(func.count()).select_from(CallAttempt).where(
         CallAttempt.survey_id == survey.id, CallAttempt.status.in_(RUNNING),
         CallAttempt.worker.like("staff:%"))) or 0
     return {
-        "at": to_local(now, survey.timezone).strftime("%Y-%m-%d %H:%M:%S"),
+        "at": to_local(now, zone).strftime("%Y-%m-%d %H:%M:%S"),
         "status": survey.status,
         "dialer": {"window_open": counters.window_open, "lines_in_use": counters.lines_in_use,
                    "staff_calls": int(staff_calls), "lines": _lines(survey), "due": counters.due,

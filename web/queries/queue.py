@@ -5,38 +5,38 @@ request), then interviews to finish (partial), revisits of resolved concerns (å›
 visits, and last refusal conversion; within a kind the task's priority, then the oldest due time.
 Only tasks of active surveys (and revisits and staff callbacks, which outlive their round) that
 are due now, and either unassigned or assigned to this interviewer, can be taken; the rest are
-listed as upcoming.
+listed as upcoming, after them. The list pages (web/listing.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from dialer.followup import open_tasks
 from survey.models import Case, FollowUpTask
 from survey.vocabulary import TaskStatus
+from web.listing import Filters, Page, paginate
 from web.scope import Scope
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    task: FollowUpTask
-    due: bool
 
 
 def is_due(task: FollowUpTask, now: datetime) -> bool:
     return task.due_at is None or task.due_at <= now
 
 
-def queue(session: Session, user_id: int, now: datetime, within: Scope, limit: int = 100) -> list[QueueRow]:
-    tasks = session.scalars(open_tasks(user_id).where(within.where(FollowUpTask)).options(
-        joinedload(FollowUpTask.case).joinedload(Case.stratum)).limit(limit)).all()
-    rows = [QueueRow(t, is_due(t, now)) for t in tasks]
-    return [r for r in rows if r.due] + [r for r in rows if not r.due]
+def queue(session: Session, user_id: int, now: datetime, within: Scope, found: Filters) -> tuple[Page[FollowUpTask], int]:
+    """One page of the tasks this interviewer may take (filtered by township, kind and due day),
+    due ones first, and how many of all the matching tasks are due now."""
+    query = open_tasks(user_id, due_first_at=now).where(
+        within.where(FollowUpTask), found.between(FollowUpTask.due_at),
+        FollowUpTask.case_id.in_(select(Case.id).where(found.in_township(Case.stratum_id))))
+    if found.status:
+        query = query.where(FollowUpTask.kind == found.status)
+    due = session.scalar(select(func.count()).select_from(
+        query.where(or_(FollowUpTask.due_at.is_(None), FollowUpTask.due_at <= now)).order_by(None).subquery())) or 0
+    return paginate(session, query.options(joinedload(FollowUpTask.case).joinedload(Case.stratum))), due
 
 
 def my_open_tasks(session: Session, user_id: int) -> list[FollowUpTask]:

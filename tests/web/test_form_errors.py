@@ -1,0 +1,90 @@
+"""Every form says what is wrong, next to the field and in the user's language; none fails
+silently (no bare 400, no page that looks as if nothing happened)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import update
+
+from survey.models import FollowUpTask
+from survey.vocabulary import TaskStatus
+
+ERROR = re.compile(r'<span class="field-error" role="alert">([^<]+)</span>')
+
+
+def _hold(web, task_id: int) -> None:  # type: ignore[no-untyped-def]
+    with web.sessions.begin() as s:
+        s.execute(update(FollowUpTask).where(FollowUpTask.id == task_id).values(
+            status=TaskStatus.IN_PROGRESS, assigned_to=web.demo.users["interviewer"]))
+
+
+def test_an_empty_console_note_is_refused_next_to_the_note_field(web, login) -> None:  # type: ignore[no-untyped-def]
+    task = web.demo.partial_task_id
+    _hold(web, task)
+    c = login("interviewer")
+    response = c.post(f"/console/task/{task}/note", {"text": ""})
+    assert response.status_code == 302
+    page = c.text(f"/console/task/{task}")
+    assert "未保存：请更正标出的项目。" in page
+    note_form = page[page.index(f'action="/console/task/{task}/note"'):]
+    assert ERROR.findall(note_form[:note_form.index("</form>")]) == ["此项必填。"]
+    assert "此项必填。" not in c.text(f"/console/task/{task}")  # shown once
+
+
+def test_a_bad_callback_time_and_outcome_say_so_in_english_too(web, login) -> None:  # type: ignore[no-untyped-def]
+    task = web.demo.partial_task_id
+    _hold(web, task)
+    c = login("interviewer")
+    c.get("/lang/en")
+    c.post(f"/console/task/{task}/disposition", {"outcome": "teleport", "callback_at": "tomorrow"})
+    page = c.text(f"/console/task/{task}")
+    errors = ERROR.findall(page)
+    assert "Not a valid choice." in errors and "Not a valid datetime value." in errors
+
+
+def test_a_concern_without_a_deadline_is_refused_next_to_the_deadline(web, login) -> None:  # type: ignore[no-untyped-def]
+    concern = web.demo.concerns["received"]
+    c = login("supervisor")
+    assert c.post(f"/concerns/{concern}/assign", {"unit_id": str(web.demo.units["PS01"]),
+                                                   "deadline": ""}).status_code == 302
+    page = c.text(f"/concerns/{concern}")
+    deadline = page.index('name="deadline"')
+    assert ERROR.search(page, deadline).group(1) == "此项必填。"  # type: ignore[union-attr]
+
+
+def test_a_case_callback_without_a_time_is_refused_next_to_the_field(web, login) -> None:  # type: ignore[no-untyped-def]
+    c = login("supervisor")
+    case = web.demo.partial_case_id
+    c.post(f"/cases/{case}/callback", {"when": ""})
+    page = c.text(f"/cases/{case}")
+    assert ERROR.search(page, page.index('name="when"')).group(1) == "此项必填。"  # type: ignore[union-attr]
+
+
+def test_login_and_account_forms_mark_the_missing_fields(login, client) -> None:  # type: ignore[no-untyped-def]
+    client.get("/login")
+    page = client.post("/login", {"username": "", "password": ""}).get_data(as_text=True)
+    assert ERROR.findall(page) == ["此项必填。", "此项必填。"]
+    c = login("admin")
+    page = c.post("/admin/users/new", {"username": "", "role": "wizard", "unit_id": "0"}).get_data(as_text=True)
+    errors = ERROR.findall(page)
+    assert "此项必填。" in errors and "选项无效，请从列表中选择。" in errors
+    long = c.post("/admin/units", {"code": "X" * 41, "name_zh": ""}).get_data(as_text=True)
+    assert set(ERROR.findall(long)) == {"不能超过 40 个字符。", "此项必填。"}
+
+
+def test_the_account_form_offers_every_role(login) -> None:  # type: ignore[no-untyped-def]
+    page = login("admin").text("/admin/users/new")
+    assert all(f'<option value="{r}"' in page for r in ("admin", "supervisor", "interviewer", "unit"))
+
+
+def test_a_callback_in_the_past_is_refused_next_to_its_time(web, login) -> None:  # type: ignore[no-untyped-def]
+    task = web.demo.partial_task_id
+    _hold(web, task)
+    c = login("interviewer")
+    c.post(f"/console/task/{task}/disposition", {"outcome": "callback", "callback_at": "2020-01-01T19:00"})
+    page = c.text(f"/console/task/{task}")
+    assert ERROR.search(page, page.index('name="callback_at"')).group(1) == "请填写一个未来的回拨时间。"  # type: ignore[union-attr]
+    c.post(f"/console/task/{task}/disposition", {"outcome": "complete"})
+    page = c.text(f"/console/task/{task}")
+    assert ERROR.search(page, page.index('name="outcome"')) is not None

@@ -1,0 +1,53 @@
+"""Each role's daily pages in headless Chromium at a desktop width and at 390 px (a phone): the
+page never needs sideways scrolling (wide tables scroll inside their card), and every page is
+saved as a screenshot to look at (``$MINYI_SCREENSHOTS``)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+from test_browser import browser, open_as, shots, site  # noqa: F401 - fixtures
+from web_support import WebApp
+
+from survey.models import Concern, FollowUpTask, Recording
+from survey.vocabulary import TaskStatus
+
+pytestmark = [pytest.mark.browser]
+WIDTHS = (1280, 390)
+
+
+def daily_pages(web: WebApp) -> dict[str, list[str]]:
+    with web.sessions.begin() as s:
+        task = web.demo.partial_task_id
+        s.execute(update(FollowUpTask).where(FollowUpTask.id == task).values(
+            status=TaskStatus.IN_PROGRESS, assigned_to=web.demo.users["interviewer"]))
+        recording = s.scalars(select(Recording.id)).first()
+        unit_concern = s.scalars(select(Concern.id).where(Concern.unit_id == web.demo.units["PS01"])).first()
+    sid, case = web.demo.survey_id, web.demo.partial_case_id
+    return {
+        "interviewer": ["/console/", f"/console/task/{task}", "/console/f2f"],
+        "supervisor": ["/surveys/", f"/surveys/{sid}", f"/live/{sid}", "/cases/", f"/cases/{case}", "/concerns/",
+                       f"/concerns/{web.demo.concerns['received']}", "/transcribe/?show=all", "/dashboard/"],
+        "transcriber": ["/transcribe/", f"/transcribe/{recording}"],
+        "official": ["/dashboard/"],
+        "unit_ps01": ["/concerns/", f"/concerns/{unit_concern}"],
+        "admin": ["/admin/users", "/admin/users/new", "/admin/units", "/admin/audit"],
+    }
+
+
+def test_daily_pages_fit_a_phone_and_a_desktop(web, browser, site, shots) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    too_wide: list[str] = []
+    for user, urls in daily_pages(web).items():
+        page = open_as(browser, site, user)
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            for url in urls:
+                page.goto(site + url)
+                page.wait_for_load_state("networkidle")
+                name = f"{user}{url.replace('/', '_').replace('?', '_').replace('=', '-')}-{width}.png"
+                page.screenshot(path=str(shots / name), full_page=True)
+                scroll = page.evaluate("document.documentElement.scrollWidth")
+                if scroll > width:
+                    too_wide.append(f"{user} {url} at {width}px: {scroll}px wide")
+        page.context.close()
+    assert not too_wide, "\n".join(too_wide)
