@@ -71,6 +71,10 @@ def sample_import(
                                                                 "(default: FRAME.rejected.csv next to the frame)."),
     region: str = typer.Option("CN", "--region", help="Region for numbers written without +country code."),
     seed: int | None = typer.Option(None, "--seed", help="Seed for shuffling numbers into replicates."),
+    at: datetime | None = typer.Option(None, "--at", help="The moment of the import, UTC (default now): numbers "
+                                                          "are released then (or at the field start, if later). "
+                                                          "A rehearsal that `minyi dial --start`s in the past "
+                                                          "imports at that moment."),
 ) -> None:
     """Import a sample frame's good rows: numbers to E.164, duplicates and do-not-call numbers
     removed. Bad rows (invalid, emergency, foreign or special-service numbers, unknown townships,
@@ -94,7 +98,7 @@ def sample_import(
         if row is None:
             raise _fail(f"no survey {survey!r}")
         try:
-            report = import_sample(session, row, frame, configured_vault(settings), SystemClock().now(),
+            report = import_sample(session, row, frame, configured_vault(settings), at or SystemClock().now(),
                                    numbers=rules, replicate_size=replicate_size, skip_invalid=not strict, seed=seed)
             if report.rejected:
                 write_rejects(rejects, frame, report.reasons())
