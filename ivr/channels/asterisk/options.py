@@ -22,10 +22,14 @@ class Timing:
     end_wait_s: float = 5.0  # after our hang-up or stop request, for Asterisk to confirm it
     answer_guard_s: float = 90.0  # past the ring timeout, before a silent call is given up
     playback_guard_s: float = 300.0  # a prompt that never reports its end
+    settle_s: float = 1.0  # after an adoption or a reconnect: keys in the replayed prompt's first second are ignored
     operator_ring_s: int = 30
     connect_wait_s: float = 10.0  # place_call waits this long for the events WebSocket
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
+    # How often the app asks Asterisk whether it is still registered (and, taken over by another
+    # connection, whether that one has let it go): a lost registration is noticed this soon.
+    app_check_s: float = 5.0
 
     def s(self, seconds: float) -> float:
         return seconds * self.scale
