@@ -30,8 +30,9 @@ def ari(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every call step."),
 ) -> None:
     """Serve the Stasis app: run every call that enters it (originated by `minyi dial --channel
-    asterisk`), reconnecting with back-off whenever Asterisk goes away. Ctrl-C hangs up the calls
-    in progress and reports them. Configuration: ARI_URL, ARI_USERNAME, ARI_PASSWORD, ARI_APP,
+    asterisk --no-serve`), reconnecting with back-off whenever Asterisk goes away, and registering
+    the app again when another connection took it and let it go. Ctrl-C hangs up the calls in
+    progress and reports them. Configuration: ARI_URL, ARI_USERNAME, ARI_PASSWORD, ARI_APP,
     ASTERISK_OPERATOR_ENDPOINT, ASTERISK_AMD_CONTEXT (docs/asterisk.md)."""
     settings = load_settings()
     sessions = open_sessions(settings.database_url)

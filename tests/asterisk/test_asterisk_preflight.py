@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from ari_fake import FakeAsterisk
 from asterisk_world import SCALE, SQLITE_ONLY, World
+from cli_support import run
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -98,3 +99,9 @@ def _closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def test_serve_is_refused_for_other_channels() -> None:
+    result = run("dial", "--survey", "S1", "--channel", "simulated", "--no-serve")
+    assert result.exit_code == 2
+    assert "--serve/--no-serve is for --channel asterisk" in result.output
