@@ -74,7 +74,8 @@ def test_the_app_registers_again_once_another_connection_leaves(
 
 
 def test_a_call_in_progress_goes_on_in_the_process_that_took_the_app(
-        fake: FakeAsterisk, world: World, open_channel: Callable[..., AsteriskChannel]) -> None:
+        fake: FakeAsterisk, world: World, open_channel: Callable[..., AsteriskChannel],
+        caplog: pytest.LogCaptureFixture) -> None:
     """Two processes serving one app name: the newer one takes the app and the older one's call,
     which it finishes; the older one registers again once the newer one has gone."""
     fake.prompt_s = 4.0
@@ -86,6 +87,7 @@ def test_a_call_in_progress_goes_on_in_the_process_that_took_the_app(
     wait_for(lambda: _answers(world, request.case_id) >= 3, what="three answers")
     newer = open_channel(timing=QUICK)
     wait_for(lambda: older.app is not None and older.app.supervisor.standing_by, what="the older to stand by")
+    assert "the app 'minyi' is registered already" in caplog.text  # the newer said what it was doing
     wait_for(lambda: older.lines_in_use() == 0, what="the older to let go of its call")  # not hung up
     wait_until_idle(newer)
     newer.close()

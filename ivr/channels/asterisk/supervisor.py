@@ -19,6 +19,7 @@ How a registration is lost, and what the supervisor does (docs/asterisk.md, "Re-
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -80,6 +81,7 @@ class Supervisor:
                 await http.aclose()
 
     async def _keep_connected(self, http: AriHttp) -> None:
+        await self._warn_if_held(http)
         delay = self.timing.backoff_initial_s
         while True:
             replaced = False
@@ -96,6 +98,16 @@ class Supervisor:
                 continue
             await anyio.sleep(delay)
             delay = min(delay * 2, self.timing.backoff_max_s)
+
+    async def _warn_if_held(self, http: AriHttp) -> None:
+        """Before registering: an app Asterisk lists already is served by another process (which
+        loses it to this one), or was left with calls by a process that stopped."""
+        with contextlib.suppress(AriUnavailable):
+            async with connect(self.config, http, events=False) as rest:
+                if await _registered(rest):
+                    log.warning("ARI %s: the app %r is registered already (by a `minyi ari`, or with the calls "
+                                "of a process that stopped): this process takes it over; to leave the calls to a "
+                                "running `minyi ari`, dial with --no-serve", _where(self.config.url), self.config.app)
 
     async def _serve(self, session: AriSession) -> None:
         self.connections += 1
