@@ -89,6 +89,7 @@ def test_a_call_in_progress_goes_on_in_the_process_that_took_the_app(
     wait_for(lambda: older.app is not None and older.app.supervisor.standing_by, what="the older to stand by")
     assert "the app 'minyi' is registered already" in caplog.text  # the newer said what it was doing
     wait_for(lambda: older.lines_in_use() == 0, what="the older to let go of its call")  # not hung up
+    wait_for(lambda: world.outcome(request.attempt_id).attempt.outcome is not None, 30, "the newer to finish it")
     wait_until_idle(newer)
     newer.close()
     wait_for(lambda: older.app is not None and older.app.supervisor.connections == 2, what="registering again")
