@@ -16,6 +16,7 @@ from asterisk_world import COMPLETE_BY_PROMPT, SCALE, SQLITE_ONLY, World, wait_f
 from sqlalchemy import func, select
 from websockets.sync.client import connect as ws_connect
 
+from dialer.protocol import CallRequest
 from ivr.channels.asterisk import AsteriskChannel, Timing
 from ivr.channels.asterisk.ari import AriConfig, AriUnavailable
 from ivr.channels.asterisk.causes import CONNECTION_LOST
@@ -47,6 +48,17 @@ def _interviews(world: World, case_id: int) -> int:
         return s.scalar(select(func.count(Interview.id)).where(Interview.case_id == case_id)) or 0
 
 
+def _mid_interview(fake: FakeAsterisk, world: World, channel: AsteriskChannel) -> CallRequest:
+    """A call to FIRST, three answers into its interview (and SECOND ready to answer next)."""
+    fake.prompt_s = 4.0
+    fake.residents[FIRST] = Resident(by_prompt=COMPLETE_BY_PROMPT)
+    fake.residents[SECOND] = Resident(by_prompt=COMPLETE_BY_PROMPT)
+    request = world.dial(FIRST)
+    assert channel.place_call(request) is None
+    wait_for(lambda: _answers(world, request.case_id) >= 3, what="three answers")
+    return request
+
+
 def _complete(world: World, number: str, channel: AsteriskChannel) -> None:
     request = world.dial(number)
     assert channel.place_call(request) is None
@@ -69,7 +81,8 @@ def test_the_app_registers_again_once_another_connection_leaves(
             channel.place_call(world.dial(FIRST))
         assert fake.registered
     wait_for(lambda: channel.app is not None and channel.app.supervisor.connections == 2, what="registering again")
-    assert channel.app.supervisor.replaced == 1 and fake.registered
+    wait_for(lambda: fake.registered and fake.connected, what="Asterisk to list the app again")
+    assert channel.app.supervisor.replaced == 1
     _complete(world, FIRST, channel)
 
 
@@ -78,13 +91,8 @@ def test_a_call_in_progress_goes_on_in_the_process_that_took_the_app(
         caplog: pytest.LogCaptureFixture) -> None:
     """Two processes serving one app name: the newer one takes the app and the older one's call,
     which it finishes; the older one registers again once the newer one has gone."""
-    fake.prompt_s = 4.0
-    fake.residents[FIRST] = Resident(by_prompt=COMPLETE_BY_PROMPT)
-    fake.residents[SECOND] = Resident(by_prompt=COMPLETE_BY_PROMPT)
     older = open_channel(timing=QUICK)
-    request = world.dial(FIRST)
-    assert older.place_call(request) is None
-    wait_for(lambda: _answers(world, request.case_id) >= 3, what="three answers")
+    request = _mid_interview(fake, world, older)
     newer = open_channel(timing=QUICK)
     wait_for(lambda: older.app is not None and older.app.supervisor.standing_by, what="the older to stand by")
     assert "the app 'minyi' is registered already" in caplog.text  # the newer said what it was doing
@@ -108,13 +116,8 @@ def test_a_call_that_ends_while_another_connection_holds_the_app_gets_a_cause(
     """A connection that takes the app and leaves while a call is up leaves the app deactivated:
     Asterisk lists it until the call ends (the resident hangs up on the silence), then removes it;
     the app then registers again and reports the call it had let go."""
-    fake.prompt_s = 4.0
-    fake.residents[FIRST] = Resident(by_prompt=COMPLETE_BY_PROMPT)
-    fake.residents[SECOND] = Resident(by_prompt=COMPLETE_BY_PROMPT)
     channel = open_channel(timing=QUICK)
-    request = world.dial(FIRST)
-    assert channel.place_call(request) is None
-    wait_for(lambda: _answers(world, request.case_id) >= 3, what="three answers")
+    request = _mid_interview(fake, world, channel)
     with another_connection(fake):
         wait_for(lambda: channel.app is not None and channel.app.supervisor.standing_by, what="standing by")
     answered = _answers(world, request.case_id)

@@ -11,11 +11,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from dialer_fakes import ALWAYS_OPEN, add_numbers, make_survey
+from dialer_fakes import ALWAYS_OPEN, add_numbers, assert_no_case_called_twice_at_once, make_survey
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -89,13 +88,7 @@ def test_a_frozen_workers_leases_go_to_another_worker_and_no_case_is_called_twic
         assert [(a.status, a.hangup_cause) for a in frozen].count((AttemptStatus.UNKNOWN, WORKER_LOST)) >= 2
         assert all(a.ended_at is not None and a.ended_at >= frozen_at for a in frozen)
         assert sum(1 for a in attempts if a.case_id in held) == 3  # nobody called them again meanwhile
-        by_case: dict[int, list[CallAttempt]] = defaultdict(list)
-        for attempt in attempts:
-            by_case[attempt.case_id].append(attempt)
-        for case_attempts in by_case.values():  # never two calls to one case at once
-            ordered = sorted(case_attempts, key=lambda a: a.started_at)
-            for earlier, later in zip(ordered, ordered[1:], strict=False):
-                assert earlier.ended_at is not None and later.started_at >= earlier.ended_at
+        assert_no_case_called_twice_at_once(attempts)
         assert {a.worker for a in attempts} == {"a", "b"}
         assert not [c for c in s.scalars(select(Case)) if c.status == CaseStatus.LEASED]
     assert taken_back_s <= STALE_S + TAKEOVER_S + 10
