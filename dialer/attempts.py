@@ -17,7 +17,7 @@ from dialer.protocol import CallRequest
 from dialer.schedule import clamp_to_window
 from survey.models import CallAttempt, Case
 from survey.phones import PhoneVault
-from survey.vocabulary import ATTEMPT_ORDER, AttemptStatus, CaseStatus
+from survey.vocabulary import ATTEMPT_ENDED, ATTEMPT_ORDER, AttemptStatus, CaseStatus
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,17 @@ def note_progress(session: Session, attempt_id: int, status: str, at: datetime) 
     attempt.status = status
     if status == AttemptStatus.IN_PROGRESS and attempt.answered_at is None:
         attempt.answered_at = at
+    return True
+
+
+def withdraw_if_held(session: Session, attempt_id: int, owner: str, now: datetime, policy: DialPolicy) -> bool:
+    """:func:`withdraw`, if the attempt is still open and its case still leased to ``owner``: a
+    worker that was taken for dead (frozen) must leave alone what the others took back."""
+    attempt = session.get(CallAttempt, attempt_id, with_for_update=True)
+    if attempt is None or attempt.status in ATTEMPT_ENDED or attempt.case.lease_owner != owner \
+            or attempt.case.status != CaseStatus.LEASED:
+        return False
+    withdraw(session, attempt_id, now, policy)
     return True
 
 

@@ -94,6 +94,11 @@ class WorkerOptions:
     progress_every_s: float = 0.5  # wall-clock seconds between progress reports
     retry: RetryPolicy = DEFAULT_RETRY  # a transaction the database failed under
     max_channel_failures: int = 5  # the channel failing this many calls in a row stops the worker
+    # Dead workers (heartbeat older than stale_after) lose their leases to this one within
+    # stale_after + takeover_every_s (+ one turn): looked for between turns, not only at housekeeping.
+    heartbeat_every_s: float = workers.HEARTBEAT_EVERY_S
+    stale_after: timedelta = workers.STALE_AFTER
+    takeover_every_s: float = workers.TAKEOVER_EVERY_S
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,8 @@ class Worker:
         self.strata: list[StratumProgress] = []
         self.quiet_until: datetime | None = None  # virtual clock: nothing is due before then
         self.next_housekeeping = self.quotas_checked = clock.now()
+        self.next_takeover = time.monotonic()  # wall time: heartbeats are real time whatever the clock
+        self.heartbeat: workers.Heartbeat | None = None  # while running
         self.placed = self.results = self.withdrawn = 0
         self.streak = Streak(options.max_channel_failures)
         self.dispositions: Counter[str] = Counter()
@@ -187,7 +194,8 @@ class Worker:
     def run(self) -> WorkerReport:
         reason = None
         self._txn(self._check_in)
-        with workers.Heartbeat(self.factory, self.options.owner):
+        with workers.Heartbeat(self.factory, self.options.owner, self.options.heartbeat_every_s,
+                               self.options.stale_after) as self.heartbeat:
             while reason is None:
                 reason = self._turn()
             self._settle_held()
@@ -204,6 +212,8 @@ class Worker:
             reason = self._housekeeping(now)
         if reason is not None:
             return reason
+        if time.monotonic() >= self.next_takeover:
+            self._txn(self._take_over)
         if self.field_start is not None and now < self.field_start:
             self._wait_until(self.field_start)
             return None
@@ -233,6 +243,17 @@ class Worker:
         predecessor held."""
         if workers.check_in(session, self.options.owner, SystemClock().now()):
             leases.reap(session, self.survey_id, self.clock, self.policy, lost=[self.options.owner])
+
+    def _take_over(self, session: Session) -> None:
+        """Take back the leases of workers whose heartbeat stopped (see dialer/workers.py)."""
+        self.next_takeover = time.monotonic() + self.options.takeover_every_s
+        dead = self._dead(session)
+        if dead:
+            leases.reap(session, self.survey_id, self.clock, self.policy, lost=dead)
+
+    def _dead(self, session: Session) -> list[str]:
+        return [name for name in workers.lost(session, SystemClock().now(), self.options.stale_after)
+                if name != self.options.owner]
 
     def _limit_reached(self, now: datetime) -> str | None:
         if self.stop.is_set():
@@ -280,8 +301,7 @@ class Worker:
         survey = session.get(Survey, self.survey_id)
         assert survey is not None
         self._follow(survey)
-        dead = [name for name in workers.lost(session, SystemClock().now()) if name != self.options.owner]
-        leases.reap(session, self.survey_id, self.clock, self.policy, lost=dead)
+        leases.reap(session, self.survey_id, self.clock, self.policy, lost=self._dead(session))
         dnc.sweep(session, self.survey_id, now)
         strata = quotas.progress(session, self.survey_id)
         filled = sum(quotas.fill(session, s.stratum_id, now) for s in strata if s.filled and s.dialable)
@@ -317,9 +337,13 @@ class Worker:
         waiting: list[attempts.Dial] = []
         filling = _Filling(self.strata)
         stop = None
+        stale: list[attempts.Dial] = []
         for i, dial in enumerate(dials):
             self._wait_until(self.pacer.send_time(dial.trunk, self.clock.now()), sleep_only=True)
             now = self.clock.now()
+            if self.heartbeat is not None and self.heartbeat.lapsed():  # taken for dead: the leases may be gone
+                stale = dials[i:]
+                break
             if self._withheld(now, dial, filling):
                 unplaced.append(dial)
                 continue
@@ -337,7 +361,7 @@ class Worker:
             else:
                 done.append((dial, result))
                 filling.note(dial.stratum_id, result)
-        self._apply(done, unplaced, waiting)
+        self._apply(done, unplaced, waiting, stale)
         return stop
 
     def _recheck_quotas(self, filling: _Filling, now: datetime) -> None:
@@ -367,7 +391,14 @@ class Worker:
         """Settle the channel's failures held so far as ordinary failed calls."""
         self._apply(self.streak.take(), [], [])
 
-    def _apply(self, done: list[Failed], unplaced: list[attempts.Dial], waiting: list[attempts.Dial]) -> None:
+    def _apply(self, done: list[Failed], unplaced: list[attempts.Dial], waiting: list[attempts.Dial],
+               stale: list[attempts.Dial] | None = None) -> None:
+        """Store a batch's results; ``stale``: calls not placed because this worker may have been
+        taken for dead meanwhile - withdrawn if their cases are still its own, else left alone."""
+        if stale:
+            self._txn(lambda s: [attempts.withdraw_if_held(s, d.request.attempt_id, self.options.owner,
+                                                           self.clock.now(), self.policy) for d in stale])
+            self.quiet_until = None
         if done or unplaced or waiting:
             applied = self._txn(lambda s: self._settle(s, done, unplaced, waiting))
             self._learn(done, applied)

@@ -26,7 +26,9 @@ class ChannelUnavailable(RuntimeError):
     """The channel does not exist in this build or cannot be set up; the message says why."""
 
 
-def open_channel(name: str, settings: Settings, sessions: sessionmaker[Session], clock: Clock) -> Channel:
+def open_channel(name: str, settings: Settings, sessions: sessionmaker[Session], clock: Clock,
+                 **options: object) -> Channel:
+    """``options``: keyword arguments of that channel's own (Asterisk's ``serve``)."""
     if name not in CHANNELS:
         raise ChannelUnavailable(f"unknown channel {name!r}; expected one of {', '.join(CHANNELS)}")
     module_name, attr = CHANNELS[name].split(":")
@@ -37,7 +39,7 @@ def open_channel(name: str, settings: Settings, sessions: sessionmaker[Session],
     except AttributeError:
         raise ChannelUnavailable(f"channel {name!r} is not available: {module_name} has no {attr}") from None
     try:
-        channel: Channel = build(settings, sessions, clock)
+        channel: Channel = build(settings, sessions, clock, **options)
     except ValueError as exc:  # e.g. missing provider settings
         raise ChannelUnavailable(f"channel {name!r} cannot start: {exc}") from None
     return channel

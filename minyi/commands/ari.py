@@ -30,10 +30,16 @@ def ari(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every call step."),
 ) -> None:
     """Serve the Stasis app: run every call that enters it (originated by `minyi dial --channel
-    asterisk`), reconnecting with back-off whenever Asterisk goes away. Ctrl-C hangs up the calls
-    in progress and reports them. Configuration: ARI_URL, ARI_USERNAME, ARI_PASSWORD, ARI_APP,
+    asterisk --no-serve`), reconnecting with back-off whenever Asterisk goes away, and registering
+    the app again when another connection took it and let it go. Ctrl-C hangs up the calls in
+    progress and reports them. Configuration: ARI_URL, ARI_USERNAME, ARI_PASSWORD, ARI_APP,
     ASTERISK_OPERATOR_ENDPOINT, ASTERISK_AMD_CONTEXT (docs/asterisk.md)."""
     settings = load_settings()
+    try:
+        options = AsteriskOptions.from_settings(settings)
+    except ValueError as exc:  # a bad endpoint template
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
     sessions = open_sessions(settings.database_url)
     if install_for is not None:
         try:
@@ -45,7 +51,7 @@ def ari(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if verbose:
         logging.getLogger("ivr.channels.asterisk").setLevel(logging.DEBUG)
-    app = AriApp(ari_config(settings), AsteriskOptions.from_settings(settings), sessions, SystemClock())
+    app = AriApp(ari_config(settings), options, sessions, SystemClock())
     try:
         anyio.run(app.serve)
     except KeyboardInterrupt:

@@ -187,6 +187,10 @@ def dial(
     quiet: bool = typer.Option(False, "--quiet", help="No live display."),
     rehearsal: Path | None = typer.Option(None, "--rehearsal", help="With --channel simulated: how the survey's "
                                                                      "simulated residents answer (docs/rehearsal.md)."),
+    serve: bool | None = typer.Option(None, "--serve/--no-serve",
+                                      help="With --channel asterisk: run the Stasis app in this process (the "
+                                           "default), or only place calls into the app a running `minyi ari` "
+                                           "serves (docs/asterisk.md)."),
     drain_seconds: float = typer.Option(60.0, "--drain-seconds", min=0,
                                         help="On SIGTERM or Ctrl-C: place no more calls, wait this long for those in "
                                              "progress, then hang up and code those still up; exit 0."),
@@ -200,6 +204,8 @@ def dial(
         raise _fail(f"--clock must be auto, system or virtual, not {clock!r}")
     if rehearsal is not None and channel != "simulated":
         raise _fail("--rehearsal is for --channel simulated")
+    if serve is not None and channel != "asterisk":
+        raise _fail("--serve/--no-serve is for --channel asterisk")
     settings = load_settings()
     if rehearsal is not None:
         settings = replace(settings, simulated_rehearsal=str(rehearsal))
@@ -208,7 +214,7 @@ def dial(
                                                        if channel == "simulated" else None)
     the_clock = _clock(clock, channel, start or field_start)
     try:
-        chan = open_channel(channel, settings, sessions, the_clock)
+        chan = open_channel(channel, settings, sessions, the_clock, **({} if serve is None else {"serve": serve}))
     except ChannelUnavailable as exc:
         raise _fail(str(exc)) from None
     _check_channel(chan, channel, survey_id)

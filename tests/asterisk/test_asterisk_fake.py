@@ -3,12 +3,17 @@ and it behaves as the real Asterisk was seen to behave."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio
 import httpx
 import pytest
 from ari_fake import AriSpec, FakeAsterisk, Mute, Resident, Silent
+from asterisk_world import wait_for
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as ws_connect
 
 from ivr.channels.asterisk.ari import AriConfig, connect
 
@@ -123,3 +128,55 @@ def test_a_silent_recording_runs_until_stopped(fake: FakeAsterisk) -> None:
 def test_dropping_the_websocket_with_nobody_connected_is_harmless(fake: FakeAsterisk, clean: bool) -> None:
     fake.drop_websocket(clean=clean)
     assert not fake.connected
+
+
+def _events_socket(fake: FakeAsterisk) -> ClientConnection:
+    url = fake.url.replace("http", "ws", 1) + f"/ari/events?app={fake.app}"
+    return ws_connect(url, additional_headers={"Authorization": AriConfig(fake.url, fake.username,
+                                                                          fake.password).authorization})
+
+
+def _next_event(ws: ClientConnection, timeout_s: float = 5.0) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(ws.recv(timeout=timeout_s))
+    return event
+
+
+def test_the_app_is_replaced_deactivated_and_removed_as_asterisk_does(fake: FakeAsterisk) -> None:
+    """res_stasis.c and ari_websockets.c of 22.10.1: the newer WebSocket takes the app, the older
+    gets ApplicationReplaced and then nothing, though it stays open; when the holder closes, the
+    app stays listed (inactive) while a channel is subscribed to it, then disappears."""
+    fake.residents["+863"] = Resident([Silent()], ring_s=0.1)
+    with _rest(fake) as http, _events_socket(fake) as first:
+        assert http.get("/applications/minyi").status_code == 200
+        http.post("/channels", params={"endpoint": "PJSIP/+863@trunk", "app": "minyi", "channelId": "c3"})
+        while _next_event(first)["type"] != "StasisStart":
+            pass
+        with _events_socket(fake) as second:
+            assert _next_event(first)["type"] == "ApplicationReplaced"
+            http.post("/channels/c3/answer")
+            assert http.post("/channels/c3/play", params={"media": "sound:x"}).status_code == 201
+            assert _next_event(second)["type"] == "PlaybackStarted"  # the holder hears the app's events
+        with pytest.raises(TimeoutError):  # open, and silent
+            first.recv(timeout=20 * fake.scale)
+        listed = http.get("/applications/minyi")
+        assert listed.status_code == 200 and listed.json()["channel_ids"] == ["c3"] and not fake.connected
+        assert http.delete("/channels/c3").status_code == 204
+        wait_for(lambda: http.get("/applications/minyi").status_code == 404, what="the app to go")
+        with pytest.raises(TimeoutError):
+            first.recv(timeout=5 * fake.scale)
+
+
+def test_a_restart_cuts_every_connection_and_forgets_every_channel(fake: FakeAsterisk) -> None:
+    fake.residents["+864"] = Resident([Silent()], ring_s=0.1)
+    with _rest(fake) as http, _events_socket(fake) as events:
+        http.post("/channels", params={"endpoint": "PJSIP/+864@trunk", "app": "minyi", "channelId": "c4"})
+        while _next_event(events)["type"] != "StasisStart":
+            pass
+        fake.restart(refuse_s=0.5)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                events.recv(timeout=5)  # no event of the channels' end reaches anyone
+        assert http.get("/channels").status_code == 503
+        wait_for(lambda: http.get("/channels").status_code == 200, what="Asterisk to be back")
+        assert http.get("/channels").json() == []
+        assert http.get("/applications/minyi").status_code == 404

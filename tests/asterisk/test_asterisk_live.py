@@ -7,31 +7,44 @@ leave a spoken suggestion, sound like a person or a machine to AMD(), or ask for
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 import wave
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from asterisk_world import COMPLETE, SQLITE_ONLY, World, wait_until_idle
+from websockets.sync.client import connect as ws_connect
 
-from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions
+from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing, ari_config
+from ivr.channels.asterisk.causes import CONNECTION_LOST
+from ivr.channels.asterisk.supervisor import Supervisor
 from survey import aapor
 from survey.config import Settings
 from survey.vocabulary import CallStatus, InterviewStatus, TaskKind
 
 LIVE = os.environ.get("MINYI_TEST_ARI_URL")
 APP = os.environ.get("MINYI_TEST_ARI_APP", "minyi-test")
+RESTART = os.environ.get("MINYI_TEST_ASTERISK_RESTART")
+REREGISTER = Timing(app_check_s=1.0, backoff_max_s=2.0)
 
 pytestmark = [pytest.mark.skipif(not LIVE, reason="no real Asterisk: set MINYI_TEST_ARI_URL (and _USERNAME, _PASSWORD)"),
               SQLITE_ONLY]
 
 
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(ari_url=LIVE or "", ari_username=os.environ.get("MINYI_TEST_ARI_USERNAME", "minyi"),
+                    ari_password=os.environ.get("MINYI_TEST_ARI_PASSWORD", ""), ari_app=APP,
+                    asterisk_endpoint=os.environ.get("MINYI_TEST_ENDPOINT", "Local/{digits}@minyi-residents"),
+                    recordings_dir=str(tmp_path))
+
+
 def _channel(sessions: Any, clock: Any, tmp_path: Path, **overrides: Any) -> AsteriskChannel:
-    settings = Settings(ari_url=LIVE or "", ari_username=os.environ.get("MINYI_TEST_ARI_USERNAME", "minyi"),
-                        ari_password=os.environ.get("MINYI_TEST_ARI_PASSWORD", ""), ari_app=APP,
-                        asterisk_endpoint=os.environ.get("MINYI_TEST_ENDPOINT", "Local/{digits}@minyi-residents"),
-                        recordings_dir=str(tmp_path))
+    settings = _settings(tmp_path)
     overrides.setdefault("amd_context", os.environ.get("MINYI_TEST_AMD_CONTEXT", ""))
     return AsteriskChannel(settings, sessions, clock, options=AsteriskOptions.from_settings(settings, **overrides),
                            drain_s=0)
@@ -126,3 +139,85 @@ def test_zero_bridges_the_resident_to_an_operator(world: World, sessions, clock,
     assert out.attempt.outcome == CallStatus.ANSWERED, out.attempt.error
     assert out.interview is not None and out.interview.status == InterviewStatus.OPERATOR
     assert [t.kind for t in out.tasks] == [TaskKind.OPERATOR]
+
+
+def _registering(channel: AsteriskChannel) -> Supervisor:
+    assert channel.app is not None
+    return channel.app.supervisor
+
+
+def _answers_so_far(world: World, request: Any) -> set[tuple[str, object]]:
+    return set(world.outcome(request.attempt_id).answers.items())
+
+
+@contextmanager
+def _another_client() -> Iterator[None]:
+    """A second events WebSocket for the app (what a debugging tool or a second process does):
+    Asterisk gives it the app and sends ours ApplicationReplaced."""
+    settings = _settings(Path("."))
+    url = settings.ari_url.rstrip("/").replace("http", "ws", 1) + f"/ari/events?app={APP}"
+    with ws_connect(url, additional_headers={"Authorization": ari_config(settings).authorization}):
+        yield
+
+
+def test_the_app_registers_again_after_another_client_took_it(world: World, sessions, clock, tmp_path) -> None:
+    with _channel(sessions, clock, tmp_path, timing=REREGISTER) as channel:
+        channel.preflight(world.survey_id)
+        with _another_client():
+            _wait(lambda: _registering(channel).standing_by, 10, "ApplicationReplaced")
+        # No channel of the app is left, so Asterisk removes the app as the other client leaves.
+        _wait(lambda: _registering(channel).connections == 2, 15, "registering again")
+        request = world.dial("+8613800138000")
+        assert channel.place_call(request) is None
+        wait_until_idle(channel, timeout_s=240)
+    out = world.outcome(request.attempt_id)
+    assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE, out.attempt.error
+
+
+def test_a_call_let_go_to_another_client_gets_a_cause(world: World, sessions, clock, tmp_path) -> None:
+    """Taken mid-call by a client that serves nothing: the resident's dialplan ends the call, the
+    app (deactivated, listed while the call lasts) disappears, and the app registers again and
+    stores the call with connection_lost, its answers kept."""
+    with _channel(sessions, clock, tmp_path, timing=REREGISTER) as channel:
+        request = world.dial("+8613800138000")
+        assert channel.place_call(request) is None
+        _wait(lambda: len(_answers_so_far(world, request)) >= 2, 120, "two answers")
+        with _another_client():
+            _wait(lambda: _registering(channel).standing_by, 10, "ApplicationReplaced")
+            before = _answers_so_far(world, request)
+        _wait(lambda: world.outcome(request.attempt_id).attempt.outcome is not None, 300, "the call's result")
+        assert _registering(channel).connections == 2
+    out = world.outcome(request.attempt_id)
+    assert out.attempt.hangup_cause == CONNECTION_LOST and out.attempt.outcome == CallStatus.UNKNOWN
+    assert before <= set(out.answers.items())
+
+
+@pytest.mark.skipif(not RESTART, reason="set MINYI_TEST_ASTERISK_RESTART to a command restarting Asterisk")
+def test_the_app_registers_again_after_asterisk_restarts(world: World, sessions, clock, tmp_path) -> None:
+    """MINYI_TEST_ASTERISK_RESTART, e.g. `asterisk -rx "core restart now"` or `sudo systemctl
+    restart asterisk`: the call in progress is stored with connection_lost and its answers kept, the
+    app registers again once Asterisk is back, and the next call runs to the end."""
+    with _channel(sessions, clock, tmp_path, timing=REREGISTER) as channel:
+        cut = world.dial("+8613800138000")
+        assert channel.place_call(cut) is None
+        _wait(lambda: len(_answers_so_far(world, cut)) >= 2, 120, "two answers")
+        before = _answers_so_far(world, cut)
+        subprocess.run(RESTART, shell=True, check=True, timeout=120)  # noqa: S602 - the tester's own command
+        _wait(lambda: world.outcome(cut.attempt_id).attempt.outcome is not None, 120, "the cut call's result")
+        _wait(lambda: _registering(channel).connections >= 2, 120, "registering again")
+        request = world.dial("+8613800138001")
+        assert channel.place_call(request) is None
+        wait_until_idle(channel, timeout_s=240)
+    out = world.outcome(cut.attempt_id)
+    assert out.attempt.hangup_cause == CONNECTION_LOST, out.attempt.error
+    assert out.interview is not None and out.interview.status == InterviewStatus.PARTIAL
+    assert before <= set(out.answers.items())
+    done = world.outcome(request.attempt_id)
+    assert done.interview is not None and done.interview.status == InterviewStatus.COMPLETE, done.attempt.error
+
+
+def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    end = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < end, f"no {what} within {timeout_s:g} s"
+        time.sleep(0.1)

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from ari_fake import FakeAsterisk
 from asterisk_world import SCALE, SQLITE_ONLY, World
+from cli_support import run
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +20,7 @@ from dialer.protocol import ChannelNotReady
 from dialer.sample import import_sample
 from dialer.worker import Stop, WorkerOptions, run_worker
 from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing
+from ivr.channels.asterisk.options import check_endpoint, endpoint_for
 from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.db import session_scope
@@ -98,3 +100,35 @@ def _closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def test_serve_is_refused_for_other_channels() -> None:
+    result = run("dial", "--survey", "S1", "--channel", "simulated", "--no-serve")
+    assert result.exit_code == 2
+    assert "--serve/--no-serve is for --channel asterisk" in result.output
+
+
+@pytest.mark.parametrize(("template", "dialled"), [
+    ("PJSIP/{number}@trunk", "PJSIP/+8613800138000@trunk"),
+    ("PJSIP/{digits}@trunk", "PJSIP/8613800138000@trunk"),
+    ("Local/{digits}@outbound", "Local/8613800138000@outbound"),
+])
+def test_the_endpoint_template_fills_in_the_number(template: str, dialled: str) -> None:
+    assert endpoint_for(check_endpoint(template), "+8613800138000") == dialled
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ("PJSIP/{nummer}@trunk", r"unknown field \{nummer\}; the fields are \{number\}"),
+    ("PJSIP/{number@trunk", "expected '}'"),
+    ("{number}", r"not a channel, Technology/resource"),
+])
+def test_a_bad_endpoint_template_is_refused_at_start(template: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^ASTERISK_ENDPOINT '.*': {message}"):
+        AsteriskOptions.from_settings(Settings(asterisk_endpoint=template))
+
+
+def test_minyi_ari_refuses_a_bad_endpoint_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASTERISK_ENDPOINT", "PJSIP/{phone}@trunk")
+    result = run("ari")
+    assert result.exit_code == 2
+    assert "unknown field {phone}; the fields are {number}" in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ from dialer.frames import Frame, FrameRow
 from dialer.protocol import CallRequest, CallResult, ChannelNotReady
 from dialer.sample import import_sample
 from survey.clock import Clock
-from survey.models import Survey
+from survey.models import CallAttempt, Survey
 from survey.phones import PhoneVault
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
@@ -164,3 +165,14 @@ def refused_channel(_settings: object, _sessions: object, clock: Clock) -> Scrip
 def failing_channel(_settings: object, _sessions: object, clock: Clock) -> ScriptedChannel:
     """A channel factory whose provider refuses every call."""
     return ScriptedChannel(clock, default=Step(fails=True))
+
+
+def assert_no_case_called_twice_at_once(attempts: Sequence[CallAttempt]) -> None:
+    """Every case's calls one after another: each ended before the next began."""
+    by_case: dict[int, list[CallAttempt]] = defaultdict(list)
+    for attempt in attempts:
+        by_case[attempt.case_id].append(attempt)
+    for case_attempts in by_case.values():
+        ordered = sorted(case_attempts, key=lambda a: a.started_at)
+        for earlier, later in zip(ordered, ordered[1:], strict=False):
+            assert earlier.ended_at is not None and later.started_at >= earlier.ended_at, (earlier.id, later.id)

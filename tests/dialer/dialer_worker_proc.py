@@ -1,5 +1,6 @@
-"""One dialer worker process for the multi-worker test:
-``python dialer_worker_proc.py DATABASE_URL OWNER CALL_SECONDS IN_FLIGHT_FILE``.
+"""One dialer worker process for the multi-worker tests:
+``python dialer_worker_proc.py DATABASE_URL OWNER CALL_SECONDS IN_FLIGHT_FILE [OPTION=SECONDS ...]``,
+OPTION one of max_seconds, stale_after, takeover_every_s, heartbeat_every_s.
 Prints its report as one JSON line."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import sys
 import zlib
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
@@ -22,10 +24,15 @@ from survey.db import make_engine, session_factory  # noqa: E402
 
 def main() -> None:
     url, owner, seconds, flag = sys.argv[1:5]
+    extra: dict[str, Any] = {}
+    for option in sys.argv[5:]:
+        name, value = option.split("=")
+        extra[name] = timedelta(seconds=float(value)) if name == "stale_after" else float(value)
     clock = SystemClock()
     channel = ScriptedChannel(clock, default=random_outcomes(zlib.crc32(owner.encode()), complete_share=0.12),
                               real_seconds=float(seconds), in_flight=Path(flag))
-    options = WorkerOptions(survey="S1", owner=owner, poll_seconds=0.05, housekeeping_every=timedelta(seconds=0.3))
+    options = WorkerOptions(survey="S1", owner=owner, poll_seconds=0.05, housekeeping_every=timedelta(seconds=0.3),
+                            **extra)
     report = run_worker(session_factory(make_engine(url)), channel, clock, VAULT, options)
     print(json.dumps({"owner": owner, "stop": report.stop_reason, "placed": report.placed}))
 

@@ -7,12 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dialer_fakes import ALWAYS_OPEN, add_numbers, make_survey
+from dialer_fakes import ALWAYS_OPEN, add_numbers, assert_no_case_called_twice_at_once, make_survey
 from pg_support import pg_schema
 from sqlalchemy import func, select
 
@@ -68,13 +67,7 @@ def test_four_workers_share_a_campaign_and_survive_a_killed_worker(pg_url: str, 
 
     with session_scope(sessions) as s:
         attempts = s.scalars(select(CallAttempt).order_by(CallAttempt.id)).all()
-        by_case: dict[int, list[CallAttempt]] = defaultdict(list)
-        for a in attempts:
-            by_case[a.case_id].append(a)
-        for case_attempts in by_case.values():  # never two calls to one case at once
-            ordered = sorted(case_attempts, key=lambda a: a.started_at)
-            for earlier, later in zip(ordered, ordered[1:], strict=False):
-                assert earlier.ended_at is not None and later.started_at >= earlier.ended_at
+        assert_no_case_called_twice_at_once(attempts)
         lost = [a for a in attempts if a.worker == "w0" and a.status == AttemptStatus.UNKNOWN]
         assert lost, "the killed worker's calls were reconciled"
         assert all(a.error and a.error.startswith("lease expired") and a.ended_at and a.ended_at >= killed_at

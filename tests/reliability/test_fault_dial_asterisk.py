@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from ari_fake import FakeAsterisk, Press, Resident
-from asterisk_world import COMPLETE_BY_PROMPT, World
+from asterisk_world import COMPLETE_BY_PROMPT, World, wait_for
 from reliability_support import Child, minyi, sibling_conftest, spawn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,13 +45,16 @@ def _sample(world: World) -> None:
                       world.clock.now())
 
 
-def _dial(db_url: str, settings: Settings, folder: Path, name: str, drain_s: int = 0) -> Child:
-    env = {"MINYI_DATABASE_URL": db_url, "MINYI_SECRET_KEY": "test-secret", "ARI_URL": settings.ari_url,
-           "ARI_USERNAME": settings.ari_username, "ARI_PASSWORD": settings.ari_password, "ARI_APP": settings.ari_app,
-           "ASTERISK_ENDPOINT": settings.asterisk_endpoint, "MINYI_RECORDINGS_DIR": settings.recordings_dir}
-    args = minyi("dial", "--survey", "S1", "--channel", "asterisk", "--quiet", "--lines", "1", "--worker-id", "w1",
-                 "--drain-seconds", str(drain_s))
-    return spawn(args, env, folder / f"{name}.log")
+def _env(db_url: str, settings: Settings) -> dict[str, str]:
+    return {"MINYI_DATABASE_URL": db_url, "MINYI_SECRET_KEY": "test-secret", "ARI_URL": settings.ari_url,
+            "ARI_USERNAME": settings.ari_username, "ARI_PASSWORD": settings.ari_password, "ARI_APP": settings.ari_app,
+            "ASTERISK_ENDPOINT": settings.asterisk_endpoint, "MINYI_RECORDINGS_DIR": settings.recordings_dir}
+
+
+def _dial(db_url: str, settings: Settings, folder: Path, name: str, drain_s: int = 0, *options: str) -> Child:
+    args = minyi("dial", "--survey", "S1", "--channel", "asterisk", "--quiet", "--worker-id", "w1",
+                 "--drain-seconds", str(drain_s), *(options or ("--lines", "1")))
+    return spawn(args, _env(db_url, settings), folder / f"{name}.log")
 
 
 def _open(s: Session) -> list[CallAttempt]:
@@ -147,3 +150,31 @@ def test_sigterm_stops_dialling_and_drains_the_call_in_progress(fake: FakeAsteri
     assert worker.wait(40) == 0, worker.output()
     assert "stopped: asked to stop (SIGTERM or SIGINT); 1 call(s) placed" in worker.output()
     _check_fieldwork(world.sessions)  # the call finished its interview in the drain
+
+
+def test_minyi_ari_serves_the_calls_a_separate_minyi_dial_places(fake: FakeAsterisk, world: World,
+                                                                  settings: Settings, db_url: str,
+                                                                  tmp_path: Path) -> None:
+    """`minyi ari` serves the Stasis app, `minyi dial --no-serve` only originates into it: the
+    serving process stores every result, and the dialer's summary, printed once they are all in,
+    counts them."""
+    for number in NUMBERS:
+        fake.residents[number] = Resident(ring_s=5, by_prompt=COMPLETE_BY_PROMPT)
+    _sample(world)
+    server = spawn(minyi("ari"), _env(db_url, settings), tmp_path / "ari.log")
+    try:
+        wait_for(lambda: fake.connected, 30, "minyi ari to register the app")
+        dialer = _dial(db_url, settings, tmp_path, "dial", 0, "--no-serve", "--lines", "4")
+        assert dialer.wait(120) == 0, dialer.output()
+        with world.sessions() as s:  # when the summary was printed
+            assert not _open(s), [(a.id, a.status) for a in _open(s)]
+        assert f"stopped: nothing due now; {len(NUMBERS)} call(s) placed, {len(NUMBERS)} finished," \
+            in dialer.output(), dialer.output()
+        assert fake.connected and fake.replaced == 0  # the dialer never took the app
+    finally:
+        server.kill()
+    assert server.output().count("adopting channel") == len(NUMBERS)
+    _check_fieldwork(world.sessions)
+    with world.sessions() as s:
+        assert s.scalar(select(func.count(Interview.id)).where(Interview.status == InterviewStatus.COMPLETE)) == \
+            len(NUMBERS)

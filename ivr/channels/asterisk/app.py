@@ -32,7 +32,8 @@ class AriApp:
         self.registry = CallRegistry()
         self.calls = CallService(sessions, clock)
         self.handler = StasisHandler(self.registry, self._start, clock.now)
-        self.supervisor = Supervisor(config, self.handler.on_event, self.handler.on_connect, options.timing)
+        self.supervisor = Supervisor(config, self.handler.on_event, self.handler.on_connect, options.timing,
+                                     on_replaced=self.handler.release)
         self._tasks: TaskGroup | None = None
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

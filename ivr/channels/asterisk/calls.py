@@ -51,6 +51,13 @@ class Call:
     callback_at: datetime | None = None
     ended: bool = False
     error: str | None = None
+    # Let go, unreported, because another connection took the app (it, or this app once it
+    # registers again, carries the call on); ``scope`` is the cancel scope of the call's task.
+    released: bool = False
+    # False from an adoption or a reconnect until the first prompt played since has started: a key
+    # pressed before then answered a prompt of before (another process's, or one whose end was lost).
+    settled: bool = True
+    scope: anyio.CancelScope | None = None
     inbox: MemoryObjectReceiveStream[Item] = field(init=False)
     _send: MemoryObjectSendStream[Item] = field(init=False)
 
@@ -60,6 +67,12 @@ class Call:
 
     def post(self, item: Item) -> None:
         self._send.send_nowait(item)
+
+    def release(self) -> None:
+        """Stop following the call, leaving the channel as it is and reporting nothing."""
+        self.released = True
+        if self.scope is not None:
+            self.scope.cancel()
 
 
 class CallRegistry:

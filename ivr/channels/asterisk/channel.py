@@ -86,15 +86,17 @@ class AsteriskChannel:
 
     def close(self, drain_s: float = 0.0) -> None:
         """Stop, after waiting up to ``drain_s`` for the calls in progress to end; calls still
-        running then are hung up and reported."""
+        running then are hung up and reported. With ``serve=False`` the calls are the serving
+        process's: this waits up to ``drain_s`` for their results to be stored, and leaves those
+        still running to it."""
         with self._lock:
             portal, self._portal = self._portal, None
             if portal is None:
                 return
             atexit.unregister(self._at_exit)
         end = time.monotonic() + drain_s
-        while self.app is not None and self.app.lines_in_use() and time.monotonic() < end:
-            time.sleep(0.1)
+        while self.lines_in_use() and time.monotonic() < end:  # serve=False: results stored by `minyi ari`
+            time.sleep(0.1 if self.app is not None else 0.5)
         if self._serving is not None:
             self._serving.cancel()  # calls still running are hung up and reported
         if self._remote is not None:
@@ -104,8 +106,8 @@ class AsteriskChannel:
         self._thread.join()
 
     def _at_exit(self) -> None:
-        if self.app is not None and self.app.lines_in_use():
-            log.warning("waiting up to %.0f s for %d call(s) in progress", self.drain_s, self.app.lines_in_use())
+        if self.lines_in_use():
+            log.warning("waiting up to %.0f s for %d call(s) in progress", self.drain_s, self.lines_in_use())
         self.close(self.drain_s)
 
     def __enter__(self) -> AsteriskChannel:

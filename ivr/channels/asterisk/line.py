@@ -131,6 +131,7 @@ class CallLine:
             self.call.error = self.call.error or "the channel ended while the ARI connection was down"
             self.call.lost_cause = CONNECTION_LOST
             raise CallEnded("channel gone after reconnect")
+        self.call.settled = False
         raise Resynced()
 
     async def await_resync(self) -> None:

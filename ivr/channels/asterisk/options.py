@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,14 @@ class Timing:
     end_wait_s: float = 5.0  # after our hang-up or stop request, for Asterisk to confirm it
     answer_guard_s: float = 90.0  # past the ring timeout, before a silent call is given up
     playback_guard_s: float = 300.0  # a prompt that never reports its end
+    settle_s: float = 1.0  # after an adoption or a reconnect: keys in the replayed prompt's first second are ignored
     operator_ring_s: int = 30
     connect_wait_s: float = 10.0  # place_call waits this long for the events WebSocket
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
+    # How often the app asks Asterisk whether it is still registered (and, taken over by another
+    # connection, whether that one has let it go): a lost registration is noticed this soon.
+    app_check_s: float = 5.0
 
     def s(self, seconds: float) -> float:
         return seconds * self.scale
@@ -42,15 +47,36 @@ class AsteriskOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> AsteriskOptions:
-        base = cls(endpoint=settings.asterisk_endpoint, operator_endpoint=settings.asterisk_operator_endpoint,
+        base = cls(endpoint=check_endpoint(settings.asterisk_endpoint), operator_endpoint=settings.asterisk_operator_endpoint,
                    amd_context=settings.asterisk_amd_context,
                    recordings_dir=Path(settings.recordings_dir) if settings.recordings_dir else None)
         return replace(base, **overrides)
 
 
+ENDPOINT_FIELDS = ("number", "digits")
+
+
 def endpoint_for(template: str, number: str) -> str:
     """The channel to dial for an E.164 number, e.g. ``PJSIP/+8613800000000@trunk``."""
     return template.format(number=number, digits=number.lstrip("+"))
+
+
+def check_endpoint(template: str) -> str:
+    """``template`` if it is a channel (``Tech/resource``) whose only fields are {number} and
+    {digits}; else ValueError saying what is wrong."""
+    where = f"ASTERISK_ENDPOINT {template!r}"
+    try:
+        fields = {name for _text, name, _spec, _conv in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc} (write a literal brace as {{{{ or }}}})") from None
+    unknown = sorted(fields - set(ENDPOINT_FIELDS))
+    if unknown:
+        raise ValueError(f"{where}: unknown field {{{unknown[0]}}}; the fields are {{number}} (E.164, "
+                         "+8613800138000) and {digits} (without the +)")
+    tech, _, resource = template.partition("/")
+    if not tech or not resource:
+        raise ValueError(f"{where}: not a channel, Technology/resource (PJSIP/{{number}}@trunk)")
+    return template
 
 
 def formats_for(endpoint: str) -> str | None:

@@ -44,37 +44,52 @@ class CallRunner:
 
     async def run(self) -> None:
         call = self.call
+        result: CallResult | None = None
         try:
-            try:
-                async with anyio.create_task_group() as tasks:
-                    line = CallLine(call, self.link, self.options.timing, tasks)
-                    player = StepPlayer(line, self.options)
-                    result = await self._call(line, player)
-                    await self._fetch_recordings(player.recordings)
-            except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope() as call.scope:  # cancelled when the call is released
+                if call.released:
+                    call.scope.cancel()
+                result = await self._carry()
+            if result is not None:
                 with anyio.CancelScope(shield=True):
-                    await self._abandon("the ARI app stopped during the call", APP_STOPPED)
-                raise
-            except Exception as exc:
-                log.exception("attempt %s: the call failed", call.attempt_id)
-                with anyio.CancelScope(shield=True):
-                    await self._abandon(f"{type(exc).__name__}: {exc}", APP_ERROR)
-                return
-            with anyio.CancelScope(shield=True):
-                await self._report(result)
+                    await self._report(result)
         finally:  # a line is busy until its result is stored
             if self.interview is not None:
                 with anyio.CancelScope(shield=True):
                     await self._db(self.calls.close, self.interview)
             self.registry.remove(call)
-            self.on_end(call)
+            if call.released:
+                log.info("attempt %s: let go of channel %s", call.attempt_id, call.channel_id)
+            else:
+                self.on_end(call)
+
+    async def _carry(self) -> CallResult | None:
+        """The call to its end; None when it was abandoned (and reported) instead."""
+        call = self.call
+        try:
+            async with anyio.create_task_group() as tasks:
+                line = CallLine(call, self.link, self.options.timing, tasks)
+                player = StepPlayer(line, self.options)
+                result = await self._call(line, player)
+                await self._fetch_recordings(player.recordings)
+            return result
+        except anyio.get_cancelled_exc_class():
+            if not call.released:  # the app stopped: hang up and report
+                with anyio.CancelScope(shield=True):
+                    await self._abandon("the ARI app stopped during the call", APP_STOPPED)
+            raise
+        except Exception as exc:
+            log.exception("attempt %s: the call failed", call.attempt_id)
+            with anyio.CancelScope(shield=True):
+                await self._abandon(f"{type(exc).__name__}: {exc}", APP_ERROR)
+            return None
 
     async def _call(self, line: CallLine, player: StepPlayer) -> CallResult:
         call = self.call
         if not await self._answered(line):
             log.info("attempt %s: not answered (cause %s)", call.attempt_id, call.cause)
             return self._result(unanswered_status(call.cause) if call.error is None else CallStatus.UNKNOWN)
-        call.answered_at = self.clock.now()
+        call.answered_at = call.answered_at or self.clock.now()  # kept by a call released and adopted again
         await self._db(self.calls.progress, call.attempt_id, AttemptStatus.IN_PROGRESS)
         try:
             await _again_after_resync(lambda: line.rest(lambda a: a.answer(call.channel_id)))

@@ -6,6 +6,12 @@ call here knows - originated by a dialer in another process, or in progress when
 restarted - is adopted: a call is opened for its attempt and carries on from what the channel is
 doing. Events of calls that are over are ignored, and so are channels of others (a Local
 channel's second half, an operator leg that outlived its call).
+
+When another connection takes the app, the calls are released: their tasks stop without hanging
+up or reporting, and the handler remembers them. Once the app is registered again they are
+adopted like any channel of the app - those still up carry on, those that ended meanwhile are
+reported with the hang-up cause ``connection_lost`` (unless the holder of the app stored their
+result first: a real result is never replaced).
 """
 
 from __future__ import annotations
@@ -30,12 +36,23 @@ class StasisHandler:
                  ring_timeout_s: int = 30) -> None:
         self.registry, self.start, self.now, self.ring_timeout_s = registry, start, now, ring_timeout_s
         self._ended: OrderedDict[str, None] = OrderedDict()
+        self._released: dict[str, Call] = {}  # by channel id: let go when another connection took the app
+        self._adopted: list[Call] | None = None  # while on_connect reads the listing
 
     def ended(self, call: Call) -> None:
         """Remember a finished call's channel, so its late events do not adopt it again."""
         self._ended[call.channel_id] = None
         while len(self._ended) > _REMEMBER_ENDED:
             self._ended.popitem(last=False)
+
+    def release(self) -> None:
+        """Another connection holds the app: let go of every call (see the module's docstring)."""
+        for call in self.registry.calls():
+            self._released[call.channel_id] = call
+            call.release()
+        if self._released:
+            log.warning("let go of %d call(s): their events go to the connection that took the app",
+                        len(self._released))
 
     def on_event(self, event: dict[str, Any]) -> None:
         channel_id = channel_of(event)
@@ -53,12 +70,21 @@ class StasisHandler:
         hang up a call that another process runs, and store its result against the attempt of
         the same number here."""
         known = [c for c in self.registry.calls() if c.placed]  # in the listing unless they ended
-        live = {c["id"]: c for c in await session.channels()}
-        mine = await session.app_channel_ids()
+        self._adopted = []  # adopted by an event of theirs while the listing is read: told too
+        try:
+            live = {c["id"]: c for c in await session.channels()}
+            mine = await session.app_channel_ids()
+            known += self._adopted
+        finally:
+            self._adopted = None
         for channel_id, channel in live.items():
             if channel_id in mine and self.registry.get(channel_id) is None:
                 adopted = self._adopt(channel_id, channel)
                 known += [adopted] if adopted is not None else []  # told too: its StasisStart was long ago
+        for channel_id in list(self._released):  # ended while another connection held the app
+            adopted = self._adopt(channel_id, None) if self.registry.get(channel_id) is None else None
+            known += [adopted] if adopted is not None else []
+        self._released.clear()
         for call in known:
             call.post(Resync(live))
 
@@ -67,8 +93,14 @@ class StasisHandler:
         if m is None or channel_id in self._ended:
             return None
         created = _utc(channel.get("creationtime")) if isinstance(channel, dict) else None
-        call = Call(int(m.group(1)), created or self.now(), self.ring_timeout_s, channel_id=channel_id, placed=True)
+        before = self._released.pop(channel_id, None)
+        call = Call(int(m.group(1)), created or self.now(), self.ring_timeout_s, channel_id=channel_id, placed=True,
+                    settled=False)
+        if before is not None:  # what this app knew of the call before letting it go
+            call.started_at, call.answered_at = before.started_at, before.answered_at
         log.info("attempt %s: adopting channel %s", call.attempt_id, channel_id)
+        if self._adopted is not None:
+            self._adopted.append(call)
         self.registry.add(call)
         self.start(call)
         return call

@@ -16,6 +16,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import anyio
+
 from ivr.channels.asterisk.calls import Resync, channel_of
 from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine
 from ivr.channels.asterisk.media import media_uri
@@ -62,6 +64,7 @@ class StepPlayer:
     async def _listen(self, collect: Collect, playback: str | None, wait_s: float | None) -> Event:
         line, guard = self.line, self.options.timing.playback_guard_s
         deadline = line.deadline(guard if playback is not None else wait_s or collect.timeout_s)
+        heard_from: float | None = None  # when the prompt started playing
         while True:
             item = await self._next(deadline)
             if item is TIMEOUT and playback is not None:  # the prompt never reported its end
@@ -71,10 +74,15 @@ class StepPlayer:
                 return Timeout()
             assert isinstance(item, dict)
             if item["type"] == "ChannelDtmfReceived" and channel_of(item) == line.channel_id:
+                if not self._settled(playback, heard_from):
+                    continue  # meant for a prompt played before the adoption or the reconnect
                 self._stop_soon(playback)
                 return Digits(str(item["digit"]), complete=False)
+            if _started(item, playback):
+                heard_from = anyio.current_time()
             if _finished(item, playback):
                 playback, deadline = None, line.deadline(collect.timeout_s)
+                line.call.settled = True
 
     async def _prompt_before_recording(self, playback: str | None) -> None:
         """A key during the prompt stops it; the recording starts at once either way."""
@@ -137,9 +145,25 @@ class StepPlayer:
             raise CallEnded("hung up")
         return item
 
+    def _settled(self, playback: str | None, heard_from: float | None) -> bool:
+        """Whether a key now answers this step. After an adoption or a reconnect, the resident
+        may still be answering a prompt played before it (the channel plays what was queued
+        first): keys count once the replayed prompt has played ``settle_s``, or ended."""
+        call = self.line.call
+        if not call.settled and (playback is None or (
+                heard_from is not None and anyio.current_time() - heard_from >= self.options.timing.s(
+                    self.options.timing.settle_s))):
+            call.settled = True
+        return call.settled
+
     def _stop_soon(self, playback: str | None) -> None:
         if playback is not None:
             self.line.spawn(lambda a: a.stop_playback(playback))
+
+
+def _started(item: object, playback: str | None) -> bool:
+    return (playback is not None and isinstance(item, dict) and item["type"] == "PlaybackStarted"
+            and item["playback"]["id"] == playback)
 
 
 def _finished(item: object, playback: str | None) -> bool:

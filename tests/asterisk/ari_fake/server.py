@@ -11,6 +11,13 @@ empty after 4 s; a channel that re-entered Stasis from the dialplan may end with
 ChannelDestroyed (``stasis_end_only``); while no WebSocket is connected the app is not
 registered, events are lost and answered calls cannot enter Stasis.
 
+The application's life is Asterisk's (res_stasis.c, res/ari/ari_websockets.c): a WebSocket with
+``?app=`` registers it; a second one takes it over, and the first gets ApplicationReplaced and
+then nothing more, though it stays open; when the connection holding the app closes, the app is
+deactivated (events are dropped, Stasis() refuses calls) and stays listed by GET /applications
+as long as channels are subscribed to it, then disappears. ``restart`` is Asterisk restarting:
+every connection cut, every channel gone without an event, the app unregistered.
+
 And to what a real Asterisk 22.10.1 sent (tests/asterisk/recorded/): originate's Dial events
 (``peer``: the dialled channel; ``dialstatus`` "", RINGING, ANSWER, BUSY, ...); a Local channel
 that is busy or congested ends with cause 0, its other half with 17 or 34; ringing out is 19; a
@@ -92,8 +99,10 @@ class FakeAsterisk:
         self.bridges: dict[str, Bridge] = {}
         self.moh: set[str] = set()
         self._seq = itertools.count(1)
-        self._ws: web.WebSocketResponse | None = None
-        self._outbox: asyncio.Queue[str] | None = None
+        self._ws: web.WebSocketResponse | None = None  # the connection the app's events go to
+        self._outboxes: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}  # every open events connection
+        self._registered = False  # the app is in Asterisk's registry (active or not)
+        self.replaced = 0  # ApplicationReplaced events sent
         self._refuse_until = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -142,18 +151,50 @@ class FakeAsterisk:
 
     def drop_websocket(self, *, clean: bool = False, refuse_s: float = 0.0) -> None:
         """End the app's WebSocket (a TCP abort unless ``clean``) and answer 503 to everything for
-        ``refuse_s`` wall seconds (Asterisk restarting); calls in progress go on meanwhile."""
+        ``refuse_s`` wall seconds (Asterisk busy); calls in progress go on meanwhile."""
         async def drop() -> None:
             self._refuse_until = time.monotonic() + refuse_s
             ws = self._ws
             if ws is None:
                 return
-            self._ws = None
-            if clean:
-                await ws.close()
-            elif ws._req is not None and ws._req.transport is not None:  # noqa: SLF001 - abort the TCP stream
-                ws._req.transport.abort()
+            self._deactivate()
+            await self._cut(ws, clean)
         self.run(drop)
+
+    def restart(self, refuse_s: float = 1.0) -> None:
+        """Asterisk restarts: every connection is cut, every channel, bridge and recording in
+        progress is gone without an event reaching anyone, the app is no longer registered, and
+        nothing answers for ``refuse_s`` wall seconds."""
+        async def restart() -> None:
+            self._refuse_until = time.monotonic() + refuse_s
+            self._ws, self._registered = None, False
+            for ch in list(self.channels.values()):
+                ch.gone = True
+                for task in ch.tasks:
+                    task.cancel()
+            for store in (self.channels, self.playbacks, self.recordings, self.bridges):
+                store.clear()
+            self.moh.clear()
+            for ws in list(self._outboxes):
+                await self._cut(ws, clean=False)
+        self.run(restart)
+
+    async def _cut(self, ws: web.WebSocketResponse, clean: bool) -> None:
+        if clean:
+            await ws.close()
+        elif ws._req is not None and ws._req.transport is not None:  # noqa: SLF001 - abort the TCP stream
+            ws._req.transport.abort()
+
+    def _deactivate(self) -> None:
+        """The connection holding the app is gone: events are dropped from now on."""
+        self._ws = None
+        self._forget_app()
+
+    def _forget_app(self) -> None:
+        """res_stasis's cleanup: an app without a connection leaves the registry once no
+        channel is subscribed to it any more."""
+        if self._ws is None and not any(c.owner_app == self.app for c in self.channels.values()):
+            self._registered = False
 
     def hang_up(self, number: str) -> None:
         """The resident on ``number`` hangs up now."""
@@ -164,7 +205,13 @@ class FakeAsterisk:
 
     @property
     def connected(self) -> bool:
+        """Whether a connection holds the app (its events go somewhere)."""
         return self._ws is not None
+
+    @property
+    def registered(self) -> bool:
+        """Whether GET /applications/{app} finds the app."""
+        return self._registered
 
     def live_channels(self) -> list[str]:
         return self.run(lambda: [c.id for c in self.channels.values()])
@@ -257,12 +304,12 @@ class FakeAsterisk:
             return web.json_response({"message": "Invalid application provided in param [app]."}, status=400)
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        old, self._ws = self._ws, ws
-        if old is not None:
-            self._emit({"type": "ApplicationReplaced"}, to=old)
-            await old.close()
         outbox: asyncio.Queue[str] = asyncio.Queue()
-        self._outbox = outbox
+        self._outboxes[ws] = outbox
+        old, self._ws, self._registered = self._ws, ws, True
+        if old is not None:  # the old connection stays open, but hears nothing more of the app
+            self.replaced += 1
+            self._emit({"type": "ApplicationReplaced"}, to=old)
         writer = asyncio.create_task(self._write(ws, outbox))
         try:
             async for msg in ws:
@@ -270,8 +317,9 @@ class FakeAsterisk:
                     break
         finally:
             writer.cancel()
+            self._outboxes.pop(ws, None)
             if self._ws is ws:
-                self._ws = None
+                self._deactivate()
         return ws
 
     async def _write(self, ws: web.WebSocketResponse, outbox: asyncio.Queue[str]) -> None:
@@ -287,13 +335,11 @@ class FakeAsterisk:
         if self.validate:
             self.violations += self.spec.check_event(event)
         target = to or self._ws
-        if target is None or self._outbox is None or not self._ours(event):
+        outbox = self._outboxes.get(target) if target is not None else None
+        if outbox is None or not self._ours(event):
             return  # nobody listening (or another app's channel): Asterisk drops it
         self.events_sent += 1
-        if to is None:
-            self._outbox.put_nowait(json.dumps(event))
-        else:
-            asyncio.ensure_future(to.send_str(json.dumps(event)))
+        outbox.put_nowait(json.dumps(event))
 
     def _ours(self, event: dict[str, Any]) -> bool:
         """Whether the event concerns no channel of another app."""
@@ -459,6 +505,7 @@ class FakeAsterisk:
             peer_cause = peer_cause or cause
             self._emit_channel("ChannelDestroyed", peer, cause=peer_cause[0], cause_txt=peer_cause[1])
             self.channels.pop(peer.id, None)
+        self._forget_app()
         for task in ch.tasks:
             if task is not asyncio.current_task():
                 task.cancel()
@@ -710,7 +757,7 @@ class FakeAsterisk:
     # -- Asterisk and applications --------------------------------------------------------------
 
     async def _get_application(self, a: dict[str, str], *_: Any) -> tuple[int, Any]:
-        if a["applicationName"] != self.app or self._ws is None:
+        if a["applicationName"] != self.app or not self._registered:
             raise AriError(404, "Application not found")
         return 200, {"name": self.app, "channel_ids": [c.id for c in self.channels.values() if c.owner_app == self.app],
                      "bridge_ids": list(self.bridges),
