@@ -626,4 +626,6 @@ ZH: dict[str, str] = {
     'This field is required.': '此项必填。',
     'every kind': '全部类型',
     'every role': '全部角色',
+    "%(file)s:%(line)s: population_source must give {zh: ..., en: ...}: where the weighting targets come from "
+    "(resident adults, not 户籍)": "%(file)s:%(line)s：population_source 须写明 {zh: ..., en: ...}：加权目标数据的来源（常住成年人口，而非户籍人口）",
 }
