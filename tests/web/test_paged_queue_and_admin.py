@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 
 from dialer.followup import open_task
 from survey import audit
-from survey.models import AuditLog, Case, FollowUpTask, Unit, User
-from survey.vocabulary import Role, TaskKind, TaskStatus
+from survey.models import AuditLog, Case, FollowUpTask, Survey, Unit, User
+from survey.questionnaire import load_bundled
+from survey.surveys import StratumSpec, create_survey
+from survey.vocabulary import Role, SurveyStatus, TaskKind, TaskStatus
 
 TASK_ROW = re.compile(r'<tr class="(due|later) kind-[a-z_0-9]+">\s*<td>(\d+)</td>')
 
@@ -114,3 +116,22 @@ def test_the_unit_list_says_how_many(web, login) -> None:  # type: ignore[no-unt
         units = s.scalar(select(func.count()).select_from(Unit))
     page = login("admin").text("/admin/units")
     assert _showing(page) == f"第 1–{units} 条，共 {units} 条"
+
+
+def test_the_survey_list_pages_and_filters_by_status(web, login) -> None:  # type: ignore[no-untyped-def]
+    with web.sessions.begin() as s:
+        for n in range(60):
+            create_survey(s, f"R{n:03d}", load_bundled(), web.clock, period=f"2020-{n % 12 + 1:02d}", quota=10,
+                          strata=[StratumSpec("T01", "城关镇", "Chengguan")])
+        s.flush()
+        for survey in s.scalars(select(Survey).where(Survey.code.like("R%"))).all()[:7]:
+            survey.status = SurveyStatus.CLOSED
+    c = login("supervisor")
+    first = c.text("/surveys/")
+    total = int(re.search(r"共 (\d+) 条", _showing(first)).group(1))  # type: ignore[union-attr]
+    assert total >= 61 and _showing(first).startswith("第 1–50 条") and 'rel="next"' in first
+    second = c.text("/surveys/?page=2")
+    listed = re.findall(r'/surveys/(\d+)">', first) + re.findall(r'/surveys/(\d+)">', second)
+    assert len(listed) == len(set(listed)) == total  # every round once, across the pages
+    closed = c.text("/surveys/?status=closed")
+    assert _showing(closed).endswith("共 7 条") and closed.count("status-closed") == 7

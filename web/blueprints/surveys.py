@@ -34,6 +34,8 @@ from web.analysis_inputs import missing_messages
 from web.context import ctx, db
 from web.forms import ActionForm
 from web.i18n import refusal
+from web.labels import terms
+from web.listing import Filters, paginate
 from web.operations import surveys as ops
 from web.scope import fetch, scope
 
@@ -106,13 +108,19 @@ def _refused(exc: Exception) -> None:
 @bp.route("/")
 @roles(Role.SUPERVISOR)
 def index() -> str:
+    """The survey rounds a page at a time, newest first, by status and creation day."""
     session = db()
     within = scope()
-    counts = dict(session.execute(select(Case.survey_id, func.count()).where(within.where(Case))
+    found = Filters.from_request()
+    query = select(Survey).where(within.where(Survey), found.between(Survey.created_at)).order_by(Survey.id.desc())
+    if found.status:
+        query = query.where(Survey.status == found.status)
+    page = paginate(session, query)
+    counts = dict(session.execute(select(Case.survey_id, func.count())
+                                  .where(within.where(Case), Case.survey_id.in_([s.id for s in page.items]))
                                   .group_by(Case.survey_id)).all())
     return render_template("surveys/index.html", counts=counts, upload=UploadForm(), whole=not within.limited,
-                           surveys=session.scalars(select(Survey).where(within.where(Survey))
-                                                   .order_by(Survey.id.desc())).all(),
+                           page=page, found=found, statuses=list(terms("survey").items()),
                            questionnaires=session.scalars(select(QuestionnaireRow)
                                                           .order_by(QuestionnaireRow.id.desc())).all())
 
