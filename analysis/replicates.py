@@ -106,6 +106,8 @@ def replicate_values(rep: Replicates, calibration: Calibration, y: FloatArray, v
     group, the whole file); ``estimate`` the full-sample value of every domain (kept where a
     replicate leaves a domain without valid answers).
     """
+    if rep.cell.size == 0:  # every township has a single respondent: nothing varies
+        return np.tile(estimate, (y.size, 1))
     cells = calibration.cells
     per_cell_num, per_cell_den = cells.sum(y * valid), cells.sum(valid)
     member = np.zeros((own.shape[0], n_domains))

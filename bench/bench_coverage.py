@@ -19,6 +19,7 @@ is scored beside their direct intervals.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ import pandas as pd
 from analysis.errors import WeightingError
 from analysis.pipeline import Options, run_analysis
 from analysis.population import Population
+from analysis.responses import ResponseColumns, Responses
 from analysis.results import COUNTY
 from analysis.spec import parse_spec
 
@@ -52,6 +54,8 @@ METHODS = {
     "county-linear": Options(method="county", variance="linear"),
     "county-jackknife": Options(method="county", variance="jackknife"),
 }
+DEFAULT = ("ps-linear", "ps-jackknife", "rake-linear", "county-linear", "county-jackknife")  # rake-jackknife: slow
+COLUMNS = ResponseColumns(tuple(SPEC.questions()), BY)
 LEVELS = ("township", f"  n<{THIN}", f"  n>={THIN}", "county")
 
 
@@ -173,48 +177,87 @@ def table(tallies: dict[tuple[str, str, str], Tally]) -> list[str]:
     return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}")
-    args = parser.parse_args()
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    w = world(args.seed)
-    rng = np.random.default_rng(args.seed + 1)
+def simulate(args: tuple[int, int, int, list[str]]) -> tuple[dict[tuple[str, str, str], Tally], dict[str, float],
+                                                              dict[str, int]]:
+    """Replicates ``first`` .. ``last - 1``; replicate r's sample comes from its own seed (seed, r), so
+    the figures do not depend on how the replicates are split between processes."""
+    seed, first, last, methods = args
+    w = world(seed)
     groups = {str(k): np.asarray(v) for k, v in w.people.groupby("township").indices.items()}
-    sizes = w.cells.groupby("township").N.sum()
-    print(f"population: {TOWNSHIPS} townships of {sizes.min():,.0f}-{sizes.max():,.0f} adults; "
-          f"{min(w.n.values())}-{max(w.n.values())} respondents each ({sum(w.n.values())} in all, "
-          f"{sum(k < THIN for k in w.n.values())} townships under {THIN}); response propensity by age "
-          f"{PROPENSITY_AGE.tolist()} x sex {PROPENSITY_SEX.tolist()}; {args.reps} replicates, seed {args.seed}")
-    tallies: dict[tuple[str, str, str], Tally] = defaultdict(new_tally)
+    populations = {"cells": Population.from_frame(w.cells, "township", BY),
+                   "margins": Population.from_frame(w.margins, "township", BY)}
+    tallies: dict[tuple[str, str, str], Tally] = {}
     for method in methods:
         for kind in ("share", "score"):
             for level in (*LEVELS[:2], f"  n<{THIN} Fay-Herriot", *LEVELS[2:]):
                 tallies[(method, kind, level)] = new_tally()
-    seconds = dict.fromkeys(methods, 0.0)
-    populations = {"cells": Population.from_frame(w.cells, "township", BY),
-                   "margins": Population.from_frame(w.margins, "township", BY)}
-    failed = dict.fromkeys(methods, 0)
-    for _ in range(args.reps):
-        sample = draw(w, rng, groups)
+    seconds, failed = dict.fromkeys(methods, 0.0), dict.fromkeys(methods, 0)
+    for r in range(first, last):
+        sample = Responses.from_frame(draw(w, np.random.default_rng([seed, r]), groups), COLUMNS)
         for method in methods:
             began = time.perf_counter()
             base = METHODS[method]
-            frame = populations["margins" if base.method == "rake" else "cells"]
             options = Options(by=BY, method=base.method, variance=base.variance, rank_draws=100)
             try:
-                run = run_analysis(sample, frame, SPEC, options)
+                run = run_analysis(sample, populations["margins" if base.method == "rake" else "cells"], SPEC, options)
             except WeightingError:  # e.g. raking that cannot meet thin margins: counted, not scored
                 failed[method] += 1
                 continue
             finally:
                 seconds[method] += time.perf_counter() - began
             score(run.result.estimates, run.result.small_area, w, tallies, method)
+    return tallies, seconds, failed
+
+
+def merge(parts: list[tuple[dict[tuple[str, str, str], Tally], dict[str, float], dict[str, int]]]
+          ) -> tuple[dict[tuple[str, str, str], Tally], dict[str, float], dict[str, int]]:
+    tallies, seconds, failed = parts[0]
+    for more, s, f in parts[1:]:
+        for key, t in more.items():
+            mine = tallies[key]
+            mine.hits += t.hits
+            mine.errors += t.errors
+            mine.z += t.z
+            mine.widths += t.widths
+            for d in t.se:
+                mine.se[d] += t.se[d]
+                mine.values[d] += t.values[d]
+        seconds = {m: seconds[m] + s[m] for m in seconds}
+        failed = {m: failed[m] + f[m] for m in failed}
+    return tallies, seconds, failed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--methods", default=",".join(DEFAULT), help=f"comma-separated, of {', '.join(METHODS)}")
+    parser.add_argument("--processes", type=int, default=2)
+    args = parser.parse_args()
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        parser.error(f"unknown method(s) {', '.join(unknown)}; have {', '.join(METHODS)}")
+    w = world(args.seed)
+    sizes = w.cells.groupby("township").N.sum()
+    print(f"population: {TOWNSHIPS} townships of {sizes.min():,.0f}-{sizes.max():,.0f} adults; "
+          f"{min(w.n.values())}-{max(w.n.values())} respondents each ({sum(w.n.values())} in all, "
+          f"{sum(k < THIN for k in w.n.values())} townships under {THIN}); response propensity by age "
+          f"{PROPENSITY_AGE.tolist()} x sex {PROPENSITY_SEX.tolist()}; {args.reps} replicates, seed {args.seed}",
+          flush=True)
+    began = time.perf_counter()
+    cuts = np.linspace(0, args.reps, max(1, args.processes) * 4 + 1).astype(int)
+    jobs = [(args.seed, int(a), int(b), methods) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+    if args.processes > 1:
+        with multiprocessing.Pool(args.processes) as pool:
+            parts = pool.map(simulate, jobs)
+    else:
+        parts = [simulate(job) for job in jobs]
+    tallies, seconds, failed = merge(parts)
     print("\n".join(table(tallies)))
     print("replicates the weighting refused: " + ", ".join(f"{m} {k}" for m, k in failed.items()))
-    print("seconds per replicate: " + ", ".join(f"{m} {s / args.reps:.3f}" for m, s in seconds.items()))
+    print("seconds per replicate: " + ", ".join(f"{m} {s / args.reps:.3f}" for m, s in seconds.items())
+          + f"; wall {time.perf_counter() - began:.0f} s on {args.processes} processes")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from analysis.errors import WeightingError
 from analysis.grouping import BoolArray, FloatArray, Groups, IntArray, bincount
@@ -182,17 +183,13 @@ def _county(grid: CellGrid, population: Population, counts: FloatArray, N_h: Flo
 def _cell_targets(grid: CellGrid, population: Population) -> FloatArray:
     """Population count of every grid cell (0 where the population file has none)."""
     cells = population.cell_counts()
+    keys = cells.index.to_frame(index=False).astype(str)
+    town = pd.Index(grid.townships).get_indexer(keys.iloc[:, 0])
+    codes = [pd.Index(levels).get_indexer(keys.iloc[:, v + 1]) for v, levels in enumerate(grid.levels)]
+    inside = town >= 0
+    within = np.ravel_multi_index([c[inside] for c in codes], grid.shape) if grid.by else 0
     N = np.zeros(grid.size)
-    town_index = {t: h for h, t in enumerate(grid.townships)}
-    level_index = [{level: i for i, level in enumerate(levels)} for levels in grid.levels]
-    for key, count in cells.items():
-        key = key if isinstance(key, tuple) else (key,)
-        h = town_index.get(str(key[0]))
-        if h is None:
-            continue
-        within = np.ravel_multi_index([level_index[v][str(x)] for v, x in enumerate(key[1:])], grid.shape) \
-            if grid.by else 0
-        N[h * grid.per_township + int(within)] = float(count)
+    N[town[inside] * grid.per_township + within] = cells.to_numpy(dtype=np.float64)[inside]
     return N
 
 

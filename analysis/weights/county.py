@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.errors import WeightingError
 from analysis.grouping import FloatArray, IntArray, bincount
 from analysis.population import Population
 from analysis.weights.collapse import CollapseRule, collapse_cells, collapse_margin
@@ -64,7 +65,11 @@ def county_margins(grid: CellGrid, cell_N: FloatArray | None, population: Popula
         level = grid.level_of(k)
         n_l = bincount(level, counts, len(grid.levels[k]))
         N_l = _level_totals(population, grid, k, cell_N, level)
-        runs = collapse_margin(n_l, N_l, 1.0, rule) or [[i for i in range(n_l.size)]]
+        runs = collapse_margin(n_l, N_l, 1.0, rule)
+        if runs is None:
+            empty = int(np.flatnonzero((n_l <= 0) & (N_l > 0))[0])
+            raise WeightingError(f"county: nobody at {variable}={grid.levels[k][empty]} (population "
+                                 f"{N_l[empty]:g}) and collapsing is off", margin=variable)
         group_of = np.full(n_l.size, -1, dtype=np.intp)
         for j, run in enumerate(runs):
             group_of[run] = j

@@ -115,3 +115,11 @@ def test_the_method_text_names_what_was_done() -> None:
     method = run_analysis(responses, cells, spec, Options(by=BY)).result.method
     assert "jackknife" in method.text("en") and "county" in method.text("en")
     assert "刀切" in method.text("zh") and method.text("zh").endswith("。")
+
+
+def test_townships_of_one_respondent_each_have_no_replicates_and_no_crash() -> None:
+    responses, cells = survey_frames(seed=3)
+    one_each = responses.groupby("township").head(1).reset_index(drop=True)
+    spec = parse_spec({"indices": {"safety": SPEC_DICT["indices"]["safety"]}})
+    run = run_analysis(one_each, cells, spec, Options(by=BY))
+    assert all(e.n <= 3 for e in run.result.estimates) and run.result.method.variance == "jackknife"
