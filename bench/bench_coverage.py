@@ -55,6 +55,7 @@ METHODS = {
     "county-jackknife": Options(method="county", variance="jackknife"),
 }
 DEFAULT = ("ps-linear", "ps-jackknife", "rake-linear", "county-linear", "county-jackknife")  # rake-jackknife: slow
+CHUNK = 10  # replicates per job
 COLUMNS = ResponseColumns(tuple(SPEC.questions()), BY)
 LEVELS = ("township", f"  n<{THIN}", f"  n>={THIN}", "county")
 
@@ -233,6 +234,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--methods", default=",".join(DEFAULT), help=f"comma-separated, of {', '.join(METHODS)}")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--budget", type=float, default=0.0, help="stop after this many seconds (0: never)")
     args = parser.parse_args()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
@@ -246,17 +248,21 @@ def main() -> None:
           f"{PROPENSITY_AGE.tolist()} x sex {PROPENSITY_SEX.tolist()}; {args.reps} replicates, seed {args.seed}",
           flush=True)
     began = time.perf_counter()
-    cuts = np.linspace(0, args.reps, max(1, args.processes) * 4 + 1).astype(int)
-    jobs = [(args.seed, int(a), int(b), methods) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
-    if args.processes > 1:
-        with multiprocessing.Pool(args.processes) as pool:
-            parts = pool.map(simulate, jobs)
-    else:
-        parts = [simulate(job) for job in jobs]
+    jobs = [(args.seed, a, min(a + CHUNK, args.reps), methods) for a in range(0, args.reps, CHUNK)]
+    parts, done = [], 0
+    with multiprocessing.Pool(max(1, args.processes)) as pool:
+        for part in pool.imap(simulate, jobs):  # in replicate order, so a budget cut keeps replicates 0..done-1
+            parts.append(part)
+            done = min(done + CHUNK, args.reps)
+            if args.budget and time.perf_counter() - began > args.budget:
+                pool.terminate()
+                break
+    if done < args.reps:
+        print(f"time budget of {args.budget:.0f} s spent: the table covers replicates 0-{done - 1} only")
     tallies, seconds, failed = merge(parts)
     print("\n".join(table(tallies)))
     print("replicates the weighting refused: " + ", ".join(f"{m} {k}" for m, k in failed.items()))
-    print("seconds per replicate: " + ", ".join(f"{m} {s / args.reps:.3f}" for m, s in seconds.items())
+    print("seconds per replicate: " + ", ".join(f"{m} {s / done:.3f}" for m, s in seconds.items())
           + f"; wall {time.perf_counter() - began:.0f} s on {args.processes} processes")
 
 
