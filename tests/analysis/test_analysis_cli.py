@@ -81,6 +81,7 @@ def test_json_and_weights_outputs(files: Path) -> None:
     (("spec.yaml", "kind: share", "kind: shares"), (), "indices.safety.kind must be share, score or composite"),
     (None, ("--method", "median"), "--method must be one of poststratify, rake, county"),
     (None, ("--ci", "wald"), "--ci must be one of logit, wilson, kg"),
+    (None, ("--variance", "bootstrap"), "--variance must be jackknife, exact or rake-sweeps, not 'bootstrap'"),
     (None, ("--method", "poststratify", "--population", "margins.csv"), "needs joint cell counts"),
     (None, ("--trim-upper", "0.5"), "the upper trimming cap on w/d must be >= 1"),
 ])

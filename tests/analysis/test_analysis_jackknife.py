@@ -123,3 +123,17 @@ def test_townships_of_one_respondent_each_have_no_replicates_and_no_crash() -> N
     spec = parse_spec({"indices": {"safety": SPEC_DICT["indices"]["safety"]}})
     run = run_analysis(one_each, cells, spec, Options(by=BY))
     assert all(e.n <= 3 for e in run.result.estimates) and run.result.method.variance == "jackknife"
+
+
+def test_a_county_level_nobody_answered_is_an_error_when_collapsing_is_off() -> None:
+    from analysis_helpers import margins_of
+
+    from analysis.errors import WeightingError
+    from analysis.weights import CollapseRule
+
+    responses, cells = survey_frames(seed=3)
+    responses = responses[responses.age_group != "18-29"].reset_index(drop=True)
+    spec = parse_spec({"indices": {"safety": SPEC_DICT["indices"]["safety"]}})
+    with pytest.raises(WeightingError, match="county: nobody at age_group=18-29"):
+        run_analysis(responses, margins_of(cells), spec, Options(by=BY, method="county",
+                                                                 collapse=CollapseRule(enabled=False)))
