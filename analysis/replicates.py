@@ -40,11 +40,10 @@ MAX_STACK = 20_000_000  # replicates x grid cells beyond which the caller falls 
 
 @dataclass(frozen=True)
 class Replicates:
-    """Occupied cells as replicates: the cell that loses a respondent, its township, and every
-    grid cell's per-respondent weight in that replicate (replicates x grid cells)."""
+    """Occupied cells as replicates: the cell that loses a respondent and every grid cell's
+    per-respondent weight in that replicate (replicates x grid cells)."""
 
     cell: IntArray
-    township: IntArray
     weights: FloatArray
     scale: FloatArray  # per township: (1 - f_h) (n_h - 1) / n_h, 0 for a single respondent
 
@@ -60,6 +59,7 @@ class NoJackknife(Exception):
 
 
 def jackknife(calibration: Calibration) -> Replicates:
+    """One replicate per occupied cell of every township with two or more respondents."""
     design = calibration.design
     size = calibration.cell_township.size
     counts = calibration.cells.count.astype(np.float64)
@@ -75,7 +75,7 @@ def jackknife(calibration: Calibration) -> Replicates:
     base = np.tile((design.N / n)[town], (replicates, 1))
     own = town[None, :] == town[cell][:, None]
     base[own] = np.repeat(design.N[town[cell]] / np.maximum(n[town[cell]] - 1, 1), own.sum(axis=1))
-    margins = [_stacked(groups.ids, counts * full, replicates, size) for groups in calibration.groupings]
+    margins = [_stacked(groups.ids, counts * full, replicates) for groups in calibration.groupings]
     seed = (rep_counts * base).ravel()
     try:
         g = rake(seed, margins)
@@ -84,11 +84,12 @@ def jackknife(calibration: Calibration) -> Replicates:
                           "a single respondent)") from exc
     weights = (g * base.ravel()).reshape(replicates, size)
     scale = np.where(n > 1, design.fpc * (n - 1) / np.maximum(n, 1), 0.0)
-    return Replicates(cell, town[cell], weights, scale)
+    return Replicates(cell, weights, scale)
 
 
-def _stacked(groups: IntArray, totals: FloatArray, replicates: int, size: int) -> Margin:
-    """One margin over replicates x cells: group g of replicate r is r * (groups) + g, same target."""
+def _stacked(groups: IntArray, totals: FloatArray, replicates: int) -> Margin:
+    """One margin over replicates x cells: group g of replicate r is r * (number of groups) + g,
+    with the full sample's total as its target."""
     width = int(groups.max(initial=-1)) + 1
     inside = groups >= 0
     targets = bincount(groups[inside], totals[inside], width)
