@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from analysis.grouping import FloatArray, IntArray, bincount
 from analysis.weights.calibrate import Calibration
@@ -111,11 +112,7 @@ def replicate_values(rep: Replicates, calibration: Calibration, y: FloatArray, v
         return np.tile(estimate, (y.size, 1))
     cells = calibration.cells
     per_cell_num, per_cell_den = cells.sum(y * valid), cells.sum(valid)
-    member = np.zeros((own.shape[0], n_domains))
-    for level in range(own.shape[1]):
-        member[np.arange(own.shape[0]), own[:, level]] = 1.0
-    num = rep.weights @ (member * per_cell_num[:, None])
-    den = rep.weights @ (member * per_cell_den[:, None])
+    num, den = _domain_totals(rep, own, n_domains, per_cell_num), _domain_totals(rep, own, n_domains, per_cell_den)
     r = rep.of_rows(cells.ids)
     kept = r >= 0
     r = np.where(kept, r, 0)
@@ -135,4 +132,16 @@ def jackknife_variance(rep: Replicates, calibration: Calibration, values: FloatA
     """Per column of ``values`` (rows x columns of replicate estimates): the JKn variance about the
     full-sample estimate ``full`` (R's ``mse=TRUE``; rows of townships with one respondent add 0)."""
     centred = values - full[None, :]
-    return np.asarray(rep.scale @ calibration.design.groups.sum(centred * centred), dtype=np.float64)
+    # summed down the strata column by column, so a domain's figure does not depend on the others
+    return np.asarray((rep.scale[:, None] * calibration.design.groups.sum(centred * centred)).sum(axis=0),
+                      dtype=np.float64)
+
+
+def _domain_totals(rep: Replicates, own: IntArray, n_domains: int, per_cell: FloatArray) -> FloatArray:
+    """(replicates x domains) sums of per_cell times the replicate's cell weights over each domain's
+    cells; each domain's sum runs over its own cells only (a sparse product), so adding domains of
+    another level (e.g. groups) leaves the others' figures bit for bit as they were."""
+    cells = np.arange(own.shape[0])
+    member = sparse.csr_matrix((np.tile(per_cell, own.shape[1]), (own.T.ravel(), np.tile(cells, own.shape[1]))),
+                               shape=(n_domains, own.shape[0]))
+    return np.asarray((member @ rep.weights.T).T, dtype=np.float64)
