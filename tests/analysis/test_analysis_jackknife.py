@@ -137,3 +137,15 @@ def test_a_county_level_nobody_answered_is_an_error_when_collapsing_is_off() -> 
     with pytest.raises(WeightingError, match="county: nobody at age_group=18-29"):
         run_analysis(responses, margins_of(cells), spec, Options(by=BY, method="county",
                                                                  collapse=CollapseRule(enabled=False)))
+
+
+def test_the_console_summary_names_the_method() -> None:
+    from rich.console import Console
+
+    from analysis.output import print_summary
+
+    responses, cells = survey_frames(seed=3)
+    spec = parse_spec({"indices": {"safety": SPEC_DICT["indices"]["safety"]}})
+    console = Console(record=True, width=200)
+    print_summary(run_analysis(responses, cells, spec, Options(by=BY)).result, console)
+    assert "weighting county, jackknife standard errors, logit intervals" in console.export_text()
