@@ -32,10 +32,14 @@ import numpy as np
 from analysis.grouping import BoolArray, FloatArray, IntArray, bincount
 from analysis.indices import ItemValues, composite_range
 from analysis.intervals import ZERO_SE, intervals
+from analysis.replicates import MAX_STACK, NoJackknife, jackknife, jackknife_variance, replicate_values
 from analysis.results import ALL, COUNTY, GROUP, STRATUM, Estimate
 from analysis.spec import CompositeIndex, Index
-from analysis.variance import Residualiser, stratum_contributions
+from analysis.variance import Residualiser, stratum_contributions, within_townships
 from analysis.weights.calibrate import Calibration
+
+LINEAR, JACKKNIFE = "linear", "jackknife"
+VARIANCES = (JACKKNIFE, LINEAR)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,15 @@ class _Layout:
             return self.towns + self.rollup.group_of[stratum]
         return np.full(stratum.size, self.towns + len(self.rollup.labels), dtype=np.intp)
 
+    def domain_of_cells(self, level: str) -> IntArray:
+        """Every grid cell's domain at ``level``, as an index into the domain vectors."""
+        town = self.calibration.cell_township
+        if level == STRATUM:
+            return town
+        if level == GROUP:
+            return self.towns + self.rollup.group_of[town]
+        return np.full(town.size, self.towns + len(self.rollup.labels), dtype=np.intp)
+
     def level_sizes(self) -> tuple[int, ...]:
         return (self.towns, len(self.rollup.labels), 1) if self.rollup.labels else (self.towns, 1)
 
@@ -112,13 +125,56 @@ class _Domains:
 class PeriodEstimates:
     estimates: list[Estimate]
     se_vs_county: dict[tuple[str, str], float]  # (index, township or group) -> SE of it minus the county
+    variance: str = LINEAR  # the variance actually used: LINEAR or JACKKNIFE
+    note: str | None = None  # why the jackknife asked for was not used
 
 
 def estimate_period(period: str, calibration: Calibration, items: Mapping[str, ItemValues],
                     indices: tuple[Index, ...], ci_method: str = "logit",
-                    projection: str = "exact", rollup: Rollup = Rollup()) -> PeriodEstimates:
+                    projection: str = "exact", rollup: Rollup = Rollup(),
+                    variance: str = LINEAR) -> PeriodEstimates:
+    """Every index over every domain; ``variance`` is LINEAR (linearisation with calibration
+    residuals, ``projection`` as in :mod:`analysis.variance`) or JACKKNIFE (:mod:`analysis.replicates`)."""
     layout = _Layout(calibration, rollup)
     domains = _all_domains(layout, items, indices)
+    if variance == JACKKNIFE:
+        try:
+            return _jackknife(period, layout, domains, items, indices, ci_method)
+        except NoJackknife as exc:
+            found = _linearised(period, layout, domains, items, indices, ci_method, projection)
+            return replace(found, note=f"jackknife not used ({exc}); linearised variance instead")
+    return _linearised(period, layout, domains, items, indices, ci_method, projection)
+
+
+def _jackknife(period: str, layout: _Layout, domains: Mapping[str, _Domains], items: Mapping[str, ItemValues],
+               indices: tuple[Index, ...], ci_method: str) -> PeriodEstimates:
+    calibration = layout.calibration
+    rep = jackknife(calibration)
+    own = np.column_stack([layout.domain_of_cells(level) for level in layout.levels])
+    width = sum(layout.level_sizes())
+    if calibration.weights.size * width * len(items) > MAX_STACK:
+        raise NoJackknife(f"{calibration.weights.size} respondents x {width} domains are too many")
+    simple = {name: replicate_values(rep, calibration, item.y, item.valid.astype(np.float64), own, width,
+                                     domains[name].estimate) for name, item in items.items()}
+    labels = (*calibration.design.labels, *layout.rollup.labels)
+    rows: list[Estimate] = []
+    versus: dict[tuple[str, str], float] = {}
+    for index in indices:
+        values = _weighted_sum([(simple[p], a) for p, a in index.components]) \
+            if isinstance(index, CompositeIndex) else simple[index.name]
+        full = np.nan_to_num(domains[index.name].estimate)
+        variance = jackknife_variance(rep, calibration, values, full)
+        apart = jackknife_variance(rep, calibration, values[:, :-1] - values[:, -1:], full[:-1] - full[-1])
+        rows += _rows(period, index, domains[index.name], variance, _census(layout), layout, ci_method, items)
+        versus.update({(index.name, label): float(np.sqrt(v)) for label, v in zip(labels, apart, strict=True)})
+    return PeriodEstimates(rows, versus, JACKKNIFE)
+
+
+def _linearised(period: str, layout: _Layout, domains: Mapping[str, _Domains], items: Mapping[str, ItemValues],
+                indices: tuple[Index, ...], ci_method: str, projection: str) -> PeriodEstimates:
+    calibration, rollup = layout.calibration, layout.rollup
+    if not within_townships(calibration):
+        return _linearised_wide(period, layout, domains, items, indices, ci_method, projection)
     design = calibration.design
     levels = len(layout.levels)
     e = Residualiser(calibration, projection)(np.column_stack([u for d in domains.values() for u in d.u]))
@@ -132,6 +188,32 @@ def estimate_period(period: str, calibration: Calibration, items: Mapping[str, I
     for k, index in enumerate(indices):
         variance, apart = _variances(layout, parts[:, k * width:(k + 1) * width])
         rows += _rows(period, index, domains[index.name], variance, _census(layout), layout, ci_method, items)
+        versus.update({(index.name, label): float(np.sqrt(v)) for label, v in zip(labels, apart, strict=True)})
+    return PeriodEstimates(rows, versus)
+
+
+def _linearised_wide(period: str, layout: _Layout, domains: Mapping[str, _Domains],
+                     items: Mapping[str, ItemValues], indices: tuple[Index, ...], ci_method: str,
+                     projection: str) -> PeriodEstimates:
+    """As :func:`_linearised` when calibration groups span townships (``--method county``): the
+    fitted part of one township's influence values then reaches into other townships, so every
+    domain gets its own column and its variance sums the terms of every stratum."""
+    calibration = layout.calibration
+    width = sum(layout.level_sizes())
+    rows_n = calibration.weights.size
+    residualise = Residualiser(calibration, projection)
+    labels = (*calibration.design.labels, *layout.rollup.labels)
+    rows: list[Estimate] = []
+    versus: dict[tuple[str, str], float] = {}
+    for index in indices:
+        d = domains[index.name]
+        u = np.zeros((rows_n, width))
+        for level, values in zip(layout.levels, d.u, strict=True):
+            u[np.arange(rows_n), layout.domain_of_rows(level)] = values
+        z = calibration.weights[:, None] * residualise(u)
+        variance = stratum_contributions(z, calibration.design).sum(axis=0)
+        apart = stratum_contributions(z[:, :-1] - z[:, -1:], calibration.design).sum(axis=0)
+        rows += _rows(period, index, d, variance, _census(layout), layout, ci_method, items)
         versus.update({(index.name, label): float(np.sqrt(v)) for label, v in zip(labels, apart, strict=True)})
     return PeriodEstimates(rows, versus)
 

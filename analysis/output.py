@@ -154,6 +154,9 @@ def print_summary(result: AnalysisResult, console: Console | None = None, full_t
             console.print(f"weights {d.period}: min {d.min:.4g}, max {d.max:.4g}, CV {d.cv:.3f}, Kish deff "
                           f"{d.deff_kish:.3f}, cells collapsed {len(d.cells_collapsed)}, trimmed {d.trimmed}")
     _print_merges(result, console)
+    method = result.method
+    console.print(f"weighting {method.weighting}, {method.variance} standard errors, {method.ci} intervals for "
+                  "shares (docs/methods.md)")
     significant = [c for c in result.changes if c.significant]
     if result.changes:
         console.print(f"changes: {len(significant)} of {len(result.changes)} significant after adjustment")

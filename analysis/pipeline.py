@@ -9,14 +9,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from analysis.changes import ADJUSTMENTS, changes
 from analysis.errors import AnalysisError
-from analysis.estimates import Rollup, estimate_period
+from analysis.estimates import JACKKNIFE, LINEAR, VARIANCES, Rollup, estimate_period
 from analysis.grouping import IntArray
 from analysis.indices import ItemValues, all_items
 from analysis.integrity import jumps, straightliners
@@ -25,7 +25,7 @@ from analysis.population import Population
 from analysis.rank_sets import FAMILIES as RANK_FAMILIES
 from analysis.ranks import ranks
 from analysis.responses import ResponseColumns, Responses
-from analysis.results import COUNTY, AnalysisResult, Estimate, Unsampled
+from analysis.results import COUNTY, AnalysisMethod, AnalysisResult, Estimate, Unsampled
 from analysis.sae import small_area
 from analysis.spec import Spec
 from analysis.stages import Stages, unrecorded
@@ -52,8 +52,9 @@ class Options:
     period_column: str = "wave"
     group: str | None = None  # column of each township's group (e.g. county): estimates per group too
     by: tuple[str, ...] | None = None
-    method: str | None = None  # "poststratify" (cells) or "rake" (margins)
+    method: str | None = None  # "poststratify" (cells), "rake" (margins) or "county" (analysis.weights.county)
     ci: str = "logit"
+    variance: str = JACKKNIFE  # or LINEAR (analysis.estimates, analysis.replicates)
     projection: str = "exact"  # or "rake-sweeps" (R rake()'s variance approximation)
     collapse: CollapseRule = CollapseRule()
     trim: TrimRule = TrimRule()
@@ -64,11 +65,12 @@ class Options:
 
     def check(self) -> None:
         for value, allowed, name in ((self.ci, CI_METHODS, "--ci"), (self.projection, PROJECTIONS, "projection"),
+                                     (self.variance, VARIANCES, "--variance"),
                                      (self.adjust, ADJUSTMENTS, "--adjust"), (self.ranks, RANK_FAMILIES, "--ranks")):
             if value not in allowed:
                 raise AnalysisError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
         if self.method is not None and self.method not in METHODS:
-            raise AnalysisError(f"--method must be poststratify or rake, not {self.method!r}")
+            raise AnalysisError(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
 
 
 @dataclass(frozen=True)
@@ -83,14 +85,19 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     if isinstance(population, pd.DataFrame):
         population = Population.from_frame(population, options.stratum, options.by)
     by = options.by if options.by is not None else population.by
-    method = options.method or ("poststratify" if population.kind == "cells" else "rake")
+    method = options.method or ("county" if population.kind == "cells" else "rake")
     if isinstance(responses, pd.DataFrame):
         columns = ResponseColumns(tuple(spec.questions()), by, options.id_column, options.stratum,
                                   options.period_column, options.group)
         with stages("checks"):
             responses = Responses.from_frame(responses, columns)
-    result = AnalysisResult(log=list(population.notes))
-    if method == "rake":
+    result = AnalysisResult(log=list(population.notes), method=AnalysisMethod(method, options.variance, options.ci))
+    variance = options.variance
+    if options.trim.active and variance == JACKKNIFE:
+        variance = LINEAR
+        result.log.append("trimmed weights: linearised variance (the jackknife replicates are not trimmed)")
+    result.method = replace(result.method, variance=variance)
+    if method != "poststratify":
         result.log += population.margin_targets().log
     elif options.trim.active:
         result.log.append("trimming caps apply to townships raked to their margins; post-strata are bounded "
@@ -117,7 +124,11 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
         result.merges += calibration.merges
         with stages("estimates"):
             found = estimate_period(period, calibration, _take(items, rows), spec.indices, options.ci,
-                                    options.projection, _rollup(responses, rows, plan, options.group))
+                                    options.projection, _rollup(responses, rows, plan, options.group),
+                                    variance)
+            if found.variance != variance:
+                result.method = replace(result.method, variance=LINEAR)
+                result.log.append(f"period {period}: {found.note}")
             result.estimates += found.estimates + _unsampled(period, plan.labels, totals, spec, result)
         se_vs_county.update({(period, i, t): se for (i, t), se in found.se_vs_county.items()})
         if spec.integrity.straightlining:

@@ -152,6 +152,46 @@ class OutcomeRates:
     rates: dict[str, float | None]  # RR1..RR6, COOP1..COOP4, REF1..REF3, CON1..CON3
 
 
+_WEIGHTING = {
+    "poststratify": ("design weights (township population / respondents) post-stratified to each township's "
+                     "age x sex cells, thin cells merged by rule",
+                     "分层设计权数（乡镇人口/样本量）按乡镇×年龄组×性别事后分层，稀疏格按规则合并"),
+    "rake": ("design weights (township population / respondents) raked to each township's age and sex margins",
+             "分层设计权数（乡镇人口/样本量）按各乡镇年龄、性别边际迭代加权（raking）"),
+    "county": ("design weights (township population / respondents) calibrated to every township's adult "
+               "population and to the county's age x sex counts",
+               "分层设计权数（乡镇人口/样本量）校准到各乡镇成年人口总数和全县年龄组×性别人口"),
+}
+_VARIANCE = {
+    "jackknife": ("standard errors from delete-one jackknife replicates, each replicate weighted again in "
+                  "the same way, so that the uncertainty of the weighting itself is counted",
+                  "标准误用删一刀切法（jackknife）复制权数计算，每个复制样本重新加权，计入加权本身的不确定性"),
+    "linear": ("linearised standard errors that account for the calibration", "标准误用线性化方法并考虑校准"),
+}
+_INTERVAL = ("95% intervals: logit-transformed for percentages, t quantiles on the design degrees of freedom",
+             "95%置信区间：比例用logit变换，t分位数取设计自由度")
+
+
+@dataclass(frozen=True)
+class AnalysisMethod:
+    """How the estimates were made, for a bulletin's methods box: the weighting (``poststratify``,
+    ``rake`` or ``county``), the variance (``jackknife`` or ``linear``; ``linear`` also where a
+    jackknife asked for could not be used, see the log) and the interval for shares."""
+
+    weighting: str = "county"
+    variance: str = "jackknife"
+    ci: str = "logit"
+
+    def text(self, lang: str = "en") -> str:
+        """One sentence per part, e.g. for reports.methods (``lang`` "en" or "zh")."""
+        k = 1 if lang == "zh" else 0
+        parts = [_WEIGHTING.get(self.weighting, (self.weighting,) * 2)[k],
+                 _VARIANCE.get(self.variance, (self.variance,) * 2)[k]]
+        if self.ci == "logit":
+            parts.append(_INTERVAL[k])
+        return "；".join(parts) + "。" if k else "; ".join(parts).capitalize() + "."
+
+
 @dataclass
 class AnalysisResult:
     estimates: list[Estimate] = field(default_factory=list)
@@ -165,3 +205,4 @@ class AnalysisResult:
     outcome_rates: list[OutcomeRates] = field(default_factory=list)
     merges: list[CellMerge] = field(default_factory=list)
     unsampled: list[Unsampled] = field(default_factory=list)  # townships the county estimates leave out
+    method: AnalysisMethod = field(default_factory=AnalysisMethod)

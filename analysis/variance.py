@@ -84,6 +84,8 @@ def _normal_equations(calibration: Calibration) -> tuple[sparse.csr_matrix, spar
     Groups lie within one township, so X'DX is block-diagonal by township and so is its inverse.
     """
     cells = calibration.cell_township.size
+    if not within_townships(calibration):
+        return _dense_normal_equations(calibration)
     rows, columns, owners = [], [], []
     width = 0
     for k, groups in enumerate(calibration.groupings):
@@ -106,6 +108,34 @@ def _normal_equations(calibration: Calibration) -> tuple[sparse.csr_matrix, spar
     base_per_cell = calibration.cells.sum(calibration.design.base)
     cross = (indicator.T @ sparse.diags(base_per_cell) @ indicator).tocoo()
     return indicator, _block_pinv(cross, np.concatenate(owners))
+
+
+def within_townships(calibration: Calibration) -> bool:
+    """Whether every calibration group lies within one township (not so for ``--method county``)."""
+    for groups in calibration.groupings:
+        inside = groups.ids >= 0
+        town = calibration.cell_township[inside]
+        low, high = np.full(groups.size, town.max(initial=0) + 1), np.full(groups.size, -1)
+        np.minimum.at(low, groups.ids[inside], town)
+        np.maximum.at(high, groups.ids[inside], town)
+        if np.any((high >= 0) & (low != high)):
+            return False
+    return True
+
+
+def _dense_normal_equations(calibration: Calibration) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """X and the pseudo-inverse of X'DX when groups span townships: one small dense system over all
+    the groups (a few dozen: the townships and the county's cells)."""
+    blocks = []
+    for groups in calibration.groupings:
+        inside = groups.ids >= 0
+        rows = np.flatnonzero(inside)
+        blocks.append(sparse.csr_matrix((np.ones(rows.size), (rows, groups.ids[inside])),
+                                        shape=(calibration.cell_township.size, groups.size)))
+    indicator = sparse.hstack(blocks).tocsr()
+    base_per_cell = calibration.cells.sum(calibration.design.base)
+    cross = (indicator.T @ sparse.diags(base_per_cell) @ indicator).toarray()
+    return indicator, sparse.csr_matrix(_pinvh(cross[None])[0])
 
 
 def _block_pinv(cross: sparse.coo_matrix, owner: IntArray) -> sparse.csr_matrix:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ("engine", "twilio", "ari", "dialer", "analysis", "bulletin", "demo")
+ORDER = ("engine", "twilio", "ari", "dialer", "analysis", "coverage", "bulletin", "demo")
 
 
 def _machine() -> str:

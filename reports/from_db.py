@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analysis.results import COUNTY, AnalysisResult, OutcomeRates
+from analysis.results import COUNTY, AnalysisMethod, AnalysisResult, OutcomeRates
 from analysis.spec import CompositeIndex, ScoreIndex, ShareIndex
 from dialer.windows import TimeRange
 from office.concerns import CATEGORIES
@@ -61,7 +61,7 @@ def bulletin_data(session: Session, survey: Survey, clock: Clock, settings: Sett
         indices=headline, items=items, unsampled=tuple(analysis.unsampled), timezone=zone,
         townships=tuple(bd.Township(s.code, bd.Text(s.name_zh, s.name_en or s.code)) for s in survey.strata),
         estimates=tuple(analysis.estimates), changes=tuple(analysis.changes), ranks=tuple(analysis.ranks),
-        fieldwork=_fieldwork(session, survey, rates.get(COUNTY), county_deff, settings, clock),
+        fieldwork=_fieldwork(session, survey, rates.get(COUNTY), county_deff, settings, clock, analysis.method),
         build=bd.BuildStamp(clock.now(), _version()),
         concerns=_concerns(session, survey),
         benchmarks=_benchmarks(session, survey),
@@ -148,7 +148,7 @@ def _wording(question: qm.Question) -> bd.Text:
 
 
 def _fieldwork(session: Session, survey: Survey, county: OutcomeRates | None, deff: float | None,
-               settings: Settings, clock: Clock) -> bd.Fieldwork:
+               settings: Settings, clock: Clock, method: AnalysisMethod) -> bd.Fieldwork:
     zone = settings.centre_timezone
     first, last = session.execute(select(func.min(CallAttempt.started_at), func.max(CallAttempt.started_at))
                                   .where(CallAttempt.survey_id == survey.id)).one()
@@ -177,11 +177,7 @@ def _fieldwork(session: Session, survey: Survey, county: OutcomeRates | None, de
         completes_by_mode=dict(by_mode), completes_by_township=dict(by_town),
         dispositions=_dispositions(county),
         weighting_targets=_population_source(survey),
-        weighting_method=bd.Text("分层设计权数（乡镇人口/样本量），按乡镇×年龄组×性别事后分层；稀疏格按规则合并；"
-                                 "标准误用线性化方法并考虑校准",
-                                 "Stratified design weights (township population / sample size), post-stratified to "
-                                 "township × age group × sex; thin cells collapsed by rule; linearised standard "
-                                 "errors that account for the calibration"),
+        weighting_method=bd.Text(method.text("zh"), method.text("en")),  # as the analysis made them
         significance_rule=bd.Text(*LABELS["m_significance_text"]),
         limitations=bd.Text("电话调查不覆盖无电话人群；未接听和拒访者的看法可能与受访者不同，加权只能部分纠正；"
                             "样本量较小的乡镇区间较宽，排名差异多在误差范围内",

@@ -11,19 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from analysis.errors import WeightingError
 from analysis.grouping import BoolArray, FloatArray, Groups, IntArray, bincount
 from analysis.population import Population
 from analysis.results import COUNTY, CellMerge, WeightDiagnostics
 from analysis.weights.collapse import CollapseRule, collapse_cells, collapse_margin
+from analysis.weights.county import county_margins
 from analysis.weights.design import StratifiedDesign
 from analysis.weights.grid import CellGrid
 from analysis.weights.poststratify import poststratify
 from analysis.weights.rake import TOLERANCE, Margin, RakeDidNotConverge, margin_errors, rake
 from analysis.weights.trim import TrimRule, trim_and_rake
 
-METHODS = ("poststratify", "rake")
+METHODS = ("poststratify", "rake", "county")
 VERIFY = 1e-9  # achieved margins, summed over respondents, must be this close (relative)
 
 
@@ -68,7 +70,7 @@ class _Record:
         """Record merged levels, with each level's respondents and why it failed on its own."""
         reasons = tuple(rule.reason(float(a), float(b), d) for a, b in zip(n, N, strict=True))
         self.merged.setdefault(h, []).append(CellMerge(
-            self.period, self.townships[h], variable, tuple(levels), tuple(int(a) for a in n), reasons, within,
+            self.period, self.townships[h] if h < len(self.townships) else COUNTY, variable, tuple(levels), tuple(int(a) for a in n), reasons, within,
             rule.min_n, whole_margin))
 
     def merged_text(self, h: int) -> list[str]:
@@ -80,7 +82,12 @@ class _Record:
     def note(self, h: int, text: str) -> None:
         self.notes.setdefault(h, []).append(text)
 
+    def name(self, h: int) -> str:
+        return self.townships[h] if h < len(self.townships) else COUNTY
+
     def prefix(self, h: int) -> str:
+        if h >= len(self.townships):  # the county's pooled cells (--method county)
+            return f"period {self.period}, county cells: " if self.period else "county cells: "
         return f"period {self.period}, township {self.townships[h]}: " if self.period else \
             f"township {self.townships[h]}: "
 
@@ -113,7 +120,10 @@ def calibrate(design: StratifiedDesign, grid: CellGrid, population: Population,
         g = poststratify(seed, ps_groups, ps_targets)
     raking = _Raking([], [], [])
     capped = np.zeros(grid.size, dtype=bool)
-    if raked.any():
+    if options.method == "county":
+        raking = _county(grid, population, counts, design.N, options.collapse, record)
+        g, capped = _rake(seed, counts, d[town], grid, raking, options, record)
+    elif raked.any():
         raking = _margins(grid, population, counts, d, raked, options.collapse, record)
         in_rake = raked[town]
         g_rake, capped = _rake(seed * in_rake, counts * in_rake, d[town], grid, raking, options, record)
@@ -157,20 +167,29 @@ def _post_strata(grid: CellGrid, population: Population, counts: FloatArray, d: 
     return groups, np.array(targets, dtype=np.float64), raked
 
 
+def _county(grid: CellGrid, population: Population, counts: FloatArray, N_h: FloatArray, rule: CollapseRule,
+            record: _Record) -> _Raking:
+    """Township totals and the county's cells (or margins): see :mod:`analysis.weights.county`."""
+    cell_N = _cell_targets(grid, population) if population.kind == "cells" else None
+    found = county_margins(grid, cell_N, population, counts, N_h, rule)
+    for m in found.merges:
+        levels = grid.levels[m.variable]
+        within = grid.describe_combo(m.combo) if m.combo is not None else ""
+        record.merge(len(grid.townships), grid.by[m.variable], [levels[i] for i in m.levels], m.n, m.N, 1.0, rule,
+                     within)
+    return _Raking(found.variables, found.margins, found.names)
+
+
 def _cell_targets(grid: CellGrid, population: Population) -> FloatArray:
     """Population count of every grid cell (0 where the population file has none)."""
     cells = population.cell_counts()
+    keys = cells.index.to_frame(index=False).astype(str)
+    town = pd.Index(grid.townships).get_indexer(keys.iloc[:, 0])
+    codes = [pd.Index(levels).get_indexer(keys.iloc[:, v + 1]) for v, levels in enumerate(grid.levels)]
+    inside = town >= 0
+    within = np.ravel_multi_index([c[inside] for c in codes], grid.shape) if grid.by else 0
     N = np.zeros(grid.size)
-    town_index = {t: h for h, t in enumerate(grid.townships)}
-    level_index = [{level: i for i, level in enumerate(levels)} for levels in grid.levels]
-    for key, count in cells.items():
-        key = key if isinstance(key, tuple) else (key,)
-        h = town_index.get(str(key[0]))
-        if h is None:
-            continue
-        within = np.ravel_multi_index([level_index[v][str(x)] for v, x in enumerate(key[1:])], grid.shape) \
-            if grid.by else 0
-        N[h * grid.per_township + int(within)] = float(count)
+    N[town[inside] * grid.per_township + within] = cells.to_numpy(dtype=np.float64)[inside]
     return N
 
 
@@ -253,7 +272,7 @@ def _rake(seed: FloatArray, counts: FloatArray, base: FloatArray, grid: CellGrid
         why = "within the trimming caps" if options.trim.active else f"after {exc.sweeps} sweeps"
         raise WeightingError(f"{record.prefix(h)}raking cannot meet margin {variable} "
                              f"({variable}={levels} off by {exc.error:.2%}) {why}",
-                             township=record.townships[h], margin=variable) from exc
+                             township=record.name(h), margin=variable) from exc
 
 
 def _verify(weights: FloatArray, grid: CellGrid, ps_groups: IntArray, ps_targets: FloatArray | None,
@@ -272,7 +291,7 @@ def _verify(weights: FloatArray, grid: CellGrid, ps_groups: IntArray, ps_targets
         if errors.size and errors.max() > VERIFY:
             h, levels = names[int(errors.argmax())]
             raise WeightingError(f"{record.prefix(h)}weights miss {variable}={levels} by "
-                                 f"{errors.max():.2e} (relative)", township=record.townships[h],
+                                 f"{errors.max():.2e} (relative)", township=record.name(h),
                                  margin=variable)
 
 

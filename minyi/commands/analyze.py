@@ -24,7 +24,9 @@ def analyze(
     population: Path = typer.Option(..., "--population", help="POP.csv: cell counts or margins per township."),
     spec: Path = typer.Option(..., "--spec", help="SPEC.yaml: the indices."),
     method: str | None = typer.Option(None, "--method",
-                                      help="poststratify or rake [default: from POP.csv's shape]"),
+                                      help="county (township totals and the county's cells), poststratify "
+                                      "(each township's cells) or rake (each township's margins) [default: county "
+                                      "for cell counts, rake for margins]"),
     by: str | None = typer.Option(None, "--by", help="Weighting variables, comma-separated (e.g. age_group,sex) "
                                   "[default: those in POP.csv]"),
     id_column: str = typer.Option("id", "--id-column", help="Respondent id column."),
@@ -45,8 +47,9 @@ def analyze(
                                                 "N/(n d) exceeds this (the old rule; biases the estimate) "
                                                 "[default: cells merge only for too few respondents]"),
     no_collapse: bool = typer.Option(False, "--no-collapse", help="Never merge thin cells (empty ones fail)."),
-    variance: str = typer.Option("exact", "--variance",
-                                 help="Calibration residuals: exact, or rake-sweeps (R rake()'s 10 sweeps)."),
+    variance: str = typer.Option("jackknife", "--variance",
+                                 help="jackknife (delete-one replicates, each weighted again), exact (linearised "
+                                 "with calibration residuals) or rake-sweeps (linearised as R rake())."),
     adjust: str = typer.Option("holm", "--adjust", help="Multiplicity adjustment of change p-values: holm or bh."),
     rank_family: str = typer.Option("joint", "--ranks", help="Rank intervals covering every township's rank at "
                                     "once with 95% (joint) or each township's on its own (marginal)."),
@@ -65,6 +68,8 @@ def analyze(
 
     full_table = csv_out
     try:
+        if variance not in ("jackknife", "exact", "rake-sweeps"):
+            raise AnalysisError(f"--variance must be jackknife, exact or rake-sweeps, not {variance!r}")
         index_spec = load_spec(spec)
         by_vars = tuple(v.strip() for v in by.split(",") if v.strip()) if by else None
         pop = read_population(population, stratum, by_vars)
@@ -73,7 +78,9 @@ def analyze(
         options = Options(
             id_column=id_column, stratum=stratum, period_column=period_column, group=group, by=by_vars,
             method=method, ci=ci,
-            projection=variance, collapse=CollapseRule(min_cell, max_adjustment, not no_collapse),
+            variance="jackknife" if variance == "jackknife" else "linear",
+            projection="exact" if variance == "jackknife" else variance,
+            collapse=CollapseRule(min_cell, max_adjustment, not no_collapse),
             trim=TrimRule(trim_upper, trim_lower, trim_median), adjust=adjust, ranks=rank_family,
             aux=_covariates(aux) if aux else None)
         run = run_analysis(read_responses(responses, columns), pop, index_spec, options)

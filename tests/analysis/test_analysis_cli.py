@@ -79,9 +79,10 @@ def test_json_and_weights_outputs(files: Path) -> None:
     (("responses.csv", ",2025,A,", ",2025, ,"), (), "responses.csv, line 2, column 'township': is blank"),
     (("cells.csv", "2040.0", "lots"), (), "cells.csv, line 3, column 'N': 'lots' is not a population count"),
     (("spec.yaml", "kind: share", "kind: shares"), (), "indices.safety.kind must be share, score or composite"),
-    (None, ("--method", "median"), "--method must be poststratify or rake"),
+    (None, ("--method", "median"), "--method must be one of poststratify, rake, county"),
     (None, ("--ci", "wald"), "--ci must be one of logit, wilson, kg"),
     (None, ("--ranks", "simulated"), "--ranks must be one of joint, marginal"),
+    (None, ("--variance", "bootstrap"), "--variance must be jackknife, exact or rake-sweeps, not 'bootstrap'"),
     (None, ("--method", "poststratify", "--population", "margins.csv"), "needs joint cell counts"),
     (None, ("--trim-upper", "0.5"), "the upper trimming cap on w/d must be >= 1"),
 ])

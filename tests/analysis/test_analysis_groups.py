@@ -54,7 +54,8 @@ def test_a_county_is_the_whole_file_of_its_own_townships(province: tuple[pd.Data
             mine = got[(e.period, f"county:{county}", e.index)]
             assert mine.level == GROUP and mine.n == e.n and mine.df == e.df and mine.ci_method == e.ci_method
             for field in ("estimate", "se", "ci_low", "ci_high", "deff", "deff_kish", "n_eff", "dk_rate"):
-                assert getattr(mine, field) == pytest.approx(getattr(e, field), rel=1e-12), field
+                # jackknife variances sum squared differences of near-equal replicate estimates: 1e-11 rounding
+                assert getattr(mine, field) == pytest.approx(getattr(e, field), rel=1e-10), field
 
 
 def test_groups_leave_the_township_and_whole_file_rows_as_they_were(

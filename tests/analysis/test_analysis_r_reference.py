@@ -34,9 +34,11 @@ def analysed(spec: Spec, population: str, **options: object) -> tuple[pd.DataFra
     pop = read_csv_strings(DATA / f"{population}.csv")
     bounded = bool(options.pop("bounded", False))
     if bounded:
-        runs = [run_analysis(responses[responses.wave == wave], pop, spec, Options(by=BY, trim=trim))
+        runs = [run_analysis(responses[responses.wave == wave], pop, spec, Options(by=BY, trim=trim, variance="linear"))
                 for wave, trim in BOUNDS.items()]
     else:
+        # R's designs: post-strata for the cells, margins otherwise, linearised variance
+        options = {"method": "poststratify" if population == "cells" else "rake", "variance": "linear", **options}
         runs = [run_analysis(responses, pop, spec, Options(by=BY, **options))]  # type: ignore[arg-type]
     estimates = pd.DataFrame([asdict(e) for run in runs for e in run.result.estimates])
     trimmed = sum(d.trimmed for run in runs for d in run.result.diagnostics if d.stratum == "ALL")
@@ -126,7 +128,7 @@ def test_three_margins_match_calibrate_and_rake(projection: str) -> None:
     responses = read_csv_strings(FIXTURES / "r3" / "responses.csv")
     margins = read_csv_strings(FIXTURES / "r3" / "margins.csv")
     spec = parse_spec({"indices": {"fav": {"question": "q", "kind": "share", "favourable": [1, 2], "exclude": [8]}}})
-    run = run_analysis(responses, margins, spec, Options(by=("age_group", "sex", "edu"), projection=projection,
+    run = run_analysis(responses, margins, spec, Options(by=("age_group", "sex", "edu"), projection=projection, variance="linear",
                                                          collapse=CollapseRule(enabled=False)))
     got = {e.stratum: e for e in run.result.estimates}
     for stratum, (estimate, se_cal, se_rake, deff, df) in R3.items():

@@ -29,7 +29,8 @@ def one_township(seed: int, n: int, size: int) -> tuple[pd.DataFrame, pd.DataFra
 def test_poststratified_township_variance_is_the_cell_formula() -> None:
     """V = (1-f) n/(n-1) sum_g W_g^2 s_g^2 (n_g-1)/n_g^2 for a post-stratified mean of a whole township."""
     responses, cells = one_township(seed=2, n=90, size=1000)
-    est = run_analysis(responses, cells, SHARE, Options(by=("age_group", "sex"))).result.estimates[0]
+    options = Options(by=("age_group", "sex"), method="poststratify", variance="linear")
+    est = run_analysis(responses, cells, SHARE, options).result.estimates[0]
     n, N = len(responses), cells.N.sum()
     y = (responses.q == 1).astype(float)
     total = 0.0

@@ -112,7 +112,7 @@ def _without(responses: pd.DataFrame, town: str, age: str, sex: str) -> pd.DataF
 def test_an_empty_cell_is_merged_within_its_township_and_logged(spec: Spec) -> None:
     responses, cells = survey_frames()
     thin = _without(responses, "A", "18-29", "M")
-    run = run_analysis(thin, cells, spec, Options(by=BY))
+    run = run_analysis(thin, cells, spec, Options(by=BY, method="poststratify"))
     assert "township A: merged age_group 18-29+30-44 within sex=M: 18-29 had no respondents, 30-44 had " \
         f"{((thin.township == 'A') & (thin.sex == 'M') & (thin.age_group == '30-44')).sum()} respondents" \
         in run.result.log
@@ -133,14 +133,14 @@ def test_an_empty_cell_without_collapsing_is_an_error_naming_it(spec: Spec) -> N
     responses, cells = survey_frames()
     with pytest.raises(WeightingError, match="township A: empty cell age_group=18-29, sex=M"):
         run_analysis(_without(responses, "A", "18-29", "M"), cells, spec,
-                     Options(by=BY, collapse=CollapseRule(enabled=False)))
+                     Options(by=BY, method="poststratify", collapse=CollapseRule(enabled=False)))
 
 
 def test_a_township_with_too_few_men_falls_back_to_raking(spec: Spec) -> None:
     responses, cells = survey_frames()
     men = responses.index[(responses.township == "C") & (responses.sex == "M")]
     thin = responses.drop(men[3:]).reset_index(drop=True)  # 3 men left in C
-    run = run_analysis(thin, cells, spec, Options(by=BY))
+    run = run_analysis(thin, cells, spec, Options(by=BY, method="poststratify"))
     log = "\n".join(run.result.log)
     assert "township C: cells too thin even after merging adjacent age_group groups; raked to the margins" in log
     assert "township C: margin sex merged to one level" in log
@@ -155,7 +155,7 @@ def test_respondents_in_a_cell_without_population_are_an_error(spec: Spec) -> No
     cells = cells[~((cells.township == "B") & (cells.age_group == "60+") & (cells.sex == "F"))]
     with pytest.raises(WeightingError, match=r"township B: \d+ respondents in cell age_group=60\+, sex=F, which has "
                                              "no population"):
-        run_analysis(responses, cells, spec, Options(by=BY))
+        run_analysis(responses, cells, spec, Options(by=BY, method="poststratify"))
 
 
 def test_inconsistent_margins_are_rescaled_to_the_total_and_logged(spec: Spec) -> None:
@@ -267,8 +267,8 @@ def _safety(run_options: Options, spec: Spec, responses: pd.DataFrame, cells: pd
 def test_a_cell_with_enough_respondents_keeps_its_adjustment(spec: Spec) -> None:
     """Adjustment 60,000/(710 x 20) = 4.2 corrects nonresponse; merging it would report 74.3%, not 56%."""
     responses, cells = _two_age_groups()
-    assert _safety(Options(by=("age_group",)), spec, responses, cells) == pytest.approx(0.56, abs=1e-12)
-    old = Options(by=("age_group",), collapse=CollapseRule(max_adjustment=3.0))
+    assert _safety(Options(by=("age_group",), method="poststratify"), spec, responses, cells) == pytest.approx(0.56, abs=1e-12)
+    old = Options(by=("age_group",), method="poststratify", collapse=CollapseRule(max_adjustment=3.0))
     assert _safety(old, spec, responses, cells) == pytest.approx(3716 / 5000, abs=1e-12)
 
 
@@ -276,11 +276,11 @@ def test_neighbours_do_not_depend_on_the_population_file_row_order(spec: Spec) -
     responses, cells = survey_frames(waves=("1", "2"))
     thin = (responses.township == "B") & (responses.age_group == "45-59") & (responses.sex == "F")
     responses = responses.drop(responses.index[thin][2:]).reset_index(drop=True)  # 2 respondents left
-    want = run_analysis(responses, cells, spec, Options(by=BY)).result
+    want = run_analysis(responses, cells, spec, Options(by=BY, method="poststratify")).result
     assert [m.levels for m in want.merges] == [("45-59", "60+")] * 2  # 60+ F has fewer than 30-44 F
     for seed in range(3):
         shuffled = cells.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-        got = run_analysis(responses, shuffled, spec, Options(by=BY)).result
+        got = run_analysis(responses, shuffled, spec, Options(by=BY, method="poststratify")).result
         assert got.merges == want.merges
         for a, b in zip(got.estimates, want.estimates, strict=True):
             assert (a.period, a.stratum, a.index) == (b.period, b.stratum, b.index)
