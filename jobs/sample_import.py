@@ -108,7 +108,8 @@ def summary(report: ImportReport, *, skip_invalid: bool) -> dict[str, Any]:
         "duplicates_in_file": report.duplicates_in_file, "already_in_survey": report.already_in_survey,
         "do_not_call": report.do_not_call, "rejected": report.rejected,
         "reasons": dict(reasons.most_common()),
-        "errors": [{"line": e.line, "column": e.column, "value": redact(e.value), "reason": e.reason}
+        "errors": [{"line": e.line, "column": e.column, "value": redact(e.value), "reason": e.reason,
+                    "problem": str(e.problem)}
                    for e in report.errors[:ERRORS_KEPT]],
         "by_township": dict(sorted(report.by_township.items())), "released": dict(sorted(report.released.items())),
     }

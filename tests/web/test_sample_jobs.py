@@ -75,6 +75,8 @@ def test_foreign_and_service_numbers_are_admitted_on_request(web, login) -> None
     _work(web)
     page = c.text(url)
     assert "国外号码" in page and "特服号码" in page  # rejected rows counted by reason, in Chinese
+    row_errors = page.split('id="row-errors"', 1)[1].split("</table>", 1)[0]
+    assert "国外号码" in row_errors and "foreign number" not in row_errors  # and each row's reason too
     with web.sessions() as db:
         result = db.scalars(select(Job).order_by(Job.id.desc())).first().result  # type: ignore[union-attr]
     assert result["reasons"] == {"foreign number": 1, "special-service number": 1, "not a valid number": 1}
