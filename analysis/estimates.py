@@ -31,7 +31,7 @@ import numpy as np
 
 from analysis.grouping import BoolArray, FloatArray, IntArray, bincount
 from analysis.indices import ItemValues, composite_range
-from analysis.intervals import ZERO_SE, intervals
+from analysis.intervals import ZERO_SE, IntervalMethods, intervals
 from analysis.replicates import MAX_STACK, NoJackknife, jackknife, jackknife_variance, replicate_values
 from analysis.results import ALL, COUNTY, GROUP, STRATUM, Estimate
 from analysis.spec import CompositeIndex, Index
@@ -132,22 +132,24 @@ class PeriodEstimates:
 def estimate_period(period: str, calibration: Calibration, items: Mapping[str, ItemValues],
                     indices: tuple[Index, ...], ci_method: str = "logit",
                     projection: str = "exact", rollup: Rollup = Rollup(),
-                    variance: str = LINEAR) -> PeriodEstimates:
+                    variance: str = LINEAR, score_ci: str = "logit") -> PeriodEstimates:
     """Every index over every domain; ``variance`` is LINEAR (linearisation with calibration
-    residuals, ``projection`` as in :mod:`analysis.variance`) or JACKKNIFE (:mod:`analysis.replicates`)."""
+    residuals, ``projection`` as in :mod:`analysis.variance`) or JACKKNIFE (:mod:`analysis.replicates`).
+    ``ci_method`` is the shares' interval, ``score_ci`` the scores' (:mod:`analysis.intervals`)."""
+    ci = IntervalMethods(ci_method, score_ci)
     layout = _Layout(calibration, rollup)
     domains = _all_domains(layout, items, indices)
     if variance == JACKKNIFE:
         try:
-            return _jackknife(period, layout, domains, items, indices, ci_method)
+            return _jackknife(period, layout, domains, items, indices, ci)
         except NoJackknife as exc:
-            found = _linearised(period, layout, domains, items, indices, ci_method, projection)
+            found = _linearised(period, layout, domains, items, indices, ci, projection)
             return replace(found, note=f"jackknife not used ({exc}); linearised variance instead")
-    return _linearised(period, layout, domains, items, indices, ci_method, projection)
+    return _linearised(period, layout, domains, items, indices, ci, projection)
 
 
 def _jackknife(period: str, layout: _Layout, domains: Mapping[str, _Domains], items: Mapping[str, ItemValues],
-               indices: tuple[Index, ...], ci_method: str) -> PeriodEstimates:
+               indices: tuple[Index, ...], ci_method: IntervalMethods) -> PeriodEstimates:
     calibration = layout.calibration
     rep = jackknife(calibration)
     own = np.column_stack([layout.domain_of_cells(level) for level in layout.levels])
@@ -171,7 +173,7 @@ def _jackknife(period: str, layout: _Layout, domains: Mapping[str, _Domains], it
 
 
 def _linearised(period: str, layout: _Layout, domains: Mapping[str, _Domains], items: Mapping[str, ItemValues],
-                indices: tuple[Index, ...], ci_method: str, projection: str) -> PeriodEstimates:
+                indices: tuple[Index, ...], ci_method: IntervalMethods, projection: str) -> PeriodEstimates:
     calibration, rollup = layout.calibration, layout.rollup
     if not within_townships(calibration):
         return _linearised_wide(period, layout, domains, items, indices, ci_method, projection)
@@ -193,7 +195,7 @@ def _linearised(period: str, layout: _Layout, domains: Mapping[str, _Domains], i
 
 
 def _linearised_wide(period: str, layout: _Layout, domains: Mapping[str, _Domains],
-                     items: Mapping[str, ItemValues], indices: tuple[Index, ...], ci_method: str,
+                     items: Mapping[str, ItemValues], indices: tuple[Index, ...], ci_method: IntervalMethods,
                      projection: str) -> PeriodEstimates:
     """As :func:`_linearised` when calibration groups span townships (``--method county``): the
     fitted part of one township's influence values then reaches into other townships, so every
@@ -283,7 +285,7 @@ def _composite_domains(layout: _Layout, index: CompositeIndex, items: Mapping[st
 
 
 def _rows(period: str, index: Index, d: _Domains, variance: FloatArray, census: BoolArray, layout: _Layout,
-          ci_method: str, items: Mapping[str, ItemValues]) -> list[Estimate]:
+          ci_method: IntervalMethods, items: Mapping[str, ItemValues]) -> list[Estimate]:
     low, high = _range(index, items)
     variance = np.maximum(variance, 0.0)
     variance[np.sqrt(variance) <= ZERO_SE * (high - low)] = 0.0  # rounding noise, e.g. all answers alike
@@ -296,9 +298,9 @@ def _rows(period: str, index: Index, d: _Domains, variance: FloatArray, census: 
         n_eff = np.where(variance > 0, sigma2 / variance, n_kish)
         srs = (1 - d.n / d.weight) * sigma2 / (d.n - 1)
         deff = np.where(srs > 0, variance / srs, np.nan)
-    ci = intervals(share=index.kind == "share", method=ci_method, estimate=d.estimate[ok], se=se[ok],
+    ci = intervals(share=index.kind == "share", method=ci_method.share, estimate=d.estimate[ok], se=se[ok],
                    df=df[ok], n=d.n[ok], n_eff=n_eff[ok], n_kish=n_kish[ok], low=low, high=high,
-                   census=census[ok])
+                   census=census[ok], score_method=ci_method.score)
     rows: list[Estimate] = []
     position = np.cumsum(ok) - 1
     labels = (*layout.calibration.design.labels, *layout.rollup.labels, COUNTY)

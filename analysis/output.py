@@ -156,7 +156,7 @@ def print_summary(result: AnalysisResult, console: Console | None = None, full_t
     _print_merges(result, console)
     method = result.method
     console.print(f"weighting {method.weighting}, {method.variance} standard errors, {method.ci} intervals for "
-                  "shares (docs/methods.md)")
+                  f"shares, {method.score_ci} for scores (docs/methods.md)")
     significant = [c for c in result.changes if c.significant]
     if result.changes:
         console.print(f"changes: {len(significant)} of {len(result.changes)} significant after adjustment")

@@ -21,6 +21,7 @@ from analysis.grouping import IntArray
 from analysis.indices import ItemValues, all_items
 from analysis.integrity import jumps, straightliners
 from analysis.intervals import METHODS as CI_METHODS
+from analysis.intervals import SCORE_METHODS
 from analysis.population import Population
 from analysis.rank_sets import FAMILIES as RANK_FAMILIES
 from analysis.ranks import ranks
@@ -53,7 +54,8 @@ class Options:
     group: str | None = None  # column of each township's group (e.g. county): estimates per group too
     by: tuple[str, ...] | None = None
     method: str | None = None  # "poststratify" (cells), "rake" (margins) or "county" (analysis.weights.county)
-    ci: str = "logit"
+    ci: str = "logit"  # shares' interval (analysis.intervals.METHODS)
+    score_ci: str = "logit"  # scores': logit on the score rescaled to its range, or "t" (symmetric)
     variance: str = JACKKNIFE  # or LINEAR (analysis.estimates, analysis.replicates)
     projection: str = "exact"  # or "rake-sweeps" (R rake()'s variance approximation)
     collapse: CollapseRule = CollapseRule()
@@ -64,7 +66,8 @@ class Options:
     aux: pd.DataFrame | None = field(default=None, compare=False)  # SAE covariates, index = township
 
     def check(self) -> None:
-        for value, allowed, name in ((self.ci, CI_METHODS, "--ci"), (self.projection, PROJECTIONS, "projection"),
+        for value, allowed, name in ((self.ci, CI_METHODS, "--ci"), (self.score_ci, SCORE_METHODS, "--score-ci"),
+                                     (self.projection, PROJECTIONS, "projection"),
                                      (self.variance, VARIANCES, "--variance"),
                                      (self.adjust, ADJUSTMENTS, "--adjust"), (self.ranks, RANK_FAMILIES, "--ranks")):
             if value not in allowed:
@@ -91,7 +94,8 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
                                   options.period_column, options.group)
         with stages("checks"):
             responses = Responses.from_frame(responses, columns)
-    result = AnalysisResult(log=list(population.notes), method=AnalysisMethod(method, options.variance, options.ci))
+    result = AnalysisResult(log=list(population.notes), method=AnalysisMethod(method, options.variance, options.ci,
+                                                                                options.score_ci))
     variance = options.variance
     if options.trim.active and variance == JACKKNIFE:
         variance = LINEAR
@@ -125,7 +129,7 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
         with stages("estimates"):
             found = estimate_period(period, calibration, _take(items, rows), spec.indices, options.ci,
                                     options.projection, _rollup(responses, rows, plan, options.group),
-                                    variance)
+                                    variance, options.score_ci)
             if found.variance != variance:
                 result.method = replace(result.method, variance=LINEAR)
                 result.log.append(f"period {period}: {found.note}")

@@ -29,7 +29,8 @@ class Estimate:
     deff_kish: float | None  # 1 + CV^2 of the weights of the valid answers
     n_eff: float | None
     dk_rate: float | None = None  # share of don't-know/refused among the domain's respondents
-    ci_method: str = "logit"  # "logit", "wilson", "kg", "t" (scores), "kg-range (se=0)", "census",
+    ci_method: str = "logit"  # "logit" (shares; scores inside their range by default), "wilson", "kg", "t" (scores
+    # with --score-ci t or at an end of their range), "kg-range (se=0)", "census",
     # "not estimable"
     df: int | None = None  # degrees of freedom of the t quantiles
     level: str = STRATUM  # STRATUM (a township), GROUP (e.g. a county of a province) or ALL (COUNTY)
@@ -168,27 +169,38 @@ _VARIANCE = {
                   "标准误用删一刀切法（jackknife）复制权数计算，每个复制样本重新加权，计入加权本身的不确定性"),
     "linear": ("linearised standard errors that account for the calibration", "标准误用线性化方法并考虑校准"),
 }
-_INTERVAL = ("95% intervals: logit-transformed for percentages, t quantiles on the design degrees of freedom",
-             "95%置信区间：比例用logit变换，t分位数取设计自由度")
+_INTERVAL = {  # (shares' interval is logit, scores' is logit) -> text; Wilson and KG intervals are not described
+    (True, True): ("95% intervals: logit-transformed for percentages and for scores rescaled to their range, "
+                   "t quantiles on the design degrees of freedom",
+                   "95%置信区间：比例及按量程换算到0–1的得分用logit变换，t分位数取设计自由度"),
+    (True, False): ("95% intervals: logit-transformed for percentages, t quantiles on the design degrees of freedom",
+                    "95%置信区间：比例用logit变换，t分位数取设计自由度"),
+    (False, True): ("95% intervals for scores: logit-transformed on the score rescaled to its range, t quantiles "
+                    "on the design degrees of freedom",
+                    "得分的95%置信区间：按量程换算到0–1后用logit变换，t分位数取设计自由度"),
+}
 
 
 @dataclass(frozen=True)
 class AnalysisMethod:
     """How the estimates were made, for a bulletin's methods box: the weighting (``poststratify``,
     ``rake`` or ``county``), the variance (``jackknife`` or ``linear``; ``linear`` also where a
-    jackknife asked for could not be used, see the log) and the interval for shares."""
+    jackknife asked for could not be used, see the log) and the intervals for shares (``ci``) and scores
+    (``score_ci``: ``logit`` on the score rescaled to its range, or ``t``)."""
 
     weighting: str = "county"
     variance: str = "jackknife"
     ci: str = "logit"
+    score_ci: str = "logit"
 
     def text(self, lang: str = "en") -> str:
         """One sentence per part, e.g. for reports.methods (``lang`` "en" or "zh")."""
         k = 1 if lang == "zh" else 0
         parts = [_WEIGHTING.get(self.weighting, (self.weighting,) * 2)[k],
                  _VARIANCE.get(self.variance, (self.variance,) * 2)[k]]
-        if self.ci == "logit":
-            parts.append(_INTERVAL[k])
+        interval = _INTERVAL.get((self.ci == "logit", self.score_ci == "logit"))
+        if interval:
+            parts.append(interval[k])
         return "；".join(parts) + "。" if k else "; ".join(parts).capitalize() + "."
 
 

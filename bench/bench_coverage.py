@@ -198,7 +198,7 @@ def simulate(args: tuple[int, int, int, list[str]]) -> tuple[dict[tuple[str, str
         for method in methods:
             began = time.perf_counter()
             base = METHODS[method]
-            options = Options(by=BY, method=base.method, variance=base.variance, rank_draws=100)
+            options = Options(by=BY, method=base.method, variance=base.variance)
             try:
                 run = run_analysis(sample, populations["margins" if base.method == "rake" else "cells"], SPEC, options)
             except WeightingError:  # e.g. raking that cannot meet thin margins: counted, not scored

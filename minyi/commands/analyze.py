@@ -38,6 +38,8 @@ def analyze(
     csv_out: Path | None = typer.Option(None, "--csv", help="Write one row per period x stratum x index."),
     weights_out: Path | None = typer.Option(None, "--weights", help="Write each respondent's final weight."),
     ci: str = typer.Option("logit", "--ci", help="Interval for shares: logit, wilson or kg."),
+    score_ci: str = typer.Option("logit", "--score-ci", help="Interval for scores: logit (on the score rescaled "
+                                 "to its range, so it stays inside it) or t (estimate +- t SE, symmetric)."),
     trim_upper: float | None = typer.Option(None, "--trim-upper", help="Cap on w/d (weight over base weight)."),
     trim_lower: float | None = typer.Option(None, "--trim-lower", help="Floor on w/d."),
     trim_median: float | None = typer.Option(None, "--trim-median",
@@ -77,7 +79,7 @@ def analyze(
         columns = ResponseColumns(tuple(index_spec.questions()), by_vars, id_column, stratum, period_column, group)
         options = Options(
             id_column=id_column, stratum=stratum, period_column=period_column, group=group, by=by_vars,
-            method=method, ci=ci,
+            method=method, ci=ci, score_ci=score_ci,
             variance="jackknife" if variance == "jackknife" else "linear",
             projection="exact" if variance == "jackknife" else variance,
             collapse=CollapseRule(min_cell, max_adjustment, not no_collapse),

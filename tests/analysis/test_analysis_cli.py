@@ -69,9 +69,21 @@ def test_json_and_weights_outputs(files: Path) -> None:
     data = json.loads((files / "out.json").read_text(encoding="utf-8"))
     assert {"estimates", "changes", "ranks", "small_area", "diagnostics", "log", "flags"} <= set(data)
     assert {e["ci_method"] for e in data["estimates"] if e["kind"] == "share"} == {"kg"}
+    assert {e["ci_method"] for e in data["estimates"] if e["kind"] == "score"} == {"logit"}
     with (files / "w.csv").open(encoding="utf-8") as handle:
         weights = list(csv.DictReader(handle))
     assert set(weights[0]) == {"id", "weight"} and len(weights) == 2 * (200 + 150 + 120)
+
+
+def test_score_ci_t_asks_for_the_symmetric_t_interval_on_scores(files: Path) -> None:
+    code, output = invoke(files, "--population", str(files / "cells.csv"), "--json", str(files / "out.json"),
+                          "--score-ci", "t")
+    assert code == 0, output
+    estimates = json.loads((files / "out.json").read_text(encoding="utf-8"))["estimates"]
+    scores = [e for e in estimates if e["kind"] == "score"]
+    assert {e["ci_method"] for e in scores} == {"t"}
+    assert all(e["estimate"] - e["ci_low"] == pytest.approx(e["ci_high"] - e["estimate"]) for e in scores)
+    assert {e["ci_method"] for e in estimates if e["kind"] == "share"} == {"logit"}
 
 
 @pytest.mark.parametrize(("change", "args", "message"), [
@@ -81,6 +93,7 @@ def test_json_and_weights_outputs(files: Path) -> None:
     (("spec.yaml", "kind: share", "kind: shares"), (), "indices.safety.kind must be share, score or composite"),
     (None, ("--method", "median"), "--method must be one of poststratify, rake, county"),
     (None, ("--ci", "wald"), "--ci must be one of logit, wilson, kg"),
+    (None, ("--score-ci", "wilson"), "--score-ci must be one of logit, t, not 'wilson'"),
     (None, ("--ranks", "simulated"), "--ranks must be one of joint, marginal"),
     (None, ("--variance", "bootstrap"), "--variance must be jackknife, exact or rake-sweeps, not 'bootstrap'"),
     (None, ("--method", "poststratify", "--population", "margins.csv"), "needs joint cell counts"),

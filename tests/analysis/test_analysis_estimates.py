@@ -109,7 +109,7 @@ def test_score_index_is_the_weighted_mean_score() -> None:
     points = valid.q_safety.map({1: 100, 2: 80, 3: 60, 4: 40, 5: 0})
     county = next(e for e in run.result.estimates if e.stratum == COUNTY)
     assert county.estimate == pytest.approx(np.average(points, weights=valid.weight), rel=1e-13)
-    assert county.ci_method == "t" and county.kind == "score"
+    assert county.ci_method == "logit" and county.kind == "score"
 
 
 def test_without_a_period_column_everything_is_one_period() -> None:

@@ -70,9 +70,53 @@ def test_zero_se_scores_get_a_nonzero_interval_inside_the_score_range() -> None:
     assert list(ci.method) == [FALLBACK, FALLBACK]
 
 
-def test_score_intervals_use_t_on_the_design_df() -> None:
+def test_score_intervals_asked_for_as_t_use_t_on_the_design_df() -> None:
     ci = intervals(share=False, method="kg", estimate=arr(70.0), se=arr(2.0), df=arr(12), n=arr(13),
-                   n_eff=arr(np.nan), n_kish=arr(13), low=0.0, high=100.0)
+                   n_eff=arr(np.nan), n_kish=arr(13), low=0.0, high=100.0, score_method="t")
     half = stats.t.ppf(0.975, 12) * 2.0
     assert (ci.low[0], ci.high[0]) == pytest.approx((70 - half, 70 + half), rel=1e-12)
     assert list(ci.method) == ["t"]
+
+
+def score_ci(estimate: np.ndarray, se: np.ndarray, df: np.ndarray, low: float = 0.0, high: float = 100.0,
+             method: str = "logit") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    n = df + 1
+    ci = intervals(share=False, method="wilson", estimate=estimate, se=se, df=df, n=n, n_eff=arr(*[np.nan] * n.size),
+                   n_kish=n, low=low, high=high, score_method=method)
+    return ci.low, ci.high, list(ci.method)
+
+
+def test_score_intervals_are_logit_intervals_on_the_score_rescaled_to_its_range() -> None:
+    low, high, method = score_ci(arr(70.0), arr(2.0), arr(12), low=-50.0, high=150.0)
+    p, se_p, t = 120 / 200, 2 / 200, stats.t.ppf(0.975, 12)  # by hand, on a -50..150 scale
+    half = t * se_p / (p * (1 - p))
+    logit = np.log(p / (1 - p))
+    expected = [-50 + 200 / (1 + np.exp(-(logit + sign * half))) for sign in (-1, 1)]
+    assert (low[0], high[0]) == pytest.approx(tuple(expected), rel=1e-12)
+    assert method == ["logit"]
+
+
+def test_score_intervals_lean_away_from_the_near_end_of_the_range_and_stay_inside_it() -> None:
+    estimate, se, df = arr(96.0, 4.0, 50.0, 99.5, 0.3), arr(3.0, 3.0, 3.0, 2.0, 1.5), arr(8, 8, 8, 3, 3)
+    low, high, _ = score_ci(estimate, se, df)
+    t_low, t_high, _ = score_ci(estimate, se, df, method="t")
+    assert high[0] - estimate[0] < estimate[0] - low[0]  # near 100: the room above is short
+    assert high[1] - estimate[1] > estimate[1] - low[1]  # near 0, the mirror image
+    assert (low[1], high[1]) == pytest.approx((100 - high[0], 100 - low[0]), rel=1e-12)
+    assert high[2] - 50 == pytest.approx(50 - low[2], rel=1e-12)  # symmetric in the middle
+    assert t_high[0] > 100 and t_low[1] < 0 and t_high[3] > 100 and t_low[4] < 0  # where t leaves the range
+    assert np.all((low > 0) & (high < 100) & (low < estimate) & (estimate < high))
+
+
+def test_scores_at_an_end_of_their_range_keep_the_t_interval_or_the_se0_fallback() -> None:
+    # se > 0 at an end happens only by rounding; se = 0 (every answer alike) gets the fallback
+    low, high, method = score_ci(arr(100.0, 0.0, 100.0), arr(0.5, 0.5, 0.0), arr(9, 9, 9))
+    half = stats.t.ppf(0.975, 9) * 0.5
+    assert (low[0], high[0], low[1], high[1]) == pytest.approx((100 - half, 100 + half, -half, half), rel=1e-12)
+    assert method == ["t", "t", FALLBACK]
+    assert high[2] == 100 and 0 < low[2] < 100
+
+
+def test_unknown_score_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match="score CI"):
+        score_ci(arr(50.0), arr(1.0), arr(9), method="wilson")

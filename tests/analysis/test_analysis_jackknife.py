@@ -15,7 +15,7 @@ from analysis_helpers import FIXTURES, SPEC_DICT, survey_frames
 
 from analysis.flatfile import read_csv_strings
 from analysis.pipeline import Options, run_analysis
-from analysis.results import COUNTY
+from analysis.results import COUNTY, AnalysisMethod
 from analysis.spec import Spec, parse_spec
 
 DATA = FIXTURES / "r"
@@ -115,6 +115,18 @@ def test_the_method_text_names_what_was_done() -> None:
     method = run_analysis(responses, cells, spec, Options(by=BY)).result.method
     assert "jackknife" in method.text("en") and "county" in method.text("en")
     assert "刀切" in method.text("zh") and method.text("zh").endswith("。")
+    assert "logit-transformed for percentages and for scores rescaled to their range" in method.text("en")
+    assert "比例及按量程换算到0–1的得分用logit变换" in method.text("zh")
+
+
+@pytest.mark.parametrize(("ci", "score_ci", "said", "unsaid"), [
+    ("logit", "t", "95% intervals: logit-transformed for percentages, t quantiles", "score"),
+    ("kg", "logit", "95% intervals for scores: logit-transformed on the score rescaled to its range", "percentage"),
+    ("wilson", "t", "", "logit"),
+])
+def test_the_method_text_says_which_intervals_are_logit(ci: str, score_ci: str, said: str, unsaid: str) -> None:
+    text = AnalysisMethod(ci=ci, score_ci=score_ci).text("en")
+    assert said in text and unsaid not in text
 
 
 def test_townships_of_one_respondent_each_have_no_replicates_and_no_crash() -> None:
@@ -148,4 +160,5 @@ def test_the_console_summary_names_the_method() -> None:
     spec = parse_spec({"indices": {"safety": SPEC_DICT["indices"]["safety"]}})
     console = Console(record=True, width=200)
     print_summary(run_analysis(responses, cells, spec, Options(by=BY)).result, console)
-    assert "weighting county, jackknife standard errors, logit intervals" in console.export_text()
+    assert ("weighting county, jackknife standard errors, logit intervals for shares, logit for scores"
+            in console.export_text())

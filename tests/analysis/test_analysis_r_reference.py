@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from analysis_helpers import FIXTURES
+from scipy import special, stats
 
 from analysis.flatfile import read_csv_strings
 from analysis.pipeline import Options, run_analysis
@@ -33,12 +34,15 @@ def analysed(spec: Spec, population: str, **options: object) -> tuple[pd.DataFra
     responses = read_csv_strings(DATA / "responses.csv")
     pop = read_csv_strings(DATA / f"{population}.csv")
     bounded = bool(options.pop("bounded", False))
+    score_ci = str(options.pop("score_ci", "t"))  # R's confint(svymean(...), df=degf()): estimate +- t SE
     if bounded:
-        runs = [run_analysis(responses[responses.wave == wave], pop, spec, Options(by=BY, trim=trim, variance="linear"))
+        runs = [run_analysis(responses[responses.wave == wave], pop, spec,
+                             Options(by=BY, trim=trim, variance="linear", score_ci=score_ci))
                 for wave, trim in BOUNDS.items()]
     else:
         # R's designs: post-strata for the cells, margins otherwise, linearised variance
-        options = {"method": "poststratify" if population == "cells" else "rake", "variance": "linear", **options}
+        options = {"method": "poststratify" if population == "cells" else "rake", "variance": "linear",
+                   "score_ci": score_ci, **options}
         runs = [run_analysis(responses, pop, spec, Options(by=BY, **options))]  # type: ignore[arg-type]
     estimates = pd.DataFrame([asdict(e) for run in runs for e in run.result.estimates])
     trimmed = sum(d.trimmed for run in runs for d in run.result.diagnostics if d.stratum == "ALL")
@@ -85,6 +89,19 @@ def test_wilson_and_korn_graubard_match_their_formulas_in_r(spec: Spec, expected
     assert (shares["ci_method"] == method).all()
     np.testing.assert_allclose(shares["ci_low"].astype(float), shares[columns[0]], rtol=RTOL)
     np.testing.assert_allclose(shares["ci_high"].astype(float), shares[columns[1]], rtol=RTOL)
+
+
+def test_default_score_intervals_are_logit_intervals_from_rs_estimate_se_and_df(spec: Spec,
+                                                                               expected: pd.DataFrame) -> None:
+    """R has no logit interval for a mean; by hand from R's estimate, SE and df on the 0-100 scale."""
+    m = joined(expected, "poststratify", ours(spec, "cells", score_ci="logit"))
+    scores = m[m["kind"] == "score"]
+    assert (scores["ci_method"] == "logit").all()
+    p, se_p = scores["estimate_r"] / 100, scores["se_r"] / 100
+    half = stats.t.ppf(0.975, scores["df_r"]) * se_p / (p * (1 - p))
+    for column, sign in (("ci_low", -1), ("ci_high", 1)):
+        np.testing.assert_allclose(scores[column].astype(float), 100 * special.expit(special.logit(p) + sign * half),
+                                   rtol=RTOL)
 
 
 def test_exact_projection_differs_from_rake_sweeps_where_margins_are_associated(
