@@ -5,6 +5,7 @@ people) is data, not interface, and is left out. In English, no underscore ident
 
 from __future__ import annotations
 
+import io
 import re
 from enum import StrEnum
 from html.parser import HTMLParser
@@ -13,6 +14,8 @@ import pytest
 from sqlalchemy import select, update
 from web_support import Client
 
+from jobs.runner import JobContext, run_next
+from jobs.sample_import import HANDLERS
 from survey import vocabulary
 from survey.models import Concern, FollowUpTask, Interview, Recording, Survey
 from survey.questionnaire import model as qm
@@ -27,7 +30,7 @@ REPR = re.compile(r"\{'|<[\w.]+ object at|Condition\(|frozenset\(|datetime\.date
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 NOT_PAGES = {"static", "auth.set_language", "live.data", "transcribe.audio", "dashboard.bulletin", "dashboard.export",
-             "twilio.prompt", "home.index"}  # files, JSON and redirects
+             "twilio.prompt", "home.index", "surveys.sample_job_state", "surveys.sample_rejects"}  # files, JSON and redirects
 
 
 class VisibleText(HTMLParser):
@@ -65,6 +68,9 @@ def visible(page: str) -> str:
     return " ".join(parser.parts)
 
 
+FRAME = "电话,乡镇\n13912345678,T01\n+12025550123,T02\n95588,T01\n1391234567,T02\n".encode()
+
+
 def _held_task(web, kind: str) -> int:  # type: ignore[no-untyped-def]
     """Hand the demo interviewer an open task of ``kind`` (the task page shows held tasks only)."""
     with web.sessions.begin() as s:
@@ -74,6 +80,18 @@ def _held_task(web, kind: str) -> int:  # type: ignore[no-untyped-def]
         s.execute(update(FollowUpTask).where(FollowUpTask.id == task_id).values(
             status=TaskStatus.IN_PROGRESS, assigned_to=web.demo.users["interviewer"]))
     return int(task_id)
+
+
+def _sample_job(web, login, frame: bytes) -> str:  # type: ignore[no-untyped-def]
+    """The page of a sample upload run to its end (a frame with rejected rows, or one that fails)."""
+    upload = {"file": (io.BytesIO(frame or b"\x00not a frame"), "frame.csv" if frame else "frame.pdf"),
+              "skip_invalid": "y"}
+    url = login("supervisor").post(f"/surveys/{web.demo.survey_id}/sample", upload,
+                                   content_type="multipart/form-data").headers["Location"]
+    context = JobContext(web.sessions, web.clock, web.app.extensions["minyi"].vault)
+    while run_next(context, HANDLERS, "test-worker"):
+        pass
+    return str(url)
 
 
 def pages(web, login) -> dict[str, list[tuple[str, str]]]:  # type: ignore[no-untyped-def]
@@ -90,12 +108,14 @@ def pages(web, login) -> dict[str, list[tuple[str, str]]]:  # type: ignore[no-un
     started = _held_task(web, TaskKind.REFUSAL_CONVERSION)
     login("interviewer").post(f"/console/task/{started}/start", {"mode": "cati"})
     sid = web.demo.survey_id
+    done, failed = _sample_job(web, login, FRAME), _sample_job(web, login, b"")
     return {
         "": [("auth.login", "/login")],
         "interviewer": [("console.queue", "/console/"), ("console.f2f", "/console/f2f"),
                         *(("console.task", f"/console/task/{t}") for t in (partial, revisit, started))],
         "supervisor": [("surveys.index", "/surveys/"), ("surveys.detail", f"/surveys/{sid}"),
                        ("surveys.new", "/surveys/new"),
+                       *(("surveys.sample_job", job) for job in (done, failed)),
                        ("surveys.questionnaire", f"/surveys/questionnaires/{questionnaire}"),
                        ("live.index", "/live/"), ("live.survey", f"/live/{sid}"), ("cases.index", "/cases/"),
                        *(("cases.index", f"/cases/?status={s}") for s in vocabulary.CaseStatus),
@@ -110,7 +130,8 @@ def pages(web, login) -> dict[str, list[tuple[str, str]]]:  # type: ignore[no-un
                       *(("concerns.detail", f"/concerns/{c}") for c in of_unit)],
         "admin": [("admin.users", "/admin/users"), ("admin.new_user", "/admin/users/new"),
                   *(("admin.edit_user", f"/admin/users/{u}") for u in web.demo.users.values()),
-                  ("admin.units", "/admin/units"), ("admin.audit", "/admin/audit")],
+                  ("admin.units", "/admin/units"), ("admin.audit", "/admin/audit"),
+                  ("downloads.index", "/admin/recordings/")],
     }
 
 
