@@ -6,6 +6,9 @@ in the same transaction, so an opted-out number stays out. A do-not-call row who
 stored (written by another system) cannot be recomputed: the rotation then refuses to change
 hashes rather than lose it from the list.
 
+The files background jobs keep (an uploaded frame, its rejected rows: ``job_files``) hold numbers
+too and are re-encrypted the same way, one file a transaction.
+
 Batches of contacts commit one by one; a rotation stopped half-way is resumed by running it
 again: rows already under the current keys are skipped. Start and end are audit rows.
 """
@@ -21,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from survey import audit
 from survey.clock import Clock
 from survey.db import session_scope
-from survey.models import Contact, DoNotCall
+from survey.models import Contact, DoNotCall, JobFile
 from survey.phones import PhoneError, PhoneKeyError, PhoneVault
 
 
@@ -32,6 +35,7 @@ class Rotation:
     checked: int = 0
     reencrypted: int = 0
     rehashed: int = 0
+    files: int = 0  # job files re-encrypted
 
 
 def rotate(sessions: sessionmaker[Session], vault: PhoneVault, clock: Clock, *, batch: int = 500,
@@ -56,10 +60,29 @@ def rotate(sessions: sessionmaker[Session], vault: PhoneVault, clock: Clock, *, 
         last_id = contacts[-1].id
         if progress is not None:
             progress(done)
+    _rotate_job_files(sessions, vault, done)
     with session_scope(sessions) as session:
         audit.record(session, clock, user_id=None, action="phone_keys_rotated", entity="phone_keys",
                      entity_id=key, after=asdict(done))
     return done
+
+
+def _rotate_job_files(sessions: sessionmaker[Session], vault: PhoneVault, done: Rotation) -> None:
+    """Re-encrypt each job file not under the current key, a file a transaction (files can be large)."""
+    with sessions() as session:
+        keys = session.execute(select(JobFile.job_id, JobFile.role).order_by(JobFile.job_id, JobFile.role)).all()
+    for job_id, role in keys:
+        with session_scope(sessions) as session:
+            file = session.get(JobFile, (job_id, role))
+            if file is None or vault.is_current(file.data):
+                continue
+            try:
+                file.data = vault.seal(vault.unseal(file.data))
+            except PhoneError:
+                raise PhoneKeyError("job %(job)s: no phone key decrypts its %(role)s file; put the key it was stored "
+                                    "with back in the key file (after the current one) and run again",
+                                    job=job_id, role=role) from None
+            done.files += 1
 
 
 def _unmatched_do_not_call(session: Session) -> int:

@@ -18,7 +18,7 @@ from survey.clock import VirtualClock
 from survey.config import Settings, load_settings
 from survey.db import make_engine, session_factory, session_scope, upgrade
 from survey.key_rotation import Rotation, rotate
-from survey.models import AuditLog, Contact, DoNotCall
+from survey.models import AuditLog, Contact, DoNotCall, Job, JobFile
 from survey.phones import PhoneKeyError, PhoneKeys, PhoneVault, configured_keys
 
 NUMBERS = [f"+86138001380{i:02d}" for i in range(7)]
@@ -106,9 +106,27 @@ def test_rotation_moves_every_number_to_the_new_key(sessions: sessionmaker[Sessi
     with sessions() as s:
         rows = s.scalars(select(AuditLog).where(AuditLog.entity == "phone_keys").order_by(AuditLog.id)).all()
     assert [r.action for r in rows] == ["phone_keys_rotation_started", "phone_keys_rotated"] * 2
-    assert rows[1].after == {"checked": 7, "reencrypted": 7, "rehashed": 7 if new_hash else 0}
+    assert rows[1].after == {"checked": 7, "reencrypted": 7, "rehashed": 7 if new_hash else 0, "files": 0}
     assert rows[1].entity_id == vault.keys.fingerprint()
     assert vault.keys.encryption[0].decode() not in str([(r.entity_id, r.after) for r in rows])
+
+
+def test_rotation_reencrypts_the_files_of_background_jobs(sessions: sessionmaker[Session],
+                                                         clock: VirtualClock) -> None:
+    old = PhoneVault(OLD_SECRET)
+    frame = "电话,乡镇\n13912345678,T01\n".encode()
+    with session_scope(sessions) as s:
+        job = Job(kind="sample_import", created_at=clock.now())
+        s.add(job)
+        s.flush()
+        s.add_all([JobFile(job_id=job.id, role=role, name=f"{role}.csv", size=len(frame), data=old.seal(frame))
+                   for role in ("upload", "rejected")])
+    vault = PhoneVault(_next_ring(new_hash=False))
+    assert rotate(sessions, vault, clock).files == 2
+    current_only = PhoneVault(PhoneKeys(vault.keys.encryption[:1], vault.keys.hashing))
+    with sessions() as s:
+        assert [current_only.unseal(f.data) for f in s.scalars(select(JobFile))] == [frame, frame]
+    assert rotate(sessions, vault, clock).files == 0  # nothing left to do
 
 
 def test_a_stopped_rotation_resumes(sessions: sessionmaker[Session], clock: VirtualClock) -> None:
