@@ -1,0 +1,184 @@
+"""Choosing the due cases of one pick: one statement for every township, not one per township
+and status.
+
+Order of a pick: booked callbacks that are due, then per township (see quotas.allocate) retries
+that are due before fresh numbers, first up to each township's share, then, in the same order, up
+to its cap. Within a township and status, the earliest due first (ties by id). Numbers on the
+do-not-call list are never picked.
+
+So each township's picks are always a prefix of its own queue (retries due, then fresh numbers
+due) and never more than ``min(cap, limit)`` of it: one statement fetches, for every township
+that may be reached, that many rows of each status with a LIMITed sub-select per township and
+status (each an index range scan on ``ix_cases_queue``), joined by UNION ALL, and the shares and
+caps are then applied here. Townships the first statement's rows could not settle (a township
+with a share whose retries and fresh numbers ran dry leaves room for the next ones' caps) are
+fetched in a second statement, which a pick rarely needs.
+
+On PostgreSQL the chosen rows are then locked by id with ``FOR UPDATE SKIP LOCKED`` (a locking
+clause is not allowed on a UNION); rows another worker locked or leased meanwhile are left out
+and the choice is made again without them, so concurrent workers pass each other's rows by.
+SQLite has no row locks: its writers take the database in turn, and the lease's conditional
+UPDATE (dialer/leases.py) keeps a case from being leased twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, cast
+
+from sqlalchemy import CompoundSelect, Row, Select, Table, bindparam, exists, select, union_all
+from sqlalchemy.orm import Session
+
+from dialer.cases import DIALABLE
+from dialer.quotas import Allotment
+from survey.models import Case, Contact, DoNotCall
+from survey.vocabulary import CaseStatus
+
+_TERMS = 400  # sub-selects per statement: SQLite allows at most 500 in one compound SELECT
+_ROUNDS = 5  # choices made again, at most, when other workers took chosen rows meanwhile
+
+_cases, _contacts, _dnc = cast(Table, Case.__table__), Contact.__table__, DoNotCall.__table__
+_c = _cases.c
+_LOCK = (select(_c.id).where(_c.id.in_(bindparam("ids", expanding=True)), _c.status.in_(DIALABLE))
+         .with_for_update(skip_locked=True))
+
+
+def _term(i: int, *, township: bool, skip: bool) -> Select[Any]:
+    """Up to ``n{i}`` due cases of status ``st{i}`` (of township ``s{i}``), earliest first."""
+    where = [_c.survey_id == bindparam("survey_id"), _c.status == bindparam(f"st{i}"),
+             _c.next_attempt_at <= bindparam("now"),
+             ~exists().where(_contacts.c.id == _c.contact_id, _dnc.c.number_hash == _contacts.c.number_hash)]
+    if township:
+        where.append(_c.stratum_id == bindparam(f"s{i}"))
+    if skip:
+        where.append(_c.id.not_in(bindparam("skip", expanding=True)))
+    inner = (select(_c.stratum_id, _c.status, _c.next_attempt_at, _c.id).where(*where)
+             .order_by(_c.next_attempt_at, _c.id).limit(bindparam(f"n{i}")).subquery(f"t{i}"))
+    return select(inner)
+
+
+@lru_cache(maxsize=256)
+def _statement(terms: int, callbacks: bool, skip: bool) -> CompoundSelect[Any] | Select[Any]:
+    """The UNION ALL of ``terms`` township sub-selects, after one for callbacks if asked. Built
+    once per shape: building it costs more than running it."""
+    parts = [_term(0, township=False, skip=skip)] if callbacks else []
+    parts += [_term(i, township=True, skip=skip) for i in range(len(parts), len(parts) + terms)]
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
+@dataclass
+class _Queue:
+    """What is known of one township's queue: its first rows (retries due, then fresh numbers
+    due) and whether they are all of it."""
+
+    rows: list[int] = field(default_factory=list)
+    complete: bool = False
+
+    def has(self, n: int) -> bool:
+        return self.complete or len(self.rows) >= n
+
+
+class _Due:
+    """The due rows fetched so far, by township; fetches more when a pick reaches beyond them."""
+
+    def __init__(self, session: Session, params: dict[str, object], limit: int,
+                 allotments: Sequence[Allotment], skip: set[int]) -> None:
+        self.session, self.limit, self.allotments = session, limit, allotments
+        self.params = {**params, "skip": sorted(skip)} if skip else params
+        self.fresh = {a.stratum_id: a.fresh for a in allotments}
+        self.queues: dict[int, _Queue] = {}
+
+    def fetch(self, wanted: dict[int, int], callbacks: bool = False) -> list[int]:
+        """Fetch the first ``n`` rows of each township's queue in ``wanted`` (id -> n), and if
+        asked the callbacks due (returned, earliest first)."""
+        terms = [(s, status, n) for s, n in wanted.items() if n > 0
+                 for status in ((CaseStatus.SCHEDULED, CaseStatus.NEW) if self.fresh[s] else (CaseStatus.SCHEDULED,))]
+        got: dict[tuple[int, str], list[Row[Any]]] = defaultdict(list)
+        first = 0
+        while first < len(terms) or callbacks:
+            chunk = terms[first:first + _TERMS - 1]
+            params = {**self.params, "st0": CaseStatus.CALLBACK, "n0": self.limit} if callbacks else {**self.params}
+            for i, (s, status, n) in enumerate(chunk, start=int(callbacks)):
+                params.update({f"s{i}": s, f"st{i}": status, f"n{i}": n})
+            for row in self.session.execute(_statement(len(chunk), callbacks, "skip" in params), params):
+                got[row.stratum_id if row.status != CaseStatus.CALLBACK else 0, row.status].append(row)
+            first += len(chunk)
+            callbacks = False
+        for s, n in wanted.items():
+            if n > 0:
+                self.queues[s] = _queue(got[s, CaseStatus.SCHEDULED], got[s, CaseStatus.NEW], n, self.fresh[s])
+        return _order(got[0, CaseStatus.CALLBACK])
+
+    def take(self, a: Allotment, start: int, n: int, picked: int) -> list[int]:
+        """Rows ``start`` to ``n`` of township ``a``'s queue, fetching further if need be
+        (``picked``: how many the pick holds so far)."""
+        if not self.queues.get(a.stratum_id, _Queue()).has(n):
+            self.fetch(self._ahead(a, picked))
+        return self.queues[a.stratum_id].rows[start:n]
+
+    def initial(self) -> dict[int, int]:
+        """What the first statement fetches: each township's share, and as much as the caps may
+        take of the first townships' queues (the room a township short of its share leaves)."""
+        wanted = {a.stratum_id: a.share for a in self.allotments}
+        return {**wanted, **self._ahead(self.allotments[0], 0)} if self.allotments else wanted
+
+    def _ahead(self, a: Allotment, picked: int) -> dict[int, int]:
+        """Townships from ``a`` on whose caps may fill the pick's remaining room, each with the
+        most of its queue a pick can take (min(cap, limit))."""
+        wanted: dict[int, int] = {}
+        room = self.limit - picked
+        for b in self.allotments[self.allotments.index(a):]:
+            if room <= 0:
+                break
+            most = min(b.cap, self.limit)
+            if not self.queues.get(b.stratum_id, _Queue()).has(most):
+                wanted[b.stratum_id] = most
+            room -= most
+        return wanted
+
+
+def _order(rows: list[Row[Any]]) -> list[int]:
+    return [row.id for row in sorted(rows, key=lambda r: (r.next_attempt_at, r.id))]
+
+
+def _queue(scheduled: list[Row[Any]], new: list[Row[Any]], n: int, fresh: bool) -> _Queue:
+    """A township's queue from its first ``n`` retries and fresh numbers due."""
+    if len(scheduled) >= n:
+        return _Queue(_order(scheduled))
+    return _Queue(_order(scheduled) + _order(new), complete=not fresh or len(new) < n)
+
+
+def choose(session: Session, params: dict[str, object], limit: int, allotments: Sequence[Allotment],
+           skip: set[int]) -> list[int]:
+    """The pick's ids in dialling order, leaving out ``skip``; see the module's docstring."""
+    due = _Due(session, params, limit, allotments, skip)
+    ids = due.fetch(due.initial(), callbacks=True)[:limit]
+    taken: dict[int, int] = defaultdict(int)
+    for bound in ("share", "cap"):
+        for a in allotments:
+            room = min(getattr(a, bound) - taken[a.stratum_id], limit - len(ids))
+            if room > 0:
+                got = due.take(a, taken[a.stratum_id], taken[a.stratum_id] + room, len(ids))
+                ids += got
+                taken[a.stratum_id] += len(got)
+    return ids
+
+
+def pick(session: Session, survey_id: int, now: datetime, limit: int, allotments: list[Allotment]) -> list[int]:
+    """Ids of up to ``limit`` due cases, in dialling order; on PostgreSQL locked for this
+    transaction."""
+    params: dict[str, object] = {"survey_id": survey_id, "now": now}
+    skip: set[int] = set()
+    for _ in range(_ROUNDS):
+        ids = choose(session, params, limit, allotments, skip)
+        if not ids or session.get_bind().dialect.name != "postgresql":
+            return ids
+        locked = set(session.execute(_LOCK, {"ids": ids}).scalars())
+        if len(locked) == len(ids):
+            return ids
+        skip |= set(ids) - locked
+    return [i for i in ids if i in locked]
