@@ -7,12 +7,12 @@ to its cap. Within a township and status, the earliest due first (ties by id). N
 do-not-call list are never picked.
 
 So each township's picks are always a prefix of its own queue (retries due, then fresh numbers
-due) and never more than ``min(cap, limit)`` of it: one statement fetches, for every township
-that may be reached, that many rows of each status with a LIMITed sub-select per township and
-status (each an index range scan on ``ix_cases_queue``), joined by UNION ALL, and the shares and
-caps are then applied here. Townships the first statement's rows could not settle (a township
-with a share whose retries and fresh numbers ran dry leaves room for the next ones' caps) are
-fetched in a second statement, which a pick rarely needs.
+due). The callbacks due are read first (they may fill the pick); then one statement reads, for
+every township the remaining room reaches if the townships before it fill their shares, its share
+of each status, with a LIMITed sub-select per township and status (each an index range read on
+``ix_cases_queue``) joined by UNION ALL (in chunks under SQLite's limit of 500 terms), and the
+shares and caps are applied here. Only when townships run short of their shares does the pick
+read further (the next townships' queues, up to what their caps may take) in another statement.
 
 On PostgreSQL the chosen rows are then locked by id with ``FOR UPDATE SKIP LOCKED`` (a locking
 clause is not allowed on a UNION); rows another worker locked or leased meanwhile are left out
@@ -120,11 +120,16 @@ class _Due:
             self.fetch(self._ahead(a, picked))
         return self.queues[a.stratum_id].rows[start:n]
 
-    def initial(self) -> dict[int, int]:
-        """What the first statement fetches: each township's share, and as much as the caps may
-        take of the first townships' queues (the room a township short of its share leaves)."""
-        wanted = {a.stratum_id: a.share for a in self.allotments}
-        return {**wanted, **self._ahead(self.allotments[0], 0)} if self.allotments else wanted
+    def initial(self, room: int) -> dict[int, int]:
+        """What the first statement fetches: each township's share as far as the ``room`` the
+        callbacks left reaches if the townships before it fill theirs."""
+        wanted: dict[int, int] = {}
+        for a in self.allotments:
+            if room <= 0:
+                break
+            wanted[a.stratum_id] = min(a.share, room)
+            room -= a.share
+        return wanted
 
     def _ahead(self, a: Allotment, picked: int) -> dict[int, int]:
         """Townships from ``a`` on whose caps may fill the pick's remaining room, each with the
@@ -156,7 +161,9 @@ def choose(session: Session, params: dict[str, object], limit: int, allotments: 
            skip: set[int]) -> list[int]:
     """The pick's ids in dialling order, leaving out ``skip``; see the module's docstring."""
     due = _Due(session, params, limit, allotments, skip)
-    ids = due.fetch(due.initial(), callbacks=True)[:limit]
+    ids = due.fetch({}, callbacks=True)[:limit]
+    if len(ids) < limit:
+        due.fetch(due.initial(limit - len(ids)))
     taken: dict[int, int] = defaultdict(int)
     for bound in ("share", "cap"):
         for a in allotments:
