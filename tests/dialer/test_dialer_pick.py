@@ -30,8 +30,10 @@ def _set(session: Session, ids: list[int], status: CaseStatus, due: datetime) ->
     session.execute(update(Case).where(Case.id.in_(ids)).values(status=status, next_attempt_at=due))
 
 
+@pytest.mark.parametrize("terms", [picking._TERMS, 2])  # 2: the townships read in several statements
 def test_callbacks_then_shares_then_caps_retries_before_fresh_earliest_first(
-        session: Session, clock: VirtualClock) -> None:
+        session: Session, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch, terms: int) -> None:
+    monkeypatch.setattr(picking, "_TERMS", terms)
     survey_id, (t1, t2, t3), c = _queues(session, clock)
     now = clock.now()
     for i, case_id in enumerate(c[t1][:4]):  # retries due 40, 30, 20, 10 minutes ago
