@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
+import numbers
 
 
 class AnalysisError(Exception):
@@ -45,6 +45,6 @@ def row_error(message: str, *, source: str, first_line: int | None, label: objec
     Frames read from a file are indexed by data-row number and give ``first_line`` (the file line of
     data row 0); in-memory frames give None and the row's index label is named instead.
     """
-    if first_line is None or not isinstance(label, int | np.integer):
+    if first_line is None or not isinstance(label, numbers.Integral):  # numpy integers are Integral too
         return InputError(f"row {label}: {message}", file=source, column=column)
     return InputError(message, file=source, line=first_line + int(label), column=column)

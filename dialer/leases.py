@@ -1,79 +1,34 @@
 """Leasing due cases to one worker, and taking back the leases of workers that died.
 
 A lease is a row state (``LEASED``, ``lease_owner``, ``lease_expires_at``) taken in one short
-transaction: on PostgreSQL the candidate rows are locked with ``FOR UPDATE SKIP LOCKED`` so
-concurrent workers pass each other's rows by, and the conditional UPDATE (only rows still
-dialable) makes the same code safe on SQLite, which ignores the locking clause.
-
-Order of a pick: booked callbacks that are due, then per township (see quotas.allocate) retries
-that are due before fresh numbers. Numbers on the do-not-call list are never picked. Fresh
-numbers appear only when replicates are released (housekeeping) or a frame is imported, so a
-township the last housekeeping saw without any is not asked for them.
+transaction on the cases dialer/picking.py chose (on PostgreSQL locked with ``FOR UPDATE SKIP
+LOCKED``, so concurrent workers pass each other's rows by); the conditional UPDATE (only rows
+still dialable) makes the same code safe on SQLite, which has no row locks.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, exists, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from dialer.cases import DIALABLE, forget, reschedule
 from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
 from dialer.protocol import CallResult
-from dialer.quotas import Allotment
 from dialer.schedule import clamp_to_window
 from survey.clock import Clock
-from survey.models import CallAttempt, Case, Contact, DoNotCall, Interview
+from survey.models import CallAttempt, Case, Contact, Interview
 from survey.vocabulary import ATTEMPT_ENDED, RESUMABLE, CallStatus, CaseStatus
 
-# Built once from Core tables: a pick runs a query per township and status, and building ORM
-# statements anew each time would cost more than running them.
-_cases, _contacts, _dnc = cast(Table, Case.__table__), Contact.__table__, DoNotCall.__table__
+_cases, _contacts = cast(Table, Case.__table__), Contact.__table__
 _c = _cases.c
-_DUE = (select(_c.id).where(
-    _c.survey_id == bindparam("survey_id"), _c.status == bindparam("status"), _c.next_attempt_at <= bindparam("now"),
-    ~exists().where(_contacts.c.id == _c.contact_id, _dnc.c.number_hash == _contacts.c.number_hash))
-    .order_by(_c.next_attempt_at).limit(bindparam("n")).with_for_update(skip_locked=True, of=_cases))
-_DUE_IN_STRATUM = _DUE.where(_c.stratum_id == bindparam("stratum_id"))
-_RETRYING = select(_c.stratum_id).distinct().where(  # townships with a retry due: most have none at a time
-    _c.survey_id == bindparam("survey_id"), _c.status == CaseStatus.SCHEDULED, _c.next_attempt_at <= bindparam("now"))
 WORKER_LOST = "worker_lost"  # hang-up cause of a call whose worker died before it reported
 LEASE_EXPIRED = "lease_expired"  # ... of a call nobody reported before its case's lease ran out
-_DUE_IN_STRATUM_BUT = _DUE_IN_STRATUM.where(_c.id.not_in(bindparam("skip", expanding=True)))  # expanding: slower
-
-
-def pick(session: Session, survey_id: int, now: datetime, limit: int, allotments: list[Allotment]) -> list[int]:
-    """Ids of up to ``limit`` due cases, locked for this transaction, in dialling order."""
-    due = {"survey_id": survey_id, "now": now}
-    ids = list(session.execute(_DUE, {**due, "status": CaseStatus.CALLBACK, "n": limit}).scalars())
-    taken: Counter[int] = Counter()
-    picked: dict[int, list[int]] = defaultdict(list)
-    retrying = set(session.execute(_RETRYING, due).scalars())
-    dry = {(a.stratum_id, CaseStatus.SCHEDULED) for a in allotments if a.stratum_id not in retrying}  # nothing due
-    for bound in ("share", "cap"):
-        for a in allotments:
-            for status in (CaseStatus.SCHEDULED, CaseStatus.NEW) if a.fresh else (CaseStatus.SCHEDULED,):
-                room = min(getattr(a, bound) - taken[a.stratum_id], limit - len(ids))
-                if room <= 0:
-                    break
-                if (a.stratum_id, status) in dry:
-                    continue
-                skip = picked[a.stratum_id]
-                query, params = (_DUE_IN_STRATUM_BUT, {"skip": skip}) if skip else (_DUE_IN_STRATUM, {})
-                got = list(session.execute(query, {**due, **params, "status": status, "n": room,
-                                                   "stratum_id": a.stratum_id}).scalars())
-                if len(got) < room:
-                    dry.add((a.stratum_id, status))
-                ids += got
-                picked[a.stratum_id] += got
-                taken[a.stratum_id] += len(got)
-    return ids
 
 
 @dataclass(frozen=True)

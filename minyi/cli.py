@@ -119,7 +119,9 @@ class LazyGroup(TyperGroup):
         full = self.prefix + cmd_name
         if full in COMMANDS:
             return _command(ctx, full)
-        return LazyGroup(prefix=full + " ", name=cmd_name, help=GROUP_HELP.get(cmd_name), no_args_is_help=True)
+        # rich_markup_mode None: typer's rich help would build every child command to list it
+        return LazyGroup(prefix=full + " ", name=cmd_name, help=GROUP_HELP.get(cmd_name), no_args_is_help=True,
+                         rich_markup_mode=None)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = list(self._children().items())

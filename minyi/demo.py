@@ -35,7 +35,8 @@ from dialer.sample import import_sample
 from dialer.worker import Progress, WorkerOptions, WorkerReport, run_worker
 from ivr.channels.simulated import SimulatedChannel
 from ivr.channels.simulated.world import World
-from reports.results import analyse, bundled_analysis_spec, survey_rates
+from reports.dispositions import survey_rates
+from reports.results import analyse, bundled_analysis_spec
 from survey.clock import VirtualClock, from_local
 from survey.config import Settings
 from survey.db import make_engine, session_factory, session_scope, upgrade

@@ -22,8 +22,9 @@ from analysis.spec import CompositeIndex, ScoreIndex, ShareIndex
 from dialer.windows import TimeRange
 from office.concerns import CATEGORIES
 from reports import bulletin_data as bd
+from reports.dispositions import survey_rates
 from reports.i18n import LABELS
-from reports.results import analyse, bundled_analysis_spec, index_spec, survey_rates
+from reports.results import analyse, bundled_analysis_spec, index_spec
 from survey.clock import Clock, to_local
 from survey.config import Settings
 from survey.models import Benchmark as BenchmarkRow

@@ -17,14 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.pipeline import AnalysisRun, Options, run_analysis
-from analysis.rates import count_dispositions, rates_by_township
-from analysis.results import OutcomeRates
 from analysis.spec import Spec, parse_spec
 from reports.extract import Extract, survey_extract
-from survey.models import Case, Questionnaire, Stratum, Survey
+from survey.models import Questionnaire, Survey
 from survey.questionnaire import load_bundled
 from survey.surveys import SurveyError, survey_questionnaire
-from survey.vocabulary import CaseStatus
 
 INDICES, POPULATION = "indices", "population"  # what a round may lack to be analysed (missing_inputs)
 
@@ -120,23 +117,3 @@ def _auxiliary(survey: Survey) -> pd.DataFrame | None:
     frame = pd.DataFrame.from_dict(rows, orient="index")
     numeric = frame.select_dtypes("number").dropna(axis=1)
     return numeric if not numeric.empty else None
-
-
-def dispositions_by_township(session: Session, survey: Survey) -> dict[str, dict[str, float]]:
-    """Final AAPOR code counts per township. Replicates never released are not in the sample; cases
-    still open count as not attempted (3.11) or by their last temporary code."""
-    rows = session.execute(select(Stratum.code, Case.final_disposition, Case.last_temp_disposition, Case.attempts)
-                           .join(Stratum, Stratum.id == Case.stratum_id)
-                           .where(Case.survey_id == survey.id, Case.status != CaseStatus.HELD)).all()
-    return count_dispositions((town, _code(final, temp, attempts)) for town, final, temp, attempts in rows)
-
-
-def _code(final: str | None, temp: str | None, attempts: int) -> str:
-    if final:
-        return final
-    return (temp or "3.90") if attempts else "3.11"
-
-
-def survey_rates(session: Session, survey: Survey) -> list[OutcomeRates]:
-    """AAPOR outcome rates per township and for the county."""
-    return rates_by_township(dispositions_by_township(session, survey))

@@ -165,8 +165,9 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         UniqueConstraint("survey_id", "contact_id"),
-        Index("ix_cases_due", "survey_id", "status", "next_attempt_at"),
-        Index("ix_cases_queue", "stratum_id", "status", "next_attempt_at"),  # the dialer's pick per township
+        # the dialer's pick (dialer/picking.py): callbacks per survey, the rest per township
+        Index("ix_cases_due", "survey_id", "status", "next_attempt_at", "id"),
+        Index("ix_cases_queue", "stratum_id", "status", "next_attempt_at", "id"),
     )
     id: Mapped[int] = _pk()
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))

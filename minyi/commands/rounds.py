@@ -10,7 +10,7 @@ from analysis.rates import HEADLINE_RATES
 from analysis.results import COUNTY, OutcomeRates
 from dialer.quotas import StratumProgress, progress
 from dialer.stats import cases_by_status, survey_overviews
-from reports.results import survey_rates
+from reports.dispositions import survey_rates
 from survey.config import load_settings
 from survey.db import open_sessions, session_scope
 from survey.models import Survey

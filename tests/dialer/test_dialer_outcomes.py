@@ -18,7 +18,7 @@ from dialer.outcomes import apply_result, classify
 from dialer.policy import DialPolicy
 from dialer.protocol import CallResult
 from dialer.schedule import ScheduleError
-from reports.results import dispositions_by_township
+from reports.dispositions import dispositions_by_township
 from survey import aapor
 from survey.clock import VirtualClock
 from survey.models import AuditLog, CallAttempt, Case, DoNotCall, FollowUpTask, Interview, Survey

@@ -1,7 +1,7 @@
 """The supervisor's live view of one survey round, as one JSON-able snapshot.
 
 Dialer counters and quota progress come from the dialer (``dialer.stats``, ``dialer.quotas``),
-outcome rates from ``reports.results`` (as in the bulletin); per question, from the answers stored the moment they are
+outcome rates from ``reports.dispositions`` (as in the bulletin); per question, from the answers stored the moment they are
 given: the re-prompt rate (answers that needed a re-prompt), the timeout rate (no usable key
 after every re-prompt: status ``no_answer``) and the break-off rate (interviews that stopped at
 the question, partial or broken off, among those that reached it).
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from analysis.results import COUNTY
 from dialer.quotas import progress
 from dialer.stats import live_counters
-from reports.results import survey_rates
+from reports.dispositions import survey_rates
 from survey import aapor
 from survey.clock import from_local, to_local
 from survey.models import Answer, CallAttempt, Case, FollowUpTask, Interview, Survey, User

@@ -1,0 +1,232 @@
+"""Choosing the due cases of one pick: one statement for every township, not one per township
+and status.
+
+Order of a pick: booked callbacks that are due, then per township (see quotas.allocate) retries
+that are due before fresh numbers, first up to each township's share, then, in the same order, up
+to its cap. Within a township and status, the earliest due first (ties by id). Numbers on the
+do-not-call list are never picked.
+
+So each township's picks are always a prefix of its own queue (retries due, then fresh numbers
+due). The callbacks due are read first (they may fill the pick); then one statement reads, for
+every township the remaining room reaches if the townships before it fill their shares, its share
+of each status, with a LIMITed sub-select per township and status (each an index range read on
+``ix_cases_queue``): on PostgreSQL one sub-select joined LATERAL to arrays of (township,
+status, n), on SQLite a UNION ALL of them in chunks under its limit of 500 terms. The shares and
+caps are then applied here. Only when townships run short of their shares does the pick
+read further (the next townships' queues, up to what their caps may take) in another statement.
+
+On PostgreSQL the chosen rows are then locked by id with ``FOR UPDATE SKIP LOCKED`` (not in the
+reads: they read some rows that are not picked, and locking those would hide them from other
+workers); rows another worker locked or leased meanwhile are left out
+and the choice is made again without them, so concurrent workers pass each other's rows by.
+SQLite has no row locks: its writers take the database in turn, and the lease's conditional
+UPDATE (dialer/leases.py) keeps a case from being leased twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, cast
+
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Row,
+    Select,
+    String,
+    Table,
+    bindparam,
+    func,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from dialer.cases import DIALABLE
+from dialer.quotas import Allotment
+from survey.models import Case, Contact, DoNotCall
+from survey.vocabulary import CaseStatus
+
+_TERMS = 400  # sub-selects per statement: SQLite allows at most 500 in one compound SELECT
+_ROUNDS = 5  # choices made again, at most, when other workers took chosen rows meanwhile
+
+_cases, _contacts, _dnc = cast(Table, Case.__table__), Contact.__table__, DoNotCall.__table__
+_c = _cases.c
+_LOCK = (select(_c.id).where(_c.id.in_(bindparam("ids", expanding=True)), _c.status.in_(DIALABLE))
+         .with_for_update(skip_locked=True))
+
+
+def _due(skip: bool) -> list[ColumnElement[bool]]:
+    """Due now, in the survey, not on the do-not-call list (and not in ``skip``)."""
+    where = [_c.survey_id == bindparam("survey_id"), _c.next_attempt_at <= bindparam("now"),
+             ~select(1).select_from(_contacts.join(_dnc, _dnc.c.number_hash == _contacts.c.number_hash))
+             .where(_contacts.c.id == _c.contact_id).exists()]
+    return [*where, _c.id.not_in(bindparam("skip", expanding=True))] if skip else where
+
+
+def _term(i: int, *, township: bool, skip: bool) -> Select[Any]:
+    """Up to ``n{i}`` due cases of status ``st{i}`` (of township ``s{i}``), earliest first."""
+    where = [_c.status == bindparam(f"st{i}"), *_due(skip)]
+    if township:
+        where.append(_c.stratum_id == bindparam(f"s{i}"))
+    inner = (select(_c.stratum_id, _c.status, _c.next_attempt_at, _c.id).where(*where)
+             .order_by(_c.next_attempt_at, _c.id).limit(bindparam(f"n{i}")).subquery(f"t{i}"))
+    return select(inner)
+
+
+@lru_cache(maxsize=256)
+def _statement(terms: int, callbacks: bool, skip: bool) -> CompoundSelect[Any] | Select[Any]:
+    """The UNION ALL of ``terms`` township sub-selects, after one for callbacks if asked. Built
+    once per shape: building it costs more than running it."""
+    parts = [_term(0, township=False, skip=skip)] if callbacks else []
+    parts += [_term(i, township=True, skip=skip) for i in range(len(parts), len(parts) + terms)]
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
+@lru_cache(maxsize=2)
+def _lateral(skip: bool) -> Select[Any]:
+    """PostgreSQL: the same sub-select per township and status, once, joined LATERAL to arrays of
+    (township, status, n): planned in constant time, where a UNION ALL of a few hundred terms
+    would spend more time being planned than run."""
+    wanted = func.unnest(bindparam("strata", type_=ARRAY(Integer)), bindparam("statuses", type_=ARRAY(String)),
+                         bindparam("ns", type_=ARRAY(Integer))).table_valued("stratum_id", "status", "n").render_derived(name="w")
+    where = [_c.stratum_id == wanted.c.stratum_id, _c.status == wanted.c.status, *_due(skip)]
+    queue = (select(_c.stratum_id, _c.status, _c.next_attempt_at, _c.id).where(*where)
+             .order_by(_c.next_attempt_at, _c.id).limit(wanted.c.n).lateral("q"))
+    return select(queue).select_from(wanted).join(queue, true())
+
+
+@dataclass
+class _Queue:
+    """What is known of one township's queue: its first rows (retries due, then fresh numbers
+    due) and whether they are all of it."""
+
+    rows: list[int] = field(default_factory=list)
+    complete: bool = False
+
+    def has(self, n: int) -> bool:
+        return self.complete or len(self.rows) >= n
+
+
+class _Due:
+    """The due rows fetched so far, by township; fetches more when a pick reaches beyond them."""
+
+    def __init__(self, session: Session, params: dict[str, object], limit: int,
+                 allotments: Sequence[Allotment], skip: set[int]) -> None:
+        self.session, self.limit, self.allotments = session, limit, allotments
+        self.params = {**params, "skip": sorted(skip)} if skip else params
+        self.fresh = {a.stratum_id: a.fresh for a in allotments}
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.queues: dict[int, _Queue] = {}
+
+    def fetch(self, wanted: dict[int, int], callbacks: bool = False) -> list[int]:
+        """Fetch the first ``n`` rows of each township's queue in ``wanted`` (id -> n), and if
+        asked the callbacks due (returned, earliest first)."""
+        terms = [(s, status, n) for s, n in wanted.items() if n > 0
+                 for status in ((CaseStatus.SCHEDULED, CaseStatus.NEW) if self.fresh[s] else (CaseStatus.SCHEDULED,))]
+        skip = "skip" in self.params
+        rows: list[Row[Any]] = []
+        if callbacks:
+            rows += self.session.execute(_statement(0, True, skip), {**self.params, "st0": CaseStatus.CALLBACK,
+                                                                      "n0": self.limit}).all()
+        if terms and self.postgres:
+            strata, statuses, ns = (list(column) for column in zip(*terms, strict=True))
+            rows += self.session.execute(_lateral(skip), {**self.params, "strata": strata, "statuses": [str(x) for x in statuses],
+                                                          "ns": ns}).all()
+        for first in range(0, len(terms) if not self.postgres else 0, _TERMS):
+            chunk = terms[first:first + _TERMS]
+            params = {**self.params}
+            for i, (s, status, n) in enumerate(chunk):
+                params.update({f"s{i}": s, f"st{i}": status, f"n{i}": n})
+            rows += self.session.execute(_statement(len(chunk), False, skip), params).all()
+        got: dict[tuple[int, str], list[Row[Any]]] = defaultdict(list)
+        for row in rows:
+            got[row.stratum_id if row.status != CaseStatus.CALLBACK else 0, row.status].append(row)
+        for s, n in wanted.items():
+            if n > 0:
+                self.queues[s] = _queue(got[s, CaseStatus.SCHEDULED], got[s, CaseStatus.NEW], n, self.fresh[s])
+        return _order(got[0, CaseStatus.CALLBACK])
+
+    def take(self, a: Allotment, start: int, n: int, picked: int) -> list[int]:
+        """Rows ``start`` to ``n`` of township ``a``'s queue, fetching further if need be
+        (``picked``: how many the pick holds so far)."""
+        if not self.queues.get(a.stratum_id, _Queue()).has(n):
+            self.fetch(self._ahead(a, picked))
+        return self.queues[a.stratum_id].rows[start:n]
+
+    def initial(self, room: int) -> dict[int, int]:
+        """What the first statement fetches: each township's share as far as the ``room`` the
+        callbacks left reaches if the townships before it fill theirs."""
+        wanted: dict[int, int] = {}
+        for a in self.allotments:
+            if room <= 0:
+                break
+            wanted[a.stratum_id] = min(a.share, room)
+            room -= a.share
+        return wanted
+
+    def _ahead(self, a: Allotment, picked: int) -> dict[int, int]:
+        """Townships from ``a`` on whose caps may fill the pick's remaining room, each with the
+        most of its queue a pick can take (min(cap, limit))."""
+        wanted: dict[int, int] = {}
+        room = self.limit - picked
+        for b in self.allotments[self.allotments.index(a):]:
+            if room <= 0:
+                break
+            most = min(b.cap, self.limit)
+            if not self.queues.get(b.stratum_id, _Queue()).has(most):
+                wanted[b.stratum_id] = most
+            room -= most
+        return wanted
+
+
+def _order(rows: list[Row[Any]]) -> list[int]:
+    return [row.id for row in sorted(rows, key=lambda r: (r.next_attempt_at, r.id))]
+
+
+def _queue(scheduled: list[Row[Any]], new: list[Row[Any]], n: int, fresh: bool) -> _Queue:
+    """A township's queue from its first ``n`` retries and fresh numbers due."""
+    if len(scheduled) >= n:
+        return _Queue(_order(scheduled))
+    return _Queue(_order(scheduled) + _order(new), complete=not fresh or len(new) < n)
+
+
+def choose(session: Session, params: dict[str, object], limit: int, allotments: Sequence[Allotment],
+           skip: set[int]) -> list[int]:
+    """The pick's ids in dialling order, leaving out ``skip``; see the module's docstring."""
+    due = _Due(session, params, limit, allotments, skip)
+    ids = due.fetch({}, callbacks=True)[:limit]
+    if len(ids) < limit:
+        due.fetch(due.initial(limit - len(ids)))
+    taken: dict[int, int] = defaultdict(int)
+    for bound in ("share", "cap"):
+        for a in allotments:
+            room = min(getattr(a, bound) - taken[a.stratum_id], limit - len(ids))
+            if room > 0:
+                got = due.take(a, taken[a.stratum_id], taken[a.stratum_id] + room, len(ids))
+                ids += got
+                taken[a.stratum_id] += len(got)
+    return ids
+
+
+def pick(session: Session, survey_id: int, now: datetime, limit: int, allotments: list[Allotment]) -> list[int]:
+    """Ids of up to ``limit`` due cases, in dialling order; on PostgreSQL locked for this
+    transaction."""
+    params: dict[str, object] = {"survey_id": survey_id, "now": now}
+    skip: set[int] = set()
+    for _ in range(_ROUNDS):
+        ids = choose(session, params, limit, allotments, skip)
+        if not ids or session.get_bind().dialect.name != "postgresql":
+            return ids
+        locked = set(session.execute(_LOCK, {"ids": ids}).scalars())
+        if len(locked) == len(ids):
+            return ids
+        skip |= set(ids) - locked
+    return [i for i in ids if i in locked]
