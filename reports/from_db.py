@@ -178,7 +178,8 @@ def _fieldwork(session: Session, survey: Survey, county: OutcomeRates | None, de
         completes_by_mode=dict(by_mode), completes_by_township=dict(by_town),
         dispositions=_dispositions(county),
         weighting_targets=_population_source(survey),
-        weighting_method=bd.Text(method.text("zh"), method.text("en")),  # as the analysis made them
+        # as the analysis made them; the methods box ends the sentence itself
+        weighting_method=bd.Text(method.text("zh").rstrip("。"), method.text("en").rstrip(".")),
         significance_rule=bd.Text(*LABELS["m_significance_text"]),
         limitations=bd.Text("电话调查不覆盖无电话人群；未接听和拒访者的看法可能与受访者不同，加权只能部分纠正；"
                             "样本量较小的乡镇区间较宽，排名差异多在误差范围内",

@@ -314,6 +314,8 @@ def test_the_bulletin_names_the_township_without_interviews_and_prints_times_in_
     assert "Calling hours (Beijing time):" in en  # the survey's own zone, as configured
     assert "常住人口" in zh and "不使用户籍人口" in zh.replace("\n", "")  # the weighting targets' source
     assert "18:30–21:00 Monday to Friday; 09:00–21:00 on Saturdays and Sundays" in en
+    assert "jackknife" in zh and "jackknife" in en  # the methods box says how the analysis weighted, once
+    assert "。。" not in zh and ".." not in en.replace("...", "")
 
     data = tmp_path / "hw.csv"
     assert run("export", "--survey", "HW-2026-11", "--out", str(data)).exit_code == 0
