@@ -12,10 +12,8 @@ from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import select, update
-from web_support import Client
+from web_support import Client, run_jobs
 
-from jobs.runner import JobContext, run_next
-from jobs.sample_import import HANDLERS
 from survey import vocabulary
 from survey.models import Concern, FollowUpTask, Interview, Recording, Survey
 from survey.questionnaire import model as qm
@@ -88,9 +86,7 @@ def _sample_job(web, login, frame: bytes) -> str:  # type: ignore[no-untyped-def
               "skip_invalid": "y"}
     url = login("supervisor").post(f"/surveys/{web.demo.survey_id}/sample", upload,
                                    content_type="multipart/form-data").headers["Location"]
-    context = JobContext(web.sessions, web.clock, web.app.extensions["minyi"].vault)
-    while run_next(context, HANDLERS, "test-worker"):
-        pass
+    run_jobs(web)
     return str(url)
 
 

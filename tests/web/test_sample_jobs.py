@@ -12,9 +12,8 @@ import zipfile
 from dataclasses import replace
 
 from sqlalchemy import func, select
+from web_support import run_jobs
 
-from jobs.runner import JobContext, run_next
-from jobs.sample_import import HANDLERS
 from survey.models import AuditLog, Case, Job
 from survey.vocabulary import JobStatus
 from web import create_app
@@ -24,15 +23,6 @@ FRAME = "电话,乡镇\n13912345678,T01\n+12025550123,T02\n95588,T01\n1391234567
 
 def _upload(data: bytes, name: str, **flags: str) -> dict[str, object]:
     return {"file": (io.BytesIO(data), name), **flags}
-
-
-def _work(web) -> int:  # type: ignore[no-untyped-def]
-    """Run every queued job as ``minyi worker --once`` would; how many ran."""
-    context = JobContext(web.sessions, web.clock, web.app.extensions["minyi"].vault)
-    ran = 0
-    while run_next(context, HANDLERS, "test-worker"):
-        ran += 1
-    return ran
 
 
 def _cases(web) -> int:  # type: ignore[no-untyped-def]
@@ -52,7 +42,7 @@ def test_upload_is_queued_then_imported_and_the_result_stays(web, login) -> None
     assert c.get(page_url + ".json").get_json()["status"] == "queued"
     assert _cases(web) == before  # nothing imported by the request itself
 
-    assert _work(web) == 1
+    assert run_jobs(web) == 1
     state = c.get(page_url + ".json").get_json()
     assert state == {**state, "status": "done", "percent": 100, "finished": True}
     assert _cases(web) == before + 1
@@ -72,7 +62,7 @@ def test_foreign_and_service_numbers_are_admitted_on_request(web, login) -> None
     before = _cases(web)
     url = c.post(f"/surveys/{s}/sample", _upload(FRAME, "frame.csv", skip_invalid="y"),
                  content_type="multipart/form-data").headers["Location"]
-    _work(web)
+    run_jobs(web)
     page = c.text(url)
     assert "国外号码" in page and "特服号码" in page  # rejected rows counted by reason, in Chinese
     row_errors = page.split('id="row-errors"', 1)[1].split("</table>", 1)[0]
@@ -93,7 +83,7 @@ def test_foreign_and_service_numbers_are_admitted_on_request(web, login) -> None
     fixed = "\n".join(",".join(r[:2]) for r in rows[:3]).encode()  # the file, foreign and service rows kept
     url = c.post(f"/surveys/{s}/sample", _upload(fixed, "frame.rejected.csv", allow_foreign="y", allow_service="y"),
                  content_type="multipart/form-data").headers["Location"]
-    _work(web)
+    run_jobs(web)
     assert c.get(url + ".json").get_json()["status"] == "done"
     assert _cases(web) == before + 3
     assert c.get(url + "/rejected.csv").status_code == 404  # nothing was rejected
@@ -103,7 +93,7 @@ def test_bad_rows_without_skip_import_nothing_and_say_so(web, login) -> None:  #
     c, s = login("supervisor"), web.demo.survey_id
     before = _cases(web)
     url = c.post(f"/surveys/{s}/sample", _upload(FRAME, "frame.csv"), content_type="multipart/form-data").headers["Location"]
-    _work(web)
+    run_jobs(web)
     page = c.text(url)
     assert 'id="job-refused"' in page and 'id="row-errors"' in page and "1391234567" not in page and "139*****67" in page
     assert _cases(web) == before
@@ -118,7 +108,7 @@ def test_a_zip_bomb_fails_the_job_with_a_clear_message(web, login) -> None:  # t
     assert len(bomb.getvalue()) < 64 * 1024
     url = c.post(f"/surveys/{s}/sample", _upload(bomb.getvalue(), "big.xlsx"),
                  content_type="multipart/form-data").headers["Location"]
-    _work(web)
+    run_jobs(web)
     assert c.get(url + ".json").get_json()["status"] == "failed"
     page = c.text(url)
     assert 'id="job-error"' in page and "xl/worksheets/sheet1.xml" in page and "压缩炸弹" in page

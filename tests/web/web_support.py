@@ -16,6 +16,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
+from jobs.runner import JobContext, run_next
+from jobs.sample_import import HANDLERS
 from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.models import FollowUpTask
@@ -88,3 +90,12 @@ def replay(app: Flask, cookie: str, url: str) -> TestResponse:
     other = app.test_client()
     other.set_cookie("session", cookie)
     return other.get(url)
+
+
+def run_jobs(web) -> int:  # type: ignore[no-untyped-def]
+    """Run every queued background job as ``minyi worker --once`` would; how many ran."""
+    context = JobContext(web.sessions, web.clock, web.app.extensions["minyi"].vault)
+    ran = 0
+    while run_next(context, HANDLERS, "test-worker"):
+        ran += 1
+    return ran
