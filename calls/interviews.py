@@ -166,7 +166,8 @@ class InterviewSession:
         if self._recorded:
             recorded, self._recorded, now = self._recorded, [], self.clock.now()
             insert_recordings(self.session.connection(), [
-                recording_row(self.interview.id, qid, path, provider_id, seconds, now)
+                recording_row(self.interview.id, qid, path, provider_id, seconds, now,
+                              attempt_id=self.interview.last_attempt_id)
                 for qid, path, provider_id, seconds in recorded])
         if not self._given:
             return

@@ -1,11 +1,17 @@
 """A call's recordings: kept once per provider id, and those still at the provider brought home.
 
-A recording the channel stored itself (simulated, Asterisk) is a row with its ``path`` under
-``recordings_dir``. A recording still at its provider (the engine was given an http(s) URL, as
-Twilio gives) is a row "pending download" with that URL in ``remote_url`` and no path yet; a
-fetcher (``ivr.channels.twilio.fetch``) downloads it, checks it and stores it beside the others,
-recording its progress here: each failure is tried again later (``RETRY_DELAYS``), and after the
-last one the row is ``failed`` until an administrator tries again.
+A recording belongs to the call attempt that made it and, when the call opened one, to its
+interview (a whole call recorded by the provider may end before any interview opens).
+
+A recording the channel stored itself (simulated) is a row with its ``path`` under
+``recordings_dir``. A recording still at its provider is a row "pending download" with where the
+provider keeps it in ``remote_url`` and no path yet: Twilio's media URL (``https://…``), or
+``ari:{name}`` for a recording stored in Asterisk. The provider's fetcher
+(``ivr.channels.twilio.fetch``, ``ivr.channels.asterisk.recordings``) claims the rows of its own
+``sources``, brings them home, checks and stores them beside the others, recording its progress
+here: each failure is tried again later (``RETRY_DELAYS``), and after the last one the row is
+``failed`` until an administrator tries again. Once stored, the provider's copy is deleted as the
+deletion policy (``recording_deletion``) says.
 
 The provider id (Twilio's RecordingSid, Asterisk's recording name) is unique: a recording delivered
 twice, or a provider id reused by another call, adds no second row and fails nothing.
@@ -18,7 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -33,7 +39,9 @@ _recordings = cast(Table, Recording.__table__)
 # skipping a row whose provider id is stored already; RETURNING says which were inserted
 _INSERT = {"sqlite": sqlite.insert(_recordings).on_conflict_do_nothing().returning(_recordings.c.id),
            "postgresql": postgresql.insert(_recordings).on_conflict_do_nothing().returning(_recordings.c.id)}
-REMOTE = ("http://", "https://")
+HTTP = ("http://", "https://")  # a provider's media URL (Twilio)
+ARI = "ari:"  # + the name of a recording stored in Asterisk, fetched over ARI
+REMOTE = (*HTTP, ARI)
 SIMULATED = "simulated://"  # the path of a simulated call's recording: there is no audio
 # Between a failed download and the next try; one attempt more than delays, then "failed".
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
@@ -49,10 +57,11 @@ def is_remote(path: str) -> bool:
     return path.startswith(REMOTE)
 
 
-def recording_row(interview_id: int, question_id: str, path: str, provider_id: str | None, seconds: float,
-                  now: datetime, *, settled: bool = False) -> dict[str, Any]:
-    """The columns of a new recording: stored already, or (a URL) pending download."""
-    row: dict[str, Any] = {"interview_id": interview_id, "question_id": question_id, "provider_id": provider_id,
+def recording_row(interview_id: int | None, question_id: str, path: str, provider_id: str | None, seconds: float,
+                  now: datetime, *, attempt_id: int | None, settled: bool = False) -> dict[str, Any]:
+    """The columns of a new recording: stored already, or (``REMOTE``) pending download."""
+    row: dict[str, Any] = {"interview_id": interview_id, "attempt_id": attempt_id, "question_id": question_id,
+                           "provider_id": provider_id,
                            "duration_s": seconds, "created_at": now, "path": path, "download_attempts": 0,
                            "remote_url": None, "download_status": None, "next_attempt_at": None}
     if is_remote(path):
@@ -94,13 +103,21 @@ def lost(session: Session, provider_id: str, error: str) -> None:
         row.download_status, row.next_attempt_at, row.last_error = RecordingDownload.FAILED, None, error
 
 
-def claim_due(session: Session, now: datetime, limit: int) -> list[Recording]:
-    """Pending downloads whose time has come, oldest first, claimed for ``CLAIM``: another fetcher
-    (a second dialer worker, the command line) skips them meanwhile, and a fetcher that dies
-    leaves them due again when the claim runs out."""
+def _from(sources: Sequence[str]) -> ColumnElement[bool]:
+    """Rows kept (or first kept) at the provider whose ``remote_url`` begins with one of ``sources``."""
+    return or_(*(Recording.remote_url.startswith(source, autoescape=True) for source in sources))
+
+
+def claim_due(session: Session, now: datetime, limit: int, *, sources: Sequence[str],
+              provider_ids: Sequence[str] | None = None) -> list[Recording]:
+    """Pending downloads from ``sources`` whose time has come, oldest first, claimed for ``CLAIM``:
+    another fetcher (a second dialer worker, the command line) skips them meanwhile, and a fetcher
+    that dies leaves them due again when the claim runs out. With ``provider_ids``: those
+    recordings, pending, whatever their time (a call's own recordings, just finished)."""
+    due = (Recording.provider_id.in_(provider_ids) if provider_ids is not None
+           else Recording.next_attempt_at <= now)
     rows = list(session.scalars(select(Recording)
-                                .where(Recording.download_status == RecordingDownload.PENDING,
-                                       Recording.next_attempt_at <= now)
+                                .where(Recording.download_status == RecordingDownload.PENDING, _from(sources), due)
                                 .order_by(Recording.next_attempt_at, Recording.id).limit(limit)
                                 .with_for_update(skip_locked=True)))
     for row in rows:
@@ -141,8 +158,8 @@ def try_again(session: Session, row: Recording, clock: Clock, *, user_id: int) -
 
 
 def deletion_delay(policy: str) -> timedelta | None:
-    """``twilio_recording_deletion`` (checked by the settings) as the time from download to
-    deletion at the provider; None: never."""
+    """``recording_deletion`` (checked by the settings) as the time from download to deletion at
+    the provider; None: never."""
     if policy == "never":
         return None
     if policy == "after_download":
@@ -150,13 +167,13 @@ def deletion_delay(policy: str) -> timedelta | None:
     return timedelta(days=int(policy.partition(":")[2]))
 
 
-def to_delete(session: Session, now: datetime, policy: str, limit: int) -> list[Recording]:
-    """Downloaded recordings whose provider copy is due for deletion under ``policy``."""
+def to_delete(session: Session, now: datetime, policy: str, limit: int, *, sources: Sequence[str]) -> list[Recording]:
+    """Recordings brought home from ``sources`` whose provider copy is due for deletion under ``policy``."""
     delay = deletion_delay(policy)
     if delay is None:
         return []
     return list(session.scalars(select(Recording)
-                                .where(Recording.download_status == RecordingDownload.STORED,
+                                .where(Recording.download_status == RecordingDownload.STORED, _from(sources),
                                        Recording.provider_deleted_at.is_(None),
                                        Recording.downloaded_at <= now - delay)
                                 .order_by(Recording.downloaded_at, Recording.id).limit(limit)))

@@ -41,8 +41,8 @@ def _known_zone(name: str) -> str:
 
 
 def _deletion_policy(value: str) -> str:
-    """When a downloaded Twilio recording is deleted at Twilio: ``after_download``, ``never`` or
-    ``after_days:N`` (N a whole number of days, 1 or more)."""
+    """When a recording brought home is deleted at its provider (Twilio, Asterisk):
+    ``after_download``, ``never`` or ``after_days:N`` (N a whole number of days, 1 or more)."""
     if value in ("after_download", "never"):
         return value
     kind, _, days = value.partition(":")
@@ -66,8 +66,6 @@ class Settings:
     twilio_cps: Annotated[float, Field(allow_inf_nan=False)] = 1.0  # the Twilio channel refuses 0 or less
     twilio_voice_zh: str = "Polly.Zhiyu-Neural"  # <Say> voice for prompts with no recording
     twilio_voice_en: str = "Polly.Joanna-Neural"
-    # when a recording brought home is deleted at Twilio (docs/recordings.md)
-    twilio_recording_deletion: Annotated[str, AfterValidator(_deletion_policy)] = "after_download"
     ari_url: str = "http://127.0.0.1:8088"
     ari_username: str = ""
     ari_password: str = ""
@@ -76,6 +74,8 @@ class Settings:
     asterisk_operator_endpoint: str = ""
     asterisk_amd_context: str = ""  # dialplan context running AMD() before the interview (docs/asterisk.md)
     recordings_dir: str = "recordings"
+    # when a recording brought home is deleted at its provider, Twilio or Asterisk (docs/recordings.md)
+    recording_deletion: Annotated[str, AfterValidator(_deletion_policy)] = "after_download"
     prompts_dir: str = "prompts"
     centre_name: str = "县社情民意调查中心"
     # the centre's own time zone: every time shown to staff or printed in a bulletin is in it
@@ -98,6 +98,7 @@ _ENV_NAMES = {
     "phone_key_file": "MINYI_PHONE_KEY_FILE",
     "public_url": "MINYI_PUBLIC_URL",
     "recordings_dir": "MINYI_RECORDINGS_DIR",
+    "recording_deletion": "MINYI_RECORDING_DELETION",
     "prompts_dir": "MINYI_PROMPTS_DIR",
     "centre_name": "MINYI_CENTRE_NAME",
     "centre_timezone": "MINYI_CENTRE_TIMEZONE",
@@ -177,7 +178,14 @@ def _file_errors(path: Path, errors: list[ErrorDetails]) -> str:
     return f"{path}: " + "; ".join(problems)
 
 
+# Variables renamed: one still set would be ignored without a word, so it is refused instead.
+_RENAMED = {"TWILIO_RECORDING_DELETION": "MINYI_RECORDING_DELETION"}
+
+
 def _overlay_environment(base: Settings, env: dict[str, str]) -> Settings:
+    for old, new in _RENAMED.items():
+        if old in env:
+            raise Refused(f"{old} is now {new} (it covers Twilio's and Asterisk's recordings); rename it")
     names = {f.name: _env_name(f.name) for f in dataclasses.fields(Settings)}
     given: dict[str, Any] = {key: env[name] for key, name in names.items() if name in env}
     try:

@@ -260,7 +260,9 @@ class Answer(Base):
 class Recording(Base):
     __tablename__ = "recordings"
     id: Mapped[int] = _pk()
-    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"), index=True)
+    # the call that made it; a whole call recorded before any interview opened has no interview
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("call_attempts.id"), index=True, default=None)
+    interview_id: Mapped[int | None] = mapped_column(ForeignKey("interviews.id"), index=True, default=None)
     question_id: Mapped[str] = mapped_column(String(80))
     path: Mapped[str] = mapped_column(String(500))
     provider_id: Mapped[str | None] = mapped_column(String(120), unique=True, default=None)
@@ -278,7 +280,15 @@ class Recording(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     downloaded_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     provider_deleted_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
-    interview: Mapped[Interview] = relationship()
+    interview: Mapped[Interview | None] = relationship()
+    attempt: Mapped[CallAttempt | None] = relationship()
+
+    @property
+    def case(self) -> Case:
+        """The case called: through the interview, or the call attempt of a call without one."""
+        source = self.interview or self.attempt
+        assert source is not None, "a recording belongs to an interview or a call attempt"
+        return source.case
 
 
 class FollowUpTask(Base):

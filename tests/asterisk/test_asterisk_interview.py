@@ -104,8 +104,10 @@ def test_a_spoken_comment_is_recorded_and_fetched(fake: FakeAsterisk, world: Wor
     [recording] = out.recordings
     assert recording.question_id == "q_suggest" and recording.duration_s == 4.0
     assert recording.provider_id and recording.provider_id.startswith(f"minyi-{request.attempt_id}-q_suggest-")
-    assert Path(recording.path) == Path(settings.recordings_dir) / f"{recording.provider_id}.wav"
-    assert Path(recording.path).read_bytes().startswith(b"RIFF")
+    assert recording.path == f"asterisk/{recording.provider_id}.wav"  # inside recordings_dir
+    assert recording.download_status == "stored" and recording.attempt_id == request.attempt_id
+    assert (Path(settings.recordings_dir) / recording.path).read_bytes().startswith(b"RIFF")
+    assert recording.provider_id not in fake.stored  # deleted at Asterisk once home (after_download)
     record = dict(fake.requests)["channels.record"]
     assert record == {"name": recording.provider_id, "format": "wav", "maxDurationSeconds": "60",
                       "maxSilenceSeconds": "5", "beep": "true", "terminateOn": "#", "ifExists": "overwrite"}

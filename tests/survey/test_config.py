@@ -118,11 +118,17 @@ def test_centre_timezone_is_an_iana_name() -> None:
 
 
 @pytest.mark.parametrize("policy", ["after_download", "never", "after_days:30"])
-def test_twilio_recording_deletion_takes_the_documented_policies(policy: str) -> None:
-    assert load_settings({"TWILIO_RECORDING_DELETION": policy}).twilio_recording_deletion == policy
+def test_recording_deletion_takes_the_documented_policies(policy: str) -> None:
+    assert load_settings({"MINYI_RECORDING_DELETION": policy}).recording_deletion == policy
 
 
 @pytest.mark.parametrize("policy", ["always", "after_days:", "after_days:0", "after_days:-3", "after_days:2.5"])
-def test_twilio_recording_deletion_refuses_anything_else(policy: str) -> None:
-    with pytest.raises(Refused, match=r"TWILIO_RECORDING_DELETION=.*: must be after_download, never or after_days:N"):
-        load_settings({"TWILIO_RECORDING_DELETION": policy})
+def test_recording_deletion_refuses_anything_else(policy: str) -> None:
+    with pytest.raises(Refused, match=r"MINYI_RECORDING_DELETION=.*: must be after_download, never or after_days:N"):
+        load_settings({"MINYI_RECORDING_DELETION": policy})
+
+
+def test_the_former_twilio_recording_deletion_is_refused_not_ignored() -> None:
+    """A centre that kept Twilio's copies with TWILIO_RECORDING_DELETION=never must not find them deleted."""
+    with pytest.raises(Refused, match=r"TWILIO_RECORDING_DELETION is now MINYI_RECORDING_DELETION"):
+        load_settings({"TWILIO_RECORDING_DELETION": "never"})

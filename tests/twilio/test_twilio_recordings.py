@@ -76,7 +76,7 @@ def pending(dial: Dial, sessions: sessionmaker[Session], clock: VirtualClock) ->
             s.flush()
             url = f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/{sid}"
             recordings.insert_recordings(s.connection(), [recordings.recording_row(
-                interview.id, "q_suggest", url, sid, seconds, clock.now(), settled=True)])
+                interview.id, "q_suggest", url, sid, seconds, clock.now(), attempt_id=None, settled=True)])
         return _row(sessions, sid).id
 
     return make
@@ -154,7 +154,7 @@ def test_a_download_another_fetcher_has_claimed_is_left_to_it_until_the_claim_ru
     pending()
     media.files[SID] = wav(9)
     with session_scope(sessions) as s:
-        assert len(recordings.claim_due(s, clock.now(), 10)) == 1  # another worker took it, then died
+        assert len(recordings.claim_due(s, clock.now(), 10, sources=recordings.HTTP)) == 1  # another worker took it, then died
     assert fetcher().run() == FetchReport() and media.sent == []
     clock.advance(recordings.CLAIM)
     assert fetcher().run().stored == 1
@@ -215,12 +215,12 @@ def test_the_copy_at_twilio_is_kept_or_deleted_as_the_policy_says(
         clock: VirtualClock) -> None:
     pending()
     media.files[SID] = wav(9)
-    assert fetcher(twilio_recording_deletion="never").run().stored == 1
+    assert fetcher(recording_deletion="never").run().stored == 1
     clock.advance(timedelta(days=400))
-    assert fetcher(twilio_recording_deletion="never").run().deleted == 0 and SID in media.files
+    assert fetcher(recording_deletion="never").run().deleted == 0 and SID in media.files
     pending("RE" + "6" * 32)
     media.files["RE" + "6" * 32] = wav(9)
-    later = fetcher(twilio_recording_deletion="after_days:3")
+    later = fetcher(recording_deletion="after_days:3")
     report = later.run()
     assert (report.stored, report.deleted) == (1, 1)  # the first one, downloaded 400 days ago
     clock.advance(timedelta(days=2))
@@ -265,9 +265,9 @@ def test_a_recording_sid_stored_already_is_not_stored_again(pending: Callable[..
         other = s.get(Recording, first)
         assert other is not None
         again = recordings.recording_row(other.interview_id, "call", "https://api.twilio.com/y", SID, 30,
-                                         clock.now())
+                                         clock.now(), attempt_id=None)
         fresh = recordings.recording_row(other.interview_id, "call", "https://api.twilio.com/z", "RE" + "a" * 32,
-                                         30, clock.now())
+                                         30, clock.now(), attempt_id=None)
         assert recordings.insert_recordings(s.connection(), [again, fresh]) == 1  # only the new one
     with sessions() as s:
         rows = s.query(Recording).order_by(Recording.id).all()

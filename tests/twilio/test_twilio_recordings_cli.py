@@ -50,7 +50,7 @@ def _pending(database: str) -> None:
         s.add(interview)
         s.flush()
         recordings.insert_recordings(s.connection(), [recordings.recording_row(
-            interview.id, "q_suggest", f"https://api.twilio.com/x/{SID}", SID, 9, clock.now(), settled=True)])
+            interview.id, "q_suggest", f"https://api.twilio.com/x/{SID}", SID, 9, clock.now(), attempt_id=None, settled=True)])
     engine.dispose()
 
 

@@ -16,6 +16,7 @@ from dialer.protocol import CallRequest, CallResult
 from ivr.channels.asterisk.ari import AriConfig, AriError, AriSession, AriUnavailable
 from ivr.channels.asterisk.calls import Call, CallRegistry
 from ivr.channels.asterisk.options import AsteriskOptions, endpoint_for, formats_for
+from ivr.channels.asterisk.recordings import RecordingCopier
 from ivr.channels.asterisk.runner import CallRunner
 from ivr.channels.asterisk.stasis import StasisHandler
 from ivr.channels.asterisk.supervisor import Supervisor
@@ -34,14 +35,36 @@ class AriApp:
         self.handler = StasisHandler(self.registry, self._start, clock.now)
         self.supervisor = Supervisor(config, self.handler.on_event, self.handler.on_connect, options.timing,
                                      on_replaced=self.handler.release)
+        self.copier = (RecordingCopier(sessions, clock, options.recordings_dir, options.recording_deletion)
+                       if options.recordings_dir is not None else None)
         self._tasks: TaskGroup | None = None
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Run until cancelled: stay connected and run every call to its end."""
+        """Run until cancelled: stay connected, run every call to its end, and bring home the
+        recordings whose copy failed."""
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
             tasks.start_soon(self.supervisor.run)
+            if self.copier is not None:
+                tasks.start_soon(self._recordings_home, self.copier)
             task_status.started()
+
+    async def _recordings_home(self, copier: RecordingCopier) -> None:
+        """Every ``recordings_pass_s``, while connected and holding the app: a pass of the copier.
+        A pass that fails is logged; the next tries again."""
+        while True:
+            await anyio.sleep(self.options.timing.recordings_pass_s)
+            session = self.supervisor.current
+            if session is None or self.supervisor.standing_by:
+                continue
+            try:
+                report = await copier.run(session)
+            except Exception:  # the app must keep serving its calls: the log is where it shows
+                log.exception("bringing Asterisk's recordings home failed")
+                continue
+            if report.stored or report.deleted or report.failed:
+                log.info("Asterisk recordings: %d stored, %d deleted at Asterisk, %d failed for good, %d to try "
+                         "again", report.stored, report.deleted, len(report.failed), len(report.retrying))
 
     async def place_call(self, request: CallRequest) -> CallResult | None:
         """Originate once the events WebSocket is up; None: the result comes when the call ends.
@@ -86,7 +109,7 @@ class AriApp:
     def _start(self, call: Call) -> None:
         assert self._tasks is not None, "serve() is not running"
         runner = CallRunner(call, self.supervisor, self.calls, self.options, self.clock, self.registry,
-                            on_end=self.handler.ended)
+                            on_end=self.handler.ended, copier=self.copier)
         self._tasks.start_soon(runner.run, name=f"call-{call.attempt_id}")
 
 

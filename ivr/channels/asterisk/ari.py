@@ -216,6 +216,9 @@ class AriSession:
         response: httpx.Response = await self._ops.recordings.getStoredFile(recordingName=name)
         return response.content
 
+    async def delete_stored_recording(self, name: str) -> None:
+        await self._call("recordings", "deleteStored", recordingName=name)
+
     # -- bridges ----------------------------------------------------------------------------
 
     async def create_bridge(self, bridge_id: str, name: str) -> None:

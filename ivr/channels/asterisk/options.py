@@ -31,6 +31,9 @@ class Timing:
     # How often the app asks Asterisk whether it is still registered (and, taken over by another
     # connection, whether that one has let it go): a lost registration is noticed this soon.
     app_check_s: float = 5.0
+    # How often (wall seconds) the app tries again to copy home the recordings whose copy failed,
+    # and deletes at Asterisk those due (ivr/channels/asterisk/recordings.py).
+    recordings_pass_s: float = 60.0
 
     def s(self, seconds: float) -> float:
         return seconds * self.scale
@@ -43,13 +46,15 @@ class AsteriskOptions:
     amd_context: str = ""  # dialplan context running AMD() then Stasis(app,amd,${AMDSTATUS},${AMDCAUSE})
     media_prefix: str = "sound:minyi/"  # + "<language>/<prompt key>"; or sound:http://host/prompts/
     recordings_dir: Path | None = None  # stored recordings are fetched here; None leaves them in Asterisk
+    recording_deletion: str = "after_download"  # when Asterisk's copy is deleted (Settings.recording_deletion)
     timing: Timing = field(default_factory=Timing)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> AsteriskOptions:
         base = cls(endpoint=check_endpoint(settings.asterisk_endpoint), operator_endpoint=settings.asterisk_operator_endpoint,
                    amd_context=settings.asterisk_amd_context,
-                   recordings_dir=Path(settings.recordings_dir) if settings.recordings_dir else None)
+                   recordings_dir=Path(settings.recordings_dir) if settings.recordings_dir else None,
+                   recording_deletion=settings.recording_deletion)
         return replace(base, **overrides)
 
 

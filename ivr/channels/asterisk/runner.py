@@ -12,7 +12,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -26,6 +25,7 @@ from ivr.channels.asterisk.causes import APP_ERROR, APP_STOPPED, CONNECTION_LOST
 from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine, Link, Resynced
 from ivr.channels.asterisk.operator import OperatorBridge
 from ivr.channels.asterisk.options import AsteriskOptions
+from ivr.channels.asterisk.recordings import RecordingCopier
 from ivr.channels.asterisk.steps import StepPlayer
 from ivr.engine import Event, HangUp, Step
 from survey.clock import Clock
@@ -37,9 +37,10 @@ T = TypeVar("T")
 
 class CallRunner:
     def __init__(self, call: Call, link: Link, calls: CallService, options: AsteriskOptions, clock: Clock,
-                 registry: CallRegistry, *, on_end: Callable[[Call], None]) -> None:
+                 registry: CallRegistry, *, on_end: Callable[[Call], None],
+                 copier: RecordingCopier | None = None) -> None:
         self.call, self.link, self.calls, self.options, self.clock = call, link, calls, options, clock
-        self.registry, self.on_end = registry, on_end
+        self.registry, self.on_end, self.copier = registry, on_end, copier
         self.interview: LiveCall | None = None  # from the answer until the call ends
 
     async def run(self) -> None:
@@ -244,17 +245,14 @@ class CallRunner:
         await self._report(self._result(CallStatus.ANSWERED if call.answered_at else CallStatus.UNKNOWN))
 
     async def _fetch_recordings(self, names: list[str]) -> None:
-        """Copy this call's recordings from Asterisk into recordings_dir (Recording.path)."""
-        folder, session = self.options.recordings_dir, self.link.current
-        if folder is None or not names or session is None:
+        """Copy this call's recordings from Asterisk into recordings_dir at once; those that fail
+        are tried again by the app's later passes (:mod:`.recordings`)."""
+        session = self.link.current
+        if self.copier is None or not names or session is None:
             return
-        for name in names:
-            try:
-                data = await session.recording_file(name)
-            except (AriError, AriUnavailable) as exc:
-                log.warning("attempt %s: recording %s stays in Asterisk: %s", self.call.attempt_id, name, exc)
-                continue
-            await anyio.to_thread.run_sync(_write, Path(folder) / f"{name}.wav", data)
+        report = await self.copier.run(session, names)
+        if report.retrying:
+            log.warning("attempt %s: %d recording(s) to copy again later", self.call.attempt_id, len(report.retrying))
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args)
@@ -268,7 +266,3 @@ async def _again_after_resync(request: Callable[[], Awaitable[T]]) -> T:
         except Resynced:
             continue
 
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)

@@ -14,10 +14,10 @@ limit.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import anyio
 
+from calls.recordings import ARI
 from ivr.channels.asterisk.calls import Resync, channel_of
 from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine
 from ivr.channels.asterisk.media import media_uri
@@ -132,8 +132,8 @@ class StepPlayer:
         if event["type"] == "RecordingFailed" or duration <= 0:
             return RecordingDone(None, 0.0, provider_id=name)
         self.recordings.append(name)
-        folder = self.options.recordings_dir
-        path = str(Path(folder) / f"{name}.wav") if folder else f"{name}.wav"
+        # to be copied home (ivr.channels.asterisk.recordings), or left in Asterisk without a recordings_dir
+        path = ARI + name if self.options.recordings_dir else f"{name}.wav"
         return RecordingDone(path, duration, provider_id=name)
 
     async def _next(self, deadline: float | None) -> object:

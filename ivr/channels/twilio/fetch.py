@@ -5,13 +5,13 @@ Each pending recording (``calls.recordings``) is fetched from the account's Reco
 account's credentials (HTTP Basic). The URL is built from the configured base and the RecordingSid,
 never taken from a webhook, so the credentials go to the configured API only. The file must be a
 WAV (or, from a provider that answers so, an MP3) of the length Twilio reported
-(:mod:`.recording_audio`); it is written to ``recordings_dir/twilio/{Sid}.wav`` (``.mp3``), in
+(:mod:`ivr.channels.recording_audio`); it is written to ``recordings_dir/twilio/{Sid}.wav`` (``.mp3``), in
 full or not at all, and its row says so. A failure (a
 timeout, an error answer, a file that does not check) is counted and tried again later; after the
 last attempt the row is ``failed``, shown to the administrator.
 
 Then the copy at Twilio is deleted, ``DELETE .../Recordings/{Sid}.json`` (204; a 404 means it is
-gone already), as ``TWILIO_RECORDING_DELETION`` says: ``after_download`` (the default),
+gone already), as ``MINYI_RECORDING_DELETION`` says: ``after_download`` (the default),
 ``after_days:N`` or ``never``. A deletion that fails is tried again at the next pass.
 
 The network is never used inside a database transaction.
@@ -20,48 +20,28 @@ The network is never used inside a database transaction.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls import recordings
-from ivr.channels.twilio.recording_audio import AudioRejected, audio_seconds
+from ivr.channels.recording_audio import AudioRejected, audio_seconds
+from ivr.channels.recordings_home import (Due, FetchReport, mark_deleted, mark_failed, mark_stored, note_error,
+                                          write_whole)
 from ivr.channels.twilio.rest import api_base
 from survey.clock import Clock
 from survey.config import Settings
-from survey.models import Recording
 from survey.transactions import run_transaction
-from survey.vocabulary import RecordingDownload
 
 log = logging.getLogger(__name__)
 
 FOLDER = "twilio"  # inside recordings_dir
 _SID = re.compile(r"RE[0-9a-fA-F]{32}")
 _ACCOUNT = re.compile(r"AC[0-9a-fA-F]{32}")
-
-
-@dataclass
-class FetchReport:
-    """What one pass did: recordings stored, failed for good, to be tried again; copies deleted."""
-
-    stored: int = 0
-    retrying: list[str] = field(default_factory=list)  # "RE…: why"
-    failed: list[str] = field(default_factory=list)
-    deleted: int = 0
-    not_deleted: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Due:
-    id: int
-    sid: str
-    seconds: float
 
 
 class RecordingFetcher:
@@ -84,13 +64,12 @@ class RecordingFetcher:
     def run(self, limit: int = 50) -> FetchReport:
         """One pass: up to ``limit`` due downloads, then up to ``limit`` deletions due."""
         report = FetchReport()
-        due = run_transaction(self.sessions, lambda s: [Due(r.id, r.provider_id or "", r.duration_s)
-                                                        for r in recordings.claim_due(s, self.clock.now(), limit)])
+        due = run_transaction(self.sessions, lambda s: [
+            Due.of(r) for r in recordings.claim_due(s, self.clock.now(), limit, sources=recordings.HTTP)])
         for item in due:
             self._bring_home(item, report)
-        for item in run_transaction(self.sessions, lambda s: [
-                Due(r.id, r.provider_id or "", r.duration_s)
-                for r in recordings.to_delete(s, self.clock.now(), self.settings.twilio_recording_deletion, limit)]):
+        for item in run_transaction(self.sessions, lambda s: [Due.of(r) for r in recordings.to_delete(
+                s, self.clock.now(), self.settings.recording_deletion, limit, sources=recordings.HTTP)]):
             self._delete(item, report)
         return report
 
@@ -101,38 +80,39 @@ class RecordingFetcher:
             path = self._download(item)
         except (httpx.HTTPError, AudioRejected, OSError) as exc:
             error = _describe(exc)
-            log.warning("recording %s: download failed: %s", item.sid, error)
-            last = run_transaction(self.sessions, lambda s: _failed(s, item.id, error, self.clock))
-            (report.failed if last else report.retrying).append(f"{item.sid}: {error}")
+            log.warning("recording %s: download failed: %s", item.provider_id, error)
+            last = run_transaction(self.sessions, lambda s: mark_failed(s, item.id, error, self.clock))
+            (report.failed if last else report.retrying).append(f"{item.provider_id}: {error}")
             return
-        if run_transaction(self.sessions, lambda s: _stored(s, item.id, path, self.clock)):
+        if run_transaction(self.sessions, lambda s: mark_stored(s, item.id, path, self.clock)):
             report.stored += 1
 
     def _download(self, item: Due) -> str:
         """The recording's file, checked and written; its path inside recordings_dir."""
-        if not _SID.fullmatch(item.sid):
-            raise AudioRejected(f"{item.sid!r} is not a Twilio RecordingSid")
-        response = self.http.get(f"{self.resource}/Recordings/{item.sid}.wav")
+        sid = item.provider_id
+        if not _SID.fullmatch(sid):
+            raise AudioRejected(f"{sid!r} is not a Twilio RecordingSid")
+        response = self.http.get(f"{self.resource}/Recordings/{sid}.wav")
         response.raise_for_status()
         kind = audio_seconds(response.content, item.seconds)[0]
-        relative = f"{FOLDER}/{item.sid}.{kind}"
-        _write(self.folder / relative, response.content)
+        relative = f"{FOLDER}/{sid}.{kind}"
+        write_whole(self.folder / relative, response.content)
         return relative
 
     # -- deletion at Twilio ----------------------------------------------------------------
 
     def _delete(self, item: Due, report: FetchReport) -> None:
         try:
-            response = self.http.delete(f"{self.resource}/Recordings/{item.sid}.json")
+            response = self.http.delete(f"{self.resource}/Recordings/{item.provider_id}.json")
             if response.status_code != httpx.codes.NOT_FOUND:  # gone already: as good as deleted
                 response.raise_for_status()
         except httpx.HTTPError as exc:
             error = f"deletion at Twilio failed: {_describe(exc)}"
-            log.warning("recording %s: %s", item.sid, error)
-            report.not_deleted.append(f"{item.sid}: {error}")
-            run_transaction(self.sessions, lambda s: _note(s, item.id, error))
+            log.warning("recording %s: %s", item.provider_id, error)
+            report.not_deleted.append(f"{item.provider_id}: {error}")
+            run_transaction(self.sessions, lambda s: note_error(s, item.id, error))
             return
-        run_transaction(self.sessions, lambda s: _deleted(s, item.id, self.clock))
+        run_transaction(self.sessions, lambda s: mark_deleted(s, item.id, self.clock))
         report.deleted += 1
 
 
@@ -174,41 +154,3 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, httpx.HTTPError):
         return f"Twilio could not be reached: {exc}"
     return str(exc)
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Write the whole file or none of it (a partial file is never left under its name)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    part.write_bytes(data)
-    os.replace(part, path)
-
-
-def _pending(s: Session, recording_id: int) -> Recording | None:
-    """The row, if it is still waiting for its download (an administrator may have acted meanwhile)."""
-    row = s.get(Recording, recording_id)
-    return row if row is not None and row.download_status == RecordingDownload.PENDING else None
-
-
-def _stored(s: Session, recording_id: int, path: str, clock: Clock) -> bool:
-    row = _pending(s, recording_id)
-    if row is not None:
-        recordings.stored(row, path, clock.now())
-    return row is not None
-
-
-def _failed(s: Session, recording_id: int, error: str, clock: Clock) -> bool:
-    row = _pending(s, recording_id)
-    return row is not None and recordings.attempt_failed(row, error, clock.now())
-
-
-def _deleted(s: Session, recording_id: int, clock: Clock) -> None:
-    row = s.get(Recording, recording_id)
-    if row is not None:
-        row.provider_deleted_at, row.last_error = clock.now(), None
-
-
-def _note(s: Session, recording_id: int, error: str) -> None:
-    row = s.get(Recording, recording_id)
-    if row is not None:
-        row.last_error = error

@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import itertools
 import json
 import threading
 import time
 import uuid
+import wave
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -64,8 +66,15 @@ Handler = Callable[[dict[str, str], dict[str, str], dict[str, Any]], Awaitable[t
 NORMAL = (16, "Normal Clearing")
 UNKNOWN = (0, "Unknown")
 SOFTHANGUP_EXPLICIT = 32  # the "cause" of a soft ChannelHangupRequest: Asterisk's flag, not Q.850
-WAV_SILENCE = (b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00@\x1f\x00\x00\x80>\x00\x00"
-               b"\x02\x00\x10\x00data\x00\x00\x00\x00")
+def wav_silence(seconds: float) -> bytes:
+    """A stored recording's file as Asterisk's ``wav`` format writes it: 8 kHz, 16-bit, mono."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"\x00\x00" * round(seconds * 8000))
+    return out.getvalue()
 
 
 class AriError(Exception):
@@ -96,6 +105,7 @@ class FakeAsterisk:
         self.playbacks: dict[str, Playback] = {}
         self.recordings: dict[str, Recording] = {}
         self.stored: set[str] = set()
+        self.file_failures = 0  # how many of the next GET /recordings/stored/{name}/file answer 500
         self.bridges: dict[str, Bridge] = {}
         self.moh: set[str] = set()
         self._seq = itertools.count(1)
@@ -114,7 +124,8 @@ class FakeAsterisk:
             "channels.answer": self._answer, "channels.play": self._play, "channels.record": self._record,
             "channels.continueInDialplan": self._continue,
             "playbacks.stop": self._stop_playback, "recordings.stop": self._stop_recording,
-            "recordings.getStoredFile": self._stored_file, "bridges.create": self._create_bridge, "bridges.createWithId": self._create_bridge,
+            "recordings.getStoredFile": self._stored_file, "recordings.deleteStored": self._delete_stored,
+            "bridges.create": self._create_bridge, "bridges.createWithId": self._create_bridge,
             "bridges.addChannel": self._add_to_bridge, "bridges.destroy": self._destroy_bridge,
             "bridges.startMoh": self._start_moh, "bridges.stopMoh": self._stop_moh,
             "applications.get": self._get_application,
@@ -651,7 +662,17 @@ class FakeAsterisk:
     async def _stored_file(self, a: dict[str, str], *_: Any) -> tuple[int, Any]:
         if a["recordingName"] not in self.stored:
             raise AriError(404, "Recording not found")
-        return 200, WAV_SILENCE
+        if self.file_failures:
+            self.file_failures -= 1
+            raise AriError(500, "Internal Server Error")
+        rec = self.recordings.get(a["recordingName"])
+        return 200, wav_silence(rec.duration if rec is not None else 0.0)
+
+    async def _delete_stored(self, a: dict[str, str], *_: Any) -> tuple[int, Any]:
+        if a["recordingName"] not in self.stored:
+            raise AriError(404, "Recording not found")
+        self.stored.discard(a["recordingName"])
+        return 204, None
 
     # -- the person on the line -----------------------------------------------------------------
 

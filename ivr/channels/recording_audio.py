@@ -1,6 +1,7 @@
-"""Checking a downloaded recording before it is kept: a WAV file (Twilio's ``.wav`` media: PCM,
-8 kHz, mono or dual channel) or an MP3 (Twilio's ``.mp3``, constant bit rate), of a plausible
-length, the length Twilio reported give or take rounding (``RecordingDuration`` is whole seconds)."""
+"""Checking a recording brought home before it is kept: a WAV file (Twilio's ``.wav`` media: PCM,
+8 kHz, mono or dual channel; Asterisk's ``wav`` format) or an MP3 (Twilio's ``.mp3``, constant bit
+rate), of a plausible length, the length the provider reported give or take rounding (Twilio's
+``RecordingDuration`` is whole seconds)."""
 
 from __future__ import annotations
 
