@@ -148,6 +148,7 @@ def _recorded(session: Session, ids: list[int]) -> dict[int, set[str]]:
     for chunk in _chunks(ids, 900):
         for interview_id, question_id in session.execute(
                 select(Recording.interview_id, Recording.question_id).where(Recording.interview_id.in_(chunk))):
+            assert interview_id is not None  # one of chunk
             out[interview_id].add(question_id)
     return out
 

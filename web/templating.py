@@ -18,6 +18,7 @@ from survey.vocabulary import Role
 from web.context import centre_zone
 from web.i18n import language
 from web.labels import concern_status, term
+from web.operations.transcripts import provider_name
 from web.task_notes import note_lines
 
 # role -> (endpoint, label) in menu order; the first is the role's start page
@@ -69,7 +70,8 @@ def setup_templates(app: Flask) -> None:
     app.jinja_env.filters.update(local=local_time, label=label, redact=redact)
     app.jinja_env.globals.update(navigation=navigation, language=language, role_name=role_name, term=term,
                                  concern_status=concern_status, tier_label=tier_label, centre_zone=centre_zone,
-                                 change_text=change_text, note_lines=note_lines, Role=Role)
+                                 change_text=change_text, note_lines=note_lines, Role=Role,
+                                 provider_name=provider_name)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -402,20 +402,23 @@ ZH: dict[str, str] = {
     '%(name)s: cannot read the fieldwork settings: %(problem)s': '%(name)s：无法读取实地执行设置：%(problem)s',
     '%(name)s: %(problem)s': '%(name)s：%(problem)s',
     '%(file)s is not UTF-8 text': '%(file)s 不是 UTF-8 文本',
-    # recordings at Twilio: playback state and the administrator's downloads page
+    # recordings at their provider: playback state and the administrator's downloads page
     "A simulated call: there is no audio.": "模拟呼叫，没有录音音频。",
-    "The recording is still at Twilio: it is downloaded within minutes (attempt %(n)d so far).":
-        "录音仍在 Twilio，几分钟内会下载到本系统（已尝试 %(n)d 次）。",
-    "The recording could not be downloaded from Twilio; an administrator can try again.":
-        "录音未能从 Twilio 下载，可由系统管理员重新下载。",
+    "The recording is still at %(provider)s: it is brought home within minutes (attempt %(n)d so far).":
+        "录音仍在 %(provider)s，几分钟内会传回本系统（已尝试 %(n)d 次）。",
+    "The recording could not be brought home from %(provider)s; an administrator can try again.":
+        "录音未能从 %(provider)s 传回，可由系统管理员重试。",
+    "a call recorded before any interview opened": "访问开始前即结束的通话录音",
     "Recording downloads": "录音下载",
-    "Recordings still at Twilio. Each is downloaded by the dialer's housekeeping or by minyi recordings fetch, "
-    "tried again after a failure, and marked failed after the last attempt.":
-        "以下录音仍在 Twilio。拨号程序的例行维护或 minyi recordings fetch 会下载它们；下载失败会自动重试，"
-        "最后一次仍失败则标记为失败。",
+    "Recordings still at their provider. Twilio's are downloaded by the dialer's housekeeping or by minyi "
+    "recordings fetch, Asterisk's copied by the ARI app; each is tried again after a failure, and marked failed "
+    "after the last attempt.":
+        "以下录音仍在服务商处。Twilio 的录音由拨号程序的例行维护或 minyi recordings fetch 下载，Asterisk 的录音由 "
+        "ARI 应用复制；失败会自动重试，最后一次仍失败则标记为失败。",
+    "Provider": "服务商",
     "Failed": "失败",
     "Waiting for its download": "等待下载",
-    "Stored; not deleted at Twilio": "已下载，Twilio 上的副本尚未删除",
+    "Stored; not deleted at the provider": "已下载，服务商处的副本尚未删除",
     "Download attempts": "下载次数",
     "Next attempt": "下次尝试",
     "Last error": "最近错误",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField
@@ -94,7 +94,9 @@ def detail(case_id: int) -> str:
     q = questionnaire_of(survey)
     interviews = session.scalars(select(Interview).where(Interview.case_id == case.id).order_by(Interview.id)).all()
     ids = [i.id for i in interviews]
-    recordings = session.scalars(select(Recording).where(Recording.interview_id.in_(ids))).all() if ids else []
+    attempts = session.scalars(select(CallAttempt).where(CallAttempt.case_id == case.id).order_by(CallAttempt.id)).all()
+    recordings = session.scalars(select(Recording).where(or_(Recording.interview_id.in_(ids), Recording.attempt_id.in_(
+        [a.id for a in attempts]))).order_by(Recording.id)).all()
     history = session.scalars(select(AuditLog).where(
         ((AuditLog.entity == "case") & (AuditLog.entity_id == str(case.id)))
         | ((AuditLog.entity == "interview") & AuditLog.entity_id.in_([str(i) for i in ids])))
@@ -103,8 +105,7 @@ def detail(case_id: int) -> str:
     return render_template(
         "cases/detail.html", case=case, survey=survey, interviews=interviews,
         answers={i.id: answer_lines(i, q, lang) for i in interviews},
-        attempts=session.scalars(select(CallAttempt).where(CallAttempt.case_id == case.id)
-                                 .order_by(CallAttempt.id)).all(),
+        attempts=attempts,
         recordings=recordings, playable={r.id for r in recordings
                                          if audio_path(ctx().settings.recordings_dir, r) is not None},
         tasks=session.scalars(select(FollowUpTask).where(FollowUpTask.case_id == case.id)

@@ -7,14 +7,13 @@ import mimetypes
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import Length
 
 from office.concerns import CATEGORIES, ConcernError
-from survey.models import Case, Interview, Recording
+from survey.models import CallAttempt, Case, Interview, Recording
 from survey.vocabulary import Role
 from web import auditing
 from web.access import roles, user
@@ -23,7 +22,7 @@ from web.forms import ActionForm, Form
 from web.i18n import refusal
 from web.listing import Filters, paginate, townships
 from web.operations.concern_intake import concern_from_recording, recording_concern
-from web.operations.transcripts import TranscriptError, audio_path, audio_state, save_transcription
+from web.operations.transcripts import TranscriptError, audio_path, audio_state, save_transcription, with_case
 from web.scope import fetch, scope
 
 bp = Blueprint("transcribe", __name__, url_prefix="/transcribe")
@@ -40,10 +39,11 @@ class TranscriptForm(Form):
 def index() -> str:
     """Recordings (waiting for a transcription, or all), filtered by township and recording date."""
     show, found, within = request.args.get("show", "pending"), Filters.from_request(), scope()
-    query = (select(Recording).join(Interview, Interview.id == Recording.interview_id)
-             .join(Case, Case.id == Interview.case_id)
+    query = (select(Recording).outerjoin(Interview, Interview.id == Recording.interview_id)
+             .outerjoin(CallAttempt, CallAttempt.id == Recording.attempt_id)
+             .join(Case, Case.id == func.coalesce(Interview.case_id, CallAttempt.case_id))
              .where(within.where(Recording), found.in_township(Case.stratum_id), found.between(Recording.created_at))
-             .options(joinedload(Recording.interview).joinedload(Interview.case).joinedload(Case.stratum))
+             .options(*with_case())
              .order_by(Recording.id.desc()))
     if show == "pending":
         query = query.where(Recording.transcription.is_(None))

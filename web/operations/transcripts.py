@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.interfaces import LoaderOption
 
-from calls.recordings import SIMULATED
+from calls.recordings import ARI, SIMULATED
 from office.concerns import CATEGORIES
 from survey import audit
 from survey.clock import Clock
 from survey.errors import Refused
-from survey.models import Recording
+from survey.models import CallAttempt, Case, Interview, Recording
 from survey.vocabulary import RecordingDownload
 
 
 class TranscriptError(Refused):
     pass
+
+
+def with_case() -> tuple[LoaderOption, ...]:
+    """Loads what a list of recordings shows of each one's case (:attr:`Recording.case`): through
+    the interview, or the call attempt of a call recorded without one."""
+    return (joinedload(Recording.interview).joinedload(Interview.case).joinedload(Case.stratum),
+            joinedload(Recording.attempt).joinedload(CallAttempt.case).joinedload(Case.stratum))
 
 
 def save_transcription(session: Session, recording: Recording, clock: Clock, *, text: str, category: str,
@@ -53,9 +61,14 @@ def audio_path(recordings_dir: str, recording: Recording) -> Path | None:
     return None
 
 
+def provider_name(recording: Recording) -> str:
+    """The provider that keeps (or kept) the recording before it came home, by name: Asterisk or Twilio."""
+    return "Asterisk" if (recording.remote_url or "").startswith(ARI) else "Twilio"
+
+
 def audio_state(recordings_dir: str, recording: Recording) -> str:
     """What the player can do with the recording: ``play``; ``pending`` or ``failed`` (still at
-    Twilio: on its way, or every download failed); ``simulated`` (a simulated call has no audio);
+    its provider: on its way, or every attempt failed); ``simulated`` (a simulated call has no audio);
     ``missing`` (the file is not on this server)."""
     if recording.download_status in (RecordingDownload.PENDING, RecordingDownload.FAILED):
         return recording.download_status

@@ -28,10 +28,10 @@ import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls import recordings
+from ivr.channels import recordings_home as home
 from ivr.channels.asterisk.ari import AriError, AriSession, AriUnavailable
 from ivr.channels.recording_audio import AudioRejected, audio_seconds
-from ivr.channels.recordings_home import (Due, FetchReport, mark_deleted, mark_failed, mark_stored, note_error,
-                                          write_whole)
+from ivr.channels.recordings_home import Due, FetchReport
 from survey.clock import Clock
 from survey.transactions import run_transaction
 
@@ -70,10 +70,10 @@ class RecordingCopier:
         except (AriError, AriUnavailable, AudioRejected, OSError) as exc:
             error = f"copy from Asterisk failed: {exc}"
             log.warning("recording %s: %s", name, error)
-            last = await self._db(lambda s: mark_failed(s, item.id, error, self.clock))
+            last = await self._db(lambda s: home.mark_failed(s, item.id, error, self.clock))
             (report.failed if last else report.retrying).append(f"{name}: {error}")
             return
-        if await self._db(lambda s: mark_stored(s, item.id, path, self.clock)):
+        if await self._db(lambda s: home.mark_stored(s, item.id, path, self.clock)):
             report.stored += 1
 
     async def _copy(self, ari: AriSession, item: Due) -> str:
@@ -84,7 +84,7 @@ class RecordingCopier:
         if audio_seconds(data, item.seconds)[0] != "wav":
             raise AudioRejected("not a WAV file, the format this app records in")
         relative = f"{FOLDER}/{item.provider_id}.wav"
-        await anyio.to_thread.run_sync(write_whole, self.folder / relative, data)
+        await anyio.to_thread.run_sync(home.write_whole, self.folder / relative, data)
         return relative
 
     async def _delete(self, ari: AriSession, item: Due, report: FetchReport) -> None:
@@ -95,9 +95,9 @@ class RecordingCopier:
                 error = f"deletion at Asterisk failed: {exc}"
                 log.warning("recording %s: %s", item.provider_id, error)
                 report.not_deleted.append(f"{item.provider_id}: {error}")
-                await self._db(lambda s: note_error(s, item.id, error))
+                await self._db(lambda s: home.note_error(s, item.id, error))
                 return
-        await self._db(lambda s: mark_deleted(s, item.id, self.clock))
+        await self._db(lambda s: home.mark_deleted(s, item.id, self.clock))
         report.deleted += 1
 
     async def _db(self, work: Callable[[Session], T]) -> T:

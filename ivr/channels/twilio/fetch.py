@@ -29,9 +29,9 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls import recordings
+from ivr.channels import recordings_home as home
 from ivr.channels.recording_audio import AudioRejected, audio_seconds
-from ivr.channels.recordings_home import (Due, FetchReport, mark_deleted, mark_failed, mark_stored, note_error,
-                                          write_whole)
+from ivr.channels.recordings_home import Due, FetchReport
 from ivr.channels.twilio.rest import api_base
 from survey.clock import Clock
 from survey.config import Settings
@@ -81,10 +81,10 @@ class RecordingFetcher:
         except (httpx.HTTPError, AudioRejected, OSError) as exc:
             error = _describe(exc)
             log.warning("recording %s: download failed: %s", item.provider_id, error)
-            last = run_transaction(self.sessions, lambda s: mark_failed(s, item.id, error, self.clock))
+            last = run_transaction(self.sessions, lambda s: home.mark_failed(s, item.id, error, self.clock))
             (report.failed if last else report.retrying).append(f"{item.provider_id}: {error}")
             return
-        if run_transaction(self.sessions, lambda s: mark_stored(s, item.id, path, self.clock)):
+        if run_transaction(self.sessions, lambda s: home.mark_stored(s, item.id, path, self.clock)):
             report.stored += 1
 
     def _download(self, item: Due) -> str:
@@ -96,7 +96,7 @@ class RecordingFetcher:
         response.raise_for_status()
         kind = audio_seconds(response.content, item.seconds)[0]
         relative = f"{FOLDER}/{sid}.{kind}"
-        write_whole(self.folder / relative, response.content)
+        home.write_whole(self.folder / relative, response.content)
         return relative
 
     # -- deletion at Twilio ----------------------------------------------------------------
@@ -110,9 +110,9 @@ class RecordingFetcher:
             error = f"deletion at Twilio failed: {_describe(exc)}"
             log.warning("recording %s: %s", item.provider_id, error)
             report.not_deleted.append(f"{item.provider_id}: {error}")
-            run_transaction(self.sessions, lambda s: note_error(s, item.id, error))
+            run_transaction(self.sessions, lambda s: home.note_error(s, item.id, error))
             return
-        run_transaction(self.sessions, lambda s: mark_deleted(s, item.id, self.clock))
+        run_transaction(self.sessions, lambda s: home.mark_deleted(s, item.id, self.clock))
         report.deleted += 1
 
 
