@@ -15,6 +15,7 @@ from fake_twilio import FakeTwilio
 from flask import Flask
 from lxml import etree
 from openapi_core import OpenAPI
+from playback_support import playbacks, plays, staff
 from sqlalchemy.orm import Session, sessionmaker
 from twilio_caller import Call, Dial
 from twilio_media import TwilioMedia, mp3, wav
@@ -28,7 +29,7 @@ from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.db import session_scope
 from survey.models import AuditLog, Case, Interview, Recording, User
-from survey.vocabulary import RecordingDownload
+from survey.vocabulary import RecordingDownload, Role
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
                                      indirect=True)
@@ -291,3 +292,55 @@ def test_a_voice_answer_recorded_at_twilio_comes_home_after_the_call(
     assert fetcher().run().stored == 1
     row = _row(sessions)
     assert (row.question_id, row.path, row.provider_deleted_at) == ("q_suggest", f"twilio/{SID}.wav", clock.now())
+
+
+def test_a_voice_answer_downloaded_from_twilio_plays_from_the_web_app_within_its_township(
+        app: Flask, dial: Dial, home: Settings, twiml_schema: etree.XMLSchema, urls: WebhookUrls,
+        media: TwilioMedia, fetcher: Fetch, sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    call = Call(app.test_client(), home, twiml_schema, dial().attempt_id, "CA" + "d" * 32)
+    call.answer(urls.start(call.attempt_id))
+    for keys in ("1",) * 12:
+        call.press(keys)
+    call.speak(f"https://api.twilio.com/2010-04-01/Accounts/{home.twilio_account_sid}/Recordings/{SID}", 9, SID)
+    listener, user_id = staff(home, sessions, clock, townships=["T01"])
+    recording_id = _row(sessions).id
+    assert _row(sessions).attempt_id == call.attempt_id
+    assert plays(listener, recording_id) is None  # still at Twilio: said, not played
+    media.files[SID] = wav(9)
+    clock.advance(recordings.SETTLE)
+    assert fetcher().run().stored == 1
+    assert plays(listener, recording_id) == wav(9)
+    assert playbacks(sessions, recording_id) == [user_id]
+    elsewhere, _ = staff(home, sessions, clock, townships=["T02"])
+    assert elsewhere.get(f"/transcribe/{recording_id}/audio").status_code == 404
+    assert playbacks(sessions, recording_id) == [user_id]
+
+
+def test_a_whole_call_that_never_opened_an_interview_is_kept_with_its_call_and_plays(
+        app: Flask, dial: Dial, home: Settings, twiml_schema: etree.XMLSchema, urls: WebhookUrls,
+        media: TwilioMedia, fetcher: Fetch, sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    """A machine answered (Twilio's AMD said so at the answer): the call hung up without an
+    interview, and the recording of the whole call is still stored, tied to the call attempt."""
+    dialled = dial()
+    call = Call(app.test_client(), home, twiml_schema, dialled.attempt_id, "CA" + "e" * 32)
+    hangup = call.fetch(urls.start(call.attempt_id), {"CallStatus": "in-progress", "Direction": "outbound-api",
+                                                      "AnsweredBy": "machine_start"})
+    assert [verb.tag for verb in hangup] == ["Hangup"]
+    call.notify(urls.recording(call.attempt_id, whole_call=True), {
+        "RecordingSid": SID, "RecordingStatus": "completed", "RecordingDuration": "12",
+        "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{home.twilio_account_sid}/Recordings/{SID}"})
+    row = _row(sessions)
+    assert (row.interview_id, row.attempt_id, row.question_id, row.download_status) == (
+        None, dialled.attempt_id, "call", RecordingDownload.PENDING)
+    media.files[SID] = wav(12)
+    assert fetcher().run().stored == 1 and media.files == {}  # home, and deleted at Twilio
+    listener, user_id = staff(home, sessions, clock, townships=["T01"])
+    assert plays(listener, row.id) == wav(12)
+    assert "访问开始前即结束的通话录音" in listener.text(f"/transcribe/{row.id}")
+    assert f'href="/transcribe/{row.id}"' in listener.text("/transcribe/?show=all")
+    supervisor, supervisor_id = staff(home, sessions, clock, role=Role.SUPERVISOR)
+    assert f'src="/transcribe/{row.id}/audio"' in supervisor.text(f"/cases/{dialled.case_id}")
+    elsewhere, _ = staff(home, sessions, clock, townships=["T02"])
+    assert elsewhere.get(f"/transcribe/{row.id}/audio").status_code == 404
+    assert f'href="/transcribe/{row.id}"' not in elsewhere.text("/transcribe/?show=all")
+    assert playbacks(sessions, row.id) == [user_id]
