@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from engine_driver import WALK_ALL
+from playback_support import plays, staff
 from sim_support import CERTAIN, Fieldwork, Scripted, scripted
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 from dialer.policy import DialPolicy
 from dialer.schedule import callback_time
 from ivr.channels.simulated import SimulatedChannel
+from survey.config import Settings
 from survey.db import session_scope
 from survey.models import Answer, AuditLog, Case, DoNotCall, FollowUpTask, Interview, Recording
 from survey.questionnaire import load_bundled
@@ -111,6 +114,26 @@ def test_a_complete_interview_is_stored_whole(reachable: Fieldwork) -> None:
         assert answers["q_police"].raw_input == "2" and answers["q_police"].mode == "ivr"
         (recording,) = s.scalars(select(Recording).where(Recording.interview_id == interview.id)).all()
         assert (recording.question_id, recording.duration_s) == ("q_suggest", 12.0)
+        assert recording.attempt_id is not None and recording.attempt_id == interview.last_attempt_id
+
+
+@SQLITE_ONLY
+def test_a_simulated_voice_answer_says_on_its_page_that_it_has_no_audio(reachable: Fieldwork,
+                                                                          tmp_path: Path) -> None:
+    """Staff open a simulated call's voice answer like any other: a simulated resident has no
+    voice, so the page says so instead of offering a player."""
+    simulated = SimulatedChannel(reachable.sessions, reachable.clock, reachable.world, seed=3, behaviour=CERTAIN)
+    recording = None
+    for n in range(60):  # residents of the simulated county who leave a spoken comment
+        reachable.call(simulated, reachable.add_case(f"+86138000{n:05d}"))
+        with reachable.sessions() as s:
+            recording = s.scalars(select(Recording)).first()
+        if recording is not None:
+            break
+    assert recording is not None and recording.attempt_id is not None
+    listener, _ = staff(Settings(recordings_dir=str(tmp_path)), reachable.sessions, reachable.clock)
+    assert plays(listener, recording.id) is None
+    assert "模拟呼叫，没有录音音频" in listener.text(f"/transcribe/{recording.id}")
 
 
 @SQLITE_ONLY

@@ -1,6 +1,7 @@
 """Every recording plays from the web app whatever the channel (scoped and audited like the rest); a
-Twilio recording not home yet, or a simulated one, says so; administrators see the downloads still
-at Twilio and send a failed one back to the fetcher (audited)."""
+recording not home yet (at Twilio or Asterisk), or a simulated one, says so; a whole call recorded
+before any interview opened is reached through its call attempt; administrators see the downloads
+still at the provider and send a failed one back to the fetcher (audited)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from office.users import create_user
-from survey.models import AuditLog, Recording
+from survey.models import AuditLog, CallAttempt, Interview, Recording
 from survey.vocabulary import RecordingDownload
 from web.demo_data import DEMO_PASSWORD
 
@@ -72,7 +73,7 @@ def test_an_asterisk_recording_stored_under_a_relative_directory_plays(web, logi
 
 @pytest.mark.parametrize(("values", "says"), [
     ({"path": "", "download_status": RecordingDownload.PENDING, "download_attempts": 2}, "录音仍在 Twilio"),
-    ({"path": "", "download_status": RecordingDownload.FAILED}, "录音未能从 Twilio 下载"),
+    ({"path": "", "download_status": RecordingDownload.FAILED}, "录音未能从 Twilio 传回"),
     ({"path": "simulated://attempt/3/q_suggest.wav"}, "模拟呼叫，没有录音音频"),
     ({"path": "gone.wav"}, "本服务器上没有该录音文件"),
 ])
@@ -120,3 +121,42 @@ def test_an_administrator_limited_to_a_township_sees_only_its_downloads(web, log
     assert f"/admin/recordings/{t01}/retry" in page and f"/admin/recordings/{t02}/retry" not in page
     assert limited.post(f"/admin/recordings/{t02}/retry").status_code == 404
     assert _downloads(web, "recording_download_retried") == []
+
+
+def _without_interview(web, recording_id: int) -> int:  # type: ignore[no-untyped-def]
+    """Make the recording a whole call recorded before any interview opened: tied to the call
+    attempt only. Returns the case."""
+    with web.sessions.begin() as s:
+        row = s.get(Recording, recording_id)
+        interview = s.get(Interview, row.interview_id)
+        attempt_id = interview.last_attempt_id or s.scalars(
+            select(CallAttempt.id).where(CallAttempt.case_id == interview.case_id)).first()
+        row.interview_id, row.attempt_id, row.question_id = None, attempt_id, "call"
+        return int(interview.case_id)
+
+
+def test_a_whole_call_without_an_interview_plays_through_its_call_attempt_scoped_and_audited(  # type: ignore[no-untyped-def]
+        web, login) -> None:
+    t01, t02 = web.demo.recordings[0], web.demo.recordings[2]
+    case_t01, _ = _without_interview(web, t01), _without_interview(web, t02)
+    limited = login("transcriber_t01")
+    assert limited.get(f"/transcribe/{t01}/audio").status_code == 200
+    assert "访问开始前即结束的通话录音" in limited.text(f"/transcribe/{t01}")
+    listed = limited.text("/transcribe/?show=all")
+    assert f'href="/transcribe/{t01}"' in listed and f'href="/transcribe/{t02}"' not in listed
+    assert limited.get(f"/transcribe/{t02}/audio").status_code == 404
+    assert limited.get(f"/transcribe/{t02}").status_code == 404
+    assert [a.entity_id for a in _downloads(web, "download")] == [str(t01)]
+    assert f'src="/transcribe/{t01}/audio"' in login("supervisor").text(f"/cases/{case_t01}")
+
+
+def test_an_asterisk_recording_not_home_yet_says_so_and_the_administrator_sees_it(  # type: ignore[no-untyped-def]
+        web, login) -> None:
+    recording_id = web.demo.recordings[0]
+    _set(web, recording_id, path="", remote_url="ari:minyi-7-q_suggest-0a1b2c3d", download_status=RecordingDownload.FAILED,
+         download_attempts=6, last_error="copy from Asterisk failed: 500 Internal Server Error")
+    page = login("transcriber").text(f"/transcribe/{recording_id}")
+    assert "录音未能从 Asterisk 传回" in page and "<audio" not in page
+    downloads = login("admin").text("/admin/recordings/")
+    assert "Asterisk" in downloads and "copy from Asterisk failed" in downloads
+    assert f"/admin/recordings/{recording_id}/retry" in downloads
