@@ -12,7 +12,7 @@ def recordings_fetch(
     limit: int = typer.Option(200, "--limit", min=1, help="Downloads (and deletions at Twilio) at most, this time."),
 ) -> None:
     """Download the recordings due from Twilio, check and store them, delete them at Twilio by
-    TWILIO_RECORDING_DELETION. Exits 1 when any failed (each is listed; they are tried again later)."""
+    MINYI_RECORDING_DELETION. Exits 1 when any failed (each is listed; they are tried again later)."""
     from ivr.channels.twilio.fetch import RecordingFetcher
     from survey.clock import SystemClock
     from survey.db import open_sessions

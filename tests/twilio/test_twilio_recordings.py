@@ -344,3 +344,20 @@ def test_a_whole_call_that_never_opened_an_interview_is_kept_with_its_call_and_p
     assert elsewhere.get(f"/transcribe/{row.id}/audio").status_code == 404
     assert f'href="/transcribe/{row.id}"' not in elsewhere.text("/transcribe/?show=all")
     assert playbacks(sessions, row.id) == [user_id]
+
+
+def test_the_twilio_fetcher_leaves_asterisks_recordings_to_asterisk(
+        pending: Callable[..., int], media: TwilioMedia, fetcher: Fetch, sessions: sessionmaker[Session],
+        clock: VirtualClock) -> None:
+    first = pending()
+    with session_scope(sessions) as s:
+        twilio_row = s.get(Recording, first)
+        assert twilio_row is not None
+        recordings.insert_recordings(s.connection(), [recordings.recording_row(
+            twilio_row.interview_id, "q_suggest", "ari:minyi-3-q_suggest-00ff00ff", "minyi-3-q_suggest-00ff00ff", 9,
+            clock.now(), attempt_id=None, settled=True)])
+    media.files[SID] = wav(9)
+    report = fetcher().run()
+    assert (report.stored, report.retrying, report.failed) == (1, [], [])  # Twilio's only
+    asterisk_row = _row(sessions, "minyi-3-q_suggest-00ff00ff")
+    assert (asterisk_row.download_status, asterisk_row.download_attempts) == (RecordingDownload.PENDING, 0)
