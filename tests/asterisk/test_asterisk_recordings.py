@@ -11,8 +11,10 @@ from pathlib import Path
 
 import anyio
 from ari_fake import FakeAsterisk, Resident, Speak, answers
+from ari_fake.objects import Recording as FakeRecording
 from asterisk_world import COMPLETE, SQLITE_ONLY, World, wait_until_idle
 from playback_support import playbacks, plays, staff
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls import recordings
@@ -23,6 +25,7 @@ from ivr.channels.asterisk.recordings import RecordingCopier
 from ivr.channels.recordings_home import FetchReport
 from survey.clock import VirtualClock
 from survey.config import Settings
+from survey.db import session_scope
 from survey.models import AuditLog, Recording
 from survey.vocabulary import RecordingDownload, Role
 
@@ -153,3 +156,26 @@ def test_the_app_itself_tries_a_failed_copy_again_at_its_next_pass(
         time.sleep(0.05)
     assert _row(sessions, recording.id).download_status == RecordingDownload.STORED
     assert recording.provider_id not in fake.stored
+
+
+@SQLITE_ONLY
+def test_a_recording_of_a_call_without_an_interview_comes_home_with_its_call_attempt(
+        fake: FakeAsterisk, world: World, settings: Settings, sessions: sessionmaker[Session],
+        clock: VirtualClock) -> None:
+    """A whole call recorded in Asterisk that ended before any interview opened: kept with its call
+    attempt, copied home by the same passes, and played within the township."""
+    name = "minyi-call-7-0a0b0c0d"
+    fake.recordings[name] = FakeRecording(name, "wav", "channel-7", 0, 0, "none", state="done", duration=20)
+    fake.stored.add(name)
+    attempt_id = world.dial(NUMBER).attempt_id
+    with session_scope(sessions) as s:
+        recordings.insert_recordings(s.connection(), [recordings.recording_row(
+            None, "call", recordings.ARI + name, name, 20, clock.now(), attempt_id=attempt_id, settled=True)])
+        recording_id = s.scalars(select(Recording.id).where(Recording.provider_id == name)).one()
+    assert _pass(settings, sessions, clock).stored == 1 and name not in fake.stored
+    listener, user_id = staff(settings, sessions, clock, townships=["T01"])
+    audio = plays(listener, recording_id)
+    assert audio is not None and len(audio) > 20 * 8000 * 2
+    assert playbacks(sessions, recording_id) == [user_id]
+    elsewhere, _ = staff(settings, sessions, clock, townships=["T02"])
+    assert elsewhere.get(f"/transcribe/{recording_id}/audio").status_code == 404
