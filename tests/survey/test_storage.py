@@ -11,7 +11,7 @@ from calls.interviews import InterviewSession, open_interview
 from ivr.engine import Answered, Digits, HangUp
 from survey.clock import VirtualClock
 from survey.db import current_revision, downgrade, head_revision, upgrade
-from survey.models import Answer, Base, Case, Contact, Interview, Recording
+from survey.models import Answer, Base, CallAttempt, Case, Contact, Interview, Recording
 from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
@@ -67,6 +67,34 @@ def test_recordings_stored_with_a_url_become_pending_downloads(engine: Engine, c
     with engine.connect() as conn:
         assert set(conn.execute(text("SELECT path FROM recordings")).scalars()) == {
             "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1", "recordings/ari-1.wav"}
+    upgrade(engine)
+
+
+def test_recordings_get_their_call_attempt_and_a_call_without_an_interview_goes_on_the_way_down(
+        engine: Engine, clock: VirtualClock) -> None:
+    downgrade(engine, "0008")
+    with Session(engine) as session:
+        case = _case(session, clock)
+        attempt = CallAttempt(case_id=case.id, survey_id=case.survey_id, channel="twilio", started_at=clock.now())
+        session.add(attempt)
+        session.flush()
+        interview = open_interview(session, case, load_bundled(), clock, attempt_id=attempt.id)
+        session.commit()
+        session.execute(text("INSERT INTO recordings (interview_id, question_id, path, provider_id, duration_s, "
+                             "created_at) VALUES (:i, 'q_suggest', 'twilio/RE1.wav', 'RE1', 9, :t)"),
+                        {"i": interview.id, "t": clock.now()})
+        session.commit()
+        attempt_id, interview_id = attempt.id, interview.id
+    upgrade(engine)
+    with Session(engine) as session:
+        answer = session.scalars(select(Recording)).one()
+        assert (answer.attempt_id, answer.interview_id) == (attempt_id, interview_id)
+        session.add(Recording(attempt_id=attempt_id, question_id="call", path="twilio/RE2.wav", provider_id="RE2",
+                              created_at=clock.now()))
+        session.commit()
+    downgrade(engine, "0008")  # interview_id is required again: the call without one cannot stay
+    with engine.connect() as conn:
+        assert list(conn.execute(text("SELECT provider_id FROM recordings")).scalars()) == ["RE1"]
     upgrade(engine)
 
 
