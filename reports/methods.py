@@ -9,7 +9,7 @@ from reportlab.platypus import Paragraph, Table, TableStyle
 
 from analysis.results import CellMerge, Estimate
 from reports import formatting as fmt
-from reports.bulletin_data import BulletinData, CallingHours, Hours, IndexDefinition, Lang
+from reports.bulletin_data import BulletinData, CallingHours, Hours, IndexDefinition, Lang, ReliabilityRule
 from reports.i18n import LABELS, join, join_and, sentence_join, sentences, tr
 from reports.reliability import Reliability, finite, points, township_rows
 from reports.styles import BOX, CONTENT_WIDTH, RULE, Styles
@@ -79,7 +79,11 @@ def methods_items(data: BulletinData, lang: Lang) -> list[tuple[str, str]]:
 
 
 def rule_fields(data: BulletinData) -> dict[str, object]:
-    rule = data.rule
+    return rule_fields_of(data.rule)
+
+
+def rule_fields_of(rule: ReliabilityRule) -> dict[str, object]:
+    """The publication rule's figures as the notes and the methods box print them."""
     return {
         "min_n": rule.min_n,
         "min_n_eff": f"{rule.min_n_eff:g}",

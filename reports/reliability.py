@@ -100,7 +100,7 @@ def _township_rows(data: BulletinData, index: str) -> list[TownshipRow]:
     published = [
         (code, est) for code, est, rel in assessed if est is not None and rel is not Reliability.SUPPRESSED
     ]
-    ranks = _ranks(published, data.ranks_for(index))
+    ranks = published_ranks(published, data.ranks_for(index))
     tiers = {r.stratum: r.tier for r in data.ranks_for(index)}
     rows = [
         TownshipRow(code, est, rel, *ranks[code], tiers.get(code))
@@ -112,7 +112,7 @@ def _township_rows(data: BulletinData, index: str) -> list[TownshipRow]:
     return rows + sorted(withheld, key=lambda row: row.code)
 
 
-def _ranks(published: list[tuple[str, Estimate]], given: list[Rank]) -> dict[str, tuple[int, int, int]]:
+def published_ranks(published: list[tuple[str, Estimate]], given: list[Rank]) -> dict[str, tuple[int, int, int]]:
     """The analysis' ranks if it ranked exactly the published townships, else re-ranked here."""
     if {r.stratum for r in given} == {code for code, _ in published}:
         return {r.stratum: (r.rank, r.rank_low, r.rank_high) for r in given}
