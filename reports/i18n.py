@@ -362,11 +362,18 @@ LABELS: dict[str, tuple[str, str]] = {
         "province, red: below it, blue: not shown to differ from it; hollow: less precise (※). The number "
         "before each name is its rank.",
     ),
+    "p_overview_province": ("各县（市、区）分布一览", "All counties at a glance"),
+    "p_overview_county": ("各乡镇分布一览", "All townships at a glance"),
+    "p_overview_note": (
+        "每条竖线为一个单位的估计；绿色：高于全省，红色：低于全省，蓝色：与全省未显示出差异；红色虚线为{whole}估计。",
+        "Each tick is one unit's estimate. Green: above the province, red: below it, blue: not shown to differ "
+        "from it; the red dashed line is the {whole} estimate.",
+    ),
     "p_col_county": ("县（市、区）", "County"),
     "p_col_rank_set": ("名次区间", "Rank set"),
     "p_col_vs_province": ("与全省比较", "vs province"),
-    "p_col_place": ("在各县中的名次", "Place among counties"),
-    "p_place": ("第{rank}名（{low}–{high}）/{of}", "{rank} ({low}–{high}) of {of}"),
+    "p_col_place": ("在各县中的名次", "Rank among counties"),
+    "p_place": ("{rank}/{of}", "{rank} of {of}"),
     "p_tier_above": ("高于全省", "Above"),
     "p_tier_below": ("低于全省", "Below"),
     "p_tier_same": ("≈ 未显示出差异", "≈ not shown to differ"),
@@ -374,15 +381,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "p_note_table": (
         "名次只在发布估计的{units}之间排列（1 为最高）；名次区间为联合95%置信集：各{units}两两比较（Bonferroni 校正），"
         "全部名次区间同时包含真实名次的概率不低于95%，区间重叠的{units}谁先谁后不能确定。“与全省比较”检验{units}与全省之差，"
-        "经 Holm 法多重比较校正后 p<0.05 为高于或低于全省；“≈ 未显示出差异”只表示检验未能显示出差异，并不表示与全省相同。"
-        "较上期的变化标▲▼者经 Holm 校正后显著。",
+        "经 Holm 法多重比较校正后 p<0.05 为高于或低于全省；“≈ 未显示出差异”只表示检验未能显示出差异，并不表示与全省相同。",
         "Ranks are among the {units} with a published estimate (1 = highest). The rank set is a joint 95% "
         "confidence set: from Bonferroni-adjusted comparisons of every two {units}, all the rank sets together "
         "contain the true ranks with at least 95% probability; {units} whose sets overlap cannot be put in order. "
         "vs province: the difference from the province, Holm-adjusted; Above or Below at adjusted p < 0.05. "
-        "\"≈ not shown to differ\" means the test could not show a difference, not that the two are equal. "
-        "Changes marked ▲▼ are significant after Holm adjustment.",
+        "\"≈ not shown to differ\" means the test could not show a difference, not that the two are equal.",
     ),
+    "p_note_change": ("较上期的变化标▲▼者经 Holm 校正后显著。", "Changes marked ▲▼ are significant after Holm adjustment."),
     "p_units_word_province": ("县（市、区）", "counties"),
     "p_units_word_county": ("乡镇", "townships"),
     "p_note_partial": (
@@ -417,7 +423,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "p_point_tier_above": ("高于全省", "above the province"),
     "p_point_tier_below": ("低于全省", "below the province"),
     "p_point_tier_same": ("与全省未显示出差异", "not shown to differ from the province"),
-    "p_point_change": ("，较上期{change}{unit}{significance}", ", {change} {unit} on the previous period{significance}"),
+    "p_point_change": ("，较上期{change}{unit}{significance}", ", {change}{unit} on the previous period{significance}"),
     "p_significant": ("（显著）", " (significant)"),
     "p_not_significant": ("（不显著）", " (not significant)"),
     "p_m_data": ("数据", "Data"),
@@ -449,6 +455,13 @@ LABELS: dict[str, tuple[str, str]] = {
         "Ranks follow the point estimates; rank sets are joint 95% confidence sets (Klein, Wright and Wieczorek "
         "2020; Mogstad et al. 2024) from Bonferroni-adjusted pairwise comparisons, shares on the logit scale. "
         "Counties are ranked among the province's counties, townships among their county's townships",
+    ),
+    "p_m_rule_text": (
+        "未加权样本量 n<{min_n} 或有效样本量<{min_n_eff} 的估计不发布（—）；n 为 {min_n}–{flag_max} "
+        "或 95% 置信区间宽于 ±{half_width} 个百分点（分）的估计标※。先执行本规则，再对发布的{units}排名",
+        "Estimates with an unweighted n below {min_n} or an effective n below {min_n_eff} are not "
+        "published (—); those with n of {min_n}–{flag_max} or a 95% CI wider than ±{half_width} points "
+        "are flagged ※. The rule is applied before the {units} are ranked",
     ),
     "p_m_tests": ("与全省比较", "Against the province"),
     "p_m_tests_text": (

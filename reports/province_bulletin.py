@@ -21,6 +21,7 @@ from reportlab.platypus import (
     Flowable,
     Frame,
     HRFlowable,
+    KeepTogether,
     PageTemplate,
     Paragraph,
     Spacer,
@@ -33,7 +34,7 @@ from reports.bulletin_data import Lang, Text
 from reports.i18n import join_and, section_heading, sentences, tr, unit_suffix
 from reports.methods import rule_fields_of
 from reports.page import furniture, numbered_canvas
-from reports.province_charts import legend, ranking_charts
+from reports.province_charts import legend, overview_chart, ranking_charts
 from reports.province_data import AreaReport, Index, Row
 from reports.reliability import Reliability
 from reports.styles import (
@@ -94,13 +95,14 @@ def _title(report: AreaReport, lang: Lang) -> str:
 def story(report: AreaReport, issue: Issue, lang: Lang, styles: Styles) -> list[Flowable]:
     flowables = [*_masthead(report, issue, lang, styles), _para(tr("p_key_findings", lang), styles.h1)]
     flowables += [Paragraph(escape(p), styles.bullet, bulletText="●") for p in key_findings(report, lang)]
-    sections: list[tuple[str, list[Flowable]]] = [(tr("p_headline", lang), [_headline(report, lang, styles)])]
+    sections: list[tuple[str, list[Flowable]]] = [(tr("p_headline", lang), _headlines(report, lang, styles))]
     for index in report.indices:
         sections.append((tr(f"p_section_{report.scope}", lang, index=index.name.get(lang)),
                          _ranking(report, index, lang, styles)))
     sections.append((tr("methods", lang), [_methods(report, lang, styles)]))
     for number, (title, body) in enumerate(sections, start=1):
-        flowables += [_para(section_heading(number, title, lang), styles.h1), *body]
+        # the heading goes to the next page with the chart's title and first part rather than alone
+        flowables += [KeepTogether([_para(section_heading(number, title, lang), styles.h1), *body[:3]]), *body[3:]]
     return flowables
 
 
@@ -174,17 +176,30 @@ def _set(row: Row) -> str:
 # ---- tables --------------------------------------------------------------------------------------
 
 
+def _headlines(report: AreaReport, lang: Lang, styles: Styles) -> list[Flowable]:
+    """The headline table, then every index's counties (townships) at a glance."""
+    flowables: list[Flowable] = [_headline(report, lang, styles)]
+    overview = overview_chart(report, lang, styles.font)
+    if overview is not None:
+        flowables += [_para(tr(f"p_overview_{report.scope}", lang), styles.h2),
+                      _para(tr("p_overview_note", lang, whole=tr(f"p_whole_{report.scope}", lang)), styles.caption),
+                      overview]
+    return flowables
+
+
 def _headline(report: AreaReport, lang: Lang, styles: Styles) -> Table:
+    """Each index's estimate for the area, its CI, change and n; a county's also its rank among the
+    counties (of how many), rank set and test against the province."""
     county = report.scope == "county"
     labels = [tr("col_index", lang), tr("p_whole_" + report.scope, lang) if lang == "zh" else report.name.get(lang),
               tr("col_ci", lang), tr("col_vs_previous", lang), tr("col_n", lang)]
     widths = [0.34, 0.13, 0.17, 0.16, 0.20]
     if county:
-        labels += [tr("p_col_place", lang), tr("p_col_vs_province", lang)]
-        widths = [0.25, 0.10, 0.13, 0.10, 0.08, 0.18, 0.16]
-    rows: list[list[Cell]] = []
+        labels += [tr("p_col_place", lang), tr("p_col_rank_set", lang), tr("p_col_vs_province", lang)]
+        widths = [0.24, 0.09, 0.12, 0.09, 0.08, 0.11, 0.10, 0.17]
     if report.previous is None:  # one period: no change column
         labels, widths = labels[:3] + labels[4:], [widths[0] + widths[3], *widths[1:3], *widths[4:]]
+    rows: list[list[Cell]] = []
     for index in report.indices:
         est = report.whole.get(index.id)
         row: list[Cell] = [Paragraph(escape(index.name.get(lang) + unit_suffix(index.kind, lang)), styles.cell),
@@ -193,10 +208,9 @@ def _headline(report: AreaReport, lang: Lang, styles: Styles) -> Table:
                            fmt.integer(est.n) if est else "0"]
         if county:
             place = report.place.get(index.id)
-            row += [tr("p_place", lang, rank=place.rank, low=place.low, high=place.high, of=place.of)
-                    if place else fmt.DASH,
-                    Paragraph(escape(tr(f"p_tier_{place.tier}", lang)), styles.cell)
-                    if place and place.tier else fmt.DASH]
+            row += [tr("p_place", lang, rank=place.rank, of=place.of), f"{place.low}–{place.high}",
+                    Paragraph(escape(tr(f"p_tier_{place.tier}", lang)), styles.cell) if place.tier else fmt.DASH,
+                    ] if place else [fmt.DASH] * 3
         rows.append(row if report.previous else row[:3] + row[4:])
     return grid(labels, rows, [w * CONTENT_WIDTH for w in widths], styles, 1, left=[len(labels) - 1] if county else [])
 
@@ -219,32 +233,32 @@ def _ranking_table(report: AreaReport, index: Index, lang: Lang, styles: Styles)
               tr("col_change", lang), tr("p_col_vs_province", lang)]
     widths = [0.07, 0.10, 0.25, 0.11, 0.12, 0.08, 0.09, 0.18]
     rows = report.rows[index.id]
-    cells = [_cells(r, index, lang, styles) for r in rows]
+    cells = [_cells(r, index, lang) for r in rows]
     if report.previous is None:  # one period: no change column
         labels, widths, cells = labels[:6] + labels[7:], [*widths[:2], 0.34, *widths[3:6], 0.18], [
             c[:6] + c[7:] for c in cells]
     grey = [("TEXTCOLOR", (0, i + 1), (-1, i + 1), GREY) for i, r in enumerate(rows) if r.rank is None]
-    return grid(labels, cells, [w * CONTENT_WIDTH for w in widths], styles, 3, left=[len(labels) - 1], extra=grey,
-                size=7.5)
+    return grid(labels, cells, [w * CONTENT_WIDTH for w in widths], styles, 3, left=[len(labels) - 1],
+                extra=grey, size=7.5)
 
 
-def _cells(row: Row, index: Index, lang: Lang, styles: Styles) -> list[Cell]:
+def _cells(row: Row, index: Index, lang: Lang) -> list[Cell]:
+    """Plain strings, not paragraphs: a province has 157 rows an index, and names and tiers are short."""
     name = row.name.get(lang) + (LEFT_OUT if row.partial else "")
     if not row.sampled:
-        return [fmt.DASH, fmt.DASH, Paragraph(escape(name), styles.small_cell), fmt.DASH, fmt.DASH, "0", fmt.DASH,
-                Paragraph(escape(tr("p_unsampled", lang)), styles.small_cell)]
+        return [fmt.DASH, fmt.DASH, name, fmt.DASH, fmt.DASH, "0", fmt.DASH, tr("p_unsampled", lang)]
     shown = row.reliability is not Reliability.SUPPRESSED
     value = fmt.estimate(row.estimate) + (FLAG if row.reliability is Reliability.FLAGGED else "") if shown else fmt.DASH
-    tier = Paragraph(escape(tr(f"p_tier_{row.tier}", lang)), styles.small_cell) if shown and row.tier else fmt.DASH
     return [str(row.rank) if row.rank is not None else fmt.DASH, _set(row) if row.rank is not None else fmt.DASH,
-            Paragraph(escape(name), styles.small_cell), value, fmt.ci(row.estimate) if shown else fmt.DASH,
-            fmt.integer(row.estimate.n) if row.estimate else "0", fmt.change(row.change, index.kind), tier]
+            name, value, fmt.ci(row.estimate) if shown else fmt.DASH,
+            fmt.integer(row.estimate.n) if row.estimate else "0", fmt.change(row.change, index.kind),
+            tr(f"p_tier_{row.tier}", lang) if shown and row.tier else fmt.DASH]
 
 
 def _notes(report: AreaReport, index: Index, lang: Lang, styles: Styles) -> list[Flowable]:
     rows = report.rows[index.id]
     units = tr(f"p_units_word_{report.scope}", lang)
-    notes = [tr("p_note_table", lang, units=units)]
+    notes = [tr("p_note_table", lang, units=units)] + ([tr("p_note_change", lang)] if report.previous else [])
     if any(r.partial for r in rows):
         notes.append(tr("p_note_partial", lang))
     if any(r.reliability is Reliability.FLAGGED for r in rows):
@@ -270,7 +284,8 @@ def methods_items(report: AreaReport, lang: Lang) -> list[tuple[str, str]]:
         (tr("p_m_weighting", lang), report.method.text(lang)),
         (tr("p_m_ranks", lang), tr("p_m_ranks_text", lang)),
         (tr("p_m_tests", lang), tr("p_m_tests_text", lang)),
-        (tr("m_rule", lang), tr("m_rule_text", lang, **rule_fields_of(report.rule))),
+        (tr("m_rule", lang), tr("p_m_rule_text", lang, units=tr(f"p_units_word_{report.scope}", lang),
+                                **rule_fields_of(report.rule))),
     ]
 
 

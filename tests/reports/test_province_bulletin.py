@@ -1,5 +1,5 @@
 """``minyi bulletin``: the provincial bulletin of a small generated province (12 counties, one
-township without respondents) lists every county in rank order in Chinese and English, a bulletin
+township without respondents, two waves) lists every county in rank order in Chinese and English, a bulletin
 comes out for each county with its townships ranked and its place among the counties, and bad input
 ends with one ``error:`` line and exit status 2."""
 
@@ -45,12 +45,14 @@ def province(seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             town = f"T{c:02d}{t}"
             areas.append((town, f"C{c:02d}", f"{name[:2]}{t + 1}镇", f"{name[:2]}{t + 1}", name, f"County {c:02d}"))
             margins += [(town, "total", "all", 10_000), (town, "sex", "F", 5_100), (town, "sex", "M", 4_900)]
-            for _ in range(60):
-                safe = rng.random() < 0.35 + 0.05 * c
-                rows.append((town, f"C{c:02d}", rng.choice(["F", "M"]), 1 if safe else 3, rng.choice([1, 2, 3, 4])))
+            for wave, n in ((1, 40), (2, 60)):
+                for _ in range(n):
+                    safe = rng.random() < 0.35 + 0.05 * c + 0.1 * (wave == 2 and c < 4)
+                    rows.append((wave, town, f"C{c:02d}", rng.choice(["F", "M"]), 1 if safe else 3,
+                                 rng.choice([1, 2, 3, 4])))
     margins += [(UNSAMPLED, "total", "all", 8_000), (UNSAMPLED, "sex", "F", 4_000), (UNSAMPLED, "sex", "M", 4_000)]
     areas.append((UNSAMPLED, "C02", "空白镇", "Kongbai", COUNTIES[2], "County 02"))
-    frame = pd.DataFrame(rows, columns=["township", "county", "sex", "q_safety", "q_police"])
+    frame = pd.DataFrame(rows, columns=["wave", "township", "county", "sex", "q_safety", "q_police"])
     frame.insert(0, "id", [str(i) for i in range(1, len(frame) + 1)])
     return (frame, pd.DataFrame(margins, columns=["township", "margin", "level", "N"]),
             pd.DataFrame(areas, columns=["township", "county", "township_zh", "township_en", "county_zh",
@@ -103,7 +105,7 @@ def _expected_order(analysis: Path, index: str) -> list[str]:
     from reports.analysis_file import read_analysis
 
     result: AnalysisResult = read_analysis(analysis)
-    rows = [e for e in result.estimates if e.level == "group" and e.index == index]
+    rows = [e for e in result.estimates if e.level == "group" and e.index == index and e.period == "2"]
     return [e.stratum.split(":")[1] for e in sorted(rows, key=lambda e: -(e.estimate or 0))]
 
 
@@ -136,9 +138,10 @@ def test_the_provincial_table_has_every_county_in_rank_order(files: dict[str, Pa
 
 
 def test_the_provincial_bulletin_states_the_province_and_its_methods(written: Path) -> None:
-    text = "\n".join(_text(written / "province-zh.pdf"))
+    text = "".join(_text(written / "province-zh.pdf"))
     assert "要点" in text and "调查说明" in text
-    assert re.search(r"群众安全感：全省为[\d.]+%（95%置信区间 [\d.]+–[\d.]+）", text)
+    assert re.search(r"群众安全感：全省为[\d.]+%（95%置信区间 [\d.]+–[\d.]+），较上期[+-][\d.]+个百分点（(不)?显著）", text)
+    assert re.search(r"名次 名次区间 县（市、区） 指数（%） 95%置信区间 n 较上期 与全省比较", text)  # the change column
     assert "1 个乡镇没有受访者" in text and "空白镇" in text  # the township the province's estimate leaves out
     assert "名次区间为联合95%置信集" in text
 
@@ -148,7 +151,7 @@ def test_a_bulletin_for_each_county_ranks_its_townships(files: dict[str, Path], 
     assert made == [f"county-C{c:02d}-zh.pdf" for c in range(12)]
     order = _expected_order(files["analysis"], "safety")
     lines = _text(written / "county-C02-zh.pdf")
-    text = "\n".join(lines)
+    text = "".join(lines)  # Chinese wraps anywhere: a phrase may run over two lines
     assert "南山县民意调查通报" in text
     assert f"在全省 12 个县（市、区）中居第 {order.index('C02') + 1} 位" in text
     tables = _tables(lines)
