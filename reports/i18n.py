@@ -395,6 +395,16 @@ LABELS: dict[str, tuple[str, str]] = {
         "†：该县有乡镇无受访者，其估计只代表有受访者的乡镇（见调查说明）。",
         "†: the county has townships without respondents; its estimate covers the others only (see About the survey).",
     ),
+    "p_note_whole_partial_province": (
+        "†：有乡镇没有受访者，全省估计只代表其余乡镇（见调查说明“覆盖范围”）。",
+        "†: some townships have no respondents; the province's estimates cover the others only (see About the "
+        "survey, Coverage).",
+    ),
+    "p_note_whole_partial_county": (
+        "†：本县有乡镇没有受访者，本县估计只代表其余乡镇（见调查说明“覆盖范围”）。",
+        "†: some of the county's townships have no respondents; its estimates cover the others only (see About "
+        "the survey, Coverage).",
+    ),
     "p_note_withheld": (
         "—：样本量不足，不发布估计，也不排名、不检验。",
         "—: too few interviews: no published estimate, rank or test.",

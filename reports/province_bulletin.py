@@ -179,6 +179,8 @@ def _set(row: Row) -> str:
 def _headlines(report: AreaReport, lang: Lang, styles: Styles) -> list[Flowable]:
     """The headline table, then every index's counties (townships) at a glance."""
     flowables: list[Flowable] = [_headline(report, lang, styles)]
+    if report.left_out:
+        flowables.append(_para(tr(f"p_note_whole_partial_{report.scope}", lang), styles.note))
     overview = overview_chart(report, lang, styles.font)
     if overview is not None:
         flowables += [_para(tr(f"p_overview_{report.scope}", lang), styles.h2),
@@ -202,7 +204,7 @@ def _headline(report: AreaReport, lang: Lang, styles: Styles) -> Table:
     rows: list[list[Cell]] = []
     for index in report.indices:
         est = report.whole.get(index.id)
-        row: list[Cell] = [Paragraph(escape(index.name.get(lang) + unit_suffix(index.kind, lang)), styles.cell),
+        row: list[Cell] = [Paragraph(escape(index.label(lang)), styles.cell),
                            fmt.estimate(est) + (LEFT_OUT if report.left_out else ""), fmt.ci(est),
                            fmt.change(report.whole_change.get(index.id), index.kind),
                            fmt.integer(est.n) if est else "0"]

@@ -26,7 +26,7 @@ from reports.charts import (
     row_label,
     x_axis,
 )
-from reports.i18n import index_label, tr
+from reports.i18n import tr
 from reports.province_data import AreaReport, Index, Row
 from reports.reliability import Reliability, finite, points
 from reports.styles import ACCENT, CONTENT_WIDTH, DOWN, GREY, RED, SHADE, UP
@@ -114,7 +114,7 @@ def overview_chart(report: AreaReport, lang: Lang, font: str) -> Drawing | None:
               if (rows := [r for r in report.rows[index.id] if r.rank is not None and r.estimate])]
     if not panels:
         return None
-    names = [index_label(index, lang) for index, _ in panels]
+    names = [index.label(lang) for index, _ in panels]
     label_width = min(max(float(stringWidth(n, font, FONT_SIZE)) for n in names) + 8, MAX_LABEL_WIDTH)
     pen = Pen(Drawing(CONTENT_WIDTH, STRIP_HEIGHT * len(panels), initialFontName=font), font)
     for k, ((index, rows), name) in enumerate(zip(panels, names, strict=True)):

@@ -17,6 +17,7 @@ from typing import Literal
 from analysis.results import COUNTY, GROUP, STRATUM, AnalysisMethod, AnalysisResult, Change, Estimate, Rank
 from reports.analysis_file import Areas, BulletinInputError, IndexNames
 from reports.bulletin_data import IndexKind, Lang, ReliabilityRule, Text
+from reports.i18n import unit_suffix
 from reports.reliability import Reliability, assess, published_ranks
 
 Scope = Literal["province", "county"]
@@ -27,6 +28,10 @@ class Index:
     id: str
     name: Text
     kind: IndexKind
+
+    def label(self, lang: Lang) -> str:
+        """The name with its unit, e.g. ``群众安全感（%）``."""
+        return self.name.get(lang) + unit_suffix(self.kind, lang)
 
 
 @dataclass(frozen=True)
