@@ -144,22 +144,35 @@ def run_case(case: Case, directory: Path, r: bool) -> None:
 
 def bulletins(result: AnalysisResult, frame: pd.DataFrame, directory: Path, stages: Recorder) -> None:
     """What `minyi bulletin` does after the analysis: read its JSON file back, the provincial bulletin
-    in Chinese and in English, and every county's bulletin in Chinese."""
+    in Chinese and in English, and every county's bulletin in Chinese. Their CPU seconds are printed
+    too: on a loaded machine the wall time mostly waits for a core."""
+    cpu: dict[str, float] = {}
     with stages("write json"):
         write_json(result, directory / "province.json")
-    with stages("read json"):
+    with stages("read json"), _cpu(cpu, "read json"):
         result = read_analysis(directory / "province.json")
     areas = Areas(dict(zip(frame["township"], frame["county"], strict=True)), {})
     issue = Issue(Text("省民意调查中心", "Provincial Opinion Survey Centre"), date.today(), "bench_province")
     shown = indices(result, None)
     for lang in ("zh", "en"):
-        with stages(f"province {lang}"):
+        with stages(f"province {lang}"), _cpu(cpu, f"province {lang}"):
             render_area_bulletin(province_report(result, areas, shown), issue, directory / f"province-{lang}.pdf",
                                  lang)
-    with stages("county pdfs zh"):
+    with stages("county pdfs zh"), _cpu(cpu, "county pdfs zh"):
         paths = write_bulletins(county_reports(result, areas, shown), issue, directory / "counties", ("zh",))
     pages = len(PdfReader(directory / "province-zh.pdf").pages)
-    print(f"bulletins: the province's {pages} pages (zh), {len(paths)} county bulletins")
+    print(f"bulletins: the province's {pages} pages (zh), {len(paths)} county bulletins; CPU seconds: "
+          + ", ".join(f"{name} {seconds:.2f}" for name, seconds in cpu.items())
+          + f" ({cpu['county pdfs zh'] / len(paths):.2f} a county)")
+
+
+@contextmanager
+def _cpu(seconds: dict[str, float], name: str) -> Iterator[None]:
+    start = time.process_time()
+    try:
+        yield
+    finally:
+        seconds[name] = time.process_time() - start
 
 
 def main() -> None:
