@@ -16,7 +16,6 @@ from typing import TypeGuard
 
 import numpy as np
 
-from analysis.ranks import rank_table
 from analysis.results import COUNTY, Change, Estimate, Rank
 from reports.bulletin_data import BulletinData, ReliabilityRule
 
@@ -122,6 +121,9 @@ def published_ranks(published: list[tuple[str, Estimate]], given: list[Rank]) ->
 def rerank(published: list[tuple[str, Estimate]]) -> dict[str, tuple[int, int, int]]:
     """Rank by point estimate (1 = highest; ties share the better rank) with the analysis' rank
     confidence sets over the published townships (:func:`analysis.ranks.rank_table`: jointly 95%)."""
+    from analysis.ranks import rank_table  # here: it imports scipy.stats, which a bulletin reusing the
+    # analysis' ranks (the provincial one) never needs
+
     if not published:
         return {}
     values = np.array([est.estimate for _, est in published], dtype=float)
