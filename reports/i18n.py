@@ -344,6 +344,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "p_title_province": ("全省各县（市、区）民意调查通报", "Provincial opinion survey bulletin: the counties"),
     "p_title_county": ("{area}民意调查通报", "{area}: opinion survey bulletin"),
     "p_period": ("（{period}）", ", {period}"),
+    "p_round": ("第{n}轮", "round {n}"),
     "p_dateline": ("发布日期：{date}　受访者 {n} 人　{units}", "Released {date} · {n} respondents · {units}"),
     "p_units_province": ("{units} 个县（市、区）", "{units} counties"),
     "p_units_county": ("{units} 个乡镇（街道）", "{units} townships"),

@@ -87,9 +87,15 @@ def bulletin_name(report: AreaReport, lang: Lang, code: str = "") -> str:
 
 def _title(report: AreaReport, lang: Lang) -> str:
     key = "p_title_province" if report.scope == "province" else "p_title_county"
-    period = "" if report.period == ALL_PERIODS else tr("p_period", lang,
-                                                        period=fmt.period_label(report.period).get(lang))
-    return tr(key, lang, area=report.name.get(lang)) + period
+    return tr(key, lang, area=report.name.get(lang)) + _period(report.period, lang)
+
+
+def _period(period: str, lang: Lang) -> str:
+    """``（2026年10月）``, ``（第2轮）`` for a wave numbered 2, nothing for an analysis without periods."""
+    if period == ALL_PERIODS:
+        return ""
+    label = tr("p_round", lang, n=period) if period.isdigit() else fmt.period_label(period).get(lang)
+    return tr("p_period", lang, period=label)
 
 
 def story(report: AreaReport, issue: Issue, lang: Lang, styles: Styles) -> list[Flowable]:

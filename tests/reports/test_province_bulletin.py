@@ -152,7 +152,7 @@ def test_a_bulletin_for_each_county_ranks_its_townships(files: dict[str, Path], 
     order = _expected_order(files["analysis"], "safety")
     lines = _text(written / "county-C02-zh.pdf")
     text = "".join(lines)  # Chinese wraps anywhere: a phrase may run over two lines
-    assert "南山县民意调查通报" in text
+    assert "南山县民意调查通报（第2轮）" in text
     assert f"在全省 12 个县（市、区）中居第 {order.index('C02') + 1} 位" in text
     tables = _tables(lines)
     assert len(tables) == 2
