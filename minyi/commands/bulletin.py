@@ -19,7 +19,7 @@ def bulletin(
                                       "township_zh,township_en,county_zh,county_en (needed for county bulletins)."),
     spec: Path | None = typer.Option(None, "--spec", help="SPEC.yaml: the indices' names and headline order."),
     counties: str | None = typer.Option(None, "--counties", help="all, none or county codes, comma-separated "
-                                        "[default: all with --areas, else none]."),
+                                        "(default: all with --areas, else none)."),
     lang: str = typer.Option("zh", "--lang", help="zh, en or zh,en."),
     centre: str | None = typer.Option(None, "--centre", help="The publishing centre's name, as ZH or ZH/EN."),
 ) -> None:
