@@ -16,10 +16,15 @@ from reports.styles import BOX, CONTENT_WIDTH, RULE, Styles
 
 
 def methods_box(data: BulletinData, lang: Lang, styles: Styles) -> Table:
+    return disclosure_box([(tr(key, lang), text) for key, text in methods_items(data, lang)], lang, styles)
+
+
+def disclosure_box(items: list[tuple[str, str]], lang: Lang, styles: Styles) -> Table:
+    """The boxed two-column table of (label, text) items; each text ends as a sentence."""
     rows = [
-        [Paragraph(escape(tr(key, lang)), styles.box_label),
+        [Paragraph(escape(label), styles.box_label),
          Paragraph(escape(text if text == fmt.DASH else sentences([text], lang)), styles.box_text)]
-        for key, text in methods_items(data, lang)
+        for label, text in items
     ]  # fmt: skip
     table = Table(rows, colWidths=[0.17 * CONTENT_WIDTH, 0.83 * CONTENT_WIDTH])
     table.setStyle(TableStyle([

@@ -26,26 +26,23 @@ from reportlab.platypus import (
     Paragraph,
     Spacer,
     Table,
-    TableStyle,
 )
 
 from reports import formatting as fmt
 from reports.bulletin_data import Lang, Text
 from reports.i18n import join_and, section_heading, sentences, tr, unit_suffix
-from reports.methods import rule_fields_of
+from reports.methods import disclosure_box, rule_fields_of
 from reports.page import furniture, numbered_canvas
 from reports.province_charts import legend, overview_chart, ranking_charts
 from reports.province_data import AreaReport, Index, Row
 from reports.reliability import Reliability
 from reports.styles import (
     BOTTOM_MARGIN,
-    BOX,
     CONTENT_WIDTH,
     GREY,
     MARGIN,
     PAGE_HEIGHT,
     RED,
-    RULE,
     Styles,
     make_styles,
 )
@@ -308,16 +305,7 @@ def _coverage(report: AreaReport, lang: Lang) -> str:
 
 
 def _methods(report: AreaReport, lang: Lang, styles: Styles) -> Table:
-    rows = [[_para(label, styles.box_label), _para(sentences([text], lang), styles.box_text)]
-            for label, text in methods_items(report, lang)]
-    table = Table(rows, colWidths=[0.17 * CONTENT_WIDTH, 0.83 * CONTENT_WIDTH])
-    table.setStyle(TableStyle([
-        ("BACKGROUND", (0, 0), (-1, -1), BOX), ("BOX", (0, 0), (-1, -1), 0.6, RULE),
-        ("LINEBELOW", (0, 0), (-1, -2), 0.25, RULE), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 3.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-        ("LEFTPADDING", (0, 0), (-1, -1), 6),
-    ]))  # fmt: skip
-    return table
+    return disclosure_box(methods_items(report, lang), lang, styles)
 
 
 def write_bulletins(reports: list[tuple[str, AreaReport]], issue: Issue, directory: Path,
