@@ -47,10 +47,18 @@ def ranking_charts(report: AreaReport, index: Index, lang: Lang, font: str) -> l
     bounds = axis_bounds(ends, 1.0)
     labels = [_label(r, lang) for r in rows]
     label_width = min(max(LABEL_WIDTH, *(float(stringWidth(t, font, FONT_SIZE)) for t in labels)), MAX_LABEL_WIDTH)
-    size = -(-len(rows) // -(-len(rows) // ROWS_PER_DRAWING))  # as even as can be: 157 rows as 53 + 52 + 52
-    chunks = [range(i, min(i + size, len(rows))) for i in range(0, len(rows), size)]
+    chunks = even_chunks(len(rows), ROWS_PER_DRAWING)
     return [_drawing([rows[i] for i in chunk], [labels[i] for i in chunk], line, bounds, report, index, lang,
                      font, label_width) for chunk in chunks]
+
+
+def even_chunks(count: int, most: int) -> list[range]:
+    """``count`` rows in as few chunks of at most ``most`` as will do, as even as can be: 157 rows as
+    53 + 52 + 52, not 55 + 55 + 47 (a last drawing of a few rows) or 53 + 53 + 51."""
+    parts = -(-count // most)
+    size, longer = divmod(count, parts)
+    starts = [i * size + min(i, longer) for i in range(parts + 1)]
+    return [range(a, b) for a, b in zip(starts, starts[1:], strict=False)]
 
 
 def _label(row: Row, lang: Lang) -> str:

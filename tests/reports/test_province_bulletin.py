@@ -197,3 +197,24 @@ def test_county_bulletins_need_the_areas_file(files: dict[str, Path], tmp_path: 
     result = run("bulletin", str(files["analysis"]), "--out", str(tmp_path), "--counties", "all")
     assert result.exit_code == 2
     assert result.output.strip() == "error: county bulletins need --areas AREAS.csv (each township's county)"
+
+
+def test_157_counties_chart_as_three_even_drawings_that_fit_under_a_heading() -> None:
+    """The 157 rows of a province split 53 + 52 + 52, each drawing short enough to share its page with
+    the section's heading and the chart's title (reports.province_bulletin keeps them together)."""
+    from dataclasses import replace
+
+    from report_helpers import share
+
+    from reports.bulletin import BODY_HEIGHT
+    from reports.charts import AXIS, ROW
+    from reports.fonts import register_font
+    from reports.province_charts import ranking_charts
+    from reports.province_data import indices, province_report
+
+    counties = [replace(share(f"county:C{c:03d}", 0.35 + c / 400, 300), level="group") for c in range(157)]
+    result = AnalysisResult(estimates=[*counties, replace(share("ALL", 0.55, 47_100), level="all")])
+    report = province_report(result, None, indices(result, None))
+    drawings = ranking_charts(report, report.indices[0], "zh", register_font())
+    assert [round((d.height - AXIS - 16) / ROW) for d in drawings] == [53, 52, 52]
+    assert max(d.height for d in drawings) < BODY_HEIGHT - 90  # room for an h1, an h2 and a two-line caption
