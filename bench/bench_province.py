@@ -1,9 +1,10 @@
 """Benchmark: ``minyi analyze``'s stages on a province and on a county.
 
-    .venv/bin/python bench/bench_province.py [--case province|county|both] [--no-r]
+    .venv/bin/python bench/bench_province.py [--case province|county|both] [--no-r] [--keep DIR]
 
 * province: 1,000,000 respondents, 157 counties, 3,350 townships, raking by age x sex, 4 indices,
-  estimates per township, county (``--group county``) and the province;
+  estimates per township, county (``--group county``) and the province, then what ``minyi bulletin``
+  does with them: the analysis' JSON read back, the provincial bulletin (zh, en) and 157 county ones (zh);
 * county: 200,000 respondents, 20 townships, raking, township and county SEs, the 7 indices of
   bench_analysis.py, and R ``survey`` on the same data when Rscript has it.
 
@@ -22,16 +23,24 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
+import pandas as pd
 from bench_analysis import SPEC, synthetic, time_r
+from pypdf import PdfReader
 from rich.console import Console
 
 from analysis.flatfile import read_population, read_responses
-from analysis.output import print_summary, write_csv
+from analysis.output import print_summary, write_csv, write_json
 from analysis.pipeline import Options, run_analysis
 from analysis.responses import ResponseColumns
+from analysis.results import AnalysisResult
 from analysis.spec import parse_spec
+from reports.analysis_file import Areas, read_analysis
+from reports.bulletin_data import Text
+from reports.province_bulletin import Issue, render_area_bulletin, write_bulletins
+from reports.province_data import county_reports, indices, province_report
 
 PROVINCE_INDICES = ("safety", "safety_score", "police", "court")
 
@@ -116,6 +125,8 @@ def run_case(case: Case, directory: Path, r: bool) -> None:
         write_csv(run.result, directory / "out.csv")
     with stages("console"):
         print_summary(run.result, Console(file=io.StringIO(), width=160))
+    if case.counties:
+        bulletins(run.result, frame, directory, stages)
     print(f"{case.name}: {len(frame):,} respondents, {case.townships:,} townships"
           + (f", {case.counties} counties" if case.counties else "") + f", {len(spec.indices)} indices, raking")
     stages.report("stages")
@@ -131,14 +142,50 @@ def run_case(case: Case, directory: Path, r: bool) -> None:
                   f"= {r_seconds / total:.0f}x")
 
 
+def bulletins(result: AnalysisResult, frame: pd.DataFrame, directory: Path, stages: Recorder) -> None:
+    """What `minyi bulletin` does after the analysis: read its JSON file back, the provincial bulletin
+    in Chinese and in English, and every county's bulletin in Chinese. Their CPU seconds are printed
+    too: on a loaded machine the wall time mostly waits for a core."""
+    cpu: dict[str, float] = {}
+    with stages("write json"):
+        write_json(result, directory / "province.json")
+    with stages("read json"), _cpu(cpu, "read json"):
+        result = read_analysis(directory / "province.json")
+    areas = Areas(dict(zip(frame["township"], frame["county"], strict=True)), {})
+    issue = Issue(Text("省民意调查中心", "Provincial Opinion Survey Centre"), date.today(), "bench_province")
+    shown = indices(result, None)
+    for lang in ("zh", "en"):
+        with stages(f"province {lang}"), _cpu(cpu, f"province {lang}"):
+            render_area_bulletin(province_report(result, areas, shown), issue, directory / f"province-{lang}.pdf",
+                                 lang)
+    with stages("county pdfs zh"), _cpu(cpu, "county pdfs zh"):
+        paths = write_bulletins(county_reports(result, areas, shown), issue, directory / "counties", ("zh",))
+    pages = len(PdfReader(directory / "province-zh.pdf").pages)
+    print(f"bulletins: the province's {pages} pages (zh), {len(paths)} county bulletins; CPU seconds: "
+          + ", ".join(f"{name} {seconds:.2f}" for name, seconds in cpu.items())
+          + f" ({cpu['county pdfs zh'] / len(paths):.2f} a county)")
+
+
+@contextmanager
+def _cpu(seconds: dict[str, float], name: str) -> Iterator[None]:
+    start = time.process_time()
+    try:
+        yield
+    finally:
+        seconds[name] = time.process_time() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=(*CASES, "both"), default="both")
     parser.add_argument("--no-r", action="store_true", help="skip the R comparison of the county case")
+    parser.add_argument("--keep", type=Path, help="write the data, the analysis and the bulletins here and keep them")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        directory = args.keep or Path(tmp)
+        directory.mkdir(parents=True, exist_ok=True)
         for name in CASES if args.case == "both" else (args.case,):
-            run_case(CASES[name], Path(tmp), r=not args.no_r and name == "county")
+            run_case(CASES[name], directory, r=not args.no_r and name == "county")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("minyi.commands.report", "export", "Export answers without personal data."),
     "analyze": ("minyi.commands.analyze", "analyze", "Weight and estimate a flat file."),
     "report": ("minyi.commands.report", "report", "Write the PDF bulletin for a period."),
+    "bulletin": ("minyi.commands.bulletin", "bulletin",
+                 "Write the provincial bulletin and the county bulletins from one analysis file."),
     "web": ("minyi.commands.web", "web", "Serve the web app."),
     "recordings fetch": ("minyi.commands.recordings", "recordings_fetch",
                          "Bring Twilio's recordings home: download, check, store, delete at Twilio."),

@@ -76,7 +76,7 @@ def nice_ticks(low: float, high: float, most: int = 8) -> list[float]:
     return [first + i * step for i in range(count)]
 
 
-def _bounds(values: Sequence[float], pad: float, most: int = 8) -> tuple[float, float]:
+def axis_bounds(values: Sequence[float], pad: float, most: int = 8) -> tuple[float, float]:
     """Tick-aligned bounds around ``values``, kept within the 0–100 scale of every index: the first
     and last of the ticks (at most ``most``) that the axis then draws."""
     ticks = nice_ticks(max(min(values) - pad, 0.0), min(max(values) + pad, 100.0), most)
@@ -95,7 +95,7 @@ def township_charts(data: BulletinData, index: IndexDefinition, lang: Lang, font
     ends = [v for r in rows for v in _interval(r.estimate, index.kind)[1:]]
     if county is not None and county.estimate is not None:
         ends.append(points(county.estimate, index.kind))
-    bounds = _bounds(ends, 1.0)
+    bounds = axis_bounds(ends, 1.0)
     names = [data.township_name(r.code, lang) for r in rows]
     label_width = min(max(LABEL_WIDTH, *(float(stringWidth(n, font, FONT_SIZE)) for n in names)), MAX_LABEL_WIDTH)
     chunks = [rows[i : i + MAX_ROWS] for i in range(0, len(rows), MAX_ROWS)]
@@ -129,11 +129,11 @@ def _township_drawing(
     for i in range(1, len(rows), 2):
         pen.drawing.add(Rect(scale.start, top - ROW * (i + 1), scale.end - scale.start, ROW, fillColor=SHADE,
                              strokeColor=None))  # fmt: skip
-    _x_axis(pen, scale, AXIS, top)
+    x_axis(pen, scale, AXIS, top)
     for i, row in enumerate(rows):
         y = top - ROW * (i + 0.5)
         _township_mark(pen.drawing, row, y, scale, index.kind)
-        _label(pen, label_width, y, data.township_name(row.code, lang))
+        row_label(pen, label_width, y, data.township_name(row.code, lang))
     if county is not None and county.estimate is not None:
         value = points(county.estimate, index.kind)
         x = scale(value)
@@ -143,7 +143,7 @@ def _township_drawing(
     return pen.drawing
 
 
-def _label(pen: Pen, right: float, y: float, name: str) -> None:
+def row_label(pen: Pen, right: float, y: float, name: str) -> None:
     """A township name ending at ``right``, set smaller when it would not fit in ``right`` points, and cut
     with "…" only if it does not fit even at MIN_LABEL_SIZE."""
     size = min(FONT_SIZE, FONT_SIZE * right / max(pen.width(name), 1e-9))
@@ -167,7 +167,7 @@ def _township_mark(drawing: Drawing, row: TownshipRow, y: float, scale: Scale, k
     )
 
 
-def _x_axis(pen: Pen, scale: Scale, bottom: float, top: float) -> None:
+def x_axis(pen: Pen, scale: Scale, bottom: float, top: float) -> None:
     for tick in nice_ticks(scale.low, scale.high):
         x = scale(tick)
         pen.drawing.add(Line(x, bottom, x, top, strokeColor=GREY, strokeWidth=0.25))
@@ -223,7 +223,7 @@ def _trend_panel(
     lang: Lang,
 ) -> None:
     left, bottom = origin
-    low, high = _bounds([v for p in series for v in (p.low, p.high, p.value) if v is not None], 0.5, TREND_TICKS)
+    low, high = axis_bounds([v for p in series for v in (p.low, p.high, p.value) if v is not None], 0.5, TREND_TICKS)
     y = Scale(low, high, bottom + 22, bottom + PANEL_HEIGHT - 30)
     axis_start, axis_end = left + 24, left + width
     labels = [data.periods.label(p.period, lang) for p in series]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from analysis.results import Change, Estimate
-from reports.bulletin_data import Lang
+from reports.bulletin_data import Lang, Text
 from reports.reliability import finite, points
 from survey.clock import to_local
 
@@ -98,3 +99,15 @@ def stamp(utc: datetime, tz: str, lang: Lang) -> str:
     """A naive-UTC moment as the centre's local date and time, with the zone named."""
     local = to_local(utc, tz)
     return f"{local:%Y-%m-%d %H:%M} {zone(tz, lang, local.date())}"
+
+
+def period_label(period: str) -> Text:
+    """``2026-10`` → 2026年10月 / October 2026; ``2026Q3`` → 2026年第3季度 / 2026 Q3; others as given."""
+    month = re.fullmatch(r"(\d{4})-(\d{1,2})", period)
+    if month:
+        y, m = int(month[1]), int(month[2])
+        return Text(f"{y}年{m}月", date(y, m, 1).strftime("%B %Y"))
+    quarter = re.fullmatch(r"(\d{4})-?Q([1-4])", period)
+    if quarter:
+        return Text(f"{quarter[1]}年第{quarter[2]}季度", f"{quarter[1]} Q{quarter[2]}")
+    return Text(period, period)

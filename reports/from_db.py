@@ -23,6 +23,7 @@ from dialer.windows import TimeRange
 from office.concerns import CATEGORIES
 from reports import bulletin_data as bd
 from reports.dispositions import survey_rates
+from reports.formatting import period_label
 from reports.i18n import LABELS
 from reports.results import analyse, bundled_analysis_spec, index_spec
 from survey.clock import Clock, to_local
@@ -76,18 +77,6 @@ def _version() -> str:
         return version("minyi")
     except PackageNotFoundError:
         return "dev"
-
-
-def period_label(period: str) -> bd.Text:
-    """``2026-10`` → 2026年10月 / October 2026; ``2026Q3`` → 2026年第3季度 / 2026 Q3; others as given."""
-    month = re.fullmatch(r"(\d{4})-(\d{1,2})", period)
-    if month:
-        y, m = int(month[1]), int(month[2])
-        return bd.Text(f"{y}年{m}月", date(y, m, 1).strftime("%B %Y"))
-    quarter = re.fullmatch(r"(\d{4})-?Q([1-4])", period)
-    if quarter:
-        return bd.Text(f"{quarter[1]}年第{quarter[2]}季度", f"{quarter[1]} Q{quarter[2]}")
-    return bd.Text(period, period)
 
 
 def _periods(current: str, periods: list[str]) -> bd.Periods:

@@ -339,6 +339,149 @@ LABELS: dict[str, tuple[str, str]] = {
         "that could identify a respondent are published.",
     ),
     "m_limitations": ("局限性", "Limitations"),
+    # the provincial bulletin and the county bulletins of one province's analysis (reports/province_bulletin.py)
+    "p_centre": ("民意调查中心", "Public Opinion Survey Centre"),
+    "p_title_province": ("全省各县（市、区）民意调查通报", "Provincial opinion survey bulletin: the counties"),
+    "p_title_county": ("{area}民意调查通报", "{area}: opinion survey bulletin"),
+    "p_period": ("（{period}）", ", {period}"),
+    "p_round": ("第{n}轮", "round {n}"),
+    "p_dateline": ("发布日期：{date}　受访者 {n} 人　{units}", "Released {date} · {n} respondents · {units}"),
+    "p_units_province": ("{units} 个县（市、区）", "{units} counties"),
+    "p_units_county": ("{units} 个乡镇（街道）", "{units} townships"),
+    "p_whole_province": ("全省", "province"),
+    "p_whole_county": ("全县", "county"),
+    "p_key_findings": ("要点", "Key findings"),
+    "p_headline": ("主要指数", "Headline indices"),
+    "p_section_province": ("各县（市、区）{index}排名", "{index}: the counties ranked"),
+    "p_section_county": ("各乡镇{index}排名", "{index}: the townships ranked"),
+    "p_chart_province": ("各县（市、区）{index}（按名次排列）", "{index} by county, in rank order"),
+    "p_chart_county": ("各乡镇{index}（按名次排列）", "{index} by township, in rank order"),
+    "p_chart_note": (
+        "点为估计值，横线为95%置信区间，虚线为{whole}估计；绿色：高于全省，红色：低于全省，蓝色：与全省未显示出差异；"
+        "空心点：精度较低（※）。名称前的数字为名次。",
+        "Dot: estimate; bar: 95% confidence interval; dashed line: the {whole} estimate. Green: above the "
+        "province, red: below it, blue: not shown to differ from it; hollow: less precise (※). The number "
+        "before each name is its rank.",
+    ),
+    "p_overview_province": ("各县（市、区）分布一览", "All counties at a glance"),
+    "p_overview_county": ("各乡镇分布一览", "All townships at a glance"),
+    "p_overview_note": (
+        "每条竖线为一个单位的估计；绿色：高于全省，红色：低于全省，蓝色：与全省未显示出差异；红色虚线为{whole}估计。",
+        "Each tick is one unit's estimate. Green: above the province, red: below it, blue: not shown to differ "
+        "from it; the red dashed line is the {whole} estimate.",
+    ),
+    "p_col_county": ("县（市、区）", "County"),
+    "p_col_rank_set": ("名次区间", "Rank set"),
+    "p_col_vs_province": ("与全省比较", "vs province"),
+    "p_col_place": ("在各县中的名次", "Rank among counties"),
+    "p_place": ("{rank}/{of}", "{rank} of {of}"),
+    "p_tier_above": ("高于全省", "Above"),
+    "p_tier_below": ("低于全省", "Below"),
+    "p_tier_same": ("≈ 未显示出差异", "≈ not shown to differ"),
+    "p_unsampled": ("无受访者", "no respondents"),
+    "p_note_table": (
+        "名次只在发布估计的{units}之间排列（1 为最高）；名次区间为联合95%置信集：各{units}两两比较（Bonferroni 校正），"
+        "全部名次区间同时包含真实名次的概率不低于95%，区间重叠的{units}谁先谁后不能确定。“与全省比较”检验{units}与全省之差，"
+        "经 Holm 法多重比较校正后 p<0.05 为高于或低于全省；“≈ 未显示出差异”只表示检验未能显示出差异，并不表示与全省相同。",
+        "Ranks are among the {units} with a published estimate (1 = highest). The rank set is a joint 95% "
+        "confidence set: from Bonferroni-adjusted comparisons of every two {units}, all the rank sets together "
+        "contain the true ranks with at least 95% probability; {units} whose sets overlap cannot be put in order. "
+        "vs province: the difference from the province, Holm-adjusted; Above or Below at adjusted p < 0.05. "
+        "\"≈ not shown to differ\" means the test could not show a difference, not that the two are equal.",
+    ),
+    "p_note_change": ("较上期的变化标▲▼者经 Holm 校正后显著。", "Changes marked ▲▼ are significant after Holm adjustment."),
+    "p_units_word_province": ("县（市、区）", "counties"),
+    "p_units_word_county": ("乡镇", "townships"),
+    "p_note_partial": (
+        "†：该县有乡镇无受访者，其估计只代表有受访者的乡镇（见调查说明）。",
+        "†: the county has townships without respondents; its estimate covers the others only (see About the survey).",
+    ),
+    "p_note_whole_partial_province": (
+        "†：有乡镇没有受访者，全省估计只代表其余乡镇（见调查说明“覆盖范围”）。",
+        "†: some townships have no respondents; the province's estimates cover the others only (see About the "
+        "survey, Coverage).",
+    ),
+    "p_note_whole_partial_county": (
+        "†：本县有乡镇没有受访者，本县估计只代表其余乡镇（见调查说明“覆盖范围”）。",
+        "†: some of the county's townships have no respondents; its estimates cover the others only (see About "
+        "the survey, Coverage).",
+    ),
+    "p_note_withheld": (
+        "—：样本量不足，不发布估计，也不排名、不检验。",
+        "—: too few interviews: no published estimate, rank or test.",
+    ),
+    "p_note_unsampled": (
+        "{names}没有受访者，不在估计和排名之内。",
+        "{names}: no respondents; not in the estimates or the ranking.",
+    ),
+    "p_point_province": (
+        "{index}：全省为{value}（95%置信区间 {ci}）{change}。{above} 个县（市、区）高于全省，{below} 个低于全省，"
+        "{same} 个未显示出差异；{top}最高（{top_value}，名次区间 {top_set}），{bottom}最低（{bottom_value}，名次区间 {bottom_set}）",
+        "{index}: {value} in the province (95% CI {ci}){change}. {above} counties are above the province, "
+        "{below} below it and {same} not shown to differ; {top} is highest ({top_value}, rank set {top_set}) and "
+        "{bottom} lowest ({bottom_value}, rank set {bottom_set})",
+    ),
+    "p_point_county": (
+        "{index}：{area}为{value}（95%置信区间 {ci}）{change}，在全省 {of} 个县（市、区）中居第 {rank} 位"
+        "（名次区间 {rank_set}），{tier}",
+        "{index}: {value} in {area} (95% CI {ci}){change}, ranked {rank} of {of} counties (rank set "
+        "{rank_set}); {tier}",
+    ),
+    "p_point_county_towns": (
+        "乡镇中{top}最高（{top_value}），{bottom}最低（{bottom_value}）",
+        "among its townships {top} is highest ({top_value}) and {bottom} lowest ({bottom_value})",
+    ),
+    "p_point_tier_above": ("高于全省", "above the province"),
+    "p_point_tier_below": ("低于全省", "below the province"),
+    "p_point_tier_same": ("与全省未显示出差异", "not shown to differ from the province"),
+    "p_point_change": ("，较上期{change}{unit}{significance}", ", {change}{unit} on the previous period{significance}"),
+    "p_significant": ("（显著）", " (significant)"),
+    "p_not_significant": ("（不显著）", " (not significant)"),
+    "p_m_data": ("数据", "Data"),
+    "p_m_data_province": (
+        "{n} 名受访者，{units} 个县（市、区）、{towns} 个乡镇（街道）；每个县（市、区）和乡镇的估计来自同一次分析（minyi analyze --group）",
+        "{n} respondents in {units} counties and {towns} townships; every county's and township's estimate "
+        "comes from one analysis (minyi analyze --group)",
+    ),
+    "p_m_data_county": (
+        "本县 {n} 名受访者，{units} 个乡镇（街道）；与全省及其他县（市、区）的估计来自同一次分析（minyi analyze --group）",
+        "{n} respondents in the county's {units} townships; the same analysis (minyi analyze --group) estimated the "
+        "province and every other county",
+    ),
+    "p_m_coverage_all": ("全部乡镇均有受访者", "Every township has respondents"),
+    "p_m_coverage_province": (
+        "{count} 个乡镇没有受访者，占全省成年人口 {share}，全省估计不含这些乡镇：{names}",
+        "{count} townships have no respondents ({share} of the province's adults); the province's estimates "
+        "leave them out: {names}",
+    ),
+    "p_m_coverage_county": (
+        "{names}没有受访者（成年人口共 {population} 人），本县估计不含这些乡镇",
+        "{names} have no respondents ({population} adults); the county's estimates leave them out",
+    ),
+    "p_m_weighting": ("加权与估计", "Weighting and estimation"),
+    "p_m_ranks": ("名次", "Ranks"),
+    "p_m_ranks_text": (
+        "名次按点估计排列，名次区间为联合95%置信集（Klein、Wright、Wieczorek 2020；Mogstad 等 2024）："
+        "各单位两两比较，Bonferroni 校正，比率在 logit 尺度上比较。县（市、区）在全省各县之间排名；乡镇在本县各乡镇之间排名",
+        "Ranks follow the point estimates; rank sets are joint 95% confidence sets (Klein, Wright and Wieczorek "
+        "2020; Mogstad et al. 2024) from Bonferroni-adjusted pairwise comparisons, shares on the logit scale. "
+        "Counties are ranked among the province's counties, townships among their county's townships",
+    ),
+    "p_m_rule_text": (
+        "未加权样本量 n<{min_n} 或有效样本量<{min_n_eff} 的估计不发布（—）；n 为 {min_n}–{flag_max} "
+        "或 95% 置信区间宽于 ±{half_width} 个百分点（分）的估计标※。先执行本规则，再对发布的{units}排名",
+        "Estimates with an unweighted n below {min_n} or an effective n below {min_n_eff} are not "
+        "published (—); those with n of {min_n}–{flag_max} or a 95% CI wider than ±{half_width} points "
+        "are flagged ※. The rule is applied before the {units} are ranked",
+    ),
+    "p_m_tests": ("与全省比较", "Against the province"),
+    "p_m_tests_text": (
+        "每个县（市、区）或乡镇与全省之差按 t 检验，计入其为全省的一部分，经 Holm 法对同级各单位多重比较校正，"
+        "校正后 p<0.05 为高于或低于全省。两期为独立样本，变化同样经 Holm 校正。置信区间重叠并不表示差异不显著",
+        "Each county's or township's difference from the province is tested by t, counting that it is part of the "
+        "province, and Holm-adjusted over its level; adjusted p < 0.05 is Above or Below. Periods are independent "
+        "samples; changes are Holm-adjusted too. Overlapping intervals do not mean no significant difference",
+    ),
 }
 
 

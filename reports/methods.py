@@ -9,17 +9,22 @@ from reportlab.platypus import Paragraph, Table, TableStyle
 
 from analysis.results import CellMerge, Estimate
 from reports import formatting as fmt
-from reports.bulletin_data import BulletinData, CallingHours, Hours, IndexDefinition, Lang
+from reports.bulletin_data import BulletinData, CallingHours, Hours, IndexDefinition, Lang, ReliabilityRule
 from reports.i18n import LABELS, join, join_and, sentence_join, sentences, tr
 from reports.reliability import Reliability, finite, points, township_rows
 from reports.styles import BOX, CONTENT_WIDTH, RULE, Styles
 
 
 def methods_box(data: BulletinData, lang: Lang, styles: Styles) -> Table:
+    return disclosure_box([(tr(key, lang), text) for key, text in methods_items(data, lang)], lang, styles)
+
+
+def disclosure_box(items: list[tuple[str, str]], lang: Lang, styles: Styles) -> Table:
+    """The boxed two-column table of (label, text) items; each text ends as a sentence."""
     rows = [
-        [Paragraph(escape(tr(key, lang)), styles.box_label),
+        [Paragraph(escape(label), styles.box_label),
          Paragraph(escape(text if text == fmt.DASH else sentences([text], lang)), styles.box_text)]
-        for key, text in methods_items(data, lang)
+        for label, text in items
     ]  # fmt: skip
     table = Table(rows, colWidths=[0.17 * CONTENT_WIDTH, 0.83 * CONTENT_WIDTH])
     table.setStyle(TableStyle([
@@ -79,7 +84,11 @@ def methods_items(data: BulletinData, lang: Lang) -> list[tuple[str, str]]:
 
 
 def rule_fields(data: BulletinData) -> dict[str, object]:
-    rule = data.rule
+    return rule_fields_of(data.rule)
+
+
+def rule_fields_of(rule: ReliabilityRule) -> dict[str, object]:
+    """The publication rule's figures as the notes and the methods box print them."""
     return {
         "min_n": rule.min_n,
         "min_n_eff": f"{rule.min_n_eff:g}",

@@ -45,6 +45,11 @@ def page_decorator(data: BulletinData, lang: Lang, font: str) -> Decorate:
         stamp += f" ({data.build.build_id})"
     period = data.periods.label(data.periods.current, lang)
     head = f"{data.centre.get(lang)} · {period} · {tr('issue', lang, issue=data.issue)}"
+    return furniture(stamp, head, lang, font)
+
+
+def furniture(stamp: str, head: str, lang: Lang, font: str) -> Decorate:
+    """The footer (``stamp``, "page x of y") on every page, the running ``head`` from page 2 on."""
 
     def decorate(canvas: Canvas, number: int, total: int) -> None:
         canvas.saveState()

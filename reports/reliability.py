@@ -16,7 +16,6 @@ from typing import TypeGuard
 
 import numpy as np
 
-from analysis.ranks import rank_table
 from analysis.results import COUNTY, Change, Estimate, Rank
 from reports.bulletin_data import BulletinData, ReliabilityRule
 
@@ -100,7 +99,7 @@ def _township_rows(data: BulletinData, index: str) -> list[TownshipRow]:
     published = [
         (code, est) for code, est, rel in assessed if est is not None and rel is not Reliability.SUPPRESSED
     ]
-    ranks = _ranks(published, data.ranks_for(index))
+    ranks = published_ranks(published, data.ranks_for(index))
     tiers = {r.stratum: r.tier for r in data.ranks_for(index)}
     rows = [
         TownshipRow(code, est, rel, *ranks[code], tiers.get(code))
@@ -112,7 +111,7 @@ def _township_rows(data: BulletinData, index: str) -> list[TownshipRow]:
     return rows + sorted(withheld, key=lambda row: row.code)
 
 
-def _ranks(published: list[tuple[str, Estimate]], given: list[Rank]) -> dict[str, tuple[int, int, int]]:
+def published_ranks(published: list[tuple[str, Estimate]], given: list[Rank]) -> dict[str, tuple[int, int, int]]:
     """The analysis' ranks if it ranked exactly the published townships, else re-ranked here."""
     if {r.stratum for r in given} == {code for code, _ in published}:
         return {r.stratum: (r.rank, r.rank_low, r.rank_high) for r in given}
@@ -122,6 +121,9 @@ def _ranks(published: list[tuple[str, Estimate]], given: list[Rank]) -> dict[str
 def rerank(published: list[tuple[str, Estimate]]) -> dict[str, tuple[int, int, int]]:
     """Rank by point estimate (1 = highest; ties share the better rank) with the analysis' rank
     confidence sets over the published townships (:func:`analysis.ranks.rank_table`: jointly 95%)."""
+    from analysis.ranks import rank_table  # here: it imports scipy.stats, which a bulletin reusing the
+    # analysis' ranks (the provincial one) never needs
+
     if not published:
         return {}
     values = np.array([est.estimate for _, est in published], dtype=float)
