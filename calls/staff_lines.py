@@ -47,7 +47,7 @@ PROVIDERS = ("asterisk", "twilio")
 CONSENT_MESSAGE = "recording_consent"  # the questionnaire message played before a recorded call
 # An end the system codes onto the task's call, as the console outcome the interviewer would choose.
 CODED: dict[str, str] = {StaffCallEnd.BUSY: "busy", StaffCallEnd.NO_ANSWER: "no_answer",
-                         StaffCallEnd.FAILED: "failed"}
+                         StaffCallEnd.NON_WORKING: "non_working", StaffCallEnd.FAILED: "failed"}
 _ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9_-]*/[^\s{}]+")  # Tech/resource: PJSIP/1001, SIP/desk@pbx
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
@@ -178,26 +178,31 @@ def place(session: Session, task: FollowUpTask, staff: Staff, line: StaffLine, c
     if user is None or not user.phone:
         raise ConsoleError("your phone is not set: ask an administrator to enter it on your account")
     settings = policy(session)
-    case = task.case
-    survey = session.get(Survey, case.survey_id)
-    assert survey is not None
-    dial = _dial_policy(survey)
-    call = StaffCall(attempt_id=attempt.id, task_id=task.id, case_id=case.id, staff_id=staff.id,
+    call = StaffCall(attempt_id=attempt.id, task_id=task.id, case_id=task.case_id, staff_id=staff.id,
                      provider=line.name, staff_endpoint=user.phone, state=StaffCallState.PLACED,
                      record=settings.record, placed_at=clock.now())
     session.add(call)
     session.flush()
-    consent = _consent(session, case.survey_id, case.language, questionnaires) if settings.record else None
-    caller_ids = [c for trunk in dial.pacing.trunks for c in trunk.caller_ids]
-    request = BridgeRequest(call.id, user.phone, vault.decrypt(case.contact.number_enc),
-                            caller_ids[0] if caller_ids else None, dial.pacing.ring_timeout_s, settings.record,
-                            consent)
-    call.provider_ref = call.provider_ref or line.place(request)
+    call.provider_ref = call.provider_ref or line.place(bridge_request(session, call, vault, questionnaires))
     audit.record(session, clock, user_id=staff.id, action="staff_call_placed", entity="staff_call", entity_id=call.id,
                  after={"task_id": task.id, "attempt_id": attempt.id, "provider": line.name,
                         "record": settings.record})
     session.flush()
     return call
+
+
+def bridge_request(session: Session, call: StaffCall, vault: PhoneVault, questionnaires: Questionnaires
+                   ) -> BridgeRequest:
+    """What the provider needs to carry ``call``: the survey's caller ID (the first of its trunks')
+    and ring timeout, the resident's number, and the consent notice when the call is recorded."""
+    case = call.case
+    survey = session.get(Survey, case.survey_id)
+    assert survey is not None
+    dial = _dial_policy(survey)
+    consent = _consent(session, case.survey_id, case.language, questionnaires) if call.record else None
+    caller_ids = [c for trunk in dial.pacing.trunks for c in trunk.caller_ids]
+    return BridgeRequest(call.id, call.staff_endpoint, vault.decrypt(case.contact.number_enc),
+                         caller_ids[0] if caller_ids else None, dial.pacing.ring_timeout_s, call.record, consent)
 
 
 def _dial_policy(survey: Survey) -> DialPolicy:
@@ -370,6 +375,16 @@ class StaffCallEvents:
 
     def _run(self, work: Callable[[Session], T]) -> T:
         return run_transaction(self.sessions, work, self.retry)
+
+    def request(self, staff_call_id: int, vault: PhoneVault) -> BridgeRequest | None:
+        """The call's :class:`BridgeRequest`, read back by an adapter that was given only its id
+        (the Asterisk app); None when there is no such call or it has ended."""
+        def read(session: Session) -> BridgeRequest | None:
+            call = session.get(StaffCall, staff_call_id)
+            if call is None or call.state == StaffCallState.ENDED:
+                return None
+            return bridge_request(session, call, vault, self.questionnaires)
+        return self._run(read)
 
     def placed(self, staff_call_id: int, provider_ref: str) -> None:
         self._run(lambda s: placed(s, staff_call_id, self.clock, provider_ref))
