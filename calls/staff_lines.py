@@ -100,8 +100,9 @@ class StaffLine(Protocol):
         """Start the call; returns the staff leg's provider reference (:attr:`CallRef.provider_ref`)."""
         ...
 
-    def hang_up(self, call: CallRef) -> None:
-        """End both legs (whichever exist)."""
+    def hang_up(self, call: CallRef) -> bool:
+        """End both legs (whichever exist); False when the provider has neither any more (the call
+        ended without its end being reported: the service then ends it itself)."""
         ...
 
     def listen(self, request: ListenRequest) -> None:
@@ -211,7 +212,9 @@ def hang_up(session: Session, call: StaffCall, staff: Staff, line: StaffLine, cl
         raise ConsoleError("this call is not yours")
     if call.state == StaffCallState.ENDED:
         return
-    line.hang_up(ref(call))
+    if not line.hang_up(ref(call)):  # gone unreported (the app that carried it restarted, say)
+        end = StaffCallEnd.COMPLETED if call.state == StaffCallState.TALKING else StaffCallEnd.CANCELLED
+        ended(session, call.id, clock, end, "not_reported")
     audit.record(session, clock, user_id=staff.id, action="staff_call_hung_up", entity="staff_call",
                  entity_id=call.id)
 
