@@ -127,6 +127,7 @@ def test_an_unanswered_staff_phone_codes_nothing(fake: FakeAsterisk, desk: Desk,
     ended = desk.wait_state(call_id, StaffCallState.ENDED)
     assert (ended.end, ended.coded) == (StaffCallEnd.STAFF_UNANSWERED, None)
     assert len(_requests(fake, "channels.originate")) == 1  # the resident was never dialled
+    assert desk.line.hang_up(staff_lines.ref(ended)) is False  # Asterisk has no leg of it any more
     task_status = desk.read(lambda s: s.get(FollowUpTask, desk.task_id).status)
     assert task_status == TaskStatus.IN_PROGRESS
 
