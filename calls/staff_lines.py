@@ -171,7 +171,7 @@ def place(session: Session, task: FollowUpTask, staff: Staff, line: StaffLine, c
                      record=settings.record, placed_at=clock.now())
     session.add(call)
     session.flush()
-    call.provider_ref = call.provider_ref or line.place(bridge_request(session, call, vault, questionnaires))
+    call.provider_ref = line.place(bridge_request(session, call, vault, questionnaires))
     audit.record(session, clock, user_id=staff.id, action="staff_call_placed", entity="staff_call", entity_id=call.id,
                  after={"task_id": task.id, "attempt_id": attempt.id, "provider": line.name,
                         "record": settings.record})
@@ -207,7 +207,8 @@ def _consent(session: Session, survey_id: int, language: str | None, questionnai
 
 
 def hang_up(session: Session, call: StaffCall, staff: Staff, line: StaffLine, clock: Clock) -> None:
-    """The interviewer ends the call from the console; its end arrives from the provider."""
+    """The interviewer ends the call from the console; its end arrives from the provider (or, when
+    the provider has no leg of it any more, is recorded here)."""
     if call.staff_id != staff.id:
         raise ConsoleError("this call is not yours")
     if call.state == StaffCallState.ENDED:

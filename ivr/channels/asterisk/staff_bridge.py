@@ -26,29 +26,28 @@ import anyio
 from calls.staff_lines import BridgeRequest, StaffCallEvents
 from ivr.channels.asterisk.ari import AriError, AriSession, AriUnavailable
 from ivr.channels.asterisk.calls import Call, CallRegistry, Item, Resync, channel_of
-from ivr.channels.asterisk.causes import BUSY, NO_ANSWER, NON_WORKING, cause_of
+from ivr.channels.asterisk.causes import cause_of, unanswered_status
 from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine, Link, Resynced
 from ivr.channels.asterisk.media import media_uri
 from ivr.channels.asterisk.options import AsteriskOptions, endpoint_for, formats_for
 from ivr.channels.asterisk.runner import write_recording
 from ivr.channels.asterisk.staff_legs import LISTEN, RESIDENT, SNOOP, STAFF_RING_S, leg_id, leg_of
 from survey.phones import PhoneVault
-from survey.vocabulary import StaffCallEnd
+from survey.vocabulary import CallStatus, StaffCallEnd
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 COMMIT_WAIT_S, COMMIT_WAIT_TRIES = 0.25, 20  # wall seconds: how long a staff call waits for the web's commit
 
 
+_ENDS: dict[str, StaffCallEnd] = {CallStatus.BUSY: StaffCallEnd.BUSY, CallStatus.NO_ANSWER: StaffCallEnd.NO_ANSWER,
+         CallStatus.NON_WORKING: StaffCallEnd.NON_WORKING}
+
+
 def resident_end(cause: int | None) -> StaffCallEnd:
-    """How a resident leg that never answered ended, by its Q.850 cause."""
-    if cause in BUSY:
-        return StaffCallEnd.BUSY
-    if cause is None or cause in NO_ANSWER:
-        return StaffCallEnd.NO_ANSWER
-    if cause in NON_WORKING:
-        return StaffCallEnd.NON_WORKING
-    return StaffCallEnd.FAILED
+    """How a resident leg that never answered ended, by its Q.850 cause as an IVR call's is read;
+    without a cause (Asterisk reported no end in time) it failed."""
+    return _ENDS.get(unanswered_status(cause), StaffCallEnd.FAILED)
 
 
 @dataclass
