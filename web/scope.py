@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 from flask import abort, g
 from sqlalchemy import ColumnElement, Select, or_, select, true
 
-from survey.models import CallAttempt, Case, Concern, FollowUpTask, Interview, Recording, Stratum, Survey
+from survey.models import CallAttempt, Case, Concern, FollowUpTask, Interview, Recording, StaffCall, Stratum, Survey
 from survey.vocabulary import Role
 from web.access import user
 from web.context import db
 
-Row = TypeVar("Row", Case, Concern, FollowUpTask, Recording, Survey)
+Row = TypeVar("Row", Case, Concern, FollowUpTask, Recording, StaffCall, Survey)
 Item = TypeVar("Item")
 
 
@@ -61,6 +61,9 @@ class Scope:
                    Recording.attempt_id.in_(select(CallAttempt.id).join(Case, Case.id == CallAttempt.case_id)
                                             .where(self.cases())))
 
+    def staff_calls(self) -> ColumnElement[bool]:
+        return true() if self.townships is None else StaffCall.case_id.in_(select(Case.id).where(self.cases()))
+
     def tasks(self) -> ColumnElement[bool]:
         return true() if self.townships is None else FollowUpTask.case_id.in_(select(Case.id).where(self.cases()))
 
@@ -85,7 +88,7 @@ class Scope:
 
 _CLAUSES: dict[type[Any], Callable[[Scope], ColumnElement[bool]]] = {
     Case: Scope.cases, Recording: Scope.recordings, Concern: Scope.concerns, Survey: Scope.surveys,
-    FollowUpTask: Scope.tasks}
+    FollowUpTask: Scope.tasks, StaffCall: Scope.staff_calls}
 
 
 def of_user(role: str, townships: list[str] | None, unit_id: int | None) -> Scope:

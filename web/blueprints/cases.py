@@ -17,6 +17,7 @@ from office.concerns import CATEGORIES
 from survey import aapor
 from survey.clock import from_local
 from survey.models import (
+    QC_RECORDING,
     AuditLog,
     CallAttempt,
     Case,
@@ -24,6 +25,7 @@ from survey.models import (
     FollowUpTask,
     Interview,
     Recording,
+    StaffCall,
     Survey,
     User,
 )
@@ -96,7 +98,10 @@ def detail(case_id: int) -> str:
     ids = [i.id for i in interviews]
     attempts = session.scalars(select(CallAttempt).where(CallAttempt.case_id == case.id).order_by(CallAttempt.id)).all()
     recordings = session.scalars(select(Recording).where(or_(Recording.interview_id.in_(ids), Recording.attempt_id.in_(
-        [a.id for a in attempts]))).order_by(Recording.id)).all()
+        [a.id for a in attempts])), Recording.question_id != QC_RECORDING).order_by(Recording.id)).all()
+    staff_calls = session.scalars(select(StaffCall).where(StaffCall.case_id == case.id).order_by(StaffCall.id)).all()
+    qc = {r.staff_call_id: r for r in session.scalars(select(Recording).where(
+        Recording.staff_call_id.in_([c.id for c in staff_calls])))} if staff_calls else {}
     history = session.scalars(select(AuditLog).where(
         ((AuditLog.entity == "case") & (AuditLog.entity_id == str(case.id)))
         | ((AuditLog.entity == "interview") & AuditLog.entity_id.in_([str(i) for i in ids])))
@@ -105,9 +110,8 @@ def detail(case_id: int) -> str:
     return render_template(
         "cases/detail.html", case=case, survey=survey, interviews=interviews,
         answers={i.id: answer_lines(i, q, lang) for i in interviews},
-        attempts=attempts,
-        recordings=recordings, playable={r.id for r in recordings
-                                         if audio_path(ctx().settings.recordings_dir, r) is not None},
+        attempts=attempts, recordings=recordings, staff_calls=staff_calls, qc=qc,
+        playable={r.id for r in [*recordings, *qc.values()] if audio_path(ctx().settings.recordings_dir, r) is not None},
         tasks=session.scalars(select(FollowUpTask).where(FollowUpTask.case_id == case.id)
                               .order_by(FollowUpTask.id)).all(),
         concerns=session.scalars(select(Concern).where(Concern.case_id == case.id)).all(), categories=CATEGORIES,
