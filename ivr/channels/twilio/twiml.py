@@ -85,7 +85,12 @@ class TwimlRenderer:
             if url:
                 parent.play(url)
             else:
-                parent.say(prompt.text, language=say_language(prompt.language), voice=self.voices.get(prompt.language))
+                say(parent, prompt, self.voices)
+
+
+def say(parent: VoiceResponse | Gather, prompt: Prompt, voices: Mapping[str, str]) -> None:
+    """``<Say>`` the prompt's text in its language, with the language's voice if one is configured."""
+    parent.say(prompt.text, language=say_language(prompt.language), voice=voices.get(prompt.language))
 
 
 def say_language(language: str) -> str:

@@ -1,0 +1,77 @@
+"""TwiML of staff-placed calls: each leg joins the staff call's ``<Conference>``.
+
+The conference is named for the staff call (``minyi-staff-call-12``: no personal data in the name,
+as Twilio asks), so the staff member's leg, the resident's and a supervisor listening in meet in it.
+
+* The staff member's leg hears a short notice, then waits in the conference in silence
+  (``waitUrl=""``) while the resident's phone rings. ``startConferenceOnEnter="false"``: the
+  conference, and with it its recording, begins only when the resident joins.
+* The resident's leg hears the consent notice first when the call is recorded: on the resident's
+  own leg, before joining, so nothing of the resident is recorded before it. Then it joins with
+  ``startConferenceOnEnter="true"``.
+* Both legs have ``endConferenceOnExit="true"``: when either hangs up, the other is released.
+  ``beep="false"``: nobody hears a tone on joining.
+* Both legs carry the same recording attributes (``record="record-from-start"`` and the
+  recording status callback), so the conference is recorded whichever leg's settings Twilio
+  takes for it. Recording starts when the conference starts, i.e. when the resident joins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from ivr.channels.twilio.staff_urls import StaffCallUrls
+from ivr.channels.twilio.twiml import say
+from ivr.engine import Prompt
+
+RECORD = "record-from-start"
+
+
+def conference_name(call_id: int) -> str:
+    return f"minyi-staff-call-{call_id}"
+
+
+class StaffTwiml:
+    """``voices``: the ``<Say>`` voice per language (``zh``, ``en``); Twilio's default if absent."""
+
+    def __init__(self, urls: StaffCallUrls, voices: Mapping[str, str] | None = None) -> None:
+        self.urls = urls
+        self.voices = dict(voices or {})
+
+    def staff_joins(self, call_id: int, notice: Prompt | None, *, record: bool) -> str:
+        """The staff member answered: the notice (e.g. "connecting you"), then the conference."""
+        response = VoiceResponse()
+        if notice is not None:
+            say(response, notice, self.voices)
+        self._conference(response, call_id, record=record, starts=False)
+        return str(response.to_xml())
+
+    def resident_joins(self, call_id: int, consent: Prompt | None, *, record: bool) -> str:
+        """The resident answered: the consent notice (required when ``record``), then the conference."""
+        if record and consent is None:
+            raise ValueError("a recorded staff call must play the consent notice before the resident joins")
+        response = VoiceResponse()
+        if consent is not None:
+            say(response, consent, self.voices)
+        self._conference(response, call_id, record=record, starts=True)
+        return str(response.to_xml())
+
+    def hang_up(self, notice: Prompt | None = None) -> str:
+        """End a leg, saying why first (e.g. to the staff member: the resident is busy)."""
+        response = VoiceResponse()
+        if notice is not None:
+            say(response, notice, self.voices)
+        response.hangup()
+        return str(response.to_xml())
+
+    def _conference(self, response: VoiceResponse, call_id: int, *, record: bool, starts: bool) -> None:
+        dial = Dial()
+        recording: dict[str, str] = {}
+        if record:
+            recording = {"record": RECORD, "recording_status_callback": self.urls.recording(call_id),
+                         "recording_status_callback_method": "POST", "recording_status_callback_event": "completed"}
+        dial.conference(conference_name(call_id), beep="false", start_conference_on_enter=starts,
+                        end_conference_on_exit=True, wait_url="", **recording)
+        response.append(dial)

@@ -1,0 +1,125 @@
+"""The TwiML and REST requests of staff-placed calls, checked against Twilio's TwiML schema and its
+OpenAPI description (every request through the stand-in is validated)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from fake_twilio import FakeTwilio
+from lxml import etree
+
+from ivr.channels.twilio.rest import make_client
+from ivr.channels.twilio.staff_rest import StaffCallRest
+from ivr.channels.twilio.staff_twiml import StaffTwiml, conference_name
+from ivr.channels.twilio.staff_urls import StaffCallUrls
+from ivr.engine import Prompt
+from survey.config import Settings
+
+URLS = StaffCallUrls("https://survey.example.gov.cn/")
+TWIML = StaffTwiml(URLS, voices={"zh": "Polly.Zhiyu-Neural"})
+CONSENT = Prompt("staff/consent", "为保证服务质量，本次通话将被录音。", "zh")
+CONNECTING = Prompt("staff/connecting", "正在为您接通受访者，请稍候。", "zh")
+BUSY = Prompt("staff/busy", "受访者线路忙。", "zh")
+
+
+def _valid(schema: etree.XMLSchema, xml: str) -> etree._Element:
+    doc = etree.fromstring(xml.encode())
+    assert schema.validate(doc), f"{schema.error_log}\n{xml}"
+    return doc
+
+
+def _conference(doc: etree._Element) -> etree._Element:
+    (dial,) = doc.findall("Dial")
+    (conference,) = dial
+    assert conference.tag == "Conference" and conference.text == conference_name(7)
+    return conference
+
+
+def test_the_staff_member_waits_in_the_conference_the_resident_starts(twiml_schema: etree.XMLSchema) -> None:
+    doc = _valid(twiml_schema, TWIML.staff_joins(7, CONNECTING, record=False))
+    assert [el.tag for el in doc] == ["Say", "Dial"] and doc[0].text == CONNECTING.text
+    assert dict(_conference(doc).attrib) == {"beep": "false", "startConferenceOnEnter": "false",
+                                             "endConferenceOnExit": "true", "waitUrl": ""}
+
+
+def test_a_recorded_call_plays_the_consent_before_the_resident_joins(twiml_schema: etree.XMLSchema) -> None:
+    doc = _valid(twiml_schema, TWIML.resident_joins(7, CONSENT, record=True))
+    assert [el.tag for el in doc] == ["Say", "Dial"]
+    assert (doc[0].text, doc[0].get("language"), doc[0].get("voice")) == (
+        CONSENT.text, "cmn-CN", "Polly.Zhiyu-Neural")
+    conference = _conference(doc)
+    assert conference.get("startConferenceOnEnter") == "true" and conference.get("endConferenceOnExit") == "true"
+    assert conference.get("record") == "record-from-start"
+    assert conference.get("recordingStatusCallback") == "https://survey.example.gov.cn/twilio/staff/recording?call=7"
+    assert (conference.get("recordingStatusCallbackMethod"), conference.get("recordingStatusCallbackEvent")) == (
+        "POST", "completed")
+
+
+def test_both_legs_of_a_recorded_call_ask_for_the_same_recording(twiml_schema: etree.XMLSchema) -> None:
+    staff = _conference(_valid(twiml_schema, TWIML.staff_joins(7, None, record=True)))
+    resident = _conference(_valid(twiml_schema, TWIML.resident_joins(7, CONSENT, record=True)))
+    keys = ("record", "recordingStatusCallback", "recordingStatusCallbackMethod", "recordingStatusCallbackEvent")
+    assert [staff.get(k) for k in keys] == [resident.get(k) for k in keys]
+
+
+def test_an_unrecorded_call_joins_without_recording_or_notice(twiml_schema: etree.XMLSchema) -> None:
+    doc = _valid(twiml_schema, TWIML.resident_joins(7, None, record=False))
+    assert [el.tag for el in doc] == ["Dial"] and _conference(doc).get("record") is None
+
+
+def test_a_recorded_call_without_a_consent_notice_is_refused() -> None:
+    with pytest.raises(ValueError, match="consent notice"):
+        TWIML.resident_joins(7, None, record=True)
+
+
+def test_a_leg_is_ended_saying_why(twiml_schema: etree.XMLSchema) -> None:
+    doc = _valid(twiml_schema, TWIML.hang_up(BUSY))
+    assert [el.tag for el in doc] == ["Say", "Hangup"] and doc[0].text == BUSY.text
+    assert [el.tag for el in _valid(twiml_schema, TWIML.hang_up())] == ["Hangup"]
+
+
+@pytest.fixture
+def rest(settings: Settings, fake: FakeTwilio) -> StaffCallRest:
+    return StaffCallRest(make_client(settings, fake), settings.twilio_from, StaffCallUrls(settings.public_url))
+
+
+def test_a_leg_is_an_outbound_call_with_every_progress_event_and_no_machine_detection(
+        rest: StaffCallRest, fake: FakeTwilio, settings: Settings) -> None:
+    sid = rest.place_leg(7, "resident", "+8613800138000", 30)
+    (sent,) = fake.calls_created()
+    assert sid.startswith("CA") and len(sid) == 34
+    assert sent.one("To") == "+8613800138000" and sent.one("From") == settings.twilio_from
+    assert sent.one("Url") == f"{settings.public_url}/twilio/staff/answered?call=7&leg=resident"
+    assert sent.one("StatusCallback") == f"{settings.public_url}/twilio/staff/status?call=7&leg=resident"
+    assert sent.form["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
+    assert sent.one("Timeout") == "30" and sent.one("Method") == "POST"
+    assert not {"MachineDetection", "AsyncAmd", "Record"} & sent.form.keys()
+
+
+def test_a_ring_timeout_twilio_would_refuse_is_not_sent(rest: StaffCallRest, fake: FakeTwilio) -> None:
+    with pytest.raises(ValueError, match="5-600"):
+        rest.place_leg(7, "staff", "+8613800138000", 2)
+    assert fake.sent == []
+
+
+def test_a_listener_joins_the_conference_by_name_muted(rest: StaffCallRest, fake: FakeTwilio,
+                                                       settings: Settings) -> None:
+    sid = rest.add_listener(7, "+8613900139000", 25)
+    (sent,) = fake.participants_added()
+    assert urlsplit(sent.url).path == (f"/2010-04-01/Accounts/{settings.twilio_account_sid}/Conferences/"
+                                       f"{conference_name(7)}/Participants.json")
+    assert {k: v for k, v in sent.form.items() if k not in ("StatusCallback", "StatusCallbackEvent")} == {
+        "From": [settings.twilio_from], "To": ["+8613900139000"], "Muted": ["true"], "Beep": ["false"],
+        "StartConferenceOnEnter": ["false"], "EndConferenceOnExit": ["false"], "Timeout": ["25"],
+        "StatusCallbackMethod": ["POST"]}
+    assert parse_qs(urlsplit(sent.one("StatusCallback")).query) == {"call": ["7"], "leg": ["listener"]}
+    assert sid.startswith("CA") and sid != ""
+
+
+def test_a_leg_is_hung_up_or_told_why_first(rest: StaffCallRest, fake: FakeTwilio) -> None:
+    rest.end_leg("CA" + "1" * 32)
+    rest.end_leg("CA" + "2" * 32, TWIML.hang_up(BUSY))
+    first, second = fake.calls_updated()
+    assert first.path.endswith("/Calls/CA" + "1" * 32 + ".json") and first.form == {"Status": ["completed"]}
+    assert second.form.keys() == {"Twiml"} and BUSY.text in second.one("Twiml")
