@@ -16,6 +16,7 @@ from ivr.channels.twilio.staff_twiml import conference_name
 from ivr.channels.twilio.staff_urls import Leg, StaffCallUrls
 
 STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
+LISTENER_RING_S = 30  # how long a supervisor's phone rings before the listen-in gives up
 
 
 class StaffCallRest:
@@ -26,29 +27,25 @@ class StaffCallRest:
         self.caller_id = caller_id
         self.urls = urls
 
-    def place_leg(self, call_id: int, leg: Leg, number: str, ring_timeout_s: int) -> str:
-        """Ring ``number`` for ``leg`` of the staff call; the new leg's CallSid."""
-        if not 5 <= ring_timeout_s <= 600:
-            raise ValueError(f"ring timeout must be 5-600 s, not {ring_timeout_s}")
+    def place_leg(self, call_id: int, leg: Leg, number: str, ring_timeout_s: int, caller_id: str | None = None
+                  ) -> str:
+        """Ring ``number`` for ``leg`` of the staff call (from ``caller_id``, else the account's
+        number); the new leg's CallSid."""
+        if not 1 <= ring_timeout_s <= 600:
+            raise ValueError(f"ring timeout must be 1-600 s, not {ring_timeout_s}")
         created = self.client.calls.create(
-            to=number, from_=self.caller_id, url=self.urls.answered(call_id, leg), method="POST",
+            to=number, from_=caller_id or self.caller_id, url=self.urls.answered(call_id, leg), method="POST",
             status_callback=self.urls.status(call_id, leg), status_callback_method="POST",
             status_callback_event=list(STATUS_EVENTS), timeout=ring_timeout_s)
         return str(created.sid)
 
-    def add_listener(self, call_id: int, number: str, ring_timeout_s: int) -> str:
+    def add_listener(self, call_id: int, number: str) -> str:
         """Ring ``number`` into the staff call's conference, muted; the listener leg's CallSid."""
         participant = self.client.conferences(conference_name(call_id)).participants.create(
             from_=self.caller_id, to=number, muted=True, beep="false", start_conference_on_enter=False,
-            end_conference_on_exit=False, timeout=ring_timeout_s,
-            status_callback=self.urls.status(call_id, "listener"), status_callback_method="POST",
-            status_callback_event=list(STATUS_EVENTS))
+            end_conference_on_exit=False, timeout=LISTENER_RING_S)
         return str(participant.call_sid)
 
-    def end_leg(self, call_sid: str, twiml: str | None = None) -> None:
-        """Hang a leg up, ringing or answered; with ``twiml``, play it first (it must end in
-        ``<Hangup/>``), e.g. to tell the staff member the resident's line was busy."""
-        if twiml is None:
-            self.client.calls(call_sid).update(status="completed")
-        else:
-            self.client.calls(call_sid).update(twiml=twiml)
+    def end_leg(self, call_sid: str) -> None:
+        """Hang a leg up, ringing or answered (``completed`` ends a call in either state)."""
+        self.client.calls(call_sid).update(status="completed")

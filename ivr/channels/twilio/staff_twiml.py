@@ -3,8 +3,8 @@
 The conference is named for the staff call (``minyi-staff-call-12``: no personal data in the name,
 as Twilio asks), so the staff member's leg, the resident's and a supervisor listening in meet in it.
 
-* The staff member's leg hears a short notice, then waits in the conference in silence
-  (``waitUrl=""``) while the resident's phone rings. ``startConferenceOnEnter="false"``: the
+* The staff member's leg waits in the conference in silence (``waitUrl=""``) while the
+  resident's phone rings (the console shows how the call is going). ``startConferenceOnEnter="false"``: the
   conference, and with it its recording, begins only when the resident joins.
 * The resident's leg hears the consent notice first when the call is recorded: on the resident's
   own leg, before joining, so nothing of the resident is recorded before it. Then it joins with
@@ -40,11 +40,9 @@ class StaffTwiml:
         self.urls = urls
         self.voices = dict(voices or {})
 
-    def staff_joins(self, call_id: int, notice: Prompt | None, *, record: bool) -> str:
-        """The staff member answered: the notice (e.g. "connecting you"), then the conference."""
+    def staff_joins(self, call_id: int, *, record: bool) -> str:
+        """The staff member answered: into the conference, to wait for the resident."""
         response = VoiceResponse()
-        if notice is not None:
-            say(response, notice, self.voices)
         self._conference(response, call_id, record=record, starts=False)
         return str(response.to_xml())
 
@@ -58,11 +56,9 @@ class StaffTwiml:
         self._conference(response, call_id, record=record, starts=True)
         return str(response.to_xml())
 
-    def hang_up(self, notice: Prompt | None = None) -> str:
-        """End a leg, saying why first (e.g. to the staff member: the resident is busy)."""
+    def hang_up(self) -> str:
+        """A leg of a call that is over (e.g. the resident answers after the staff member hung up)."""
         response = VoiceResponse()
-        if notice is not None:
-            say(response, notice, self.voices)
         response.hangup()
         return str(response.to_xml())
 

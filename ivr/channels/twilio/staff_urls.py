@@ -1,9 +1,10 @@
 """The webhook URLs of staff-placed calls (``docs/staff-calls.md``), shared by the line, which hands
 them to Twilio, and the Flask blueprint, which serves them.
 
-A staff call has up to three legs, each a Twilio call of its own: the staff member's phone, the
-resident's and, while a supervisor listens in, the supervisor's. Every URL names the staff call by
-its id and the leg by name; as for the interview webhooks, only ASCII ids travel in a URL.
+A staff call has two legs, each a Twilio call of its own: the staff member's phone and the
+resident's (a supervisor listening in is a conference participant, whose progress nothing waits
+for). Every URL names the staff call by its id and the leg by name; as for the interview webhooks,
+only ASCII ids travel in a URL.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ ANSWERED = "/staff/answered"  # a leg was answered: TwiML that joins it to the c
 STATUS = "/staff/status"  # call progress of a leg: initiated, ringing, answered, completed (or why not)
 RECORDING = "/staff/recording"  # the conference's quality-control recording is ready
 
-Leg = Literal["staff", "resident", "listener"]
-LEGS: tuple[Leg, ...] = ("staff", "resident", "listener")
+Leg = Literal["staff", "resident"]
+LEGS: tuple[Leg, ...] = ("staff", "resident")
 
 
 class StaffCallUrls:
