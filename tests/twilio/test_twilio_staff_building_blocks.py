@@ -41,12 +41,23 @@ def test_the_staff_member_waits_in_the_conference_the_resident_starts(twiml_sche
                                              "endConferenceOnExit": "true", "waitUrl": ""}
 
 
-def test_a_recorded_call_plays_the_consent_before_the_resident_joins(twiml_schema: etree.XMLSchema) -> None:
-    doc = _valid(twiml_schema, TWIML.resident_joins(7, CONSENT, record=True))
-    assert [el.tag for el in doc] == ["Say", "Dial"]
+def test_a_recorded_call_plays_the_consent_then_goes_on_to_the_bridge(twiml_schema: etree.XMLSchema) -> None:
+    doc = _valid(twiml_schema, TWIML.consent(7, CONSENT))
+    assert [el.tag for el in doc] == ["Say", "Redirect"]
     assert (doc[0].text, doc[0].get("language"), doc[0].get("voice")) == (
         CONSENT.text, "cmn-CN", "Polly.Zhiyu-Neural")
-    conference = _conference(doc)
+    assert doc[1].text == "https://survey.example.gov.cn/twilio/staff/bridge?call=7&leg=resident"
+    assert doc[1].get("method") == "POST"
+
+
+def test_a_recorded_consent_notice_is_played(twiml_schema: etree.XMLSchema) -> None:
+    audio = "https://survey.example.gov.cn/twilio/prompts/q/zh/msg-recording_consent.wav"
+    doc = _valid(twiml_schema, TWIML.consent(7, CONSENT, lambda prompt: audio if prompt == CONSENT else None))
+    assert [(el.tag, el.text) for el in doc][0] == ("Play", audio)
+
+
+def test_the_resident_starts_the_recorded_conference(twiml_schema: etree.XMLSchema) -> None:
+    conference = _conference(_valid(twiml_schema, TWIML.resident_joins(7, record=True)))
     assert conference.get("startConferenceOnEnter") == "true" and conference.get("endConferenceOnExit") == "true"
     assert conference.get("record") == "record-from-start"
     assert conference.get("recordingStatusCallback") == "https://survey.example.gov.cn/twilio/staff/recording?call=7"
@@ -56,19 +67,14 @@ def test_a_recorded_call_plays_the_consent_before_the_resident_joins(twiml_schem
 
 def test_both_legs_of_a_recorded_call_ask_for_the_same_recording(twiml_schema: etree.XMLSchema) -> None:
     staff = _conference(_valid(twiml_schema, TWIML.staff_joins(7, record=True)))
-    resident = _conference(_valid(twiml_schema, TWIML.resident_joins(7, CONSENT, record=True)))
+    resident = _conference(_valid(twiml_schema, TWIML.resident_joins(7, record=True)))
     keys = ("record", "recordingStatusCallback", "recordingStatusCallbackMethod", "recordingStatusCallbackEvent")
     assert [staff.get(k) for k in keys] == [resident.get(k) for k in keys]
 
 
-def test_an_unrecorded_call_joins_without_recording_or_notice(twiml_schema: etree.XMLSchema) -> None:
-    doc = _valid(twiml_schema, TWIML.resident_joins(7, None, record=False))
+def test_an_unrecorded_call_joins_without_recording(twiml_schema: etree.XMLSchema) -> None:
+    doc = _valid(twiml_schema, TWIML.resident_joins(7, record=False))
     assert [el.tag for el in doc] == ["Dial"] and _conference(doc).get("record") is None
-
-
-def test_a_recorded_call_without_a_consent_notice_is_refused() -> None:
-    with pytest.raises(ValueError, match="consent notice"):
-        TWIML.resident_joins(7, None, record=True)
 
 
 def test_a_leg_of_a_call_that_is_over_hangs_up(twiml_schema: etree.XMLSchema) -> None:

@@ -4,11 +4,13 @@ The conference is named for the staff call (``minyi-staff-call-12``: no personal
 as Twilio asks), so the staff member's leg, the resident's and a supervisor listening in meet in it.
 
 * The staff member's leg waits in the conference in silence (``waitUrl=""``) while the
-  resident's phone rings (the console shows how the call is going). ``startConferenceOnEnter="false"``: the
-  conference, and with it its recording, begins only when the resident joins.
-* The resident's leg hears the consent notice first when the call is recorded: on the resident's
-  own leg, before joining, so nothing of the resident is recorded before it. Then it joins with
-  ``startConferenceOnEnter="true"``.
+  resident's phone rings (the console shows how the call is going).
+  ``startConferenceOnEnter="false"``: the conference, and with it its recording, begins only when
+  the resident joins.
+* The resident's leg of a recorded call first hears the consent notice, on the resident's own leg,
+  then a ``<Redirect>`` to the bridge webhook brings it into the conference: nothing of the
+  resident is recorded before the notice, and a resident who hangs up during it is never bridged.
+  It joins with ``startConferenceOnEnter="true"``.
 * Both legs have ``endConferenceOnExit="true"``: when either hangs up, the other is released.
   ``beep="false"``: nobody hears a tone on joining.
 * Both legs carry the same recording attributes (``record="record-from-start"`` and the
@@ -23,7 +25,7 @@ from collections.abc import Mapping
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from ivr.channels.twilio.staff_urls import StaffCallUrls
-from ivr.channels.twilio.twiml import say
+from ivr.channels.twilio.twiml import AudioUrl, speak
 from ivr.engine import Prompt
 
 RECORD = "record-from-start"
@@ -42,19 +44,19 @@ class StaffTwiml:
 
     def staff_joins(self, call_id: int, *, record: bool) -> str:
         """The staff member answered: into the conference, to wait for the resident."""
+        return self._conference(call_id, record=record, starts=False)
+
+    def consent(self, call_id: int, notice: Prompt, audio: AudioUrl | None = None) -> str:
+        """The resident of a recorded call answered: the consent notice (played when ``audio``
+        has its recording, else spoken), then on to the bridge webhook."""
         response = VoiceResponse()
-        self._conference(response, call_id, record=record, starts=False)
+        speak(response, (notice,), audio, self.voices)
+        response.redirect(self.urls.bridge(call_id), method="POST")
         return str(response.to_xml())
 
-    def resident_joins(self, call_id: int, consent: Prompt | None, *, record: bool) -> str:
-        """The resident answered: the consent notice (required when ``record``), then the conference."""
-        if record and consent is None:
-            raise ValueError("a recorded staff call must play the consent notice before the resident joins")
-        response = VoiceResponse()
-        if consent is not None:
-            say(response, consent, self.voices)
-        self._conference(response, call_id, record=record, starts=True)
-        return str(response.to_xml())
+    def resident_joins(self, call_id: int, *, record: bool) -> str:
+        """The resident (after the consent notice, if recorded) joins and starts the conference."""
+        return self._conference(call_id, record=record, starts=True)
 
     def hang_up(self) -> str:
         """A leg of a call that is over (e.g. the resident answers after the staff member hung up)."""
@@ -62,8 +64,8 @@ class StaffTwiml:
         response.hangup()
         return str(response.to_xml())
 
-    def _conference(self, response: VoiceResponse, call_id: int, *, record: bool, starts: bool) -> None:
-        dial = Dial()
+    def _conference(self, call_id: int, *, record: bool, starts: bool) -> str:
+        response, dial = VoiceResponse(), Dial()
         recording: dict[str, str] = {}
         if record:
             recording = {"record": RECORD, "recording_status_callback": self.urls.recording(call_id),
@@ -71,3 +73,4 @@ class StaffTwiml:
         dial.conference(conference_name(call_id), beep="false", start_conference_on_enter=starts,
                         end_conference_on_exit=True, wait_url="", **recording)
         response.append(dial)
+        return str(response.to_xml())

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from ivr.channels.twilio.urls import MOUNT, public_base
 
 ANSWERED = "/staff/answered"  # a leg was answered: TwiML that joins it to the call's conference
+BRIDGE = "/staff/bridge"  # the resident heard the consent notice: TwiML that joins the conference
 STATUS = "/staff/status"  # call progress of a leg: initiated, ringing, answered, completed (or why not)
 RECORDING = "/staff/recording"  # the conference's quality-control recording is ready
 
@@ -36,6 +37,9 @@ class StaffCallUrls:
 
     def answered(self, call_id: int, leg: Leg) -> str:
         return self._url(ANSWERED, call_id, leg)
+
+    def bridge(self, call_id: int) -> str:
+        return self._url(BRIDGE, call_id, "resident")
 
     def status(self, call_id: int, leg: Leg) -> str:
         return self._url(STATUS, call_id, leg)
