@@ -49,10 +49,12 @@ def is_remote(path: str) -> bool:
     return path.startswith(REMOTE)
 
 
-def recording_row(interview_id: int, question_id: str, path: str, provider_id: str | None, seconds: float,
-                  now: datetime, *, settled: bool = False) -> dict[str, Any]:
-    """The columns of a new recording: stored already, or (a URL) pending download."""
+def recording_row(interview_id: int | None, question_id: str, path: str, provider_id: str | None, seconds: float,
+                  now: datetime, *, settled: bool = False, staff_call_id: int | None = None) -> dict[str, Any]:
+    """The columns of a new recording: stored already, or (a URL) pending download. A staff
+    call's quality-control recording names its ``staff_call_id`` (and an interview only if one was open)."""
     row: dict[str, Any] = {"interview_id": interview_id, "question_id": question_id, "provider_id": provider_id,
+                           "staff_call_id": staff_call_id,
                            "duration_s": seconds, "created_at": now, "path": path, "download_attempts": 0,
                            "remote_url": None, "download_status": None, "next_attempt_at": None}
     if is_remote(path):

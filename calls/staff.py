@@ -54,6 +54,7 @@ DISPOSITIONS: dict[str, tuple[str, str | None]] = {
     "busy": (CallStatus.BUSY, None),
     "machine": (CallStatus.MACHINE, None),
     "non_working": (CallStatus.NON_WORKING, None),
+    "failed": (CallStatus.FAILED, None),  # coded by the system for a staff-placed call (calls/staff_lines.py)
 }
 RETRY_REVISIT_AFTER_MINUTES = 120
 
@@ -227,7 +228,7 @@ def record_disposition(session: Session, task: FollowUpTask, staff: Staff, q: Qu
     now = clock.now()
     answered = status == CallStatus.ANSWERED
     result = CallResult(status=status, started_at=attempt.started_at, ended_at=now,
-                        answered_at=attempt.started_at if answered else None,
+                        answered_at=(attempt.answered_at or attempt.started_at) if answered else None,
                         interview_status=(reported or (interview.status if interview else None)) if answered else None,
                         callback_at=callback_at if outcome == "callback" else None)
     applied = apply_result(session, attempt.id, result, clock)

@@ -148,7 +148,8 @@ def _recorded(session: Session, ids: list[int]) -> dict[int, set[str]]:
     for chunk in _chunks(ids, 900):
         for interview_id, question_id in session.execute(
                 select(Recording.interview_id, Recording.question_id).where(Recording.interview_id.in_(chunk))):
-            out[interview_id].add(question_id)
+            if interview_id is not None:  # always, by the where clause
+                out[interview_id].add(question_id)
     return out
 
 

@@ -34,6 +34,7 @@ from survey.vocabulary import (
     InterviewMode,
     InterviewStatus,
     JobStatus,
+    StaffCallState,
     SurveyStatus,
     TaskStatus,
 )
@@ -70,6 +71,9 @@ class User(Base):
     # Part of every session's identity (web/access.py): raising it ends all of the account's
     # sessions at once (logout, a new password, deactivation).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The staff member's own phone for staff-placed calls and listening in (docs/staff-calls.md):
+    # an Asterisk endpoint (``PJSIP/1001``) or an E.164 number (a phone Twilio rings); "" = none.
+    phone: Mapped[str] = mapped_column(String(80), default="", server_default="")
 
 
 class Unit(Base):
@@ -258,9 +262,13 @@ class Answer(Base):
 
 
 class Recording(Base):
+    """A voice answer of an interview (``interview_id``, ``question_id``) or the quality-control
+    recording of a staff-placed call (``staff_call_id``, ``question_id`` :data:`QC_RECORDING`,
+    with the call's interview when one was open)."""
+
     __tablename__ = "recordings"
     id: Mapped[int] = _pk()
-    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"), index=True)
+    interview_id: Mapped[int | None] = mapped_column(ForeignKey("interviews.id"), index=True)
     question_id: Mapped[str] = mapped_column(String(80))
     path: Mapped[str] = mapped_column(String(500))
     provider_id: Mapped[str | None] = mapped_column(String(120), unique=True, default=None)
@@ -278,7 +286,65 @@ class Recording(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     downloaded_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     provider_deleted_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
-    interview: Mapped[Interview] = relationship()
+    staff_call_id: Mapped[int | None] = mapped_column(ForeignKey("staff_calls.id"), default=None, index=True)
+    interview: Mapped[Interview | None] = relationship()
+    staff_call: Mapped[StaffCall | None] = relationship()
+
+    @property
+    def case(self) -> Case:
+        """The case the recording belongs to (through its interview, or its staff call)."""
+        if self.interview is not None:
+            return self.interview.case
+        assert self.staff_call is not None, "a recording has an interview or a staff call"
+        return self.staff_call.case
+
+
+QC_RECORDING = "_staff_call"  # Recording.question_id of a staff call's quality-control recording
+
+
+class StaffCall(Base):
+    """A call the system placed for an interviewer (calls/staff_lines.py): the staff member's own
+    phone first, then the resident, bridged. It belongs to the task's open CATI attempt, so the
+    interview conducted on the attempt is tied to it; the times are the call's own."""
+
+    __tablename__ = "staff_calls"
+    id: Mapped[int] = _pk()
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("call_attempts.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("follow_up_tasks.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    provider: Mapped[str] = mapped_column(String(20))  # asterisk / twilio
+    staff_endpoint: Mapped[str] = mapped_column(String(80))  # the phone rung first (User.phone then)
+    state: Mapped[str] = mapped_column(String(20), default=StaffCallState.PLACED, index=True)
+    end: Mapped[str | None] = mapped_column(String(20), default=None)  # StaffCallEnd
+    hangup_cause: Mapped[str | None] = mapped_column(String(40), default=None)  # the provider's words
+    coded: Mapped[str | None] = mapped_column(String(20), default=None)  # outcome the system coded (busy ...)
+    provider_ref: Mapped[str | None] = mapped_column(String(120), unique=True, default=None)  # staff leg
+    resident_ref: Mapped[str | None] = mapped_column(String(120), default=None)  # resident leg
+    record: Mapped[bool] = mapped_column(Boolean, default=False)  # recorded for quality control
+    placed_at: Mapped[datetime] = mapped_column(DateTime)
+    staff_answered_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    ringing_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    case: Mapped[Case] = relationship()
+    task: Mapped[FollowUpTask] = relationship()
+    attempt: Mapped[CallAttempt] = relationship()
+
+
+class StaffCallPolicy(Base):
+    """The centre's staff-call settings, one row (id 1), set by an administrator: which provider
+    places staff calls ("" = none: interviewers dial by hand), whether the calls are recorded for
+    quality control (the resident hears the questionnaire's ``recording_consent`` message first),
+    and whether the console still shows the resident's number as a ``tel:`` link."""
+
+    __tablename__ = "staff_call_policy"
+    id: Mapped[int] = _pk()
+    provider: Mapped[str] = mapped_column(String(20), default="")
+    record: Mapped[bool] = mapped_column(Boolean, default=False)
+    tel_fallback: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
 
 
 class FollowUpTask(Base):

@@ -118,6 +118,33 @@ class RecordingDownload(StrEnum):
     FAILED = "failed"  # every attempt failed; an administrator may try again
 
 
+class StaffCallState(StrEnum):
+    """A staff-placed call (calls/staff_lines.py), in the order it moves: the staff member's phone
+    rings first, then the resident's; both talking means bridged."""
+
+    PLACED = "placed"  # the provider took the request; the staff member's phone rings
+    STAFF_ANSWERED = "staff_answered"  # the staff member picked up; the resident is being dialled
+    RINGING = "ringing"  # the resident's phone rings
+    TALKING = "talking"  # the resident answered: bridged
+    ENDED = "ended"
+
+
+class StaffCallEnd(StrEnum):
+    """How a staff call ended, as the channel adapter reports it. BUSY, NO_ANSWER and FAILED are
+    coded onto the task's call by the system; the others leave the outcome to the interviewer."""
+
+    COMPLETED = "completed"  # the resident answered and the call ended afterwards
+    BUSY = "busy"  # the resident's line was busy
+    NO_ANSWER = "no_answer"  # the resident's phone rang out
+    FAILED = "failed"  # the resident's leg failed (network, provider)
+    STAFF_UNANSWERED = "staff_unanswered"  # the staff member's own phone did not answer
+    CANCELLED = "cancelled"  # hung up from the console (or by staff) before the resident answered
+
+
+STAFF_CALL_LIVE = (StaffCallState.PLACED, StaffCallState.STAFF_ANSWERED, StaffCallState.RINGING,
+                   StaffCallState.TALKING)
+
+
 ROLES: tuple[Role, ...] = tuple(Role)
 ATTEMPT_ORDER = (AttemptStatus.QUEUED, AttemptStatus.INITIATED, AttemptStatus.RINGING, AttemptStatus.IN_PROGRESS,
                  AttemptStatus.COMPLETED)

@@ -290,7 +290,7 @@ def _concerns(session: Session, clock: Clock, demo: Demo) -> None:
         earlier = _Earlier(clock, timedelta(days=10 if stage == "overdue" else 2))
         recording.transcription, recording.category = text, category
         recording.transcribed_by, recording.transcribed_at = users["transcriber"], earlier.now()
-        case = recording.interview.case
+        case = recording.case
         concern = concerns.receive(session, earlier, survey_id=case.survey_id, stratum_id=case.stratum_id,
                                    category=category, summary=text, user_id=users["transcriber"],
                                    case_id=case.id, recording_id=recording.id)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import abort, g
-from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy import ColumnElement, Select, or_, select, true
 
-from survey.models import Case, Concern, FollowUpTask, Interview, Recording, Stratum, Survey
+from survey.models import Case, Concern, FollowUpTask, Interview, Recording, StaffCall, Stratum, Survey
 from survey.vocabulary import Role
 from web.access import user
 from web.context import db
@@ -55,8 +55,10 @@ class Scope:
     def recordings(self) -> ColumnElement[bool]:
         if self.townships is None:
             return true()
-        return Recording.interview_id.in_(select(Interview.id).join(Case, Case.id == Interview.case_id)
-                                          .where(self.cases()))
+        return or_(Recording.interview_id.in_(select(Interview.id).join(Case, Case.id == Interview.case_id)
+                                              .where(self.cases())),
+                   Recording.staff_call_id.in_(select(StaffCall.id).join(Case, Case.id == StaffCall.case_id)
+                                               .where(self.cases())))
 
     def tasks(self) -> ColumnElement[bool]:
         return true() if self.townships is None else FollowUpTask.case_id.in_(select(Case.id).where(self.cases()))

@@ -35,6 +35,7 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
     "multiple_hint": {"zh": "可多选，逐个按键，选完请按井号键。", "en": "Press each that applies, then the hash key."},
     "out_of_range": {"zh": "您输入的数字超出范围。", "en": "That number is out of range."},
     "operator": {"zh": "好的，工作人员会尽快与您联系。谢谢，再见。", "en": "A staff member will call you back soon. Thank you, goodbye."},
+    "recording_consent": {"zh": "为了保证访问质量，本次通话将被录音。", "en": "This call is recorded for quality control."},
     "transfer": {"zh": "正在为您转接工作人员，请稍候。", "en": "Connecting you to a staff member, please hold."},
     "callback_menu": {
         "zh": "今晚回电请按1，明晚回电请按2，周末回电请按3。",

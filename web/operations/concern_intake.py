@@ -23,7 +23,7 @@ def concern_from_recording(session: Session, recording: Recording, clock: Clock,
         raise concerns.ConcernError("transcribe and categorise the recording first")
     if recording_concern(session, recording) is not None:
         raise concerns.ConcernError("this recording has already been turned into a concern")
-    case = recording.interview.case
+    case = recording.case
     return concerns.receive(session, clock, survey_id=case.survey_id, stratum_id=case.stratum_id,
                             category=recording.category, summary=recording.transcription or "",
                             user_id=user_id, case_id=case.id, recording_id=recording.id)
