@@ -179,25 +179,31 @@ def place(session: Session, task: FollowUpTask, staff: Staff, line: StaffLine, c
         raise ConsoleError("your phone is not set: ask an administrator to enter it on your account")
     settings = policy(session)
     case = task.case
-    survey = session.get(Survey, case.survey_id)
-    assert survey is not None
-    dial = _dial_policy(survey)
     call = StaffCall(attempt_id=attempt.id, task_id=task.id, case_id=case.id, staff_id=staff.id,
                      provider=line.name, staff_endpoint=user.phone, state=StaffCallState.PLACED,
                      record=settings.record, placed_at=clock.now())
     session.add(call)
     session.flush()
-    consent = _consent(session, case.survey_id, case.language, questionnaires) if settings.record else None
-    caller_ids = [c for trunk in dial.pacing.trunks for c in trunk.caller_ids]
-    request = BridgeRequest(call.id, user.phone, vault.decrypt(case.contact.number_enc),
-                            caller_ids[0] if caller_ids else None, dial.pacing.ring_timeout_s, settings.record,
-                            consent)
-    call.provider_ref = call.provider_ref or line.place(request)
+    call.provider_ref = call.provider_ref or line.place(bridge_request(session, call, vault, questionnaires))
     audit.record(session, clock, user_id=staff.id, action="staff_call_placed", entity="staff_call", entity_id=call.id,
                  after={"task_id": task.id, "attempt_id": attempt.id, "provider": line.name,
                         "record": settings.record})
     session.flush()
     return call
+
+
+def bridge_request(session: Session, call: StaffCall, vault: PhoneVault,
+                   questionnaires: Questionnaires) -> BridgeRequest:
+    """What a line needs to place ``call``. A provider that dials the resident in a later request
+    than :func:`place` (Twilio, when the staff leg answers) reads it again from here."""
+    case = call.case
+    survey = session.get(Survey, case.survey_id)
+    assert survey is not None
+    dial = _dial_policy(survey)
+    consent = _consent(session, case.survey_id, case.language, questionnaires) if call.record else None
+    caller_ids = [c for trunk in dial.pacing.trunks for c in trunk.caller_ids]
+    return BridgeRequest(call.id, call.staff_endpoint, vault.decrypt(case.contact.number_enc),
+                         caller_ids[0] if caller_ids else None, dial.pacing.ring_timeout_s, call.record, consent)
 
 
 def _dial_policy(survey: Survey) -> DialPolicy:

@@ -9,7 +9,9 @@ import pytest
 from fake_twilio import FakeTwilio
 from lxml import etree
 
+from calls.staff_lines import BridgeRequest, StaffLineError
 from ivr.channels.twilio.rest import make_client
+from ivr.channels.twilio.staff import TwilioStaffLine
 from ivr.channels.twilio.staff_rest import StaffCallRest
 from ivr.channels.twilio.staff_twiml import StaffTwiml, conference_name
 from ivr.channels.twilio.staff_urls import StaffCallUrls
@@ -123,3 +125,10 @@ def test_a_leg_is_hung_up_ringing_or_answered(rest: StaffCallRest, fake: FakeTwi
     rest.end_leg("CA" + "1" * 32)
     (sent,) = fake.calls_updated()
     assert sent.path.endswith("/Calls/CA" + "1" * 32 + ".json") and sent.form == {"Status": ["completed"]}
+
+
+def test_a_staff_phone_twilio_cannot_ring_is_refused(settings: Settings, fake: FakeTwilio) -> None:
+    request = BridgeRequest(1, "PJSIP/1001", "+8613800138000", None, 30, False, None)
+    with pytest.raises(StaffLineError, match="E.164"):
+        TwilioStaffLine(settings, http_client=fake).place(request)
+    assert fake.sent == []
