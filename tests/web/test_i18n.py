@@ -17,7 +17,7 @@ TEMPLATE_CALL = re.compile(r"""_\(\s*(["'])(.+?)\1\s*[,)]""", re.S)
 GETTEXT = {"_", "_l", "gettext", "lazy_gettext"}
 RAISED = {"ConsoleError", "F2FError", "AnswerEditError", "CaseChangeError", "SurveyChangeError", "ConcernError",
           "TranscriptError", "UserError", "PasswordPolicyError", "DuplicateUserError", "ScheduleError", "SurveyError",
-          "PolicyError", "FieldworkFileError", "FrameError", "SampleJobError", "WorkbookTooLarge"}
+          "PolicyError", "FieldworkFileError", "FrameError", "SampleJobError", "WorkbookTooLarge", "StaffLineError"}
 
 
 def _python_messages(path: Path) -> set[str]:
@@ -42,7 +42,7 @@ def message_ids() -> set[str]:
                    root / "calls" / "visits.py", root / "calls" / "callbacks.py", root / "dialer" / "schedule.py",
                    root / "dialer" / "policy.py", root / "dialer" / "fieldwork.py", root / "survey" / "surveys.py",
                    root / "dialer" / "frames.py", root / "survey" / "workbooks.py", *(root / "jobs").glob("*.py"),
-                   root / "reports" / "survey_inputs.py"]:
+                   root / "reports" / "survey_inputs.py", root / "ivr" / "channels" / "twilio" / "staff.py"]:
         ids |= _python_messages(module)
     # a sample upload's rejected rows by reason, and how a job ended when it did not end by a refusal
     ids |= {str(p) for p in PhoneProblem} | {str(p) for p in RowProblem} | {STOPPED, UNEXPECTED}
