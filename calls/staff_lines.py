@@ -47,7 +47,7 @@ PROVIDERS = ("asterisk", "twilio")
 CONSENT_MESSAGE = "recording_consent"  # the questionnaire message played before a recorded call
 # An end the system codes onto the task's call, as the console outcome the interviewer would choose.
 CODED: dict[str, str] = {StaffCallEnd.BUSY: "busy", StaffCallEnd.NO_ANSWER: "no_answer",
-                         StaffCallEnd.FAILED: "failed"}
+                         StaffCallEnd.NON_WORKING: "non_working", StaffCallEnd.FAILED: "failed"}
 _ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9_-]*/[^\s{}]+")  # Tech/resource: PJSIP/1001, SIP/desk@pbx
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
@@ -178,8 +178,7 @@ def place(session: Session, task: FollowUpTask, staff: Staff, line: StaffLine, c
     if user is None or not user.phone:
         raise ConsoleError("your phone is not set: ask an administrator to enter it on your account")
     settings = policy(session)
-    case = task.case
-    call = StaffCall(attempt_id=attempt.id, task_id=task.id, case_id=case.id, staff_id=staff.id,
+    call = StaffCall(attempt_id=attempt.id, task_id=task.id, case_id=task.case_id, staff_id=staff.id,
                      provider=line.name, staff_endpoint=user.phone, state=StaffCallState.PLACED,
                      record=settings.record, placed_at=clock.now())
     session.add(call)
@@ -192,10 +191,10 @@ def place(session: Session, task: FollowUpTask, staff: Staff, line: StaffLine, c
     return call
 
 
-def bridge_request(session: Session, call: StaffCall, vault: PhoneVault,
-                   questionnaires: Questionnaires) -> BridgeRequest:
-    """What a line needs to place ``call``. A provider that dials the resident in a later request
-    than :func:`place` (Twilio, when the staff leg answers) reads it again from here."""
+def bridge_request(session: Session, call: StaffCall, vault: PhoneVault, questionnaires: Questionnaires
+                   ) -> BridgeRequest:
+    """What the provider needs to carry ``call``: the survey's caller ID (the first of its trunks')
+    and ring timeout, the resident's number, and the consent notice when the call is recorded."""
     case = call.case
     survey = session.get(Survey, case.survey_id)
     assert survey is not None
@@ -376,6 +375,16 @@ class StaffCallEvents:
 
     def _run(self, work: Callable[[Session], T]) -> T:
         return run_transaction(self.sessions, work, self.retry)
+
+    def request(self, staff_call_id: int, vault: PhoneVault) -> BridgeRequest | None:
+        """The call's :class:`BridgeRequest`, read back by an adapter that was given only its id
+        (the Asterisk app); None when there is no such call or it has ended."""
+        def read(session: Session) -> BridgeRequest | None:
+            call = session.get(StaffCall, staff_call_id)
+            if call is None or call.state == StaffCallState.ENDED:
+                return None
+            return bridge_request(session, call, vault, self.questionnaires)
+        return self._run(read)
 
     def placed(self, staff_call_id: int, provider_ref: str) -> None:
         self._run(lambda s: placed(s, staff_call_id, self.clock, provider_ref))

@@ -130,12 +130,13 @@ class StaffCallState(StrEnum):
 
 
 class StaffCallEnd(StrEnum):
-    """How a staff call ended, as the channel adapter reports it. BUSY, NO_ANSWER and FAILED are
-    coded onto the task's call by the system; the others leave the outcome to the interviewer."""
+    """How a staff call ended, as the channel adapter reports it. BUSY, NO_ANSWER, NON_WORKING and FAILED
+    are coded onto the task's call by the system; the others leave the outcome to the interviewer."""
 
     COMPLETED = "completed"  # the resident answered and the call ended afterwards
     BUSY = "busy"  # the resident's line was busy
     NO_ANSWER = "no_answer"  # the resident's phone rang out
+    NON_WORKING = "non_working"  # the resident's number does not exist
     FAILED = "failed"  # the resident's leg failed (network, provider)
     STAFF_UNANSWERED = "staff_unanswered"  # the staff member's own phone did not answer
     CANCELLED = "cancelled"  # hung up from the console (or by staff) before the resident answered

@@ -1,7 +1,8 @@
 """Every prompt a questionnaire can make the engine say, in every language it declares.
 
 The keys are the engine's (:class:`ivr.engine.Prompt`): ``<question>/text``, ``<question>/reprompt``
-and ``msg/<message>``; the texts are the ones the engine would speak.
+and ``msg/<message>``; the texts are the ones the engine would speak, and the channels' own
+messages (:data:`CHANNEL_SPOKEN`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ def all_prompts(questionnaire: Questionnaire) -> list[Prompt]:
 
 # Messages a questionnaire may define that the engine never says (question texts carry these hints).
 UNSPOKEN = ("number_hint", "multiple_hint", "record_intro")
+# Messages a channel says itself, not the engine: the notice a resident hears before a staff call
+# that is recorded for quality control (calls/staff_lines.py).
+CHANNEL_SPOKEN = ("recording_consent",)
 
 
 def _message_names(questionnaire: Questionnaire) -> list[str]:

@@ -17,6 +17,8 @@ from ivr.prompts import AudioToolMissing, PromptAudio
 from survey.clock import SystemClock
 from survey.config import load_settings
 from survey.db import open_sessions
+from survey.errors import Refused
+from survey.phones import configured_vault
 from survey.surveys import SurveyError, survey_by_code, survey_questionnaire
 
 
@@ -51,7 +53,12 @@ def ari(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if verbose:
         logging.getLogger("ivr.channels.asterisk").setLevel(logging.DEBUG)
-    app = AriApp(ari_config(settings), options, sessions, SystemClock())
+    try:
+        vault = configured_vault(settings)  # staff-placed calls dial the residents' numbers
+    except Refused as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    app = AriApp(ari_config(settings), options, sessions, SystemClock(), vault=vault)
     try:
         anyio.run(app.serve)
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ runs it inside the dialer."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime
 
@@ -12,14 +13,18 @@ from anyio.abc import TaskGroup, TaskStatus
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls.service import CallService
+from calls.staff_lines import StaffCallEvents
 from dialer.protocol import CallRequest, CallResult
 from ivr.channels.asterisk.ari import AriConfig, AriError, AriSession, AriUnavailable
 from ivr.channels.asterisk.calls import Call, CallRegistry
 from ivr.channels.asterisk.options import AsteriskOptions, endpoint_for, formats_for
 from ivr.channels.asterisk.runner import CallRunner
+from ivr.channels.asterisk.staff_bridge import StaffBridge
+from ivr.channels.asterisk.staff_legs import LISTEN, STAFF, STAFF_RING_S, leg_of
 from ivr.channels.asterisk.stasis import StasisHandler
 from ivr.channels.asterisk.supervisor import Supervisor
 from survey.clock import Clock
+from survey.phones import PhoneVault
 from survey.vocabulary import CallStatus
 
 log = logging.getLogger(__name__)
@@ -27,11 +32,15 @@ log = logging.getLogger(__name__)
 
 class AriApp:
     def __init__(self, config: AriConfig, options: AsteriskOptions, sessions: sessionmaker[Session],
-                 clock: Clock) -> None:
-        self.config, self.options, self.clock = config, options, clock
+                 clock: Clock, *, vault: PhoneVault | None = None) -> None:
+        """``vault``: the phone keys, to dial the residents of staff-placed calls (without them a
+        staff call that enters the app is hung up)."""
+        self.config, self.options, self.clock, self.vault = config, options, clock, vault
         self.registry = CallRegistry()
         self.calls = CallService(sessions, clock)
-        self.handler = StasisHandler(self.registry, self._start, clock.now)
+        self.staff_events = StaffCallEvents(sessions, clock)
+        self._staff_calls: dict[int, Call] = {}  # by staff call id
+        self.handler = StasisHandler(self.registry, self._start, clock.now, others=self._staff_leg)
         self.supervisor = Supervisor(config, self.handler.on_event, self.handler.on_connect, options.timing,
                                      on_replaced=self.handler.release)
         self._tasks: TaskGroup | None = None
@@ -82,6 +91,39 @@ class AriApp:
 
     def lines_in_use(self) -> int:
         return len(self.registry)
+
+    def _staff_leg(self, channel_id: str) -> Call | None:
+        """A staff member's phone answering a staff call starts it (:mod:`.staff_bridge`); a
+        supervisor's phone joins the staff call it listens in on (hung up if that call is over)."""
+        leg = leg_of(channel_id)
+        if leg is None or self._tasks is None:
+            return None
+        kind, staff_call_id = leg
+        if kind == STAFF:
+            call = Call(staff_call_id, self.clock.now(), STAFF_RING_S, channel_id=channel_id, placed=True)
+            self.registry.add(call)
+            self._staff_calls[staff_call_id] = call
+            bridge = StaffBridge(call, self.supervisor, self.staff_events, self.options, self.vault, self.registry,
+                                 on_end=self._staff_call_ended)
+            self._tasks.start_soon(bridge.run, name=f"staff-call-{staff_call_id}")
+            return call
+        held = self._staff_calls.get(staff_call_id)
+        if kind == LISTEN and held is not None:
+            self.registry.alias(held, channel_id)
+            return held
+        if kind == LISTEN:
+            self._tasks.start_soon(self._hang_up, channel_id)
+        return None
+
+    def _staff_call_ended(self, call: Call) -> None:
+        self._staff_calls.pop(call.attempt_id, None)
+        self.handler.ended(call)
+
+    async def _hang_up(self, channel_id: str) -> None:
+        session = self.supervisor.current
+        if session is not None:
+            with contextlib.suppress(AriError, AriUnavailable):
+                await session.hangup(channel_id)
 
     def _start(self, call: Call) -> None:
         assert self._tasks is not None, "serve() is not running"

@@ -85,14 +85,14 @@ class AriHttp(AsynchronousHttpClient):  # type: ignore[misc]
         if response.status_code in (502, 503, 504):  # Asterisk starting or stopping, a proxy without it
             raise AriUnavailable(f"{method} {urlsplit(url).path}: {response.status_code}")
         if response.status_code >= 400:
-            raise AriError(response.status_code, _message(response))
+            raise AriError(response.status_code, error_message(response))
         return response
 
     async def aclose(self) -> None:
         await self.session.aclose()
 
 
-def _message(response: httpx.Response) -> str:
+def error_message(response: httpx.Response) -> str:
     try:
         return str(response.json().get("message", response.reason_phrase))
     except (ValueError, AttributeError):
@@ -209,6 +209,14 @@ class AriSession:
                          maxDurationSeconds=max_seconds, maxSilenceSeconds=max_silence_s, beep=beep,
                          terminateOn=terminate_on, ifExists="overwrite")
 
+    async def snoop(self, channel_id: str, snoop_id: str, *, app_args: str, spy: str = "both",
+                    whisper: str = "none") -> dict[str, Any]:
+        """A channel that hears ``channel_id`` (``spy``) into this app; ``whisper`` none: it says nothing."""
+        channel: dict[str, Any] = await self._call("channels", "snoopChannelWithId", channelId=channel_id,
+                                                   snoopId=snoop_id, app=self.app, appArgs=app_args, spy=spy,
+                                                   whisper=whisper)
+        return channel
+
     async def stop_recording(self, name: str) -> None:
         await self._call("recordings", "stop", recordingName=name)
 
@@ -226,6 +234,11 @@ class AriSession:
 
     async def destroy_bridge(self, bridge_id: str) -> None:
         await self._call("bridges", "destroy", bridgeId=bridge_id)
+
+    async def record_bridge(self, bridge_id: str, name: str, fmt: str = "wav") -> None:
+        """Record what the bridge mixes until it is stopped or destroyed."""
+        await self._call("bridges", "record", bridgeId=bridge_id, name=name, format=fmt, ifExists="overwrite",
+                         beep=False, terminateOn="none")
 
     async def start_moh(self, bridge_id: str) -> None:
         await self._call("bridges", "startMoh", bridgeId=bridge_id)

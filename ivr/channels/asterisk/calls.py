@@ -105,7 +105,9 @@ class CallRegistry:
 
 def channel_of(event: dict[str, Any]) -> str | None:
     """The channel an ARI event is about: its ``channel``, a Dial event's ``peer`` (the channel
-    being dialled), or the ``channel:<id>`` target of a playback or recording."""
+    being dialled), or the ``channel:<id>`` target of a playback or recording. A recording of a
+    bridge gives its whole target, ``bridge:<id>``: a call recording a bridge registers that as
+    an alias (:meth:`CallRegistry.alias`) to receive the recording's events."""
     channel = event.get("channel") or (event.get("peer") if event.get("type") == "Dial" else None)
     if isinstance(channel, dict):
         return str(channel.get("id"))
@@ -113,4 +115,6 @@ def channel_of(event: dict[str, Any]) -> str | None:
         target = event.get(key, {}).get("target_uri", "")
         if target.startswith("channel:"):
             return str(target[len("channel:"):])
+        if target.startswith("bridge:"):
+            return str(target)
     return None

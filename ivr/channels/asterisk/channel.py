@@ -39,6 +39,7 @@ from ivr.channels.asterisk.options import AsteriskOptions
 from survey.clock import Clock, SystemClock
 from survey.config import Settings
 from survey.models import CallAttempt
+from survey.phones import configured_vault
 from survey.vocabulary import ATTEMPT_ENDED
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ class AsteriskChannel:
         self.config = ari_config(settings)
         self.options = options or AsteriskOptions.from_settings(settings)
         self.sessions, self.clock, self.drain_s = sessions, clock or SystemClock(), drain_s
-        self.app = AriApp(self.config, self.options, sessions, self.clock) if serve else None
+        self.app = AriApp(self.config, self.options, sessions, self.clock,
+                          vault=configured_vault(settings)) if serve else None
         self._portal: BlockingPortal | None = None
         self._thread: threading.Thread | None = None
         self._serving: Future[None] | None = None

@@ -254,7 +254,7 @@ class CallRunner:
             except (AriError, AriUnavailable) as exc:
                 log.warning("attempt %s: recording %s stays in Asterisk: %s", self.call.attempt_id, name, exc)
                 continue
-            await anyio.to_thread.run_sync(_write, Path(folder) / f"{name}.wav", data)
+            await anyio.to_thread.run_sync(write_recording, Path(folder) / f"{name}.wav", data)
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args)
@@ -269,6 +269,6 @@ async def _again_after_resync(request: Callable[[], Awaitable[T]]) -> T:
             continue
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_recording(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)

@@ -33,8 +33,9 @@ _REMEMBER_ENDED = 10_000
 
 class StasisHandler:
     def __init__(self, registry: CallRegistry, start: Callable[[Call], None], now: Callable[[], datetime], *,
-                 ring_timeout_s: int = 30) -> None:
+                 ring_timeout_s: int = 30, others: Callable[[str], Call | None] = lambda _channel_id: None) -> None:
         self.registry, self.start, self.now, self.ring_timeout_s = registry, start, now, ring_timeout_s
+        self.others = others  # the call of a channel of ours that is no interview (a staff call's legs)
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._released: dict[str, Call] = {}  # by channel id: let go when another connection took the app
         self._adopted: list[Call] | None = None  # while on_connect reads the listing
@@ -59,6 +60,8 @@ class StasisHandler:
         if channel_id is None:
             return
         call = self.registry.get(channel_id) or self._adopt(channel_id, event.get("channel"))
+        if call is None and channel_id not in self._ended:
+            call = self.others(channel_id)
         if call is not None:
             call.post(event)
 

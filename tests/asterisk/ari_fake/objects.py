@@ -52,9 +52,11 @@ class Recording:
     talking: float = 0.0
     cause: str | None = None
     finish: asyncio.Event = field(default_factory=asyncio.Event)
+    bridge_id: str | None = None  # a recording of a bridge (POST /bridges/{id}/record), not of a channel
 
     def json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "format": self.format, "target_uri": f"channel:{self.channel_id}",
+        target = f"bridge:{self.bridge_id}" if self.bridge_id else f"channel:{self.channel_id}"
+        out: dict[str, Any] = {"name": self.name, "format": self.format, "target_uri": target,
                                "state": self.state}
         if self.state in ("done", "failed", "canceled"):
             out.update(duration=int(round(self.duration)), talking_duration=int(round(self.talking)),
@@ -81,6 +83,9 @@ class Channel:
     from_dialplan: bool = False  # re-entered Stasis from the dialplan
     peer_id: str | None = None
     bridge_id: str | None = None
+    snooped: str | None = None  # a snoop channel: the channel it spies on (ends with it)
+    spy: str = ""  # a snoop's directions: what it hears (spy), what it says (whisper)
+    whisper: str = ""
     gone: bool = False
     commands: asyncio.Queue[Playback | Recording] = field(default_factory=asyncio.Queue)
     current: Playback | Recording | None = None

@@ -117,6 +117,7 @@ class FakeAsterisk:
             "recordings.getStoredFile": self._stored_file, "bridges.create": self._create_bridge, "bridges.createWithId": self._create_bridge,
             "bridges.addChannel": self._add_to_bridge, "bridges.destroy": self._destroy_bridge,
             "bridges.startMoh": self._start_moh, "bridges.stopMoh": self._stop_moh,
+            "bridges.record": self._record_bridge, "channels.snoopChannelWithId": self._snoop,
             "applications.get": self._get_application,
         }
 
@@ -499,6 +500,8 @@ class FakeAsterisk:
         if not (self.stasis_end_only and ch.from_dialplan):
             self._emit_channel("ChannelDestroyed", ch, cause=cause[0], cause_txt=cause[1])
         self.channels.pop(ch.id, None)
+        for snoop in [c for c in self.channels.values() if c.snooped == ch.id]:  # a snoop ends with its channel
+            await self._destroy(snoop, NORMAL)
         peer = self.channels.get(ch.peer_id or "")
         if peer is not None:
             peer.gone = True
@@ -733,8 +736,53 @@ class FakeAsterisk:
             self._emit({"type": "ChannelEnteredBridge", "bridge": bridge.json(), "channel": ch.json()})
         return 204, None
 
+    async def _record_bridge(self, a: dict[str, str], q: dict[str, str], _b: Any) -> tuple[int, Any]:
+        """Record what the bridge mixes, until stopped or the bridge is destroyed (res_stasis_recording)."""
+        bridge = self._bridge(a["bridgeId"])
+        if q["format"] not in ("wav", "gsm", "ulaw", "sln"):
+            raise AriError(422, "specified format is unknown on this system")
+        live = self.recordings.get(q["name"])
+        if (live is not None and live.state in ("queued", "recording")) or (
+                q["name"] in self.stored and q.get("ifExists", "fail") == "fail"):
+            raise AriError(409, f"Recording '{q['name']}' already exists and can not be overwritten")
+        rec = Recording(q["name"], q["format"], "", int(q.get("maxDurationSeconds", "0")),
+                        int(q.get("maxSilenceSeconds", "0")), q.get("terminateOn", "none"), bridge_id=bridge.id)
+        self.recordings[rec.name] = rec
+        asyncio.create_task(self._run_bridge_recording(rec))
+        return 201, rec.json()
+
+    async def _run_bridge_recording(self, rec: Recording) -> None:
+        rec.state = "recording"
+        self._emit({"type": "RecordingStarted", "recording": rec.json()})
+        started = time.monotonic()
+        await rec.finish.wait()
+        rec.duration = rec.talking = (time.monotonic() - started) / self.scale
+        rec.state = "done"
+        self.stored.add(rec.name)
+        self._emit({"type": "RecordingFinished", "recording": rec.json()})
+
+    async def _snoop(self, a: dict[str, str], q: dict[str, str], _b: Any) -> tuple[int, Any]:
+        """A channel hearing (``spy``) and speaking to (``whisper``) another, up at once and in the
+        app (res_stasis_snoop: named ``Snoop/<id>-<seq>``)."""
+        target = self._channel(a["channelId"], stasis=False)
+        if a["snoopId"] in self.channels:
+            raise AriError(400, "Channel with given unique ID already exists")
+        snoop = Channel(a["snoopId"], f"Snoop/{target.id}-{next(self._seq):08x}", "", None, {"name": "", "number": ""},
+                        state="Up", app_data=",".join(filter(None, [q["app"], q.get("appArgs", "")])),
+                        snooped=target.id, spy=q.get("spy", "none"), whisper=q.get("whisper", "none"))
+        snoop.owner_app = q["app"]
+        self.channels[snoop.id] = snoop
+        self._enter_stasis(snoop, snoop.app_data.split(",")[1:])
+        return 200, snoop.json()
+
+    def bridge_of(self, channel_id: str) -> Bridge | None:
+        """The bridge a channel is in (for the tests)."""
+        return next((b for b in self.bridges.values() if channel_id in b.channels), None)
+
     async def _destroy_bridge(self, a: dict[str, str], *_: Any) -> tuple[int, Any]:
         bridge = self._bridge(a["bridgeId"])
+        for rec in [r for r in self.recordings.values() if r.bridge_id == bridge.id and r.state == "recording"]:
+            rec.finish.set()  # a bridge's recording ends with the bridge
         for channel_id in list(bridge.channels):
             bridge.channels.remove(channel_id)
             ch = self.channels.get(channel_id)
