@@ -49,6 +49,7 @@ from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
 from survey.vocabulary import RecordingDownload, Role, StaffCallEnd, StaffCallState, TaskKind, TaskStatus
+from web.app import create_app
 from web.blueprints.twilio import STAFF_EXTENSION, bp, build_staff_webhooks
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -297,9 +298,9 @@ def test_a_resident_who_hangs_up_during_the_notice_is_never_bridged(
     assert hung_up.path.endswith(f"/Calls/{call.provider_ref}.json") and hung_up.form == {"Status": ["completed"]}
 
 
-def test_the_quality_control_recording_comes_home_once(
-        place: Place, twilio: Callable[[int], Twilio], sessions: sessionmaker[Session], clock: VirtualClock,
-        home: Settings, openapi: OpenAPI) -> None:
+def _recorded_call(place: Place, twilio: Callable[[int], Twilio], home: Settings, sessions: sessionmaker[Session],
+                   clock: VirtualClock, openapi: OpenAPI) -> tuple[int, bytes]:
+    """A recorded call made, its recording announced twice and brought home: the call's id, the audio."""
     _, call_id = place(record=True)
     line = twilio(call_id)
     line.staff_answers()
@@ -319,12 +320,44 @@ def test_the_quality_control_recording_comes_home_once(
         report = fetcher.run()
     finally:
         fetcher.close()
-    assert (report.stored, report.failed) == (1, [])
+    assert (report.stored, report.failed, report.deleted) == (1, [], 1)  # and deleted at Twilio
+    return call_id, audio
+
+
+def test_the_quality_control_recording_comes_home_once(
+        place: Place, twilio: Callable[[int], Twilio], sessions: sessionmaker[Session], clock: VirtualClock,
+        home: Settings, openapi: OpenAPI) -> None:
+    call_id, audio = _recorded_call(place, twilio, home, sessions, clock, openapi)
     with sessions() as s:
         row = s.scalars(select(Recording)).one()
         assert row.download_status == RecordingDownload.STORED
         assert (Path(home.recordings_dir) / row.path).read_bytes() == audio
         assert row.case.id == _call(sessions, call_id).case_id
+
+
+def test_the_quality_control_recording_plays_in_the_web_app_scoped_and_audited(
+        place: Place, twilio: Callable[[int], Twilio], sessions: sessionmaker[Session], clock: VirtualClock,
+        home: Settings, openapi: OpenAPI) -> None:
+    _, audio = _recorded_call(place, twilio, home, sessions, clock, openapi)
+    with session_scope(sessions) as s:
+        listener = create_user(s, "wu", "a long password", Role.TRANSCRIBER, clock).id
+        create_user(s, "he", "a long password", Role.TRANSCRIBER, clock, township_scope=["T09"])
+        recording_id = s.scalars(select(Recording.id)).one()
+    web = create_app(home, sessions, clock)
+    web.config["WTF_CSRF_ENABLED"] = False
+
+    def get(username: str, path: str) -> int:
+        client = web.test_client()
+        client.post(f"{home.public_url}/login", data={"username": username, "password": "a long password"})
+        response = client.get(f"{home.public_url}{path}")
+        assert response.status_code != 200 or response.get_data() == audio
+        return response.status_code
+
+    assert get("wu", f"/transcribe/{recording_id}/audio") == 200
+    assert get("he", f"/transcribe/{recording_id}/audio") == 404  # another township: as if missing
+    with sessions() as s:
+        (played,) = s.scalars(select(AuditLog).where(AuditLog.action == "download")).all()
+        assert (played.entity, played.entity_id, played.user_id) == ("recording", str(recording_id), listener)
 
 
 def test_a_recording_twilio_could_not_make_stores_nothing(place: Place, twilio: Callable[[int], Twilio],
