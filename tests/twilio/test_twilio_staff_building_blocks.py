@@ -98,7 +98,8 @@ def test_a_leg_is_an_outbound_call_with_every_progress_event_and_no_machine_dete
     assert sent.one("To") == "+8613800138000" and sent.one("From") == settings.twilio_from
     assert sent.one("Url") == f"{settings.public_url}/twilio/staff/answered?call=7&leg=resident"
     assert sent.one("StatusCallback") == f"{settings.public_url}/twilio/staff/status?call=7&leg=resident"
-    assert sent.form["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
+    assert sent.form["StatusCallbackEvent"] == ["ringing", "answered", "completed"]
+    assert staff.form["StatusCallbackEvent"] == ["answered", "completed"]
     assert sent.one("Timeout") == "30" and sent.one("Method") == "POST"
     assert not {"MachineDetection", "AsyncAmd", "Record"} & sent.form.keys()
 

@@ -393,12 +393,19 @@ def test_a_busy_unanswered_or_failed_resident_is_coded_by_the_system(
     assert _call(sessions, call_id).coded == lines.CODED[end] and len(fake.calls_updated()) == 1
 
 
-def test_a_staff_phone_that_does_not_answer_codes_nothing(place: Place, twilio: Callable[[int], Twilio],
-                                                         fake: FakeTwilio, sessions: sessionmaker[Session]) -> None:
-    _, call_id = place()
-    twilio(call_id).staff_status("no-answer")
+@pytest.mark.parametrize(("status", "end"), [("no-answer", StaffCallEnd.STAFF_UNANSWERED),
+                                             ("busy", StaffCallEnd.STAFF_UNANSWERED),
+                                             ("canceled", StaffCallEnd.CANCELLED)])  # hung up from the console
+def test_a_staff_phone_that_does_not_answer_codes_nothing(status: str, end: StaffCallEnd, place: Place,
+                                                         twilio: Callable[[int], Twilio], fake: FakeTwilio,
+                                                         sessions: sessionmaker[Session]) -> None:
+    desk, call_id = place()
+    twilio(call_id).staff_status(status)
     call = _call(sessions, call_id)
-    assert (call.end, call.coded) == (StaffCallEnd.STAFF_UNANSWERED, None)
+    assert (call.state, call.end, call.coded) == (StaffCallState.ENDED, end, None)
+    with sessions() as s:
+        task = s.get(FollowUpTask, desk.task_id)
+        assert task is not None and task.status == TaskStatus.IN_PROGRESS  # still the interviewer's
     assert len(fake.calls_created()) == 1  # the resident was never dialled
 
 

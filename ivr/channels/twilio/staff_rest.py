@@ -1,8 +1,8 @@
 """The REST requests of staff-placed calls: a leg is an outbound call, a supervisor listening in is
 a muted participant of the staff call's conference.
 
-A leg is created with its answer URL (TwiML joining the conference), its status callback for every
-progress event, and a ring timeout; never with answering-machine detection: the staff member
+A leg is created with its answer URL (TwiML joining the conference), its status callback for the
+progress the webhooks act on, and a ring timeout; never with answering-machine detection: the staff member
 hears who answered and says so. A listener is created through the Conference Participants
 resource, addressed by the conference's name (Twilio accepts the friendly name where it creates
 participants): muted, no beep, neither starting nor ending the conference.
@@ -15,7 +15,9 @@ from twilio.rest import Client
 from ivr.channels.twilio.staff_twiml import conference_name
 from ivr.channels.twilio.staff_urls import Leg, StaffCallUrls
 
-STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
+# The progress each leg reports ("completed" stands for every final status). Not "initiated": it
+# may come before the web request that placed the call has committed the call's row.
+STATUS_EVENTS = {"staff": ("answered", "completed"), "resident": ("ringing", "answered", "completed")}
 LISTENER_RING_S = 30  # how long a supervisor's phone rings before the listen-in gives up
 
 
@@ -36,7 +38,7 @@ class StaffCallRest:
         created = self.client.calls.create(
             to=number, from_=caller_id or self.caller_id, url=self.urls.answered(call_id, leg), method="POST",
             status_callback=self.urls.status(call_id, leg), status_callback_method="POST",
-            status_callback_event=list(STATUS_EVENTS), timeout=ring_timeout_s)
+            status_callback_event=list(STATUS_EVENTS[leg]), timeout=ring_timeout_s)
         return str(created.sid)
 
     def add_listener(self, call_id: int, number: str) -> str:

@@ -256,9 +256,11 @@ def _end(leg: Leg, status: str, state: str) -> StaffCallEnd:
     """How the call ended, from the status a leg ended with and how far the call had come."""
     if leg == "resident":
         return ENDS[status]
-    if state == StaffCallState.PLACED and status != "completed":
-        return StaffCallEnd.STAFF_UNANSWERED
-    return StaffCallEnd.COMPLETED if state == StaffCallState.TALKING else StaffCallEnd.CANCELLED
+    if status == "completed":  # the staff member hung up, after the resident answered or before
+        return StaffCallEnd.COMPLETED if state == StaffCallState.TALKING else StaffCallEnd.CANCELLED
+    if status == "canceled":  # hung up from the console while it rang
+        return StaffCallEnd.CANCELLED
+    return StaffCallEnd.STAFF_UNANSWERED  # busy, no answer, failed: the staff phone never took the call
 
 
 def _failure(exc: Exception) -> tuple[str, str]:
