@@ -21,7 +21,6 @@ the call's interview, and the attempt is what the disposition closes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -48,8 +47,6 @@ CONSENT_MESSAGE = "recording_consent"  # the questionnaire message played before
 # An end the system codes onto the task's call, as the console outcome the interviewer would choose.
 CODED: dict[str, str] = {StaffCallEnd.BUSY: "busy", StaffCallEnd.NO_ANSWER: "no_answer",
                          StaffCallEnd.NON_WORKING: "non_working", StaffCallEnd.FAILED: "failed"}
-_ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9_-]*/[^\s{}]+")  # Tech/resource: PJSIP/1001, SIP/desk@pbx
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 
 class StaffLineError(Refused):
@@ -149,16 +146,6 @@ def shows_number(settings: StaffCallPolicy) -> bool:
     return not settings.provider or settings.tel_fallback
 
 
-def check_phone(text: str) -> str:
-    """A staff member's phone as stored on :attr:`User.phone`: "" (none), an Asterisk endpoint
-    ``Tech/resource`` (``PJSIP/1001``) or an E.164 number (``+8613800138000``)."""
-    text = text.strip()
-    if text and not (_ENDPOINT.fullmatch(text) or _E164.fullmatch(text)):
-        raise StaffLineError("%(phone)r is neither an Asterisk endpoint (PJSIP/1001) nor an E.164 number "
-                             "(+8613800138000)", phone=text)
-    return text
-
-
 # -- what the console and the live view ask -------------------------------------------------------
 
 
@@ -234,7 +221,7 @@ def listen(session: Session, call: StaffCall, supervisor: User, line: StaffLine,
     if call.state != StaffCallState.TALKING:
         raise StaffLineError("the call is not in progress")
     if not supervisor.phone:
-        raise StaffLineError("your phone is not set: enter it on your account first")
+        raise StaffLineError("your phone is not set: ask an administrator to enter it on your account")
     if call.provider != line.name:
         raise StaffLineError("the call was placed through %(provider)s", provider=call.provider)
     line.listen(ListenRequest(ref(call), supervisor.phone, supervisor.id))

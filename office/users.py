@@ -120,9 +120,24 @@ def find_user(session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(func.lower(User.username) == username.strip().lower())).first()
 
 
+_ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9_-]*/[^\s{}]+")  # Tech/resource: PJSIP/1001, SIP/desk@pbx
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+
+
+def check_phone(text: str) -> str:
+    """A staff member's own phone (:attr:`User.phone`, rung for the calls the system places for
+    them, docs/staff-calls.md): "" (none), an Asterisk endpoint ``Tech/resource`` (``PJSIP/1001``)
+    or an E.164 number (``+8613800138000``)."""
+    text = text.strip()
+    if text and not (_ENDPOINT.fullmatch(text) or _E164.fullmatch(text)):
+        raise UserError("%(phone)r is neither an Asterisk endpoint (PJSIP/1001) nor an E.164 number "
+                        "(+8613800138000)", phone=text)
+    return text
+
+
 def create_user(session: Session, username: str, password: str, role: str, clock: Clock,
                 township_scope: Sequence[str] | None = None, unit_id: int | None = None, *,
-                display_name: str = "", actor_id: int | None = None) -> User:
+                display_name: str = "", actor_id: int | None = None, phone: str = "") -> User:
     """A new active account. Raises :class:`UserError` subclasses with a clear message."""
     username = username.strip()
     if not USERNAME.match(username):
@@ -134,7 +149,7 @@ def create_user(session: Session, username: str, password: str, role: str, clock
     _check_unit(session, unit_id)
     user = User(username=username, password_hash=hash_password(password), role=role,
                 display_name=display_name.strip() or username, township_scope=_scope(township_scope),
-                unit_id=unit_id, active=True, created_at=clock.now())
+                unit_id=unit_id, active=True, created_at=clock.now(), phone=check_phone(phone))
     session.add(user)
     session.flush()
     audit.record(session, clock, user_id=actor_id, action="user_created", entity="user", entity_id=user.id,
@@ -144,9 +159,10 @@ def create_user(session: Session, username: str, password: str, role: str, clock
 
 def update_user(session: Session, user: User, clock: Clock, *, actor_id: int | None, role: str,
                 township_scope: Sequence[str] | None, unit_id: int | None, active: bool,
-                display_name: str | None = None) -> None:
-    """Change an account's role, scope, unit or active flag (audited with before and after)."""
+                display_name: str | None = None, phone: str | None = None) -> None:
+    """Change an account's role, scope, unit, active flag or phone (audited with before and after)."""
     _check_role(role)
+    phone = check_phone(phone) if phone is not None else user.phone
     _check_unit(session, unit_id)
     if actor_id == user.id and (not active or role != user.role):
         raise UserError("you cannot deactivate your own account or change your own role")
@@ -154,6 +170,7 @@ def update_user(session: Session, user: User, clock: Clock, *, actor_id: int | N
     if user.active and not active:
         end_sessions(user)
     user.role, user.township_scope, user.unit_id, user.active = role, _scope(township_scope), unit_id, active
+    user.phone = phone
     if display_name is not None:
         user.display_name = display_name.strip() or user.username
     old, new = audit.changed(before, _public(user))
@@ -177,4 +194,5 @@ def end_sessions(user: User) -> None:
 
 def _public(user: User) -> dict[str, Any]:
     return {"username": user.username, "role": user.role, "display_name": user.display_name,
-            "township_scope": user.township_scope, "unit_id": user.unit_id, "active": user.active}
+            "township_scope": user.township_scope, "unit_id": user.unit_id, "active": user.active,
+            "phone": user.phone}

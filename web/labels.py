@@ -24,6 +24,8 @@ from survey.vocabulary import (
     InterviewMode,
     InterviewStatus,
     Role,
+    StaffCallEnd,
+    StaffCallState,
     SurveyStatus,
     TaskKind,
     TaskStatus,
@@ -65,7 +67,8 @@ CONSOLE_OUTCOMES: dict[str, Any] = {  # what an interviewer records at the end o
     "complete": _l("Complete"), "partial": _l("Stopped part-way (resume later)"),
     "callback": _l("Call back later"), "refusal": _l("Refusal"), "screened_out": _l("Not eligible"),
     "opt_out": _l("Never call again"), "no_answer": _l("No answer / nobody home"), "busy": _l("Busy"),
-    "machine": _l("Answering machine"), "non_working": _l("Number not in service")}
+    "machine": _l("Answering machine"), "non_working": _l("Number not in service"),
+    "failed": _l("Call failed (network)")}
 TASK_KINDS: dict[str, Any] = {
     TaskKind.OPERATOR: _l("Asked for a person"), TaskKind.PARTIAL: _l("Partial interview"),
     TaskKind.CALLBACK: _l("Callback due"), TaskKind.REFUSAL_CONVERSION: _l("Refusal conversion"),
@@ -100,17 +103,33 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "concern_received": _l("Concern registered"), "concern_assign": _l("Assigned (交办)"),
     "concern_start": _l("Handling started (办理)"), "concern_note": _l("Handling recorded"),
     "concern_resolve": _l("Resolved (办结)"), "concern_revisit": _l("Revisit (回访)"),
-    "phone_keys_rotation_started": _l("Phone key rotation started"), "phone_keys_rotated": _l("Phone keys rotated")}
+    "phone_keys_rotation_started": _l("Phone key rotation started"), "phone_keys_rotated": _l("Phone keys rotated"),
+    "staff_call_placed": _l("Call placed for staff"), "staff_call_hung_up": _l("Staff call hung up"),
+    "staff_call_ended": _l("Staff call ended"), "staff_call_listened": _l("Listened in on a staff call"),
+    "staff_call_policy_set": _l("Staff-call settings set")}
+STAFF_CALL_STATES: dict[str, Any] = {
+    StaffCallState.PLACED: _l("Your phone is ringing"), StaffCallState.STAFF_ANSWERED: _l("Dialling the resident"),
+    StaffCallState.RINGING: _l("The resident's phone is ringing"), StaffCallState.TALKING: _l("Talking"),
+    StaffCallState.ENDED: _l("Call ended")}
+STAFF_CALL_ENDS: dict[str, Any] = {
+    StaffCallEnd.COMPLETED: _l("hung up after talking"), StaffCallEnd.BUSY: _l("the line was busy"),
+    StaffCallEnd.NO_ANSWER: _l("nobody answered"), StaffCallEnd.NON_WORKING: _l("the number is not in service"),
+    StaffCallEnd.FAILED: _l("the call failed"), StaffCallEnd.STAFF_UNANSWERED: _l("your phone did not answer"),
+    StaffCallEnd.CANCELLED: _l("hung up before the resident answered")}
+STAFF_CALL_PROVIDERS: dict[str, Any] = {"": _l("None: interviewers dial by hand"), "asterisk": _l("Asterisk"),
+                                        "twilio": _l("Twilio")}
 ENTITIES: dict[str, Any] = {
     "case": _l("case"), "concern": _l("concern"), "interview": _l("interview"), "phone_keys": _l("phone keys"),
     "questionnaire": _l("questionnaire"), "recording": _l("recording"), "survey": _l("survey"), "unit": _l("unit"),
-    "user": _l("account"), "bulletin": _l("bulletin"), "export": _l("answers export")}
+    "user": _l("account"), "bulletin": _l("bulletin"), "export": _l("answers export"),
+    "staff_call": _l("staff call"), "staff_call_policy": _l("staff-call settings")}
 
 GROUPS: dict[str, dict[str, Any]] = {
     "role": ROLES, "survey": SURVEY_STATUSES, "case": CASE_STATUSES, "interview": INTERVIEW_STATUSES,
     "answer": ANSWER_STATUSES, "attempt": ATTEMPT_STATUSES, "outcome": CALL_OUTCOMES, "task": TASK_KINDS,
     "task_status": TASK_STATUSES, "mode": MODES, "channel": CHANNELS, "question_type": QUESTION_TYPES, "question_role": QUESTION_ROLES,
-    "ending": ENDINGS, "action": AUDIT_ACTIONS, "entity": ENTITIES}
+    "ending": ENDINGS, "action": AUDIT_ACTIONS, "entity": ENTITIES, "staff_call": STAFF_CALL_STATES,
+    "staff_call_end": STAFF_CALL_ENDS, "staff_call_provider": STAFF_CALL_PROVIDERS}
 
 
 def term(group: str, value: str | None) -> str:

@@ -22,7 +22,7 @@ from survey.vocabulary import Role
 from web.access import user
 from web.context import db
 
-Row = TypeVar("Row", Case, Concern, FollowUpTask, Recording, Survey)
+Row = TypeVar("Row", Case, Concern, FollowUpTask, Recording, StaffCall, Survey)
 Item = TypeVar("Item")
 
 
@@ -60,6 +60,9 @@ class Scope:
                    Recording.staff_call_id.in_(select(StaffCall.id).join(Case, Case.id == StaffCall.case_id)
                                                .where(self.cases())))
 
+    def staff_calls(self) -> ColumnElement[bool]:
+        return true() if self.townships is None else StaffCall.case_id.in_(select(Case.id).where(self.cases()))
+
     def tasks(self) -> ColumnElement[bool]:
         return true() if self.townships is None else FollowUpTask.case_id.in_(select(Case.id).where(self.cases()))
 
@@ -84,7 +87,7 @@ class Scope:
 
 _CLAUSES: dict[type[Any], Callable[[Scope], ColumnElement[bool]]] = {
     Case: Scope.cases, Recording: Scope.recordings, Concern: Scope.concerns, Survey: Scope.surveys,
-    FollowUpTask: Scope.tasks}
+    FollowUpTask: Scope.tasks, StaffCall: Scope.staff_calls}
 
 
 def of_user(role: str, townships: list[str] | None, unit_id: int | None) -> Scope:

@@ -30,7 +30,7 @@ NAVIGATION: dict[str, tuple[tuple[str, Any], ...]] = {
     Role.OFFICIAL: (("dashboard.index", _l("Dashboard")),),
     Role.UNIT: (("concerns.index", _l("Concerns")),),
     Role.ADMIN: (("admin.users", _l("Users")), ("admin.units", _l("Units")), ("downloads.index", _l("Recording downloads")),
-                 ("admin.audit", _l("Audit log"))),
+                 ("admin.staff_calls", _l("Staff calls")), ("admin.audit", _l("Audit log"))),
 }
 TIERS = {"above": _l("above the county"), "same": _l("not shown to differ"), "below": _l("below the county")}
 

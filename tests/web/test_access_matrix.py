@@ -19,16 +19,16 @@ from jobs.queue import enqueue
 from jobs.sample_import import KIND as SAMPLE_IMPORT
 from jobs.sample_import import REJECTED
 from survey.clock import VirtualClock
-from survey.models import Case, Job
+from survey.models import CallAttempt, Case, FollowUpTask, Job, StaffCall
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
-from survey.vocabulary import JobStatus, TaskKind
+from survey.vocabulary import AttemptStatus, JobStatus, StaffCallState, TaskKind, TaskStatus
 
 ROLES = ("anonymous", "interviewer", "interviewer_t01", "transcriber", "transcriber_t01", "supervisor",
          "supervisor_t01", "official", "official_t01", "unit_ps01", "admin")
 SUPS, INTS, TRAS = ("supervisor", "supervisor_t01"), ("interviewer", "interviewer_t01"), ("transcriber", "transcriber_t01")
 OFFICIALS = ("official", "official_t01")
-SCOPED_IDS = ("case_id", "recording_id", "concern_id", "survey_id")  # converters of township data
+SCOPED_IDS = ("case_id", "recording_id", "concern_id", "survey_id", "call_id")  # converters of township data
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
     t, c, s, o = ids["task"], ids["case"], ids["survey"], ids["other_survey"]
     j, jo = ids["sample_job"], ids["other_sample_job"]
     c2, r1, r2 = ids["other_case"], ids["recording"], ids["other_recording"]
+    sc1, sc2 = ids["staff_call"], ids["other_staff_call"]
     own, other, own_t02 = ids["own_concern"], ids["other_concern"], ids["own_concern_t02"]
     return [
         Route("GET", "/", every(302)),
@@ -92,7 +93,8 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
         Route("GET", "/console/task/99999", only(404, *INTS)),
         *(Route("POST", f"/console/task/{t}/{action}", only(403, *INTS)) for action in (
             "start", "keys", "open-answer", "answer", "disposition", "release", "note", "concern", "revisit",
-            "not-reached")),
+            "not-reached", "call", "hang-up")),
+        Route("GET", f"/console/task/{t}/call.json", only(403, *INTS)),
         # transcribers (and supervisors): recording r1 is of T01, r2 of T02
         Route("GET", "/transcribe/", only(200, *TRAS, *SUPS)),
         Route("GET", f"/transcribe/{r1}", only(200, *TRAS, *SUPS)),
@@ -140,6 +142,10 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
         Route("GET", f"/live/{s}.json", only(200, *SUPS)),
         probe("GET", f"/live/{o}.json", 200, *SUPS),
         Route("GET", "/live/99.json", only(404, *SUPS)),
+        # listening in on a staff call: sc1 of T01 (over: refused, back to the live view), sc2 of T02
+        Route("POST", f"/live/call/{sc1}/listen", only(302, *SUPS, ADM)),
+        probe("POST", f"/live/call/{sc2}/listen", 302, *SUPS, ADM),
+        Route("POST", "/live/call/99999/listen", only(404, *SUPS, ADM)),
         Route("GET", "/cases/", only(200, *SUPS)),
         Route("GET", f"/cases/{c}", only(200, *SUPS)),
         probe("GET", f"/cases/{c2}", 200, *SUPS),
@@ -181,6 +187,8 @@ def routes(ids: dict[str, int], twilio_hooks: list[str]) -> list[Route]:
         Route("GET", "/admin/units", only(200, ADM)),
         Route("POST", "/admin/units", only(200, ADM)),
         Route("GET", "/admin/audit", only(200, ADM)),
+        Route("GET", "/admin/staff-calls", only(200, ADM)),
+        Route("POST", "/admin/staff-calls", only(302, ADM), data={"provider": "", "tel_fallback": "y"}),
         # Twilio: no CSRF token, no session; a request without Twilio's signature is refused
         *(Route("POST", path, every(403), anonymous=403) for path in twilio_hooks),
         Route("GET", "/twilio/prompts/1/zh/no-such-prompt", every(404), anonymous=404),  # public audio for <Play>
@@ -205,10 +213,32 @@ def _routes(web, other_survey: int) -> list[Route]:  # type: ignore[no-untyped-d
            "recording": demo.recordings[0], "other_recording": demo.recordings[2],  # two per township
            "own_concern": demo.concerns["assigned"], "other_concern": demo.concerns["in_progress"],
            "own_concern_t02": demo.concerns["overdue"],
-           "sample_job": _sample_job(web, demo.survey_id), "other_sample_job": _sample_job(web, other_survey)}
+           "sample_job": _sample_job(web, demo.survey_id), "other_sample_job": _sample_job(web, other_survey),
+           "staff_call": _staff_call(web, demo.partial_case_id), "other_staff_call": _staff_call(web, t02_case)}
     hooks = [rule.rule for rule in web.app.url_map.iter_rules()
              if rule.endpoint.startswith("twilio.") and "POST" in rule.methods]
     return routes(ids, hooks)
+
+
+def _staff_call(web, case_id: int) -> int:  # type: ignore[no-untyped-def]
+    """A staff call on the case that is over (listening in on it is refused: it is not in progress)."""
+    now, staff = web.clock.now(), web.demo.users["interviewer"]
+    with web.sessions.begin() as session:
+        case = session.get(Case, case_id)
+        found = session.scalars(select(StaffCall).where(StaffCall.case_id == case_id)).first()
+        if found is not None:
+            return int(found.id)
+        attempt = CallAttempt(case_id=case_id, survey_id=case.survey_id, channel="cati", worker=f"staff:{staff}",
+                              status=AttemptStatus.COMPLETED, started_at=now)
+        task = FollowUpTask(survey_id=case.survey_id, case_id=case_id, kind=TaskKind.PARTIAL, status=TaskStatus.DONE,
+                            created_at=now)
+        session.add_all([attempt, task])
+        session.flush()
+        call = StaffCall(attempt_id=attempt.id, task_id=task.id, case_id=case_id, staff_id=staff, provider="asterisk",
+                         staff_endpoint="PJSIP/1001", state=StaffCallState.ENDED, placed_at=now, ended_at=now)
+        session.add(call)
+        session.flush()
+        return int(call.id)
 
 
 def _sample_job(web, survey_id: int) -> int:  # type: ignore[no-untyped-def]

@@ -39,7 +39,8 @@ def message_ids() -> set[str]:
         ids |= {m.group(2) for m in TEMPLATE_CALL.finditer(template.read_text("utf-8"))}
     root = WEB.parent  # the web app shows the messages of the office and the staff-call service too
     for module in [*WEB.rglob("*.py"), *(root / "office").glob("*.py"), root / "calls" / "staff.py",
-                   root / "calls" / "visits.py", root / "calls" / "callbacks.py", root / "dialer" / "schedule.py",
+                   root / "calls" / "staff_lines.py", root / "ivr" / "channels" / "staff_lines.py",
+                   root / "ivr" / "channels" / "asterisk" / "staff.py", root / "calls" / "visits.py", root / "calls" / "callbacks.py", root / "dialer" / "schedule.py",
                    root / "dialer" / "policy.py", root / "dialer" / "fieldwork.py", root / "survey" / "surveys.py",
                    root / "dialer" / "frames.py", root / "survey" / "workbooks.py", *(root / "jobs").glob("*.py"),
                    root / "reports" / "survey_inputs.py", root / "ivr" / "channels" / "twilio" / "staff.py"]:

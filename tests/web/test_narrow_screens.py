@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from test_browser import browser, open_as, shots, site  # noqa: F401 - fixtures
 from web_support import WebApp
 
-from survey.models import Concern, FollowUpTask, Recording
+from survey.models import Concern, FollowUpTask, Recording, StaffCallPolicy
 from survey.vocabulary import TaskStatus
 
 pytestmark = [pytest.mark.browser]
@@ -23,6 +23,7 @@ def daily_pages(web: WebApp) -> dict[str, list[str]]:
             status=TaskStatus.IN_PROGRESS, assigned_to=web.demo.users["interviewer"]))
         recording = s.scalars(select(Recording.id)).first()
         unit_concern = s.scalars(select(Concern.id).where(Concern.unit_id == web.demo.units["PS01"])).first()
+        s.merge(StaffCallPolicy(id=1, provider="asterisk", record=True, tel_fallback=False))  # the console's Call
     sid, case = web.demo.survey_id, web.demo.partial_case_id
     return {
         "interviewer": ["/console/", f"/console/task/{task}", "/console/f2f"],
@@ -31,7 +32,7 @@ def daily_pages(web: WebApp) -> dict[str, list[str]]:
         "transcriber": ["/transcribe/", f"/transcribe/{recording}"],
         "official": ["/dashboard/"],
         "unit_ps01": ["/concerns/", f"/concerns/{unit_concern}"],
-        "admin": ["/admin/users", "/admin/users/new", "/admin/units", "/admin/audit"],
+        "admin": ["/admin/users", "/admin/users/new", "/admin/units", "/admin/audit", "/admin/staff-calls"],
     }
 
 

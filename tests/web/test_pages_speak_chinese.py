@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from web_support import Client, run_jobs
 
 from survey import vocabulary
-from survey.models import Concern, FollowUpTask, Interview, Recording, Survey
+from survey.models import Concern, FollowUpTask, Interview, Recording, StaffCallPolicy, Survey
 from survey.questionnaire import model as qm
 from survey.vocabulary import TaskKind, TaskStatus
 from web.labels import AUDIT_ACTIONS, ENTITIES, QUESTION_ROLES
@@ -28,7 +28,8 @@ REPR = re.compile(r"\{'|<[\w.]+ object at|Condition\(|frozenset\(|datetime\.date
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 NOT_PAGES = {"static", "auth.set_language", "live.data", "transcribe.audio", "dashboard.bulletin", "dashboard.export",
-             "twilio.prompt", "home.index", "surveys.sample_job_state", "surveys.sample_rejects"}  # files, JSON and redirects
+             "twilio.prompt", "home.index", "surveys.sample_job_state", "surveys.sample_rejects",
+             "console.call_json"}  # files, JSON and redirects
 
 
 class VisibleText(HTMLParser):
@@ -100,6 +101,8 @@ def pages(web, login) -> dict[str, list[tuple[str, str]]]:  # type: ignore[no-un
         recordings = s.scalars(select(Recording.id)).all()
         case_ids = s.scalars(select(Interview.case_id).distinct()).all()
         questionnaire = survey.questionnaire_id
+    with web.sessions.begin() as s:  # the system places the calls: the console shows its call, not the number
+        s.merge(StaffCallPolicy(id=1, provider="asterisk", record=True, tel_fallback=False))
     partial, revisit = _held_task(web, TaskKind.PARTIAL), _held_task(web, TaskKind.REVISIT)
     started = _held_task(web, TaskKind.REFUSAL_CONVERSION)
     login("interviewer").post(f"/console/task/{started}/start", {"mode": "cati"})
@@ -127,6 +130,7 @@ def pages(web, login) -> dict[str, list[tuple[str, str]]]:  # type: ignore[no-un
         "admin": [("admin.users", "/admin/users"), ("admin.new_user", "/admin/users/new"),
                   *(("admin.edit_user", f"/admin/users/{u}") for u in web.demo.users.values()),
                   ("admin.units", "/admin/units"), ("admin.audit", "/admin/audit"),
+                  ("admin.staff_calls", "/admin/staff-calls"),
                   ("downloads.index", "/admin/recordings/")],
     }
 

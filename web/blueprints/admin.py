@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from calls import staff_lines
 from office.users import UserError, create_user, set_password, update_user
 from survey import audit
 from survey.models import AuditLog, Unit, User
@@ -37,6 +38,13 @@ class UserForm(Form):
     unit_id = SelectField(coerce=int)
     password = PasswordField(validators=[Optional(), Length(max=200)])
     active = BooleanField(default=True)
+    phone = StringField(validators=[Length(max=80)])
+
+
+class StaffCallsForm(Form):
+    provider = SelectField(choices=["", *staff_lines.PROVIDERS])
+    record = BooleanField()
+    tel_fallback = BooleanField()
 
 
 class UnitForm(Form):
@@ -74,7 +82,7 @@ def new_user() -> Response | str:
             made = create_user(db(), form.username.data or "", form.password.data or "", form.role.data or "",
                                ctx().clock, township_scope=_codes(form.township_scope.data or ""),
                                unit_id=form.unit_id.data or None, display_name=form.display_name.data or "",
-                               actor_id=user().id)
+                               actor_id=user().id, phone=form.phone.data or "")
         except UserError as exc:
             db().rollback()
             flash(refusal(exc), "error")
@@ -101,7 +109,8 @@ def edit_user(user_id: int) -> Response | str:
         try:
             update_user(db(), account, ctx().clock, actor_id=user().id, role=form.role.data or "",
                         township_scope=_codes(form.township_scope.data or ""), unit_id=form.unit_id.data or None,
-                        active=bool(form.active.data), display_name=form.display_name.data)
+                        active=bool(form.active.data), display_name=form.display_name.data,
+                        phone=form.phone.data or "")
             if form.password.data:
                 set_password(db(), account, form.password.data, ctx().clock, actor_id=user().id)
         except UserError as exc:
@@ -111,6 +120,24 @@ def edit_user(user_id: int) -> Response | str:
             flash(_("Account %(name)s saved.", name=account.username), "info")
             return redirect(url_for("admin.users"))
     return render_template("admin/user.html", form=form, account=account, units=units)
+
+
+@bp.route("/staff-calls", methods=["GET", "POST"])
+@roles(Role.ADMIN)
+def staff_calls() -> Response | str:
+    """The centre's staff-call settings: which provider places the interviewers' calls, whether
+    they are recorded (after the consent notice), whether the console still shows the number."""
+    current = staff_lines.policy(db())
+    form = StaffCallsForm(obj=current) if request.method == "GET" else StaffCallsForm()
+    if form.validate_on_submit():
+        staff_lines.set_policy(db(), ctx().clock, user_id=user().id, provider=form.provider.data or "",
+                               record=bool(form.record.data), tel_fallback=bool(form.tel_fallback.data))
+        flash(_("Staff-call settings saved."), "info")
+        return redirect(url_for("admin.staff_calls"))
+    phones = db().scalars(select(User).where(User.active.is_(True), User.role.in_((Role.INTERVIEWER, Role.SUPERVISOR)))
+                          .order_by(User.username)).all()
+    return render_template("admin/staff_calls.html", form=form, providers=terms("staff_call_provider"),
+                           accounts=phones)
 
 
 @bp.route("/units", methods=["GET", "POST"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -24,18 +24,21 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from calls import staff as ops
+from calls import staff_lines
+from calls.questionnaires import Questionnaires
 from calls.visits import F2FError, start_visit
+from ivr.channels.staff_lines import open_staff_line
 from ivr.engine import Step
 from office.concerns import CATEGORIES, REVISIT_RESULTS, ConcernError, awaiting_revisit
 from survey.clock import from_local
-from survey.models import CallAttempt, Concern, FollowUpTask, Interview, Survey
+from survey.models import CallAttempt, Concern, FollowUpTask, Interview, StaffCall, Survey
 from survey.questionnaire import Questionnaire
-from survey.vocabulary import InterviewMode, Role, TaskKind
+from survey.vocabulary import STAFF_CALL_LIVE, InterviewMode, Role, StaffCallState, TaskKind, TaskStatus
 from web.access import roles, user
 from web.context import centre_zone, ctx, db
 from web.forms import ActionForm, Form, refused, refused_at
 from web.i18n import language, refusal
-from web.labels import CONSOLE_OUTCOMES, terms
+from web.labels import CONSOLE_OUTCOMES, term, terms
 from web.listing import Filters, townships
 from web.operations.answers import AnswerEditError, edit_answer
 from web.operations.concern_intake import concern_from_case
@@ -43,6 +46,7 @@ from web.queries.questionnaires import questionnaire_of
 from web.queries.queue import is_due, my_open_tasks, queue
 from web.queries.script import answer_lines, current_screen
 from web.scope import scope
+from web.templating import local_time
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -161,9 +165,13 @@ def task(task_id: int) -> str:
     form_outcome = DispositionForm()
     if interview is not None and interview.status == "complete":
         form_outcome.outcome.data = "complete"
+    calls = staff_lines.policy(session)
+    tel = staff_lines.shows_number(calls)
     return render_template(
         "console/task.html", task=task, case=case, survey=survey,
-        number=ctx().vault.decrypt(case.contact.number_enc), interview=interview,
+        number=ctx().vault.decrypt(case.contact.number_enc) if tel else None, masked=case.contact.number_masked,
+        staff_calls=bool(calls.provider) and task.kind != TaskKind.F2F_VISIT,
+        staff_call=call_state(staff_lines.latest_call(session, task, staff)), interview=interview,
         screen=current_screen(interview, q, lang) if interview else None,
         answers=answer_lines(shown, q, lang, since) if shown else [],
         attempts=session.scalars(select(CallAttempt).where(CallAttempt.case_id == case.id,
@@ -177,6 +185,74 @@ def task(task_id: int) -> str:
         start_form=StartForm(mode=InterviewMode.F2F if task.kind == TaskKind.F2F_VISIT else InterviewMode.CATI),
         keys_form=KeysForm(), open_form=OpenAnswerForm(), disposition_form=form_outcome, note_form=NoteForm(),
         concern_form=ConcernForm(), revisit_form=RevisitForm(), edit_form=AnswerEditForm(), form=ActionForm())
+
+
+def call_state(call: StaffCall | None) -> dict[str, object] | None:
+    """A staff-placed call as the console shows it: its state, when it got there, and what the
+    system coded (busy, no answer ...)."""
+    if call is None:
+        return None
+    at = {StaffCallState.PLACED: call.placed_at, StaffCallState.STAFF_ANSWERED: call.staff_answered_at,
+          StaffCallState.RINGING: call.ringing_at, StaffCallState.TALKING: call.answered_at,
+          StaffCallState.ENDED: call.ended_at}[StaffCallState(call.state)]
+    return {"id": call.id, "state": call.state, "label": term("staff_call", call.state),
+            "at": local_time(at, "%H:%M:%S"), "live": call.state in STAFF_CALL_LIVE,
+            "end": term("staff_call_end", call.end) if call.end else "",
+            "coded": str(CONSOLE_OUTCOMES.get(call.coded or "", ""))}
+
+
+def _line(provider: str) -> staff_lines.StaffLine:
+    return open_staff_line(provider, ctx().settings)
+
+
+@bp.route("/task/<int:task_id>/call", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def call(task_id: int) -> Response:
+    """Place the call: the interviewer's own phone rings first, then the resident's."""
+    task = _held(task_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        provider = staff_lines.policy(db()).provider
+        if not provider:
+            raise ops.ConsoleError("the system does not place calls: dial the number yourself")
+        staff_lines.place(db(), task, _staff(), _line(provider), ctx().clock, ctx().vault, Questionnaires())
+        flash(_("Your phone rings first; the resident is dialled when you answer."), "info")
+    except (ops.ConsoleError, staff_lines.StaffLineError) as exc:
+        _refused(exc)
+    return _back(task)
+
+
+@bp.route("/task/<int:task_id>/hang-up", methods=["POST"])
+@roles(Role.INTERVIEWER)
+def hang_up(task_id: int) -> Response:
+    task = _held(task_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    placed = staff_lines.latest_call(db(), task, _staff())
+    if placed is not None:
+        try:
+            staff_lines.hang_up(db(), placed, _staff(), _line(placed.provider), ctx().clock)
+        except (ops.ConsoleError, staff_lines.StaffLineError) as exc:
+            _refused(exc)
+    return _back(task)
+
+
+@bp.route("/task/<int:task_id>/call.json")
+@roles(Role.INTERVIEWER)
+def call_json(task_id: int) -> Response:
+    """The task's call for the page to poll; once the system has coded it the task is closed, and
+    the page goes back to the queue."""
+    task = db().get(FollowUpTask, task_id)
+    if task is None:
+        abort(404)
+    latest = db().scalars(select(StaffCall).where(StaffCall.task_id == task.id, StaffCall.staff_id == _staff().id)
+                          .order_by(StaffCall.id.desc()).limit(1)).first()
+    if latest is None and not ops.owned(task, _staff()):
+        abort(403)
+    state = call_state(latest)
+    done = task.status != TaskStatus.IN_PROGRESS
+    return jsonify({"call": state, "done": done, "queue": url_for("console.queue")})
 
 
 def _visit_start(task: FollowUpTask) -> datetime | None:

@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from flask import url_for
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
@@ -22,10 +23,18 @@ from dialer.stats import live_counters
 from reports.dispositions import survey_rates
 from survey import aapor
 from survey.clock import from_local, to_local
-from survey.models import Answer, CallAttempt, Case, FollowUpTask, Interview, Survey, User
+from survey.models import Answer, CallAttempt, Case, FollowUpTask, Interview, StaffCall, Stratum, Survey, User
 from survey.questionnaire import Questionnaire
 from survey.questionnaire import model as qm
-from survey.vocabulary import AnswerStatus, AttemptStatus, InterviewStatus, TaskStatus
+from survey.vocabulary import (
+    STAFF_CALL_LIVE,
+    AnswerStatus,
+    AttemptStatus,
+    InterviewStatus,
+    StaffCallState,
+    TaskStatus,
+)
+from web.labels import term
 from web.scope import Scope
 
 RUNNING = (AttemptStatus.QUEUED, AttemptStatus.INITIATED, AttemptStatus.RINGING, AttemptStatus.IN_PROGRESS)
@@ -62,7 +71,22 @@ def snapshot(session: Session, survey: Survey, q: Questionnaire, now: datetime, 
         "tasks": _tasks(session, survey),
         "interviewers": _interviewers(session, survey, since),
         "questions": question_stats(session, survey, q, lang),
+        "live_staff_calls": live_staff_calls(session, survey, within, zone),
     }
+
+
+def live_staff_calls(session: Session, survey: Survey, within: Scope, zone: str) -> list[dict[str, Any]]:
+    """The calls the system is carrying for interviewers now, in the townships in scope; a bridged
+    one may be listened in on (``listen``: the action's URL)."""
+    rows = session.execute(
+        select(StaffCall, User, Stratum).join(Case, Case.id == StaffCall.case_id)
+        .join(Stratum, Stratum.id == Case.stratum_id).join(User, User.id == StaffCall.staff_id)
+        .where(Case.survey_id == survey.id, StaffCall.state.in_(STAFF_CALL_LIVE), within.where(Case))
+        .order_by(StaffCall.placed_at, StaffCall.id)).all()
+    return [{"id": call.id, "staff": staff.display_name or staff.username, "township": stratum.name_zh,
+             "state": term("staff_call", call.state), "since": to_local(call.placed_at, zone).strftime("%H:%M:%S"),
+             "listen": url_for("live.listen", call_id=call.id) if call.state == StaffCallState.TALKING else None}
+            for call, staff, stratum in rows]
 
 
 def _lines(survey: Survey) -> int:

@@ -39,6 +39,23 @@
     return wrap;
   }
 
+  function listenForm(action) {
+    var cell = el("td");
+    var form = el("form");
+    form.method = "post";
+    form.action = action;
+    var token = el("input");
+    token.type = "hidden";
+    token.name = "csrf_token";
+    token.value = root.getAttribute("data-csrf");
+    form.appendChild(token);
+    var button = el("button", text.listen);
+    button.type = "submit";
+    form.appendChild(button);
+    cell.appendChild(form);
+    return cell;
+  }
+
   function draw(d) {
     set("updated", d.at);
     set("lines", d.dialer.lines_in_use + " / " + d.dialer.lines);
@@ -59,6 +76,9 @@
       return row([r.name, r.calls, r.completes, r.on_call ? text.on_call : text.idle]);
     }) : [row([text.none, "", "", ""])]);
     set("tasks", Object.keys(d.tasks).map(function (k) { return (text.kinds[k] || k) + " " + d.tasks[k]; }).join(" · ") || text.none);
+    fill("live-staff-calls", d.live_staff_calls.length ? d.live_staff_calls.map(function (c) {
+      return row([c.staff, c.township, c.state, c.since, c.listen ? listenForm(c.listen) : el("td")]);
+    }) : [row([text.none, "", "", "", ""])]);
     fill("questions", d.questions.map(function (q) {
       return row([el("td", q.id, "mono"), q.label, q.reached, pct(q.breakoff_rate), pct(q.reprompt_rate), pct(q.timeout_rate)]);
     }));
