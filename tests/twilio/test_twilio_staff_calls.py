@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fake_twilio import FakeTwilio
 from flask import Flask
+from flask.testing import FlaskClient
 from lxml import etree
 from openapi_core import OpenAPI
 from sqlalchemy import select
@@ -542,3 +543,50 @@ def test_hanging_up_from_the_console_ends_both_legs(place: Place, twilio: Callab
     call = _call(sessions, call_id)
     assert {u.path.rsplit("/", 1)[1] for u in fake.calls_updated()} == {
         f"{call.resident_ref}.json", f"{call.provider_ref}.json"}
+
+
+# -- through the web app: the console's Call and the live view's Listen -------------------------
+
+
+def test_the_console_calls_and_the_live_view_listens_in_through_twilio(
+        sessions: sessionmaker[Session], clock: VirtualClock, home: Settings, fake: FakeTwilio,
+        twiml_schema: etree.XMLSchema, urls: StaffCallUrls, monkeypatch: pytest.MonkeyPatch) -> None:
+    desk = _desk(sessions, clock, record=True)
+    web = create_app(home, sessions, clock)
+    web.config["WTF_CSRF_ENABLED"] = False
+    context = web.extensions["minyi"]
+    web.extensions[STAFF_EXTENSION] = build_staff_webhooks(context, context.vault, http_client=fake)
+    for view in ("console", "live"):
+        monkeypatch.setattr(f"web.blueprints.{view}.open_staff_line",
+                            lambda name, settings: TwilioStaffLine(settings, http_client=fake))
+
+    def login(username: str) -> FlaskClient:
+        client = web.test_client()
+        client.post(f"{home.public_url}/login", data={"username": username, "password": "a long password"})
+        return client
+
+    interviewer = login("zhang")
+    assert interviewer.post(f"{home.public_url}/console/task/{desk.task_id}/call").status_code == 302
+    with sessions() as s:
+        call_id = s.scalars(select(StaffCall.id)).one()
+    (staff_leg,) = fake.calls_created()
+    assert staff_leg.one("To") == STAFF_PHONE
+    calls = Twilio(web, home, twiml_schema, urls, sessions, call_id)
+    calls.staff_answers()
+    calls.resident_answers()
+    calls.consent_heard()
+    state = interviewer.get(f"{home.public_url}/console/task/{desk.task_id}/call.json").get_json()
+    assert state["call"]["state"] == StaffCallState.TALKING
+    shown = interviewer.get(f"{home.public_url}/console/task/{desk.task_id}")
+    page = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and mask(RESIDENT) in page
+    assert RESIDENT[1:] not in page and "tel:" not in page  # the console never shows the number
+
+    supervisor = login("li")
+    assert supervisor.post(f"{home.public_url}/live/call/{call_id}/listen").status_code == 302
+    (joined,) = fake.participants_added()
+    assert (joined.one("To"), joined.one("Muted")) == (SUPERVISOR_PHONE, "true")
+    assert conference_name(call_id) in joined.path
+    with sessions() as s:
+        audit = s.scalars(select(AuditLog).where(AuditLog.action == "staff_call_listened")).one()
+        assert audit.user_id == desk.supervisor_id
