@@ -45,6 +45,7 @@ from survey.models import (
     Recording,
     StaffCall,
     User,
+    WebhookReply,
 )
 from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
@@ -467,6 +468,21 @@ def test_replays_are_answered_alike_and_dial_the_resident_once(
     line.resident_status("ringing")  # late and out of order
     call = _call(sessions, call_id)
     assert call.state == StaffCallState.TALKING and call.answered_at == bridged_at
+
+
+def test_the_kept_replies_are_pruned_after_a_day(place: Place, twilio: Callable[[int], Twilio],
+                                                 sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    _, call_id = place(record=True)
+    line = twilio(call_id)
+    line.staff_answers()
+    line.resident_answers()
+    line.consent_heard()
+    with sessions() as s:
+        assert len(s.scalars(select(WebhookReply)).all()) == 3  # the staff leg's, the resident's two
+    clock.advance(timedelta(hours=25))
+    line.resident_status("completed", CallDuration="60")
+    with sessions() as s:
+        assert s.scalars(select(WebhookReply)).all() == []
 
 
 def test_a_forged_or_unsigned_webhook_is_refused_and_changes_nothing(

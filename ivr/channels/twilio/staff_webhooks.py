@@ -20,7 +20,8 @@ has created it; Twilio's own "ringing" repeats that harmlessly.
 Each request is one transaction that begins by locking the staff call's row, so the deliveries of
 one call are handled one after the other. Replays are harmless: the TwiML a leg was answered with
 is stored under (CallSid, step) and answered again unchanged (the resident is dialled once); the
-service only moves a call forward and applies its end once; a RecordingSid is stored once.
+service only moves a call forward and applies its end once; a RecordingSid is stored once. The
+kept TwiML is pruned after a day, as the interview webhooks' (:mod:`.replies`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from calls.questionnaires import Questionnaires
 from ivr.channels.twilio import params as p
 from ivr.channels.twilio.audio import PromptRecordings
 from ivr.channels.twilio.channel import Refusal
+from ivr.channels.twilio.replies import ReplyPruning
 from ivr.channels.twilio.staff_rest import StaffCallRest
 from ivr.channels.twilio.staff_twiml import StaffTwiml
 from ivr.channels.twilio.staff_urls import LEGS, Leg
@@ -78,6 +80,7 @@ class StaffCallWebhooks:
         self.sessions, self.clock, self.twiml, self.rest, self.vault = sessions, clock, twiml, rest, vault
         self.prompt_audio = recordings
         self.retry = retry
+        self.replies = ReplyPruning(sessions, clock)
         self.questionnaires = Questionnaires()
 
     def _run(self, work: Callable[[Session], T]) -> T:
@@ -178,6 +181,7 @@ class StaffCallWebhooks:
         other = self._run(lambda s: self._progress(s, call_id, leg, sid, status, cause))
         if other is not None:
             self._end_leg(call_id, other)
+        self.replies.prune()
 
     def _end_leg(self, call_id: int, sid: str) -> None:
         try:
