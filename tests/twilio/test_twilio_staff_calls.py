@@ -606,3 +606,18 @@ def test_the_console_calls_and_the_live_view_listens_in_through_twilio(
     with sessions() as s:
         audit = s.scalars(select(AuditLog).where(AuditLog.action == "staff_call_listened")).one()
         assert audit.user_id == desk.supervisor_id
+
+
+def test_hanging_up_ends_the_leg_twilio_still_has_and_fails_only_if_none_could_be_ended(
+        place: Place, twilio: Callable[[int], Twilio], fake: FakeTwilio, sessions: sessionmaker[Session],
+        line: TwilioStaffLine) -> None:
+    _, call_id = place(record=False)
+    calls = twilio(call_id)
+    calls.staff_answers()
+    ref = lines.ref(_call(sessions, call_id))
+    fake.fail_next(400, 21220, "Call is not in-progress. Cannot redirect.")
+    line.hang_up(ref)  # the staff leg had ended already; the resident's is ended
+    assert len(fake.calls_updated()) == 2
+    fake.fail_next(400, 21220, "Call is not in-progress. Cannot redirect.", times=2)
+    with pytest.raises(lines.StaffLineError, match="21220"):
+        line.hang_up(ref)

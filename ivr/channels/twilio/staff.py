@@ -44,11 +44,18 @@ class TwilioStaffLine:
                                        request.caller_id)
 
     def hang_up(self, call: CallRef) -> None:
-        """End both legs; their ends arrive at the status callbacks."""
-        with refusals():
-            for sid in (call.resident_ref, call.provider_ref):
-                if sid:
+        """End both legs; their ends arrive at the status callbacks. A leg Twilio will not end
+        (it ended by itself meanwhile) is no failure while the other could be ended."""
+        refused: list[StaffLineError] = []
+        legs = [sid for sid in (call.provider_ref, call.resident_ref) if sid]
+        for sid in legs:
+            try:
+                with refusals():
                     self.rest.end_leg(sid)
+            except StaffLineError as exc:
+                refused.append(exc)
+        if legs and len(refused) == len(legs):
+            raise refused[0]
 
     def listen(self, request: ListenRequest) -> None:
         """Ring the supervisor's phone into the call's conference, muted."""
