@@ -8,7 +8,7 @@ Three parts, one home:
   Twilio: ``ivr.channels.twilio.staff``), called synchronously from a web request;
 - what the console and the live view ask (:func:`place`, :func:`hang_up`, :func:`listen`), inside
   the request's transaction, scoped to the interviewer holding the task (or a supervisor);
-- what an adapter reports as the provider's events (:func:`placed`, :func:`staff_answered`,
+- what an adapter reports as the provider's events (:func:`staff_answered`,
   :func:`resident_ringing`, :func:`resident_answered`, :func:`recorded`, :func:`ended`): each
   inside a transaction the caller owns (a Twilio webhook's), or in one of its own through
   :class:`StaffCallEvents` (the Asterisk app). Busy, no answer and failed are coded onto the
@@ -100,8 +100,9 @@ class StaffLine(Protocol):
         """Start the call; returns the staff leg's provider reference (:attr:`CallRef.provider_ref`)."""
         ...
 
-    def hang_up(self, call: CallRef) -> None:
-        """End both legs (whichever exist)."""
+    def hang_up(self, call: CallRef) -> bool:
+        """End both legs (whichever exist); False when the provider has neither any more (the call
+        ended without its end being reported: the service then ends it itself)."""
         ...
 
     def listen(self, request: ListenRequest) -> None:
@@ -211,7 +212,9 @@ def hang_up(session: Session, call: StaffCall, staff: Staff, line: StaffLine, cl
         raise ConsoleError("this call is not yours")
     if call.state == StaffCallState.ENDED:
         return
-    line.hang_up(ref(call))
+    if not line.hang_up(ref(call)):  # gone unreported (the app that carried it restarted, say)
+        end = StaffCallEnd.COMPLETED if call.state == StaffCallState.TALKING else StaffCallEnd.CANCELLED
+        ended(session, call.id, clock, end, "not_reported")
     audit.record(session, clock, user_id=staff.id, action="staff_call_hung_up", entity="staff_call",
                  entity_id=call.id)
 
@@ -277,12 +280,6 @@ def _advance(call: StaffCall, state: str) -> bool:
         return False
     call.state = state
     return True
-
-
-def placed(session: Session, staff_call_id: int, clock: Clock, provider_ref: str) -> None:
-    """The provider accepted the call under ``provider_ref`` (if :meth:`StaffLine.place` could not say)."""
-    call = _call(session, staff_call_id)
-    call.provider_ref = call.provider_ref or provider_ref
 
 
 def staff_answered(session: Session, staff_call_id: int, clock: Clock) -> None:
@@ -372,9 +369,6 @@ class StaffCallEvents:
                 return None
             return bridge_request(session, call, vault, self.questionnaires)
         return self._run(read)
-
-    def placed(self, staff_call_id: int, provider_ref: str) -> None:
-        self._run(lambda s: placed(s, staff_call_id, self.clock, provider_ref))
 
     def staff_answered(self, staff_call_id: int) -> None:
         self._run(lambda s: staff_answered(s, staff_call_id, self.clock))

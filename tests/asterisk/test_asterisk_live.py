@@ -2,7 +2,8 @@
 Skipped unless MINYI_TEST_ARI_URL names one. The residents are the dialplan context
 ``minyi-residents`` answering Local channels: any number answers with the keys of COMPLETE, and
 the numbers ``+86139000000xx`` of the docs' test extensions are busy, congested, ring out, hang up,
-leave a spoken suggestion, sound like a person or a machine to AMD(), or ask for a person."""
+leave a spoken suggestion, sound like a person or a machine to AMD(), or ask for a person. Staff
+calls ring an interviewer's and a supervisor's "phones" in the same context."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from typing import Any
 
 import pytest
 from asterisk_world import COMPLETE, SQLITE_ONLY, World, wait_until_idle
+from sqlalchemy import select
+from staff_desk import Desk
 from websockets.sync.client import connect as ws_connect
 
 from ivr.channels.asterisk import AsteriskChannel, AsteriskOptions, Timing, ari_config
@@ -25,7 +28,8 @@ from ivr.channels.asterisk.causes import CONNECTION_LOST
 from ivr.channels.asterisk.supervisor import Supervisor
 from survey import aapor
 from survey.config import Settings
-from survey.vocabulary import CallStatus, InterviewStatus, TaskKind
+from survey.models import AuditLog, Recording
+from survey.vocabulary import CallStatus, InterviewStatus, StaffCallEnd, StaffCallState, TaskKind
 
 LIVE = os.environ.get("MINYI_TEST_ARI_URL")
 APP = os.environ.get("MINYI_TEST_ARI_APP", "minyi-test")
@@ -221,3 +225,51 @@ def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < end, f"no {what} within {timeout_s:g} s"
         time.sleep(0.1)
+
+
+def _staff_desk(world: World, sessions: Any, clock: Any, tmp_path: Path, *, record: bool, number: str
+                ) -> tuple[Settings, Desk]:
+    """A staff call's settings (the world's phone keys) and an interviewer and supervisor whose
+    phones are residents of the test dialplan (answering at once): MINYI_TEST_STAFF_ENDPOINT,
+    MINYI_TEST_SUPERVISOR_ENDPOINT."""
+    settings = replace(_settings(tmp_path), secret_key="test-secret")
+    desk = Desk(world, settings, record=record, number=number,
+                staff_phone=os.environ.get("MINYI_TEST_STAFF_ENDPOINT", "Local/8613700000001@minyi-residents"),
+                supervisor_phone=os.environ.get("MINYI_TEST_SUPERVISOR_ENDPOINT",
+                                                "Local/8613700000002@minyi-residents"))
+    return settings, desk
+
+
+def test_a_staff_call_is_bridged_recorded_and_heard_on_a_real_asterisk(world: World, sessions, clock,
+                                                                        tmp_path) -> None:
+    settings, desk = _staff_desk(world, sessions, clock, tmp_path, record=True, number="+8613800138000")
+    options = AsteriskOptions.from_settings(settings)
+    with AsteriskChannel(settings, sessions, clock, options=options, drain_s=0) as channel:
+        channel.preflight(world.survey_id)
+        call_id = desk.place()
+        talking = desk.wait_state(call_id, StaffCallState.TALKING, 60)
+        assert talking.resident_ref and talking.staff_answered_at and talking.ringing_at
+        time.sleep(3)  # consent notice, then a few seconds of the resident's tones in the recording
+        desk.listen(call_id)
+        time.sleep(5)
+        desk.hang_up(call_id)
+        ended = desk.wait_state(call_id, StaffCallState.ENDED, 60)
+    assert ended.end == StaffCallEnd.COMPLETED, ended.hangup_cause
+
+    def recording(s: Any) -> Any:
+        return s.scalars(select(Recording).where(Recording.staff_call_id == call_id)).one()
+    row = desk.read(recording)
+    with wave.open(row.path) as w:  # the bridge's mix, fetched from Asterisk
+        assert (w.getframerate(), w.getnchannels()) == (8000, 1) and w.getnframes() > 0
+    assert desk.read(lambda s: s.scalars(select(AuditLog).where(AuditLog.action == "staff_call_listened")).one())
+
+
+def test_a_busy_resident_of_a_staff_call_is_coded_on_a_real_asterisk(world: World, sessions, clock,
+                                                                      tmp_path) -> None:
+    settings, desk = _staff_desk(world, sessions, clock, tmp_path, record=False, number="+8613900000017")
+    with AsteriskChannel(settings, sessions, clock, options=AsteriskOptions.from_settings(settings),
+                         drain_s=0) as channel:
+        channel.preflight(world.survey_id)
+        call_id = desk.place()
+        ended = desk.wait_state(call_id, StaffCallState.ENDED, 60)
+    assert (ended.end, ended.coded) == (StaffCallEnd.BUSY, "busy")

@@ -15,14 +15,12 @@ from ari_fake import FakeAsterisk, Resident
 from asterisk_world import SQLITE_ONLY, World, wait_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from staff_desk import NUMBER, STAFF_PHONE, Desk, user_row
 
 from calls import staff as ops
 from calls import staff_lines
-from calls.questionnaires import Questionnaires
 from ivr.channels.asterisk import AsteriskChannel
-from ivr.channels.asterisk.staff import AsteriskStaffLine
 from ivr.channels.asterisk.staff_legs import leg_of
-from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.db import session_scope
 from survey.models import (
@@ -32,14 +30,10 @@ from survey.models import (
     FollowUpTask,
     Recording,
     StaffCall,
-    StaffCallPolicy,
-    User,
 )
-from survey.vocabulary import AttemptStatus, Role, StaffCallEnd, StaffCallState, TaskKind, TaskStatus
+from survey.vocabulary import Role, StaffCallEnd, StaffCallState, TaskStatus
 
 pytestmark = SQLITE_ONLY
-NUMBER = "+8613800138000"
-STAFF_PHONE, SUPERVISOR_PHONE = "PJSIP/1001", "PJSIP/2001"
 
 
 @pytest.fixture
@@ -48,81 +42,6 @@ def settings(fake: FakeAsterisk, tmp_path: Path) -> Settings:
     return Settings(ari_url=fake.url, ari_username=fake.username, ari_password=fake.password, ari_app=fake.app,
                     asterisk_endpoint="PJSIP/{number}@trunk", recordings_dir=str(tmp_path / "recordings"),
                     secret_key="test-secret")
-
-
-class Desk:
-    """An interviewer holding a follow-up task on the world's case, with the console's calls."""
-
-    def __init__(self, world: World, settings: Settings, *, record: bool = False) -> None:
-        self.world, self.sessions, self.clock = world, world.sessions, world.clock
-        self.line = AsteriskStaffLine(settings)
-        self.questionnaires = Questionnaires()
-        with session_scope(self.sessions) as s:
-            self.staff_id = _user(s, "wang", Role.INTERVIEWER, STAFF_PHONE, world.clock)
-            self.supervisor_id = _user(s, "li", Role.SUPERVISOR, SUPERVISOR_PHONE, world.clock)
-            s.add(StaffCallPolicy(id=1, provider="asterisk", record=record, tel_fallback=False))
-        attempt = world.dial(NUMBER)  # the case, called once by the IVR
-        with session_scope(self.sessions) as s:
-            ivr_attempt = s.get(CallAttempt, attempt.attempt_id)
-            assert ivr_attempt is not None
-            ivr_attempt.status = AttemptStatus.COMPLETED
-            s.add(FollowUpTask(survey_id=world.survey_id, case_id=attempt.case_id, kind=TaskKind.PARTIAL,
-                               created_at=world.clock.now()))
-        self.staff = ops.Staff(self.staff_id, "wang")
-        with session_scope(self.sessions) as s:
-            task = ops.claim_next(s, self.staff, self.clock)
-            assert task is not None
-            self.task_id = task.id
-
-    def place(self) -> int:
-        with session_scope(self.sessions) as s:
-            return staff_lines.place(s, self._task(s), self.staff, self.line, self.clock, self.world.vault,
-                                     self.questionnaires).id
-
-    def start_interview(self) -> None:
-        with session_scope(self.sessions) as s:
-            ops.start_interview(s, self._task(s), self.staff, self.questionnaires.of(s, self.world.survey_id),
-                                self.clock, "cati")
-
-    def listen(self, call_id: int) -> None:
-        with session_scope(self.sessions) as s:
-            supervisor = s.get(User, self.supervisor_id)
-            call = s.get(StaffCall, call_id)
-            assert supervisor is not None and call is not None
-            staff_lines.listen(s, call, supervisor, self.line, self.clock)
-
-    def hang_up(self, call_id: int) -> None:
-        with session_scope(self.sessions) as s:
-            call = s.get(StaffCall, call_id)
-            assert call is not None
-            staff_lines.hang_up(s, call, self.staff, self.line, self.clock)
-
-    def call(self, call_id: int) -> StaffCall:
-        with self.sessions() as s:
-            call = s.get(StaffCall, call_id)
-            assert call is not None
-            s.expunge(call)
-            return call
-
-    def wait_state(self, call_id: int, state: str, timeout_s: float = 15.0) -> StaffCall:
-        wait_for(lambda: self.call(call_id).state == state, timeout_s, f"staff call {call_id} {state}")
-        return self.call(call_id)
-
-    def _task(self, s: Session) -> FollowUpTask:
-        task = s.get(FollowUpTask, self.task_id)
-        assert task is not None
-        return task
-
-    def read(self, fn: Callable[[Session], Any]) -> Any:
-        with self.sessions() as s:
-            return fn(s)
-
-
-def _user(s: Session, name: str, role: str, phone: str, clock: VirtualClock) -> int:
-    user = User(username=name, password_hash="x", role=role, phone=phone, created_at=clock.now())
-    s.add(user)
-    s.flush()
-    return user.id
 
 
 @pytest.fixture
@@ -208,6 +127,7 @@ def test_an_unanswered_staff_phone_codes_nothing(fake: FakeAsterisk, desk: Desk,
     ended = desk.wait_state(call_id, StaffCallState.ENDED)
     assert (ended.end, ended.coded) == (StaffCallEnd.STAFF_UNANSWERED, None)
     assert len(_requests(fake, "channels.originate")) == 1  # the resident was never dialled
+    assert desk.line.hang_up(staff_lines.ref(ended)) is False  # Asterisk has no leg of it any more
     task_status = desk.read(lambda s: s.get(FollowUpTask, desk.task_id).status)
     assert task_status == TaskStatus.IN_PROGRESS
 
@@ -276,7 +196,7 @@ def test_a_supervisor_listens_in_through_a_snoop(fake: FakeAsterisk, desk: Desk,
 def test_an_interviewer_cannot_call_on_another_interviewers_task(
         fake: FakeAsterisk, desk: Desk, sessions: sessionmaker[Session]) -> None:
     with session_scope(sessions) as s:
-        other = ops.Staff(_user(s, "zhao", Role.INTERVIEWER, "PJSIP/1002", desk.clock), "zhao")
+        other = ops.Staff(user_row(s, "zhao", Role.INTERVIEWER, "PJSIP/1002", desk.clock), "zhao")
     with sessions() as s, pytest.raises(ops.ConsoleError, match="not yours"):
         staff_lines.place(s, s.get(FollowUpTask, desk.task_id), other, desk.line, desk.clock, desk.world.vault,
                           desk.questionnaires)

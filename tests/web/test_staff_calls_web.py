@@ -20,6 +20,7 @@ from survey.vocabulary import StaffCallEnd, StaffCallState, TaskStatus
 @dataclass
 class FakeLine:
     name: str = "asterisk"
+    gone: bool = False  # the provider has none of the call's legs any more
     placed: list[BridgeRequest] = field(default_factory=list)
     hung_up: list[CallRef] = field(default_factory=list)
     listened: list[ListenRequest] = field(default_factory=list)
@@ -28,8 +29,9 @@ class FakeLine:
         self.placed.append(request)
         return f"leg-{request.staff_call_id}"
 
-    def hang_up(self, call: CallRef) -> None:
+    def hang_up(self, call: CallRef) -> bool:
         self.hung_up.append(call)
+        return not self.gone
 
     def listen(self, request: ListenRequest) -> None:
         self.listened.append(request)
@@ -193,3 +195,16 @@ def test_the_state_of_a_call_moves_only_forward(web, login, line: FakeLine) -> N
         call = s.get(StaffCall, request.staff_call_id)
         assert (call.state, call.end, call.coded, call.hangup_cause) == (StaffCallState.ENDED, "completed", None, "16")
         assert s.get(FollowUpTask, task).status == TaskStatus.IN_PROGRESS  # the interviewer codes a talked call
+
+
+def test_hanging_up_a_call_the_provider_no_longer_has_ends_it(web, login, line: FakeLine) -> None:  # type: ignore[no-untyped-def]
+    """Its end was never reported (the app carrying it restarted): the console can call again."""
+    _policy(web)
+    c, task = _take(web, login)
+    c.post(f"/console/task/{task}/call")
+    line.gone = True
+    c.post(f"/console/task/{task}/hang-up")
+    state = c.get(f"/console/task/{task}/call.json").get_json()
+    assert (state["call"]["state"], state["call"]["live"], state["done"]) == ("ended", False, False)
+    c.post(f"/console/task/{task}/call")
+    assert len(line.placed) == 2

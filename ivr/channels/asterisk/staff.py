@@ -34,11 +34,11 @@ class AsteriskStaffLine:
         self._originate(request.staff_endpoint, channel_id, f"{STAFF},{request.staff_call_id}", request.caller_id)
         return channel_id
 
-    def hang_up(self, call: CallRef) -> None:
+    def hang_up(self, call: CallRef) -> bool:
         with self._client() as client:
-            for channel_id in (call.resident_ref, call.provider_ref):
-                if channel_id:
-                    self._send(client, "DELETE", f"/channels/{channel_id}", {"reason": "normal"}, gone_ok=True)
+            found = [self._send(client, "DELETE", f"/channels/{channel_id}", {"reason": "normal"}, gone_ok=True)
+                     for channel_id in (call.resident_ref, call.provider_ref) if channel_id]
+        return any(response is not None for response in found)
 
     def listen(self, request: ListenRequest) -> None:
         call_id = request.call.staff_call_id

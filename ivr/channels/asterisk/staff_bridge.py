@@ -121,9 +121,13 @@ class StaffBridge:
     async def _carry(self, line: CallLine) -> tuple[StaffCallEnd, str | None] | None:
         if not await self._staff_answers(line):
             return StaffCallEnd.STAFF_UNANSWERED, self._cause(self.call.cause, self.call.lost_cause)
-        request = await self._request()
+        if self.vault is None:
+            log.error("staff call %s: this app has no phone keys to dial the resident with", self.staff_call_id)
+            await line.hang_up()
+            return StaffCallEnd.FAILED, "no_phone_keys"
+        request = await self._request(self.vault)
         if request is None:
-            log.warning("staff call %s: unknown, ended, or no phone keys here: hanging up", self.staff_call_id)
+            log.warning("staff call %s: unknown or over: hanging up", self.staff_call_id)
             await line.hang_up()
             return None
         await self._db(self.events.staff_answered, self.staff_call_id)
@@ -140,13 +144,11 @@ class StaffBridge:
         await self._connect(line, resident, request)
         return StaffCallEnd.COMPLETED, await self._until_either_hangs_up(line, resident)
 
-    async def _request(self) -> BridgeRequest | None:
+    async def _request(self, vault: PhoneVault) -> BridgeRequest | None:
         """The call as the web stored it. The web commits the call after Asterisk accepted the
         originate, so a phone answered at once may be here first: wait a little for the commit."""
-        if self.vault is None:
-            return None
         for _ in range(COMMIT_WAIT_TRIES):
-            request = await self._db(self.events.request, self.staff_call_id, self.vault)
+            request = await self._db(self.events.request, self.staff_call_id, vault)
             if request is not None:
                 return request
             await anyio.sleep(COMMIT_WAIT_S)
