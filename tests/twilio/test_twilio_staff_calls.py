@@ -608,16 +608,32 @@ def test_the_console_calls_and_the_live_view_listens_in_through_twilio(
         assert audit.user_id == desk.supervisor_id
 
 
-def test_hanging_up_ends_the_leg_twilio_still_has_and_fails_only_if_none_could_be_ended(
-        place: Place, twilio: Callable[[int], Twilio], fake: FakeTwilio, sessions: sessionmaker[Session],
-        line: TwilioStaffLine) -> None:
+def test_hanging_up_ends_the_legs_twilio_still_has(place: Place, twilio: Callable[[int], Twilio],
+                                                   fake: FakeTwilio, sessions: sessionmaker[Session],
+                                                   line: TwilioStaffLine) -> None:
     _, call_id = place(record=False)
-    calls = twilio(call_id)
-    calls.staff_answers()
+    twilio(call_id).staff_answers()
     ref = lines.ref(_call(sessions, call_id))
-    fake.fail_next(400, 21220, "Call is not in-progress. Cannot redirect.")
-    line.hang_up(ref)  # the staff leg had ended already; the resident's is ended
-    assert len(fake.calls_updated()) == 2
-    fake.fail_next(400, 21220, "Call is not in-progress. Cannot redirect.", times=2)
-    with pytest.raises(lines.StaffLineError, match="21220"):
+    over = (400, 21220, "Call is not in-progress. Cannot redirect.")
+    fake.fail_next(*over)
+    assert line.hang_up(ref) is True  # the staff leg had ended already; the resident's is ended
+    fake.fail_next(*over, times=2)
+    assert line.hang_up(ref) is False  # Twilio has neither: the service ends the call itself
+    fake.fail_next(401, 20003, "Authenticate", times=2)
+    with pytest.raises(lines.StaffLineError, match="20003"):
         line.hang_up(ref)
+    assert len(fake.calls_updated()) == 6
+
+
+def test_a_call_twilio_no_longer_has_is_ended_from_the_console(
+        place: Place, twilio: Callable[[int], Twilio], fake: FakeTwilio, sessions: sessionmaker[Session],
+        clock: VirtualClock, line: TwilioStaffLine) -> None:
+    desk, call_id = place(record=False)
+    twilio(call_id).staff_answers()
+    fake.fail_next(404, 20404, "The requested resource was not found", times=2)
+    with session_scope(sessions) as s:
+        call = s.get(StaffCall, call_id)
+        assert call is not None
+        lines.hang_up(s, call, desk.staff, line, clock)
+    call = _call(sessions, call_id)
+    assert (call.state, call.end) == (StaffCallState.ENDED, StaffCallEnd.CANCELLED)

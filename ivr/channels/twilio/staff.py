@@ -26,6 +26,7 @@ from ivr.channels.twilio.staff_urls import StaffCallUrls
 from survey.config import Settings
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
+GONE = frozenset({20404, 21220})  # not found; the call is not in progress (it ended)
 
 
 class TwilioStaffLine:
@@ -43,19 +44,25 @@ class TwilioStaffLine:
             return self.rest.place_leg(request.staff_call_id, "staff", number, request.ring_timeout_s,
                                        request.caller_id)
 
-    def hang_up(self, call: CallRef) -> None:
-        """End both legs; their ends arrive at the status callbacks. A leg Twilio will not end
-        (it ended by itself meanwhile) is no failure while the other could be ended."""
-        refused: list[StaffLineError] = []
-        legs = [sid for sid in (call.provider_ref, call.resident_ref) if sid]
-        for sid in legs:
+    def hang_up(self, call: CallRef) -> bool:
+        """End both legs; their ends arrive at the status callbacks. False when Twilio has neither
+        leg live any more (its ends were never reported). A refusal or no answer from Twilio is a
+        :class:`StaffLineError` only if no leg could be ended: ending one releases the other."""
+        ended, failure = False, None
+        for sid in (call.provider_ref, call.resident_ref):
+            if not sid:
+                continue
             try:
                 with refusals():
                     self.rest.end_leg(sid)
+                ended = True
+            except _Gone:
+                continue
             except StaffLineError as exc:
-                refused.append(exc)
-        if legs and len(refused) == len(legs):
-            raise refused[0]
+                failure = failure or exc
+        if failure is not None and not ended:
+            raise failure
+        return ended
 
     def listen(self, request: ListenRequest) -> None:
         """Ring the supervisor's phone into the call's conference, muted."""
@@ -78,12 +85,20 @@ def phone_number(endpoint: str) -> str:
     return endpoint
 
 
+class _Gone(StaffLineError):
+    """Twilio has no such live call any more (it ended, or is unknown)."""
+
+
 @contextmanager
 def refusals() -> Iterator[None]:
-    """Twilio's refusals, and no answer from it, as a :class:`StaffLineError`."""
+    """Twilio's refusals, and no answer from it, as a :class:`StaffLineError` (or :class:`_Gone`
+    when the refusal says the call is over)."""
     try:
         yield
     except (TwilioRestException, TwilioServiceException) as exc:
-        raise StaffLineError("Twilio refused the request: %(reason)s", reason=Refusal.of(exc).reason) from exc
+        refusal = Refusal.of(exc)
+        if refusal.code in GONE or refusal.status == 404:
+            raise _Gone("Twilio refused the request: %(reason)s", reason=refusal.reason) from exc
+        raise StaffLineError("Twilio refused the request: %(reason)s", reason=refusal.reason) from exc
     except requests.RequestException as exc:
         raise StaffLineError("no answer from the Twilio API: %(error)s", error=str(exc)) from exc
