@@ -694,4 +694,5 @@ ZH: dict[str, str] = {
     'unknown staff-call provider %(provider)r': '未知的外呼方式 %(provider)r',
     'your phone did not answer': '您的电话未接听',
     'your phone is not set: ask an administrator to enter it on your account': '您的电话尚未设置：请管理员在您的账号中填写',
+    'Placed': '拨出',
 }

@@ -2,7 +2,7 @@
 console asks Asterisk to ring the interviewer's phone, the Stasis app dials the resident when the
 interviewer answers and bridges them; busy and no answer are coded by the system; a recorded call
 plays the consent notice to the resident before the bridge and stores the recording; a supervisor
-listens in through a snoop."""
+listens in through a snoop. The bridged and the recorded call run on PostgreSQL too."""
 
 from __future__ import annotations
 
@@ -32,8 +32,6 @@ from survey.models import (
     StaffCall,
 )
 from survey.vocabulary import Role, StaffCallEnd, StaffCallState, TaskStatus
-
-pytestmark = SQLITE_ONLY
 
 
 @pytest.fixture
@@ -100,6 +98,7 @@ def test_the_interviewer_answers_then_the_resident_and_they_are_bridged(
     assert status == TaskStatus.IN_PROGRESS  # the interviewer records the outcome
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(("resident", "end", "coded", "cause"), [
     (Resident(outcome="busy"), StaffCallEnd.BUSY, "busy", "17"),
     (Resident(outcome="no_answer"), StaffCallEnd.NO_ANSWER, "no_answer", "19"),
@@ -121,6 +120,7 @@ def test_busy_and_no_answer_are_coded_by_the_system(fake: FakeAsterisk, desk: De
     wait_for(lambda: not fake.live_channels(), what="the interviewer's phone hung up")
 
 
+@SQLITE_ONLY
 def test_an_unanswered_staff_phone_codes_nothing(fake: FakeAsterisk, desk: Desk, app: AsteriskChannel) -> None:
     fake.residents["1001"] = Resident(outcome="no_answer")
     call_id = desk.place()
@@ -163,6 +163,7 @@ def test_a_recorded_call_plays_the_consent_notice_first_and_keeps_the_recording(
     assert row.duration_s > 0
 
 
+@SQLITE_ONLY
 def test_a_supervisor_listens_in_through_a_snoop(fake: FakeAsterisk, desk: Desk, app: AsteriskChannel) -> None:
     fake.residents["1001"] = Resident(ring_s=0.2)
     fake.residents["2001"] = Resident(ring_s=0.2)  # the supervisor's phone
@@ -193,6 +194,7 @@ def test_a_supervisor_listens_in_through_a_snoop(fake: FakeAsterisk, desk: Desk,
     wait_for(lambda: not fake.live_channels(), what="every leg hung up, the supervisor's too")
 
 
+@SQLITE_ONLY
 def test_an_interviewer_cannot_call_on_another_interviewers_task(
         fake: FakeAsterisk, desk: Desk, sessions: sessionmaker[Session]) -> None:
     with session_scope(sessions) as s:
@@ -203,6 +205,7 @@ def test_an_interviewer_cannot_call_on_another_interviewers_task(
     assert not fake.requests or all(k != "channels.originate" for k, _ in fake.requests)
 
 
+@SQLITE_ONLY
 def test_without_the_stasis_app_the_call_is_refused_with_a_reason(fake: FakeAsterisk, desk: Desk) -> None:
     with pytest.raises(staff_lines.StaffLineError, match="minyi ari"):
         desk.place()

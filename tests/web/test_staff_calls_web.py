@@ -6,6 +6,7 @@ The provider is a recording stand-in (the Asterisk line itself is tested on the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -13,7 +14,7 @@ from web_support import only_due
 
 from calls import staff_lines
 from calls.staff_lines import BridgeRequest, CallRef, ListenRequest
-from survey.models import AuditLog, FollowUpTask, StaffCall, StaffCallPolicy, User
+from survey.models import AuditLog, FollowUpTask, Recording, StaffCall, StaffCallPolicy, User
 from survey.vocabulary import StaffCallEnd, StaffCallState, TaskStatus
 
 
@@ -208,3 +209,21 @@ def test_hanging_up_a_call_the_provider_no_longer_has_ends_it(web, login, line: 
     assert (state["call"]["state"], state["call"]["live"], state["done"]) == ("ended", False, False)
     c.post(f"/console/task/{task}/call")
     assert len(line.placed) == 2
+
+
+def test_the_case_page_shows_its_staff_calls_and_plays_the_recording(web, login, line: FakeLine) -> None:  # type: ignore[no-untyped-def]
+    _policy(web, record=True)
+    c, task = _take(web, login)
+    c.post(f"/console/task/{task}/call")
+    (request,) = line.placed
+    name = f"minyi-staffcall-{request.staff_call_id}-test"
+    (Path(web.settings.recordings_dir) / f"{name}.wav").write_bytes(b"RIFF$\x00\x00\x00WAVE")
+    _event(web, staff_lines.resident_answered, request.staff_call_id)
+    with web.sessions.begin() as s:
+        staff_lines.recorded(s, request.staff_call_id, web.clock, path=f"{name}.wav", provider_id=name, seconds=42.0)
+    _event(web, staff_lines.ended, request.staff_call_id, StaffCallEnd.COMPLETED, "16")
+    with web.sessions() as s:
+        recording = s.scalars(select(Recording).where(Recording.staff_call_id == request.staff_call_id)).one()
+    page = login("supervisor").text(f"/cases/{web.demo.partial_case_id}")
+    assert 'id="staff-calls"' in page and "通话后挂断" in page
+    assert f"/transcribe/{recording.id}/audio" in page

@@ -17,6 +17,7 @@ from office.concerns import CATEGORIES
 from survey import aapor
 from survey.clock import from_local
 from survey.models import (
+    QC_RECORDING,
     AuditLog,
     CallAttempt,
     Case,
@@ -24,6 +25,7 @@ from survey.models import (
     FollowUpTask,
     Interview,
     Recording,
+    StaffCall,
     Survey,
     User,
 )
@@ -94,7 +96,11 @@ def detail(case_id: int) -> str:
     q = questionnaire_of(survey)
     interviews = session.scalars(select(Interview).where(Interview.case_id == case.id).order_by(Interview.id)).all()
     ids = [i.id for i in interviews]
-    recordings = session.scalars(select(Recording).where(Recording.interview_id.in_(ids))).all() if ids else []
+    recordings = session.scalars(select(Recording).where(Recording.interview_id.in_(ids),
+                                                         Recording.question_id != QC_RECORDING)).all() if ids else []
+    staff_calls = session.scalars(select(StaffCall).where(StaffCall.case_id == case.id).order_by(StaffCall.id)).all()
+    qc = {r.staff_call_id: r for r in session.scalars(select(Recording).where(
+        Recording.staff_call_id.in_([c.id for c in staff_calls])))} if staff_calls else {}
     history = session.scalars(select(AuditLog).where(
         ((AuditLog.entity == "case") & (AuditLog.entity_id == str(case.id)))
         | ((AuditLog.entity == "interview") & AuditLog.entity_id.in_([str(i) for i in ids])))
@@ -105,8 +111,8 @@ def detail(case_id: int) -> str:
         answers={i.id: answer_lines(i, q, lang) for i in interviews},
         attempts=session.scalars(select(CallAttempt).where(CallAttempt.case_id == case.id)
                                  .order_by(CallAttempt.id)).all(),
-        recordings=recordings, playable={r.id for r in recordings
-                                         if audio_path(ctx().settings.recordings_dir, r) is not None},
+        recordings=recordings, staff_calls=staff_calls, qc=qc,
+        playable={r.id for r in [*recordings, *qc.values()] if audio_path(ctx().settings.recordings_dir, r) is not None},
         tasks=session.scalars(select(FollowUpTask).where(FollowUpTask.case_id == case.id)
                               .order_by(FollowUpTask.id)).all(),
         concerns=session.scalars(select(Concern).where(Concern.case_id == case.id)).all(), categories=CATEGORIES,
