@@ -420,6 +420,11 @@ ZH: dict[str, str] = {
     "Failed": "失败",
     "Waiting for its download": "等待下载",
     "Stored; not deleted at the provider": "已下载，服务商处的副本尚未删除",
+    # staff-placed calls through Twilio (ivr/channels/twilio/staff.py)
+    "Twilio rings phone numbers: %(phone)r is not an E.164 number such as +8613800138000":
+        "Twilio 只能拨打电话号码：%(phone)r 不是 E.164 格式的号码（如 +8613800138000）。",
+    "Twilio refused the request: %(reason)s": "Twilio 拒绝了请求：%(reason)s",
+    "no answer from the Twilio API: %(error)s": "Twilio 接口没有应答：%(error)s",
     "Download attempts": "下载次数",
     "Next attempt": "下次尝试",
     "Last error": "最近错误",

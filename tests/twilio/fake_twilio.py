@@ -6,6 +6,8 @@ hands them here instead of to the network. Each request is validated with openap
 validate raises, which fails the test. Errors are injected with :meth:`FakeTwilio.fail_next` and
 answered with Twilio's error body. It also answers what the channel's preflight asks: the account
 (``account_status``), its phone numbers (``numbers``) and its verified caller IDs (``verified``).
+Participants added to a conference (addressed by its SID or, as Twilio allows on creation, its
+friendly name) get a call of their own; a conference named for the first time gets its SID.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class FakeTwilio(HttpClient):  # type: ignore[misc]
         self.account_status = "active"
         self.numbers: set[str] = set()  # the account's incoming phone numbers
         self.verified: set[str] = set()  # its verified outgoing caller IDs
+        self.conferences: dict[str, str] = {}  # friendly name -> ConferenceSid
 
     def fail_next(self, status: int, code: int | None, message: str, times: int = 1, *, problem: bool = False) -> None:
         self._failures.extend([Failure(status, code, message, problem)] * times)
@@ -79,6 +82,12 @@ class FakeTwilio(HttpClient):  # type: ignore[misc]
 
     def calls_created(self) -> list[Sent]:
         return [s for s in self.sent if s.path.endswith("/Calls.json")]
+
+    def participants_added(self) -> list[Sent]:
+        return [s for s in self.sent if s.path.endswith("/Participants.json") and s.method == "POST"]
+
+    def calls_updated(self) -> list[Sent]:
+        return [s for s in self.sent if "/Calls/" in s.path and s.method == "POST"]
 
     def request(self, method: str, uri: str, params: dict[str, object] | None = None,
                 data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
@@ -107,12 +116,28 @@ class FakeTwilio(HttpClient):  # type: ignore[misc]
         if method == "POST" and path.endswith("/Calls.json"):
             sid = "CA" + secrets.token_hex(16)
             return 201, _call(account, sid, form["To"][0], form["From"][0], "queued")
-        if method == "POST" and "/Calls/" in path:
+        if method == "POST" and "/Calls/" in path:  # a new status, or new TwiML for a live call
             sid = path.rsplit("/", 1)[1].removesuffix(".json")
-            return 200, _call(account, sid, "", "", form["Status"][0])
+            return 200, _call(account, sid, "", "", form["Status"][0] if "Status" in form else "in-progress")
+        if method == "POST" and path.endswith("/Participants.json"):
+            return 201, self._participant(account, path.split("/")[5], form)
         if method == "GET":
             return 200, self._fetch(account, path, form)
         raise AssertionError(f"the fake does not answer {method} {path}")
+
+    def _participant(self, account: str, conference: str, form: dict[str, list[str]]) -> dict[str, Any]:
+        if not conference.startswith("CF"):
+            conference = self.conferences.setdefault(conference, "CF" + secrets.token_hex(16))
+        sid = "CA" + secrets.token_hex(16)
+
+        def flag(name: str, default: bool) -> bool:
+            return form[name][0] == "true" if name in form else default
+
+        return {"account_sid": account, "call_sid": sid, "conference_sid": conference, "status": "queued",
+                "muted": flag("Muted", False), "hold": False, "coaching": flag("Coaching", False),
+                "start_conference_on_enter": flag("StartConferenceOnEnter", True),
+                "end_conference_on_exit": flag("EndConferenceOnExit", False),
+                "uri": f"/2010-04-01/Accounts/{account}/Conferences/{conference}/Participants/{sid}.json"}
 
     def _fetch(self, account: str, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
         if path == f"/2010-04-01/Accounts/{account}.json":

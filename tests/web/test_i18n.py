@@ -43,7 +43,7 @@ def message_ids() -> set[str]:
                    root / "ivr" / "channels" / "asterisk" / "staff.py", root / "calls" / "visits.py", root / "calls" / "callbacks.py", root / "dialer" / "schedule.py",
                    root / "dialer" / "policy.py", root / "dialer" / "fieldwork.py", root / "survey" / "surveys.py",
                    root / "dialer" / "frames.py", root / "survey" / "workbooks.py", *(root / "jobs").glob("*.py"),
-                   root / "reports" / "survey_inputs.py"]:
+                   root / "reports" / "survey_inputs.py", root / "ivr" / "channels" / "twilio" / "staff.py"]:
         ids |= _python_messages(module)
     # a sample upload's rejected rows by reason, and how a job ended when it did not end by a refusal
     ids |= {str(p) for p in PhoneProblem} | {str(p) for p in RowProblem} | {STOPPED, UNEXPECTED}

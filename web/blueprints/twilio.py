@@ -15,6 +15,10 @@ machines, and the recorded prompts in ``prompts_dir``) and keeps it in
 ``app.extensions["minyi.twilio"]``; an app (a test, the benchmark) may put its own there
 beforehand, e.g. with other voices.
 
+The webhooks of staff-placed calls (``/twilio/staff/...``, :mod:`ivr.channels.twilio.staff_webhooks`)
+are built the same way, with the app's phone vault (``vault``: the resident is dialled when the staff
+member answers), and kept in ``app.extensions["minyi.twilio.staff"]``.
+
 Every webhook must carry a valid ``X-Twilio-Signature`` for the public URL (``MINYI_PUBLIC_URL``
 + path + raw query string, so it holds behind a TLS proxy), else 403. A malformed request gets
 400 with the reason, an unknown attempt 404. Each request is its own transaction, committed
@@ -33,19 +37,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from twilio.http import HttpClient
 from twilio.request_validator import RequestValidator
 
-from ivr.channels.twilio import urls
+from ivr.channels.twilio import staff_urls, urls
 from ivr.channels.twilio.audio import PromptRecordings
 from ivr.channels.twilio.params import WebhookError
 from ivr.channels.twilio.rest import hang_up, make_client
 from ivr.channels.twilio.signature import signed_by_twilio
+from ivr.channels.twilio.staff import staff_rest
+from ivr.channels.twilio.staff_twiml import StaffTwiml
+from ivr.channels.twilio.staff_webhooks import StaffCallWebhooks
 from ivr.channels.twilio.twiml import TwimlRenderer
 from ivr.channels.twilio.webhooks import CallWebhooks
 from survey.clock import Clock
 from survey.config import Settings
+from survey.phones import PhoneVault
 
 bp = Blueprint("twilio", __name__, url_prefix=urls.MOUNT)
 
 EXTENSION = "minyi.twilio"
+STAFF_EXTENSION = "minyi.twilio.staff"
 
 
 class Services(Protocol):
@@ -65,6 +74,25 @@ def build_webhooks(services: Services, http_client: HttpClient | None = None) ->
                              voices={"zh": settings.twilio_voice_zh, "en": settings.twilio_voice_en})
     recordings = PromptRecordings(Path(settings.prompts_dir), settings.public_url)
     return CallWebhooks(services.sessions, services.clock, renderer, lambda sid: hang_up(client, sid), recordings)
+
+
+def build_staff_webhooks(services: Services, vault: PhoneVault,
+                         http_client: HttpClient | None = None) -> StaffCallWebhooks:
+    """The staff-call webhooks for the app's services and phone vault; ``http_client`` as above."""
+    settings = services.settings
+    twiml = StaffTwiml(staff_urls.StaffCallUrls(settings.public_url),
+                       voices={"zh": settings.twilio_voice_zh, "en": settings.twilio_voice_en})
+    recordings = PromptRecordings(Path(settings.prompts_dir), settings.public_url)
+    return StaffCallWebhooks(services.sessions, services.clock, twiml, staff_rest(settings, http_client), vault,
+                             recordings)
+
+
+def _staff_webhooks() -> StaffCallWebhooks:
+    hooks: StaffCallWebhooks | None = current_app.extensions.get(STAFF_EXTENSION)
+    if hooks is None:
+        context = current_app.extensions["minyi"]
+        hooks = current_app.extensions[STAFF_EXTENSION] = build_staff_webhooks(context, context.vault)
+    return hooks
 
 
 def _webhooks() -> CallWebhooks:
@@ -149,3 +177,25 @@ def status() -> Response:
 @bp.post(urls.AMD)
 def amd() -> Response:
     return _done(lambda hooks: hooks.amd(request.args, request.form))
+
+
+@bp.post(staff_urls.ANSWERED)
+def staff_answered() -> Response:
+    return Response(_staff_webhooks().answered(request.args, request.form), 200, mimetype="application/xml")
+
+
+@bp.post(staff_urls.BRIDGE)
+def staff_bridge() -> Response:
+    return Response(_staff_webhooks().bridge(request.args, request.form), 200, mimetype="application/xml")
+
+
+@bp.post(staff_urls.STATUS)
+def staff_status() -> Response:
+    _staff_webhooks().status(request.args, request.form)
+    return Response(status=204)
+
+
+@bp.post(staff_urls.RECORDING)
+def staff_recording() -> Response:
+    _staff_webhooks().recording(request.args, request.form)
+    return Response(status=204)

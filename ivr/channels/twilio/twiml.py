@@ -80,12 +80,18 @@ class TwimlRenderer:
         response.redirect(action, method="POST")
 
     def _prompts(self, parent: VoiceResponse | Gather, prompts: tuple[Prompt, ...], audio: AudioUrl | None) -> None:
-        for prompt in prompts:
-            url = audio(prompt) if audio else None
-            if url:
-                parent.play(url)
-            else:
-                parent.say(prompt.text, language=say_language(prompt.language), voice=self.voices.get(prompt.language))
+        speak(parent, prompts, audio, self.voices)
+
+
+def speak(parent: VoiceResponse | Gather, prompts: tuple[Prompt, ...], audio: AudioUrl | None,
+          voices: Mapping[str, str]) -> None:
+    """``<Play>`` each prompt that has a recording, ``<Say>`` the others in their language's voice."""
+    for prompt in prompts:
+        url = audio(prompt) if audio else None
+        if url:
+            parent.play(url)
+        else:
+            parent.say(prompt.text, language=say_language(prompt.language), voice=voices.get(prompt.language))
 
 
 def say_language(language: str) -> str:

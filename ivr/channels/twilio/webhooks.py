@@ -8,7 +8,8 @@ after the other and always see each other's writes.
 Idempotency: every TwiML reply is stored under (CallSid, seq), ``seq`` being the step number
 carried in the action URL; a delivery seen before gets the stored reply and changes nothing.
 Status callbacks only move an attempt forward, and its end is applied once. Replies are kept for a
-day (Twilio retries within seconds) and pruned, in a transaction of their own, as calls end.
+day (Twilio retries within seconds) and pruned, in a transaction of their own, as calls end
+(:mod:`.replies`).
 
 Answering machines: calls are placed with asynchronous AMD, so the interview starts as soon as
 the call is answered. A machine verdict ends the call (REST hang-up, and ``<Hangup/>`` to any
@@ -21,12 +22,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import cast
 
 import requests
-from sqlalchemy import Table, and_, delete, insert, null, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Table, and_, insert, null, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from twilio.base.exceptions import TwilioRestException
@@ -39,10 +39,10 @@ from calls.questionnaires import Questionnaires
 from ivr.channels.twilio import params as p
 from ivr.channels.twilio.audio import PromptRecordings
 from ivr.channels.twilio.progress import NO_AGENT, TERMINAL, call_result, is_over
+from ivr.channels.twilio.replies import ReplyPruning
 from ivr.channels.twilio.twiml import AudioUrl, TwimlRenderer
 from ivr.engine import Event, Prompt, Step
 from survey.clock import Clock
-from survey.db import session_scope
 from survey.models import CallAttempt, Case, Interview, WebhookReply
 from survey.questionnaire import Questionnaire
 from survey.transactions import DEFAULT_RETRY, RetryPolicy, run_transaction
@@ -53,8 +53,6 @@ log = logging.getLogger(__name__)
 Query = Mapping[str, str]
 Form = Mapping[str, str]
 
-REPLIES_KEPT = timedelta(days=1)
-PRUNE_EVERY = timedelta(minutes=10)
 _STORE_REPLY = insert(cast(Table, WebhookReply.__table__))  # Core: a reply is never read back as an object
 
 
@@ -72,7 +70,7 @@ class CallWebhooks:
         self.recordings = recordings
         self.questionnaires = Questionnaires()
         self.retry = retry
-        self._pruned_at: datetime | None = None
+        self.replies = ReplyPruning(sessions, clock)
 
     # -- TwiML webhooks ---------------------------------------------------------------------
 
@@ -182,21 +180,7 @@ class CallWebhooks:
             op.settle(s, attempt.id, result, self.clock)
 
         run_transaction(self.sessions, work, self.retry)
-        self._prune_replies()
-
-    def _prune_replies(self) -> None:
-        """Drop replies no retry can ask for any more, at most every ``PRUNE_EVERY``. Apart from
-        the call's own transaction: a failure here (two processes pruning at once) costs nothing."""
-        now = self.clock.now()
-        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
-            return
-        self._pruned_at = now
-        try:
-            with session_scope(self.sessions) as s:
-                s.execute(delete(WebhookReply).where(WebhookReply.created_at < now - REPLIES_KEPT))
-        except SQLAlchemyError as error:
-            log.warning("pruning old webhook replies failed (tried again later): %s", error)
-            self._pruned_at = None
+        self.replies.prune()
 
     def _end_interview(self, s: Session, call: Locked) -> tuple[str | None, bool]:
         """The interview status to report once the call is over (None when the interview never
