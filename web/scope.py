@@ -17,7 +17,17 @@ from typing import Any, TypeVar
 from flask import abort, g
 from sqlalchemy import ColumnElement, Select, or_, select, true
 
-from survey.models import CallAttempt, Case, Concern, FollowUpTask, Interview, Recording, StaffCall, Stratum, Survey
+from survey.models import (
+    CallAttempt,
+    Case,
+    Concern,
+    FollowUpTask,
+    Interview,
+    Recording,
+    StaffCall,
+    Stratum,
+    Survey,
+)
 from survey.vocabulary import Role
 from web.access import user
 from web.context import db

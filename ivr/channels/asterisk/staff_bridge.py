@@ -18,14 +18,13 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
 
 from calls import recordings
 from calls.staff_lines import BridgeRequest, StaffCallEvents
-from ivr.channels.asterisk.ari import AriError, AriSession, AriUnavailable
+from ivr.channels.asterisk.ari import AriError, AriSession
 from ivr.channels.asterisk.calls import Call, CallRegistry, Item, Resync, channel_of
 from ivr.channels.asterisk.causes import cause_of, unanswered_status
 from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine, Link, Resynced
