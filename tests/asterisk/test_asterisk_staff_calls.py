@@ -155,11 +155,12 @@ def test_a_recorded_call_plays_the_consent_notice_first_and_keeps_the_recording(
         if row is not None:
             s.expunge(row)
         return row
-    wait_for(lambda: desk.read(recording) is not None, what="the recording stored")
+    wait_for(lambda: (r := desk.read(recording)) is not None and bool(r.path), what="the recording brought home")
     row = desk.read(recording)
     assert row.question_id == QC_RECORDING and row.interview_id is None  # no interview was opened
-    assert row.provider_id and Path(row.path) == Path(settings.recordings_dir) / f"{row.provider_id}.wav"
-    assert Path(row.path).read_bytes().startswith(b"RIFF")
+    assert row.attempt_id is not None and row.download_status == "stored"
+    assert row.provider_id and row.path == f"asterisk/{row.provider_id}.wav"  # as an interview's recordings
+    assert (Path(settings.recordings_dir) / row.path).read_bytes().startswith(b"RIFF")
     assert row.duration_s > 0
 
 
