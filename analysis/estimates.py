@@ -26,9 +26,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
+from analysis.cell_moments import (
+    CellMoments,
+    Column,
+    Variable,
+    column_spread,
+    column_sums,
+    stratum_terms,
+    town_sums,
+)
 from analysis.grouping import BoolArray, FloatArray, IntArray, bincount
 from analysis.indices import ItemValues, composite_range
 from analysis.intervals import ZERO_SE, IntervalMethods, intervals
@@ -74,16 +84,27 @@ class _Layout:
         per_town = self.calibration.design.groups.sum(values)
         return np.concatenate([per_town, self.up(per_town), [values.sum()]])
 
+    @cached_property
+    def cell_weights(self) -> FloatArray:
+        """Every grid cell's weight (its respondents share one; 0 for an empty cell)."""
+        cells = self.calibration.cells
+        return np.asarray(cells.sum(self.calibration.weights) / np.maximum(cells.count, 1), dtype=np.float64)
+
+    def cell_sums(self, per_cell: FloatArray) -> FloatArray:
+        """Sums of a per-cell quantity over every domain."""
+        per_town = town_sums(self.calibration.cell_township, per_cell, self.towns)
+        return np.concatenate([per_town, self.up(per_town), [per_town.sum()]])
+
+    def level_cell_sums(self, level: str, per_cell: FloatArray) -> FloatArray:
+        """Sums of a per-cell quantity over the domains of one level."""
+        per_town = town_sums(self.calibration.cell_township, per_cell, self.towns)
+        if level == ALL:
+            return np.array([per_town.sum()])
+        return per_town if level == STRATUM else self.up(per_town)
+
     def up(self, per_town: FloatArray) -> FloatArray:
         """Per-group sums of a per-township quantity."""
         return bincount(self.rollup.group_of, per_town, len(self.rollup.labels))
-
-    def level_sums(self, level: str, values: FloatArray) -> FloatArray:
-        """Sums of a per-row quantity over the domains of one level."""
-        if level == ALL:
-            return np.array([values.sum()])
-        per_town = self.calibration.design.groups.sum(values)
-        return per_town if level == STRATUM else self.up(per_town)
 
     def domain_of_rows(self, level: str) -> IntArray:
         """Every row's domain at ``level``, as an index into the domain vectors."""
@@ -113,7 +134,6 @@ class _Domains:
 
     estimate: FloatArray
     weight: FloatArray  # sum of w delta
-    u: tuple[FloatArray, ...]  # per level: every row's influence on its own domain's estimate
     n: FloatArray
     kish: FloatArray  # n sum (w delta)^2 / (sum w delta)^2
     sigma2: FloatArray  # sum w delta (y - est)^2 / sum w delta; NaN for composites
@@ -138,24 +158,25 @@ def estimate_period(period: str, calibration: Calibration, items: Mapping[str, I
     ``ci_method`` is the shares' interval, ``score_ci`` the scores' (:mod:`analysis.intervals`)."""
     ci = IntervalMethods(ci_method, score_ci)
     layout = _Layout(calibration, rollup)
-    domains = _all_domains(layout, items, indices)
+    moments = CellMoments(calibration.cells, items)
+    domains = _all_domains(layout, moments, items, indices)
     if variance == JACKKNIFE:
         try:
             return _jackknife(period, layout, domains, items, indices, ci)
         except NoJackknife as exc:
-            found = _linearised(period, layout, domains, items, indices, ci, projection)
+            found = _linearised(period, layout, moments, domains, items, indices, ci, projection)
             return replace(found, note=f"jackknife not used ({exc}); linearised variance instead")
-    return _linearised(period, layout, domains, items, indices, ci, projection)
+    return _linearised(period, layout, moments, domains, items, indices, ci, projection)
 
 
 def _jackknife(period: str, layout: _Layout, domains: Mapping[str, _Domains], items: Mapping[str, ItemValues],
                indices: tuple[Index, ...], ci_method: IntervalMethods) -> PeriodEstimates:
     calibration = layout.calibration
+    width = sum(layout.level_sizes())
+    if calibration.weights.size * width * len(items) > MAX_STACK:  # checked before raking the replicates
+        raise NoJackknife(f"{calibration.weights.size} respondents x {width} domains are too many")
     rep = jackknife(calibration)
     own = np.column_stack([layout.domain_of_cells(level) for level in layout.levels])
-    width = sum(layout.level_sizes())
-    if calibration.weights.size * width * len(items) > MAX_STACK:
-        raise NoJackknife(f"{calibration.weights.size} respondents x {width} domains are too many")
     simple = {name: replicate_values(rep, calibration, item.y, item.valid.astype(np.float64), own, width,
                                      domains[name].estimate) for name, item in items.items()}
     labels = (*calibration.design.labels, *layout.rollup.labels)
@@ -172,19 +193,20 @@ def _jackknife(period: str, layout: _Layout, domains: Mapping[str, _Domains], it
     return PeriodEstimates(rows, versus, JACKKNIFE)
 
 
-def _linearised(period: str, layout: _Layout, domains: Mapping[str, _Domains], items: Mapping[str, ItemValues],
-                indices: tuple[Index, ...], ci_method: IntervalMethods, projection: str) -> PeriodEstimates:
+def _linearised(period: str, layout: _Layout, moments: CellMoments, domains: Mapping[str, _Domains],
+                items: Mapping[str, ItemValues], indices: tuple[Index, ...], ci_method: IntervalMethods,
+                projection: str) -> PeriodEstimates:
+    """Linearised SEs from per-cell sums (:mod:`analysis.cell_moments`); calibration groups lie
+    within townships, so a township's residuals stay in its own stratum."""
     calibration, rollup = layout.calibration, layout.rollup
     if not within_townships(calibration):
         return _linearised_wide(period, layout, domains, items, indices, ci_method, projection)
-    design = calibration.design
-    levels = len(layout.levels)
-    e = Residualiser(calibration, projection)(np.column_stack([u for d in domains.values() for u in d.u]))
-    z = (calibration.weights[:, None] * e).reshape(e.shape[0], len(indices), levels)
-    apart = z[:, :, :-1] - z[:, :, -1:]  # residuals are linear in u: those of each level minus the whole
-    parts = stratum_contributions(np.concatenate([z, apart], axis=2).reshape(e.shape[0], -1), design)
-    width = 2 * levels - 1
-    labels = (*design.labels, *rollup.labels)
+    columns = [column for index in indices for column in _index_columns(layout, index, domains)]
+    sums = np.column_stack([column_sums(moments, c) for c in columns])
+    spread = np.column_stack([column_spread(moments, c) for c in columns])
+    parts = stratum_terms(calibration, sums, spread, Residualiser(calibration, projection).fitted(sums))
+    width = 2 * len(layout.levels) - 1
+    labels = (*calibration.design.labels, *rollup.labels)
     rows: list[Estimate] = []
     versus: dict[tuple[str, str], float] = {}
     for k, index in enumerate(indices):
@@ -192,6 +214,20 @@ def _linearised(period: str, layout: _Layout, domains: Mapping[str, _Domains], i
         rows += _rows(period, index, domains[index.name], variance, _census(layout), layout, ci_method, items)
         versus.update({(index.name, label): float(np.sqrt(v)) for label, v in zip(labels, apart, strict=True)})
     return PeriodEstimates(rows, versus)
+
+
+def _index_columns(layout: _Layout, index: Index, domains: Mapping[str, _Domains]) -> list[Column]:
+    """An index's influence columns: one per level, then each level but the whole file minus it."""
+    parts = index.components if isinstance(index, CompositeIndex) else ((index.name, 1.0),)
+    levels = []
+    for level in layout.levels:
+        cell_domain = layout.domain_of_cells(level)
+        terms: list[tuple[Variable, FloatArray]] = []
+        for name, a in parts:
+            slope = a * _ratio(np.ones_like(domains[name].weight), domains[name].weight)[cell_domain]
+            terms += [((name, "t"), slope), ((name, "v"), -slope * domains[name].estimate[cell_domain])]
+        levels.append(Column(terms))
+    return levels + [column.minus(levels[-1]) for column in levels[:-1]]
 
 
 def _linearised_wide(period: str, layout: _Layout, domains: Mapping[str, _Domains],
@@ -210,7 +246,7 @@ def _linearised_wide(period: str, layout: _Layout, domains: Mapping[str, _Domain
     for index in indices:
         d = domains[index.name]
         u = np.zeros((rows_n, width))
-        for level, values in zip(layout.levels, d.u, strict=True):
+        for level, values in zip(layout.levels, _influence(layout, index, domains, items), strict=True):
             u[np.arange(rows_n), layout.domain_of_rows(level)] = values
         z = calibration.weights[:, None] * residualise(u)
         variance = stratum_contributions(z, calibration.design).sum(axis=0)
@@ -238,29 +274,48 @@ def _census(layout: _Layout) -> BoolArray:
     return census
 
 
-def _all_domains(layout: _Layout, items: Mapping[str, ItemValues],
+def _all_domains(layout: _Layout, moments: CellMoments, items: Mapping[str, ItemValues],
                  indices: tuple[Index, ...]) -> dict[str, _Domains]:
-    out = {i.name: _item_domains(layout, items[i.name]) for i in indices
-           if not isinstance(i, CompositeIndex)}
+    out = {i.name: _item_domains(layout, moments, i.name) for i in indices if not isinstance(i, CompositeIndex)}
     for index in indices:
         if isinstance(index, CompositeIndex):
             out[index.name] = _composite_domains(layout, index, items, out)
     return out
 
 
-def _item_domains(layout: _Layout, item: ItemValues) -> _Domains:
-    w = layout.calibration.weights
-    wv = w * item.valid
-    total_w = layout.sums(wv)
-    estimate = _ratio(layout.sums(wv * item.y), total_w)
-    u, sigma2 = [], []
+def _item_domains(layout: _Layout, moments: CellMoments, name: str) -> _Domains:
+    """From per-cell sums: every respondent of a cell has the cell's weight."""
+    w, count = layout.cell_weights, moments.count
+    t, v = moments.sums((name, "t")), moments.sums((name, "v"))
+    total_w = layout.cell_sums(w * v)
+    estimate = _ratio(layout.cell_sums(w * t), total_w)
+    sigma2 = []
+    for level in layout.levels:
+        centre = estimate[layout.domain_of_cells(level)]
+        spread = column_spread(moments, Column([((name, "t"), np.ones_like(w)), ((name, "v"), -centre)]))
+        squares = spread + (t - centre * v) ** 2 / np.maximum(count, 1.0)  # sum over the cell of v (y - E)^2
+        sigma2.append(layout.level_cell_sums(level, w * squares))
+    n = layout.cell_sums(v)
+    kish = np.divide(n * layout.cell_sums(w * w * v), total_w * total_w, out=np.full(n.size, np.nan),
+                     where=total_w > 0)
+    dk_rate = _ratio(layout.cell_sums(w * (count - v)), layout.cell_sums(w * count))
+    return _Domains(estimate, total_w, n, kish, _ratio(np.concatenate(sigma2), total_w), dk_rate, total_w > 0)
+
+
+def _influence(layout: _Layout, index: Index, domains: Mapping[str, _Domains],
+               items: Mapping[str, ItemValues]) -> list[FloatArray]:
+    """Per level, every row's influence on its own domain's estimate (a composite: the weighted sum
+    of its components')."""
+    parts = index.components if isinstance(index, CompositeIndex) else ((index.name, 1.0),)
+    out = []
     for level in layout.levels:
         domain = layout.domain_of_rows(level)
-        deviation = item.y - estimate[domain]
-        u.append(item.valid * _ratio(deviation, total_w[domain]))
-        sigma2.append(layout.level_sums(level, wv * deviation**2))
-    return _Domains(estimate, total_w, tuple(u), _counts(layout, item.valid), _kish(layout, wv, item.valid),
-                    _ratio(np.concatenate(sigma2), total_w), _dk_rate(layout, item.valid), total_w > 0)
+        terms = []
+        for name, a in parts:
+            item, d = items[name], domains[name]
+            terms.append((item.valid * _ratio(item.y - d.estimate[domain], d.weight[domain]), a))
+        out.append(_weighted_sum(terms) if isinstance(index, CompositeIndex) else terms[0][0])
+    return out
 
 
 def _composite_domains(layout: _Layout, index: CompositeIndex, items: Mapping[str, ItemValues],
@@ -275,7 +330,6 @@ def _composite_domains(layout: _Layout, index: CompositeIndex, items: Mapping[st
     return _Domains(
         estimate=estimate,
         weight=layout.sums(w * valid),
-        u=tuple(_weighted_sum([(d.u[j], a) for d, a in comps]) for j in range(len(layout.levels))),
         n=_counts(layout, valid),
         kish=_kish(layout, w * valid, valid),
         sigma2=np.full(estimate.size, np.nan),
@@ -345,11 +399,6 @@ def _kish(layout: _Layout, wv: FloatArray, valid: BoolArray) -> FloatArray:
     kish: FloatArray = np.divide(n * layout.sums(wv * wv), total * total, out=np.full(n.size, np.nan),
                                  where=total > 0)
     return kish
-
-
-def _dk_rate(layout: _Layout, valid: BoolArray) -> FloatArray:
-    w = layout.calibration.weights
-    return _ratio(layout.sums(w * ~valid), layout.sums(w))
 
 
 def _range(index: Index, items: Mapping[str, ItemValues]) -> tuple[float, float]:

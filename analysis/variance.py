@@ -48,19 +48,25 @@ class Residualiser:
             raise ValueError(f"projection must be one of {PROJECTIONS}")
         self.projection = projection
         self.calibration = calibration
-        self.base = calibration.design.base
         if projection == "exact":
             self._indicator, self._inverse = _normal_equations(calibration)
 
     def __call__(self, u: FloatArray) -> FloatArray:
         cells = self.calibration.cells
-        fitted = self._sweeps(cells.sum(u)) if self.projection == "rake-sweeps" else self._exact(u)
-        residual: FloatArray = u - fitted[cells.ids]
+        residual: FloatArray = u - self.fitted(cells.sum(u))[cells.ids]
         return residual
 
-    def _exact(self, u: FloatArray) -> FloatArray:
-        """Per-cell fitted values X b of the weighted least-squares fit of u on the group indicators X."""
-        per_cell = self.calibration.cells.sum(self.base[:, None] * u)
+    def fitted(self, per_cell: FloatArray) -> FloatArray:
+        """Per-cell fitted values from the per-cell sums of u (cells x columns): the fit is constant
+        within a cell, and so is the base weight."""
+        if self.projection == "rake-sweeps":
+            return self._sweeps(per_cell)
+        base = (self.calibration.design.N / self.calibration.design.n)[self.calibration.cell_township]
+        return self._exact(base[:, None] * per_cell)
+
+    def _exact(self, per_cell: FloatArray) -> FloatArray:
+        """Per-cell fitted values X b of the weighted least-squares fit of u on the group indicators X,
+        from the per-cell sums of base weight times u."""
         beta = self._inverse @ (self._indicator.T @ per_cell)
         return np.asarray(self._indicator @ beta)
 
