@@ -24,11 +24,14 @@ estimable.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from analysis.cell_moments import (
     CellMoments,
@@ -355,22 +358,32 @@ def _rows(period: str, index: Index, d: _Domains, variance: FloatArray, census: 
     ci = intervals(share=index.kind == "share", method=ci_method.share, estimate=d.estimate[ok], se=se[ok],
                    df=df[ok], n=d.n[ok], n_eff=n_eff[ok], n_kish=n_kish[ok], low=low, high=high,
                    census=census[ok], score_method=ci_method.score)
-    rows: list[Estimate] = []
-    position = np.cumsum(ok) - 1
     labels = (*layout.calibration.design.labels, *layout.rollup.labels, COUNTY)
-    levels = np.repeat(layout.levels, layout.level_sizes())
+    levels = np.repeat(layout.levels, layout.level_sizes()).tolist()
+    ci_low, ci_high, method = _spread(ok, ci.low), _spread(ok, ci.high), _spread(ok, ci.method)
+    n, dk_rate, kish, value, error = d.n.tolist(), d.dk_rate.tolist(), d.kish.tolist(), d.estimate.tolist(), se.tolist()
+    design_effect, effective, freedom = deff.tolist(), n_eff.tolist(), df.tolist()
+    rows: list[Estimate] = []
     for j, stratum in enumerate(labels):
-        row = Estimate(period=period, stratum=stratum, index=index.name, kind=index.kind, n=int(d.n[j]),
-                       estimate=None, se=None, ci_low=None, ci_high=None, deff=None, deff_kish=None,
-                       n_eff=None, dk_rate=_number(d.dk_rate[j]), ci_method="not estimable",
-                       level=str(levels[j]))
         if ok[j]:
-            p = position[j]
-            row = replace(row, estimate=float(d.estimate[j]), se=float(se[j]), ci_low=float(ci.low[p]),
-                          ci_high=float(ci.high[p]), deff=_number(deff[j]), deff_kish=float(d.kish[j]),
-                          n_eff=_number(n_eff[j]), ci_method=str(ci.method[p]), df=int(df[j]))
-        rows.append(row)
+            rows.append(Estimate(period=period, stratum=stratum, index=index.name, kind=index.kind, n=int(n[j]),
+                                 estimate=value[j], se=error[j], ci_low=ci_low[j], ci_high=ci_high[j],
+                                 deff=_number(design_effect[j]), deff_kish=kish[j], n_eff=_number(effective[j]),
+                                 dk_rate=_number(dk_rate[j]), ci_method=str(method[j]), df=int(freedom[j]),
+                                 level=levels[j]))
+        else:
+            rows.append(Estimate(period=period, stratum=stratum, index=index.name, kind=index.kind, n=int(n[j]),
+                                 estimate=None, se=None, ci_low=None, ci_high=None, deff=None, deff_kish=None,
+                                 n_eff=None, dk_rate=_number(dk_rate[j]), ci_method="not estimable",
+                                 level=levels[j]))
     return rows
+
+
+def _spread(ok: BoolArray, values: NDArray[Any]) -> list[Any]:
+    """Values given for the domains where ``ok`` holds, as a list over every domain (None elsewhere)."""
+    out = np.full(ok.size, None, dtype=object)
+    out[ok] = values
+    return [v.item() if isinstance(v, np.generic) else v for v in out.tolist()]
 
 
 def _strata_answering(layout: _Layout, n: FloatArray) -> FloatArray:
@@ -408,4 +421,4 @@ def _range(index: Index, items: Mapping[str, ItemValues]) -> tuple[float, float]
 
 
 def _number(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
+    return float(value) if math.isfinite(value) else None

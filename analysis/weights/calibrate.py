@@ -239,13 +239,13 @@ def _margins(grid: CellGrid, population: Population, counts: FloatArray, d: Floa
         totals = np.zeros(int(size.sum()))
         totals[level_group[simple]] = N_l[simple]
         labels: list[tuple[int, str]] = [(0, "")] * totals.size
-        for h in np.flatnonzero(simple):
-            labels[offset[h]:offset[h] + width] = [(int(h), lv) for lv in levels]
-        for h, township_runs in runs.items():
+        for h in np.flatnonzero(simple).tolist():
+            labels[offset[h]:offset[h] + width] = [(h, lv) for lv in levels]
+        for merged, township_runs in runs.items():
             for j, run in enumerate(township_runs):
-                level_group[h, run] = offset[h] + j
-                totals[offset[h] + j] = float(N_l[h, run].sum())
-                labels[offset[h] + j] = (h, "+".join(levels[i] for i in run))
+                level_group[merged, run] = offset[merged] + j
+                totals[offset[merged] + j] = float(N_l[merged, run].sum())
+                labels[offset[merged] + j] = (merged, "+".join(levels[i] for i in run))
         margins.append(Margin(level_group[town, level], totals))
         names.append(labels)
     return _Raking(list(grid.by), margins, names)
