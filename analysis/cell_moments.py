@@ -72,7 +72,8 @@ class CellMoments:
 
 @dataclass(frozen=True)
 class Column:
-    """One influence column: per variable, its coefficient in every cell."""
+    """One influence column: per variable, its coefficient in every cell (or several columns at
+    once: coefficients cells x columns)."""
 
     terms: Sequence[tuple[Variable, FloatArray]]
 
@@ -82,9 +83,9 @@ class Column:
 
 def column_sums(moments: CellMoments, column: Column) -> FloatArray:
     """Per-cell sum of the column's influence values."""
-    total = np.zeros(moments.count.size)
+    total = np.zeros(column.terms[0][1].shape)
     for variable, coefficient in column.terms:
-        total += coefficient * moments.sums(variable)
+        total += coefficient * _along(moments.sums(variable), coefficient)
     return total
 
 
@@ -94,12 +95,17 @@ def column_spread(moments: CellMoments, column: Column) -> FloatArray:
     for variable, coefficient in column.terms:
         merged[variable] = merged[variable] + coefficient if variable in merged else coefficient
     terms = list(merged.items())
-    total = np.zeros(moments.count.size)
+    total = np.zeros(terms[0][1].shape)
     for j, (a, ca) in enumerate(terms):
-        total += ca * ca * moments.cross(a, a)
+        total += ca * ca * _along(moments.cross(a, a), ca)
         for b, cb in terms[j + 1:]:
-            total += 2.0 * ca * cb * moments.cross(a, b)
+            total += 2.0 * ca * cb * _along(moments.cross(a, b), ca)
     return total
+
+
+def _along(per_cell: FloatArray, coefficient: FloatArray) -> FloatArray:
+    """A per-cell vector shaped to multiply coefficients of one column (cells) or several (cells x k)."""
+    return per_cell if coefficient.ndim == 1 else per_cell[:, None]
 
 
 def stratum_terms(calibration: Calibration, sums: FloatArray, spread: FloatArray,

@@ -48,7 +48,7 @@ from analysis.intervals import ZERO_SE, IntervalMethods, intervals
 from analysis.replicates import MAX_STACK, NoJackknife, jackknife, jackknife_variance, replicate_values
 from analysis.results import ALL, COUNTY, GROUP, STRATUM, Estimate
 from analysis.spec import CompositeIndex, Index
-from analysis.variance import Residualiser, stratum_contributions, within_townships
+from analysis.variance import Residualiser, within_townships
 from analysis.weights.calibrate import Calibration
 
 LINEAR, JACKKNIFE = "linear", "jackknife"
@@ -203,8 +203,11 @@ def _linearised(period: str, layout: _Layout, moments: CellMoments, domains: Map
     within townships, so a township's residuals stay in its own stratum."""
     calibration, rollup = layout.calibration, layout.rollup
     if not within_townships(calibration):
-        return _linearised_wide(period, layout, domains, items, indices, ci_method, projection)
-    columns = [column for index in indices for column in _index_columns(layout, index, domains)]
+        return _linearised_wide(period, layout, moments, domains, items, indices, ci_method, projection)
+    columns = []
+    for index in indices:  # each level, then each level but the whole file minus the whole file
+        levels = _level_columns(layout, index, domains)
+        columns += levels + [column.minus(levels[-1]) for column in levels[:-1]]
     sums = np.column_stack([column_sums(moments, c) for c in columns])
     spread = np.column_stack([column_spread(moments, c) for c in columns])
     parts = stratum_terms(calibration, sums, spread, Residualiser(calibration, projection).fitted(sums))
@@ -219,8 +222,9 @@ def _linearised(period: str, layout: _Layout, moments: CellMoments, domains: Map
     return PeriodEstimates(rows, versus)
 
 
-def _index_columns(layout: _Layout, index: Index, domains: Mapping[str, _Domains]) -> list[Column]:
-    """An index's influence columns: one per level, then each level but the whole file minus it."""
+def _level_columns(layout: _Layout, index: Index, domains: Mapping[str, _Domains]) -> list[Column]:
+    """An index's influence columns, one per level: in a cell, u = (t - E v) / W summed over the
+    index's items (weighted for a composite), E and W those of the cell's domain at that level."""
     parts = index.components if isinstance(index, CompositeIndex) else ((index.name, 1.0),)
     levels = []
     for level in layout.levels:
@@ -230,33 +234,51 @@ def _index_columns(layout: _Layout, index: Index, domains: Mapping[str, _Domains
             slope = a * _ratio(np.ones_like(domains[name].weight), domains[name].weight)[cell_domain]
             terms += [((name, "t"), slope), ((name, "v"), -slope * domains[name].estimate[cell_domain])]
         levels.append(Column(terms))
-    return levels + [column.minus(levels[-1]) for column in levels[:-1]]
+    return levels
 
 
-def _linearised_wide(period: str, layout: _Layout, domains: Mapping[str, _Domains],
+def _linearised_wide(period: str, layout: _Layout, moments: CellMoments, domains: Mapping[str, _Domains],
                      items: Mapping[str, ItemValues], indices: tuple[Index, ...], ci_method: IntervalMethods,
                      projection: str) -> PeriodEstimates:
     """As :func:`_linearised` when calibration groups span townships (``--method county``): the
     fitted part of one township's influence values then reaches into other townships, so every
-    domain gets its own column and its variance sums the terms of every stratum."""
+    domain gets its own column (cells x domains, from the per-cell sums) and its variance sums the
+    terms of every stratum."""
     calibration = layout.calibration
-    width = sum(layout.level_sizes())
-    rows_n = calibration.weights.size
     residualise = Residualiser(calibration, projection)
     labels = (*calibration.design.labels, *layout.rollup.labels)
     rows: list[Estimate] = []
     versus: dict[tuple[str, str], float] = {}
     for index in indices:
-        d = domains[index.name]
-        u = np.zeros((rows_n, width))
-        for level, values in zip(layout.levels, _influence(layout, index, domains, items), strict=True):
-            u[np.arange(rows_n), layout.domain_of_rows(level)] = values
-        z = calibration.weights[:, None] * residualise(u)
-        variance = stratum_contributions(z, calibration.design).sum(axis=0)
-        apart = stratum_contributions(z[:, :-1] - z[:, -1:], calibration.design).sum(axis=0)
-        rows += _rows(period, index, d, variance, _census(layout), layout, ci_method, items)
-        versus.update({(index.name, label): float(np.sqrt(v)) for label, v in zip(labels, apart, strict=True)})
+        columns = _domain_columns(layout, index, domains)
+        apart = Column([(v, c[:, :-1] - c[:, -1:]) for v, c in columns.terms])
+        variance, apart_variance = (_wide_variance(calibration, residualise, moments, c) for c in (columns, apart))
+        rows += _rows(period, index, domains[index.name], variance, _census(layout), layout, ci_method, items)
+        versus.update({(index.name, label): float(np.sqrt(v))
+                       for label, v in zip(labels, apart_variance, strict=True)})
     return PeriodEstimates(rows, versus)
+
+
+def _domain_columns(layout: _Layout, index: Index, domains: Mapping[str, _Domains]) -> Column:
+    """Influence coefficients of every domain (cells x domains): a cell's coefficient is the one of
+    :func:`_index_columns` in the domains the cell lies in at each level, 0 elsewhere."""
+    width = sum(layout.level_sizes())
+    cells = np.arange(layout.calibration.cell_township.size)
+    terms: list[tuple[Variable, FloatArray]] = []
+    for level, column in zip(layout.levels, _level_columns(layout, index, domains), strict=True):
+        domain = layout.domain_of_cells(level)
+        for variable, coefficient in column.terms:
+            spread = np.zeros((cells.size, width))
+            spread[cells, domain] = coefficient
+            terms.append((variable, spread))
+    return Column(terms)
+
+
+def _wide_variance(calibration: Calibration, residualise: Residualiser, moments: CellMoments,
+                   columns: Column) -> FloatArray:
+    sums = column_sums(moments, columns)
+    terms = stratum_terms(calibration, sums, column_spread(moments, columns), residualise.fitted(sums))
+    return np.asarray(terms.sum(axis=0), dtype=np.float64)
 
 
 def _variances(layout: _Layout, parts: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -303,22 +325,6 @@ def _item_domains(layout: _Layout, moments: CellMoments, name: str) -> _Domains:
                      where=total_w > 0)
     dk_rate = _ratio(layout.cell_sums(w * (count - v)), layout.cell_sums(w * count))
     return _Domains(estimate, total_w, n, kish, _ratio(np.concatenate(sigma2), total_w), dk_rate, total_w > 0)
-
-
-def _influence(layout: _Layout, index: Index, domains: Mapping[str, _Domains],
-               items: Mapping[str, ItemValues]) -> list[FloatArray]:
-    """Per level, every row's influence on its own domain's estimate (a composite: the weighted sum
-    of its components')."""
-    parts = index.components if isinstance(index, CompositeIndex) else ((index.name, 1.0),)
-    out = []
-    for level in layout.levels:
-        domain = layout.domain_of_rows(level)
-        terms = []
-        for name, a in parts:
-            item, d = items[name], domains[name]
-            terms.append((item.valid * _ratio(item.y - d.estimate[domain], d.weight[domain]), a))
-        out.append(_weighted_sum(terms) if isinstance(index, CompositeIndex) else terms[0][0])
-    return out
 
 
 def _composite_domains(layout: _Layout, index: CompositeIndex, items: Mapping[str, ItemValues],

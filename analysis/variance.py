@@ -22,7 +22,8 @@ below the spread over repeated samples, and 95% intervals cover 93-95% in the si
 tests/analysis/test_analysis_coverage.py. It is kept because it is what R reports.
 
 Calibration groups are unions of weighting cells, so both work on per-cell sums: the fitted part
-of u is constant within a cell. Groups lie within one township, so the fit splits into one small
+of u is constant within a cell (the stratified sum itself is taken from per-cell sums too, in
+:mod:`analysis.cell_moments`). Groups lie within one township, so the fit splits into one small
 least-squares problem per township.
 """
 
@@ -33,7 +34,6 @@ from scipy import sparse
 
 from analysis.grouping import FloatArray, IntArray
 from analysis.weights.calibrate import Calibration
-from analysis.weights.design import StratifiedDesign
 
 PROJECTIONS = ("exact", "rake-sweeps")
 R_RAKE_SWEEPS = 10
@@ -176,16 +176,3 @@ def _pinvh(stack: FloatArray) -> FloatArray:
     cutoff = RANK_TOL * np.abs(eigenvalues).max(axis=-1, keepdims=True)
     inverse = np.divide(1.0, eigenvalues, out=np.zeros_like(eigenvalues), where=np.abs(eigenvalues) > cutoff)
     return np.asarray((vectors * inverse[..., None, :]) @ np.swapaxes(vectors, -1, -2))
-
-
-def stratum_contributions(z: FloatArray, design: StratifiedDesign) -> FloatArray:
-    """(strata x columns) terms of the stratified variance of z = w e; a column's variance is their sum.
-
-    A stratum with a single respondent contributes 0 (R's ``lonely.psu="certainty"``).
-    """
-    groups = design.groups
-    means = groups.sum(z) / design.n[:, None]
-    centred = z - means[design.stratum]
-    n = design.n.astype(np.float64)
-    scale = np.divide(design.fpc * n, n - 1.0, out=np.zeros_like(n), where=n > 1)
-    return np.asarray(scale[:, None] * groups.sum(centred * centred))
