@@ -29,7 +29,7 @@ from analysis.grouping import FloatArray, Groups, IntArray
 from analysis.indices import ItemValues
 from analysis.weights.calibrate import Calibration
 
-Variable = tuple[str, str]  # (item name, "t" for valid * y or "v" for valid)
+Variable = tuple[str, str]  # (item name, "t" for valid * y, "v" for valid, "d" for valid * (y - cell's mean))
 
 
 @dataclass
@@ -58,9 +58,16 @@ class CellMoments:
             self._cross[key] = self.cells.sum(self._centre(key[0]) * self._centre(key[1]))
         return self._cross[key]
 
+    def valid_mean(self, name: str) -> FloatArray:
+        """Per cell: the mean of the item's valid answers (0 without any)."""
+        t, v = self.sums((name, "t")), self.sums((name, "v"))
+        return np.divide(t, v, out=np.zeros_like(t), where=v > 0)
+
     def _row(self, variable: Variable) -> FloatArray:
         item = self.items[variable[0]]
         valid = item.valid.astype(np.float64)
+        if variable[1] == "d":
+            return valid * (item.y - self.valid_mean(variable[0])[self.cells.ids])
         return item.y * valid if variable[1] == "t" else valid
 
     def _centre(self, variable: Variable) -> FloatArray:
@@ -90,17 +97,30 @@ def column_sums(moments: CellMoments, column: Column) -> FloatArray:
 
 
 def column_spread(moments: CellMoments, column: Column) -> FloatArray:
-    """Per-cell centred sum of squares of the column's influence values."""
+    """Per-cell centred sum of squares of the column's influence values.
+
+    t = d + ybar_c v, with d the valid answers' deviations from their cell mean ybar_c: in those
+    terms the sum of squares is a sum of non-negative parts (S_yy + V (ybar - E)^2 (n - V)/n for one
+    item), so it stays exactly 0 when every answer in the cell is alike, where the expansion in t
+    and v would leave rounding noise of the size of y^2."""
     merged: dict[Variable, FloatArray] = {}
-    for variable, coefficient in column.terms:
+
+    def add(variable: Variable, coefficient: FloatArray) -> None:
         merged[variable] = merged[variable] + coefficient if variable in merged else coefficient
+
+    for (name, kind), coefficient in column.terms:
+        if kind == "t":
+            add((name, "d"), coefficient)
+            add((name, "v"), coefficient * _along(moments.valid_mean(name), coefficient))
+        else:
+            add((name, kind), coefficient)
     terms = list(merged.items())
     total = np.zeros(terms[0][1].shape)
     for j, (a, ca) in enumerate(terms):
         total += ca * ca * _along(moments.cross(a, a), ca)
         for b, cb in terms[j + 1:]:
             total += 2.0 * ca * cb * _along(moments.cross(a, b), ca)
-    return total
+    return np.maximum(total, 0.0)  # a sum of squares: below 0 only by rounding
 
 
 def _along(per_cell: FloatArray, coefficient: FloatArray) -> FloatArray:
