@@ -7,7 +7,8 @@ mask delta:
     estimate  = sum w delta y / sum w delta
     u_i       = delta_i (y_i - estimate) / sum_D w delta     (0 outside D and for DK/refused)
 
-u goes through :mod:`analysis.variance` (calibration residuals, stratified formula), which is R's
+u goes through :mod:`analysis.variance` (calibration residuals) and the stratified formula, both
+from per-cell sums (:mod:`analysis.cell_moments`: no respondents x domains matrix), which is R's
 ``svymean(~y, subset(design, ...), na.rm=TRUE)`` on a calibrated design: no row is dropped before
 the variance. A composite sum_k a_k estimate_k has influence sum_k a_k u_k. The domains of one
 level are disjoint, so one column holds every domain's u at that level; calibration groups and
@@ -261,7 +262,7 @@ def _linearised_wide(period: str, layout: _Layout, moments: CellMoments, domains
 
 def _domain_columns(layout: _Layout, index: Index, domains: Mapping[str, _Domains]) -> Column:
     """Influence coefficients of every domain (cells x domains): a cell's coefficient is the one of
-    :func:`_index_columns` in the domains the cell lies in at each level, 0 elsewhere."""
+    :func:`_level_columns` in the domains the cell lies in at each level, 0 elsewhere."""
     width = sum(layout.level_sizes())
     cells = np.arange(layout.calibration.cell_township.size)
     terms: list[tuple[Variable, FloatArray]] = []
