@@ -15,7 +15,7 @@ flat-file input has none.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special  # t quantiles and tails as scipy.stats.t computes them, without its import time
 
 from analysis.grouping import FloatArray
 from analysis.results import Change, Estimate
@@ -66,7 +66,7 @@ def _pair_changes(pairs: list[tuple[Estimate, Estimate]], method: str, alpha: fl
     out = []
     for (a, b), (delta, se, p_value, df) in zip(pairs, tests, strict=True):
         p_adj = next(adjusted) if p_value is not None else None
-        half = float(stats.t.ppf(0.975, df)) * se if delta is not None and se is not None else None
+        half = float(special.stdtrit(df, 0.975)) * se if delta is not None and se is not None else None
         ci = (delta - half, delta + half) if delta is not None and half is not None else (None, None)
         out.append(Change(stratum=b.stratum, index=b.index, period_from=a.period, period_to=b.period,
                           change=delta, se=se, p_value=p_value, p_adjusted=p_adj,
@@ -84,7 +84,7 @@ def _test(a: Estimate, b: Estimate) -> tuple[float | None, float | None, float |
     df = satterthwaite(a.se**2, a.df, b.se**2, b.df)
     if se == 0:
         return delta, se, None, df
-    return delta, se, float(2 * stats.t.sf(abs(delta) / se, df)), df
+    return delta, se, float(2 * special.stdtr(df, -abs(delta) / se)), df
 
 
 def satterthwaite(v1: float, df1: int | None, v2: float, df2: int | None) -> float:

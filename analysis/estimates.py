@@ -7,7 +7,8 @@ mask delta:
     estimate  = sum w delta y / sum w delta
     u_i       = delta_i (y_i - estimate) / sum_D w delta     (0 outside D and for DK/refused)
 
-u goes through :mod:`analysis.variance` (calibration residuals, stratified formula), which is R's
+u goes through :mod:`analysis.variance` (calibration residuals) and the stratified formula, both
+from per-cell sums (:mod:`analysis.cell_moments`: no respondents x domains matrix), which is R's
 ``svymean(~y, subset(design, ...), na.rm=TRUE)`` on a calibrated design: no row is dropped before
 the variance. A composite sum_k a_k estimate_k has influence sum_k a_k u_k. The domains of one
 level are disjoint, so one column holds every domain's u at that level; calibration groups and
@@ -24,18 +25,31 @@ estimable.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
+from analysis.cell_moments import (
+    CellMoments,
+    Column,
+    Variable,
+    column_spread,
+    column_sums,
+    stratum_terms,
+    town_sums,
+)
 from analysis.grouping import BoolArray, FloatArray, IntArray, bincount
 from analysis.indices import ItemValues, composite_range
 from analysis.intervals import ZERO_SE, IntervalMethods, intervals
 from analysis.replicates import MAX_STACK, NoJackknife, jackknife, jackknife_variance, replicate_values
 from analysis.results import ALL, COUNTY, GROUP, STRATUM, Estimate
 from analysis.spec import CompositeIndex, Index
-from analysis.variance import Residualiser, stratum_contributions, within_townships
+from analysis.variance import Residualiser, within_townships
 from analysis.weights.calibrate import Calibration
 
 LINEAR, JACKKNIFE = "linear", "jackknife"
@@ -74,16 +88,27 @@ class _Layout:
         per_town = self.calibration.design.groups.sum(values)
         return np.concatenate([per_town, self.up(per_town), [values.sum()]])
 
+    @cached_property
+    def cell_weights(self) -> FloatArray:
+        """Every grid cell's weight (its respondents share one; 0 for an empty cell)."""
+        cells = self.calibration.cells
+        return np.asarray(cells.sum(self.calibration.weights) / np.maximum(cells.count, 1), dtype=np.float64)
+
+    def cell_sums(self, per_cell: FloatArray) -> FloatArray:
+        """Sums of a per-cell quantity over every domain."""
+        per_town = town_sums(self.calibration.cell_township, per_cell, self.towns)
+        return np.concatenate([per_town, self.up(per_town), [per_town.sum()]])
+
+    def level_cell_sums(self, level: str, per_cell: FloatArray) -> FloatArray:
+        """Sums of a per-cell quantity over the domains of one level."""
+        per_town = town_sums(self.calibration.cell_township, per_cell, self.towns)
+        if level == ALL:
+            return np.array([per_town.sum()])
+        return per_town if level == STRATUM else self.up(per_town)
+
     def up(self, per_town: FloatArray) -> FloatArray:
         """Per-group sums of a per-township quantity."""
         return bincount(self.rollup.group_of, per_town, len(self.rollup.labels))
-
-    def level_sums(self, level: str, values: FloatArray) -> FloatArray:
-        """Sums of a per-row quantity over the domains of one level."""
-        if level == ALL:
-            return np.array([values.sum()])
-        per_town = self.calibration.design.groups.sum(values)
-        return per_town if level == STRATUM else self.up(per_town)
 
     def domain_of_rows(self, level: str) -> IntArray:
         """Every row's domain at ``level``, as an index into the domain vectors."""
@@ -113,7 +138,6 @@ class _Domains:
 
     estimate: FloatArray
     weight: FloatArray  # sum of w delta
-    u: tuple[FloatArray, ...]  # per level: every row's influence on its own domain's estimate
     n: FloatArray
     kish: FloatArray  # n sum (w delta)^2 / (sum w delta)^2
     sigma2: FloatArray  # sum w delta (y - est)^2 / sum w delta; NaN for composites
@@ -138,24 +162,25 @@ def estimate_period(period: str, calibration: Calibration, items: Mapping[str, I
     ``ci_method`` is the shares' interval, ``score_ci`` the scores' (:mod:`analysis.intervals`)."""
     ci = IntervalMethods(ci_method, score_ci)
     layout = _Layout(calibration, rollup)
-    domains = _all_domains(layout, items, indices)
+    moments = CellMoments(calibration.cells, items)
+    domains = _all_domains(layout, moments, items, indices)
     if variance == JACKKNIFE:
         try:
             return _jackknife(period, layout, domains, items, indices, ci)
         except NoJackknife as exc:
-            found = _linearised(period, layout, domains, items, indices, ci, projection)
+            found = _linearised(period, layout, moments, domains, items, indices, ci, projection)
             return replace(found, note=f"jackknife not used ({exc}); linearised variance instead")
-    return _linearised(period, layout, domains, items, indices, ci, projection)
+    return _linearised(period, layout, moments, domains, items, indices, ci, projection)
 
 
 def _jackknife(period: str, layout: _Layout, domains: Mapping[str, _Domains], items: Mapping[str, ItemValues],
                indices: tuple[Index, ...], ci_method: IntervalMethods) -> PeriodEstimates:
     calibration = layout.calibration
+    width = sum(layout.level_sizes())
+    if calibration.weights.size * width * len(items) > MAX_STACK:  # checked before raking the replicates
+        raise NoJackknife(f"{calibration.weights.size} respondents x {width} domains are too many")
     rep = jackknife(calibration)
     own = np.column_stack([layout.domain_of_cells(level) for level in layout.levels])
-    width = sum(layout.level_sizes())
-    if calibration.weights.size * width * len(items) > MAX_STACK:
-        raise NoJackknife(f"{calibration.weights.size} respondents x {width} domains are too many")
     simple = {name: replicate_values(rep, calibration, item.y, item.valid.astype(np.float64), own, width,
                                      domains[name].estimate) for name, item in items.items()}
     labels = (*calibration.design.labels, *layout.rollup.labels)
@@ -172,19 +197,23 @@ def _jackknife(period: str, layout: _Layout, domains: Mapping[str, _Domains], it
     return PeriodEstimates(rows, versus, JACKKNIFE)
 
 
-def _linearised(period: str, layout: _Layout, domains: Mapping[str, _Domains], items: Mapping[str, ItemValues],
-                indices: tuple[Index, ...], ci_method: IntervalMethods, projection: str) -> PeriodEstimates:
+def _linearised(period: str, layout: _Layout, moments: CellMoments, domains: Mapping[str, _Domains],
+                items: Mapping[str, ItemValues], indices: tuple[Index, ...], ci_method: IntervalMethods,
+                projection: str) -> PeriodEstimates:
+    """Linearised SEs from per-cell sums (:mod:`analysis.cell_moments`); calibration groups lie
+    within townships, so a township's residuals stay in its own stratum."""
     calibration, rollup = layout.calibration, layout.rollup
     if not within_townships(calibration):
-        return _linearised_wide(period, layout, domains, items, indices, ci_method, projection)
-    design = calibration.design
-    levels = len(layout.levels)
-    e = Residualiser(calibration, projection)(np.column_stack([u for d in domains.values() for u in d.u]))
-    z = (calibration.weights[:, None] * e).reshape(e.shape[0], len(indices), levels)
-    apart = z[:, :, :-1] - z[:, :, -1:]  # residuals are linear in u: those of each level minus the whole
-    parts = stratum_contributions(np.concatenate([z, apart], axis=2).reshape(e.shape[0], -1), design)
-    width = 2 * levels - 1
-    labels = (*design.labels, *rollup.labels)
+        return _linearised_wide(period, layout, moments, domains, items, indices, ci_method, projection)
+    columns = []
+    for index in indices:  # each level, then each level but the whole file minus the whole file
+        levels = _level_columns(layout, index, domains)
+        columns += levels + [column.minus(levels[-1]) for column in levels[:-1]]
+    sums = np.column_stack([column_sums(moments, c) for c in columns])
+    spread = np.column_stack([column_spread(moments, c) for c in columns])
+    parts = stratum_terms(calibration, sums, spread, Residualiser(calibration, projection).fitted(sums))
+    width = 2 * len(layout.levels) - 1
+    labels = (*calibration.design.labels, *rollup.labels)
     rows: list[Estimate] = []
     versus: dict[tuple[str, str], float] = {}
     for k, index in enumerate(indices):
@@ -194,30 +223,63 @@ def _linearised(period: str, layout: _Layout, domains: Mapping[str, _Domains], i
     return PeriodEstimates(rows, versus)
 
 
-def _linearised_wide(period: str, layout: _Layout, domains: Mapping[str, _Domains],
+def _level_columns(layout: _Layout, index: Index, domains: Mapping[str, _Domains]) -> list[Column]:
+    """An index's influence columns, one per level: in a cell, u = (t - E v) / W summed over the
+    index's items (weighted for a composite), E and W those of the cell's domain at that level."""
+    parts = index.components if isinstance(index, CompositeIndex) else ((index.name, 1.0),)
+    levels = []
+    for level in layout.levels:
+        cell_domain = layout.domain_of_cells(level)
+        terms: list[tuple[Variable, FloatArray]] = []
+        for name, a in parts:
+            slope = a * _ratio(np.ones_like(domains[name].weight), domains[name].weight)[cell_domain]
+            terms += [((name, "t"), slope), ((name, "v"), -slope * domains[name].estimate[cell_domain])]
+        levels.append(Column(terms))
+    return levels
+
+
+def _linearised_wide(period: str, layout: _Layout, moments: CellMoments, domains: Mapping[str, _Domains],
                      items: Mapping[str, ItemValues], indices: tuple[Index, ...], ci_method: IntervalMethods,
                      projection: str) -> PeriodEstimates:
     """As :func:`_linearised` when calibration groups span townships (``--method county``): the
     fitted part of one township's influence values then reaches into other townships, so every
-    domain gets its own column and its variance sums the terms of every stratum."""
+    domain gets its own column (cells x domains, from the per-cell sums) and its variance sums the
+    terms of every stratum."""
     calibration = layout.calibration
-    width = sum(layout.level_sizes())
-    rows_n = calibration.weights.size
     residualise = Residualiser(calibration, projection)
     labels = (*calibration.design.labels, *layout.rollup.labels)
     rows: list[Estimate] = []
     versus: dict[tuple[str, str], float] = {}
     for index in indices:
-        d = domains[index.name]
-        u = np.zeros((rows_n, width))
-        for level, values in zip(layout.levels, d.u, strict=True):
-            u[np.arange(rows_n), layout.domain_of_rows(level)] = values
-        z = calibration.weights[:, None] * residualise(u)
-        variance = stratum_contributions(z, calibration.design).sum(axis=0)
-        apart = stratum_contributions(z[:, :-1] - z[:, -1:], calibration.design).sum(axis=0)
-        rows += _rows(period, index, d, variance, _census(layout), layout, ci_method, items)
-        versus.update({(index.name, label): float(np.sqrt(v)) for label, v in zip(labels, apart, strict=True)})
+        columns = _domain_columns(layout, index, domains)
+        apart = Column([(v, c[:, :-1] - c[:, -1:]) for v, c in columns.terms])
+        variance, apart_variance = (_wide_variance(calibration, residualise, moments, c) for c in (columns, apart))
+        rows += _rows(period, index, domains[index.name], variance, _census(layout), layout, ci_method, items)
+        versus.update({(index.name, label): float(np.sqrt(v))
+                       for label, v in zip(labels, apart_variance, strict=True)})
     return PeriodEstimates(rows, versus)
+
+
+def _domain_columns(layout: _Layout, index: Index, domains: Mapping[str, _Domains]) -> Column:
+    """Influence coefficients of every domain (cells x domains): a cell's coefficient is the one of
+    :func:`_level_columns` in the domains the cell lies in at each level, 0 elsewhere."""
+    width = sum(layout.level_sizes())
+    cells = np.arange(layout.calibration.cell_township.size)
+    terms: list[tuple[Variable, FloatArray]] = []
+    for level, column in zip(layout.levels, _level_columns(layout, index, domains), strict=True):
+        domain = layout.domain_of_cells(level)
+        for variable, coefficient in column.terms:
+            spread = np.zeros((cells.size, width))
+            spread[cells, domain] = coefficient
+            terms.append((variable, spread))
+    return Column(terms)
+
+
+def _wide_variance(calibration: Calibration, residualise: Residualiser, moments: CellMoments,
+                   columns: Column) -> FloatArray:
+    sums = column_sums(moments, columns)
+    terms = stratum_terms(calibration, sums, column_spread(moments, columns), residualise.fitted(sums))
+    return np.asarray(terms.sum(axis=0), dtype=np.float64)
 
 
 def _variances(layout: _Layout, parts: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -238,29 +300,32 @@ def _census(layout: _Layout) -> BoolArray:
     return census
 
 
-def _all_domains(layout: _Layout, items: Mapping[str, ItemValues],
+def _all_domains(layout: _Layout, moments: CellMoments, items: Mapping[str, ItemValues],
                  indices: tuple[Index, ...]) -> dict[str, _Domains]:
-    out = {i.name: _item_domains(layout, items[i.name]) for i in indices
-           if not isinstance(i, CompositeIndex)}
+    out = {i.name: _item_domains(layout, moments, i.name) for i in indices if not isinstance(i, CompositeIndex)}
     for index in indices:
         if isinstance(index, CompositeIndex):
             out[index.name] = _composite_domains(layout, index, items, out)
     return out
 
 
-def _item_domains(layout: _Layout, item: ItemValues) -> _Domains:
-    w = layout.calibration.weights
-    wv = w * item.valid
-    total_w = layout.sums(wv)
-    estimate = _ratio(layout.sums(wv * item.y), total_w)
-    u, sigma2 = [], []
+def _item_domains(layout: _Layout, moments: CellMoments, name: str) -> _Domains:
+    """From per-cell sums: every respondent of a cell has the cell's weight."""
+    w, count = layout.cell_weights, moments.count
+    t, v = moments.sums((name, "t")), moments.sums((name, "v"))
+    total_w = layout.cell_sums(w * v)
+    estimate = _ratio(layout.cell_sums(w * t), total_w)
+    sigma2 = []
     for level in layout.levels:
-        domain = layout.domain_of_rows(level)
-        deviation = item.y - estimate[domain]
-        u.append(item.valid * _ratio(deviation, total_w[domain]))
-        sigma2.append(layout.level_sums(level, wv * deviation**2))
-    return _Domains(estimate, total_w, tuple(u), _counts(layout, item.valid), _kish(layout, wv, item.valid),
-                    _ratio(np.concatenate(sigma2), total_w), _dk_rate(layout, item.valid), total_w > 0)
+        centre = estimate[layout.domain_of_cells(level)]
+        spread = column_spread(moments, Column([((name, "t"), np.ones_like(w)), ((name, "v"), -centre)]))
+        squares = spread + (t - centre * v) ** 2 / np.maximum(count, 1.0)  # sum over the cell of v (y - E)^2
+        sigma2.append(layout.level_cell_sums(level, w * squares))
+    n = layout.cell_sums(v)
+    kish = np.divide(n * layout.cell_sums(w * w * v), total_w * total_w, out=np.full(n.size, np.nan),
+                     where=total_w > 0)
+    dk_rate = _ratio(layout.cell_sums(w * (count - v)), layout.cell_sums(w * count))
+    return _Domains(estimate, total_w, n, kish, _ratio(np.concatenate(sigma2), total_w), dk_rate, total_w > 0)
 
 
 def _composite_domains(layout: _Layout, index: CompositeIndex, items: Mapping[str, ItemValues],
@@ -275,7 +340,6 @@ def _composite_domains(layout: _Layout, index: CompositeIndex, items: Mapping[st
     return _Domains(
         estimate=estimate,
         weight=layout.sums(w * valid),
-        u=tuple(_weighted_sum([(d.u[j], a) for d, a in comps]) for j in range(len(layout.levels))),
         n=_counts(layout, valid),
         kish=_kish(layout, w * valid, valid),
         sigma2=np.full(estimate.size, np.nan),
@@ -301,22 +365,32 @@ def _rows(period: str, index: Index, d: _Domains, variance: FloatArray, census: 
     ci = intervals(share=index.kind == "share", method=ci_method.share, estimate=d.estimate[ok], se=se[ok],
                    df=df[ok], n=d.n[ok], n_eff=n_eff[ok], n_kish=n_kish[ok], low=low, high=high,
                    census=census[ok], score_method=ci_method.score)
-    rows: list[Estimate] = []
-    position = np.cumsum(ok) - 1
     labels = (*layout.calibration.design.labels, *layout.rollup.labels, COUNTY)
-    levels = np.repeat(layout.levels, layout.level_sizes())
+    levels = np.repeat(layout.levels, layout.level_sizes()).tolist()
+    ci_low, ci_high, method = _spread(ok, ci.low), _spread(ok, ci.high), _spread(ok, ci.method)
+    n, dk_rate, kish, value, error = d.n.tolist(), d.dk_rate.tolist(), d.kish.tolist(), d.estimate.tolist(), se.tolist()
+    design_effect, effective, freedom = deff.tolist(), n_eff.tolist(), df.tolist()
+    rows: list[Estimate] = []
     for j, stratum in enumerate(labels):
-        row = Estimate(period=period, stratum=stratum, index=index.name, kind=index.kind, n=int(d.n[j]),
-                       estimate=None, se=None, ci_low=None, ci_high=None, deff=None, deff_kish=None,
-                       n_eff=None, dk_rate=_number(d.dk_rate[j]), ci_method="not estimable",
-                       level=str(levels[j]))
         if ok[j]:
-            p = position[j]
-            row = replace(row, estimate=float(d.estimate[j]), se=float(se[j]), ci_low=float(ci.low[p]),
-                          ci_high=float(ci.high[p]), deff=_number(deff[j]), deff_kish=float(d.kish[j]),
-                          n_eff=_number(n_eff[j]), ci_method=str(ci.method[p]), df=int(df[j]))
-        rows.append(row)
+            rows.append(Estimate(period=period, stratum=stratum, index=index.name, kind=index.kind, n=int(n[j]),
+                                 estimate=value[j], se=error[j], ci_low=ci_low[j], ci_high=ci_high[j],
+                                 deff=_number(design_effect[j]), deff_kish=kish[j], n_eff=_number(effective[j]),
+                                 dk_rate=_number(dk_rate[j]), ci_method=str(method[j]), df=int(freedom[j]),
+                                 level=levels[j]))
+        else:
+            rows.append(Estimate(period=period, stratum=stratum, index=index.name, kind=index.kind, n=int(n[j]),
+                                 estimate=None, se=None, ci_low=None, ci_high=None, deff=None, deff_kish=None,
+                                 n_eff=None, dk_rate=_number(dk_rate[j]), ci_method="not estimable",
+                                 level=levels[j]))
     return rows
+
+
+def _spread(ok: BoolArray, values: NDArray[Any]) -> list[Any]:
+    """Values given for the domains where ``ok`` holds, as a list over every domain (None elsewhere)."""
+    out = np.full(ok.size, None, dtype=object)
+    out[ok] = values
+    return [v.item() if isinstance(v, np.generic) else v for v in out.tolist()]
 
 
 def _strata_answering(layout: _Layout, n: FloatArray) -> FloatArray:
@@ -347,11 +421,6 @@ def _kish(layout: _Layout, wv: FloatArray, valid: BoolArray) -> FloatArray:
     return kish
 
 
-def _dk_rate(layout: _Layout, valid: BoolArray) -> FloatArray:
-    w = layout.calibration.weights
-    return _ratio(layout.sums(w * ~valid), layout.sums(w))
-
-
 def _range(index: Index, items: Mapping[str, ItemValues]) -> tuple[float, float]:
     if isinstance(index, CompositeIndex):
         return composite_range(index, items)
@@ -359,4 +428,4 @@ def _range(index: Index, items: Mapping[str, ItemValues]) -> tuple[float, float]
 
 
 def _number(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
+    return float(value) if math.isfinite(value) else None

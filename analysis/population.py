@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -127,7 +128,12 @@ class Population:
         return self.frame.set_index([self.stratum, *self.by])["N"]
 
     def margin_targets(self) -> MarginTargets:
-        """Margins per township on a common total N_h (see :func:`reconcile`)."""
+        """Margins per township on a common total N_h (see :func:`reconcile`); worked out once (the
+        result is read, never changed)."""
+        return self._margin_targets
+
+    @cached_property
+    def _margin_targets(self) -> MarginTargets:
         if self.kind == "cells":
             totals = self.frame.groupby(self.stratum, sort=False)["N"].sum()
             margins = {v: _nested(self.frame.groupby([self.stratum, v], sort=False)["N"].sum())
@@ -182,8 +188,9 @@ def _fit_margin(margin: dict[str, dict[str, float]], county: pd.Series, town: st
 
 def _nested(series: pd.Series) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    for (town, level), n in series.items():
-        out.setdefault(str(town), {})[str(level)] = float(n)
+    towns, levels = (series.index.get_level_values(k).astype(str).tolist() for k in (0, 1))
+    for town, level, n in zip(towns, levels, series.to_numpy(dtype=np.float64).tolist(), strict=True):
+        out.setdefault(town, {})[level] = n
     return out
 
 

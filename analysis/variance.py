@@ -22,7 +22,8 @@ below the spread over repeated samples, and 95% intervals cover 93-95% in the si
 tests/analysis/test_analysis_coverage.py. It is kept because it is what R reports.
 
 Calibration groups are unions of weighting cells, so both work on per-cell sums: the fitted part
-of u is constant within a cell. Groups lie within one township, so the fit splits into one small
+of u is constant within a cell (the stratified sum itself is taken from per-cell sums too, in
+:mod:`analysis.cell_moments`). Groups lie within one township, so the fit splits into one small
 least-squares problem per township.
 """
 
@@ -33,7 +34,6 @@ from scipy import sparse
 
 from analysis.grouping import FloatArray, IntArray
 from analysis.weights.calibrate import Calibration
-from analysis.weights.design import StratifiedDesign
 
 PROJECTIONS = ("exact", "rake-sweeps")
 R_RAKE_SWEEPS = 10
@@ -48,19 +48,25 @@ class Residualiser:
             raise ValueError(f"projection must be one of {PROJECTIONS}")
         self.projection = projection
         self.calibration = calibration
-        self.base = calibration.design.base
         if projection == "exact":
             self._indicator, self._inverse = _normal_equations(calibration)
 
     def __call__(self, u: FloatArray) -> FloatArray:
         cells = self.calibration.cells
-        fitted = self._sweeps(cells.sum(u)) if self.projection == "rake-sweeps" else self._exact(u)
-        residual: FloatArray = u - fitted[cells.ids]
+        residual: FloatArray = u - self.fitted(cells.sum(u))[cells.ids]
         return residual
 
-    def _exact(self, u: FloatArray) -> FloatArray:
-        """Per-cell fitted values X b of the weighted least-squares fit of u on the group indicators X."""
-        per_cell = self.calibration.cells.sum(self.base[:, None] * u)
+    def fitted(self, per_cell: FloatArray) -> FloatArray:
+        """Per-cell fitted values from the per-cell sums of u (cells x columns): the fit is constant
+        within a cell, and so is the base weight."""
+        if self.projection == "rake-sweeps":
+            return self._sweeps(per_cell)
+        base = (self.calibration.design.N / self.calibration.design.n)[self.calibration.cell_township]
+        return self._exact(base[:, None] * per_cell)
+
+    def _exact(self, per_cell: FloatArray) -> FloatArray:
+        """Per-cell fitted values X b of the weighted least-squares fit of u on the group indicators X,
+        from the per-cell sums of base weight times u."""
         beta = self._inverse @ (self._indicator.T @ per_cell)
         return np.asarray(self._indicator @ beta)
 
@@ -170,16 +176,3 @@ def _pinvh(stack: FloatArray) -> FloatArray:
     cutoff = RANK_TOL * np.abs(eigenvalues).max(axis=-1, keepdims=True)
     inverse = np.divide(1.0, eigenvalues, out=np.zeros_like(eigenvalues), where=np.abs(eigenvalues) > cutoff)
     return np.asarray((vectors * inverse[..., None, :]) @ np.swapaxes(vectors, -1, -2))
-
-
-def stratum_contributions(z: FloatArray, design: StratifiedDesign) -> FloatArray:
-    """(strata x columns) terms of the stratified variance of z = w e; a column's variance is their sum.
-
-    A stratum with a single respondent contributes 0 (R's ``lonely.psu="certainty"``).
-    """
-    groups = design.groups
-    means = groups.sum(z) / design.n[:, None]
-    centred = z - means[design.stratum]
-    n = design.n.astype(np.float64)
-    scale = np.divide(design.fpc * n, n - 1.0, out=np.zeros_like(n), where=n > 1)
-    return np.asarray(scale[:, None] * groups.sum(centred * centred))

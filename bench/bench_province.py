@@ -1,12 +1,13 @@
 """Benchmark: ``minyi analyze``'s stages on a province and on a county.
 
-    .venv/bin/python bench/bench_province.py [--case province|county|both] [--no-r] [--keep DIR]
+    .venv/bin/python bench/bench_province.py [--case province|county|both] [--no-peers] [--keep DIR]
 
 * province: 1,000,000 respondents, 157 counties, 3,350 townships, raking by age x sex, 4 indices,
   estimates per township, county (``--group county``) and the province, then what ``minyi bulletin``
   does with them: the analysis' JSON read back, the provincial bulletin (zh, en) and 157 county ones (zh);
 * county: 200,000 respondents, 20 townships, raking, township and county SEs, the 7 indices of
-  bench_analysis.py, and R ``survey`` on the same data when Rscript has it.
+  bench_analysis.py, and R ``survey`` (when Rscript has it) and the Python package ``svy`` (when
+  it is installed; a bench-only peer, not a dependency) on the same data.
 
 Data are generated (seeded) by bench_analysis.synthetic and written as CSV and Parquet to a
 temporary directory. For each stage the wall time and the peak resident memory during that stage
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 from bench_analysis import SPEC, synthetic, time_r
+from bench_svy import svy_version, time_svy
 from pypdf import PdfReader
 from rich.console import Console
 
@@ -36,7 +39,7 @@ from analysis.output import print_summary, write_csv, write_json
 from analysis.pipeline import Options, run_analysis
 from analysis.responses import ResponseColumns
 from analysis.results import AnalysisResult
-from analysis.spec import parse_spec
+from analysis.spec import Spec, parse_spec
 from reports.analysis_file import Areas, read_analysis
 from reports.bulletin_data import Text
 from reports.province_bulletin import Issue, render_area_bulletin, write_bulletins
@@ -50,24 +53,29 @@ class Recorder:
     """Wall time and peak RSS per stage; a stage entered again adds its time."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
     peak_mib: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
         _reset_peak()
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - start_cpu
             self.peak_mib[name] = max(self.peak_mib.get(name, 0.0), _peak_rss_mib())
 
     def report(self, title: str) -> None:
-        print(f"{title}:")
+        """Wall and CPU seconds per stage: on a machine other jobs load, CPU time is what the stage
+        would take on an idle core (the work is single-threaded but for BLAS)."""
+        print(f"{title} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
         for name, seconds in self.seconds.items():
-            print(f"  {name:<14} {seconds:8.3f} s   peak RSS {self.peak_mib[name]:8.0f} MiB")
-        print(f"  {'total':<14} {sum(self.seconds.values()):8.3f} s   peak RSS "
-              f"{max(self.peak_mib.values()):8.0f} MiB (largest stage)")
+            print(f"  {name:<14} {seconds:8.3f} s wall {self.cpu[name]:8.3f} s CPU   "
+                  f"peak RSS {self.peak_mib[name]:8.0f} MiB")
+        print(f"  {'total':<14} {sum(self.seconds.values()):8.3f} s wall {sum(self.cpu.values()):8.3f} s CPU   "
+              f"peak RSS {max(self.peak_mib.values()):8.0f} MiB (largest stage)")
 
 
 def _reset_peak() -> None:
@@ -98,7 +106,7 @@ CASES = {
 }
 
 
-def run_case(case: Case, directory: Path, r: bool) -> None:
+def run_case(case: Case, directory: Path, peers: bool) -> None:
     frame, margins = synthetic(case.respondents, case.townships, counties=case.counties,
                                sizes=(5_000, 60_000) if case.counties else (40_000, 400_000))
     spec_dict = {"indices": {k: v for k, v in SPEC["indices"].items()
@@ -118,9 +126,9 @@ def run_case(case: Case, directory: Path, r: bool) -> None:
         read_responses(parquet, columns)
     with stages("read pop"):
         population = read_population(pop, "township", by)
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     run = run_analysis(responses, population, spec, Options(by=by, method="rake", group=group), stages)
-    pipeline = time.perf_counter() - began
+    pipeline, pipeline_cpu = time.perf_counter() - began, time.process_time() - began_cpu
     with stages("write csv"):
         write_csv(run.result, directory / "out.csv")
     with stages("console"):
@@ -130,16 +138,32 @@ def run_case(case: Case, directory: Path, r: bool) -> None:
     print(f"{case.name}: {len(frame):,} respondents, {case.townships:,} townships"
           + (f", {case.counties} counties" if case.counties else "") + f", {len(spec.indices)} indices, raking")
     stages.report("stages")
-    print(f"weights and every estimate (run_analysis): {pipeline:.2f} s")
-    if r:
-        r_seconds = time_r(frame, margins)
-        if r_seconds is None:
-            print("R survey: not run (Rscript with the survey package not found)")
-        else:
-            total = sum(stages.seconds.values()) - stages.seconds["read parquet"]
-            print(f"R survey: rake() + svyby(svymean) for {len(spec.indices) - 1} indices (reading excluded): "
-                  f"{r_seconds:.2f} s; R / python end to end (reading CSV to writing CSV, {total:.2f} s) "
-                  f"= {r_seconds / total:.0f}x")
+    print(f"weights and every estimate (run_analysis, variance {run.result.method.variance}): "
+          f"{pipeline:.2f} s wall, {pipeline_cpu:.2f} s CPU")
+    if peers:
+        _compare_peers(frame, margins, spec, stages)
+
+
+def _compare_peers(frame: pd.DataFrame, margins: pd.DataFrame, spec: Spec, stages: Recorder) -> None:
+    """R ``survey`` and the Python package ``svy`` on the same data, reading excluded for both;
+    minyi end to end (reading CSV to writing CSV) against each."""
+    total = sum(stages.seconds.values()) - stages.seconds["read parquet"]
+    total_cpu = sum(stages.cpu.values()) - stages.cpu["read parquet"]
+    print(f"minyi end to end (read CSV .. write CSV): {total:.2f} s wall, {total_cpu:.2f} s CPU")
+    r_seconds = time_r(frame, margins)
+    if r_seconds is None:
+        print("R survey: not run (Rscript with the survey package not found)")
+    else:
+        print(f"R survey: rake() + svyby(svymean) for {len(spec.indices) - 1} indices (reading excluded): "
+              f"{r_seconds:.2f} s; R / minyi = {r_seconds / total:.1f}x")
+    timed = time_svy(frame, margins)
+    if timed is None:
+        print("svy: not run (pip install svy; a bench-only peer, not a dependency of minyi)")
+        return
+    seconds, cpu = timed
+    print(f"svy {svy_version()}: rake + mean by township and overall for {len(spec.indices) - 1} indices "
+          f"(reading excluded): {seconds:.2f} s wall, {cpu:.2f} s CPU; svy / minyi = {seconds / total:.1f}x wall, "
+          f"{cpu / total_cpu:.1f}x CPU")
 
 
 def bulletins(result: AnalysisResult, frame: pd.DataFrame, directory: Path, stages: Recorder) -> None:
@@ -178,14 +202,14 @@ def _cpu(seconds: dict[str, float], name: str) -> Iterator[None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=(*CASES, "both"), default="both")
-    parser.add_argument("--no-r", action="store_true", help="skip the R comparison of the county case")
+    parser.add_argument("--no-peers", action="store_true", help="skip R survey and svy in the county case")
     parser.add_argument("--keep", type=Path, help="write the data, the analysis and the bulletins here and keep them")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = args.keep or Path(tmp)
         directory.mkdir(parents=True, exist_ok=True)
         for name in CASES if args.case == "both" else (args.case,):
-            run_case(CASES[name], directory, r=not args.no_r and name == "county")
+            run_case(CASES[name], directory, peers=not args.no_peers and name == "county")
 
 
 if __name__ == "__main__":

@@ -211,28 +211,42 @@ def _empty_cell(n: FloatArray, N: FloatArray, grid: CellGrid, offset: int, recor
 
 def _margins(grid: CellGrid, population: Population, counts: FloatArray, d: FloatArray,
              raked: BoolArray, rule: CollapseRule, record: _Record) -> _Raking:
-    """One margin per weighting variable over the raked townships' cells, thin levels merged."""
+    """One margin per weighting variable over the raked townships' cells, thin levels merged.
+
+    Townships whose levels all have respondents and population and all pass the collapse rule
+    (nearly all of a province's) are numbered in one pass; the rest go level by level through
+    :func:`_margin_runs`, which merges, records and explains.
+    """
     targets = population.margin_targets()
+    town = grid.township_of()
+    towns = len(grid.townships)
     margins: list[Margin] = []
     names: list[list[tuple[int, str]]] = []
     for k, variable in enumerate(grid.by):
-        level = grid.level_of(k)
-        groups = np.full(grid.size, -1, dtype=np.intp)
-        totals: list[float] = []
-        labels: list[tuple[int, str]] = []
-        for h in np.flatnonzero(raked):
-            mine = slice(h * grid.per_township, (h + 1) * grid.per_township)  # a township's cells
-            n_l = bincount(level[mine], counts[mine], len(grid.levels[k]))
-            wanted = targets.margins[variable].get(grid.townships[h], {})
-            N_l = np.array([wanted.get(lv, 0.0) for lv in grid.levels[k]])
-            runs = _margin_runs(n_l, N_l, float(d[h]), rule, grid, k, int(h), record)
-            level_group = np.full(len(grid.levels[k]), -1, dtype=np.intp)
-            for run in runs:
-                level_group[run] = len(totals)
-                totals.append(float(N_l[run].sum()))
-                labels.append((int(h), "+".join(grid.levels[k][i] for i in run)))
-            groups[mine] = level_group[level[mine]]
-        margins.append(Margin(groups, np.array(totals)))
+        levels, level = grid.levels[k], grid.level_of(k)
+        width = len(levels)
+        n_l = bincount(town * width + level, counts, towns * width).reshape(towns, width)
+        wanted = targets.margins[variable]
+        N_l = np.array([[wanted.get(t, {}).get(lv, 0.0) for lv in levels] for t in grid.townships]).reshape(towns, width)
+        simple = raked & (rule.passing(n_l, N_l, d[:, None]) & (N_l > 0)).all(axis=1)
+        runs = {int(h): _margin_runs(n_l[h], N_l[h], float(d[h]), rule, grid, k, int(h), record)
+                for h in np.flatnonzero(raked & ~simple)}
+        size = np.where(simple, width, 0)
+        size[list(runs)] = [len(r) for r in runs.values()]
+        offset = np.cumsum(size) - size
+        level_group = np.full((towns, width), -1, dtype=np.intp)
+        level_group[simple] = offset[simple, None] + np.arange(width)
+        totals = np.zeros(int(size.sum()))
+        totals[level_group[simple]] = N_l[simple]
+        labels: list[tuple[int, str]] = [(0, "")] * totals.size
+        for h in np.flatnonzero(simple).tolist():
+            labels[offset[h]:offset[h] + width] = [(h, lv) for lv in levels]
+        for merged, township_runs in runs.items():
+            for j, run in enumerate(township_runs):
+                level_group[merged, run] = offset[merged] + j
+                totals[offset[merged] + j] = float(N_l[merged, run].sum())
+                labels[offset[merged] + j] = (merged, "+".join(levels[i] for i in run))
+        margins.append(Margin(level_group[town, level], totals))
         names.append(labels)
     return _Raking(list(grid.by), margins, names)
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.errors import AnalysisError
-from analysis.grouping import FloatArray, IntArray
+from analysis.grouping import BoolArray, FloatArray, IntArray
 
 Runs = list[list[int]]
 
@@ -59,6 +59,16 @@ class CollapseRule:
 
     def passes(self, n: float, N: float, d: float) -> bool:
         return self.reason(n, N, d) is None
+
+    def passing(self, n: FloatArray, N: FloatArray, d: FloatArray) -> BoolArray:
+        """:meth:`passes` element by element over arrays (broadcast)."""
+        ok: BoolArray = n > 0
+        if not self.enabled:
+            return ok
+        ok = ok & (n >= self.min_n)
+        if self.max_adjustment is not None:
+            ok = ok & ~(self.max_adjustment * n * d < N)
+        return ok
 
 
 def merge_adjacent(n: Sequence[float], N: Sequence[float], d: float, rule: CollapseRule) -> Runs | None:
