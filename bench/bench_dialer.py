@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "tests" / "dialer"))
 from dialer_fakes import VAULT, ScriptedChannel, make_survey, random_outcomes  # noqa: E402
 from sqlalchemy import Engine, create_engine, func, select, text  # noqa: E402
 
-from dialer import leases, picking, quotas  # noqa: E402
+from dialer import leases, quotas  # noqa: E402
 from dialer.frames import Frame, FrameRow  # noqa: E402
 from dialer.sample import import_sample  # noqa: E402
 from dialer.worker import WorkerOptions, run_worker  # noqa: E402
@@ -138,8 +138,8 @@ def time_picks(engine: Engine, survey_id: int, rounds: int = 20) -> list[float]:
     for r in range(rounds):
         t0 = time.perf_counter()
         with session_scope(sessions) as s:
-            ids = picking.pick(s, survey_id, now, 100, quotas.allocate(strata, 100, 10.0))
-            got = leases.lease(s, ids, f"bench-{r}", now, timedelta(minutes=30))
+            got = leases.lease_due(s, survey_id, now, 100, quotas.allocate(strata, 100, 10.0), f"bench-{r}",
+                                   timedelta(minutes=30))
         times.append((time.perf_counter() - t0) * 1000)
         assert len(got) == 100, len(got)
     return times
