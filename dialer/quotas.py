@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from dialer.counts import Key, case_counts
+from dialer.counts import case_counts, completed
 from dialer.final_codes import finalise_by_rules
 from survey import aapor
 from survey.models import CallAttempt, Case, Interview, Stratum
@@ -69,23 +69,16 @@ def progress(session: Session, survey_id: int) -> list[StratumProgress]:
                              .where(Stratum.survey_id == survey_id).order_by(Stratum.code)).all()
     counted = case_counts(session, survey_id)
     counts: dict[int, Counter[str]] = defaultdict(Counter)
+    completes: Counter[int] = Counter()
     for key, n in counted.items():
         counts[key.stratum_id][key.status] += n
-    completes = _completes(counted)
+        if key.status == CaseStatus.FINAL and key.disposition == aapor.COMPLETE:
+            completes[key.stratum_id] += n
     return [StratumProgress(
         s.id, s.code, s.name_zh, s.quota, completes=completes[s.id],
         dialable=sum(counts[s.id][k] for k in (CaseStatus.NEW, CaseStatus.SCHEDULED, CaseStatus.CALLBACK)),
         fresh=counts[s.id][CaseStatus.NEW], leased=counts[s.id][CaseStatus.LEASED], held=counts[s.id][CaseStatus.HELD],
         follow_up=counts[s.id][CaseStatus.FOLLOW_UP], final=counts[s.id][CaseStatus.FINAL]) for s in strata]
-
-
-def _completes(counted: Counter[Key]) -> Counter[int]:
-    """Township -> cases closed as complete."""
-    completes: Counter[int] = Counter()
-    for key, n in counted.items():
-        if key.status == CaseStatus.FINAL and key.disposition == aapor.COMPLETE:
-            completes[key.stratum_id] += n
-    return completes
 
 
 def all_filled(strata: list[StratumProgress]) -> bool:
@@ -117,7 +110,7 @@ def fill_if_met(session: Session, stratum_ids: Iterable[int], now: datetime) -> 
     """Stop dialling the townships among ``stratum_ids`` that have just reached their target;
     returns them."""
     ids = list(stratum_ids)
-    completes = _completes(case_counts(session, strata=ids))
+    completes = completed(session, ids)
     quotas = session.execute(select(Stratum.id, Stratum.quota).where(Stratum.id.in_(ids)))
     met = sorted(stratum_id for stratum_id, quota in quotas if 0 < quota <= completes[stratum_id])
     for stratum_id in met:

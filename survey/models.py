@@ -395,7 +395,7 @@ class CaseCount(Base):
     0), so that workers never wait on each other's counters; a count is the sum over shards."""
 
     __tablename__ = "case_counts"
-    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)  # the township's
     stratum_id: Mapped[int] = mapped_column(ForeignKey("strata.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(20), primary_key=True)
     disposition: Mapped[str] = mapped_column(String(8), primary_key=True)

@@ -27,7 +27,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SHARDS = 8
-KEY = "survey_id, stratum_id, status, disposition, shard"
+KEY = "stratum_id, status, disposition, shard"  # a township is of one survey
 COUNTED = "status, final_disposition, stratum_id, survey_id"  # a change of any other column leaves the counts
 
 _NEW, _OLD = (f"SELECT {COUNTED}, {d} AS d FROM {rows}" for d, rows in (("1", "new_rows"), ("-1", "old_rows")))
@@ -39,7 +39,7 @@ DECLARE
 BEGIN
 """ + "\n".join(f"""
     {'IF' if i == 0 else 'ELSIF'} TG_OP = '{op_}' THEN
-        INSERT INTO case_counts AS c ({KEY}, n)
+        INSERT INTO case_counts AS c (survey_id, {KEY}, n)
         SELECT survey_id, stratum_id, status, coalesce(final_disposition, ''), slot, sum(d)
         FROM ({rows}) AS changes
         GROUP BY survey_id, stratum_id, status, coalesce(final_disposition, '') HAVING sum(d) <> 0
@@ -57,7 +57,7 @@ _PG_TRIGGERS = {
 
 
 def _sqlite_count(row: str, delta: str) -> str:
-    return (f"INSERT INTO case_counts ({KEY}, n) VALUES ({row}.survey_id, {row}.stratum_id, {row}.status, "
+    return (f"INSERT INTO case_counts (survey_id, {KEY}, n) VALUES ({row}.survey_id, {row}.stratum_id, {row}.status, "
             f"coalesce({row}.final_disposition, ''), 0, {delta}) ON CONFLICT ({KEY}) DO UPDATE SET n = n + {delta};")
 
 
@@ -83,9 +83,10 @@ def upgrade() -> None:
         sa.Column("n", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["survey_id"], ["surveys.id"], name=op.f("fk_case_counts_survey_id_surveys")),
         sa.ForeignKeyConstraint(["stratum_id"], ["strata.id"], name=op.f("fk_case_counts_stratum_id_strata")),
-        sa.PrimaryKeyConstraint("survey_id", "stratum_id", "status", "disposition", "shard", name=op.f("pk_case_counts")),
+        sa.PrimaryKeyConstraint("stratum_id", "status", "disposition", "shard", name=op.f("pk_case_counts")),
     )
-    op.execute(f"INSERT INTO case_counts ({KEY}, n) SELECT survey_id, stratum_id, status, "
+    op.create_index("ix_case_counts_survey_id", "case_counts", ["survey_id"])
+    op.execute(f"INSERT INTO case_counts (survey_id, {KEY}, n) SELECT survey_id, stratum_id, status, "
                "coalesce(final_disposition, ''), 0, count(*) FROM cases "
                "GROUP BY survey_id, stratum_id, status, coalesce(final_disposition, '')")
     if op.get_bind().dialect.name == "postgresql":
