@@ -6,12 +6,12 @@
 2. A simulated campaign: 100,000 cases imported from a frame and dialled on a virtual clock with
    the scripted fake channel until every case has its final code (on SQLite, and on PostgreSQL).
 3. Workers on one PostgreSQL: the calls per second of one worker process, then of four, on the same
-   database of 50,000 cases (alternating, twice each), each call taking 20 ms of real time in the
-   fake channel as a line would: a worker is bound by its calls, so four scale unless they wait on
+   database of 50,000 cases (alternating, twice each), each call taking 100 ms of real time in the
+   fake channel as a line would (calls of ten lines placed one after another): a worker is bound by its calls, so four scale unless they wait on
    each other in the database.
 
     .venv/bin/python bench/bench_dialer.py [--cases 1000000] [--campaign 100000] [--workers-cases 50000]
-        [--workers-seconds 20] [--skip-pg] [--no-callbacks]
+        [--workers-seconds 20] [--workers-call-ms 100] [--skip-pg] [--no-callbacks]
 
 PostgreSQL: ``MINYI_BENCH_PG`` (default postgresql+psycopg://postgres@127.0.0.1:5432/test) names a
 server database; the benchmark creates its own database next to it and drops it afterwards.
@@ -179,9 +179,8 @@ def bench_pick(name: str, url: str, n: int, callbacks: bool = True) -> None:
     engine.dispose()
 
 
-def bench_campaign(n: int, workdir: Path) -> None:
+def bench_campaign(name: str, url: str, n: int) -> None:
     """Every case released and dialled until it has a final code (quotas too high to stop it)."""
-    url = f"sqlite:///{workdir}/campaign.db"
     engine = make_engine(url)
     upgrade(engine)
     sessions = session_factory(engine)
@@ -201,14 +200,14 @@ def bench_campaign(n: int, workdir: Path) -> None:
     with session_scope(sessions) as s:
         open_cases = s.scalar(select(func.count()).select_from(Case).where(Case.status != CaseStatus.FINAL))
     days = (report.ended - report.started).total_seconds() / 86400
-    print(f"campaign   {n:,} cases in {TOWNSHIPS} townships, 200 lines, fake channel: import {import_s:.1f} s; "
+    print(f"campaign   {name:10} {n:,} cases in {TOWNSHIPS} townships, 200 lines, fake channel: import {import_s:.1f} s; "
           f"dialling {report.elapsed_s:.1f} s wall ({report.placed / report.elapsed_s:.0f} calls/s) for "
           f"{report.placed:,} calls over {days:.1f} days of fieldwork; {open_cases} case(s) left open; "
           f"stop: {report.stop_reason}")
     engine.dispose()
 
 
-def bench_workers(n: int, seconds: float, call_s: float = 0.02) -> None:
+def bench_workers(n: int, seconds: float, call_s: float) -> None:
     """Calls per second of 1 and of 4 worker processes (``dialer_worker_proc.py``) on one database,
     alternating 1, 4, 1, 4, each run ``seconds`` long."""
     settings = {"calling_windows": ALWAYS_OPEN, "pacing": {"trunks": [{"name": "main", "lines": 10, "cps": 100}]}}
@@ -237,6 +236,7 @@ def main() -> None:
     parser.add_argument("--campaign", type=int, default=100_000)
     parser.add_argument("--workers-cases", type=int, default=50_000)
     parser.add_argument("--workers-seconds", type=float, default=20.0)
+    parser.add_argument("--workers-call-ms", type=float, default=100.0, help="real time each fake call takes")
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--no-callbacks", action="store_true", help="finalise the callbacks: picks read the townships")
     args = parser.parse_args()
@@ -245,9 +245,11 @@ def main() -> None:
             with postgres_database() as url:
                 bench_pick("postgresql", url, args.cases, not args.no_callbacks)
         bench_pick("sqlite", f"sqlite:///{tmp}/pick.db", args.cases, not args.no_callbacks)
-        bench_campaign(args.campaign, Path(tmp))
+        bench_campaign("sqlite", f"sqlite:///{tmp}/campaign.db", args.campaign)
         if not args.skip_pg:
-            bench_workers(args.workers_cases, args.workers_seconds)
+            with postgres_database() as url:
+                bench_campaign("postgresql", url, args.campaign)
+            bench_workers(args.workers_cases, args.workers_seconds, args.workers_call_ms / 1000)
 
 
 if __name__ == "__main__":
