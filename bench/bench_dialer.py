@@ -4,9 +4,14 @@
    realistic mix of new, scheduled, callback and final cases), on PostgreSQL and on SQLite. The
    cases are bulk-inserted (COPY on PostgreSQL, executemany on SQLite).
 2. A simulated campaign: 100,000 cases imported from a frame and dialled on a virtual clock with
-   the scripted fake channel until every case has its final code.
+   the scripted fake channel until every case has its final code (on SQLite, and on PostgreSQL).
+3. Workers on one PostgreSQL: the calls per second of one worker process, then of four, on the same
+   database of 50,000 cases (alternating, twice each), each call taking 100 ms of real time in the
+   fake channel as a line would (calls of ten lines placed one after another): a worker is bound by its calls, so four scale unless they wait on
+   each other in the database.
 
-    .venv/bin/python bench/bench_dialer.py [--cases 1000000] [--campaign 100000] [--skip-pg] [--no-callbacks]
+    .venv/bin/python bench/bench_dialer.py [--cases 1000000] [--campaign 100000] [--workers-cases 50000]
+        [--workers-seconds 20] [--workers-call-ms 100] [--skip-pg] [--no-callbacks]
 
 PostgreSQL: ``MINYI_BENCH_PG`` (default postgresql+psycopg://postgres@127.0.0.1:5432/test) names a
 server database; the benchmark creates its own database next to it and drops it afterwards.
@@ -15,9 +20,11 @@ server database; the benchmark creates its own database next to it and drops it 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,10 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "dialer"))
 
-from dialer_fakes import VAULT, ScriptedChannel, make_survey, random_outcomes  # noqa: E402
+from dialer_fakes import ALWAYS_OPEN, VAULT, ScriptedChannel, make_survey, random_outcomes  # noqa: E402
 from sqlalchemy import Engine, create_engine, func, select, text  # noqa: E402
 
-from dialer import leases, picking, quotas  # noqa: E402
+from dialer import leases, quotas  # noqa: E402
 from dialer.frames import Frame, FrameRow  # noqa: E402
 from dialer.sample import import_sample  # noqa: E402
 from dialer.worker import WorkerOptions, run_worker  # noqa: E402
@@ -45,6 +52,7 @@ from survey.vocabulary import CaseStatus  # noqa: E402
 
 START = datetime(2026, 11, 2, 10, 30)  # Monday 18:30 in Asia/Shanghai
 TOWNSHIPS = 21
+WORKER = ROOT / "tests" / "dialer" / "dialer_worker_proc.py"
 PG_ADMIN = os.environ.get("MINYI_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -80,14 +88,16 @@ def case_rows(n: int, survey_id: int, strata: list[int], now: datetime) -> Itera
         yield i, strata[i % len(strata)], status, due, attempts
 
 
-def bulk_load(engine: Engine, n: int) -> int:
-    """A survey with 21 townships and ``n`` cases (and contacts); returns the survey id."""
+def bulk_load(engine: Engine, n: int, settings: dict[str, object] | None = None) -> int:
+    """A survey with 21 townships and ``n`` cases (and contacts, all of one number); returns the
+    survey id."""
     clock = VirtualClock(START)
     with session_scope(session_factory(engine)) as s:
-        survey = make_survey(s, clock, quotas=[n] * TOWNSHIPS)
+        survey = make_survey(s, clock, quotas=[n] * TOWNSHIPS, settings=settings)
         survey_id, strata = survey.id, [st.id for st in survey.strata]
     now = clock.now()
-    contacts = ((i, b"x", f"{i:064x}", "+86138****0000", "mobile") for i in range(1, n + 1))
+    number = VAULT.encrypt("+8613900000000")
+    contacts = ((i, number, f"{i:064x}", "+86139****0000", "mobile") for i in range(1, n + 1))
     cases = ((cid, survey_id, sid, 1, status, 0, attempts, due, False, "{}", now, now)
              for cid, sid, status, due, attempts in case_rows(n, survey_id, strata, now))
     case_cols = ("contact_id", "survey_id", "stratum_id", "replicate", "status", "priority", "attempts",
@@ -138,8 +148,8 @@ def time_picks(engine: Engine, survey_id: int, rounds: int = 20) -> list[float]:
     for r in range(rounds):
         t0 = time.perf_counter()
         with session_scope(sessions) as s:
-            ids = picking.pick(s, survey_id, now, 100, quotas.allocate(strata, 100, 10.0))
-            got = leases.lease(s, ids, f"bench-{r}", now, timedelta(minutes=30))
+            got = leases.lease_due(s, survey_id, now, 100, quotas.allocate(strata, 100, 10.0), f"bench-{r}",
+                                   timedelta(minutes=30))
         times.append((time.perf_counter() - t0) * 1000)
         assert len(got) == 100, len(got)
     return times
@@ -169,9 +179,8 @@ def bench_pick(name: str, url: str, n: int, callbacks: bool = True) -> None:
     engine.dispose()
 
 
-def bench_campaign(n: int, workdir: Path) -> None:
+def bench_campaign(name: str, url: str, n: int) -> None:
     """Every case released and dialled until it has a final code (quotas too high to stop it)."""
-    url = f"sqlite:///{workdir}/campaign.db"
     engine = make_engine(url)
     upgrade(engine)
     sessions = session_factory(engine)
@@ -191,17 +200,43 @@ def bench_campaign(n: int, workdir: Path) -> None:
     with session_scope(sessions) as s:
         open_cases = s.scalar(select(func.count()).select_from(Case).where(Case.status != CaseStatus.FINAL))
     days = (report.ended - report.started).total_seconds() / 86400
-    print(f"campaign   {n:,} cases in {TOWNSHIPS} townships, 200 lines, fake channel: import {import_s:.1f} s; "
+    print(f"campaign   {name:10} {n:,} cases in {TOWNSHIPS} townships, 200 lines, fake channel: import {import_s:.1f} s; "
           f"dialling {report.elapsed_s:.1f} s wall ({report.placed / report.elapsed_s:.0f} calls/s) for "
           f"{report.placed:,} calls over {days:.1f} days of fieldwork; {open_cases} case(s) left open; "
           f"stop: {report.stop_reason}")
     engine.dispose()
 
 
+def bench_workers(n: int, seconds: float, call_s: float) -> None:
+    """Calls per second of 1 and of 4 worker processes (``dialer_worker_proc.py``) on one database,
+    alternating 1, 4, 1, 4, each run ``seconds`` long."""
+    settings = {"calling_windows": ALWAYS_OPEN, "pacing": {"trunks": [{"name": "main", "lines": 10, "cps": 100}]}}
+    rates: dict[int, list[float]] = {1: [], 4: []}
+    with postgres_database() as url, tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(url)
+        upgrade(engine)
+        bulk_load(engine, n, settings)
+        engine.dispose()
+        for run, count in enumerate((1, 4, 1, 4)):
+            procs = [subprocess.Popen([sys.executable, str(WORKER), url, f"w{run}-{i}", str(call_s),
+                                       str(Path(tmp) / f"w{run}-{i}.calling"), f"max_seconds={seconds}",
+                                       "housekeeping_every=60"],
+                                      stdout=subprocess.PIPE, text=True) for i in range(count)]
+            placed = sum(json.loads(p.communicate()[0])["placed"] for p in procs)
+            rates[count].append(placed / seconds)
+    one, four = statistics.mean(rates[1]), statistics.mean(rates[4])
+    print(f"workers    PostgreSQL, {n:,} cases, calls of {call_s * 1000:.0f} ms, {seconds:.0f} s runs: 1 worker "
+          f"{' / '.join(f'{r:.0f}' for r in rates[1])} calls/s, 4 workers {' / '.join(f'{r:.0f}' for r in rates[4])} "
+          f"calls/s: {four / one:.2f} times one worker")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--campaign", type=int, default=100_000)
+    parser.add_argument("--workers-cases", type=int, default=50_000)
+    parser.add_argument("--workers-seconds", type=float, default=20.0)
+    parser.add_argument("--workers-call-ms", type=float, default=100.0, help="real time each fake call takes")
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--no-callbacks", action="store_true", help="finalise the callbacks: picks read the townships")
     args = parser.parse_args()
@@ -210,7 +245,11 @@ def main() -> None:
             with postgres_database() as url:
                 bench_pick("postgresql", url, args.cases, not args.no_callbacks)
         bench_pick("sqlite", f"sqlite:///{tmp}/pick.db", args.cases, not args.no_callbacks)
-        bench_campaign(args.campaign, Path(tmp))
+        bench_campaign("sqlite", f"sqlite:///{tmp}/campaign.db", args.campaign)
+        if not args.skip_pg:
+            with postgres_database() as url:
+                bench_campaign("postgresql", url, args.campaign)
+            bench_workers(args.workers_cases, args.workers_seconds, args.workers_call_ms / 1000)
 
 
 if __name__ == "__main__":

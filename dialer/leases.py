@@ -1,25 +1,31 @@
 """Leasing due cases to one worker, and taking back the leases of workers that died.
 
 A lease is a row state (``LEASED``, ``lease_owner``, ``lease_expires_at``) taken in one short
-transaction on the cases dialer/picking.py chose (on PostgreSQL locked with ``FOR UPDATE SKIP
-LOCKED``, so concurrent workers pass each other's rows by); the conditional UPDATE (only rows
-still dialable) makes the same code safe on SQLite, which has no row locks.
+transaction on the cases dialer/picking.py chose. On PostgreSQL one statement locks them with
+``FOR UPDATE SKIP LOCKED`` (so concurrent workers pass each other's rows by), leases them and
+returns what a call needs; SQLite has no row locks (its writers take the database in turn) and
+no RETURNING from a joined table: a conditional UPDATE (only rows still dialable), then a read.
+Rows another worker took meanwhile are left out, and the rest of the pick is chosen again
+without them (:func:`lease_due`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from dialer import picking
 from dialer.cases import DIALABLE, forget, reschedule
 from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
 from dialer.protocol import CallResult
+from dialer.quotas import Allotment
 from dialer.schedule import clamp_to_window
 from survey.clock import Clock
 from survey.models import CallAttempt, Case, Contact, Interview
@@ -43,23 +49,58 @@ class Leased:
     contacted: bool
 
 
+_ROUNDS = 5  # choices made again, at most, when other workers took chosen rows meanwhile
+_LEASING = dict(status=CaseStatus.LEASED, lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"),
+                attempts=_c.attempts + 1, updated_at=bindparam("now"))
+_LEASED_COLUMNS = (_c.id, _c.survey_id, _c.stratum_id, _contacts.c.number_enc, _c.language, _c.contacted)
+_FREE = (select(_c.id).where(_c.id.in_(bindparam("ids", expanding=True)), _c.status.in_(DIALABLE))
+         .with_for_update(skip_locked=True).scalar_subquery())
+_LOCK_AND_LEASE = (update(_cases).where(_c.id.in_(_FREE), _contacts.c.id == _c.contact_id).values(**_LEASING)
+                   .returning(*_LEASED_COLUMNS))
 _LEASE = (update(_cases).where(_c.id.in_(bindparam("ids", expanding=True)), _c.status.in_(DIALABLE))
-          .values(status=CaseStatus.LEASED, lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"),
-                  attempts=_c.attempts + 1, updated_at=bindparam("now")))
-_LEASED = (select(_c.id, _c.survey_id, _c.stratum_id, _contacts.c.number_enc, _c.language, _c.contacted)
-           .join(_contacts, _contacts.c.id == _c.contact_id)
+          .values(**_LEASING))
+_LEASED = (select(*_LEASED_COLUMNS).join(_contacts, _contacts.c.id == _c.contact_id)
            .where(_c.id.in_(bindparam("ids", expanding=True)), _c.status == CaseStatus.LEASED,
                   _c.lease_owner == bindparam("owner")))
 
 
+def lease_due(session: Session, survey_id: int, now: datetime, limit: int, allotments: Sequence[Allotment],
+              owner: str, lease_for: timedelta) -> list[Leased]:
+    """Pick up to ``limit`` due cases (dialer/picking.py) and lease them to ``owner``, in dialling
+    order. Rows another worker took between the choice and the lease are passed by, and the
+    rest of the pick chosen again without them, each township's share less what it got."""
+    skip: set[int] = set()
+    got: list[Leased] = []
+    for _ in range(_ROUNDS):
+        ids = picking.pick(session, survey_id, now, limit - len(got), allotments, skip)
+        leased = lease(session, ids, owner, now, lease_for)
+        got += leased
+        if len(leased) == len(ids):
+            break
+        skip |= set(ids) - {case.id for case in leased}
+        allotments = _less(allotments, Counter(case.stratum_id for case in leased))
+    return got
+
+
+def _less(allotments: Sequence[Allotment], taken: Counter[int]) -> list[Allotment]:
+    return [replace(a, share=max(a.share - taken[a.stratum_id], 0), cap=max(a.cap - taken[a.stratum_id], 0))
+            for a in allotments]
+
+
 def lease(session: Session, ids: list[int], owner: str, now: datetime, lease_for: timedelta) -> list[Leased]:
-    """Lease the picked cases to ``owner``; returns those it got, in the order picked. Core
-    statements, not ORM objects: a worker leases thousands of cases an hour."""
+    """Lease the picked cases to ``owner``; returns those it got, in the order picked (on
+    PostgreSQL leaving out rows another transaction holds). Core statements, not ORM objects: a
+    worker leases thousands of cases an hour."""
     if not ids:
         return []
     session.flush()
-    session.execute(_LEASE, {"ids": ids, "owner": owner, "expires": now + lease_for, "now": now})
-    got = {row["id"]: Leased(**row) for row in session.execute(_LEASED, {"ids": ids, "owner": owner}).mappings()}
+    params = {"ids": ids, "owner": owner, "expires": now + lease_for, "now": now}
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(_LOCK_AND_LEASE, params).mappings()
+    else:
+        session.execute(_LEASE, params)
+        rows = session.execute(_LEASED, {"ids": ids, "owner": owner}).mappings()
+    got = {row["id"]: Leased(**row) for row in rows}
     forget(session, Case, got)
     return [got[case_id] for case_id in ids if case_id in got]
 

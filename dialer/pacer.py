@@ -64,6 +64,8 @@ class Pacer:
     def _busy(self, trunk: _Trunk, now: datetime, within: timedelta) -> int:
         """Lines of ``trunk`` still busy ``within`` after ``now`` (as far as their ends are known)."""
         self._prune(now)
+        if not within:
+            return len(trunk.ends)  # pruned: every end left is after now
         return sum(1 for end in trunk.ends if end > now + within)
 
     def allowed_lines(self) -> int:

@@ -15,18 +15,15 @@ status, n), on SQLite a UNION ALL of them in chunks under its limit of 500 terms
 caps are then applied here. Only when townships run short of their shares does the pick
 read further (the next townships' queues, up to what their caps may take) in another statement.
 
-On PostgreSQL the chosen rows are then locked by id with ``FOR UPDATE SKIP LOCKED`` (not in the
-reads: they read some rows that are not picked, and locking those would hide them from other
-workers); rows another worker locked or leased meanwhile are left out
-and the choice is made again without them, so concurrent workers pass each other's rows by.
-SQLite has no row locks: its writers take the database in turn, and the lease's conditional
-UPDATE (dialer/leases.py) keeps a case from being leased twice.
+The choice takes no locks (the reads see some rows that are not picked, and locking those would
+hide them from other workers): dialer/leases.py locks and leases the chosen rows in one statement,
+and chooses again, without them, for rows another worker took meanwhile.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -49,18 +46,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from dialer.cases import DIALABLE
 from dialer.quotas import Allotment
 from survey.models import Case, Contact, DoNotCall
 from survey.vocabulary import CaseStatus
 
 _TERMS = 400  # sub-selects per statement: SQLite allows at most 500 in one compound SELECT
-_ROUNDS = 5  # choices made again, at most, when other workers took chosen rows meanwhile
 
 _cases, _contacts, _dnc = cast(Table, Case.__table__), Contact.__table__, DoNotCall.__table__
 _c = _cases.c
-_LOCK = (select(_c.id).where(_c.id.in_(bindparam("ids", expanding=True)), _c.status.in_(DIALABLE))
-         .with_for_update(skip_locked=True))
 
 
 def _due(skip: bool) -> list[ColumnElement[bool]]:
@@ -198,10 +191,11 @@ def _queue(scheduled: list[Row[Any]], new: list[Row[Any]], n: int, fresh: bool) 
     return _Queue(_order(scheduled) + _order(new), complete=not fresh or len(new) < n)
 
 
-def choose(session: Session, params: dict[str, object], limit: int, allotments: Sequence[Allotment],
-           skip: set[int]) -> list[int]:
-    """The pick's ids in dialling order, leaving out ``skip``; see the module's docstring."""
-    due = _Due(session, params, limit, allotments, skip)
+def pick(session: Session, survey_id: int, now: datetime, limit: int, allotments: Sequence[Allotment],
+         skip: Collection[int] = ()) -> list[int]:
+    """Ids of up to ``limit`` due cases in dialling order, leaving out ``skip``; see the module's
+    docstring."""
+    due = _Due(session, {"survey_id": survey_id, "now": now}, limit, allotments, set(skip))
     ids = due.fetch({}, callbacks=True)[:limit]
     if len(ids) < limit:
         due.fetch(due.initial(limit - len(ids)))
@@ -214,19 +208,3 @@ def choose(session: Session, params: dict[str, object], limit: int, allotments: 
                 ids += got
                 taken[a.stratum_id] += len(got)
     return ids
-
-
-def pick(session: Session, survey_id: int, now: datetime, limit: int, allotments: list[Allotment]) -> list[int]:
-    """Ids of up to ``limit`` due cases, in dialling order; on PostgreSQL locked for this
-    transaction."""
-    params: dict[str, object] = {"survey_id": survey_id, "now": now}
-    skip: set[int] = set()
-    for _ in range(_ROUNDS):
-        ids = choose(session, params, limit, allotments, skip)
-        if not ids or session.get_bind().dialect.name != "postgresql":
-            return ids
-        locked = set(session.execute(_LOCK, {"ids": ids}).scalars())
-        if len(locked) == len(ids):
-            return ids
-        skip |= set(ids) - locked
-    return [i for i in ids if i in locked]

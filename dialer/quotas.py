@@ -17,9 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, exists, func, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from dialer.counts import case_counts, completed
 from dialer.final_codes import finalise_by_rules
 from survey import aapor
 from survey.models import CallAttempt, Case, Interview, Stratum
@@ -61,26 +62,18 @@ class Allotment:
     fresh: bool = True  # it has released numbers never dialled
 
 
-_strata, _cases = Stratum.__table__, Case.__table__
-# Counted per township, which the township index covers, rather than over a whole survey's cases.
-_BY_STATUS = (select(_cases.c.stratum_id, _cases.c.status, func.count())
-              .where(_cases.c.stratum_id.in_(bindparam("ids", expanding=True)))
-              .group_by(_cases.c.stratum_id, _cases.c.status))
-_COMPLETES = (select(_strata.c.id, _strata.c.quota, func.count(_cases.c.id))
-              .outerjoin(_cases, and_(_cases.c.stratum_id == _strata.c.id, _cases.c.status == CaseStatus.FINAL,
-                                      _cases.c.final_disposition == aapor.COMPLETE))
-              .where(_strata.c.id.in_(bindparam("ids", expanding=True))).group_by(_strata.c.id, _strata.c.quota))
-
-
 def progress(session: Session, survey_id: int) -> list[StratumProgress]:
-    """Per township: target, completes and cases by state, in code order."""
+    """Per township: target, completes and cases by state, in code order (from the counts the
+    database keeps: dialer/counts.py)."""
     strata = session.execute(select(Stratum.id, Stratum.code, Stratum.name_zh, Stratum.quota)
                              .where(Stratum.survey_id == survey_id).order_by(Stratum.code)).all()
-    ids = [s.id for s in strata]
+    counted = case_counts(session, survey_id)
     counts: dict[int, Counter[str]] = defaultdict(Counter)
-    for stratum_id, status, n in session.execute(_BY_STATUS, {"ids": ids}):
-        counts[stratum_id][status] = n
-    completes = {stratum_id: n for stratum_id, _quota, n in session.execute(_COMPLETES, {"ids": ids})}
+    completes: Counter[int] = Counter()
+    for key, n in counted.items():
+        counts[key.stratum_id][key.status] += n
+        if key.status == CaseStatus.FINAL and key.disposition == aapor.COMPLETE:
+            completes[key.stratum_id] += n
     return [StratumProgress(
         s.id, s.code, s.name_zh, s.quota, completes=completes[s.id],
         dialable=sum(counts[s.id][k] for k in (CaseStatus.NEW, CaseStatus.SCHEDULED, CaseStatus.CALLBACK)),
@@ -116,8 +109,10 @@ def fill(session: Session, stratum_id: int, now: datetime) -> int:
 def fill_if_met(session: Session, stratum_ids: Iterable[int], now: datetime) -> list[int]:
     """Stop dialling the townships among ``stratum_ids`` that have just reached their target;
     returns them."""
-    counts = session.execute(_COMPLETES, {"ids": list(stratum_ids)})
-    met = sorted(stratum_id for stratum_id, quota, n in counts if 0 < quota <= n)
+    ids = list(stratum_ids)
+    completes = completed(session, ids)
+    quotas = session.execute(select(Stratum.id, Stratum.quota).where(Stratum.id.in_(ids)))
+    met = sorted(stratum_id for stratum_id, quota in quotas if 0 < quota <= completes[stratum_id])
     for stratum_id in met:
         fill(session, stratum_id, now)
     return met

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dialer.cases import DIALABLE
+from dialer.counts import by_survey, case_counts
 from dialer.policy import DialPolicy
 from survey import aapor
 from survey.models import Case, Questionnaire, Stratum, Survey
@@ -52,9 +54,11 @@ def live_counters(session: Session, survey: Survey, now: datetime) -> DialerCoun
 
 def final_dispositions(session: Session, survey_id: int) -> dict[str, int]:
     """Final AAPOR code -> number of cases."""
-    rows = session.execute(select(Case.final_disposition, func.count()).where(
-        Case.survey_id == survey_id, Case.final_disposition.is_not(None)).group_by(Case.final_disposition))
-    return {str(code): n for code, n in rows}
+    codes: Counter[str] = Counter()
+    for key, n in case_counts(session, survey_id).items():
+        if key.disposition:
+            codes[key.disposition] += n
+    return dict(codes)
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,7 @@ class SurveyOverview:
 def survey_overviews(session: Session) -> list[SurveyOverview]:
     """Every survey, newest period first, with its case and complete counts (three queries)."""
     towns = dict(session.execute(select(Stratum.survey_id, func.count()).group_by(Stratum.survey_id)).all())
-    cases = {sid: (n, done) for sid, n, done in session.execute(
-        select(Case.survey_id, func.count(), func.count().filter(Case.final_disposition == aapor.COMPLETE))
-        .group_by(Case.survey_id))}
+    cases = {sid: (codes.total(), codes[aapor.COMPLETE]) for sid, codes in by_survey(session).items()}
     rows = session.execute(select(Survey.id, Survey.code, Survey.period, Survey.status, Questionnaire.qid,
                                   Questionnaire.version).join(Questionnaire)
                            .order_by(Survey.period.desc(), Survey.code)).all()
@@ -85,6 +87,7 @@ def survey_overviews(session: Session) -> list[SurveyOverview]:
 
 def cases_by_status(session: Session, survey_id: int) -> dict[str, int]:
     """Case status -> number of cases."""
-    rows = session.execute(select(Case.status, func.count()).where(Case.survey_id == survey_id)
-                           .group_by(Case.status))
-    return {str(status): n for status, n in rows}
+    statuses: Counter[str] = Counter()
+    for key, n in case_counts(session, survey_id).items():
+        statuses[key.status] += n
+    return dict(statuses)

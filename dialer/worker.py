@@ -26,7 +26,7 @@ from typing import TypeVar
 from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialer import attempts, dnc, leases, picking, quotas, workers
+from dialer import attempts, dnc, leases, quotas, workers
 from dialer.callerid import CallerIdPool
 from dialer.cases import DIALABLE
 from dialer.outcomes import Applied, apply_results
@@ -320,9 +320,8 @@ class Worker:
 
     def _lease(self, session: Session, now: datetime, n: int, ahead: timedelta) -> list[attempts.Dial]:
         allotments = quotas.allocate(self.strata, n, self.policy.pacing.stratum_overdial)
-        ids = picking.pick(session, self.survey_id, now, n, allotments)
-        cases = leases.lease(session, ids, self.options.owner, now,
-                             timedelta(seconds=self.policy.pacing.lease_seconds))
+        cases = leases.lease_due(session, self.survey_id, now, n, allotments, self.options.owner,
+                                 timedelta(seconds=self.policy.pacing.lease_seconds))
         trunks = self.pacer.assign(now, len(cases), within=ahead)
         caller_ids = [self.callers.choose(t) for t in trunks]
         return attempts.begin(session, cases, trunks, caller_ids, now=now, owner=self.options.owner,

@@ -175,7 +175,7 @@ class Case(Base):
     )
     id: Mapped[int] = _pk()
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
-    stratum_id: Mapped[int] = mapped_column(ForeignKey("strata.id"), index=True)
+    stratum_id: Mapped[int] = mapped_column(ForeignKey("strata.id"))  # indexed first in ix_cases_queue
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     replicate: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(20), default=CaseStatus.NEW)
@@ -453,6 +453,22 @@ class DialerWorker(Base):
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class CaseCount(Base):
+    """How many cases of a township are in each status (and final code, ``""`` for none): kept by
+    triggers on ``cases`` in the same transaction as every change (migration 0009), so the
+    progress views read these rows instead of counting the cases. ``shard`` spreads the counts of
+    concurrent transactions over several rows (on PostgreSQL by transaction id, on SQLite always
+    0), so that workers never wait on each other's counters; a count is the sum over shards."""
+
+    __tablename__ = "case_counts"
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)  # the township's
+    stratum_id: Mapped[int] = mapped_column(ForeignKey("strata.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    disposition: Mapped[str] = mapped_column(String(8), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class Job(Base):

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dialer.counts import Key, case_counts
 from dialer.frames import Frame, FrameRow
 from dialer.protocol import CallRequest, CallResult, ChannelNotReady
 from dialer.sample import import_sample
 from survey.clock import Clock
-from survey.models import CallAttempt, Survey
+from survey.models import CallAttempt, Case, Survey
 from survey.phones import PhoneVault
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
@@ -176,3 +178,11 @@ def assert_no_case_called_twice_at_once(attempts: Sequence[CallAttempt]) -> None
         ordered = sorted(case_attempts, key=lambda a: a.started_at)
         for earlier, later in zip(ordered, ordered[1:], strict=False):
             assert earlier.ended_at is not None and later.started_at >= earlier.ended_at, (earlier.id, later.id)
+
+
+def assert_counts_match_cases(session: Session) -> None:
+    """The counts the triggers keep (dialer/counts.py) equal a full recount of the cases."""
+    recount = Counter({Key(stratum_id, status, disposition or ""): n for stratum_id, status, disposition, n in session.execute(
+        select(Case.stratum_id, Case.status, Case.final_disposition, func.count())
+        .group_by(Case.stratum_id, Case.status, Case.final_disposition))})
+    assert case_counts(session) == recount

@@ -9,7 +9,7 @@ from dialer_fakes import add_numbers, make_survey
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialer import picking
+from dialer import leases, picking
 from dialer.quotas import Allotment
 from survey.clock import VirtualClock
 from survey.models import Case, Contact, DoNotCall
@@ -78,5 +78,10 @@ def test_rows_another_worker_holds_are_passed_by_and_made_up(
         survey_id, (t1, _t2, _t3), c = _queues(s, clock)
     allot = [Allotment(t1, share=3, cap=3)]
     with sessions() as other, sessions() as mine:
-        assert picking.pick(other, survey_id, clock.now(), 2, allot) == c[t1][:2]
-        assert picking.pick(mine, survey_id, clock.now(), 3, allot) == c[t1][2:5]
+        assert _lease_due(other, survey_id, clock.now(), 2, allot) == c[t1][:2]
+        assert picking.pick(mine, survey_id, clock.now(), 3, allot) == c[t1][:3]  # the choice sees no locks
+        assert _lease_due(mine, survey_id, clock.now(), 3, allot) == c[t1][2:5]
+
+
+def _lease_due(session: Session, survey_id: int, now: datetime, limit: int, allot: list[Allotment]) -> list[int]:
+    return [case.id for case in leases.lease_due(session, survey_id, now, limit, allot, "w", timedelta(minutes=5))]

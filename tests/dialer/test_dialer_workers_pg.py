@@ -11,7 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dialer_fakes import ALWAYS_OPEN, add_numbers, assert_no_case_called_twice_at_once, make_survey
+from dialer_fakes import (
+    ALWAYS_OPEN,
+    add_numbers,
+    assert_counts_match_cases,
+    assert_no_case_called_twice_at_once,
+    make_survey,
+)
 from pg_support import pg_schema
 from sqlalchemy import func, select
 
@@ -85,3 +91,4 @@ def test_four_workers_share_a_campaign_and_survive_a_killed_worker(pg_url: str, 
         assert s.scalar(select(func.count()).select_from(Case).where(  # numbers never dialled stay unreleased
             Case.status != CaseStatus.HELD, Case.final_disposition.is_(None))) == 0
         assert s.scalar(select(func.count()).select_from(Case)) == 240
+        assert_counts_match_cases(s)  # kept right by four workers at once

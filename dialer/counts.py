@@ -1,0 +1,53 @@
+"""Cases counted per township, status and final code, from the counts the database keeps
+(``case_counts``, kept by triggers on ``cases``: migration 0009) rather than by counting a
+province's cases on every request."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from survey import aapor
+from survey.models import CaseCount
+from survey.vocabulary import CaseStatus
+
+_counted = (CaseCount.stratum_id, CaseCount.status, CaseCount.disposition)
+
+
+@dataclass(frozen=True)
+class Key:
+    stratum_id: int
+    status: str
+    disposition: str  # the final code, "" while none
+
+
+def case_counts(session: Session, survey_id: int | None = None) -> Counter[Key]:
+    """Cases of survey ``survey_id`` (of every survey: None) by township, status and final code;
+    the sum of each count's shards."""
+    query = select(*_counted, func.sum(CaseCount.n)).group_by(*_counted).having(func.sum(CaseCount.n) != 0)
+    if survey_id is not None:
+        query = query.where(CaseCount.survey_id == survey_id)
+    return Counter({Key(stratum_id, status, disposition): int(n)
+                    for stratum_id, status, disposition, n in session.execute(query)})
+
+
+def completed(session: Session, strata: Collection[int]) -> Counter[int]:
+    """Township -> cases closed as complete, for the townships ``strata``."""
+    rows = session.execute(select(CaseCount.stratum_id, func.sum(CaseCount.n)).where(
+        CaseCount.stratum_id.in_(list(strata)), CaseCount.status == CaseStatus.FINAL,
+        CaseCount.disposition == aapor.COMPLETE).group_by(CaseCount.stratum_id))
+    return Counter({stratum_id: int(n) for stratum_id, n in rows})
+
+
+def by_survey(session: Session) -> dict[int, Counter[str]]:
+    """Survey id -> final code ("" for none) -> cases."""
+    rows = session.execute(select(CaseCount.survey_id, CaseCount.disposition, func.sum(CaseCount.n))
+                           .group_by(CaseCount.survey_id, CaseCount.disposition))
+    counts: dict[int, Counter[str]] = {}
+    for survey_id, disposition, n in rows:
+        counts.setdefault(survey_id, Counter())[disposition] += int(n)
+    return counts

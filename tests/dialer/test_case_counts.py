@@ -1,0 +1,50 @@
+"""The case counts the database keeps (migration 0009) against a full recount of the cases."""
+
+from __future__ import annotations
+
+from dialer_fakes import (
+    VAULT,
+    ScriptedChannel,
+    add_numbers,
+    assert_counts_match_cases,
+    make_survey,
+    random_outcomes,
+)
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from dialer import quotas
+from dialer.close import close_survey
+from dialer.worker import Stop, WorkerOptions, run_worker
+from survey.clock import VirtualClock
+from survey.db import session_scope
+from survey.models import CallAttempt, Case, Survey
+from survey.vocabulary import CaseStatus
+
+
+def test_counts_equal_a_recount_through_a_campaign(sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    with session_scope(sessions) as s:
+        survey = make_survey(s, clock, quotas=(6, 6, 6))
+        add_numbers(s, survey, 40, clock.now())
+    with session_scope(sessions) as s:
+        assert_counts_match_cases(s)
+        assert sum(p.fresh for p in quotas.progress(s, survey.id)) == 120
+    report = run_worker(sessions, ScriptedChannel(clock, default=random_outcomes(5)), clock, VAULT,
+                        WorkerOptions(survey="S1", owner="w1"))
+    assert report.stop_reason == Stop.QUOTAS_MET
+    with session_scope(sessions) as s:
+        assert_counts_match_cases(s)
+        progress = quotas.progress(s, survey.id)
+        completes = dict(s.execute(select(Case.stratum_id, func.count()).where(Case.final_disposition == "1.1")
+                                   .group_by(Case.stratum_id)).all())
+        assert {p.stratum_id: p.completes for p in progress} == completes
+        assert all(p.completes >= 6 for p in progress)
+        close_survey(s, s.scalars(select(Survey)).one(), clock)
+    with session_scope(sessions) as s:  # bulk statements outside the dialer are counted too
+        s.execute(update(Case).where(Case.status == CaseStatus.HELD).values(status=CaseStatus.NEW))
+        called = select(CallAttempt.case_id)
+        s.execute(delete(Case).where(Case.status == CaseStatus.NEW, Case.id.not_in(called)))
+        s.execute(update(Case).where(Case.final_disposition == "1.1").values(final_disposition="2.10"))
+    with session_scope(sessions) as s:
+        assert_counts_match_cases(s)
+        assert all(p.completes == 0 and p.fresh == 0 for p in quotas.progress(s, survey.id))
