@@ -268,7 +268,9 @@ class CallWebhooks:
         _claim(s, attempt, sid)
         case, interview, reply = s.execute(_CALL_STATE, {"case_id": attempt.case_id, "attempt_id": attempt.id,
                                                         "call_sid": sid, "seq": -1 if seq is None else seq}).one()
-        set_committed_value(attempt, "case", case)  # held here, so the interview finds it without a query
+        set_committed_value(attempt, "case", case)  # held here, so neither finds it again
+        if interview is not None:
+            set_committed_value(interview, "case", case)
         return Locked(attempt, interview, reply)
 
 
