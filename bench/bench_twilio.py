@@ -6,7 +6,8 @@ the same count — each over a fresh database, and plays Twilio for many simulta
 against each in turn, alternating: for minyi, signed posts following the TwiML's action URLs
 through the bundled questionnaire (15 keys) plus the call's status callbacks; for the sample,
 ``/voice`` and a survey of 15 DTMF questions (its redirect, then its answer). Prints requests/s,
-p50/p99 latency, calls stored complete, and minyi's ratio to the sample.
+p50/p99 latency, calls stored complete, and minyi's ratio to the sample. Before the clock
+starts, each server answers one warm-up call per thread (its caches and connections filled).
 
     .venv/bin/python bench/bench_twilio.py                       # SQLite and PostgreSQL, 32 callers
     .venv/bin/python bench/bench_twilio.py --pause 200 --calls 32  # callers pausing as prompts play
@@ -43,7 +44,7 @@ from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
-from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy import Engine, column, event, func, select, table, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
@@ -181,6 +182,12 @@ class Caller:
         self._local = threading.local()
         self._connections: list[http.client.HTTPConnection] = []
 
+    def warmed(self, pause: float) -> None:
+        """Forget the timings of the warm-up calls (not their errors); pause from now on."""
+        self.latencies.clear()
+        self.statements.clear()
+        self.pause = pause
+
     def close(self) -> None:
         """Hang up every keep-alive connection (gunicorn waits for them when it stops)."""
         for conn in self._connections:
@@ -224,6 +231,10 @@ class Caller:
         raise AssertionError("unreachable")
 
 
+def _sid(call_id: int) -> str:
+    return f"CA{call_id:032x}"
+
+
 def _element(twiml: str, tag: str) -> ElementTree.Element | None:
     return ElementTree.fromstring(twiml).find(tag)
 
@@ -263,7 +274,7 @@ class Minyi:
         return _gunicorn(sys.executable, port, workers, threads, "bench_twilio:wsgi_app()"), env, ROOT / "bench"
 
     def call(self, caller: Caller, public: str, call_id: int) -> None:
-        urls, sid = WebhookUrls(public), f"CA{call_id:032x}"
+        urls, sid = WebhookUrls(public), _sid(call_id)
         for status in ("initiated", "ringing", "in-progress"):
             caller.request("POST", urls.status(call_id), {"CallSid": sid, "CallStatus": status}, signed=True)
         twiml = caller.request("POST", urls.start(call_id), {"CallSid": sid, "CallStatus": "in-progress"}, signed=True)
@@ -326,7 +337,7 @@ class TwilioSample:
                 self._env(url), self.directory)
 
     def call(self, caller: Caller, public: str, call_id: int) -> None:
-        sid = f"CA{call_id:032x}"
+        sid = _sid(call_id)
         twiml = caller.request("GET", public + "/voice")
         for _ in range(2 * SAMPLE_QUESTIONS + 1):
             redirect, gather = _element(twiml, "Redirect"), _element(twiml, "Gather")
@@ -341,9 +352,11 @@ class TwilioSample:
 
     def completed(self, url: str, call_ids: list[int]) -> int:
         engine = make_engine(url)
+        answers = table("answers", column("session_id"))
+        whole = (select(answers.c.session_id).where(answers.c.session_id.in_([_sid(i) for i in call_ids]))
+                 .group_by(answers.c.session_id).having(func.count() == SAMPLE_QUESTIONS).subquery())
         with engine.connect() as conn:
-            done = conn.scalar(text("SELECT count(*) FROM (SELECT session_id FROM answers GROUP BY session_id "
-                                    "HAVING count(*) = :n) AS whole"), {"n": SAMPLE_QUESTIONS})
+            done = conn.scalar(select(func.count()).select_from(whole))
         engine.dispose()
         return int(done or 0)
 
@@ -412,13 +425,18 @@ def _database(database_url: str | None) -> Iterator[str]:
 def measure(target: Target, database_url: str | None, calls: int, concurrency: int, workers: int, threads: int,
             pause: float = 0.0) -> Measurement:
     """``calls`` whole calls, ``concurrency`` at once, against ``target`` on a fresh database."""
+    warm = workers * threads  # calls before the clock starts: every thread's caches and connections
     with _database(database_url) as url:
-        call_ids = target.prepare(url, calls)
+        call_ids = target.prepare(url, warm + calls)
         port = _free_port()
         command, env, cwd = target.command(port, workers, threads, url)
         server = _start_server(command, cwd, env, port)
         try:
-            caller, public = Caller(port, pause), f"http://127.0.0.1:{port}"
+            caller, public = Caller(port, 0.0), f"http://127.0.0.1:{port}"
+            with ThreadPoolExecutor(warm) as pool:
+                list(pool.map(lambda call_id: target.call(caller, public, call_id), call_ids[:warm]))
+            caller.warmed(pause)
+            call_ids = call_ids[warm:]
             began = time.perf_counter()
             with ThreadPoolExecutor(concurrency) as pool:
                 list(pool.map(lambda call_id: target.call(caller, public, call_id), call_ids))
