@@ -488,7 +488,7 @@ def _line(m: Measurement) -> str:
            f"stored complete){sql}  [{_load()}]"
 
 
-def _summary(backend: str, runs: list[Measurement]) -> str:
+def _summary(backend: str, runs: list[Measurement], paced: bool) -> str:
     by = {name: [m for m in runs if m.target == name] for name in ("sample", "minyi")}
     parts = []
     for name, mine in by.items():
@@ -497,7 +497,9 @@ def _summary(backend: str, runs: list[Measurement]) -> str:
             parts.append(f"{name} {statistics.median(m.rate for m in mine):.1f} req/s (p50 "
                          f"{1000 * _percentile(lat, 50):.1f} ms, p99 {1000 * _percentile(lat, 99):.1f} ms)")
     line = f"{backend}: " + ", ".join(parts)
-    if by["sample"] and by["minyi"]:
+    if paced:
+        line += "; paced callers: the rates are the load offered, so no ratio"
+    elif by["sample"] and by["minyi"]:
         ratio = statistics.median(m.rate for m in by["minyi"]) / statistics.median(m.rate for m in by["sample"])
         line += f"; minyi/sample = {ratio:.2f}x"
     return line
@@ -522,7 +524,7 @@ def run(calls: int, concurrency: int, workers: int, threads: int, backends: list
                 for error in m.errors[:5]:
                     print("    error:", error)
                 failed |= bool(m.errors) or m.complete != m.calls
-        print(_summary(runs[0].backend, runs), flush=True)
+        print(_summary(runs[0].backend, runs, paced=pause > 0), flush=True)
     return 1 if failed else 0
 
 

@@ -31,3 +31,14 @@ def test_without_the_sample_app_it_says_so_and_measures_minyi_alone(monkeypatch:
 def test_a_directory_that_is_not_the_sample_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="not a checkout of automated-survey-flask"):
         bench_twilio.sample_from(str(tmp_path))
+
+
+def _measured(target: str, requests: int) -> bench_twilio.Measurement:
+    return bench_twilio.Measurement(target, "sqlite", requests, 1.0, [0.01] * requests, 1, 1, [], [])
+
+
+def test_the_ratio_is_minyi_over_the_sample_and_only_when_callers_are_not_paced() -> None:
+    runs = [_measured("sample", 100), _measured("minyi", 300)]
+    assert "minyi/sample = 3.00x" in bench_twilio._summary("sqlite", runs, paced=False)
+    paced = bench_twilio._summary("sqlite", runs, paced=True)
+    assert "minyi/sample" not in paced and "no ratio" in paced
