@@ -1,19 +1,30 @@
-"""Webhook throughput and latency under concurrent calls, on a real WSGI server on loopback.
+"""Twilio webhook throughput beside Twilio's own sample app, on SQLite and PostgreSQL.
 
-Starts gunicorn (or a threaded Werkzeug server) serving the Twilio blueprint over a fresh
-database with signature checks and persistence on, then plays Twilio for many simultaneous
-calls: each call is a whole interview of the bundled questionnaire driven by signed form posts
-that follow the TwiML's action URLs, plus its status callbacks. Prints requests/s and latency
-percentiles, and checks that every interview was stored complete.
+Serves minyi's Twilio blueprint (signatures checked, every reply kept for replays, every step
+stored) and Twilio's automated-survey Flask sample the same way — gunicorn's threaded workers,
+the same count — each over a fresh database, and plays Twilio for many simultaneous calls
+against each in turn, alternating: for minyi, signed posts following the TwiML's action URLs
+through the bundled questionnaire (15 keys) plus the call's status callbacks; for the sample,
+``/voice`` and a survey of 15 DTMF questions (its redirect, then its answer). Prints requests/s,
+p50/p99 latency, calls stored complete, and minyi's ratio to the sample. Before the clock
+starts, each server answers one warm-up call per thread (its caches and connections filled).
 
-    .venv/bin/python bench/bench_twilio.py --calls 200 --concurrency 32 --workers 4 --threads 8
-    .venv/bin/python bench/bench_twilio.py --server werkzeug
-    .venv/bin/python bench/bench_twilio.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    .venv/bin/python bench/bench_twilio.py                       # SQLite and PostgreSQL, 32 callers
+    .venv/bin/python bench/bench_twilio.py --pause 200 --calls 32  # callers pausing as prompts play
+    .venv/bin/python bench/bench_twilio.py --sqlite-only --rounds 3
+
+The sample is never fetched here: give its directory with ``--sample`` or
+``MINYI_BENCH_TWILIO_SAMPLE`` (without it only minyi is measured). The directory is a checkout of
+github.com/TwilioDevEd/automated-survey-flask with a ``venv/`` holding Flask 3, Flask-SQLAlchemy 3,
+SQLAlchemy 2, twilio, gunicorn and psycopg; the one change it needs on SQLAlchemy 2 is
+``Question.query.get(id)`` → ``db.session.get(Question, id)`` in ``question_view.py`` and
+``answer_view.py``. It runs as it ships: no signature check, no idempotency.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import re
 import socket
@@ -29,10 +40,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
-import requests
-from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy import Engine, column, event, func, select, table, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
@@ -55,6 +68,8 @@ from web.blueprints.twilio import EXTENSION, bp, build_webhooks  # noqa: E402
 TOKEN = "bench-auth-token"
 ACCOUNT = "AC" + "0123456789abcdef" * 2
 # language, consent, two screeners, then one key per question; "15" years; 2 = no suggestion
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SAMPLE_ENV = "MINYI_BENCH_TWILIO_SAMPLE"
 KEYS = ["1", "1", "1", "1", "2", "1", "1", "1", "1", "1", "1", "2", "2", "1", "15"]
 
 
@@ -149,76 +164,236 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_server(kind: str, port: int, env: dict[str, str], workers: int, threads: int) -> subprocess.Popen[bytes]:
-    if kind == "gunicorn":
-        command = [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
-                   "--workers", str(workers), "--threads", str(threads), "--log-level", "warning", "--preload",
-                   "--chdir", str(ROOT / "bench"), "bench_twilio:wsgi_app()"]
-    else:
-        command = [sys.executable, "-c", "import logging, sys; sys.path.insert(0, 'bench');"
-                   "logging.getLogger('werkzeug').setLevel(logging.WARNING); from bench_twilio import wsgi_app;"
-                   f"wsgi_app().run('127.0.0.1', {port}, threaded=True)"]
-    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server
-        except OSError:
-            if server.poll() is not None:
-                raise SystemExit(f"the {kind} server exited with {server.returncode}") from None
-            time.sleep(0.1)
-    server.terminate()
-    raise SystemExit(f"the {kind} server did not start listening on port {port}")
-
-
 # -- Twilio's side ----------------------------------------------------------------------------
 
 
-class Twilio:
-    """Signed posts to the server, timed."""
+class Caller:
+    """Plays Twilio: HTTP requests on one keep-alive connection per thread (``http.client``, which
+    costs the client far less than ``requests``, so the server's cost dominates), timed."""
 
-    def __init__(self, public_url: str) -> None:
-        self.public_url = public_url
+    def __init__(self, port: int, pause: float) -> None:
+        self.port = port
+        self.pause = pause  # seconds between a reply and the caller's next request (the prompt playing)
         self.validator = RequestValidator(TOKEN)
         self.latencies: list[float] = []
         self.statements: list[int] = []  # per request, when the server says (X-Statements)
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._connections: list[http.client.HTTPConnection] = []
 
-    def post(self, url: str, form: dict[str, str]) -> requests.Response:
-        http = getattr(self._local, "http", None) or requests.Session()
-        self._local.http = http
-        headers = {"X-Twilio-Signature": self.validator.compute_signature(url, form)}
+    def warmed(self, pause: float) -> None:
+        """Forget the timings of the warm-up calls (not their errors); pause from now on."""
+        self.latencies.clear()
+        self.statements.clear()
+        self.pause = pause
+
+    def close(self) -> None:
+        """Hang up every keep-alive connection (gunicorn waits for them when it stops)."""
+        for conn in self._connections:
+            conn.close()
+
+    def request(self, method: str, url: str, form: dict[str, str] | None = None, signed: bool = False) -> str:
+        path = urlsplit(url)._replace(scheme="", netloc="").geturl()
+        body = urlencode(form) if form is not None else None
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if form is not None else {}
+        if signed:
+            headers["X-Twilio-Signature"] = self.validator.compute_signature(url, form or {})
+        if self.pause:
+            time.sleep(self.pause)
         began = time.perf_counter()
-        response = http.post(url, data=form, headers=headers, timeout=60)
+        status, text, statements = self._send(method, path, body, headers)
         elapsed = time.perf_counter() - began
         with self._lock:
             self.latencies.append(elapsed)
-            if "X-Statements" in response.headers:
-                self.statements.append(int(response.headers["X-Statements"]))
-            if response.status_code >= 300:
-                self.errors.append(f"{response.status_code} {url}: {response.text[:200]}")
-        return response
+            if statements is not None:
+                self.statements.append(int(statements))
+            if status >= 300:
+                self.errors.append(f"{status} {method} {url}: {text[:200]}")
+        return text
 
-    def call(self, urls: WebhookUrls, attempt_id: int) -> None:
-        sid = f"CA{attempt_id:032x}"
+    def _send(self, method: str, path: str, body: str | None,
+              headers: dict[str, str]) -> tuple[int, str, str | None]:
+        for fresh in (False, True):  # a keep-alive connection the server closed is opened again once
+            conn = getattr(self._local, "conn", None)
+            if conn is None or fresh:
+                conn = self._local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                with self._lock:
+                    self._connections.append(conn)
+            try:
+                conn.request(method, path, body, headers)
+                response = conn.getresponse()
+                return response.status, response.read().decode(), response.getheader("X-Statements")
+            except (http.client.RemoteDisconnected, ConnectionError, http.client.BadStatusLine):
+                conn.close()
+                if fresh:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _sid(call_id: int) -> str:
+    return f"CA{call_id:032x}"
+
+
+def _element(twiml: str, tag: str) -> ElementTree.Element | None:
+    return ElementTree.fromstring(twiml).find(tag)
+
+
+# -- the two apps -----------------------------------------------------------------------------
+
+
+class Target(Protocol):
+    name: str
+
+    def prepare(self, url: str, calls: int) -> list[int]: ...
+
+    def command(self, port: int, workers: int, threads: int, url: str) -> tuple[list[str], dict[str, str], Path]: ...
+
+    def call(self, caller: Caller, public: str, call_id: int) -> None: ...
+
+    def completed(self, url: str, call_ids: list[int]) -> int: ...
+
+
+def _gunicorn(python: str, port: int, workers: int, threads: int, app: str) -> list[str]:
+    """The one way both apps are served: gunicorn's threaded workers (gthread), preloaded."""
+    return [python, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads",
+            str(threads), "--worker-class", "gthread", "--log-level", "warning", "--preload", app]
+
+
+class Minyi:
+    """Minyi's Twilio blueprint with signatures checked, replies stored for replays, every step
+    stored: the bundled questionnaire, 15 keys, and the call's status callbacks."""
+
+    name = "minyi"
+
+    def prepare(self, url: str, calls: int) -> list[int]:
+        return _prepare_database(url, calls)
+
+    def command(self, port: int, workers: int, threads: int, url: str) -> tuple[list[str], dict[str, str], Path]:
+        env = {"BENCH_PUBLIC_URL": f"http://127.0.0.1:{port}", "BENCH_DATABASE_URL": url}
+        return _gunicorn(sys.executable, port, workers, threads, "bench_twilio:wsgi_app()"), env, ROOT / "bench"
+
+    def call(self, caller: Caller, public: str, call_id: int) -> None:
+        urls, sid = WebhookUrls(public), _sid(call_id)
         for status in ("initiated", "ringing", "in-progress"):
-            self.post(urls.status(attempt_id), {"CallSid": sid, "CallStatus": status})
-        twiml = self.post(urls.start(attempt_id), {"CallSid": sid, "CallStatus": "in-progress"}).text
+            caller.request("POST", urls.status(call_id), {"CallSid": sid, "CallStatus": status}, signed=True)
+        twiml = caller.request("POST", urls.start(call_id), {"CallSid": sid, "CallStatus": "in-progress"}, signed=True)
         for keys in KEYS:
-            action = _gather_action(twiml)
-            if action is None:
-                self.errors.append(f"attempt {attempt_id}: no <Gather> where keys {keys!r} were due")
+            gather = _element(twiml, "Gather")
+            if gather is None or gather.get("action") is None:
+                caller.errors.append(f"minyi call {call_id}: no <Gather> where keys {keys!r} were due")
                 return
-            twiml = self.post(action, {"CallSid": sid, "Digits": keys, "CallStatus": "in-progress"}).text
-        self.post(urls.status(attempt_id), {"CallSid": sid, "CallStatus": "completed", "CallDuration": "150"})
+            twiml = caller.request("POST", gather.get("action", ""),
+                                   {"CallSid": sid, "Digits": keys, "CallStatus": "in-progress"}, signed=True)
+        caller.request("POST", urls.status(call_id), {"CallSid": sid, "CallStatus": "completed",
+                                                      "CallDuration": "150"}, signed=True)
+
+    def completed(self, url: str, call_ids: list[int]) -> int:
+        engine = make_engine(url)
+        with session_factory(engine)() as s:
+            done = s.scalar(select(func.count()).select_from(Interview).where(
+                Interview.last_attempt_id.in_(call_ids), Interview.status == "complete"))
+        engine.dispose()
+        return int(done or 0)
 
 
-def _gather_action(twiml: str) -> str | None:
-    gather = ElementTree.fromstring(twiml).find("Gather")
-    return None if gather is None else gather.get("action")
+SAMPLE_QUESTIONS = len(KEYS)
+_SAMPLE_SEED = f"""
+from automated_survey_flask import db, prepare_app
+from automated_survey_flask.models import Question, Survey
+app = prepare_app()
+with app.app_context():
+    db.create_all()
+    survey = Survey(title="Minyi benchmark")
+    survey.questions = [Question(content="Are you more than 21 years old?", kind=Question.BOOLEAN)] + [
+        Question(content=f"In a scale of 1-10, how would you rate item {{i}}?", kind=Question.NUMERIC)
+        for i in range(1, {SAMPLE_QUESTIONS})]
+    db.session.add(survey)
+    db.session.commit()
+"""
+
+
+class TwilioSample:
+    """Twilio's automated-survey Flask sample as it ships (no signature check, no idempotency),
+    with a survey of as many DTMF questions as minyi's call has keys: ``GET /voice``, then for
+    each question the ``<Redirect>`` to it and the ``<Gather>``'s answer."""
+
+    name = "sample"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.python = str(directory / "venv" / "bin" / "python")
+
+    def _env(self, url: str) -> dict[str, str]:
+        return {"DATABASE_URI": url, "SECRET_KEY": "bench"}
+
+    def prepare(self, url: str, calls: int) -> list[int]:
+        subprocess.run([self.python, "-c", _SAMPLE_SEED], cwd=self.directory, env={**os.environ, **self._env(url)},
+                       check=True)
+        return list(range(1, calls + 1))
+
+    def command(self, port: int, workers: int, threads: int, url: str) -> tuple[list[str], dict[str, str], Path]:
+        return (_gunicorn(self.python, port, workers, threads, "automated_survey_flask:prepare_app()"),
+                self._env(url), self.directory)
+
+    def call(self, caller: Caller, public: str, call_id: int) -> None:
+        sid = _sid(call_id)
+        twiml = caller.request("GET", public + "/voice")
+        for _ in range(2 * SAMPLE_QUESTIONS + 1):
+            redirect, gather = _element(twiml, "Redirect"), _element(twiml, "Gather")
+            if redirect is not None and redirect.text:
+                twiml = caller.request("GET", public + redirect.text + "?" + urlencode({"CallSid": sid}))
+            elif gather is not None:
+                twiml = caller.request("POST", public + gather.get("action", ""),
+                                       {"CallSid": sid, "Digits": "1", "CallStatus": "in-progress"})
+            else:
+                return
+        caller.errors.append(f"sample call {call_id}: no goodbye after {SAMPLE_QUESTIONS} questions")
+
+    def completed(self, url: str, call_ids: list[int]) -> int:
+        engine = make_engine(url)
+        answers = table("answers", column("session_id"))
+        whole = (select(answers.c.session_id).where(answers.c.session_id.in_([_sid(i) for i in call_ids]))
+                 .group_by(answers.c.session_id).having(func.count() == SAMPLE_QUESTIONS).subquery())
+        with engine.connect() as conn:
+            done = conn.scalar(select(func.count()).select_from(whole))
+        engine.dispose()
+        return int(done or 0)
+
+
+def sample_from(option: str | None) -> TwilioSample | None:
+    """The sample app's checkout, from ``--sample`` or ``$MINYI_BENCH_TWILIO_SAMPLE`` (never fetched)."""
+    location = option or os.environ.get(SAMPLE_ENV)
+    if not location:
+        print(f"Twilio's sample app: absent (set {SAMPLE_ENV} or --sample to its directory to compare); "
+              "measuring minyi alone")
+        return None
+    directory = Path(location)
+    sample = TwilioSample(directory)
+    if not (directory / "automated_survey_flask").is_dir() or not Path(sample.python).exists():
+        raise SystemExit(f"error: {SAMPLE_ENV}={location}: not a checkout of automated-survey-flask with its "
+                         "venv/ (see bench/bench_twilio.py)")
+    return sample
+
+
+# -- one measurement --------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    target: str
+    backend: str
+    requests: int
+    wall: float
+    latencies: list[float]
+    complete: int
+    calls: int
+    statements: list[int]
+    errors: list[str]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.wall
 
 
 def _percentile(values: list[float], q: int) -> float:
@@ -227,9 +402,12 @@ def _percentile(values: list[float], q: int) -> float:
 
 @contextmanager
 def _database(database_url: str | None) -> Iterator[str]:
-    """A fresh SQLite file, or a throw-away schema in the given PostgreSQL database."""
+    """A fresh SQLite file, or a throw-away schema in the given PostgreSQL database. The SQLite file
+    is kept in memory (``/dev/shm``) where there is one, so that the disk's sync policy (the
+    sample's default journal syncs every commit, minyi's WAL does not) does not decide the race."""
     if database_url is None:
-        with tempfile.TemporaryDirectory() as tmp:
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        with tempfile.TemporaryDirectory(dir=shm) as tmp:
             yield f"sqlite:///{tmp}/bench.db"
         return
     schema = f"bench_{uuid.uuid4().hex[:10]}"
@@ -244,67 +422,153 @@ def _database(database_url: str | None) -> Iterator[str]:
         admin.dispose()
 
 
-def run(calls: int, concurrency: int, server_kind: str, workers: int, threads: int, database_url: str | None) -> int:
+def measure(target: Target, database_url: str | None, calls: int, concurrency: int, workers: int, threads: int,
+            pause: float = 0.0) -> Measurement:
+    """``calls`` whole calls, ``concurrency`` at once, against ``target`` on a fresh database."""
+    warm = workers * threads  # calls before the clock starts: every thread's caches and connections
     with _database(database_url) as url:
-        attempts = _prepare_database(url, calls)
+        call_ids = target.prepare(url, warm + calls)
         port = _free_port()
-        public = f"http://127.0.0.1:{port}"
-        server = _start_server(server_kind, port, {"BENCH_PUBLIC_URL": public, "BENCH_DATABASE_URL": url},
-                               workers, threads)
+        command, env, cwd = target.command(port, workers, threads, url)
+        server = _start_server(command, cwd, env, port)
         try:
-            twilio = Twilio(public)
-            urls = WebhookUrls(public)
+            caller, public = Caller(port, 0.0), f"http://127.0.0.1:{port}"
+            with ThreadPoolExecutor(warm) as pool:
+                list(pool.map(lambda call_id: target.call(caller, public, call_id), call_ids[:warm]))
+            caller.warmed(pause)
+            call_ids = call_ids[warm:]
             began = time.perf_counter()
             with ThreadPoolExecutor(concurrency) as pool:
-                list(pool.map(lambda attempt_id: twilio.call(urls, attempt_id), attempts))
+                list(pool.map(lambda call_id: target.call(caller, public, call_id), call_ids))
             wall = time.perf_counter() - began
+            caller.close()
         finally:
-            server.terminate()
-            server.wait(10)
-        complete = _completed(url, attempts)
-    _report(twilio, wall, calls, concurrency, server_kind, workers, threads, url, complete)
-    return 1 if twilio.errors or complete != calls else 0
+            _stop(server)
+        complete = target.completed(url, call_ids)
+    return Measurement(target.name, re.sub(r"\+.*|://.*", "", url), len(caller.latencies), wall,
+                       sorted(caller.latencies), complete, calls, caller.statements, caller.errors)
 
 
-def _completed(url: str, attempts: list[int]) -> int:
-    engine = make_engine(url)
-    with session_factory(engine)() as s:
-        done = s.scalar(select(func.count()).select_from(Interview).where(
-            Interview.last_attempt_id.in_(attempts), Interview.status == "complete"))
-    engine.dispose()
-    return int(done or 0)
+def _start_server(command: list[str], cwd: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server
+        except OSError:
+            if server.poll() is not None:
+                raise SystemExit(f"the server ({' '.join(command[:3])} ...) exited with {server.returncode}") from None
+            time.sleep(0.1)
+    server.terminate()
+    raise SystemExit(f"the server did not start listening on port {port}")
 
 
-def _report(twilio: Twilio, wall: float, calls: int, concurrency: int, kind: str, workers: int, threads: int,
-            url: str, complete: int) -> None:
-    lat = sorted(twilio.latencies)
-    backend = re.sub(r"://.*", "", url)
-    shape = f"{workers} workers x {threads} threads" if kind == "gunicorn" else "one process, a thread per request"
-    print(f"server: {kind} ({shape}), database: {backend}, signatures checked, every step stored")
-    print(f"calls: {calls} at {concurrency} at once; interviews stored complete: {complete}/{calls}")
-    print(f"requests: {len(lat)} in {wall:.2f} s = {len(lat) / wall:.1f} requests/s")
-    print(f"latency: p50 {1000 * _percentile(lat, 50):.1f} ms, p99 {1000 * _percentile(lat, 99):.1f} ms, "
-          f"max {1000 * lat[-1]:.1f} ms")
-    if twilio.statements:
-        print(f"SQL statements per request: {statistics.fmean(twilio.statements):.2f} on average, "
-              f"{max(twilio.statements)} at most")
-    for error in twilio.errors[:10]:
-        print("error:", error)
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _line(m: Measurement) -> str:
+    lat = m.latencies
+    said = f"{m.rate:7.1f} req/s  p50 {1000 * _percentile(lat, 50):6.1f} ms  p99 {1000 * _percentile(lat, 99):7.1f} ms"
+    sql = f"  {statistics.fmean(m.statements):.2f} SQL statements/request" if m.statements else ""
+    return f"  {m.target:<6} {m.backend:<10} {said}  ({m.requests} requests, {m.complete}/{m.calls} calls " \
+           f"stored complete){sql}  [{_load()}]"
+
+
+def _summary(backend: str, runs: list[Measurement], paced: bool) -> str:
+    by = {name: [m for m in runs if m.target == name] for name in ("sample", "minyi")}
+    parts = []
+    for name, mine in by.items():
+        if mine:
+            lat = sorted(x for m in mine for x in m.latencies)
+            parts.append(f"{name} {statistics.median(m.rate for m in mine):.1f} req/s (p50 "
+                         f"{1000 * _percentile(lat, 50):.1f} ms, p99 {1000 * _percentile(lat, 99):.1f} ms)")
+    line = f"{backend}: " + ", ".join(parts)
+    if paced:
+        line += "; paced callers: the rates are the load offered, so no ratio"
+    elif by["sample"] and by["minyi"]:
+        ratio = statistics.median(m.rate for m in by["minyi"]) / statistics.median(m.rate for m in by["sample"])
+        line += f"; minyi/sample = {ratio:.2f}x"
+    return line
+
+
+def run(calls: int, concurrency: int, workers: int, threads: int, backends: list[str | None],
+        sample: TwilioSample | None, rounds: int = 1, pause: float = 0.0) -> int:
+    targets: list[Target] = [t for t in (sample, Minyi()) if t is not None]
+    paced = f", each caller pausing {1000 * pause:.0f} ms before each request" if pause else ""
+    print(f"gunicorn gthread, {workers} workers x {threads} threads for both apps; {calls} calls per run, "
+          f"{concurrency} at once{paced}; minyi with signatures checked, replies kept for replays, every step "
+          f"stored; {_load()}", flush=True)
+    failed = False
+    for database_url in backends:
+        runs: list[Measurement] = []
+        for round_no in range(rounds):
+            order = targets if round_no % 2 == 0 else targets[::-1]  # alternate: load drifts, both see it
+            for target in order:
+                m = measure(target, database_url, calls, concurrency, workers, threads, pause)
+                runs.append(m)
+                print(_line(m), flush=True)
+                for error in m.errors[:5]:
+                    print("    error:", error)
+                failed |= bool(m.errors) or m.complete != m.calls
+        print(_summary(runs[0].backend, runs, paced=pause > 0), flush=True)
+    return 1 if failed else 0
+
+
+def _postgres(url: str) -> str | None:
+    """``url`` when PostgreSQL answers there, else None (said)."""
+    try:
+        engine = make_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return url
+    except OperationalError as error:
+        print(f"PostgreSQL at {mask_password(url)}: unreachable ({str(error.orig).splitlines()[0]}); SQLite only")
+        return None
+
+
+def mask_password(url: str) -> str:
+    return re.sub(r"://([^:@/]+):[^@/]*@", r"://\1:***@", url)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=100, help="interviews to run (default 100)")
-    parser.add_argument("--concurrency", type=int, default=16, help="calls in progress at once (default 16)")
-    parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn")
+    parser.add_argument("--calls", type=int, default=64, help="calls per run (default 64)")
+    parser.add_argument("--concurrency", type=int, default=32, help="calls in progress at once (default 32)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                        help="gunicorn worker processes (default: one per CPU)")
+                        help="gunicorn worker processes for each app (default: one per CPU)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
-    parser.add_argument("--database-url", help="a PostgreSQL URL (a throw-away schema is used); default: SQLite")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each app per database, alternating (default 2)")
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="milliseconds each caller waits before each request, as a prompt plays (default 0: "
+                             "as fast as the servers answer)")
+    parser.add_argument("--sample", help=f"the sample app's directory (default ${SAMPLE_ENV})")
+    parser.add_argument("--database-url", default=os.environ.get("MINYI_TEST_PG", DEFAULT_PG),
+                        help="PostgreSQL URL (a throw-away schema is used); default %(default)s")
+    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     args = parser.parse_args()
-    if args.calls < 1 or args.concurrency < 1:
-        parser.error("--calls and --concurrency must be at least 1")
-    raise SystemExit(run(args.calls, args.concurrency, args.server, args.workers, args.threads, args.database_url))
+    if min(args.calls, args.concurrency, args.workers, args.threads, args.rounds) < 1 or args.pause < 0:
+        parser.error("--calls, --concurrency, --workers, --threads and --rounds must be at least 1, --pause >= 0")
+    sample = sample_from(args.sample)
+    backends: list[str | None] = [None]
+    if not args.sqlite_only and (pg := _postgres(args.database_url)) is not None:
+        backends.append(pg)
+    raise SystemExit(run(args.calls, args.concurrency, args.workers, args.threads, backends, sample, args.rounds,
+                         args.pause / 1000))
 
 
 if __name__ == "__main__":

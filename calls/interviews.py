@@ -98,6 +98,23 @@ def open_interview(session: Session, case: CaseRef, questionnaire: Questionnaire
     return interview
 
 
+_BOUND = "calls.interviews.bound"  # Session.info key: the InterviewSessions on that session
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _after_flush(session: Session, _flush: object) -> None:
+    """Listeners for every session, registered once: a listener per session costs more than a
+    webhook's SQL statements (``event.listen`` on an instance builds its own dispatcher)."""
+    for run in session.info.get(_BOUND, ()):
+        run._write_pending()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    for run in session.info.get(_BOUND, ()):
+        run._rolled_back(session)
+
+
 class InterviewSession:
     """One engine bound to one Interview row."""
 
@@ -117,8 +134,7 @@ class InterviewSession:
         self._recorded: list[tuple[str, str, str | None, float]] = []  # recordings not written yet
         self._case_language: str | None = None  # the language chosen, for a case not loaded here
         self._consent_id = next((q.id for q in questionnaire.questions if q.role == "consent"), None)
-        event.listen(session, "after_flush_postexec", self._write_pending)
-        event.listen(session, "after_rollback", self._rolled_back)
+        session.info.setdefault(_BOUND, []).append(self)  # see _after_flush and _after_rollback
 
     def handle(self, event: Event) -> Step:
         """Feed one event; its answers, the interview's status and its state are written at the

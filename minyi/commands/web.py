@@ -13,6 +13,7 @@ def web(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     workers: Annotated[int | None, typer.Option("--workers", help="Serve with gunicorn and this many workers.")] = None,
+    threads: Annotated[int, typer.Option("--threads", help="Threads per gunicorn worker (gthread).")] = 4,
 ) -> None:
     """Serve the web app on MINYI_DATABASE_URL."""
     from survey.db import open_sessions
@@ -27,8 +28,10 @@ def web(
         return
     if workers < 1:
         raise typer.BadParameter("at least one worker", param_hint="--workers")
+    if threads < 1:
+        raise typer.BadParameter("at least one thread", param_hint="--threads")
     sessions.kw["bind"].dispose()  # each gunicorn worker opens its own after the fork
-    _gunicorn(f"{host}:{port}", workers)
+    _gunicorn(f"{host}:{port}", workers, threads)
 
 
 def _check_keys(settings: Settings, host: str) -> None:
@@ -51,14 +54,18 @@ def _run_jobs(settings: Settings) -> None:
     start_thread(job_context(settings), HANDLERS)
 
 
-def _gunicorn(bind: str, workers: int) -> None:
+def _gunicorn(bind: str, workers: int, threads: int) -> None:
+    """Threaded workers (gthread), which keep connections alive: a webhook waits on the database
+    part of its time, and Twilio's many calls in flight then need no process each
+    (``bench/bench_twilio.py`` measures this serving, 2 workers x 4 threads on 2 cores)."""
     from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):  # type: ignore[misc]
         """Each worker builds its own app (and database pool) after the fork."""
 
         def load_config(self) -> None:
-            for key, value in {"bind": bind, "workers": workers, "accesslog": "-"}.items():
+            for key, value in {"bind": bind, "workers": workers, "threads": threads, "worker_class": "gthread",
+                               "accesslog": "-"}.items():
                 self.cfg.set(key, value)
 
         def load(self) -> Any:

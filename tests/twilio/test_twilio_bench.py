@@ -14,8 +14,31 @@ import bench_twilio
 
 
 def test_the_benchmark_drives_interviews_over_http_and_reports(capsys: pytest.CaptureFixture[str]) -> None:
-    assert bench_twilio.run(calls=3, concurrency=3, server_kind="werkzeug", workers=1, threads=1,
-                            database_url=None) == 0
+    assert bench_twilio.run(calls=3, concurrency=3, workers=1, threads=2, backends=[None], sample=None) == 0
     out = capsys.readouterr().out
-    assert "interviews stored complete: 3/3" in out
-    assert "requests: 60 in" in out and "requests/s" in out and "p99" in out
+    assert "3/3 calls stored complete" in out
+    assert "(60 requests," in out and "req/s" in out and "p99" in out
+    assert "sqlite: minyi " in out and "minyi/sample" not in out  # no sample, no ratio
+
+
+def test_without_the_sample_app_it_says_so_and_measures_minyi_alone(monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv(bench_twilio.SAMPLE_ENV, raising=False)
+    assert bench_twilio.sample_from(None) is None
+    assert f"absent (set {bench_twilio.SAMPLE_ENV}" in capsys.readouterr().out
+
+
+def test_a_directory_that_is_not_the_sample_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="not a checkout of automated-survey-flask"):
+        bench_twilio.sample_from(str(tmp_path))
+
+
+def _measured(target: str, requests: int) -> bench_twilio.Measurement:
+    return bench_twilio.Measurement(target, "sqlite", requests, 1.0, [0.01] * requests, 1, 1, [], [])
+
+
+def test_the_ratio_is_minyi_over_the_sample_and_only_when_callers_are_not_paced() -> None:
+    runs = [_measured("sample", 100), _measured("minyi", 300)]
+    assert "minyi/sample = 3.00x" in bench_twilio._summary("sqlite", runs, paced=False)
+    paced = bench_twilio._summary("sqlite", runs, paced=True)
+    assert "minyi/sample" not in paced and "no ratio" in paced

@@ -50,7 +50,7 @@ def _web(tmp_path: Path, host: str, env: dict[str, str], *extra: str) -> tuple[s
     return proc, port
 
 
-@pytest.mark.parametrize("extra", [[], ["--workers", "1"]], ids=["werkzeug", "gunicorn"])
+@pytest.mark.parametrize("extra", [[], ["--workers", "1", "--threads", "2"]], ids=["werkzeug", "gunicorn"])
 def test_minyi_web_serves_the_login_page(tmp_path: Path, extra: list[str]) -> None:
     proc, port = _web(tmp_path, "127.0.0.1", {"MINYI_SECRET_KEY": "cli-test-secret"}, *extra)
     try:

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import cast
 
 import requests
-from sqlalchemy import Table, and_, insert, null, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from twilio.base.exceptions import TwilioRestException
@@ -247,21 +247,29 @@ class CallWebhooks:
         """Lock the call attempt (one UPDATE that returns it), then read, in one more statement
         made after the lock so that it sees what earlier deliveries committed, its case, the
         interview the call opened and the reply stored for step ``seq``."""
-        attempt = s.scalars(update(CallAttempt).where(CallAttempt.id == attempt_id)
-                            .values(status=CallAttempt.status).returning(CallAttempt)
-                            .execution_options(synchronize_session=False, populate_existing=True)).one_or_none()
+        attempt = s.scalars(_LOCK_ATTEMPT, {"attempt_id": attempt_id}).one_or_none()
         if attempt is None:
             raise p.WebhookError(404, f"no call attempt {attempt_id}")
         _claim(s, attempt, sid)
-        stored = null() if seq is None else (select(WebhookReply.body)
-                                             .where(WebhookReply.call_sid == sid, WebhookReply.seq == seq)
-                                             .scalar_subquery())
-        opened = and_(Interview.case_id == Case.id, Interview.last_attempt_id == attempt.id)
-        case, interview, reply = s.execute(select(Case, Interview, stored).outerjoin(Interview, opened)
-                                           .where(Case.id == attempt.case_id)
-                                           .order_by(Interview.id.desc()).limit(1)).one()
-        set_committed_value(attempt, "case", case)  # held here, so the interview finds it without a query
+        case, interview, reply = s.execute(_CALL_STATE, {"case_id": attempt.case_id, "attempt_id": attempt.id,
+                                                        "call_sid": sid, "seq": -1 if seq is None else seq}).one()
+        set_committed_value(attempt, "case", case)  # held here, so neither finds it again
+        if interview is not None:
+            set_committed_value(interview, "case", case)
         return Locked(attempt, interview, reply)
+
+
+# Built once: a request only binds its values (building the statement cost more than running it).
+_attempts = cast(Table, CallAttempt.__table__)
+_LOCK_ATTEMPT = select(CallAttempt).from_statement(  # Core UPDATE, loaded as the ORM object: no ORM bulk-update path
+    update(_attempts).where(_attempts.c.id == bindparam("attempt_id")).values(status=_attempts.c.status)
+    .returning(*_attempts.c))
+_STORED_REPLY = (select(WebhookReply.body).where(WebhookReply.call_sid == bindparam("call_sid"),
+                                                 WebhookReply.seq == bindparam("seq")).scalar_subquery())
+_CALL_STATE = (select(Case, Interview, _STORED_REPLY)
+               .outerjoin(Interview, and_(Interview.case_id == Case.id,
+                                          Interview.last_attempt_id == bindparam("attempt_id")))
+               .where(Case.id == bindparam("case_id")).order_by(Interview.id.desc()).limit(1))
 
 
 @dataclass(frozen=True)
