@@ -35,6 +35,7 @@ class AriApp:
         self.supervisor = Supervisor(config, self.handler.on_event, self.handler.on_connect, options.timing,
                                      on_replaced=self.handler.release)
         self._tasks: TaskGroup | None = None
+        self._db = anyio.CapacityLimiter(options.db_threads)
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled: stay connected and run every call to its end."""
@@ -86,7 +87,7 @@ class AriApp:
     def _start(self, call: Call) -> None:
         assert self._tasks is not None, "serve() is not running"
         runner = CallRunner(call, self.supervisor, self.calls, self.options, self.clock, self.registry,
-                            on_end=self.handler.ended)
+                            on_end=self.handler.ended, db=self._db)
         self._tasks.start_soon(runner.run, name=f"call-{call.attempt_id}")
 
 

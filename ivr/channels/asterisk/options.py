@@ -43,6 +43,9 @@ class AsteriskOptions:
     amd_context: str = ""  # dialplan context running AMD() then Stasis(app,amd,${AMDSTATUS},${AMDCAUSE})
     media_prefix: str = "sound:minyi/"  # + "<language>/<prompt key>"; or sound:http://host/prompts/
     recordings_dir: Path | None = None  # stored recordings are fetched here; None leaves them in Asterisk
+    # Threads for the database work of all calls. Few: each holds the GIL while SQLAlchemy works,
+    # and with dozens of them the event loop waits its turn behind them (issue 22).
+    db_threads: int = 8
     timing: Timing = field(default_factory=Timing)
 
     @classmethod
