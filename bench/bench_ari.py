@@ -170,6 +170,59 @@ def run_level_real(calls: int, database_url: str | None, db_threads: int) -> dic
             "traps": []}
 
 
+def dial_rate(cps: float, seconds: float, database_url: str | None) -> dict[str, float]:
+    """``minyi dial``'s worker over the Asterisk channel on the fake, allowed ``cps`` calls a
+    second on lines enough for all: how many it places a second (real clock). The residents
+    ring for a minute, so no result comes back while it dials."""
+    from dialer.frames import Frame, FrameRow
+    from dialer.sample import import_sample
+    from dialer.worker import WorkerOptions, run_worker
+    from survey.clock import SystemClock
+    from survey.db import session_scope
+    from survey.models import Survey
+
+    calls = int(cps * seconds * 2)  # more cases than it can place in the time
+    with tempfile.TemporaryDirectory() as tmp:
+        url = database_url or f"sqlite:///{tmp}/bench.db"
+        engine = make_engine(url) if url.startswith("sqlite") else make_engine(url, pool_size=10)
+        upgrade(engine)
+        sessions = session_factory(engine)
+        clock = SystemClock()
+        code = f"D{os.getpid()}-{random.randrange(10_000)}"
+        world = World(sessions, VirtualClock(clock.now()), code=code)
+        run = random.Random().randrange(10_000)
+        numbers = [f"+8618{run:04d}{i:05d}" for i in range(calls)]
+        with session_scope(sessions) as s:
+            survey = s.get(Survey, world.survey_id)
+            assert survey is not None
+            survey.calling_windows = {"weekday": ["00:00-24:00"], "weekend": ["00:00-24:00"]}
+            survey.field_start, survey.field_end = None, None
+            rows = tuple(FrameRow(i + 2, {"number": n, "township": "T01"}) for i, n in enumerate(numbers))
+            import_sample(s, survey, Frame("utf-8", {"number": "number", "township": "township"}, (), rows),
+                          world.vault, clock.now())
+        ctx = multiprocessing.get_context("spawn")
+        here, there = ctx.Pipe()
+        fake = ctx.Process(target=serve_fake, args=(there, {n: Resident([], ring_s=60) for n in numbers}, 1.0, 1.0),
+                           daemon=True)
+        fake.start()
+        ari_url, user, password = here.recv()
+        settings = Settings(ari_url=ari_url, ari_username=user, ari_password=password)
+        channel = AsteriskChannel(settings, sessions, clock, drain_s=0)
+        try:
+            channel.preflight(world.survey_id)
+            options = WorkerOptions(survey=code, owner="bench", lines=calls, cps=cps, max_seconds=seconds)
+            report = run_worker(sessions, channel, clock, world.vault, options)
+        finally:
+            channel.close()
+            here.send("reset")
+            here.send("stop")
+            here.recv()
+            fake.join(10)
+            engine.dispose()
+    return {"allowed": cps, "placed": report.placed, "seconds": report.elapsed_s,
+            "per_s": report.placed / report.elapsed_s}
+
+
 def _stamp(ari_time: str) -> float:
     """ARI's ``2026-11-02T18:30:00.123+0800`` in seconds."""
     return datetime.strptime(ari_time, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
@@ -226,8 +279,15 @@ def main() -> None:
     parser.add_argument("--db-threads", type=int, default=AsteriskOptions.db_threads,
                         help="threads for the calls' database work")
     parser.add_argument("--prompt-s", type=float, default=1.0, help="length of each prompt, in call seconds")
+    parser.add_argument("--dial-cps", type=float, default=None,
+                        help="instead: how many calls a second `minyi dial` places when allowed this many (the fake)")
     args = parser.parse_args()
     database_url = os.environ.get("MINYI_DATABASE_URL")
+    if args.dial_cps:
+        d = dial_rate(args.dial_cps, 10.0, database_url)
+        print(f"dialer allowed {d['allowed']:g} calls/s: placed {d['placed']:.0f} in {d['seconds']:.1f} s = "
+              f"{d['per_s']:.1f} calls/s")
+        return
     real = bool(_env("URL"))
     where = (f"the real Asterisk at {_env('URL')}, real time, installed prompts" if real else
              f"the fake; prompts {args.prompt_s * args.scale * 1000:.0f} ms; timeouts x{args.scale}")
