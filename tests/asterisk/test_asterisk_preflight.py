@@ -49,7 +49,7 @@ def test_preflight_passes_once_the_app_is_registered(settings: Settings, session
 @SQLITE_ONLY
 @pytest.mark.parametrize(("change", "message"), [
     (lambda s, _f: replace(s, ari_password="wrong"), "401 Authentication required"),
-    (lambda s, f: replace(s, ari_url=f"http://127.0.0.1:{_closed_port()}"), "ConnectError"),
+    (lambda s, f: replace(s, ari_url=f"http://127.0.0.1:{_closed_port()}"), "ConnectionRefusedError"),
 ], ids=["bad password", "no Asterisk"])
 def test_preflight_refuses_an_asterisk_it_cannot_use(settings: Settings, sessions: sessionmaker[Session],
                                                      clock: VirtualClock, world: World, fake: FakeAsterisk,

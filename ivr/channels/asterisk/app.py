@@ -47,6 +47,7 @@ class AriApp:
         self.copier = (RecordingCopier(sessions, clock, options.recordings_dir, options.recording_deletion)
                        if options.recordings_dir is not None else None)
         self._tasks: TaskGroup | None = None
+        self._db = anyio.CapacityLimiter(options.db_threads)
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled: stay connected, run every call to its end, and bring home the
@@ -151,7 +152,7 @@ class AriApp:
     def _start(self, call: Call) -> None:
         assert self._tasks is not None, "serve() is not running"
         runner = CallRunner(call, self.supervisor, self.calls, self.options, self.clock, self.registry,
-                            on_end=self.handler.ended, copier=self.copier)
+                            on_end=self.handler.ended, copier=self.copier, db=self._db)
         self._tasks.start_soon(runner.run, name=f"call-{call.attempt_id}")
 
 

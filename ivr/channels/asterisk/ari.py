@@ -1,15 +1,17 @@
 """The adapter: the only module that talks to Asterisk's REST Interface.
 
-REST requests go through asyncari 0.20.6's Swagger client, built from the api-docs the server
-itself serves, so an operation or a parameter that this Asterisk does not know fails here before
-anything is sent. The event WebSocket is a thin reader of our own on ``websockets``: asyncari's
-reader does not suit a long-running service (docs/asterisk.md) - it ends silently on a clean
-close, never pings (a half-open connection goes unnoticed), ends the client when a consumer is
-1.5 s late, and after a reconnect its object cache asserts on the first event of a call still in
-progress. asyncari's ``Client.new_channel()`` is broken; we originate with our own channel ids.
+REST requests go through :mod:`ivr.channels.asterisk.rest`: a few keep-alive connections and the
+operations of the api-docs the server itself serves, so an operation or a parameter that this
+Asterisk does not know fails here before anything is sent. (asyncari's Swagger client on httpx
+did the same at about a millisecond of the event loop per request, which at 500 calls was all
+of it: docs/asterisk.md.) The event WebSocket is a thin reader of our own on ``websockets``:
+asyncari's reader does not suit a long-running service - it ends silently on a clean close, never
+pings (a half-open connection goes unnoticed), ends the client when a consumer is 1.5 s late, and
+after a reconnect its object cache asserts on the first event of a call still in progress. We
+originate with our own channel ids.
 
-Credentials travel only in an ``Authorization`` header, never in a URL (asyncari's ``connect()``
-puts them in ``?api_key=``), so no log line or error message can carry them.
+Credentials travel only in an ``Authorization`` header, never in a URL, so no log line or error
+message can carry them.
 """
 
 from __future__ import annotations
@@ -17,19 +19,17 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-import asyncari
-import httpx
-from asyncswagger11.http_client import AsynchronousHttpClient
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from ivr.channels.asterisk.rest import HttpFailed, HttpPool, Operations, Response
 
 log = logging.getLogger(__name__)
 
@@ -54,49 +54,45 @@ class AriConfig:
     app: str = "minyi"
     request_timeout_s: float = 10.0
     ping_interval_s: float = 5.0  # a dead connection is noticed within about twice this
-    max_connections: int = 6  # REST connections (httpcore checks every idle one per request: keep it small)
+    max_connections: int = 16  # keep-alive REST connections (Asterisk serves each in a thread of its own)
 
     @property
     def authorization(self) -> str:
         return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
 
 
-class AriHttp(AsynchronousHttpClient):  # type: ignore[misc]
-    """asyncswagger's HTTP client with the credentials in a header, a pool of the configured size
-    (asyncari's holds 3 connections) and transport errors that leave the pool usable (asyncari's
-    closes its client on the first one). It outlives the sessions built on it, so a request in
-    flight when the events WebSocket drops still gets its answer."""
+class AriHttp:
+    """The REST connections, shared by the sessions built on them, so a request in flight when
+    the events WebSocket drops still gets its answer. Asterisk's refusals become
+    :class:`AriError`, a lost or unreachable server :class:`AriUnavailable`."""
 
     def __init__(self, config: AriConfig) -> None:
-        self.authenticator = None
-        self.websockets: set[Any] = set()
-        self._authorization = config.authorization
-        limits = httpx.Limits(max_connections=config.max_connections,
-                              max_keepalive_connections=config.max_connections)
-        self.session = httpx.AsyncClient(timeout=config.request_timeout_s, limits=limits)
+        self.pool = HttpPool(config.url, config.authorization, size=config.max_connections,
+                             timeout_s=config.request_timeout_s)
 
-    async def request(self, method: str, url: str, params: dict[str, Any] | None = None,
-                      data: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
-        headers = {**(headers or {}), "Authorization": self._authorization}
+    async def request(self, method: str, target: str, body: bytes | None = None) -> Response:
+        path = target.partition("?")[0]  # never the query: an originate's holds a phone number
         try:
-            response = await self.session.request(method, url, params=params, content=data, headers=headers)
-        except httpx.TransportError as exc:
-            raise AriUnavailable(f"{method} {urlsplit(url).path}: {type(exc).__name__}") from None
-        if response.status_code in (502, 503, 504):  # Asterisk starting or stopping, a proxy without it
-            raise AriUnavailable(f"{method} {urlsplit(url).path}: {response.status_code}")
-        if response.status_code >= 400:
-            raise AriError(response.status_code, error_message(response))
+            response = await self.pool.request(method, target, body)
+        except HttpFailed as exc:
+            raise AriUnavailable(f"{method} {path}: {exc}") from None
+        log.debug("%s %s: %s", method, path, response.status)
+        if response.status in (502, 503, 504):  # Asterisk starting or stopping, a proxy without it
+            raise AriUnavailable(f"{method} {path}: {response.status}")
+        if response.status >= 400:
+            raise AriError(response.status, error_message(response.body, response.reason))
         return response
 
     async def aclose(self) -> None:
-        await self.session.aclose()
+        await self.pool.aclose()
 
 
-def error_message(response: httpx.Response) -> str:
+def error_message(body: bytes, reason: str) -> str:
+    """Asterisk's own words for a refusal (its JSON ``message``), else the HTTP reason."""
     try:
-        return str(response.json().get("message", response.reason_phrase))
+        return str(json.loads(body).get("message", reason))
     except (ValueError, AttributeError):
-        return response.reason_phrase
+        return reason
 
 
 class _NoHeaders(logging.Filter):
@@ -106,35 +102,21 @@ class _NoHeaders(logging.Filter):
         return not any("authorization" in str(part).lower() for part in (record.msg, *_args(record)))
 
 
-class _NoNumbers(logging.Filter):
-    """httpx logs every request's URL at INFO (asyncswagger its parameters at DEBUG), and an
-    originate's ``endpoint`` holds the resident's phone number."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if "endpoint" in str(record.msg) or any("endpoint" in str(a) for a in _args(record)):
-            record.msg = _ENDPOINT.sub(r"\1***", record.getMessage())
-            record.args = ()
-        return True
-
-
 def _args(record: logging.LogRecord) -> tuple[object, ...]:
     return record.args if isinstance(record.args, tuple) else ()
 
 
-_ENDPOINT = re.compile(r"(endpoint(?:=|%3D|': '|\W{1,3}))[^&\s'\"]+")
 _ws_log = logging.getLogger(__name__ + ".websocket")
 _ws_log.setLevel(logging.INFO)  # its DEBUG lines show event frames, whose channel names hold phone numbers
 _ws_log.addFilter(_NoHeaders())
-for _name in ("httpx", "asyncswagger11.client"):
-    logging.getLogger(_name).addFilter(_NoNumbers())
 
 
 class AriSession:
     """One connection to Asterisk: REST operations and the app's event stream. Every method
     returns ARI JSON as plain dicts, or raises :class:`AriError` / :class:`AriUnavailable`."""
 
-    def __init__(self, ops: Any, ws: ClientConnection | None, app: str) -> None:
-        self._ops, self._ws, self.app = ops, ws, app
+    def __init__(self, http: AriHttp, ops: Operations, ws: ClientConnection | None, app: str) -> None:
+        self._http, self._ops, self._ws, self.app = http, ops, ws, app
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """The app's events, in order; raises :class:`AriUnavailable` when the socket ends."""
@@ -169,9 +151,13 @@ class AriSession:
         return set(application.get("channel_ids") or ())
 
     async def _call(self, resource: str, operation: str, **params: Any) -> Any:
-        response = await getattr(getattr(self._ops, resource), operation)(
-            **{k: v for k, v in params.items() if v is not None})
-        return response.json() if response.status_code != 204 and response.content else None
+        response = await self._send(resource, operation, params)
+        return response.json() if response.status != 204 and response.body else None
+
+    async def _send(self, resource: str, operation: str, params: dict[str, Any]) -> Response:
+        op = self._ops.get(resource, operation)
+        target, body = op.target(operation, params)
+        return await self._http.request(op.method, target, body)
 
     # -- channels ---------------------------------------------------------------------------
 
@@ -221,8 +207,8 @@ class AriSession:
         await self._call("recordings", "stop", recordingName=name)
 
     async def recording_file(self, name: str) -> bytes:
-        response: httpx.Response = await self._ops.recordings.getStoredFile(recordingName=name)
-        return response.content
+        response = await self._send("recordings", "getStoredFile", {"recordingName": name})
+        return response.body
 
     async def delete_stored_recording(self, name: str) -> None:
         await self._call("recordings", "deleteStored", recordingName=name)
@@ -261,14 +247,12 @@ async def connect(config: AriConfig, http: AriHttp | None = None, *, events: boo
             http = AriHttp(config)
             stack.push_async_callback(http.aclose)
         base = config.url.rstrip("/") + "/"
-        # asyncari's Client builds the Swagger client; entering it would open asyncari's own reader.
-        client = asyncari.Client(None, base, config.app, http)
         try:
-            await client.swagger.init()
-        except (AriError, ValueError, KeyError) as exc:
+            ops = await Operations.load(lambda target: http.request("GET", target))
+        except (AriError, ValueError, KeyError, TypeError) as exc:
             raise AriUnavailable(f"cannot load the ARI description from {base}ari/api-docs: {exc}") from None
         if not events:
-            yield AriSession(client.swagger, None, config.app)
+            yield AriSession(http, ops, None, config.app)
             return
         ws_url = base.replace("http", "ws", 1) + "ari/events?" + urlencode({"app": config.app})
         try:
@@ -278,4 +262,4 @@ async def connect(config: AriConfig, http: AriHttp | None = None, *, events: boo
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise AriUnavailable(f"events WebSocket: {type(exc).__name__}: {exc}") from None
         stack.push_async_callback(ws.close)
-        yield AriSession(client.swagger, ws, config.app)
+        yield AriSession(http, ops, ws, config.app)

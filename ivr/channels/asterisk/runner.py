@@ -1,8 +1,9 @@
 """One call from originate to result: wait for the answer, let the dialplan's AMD() judge the
 answer, run the interview step by step, and hand the result to the dialer.
 
-Database work (the engine and its effects, the result) runs in worker threads, so the event loop
-only ever waits on the network. The result always lands: an unexpected error or a shutdown still
+Database work (the engine and its effects, the result) runs in the app's few database threads
+(``AsteriskOptions.db_threads``), one step at a time per call, so the event loop only ever waits
+on the network. The result always lands: an unexpected error or a shutdown still
 reports the call (and the interview is told the line dropped, so it is stored as partial).
 """
 
@@ -37,10 +38,10 @@ T = TypeVar("T")
 
 class CallRunner:
     def __init__(self, call: Call, link: Link, calls: CallService, options: AsteriskOptions, clock: Clock,
-                 registry: CallRegistry, *, on_end: Callable[[Call], None],
+                 registry: CallRegistry, *, on_end: Callable[[Call], None], db: anyio.CapacityLimiter,
                  copier: RecordingCopier | None = None) -> None:
         self.call, self.link, self.calls, self.options, self.clock = call, link, calls, options, clock
-        self.registry, self.on_end, self.copier = registry, on_end, copier
+        self.registry, self.on_end, self.db, self.copier = registry, on_end, db, copier
         self.interview: LiveCall | None = None  # from the answer until the call ends
 
     async def run(self) -> None:
@@ -255,7 +256,7 @@ class CallRunner:
             log.warning("attempt %s: %d recording(s) to copy again later", self.call.attempt_id, len(report.retrying))
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(fn, *args)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.db)
 
 
 async def _again_after_resync(request: Callable[[], Awaitable[T]]) -> T:

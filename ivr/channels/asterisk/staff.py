@@ -70,6 +70,6 @@ class AsteriskStaffLine:
             return None
         if response.status_code >= 400:
             raise StaffLineError("Asterisk refused the call: %(error)s", error=f"{response.status_code} "
-                                 f"{error_message(response)}")
+                                 f"{error_message(response.content, response.reason_phrase)}")
         return response
 
