@@ -147,6 +147,8 @@ def test_a_recorded_call_plays_the_consent_notice_first_and_keeps_the_recording(
                   if k == "bridges.addChannel" and q["channel"] == talking.resident_ref)
     recorded = next(i for i, (k, _q) in enumerate(keys) if k == "bridges.record")
     assert consent < joined < recorded
+    # talk for a while: Asterisk reports a recording's duration in whole seconds
+    wait_for(lambda: any(r.duration >= 1.5 for r in list(fake.recordings.values())), what="a recorded second")
     fake.hang_up(NUMBER)
     desk.wait_state(call_id, StaffCallState.ENDED)
 
