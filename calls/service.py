@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls import operations as op
+from calls import recordings
 from calls.interviews import CaseRef, InterviewSession, open_interview
 from calls.operations import Turn
 from calls.questionnaires import Questionnaires
@@ -65,6 +66,11 @@ class CallService:
     def finish(self, attempt_id: int, result: CallResult) -> Applied | None:
         """Hand the call's result to the dialer (AAPOR disposition, retry or final code)."""
         return run_transaction(self.sessions, lambda s: op.settle(s, attempt_id, result, self.clock), self.retry)
+
+    def recorded_whole_call(self, attempt_id: int, path: str, provider_id: str, seconds: float) -> None:
+        """The provider recorded the whole call (:func:`calls.recordings.whole_call`)."""
+        run_transaction(self.sessions, lambda s: recordings.whole_call(s, attempt_id, path, provider_id, seconds,
+                                                                        self.clock.now()), self.retry)
 
     # -- a live call, event by event ---------------------------------------------------------
 

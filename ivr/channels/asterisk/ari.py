@@ -200,6 +200,11 @@ class AriSession:
     async def play(self, channel_id: str, media: list[str], playback_id: str) -> None:
         await self._call("channels", "play", channelId=channel_id, media=media, playbackId=playback_id)
 
+    async def snoop(self, channel_id: str, snoop_id: str) -> None:
+        """A channel in this app that hears both directions of ``channel_id`` (to record the call)."""
+        await self._call("channels", "snoopChannelWithId", channelId=channel_id, snoopId=snoop_id, spy="both",
+                         app=self.app, appArgs="snoop")
+
     async def stop_playback(self, playback_id: str) -> None:
         await self._call("playbacks", "stop", playbackId=playback_id)
 

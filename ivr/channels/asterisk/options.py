@@ -47,6 +47,7 @@ class AsteriskOptions:
     media_prefix: str = "sound:minyi/"  # + "<language>/<prompt key>"; or sound:http://host/prompts/
     recordings_dir: Path | None = None  # stored recordings are fetched here; None leaves them in Asterisk
     recording_deletion: str = "after_download"  # when Asterisk's copy is deleted (Settings.recording_deletion)
+    record_calls: bool = False  # record every answered call whole (Settings.record_calls, whole_call.py)
     timing: Timing = field(default_factory=Timing)
 
     @classmethod
@@ -54,7 +55,7 @@ class AsteriskOptions:
         base = cls(endpoint=check_endpoint(settings.asterisk_endpoint), operator_endpoint=settings.asterisk_operator_endpoint,
                    amd_context=settings.asterisk_amd_context,
                    recordings_dir=Path(settings.recordings_dir) if settings.recordings_dir else None,
-                   recording_deletion=settings.recording_deletion)
+                   recording_deletion=settings.recording_deletion, record_calls=settings.record_calls)
         return replace(base, **overrides)
 
 

@@ -246,13 +246,12 @@ class CallWebhooks:
         url, seconds = p.field(form, "RecordingUrl"), p.duration(form, "RecordingDuration")
 
         def work(s: Session) -> None:
-            interview, now = self._lock(s, attempt_id, sid).interview, self.clock.now()
+            self._lock(s, attempt_id, sid)
+            now = self.clock.now()
             if recordings.completed(s, recording_sid, url, seconds, now) is not None:
                 return
             if query.get("whole_call"):  # kept with the call, and with its interview if it opened one
-                recordings.insert_recordings(s.connection(), [recordings.recording_row(
-                    interview.id if interview is not None else None, "call", url, recording_sid, seconds, now,
-                    attempt_id=attempt_id, settled=True)])
+                recordings.whole_call(s, attempt_id, url, recording_sid, seconds, now)
             # an open answer's recording without its row yet: the <Record> action brings it
 
         run_transaction(self.sessions, work, self.retry)

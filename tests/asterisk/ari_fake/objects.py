@@ -81,6 +81,8 @@ class Channel:
     from_dialplan: bool = False  # re-entered Stasis from the dialplan
     peer_id: str | None = None
     bridge_id: str | None = None
+    spying_on: str | None = None  # a snoop channel: the channel it hears (both directions mixed)
+    snoops: list[str] = field(default_factory=list)  # snoop channels on this one: they end with it
     gone: bool = False
     commands: asyncio.Queue[Playback | Recording] = field(default_factory=asyncio.Queue)
     current: Playback | Recording | None = None

@@ -121,7 +121,7 @@ class FakeAsterisk:
         self._handlers: dict[str, Handler] = {
             "channels.originate": self._originate, "channels.list": self._list_channels,
             "channels.get": self._get_channel, "channels.hangup": self._hangup_request,
-            "channels.answer": self._answer, "channels.play": self._play, "channels.record": self._record,
+            "channels.snoopChannelWithId": self._snoop, "channels.answer": self._answer, "channels.play": self._play, "channels.record": self._record,
             "channels.continueInDialplan": self._continue,
             "playbacks.stop": self._stop_playback, "recordings.stop": self._stop_recording,
             "recordings.getStoredFile": self._stored_file, "recordings.deleteStored": self._delete_stored,
@@ -412,6 +412,21 @@ class FakeAsterisk:
         ch.tasks.append(asyncio.create_task(self._ring(ch, int(q.get("timeout", "30")))))
         return 200, ch.json()
 
+    async def _snoop(self, a: dict[str, str], q: dict[str, str], _b: Any) -> tuple[int, Any]:
+        """A snoop channel (app_stasis snoop): up at once, in the app's Stasis with ``appArgs``,
+        hearing the spied channel until that one ends, which ends it too."""
+        spied = self._channel(a["channelId"], stasis=False)
+        if a["snoopId"] in self.channels:
+            raise AriError(409, "Channel with given unique ID already exists")
+        snoop = Channel(a["snoopId"], f"Snoop/{spied.id}-{next(self._seq):08x}", spied.number, None,
+                        dict(spied.caller), state="Up", spying_on=spied.id,
+                        app_data=",".join(filter(None, [q["app"], q.get("appArgs", "")])))
+        snoop.owner_app = q["app"]
+        spied.snoops.append(snoop.id)
+        self.channels[snoop.id] = snoop
+        self._enter_stasis(snoop, snoop.app_data.split(",")[1:])
+        return 200, snoop.json()
+
     def _dial(self, ch: Channel, status: str) -> None:
         """Originate dials the channel: Dial events with the dialled channel as ``peer``."""
         self._emit({"type": "Dial", "peer": ch.json(), "dialstatus": status,
@@ -516,6 +531,10 @@ class FakeAsterisk:
             peer_cause = peer_cause or cause
             self._emit_channel("ChannelDestroyed", peer, cause=peer_cause[0], cause_txt=peer_cause[1])
             self.channels.pop(peer.id, None)
+        for snoop_id in ch.snoops:  # the spied channel is gone: so are its snoop channels
+            snoop = self.channels.get(snoop_id)
+            if snoop is not None:
+                await self._destroy(snoop, NORMAL)
         self._forget_app()
         for task in ch.tasks:
             if task is not asyncio.current_task():
@@ -605,6 +624,8 @@ class FakeAsterisk:
         """Audio frames reach the recorder only while the resident sends audio; the length and
         silence limits count those frames, so a channel without audio never ends on its own -
         unless it sends no frames at all (Mute): Asterisk gives up after 2 x 2 s."""
+        if ch.spying_on is not None:  # a snoop channel hears the call as long as it lasts
+            return await self._frames(rec, float("inf"), talking=True)
         if isinstance(speech, Mute) and speech.ends_after_s is not None:
             await self._sleep(speech.ends_after_s)  # no frame for 2 x 2 s: "No audio available"
             return rec.finish.set()
