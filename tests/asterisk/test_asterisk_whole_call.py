@@ -24,6 +24,10 @@ from survey.vocabulary import AttemptStatus, CallStatus, RecordingDownload
 NUMBER = "+8613800138000"
 
 
+def _played(fake: FakeAsterisk) -> str:
+    return ",".join(query["media"] for operation, query in fake.requests if operation == "channels.play")
+
+
 def _whole_calls(sessions: sessionmaker[Session], attempt_id: int) -> list[Recording]:
     with sessions() as s:
         rows = list(s.scalars(select(Recording).where(Recording.attempt_id == attempt_id,
@@ -56,6 +60,7 @@ def test_an_interview_is_recorded_whole_stored_with_its_attempt_and_interview_an
     assert audio is not None and audio.startswith(b"RIFF")
     assert playbacks(sessions, recording.id) == [user_id]
     assert not [c for c in fake.channels.values() if c.spying_on]  # the snoop channel went with the call
+    assert "msg/call_recorded,sound:minyi/zh/consent/text" in _played(fake)  # told before agreeing
 
 
 @SQLITE_ONLY
@@ -70,6 +75,8 @@ def test_nothing_is_recorded_whole_with_the_setting_off(
     assert world.outcome(request.attempt_id).interview is not None
     assert _whole_calls(sessions, request.attempt_id) == []
     assert not [name for name in fake.recordings if "-call-" in name]
+    assert not [operation for operation, _query in fake.requests if operation == "channels.snoopChannelWithId"]
+    assert "consent/text" in _played(fake) and "call_recorded" not in _played(fake)
 
 
 @SQLITE_ONLY

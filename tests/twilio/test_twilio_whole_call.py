@@ -4,6 +4,7 @@ through the fetcher; with the setting off nothing asks Twilio to record."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from survey.vocabulary import RecordingDownload
 
 SID = "RE" + "6" * 32
 CALL_SID = "CA" + "f" * 32
+NOTICE = "本次通话将被录音"
 
 
 def _request(attempt_id: int, case_id: int) -> CallRequest:
@@ -44,18 +46,23 @@ def test_the_setting_is_off_unless_the_centre_turns_it_on() -> None:
         load_settings({"MINYI_RECORD_CALLS": "sometimes"})
 
 
-def test_with_the_setting_off_no_call_is_recorded(settings: Settings, sessions: sessionmaker[Session],
-                                                  clock: VirtualClock, fake: FakeTwilio, dial: Dial) -> None:
+def test_with_the_setting_off_no_call_is_recorded_nor_announced_as_recorded(
+        app: Flask, settings: Settings, sessions: sessionmaker[Session], clock: VirtualClock, fake: FakeTwilio,
+        dial: Dial, twiml_schema: etree.XMLSchema, urls: WebhookUrls) -> None:
     dialled = dial()
     TwilioChannel(settings, sessions, clock, http_client=fake).place_call(_request(dialled.attempt_id,
                                                                                    dialled.case_id))
     (sent,) = fake.sent
     assert "Record" not in sent.form and "RecordingStatusCallback" not in sent.form
+    call = Call(app.test_client(), settings, twiml_schema, dialled.attempt_id, CALL_SID)
+    call.answer(urls.start(call.attempt_id))
+    call.press("1")
+    assert call.verbs()[-1] == "Gather" and not any(NOTICE in said for said in call.spoken())
 
 
-def test_with_the_setting_on_a_whole_call_is_recorded_and_comes_home_with_its_interview(
-        app: Flask, dial: Dial, settings: Settings, twiml_schema: etree.XMLSchema, urls: WebhookUrls,
-        openapi: OpenAPI, fake: FakeTwilio, sessions: sessionmaker[Session], clock: VirtualClock,
+def test_with_the_setting_on_a_whole_call_is_recorded_announced_and_comes_home_with_its_interview(
+        app_for: Callable[[Settings], Flask], dial: Dial, settings: Settings, twiml_schema: etree.XMLSchema,
+        urls: WebhookUrls, openapi: OpenAPI, fake: FakeTwilio, sessions: sessionmaker[Session], clock: VirtualClock,
         tmp_path: Path) -> None:
     home = replace(settings, record_calls=True, recordings_dir=str(tmp_path / "recordings"))
     media = TwilioMedia(openapi, home.twilio_account_sid, home.twilio_auth_token)
@@ -64,9 +71,10 @@ def test_with_the_setting_on_a_whole_call_is_recorded_and_comes_home_with_its_in
     (sent,) = fake.sent
     assert sent.one("Record") == "true"
     callback = sent.one("RecordingStatusCallback")
-    call = Call(app.test_client(), home, twiml_schema, dialled.attempt_id, CALL_SID)
+    call = Call(app_for(home).test_client(), home, twiml_schema, dialled.attempt_id, CALL_SID)
     call.answer(urls.start(call.attempt_id))
-    call.press("1")  # the interview opens and the resident answers; then hangs up
+    call.press("1")  # 普通话: the introduction, the notice, the consent question; then the resident hangs up
+    assert any(NOTICE in said for said in call.spoken())
     call.notify(callback, {"RecordingSid": SID, "RecordingStatus": "completed", "RecordingDuration": "40",
                            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{home.twilio_account_sid}"
                                            f"/Recordings/{SID}"})

@@ -194,7 +194,8 @@ class CallRunner:
                 return
 
     def _answer(self) -> tuple[LiveCall, Turn]:
-        return self.calls.answer(self.call.attempt_id, can_transfer=bool(self.options.operator_endpoint))
+        return self.calls.answer(self.call.attempt_id, can_transfer=bool(self.options.operator_endpoint),
+                                 recorded=self.options.record_calls)
 
     async def _feed(self, event: Event) -> Turn:
         assert self.interview is not None

@@ -60,12 +60,14 @@ _STORE_REPLY = insert(cast(Table, WebhookReply.__table__))  # Core: a reply is n
 
 class CallWebhooks:
     """``hang_up(call_sid)`` ends a live call through the REST API (machine answers);
-    ``recordings`` are the recorded prompts to play rather than speak."""
+    ``recordings`` are the recorded prompts to play rather than speak; ``recorded_calls``: calls are
+    recorded whole (``MINYI_RECORD_CALLS``), which the resident is told."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, renderer: TwimlRenderer,
                  hang_up: Callable[[str], None], recordings: PromptRecordings | None = None, *,
-                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+                 retry: RetryPolicy = DEFAULT_RETRY, recorded_calls: bool = False) -> None:
         self.sessions = sessions
+        self.recorded_calls = recorded_calls
         self.clock = clock
         self.renderer = renderer
         self.hang_up = hang_up
@@ -127,7 +129,8 @@ class CallWebhooks:
             attempt.amd_result = verdict
         if p.is_machine(attempt.amd_result):  # a machine, even if its verdict came first
             return self.renderer.hangup()
-        run, turn = op.answer(s, attempt, self.questionnaires, self.clock, can_transfer=self._can_transfer)
+        run, turn = op.answer(s, attempt, self.questionnaires, self.clock, can_transfer=self._can_transfer,
+                              recorded=self.recorded_calls)
         return self._render(attempt, run, turn, seq=0)
 
     def _continue(self, s: Session, call: Locked, event: Event, seq: int) -> str:
@@ -153,7 +156,8 @@ class CallWebhooks:
         """The engine on this call's interview, if the call opened one."""
         if call.interview is None:
             return None
-        return op.bind(s, call.interview, self.questionnaires, self.clock, can_transfer=self._can_transfer)
+        return op.bind(s, call.interview, self.questionnaires, self.clock, can_transfer=self._can_transfer,
+                       recorded=self.recorded_calls)
 
     # -- notifications ----------------------------------------------------------------------
 
