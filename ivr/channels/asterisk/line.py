@@ -64,6 +64,11 @@ class CallLine:
                 raise CallEnded(str(exc)) from None
             raise
 
+    async def other(self, request: Callable[[AriSession], Awaitable[T]]) -> T:
+        """A request about another channel of the call (a snoop channel): an error is its own, it
+        says nothing of the resident's channel."""
+        return await self._send(request)
+
     async def quietly(self, request: Callable[[AriSession], Awaitable[Any]]) -> None:
         """A request whose failure changes nothing: stopping a playback that just ended, hanging
         up a channel that is already gone, cleaning up a bridge."""

@@ -22,6 +22,7 @@ import anyio
 
 from calls.recordings import ARI
 from calls.service import CallService
+from ivr.channels.asterisk.ari import AriError
 from ivr.channels.asterisk.calls import CallRegistry, channel_of
 from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine
 from ivr.channels.asterisk.options import AsteriskOptions
@@ -29,34 +30,47 @@ from ivr.channels.asterisk.options import AsteriskOptions
 log = logging.getLogger(__name__)
 
 
+class _NotInStasis(Exception):
+    pass
+
+
 class WholeCallRecording:
     def __init__(self, line: CallLine, registry: CallRegistry, options: AsteriskOptions) -> None:
         self.line, self.registry, self.options = line, registry, options
         attempt = line.call.attempt_id
         self.name = f"minyi-{attempt}-call-{uuid.uuid4().hex[:8]}"
-        self.snoop_id = f"{line.channel_id}-snoop"
+        self.snoop_id = f"{line.channel_id}-snoop-{uuid.uuid4().hex[:8]}"  # never adopted as a call
         self.started = False
 
     async def start(self) -> None:
         """Snoop on the answered channel and record the snoop channel once it is in Stasis.
-        CallEnded when the resident's channel is gone meanwhile."""
+        CallEnded when the resident's channel is gone meanwhile; a request Asterisk refuses leaves
+        the call unrecorded, never ends it."""
         line = self.line
         self.registry.alias(line.call, self.snoop_id)
-        await line.rest(lambda a: a.snoop(line.channel_id, self.snoop_id))
+        try:
+            await line.rest(lambda a: a.snoop(line.channel_id, self.snoop_id))
+            await self._in_stasis()
+            await line.other(lambda a: a.record(self.snoop_id, self.name, max_seconds=0, max_silence_s=0, beep=False,
+                                                terminate_on="none"))
+        except (AriError, _NotInStasis) as exc:
+            log.warning("attempt %s: the call is not recorded: %s", line.call.attempt_id, exc)
+            await line.quietly(lambda a: a.hangup(self.snoop_id))
+            return
+        self.started = True
+
+    async def _in_stasis(self) -> None:
+        """Until the snoop channel is in Stasis (recording it before is refused, 409)."""
+        line = self.line
         deadline = line.deadline(self.options.timing.end_wait_s)
-        while True:  # recording a channel before it is in Stasis is refused (409)
+        while True:
             item = await line.next(deadline)
             if item is TIMEOUT:
-                log.warning("attempt %s: the snoop channel did not enter Stasis; the call is not recorded",
-                            line.call.attempt_id)
-                return
+                raise _NotInStasis("the snoop channel did not enter Stasis")
             if isinstance(item, dict) and item["type"] == "StasisStart" and channel_of(item) == self.snoop_id:
-                break
+                return
             if line.ends_call(item):
                 raise CallEnded("hung up before the recording started")
-        await line.quietly(lambda a: a.record(self.snoop_id, self.name, max_seconds=0, max_silence_s=0, beep=False,
-                                              terminate_on="none"))
-        self.started = True
 
     async def finish(self, calls: CallService) -> str | None:
         """After the call: wait for the recording's end and keep it with the call attempt; its name
