@@ -19,7 +19,7 @@ from ivr.channels.asterisk import AsteriskChannel
 from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.models import Recording
-from survey.vocabulary import AttemptStatus, CallStatus, RecordingDownload
+from survey.vocabulary import AttemptStatus, CallStatus, InterviewStatus, RecordingDownload
 
 NUMBER = "+8613800138000"
 
@@ -100,3 +100,18 @@ def test_a_call_that_ends_before_any_interview_still_gives_a_stored_playable_rec
     assert playbacks(sessions, recording.id) == [user_id]
     elsewhere, _ = staff(settings, sessions, clock, townships=["T02"])
     assert elsewhere.get(f"/transcribe/{recording.id}/audio").status_code == 404
+
+
+@SQLITE_ONLY
+def test_a_snoop_asterisk_refuses_leaves_the_interview_going_unrecorded(
+        fake: FakeAsterisk, world: World, open_channel: Callable[..., AsteriskChannel],
+        sessions: sessionmaker[Session]) -> None:
+    fake.residents[NUMBER] = Resident(list(answers(*COMPLETE)))
+    fake.snoop_failures = 1
+    channel = open_channel(record_calls=True)
+    request = world.dial(NUMBER)
+    channel.place_call(request)
+    wait_until_idle(channel)
+    outcome = world.outcome(request.attempt_id)
+    assert outcome.interview is not None and outcome.interview.status == InterviewStatus.COMPLETE
+    assert _whole_calls(sessions, request.attempt_id) == []

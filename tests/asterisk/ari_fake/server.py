@@ -106,6 +106,7 @@ class FakeAsterisk:
         self.recordings: dict[str, Recording] = {}
         self.stored: set[str] = set()
         self.file_failures = 0  # how many of the next GET /recordings/stored/{name}/file answer 500
+        self.snoop_failures = 0  # how many of the next snoops fail, as an allocation failure does (500)
         self.bridges: dict[str, Bridge] = {}
         self.moh: set[str] = set()
         self._seq = itertools.count(1)
@@ -416,6 +417,9 @@ class FakeAsterisk:
         """A snoop channel (app_stasis snoop): up at once, in the app's Stasis with ``appArgs``,
         hearing the spied channel until that one ends, which ends it too."""
         spied = self._channel(a["channelId"], stasis=False)
+        if self.snoop_failures:
+            self.snoop_failures -= 1
+            raise AriError(500, "Allocation failed")
         if a["snoopId"] in self.channels:
             raise AriError(409, "Channel with given unique ID already exists")
         snoop = Channel(a["snoopId"], f"Snoop/{spied.id}-{next(self._seq):08x}", spied.number, None,
