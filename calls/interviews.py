@@ -120,7 +120,7 @@ class InterviewSession:
 
     def __init__(self, session: Session, interview: Interview, questionnaire: Questionnaire, clock: Clock, *,
                  can_transfer: bool = False, ask_language: bool = True, user_id: int | None = None,
-                 interviewer: bool = False) -> None:
+                 interviewer: bool = False, recorded: bool = False) -> None:
         self.session = session
         self.interview = interview
         self.clock = clock
@@ -129,7 +129,7 @@ class InterviewSession:
         state = interview.state or None
         language = interview.language if (state or not ask_language) else None
         self.engine = Engine(questionnaire, clock, state=state, language=language, can_transfer=can_transfer,
-                             ask_language=ask_language, interviewer=interviewer)
+                             ask_language=ask_language, interviewer=interviewer, recorded=recorded)
         self._given: dict[str, dict[str, Any]] = {}  # answers not written yet, by question
         self._recorded: list[tuple[str, str, str | None, float]] = []  # recordings not written yet
         self._case_language: str | None = None  # the language chosen, for a case not loaded here

@@ -42,7 +42,7 @@ class Turn:
 
 
 def answer(session: Session, attempt: CallAttempt, questionnaires: Questionnaires, clock: Clock, *,
-           can_transfer: bool) -> tuple[InterviewSession, Turn]:
+           can_transfer: bool, recorded: bool = False) -> tuple[InterviewSession, Turn]:
     """The call was answered by a person: open (or resume) the case's interview and start it.
     A call answered twice (a channel adopted again after a crash) goes on with the interview this
     call opened, whatever its status: an interview that ended is never opened anew, its
@@ -50,15 +50,17 @@ def answer(session: Session, attempt: CallAttempt, questionnaires: Questionnaire
     questionnaire = questionnaires.of(session, attempt.survey_id)
     interview = interview_of(session, attempt) or open_interview(session, attempt.case, questionnaire, clock,
                                                                   attempt_id=attempt.id)
-    run = bind(session, interview, questionnaires, clock, can_transfer=can_transfer)
+    run = bind(session, interview, questionnaires, clock, can_transfer=can_transfer, recorded=recorded)
     return run, feed(run, Answered())
 
 
 def bind(session: Session, interview: Interview, questionnaires: Questionnaires, clock: Clock, *,
-         can_transfer: bool) -> InterviewSession:
-    """An engine on ``interview`` as stored; the language menu only for a case without one."""
+         can_transfer: bool, recorded: bool = False) -> InterviewSession:
+    """An engine on ``interview`` as stored; the language menu only for a case without one.
+    ``recorded``: the whole call is recorded (the resident is told so)."""
     return InterviewSession(session, interview, questionnaires.of(session, interview.survey_id), clock,
-                            can_transfer=can_transfer, ask_language=interview.case.language is None)
+                            can_transfer=can_transfer, ask_language=interview.case.language is None,
+                            recorded=recorded)
 
 
 def interview_of(session: Session, attempt: CallAttempt) -> Interview | None:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from survey import audit
 from survey.clock import Clock
-from survey.models import Recording
+from survey.models import Interview, Recording
 from survey.vocabulary import RecordingDownload
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ _INSERT = {"sqlite": sqlite.insert(_recordings).on_conflict_do_nothing().returni
 HTTP = ("http://", "https://")  # a provider's media URL (Twilio)
 ARI = "ari:"  # + the name of a recording stored in Asterisk, fetched over ARI
 REMOTE = (*HTTP, ARI)
+WHOLE_CALL = "call"  # the question_id of a whole call's recording
 SIMULATED = "simulated://"  # the path of a simulated call's recording: there is no audio
 # Between a failed download and the next try; one attempt more than delays, then "failed".
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
@@ -82,6 +83,16 @@ def insert_recordings(db: Connection, rows: Sequence[dict[str, Any]]) -> int:
         log.warning("%d recording(s) not stored again: their provider id is stored already (%s)",
                     len(rows) - added, ", ".join(str(r["provider_id"]) for r in rows))
     return added
+
+
+def whole_call(session: Session, attempt_id: int, path: str, provider_id: str, seconds: float,
+               now: datetime) -> None:
+    """A whole call recorded by the provider: kept with its call attempt, and with the interview
+    the call opened or resumed if there is one (a call may end before any interview opens)."""
+    interview_id = session.scalar(select(Interview.id).where(Interview.last_attempt_id == attempt_id)
+                                  .order_by(Interview.id.desc()).limit(1))
+    insert_recordings(session.connection(), [recording_row(interview_id, WHOLE_CALL, path, provider_id, seconds, now,
+                                                           attempt_id=attempt_id, settled=True)])
 
 
 def completed(session: Session, provider_id: str, url: str, seconds: float, now: datetime) -> Recording | None:

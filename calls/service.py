@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from calls import operations as op
+from calls import recordings
 from calls.interviews import CaseRef, InterviewSession, open_interview
 from calls.operations import Turn
 from calls.questionnaires import Questionnaires
@@ -66,9 +67,14 @@ class CallService:
         """Hand the call's result to the dialer (AAPOR disposition, retry or final code)."""
         return run_transaction(self.sessions, lambda s: op.settle(s, attempt_id, result, self.clock), self.retry)
 
+    def recorded_whole_call(self, attempt_id: int, path: str, provider_id: str, seconds: float) -> None:
+        """The provider recorded the whole call (:func:`calls.recordings.whole_call`)."""
+        run_transaction(self.sessions, lambda s: recordings.whole_call(s, attempt_id, path, provider_id, seconds,
+                                                                        self.clock.now()), self.retry)
+
     # -- a live call, event by event ---------------------------------------------------------
 
-    def answer(self, attempt_id: int, *, can_transfer: bool) -> tuple[LiveCall, Turn]:
+    def answer(self, attempt_id: int, *, can_transfer: bool, recorded: bool = False) -> tuple[LiveCall, Turn]:
         """Open (or resume) the case's interview for an answered call, start it and commit."""
         retry = self.retry.start()
         while True:
@@ -77,7 +83,8 @@ class CallService:
                 attempt = session.get(CallAttempt, attempt_id)
                 if attempt is None:
                     raise LookupError(f"no call attempt {attempt_id}")
-                run, turn = op.answer(session, attempt, self.questionnaires, self.clock, can_transfer=can_transfer)
+                run, turn = op.answer(session, attempt, self.questionnaires, self.clock, can_transfer=can_transfer,
+                                      recorded=recorded)
                 session.commit()
                 return LiveCall(session, run), turn
             except DBAPIError as exc:
@@ -97,10 +104,10 @@ class CallService:
                 call.session.commit()
                 return call, turn
             except DBAPIError as exc:
-                interview_id, can_transfer = call.interview_id, call.run.engine.can_transfer
+                interview_id, engine = call.interview_id, call.run.engine
                 self.close(call)
                 retry.after(exc)
-                call = self._reload(interview_id, can_transfer)
+                call = self._reload(interview_id, engine.can_transfer, engine.recorded)
             except BaseException:
                 call.session.rollback()
                 raise
@@ -108,14 +115,14 @@ class CallService:
     def close(self, call: LiveCall) -> None:
         self._discard(call.session)
 
-    def _reload(self, interview_id: int, can_transfer: bool) -> LiveCall:
+    def _reload(self, interview_id: int, can_transfer: bool, recorded: bool) -> LiveCall:
         session = self.sessions()
         interview = session.get(Interview, interview_id)
         if interview is None:
             session.close()
             raise LookupError(f"no interview {interview_id}")
         return LiveCall(session, op.bind(session, interview, self.questionnaires, self.clock,
-                                         can_transfer=can_transfer))
+                                         can_transfer=can_transfer, recorded=recorded))
 
     @staticmethod
     def _discard(session: Session) -> None:

@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                  "Write the provincial bulletin and the county bulletins from one analysis file."),
     "web": ("minyi.commands.web", "web", "Serve the web app."),
     "recordings fetch": ("minyi.commands.recordings", "recordings_fetch",
-                         "Bring Twilio's recordings home: download, check, store, delete at Twilio."),
+                         "Bring recordings home from Twilio and Asterisk: copy, check, store, delete there."),
     "worker": ("minyi.commands.worker", "worker", "Run background jobs (sample uploads from the web app)."),
     "keys generate": ("minyi.commands.keys", "keys_generate", "Print phone keys for a key file."),
     "keys rotate": ("minyi.commands.keys", "keys_rotate", "Re-encrypt every stored number with the current key."),

@@ -76,6 +76,8 @@ class Settings:
     recordings_dir: str = "recordings"
     # when a recording brought home is deleted at its provider, Twilio or Asterisk (docs/recordings.md)
     recording_deletion: Annotated[str, AfterValidator(_deletion_policy)] = "after_download"
+    # record every answered call whole, Twilio and Asterisk alike, for quality control (docs/recordings.md)
+    record_calls: bool = False
     prompts_dir: str = "prompts"
     centre_name: str = "县社情民意调查中心"
     # the centre's own time zone: every time shown to staff or printed in a bulletin is in it
@@ -99,6 +101,7 @@ _ENV_NAMES = {
     "public_url": "MINYI_PUBLIC_URL",
     "recordings_dir": "MINYI_RECORDINGS_DIR",
     "recording_deletion": "MINYI_RECORDING_DELETION",
+    "record_calls": "MINYI_RECORD_CALLS",
     "prompts_dir": "MINYI_PROMPTS_DIR",
     "centre_name": "MINYI_CENTRE_NAME",
     "centre_timezone": "MINYI_CENTRE_TIMEZONE",

@@ -35,15 +35,17 @@ _MENUS = {Phase.LANGUAGE: "language_menu", Phase.RESUME: "resume_menu", Phase.CA
 class Engine:
     def __init__(self, questionnaire: qm.Questionnaire, clock: Clock, *, state: dict[str, Any] | None = None,
                  language: str | None = None, can_transfer: bool = False, ask_language: bool = True,
-                 interviewer: bool = False) -> None:
+                 interviewer: bool = False, recorded: bool = False) -> None:
         """``state`` is a stored state (:meth:`snapshot`, of any version) to resume from; the
         engine copies it, so the caller's dict (often an ORM attribute) never changes under it.
         ``interviewer``: a staff member enters the keys (CATI, F2F), so the operator key never
-        asks for an operator."""
+        asks for an operator. ``recorded``: the whole call is recorded, which the resident is told
+        before the consent question (``msg/call_recorded``)."""
         self.q = questionnaire
         self.clock = clock
         self.can_transfer = can_transfer
         self.interviewer = interviewer
+        self.recorded = recorded
         restored = stored_state(state)
         self._state = restored if restored is not None else self._fresh_state(language)
         # Ask for a language on a first call, and again if the resident left before the interview began.
@@ -224,6 +226,8 @@ class Engine:
             st.reprompts, st.asked_at = 0, self.clock.now()
         st.phase, st.question, st.buffer = Phase.QUESTION, q.id, ""
         self._effects.append(fx.StatusChanged(st.status, q.id))
+        if self.recorded and q.role == "consent":  # told before agreeing to anything
+            prompts.append(self._msg("call_recorded"))
         prompts.append(self._prompt(q, "text"))
         return self._input_step(q, tuple(prompts))
 

@@ -30,6 +30,8 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
     "timeout": {"zh": "对不起，没有收到您的按键。", "en": "Sorry, we did not hear a key."},
     "resume": {"zh": "欢迎回来，我们从上次中断的地方继续。", "en": "Welcome back. We will continue where we stopped."},
     "resume_menu": {"zh": "继续作答请按1，从头开始请按2。", "en": "To continue press 1. To start again press 2."},
+    # said before the consent question when the centre records whole calls (MINYI_RECORD_CALLS)
+    "call_recorded": {"zh": "为保证服务质量，本次通话将被录音。", "en": "This call is recorded for quality purposes."},
     "record_intro": {"zh": "请在提示音后讲话，讲完请按井号键。", "en": "Please speak after the tone, then press the hash key."},
     "number_hint": {"zh": "输入完毕请按井号键。", "en": "Press the hash key when you are done."},
     "multiple_hint": {"zh": "可多选，逐个按键，选完请按井号键。", "en": "Press each that applies, then the hash key."},

@@ -50,11 +50,11 @@ class Call:
 
     def __init__(self, questionnaire: Questionnaire, clock: VirtualClock, *, state: dict[str, Any] | None = None,
                  language: str | None = None, can_transfer: bool = False, interviewer: bool = False,
-                 think_s: float = 2.0) -> None:
+                 think_s: float = 2.0, recorded: bool = False) -> None:
         self.clock = clock
         self.think_s = think_s
         self.engine = Engine(questionnaire, clock, state=state, language=language, can_transfer=can_transfer,
-                             interviewer=interviewer)
+                             interviewer=interviewer, recorded=recorded)
         self.steps: list[Step] = []
         self.effects: list[Effect] = []
 

@@ -457,3 +457,14 @@ def test_a_hash_repeat_key_repeats_before_any_digit_and_ends_an_entry_after() ->
     assert step.question_id == "n" and [p.key for p in step.prompts] == ["n/text"]
     c.run("~7 ~#")
     assert c.engine.status == InterviewStatus.COMPLETE and c.answers()["n"].value == 7.0
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_a_recorded_call_tells_the_resident_before_the_consent_question(clock: VirtualClock, language: str) -> None:
+    recorded = call(clock, recorded=True, language=language)
+    assert [p.key for p in recorded.start().prompts] == ["intro/text", "msg/call_recorded", "consent/text"]
+    notice = recorded.steps[0].prompts[1]
+    assert notice.language == language
+    assert ("录音" if language == "zh" else "recorded") in notice.text
+    assert [p.key for p in recorded.run("*").prompts] == ["msg/call_recorded", "consent/text"]  # said again on a repeat
+    assert [p.key for p in call(clock, language=language).start().prompts] == ["intro/text", "consent/text"]

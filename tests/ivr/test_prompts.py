@@ -90,7 +90,7 @@ def test_the_catalogue_is_exactly_what_the_engine_can_say(clock: VirtualClock) -
         again = Call(Q, clock, state=walk.engine.snapshot())
         again.run("1")
         again.walk(WITH_SLIPS)
-        transfer = Call(Q, clock, can_transfer=True)
+        transfer = Call(Q, clock, can_transfer=True, recorded=True)  # a recorded call is told so
         transfer.run(f"{language} 0")
         left_early = Call(Q, clock)  # hung up in the introduction: the next call asks the language again
         left_early.run(f"{language} H")

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 # ``tests/`` is on sys.path (pytest's prepend import mode), so ``tests/web`` would otherwise be
@@ -115,6 +116,12 @@ def _app(services: Services, fake: FakeTwilio) -> Flask:
 @pytest.fixture
 def app(settings: Settings, sessions: sessionmaker[Session], clock: VirtualClock, fake: FakeTwilio) -> Flask:
     return _app(Services(settings, sessions, clock), fake)
+
+
+@pytest.fixture
+def app_for(sessions: sessionmaker[Session], clock: VirtualClock, fake: FakeTwilio) -> Callable[[Settings], Flask]:
+    """``app_for(settings)``: the app with other settings than the fixture's."""
+    return lambda other: _app(Services(other, sessions, clock), fake)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ SID = "RE" + "7" * 32
 @pytest.fixture
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    monkeypatch.delenv("ARI_USERNAME", raising=False)
     monkeypatch.setenv("MINYI_RECORDINGS_DIR", str(tmp_path / "recordings"))
     return upgraded_database(tmp_path, monkeypatch)
 
@@ -61,11 +62,12 @@ def test_without_an_account_it_says_what_is_missing(database: str) -> None:
 
 def test_with_nothing_due_it_says_so(database: str, account: None) -> None:
     result = run("recordings", "fetch")
-    assert result.exit_code == 0 and "0 recordings stored, 0 deleted at Twilio" in result.output
+    assert result.exit_code == 0 and result.output.strip() == "Twilio: 0 stored, 0 deleted"
 
 
 def test_a_download_that_fails_is_listed_and_exits_1(database: str, account: None) -> None:
     _pending(database)
     result = run("recordings", "fetch")
     assert result.exit_code == 1
-    assert "1 to try again later" in result.output and f"{SID}: Twilio could not be reached" in result.output
+    assert result.output.splitlines()[0] == "Twilio: 0 stored, 0 deleted"
+    assert "Twilio, 1 to try again later" in result.output and f"{SID}: Twilio could not be reached" in result.output

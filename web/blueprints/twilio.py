@@ -73,7 +73,8 @@ def build_webhooks(services: Services, http_client: HttpClient | None = None) ->
     renderer = TwimlRenderer(urls.WebhookUrls(settings.public_url), operator_number=settings.twilio_operator_number,
                              voices={"zh": settings.twilio_voice_zh, "en": settings.twilio_voice_en})
     recordings = PromptRecordings(Path(settings.prompts_dir), settings.public_url)
-    return CallWebhooks(services.sessions, services.clock, renderer, lambda sid: hang_up(client, sid), recordings)
+    return CallWebhooks(services.sessions, services.clock, renderer, lambda sid: hang_up(client, sid), recordings,
+                        recorded_calls=services.settings.record_calls)
 
 
 def build_staff_webhooks(services: Services, vault: PhoneVault,

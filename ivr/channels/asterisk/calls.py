@@ -58,6 +58,8 @@ class Call:
     # pressed before then answered a prompt of before (another process's, or one whose end was lost).
     settled: bool = True
     scope: anyio.CancelScope | None = None
+    # each RecordingFinished/RecordingFailed event read from the inbox, by recording name
+    recordings_ended: dict[str, dict[str, Any]] = field(default_factory=dict)
     inbox: MemoryObjectReceiveStream[Item] = field(init=False)
     _send: MemoryObjectSendStream[Item] = field(init=False)
 

@@ -9,6 +9,7 @@ the :class:`~ivr.channels.asterisk.calls.Resync` the app sends after reconnectin
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -63,6 +64,11 @@ class CallLine:
                 raise CallEnded(str(exc)) from None
             raise
 
+    async def other(self, request: Callable[[AriSession], Awaitable[T]]) -> T:
+        """A request about another channel of the call (a snoop channel): an error is its own, it
+        says nothing of the resident's channel."""
+        return await self._send(request)
+
     async def quietly(self, request: Callable[[AriSession], Awaitable[Any]]) -> None:
         """A request whose failure changes nothing: stopping a playback that just ended, hanging
         up a channel that is already gone, cleaning up a bridge."""
@@ -96,10 +102,11 @@ class CallLine:
 
     async def next(self, deadline: float | None) -> Item | object:
         """The next inbox item, or :data:`TIMEOUT` once ``deadline`` (loop time) has passed."""
-        if deadline is None:
-            return await self.call.inbox.receive()
-        with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
-            return await self.call.inbox.receive()
+        with anyio.move_on_after(max(0.0, deadline - anyio.current_time()) if deadline is not None else math.inf):
+            item = await self.call.inbox.receive()
+            if isinstance(item, dict) and item["type"] in ("RecordingFinished", "RecordingFailed"):
+                self.call.recordings_ended[str(item["recording"]["name"])] = item  # whoever waits for it
+            return item
         return TIMEOUT
 
     def ends_call(self, item: Item | object) -> bool:

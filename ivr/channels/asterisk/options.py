@@ -51,6 +51,7 @@ class AsteriskOptions:
     # with 8 threads, 500 calls' keys queued behind each other (key-to-prompt p99 20 s against
     # 12 s with 40, on the fake, same loaded machine; bench/bench_ari.py --db-threads).
     db_threads: int = 40
+    record_calls: bool = False  # record every answered call whole (Settings.record_calls, whole_call.py)
     timing: Timing = field(default_factory=Timing)
 
     @classmethod
@@ -58,7 +59,7 @@ class AsteriskOptions:
         base = cls(endpoint=check_endpoint(settings.asterisk_endpoint), operator_endpoint=settings.asterisk_operator_endpoint,
                    amd_context=settings.asterisk_amd_context,
                    recordings_dir=Path(settings.recordings_dir) if settings.recordings_dir else None,
-                   recording_deletion=settings.recording_deletion)
+                   recording_deletion=settings.recording_deletion, record_calls=settings.record_calls)
         return replace(base, **overrides)
 
 

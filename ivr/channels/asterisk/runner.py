@@ -28,6 +28,7 @@ from ivr.channels.asterisk.operator import OperatorBridge
 from ivr.channels.asterisk.options import AsteriskOptions
 from ivr.channels.asterisk.recordings import RecordingCopier
 from ivr.channels.asterisk.steps import StepPlayer
+from ivr.channels.asterisk.whole_call import WholeCallRecording
 from ivr.engine import Event, HangUp, Step
 from survey.clock import Clock
 from survey.vocabulary import AttemptStatus, CallStatus
@@ -72,8 +73,10 @@ class CallRunner:
             async with anyio.create_task_group() as tasks:
                 line = CallLine(call, self.link, self.options.timing, tasks)
                 player = StepPlayer(line, self.options)
-                result = await self._call(line, player)
-                await self._fetch_recordings(player.recordings)
+                whole = WholeCallRecording(line, self.registry, self.options) if self.options.record_calls else None
+                result = await self._call(line, player, whole)
+                whole_name = await whole.finish(self.calls) if whole is not None else None
+                await self._fetch_recordings(player.recordings + ([whole_name] if whole_name else []))
             return result
         except anyio.get_cancelled_exc_class():
             if not call.released:  # the app stopped: hang up and report
@@ -86,7 +89,7 @@ class CallRunner:
                 await self._abandon(f"{type(exc).__name__}: {exc}", APP_ERROR)
             return None
 
-    async def _call(self, line: CallLine, player: StepPlayer) -> CallResult:
+    async def _call(self, line: CallLine, player: StepPlayer, whole: WholeCallRecording | None) -> CallResult:
         call = self.call
         if not await self._answered(line):
             log.info("attempt %s: not answered (cause %s)", call.attempt_id, call.cause)
@@ -95,6 +98,9 @@ class CallRunner:
         await self._db(self.calls.progress, call.attempt_id, AttemptStatus.IN_PROGRESS)
         try:
             await _again_after_resync(lambda: line.rest(lambda a: a.answer(call.channel_id)))
+            if whole is not None:
+                with contextlib.suppress(Resynced):  # reconnected meanwhile: the call goes unrecorded
+                    await whole.start()
             if self.options.amd_context and not await self._human(line):
                 await line.hang_up()
                 return self._result(CallStatus.MACHINE)
@@ -189,7 +195,8 @@ class CallRunner:
                 return
 
     def _answer(self) -> tuple[LiveCall, Turn]:
-        return self.calls.answer(self.call.attempt_id, can_transfer=bool(self.options.operator_endpoint))
+        return self.calls.answer(self.call.attempt_id, can_transfer=bool(self.options.operator_endpoint),
+                                 recorded=self.options.record_calls)
 
     async def _feed(self, event: Event) -> Turn:
         assert self.interview is not None

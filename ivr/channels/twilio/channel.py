@@ -91,14 +91,14 @@ class TwilioChannel:
     ``sessions`` counts live calls (the status callbacks run in the web process, so the database
     is the only place that knows when a call ended) and keeps the recordings' downloads. ``http_client`` and ``media``
     replace the network (tests: the REST API, recordings' media); ``record_calls`` asks Twilio to
-    record whole calls; ``cps`` defaults to ``settings.twilio_cps``. At the dialer's housekeeping
+    record whole calls (default ``settings.record_calls``, ``MINYI_RECORD_CALLS``); ``cps`` defaults to ``settings.twilio_cps``. At the dialer's housekeeping
     it brings recordings home (:mod:`.fetch`).
     """
 
     name = "twilio"
 
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], clock: Clock, *,
-                 http_client: HttpClient | None = None, record_calls: bool = False, cps: float | None = None,
+                 http_client: HttpClient | None = None, record_calls: bool | None = None, cps: float | None = None,
                  backoff: Backoff | None = None, rng: random.Random | None = None,
                  media: httpx.BaseTransport | None = None) -> None:
         if not settings.twilio_from:
@@ -108,7 +108,7 @@ class TwilioChannel:
         self.clock = clock
         self.client: Client = make_client(settings, http_client)
         self.urls = WebhookUrls(settings.public_url)
-        self.record_calls = record_calls
+        self.record_calls = settings.record_calls if record_calls is None else record_calls
         self.bucket = TokenBucket(settings.twilio_cps if cps is None else cps, clock)
         self.backoff = backoff or Backoff(rng=rng)
         self.recordings_home = BackgroundFetch(lambda: RecordingFetcher(settings, sessions, clock, transport=media))

@@ -58,12 +58,14 @@ _STORE_REPLY = insert(cast(Table, WebhookReply.__table__))  # Core: a reply is n
 
 class CallWebhooks:
     """``hang_up(call_sid)`` ends a live call through the REST API (machine answers);
-    ``recordings`` are the recorded prompts to play rather than speak."""
+    ``recordings`` are the recorded prompts to play rather than speak; ``recorded_calls``: calls are
+    recorded whole (``MINYI_RECORD_CALLS``), which the resident is told."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, renderer: TwimlRenderer,
                  hang_up: Callable[[str], None], recordings: PromptRecordings | None = None, *,
-                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+                 retry: RetryPolicy = DEFAULT_RETRY, recorded_calls: bool = False) -> None:
         self.sessions = sessions
+        self.recorded_calls = recorded_calls
         self.clock = clock
         self.renderer = renderer
         self.hang_up = hang_up
@@ -125,7 +127,8 @@ class CallWebhooks:
             attempt.amd_result = verdict
         if p.is_machine(attempt.amd_result):  # a machine, even if its verdict came first
             return self.renderer.hangup()
-        run, turn = op.answer(s, attempt, self.questionnaires, self.clock, can_transfer=self._can_transfer)
+        run, turn = op.answer(s, attempt, self.questionnaires, self.clock, can_transfer=self._can_transfer,
+                              recorded=self.recorded_calls)
         return self._render(attempt, run, turn, seq=0)
 
     def _continue(self, s: Session, call: Locked, event: Event, seq: int) -> str:
@@ -151,7 +154,8 @@ class CallWebhooks:
         """The engine on this call's interview, if the call opened one."""
         if call.interview is None:
             return None
-        return op.bind(s, call.interview, self.questionnaires, self.clock, can_transfer=self._can_transfer)
+        return op.bind(s, call.interview, self.questionnaires, self.clock, can_transfer=self._can_transfer,
+                       recorded=self.recorded_calls)
 
     # -- notifications ----------------------------------------------------------------------
 
@@ -230,13 +234,12 @@ class CallWebhooks:
         url, seconds = p.field(form, "RecordingUrl"), p.duration(form, "RecordingDuration")
 
         def work(s: Session) -> None:
-            interview, now = self._lock(s, attempt_id, sid).interview, self.clock.now()
+            self._lock(s, attempt_id, sid)
+            now = self.clock.now()
             if recordings.completed(s, recording_sid, url, seconds, now) is not None:
                 return
             if query.get("whole_call"):  # kept with the call, and with its interview if it opened one
-                recordings.insert_recordings(s.connection(), [recordings.recording_row(
-                    interview.id if interview is not None else None, "call", url, recording_sid, seconds, now,
-                    attempt_id=attempt_id, settled=True)])
+                recordings.whole_call(s, attempt_id, url, recording_sid, seconds, now)
             # an open answer's recording without its row yet: the <Record> action brings it
 
         run_transaction(self.sessions, work, self.retry)

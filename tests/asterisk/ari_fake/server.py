@@ -106,6 +106,7 @@ class FakeAsterisk:
         self.recordings: dict[str, Recording] = {}
         self.stored: set[str] = set()
         self.file_failures = 0  # how many of the next GET /recordings/stored/{name}/file answer 500
+        self.snoop_failures = 0  # how many of the next snoops fail, as an allocation failure does (500)
         self.bridges: dict[str, Bridge] = {}
         self.moh: set[str] = set()
         self._seq = itertools.count(1)
@@ -608,6 +609,8 @@ class FakeAsterisk:
         """Audio frames reach the recorder only while the resident sends audio; the length and
         silence limits count those frames, so a channel without audio never ends on its own -
         unless it sends no frames at all (Mute): Asterisk gives up after 2 x 2 s."""
+        if ch.snooped is not None:  # a snoop channel hears the call as long as it lasts
+            return await self._frames(rec, float("inf"), talking=True)
         if isinstance(speech, Mute) and speech.ends_after_s is not None:
             await self._sleep(speech.ends_after_s)  # no frame for 2 x 2 s: "No audio available"
             return rec.finish.set()
@@ -784,8 +787,12 @@ class FakeAsterisk:
 
     async def _snoop(self, a: dict[str, str], q: dict[str, str], _b: Any) -> tuple[int, Any]:
         """A channel hearing (``spy``) and speaking to (``whisper``) another, up at once and in the
-        app (res_stasis_snoop: named ``Snoop/<id>-<seq>``)."""
+        app (res_stasis_snoop: named ``Snoop/<id>-<seq>``), until the channel it hears ends, which
+        ends it too."""
         target = self._channel(a["channelId"], stasis=False)
+        if self.snoop_failures:
+            self.snoop_failures -= 1
+            raise AriError(500, "Allocation failed")
         if a["snoopId"] in self.channels:
             raise AriError(400, "Channel with given unique ID already exists")
         snoop = Channel(a["snoopId"], f"Snoop/{target.id}-{next(self._seq):08x}", "", None, {"name": "", "number": ""},
