@@ -1,9 +1,12 @@
 """Benchmark: ``minyi analyze``'s stages on a province and on a county.
 
-    .venv/bin/python bench/bench_province.py [--case province|county|both] [--no-peers]
+    .venv/bin/python bench/bench_province.py [--case province|province-default|county|all] [--no-peers]
 
 * province: 1,000,000 respondents, 157 counties, 3,350 townships, raking by age x sex, 4 indices,
   estimates per township, county (``--group county``) and the province;
+* province-default: the province with a population of age x sex cells and no ``--method`` or
+  ``--variance``: what ``minyi analyze --group county`` does by default (``county`` weighting is
+  too large for a province, so the default falls back to ``rake``; the run prints which it used);
 * county: 200,000 respondents, 20 townships, raking, township and county SEs, the 7 indices of
   bench_analysis.py, and R ``survey`` (when Rscript has it) and the Python package ``svy`` (when
   it is installed; a bench-only peer, not a dependency) on the same data.
@@ -90,12 +93,24 @@ class Case:
     townships: int
     counties: int
     indices: tuple[str, ...] | None  # None: every index of bench_analysis.SPEC
+    method: str | None = "rake"  # None: minyi analyze's default
+    cells: bool = False  # population as township x age x sex cells instead of margins
 
 
 CASES = {
     "province": Case("province", 1_000_000, 3_350, 157, PROVINCE_INDICES),
+    "province-default": Case("province-default", 1_000_000, 3_350, 157, PROVINCE_INDICES, None, cells=True),
     "county": Case("county", 200_000, 20, 0, None),
 }
+
+
+def cells_of(margins: pd.DataFrame) -> pd.DataFrame:
+    """township x age_group x sex cells from synthetic()'s margins (age and sex independent)."""
+    total = margins[margins.margin == "total"].set_index("township").N.rename("total")
+    age, sex = (margins[margins.margin == m][["township", "level", "N"]] for m in ("age_group", "sex"))
+    cells = age.merge(sex, on="township", suffixes=("_age", "_sex")).join(total, on="township")
+    return pd.DataFrame({"township": cells.township, "age_group": cells.level_age, "sex": cells.level_sex,
+                         "N": cells.N_age * cells.N_sex / cells.total})
 
 
 def run_case(case: Case, directory: Path, peers: bool) -> None:
@@ -107,7 +122,7 @@ def run_case(case: Case, directory: Path, peers: bool) -> None:
     data, parquet, pop = directory / f"{case.name}.csv", directory / f"{case.name}.parquet", directory / "pop.csv"
     frame.to_csv(data, index=False)
     frame.to_parquet(parquet, index=False)
-    margins.to_csv(pop, index=False)
+    (cells_of(margins) if case.cells else margins).to_csv(pop, index=False)
     group = "county" if case.counties else None
     by = ("age_group", "sex")
     columns = ResponseColumns(tuple(spec.questions()), by, group=group)
@@ -119,14 +134,17 @@ def run_case(case: Case, directory: Path, peers: bool) -> None:
     with stages("read pop"):
         population = read_population(pop, "township", by)
     began, began_cpu = time.perf_counter(), time.process_time()
-    run = run_analysis(responses, population, spec, Options(by=by, method="rake", group=group), stages)
+    run = run_analysis(responses, population, spec, Options(by=by, method=case.method, group=group), stages)
     pipeline, pipeline_cpu = time.perf_counter() - began, time.process_time() - began_cpu
     with stages("write csv"):
         write_csv(run.result, directory / "out.csv")
     with stages("console"):
         print_summary(run.result, Console(file=io.StringIO(), width=160))
     print(f"{case.name}: {len(frame):,} respondents, {case.townships:,} townships"
-          + (f", {case.counties} counties" if case.counties else "") + f", {len(spec.indices)} indices, raking")
+          + (f", {case.counties} counties" if case.counties else "") + f", {len(spec.indices)} indices, "
+          + f"weighting {run.result.method.weighting}" + (" (the default)" if case.method is None else ""))
+    if run.result.method.why:
+        print(f"  {run.result.method.why}")
     stages.report("stages")
     print(f"weights and every estimate (run_analysis, variance {run.result.method.variance}): "
           f"{pipeline:.2f} s wall, {pipeline_cpu:.2f} s CPU")
@@ -158,11 +176,11 @@ def _compare_peers(frame: pd.DataFrame, margins: pd.DataFrame, spec: Spec, stage
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", choices=(*CASES, "both"), default="both")
+    parser.add_argument("--case", choices=(*CASES, "all"), default="all")
     parser.add_argument("--no-peers", action="store_true", help="skip R survey and svy in the county case")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for name in CASES if args.case == "both" else (args.case,):
+        for name in CASES if args.case == "all" else (args.case,):
             run_case(CASES[name], Path(tmp), peers=not args.no_peers and name == "county")
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from analysis_helpers import margins_of, survey_frames
-from test_analysis_cli import SPEC, app
 from rich.console import Console
+from test_analysis_cli import SPEC, app
 from typer.testing import CliRunner
 
 from analysis.errors import InputError
