@@ -46,10 +46,10 @@ from analysis.cell_moments import (
 from analysis.grouping import BoolArray, FloatArray, IntArray, bincount
 from analysis.indices import ItemValues, composite_range
 from analysis.intervals import ZERO_SE, IntervalMethods, intervals
+from analysis.pooled_variance import PooledFit
 from analysis.replicates import MAX_STACK, NoJackknife, jackknife, jackknife_variance, replicate_values
 from analysis.results import ALL, COUNTY, GROUP, STRATUM, Estimate
 from analysis.spec import CompositeIndex, Index
-from analysis.pooled_variance import PooledFit
 from analysis.variance import R_RAKE_SWEEPS, Residualiser, within_townships
 from analysis.weights.calibrate import Calibration
 

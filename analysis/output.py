@@ -157,8 +157,6 @@ def print_summary(result: AnalysisResult, console: Console | None = None, full_t
     method = result.method
     console.print(f"weighting {method.weighting}, {method.variance} standard errors, {method.ci} intervals for "
                   f"shares, {method.score_ci} for scores (docs/methods.md)")
-    if method.why:
-        console.print(f"[yellow]note[/yellow] {method.why}", highlight=False)
     significant = [c for c in result.changes if c.significant]
     if result.changes:
         console.print(f"changes: {len(significant)} of {len(result.changes)} significant after adjustment")

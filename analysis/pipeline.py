@@ -43,13 +43,6 @@ from analysis.weights import (
 )
 from analysis.weights.rake import TOLERANCE
 
-# Grid cells x domains beyond which the default weighting is not ``county``: its calibration groups
-# (the pooled cells) span every township of the file, so its linearised variance holds matrices of
-# cells x domains (8 bytes each) and a dense pseudo-inverse over every group. A 1M-respondent
-# province (3,350 townships x 8 cells x 3,508 domains, 94M) ran over 500 s; a county file of 20-200
-# townships stays far below the limit.
-MAX_COUNTY_WIDE = 5_000_000
-
 
 @dataclass(frozen=True)
 class Options:
@@ -95,16 +88,14 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     if isinstance(population, pd.DataFrame):
         population = Population.from_frame(population, options.stratum, options.by)
     by = options.by if options.by is not None else population.by
+    method = options.method or ("county" if population.kind == "cells" else "rake")
     if isinstance(responses, pd.DataFrame):
         columns = ResponseColumns(tuple(spec.questions()), by, options.id_column, options.stratum,
                                   options.period_column, options.group)
         with stages("checks"):
             responses = Responses.from_frame(responses, columns)
-    method, why = (options.method, "") if options.method else _default_method(population, responses, by)
     result = AnalysisResult(log=list(population.notes), method=AnalysisMethod(method, options.variance, options.ci,
-                                                                                options.score_ci, why))
-    if why:
-        result.log.append(why)
+                                                                                options.score_ci))
     variance = options.variance
     if options.trim.active and variance == JACKKNIFE:
         variance = LINEAR
@@ -184,22 +175,6 @@ def _rows_by_cell(rows: IntArray, responses: Responses, codes: tuple[IntArray, .
     shape = tuple(len(population.levels[v]) for v in by)
     within = np.ravel_multi_index(tuple(c[rows] for c in codes), shape) if by else np.zeros(rows.size, int)
     return rows[np.lexsort((within, town))]
-
-
-def _default_method(population: Population, responses: Responses, by: tuple[str, ...]) -> tuple[str, str]:
-    """``county`` for a population of cells, ``rake`` for margins, and ``rake`` too where ``county``
-    would be too large (:data:`MAX_COUNTY_WIDE`); the second part says why the default changed."""
-    if population.kind != "cells":
-        return "rake", ""
-    towns = len(responses.stratum.uniques)
-    cells = towns * int(np.prod([len(population.levels[v]) for v in by]))
-    domains = towns + (len(responses.group.uniques) if responses.group is not None else 0) + 1
-    if cells * domains <= MAX_COUNTY_WIDE:
-        return "county", ""
-    return "rake", (f"weighting rake (each township raked to its own margins), not the default county: with "
-                    f"{towns} townships the county method pools its cells over the whole file and its variance "
-                    f"needs {cells:,} cells x {domains:,} domains, too large to compute here; give --method "
-                    f"county to insist, or run each county's file on its own (docs/methods.md)")
 
 
 def _rollup(responses: Responses, rows: IntArray, plan: StratifiedDesign, name: str | None) -> Rollup:

@@ -186,14 +186,12 @@ class AnalysisMethod:
     """How the estimates were made, for a bulletin's methods box: the weighting (``poststratify``,
     ``rake`` or ``county``), the variance (``jackknife`` or ``linear``; ``linear`` also where a
     jackknife asked for could not be used, see the log) and the intervals for shares (``ci``) and scores
-    (``score_ci``: ``logit`` on the score rescaled to its range, or ``t``); ``why`` says why the
-    weighting is not the default one where the default changed (a file too large for ``county``)."""
+    (``score_ci``: ``logit`` on the score rescaled to its range, or ``t``)."""
 
     weighting: str = "county"
     variance: str = "jackknife"
     ci: str = "logit"
     score_ci: str = "logit"
-    why: str = ""
 
     def text(self, lang: str = "en") -> str:
         """One sentence per part, e.g. for reports.methods (``lang`` "en" or "zh")."""

@@ -23,8 +23,10 @@ tests/analysis/test_analysis_coverage.py. It is kept because it is what R report
 
 Calibration groups are unions of weighting cells, so both work on per-cell sums: the fitted part
 of u is constant within a cell (the stratified sum itself is taken from per-cell sums too, in
-:mod:`analysis.cell_moments`). Groups lie within one township, so the fit splits into one small
-least-squares problem per township.
+:mod:`analysis.cell_moments`). Where groups lie within one township the fit splits into one small
+least-squares problem per township; where they span townships (``--method county``: township
+totals and the file's pooled cells) the township totals are eliminated and the rest is a system of
+the pooled groups alone (:mod:`analysis.pooled_variance`).
 """
 
 from __future__ import annotations

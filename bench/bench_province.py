@@ -5,8 +5,9 @@
 * province: 1,000,000 respondents, 157 counties, 3,350 townships, raking by age x sex, 4 indices,
   estimates per township, county (``--group county``) and the province;
 * province-default: the province with a population of age x sex cells and no ``--method`` or
-  ``--variance``: what ``minyi analyze --group county`` does by default (``county`` weighting is
-  too large for a province, so the default falls back to ``rake``; the run prints which it used);
+  ``--variance``: what ``minyi analyze --group county`` does by default (``county`` weighting, its
+  variance by block elimination, :mod:`analysis.pooled_variance`; the jackknife gives way to the
+  linearised variance at this size);
 * county: 200,000 respondents, 20 townships, raking, township and county SEs, the 7 indices of
   bench_analysis.py, and R ``survey`` (when Rscript has it) and the Python package ``svy`` (when
   it is installed; a bench-only peer, not a dependency) on the same data.
@@ -143,8 +144,6 @@ def run_case(case: Case, directory: Path, peers: bool) -> None:
     print(f"{case.name}: {len(frame):,} respondents, {case.townships:,} townships"
           + (f", {case.counties} counties" if case.counties else "") + f", {len(spec.indices)} indices, "
           + f"weighting {run.result.method.weighting}" + (" (the default)" if case.method is None else ""))
-    if run.result.method.why:
-        print(f"  {run.result.method.why}")
     stages.report("stages")
     print(f"weights and every estimate (run_analysis, variance {run.result.method.variance}): "
           f"{pipeline:.2f} s wall, {pipeline_cpu:.2f} s CPU")

@@ -26,8 +26,7 @@ def analyze(
     method: str | None = typer.Option(None, "--method",
                                       help="county (township totals and the county's cells), poststratify "
                                       "(each township's cells) or rake (each township's margins) [default: county "
-                                      "for cell counts, rake for margins and for files too large for "
-                                      "county, e.g. a province; the summary says so]"),
+                                      "for cell counts, rake for margins]"),
     by: str | None = typer.Option(None, "--by", help="Weighting variables, comma-separated (e.g. age_group,sex) "
                                   "[default: those in POP.csv]"),
     id_column: str = typer.Option("id", "--id-column", help="Respondent id column."),

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from analysis_helpers import margins_of, survey_frames
-from rich.console import Console
 from test_analysis_cli import SPEC, app
 from typer.testing import CliRunner
 
@@ -201,27 +199,3 @@ def test_chunked_rank_sets_equal_every_pair_tested_one_by_one() -> None:
     np.testing.assert_array_equal(high, h - below)
     assert (low[-1], high[-1]) == (1, h)  # nothing to test it with
     assert h - high[h - 5] <= np.sum(est <= 0.9)  # a share of 1 is not above all others for want of variance
-
-
-def test_default_weighting_is_county_unless_the_file_is_too_large_for_it(
-        spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A population of cells gets ``county`` by default; past MAX_COUNTY_WIDE (a province: the county
-    method's variance would need cells x domains matrices) it gets ``rake``, identical to asking for
-    rake, and the result says why (in the method, the log and the summary)."""
-    import analysis.pipeline as pipeline
-
-    responses, cells = survey_frames(seed=11, towns=TOWNS)
-    responses = responses.assign(county=responses.township.map(COUNTIES))
-    small = run_analysis(responses, cells, spec, Options(group="county")).result
-    assert (small.method.weighting, small.method.why) == ("county", "")
-    monkeypatch.setattr(pipeline, "MAX_COUNTY_WIDE", len(TOWNS) * 8 * (len(TOWNS) + 2 + 1) - 1)
-    large = run_analysis(responses, cells, spec, Options(group="county"))
-    asked = run_analysis(responses, cells, spec, Options(method="rake", group="county"))
-    assert large.result.method.weighting == "rake"
-    assert "not the default county" in large.result.method.why and large.result.method.why in large.result.log
-    np.testing.assert_allclose(large.weights.weight, asked.weights.weight, rtol=1e-12)
-    assert [(e.stratum, e.index, e.estimate, e.se) for e in large.result.estimates] == \
-        [(e.stratum, e.index, e.estimate, e.se) for e in asked.result.estimates]
-    out = io.StringIO()
-    print_summary(large.result, Console(file=out, width=400))
-    assert "not the default county" in out.getvalue()
