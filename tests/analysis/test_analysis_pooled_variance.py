@@ -13,6 +13,7 @@ from analysis_helpers import margins_of, survey_frames
 
 from analysis.estimates import LINEAR, Rollup, estimate_period
 from analysis.indices import ItemValues
+from analysis.pooled_variance import PooledFit
 from analysis.population import Population
 from analysis.results import ALL, GROUP, STRATUM
 from analysis.spec import parse_spec
@@ -62,15 +63,7 @@ def whole_matrix_variances(calibration: Calibration, rollup: Rollup, y: np.ndarr
     u = np.hstack([u, u[:, :-1] - u[:, -1:]])
     indicators = [np.column_stack([g.ids[calibration.cells.ids] == j for j in range(g.size)]).astype(float)
                   for g in calibration.groupings]
-    if projection == "exact":
-        x, root = np.hstack(indicators), np.sqrt(design_.base)[:, None]
-        e = u - x @ np.linalg.lstsq(x * root, u * root, rcond=None)[0]
-    else:
-        e = u.copy()
-        for _ in range(10):
-            for x in indicators:
-                e -= x @ ((x.T @ e) / np.maximum(x.sum(0), 1.0)[:, None])
-    z = w[:, None] * e
+    z = w[:, None] * whole_matrix_residuals(calibration, u, projection)
     n, fpc = design_.n.astype(float), design_.fpc
     variance = np.zeros(z.shape[1])
     for h in range(n.size):
@@ -106,14 +99,30 @@ def test_residuals_of_a_county_calibration_are_the_whole_matrix_ones(projection:
     """The residualiser on groups spanning townships: the G x G elimination, not the (H + G) square system."""
     responses, calibration, _ = county_file("margins")
     u = np.random.default_rng(4).normal(size=(len(responses), 3))
+    expected = whole_matrix_residuals(calibration, u, projection)
+    np.testing.assert_allclose(Residualiser(calibration, projection)(u), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("sweeps", [1, 2, 3])
+def test_a_few_sweeps_are_the_whole_matrix_sweeps(sweeps: int) -> None:
+    """Far from convergence, where the townships' step and the pooled steps use different offsets."""
+    responses, calibration, _ = county_file("margins")
+    u = np.random.default_rng(6).normal(size=(len(responses), 2))
+    cells = calibration.cells
+    fitted = PooledFit(calibration, exact=False, sweeps=sweeps).fitted(cells.sum(u))[cells.ids]
+    np.testing.assert_allclose(u - fitted, whole_matrix_residuals(calibration, u, "rake-sweeps", sweeps), atol=1e-12)
+
+
+def whole_matrix_residuals(calibration: Calibration, u: np.ndarray, projection: str, sweeps: int = 10) -> np.ndarray:
+    """u less its weighted least-squares fit on every calibration group's indicator (respondents x
+    groups), or after R rake()'s sweeps of "subtract the group mean" over the groupings."""
     indicators = [np.column_stack([g.ids[calibration.cells.ids] == j for j in range(g.size)]).astype(float)
                   for g in calibration.groupings]
     if projection == "exact":
         x, root = np.hstack(indicators), np.sqrt(calibration.design.base)[:, None]
-        expected = u - x @ np.linalg.lstsq(x * root, u * root, rcond=None)[0]
-    else:
-        expected = u.copy()
-        for _ in range(10):
-            for x in indicators:
-                expected -= x @ ((x.T @ expected) / np.maximum(x.sum(0), 1.0)[:, None])
-    np.testing.assert_allclose(Residualiser(calibration, projection)(u), expected, atol=1e-12)
+        return np.asarray(u - x @ np.linalg.lstsq(x * root, u * root, rcond=None)[0])
+    e = u.copy()
+    for _ in range(sweeps):
+        for x in indicators:
+            e -= x @ ((x.T @ e) / np.maximum(x.sum(0), 1.0)[:, None])
+    return e
