@@ -61,8 +61,6 @@ def whole_matrix_variances(calibration: Calibration, rollup: Rollup, y: np.ndarr
     total = (member * (w * valid)[:, None]).sum(0)
     u = member * (valid[:, None] * (y[:, None] - estimate[None, :])) / total[None, :]
     u = np.hstack([u, u[:, :-1] - u[:, -1:]])
-    indicators = [np.column_stack([g.ids[calibration.cells.ids] == j for j in range(g.size)]).astype(float)
-                  for g in calibration.groupings]
     z = w[:, None] * whole_matrix_residuals(calibration, u, projection)
     n, fpc = design_.n.astype(float), design_.fpc
     variance = np.zeros(z.shape[1])
