@@ -87,6 +87,9 @@ class Column:
     def minus(self, other: Column) -> Column:
         return Column([*self.terms, *((v, -c) for v, c in other.terms)])
 
+    def negated(self) -> Column:
+        return Column([(v, -c) for v, c in self.terms])
+
 
 def column_sums(moments: CellMoments, column: Column) -> FloatArray:
     """Per-cell sum of the column's influence values."""
@@ -138,15 +141,27 @@ def stratum_terms(calibration: Calibration, sums: FloatArray, spread: FloatArray
     design = calibration.design
     count = calibration.cells.count.astype(np.float64)
     town = calibration.cell_township
-    weight = calibration.cells.sum(calibration.weights) / np.maximum(count, 1.0)
+    weight = cell_weights(calibration)
     mean = weight[:, None] * (sums / np.maximum(count, 1.0)[:, None] - fitted)
     strata = len(design.labels)
     n = design.n.astype(np.float64)
     zbar = town_sums(town, count[:, None] * mean, strata) / n[:, None]
     between = town_sums(town, count[:, None] * (mean - zbar[town]) ** 2, strata)
     within = town_sums(town, (weight * weight)[:, None] * spread, strata)
-    scale = np.divide(design.fpc * n, n - 1.0, out=np.zeros_like(n), where=n > 1)
-    return np.asarray(scale[:, None] * (between + within))
+    return np.asarray(stratum_scale(calibration)[:, None] * (between + within))
+
+
+def cell_weights(calibration: Calibration) -> FloatArray:
+    """Every grid cell's weight (its respondents share one; 0 for an empty cell)."""
+    count = calibration.cells.count.astype(np.float64)
+    return np.asarray(calibration.cells.sum(calibration.weights) / np.maximum(count, 1.0), dtype=np.float64)
+
+
+def stratum_scale(calibration: Calibration) -> FloatArray:
+    """Per township: (1 - f_h) n_h/(n_h - 1), 0 for a single respondent (R's ``lonely.psu="certainty"``)."""
+    design = calibration.design
+    n = design.n.astype(np.float64)
+    return np.asarray(np.divide(design.fpc * n, n - 1.0, out=np.zeros_like(n), where=n > 1))
 
 
 def town_sums(town: IntArray, values: FloatArray, strata: int) -> FloatArray:

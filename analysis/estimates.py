@@ -46,10 +46,11 @@ from analysis.cell_moments import (
 from analysis.grouping import BoolArray, FloatArray, IntArray, bincount
 from analysis.indices import ItemValues, composite_range
 from analysis.intervals import ZERO_SE, IntervalMethods, intervals
+from analysis.pooled_variance import PooledFit
 from analysis.replicates import MAX_STACK, NoJackknife, jackknife, jackknife_variance, replicate_values
 from analysis.results import ALL, COUNTY, GROUP, STRATUM, Estimate
 from analysis.spec import CompositeIndex, Index
-from analysis.variance import Residualiser, within_townships
+from analysis.variance import R_RAKE_SWEEPS, Residualiser, within_townships
 from analysis.weights.calibrate import Calibration
 
 LINEAR, JACKKNIFE = "linear", "jackknife"
@@ -127,6 +128,12 @@ class _Layout:
         if level == GROUP:
             return self.towns + self.rollup.group_of[town]
         return np.full(town.size, self.towns + len(self.rollup.labels), dtype=np.intp)
+
+    def town_domain(self, level: str) -> IntArray:
+        """Every township's domain among those of ``level`` (0 for the whole file)."""
+        if level == STRATUM:
+            return np.arange(self.towns)
+        return self.rollup.group_of if level == GROUP else np.zeros(self.towns, dtype=np.intp)
 
     def level_sizes(self) -> tuple[int, ...]:
         return (self.towns, len(self.rollup.labels), 1) if self.rollup.labels else (self.towns, 1)
@@ -242,44 +249,30 @@ def _linearised_wide(period: str, layout: _Layout, moments: CellMoments, domains
                      items: Mapping[str, ItemValues], indices: tuple[Index, ...], ci_method: IntervalMethods,
                      projection: str) -> PeriodEstimates:
     """As :func:`_linearised` when calibration groups span townships (``--method county``): the
-    fitted part of one township's influence values then reaches into other townships, so every
-    domain gets its own column (cells x domains, from the per-cell sums) and its variance sums the
-    terms of every stratum."""
+    fitted part of a domain's influence values then reaches into every township, so each domain's
+    variance sums the terms of every stratum, by block elimination of the township totals
+    (:mod:`analysis.pooled_variance`: per township and per domain, no cells x domains matrix)."""
     calibration = layout.calibration
-    residualise = Residualiser(calibration, projection)
+    fit = PooledFit(calibration, projection == "exact", R_RAKE_SWEEPS)
     labels = (*calibration.design.labels, *layout.rollup.labels)
     rows: list[Estimate] = []
     versus: dict[tuple[str, str], float] = {}
     for index in indices:
-        columns = _domain_columns(layout, index, domains)
-        apart = Column([(v, c[:, :-1] - c[:, -1:]) for v, c in columns.terms])
-        variance, apart_variance = (_wide_variance(calibration, residualise, moments, c) for c in (columns, apart))
+        levels = list(zip(layout.levels, _level_columns(layout, index, domains), layout.level_sizes(), strict=True))
+        whole = levels[-1][1]
+        variance = np.concatenate([fit.variances(_side(moments, column), None, layout.town_domain(level), size)
+                                   for level, column, size in levels])
+        outside = _side(moments, whole.negated())
+        apart = np.concatenate([fit.variances(_side(moments, column.minus(whole)), outside,
+                                              layout.town_domain(level), size) for level, column, size in levels[:-1]])
         rows += _rows(period, index, domains[index.name], variance, _census(layout), layout, ci_method, items)
-        versus.update({(index.name, label): float(np.sqrt(v))
-                       for label, v in zip(labels, apart_variance, strict=True)})
+        versus.update({(index.name, label): float(np.sqrt(v)) for label, v in zip(labels, apart, strict=True)})
     return PeriodEstimates(rows, versus)
 
 
-def _domain_columns(layout: _Layout, index: Index, domains: Mapping[str, _Domains]) -> Column:
-    """Influence coefficients of every domain (cells x domains): a cell's coefficient is the one of
-    :func:`_level_columns` in the domains the cell lies in at each level, 0 elsewhere."""
-    width = sum(layout.level_sizes())
-    cells = np.arange(layout.calibration.cell_township.size)
-    terms: list[tuple[Variable, FloatArray]] = []
-    for level, column in zip(layout.levels, _level_columns(layout, index, domains), strict=True):
-        domain = layout.domain_of_cells(level)
-        for variable, coefficient in column.terms:
-            spread = np.zeros((cells.size, width))
-            spread[cells, domain] = coefficient
-            terms.append((variable, spread))
-    return Column(terms)
-
-
-def _wide_variance(calibration: Calibration, residualise: Residualiser, moments: CellMoments,
-                   columns: Column) -> FloatArray:
-    sums = column_sums(moments, columns)
-    terms = stratum_terms(calibration, sums, column_spread(moments, columns), residualise.fitted(sums))
-    return np.asarray(terms.sum(axis=0), dtype=np.float64)
+def _side(moments: CellMoments, column: Column) -> tuple[FloatArray, FloatArray]:
+    """Per-cell sums and centred sums of squares of a column's influence values."""
+    return column_sums(moments, column), column_spread(moments, column)
 
 
 def _variances(layout: _Layout, parts: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -23,8 +23,10 @@ tests/analysis/test_analysis_coverage.py. It is kept because it is what R report
 
 Calibration groups are unions of weighting cells, so both work on per-cell sums: the fitted part
 of u is constant within a cell (the stratified sum itself is taken from per-cell sums too, in
-:mod:`analysis.cell_moments`). Groups lie within one township, so the fit splits into one small
-least-squares problem per township.
+:mod:`analysis.cell_moments`). Where groups lie within one township the fit splits into one small
+least-squares problem per township; where they span townships (``--method county``: township
+totals and the file's pooled cells) the township totals are eliminated and the rest is a system of
+the pooled groups alone (:mod:`analysis.pooled_variance`).
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ import numpy as np
 from scipy import sparse
 
 from analysis.grouping import FloatArray, IntArray
+from analysis.pinv import pinvh
+from analysis.pooled_variance import PooledFit
 from analysis.weights.calibrate import Calibration
 
 PROJECTIONS = ("exact", "rake-sweeps")
 R_RAKE_SWEEPS = 10
-RANK_TOL = 1e-10
 
 
 class Residualiser:
@@ -48,7 +51,9 @@ class Residualiser:
             raise ValueError(f"projection must be one of {PROJECTIONS}")
         self.projection = projection
         self.calibration = calibration
-        if projection == "exact":
+        self._pooled = None if within_townships(calibration) else \
+            PooledFit(calibration, projection == "exact", R_RAKE_SWEEPS)
+        if projection == "exact" and self._pooled is None:
             self._indicator, self._inverse = _normal_equations(calibration)
 
     def __call__(self, u: FloatArray) -> FloatArray:
@@ -59,6 +64,8 @@ class Residualiser:
     def fitted(self, per_cell: FloatArray) -> FloatArray:
         """Per-cell fitted values from the per-cell sums of u (cells x columns): the fit is constant
         within a cell, and so is the base weight."""
+        if self._pooled is not None:
+            return self._pooled.fitted(per_cell)
         if self.projection == "rake-sweeps":
             return self._sweeps(per_cell)
         base = (self.calibration.design.N / self.calibration.design.n)[self.calibration.cell_township]
@@ -90,8 +97,6 @@ def _normal_equations(calibration: Calibration) -> tuple[sparse.csr_matrix, spar
     Groups lie within one township, so X'DX is block-diagonal by township and so is its inverse.
     """
     cells = calibration.cell_township.size
-    if not within_townships(calibration):
-        return _dense_normal_equations(calibration)
     rows, columns, owners = [], [], []
     width = 0
     for k, groups in enumerate(calibration.groupings):
@@ -129,21 +134,6 @@ def within_townships(calibration: Calibration) -> bool:
     return True
 
 
-def _dense_normal_equations(calibration: Calibration) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-    """X and the pseudo-inverse of X'DX when groups span townships: one small dense system over all
-    the groups (a few dozen: the townships and the county's cells)."""
-    blocks = []
-    for groups in calibration.groupings:
-        inside = groups.ids >= 0
-        rows = np.flatnonzero(inside)
-        blocks.append(sparse.csr_matrix((np.ones(rows.size), (rows, groups.ids[inside])),
-                                        shape=(calibration.cell_township.size, groups.size)))
-    indicator = sparse.hstack(blocks).tocsr()
-    base_per_cell = calibration.cells.sum(calibration.design.base)
-    cross = (indicator.T @ sparse.diags(base_per_cell) @ indicator).toarray()
-    return indicator, sparse.csr_matrix(_pinvh(cross[None])[0])
-
-
 def _block_pinv(cross: sparse.coo_matrix, owner: IntArray) -> sparse.csr_matrix:
     """Pseudo-inverse of a symmetric matrix whose entries lie in blocks of equal ``owner``.
 
@@ -165,14 +155,6 @@ def _block_pinv(cross: sparse.coo_matrix, owner: IntArray) -> sparse.csr_matrix:
         members = order[start[towns][:, None] + np.arange(size)]
         rows.append(np.broadcast_to(members[:, :, None], stack.shape).ravel())
         columns.append(np.broadcast_to(members[:, None, :], stack.shape).ravel())
-        values.append(_pinvh(stack).ravel())
+        values.append(pinvh(stack).ravel())
     shape = (owner.size, owner.size)
     return sparse.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=shape)
-
-
-def _pinvh(stack: FloatArray) -> FloatArray:
-    """Pseudo-inverses of symmetric matrices (scipy's ``pinvh`` with ``rtol=RANK_TOL``, batched)."""
-    eigenvalues, vectors = np.linalg.eigh(stack)
-    cutoff = RANK_TOL * np.abs(eigenvalues).max(axis=-1, keepdims=True)
-    inverse = np.divide(1.0, eigenvalues, out=np.zeros_like(eigenvalues), where=np.abs(eigenvalues) > cutoff)
-    return np.asarray((vectors * inverse[..., None, :]) @ np.swapaxes(vectors, -1, -2))

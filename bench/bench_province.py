@@ -1,10 +1,14 @@
 """Benchmark: ``minyi analyze``'s stages on a province and on a county.
 
-    .venv/bin/python bench/bench_province.py [--case province|county|both] [--no-peers] [--keep DIR]
+    .venv/bin/python bench/bench_province.py [--case province|province-default|county|all] [--no-peers] [--keep DIR]
 
 * province: 1,000,000 respondents, 157 counties, 3,350 townships, raking by age x sex, 4 indices,
   estimates per township, county (``--group county``) and the province, then what ``minyi bulletin``
   does with them: the analysis' JSON read back, the provincial bulletin (zh, en) and 157 county ones (zh);
+* province-default: the province with a population of age x sex cells and no ``--method`` or
+  ``--variance``: what ``minyi analyze --group county`` does by default (``county`` weighting, its
+  variance by block elimination, :mod:`analysis.pooled_variance`; the jackknife gives way to the
+  linearised variance at this size);
 * county: 200,000 respondents, 20 townships, raking, township and county SEs, the 7 indices of
   bench_analysis.py, and R ``survey`` (when Rscript has it) and the Python package ``svy`` (when
   it is installed; a bench-only peer, not a dependency) on the same data.
@@ -98,12 +102,24 @@ class Case:
     townships: int
     counties: int
     indices: tuple[str, ...] | None  # None: every index of bench_analysis.SPEC
+    method: str | None = "rake"  # None: minyi analyze's default
+    cells: bool = False  # population as township x age x sex cells instead of margins
 
 
 CASES = {
     "province": Case("province", 1_000_000, 3_350, 157, PROVINCE_INDICES),
+    "province-default": Case("province-default", 1_000_000, 3_350, 157, PROVINCE_INDICES, None, cells=True),
     "county": Case("county", 200_000, 20, 0, None),
 }
+
+
+def cells_of(margins: pd.DataFrame) -> pd.DataFrame:
+    """township x age_group x sex cells from synthetic()'s margins (age and sex independent)."""
+    total = margins[margins.margin == "total"].set_index("township").N.rename("total")
+    age, sex = (margins[margins.margin == m][["township", "level", "N"]] for m in ("age_group", "sex"))
+    cells = age.merge(sex, on="township", suffixes=("_age", "_sex")).join(total, on="township")
+    return pd.DataFrame({"township": cells.township, "age_group": cells.level_age, "sex": cells.level_sex,
+                         "N": cells.N_age * cells.N_sex / cells.total})
 
 
 def run_case(case: Case, directory: Path, peers: bool) -> None:
@@ -115,7 +131,7 @@ def run_case(case: Case, directory: Path, peers: bool) -> None:
     data, parquet, pop = directory / f"{case.name}.csv", directory / f"{case.name}.parquet", directory / "pop.csv"
     frame.to_csv(data, index=False)
     frame.to_parquet(parquet, index=False)
-    margins.to_csv(pop, index=False)
+    (cells_of(margins) if case.cells else margins).to_csv(pop, index=False)
     group = "county" if case.counties else None
     by = ("age_group", "sex")
     columns = ResponseColumns(tuple(spec.questions()), by, group=group)
@@ -127,7 +143,7 @@ def run_case(case: Case, directory: Path, peers: bool) -> None:
     with stages("read pop"):
         population = read_population(pop, "township", by)
     began, began_cpu = time.perf_counter(), time.process_time()
-    run = run_analysis(responses, population, spec, Options(by=by, method="rake", group=group), stages)
+    run = run_analysis(responses, population, spec, Options(by=by, method=case.method, group=group), stages)
     pipeline, pipeline_cpu = time.perf_counter() - began, time.process_time() - began_cpu
     with stages("write csv"):
         write_csv(run.result, directory / "out.csv")
@@ -136,7 +152,8 @@ def run_case(case: Case, directory: Path, peers: bool) -> None:
     if case.counties:
         bulletins(run.result, frame, directory, stages)
     print(f"{case.name}: {len(frame):,} respondents, {case.townships:,} townships"
-          + (f", {case.counties} counties" if case.counties else "") + f", {len(spec.indices)} indices, raking")
+          + (f", {case.counties} counties" if case.counties else "") + f", {len(spec.indices)} indices, "
+          + f"weighting {run.result.method.weighting}" + (" (the default)" if case.method is None else ""))
     stages.report("stages")
     print(f"weights and every estimate (run_analysis, variance {run.result.method.variance}): "
           f"{pipeline:.2f} s wall, {pipeline_cpu:.2f} s CPU")
@@ -201,14 +218,14 @@ def _cpu(seconds: dict[str, float], name: str) -> Iterator[None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", choices=(*CASES, "both"), default="both")
+    parser.add_argument("--case", choices=(*CASES, "all"), default="all")
     parser.add_argument("--no-peers", action="store_true", help="skip R survey and svy in the county case")
     parser.add_argument("--keep", type=Path, help="write the data, the analysis and the bulletins here and keep them")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = args.keep or Path(tmp)
         directory.mkdir(parents=True, exist_ok=True)
-        for name in CASES if args.case == "both" else (args.case,):
+        for name in CASES if args.case == "all" else (args.case,):
             run_case(CASES[name], directory, peers=not args.no_peers and name == "county")
 
 

@@ -13,6 +13,10 @@ differs from the county's keeps that difference (docs/methods.md gives the measu
 Thin county cells (fewer than the collapse rule's minimum) merge with an adjacent level of the
 first variable as :mod:`analysis.weights.collapse` describes; a population given as margins gives
 the county's margin of each variable instead of the joint cells.
+
+The calibration groups are then every township (one each) and a few pooled groups spanning every
+township (G = 8 for age x sex, however many townships): the linearised variance eliminates the
+township totals, a diagonal block, and solves a G x G system (:mod:`analysis.pooled_variance`).
 """
 
 from __future__ import annotations
