@@ -112,6 +112,26 @@ def _interval(est: Estimate | None, kind: str) -> tuple[float, float, float]:
     return value, points(est.ci_low, kind), points(est.ci_high, kind)
 
 
+def interval_frame(rows: int, bounds: tuple[float, float], font: str, label_width: float) -> tuple[Pen, Scale, float]:
+    """A drawing for ``rows`` dot-and-interval rows: every other row shaded, the x axis drawn;
+    its pen, its scale and the y of its top row's upper edge."""
+    height = AXIS + ROW * rows + 16
+    top = height - 16
+    pen = Pen(Drawing(CONTENT_WIDTH, height, initialFontName=font), font)
+    scale = Scale(*bounds, label_width + 6, CONTENT_WIDTH - 8)
+    for i in range(1, rows, 2):
+        pen.drawing.add(Rect(scale.start, top - ROW * (i + 1), scale.end - scale.start, ROW, fillColor=SHADE,
+                             strokeColor=None))  # fmt: skip
+    x_axis(pen, scale, AXIS, top)
+    return pen, scale, top
+
+
+def reference_line(pen: Pen, x: float, top: float) -> float:
+    """The dashed red line of the whole area's value, at ``x``."""
+    pen.drawing.add(Line(x, AXIS, x, top, strokeColor=RED, strokeWidth=0.8, strokeDashArray=[3, 2]))
+    return x
+
+
 def _township_drawing(
     data: BulletinData,
     rows: list[TownshipRow],
@@ -122,22 +142,14 @@ def _township_drawing(
     font: str,
     label_width: float,
 ) -> Drawing:
-    height = AXIS + ROW * len(rows) + 16
-    top = height - 16
-    pen = Pen(Drawing(CONTENT_WIDTH, height, initialFontName=font), font)
-    scale = Scale(*bounds, label_width + 6, CONTENT_WIDTH - 8)
-    for i in range(1, len(rows), 2):
-        pen.drawing.add(Rect(scale.start, top - ROW * (i + 1), scale.end - scale.start, ROW, fillColor=SHADE,
-                             strokeColor=None))  # fmt: skip
-    x_axis(pen, scale, AXIS, top)
+    pen, scale, top = interval_frame(len(rows), bounds, font, label_width)
     for i, row in enumerate(rows):
         y = top - ROW * (i + 0.5)
         _township_mark(pen.drawing, row, y, scale, index.kind)
         row_label(pen, label_width, y, data.township_name(row.code, lang))
     if county is not None and county.estimate is not None:
         value = points(county.estimate, index.kind)
-        x = scale(value)
-        pen.drawing.add(Line(x, AXIS, x, top, strokeColor=RED, strokeWidth=0.8, strokeDashArray=[3, 2]))
+        x = reference_line(pen, scale(value), top)
         mark = "†" if data.left_out else ""
         pen.text(x, top + 4, f"{tr('county', lang)} {value:.1f}{mark}", color=RED, anchor="middle")
     return pen.drawing

@@ -8,13 +8,12 @@ so a province's 157 counties take three drawings, one a page, each row 11 points
 
 from __future__ import annotations
 
-from reportlab.graphics.shapes import Circle, Drawing, Line, Rect
+from reportlab.graphics.shapes import Circle, Drawing, Line
 from reportlab.lib.colors import Color
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from reports.bulletin_data import Lang
 from reports.charts import (
-    AXIS,
     FONT_SIZE,
     LABEL_WIDTH,
     MAX_LABEL_WIDTH,
@@ -22,14 +21,15 @@ from reports.charts import (
     Pen,
     Scale,
     axis_bounds,
+    interval_frame,
     nice_ticks,
+    reference_line,
     row_label,
-    x_axis,
 )
 from reports.i18n import tr
 from reports.province_data import AreaReport, Index, Row
 from reports.reliability import Reliability, finite, points
-from reports.styles import ACCENT, CONTENT_WIDTH, DOWN, GREY, RED, SHADE, UP
+from reports.styles import ACCENT, CONTENT_WIDTH, DOWN, GREY, RED, UP
 
 STRIP_HEIGHT = 42.0  # one index's strip in the overview
 ROWS_PER_DRAWING = 55  # the most rows of a drawing that fits a page under a section's heading and the chart's title
@@ -78,21 +78,13 @@ def _interval(row: Row, kind: str) -> tuple[float, float, float]:
 
 def _drawing(rows: list[Row], labels: list[str], line: float | None, bounds: tuple[float, float],
              report: AreaReport, index: Index, lang: Lang, font: str, label_width: float) -> Drawing:
-    height = AXIS + ROW * len(rows) + 16
-    top = height - 16
-    pen = Pen(Drawing(CONTENT_WIDTH, height, initialFontName=font), font)
-    scale = Scale(*bounds, label_width + 6, CONTENT_WIDTH - 8)
-    for i in range(1, len(rows), 2):
-        pen.drawing.add(Rect(scale.start, top - ROW * (i + 1), scale.end - scale.start, ROW, fillColor=SHADE,
-                             strokeColor=None))
-    x_axis(pen, scale, AXIS, top)
+    pen, scale, top = interval_frame(len(rows), bounds, font, label_width)
     for i, (row, label) in enumerate(zip(rows, labels, strict=True)):
         y = top - ROW * (i + 0.5)
         _mark(pen.drawing, row, y, scale, index.kind)
         row_label(pen, label_width, y, label)
     if line is not None:
-        x = scale(line)
-        pen.drawing.add(Line(x, AXIS, x, top, strokeColor=RED, strokeWidth=0.8, strokeDashArray=[3, 2]))
+        x = reference_line(pen, scale(line), top)
         mark = "†" if report.left_out else ""
         pen.text(x, top + 4, f"{report.name.get(lang)} {line:.1f}{mark}", color=RED, anchor="middle")
     return pen.drawing

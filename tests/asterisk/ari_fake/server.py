@@ -535,14 +535,19 @@ class FakeAsterisk:
         ch.commands.put_nowait(pb)
         return 201, pb.json()
 
-    async def _record(self, a: dict[str, str], q: dict[str, str], _b: Any) -> tuple[int, Any]:
-        ch = self._channel(a["channelId"])
+    def _check_new_recording(self, q: dict[str, str]) -> None:
+        """Asterisk's refusals of a new recording (a channel's or a bridge's): a format it cannot
+        write, a name recording now or stored already (unless ``ifExists`` allows it)."""
         if q["format"] not in ("wav", "gsm", "ulaw", "sln"):
             raise AriError(422, "specified format is unknown on this system")
         live = self.recordings.get(q["name"])
         if (live is not None and live.state in ("queued", "recording")) or (
                 q["name"] in self.stored and q.get("ifExists", "fail") == "fail"):
             raise AriError(409, f"Recording '{q['name']}' already exists and can not be overwritten")
+
+    async def _record(self, a: dict[str, str], q: dict[str, str], _b: Any) -> tuple[int, Any]:
+        ch = self._channel(a["channelId"])
+        self._check_new_recording(q)
         rec = Recording(q["name"], q["format"], ch.id, int(q.get("maxDurationSeconds", "0")),
                         int(q.get("maxSilenceSeconds", "0")), q.get("terminateOn", "none"))
         self.recordings[rec.name] = rec
@@ -763,12 +768,7 @@ class FakeAsterisk:
     async def _record_bridge(self, a: dict[str, str], q: dict[str, str], _b: Any) -> tuple[int, Any]:
         """Record what the bridge mixes, until stopped or the bridge is destroyed (res_stasis_recording)."""
         bridge = self._bridge(a["bridgeId"])
-        if q["format"] not in ("wav", "gsm", "ulaw", "sln"):
-            raise AriError(422, "specified format is unknown on this system")
-        live = self.recordings.get(q["name"])
-        if (live is not None and live.state in ("queued", "recording")) or (
-                q["name"] in self.stored and q.get("ifExists", "fail") == "fail"):
-            raise AriError(409, f"Recording '{q['name']}' already exists and can not be overwritten")
+        self._check_new_recording(q)
         rec = Recording(q["name"], q["format"], "", int(q.get("maxDurationSeconds", "0")),
                         int(q.get("maxSilenceSeconds", "0")), q.get("terminateOn", "none"), bridge_id=bridge.id)
         self.recordings[rec.name] = rec
