@@ -267,7 +267,7 @@ def _resident(i: int) -> Resident:
 
 def _run_calls(channel: AsteriskChannel, requests: list[CallRequest]) -> tuple[int, float]:
     """Place every call, wait for all to end; the most lines in use at once, and how many calls
-    a second were placed (originated one after another, as the dialer does)."""
+    a second were placed (originated one after another: the dialer overlaps them, see --dial-cps)."""
     placing = time.monotonic()
     for request in requests:
         channel.place_call(request)
