@@ -56,10 +56,12 @@ from survey.models import Interview  # noqa: E402
 from survey.vocabulary import InterviewStatus  # noqa: E402
 
 
-def serve_fake(conn: Connection, residents: dict[str, Resident], scale: float, prompt_s: float) -> None:
+def serve_fake(conn: Connection, residents: dict[str, Resident], scale: float, prompt_s: float,
+               originate_delay_s: float = 0.0) -> None:
     directory = spec_dir()
     assert directory is not None, "set MINYI_ARI_SPEC to the ARI 22.10.1 api-docs"
     fake = FakeAsterisk(AriSpec.load(directory), time_scale=scale, prompt_s=prompt_s, validate=False)
+    fake.originate_delay_s = originate_delay_s
     fake.residents.update(residents)
     fake.start()
     conn.send((fake.url, fake.username, fake.password))
@@ -174,10 +176,11 @@ def run_level_real(calls: int, database_url: str | None, db_threads: int) -> dic
             "traps": []}
 
 
-def dial_rate(cps: float, seconds: float, database_url: str | None) -> dict[str, float]:
+def dial_rate(cps: float, seconds: float, database_url: str | None, originate_delay_s: float = 0.0) -> dict[str, float]:
     """``minyi dial``'s worker over the Asterisk channel on the fake, allowed ``cps`` calls a
     second on lines enough for all: how many it places a second (real clock). The residents
-    ring for a minute, so no result comes back while it dials."""
+    ring for a minute, so no result comes back while it dials; each originate is answered
+    ``originate_delay_s`` late (a loaded Asterisk's reply)."""
     from dialer.frames import Frame, FrameRow
     from dialer.sample import import_sample
     from dialer.worker import WorkerOptions, run_worker
@@ -206,7 +209,8 @@ def dial_rate(cps: float, seconds: float, database_url: str | None) -> dict[str,
                           world.vault, clock.now())
         ctx = multiprocessing.get_context("spawn")
         here, there = ctx.Pipe()
-        fake = ctx.Process(target=serve_fake, args=(there, {n: Resident([], ring_s=60) for n in numbers}, 1.0, 1.0),
+        fake = ctx.Process(target=serve_fake, args=(there, {n: Resident([], ring_s=60) for n in numbers}, 1.0, 1.0,
+                                                        originate_delay_s),
                            daemon=True)
         fake.start()
         ari_url, user, password = here.recv()
@@ -263,7 +267,7 @@ def _resident(i: int) -> Resident:
 
 def _run_calls(channel: AsteriskChannel, requests: list[CallRequest]) -> tuple[int, float]:
     """Place every call, wait for all to end; the most lines in use at once, and how many calls
-    a second were placed (originated one after another, as the dialer does)."""
+    a second were placed (originated one after another: the dialer overlaps them, see --dial-cps)."""
     placing = time.monotonic()
     for request in requests:
         channel.place_call(request)
@@ -285,11 +289,13 @@ def main() -> None:
     parser.add_argument("--prompt-s", type=float, default=1.0, help="length of each prompt, in call seconds")
     parser.add_argument("--dial-cps", type=float, default=None,
                         help="instead: how many calls a second `minyi dial` places when allowed this many (the fake)")
+    parser.add_argument("--originate-delay-ms", type=float, default=0.0,
+                        help="with --dial-cps: the fake answers each originate this late (a loaded Asterisk: 20)")
     args = parser.parse_args()
     database_url = os.environ.get("MINYI_DATABASE_URL")
     if args.dial_cps:
-        d = dial_rate(args.dial_cps, 10.0, database_url)
-        print(f"dialer allowed {d['allowed']:g} calls/s: placed {d['placed']:.0f} in {d['seconds']:.1f} s = "
+        d = dial_rate(args.dial_cps, 10.0, database_url, args.originate_delay_ms / 1000)
+        print(f"originates answered {args.originate_delay_ms:g} ms late; dialer allowed {d['allowed']:g} calls/s: placed {d['placed']:.0f} in {d['seconds']:.1f} s = "
               f"{d['per_s']:.1f} calls/s")
         return
     real = bool(_env("URL"))

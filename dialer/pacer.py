@@ -108,7 +108,10 @@ class Pacer:
     def sent(self, trunk: str, now: datetime, until: datetime | None) -> None:
         """A call started on ``trunk``; a known end keeps its line busy until then."""
         t = self._trunks[trunk]
-        t.next_send = max(t.next_send, now) + t.interval
+        # Sent a little late (a sleep overrunning, a busy machine), the call does not push every
+        # later one back: the next keeps its place on the schedule, so the rate holds on average.
+        # Later than a whole interval (a pause), the schedule starts again from now: no burst.
+        t.next_send = (t.next_send if now < t.next_send + t.interval else now) + t.interval
         if until is not None and until > now:
             heapq.heappush(t.ends, until)
 

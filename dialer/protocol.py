@@ -9,6 +9,7 @@ virtual clock) or reported later by the channel's webhook / event handler throug
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -69,6 +70,20 @@ class Channel(Protocol):
     def place_call(self, request: CallRequest) -> CallResult | None: ...
 
     def lines_in_use(self) -> int: ...
+
+
+@runtime_checkable
+class Overlapping(Protocol):
+    """A channel whose ``place_call`` waits for the provider's reply (Asterisk: the originate's
+    HTTP answer, tens of milliseconds under load). Placed one after another those replies cap the
+    rate below the allowed calls per second, so the worker starts each call with ``start_call``
+    (the same as ``place_call``, finished in the future it returns: a result, None, or the
+    exception ``place_call`` would raise) and keeps up to ``overlap`` of them unfinished while
+    the pacer still spaces their starts."""
+
+    overlap: int
+
+    def start_call(self, request: CallRequest) -> Future[CallResult | None]: ...
 
 
 @runtime_checkable

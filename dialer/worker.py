@@ -17,11 +17,12 @@ import os
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,7 +33,7 @@ from dialer.cases import DIALABLE
 from dialer.outcomes import Applied, apply_results
 from dialer.pacer import Pacer
 from dialer.policy import DialPolicy
-from dialer.protocol import CallResult, Channel, Tidying
+from dialer.protocol import CallResult, Channel, Overlapping, Tidying
 from dialer.quotas import StratumProgress
 from dialer.streak import Failed, Streak
 from survey import aapor
@@ -160,6 +161,25 @@ class _Filling:
         for s in strata:
             if s.filled and s.stratum_id in self._left:
                 self._left[s.stratum_id] = 0
+
+
+class _Started(NamedTuple):
+    dial: attempts.Dial
+    at: datetime
+    future: Future[CallResult | None]
+
+
+@dataclass
+class _Batch:
+    """Where a batch's calls went: to settle now, to withdraw, still going on, or left alone
+    (``stale``: see :meth:`Worker._apply`)."""
+
+    filling: _Filling
+    done: list[Failed] = field(default_factory=list)
+    unplaced: list[attempts.Dial] = field(default_factory=list)
+    waiting: list[attempts.Dial] = field(default_factory=list)
+    stale: list[attempts.Dial] = field(default_factory=list)
+    stop: str | None = None
 
 
 class Worker:
@@ -329,39 +349,72 @@ class Worker:
                               ring_timeout_s=self.policy.pacing.ring_timeout_s)
 
     def _dial(self, dials: list[attempts.Dial]) -> str | None:
-        """Place the calls; :attr:`Stop.CHANNEL_FAILING` when the channel failed too many in a
-        row (the calls it failed and those not yet placed are then withdrawn)."""
-        done: list[Failed] = []
-        unplaced: list[attempts.Dial] = []
-        waiting: list[attempts.Dial] = []
-        filling = _Filling(self.strata)
-        stop = None
-        stale: list[attempts.Dial] = []
+        """Place the calls, up to the channel's ``overlap`` of them starting at once
+        (:class:`~dialer.protocol.Overlapping`; others one by one), their outcomes taken in the
+        order they were placed; :attr:`Stop.CHANNEL_FAILING` when the channel failed too many in
+        a row (the calls it failed and those not yet placed are then withdrawn)."""
+        batch = _Batch(_Filling(self.strata))
+        overlap = max(1, self.channel.overlap) if isinstance(self.channel, Overlapping) else 1
+        starting: deque[_Started] = deque()
         for i, dial in enumerate(dials):
             self._wait_until(self.pacer.send_time(dial.trunk, self.clock.now()), sleep_only=True)
             now = self.clock.now()
             if self.heartbeat is not None and self.heartbeat.lapsed():  # taken for dead: the leases may be gone
-                stale = dials[i:]
+                batch.stale = dials[i:]
                 break
-            if self._withheld(now, dial, filling):
-                unplaced.append(dial)
+            if self._withheld(now, dial, batch.filling):
+                batch.unplaced.append(dial)
                 continue
-            result = self._place(dial, now)
-            if self._sent(dial, now, result):
-                unplaced += [*dials[i + 1:], *(d for d, _r in self.streak.take())]
-                self.withdrawn, stop = len(unplaced), Stop.CHANNEL_FAILING
+            starting.append(self._start(dial, now))
+            while starting and (len(starting) >= overlap or starting[0].future.done()):
+                self._finish(starting.popleft(), batch)
+            if batch.stop is not None:
+                batch.unplaced += dials[i + 1:]
                 break
-            if result is not None and result.channel_failed:
-                continue  # held by the streak
-            done += self.streak.broken()
-            if result is None:
-                waiting.append(dial)
-                self._recheck_quotas(filling, now)
-            else:
-                done.append((dial, result))
-                filling.note(dial.stratum_id, result)
-        self._apply(done, unplaced, waiting, stale)
-        return stop
+        while starting:  # placed: their outcomes are taken even after the streak tripped
+            self._finish(starting.popleft(), batch)
+        if batch.stop is not None:
+            batch.unplaced += [d for d, _r in self.streak.take()]
+            self.withdrawn = len(batch.unplaced)
+        self._apply(batch.done, batch.unplaced, batch.waiting, batch.stale)
+        return batch.stop
+
+    def _start(self, dial: attempts.Dial, now: datetime) -> _Started:
+        """Hand a call to the channel and count it placed (a result known at once, as the
+        simulated channel's, keeps its line busy until the call's end)."""
+        if isinstance(self.channel, Overlapping):
+            future = self.channel.start_call(dial.request)
+        else:
+            future = Future()
+            try:
+                future.set_result(self.channel.place_call(dial.request))
+            except Exception as exc:
+                future.set_exception(exc)
+        known = future.result() if future.done() and future.exception() is None else None
+        self.pacer.sent(dial.trunk, now, known.ended_at if known else None)
+        self.placed += 1
+        return _Started(dial, now, future)
+
+    def _finish(self, started: _Started, batch: _Batch) -> None:
+        """Take a placed call's outcome (waiting for it if need be): a channel failure is held by
+        the streak (tripping it stops the batch); anything else ends the streak, unless it has
+        tripped already - its failures are then withdrawn."""
+        dial, now = started.dial, started.at
+        result = self._outcome(started)
+        if result is not None:
+            self.pacer.observe(result, now)
+            if result.channel_failed:
+                if self.streak.fail(dial, result) and batch.stop is None:
+                    batch.stop = Stop.CHANNEL_FAILING
+                return
+        if batch.stop is None:
+            batch.done += self.streak.broken()
+        if result is None:
+            batch.waiting.append(dial)
+            self._recheck_quotas(batch.filling, now)
+        else:
+            batch.done.append((dial, result))
+            batch.filling.note(dial.stratum_id, result)
 
     def _recheck_quotas(self, filling: _Filling, now: datetime) -> None:
         """A call whose result comes back through the call service fills its township there;
@@ -376,15 +429,6 @@ class Worker:
         filled, or the worker was asked to stop."""
         return (not self.calendar.is_open(now) or self._over(now) or filling.filled(dial.stratum_id)
                 or self.stop.is_set())
-
-    def _sent(self, dial: attempts.Dial, now: datetime, result: CallResult | None) -> bool:
-        """Account for a call placed; True when the channel has now failed too many in a row."""
-        self.pacer.sent(dial.trunk, now, result.ended_at if result else None)
-        self.placed += 1
-        if result is None:
-            return False
-        self.pacer.observe(result, now)
-        return result.channel_failed and self.streak.fail(dial, result)
 
     def _settle_held(self) -> None:
         """Settle the channel's failures held so far as ordinary failed calls."""
@@ -404,12 +448,12 @@ class Worker:
         if unplaced:
             self.quiet_until = None  # they are due again at the next window start
 
-    def _place(self, dial: attempts.Dial, now: datetime) -> CallResult | None:
+    def _outcome(self, started: _Started) -> CallResult | None:
         try:
-            return self.channel.place_call(dial.request)
+            return started.future.result()
         except Exception as exc:  # a provider refusing or failing: back off, retry the case later
-            self.pacer.push_back(now)
-            return CallResult(CallStatus.FAILED, now, self.clock.now(), hangup_cause="channel_error",
+            self.pacer.push_back(started.at)
+            return CallResult(CallStatus.FAILED, started.at, self.clock.now(), hangup_cause="channel_error",
                               error=f"{type(exc).__name__}: {exc}")
 
     def _settle(self, session: Session, done: list[tuple[attempts.Dial, CallResult]],

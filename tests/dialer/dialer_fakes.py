@@ -4,9 +4,11 @@ survey with a sample. (Module name is unique across the test tree on purpose.)""
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -107,6 +109,30 @@ class ScriptedChannel:
 
     def lines_in_use(self) -> int:
         return 0
+
+
+@dataclass
+class OverlappingChannel(ScriptedChannel):
+    """The script's outcome of each call is decided when the call starts, in order, but its
+    reply comes ``reply_s`` later in real time, from another thread (as Asterisk's reply to an
+    originate does): the worker may start up to ``overlap`` calls before taking their outcomes."""
+
+    overlap: int = 3
+    reply_s: float = 0.05
+    most_unanswered: int = 0  # the most calls started and not yet answered, this one included
+    _replies: list[Future[CallResult | None]] = field(default_factory=list)
+
+    def start_call(self, request: CallRequest) -> Future[CallResult | None]:
+        future: Future[CallResult | None] = Future()
+        self._replies.append(future)
+        self.most_unanswered = max(self.most_unanswered, sum(1 for f in self._replies if not f.done()))
+        try:
+            result = self.place_call(request)
+        except ConnectionError as exc:
+            threading.Timer(self.reply_s, future.set_exception, (exc,)).start()
+        else:
+            threading.Timer(self.reply_s, future.set_result, (result,)).start()
+        return future
 
 
 def random_outcomes(seed: int, complete_share: float = 0.15) -> Callable[[CallRequest], Step]:

@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from dialer_fakes import VAULT, ScriptedChannel, Step, add_numbers, make_survey
+from dialer_fakes import VAULT, OverlappingChannel, ScriptedChannel, Step, add_numbers, make_survey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialer.protocol import CallRequest, Tidying
+from dialer.protocol import CallRequest, Overlapping, Tidying
 from dialer.worker import Stop, WorkerOptions, WorkerReport, run_worker
 from survey import aapor
 from survey.clock import VirtualClock
@@ -57,15 +57,38 @@ def test_a_channel_failing_mid_round_stops_and_gives_the_cases_back(sessions: se
         assert s.scalar(select(func.count()).select_from(Case).where(Case.final_disposition.is_not(None))) == 0
 
 
+@pytest.mark.parametrize(("kind", "lines"), [(ScriptedChannel, 1), (OverlappingChannel, 20)],
+                         ids=["one at a time", "overlapping"])
 def test_failures_between_calls_that_go_through_are_ordinary_failed_calls(sessions: sessionmaker[Session],
-                                                                          clock: VirtualClock) -> None:
+                                                                          clock: VirtualClock,
+                                                                          kind: type[ScriptedChannel], lines: int) -> None:
     outcomes = iter([REFUSED, REFUSED, Step(CallStatus.NO_ANSWER)] * 100)
-    channel = ScriptedChannel(clock, default=lambda _r: next(outcomes))
-    report = _run(sessions, clock, channel, lines=1, max_channel_failures=3, until_done=False)
+    channel = kind(clock, default=lambda _r: next(outcomes))
+    report = _run(sessions, clock, channel, lines=lines, max_channel_failures=3, until_done=False)
     assert report.stop_reason == Stop.NOTHING_DUE and report.withdrawn == 0
     with session_scope(sessions) as s:
         codes = list(s.scalars(select(CallAttempt.temp_disposition)))
     assert len(codes) == 20 and codes.count(aapor.TECHNICAL) == 14
+
+
+@pytest.mark.parametrize("failure", [REFUSED, Step(fails=True)], ids=["failed result", "exception"])
+def test_calls_still_starting_when_the_streak_trips_are_given_back_too(sessions: sessionmaker[Session],
+                                                                       clock: VirtualClock, failure: Step) -> None:
+    """Three calls at a time: the failures started before the worker saw the fourth one in a row
+    are withdrawn with it, the calls that went through are settled, and no case is called twice."""
+    channel = OverlappingChannel(clock, default=_failing_after(3, failure))
+    assert isinstance(channel, Overlapping)
+    report = _run(sessions, clock, channel, lines=20, max_channel_failures=4)
+    assert report.stop_reason == Stop.CHANNEL_FAILING
+    assert 7 <= report.placed <= 7 + channel.overlap - 1 and report.results == 3  # 3 through, 4+ failed
+    assert report.withdrawn == 20 - 3
+    assert channel.most_unanswered > 1  # the calls did overlap
+    assert len({c.request.number for c in channel.calls}) == len(channel.calls) == report.placed
+    with session_scope(sessions) as s:
+        assert set(s.scalars(select(CallAttempt.temp_disposition))) == {aapor.NO_ANSWER}
+        assert s.scalar(select(func.sum(Case.attempts))) == 3
+        assert s.scalar(select(func.count()).select_from(Case).where(Case.lease_owner.is_not(None))) == 0
+        assert s.scalar(select(func.count()).select_from(Case).where(Case.final_disposition.is_not(None))) == 0
 
 
 def test_a_channel_with_housekeeping_of_its_own_is_given_the_workers(sessions: sessionmaker[Session],

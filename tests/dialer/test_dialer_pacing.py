@@ -41,6 +41,16 @@ def test_lines_and_calls_per_second_per_trunk() -> None:
     assert pacer.free_lines(NOW + timedelta(minutes=1)) == 3
 
 
+def test_a_call_sent_late_does_not_slow_the_rate_and_a_pause_brings_no_burst() -> None:
+    pacer = _pacer(trunks=[{"name": "a", "lines": 100, "cps": 10}])  # one call every 100 ms
+    pacer.sent("a", NOW, None)
+    pacer.sent("a", NOW + timedelta(milliseconds=130), None)  # due at 100 ms, sent 30 ms late
+    assert pacer.send_time("a", NOW) == NOW + timedelta(milliseconds=200)  # not 230: the rate holds
+    later = NOW + timedelta(seconds=5)  # a pause
+    pacer.sent("a", later, None)
+    assert pacer.send_time("a", later) == later + timedelta(milliseconds=100)
+
+
 def test_lines_that_free_up_soon_count_ahead_and_a_call_waits_for_its_line() -> None:
     pacer = _pacer(trunks=[{"name": "a", "lines": 2, "cps": 10}])
     pacer.sent("a", NOW, NOW + timedelta(seconds=30))

@@ -107,6 +107,9 @@ class FakeAsterisk:
         self.stored: set[str] = set()
         self.file_failures = 0  # how many of the next GET /recordings/stored/{name}/file answer 500
         self.snoop_failures = 0  # how many of the next snoops fail, as an allocation failure does (500)
+        # Wall seconds an originate takes to be answered, its channel created at the end (a loaded
+        # Asterisk: 20 ms p50); other requests are served meanwhile, as Asterisk's HTTP threads do.
+        self.originate_delay_s = 0.0
         self.bridges: dict[str, Bridge] = {}
         self.moh: set[str] = set()
         self._seq = itertools.count(1)
@@ -380,6 +383,8 @@ class FakeAsterisk:
         return ch
 
     async def _originate(self, _a: dict[str, str], q: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+        if self.originate_delay_s:
+            await asyncio.sleep(self.originate_delay_s)
         q = {**{k: str(v) for k, v in body.items() if k != "variables"}, **q}
         tech, _, resource = q["endpoint"].partition("/")
         if not tech or not resource:
