@@ -134,7 +134,7 @@ class _Due:
                 self.queues[s] = _queue(got[s, CaseStatus.SCHEDULED], got[s, CaseStatus.NEW], n, self.fresh[s])
         return _order(got[0, CaseStatus.CALLBACK])
 
-    def _postgres(self, terms: list[tuple[int, str, int]], callbacks: bool) -> list[Row[Any]]:
+    def _postgres(self, terms: list[tuple[int, CaseStatus, int]], callbacks: bool) -> list[Row[Any]]:
         """The callbacks, then every township's terms in one LATERAL statement."""
         skip = "skip" in self.params
         rows: list[Row[Any]] = []
@@ -147,7 +147,7 @@ class _Due:
                                                           "ns": ns}).all()
         return rows
 
-    def _sqlite(self, terms: list[tuple[int, str, int]], callbacks: bool) -> list[Row[Any]]:
+    def _sqlite(self, terms: list[tuple[int, CaseStatus, int]], callbacks: bool) -> list[Row[Any]]:
         """UNION ALLs of at most ``_TERMS`` sub-selects, the callbacks' first."""
         skip = "skip" in self.params
         rows: list[Row[Any]] = []
