@@ -4,7 +4,8 @@ A lease is a row state (``LEASED``, ``lease_owner``, ``lease_expires_at``) taken
 transaction on the cases dialer/picking.py chose. On PostgreSQL one statement locks them with
 ``FOR UPDATE SKIP LOCKED`` (so concurrent workers pass each other's rows by), leases them and
 returns what a call needs; SQLite has no row locks (its writers take the database in turn) and
-no RETURNING from a joined table: a conditional UPDATE (only rows still dialable), then a read.
+no RETURNING from a joined table: a conditional UPDATE (only rows still dialable) returning the
+number by a sub-select.
 Rows another worker took meanwhile are left out, and the rest of the pick is chosen again
 without them (:func:`lease_due`).
 """
@@ -57,11 +58,10 @@ _FREE = (select(_c.id).where(_c.id.in_(bindparam("ids", expanding=True)), _c.sta
          .with_for_update(skip_locked=True).scalar_subquery())
 _LOCK_AND_LEASE = (update(_cases).where(_c.id.in_(_FREE), _contacts.c.id == _c.contact_id).values(**_LEASING)
                    .returning(*_LEASED_COLUMNS))
+_NUMBER = select(_contacts.c.number_enc).where(_contacts.c.id == _c.contact_id).scalar_subquery()
 _LEASE = (update(_cases).where(_c.id.in_(bindparam("ids", expanding=True)), _c.status.in_(DIALABLE))
-          .values(**_LEASING))
-_LEASED = (select(*_LEASED_COLUMNS).join(_contacts, _contacts.c.id == _c.contact_id)
-           .where(_c.id.in_(bindparam("ids", expanding=True)), _c.status == CaseStatus.LEASED,
-                  _c.lease_owner == bindparam("owner")))
+          .values(**_LEASING).returning(_c.id, _c.survey_id, _c.stratum_id, _NUMBER.label("number_enc"),
+                                        _c.language, _c.contacted))
 
 
 def lease_due(session: Session, survey_id: int, now: datetime, limit: int, allotments: Sequence[Allotment],
@@ -98,8 +98,7 @@ def lease(session: Session, ids: list[int], owner: str, now: datetime, lease_for
     if session.get_bind().dialect.name == "postgresql":
         rows = session.execute(_LOCK_AND_LEASE, params).mappings()
     else:
-        session.execute(_LEASE, params)
-        rows = session.execute(_LEASED, {"ids": ids, "owner": owner}).mappings()
+        rows = session.execute(_LEASE, params).mappings()
     got = {row["id"]: Leased(**row) for row in rows}
     forget(session, Case, got)
     return [got[case_id] for case_id in ids if case_id in got]

@@ -7,13 +7,14 @@ to its cap. Within a township and status, the earliest due first (ties by id). N
 do-not-call list are never picked.
 
 So each township's picks are always a prefix of its own queue (retries due, then fresh numbers
-due). The callbacks due are read first (they may fill the pick); then one statement reads, for
-every township the remaining room reaches if the townships before it fill their shares, its share
-of each status, with a LIMITed sub-select per township and status (each an index range read on
-``ix_cases_queue``): on PostgreSQL one sub-select joined LATERAL to arrays of (township,
-status, n), on SQLite a UNION ALL of them in chunks under its limit of 500 terms. The shares and
-caps are then applied here. Only when townships run short of their shares does the pick
-read further (the next townships' queues, up to what their caps may take) in another statement.
+due). The callbacks due are read first (on PostgreSQL alone, as they may fill the pick; on SQLite
+in the same statement as the townships); then one statement reads, for every township the remaining
+room reaches if the townships before it fill their shares, its share of each status, with a LIMITed
+sub-select per township and status (each an index range read on ``ix_cases_queue``): on PostgreSQL
+one sub-select joined LATERAL to arrays of (township, status, n), on SQLite a UNION ALL of them in
+chunks under its limit of 500 terms. The shares and caps are then applied here. Only when townships
+run short of their shares does the pick read further (the next townships' queues, up to what their
+caps may take) in another statement.
 
 The choice takes no locks (the reads see some rows that are not picked, and locking those would
 hide them from other workers): dialer/leases.py locks and leases the chosen rows in one statement,
@@ -124,21 +125,7 @@ class _Due:
         asked the callbacks due (returned, earliest first)."""
         terms = [(s, status, n) for s, n in wanted.items() if n > 0
                  for status in ((CaseStatus.SCHEDULED, CaseStatus.NEW) if self.fresh[s] else (CaseStatus.SCHEDULED,))]
-        skip = "skip" in self.params
-        rows: list[Row[Any]] = []
-        if callbacks:
-            rows += self.session.execute(_statement(0, True, skip), {**self.params, "st0": CaseStatus.CALLBACK,
-                                                                      "n0": self.limit}).all()
-        if terms and self.postgres:
-            strata, statuses, ns = (list(column) for column in zip(*terms, strict=True))
-            rows += self.session.execute(_lateral(skip), {**self.params, "strata": strata, "statuses": [str(x) for x in statuses],
-                                                          "ns": ns}).all()
-        for first in range(0, len(terms) if not self.postgres else 0, _TERMS):
-            chunk = terms[first:first + _TERMS]
-            params = {**self.params}
-            for i, (s, status, n) in enumerate(chunk):
-                params.update({f"s{i}": s, f"st{i}": status, f"n{i}": n})
-            rows += self.session.execute(_statement(len(chunk), False, skip), params).all()
+        rows = self._postgres(terms, callbacks) if self.postgres else self._sqlite(terms, callbacks)
         got: dict[tuple[int, str], list[Row[Any]]] = defaultdict(list)
         for row in rows:
             got[row.stratum_id if row.status != CaseStatus.CALLBACK else 0, row.status].append(row)
@@ -146,6 +133,33 @@ class _Due:
             if n > 0:
                 self.queues[s] = _queue(got[s, CaseStatus.SCHEDULED], got[s, CaseStatus.NEW], n, self.fresh[s])
         return _order(got[0, CaseStatus.CALLBACK])
+
+    def _postgres(self, terms: list[tuple[int, CaseStatus, int]], callbacks: bool) -> list[Row[Any]]:
+        """The callbacks, then every township's terms in one LATERAL statement."""
+        skip = "skip" in self.params
+        rows: list[Row[Any]] = []
+        if callbacks:
+            rows += self.session.execute(_statement(0, True, skip), {**self.params, "st0": CaseStatus.CALLBACK,
+                                                                      "n0": self.limit}).all()
+        if terms:
+            strata, statuses, ns = (list(column) for column in zip(*terms, strict=True))
+            rows += self.session.execute(_lateral(skip), {**self.params, "strata": strata, "statuses": [str(x) for x in statuses],
+                                                          "ns": ns}).all()
+        return rows
+
+    def _sqlite(self, terms: list[tuple[int, CaseStatus, int]], callbacks: bool) -> list[Row[Any]]:
+        """UNION ALLs of at most ``_TERMS`` sub-selects, the callbacks' first."""
+        skip = "skip" in self.params
+        rows: list[Row[Any]] = []
+        first, lead = 0, int(callbacks)
+        while lead or first < len(terms):
+            chunk = terms[first:first + _TERMS - lead]
+            params = {**self.params, "st0": CaseStatus.CALLBACK, "n0": self.limit} if lead else {**self.params}
+            for i, (s, status, n) in enumerate(chunk, start=lead):
+                params.update({f"s{i}": s, f"st{i}": status, f"n{i}": n})
+            rows += self.session.execute(_statement(len(chunk), bool(lead), skip), params).all()
+            first, lead = first + len(chunk), 0
+        return rows
 
     def take(self, a: Allotment, start: int, n: int, picked: int) -> list[int]:
         """Rows ``start`` to ``n`` of township ``a``'s queue, fetching further if need be
@@ -196,9 +210,12 @@ def pick(session: Session, survey_id: int, now: datetime, limit: int, allotments
     """Ids of up to ``limit`` due cases in dialling order, leaving out ``skip``; see the module's
     docstring."""
     due = _Due(session, {"survey_id": survey_id, "now": now}, limit, allotments, set(skip))
-    ids = due.fetch({}, callbacks=True)[:limit]
-    if len(ids) < limit:
-        due.fetch(due.initial(limit - len(ids)))
+    if due.postgres:
+        ids = due.fetch({}, callbacks=True)[:limit]
+        if len(ids) < limit:
+            due.fetch(due.initial(limit - len(ids)))
+    else:  # one statement: the townships' shares are read even if the callbacks fill the pick
+        ids = due.fetch(due.initial(limit), callbacks=True)[:limit]
     taken: dict[int, int] = defaultdict(int)
     for bound in ("share", "cap"):
         for a in allotments:

@@ -342,11 +342,21 @@ class Worker:
         allotments = quotas.allocate(self.strata, n, self.policy.pacing.stratum_overdial)
         cases = leases.lease_due(session, self.survey_id, now, n, allotments, self.options.owner,
                                  timedelta(seconds=self.policy.pacing.lease_seconds))
+        if self._virtual and len(cases) < n:
+            self._quiet_after_short_lease(session, now)
         trunks = self.pacer.assign(now, len(cases), within=ahead)
         caller_ids = [self.callers.choose(t) for t in trunks]
         return attempts.begin(session, cases, trunks, caller_ids, now=now, owner=self.options.owner,
                               channel=self.channel.name, vault=self.vault,
                               ring_timeout_s=self.policy.pacing.ring_timeout_s)
+
+    def _quiet_after_short_lease(self, session: Session, now: datetime) -> None:
+        """A virtual clock's pick that came back short took everything due now (unless a cap held
+        some back): look up, in the same transaction, when the next case falls due. Until then
+        (brought forward by this worker's own results, see :meth:`_learn`) the worker does not
+        lease again, rather than finding out with an empty lease when lines free up."""
+        due = self._next_due(session)
+        self.quiet_until = due if due is not None and due > now else None
 
     def _dial(self, dials: list[attempts.Dial]) -> str | None:
         """Place the calls, up to the channel's ``overlap`` of them starting at once

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from dialer_fakes import VAULT, ScriptedChannel, Step, add_numbers, answered, make_survey, random_outcomes
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialer import quotas
+from dialer import leases, quotas
 from dialer.close import close_survey
 from dialer.dnc import add_to_dnc
+from dialer.leases import lease_due
 from dialer.policy import DialPolicy
 from dialer.worker import Progress, Stop, WorkerOptions, WorkerReport, run_worker
 from survey import aapor
@@ -257,3 +259,21 @@ def test_the_end_of_the_round_is_noticed_within_seconds(sessions: sessionmaker[S
     assert report.stop_reason == Stop.NO_CASES
     last_end = max(c.result.ended_at for c in channel.calls if c.result is not None)
     assert report.ended - last_end <= timedelta(seconds=10)
+
+
+def test_a_virtual_clock_waits_for_the_next_due_case_instead_of_leasing_in_vain(
+        sessions: sessionmaker[Session], clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pick that comes back short has taken all that is due: the worker then waits for the next
+    case to fall due (empty leases, each a transaction of its own, were once nearly half of them)."""
+    _campaign(sessions, clock, quotas=(100, 100), per_stratum=40)
+    sizes: list[int] = []
+
+    def counted(*args: Any, **kw: Any) -> list[leases.Leased]:
+        got = lease_due(*args, **kw)
+        sizes.append(len(got))
+        return got
+
+    monkeypatch.setattr(leases, "lease_due", counted)
+    report = _run(sessions, clock, ScriptedChannel(clock, default=random_outcomes(5)), until=clock.now() + timedelta(days=2))
+    assert report.placed > 80 and sum(sizes) == report.placed
+    assert sizes.count(0) * 5 < len(sizes), (sizes.count(0), len(sizes))  # 25 of 60 before
