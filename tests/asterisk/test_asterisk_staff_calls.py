@@ -6,6 +6,7 @@ listens in through a snoop. The bridged and the recorded call run on PostgreSQL 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,26 @@ def test_a_recorded_call_plays_the_consent_notice_first_and_keeps_the_recording(
     assert row.provider_id and row.path == f"asterisk/{row.provider_id}.wav"  # as an interview's recordings
     assert (Path(settings.recordings_dir) / row.path).read_bytes().startswith(b"RIFF")
     assert row.duration_s > 0
+
+
+@SQLITE_ONLY
+def test_a_recording_asterisk_refuses_leaves_the_call_going_unrecorded(
+        fake: FakeAsterisk, world: World, settings: Settings, app: AsteriskChannel) -> None:
+    """Seen on a real Asterisk built without chan_bridge_media: the bridge's recording is refused
+    (500). The interviewer and the resident go on talking; nothing is stored as a recording."""
+    desk = Desk(world, settings, record=True)
+    fake.bridge_record_failures = 1
+    fake.residents["1001"] = Resident(ring_s=0.2)
+    fake.residents[NUMBER] = Resident(ring_s=0.2, talk_s=20)
+    call_id = desk.place()
+    desk.wait_state(call_id, StaffCallState.TALKING)
+    wait_for(lambda: any(k == "bridges.record" for k, _ in fake.requests), what="the refused recording")
+    time.sleep(0.5)
+    assert desk.read(lambda s: s.get(StaffCall, call_id).state) == StaffCallState.TALKING  # still bridged
+    fake.hang_up(NUMBER)
+    ended = desk.wait_state(call_id, StaffCallState.ENDED)
+    assert ended.end == StaffCallEnd.COMPLETED, ended.hangup_cause
+    assert desk.read(lambda s: s.scalars(select(Recording).where(Recording.staff_call_id == call_id)).all()) == []
 
 
 @SQLITE_ONLY

@@ -229,9 +229,21 @@ class StaffBridge:
         await line.rest(lambda a: a.add_to_bridge(self.bridge, leg.id))
         self._bridged = True
         if request.record:
-            self.recording = f"minyi-staffcall-{self.staff_call_id}-{uuid.uuid4().hex[:12]}"
-            self.registry.alias(self.call, f"bridge:{self.bridge}")
-            await line.rest(lambda a: a.record_bridge(self.bridge, self.recording or ""))
+            await self._record(line)
+
+    async def _record(self, line: CallLine) -> None:
+        """Record the bridge. A recording Asterisk refuses (e.g. a build without
+        chan_bridge_media: "Failed to create recording channel") leaves the call going unrecorded,
+        as a whole call's recording does: the two are talking, and ending their call would cost
+        the interview; the refusal is logged and no recording is stored."""
+        name = f"minyi-staffcall-{self.staff_call_id}-{uuid.uuid4().hex[:12]}"
+        self.registry.alias(self.call, f"bridge:{self.bridge}")
+        try:
+            await line.rest(lambda a: a.record_bridge(self.bridge, name))
+        except AriError as exc:
+            log.warning("staff call %s: the call is not recorded: %s", self.staff_call_id, exc)
+            return
+        self.recording = name
 
     async def _until_played(self, line: CallLine, leg: _Leg, playback: str) -> None:
         deadline = line.deadline(self.options.timing.playback_guard_s)

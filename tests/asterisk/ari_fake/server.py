@@ -107,6 +107,8 @@ class FakeAsterisk:
         self.stored: set[str] = set()
         self.file_failures = 0  # how many of the next GET /recordings/stored/{name}/file answer 500
         self.snoop_failures = 0  # how many of the next snoops fail, as an allocation failure does (500)
+        # how many of the next bridge recordings fail, as on an Asterisk without chan_bridge_media (500)
+        self.bridge_record_failures = 0
         # Wall seconds an originate takes to be answered, its channel created at the end (a loaded
         # Asterisk: 20 ms p50); other requests are served meanwhile, as Asterisk's HTTP threads do.
         self.originate_delay_s = 0.0
@@ -773,6 +775,9 @@ class FakeAsterisk:
     async def _record_bridge(self, a: dict[str, str], q: dict[str, str], _b: Any) -> tuple[int, Any]:
         """Record what the bridge mixes, until stopped or the bridge is destroyed (res_stasis_recording)."""
         bridge = self._bridge(a["bridgeId"])
+        if self.bridge_record_failures:
+            self.bridge_record_failures -= 1
+            raise AriError(500, "Failed to create recording channel")
         self._check_new_recording(q)
         rec = Recording(q["name"], q["format"], "", int(q.get("maxDurationSeconds", "0")),
                         int(q.get("maxSilenceSeconds", "0")), q.get("terminateOn", "none"), bridge_id=bridge.id)
