@@ -12,6 +12,8 @@
 
     .venv/bin/python bench/bench_dialer.py [--cases 1000000] [--campaign 100000] [--workers-cases 50000]
         [--workers-seconds 20] [--workers-call-ms 100] [--skip-pg] [--no-callbacks]
+    .venv/bin/python bench/bench_dialer.py --picks-only [--no-callbacks] [--old-tree DIR] [--rounds 30]
+        (PostgreSQL pick rounds only: bench/pick_rounds.py)
 
 PostgreSQL: ``MINYI_BENCH_PG`` (default postgresql+psycopg://postgres@127.0.0.1:5432/test) names a
 server database; the benchmark creates its own database next to it and drops it afterwards.
@@ -38,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "dialer"))
 
+import pick_rounds  # noqa: E402
 from dialer_fakes import ALWAYS_OPEN, VAULT, ScriptedChannel, make_survey, random_outcomes  # noqa: E402
 from sqlalchemy import Engine, create_engine, func, select, text  # noqa: E402
 
@@ -162,16 +165,25 @@ def time_progress(engine: Engine, survey_id: int) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def bench_pick(name: str, url: str, n: int, callbacks: bool = True) -> None:
-    engine = make_engine(url)
+def load_for_picks(engine: Engine, n: int, callbacks: bool) -> int:
+    """The cases of the pick benchmark (with ``callbacks`` due or none); returns the survey id."""
     upgrade(engine)
-    t0 = time.perf_counter()
     survey_id = bulk_load(engine, n)
     if not callbacks:  # with them, 100 callbacks due fill every pick and the townships are never read
         with engine.begin() as conn:
             conn.execute(text("UPDATE cases SET status = 'final' WHERE status = 'callback'"))
             conn.execute(text("ANALYZE cases"))
-        name += " (no callbacks)"
+    if engine.dialect.name == "postgresql":  # as autovacuum leaves cases loaded a while ago: hint bits set
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE cases"))
+    return survey_id
+
+
+def bench_pick(name: str, url: str, n: int, callbacks: bool = True) -> None:
+    engine = make_engine(url)
+    t0 = time.perf_counter()
+    survey_id = load_for_picks(engine, n, callbacks)
+    name += "" if callbacks else " (no callbacks)"
     load_s = time.perf_counter() - t0
     times = time_picks(engine, survey_id)
     print(f"{name:10} {n:,} cases loaded in {load_s:.1f} s; pick+lease 100 due: median {statistics.median(times):.1f} ms, "
@@ -230,6 +242,15 @@ def bench_workers(n: int, seconds: float, call_s: float) -> None:
           f"calls/s: {four / one:.2f} times one worker")
 
 
+def picks_only(n: int, callbacks: bool, old_tree: Path | None, rounds: int) -> None:
+    with postgres_database() as url:
+        engine = make_engine(url)
+        survey_id = load_for_picks(engine, n, callbacks)
+        engine.dispose()
+        print(f"PostgreSQL, {n:,} cases{'' if callbacks else ' (no callbacks)'}")
+        pick_rounds.alternate(url, survey_id, old_tree, rounds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
@@ -239,7 +260,13 @@ def main() -> None:
     parser.add_argument("--workers-call-ms", type=float, default=100.0, help="real time each fake call takes")
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--no-callbacks", action="store_true", help="finalise the callbacks: picks read the townships")
+    parser.add_argument("--picks-only", action="store_true", help="only pick rounds on PostgreSQL (bench/pick_rounds.py)")
+    parser.add_argument("--old-tree", type=Path, help="with --picks-only: another checkout's picks, alternating")
+    parser.add_argument("--rounds", type=int, default=30, help="with --picks-only: rounds per side")
     args = parser.parse_args()
+    if args.picks_only:
+        picks_only(args.cases, not args.no_callbacks, args.old_tree, args.rounds)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_pg:
             with postgres_database() as url:

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from survey import aapor
@@ -51,3 +51,11 @@ def by_survey(session: Session) -> dict[int, Counter[str]]:
     for survey_id, disposition, n in rows:
         counts.setdefault(survey_id, Counter())[disposition] += int(n)
     return counts
+
+
+def totals(session: Session, survey_ids: Collection[int], within: ColumnElement[bool] = true()) -> dict[int, int]:
+    """Survey id -> cases, for the surveys ``survey_ids``, counting only the counts ``within``
+    (a clause on ``CaseCount``: a user's townships)."""
+    rows = session.execute(select(CaseCount.survey_id, func.sum(CaseCount.n))
+                           .where(CaseCount.survey_id.in_(list(survey_ids)), within).group_by(CaseCount.survey_id))
+    return {survey_id: int(n) for survey_id, n in rows}

@@ -1,9 +1,10 @@
 """Leasing due cases to one worker, and taking back the leases of workers that died.
 
 A lease is a row state (``LEASED``, ``lease_owner``, ``lease_expires_at``) taken in one short
-transaction on the cases dialer/picking.py chose. On PostgreSQL one statement locks them with
-``FOR UPDATE SKIP LOCKED`` (so concurrent workers pass each other's rows by), leases them and
-returns what a call needs; SQLite has no row locks (its writers take the database in turn) and
+transaction on the cases dialer/picking.py chose. On PostgreSQL one statement chooses them, locks
+them with ``FOR UPDATE SKIP LOCKED`` (so concurrent workers pass each other's rows by), leases
+them and returns what a call needs (dialer/pick_lease.py; :func:`lease` does the last three for
+ids chosen elsewhere); SQLite has no row locks (its writers take the database in turn) and
 no RETURNING from a joined table: a conditional UPDATE (only rows still dialable) returning the
 number by a sub-select.
 Rows another worker took meanwhile are left out, and the rest of the pick is chosen again
@@ -21,7 +22,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from dialer import picking
+from dialer import pick_lease, picking
 from dialer.cases import DIALABLE, forget, reschedule
 from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
@@ -67,19 +68,35 @@ _LEASE = (update(_cases).where(_c.id.in_(bindparam("ids", expanding=True)), _c.s
 def lease_due(session: Session, survey_id: int, now: datetime, limit: int, allotments: Sequence[Allotment],
               owner: str, lease_for: timedelta) -> list[Leased]:
     """Pick up to ``limit`` due cases (dialer/picking.py) and lease them to ``owner``, in dialling
-    order. Rows another worker took between the choice and the lease are passed by, and the
-    rest of the pick chosen again without them, each township's share less what it got."""
+    order: on PostgreSQL in one statement (dialer/pick_lease.py), on SQLite a choice and a lease.
+    Rows another worker took between the choice and the lease are passed by, and the rest of
+    the pick chosen again without them, each township's share less what it got."""
+    one_round = _pick_and_lease if session.get_bind().dialect.name == "postgresql" else _pick_then_lease
     skip: set[int] = set()
     got: list[Leased] = []
     for _ in range(_ROUNDS):
-        ids = picking.pick(session, survey_id, now, limit - len(got), allotments, skip)
-        leased = lease(session, ids, owner, now, lease_for)
+        ids, leased = one_round(session, survey_id, now, limit - len(got), allotments, owner, lease_for, skip)
         got += leased
         if len(leased) == len(ids):
             break
         skip |= set(ids) - {case.id for case in leased}
         allotments = _less(allotments, Counter(case.stratum_id for case in leased))
     return got
+
+
+def _pick_then_lease(session: Session, survey_id: int, now: datetime, limit: int, allotments: Sequence[Allotment],
+                     owner: str, lease_for: timedelta, skip: set[int]) -> tuple[list[int], list[Leased]]:
+    ids = picking.pick(session, survey_id, now, limit, allotments, skip)
+    return ids, lease(session, ids, owner, now, lease_for)
+
+
+def _pick_and_lease(session: Session, survey_id: int, now: datetime, limit: int, allotments: Sequence[Allotment],
+                    owner: str, lease_for: timedelta, skip: set[int]) -> tuple[list[int], list[Leased]]:
+    session.flush()
+    got = pick_lease.pick_and_lease(session, survey_id, now, limit, allotments, owner, lease_for, skip)
+    leased = [Leased(**row) for row in got.leased]  # type: ignore[arg-type]
+    forget(session, Case, (case.id for case in leased))
+    return got.chosen, leased
 
 
 def _less(allotments: Sequence[Allotment], taken: Counter[int]) -> list[Allotment]:

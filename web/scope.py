@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Select, or_, select, true
 from survey.models import (
     CallAttempt,
     Case,
+    CaseCount,
     Concern,
     FollowUpTask,
     Interview,
@@ -61,6 +62,10 @@ class Scope:
 
     def cases(self) -> ColumnElement[bool]:
         return true() if self.townships is None else Case.stratum_id.in_(self._stratum_ids())
+
+    def case_counts(self) -> ColumnElement[bool]:
+        """The counts of cases the database keeps (``CaseCount``) of the townships in scope."""
+        return true() if self.townships is None else CaseCount.stratum_id.in_(self._stratum_ids())
 
     def recordings(self) -> ColumnElement[bool]:
         """Through the interview, or the call attempt of a call recorded without one."""

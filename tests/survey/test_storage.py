@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, select, text
@@ -158,3 +159,12 @@ def test_answers_are_written_at_the_flush_and_go_with_a_rollback(session: Sessio
     session.rollback()
     interview.updated_at = clock.now()  # a later flush does not bring the rolled-back answer back
     assert stored() == {"consent": 1, "s_age": 1}
+
+
+def test_postgres_sessions_run_without_jit_and_keep_the_urls_options(engine: Engine) -> None:
+    """JIT compiled some of the dialer's picks for up to 1.9 s; the tests' URL sets a search path."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    with engine.connect() as conn:
+        assert conn.execute(text("SHOW jit")).scalar() == "off"
+        assert str(conn.execute(text("SHOW search_path")).scalar()).startswith("t_")  # the test's own schema

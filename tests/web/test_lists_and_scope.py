@@ -65,6 +65,8 @@ def test_a_supervisor_limited_to_a_township_sees_only_its_rows(web, login) -> No
     assert 'value="T02"' not in cases and 'value="T01"' in cases  # the filter offers T01 only
     assert _showing(c.text("/transcribe/?show=all")).endswith("共 2 条")
     assert _showing(c.text("/concerns/")).endswith("共 2 条")
+    listed = c.text("/surveys/")  # the round's cases counted in T01 only (from the kept counts)
+    assert re.search(rf'/surveys/{web.demo.survey_id}">.*?<td class="num">\d+</td><td class="num">12</td>', listed, re.S)
     survey = c.text(f"/surveys/{web.demo.survey_id}")
     assert 'name="quota-T01"' in survey and 'name="quota-T02"' not in survey and 'id="pause"' not in survey
     live = c.get(f"/live/{web.demo.survey_id}.json").get_json()

@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
-from survey.models import AuditLog, Stratum, Survey
+from dialer.cases import DIALABLE
+from survey.models import AuditLog, Case, Stratum, Survey
 from survey.questionnaire import bundled_path
+from survey.vocabulary import CaseStatus
 
 BROKEN = """id: broken
 version: "1"
@@ -71,7 +73,21 @@ def test_quotas_windows_and_start_pause(web, login) -> None:  # type: ignore[no-
 
 
 def test_live_view_figures(web, login) -> None:  # type: ignore[no-untyped-def]
+    with web.sessions.begin() as db:  # three fresh numbers and a callback due; the rest later or unset
+        new = db.scalars(select(Case.id).where(Case.survey_id == web.demo.survey_id, Case.status == CaseStatus.NEW)
+                         .order_by(Case.id).limit(4)).all()
+        db.execute(update(Case).where(Case.id.in_(new[:3])).values(next_attempt_at=web.clock.now()))
+        db.execute(update(Case).where(Case.id == new[3]).values(status=CaseStatus.CALLBACK,
+                                                              next_attempt_at=web.clock.now()))
     data = login("supervisor").get(f"/live/{web.demo.survey_id}.json").get_json()
+    with web.sessions() as db:  # due: the dialable cases counted less those booked ahead
+        due = dict(db.execute(select(Case.status, func.count()).where(
+            Case.survey_id == web.demo.survey_id, Case.status.in_(DIALABLE), Case.next_attempt_at <= web.clock.now())
+            .group_by(Case.status)).all())
+        total = db.scalar(select(func.count()).where(Case.survey_id == web.demo.survey_id))
+    assert data["dialer"]["due"] == sum(due.values()) and data["dialer"]["total"] == total
+    assert data["dialer"]["callbacks_due"] == due.get(CaseStatus.CALLBACK, 0)
+    assert (data["dialer"]["due"], data["dialer"]["callbacks_due"], data["dialer"]["dialable"]) == (4, 1, 15)
     towns = {t["code"]: t for t in data["townships"]}
     assert towns["T01"]["completes"] == 5 and towns["T01"]["quota"] == 8
     finals = {d["code"]: d["final"] for d in data["dispositions"]}

@@ -11,20 +11,21 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from dialer import fieldwork
+from dialer.counts import totals
 from dialer.policy import Fieldwork
 from dialer.quotas import progress
 from jobs.progress import percent, state
 from jobs.sample_import import KIND as SAMPLE_IMPORT
 from jobs.sample_import import SampleOptions, queue_sample_import, recent_jobs, rejected_csv
 from survey.errors import Refused
-from survey.models import Case, Job, Survey, User
+from survey.models import Job, Survey, User
 from survey.models import Questionnaire as QuestionnaireRow
 from survey.questionnaire import QuestionnaireError, loads
 from survey.vocabulary import JobStatus, Role
@@ -116,9 +117,7 @@ def index() -> str:
     if found.status:
         query = query.where(Survey.status == found.status)
     page = paginate(session, query)
-    counts = dict(session.execute(select(Case.survey_id, func.count())
-                                  .where(within.where(Case), Case.survey_id.in_([s.id for s in page.items]))
-                                  .group_by(Case.survey_id)).all())
+    counts = totals(session, [s.id for s in page.items], within.case_counts())
     return render_template("surveys/index.html", counts=counts, upload=UploadForm(), whole=not within.limited,
                            page=page, found=found, statuses=list(terms("survey").items()),
                            questionnaires=session.scalars(select(QuestionnaireRow)

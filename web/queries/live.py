@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from analysis.results import COUNTY
 from dialer.quotas import progress
-from dialer.stats import live_counters
+from dialer.stats import final_dispositions, live_counters
 from reports.dispositions import survey_rates
 from survey import aapor
 from survey.clock import from_local, to_local
@@ -103,13 +103,13 @@ def _rates(session: Session, survey: Survey, within: Scope) -> list[dict[str, An
 
 
 def _dispositions(session: Session, survey: Survey, since: datetime, lang: str) -> list[dict[str, Any]]:
-    """Today's attempts by temporary code, beside the final codes so far."""
-    today = Counter(dict(session.execute(select(CallAttempt.temp_disposition, func.count()).where(
-        CallAttempt.survey_id == survey.id, CallAttempt.started_at >= since,
-        CallAttempt.temp_disposition.is_not(None)).group_by(CallAttempt.temp_disposition)).all()))
-    final = Counter(dict(session.execute(select(Case.final_disposition, func.count()).where(
-        Case.survey_id == survey.id, Case.final_disposition.is_not(None))
-        .group_by(Case.final_disposition)).all()))
+    """Today's attempts by temporary code, beside the final codes so far (from the counts the
+    database keeps)."""
+    today = Counter({str(code): int(n) for code, n in session.execute(
+        select(CallAttempt.temp_disposition, func.count()).where(
+            CallAttempt.survey_id == survey.id, CallAttempt.started_at >= since,
+            CallAttempt.temp_disposition.is_not(None)).group_by(CallAttempt.temp_disposition))})
+    final = final_dispositions(session, survey.id)
     codes = sorted(set(today) | set(final), key=lambda c: [int(x) for x in str(c).split(".")])
     return [{"code": c, "label": _disposition_label(str(c), lang), "today": today.get(c, 0),
              "final": final.get(c, 0)} for c in codes]

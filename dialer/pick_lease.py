@@ -1,0 +1,117 @@
+"""PostgreSQL: a pick (dialer/picking.py) and its lease (dialer/leases.py) in one statement.
+
+The same choice as :func:`dialer.picking.pick`, in the same order: the callbacks due, earliest
+first; then each township's share, in the allotments' order, of its queue (retries due before
+fresh numbers due, earliest first); then, in the same order, the rest of each township's queue up
+to its cap; the whole cut at ``limit``. In SQL:
+
+- ``callbacks``: up to ``limit`` callbacks due (one range of ``ix_cases_due``);
+- ``shares``: per township, the first ``share`` rows of its queue (a LATERAL sub-select per
+  township: two ranges of ``ix_cases_queue``, retries and fresh numbers), cut at the room the
+  callbacks left;
+- ``caps``: only if the shares left room (``short`` rows), rows ``share + 1`` to
+  ``min(cap, share + short)`` of each township's queue, townships in order, cut at ``short``: the
+  outer rows come sorted by township, so the sort on top is incremental and the LIMIT stops it
+  at the first townships that fill the room, without reading the queues of the others.
+
+Rows ``k <= share`` of a township's queue belong to its share and rows beyond to its cap, so the
+pick is ``callbacks ++ shares ++ caps`` cut at ``limit``: exactly picking.pick's greedy choice.
+The chosen rows are then locked with ``FOR UPDATE SKIP LOCKED`` (rows another worker holds are
+passed by), leased, and returned with what a call needs; the statement returns every chosen id,
+leased or not, so that dialer/leases.py chooses again without the rows it did not get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from dialer.cases import DIALABLE
+from dialer.quotas import Allotment
+from survey.vocabulary import CaseStatus
+
+_DIALABLE = ", ".join(f"'{status}'" for status in DIALABLE)
+_LISTED = ("EXISTS (SELECT 1 FROM contacts ct JOIN do_not_call d ON d.number_hash = ct.number_hash "
+           "WHERE ct.id = c.contact_id)")
+
+
+def _due(status: CaseStatus, where: str, limit: str, part: int = 0) -> str:
+    """Up to ``limit`` due cases of ``status`` meeting ``where``, earliest first (ties by id)."""
+    return (f"(SELECT c.id, {part} AS part, c.next_attempt_at FROM cases c WHERE {where} "
+            f"AND c.status = '{status}' AND c.next_attempt_at <= :now AND c.survey_id = :survey_id "
+            f"AND c.id <> ALL(CAST(:skip AS integer[])) AND NOT {_LISTED} "
+            f"ORDER BY c.next_attempt_at, c.id LIMIT {limit})")
+
+
+def _queue(limit: str) -> str:
+    """The first ``limit`` rows of township ``w``'s queue, numbered ``k`` from 1: retries due,
+    then (if it has any) fresh numbers due."""
+    town = "c.stratum_id = w.stratum_id"
+    return (f"SELECT u.id, row_number() OVER (ORDER BY u.part, u.next_attempt_at, u.id) AS k FROM ("
+            f"{_due(CaseStatus.SCHEDULED, town, limit)} UNION ALL "
+            f"{_due(CaseStatus.NEW, f'w.fresh AND {town}', limit, 1)}) u "
+            f"ORDER BY u.part, u.next_attempt_at, u.id LIMIT {limit}")
+
+
+# the allotments in order, as a sub-select (not a CTE) so that the planner knows its rows come
+# sorted by ``ord``, and so the rows of a nested loop over it
+_TOWNSHIPS = ("(SELECT * FROM unnest(CAST(:strata AS integer[]), CAST(:shares AS integer[]), "
+              "CAST(:caps AS integer[]), CAST(:fresh AS boolean[])) WITH ORDINALITY "
+              "AS t(stratum_id, share, cap, fresh, ord) ORDER BY ord) w")
+
+_STATEMENT = text(f"""
+WITH callbacks AS MATERIALIZED (
+    SELECT id, 0 AS phase, 0::bigint AS ord, row_number() OVER (ORDER BY next_attempt_at, id) AS k
+    FROM {_due(CaseStatus.CALLBACK, "true", ":limit")} AS c
+), shares AS MATERIALIZED (
+    SELECT q.id, 1 AS phase, w.ord, q.k FROM {_TOWNSHIPS} CROSS JOIN LATERAL ({_queue("least(w.share, :limit)")}) q
+    ORDER BY w.ord, q.k
+    LIMIT greatest(:limit - (SELECT count(*) FROM callbacks), 0)
+), short AS MATERIALIZED (
+    SELECT :limit - (SELECT count(*) FROM callbacks) - (SELECT count(*) FROM shares) AS n
+), caps AS MATERIALIZED (
+    SELECT q.id, 2 AS phase, w.ord, q.k FROM {_TOWNSHIPS}
+    CROSS JOIN LATERAL ({_queue("least(greatest(w.share, w.cap), w.share + (SELECT n FROM short))")}) q
+    WHERE q.k > w.share
+    ORDER BY w.ord, q.k
+    LIMIT (SELECT n FROM short)
+), chosen AS MATERIALIZED (
+    SELECT id, row_number() OVER (ORDER BY phase, ord, k) AS pos
+    FROM (SELECT * FROM callbacks UNION ALL SELECT * FROM shares UNION ALL SELECT * FROM caps) a
+), leased AS (
+    UPDATE cases c SET status = '{CaseStatus.LEASED}', lease_owner = :owner, lease_expires_at = :expires,
+                       attempts = c.attempts + 1, updated_at = :now
+    FROM contacts ct
+    WHERE ct.id = c.contact_id AND c.id IN (
+        SELECT x.id FROM cases x WHERE x.id IN (SELECT id FROM chosen) AND x.status IN ({_DIALABLE})
+        FOR UPDATE OF x SKIP LOCKED)
+    RETURNING c.id, c.survey_id, c.stratum_id, ct.number_enc, c.language, c.contacted
+)
+SELECT chosen.id AS chosen, leased.* FROM chosen LEFT JOIN leased ON leased.id = chosen.id ORDER BY chosen.pos
+""")
+
+
+@dataclass(frozen=True)
+class Got:
+    """One pick and lease: the ids chosen in dialling order, and the rows leased of them (each a
+    mapping of dialer.leases.Leased's fields)."""
+
+    chosen: list[int]
+    leased: list[dict[str, object]]
+
+
+def pick_and_lease(session: Session, survey_id: int, now: datetime, limit: int, allotments: Sequence[Allotment],
+                   owner: str, lease_for: timedelta, skip: Collection[int] = ()) -> Got:
+    """Choose up to ``limit`` due cases as picking.pick does (leaving out ``skip``) and lease to
+    ``owner`` those no other transaction holds, in one statement."""
+    rows = session.execute(_STATEMENT, {
+        "survey_id": survey_id, "now": now, "limit": limit, "skip": sorted(skip), "owner": owner,
+        "expires": now + lease_for, "strata": [a.stratum_id for a in allotments],
+        "shares": [a.share for a in allotments], "caps": [a.cap for a in allotments],
+        "fresh": [a.fresh for a in allotments]}).mappings().all()
+    return Got([row["chosen"] for row in rows],
+               [{k: v for k, v in row.items() if k != "chosen"} for row in rows if row["id"] is not None])

@@ -1,0 +1,71 @@
+"""PostgreSQL's one-statement pick and lease (dialer/pick_lease.py) chooses exactly the cases
+dialer/picking.py chooses, in the same order, and leases them."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from dialer_fakes import add_numbers, make_survey
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dialer import pick_lease, picking
+from dialer.quotas import Allotment
+from survey.clock import VirtualClock
+from survey.models import Case, Contact, DoNotCall
+from survey.vocabulary import CaseStatus
+
+pytestmark = pytest.mark.postgres
+STATES = [CaseStatus.NEW] * 4 + [CaseStatus.SCHEDULED] * 4 + [CaseStatus.CALLBACK, CaseStatus.FINAL]
+
+
+def _seeded(session: Session, clock: VirtualClock, rng: random.Random) -> tuple[int, list[int], list[int]]:
+    """Five townships of 30 cases in random states, due in the last or the next hour (some due at
+    the same minute, so ties go by id), a few numbers on the do-not-call list."""
+    survey = make_survey(session, clock, quotas=[10, 20, 5, 0, 15])
+    add_numbers(session, survey, 30, clock.now())
+    ids = list(session.scalars(select(Case.id).where(Case.survey_id == survey.id)))
+    for case_id in ids:
+        status = rng.choice(STATES)
+        due = None if status == CaseStatus.FINAL else clock.now() + timedelta(minutes=rng.randint(-60, 20))
+        session.execute(update(Case).where(Case.id == case_id).values(status=status, next_attempt_at=due))
+    for case_id in rng.sample(ids, 5):
+        contact = session.get_one(Contact, session.get_one(Case, case_id).contact_id)
+        session.add(DoNotCall(number_hash=contact.number_hash, added_at=clock.now(), source="staff"))
+    session.flush()
+    return survey.id, [s.id for s in survey.strata], ids
+
+
+def _allotments(rng: random.Random, strata: list[int]) -> list[Allotment]:
+    order = rng.sample(strata, rng.randint(1, len(strata)))
+    allotted = []
+    for stratum_id in order:
+        share = rng.randint(0, 8)
+        allotted.append(Allotment(stratum_id, share, rng.randint(share, 25), fresh=rng.random() < 0.8))
+    return allotted
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_one_statement_chooses_what_the_pick_chooses(session: Session, clock: VirtualClock, db_url: str,
+                                                         seed: int) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the one statement is PostgreSQL's")
+    rng = random.Random(seed)
+    survey_id, strata, ids = _seeded(session, clock, rng)
+    leased_any = False
+    for _ in range(12):
+        allotted, limit = _allotments(rng, strata), rng.choice([1, 3, 10, 25, 60, 200])
+        skip = set(rng.sample(ids, rng.randint(0, 10)))
+        expected = picking.pick(session, survey_id, clock.now(), limit, allotted, skip)
+        with session.begin_nested() as attempt:
+            got = pick_lease.pick_and_lease(session, survey_id, clock.now(), limit, allotted, "w",
+                                            timedelta(minutes=5), skip)
+            assert got.chosen == expected, (allotted, limit)
+            assert [row["id"] for row in got.leased] == expected
+            leased = session.scalars(select(Case.status).where(Case.id.in_(expected))).all()
+            assert set(leased) <= {CaseStatus.LEASED}
+            leased_any |= bool(expected)
+            attempt.rollback()
+    assert leased_any
