@@ -1,13 +1,14 @@
 """Twilio webhook throughput beside Twilio's own sample app, on SQLite and PostgreSQL.
 
-Serves minyi's Twilio blueprint (signatures checked, every reply kept for replays, every step
-stored) and Twilio's automated-survey Flask sample the same way — gunicorn's threaded workers,
-the same count — each over a fresh database, and plays Twilio for many simultaneous calls
-against each in turn, alternating: for minyi, signed posts following the TwiML's action URLs
-through the bundled questionnaire (15 keys) plus the call's status callbacks; for the sample,
-``/voice`` and a survey of 15 DTMF questions (its redirect, then its answer). Prints requests/s,
-p50/p99 latency, calls stored complete, and minyi's ratio to the sample. Before the clock
-starts, each server answers one warm-up call per thread (its caches and connections filled).
+Serves minyi's Twilio webhook app (``web.webhook_app``, what ``minyi web`` serves ``/twilio/...``
+with; signatures checked, every reply kept for replays, every step stored) and Twilio's
+automated-survey Flask sample the same way — gunicorn's threaded workers, the same count — each over
+a fresh database, and plays Twilio for many simultaneous calls against each in turn, alternating:
+for minyi, signed posts following the TwiML's action URLs through the bundled questionnaire (15
+keys) plus the call's status callbacks; for the sample, ``/voice`` and a survey of 15 DTMF questions
+(its redirect, then its answer). Prints requests/s, p50/p99 latency, calls stored complete, and
+minyi's ratio to the sample. Before the clock starts, each server answers one warm-up call per
+thread (its caches and connections filled).
 
     .venv/bin/python bench/bench_twilio.py                       # SQLite and PostgreSQL, 32 callers
     .venv/bin/python bench/bench_twilio.py --pause 200 --calls 32  # callers pausing as prompts play
@@ -63,7 +64,8 @@ from survey.phones import PhoneVault, mask  # noqa: E402
 from survey.questionnaire import load_bundled  # noqa: E402
 from survey.surveys import StratumSpec, create_survey  # noqa: E402
 from survey.vocabulary import AttemptStatus  # noqa: E402
-from web.blueprints.twilio import EXTENSION, bp, build_webhooks  # noqa: E402
+from web.blueprints.twilio import EXTENSION, build_webhooks  # noqa: E402
+from web.webhook_app import create_webhook_app  # noqa: E402
 
 TOKEN = "bench-auth-token"
 ACCOUNT = "AC" + "0123456789abcdef" * 2
@@ -94,13 +96,11 @@ class _NoRest:
 def wsgi_app() -> Flask:
     """The app gunicorn serves (``bench_twilio:wsgi_app()``), configured by the environment."""
     settings = _settings(os.environ["BENCH_PUBLIC_URL"], os.environ["BENCH_DATABASE_URL"])
-    app = Flask("bench_twilio")
     engine = make_engine(settings.database_url)
     services = _Services(settings, session_factory(engine), SystemClock())
+    app = create_webhook_app(services)  # what ``create_app`` serves /twilio/... with
     _count_statements(app, engine)
-    app.extensions["minyi"] = services
     app.extensions[EXTENSION] = build_webhooks(services, http_client=_NoRest())
-    app.register_blueprint(bp, url_prefix="/twilio")
     return app
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from calls.interviews import InterviewSession, open_interview
 from calls.questionnaires import Questionnaires
-from dialer.attempts import note_progress
+from dialer.attempts import advance
 from dialer.outcomes import Applied, apply_result
 from dialer.protocol import CallResult
 from ivr.engine import Answered, Event, HangUp, Step
@@ -84,8 +84,8 @@ def hang_up(run: InterviewSession) -> str | None:
 
 
 def progress(session: Session, attempt_id: int, status: str, clock: Clock) -> bool:
-    """The attempt moved forward (ringing, answered); never backwards."""
-    return note_progress(session, attempt_id, status, clock.now())
+    """The attempt moved forward (ringing, answered); never backwards. One UPDATE."""
+    return advance(session, attempt_id, status, clock.now())
 
 
 def settle(session: Session, attempt_id: int, result: CallResult, clock: Clock) -> Applied | None:

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, func, insert, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from dialer.cases import release, resumable_interviews
 from dialer.leases import Leased
@@ -51,20 +54,38 @@ def begin(session: Session, cases: list[Leased], trunks: list[str], caller_ids: 
             for case, trunk, caller_id in zip(cases, trunks, caller_ids, strict=True)]
 
 
-def note_progress(session: Session, attempt_id: int, status: str, at: datetime) -> bool:
+def _advance_to(status: str) -> ReturningUpdate[tuple[str, datetime | None]]:
+    """The one UPDATE that moves an attempt to ``status`` from any status before it."""
+    earlier = ATTEMPT_ORDER[:ATTEMPT_ORDER.index(status)]
+    values: dict[str, object] = {"status": status}
+    if status == AttemptStatus.IN_PROGRESS:
+        values["answered_at"] = func.coalesce(_attempts.c.answered_at, bindparam("at"))
+    return (update(_attempts).where(_attempts.c.id == bindparam("attempt_id"), _attempts.c.status.in_(earlier))
+            .values(values).returning(_attempts.c.status, _attempts.c.answered_at))
+
+
+_PROGRESS = ATTEMPT_ORDER[:-1]  # "completed" comes only with the result (outcomes.apply_result)
+_ADVANCE: dict[str, ReturningUpdate[tuple[str, datetime | None]]] = {s: _advance_to(s) for s in _PROGRESS[1:]}
+
+
+def advance(session: Session, attempt_id: int, status: str, at: datetime) -> bool:
     """Move an attempt forward (queued → initiated → ringing → in-progress) as a channel reports
-    it; reports that arrive late or twice never move it back. Returns whether it moved."""
-    order = ATTEMPT_ORDER[:-1]  # "completed" comes only with the result (outcomes.apply_result)
-    if status not in order:
+    it; reports that arrive late or twice never move it back, nor an attempt that ended. Returns
+    whether it moved. One UPDATE, no read before it; an attempt loaded in ``session`` is kept
+    up to date."""
+    if status not in _PROGRESS:
         raise ValueError(f"not a progress status: {status!r}")
-    attempt = session.get(CallAttempt, attempt_id, with_for_update=True)
-    if attempt is None:
-        raise LookupError(f"no call attempt {attempt_id}")
-    if attempt.status not in order or order.index(status) <= order.index(attempt.status):
+    if status not in _ADVANCE:  # queued: never a move
         return False
-    attempt.status = status
-    if status == AttemptStatus.IN_PROGRESS and attempt.answered_at is None:
-        attempt.answered_at = at
+    params: dict[str, object] = {"attempt_id": attempt_id, "at": at} if status == AttemptStatus.IN_PROGRESS \
+        else {"attempt_id": attempt_id}
+    moved = session.execute(_ADVANCE[status], params).one_or_none()
+    if moved is None:
+        return False
+    loaded = session.identity_map.get(identity_key(CallAttempt, attempt_id))
+    if loaded is not None:
+        set_committed_value(loaded, "status", moved.status)
+        set_committed_value(loaded, "answered_at", moved.answered_at)
     return True
 
 

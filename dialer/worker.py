@@ -474,7 +474,7 @@ class Worker:
         outcomes = apply_results(session, [(d.request.attempt_id, r) for d, r in done], self.clock,
                                  policy=self.policy) if done else []
         for dial in waiting:
-            attempts.note_progress(session, dial.request.attempt_id, AttemptStatus.INITIATED, now)
+            attempts.advance(session, dial.request.attempt_id, AttemptStatus.INITIATED, now)
         filled = {s.stratum_id for s in self.strata if s.filled}
         for stratum_id in {d.stratum_id for d, _r in done} & filled:
             quotas.fill(session, stratum_id, now)

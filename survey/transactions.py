@@ -2,9 +2,9 @@
 
 Two kinds of failure are worth another try: a *transient* one (PostgreSQL broke a deadlock or a
 serialisation conflict, SQLite was locked), tried a few times at once; and a *lost connection*
-(the server restarted, failed over or is unreachable; the pool reconnects with
-``pool_pre_ping``), tried for as long as ``reconnect_seconds``. Anything else is a bug or bad
-data and is raised at once. The dialer, the call-lifecycle service and the channels all go through
+(the server restarted, failed over or is unreachable; the pool replaces a connection it finds
+closed when it hands it out, :func:`survey.db.make_engine`), tried for as long as
+``reconnect_seconds``. Anything else is a bug or bad data and is raised at once. The dialer, the call-lifecycle service and the channels all go through
 :func:`run_transaction` or, where a caller keeps its own session across tries, :class:`Retry`.
 """
 

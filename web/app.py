@@ -26,6 +26,7 @@ from web.access import login_manager
 from web.context import Analyse, WebContext, install
 from web.i18n import DEFAULT_LANGUAGE, DictBabel, select_language
 from web.templating import setup_templates
+from web.webhook_app import mount_webhooks
 
 csrf = CSRFProtect()
 T = TypeVar("T")
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     if settings.trusted_proxies:
         _behind_proxies(app, settings.trusted_proxies)
     app.after_request(_security_headers)
+    mount_webhooks(app)  # outermost: /twilio/... never reaches the pages' machinery
     return app
 
 
@@ -101,12 +103,9 @@ def _register_blueprints(app: Flask) -> None:
         surveys,
         transcribe,
     )
-    from web.blueprints.twilio import bp as twilio
 
     for module in (auth, home, console, transcribe, surveys, live, cases, dashboard, concerns, admin, downloads):
         app.register_blueprint(module.bp)
-    app.register_blueprint(twilio, url_prefix="/twilio")
-    csrf.exempt(twilio)
 
 
 def _limit_logins(app: Flask, storage: str) -> None:

@@ -136,15 +136,15 @@ def test_a_case_out_of_attempts_reports_its_final_code(session: Session, clock: 
 
 def test_progress_reports_only_move_forward(session: Session, clock: VirtualClock) -> None:
     attempt = _open_attempt(session, clock)
-    assert attempts.note_progress(session, attempt.id, AttemptStatus.RINGING, clock.now())
-    assert not attempts.note_progress(session, attempt.id, AttemptStatus.INITIATED, clock.now())
-    assert attempts.note_progress(session, attempt.id, AttemptStatus.IN_PROGRESS, clock.now())
+    assert attempts.advance(session, attempt.id, AttemptStatus.RINGING, clock.now())
+    assert not attempts.advance(session, attempt.id, AttemptStatus.INITIATED, clock.now())
+    assert attempts.advance(session, attempt.id, AttemptStatus.IN_PROGRESS, clock.now())
     assert attempt.answered_at == clock.now()
     apply_result(session, attempt.id, _end(clock, CallStatus.NO_ANSWER), clock)
-    assert not attempts.note_progress(session, attempt.id, AttemptStatus.RINGING, clock.now())
+    assert not attempts.advance(session, attempt.id, AttemptStatus.RINGING, clock.now())
     assert attempt.status == AttemptStatus.NO_ANSWER
     with pytest.raises(ValueError):
-        attempts.note_progress(session, attempt.id, AttemptStatus.COMPLETED, clock.now())
+        attempts.advance(session, attempt.id, AttemptStatus.COMPLETED, clock.now())
 
 
 def test_a_late_real_result_replaces_a_reconciled_unknown(session: Session, clock: VirtualClock) -> None:

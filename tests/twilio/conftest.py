@@ -31,7 +31,8 @@ from survey.phones import PhoneVault, mask
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
 from survey.vocabulary import AttemptStatus
-from web.blueprints.twilio import EXTENSION, bp, build_webhooks
+from web.blueprints.twilio import EXTENSION, build_webhooks
+from web.webhook_app import create_webhook_app
 
 # The project's shared reference data sits beside the clone (../shared), in CI as here.
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -105,11 +106,9 @@ def fake(openapi: OpenAPI, clock: VirtualClock, settings: Settings) -> FakeTwili
 
 
 def _app(services: Services, fake: FakeTwilio) -> Flask:
-    """A minimal app with the blueprint mounted as ``web.app`` mounts it."""
-    flask_app = Flask(__name__)
-    flask_app.extensions["minyi"] = services
+    """The webhook app ``web.app`` mounts, with the fake Twilio under its REST client."""
+    flask_app = create_webhook_app(services)
     flask_app.extensions[EXTENSION] = build_webhooks(services, http_client=fake)
-    flask_app.register_blueprint(bp, url_prefix="/twilio")
     return flask_app
 
 

@@ -10,10 +10,13 @@ import pytest
 from flask import Flask
 from lxml import etree
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
 from twilio_caller import Call, Dial
 
 from ivr.channels.twilio.urls import WebhookUrls
 from survey.config import Settings
+from survey.models import CallAttempt
+from survey.vocabulary import AttemptStatus
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -46,3 +49,17 @@ def test_a_gather_that_stores_an_answer_sends_five_statements(app: Flask, dial: 
         # state; the answer; the reply. The survey and its questionnaire are never read again.
         assert len(sent) <= 5, "\n".join(sent)
         assert not [statement for statement in sent if "surveys" in statement]
+
+
+def test_a_status_callback_sends_two_statements(app: Flask, dial: Dial, settings: Settings, engine: Engine,
+                                                twiml_schema: etree.XMLSchema, urls: WebhookUrls,
+                                                sessions: sessionmaker[Session]) -> None:
+    call = Call(app.test_client(), settings, twiml_schema, dial().attempt_id, SID)
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "initiated"})  # the first one claims the attempt
+    for state in ("ringing", "in-progress", "ringing"):  # the late "ringing" moves nothing
+        with _statements(engine) as sent:
+            assert call.notify(urls.status(call.attempt_id), {"CallStatus": state}).status_code == 204
+        assert len(sent) == 2, "\n".join(sent)  # lock the attempt; move it forward
+    with sessions() as s:
+        attempt = s.get(CallAttempt, call.attempt_id)
+        assert attempt is not None and attempt.status == AttemptStatus.IN_PROGRESS and attempt.answered_at

@@ -23,6 +23,7 @@ from survey.models import CallAttempt, Case, FollowUpTask, Job, StaffCall
 from survey.questionnaire import load_bundled
 from survey.surveys import StratumSpec, create_survey
 from survey.vocabulary import AttemptStatus, JobStatus, StaffCallState, TaskKind, TaskStatus
+from web.webhook_app import WEBHOOK_APP
 
 ROLES = ("anonymous", "interviewer", "interviewer_t01", "transcriber", "transcriber_t01", "supervisor",
          "supervisor_t01", "official", "official_t01", "unit_ps01", "admin")
@@ -215,7 +216,7 @@ def _routes(web, other_survey: int) -> list[Route]:  # type: ignore[no-untyped-d
            "own_concern_t02": demo.concerns["overdue"],
            "sample_job": _sample_job(web, demo.survey_id), "other_sample_job": _sample_job(web, other_survey),
            "staff_call": _staff_call(web, demo.partial_case_id), "other_staff_call": _staff_call(web, t02_case)}
-    hooks = [rule.rule for rule in web.app.url_map.iter_rules()
+    hooks = [rule.rule for rule in web.app.extensions[WEBHOOK_APP].url_map.iter_rules()
              if rule.endpoint.startswith("twilio.") and "POST" in rule.methods]
     return routes(ids, hooks)
 
@@ -256,7 +257,7 @@ def _sample_job(web, survey_id: int) -> int:  # type: ignore[no-untyped-def]
 
 def test_every_route_is_in_the_matrix(web, other_survey: int) -> None:  # type: ignore[no-untyped-def]
     tried = [(r.method, r.path, r.probe) for r in _routes(web, other_survey)]
-    for rule in web.app.url_map.iter_rules():
+    for rule in [*web.app.url_map.iter_rules(), *web.app.extensions[WEBHOOK_APP].url_map.iter_rules()]:
         if rule.endpoint == "static":
             continue
         scoped = any(f":{name}>" in rule.rule for name in SCOPED_IDS)

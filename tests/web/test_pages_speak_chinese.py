@@ -28,7 +28,7 @@ REPR = re.compile(r"\{'|<[\w.]+ object at|Condition\(|frozenset\(|datetime\.date
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 NOT_PAGES = {"static", "auth.set_language", "live.data", "transcribe.audio", "dashboard.bulletin", "dashboard.export",
-             "twilio.prompt", "home.index", "surveys.sample_job_state", "surveys.sample_rejects",
+             "home.index", "surveys.sample_job_state", "surveys.sample_rejects",
              "console.call_json"}  # files, JSON and redirects
 
 

@@ -1,9 +1,10 @@
 """Twilio's webhooks: a thin layer over :mod:`ivr.channels.twilio.webhooks`.
 
-Mounting (``web.app`` does this)::
+Mounting: ``web.webhook_app`` serves it in an app of its own (no login manager, Babel, CSRF or
+limiter: Twilio sends no CSRF token, and every request is signature-checked instead), which
+``web.app.create_app`` puts in front of the web app::
 
     app.register_blueprint(bp, url_prefix="/twilio")
-    csrf.exempt(bp)   # Twilio cannot send a CSRF token; every request is signature-checked instead
 
 Dependencies: ``app.extensions["minyi"]`` is an object with the attributes ``settings``
 (:class:`survey.config.Settings`: ``public_url``, ``twilio_account_sid``, ``twilio_auth_token``,

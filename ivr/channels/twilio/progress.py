@@ -1,7 +1,7 @@
 """A call's end, from Twilio's final status callback, as a :class:`CallResult`.
 
 Status callbacks may arrive late, twice or out of order (``ringing`` after ``in-progress``):
-progress moves an attempt forward only (``dialer.attempts.note_progress``), and the end is
+progress moves an attempt forward only (``dialer.attempts.advance``), and the end is
 handed once to ``dialer.outcomes.apply_result``, which is idempotent as well.
 """
 

@@ -41,10 +41,10 @@ from ivr.channels.twilio.audio import PromptRecordings
 from ivr.channels.twilio.progress import NO_AGENT, TERMINAL, call_result, is_over
 from ivr.channels.twilio.replies import ReplyPruning
 from ivr.channels.twilio.twiml import AudioUrl, TwimlRenderer
+from ivr.channels.twilio.twiml_cache import StepTwiml
 from ivr.engine import Event, Prompt, Step
 from survey.clock import Clock
 from survey.models import CallAttempt, Case, Interview, WebhookReply
-from survey.questionnaire import Questionnaire
 from survey.transactions import DEFAULT_RETRY, RetryPolicy, run_transaction
 from survey.vocabulary import AttemptStatus
 
@@ -70,6 +70,7 @@ class CallWebhooks:
         self.renderer = renderer
         self.hang_up = hang_up
         self.recordings = recordings
+        self.twiml = StepTwiml(renderer, self._audio)  # each step rendered once a minute
         self.questionnaires = Questionnaires()
         self.retry = retry
         self.replies = ReplyPruning(sessions, clock)
@@ -97,7 +98,7 @@ class CallWebhooks:
             if call.stored_reply is not None:
                 return call.stored_reply
             if is_over(call.attempt):  # a late step of an ended call: nothing to do or to remember
-                return self.renderer.hangup()
+                return self.twiml.hangup
             body = respond(s, call, seq)
             s.execute(_STORE_REPLY, {"call_sid": sid, "seq": seq, "body": body, "created_at": self.clock.now()})
             return body
@@ -112,21 +113,20 @@ class CallWebhooks:
 
     def _after_transfer(self, s: Session, call: Locked, answered: bool, seq: int) -> str:
         if answered:
-            return self.renderer.hangup()
+            return self.twiml.hangup
         attempt, interview = call.attempt, call.interview
         attempt.hangup_cause = NO_AGENT  # kept for the call's result
         questionnaire = self.questionnaires.of(s, attempt.survey_id)
         language = interview.language if interview else questionnaire.languages[0]
         sorry = Prompt("msg/operator", questionnaire.message("operator", language), language)
-        return self.renderer.render(Step(prompts=(sorry,), hangup=True), attempt.id, seq + 1,
-                                    self._audio(questionnaire))
+        return self.twiml.render(Step(prompts=(sorry,), hangup=True), questionnaire.id, attempt.id, seq + 1)
 
     def _open(self, s: Session, attempt: CallAttempt, verdict: str | None) -> str:
         op.progress(s, attempt.id, AttemptStatus.IN_PROGRESS, self.clock)
         if verdict:  # synchronous AMD, should the call have been placed with it
             attempt.amd_result = verdict
         if p.is_machine(attempt.amd_result):  # a machine, even if its verdict came first
-            return self.renderer.hangup()
+            return self.twiml.hangup
         run, turn = op.answer(s, attempt, self.questionnaires, self.clock, can_transfer=self._can_transfer,
                               recorded=self.recorded_calls)
         return self._render(attempt, run, turn, seq=0)
@@ -134,17 +134,17 @@ class CallWebhooks:
     def _continue(self, s: Session, call: Locked, event: Event, seq: int) -> str:
         attempt, run = call.attempt, self._run(s, call)
         if run is None:  # a step of a call that never started: nothing to continue
-            return self.renderer.hangup()
+            return self.twiml.hangup
         if p.is_machine(attempt.amd_result) and not run.engine.began:  # the call is being ended
-            return self.renderer.hangup()
+            return self.twiml.hangup
         return self._render(attempt, run, op.feed(run, event), seq)
 
     def _render(self, attempt: CallAttempt, run: InterviewSession, turn: Turn, seq: int) -> str:
         """TwiML for step ``seq + 1``, the engine's answer to step ``seq``."""
-        return self.renderer.render(turn.step, attempt.id, seq + 1, self._audio(run.engine.q))
+        return self.twiml.render(turn.step, run.engine.q.id, attempt.id, seq + 1)
 
-    def _audio(self, questionnaire: Questionnaire) -> AudioUrl | None:
-        return self.recordings.urls_for(questionnaire.id) if self.recordings else None
+    def _audio(self, questionnaire_id: str) -> AudioUrl | None:
+        return self.recordings.urls_for(questionnaire_id) if self.recordings else None
 
     @property
     def _can_transfer(self) -> bool:
@@ -167,16 +167,15 @@ class CallWebhooks:
         call_seconds = p.duration(form, "CallDuration") if form.get("CallDuration") else None
 
         def work(s: Session) -> None:
-            call = self._lock(s, attempt_id, sid)
-            attempt = call.attempt
+            attempt = self._lock_attempt(s, attempt_id, sid)
             if is_over(attempt):
                 return
             if verdict and attempt.amd_result is None:
                 attempt.amd_result = verdict
-            if status not in TERMINAL:
+            if status not in TERMINAL:  # the lock, then the move: two statements
                 op.progress(s, attempt.id, status, self.clock)
                 return
-            interview_status, machine = self._end_interview(s, call)
+            interview_status, machine = self._end_interview(s, self._call_state(s, attempt, sid))
             result = call_result(attempt, status, self.clock.now(), call_sid=sid, interview_status=interview_status,
                                  machine_verdict=attempt.amd_result if machine else None, sip_code=sip,
                                  duration_s=call_seconds, callback_at=_fresh_callback(attempt),
@@ -247,13 +246,21 @@ class CallWebhooks:
     # -- helpers ----------------------------------------------------------------------------
 
     def _lock(self, s: Session, attempt_id: int, sid: str, seq: int | None = None) -> Locked:
-        """Lock the call attempt (one UPDATE that returns it), then read, in one more statement
-        made after the lock so that it sees what earlier deliveries committed, its case, the
-        interview the call opened and the reply stored for step ``seq``."""
-        attempt = s.scalars(_LOCK_ATTEMPT, {"attempt_id": attempt_id}).one_or_none()
+        """Lock the call attempt, then read its call's state (:meth:`_call_state`)."""
+        return self._call_state(s, self._lock_attempt(s, attempt_id, sid), sid, seq)
+
+    def _lock_attempt(self, s: Session, attempt_id: int, sid: str) -> CallAttempt:
+        """Lock the call attempt (one UPDATE that returns it) and check it is this call's."""
+        attempt: CallAttempt | None = s.scalars(_LOCK_ATTEMPT, {"attempt_id": attempt_id}).one_or_none()
         if attempt is None:
             raise p.WebhookError(404, f"no call attempt {attempt_id}")
         _claim(s, attempt, sid)
+        return attempt
+
+    def _call_state(self, s: Session, attempt: CallAttempt, sid: str, seq: int | None = None) -> Locked:
+        """Read, in one statement made after the lock so that it sees what earlier deliveries
+        committed, the attempt's case, the interview the call opened and the reply stored for step
+        ``seq``."""
         case, interview, reply = s.execute(_CALL_STATE, {"case_id": attempt.case_id, "attempt_id": attempt.id,
                                                         "call_sid": sid, "seq": -1 if seq is None else seq}).one()
         set_committed_value(attempt, "case", case)  # held here, so neither finds it again
