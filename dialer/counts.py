@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, Subquery, func, select, true
 from sqlalchemy.orm import Session
 
 from survey import aapor
@@ -33,6 +33,20 @@ def case_counts(session: Session, survey_id: int | None = None) -> Counter[Key]:
         query = query.where(CaseCount.survey_id == survey_id)
     return Counter({Key(stratum_id, status, disposition): int(n)
                     for stratum_id, status, disposition, n in session.execute(query)})
+
+
+def per_township(survey_id: int) -> Subquery:
+    """A sub-select of one row per township of survey ``survey_id`` that has counts: its cases
+    by status (columns named after the statuses) and its completes (``completes``), summed in
+    the database, so that a province's 3,350 townships come back as 3,350 rows rather than a
+    row per township, status and final code."""
+    def total(*where: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(CaseCount.n).filter(*where), 0)
+
+    statuses = [total(CaseCount.status == status).label(str(status)) for status in CaseStatus]
+    completes = total(CaseCount.status == CaseStatus.FINAL, CaseCount.disposition == aapor.COMPLETE)
+    return (select(CaseCount.stratum_id, *statuses, completes.label("completes"))
+            .where(CaseCount.survey_id == survey_id).group_by(CaseCount.stratum_id).subquery("counted"))
 
 
 def completed(session: Session, strata: Collection[int]) -> Counter[int]:

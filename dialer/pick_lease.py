@@ -7,8 +7,8 @@ to its cap; the whole cut at ``limit``. In SQL:
 
 - ``callbacks``: up to ``limit`` callbacks due (one range of ``ix_cases_due``);
 - ``shares``: per township, the first ``share`` rows of its queue (a LATERAL sub-select per
-  township: two ranges of ``ix_cases_queue``, retries and fresh numbers), cut at the room the
-  callbacks left;
+  township: a range of ``ix_cases_queue`` for its retries, then one for its fresh numbers if the
+  retries fall short), cut at the room the callbacks left;
 - ``caps``: only if the shares left room (``short`` rows), rows ``share + 1`` to
   ``min(cap, share + short)`` of each township's queue, townships in order, cut at ``short``: the
   outer rows come sorted by township, so the sort on top is incremental and the LIMIT stops it
@@ -49,12 +49,13 @@ def _due(status: CaseStatus, where: str, limit: str, part: int = 0) -> str:
 
 def _queue(limit: str) -> str:
     """The first ``limit`` rows of township ``w``'s queue, numbered ``k`` from 1: retries due,
-    then (if it has any) fresh numbers due."""
+    then (if it has any) fresh numbers due, only as many of those as the retries leave room for
+    (none read when the retries fill it)."""
     town = "c.stratum_id = w.stratum_id"
     return (f"SELECT u.id, row_number() OVER (ORDER BY u.part, u.next_attempt_at, u.id) AS k FROM ("
-            f"{_due(CaseStatus.SCHEDULED, town, limit)} UNION ALL "
-            f"{_due(CaseStatus.NEW, f'w.fresh AND {town}', limit, 1)}) u "
-            f"ORDER BY u.part, u.next_attempt_at, u.id LIMIT {limit}")
+            f"WITH s AS MATERIALIZED {_due(CaseStatus.SCHEDULED, town, limit)} "
+            f"SELECT id, part, next_attempt_at FROM s UNION ALL "
+            f"{_due(CaseStatus.NEW, f'w.fresh AND {town}', f'{limit} - (SELECT count(*) FROM s)', 1)}) u")
 
 
 # the allotments in order, as a sub-select (not a CTE) so that the planner knows its rows come

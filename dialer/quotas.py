@@ -12,15 +12,14 @@ interviews and weighting absorbs them. Unreleased replicates stay unreleased.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import RowMapping, and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from dialer.counts import case_counts, completed
+from dialer.counts import completed, per_township
 from dialer.final_codes import finalise_by_rules
 from survey import aapor
 from survey.models import CallAttempt, Case, Interview, Stratum
@@ -64,21 +63,28 @@ class Allotment:
 
 def progress(session: Session, survey_id: int) -> list[StratumProgress]:
     """Per township: target, completes and cases by state, in code order (from the counts the
-    database keeps: dialer/counts.py)."""
-    strata = session.execute(select(Stratum.id, Stratum.code, Stratum.name_zh, Stratum.quota)
-                             .where(Stratum.survey_id == survey_id).order_by(Stratum.code)).all()
-    counted = case_counts(session, survey_id)
-    counts: dict[int, Counter[str]] = defaultdict(Counter)
-    completes: Counter[int] = Counter()
-    for key, n in counted.items():
-        counts[key.stratum_id][key.status] += n
-        if key.status == CaseStatus.FINAL and key.disposition == aapor.COMPLETE:
-            completes[key.stratum_id] += n
-    return [StratumProgress(
-        s.id, s.code, s.name_zh, s.quota, completes=completes[s.id],
-        dialable=sum(counts[s.id][k] for k in (CaseStatus.NEW, CaseStatus.SCHEDULED, CaseStatus.CALLBACK)),
-        fresh=counts[s.id][CaseStatus.NEW], leased=counts[s.id][CaseStatus.LEASED], held=counts[s.id][CaseStatus.HELD],
-        follow_up=counts[s.id][CaseStatus.FOLLOW_UP], final=counts[s.id][CaseStatus.FINAL]) for s in strata]
+    database keeps: dialer/counts.py), in one statement."""
+    counted = per_township(survey_id)
+    rows = session.execute(
+        select(Stratum.id, Stratum.code, Stratum.name_zh, Stratum.quota,
+               *(counted.c[str(s)] for s in _SHOWN), counted.c.completes)
+        .outerjoin(counted, counted.c.stratum_id == Stratum.id)
+        .where(Stratum.survey_id == survey_id).order_by(Stratum.code))
+    return [_progress(row._mapping) for row in rows]
+
+
+_SHOWN = (CaseStatus.NEW, CaseStatus.SCHEDULED, CaseStatus.CALLBACK, CaseStatus.LEASED, CaseStatus.HELD,
+          CaseStatus.FOLLOW_UP, CaseStatus.FINAL)
+
+
+def _progress(row: RowMapping) -> StratumProgress:
+    """A township's row of :func:`progress` (no counts: a township without cases)."""
+    n = {status: int(row[str(status)] or 0) for status in _SHOWN}
+    return StratumProgress(
+        row["id"], row["code"], row["name_zh"], row["quota"], completes=int(row["completes"] or 0),
+        dialable=n[CaseStatus.NEW] + n[CaseStatus.SCHEDULED] + n[CaseStatus.CALLBACK], fresh=n[CaseStatus.NEW],
+        leased=n[CaseStatus.LEASED], held=n[CaseStatus.HELD], follow_up=n[CaseStatus.FOLLOW_UP],
+        final=n[CaseStatus.FINAL])
 
 
 def all_filled(strata: list[StratumProgress]) -> bool:
@@ -156,7 +162,8 @@ def allocate(strata: list[StratumProgress], limit: int, overdial: float) -> list
         return []
     weights = [s.remaining if s.remaining else 1 for s in live]
     caps = [_cap(s, overdial) for s in live]
-    exact = [limit * w / sum(weights) for w in weights]
+    total = sum(weights)
+    exact = [limit * w / total for w in weights]
     shares = [math.floor(x) for x in exact]
     by_remainder = sorted(range(len(live)), key=lambda i: (shares[i] - exact[i], i))
     for i in by_remainder[:limit - sum(shares)]:
