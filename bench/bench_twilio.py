@@ -390,10 +390,16 @@ class Measurement:
     calls: int
     statements: list[int]
     errors: list[str]
+    server_cpu: float | None  # seconds of the app server's processes during the run
 
     @property
     def rate(self) -> float:
         return self.requests / self.wall
+
+    @property
+    def cpu_per_request(self) -> float | None:
+        """Milliseconds of the app server's CPU a request: steadier than the rate on a loaded machine."""
+        return None if self.server_cpu is None else 1000 * self.server_cpu / self.requests
 
 
 def _percentile(values: list[float], q: int) -> float:
@@ -437,16 +443,34 @@ def measure(target: Target, database_url: str | None, calls: int, concurrency: i
                 list(pool.map(lambda call_id: target.call(caller, public, call_id), call_ids[:warm]))
             caller.warmed(pause)
             call_ids = call_ids[warm:]
-            began = time.perf_counter()
+            began, cpu_before = time.perf_counter(), _cpu_seconds(server.pid)
             with ThreadPoolExecutor(concurrency) as pool:
                 list(pool.map(lambda call_id: target.call(caller, public, call_id), call_ids))
-            wall = time.perf_counter() - began
+            wall, cpu_after = time.perf_counter() - began, _cpu_seconds(server.pid)
             caller.close()
         finally:
             _stop(server)
         complete = target.completed(url, call_ids)
+    server_cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     return Measurement(target.name, re.sub(r"\+.*|://.*", "", url), len(caller.latencies), wall,
-                       sorted(caller.latencies), complete, calls, caller.statements, caller.errors)
+                       sorted(caller.latencies), complete, calls, caller.statements, caller.errors, server_cpu)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) spent so far by process ``pid`` and its descendants (gunicorn's
+    master and workers), from ``/proc``; None where there is no ``/proc``. The database server's
+    own CPU (PostgreSQL's backends) is not in it."""
+    tick, total, todo = os.sysconf("SC_CLK_TCK"), 0.0, [pid]
+    try:
+        while todo:
+            proc = Path(f"/proc/{todo.pop()}")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in (proc / "task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+    except OSError:
+        return None
+    return total
 
 
 def _start_server(command: list[str], cwd: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -484,8 +508,9 @@ def _line(m: Measurement) -> str:
     lat = m.latencies
     said = f"{m.rate:7.1f} req/s  p50 {1000 * _percentile(lat, 50):6.1f} ms  p99 {1000 * _percentile(lat, 99):7.1f} ms"
     sql = f"  {statistics.fmean(m.statements):.2f} SQL statements/request" if m.statements else ""
+    cpu = f"  server CPU {m.cpu_per_request:.2f} ms/request" if m.cpu_per_request is not None else ""
     return f"  {m.target:<6} {m.backend:<10} {said}  ({m.requests} requests, {m.complete}/{m.calls} calls " \
-           f"stored complete){sql}  [{_load()}]"
+           f"stored complete){cpu}{sql}  [{_load()}]"
 
 
 def _summary(backend: str, runs: list[Measurement], paced: bool) -> str:
@@ -494,8 +519,10 @@ def _summary(backend: str, runs: list[Measurement], paced: bool) -> str:
     for name, mine in by.items():
         if mine:
             lat = sorted(x for m in mine for x in m.latencies)
+            cpu = [m.cpu_per_request for m in mine if m.cpu_per_request is not None]
             parts.append(f"{name} {statistics.median(m.rate for m in mine):.1f} req/s (p50 "
-                         f"{1000 * _percentile(lat, 50):.1f} ms, p99 {1000 * _percentile(lat, 99):.1f} ms)")
+                         f"{1000 * _percentile(lat, 50):.1f} ms, p99 {1000 * _percentile(lat, 99):.1f} ms"
+                         + (f", server CPU {statistics.median(cpu):.2f} ms/request)" if cpu else ")"))
     line = f"{backend}: " + ", ".join(parts)
     if paced:
         line += "; paced callers: the rates are the load offered, so no ratio"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, Literal, Protocol, cast
 
-from sqlalchemy import Table, bindparam, delete, event, inspect, select, update
+from sqlalchemy import Table, bindparam, delete, event, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -30,6 +30,7 @@ from survey.vocabulary import InterviewMode, InterviewStatus, TaskKind
 
 _answers = cast(Table, Answer.__table__)
 _cases = cast(Table, Case.__table__)
+_interviews = cast(Table, Interview.__table__)
 _ANSWER_FIELDS = ("seq", "status", "code", "value", "codes", "raw_input", "duration_ms", "reprompts", "mode",
                   "answered_at")
 
@@ -44,6 +45,7 @@ def _upsert_answers(insert_into: Callable[[Table], Any]) -> Any:
 
 
 _STORE_ANSWERS = {"sqlite": _upsert_answers(sqlite.insert), "postgresql": _upsert_answers(postgresql.insert)}
+_STORE_INTERVIEW = update(_interviews).where(_interviews.c.id == bindparam("interview_id"))
 _SET_LANGUAGE = update(_cases).where(_cases.c.id == bindparam("case_id")).values(language=bindparam("chosen"))
 
 
@@ -51,6 +53,21 @@ def resumable_interview(session: Session, case_id: int) -> Interview | None:
     """The case's latest interview that stopped part-way, if any."""
     interview_id = resumable_interviews(session, [case_id]).get(case_id)
     return None if interview_id is None else session.get(Interview, interview_id)
+
+
+def _in_one(interview_id: int, changed: dict[str, Any], answers: list[dict[str, Any]], table: Table,
+            row: dict[str, Any]) -> Any:
+    """PostgreSQL: the interview's UPDATE and its answer's upsert as CTEs of ``row``'s INSERT
+    (single rows: SQLAlchemy caches the compiled statement, not that of a multi-row INSERT)."""
+    ctes = []
+    if changed:
+        ctes.append(update(_interviews).where(_interviews.c.id == interview_id).values(changed).cte("interview"))
+    for answer in answers:
+        add = postgresql.insert(_answers).values(answer)
+        ctes.append(add.on_conflict_do_update(index_elements=[_answers.c.interview_id, _answers.c.question_id],
+                                              set_={name: add.excluded[name] for name in _ANSWER_FIELDS})
+                    .cte("answers"))
+    return insert(table).values(row).add_cte(*ctes)
 
 
 class CaseRef(Protocol):
@@ -113,6 +130,21 @@ def _after_flush(session: Session, _flush: object) -> None:
 def _after_rollback(session: Session) -> None:
     for run in session.info.get(_BOUND, ()):
         run._rolled_back(session)
+
+
+def store_now(session: Session, table: Table, row: dict[str, Any]) -> None:
+    """Insert ``row`` into ``table`` and write the interview bound to ``session`` (its changed
+    columns and its new answers) with it, now and with Core statements: on PostgreSQL one
+    statement (the interview and its answers as CTEs), elsewhere one per table, and no ORM flush of
+    the interview either way (a live call's request costs less: the webhooks store each reply so).
+    A session with no interview, or with anything else to write for it (a new interview, a
+    recording, the case's language), goes the ORM's way."""
+    runs: list[InterviewSession] = session.info.get(_BOUND, [])
+    changed = runs[0]._core_changes() if len(runs) == 1 else None
+    if changed is None:
+        session.execute(insert(table), row)
+        return
+    runs[0]._store(changed, table, row)
 
 
 class InterviewSession:
@@ -196,6 +228,30 @@ class InterviewSession:
                 self.session.expire(loaded)
         if "answers" not in inspect(self.interview).unloaded:
             self.session.expire(self.interview, ["answers"])
+
+    def _core_changes(self) -> dict[str, Any] | None:
+        """The interview's changed columns, when Core statements can write all that is pending
+        for it (see :func:`store_now`); else None."""
+        state = inspect(self.interview)
+        if not state.persistent or self._recorded or self._case_language is not None \
+                or "answers" not in state.unloaded:
+            return None
+        changed = {key: getattr(self.interview, key) for key in state.committed_state}
+        return changed if all(key in _interviews.c for key in changed) else None
+
+    def _store(self, changed: dict[str, Any], table: Table, row: dict[str, Any]) -> None:
+        given, self._given = self._given, {}
+        answers = [{"interview_id": self.interview.id, "question_id": qid, **values} for qid, values in given.items()]
+        db = self.session.connection()
+        if db.dialect.name == "postgresql" and len(answers) <= 1:  # (many rows: a statement never cached)
+            db.execute(_in_one(self.interview.id, changed, answers, table, row))
+        else:
+            if changed:
+                db.execute(_STORE_INTERVIEW.values(changed), {"interview_id": self.interview.id})
+            if answers:
+                db.execute(_STORE_ANSWERS[db.dialect.name], answers)
+            db.execute(insert(table), row)
+        self.session.expunge(self.interview)  # written: the session's flush must not write it again
 
     def _rolled_back(self, _session: Session) -> None:
         """Answers not written are dropped with the transaction, as its other changes are."""

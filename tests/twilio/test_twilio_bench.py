@@ -18,6 +18,7 @@ def test_the_benchmark_drives_interviews_over_http_and_reports(capsys: pytest.Ca
     out = capsys.readouterr().out
     assert "3/3 calls stored complete" in out
     assert "(60 requests," in out and "req/s" in out and "p99" in out
+    assert "server CPU" in out  # gunicorn's processes, read from /proc
     assert "sqlite: minyi " in out and "minyi/sample" not in out  # no sample, no ratio
 
 
@@ -33,12 +34,13 @@ def test_a_directory_that_is_not_the_sample_is_refused(tmp_path: Path) -> None:
         bench_twilio.sample_from(str(tmp_path))
 
 
-def _measured(target: str, requests: int) -> bench_twilio.Measurement:
-    return bench_twilio.Measurement(target, "sqlite", requests, 1.0, [0.01] * requests, 1, 1, [], [])
+def _measured(target: str, requests: int, server_cpu: float | None = None) -> bench_twilio.Measurement:
+    return bench_twilio.Measurement(target, "sqlite", requests, 1.0, [0.01] * requests, 1, 1, [], [], server_cpu)
 
 
 def test_the_ratio_is_minyi_over_the_sample_and_only_when_callers_are_not_paced() -> None:
-    runs = [_measured("sample", 100), _measured("minyi", 300)]
-    assert "minyi/sample = 3.00x" in bench_twilio._summary("sqlite", runs, paced=False)
+    runs = [_measured("sample", 100, server_cpu=0.25), _measured("minyi", 300)]
+    summary = bench_twilio._summary("sqlite", runs, paced=False)
+    assert "minyi/sample = 3.00x" in summary and "server CPU 2.50 ms/request" in summary
     paced = bench_twilio._summary("sqlite", runs, paced=True)
     assert "minyi/sample" not in paced and "no ratio" in paced

@@ -26,14 +26,14 @@ from datetime import datetime
 from typing import cast
 
 import requests
-from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from twilio.base.exceptions import TwilioRestException
 
 from calls import operations as op
 from calls import recordings
-from calls.interviews import InterviewSession
+from calls.interviews import InterviewSession, store_now
 from calls.operations import Turn
 from calls.questionnaires import Questionnaires
 from ivr.channels.twilio import params as p
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 Query = Mapping[str, str]
 Form = Mapping[str, str]
 
-_STORE_REPLY = insert(cast(Table, WebhookReply.__table__))  # Core: a reply is never read back as an object
+_REPLIES = cast(Table, WebhookReply.__table__)  # Core: a reply is never read back as an object
 
 
 class CallWebhooks:
@@ -100,7 +100,7 @@ class CallWebhooks:
             if is_over(call.attempt):  # a late step of an ended call: nothing to do or to remember
                 return self.twiml.hangup
             body = respond(s, call, seq)
-            s.execute(_STORE_REPLY, {"call_sid": sid, "seq": seq, "body": body, "created_at": self.clock.now()})
+            store_now(s, _REPLIES, {"call_sid": sid, "seq": seq, "body": body, "created_at": self.clock.now()})
             return body
 
         return run_transaction(self.sessions, work, self.retry)
