@@ -6,7 +6,9 @@ interview (a whole call recorded by the provider may end before any interview op
 A recording the channel stored itself (simulated) is a row with its ``path`` under
 ``recordings_dir``. A recording still at its provider is a row "pending download" with where the
 provider keeps it in ``remote_url`` and no path yet: Twilio's media URL (``https://…``), or
-``ari:{name}`` for a recording stored in Asterisk. The provider's fetcher
+``ari://{host}:{port}/{name}`` for a recording stored in the Asterisk whose ARI is at that address
+(``ari:{name}``, written before several Asterisk servers were supported, names none: any
+Asterisk's fetcher may take it). The provider's fetcher
 (``ivr.channels.twilio.fetch``, ``ivr.channels.asterisk.recordings``) claims the rows of its own
 ``sources``, brings them home, checks and stores them beside the others, recording its progress
 here: each failure is tried again later (``RETRY_DELAYS``), and after the last one the row is
@@ -23,8 +25,9 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
+from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, Connection, Table, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, not_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -40,7 +43,8 @@ _recordings = cast(Table, Recording.__table__)
 _INSERT = {"sqlite": sqlite.insert(_recordings).on_conflict_do_nothing().returning(_recordings.c.id),
            "postgresql": postgresql.insert(_recordings).on_conflict_do_nothing().returning(_recordings.c.id)}
 HTTP = ("http://", "https://")  # a provider's media URL (Twilio)
-ARI = "ari:"  # + the name of a recording stored in Asterisk, fetched over ARI
+ARI = "ari:"  # a recording stored in Asterisk, fetched over ARI: ari://host:port/<name> (or ari:<name>)
+_ARI_SERVER = "ari://"
 REMOTE = (*HTTP, ARI)
 WHOLE_CALL = "call"  # the question_id of a whole call's recording
 SIMULATED = "simulated://"  # the path of a simulated call's recording: there is no audio
@@ -52,6 +56,24 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 # <Record> action) is first tried this much later; the provider's "completed" callback brings it forward.
 SETTLE = timedelta(seconds=30)
 CLAIM = timedelta(minutes=10)  # a fetcher's hold on the downloads it took (longer than a pass)
+
+
+def ari_server(ari_url: str) -> str:
+    """The Asterisk server an ARI URL reaches, as recordings name it: ``host:port``."""
+    parts = urlsplit(ari_url)
+    if not parts.hostname:
+        raise ValueError(f"ARI URL must be http(s)://host:port, not {ari_url!r}")
+    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def ari_ref(server: str, name: str) -> str:
+    """Where a recording Asterisk ``server`` (:func:`ari_server`) stored as ``name`` is kept."""
+    return f"{_ARI_SERVER}{server}/{name}"
+
+
+def ari_sources(server: str) -> tuple[str, ...]:
+    """The ``sources`` an Asterisk's fetcher takes: its own recordings, and those that name no server."""
+    return (ari_ref(server, ""), ARI)
 
 
 def is_remote(path: str) -> bool:
@@ -117,8 +139,11 @@ def lost(session: Session, provider_id: str, error: str) -> None:
 
 
 def _from(sources: Sequence[str]) -> ColumnElement[bool]:
-    """Rows kept (or first kept) at the provider whose ``remote_url`` begins with one of ``sources``."""
-    return or_(*(Recording.remote_url.startswith(source, autoescape=True) for source in sources))
+    """Rows kept (or first kept) at the provider whose ``remote_url`` begins with one of ``sources``
+    (:data:`ARI` alone: the Asterisk recordings that name no server)."""
+    return or_(*(Recording.remote_url.startswith(source, autoescape=True) if source != ARI else
+                 and_(Recording.remote_url.startswith(ARI), not_(Recording.remote_url.startswith(_ARI_SERVER)))
+                 for source in sources))
 
 
 def claim_due(session: Session, now: datetime, limit: int, *, sources: Sequence[str],

@@ -54,6 +54,26 @@ def beat(session: Session, name: str, now: datetime) -> None:
     session.execute(update(DialerWorker).where(DialerWorker.name == name).values(heartbeat_at=now))
 
 
+def still_beating(factory: sessionmaker[Session], name: str, every_s: float = HEARTBEAT_EVERY_S,
+                  stale_after: timedelta = STALE_AFTER) -> timedelta | None:
+    """How old the last beat of a worker named ``name`` is, if that worker is still beating; None
+    when no such worker runs (no row, or a heartbeat older than ``stale_after``, or one that does
+    not move within a beat: a worker killed moments ago). Asked before a worker starts under a
+    name, so that two processes never lease under one name."""
+    first = _heartbeat(factory, name)
+    if first is None or SystemClock().now() - first >= stale_after:
+        return None
+    age = (SystemClock().now() - first).total_seconds()
+    time.sleep(min(every_s + 1.0, max(1.0, every_s + 1.0 - age)))  # a live worker beats meanwhile
+    again = _heartbeat(factory, name)
+    return None if again is None or again == first else SystemClock().now() - again
+
+
+def _heartbeat(factory: sessionmaker[Session], name: str) -> datetime | None:
+    with factory() as session:
+        return session.scalar(select(DialerWorker.heartbeat_at).where(DialerWorker.name == name))
+
+
 def lost(session: Session, now: datetime, stale_after: timedelta = STALE_AFTER) -> list[str]:
     """Workers whose heartbeat stopped ``stale_after`` ago or longer."""
     return list(session.scalars(select(DialerWorker.name).where(DialerWorker.heartbeat_at < now - stale_after)))

@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialer import workers
 from dialer.close import close_survey
 from dialer.frames import FrameError, read_frame, write_rejects
 from dialer.policy import DialPolicy, PolicyError
@@ -41,6 +42,7 @@ console = Console()
 MAX_ERRORS_SHOWN = 50
 NO_WINDOW = 3  # exit status: no calling window open and --no-wait, or none ahead
 CHANNEL_FAILED = 4  # exit status: the channel failed --max-channel-failures calls in a row
+MIN_LOST_AFTER_S = 10.0  # two heartbeats: less takes a busy worker for dead
 FINISH_CALLS_S = 900.0  # a worker that stopped by itself lets its calls finish: up to 15 minutes
 
 
@@ -176,7 +178,14 @@ def dial(
                                              help="Stop (exit status 4) when the channel fails this many calls in "
                                                   "a row; their cases go back to the queue uncounted."),
     max_seconds: float | None = typer.Option(None, "--max-seconds", min=0, help="Stop after this many seconds."),
-    worker_id: str | None = typer.Option(None, "--worker-id", help="Name of this worker (default host-pid)."),
+    worker_id: str | None = typer.Option(None, "--worker-id", help="Name of this worker (default host-pid). "
+                                                                     "Restarted under the same name, a worker takes "
+                                                                     "back its dead predecessor's leases at once; a "
+                                                                     "name whose worker still runs is refused."),
+    lost_after: float = typer.Option(workers.STALE_AFTER.total_seconds(), "--lost-after", min=MIN_LOST_AFTER_S,
+                                     help="Seconds without a heartbeat (workers beat every "
+                                          f"{workers.HEARTBEAT_EVERY_S:g} s) after which another worker takes a "
+                                          "worker for dead and its leases back; give every worker the same."),
     clock: str = typer.Option("auto", "--clock", help="auto (virtual for simulated), system or virtual."),
     start: datetime | None = typer.Option(None, "--start", help="Virtual clock start, UTC (default: field start "
                                                                  "or now)."),
@@ -213,14 +222,17 @@ def dial(
     survey_id, calendar, field_start = _survey_to_dial(sessions, survey, settings.simulated_rehearsal
                                                        if channel == "simulated" else None)
     the_clock = _clock(clock, channel, start or field_start)
+    owner = worker_id or default_owner()
+    _refuse_running(sessions, owner, timedelta(seconds=lost_after))
     try:
         chan = open_channel(channel, settings, sessions, the_clock, **({} if serve is None else {"serve": serve}))
     except ChannelUnavailable as exc:
         raise _fail(str(exc)) from None
     _check_channel(chan, channel, survey_id)
     _wait_for_window(calendar, the_clock, no_wait)
-    options = WorkerOptions(survey=survey, owner=worker_id or default_owner(), until_done=until_done,
-                            max_seconds=max_seconds, lines=lines, cps=cps, max_channel_failures=max_channel_failures)
+    options = WorkerOptions(survey=survey, owner=owner, until_done=until_done, max_seconds=max_seconds, lines=lines,
+                            cps=cps, max_channel_failures=max_channel_failures, stale_after=timedelta(seconds=lost_after),
+                            takeover_every_s=min(workers.TAKEOVER_EVERY_S, lost_after / 4))
     vault = configured_vault(settings)
     with _stop_on_signals() as stop:
         if quiet:
@@ -233,6 +245,16 @@ def dial(
     _conclude_run(report, calendar, the_clock, max_channel_failures)
     if close and report.stop_reason in (Stop.QUOTAS_MET, Stop.NO_CASES, Stop.FIELD_ENDED):
         _close(sessions, survey, the_clock)
+
+
+def _refuse_running(sessions: sessionmaker[Session], owner: str, lost_after: timedelta) -> None:
+    """Exit 2 when a worker of this name still beats: two processes leasing under one name would
+    each take the other's cases for its own (checked before the channel opens, which would take
+    the Stasis app from the running one)."""
+    age = workers.still_beating(sessions, owner, stale_after=lost_after)
+    if age is not None:
+        raise _fail(f"a worker named {owner!r} is running (its last heartbeat {age.total_seconds():.0f} s ago): "
+                    "stop it, or give this one another --worker-id")
 
 
 @contextmanager

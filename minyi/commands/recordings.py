@@ -91,12 +91,14 @@ def _asterisk(settings: Settings, sessions: sessionmaker[Session], clock: Clock,
 
     import anyio
 
+    from calls.recordings import ari_server
     from ivr.channels.asterisk.ari import AriError, AriUnavailable, connect
     from ivr.channels.asterisk.channel import ari_config
     from ivr.channels.asterisk.recordings import RecordingCopier
     from ivr.channels.recordings_home import FetchReport
 
-    copier = RecordingCopier(sessions, clock, Path(settings.recordings_dir), settings.recording_deletion)
+    copier = RecordingCopier(sessions, clock, Path(settings.recordings_dir), settings.recording_deletion,
+                             ari_server(settings.ari_url))
 
     async def run() -> FetchReport:
         async with connect(ari_config(settings), events=False) as ari:

@@ -58,7 +58,8 @@ def _row(sessions: sessionmaker[Session], recording_id: int) -> Recording:
 def _pass(settings: Settings, sessions: sessionmaker[Session], clock: VirtualClock,
           policy: str = "after_download") -> FetchReport:
     """One pass of the copier, as the app runs it every recordings_pass_s."""
-    copier = RecordingCopier(sessions, clock, Path(settings.recordings_dir), policy)
+    copier = RecordingCopier(sessions, clock, Path(settings.recordings_dir), policy,
+                             recordings.ari_server(settings.ari_url))
 
     async def run() -> FetchReport:
         async with connect(ari_config(settings), events=False) as ari:
@@ -96,7 +97,7 @@ def test_a_failed_copy_is_tried_again_with_back_off_then_failed_until_an_adminis
     recording = _comment_call(fake, world, open_channel())
     row = _row(sessions, recording.id)
     assert (row.download_status, row.download_attempts, row.remote_url) == (
-        RecordingDownload.PENDING, 1, f"ari:{recording.provider_id}")
+        RecordingDownload.PENDING, 1, f"ari://127.0.0.1:{fake.port}/{recording.provider_id}")
     assert row.next_attempt_at == clock.now() + recordings.RETRY_DELAYS[0]
     assert row.last_error is not None and "500" in row.last_error
     assert recording.provider_id in fake.stored  # never deleted before it is home
@@ -179,3 +180,34 @@ def test_a_recording_of_a_call_without_an_interview_comes_home_with_its_call_att
     assert playbacks(sessions, recording_id) == [user_id]
     elsewhere, _ = staff(settings, sessions, clock, townships=["T02"])
     assert elsewhere.get(f"/transcribe/{recording_id}/audio").status_code == 404
+
+
+@SQLITE_ONLY
+def test_a_recording_is_fetched_only_from_the_asterisk_that_made_it(
+        fake: FakeAsterisk, world: World, settings: Settings, sessions: sessionmaker[Session],
+        clock: VirtualClock) -> None:
+    """Three recordings pending, each held by this fake: one named as this server's, one as
+    another server's (same name space, so asking this one would even succeed), one naming no
+    server (from before servers were named). This server's copier takes its own and the unnamed
+    one, and leaves the other's untouched for its own server's copier."""
+    here, there = recordings.ari_server(settings.ari_url), "10.0.0.2:8088"
+    names = {"mine": "minyi-1-q_suggest-00000001", "theirs": "minyi-2-q_suggest-00000002",
+             "unnamed": "minyi-3-q_suggest-00000003"}
+    refs = {"mine": recordings.ari_ref(here, names["mine"]), "theirs": recordings.ari_ref(there, names["theirs"]),
+            "unnamed": recordings.ARI + names["unnamed"]}
+    ids = {}
+    for key, name in names.items():
+        fake.recordings[name] = FakeRecording(name, "wav", "channel-1", 0, 0, "none", state="done", duration=3)
+        fake.stored.add(name)
+        attempt_id = world.dial(f"+861380013800{len(ids)}").attempt_id
+        with session_scope(sessions) as s:
+            recordings.insert_recordings(s.connection(), [recordings.recording_row(
+                None, "q_suggest", refs[key], name, 3, clock.now(), attempt_id=attempt_id, settled=True)])
+            ids[key] = s.scalars(select(Recording.id).where(Recording.provider_id == name)).one()
+    report = _pass(settings, sessions, clock)
+    assert (report.stored, report.deleted, report.retrying, report.failed) == (2, 2, [], [])
+    assert fake.stored == {names["theirs"]}
+    theirs = _row(sessions, ids["theirs"])
+    assert (theirs.download_status, theirs.download_attempts, theirs.remote_url) == (
+        RecordingDownload.PENDING, 0, f"ari://10.0.0.2:8088/{names['theirs']}")
+    assert _pass(settings, sessions, clock) == FetchReport()  # nothing of this server's is left

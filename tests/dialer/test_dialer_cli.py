@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import threading
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,11 +13,14 @@ from dialer_fakes import make_survey
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from dialer import workers
+from dialer.worker import Stop, WorkerOptions, WorkerReport
 from minyi import channels
 from minyi.cli import app
-from survey.clock import VirtualClock
+from minyi.commands import dial as dial_command
+from survey.clock import SystemClock, VirtualClock
 from survey.db import make_engine, session_factory, session_scope, upgrade
-from survey.models import CallAttempt, Case, Survey
+from survey.models import CallAttempt, Case, DialerWorker, Survey
 
 runner = CliRunner()
 
@@ -237,3 +243,72 @@ def test_dial_help_documents_the_exit_statuses_and_waiting() -> None:
     assert result.exit_code == 0
     for text in ("--no-wait", "--until-done", "--max-channel-failures", "3 no calling window open", "4 the channel"):
         assert text in result.output
+
+
+def _register_worker(url: str, name: str, heartbeat_age_s: float) -> None:
+    now = SystemClock().now()
+    with session_scope(session_factory(make_engine(url))) as s:
+        beat = now - timedelta(seconds=heartbeat_age_s)
+        s.add(DialerWorker(name=name, started_at=beat, heartbeat_at=beat))
+
+
+def test_dial_refuses_a_worker_id_whose_worker_still_beats(db: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(channels.CHANNELS, "fake", "dialer_fakes:completing_channel")
+    runner.invoke(app, ["sample", "import", str(_frame(tmp_path, FIVE)), "--survey", "S1"])
+    _register_worker(db, "w1", 0.0)
+    stop = threading.Event()
+
+    def beat() -> None:  # the running worker: beats every 0.2 s
+        while not stop.wait(0.2):
+            with session_scope(session_factory(make_engine(db))) as s:
+                workers.beat(s, "w1", SystemClock().now())
+
+    beater = threading.Thread(target=beat, daemon=True)
+    beater.start()
+    try:
+        result = runner.invoke(app, ["dial", "--survey", "S1", "--channel", "fake", "--clock", "virtual",
+                                     "--worker-id", "w1", "--quiet"])
+    finally:
+        stop.set()
+        beater.join()
+    assert result.exit_code == 2, result.output
+    assert "error: a worker named 'w1' is running (its last heartbeat 0 s ago): stop it, or give this one another " \
+           "--worker-id" in " ".join(result.output.split())
+    assert "Traceback" not in result.output and _attempts(db) == 0
+
+
+def test_a_worker_id_whose_worker_stopped_beating_starts_at_once_or_after_a_beat(
+        db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A heartbeat older than --lost-after: dead, no wait. A fresh one that does not move within a
+    beat (a worker killed a moment ago): dead too, once a beat has been waited for."""
+    monkeypatch.setitem(channels.CHANNELS, "fake", "dialer_fakes:completing_channel")
+    runner.invoke(app, ["sample", "import", str(_frame(tmp_path, FIVE)), "--survey", "S1"])
+    _register_worker(db, "old", 11.0)
+    _register_worker(db, "killed", 0.0)
+    for name, lost_after, slowest in (("old", "10", 3.0), ("killed", "60", 8.0)):
+        started = time.monotonic()
+        result = runner.invoke(app, ["dial", "--survey", "S1", "--channel", "fake", "--clock", "virtual",
+                                     "--worker-id", name, "--lost-after", lost_after, "--quiet"])
+        assert result.exit_code == 0, result.output
+        assert time.monotonic() - started < slowest
+    with session_scope(session_factory(make_engine(db))) as s:
+        assert s.scalar(select(func.count()).select_from(DialerWorker)) == 0  # both checked out
+
+
+def test_dial_lost_after_sets_how_long_a_silent_worker_keeps_its_leases(db: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[WorkerOptions] = []
+    monkeypatch.setattr(dial_command, "run_worker", lambda *args, **_kw: seen.append(args[4]) or _stopped())
+    monkeypatch.setitem(channels.CHANNELS, "fake", "dialer_fakes:completing_channel")
+    result = runner.invoke(app, ["dial", "--survey", "S1", "--channel", "fake", "--clock", "virtual",
+                                 "--lost-after", "20", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert seen[0].stale_after == timedelta(seconds=20) and seen[0].takeover_every_s == 5.0
+    too_short = runner.invoke(app, ["dial", "--survey", "S1", "--lost-after", "5"])
+    assert too_short.exit_code == 2 and "--lost-after" in too_short.output
+
+
+def _stopped() -> WorkerReport:
+    now = SystemClock().now()
+    return WorkerReport(Stop.NOTHING_DUE, 0, 0, {}, 0.0, now, now)

@@ -44,8 +44,8 @@ class AriApp:
         self.handler = StasisHandler(self.registry, self._start, clock.now, others=self._staff_leg)
         self.supervisor = Supervisor(config, self.handler.on_event, self.handler.on_connect, options.timing,
                                      on_replaced=self.handler.release)
-        self.copier = (RecordingCopier(sessions, clock, options.recordings_dir, options.recording_deletion)
-                       if options.recordings_dir is not None else None)
+        self.copier = (RecordingCopier(sessions, clock, options.recordings_dir, options.recording_deletion,
+                                       options.server) if options.recordings_dir is not None else None)
         self._tasks: TaskGroup | None = None
         self._db = anyio.CapacityLimiter(options.db_threads)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from calls.recordings import ari_ref, ari_server
 from survey.config import Settings
 
 
@@ -53,13 +54,22 @@ class AsteriskOptions:
     db_threads: int = 40
     record_calls: bool = False  # record every answered call whole (Settings.record_calls, whole_call.py)
     timing: Timing = field(default_factory=Timing)
+    # host:port of the Asterisk (its ARI_URL's): recordings name the server that holds them, and
+    # only that server's fetcher copies them (calls.recordings.ari_ref)
+    server: str = "127.0.0.1:8088"
+
+    def recording_path(self, name: str) -> str:
+        """What a recording Asterisk stored as ``name`` is kept as: pending from this server, or
+        (no recordings_dir) its file name, left in Asterisk."""
+        return ari_ref(self.server, name) if self.recordings_dir else f"{name}.wav"
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> AsteriskOptions:
         base = cls(endpoint=check_endpoint(settings.asterisk_endpoint), operator_endpoint=settings.asterisk_operator_endpoint,
                    amd_context=settings.asterisk_amd_context,
                    recordings_dir=Path(settings.recordings_dir) if settings.recordings_dir else None,
-                   recording_deletion=settings.recording_deletion, record_calls=settings.record_calls)
+                   recording_deletion=settings.recording_deletion, record_calls=settings.record_calls,
+                   server=ari_server(settings.ari_url))
         return replace(base, **overrides)
 
 

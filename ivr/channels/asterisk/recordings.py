@@ -1,7 +1,10 @@
 """Bringing Asterisk's recordings home: copy, check, store beside the others, delete at Asterisk.
 
 Asterisk keeps a voice answer it recorded among its stored recordings; the interview keeps it as a
-download pending from ``ari:{name}`` (:mod:`calls.recordings`). When the call ends its runner
+download pending from ``ari://{server}/{name}`` (:mod:`calls.recordings`), the server being the
+Asterisk that recorded it (``host:port`` of its ARI_URL). Each copier takes only its own server's
+recordings (and those that name none): with several Asterisk servers, a recording is fetched from
+the one that holds it, never asked of another. When the call ends its runner
 copies the call's recordings at once, ``GET /recordings/stored/{name}/file``; the app tries again,
 every ``Timing.recordings_pass_s``, those whose copy failed (Asterisk out of reach, the file not
 there, a file that does not check), on the schedule of Twilio's downloads (1, 5, 30 minutes, 2 and
@@ -39,27 +42,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FOLDER = "asterisk"  # inside recordings_dir
-SOURCES = (recordings.ARI,)
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")  # a recording name that is a safe file name
 
 
 class RecordingCopier:
-    """Copies recordings stored in Asterisk into ``folder`` (recordings_dir) and deletes them
-    there by ``policy`` (``recording_deletion``)."""
+    """Copies the recordings stored in the Asterisk ``server`` (``host:port``,
+    :func:`calls.recordings.ari_server`) into ``folder`` (recordings_dir) and deletes them there by
+    ``policy`` (``recording_deletion``); other servers' recordings are left to theirs."""
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, folder: Path, policy: str) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, folder: Path, policy: str, server: str) -> None:
         self.sessions, self.clock, self.folder, self.policy = sessions, clock, folder, policy
+        self.sources = recordings.ari_sources(server)
 
     async def run(self, ari: AriSession, names: Sequence[str] | None = None, limit: int = 50) -> FetchReport:
         """One pass: the recordings ``names`` (a call's own, just finished) or, without names, up
         to ``limit`` due to be tried again; then up to ``limit`` deletions due at Asterisk."""
         report = FetchReport()
         due = await self._db(lambda s: [Due.of(r) for r in recordings.claim_due(
-            s, self.clock.now(), limit, sources=SOURCES, provider_ids=names)])
+            s, self.clock.now(), limit, sources=self.sources, provider_ids=names)])
         for item in due:
             await self._bring_home(ari, item, report)
         for item in await self._db(lambda s: [Due.of(r) for r in recordings.to_delete(
-                s, self.clock.now(), self.policy, limit, sources=SOURCES)]):
+                s, self.clock.now(), self.policy, limit, sources=self.sources)]):
             await self._delete(ari, item, report)
         return report
 

@@ -376,7 +376,7 @@ class StaffBridge:
     async def _store_recording(self, name: str) -> None:
         """Record the recording on the call as pending from Asterisk, then bring it home the way
         an interview's recordings come (:mod:`.recordings`: checked, retried when the copy fails)."""
-        await self._db(lambda: self.events.recorded(self.staff_call_id, path=f"{recordings.ARI}{name}",
+        await self._db(lambda: self.events.recorded(self.staff_call_id, path=recordings.ari_ref(self.options.server, name),
                                                     provider_id=name, seconds=self.recorded_s))
         session = self.link.current
         if self.copier is not None and session is not None:

@@ -17,7 +17,6 @@ import uuid
 
 import anyio
 
-from calls.recordings import ARI
 from ivr.channels.asterisk.calls import Resync, channel_of
 from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine
 from ivr.channels.asterisk.media import media_uri
@@ -133,7 +132,7 @@ class StepPlayer:
             return RecordingDone(None, 0.0, provider_id=name)
         self.recordings.append(name)
         # to be copied home (ivr.channels.asterisk.recordings), or left in Asterisk without a recordings_dir
-        path = ARI + name if self.options.recordings_dir else f"{name}.wav"
+        path = self.options.recording_path(name)
         return RecordingDone(path, duration, provider_id=name)
 
     async def _next(self, deadline: float | None) -> object:

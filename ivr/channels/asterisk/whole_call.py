@@ -5,7 +5,7 @@ channel on the resident's channel (``POST /channels/{id}/snoop/{snoopId}``, ``sp
 enters this app's Stasis, and records that (``POST /channels/{snoopId}/record``, no length or
 silence limit). The snoop channel goes when the resident's channel goes, which ends the recording;
 should Asterisk not say so in time, the app stops it. The recording is then kept with the call
-attempt (and its interview, if the call opened one) as pending from ``ari:{name}`` and copied home
+attempt (and its interview, if the call opened one) as pending from ``ari://{server}/{name}`` and copied home
 with the call's other recordings (:mod:`.recordings`), whether or not an interview opened.
 
 The snoop channel's events go to the call's inbox (an alias in the registry); its id is not of the
@@ -20,7 +20,6 @@ from typing import Any
 
 import anyio
 
-from calls.recordings import ARI
 from calls.service import CallService
 from ivr.channels.asterisk.ari import AriError
 from ivr.channels.asterisk.calls import CallRegistry, channel_of
@@ -84,7 +83,7 @@ class WholeCallRecording:
             log.warning("attempt %s: the whole call's recording %s came to nothing", self.line.call.attempt_id,
                         self.name)
             return None
-        path = ARI + self.name if self.options.recordings_dir else f"{self.name}.wav"
+        path = self.options.recording_path(self.name)
         await anyio.to_thread.run_sync(calls.recorded_whole_call, self.line.call.attempt_id, path, self.name, seconds)
         return self.name
 
