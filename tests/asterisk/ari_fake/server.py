@@ -16,7 +16,7 @@ The application's life is Asterisk's (res_stasis.c, res/ari/ari_websockets.c): a
 then nothing more, though it stays open; when the connection holding the app closes, the app is
 deactivated (events are dropped, Stasis() refuses calls) and stays listed by GET /applications
 as long as channels are subscribed to it, then disappears. ``restart`` is Asterisk restarting:
-every connection cut, every channel gone without an event, the app unregistered.
+every channel hung up with the shutdown flag, then every connection cut, the app unregistered.
 
 And to what a real Asterisk 22.10.1 sent (tests/asterisk/recorded/): originate's Dial events
 (``peer``: the dialled channel; ``dialstatus`` "", RINGING, ANSWER, BUSY, ...); a Local channel
@@ -66,6 +66,7 @@ Handler = Callable[[dict[str, str], dict[str, str], dict[str, Any]], Awaitable[t
 NORMAL = (16, "Normal Clearing")
 UNKNOWN = (0, "Unknown")
 SOFTHANGUP_EXPLICIT = 32  # the "cause" of a soft ChannelHangupRequest: Asterisk's flag, not Q.850
+SOFTHANGUP_SHUTDOWN = 4  # the flag of the soft hang-up Asterisk sends every channel as it shuts down
 def wav_silence(seconds: float) -> bytes:
     """A stored recording's file as Asterisk's ``wav`` format writes it: 8 kHz, 16-bit, mono."""
     out = io.BytesIO()
@@ -180,11 +181,18 @@ class FakeAsterisk:
         self.run(drop)
 
     def restart(self, refuse_s: float = 1.0) -> None:
-        """Asterisk restarts: every connection is cut, every channel, bridge and recording in
-        progress is gone without an event reaching anyone, the app is no longer registered, and
-        nothing answers for ``refuse_s`` wall seconds."""
+        """Asterisk restarts (``core restart now``), as a real 22.10.1 did
+        (recorded/asterisk_restart*.json): every channel is hung up with a soft hang-up whose
+        flag is AST_SOFTHANGUP_SHUTDOWN (4) and destroyed with cause 0, Unknown (a ringing one
+        after a Dial NOANSWER); then every connection is cut without a close frame, every
+        bridge and recording in progress is gone, the app is no longer registered, and nothing
+        answers for ``refuse_s`` wall seconds."""
         async def restart() -> None:
             self._refuse_until = time.monotonic() + refuse_s
+            peers = {c.peer_id for c in self.channels.values()}  # a Local channel's second half ends with it
+            for ch in [c for c in self.channels.values() if c.id not in peers]:
+                await self._shut_down(ch)
+            await asyncio.sleep(0.05)  # the events go out before the connections are cut
             self._ws, self._registered = None, False
             for ch in list(self.channels.values()):
                 ch.gone = True
@@ -196,6 +204,15 @@ class FakeAsterisk:
             for ws in list(self._outboxes):
                 await self._cut(ws, clean=False)
         self.run(restart)
+
+    async def _shut_down(self, ch: Channel) -> None:
+        if ch.gone:  # a snoop, gone with the channel it spied on
+            return
+        self._emit_channel("ChannelHangupRequest", ch, cause=SOFTHANGUP_SHUTDOWN, soft=True)
+        if ch.state != "Up":
+            self._emit_channel("ChannelHangupRequest", ch, cause=UNKNOWN[0])
+            self._dial(ch, "NOANSWER")
+        await self._destroy(ch, UNKNOWN)
 
     async def _cut(self, ws: web.WebSocketResponse, clean: bool) -> None:
         if clean:
