@@ -110,6 +110,9 @@ class FakeAsterisk:
         self.snoop_failures = 0  # how many of the next snoops fail, as an allocation failure does (500)
         # how many of the next bridge recordings fail, as on an Asterisk without chan_bridge_media (500)
         self.bridge_record_failures = 0
+        # how many of the next channel recordings fail, as on an Asterisk whose recording directory
+        # is missing or not writable (500; its log: "Unrecognized recording error")
+        self.record_failures = 0
         # Wall seconds an originate takes to be answered, its channel created at the end (a loaded
         # Asterisk: 20 ms p50); other requests are served meanwhile, as Asterisk's HTTP threads do.
         self.originate_delay_s = 0.0
@@ -120,6 +123,7 @@ class FakeAsterisk:
         self._outboxes: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}  # every open events connection
         self._registered = False  # the app is in Asterisk's registry (active or not)
         self.replaced = 0  # ApplicationReplaced events sent
+        self.other_apps: list[str] = []  # names of other apps whose events WebSocket was opened
         self._refuse_until = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -226,8 +230,10 @@ class FakeAsterisk:
         self._forget_app()
 
     def _forget_app(self) -> None:
-        """res_stasis's cleanup: an app without a connection leaves the registry once no
-        channel is subscribed to it any more."""
+        """res_stasis's cleanup, run when an app registers or unregisters: an app without a
+        connection leaves the registry if no channel is subscribed to it any more. A channel
+        ending does not sweep: seen on a real Asterisk, an app whose holder left while a call was
+        up stays listed after that call ends, until some app registers or unregisters."""
         if self._ws is None and not any(c.owner_app == self.app for c in self.channels.values()):
             self._registered = False
 
@@ -334,9 +340,11 @@ class FakeAsterisk:
         if time.monotonic() < self._refuse_until:
             return web.json_response({"message": "Service unavailable"}, status=503)
         _op, problems = self.spec.check_request("GET", "/events", dict(request.query), None)
-        if problems or request.query.get("app") != self.app:
-            self.violations += problems or [f"events: app {request.query.get('app')!r} unexpected"]
+        if problems or not request.query.get("app"):
+            self.violations += problems or ["events: no app"]
             return web.json_response({"message": "Invalid application provided in param [app]."}, status=400)
+        if request.query["app"] != self.app:
+            return await self._other_app(request)
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         outbox: asyncio.Queue[str] = asyncio.Queue()
@@ -355,6 +363,21 @@ class FakeAsterisk:
             self._outboxes.pop(ws, None)
             if self._ws is ws:
                 self._deactivate()
+        return ws
+
+    async def _other_app(self, request: web.Request) -> web.StreamResponse:
+        """Another app's events WebSocket: it hears nothing here, but registering and
+        unregistering it sweeps the registry (res_stasis's ``cleanup``)."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.other_apps.append(request.query["app"])
+        self._forget_app()
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self._forget_app()
         return ws
 
     async def _write(self, ws: web.WebSocketResponse, outbox: asyncio.Queue[str]) -> None:
@@ -544,7 +567,6 @@ class FakeAsterisk:
             peer_cause = peer_cause or cause
             self._emit_channel("ChannelDestroyed", peer, cause=peer_cause[0], cause_txt=peer_cause[1])
             self.channels.pop(peer.id, None)
-        self._forget_app()
         for task in ch.tasks:
             if task is not asyncio.current_task():
                 task.cancel()
@@ -571,6 +593,9 @@ class FakeAsterisk:
 
     async def _record(self, a: dict[str, str], q: dict[str, str], _b: Any) -> tuple[int, Any]:
         ch = self._channel(a["channelId"])
+        if self.record_failures:
+            self.record_failures -= 1
+            raise AriError(500, "Internal Server Error")
         self._check_new_recording(q)
         rec = Recording(q["name"], q["format"], ch.id, int(q.get("maxDurationSeconds", "0")),
                         int(q.get("maxSilenceSeconds", "0")), q.get("terminateOn", "none"))
