@@ -130,8 +130,8 @@ def test_dropping_the_websocket_with_nobody_connected_is_harmless(fake: FakeAste
     assert not fake.connected
 
 
-def _events_socket(fake: FakeAsterisk) -> ClientConnection:
-    url = fake.url.replace("http", "ws", 1) + f"/ari/events?app={fake.app}"
+def _events_socket(fake: FakeAsterisk, app: str | None = None) -> ClientConnection:
+    url = fake.url.replace("http", "ws", 1) + f"/ari/events?app={app or fake.app}"
     return ws_connect(url, additional_headers={"Authorization": AriConfig(fake.url, fake.username,
                                                                           fake.password).authorization})
 
@@ -144,7 +144,8 @@ def _next_event(ws: ClientConnection, timeout_s: float = 5.0) -> dict[str, Any]:
 def test_the_app_is_replaced_deactivated_and_removed_as_asterisk_does(fake: FakeAsterisk) -> None:
     """res_stasis.c and ari_websockets.c of 22.10.1: the newer WebSocket takes the app, the older
     gets ApplicationReplaced and then nothing, though it stays open; when the holder closes, the
-    app stays listed (inactive) while a channel is subscribed to it, then disappears."""
+    app stays listed (inactive) while a channel is subscribed to it - and, as a real Asterisk
+    showed, after the channel ends, until some app registers or unregisters."""
     fake.residents["+863"] = Resident([Silent()], ring_s=0.1)
     with _rest(fake) as http, _events_socket(fake) as first:
         assert http.get("/applications/minyi").status_code == 200
@@ -161,6 +162,10 @@ def test_the_app_is_replaced_deactivated_and_removed_as_asterisk_does(fake: Fake
         listed = http.get("/applications/minyi")
         assert listed.status_code == 200 and listed.json()["channel_ids"] == ["c3"] and not fake.connected
         assert http.delete("/channels/c3").status_code == 204
+        wait_for(lambda: http.get("/applications/minyi").json()["channel_ids"] == [], what="the call to end")
+        assert http.get("/applications/minyi").status_code == 200
+        with _events_socket(fake, app="another-app"):
+            pass
         wait_for(lambda: http.get("/applications/minyi").status_code == 404, what="the app to go")
         with pytest.raises(TimeoutError):
             first.recv(timeout=5 * fake.scale)
@@ -173,9 +178,12 @@ def test_a_restart_cuts_every_connection_and_forgets_every_channel(fake: FakeAst
         while _next_event(events)["type"] != "StasisStart":
             pass
         fake.restart(refuse_s=0.5)
+        seen = []
         with pytest.raises(ConnectionClosed):
             while True:
-                events.recv(timeout=5)  # no event of the channels' end reaches anyone
+                seen.append(json.loads(events.recv(timeout=5)))
+        assert [(e["type"], e.get("cause")) for e in seen] == [  # then the connection is cut
+            ("ChannelHangupRequest", 4), ("StasisEnd", None), ("ChannelDestroyed", 0)]
         assert http.get("/channels").status_code == 503
         wait_for(lambda: http.get("/channels").status_code == 200, what="Asterisk to be back")
         assert http.get("/channels").json() == []

@@ -34,6 +34,7 @@ from survey.vocabulary import CallStatus, InterviewStatus, StaffCallEnd, StaffCa
 LIVE = os.environ.get("MINYI_TEST_ARI_URL")
 APP = os.environ.get("MINYI_TEST_ARI_APP", "minyi-test")
 RESTART = os.environ.get("MINYI_TEST_ASTERISK_RESTART")
+DROP = os.environ.get("MINYI_TEST_ARI_DROP")
 REREGISTER = Timing(app_check_s=1.0, backoff_max_s=2.0)
 
 pytestmark = [pytest.mark.skipif(not LIVE, reason="no real Asterisk: set MINYI_TEST_ARI_URL (and _USERNAME, _PASSWORD)"),
@@ -179,9 +180,10 @@ def test_the_app_registers_again_after_another_client_took_it(world: World, sess
 
 
 def test_a_call_let_go_to_another_client_gets_a_cause(world: World, sessions, clock, tmp_path) -> None:
-    """Taken mid-call by a client that serves nothing: the resident's dialplan ends the call, the
-    app (deactivated, listed while the call lasts) disappears, and the app registers again and
-    stores the call with connection_lost, its answers kept."""
+    """Taken mid-call by a client that serves nothing: the resident's dialplan ends the call; the
+    app (deactivated, listed while the call lasts and after it, until Asterisk sweeps its
+    registry) is swept, registers again and stores the call with connection_lost, its answers
+    kept."""
     with _channel(sessions, clock, tmp_path, timing=REREGISTER) as channel:
         request = world.dial("+8613800138000")
         assert channel.place_call(request) is None
@@ -218,6 +220,26 @@ def test_the_app_registers_again_after_asterisk_restarts(world: World, sessions,
     assert before <= set(out.answers.items())
     done = world.outcome(request.attempt_id)
     assert done.interview is not None and done.interview.status == InterviewStatus.COMPLETE, done.attempt.error
+
+
+@pytest.mark.skipif(not DROP, reason="set MINYI_TEST_ARI_DROP to a command cutting the app's connections to ARI")
+def test_the_app_connects_again_after_its_connection_drops(world: World, sessions, clock, tmp_path) -> None:
+    """MINYI_TEST_ARI_DROP, e.g. `ss -K dst 127.0.0.1 dport = 8088` (as root: every TCP connection
+    to ARI reset, the REST ones too) or `asterisk -rx "ari shutdown websocket sessions"` (Asterisk
+    closes the events WebSocket): the app connects again, the call in progress goes on with its
+    answers kept and ends with a real hang-up cause."""
+    with _channel(sessions, clock, tmp_path, timing=REREGISTER) as channel:
+        request = world.dial("+8613800138000")
+        assert channel.place_call(request) is None
+        _wait(lambda: len(_answers_so_far(world, request)) >= 2, 120, "two answers")
+        before = _answers_so_far(world, request)
+        subprocess.run(DROP, shell=True, check=True, timeout=60)  # noqa: S602 - the tester's own command
+        _wait(lambda: _registering(channel).connections >= 2, 60, "connecting again")
+        wait_until_idle(channel, timeout_s=240)
+    out = world.outcome(request.attempt_id)
+    assert out.attempt.outcome == CallStatus.ANSWERED and out.attempt.hangup_cause == "16", out.attempt.error
+    assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE
+    assert before <= set(out.answers.items()) and out.answers["d_years"] == float(COMPLETE[14])
 
 
 def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -4,7 +4,9 @@ the channel reads the right hang-up cause from them, and the fake says the same 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,9 @@ import anyio
 import pytest
 from ari_fake import AriSpec, FakeAsterisk, Resident
 
-from ivr.channels.asterisk.ari import AriConfig, connect
+from ivr.channels.asterisk.ari import AriConfig, AriUnavailable, connect
 from ivr.channels.asterisk.calls import Call
-from ivr.channels.asterisk.causes import unanswered_status
+from ivr.channels.asterisk.causes import CONNECTION_LOST, unanswered_status
 from ivr.channels.asterisk.line import CallLine
 from ivr.channels.asterisk.options import Timing
 from survey.vocabulary import CallStatus
@@ -117,3 +119,41 @@ def test_the_fake_ends_a_local_channel_as_asterisk_does(fake: FakeAsterisk, outc
     fake_status, fake_causes = summary(faked)
     real_status, real_causes = summary(_recorded(name))
     assert fake_status == real_status and fake_causes.get("ours") == real_causes["ours"] == 0
+
+
+@pytest.mark.parametrize("name", ["asterisk_restart", "asterisk_restart_ringing"])
+def test_a_call_cut_by_an_asterisk_restart_is_connection_lost(name: str) -> None:
+    """`core restart now`: a soft hang-up with the shutdown flag (4), then cause 0 - and, while
+    ringing, a Dial NOANSWER, which is no resident's answer."""
+    events = _recorded(name)
+    soft = next(e for e in events if e["type"] == "ChannelHangupRequest" and e["channel"]["id"] == _ours(events))
+    assert (soft["cause"], soft["soft"]) == (4, True)
+    call = _replay(events)
+    assert call.ended and call.cause is None and call.lost_cause == CONNECTION_LOST
+
+
+def test_the_fake_restarts_as_asterisk_does(fake: FakeAsterisk) -> None:
+    """The events of our channel, in order, as a real Asterisk sent them in a restart."""
+    fake.residents["8613800138000"] = Resident(ring_s=0.1, by_prompt={})
+    fake.residents["8613900000019"] = Resident(ring_s=600)
+
+    async def scenario(number: str, channel_id: str, answer: bool) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+        async with connect(AriConfig(fake.url, fake.username, fake.password)) as ari:
+            await ari.originate(f"Local/{number}@minyi-residents", channel_id=channel_id, app_args="1",
+                                caller_id=None, timeout_s=30 if answer else 60, formats="ulaw")
+            with contextlib.suppress(AriUnavailable):
+                async for event in ari.events():
+                    seen.append(event)
+                    if answer and event["type"] == "StasisStart" or not answer and event.get("dialstatus") == "RINGING":
+                        threading.Thread(target=fake.restart, kwargs={"refuse_s": 0.0}).start()
+        return seen
+
+    def ours(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        channel = _ours(events)
+        shut = next(i for i, e in enumerate(events) if e.get("cause") == 4)
+        return [(e["type"], e.get("cause"), e.get("soft"), e.get("dialstatus")) for e in events[shut:]
+                if (e.get("channel") or e.get("peer") or {}).get("id") == channel and e["type"] != "ChannelVarset"]
+
+    assert ours(anyio.run(scenario, "8613800138000", "minyi-1-ab", True)) == ours(_recorded("asterisk_restart"))
+    assert ours(anyio.run(scenario, "8613900000019", "minyi-2-ab", False)) == ours(_recorded("asterisk_restart_ringing"))

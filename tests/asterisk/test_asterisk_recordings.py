@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import anyio
-from ari_fake import FakeAsterisk, Resident, Speak, answers
+import pytest
+from ari_fake import FakeAsterisk, Press, Resident, Speak, answers
 from ari_fake.objects import Recording as FakeRecording
-from asterisk_world import COMPLETE, SQLITE_ONLY, World, wait_until_idle
+from asterisk_world import COMPLETE, COMPLETE_BY_PROMPT, SQLITE_ONLY, World, wait_until_idle
 from playback_support import playbacks, plays, staff
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,7 +28,7 @@ from survey.clock import VirtualClock
 from survey.config import Settings
 from survey.db import session_scope
 from survey.models import AuditLog, Recording
-from survey.vocabulary import RecordingDownload, Role
+from survey.vocabulary import CallStatus, InterviewStatus, RecordingDownload, Role
 
 NUMBER = "+8613800138000"
 
@@ -211,3 +212,22 @@ def test_a_recording_is_fetched_only_from_the_asterisk_that_made_it(
     assert (theirs.download_status, theirs.download_attempts, theirs.remote_url) == (
         RecordingDownload.PENDING, 0, f"ari://10.0.0.2:8088/{names['theirs']}")
     assert _pass(settings, sessions, clock) == FetchReport()  # nothing of this server's is left
+
+
+@SQLITE_ONLY
+def test_a_recording_asterisk_refuses_leaves_the_answer_out_and_the_interview_goes_on(
+        fake: FakeAsterisk, world: World, open_channel: Callable[..., AsteriskChannel],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Seen on a real Asterisk without its recording directory: ``POST /channels/{id}/record``
+    answers 500. The resident was hung up on (app_error); now the spoken answer is left out."""
+    fake.residents[NUMBER] = Resident(by_prompt={**COMPLETE_BY_PROMPT, "q_suggest_yn": Press("1"),
+                                                 "q_suggest": Speak(4, "#")})
+    fake.record_failures = 1
+    request, channel = world.dial(NUMBER), open_channel()
+    channel.place_call(request)
+    wait_until_idle(channel)
+    out = world.outcome(request.attempt_id)
+    assert out.attempt.outcome == CallStatus.ANSWERED and out.attempt.hangup_cause == "16", out.attempt.error
+    assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE
+    assert out.answers["q_suggest_yn"] == 1 and out.answers["d_years"] == 15.0 and out.recordings == []
+    assert "Asterisk refused to record the open answer q_suggest" in caplog.text

@@ -114,8 +114,9 @@ def test_a_call_in_progress_goes_on_in_the_process_that_took_the_app(
 def test_a_call_that_ends_while_another_connection_holds_the_app_gets_a_cause(
         fake: FakeAsterisk, world: World, open_channel: Callable[..., AsteriskChannel]) -> None:
     """A connection that takes the app and leaves while a call is up leaves the app deactivated:
-    Asterisk lists it until the call ends (the resident hangs up on the silence), then removes it;
-    the app then registers again and reports the call it had let go."""
+    Asterisk lists it while the call lasts (the resident hangs up on the silence) and, as a real
+    one did, after it ends, until some app registers or unregisters; the app has the registry
+    swept, registers again and reports the call it had let go."""
     channel = open_channel(timing=QUICK)
     request = _mid_interview(fake, world, channel)
     with another_connection(fake):
@@ -125,6 +126,7 @@ def test_a_call_that_ends_while_another_connection_holds_the_app_gets_a_cause(
     fake.hang_up(FIRST)
     wait_for(lambda: world.outcome(request.attempt_id).attempt.outcome is not None, what="the call's result")
     assert channel.app is not None and channel.app.supervisor.connections == 2
+    assert fake.other_apps and all(name.startswith("minyi-sweep-") for name in fake.other_apps)
 
     out = world.outcome(request.attempt_id)
     assert out.attempt.outcome == CallStatus.UNKNOWN and out.attempt.hangup_cause == CONNECTION_LOST

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -33,14 +33,14 @@ NUMBERS = [f"+86138000001{i:02d}" for i in range(8)]
 RESIDENT = Resident(ring_s=20, by_prompt={**COMPLETE_BY_PROMPT, "msg/resume_menu": Press("1")})
 
 
-def _sample(world: World) -> None:
+def _sample(world: World, numbers: Sequence[str] = NUMBERS) -> None:
     """The numbers as a frame, callable around the clock with no field period."""
     with session_scope(world.sessions) as s:
         survey = s.get(Survey, world.survey_id)
         assert survey is not None
         survey.calling_windows = {"weekday": ["00:00-24:00"], "weekend": ["00:00-24:00"]}
         survey.field_start = survey.field_end = None
-        rows = tuple(FrameRow(i + 2, {"number": n, "township": "T01"}) for i, n in enumerate(NUMBERS))
+        rows = tuple(FrameRow(i + 2, {"number": n, "township": "T01"}) for i, n in enumerate(numbers))
         import_sample(s, survey, Frame("utf-8", {"number": "number", "township": "township"}, (), rows), world.vault,
                       world.clock.now())
 

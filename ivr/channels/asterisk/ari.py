@@ -135,19 +135,26 @@ class AriSession:
             await self._ws.close()
 
     async def registered(self) -> bool:
-        """Whether Asterisk lists the app (some process has its events WebSocket open)."""
+        """Whether Asterisk lists the app (some process has its events WebSocket open, or had it
+        while calls of the app were up)."""
+        return await self.application() is not None
+
+    async def application(self) -> dict[str, Any] | None:
+        """The app as Asterisk lists it (``channel_ids``, ``bridge_ids``), None when unlisted."""
         try:
-            await self._call("applications", "get", applicationName=self.app)
+            application: dict[str, Any] = await self._call("applications", "get", applicationName=self.app)
         except AriError as exc:
             if exc.status == 404:
-                return False
+                return None
             raise
-        return True
+        return application
 
     async def app_channel_ids(self) -> set[str]:
         """The channels this app is subscribed to (ours, ringing or in Stasis). ``GET /channels``
         lists every channel of the Asterisk, other apps' too."""
-        application: dict[str, Any] = await self._call("applications", "get", applicationName=self.app)
+        application = await self.application()
+        if application is None:
+            raise AriError(404, f"Application {self.app!r} not found")
         return set(application.get("channel_ids") or ())
 
     async def _call(self, resource: str, operation: str, **params: Any) -> Any:
@@ -234,6 +241,20 @@ class AriSession:
 
     async def stop_moh(self, bridge_id: str) -> None:
         await self._call("bridges", "stopMoh", bridgeId=bridge_id)
+
+
+async def sweep_registry(config: AriConfig, app: str) -> None:
+    """Open and close an events WebSocket for ``app`` (a throwaway name). Asterisk 22 sweeps its
+    app registry only when an app registers or unregisters (res_stasis.c, ``cleanup``): an app
+    whose holder left while calls of it were up stays listed, serving nobody, after the last
+    call ends - until someone registers or unregisters an app."""
+    url = config.url.rstrip("/").replace("http", "ws", 1) + "/ari/events?" + urlencode({"app": app})
+    try:
+        async with ws_connect(url, additional_headers={"Authorization": config.authorization}, max_size=None,
+                              logger=_ws_log, open_timeout=config.request_timeout_s):
+            pass
+    except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as exc:
+        raise AriUnavailable(f"events WebSocket: {type(exc).__name__}: {exc}") from None
 
 
 @asynccontextmanager

@@ -36,6 +36,18 @@ NON_WORKING = frozenset({
 DIAL_STATUS_CAUSES = {"BUSY": 17, "CONGESTION": 34, "NOANSWER": 19, "CHANUNAVAIL": 44}
 
 
+# A *soft* ChannelHangupRequest carries Asterisk's soft-hang-up flags as its ``cause``, not a Q.850
+# cause: 32 (explicit) for a hang-up by request, 4 (shutdown) as Asterisk stops or restarts; the
+# channel then ends with cause 0, Unknown, and the events WebSocket closes.
+SOFTHANGUP_SHUTDOWN = 4
+
+
+def shutdown(item: dict[str, object]) -> bool:
+    """Whether a ChannelHangupRequest is Asterisk hanging the channel up as it shuts down."""
+    flags = item.get("cause")
+    return bool(item.get("soft")) and isinstance(flags, int) and bool(flags & SOFTHANGUP_SHUTDOWN)
+
+
 def cause_of(cause: int | None, dial_status: str | None) -> int | None:
     """The Q.850 cause a channel ended with: ChannelDestroyed's, else what the last Dial status says."""
     if not cause and dial_status in DIAL_STATUS_CAUSES:

@@ -18,7 +18,7 @@ from anyio.abc import TaskGroup
 
 from ivr.channels.asterisk.ari import AriError, AriSession, AriUnavailable
 from ivr.channels.asterisk.calls import Call, Item, Resync, channel_of
-from ivr.channels.asterisk.causes import CONNECTION_LOST, cause_of
+from ivr.channels.asterisk.causes import CONNECTION_LOST, cause_of, shutdown
 from ivr.channels.asterisk.options import Timing
 
 log = logging.getLogger(__name__)
@@ -116,9 +116,20 @@ class CallLine:
         A *soft* ChannelHangupRequest (``"soft": true``: ours, or Asterisk hanging up one half of a
         Local channel) carries Asterisk's soft-hangup flag as its ``cause`` (32, explicit), not a
         Q.850 cause. A Local channel whose other half ran Busy() ends with cause 0; the Dial
-        event's ``dialstatus`` (BUSY) then tells what happened."""
+        event's ``dialstatus`` (BUSY) then tells what happened. As Asterisk stops or restarts, it
+        hangs every channel up with the shutdown flag (4), and the call is ``connection_lost``."""
         if not isinstance(item, dict) or channel_of(item) != self.channel_id:
             return False
+        kind = item["type"]
+        if kind == "ChannelHangupRequest" and shutdown(item):
+            self.call.lost_cause, self.call.error = CONNECTION_LOST, "Asterisk shut down during the call"
+        if self.call.lost_cause != CONNECTION_LOST:  # after a shutdown, cause 0 and NOANSWER say nothing
+            self._note_cause(item)
+        if kind in ("StasisEnd", "ChannelDestroyed"):
+            self.call.ended = True
+        return self.call.ended
+
+    def _note_cause(self, item: dict[str, Any]) -> None:
         kind = item["type"]
         if kind == "Dial" and item.get("dialstatus"):
             self.call.dial_status = str(item["dialstatus"])
@@ -127,9 +138,6 @@ class CallLine:
         elif kind == "ChannelDestroyed" and item.get("cause") is not None:
             cause = cause_of(int(item["cause"]), self.call.dial_status)
             self.call.cause = cause if cause or self.call.cause is None else self.call.cause
-        if kind in ("StasisEnd", "ChannelDestroyed"):
-            self.call.ended = True
-        return self.call.ended
 
     def resync(self, item: Resync) -> None:
         """Raise what a Resync means for this call."""

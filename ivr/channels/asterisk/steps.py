@@ -13,15 +13,19 @@ limit.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import anyio
 
+from ivr.channels.asterisk.ari import AriError
 from ivr.channels.asterisk.calls import Resync, channel_of
 from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine
 from ivr.channels.asterisk.media import media_uri
 from ivr.channels.asterisk.options import AsteriskOptions
 from ivr.engine import Collect, Digits, Event, Prompt, Record, RecordingDone, Step, Timeout
+
+log = logging.getLogger(__name__)
 
 
 class StepPlayer:
@@ -100,9 +104,15 @@ class StepPlayer:
     async def _record(self, record: Record, question_id: str) -> RecordingDone:
         line, timing = self.line, self.options.timing
         name = f"minyi-{line.call.attempt_id}-{question_id}-{uuid.uuid4().hex[:8]}"
-        await line.rest(lambda a: a.record(line.channel_id, name, max_seconds=record.max_seconds,
-                                           max_silence_s=max(1, round(record.silence_s)), beep=record.beep,
-                                           terminate_on=record.finish_key or "none"))
+        try:
+            await line.rest(lambda a: a.record(line.channel_id, name, max_seconds=record.max_seconds,
+                                               max_silence_s=max(1, round(record.silence_s)), beep=record.beep,
+                                               terminate_on=record.finish_key or "none"))
+        except AriError as exc:  # the resident goes on without this answer rather than being hung up on
+            log.error("attempt %s: Asterisk refused to record the open answer %s (%s): it goes unrecorded; "
+                      "is its recording directory (astspooldir/recording) there and writable?",
+                      line.call.attempt_id, question_id, exc)
+            return RecordingDone(None, 0.0, provider_id=name)
         deadline = line.deadline(record.max_seconds + timing.record_grace_s)
         stopping = False
         while True:
@@ -128,6 +138,10 @@ class StepPlayer:
         recording = event["recording"]
         assert isinstance(recording, dict)
         duration = float(recording.get("duration") or 0)
+        if event["type"] == "RecordingFailed":
+            log.warning("attempt %s: Asterisk failed to record %s (%s): the open answer goes unrecorded; an "
+                        "Asterisk without its `beep` sound fails every recording with a beep (docs/asterisk.md)",
+                        self.line.call.attempt_id, name, recording.get("cause") or "no cause given")
         if event["type"] == "RecordingFailed" or duration <= 0:
             return RecordingDone(None, 0.0, provider_id=name)
         self.recordings.append(name)

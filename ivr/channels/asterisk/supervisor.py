@@ -13,7 +13,9 @@ How a registration is lost, and what the supervisor does (docs/asterisk.md, "Re-
   and stands by, asking ``GET /applications/{app}`` every ``app_check_s``, until Asterisk no
   longer lists the app (its holder left and no channel of the app is left): then it registers
   again. Taking the app back at once would take it from a process that serves it, which would
-  take it back in turn;
+  take it back in turn. A holder that left while calls were up leaves the app listed after the
+  last call ends (Asterisk sweeps its registry lazily): while the app is listed without channels
+  or bridges, the check has Asterisk sweep it (:func:`~ivr.channels.asterisk.ari.sweep_registry`);
 - a check every ``app_check_s`` while connected finds the app gone from Asterisk: reconnect.
 """
 
@@ -21,13 +23,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
 
-from ivr.channels.asterisk.ari import AriConfig, AriError, AriHttp, AriSession, AriUnavailable, connect
+from ivr.channels.asterisk.ari import (
+    AriConfig,
+    AriError,
+    AriHttp,
+    AriSession,
+    AriUnavailable,
+    connect,
+    sweep_registry,
+)
 from ivr.channels.asterisk.options import Timing
 
 log = logging.getLogger(__name__)
@@ -143,7 +154,7 @@ class Supervisor:
         self.on_replaced()
         try:
             async with connect(self.config, http, events=False) as rest:
-                while await _registered(rest):
+                while await self._held(rest):
                     await anyio.sleep(self.timing.app_check_s)
             log.info("ARI %s: the app %r is free again; registering", _where(self.config.url), self.config.app)
             return self.timing.backoff_initial_s
@@ -153,6 +164,18 @@ class Supervisor:
             return min(delay * 2, self.timing.backoff_max_s)
         finally:
             self.standing_by = False
+
+
+    async def _held(self, rest: AriSession) -> bool:
+        """Whether another connection still holds the app: Asterisk lists it after a sweep."""
+        try:
+            application = await rest.application()
+            if application is None or application.get("channel_ids") or application.get("bridge_ids"):
+                return application is not None
+            await sweep_registry(self.config, f"{self.config.app}-sweep-{uuid.uuid4().hex[:8]}")
+            return await rest.registered()
+        except AriError as exc:
+            raise AriUnavailable(f"GET /applications: {exc}") from None
 
 
 async def _registered(session: AriSession) -> bool:

@@ -16,7 +16,7 @@ The application's life is Asterisk's (res_stasis.c, res/ari/ari_websockets.c): a
 then nothing more, though it stays open; when the connection holding the app closes, the app is
 deactivated (events are dropped, Stasis() refuses calls) and stays listed by GET /applications
 as long as channels are subscribed to it, then disappears. ``restart`` is Asterisk restarting:
-every connection cut, every channel gone without an event, the app unregistered.
+every channel hung up with the shutdown flag, then every connection cut, the app unregistered.
 
 And to what a real Asterisk 22.10.1 sent (tests/asterisk/recorded/): originate's Dial events
 (``peer``: the dialled channel; ``dialstatus`` "", RINGING, ANSWER, BUSY, ...); a Local channel
@@ -66,6 +66,7 @@ Handler = Callable[[dict[str, str], dict[str, str], dict[str, Any]], Awaitable[t
 NORMAL = (16, "Normal Clearing")
 UNKNOWN = (0, "Unknown")
 SOFTHANGUP_EXPLICIT = 32  # the "cause" of a soft ChannelHangupRequest: Asterisk's flag, not Q.850
+SOFTHANGUP_SHUTDOWN = 4  # the flag of the soft hang-up Asterisk sends every channel as it shuts down
 def wav_silence(seconds: float) -> bytes:
     """A stored recording's file as Asterisk's ``wav`` format writes it: 8 kHz, 16-bit, mono."""
     out = io.BytesIO()
@@ -109,6 +110,9 @@ class FakeAsterisk:
         self.snoop_failures = 0  # how many of the next snoops fail, as an allocation failure does (500)
         # how many of the next bridge recordings fail, as on an Asterisk without chan_bridge_media (500)
         self.bridge_record_failures = 0
+        # how many of the next channel recordings fail, as on an Asterisk whose recording directory
+        # is missing or not writable (500; its log: "Unrecognized recording error")
+        self.record_failures = 0
         # Wall seconds an originate takes to be answered, its channel created at the end (a loaded
         # Asterisk: 20 ms p50); other requests are served meanwhile, as Asterisk's HTTP threads do.
         self.originate_delay_s = 0.0
@@ -119,6 +123,7 @@ class FakeAsterisk:
         self._outboxes: dict[web.WebSocketResponse, asyncio.Queue[str]] = {}  # every open events connection
         self._registered = False  # the app is in Asterisk's registry (active or not)
         self.replaced = 0  # ApplicationReplaced events sent
+        self.other_apps: list[str] = []  # names of other apps whose events WebSocket was opened
         self._refuse_until = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -180,11 +185,18 @@ class FakeAsterisk:
         self.run(drop)
 
     def restart(self, refuse_s: float = 1.0) -> None:
-        """Asterisk restarts: every connection is cut, every channel, bridge and recording in
-        progress is gone without an event reaching anyone, the app is no longer registered, and
-        nothing answers for ``refuse_s`` wall seconds."""
+        """Asterisk restarts (``core restart now``), as a real 22.10.1 did
+        (recorded/asterisk_restart*.json): every channel is hung up with a soft hang-up whose
+        flag is AST_SOFTHANGUP_SHUTDOWN (4) and destroyed with cause 0, Unknown (a ringing one
+        after a Dial NOANSWER); then every connection is cut without a close frame, every
+        bridge and recording in progress is gone, the app is no longer registered, and nothing
+        answers for ``refuse_s`` wall seconds."""
         async def restart() -> None:
             self._refuse_until = time.monotonic() + refuse_s
+            peers = {c.peer_id for c in self.channels.values()}  # a Local channel's second half ends with it
+            for ch in [c for c in self.channels.values() if c.id not in peers]:
+                await self._shut_down(ch)
+            await asyncio.sleep(0.05)  # the events go out before the connections are cut
             self._ws, self._registered = None, False
             for ch in list(self.channels.values()):
                 ch.gone = True
@@ -196,6 +208,15 @@ class FakeAsterisk:
             for ws in list(self._outboxes):
                 await self._cut(ws, clean=False)
         self.run(restart)
+
+    async def _shut_down(self, ch: Channel) -> None:
+        if ch.gone:  # a snoop, gone with the channel it spied on
+            return
+        self._emit_channel("ChannelHangupRequest", ch, cause=SOFTHANGUP_SHUTDOWN, soft=True)
+        if ch.state != "Up":
+            self._emit_channel("ChannelHangupRequest", ch, cause=UNKNOWN[0])
+            self._dial(ch, "NOANSWER")
+        await self._destroy(ch, UNKNOWN)
 
     async def _cut(self, ws: web.WebSocketResponse, clean: bool) -> None:
         if clean:
@@ -209,8 +230,10 @@ class FakeAsterisk:
         self._forget_app()
 
     def _forget_app(self) -> None:
-        """res_stasis's cleanup: an app without a connection leaves the registry once no
-        channel is subscribed to it any more."""
+        """res_stasis's cleanup, run when an app registers or unregisters: an app without a
+        connection leaves the registry if no channel is subscribed to it any more. A channel
+        ending does not sweep: seen on a real Asterisk, an app whose holder left while a call was
+        up stays listed after that call ends, until some app registers or unregisters."""
         if self._ws is None and not any(c.owner_app == self.app for c in self.channels.values()):
             self._registered = False
 
@@ -317,9 +340,11 @@ class FakeAsterisk:
         if time.monotonic() < self._refuse_until:
             return web.json_response({"message": "Service unavailable"}, status=503)
         _op, problems = self.spec.check_request("GET", "/events", dict(request.query), None)
-        if problems or request.query.get("app") != self.app:
-            self.violations += problems or [f"events: app {request.query.get('app')!r} unexpected"]
+        if problems or not request.query.get("app"):
+            self.violations += problems or ["events: no app"]
             return web.json_response({"message": "Invalid application provided in param [app]."}, status=400)
+        if request.query["app"] != self.app:
+            return await self._other_app(request)
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         outbox: asyncio.Queue[str] = asyncio.Queue()
@@ -338,6 +363,21 @@ class FakeAsterisk:
             self._outboxes.pop(ws, None)
             if self._ws is ws:
                 self._deactivate()
+        return ws
+
+    async def _other_app(self, request: web.Request) -> web.StreamResponse:
+        """Another app's events WebSocket: it hears nothing here, but registering and
+        unregistering it sweeps the registry (res_stasis's ``cleanup``)."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.other_apps.append(request.query["app"])
+        self._forget_app()
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self._forget_app()
         return ws
 
     async def _write(self, ws: web.WebSocketResponse, outbox: asyncio.Queue[str]) -> None:
@@ -527,7 +567,6 @@ class FakeAsterisk:
             peer_cause = peer_cause or cause
             self._emit_channel("ChannelDestroyed", peer, cause=peer_cause[0], cause_txt=peer_cause[1])
             self.channels.pop(peer.id, None)
-        self._forget_app()
         for task in ch.tasks:
             if task is not asyncio.current_task():
                 task.cancel()
@@ -554,6 +593,9 @@ class FakeAsterisk:
 
     async def _record(self, a: dict[str, str], q: dict[str, str], _b: Any) -> tuple[int, Any]:
         ch = self._channel(a["channelId"])
+        if self.record_failures:
+            self.record_failures -= 1
+            raise AriError(500, "Internal Server Error")
         self._check_new_recording(q)
         rec = Recording(q["name"], q["format"], ch.id, int(q.get("maxDurationSeconds", "0")),
                         int(q.get("maxSilenceSeconds", "0")), q.get("terminateOn", "none"))
