@@ -45,7 +45,6 @@ def _upsert_answers(insert_into: Callable[[Table], Any]) -> Any:
 
 
 _STORE_ANSWERS = {"sqlite": _upsert_answers(sqlite.insert), "postgresql": _upsert_answers(postgresql.insert)}
-_STORE_INTERVIEW = update(_interviews).where(_interviews.c.id == bindparam("interview_id"))
 _SET_LANGUAGE = update(_cases).where(_cases.c.id == bindparam("case_id")).values(language=bindparam("chosen"))
 
 
@@ -55,19 +54,39 @@ def resumable_interview(session: Session, case_id: int) -> Interview | None:
     return None if interview_id is None else session.get(Interview, interview_id)
 
 
-def _in_one(interview_id: int, changed: dict[str, Any], answers: list[dict[str, Any]], table: Table,
-            row: dict[str, Any]) -> Any:
-    """PostgreSQL: the interview's UPDATE and its answer's upsert as CTEs of ``row``'s INSERT
-    (single rows: SQLAlchemy caches the compiled statement, not that of a multi-row INSERT)."""
-    ctes = []
-    if changed:
-        ctes.append(update(_interviews).where(_interviews.c.id == interview_id).values(changed).cte("interview"))
-    for answer in answers:
-        add = postgresql.insert(_answers).values(answer)
+_BUILT: dict[tuple[object, ...], Any] = {}  # store_now's statements, built once per shape (building cost
+# more than running them; SQLAlchemy caches their compiled form only when the object is reused)
+
+
+def _built(shape: tuple[object, ...], build: Callable[[], Any]) -> Any:
+    if shape not in _BUILT:
+        _BUILT[shape] = build()
+    return _BUILT[shape]
+
+
+def _binds(table: Table, names: tuple[str, ...], prefix: str) -> dict[str, Any]:
+    return {name: bindparam(prefix + name, type_=table.c[name].type) for name in names}
+
+
+def _prefixed(values: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {prefix + name: value for name, value in values.items()}
+
+
+def _interview_update(columns: tuple[str, ...]) -> Any:
+    return update(_interviews).where(_interviews.c.id == bindparam("interview_pk")).values(
+        _binds(_interviews, columns, "iv_"))
+
+
+def _in_one(table: Table, columns: tuple[str, ...], with_answer: bool, row: tuple[str, ...]) -> Any:
+    """PostgreSQL: the interview's UPDATE and its answer's upsert as CTEs of the row's INSERT."""
+    ctes = [_interview_update(columns).cte("interview")] if columns else []
+    if with_answer:
+        add = postgresql.insert(_answers).values(_binds(_answers, ("interview_id", "question_id", *_ANSWER_FIELDS),
+                                                        "an_"))
         ctes.append(add.on_conflict_do_update(index_elements=[_answers.c.interview_id, _answers.c.question_id],
                                               set_={name: add.excluded[name] for name in _ANSWER_FIELDS})
                     .cte("answers"))
-    return insert(table).values(row).add_cte(*ctes)
+    return insert(table).values(_binds(table, row, "row_")).add_cte(*ctes)
 
 
 class CaseRef(Protocol):
@@ -242,15 +261,19 @@ class InterviewSession:
     def _store(self, changed: dict[str, Any], table: Table, row: dict[str, Any]) -> None:
         given, self._given = self._given, {}
         answers = [{"interview_id": self.interview.id, "question_id": qid, **values} for qid, values in given.items()]
-        db = self.session.connection()
-        if db.dialect.name == "postgresql" and len(answers) <= 1:  # (many rows: a statement never cached)
-            db.execute(_in_one(self.interview.id, changed, answers, table, row))
+        db, columns = self.session.connection(), tuple(changed)
+        if db.dialect.name == "postgresql" and len(answers) <= 1:
+            shape = (table.name, columns, bool(answers), tuple(row))
+            params = {"interview_pk": self.interview.id, **_prefixed(changed, "iv_"), **_prefixed(row, "row_"),
+                      **(_prefixed(answers[0], "an_") if answers else {})}
+            db.execute(_built(shape, lambda: _in_one(table, columns, bool(answers), tuple(row))), params)
         else:
             if changed:
-                db.execute(_STORE_INTERVIEW.values(changed), {"interview_id": self.interview.id})
+                db.execute(_built(("interview", columns), lambda: _interview_update(columns)),
+                           {"interview_pk": self.interview.id, **_prefixed(changed, "iv_")})
             if answers:
                 db.execute(_STORE_ANSWERS[db.dialect.name], answers)
-            db.execute(insert(table), row)
+            db.execute(_built(("insert", table.name), lambda: insert(table)), row)
         self.session.expunge(self.interview)  # written: the session's flush must not write it again
 
     def _rolled_back(self, _session: Session) -> None:
