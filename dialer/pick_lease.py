@@ -72,6 +72,7 @@ WITH callbacks AS MATERIALIZED (
     FROM {_due(CaseStatus.CALLBACK, "true", ":limit")} AS c
 ), shares AS MATERIALIZED (
     SELECT q.id, 1 AS phase, w.ord, q.k FROM {_TOWNSHIPS} CROSS JOIN LATERAL ({_queue("least(w.share, :limit)")}) q
+    WHERE w.share > 0
     ORDER BY w.ord, q.k
     LIMIT greatest(:limit - (SELECT count(*) FROM callbacks), 0)
 ), short AS MATERIALIZED (
@@ -79,7 +80,7 @@ WITH callbacks AS MATERIALIZED (
 ), caps AS MATERIALIZED (
     SELECT q.id, 2 AS phase, w.ord, q.k FROM {_TOWNSHIPS}
     CROSS JOIN LATERAL ({_queue("least(greatest(w.share, w.cap), w.share + (SELECT n FROM short))")}) q
-    WHERE q.k > w.share
+    WHERE q.k > w.share AND w.cap > w.share
     ORDER BY w.ord, q.k
     LIMIT (SELECT n FROM short)
 ), chosen AS MATERIALIZED (
