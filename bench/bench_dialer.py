@@ -12,7 +12,7 @@
 
     .venv/bin/python bench/bench_dialer.py [--cases 1000000] [--campaign 100000] [--workers-cases 50000]
         [--workers-seconds 20] [--workers-call-ms 100] [--skip-pg] [--no-callbacks]
-    .venv/bin/python bench/bench_dialer.py --picks-only [--no-callbacks] [--old-tree DIR] [--rounds 30]
+    .venv/bin/python bench/bench_dialer.py --picks-only [--no-callbacks] [--old-tree DIR] [--rounds 30] [--townships 21]
         (PostgreSQL pick rounds only: bench/pick_rounds.py)
 
 PostgreSQL: ``MINYI_BENCH_PG`` (default postgresql+psycopg://postgres@127.0.0.1:5432/test) names a
@@ -91,12 +91,12 @@ def case_rows(n: int, survey_id: int, strata: list[int], now: datetime) -> Itera
         yield i, strata[i % len(strata)], status, due, attempts
 
 
-def bulk_load(engine: Engine, n: int, settings: dict[str, object] | None = None) -> int:
+def bulk_load(engine: Engine, n: int, settings: dict[str, object] | None = None, townships: int = TOWNSHIPS) -> int:
     """A survey with 21 townships and ``n`` cases (and contacts, all of one number); returns the
     survey id."""
     clock = VirtualClock(START)
     with session_scope(session_factory(engine)) as s:
-        survey = make_survey(s, clock, quotas=[n] * TOWNSHIPS, settings=settings)
+        survey = make_survey(s, clock, quotas=[n] * townships, settings=settings)
         survey_id, strata = survey.id, [st.id for st in survey.strata]
     now = clock.now()
     number = VAULT.encrypt("+8613900000000")
@@ -165,10 +165,10 @@ def time_progress(engine: Engine, survey_id: int) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def load_for_picks(engine: Engine, n: int, callbacks: bool) -> int:
+def load_for_picks(engine: Engine, n: int, callbacks: bool, townships: int = TOWNSHIPS) -> int:
     """The cases of the pick benchmark (with ``callbacks`` due or none); returns the survey id."""
     upgrade(engine)
-    survey_id = bulk_load(engine, n)
+    survey_id = bulk_load(engine, n, townships=townships)
     if not callbacks:  # with them, 100 callbacks due fill every pick and the townships are never read
         with engine.begin() as conn:
             conn.execute(text("UPDATE cases SET status = 'final' WHERE status = 'callback'"))
@@ -242,12 +242,12 @@ def bench_workers(n: int, seconds: float, call_s: float) -> None:
           f"calls/s: {four / one:.2f} times one worker")
 
 
-def picks_only(n: int, callbacks: bool, old_tree: Path | None, rounds: int) -> None:
+def picks_only(n: int, callbacks: bool, old_tree: Path | None, rounds: int, townships: int) -> None:
     with postgres_database() as url:
         engine = make_engine(url)
-        survey_id = load_for_picks(engine, n, callbacks)
+        survey_id = load_for_picks(engine, n, callbacks, townships)
         engine.dispose()
-        print(f"PostgreSQL, {n:,} cases{'' if callbacks else ' (no callbacks)'}")
+        print(f"PostgreSQL, {n:,} cases in {townships:,} townships{'' if callbacks else ' (no callbacks)'}")
         pick_rounds.alternate(url, survey_id, old_tree, rounds)
 
 
@@ -263,9 +263,10 @@ def main() -> None:
     parser.add_argument("--picks-only", action="store_true", help="only pick rounds on PostgreSQL (bench/pick_rounds.py)")
     parser.add_argument("--old-tree", type=Path, help="with --picks-only: another checkout's picks, alternating")
     parser.add_argument("--rounds", type=int, default=30, help="with --picks-only: rounds per side")
+    parser.add_argument("--townships", type=int, default=TOWNSHIPS, help="with --picks-only: e.g. 3350, a province")
     args = parser.parse_args()
     if args.picks_only:
-        picks_only(args.cases, not args.no_callbacks, args.old_tree, args.rounds)
+        picks_only(args.cases, not args.no_callbacks, args.old_tree, args.rounds, args.townships)
         return
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_pg:

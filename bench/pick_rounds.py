@@ -7,7 +7,7 @@ should choose the same ids (the driver counts the rounds where they did). Per ro
 wall time, the worker's CPU time and the CPU time of its PostgreSQL backend (both from
 ``/proc/<pid>/schedstat``, in nanoseconds), and at the end the township progress query.
 
-    .venv/bin/python bench/bench_dialer.py --picks-only [--no-callbacks] [--old-tree DIR] [--rounds 30]
+    .venv/bin/python bench/bench_dialer.py --picks-only [--no-callbacks] [--old-tree DIR] [--rounds 30] [--townships 21]
 """
 
 from __future__ import annotations
