@@ -291,7 +291,14 @@ def main() -> None:
                         help="instead: how many calls a second `minyi dial` places when allowed this many (the fake)")
     parser.add_argument("--originate-delay-ms", type=float, default=0.0,
                         help="with --dial-cps: the fake answers each originate this late (a loaded Asterisk: 20)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="run each level in this many app processes at once (bench/ari_processes.py)")
     args = parser.parse_args()
+    if args.processes > 1:
+        from bench import ari_processes
+
+        ari_processes.main(args, real=bool(_env("URL")))
+        return
     database_url = os.environ.get("MINYI_DATABASE_URL")
     if args.dial_cps:
         d = dial_rate(args.dial_cps, 10.0, database_url, args.originate_delay_ms / 1000)

@@ -15,21 +15,26 @@ channel and the console go through here, so a call is opened, fed, ended and set
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from calls.interviews import InterviewSession, open_interview
 from calls.questionnaires import Questionnaires
+from dialer import leases
 from dialer.attempts import advance
 from dialer.outcomes import Applied, apply_result
+from dialer.policy import DialPolicy
 from dialer.protocol import CallResult
 from ivr.engine import Answered, Event, HangUp, Step
 from survey.clock import Clock
-from survey.models import CallAttempt, Interview
+from survey.models import CallAttempt, Interview, Survey
 from survey.vocabulary import InterviewStatus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,12 +51,22 @@ def answer(session: Session, attempt: CallAttempt, questionnaires: Questionnaire
     """The call was answered by a person: open (or resume) the case's interview and start it.
     A call answered twice (a channel adopted again after a crash) goes on with the interview this
     call opened, whatever its status: an interview that ended is never opened anew, its
-    resident hears the closing words and the call's result reports how it ended."""
+    resident hears the closing words and the call's result reports how it ended. A call taken
+    back meanwhile (its worker taken for dead) holds its case again while it goes on
+    (:func:`dialer.leases.hold_adopted`)."""
+    if leases.hold_adopted(attempt, clock.now(), lambda: _lease_for(session, attempt.survey_id)):
+        log.info("attempt %s: taken back, adopted again: its case is held until the call ends", attempt.id)
     questionnaire = questionnaires.of(session, attempt.survey_id)
     interview = interview_of(session, attempt) or open_interview(session, attempt.case, questionnaire, clock,
                                                                   attempt_id=attempt.id)
     run = bind(session, interview, questionnaires, clock, can_transfer=can_transfer, recorded=recorded)
     return run, feed(run, Answered())
+
+
+def _lease_for(session: Session, survey_id: int) -> timedelta:
+    survey = session.get(Survey, survey_id)
+    assert survey is not None
+    return timedelta(seconds=DialPolicy.from_survey(survey).pacing.lease_seconds)
 
 
 def bind(session: Session, interview: Interview, questionnaires: Questionnaires, clock: Clock, *,

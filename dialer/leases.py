@@ -14,13 +14,13 @@ without them (:func:`lease_due`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy.orm import Session, object_session
 
 from dialer import pick_lease, picking
 from dialer.cases import DIALABLE, forget, reschedule
@@ -31,7 +31,7 @@ from dialer.quotas import Allotment
 from dialer.schedule import clamp_to_window
 from survey.clock import Clock
 from survey.models import CallAttempt, Case, Contact, Interview
-from survey.vocabulary import ATTEMPT_ENDED, RESUMABLE, CallStatus, CaseStatus
+from survey.vocabulary import ATTEMPT_ENDED, RESUMABLE, AttemptStatus, CallStatus, CaseStatus
 
 _cases, _contacts = cast(Table, Case.__table__), Contact.__table__
 _c = _cases.c
@@ -119,6 +119,25 @@ def lease(session: Session, ids: list[int], owner: str, now: datetime, lease_for
     got = {row["id"]: Leased(**row) for row in rows}
     forget(session, Case, got)
     return [got[case_id] for case_id in ids if case_id in got]
+
+
+def hold_adopted(attempt: CallAttempt, now: datetime, lease_for: Callable[[], timedelta]) -> bool:
+    """A call taken back as ``unknown`` (its worker taken for dead) that goes on after all: a
+    restarted app adopted its channel and carries on the interview. Its case, rescheduled by the
+    takeover, is leased again to the call's worker until the real result comes (which settles
+    it), so that no worker dials the resident meanwhile - unless the case was dialled again or
+    closed since. True when it was."""
+    case = attempt.case
+    if attempt.status != AttemptStatus.UNKNOWN or case.status not in DIALABLE or attempt.worker is None:
+        return False
+    session = object_session(case)
+    assert session is not None
+    latest = session.scalar(select(func.max(CallAttempt.id)).where(CallAttempt.case_id == case.id))
+    if latest != attempt.id:
+        return False
+    case.status, case.lease_owner, case.lease_expires_at, case.updated_at = (CaseStatus.LEASED, attempt.worker,
+                                                                             now + lease_for(), now)
+    return True
 
 
 def reclaimable(session: Session, survey_id: int, now: datetime, lost: Collection[str] = ()) -> list[Case]:
