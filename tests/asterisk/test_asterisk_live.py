@@ -109,8 +109,8 @@ def test_a_spoken_suggestion_is_recorded_and_fetched(world: World, sessions, clo
     assert out.answers["q_suggest_yn"] == 1 and out.answers["d_years"] == 15.0
     [recording] = out.recordings
     assert recording.duration_s is not None and 3 <= recording.duration_s <= 15
-    assert recording.path is not None
-    with wave.open(recording.path) as w:  # fetched from Asterisk: 8 kHz 16-bit mono, the tones we sent
+    assert recording.path is not None  # fetched from Asterisk into recordings_dir: 8 kHz 16-bit mono, the tones
+    with wave.open(str(tmp_path / recording.path)) as w:
         assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1)
         assert w.getnframes() >= 3 * 8000
 

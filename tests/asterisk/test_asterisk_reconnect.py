@@ -7,7 +7,16 @@ import time
 
 import pytest
 from ari_fake import FakeAsterisk, Resident
-from asterisk_world import COMPLETE_BY_PROMPT, SCALE, SQLITE_ONLY, World, wait_for, wait_until_idle
+from asterisk_world import (
+    ASKED,
+    COMPLETE,
+    COMPLETE_BY_PROMPT,
+    SCALE,
+    SQLITE_ONLY,
+    World,
+    wait_for,
+    wait_until_idle,
+)
 from sqlalchemy import func, select
 
 from ivr.channels.asterisk import Timing
@@ -51,7 +60,8 @@ def test_calls_in_progress_are_reconciled_after_a_reconnect(fake: FakeAsterisk, 
     assert channel.app is not None and channel.app.supervisor.connections == 2
     went_on = world.outcome(goes_on.attempt_id)
     assert went_on.interview is not None and went_on.interview.status == InterviewStatus.COMPLETE
-    assert went_on.answers["q_procuratorate"] == 3 and went_on.answers["d_years"] == 15.0
+    # each answer to its own question: the question in progress was asked again, not the one before
+    assert went_on.answers == {question: int(key) for question, key in zip(ASKED[1:], COMPLETE[1:], strict=True)}
     hung_up = world.outcome(hangs_up.attempt_id)
     assert hung_up.attempt.outcome == CallStatus.ANSWERED
     assert hung_up.interview is not None and hung_up.interview.status == InterviewStatus.PARTIAL
@@ -59,6 +69,29 @@ def test_calls_in_progress_are_reconciled_after_a_reconnect(fake: FakeAsterisk, 
     lost = world.outcome(ringing.attempt_id)  # answered while the app was not registered: Stasis failed
     assert lost.attempt.outcome == CallStatus.UNKNOWN and lost.interview is None
     assert world.outcome(late.attempt_id).attempt.outcome == CallStatus.BUSY
+
+
+@SQLITE_ONLY
+def test_the_prompt_playing_at_a_drop_is_stopped_and_its_question_asked_again(fake: FakeAsterisk, world: World,
+                                                                             open_channel) -> None:
+    """Seen on a real Asterisk: the prompt playing when the connection dropped played on, the
+    question asked again queued behind it, and the resident's keys went unheard until it
+    started (10 s); then the keys answered the wrong questions."""
+    fake.prompt_s = 8.0
+    fake.residents[GOES_ON] = Resident(by_prompt=COMPLETE_BY_PROMPT)
+    channel = open_channel()
+    request = world.dial(GOES_ON)
+    channel.place_call(request)
+    wait_for(lambda: _answers_given(world, request.case_id) >= 3, what="three answers")
+    wait_for(lambda: fake.run(lambda: [p.id for p in fake.playbacks.values() if p.state == "playing"]) != [],
+             what="the next prompt playing")
+    playing = fake.run(lambda: [p.id for p in fake.playbacks.values() if p.state == "playing"])
+    fake.drop_websocket()
+    wait_until_idle(channel)
+    assert playing[0] in fake.interrupted
+    out = world.outcome(request.attempt_id)
+    assert out.interview is not None and out.interview.status == InterviewStatus.COMPLETE
+    assert out.answers == {question: int(key) for question, key in zip(ASKED[1:], COMPLETE[1:], strict=True)}
 
 
 @SQLITE_ONLY

@@ -175,21 +175,21 @@ class CallRunner:
     async def _interview(self, line: CallLine, player: StepPlayer) -> None:
         self.interview, turn = await self._db(self._answer)
         self._note(turn)
-        current = turn.step
+        current = turn.step  # the question being asked: a keep_playing step goes on collecting its entry
         while True:
             step = turn.step
             if not (step.collect or step.record or step.keep_playing):
                 await self._final(line, player, step)
                 return
+            if not step.keep_playing:
+                current = step
             try:
                 event: Event = await player.input_step(step)
-            except Resynced:
+            except Resynced:  # reconnected: ask the question in progress again
                 turn = replace(turn, step=current, callback_at=None)
                 continue
             except CallEnded:
                 event = HangUp()
-            if not step.keep_playing:
-                current = step
             turn = await self._feed(event)
             if isinstance(event, HangUp):
                 return

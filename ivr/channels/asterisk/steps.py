@@ -20,7 +20,7 @@ import anyio
 
 from ivr.channels.asterisk.ari import AriError
 from ivr.channels.asterisk.calls import Resync, channel_of
-from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine
+from ivr.channels.asterisk.line import TIMEOUT, CallEnded, CallLine, Resynced
 from ivr.channels.asterisk.media import media_uri
 from ivr.channels.asterisk.options import AsteriskOptions
 from ivr.engine import Collect, Digits, Event, Prompt, Record, RecordingDone, Step, Timeout
@@ -69,7 +69,11 @@ class StepPlayer:
         deadline = line.deadline(guard if playback is not None else wait_s or collect.timeout_s)
         heard_from: float | None = None  # when the prompt started playing
         while True:
-            item = await self._next(deadline)
+            try:
+                item = await self._next(deadline)
+            except Resynced:  # the question is asked again: end its prompt, or the new one plays after it
+                self._stop_soon(playback)
+                raise
             if item is TIMEOUT and playback is not None:  # the prompt never reported its end
                 playback, deadline = None, line.deadline(collect.timeout_s)
                 continue
