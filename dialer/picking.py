@@ -24,11 +24,11 @@ and chooses again, without them, for rows another worker took meanwhile.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -222,6 +222,38 @@ def pick(session: Session, survey_id: int, now: datetime, limit: int, allotments
             room = min(getattr(a, bound) - taken[a.stratum_id], limit - len(ids))
             if room > 0:
                 got = due.take(a, taken[a.stratum_id], taken[a.stratum_id] + room, len(ids))
+                ids += got
+                taken[a.stratum_id] += len(got)
+    return ids
+
+
+class DueCase(Protocol):
+    """What :func:`dialling_order` needs of a due case."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def stratum_id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def next_attempt_at(self) -> datetime: ...
+
+
+def dialling_order(due: Iterable[DueCase], limit: int, allotments: Sequence[Allotment]) -> list[int]:
+    """The ids :func:`pick` would choose, in its order, if ``due`` were every case due (and not on
+    the do-not-call list): the same rules on rows held in memory (dialer/run_ahead.py)."""
+    rows = sorted(due, key=lambda r: (r.next_attempt_at, r.id))
+    ids = [r.id for r in rows if r.status == CaseStatus.CALLBACK][:limit]
+    queues = {a.stratum_id: [r.id for r in rows if r.stratum_id == a.stratum_id and r.status == CaseStatus.SCHEDULED]
+              + [r.id for r in rows if a.fresh and r.stratum_id == a.stratum_id and r.status == CaseStatus.NEW]
+              for a in allotments}
+    taken: dict[int, int] = defaultdict(int)
+    for bound in ("share", "cap"):
+        for a in allotments:
+            room = min(getattr(a, bound) - taken[a.stratum_id], limit - len(ids))
+            if room > 0:
+                got = queues[a.stratum_id][taken[a.stratum_id]:taken[a.stratum_id] + room]
                 ids += got
                 taken[a.stratum_id] += len(got)
     return ids
