@@ -243,11 +243,16 @@ class DueCase(Protocol):
 def dialling_order(due: Iterable[DueCase], limit: int, allotments: Sequence[Allotment]) -> list[int]:
     """The ids :func:`pick` would choose, in its order, if ``due`` were every case due (and not on
     the do-not-call list): the same rules on rows held in memory (dialer/run_ahead.py)."""
-    rows = sorted(due, key=lambda r: (r.next_attempt_at, r.id))
-    ids = [r.id for r in rows if r.status == CaseStatus.CALLBACK][:limit]
-    queues = {a.stratum_id: [r.id for r in rows if r.stratum_id == a.stratum_id and r.status == CaseStatus.SCHEDULED]
-              + [r.id for r in rows if a.fresh and r.stratum_id == a.stratum_id and r.status == CaseStatus.NEW]
-              for a in allotments}
+    by_status: dict[tuple[int, str], list[int]] = defaultdict(list)
+    ids: list[int] = []
+    for r in sorted(due, key=lambda r: (r.next_attempt_at, r.id)):
+        if r.status == CaseStatus.CALLBACK:
+            ids.append(r.id)
+        else:
+            by_status[r.stratum_id, r.status].append(r.id)
+    del ids[limit:]
+    queues = {a.stratum_id: by_status[a.stratum_id, CaseStatus.SCHEDULED]
+              + (by_status[a.stratum_id, CaseStatus.NEW] if a.fresh else []) for a in allotments}
     taken: dict[int, int] = defaultdict(int)
     for bound in ("share", "cap"):
         for a in allotments:
