@@ -14,6 +14,8 @@
         [--workers-seconds 20] [--workers-call-ms 100] [--skip-pg] [--no-callbacks]
     .venv/bin/python bench/bench_dialer.py --picks-only [--no-callbacks] [--old-tree DIR] [--rounds 30] [--townships 21]
         (PostgreSQL pick rounds only: bench/pick_rounds.py)
+    .venv/bin/python bench/bench_dialer.py --campaign-only [--campaign 10000] [--skip-pg] [--old-tree DIR] [--rounds 2]
+        (simulated campaigns only, this tree's and another checkout's alternately: bench/campaign_rounds.py)
 
 PostgreSQL: ``MINYI_BENCH_PG`` (default postgresql+psycopg://postgres@127.0.0.1:5432/test) names a
 server database; the benchmark creates its own database next to it and drops it afterwards.
@@ -40,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "dialer"))
 
+import campaign_rounds  # noqa: E402
 import pick_rounds  # noqa: E402
 from dialer_fakes import ALWAYS_OPEN, VAULT, ScriptedChannel, make_survey, random_outcomes  # noqa: E402
 from sqlalchemy import Engine, create_engine, func, select, text  # noqa: E402
@@ -251,6 +254,17 @@ def picks_only(n: int, callbacks: bool, old_tree: Path | None, rounds: int, town
         pick_rounds.alternate(url, survey_id, old_tree, rounds)
 
 
+def campaigns_only(n: int, skip_pg: bool, old_tree: Path | None, rounds: int) -> None:
+    @contextmanager
+    def sqlite() -> Iterator[str]:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/campaign.db"
+
+    campaign_rounds.alternate(sqlite, "sqlite", n, old_tree, rounds)
+    if not skip_pg:
+        campaign_rounds.alternate(postgres_database, "postgresql", n, old_tree, rounds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
@@ -261,12 +275,16 @@ def main() -> None:
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--no-callbacks", action="store_true", help="finalise the callbacks: picks read the townships")
     parser.add_argument("--picks-only", action="store_true", help="only pick rounds on PostgreSQL (bench/pick_rounds.py)")
-    parser.add_argument("--old-tree", type=Path, help="with --picks-only: another checkout's picks, alternating")
-    parser.add_argument("--rounds", type=int, default=30, help="with --picks-only: rounds per side")
+    parser.add_argument("--campaign-only", action="store_true", help="only simulated campaigns (bench/campaign_rounds.py)")
+    parser.add_argument("--old-tree", type=Path, help="with --picks-only or --campaign-only: another checkout's, alternating")
+    parser.add_argument("--rounds", type=int, help="with --picks-only (default 30) or --campaign-only (2): rounds per side")
     parser.add_argument("--townships", type=int, default=TOWNSHIPS, help="with --picks-only: e.g. 3350, a province")
     args = parser.parse_args()
+    if args.campaign_only:
+        campaigns_only(args.campaign, args.skip_pg, args.old_tree, args.rounds or 2)
+        return
     if args.picks_only:
-        picks_only(args.cases, not args.no_callbacks, args.old_tree, args.rounds, args.townships)
+        picks_only(args.cases, not args.no_callbacks, args.old_tree, args.rounds or 30, args.townships)
         return
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_pg:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, insert, update
+from sqlalchemy import Table, bindparam, delete, func, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -113,3 +113,22 @@ def withdraw(session: Session, attempt_id: int, now: datetime, policy: DialPolic
     case.status = CaseStatus.CALLBACK if case.callback_at else CaseStatus.SCHEDULED
     case.next_attempt_at = clamp_to_window(policy, now)
     case.updated_at = now
+
+
+_GIVE_BACK_CASE = (update(_cases).where(_cases.c.id == bindparam("case_id"), _cases.c.status == CaseStatus.LEASED,
+                                        _cases.c.lease_owner == bindparam("owner"))
+                   .values(status=bindparam("was"), attempts=_cases.c.attempts - 1, lease_owner=None,
+                           lease_expires_at=None, updated_at=bindparam("now")))
+_DROP = delete(_attempts).where(_attempts.c.id.in_(bindparam("ids", expanding=True)),
+                                _attempts.c.status == AttemptStatus.QUEUED)
+
+
+def give_back(session: Session, held: list[tuple[int, int, str]], owner: str, now: datetime) -> None:
+    """Undo leases taken ahead of their cases' due time and never dialled (``held``: attempt id,
+    case id, the status before the lease): the attempts are deleted and each case is as it was
+    before, due at the same time. Cases no longer leased to ``owner`` are left alone."""
+    if not held:
+        return
+    session.execute(_DROP, {"ids": [attempt_id for attempt_id, _c, _s in held]})
+    session.execute(_GIVE_BACK_CASE, [{"case_id": case_id, "was": was, "owner": owner, "now": now}
+                                      for _a, case_id, was in held])

@@ -30,6 +30,8 @@ _RESUMABLE_IDS = (select(_interviews.c.case_id, func.max(_interviews.c.id))
 def forget(session: Session, model: type[Base], ids: Iterable[int]) -> None:
     """Expire the session's loaded copies of rows that a Core statement just changed, so that
     whoever holds one reads the row again on its next access."""
+    if not session.identity_map:  # a worker's Core-only transaction: nothing loaded to expire
+        return
     for row_id in ids:
         loaded = session.identity_map.get(identity_key(model, row_id))
         if loaded is not None:

@@ -210,12 +210,16 @@ _WRITE_CASE = (_cases.update().where(_cases.c.id == bindparam("row_id"))
 
 
 def apply_results(session: Session, results: Sequence[tuple[int, CallResult]], clock: Clock, *,
-                  policy: DialPolicy | None = None) -> list[Applied | None]:
+                  policy: DialPolicy | None = None, settled_at: Sequence[datetime] | None = None) -> list[Applied | None]:
     """:func:`apply_result` for a batch (a worker's calls): the attempts and cases are read and
-    locked together, in case order, and written with one statement each per batch."""
-    settlement = _Settlement(session, [attempt_id for attempt_id, _ in results], clock.now(), policy)
-    for attempt_id, result in results:
-        settlement.apply(attempt_id, result)
+    locked together, in case order, and written with one statement each per batch.
+    ``settled_at``: for each result, the moment it counts as settled (default: now), so that a
+    virtual clock's worker may store results of several moments at once (dialer/run_ahead.py)."""
+    now = clock.now()
+    times = list(settled_at) if settled_at is not None else [now] * len(results)
+    settlement = _Settlement(session, [attempt_id for attempt_id, _ in results], now, policy)
+    for (attempt_id, result), at in zip(results, times, strict=True):
+        settlement.apply(attempt_id, result, at)
     settlement.write()
     return settlement.applied
 
@@ -232,13 +236,15 @@ class _Settlement:
         self.applied: list[Applied | None] = []  # one per result, in order
         self.recorded: dict[int, _Attempt] = {}
         self.moved: dict[int, _Case] = {}
-        self.completes: set[int] = set()  # strata with a new complete
-        self.opted_out: list[_Case] = []
-        self.to_staff: list[_Case] = []
-        self.exhausted: list[tuple[int, _Case]] = []  # out of attempts (index in applied): final rules code them
+        self.completes: dict[int, datetime] = {}  # strata with a new complete: when the last came
+        self.opted_out: list[tuple[_Case, datetime]] = []
+        self.to_staff: list[tuple[_Case, datetime]] = []
+        # out of attempts (index in applied, case, when): the final rules code them
+        self.exhausted: list[tuple[int, _Case, datetime]] = []
         self._policies: dict[int, DialPolicy] = {}
 
-    def apply(self, attempt_id: int, result: CallResult) -> None:
+    def apply(self, attempt_id: int, result: CallResult, at: datetime) -> None:
+        self.now = at
         attempt, case = self.attempts[attempt_id], self.cases[attempt_id]
         if not accepts(attempt, result):
             self.applied.append(None)
@@ -269,14 +275,14 @@ class _Settlement:
         if outcome.action in (Action.FINAL, Action.OPT_OUT):
             finalise(case, outcome.temp, self.now)  # an opt-out is a refusal (2.11), as do-not-call codes it
             if outcome.temp == A.COMPLETE:
-                self.completes.add(case.stratum_id)
+                self.completes[case.stratum_id] = self.now
             if outcome.action == Action.OPT_OUT:
-                self.opted_out.append(case)
+                self.opted_out.append((case, self.now))
         elif outcome.action == Action.FOLLOW_UP:
             _with_staff(case)
-            self.to_staff.append(case)
+            self.to_staff.append((case, self.now))
         elif not self._retry(case, attempt, result, outcome):
-            self.exhausted.append((len(self.applied), case))
+            self.exhausted.append((len(self.applied), case, self.now))
 
     def _retry(self, case: _Case, attempt: _Attempt, result: CallResult, outcome: Outcome) -> bool:
         """Book the callback or the next attempt; False when the case has no attempt left."""
@@ -307,39 +313,39 @@ class _Settlement:
         s = self.session
         forget(s, CallAttempt, _write(s, _WRITE_ATTEMPT, _RECORDED, self.recorded.values()))
         if self.exhausted:
-            views = summaries(s, [case for _i, case in self.exhausted])  # every attempt's code is written
-            for i, case in self.exhausted:
+            views = summaries(s, [case for _i, case, _at in self.exhausted])  # every attempt's code is written
+            for i, case, at in self.exhausted:
                 code = resolve_final(views[case.id])
-                if not self._second_chance(case, code):
-                    finalise(case, code, self.now)
+                if not self._second_chance(case, code, at):
+                    finalise(case, code, at)
                 done = self.applied[i]
                 assert done is not None
                 self.applied[i] = _applied(done.attempt_id, done.temp, case)
         forget(s, Case, _write(s, _WRITE_CASE, _MOVED, self.moved.values()))
-        for case in self.opted_out:
+        for case, at in self.opted_out:
             number_hash = s.scalar(select(Contact.number_hash).where(Contact.id == case.contact_id))
             assert number_hash is not None  # a foreign key
-            add_to_dnc(s, number_hash, "ivr_opt_out", case.survey_id, now=self.now)
-        for case in self.to_staff:
-            _hand_to_staff(s, case, TaskKind.OPERATOR, self.now)
+            add_to_dnc(s, number_hash, "ivr_opt_out", case.survey_id, now=at)
+        for case, at in self.to_staff:
+            _hand_to_staff(s, case, TaskKind.OPERATOR, at)
         if self.completes:
-            fill_if_met(s, self.completes, self.now)
+            fill_if_met(s, self.completes, max(self.completes.values()))
 
-    def _second_chance(self, case: _Case, code: str) -> bool:
+    def _second_chance(self, case: _Case, code: str, now: datetime) -> bool:
         """Hand a case out of attempts to staff instead of finalising it with ``code``, once per
         case and kind (see the module's conventions); False when it is final."""
         retry = self.policy(case.survey_id).retry
         if code == A.PARTIAL and retry.staff_partials:
-            kind, due = TaskKind.PARTIAL, self.now
+            kind, due = TaskKind.PARTIAL, now
         elif code == A.REFUSAL and retry.refusal_conversion_hours is not None:
-            kind, due = TaskKind.REFUSAL_CONVERSION, self.now + timedelta(hours=retry.refusal_conversion_hours)
+            kind, due = TaskKind.REFUSAL_CONVERSION, now + timedelta(hours=retry.refusal_conversion_hours)
         else:
             return False
         if self.session.scalar(select(FollowUpTask.id).where(
                 FollowUpTask.case_id == case.id, FollowUpTask.kind == kind).limit(1)) is not None:
             return False
         _with_staff(case)
-        _hand_to_staff(self.session, case, kind, self.now, due)
+        _hand_to_staff(self.session, case, kind, now, due)
         return True
 
 

@@ -24,11 +24,11 @@ and chooses again, without them, for rows another worker took meanwhile.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -222,6 +222,43 @@ def pick(session: Session, survey_id: int, now: datetime, limit: int, allotments
             room = min(getattr(a, bound) - taken[a.stratum_id], limit - len(ids))
             if room > 0:
                 got = due.take(a, taken[a.stratum_id], taken[a.stratum_id] + room, len(ids))
+                ids += got
+                taken[a.stratum_id] += len(got)
+    return ids
+
+
+class DueCase(Protocol):
+    """What :func:`dialling_order` needs of a due case."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def stratum_id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def next_attempt_at(self) -> datetime: ...
+
+
+def dialling_order(due: Iterable[DueCase], limit: int, allotments: Sequence[Allotment]) -> list[int]:
+    """The ids :func:`pick` would choose, in its order, if ``due`` were every case due (and not on
+    the do-not-call list): the same rules on rows held in memory (dialer/run_ahead.py)."""
+    by_status: dict[tuple[int, str], list[int]] = defaultdict(list)
+    ids: list[int] = []
+    for r in sorted(due, key=lambda r: (r.next_attempt_at, r.id)):
+        if r.status == CaseStatus.CALLBACK:
+            ids.append(r.id)
+        else:
+            by_status[r.stratum_id, r.status].append(r.id)
+    del ids[limit:]
+    queues = {a.stratum_id: by_status[a.stratum_id, CaseStatus.SCHEDULED]
+              + (by_status[a.stratum_id, CaseStatus.NEW] if a.fresh else []) for a in allotments}
+    taken: dict[int, int] = defaultdict(int)
+    for bound in ("share", "cap"):
+        for a in allotments:
+            room = min(getattr(a, bound) - taken[a.stratum_id], limit - len(ids))
+            if room > 0:
+                got = queues[a.stratum_id][taken[a.stratum_id]:taken[a.stratum_id] + room]
                 ids += got
                 taken[a.stratum_id] += len(got)
     return ids

@@ -27,7 +27,7 @@ from typing import NamedTuple, TypeVar
 from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialer import attempts, dnc, leases, quotas, workers
+from dialer import attempts, dnc, leases, quotas, run_ahead, workers
 from dialer.callerid import CallerIdPool
 from dialer.cases import DIALABLE
 from dialer.outcomes import Applied, apply_results
@@ -92,6 +92,11 @@ class WorkerOptions:
     # their lines free: several times fewer (and larger) transactions for the same calls. A case
     # falling due meanwhile waits for the next batch, so a booked callback may go out this late.
     lease_ahead: timedelta = timedelta(minutes=5)
+    # A virtual clock's pick that took everything due also leases the cases falling due this soon
+    # (not past the next housekeeping nor the shortest retry delay), dials them as they fall due
+    # and stores their results together: the same calls in far fewer transactions (see
+    # dialer/run_ahead.py). Zero: lease only what is due (as with a real clock).
+    lease_due_ahead: timedelta = timedelta(minutes=5)
     progress_every_s: float = 0.5  # wall-clock seconds between progress reports
     retry: RetryPolicy = DEFAULT_RETRY  # a transaction the database failed under
     max_channel_failures: int = 5  # the channel failing this many calls in a row stops the worker
@@ -199,7 +204,11 @@ class Worker:
             self.callers = CallerIdPool(self.policy.pacing.trunks, self.policy.pacing.caller_id_health)
             self.callers.seed(s, survey.id)
         self.pacer = Pacer(self.policy.pacing, lines=options.lines, cps=options.cps)
+        # Protocol checks cost microseconds each: once, not per call.
+        self.overlapping = channel if isinstance(channel, Overlapping) else None
+        self.open_until = clock.now()  # the calling window is open until then (see _window_open)
         self.strata: list[StratumProgress] = []
+        self.ahead = run_ahead.RunAhead()
         self.quiet_until: datetime | None = None  # virtual clock: nothing is due before then
         self.next_housekeeping = self.quotas_checked = clock.now()
         self.next_takeover = time.monotonic()  # wall time: heartbeats are real time whatever the clock
@@ -218,6 +227,7 @@ class Worker:
                                self.options.stale_after) as self.heartbeat:
             while reason is None:
                 reason = self._turn()
+            self._run_ahead_ends()
             self._settle_held()
         self._report(reason)
         failing = reason == Stop.CHANNEL_FAILING
@@ -237,7 +247,7 @@ class Worker:
         if self.field_start is not None and now < self.field_start:
             self._wait_until(self.field_start)
             return None
-        if not self.calendar.is_open(now):
+        if not self._window_open(now):
             return self._wait_for_window(now)
         free = self.pacer.free_lines(now, self.channel.lines_in_use())
         if free < self.pacer.refill_at():
@@ -248,7 +258,8 @@ class Worker:
             return None
         ahead = self._lease_ahead
         n = min(self.pacer.free_lines(now, self.channel.lines_in_use(), within=ahead), self.policy.pacing.batch_size)
-        dials = self._txn(lambda s: self._lease(s, now, n, ahead))
+        dials = self._from_pending(now, n, ahead) if self.ahead.pending else \
+            self._txn(lambda s: self._lease(s, now, n, ahead))
         if not dials:
             if not self.options.until_done and self.pacer.lines_in_use(now) == 0:
                 return Stop.NOTHING_DUE
@@ -286,6 +297,14 @@ class Worker:
             return Stop.FIELD_ENDED
         return None
 
+    def _window_open(self, now: datetime) -> bool:
+        """``calendar.is_open``, asked once per window rather than for every call."""
+        if now < self.open_until:
+            return True
+        end = self.calendar.window_end(now)
+        self.open_until = end if end is not None else now
+        return end is not None
+
     def _over(self, now: datetime) -> bool:
         """The run-until time or the end of the field period has come (a call waiting for its line
         is not placed then)."""
@@ -303,6 +322,7 @@ class Worker:
     # -- housekeeping ----------------------------------------------------------------------
 
     def _housekeeping(self, now: datetime) -> str | None:
+        self._run_ahead_ends()
         self._settle_held()  # before their leases could expire
         status, released = self._txn(lambda s: self._tidy(s, now))
         if isinstance(self.channel, Tidying):
@@ -333,7 +353,7 @@ class Worker:
         """Take up changed fieldwork settings (windows, holidays, retries, field period)."""
         policy = DialPolicy.from_survey(survey)
         if policy != self.policy:
-            self.policy, self.calendar = policy, policy.calendar
+            self.policy, self.calendar, self.open_until = policy, policy.calendar, datetime.min
         self.field_start, self.field_end = survey.field_start, survey.field_end
 
     # -- leasing and dialling --------------------------------------------------------------
@@ -344,6 +364,7 @@ class Worker:
                                  timedelta(seconds=self.policy.pacing.lease_seconds))
         if self._virtual and len(cases) < n:
             self._quiet_after_short_lease(session, now)
+            self._lease_falling_due(session, now)
         trunks = self.pacer.assign(now, len(cases), within=ahead)
         caller_ids = [self.callers.choose(t) for t in trunks]
         return attempts.begin(session, cases, trunks, caller_ids, now=now, owner=self.options.owner,
@@ -358,13 +379,58 @@ class Worker:
         due = self._next_due(session)
         self.quiet_until = due if due is not None and due > now else None
 
+    def _lease_falling_due(self, session: Session, now: datetime) -> None:
+        """After a short pick that left nothing due behind, lease what falls due up to a horizon
+        (dialer/run_ahead.py): before the next housekeeping, a limit, or any retry falling due."""
+        step = min([self.options.lease_due_ahead, *(r.delay for r in self.policy.retry.rules.values())])
+        if self.quiet_until is None or step <= timedelta(0) or not self.options.until_done:
+            return
+        tick = timedelta(microseconds=1)
+        horizon = min(t for t in (now + step - tick, self.next_housekeeping - tick, self.options.until,
+                                  self.field_end) if t is not None)
+        if self.quiet_until <= horizon:
+            self.ahead.pending = {a.id: a for a in run_ahead.lease_ahead(
+                session, self.survey_id, now, horizon, owner=self.options.owner, channel=self.channel.name,
+                vault=self.vault, policy=self.policy)}
+
+    def _from_pending(self, now: datetime, n: int, ahead: timedelta) -> list[attempts.Dial]:
+        """:meth:`_lease` from the cases leased ahead: what it would have leased now, in its order.
+        The last of them taken, the results so far are stored (as the lease would have found
+        them) and the database says when the next case falls due."""
+        allotments = quotas.allocate(self.strata, n, self.policy.pacing.stratum_overdial)
+        chosen = self.ahead.take(now, n, allotments)
+        if not self.ahead.pending:
+            due = self._run_ahead_ends(lambda s: self._next_due(s))
+        else:
+            due = self.ahead.next_due()
+        if len(chosen) < n:
+            self.quiet_until = due if due is not None and due > now else None
+        trunks = self.pacer.assign(now, len(chosen), within=ahead)
+        return [self.ahead.route(a, t, self.callers.choose(t)) for a, t in zip(chosen, trunks, strict=True)]
+
+    def _run_ahead_ends(self, then: Callable[[Session], T] | None = None) -> T | None:
+        """Store the deferred results and give back the cases leased ahead not yet dialled; then
+        ``then`` in the same transaction."""
+        if not self.ahead.active:
+            return None if then is None else self._txn(then)
+        gave_back = bool(self.ahead.pending)
+
+        def work(session: Session) -> tuple[list[run_ahead.Settled], T | None]:
+            owner = self.options.owner if gave_back else None
+            return self.ahead.store(session, self.clock, self.policy, owner), None if then is None else then(session)
+
+        settled, out = self._txn(work)
+        self.ahead.stored(gave_back)
+        self._learn_outcomes([s.applied for s in settled])
+        return out
+
     def _dial(self, dials: list[attempts.Dial]) -> str | None:
         """Place the calls, up to the channel's ``overlap`` of them starting at once
         (:class:`~dialer.protocol.Overlapping`; others one by one), their outcomes taken in the
         order they were placed; :attr:`Stop.CHANNEL_FAILING` when the channel failed too many in
         a row (the calls it failed and those not yet placed are then withdrawn)."""
         batch = _Batch(_Filling(self.strata))
-        overlap = max(1, self.channel.overlap) if isinstance(self.channel, Overlapping) else 1
+        overlap = max(1, self.overlapping.overlap) if self.overlapping is not None else 1
         starting: deque[_Started] = deque()
         for i, dial in enumerate(dials):
             self._wait_until(self.pacer.send_time(dial.trunk, self.clock.now()), sleep_only=True)
@@ -392,8 +458,8 @@ class Worker:
     def _start(self, dial: attempts.Dial, now: datetime) -> _Started:
         """Hand a call to the channel and count it placed (a result known at once, as the
         simulated channel's, keeps its line busy until the call's end)."""
-        if isinstance(self.channel, Overlapping):
-            future = self.channel.start_call(dial.request)
+        if self.overlapping is not None:
+            future = self.overlapping.start_call(dial.request)
         else:
             future = Future()
             try:
@@ -437,7 +503,7 @@ class Worker:
     def _withheld(self, now: datetime, dial: attempts.Dial, filling: _Filling) -> bool:
         """A call of the batch not to place: the window closed, a limit came, its township
         filled, or the worker was asked to stop."""
-        return (not self.calendar.is_open(now) or self._over(now) or filling.filled(dial.stratum_id)
+        return (not self._window_open(now) or self._over(now) or filling.filled(dial.stratum_id)
                 or self.stop.is_set())
 
     def _settle_held(self) -> None:
@@ -447,7 +513,14 @@ class Worker:
     def _apply(self, done: list[Failed], unplaced: list[attempts.Dial], waiting: list[attempts.Dial],
                stale: list[attempts.Dial] | None = None) -> None:
         """Store a batch's results; ``stale``: calls not placed because this worker may have been
-        taken for dead meanwhile - withdrawn if their cases are still its own, else left alone."""
+        taken for dead meanwhile - withdrawn if their cases are still its own, else left alone.
+        Results of calls leased ahead wait to be stored together, unless they change what the
+        next calls are (dialer/run_ahead.py)."""
+        if self.ahead.pending and not (stale or unplaced or waiting) and self._foreseen(done):
+            self.ahead.defer(done, self.clock.now())
+            self._learn_calls(done, [_complete(r) for _d, r in done])
+            return
+        self._run_ahead_ends()
         if stale:
             self._txn(lambda s: [attempts.withdraw_if_held(s, d.request.attempt_id, self.options.owner,
                                                            self.clock.now(), self.policy) for d in stale])
@@ -480,20 +553,36 @@ class Worker:
             quotas.fill(session, stratum_id, now)
         return outcomes
 
+    def _foreseen(self, done: list[tuple[attempts.Dial, CallResult]]) -> bool:
+        """Results that change nothing for the other calls leased ahead: no callback asked for
+        (it may fall due among them), no opt-out (do-not-call) or operator, no township filled."""
+        if any(r.callback_at is not None or r.interview_status in (InterviewStatus.OPTED_OUT, InterviewStatus.OPERATOR)
+               for _d, r in done):
+            return False
+        completes = Counter(d.stratum_id for d, r in done if _complete(r))
+        return not any(s.quota > 0 and (s.filled or s.remaining <= completes[s.stratum_id])
+                       for s in self.strata if s.stratum_id in {d.stratum_id for d, _r in done})
+
     def _learn(self, done: list[tuple[attempts.Dial, CallResult]], applied: list[Applied | None]) -> None:
-        now = self.clock.now()
-        for (dial, result), outcome in zip(done, applied, strict=True):
+        self._learn_calls(done, [outcome is not None and outcome.temp == aapor.COMPLETE for outcome in applied])
+        self._learn_outcomes(applied)
+
+    def _learn_calls(self, done: list[tuple[attempts.Dial, CallResult]], completes: list[bool]) -> None:
+        for (dial, result), complete in zip(done, completes, strict=True):
             self.results += 1
             self.callers.record(dial.request.caller_id, result.status)
+            if complete:
+                self._count_complete(dial.stratum_id)
+        if quotas.all_filled(self.strata):
+            self.next_housekeeping = self.clock.now()  # confirm against the database right away
+
+    def _learn_outcomes(self, applied: list[Applied | None]) -> None:
+        for outcome in applied:
             if outcome is None:
                 continue
             self.dispositions[outcome.temp] += 1
-            if outcome.temp == aapor.COMPLETE:
-                self._count_complete(dial.stratum_id)
             if self.quiet_until is not None and outcome.next_attempt_at is not None:
                 self.quiet_until = min(self.quiet_until, outcome.next_attempt_at)
-        if quotas.all_filled(self.strata):
-            self.next_housekeeping = now  # confirm against the database right away
 
     def _count_complete(self, stratum_id: int) -> None:
         self.strata = [replace(s, completes=s.completes + 1) if s.stratum_id == stratum_id else s
@@ -506,7 +595,7 @@ class Worker:
         since other workers change the queue meanwhile. On a virtual clock nobody else does, so
         until the next case falls due (or this worker's own results bring one forward) there is
         no point in asking the database again."""
-        due = self._txn(self._next_due)
+        due = self.ahead.next_due() if self.ahead.pending else self._txn(self._next_due)
         if due is None:
             self.next_housekeeping = min(self.next_housekeeping, now + END_CHECK)
         if self._virtual:
@@ -560,3 +649,8 @@ class Worker:
                                tuple(self.strata), self.pacer.lines_in_use(now) + self.channel.lines_in_use(),
                                self.calendar.is_open(now),
                                reason))
+
+
+def _complete(result: CallResult) -> bool:
+    """The result is a complete interview (what applying it will code 1.1)."""
+    return result.status == CallStatus.ANSWERED and result.interview_status == InterviewStatus.COMPLETE

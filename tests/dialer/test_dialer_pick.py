@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 
 import pytest
@@ -85,3 +86,21 @@ def test_rows_another_worker_holds_are_passed_by_and_made_up(
 
 def _lease_due(session: Session, survey_id: int, now: datetime, limit: int, allot: list[Allotment]) -> list[int]:
     return [case.id for case in leases.lease_due(session, survey_id, now, limit, allot, "w", timedelta(minutes=5))]
+
+
+def test_dialling_order_in_memory_chooses_what_the_pick_chooses(session: Session, clock: VirtualClock) -> None:
+    """dialer/run_ahead.py picks among cases it holds with picking.dialling_order: the same ids,
+    in the same order, as the statements on the same due cases, over many random queues."""
+    rng = random.Random(7)
+    survey_id, strata, c = _queues(session, clock)
+    now = clock.now()
+    statuses = [CaseStatus.NEW, CaseStatus.SCHEDULED, CaseStatus.CALLBACK, CaseStatus.FINAL]
+    for _ in range(30):
+        for case_id in (i for ids in c.values() for i in ids):
+            _set(session, [case_id], rng.choice(statuses), now + timedelta(minutes=rng.randint(-30, 10)))
+        allot = [Allotment(s, share=rng.randint(0, 3), cap=rng.randint(0, 6), fresh=rng.random() < 0.7)
+                 for s in rng.sample(strata, k=rng.randint(1, 3))]
+        limit = rng.randint(1, 12)
+        due = session.execute(select(Case.id, Case.stratum_id, Case.status, Case.next_attempt_at).where(
+            Case.survey_id == survey_id, Case.status != CaseStatus.FINAL, Case.next_attempt_at <= now)).all()
+        assert picking.dialling_order(due, limit, allot) == picking.pick(session, survey_id, now, limit, allot)
