@@ -6,9 +6,9 @@ automated-survey Flask sample the same way — gunicorn's threaded workers, the 
 a fresh database, and plays Twilio for many simultaneous calls against each in turn, alternating:
 for minyi, signed posts following the TwiML's action URLs through the bundled questionnaire (15
 keys) plus the call's status callbacks; for the sample, ``/voice`` and a survey of 15 DTMF questions
-(its redirect, then its answer). Prints requests/s, p50/p99 latency, calls stored complete, and
-minyi's ratio to the sample. Before the clock starts, each server answers one warm-up call per
-thread (its caches and connections filled).
+(its redirect, then its answer). Prints requests/s, p50/p99 latency, the app server's CPU a request,
+calls stored complete, and minyi's ratio to the sample. Before the clock starts, each server answers
+one warm-up call per thread (its caches and connections filled).
 
     .venv/bin/python bench/bench_twilio.py                       # SQLite and PostgreSQL, 32 callers
     .venv/bin/python bench/bench_twilio.py --pause 200 --calls 32  # callers pausing as prompts play
@@ -19,7 +19,8 @@ The sample is never fetched here: give its directory with ``--sample`` or
 github.com/TwilioDevEd/automated-survey-flask with a ``venv/`` holding Flask 3, Flask-SQLAlchemy 3,
 SQLAlchemy 2, twilio, gunicorn and psycopg; the one change it needs on SQLAlchemy 2 is
 ``Question.query.get(id)`` → ``db.session.get(Question, id)`` in ``question_view.py`` and
-``answer_view.py``. It runs as it ships: no signature check, no idempotency.
+``answer_view.py`` (``question_view.py`` then imports ``db`` beside ``app``). It runs as it
+ships: no signature check, no idempotency.
 """
 
 from __future__ import annotations
