@@ -16,8 +16,9 @@ from datetime import datetime
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls import group_commit, recordings
 from calls import operations as op
-from calls import recordings
+from calls.group_commit import KeyWrite
 from calls.interviews import CaseRef, InterviewSession, open_interview
 from calls.operations import Turn
 from calls.questionnaires import Questionnaires
@@ -26,7 +27,7 @@ from dialer.protocol import CallRequest, CallResult
 from ivr.engine import Answered, Event, Step
 from survey.clock import Clock
 from survey.models import CallAttempt, Interview
-from survey.transactions import DEFAULT_RETRY, RetryPolicy, run_transaction
+from survey.transactions import DEFAULT_RETRY, Retry, RetryPolicy, run_transaction
 from survey.vocabulary import InterviewMode
 
 
@@ -78,7 +79,7 @@ class CallService:
         """Open (or resume) the case's interview for an answered call, start it and commit."""
         retry = self.retry.start()
         while True:
-            session = self.sessions()
+            session = self._live_session()
             try:
                 attempt = session.get(CallAttempt, attempt_id)
                 if attempt is None:
@@ -104,25 +105,55 @@ class CallService:
                 call.session.commit()
                 return call, turn
             except DBAPIError as exc:
-                interview_id, engine = call.interview_id, call.run.engine
-                self.close(call)
-                retry.after(exc)
-                call = self._reload(interview_id, engine.can_transfer, engine.recorded)
+                call = self.recover(call, exc, retry)
             except BaseException:
                 call.session.rollback()
                 raise
+
+    def feed_grouped(self, call: LiveCall, event: Event) -> tuple[LiveCall, Turn, KeyWrite | None]:
+        """Feed one event for a group commit (:mod:`calls.group_commit`): its rows, for the caller
+        to store before it acts on the turn. An event that did more than those rows can say is
+        committed here, as :meth:`handle` does (no rows then)."""
+        try:
+            turn = op.feed(call.run, event)
+            write = group_commit.take(call.run)
+            if write is None:
+                call.session.commit()
+            return call, turn, write
+        except DBAPIError as exc:
+            return (*self.handle(self.recover(call, exc, self.retry.start()), event), None)
+        except BaseException:
+            call.session.rollback()
+            raise
+
+    def recover(self, call: LiveCall, exc: DBAPIError, retry: Retry) -> LiveCall:
+        """After the commit of ``call``'s last event failed with ``exc``: wait as ``retry`` says
+        (or raise ``exc``), then the interview as last committed, to feed that event again. The
+        session of ``call`` is closed either way."""
+        interview_id, engine = call.interview_id, call.run.engine
+        self.close(call)
+        retry.after(exc)
+        return self._reload(interview_id, engine.can_transfer, engine.recorded)
 
     def close(self, call: LiveCall) -> None:
         self._discard(call.session)
 
     def _reload(self, interview_id: int, can_transfer: bool, recorded: bool) -> LiveCall:
-        session = self.sessions()
+        session = self._live_session()
         interview = session.get(Interview, interview_id)
         if interview is None:
             session.close()
             raise LookupError(f"no interview {interview_id}")
         return LiveCall(session, op.bind(session, interview, self.questionnaires, self.clock,
                                          can_transfer=can_transfer, recorded=recorded))
+
+    def _live_session(self) -> Session:
+        """A live call's session keeps its interview loaded after each commit: this process is
+        the interview's only writer while the call lasts, so reading it again at every key would
+        only cost a query (and keep a group commit from taking the key, :func:`group_commit.take`)."""
+        session = self.sessions()
+        session.expire_on_commit = False
+        return session
 
     @staticmethod
     def _discard(session: Session) -> None:
