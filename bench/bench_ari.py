@@ -269,9 +269,9 @@ def _resident(i: int) -> Resident:
 
 
 def _group_counts(channel: AsteriskChannel) -> tuple[int, int]:
-    """Transactions and keys the app's group commit has written so far."""
+    """Batches (one transaction each) and keys the app's group commit has done so far."""
     assert channel.app is not None
-    return channel.app.keys.transactions, channel.app.keys.keys
+    return channel.app.keys.batches, channel.app.keys.items
 
 
 def _run_calls(channel: AsteriskChannel, requests: list[CallRequest]) -> tuple[int, float]:

@@ -1,34 +1,37 @@
 """Group commit: the keys of many live calls stored in one transaction.
 
 A key on a live call changes little: its answer (one row per question) and the interview's
-state, status and time. :func:`take` turns what one event changed into those rows; a
-:class:`GroupCommit` worker writes the rows of every call that is waiting, together, with two
-Core statements (an upsert of the answers, an update of the interviews) in ONE transaction, and
-wakes each call when that transaction has committed. A call plays its next prompt only then: no
-answer is acknowledged before it is stored. Everything else an event may do (a task for staff, the
-do-not-call list, a callback, a recording, answers cleared) goes through the session as before
-(:meth:`calls.service.CallService.feed_grouped` commits it there).
+state, status and time. One worker serves a whole app: it takes every call waiting with an event
+(a key, a timeout, a hang-up) and, in ONE thread hand-off, feeds each call's engine its event,
+turns what that changed into rows (:func:`take`) and writes the rows of them all with two Core
+statements (an upsert of the answers, an update of the interviews) in ONE transaction
+(:meth:`calls.service.CallService.handle_together`). Each call is woken when that transaction has
+committed, and plays its next prompt only then: no answer is acknowledged before it is stored.
+Whatever else an event may do (a task for staff, the do-not-call list, a callback, a recording,
+answers cleared, the case's language) is committed by the call's own session as before.
 
-One worker serves a whole app: while a transaction is being written, the keys that arrive
-queue up for the next one, so the more calls are waiting, the more keys a transaction carries.
-A transaction that fails fails for every call in it; each call then reloads its interview as last
-committed and feeds its event again (:meth:`calls.service.CallService.recover`), as it would
-after its own commit failed.
+While a batch is being done, the events that arrive queue up for the next one, so the more
+calls are waiting, the more keys a transaction carries. A transaction that fails fails for every
+call in it; each call then reloads its interview as last committed and feeds its event again
+(:meth:`calls.service.CallService.recover`), as it would after its own commit failed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Any, Final, Generic, TypeVar, cast
 
 import anyio
 from sqlalchemy import Table, bindparam, inspect, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from calls.interviews import SET_LANGUAGE, STORE_ANSWERS, InterviewSession
 from survey.models import Interview
 
+In = TypeVar("In")
+Out = TypeVar("Out")
 _interviews = cast(Table, Interview.__table__)
 # What the engine's answer, status and language effects change on an interview (InterviewSession)
 WRITTEN: Final = ("status", "current_question", "completed_at", "consent", "language", "state", "updated_at")
@@ -79,71 +82,70 @@ def write(session: Session, writes: list[KeyWrite]) -> None:
 
 
 @dataclass(eq=False)
-class _Waiting:
-    write: KeyWrite
+class _Waiting(Generic[In, Out]):
+    item: In
     done: anyio.Event = field(default_factory=anyio.Event)
-    error: BaseException | None = None
+    result: Out | Exception | None = None
 
 
-class GroupCommit:
-    """The app's one database writer of keys (see the module's docstring). :meth:`run` is its
-    task; :meth:`store` is what a call awaits. Counts what it wrote: :attr:`transactions` and
-    :attr:`keys`."""
+class GroupCommit(Generic[In, Out]):
+    """The app's one database worker for keys (see the module's docstring): ``work`` takes
+    every item waiting (a call and its event) in one thread and gives each its outcome, a result
+    or an exception (:meth:`calls.service.CallService.handle_together`). :meth:`run` is its
+    task; :meth:`submit` is what a call awaits. Counts the :attr:`batches` and :attr:`items`."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
-        self.transactions = 0
-        self.keys = 0
-        self._queue: list[_Waiting] = []
+    def __init__(self, work: Callable[[list[In]], list[Out | Exception]]) -> None:
+        self.work = work
+        self.batches = 0
+        self.items = 0
+        self._queue: list[_Waiting[In, Out]] = []
         self._arrived: anyio.Event | None = None
         self._running = False
 
-    async def store(self, write: KeyWrite) -> None:
-        """Return once ``write`` is committed; raise what the transaction failed with. Not
+    async def submit(self, item: In) -> Out:
+        """``item``'s result once its batch is done, or the exception it failed with. Not
         cancelled half-way: a call stopped meanwhile still learns whether its key was stored."""
-        waiting = _Waiting(write)
+        waiting: _Waiting[In, Out] = _Waiting(item)
         with anyio.CancelScope(shield=True):
             if self._running:
                 self._queue.append(waiting)
                 if self._arrived is not None:
                     self._arrived.set()
                 await waiting.done.wait()
-            else:  # the app is stopping: the worker is gone, write it here
-                await self._commit([waiting])
-        if waiting.error is not None:
-            raise waiting.error
+            else:  # the app is stopping: the worker is gone, do it here
+                await self._do([waiting])
+        if isinstance(waiting.result, Exception):
+            raise waiting.result
+        return cast(Out, waiting.result)
 
     async def run(self) -> None:
-        """Write what is waiting, one transaction at a time, until cancelled; what is waiting
-        then is written before it returns."""
+        """Do what is waiting, one batch at a time, until cancelled; what is waiting then is
+        done before it returns."""
         self._running = True
         try:
             while True:
                 while not self._queue:
                     self._arrived = anyio.Event()
                     await self._arrived.wait()
-                batch, self._queue = self._queue, []
                 with anyio.CancelScope(shield=True):
-                    await self._commit(batch)
+                    await self._next_batch()
         finally:
             self._running = False
             with anyio.CancelScope(shield=True):
                 while self._queue:
-                    batch, self._queue = self._queue, []
-                    await self._commit(batch)
+                    await self._next_batch()
 
-    async def _commit(self, batch: list[_Waiting]) -> None:
+    async def _next_batch(self) -> None:
+        batch, self._queue = self._queue, []
+        await self._do(batch)
+
+    async def _do(self, batch: list[_Waiting[In, Out]]) -> None:
         try:
-            await anyio.to_thread.run_sync(self._transaction, [w.write for w in batch])
-        except Exception as exc:  # each call decides what a failed commit means for it
-            for waiting in batch:
-                waiting.error = exc
-        else:
-            self.transactions += 1
-            self.keys += len(batch)
-        for waiting in batch:
+            results = await anyio.to_thread.run_sync(self.work, [w.item for w in batch])
+        except Exception as exc:  # a bug in work: every call in the batch learns of it
+            results = [exc] * len(batch)
+        self.batches += 1
+        self.items += len(batch)
+        for waiting, result in zip(batch, results, strict=True):
+            waiting.result = result
             waiting.done.set()
-
-    def _transaction(self, writes: list[KeyWrite]) -> None:
-        with self.sessions() as session, session.begin():
-            write(session, writes)

@@ -110,21 +110,34 @@ class CallService:
                 call.session.rollback()
                 raise
 
-    def feed_grouped(self, call: LiveCall, event: Event) -> tuple[LiveCall, Turn, KeyWrite | None]:
-        """Feed one event for a group commit (:mod:`calls.group_commit`): its rows, for the caller
-        to store before it acts on the turn. An event that did more than those rows can say is
-        committed here, as :meth:`handle` does (no rows then)."""
-        try:
-            turn = op.feed(call.run, event)
-            write = group_commit.take(call.run)
-            if write is None:
-                call.session.commit()
-            return call, turn, write
-        except DBAPIError as exc:
-            return (*self.handle(self.recover(call, exc, self.retry.start()), event), None)
-        except BaseException:
-            call.session.rollback()
-            raise
+    def handle_together(self, fed: list[tuple[LiveCall, Event]]) -> list[Turn | Exception]:
+        """Feed each call its event and store them together (:mod:`calls.group_commit`): what
+        each changed in ONE transaction, but an event that did more than those rows can say
+        (a task for staff, the do-not-call list, ...) committed by its call's session at once.
+        Each call's turn, or what its storing failed with: the call then reloads its interview
+        (:meth:`recover`) and feeds the event again; nothing of a failed call was acknowledged."""
+        results: list[Turn | Exception] = []
+        grouped: list[tuple[int, KeyWrite]] = []
+        for call, event in fed:
+            try:
+                turn = op.feed(call.run, event)
+                write = group_commit.take(call.run)
+                if write is None:
+                    call.session.commit()
+                else:
+                    grouped.append((len(results), write))
+                results.append(turn)
+            except Exception as exc:
+                call.session.rollback()
+                results.append(exc)
+        if grouped:
+            try:
+                with self.sessions() as session, session.begin():
+                    group_commit.write(session, [write for _, write in grouped])
+            except Exception as exc:
+                for i, _ in grouped:
+                    results[i] = exc
+        return results
 
     def recover(self, call: LiveCall, exc: DBAPIError, retry: Retry) -> LiveCall:
         """After the commit of ``call``'s last event failed with ``exc``: wait as ``retry`` says

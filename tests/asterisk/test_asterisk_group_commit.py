@@ -3,6 +3,7 @@ commit does to the calls in it, and each call's events read in the order they ca
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Any, cast
 
@@ -14,7 +15,9 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls import group_commit
 from calls.group_commit import GroupCommit, KeyWrite
+from calls.operations import Turn
 from calls.service import CallService
 from ivr.channels.asterisk.calls import Call
 from ivr.engine import Digits
@@ -33,30 +36,16 @@ def test_keys_of_many_calls_are_committed_in_one_transaction(world: World, sessi
     live = [service.answer(world.dial(n).attempt_id, can_transfer=False)[0] for n in NUMBERS]
     # the language menu: the case's language too, committed by the call's own session
     live = [service.handle(c, Digits("1", complete=False))[0] for c in live]
-    writes: list[KeyWrite] = []
-    for c in live:  # consent: nothing but an answer and the interview's state
-        _call, turn, write = service.feed_grouped(c, Digits("1", complete=False))
-        assert write is not None and turn.step.question_id == "s_age"
-        writes.append(write)
     commits: list[object] = []
 
     def committed(connection: object) -> None:
         commits.append(connection)
 
     event.listen(_engine(sessions), "commit", committed)
-    group = GroupCommit(sessions)
-
-    async def store_all() -> None:
-        async with anyio.create_task_group() as worker:
-            worker.start_soon(group.run)
-            async with anyio.create_task_group() as waiting:
-                for write in writes:
-                    waiting.start_soon(group.store, write)
-            worker.cancel_scope.cancel()
-
-    anyio.run(store_all)
+    turns = service.handle_together([(c, Digits("1", complete=False)) for c in live])  # consent
     event.remove(_engine(sessions), "commit", committed)
-    assert (group.transactions, group.keys, len(commits)) == (1, len(NUMBERS), 1)
+    assert len(commits) == 1
+    assert [t.step.question_id for t in turns if isinstance(t, Turn)] == ["s_age"] * len(NUMBERS)
     with sessions() as s:
         for c in live:
             stored = s.get(Interview, c.interview_id)
@@ -68,18 +57,53 @@ def test_keys_of_many_calls_are_committed_in_one_transaction(world: World, sessi
         service.close(c)
 
 
+def test_what_waits_while_a_batch_is_done_goes_in_the_next_one() -> None:
+    batches: list[list[int]] = []
+    release = threading.Event()
+
+    def work(items: list[int]) -> list[int | Exception]:
+        batches.append(items)
+        release.wait(5)  # the first batch is slow: the others pile up behind it
+        return [-i if i != 3 else ValueError("three") for i in items]
+
+    group: GroupCommit[int, int] = GroupCommit(work)
+    results: dict[int, object] = {}
+
+    async def one(i: int) -> None:
+        try:
+            results[i] = await group.submit(i)
+        except ValueError as exc:
+            results[i] = str(exc)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as worker:
+            worker.start_soon(group.run)
+            async with anyio.create_task_group() as calls:
+                calls.start_soon(one, 0)
+                await anyio.sleep(0.05)
+                for i in range(1, 6):
+                    calls.start_soon(one, i)
+                await anyio.sleep(0.05)
+                release.set()
+            worker.cancel_scope.cancel()
+
+    anyio.run(main)
+    assert batches == [[0], [1, 2, 3, 4, 5]] and (group.batches, group.items) == (2, 6)
+    assert results == {0: 0, 1: -1, 2: -2, 3: "three", 4: -4, 5: -5}
+
+
 def _failing(monkeypatch: pytest.MonkeyPatch, message: str, *, times: int | None) -> list[int]:
     """Group commits fail with ``message`` (``times`` of them, or all); the keys each carried."""
     failed: list[int] = []
-    write = GroupCommit._transaction
+    write = group_commit.write
 
-    def transaction(self: GroupCommit, writes: list[KeyWrite]) -> None:
+    def failing(session: Session, writes: list[KeyWrite]) -> None:
         if times is None or len(failed) < times:
             failed.append(len(writes))
             raise OperationalError("COMMIT", {}, Exception(message))
-        write(self, writes)
+        write(session, writes)
 
-    monkeypatch.setattr(GroupCommit, "_transaction", transaction)
+    monkeypatch.setattr(group_commit, "write", failing)
     return failed
 
 

@@ -49,7 +49,7 @@ class AriApp:
                        if options.recordings_dir is not None else None)
         self._tasks: TaskGroup | None = None
         self._db = anyio.CapacityLimiter(options.db_threads)
-        self.keys = GroupCommit(sessions)  # every call's keys, stored together
+        self.keys = GroupCommit(self.calls.handle_together)  # every call's keys, stored together
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled: stay connected, run every call to its end, and bring home the

@@ -3,8 +3,8 @@ answer, run the interview step by step, and hand the result to the dialer.
 
 Database work (the engine and its effects, the result) runs in the app's few database threads
 (``AsteriskOptions.db_threads``), one step at a time per call, so the event loop only ever waits
-on the network; a key's answer is stored by the app's group commit (:mod:`calls.group_commit`)
-with the keys of other calls, and the next prompt is asked for only once it is. The result always lands: an unexpected error or a shutdown still
+on the network; a key is fed and stored by the app's group commit (:mod:`calls.group_commit`)
+with the keys of other calls, and the next prompt is asked for only once it is stored. The result always lands: an unexpected error or a shutdown still
 reports the call (and the interview is told the line dropped, so it is stored as partial).
 """
 
@@ -43,7 +43,7 @@ T = TypeVar("T")
 class CallRunner:
     def __init__(self, call: Call, link: Link, calls: CallService, options: AsteriskOptions, clock: Clock,
                  registry: CallRegistry, *, on_end: Callable[[Call], None], db: anyio.CapacityLimiter,
-                 group: GroupCommit, copier: RecordingCopier | None = None) -> None:
+                 group: GroupCommit[tuple[LiveCall, Event], Turn], copier: RecordingCopier | None = None) -> None:
         """``db``: the threads for the call's database work; ``group``: the app's writer of keys."""
         self.call, self.link, self.calls, self.options, self.clock = call, link, calls, options, clock
         self.registry, self.on_end, self.db, self.group, self.copier = registry, on_end, db, group, copier
@@ -203,25 +203,22 @@ class CallRunner:
                                  recorded=self.options.record_calls)
 
     async def _feed(self, event: Event) -> Turn:
-        """Feed ``event`` and store it, with the keys of other calls (:mod:`calls.group_commit`),
+        """Feed ``event`` and store it, with the events of other calls (:mod:`calls.group_commit`),
         before the call acts on it. Meanwhile the call has no interview: one whose commit failed
         for good is left as last committed (resumable) and never fed again."""
         live, self.interview = self.interview, None
         assert live is not None
         retry = self.calls.retry.start()
-        try:
-            while True:
-                live, turn, write = await self._db(self.calls.feed_grouped, live, event)
-                try:
-                    if write is not None:
-                        await self.group.store(write)
-                    break
-                except DBAPIError as exc:
-                    live = await self._db(self.calls.recover, live, exc, retry)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self._db(self.calls.close, live)
-            raise
+        while True:
+            try:
+                turn = await self.group.submit((live, event))
+                break
+            except DBAPIError as exc:
+                live = await self._db(self.calls.recover, live, exc, retry)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self._db(self.calls.close, live)
+                raise
         self.interview = live
         self._note(turn)
         return turn
