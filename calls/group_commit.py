@@ -8,7 +8,7 @@ statements (an upsert of the answers, an update of the interviews) in ONE transa
 (:meth:`calls.service.CallService.handle_together`). Each call is woken when that transaction has
 committed, and plays its next prompt only then: no answer is acknowledged before it is stored.
 Whatever else an event may do (a task for staff, the do-not-call list, a callback, a recording,
-answers cleared, the case's language) is committed by the call's own session as before.
+answers cleared) is committed by the call's own session as before.
 
 While a batch is being done, the events that arrive queue up for the next one, so the more
 calls are waiting, the more keys a transaction carries. A transaction that fails fails for every
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Generic, TypeVar, cast
+from typing import Any, Final, Generic, Literal, TypeVar, cast
 
 import anyio
 from sqlalchemy import Table, bindparam, inspect, update
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from calls.interviews import SET_LANGUAGE, STORE_ANSWERS, InterviewSession
-from survey.models import Interview
+from survey.models import Case, Interview
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -53,20 +53,37 @@ def take(run: InterviewSession) -> KeyWrite | None:
     nothing to write. None when the event changed more than these rows can say (its session did
     database work, has other changes, or a recording is pending): the session must commit it."""
     session, interview = run.session, run.interview
-    changed = inspect(interview).committed_state.keys()
+    changed = list(inspect(interview).committed_state)
+    case = _language_only(session, interview)
     transaction = session.get_transaction()  # begun by the first change, with no connection unless it used one
     if ((transaction is not None and transaction.connections) or session.new or session.deleted
-            or not set(changed) <= set(WRITTEN) or any(o is not interview for o in session.dirty)):
+            or not set(changed) <= set(WRITTEN) or case is False):
         return None
     pending = run.take_pending()
     if pending is None:
         return None
     answers, language = pending
+    if case is not None:
+        language = case.language
+        set_committed_value(case, "language", case.language)
     values = {f"w_{name}": getattr(interview, name) for name in WRITTEN}
-    for name in list(changed):
+    for name in changed:
         set_committed_value(interview, name, getattr(interview, name))
     chosen = None if language is None else {"case_id": interview.case_id, "chosen": language}
     return KeyWrite({"w_id": interview.id, **values}, answers, chosen)
+
+
+def _language_only(session: Session, interview: Interview) -> Case | None | Literal[False]:
+    """The interview's case when the language chosen is all that changed on it besides the
+    interview; None when nothing else changed; False when something else did."""
+    others = [o for o in session.dirty if o is not interview]
+    if not others:
+        return None
+    case = others[0]
+    if (len(others) == 1 and isinstance(case, Case) and case.id == interview.case_id
+            and set(inspect(case).committed_state) <= {"language"}):
+        return case
+    return False
 
 
 def write(session: Session, writes: list[KeyWrite]) -> None:
@@ -89,17 +106,23 @@ class _Waiting(Generic[In, Out]):
 
 
 class GroupCommit(Generic[In, Out]):
-    """The app's one database worker for keys (see the module's docstring): ``work`` takes
-    every item waiting (a call and its event) in one thread and gives each its outcome, a result
-    or an exception (:meth:`calls.service.CallService.handle_together`). :meth:`run` is its
-    task; :meth:`submit` is what a call awaits. Counts the :attr:`batches` and :attr:`items`."""
+    """The app's database worker for keys (see the module's docstring): ``work`` takes every
+    item waiting (a call and its event) in one thread and gives each its outcome, a result or an
+    exception (:meth:`calls.service.CallService.handle_together`). :meth:`run` is its task;
+    :meth:`submit` is what a call awaits. Counts the :attr:`batches` and :attr:`items`.
 
-    def __init__(self, work: Callable[[list[In]], list[Out | Exception]]) -> None:
+    Up to ``parallel`` batches are done at once: a batch spends most of its time waiting for the
+    database's round trips (on a loaded machine, for the database server's turn on a core), and
+    the calls whose keys come meanwhile need not wait for it. A call has one item at a time, so
+    its own items are still done in order."""
+
+    def __init__(self, work: Callable[[list[In]], list[Out | Exception]], *, parallel: int = 4) -> None:
         self.work = work
         self.batches = 0
         self.items = 0
         self._queue: list[_Waiting[In, Out]] = []
         self._arrived: anyio.Event | None = None
+        self._free = anyio.Semaphore(parallel)
         self._running = False
 
     async def submit(self, item: In) -> Out:
@@ -119,25 +142,31 @@ class GroupCommit(Generic[In, Out]):
         return cast(Out, waiting.result)
 
     async def run(self) -> None:
-        """Do what is waiting, one batch at a time, until cancelled; what is waiting then is
-        done before it returns."""
+        """Do what is waiting, in batches, until cancelled; what is waiting then is done before
+        it returns."""
         self._running = True
         try:
-            while True:
-                while not self._queue:
-                    self._arrived = anyio.Event()
-                    await self._arrived.wait()
-                with anyio.CancelScope(shield=True):
-                    await self._next_batch()
+            async with anyio.create_task_group() as batches:
+                while True:
+                    while not self._queue:
+                        self._arrived = anyio.Event()
+                        await self._arrived.wait()
+                    await self._free.acquire()
+                    batch, self._queue = self._queue, []
+                    batches.start_soon(self._batch, batch)
         finally:
             self._running = False
             with anyio.CancelScope(shield=True):
                 while self._queue:
-                    await self._next_batch()
+                    batch, self._queue = self._queue, []
+                    await self._do(batch)
 
-    async def _next_batch(self) -> None:
-        batch, self._queue = self._queue, []
-        await self._do(batch)
+    async def _batch(self, batch: list[_Waiting[In, Out]]) -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._do(batch)
+            finally:
+                self._free.release()
 
     async def _do(self, batch: list[_Waiting[In, Out]]) -> None:
         try:

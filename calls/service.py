@@ -1,10 +1,11 @@
 """The call-lifecycle service for channels that own no transaction: the Asterisk app (a call
 is a run of events over minutes) and the simulation (a whole call at once).
 
-Each method is one transaction (or, for a live call, one per event), tried again by the kernel's
-retry policy when the database fails under it, and made of :mod:`calls.operations`, the same
-operations the Twilio webhooks and the console run inside their requests' transactions. Methods
-are synchronous; the Asterisk app runs them off its event loop, one at a time per call.
+Each method is one transaction (for a live call, one per event, or one for the events of many
+calls: :meth:`CallService.handle_together`), tried again by the kernel's retry policy when the
+database fails under it, and made of :mod:`calls.operations`, the same operations the Twilio
+webhooks and the console run inside their requests' transactions. Methods are synchronous; the
+Asterisk app runs them off its event loop, one at a time per call.
 """
 
 from __future__ import annotations
@@ -60,9 +61,23 @@ class CallService:
         self.sessions, self.clock, self.retry = sessions, clock, retry
         self.questionnaires = Questionnaires()
 
-    def progress(self, attempt_id: int, status: str) -> None:
-        """Move the attempt forward (ringing, in progress); never backwards."""
-        run_transaction(self.sessions, lambda s: op.progress(s, attempt_id, status, self.clock), self.retry)
+    def progress_together(self, moves: list[tuple[int, str]]) -> list[bool | Exception]:
+        """Move attempts forward (ringing, in progress; never backwards), many in one transaction
+        (a group, as :mod:`calls.group_commit` does for keys): whether each moved, or what it
+        failed with."""
+        def work(session: Session) -> list[bool | Exception]:
+            moved: list[bool | Exception] = []
+            for attempt_id, status in moves:
+                try:
+                    moved.append(op.progress(session, attempt_id, status, self.clock))
+                except (LookupError, ValueError) as exc:  # this attempt's own error: the others go on
+                    moved.append(exc)
+            return moved
+
+        try:
+            return run_transaction(self.sessions, work, self.retry)
+        except Exception as exc:
+            return [exc] * len(moves)
 
     def finish(self, attempt_id: int, result: CallResult) -> Applied | None:
         """Hand the call's result to the dialer (AAPOR disposition, retry or final code)."""

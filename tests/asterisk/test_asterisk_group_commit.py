@@ -34,23 +34,24 @@ def _engine(sessions: sessionmaker[Session]) -> Engine:
 def test_keys_of_many_calls_are_committed_in_one_transaction(world: World, sessions: sessionmaker[Session]) -> None:
     service = CallService(sessions, world.clock)
     live = [service.answer(world.dial(n).attempt_id, can_transfer=False)[0] for n in NUMBERS]
-    # the language menu: the case's language too, committed by the call's own session
-    live = [service.handle(c, Digits("1", complete=False))[0] for c in live]
     commits: list[object] = []
 
     def committed(connection: object) -> None:
         commits.append(connection)
 
     event.listen(_engine(sessions), "commit", committed)
+    chosen = service.handle_together([(c, Digits("1", complete=False)) for c in live])  # the language menu
     turns = service.handle_together([(c, Digits("1", complete=False)) for c in live])  # consent
     event.remove(_engine(sessions), "commit", committed)
-    assert len(commits) == 1
+    assert len(commits) == 2
+    assert [t.step.question_id for t in chosen if isinstance(t, Turn)] == ["consent"] * len(NUMBERS)
     assert [t.step.question_id for t in turns if isinstance(t, Turn)] == ["s_age"] * len(NUMBERS)
     with sessions() as s:
         for c in live:
             stored = s.get(Interview, c.interview_id)
             assert stored is not None and stored.state == c.run.engine.snapshot()
             assert stored.current_question == "s_age" and stored.consent is True
+            assert stored.case.language == stored.language == c.run.interview.language
             assert s.scalars(select(Answer.code).where(Answer.interview_id == c.interview_id,
                                                        Answer.question_id == "consent")).all() == [1]
     for c in live:
@@ -142,14 +143,14 @@ def test_a_group_commit_that_fails_for_good_acknowledges_nothing(fake: FakeAster
     for request in requests:
         channel.place_call(request)
     wait_until_idle(channel, 60)
-    assert sum(failed) == len(NUMBERS)  # each call's consent, tried once
+    assert sum(failed) == len(NUMBERS)  # each call's first key (the language menu), tried once
     played = [q["media"] for kind, q in fake.requests if kind == "channels.play"]
-    assert played and not any("s_age" in media for media in played)  # no prompt after the unstored key
+    assert played and not any("consent" in media for media in played)  # no prompt after the unstored key
     for request in requests:
         out = world.outcome(request.attempt_id)
         assert _answers(world.sessions, request.attempt_id) == {}
         assert out.interview is not None and out.interview.status in RESUMABLE
-        assert out.interview.current_question == "consent"  # resumes at the key that was not stored
+        assert out.interview.current_question is None  # resumes at the key that was not stored: the first
         assert out.attempt.hangup_cause == "app_error" and out.attempt.status != AttemptStatus.IN_PROGRESS
 
 
@@ -173,3 +174,15 @@ def test_a_calls_events_are_read_in_the_order_they_came() -> None:
         return got
 
     assert anyio.run(main) == list(range(300))
+
+
+def test_attempts_move_forward_together_and_one_missing_stops_none(world: World,
+                                                                    sessions: sessionmaker[Session]) -> None:
+    service = CallService(sessions, world.clock)
+    first, second = (world.dial(n).attempt_id for n in NUMBERS[:2])
+    moved = service.progress_together([(first, AttemptStatus.RINGING), (10_000_000, AttemptStatus.RINGING),
+                                       (second, AttemptStatus.IN_PROGRESS)])
+    assert moved[0] is True and isinstance(moved[1], LookupError) and moved[2] is True
+    assert service.progress_together([(second, AttemptStatus.RINGING)]) == [False]  # never backwards
+    assert world.outcome(first).attempt.status == AttemptStatus.RINGING
+    assert world.outcome(second).attempt.status == AttemptStatus.IN_PROGRESS

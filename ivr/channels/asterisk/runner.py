@@ -43,10 +43,13 @@ T = TypeVar("T")
 class CallRunner:
     def __init__(self, call: Call, link: Link, calls: CallService, options: AsteriskOptions, clock: Clock,
                  registry: CallRegistry, *, on_end: Callable[[Call], None], db: anyio.CapacityLimiter,
-                 group: GroupCommit[tuple[LiveCall, Event], Turn], copier: RecordingCopier | None = None) -> None:
-        """``db``: the threads for the call's database work; ``group``: the app's writer of keys."""
+                 group: GroupCommit[tuple[LiveCall, Event], Turn], moves: GroupCommit[tuple[int, str], bool],
+                 copier: RecordingCopier | None = None) -> None:
+        """``db``: the threads for the call's database work; ``group``: the app's writer of keys,
+        ``moves`` of the attempts' progress (:mod:`calls.group_commit`)."""
         self.call, self.link, self.calls, self.options, self.clock = call, link, calls, options, clock
-        self.registry, self.on_end, self.db, self.group, self.copier = registry, on_end, db, group, copier
+        self.registry, self.on_end, self.db, self.copier = registry, on_end, db, copier
+        self.group, self.moves = group, moves
         self.interview: LiveCall | None = None  # from the answer until the call ends
 
     async def run(self) -> None:
@@ -99,7 +102,7 @@ class CallRunner:
             log.info("attempt %s: not answered (cause %s)", call.attempt_id, call.cause)
             return self._result(unanswered_status(call.cause) if call.error is None else CallStatus.UNKNOWN)
         call.answered_at = call.answered_at or self.clock.now()  # kept by a call released and adopted again
-        await self._db(self.calls.progress, call.attempt_id, AttemptStatus.IN_PROGRESS)
+        await self.moves.submit((call.attempt_id, AttemptStatus.IN_PROGRESS))
         try:
             await _again_after_resync(lambda: line.rest(lambda a: a.answer(call.channel_id)))
             if whole is not None:
@@ -137,7 +140,7 @@ class CallRunner:
             if item["type"] == "StasisStart":
                 return True
             if item["type"] == "ChannelStateChange" and item["channel"]["state"] == "Ringing":
-                await self._db(self.calls.progress, call.attempt_id, AttemptStatus.RINGING)
+                await self.moves.submit((call.attempt_id, AttemptStatus.RINGING))
             if line.ends_call(item):
                 return False
 
