@@ -99,8 +99,10 @@ def run_level(calls: int, scale: float, prompt_s: float, database_url: str | Non
             _run_calls(channel, requests[:warm_up])  # pools, caches and imports warm
             here.send("reset")
             cpu0, wall0 = time.process_time(), time.monotonic()
+            group = _group_counts(channel)
             _peak, rate = _run_calls(channel, requests[warm_up:])
             wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+            group = tuple(b - a for a, b in zip(group, _group_counts(channel), strict=True))
         here.send("stop")
         stats = here.recv()
         fake.join(10)
@@ -112,7 +114,7 @@ def run_level(calls: int, scale: float, prompt_s: float, database_url: str | Non
     return {"calls": calls, "peak": stats["peak"], "placed_per_s": rate, "complete": complete, "wall_s": wall,
             "cpu_ms_per_call": 1000 * cpu / calls, "fake_cpu_ms_per_call": 1000 * stats["cpu_s"] / calls,
             "cpu_ms_per_key": 1000 * cpu / max(len(stats["latencies"]), 1),
-            "keys": len(latencies),
+            "keys": len(latencies), "keys_per_tx": group[1] / max(group[0], 1),
             "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
             "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
             "traps": stats["traps"]}
@@ -149,6 +151,7 @@ def run_level_real(calls: int, database_url: str | None, db_threads: int) -> dic
                 cpu0, wall0 = time.process_time(), time.monotonic()
                 peak, rate = _run_calls(channel, requests)
                 wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+                group = _group_counts(channel)
             ast1 = _asterisk_cpu_s()
             with sessions() as s:
                 complete = s.query(Interview).filter(Interview.survey_id == world.survey_id,
@@ -168,7 +171,7 @@ def run_level_real(calls: int, database_url: str | None, db_threads: int) -> dic
     print(f"  {keys} keys received, {overtaken} followed by another key before any prompt started "
           "(one a call is the second digit of a two-digit answer); p50/p99 are of the others")
     return {"calls": calls, "peak": peak, "placed_per_s": rate, "complete": complete, "wall_s": wall, "cpu_ms_per_call": 1000 * cpu / calls,
-            "cpu_ms_per_key": 1000 * cpu / max(keys, 1),
+            "cpu_ms_per_key": 1000 * cpu / max(keys, 1), "keys_per_tx": group[1] / max(group[0], 1),
             "fake_cpu_ms_per_call": float("nan") if ast0 is None or ast1 is None else 1000 * (ast1 - ast0) / calls,
             "keys": len(latencies),
             "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
@@ -265,6 +268,12 @@ def _resident(i: int) -> Resident:
     return Resident(list(keys), ring_s=rng.uniform(1, 29))
 
 
+def _group_counts(channel: AsteriskChannel) -> tuple[int, int]:
+    """Batches (one transaction each) and keys the app's group commit has done so far."""
+    assert channel.app is not None
+    return channel.app.keys.batches, channel.app.keys.items
+
+
 def _run_calls(channel: AsteriskChannel, requests: list[CallRequest]) -> tuple[int, float]:
     """Place every call, wait for all to end; the most lines in use at once, and how many calls
     a second were placed (originated one after another: the dialer overlaps them, see --dial-cps)."""
@@ -309,13 +318,14 @@ def main() -> None:
     where = (f"the real Asterisk at {_env('URL')}, real time, installed prompts" if real else
              f"the fake; prompts {args.prompt_s * args.scale * 1000:.0f} ms; timeouts x{args.scale}")
     print(f"database: {'SQLite file' if not database_url else database_url.split('@')[-1]}; one process; {where}")
-    print(f"{'calls':>6} {'placed/s':>8} {'peak':>5} {'complete':>8} {'wall s':>7} {'CPU ms/call':>11} "
-          f"{'(ast)' if real else '(fake)':>7} {'keys':>6} {'CPU ms/key':>10} {'DTMF->next prompt p50':>22} {'p99':>8}")
+    print(f"{'calls':>6} {'placed/s':>8} {'held':>5} {'complete':>8} {'wall s':>7} {'CPU ms/call':>11} "
+          f"{'(ast)' if real else '(fake)':>7} {'keys':>6} {'keys/tx':>7} {'CPU ms/key':>10} {'DTMF->next prompt p50':>22} "
+          f"{'p99':>8}")
     for level in (int(x) for x in args.levels.split(",")):
         r = (run_level_real(level, database_url, args.db_threads) if real else
              run_level(level, args.scale, args.prompt_s, database_url, args.db_threads))
         print(f"{r['calls']:>6} {r['placed_per_s']:>8.0f} {r['peak']:>5} {r['complete']:>8} {r['wall_s']:>7.1f} {r['cpu_ms_per_call']:>11.0f} "
-              f"{r['fake_cpu_ms_per_call']:>7.0f} {r['keys']:>6} {r['cpu_ms_per_key']:>10.2f} {r['p50_ms']:>19.1f} ms {r['p99_ms']:>5.1f} ms")
+              f"{r['fake_cpu_ms_per_call']:>7.0f} {r['keys']:>6} {r['keys_per_tx']:>7.1f} {r['cpu_ms_per_key']:>10.2f} {r['p50_ms']:>19.1f} ms {r['p99_ms']:>5.1f} ms")
         for trap in r["traps"][:3]:
             print("  trap:", trap)
 

@@ -44,8 +44,8 @@ def _upsert_answers(insert_into: Callable[[Table], Any]) -> Any:
                                      set_={name: add.excluded[name] for name in _ANSWER_FIELDS}).returning(_answers.c.id)
 
 
-_STORE_ANSWERS = {"sqlite": _upsert_answers(sqlite.insert), "postgresql": _upsert_answers(postgresql.insert)}
-_SET_LANGUAGE = update(_cases).where(_cases.c.id == bindparam("case_id")).values(language=bindparam("chosen"))
+STORE_ANSWERS = {"sqlite": _upsert_answers(sqlite.insert), "postgresql": _upsert_answers(postgresql.insert)}
+SET_LANGUAGE = update(_cases).where(_cases.c.id == bindparam("case_id")).values(language=bindparam("chosen"))
 
 
 def resumable_interview(session: Session, case_id: int) -> Interview | None:
@@ -227,7 +227,7 @@ class InterviewSession:
         event changes the interview, so the flush that stores the interview's state (and inserts
         a new interview) is followed by its answers, in the same transaction."""
         if self._case_language is not None:
-            self.session.connection().execute(_SET_LANGUAGE, {"case_id": self.interview.case_id,
+            self.session.connection().execute(SET_LANGUAGE, {"case_id": self.interview.case_id,
                                                                "chosen": self._case_language})
             self._case_language = None
         if self._recorded:
@@ -241,7 +241,7 @@ class InterviewSession:
         given, self._given = self._given, {}
         db = self.session.connection()
         rows = [{"interview_id": self.interview.id, "question_id": qid, **row} for qid, row in given.items()]
-        for row_id in db.execute(_STORE_ANSWERS[db.dialect.name], rows).scalars():
+        for row_id in db.execute(STORE_ANSWERS[db.dialect.name], rows).scalars():
             loaded = self.session.identity_map.get(identity_key(Answer, row_id))
             if loaded is not None:
                 self.session.expire(loaded)
@@ -272,9 +272,21 @@ class InterviewSession:
                 db.execute(_built(("interview", columns), lambda: _interview_update(columns)),
                            {"interview_pk": self.interview.id, **_prefixed(changed, "iv_")})
             if answers:
-                db.execute(_STORE_ANSWERS[db.dialect.name], answers)
+                db.execute(STORE_ANSWERS[db.dialect.name], answers)
             db.execute(_built(("insert", table.name), lambda: insert(table)), row)
         self.session.expunge(self.interview)  # written: the session's flush must not write it again
+
+    def take_pending(self) -> tuple[list[dict[str, Any]], str | None] | None:
+        """The answer rows and the case's chosen language not written yet, handed to a writer of
+        their own (:mod:`calls.group_commit`) instead of the next flush. None, and nothing taken,
+        while a recording is pending or the interview is not stored yet."""
+        if self._recorded or self.interview.id is None:
+            return None
+        given, self._given = self._given, {}
+        language, self._case_language = self._case_language, None
+        if given and "answers" not in inspect(self.interview).unloaded:
+            self.session.expire(self.interview, ["answers"])
+        return [{"interview_id": self.interview.id, "question_id": qid, **row} for qid, row in given.items()], language
 
     def _rolled_back(self, _session: Session) -> None:
         """Answers not written are dropped with the transaction, as its other changes are."""

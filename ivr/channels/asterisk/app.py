@@ -12,6 +12,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from sqlalchemy.orm import Session, sessionmaker
 
+from calls.group_commit import GroupCommit
 from calls.service import CallService
 from calls.staff_lines import StaffCallEvents
 from dialer.protocol import CallRequest, CallResult
@@ -48,12 +49,16 @@ class AriApp:
                                        options.server) if options.recordings_dir is not None else None)
         self._tasks: TaskGroup | None = None
         self._db = anyio.CapacityLimiter(options.db_threads)
+        self.keys = GroupCommit(self.calls.handle_together)  # every call's keys, stored together
+        self.moves = GroupCommit(self.calls.progress_together)  # and their attempts' progress
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled: stay connected, run every call to its end, and bring home the
         recordings whose copy failed."""
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
+            tasks.start_soon(self.keys.run)
+            tasks.start_soon(self.moves.run)
             tasks.start_soon(self.supervisor.run)
             if self.copier is not None:
                 tasks.start_soon(self._recordings_home, self.copier)
@@ -152,7 +157,8 @@ class AriApp:
     def _start(self, call: Call) -> None:
         assert self._tasks is not None, "serve() is not running"
         runner = CallRunner(call, self.supervisor, self.calls, self.options, self.clock, self.registry,
-                            on_end=self.handler.ended, copier=self.copier, db=self._db)
+                            on_end=self.handler.ended, copier=self.copier, db=self._db, group=self.keys,
+                            moves=self.moves)
         self._tasks.start_soon(runner.run, name=f"call-{call.attempt_id}")
 
 

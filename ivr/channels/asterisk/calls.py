@@ -1,20 +1,19 @@
 """Calls in progress: what the app knows of each, and which channel belongs to which call.
 
 Every event for a call's channels (the resident's, and an operator's while bridged) goes to the
-call's inbox, unbounded, so the WebSocket reader never waits for a call; each call's task reads
-its own inbox in order.
+call's inbox, a deque, unbounded, so the WebSocket reader never waits for a call; each call's one
+task reads its own inbox in order (no task per event, no stream).
 """
 
 from __future__ import annotations
 
-import math
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 
 @dataclass(frozen=True)
@@ -60,15 +59,28 @@ class Call:
     scope: anyio.CancelScope | None = None
     # each RecordingFinished/RecordingFailed event read from the inbox, by recording name
     recordings_ended: dict[str, dict[str, Any]] = field(default_factory=dict)
-    inbox: MemoryObjectReceiveStream[Item] = field(init=False)
-    _send: MemoryObjectSendStream[Item] = field(init=False)
+    _inbox: deque[Item] = field(default_factory=deque)
+    _arrived: anyio.Event | None = None  # set by post() for the task waiting in receive()
 
     def __post_init__(self) -> None:
         self.channel_id = self.channel_id or channel_id_for(self.attempt_id)
-        self._send, self.inbox = anyio.create_memory_object_stream[Item](math.inf)
 
     def post(self, item: Item) -> None:
-        self._send.send_nowait(item)
+        self._inbox.append(item)
+        if self._arrived is not None:
+            self._arrived.set()
+
+    def take(self) -> Item | None:
+        """The next item if one is waiting."""
+        return self._inbox.popleft() if self._inbox else None
+
+    async def receive(self) -> Item:
+        """The next item, once there is one (the call's one task reads the inbox)."""
+        while not self._inbox:
+            if self._arrived is None or self._arrived.is_set():
+                self._arrived = anyio.Event()
+            await self._arrived.wait()
+        return self._inbox.popleft()
 
     def release(self) -> None:
         """Stop following the call, leaving the channel as it is and reporting nothing."""

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from ivr.channels.asterisk.ari import AriError, AriSession, AriUnavailable
@@ -101,13 +102,19 @@ class CallLine:
         return anyio.current_time() + self.timing.s(call_seconds)
 
     async def next(self, deadline: float | None) -> Item | object:
-        """The next inbox item, or :data:`TIMEOUT` once ``deadline`` (loop time) has passed."""
-        with anyio.move_on_after(max(0.0, deadline - anyio.current_time()) if deadline is not None else math.inf):
-            item = await self.call.inbox.receive()
-            if isinstance(item, dict) and item["type"] in ("RecordingFinished", "RecordingFailed"):
-                self.call.recordings_ended[str(item["recording"]["name"])] = item  # whoever waits for it
-            return item
-        return TIMEOUT
+        """The next inbox item, or :data:`TIMEOUT` once ``deadline`` (loop time) has passed. An
+        item already waiting is taken without a cancel scope (most are: events come in bursts)."""
+        item = self.call.take()
+        if item is None:
+            with anyio.move_on_after(max(0.0, deadline - anyio.current_time()) if deadline is not None else math.inf):
+                item = await self.call.receive()
+            if item is None:
+                return TIMEOUT
+        else:
+            await anyio.lowlevel.checkpoint()  # a call with a full inbox lets the others run
+        if isinstance(item, dict) and item["type"] in ("RecordingFinished", "RecordingFailed"):
+            self.call.recordings_ended[str(item["recording"]["name"])] = item  # whoever waits for it
+        return item
 
     def ends_call(self, item: Item | object) -> bool:
         """Whether ``item`` says the resident's channel is gone; notes the hang-up cause. A channel

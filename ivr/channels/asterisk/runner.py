@@ -3,7 +3,8 @@ answer, run the interview step by step, and hand the result to the dialer.
 
 Database work (the engine and its effects, the result) runs in the app's few database threads
 (``AsteriskOptions.db_threads``), one step at a time per call, so the event loop only ever waits
-on the network. The result always lands: an unexpected error or a shutdown still
+on the network; a key is fed and stored by the app's group commit (:mod:`calls.group_commit`)
+with the keys of other calls, and the next prompt is asked for only once it is stored. The result always lands: an unexpected error or a shutdown still
 reports the call (and the interview is told the line dropped, so it is stored as partial).
 """
 
@@ -16,7 +17,9 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 import anyio
+from sqlalchemy.exc import DBAPIError
 
+from calls.group_commit import GroupCommit
 from calls.operations import Turn
 from calls.service import CallService, LiveCall
 from dialer.protocol import CallResult
@@ -40,9 +43,13 @@ T = TypeVar("T")
 class CallRunner:
     def __init__(self, call: Call, link: Link, calls: CallService, options: AsteriskOptions, clock: Clock,
                  registry: CallRegistry, *, on_end: Callable[[Call], None], db: anyio.CapacityLimiter,
+                 group: GroupCommit[tuple[LiveCall, Event], Turn], moves: GroupCommit[tuple[int, str], bool],
                  copier: RecordingCopier | None = None) -> None:
+        """``db``: the threads for the call's database work; ``group``: the app's writer of keys,
+        ``moves`` of the attempts' progress (:mod:`calls.group_commit`)."""
         self.call, self.link, self.calls, self.options, self.clock = call, link, calls, options, clock
         self.registry, self.on_end, self.db, self.copier = registry, on_end, db, copier
+        self.group, self.moves = group, moves
         self.interview: LiveCall | None = None  # from the answer until the call ends
 
     async def run(self) -> None:
@@ -95,7 +102,7 @@ class CallRunner:
             log.info("attempt %s: not answered (cause %s)", call.attempt_id, call.cause)
             return self._result(unanswered_status(call.cause) if call.error is None else CallStatus.UNKNOWN)
         call.answered_at = call.answered_at or self.clock.now()  # kept by a call released and adopted again
-        await self._db(self.calls.progress, call.attempt_id, AttemptStatus.IN_PROGRESS)
+        await self.moves.submit((call.attempt_id, AttemptStatus.IN_PROGRESS))
         try:
             await _again_after_resync(lambda: line.rest(lambda a: a.answer(call.channel_id)))
             if whole is not None:
@@ -133,7 +140,7 @@ class CallRunner:
             if item["type"] == "StasisStart":
                 return True
             if item["type"] == "ChannelStateChange" and item["channel"]["state"] == "Ringing":
-                await self._db(self.calls.progress, call.attempt_id, AttemptStatus.RINGING)
+                await self.moves.submit((call.attempt_id, AttemptStatus.RINGING))
             if line.ends_call(item):
                 return False
 
@@ -199,8 +206,23 @@ class CallRunner:
                                  recorded=self.options.record_calls)
 
     async def _feed(self, event: Event) -> Turn:
-        assert self.interview is not None
-        self.interview, turn = await self._db(self.calls.handle, self.interview, event)
+        """Feed ``event`` and store it, with the events of other calls (:mod:`calls.group_commit`),
+        before the call acts on it. Meanwhile the call has no interview: one whose commit failed
+        for good is left as last committed (resumable) and never fed again."""
+        live, self.interview = self.interview, None
+        assert live is not None
+        retry = self.calls.retry.start()
+        while True:
+            try:
+                turn = await self.group.submit((live, event))
+                break
+            except DBAPIError as exc:
+                live = await self._db(self.calls.recover, live, exc, retry)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self._db(self.calls.close, live)
+                raise
+        self.interview = live
         self._note(turn)
         return turn
 
