@@ -100,12 +100,17 @@ def test_a_large_frame_imports_completely_and_once(clock: VirtualClock, tmp_path
     assert _cases(sessions) == 20_000
 
 
+# Long enough that the worker writes a stage (its heartbeat beats once a second) before it is done
+# on a quiet machine: 20,000 rows were imported in less than a second.
+ROWS_KILLED = 80_000
+
+
 def test_a_killed_worker_s_job_is_run_again_whole(tmp_path: Path) -> None:
     """A real `minyi worker` process killed with SIGKILL in the middle of an import."""
     sessions = _sqlite(tmp_path)
     url = str(sessions.kw["bind"].url)
     wall = VirtualClock(datetime.now(UTC))
-    job_id = _queue_frame(sessions, wall, write_frame(tmp_path / "frame.csv", 20_000))
+    job_id = _queue_frame(sessions, wall, write_frame(tmp_path / "frame.csv", ROWS_KILLED))
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "MINYI_DATABASE_URL": url,
            "MINYI_SECRET_KEY": "test-secret"}
     worker = subprocess.Popen([sys.executable, "-c", "from minyi.cli import main; main()", "worker"], env=env,
@@ -126,8 +131,8 @@ def test_a_killed_worker_s_job_is_run_again_whole(tmp_path: Path) -> None:
     assert run_next(context(sessions, later), HANDLERS, "next")
     job = _job(sessions, job_id)
     assert (job.status, job.attempts, job.worker, job.result["imported"]) == (  # type: ignore[index]
-        JobStatus.DONE, 2, "next", 20_000)
-    assert _cases(sessions) == 20_000
+        JobStatus.DONE, 2, "next", ROWS_KILLED)
+    assert _cases(sessions) == ROWS_KILLED
 
 
 def test_minyi_worker_once_runs_the_queue_and_exits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

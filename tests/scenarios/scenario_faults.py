@@ -40,7 +40,7 @@ class LostConnection:
             self._admin.dispose()
 
     def _executed(self, conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO ANSWERS"):
+        if "INSERT INTO ANSWERS" in statement.upper():  # alone, or in a CTE (Twilio on PostgreSQL)
             conn.info["answer_written"] = True
 
     def _rollback(self, conn: Connection) -> None:
