@@ -238,9 +238,7 @@ class InterviewSession:
                 for qid, path, provider_id, seconds in recorded])
         if not self._given:
             return
-        given, self._given = self._given, {}
-        db = self.session.connection()
-        rows = [{"interview_id": self.interview.id, "question_id": qid, **row} for qid, row in given.items()]
+        db, rows = self.session.connection(), self._take_answers()
         for row_id in db.execute(STORE_ANSWERS[db.dialect.name], rows).scalars():
             loaded = self.session.identity_map.get(identity_key(Answer, row_id))
             if loaded is not None:
@@ -259,8 +257,7 @@ class InterviewSession:
         return changed if all(key in _interviews.c for key in changed) else None
 
     def _store(self, changed: dict[str, Any], table: Table, row: dict[str, Any]) -> None:
-        given, self._given = self._given, {}
-        answers = [{"interview_id": self.interview.id, "question_id": qid, **values} for qid, values in given.items()]
+        answers = self._take_answers()
         db, columns = self.session.connection(), tuple(changed)
         if db.dialect.name == "postgresql" and len(answers) <= 1:
             shape = (table.name, columns, bool(answers), tuple(row))
@@ -282,11 +279,16 @@ class InterviewSession:
         while a recording is pending or the interview is not stored yet."""
         if self._recorded or self.interview.id is None:
             return None
-        given, self._given = self._given, {}
+        answers = self._take_answers()
         language, self._case_language = self._case_language, None
-        if given and "answers" not in inspect(self.interview).unloaded:
+        if answers and "answers" not in inspect(self.interview).unloaded:
             self.session.expire(self.interview, ["answers"])
-        return [{"interview_id": self.interview.id, "question_id": qid, **row} for qid, row in given.items()], language
+        return answers, language
+
+    def _take_answers(self) -> list[dict[str, Any]]:
+        """The answers not written yet, as rows of ``answers``; whoever takes them writes them."""
+        given, self._given = self._given, {}
+        return [{"interview_id": self.interview.id, "question_id": qid, **row} for qid, row in given.items()]
 
     def _rolled_back(self, _session: Session) -> None:
         """Answers not written are dropped with the transaction, as its other changes are."""
