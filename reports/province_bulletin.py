@@ -8,8 +8,10 @@ renderer makes both; a county's adds its place among the counties.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from multiprocessing import get_context
 from pathlib import Path
 from typing import BinaryIO
 from xml.sax.saxutils import escape
@@ -309,14 +311,20 @@ def _methods(report: AreaReport, lang: Lang, styles: Styles) -> Table:
 
 
 def write_bulletins(reports: list[tuple[str, AreaReport]], issue: Issue, directory: Path,
-                    languages: tuple[Lang, ...]) -> list[Path]:
+                    languages: tuple[Lang, ...], jobs: int = 1) -> list[Path]:
     """Each report in each language into ``directory``; ``reports`` pairs a county code ("" for the province)
-    with its report."""
+    with its report. With ``jobs`` > 1 the bulletins are drawn by that many processes at once (a province's
+    157 county bulletins are independent, and drawing one is all CPU in reportlab)."""
     directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for code, report in reports:
-        for lang in languages:
-            path = directory / bulletin_name(report, lang, code)
-            render_area_bulletin(report, issue, path, lang)
-            paths.append(path)
-    return paths
+    work = [(report, issue, directory / bulletin_name(report, lang, code), lang)
+            for code, report in reports for lang in languages]
+    if jobs > 1 and len(work) > 1:
+        with ProcessPoolExecutor(min(jobs, len(work)), mp_context=get_context("spawn")) as pool:
+            return list(pool.map(_write_one, work, chunksize=max(1, len(work) // (4 * jobs))))
+    return [_write_one(item) for item in work]
+
+
+def _write_one(item: tuple[AreaReport, Issue, Path, Lang]) -> Path:
+    report, issue, path, lang = item
+    render_area_bulletin(report, issue, path, lang)
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -22,6 +23,7 @@ def bulletin(
                                         "(default: all with --areas, else none)."),
     lang: str = typer.Option("zh", "--lang", help="zh, en or zh,en."),
     centre: str | None = typer.Option(None, "--centre", help="The publishing centre's name, as ZH or ZH/EN."),
+    jobs: int = typer.Option(0, "--jobs", min=0, help="Processes drawing bulletins at once (0: one per CPU)."),
 ) -> None:
     """The provincial bulletin (every county ranked) and a bulletin for each county (its townships ranked,
     its place among the counties), in each language, as province-LANG.pdf and county-CODE-LANG.pdf."""
@@ -43,7 +45,7 @@ def bulletin(
         if wanted is not None and area_file is not None:
             reports += county_reports(result, area_file, shown, wanted or None)
         issue = Issue(_centre(centre, LABELS["p_centre"]), date.today(), f"Minyi {_version()} · {analysis.name}")
-        paths = write_bulletins(reports, issue, out, cast(tuple[Lang, ...], languages))
+        paths = write_bulletins(reports, issue, out, cast(tuple[Lang, ...], languages), jobs or os.cpu_count() or 1)
     except BulletinInputError as exc:
         _fail(str(exc))
     except OSError as exc:

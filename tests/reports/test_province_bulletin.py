@@ -168,6 +168,16 @@ def test_chosen_counties_only(files: dict[str, Path], tmp_path: Path) -> None:
                                                           "province-zh.pdf"]
 
 
+def test_bulletins_drawn_by_two_processes_read_as_drawn_by_one(files: dict[str, Path], tmp_path: Path) -> None:
+    for jobs in ("1", "2"):
+        result = run("bulletin", str(files["analysis"]), "--out", str(tmp_path / jobs), "--areas", str(files["areas"]),
+                     "--counties", "C01,C04,C09", "--lang", "zh,en", "--jobs", jobs)
+        assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "1").iterdir())
+    assert len(names) == 8 and names == sorted(p.name for p in (tmp_path / "2").iterdir())
+    assert all(_text(tmp_path / "1" / name) == _text(tmp_path / "2" / name) for name in names)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--counties", "C99"], "error: no county C99 in the analysis"),
     (["--lang", "fr"], "error: --lang must be zh, en or zh,en, not 'fr'"),
