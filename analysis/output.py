@@ -104,7 +104,9 @@ def _cell(value: object) -> object:
 
 
 def to_json(result: AnalysisResult) -> str:
-    return json.dumps(_clean(asdict(result)), ensure_ascii=False, indent=1, allow_nan=False)
+    """The result as JSON, non-finite numbers as null. One line: with ``indent`` the json module
+    encodes in Python instead of C, 5 times slower (1.3 s for a province's 3,350 townships)."""
+    return json.dumps(_clean(asdict(result)), ensure_ascii=False, allow_nan=False)
 
 
 def _clean(node: object) -> object:
