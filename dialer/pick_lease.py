@@ -25,7 +25,7 @@ leased or not, so that dialer/leases.py chooses again without the rows it did no
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -113,9 +113,15 @@ def pick_and_lease(session: Session, survey_id: int, now: datetime, limit: int, 
     """Choose up to ``limit`` due cases as picking.pick does (leaving out ``skip``) and lease to
     ``owner`` those no other transaction holds, in one statement."""
     rows = session.execute(_STATEMENT, {
-        "survey_id": survey_id, "now": now, "limit": limit, "skip": sorted(skip), "owner": owner,
-        "expires": now + lease_for, "strata": [a.stratum_id for a in allotments],
-        "shares": [a.share for a in allotments], "caps": [a.cap for a in allotments],
-        "fresh": [a.fresh for a in allotments]}).mappings().all()
+        "survey_id": survey_id, "now": now, "limit": limit, "skip": _array(sorted(skip)), "owner": owner,
+        "expires": now + lease_for, "strata": _array(a.stratum_id for a in allotments),
+        "shares": _array(a.share for a in allotments), "caps": _array(a.cap for a in allotments),
+        "fresh": _array("t" if a.fresh else "f" for a in allotments)}).mappings().all()
     return Got([row["chosen"] for row in rows],
                [{k: v for k, v in row.items() if k != "chosen"} for row in rows if row["id"] is not None])
+
+
+def _array(values: Iterable[object]) -> str:
+    """An array's text (``{1,2,3}``), cast in the statement: a province's 3,350 townships as one
+    string each, where psycopg's list adapter spent milliseconds of the worker's CPU per pick."""
+    return "{" + ",".join(map(str, values)) + "}"

@@ -11,10 +11,12 @@ interviews and weighting absorbs them. Unreleased replicates stay unreleased.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import RowMapping, and_, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -53,8 +55,10 @@ class StratumProgress:
         return self.completes / self.quota if self.quota > 0 else 0.0
 
 
-@dataclass(frozen=True)
-class Allotment:
+class Allotment(NamedTuple):
+    """A township's part of one pick (a named tuple rather than a dataclass: a province's pick
+    makes 3,350 of them, and a tuple is built several times faster)."""
+
     stratum_id: int
     share: int  # this stratum's part of one pick
     cap: int  # the most it may take when others leave room
@@ -160,16 +164,15 @@ def allocate(strata: list[StratumProgress], limit: int, overdial: float) -> list
     live = sorted((s for s in strata if s.dialable), key=lambda s: (s.ratio, s.code))
     if not live:
         return []
-    weights = [s.remaining if s.remaining else 1 for s in live]
-    caps = [_cap(s, overdial) for s in live]
+    weights = [s.remaining or 1 for s in live]
     total = sum(weights)
     exact = [limit * w / total for w in weights]
     shares = [math.floor(x) for x in exact]
-    by_remainder = sorted(range(len(live)), key=lambda i: (shares[i] - exact[i], i))
-    for i in by_remainder[:limit - sum(shares)]:
+    # the largest remainders, ties in township order (the first ``limit - sum(shares)`` of a sort)
+    for i in heapq.nsmallest(limit - sum(shares), range(len(live)), key=lambda i: (shares[i] - exact[i], i)):
         shares[i] += 1
     return [Allotment(s.stratum_id, min(share, cap), cap, s.fresh > 0)
-            for s, share, cap in zip(live, shares, caps, strict=True)]
+            for s, share, cap in zip(live, shares, (_cap(s, overdial) for s in live), strict=True)]
 
 
 def _cap(s: StratumProgress, overdial: float) -> int:
