@@ -84,9 +84,8 @@ _NONE = (0,) * (len(_SHOWN) + 1)  # a township without cases: no counts, no comp
 def _progress(stratum_id: int, code: str, name: str, quota: int, new: int, scheduled: int, callback: int,
               leased: int, held: int, follow_up: int, final: int, completes: int) -> StratumProgress:
     """A township's row of :func:`progress`: the counts of :data:`_SHOWN`, then its completes."""
-    return StratumProgress(stratum_id, code, name, quota, completes=int(completes),
-                           dialable=int(new + scheduled + callback), fresh=int(new), leased=int(leased),
-                           held=int(held), follow_up=int(follow_up), final=int(final))
+    return StratumProgress(stratum_id, code, name, quota, completes, new + scheduled + callback, new, leased, held,
+                           follow_up, final)
 
 
 def all_filled(strata: list[StratumProgress]) -> bool:
