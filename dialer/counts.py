@@ -5,10 +5,11 @@ province's cases on every request."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, func, select, true
+from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.orm import Session
 
 from survey import aapor
@@ -35,18 +36,17 @@ def case_counts(session: Session, survey_id: int | None = None) -> Counter[Key]:
                     for stratum_id, status, disposition, n in session.execute(query)})
 
 
-def per_township(survey_id: int) -> Subquery:
-    """A sub-select of one row per township of survey ``survey_id`` that has counts: its cases
-    by status (columns named after the statuses) and its completes (``completes``), summed in
-    the database, so that a province's 3,350 townships come back as 3,350 rows rather than a
-    row per township, status and final code."""
+def per_township(survey_id: int, statuses: Sequence[str]) -> Select[*tuple[Any, ...]]:
+    """One row per township of survey ``survey_id`` that has counts: its id, its cases in each of
+    ``statuses`` (in that order) and its completes, summed in the database, so that a
+    province's 3,350 townships come back as 3,350 rows rather than a row per township, status,
+    final code and shard."""
     def total(*where: ColumnElement[bool]) -> ColumnElement[int]:
         return func.coalesce(func.sum(CaseCount.n).filter(*where), 0)
 
-    statuses = [total(CaseCount.status == status).label(str(status)) for status in CaseStatus]
     completes = total(CaseCount.status == CaseStatus.FINAL, CaseCount.disposition == aapor.COMPLETE)
-    return (select(CaseCount.stratum_id, *statuses, completes.label("completes"))
-            .where(CaseCount.survey_id == survey_id).group_by(CaseCount.stratum_id).subquery("counted"))
+    return (select(CaseCount.stratum_id, *(total(CaseCount.status == status) for status in statuses), completes)
+            .where(CaseCount.survey_id == survey_id).group_by(CaseCount.stratum_id))
 
 
 def completed(session: Session, strata: Collection[int]) -> Counter[int]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -100,7 +100,7 @@ def _pick_and_lease(session: Session, survey_id: int, now: datetime, limit: int,
 
 
 def _less(allotments: Sequence[Allotment], taken: Counter[int]) -> list[Allotment]:
-    return [replace(a, share=max(a.share - taken[a.stratum_id], 0), cap=max(a.cap - taken[a.stratum_id], 0))
+    return [a._replace(share=max(a.share - taken[a.stratum_id], 0), cap=max(a.cap - taken[a.stratum_id], 0))
             for a in allotments]
 
 

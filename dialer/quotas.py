@@ -11,12 +11,14 @@ interviews and weighting absorbs them. Unreleased replicates stay unreleased.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import RowMapping, and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from dialer.counts import completed, per_township
@@ -53,8 +55,10 @@ class StratumProgress:
         return self.completes / self.quota if self.quota > 0 else 0.0
 
 
-@dataclass(frozen=True)
-class Allotment:
+class Allotment(NamedTuple):
+    """A township's part of one pick (a named tuple rather than a dataclass: a province's pick
+    makes 3,350 of them, and a tuple is built several times faster)."""
+
     stratum_id: int
     share: int  # this stratum's part of one pick
     cap: int  # the most it may take when others leave room
@@ -63,28 +67,25 @@ class Allotment:
 
 def progress(session: Session, survey_id: int) -> list[StratumProgress]:
     """Per township: target, completes and cases by state, in code order (from the counts the
-    database keeps: dialer/counts.py), in one statement."""
-    counted = per_township(survey_id)
-    rows = session.execute(
-        select(Stratum.id, Stratum.code, Stratum.name_zh, Stratum.quota,
-               *(counted.c[str(s)] for s in _SHOWN), counted.c.completes)
-        .outerjoin(counted, counted.c.stratum_id == Stratum.id)
-        .where(Stratum.survey_id == survey_id).order_by(Stratum.code))
-    return [_progress(row._mapping) for row in rows]
+    database keeps: dialer/counts.py). The townships and their counts are two statements joined
+    here: as one outer join, PostgreSQL planned a survey whose tables were not yet analysed for a
+    handful of townships and went through every count for each of a province's 3,350."""
+    counted = {row[0]: row[1:] for row in session.execute(per_township(survey_id, _SHOWN))}
+    townships = session.execute(select(Stratum.id, Stratum.code, Stratum.name_zh, Stratum.quota)
+                                .where(Stratum.survey_id == survey_id).order_by(Stratum.code))
+    return [_progress(*township, *counted.get(township[0], _NONE)) for township in townships]
 
 
 _SHOWN = (CaseStatus.NEW, CaseStatus.SCHEDULED, CaseStatus.CALLBACK, CaseStatus.LEASED, CaseStatus.HELD,
           CaseStatus.FOLLOW_UP, CaseStatus.FINAL)
+_NONE = (0,) * (len(_SHOWN) + 1)  # a township without cases: no counts, no completes
 
 
-def _progress(row: RowMapping) -> StratumProgress:
-    """A township's row of :func:`progress` (no counts: a township without cases)."""
-    n = {status: int(row[str(status)] or 0) for status in _SHOWN}
-    return StratumProgress(
-        row["id"], row["code"], row["name_zh"], row["quota"], completes=int(row["completes"] or 0),
-        dialable=n[CaseStatus.NEW] + n[CaseStatus.SCHEDULED] + n[CaseStatus.CALLBACK], fresh=n[CaseStatus.NEW],
-        leased=n[CaseStatus.LEASED], held=n[CaseStatus.HELD], follow_up=n[CaseStatus.FOLLOW_UP],
-        final=n[CaseStatus.FINAL])
+def _progress(stratum_id: int, code: str, name: str, quota: int, new: int, scheduled: int, callback: int,
+              leased: int, held: int, follow_up: int, final: int, completes: int) -> StratumProgress:
+    """A township's row of :func:`progress`: the counts of :data:`_SHOWN`, then its completes."""
+    return StratumProgress(stratum_id, code, name, quota, completes, new + scheduled + callback, new, leased, held,
+                           follow_up, final)
 
 
 def all_filled(strata: list[StratumProgress]) -> bool:
@@ -160,16 +161,15 @@ def allocate(strata: list[StratumProgress], limit: int, overdial: float) -> list
     live = sorted((s for s in strata if s.dialable), key=lambda s: (s.ratio, s.code))
     if not live:
         return []
-    weights = [s.remaining if s.remaining else 1 for s in live]
-    caps = [_cap(s, overdial) for s in live]
+    weights = [s.remaining or 1 for s in live]
     total = sum(weights)
     exact = [limit * w / total for w in weights]
     shares = [math.floor(x) for x in exact]
-    by_remainder = sorted(range(len(live)), key=lambda i: (shares[i] - exact[i], i))
-    for i in by_remainder[:limit - sum(shares)]:
+    # the largest remainders, ties in township order (the first ``limit - sum(shares)`` of a sort)
+    for i in heapq.nsmallest(limit - sum(shares), range(len(live)), key=lambda i: (shares[i] - exact[i], i)):
         shares[i] += 1
     return [Allotment(s.stratum_id, min(share, cap), cap, s.fresh > 0)
-            for s, share, cap in zip(live, shares, caps, strict=True)]
+            for s, share, cap in zip(live, shares, (_cap(s, overdial) for s in live), strict=True)]
 
 
 def _cap(s: StratumProgress, overdial: float) -> int:

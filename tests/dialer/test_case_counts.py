@@ -48,3 +48,17 @@ def test_counts_equal_a_recount_through_a_campaign(sessions: sessionmaker[Sessio
     with session_scope(sessions) as s:
         assert_counts_match_cases(s)
         assert all(p.completes == 0 and p.fresh == 0 for p in quotas.progress(s, survey.id))
+
+
+def test_progress_lists_every_township_in_code_order_those_without_cases_at_zero(
+        sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    with session_scope(sessions) as s:
+        survey = make_survey(s, clock, quotas=(4, 0, 9))
+        empty = quotas.progress(s, survey.id)
+        add_numbers(s, survey, 3, clock.now())
+        s.execute(update(Case).where(Case.stratum_id == survey.strata[2].id).values(status=CaseStatus.LEASED))
+    assert [(p.code, p.quota, p.dialable, p.fresh, p.leased, p.final, p.completes) for p in empty] == [
+        ("T01", 4, 0, 0, 0, 0, 0), ("T02", 0, 0, 0, 0, 0, 0), ("T03", 9, 0, 0, 0, 0, 0)]
+    with session_scope(sessions) as s:
+        assert [(p.code, p.dialable, p.fresh, p.leased) for p in quotas.progress(s, survey.id)] == [
+            ("T01", 3, 3, 0), ("T02", 3, 3, 0), ("T03", 0, 0, 3)]
