@@ -1,6 +1,11 @@
 """Cases counted per township, status and final code, from the counts the database keeps
-(``case_counts``, kept by triggers on ``cases``: migration 0009) rather than by counting a
-province's cases on every request."""
+(``case_counts``, kept by triggers on ``cases``: migration 0011) rather than by counting a
+province's cases on every request.
+
+On PostgreSQL the triggers write each count in one of 8 shards (by transaction id), so late in a
+province's fieldwork a count has up to 8 rows and a progress view sums 8 times the rows it needs
+(435,000 rows, 200 ms). :func:`fold` moves the shards' rows into shard :data:`FOLDED`, which no
+trigger writes, from the workers' housekeeping."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, true
+from sqlalchemy import ColumnElement, Select, func, select, text, true
 from sqlalchemy.orm import Session
 
 from survey import aapor
@@ -73,3 +78,40 @@ def totals(session: Session, survey_ids: Collection[int], within: ColumnElement[
     rows = session.execute(select(CaseCount.survey_id, func.sum(CaseCount.n))
                            .where(CaseCount.survey_id.in_(list(survey_ids)), within).group_by(CaseCount.survey_id))
     return {survey_id: int(n) for survey_id, n in rows}
+
+
+FOLDED = -1  # the shard fold() keeps the counts in; the triggers write shards 0-7
+_FOLD_LOCK = 0x6D696E79  # pg_try_advisory_xact_lock key: one fold at a time
+_FOLD = text(f"""
+WITH shards AS (
+    SELECT stratum_id, status, disposition, shard FROM case_counts
+    WHERE survey_id = :survey_id AND shard <> {FOLDED} FOR UPDATE SKIP LOCKED
+), moved AS (
+    DELETE FROM case_counts c USING shards x
+    WHERE c.stratum_id = x.stratum_id AND c.status = x.status AND c.disposition = x.disposition
+      AND c.shard = x.shard
+    RETURNING c.survey_id, c.stratum_id, c.status, c.disposition, c.n
+)
+INSERT INTO case_counts AS c (survey_id, stratum_id, status, disposition, shard, n)
+SELECT survey_id, stratum_id, status, disposition, {FOLDED}, sum(n) FROM moved
+GROUP BY survey_id, stratum_id, status, disposition HAVING sum(n) <> 0 ORDER BY 1, 2, 3, 4
+ON CONFLICT (stratum_id, status, disposition, shard) DO UPDATE SET n = c.n + excluded.n
+""")
+
+
+def fold(session: Session, survey_id: int) -> int:
+    """Move survey ``survey_id``'s sharded counts into one row per count (PostgreSQL; on SQLite the
+    triggers keep one row per count already) and return how many folded counts were written.
+
+    Deadlock-free beside the workers: rows a transaction holds are passed by (``SKIP LOCKED``; the
+    next fold takes them), the triggers never write shard ``FOLDED``, and only one fold runs at a
+    time (an advisory lock: another fold meanwhile returns 0 at once). A trigger that meets a row
+    this fold deleted waits for its commit and then inserts the row afresh."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    if not session.scalar(select(func.pg_try_advisory_xact_lock(_FOLD_LOCK))):
+        return 0
+    written = int(session.execute(_FOLD, {"survey_id": survey_id}).rowcount)  # type: ignore[attr-defined]
+    session.execute(text(f"DELETE FROM case_counts WHERE survey_id = :survey_id AND shard = {FOLDED} AND n = 0"),
+                    {"survey_id": survey_id})
+    return written

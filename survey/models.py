@@ -460,7 +460,8 @@ class CaseCount(Base):
     triggers on ``cases`` in the same transaction as every change (migration 0009), so the
     progress views read these rows instead of counting the cases. ``shard`` spreads the counts of
     concurrent transactions over several rows (on PostgreSQL by transaction id, on SQLite always
-    0), so that workers never wait on each other's counters; a count is the sum over shards."""
+    0), so that workers never wait on each other's counters; a count is the sum over shards,
+    shard -1 included, where the workers' housekeeping folds the others (dialer.counts.fold)."""
 
     __tablename__ = "case_counts"
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)  # the township's
