@@ -188,16 +188,14 @@ class CallWebhooks:
         call_seconds = p.duration(form, "CallDuration") if form.get("CallDuration") else None
 
         def work(s: Session) -> None:
-            locked = self._lock_row(s, attempt_id, sid)
-            if is_over(locked.status):
+            if status not in TERMINAL:
+                self._progress(s, attempt_id, sid, status, verdict)
                 return
-            if verdict and locked.amd_result is None:
-                s.execute(_SET_AMD, {"attempt_id": attempt_id, "verdict": verdict})
-            if status not in TERMINAL:  # the lock, then the move: two statements
-                op.progress(s, attempt_id, status, self.clock)
+            attempt = self._lock_attempt(s, attempt_id, sid)
+            if is_over(attempt.status):
                 return
-            attempt = s.get(CallAttempt, attempt_id)  # locked already; its result needs it whole
-            assert attempt is not None
+            if verdict and attempt.amd_result is None:
+                attempt.amd_result = verdict
             interview_status, machine = self._end_interview(s, self._call_state(s, attempt, sid))
             result = call_result(attempt, status, self.clock.now(), call_sid=sid, interview_status=interview_status,
                                  machine_verdict=attempt.amd_result if machine else None, sip_code=sip,
@@ -207,6 +205,16 @@ class CallWebhooks:
 
         run_transaction(self.sessions, work, self.retry)
         self.replies.prune()
+
+    def _progress(self, s: Session, attempt_id: int, sid: str, status: str, verdict: str | None) -> None:
+        """A call on its way (initiated, ringing, answered): the lock, then the move, two
+        statements with Core (and the AMD verdict, should it come with it)."""
+        locked = self._lock_row(s, attempt_id, sid)
+        if is_over(locked.status):
+            return
+        if verdict and locked.amd_result is None:
+            s.execute(_SET_AMD, {"attempt_id": attempt_id, "verdict": verdict})
+        op.progress(s, attempt_id, status, self.clock)
 
     def _end_interview(self, s: Session, call: Locked) -> tuple[str | None, bool]:
         """The interview status to report once the call is over (None when the interview never
