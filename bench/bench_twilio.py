@@ -13,6 +13,7 @@ one warm-up call per thread (its caches and connections filled).
     .venv/bin/python bench/bench_twilio.py                       # SQLite and PostgreSQL, 32 callers
     .venv/bin/python bench/bench_twilio.py --pause 200 --calls 32  # callers pausing as prompts play
     .venv/bin/python bench/bench_twilio.py --sqlite-only --rounds 3
+    .venv/bin/python bench/bench_twilio.py --old /work/old-tree   # also minyi as an older checkout serves
 
 The sample is never fetched here: give its directory with ``--sample`` or
 ``MINYI_BENCH_TWILIO_SAMPLE`` (without it only minyi is measured). The directory is a checkout of
@@ -37,12 +38,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
@@ -51,10 +52,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flask import Flask, Response  # noqa: E402
+from flask import Flask  # noqa: E402
 
 from ivr.channels.twilio.urls import WebhookUrls  # noqa: E402
 from survey.clock import Clock, SystemClock  # noqa: E402
@@ -106,22 +110,24 @@ def wsgi_app() -> Flask:
 
 
 def _count_statements(app: Flask, engine: Engine) -> None:
-    """Each reply says in ``X-Statements`` how many SQL statements its request sent."""
+    """Each reply says in ``X-Statements`` how many SQL statements its request sent (counted around
+    the whole WSGI app: the call's webhooks are answered before Flask's request hooks)."""
     sent = threading.local()
+    served = app.wsgi_app
 
     def count(*_args: object) -> None:
         sent.n = getattr(sent, "n", 0) + 1
 
-    def begin() -> None:
+    def counted(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         sent.n = 0
 
-    def tell(response: Response) -> Response:
-        response.headers["X-Statements"] = str(getattr(sent, "n", 0))
-        return response
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, ("X-Statements", str(sent.n))], exc_info)
+
+        return served(environ, start)
 
     event.listen(engine, "before_cursor_execute", count)
-    app.before_request(begin)
-    app.after_request(tell)
+    app.wsgi_app = counted  # type: ignore[method-assign]
 
 
 @dataclass
@@ -263,16 +269,19 @@ def _gunicorn(python: str, port: int, workers: int, threads: int, app: str) -> l
 
 class Minyi:
     """Minyi's Twilio blueprint with signatures checked, replies stored for replays, every step
-    stored: the bundled questionnaire, 15 keys, and the call's status callbacks."""
+    stored: the bundled questionnaire, 15 keys, and the call's status callbacks. ``root`` is the
+    checkout whose ``bench/bench_twilio.py`` serves it (another one: an older minyi, ``--old``)."""
 
-    name = "minyi"
+    def __init__(self, root: Path = ROOT, name: str = "minyi") -> None:
+        self.root = root
+        self.name = name
 
     def prepare(self, url: str, calls: int) -> list[int]:
         return _prepare_database(url, calls)
 
     def command(self, port: int, workers: int, threads: int, url: str) -> tuple[list[str], dict[str, str], Path]:
         env = {"BENCH_PUBLIC_URL": f"http://127.0.0.1:{port}", "BENCH_DATABASE_URL": url}
-        return _gunicorn(sys.executable, port, workers, threads, "bench_twilio:wsgi_app()"), env, ROOT / "bench"
+        return _gunicorn(sys.executable, port, workers, threads, "bench_twilio:wsgi_app()"), env, self.root / "bench"
 
     def call(self, caller: Caller, public: str, call_id: int) -> None:
         urls, sid = WebhookUrls(public), _sid(call_id)
@@ -515,7 +524,7 @@ def _line(m: Measurement) -> str:
 
 
 def _summary(backend: str, runs: list[Measurement], paced: bool) -> str:
-    by = {name: [m for m in runs if m.target == name] for name in ("sample", "minyi")}
+    by = {name: [m for m in runs if m.target == name] for name in ("sample", "old", "minyi")}
     parts = []
     for name, mine in by.items():
         if mine:
@@ -527,15 +536,18 @@ def _summary(backend: str, runs: list[Measurement], paced: bool) -> str:
     line = f"{backend}: " + ", ".join(parts)
     if paced:
         line += "; paced callers: the rates are the load offered, so no ratio"
-    elif by["sample"] and by["minyi"]:
-        ratio = statistics.median(m.rate for m in by["minyi"]) / statistics.median(m.rate for m in by["sample"])
-        line += f"; minyi/sample = {ratio:.2f}x"
+    else:
+        for base in ("sample", "old"):
+            if by[base] and by["minyi"]:
+                ratio = statistics.median(m.rate for m in by["minyi"]) / statistics.median(m.rate for m in by[base])
+                line += f"; minyi/{base} = {ratio:.2f}x"
     return line
 
 
 def run(calls: int, concurrency: int, workers: int, threads: int, backends: list[str | None],
-        sample: TwilioSample | None, rounds: int = 1, pause: float = 0.0) -> int:
-    targets: list[Target] = [t for t in (sample, Minyi()) if t is not None]
+        sample: TwilioSample | None, rounds: int = 1, pause: float = 0.0, old: Path | None = None) -> int:
+    older = Minyi(old, "old") if old is not None else None
+    targets: list[Target] = [t for t in (sample, older, Minyi()) if t is not None]
     paced = f", each caller pausing {1000 * pause:.0f} ms before each request" if pause else ""
     print(f"gunicorn gthread, {workers} workers x {threads} threads for both apps; {calls} calls per run, "
           f"{concurrency} at once{paced}; minyi with signatures checked, replies kept for replays, every step "
@@ -588,6 +600,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("MINYI_TEST_PG", DEFAULT_PG),
                         help="PostgreSQL URL (a throw-away schema is used); default %(default)s")
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--old", type=Path, help="another minyi checkout (e.g. a git worktree of an older commit) "
+                        "to measure in the same run, as 'old'")
     args = parser.parse_args()
     if min(args.calls, args.concurrency, args.workers, args.threads, args.rounds) < 1 or args.pause < 0:
         parser.error("--calls, --concurrency, --workers, --threads and --rounds must be at least 1, --pause >= 0")
@@ -596,7 +610,7 @@ def main() -> None:
     if not args.sqlite_only and (pg := _postgres(args.database_url)) is not None:
         backends.append(pg)
     raise SystemExit(run(args.calls, args.concurrency, args.workers, args.threads, backends, sample, args.rounds,
-                         args.pause / 1000))
+                         args.pause / 1000, args.old))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -69,13 +70,21 @@ def _lease_for(session: Session, survey_id: int) -> timedelta:
     return timedelta(seconds=DialPolicy.from_survey(survey).pacing.lease_seconds)
 
 
+class Unread:
+    """A value the caller did not read (see :func:`bind`)."""
+
+
+UNREAD: Final = Unread()
+
+
 def bind(session: Session, interview: Interview, questionnaires: Questionnaires, clock: Clock, *,
-         can_transfer: bool, recorded: bool = False) -> InterviewSession:
-    """An engine on ``interview`` as stored; the language menu only for a case without one.
+         can_transfer: bool, recorded: bool = False, case_language: str | None | Unread = UNREAD) -> InterviewSession:
+    """An engine on ``interview`` as stored; the language menu only for a case without one (its
+    ``case_language``, when the caller read it: else the interview's case is loaded for it).
     ``recorded``: the whole call is recorded (the resident is told so)."""
+    language = interview.case.language if isinstance(case_language, Unread) else case_language
     return InterviewSession(session, interview, questionnaires.of(session, interview.survey_id), clock,
-                            can_transfer=can_transfer, ask_language=interview.case.language is None,
-                            recorded=recorded)
+                            can_transfer=can_transfer, ask_language=language is None, recorded=recorded)
 
 
 def interview_of(session: Session, attempt: CallAttempt) -> Interview | None:

@@ -44,3 +44,12 @@ def test_the_ratio_is_minyi_over_the_sample_and_only_when_callers_are_not_paced(
     assert "minyi/sample = 3.00x" in summary and "server CPU 2.50 ms/request" in summary
     paced = bench_twilio._summary("sqlite", runs, paced=True)
     assert "minyi/sample" not in paced and "no ratio" in paced
+
+
+def test_an_older_checkout_is_measured_beside_and_given_its_own_ratio() -> None:
+    runs = [_measured("sample", 100), _measured("old", 200), _measured("minyi", 300)]
+    summary = bench_twilio._summary("sqlite", runs, paced=False)
+    assert "old 200.0 req/s" in summary and "minyi/sample = 3.00x" in summary and "minyi/old = 1.50x" in summary
+    older = bench_twilio.Minyi(Path("/elsewhere"), "old")
+    command, _env, cwd = older.command(8000, 1, 1, "sqlite://")
+    assert (older.name, cwd) == ("old", Path("/elsewhere/bench")) and command[-1] == "bench_twilio:wsgi_app()"

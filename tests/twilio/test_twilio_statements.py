@@ -15,7 +15,7 @@ from twilio_caller import Call, Dial
 
 from ivr.channels.twilio.urls import WebhookUrls
 from survey.config import Settings
-from survey.models import CallAttempt
+from survey.models import CallAttempt, Case
 from survey.vocabulary import AttemptStatus
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -66,3 +66,35 @@ def test_a_status_callback_sends_two_statements(app: Flask, dial: Dial, settings
     with sessions() as s:
         attempt = s.get(CallAttempt, call.attempt_id)
         assert attempt is not None and attempt.status == AttemptStatus.IN_PROGRESS and attempt.answered_at
+
+
+@contextmanager
+def _loaded(*classes: type) -> Iterator[list[str]]:
+    """The names of the ORM objects of ``classes`` loaded from the database meanwhile."""
+    seen: list[str] = []
+
+    def loaded(target: object, _context: object) -> None:
+        seen.append(type(target).__name__)
+
+    for cls in classes:
+        event.listen(cls, "load", loaded)
+    try:
+        yield seen
+    finally:
+        for cls in classes:
+            event.remove(cls, "load", loaded)
+
+
+def test_a_gather_and_a_progress_callback_load_no_attempt_or_case_object(
+        app: Flask, dial: Dial, settings: Settings, twiml_schema: etree.XMLSchema, urls: WebhookUrls) -> None:
+    """The busiest webhooks read the attempt and the case's language with Core: loading them as ORM
+    objects cost more CPU than the statements did."""
+    call = Call(app.test_client(), settings, twiml_schema, dial().attempt_id, SID)
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "initiated"})
+    with _loaded(CallAttempt, Case) as seen:
+        call.notify(urls.status(call.attempt_id), {"CallStatus": "ringing"})
+        call.answer(urls.start(call.attempt_id))
+        opened = list(seen)
+        call.press("1")  # the language menu
+        call.press("1")  # consent: an answer stored
+    assert seen == opened and "CallAttempt" in opened  # the call's start still goes the ORM's way

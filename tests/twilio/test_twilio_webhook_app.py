@@ -4,8 +4,10 @@ port: signatures checked once, forgeries refused, and none of the pages' machine
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 from twilio_caller import Dial
@@ -57,3 +59,20 @@ def test_the_pages_are_still_the_web_apps(web: Flask) -> None:
     assert response.status_code == 200 and "Content-Security-Policy" in response.headers
     assert not [rule for rule in web.url_map.iter_rules() if rule.rule.startswith("/twilio")]
     assert [rule for rule in web.extensions[WEBHOOK_APP].url_map.iter_rules() if rule.rule.startswith("/twilio")]
+
+
+def test_the_calls_webhooks_are_answered_before_flasks_request_machinery(
+        app: Flask, dial: Dial, urls: WebhookUrls, settings: Settings) -> None:
+    """A call's webhooks are answered in front of Flask (its request handling cost as much CPU as
+    the webhook's database work); prompt audio, and a body that is not a form, still go through it."""
+    through_flask: list[str] = []
+    app.before_request(lambda: through_flask.append(request.path) and None)
+    url, form = urls.status(dial().attempt_id), {"CallSid": SID, "CallStatus": "ringing"}
+    signature = RequestValidator(settings.twilio_auth_token).compute_signature(url, form)
+    assert _post(app, url, form, signature)[0] == 204
+    assert _post(app, url, form, "forged=")[0] == 403
+    assert through_flask == []
+    assert app.test_client().get("/twilio/prompts/q/zh/none.wav").status_code == 404
+    not_a_form = app.test_client().post(url, json=form, headers={"X-Twilio-Signature": signature})
+    assert not_a_form.status_code == 403  # Flask's way: the signature covers a form, and there is none
+    assert through_flask == ["/twilio/prompts/q/zh/none.wav", urlsplit(url).path]

@@ -29,9 +29,10 @@ before the reply is sent. ``GET /twilio/prompts/...`` serves recorded prompt aud
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from flask import Blueprint, Response, current_app, request, send_file
 from sqlalchemy.orm import Session, sessionmaker
@@ -97,10 +98,11 @@ def _staff_webhooks() -> StaffCallWebhooks:
     return hooks
 
 
-def _webhooks() -> CallWebhooks:
-    hooks: CallWebhooks | None = current_app.extensions.get(EXTENSION)
+def webhooks(extensions: dict[str, Any]) -> CallWebhooks:
+    """The app's call webhooks (its ``extensions``), built on first use."""
+    hooks: CallWebhooks | None = extensions.get(EXTENSION)
     if hooks is None:
-        hooks = current_app.extensions[EXTENSION] = build_webhooks(current_app.extensions["minyi"])
+        hooks = extensions[EXTENSION] = build_webhooks(extensions["minyi"])
     return hooks
 
 
@@ -108,28 +110,54 @@ def _webhooks() -> CallWebhooks:
 def _check_signature() -> Response | None:
     if request.endpoint == "twilio.prompt":  # <Play> fetches public prompt audio
         return None
-    settings: Settings = current_app.extensions["minyi"].settings
-    url = urls.signed_url(settings.public_url, request.path, request.query_string)
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not settings.twilio_auth_token or not signed_by_twilio(RequestValidator(settings.twilio_auth_token), url,
-                                                              request.form, signature):
+    if not signed(current_app.extensions["minyi"].settings, request.path, request.query_string, request.form,
+                  request.headers.get("X-Twilio-Signature", "")):
         current_app.logger.warning("Twilio webhook %s: bad or missing signature", request.path)
-        return Response("invalid X-Twilio-Signature\n", 403, mimetype="text/plain")
+        return Response(FORGED, 403, mimetype=TEXT)
     return None
+
+
+FORGED = "invalid X-Twilio-Signature\n"
+
+
+def signed(settings: Settings, path: str, raw_query: bytes, form: Mapping[str, str], signature: str) -> bool:
+    """Whether Twilio signed this request (the public URL of ``path`` and ``raw_query``, and ``form``)."""
+    url = urls.signed_url(settings.public_url, path, raw_query)
+    return bool(settings.twilio_auth_token) and signed_by_twilio(_validator(settings.twilio_auth_token), url, form,
+                                                                 signature)
+
+
+@lru_cache(maxsize=4)
+def _validator(token: str) -> RequestValidator:
+    return RequestValidator(token)
+
+
+CallHook = Callable[[CallWebhooks, Mapping[str, str], Mapping[str, str]], str | None]
+# the call's webhooks under the mount: what answers each (TwiML, or None: 204 No Content)
+CALL_HOOKS: dict[str, CallHook] = {
+    urls.START: CallWebhooks.start, urls.GATHER: CallWebhooks.gather, urls.RECORDED: CallWebhooks.recorded,
+    urls.DIALED: CallWebhooks.dialed, urls.RECORDING: CallWebhooks.recording, urls.STATUS: CallWebhooks.status,
+    urls.AMD: CallWebhooks.amd,
+}
+
+
+XML, TEXT = "application/xml", "text/plain"
+
+
+def answer_call(hooks: CallWebhooks, hook: CallHook, query: Mapping[str, str],
+                form: Mapping[str, str]) -> tuple[int, str, str | None]:
+    """The HTTP status, body and its mimetype (TwiML; the reason of a refusal; None: no body) of a
+    signed call webhook."""
+    try:
+        twiml = hook(hooks, query, form)
+    except WebhookError as error:
+        return error.status, error.message + "\n", TEXT
+    return (200, twiml, XML) if twiml is not None else (204, "", None)
 
 
 @bp.errorhandler(WebhookError)
 def _bad_request(error: WebhookError) -> Response:
     return Response(error.message + "\n", error.status, mimetype="text/plain")
-
-
-def _twiml(handler: Callable[[CallWebhooks], str]) -> Response:
-    return Response(handler(_webhooks()), 200, mimetype="application/xml")
-
-
-def _done(handler: Callable[[CallWebhooks], None]) -> Response:
-    handler(_webhooks())
-    return Response(status=204)
 
 
 @bp.get(urls.PROMPTS + "/<questionnaire_id>/<language>/<name>")
@@ -146,39 +174,16 @@ def prompt(questionnaire_id: str, language: str, name: str) -> Response:
     return send_file(path, mimetype="audio/wav", max_age=3600)
 
 
-@bp.post(urls.START)
-def start() -> Response:
-    return _twiml(lambda hooks: hooks.start(request.args, request.form))
+def _call_route(path: str, hook: CallHook) -> None:
+    def view() -> Response:
+        status, body, mimetype = answer_call(webhooks(current_app.extensions), hook, request.args, request.form)
+        return Response(body, status, mimetype=mimetype) if mimetype else Response(status=status)
+
+    bp.add_url_rule(path, endpoint=path.rsplit("/", 1)[1], view_func=view, methods=["POST"])
 
 
-@bp.post(urls.GATHER)
-def gather() -> Response:
-    return _twiml(lambda hooks: hooks.gather(request.args, request.form))
-
-
-@bp.post(urls.RECORDED)
-def recorded() -> Response:
-    return _twiml(lambda hooks: hooks.recorded(request.args, request.form))
-
-
-@bp.post(urls.DIALED)
-def dialed() -> Response:
-    return _twiml(lambda hooks: hooks.dialed(request.args, request.form))
-
-
-@bp.post(urls.RECORDING)
-def recording() -> Response:
-    return _done(lambda hooks: hooks.recording(request.args, request.form))
-
-
-@bp.post(urls.STATUS)
-def status() -> Response:
-    return _done(lambda hooks: hooks.status(request.args, request.form))
-
-
-@bp.post(urls.AMD)
-def amd() -> Response:
-    return _done(lambda hooks: hooks.amd(request.args, request.form))
+for _path, _hook in CALL_HOOKS.items():
+    _call_route(_path, _hook)
 
 
 @bp.post(staff_urls.ANSWERED)

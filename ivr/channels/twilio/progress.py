@@ -23,10 +23,10 @@ NON_WORKING_SIP = frozenset({"404", "410", "484", "604"})  # not found, gone, ad
 NO_AGENT = "no_agent"  # one of dialer.pacer.ABANDON_CAUSES
 
 
-def is_over(attempt: CallAttempt) -> bool:
-    """The attempt's result is in. A reconciled ``unknown`` attempt is not: its call may still be
-    alive, and its real result replaces the reconciled one."""
-    return attempt.status in ATTEMPT_ENDED and attempt.status != AttemptStatus.UNKNOWN
+def is_over(status: str) -> bool:
+    """An attempt of this status has its result in. A reconciled ``unknown`` attempt has not: its
+    call may still be alive, and its real result replaces the reconciled one."""
+    return status in ATTEMPT_ENDED and status != AttemptStatus.UNKNOWN
 
 
 def call_result(attempt: CallAttempt, status: str, now: datetime, *, call_sid: str, interview_status: str | None,

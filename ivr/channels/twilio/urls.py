@@ -7,6 +7,7 @@ percent-encoded non-ASCII query strings, so anything but ASCII would break the s
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlencode, urlsplit
 
 MOUNT = "/twilio"  # where the web app mounts the blueprint
@@ -53,6 +54,7 @@ class WebhookUrls:
         return self._url(DIALED, attempt=attempt_id, seq=seq)
 
 
+@lru_cache(maxsize=8)  # every signed request's URL starts with it
 def public_base(public_url: str) -> str:
     """``public_url`` without a trailing slash, after checking it can carry signed webhooks."""
     parts = urlsplit(public_url)

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import cast
 
 import requests
-from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy import Row, Table, and_, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from twilio.base.exceptions import TwilioRestException
@@ -83,12 +83,31 @@ class CallWebhooks:
         return self._turn(query, form, 0, lambda s, call, seq: self._open(s, call.attempt, verdict))
 
     def gather(self, query: Query, form: Form) -> str:
-        event = p.gather_event(form)
-        return self._turn(query, form, _step_number(query), lambda s, call, seq: self._continue(s, call, event, seq))
+        return self._step(query, form, p.gather_event(form))
 
     def recorded(self, query: Query, form: Form) -> str:
-        event = p.recording_event(form)
-        return self._turn(query, form, _step_number(query), lambda s, call, seq: self._continue(s, call, event, seq))
+        return self._step(query, form, p.recording_event(form))
+
+    def _step(self, query: Query, form: Form, event: Event) -> str:
+        """A step of the interview answered (keys, a recording): the engine's next step. The
+        busiest webhook, so the attempt is locked and read with Core (:meth:`_lock_row`, no ORM
+        object for it) and the interview loaded alone, with its case's language beside it."""
+        attempt_id, sid, seq = p.query_id(query, "attempt"), p.call_sid(form), _step_number(query)
+
+        def work(s: Session) -> str:
+            attempt = self._lock_row(s, attempt_id, sid)
+            interview, language, reply = s.execute(_STEP_STATE, {"case_id": attempt.case_id, "attempt_id": attempt_id,
+                                                                 "call_sid": sid, "seq": seq}).one()
+            if reply is not None:
+                return str(reply)
+            if is_over(attempt.status):  # a late step of an ended call: nothing to do or to remember
+                return self.twiml.hangup
+            run = None if interview is None else self._bind(s, interview, case_language=language)
+            body = self._continue(attempt_id, attempt.amd_result, run, event, seq)
+            store_now(s, _REPLIES, {"call_sid": sid, "seq": seq, "body": body, "created_at": self.clock.now()})
+            return body
+
+        return run_transaction(self.sessions, work, self.retry)
 
     def _turn(self, query: Query, form: Form, seq: int, respond: Callable[[Session, Locked, int], str]) -> str:
         attempt_id, sid = p.query_id(query, "attempt"), p.call_sid(form)
@@ -97,7 +116,7 @@ class CallWebhooks:
             call = self._lock(s, attempt_id, sid, seq)
             if call.stored_reply is not None:
                 return call.stored_reply
-            if is_over(call.attempt):  # a late step of an ended call: nothing to do or to remember
+            if is_over(call.attempt.status):  # a late step of an ended call: nothing to do or to remember
                 return self.twiml.hangup
             body = respond(s, call, seq)
             store_now(s, _REPLIES, {"call_sid": sid, "seq": seq, "body": body, "created_at": self.clock.now()})
@@ -129,19 +148,19 @@ class CallWebhooks:
             return self.twiml.hangup
         run, turn = op.answer(s, attempt, self.questionnaires, self.clock, can_transfer=self._can_transfer,
                               recorded=self.recorded_calls)
-        return self._render(attempt, run, turn, seq=0)
+        return self._render(attempt.id, run, turn, seq=0)
 
-    def _continue(self, s: Session, call: Locked, event: Event, seq: int) -> str:
-        attempt, run = call.attempt, self._run(s, call)
+    def _continue(self, attempt_id: int, amd_result: str | None, run: InterviewSession | None, event: Event,
+                  seq: int) -> str:
         if run is None:  # a step of a call that never started: nothing to continue
             return self.twiml.hangup
-        if p.is_machine(attempt.amd_result) and not run.engine.began:  # the call is being ended
+        if p.is_machine(amd_result) and not run.engine.began:  # the call is being ended
             return self.twiml.hangup
-        return self._render(attempt, run, op.feed(run, event), seq)
+        return self._render(attempt_id, run, op.feed(run, event), seq)
 
-    def _render(self, attempt: CallAttempt, run: InterviewSession, turn: Turn, seq: int) -> str:
+    def _render(self, attempt_id: int, run: InterviewSession, turn: Turn, seq: int) -> str:
         """TwiML for step ``seq + 1``, the engine's answer to step ``seq``."""
-        return self.twiml.render(turn.step, run.engine.q.id, attempt.id, seq + 1)
+        return self.twiml.render(turn.step, run.engine.q.id, attempt_id, seq + 1)
 
     def _audio(self, questionnaire_id: str) -> AudioUrl | None:
         return self.recordings.urls_for(questionnaire_id) if self.recordings else None
@@ -152,10 +171,12 @@ class CallWebhooks:
 
     def _run(self, s: Session, call: Locked) -> InterviewSession | None:
         """The engine on this call's interview, if the call opened one."""
-        if call.interview is None:
-            return None
-        return op.bind(s, call.interview, self.questionnaires, self.clock, can_transfer=self._can_transfer,
-                       recorded=self.recorded_calls)
+        return None if call.interview is None else self._bind(s, call.interview)
+
+    def _bind(self, s: Session, interview: Interview, case_language: str | None | op.Unread = op.UNREAD
+              ) -> InterviewSession:
+        return op.bind(s, interview, self.questionnaires, self.clock, can_transfer=self._can_transfer,
+                       recorded=self.recorded_calls, case_language=case_language)
 
     # -- notifications ----------------------------------------------------------------------
 
@@ -167,14 +188,14 @@ class CallWebhooks:
         call_seconds = p.duration(form, "CallDuration") if form.get("CallDuration") else None
 
         def work(s: Session) -> None:
+            if status not in TERMINAL:
+                self._progress(s, attempt_id, sid, status, verdict)
+                return
             attempt = self._lock_attempt(s, attempt_id, sid)
-            if is_over(attempt):
+            if is_over(attempt.status):
                 return
             if verdict and attempt.amd_result is None:
                 attempt.amd_result = verdict
-            if status not in TERMINAL:  # the lock, then the move: two statements
-                op.progress(s, attempt.id, status, self.clock)
-                return
             interview_status, machine = self._end_interview(s, self._call_state(s, attempt, sid))
             result = call_result(attempt, status, self.clock.now(), call_sid=sid, interview_status=interview_status,
                                  machine_verdict=attempt.amd_result if machine else None, sip_code=sip,
@@ -184,6 +205,16 @@ class CallWebhooks:
 
         run_transaction(self.sessions, work, self.retry)
         self.replies.prune()
+
+    def _progress(self, s: Session, attempt_id: int, sid: str, status: str, verdict: str | None) -> None:
+        """A call on its way (initiated, ringing, answered): the lock, then the move, two
+        statements with Core (and the AMD verdict, should it come with it)."""
+        locked = self._lock_row(s, attempt_id, sid)
+        if is_over(locked.status):
+            return
+        if verdict and locked.amd_result is None:
+            s.execute(_SET_AMD, {"attempt_id": attempt_id, "verdict": verdict})
+        op.progress(s, attempt_id, status, self.clock)
 
     def _end_interview(self, s: Session, call: Locked) -> tuple[str | None, bool]:
         """The interview status to report once the call is over (None when the interview never
@@ -202,7 +233,7 @@ class CallWebhooks:
             """Record the verdict; whether it ends the call."""
             call = self._lock(s, attempt_id, sid)
             attempt = call.attempt
-            if is_over(attempt) or attempt.amd_result == verdict:  # over, or delivered before
+            if is_over(attempt.status) or attempt.amd_result == verdict:  # over, or delivered before
                 return False
             attempt.amd_result = verdict
             run = self._run(s, call)
@@ -254,7 +285,18 @@ class CallWebhooks:
         attempt: CallAttempt | None = s.scalars(_LOCK_ATTEMPT, {"attempt_id": attempt_id}).one_or_none()
         if attempt is None:
             raise p.WebhookError(404, f"no call attempt {attempt_id}")
-        _claim(s, attempt, sid)
+        if _claim(s, attempt_id, attempt.provider_call_id, sid):
+            attempt.provider_call_id = sid
+        return attempt
+
+    def _lock_row(self, s: Session, attempt_id: int, sid: str) -> Row[tuple[str, str | None, str | None, int]]:
+        """:meth:`_lock_attempt` with Core: the attempt's status, call, AMD verdict and case, no ORM
+        object (loading one cost more than the statement)."""
+        attempt = s.connection().execute(_LOCK_ROW, {"attempt_id": attempt_id}).one_or_none()
+        if attempt is None:
+            raise p.WebhookError(404, f"no call attempt {attempt_id}")
+        if _claim(s, attempt_id, attempt.provider_call_id, sid):
+            s.execute(_SET_CALL, {"attempt_id": attempt_id, "sid": sid})
         return attempt
 
     def _call_state(self, s: Session, attempt: CallAttempt, sid: str, seq: int | None = None) -> Locked:
@@ -274,9 +316,18 @@ _attempts = cast(Table, CallAttempt.__table__)
 _LOCK_ATTEMPT = select(CallAttempt).from_statement(  # Core UPDATE, loaded as the ORM object: no ORM bulk-update path
     update(_attempts).where(_attempts.c.id == bindparam("attempt_id")).values(status=_attempts.c.status)
     .returning(*_attempts.c))
+_LOCK_ROW = (update(_attempts).where(_attempts.c.id == bindparam("attempt_id")).values(status=_attempts.c.status)
+             .returning(_attempts.c.status, _attempts.c.provider_call_id, _attempts.c.amd_result,
+                        _attempts.c.case_id))
+_SET_CALL = update(_attempts).where(_attempts.c.id == bindparam("attempt_id")).values(provider_call_id=bindparam("sid"))
+_SET_AMD = update(_attempts).where(_attempts.c.id == bindparam("attempt_id")).values(amd_result=bindparam("verdict"))
 _STORED_REPLY = (select(WebhookReply.body).where(WebhookReply.call_sid == bindparam("call_sid"),
                                                  WebhookReply.seq == bindparam("seq")).scalar_subquery())
 _CALL_STATE = (select(Case, Interview, _STORED_REPLY)
+               .outerjoin(Interview, and_(Interview.case_id == Case.id,
+                                          Interview.last_attempt_id == bindparam("attempt_id")))
+               .where(Case.id == bindparam("case_id")).order_by(Interview.id.desc()).limit(1))
+_STEP_STATE = (select(Interview, Case.language, _STORED_REPLY)  # a step's: the case's language, not the case
                .outerjoin(Interview, and_(Interview.case_id == Case.id,
                                           Interview.last_attempt_id == bindparam("attempt_id")))
                .where(Case.id == bindparam("case_id")).order_by(Interview.id.desc()).limit(1))
@@ -292,15 +343,18 @@ class Locked:
     stored_reply: str | None
 
 
-def _claim(s: Session, attempt: CallAttempt, sid: str) -> None:
-    """The attempt is this call's: a CallSid is one call, and an attempt has one call."""
-    if attempt.provider_call_id is None:
+def _claim(s: Session, attempt_id: int, provider_call_id: str | None, sid: str) -> bool:
+    """Whether the attempt, with call ``provider_call_id`` so far, is to be claimed by call ``sid``
+    (its first delivery), after checking that it is this call's: a CallSid is one call, and an
+    attempt has one call."""
+    if provider_call_id is None:
         other = s.scalar(select(CallAttempt.id).where(CallAttempt.provider_call_id == sid))
         if other is not None:
-            raise p.WebhookError(409, f"call {sid} belongs to call attempt {other}, not {attempt.id}")
-        attempt.provider_call_id = sid
-    elif attempt.provider_call_id != sid:
-        raise p.WebhookError(409, f"call attempt {attempt.id} belongs to call {attempt.provider_call_id}, not {sid}")
+            raise p.WebhookError(409, f"call {sid} belongs to call attempt {other}, not {attempt_id}")
+        return True
+    if provider_call_id != sid:
+        raise p.WebhookError(409, f"call attempt {attempt_id} belongs to call {provider_call_id}, not {sid}")
+    return False
 
 
 def _step_number(query: Query) -> int:
