@@ -368,10 +368,14 @@ def _read(session: Session, ids: list[int]) -> tuple[dict[int, _Attempt], dict[i
     attempts: dict[int, _Attempt] = {}
     cases: dict[int, _Case] = {}
     by_id: dict[int, _Case] = {}
-    for row in session.execute(_READ, {"ids": ids}).mappings():
-        attempt = _Attempt(**{name: row[f"a_{name}"] for name in _ATTEMPT_READ})
+    split = len(_ATTEMPT_READ)  # the attempt's columns, then the case's (see _READ)
+    for row in session.execute(_READ, {"ids": ids}):
+        attempt = _Attempt(*row[:split])
         attempts[attempt.id] = attempt
-        cases[attempt.id] = by_id.setdefault(row["c_id"], _Case(**{name: row[f"c_{name}"] for name in _CASE_READ}))
+        case = by_id.get(row[split])
+        if case is None:
+            case = by_id[row[split]] = _Case(*row[split:])
+        cases[attempt.id] = case
     missing = sorted(set(ids) - set(attempts))
     if missing:
         raise LookupError(f"no call attempt {', '.join(map(str, missing))}")
