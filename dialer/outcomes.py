@@ -319,7 +319,8 @@ class _Settlement:
         forget(s, CallAttempt, _write(s, _WRITE_ATTEMPT, _RECORDED, self.recorded.values()))
         if self.exhausted:
             views = summaries(s, [case for _i, case, _at in self.exhausted])  # every attempt's code is written
-            held = set(s.execute(_TASKS_HELD, {"ids": [case.id for _i, case, _at in self.exhausted]}).tuples())
+            held = {(case_id, kind) for case_id, kind in
+                    s.execute(_TASKS_HELD, {"ids": [case.id for _i, case, _at in self.exhausted]})}
             to_staff: list[_StaffTask] = []
             for i, case, at in self.exhausted:
                 code = resolve_final(views[case.id])
@@ -455,7 +456,8 @@ def _hand_to_staff(session: Session, tasks: list[_StaffTask]) -> None:
     are written together at the session's next flush."""
     if not tasks:
         return
-    interviews = dict(session.execute(_LATEST_INTERVIEWS, {"ids": [t.case.id for t in tasks]}).tuples().all())
+    interviews = {case_id: interview_id for case_id, interview_id in
+                  session.execute(_LATEST_INTERVIEWS, {"ids": [t.case.id for t in tasks]})}
     for case, kind, at, due_at in tasks:
         open_task(session, survey_id=case.survey_id, case_id=case.id, kind=kind, now=at, due_at=due_at,
                   interview_id=interviews.get(case.id), note=_TASK_NOTES[kind], flush=False)
