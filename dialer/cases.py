@@ -90,9 +90,9 @@ def schedule_callback(case: CaseState, when: datetime, now: datetime) -> None:
 def case_history(starts: list[datetime], calendar: CallingCalendar) -> CaseHistory:
     """Attempts per day-part and per local date, from the start times of the case's attempts in
     the order they were made (so a changed day-part definition applies to past attempts too)."""
-    parts = [calendar.daypart(s) for s in starts]
-    return CaseHistory(attempts=len(starts), by_daypart=Counter(parts),
-                       by_date=Counter(calendar.local(s).date() for s in starts),
+    local = [calendar.local(s) for s in starts]
+    parts = [calendar.local_daypart(t) for t in local]
+    return CaseHistory(attempts=len(starts), by_daypart=Counter(parts), by_date=Counter(t.date() for t in local),
                        last_daypart=parts[-1] if parts else None)
 
 

@@ -14,11 +14,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, text, true
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, text, true
 from sqlalchemy.orm import Session
 
 from survey import aapor
-from survey.models import CaseCount
+from survey.models import CaseCount, Stratum
 from survey.vocabulary import CaseStatus
 
 _counted = (CaseCount.stratum_id, CaseCount.status, CaseCount.disposition)
@@ -54,12 +54,20 @@ def per_township(survey_id: int, statuses: Sequence[str]) -> Select[*tuple[Any, 
             .where(CaseCount.survey_id == survey_id).group_by(CaseCount.stratum_id))
 
 
-def completed(session: Session, strata: Collection[int]) -> Counter[int]:
-    """Township -> cases closed as complete, for the townships ``strata``."""
-    rows = session.execute(select(CaseCount.stratum_id, func.sum(CaseCount.n)).where(
-        CaseCount.stratum_id.in_(list(strata)), CaseCount.status == CaseStatus.FINAL,
-        CaseCount.disposition == aapor.COMPLETE).group_by(CaseCount.stratum_id))
-    return Counter({stratum_id: int(n) for stratum_id, n in rows})
+# Each township's quota and completes, for the townships asked about: one statement, as a worker
+# asks after every batch of calls with a complete (a correlated sum per township, on the index).
+_QUOTAS_AND_COMPLETES = select(
+    Stratum.id, Stratum.quota,
+    select(func.coalesce(func.sum(CaseCount.n), 0)).where(
+        CaseCount.stratum_id == Stratum.id, CaseCount.status == CaseStatus.FINAL,
+        CaseCount.disposition == aapor.COMPLETE).scalar_subquery(),
+).where(Stratum.id.in_(bindparam("ids", expanding=True)))
+
+
+def quotas_and_completes(session: Session, strata: Collection[int]) -> list[tuple[int, int, int]]:
+    """(township, quota, cases closed as complete) for the townships ``strata``."""
+    return [(stratum_id, quota, int(n)) for stratum_id, quota, n in
+            session.execute(_QUOTAS_AND_COMPLETES, {"ids": list(strata)})]
 
 
 def by_survey(session: Session) -> dict[int, Counter[str]]:

@@ -27,9 +27,11 @@ UNFINISHED = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS)
 
 def open_task(session: Session, *, survey_id: int, case_id: int, kind: TaskKind, now: datetime, note: str,
               interview_id: int | None = None, due_at: datetime | None = None,
-              assigned_to: int | None = None) -> FollowUpTask | None:
+              assigned_to: int | None = None, flush: bool = True) -> FollowUpTask | None:
     """A new open task, due ``due_at`` (now by default); None when the case already has an
-    unfinished task of a kind it may hold only one of."""
+    unfinished task of a kind it may hold only one of. ``flush=False`` leaves the INSERT to the
+    session's next flush, so that the tasks of a batch go in one statement (the task has no id
+    until then)."""
     if kind in ONE_AT_A_TIME and session.scalar(select(FollowUpTask.id).where(
             FollowUpTask.case_id == case_id, FollowUpTask.kind == kind,
             FollowUpTask.status.in_(UNFINISHED)).limit(1)) is not None:
@@ -38,7 +40,8 @@ def open_task(session: Session, *, survey_id: int, case_id: int, kind: TaskKind,
                         priority=PRIORITY.get(kind, 0), due_at=now if due_at is None else due_at,
                         assigned_to=assigned_to, created_at=now, note=note)
     session.add(task)
-    session.flush()
+    if flush:
+        session.flush()
     return task
 
 

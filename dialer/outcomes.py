@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, Update, bindparam, func, select
 from sqlalchemy.orm import Session
@@ -205,6 +205,11 @@ _ATTEMPT_STARTS = (select(_attempts.c.case_id, _attempts.c.id, _attempts.c.start
                    .where(_attempts.c.case_id.in_(bindparam("ids", expanding=True))).order_by(_attempts.c.id))
 _WRITE_ATTEMPT = (_attempts.update().where(_attempts.c.id == bindparam("row_id"))
                   .values({name: bindparam(f"v_{name}") for name in _RECORDED}))
+_TASKS_HELD = (select(FollowUpTask.case_id, FollowUpTask.kind)
+               .where(FollowUpTask.case_id.in_(bindparam("ids", expanding=True)),
+                      FollowUpTask.kind.in_((TaskKind.PARTIAL, TaskKind.REFUSAL_CONVERSION))))
+_LATEST_INTERVIEWS = (select(Interview.case_id, func.max(Interview.id))
+                      .where(Interview.case_id.in_(bindparam("ids", expanding=True))).group_by(Interview.case_id))
 _WRITE_CASE = (_cases.update().where(_cases.c.id == bindparam("row_id"))
                .values({name: bindparam(f"v_{name}") for name in _MOVED}))
 
@@ -314,39 +319,45 @@ class _Settlement:
         forget(s, CallAttempt, _write(s, _WRITE_ATTEMPT, _RECORDED, self.recorded.values()))
         if self.exhausted:
             views = summaries(s, [case for _i, case, _at in self.exhausted])  # every attempt's code is written
+            held = {(case_id, kind) for case_id, kind in
+                    s.execute(_TASKS_HELD, {"ids": [case.id for _i, case, _at in self.exhausted]})}
+            to_staff: list[_StaffTask] = []
             for i, case, at in self.exhausted:
                 code = resolve_final(views[case.id])
-                if not self._second_chance(case, code, at):
+                task = self._second_chance(case, code, at, held)
+                if task is None:
                     finalise(case, code, at)
+                else:
+                    to_staff.append(task)
                 done = self.applied[i]
                 assert done is not None
                 self.applied[i] = _applied(done.attempt_id, done.temp, case)
+            _hand_to_staff(s, to_staff)
         forget(s, Case, _write(s, _WRITE_CASE, _MOVED, self.moved.values()))
         for case, at in self.opted_out:
             number_hash = s.scalar(select(Contact.number_hash).where(Contact.id == case.contact_id))
             assert number_hash is not None  # a foreign key
             add_to_dnc(s, number_hash, "ivr_opt_out", case.survey_id, now=at)
-        for case, at in self.to_staff:
-            _hand_to_staff(s, case, TaskKind.OPERATOR, at)
+        _hand_to_staff(s, [_StaffTask(case, TaskKind.OPERATOR, at) for case, at in self.to_staff])
         if self.completes:
             fill_if_met(s, self.completes, max(self.completes.values()))
 
-    def _second_chance(self, case: _Case, code: str, now: datetime) -> bool:
+    def _second_chance(self, case: _Case, code: str, now: datetime, held: set[tuple[int, str]]) -> _StaffTask | None:
         """Hand a case out of attempts to staff instead of finalising it with ``code``, once per
-        case and kind (see the module's conventions); False when it is final."""
+        case and kind (see the module's conventions; ``held``: the (case, kind) of the tasks
+        the cases have had, taken up as they get more); the task to open, None when it is final."""
         retry = self.policy(case.survey_id).retry
         if code == A.PARTIAL and retry.staff_partials:
             kind, due = TaskKind.PARTIAL, now
         elif code == A.REFUSAL and retry.refusal_conversion_hours is not None:
             kind, due = TaskKind.REFUSAL_CONVERSION, now + timedelta(hours=retry.refusal_conversion_hours)
         else:
-            return False
-        if self.session.scalar(select(FollowUpTask.id).where(
-                FollowUpTask.case_id == case.id, FollowUpTask.kind == kind).limit(1)) is not None:
-            return False
+            return None
+        if (case.id, kind) in held:
+            return None
+        held.add((case.id, kind))
         _with_staff(case)
-        _hand_to_staff(self.session, case, kind, now, due)
-        return True
+        return _StaffTask(case, kind, now, due)
 
 
 def _applied(attempt_id: int, temp: str, case: _Case) -> Applied:
@@ -358,10 +369,14 @@ def _read(session: Session, ids: list[int]) -> tuple[dict[int, _Attempt], dict[i
     attempts: dict[int, _Attempt] = {}
     cases: dict[int, _Case] = {}
     by_id: dict[int, _Case] = {}
-    for row in session.execute(_READ, {"ids": ids}).mappings():
-        attempt = _Attempt(**{name: row[f"a_{name}"] for name in _ATTEMPT_READ})
+    split = len(_ATTEMPT_READ)  # the attempt's columns, then the case's (see _READ)
+    for row in session.execute(_READ, {"ids": ids}):
+        attempt = _Attempt(*row[:split])
         attempts[attempt.id] = attempt
-        cases[attempt.id] = by_id.setdefault(row["c_id"], _Case(**{name: row[f"c_{name}"] for name in _CASE_READ}))
+        case = by_id.get(row[split])
+        if case is None:
+            case = by_id[row[split]] = _Case(*row[split:])
+        cases[attempt.id] = case
     missing = sorted(set(ids) - set(attempts))
     if missing:
         raise LookupError(f"no call attempt {', '.join(map(str, missing))}")
@@ -429,7 +444,20 @@ _TASK_NOTES = {
 }
 
 
-def _hand_to_staff(session: Session, case: _Case, kind: TaskKind, now: datetime, due_at: datetime | None = None) -> None:
-    interview_id = session.scalar(select(func.max(Interview.id)).where(Interview.case_id == case.id))
-    open_task(session, survey_id=case.survey_id, case_id=case.id, kind=kind, now=now, due_at=due_at,
-              interview_id=interview_id, note=_TASK_NOTES[kind])
+class _StaffTask(NamedTuple):
+    case: _Case
+    kind: TaskKind
+    at: datetime
+    due_at: datetime | None = None  # default: at once
+
+
+def _hand_to_staff(session: Session, tasks: list[_StaffTask]) -> None:
+    """Open the tasks, each with its case's latest interview, read for all of them at once; they
+    are written together at the session's next flush."""
+    if not tasks:
+        return
+    interviews = {case_id: interview_id for case_id, interview_id in
+                  session.execute(_LATEST_INTERVIEWS, {"ids": [t.case.id for t in tasks]})}
+    for case, kind, at, due_at in tasks:
+        open_task(session, survey_id=case.survey_id, case_id=case.id, kind=kind, now=at, due_at=due_at,
+                  interview_id=interviews.get(case.id), note=_TASK_NOTES[kind], flush=False)

@@ -21,7 +21,7 @@ from typing import NamedTuple
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from dialer.counts import completed, per_township
+from dialer.counts import per_township, quotas_and_completes
 from dialer.final_codes import finalise_by_rules
 from survey import aapor
 from survey.models import CallAttempt, Case, Interview, Stratum
@@ -116,10 +116,8 @@ def fill(session: Session, stratum_id: int, now: datetime) -> int:
 def fill_if_met(session: Session, stratum_ids: Iterable[int], now: datetime) -> list[int]:
     """Stop dialling the townships among ``stratum_ids`` that have just reached their target;
     returns them."""
-    ids = list(stratum_ids)
-    completes = completed(session, ids)
-    quotas = session.execute(select(Stratum.id, Stratum.quota).where(Stratum.id.in_(ids)))
-    met = sorted(stratum_id for stratum_id, quota in quotas if 0 < quota <= completes[stratum_id])
+    met = sorted(stratum_id for stratum_id, quota, completes in quotas_and_completes(session, list(stratum_ids))
+                 if 0 < quota <= completes)
     for stratum_id in met:
         fill(session, stratum_id, now)
     return met

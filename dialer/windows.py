@@ -116,7 +116,10 @@ class CallingCalendar:
         return None
 
     def daypart(self, utc: datetime) -> str:
-        local = self.local(utc)
+        return self.local_daypart(self.local(utc))
+
+    def local_daypart(self, local: datetime) -> str:
+        """:meth:`daypart` of a local time (from :meth:`local`)."""
         return self._daypart_at(local.date(), local.hour * 60 + local.minute)
 
     def _daypart_at(self, day: date, minute: int) -> str:

@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -208,6 +208,8 @@ class Worker:
         self.overlapping = channel if isinstance(channel, Overlapping) else None
         self.open_until = clock.now()  # the calling window is open until then (see _window_open)
         self.strata: list[StratumProgress] = []
+        # the last allotment: of these townships, for (n, overdial) - see _allocate
+        self._allotted: tuple[list[StratumProgress], tuple[int, float], tuple[quotas.Allotment, ...]] | None = None
         self.ahead = run_ahead.RunAhead()
         self.quiet_until: datetime | None = None  # virtual clock: nothing is due before then
         self.next_housekeeping = self.quotas_checked = clock.now()
@@ -360,7 +362,7 @@ class Worker:
     # -- leasing and dialling --------------------------------------------------------------
 
     def _lease(self, session: Session, now: datetime, n: int, ahead: timedelta) -> list[attempts.Dial]:
-        allotments = quotas.allocate(self.strata, n, self.policy.pacing.stratum_overdial)
+        allotments = self._allocate(n)
         cases = leases.lease_due(session, self.survey_id, now, n, allotments, self.options.owner,
                                  timedelta(seconds=self.policy.pacing.lease_seconds))
         if self._virtual and len(cases) < n:
@@ -371,6 +373,16 @@ class Worker:
         return attempts.begin(session, cases, trunks, caller_ids, now=now, owner=self.options.owner,
                               channel=self.channel.name, vault=self.vault,
                               ring_timeout_s=self.policy.pacing.ring_timeout_s)
+
+    def _allocate(self, n: int) -> Sequence[quotas.Allotment]:
+        """``quotas.allocate`` of the townships as last known: asked again with the same townships
+        (``strata`` is replaced, never changed, when they change) and ``n``, the same answer - a
+        virtual clock's run-ahead asks at every turn."""
+        overdial = self.policy.pacing.stratum_overdial
+        last = self._allotted
+        if last is None or last[0] is not self.strata or last[1] != (n, overdial):
+            last = self._allotted = (self.strata, (n, overdial), tuple(quotas.allocate(self.strata, n, overdial)))
+        return last[2]
 
     def _quiet_after_short_lease(self, session: Session, now: datetime) -> None:
         """A virtual clock's pick that came back short took everything due now (unless a cap held
@@ -398,7 +410,7 @@ class Worker:
         """:meth:`_lease` from the cases leased ahead: what it would have leased now, in its order.
         The last of them taken, the results so far are stored (as the lease would have found
         them) and the database says when the next case falls due."""
-        allotments = quotas.allocate(self.strata, n, self.policy.pacing.stratum_overdial)
+        allotments = self._allocate(n)
         chosen = self.ahead.take(now, n, allotments)
         if not self.ahead.pending:
             due = self._run_ahead_ends(lambda s: self._next_due(s))

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
 from dialer_fakes import VAULT, add_numbers, make_survey
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from calls.callbacks import set_callback
 from dialer import attempts, leases
 from dialer.close import close_survey
 from dialer.final_codes import CaseSummary, resolve_final
-from dialer.outcomes import apply_result, classify
+from dialer.outcomes import apply_result, apply_results, classify
 from dialer.policy import DialPolicy
 from dialer.protocol import CallResult
 from dialer.schedule import ScheduleError
@@ -213,6 +215,61 @@ def test_operator_request_goes_to_staff_once(session: Session, clock: VirtualClo
     tasks = session.scalars(select(FollowUpTask)).all()
     assert [(t.kind, t.status) for t in tasks] == [(TaskKind.OPERATOR, TaskStatus.OPEN)]
     assert close_survey(session, session.scalars(select(Survey)).one(), clock).tasks_cancelled == 1
+
+
+def _hang_ups_out_of_attempts(session: Session, clock: VirtualClock, cases: list[Case]) -> list[tuple[int, CallResult]]:
+    """The cases' last calls (one attempt each allowed), each hung up in the introduction: soft
+    refusals out of attempts, which go to staff for a conversion call."""
+    leased = leases.lease(session, [c.id for c in cases], "w", clock.now(), timedelta(minutes=30))
+    dials = attempts.begin(session, leased, ["main"] * len(leased), [""] * len(leased), now=clock.now(), owner="w",
+                           channel="fake", vault=VAULT, ring_timeout_s=30)
+    return [(d.request.attempt_id, _end(clock, CallStatus.ANSWERED)) for d in dials]
+
+
+def test_cases_out_of_attempts_go_to_staff_together(session: Session, clock: VirtualClock) -> None:
+    """Each soft refusal out of attempts gets one conversion task, with its case's latest interview,
+    unless it had one already (then it is final); the tasks held and the interviews are read in as
+    many statements whatever the number of cases."""
+    survey = make_survey(session, clock, quotas=(20,), settings={"retry_policy": {"max_attempts": 1}})
+    add_numbers(session, survey, 7, clock.now())
+    cases = list(session.scalars(select(Case).order_by(Case.id)))
+    interview = Interview(case_id=cases[3].id, survey_id=survey.id, questionnaire_version="1",
+                          status=InterviewStatus.REFUSED, started_at=clock.now(), updated_at=clock.now())
+    session.add(interview)
+    session.add(FollowUpTask(survey_id=survey.id, case_id=cases[4].id, kind=TaskKind.REFUSAL_CONVERSION,
+                             status=TaskStatus.DONE, due_at=clock.now(), created_at=clock.now()))
+    small, large = _hang_ups_out_of_attempts(session, clock, cases[:2]), _hang_ups_out_of_attempts(session, clock, cases[2:])
+    session.flush()
+    reads: list[int] = []
+    for batch in (small, large):
+        with _reads(session) as seen:
+            apply_results(session, batch, clock)
+        reads.append(seen[0])
+    assert reads[0] == reads[1]
+    session.expire_all()
+    tasks = session.scalars(select(FollowUpTask).order_by(FollowUpTask.id)).all()
+    assert [(t.case_id, t.kind) for t in tasks] == [(cases[4].id, TaskKind.REFUSAL_CONVERSION)] + [
+        (c.id, TaskKind.REFUSAL_CONVERSION) for c in cases if c is not cases[4]]
+    assert {t.case_id: t.interview_id for t in tasks[1:]} == {c.id: interview.id if c is cases[3] else None
+                                                             for c in cases if c is not cases[4]}
+    assert [(c.status, c.final_disposition) for c in cases] == [(CaseStatus.FOLLOW_UP, None)] * 4 + [
+        (CaseStatus.FINAL, aapor.REFUSAL)] + [(CaseStatus.FOLLOW_UP, None)] * 2
+
+
+@contextmanager
+def _reads(session: Session) -> Iterator[list[int]]:
+    """The reads run meanwhile on ``session``'s engine (a list of one count)."""
+    seen = [0]
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen[0] += statement.lstrip().upper().startswith("SELECT")
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_resident_callback_is_booked_inside_the_window(session: Session, clock: VirtualClock) -> None:
