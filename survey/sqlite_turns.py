@@ -11,11 +11,6 @@ writer that waits longer than the busy timeout for its turn goes on without it, 
 decides as it always did (a bug that holds a write open in one connection while writing in another
 still ends in "database is locked", not in a hang).
 
-Writers in one process (the threads of ``minyi ari``'s calls) first queue on a lock of the process
-for the file, asleep until it is free, and only its holder polls the side file (for the other
-processes). Without it each waiting thread woke every millisecond to try the side file, and every
-wake took the GIL from the event loop serving the calls (issue 22).
-
 The connection class is passed to ``sqlite3.connect`` as its ``factory``; POSIX only.
 """
 
@@ -25,7 +20,6 @@ import fcntl
 import os
 import re
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -33,16 +27,6 @@ from typing import Any
 # Statements that take SQLite's write lock (DDL included: migrations write too).
 _WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 _FIRST_POLL_S, _LONGEST_POLL_S = 0.00005, 0.001
-_queues: dict[str, threading.Lock] = {}  # by side file: this process's writers of that database
-_queues_lock = threading.Lock()
-
-
-def _queue_for(side_file: str) -> threading.Lock:
-    with _queues_lock:
-        return _queues.setdefault(os.path.realpath(side_file), threading.Lock())
-
-
-os.register_at_fork(after_in_child=_queues.clear)  # a forked child has none of its parent's writers
 
 
 class TurnTakingConnection(sqlite3.Connection):
@@ -51,9 +35,7 @@ class TurnTakingConnection(sqlite3.Connection):
     def __init__(self, database: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
         self._patience_s = float(kwargs.get("timeout", 5.0))
-        side_file = f"{os.fspath(database)}.writers"
-        self._turns = os.open(side_file, os.O_CREAT | os.O_RDWR, 0o600)
-        self._queue = _queue_for(side_file)
+        self._turns = os.open(f"{os.fspath(database)}.writers", os.O_CREAT | os.O_RDWR, 0o600)
         self._has_turn = False
 
     def cursor(self, factory: type[sqlite3.Cursor] | None = None) -> sqlite3.Cursor:  # type: ignore[override]
@@ -79,20 +61,16 @@ class TurnTakingConnection(sqlite3.Connection):
             os.close(self._turns)
 
     def take_turn(self, sql: str) -> None:
-        """Before ``sql``: if it writes and this connection has no turn yet, wait for one: first
-        this process's turn (asleep), then the side file's (polled)."""
+        """Before ``sql``: if it writes and this connection has no turn yet, wait for one."""
         if self._has_turn or not _WRITES.match(sql):
             return
         deadline, pause = time.monotonic() + self._patience_s, _FIRST_POLL_S
-        if not self._queue.acquire(timeout=self._patience_s):
-            return  # SQLite's busy timeout decides from here
         while True:
             try:
                 fcntl.flock(self._turns, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    self._queue.release()
-                    return
+                    return  # SQLite's busy timeout decides from here
                 time.sleep(pause)
                 pause = min(2 * pause, _LONGEST_POLL_S)
                 continue
@@ -108,7 +86,6 @@ class TurnTakingConnection(sqlite3.Connection):
         if self._has_turn:
             fcntl.flock(self._turns, fcntl.LOCK_UN)
             self._has_turn = False
-            self._queue.release()
 
 
 class _TurnTakingCursor(sqlite3.Cursor):

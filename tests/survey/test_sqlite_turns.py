@@ -86,26 +86,6 @@ def test_a_second_writer_waits_for_the_first_to_commit_then_writes_at_once(path:
     assert sorted(first.cursor().execute("SELECT x FROM t").fetchall()) == [(1,), (2,)]
 
 
-def test_a_writer_of_the_same_process_sleeps_until_its_turn_instead_of_polling(
-        path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each poll of a waiting thread took the GIL from the process's other threads (issue 22):
-    threads of one process wait for each other on a lock, asleep."""
-    polls: list[float] = []
-    real_sleep = time.sleep
-    monkeypatch.setattr("survey.sqlite_turns.time.sleep", lambda s: polls.append(s) or real_sleep(s))
-    first, second = connect(path), connect(path)
-    first.cursor().execute("INSERT INTO t VALUES (1)")
-    writer = threading.Thread(target=lambda: (second.cursor().execute("INSERT INTO t VALUES (2)"), second.commit()))
-    writer.start()
-    real_sleep(0.1)
-    first.commit()
-    writer.join(timeout=5)
-    assert not polls
-    assert sorted(first.cursor().execute("SELECT x FROM t").fetchall()) == [(1,), (2,)]
-    first.close()
-    second.close()
-
-
 def test_a_writer_kept_waiting_past_its_busy_timeout_goes_on_to_sqlite(path: Path, side_lock: int) -> None:
     """The side lock only orders writers: held by something else (not SQLite), it delays a writer by
     the busy timeout at most, and SQLite, whose lock is free, lets the write through."""
