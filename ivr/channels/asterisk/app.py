@@ -167,8 +167,8 @@ def batches_at_once(sessions: sessionmaker[Session]) -> int:
     """How many group-commit batches run side by side: 4 on a database server, whose round trips
     they overlap; 1 on SQLite, which writes one transaction at a time - batches side by side only
     queued for the write turn, each a thread hand-off and a share of the GIL taken from the event
-    loop, where one batch takes in every key waiting (bench_ari, 500 calls: 14-20 keys a
-    transaction instead of 8, 1.5-1.6 instead of 1.7-1.9 ms of CPU a key, issue 22)."""
+    loop, where one batch takes in every key waiting (bench_ari, 500 calls, two rounds at load
+    9-13: 14-20 keys a transaction instead of 8, 1.5-1.6 instead of 1.7-1.9 ms of CPU a key, issue 22)."""
     bind = sessions.kw.get("bind")
     return 1 if bind is not None and bind.dialect.name == "sqlite" else 4
 
