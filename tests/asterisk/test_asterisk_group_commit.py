@@ -4,6 +4,7 @@ commit does to the calls in it, and each call's events read in the order they ca
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime
 from typing import Any, cast
 
@@ -19,8 +20,12 @@ from calls import group_commit
 from calls.group_commit import GroupCommit, KeyWrite
 from calls.operations import Turn
 from calls.service import CallService
+from ivr.channels.asterisk.app import AriApp
+from ivr.channels.asterisk.ari import AriConfig
 from ivr.channels.asterisk.calls import Call
+from ivr.channels.asterisk.options import AsteriskOptions
 from ivr.engine import Digits
+from survey.clock import VirtualClock
 from survey.models import Answer, Interview
 from survey.vocabulary import RESUMABLE, AttemptStatus, InterviewStatus
 
@@ -91,6 +96,36 @@ def test_what_waits_while_a_batch_is_done_goes_in_the_next_one() -> None:
     anyio.run(main)
     assert batches == [[0], [1, 2, 3, 4, 5]] and (group.batches, group.items) == (2, 6)
     assert results == {0: 0, 1: -1, 2: -2, 3: "three", 4: -4, 5: -5}
+
+
+def test_the_app_stores_keys_one_batch_at_a_time_on_sqlite_and_several_at_once_on_a_server(
+        sessions: sessionmaker[Session], clock: VirtualClock) -> None:
+    """SQLite writes one transaction at a time: batches side by side only queued for its write
+    turn (issue 22). A database server takes several at once, each waiting for its round trips."""
+    app = AriApp(AriConfig("http://127.0.0.1:1", "minyi", "secret"), AsteriskOptions(), sessions, clock)
+    running, most = 0, 0
+
+    def work(items: list[Any]) -> list[Any]:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        time.sleep(0.05)
+        running -= 1
+        return items
+
+    app.keys.work = work
+
+    async def main() -> None:
+        async with anyio.create_task_group() as worker:
+            worker.start_soon(app.keys.run)
+            async with anyio.create_task_group() as calls:
+                for i in range(3):
+                    calls.start_soon(app.keys.submit, i)
+                    await anyio.sleep(0.01)  # each key comes while the batches before it are being done
+            worker.cancel_scope.cancel()
+
+    anyio.run(main)
+    assert most == (1 if _engine(sessions).dialect.name == "sqlite" else 3)
 
 
 def _failing(monkeypatch: pytest.MonkeyPatch, message: str, *, times: int | None) -> list[int]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.channels.asterisk.rest import HttpFailed, HttpPool, Operation
+from ivr.channels.asterisk.rest import HttpFailed, HttpPool, Operation, Slots
 
 
 async def _serve(replies: list[bytes], *, close_after_each: bool) -> tuple[asyncio.Server, list[bytes]]:
@@ -128,3 +128,25 @@ def test_an_https_url_speaks_tls_and_checks_the_certificate(tmp_path: Path) -> N
         await server.wait_closed()
 
     asyncio.run(main())
+
+
+def test_requests_beyond_the_connections_wait_in_order_and_a_cancelled_one_gives_up_its_turn() -> None:
+    async def run() -> list[str]:
+        slots, order = Slots(2), []
+
+        async def hold(name: str, seconds: float) -> None:
+            async with slots:
+                order.append(name)
+                await asyncio.sleep(seconds)
+
+        holders = [asyncio.create_task(hold(n, 0.05)) for n in ("a", "b")]
+        await asyncio.sleep(0)
+        waiting = [asyncio.create_task(hold(n, 0.0)) for n in ("c", "d", "e")]
+        await asyncio.sleep(0)
+        waiting[1].cancel()  # d: gone before its turn, takes none
+        await asyncio.gather(*holders, waiting[0], waiting[2])
+        async with slots, slots:  # both slots free again
+            order.append("f")
+        return order
+
+    assert asyncio.run(run()) == ["a", "b", "c", "e", "f"]

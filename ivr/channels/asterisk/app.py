@@ -49,8 +49,9 @@ class AriApp:
                                        options.server) if options.recordings_dir is not None else None)
         self._tasks: TaskGroup | None = None
         self._db = anyio.CapacityLimiter(options.db_threads)
-        self.keys = GroupCommit(self.calls.handle_together)  # every call's keys, stored together
-        self.moves = GroupCommit(self.calls.progress_together)  # and their attempts' progress
+        at_once = batches_at_once(sessions)
+        self.keys = GroupCommit(self.calls.handle_together, parallel=at_once)  # every call's keys, stored together
+        self.moves = GroupCommit(self.calls.progress_together, parallel=at_once)  # and their attempts' progress
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled: stay connected, run every call to its end, and bring home the
@@ -160,6 +161,16 @@ class AriApp:
                             on_end=self.handler.ended, copier=self.copier, db=self._db, group=self.keys,
                             moves=self.moves)
         self._tasks.start_soon(runner.run, name=f"call-{call.attempt_id}")
+
+
+def batches_at_once(sessions: sessionmaker[Session]) -> int:
+    """How many group-commit batches run side by side: 4 on a database server, whose round trips
+    they overlap; 1 on SQLite, which writes one transaction at a time - batches side by side only
+    queued for the write turn, each a thread hand-off and a share of the GIL taken from the event
+    loop, where one batch takes in every key waiting (bench_ari, 500 calls, two rounds at load
+    9-13: 14-20 keys a transaction instead of 8, 1.5-1.6 instead of 1.7-1.9 ms of CPU a key, issue 22)."""
+    bind = sessions.kw.get("bind")
+    return 1 if bind is not None and bind.dialect.name == "sqlite" else 4
 
 
 async def originate(session: AriSession, request: CallRequest, options: AsteriskOptions, channel_id: str) -> None:

@@ -161,6 +161,10 @@ class AriSession:
         response = await self._send(resource, operation, params)
         return response.json() if response.status != 204 and response.body else None
 
+    async def _do(self, resource: str, operation: str, **params: Any) -> None:
+        """An operation whose reply nobody reads (a playback's or a recording's JSON): not parsed."""
+        await self._send(resource, operation, params)
+
     async def _send(self, resource: str, operation: str, params: dict[str, Any]) -> Response:
         op = self._ops.get(resource, operation)
         target, body = op.target(operation, params)
@@ -180,25 +184,25 @@ class AriSession:
         return channels
 
     async def answer(self, channel_id: str) -> None:
-        await self._call("channels", "answer", channelId=channel_id)
+        await self._do("channels", "answer", channelId=channel_id)
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
-        await self._call("channels", "hangup", channelId=channel_id, reason=reason)
+        await self._do("channels", "hangup", channelId=channel_id, reason=reason)
 
     async def continue_in_dialplan(self, channel_id: str, context: str, extension: str = "s",
                                    priority: int = 1) -> None:
-        await self._call("channels", "continueInDialplan", channelId=channel_id, context=context,
+        await self._do("channels", "continueInDialplan", channelId=channel_id, context=context,
                          extension=extension, priority=priority)
 
     async def play(self, channel_id: str, media: list[str], playback_id: str) -> None:
-        await self._call("channels", "play", channelId=channel_id, media=media, playbackId=playback_id)
+        await self._do("channels", "play", channelId=channel_id, media=media, playbackId=playback_id)
 
     async def stop_playback(self, playback_id: str) -> None:
-        await self._call("playbacks", "stop", playbackId=playback_id)
+        await self._do("playbacks", "stop", playbackId=playback_id)
 
     async def record(self, channel_id: str, name: str, *, max_seconds: int, max_silence_s: int, beep: bool,
                      terminate_on: str, fmt: str = "wav") -> None:
-        await self._call("channels", "record", channelId=channel_id, name=name, format=fmt,
+        await self._do("channels", "record", channelId=channel_id, name=name, format=fmt,
                          maxDurationSeconds=max_seconds, maxSilenceSeconds=max_silence_s, beep=beep,
                          terminateOn=terminate_on, ifExists="overwrite")
 
@@ -211,36 +215,36 @@ class AriSession:
         return channel
 
     async def stop_recording(self, name: str) -> None:
-        await self._call("recordings", "stop", recordingName=name)
+        await self._do("recordings", "stop", recordingName=name)
 
     async def recording_file(self, name: str) -> bytes:
         response = await self._send("recordings", "getStoredFile", {"recordingName": name})
         return response.body
 
     async def delete_stored_recording(self, name: str) -> None:
-        await self._call("recordings", "deleteStored", recordingName=name)
+        await self._do("recordings", "deleteStored", recordingName=name)
 
     # -- bridges ----------------------------------------------------------------------------
 
     async def create_bridge(self, bridge_id: str, name: str) -> None:
-        await self._call("bridges", "createWithId", bridgeId=bridge_id, type="mixing", name=name)
+        await self._do("bridges", "createWithId", bridgeId=bridge_id, type="mixing", name=name)
 
     async def add_to_bridge(self, bridge_id: str, channel_id: str) -> None:
-        await self._call("bridges", "addChannel", bridgeId=bridge_id, channel=channel_id)
+        await self._do("bridges", "addChannel", bridgeId=bridge_id, channel=channel_id)
 
     async def destroy_bridge(self, bridge_id: str) -> None:
-        await self._call("bridges", "destroy", bridgeId=bridge_id)
+        await self._do("bridges", "destroy", bridgeId=bridge_id)
 
     async def record_bridge(self, bridge_id: str, name: str, fmt: str = "wav") -> None:
         """Record what the bridge mixes until it is stopped or destroyed."""
-        await self._call("bridges", "record", bridgeId=bridge_id, name=name, format=fmt, ifExists="overwrite",
+        await self._do("bridges", "record", bridgeId=bridge_id, name=name, format=fmt, ifExists="overwrite",
                          beep=False, terminateOn="none")
 
     async def start_moh(self, bridge_id: str) -> None:
-        await self._call("bridges", "startMoh", bridgeId=bridge_id)
+        await self._do("bridges", "startMoh", bridgeId=bridge_id)
 
     async def stop_moh(self, bridge_id: str) -> None:
-        await self._call("bridges", "stopMoh", bridgeId=bridge_id)
+        await self._do("bridges", "stopMoh", bridgeId=bridge_id)
 
 
 async def sweep_registry(config: AriConfig, app: str) -> None:
@@ -277,9 +281,13 @@ async def connect(config: AriConfig, http: AriHttp | None = None, *, events: boo
             return
         ws_url = base.replace("http", "ws", 1) + "ari/events?" + urlencode({"app": config.app})
         try:
+            # compression=None: Asterisk's WebSocket server (res_http_websocket) takes no
+            # extension; a server that accepted permessage-deflate (the fake) had every event,
+            # each a few hundred bytes, inflated on the event loop
             ws = await ws_connect(ws_url, additional_headers={"Authorization": config.authorization},
                                   ping_interval=config.ping_interval_s, ping_timeout=config.ping_interval_s,
-                                  max_size=None, logger=_ws_log, open_timeout=config.request_timeout_s)
+                                  max_size=None, logger=_ws_log, open_timeout=config.request_timeout_s,
+                                  compression=None)
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise AriUnavailable(f"events WebSocket: {type(exc).__name__}: {exc}") from None
         stack.push_async_callback(ws.close)
