@@ -17,10 +17,19 @@ to its cap; the whole cut at ``limit``. In SQL:
 Rows ``k <= share`` of a township's queue belong to its share and rows beyond to its cap, so the
 pick is ``callbacks ++ shares ++ caps`` cut at ``limit``: exactly picking.pick's greedy choice.
 The chosen rows are then locked with ``FOR UPDATE SKIP LOCKED`` (rows another worker holds are
-passed by), leased (found by their ids as arrays, ``= ANY(ARRAY(...))``: an index read of each,
-where a join to the estimated rows of ``chosen``, thousands for a province, made PostgreSQL scan
-the table), and returned with what a call needs; the statement returns every chosen id,
+passed by), leased, and returned with what a call needs; the statement returns every chosen id,
 leased or not, so that dialer/leases.py chooses again without the rows it did not get.
+
+Both the lock and the lease find their rows by ``ctid`` (the address of the row version the
+choice read, then of the version locked), as arrays (``= ANY(ARRAY(...))``, where a join to the
+estimated rows of ``chosen``, thousands for a province, made PostgreSQL scan the table): a TID
+scan reads each row's heap page at once, where finding them by id read ``pk_cases`` twice per
+row (a tenth of the statement's buffer reads). The addresses are sound within the statement: its
+snapshot keeps every version it saw from being vacuumed, and a row locked here cannot change
+before the commit. A row another transaction leased (or changed) and committed after this
+statement's snapshot is locked, if at all, in its newest version, whose status is checked again
+(``EvalPlanQual``); that version is invisible to the snapshot, so the lease passes it by and
+dialer/leases.py chooses again without it: at worst a row missed this once, never one leased twice.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ _LISTED = ("EXISTS (SELECT 1 FROM contacts ct JOIN do_not_call d ON d.number_has
 
 def _due(status: CaseStatus, where: str, limit: str, part: int = 0) -> str:
     """Up to ``limit`` due cases of ``status`` meeting ``where``, earliest first (ties by id)."""
-    return (f"(SELECT c.id, {part} AS part, c.next_attempt_at FROM cases c WHERE {where} "
+    return (f"(SELECT c.id, c.ctid, {part} AS part, c.next_attempt_at FROM cases c WHERE {where} "
             f"AND c.status = '{status}' AND c.next_attempt_at <= :now AND c.survey_id = :survey_id "
             f"AND c.id <> ALL(CAST(:skip AS integer[])) AND NOT {_LISTED} "
             f"ORDER BY c.next_attempt_at, c.id LIMIT {limit})")
@@ -54,9 +63,9 @@ def _queue(limit: str) -> str:
     then (if it has any) fresh numbers due, only as many of those as the retries leave room for
     (none read when the retries fill it)."""
     town = "c.stratum_id = w.stratum_id"
-    return (f"SELECT u.id, row_number() OVER (ORDER BY u.part, u.next_attempt_at, u.id) AS k FROM ("
+    return (f"SELECT u.id, u.ctid, row_number() OVER (ORDER BY u.part, u.next_attempt_at, u.id) AS k FROM ("
             f"WITH s AS MATERIALIZED {_due(CaseStatus.SCHEDULED, town, limit)} "
-            f"SELECT id, part, next_attempt_at FROM s UNION ALL "
+            f"SELECT id, ctid, part, next_attempt_at FROM s UNION ALL "
             f"{_due(CaseStatus.NEW, f'w.fresh AND {town}', f'{limit} - (SELECT count(*) FROM s)', 1)}) u")
 
 
@@ -74,29 +83,29 @@ _SHARING = ("(SELECT * FROM unnest(CAST(:sharing AS integer[]), CAST(:sharing_sh
 
 _STATEMENT = text(f"""
 WITH callbacks AS MATERIALIZED (
-    SELECT id, 0 AS phase, 0::bigint AS ord, row_number() OVER (ORDER BY next_attempt_at, id) AS k
+    SELECT id, ctid, 0 AS phase, 0::bigint AS ord, row_number() OVER (ORDER BY next_attempt_at, id) AS k
     FROM {_due(CaseStatus.CALLBACK, "true", ":limit")} AS c
 ), shares AS MATERIALIZED (
-    SELECT q.id, 1 AS phase, w.ord, q.k FROM {_SHARING} CROSS JOIN LATERAL ({_queue("least(w.share, :limit)")}) q
+    SELECT q.id, q.ctid, 1 AS phase, w.ord, q.k FROM {_SHARING} CROSS JOIN LATERAL ({_queue("least(w.share, :limit)")}) q
     ORDER BY w.ord, q.k
     LIMIT greatest(:limit - (SELECT count(*) FROM callbacks), 0)
 ), short AS MATERIALIZED (
     SELECT :limit - (SELECT count(*) FROM callbacks) - (SELECT count(*) FROM shares) AS n
 ), caps AS MATERIALIZED (
-    SELECT q.id, 2 AS phase, w.ord, q.k FROM {_TOWNSHIPS}
+    SELECT q.id, q.ctid, 2 AS phase, w.ord, q.k FROM {_TOWNSHIPS}
     CROSS JOIN LATERAL ({_queue("least(greatest(w.share, w.cap), w.share + (SELECT n FROM short))")}) q
     WHERE q.k > w.share AND w.cap > w.share
     ORDER BY w.ord, q.k
     LIMIT (SELECT n FROM short)
 ), chosen AS MATERIALIZED (
-    SELECT id, row_number() OVER (ORDER BY phase, ord, k) AS pos
+    SELECT id, ctid, row_number() OVER (ORDER BY phase, ord, k) AS pos
     FROM (SELECT * FROM callbacks UNION ALL SELECT * FROM shares UNION ALL SELECT * FROM caps) a
 ), leased AS (
     UPDATE cases c SET status = '{CaseStatus.LEASED}', lease_owner = :owner, lease_expires_at = :expires,
                        attempts = c.attempts + 1, updated_at = :now
     FROM contacts ct
-    WHERE ct.id = c.contact_id AND c.id = ANY(ARRAY(
-        SELECT x.id FROM cases x WHERE x.id = ANY(ARRAY(SELECT id FROM chosen)) AND x.status IN ({_DIALABLE})
+    WHERE ct.id = c.contact_id AND c.ctid = ANY(ARRAY(
+        SELECT x.ctid FROM cases x WHERE x.ctid = ANY(ARRAY(SELECT ctid FROM chosen)) AND x.status IN ({_DIALABLE})
         FOR UPDATE OF x SKIP LOCKED))
     RETURNING c.id, c.survey_id, c.stratum_id, ct.number_enc, c.language, c.contacted
 )
