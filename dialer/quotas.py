@@ -12,10 +12,13 @@ interviews and weighting absorbs them. Unreleased replicates stay unreleased.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import NamedTuple
 
 from sqlalchemy import and_, exists, func, select, update
@@ -155,22 +158,30 @@ def allocate(strata: list[StratumProgress], limit: int, overdial: float) -> list
 
     Shares follow what each township still needs, so townships tend to finish together; a
     township never has more calls in flight than ``overdial`` times its remaining completes
-    (most calls do not end in a complete, but many at once would overshoot the target)."""
-    live = sorted((s for s in strata if s.dialable), key=lambda s: (s.ratio, s.code))
-    if not live:
+    (most calls do not end in a complete, but many at once would overshoot the target).
+
+    Written as whole-list steps that run in C (tuples sorted and compared, ``map``, the
+    allotments made by ``tuple.__new__``) rather than a Python call per township for each
+    property, key and allotment: a worker allocates again after every batch with a complete,
+    and for a province's 3,350 townships that way took longer than PostgreSQL's pick."""
+    dialable = [s for s in strata if s.dialable]
+    if not dialable:
         return []
-    weights = [s.remaining or 1 for s in live]
+    behind = sorted([(s.completes / s.quota if s.quota > 0 else 0.0, s.code, i) for i, s in enumerate(dialable)])
+    live = [dialable[i] for *_, i in behind]
+    remaining = [max(s.quota - s.completes, 0) for s in live]
+    weights = [r or 1 for r in remaining]
     total = sum(weights)
     exact = [limit * w / total for w in weights]
     shares = [math.floor(x) for x in exact]
     # the largest remainders, ties in township order (the first ``limit - sum(shares)`` of a sort)
-    for i in heapq.nsmallest(limit - sum(shares), range(len(live)), key=lambda i: (shares[i] - exact[i], i)):
+    for _, i in heapq.nsmallest(limit - sum(shares), zip(map(operator.sub, shares, exact), itertools.count())):
         shares[i] += 1
-    return [Allotment(s.stratum_id, min(share, cap), cap, s.fresh > 0)
-            for s, share, cap in zip(live, shares, (_cap(s, overdial) for s in live), strict=True)]
+    caps = [s.dialable if s.quota <= 0 or s.completes >= s.quota  # no target, or only the spared
+            else max(0, min(s.dialable, math.ceil(overdial * r) - s.leased))  # partials and callbacks left
+            for s, r in zip(live, remaining, strict=True)]
+    return list(map(_allotment, zip([s.stratum_id for s in live], map(min, shares, caps), caps,
+                                    [s.fresh > 0 for s in live], strict=True)))
 
 
-def _cap(s: StratumProgress, overdial: float) -> int:
-    if s.quota <= 0 or s.filled:
-        return s.dialable  # no target, or only the spared partials and callbacks are left
-    return max(0, min(s.dialable, math.ceil(overdial * s.remaining) - s.leased))
+_allotment: Callable[[tuple[int, int, int, bool]], Allotment] = partial(tuple.__new__, Allotment)
