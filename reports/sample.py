@@ -55,6 +55,13 @@ MONTHS = ("2025-10", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07", "202
 CURRENT, PREVIOUS, LAST_YEAR = "2026-10", "2026-09", "2025-10"
 EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
+#: How every satisfaction share is built (the police index and the court item alike).
+SHARE_CONSTRUCTION = Text(
+    "回答“满意”或“比较满意”者占有效回答者的百分比；“不了解”不计入分母。",
+    "Percentage answering 'satisfied' or 'fairly satisfied' among valid answers; 'don't know' "
+    "is left out of the base.",
+)
+
 INDICES = (
     IndexDefinition(
         id="safety",
@@ -91,11 +98,7 @@ INDICES = (
         id="police",
         name=Text("公安机关满意率", "Satisfaction with the police"),
         kind="share",
-        construction=Text(
-            "回答“满意”或“比较满意”者占有效回答者的百分比；“不了解”不计入分母。",
-            "Percentage answering 'satisfied' or 'fairly satisfied' among valid answers; 'don't know' "
-            "is left out of the base.",
-        ),
+        construction=SHARE_CONSTRUCTION,
         question=Text(
             "您对本地公安机关（派出所）的工作满意吗？（满意／比较满意／不太满意／不满意／不了解）",
             "Are you satisfied with the work of the local police station? (satisfied / fairly satisfied "
@@ -110,11 +113,7 @@ ITEMS = (
         id="court",
         name=Text("法院满意率", "Satisfaction with the courts"),
         kind="share",
-        construction=Text(
-            "回答“满意”或“比较满意”者占有效回答者的百分比；“不了解”不计入分母。",
-            "Percentage answering 'satisfied' or 'fairly satisfied' among valid answers; 'don't know' "
-            "is left out of the base.",
-        ),
+        construction=SHARE_CONSTRUCTION,
         question=Text(
             "您对本地法院的工作满意吗？（满意／比较满意／不太满意／不满意／不了解）",
             "Are you satisfied with the work of the local courts? (satisfied / fairly satisfied / not very "
