@@ -183,8 +183,9 @@ class LiveInterview:
 
 
 def _live_effect(effect: fx.Effect) -> bool:
-    """What a live step stores by itself: an answer without a recording, a status."""
-    return type(effect) is fx.StatusChanged or (type(effect) is fx.AnswerGiven and not effect.recording_path)
+    """What a live step stores by itself: an answer without a recording, a status, a language."""
+    return type(effect) in (fx.StatusChanged, fx.LanguageChosen) or (
+        type(effect) is fx.AnswerGiven and not effect.recording_path)
 
 
 def store_now(session: Session, table: Table, row: dict[str, Any]) -> None:
@@ -232,7 +233,7 @@ class InterviewSession:
         """An engine on a live call's interview as read with Core, for one event whose answer and
         status :meth:`store` writes with Core statements (no ORM object, no flush). An event that
         does anything else (a task for staff, the do-not-call list, a callback, a recording, answers
-        cleared, a language chosen) raises :class:`NeedsSession` from :meth:`handle` before
+        cleared) raises :class:`NeedsSession` from :meth:`handle` before
         anything changed: the caller feeds it to an ORM-bound InterviewSession instead."""
         return cls(session, cast(Interview, interview), questionnaire, clock, can_transfer=can_transfer,
                    ask_language=ask_language, recorded=recorded, live=True)  # only its columns are used
@@ -331,6 +332,10 @@ class InterviewSession:
         interview = cast(LiveInterview, self.interview)
         self._store(dict(interview.changed), table, row)
         interview.changed.clear()
+        if self._case_language is not None:  # the case is never loaded here (see _language)
+            self.session.connection().execute(SET_LANGUAGE, {"case_id": interview.case_id,
+                                                               "chosen": self._case_language})
+            self._case_language = None
 
     def take_pending(self) -> tuple[list[dict[str, Any]], str | None] | None:
         """The answer rows and the case's chosen language not written yet, handed to a writer of

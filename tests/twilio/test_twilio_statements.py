@@ -104,16 +104,18 @@ def test_a_gather_and_a_progress_callback_load_no_attempt_or_case_object(
 def test_a_gather_storing_an_answer_loads_no_interview_object(
         app: Flask, dial: Dial, settings: Settings, twiml_schema: etree.XMLSchema, urls: WebhookUrls,
         sessions: sessionmaker[Session]) -> None:
-    """A key whose effects are an answer and a status is stored from Core rows; a key that does more
-    (the language menu also sets the case's language) is fed to the interview as an ORM object."""
+    """A key whose effects are an answer, a status or a language is stored from Core rows (the case's
+    language too); a key that does more (here the operator key: a task for staff) is fed to the
+    interview as an ORM object."""
     call = Call(app.test_client(), settings, twiml_schema, dial().attempt_id, SID)
     call.answer(urls.start(call.attempt_id))
-    with _loaded(Interview) as seen:
+    with _loaded(Interview, Case) as seen:
         call.press("2")  # the language menu: English
-    assert seen == ["Interview"]
-    with _loaded(Interview) as seen:
         call.press("1")  # consent: an answer stored
     assert seen == []
+    with _loaded(Interview) as seen:
+        call.press("0")  # the operator
+    assert seen == ["Interview"]
     with sessions() as s:
         interview = s.scalars(select(Interview).where(Interview.last_attempt_id == call.attempt_id)).one()
         assert interview.language == "en" and interview.case.language == "en" and interview.consent is True

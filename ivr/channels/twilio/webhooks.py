@@ -92,8 +92,8 @@ class CallWebhooks:
         """A step of the interview answered (keys, a recording): the engine's next step. The
         busiest webhook, so it runs on Core rows, with no ORM object: the attempt locked and read
         with its interview, its case's language and the stored reply (:meth:`_lock_step`), and the interview's changes, its answer and the reply written with Core
-        (:meth:`InterviewSession.live`). An event that does more (a language chosen, a task for
-        staff, a callback, a recording...) is fed to the interview loaded as an ORM object."""
+        (:meth:`InterviewSession.live`). An event that does more (a task for staff, a callback,
+        a recording...) is fed to the interview loaded as an ORM object."""
         attempt_id, sid, seq = p.query_id(query, "attempt"), p.call_sid(form), _step_number(query)
 
         def work(s: Session) -> str:
