@@ -8,7 +8,8 @@ for minyi, signed posts following the TwiML's action URLs through the bundled qu
 keys) plus the call's status callbacks; for the sample, ``/voice`` and a survey of 15 DTMF questions
 (its redirect, then its answer). Prints requests/s, p50/p99 latency, the app server's CPU a request,
 calls stored complete, and minyi's ratio to the sample. Before the clock starts, each server answers
-one warm-up call per thread (its caches and connections filled).
+one warm-up call per thread (its caches and connections filled), and minyi's requests are
+signed (Twilio signs them on its own machines, not on the one the servers share with this client).
 
     .venv/bin/python bench/bench_twilio.py                       # SQLite and PostgreSQL, 32 callers
     .venv/bin/python bench/bench_twilio.py --pause 200 --calls 32  # callers pausing as prompts play
@@ -27,6 +28,7 @@ ships: no signature check, no idempotency.
 from __future__ import annotations
 
 import argparse
+import html
 import http.client
 import os
 import re
@@ -45,7 +47,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode, urlsplit
-from xml.etree import ElementTree
 
 from sqlalchemy import Engine, column, event, func, select, table, text
 from sqlalchemy.exc import OperationalError
@@ -188,6 +189,16 @@ class Caller:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._connections: list[http.client.HTTPConnection] = []
+        self._signatures: dict[tuple[str, str | None], str] = {}  # (url, body) → signature, made beforehand
+
+    def presign(self, url: str, form: dict[str, str]) -> None:
+        """Sign a request the caller will send, before the clock starts: Twilio signs on its own
+        machines, so the signing is no part of what is measured here. A request not signed
+        beforehand (a URL the server chose otherwise) is signed as it is sent."""
+        self._signatures[(url, urlencode(form))] = self._sign(url, form)
+
+    def _sign(self, url: str, form: dict[str, str]) -> str:
+        return str(self.validator.compute_signature(url, form))
 
     def warmed(self, pause: float) -> None:
         """Forget the timings of the warm-up calls (not their errors); pause from now on."""
@@ -205,7 +216,7 @@ class Caller:
         body = urlencode(form) if form is not None else None
         headers = {"Content-Type": "application/x-www-form-urlencoded"} if form is not None else {}
         if signed:
-            headers["X-Twilio-Signature"] = self.validator.compute_signature(url, form or {})
+            headers["X-Twilio-Signature"] = self._signatures.get((url, body)) or self._sign(url, form or {})
         if self.pause:
             time.sleep(self.pause)
         began = time.perf_counter()
@@ -242,8 +253,20 @@ def _sid(call_id: int) -> str:
     return f"CA{call_id:032x}"
 
 
-def _element(twiml: str, tag: str) -> ElementTree.Element | None:
-    return ElementTree.fromstring(twiml).find(tag)
+_GATHER_ACTION = re.compile(r'<Gather\b[^>]*?\saction="([^"]*)"')
+_REDIRECT = re.compile(r"<Redirect\b[^>]*>([^<]+)</Redirect>")
+
+
+def _action(twiml: str) -> str | None:
+    """The ``<Gather>``'s action URL (a regular expression, not an XML parser: the client's CPU is
+    shared with the servers it measures; the TwiML itself is checked by tests/twilio)."""
+    found = _GATHER_ACTION.search(twiml)
+    return None if found is None else html.unescape(found.group(1))
+
+
+def _redirect(twiml: str) -> str | None:
+    found = _REDIRECT.search(twiml)
+    return None if found is None else html.unescape(found.group(1))
 
 
 # -- the two apps -----------------------------------------------------------------------------
@@ -257,6 +280,8 @@ class Target(Protocol):
     def command(self, port: int, workers: int, threads: int, url: str) -> tuple[list[str], dict[str, str], Path]: ...
 
     def call(self, caller: Caller, public: str, call_id: int) -> None: ...
+
+    def presign(self, caller: Caller, public: str, call_id: int) -> None: ...
 
     def completed(self, url: str, call_ids: list[int]) -> int: ...
 
@@ -285,18 +310,26 @@ class Minyi:
 
     def call(self, caller: Caller, public: str, call_id: int) -> None:
         urls, sid = WebhookUrls(public), _sid(call_id)
-        for status in ("initiated", "ringing", "in-progress"):
-            caller.request("POST", urls.status(call_id), {"CallSid": sid, "CallStatus": status}, signed=True)
-        twiml = caller.request("POST", urls.start(call_id), {"CallSid": sid, "CallStatus": "in-progress"}, signed=True)
+        for form in _ringing(sid):
+            caller.request("POST", urls.status(call_id), form, signed=True)
+        twiml = caller.request("POST", urls.start(call_id), _answered(sid), signed=True)
         for keys in KEYS:
-            gather = _element(twiml, "Gather")
-            if gather is None or gather.get("action") is None:
+            action = _action(twiml)
+            if action is None:
                 caller.errors.append(f"minyi call {call_id}: no <Gather> where keys {keys!r} were due")
                 return
-            twiml = caller.request("POST", gather.get("action", ""),
-                                   {"CallSid": sid, "Digits": keys, "CallStatus": "in-progress"}, signed=True)
-        caller.request("POST", urls.status(call_id), {"CallSid": sid, "CallStatus": "completed",
-                                                      "CallDuration": "150"}, signed=True)
+            twiml = caller.request("POST", action, _pressed(sid, keys), signed=True)
+        caller.request("POST", urls.status(call_id), _ended(sid), signed=True)
+
+    def presign(self, caller: Caller, public: str, call_id: int) -> None:
+        """Sign the call's requests beforehand (:meth:`Caller.presign`), its keys' at the action
+        URLs minyi gives (:meth:`WebhookUrls.gather`, step numbers from 1)."""
+        urls, sid = WebhookUrls(public), _sid(call_id)
+        signed = [*((urls.status(call_id), form) for form in _ringing(sid)), (urls.start(call_id), _answered(sid)),
+                  *((urls.gather(call_id, seq), _pressed(sid, keys)) for seq, keys in enumerate(KEYS, 1)),
+                  (urls.status(call_id), _ended(sid))]
+        for url, form in signed:
+            caller.presign(url, form)
 
     def completed(self, url: str, call_ids: list[int]) -> int:
         engine = make_engine(url)
@@ -305,6 +338,22 @@ class Minyi:
                 Interview.last_attempt_id.in_(call_ids), Interview.status == "complete"))
         engine.dispose()
         return int(done or 0)
+
+
+def _ringing(sid: str) -> list[dict[str, str]]:
+    return [{"CallSid": sid, "CallStatus": status} for status in ("initiated", "ringing", "in-progress")]
+
+
+def _answered(sid: str) -> dict[str, str]:
+    return {"CallSid": sid, "CallStatus": "in-progress"}
+
+
+def _pressed(sid: str, keys: str) -> dict[str, str]:
+    return {"CallSid": sid, "Digits": keys, "CallStatus": "in-progress"}
+
+
+def _ended(sid: str) -> dict[str, str]:
+    return {"CallSid": sid, "CallStatus": "completed", "CallDuration": "150"}
 
 
 SAMPLE_QUESTIONS = len(KEYS)
@@ -346,16 +395,18 @@ class TwilioSample:
         return (_gunicorn(self.python, port, workers, threads, "automated_survey_flask:prepare_app()"),
                 self._env(url), self.directory)
 
+    def presign(self, caller: Caller, public: str, call_id: int) -> None:
+        """Nothing to sign: the sample checks no signature."""
+
     def call(self, caller: Caller, public: str, call_id: int) -> None:
         sid = _sid(call_id)
         twiml = caller.request("GET", public + "/voice")
         for _ in range(2 * SAMPLE_QUESTIONS + 1):
-            redirect, gather = _element(twiml, "Redirect"), _element(twiml, "Gather")
-            if redirect is not None and redirect.text:
-                twiml = caller.request("GET", public + redirect.text + "?" + urlencode({"CallSid": sid}))
-            elif gather is not None:
-                twiml = caller.request("POST", public + gather.get("action", ""),
-                                       {"CallSid": sid, "Digits": "1", "CallStatus": "in-progress"})
+            redirect, action = _redirect(twiml), _action(twiml)
+            if redirect is not None:
+                twiml = caller.request("GET", public + redirect + "?" + urlencode({"CallSid": sid}))
+            elif action is not None:
+                twiml = caller.request("POST", public + action, _pressed(sid, "1"))
             else:
                 return
         caller.errors.append(f"sample call {call_id}: no goodbye after {SAMPLE_QUESTIONS} questions")
@@ -453,6 +504,8 @@ def measure(target: Target, database_url: str | None, calls: int, concurrency: i
                 list(pool.map(lambda call_id: target.call(caller, public, call_id), call_ids[:warm]))
             caller.warmed(pause)
             call_ids = call_ids[warm:]
+            for call_id in call_ids:
+                target.presign(caller, public, call_id)
             began, cpu_before = time.perf_counter(), _cpu_seconds(server.pid)
             with ThreadPoolExecutor(concurrency) as pool:
                 list(pool.map(lambda call_id: target.call(caller, public, call_id), call_ids))

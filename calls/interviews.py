@@ -151,6 +151,43 @@ def _after_rollback(session: Session) -> None:
         run._rolled_back(session)
 
 
+class NeedsSession(Exception):
+    """An event on a :class:`LiveInterview` did more than a live step stores (see
+    :meth:`InterviewSession.live`); nothing was changed: feed it to the ORM's interview instead."""
+
+
+class LiveInterview:
+    """An interview as one step of a live call reads it with Core, with no ORM object (loading one
+    cost a webhook more than its statements): the columns the engine needs, and the columns the
+    step set since (:attr:`changed`, written by :meth:`InterviewSession.store`)."""
+
+    READ: Final = ("id", "case_id", "survey_id", "mode", "language", "status", "state")
+    id: int
+    case_id: int
+    survey_id: int
+    mode: str
+    language: str
+    status: str
+    state: dict[str, Any]
+    changed: dict[str, Any]
+
+    def __init__(self, columns: Any) -> None:
+        """``columns``: a row with (at least) the :attr:`READ` columns of ``interviews``."""
+        object.__setattr__(self, "changed", {})
+        for name in self.READ:
+            object.__setattr__(self, name, getattr(columns, name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        self.changed[name] = value
+
+
+def _live_effect(effect: fx.Effect) -> bool:
+    """What a live step stores by itself: an answer without a recording, a status, a language."""
+    return type(effect) in (fx.StatusChanged, fx.LanguageChosen) or (
+        type(effect) is fx.AnswerGiven and not effect.recording_path)
+
+
 def store_now(session: Session, table: Table, row: dict[str, Any]) -> None:
     """Insert ``row`` into ``table`` and write the interview bound to ``session`` (its changed
     columns and its new answers) with it, now and with Core statements: on PostgreSQL one
@@ -164,6 +201,7 @@ def store_now(session: Session, table: Table, row: dict[str, Any]) -> None:
         session.execute(insert(table), row)
         return
     runs[0]._store(changed, table, row)
+    session.expunge(runs[0].interview)  # written: the session's flush must not write it again
 
 
 class InterviewSession:
@@ -171,9 +209,10 @@ class InterviewSession:
 
     def __init__(self, session: Session, interview: Interview, questionnaire: Questionnaire, clock: Clock, *,
                  can_transfer: bool = False, ask_language: bool = True, user_id: int | None = None,
-                 interviewer: bool = False, recorded: bool = False) -> None:
+                 interviewer: bool = False, recorded: bool = False, live: bool = False) -> None:
         self.session = session
         self.interview = interview
+        self._live = live  # see :meth:`live`
         self.clock = clock
         self.user_id = user_id
         self.callback_at: datetime | None = None  # when the resident asked to be called back
@@ -185,13 +224,28 @@ class InterviewSession:
         self._recorded: list[tuple[str, str, str | None, float]] = []  # recordings not written yet
         self._case_language: str | None = None  # the language chosen, for a case not loaded here
         self._consent_id = next((q.id for q in questionnaire.questions if q.role == "consent"), None)
-        session.info.setdefault(_BOUND, []).append(self)  # see _after_flush and _after_rollback
+        if not live:
+            session.info.setdefault(_BOUND, []).append(self)  # see _after_flush and _after_rollback
+
+    @classmethod
+    def live(cls, session: Session, interview: LiveInterview, questionnaire: Questionnaire, clock: Clock, *,
+             can_transfer: bool, ask_language: bool, recorded: bool) -> InterviewSession:
+        """An engine on a live call's interview as read with Core, for one event whose answer and
+        status :meth:`store` writes with Core statements (no ORM object, no flush). An event that
+        does anything else (a task for staff, the do-not-call list, a callback, a recording, answers
+        cleared) raises :class:`NeedsSession` from :meth:`handle` before
+        anything changed: the caller feeds it to an ORM-bound InterviewSession instead."""
+        return cls(session, cast(Interview, interview), questionnaire, clock, can_transfer=can_transfer,
+                   ask_language=ask_language, recorded=recorded, live=True)  # only its columns are used
 
     def handle(self, event: Event) -> Step:
         """Feed one event; its answers, the interview's status and its state are written at the
         next flush or commit, which the caller owns (per event for a live call)."""
         step = self.engine.handle(event)
-        for effect in self.engine.drain_effects():
+        effects = self.engine.drain_effects()
+        if self._live and not all(_live_effect(effect) for effect in effects):
+            raise NeedsSession
+        for effect in effects:
             self._apply(effect)
         self.interview.state = self.engine.snapshot()
         self.interview.updated_at = self.clock.now()
@@ -271,7 +325,17 @@ class InterviewSession:
             if answers:
                 db.execute(STORE_ANSWERS[db.dialect.name], answers)
             db.execute(_built(("insert", table.name), lambda: insert(table)), row)
-        self.session.expunge(self.interview)  # written: the session's flush must not write it again
+
+    def store(self, table: Table, row: dict[str, Any]) -> None:
+        """A live step (:meth:`live`): insert ``row`` into ``table`` with the interview's changed
+        columns and its answers, as :func:`store_now` does."""
+        interview = cast(LiveInterview, self.interview)
+        self._store(dict(interview.changed), table, row)
+        interview.changed.clear()
+        if self._case_language is not None:  # the case is never loaded here (see _language)
+            self.session.connection().execute(SET_LANGUAGE, {"case_id": interview.case_id,
+                                                               "chosen": self._case_language})
+            self._case_language = None
 
     def take_pending(self) -> tuple[list[dict[str, Any]], str | None] | None:
         """The answer rows and the case's chosen language not written yet, handed to a writer of

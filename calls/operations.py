@@ -6,7 +6,8 @@ transactions of its own for the channels that have no request (Asterisk, the sim
 channel and the console go through here, so a call is opened, fed, ended and settled one way:
 
 - :func:`answer` opens (or resumes) the case's interview on an answered call and starts it;
-- :func:`interview_of` / :func:`bind` find the interview of a call in progress and bind an engine;
+- :func:`interview_of` / :func:`bind` find the interview of a call in progress and bind an engine
+  (:func:`bind_live`: on an interview a live call's step read with Core);
 - :func:`feed` gives the engine one event (its effects, callbacks included, are stored by
   :class:`~calls.interviews.InterviewSession`);
 - :func:`hang_up` ends an interview the resident left;
@@ -23,7 +24,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calls.interviews import InterviewSession, open_interview
+from calls.interviews import InterviewSession, LiveInterview, open_interview
 from calls.questionnaires import Questionnaires
 from dialer import leases
 from dialer.attempts import advance
@@ -85,6 +86,15 @@ def bind(session: Session, interview: Interview, questionnaires: Questionnaires,
     language = interview.case.language if isinstance(case_language, Unread) else case_language
     return InterviewSession(session, interview, questionnaires.of(session, interview.survey_id), clock,
                             can_transfer=can_transfer, ask_language=language is None, recorded=recorded)
+
+
+def bind_live(session: Session, interview: LiveInterview, questionnaires: Questionnaires, clock: Clock, *,
+              can_transfer: bool, recorded: bool, case_language: str | None) -> InterviewSession:
+    """:func:`bind` for one event of a live call on an interview read with Core
+    (:meth:`InterviewSession.live`: :class:`~calls.interviews.NeedsSession` when the event needs
+    more than its answer and status stored)."""
+    return InterviewSession.live(session, interview, questionnaires.of(session, interview.survey_id), clock,
+                                 can_transfer=can_transfer, ask_language=case_language is None, recorded=recorded)
 
 
 def interview_of(session: Session, attempt: CallAttempt) -> Interview | None:

@@ -9,13 +9,13 @@ from contextlib import contextmanager
 import pytest
 from flask import Flask
 from lxml import etree
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 from twilio_caller import Call, Dial
 
 from ivr.channels.twilio.urls import WebhookUrls
 from survey.config import Settings
-from survey.models import CallAttempt, Case
+from survey.models import CallAttempt, Case, Interview
 from survey.vocabulary import AttemptStatus
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -47,10 +47,11 @@ def test_a_gather_that_stores_an_answer_sends_three_statements_on_postgresql(
     for keys in ("1", "1", "1"):  # consent, then two screeners: each stores an answer
         with _statements(engine) as sent:
             call.press(keys)
-        # lock and read the attempt; read its case, interview and any stored reply; the interview's
-        # state, the answer and the reply: one statement on PostgreSQL (CTEs), three on SQLite. The
-        # survey and its questionnaire are never read again.
-        assert len(sent) == (3 if engine.dialect.name == "postgresql" else 5), "\n".join(sent)
+        # lock and read the attempt, and read its case's language, interview and any stored reply:
+        # two statements on PostgreSQL (the read must follow the lock), one on SQLite (RETURNING);
+        # the interview's state, the answer and the reply: one statement on PostgreSQL (CTEs),
+        # three on SQLite. The survey and its questionnaire are never read again.
+        assert len(sent) == (3 if engine.dialect.name == "postgresql" else 4), "\n".join(sent)
         assert not [statement for statement in sent if "surveys" in statement]
 
 
@@ -98,3 +99,25 @@ def test_a_gather_and_a_progress_callback_load_no_attempt_or_case_object(
         call.press("1")  # the language menu
         call.press("1")  # consent: an answer stored
     assert seen == opened and "CallAttempt" in opened  # the call's start still goes the ORM's way
+
+
+def test_a_gather_storing_an_answer_loads_no_interview_object(
+        app: Flask, dial: Dial, settings: Settings, twiml_schema: etree.XMLSchema, urls: WebhookUrls,
+        sessions: sessionmaker[Session]) -> None:
+    """A key whose effects are an answer, a status or a language is stored from Core rows (the case's
+    language too); a key that does more (here the operator key: a task for staff) is fed to the
+    interview as an ORM object."""
+    call = Call(app.test_client(), settings, twiml_schema, dial().attempt_id, SID)
+    call.answer(urls.start(call.attempt_id))
+    with _loaded(Interview, Case) as seen:
+        call.press("2")  # the language menu: English
+        call.press("1")  # consent: an answer stored
+    assert seen == []
+    with _loaded(Interview) as seen:
+        call.press("0")  # the operator
+    assert seen == ["Interview"]
+    with sessions() as s:
+        interview = s.scalars(select(Interview).where(Interview.last_attempt_id == call.attempt_id)).one()
+        assert interview.language == "en" and interview.case.language == "en" and interview.consent is True
+        assert [(a.question_id, a.code) for a in interview.answers] == [("consent", 1)]
+        assert interview.state["language"] == "en" and interview.current_question != "consent"

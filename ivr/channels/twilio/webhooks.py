@@ -23,17 +23,17 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, NamedTuple, cast
 
 import requests
-from sqlalchemy import Row, Table, and_, bindparam, select, update
+from sqlalchemy import Row, String, Table, TextualSelect, and_, bindparam, column, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from twilio.base.exceptions import TwilioRestException
 
 from calls import operations as op
 from calls import recordings
-from calls.interviews import InterviewSession, store_now
+from calls.interviews import InterviewSession, LiveInterview, NeedsSession, store_now
 from calls.operations import Turn
 from calls.questionnaires import Questionnaires
 from ivr.channels.twilio import params as p
@@ -90,21 +90,35 @@ class CallWebhooks:
 
     def _step(self, query: Query, form: Form, event: Event) -> str:
         """A step of the interview answered (keys, a recording): the engine's next step. The
-        busiest webhook, so the attempt is locked and read with Core (:meth:`_lock_row`, no ORM
-        object for it) and the interview loaded alone, with its case's language beside it."""
+        busiest webhook, so it runs on Core rows, with no ORM object: the attempt locked and read
+        with its interview, its case's language and the stored reply (:meth:`_lock_step`), and the interview's changes, its answer and the reply written with Core
+        (:meth:`InterviewSession.live`). An event that does more (a task for staff, a callback,
+        a recording...) is fed to the interview loaded as an ORM object."""
         attempt_id, sid, seq = p.query_id(query, "attempt"), p.call_sid(form), _step_number(query)
 
         def work(s: Session) -> str:
-            attempt = self._lock_row(s, attempt_id, sid)
-            interview, language, reply = s.execute(_STEP_STATE, {"case_id": attempt.case_id, "attempt_id": attempt_id,
-                                                                 "call_sid": sid, "seq": seq}).one()
-            if reply is not None:
-                return str(reply)
+            attempt, state = self._lock_step(s, attempt_id, sid, seq)
+            if state.reply is not None:
+                return str(state.reply)
             if is_over(attempt.status):  # a late step of an ended call: nothing to do or to remember
                 return self.twiml.hangup
-            run = None if interview is None else self._bind(s, interview, case_language=language)
-            body = self._continue(attempt_id, attempt.amd_result, run, event, seq)
-            store_now(s, _REPLIES, {"call_sid": sid, "seq": seq, "body": body, "created_at": self.clock.now()})
+            reply = {"call_sid": sid, "seq": seq, "created_at": self.clock.now()}
+            if state.id is None:  # a step of a call that never started: nothing to continue
+                body = self.twiml.hangup
+            else:
+                try:
+                    run = op.bind_live(s, LiveInterview(state), self.questionnaires, self.clock,
+                                       can_transfer=self._can_transfer, recorded=self.recorded_calls,
+                                       case_language=state.case_language)
+                    body = self._continue(attempt_id, attempt.amd_result, run, event, seq)
+                    run.store(_REPLIES, {**reply, "body": body})
+                    return body
+                except NeedsSession:
+                    interview = s.get(Interview, state.id)
+                    assert interview is not None  # read in this transaction, under the attempt's lock
+                    run = self._bind(s, interview, case_language=state.case_language)
+                    body = self._continue(attempt_id, attempt.amd_result, run, event, seq)
+            store_now(s, _REPLIES, {**reply, "body": body})
             return body
 
         return run_transaction(self.sessions, work, self.retry)
@@ -150,10 +164,8 @@ class CallWebhooks:
                               recorded=self.recorded_calls)
         return self._render(attempt.id, run, turn, seq=0)
 
-    def _continue(self, attempt_id: int, amd_result: str | None, run: InterviewSession | None, event: Event,
+    def _continue(self, attempt_id: int, amd_result: str | None, run: InterviewSession, event: Event,
                   seq: int) -> str:
-        if run is None:  # a step of a call that never started: nothing to continue
-            return self.twiml.hangup
         if p.is_machine(amd_result) and not run.engine.began:  # the call is being ended
             return self.twiml.hangup
         return self._render(attempt_id, run, op.feed(run, event), seq)
@@ -299,6 +311,26 @@ class CallWebhooks:
             s.execute(_SET_CALL, {"attempt_id": attempt_id, "sid": sid})
         return attempt
 
+    def _lock_step(self, s: Session, attempt_id: int, sid: str, seq: int) -> tuple[_Attempt, Any]:
+        """:meth:`_lock_row`, then the step's state (:data:`_STEP_STATE`: the interview's columns,
+        its case's language, the stored reply) read after the lock. On SQLite in the locking
+        statement itself (its RETURNING clause): SQLite's write lock is the database's, so what
+        that statement reads is what the last writer committed. PostgreSQL reads a statement's
+        rows as they were when it began, perhaps before the lock was granted: a statement of its own."""
+        values = {"attempt_id": attempt_id, "call_sid": sid, "seq": seq}
+        db = s.connection()
+        if db.dialect.name == "sqlite":
+            row = db.execute(_LOCK_STEP, values).one_or_none()
+            if row is None:
+                raise p.WebhookError(404, f"no call attempt {attempt_id}")
+            attempt = _Attempt(row.attempt_status, row.provider_call_id, row.amd_result, row.case_id)
+            if _claim(s, attempt_id, attempt.provider_call_id, sid):
+                s.execute(_SET_CALL, {"attempt_id": attempt_id, "sid": sid})
+            return attempt, row
+        locked = self._lock_row(s, attempt_id, sid)
+        state = db.execute(_STEP_STATE, {"case_id": locked.case_id, **values}).one()
+        return _Attempt(locked.status, locked.provider_call_id, locked.amd_result, locked.case_id), state
+
     def _call_state(self, s: Session, attempt: CallAttempt, sid: str, seq: int | None = None) -> Locked:
         """Read, in one statement made after the lock so that it sees what earlier deliveries
         committed, the attempt's case, the interview the call opened and the reply stored for step
@@ -327,10 +359,43 @@ _CALL_STATE = (select(Case, Interview, _STORED_REPLY)
                .outerjoin(Interview, and_(Interview.case_id == Case.id,
                                           Interview.last_attempt_id == bindparam("attempt_id")))
                .where(Case.id == bindparam("case_id")).order_by(Interview.id.desc()).limit(1))
-_STEP_STATE = (select(Interview, Case.language, _STORED_REPLY)  # a step's: the case's language, not the case
-               .outerjoin(Interview, and_(Interview.case_id == Case.id,
-                                          Interview.last_attempt_id == bindparam("attempt_id")))
-               .where(Case.id == bindparam("case_id")).order_by(Interview.id.desc()).limit(1))
+_interviews = cast(Table, Interview.__table__)
+_STEP_STATE = (select(*(_interviews.c[name] for name in LiveInterview.READ),  # a step's: Core, the case's language
+                      Case.language.label("case_language"), _STORED_REPLY.label("reply"))
+               .select_from(Case)
+               .outerjoin(_interviews, and_(_interviews.c.case_id == Case.id,
+                                            _interviews.c.last_attempt_id == bindparam("attempt_id")))
+               .where(Case.id == bindparam("case_id")).order_by(_interviews.c.id.desc()).limit(1))
+
+
+def _lock_step_sql() -> TextualSelect:
+    """:meth:`CallWebhooks._lock_step` on SQLite: the lock's UPDATE returning the attempt's
+    columns, the interview's (:attr:`LiveInterview.READ`), the case's language and the stored
+    reply (subqueries in RETURNING; written out, since SQLAlchemy's SQLite RETURNING drops the
+    table names the subqueries need), typed as the tables' columns for their values' conversion."""
+    of_call = ("FROM interviews AS iv WHERE iv.case_id = call_attempts.case_id "
+               "AND iv.last_attempt_id = call_attempts.id ORDER BY iv.id DESC LIMIT 1")
+    read = [name for name in LiveInterview.READ if name != "case_id"]  # the attempt's case is the interview's
+    sql = ("UPDATE call_attempts SET status = status WHERE id = :attempt_id RETURNING status AS attempt_status, "
+           "provider_call_id, amd_result, case_id, "
+           + "".join(f"(SELECT iv.{name} {of_call}) AS {name}, " for name in read)
+           + "(SELECT cases.language FROM cases WHERE cases.id = call_attempts.case_id) AS case_language, "
+           "(SELECT body FROM webhook_replies WHERE call_sid = :call_sid AND seq = :seq) AS reply")
+    return text(sql).columns(column("attempt_status", String), _attempts.c.provider_call_id, _attempts.c.amd_result,
+                             _attempts.c.case_id, *(_interviews.c[name] for name in read),
+                             column("case_language", String), column("reply", String))
+
+
+_LOCK_STEP = _lock_step_sql()
+
+
+class _Attempt(NamedTuple):
+    """A locked attempt as a step reads it."""
+
+    status: str
+    provider_call_id: str | None
+    amd_result: str | None
+    case_id: int
 
 
 @dataclass(frozen=True)
