@@ -27,7 +27,7 @@ from typing import NamedTuple, TypeVar
 from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialer import attempts, counts, dnc, leases, quotas, run_ahead, workers
+from dialer import attempts, counts, dnc, leases, quotas, run_ahead, table_stats, workers
 from dialer.callerid import CallerIdPool
 from dialer.cases import DIALABLE
 from dialer.outcomes import Applied, apply_results
@@ -328,6 +328,7 @@ class Worker:
         self._settle_held()  # before their leases could expire
         status, released = self._txn(lambda s: self._tidy(s, now))
         self._txn(lambda s: counts.fold(s, self.survey_id))  # a transaction of its own: it locks no case
+        self._txn(table_stats.refresh)  # and so does this
         if isinstance(self.channel, Tidying):
             self.channel.housekeeping()
         self.next_housekeeping = now + self.options.housekeeping_every
