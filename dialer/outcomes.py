@@ -39,6 +39,7 @@ from dialer.protocol import CallResult
 from dialer.quotas import fill_if_met
 from dialer.schedule import ScheduleError, clamp_to_window, next_attempt
 from survey import aapor as A
+from survey.bulk import execute_many
 from survey.clock import Clock
 from survey.models import CallAttempt, Case, Contact, FollowUpTask, Interview, Survey
 from survey.vocabulary import (
@@ -424,8 +425,7 @@ def _callback_wanted(case: _Case, attempt: _Attempt, result: CallResult, policy:
 def _write(session: Session, statement: Update, columns: tuple[str, ...], rows: Iterable[_Attempt | _Case]) -> list[int]:
     """Write ``columns`` of ``rows`` with one executemany statement; returns the rows' ids."""
     params = [{"row_id": row.id, **{f"v_{name}": getattr(row, name) for name in columns}} for row in rows]
-    if params:
-        session.execute(statement, params)
+    execute_many(session, statement, params)
     return [p["row_id"] for p in params]
 
 
