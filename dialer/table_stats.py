@@ -8,7 +8,10 @@ reads of a batch's attempts and their cases' histories. In a simulated 10,000-ca
 two reads took 12 + 11.5 s of a 77 s run; analysed every 200 commits, the same run took 43 s.
 :func:`refresh` runs at the workers' housekeeping and analyses a table whose rows changed since
 its last ANALYZE (by anyone: autovacuum, this, a person) exceed autovacuum's default threshold,
-50 rows + 10 % of the table. Where autovacuum keeps up, that never holds and nothing is done.
+50 rows + 10 % of the table, and looks at most once a minute of real time (autovacuum's
+naptime): a virtual clock's housekeeping comes every few tenths of a second, and a table analysed
+that often costs more than its plans save. Where autovacuum keeps up, the threshold is never
+passed and nothing is done.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 TABLES = ("cases", "call_attempts")
+NAPTIME_S = 60.0  # seconds between looks, as autovacuum_naptime
 _LOCK = 0x6D696E7A  # pg_try_advisory_xact_lock key: one worker analyses at a time
 _GROWN = text("""
 SELECT t.name FROM unnest(CAST(:tables AS text[])) AS t(name)
