@@ -28,6 +28,7 @@ class _Prepared:
     names: tuple[str, ...]  # in the driver's positional order, or the keys of its mapping
     processors: tuple[_Processor, ...]
     positional: bool
+    fixed: dict[str, Any]  # the parameters the statement gives a value (``values(x=None)``)
 
 
 _PREPARED: dict[tuple[UpdateBase, str], _Prepared] = {}  # statements are module constants: a few entries
@@ -35,13 +36,15 @@ _PREPARED: dict[tuple[UpdateBase, str], _Prepared] = {}  # statements are module
 
 def execute_many(session: Session, statement: UpdateBase, rows: Sequence[Mapping[str, Any]]) -> None:
     """Run ``statement`` (an INSERT, UPDATE or DELETE with plain bind parameters, no expanding
-    ones) once per row of ``rows`` in one executemany; each row maps every parameter's name."""
+    ones) once per row of ``rows`` in one executemany; each row maps the name of every parameter
+    the statement gives no value itself."""
     if not rows:
         return
     connection = session.connection()
     prepared = _prepare(statement, connection.dialect)
-    names, processors = prepared.names, prepared.processors
-    values = [tuple(v if p is None else p(v) for v, p in zip((row[n] for n in names), processors, strict=True))
+    names, processors, fixed = prepared.names, prepared.processors, prepared.fixed
+    values = [tuple(v if p is None else p(v) for v, p in
+                    zip((row[n] if n in row else fixed[n] for n in names), processors, strict=True))
               for row in rows]
     params: list[Any] = values if prepared.positional else [dict(zip(names, v, strict=True)) for v in values]
     connection.exec_driver_sql(prepared.sql, params)
@@ -54,9 +57,10 @@ def _prepare(statement: UpdateBase, dialect: Dialect) -> _Prepared:
         compiled = statement.compile(dialect=dialect)
         if compiled.literal_execute_params or compiled.post_compile_params:
             raise ValueError("execute_many takes plain bind parameters only")
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
         positional = bool(compiled.positional)
-        names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
-        types = {name: compiled.binds[name].type for name in compiled.binds}
-        processors = tuple(types[n].dialect_impl(dialect).bind_processor(dialect) for n in names)
-        prepared = _PREPARED[key] = _Prepared(str(compiled), names, processors, positional)
+        names = tuple(compiled.positiontup or ()) if positional else tuple(binds)
+        processors = tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
+        fixed = {n: bind.effective_value for n, bind in binds.items() if not bind.required}
+        prepared = _PREPARED[key] = _Prepared(str(compiled), names, processors, positional, fixed)
     return prepared
