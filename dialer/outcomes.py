@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import NamedTuple, cast
 
 from sqlalchemy import Table, Update, bindparam, func, select
@@ -39,6 +40,7 @@ from dialer.protocol import CallResult
 from dialer.quotas import fill_if_met
 from dialer.schedule import ScheduleError, clamp_to_window, next_attempt
 from survey import aapor as A
+from survey.bulk import execute_many
 from survey.clock import Clock
 from survey.models import CallAttempt, Case, Contact, FollowUpTask, Interview, Survey
 from survey.vocabulary import (
@@ -423,9 +425,9 @@ def _callback_wanted(case: _Case, attempt: _Attempt, result: CallResult, policy:
 
 def _write(session: Session, statement: Update, columns: tuple[str, ...], rows: Iterable[_Attempt | _Case]) -> list[int]:
     """Write ``columns`` of ``rows`` with one executemany statement; returns the rows' ids."""
-    params = [{"row_id": row.id, **{f"v_{name}": getattr(row, name) for name in columns}} for row in rows]
-    if params:
-        session.execute(statement, params)
+    keys, values = ("row_id", *(f"v_{name}" for name in columns)), attrgetter("id", *columns)
+    params = [dict(zip(keys, values(row), strict=True)) for row in rows]
+    execute_many(session, statement, params)
     return [p["row_id"] for p in params]
 
 

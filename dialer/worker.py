@@ -27,7 +27,7 @@ from typing import NamedTuple, TypeVar
 from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialer import attempts, counts, dnc, leases, quotas, run_ahead, workers
+from dialer import attempts, counts, dnc, leases, quotas, run_ahead, table_stats, workers
 from dialer.callerid import CallerIdPool
 from dialer.cases import DIALABLE
 from dialer.outcomes import Applied, apply_results
@@ -214,6 +214,7 @@ class Worker:
         self.quiet_until: datetime | None = None  # virtual clock: nothing is due before then
         self.next_housekeeping = self.quotas_checked = clock.now()
         self.next_takeover = time.monotonic()  # wall time: heartbeats are real time whatever the clock
+        self.next_analysis = time.monotonic()  # wall time too (see dialer/table_stats.py)
         self.heartbeat: workers.Heartbeat | None = None  # while running
         self.placed = self.results = self.withdrawn = 0
         self.streak = Streak(options.max_channel_failures)
@@ -328,6 +329,9 @@ class Worker:
         self._settle_held()  # before their leases could expire
         status, released = self._txn(lambda s: self._tidy(s, now))
         self._txn(lambda s: counts.fold(s, self.survey_id))  # a transaction of its own: it locks no case
+        if time.monotonic() >= self.next_analysis:  # real time, as autovacuum: a virtual day passes in seconds
+            self.next_analysis = time.monotonic() + table_stats.NAPTIME_S
+            self._txn(table_stats.refresh)  # a transaction of its own too
         if isinstance(self.channel, Tidying):
             self.channel.housekeeping()
         self.next_housekeeping = now + self.options.housekeeping_every
