@@ -48,20 +48,35 @@ class Turn:
     callback_at: datetime | None  # the dialling time the resident chose, once they chose it
 
 
+class Unread:
+    """A value the caller did not read (see :func:`answer` and :func:`bind`)."""
+
+
+UNREAD: Final = Unread()
+
+
 def answer(session: Session, attempt: CallAttempt, questionnaires: Questionnaires, clock: Clock, *,
-           can_transfer: bool, recorded: bool = False) -> tuple[InterviewSession, Turn]:
+           can_transfer: bool, recorded: bool = False, opened: Interview | None | Unread = UNREAD
+           ) -> tuple[InterviewSession, Turn]:
     """The call was answered by a person: open (or resume) the case's interview and start it.
     A call answered twice (a channel adopted again after a crash) goes on with the interview this
     call opened, whatever its status: an interview that ended is never opened anew, its
     resident hears the closing words and the call's result reports how it ended. A call taken
     back meanwhile (its worker taken for dead) holds its case again while it goes on
-    (:func:`dialer.leases.hold_adopted`)."""
+    (:func:`dialer.leases.hold_adopted`).
+
+    ``opened``: the interview this call opened (None: none yet), when the caller read it already
+    (:func:`interview_of`), as a webhook does under its lock; else it is looked up. A new
+    interview is inserted at the session's next flush, with the state its first event leaves
+    (one INSERT, no UPDATE after it)."""
     if leases.hold_adopted(attempt, clock.now(), lambda: _lease_for(session, attempt.survey_id)):
         log.info("attempt %s: taken back, adopted again: its case is held until the call ends", attempt.id)
     questionnaire = questionnaires.of(session, attempt.survey_id)
-    interview = interview_of(session, attempt) or open_interview(session, attempt.case, questionnaire, clock,
-                                                                  attempt_id=attempt.id)
-    run = bind(session, interview, questionnaires, clock, can_transfer=can_transfer, recorded=recorded)
+    interview = interview_of(session, attempt) if isinstance(opened, Unread) else opened
+    interview = interview or open_interview(session, attempt.case, questionnaire, clock, attempt_id=attempt.id,
+                                            insert_now=False)
+    run = bind(session, interview, questionnaires, clock, can_transfer=can_transfer, recorded=recorded,
+               case_language=attempt.case.language)  # the interview's case (a new one's is not loaded)
     return run, feed(run, Answered())
 
 
@@ -69,13 +84,6 @@ def _lease_for(session: Session, survey_id: int) -> timedelta:
     survey = session.get(Survey, survey_id)
     assert survey is not None
     return timedelta(seconds=DialPolicy.from_survey(survey).pacing.lease_seconds)
-
-
-class Unread:
-    """A value the caller did not read (see :func:`bind`)."""
-
-
-UNREAD: Final = Unread()
 
 
 def bind(session: Session, interview: Interview, questionnaires: Questionnaires, clock: Clock, *,

@@ -55,6 +55,24 @@ def test_a_gather_that_stores_an_answer_sends_three_statements_on_postgresql(
         assert not [statement for statement in sent if "surveys" in statement]
 
 
+def test_a_call_s_start_sends_six_statements(app: Flask, dial: Dial, settings: Settings, engine: Engine,
+                                             twiml_schema: etree.XMLSchema, urls: WebhookUrls) -> None:
+    """The start reads the interview the call opened once (under the lock) and inserts a new one
+    with the state its first step leaves: no second look-up, no UPDATE after the INSERT (8 on
+    SQLite, 7 on PostgreSQL before)."""
+    first = Call(app.test_client(), settings, twiml_schema, dial().attempt_id, SID)
+    first.answer(urls.start(first.attempt_id))  # the survey's questionnaire read once for the app
+    call = Call(app.test_client(), settings, twiml_schema, dial("+8613800138001").attempt_id, "CA" + "8" * 32)
+    call.notify(urls.status(call.attempt_id), {"CallStatus": "initiated"})  # claims the attempt for the call
+    with _statements(engine) as sent:
+        call.answer(urls.start(call.attempt_id))
+    # lock the attempt; read its case, the call's interview and the stored reply; move the attempt
+    # on; look for the case's partial interview; insert the new one; insert the reply
+    assert len(sent) == 6, "\n".join(sent)
+    assert len([statement for statement in sent if statement.startswith("INSERT INTO interviews")]) == 1
+    assert not [statement for statement in sent if statement.startswith("UPDATE interviews")]
+
+
 def test_a_status_callback_sends_two_statements(app: Flask, dial: Dial, settings: Settings, engine: Engine,
                                                 twiml_schema: etree.XMLSchema, urls: WebhookUrls,
                                                 sessions: sessionmaker[Session]) -> None:

@@ -80,7 +80,7 @@ class CallWebhooks:
     def start(self, query: Query, form: Form) -> str:
         """The call was answered: open (or resume) the case's interview."""
         verdict = p.answered_by(form, required=False)
-        return self._turn(query, form, 0, lambda s, call, seq: self._open(s, call.attempt, verdict))
+        return self._turn(query, form, 0, lambda s, call, seq: self._open(s, call, verdict))
 
     def gather(self, query: Query, form: Form) -> str:
         return self._step(query, form, p.gather_event(form))
@@ -154,14 +154,15 @@ class CallWebhooks:
         sorry = Prompt("msg/operator", questionnaire.message("operator", language), language)
         return self.twiml.render(Step(prompts=(sorry,), hangup=True), questionnaire.id, attempt.id, seq + 1)
 
-    def _open(self, s: Session, attempt: CallAttempt, verdict: str | None) -> str:
+    def _open(self, s: Session, call: Locked, verdict: str | None) -> str:
+        attempt = call.attempt
         op.progress(s, attempt.id, AttemptStatus.IN_PROGRESS, self.clock)
         if verdict:  # synchronous AMD, should the call have been placed with it
             attempt.amd_result = verdict
         if p.is_machine(attempt.amd_result):  # a machine, even if its verdict came first
             return self.twiml.hangup
         run, turn = op.answer(s, attempt, self.questionnaires, self.clock, can_transfer=self._can_transfer,
-                              recorded=self.recorded_calls)
+                              recorded=self.recorded_calls, opened=call.interview)  # read under the lock
         return self._render(attempt.id, run, turn, seq=0)
 
     def _continue(self, attempt_id: int, amd_result: str | None, run: InterviewSession, event: Event,
