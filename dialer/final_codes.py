@@ -24,9 +24,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dialer.cases import CaseState, finalise
+from dialer.cases import CaseState, case_attempts, finalise
 from survey import aapor as A
-from survey.models import CallAttempt, Interview
+from survey.models import Interview
 from survey.vocabulary import InterviewStatus
 
 NEVER_AVAILABLE = "2.21"  # the household is confirmed, the respondent was never reached (again)
@@ -78,10 +78,9 @@ def summaries(session: Session, cases: Sequence[CaseState]) -> dict[int, CaseSum
     ids = list(temps)
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
-        for case_id, temp in session.execute(select(CallAttempt.case_id, CallAttempt.temp_disposition).where(
-                CallAttempt.case_id.in_(chunk))):
-            if temp:
-                temps[case_id][temp] += 1
+        for attempt in case_attempts(session, chunk):
+            if attempt.temp_disposition:
+                temps[attempt.case_id][attempt.temp_disposition] += 1
         for case_id, status in session.execute(select(Interview.case_id, Interview.status).where(
                 Interview.case_id.in_(chunk))):
             statuses[case_id].add(status)

@@ -31,7 +31,7 @@ from typing import NamedTuple, cast
 from sqlalchemy import Table, Update, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from dialer.cases import case_history, finalise, forget, release, reschedule, schedule_callback
+from dialer.cases import case_attempts, case_history, finalise, forget, release, reschedule, schedule_callback
 from dialer.dnc import add_to_dnc
 from dialer.final_codes import NEVER_AVAILABLE, resolve_final, summaries
 from dialer.followup import open_task
@@ -203,8 +203,6 @@ _READ = (select(*(_attempts.c[name].label(f"a_{name}") for name in _ATTEMPT_READ
          .join(_cases, _cases.c.id == _attempts.c.case_id)
          .where(_attempts.c.id.in_(bindparam("ids", expanding=True))).order_by(_cases.c.id)
          .with_for_update(of=(_attempts, _cases)))
-_ATTEMPT_STARTS = (select(_attempts.c.case_id, _attempts.c.id, _attempts.c.started_at)
-                   .where(_attempts.c.case_id.in_(bindparam("ids", expanding=True))).order_by(_attempts.c.id))
 _WRITE_ATTEMPT = (_attempts.update().where(_attempts.c.id == bindparam("row_id"))
                   .values({name: bindparam(f"v_{name}") for name in _RECORDED}))
 _TASKS_HELD = (select(FollowUpTask.case_id, FollowUpTask.kind)
@@ -388,8 +386,8 @@ def _read(session: Session, ids: list[int]) -> tuple[dict[int, _Attempt], dict[i
 def _histories(session: Session, case_ids: set[int]) -> dict[int, list[tuple[int, datetime]]]:
     """Each case's attempts (id, start), in the order they were made."""
     out: dict[int, list[tuple[int, datetime]]] = {case_id: [] for case_id in case_ids}
-    for case_id, attempt_id, started_at in session.execute(_ATTEMPT_STARTS, {"ids": list(case_ids)}):
-        out[case_id].append((attempt_id, started_at))
+    for attempt in case_attempts(session, list(case_ids)):
+        out[attempt.case_id].append((attempt.id, attempt.started_at))
     return out
 
 
