@@ -153,13 +153,30 @@ def _after_rollback(session: Session) -> None:
 
 class NeedsSession(Exception):
     """An event on a :class:`LiveInterview` did more than a live step stores (see
-    :meth:`InterviewSession.live`); nothing was changed: feed it to the ORM's interview instead."""
+    :class:`LiveRun`); nothing was changed: feed it to the ORM's interview instead."""
+
+
+class InterviewColumns(Protocol):
+    """The columns of an interview that feeding its engine reads and sets: those of an ORM
+    :class:`Interview`, or of a :class:`LiveInterview` read with Core."""
+
+    id: int
+    case_id: int
+    survey_id: int
+    mode: str
+    language: str
+    status: str
+    state: dict[str, Any]
+    consent: bool | None
+    current_question: str | None
+    completed_at: datetime | None
+    updated_at: datetime
 
 
 class LiveInterview:
     """An interview as one step of a live call reads it with Core, with no ORM object (loading one
     cost a webhook more than its statements): the columns the engine needs, and the columns the
-    step set since (:attr:`changed`, written by :meth:`InterviewSession.store`)."""
+    step set since (:attr:`changed`, written by :meth:`LiveRun.store`)."""
 
     READ: Final = ("id", "case_id", "survey_id", "mode", "language", "status", "state")
     id: int
@@ -169,10 +186,15 @@ class LiveInterview:
     language: str
     status: str
     state: dict[str, Any]
+    consent: bool | None
+    current_question: str | None
+    completed_at: datetime | None
+    updated_at: datetime
     changed: dict[str, Any]
 
     def __init__(self, columns: Any) -> None:
-        """``columns``: a row with (at least) the :attr:`READ` columns of ``interviews``."""
+        """``columns``: a row with (at least) the :attr:`READ` columns of ``interviews``; the
+        others are only ever set by a step, never read."""
         object.__setattr__(self, "changed", {})
         for name in self.READ:
             object.__setattr__(self, name, getattr(columns, name))
@@ -204,18 +226,19 @@ def store_now(session: Session, table: Table, row: dict[str, Any]) -> None:
     session.expunge(runs[0].interview)  # written: the session's flush must not write it again
 
 
-class InterviewSession:
-    """One engine bound to one Interview row."""
+class EngineRun:
+    """One engine fed the events of one interview: what an ORM-bound :class:`InterviewSession`
+    and a live step's :class:`LiveRun` have in common (the answers, status and language an event
+    gives, kept for the caller's transaction)."""
 
-    def __init__(self, session: Session, interview: Interview, questionnaire: Questionnaire, clock: Clock, *,
-                 can_transfer: bool = False, ask_language: bool = True, user_id: int | None = None,
-                 interviewer: bool = False, recorded: bool = False, live: bool = False) -> None:
+    interview: InterviewColumns
+
+    def __init__(self, session: Session, interview: InterviewColumns, questionnaire: Questionnaire, clock: Clock, *,
+                 can_transfer: bool = False, ask_language: bool = True, interviewer: bool = False,
+                 recorded: bool = False) -> None:
         self.session = session
         self.interview = interview
-        self._live = live  # see :meth:`live`
         self.clock = clock
-        self.user_id = user_id
-        self.callback_at: datetime | None = None  # when the resident asked to be called back
         state = interview.state or None
         language = interview.language if (state or not ask_language) else None
         self.engine = Engine(questionnaire, clock, state=state, language=language, can_transfer=can_transfer,
@@ -224,43 +247,28 @@ class InterviewSession:
         self._recorded: list[tuple[str, str, str | None, float]] = []  # recordings not written yet
         self._case_language: str | None = None  # the language chosen, for a case not loaded here
         self._consent_id = next((q.id for q in questionnaire.questions if q.role == "consent"), None)
-        if not live:
-            session.info.setdefault(_BOUND, []).append(self)  # see _after_flush and _after_rollback
-
-    @classmethod
-    def live(cls, session: Session, interview: LiveInterview, questionnaire: Questionnaire, clock: Clock, *,
-             can_transfer: bool, ask_language: bool, recorded: bool) -> InterviewSession:
-        """An engine on a live call's interview as read with Core, for one event whose answer and
-        status :meth:`store` writes with Core statements (no ORM object, no flush). An event that
-        does anything else (a task for staff, the do-not-call list, a callback, a recording, answers
-        cleared) raises :class:`NeedsSession` from :meth:`handle` before
-        anything changed: the caller feeds it to an ORM-bound InterviewSession instead."""
-        return cls(session, cast(Interview, interview), questionnaire, clock, can_transfer=can_transfer,
-                   ask_language=ask_language, recorded=recorded, live=True)  # only its columns are used
+        self.callback_at: datetime | None = None  # when the resident asked to be called back
 
     def handle(self, event: Event) -> Step:
         """Feed one event; its answers, the interview's status and its state are written at the
         next flush or commit, which the caller owns (per event for a live call)."""
         step = self.engine.handle(event)
-        effects = self.engine.drain_effects()
-        if self._live and not all(_live_effect(effect) for effect in effects):
-            raise NeedsSession
-        for effect in effects:
+        for effect in self._effects():
             self._apply(effect)
         self.interview.state = self.engine.snapshot()
         self.interview.updated_at = self.clock.now()
         return step
+
+    def _effects(self) -> list[fx.Effect]:
+        return self.engine.drain_effects()
 
     @property
     def status(self) -> str:
         return self.interview.status
 
     def _apply(self, effect: fx.Effect) -> None:
-        handler = {
-            fx.AnswerGiven: self._answer, fx.StatusChanged: self._status, fx.LanguageChosen: self._language,
-            fx.OperatorRequested: self._operator, fx.OptedOut: self._opt_out,
-            fx.CallbackRequested: self._callback, fx.AnswersCleared: self._cleared,
-        }[type(effect)]
+        handler = {fx.AnswerGiven: self._answer, fx.StatusChanged: self._status,
+                   fx.LanguageChosen: self._language}[type(effect)]
         handler(effect)  # type: ignore[operator]
 
     def _answer(self, e: fx.AnswerGiven) -> None:
@@ -274,6 +282,92 @@ class InterviewSession:
             self._recorded.append((e.question_id, e.recording_path, e.recording_provider_id, e.recording_seconds))
         if e.question_id == self._consent_id:
             iv.consent = self.engine.consent
+
+    def _status(self, e: fx.StatusChanged) -> None:
+        iv = self.interview
+        iv.status, iv.current_question = e.status, e.current_question
+        if e.status == InterviewStatus.COMPLETE:
+            iv.completed_at = self.clock.now()
+
+    def _language(self, e: fx.LanguageChosen) -> None:
+        self.interview.language = e.language
+        self._case_language = e.language  # written with the interview, without loading the case
+
+    def _store(self, changed: dict[str, Any], table: Table, row: dict[str, Any]) -> None:
+        answers = self._take_answers()
+        db, columns = self.session.connection(), tuple(changed)
+        if db.dialect.name == "postgresql" and len(answers) <= 1:
+            shape = (table.name, columns, bool(answers), tuple(row))
+            params = {"interview_pk": self.interview.id, **_prefixed(changed, "iv_"), **_prefixed(row, "row_"),
+                      **(_prefixed(answers[0], "an_") if answers else {})}
+            db.execute(_built(shape, lambda: _in_one(table, columns, bool(answers), tuple(row))), params)
+        else:
+            if changed:
+                db.execute(_built(("interview", columns), lambda: _interview_update(columns)),
+                           {"interview_pk": self.interview.id, **_prefixed(changed, "iv_")})
+            if answers:
+                db.execute(STORE_ANSWERS[db.dialect.name], answers)
+            db.execute(_built(("insert", table.name), lambda: insert(table)), row)
+
+    def _take_answers(self) -> list[dict[str, Any]]:
+        """The answers not written yet, as rows of ``answers``; whoever takes them writes them."""
+        given, self._given = self._given, {}
+        return [{"interview_id": self.interview.id, "question_id": qid, **row} for qid, row in given.items()]
+
+
+class LiveRun(EngineRun):
+    """An engine on a live call's interview as read with Core, for one event whose answer and
+    status :meth:`store` writes with Core statements (no ORM object, no flush). An event that
+    does anything else (a task for staff, the do-not-call list, a callback, a recording, answers
+    cleared) raises :class:`NeedsSession` from :meth:`handle` before anything changed: the caller
+    feeds it to an ORM-bound :class:`InterviewSession` instead."""
+
+    interview: LiveInterview
+
+    def _effects(self) -> list[fx.Effect]:
+        effects = self.engine.drain_effects()
+        if not all(_live_effect(effect) for effect in effects):
+            raise NeedsSession
+        return effects
+
+    def store(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert ``row`` into ``table`` with the interview's changed columns and its answers, as
+        :func:`store_now` does."""
+        self._store(dict(self.interview.changed), table, row)
+        self.interview.changed.clear()
+        if self._case_language is not None:  # the case is never loaded here
+            self.session.connection().execute(SET_LANGUAGE, {"case_id": self.interview.case_id,
+                                                               "chosen": self._case_language})
+            self._case_language = None
+
+
+class InterviewSession(EngineRun):
+    """One engine bound to one ORM Interview row: every effect stored, at the session's flushes."""
+
+    interview: Interview
+
+    def __init__(self, session: Session, interview: Interview, questionnaire: Questionnaire, clock: Clock, *,
+                 can_transfer: bool = False, ask_language: bool = True, user_id: int | None = None,
+                 interviewer: bool = False, recorded: bool = False) -> None:
+        super().__init__(session, interview, questionnaire, clock, can_transfer=can_transfer,
+                         ask_language=ask_language, interviewer=interviewer, recorded=recorded)
+        self.user_id = user_id
+        session.info.setdefault(_BOUND, []).append(self)  # see _after_flush and _after_rollback
+
+    def _apply(self, effect: fx.Effect) -> None:
+        handler = {fx.OperatorRequested: self._operator, fx.OptedOut: self._opt_out,
+                   fx.CallbackRequested: self._callback, fx.AnswersCleared: self._cleared}.get(type(effect))
+        if handler is None:
+            super()._apply(effect)
+        else:
+            handler(effect)  # type: ignore[operator]
+
+    def _language(self, e: fx.LanguageChosen) -> None:
+        case = self.session.identity_map.get(identity_key(Case, self.interview.case_id))
+        if case is None:
+            super()._language(e)  # written after the next flush
+        else:
+            self.interview.language = case.language = e.language
 
     def _write_pending(self, *_flush: object) -> None:
         """Write the answers given since the last flush with one statement (Core: an interview
@@ -310,33 +404,6 @@ class InterviewSession:
         changed = {key: getattr(self.interview, key) for key in state.committed_state}
         return changed if all(key in _interviews.c for key in changed) else None
 
-    def _store(self, changed: dict[str, Any], table: Table, row: dict[str, Any]) -> None:
-        answers = self._take_answers()
-        db, columns = self.session.connection(), tuple(changed)
-        if db.dialect.name == "postgresql" and len(answers) <= 1:
-            shape = (table.name, columns, bool(answers), tuple(row))
-            params = {"interview_pk": self.interview.id, **_prefixed(changed, "iv_"), **_prefixed(row, "row_"),
-                      **(_prefixed(answers[0], "an_") if answers else {})}
-            db.execute(_built(shape, lambda: _in_one(table, columns, bool(answers), tuple(row))), params)
-        else:
-            if changed:
-                db.execute(_built(("interview", columns), lambda: _interview_update(columns)),
-                           {"interview_pk": self.interview.id, **_prefixed(changed, "iv_")})
-            if answers:
-                db.execute(STORE_ANSWERS[db.dialect.name], answers)
-            db.execute(_built(("insert", table.name), lambda: insert(table)), row)
-
-    def store(self, table: Table, row: dict[str, Any]) -> None:
-        """A live step (:meth:`live`): insert ``row`` into ``table`` with the interview's changed
-        columns and its answers, as :func:`store_now` does."""
-        interview = cast(LiveInterview, self.interview)
-        self._store(dict(interview.changed), table, row)
-        interview.changed.clear()
-        if self._case_language is not None:  # the case is never loaded here (see _language)
-            self.session.connection().execute(SET_LANGUAGE, {"case_id": interview.case_id,
-                                                               "chosen": self._case_language})
-            self._case_language = None
-
     def take_pending(self) -> tuple[list[dict[str, Any]], str | None] | None:
         """The answer rows and the case's chosen language not written yet, handed to a writer of
         their own (:mod:`calls.group_commit`) instead of the next flush. None, and nothing taken,
@@ -349,30 +416,11 @@ class InterviewSession:
             self.session.expire(self.interview, ["answers"])
         return answers, language
 
-    def _take_answers(self) -> list[dict[str, Any]]:
-        """The answers not written yet, as rows of ``answers``; whoever takes them writes them."""
-        given, self._given = self._given, {}
-        return [{"interview_id": self.interview.id, "question_id": qid, **row} for qid, row in given.items()]
-
     def _rolled_back(self, _session: Session) -> None:
         """Answers not written are dropped with the transaction, as its other changes are."""
         self._given.clear()
         self._recorded.clear()
         self._case_language = None
-
-    def _status(self, e: fx.StatusChanged) -> None:
-        iv = self.interview
-        iv.status, iv.current_question = e.status, e.current_question
-        if e.status == InterviewStatus.COMPLETE:
-            iv.completed_at = self.clock.now()
-
-    def _language(self, e: fx.LanguageChosen) -> None:
-        self.interview.language = e.language
-        case = self.session.identity_map.get(identity_key(Case, self.interview.case_id))
-        if case is None:
-            self._case_language = e.language  # written after the next flush, without loading the case
-        else:
-            case.language = e.language
 
     def _operator(self, e: fx.OperatorRequested) -> None:
         """A task for staff at once: the resident is waiting for a person, whether or not the

@@ -24,7 +24,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from calls.interviews import InterviewSession, LiveInterview, open_interview
+from calls.interviews import EngineRun, InterviewSession, LiveInterview, LiveRun, open_interview
 from calls.questionnaires import Questionnaires
 from dialer import leases
 from dialer.attempts import advance
@@ -97,12 +97,12 @@ def bind(session: Session, interview: Interview, questionnaires: Questionnaires,
 
 
 def bind_live(session: Session, interview: LiveInterview, questionnaires: Questionnaires, clock: Clock, *,
-              can_transfer: bool, recorded: bool, case_language: str | None) -> InterviewSession:
+              can_transfer: bool, recorded: bool, case_language: str | None) -> LiveRun:
     """:func:`bind` for one event of a live call on an interview read with Core
-    (:meth:`InterviewSession.live`: :class:`~calls.interviews.NeedsSession` when the event needs
-    more than its answer and status stored)."""
-    return InterviewSession.live(session, interview, questionnaires.of(session, interview.survey_id), clock,
-                                 can_transfer=can_transfer, ask_language=case_language is None, recorded=recorded)
+    (:class:`~calls.interviews.LiveRun`: :class:`~calls.interviews.NeedsSession` when the event
+    needs more than its answer and status stored)."""
+    return LiveRun(session, interview, questionnaires.of(session, interview.survey_id), clock,
+                   can_transfer=can_transfer, ask_language=case_language is None, recorded=recorded)
 
 
 def interview_of(session: Session, attempt: CallAttempt) -> Interview | None:
@@ -112,12 +112,12 @@ def interview_of(session: Session, attempt: CallAttempt) -> Interview | None:
                            .order_by(Interview.id.desc()).limit(1)).first()
 
 
-def feed(run: InterviewSession, event: Event) -> Turn:
+def feed(run: EngineRun, event: Event) -> Turn:
     step = run.handle(event)
     return Turn(step, run.engine.reported_status, run.callback_at)
 
 
-def hang_up(run: InterviewSession) -> str | None:
+def hang_up(run: EngineRun) -> str | None:
     """The call ended: an interview still in progress stops where it is (resumable). Returns
     the interview status the call's result reports."""
     if run.interview.status == InterviewStatus.IN_PROGRESS:

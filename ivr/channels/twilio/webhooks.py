@@ -33,7 +33,7 @@ from twilio.base.exceptions import TwilioRestException
 
 from calls import operations as op
 from calls import recordings
-from calls.interviews import InterviewSession, LiveInterview, NeedsSession, store_now
+from calls.interviews import EngineRun, InterviewSession, LiveInterview, NeedsSession, store_now
 from calls.operations import Turn
 from calls.questionnaires import Questionnaires
 from ivr.channels.twilio import params as p
@@ -92,7 +92,7 @@ class CallWebhooks:
         """A step of the interview answered (keys, a recording): the engine's next step. The
         busiest webhook, so it runs on Core rows, with no ORM object: the attempt locked and read
         with its interview, its case's language and the stored reply (:meth:`_lock_step`), and the interview's changes, its answer and the reply written with Core
-        (:meth:`InterviewSession.live`). An event that does more (a task for staff, a callback,
+        (:class:`~calls.interviews.LiveRun`). An event that does more (a task for staff, a callback,
         a recording...) is fed to the interview loaded as an ORM object."""
         attempt_id, sid, seq = p.query_id(query, "attempt"), p.call_sid(form), _step_number(query)
 
@@ -107,11 +107,11 @@ class CallWebhooks:
                 body = self.twiml.hangup
             else:
                 try:
-                    run = op.bind_live(s, LiveInterview(state), self.questionnaires, self.clock,
-                                       can_transfer=self._can_transfer, recorded=self.recorded_calls,
-                                       case_language=state.case_language)
-                    body = self._continue(attempt_id, attempt.amd_result, run, event, seq)
-                    run.store(_REPLIES, {**reply, "body": body})
+                    live = op.bind_live(s, LiveInterview(state), self.questionnaires, self.clock,
+                                        can_transfer=self._can_transfer, recorded=self.recorded_calls,
+                                        case_language=state.case_language)
+                    body = self._continue(attempt_id, attempt.amd_result, live, event, seq)
+                    live.store(_REPLIES, {**reply, "body": body})
                     return body
                 except NeedsSession:
                     interview = s.get(Interview, state.id)
@@ -165,13 +165,13 @@ class CallWebhooks:
                               recorded=self.recorded_calls, opened=call.interview)  # read under the lock
         return self._render(attempt.id, run, turn, seq=0)
 
-    def _continue(self, attempt_id: int, amd_result: str | None, run: InterviewSession, event: Event,
+    def _continue(self, attempt_id: int, amd_result: str | None, run: EngineRun, event: Event,
                   seq: int) -> str:
         if p.is_machine(amd_result) and not run.engine.began:  # the call is being ended
             return self.twiml.hangup
         return self._render(attempt_id, run, op.feed(run, event), seq)
 
-    def _render(self, attempt_id: int, run: InterviewSession, turn: Turn, seq: int) -> str:
+    def _render(self, attempt_id: int, run: EngineRun, turn: Turn, seq: int) -> str:
         """TwiML for step ``seq + 1``, the engine's answer to step ``seq``."""
         return self.twiml.render(turn.step, run.engine.q.id, attempt_id, seq + 1)
 
