@@ -18,7 +18,6 @@ from dialer.leases import Leased
 from dialer.policy import DialPolicy
 from dialer.protocol import CallRequest
 from dialer.schedule import clamp_to_window
-from survey.bulk import execute_many
 from survey.models import CallAttempt, Case
 from survey.phones import PhoneVault
 from survey.vocabulary import ATTEMPT_ENDED, ATTEMPT_ORDER, AttemptStatus, CaseStatus
@@ -131,5 +130,5 @@ def give_back(session: Session, held: list[tuple[int, int, str]], owner: str, no
     if not held:
         return
     session.execute(_DROP, {"ids": [attempt_id for attempt_id, _c, _s in held]})
-    execute_many(session, _GIVE_BACK_CASE, [{"case_id": case_id, "was": was, "owner": owner, "now": now}
-                                            for _a, case_id, was in held])
+    session.execute(_GIVE_BACK_CASE, [{"case_id": case_id, "was": was, "owner": owner, "now": now}
+                                      for _a, case_id, was in held])

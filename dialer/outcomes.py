@@ -40,7 +40,6 @@ from dialer.protocol import CallResult
 from dialer.quotas import fill_if_met
 from dialer.schedule import ScheduleError, clamp_to_window, next_attempt
 from survey import aapor as A
-from survey.bulk import execute_many
 from survey.clock import Clock
 from survey.models import CallAttempt, Case, Contact, FollowUpTask, Interview, Survey
 from survey.vocabulary import (
@@ -425,7 +424,7 @@ def _write(session: Session, statement: Update, columns: tuple[str, ...], rows: 
     """Write ``columns`` of ``rows`` with one executemany statement; returns the rows' ids."""
     keys, values = ("row_id", *(f"v_{name}" for name in columns)), attrgetter("id", *columns)
     params = [dict(zip(keys, values(row), strict=True)) for row in rows]
-    execute_many(session, statement, params)
+    session.execute(statement, params)
     return [p["row_id"] for p in params]
 
 

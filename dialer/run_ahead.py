@@ -31,7 +31,6 @@ from dialer.outcomes import Applied, apply_results
 from dialer.policy import DialPolicy
 from dialer.protocol import CallRequest, CallResult
 from dialer.quotas import Allotment
-from survey.bulk import execute_many
 from survey.clock import Clock
 from survey.models import CallAttempt, Case, Contact, DoNotCall
 from survey.phones import PhoneVault
@@ -101,8 +100,8 @@ class RunAhead:
             attempts.give_back(session, [(a.request.attempt_id, a.id, a.status) for a in self.pending.values()],
                                give_back, clock.now())
         if self.routes:
-            execute_many(session, _ROUTE, [{"attempt_id": d.request.attempt_id, "trunk": d.trunk,
-                                            "caller": d.request.caller_id} for d in self.routes])
+            session.execute(_ROUTE, [{"attempt_id": d.request.attempt_id, "trunk": d.trunk,
+                                     "caller": d.request.caller_id} for d in self.routes])
         done = self.deferred
         if not done:
             return []
