@@ -424,7 +424,8 @@ def _write(session: Session, statement: Update, columns: tuple[str, ...], rows: 
     """Write ``columns`` of ``rows`` with one executemany statement; returns the rows' ids."""
     keys, values = ("row_id", *(f"v_{name}" for name in columns)), attrgetter("id", *columns)
     params = [dict(zip(keys, values(row), strict=True)) for row in rows]
-    session.execute(statement, params)
+    if params:  # an empty list would run the statement once, without parameters
+        session.execute(statement, params)
     return [p["row_id"] for p in params]
 
 
