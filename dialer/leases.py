@@ -94,7 +94,7 @@ def _pick_and_lease(session: Session, survey_id: int, now: datetime, limit: int,
                     owner: str, lease_for: timedelta, skip: set[int]) -> tuple[list[int], list[Leased]]:
     session.flush()
     got = pick_lease.pick_and_lease(session, survey_id, now, limit, allotments, owner, lease_for, skip)
-    leased = [Leased(**row) for row in got.leased]  # type: ignore[arg-type]
+    leased = [Leased(*row) for row in got.leased]
     forget(session, Case, (case.id for case in leased))
     return got.chosen, leased
 

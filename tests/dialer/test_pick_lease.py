@@ -63,7 +63,7 @@ def test_the_one_statement_chooses_what_the_pick_chooses(session: Session, clock
             got = pick_lease.pick_and_lease(session, survey_id, clock.now(), limit, allotted, "w",
                                             timedelta(minutes=5), skip)
             assert got.chosen == expected, (allotted, limit)
-            assert [row["id"] for row in got.leased] == expected
+            assert [row[0] for row in got.leased] == expected
             leased = session.scalars(select(Case.status).where(Case.id.in_(expected))).all()
             assert set(leased) <= {CaseStatus.LEASED}
             leased_any |= bool(expected)
