@@ -37,10 +37,9 @@ OPEN = (*DIALABLE, CaseStatus.LEASED, CaseStatus.FOLLOW_UP)
 
 def status_is(*statuses: CaseStatus) -> ColumnElement[bool]:
     """``cases.status`` is one of ``statuses``, written in the SQL rather than sent as parameters:
-    on PostgreSQL ix_cases_due and ix_cases_queue leave leased rows out and ix_cases_leased holds
-    only them (migration 0012), and the generic plan of a prepared statement (psycopg prepares a
-    statement run five times) reads a partial index only where the statement's text proves its
-    predicate."""
+    on PostgreSQL ix_cases_due leaves leased rows out and ix_cases_leased holds only them
+    (migration 0012), and the generic plan of a prepared statement (psycopg prepares a statement
+    run five times) reads a partial index only where the statement's text proves its predicate."""
     values = [literal_column(f"'{status}'", String) for status in statuses]  # the vocabulary's: no quotes
     return Case.status == values[0] if len(values) == 1 else Case.status.in_(values)
 _interviews = cast(Table, Interview.__table__)

@@ -24,7 +24,6 @@ from typing import NamedTuple
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from dialer.cases import status_is
 from dialer.counts import per_township, quotas_and_completes
 from dialer.final_codes import finalise_by_rules
 from survey import aapor
@@ -106,7 +105,7 @@ def fill(session: Session, stratum_id: int, now: datetime) -> int:
     Returns how many cases were settled."""
     partial_attempt = exists().where(CallAttempt.case_id == Case.id, CallAttempt.temp_disposition == aapor.PARTIAL)
     partial_interview = exists().where(Interview.case_id == Case.id, Interview.status.in_(RESUMABLE))
-    open_cases = and_(Case.stratum_id == stratum_id, status_is(CaseStatus.NEW, CaseStatus.SCHEDULED),
+    open_cases = and_(Case.stratum_id == stratum_id, Case.status.in_((CaseStatus.NEW, CaseStatus.SCHEDULED)),
                       Case.callback_at.is_(None), ~partial_attempt, ~partial_interview)
     worked = session.scalars(select(Case).where(open_cases, Case.attempts > 0)).all()
     finalise_by_rules(session, worked, now)
@@ -143,10 +142,10 @@ def release_replicates(session: Session, strata: list[StratumProgress], open_per
         if not low:
             continue
         replicate = session.scalar(select(func.min(Case.replicate)).where(
-            Case.stratum_id == s.stratum_id, status_is(CaseStatus.HELD)))
+            Case.stratum_id == s.stratum_id, Case.status == CaseStatus.HELD))
         if replicate is None:
             continue
-        session.execute(update(Case).where(Case.stratum_id == s.stratum_id, status_is(CaseStatus.HELD),
+        session.execute(update(Case).where(Case.stratum_id == s.stratum_id, Case.status == CaseStatus.HELD,
                                            Case.replicate == replicate)
                         .values(status=CaseStatus.NEW, next_attempt_at=now, updated_at=now)
                         .execution_options(synchronize_session=False))

@@ -173,12 +173,13 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         UniqueConstraint("survey_id", "contact_id"),
-        # the dialer's pick (dialer/picking.py): callbacks per survey, the rest per township;
-        # on PostgreSQL without leased rows, so that a lease (which changes the status: no HOT
-        # update) writes neither (migration 0012; SQLite would not use them for a status it
-        # cannot match to the predicate), and the leased rows of a survey in their own index
+        # the dialer's pick (dialer/picking.py): callbacks per survey, the rest per township. On
+        # PostgreSQL the survey's index leaves leased rows out, so that a lease (which changes the
+        # status: no HOT update) does not write it, and the leased rows of a survey have their own
+        # (migration 0012; SQLite would not use it for a status it cannot match to the predicate).
+        # The township's stays whole: the queries by township alone read it
         Index("ix_cases_due", "survey_id", "status", "next_attempt_at", "id", postgresql_where=_NOT_LEASED),
-        Index("ix_cases_queue", "stratum_id", "status", "next_attempt_at", "id", postgresql_where=_NOT_LEASED),
+        Index("ix_cases_queue", "stratum_id", "status", "next_attempt_at", "id"),
         Index("ix_cases_leased", "survey_id", postgresql_where=_LEASED, sqlite_where=_LEASED),
     )
     id: Mapped[int] = _pk()
