@@ -168,9 +168,10 @@ def time_progress(engine: Engine, survey_id: int) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def load_for_picks(engine: Engine, n: int, callbacks: bool, townships: int = TOWNSHIPS) -> int:
-    """The cases of the pick benchmark (with ``callbacks`` due or none); returns the survey id."""
-    upgrade(engine)
+def load_for_picks(engine: Engine, n: int, callbacks: bool, townships: int = TOWNSHIPS, revision: str = "head") -> int:
+    """The cases of the pick benchmark (with ``callbacks`` due or none), in the schema of
+    ``revision``; returns the survey id."""
+    upgrade(engine, revision)
     survey_id = bulk_load(engine, n, townships=townships)
     if not callbacks:  # with them, 100 callbacks due fill every pick and the townships are never read
         with engine.begin() as conn:
@@ -248,10 +249,19 @@ def bench_workers(n: int, seconds: float, call_s: float) -> None:
 def picks_only(n: int, callbacks: bool, old_tree: Path | None, rounds: int, townships: int) -> None:
     with postgres_database() as url:
         engine = make_engine(url)
-        survey_id = load_for_picks(engine, n, callbacks, townships)
+        survey_id = load_for_picks(engine, n, callbacks, townships, "head" if old_tree is None else _head(old_tree))
         engine.dispose()
         print(f"PostgreSQL, {n:,} cases in {townships:,} townships{'' if callbacks else ' (no callbacks)'}")
         pick_rounds.alternate(url, survey_id, old_tree, rounds)
+
+
+def _head(tree: Path) -> str:
+    """The newest migration of another checkout: the schema both trees have."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(tree / "survey" / "migrations")).get_current_head()
+    assert head is not None
+    return head
 
 
 def campaigns_only(n: int, skip_pg: bool, old_tree: Path | None, rounds: int) -> None:

@@ -3,7 +3,10 @@
 Each side is a process of its own that imports its tree's ``dialer`` (this file is run with the
 tree first on ``sys.path``) and leases 100 due cases per round on a database of its own: two
 copies of one loaded database, so that both sides see the same cases and, round after round,
-should choose the same ids (the driver counts the rounds where they did). Per round and side:
+should choose the same ids (the driver counts the rounds where they did). The database is loaded
+at the revision both trees have (the old tree's head), and each side migrates its copy to its own
+tree's head, then rebuilds the table's indexes (as a migration builds an index: so that both sides
+read indexes built alike) and vacuums it: a side measures its tree's schema. Per round and side:
 wall time, the worker's CPU time and the CPU time of its PostgreSQL backend (both from
 ``/proc/<pid>/schedstat``, in nanoseconds), and at the end the township progress query.
 
@@ -40,9 +43,13 @@ def serve(tree: str, url: str, survey_id: int, stdin: TextIO, stdout: TextIO) ->
     from sqlalchemy import text
 
     from dialer import leases, quotas
-    from survey.db import make_engine, session_factory, session_scope
+    from survey.db import make_engine, session_factory, session_scope, upgrade
 
     engine = make_engine(url, pool_size=1, max_overflow=0)  # one connection: one backend to measure
+    upgrade(engine)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("REINDEX TABLE cases"))
+        conn.execute(text("VACUUM ANALYZE cases"))
     sessions = session_factory(engine)
     with session_scope(sessions) as s:
         backend = int(s.execute(text("SELECT pg_backend_pid()")).scalar_one())

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dialer.cases import OPEN
+from dialer.cases import OPEN, status_is
 from dialer.final_codes import finalise_by_rules
 from dialer.followup import OUTLIVE_ROUND, UNFINISHED
 from dialer.leases import evidence
@@ -49,6 +49,6 @@ def close_survey(session: Session, survey: Survey, clock: Clock) -> CloseReport:
         task.note = (task.note + " (survey closed)").strip()
     survey.status = SurveyStatus.CLOSED
     held = session.scalar(select(func.count()).select_from(Case).where(
-        Case.survey_id == survey.id, Case.status == CaseStatus.HELD)) or 0
+        Case.survey_id == survey.id, status_is(CaseStatus.HELD))) or 0
     session.flush()
     return CloseReport(dict(coded), int(held), len(tasks))

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import Session
 
-from dialer.cases import DIALABLE, OPEN, finalise
+from dialer.cases import DIALABLE, OPEN, finalise, status_is
 from survey import aapor
 from survey.clock import SystemClock
 from survey.models import Case, Contact, DoNotCall
@@ -57,7 +57,7 @@ def sweep(session: Session, survey_id: int, now: datetime) -> int:
     if session.scalar(select(exists().select_from(DoNotCall))) is not True:
         return 0
     listed_contacts = select(Contact.id).join(DoNotCall, DoNotCall.number_hash == Contact.number_hash)
-    on_list = and_(Case.survey_id == survey_id, Case.status.in_(DIALABLE), Case.contact_id.in_(listed_contacts))
+    on_list = and_(Case.survey_id == survey_id, status_is(*DIALABLE), Case.contact_id.in_(listed_contacts))
     if not session.scalar(select(exists().where(on_list))):
         return 0
     result = session.execute(

@@ -23,7 +23,7 @@ from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
 from dialer import pick_lease, picking
-from dialer.cases import DIALABLE, forget, reschedule
+from dialer.cases import DIALABLE, forget, reschedule, status_is
 from dialer.outcomes import apply_result
 from dialer.policy import DialPolicy
 from dialer.protocol import CallResult
@@ -94,7 +94,7 @@ def _pick_and_lease(session: Session, survey_id: int, now: datetime, limit: int,
                     owner: str, lease_for: timedelta, skip: set[int]) -> tuple[list[int], list[Leased]]:
     session.flush()
     got = pick_lease.pick_and_lease(session, survey_id, now, limit, allotments, owner, lease_for, skip)
-    leased = [Leased(**row) for row in got.leased]  # type: ignore[arg-type]
+    leased = [Leased(*row) for row in got.leased]
     forget(session, Case, (case.id for case in leased))
     return got.chosen, leased
 
@@ -146,7 +146,7 @@ def reclaimable(session: Session, survey_id: int, now: datetime, lost: Collectio
     if lost:
         taken_back = or_(taken_back, Case.lease_owner.in_(lost))
     return list(session.scalars(select(Case).where(
-        Case.survey_id == survey_id, Case.status == CaseStatus.LEASED, taken_back)
+        Case.survey_id == survey_id, status_is(CaseStatus.LEASED), taken_back)
         .with_for_update(skip_locked=True)).all())
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -113,13 +114,17 @@ SELECT chosen.id AS chosen, leased.* FROM chosen LEFT JOIN leased ON leased.id =
 """)
 
 
+# a leased row: dialer.leases.Leased's fields, in order (id, survey_id, stratum_id, number_enc,
+# language, contacted)
+LeasedRow = tuple[int, int, int, bytes, str | None, bool]
+
+
 @dataclass(frozen=True)
 class Got:
-    """One pick and lease: the ids chosen in dialling order, and the rows leased of them (each a
-    mapping of dialer.leases.Leased's fields)."""
+    """One pick and lease: the ids chosen in dialling order, and the rows leased of them."""
 
     chosen: list[int]
-    leased: list[dict[str, object]]
+    leased: list[LeasedRow]
 
 
 def pick_and_lease(session: Session, survey_id: int, now: datetime, limit: int, allotments: Sequence[Allotment],
@@ -133,9 +138,9 @@ def pick_and_lease(session: Session, survey_id: int, now: datetime, limit: int, 
         "shares": _array(a.share for a in allotments), "caps": _array(a.cap for a in allotments),
         "fresh": _array(_bool(a.fresh) for a in allotments), "sharing": _array(a.stratum_id for _, a in sharing),
         "sharing_shares": _array(a.share for _, a in sharing), "sharing_fresh": _array(_bool(a.fresh) for _, a in sharing),
-        "sharing_ords": _array(ord_ for ord_, _ in sharing)}).mappings().all()
-    return Got([row["chosen"] for row in rows],
-               [{k: v for k, v in row.items() if k != "chosen"} for row in rows if row["id"] is not None])
+        "sharing_ords": _array(ord_ for ord_, _ in sharing)}).all()
+    # plain tuples: a mapping per row (and a dict of it) was a third of the worker's CPU per pick
+    return Got([row[0] for row in rows], [cast(LeasedRow, row[1:]) for row in rows if row[1] is not None])
 
 
 def _array(values: Iterable[object]) -> str:

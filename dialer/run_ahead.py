@@ -26,7 +26,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from dialer import attempts, leases, picking
-from dialer.cases import DIALABLE
+from dialer.cases import DIALABLE, status_is
 from dialer.outcomes import Applied, apply_results
 from dialer.policy import DialPolicy
 from dialer.protocol import CallRequest, CallResult
@@ -40,7 +40,7 @@ MOST = 1000  # cases leased ahead at once, at most
 _c = cast(Table, Case.__table__).c
 _contacts, _dnc, _attempts = Contact.__table__, DoNotCall.__table__, cast(Table, CallAttempt.__table__)
 _FALLING_DUE = (select(_c.id, _c.status, _c.next_attempt_at).where(
-    _c.survey_id == bindparam("survey_id"), _c.status.in_(DIALABLE), _c.next_attempt_at > bindparam("after"),
+    _c.survey_id == bindparam("survey_id"), status_is(*DIALABLE), _c.next_attempt_at > bindparam("after"),
     _c.next_attempt_at <= bindparam("horizon"),
     ~select(1).select_from(_contacts.join(_dnc, _dnc.c.number_hash == _contacts.c.number_hash))
     .where(_contacts.c.id == _c.contact_id).exists())

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dialer.cases import DIALABLE
+from dialer.cases import DIALABLE, status_is
 from dialer.counts import by_survey, case_counts
 from dialer.policy import DialPolicy
 from survey import aapor
@@ -42,10 +42,10 @@ def live_counters(session: Session, survey: Survey, now: datetime) -> DialerCoun
     ahead: Counter[str] = Counter()
     for later in (Case.next_attempt_at > now, Case.next_attempt_at.is_(None)):  # two index ranges, not an OR
         ahead.update(dict(session.execute(select(Case.status, func.count()).where(
-            Case.survey_id == survey.id, Case.status.in_(DIALABLE), later).group_by(Case.status)).all()))
+            Case.survey_id == survey.id, status_is(*DIALABLE), later).group_by(Case.status)).all()))
     due = {status: by_status.get(status, 0) - ahead[status] for status in DIALABLE}
     owners = dict(session.execute(select(Case.lease_owner, func.count()).where(
-        Case.survey_id == survey.id, Case.status == CaseStatus.LEASED).group_by(Case.lease_owner)).all())
+        Case.survey_id == survey.id, status_is(CaseStatus.LEASED)).group_by(Case.lease_owner)).all())
     calendar = DialPolicy.from_survey(survey).calendar
     return DialerCounters(
         at=now, window_open=calendar.is_open(now), next_window=calendar.next_open(now),

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dialer import attempts, counts, dnc, leases, quotas, run_ahead, table_stats, workers
 from dialer.callerid import CallerIdPool
-from dialer.cases import DIALABLE
+from dialer.cases import DIALABLE, status_is
 from dialer.outcomes import Applied, apply_results
 from dialer.pacer import Pacer
 from dialer.policy import DialPolicy
@@ -49,7 +49,7 @@ T = TypeVar("T")
 # The earliest next attempt among dialable cases: one minimum per status (each an index lookup),
 # then the least of them, in one statement.
 _FIRST_DUE = union_all(*(select(func.min(Case.next_attempt_at).label("due")).where(
-    Case.survey_id == bindparam("survey_id"), Case.status == status) for status in DIALABLE)).subquery()
+    Case.survey_id == bindparam("survey_id"), status_is(status)) for status in DIALABLE)).subquery()
 _NEXT_DUE = select(func.min(_FIRST_DUE.c.due))
 # With nothing left to dial the round may be over: housekeeping looks this soon, not at its hour.
 END_CHECK = timedelta(seconds=5)

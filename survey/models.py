@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -163,15 +164,23 @@ class DoNotCall(Base):
     survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id"), default=None)
 
 
+_LEASED, _NOT_LEASED = text(f"status = '{CaseStatus.LEASED}'"), text(f"status <> '{CaseStatus.LEASED}'")
+
+
 class Case(Base):
     """One sampled number in one survey, and where it stands in fieldwork."""
 
     __tablename__ = "cases"
     __table_args__ = (
         UniqueConstraint("survey_id", "contact_id"),
-        # the dialer's pick (dialer/picking.py): callbacks per survey, the rest per township
-        Index("ix_cases_due", "survey_id", "status", "next_attempt_at", "id"),
+        # the dialer's pick (dialer/picking.py): callbacks per survey, the rest per township. On
+        # PostgreSQL the survey's index leaves leased rows out, so that a lease (which changes the
+        # status: no HOT update) does not write it, and the leased rows of a survey have their own
+        # (migration 0012; SQLite would not use it for a status it cannot match to the predicate).
+        # The township's stays whole: the queries by township alone read it
+        Index("ix_cases_due", "survey_id", "status", "next_attempt_at", "id", postgresql_where=_NOT_LEASED),
         Index("ix_cases_queue", "stratum_id", "status", "next_attempt_at", "id"),
+        Index("ix_cases_leased", "survey_id", postgresql_where=_LEASED, sqlite_where=_LEASED),
     )
     id: Mapped[int] = _pk()
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))

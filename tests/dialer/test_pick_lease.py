@@ -1,5 +1,6 @@
 """PostgreSQL's one-statement pick and lease (dialer/pick_lease.py) chooses exactly the cases
-dialer/picking.py chooses, in the same order, and leases them."""
+dialer/picking.py chooses, in the same order, and leases them; the leased cases are read by a
+status written in the SQL (the partial index ix_cases_leased, migration 0012)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from datetime import timedelta
 
 import pytest
 from dialer_fakes import add_numbers, make_survey
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from dialer import pick_lease, picking
+from dialer import leases, pick_lease, picking, stats
 from dialer.quotas import Allotment
 from survey.clock import VirtualClock
-from survey.models import Case, Contact, DoNotCall
+from survey.models import Case, Contact, DoNotCall, Survey
 from survey.vocabulary import CaseStatus
 
 pytestmark = pytest.mark.postgres
@@ -63,9 +64,26 @@ def test_the_one_statement_chooses_what_the_pick_chooses(session: Session, clock
             got = pick_lease.pick_and_lease(session, survey_id, clock.now(), limit, allotted, "w",
                                             timedelta(minutes=5), skip)
             assert got.chosen == expected, (allotted, limit)
-            assert [row["id"] for row in got.leased] == expected
+            assert [row[0] for row in got.leased] == expected
             leased = session.scalars(select(Case.status).where(Case.id.in_(expected))).all()
             assert set(leased) <= {CaseStatus.LEASED}
             leased_any |= bool(expected)
             attempt.rollback()
     assert leased_any
+
+
+def test_the_leased_cases_are_read_by_a_status_written_in_the_sql(session: Session, clock: VirtualClock) -> None:
+    """Not a parameter: a prepared statement's generic plan reads the partial index ix_cases_leased
+    only when the statement's text proves ``status = 'leased'``."""
+    survey_id, _, _ = _seeded(session, clock, random.Random(1))
+    sent: list[str] = []
+    engine = session.get_bind()
+    listener = lambda *args: sent.append(args[2])  # noqa: E731 (conn, cursor, statement, ...)
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        leases.reclaimable(session, survey_id, clock.now(), lost=["w"])
+        stats.live_counters(session, session.get_one(Survey, survey_id), clock.now())
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    by_lease = [sql for sql in sent if "lease_owner" in sql and "status" in sql]
+    assert len(by_lease) == 2 and all("cases.status = 'leased'" in sql for sql in by_lease), sent

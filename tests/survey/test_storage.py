@@ -99,6 +99,29 @@ def test_recordings_get_their_call_attempt_and_a_call_without_an_interview_goes_
     upgrade(engine)
 
 
+
+def _partial(engine: Engine) -> dict[str, str | None]:
+    """The predicate of each index of ``cases`` (None: the whole table)."""
+    with engine.connect() as conn:
+        indexes = inspect(conn).get_indexes("cases")
+    return {ix["name"]: next((str(v) for k, v in ix.get("dialect_options", {}).items() if k.endswith("_where")), None)
+            for ix in indexes if ix["name"] is not None}
+
+
+def test_leased_cases_leave_the_due_index_for_their_own_and_come_back_on_the_way_down(engine: Engine) -> None:
+    postgres = engine.dialect.name == "postgresql"
+    at_head = _partial(engine)
+    assert "= 'leased'" in str(at_head["ix_cases_leased"]) and "<>" not in str(at_head["ix_cases_leased"])
+    # SQLite would not use it for a status it cannot match; the township's index stays whole
+    assert "<> 'leased'" in str(at_head["ix_cases_due"]) if postgres else at_head["ix_cases_due"] is None
+    assert at_head["ix_cases_queue"] is None
+    downgrade(engine, "0011")
+    before = _partial(engine)
+    assert "ix_cases_leased" not in before and before["ix_cases_due"] is None
+    upgrade(engine)
+    assert _partial(engine) == at_head
+
+
 def _case(session: Session, clock: VirtualClock) -> Case:
     q = load_bundled()
     survey = create_survey(session, "S1", q, clock, period="2026-11", quota=10,
