@@ -31,6 +31,7 @@ import argparse
 import html
 import http.client
 import os
+import random
 import re
 import socket
 import statistics
@@ -182,6 +183,7 @@ class Caller:
     def __init__(self, port: int, pause: float) -> None:
         self.port = port
         self.pause = pause  # seconds between a reply and the caller's next request (the prompt playing)
+        self._rng = random.Random(port)  # the pauses' spread, the same in every run on a port
         self.validator = RequestValidator(TOKEN)
         self.latencies: list[float] = []
         self.statements: list[int] = []  # per request, when the server says (X-Statements)
@@ -217,8 +219,10 @@ class Caller:
         headers = {"Content-Type": "application/x-www-form-urlencoded"} if form is not None else {}
         if signed:
             headers["X-Twilio-Signature"] = self._signatures.get((url, body)) or self._sign(url, form or {})
-        if self.pause:
-            time.sleep(self.pause)
+        if self.pause:  # between half and 1.5 times --pause: prompts and residents differ, so callers
+            with self._lock:  # do not move in step (32 requests arriving together would queue)
+                pause = self.pause * self._rng.uniform(0.5, 1.5)
+            time.sleep(pause)
         began = time.perf_counter()
         status, text, statements = self._send(method, path, body, headers)
         elapsed = time.perf_counter() - began
@@ -601,7 +605,7 @@ def run(calls: int, concurrency: int, workers: int, threads: int, backends: list
         sample: TwilioSample | None, rounds: int = 1, pause: float = 0.0, old: Path | None = None) -> int:
     older = Minyi(old, "old") if old is not None else None
     targets: list[Target] = [t for t in (sample, older, Minyi()) if t is not None]
-    paced = f", each caller pausing {1000 * pause:.0f} ms before each request" if pause else ""
+    paced = f", each caller pausing {500 * pause:.0f}-{1500 * pause:.0f} ms before each request" if pause else ""
     print(f"gunicorn gthread, {workers} workers x {threads} threads for both apps; {calls} calls per run, "
           f"{concurrency} at once{paced}; minyi with signatures checked, replies kept for replays, every step "
           f"stored; {_load()}", flush=True)
@@ -647,8 +651,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each app per database, alternating (default 2)")
     parser.add_argument("--pause", type=float, default=0.0,
-                        help="milliseconds each caller waits before each request, as a prompt plays (default 0: "
-                             "as fast as the servers answer)")
+                        help="milliseconds each caller waits before each request, on average, as a prompt plays "
+                             "(each pause drawn between half and 1.5 times this; default 0: as fast as the servers answer)")
     parser.add_argument("--sample", help=f"the sample app's directory (default ${SAMPLE_ENV})")
     parser.add_argument("--database-url", default=os.environ.get("MINYI_TEST_PG", DEFAULT_PG),
                         help="PostgreSQL URL (a throw-away schema is used); default %(default)s")
