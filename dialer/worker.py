@@ -334,7 +334,8 @@ class Worker:
     def _over(self, now: datetime) -> bool:
         """The run-until time or the end of the field period has come (a call waiting for its line
         is not placed then)."""
-        return any(limit is not None and now >= limit for limit in (self.options.until, self.field_end))
+        until, end = self.options.until, self.field_end  # asked before every call: no generator
+        return (until is not None and now >= until) or (end is not None and now >= end)
 
     def _wait_for_window(self, now: datetime) -> str | None:
         if not self.options.until_done:
