@@ -60,8 +60,8 @@ class Pacer:
         return sum(len(t.ends) for t in self._trunks.values())
 
     def _busy(self, trunk: _Trunk, now: datetime, within: timedelta) -> int:
-        """Lines of ``trunk`` still busy ``within`` after ``now`` (as far as their ends are known)."""
-        self._prune(now)
+        """Lines of ``trunk`` still busy ``within`` after ``now`` (as far as their ends are known);
+        the trunks pruned to ``now`` already."""
         if not within:
             return len(trunk.ends)  # pruned: every end left is after now
         after = now + within
@@ -74,6 +74,7 @@ class Pacer:
         """Lines free now; with ``within``, those that free up that much later count too."""
         if self.backoff_until is not None and now < self.backoff_until:
             return 0
+        self._prune(now)
         busy = sum(self._busy(t, now, within) for t in self._trunks.values())
         return max(0, self.allowed_lines() - busy - external)
 
@@ -85,6 +86,7 @@ class Pacer:
     def assign(self, now: datetime, n: int, *, within: timedelta = _NOW) -> list[str]:
         """Trunk names for ``n`` calls, spread over the trunks with free lines (``within``: as in
         :meth:`free_lines`)."""
+        self._prune(now)
         free = {name: t.lines - self._busy(t, now, within) for name, t in self._trunks.items()}
         names: list[str] = []
         while len(names) < n and any(v > 0 for v in free.values()):
@@ -98,9 +100,10 @@ class Pacer:
         line (calls leased for lines that were still busy wait for them)."""
         t = self._trunks[trunk]
         start = max(now, t.next_send)
-        if self._busy(t, now, _NOW) >= t.lines:
+        self._prune(now)  # once: every end left is after now
+        if len(t.ends) >= t.lines:
             start = max(start, t.ends[0])
-        if self.lines_in_use(now) >= self.allowed_lines():
+        if sum(len(u.ends) for u in self._trunks.values()) >= self.allowed_lines():
             start = max(start, min(u.ends[0] for u in self._trunks.values() if u.ends))
         return start
 

@@ -78,6 +78,9 @@ class CallingCalendar:
         self._cache: dict[tuple[date, bool], tuple[Slot, ...]] = {}
         self._zone = ZoneInfo(policy.timezone)
         self._offsets: dict[date, timedelta | None] = {}  # see local()
+        # the day-parts of each kind of day (see day_kind), in their order
+        self._parts = {kind: tuple(p for p in dayparts if p.days in (kind, "all"))
+                       for kind in ("holiday", "weekday", "weekend")}
 
     def day_kind(self, day: date) -> str:
         """``holiday``, ``weekday`` or ``weekend``; make-up workdays (调休) count as weekdays."""
@@ -145,9 +148,8 @@ class CallingCalendar:
         return self._daypart_at(local.date(), local.hour * 60 + local.minute)
 
     def _daypart_at(self, day: date, minute: int) -> str:
-        kind = self.day_kind(day)
-        for part in self.dayparts:
-            if part.days in (kind, "all") and part.hours.contains(minute):
+        for part in self._parts[self.day_kind(day)]:
+            if part.hours.start <= minute < part.hours.end:
                 return part.name
         return OTHER_DAYPART
 
@@ -174,10 +176,8 @@ class CallingCalendar:
     def _pieces(self, day: date, window: TimeRange, split: bool) -> list[tuple[TimeRange, str]]:
         if not split:
             return [(window, "")]
-        kind = self.day_kind(day)
         cuts = {window.start, window.end}
-        for part in self.dayparts:
-            if part.days in (kind, "all"):
-                cuts.update(m for m in (part.hours.start, part.hours.end) if window.start < m < window.end)
+        for part in self._parts[self.day_kind(day)]:
+            cuts.update(m for m in (part.hours.start, part.hours.end) if window.start < m < window.end)
         edges = sorted(cuts)
         return [(TimeRange(a, b), self._daypart_at(day, a)) for a, b in zip(edges, edges[1:], strict=False)]
