@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
-from operator import attrgetter
+from operator import itemgetter
 from typing import NamedTuple, Protocol, cast
 
 from sqlalchemy import (
@@ -77,6 +77,9 @@ class CaseAttempt(NamedTuple):
     id: int
     started_at: datetime
     temp_disposition: str | None
+
+
+_ID = itemgetter(1)  # a CaseAttempt's id
 
 
 
@@ -160,6 +163,6 @@ def case_attempts(session: Session, case_ids: list[int]) -> list[CaseAttempt]:
     """The call attempts of these cases, in the order they were made (a settlement's read of its
     cases' histories and of the codes of the cases that ran out of attempts)."""
     stmt = _CASE_ATTEMPTS_PG if session.get_bind().dialect.name == "postgresql" else _CASE_ATTEMPTS
-    read = [CaseAttempt(*row) for i in range(0, len(case_ids), _CASES_A_READ)
-            for row in session.execute(stmt, {"ids": case_ids[i:i + _CASES_A_READ]})]
-    return sorted(read, key=attrgetter("id"))
+    read = [CaseAttempt._make(row) for i in range(0, len(case_ids), _CASES_A_READ)  # fetchall: not a row at a time
+            for row in session.execute(stmt, {"ids": case_ids[i:i + _CASES_A_READ]}).all()]
+    return sorted(read, key=_ID)

@@ -112,11 +112,9 @@ def lease(session: Session, ids: list[int], owner: str, now: datetime, lease_for
         return []
     session.flush()
     params = {"ids": ids, "owner": owner, "expires": now + lease_for, "now": now}
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(_LOCK_AND_LEASE, params).mappings()
-    else:
-        rows = session.execute(_LEASE, params).mappings()
-    got = {row["id"]: Leased(**row) for row in rows}
+    statement = _LOCK_AND_LEASE if session.get_bind().dialect.name == "postgresql" else _LEASE
+    # Both return Leased's columns in its order: fetched at once, made positionally.
+    got = {row[0]: Leased(*row) for row in session.execute(statement, params).all()}
     forget(session, Case, got)
     return [got[case_id] for case_id in ids if case_id in got]
 

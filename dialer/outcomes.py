@@ -369,7 +369,7 @@ def _read(session: Session, ids: list[int]) -> tuple[dict[int, _Attempt], dict[i
     cases: dict[int, _Case] = {}
     by_id: dict[int, _Case] = {}
     split = len(_ATTEMPT_READ)  # the attempt's columns, then the case's (see _READ)
-    for row in session.execute(_READ, {"ids": ids}):
+    for row in session.execute(_READ, {"ids": ids}).all():
         attempt = _Attempt(*row[:split])
         attempts[attempt.id] = attempt
         case = by_id.get(row[split])

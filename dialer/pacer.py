@@ -25,6 +25,7 @@ from dialer.policy import PacingPolicy
 from dialer.protocol import CallResult
 from survey.vocabulary import CallStatus, InterviewStatus
 
+_NOW = timedelta(0)
 ABANDON_CAUSES = frozenset({"abandoned", "no_agent"})
 PUSHBACK_CAUSES = frozenset({"rate_limited", "congestion", "429", "503"})
 
@@ -47,10 +48,7 @@ class Pacer:
         self.factor = 1.0  # share of lines in use while abandons run high
         self.backoff_until: datetime | None = None
         self._backoff_s = 0.0
-
-    @property
-    def total_lines(self) -> int:
-        return sum(t.lines for t in self._trunks.values())
+        self.total_lines = sum(t.lines for t in self._trunks.values())  # a trunk's lines never change
 
     def _prune(self, now: datetime) -> None:
         for t in self._trunks.values():
@@ -62,19 +60,21 @@ class Pacer:
         return sum(len(t.ends) for t in self._trunks.values())
 
     def _busy(self, trunk: _Trunk, now: datetime, within: timedelta) -> int:
-        """Lines of ``trunk`` still busy ``within`` after ``now`` (as far as their ends are known)."""
-        self._prune(now)
+        """Lines of ``trunk`` still busy ``within`` after ``now`` (as far as their ends are known);
+        the trunks pruned to ``now`` already."""
         if not within:
             return len(trunk.ends)  # pruned: every end left is after now
-        return sum(1 for end in trunk.ends if end > now + within)
+        after = now + within
+        return sum(1 for end in trunk.ends if end > after)
 
     def allowed_lines(self) -> int:
         return max(1, math.floor(self.total_lines * self.factor))
 
-    def free_lines(self, now: datetime, external: int = 0, *, within: timedelta = timedelta(0)) -> int:
+    def free_lines(self, now: datetime, external: int = 0, *, within: timedelta = _NOW) -> int:
         """Lines free now; with ``within``, those that free up that much later count too."""
         if self.backoff_until is not None and now < self.backoff_until:
             return 0
+        self._prune(now)
         busy = sum(self._busy(t, now, within) for t in self._trunks.values())
         return max(0, self.allowed_lines() - busy - external)
 
@@ -83,9 +83,10 @@ class Pacer:
         batches instead of one transaction per line that frees up."""
         return max(1, self.allowed_lines() // 10)
 
-    def assign(self, now: datetime, n: int, *, within: timedelta = timedelta(0)) -> list[str]:
+    def assign(self, now: datetime, n: int, *, within: timedelta = _NOW) -> list[str]:
         """Trunk names for ``n`` calls, spread over the trunks with free lines (``within``: as in
         :meth:`free_lines`)."""
+        self._prune(now)
         free = {name: t.lines - self._busy(t, now, within) for name, t in self._trunks.items()}
         names: list[str] = []
         while len(names) < n and any(v > 0 for v in free.values()):
@@ -99,9 +100,10 @@ class Pacer:
         line (calls leased for lines that were still busy wait for them)."""
         t = self._trunks[trunk]
         start = max(now, t.next_send)
-        if self._busy(t, now, timedelta(0)) >= t.lines:
+        self._prune(now)  # once: every end left is after now
+        if len(t.ends) >= t.lines:
             start = max(start, t.ends[0])
-        if self.lines_in_use(now) >= self.allowed_lines():
+        if sum(len(u.ends) for u in self._trunks.values()) >= self.allowed_lines():
             start = max(start, min(u.ends[0] for u in self._trunks.values() if u.ends))
         return start
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from itertools import takewhile
+from operator import attrgetter
 from typing import NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -67,7 +69,9 @@ class Settled(NamedTuple):
 
 @dataclass
 class RunAhead:
-    pending: dict[int, Ahead] = field(default_factory=dict)  # case id -> leased, not yet dialled
+    # case id -> leased, not yet dialled; in the order of :func:`lease_ahead` (due time, then id),
+    # which taking cases out keeps: the earliest due come first.
+    pending: dict[int, Ahead] = field(default_factory=dict)
     deferred: list[tuple[attempts.Dial, CallResult, datetime]] = field(default_factory=list)
     routes: list[attempts.Dial] = field(default_factory=list)  # taken: their trunks and caller ids to write
 
@@ -77,11 +81,11 @@ class RunAhead:
 
     def next_due(self) -> datetime | None:
         """When the next pending case falls due (nothing else in the database falls due sooner)."""
-        return min((a.next_attempt_at for a in self.pending.values()), default=None)
+        return next(iter(self.pending.values())).next_attempt_at if self.pending else None
 
     def take(self, now: datetime, limit: int, allotments: Sequence[Allotment]) -> list[Ahead]:
         """What a pick at ``now`` would lease, in its order (:meth:`route` them when placed)."""
-        due = [a for a in self.pending.values() if a.next_attempt_at <= now]
+        due = list(takewhile(lambda a: a.next_attempt_at <= now, self.pending.values()))
         return [self.pending.pop(case_id) for case_id in picking.dialling_order(due, limit, allotments)]
 
     def route(self, ahead: Ahead, trunk: str, caller_id: str) -> attempts.Dial:
@@ -118,7 +122,8 @@ class RunAhead:
 def lease_ahead(session: Session, survey_id: int, now: datetime, horizon: datetime, *, owner: str, channel: str,
                 vault: PhoneVault, policy: DialPolicy) -> list[Ahead]:
     """Lease every case falling due after ``now`` up to ``horizon`` (fewer if there are more than
-    :data:`MOST`: then up to a due time all of whose cases it holds) and open their attempts."""
+    :data:`MOST`: then up to a due time all of whose cases it holds) and open their attempts; in
+    the order of their due times, then ids (what :attr:`RunAhead.pending` keeps)."""
     rows = session.execute(_FALLING_DUE, {"survey_id": survey_id, "after": now, "horizon": horizon}).all()
     if len(rows) == MOST:  # the cases due at the last time may go on beyond the limit
         rows = [r for r in rows if r.next_attempt_at < rows[-1].next_attempt_at]
@@ -129,5 +134,8 @@ def lease_ahead(session: Session, survey_id: int, now: datetime, horizon: dateti
     dials = attempts.begin(session, leased, [""] * len(leased), [""] * len(leased), now=now, owner=owner,
                            channel=channel, vault=vault, ring_timeout_s=policy.pacing.ring_timeout_s)
     before = {r.id: r for r in rows}
-    return [Ahead(d.request.case_id, d.stratum_id, before[d.request.case_id].status,
-                  before[d.request.case_id].next_attempt_at, d.request) for d in dials]
+    return sorted((Ahead(d.request.case_id, d.stratum_id, before[d.request.case_id].status,
+                         before[d.request.case_id].next_attempt_at, d.request) for d in dials), key=_DUE_ORDER)
+
+
+_DUE_ORDER = attrgetter("next_attempt_at", "id")

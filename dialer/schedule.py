@@ -40,9 +40,10 @@ def next_attempt(policy: DialPolicy, rule: RetryRule, after: datetime, history: 
     if history.attempts >= retry.max_attempts:
         return None
     earliest = after + rule.delay
+    # Counter.get, not [ ]: a missing key costs Counter.__missing__, a Python call, per slot.
+    per_part, per_date = history.by_daypart.get, history.by_date.get
     slots = (s for s in policy.calendar.slots(earliest, retry.horizon_days)  # in time order, made as needed
-             if history.by_daypart[s.daypart] < retry.max_per_daypart
-             and history.by_date[s.local_date] < retry.max_per_day)
+             if per_part(s.daypart, 0) < retry.max_per_daypart and per_date(s.local_date, 0) < retry.max_per_day)
     first = next(slots, None)
     if first is None:
         return None
@@ -58,13 +59,14 @@ def next_attempt(policy: DialPolicy, rule: RetryRule, after: datetime, history: 
 def _least_tried(first: Slot, rest: Iterator[Slot], history: CaseHistory, calendar: CallingCalendar) -> Slot:
     """The earliest slot in a day-part tried least often. The slots come in time order, so the
     first one in a day-part tried as seldom as any day-part is the answer, without the others."""
-    fewest = min(history.by_daypart[name] for name in (*(d.name for d in calendar.dayparts), OTHER_DAYPART))
+    tries = history.by_daypart.get
+    fewest = min(tries(name, 0) for name in (*(d.name for d in calendar.dayparts), OTHER_DAYPART))
     best = first
     for slot in chain((first,), rest):
-        tried = history.by_daypart[slot.daypart]
+        tried = tries(slot.daypart, 0)
         if tried == fewest:
             return slot
-        if tried < history.by_daypart[best.daypart]:
+        if tried < tries(best.daypart, 0):
             best = slot
     return best
 

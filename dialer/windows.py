@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from survey.clock import from_local, to_local
+
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, order=True)
@@ -73,6 +76,11 @@ class CallingCalendar:
         self.policy = policy
         self.dayparts = dayparts
         self._cache: dict[tuple[date, bool], tuple[Slot, ...]] = {}
+        self._zone = ZoneInfo(policy.timezone)
+        self._offsets: dict[date, timedelta | None] = {}  # see local()
+        # the day-parts of each kind of day (see day_kind), in their order
+        self._parts = {kind: tuple(p for p in dayparts if p.days in (kind, "all"))
+                       for kind in ("holiday", "weekday", "weekend")}
 
     def day_kind(self, day: date) -> str:
         """``holiday``, ``weekday`` or ``weekend``; make-up workdays (调休) count as weekdays."""
@@ -93,7 +101,24 @@ class CallingCalendar:
         return self.policy.weekday if kind == "weekday" else self.policy.weekend
 
     def local(self, utc: datetime) -> datetime:
-        return to_local(utc, self.policy.timezone).replace(tzinfo=None)
+        """``utc`` as a naive local time. A zone's conversion costs microseconds (the retry ladder
+        converts every past attempt of a case at each retry), so the offset is kept per UTC day
+        when the zone's offset holds from the day before through that day: the same answer."""
+        day = utc.date()
+        offset = self._offsets[day] if day in self._offsets else self._steady_offset(day)
+        if offset is None:
+            return to_local(utc, self.policy.timezone).replace(tzinfo=None)
+        return utc + offset
+
+    def _steady_offset(self, day: date) -> timedelta | None:
+        """The zone's offset all through the UTC ``day`` and the day before (no transition then,
+        so no repeated local hour either: looked at every hour, and at the day's last instant),
+        else None; remembered."""
+        start = datetime.combine(day, time(), UTC) - _DAY
+        instants = [start + timedelta(hours=h) for h in range(48)] + [start + 2 * _DAY - timedelta(microseconds=1)]
+        offsets = {t.astimezone(self._zone).utcoffset() for t in instants}
+        offset = self._offsets[day] = offsets.pop() if len(offsets) == 1 else None
+        return offset
 
     def utc(self, day: date, minute: int) -> datetime:
         return from_local(datetime.combine(day, time()) + timedelta(minutes=minute), self.policy.timezone)
@@ -123,9 +148,8 @@ class CallingCalendar:
         return self._daypart_at(local.date(), local.hour * 60 + local.minute)
 
     def _daypart_at(self, day: date, minute: int) -> str:
-        kind = self.day_kind(day)
-        for part in self.dayparts:
-            if part.days in (kind, "all") and part.hours.contains(minute):
+        for part in self._parts[self.day_kind(day)]:
+            if part.hours.start <= minute < part.hours.end:
                 return part.name
         return OTHER_DAYPART
 
@@ -135,8 +159,10 @@ class CallingCalendar:
         first = self.local(utc).date()
         for offset in range(days + 1):
             for slot in self._day(first + timedelta(days=offset), split):
-                if slot.end > utc:
-                    yield Slot(max(slot.start, utc), slot.end, slot.daypart, slot.local_date)
+                if slot.start >= utc:
+                    yield slot  # frozen: the day's own slot, not a copy
+                elif slot.end > utc:
+                    yield Slot(utc, slot.end, slot.daypart, slot.local_date)
 
     def _day(self, day: date, split: bool) -> tuple[Slot, ...]:
         """A local day's open stretches in UTC (computed once per day: the retry ladder asks often)."""
@@ -150,10 +176,8 @@ class CallingCalendar:
     def _pieces(self, day: date, window: TimeRange, split: bool) -> list[tuple[TimeRange, str]]:
         if not split:
             return [(window, "")]
-        kind = self.day_kind(day)
         cuts = {window.start, window.end}
-        for part in self.dayparts:
-            if part.days in (kind, "all"):
-                cuts.update(m for m in (part.hours.start, part.hours.end) if window.start < m < window.end)
+        for part in self._parts[self.day_kind(day)]:
+            cuts.update(m for m in (part.hours.start, part.hours.end) if window.start < m < window.end)
         edges = sorted(cuts)
         return [(TimeRange(a, b), self._daypart_at(day, a)) for a, b in zip(edges, edges[1:], strict=False)]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dialer.policy import DialPolicy, RetryRule
 from dialer.schedule import CaseHistory, ScheduleError, callback_time, clamp_to_window, next_attempt
-from survey.clock import from_local
+from survey.clock import from_local, to_local
 
 POLICY = DialPolicy.parse(holidays=["2026-11-04"], calling_windows={"workdays": ["2026-11-08"]})
 CAL = POLICY.calendar
@@ -33,6 +33,26 @@ def test_windows_follow_local_time_weekends_holidays_and_workdays() -> None:
     assert CAL.next_open(utc("2026-11-03 21:00")) == utc("2026-11-05 18:30")  # skips the holiday
     assert CAL.window_end(utc("2026-11-02 19:00")) == utc("2026-11-02 21:00")
     assert CAL.window_end(utc("2026-11-02 22:00")) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["Asia/Shanghai", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"]),
+       st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31)))
+def test_local_time_is_the_zones_on_every_day_transitions_too(zone: str, when: datetime) -> None:
+    """The calendar keeps a day's offset when it holds all day: the same wall time (and fold, in
+    the hour a clock change repeats) as converting each time, either side of a change."""
+    calendar = DialPolicy.parse(timezone=zone).calendar
+    for instant in (when, *CHANGES.get(zone, ())):
+        for near in (instant - timedelta(microseconds=1), instant, instant + timedelta(hours=1)):
+            expected = to_local(near, zone).replace(tzinfo=None)
+            got = calendar.local(near)
+            assert (got, got.fold) == (expected, expected.fold)
+
+
+CHANGES = {  # clock changes in UTC: New York's autumn change repeats 01:00-02:00 local
+    "America/New_York": (datetime(2026, 3, 8, 7), datetime(2026, 11, 1, 6)),
+    "Australia/Lord_Howe": (datetime(2026, 4, 4, 15), datetime(2026, 10, 3, 15, 30)),
+}
 
 
 def test_dayparts_split_the_windows() -> None:
