@@ -156,27 +156,11 @@ class NeedsSession(Exception):
     :class:`LiveRun`); nothing was changed: feed it to the ORM's interview instead."""
 
 
-class InterviewColumns(Protocol):
-    """The columns of an interview that feeding its engine reads and sets: those of an ORM
-    :class:`Interview`, or of a :class:`LiveInterview` read with Core."""
-
-    id: int
-    case_id: int
-    survey_id: int
-    mode: str
-    language: str
-    status: str
-    state: dict[str, Any]
-    consent: bool | None
-    current_question: str | None
-    completed_at: datetime | None
-    updated_at: datetime
-
-
 class LiveInterview:
     """An interview as one step of a live call reads it with Core, with no ORM object (loading one
-    cost a webhook more than its statements): the columns the engine needs, and the columns the
-    step set since (:attr:`changed`, written by :meth:`LiveRun.store`)."""
+    cost a webhook more than its statements): the columns the engine needs (:attr:`READ`), the
+    columns a step sets (never read before they are set), and the columns the step set since
+    (:attr:`changed`, written by :meth:`LiveRun.store`)."""
 
     READ: Final = ("id", "case_id", "survey_id", "mode", "language", "status", "state")
     id: int
@@ -193,8 +177,7 @@ class LiveInterview:
     changed: dict[str, Any]
 
     def __init__(self, columns: Any) -> None:
-        """``columns``: a row with (at least) the :attr:`READ` columns of ``interviews``; the
-        others are only ever set by a step, never read."""
+        """``columns``: a row with (at least) the :attr:`READ` columns of ``interviews``."""
         object.__setattr__(self, "changed", {})
         for name in self.READ:
             object.__setattr__(self, name, getattr(columns, name))
@@ -202,6 +185,9 @@ class LiveInterview:
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
         self.changed[name] = value
+
+
+InterviewRow = Interview | LiveInterview  # what an engine run reads and sets the columns of
 
 
 def _live_effect(effect: fx.Effect) -> bool:
@@ -231,9 +217,9 @@ class EngineRun:
     and a live step's :class:`LiveRun` have in common (the answers, status and language an event
     gives, kept for the caller's transaction)."""
 
-    interview: InterviewColumns
+    interview: InterviewRow
 
-    def __init__(self, session: Session, interview: InterviewColumns, questionnaire: Questionnaire, clock: Clock, *,
+    def __init__(self, session: Session, interview: InterviewRow, questionnaire: Questionnaire, clock: Clock, *,
                  can_transfer: bool = False, ask_language: bool = True, interviewer: bool = False,
                  recorded: bool = False) -> None:
         self.session = session
