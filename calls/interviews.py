@@ -300,6 +300,13 @@ class EngineRun:
         given, self._given = self._given, {}
         return [{"interview_id": self.interview.id, "question_id": qid, **row} for qid, row in given.items()]
 
+    def _write_case_language(self) -> None:
+        """The language chosen, on a case not loaded here, written with a statement of its own."""
+        if self._case_language is not None:
+            self.session.connection().execute(SET_LANGUAGE, {"case_id": self.interview.case_id,
+                                                               "chosen": self._case_language})
+            self._case_language = None
+
 
 class LiveRun(EngineRun):
     """An engine on a live call's interview as read with Core, for one event whose answer and
@@ -321,10 +328,7 @@ class LiveRun(EngineRun):
         :func:`store_now` does."""
         self._store(dict(self.interview.changed), table, row)
         self.interview.changed.clear()
-        if self._case_language is not None:  # the case is never loaded here
-            self.session.connection().execute(SET_LANGUAGE, {"case_id": self.interview.case_id,
-                                                               "chosen": self._case_language})
-            self._case_language = None
+        self._write_case_language()  # the case is never loaded here
 
 
 class InterviewSession(EngineRun):
@@ -360,10 +364,7 @@ class InterviewSession(EngineRun):
         gives many answers), and the case's language when the case is not loaded here. It runs after every flush of the session, and every
         event changes the interview, so the flush that stores the interview's state (and inserts
         a new interview) is followed by its answers, in the same transaction."""
-        if self._case_language is not None:
-            self.session.connection().execute(SET_LANGUAGE, {"case_id": self.interview.case_id,
-                                                               "chosen": self._case_language})
-            self._case_language = None
+        self._write_case_language()
         if self._recorded:
             recorded, self._recorded, now = self._recorded, [], self.clock.now()
             insert_recordings(self.session.connection(), [

@@ -57,6 +57,10 @@ class Pacer:
 
     def lines_in_use(self, now: datetime) -> int:
         self._prune(now)
+        return self._in_use()
+
+    def _in_use(self) -> int:
+        """Lines busy, the trunks pruned already."""
         return sum(len(t.ends) for t in self._trunks.values())
 
     def _busy(self, trunk: _Trunk, now: datetime, within: timedelta) -> int:
@@ -103,7 +107,7 @@ class Pacer:
         self._prune(now)  # once: every end left is after now
         if len(t.ends) >= t.lines:
             start = max(start, t.ends[0])
-        if sum(len(u.ends) for u in self._trunks.values()) >= self.allowed_lines():
+        if self._in_use() >= self.allowed_lines():
             start = max(start, min(u.ends[0] for u in self._trunks.values() if u.ends))
         return start
 

@@ -195,11 +195,11 @@ class _Due:
         return wanted
 
 
-_DUE_ORDER = attrgetter("next_attempt_at", "id")  # dialling order: due time, then id
+DUE_ORDER = attrgetter("next_attempt_at", "id")  # dialling order: due time, then id
 
 
 def _order(rows: list[Row[Any]]) -> list[int]:
-    return [row.id for row in sorted(rows, key=_DUE_ORDER)]
+    return [row.id for row in sorted(rows, key=DUE_ORDER)]
 
 
 def _queue(scheduled: list[Row[Any]], new: list[Row[Any]], n: int, fresh: bool) -> _Queue:
@@ -249,7 +249,7 @@ def dialling_order(due: Iterable[DueCase], limit: int, allotments: Sequence[Allo
     the do-not-call list): the same rules on rows held in memory (dialer/run_ahead.py)."""
     by_status: dict[tuple[int, str], list[int]] = defaultdict(list)
     ids: list[int] = []
-    for r in sorted(due, key=_DUE_ORDER):
+    for r in sorted(due, key=DUE_ORDER):
         if r.status == CaseStatus.CALLBACK:
             ids.append(r.id)
         else:

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import takewhile
-from operator import attrgetter
 from typing import NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -135,7 +134,4 @@ def lease_ahead(session: Session, survey_id: int, now: datetime, horizon: dateti
                            channel=channel, vault=vault, ring_timeout_s=policy.pacing.ring_timeout_s)
     before = {r.id: r for r in rows}
     return sorted((Ahead(d.request.case_id, d.stratum_id, before[d.request.case_id].status,
-                         before[d.request.case_id].next_attempt_at, d.request) for d in dials), key=_DUE_ORDER)
-
-
-_DUE_ORDER = attrgetter("next_attempt_at", "id")
+                         before[d.request.case_id].next_attempt_at, d.request) for d in dials), key=picking.DUE_ORDER)
