@@ -102,3 +102,14 @@ def test_psycopg_converts_the_statement_once_not_on_every_pick(session: Session,
     before = _queries._query2pg.cache_info().hits
     pick_lease.pick_and_lease(session, survey_id, clock.now(), 5, allotted, "w", timedelta(minutes=5))
     assert _queries._query2pg.cache_info().hits == before + 1
+
+
+def test_without_allotments_the_statement_chooses_the_callbacks_as_the_pick_does(session: Session,
+                                                                                 clock: VirtualClock,
+                                                                                 db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the one statement is PostgreSQL's")
+    survey_id, _, _ = _seeded(session, clock, random.Random(3))
+    expected = picking.pick(session, survey_id, clock.now(), 50, [], set())
+    got = pick_lease.pick_and_lease(session, survey_id, clock.now(), 50, [], "w", timedelta(minutes=5))
+    assert expected and got.chosen == expected == [row[0] for row in got.leased]
