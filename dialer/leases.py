@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, object_session
@@ -39,9 +38,9 @@ WORKER_LOST = "worker_lost"  # hang-up cause of a call whose worker died before 
 LEASE_EXPIRED = "lease_expired"  # ... of a call nobody reported before its case's lease ran out
 
 
-@dataclass(frozen=True)
-class Leased:
-    """A case just leased to a worker: what opening its attempt and placing its call need."""
+class Leased(NamedTuple):
+    """A case just leased to a worker: what opening its attempt and placing its call need (a named
+    tuple rather than a frozen dataclass: a pick makes 100, in a third of the time)."""
 
     id: int
     survey_id: int
@@ -94,7 +93,7 @@ def _pick_and_lease(session: Session, survey_id: int, now: datetime, limit: int,
                     owner: str, lease_for: timedelta, skip: set[int]) -> tuple[list[int], list[Leased]]:
     session.flush()
     got = pick_lease.pick_and_lease(session, survey_id, now, limit, allotments, owner, lease_for, skip)
-    leased = [Leased(*row) for row in got.leased]
+    leased = list(map(Leased._make, got.leased))
     forget(session, Case, (case.id for case in leased))
     return got.chosen, leased
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from dialer_fakes import add_numbers, make_survey
+from psycopg import _queries
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
@@ -87,3 +88,28 @@ def test_the_leased_cases_are_read_by_a_status_written_in_the_sql(session: Sessi
         event.remove(engine, "before_cursor_execute", listener)
     by_lease = [sql for sql in sent if "lease_owner" in sql and "status" in sql]
     assert len(by_lease) == 2 and all("cases.status = 'leased'" in sql for sql in by_lease), sent
+
+
+def test_psycopg_converts_the_statement_once_not_on_every_pick(session: Session, clock: VirtualClock,
+                                                              db_url: str) -> None:
+    """psycopg keeps a statement's placeholders converted only for statements of at most 4,096
+    bytes (its private ``_queries._query2pg`` cache): a longer pick was parsed again every time."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the one statement is PostgreSQL's")
+    survey_id, strata, _ = _seeded(session, clock, random.Random(2))
+    allotted = [Allotment(stratum_id, 2, 4) for stratum_id in strata]
+    pick_lease.pick_and_lease(session, survey_id, clock.now(), 5, allotted, "w", timedelta(minutes=5))
+    before = _queries._query2pg.cache_info().hits
+    pick_lease.pick_and_lease(session, survey_id, clock.now(), 5, allotted, "w", timedelta(minutes=5))
+    assert _queries._query2pg.cache_info().hits == before + 1
+
+
+def test_without_allotments_the_statement_chooses_the_callbacks_as_the_pick_does(session: Session,
+                                                                                 clock: VirtualClock,
+                                                                                 db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the one statement is PostgreSQL's")
+    survey_id, _, _ = _seeded(session, clock, random.Random(3))
+    expected = picking.pick(session, survey_id, clock.now(), 50, [], set())
+    got = pick_lease.pick_and_lease(session, survey_id, clock.now(), 50, [], "w", timedelta(minutes=5))
+    assert expected and got.chosen == expected == [row[0] for row in got.leased]
