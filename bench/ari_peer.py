@@ -103,9 +103,10 @@ class Peer:
         async def originate(i: int) -> None:
             channel_id = f"peer-{run:04d}-{i}"
             self.calls[channel_id] = _Call()
+            formats = {"formats": "ulaw"} if endpoint.startswith("Local/") else {}  # as minyi (options.formats_for)
             async with gate:
                 await self.rest("POST", "/channels", endpoint=endpoint.format(digits=f"8615{run:04d}{i:05d}"),
-                                app=APP, channelId=channel_id, timeout="60")
+                                app=APP, channelId=channel_id, timeout="60", **formats)
 
         began = time.monotonic()
         await asyncio.gather(*(originate(i) for i in range(calls)))
