@@ -155,9 +155,10 @@ def case_history(starts: list[datetime], calendar: CallingCalendar) -> CaseHisto
 
 
 def resumable_interviews(session: Session, case_ids: list[int]) -> dict[int, int]:
-    """The latest interview that stopped part-way (and goes on at the next call) of each of these cases, case id -> interview id (a Core query:
-    the dialer asks for every call it opens, and most cases have none)."""
-    return dict(session.execute(_RESUMABLE_IDS, {"ids": case_ids}).all()) if case_ids else {}
+    """The latest interview that stopped part-way (and goes on at the next call) of each of these
+    cases, case id -> interview id (straight from the driver on SQLite, survey/driver_sql.py: the
+    dialer asks for every lease, and most cases have none)."""
+    return dict(driver_sql.rows(session, _RESUMABLE_IDS, {"ids": case_ids})) if case_ids else {}
 
 
 def case_attempts(session: Session, case_ids: list[int]) -> list[CaseAttempt]:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, func, select, text, true
 from sqlalchemy.orm import Session
 
-from survey import aapor
+from survey import aapor, driver_sql
 from survey.models import CaseCount, Stratum
 from survey.vocabulary import CaseStatus
 
@@ -65,9 +65,10 @@ _QUOTAS_AND_COMPLETES = select(
 
 
 def quotas_and_completes(session: Session, strata: Collection[int]) -> list[tuple[int, int, int]]:
-    """(township, quota, cases closed as complete) for the townships ``strata``."""
+    """(township, quota, cases closed as complete) for the townships ``strata`` (on SQLite read
+    straight from the driver, survey/driver_sql.py: a worker asks after every batch of calls)."""
     return [(stratum_id, quota, int(n)) for stratum_id, quota, n in
-            session.execute(_QUOTAS_AND_COMPLETES, {"ids": list(strata)})]
+            driver_sql.rows(session, _QUOTAS_AND_COMPLETES, {"ids": list(strata)})]
 
 
 def by_survey(session: Session) -> dict[int, Counter[str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from sqlalchemy import (
@@ -119,3 +120,23 @@ def test_statements_are_seen_by_the_engines_listeners(filled: Engine) -> None:
         driver_sql.execute_many(s, _WRITE, ("row_id", "v_at", "v_flag"), [(1, _T0, True)])
         s.rollback()
     assert len(seen) == 2 and seen[0].startswith("SELECT") and seen[1].startswith("UPDATE")
+
+
+def test_insert_returning_inserts_and_returns_what_session_execute_does(filled: Engine) -> None:
+    statement = _rows.insert().returning(_c.id, _c.at)
+    names = ("id", "status", "n", "at", "flag", "blob")
+    values = [(100 + i, "new", i, _T0.replace(second=i, microsecond=3), i % 2 == 1, b"x") for i in range(7)]
+
+    def run(s: Session, driver: bool) -> tuple[Any, Any]:
+        if driver:
+            with patch.object(driver_sql, "_ROWS_AN_INSERT", 3):  # three statements
+                got = driver_sql.insert_returning(s, statement, names, values)
+        else:
+            got = [tuple(r) for r in s.execute(statement, [dict(zip(names, v)) for v in values]).all()]
+        stored = s.execute(text("SELECT id, status, n, CAST(at AS TEXT), flag, blob FROM driver_sql_rows "
+                                "WHERE id >= 100 ORDER BY id")).all()
+        return sorted(got), stored
+
+    plain, driver = _both(filled, run)
+    assert driver == plain
+    assert len(driver[1]) == 7
