@@ -648,7 +648,9 @@ class Worker:
         return min((t for t in times if t > now), default=None)
 
     def _next_due(self, session: Session) -> datetime | None:
-        # survey/driver_sql.py: on SQLite straight to the driver (asked whenever the worker waits)
+        # survey/driver_sql.py: on SQLite straight to the driver (asked whenever the worker waits),
+        # after a flush as the ORM statement's autoflush did
+        session.flush()
         due: datetime | None = driver_sql.rows(session, _NEXT_DUE, {"survey_id": self.survey_id})[0][0]
         return due
 
