@@ -132,7 +132,7 @@ def test_insert_returning_inserts_and_returns_what_session_execute_does(filled: 
             with patch.object(driver_sql, "_ROWS_AN_INSERT", 3):  # three statements
                 got = driver_sql.insert_returning(s, statement, names, values)
         else:
-            got = [tuple(r) for r in s.execute(statement, [dict(zip(names, v)) for v in values]).all()]
+            got = [tuple(r) for r in s.execute(statement, [dict(zip(names, v, strict=True)) for v in values]).all()]
         stored = s.execute(text("SELECT id, status, n, CAST(at AS TEXT), flag, blob FROM driver_sql_rows "
                                 "WHERE id >= 100 ORDER BY id")).all()
         return sorted(got), stored
