@@ -18,6 +18,7 @@ from dialer.leases import Leased
 from dialer.policy import DialPolicy
 from dialer.protocol import CallRequest
 from dialer.schedule import clamp_to_window
+from survey import driver_sql
 from survey.models import CallAttempt, Case
 from survey.phones import PhoneVault
 from survey.vocabulary import ATTEMPT_ENDED, ATTEMPT_ORDER, AttemptStatus, CaseStatus
@@ -35,6 +36,7 @@ class Dial:
 _attempts, _cases = cast(Table, CallAttempt.__table__), cast(Table, Case.__table__)
 # RETURNING the case too: rows in any order let SQLite insert them with one statement.
 _OPEN = insert(_attempts).returning(_attempts.c.case_id, _attempts.c.id)
+_OPENED = ("case_id", "survey_id", "channel", "worker", "caller_id", "trunk", "status", "started_at")
 
 
 def begin(session: Session, cases: list[Leased], trunks: list[str], caller_ids: list[str], *, now: datetime,
@@ -43,10 +45,10 @@ def begin(session: Session, cases: list[Leased], trunks: list[str], caller_ids: 
     without its attempt) and build the channel requests."""
     if not cases:
         return []
-    attempt_ids: dict[int, int] = dict(session.execute(_OPEN, [
-        {"case_id": case.id, "survey_id": case.survey_id, "channel": channel, "worker": owner,
-         "caller_id": caller_id, "trunk": trunk, "status": AttemptStatus.QUEUED, "started_at": now}
-        for case, trunk, caller_id in zip(cases, trunks, caller_ids, strict=True)]).all())
+    # survey/driver_sql.py: on SQLite straight to the driver (a lease's attempts, every pick)
+    attempt_ids: dict[int, int] = dict(driver_sql.insert_returning(session, _OPEN, _OPENED, [
+        (case.id, case.survey_id, channel, owner, caller_id, trunk, AttemptStatus.QUEUED, now)
+        for case, trunk, caller_id in zip(cases, trunks, caller_ids, strict=True)]))
     resumable = resumable_interviews(session, [case.id for case in cases if case.contacted])
     return [Dial(CallRequest(attempt_id=attempt_ids[case.id], case_id=case.id, interview_id=resumable.get(case.id),
                              number=vault.decrypt(case.number_enc), caller_id=caller_id, language=case.language,

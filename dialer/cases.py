@@ -28,6 +28,7 @@ from sqlalchemy.orm.util import identity_key
 
 from dialer.schedule import CaseHistory
 from dialer.windows import CallingCalendar
+from survey import driver_sql
 from survey.models import Base, CallAttempt, Case, Interview
 from survey.vocabulary import RESUMABLE, CaseStatus
 
@@ -154,15 +155,17 @@ def case_history(starts: list[datetime], calendar: CallingCalendar) -> CaseHisto
 
 
 def resumable_interviews(session: Session, case_ids: list[int]) -> dict[int, int]:
-    """The latest interview that stopped part-way (and goes on at the next call) of each of these cases, case id -> interview id (a Core query:
-    the dialer asks for every call it opens, and most cases have none)."""
-    return dict(session.execute(_RESUMABLE_IDS, {"ids": case_ids}).all()) if case_ids else {}
+    """The latest interview that stopped part-way (and goes on at the next call) of each of these
+    cases, case id -> interview id (straight from the driver on SQLite, survey/driver_sql.py: the
+    dialer asks for every lease, and most cases have none)."""
+    return dict(driver_sql.rows(session, _RESUMABLE_IDS, {"ids": case_ids})) if case_ids else {}
 
 
 def case_attempts(session: Session, case_ids: list[int]) -> list[CaseAttempt]:
     """The call attempts of these cases, in the order they were made (a settlement's read of its
     cases' histories and of the codes of the cases that ran out of attempts)."""
     stmt = _CASE_ATTEMPTS_PG if session.get_bind().dialect.name == "postgresql" else _CASE_ATTEMPTS
-    read = [CaseAttempt._make(row) for i in range(0, len(case_ids), _CASES_A_READ)  # fetchall: not a row at a time
-            for row in session.execute(stmt, {"ids": case_ids[i:i + _CASES_A_READ]}).all()]
+    # survey/driver_sql.py: on SQLite straight to the driver (read for every settlement)
+    read = [CaseAttempt._make(row) for i in range(0, len(case_ids), _CASES_A_READ)
+            for row in driver_sql.rows(session, stmt, {"ids": case_ids[i:i + _CASES_A_READ]})]
     return sorted(read, key=_ID)

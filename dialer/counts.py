@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, func, select, text, true
 from sqlalchemy.orm import Session
 
-from survey import aapor
+from survey import aapor, driver_sql
 from survey.models import CaseCount, Stratum
 from survey.vocabulary import CaseStatus
 
@@ -41,8 +41,8 @@ def case_counts(session: Session, survey_id: int | None = None) -> Counter[Key]:
                     for stratum_id, status, disposition, n in session.execute(query)})
 
 
-def per_township(survey_id: int, statuses: Sequence[str]) -> Select[*tuple[Any, ...]]:
-    """One row per township of survey ``survey_id`` that has counts: its id, its cases in each of
+def per_township(statuses: Sequence[str]) -> Select[*tuple[Any, ...]]:
+    """One row per township of survey ``:survey_id`` that has counts: its id, its cases in each of
     ``statuses`` (in that order) and its completes, summed in the database, so that a
     province's 3,350 townships come back as 3,350 rows rather than a row per township, status,
     final code and shard."""
@@ -51,7 +51,7 @@ def per_township(survey_id: int, statuses: Sequence[str]) -> Select[*tuple[Any, 
 
     completes = total(CaseCount.status == CaseStatus.FINAL, CaseCount.disposition == aapor.COMPLETE)
     return (select(CaseCount.stratum_id, *(total(CaseCount.status == status) for status in statuses), completes)
-            .where(CaseCount.survey_id == survey_id).group_by(CaseCount.stratum_id))
+            .where(CaseCount.survey_id == bindparam("survey_id")).group_by(CaseCount.stratum_id))
 
 
 # Each township's quota and completes, for the townships asked about: one statement, as a worker
@@ -65,9 +65,11 @@ _QUOTAS_AND_COMPLETES = select(
 
 
 def quotas_and_completes(session: Session, strata: Collection[int]) -> list[tuple[int, int, int]]:
-    """(township, quota, cases closed as complete) for the townships ``strata``."""
+    """(township, quota, cases closed as complete) for the townships ``strata`` (on SQLite read
+    straight from the driver, survey/driver_sql.py: a worker asks after every batch of calls)."""
+    session.flush()  # as the ORM statement's autoflush did
     return [(stratum_id, quota, int(n)) for stratum_id, quota, n in
-            session.execute(_QUOTAS_AND_COMPLETES, {"ids": list(strata)})]
+            driver_sql.rows(session, _QUOTAS_AND_COMPLETES, {"ids": list(strata)})]
 
 
 def by_survey(session: Session) -> dict[int, Counter[str]]:

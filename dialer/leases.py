@@ -28,6 +28,7 @@ from dialer.policy import DialPolicy
 from dialer.protocol import CallResult
 from dialer.quotas import Allotment
 from dialer.schedule import clamp_to_window
+from survey import driver_sql
 from survey.clock import Clock
 from survey.models import CallAttempt, Case, Contact, Interview
 from survey.vocabulary import ATTEMPT_ENDED, RESUMABLE, AttemptStatus, CallStatus, CaseStatus
@@ -112,8 +113,9 @@ def lease(session: Session, ids: list[int], owner: str, now: datetime, lease_for
     session.flush()
     params = {"ids": ids, "owner": owner, "expires": now + lease_for, "now": now}
     statement = _LOCK_AND_LEASE if session.get_bind().dialect.name == "postgresql" else _LEASE
-    # Both return Leased's columns in its order: fetched at once, made positionally.
-    got = {row[0]: Leased(*row) for row in session.execute(statement, params).all()}
+    # Both return Leased's columns in its order: made positionally (on SQLite read straight from
+    # the driver, survey/driver_sql.py: a lease per pick).
+    got = {row[0]: Leased(*row) for row in driver_sql.rows(session, statement, params)}
     forget(session, Case, got)
     return [got[case_id] for case_id in ids if case_id in got]
 

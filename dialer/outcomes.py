@@ -40,6 +40,7 @@ from dialer.protocol import CallResult
 from dialer.quotas import fill_if_met
 from dialer.schedule import ScheduleError, clamp_to_window, next_attempt
 from survey import aapor as A
+from survey import driver_sql
 from survey.clock import Clock
 from survey.models import CallAttempt, Case, Contact, FollowUpTask, Interview, Survey
 from survey.vocabulary import (
@@ -369,7 +370,7 @@ def _read(session: Session, ids: list[int]) -> tuple[dict[int, _Attempt], dict[i
     cases: dict[int, _Case] = {}
     by_id: dict[int, _Case] = {}
     split = len(_ATTEMPT_READ)  # the attempt's columns, then the case's (see _READ)
-    for row in session.execute(_READ, {"ids": ids}).all():
+    for row in driver_sql.rows(session, _READ, {"ids": ids}):  # survey/driver_sql.py: once per settlement
         attempt = _Attempt(*row[:split])
         attempts[attempt.id] = attempt
         case = by_id.get(row[split])
@@ -421,12 +422,12 @@ def _callback_wanted(case: _Case, attempt: _Attempt, result: CallResult, policy:
 
 
 def _write(session: Session, statement: Update, columns: tuple[str, ...], rows: Iterable[_Attempt | _Case]) -> list[int]:
-    """Write ``columns`` of ``rows`` with one executemany statement; returns the rows' ids."""
-    keys, values = ("row_id", *(f"v_{name}" for name in columns)), attrgetter("id", *columns)
-    params = [dict(zip(keys, values(row), strict=True)) for row in rows]
-    if params:  # an empty list would run the statement once, without parameters
-        session.execute(statement, params)
-    return [p["row_id"] for p in params]
+    """Write ``columns`` of ``rows`` with one executemany statement (on SQLite straight to the
+    driver, survey/driver_sql.py: SQLAlchemy's parameters row by row cost as much as SQLite's
+    writes); returns the rows' ids."""
+    params = list(map(attrgetter("id", *columns), rows))
+    driver_sql.execute_many(session, statement, ("row_id", *(f"v_{name}" for name in columns)), params)
+    return [p[0] for p in params]
 
 
 def _with_staff(case: _Case) -> None:

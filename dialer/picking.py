@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -49,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from dialer.quotas import Allotment
+from survey import driver_sql
 from survey.models import Case, Contact, DoNotCall
 from survey.vocabulary import CaseStatus
 
@@ -98,6 +99,15 @@ def _lateral(skip: bool) -> Select[Any]:
     return select(queue).select_from(wanted).join(queue, true())
 
 
+class _Row(NamedTuple):
+    """A due case as a pick reads it (the columns of :func:`_term`)."""
+
+    stratum_id: int
+    status: str
+    next_attempt_at: datetime
+    id: int
+
+
 @dataclass
 class _Queue:
     """What is known of one township's queue: its first rows (retries due, then fresh numbers
@@ -127,7 +137,7 @@ class _Due:
         terms = [(s, status, n) for s, n in wanted.items() if n > 0
                  for status in ((CaseStatus.SCHEDULED, CaseStatus.NEW) if self.fresh[s] else (CaseStatus.SCHEDULED,))]
         rows = self._postgres(terms, callbacks) if self.postgres else self._sqlite(terms, callbacks)
-        got: dict[tuple[int, str], list[Row[Any]]] = defaultdict(list)
+        got: dict[tuple[int, str], list[DueCase]] = defaultdict(list)
         for row in rows:
             got[row.stratum_id if row.status != CaseStatus.CALLBACK else 0, row.status].append(row)
         for s, n in wanted.items():
@@ -148,17 +158,19 @@ class _Due:
                                                           "ns": ns}).all()
         return rows
 
-    def _sqlite(self, terms: list[tuple[int, CaseStatus, int]], callbacks: bool) -> list[Row[Any]]:
-        """UNION ALLs of at most ``_TERMS`` sub-selects, the callbacks' first."""
+    def _sqlite(self, terms: list[tuple[int, CaseStatus, int]], callbacks: bool) -> list[_Row]:
+        """UNION ALLs of at most ``_TERMS`` sub-selects, the callbacks' first; read straight from
+        the driver (survey/driver_sql.py: SQLAlchemy's work on a statement of a few hundred
+        parameters cost as much as SQLite's reads)."""
         skip = "skip" in self.params
-        rows: list[Row[Any]] = []
+        rows: list[_Row] = []
         first, lead = 0, int(callbacks)
         while lead or first < len(terms):
             chunk = terms[first:first + _TERMS - lead]
             params = {**self.params, "st0": CaseStatus.CALLBACK, "n0": self.limit} if lead else {**self.params}
             for i, (s, status, n) in enumerate(chunk, start=lead):
                 params.update({f"s{i}": s, f"st{i}": status, f"n{i}": n})
-            rows += self.session.execute(_statement(len(chunk), bool(lead), skip), params).all()
+            rows += map(_Row._make, driver_sql.rows(self.session, _statement(len(chunk), bool(lead), skip), params))
             first, lead = first + len(chunk), 0
         return rows
 
@@ -198,11 +210,11 @@ class _Due:
 DUE_ORDER = attrgetter("next_attempt_at", "id")  # dialling order: due time, then id
 
 
-def _order(rows: list[Row[Any]]) -> list[int]:
+def _order(rows: list[DueCase]) -> list[int]:
     return [row.id for row in sorted(rows, key=DUE_ORDER)]
 
 
-def _queue(scheduled: list[Row[Any]], new: list[Row[Any]], n: int, fresh: bool) -> _Queue:
+def _queue(scheduled: list[DueCase], new: list[DueCase], n: int, fresh: bool) -> _Queue:
     """A township's queue from its first ``n`` retries and fresh numbers due."""
     if len(scheduled) >= n:
         return _Queue(_order(scheduled))

@@ -21,12 +21,12 @@ from datetime import datetime
 from functools import partial
 from typing import NamedTuple
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from dialer.counts import per_township, quotas_and_completes
 from dialer.final_codes import finalise_by_rules
-from survey import aapor
+from survey import aapor, driver_sql
 from survey.models import CallAttempt, Case, Interview, Stratum
 from survey.vocabulary import RESUMABLE, CaseStatus
 
@@ -73,15 +73,19 @@ def progress(session: Session, survey_id: int) -> list[StratumProgress]:
     database keeps: dialer/counts.py). The townships and their counts are two statements joined
     here: as one outer join, PostgreSQL planned a survey whose tables were not yet analysed for a
     handful of townships and went through every count for each of a province's 3,350."""
-    counted = {row[0]: row[1:] for row in session.execute(per_township(survey_id, _SHOWN))}
-    townships = session.execute(select(Stratum.id, Stratum.code, Stratum.name_zh, Stratum.quota)
-                                .where(Stratum.survey_id == survey_id).order_by(Stratum.code))
-    return [_progress(*township, *counted.get(township[0], _NONE)) for township in townships]
+    session.flush()  # as the ORM statements' autoflush did
+    params = {"survey_id": survey_id}  # straight to the driver on SQLite (survey/driver_sql.py): at every housekeeping
+    counted = {row[0]: row[1:] for row in driver_sql.rows(session, _COUNTED, params)}
+    return [_progress(*township, *counted.get(township[0], _NONE)) for township in
+            driver_sql.rows(session, _TOWNSHIPS, params)]
 
 
 _SHOWN = (CaseStatus.NEW, CaseStatus.SCHEDULED, CaseStatus.CALLBACK, CaseStatus.LEASED, CaseStatus.HELD,
           CaseStatus.FOLLOW_UP, CaseStatus.FINAL)
 _NONE = (0,) * (len(_SHOWN) + 1)  # a township without cases: no counts, no completes
+_COUNTED = per_township(_SHOWN)
+_TOWNSHIPS = (select(Stratum.id, Stratum.code, Stratum.name_zh, Stratum.quota)
+              .where(Stratum.survey_id == bindparam("survey_id")).order_by(Stratum.code))
 
 
 def _progress(stratum_id: int, code: str, name: str, quota: int, new: int, scheduled: int, callback: int,

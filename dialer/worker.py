@@ -36,7 +36,7 @@ from dialer.policy import DialPolicy
 from dialer.protocol import CallResult, Channel, Overlapping, Tidying
 from dialer.quotas import StratumProgress
 from dialer.streak import Failed, Streak
-from survey import aapor
+from survey import aapor, driver_sql
 from survey.clock import Clock, SystemClock, VirtualClock
 from survey.db import session_scope
 from survey.models import Case, Survey
@@ -648,7 +648,10 @@ class Worker:
         return min((t for t in times if t > now), default=None)
 
     def _next_due(self, session: Session) -> datetime | None:
-        due: datetime | None = session.scalar(_NEXT_DUE, {"survey_id": self.survey_id})
+        # survey/driver_sql.py: on SQLite straight to the driver (asked whenever the worker waits),
+        # after a flush as the ORM statement's autoflush did
+        session.flush()
+        due: datetime | None = driver_sql.rows(session, _NEXT_DUE, {"survey_id": self.survey_id})[0][0]
         return due
 
     def _wait_until(self, when: datetime | None, *, sleep_only: bool = False) -> None:
