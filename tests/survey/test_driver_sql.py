@@ -26,6 +26,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from survey import driver_sql
@@ -140,3 +141,14 @@ def test_insert_returning_inserts_and_returns_what_session_execute_does(filled: 
     plain, driver = _both(filled, run)
     assert driver == plain
     assert len(driver[1]) == 7
+
+
+def test_the_drivers_errors_come_as_sqlalchemys(filled: Engine) -> None:
+    """What the retry policy (survey/transactions.py) catches: DBAPIError and its kinds."""
+    statement = _rows.insert().returning(_c.id)
+    names = ("id", "status", "n", "at", "flag", "blob")
+    for write in (lambda s: driver_sql.insert_returning(s, statement, names, [(1, "new", 1, _T0, True, b"x")]),
+                  lambda s: driver_sql.execute_many(s, _rows.insert(), names, [(2, "new", 2, _T0, True, b"x")])):
+        with Session(filled) as s, pytest.raises(IntegrityError) as raised:
+            write(s)
+        assert raised.value.orig is not None  # the driver's own error, as SQLAlchemy keeps it
