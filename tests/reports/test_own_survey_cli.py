@@ -95,6 +95,31 @@ def test_an_own_survey_goes_from_files_to_bulletin_export_and_analysis(url: str,
     assert "safety" in estimates.read_text(encoding="utf-8")
 
 
+def test_the_export_format_follows_the_out_files_extension_and_a_contradiction_is_refused(
+        url: str, tmp_path: Path) -> None:
+    """``--out answers.xlsx`` without ``--format`` is a workbook, not a CSV under an .xlsx name; a
+    ``--format`` that contradicts the extension writes nothing."""
+    assert create("HW", period="2026-11").exit_code == 0
+    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
+    interview_everyone(url)
+    workbook = tmp_path / "answers.xlsx"
+    assert run("export", "--survey", "HW", "--out", str(workbook)).exit_code == 0
+    assert workbook.read_bytes().startswith(b"PK")  # a zip: the xlsx container
+    assert pd.read_excel(workbook).shape[0] == 30
+    spss = tmp_path / "answers.sav"
+    assert run("export", "--survey", "HW", "--out", str(spss)).exit_code == 0
+    assert spss.read_bytes().startswith(b"$FL2")  # an SPSS system file
+    assert pyreadstat.read_sav(str(spss))[0].shape[0] == 30
+    unnamed = tmp_path / "answers.txt"
+    assert run("export", "--survey", "HW", "--out", str(unnamed)).exit_code == 0
+    assert unnamed.read_text(encoding="utf-8-sig").startswith("id,wave,township")  # no known extension: csv
+    contradicted = tmp_path / "wrong.xlsx"
+    refused = run("export", "--survey", "HW", "--format", "csv", "--out", str(contradicted))
+    assert refused.exit_code == 2
+    assert f"--format csv but --out {contradicted} names a .xlsx file" in refused.output
+    assert not contradicted.exists()
+
+
 def test_a_survey_without_indices_or_population_says_how_to_add_them(url: str, tmp_path: Path) -> None:
     created = run("survey", "create", "S", "--questionnaire", str(EXAMPLES / "questionnaire.yaml"),
                   "--strata", str(EXAMPLES / "townships.csv"))
