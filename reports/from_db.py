@@ -122,15 +122,17 @@ def _labels(question: qm.Question, codes: frozenset[float], lang: str) -> str:
 
 
 def _construction(index: ShareIndex | ScoreIndex, question: qm.Question) -> bd.Text:
+    """How the index is made, naming the answers it leaves out as the questionnaire labels them."""
+    ex_zh, ex_en = _labels(question, index.exclude, "zh"), _labels(question, index.exclude, "en")
     if isinstance(index, ShareIndex):
         fav_zh, fav_en = _labels(question, index.favourable, "zh"), _labels(question, index.favourable, "en")
-        ex_zh, ex_en = _labels(question, index.exclude, "zh"), _labels(question, index.exclude, "en")
-        return bd.Text(f"回答“{fav_zh}”的加权比例；“{ex_zh}”不计入分母。",
-                       f"Weighted share answering {fav_en}; {ex_en} left out of the base.")
+        return bd.Text(f"回答“{fav_zh}”的加权比例" + (f"；“{ex_zh}”不计入分母。" if ex_zh else "。"),
+                       f"Weighted share answering {fav_en}" + (f"; {ex_en} left out of the base." if ex_en else "."))
     scores = index.scores
     zh = "，".join(f"{qm.text_in(c.label, 'zh')}{scores[c.code]:g}分" for c in question.choices if c.code in scores)
     en = ", ".join(f"{qm.text_in(c.label, 'en')} {scores[c.code]:g}" for c in question.choices if c.code in scores)
-    return bd.Text(f"加权平均得分（{zh}）；不了解不计分。", f"Weighted mean score ({en}); don't know not scored.")
+    return bd.Text(f"加权平均得分（{zh}）" + (f"；“{ex_zh}”不计分。" if ex_zh else "。"),
+                   f"Weighted mean score ({en})" + (f"; {ex_en} not scored." if ex_en else "."))
 
 
 def _wording(question: qm.Question) -> bd.Text:

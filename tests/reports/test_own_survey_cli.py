@@ -357,3 +357,27 @@ def test_the_bulletin_names_the_township_without_interviews_and_prints_times_in_
     county = next(r for r in csv.DictReader((tmp_path / "estimates.csv").open(encoding="utf-8"))
                   if r["stratum"] == "ALL")
     assert county["left_out"] == "HW03" and float(county["population_covered"]) == pytest.approx(1 - share)
+
+
+def test_the_bulletins_index_construction_names_the_answers_each_index_leaves_out(url: str, tmp_path: Path) -> None:
+    """A score index in the headline: its construction names the excluded answer as the questionnaire
+    labels it (说不清 / Can't say), not a fixed "don't know"; a share index without exclusions says none."""
+    import pdfplumber
+
+    indices = _edited(EXAMPLES / "indices.yaml", tmp_path / "indices.yaml", "headline: [safety, service]",
+                      "headline: [safety_score, service]")
+    indices = _edited(indices, indices, "favourable: [1, 2], exclude: [8]}\n  safety_score",
+                      "favourable: [1, 2]}\n  safety_score")
+    assert create("HW", period="2026-11", indices=indices).exit_code == 0
+    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
+    interview_everyone(url)
+    texts = {}
+    for lang in ("zh", "en"):
+        pdf = tmp_path / f"bulletin-{lang}.pdf"
+        assert run("report", "--survey", "HW", "--lang", lang, "--out", str(pdf)).exit_code == 0
+        with pdfplumber.open(pdf) as doc:
+            texts[lang] = " ".join(page.extract_text() or "" for page in doc.pages)
+    zh, en = "".join(texts["zh"].split()), " ".join(texts["en"].split())
+    assert "比较安全67分，不太安全33分，不安全0分）；“说不清”不计分。" in zh and "不了解" not in zh
+    assert "Unsafe 0); Can't say not scored." in en and "don't know" not in en
+    assert "回答“安全、比较安全”的加权比例。" in zh  # safety: no answer excluded
