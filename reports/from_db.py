@@ -69,7 +69,21 @@ def bulletin_data(session: Session, survey: Survey, clock: Clock, settings: Sett
         benchmarks=_benchmarks(session, survey),
         languages=languages,
         merges=tuple(m for m in analysis.merges if m.period in (survey.period, "")),
+        cell_labels=_cell_labels(questionnaire, {m.variable for m in analysis.merges}),
     )
+
+
+def _cell_labels(q: Questionnaire, variables: set[str]) -> dict[tuple[str, str], bd.Text]:
+    """The merged cells' variables and levels as the questionnaire labels them, for a round weighted by
+    its own questions (a population file's margins name question ids and answer codes)."""
+    labels: dict[tuple[str, str], bd.Text] = {}
+    for question in (x for x in q.questions if x.id in variables):
+        if question.label:
+            labels[(question.id, "")] = bd.Text(qm.text_in(question.label, "zh"), qm.text_in(question.label, "en"))
+        for choice in question.choices:
+            labels[(question.id, str(choice.code))] = bd.Text(qm.text_in(choice.label, "zh"),
+                                                               qm.text_in(choice.label, "en"))
+    return labels
 
 
 def _version() -> str:

@@ -293,9 +293,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "m_collapse_thin": ("{level} 仅 {n} 人（少于 {min_n} 人）", "{level}: only {n} (fewer than {min_n})"),
     "m_collapse_adjustment": ("{level} {n} 人（调整系数超过上限）", "{level}: {n} (adjustment above the maximum)"),
     "m_collapse_rule": (
-        "规则：受访者为 0 或少于 {min_n} 人的加权单元，与同一乡镇内按年龄顺序相邻的组合并，从不跨乡镇合并",
+        "规则：受访者为 0 或少于 {min_n} 人的加权单元，与同一乡镇内同一变量按答案顺序相邻的组合并，从不跨乡镇合并",
         "Rule: a weighting cell with no respondents or fewer than {min_n} is merged with the adjacent group "
-        "(in age order) of the same township, never across townships",
+        "of the same variable (in the order of its answers) in the same township, never across townships",
     ),
     "var_age_group": ("年龄", "age"),
     "var_sex": ("性别", "sex"),

@@ -200,10 +200,14 @@ def _merged_cells(data: BulletinData, lang: Lang) -> str:
 
 
 def _merge(m: CellMerge, data: BulletinData, lang: Lang) -> str:
-    details = [tr(f"m_collapse_{reason or 'level'}", lang, level=level, n=n, min_n=m.min_n)
-               for level, n, reason in zip(m.levels, m.respondents, m.reasons, strict=True)]
+    """One township's merge; levels by the questionnaire's labels, and its variable named, when it has them."""
+    labels = [data.cell_label(m.variable, level, lang) for level in m.levels]
+    details = [tr(f"m_collapse_{reason or 'level'}", lang, level=label, n=n, min_n=m.min_n)
+               for label, n, reason in zip(labels, m.respondents, m.reasons, strict=True)]
     within = join([_level(part, lang) for part in m.within.split(", ")], lang) if m.within else ""
-    return tr("m_collapse_item", lang, township=data.township_name(m.stratum, lang), levels="+".join(m.levels),
+    variable = data.cell_label(m.variable, "", lang)
+    levels = ("" if variable == "" else f"{variable} ") + "+".join(labels)
+    return tr("m_collapse_item", lang, township=data.township_name(m.stratum, lang), levels=levels,
               within=(f"（{within}）" if lang == "zh" else f" ({within})") if within else "",
               details=join(details, lang))
 

@@ -381,3 +381,30 @@ def test_the_bulletins_index_construction_names_the_answers_each_index_leaves_ou
     assert "比较安全67分，不太安全33分，不安全0分）；“说不清”不计分。" in zh and "不了解" not in zh
     assert "Unsafe 0); Can't say not scored." in en and "don't know" not in en
     assert "回答“安全、比较安全”的加权比例。" in zh  # safety: no answer excluded
+
+
+def test_the_bulletins_merged_cells_are_named_by_the_questionnaires_labels(url: str, tmp_path: Path) -> None:
+    """A round weighted by its own questions (population margins name question ids and answer codes):
+    the methods box names a merged cell's variable and levels as the questionnaire labels them
+    (年龄组 18-34岁+35-59岁, 性别 男+女), not by the codes (1+2, either variable)."""
+    import pdfplumber
+
+    assert create("HW", period="2026-11").exit_code == 0
+    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
+    interview_everyone(url)  # 10 interviews a township: some age groups have fewer than 5
+    texts = {}
+    for lang in ("zh", "en"):
+        pdf = tmp_path / f"bulletin-{lang}.pdf"
+        assert run("report", "--survey", "HW", "--lang", lang, "--out", str(pdf)).exit_code == 0
+        with pdfplumber.open(pdf) as doc:
+            texts[lang] = " ".join(page.extract_text() or "" for page in doc.pages)
+    zh = "".join(texts["zh"].split())
+    start = zh.index("单元合并")
+    merged_zh = zh[start:zh.index("设计效应", start)]
+    assert "城关镇年龄组18-34岁+35-59岁" in merged_zh and "城关镇性别男+女合并" in merged_zh, merged_zh
+    assert not re.search(r"\d\+\d", merged_zh), merged_zh  # before: 城关镇1+2+3合并 … 城关镇1+2合并
+    en = " ".join(texts["en"].split())
+    start = en.index("Merged cells")
+    merged_en = en[start:en.index("Design effect", start)]
+    assert "Chengguan: Age group 18-34+35-59" in merged_en and "Chengguan: Sex Male+Female merged" in merged_en
+    assert "in age order" not in merged_en
