@@ -288,6 +288,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "m_collapse": ("单元合并", "Merged cells"),
     "m_collapse_none": ("无：各加权单元的受访者都足够，未合并。", "None: every weighting cell had enough respondents."),
     "m_collapse_item": ("{township}{within}{levels}合并（{details}）", "{township}{within}: {levels} merged ({details})"),
+    "m_collapse_whole": ("，该乡镇不按{variable}加权", ", so the township is not weighted by {variable}"),
     "m_collapse_level": ("{level} {n} 人", "{level}: {n}"),
     "m_collapse_empty": ("{level} 无受访者", "{level}: none"),
     "m_collapse_thin": ("{level} 仅 {n} 人（少于 {min_n} 人）", "{level}: only {n} (fewer than {min_n})"),

@@ -207,9 +207,10 @@ def _merge(m: CellMerge, data: BulletinData, lang: Lang) -> str:
     within = join([_level(part, lang) for part in m.within.split(", ")], lang) if m.within else ""
     variable = data.cell_label(m.variable, "", lang)
     levels = ("" if variable == "" else f"{variable} ") + "+".join(labels)
-    return tr("m_collapse_item", lang, township=data.township_name(m.stratum, lang), levels=levels,
+    item = tr("m_collapse_item", lang, township=data.township_name(m.stratum, lang), levels=levels,
               within=(f"（{within}）" if lang == "zh" else f" ({within})") if within else "",
               details=join(details, lang))
+    return item + (tr("m_collapse_whole", lang, variable=variable or m.variable) if m.whole_margin else "")
 
 
 def _level(part: str, lang: Lang) -> str:

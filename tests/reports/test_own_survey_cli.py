@@ -402,9 +402,11 @@ def test_the_bulletins_merged_cells_are_named_by_the_questionnaires_labels(url: 
     start = zh.index("单元合并")
     merged_zh = zh[start:zh.index("设计效应", start)]
     assert "城关镇年龄组18-34岁+35-59岁" in merged_zh and "城关镇性别男+女合并" in merged_zh, merged_zh
+    assert "女7人），该乡镇不按性别加权" in merged_zh  # the whole margin merged: the township not raked on sex
     assert not re.search(r"\d\+\d", merged_zh), merged_zh  # before: 城关镇1+2+3合并 … 城关镇1+2合并
     en = " ".join(texts["en"].split())
     start = en.index("Merged cells")
     merged_en = en[start:en.index("Design effect", start)]
     assert "Chengguan: Age group 18-34+35-59" in merged_en and "Chengguan: Sex Male+Female merged" in merged_en
+    assert "Female: 7), so the township is not weighted by Sex" in merged_en
     assert "in age order" not in merged_en
