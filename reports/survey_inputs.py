@@ -112,7 +112,6 @@ def read_indices(path: Path, questionnaire: Questionnaire) -> dict[str, Any]:
     for question in spec.integrity.straightlining:
         _choice_question(questionnaire, question, f"{path}:{_line(data, 'integrity')}: integrity.straightlining")
     _check_presentation(data, {i.name for i in spec.indices}, path)
-    _check_headline_shown(data, {i.name for i in spec.indices if isinstance(i, CompositeIndex)}, path)
     return {str(k): _plain(v) for k, v in data.items()}
 
 
@@ -195,16 +194,6 @@ def _check_presentation(data: Mapping[str, Any], names: set[str], path: Path) ->
         raise SurveyError("%(file)s:%(line)s: population_source must give {zh: ..., en: ...}: where the weighting "
                           "targets come from (resident adults, not 户籍)", file=str(path),
                           line=_line(data, "population_source"))
-
-
-def _check_headline_shown(data: Mapping[str, Any], composites: set[str], path: Path) -> None:
-    """The bulletin draws share and score indices of one question (``reports.from_db``): a composite
-    named in ``headline`` would be left out of it without a word, so it is refused here."""
-    named = [h for h in data.get("headline", []) if h in composites]
-    if named:
-        raise SurveyError("%(file)s:%(line)s: headline: %(names)s is a composite index, which the bulletin does "
-                          "not show; list share or score indices of one question", file=str(path),
-                          line=_line(data, "headline"), names=", ".join(named))
 
 
 def _plain(node: Any) -> Any:

@@ -489,7 +489,6 @@ ZH: dict[str, str] = {
     "%(file)s: the file must be a mapping with an 'indices' key": "%(file)s：文件须为含 indices 键的映射",
     "%(file)s:%(line)s: column %(column)s: %(value)r is not a whole number": "%(file)s:%(line)s：%(column)s 列：%(value)r 不是整数",
     "%(file)s:%(line)s: column %(column)s: %(value)s is negative": "%(file)s:%(line)s：%(column)s 列：%(value)s 为负数",
-    "%(file)s:%(line)s: headline: %(names)s is a composite index, which the bulletin does not show; list share or score indices of one question": "%(file)s:%(line)s：headline：%(names)s 是综合指数，简报不显示综合指数；请列出单一题目的比率或得分指数",
     "%(file)s:%(line)s: headline must list indices of this file (%(names)s)": "%(file)s:%(line)s：headline 只能列出本文件的指数（%(names)s）",
     "%(file)s:%(line)s: names must map index names to {zh: ..., en: ...}": "%(file)s:%(line)s：names 须把指数名映射为 {zh: ..., en: ...}",
     "%(file)s:%(line)s: names.%(name)s must name an index of this file and give {zh: ..., en: ...}": "%(file)s:%(line)s：names.%(name)s 须是本文件的指数，并给出 {zh: ..., en: ...}",

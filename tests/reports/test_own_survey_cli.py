@@ -153,11 +153,6 @@ BAD = {
     "index code not an answer": ("indices", "indices.yaml", "q_safe, kind: share, favourable: [1, 2]",
                                  "q_safe, kind: share, favourable: [1, 6]",
                                  "indices.yaml:4: indices.safety: code(s) 6 are not answers of q_safe"),
-    "composite in the headline": ("indices", "indices.yaml", "headline: [safety, service]",
-                                  "  overall: {kind: composite, components: {safety: 0.5, service: 0.5}}\n"
-                                  "headline: [safety, overall]",
-                                  "indices.yaml:8: headline: overall is a composite index, which the bulletin does "
-                                  "not show"),
     "township without margins": ("population", "population.csv", "HW03,", "HW01,",
                                  "no population rows for township(s) HW03 of"),
     "margin on an unknown variable": ("population", "population.csv", "HW02,d_sex,1", "HW02,sex,1",
