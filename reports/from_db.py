@@ -112,15 +112,31 @@ def _indices(survey: Survey, q: Questionnaire) -> tuple[tuple[bd.IndexDefinition
     headline: list[bd.IndexDefinition] = []
     items: list[bd.IndexDefinition] = []
     for index in spec.indices:
-        if isinstance(index, CompositeIndex) or (index.name not in shown and not isinstance(index, ShareIndex)):
-            continue
-        name = names.get(index.name, {})
-        question = q.question(index.question)
-        (headline if index.name in shown else items).append(bd.IndexDefinition(
-            id=index.name, name=bd.Text(name.get("zh", index.name), name.get("en", index.name)),
-            kind="share" if isinstance(index, ShareIndex) else "score",
-            construction=_construction(index, question), question=_wording(question)))
+        if index.name not in shown and not isinstance(index, ShareIndex):
+            continue  # a score or a composite: shown when the headline names it
+        name = _name(names, index.name)
+        if isinstance(index, CompositeIndex):
+            definition = bd.IndexDefinition(id=index.name, name=name, kind="share" if index.kind == "share" else "score",
+                                            construction=_composite(index, names), question=bd.Text("", ""))
+        else:
+            question = q.question(index.question)
+            definition = bd.IndexDefinition(id=index.name, name=name, kind="share" if isinstance(index, ShareIndex)
+                                            else "score", construction=_construction(index, question),
+                                            question=_wording(question))
+        (headline if index.name in shown else items).append(definition)
     return tuple(sorted(headline, key=lambda d: shown.index(d.id))), tuple(items)
+
+
+def _name(names: dict[str, Any], index: str) -> bd.Text:
+    name = names.get(index, {})
+    return bd.Text(name.get("zh", index), name.get("en", index))
+
+
+def _composite(index: CompositeIndex, names: dict[str, Any]) -> bd.Text:
+    """A composite's construction: its components by name, with their weights."""
+    parts = [(_name(names, component), weight) for component, weight in index.components]
+    return bd.Text("、".join(f"{n.zh}（权重 {w:.0%}）" for n, w in parts) + "的加权和。",
+                   "Weighted sum of " + ", ".join(f"{n.en} ({w:.0%})" for n, w in parts) + ".")
 
 
 def _presentation(survey: Survey) -> dict[str, Any]:

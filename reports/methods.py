@@ -75,7 +75,8 @@ def methods_items(data: BulletinData, lang: Lang) -> list[tuple[str, str]]:
         ("m_construction", sentences(_per_index(data, lang, lambda i: i.construction.get(lang)), lang)),
         (
             "m_question",
-            sentence_join(_per_index(data, lang, lambda i: _quoted(i.question.get(lang), lang)), lang),
+            sentence_join(_per_index(data, lang, lambda i: _quoted(i.question.get(lang), lang)
+                                     if i.question.get(lang) else ""), lang),
         ),
         ("m_significance", work.significance_rule.get(lang)),
         ("m_rule", tr("m_rule_text", lang, **rule_fields(data))),
@@ -268,8 +269,9 @@ def _margins(data: BulletinData, lang: Lang) -> str:
 
 
 def _per_index(data: BulletinData, lang: Lang, text: Callable[[IndexDefinition], str]) -> list[str]:
+    """Each index's ``text`` after its name; an index without one (a composite's wording) left out."""
     separator = "：" if lang == "zh" else ": "
-    return [f"{i.name.get(lang)}{separator}{text(i)}" for i in (*data.indices, *data.items)]
+    return [f"{i.name.get(lang)}{separator}{said}" for i in (*data.indices, *data.items) if (said := text(i))]
 
 
 def _quoted(text: str, lang: Lang) -> str:

@@ -405,3 +405,30 @@ def test_the_bulletins_merged_cells_are_named_by_the_questionnaires_labels(url: 
     assert "Chengguan: Age group 18-34+35-59" in merged_en and "Chengguan: Sex Male+Female merged" in merged_en
     assert "Female: 7), so the township is not weighted by Sex" in merged_en
     assert "in age order" not in merged_en
+
+
+def test_a_composite_index_in_the_headline_has_its_section_and_construction_in_the_bulletin(
+        url: str, tmp_path: Path) -> None:
+    """formats.md allows composites and says the headline indices get a township section each: a
+    composite named there is in the bulletin (before, it was left out without a word), made of its
+    components by name and weight, with no question wording of its own."""
+    import pdfplumber
+
+    indices = _edited(EXAMPLES / "indices.yaml", tmp_path / "indices.yaml", "headline: [safety, service]",
+                      "  overall: {kind: composite, components: {safety: 0.6, service: 0.4}}\n"
+                      "headline: [safety, overall]")
+    indices = _edited(indices, indices, "names:\n", "names:\n  overall: {zh: 综合满意度, en: Overall index}\n")
+    assert create("HW", period="2026-11", indices=indices).exit_code == 0
+    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
+    interview_everyone(url)
+    texts = {}
+    for lang in ("zh", "en"):
+        pdf = tmp_path / f"bulletin-{lang}.pdf"
+        assert run("report", "--survey", "HW", "--lang", lang, "--out", str(pdf)).exit_code == 0
+        with pdfplumber.open(pdf) as doc:
+            texts[lang] = " ".join(page.extract_text() or "" for page in doc.pages)
+    zh, en = "".join(texts["zh"].split()), " ".join(texts["en"].split())
+    assert "各乡镇综合满意度" in zh and "Overall index by township" in en
+    assert "综合满意度：群众安全感（权重60%）、服务满意率（权重40%）的加权和。" in zh
+    assert "Overall index: Weighted sum of Feeling of safety (60%), Satisfaction with services (40%)." in en
+    assert "综合满意度：“" not in zh  # no wording of its own
