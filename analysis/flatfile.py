@@ -61,11 +61,11 @@ def _check_header(header: list[str], path: Path) -> None:
 def read_responses(path: Path, columns: ResponseColumns) -> Responses:
     """RESPONSES from a CSV file or, by its suffix (.parquet, .pq), a Parquet file."""
     if path.suffix.lower() in PARQUET_SUFFIXES:
-        return Responses.from_frame(_read_parquet(path, columns), columns, source=path.name)
+        return Responses.from_frame(_read_parquet(path, columns), columns, source=str(path))
     frame = _read_typed_csv(path, columns)
     if frame is None:
         frame = read_csv_strings(path)
-    return Responses.from_frame(frame, columns, source=path.name, first_line=FIRST_DATA_LINE)
+    return Responses.from_frame(frame, columns, source=str(path), first_line=FIRST_DATA_LINE)
 
 
 def _read_parquet(path: Path, columns: ResponseColumns) -> pd.DataFrame:
@@ -151,4 +151,4 @@ def _arrow_strings(arrow_type: Any) -> Any:
 
 def read_population(path: Path, stratum: str, by: tuple[str, ...] | None) -> Population:
     frame = read_csv_strings(path)
-    return Population.from_frame(frame, stratum, by, source=path.name, first_line=FIRST_DATA_LINE)
+    return Population.from_frame(frame, stratum, by, source=str(path), first_line=FIRST_DATA_LINE)

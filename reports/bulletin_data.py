@@ -219,6 +219,8 @@ class BulletinData:
     # main points only, no township section
     unsampled: tuple[Unsampled, ...] = ()  # townships without respondents, left out of the county estimates
     timezone: str = "Asia/Shanghai"  # the centre's: every date and time printed is in it
+    cell_labels: Mapping[tuple[str, str], Text] = field(default_factory=dict)  # (weighting variable, level) and
+    # (variable, "") for the variable itself: the questionnaire's labels, for the merged cells
 
     def __post_init__(self) -> None:
         defined = {index.id for index in (*self.indices, *self.items)}
@@ -260,6 +262,11 @@ class BulletinData:
     def left_out(self) -> list[Unsampled]:
         """Townships the current period's county estimates leave out (no respondents)."""
         return [u for u in self.unsampled if u.period in (self.periods.current, "")]
+
+    def cell_label(self, variable: str, level: str, lang: Lang) -> str:
+        """A weighting level (level "": the variable itself) as the questionnaire labels it, else as written."""
+        label = self.cell_labels.get((variable, level))
+        return label.get(lang) if label else level
 
     def township_name(self, code: str, lang: Lang) -> str:
         name = self._names.get(code)

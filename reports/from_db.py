@@ -69,7 +69,21 @@ def bulletin_data(session: Session, survey: Survey, clock: Clock, settings: Sett
         benchmarks=_benchmarks(session, survey),
         languages=languages,
         merges=tuple(m for m in analysis.merges if m.period in (survey.period, "")),
+        cell_labels=_cell_labels(questionnaire, {m.variable for m in analysis.merges}),
     )
+
+
+def _cell_labels(q: Questionnaire, variables: set[str]) -> dict[tuple[str, str], bd.Text]:
+    """The merged cells' variables and levels as the questionnaire labels them, for a round weighted by
+    its own questions (a population file's margins name question ids and answer codes)."""
+    labels: dict[tuple[str, str], bd.Text] = {}
+    for question in (x for x in q.questions if x.id in variables):
+        if question.label:
+            labels[(question.id, "")] = bd.Text(qm.text_in(question.label, "zh"), qm.text_in(question.label, "en"))
+        for choice in question.choices:
+            labels[(question.id, str(choice.code))] = bd.Text(qm.text_in(choice.label, "zh"),
+                                                               qm.text_in(choice.label, "en"))
+    return labels
 
 
 def _version() -> str:
@@ -98,15 +112,31 @@ def _indices(survey: Survey, q: Questionnaire) -> tuple[tuple[bd.IndexDefinition
     headline: list[bd.IndexDefinition] = []
     items: list[bd.IndexDefinition] = []
     for index in spec.indices:
-        if isinstance(index, CompositeIndex) or (index.name not in shown and not isinstance(index, ShareIndex)):
-            continue
-        name = names.get(index.name, {})
-        question = q.question(index.question)
-        (headline if index.name in shown else items).append(bd.IndexDefinition(
-            id=index.name, name=bd.Text(name.get("zh", index.name), name.get("en", index.name)),
-            kind="share" if isinstance(index, ShareIndex) else "score",
-            construction=_construction(index, question), question=_wording(question)))
+        if index.name not in shown and not isinstance(index, ShareIndex):
+            continue  # a score or a composite: shown when the headline names it
+        name = _name(names, index.name)
+        if isinstance(index, CompositeIndex):
+            definition = bd.IndexDefinition(id=index.name, name=name, kind="share" if index.kind == "share" else "score",
+                                            construction=_composite(index, names), question=bd.Text("", ""))
+        else:
+            question = q.question(index.question)
+            definition = bd.IndexDefinition(id=index.name, name=name, kind="share" if isinstance(index, ShareIndex)
+                                            else "score", construction=_construction(index, question),
+                                            question=_wording(question))
+        (headline if index.name in shown else items).append(definition)
     return tuple(sorted(headline, key=lambda d: shown.index(d.id))), tuple(items)
+
+
+def _name(names: dict[str, Any], index: str) -> bd.Text:
+    name = names.get(index, {})
+    return bd.Text(name.get("zh", index), name.get("en", index))
+
+
+def _composite(index: CompositeIndex, names: dict[str, Any]) -> bd.Text:
+    """A composite's construction: its components by name, with their weights."""
+    parts = [(_name(names, component), weight) for component, weight in index.components]
+    return bd.Text("、".join(f"{n.zh}（权重 {w:.0%}）" for n, w in parts) + "的加权和。",
+                   "Weighted sum of " + ", ".join(f"{n.en} ({w:.0%})" for n, w in parts) + ".")
 
 
 def _presentation(survey: Survey) -> dict[str, Any]:
@@ -122,15 +152,17 @@ def _labels(question: qm.Question, codes: frozenset[float], lang: str) -> str:
 
 
 def _construction(index: ShareIndex | ScoreIndex, question: qm.Question) -> bd.Text:
+    """How the index is made, naming the answers it leaves out as the questionnaire labels them."""
+    ex_zh, ex_en = _labels(question, index.exclude, "zh"), _labels(question, index.exclude, "en")
     if isinstance(index, ShareIndex):
         fav_zh, fav_en = _labels(question, index.favourable, "zh"), _labels(question, index.favourable, "en")
-        ex_zh, ex_en = _labels(question, index.exclude, "zh"), _labels(question, index.exclude, "en")
-        return bd.Text(f"回答“{fav_zh}”的加权比例；“{ex_zh}”不计入分母。",
-                       f"Weighted share answering {fav_en}; {ex_en} left out of the base.")
+        return bd.Text(f"回答“{fav_zh}”的加权比例" + (f"；“{ex_zh}”不计入分母。" if ex_zh else "。"),
+                       f"Weighted share answering {fav_en}" + (f"; {ex_en} left out of the base." if ex_en else "."))
     scores = index.scores
     zh = "，".join(f"{qm.text_in(c.label, 'zh')}{scores[c.code]:g}分" for c in question.choices if c.code in scores)
     en = ", ".join(f"{qm.text_in(c.label, 'en')} {scores[c.code]:g}" for c in question.choices if c.code in scores)
-    return bd.Text(f"加权平均得分（{zh}）；不了解不计分。", f"Weighted mean score ({en}); don't know not scored.")
+    return bd.Text(f"加权平均得分（{zh}）" + (f"；“{ex_zh}”不计分。" if ex_zh else "。"),
+                   f"Weighted mean score ({en})" + (f"; {ex_en} not scored." if ex_en else "."))
 
 
 def _wording(question: qm.Question) -> bd.Text:

@@ -288,14 +288,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "m_collapse": ("单元合并", "Merged cells"),
     "m_collapse_none": ("无：各加权单元的受访者都足够，未合并。", "None: every weighting cell had enough respondents."),
     "m_collapse_item": ("{township}{within}{levels}合并（{details}）", "{township}{within}: {levels} merged ({details})"),
+    "m_collapse_whole": ("，该乡镇不按{variable}加权", ", so the township is not weighted by {variable}"),
     "m_collapse_level": ("{level} {n} 人", "{level}: {n}"),
     "m_collapse_empty": ("{level} 无受访者", "{level}: none"),
     "m_collapse_thin": ("{level} 仅 {n} 人（少于 {min_n} 人）", "{level}: only {n} (fewer than {min_n})"),
     "m_collapse_adjustment": ("{level} {n} 人（调整系数超过上限）", "{level}: {n} (adjustment above the maximum)"),
     "m_collapse_rule": (
-        "规则：受访者为 0 或少于 {min_n} 人的加权单元，与同一乡镇内按年龄顺序相邻的组合并，从不跨乡镇合并",
+        "规则：受访者为 0 或少于 {min_n} 人的加权单元，与同一乡镇内同一变量按答案顺序相邻的组合并，从不跨乡镇合并",
         "Rule: a weighting cell with no respondents or fewer than {min_n} is merged with the adjacent group "
-        "(in age order) of the same township, never across townships",
+        "of the same variable (in the order of its answers) in the same township, never across townships",
     ),
     "var_age_group": ("年龄", "age"),
     "var_sex": ("性别", "sex"),

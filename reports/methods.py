@@ -75,7 +75,8 @@ def methods_items(data: BulletinData, lang: Lang) -> list[tuple[str, str]]:
         ("m_construction", sentences(_per_index(data, lang, lambda i: i.construction.get(lang)), lang)),
         (
             "m_question",
-            sentence_join(_per_index(data, lang, lambda i: _quoted(i.question.get(lang), lang)), lang),
+            sentence_join(_per_index(data, lang, lambda i: _quoted(i.question.get(lang), lang)
+                                     if i.question.get(lang) else ""), lang),
         ),
         ("m_significance", work.significance_rule.get(lang)),
         ("m_rule", tr("m_rule_text", lang, **rule_fields(data))),
@@ -200,12 +201,17 @@ def _merged_cells(data: BulletinData, lang: Lang) -> str:
 
 
 def _merge(m: CellMerge, data: BulletinData, lang: Lang) -> str:
-    details = [tr(f"m_collapse_{reason or 'level'}", lang, level=level, n=n, min_n=m.min_n)
-               for level, n, reason in zip(m.levels, m.respondents, m.reasons, strict=True)]
+    """One township's merge; levels by the questionnaire's labels, and its variable named, when it has them."""
+    labels = [data.cell_label(m.variable, level, lang) for level in m.levels]
+    details = [tr(f"m_collapse_{reason or 'level'}", lang, level=label, n=n, min_n=m.min_n)
+               for label, n, reason in zip(labels, m.respondents, m.reasons, strict=True)]
     within = join([_level(part, lang) for part in m.within.split(", ")], lang) if m.within else ""
-    return tr("m_collapse_item", lang, township=data.township_name(m.stratum, lang), levels="+".join(m.levels),
+    variable = data.cell_label(m.variable, "", lang)
+    levels = ("" if variable == "" else f"{variable} ") + "+".join(labels)
+    item = tr("m_collapse_item", lang, township=data.township_name(m.stratum, lang), levels=levels,
               within=(f"（{within}）" if lang == "zh" else f" ({within})") if within else "",
               details=join(details, lang))
+    return item + (tr("m_collapse_whole", lang, variable=variable or m.variable) if m.whole_margin else "")
 
 
 def _level(part: str, lang: Lang) -> str:
@@ -263,8 +269,9 @@ def _margins(data: BulletinData, lang: Lang) -> str:
 
 
 def _per_index(data: BulletinData, lang: Lang, text: Callable[[IndexDefinition], str]) -> list[str]:
+    """Each index's ``text`` after its name; an index without one (a composite's wording) left out."""
     separator = "：" if lang == "zh" else ": "
-    return [f"{i.name.get(lang)}{separator}{text(i)}" for i in (*data.indices, *data.items)]
+    return [f"{i.name.get(lang)}{separator}{said}" for i in (*data.indices, *data.items) if (said := text(i))]
 
 
 def _quoted(text: str, lang: Lang) -> str:

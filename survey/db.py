@@ -112,6 +112,7 @@ def open_sessions(url: str) -> sessionmaker[Session]:
     """Sessions on the database at ``url``, once it is known to be reachable and at the newest
     schema; otherwise :class:`DatabaseNotReady` says what to do (commands other than ``db
     upgrade`` open their database here, so none of them fails half-way on a missing table)."""
+    _refuse_a_missing_file(url)
     engine = make_engine(url)
     try:
         require_newest_schema(engine)
@@ -119,6 +120,18 @@ def open_sessions(url: str) -> sessionmaker[Session]:
         engine.dispose()
         raise
     return session_factory(engine)
+
+
+def _refuse_a_missing_file(url: str) -> None:
+    """A SQLite database file that does not exist (a mistyped or relative path run from another
+    folder) is named as such: connecting would leave an empty database and its ``.writers`` file
+    there. A folder that does not exist is left to the connection's own error."""
+    parsed = make_url(url)
+    path = Path(parsed.database or "")
+    if (parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+            and path.parent.is_dir() and not path.exists()):
+        raise DatabaseNotReady(f"the database {parsed.render_as_string(hide_password=True)} does not exist "
+                               f"({path.resolve()}): run `minyi db upgrade` to create it")
 
 
 def require_newest_schema(engine: Engine) -> None:

@@ -95,7 +95,7 @@ def analyze(
             full_table = Path(f"{responses.stem}.estimates.csv")
             _write(full_table, lambda p: write_csv(run.result, p))
     except AnalysisError as exc:
-        typer.echo(f"minyi analyze: {exc}", err=True)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     print_summary(run.result, full_table=full_table)
 

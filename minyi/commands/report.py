@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy.orm import Session
 
+    from reports.exports import Format
     from survey.models import Survey
 
 console = Console()
@@ -27,24 +28,24 @@ def _fail(message: str) -> typer.Exit:
 
 def export(
     survey: str = typer.Option(..., "--survey", help="Survey code."),
-    fmt: str = typer.Option("csv", "--format", help="csv, xlsx, sav or dta."),
+    fmt: str | None = typer.Option(None, "--format",
+                                   help="csv, xlsx, sav or dta (default: --out's extension, else csv)."),
     out: Path = typer.Option(..., "--out", help="Output file."),
     partials: bool = typer.Option(False, "--partials", help="Include partial interviews (with a status column)."),
     language: str = typer.Option("zh", "--lang", help="Language of the labels: zh or en."),
 ) -> None:
     """Answers without personal data, one row per interview, with the design's columns (stratum,
     PSU, final and design weights), variable and value labels, and a codebook beside the file."""
-    from reports.exports import FORMATS, PersonalDataError
+    from reports.exports import PersonalDataError
     from reports.exports import export as write
     from reports.extract import design_columns, mark_not_asked, responses_frame
     from survey.labels import missing_codes, value_labels, variable_labels
     from survey.surveys import SurveyError, survey_by_code, survey_questionnaire
     from survey.vocabulary import InterviewStatus
 
-    if fmt not in FORMATS:
-        raise _fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    chosen = _export_format(fmt, out)
     statuses = (InterviewStatus.COMPLETE, InterviewStatus.PARTIAL) if partials else (InterviewStatus.COMPLETE,)
-    declared = fmt in DECLARES_MISSING
+    declared = chosen in DECLARES_MISSING
     sessions = open_sessions(load_settings().database_url)
     try:
         with session_scope(sessions) as session:
@@ -53,7 +54,7 @@ def export(
             frame = responses_frame(session, round_, q, statuses=statuses, with_status=partials)
             frame = design_columns(session, round_, frame, language)
             frame, unweighted = _with_weights(session, round_, mark_not_asked(frame, q) if declared else frame)
-        written = write(frame, out, fmt, variable_labels=variable_labels(q, language),
+        written = write(frame, out, chosen, variable_labels=variable_labels(q, language),
                         value_labels=value_labels(q, language, not_asked=declared),
                         missing=missing_codes(q, not_asked=declared), codebook=True)
     except (SurveyError, PersonalDataError, OSError, ValueError) as exc:
@@ -61,6 +62,23 @@ def export(
     console.print(f"{len(frame)} interviews → " + ", ".join(str(p) for p in written))
     if unweighted:
         console.print(f"note: no weight column: {unweighted}")
+
+
+def _export_format(fmt: str | None, out: Path) -> Format:
+    """``--format``, else the format ``--out``'s extension names, else csv; a format that contradicts
+    the extension is refused rather than written under a name that promises another format."""
+    from reports.exports import FORMATS
+
+    by_name: dict[str, Format] = {f: f for f in FORMATS}
+    named = by_name.get(out.suffix.lower().removeprefix("."))
+    if fmt is None:
+        return named or "csv"
+    chosen = by_name.get(fmt)
+    if chosen is None:
+        raise _fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if named is not None and named != chosen:
+        raise _fail(f"--format {fmt} but --out {out} names a .{named} file: make them agree")
+    return chosen
 
 
 DECLARES_MISSING = ("sav", "dta")  # formats with declared missing values: not-asked answers get a code

@@ -142,7 +142,7 @@ class Questionnaire:
             counts[q.type] = counts.get(q.type, 0) + 1
         return {"id": self.id, "version": self.version, "languages": list(self.languages),
                 "questions": len(self.questions), "by_type": counts,
-                "with_skip_logic": sum(1 for q in self.questions if q.when is not None)}
+                "with_skip_logic": sum(1 for q in self.questions if q.when is not None or any(c.goto for c in q.choices))}
 
 
 def text_in(text: Text | None, language: str) -> str:

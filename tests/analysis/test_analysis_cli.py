@@ -112,6 +112,16 @@ def test_bad_input_exits_2_with_a_located_message(files: Path, change: tuple[str
     assert "Traceback" not in output
 
 
+def test_a_bad_file_is_named_as_given_in_one_error_line(files: Path) -> None:
+    """As every other command (docs/command-line.md): ``error: PATH, line N, ...`` with the path as it was
+    given, directory included: two population files of one name in two folders are told apart."""
+    cells = files / "cells.csv"
+    cells.write_text(cells.read_text(encoding="utf-8").replace("2040.0", "lots", 1), encoding="utf-8")
+    code, output = invoke(files, "--population", str(cells))
+    assert code == 2
+    assert output.startswith(f"error: {cells}, line 3, column 'N': 'lots' is not a population count"), output
+
+
 def test_an_unwritable_output_exits_2(files: Path) -> None:
     code, output = invoke(files, "--population", str(files / "cells.csv"), "--csv", str(files / "no" / "out.csv"))
     assert code == 2 and "cannot write" in output

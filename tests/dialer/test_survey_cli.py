@@ -94,11 +94,26 @@ NEEDS_DATABASE = [["survey", "list"], ["survey", "show", "S1"], ["sample", "impo
 def test_a_database_without_tables_says_to_upgrade(tmp_path: Path, args: list[str]) -> None:
     (tmp_path / "frame.csv").write_text("number\n13800138000\n", encoding="utf-8")
     url = f"sqlite:///{tmp_path}/new.db"
+    (tmp_path / "new.db").touch()  # an empty file: a database without tables
     args = [str(tmp_path / a) if a.endswith(".csv") else a for a in args]
     result = runner.invoke(app, args, input="pw\n", env={"MINYI_DATABASE_URL": url, "MINYI_SECRET_KEY": "s"})
     assert result.exit_code == 2, result.output
     assert result.output.strip() == f"error: the database {url} has no Minyi tables: run `minyi db upgrade` " \
                                     "to create them"
+
+
+@pytest.mark.parametrize("args", NEEDS_DATABASE, ids=lambda a: " ".join(a[:2]))
+def test_a_database_file_that_does_not_exist_is_named_and_not_created(tmp_path: Path, args: list[str]) -> None:
+    """A mistyped MINYI_DATABASE_URL (or a relative one run from another folder) used to leave an empty
+    database and its .writers file behind and say it had no tables."""
+    (tmp_path / "frame.csv").write_text("number\n13800138000\n", encoding="utf-8")
+    url = f"sqlite:///{tmp_path}/typo.db"
+    args = [str(tmp_path / a) if a.endswith(".csv") else a for a in args]
+    result = runner.invoke(app, args, input="pw\n", env={"MINYI_DATABASE_URL": url, "MINYI_SECRET_KEY": "s"})
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.output.split()) == (f"error: the database {url} does not exist ({tmp_path}/typo.db): "
+                                               "run `minyi db upgrade` to create it")
+    assert not list(tmp_path.glob("typo.db*"))
 
 
 def test_an_older_schema_says_to_upgrade_and_upgrading_fixes_it(db_url: str) -> None:

@@ -5,6 +5,7 @@ hundred answered calls (SQLite) is shared."""
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -18,13 +19,15 @@ from dialer.protocol import CallResult
 from ivr.channels.simulated import SimulatedChannel, World
 from ivr.channels.simulated import from_settings as simulated_from_settings
 from ivr.channels.simulated.answers import OwnAnswers
+from ivr.channels.simulated.behaviour import Behaviour
 from ivr.channels.simulated.channel import RECORDING_SCHEME, rehearsal_behaviour, rehearsal_world
 from ivr.channels.simulated.rehearsal import Rehearsal, load_rehearsal, parse_rehearsal
+from ivr.channels.simulated.resident import Resident
 from survey.clock import VirtualClock
 from survey.config import load_settings
 from survey.db import make_engine, session_factory, upgrade
 from survey.models import Answer, Interview, Recording
-from survey.questionnaire import load
+from survey.questionnaire import load, loads
 from survey.surveys import StratumSpec
 from survey.vocabulary import AnswerStatus, CallStatus, InterviewStatus
 
@@ -199,6 +202,48 @@ def test_defaults_without_a_rehearsal_file() -> None:
     adult = OWN.question("adult")
     assert {own.default_code(adult, p) == 2 for p in people} == {True, False}
     assert all((own.default_code(adult, p) == 2) == (p.minor or p.newcomer) for p in people)
+
+
+SAME_IDS = """
+id: own_ids
+version: "1"
+languages: [zh]
+questions:
+  - id: q_court
+    type: single
+    text: {zh: 法院满意请按1，比较满意2，不太满意3，不满意4，说不清8。}
+    choices:
+      - {key: 1, code: 1, label: {zh: 满意}}
+      - {key: 2, code: 2, label: {zh: 比较满意}}
+      - {key: 3, code: 3, label: {zh: 不太满意}}
+      - {key: 4, code: 4, label: {zh: 不满意}}
+      - {key: 8, code: 8, label: {zh: 说不清}, missing: true}
+  - id: d_age
+    type: single
+    role: weighting
+    text: {zh: 18到34岁请按1，35到59岁按2，60岁及以上按3。}
+    choices:
+      - {key: 1, code: 1, label: {zh: 18-34岁}}
+      - {key: 2, code: 2, label: {zh: 35-59岁}}
+      - {key: 3, code: 3, label: {zh: 60岁及以上}}
+settings: {consent: not_required}
+"""
+
+
+def test_own_questions_with_the_bundled_ids_but_other_codes_are_answered_as_own_questions() -> None:
+    """A centre's q_court on a 4-point scale and d_age of 3 groups: before, the residents answered them
+    with the bundled questionnaire's codes, and a code the question lacks (5 很不满意, 4 for 60+) was
+    keyed as its first choice, so 满意 and 18-34岁 swelled (in my round q_court drew 122 满意 of 321)."""
+    own = loads(SAME_IDS, name="own.yaml")
+    world = World.for_survey(STRATA)
+    answers: dict[str, Counter[int]] = {"q_court": Counter(), "d_age": Counter()}
+    for i in range(600):
+        resident = Resident(world.person(f"+86139{i:08d}", "A1"), Behaviour(), own, random.Random(i), str)
+        for question in answers:
+            answers[question][resident._key_for(own.question(question), resident._code(own.question(question)))] += 1
+    court, age = answers["q_court"], answers["d_age"]
+    assert set(court) == {1, 2, 3, 4, 8} and max(court[k] for k in (1, 2, 3, 4)) < 600 * 0.32, court  # about even
+    assert age[1] < 600 * 0.4 and age[3] > 600 * 0.2, age  # the 60+ not keyed as 18-34
 
 
 def test_the_dialer_builds_the_rehearsal_from_settings(tmp_path: Path) -> None:

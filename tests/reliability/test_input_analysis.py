@@ -180,7 +180,7 @@ def test_minyi_analyze_exits_0_or_2_with_a_message(tmp_path: Path,
     assert result.exit_code in (0, 2), result.output
     assert "Traceback" not in result.output
     if result.exit_code == 2:
-        assert "minyi analyze:" in result.output or "Invalid value" in result.output, result.output
+        assert "error:" in result.output or "Invalid value" in result.output, result.output
 
 
 def _shown(exc: BaseException | None) -> str:

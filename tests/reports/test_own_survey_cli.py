@@ -95,6 +95,31 @@ def test_an_own_survey_goes_from_files_to_bulletin_export_and_analysis(url: str,
     assert "safety" in estimates.read_text(encoding="utf-8")
 
 
+def test_the_export_format_follows_the_out_files_extension_and_a_contradiction_is_refused(
+        url: str, tmp_path: Path) -> None:
+    """``--out answers.xlsx`` without ``--format`` is a workbook, not a CSV under an .xlsx name; a
+    ``--format`` that contradicts the extension writes nothing."""
+    assert create("HW", period="2026-11").exit_code == 0
+    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
+    interview_everyone(url)
+    workbook = tmp_path / "answers.xlsx"
+    assert run("export", "--survey", "HW", "--out", str(workbook)).exit_code == 0
+    assert workbook.read_bytes().startswith(b"PK")  # a zip: the xlsx container
+    assert pd.read_excel(workbook).shape[0] == 30
+    spss = tmp_path / "answers.sav"
+    assert run("export", "--survey", "HW", "--out", str(spss)).exit_code == 0
+    assert spss.read_bytes().startswith(b"$FL2")  # an SPSS system file
+    assert pyreadstat.read_sav(str(spss))[0].shape[0] == 30
+    unnamed = tmp_path / "answers.txt"
+    assert run("export", "--survey", "HW", "--out", str(unnamed)).exit_code == 0
+    assert unnamed.read_text(encoding="utf-8-sig").startswith("id,wave,township")  # no known extension: csv
+    contradicted = tmp_path / "wrong.xlsx"
+    refused = run("export", "--survey", "HW", "--format", "csv", "--out", str(contradicted))
+    assert refused.exit_code == 2
+    assert f"--format csv but --out {contradicted} names a .xlsx file" in refused.output
+    assert not contradicted.exists()
+
+
 def test_a_survey_without_indices_or_population_says_how_to_add_them(url: str, tmp_path: Path) -> None:
     created = run("survey", "create", "S", "--questionnaire", str(EXAMPLES / "questionnaire.yaml"),
                   "--strata", str(EXAMPLES / "townships.csv"))
@@ -327,3 +352,83 @@ def test_the_bulletin_names_the_township_without_interviews_and_prints_times_in_
     county = next(r for r in csv.DictReader((tmp_path / "estimates.csv").open(encoding="utf-8"))
                   if r["stratum"] == "ALL")
     assert county["left_out"] == "HW03" and float(county["population_covered"]) == pytest.approx(1 - share)
+
+
+def test_the_bulletins_index_construction_names_the_answers_each_index_leaves_out(url: str, tmp_path: Path) -> None:
+    """A score index in the headline: its construction names the excluded answer as the questionnaire
+    labels it (说不清 / Can't say), not a fixed "don't know"; a share index without exclusions says none."""
+    import pdfplumber
+
+    indices = _edited(EXAMPLES / "indices.yaml", tmp_path / "indices.yaml", "headline: [safety, service]",
+                      "headline: [safety_score, service]")
+    indices = _edited(indices, indices, "favourable: [1, 2], exclude: [8]}\n  safety_score",
+                      "favourable: [1, 2]}\n  safety_score")
+    assert create("HW", period="2026-11", indices=indices).exit_code == 0
+    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
+    interview_everyone(url)
+    texts = {}
+    for lang in ("zh", "en"):
+        pdf = tmp_path / f"bulletin-{lang}.pdf"
+        assert run("report", "--survey", "HW", "--lang", lang, "--out", str(pdf)).exit_code == 0
+        with pdfplumber.open(pdf) as doc:
+            texts[lang] = " ".join(page.extract_text() or "" for page in doc.pages)
+    zh, en = "".join(texts["zh"].split()), " ".join(texts["en"].split())
+    assert "比较安全67分，不太安全33分，不安全0分）；“说不清”不计分。" in zh and "不了解" not in zh
+    assert "Unsafe 0); Can't say not scored." in en and "don't know" not in en
+    assert "回答“安全、比较安全”的加权比例。" in zh  # safety: no answer excluded
+
+
+def test_the_bulletins_merged_cells_are_named_by_the_questionnaires_labels(url: str, tmp_path: Path) -> None:
+    """A round weighted by its own questions (population margins name question ids and answer codes):
+    the methods box names a merged cell's variable and levels as the questionnaire labels them
+    (年龄组 18-34岁+35-59岁, 性别 男+女), not by the codes (1+2, either variable)."""
+    import pdfplumber
+
+    assert create("HW", period="2026-11").exit_code == 0
+    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
+    interview_everyone(url)  # 10 interviews a township: some age groups have fewer than 5
+    texts = {}
+    for lang in ("zh", "en"):
+        pdf = tmp_path / f"bulletin-{lang}.pdf"
+        assert run("report", "--survey", "HW", "--lang", lang, "--out", str(pdf)).exit_code == 0
+        with pdfplumber.open(pdf) as doc:
+            texts[lang] = " ".join(page.extract_text() or "" for page in doc.pages)
+    zh = "".join(texts["zh"].split())
+    start = zh.index("单元合并")
+    merged_zh = zh[start:zh.index("设计效应", start)]
+    assert "城关镇年龄组18-34岁+35-59岁" in merged_zh and "城关镇性别男+女合并" in merged_zh, merged_zh
+    assert "女7人），该乡镇不按性别加权" in merged_zh  # the whole margin merged: the township not raked on sex
+    assert not re.search(r"\d\+\d", merged_zh), merged_zh  # before: 城关镇1+2+3合并 … 城关镇1+2合并
+    en = " ".join(texts["en"].split())
+    start = en.index("Merged cells")
+    merged_en = en[start:en.index("Design effect", start)]
+    assert "Chengguan: Age group 18-34+35-59" in merged_en and "Chengguan: Sex Male+Female merged" in merged_en
+    assert "Female: 7), so the township is not weighted by Sex" in merged_en
+    assert "in age order" not in merged_en
+
+
+def test_a_composite_index_in_the_headline_has_its_section_and_construction_in_the_bulletin(
+        url: str, tmp_path: Path) -> None:
+    """formats.md allows composites and says the headline indices get a township section each: a
+    composite named there is in the bulletin (before, it was left out without a word), made of its
+    components by name and weight, with no question wording of its own."""
+    import pdfplumber
+
+    indices = _edited(EXAMPLES / "indices.yaml", tmp_path / "indices.yaml", "headline: [safety, service]",
+                      "  overall: {kind: composite, components: {safety: 0.6, service: 0.4}}\n"
+                      "headline: [safety, overall]")
+    indices = _edited(indices, indices, "names:\n", "names:\n  overall: {zh: 综合满意度, en: Overall index}\n")
+    assert create("HW", period="2026-11", indices=indices).exit_code == 0
+    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
+    interview_everyone(url)
+    texts = {}
+    for lang in ("zh", "en"):
+        pdf = tmp_path / f"bulletin-{lang}.pdf"
+        assert run("report", "--survey", "HW", "--lang", lang, "--out", str(pdf)).exit_code == 0
+        with pdfplumber.open(pdf) as doc:
+            texts[lang] = " ".join(page.extract_text() or "" for page in doc.pages)
+    zh, en = "".join(texts["zh"].split()), " ".join(texts["en"].split())
+    assert "各乡镇综合满意度" in zh and "Overall index by township" in en
+    assert "综合满意度：群众安全感（权重60%）、服务满意率（权重40%）的加权和。" in zh
+    assert "Overall index: Weighted sum of Feeling of safety (60%), Satisfaction with services (40%)." in en
+    assert "综合满意度：“" not in zh  # no wording of its own

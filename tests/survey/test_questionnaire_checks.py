@@ -109,6 +109,14 @@ def test_semantic_problems_point_at_their_line() -> None:
     assert problem.location == f"t.yaml:{line}:3"
 
 
+def test_the_summary_counts_skips_by_goto_as_skip_logic_too() -> None:
+    """A question whose answer skips ahead (``goto``) has skip logic as much as one asked ``when``."""
+    skip = [{"key": 1, "code": 1, "label": {"zh": "是"}}, {"key": 2, "code": 2, "label": {"zh": "否"}, "goto": "q4"}]
+    questionnaire = loads(_yaml(_question("q1", choices=skip), _question("q2", "yesno"),
+                                _question("q3", "yesno", when="q2 == 1"), _question("q4", "yesno")), name="t.yaml")
+    assert questionnaire.summary()["with_skip_logic"] == 2
+
+
 def test_the_bundled_questionnaire_validates() -> None:
     summary = load_bundled().summary()
     assert summary["questions"] == 17 and summary["with_skip_logic"] == 2

@@ -4,7 +4,7 @@ the publication rule of the bulletin (``reports.reliability``) applied the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 from analysis.results import COUNTY, AnalysisResult, Change, Estimate, Rank
 from reports import formatting as fmt
 from reports.bulletin_data import ReliabilityRule
-from reports.reliability import Reliability, assess, points
+from reports.reliability import Reliability, assess, points, published_ranks
 from survey.models import Survey
 from web.charts import Bar, Point, township_chart, trend_chart
 
@@ -81,9 +81,9 @@ def build(result: AnalysisResult, survey: Survey, index: str | None, scope: list
     periods = sorted({e.period for e in result.estimates if e.index == index})
     period = survey.period if survey.period in periods else periods[-1]
     by_stratum = {e.stratum: e for e in result.estimates if e.index == index and e.period == period}
-    ranks = {r.stratum: r for r in result.ranks if r.index == index and r.period == period}
-    changes = {c.stratum: c for c in result.changes if c.index == index and c.period_to == period}
     strata = {s.code: (s.name_zh if lang == "zh" else s.name_en or s.name_zh) for s in survey.strata}
+    ranks = _published_ranks(result, index, period, {code: by_stratum.get(code) for code in strata})
+    changes = _published_changes(result, index, period)
     county_name = "全县" if lang == "zh" else "County"
 
     def row(code: str, name: str) -> Row:
@@ -99,6 +99,33 @@ def build(result: AnalysisResult, survey: Survey, index: str | None, scope: list
                 periods=periods, kind=kind, county=county, rows=rows,
                 township_svg=township_chart([_bar(r) for r in rows], _value(county), f"{label} {period}"),
                 trend_svg=trend_chart(_trend(result, index, periods, scope), f"{label}"))
+
+
+def _published_ranks(result: AnalysisResult, index: str, period: str,
+                     estimates: dict[str, Estimate | None]) -> dict[str, Rank]:
+    """The townships' ranks as the bulletin gives them: over the published townships only (the
+    analysis ranks every township, withheld ones too), each with the analysis' test against the
+    county; a withheld township has no rank and no test."""
+    published = [(code, est) for code, est in estimates.items()
+                 if est is not None and assess(est, RULE) is not Reliability.SUPPRESSED]
+    given = [r for r in result.ranks if r.index == index and r.period == period]
+    tiers = {r.stratum: r for r in given}
+    ranked = published_ranks(published, given)
+    return {code: replace(tiers[code], rank=rank, rank_low=low, rank_high=high) if code in tiers
+            else Rank(period, index, code, rank, low, high, "same")
+            for code, (rank, low, high) in ranked.items()}
+
+
+def _published_changes(result: AnalysisResult, index: str, period: str) -> dict[str, Change]:
+    """The changes into ``period`` whose two ends are both published: a change from or to a withheld
+    estimate would let a reader work it out (``reports.reliability.published_change``)."""
+    found = {(e.stratum, e.period): e for e in result.estimates if e.index == index}
+
+    def shown(change: Change) -> bool:
+        ends = (found.get((change.stratum, change.period_from)), found.get((change.stratum, period)))
+        return all(assess(end, RULE) is not Reliability.SUPPRESSED for end in ends)
+
+    return {c.stratum: c for c in result.changes if c.index == index and c.period_to == period and shown(c)}
 
 
 def _value(row: Row) -> float | None:

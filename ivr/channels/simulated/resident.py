@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ivr.channels.simulated.answers import OwnAnswers
+from ivr.channels.simulated.attitudes import ITEMS
 from ivr.channels.simulated.behaviour import Behaviour
 from ivr.channels.simulated.county import AGE_CODES, SEX_CODES
 from ivr.channels.simulated.world import Person
@@ -152,7 +153,7 @@ class Resident:
                  "q_suggest_yn": 1 if p.suggests else 2, "d_age": AGE_CODES[p.age_group],
                  "d_sex": SEX_CODES[p.sex]}
         found = known.get(q.id, p.answers.get(q.id))
-        return found if found is not None else self.own.default_code(q, p)
+        return found if found is not None and _bundled_codes(q) else self.own.default_code(q, p)
 
     def _consent(self, q: Question) -> int | None:
         """Opts out, declines or asks for a callback at the behaviour's rates (by the choices'
@@ -171,3 +172,18 @@ class Resident:
         if choice is None:  # consent given: the first plain choice
             choice = next((c for c in q.choices if c.end is None), q.choices[0])
         return choice.key
+
+
+_MODEL_CODES: dict[str, frozenset[int]] = {
+    "s_age": frozenset({1, 2}), "s_resident": frozenset({1, 2}), "q_suggest_yn": frozenset({1, 2}),
+    "d_age": frozenset(AGE_CODES.values()), "d_sex": frozenset(SEX_CODES.values()),
+    **{item.question: frozenset(item.codes) for item in ITEMS},
+}
+
+
+def _bundled_codes(q: Question) -> bool:
+    """Whether ``q``, a question of the bundled questionnaire's id, has every code the residents'
+    model answers it with: a centre's own q_court on a 4-point scale, or its d_age of 3 groups, is
+    answered as any other own question, not with the bundled scale's codes (a code the question
+    lacks would have been keyed as its first choice: 很不满意 as 满意)."""
+    return _MODEL_CODES.get(q.id, frozenset()) <= {c.code for c in q.choices}
