@@ -186,10 +186,14 @@ def concerns_point(data: BulletinData, lang: Lang) -> str | None:
 
 
 def withheld_point(data: BulletinData, lang: Lang) -> str | None:
-    withheld = {
-        row.code
+    """How many townships' estimates are withheld; when the indices withhold different townships
+    (an index asked of fewer residents), the count is of those withheld for at least one index."""
+    per_index = [
+        frozenset(row.code for row in township_rows(data, index.id) if row.reliability is Reliability.SUPPRESSED)
         for index in data.indices
-        for row in township_rows(data, index.id)
-        if row.reliability is Reliability.SUPPRESSED
-    }
-    return tr("hl_suppressed", lang, count=len(withheld)) if withheld else None
+    ]
+    withheld = frozenset().union(*per_index)
+    if not withheld:
+        return None
+    alike = all(codes == withheld for codes in per_index)
+    return tr("hl_suppressed" if alike else "hl_suppressed_some", lang, count=len(withheld))

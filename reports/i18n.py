@@ -227,6 +227,11 @@ LABELS: dict[str, tuple[str, str]] = {
         "{count} 个乡镇样本量不足，未发布其估计。",
         "{count} townships had too few interviews for their estimates to be published.",
     ),
+    "hl_suppressed_some": (
+        "{count} 个乡镇至少一项指数样本量不足，未发布该项估计（详见各指数的乡镇表）。",
+        "{count} townships had too few interviews for at least one index; those estimates are not "
+        "published (see each index's township table).",
+    ),
     # methods box
     "m_sponsor": ("调查组织", "Sponsor and fieldwork"),
     "m_sponsor_text": (

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TypeAlias
 from xml.sax.saxutils import escape
 
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Paragraph, Table, TableStyle
 
 from analysis.results import Estimate
@@ -29,22 +31,27 @@ def grid(
     left: Sequence[int] = (),
     extra: Sequence[tuple[object, ...]] = (),
     size: float = 8.5,
+    padding: float = 6,
 ) -> Table:
     """A ruled table (rules above and below the header and at the end, no verticals).
 
     Columns from ``right_from`` on hold numbers and are right-aligned, except those in ``left``.
-    Header cells are paragraphs so that long labels wrap instead of overflowing.
+    Header cells are paragraphs so that long labels wrap instead of overflowing, at a break
+    :func:`header_lines` chooses. ``padding`` is each cell's left and right padding, in points.
     """
     right = [i >= right_from and i not in left for i in range(len(header))]
     small = size < 8.5
     head = [
-        Paragraph(escape(label), (styles.small_cell_right if small else styles.cell_right) if r
+        Paragraph(header_lines(label, styles.font, size, width - 2 * padding),
+                  (styles.small_cell_right if small else styles.cell_right) if r
                   else (styles.small_cell if small else styles.cell))
-        for label, r in zip(header, right, strict=True)
+        for label, r, width in zip(header, right, widths, strict=True)
     ]  # fmt: skip
     table = Table([head, *map(list, rows)], colWidths=list(widths), repeatRows=1)
     table.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, -1), styles.font, size, size + 2.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), padding),
+        ("RIGHTPADDING", (0, 0), (-1, -1), padding),
         ("TEXTCOLOR", (0, 0), (-1, -1), INK),
         ("ALIGN", (right_from, 0), (-1, -1), "RIGHT"),
         *(("ALIGN", (i, 0), (i, -1), "LEFT") for i in left),
@@ -58,6 +65,25 @@ def grid(
         *extra,
     ]))  # fmt: skip
     return table
+
+
+# where a header label may break, best first: before an opening bracket, after a year, a percent
+# sign, a slash or a space; a Chinese label has no spaces, and a break between any two of its
+# characters ("95%置信区/间", "较上年同/期") reads badly
+_BREAKS = re.compile(r"(?=[（(])|(?<=[年%/ ])")
+
+
+def header_lines(label: str, font: str, size: float, room: float) -> str:
+    """``label`` as a header paragraph's markup: on one line if it fits in ``room`` points, else
+    in two at the break of :data:`_BREAKS` whose longer line is shortest (and fits), else as
+    written, for the paragraph to wrap."""
+    if stringWidth(label, font, size) <= room:
+        return escape(label)
+    splits = [(label[:m.start()].rstrip(), label[m.start():].lstrip()) for m in _BREAKS.finditer(label)
+              if 0 < m.start() < len(label)]
+    fitting = [(max(stringWidth(a, font, size), stringWidth(b, font, size)), a, b) for a, b in splits if a and b]
+    best = min((f for f in fitting if f[0] <= room), default=None)
+    return escape(label) if best is None else f"{escape(best[1])}<br/>{escape(best[2])}"
 
 
 def marked_estimate(est: Estimate | None, reliability: Reliability) -> str:
@@ -134,7 +160,6 @@ def township_table(data: BulletinData, index: IndexDefinition, lang: Lang, style
     widths = [0.09, 0.25, 0.07, 0.10, 0.05, 0.15, 0.11, 0.07, 0.11]
     withheld = [i + 1 for i, row in enumerate(rows) if row.reliability is Reliability.SUPPRESSED]
     extra = [("TEXTCOLOR", (0, i), (-1, i), GREY) for i in withheld]
-    extra += [("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3)]
     return grid(
         labels,
         [township_cells(data, index, row, lang, styles) for row in rows],
@@ -144,6 +169,7 @@ def township_table(data: BulletinData, index: IndexDefinition, lang: Lang, style
         left=[5],
         extra=extra,
         size=7.5,
+        padding=3,
     )
 
 

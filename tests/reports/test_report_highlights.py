@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from report_helpers import share
+from report_helpers import INDICES, share
 
-from analysis.results import Change
+from analysis.results import COUNTY, Change
 from reports.bulletin_data import BulletinData
-from reports.highlights import _names, main_points
+from reports.highlights import _names, main_points, withheld_point
 
 
 def test_at_most_six_bullets_led_by_the_county_indices(sample: BulletinData) -> None:
@@ -86,3 +86,16 @@ def test_a_long_list_of_townships_names_four_and_counts_the_rest_as_each_languag
     assert _names(["A", "B", "C", "D", "E", "F"], "en") == "A, B, C, D and 2 more"
     assert _names(["A", "B"], "en") == "A and B"
     assert _names(["A", "B", "C"], "en") == "A, B and C"
+
+
+def test_withheld_townships_are_counted_for_what_each_index_withholds(tiny: BulletinData) -> None:
+    alike = withheld_point(tiny, "zh")
+    assert alike is not None and "个乡镇样本量不足，未发布其估计" in alike
+    police = INDICES[2]
+    estimates = (share(COUNTY, 0.8, 160, index=police.id), share("A01", 0.8, 20, index=police.id),
+                 share("A02", 0.8, 100, index=police.id))
+    data = replace(tiny, indices=(tiny.indices[0], police), estimates=(*tiny.estimates, *estimates))
+    some = withheld_point(data, "zh")
+    assert some is not None and some.startswith("2 个乡镇至少一项指数样本量不足")
+    assert withheld_point(data, "en") == ("2 townships had too few interviews for at least one index; "
+                                          "those estimates are not published (see each index's township table).")
