@@ -55,7 +55,7 @@ def bulletin_data(session: Session, survey: Survey, clock: Clock, settings: Sett
     zone = settings.centre_timezone
     headline, items = _indices(survey, questionnaire)
     return bd.BulletinData(
-        centre=bd.Text(settings.centre_name, "County Public Opinion Survey Centre"),
+        centre=bd.Text(settings.centre_name, settings.centre_name_en),
         title=bd.Text(qm.text_in(questionnaire.title, "zh") + "通报", qm.text_in(questionnaire.title, "en") + " bulletin"),
         issue=survey.issue_no or len(periods),
         periods=_periods(survey.period, periods),
@@ -187,8 +187,8 @@ def _fieldwork(session: Session, survey: Survey, county: OutcomeRates | None, de
         by_mode[MODE_NAMES.get(mode, mode)] += n
         by_town[town] += n
     return bd.Fieldwork(
-        sponsor=bd.Text("县委政法委", "County Political and Legal Affairs Commission"),
-        organisation=bd.Text(settings.centre_name, "County Public Opinion Survey Centre"),
+        sponsor=bd.Text(settings.sponsor, settings.sponsor_en),
+        organisation=bd.Text(settings.centre_name, settings.centre_name_en),
         population=bd.Text("全县各乡镇（街道）18周岁及以上、在本地居住满半年的常住居民（以实际居住为准，不以户籍为准）",
                            "Resident adults: people aged 18 and over who have lived in the township for six months "
                            "or more, wherever their household registration is"),

@@ -80,6 +80,9 @@ class Settings:
     record_calls: bool = False
     prompts_dir: str = "prompts"
     centre_name: str = "县社情民意调查中心"
+    centre_name_en: str = "County Public Opinion Survey Centre"  # the English bulletin's
+    sponsor: str = "县委政法委"  # who commissions the survey, named in the bulletin's methods box
+    sponsor_en: str = "County Political and Legal Affairs Commission"
     # the centre's own time zone: every time shown to staff or printed in a bulletin is in it
     centre_timezone: Annotated[str, AfterValidator(_known_zone)] = "Asia/Shanghai"
     # reverse proxies in front of `minyi web` whose X-Forwarded-* headers count
@@ -104,6 +107,9 @@ _ENV_NAMES = {
     "record_calls": "MINYI_RECORD_CALLS",
     "prompts_dir": "MINYI_PROMPTS_DIR",
     "centre_name": "MINYI_CENTRE_NAME",
+    "centre_name_en": "MINYI_CENTRE_NAME_EN",
+    "sponsor": "MINYI_SPONSOR",
+    "sponsor_en": "MINYI_SPONSOR_EN",
     "centre_timezone": "MINYI_CENTRE_TIMEZONE",
     "trusted_proxies": "MINYI_TRUSTED_PROXIES",
     "ratelimit_storage": "MINYI_RATELIMIT_STORAGE",

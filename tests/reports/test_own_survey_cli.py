@@ -432,3 +432,30 @@ def test_a_composite_index_in_the_headline_has_its_section_and_construction_in_t
     assert "综合满意度：群众安全感（权重60%）、服务满意率（权重40%）的加权和。" in zh
     assert "Overall index: Weighted sum of Feeling of safety (60%), Satisfaction with services (40%)." in en
     assert "综合满意度：“" not in zh  # no wording of its own
+
+
+def test_the_bulletin_names_the_centre_and_sponsor_as_configured(url: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The centre's name in each language and who commissioned the survey come from the settings."""
+    import pdfplumber
+
+    monkeypatch.setenv("MINYI_CENTRE_NAME", "青石县社情民意调查中心")
+    monkeypatch.setenv("MINYI_CENTRE_NAME_EN", "Qingshi County Opinion Survey Centre")
+    monkeypatch.setenv("MINYI_SPONSOR", "市委政法委")
+    monkeypatch.setenv("MINYI_SPONSOR_EN", "City Political and Legal Affairs Commission")
+    assert create("HW", period="2026-11").exit_code == 0
+    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
+    interview_everyone(url)
+    texts = {}
+    for lang in ("zh", "en"):
+        pdf = tmp_path / f"bulletin-{lang}.pdf"
+        assert run("report", "--survey", "HW", "--lang", lang, "--out", str(pdf)).exit_code == 0
+        with pdfplumber.open(pdf) as doc:
+            texts[lang] = " ".join(page.extract_text() or "" for page in doc.pages)
+    zh, en = "".join(texts["zh"].split()), " ".join(texts["en"].split())
+    assert zh.startswith("青石县社情民意调查中心") and "市委政法委委托，青石县社情民意调查中心实施。" in zh
+    assert en.startswith("Qingshi County Opinion Survey Centre")
+    # the methods box's label ("Sponsor and fieldwork") sits beside the text: its second line comes
+    # between the text's lines in the extracted text
+    assert "Commissioned by the City Political and Legal Affairs Commission; fieldwork by the Qingshi County" in en
+    assert "County Public Opinion Survey Centre" not in en and "县委政法委" not in zh
