@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from dialer.cases import DIALABLE, OPEN, finalise, status_is
 from survey import aapor
 from survey.clock import SystemClock
-from survey.models import Case, Contact, DoNotCall
+from survey.models import Case, Contact, DoNotCall, Survey
 from survey.vocabulary import CaseStatus
 
 
@@ -35,6 +35,19 @@ def add_to_dnc(session: Session, contact_or_hash: Contact | str, source: str, su
         finalise(case, aapor.REFUSAL, now)
     session.flush()
     return len(cases)
+
+
+def add_many(session: Session, hashes: Iterable[str], source: str, now: datetime) -> tuple[int, int]:
+    """Put many numbers on the list at once (an outside list: ``source`` ``import``) and finalise
+    the dialable cases of every survey that have one of them, as :func:`sweep` does. Returns
+    (numbers added, dialable cases finalised); numbers already on the list are left as they were."""
+    wanted = set(hashes)
+    new = sorted(wanted - listed(session, wanted))
+    for i in range(0, len(new), 500):
+        session.execute(insert(DoNotCall), [{"number_hash": h, "added_at": now, "source": source, "survey_id": None}
+                                            for h in new[i:i + 500]])
+    finalised = sum(sweep(session, survey_id, now) for survey_id in session.scalars(select(Survey.id)).all())
+    return len(new), finalised
 
 
 def listed(session: Session, hashes: Iterable[str]) -> set[str]:
