@@ -402,6 +402,8 @@ ZH: dict[str, str] = {
     '%(name)s: cannot read the fieldwork settings: %(problem)s': '%(name)s：无法读取实地执行设置：%(problem)s',
     '%(name)s: %(problem)s': '%(name)s：%(problem)s',
     '%(file)s is not UTF-8 text': '%(file)s 不是 UTF-8 文本',
+    "%(file)s is %(kib)d KiB: a questionnaire, index definitions or fieldwork file may be at most %(limit)d KiB":
+        "%(file)s 有 %(kib)d KiB：问卷、指标定义或实地执行设置文件最大 %(limit)d KiB",
     # recordings at their provider: playback state and the administrator's downloads page
     "A simulated call: there is no audio.": "模拟呼叫，没有录音音频。",
     "The recording is still at %(provider)s: it is brought home within minutes (attempt %(n)d so far).":
