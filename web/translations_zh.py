@@ -489,6 +489,8 @@ ZH: dict[str, str] = {
     "%(file)s: not UTF-8 text": "%(file)s：不是 UTF-8 文本",
     "%(file)s: not valid YAML: %(problem)s": "%(file)s：不是有效的 YAML：%(problem)s",
     "%(file)s: the file must be a mapping with an 'indices' key": "%(file)s：文件须为含 indices 键的映射",
+    "%(file)s: more than %(limit)d values (aliases used over and over?): not index definitions":
+        "%(file)s：值超过 %(limit)d 个（别名被反复引用？），不是指标定义文件",
     "%(file)s:%(line)s: column %(column)s: %(value)r is not a whole number": "%(file)s:%(line)s：%(column)s 列：%(value)r 不是整数",
     "%(file)s:%(line)s: column %(column)s: %(value)s is negative": "%(file)s:%(line)s：%(column)s 列：%(value)s 为负数",
     "%(file)s:%(line)s: headline must list indices of this file (%(names)s)": "%(file)s:%(line)s：headline 只能列出本文件的指数（%(names)s）",
