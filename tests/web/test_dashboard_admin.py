@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from urllib.parse import unquote
 from xml.etree import ElementTree
 
 from sqlalchemy import select
@@ -96,3 +97,12 @@ def test_typed_names_stay_text_in_the_charts(web, login) -> None:  # type: ignor
     assert len(charts) == 2
     assert all(chart.get("aria-label", "").startswith(title) and chart.get("style") is None for chart in charts)
     assert name in [text.text for text in charts[0].iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_a_round_whose_code_is_no_file_name_still_exports(web, login) -> None:  # type: ignore[no-untyped-def]
+    with web.sessions.begin() as db:
+        db.get(Survey, web.demo.survey_id).code = "2026/11 <县>"
+    c = login("official")
+    for fmt, name in (("csv", "minyi-2026_11__县_-csv.zip"), ("xlsx", "minyi-2026_11__县_.xlsx")):
+        response = c.get(f"/dashboard/{web.demo.survey_id}/export.{fmt}")
+        assert response.status_code == 200 and name in unquote(response.headers["Content-Disposition"]), fmt
