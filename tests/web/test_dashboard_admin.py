@@ -101,8 +101,10 @@ def test_typed_names_stay_text_in_the_charts(web, login) -> None:  # type: ignor
 
 def test_a_round_whose_code_is_no_file_name_still_exports(web, login) -> None:  # type: ignore[no-untyped-def]
     with web.sessions.begin() as db:
-        db.get(Survey, web.demo.survey_id).code = "2026/11 <县>"
+        db.get(Survey, web.demo.survey_id).code = "2026/11 <县>\r\n"
     c = login("official")
-    for fmt, name in (("csv", "minyi-2026_11__县_-csv.zip"), ("xlsx", "minyi-2026_11__县_.xlsx")):
-        response = c.get(f"/dashboard/{web.demo.survey_id}/export.{fmt}")
+    for fmt, name in (("csv", "minyi-2026_11__县___-csv.zip"), ("xlsx", "minyi-2026_11__县___.xlsx"),
+                      ("bulletin", "minyi-2026_11__县___-zh.pdf")):
+        url = f"/dashboard/{web.demo.survey_id}/" + ("bulletin-zh.pdf" if fmt == "bulletin" else f"export.{fmt}")
+        response = c.get(url)
         assert response.status_code == 200 and name in unquote(response.headers["Content-Disposition"]), fmt

@@ -50,7 +50,7 @@ def export_file(session: Session, survey: Survey, q: Questionnaire, fmt: str, sc
         frame = frame[frame["township"].isin(scope)].reset_index(drop=True)
     variables, values = labels(q, lang)
     fmt_: Format = fmt
-    name = f"minyi-{_file_part(survey.code)}"
+    name = f"minyi-{file_part(survey.code)}"
     files = export(frame, folder / f"{name}.{fmt}", fmt_, variables, values)
     if len(files) == 1:
         return files[0]
@@ -61,9 +61,9 @@ def export_file(session: Session, survey: Survey, q: Questionnaire, fmt: str, sc
     return bundle
 
 
-def _file_part(code: str) -> str:
+def file_part(code: str) -> str:
     """A round's code as part of a file name: a code is free text (``2026/11`` would name a
-    folder that is not there, and the export would fail)."""
+    folder that is not there, a line break is no header value)."""
     return re.sub(r"[^\w.-]", "_", code)
 
 
