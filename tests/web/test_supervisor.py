@@ -150,3 +150,15 @@ def test_settings_files_larger_than_any_real_one_are_refused_before_they_are_par
         assert db.get(Survey, s).retry_policy.get("max_attempts") != 5
         assert not db.scalars(select(AuditLog).where(AuditLog.action.in_(
             ("questionnaire_stored", "fieldwork_set", "analysis_inputs_set")))).all()
+
+
+@pytest.mark.parametrize("name", ["a\0b.yaml", "q" * 300 + ".yaml"])
+def test_an_upload_named_like_no_file_is_read_under_a_name_that_is_one(web, login, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A NUL in the name (a crafted request) or a name past 255 bytes answered 500."""
+    c = login("supervisor")
+    response = c.post("/surveys/questionnaires", _upload(BROKEN.encode(), name), content_type="multipart/form-data")
+    assert response.status_code == 422 and "q9" in response.get_data(as_text=True)
+    inputs = {"indices": (io.BytesIO(b"indices: {}\n"), name)}
+    page = c.post(f"/surveys/{web.demo.survey_id}/inputs", inputs, content_type="multipart/form-data",
+                  follow_redirects=True).get_data(as_text=True)
+    assert "indices" in page and "flash error" in page

@@ -30,6 +30,7 @@ MAX_SETTINGS_BYTES = 256 * 1024
 questionnaire is 14 KiB; 256 KiB is some 400 questions). Their YAML parsers are pure Python: at
 this size the worst document costs ~13 s and 340 MB to refuse, where a 4 MiB one took 263 s of CPU
 and 2.5 GB in the request. The upload limit (``MINYI_UPLOAD_MAX_MB``) is sized for sample frames."""
+MAX_NAME_BYTES = 200
 SWITCHABLE = {"start": (SurveyStatus.DRAFT, SurveyStatus.PAUSED), "pause": (SurveyStatus.ACTIVE,)}
 
 
@@ -37,10 +38,18 @@ class SurveyChangeError(Refused):
     pass
 
 
+def _file_name(filename: str) -> str:
+    """An uploaded file's name as a file in a folder of the upload's own: no folders, no ".."
+    (the parent), no NUL and not past the file system's 255 bytes (either would be a 500)."""
+    name = Path(filename.replace("\0", "")).name
+    while len(name.encode()) > MAX_NAME_BYTES:
+        name = name[1:]  # keep the end: the extension says how to read the file
+    return name if name not in ("", ".", "..") else "upload"
+
+
 def _upload_dir(filename: str, data: bytes) -> tuple[tempfile.TemporaryDirectory[str], Path]:
     folder = tempfile.TemporaryDirectory(prefix="minyi-upload-")
-    name = Path(filename).name
-    path = Path(folder.name) / (name if name not in ("", ".", "..") else "upload")  # ".." would be the parent
+    path = Path(folder.name) / _file_name(filename)
     path.write_bytes(data)
     return folder, path
 
@@ -133,8 +142,7 @@ def _uploads(**files: tuple[str, bytes] | None) -> Iterator[dict[str, Path]]:
         paths = {}
         for kind, upload in files.items():
             if upload is not None:
-                name = Path(upload[0]).name
-                path = Path(root) / kind / (name if name not in ("", ".", "..") else "upload")
+                path = Path(root) / kind / _file_name(upload[0])
                 path.parent.mkdir()
                 path.write_bytes(upload[1])
                 paths[kind] = path
