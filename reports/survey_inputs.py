@@ -31,6 +31,11 @@ from survey.surveys import StratumSpec, SurveyError, survey_questionnaire
 SPEC_KEYS = ("indices", "integrity")
 PRESENTATION_KEYS = ("headline", "names", "population_source")  # read by the bulletin only
 ONE_CODE_TYPES = (qm.SINGLE, qm.YESNO)
+MAX_POPULATION_HEADER = 4096
+"""Characters the header line of population counts may have: township, N and the weighting
+variables (or margin and level) are a few dozen. pandas builds a column for every name before any
+check (~80 us and ~7 KB each): a 2 MB header of 200,000 names took 35 s and 1.4 GB to refuse, and
+the 32 MB upload limit allows millions."""
 MAX_VALUES = 10_000
 """Values an index definitions file may hold, each use of a YAML alias counted where it is used
 (the bundled file holds about 100). A few lines of nested aliases stand for billions of values,
@@ -233,12 +238,27 @@ def read_population(path: Path, questionnaire: Questionnaire, townships: Sequenc
                     townships_source: str = "the survey") -> PopulationCounts:
     """Margins (``township,margin,level,N``) or cells (``township,<question ids>,N``), with every
     township of ``townships`` present and every variable a single-choice question with its codes."""
+    _short_header(path)
     try:
         frame = read_csv_strings(path)
     except AnalysisError as exc:
         raise SurveyError("population counts: %(problem)s", problem=str(exc)) from None
     return population_counts(frame, questionnaire, townships, str(path), townships_source)
 
+
+
+def _short_header(path: Path) -> None:
+    """Refuse population counts whose header line is past :data:`MAX_POPULATION_HEADER` characters
+    (read no further than that)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = handle.readline(MAX_POPULATION_HEADER + 1)
+    except (OSError, UnicodeDecodeError):
+        return  # read_csv_strings says what is wrong
+    if len(header.rstrip("\r\n")) > MAX_POPULATION_HEADER:
+        raise SurveyError("%(file)s: the header line is longer than %(limit)d characters: population counts have "
+                          "township, N and a few weighting columns (docs/formats.md)", file=str(path),
+                          limit=MAX_POPULATION_HEADER)
 
 def population_counts(frame: pd.DataFrame, questionnaire: Questionnaire, townships: Sequence[str],
                       source: str, townships_source: str) -> PopulationCounts:

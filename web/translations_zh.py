@@ -529,6 +529,8 @@ ZH: dict[str, str] = {
     "index definitions: %(problem)s": "指数定义有误：%(problem)s",
     "no survey %(code)r": "没有调查 %(code)r",
     "population counts: %(problem)s": "人口数有误：%(problem)s",
+    "%(file)s: the header line is longer than %(limit)d characters: population counts have township, N and a few "
+    "weighting columns (docs/formats.md)": "%(file)s：表头超过 %(limit)d 个字符；人口数文件只有乡镇、N 和少数几个加权变量列（见 docs/formats.md）",
     "questionnaire %(qid)s version %(version)s is already stored with different content: give the changed questionnaire a new version": "问卷 %(qid)s 版本 %(version)s 已以不同内容保存：请为修改后的问卷设定新版本号",
     "survey %(code)r already exists": "调查 %(code)r 已存在",
     "township code(s) listed twice: %(codes)s": "乡镇代码重复：%(codes)s",
