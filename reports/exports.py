@@ -4,6 +4,9 @@ Formats: CSV (UTF-8 with BOM so that Excel reads Chinese, plus a codebook CSV), 
 variables and values sheets), SPSS .sav and Stata .dta with variable and value labels, declared
 missing values and integer display formats for whole-number columns (codes are 1, never 1.0).
 Every writer first refuses a table that carries phone numbers.
+No text becomes a formula in a spreadsheet: XLSX stores a text that starts with ``=`` as text,
+CSV puts an apostrophe before a text that starts with =, +, - or @ (``'=1+2``; a number such as
+``-1`` is left as it is).
 
 Declared missing values: SPSS user-missing values (at most three per variable); Stata has no
 user-missing numbers, only the extended missing values .a-.z, so a variable's declared codes
@@ -35,6 +38,7 @@ PHONE_VALUE = re.compile(
 )
 PHONE_NUMBER = re.compile(r"(?:86)?1[3-9]\d{9}")  # a whole number that is a mobile number
 PHONE_COLUMN = re.compile(r"phone|mobile|msisdn|e164|(?:^|_)tel(?:_|$)|电话|手机|号码", re.IGNORECASE)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 NAME_RULES = {
     "sav": re.compile(r"^[A-Za-z@][A-Za-z0-9_.@#$]{0,63}$"),
     "dta": re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$"),
@@ -91,7 +95,7 @@ def write_csv(
 ) -> list[Path]:
     """The data as codes, and ``<name>.codebook.csv`` beside it with the labels."""
     check_no_personal_data(df)
-    _whole_numbers_as_integers(df).to_csv(path, index=False, encoding="utf-8-sig")
+    _inert(_whole_numbers_as_integers(df)).to_csv(path, index=False, encoding="utf-8-sig")
     return [path, write_codebook(df, path, variable_labels, value_labels, missing)]
 
 
@@ -103,8 +107,33 @@ def write_codebook(
     labelled code with its label, whether it is declared missing and its Stata missing value."""
     check_no_personal_data(df)
     codebook = path.with_name(f"{path.stem}.codebook.csv")
-    _codebook(df, variable_labels, value_labels, missing).to_csv(codebook, index=False, encoding="utf-8-sig")
+    _inert(_codebook(df, variable_labels, value_labels, missing)).to_csv(codebook, index=False, encoding="utf-8-sig")
     return codebook
+
+
+def _inert(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text that a spreadsheet opening the CSV would run as a formula (``=``,
+    ``+``, ``-``, ``@`` first: a survey's period, a questionnaire's labels are anyone's text)
+    behind an apostrophe, as a spreadsheet shows typed text; numbers such as ``-1`` are left."""
+    out = df.copy()
+    for position in range(df.shape[1]):
+        if df.iloc[:, position].dtype.kind in "OSU":  # text, of object or pandas' string dtype
+            out.iloc[:, position] = df.iloc[:, position].map(_inert_text)
+    return out
+
+
+def _inert_text(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _number(value):
+        return "'" + value
+    return value
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _whole_numbers_as_integers(df: pd.DataFrame) -> pd.DataFrame:
@@ -169,7 +198,19 @@ def write_xlsx(
         _whole_numbers_as_integers(df).to_excel(writer, sheet_name="data", index=False)
         variables.to_excel(writer, sheet_name="variables", index=False)
         values.to_excel(writer, sheet_name="values", index=False)
+        for sheet in writer.book.worksheets:
+            _text_not_formulas(sheet)
     return [path]
+
+
+def _text_not_formulas(sheet: Any) -> None:
+    """openpyxl stores a text that starts with ``=`` as a formula, which Excel would run: store
+    it as the text it is (the exports hold a survey's period and a questionnaire's labels, which
+    anyone may have written)."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
 
 
 def write_sav(

@@ -31,6 +31,15 @@ from survey.surveys import StratumSpec, SurveyError, survey_questionnaire
 SPEC_KEYS = ("indices", "integrity")
 PRESENTATION_KEYS = ("headline", "names", "population_source")  # read by the bulletin only
 ONE_CODE_TYPES = (qm.SINGLE, qm.YESNO)
+MAX_POPULATION_HEADER = 4096
+"""Characters the header line of population counts may have: township, N and the weighting
+variables (or margin and level) are a few dozen. pandas builds a column for every name before any
+check (~80 us and ~7 KB each): a 2 MB header of 200,000 names took 35 s and 1.4 GB to refuse, and
+the 32 MB upload limit allows millions."""
+MAX_VALUES = 10_000
+"""Values an index definitions file may hold, each use of a YAML alias counted where it is used
+(the bundled file holds about 100). A few lines of nested aliases stand for billions of values,
+which the checks' messages and the stored copy would spell out: a 600-byte file cost 890 MB."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +140,26 @@ def _yaml(path: Path) -> Any:
         raise SurveyError("%(file)s: not valid YAML: %(problem)s", file=str(path), problem=str(exc)) from None
     if not isinstance(data, Mapping) or "indices" not in data:
         raise SurveyError("%(file)s: the file must be a mapping with an 'indices' key", file=str(path))
+    if not _at_most(data, MAX_VALUES):
+        raise SurveyError("%(file)s: more than %(limit)d values (aliases used over and over?): not index "
+                          "definitions", file=str(path), limit=MAX_VALUES)
     return data
+
+
+def _at_most(data: Any, limit: int) -> bool:
+    """Whether ``data`` holds at most ``limit`` values, an alias counted at each use (the count
+    stops at ``limit``, so a document of billions costs no more to refuse)."""
+    stack, count = [data], 0
+    while stack:
+        count += 1
+        if count > limit:
+            return False
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True
 
 
 def _line(node: Any, key: object) -> int | str:
@@ -177,7 +205,7 @@ def _codes(question: qm.Question) -> str:
 
 def _check_presentation(data: Mapping[str, Any], names: set[str], path: Path) -> None:
     headline = data.get("headline", [])
-    if not isinstance(headline, list) or any(h not in names for h in headline):
+    if not isinstance(headline, list) or any(not isinstance(h, str) or h not in names for h in headline):
         raise SurveyError("%(file)s:%(line)s: headline must list indices of this file (%(names)s)", file=str(path),
                           line=_line(data, "headline"), names=", ".join(sorted(names)))
     labels = data.get("names", {})
@@ -185,7 +213,8 @@ def _check_presentation(data: Mapping[str, Any], names: set[str], path: Path) ->
         raise SurveyError("%(file)s:%(line)s: names must map index names to {zh: ..., en: ...}", file=str(path),
                           line=_line(data, "names"))
     for name, text in labels.items():
-        if name not in names or not isinstance(text, Mapping) or not set(text) <= {"zh", "en"}:
+        if name not in names or not isinstance(text, Mapping) or not set(text) <= {"zh", "en"} \
+                or not all(isinstance(v, str) for v in text.values()):
             raise SurveyError("%(file)s:%(line)s: names.%(name)s must name an index of this file and give "
                               "{zh: ..., en: ...}", file=str(path), line=_line(labels, name), name=name)
     source = data.get("population_source")
@@ -209,12 +238,27 @@ def read_population(path: Path, questionnaire: Questionnaire, townships: Sequenc
                     townships_source: str = "the survey") -> PopulationCounts:
     """Margins (``township,margin,level,N``) or cells (``township,<question ids>,N``), with every
     township of ``townships`` present and every variable a single-choice question with its codes."""
+    _short_header(path)
     try:
         frame = read_csv_strings(path)
     except AnalysisError as exc:
         raise SurveyError("population counts: %(problem)s", problem=str(exc)) from None
     return population_counts(frame, questionnaire, townships, str(path), townships_source)
 
+
+
+def _short_header(path: Path) -> None:
+    """Refuse population counts whose header line is past :data:`MAX_POPULATION_HEADER` characters
+    (read no further than that)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = handle.readline(MAX_POPULATION_HEADER + 1)
+    except (OSError, UnicodeDecodeError):
+        return  # read_csv_strings says what is wrong
+    if len(header.rstrip("\r\n")) > MAX_POPULATION_HEADER:
+        raise SurveyError("%(file)s: the header line is longer than %(limit)d characters: population counts have "
+                          "township, N and a few weighting columns (docs/formats.md)", file=str(path),
+                          limit=MAX_POPULATION_HEADER)
 
 def population_counts(frame: pd.DataFrame, questionnaire: Questionnaire, townships: Sequence[str],
                       source: str, townships_source: str) -> PopulationCounts:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort
+from flask import abort, request
 from flask_login import LoginManager, current_user, login_required
 
 from survey.models import User
@@ -18,6 +19,19 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = ""
 login_manager.session_protection = "strong"
+
+
+def _session_identifier() -> str:
+    """What "strong" session protection binds a session to: the client's address as the app
+    trusts it (``request.remote_addr``, which ProxyFix sets from the proxies' X-Forwarded-For
+    when MINYI_TRUSTED_PROXIES says there are any) and its user agent. Flask-Login's own reads
+    the first X-Forwarded-For entry, which any client writes: a stolen cookie then worked from
+    anywhere with the victim's address in that header."""
+    client = f"{request.remote_addr}|{request.headers.get('User-Agent', '')}"
+    return hashlib.sha512(client.encode()).hexdigest()
+
+
+login_manager._session_identifier_generator = _session_identifier  # Flask-Login has no setting for it
 
 
 class LoginUser:

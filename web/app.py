@@ -25,6 +25,7 @@ from web import analysis_source
 from web.access import login_manager
 from web.context import Analyse, WebContext, install
 from web.i18n import DEFAULT_LANGUAGE, DictBabel, select_language
+from web.startup import check_secret_key
 from web.templating import setup_templates
 from web.webhook_app import mount_webhooks
 
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
                clock: Clock | None = None, *, analyse: Analyse | None = None) -> Flask:
     """The web app. Defaults: settings from the environment, a database from
     ``settings.database_url``, the wall clock, and the survey analysis for the dashboard."""
-    settings = settings or _or_exit(load_settings)
+    settings = settings or _or_exit(_served_settings)
     if sessions is None:
         sessions = session_factory(make_engine(settings.database_url))
     app = Flask(__name__)
@@ -72,6 +73,19 @@ def _or_exit(load: Callable[[], T]) -> T:
     except Refused as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(APP_LOAD_ERROR) from None
+
+
+SERVED = "the address a server of its own binds (gunicorn 'web.app:create_app()')"
+
+
+def _served_settings() -> Settings:
+    """The environment's settings for a server that builds the app itself. It may listen on any
+    address and the app cannot tell which, so its session key is checked as ``minyi web --host``
+    checks one off the loopback interface: never the public development key, which would let
+    anyone sign a session cookie for any account (``minyi web`` checks before it builds the app)."""
+    settings = load_settings()
+    check_secret_key(settings, SERVED)
+    return settings
 
 
 def _configure(app: Flask, settings: Settings) -> None:

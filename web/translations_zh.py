@@ -402,6 +402,8 @@ ZH: dict[str, str] = {
     '%(name)s: cannot read the fieldwork settings: %(problem)s': '%(name)s：无法读取实地执行设置：%(problem)s',
     '%(name)s: %(problem)s': '%(name)s：%(problem)s',
     '%(file)s is not UTF-8 text': '%(file)s 不是 UTF-8 文本',
+    "%(file)s is %(kib)d KiB: a questionnaire, index definitions or fieldwork file may be at most %(limit)d KiB":
+        "%(file)s 有 %(kib)d KiB：问卷、指标定义或实地执行设置文件最大 %(limit)d KiB",
     # recordings at their provider: playback state and the administrator's downloads page
     "A simulated call: there is no audio.": "模拟呼叫，没有录音音频。",
     "The recording is still at %(provider)s: it is brought home within minutes (attempt %(n)d so far).":
@@ -487,6 +489,8 @@ ZH: dict[str, str] = {
     "%(file)s: not UTF-8 text": "%(file)s：不是 UTF-8 文本",
     "%(file)s: not valid YAML: %(problem)s": "%(file)s：不是有效的 YAML：%(problem)s",
     "%(file)s: the file must be a mapping with an 'indices' key": "%(file)s：文件须为含 indices 键的映射",
+    "%(file)s: more than %(limit)d values (aliases used over and over?): not index definitions":
+        "%(file)s：值超过 %(limit)d 个（别名被反复引用？），不是指标定义文件",
     "%(file)s:%(line)s: column %(column)s: %(value)r is not a whole number": "%(file)s:%(line)s：%(column)s 列：%(value)r 不是整数",
     "%(file)s:%(line)s: column %(column)s: %(value)s is negative": "%(file)s:%(line)s：%(column)s 列：%(value)s 为负数",
     "%(file)s:%(line)s: headline must list indices of this file (%(names)s)": "%(file)s:%(line)s：headline 只能列出本文件的指数（%(names)s）",
@@ -525,6 +529,8 @@ ZH: dict[str, str] = {
     "index definitions: %(problem)s": "指数定义有误：%(problem)s",
     "no survey %(code)r": "没有调查 %(code)r",
     "population counts: %(problem)s": "人口数有误：%(problem)s",
+    "%(file)s: the header line is longer than %(limit)d characters: population counts have township, N and a few "
+    "weighting columns (docs/formats.md)": "%(file)s：表头超过 %(limit)d 个字符；人口数文件只有乡镇、N 和少数几个加权变量列（见 docs/formats.md）",
     "questionnaire %(qid)s version %(version)s is already stored with different content: give the changed questionnaire a new version": "问卷 %(qid)s 版本 %(version)s 已以不同内容保存：请为修改后的问卷设定新版本号",
     "survey %(code)r already exists": "调查 %(code)r 已存在",
     "township code(s) listed twice: %(codes)s": "乡镇代码重复：%(codes)s",

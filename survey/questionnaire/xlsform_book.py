@@ -21,6 +21,11 @@ from survey.questionnaire.loader import Problem, QuestionnaireError
 from survey.workbooks import WorkbookTooLarge, check_size
 
 MAX_ROWS = 5000
+MAX_XML = 4 * 1024 * 1024
+"""The XML a questionnaire workbook may expand to, every member together (a form of 400 questions
+is well under 1 MiB). The sample frames' bound (:data:`survey.workbooks.MAX_UNCOMPRESSED`, 256 MiB)
+would let an 8 MiB upload make openpyxl build one 5,000,000-cell row: over 3.5 GB and a minute of
+CPU in the request, where 4 MiB of the smallest cells costs ~2 s and ~250 MB."""
 LANGUAGE_NAMES = {"chinese": "zh", "english": "en", "中文": "zh", "汉语": "zh", "普通话": "zh", "英文": "en"}
 LANGUAGES = ("zh", "en")
 
@@ -85,7 +90,7 @@ class RawSheet:
 def read_workbook(path: Path) -> dict[str, RawSheet]:
     """Every worksheet by lower-case title, blank rows dropped and cells as text."""
     try:
-        check_size(path)
+        check_size(path, MAX_XML)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             book = load_workbook(path, read_only=True, data_only=True)

@@ -162,6 +162,9 @@ BAD = {
                          "population.csv:5: '4' is not an answer code of d_agegrp (its codes: 1, 2, 3)"),
     "unknown township": ("population", "population.csv", "HW02,total", "HW09,total",
                          "population.csv:8: township 'HW09' is not one of"),
+    "header wider than any population file": ("population", "population.csv", "township,margin,level,N",
+                                              "township,margin,level,N," + ",".join(f"c{i}" for i in range(2000)),
+                                              "population.csv: the header line is longer than 4096 characters"),
 }
 
 

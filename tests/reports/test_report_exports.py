@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import math
 from pathlib import Path
 
 import pandas as pd
 import pyreadstat
 import pytest
+from openpyxl import load_workbook
 
 from reports.aggregates import aggregate_table
 from reports.bulletin_data import BulletinData
@@ -180,3 +182,19 @@ def test_not_asked_follows_goto_and_when_and_leaves_unanswered_questions_blank()
     assert marked.iloc[3].isna().tolist() == [False, True, True, False, True]
     assert missing_codes(q, not_asked=True) == {"q_what_1": [NOT_ASKED], "q_what_2": [NOT_ASKED],
                                                 "q_why": [9, NOT_ASKED]}
+
+
+def test_text_a_spreadsheet_would_run_stays_text(tmp_path: Path) -> None:
+    """A round's period and a questionnaire's labels are typed by people: a cell that starts with
+    =, +, - or @ must not become a formula (a DDE command, a link out) in the official's Excel."""
+    frame = pd.DataFrame({"id": [1, 2], "wave": ['=HYPERLINK("http://x.example","y")', "2026-11"], "q": [-1, 2]})
+    labels, values = {"q": "@SUM(1)"}, {"q": {-1: "+cmd|' /C calc'!A0", 2: "-2+3"}}
+    (book,) = export(frame, tmp_path / "a.xlsx", "xlsx", labels, values)
+    cells = [cell for sheet in load_workbook(book).worksheets for row in sheet.iter_rows() for cell in row]
+    assert [cell.coordinate for cell in cells if cell.data_type == "f"] == []
+    assert pd.read_excel(book, sheet_name="data")["wave"][0] == '=HYPERLINK("http://x.example","y")'
+    data, codebook = export(frame, tmp_path / "a.csv", "csv", labels, values)
+    rows = list(csv.reader(data.read_text("utf-8-sig").splitlines()))
+    assert rows[1] == ["1", "'=HYPERLINK(\"http://x.example\",\"y\")", "-1"] and rows[2] == ["2", "2026-11", "2"]
+    book_rows = [row for row in csv.reader(codebook.read_text("utf-8-sig").splitlines()) if row[0] == "q"]
+    assert [row[1:4] for row in book_rows] == [["'@SUM(1)", "-1", "'+cmd|' /C calc'!A0"], ["'@SUM(1)", "2", "'-2+3"]]

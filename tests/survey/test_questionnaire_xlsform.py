@@ -368,3 +368,18 @@ def test_a_damaged_sheet_inside_a_workbook(tmp_path: Path) -> None:
             target.writestr(item, sheet if item.filename.endswith("sheet1.xml") else source.read(item))
     (problem,) = _problems(damaged)
     assert problem.startswith(f"{damaged}: not an Excel .xlsx workbook (ValueError")
+
+
+def test_a_workbook_larger_than_any_questionnaire_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """Sample frames may expand to 256 MiB of XML; a questionnaire has no need of that much, and
+    openpyxl builds every cell of a row in memory (an 8 MiB upload of one 5,000,000-cell row took
+    over 3.5 GB). Here 5 MiB of XML, stored, not deflated: no zip bomb by its ratio."""
+    good = write_xlsform(tmp_path / "good.xlsx")
+    wide = tmp_path / "wide.xlsx"
+    sheet = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row>'
+             + b"<c><v>1</v></c>" * (5 * 2**20 // 15) + b"</row></sheetData></worksheet>")
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(wide, "w", zipfile.ZIP_STORED) as target:
+        for item in source.infolist():
+            target.writestr(item.filename, sheet if item.filename.endswith("sheet1.xml") else source.read(item))
+    (problem,) = _problems(wide)
+    assert "the workbook expands to 5 MiB, more than the 4 MiB allowed" in problem

@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from urllib.parse import unquote
+from xml.etree import ElementTree
 
 from sqlalchemy import select
 from web_support import Client
 
-from survey.models import AuditLog, User
+from survey.models import AuditLog, Survey, User
 from web.analysis_source import AnalysisUnavailable
+from web.queries.dashboard import index_names
 
 
 def _ranking(page: str) -> list[str]:
@@ -77,3 +80,31 @@ def test_admin_creates_accounts_under_the_password_policy(web, login) -> None:  
     audit = c.text("/admin/audit?action=user_updated")
     assert '"active": false' in audit
     assert "a good password" not in c.text("/admin/audit")
+
+
+def test_typed_names_stay_text_in_the_charts(web, login) -> None:  # type: ignore[no-untyped-def]
+    """An index's name (from an uploaded index definitions file) and a township's name reach the
+    charts' titles, which are attributes too: a quote there must not end the attribute (an
+    injected style could lay a fake figure over the official's dashboard)."""
+    title, name = 'Safety" style="display:none', '城关镇"<b>'
+    with web.sessions.begin() as db:
+        survey = db.get(Survey, web.demo.survey_id)
+        names = {index: {"zh": title, "en": title} for index in index_names(survey)}
+        survey.analysis_spec = {**(survey.analysis_spec or {}), "names": names}
+        next(s for s in survey.strata if s.code == "T01").name_zh = name
+    page = login("official").text("/dashboard/")
+    charts = [ElementTree.fromstring(svg) for svg in re.findall(r"<svg .*?</svg>", page, re.S)]
+    assert len(charts) == 2
+    assert all(chart.get("aria-label", "").startswith(title) and chart.get("style") is None for chart in charts)
+    assert name in [text.text for text in charts[0].iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_a_round_whose_code_is_no_file_name_still_exports(web, login) -> None:  # type: ignore[no-untyped-def]
+    with web.sessions.begin() as db:
+        db.get(Survey, web.demo.survey_id).code = "2026/11 <县>\r\n"
+    c = login("official")
+    for fmt, name in (("csv", "minyi-2026_11__县___-csv.zip"), ("xlsx", "minyi-2026_11__县___.xlsx"),
+                      ("bulletin", "minyi-2026_11__县___-zh.pdf")):
+        url = f"/dashboard/{web.demo.survey_id}/" + ("bulletin-zh.pdf" if fmt == "bulletin" else f"export.{fmt}")
+        response = c.get(url)
+        assert response.status_code == 200 and name in unquote(response.headers["Content-Disposition"]), fmt

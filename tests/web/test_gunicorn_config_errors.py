@@ -32,7 +32,8 @@ def _serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[s
 @pytest.mark.parametrize(("env", "words"), [
     ({"MINYI_TRUSTED_PROXIES": "lots"}, "MINYI_TRUSTED_PROXIES='lots'"),
     ({"MINYI_CONFIG": "/nonexistent/minyi.toml"}, "MINYI_CONFIG='/nonexistent/minyi.toml'"),
-    ({"MINYI_PHONE_KEY": "nonsense"}, "MINYI_PHONE_KEY"),
+    ({"MINYI_SECRET_KEY": "x" * 40, "MINYI_PHONE_KEY": "nonsense"}, "MINYI_PHONE_KEY"),
+    ({}, "MINYI_SECRET_KEY is not set"),
 ])
 def test_a_wrong_setting_is_one_line_and_gunicorn_stops(env: dict[str, str], words: str, tmp_path: Path) -> None:
     done = _serve(env, tmp_path)

@@ -159,3 +159,17 @@ def test_static_files_may_be_cached(client) -> None:  # type: ignore[no-untyped-
     page = client.text("/login")
     css = page.split('href="/static/')[1].split('"')[0]
     assert client.get(f"/static/{css}").headers.get("Cache-Control") != "no-store"
+
+
+def test_a_stolen_cookie_is_not_opened_by_naming_the_owners_address(web, login) -> None:  # type: ignore[no-untyped-def]
+    """Sessions are bound to the client's address and user agent; the address is the one the app
+    trusts, not an X-Forwarded-For any client may send (no proxy is configured here)."""
+    owner = {"REMOTE_ADDR": "203.0.113.7"}
+    victim = Client(web.app.test_client())
+    victim.client.environ_base.update(owner)
+    assert victim.login("official").status_code == 302
+    assert victim.get("/dashboard/").status_code == 200
+    thief = web.app.test_client()
+    thief.environ_base.update(REMOTE_ADDR="198.51.100.9")
+    thief.set_cookie("session", session_cookie(victim))
+    assert _refused(thief.get("/dashboard/", headers={"X-Forwarded-For": "203.0.113.7"}))

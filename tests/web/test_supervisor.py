@@ -121,3 +121,44 @@ def test_fieldwork_settings_are_shown_and_uploaded_whole_or_not_at_all(web, logi
         assert db.get(Survey, s).retry_policy["max_attempts"] == 5
         assert db.scalars(select(Stratum.quota).where(Stratum.code == "T01", Stratum.survey_id == s)).one() == 12
         assert db.scalars(select(AuditLog).where(AuditLog.action == "fieldwork_set")).one().after["quotas"]["T01"] == 12
+
+
+def _padded(text: bytes) -> bytes:
+    """``text`` with comments after it, past the 256 KiB a settings file may be."""
+    return text + b"# padding\n" * (26 * 1024 + 1)
+
+
+def test_settings_files_larger_than_any_real_one_are_refused_before_they_are_parsed(web, login) -> None:  # type: ignore[no-untyped-def]
+    """The YAML parsers are pure Python: a 4 MiB questionnaire took 263 s of CPU and 2.5 GB in the
+    request. The upload limit (32 MB) is for sample frames."""
+    c, s = login("supervisor"), web.demo.survey_id
+    questionnaire = bundled_path().read_bytes().replace(b'version: "2026.1"', b'version: "2026.3"')
+    response = c.post("/surveys/questionnaires", _upload(_padded(questionnaire), "big.yaml"),
+                      content_type="multipart/form-data")
+    assert response.status_code == 422
+    kib = len(_padded(questionnaire)) // 1024
+    assert f"big.yaml is {kib} KiB: a questionnaire, index definitions or fieldwork file may be at most 256 KiB" \
+        in response.get_data(as_text=True)
+    page = c.post(f"/surveys/{s}/fieldwork", _upload(_padded(b"retry_policy: {max_attempts: 5}\n"), "f.yaml"),
+                  content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    assert "f.yaml 有 260 KiB：问卷、指标定义或实地执行设置文件最大 256 KiB" in page
+    indices = {"indices": (io.BytesIO(_padded(b"indices: {}\n")), "i.yaml")}
+    page = c.post(f"/surveys/{s}/inputs", indices, content_type="multipart/form-data",
+                  follow_redirects=True).get_data(as_text=True)
+    assert "i.yaml 有 260 KiB" in page
+    with web.sessions() as db:
+        assert db.get(Survey, s).retry_policy.get("max_attempts") != 5
+        assert not db.scalars(select(AuditLog).where(AuditLog.action.in_(
+            ("questionnaire_stored", "fieldwork_set", "analysis_inputs_set")))).all()
+
+
+@pytest.mark.parametrize("name", ["a\0b.yaml", "q" * 300 + ".yaml"])
+def test_an_upload_named_like_no_file_is_read_under_a_name_that_is_one(web, login, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A NUL in the name (a crafted request) or a name past 255 bytes answered 500."""
+    c = login("supervisor")
+    response = c.post("/surveys/questionnaires", _upload(BROKEN.encode(), name), content_type="multipart/form-data")
+    assert response.status_code == 422 and "q9" in response.get_data(as_text=True)
+    inputs = {"indices": (io.BytesIO(b"indices: {}\n"), name)}
+    page = c.post(f"/surveys/{web.demo.survey_id}/inputs", inputs, content_type="multipart/form-data",
+                  follow_redirects=True).get_data(as_text=True)
+    assert "indices" in page and "flash error" in page

@@ -35,7 +35,7 @@ from web.context import ctx, db
 from web.i18n import language
 from web.queries import dashboard
 from web.queries.concerns import status_counts
-from web.queries.downloads import bulletin_pdf, export_file
+from web.queries.downloads import bulletin_pdf, export_file, file_part
 from web.queries.questionnaires import questionnaire_of
 from web.scope import fetch, scope
 
@@ -94,7 +94,7 @@ def bulletin(survey_id: int, lang: str) -> Response:
         return redirect(url_for("dashboard.index", survey=survey.id))
     auditing.download("bulletin", survey.id, language=lang)
     return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
-                     download_name=f"minyi-{survey.code}-{lang}.pdf", max_age=0)
+                     download_name=f"minyi-{file_part(survey.code)}-{lang}.pdf", max_age=0)
 
 
 @bp.route("/<int:survey_id>/export.<fmt>")

@@ -25,6 +25,12 @@ from survey.questionnaire.files import read_any
 from survey.surveys import StratumSpec, SurveyError, create_survey, read_strata_csv, store_questionnaire
 from survey.vocabulary import SurveyStatus
 
+MAX_SETTINGS_BYTES = 256 * 1024
+"""The largest questionnaire, index definitions or fieldwork file an upload may be (the bundled
+questionnaire is 14 KiB; 256 KiB is some 400 questions). Their YAML parsers are pure Python: at
+this size the worst document costs ~13 s and 340 MB to refuse, where a 4 MiB one took 263 s of CPU
+and 2.5 GB in the request. The upload limit (``MINYI_UPLOAD_MAX_MB``) is sized for sample frames."""
+MAX_NAME_BYTES = 200
 SWITCHABLE = {"start": (SurveyStatus.DRAFT, SurveyStatus.PAUSED), "pause": (SurveyStatus.ACTIVE,)}
 
 
@@ -32,16 +38,36 @@ class SurveyChangeError(Refused):
     pass
 
 
+def _file_name(filename: str) -> str:
+    """An uploaded file's name as a file in a folder of the upload's own: no folders, no ".."
+    (the parent), no NUL and not past the file system's 255 bytes (either would be a 500)."""
+    name = Path(filename.replace("\0", "")).name
+    while len(name.encode()) > MAX_NAME_BYTES:
+        name = name[1:]  # keep the end: the extension says how to read the file
+    return name if name not in ("", ".", "..") else "upload"
+
+
 def _upload_dir(filename: str, data: bytes) -> tuple[tempfile.TemporaryDirectory[str], Path]:
     folder = tempfile.TemporaryDirectory(prefix="minyi-upload-")
-    name = Path(filename).name
-    path = Path(folder.name) / (name if name not in ("", ".", "..") else "upload")  # ".." would be the parent
+    path = Path(folder.name) / _file_name(filename)
     path.write_bytes(data)
     return folder, path
 
 
+def _small_enough(filename: str, data: bytes) -> None:
+    """Refuse a settings file over :data:`MAX_SETTINGS_BYTES` before anything parses it."""
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise SurveyChangeError("%(file)s is %(kib)d KiB: a questionnaire, index definitions or fieldwork file may "
+                                "be at most %(limit)d KiB", file=Path(filename).name, kib=len(data) // 1024,
+                                limit=MAX_SETTINGS_BYTES // 1024)
+
+
 def parse_questionnaire(filename: str, data: bytes) -> Questionnaire:
     """Validate an uploaded YAML or XLSForm file; problems name the file as uploaded."""
+    try:
+        _small_enough(filename, data)
+    except SurveyChangeError as exc:
+        raise QuestionnaireError([Problem(Path(filename).name, str(exc))]) from None
     folder, path = _upload_dir(filename, data)
     with folder:
         try:
@@ -68,6 +94,8 @@ def new_survey(session: Session, clock: Clock, user_id: int, *, code: str, name:
                indices_file: tuple[str, bytes] | None = None) -> Survey:
     """A new round from uploaded files, checked as ``minyi survey create`` checks them (the same
     parsers); nothing is stored when any file has a problem, which names the file as uploaded."""
+    if indices_file is not None:
+        _small_enough(*indices_file)
     with _uploads(strata=strata_file, population=population_file, indices=indices_file) as paths:
         try:
             specs: list[StratumSpec] = read_strata_csv(paths["strata"])
@@ -92,6 +120,8 @@ def set_analysis_inputs(session: Session, survey: Survey, clock: Clock, user_id:
     as ``minyi survey set`` checks them; returns what changed."""
     if population_file is None and indices_file is None:
         raise SurveyChangeError("choose a population file, an index definitions file, or both")
+    if indices_file is not None:
+        _small_enough(*indices_file)
     before = missing_inputs(survey)
     with _uploads(population=population_file, indices=indices_file) as paths:
         try:
@@ -112,8 +142,7 @@ def _uploads(**files: tuple[str, bytes] | None) -> Iterator[dict[str, Path]]:
         paths = {}
         for kind, upload in files.items():
             if upload is not None:
-                name = Path(upload[0]).name
-                path = Path(root) / kind / (name if name not in ("", ".", "..") else "upload")
+                path = Path(root) / kind / _file_name(upload[0])
                 path.parent.mkdir()
                 path.write_bytes(upload[1])
                 paths[kind] = path
@@ -181,6 +210,7 @@ def set_windows(session: Session, survey: Survey, *, weekday: str, weekend: str,
 def set_fieldwork(session: Session, survey: Survey, filename: str, data: bytes, clock: Clock, user_id: int) -> bool:
     """The fieldwork settings of an uploaded file (docs/formats.md), checked whole by the dialer's
     parser before anything is stored; False if they were already the survey's."""
+    _small_enough(filename, data)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

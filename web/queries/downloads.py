@@ -6,6 +6,7 @@ user's townships."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -49,14 +50,21 @@ def export_file(session: Session, survey: Survey, q: Questionnaire, fmt: str, sc
         frame = frame[frame["township"].isin(scope)].reset_index(drop=True)
     variables, values = labels(q, lang)
     fmt_: Format = fmt
-    files = export(frame, folder / f"minyi-{survey.code}.{fmt}", fmt_, variables, values)
+    name = f"minyi-{file_part(survey.code)}"
+    files = export(frame, folder / f"{name}.{fmt}", fmt_, variables, values)
     if len(files) == 1:
         return files[0]
-    bundle = folder / f"minyi-{survey.code}-csv.zip"
+    bundle = folder / f"{name}-csv.zip"
     with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in files:
             archive.write(path, path.name)
     return bundle
+
+
+def file_part(code: str) -> str:
+    """A round's code as part of a file name: a code is free text (``2026/11`` would name a
+    folder that is not there, a line break is no header value)."""
+    return re.sub(r"[^\w.-]", "_", code)
 
 
 def bulletin_pdf(session: Session, survey: Survey, context: WebContext, lang: Lang) -> bytes:
