@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ REASON_COLUMN = "reason"
 
 # Bounds on what a frame may cost to read: an .xlsx's declared sizes (survey/workbooks.py), its rows.
 MAX_ROWS = 500_000  # data rows of one frame (a 200,000-row import peaks near 0.5 GB); more: split it
+MAX_COLUMNS = 500  # columns of one frame: a frame has a handful, each kept on its cases (checking a header
+# of 50,000 names for duplicates one by one took 34 s)
 PROGRESS_EVERY = 10_000  # rows between two calls of a reader's ``on_rows``
 
 RowsRead = Callable[[int], None]
@@ -159,7 +162,10 @@ def _frame(path: Path, encoding: str, lines: Iterable[tuple[int, list[str]]], on
 
 
 def _roles(path: Path, names: list[str]) -> tuple[dict[str, str], tuple[str, ...]]:
-    duplicated = sorted({n for n in names if n and names.count(n) > 1})
+    if len(names) > MAX_COLUMNS:
+        raise FrameError("%(file)s: %(n)d columns; a frame has at most %(limit)d", file=str(path), n=len(names),
+                         limit=MAX_COLUMNS)
+    duplicated = sorted(n for n, count in Counter(names).items() if n and count > 1)
     if duplicated:
         raise FrameError(f"{path}: column(s) named twice: {', '.join(duplicated)}")
     columns: dict[str, str] = {}
