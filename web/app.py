@@ -25,6 +25,7 @@ from web import analysis_source
 from web.access import login_manager
 from web.context import Analyse, WebContext, install
 from web.i18n import DEFAULT_LANGUAGE, DictBabel, select_language
+from web.request_values import RecordIdConverter
 from web.startup import check_secret_key
 from web.templating import setup_templates
 from web.webhook_app import mount_webhooks
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, sessions: sessionmaker[Session]
     if sessions is None:
         sessions = session_factory(make_engine(settings.database_url))
     app = Flask(__name__)
+    app.url_map.converters["int"] = RecordIdConverter  # before any route is added
     _configure(app, settings)
     install(app, WebContext(settings=settings, sessions=sessions, clock=clock or SystemClock(),
                             vault=_or_exit(lambda: configured_vault(settings)),

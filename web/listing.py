@@ -15,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from survey.clock import from_local
 from survey.models import Stratum
 from web.context import centre_zone
+from web.request_values import plausible
 from web.scope import Scope
 
 T = TypeVar("T")
@@ -57,9 +58,10 @@ def paginate(session: Session, query: Select[T], size: int = PAGE_SIZE) -> Page[
 
 def _day(name: str) -> date | None:
     try:
-        return date.fromisoformat(request.args.get(name, ""))
+        day = date.fromisoformat(request.args.get(name, ""))
     except ValueError:
         return None
+    return day if plausible(day) else None
 
 
 @dataclass(frozen=True)

@@ -474,6 +474,7 @@ ZH: dict[str, str] = {
     "%(file)s: the workbook expands to %(mib)d MiB, more than the %(limit)d MiB allowed":
         "%(file)s：工作簿解压后为 %(mib)d MiB，超过上限 %(limit)d MiB",
     "%(file)s: more than %(limit)d data rows; split the frame": "%(file)s：数据超过 %(limit)d 行，请拆分样本文件",
+    "%(file)s: %(n)d columns; a frame has at most %(limit)d": "%(file)s：共 %(n)d 列，样本文件最多 %(limit)d 列",
     "the worker running this job stopped %(attempts)d time(s); it was not tried again":
         "处理此任务的进程已停止 %(attempts)d 次，不再重试",
     "the job stopped on an unexpected error (%(error)s); the server log has the details":
@@ -636,6 +637,7 @@ ZH: dict[str, str] = {
     'Not a valid choice.': '选项无效，请从列表中选择。',
     'Not a valid date value.': '日期无效，请按“年-月-日”填写。',
     'Not a valid datetime value.': '日期时间无效，请填写日期和时刻。',
+    "Give a date between 2000 and 2099.": "请填写 2000 年至 2099 年之间的日期。",
     'Not a valid integer value.': '请填写整数。',
     'Not saved: correct the marked field.': '未保存：请更正标出的项目。',
     'This field is required.': '此项必填。',

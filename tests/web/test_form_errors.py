@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import update
 
 from survey.models import FollowUpTask
@@ -88,3 +89,28 @@ def test_a_callback_in_the_past_is_refused_next_to_its_time(web, login) -> None:
     c.post(f"/console/task/{task}/disposition", {"outcome": "complete"})
     page = c.text(f"/console/task/{task}")
     assert ERROR.search(page, page.index('name="outcome"')) is not None
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00", "9999-12-31T23:59"])
+def test_a_callback_outside_this_century_is_refused_next_to_the_field(web, login, when: str) -> None:  # type: ignore[no-untyped-def]
+    """Year 1 in the centre's zone overflowed when converted to UTC: a 500."""
+    c = login("supervisor")
+    case = web.demo.partial_case_id
+    assert c.post(f"/cases/{case}/callback", {"when": when}).status_code == 302
+    page = c.text(f"/cases/{case}")
+    assert ERROR.search(page, page.index('name="when"')).group(1) == "请填写 2000 年至 2099 年之间的日期。"  # type: ignore[union-attr]
+
+
+def test_ids_past_a_64_bit_integer_are_no_such_row(web, login) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite an id of 2**63 or more raised OverflowError in the driver: a 500. Paths, query
+    strings and hidden fields alike."""
+    huge = str(2**63)
+    c = login("supervisor")
+    assert c.get(f"/cases/{huge}").status_code == 404
+    assert c.get(f"/cases/{2**63 - 1}").status_code == 404  # the largest id: looked up, not there
+    assert c.get(f"/cases/?survey={huge}").status_code == 200
+    assert login("official").get(f"/dashboard/?survey={huge}").status_code in (200, 404)
+    case = web.demo.partial_case_id
+    assert c.post(f"/cases/{case}/answer", {"interview_id": huge, "question_id": "q1", "keys": "1", "reason": "typo"}).status_code == 400
+    assert c.get("/concerns/?since=0001-01-01").status_code == 200
+    assert login("admin").get(f"/admin/audit?user={huge}").status_code == 200

@@ -21,6 +21,7 @@ from web.forms import Form
 from web.i18n import refusal
 from web.labels import terms
 from web.listing import Filters, paginate
+from web.request_values import record_id
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE = 100
@@ -165,7 +166,7 @@ def audit_log() -> str:
     """The audit log a page at a time, newest first, by what, action, account and day."""
     args, found = request.args, Filters.from_request()
     query = audit.matching(entity=args.get("entity") or None, entity_id=args.get("entity_id") or None,
-                           action=args.get("action") or None, user_id=args.get("user", type=int))
+                           action=args.get("action") or None, user_id=args.get("user", type=record_id))
     page = paginate(db(), query.where(found.between(AuditLog.at)), size=AUDIT_PAGE)
     names = {u.id: u.username for u in db().scalars(select(User).order_by(User.username))}
     return render_template("admin/audit.html", page=page, names=names, args=args, found=found,

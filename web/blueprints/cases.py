@@ -41,6 +41,7 @@ from web.operations.cases import CaseChangeError, set_final_disposition
 from web.operations.transcripts import audio_path
 from web.queries.questionnaires import questionnaire_of
 from web.queries.script import answer_lines
+from web.request_values import plausible_moment, record_id
 from web.scope import fetch, scope
 from web.templating import local_time
 
@@ -60,7 +61,7 @@ class DispositionForm(Form):
 
 
 class CallbackForm(Form):
-    when = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
+    when = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[DataRequired(), plausible_moment])
 
 
 
@@ -75,7 +76,7 @@ def index() -> str:
     """The cases of a survey, filtered by township, status and last change, a page at a time."""
     session, within = db(), scope()
     surveys = session.scalars(select(Survey).where(within.where(Survey)).order_by(Survey.id.desc())).all()
-    survey_id = request.args.get("survey", type=int) or (surveys[0].id if surveys else 0)
+    survey_id = request.args.get("survey", type=record_id) or (surveys[0].id if surveys else 0)
     found = Filters.from_request()
     query = (select(Case).where(Case.survey_id == survey_id, within.where(Case), found.in_township(Case.stratum_id),
                                 found.between(Case.updated_at))
@@ -126,9 +127,10 @@ def answer(case_id: int) -> Response:
     case, form = fetch(Case, case_id), AnswerForm()
     if not form.validate_on_submit():
         return refused(form, _back(case))
-    if not (form.interview_id.data or "").isdigit():
+    try:
+        interview = db().get(Interview, record_id(form.interview_id.data))
+    except ValueError:
         abort(400)
-    interview = db().get(Interview, int(form.interview_id.data or 0))
     if interview is None or interview.case_id != case.id:
         abort(404)
     survey = db().get(Survey, case.survey_id)

@@ -25,6 +25,7 @@ from web.i18n import refusal
 from web.labels import concern_status
 from web.listing import Filters, paginate, townships
 from web.queries.concerns import listing
+from web.request_values import plausible_moment
 from web.scope import fetch, scope
 
 bp = Blueprint("concerns", __name__, url_prefix="/concerns")
@@ -34,7 +35,7 @@ END_OF_DAY = time(23, 59)
 
 class AssignForm(Form):
     unit_id = SelectField(coerce=int)
-    deadline = DateField(validators=[DataRequired()])
+    deadline = DateField(validators=[DataRequired(), plausible_moment])
     note = TextAreaField(validators=[Length(max=2000)])
 
 

@@ -45,6 +45,7 @@ from web.operations.concern_intake import concern_from_case
 from web.queries.questionnaires import questionnaire_of
 from web.queries.queue import is_due, my_open_tasks, queue
 from web.queries.script import answer_lines, current_screen
+from web.request_values import plausible_moment, record_id
 from web.scope import scope
 from web.templating import local_time
 
@@ -66,7 +67,7 @@ class OpenAnswerForm(Form):
 
 class DispositionForm(Form):
     outcome = SelectField(choices=list(CONSOLE_OUTCOMES))
-    callback_at = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    callback_at = DateTimeLocalField(format="%Y-%m-%dT%H:%M", validators=[Optional(), plausible_moment])
     staff_callback = BooleanField(default=True)
     note = StringField(validators=[Length(max=500)])
 
@@ -389,9 +390,10 @@ def revisit(task_id: int) -> Response:
     task, form = _held(task_id), RevisitForm()
     if not form.validate_on_submit():
         return refused(form, _back(task))
-    if not (form.concern_id.data or "").isdigit():
+    try:
+        concern = db().get(Concern, record_id(form.concern_id.data))
+    except ValueError:
         abort(400)
-    concern = db().get(Concern, int(form.concern_id.data or 0))
     if concern is None:
         abort(404)
     try:

@@ -37,6 +37,7 @@ from web.queries import dashboard
 from web.queries.concerns import status_counts
 from web.queries.downloads import bulletin_pdf, export_file, file_part
 from web.queries.questionnaires import questionnaire_of
+from web.request_values import record_id
 from web.scope import fetch, scope
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -52,7 +53,7 @@ def _surveys() -> list[Survey]:
 @roles(*VIEWERS)
 def index() -> str:
     surveys = _surveys()
-    wanted = request.args.get("survey", type=int)
+    wanted = request.args.get("survey", type=record_id)
     survey = next((s for s in surveys if s.id == wanted), None) or _first_analysable(surveys)
     view, problem = None, None
     within = scope()
