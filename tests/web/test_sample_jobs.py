@@ -14,7 +14,7 @@ from dataclasses import replace
 from sqlalchemy import func, select
 from web_support import run_jobs
 
-from survey.models import AuditLog, Case, Job
+from survey.models import AuditLog, Case, Job, JobFile
 from survey.vocabulary import JobStatus
 from web import create_app
 
@@ -145,3 +145,21 @@ def test_an_upload_over_the_configured_size_is_refused_unstored(web, login) -> N
     assert response.status_code == 413 and "文件过大" in response.get_data(as_text=True)
     with web.sessions() as db:
         assert db.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_the_rejected_rows_of_a_frame_with_a_line_break_in_its_name_download(web, login) -> None:  # type: ignore[no-untyped-def]
+    """The uploaded file's name made the download's name: a line break in it (an upload's
+    ``filename*=`` may carry one; no header value may) was a 500."""
+    c, s = login("supervisor"), web.demo.survey_id
+    url = c.post(f"/surveys/{s}/sample", _upload(FRAME, "frame.csv", skip_invalid="y"),
+                 content_type="multipart/form-data").headers["Location"]
+    run_jobs(web)
+    with web.sessions() as db:
+        rejected = db.scalars(select(JobFile).where(JobFile.role == "rejected").order_by(JobFile.job_id.desc())).first()
+        assert rejected is not None
+        rejected.name = "my\r\nframe.rejected.csv"
+        db.commit()
+    download = c.get(url + "/rejected.csv")
+    assert download.status_code == 200
+    disposition = download.headers["Content-Disposition"]
+    assert "\n" not in disposition and "\r" not in disposition and "frame.rejected.csv" in disposition

@@ -38,6 +38,7 @@ from web.i18n import refusal
 from web.labels import terms
 from web.listing import Filters, paginate
 from web.operations import surveys as ops
+from web.queries.downloads import file_part
 from web.scope import fetch, scope
 
 bp = Blueprint("surveys", __name__, url_prefix="/surveys")
@@ -393,4 +394,5 @@ def sample_rejects(survey_id: int, job_id: int) -> Response:
         abort(404)
     name, data = found
     auditing.download("sample_rejects", job.id, file=name, survey=survey_id)
-    return send_file(io.BytesIO(data), mimetype="text/csv", as_attachment=True, download_name=name, max_age=0)
+    return send_file(io.BytesIO(data), mimetype="text/csv", as_attachment=True, download_name=file_part(name),
+                     max_age=0)
