@@ -60,7 +60,7 @@ def analyze(
 ) -> None:
     """Weight RESPONSES to POP and estimate the indices of SPEC per period, township and county."""
     # Imported here so that `minyi analyze --help` does not wait for pandas and scipy.
-    from analysis.errors import AnalysisError
+    from analysis.errors import AnalysisError, WeightingError
     from analysis.flatfile import read_population, read_responses
     from analysis.output import is_large, print_summary, write_csv, write_json, write_weights
     from analysis.pipeline import Options, run_analysis
@@ -94,6 +94,9 @@ def analyze(
         if full_table is None and is_large(run.result):
             full_table = Path(f"{responses.stem}.estimates.csv")
             _write(full_table, lambda p: write_csv(run.result, p))
+    except WeightingError as exc:  # the responses against the population file's counts and margins
+        typer.echo(f"error: weighting {responses} to {population}: {exc}", err=True)
+        raise typer.Exit(2) from None
     except AnalysisError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -122,6 +122,18 @@ def test_a_bad_file_is_named_as_given_in_one_error_line(files: Path) -> None:
     assert output.startswith(f"error: {cells}, line 3, column 'N': 'lots' is not a population count"), output
 
 
+def test_a_township_missing_from_the_population_file_names_both_files(files: Path) -> None:
+    """A weighting error is about the responses against the population file: the line names both."""
+    cells = files / "cells.csv"
+    lines = cells.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert lines[0].startswith("township,")
+    cells.write_text("".join(line for line in lines if not line.startswith("A,")), encoding="utf-8")
+    code, output = invoke(files, "--population", str(cells))
+    assert code == 2
+    assert output.startswith(f"error: weighting {files / 'responses.csv'} to {cells}: "), output
+    assert "has respondents but no population counts" in output
+
+
 def test_an_unwritable_output_exits_2(files: Path) -> None:
     code, output = invoke(files, "--population", str(files / "cells.csv"), "--csv", str(files / "no" / "out.csv"))
     assert code == 2 and "cannot write" in output
