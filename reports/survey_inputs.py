@@ -17,12 +17,15 @@ from typing import Any
 import pandas as pd
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from sqlalchemy.orm import Session
 
 from analysis.errors import AnalysisError
 from analysis.flatfile import FIRST_DATA_LINE, read_csv_strings
 from analysis.population import TOTAL, Population
 from analysis.spec import CompositeIndex, ScoreIndex, ShareIndex, parse_spec
-from reports.results import bundled_analysis_spec
+from reports.results import bundled_analysis_spec, missing_inputs
+from survey import audit
+from survey.clock import Clock
 from survey.models import Survey
 from survey.questionnaire import Questionnaire, load_bundled
 from survey.questionnaire import model as qm
@@ -80,6 +83,20 @@ def _bundled_indices(questionnaire: Questionnaire) -> dict[str, Any]:
     if questionnaire.id != load_bundled().id:
         return {}
     return {k: v for k, v in bundled_analysis_spec().items() if k != "weighting"}
+
+
+def replace_survey_inputs(session: Session, survey: Survey, clock: Clock, user_id: int | None,
+                          population: Path | None, indices: Path | None, names: Sequence[str] = ()) -> list[str]:
+    """:func:`set_survey_inputs`, audited (``analysis_inputs_set``: what changed, what the round still
+    lacks before and after, the files' ``names``, by default as given), from the command line
+    (``user_id`` None) and the web alike; returns what changed."""
+    before = missing_inputs(survey)
+    changed = set_survey_inputs(survey, population, indices)
+    files = list(names) or [p.name for p in (population, indices) if p is not None]
+    audit.record(session, clock, user_id=user_id, action="analysis_inputs_set", entity="survey",
+                 entity_id=survey.id, before={"missing": before},
+                 after={"changed": changed, "missing": missing_inputs(survey), "files": files})
+    return changed
 
 
 def set_survey_inputs(survey: Survey, population: Path | None, indices: Path | None) -> list[str]:

@@ -114,12 +114,13 @@ def survey_set(
     indices: Path | None = typer.Option(None, "--indices", help="Index definitions YAML (docs/formats.md)."),
 ) -> None:
     """Replace a round's index definitions and/or population counts, checked as `survey create` checks them."""
-    from reports.survey_inputs import set_survey_inputs
+    from reports.survey_inputs import replace_survey_inputs
+    from survey.clock import SystemClock
     from survey.surveys import survey_by_code
 
     if population is None and indices is None:
         raise _fail("give --population and/or --indices")
     sessions = open_sessions(load_settings().database_url)
     with session_scope(sessions) as session:  # a SurveyError (a Refused) rolls back and exits 2 in minyi.cli
-        changed = set_survey_inputs(survey_by_code(session, code), population, indices)
+        changed = replace_survey_inputs(session, survey_by_code(session, code), SystemClock(), None, population, indices)
     console.print(f"survey {code}: {' and '.join(changed)} replaced")

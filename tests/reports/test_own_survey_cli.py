@@ -214,6 +214,20 @@ def test_survey_set_checks_the_files_and_keeps_the_old_ones_on_a_problem(url: st
         assert session.scalars(select(Survey)).one().analysis_spec["indices"]["safety"]["question"] == "q_safe"
 
 
+
+def test_survey_set_is_audited_as_the_webs_upload_is(url: str, tmp_path: Path) -> None:
+    """Replacing a round's inputs from the command line leaves the same audit row as the web's upload."""
+    from survey.models import AuditLog
+
+    assert create("S").exit_code == 0
+    indices = _edited(EXAMPLES / "indices.yaml", tmp_path / "new-indices.yaml", "headline: [safety, service]",
+                      "headline: [service, safety]")
+    assert run("survey", "set", "S", "--indices", str(indices)).exit_code == 0
+    with session_scope(session_factory(make_engine(url))) as session:
+        row = session.scalars(select(AuditLog).where(AuditLog.action == "analysis_inputs_set")).one()
+        assert row.user_id is None and row.entity == "survey"
+        assert row.after == {"changed": ["index definitions"], "missing": [], "files": ["new-indices.yaml"]}
+
 POLICE = """  - id: q_police
     type: single
     when: q_safe in [3, 4]

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from dialer import fieldwork
 from dialer.policy import DialPolicy
 from reports.results import missing_inputs
-from reports.survey_inputs import set_survey_inputs, settings_for_new_survey
+from reports.survey_inputs import replace_survey_inputs, settings_for_new_survey
 from survey import audit
 from survey.clock import Clock
 from survey.errors import Refused
@@ -122,17 +122,13 @@ def set_analysis_inputs(session: Session, survey: Survey, clock: Clock, user_id:
         raise SurveyChangeError("choose a population file, an index definitions file, or both")
     if indices_file is not None:
         _small_enough(*indices_file)
-    before = missing_inputs(survey)
+    names = [Path(f[0]).name for f in (population_file, indices_file) if f is not None]
     with _uploads(population=population_file, indices=indices_file) as paths:
         try:
-            changed = set_survey_inputs(survey, paths.get("population"), paths.get("indices"))
+            return replace_survey_inputs(session, survey, clock, user_id, paths.get("population"),
+                                         paths.get("indices"), names)
         except SurveyError as exc:
             raise _as_uploaded(exc, paths) from None
-    audit.record(session, clock, user_id=user_id, action="analysis_inputs_set", entity="survey",
-                 entity_id=survey.id, before={"missing": before},
-                 after={"changed": changed, "missing": missing_inputs(survey),
-                        "files": [Path(f[0]).name for f in (population_file, indices_file) if f is not None]})
-    return changed
 
 
 @contextmanager
