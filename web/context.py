@@ -18,6 +18,7 @@ from survey.clock import Clock
 from survey.config import Settings
 from survey.models import Survey
 from survey.phones import PhoneVault
+from web.i18n import language
 
 Analyse = Callable[[Session, Survey], AnalysisResult]
 
@@ -34,6 +35,12 @@ class WebContext:
 def ctx() -> WebContext:
     context: WebContext = current_app.extensions["minyi"]
     return context
+
+
+def centre_name() -> str:
+    """The centre's name in the page's language (``MINYI_CENTRE_NAME``, ``MINYI_CENTRE_NAME_EN``)."""
+    settings = ctx().settings
+    return settings.centre_name if language() == "zh" else settings.centre_name_en
 
 
 def centre_zone() -> str:

@@ -15,7 +15,7 @@ from reports import formatting as fmt
 from survey.clock import to_local
 from survey.phones import redact
 from survey.vocabulary import Role
-from web.context import centre_zone
+from web.context import centre_name, centre_zone
 from web.i18n import language
 from web.labels import concern_status, term
 from web.operations.transcripts import provider_name
@@ -70,6 +70,7 @@ def setup_templates(app: Flask) -> None:
     app.jinja_env.filters.update(local=local_time, label=label, redact=redact)
     app.jinja_env.globals.update(navigation=navigation, language=language, role_name=role_name, term=term,
                                  concern_status=concern_status, tier_label=tier_label, centre_zone=centre_zone,
+                                 centre_name=centre_name,
                                  change_text=change_text, note_lines=note_lines, Role=Role,
                                  provider_name=provider_name)
     app.jinja_env.trim_blocks = True

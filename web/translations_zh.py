@@ -3,7 +3,6 @@
 ZH: dict[str, str] = {
     # frame, login, errors
     "Minyi": "民意调查系统",
-    "Survey centre": "社情民意调查中心",
     "Log in": "登录",
     "Log out": "退出",
     "User name": "用户名",

@@ -66,3 +66,17 @@ def test_chinese_by_default_and_the_switch(client) -> None:  # type: ignore[no-u
     page = client.text("/login")
     assert "Log in" in page and "登录" not in page
     assert client.get("/lang/en?next=https://evil.example/").headers["Location"] == "/"
+
+
+def test_the_header_and_login_page_name_the_centre_in_the_pages_language(web) -> None:  # type: ignore[no-untyped-def]
+    from survey.config import Settings
+    from web import create_app
+
+    settings = Settings(**{**web.settings.__dict__, "centre_name": "青石县社情民意调查中心",
+                           "centre_name_en": "Qingshi County Opinion Survey Centre"})
+    client = create_app(settings, web.sessions, web.clock).test_client()
+    page = client.get("/login").get_data(as_text=True)
+    assert page.count("青石县社情民意调查中心") == 2  # the header and the login box
+    client.get("/lang/en?next=/login")
+    page = client.get("/login").get_data(as_text=True)
+    assert page.count("Qingshi County Opinion Survey Centre") == 2 and "青石县" not in page

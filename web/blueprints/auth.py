@@ -40,8 +40,8 @@ def login() -> Response | tuple[str, int]:
                          entity_id=account.id, after=_client())
             return redirect(_safe_next(request.args.get("next")) or url_for("home.index"))
         _record_failure(row.id if row is not None else None)
-        return render_template("login.html", form=form, failed=True, centre=ctx().settings.centre_name), 401
-    return render_template("login.html", form=form, failed=False, centre=ctx().settings.centre_name), 200
+        return render_template("login.html", form=form, failed=True), 401
+    return render_template("login.html", form=form, failed=False), 200
 
 
 @bp.route("/logout", methods=["POST"])
