@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reportlab.graphics.shapes import Circle, Drawing, Line, Polygon, PolyLine, Rect, String
-from reportlab.lib.colors import Color
+from reportlab.lib.colors import Color, white
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from analysis.results import Estimate
@@ -262,7 +262,10 @@ def _trend_panel(
     for i, (x, p) in enumerate(zip(xs, series, strict=True)):
         pen.drawing.add(Circle(x, y(p.value), 2.2, fillColor=ACCENT, strokeColor=None))
         above_band = y(p.high if p.high is not None else p.value) + 3
-        pen.text(x, above_band, f"{p.value:.1f}", size=6.5, color=INK, anchor="middle")
+        value = f"{p.value:.1f}"
+        half = pen.width(value, 6.5) / 2 + 1  # a white ground, so that a gridline never runs through it
+        pen.drawing.add(Rect(x - half, above_band - 1.5, 2 * half, 7.5, fillColor=white, strokeColor=None))
+        pen.text(x, above_band, value, size=6.5, color=INK, anchor="middle")
         if (len(series) - 1 - i) % every == 0:
             pen.text(x, bottom + 8, labels[i], anchor="middle")
 
