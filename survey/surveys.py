@@ -30,6 +30,11 @@ class SurveyError(Refused):
     """A survey that cannot be created as asked, with the reason."""
 
 
+MAX_QUOTA = 1_000_000
+"""The most completes a township's quota may ask for: a bound a typo meets before the database's
+integer column does (a quota of 10**20 raised the driver's overflow)."""
+
+
 @dataclass
 class StratumSpec:
     code: str
@@ -131,14 +136,15 @@ def read_strata_csv(path: Path) -> list[StratumSpec]:
     for line, r in enumerate(rows, start=2):
         spec = specs.setdefault(r["code"], StratumSpec(r["code"], r["name_zh"], r.get("name_en") or ""))
         if r.get("quota"):
-            spec.quota = _int(r["quota"], path, line, "quota")
+            spec.quota = _int(r["quota"], path, line, "quota", MAX_QUOTA)
         if r.get("N"):
             cell = {k: r[k] for k in r if k not in ("code", "name_zh", "name_en", "quota", "N") and r[k]}
             spec.population.append({**cell, "N": _int(r["N"], path, line, "N")})
     return list(specs.values())
 
 
-def _int(text: str, path: Path, line: int, column: str) -> int:
+def _int(text: str, path: Path, line: int, column: str, most: int = 2**31 - 1) -> int:
+    """A whole number from 0 to ``most`` (by default the largest a database integer column holds)."""
     try:
         value = int(text)
     except ValueError:
@@ -147,4 +153,7 @@ def _int(text: str, path: Path, line: int, column: str) -> int:
     if value < 0:
         raise SurveyError("%(file)s:%(line)s: column %(column)s: %(value)s is negative", file=str(path), line=line,
                           column=column, value=value)
+    if value > most:
+        raise SurveyError("%(file)s:%(line)s: column %(column)s: %(value)s is more than %(most)s", file=str(path),
+                          line=line, column=column, value=value, most=most)
     return value

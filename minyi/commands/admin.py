@@ -62,7 +62,8 @@ def survey_create(
                                                                     "consent question unless its settings say "
                                                                     "consent: not_required."),
     period: str = typer.Option("", "--period", help="Period label, e.g. 2026-11 (default: the code)."),
-    quota: int = typer.Option(0, "--quota", help="Completes wanted per township (unless the strata file says)."),
+    quota: int = typer.Option(0, "--quota", min=0, max=1_000_000,
+                              help="Completes wanted per township (unless the strata file says)."),
     strata: Path = typer.Option(..., "--strata", help="Townships CSV: code,name_zh,name_en,quota (docs/formats.md)."),
     population: Path | None = typer.Option(None, "--population", help="Population counts CSV: "
                                            "township,margin,level,N with margins named by question id and "

@@ -476,3 +476,19 @@ def test_the_bulletin_names_the_centre_and_sponsor_as_configured(url: str, tmp_p
     # between the text's lines in the extracted text
     assert "Commissioned by the City Political and Legal Affairs Commission; fieldwork by the Qingshi County" in en
     assert "County Public Opinion Survey Centre" not in en and "县委政法委" not in zh
+
+
+def test_a_quota_past_a_million_is_refused_naming_the_line(url: str, tmp_path: Path) -> None:
+    """A quota of 10**20 overflowed the database's integer column."""
+    strata = tmp_path / "townships.csv"
+    lines = (EXAMPLES / "townships.csv").read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    assert "quota" in header
+    cells = lines[1].split(",")
+    cells[header.index("quota")] = str(10**20)
+    strata.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n", encoding="utf-8")
+    refused = create("S", strata=strata)
+    assert refused.exit_code == 2
+    assert f"townships.csv:2: column quota: {10**20} is more than 1000000" in refused.output
+    assert run("survey", "create", "T", "--questionnaire", str(EXAMPLES / "questionnaire.yaml"), "--strata",
+               str(EXAMPLES / "townships.csv"), "--quota", str(10**7)).exit_code == 2

@@ -60,6 +60,8 @@ def test_quotas_windows_and_start_pause(web, login) -> None:  # type: ignore[no-
     s = web.demo.survey_id
     refused = c.post(f"/surveys/{s}/quotas", {"quota-T01": "20", "quota-T02": "-1"}, follow_redirects=True)
     assert "配额不能为负数" in refused.get_data(as_text=True)
+    huge = c.post(f"/surveys/{s}/quotas", {"quota-T01": str(10**20)}, follow_redirects=True)
+    assert huge.status_code == 200 and "配额不能超过 1000000" in huge.get_data(as_text=True)
     c.post(f"/surveys/{s}/quotas", {"quota-T01": "20"})
     c.post(f"/surveys/{s}/windows", {"weekday": "18:00-21:30", "weekend": "09:00-12:00, 14:00-21:00"})
     assert "25:00" in c.post(f"/surveys/{s}/windows", {"weekday": "18:00-25:00", "weekend": ""},

@@ -28,6 +28,7 @@ from survey.errors import Refused
 from survey.models import Job, Survey, User
 from survey.models import Questionnaire as QuestionnaireRow
 from survey.questionnaire import QuestionnaireError, loads
+from survey.surveys import MAX_QUOTA
 from survey.vocabulary import JobStatus, Role
 from web import auditing
 from web.access import roles, user
@@ -53,7 +54,7 @@ class NewSurveyForm(FlaskForm):
     name = StringField(validators=[Length(max=200)])
     period = StringField(validators=[Length(max=40)])
     questionnaire_id = SelectField(coerce=int)
-    quota = IntegerField(default=0, validators=[NumberRange(min=0)])
+    quota = IntegerField(default=0, validators=[NumberRange(min=0, max=MAX_QUOTA)])
     strata = FileField(validators=[FileRequired()])
     population = FileField()
     indices = FileField()
@@ -70,7 +71,7 @@ FIELD_PROBLEMS = {
     "name": _l("Name: at most 200 characters."),
     "period": _l("Period: at most 40 characters."),
     "questionnaire_id": _l("Questionnaire: choose a stored questionnaire (upload one on the surveys page first)."),
-    "quota": _l("Completes wanted per township: a whole number, 0 or more."),
+    "quota": _l("Completes wanted per township: a whole number from 0 to 1,000,000."),
     "strata": _l("Townships: choose the townships CSV file."),
 }
 

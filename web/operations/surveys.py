@@ -22,7 +22,14 @@ from survey.models import Questionnaire as QuestionnaireRow
 from survey.models import Survey
 from survey.questionnaire import Problem, Questionnaire, QuestionnaireError
 from survey.questionnaire.files import read_any
-from survey.surveys import StratumSpec, SurveyError, create_survey, read_strata_csv, store_questionnaire
+from survey.surveys import (
+    MAX_QUOTA,
+    StratumSpec,
+    SurveyError,
+    create_survey,
+    read_strata_csv,
+    store_questionnaire,
+)
 from survey.vocabulary import SurveyStatus
 
 MAX_SETTINGS_BYTES = 256 * 1024
@@ -174,6 +181,8 @@ def set_quotas(session: Session, survey: Survey, quotas: Mapping[str, int], cloc
     """New quotas per township code (others unchanged)."""
     if any(v < 0 for v in quotas.values()):
         raise SurveyChangeError("a quota cannot be negative")
+    if any(v > MAX_QUOTA for v in quotas.values()):
+        raise SurveyChangeError("a quota cannot be more than %(most)s", most=MAX_QUOTA)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     for stratum in survey.strata:
