@@ -320,7 +320,8 @@ def _wait_for_window(calendar: CallingCalendar, clock: Clock, no_wait: bool) -> 
     when = f"{calendar.local(opens):%Y-%m-%d %H:%M} ({calendar.policy.timezone})"
     if no_wait:
         raise _fail(f"no calling window is open now; the next opens {when}", NO_WINDOW)
-    console.print(f"no calling window is open now; waiting until the next opens {when}", soft_wrap=True)
+    waits = "the simulated clock moves on to" if isinstance(clock, VirtualClock) else "waiting until"
+    console.print(f"no calling window is open now; {waits} the next opening, {when}", soft_wrap=True)
     clock.sleep((opens - now).total_seconds())
 
 

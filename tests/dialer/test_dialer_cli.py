@@ -234,7 +234,7 @@ def test_outside_the_calling_windows_dial_says_when_the_next_opens(db: str, tmp_
     assert _attempts(db) == 0
     waited = runner.invoke(app, late)
     assert waited.exit_code == 0, waited.output
-    assert "waiting until the next opens 2030-01-08 18:30 (Asia/Shanghai)" in waited.output
+    assert "the simulated clock moves on to the next opening, 2030-01-08 18:30 (Asia/Shanghai)" in waited.output
     assert _attempts(db) == 4  # then both quotas (2 and 2) are met
 
 
