@@ -54,10 +54,13 @@ def export(
             frame = responses_frame(session, round_, q, statuses=statuses, with_status=partials)
             frame = design_columns(session, round_, frame, language)
             frame, unweighted = _with_weights(session, round_, mark_not_asked(frame, q) if declared else frame)
+        out.parent.mkdir(parents=True, exist_ok=True)  # as `minyi report` does
         written = write(frame, out, chosen, variable_labels=variable_labels(q, language),
                         value_labels=value_labels(q, language, not_asked=declared),
                         missing=missing_codes(q, not_asked=declared), codebook=True)
-    except (SurveyError, PersonalDataError, OSError, ValueError) as exc:
+    except OSError as exc:
+        raise _fail(_unwritable(out, exc)) from None
+    except (SurveyError, PersonalDataError, ValueError) as exc:
         raise _fail(str(exc)) from None
     console.print(f"{len(frame)} interviews → " + ", ".join(str(p) for p in written))
     if unweighted:
@@ -79,6 +82,11 @@ def _export_format(fmt: str | None, out: Path) -> Format:
     if named is not None and named != chosen:
         raise _fail(f"--format {fmt} but --out {out} names a .{named} file: make them agree")
     return chosen
+
+
+def _unwritable(out: Path, exc: OSError) -> str:
+    """Why ``out`` could not be written, in one line without Python's errno prefix."""
+    return f"cannot write {out}: {exc.strerror or exc}"
 
 
 DECLARES_MISSING = ("sav", "dta")  # formats with declared missing values: not-asked answers get a code
@@ -126,6 +134,8 @@ def report(
             data = bulletin_data(session, round_, SystemClock(), settings, languages=(language,))
         out.parent.mkdir(parents=True, exist_ok=True)
         render_bulletin(data, out, language)
-    except (SurveyError, AnalysisError, OSError, ValueError) as exc:
+    except OSError as exc:
+        raise _fail(_unwritable(out, exc)) from None
+    except (SurveyError, AnalysisError, ValueError) as exc:
         raise _fail(str(exc)) from None
     console.print(f"bulletin written: {out}")

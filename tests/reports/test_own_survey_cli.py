@@ -492,3 +492,15 @@ def test_a_quota_past_a_million_is_refused_naming_the_line(url: str, tmp_path: P
     assert f"townships.csv:2: column quota: {10**20} is more than 1000000" in refused.output
     assert run("survey", "create", "T", "--questionnaire", str(EXAMPLES / "questionnaire.yaml"), "--strata",
                str(EXAMPLES / "townships.csv"), "--quota", str(10**7)).exit_code == 2
+
+
+def test_export_and_report_make_their_folder_and_say_plainly_what_they_cannot_write(url: str, tmp_path: Path) -> None:
+    assert create("HW", period="2026-11").exit_code == 0
+    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
+    interview_everyone(url)
+    nested = tmp_path / "2026" / "11" / "answers.csv"
+    assert run("export", "--survey", "HW", "--out", str(nested)).exit_code == 0 and nested.exists()
+    for command in (("export", "--survey", "HW"), ("report", "--survey", "HW")):
+        refused = run(*command, "--out", str(tmp_path))
+        assert refused.exit_code == 2
+        assert f"error: cannot write {tmp_path}: Is a directory" in refused.output and "Errno" not in refused.output
