@@ -95,7 +95,8 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
         with stages("checks"):
             responses = Responses.from_frame(responses, columns)
     result = AnalysisResult(log=list(population.notes), method=AnalysisMethod(method, options.variance, options.ci,
-                                                                                options.score_ci))
+                                                                                options.score_ci),
+                            groups=_groups(responses))
     variance = options.variance
     if options.trim.active and variance == JACKKNIFE:
         variance = LINEAR
@@ -186,6 +187,15 @@ def _rollup(responses: Responses, rows: IntArray, plan: StratifiedDesign, name: 
     present, group_of = np.unique(per_town, return_inverse=True)
     prefix = name or "group"
     return Rollup(group_of.astype(np.intp), tuple(f"{prefix}:{g}" for g in responses.group.uniques[present]))
+
+
+def _groups(responses: Responses) -> dict[str, str]:
+    """Each township's group (Responses checked that it has one), from its first row."""
+    if responses.group is None:
+        return {}
+    present, first = np.unique(responses.stratum.codes, return_index=True)
+    groups = responses.group.uniques[responses.group.codes[first]]
+    return dict(zip(responses.stratum.uniques[present].tolist(), groups.tolist(), strict=True))
 
 
 def _take(items: dict[str, ItemValues], rows: IntArray) -> dict[str, ItemValues]:

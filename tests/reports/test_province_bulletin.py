@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +195,29 @@ def test_bad_input_is_one_line_and_exit_2(files: dict[str, Path], tmp_path: Path
     assert result.exit_code == 2
     assert result.output.strip().startswith(message.format(**paths)), result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda a: a.assign(county=a.county.where(a.township != "T001", "C05")).drop(columns=["county_zh", "county_en"]),
+     "{areas}:3: township T001 is in county C05 here but in C00 in the analysis"),
+    (lambda a: pd.concat([a, pd.DataFrame([("T990", "C90", "新镇", "Xin", "新县", "Xin County")], columns=a.columns)]),
+     "{areas}:39: county C90 is not in the analysis (it has C00, C01, C02, C03, C04, ...)"),
+    (lambda a: a[a.township != "T051"],
+     "{areas}: township T051 of the analysis is not in the areas file"),
+])
+@pytest.mark.parametrize("counties", ["all", "none"])
+def test_an_areas_file_that_disagrees_with_the_analysis_is_refused(
+        files: dict[str, Path], tmp_path: Path, change: Callable[[pd.DataFrame], pd.DataFrame], message: str,
+        counties: str) -> None:
+    """A township put in another county than the analysis did, a county the analysis has not, a township
+    left out: each would make a bulletin whose townships do not add up to its county's estimate."""
+    areas = tmp_path / "areas.csv"
+    change(pd.read_csv(files["areas"], dtype=str)).to_csv(areas, index=False)
+    result = run("bulletin", str(files["analysis"]), "--out", str(tmp_path / "out"), "--areas", str(areas),
+                 "--counties", counties)
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(f"error: {message.format(areas=areas)}"), result.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_an_analysis_without_counties_is_refused(files: dict[str, Path], tmp_path: Path) -> None:
