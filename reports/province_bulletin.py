@@ -300,10 +300,12 @@ def _coverage(report: AreaReport, lang: Lang) -> str:
     if not report.left_out:
         return tr("p_m_coverage_all", lang)
     names = join_and([report.name_of(code, lang) for code in report.left_out], lang)
+    one = "_one" if len(report.left_out) == 1 else ""
     if report.scope == "province":
-        return tr("p_m_coverage_province", lang, count=len(report.left_out), share=fmt.rate(report.left_out_share),
-                  names=names)
-    return tr("p_m_coverage_county", lang, names=names, population=fmt.integer(round(report.left_out_population)))
+        return tr(f"p_m_coverage_province{one}", lang, count=len(report.left_out),
+                  share=fmt.rate(report.left_out_share), names=names)
+    return tr(f"p_m_coverage_county{one}", lang, names=names,
+              population=fmt.integer(round(report.left_out_population)))
 
 
 def _methods(report: AreaReport, lang: Lang, styles: Styles) -> Table:

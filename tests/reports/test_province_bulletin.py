@@ -147,6 +147,13 @@ def test_the_provincial_bulletin_states_the_province_and_its_methods(written: Pa
     assert "名次区间为联合95%置信集" in text
 
 
+def test_one_township_without_respondents_is_written_in_the_singular(written: Path) -> None:
+    province = " ".join(_text(written / "province-en.pdf"))
+    county = " ".join(_text(written / "county-C02-en.pdf"))
+    assert "1 township has no respondents" in province and "leave it out: Kongbai" in province
+    assert "Kongbai has no respondents" in county and "leave it out" in county
+
+
 def test_a_bulletin_for_each_county_ranks_its_townships(files: dict[str, Path], written: Path) -> None:
     made = sorted(p.name for p in written.glob("county-*-zh.pdf"))
     assert made == [f"county-C{c:02d}-zh.pdf" for c in range(12)]
