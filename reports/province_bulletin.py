@@ -203,7 +203,7 @@ def _headline(report: AreaReport, lang: Lang, styles: Styles) -> Table:
     widths = [0.34, 0.13, 0.17, 0.16, 0.20]
     if county:
         labels += [tr("p_col_place", lang), tr("p_col_rank_set", lang), tr("p_col_vs_province", lang)]
-        widths = [0.21, 0.09, 0.12, 0.12, 0.08, 0.11, 0.10, 0.17]
+        widths = [0.23, 0.11, 0.12, 0.10, 0.07, 0.10, 0.10, 0.17]
     if report.previous is None:  # one period: no change column
         labels, widths = labels[:3] + labels[4:], [widths[0] + widths[3], *widths[1:3], *widths[4:]]
     rows: list[list[Cell]] = []

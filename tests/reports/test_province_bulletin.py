@@ -168,6 +168,21 @@ def test_a_bulletin_for_each_county_ranks_its_townships(files: dict[str, Path], 
     assert "空白镇" in text and "无受访者" in text  # the unsampled township, listed, not ranked
 
 
+def test_a_county_headline_table_breaks_no_name_or_unit(files: dict[str, Path], tmp_path: Path) -> None:
+    """The county's English name heads a column and the index names run long: neither may break inside
+    a word (it printed "Songyu" over "an", and "政法机关执法满意度（" over "分）")."""
+    areas = pd.read_csv(files["areas"], dtype=str)
+    areas.loc[areas.county == "C02", "county_en"] = "Songyuan"
+    areas.to_csv(tmp_path / "areas.csv", index=False)
+    (tmp_path / "spec.yaml").write_text(SPEC.replace("公安满意度", "政法机关执法满意度"), encoding="utf-8")
+    result = run("bulletin", str(files["analysis"]), "--out", str(tmp_path / "out"), "--areas",
+                 str(tmp_path / "areas.csv"), "--spec", str(tmp_path / "spec.yaml"), "--counties", "C02",
+                 "--lang", "zh,en")
+    assert result.exit_code == 0, result.output
+    assert any(re.match(r"Index Songyuan 95% CI", line) for line in _text(tmp_path / "out" / "county-C02-en.pdf"))
+    assert any(line.startswith("政法机关执法满意度（分）") for line in _text(tmp_path / "out" / "county-C02-zh.pdf"))
+
+
 def test_chosen_counties_only(files: dict[str, Path], tmp_path: Path) -> None:
     result = run("bulletin", str(files["analysis"]), "--out", str(tmp_path), "--areas", str(files["areas"]),
                  "--counties", "C03,C07")
