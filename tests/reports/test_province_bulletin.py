@@ -183,6 +183,21 @@ def test_a_county_headline_table_breaks_no_name_or_unit(files: dict[str, Path], 
     assert any(line.startswith("政法机关执法满意度（分）") for line in _text(tmp_path / "out" / "county-C02-zh.pdf"))
 
 
+def test_the_centre_set_by_minyi_centre_name_publishes_the_bulletin(files: dict[str, Path], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: MINYI_CENTRE_NAME is the centre named on bulletins; --centre still wins."""
+    monkeypatch.setenv("MINYI_CENTRE_NAME", "青岚省社情民意调查中心")
+    monkeypatch.setenv("MINYI_CENTRE_NAME_EN", "Qinglan Provincial Survey Centre")
+    out = tmp_path / "out"
+    assert run("bulletin", str(files["analysis"]), "--out", str(out), "--counties", "none", "--lang", "zh,en"
+               ).exit_code == 0
+    assert _text(out / "province-zh.pdf")[0] == "青岚省社情民意调查中心"
+    assert _text(out / "province-en.pdf")[0] == "Qinglan Provincial Survey Centre"
+    assert run("bulletin", str(files["analysis"]), "--out", str(out), "--counties", "none", "--centre", "某省中心"
+               ).exit_code == 0
+    assert _text(out / "province-zh.pdf")[0] == "某省中心"
+
+
 def test_chosen_counties_only(files: dict[str, Path], tmp_path: Path) -> None:
     result = run("bulletin", str(files["analysis"]), "--out", str(tmp_path), "--areas", str(files["areas"]),
                  "--counties", "C03,C07")
