@@ -59,8 +59,8 @@ def in_time_order(labels: list[str]) -> list[str]:
         first = first or period
         if period.form != first.form:
             raise PeriodError(period.label, f"period {period.label!r} is {FORMS[period.form]}, but {first.label!r} "
-                              f"on an earlier row is {FORMS[first.form]}: write every period of the file one way, so that they "
-                              "can be put in time order")
+                              f"is {FORMS[first.form]}: write every period one way, so that they can be put in "
+                              "time order")
         if period.key in seen:
             raise PeriodError(period.label, f"periods {seen[period.key]!r} and {period.label!r} are the same "
                               f"{period.form}: write it one way")

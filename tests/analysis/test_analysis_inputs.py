@@ -115,10 +115,10 @@ def test_periods_are_put_in_time_order_not_text_order(tmp_path: Path, periods: t
 
 @pytest.mark.parametrize(("periods", "message"), [
     (("2026-06", "2026-06", "2026Q4"), r"line 4, column 'wave': period '2026Q4' is a quarter \(as 2026Q2\), but "
-                                       r"'2026-06' on an earlier row is a month"),
+                                       r"'2026-06' is a month"),
     (("2026-06", "2026/12"), r"line 3, column 'wave': period '2026/12' is not a month"),
     (("2026-06", "2026年12月"), r"line 3, column 'wave': period '2026年12月' is not a month"),
-    (("1", "2026-12"), r"line 3, column 'wave': period '2026-12' is a month .* but '1' on an earlier row is a wave"),
+    (("1", "2026-12"), r"line 3, column 'wave': period '2026-12' is a month .* but '1' is a wave"),
     (("2026-06", "2026-6"), r"line 3, column 'wave': periods '2026-06' and '2026-6' are the same month"),
     (("2026-13",), r"line 2, column 'wave': '2026-13' is not a month"),
 ])
