@@ -95,7 +95,8 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
         with stages("checks"):
             responses = Responses.from_frame(responses, columns)
     result = AnalysisResult(log=list(population.notes), method=AnalysisMethod(method, options.variance, options.ci,
-                                                                                options.score_ci))
+                                                                                options.score_ci),
+                            groups=_groups(responses))
     variance = options.variance
     if options.trim.active and variance == JACKKNIFE:
         variance = LINEAR
@@ -110,10 +111,10 @@ def run_analysis(responses: pd.DataFrame | Responses, population: pd.DataFrame |
     codes = _level_codes(responses, population, by)
     items = all_items(spec.indices, responses)
     weights, design_weights = np.zeros(len(responses)), np.zeros(len(responses))
-    periods = _period_order(responses.period.uniques.tolist())
+    periods = responses.period.uniques.tolist()  # in time order
     se_vs_county: dict[tuple[str, str, str], float] = {}
-    for period in periods:
-        in_period = responses.period.codes == responses.period.uniques.tolist().index(period)
+    for position, period in enumerate(periods):
+        in_period = responses.period.codes == position
         with stages("weights"):
             rows = _rows_by_cell(np.flatnonzero(in_period), responses, codes, population, by)
             plan = design(responses.stratum.codes[rows], responses.stratum.uniques, totals,
@@ -188,11 +189,13 @@ def _rollup(responses: Responses, rows: IntArray, plan: StratifiedDesign, name: 
     return Rollup(group_of.astype(np.intp), tuple(f"{prefix}:{g}" for g in responses.group.uniques[present]))
 
 
-def _period_order(labels: list[str]) -> list[str]:
-    numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
-    if numbers.notna().all():
-        return [label for _, label in sorted(zip(numbers.tolist(), labels, strict=True))]
-    return labels
+def _groups(responses: Responses) -> dict[str, str]:
+    """Each township's group (Responses checked that it has one), from its first row."""
+    if responses.group is None:
+        return {}
+    present, first = np.unique(responses.stratum.codes, return_index=True)
+    groups = responses.group.uniques[responses.group.codes[first]]
+    return dict(zip(responses.stratum.uniques[present].tolist(), groups.tolist(), strict=True))
 
 
 def _take(items: dict[str, ItemValues], rows: IntArray) -> dict[str, ItemValues]:

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from analysis.errors import InputError, row_error
 from analysis.grouping import BoolArray
+from analysis.periods import PeriodError, in_time_order
 from analysis.results import COUNTY
 
 SINGLE_PERIOD = "all"
@@ -51,7 +52,7 @@ class Responses:
     """
 
     ids: NDArray[np.object_]
-    period: Labels
+    period: Labels  # its uniques in time order (analysis.periods), not sorted as text
     stratum: Labels
     by: dict[str, Labels]
     answers: dict[str, NDArray[np.float64]]
@@ -90,7 +91,7 @@ class Responses:
             position = int(np.flatnonzero(stratum.values == COUNTY)[0])
             raise fail(position, f"{COUNTY!r} is reserved for the whole county", columns.stratum)
         if columns.period in frame.columns:
-            period = _labels(frame[columns.period], columns.period, fail)
+            period = _in_time_order(_labels(frame[columns.period], columns.period, fail), columns.period, fail)
         else:
             period = Labels(np.zeros(len(frame), dtype=np.intp), np.array([SINGLE_PERIOD], dtype=object))
         by = {name: _labels(frame[name], name, fail) for name in columns.by}
@@ -113,6 +114,20 @@ def _one_group_each(stratum: Labels, group: Labels, name: str, fail: Fail) -> No
         town = stratum.values[position]
         raise fail(position, f"township {town!r} is in {name} {group.values[first[stratum.codes[position]]]!r} "
                    f"on an earlier row and in {group.values[position]!r} here", name)
+
+
+def _in_time_order(period: Labels, name: str, fail: Fail) -> Labels:
+    """``period`` with its uniques from the earliest period to the latest. Periods that cannot be put in
+    order are an error at the first row of the one that breaks it, taking them in the file's order."""
+    present, first_row = np.unique(period.codes, return_index=True)
+    in_file_order = [str(period.uniques[c]) for c in present[np.argsort(first_row)]]
+    try:
+        ordered = in_time_order(in_file_order)
+    except PeriodError as exc:
+        raise fail(int(np.flatnonzero(period.values == exc.label)[0]), str(exc), name) from None
+    place = {label: i for i, label in enumerate(ordered)}
+    remap = np.array([place[str(u)] for u in period.uniques], dtype=np.intp)
+    return Labels(remap[period.codes], np.array(ordered, dtype=object))
 
 
 def _labels(column: pd.Series, name: str, fail: Fail) -> Labels:

@@ -217,4 +217,5 @@ class AnalysisResult:
     outcome_rates: list[OutcomeRates] = field(default_factory=list)
     merges: list[CellMerge] = field(default_factory=list)
     unsampled: list[Unsampled] = field(default_factory=list)  # townships the county estimates leave out
+    groups: dict[str, str] = field(default_factory=dict)  # each sampled township's group (--group: its county)
     method: AnalysisMethod = field(default_factory=AnalysisMethod)

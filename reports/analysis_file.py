@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,7 +51,15 @@ def read_analysis(path: Path) -> AnalysisResult:
         estimates=_rows(data, "estimates", Estimate, path), changes=_rows(data, "changes", Change, path),
         ranks=_rows(data, "ranks", Rank, path), unsampled=_rows(data, "unsampled", Unsampled, path),
         diagnostics=_rows(data, "diagnostics", WeightDiagnostics, path),
-        method=_one(data.get("method") or {}, AnalysisMethod, path, "method"))
+        method=_one(data.get("method") or {}, AnalysisMethod, path, "method"), groups=_groups(data, path))
+
+
+def _groups(data: Mapping[str, Any], path: Path) -> dict[str, str]:
+    """Each township's county as the analysis had it (none in a file of an older Minyi)."""
+    groups = data.get("groups") or {}
+    if not isinstance(groups, dict) or not all(isinstance(v, str) for v in groups.values()):
+        raise BulletinInputError(f"{path}: 'groups' must map each township to its county")
+    return groups
 
 
 def _rows(data: Mapping[str, Any], key: str, kind: type[T], path: Path) -> list[T]:
@@ -78,9 +86,15 @@ class Areas:
 
     county_of: Mapping[str, str]  # township code -> county code
     names: Mapping[str, Text]  # township or county code -> its names
+    source: str = "the areas file"
+    lines: Mapping[str, int] = field(default_factory=dict)  # township code -> its line in the file
 
     def name(self, code: str) -> Text:
         return self.names.get(code) or Text(code, code)
+
+    def where(self, town: str) -> str:
+        """``AREAS.csv:12``, the township's line."""
+        return f"{self.source}:{self.lines[town]}" if town in self.lines else self.source
 
 
 AREA_COLUMNS = ("township", "county")
@@ -106,6 +120,7 @@ def read_areas(path: Path) -> Areas:
 def _areas(path: Path, reader: csv.DictReader[str]) -> Areas:
     county_of: dict[str, str] = {}
     names: dict[str, Text] = {}
+    lines: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
         cell = {k: (v or "").strip() for k, v in row.items() if k is not None}
@@ -115,6 +130,7 @@ def _areas(path: Path, reader: csv.DictReader[str]) -> Areas:
         if town in county_of:
             raise BulletinInputError(f"{path}:{line}: township {town} is listed twice")
         county_of[town] = county
+        lines[town] = line
         if cell.get("township_zh") or cell.get("township_en"):
             names[town] = _text(cell.get("township_zh", ""), cell.get("township_en", ""))
         if cell.get("county_zh") or cell.get("county_en"):
@@ -124,7 +140,7 @@ def _areas(path: Path, reader: csv.DictReader[str]) -> Areas:
                                          f"and {names[county].zh}/{names[county].en} on an earlier line")
     if not county_of:
         raise BulletinInputError(f"{path}: no townships")
-    return Areas(county_of, names)
+    return Areas(county_of, names, str(path), lines)
 
 
 def _text(zh: str, en: str) -> Text:

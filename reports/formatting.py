@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from analysis.periods import MONTH, QUARTER
 from analysis.results import Change, Estimate
 from reports.bulletin_data import Lang, Text
 from reports.reliability import finite, points
@@ -103,11 +103,11 @@ def stamp(utc: datetime, tz: str, lang: Lang) -> str:
 
 def period_label(period: str) -> Text:
     """``2026-10`` → 2026年10月 / October 2026; ``2026Q3`` → 2026年第3季度 / 2026 Q3; others as given."""
-    month = re.fullmatch(r"(\d{4})-(\d{1,2})", period)
-    if month:
+    month = MONTH.fullmatch(period)
+    if month and 1 <= int(month[2]) <= 12:
         y, m = int(month[1]), int(month[2])
         return Text(f"{y}年{m}月", date(y, m, 1).strftime("%B %Y"))
-    quarter = re.fullmatch(r"(\d{4})-?Q([1-4])", period)
+    quarter = QUARTER.fullmatch(period)
     if quarter:
         return Text(f"{quarter[1]}年第{quarter[2]}季度", f"{quarter[1]} Q{quarter[2]}")
     return Text(period, period)

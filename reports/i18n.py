@@ -460,9 +460,18 @@ LABELS: dict[str, tuple[str, str]] = {
         "{count} townships have no respondents ({share} of the province's adults); the province's estimates "
         "leave them out: {names}",
     ),
+    "p_m_coverage_province_one": (
+        "{count} 个乡镇没有受访者，占全省成年人口 {share}，全省估计不含这个乡镇：{names}",
+        "{count} township has no respondents ({share} of the province's adults); the province's estimates "
+        "leave it out: {names}",
+    ),
     "p_m_coverage_county": (
         "{names}没有受访者（成年人口共 {population} 人），本县估计不含这些乡镇",
         "{names} have no respondents ({population} adults); the county's estimates leave them out",
+    ),
+    "p_m_coverage_county_one": (
+        "{names}没有受访者（成年人口 {population} 人），本县估计不含这个乡镇",
+        "{names} has no respondents ({population} adults); the county's estimates leave it out",
     ),
     "p_m_weighting": ("加权与估计", "Weighting and estimation"),
     "p_m_ranks": ("名次", "Ranks"),

@@ -203,7 +203,7 @@ def _headline(report: AreaReport, lang: Lang, styles: Styles) -> Table:
     widths = [0.34, 0.13, 0.17, 0.16, 0.20]
     if county:
         labels += [tr("p_col_place", lang), tr("p_col_rank_set", lang), tr("p_col_vs_province", lang)]
-        widths = [0.21, 0.09, 0.12, 0.12, 0.08, 0.11, 0.10, 0.17]
+        widths = [0.23, 0.11, 0.12, 0.10, 0.07, 0.10, 0.10, 0.17]
     if report.previous is None:  # one period: no change column
         labels, widths = labels[:3] + labels[4:], [widths[0] + widths[3], *widths[1:3], *widths[4:]]
     rows: list[list[Cell]] = []
@@ -300,10 +300,12 @@ def _coverage(report: AreaReport, lang: Lang) -> str:
     if not report.left_out:
         return tr("p_m_coverage_all", lang)
     names = join_and([report.name_of(code, lang) for code in report.left_out], lang)
+    one = "_one" if len(report.left_out) == 1 else ""
     if report.scope == "province":
-        return tr("p_m_coverage_province", lang, count=len(report.left_out), share=fmt.rate(report.left_out_share),
-                  names=names)
-    return tr("p_m_coverage_county", lang, names=names, population=fmt.integer(round(report.left_out_population)))
+        return tr(f"p_m_coverage_province{one}", lang, count=len(report.left_out),
+                  share=fmt.rate(report.left_out_share), names=names)
+    return tr(f"p_m_coverage_county{one}", lang, names=names,
+              population=fmt.integer(round(report.left_out_population)))
 
 
 def _methods(report: AreaReport, lang: Lang, styles: Styles) -> Table:

@@ -149,6 +149,8 @@ def province_report(result: AnalysisResult, areas: Areas | None, shown: tuple[In
     """The provincial bulletin: the province's estimates and every county ranked."""
     a = Analysis.of(result)
     counties = a.codes(GROUP)
+    if areas is not None:
+        _check_areas(a, areas)
     unsampled = [u for u in result.unsampled if u.period in (a.period, "")]
     partial = {areas.county_of.get(u.stratum, "") for u in unsampled} if areas else set()
     rows = {i.id: _ranked(a, i.id, counties, rule, lambda code: _county_name(code, areas),
@@ -173,16 +175,31 @@ def county_reports(result: AnalysisResult, areas: Areas, shown: tuple[Index, ...
     its code."""
     a = Analysis.of(result)
     counties = {county_code(c): c for c in a.codes(GROUP)}
-    stray = next((t for t in a.codes(STRATUM) if t not in areas.county_of), None)
-    if stray is not None:
-        raise BulletinInputError(f"township {stray} of the analysis is not in the areas file: each township "
-                                 "needs its county there")
     unknown = [c for c in wanted or [] if c not in counties]
     if unknown:
         raise BulletinInputError(f"no county {', '.join(unknown)} in the analysis (it has "
                                  f"{', '.join(list(counties)[:5])}{', ...' if len(counties) > 5 else ''})")
     province = province_report(result, areas, shown, rule)
     return [(code, _county_report(a, areas, code, counties[code], province, rule)) for code in wanted or counties]
+
+
+def _check_areas(a: Analysis, areas: Areas) -> None:
+    """The areas file names every township of the analysis, each in the county the analysis put it in,
+    and no county the analysis did not estimate: else a county bulletin would leave out a township that
+    its county's estimate counts, or the provincial bulletin pass over a county without a word."""
+    stray = next((t for t in a.codes(STRATUM) if t not in areas.county_of), None)
+    if stray is not None:
+        raise BulletinInputError(f"{areas.source}: township {stray} of the analysis is not in the areas file: each "
+                                 "township needs its county there")
+    counties = [county_code(c) for c in a.codes(GROUP)]
+    for town, county in areas.county_of.items():
+        analysed = a.result.groups.get(town, county)
+        if analysed != county:
+            raise BulletinInputError(f"{areas.where(town)}: township {town} is in county {county} here but in "
+                                     f"{analysed} in the analysis")
+        if county not in counties:
+            raise BulletinInputError(f"{areas.where(town)}: county {county} is not in the analysis (it has "
+                                     f"{', '.join(counties[:5])}{', ...' if len(counties) > 5 else ''})")
 
 
 def _county_report(a: Analysis, areas: Areas, code: str, stratum: str, province: AreaReport,

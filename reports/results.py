@@ -6,6 +6,7 @@ them. Weighting uses each round's own census cells through the current round's t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -16,6 +17,8 @@ from ruamel.yaml import YAML
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analysis.errors import AnalysisError
+from analysis.periods import PeriodError, in_time_order
 from analysis.pipeline import AnalysisRun, Options, run_analysis
 from analysis.spec import Spec, parse_spec
 from reports.extract import Extract, survey_extract
@@ -71,11 +74,16 @@ def _numeric_keys(node: Any) -> Any:
 
 
 def series(session: Session, survey: Survey) -> list[Survey]:
-    """Rounds with the same questionnaire up to and including ``survey``, oldest first."""
+    """Rounds with the same questionnaire up to and including ``survey``, oldest first: their periods in
+    time order (analysis.periods: 2026-9 before 2026-10), as text where their forms differ (``analyse``
+    then refuses them)."""
     qid = survey.questionnaire.qid
-    rounds = session.scalars(select(Survey).join(Questionnaire).where(Questionnaire.qid == qid,
-                                                                      Survey.period <= survey.period)).all()
-    return sorted(rounds, key=lambda s: s.period)
+    rounds = session.scalars(select(Survey).join(Questionnaire).where(Questionnaire.qid == qid)).all()
+    periods = sorted({r.period for r in rounds})
+    with contextlib.suppress(PeriodError):
+        periods = in_time_order(periods)
+    place = {period: i for i, period in enumerate(periods)}
+    return sorted((r for r in rounds if place[r.period] <= place[survey.period]), key=lambda r: place[r.period])
 
 
 @dataclass
@@ -88,6 +96,11 @@ class RoundAnalysis:
 def analyse(session: Session, survey: Survey, *, rounds: Sequence[Survey] | None = None) -> RoundAnalysis:
     """Weights and indices for ``survey`` and the earlier rounds of its series."""
     rounds = list(rounds) if rounds is not None else series(session, survey)
+    try:
+        in_time_order(list(dict.fromkeys(r.period for r in rounds)))
+    except PeriodError as exc:
+        raise AnalysisError(f"the rounds {', '.join(r.code for r in rounds)} of survey {survey.code}'s series "
+                            f"cannot be put in time order: {exc}") from None
     check_population(survey)
     spec = index_spec(survey)
     extracts = {r.period: survey_extract(session, r, survey_questionnaire(r)) for r in rounds}

@@ -22,7 +22,8 @@ def bulletin(
     counties: str | None = typer.Option(None, "--counties", help="all, none or county codes, comma-separated "
                                         "(default: all with --areas, else none)."),
     lang: str = typer.Option("zh", "--lang", help="zh, en or zh,en."),
-    centre: str | None = typer.Option(None, "--centre", help="The publishing centre's name, as ZH or ZH/EN."),
+    centre: str | None = typer.Option(None, "--centre", help="The publishing centre's name, as ZH or ZH/EN "
+                                      "[default: MINYI_CENTRE_NAME and MINYI_CENTRE_NAME_EN when set]."),
     jobs: int = typer.Option(0, "--jobs", min=0, help="Processes drawing bulletins at once (0: one per CPU)."),
 ) -> None:
     """The provincial bulletin (every county ranked) and a bulletin for each county (its townships ranked,
@@ -44,7 +45,8 @@ def bulletin(
         reports = [("", province_report(result, area_file, shown))]
         if wanted is not None and area_file is not None:
             reports += county_reports(result, area_file, shown, wanted or None)
-        issue = Issue(_centre(centre, LABELS["p_centre"]), date.today(), f"Minyi {_version()} · {analysis.name}")
+        issue = Issue(_centre(centre, _configured_centre(LABELS["p_centre"])), date.today(),
+                      f"Minyi {_version()} · {analysis.name}")
         paths = write_bulletins(reports, issue, out, cast(tuple[Lang, ...], languages), jobs or os.cpu_count() or 1)
     except BulletinInputError as exc:
         _fail(str(exc))
@@ -90,6 +92,16 @@ def _centre(given: str | None, default: tuple[str, str]) -> Text:
         return Text(*default)
     zh, _, en = given.partition("/")
     return Text(zh.strip(), (en or zh).strip())
+
+
+def _configured_centre(generic: tuple[str, str]) -> tuple[str, str]:
+    """The centre's names as MINYI_CENTRE_NAME(_EN) set them; where one is left at its default, a county
+    centre's name, the generic name instead (a provincial bulletin is not a county centre's)."""
+    from survey.config import Settings, load_settings
+
+    settings, default = load_settings(), Settings()
+    return (settings.centre_name if settings.centre_name != default.centre_name else generic[0],
+            settings.centre_name_en if settings.centre_name_en != default.centre_name_en else generic[1])
 
 
 def _version() -> str:

@@ -127,6 +127,15 @@ def test_pipeline_changes_ranks_and_jump_flags() -> None:
     assert next(r for r in run.result.ranks if r.period == "2026" and r.stratum == "A").tier == "below"
 
 
+def test_changes_run_from_the_earlier_month_to_the_later_one() -> None:
+    """``2026-9`` is before ``2026-10`` although it sorts after it as text."""
+    responses, cells = survey_frames(waves=("2026-9", "2026-10"))
+    spec = parse_spec({"indices": {"safety": SPEC_DICT["indices"]["safety"]}})
+    run = run_analysis(responses, cells, spec, Options(by=("age_group", "sex")))
+    assert list(dict.fromkeys(e.period for e in run.result.estimates)) == ["2026-9", "2026-10"]
+    assert {(c.period_from, c.period_to) for c in run.result.changes} == {("2026-9", "2026-10")}
+
+
 def test_tiers_test_on_the_logit_scale_and_are_holm_adjusted_over_townships() -> None:
     values = {"A": 0.87, "B": 0.80, "C": 0.80, "D": 0.80}
     rows = [est("1", t, v, 0.025) for t, v in values.items()] + [est("1", COUNTY, 0.81, 0.01)]

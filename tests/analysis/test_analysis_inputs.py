@@ -95,6 +95,39 @@ def test_response_errors_name_file_line_and_column(tmp_path: Path, text: str, me
         read_responses(write(tmp_path, "RESPONSES.csv", text), COLUMNS)
 
 
+def periods_file(tmp_path: Path, *periods: str) -> Path:
+    rows = "".join(f"{i},{p},T1,18-29,M,1\n" for i, p in enumerate(periods))
+    return write(tmp_path, "RESPONSES.csv", "id,wave,township,age_group,sex,q_safety\n" + rows)
+
+
+@pytest.mark.parametrize("periods", [
+    ("2026-10", "2026-9", "2026-12", "2025-12"),  # as text 2026-10 < 2026-12 < 2026-9
+    ("2026Q3", "2025Q4", "2026-Q1"),
+    ("10", "9", "1"),
+])
+def test_periods_are_put_in_time_order_not_text_order(tmp_path: Path, periods: tuple[str, ...]) -> None:
+    responses = read_responses(periods_file(tmp_path, *periods), COLUMNS)
+    expected = {"2026-10": ["2025-12", "2026-9", "2026-10", "2026-12"], "2026Q3": ["2025Q4", "2026-Q1", "2026Q3"],
+                "10": ["1", "9", "10"]}[periods[0]]
+    assert responses.period.uniques.tolist() == expected
+    assert list(responses.period.values) == list(periods)
+
+
+@pytest.mark.parametrize(("periods", "message"), [
+    (("2026-06", "2026-06", "2026Q4"), r"line 4, column 'wave': period '2026Q4' is a quarter \(as 2026Q2\), but "
+                                       r"'2026-06' is a month"),
+    (("2026-06", "2026/12"), r"line 3, column 'wave': period '2026/12' is not a month"),
+    (("2026-06", "2026年12月"), r"line 3, column 'wave': period '2026年12月' is not a month"),
+    (("1", "2026-12"), r"line 3, column 'wave': period '2026-12' is a month .* but '1' is a wave"),
+    (("2026-06", "2026-6"), r"line 3, column 'wave': periods '2026-06' and '2026-6' are the same month"),
+    (("2026-13",), r"line 2, column 'wave': '2026-13' is not a month"),
+])
+def test_periods_that_cannot_be_ordered_are_refused_at_their_row(tmp_path: Path, periods: tuple[str, ...],
+                                                                  message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        read_responses(periods_file(tmp_path, *periods), COLUMNS)
+
+
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="nope.csv: cannot read"):
         read_responses(tmp_path / "nope.csv", COLUMNS)

@@ -504,3 +504,29 @@ def test_export_and_report_make_their_folder_and_say_plainly_what_they_cannot_wr
         refused = run(*command, "--out", str(tmp_path))
         assert refused.exit_code == 2
         assert f"error: cannot write {tmp_path}: Is a directory" in refused.output and "Errno" not in refused.output
+
+
+def test_a_series_runs_in_time_order_of_its_periods(url: str) -> None:
+    """2026-9 comes before 2026-10: as text it sorts after it, and the October round lost September (no
+    change on the previous period) while September's took October for its past."""
+    from reports.results import series
+
+    for code, period in (("HW-10", "2026-10"), ("HW-9", "2026-9"), ("HW-11", "2026-11")):
+        assert create(code, period=period).exit_code == 0
+    with session_scope(session_factory(make_engine(url))) as session:
+        rounds = {s.code: s for s in session.scalars(select(Survey))}
+        assert [s.period for s in series(session, rounds["HW-10"])] == ["2026-9", "2026-10"]
+        assert [s.period for s in series(session, rounds["HW-9"])] == ["2026-9"]
+
+
+def test_a_series_whose_periods_cannot_be_ordered_is_not_analysed(url: str) -> None:
+    from analysis.errors import AnalysisError
+    from reports.results import analyse
+
+    for code, period in (("HW-11", "2026-11"), ("HW-Q4", "2026Q4")):
+        assert create(code, period=period).exit_code == 0
+    with session_scope(session_factory(make_engine(url))) as session:
+        survey = session.scalars(select(Survey).where(Survey.code == "HW-Q4")).one()
+        with pytest.raises(AnalysisError, match=r"of survey HW-Q4's series cannot be put in time order: period "
+                                                r"'2026Q4' is a quarter"):
+            analyse(session, survey)

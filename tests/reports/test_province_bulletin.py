@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -146,6 +147,13 @@ def test_the_provincial_bulletin_states_the_province_and_its_methods(written: Pa
     assert "名次区间为联合95%置信集" in text
 
 
+def test_one_township_without_respondents_is_written_in_the_singular(written: Path) -> None:
+    province = " ".join(_text(written / "province-en.pdf"))
+    county = " ".join(_text(written / "county-C02-en.pdf"))
+    assert "1 township has no respondents" in province and "leave it out: Kongbai" in province
+    assert "Kongbai has no respondents" in county and "leave it out" in county
+
+
 def test_a_bulletin_for_each_county_ranks_its_townships(files: dict[str, Path], written: Path) -> None:
     made = sorted(p.name for p in written.glob("county-*-zh.pdf"))
     assert made == [f"county-C{c:02d}-zh.pdf" for c in range(12)]
@@ -158,6 +166,36 @@ def test_a_bulletin_for_each_county_ranks_its_townships(files: dict[str, Path], 
     assert len(tables) == 2
     assert sorted(name for *_, name in tables[0]) == ["南山1镇", "南山2镇", "南山3镇"]
     assert "空白镇" in text and "无受访者" in text  # the unsampled township, listed, not ranked
+
+
+def test_a_county_headline_table_breaks_no_name_or_unit(files: dict[str, Path], tmp_path: Path) -> None:
+    """The county's English name heads a column and the index names run long: neither may break inside
+    a word (it printed "Songyu" over "an", and "政法机关执法满意度（" over "分）")."""
+    areas = pd.read_csv(files["areas"], dtype=str)
+    areas.loc[areas.county == "C02", "county_en"] = "Songyuan"
+    areas.to_csv(tmp_path / "areas.csv", index=False)
+    (tmp_path / "spec.yaml").write_text(SPEC.replace("公安满意度", "政法机关执法满意度"), encoding="utf-8")
+    result = run("bulletin", str(files["analysis"]), "--out", str(tmp_path / "out"), "--areas",
+                 str(tmp_path / "areas.csv"), "--spec", str(tmp_path / "spec.yaml"), "--counties", "C02",
+                 "--lang", "zh,en")
+    assert result.exit_code == 0, result.output
+    assert any(re.match(r"Index Songyuan 95% CI", line) for line in _text(tmp_path / "out" / "county-C02-en.pdf"))
+    assert any(line.startswith("政法机关执法满意度（分）") for line in _text(tmp_path / "out" / "county-C02-zh.pdf"))
+
+
+def test_the_centre_set_by_minyi_centre_name_publishes_the_bulletin(files: dict[str, Path], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: MINYI_CENTRE_NAME is the centre named on bulletins; --centre still wins."""
+    monkeypatch.setenv("MINYI_CENTRE_NAME", "青岚省社情民意调查中心")
+    monkeypatch.setenv("MINYI_CENTRE_NAME_EN", "Qinglan Provincial Survey Centre")
+    out = tmp_path / "out"
+    assert run("bulletin", str(files["analysis"]), "--out", str(out), "--counties", "none", "--lang", "zh,en"
+               ).exit_code == 0
+    assert _text(out / "province-zh.pdf")[0] == "青岚省社情民意调查中心"
+    assert _text(out / "province-en.pdf")[0] == "Qinglan Provincial Survey Centre"
+    assert run("bulletin", str(files["analysis"]), "--out", str(out), "--counties", "none", "--centre", "某省中心"
+               ).exit_code == 0
+    assert _text(out / "province-zh.pdf")[0] == "某省中心"
 
 
 def test_chosen_counties_only(files: dict[str, Path], tmp_path: Path) -> None:
@@ -194,6 +232,29 @@ def test_bad_input_is_one_line_and_exit_2(files: dict[str, Path], tmp_path: Path
     assert result.exit_code == 2
     assert result.output.strip().startswith(message.format(**paths)), result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda a: a.assign(county=a.county.where(a.township != "T001", "C05")).drop(columns=["county_zh", "county_en"]),
+     "{areas}:3: township T001 is in county C05 here but in C00 in the analysis"),
+    (lambda a: pd.concat([a, pd.DataFrame([("T990", "C90", "新镇", "Xin", "新县", "Xin County")], columns=a.columns)]),
+     "{areas}:39: county C90 is not in the analysis (it has C00, C01, C02, C03, C04, ...)"),
+    (lambda a: a[a.township != "T051"],
+     "{areas}: township T051 of the analysis is not in the areas file"),
+])
+@pytest.mark.parametrize("counties", ["all", "none"])
+def test_an_areas_file_that_disagrees_with_the_analysis_is_refused(
+        files: dict[str, Path], tmp_path: Path, change: Callable[[pd.DataFrame], pd.DataFrame], message: str,
+        counties: str) -> None:
+    """A township put in another county than the analysis did, a county the analysis has not, a township
+    left out: each would make a bulletin whose townships do not add up to its county's estimate."""
+    areas = tmp_path / "areas.csv"
+    change(pd.read_csv(files["areas"], dtype=str)).to_csv(areas, index=False)
+    result = run("bulletin", str(files["analysis"]), "--out", str(tmp_path / "out"), "--areas", str(areas),
+                 "--counties", counties)
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(f"error: {message.format(areas=areas)}"), result.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_an_analysis_without_counties_is_refused(files: dict[str, Path], tmp_path: Path) -> None:
