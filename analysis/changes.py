@@ -7,8 +7,13 @@ SE(change) = sqrt(V1 + V2) and t = change / SE, with Satterthwaite's df
 
 (Satterthwaite 1946, Biometrics Bulletin 2:110-114; df1, df2 the estimates' design df), two-sided
 p-value and 95% CI change +- t_{df,.975} SE; the normal when an estimate has no df. p-values are adjusted for
-multiplicity over every (stratum, index) change of one pair of periods, by Holm (family-wise error)
-or Benjamini-Hochberg (false discovery rate). Panel respondents would need a covariance term; the
+multiplicity by Holm (family-wise error) or Benjamini-Hochberg (false discovery rate) within a family:
+the changes of one index at one level (the townships, the counties of a province, the whole file)
+for one pair of periods, as the test against the county is adjusted over the townships of one index.
+A family is what one of the bulletin's tables shows: an index's townships, a province's counties in
+its ranking, the county's (or the province's) own headline change. Adjusted together, a county's
+headline change stood among 80 tests in a 21-township county, and a province's county changes among
+thousands. Panel respondents would need a covariance term; the
 flat-file input has none.
 """
 
@@ -61,17 +66,27 @@ def changes(estimates: list[Estimate], periods: list[str], method: str = "holm",
 
 def _pair_changes(pairs: list[tuple[Estimate, Estimate]], method: str, alpha: float) -> list[Change]:
     tests = [_test(a, b) for a, b in pairs]
-    p = np.array([t[2] for t in tests if t[2] is not None])
-    adjusted = iter(adjust(p, method).tolist() if p.size else [])
+    adjusted = _adjusted_by_family([(b.level, b.index) for _, b in pairs], [t[2] for t in tests], method)
     out = []
-    for (a, b), (delta, se, p_value, df) in zip(pairs, tests, strict=True):
-        p_adj = next(adjusted) if p_value is not None else None
+    for (a, b), (delta, se, p_value, df), p_adj in zip(pairs, tests, adjusted, strict=True):
         half = float(special.stdtrit(df, 0.975)) * se if delta is not None and se is not None else None
         ci = (delta - half, delta + half) if delta is not None and half is not None else (None, None)
         out.append(Change(stratum=b.stratum, index=b.index, period_from=a.period, period_to=b.period,
                           change=delta, se=se, p_value=p_value, p_adjusted=p_adj,
                           significant=p_adj is not None and p_adj < alpha, ci_low=ci[0], ci_high=ci[1],
                           df=df))
+    return out
+
+
+def _adjusted_by_family(families: list[tuple[str, str]], p_values: list[float | None],
+                        method: str) -> list[float | None]:
+    """Each p-value adjusted within its family, (level, index) (None where there is no test)."""
+    out: list[float | None] = [None] * len(p_values)
+    for family in dict.fromkeys(families):
+        where = [i for i, (f, p) in enumerate(zip(families, p_values, strict=True)) if f == family and p is not None]
+        if where:
+            for i, q in zip(where, adjust(np.array([p_values[i] for i in where]), method).tolist(), strict=True):
+                out[i] = q
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from analysis_helpers import SPEC_DICT, survey_frames
@@ -10,7 +12,7 @@ from scipy import stats
 from analysis.changes import benjamini_hochberg, changes, holm
 from analysis.pipeline import Options, run_analysis
 from analysis.ranks import ranks
-from analysis.results import COUNTY, Estimate
+from analysis.results import ALL, COUNTY, GROUP, Estimate
 from analysis.spec import parse_spec
 
 
@@ -41,6 +43,21 @@ def test_change_uses_independent_samples_and_adjusts_within_the_pair_of_periods(
     c = got[("C", "2")]
     assert (c.change, c.p_value, c.significant) == (None, None, False)
     assert got[("A", "3")].p_adjusted == pytest.approx(got[("A", "3")].p_value)  # a family of one
+
+
+def test_changes_are_adjusted_within_their_level_and_index() -> None:
+    """The county's (or a province's counties') changes are a family of their own: a county's headline
+    change is not diluted by its townships' changes, nor a province's counties' by its townships', nor
+    one index's by another's."""
+    townships = [e for t in "ABCDEFGH" for i in ("x", "y")
+                 for e in (est("1", t, 0.5, 0.03, i), est("2", t, 0.55, 0.03, i))]
+    county = [replace(est("1", COUNTY, 0.5, 0.01), level=ALL), replace(est("2", COUNTY, 0.535, 0.01), level=ALL)]
+    counties = [replace(e, level=GROUP) for c in ("C1", "C2") for e in (est("1", c, 0.5, 0.02), est("2", c, 0.56, 0.02))]
+    got = {c.stratum: c for c in changes(townships + county + counties, ["1", "2"], "holm") if c.index == "x"}
+    assert got[COUNTY].p_adjusted == pytest.approx(got[COUNTY].p_value)  # a family of one: the county
+    assert got[COUNTY].significant  # p = 0.013: would not be, adjusted over the 19 tests together
+    assert got["C1"].p_adjusted == pytest.approx(2 * got["C1"].p_value)  # the two counties together
+    assert got["A"].p_adjusted == pytest.approx(min(1, 8 * got["A"].p_value))  # index x's eight townships
 
 
 def test_well_separated_townships_rank_exactly_and_reruns_repeat() -> None:
