@@ -4,7 +4,7 @@ name the file, line and column. The checks themselves live in :mod:`analysis.res
 
 RESPONSES.csv is read by pyarrow, only the columns the run needs, typed (labels as text, answers as
 numbers): a tenth of the time of the csv module. Anything pyarrow stops at or could read differently
-(a ragged or blank line, bad UTF-8, an answer that is not a plain number, a row with every needed
+(a ragged or blank line, text not UTF-8 (GB18030 is read there), an answer that is not a plain number, a row with every needed
 cell blank) sends the file to the csv-module reader, which says where the problem is.
 """
 
@@ -22,17 +22,14 @@ from analysis.responses import ResponseColumns, Responses
 
 FIRST_DATA_LINE = 2  # line 1 is the header
 PARQUET_SUFFIXES = (".parquet", ".pq")
+ENCODINGS = ("utf-8-sig", "gb18030")
 
 
 def read_csv_strings(path: Path) -> pd.DataFrame:
-    """Every cell as a stripped string ('' when blank); header names stripped too."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle))
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from exc
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"not a UTF-8 CSV file ({exc})", file=str(path)) from exc
+    """Every cell as a stripped string ('' when blank); header names stripped too. The text is
+    UTF-8 (with or without BOM) or, failing that, GB18030, which Chinese Excel writes (as sample
+    frames are read: dialer/frames.py)."""
+    rows = _csv_rows(path)
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise InputError("the file is empty (no header row)", file=str(path))
     header = [cell.strip() for cell in rows[0]]
@@ -46,6 +43,21 @@ def read_csv_strings(path: Path) -> pd.DataFrame:
     frame = pd.DataFrame(data, columns=header, dtype=str)  # index = data-row number
     blank = (frame == "").all(axis=1)
     return frame.loc[~blank] if blank.any() else frame
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    problem: Exception | None = None
+    for encoding in ENCODINGS:
+        try:
+            with path.open(encoding=encoding, newline="") as handle:
+                return list(csv.reader(handle))
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from exc
+        except UnicodeDecodeError as exc:
+            problem = exc
+        except csv.Error as exc:
+            raise InputError(f"not a CSV file ({exc})", file=str(path)) from exc
+    raise InputError(f"neither UTF-8 nor GB18030 text ({problem})", file=str(path))
 
 
 def _check_header(header: list[str], path: Path) -> None:

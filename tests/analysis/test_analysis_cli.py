@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import typer
 from analysis_helpers import margins_of, survey_frames
@@ -132,6 +133,24 @@ def test_a_township_missing_from_the_population_file_names_both_files(files: Pat
     assert code == 2
     assert output.startswith(f"error: weighting {files / 'responses.csv'} to {cells}: "), output
     assert "has respondents but no population counts" in output
+
+
+def test_gb18030_files_are_read_as_chinese_excel_writes_them(files: Path) -> None:
+    """Chinese Excel saves CSV as GBK/GB18030; sample frames are read so, and so are these."""
+    code, utf8 = invoke(files, "--population", str(files / "cells.csv"), "--csv", str(files / "utf8.csv"))
+    assert code == 0, utf8
+    for name in ("responses.csv", "cells.csv"):
+        path = files / name
+        text = path.read_text(encoding="utf-8").replace(",A,", ",甲镇,").replace("\nA,", "\n甲镇,")
+        path.write_bytes(text.encode("gb18030"))
+    code, output = invoke(files, "--population", str(files / "cells.csv"), "--csv", str(files / "gb.csv"))
+    assert code == 0, output
+    gb, utf8 = (pd.read_csv(files / name, dtype={"stratum": str}).replace({"stratum": {"甲镇": "A"}})
+                .sort_values(["period", "stratum", "index"]).reset_index(drop=True) for name in ("gb.csv", "utf8.csv"))
+    pd.testing.assert_frame_equal(gb, utf8, rtol=1e-10)  # the same estimates (townships sorted by their names)
+    (files / "cells.csv").write_bytes(b"township,N\n\xff\xfe\xfd,1\n")
+    code, output = invoke(files, "--population", str(files / "cells.csv"))
+    assert code == 2 and "neither UTF-8 nor GB18030 text" in output
 
 
 def test_an_unwritable_output_exits_2(files: Path) -> None:
