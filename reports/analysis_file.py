@@ -32,6 +32,11 @@ class BulletinInputError(ValueError):
     """An input of ``minyi bulletin`` that cannot be used; the message says where and why."""
 
 
+class AnalysisContentError(BulletinInputError):
+    """An analysis file that reads well but cannot make the bulletins (no county estimates, ...):
+    the message says why; the caller names the file."""
+
+
 T = TypeVar("T")
 
 

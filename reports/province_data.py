@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from analysis.results import COUNTY, GROUP, STRATUM, AnalysisMethod, AnalysisResult, Change, Estimate, Rank
-from reports.analysis_file import Areas, BulletinInputError, IndexNames
+from reports.analysis_file import AnalysisContentError, Areas, BulletinInputError, IndexNames
 from reports.bulletin_data import IndexKind, Lang, ReliabilityRule, Text
 from reports.i18n import unit_suffix
 from reports.reliability import Reliability, assess, published_ranks
@@ -109,11 +109,11 @@ class Analysis:
     def of(cls, result: AnalysisResult) -> Analysis:
         periods = list(dict.fromkeys(e.period for e in result.estimates))
         if not periods:
-            raise BulletinInputError("the analysis has no estimates")
+            raise AnalysisContentError("it has no estimates")
         period = periods[-1]
         if not any(e.level == GROUP for e in result.estimates if e.period == period):
-            raise BulletinInputError("the analysis has no county estimates: run `minyi analyze ... --group county "
-                                     "--json FILE` (the column naming each township's county)")
+            raise AnalysisContentError("it has no county estimates: run `minyi analyze ... --group county "
+                                       "--json FILE` (the column naming each township's county)")
         previous = periods[-2] if len(periods) > 1 else None
         return cls(result, period, previous,
                    {(e.stratum, e.index): e for e in result.estimates if e.period == period},

@@ -30,7 +30,13 @@ def bulletin(
     its place among the counties), in each language, as province-LANG.pdf and county-CODE-LANG.pdf."""
     from datetime import date
 
-    from reports.analysis_file import BulletinInputError, read_analysis, read_areas, read_index_names
+    from reports.analysis_file import (
+        AnalysisContentError,
+        BulletinInputError,
+        read_analysis,
+        read_areas,
+        read_index_names,
+    )
     from reports.bulletin_data import Lang
     from reports.i18n import LABELS
     from reports.province_bulletin import Issue, write_bulletins
@@ -48,6 +54,8 @@ def bulletin(
         issue = Issue(_centre(centre, _configured_centre(LABELS["p_centre"])), date.today(),
                       f"Minyi {_version()} · {analysis.name}")
         paths = write_bulletins(reports, issue, out, cast(tuple[Lang, ...], languages), jobs or os.cpu_count() or 1)
+    except AnalysisContentError as exc:
+        _fail(f"{analysis}: {exc}")
     except BulletinInputError as exc:
         _fail(str(exc))
     except OSError as exc:

@@ -260,8 +260,9 @@ def test_an_areas_file_that_disagrees_with_the_analysis_is_refused(
 def test_an_analysis_without_counties_is_refused(files: dict[str, Path], tmp_path: Path) -> None:
     result = run("bulletin", str(files["no_counties"]), "--out", str(tmp_path))
     assert result.exit_code == 2
-    assert result.output.strip() == ("error: the analysis has no county estimates: run `minyi analyze ... --group "
-                                     "county --json FILE` (the column naming each township's county)")
+    assert result.output.strip() == (f"error: {files['no_counties']}: it has no county estimates: run `minyi "
+                                     "analyze ... --group county --json FILE` (the column naming each township's "
+                                     "county)")
 
 
 def test_county_bulletins_need_the_areas_file(files: dict[str, Path], tmp_path: Path) -> None:
