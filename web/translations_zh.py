@@ -145,6 +145,10 @@ ZH: dict[str, str] = {
     "give a reason for the change": "请填写修改原因。",
     "the user name must be 2-80 letters, digits, '.', '_' or '-'": "用户名须为 2–80 位字母、数字、“.”“_”或“-”。",
     "you cannot deactivate your own account or change your own role": "不能停用自己的账号或修改自己的角色。",
+    "a user named %(name)r already exists": "用户名 %(name)r 已被使用。",
+    "the password must be at least %(n)d characters long": "密码至少需要 %(n)d 位。",
+    "the password must not be all digits": "密码不能全为数字。",
+    "the password must not be the user name": "密码不能与用户名相同。",
     # transcription
     "Recordings of open answers": "开放题录音",
     "To transcribe": "待转写",
