@@ -126,6 +126,7 @@ ZH: dict[str, str] = {
     "the current question is not an open question": "当前题目不是开放题。",
     "record the revisit's answer for each concern instead": "请逐条记录诉求的回访结果。",
     "the interview is not complete yet: answer the remaining questions first": "访问尚未完成，请先回答剩余题目。",
+    "the interview is complete: record the call as complete": "访问已完成，请将本次通话记录为“完成访问”。",
     "no unfinished interview on this call": "本次通话没有未完成的访问。",
     "give a callback time in the future": "请填写一个未来的回拨时间。",
     "this concern does not belong to this revisit task": "该诉求不属于本回访任务。",
