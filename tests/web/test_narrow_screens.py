@@ -11,6 +11,7 @@ from web_support import WebApp
 
 from survey.models import Concern, FollowUpTask, Recording, StaffCallPolicy
 from survey.vocabulary import TaskStatus
+from web.charts import Bar, township_chart
 
 pytestmark = [pytest.mark.browser]
 WIDTHS = (1280, 390)
@@ -73,3 +74,17 @@ def test_english_pages_fit_a_phone(web, browser, site, shots) -> None:  # type: 
             too_wide.append(f"{user} {url} in English at 390px: a header {header}px high")
         page.context.close()
     assert not too_wide, "\n".join(too_wide)
+
+
+def test_long_english_township_names_fit_the_chart(browser, site) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The dashboard's chart in the app's fonts: every label starts inside the picture (Dawangzhuang
+    Township lost its first letters to a label column of fixed width)."""
+    bars = [Bar("Dawangzhuang Township", 96.5, 90.8, 98.7), Bar("Dongcheng Subdistrict", 89.4, 81.5, 94.1),
+            Bar("城关镇", 96.5, 90.7, 98.7)]
+    page = open_as(browser, site, "official")
+    page.set_content(f'<link rel="stylesheet" href="{site}/static/app.css"><body style="width:620px">'
+                     f'{township_chart(bars, 90.4, "t")}</body>')
+    page.wait_for_load_state("networkidle")
+    lefts = page.evaluate("[...document.querySelectorAll('svg.chart text')].map(t => t.getBBox().x)")
+    assert min(lefts) >= 0, lefts
+    page.context.close()
