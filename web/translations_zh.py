@@ -304,6 +304,8 @@ ZH: dict[str, str] = {
     "Tier": "档次",
     "— : fewer than 30 respondents or an effective sample size below 30 (not published, ranked or compared). ※ : fewer than 60 respondents or a CI wider than ±10 points; read with care. Ranks are among the published townships; the rank range shows how uncertain a rank is.":
         "—：样本不足 30 人或有效样本量不足 30，不予公布，也不排名、不比较。※：样本不足 60 人或置信区间超过 ±10 个百分点，请谨慎解读。名次只在公布估计的乡镇之间排列，名次区间表示名次的不确定范围。",
+    "Tier: each township against the county, corrected (Holm) for all the townships compared at once; a township whose interval leaves out the county's level can still be “not shown to differ”, which does not mean it is the same as the county.":
+        "档次：各乡镇与全县比较，并经 Holm 法对同时比较的全部乡镇校正；置信区间不含全县水平的乡镇也可能“未显示出差异”，这并不表示与全县相同。",
     "No estimates yet.": "暂无估计结果。",
     "Residents' concerns (群众诉求)": "群众诉求",
     "Downloads": "下载",
