@@ -249,6 +249,8 @@ def _check_outcome(outcome: str, interview: Interview | None, callback_at: datet
         raise ConsoleError("the interview is not complete yet: answer the remaining questions first")
     if outcome == "partial" and (interview is None or interview.status == I.COMPLETE):
         raise ConsoleError("no unfinished interview on this call")
+    if outcome != "complete" and interview is not None and interview.status == I.COMPLETE:
+        raise ConsoleError("the interview is complete: record the call as complete")
     if outcome == "callback" and (callback_at is None or callback_at <= now):
         raise ConsoleError("give a callback time in the future")
 

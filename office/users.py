@@ -45,22 +45,15 @@ class UnknownRoleError(UserError):
     pass
 
 
-def password_problems(password: str, username: str) -> list[str]:
-    """Why ``password`` breaks the policy (empty when it is acceptable)."""
-    problems = []
-    if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
-    if password.isdigit():
-        problems.append("the password must not be all digits")
-    if password.strip().casefold() == username.strip().casefold():
-        problems.append("the password must not be the user name")
-    return problems
-
-
 def check_password_policy(password: str, username: str) -> None:
-    problems = password_problems(password, username)
-    if problems:
-        raise PasswordPolicyError("; ".join(problems))
+    """Refuse a password that breaks the policy, naming the first rule it breaks (a message id the
+    web app translates)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordPolicyError("the password must be at least %(n)d characters long", n=MIN_PASSWORD_LENGTH)
+    if password.isdigit():
+        raise PasswordPolicyError("the password must not be all digits")
+    if password.strip().casefold() == username.strip().casefold():
+        raise PasswordPolicyError("the password must not be the user name")
 
 
 def hash_password(password: str) -> str:
@@ -145,7 +138,7 @@ def create_user(session: Session, username: str, password: str, role: str, clock
     _check_role(role)
     check_password_policy(password, username)
     if find_user(session, username) is not None:
-        raise DuplicateUserError(f"a user named {username!r} already exists")
+        raise DuplicateUserError("a user named %(name)r already exists", name=username)
     _check_unit(session, unit_id)
     user = User(username=username, password_hash=hash_password(password), role=role,
                 display_name=display_name.strip() or username, township_scope=_scope(township_scope),

@@ -7,6 +7,7 @@ as a band. Values are on the 0–100 scale (shares already converted by the call
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,35 +56,45 @@ def _text(x: float, y: float, content: str, *, anchor: str = "start", size: int 
             f'{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}>{escape(content)}</text>')
 
 
+def _label_column(labels: Sequence[str], size: int = 12) -> float:
+    """Width of the labels' column: at least LABEL, else the longest label's estimated width (a
+    Chinese character is as wide as the font size, a Latin letter about 0.6 of it) and a margin, up
+    to half the chart."""
+    def width(text: str) -> float:
+        return sum(size if unicodedata.east_asian_width(c) in "WF" else 0.6 * size for c in text)
+    return min(WIDTH / 2, max([LABEL, *(width(label) + 14 for label in labels)]))
+
+
 def township_chart(bars: Sequence[Bar], county: float | None, title: str) -> Markup:
     """Dot-and-interval chart, sorted as given."""
     low, high = _scale([v for b in bars for v in (b.low, b.high, b.value)] + [county])
     height = 34 + ROW * len(bars) + 24
-    plot = WIDTH - LABEL - 20
+    label = _label_column([bar.label for bar in bars])
+    plot = WIDTH - label - 20
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
              f'class="chart" aria-label="{escape(title)}">', f"<title>{escape(title)}</title>"]
     for tick in _ticks(low, high):
-        x = _x(tick, low, high, LABEL, plot)
+        x = _x(tick, low, high, label, plot)
         parts.append(f'<line x1="{x:.1f}" y1="24" x2="{x:.1f}" y2="{height - 22}" stroke="#d0d7de"/>')
         parts.append(_text(x, height - 6, f"{tick:g}", anchor="middle", size=10))
     if county is not None:
-        x = _x(county, low, high, LABEL, plot)
+        x = _x(county, low, high, label, plot)
         parts.append(f'<line x1="{x:.1f}" y1="18" x2="{x:.1f}" y2="{height - 22}" stroke="#0969da" '
                      'stroke-dasharray="4 3"/>')
         parts.append(_text(x, 14, f"{county:.1f}", anchor="middle", size=10, cls="county"))
     for i, bar in enumerate(bars):
         y = 34 + ROW * i + ROW / 2
-        parts.append(_text(LABEL - 8, y + 4, bar.label, anchor="end"))
+        parts.append(_text(label - 8, y + 4, bar.label, anchor="end"))
         colour = TIER_COLOURS.get(bar.tier, TIER_COLOURS["same"])
         if bar.low is not None and bar.high is not None:
-            x1, x2 = _x(bar.low, low, high, LABEL, plot), _x(bar.high, low, high, LABEL, plot)
+            x1, x2 = _x(bar.low, low, high, label, plot), _x(bar.high, low, high, label, plot)
             parts.append(f'<line x1="{x1:.1f}" y1="{y:.1f}" x2="{x2:.1f}" y2="{y:.1f}" stroke="{colour}" '
                          'stroke-width="3" stroke-opacity="0.45"/>')
         if bar.value is not None:
-            x = _x(bar.value, low, high, LABEL, plot)
+            x = _x(bar.value, low, high, label, plot)
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{colour}"/>')
         else:
-            parts.append(_text(LABEL + 4, y + 4, "—", size=11))
+            parts.append(_text(label + 4, y + 4, "—", size=11))
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -48,10 +48,15 @@ def label(text: Mapping[str, str] | None) -> str:
     return text.get(language()) or next(iter(text.values()))
 
 
-def navigation() -> list[tuple[str, str]]:
+def navigation() -> list[tuple[str, str, bool]]:
+    """The role's menu as (address, label, current): the current entry is the one whose address
+    is the longest start of this page's (``/console/f2f`` is Door-to-door, ``/console/task/3``
+    the queue), so one entry is marked even where a blueprint has several (admin, console)."""
     if not current_user.is_authenticated:
         return []
-    return [(endpoint, str(text)) for endpoint, text in NAVIGATION.get(current_user.role, ())]
+    entries = [(url_for(endpoint), str(text)) for endpoint, text in NAVIGATION.get(current_user.role, ())]
+    current = max((url for url, _text in entries if request.path.startswith(url)), key=len, default=None)
+    return [(url, text, url == current) for url, text in entries]
 
 
 def role_name(role: str) -> str:

@@ -126,6 +126,7 @@ ZH: dict[str, str] = {
     "the current question is not an open question": "当前题目不是开放题。",
     "record the revisit's answer for each concern instead": "请逐条记录诉求的回访结果。",
     "the interview is not complete yet: answer the remaining questions first": "访问尚未完成，请先回答剩余题目。",
+    "the interview is complete: record the call as complete": "访问已完成，请将本次通话记录为“完成访问”。",
     "no unfinished interview on this call": "本次通话没有未完成的访问。",
     "give a callback time in the future": "请填写一个未来的回拨时间。",
     "this concern does not belong to this revisit task": "该诉求不属于本回访任务。",
@@ -145,6 +146,10 @@ ZH: dict[str, str] = {
     "give a reason for the change": "请填写修改原因。",
     "the user name must be 2-80 letters, digits, '.', '_' or '-'": "用户名须为 2–80 位字母、数字、“.”“_”或“-”。",
     "you cannot deactivate your own account or change your own role": "不能停用自己的账号或修改自己的角色。",
+    "a user named %(name)r already exists": "用户名 %(name)r 已被使用。",
+    "the password must be at least %(n)d characters long": "密码至少需要 %(n)d 位。",
+    "the password must not be all digits": "密码不能全为数字。",
+    "the password must not be the user name": "密码不能与用户名相同。",
     # transcription
     "Recordings of open answers": "开放题录音",
     "To transcribe": "待转写",
@@ -299,6 +304,8 @@ ZH: dict[str, str] = {
     "Tier": "档次",
     "— : fewer than 30 respondents or an effective sample size below 30 (not published, ranked or compared). ※ : fewer than 60 respondents or a CI wider than ±10 points; read with care. Ranks are among the published townships; the rank range shows how uncertain a rank is.":
         "—：样本不足 30 人或有效样本量不足 30，不予公布，也不排名、不比较。※：样本不足 60 人或置信区间超过 ±10 个百分点，请谨慎解读。名次只在公布估计的乡镇之间排列，名次区间表示名次的不确定范围。",
+    "Tier: each township against the county, corrected (Holm) for all the townships compared at once; a township whose interval leaves out the county's level can still be “not shown to differ”, which does not mean it is the same as the county.":
+        "档次：各乡镇与全县比较，并经 Holm 法对同时比较的全部乡镇校正；置信区间不含全县水平的乡镇也可能“未显示出差异”，这并不表示与全县相同。",
     "No estimates yet.": "暂无估计结果。",
     "Residents' concerns (群众诉求)": "群众诉求",
     "Downloads": "下载",

@@ -42,6 +42,10 @@ def test_partial_interview_resumes_at_the_exact_question_and_completes(web, logi
         c.post(f"/console/task/{demo.partial_task_id}/keys", {"keys": keys})
     page = c.text(f"/console/task/{demo.partial_task_id}")
     assert _question(page) is None and 'id="interview-status"' in page
+    # a complete interview is not booked for a callback (the complete was lost from the counts)
+    c.post(f"/console/task/{demo.partial_task_id}/disposition", {"outcome": "callback",
+                                                                 "callback_at": "2030-01-01T19:00"})
+    assert "访问已完成" in c.text(f"/console/task/{demo.partial_task_id}")
     response = c.post(f"/console/task/{demo.partial_task_id}/disposition", {"outcome": "complete"})
     assert response.status_code == 302
     with web.sessions() as s:

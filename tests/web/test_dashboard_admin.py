@@ -28,6 +28,7 @@ def test_dashboard_shows_indices_ranks_and_withholds_small_cells(web, login) -> 
     t05 = page.split('data-code="T05"')[1].split("</tr>")[0]
     assert "—" in t05 and "0.8" not in t05  # n = 24: withheld
     assert "公众安全感" in page and "政法机关执法满意度" in page
+    assert "经 Holm 法" in page  # why an interval without the county's level can be "not shown to differ"
     other = login("official").text("/dashboard/?index=satisfaction")
     assert 'value="satisfaction" selected' in other
 
@@ -64,7 +65,7 @@ def test_admin_creates_accounts_under_the_password_policy(web, login) -> None:  
     c = login("admin")
     refused = c.post("/admin/users/new", {"username": "zhou", "password": "1234567890", "role": "interviewer",
                                           "unit_id": "0", "active": "y"}).get_data(as_text=True)
-    assert "all digits" in refused
+    assert "密码不能全为数字" in refused  # the policy's refusal in the page's language, not English
     response = c.post("/admin/users/new", {"username": "zhou", "display_name": "访员 周", "password": "a good password",
                                            "role": "official", "township_scope": "T02，T03", "unit_id": "0",
                                            "active": "y"})
@@ -75,6 +76,9 @@ def test_admin_creates_accounts_under_the_password_policy(web, login) -> None:  
         admin_id = web.demo.users["admin"]
         assert s.scalars(select(AuditLog).where(AuditLog.action == "user_created")).all()[-1].user_id == admin_id
     assert login("zhou", "a good password").get("/dashboard/").status_code == 200
+    again = c.post("/admin/users/new", {"username": "Zhou", "password": "another password", "role": "official",
+                                        "unit_id": "0", "active": "y"}).get_data(as_text=True)
+    assert "用户名 &#39;Zhou&#39; 已被使用" in again
     c.post(f"/admin/users/{zhou.id}", {"role": "official", "township_scope": "", "unit_id": "0"})  # unticked: inactive
     assert Client(web.app.test_client()).login("zhou", "a good password").status_code == 401
     audit = c.text("/admin/audit?action=user_updated")

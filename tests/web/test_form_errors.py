@@ -114,3 +114,45 @@ def test_ids_past_a_64_bit_integer_are_no_such_row(web, login) -> None:  # type:
     assert c.post(f"/cases/{case}/answer", {"interview_id": huge, "question_id": "q1", "keys": "1", "reason": "typo"}).status_code == 400
     assert c.get("/concerns/?since=0001-01-01").status_code == 200
     assert login("admin").get(f"/admin/audit?user={huge}").status_code == 200
+
+
+def test_a_refused_outcome_keeps_what_the_interviewer_typed(web, login) -> None:  # type: ignore[no-untyped-def]
+    """A callback without its time comes back with the outcome, the unticked box and the note as
+    they were sent, next to the error (they came back empty, the outcome reset to the first)."""
+    task = web.demo.partial_task_id
+    _hold(web, task)
+    c = login("interviewer")
+    c.post(f"/console/task/{task}/disposition", {"outcome": "callback", "callback_at": "", "note": "晚上八点后方便"})
+    page = c.text(f"/console/task/{task}")
+    form = page[page.index(f'action="/console/task/{task}/disposition"'):]
+    form = form[:form.index("</form>")]
+    assert '<option value="callback" selected>' in form
+    assert 'name="note" value="晚上八点后方便"' in form
+    assert 'name="staff_callback" value="y" >' in form  # not ticked, as sent
+    assert ERROR.findall(form)
+    assert 'value="晚上八点后方便"' not in c.text(f"/console/task/{task}")  # kept for the one page only
+
+
+def test_refused_calling_windows_keep_what_was_typed(web, login) -> None:  # type: ignore[no-untyped-def]
+    c = login("supervisor")
+    s = web.demo.survey_id
+    c.post(f"/surveys/{s}/windows", {"weekday": "18:00-25:00", "weekend": "10:00-20:00"})
+    page = c.text(f"/surveys/{s}")
+    assert "25:00" in page[:page.index("<h1")]  # the error, at the top
+    assert 'value="18:00-25:00"' in page and 'value="10:00-20:00"' in page
+
+
+def test_a_concern_asks_for_its_category(web, login) -> None:  # type: ignore[no-untyped-def]
+    """No category is chosen for the interviewer (the first, theft, was, so a broken street lamp
+    was filed as theft unless someone changed it); one sent without is refused, its text kept."""
+    task = web.demo.partial_task_id
+    _hold(web, task)
+    c = login("interviewer")
+    page = c.text(f"/console/task/{task}")
+    form = page[page.index(f'action="/console/task/{task}/concern"'):]
+    assert re.search(r'<select name="category" required[^>]*><option value="">', form)
+    assert " selected>" not in form[:form.index("</select>")]
+    c.post(f"/console/task/{task}/concern", {"category": "", "summary": "村口路灯坏了"})
+    page = c.text(f"/console/task/{task}")
+    form = page[page.index(f'action="/console/task/{task}/concern"'):]
+    assert ERROR.findall(form[:form.index("</form>")]) and "村口路灯坏了</textarea>" in form

@@ -11,6 +11,7 @@ from web_support import WebApp
 
 from survey.models import Concern, FollowUpTask, Recording, StaffCallPolicy
 from survey.vocabulary import TaskStatus
+from web.charts import Bar, township_chart
 
 pytestmark = [pytest.mark.browser]
 WIDTHS = (1280, 390)
@@ -52,3 +53,38 @@ def test_daily_pages_fit_a_phone_and_a_desktop(web, browser, site, shots) -> Non
                     too_wide.append(f"{user} {url} at {width}px: {scroll}px wide")
         page.context.close()
     assert not too_wide, "\n".join(too_wide)
+
+
+def test_english_pages_fit_a_phone(web, browser, site, shots) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """English words are longer than Chinese ones: the live view's questions table and the
+    dashboard's ranking, in English at 390 px, scroll inside their card, not the page, and the
+    supervisor's menu takes a row of its own under the centre's name."""
+    too_wide: list[str] = []
+    for user, url in (("supervisor", f"/live/{web.demo.survey_id}"), ("official", "/dashboard/")):
+        page = open_as(browser, site, user, width=390)
+        page.goto(site + "/lang/en")
+        page.goto(site + url)
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(shots / f"{user}{url.replace('/', '_')}-en-390.png"), full_page=True)
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        if scroll > 390:
+            too_wide.append(f"{user} {url} in English at 390px: {scroll}px wide")
+        header = page.evaluate("document.querySelector('header.top').getBoundingClientRect().height")
+        if header > 160:  # the menu squeezed beside the centre's name, one entry a line: 240 px of 844
+            too_wide.append(f"{user} {url} in English at 390px: a header {header}px high")
+        page.context.close()
+    assert not too_wide, "\n".join(too_wide)
+
+
+def test_long_english_township_names_fit_the_chart(browser, site) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The dashboard's chart in the app's fonts: every label starts inside the picture (Dawangzhuang
+    Township lost its first letters to a label column of fixed width)."""
+    bars = [Bar("Dawangzhuang Township", 96.5, 90.8, 98.7), Bar("Dongcheng Subdistrict", 89.4, 81.5, 94.1),
+            Bar("城关镇", 96.5, 90.7, 98.7)]
+    page = open_as(browser, site, "official")
+    page.set_content(f'<link rel="stylesheet" href="{site}/static/app.css"><body style="width:620px">'
+                     f'{township_chart(bars, 90.4, "t")}</body>')
+    page.wait_for_load_state("networkidle")
+    lefts = page.evaluate("[...document.querySelectorAll('svg.chart text')].map(t => t.getBBox().x)")
+    assert min(lefts) >= 0, lefts
+    page.context.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 PAGES = {
@@ -22,3 +24,19 @@ def test_pages_render(login, role: str) -> None:  # type: ignore[no-untyped-def]
     for url in PAGES[role]:
         response = c.get(url)
         assert response.status_code == 200, (url, response.get_data(as_text=True)[:2000])
+
+
+CURRENT = {  # (role, page) -> the one menu entry marked as the current page
+    ("interviewer", "/console/"): "/console/", ("interviewer", "/console/f2f"): "/console/f2f",
+    ("admin", "/admin/users/new"): "/admin/users", ("admin", "/admin/audit"): "/admin/audit",
+    ("admin", "/admin/recordings/"): "/admin/recordings/", ("supervisor", "/live/1"): "/live/",
+}
+
+
+@pytest.mark.parametrize(("role", "url"), list(CURRENT))
+def test_the_menu_marks_one_entry_as_the_current_page(login, role: str, url: str) -> None:  # type: ignore[no-untyped-def]
+    """Menus with several entries of one blueprint (the admin's, the interviewer's) once marked all
+    of them as current."""
+    html = login(role).get(url).get_data(as_text=True)
+    nav = html[html.index("<nav>"):html.index("</nav>")]
+    assert re.findall(r'<a href="([^"]+)" class="active"', nav) == [CURRENT[role, url]]

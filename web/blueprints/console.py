@@ -163,9 +163,8 @@ def task(task_id: int) -> str:
     interview = ops.live_interview(session, task, staff)
     shown = interview or (session.get(Interview, task.interview_id) if task.interview_id else None)
     since = _visit_start(task)
-    form_outcome = DispositionForm()
-    if interview is not None and interview.status == "complete":
-        form_outcome.outcome.data = "complete"
+    complete = interview is not None and interview.status == "complete"
+    form_outcome = DispositionForm(outcome="complete") if complete else DispositionForm()
     calls = staff_lines.policy(session)
     tel = staff_lines.shows_number(calls)
     return render_template(

@@ -34,7 +34,7 @@ from web import auditing
 from web.access import roles, user
 from web.analysis_inputs import missing_messages
 from web.context import ctx, db
-from web.forms import ActionForm
+from web.forms import ActionForm, Form, keep_typed
 from web.i18n import refusal
 from web.labels import terms
 from web.listing import Filters, paginate
@@ -76,7 +76,7 @@ FIELD_PROBLEMS = {
 }
 
 
-class WindowsForm(FlaskForm):
+class WindowsForm(Form):
     weekday = StringField(validators=[Length(max=200)])
     weekend = StringField(validators=[Length(max=200)])
 
@@ -291,6 +291,7 @@ def windows(survey_id: int) -> Response:
                         clock=ctx().clock, user_id=user().id)
     except Refused as exc:
         _refused(exc)
+        keep_typed(form)
     else:
         flash(_("Calling windows saved."), "info")
     return redirect(url_for("surveys.detail", survey_id=survey.id))
