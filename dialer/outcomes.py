@@ -440,8 +440,8 @@ def _with_staff(case: _Case) -> None:
 _TASK_NOTES = {
     TaskKind.OPERATOR: "resident asked for a person during the IVR interview",
     TaskKind.PARTIAL: "the interview stopped part-way and the dialer's attempts are used up: finish it in CATI",
-    TaskKind.REFUSAL_CONVERSION: "the resident hung up in the introduction until the attempts ran out: "
-                                 "one conversion call",
+    TaskKind.REFUSAL_CONVERSION: "the resident hung up in the introduction and the attempts ran out: "
+                                 "one conversion call",  # a refusal among the calls: the case's code is 2.11
 }
 
 

@@ -638,7 +638,7 @@ ZH: dict[str, str] = {
     'Revisit (回访) of concern #%(id)s.': '诉求 #%(id)s 的回访。',
     "The interview stopped part-way and the dialer's attempts are used up: finish it by telephone.": '访问中途中断，自动拨号次数已用完：请电话完成访问。',
     'The resident asked for a person during the automated interview.': '居民在自动语音访问中要求转人工。',
-    'The resident hung up in the introduction until the attempts ran out: one conversion call.': '居民多次在开场白时挂断，拨打次数已用完：进行一次拒访转化电话。',
+    'The resident hung up in the introduction and the attempts ran out: one conversion call.': '居民曾在开场白时挂断，拨打次数已用完：进行一次拒访转化电话。',
     # form errors (web/forms.py)
     'Field cannot be longer than %(max)d character.': '不能超过 %(max)d 个字符。',
     'Field cannot be longer than %(max)d characters.': '不能超过 %(max)d 个字符。',

@@ -80,3 +80,13 @@ def test_the_header_and_login_page_name_the_centre_in_the_pages_language(web) ->
     client.get("/lang/en?next=/login")
     page = client.get("/login").get_data(as_text=True)
     assert page.count("Qingshi County Opinion Survey Centre") == 2 and "青石县" not in page
+
+
+def test_a_refusal_conversion_note_reads_as_what_happened_old_wording_too() -> None:
+    """One hang-up in the introduction among seven no-answers is not 'hung up until the attempts ran out'."""
+    from web.task_notes import _system
+
+    for stored in ("the resident hung up in the introduction and the attempts ran out: one conversion call",
+                   "the resident hung up in the introduction until the attempts ran out: one conversion call"):
+        assert _system(stored) == ("The resident hung up in the introduction and the attempts ran out: "
+                                   "one conversion call.")
