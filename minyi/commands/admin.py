@@ -38,9 +38,14 @@ def user_add(
     role: str = typer.Option(..., "--role", help="admin, supervisor, interviewer, transcriber, official or unit."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
     township: list[str] = typer.Option([], "--township", help="Limit an official to these township codes."),
+    unit: str = typer.Option("", "--unit", help="A unit account's responsible unit, by its code (units are added "
+                                                "in the web app's admin pages)."),
 ) -> None:
     """Create a staff account."""
+    from sqlalchemy import select
+
     from office.users import create_user
+    from survey.models import Unit
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -50,10 +55,17 @@ def user_add(
     sessions = open_sessions(settings.database_url)
     try:
         with session_scope(sessions) as session:
-            user = create_user(session, name, password, role, SystemClock(), township_scope=township or None)
-            console.print(f"created {user.role} account {user.username!r}")
+            unit_id = session.scalar(select(Unit.id).where(Unit.code == unit)) if unit else None
+            if unit and unit_id is None:
+                raise _fail(f"no unit {unit!r}: add it in the web app (Admin, Units) first")
+            user = create_user(session, name, password, role, SystemClock(), township_scope=township or None,
+                               unit_id=unit_id)
+            console.print(f"created {user.role} account {user.username!r}" + (f" of unit {unit}" if unit else ""))
     except ValueError as exc:
         raise _fail(str(exc)) from None
+    if role == "unit" and not unit:
+        console.print("note: a unit account sees its unit's concerns only once it has a unit: give --unit CODE, "
+                      "or set it in the web app's admin pages", soft_wrap=True)
 
 
 def survey_create(

@@ -73,3 +73,4 @@ def test_a_list_without_numbers_adds_nothing_and_exits_2(db_url: str, session: S
     missing = _invoke(["dnc", "import", str(tmp_path / "none.csv")], db_url)
     assert missing.exit_code == 2
     assert session.scalar(select(func.count()).select_from(DoNotCall)) == 0
+

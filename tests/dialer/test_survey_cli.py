@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from minyi.cli import app
 from survey.clock import VirtualClock
 from survey.db import head_revision, make_engine, session_factory, session_scope, upgrade
-from survey.models import Case
+from survey.models import Case, Unit, User
 from survey.vocabulary import CaseStatus
 
 runner = CliRunner()
@@ -157,3 +157,24 @@ def test_survey_create_refuses_a_questionnaire_without_consent(db_url: str, tmp_
     assert result.exit_code == 2
     assert f"{questionnaire}:5:1: no question has role: consent" in result.output
     assert "no survey yet" in _invoke(["survey", "list"], db_url).output
+
+
+def test_a_unit_account_is_given_its_unit_by_code(db_url: str, session: Session) -> None:
+    """`minyi user add --role unit` had no way to say the unit: the account saw no concerns."""
+    session.add(Unit(code="PS01", name_zh="城关派出所"))
+    session.commit()
+    made = _add_user(db_url, "ps01", "--unit", "PS01")
+    assert made.exit_code == 0, made.output
+    assert "created unit account 'ps01' of unit PS01" in made.output
+    unknown = _add_user(db_url, "ps02", "--unit", "PS99")
+    assert unknown.exit_code == 2 and "no unit 'PS99'" in unknown.output
+    bare = _add_user(db_url, "ps03")
+    assert bare.exit_code == 0 and "give --unit CODE" in bare.output
+    session.expire_all()
+    users = {u.username: u for u in session.scalars(select(User))}
+    assert users["ps01"].unit_id is not None and "ps02" not in users and users["ps03"].unit_id is None
+
+
+def _add_user(url: str, name: str, *options: str) -> Result:
+    return runner.invoke(app, ["user", "add", name, "--role", "unit", *options, "--password-stdin"],
+                         input="a-long-pass-phrase-2026\n", env={"MINYI_DATABASE_URL": url})
