@@ -24,7 +24,7 @@ from dialer.followup import open_task
 from dialer.policy import DialPolicy
 from dialer.schedule import ScheduleError, callback_time, clamp_to_window
 from survey.clock import SystemClock
-from survey.models import AuditLog, Case, Survey, User
+from survey.models import AuditLog, Case, FollowUpTask, Survey, User
 from survey.vocabulary import CaseStatus, TaskKind
 
 log = logging.getLogger(__name__)
@@ -52,13 +52,13 @@ def book_callback(session: Session, case_id: int, survey_id: int, slot: str, now
 
 
 def agree_callback(session: Session, case: Case, *, staff_id: int, staff_name: str, when: datetime,
-                   now: datetime, interview_id: int | None) -> None:
+                   now: datetime, interview_id: int | None) -> FollowUpTask | None:
     """A staff member agreed ``when`` with the resident: the case stays with staff and a task is
-    queued for them at that time (the IVR will not call it)."""
+    queued for them at that time (the IVR will not call it); returns the task, if one was opened."""
     if case.status == CaseStatus.FINAL:
-        return
+        return None
     case.status, case.next_attempt_at, case.callback_at = CaseStatus.FOLLOW_UP, None, when
-    open_task(session, survey_id=case.survey_id, case_id=case.id, kind=TaskKind.CALLBACK, now=now, due_at=when,
+    return open_task(session, survey_id=case.survey_id, case_id=case.id, kind=TaskKind.CALLBACK, now=now, due_at=when,
               interview_id=interview_id, assigned_to=staff_id, note=f"callback agreed with {staff_name}")
 
 

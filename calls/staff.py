@@ -234,8 +234,10 @@ def record_disposition(session: Session, task: FollowUpTask, staff: Staff, q: Qu
     applied = apply_result(session, attempt.id, result, clock)
     _close_task(task, now, staff, f"{outcome}: {note}".strip(": "))
     if outcome == "callback" and staff_callback and callback_at is not None:
-        agree_callback(session, task.case, staff_id=staff.id, staff_name=staff.username, when=callback_at, now=now,
-                       interview_id=task.interview_id)
+        callback = agree_callback(session, task.case, staff_id=staff.id, staff_name=staff.username, when=callback_at,
+                                  now=now, interview_id=task.interview_id)
+        if callback is not None and note.strip():  # what was said on the call, for the one who calls back
+            _append_note(callback, now, staff, f"callback: {note.strip()}")
     case = task.case
     audit.record(session, clock, user_id=staff.id, action="disposition_recorded", entity="case",
                  entity_id=case.id, after={"attempt_id": attempt.id, "outcome": outcome,

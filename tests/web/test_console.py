@@ -80,13 +80,15 @@ def test_callback_by_staff_queues_a_task_for_the_interviewer(web, login) -> None
     c = login("interviewer")
     c.post("/console/next")
     response = c.post(f"/console/task/{task_id}/disposition",
-                      {"outcome": "callback", "callback_at": "2026-11-03T19:30", "staff_callback": "y"})
+                      {"outcome": "callback", "callback_at": "2026-11-03T19:30", "staff_callback": "y",
+                       "note": "老人白天在田里，晚上七点半后方便"})
     assert response.status_code == 302
     with web.sessions() as s:
         task = s.get(FollowUpTask, task_id)
         follow = s.scalars(select(FollowUpTask).where(FollowUpTask.case_id == task.case_id,
                                                       FollowUpTask.kind == TaskKind.CALLBACK)).one()
         assert follow.assigned_to == demo.users["interviewer"]
+        assert follow.note.endswith("interviewer] callback: 老人白天在田里，晚上七点半后方便")  # for who calls back
         assert follow.due_at.isoformat() == "2026-11-03T11:30:00"  # 19:30 in Shanghai
         assert s.get(Case, task.case_id).status == CaseStatus.FOLLOW_UP
 
