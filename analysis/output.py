@@ -26,6 +26,7 @@ from analysis.results import (
 
 CSV_COLUMNS = ("period", "stratum", "index", "n", "estimate", "se", "ci_low", "ci_high", "deff", "n_eff")
 SUMMARY_STRATA = 60  # a period with more townships than this gets a summary on the console
+NOTES_SHOWN = 10  # weighting notes printed one by one; more are counted, and kept in --json's 'log'
 EXTRA_COLUMNS = ("level", "kind", "df", "ci_method", "deff_kish", "dk_rate", "change", "change_se", "change_p",
                  "change_p_adjusted", "rank", "rank_low", "rank_high", "tier", "tier_p",
                  "tier_p_adjusted", "eblup", "eblup_mse", "population_covered", "left_out")
@@ -167,8 +168,11 @@ def print_summary(result: AnalysisResult, console: Console | None = None, full_t
     else:
         for line in result.flags:
             console.print(f"[yellow]flag[/yellow] {line}")
-    if result.log:
+    if len(result.log) > NOTES_SHOWN:
         console.print(f"{len(result.log)} weighting notes (see --json 'log')")
+    else:  # a few notes (a margin rescaled to the township's total, ...) are read, not looked for
+        for line in result.log:
+            console.print(f"note: {line}", soft_wrap=True)
 
 
 def _print_merges(result: AnalysisResult, console: Console) -> None:

@@ -153,6 +153,19 @@ def test_gb18030_files_are_read_as_chinese_excel_writes_them(files: Path) -> Non
     assert code == 2 and "neither UTF-8 nor GB18030 text" in output
 
 
+def test_a_few_weighting_notes_are_printed_not_only_counted(files: Path) -> None:
+    """A sex margin 5,000 over the township's total is rescaled: the console says so, not only the JSON."""
+    margins = files / "margins.csv"
+    lines = margins.read_text(encoding="utf-8").splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("A,sex,"))
+    town, margin, level, n = lines[row].split(",")
+    lines[row] = ",".join([town, margin, level, str(float(n) + 5000)])
+    margins.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, output = invoke(files, "--population", str(margins), "--method", "rake", "--by", "age_group,sex")
+    assert code == 0, output
+    assert "note: township A: margin sex summed to 25000, not 20000; rescaled to 20000" in " ".join(output.split())
+
+
 def test_an_unwritable_output_exits_2(files: Path) -> None:
     code, output = invoke(files, "--population", str(files / "cells.csv"), "--csv", str(files / "no" / "out.csv"))
     assert code == 2 and "cannot write" in output
