@@ -53,6 +53,9 @@ _SERVICE_TYPES = {_T.TOLL_FREE: "toll-free, e.g. 800", _T.SHARED_COST: "shared-c
 _CN_SERVICE = re.compile(r"9[56]\d{3,6}")
 
 
+_ERROR_TYPE = re.compile(r"^\(\d+\) ")  # phonenumbers' text starts with its error type's number: "(1) ..."
+
+
 def normalise(raw: str, region: str = "CN", *, allow_foreign: bool = False,
               allow_service: bool = False) -> tuple[str, str]:
     """E.164 form and line type (``mobile``, ``landline`` or ``unknown``) of ``raw``, a number in
@@ -65,7 +68,7 @@ def normalise(raw: str, region: str = "CN", *, allow_foreign: bool = False,
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise PhoneError(f"not a phone number ({exc})") from None
+        raise PhoneError(f"not a phone number ({_ERROR_TYPE.sub('', str(exc))})") from None
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     kind = phonenumbers.number_type(parsed)  # UNKNOWN exactly when is_valid_number is false (one look-up, not two)
     if kind == _T.UNKNOWN:

@@ -89,7 +89,7 @@ def test_good_rows_are_imported_and_bad_ones_written_back_with_their_reason(db: 
     rows = _rejects(written)
     assert rows[0] == ["number", "township", "reason"]
     assert [r[:2] for r in rows[1:]] == [line.split(",") for line in BAD_ROWS.splitlines()[1:]]
-    assert rows[-1][2] == ("number: not a phone number ((1) The string supplied did not seem to be a phone number.); "
+    assert rows[-1][2] == ("number: not a phone number (The string supplied did not seem to be a phone number.); "
                            "township: unknown township (survey S1 has T01, T02)")
 
 
