@@ -180,6 +180,15 @@ def _roles(path: Path, names: list[str]) -> tuple[dict[str, str], tuple[str, ...
     return columns, extra
 
 
+def read_with_rejects(path: Path, rejects: Path | None, what: str) -> tuple[Frame, Path]:
+    """The frame at ``path`` and where its rejected rows are to go: ``rejects``, by default
+    ``NAME.rejected.csv`` beside it, never the file itself (``what`` names it in the refusal)."""
+    rejects = rejects or path.with_name(f"{path.stem}.rejected.csv")
+    if rejects.resolve() == path.resolve():
+        raise FrameError(f"--rejects must not be the {what} itself")
+    return read_frame(path), rejects
+
+
 def write_rejects(path: Path, frame: Frame, rejects: Iterable[tuple[FrameRow, str]]) -> None:
     """The rejected rows as a UTF-8 CSV (with BOM, which Excel needs to read it as UTF-8): the
     frame's columns plus :data:`REASON_COLUMN`, to be fixed and imported again."""

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dialer import workers
 from dialer.close import close_survey
-from dialer.frames import FrameError, read_frame, write_rejects
+from dialer.frames import FrameError, read_with_rejects, write_rejects
 from dialer.policy import DialPolicy, PolicyError
 from dialer.protocol import Channel, ChannelNotReady, Draining
 from dialer.sample import ImportReport, NumberRules, import_sample
@@ -86,11 +86,8 @@ def sample_import(
     (docs/command-line.md)."""
     if strict and skip_invalid:
         raise _fail("--strict and --skip-invalid contradict each other")
-    rejects = rejects or file.with_name(f"{file.stem}.rejected.csv")
-    if rejects.resolve() == file.resolve():
-        raise _fail("--rejects must not be the frame itself")
     try:
-        frame = read_frame(file)
+        frame, rejects = read_with_rejects(file, rejects, "frame")
     except FrameError as exc:
         raise _fail(str(exc)) from None
     settings = load_settings()

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from dialer.dnc import add_many
-from dialer.frames import FrameError, FrameRow, read_frame, write_rejects
+from dialer.frames import FrameError, FrameRow, read_with_rejects, write_rejects
 from survey import audit
 from survey.clock import SystemClock
 from survey.config import load_settings
@@ -36,11 +36,8 @@ def dnc_import(
     survey, its dialable cases are closed as refusals (AAPOR 2.11) and frames imported later leave it
     out. Rows that are not phone numbers are written, with a `reason` column, to the rejects file;
     the others are added. Exit status 2 when the file cannot be read or no row is a number."""
-    rejects = rejects or file.with_name(f"{file.stem}.rejected.csv")
-    if rejects.resolve() == file.resolve():
-        raise _fail("--rejects must not be the list itself")
     try:
-        frame = read_frame(file)
+        frame, rejects = read_with_rejects(file, rejects, "list")
     except FrameError as exc:
         raise _fail(str(exc)) from None
     settings = load_settings()

@@ -74,3 +74,10 @@ def test_a_list_without_numbers_adds_nothing_and_exits_2(db_url: str, session: S
     assert missing.exit_code == 2
     assert session.scalar(select(func.count()).select_from(DoNotCall)) == 0
 
+
+
+def test_the_rejects_file_is_never_the_list_itself(db_url: str, tmp_path: Path) -> None:
+    listing = _write(tmp_path / "list.csv", "phone", ["13800000000", "abc"])
+    refused = _invoke(["dnc", "import", str(listing), "--rejects", str(listing)], db_url)
+    assert refused.exit_code == 2 and "--rejects must not be the list itself" in refused.output
+    assert listing.read_text(encoding="utf-8").startswith("phone,note")

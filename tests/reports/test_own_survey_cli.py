@@ -52,6 +52,23 @@ def interview_everyone(url: str, seed: int = 7) -> int:
         return len(cases)
 
 
+def bulletin_texts(url: str, tmp_path: Path, **files: Path) -> dict[str, str]:
+    """Round HW of 2026-11 made with ``files`` (else the examples'), the example frame imported,
+    everyone interviewed, and its bulletin in zh and en: each one's text."""
+    import pdfplumber
+
+    assert create("HW", period="2026-11", **files).exit_code == 0
+    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
+    interview_everyone(url)
+    texts = {}
+    for lang in ("zh", "en"):
+        pdf = tmp_path / f"bulletin-{lang}.pdf"
+        assert run("report", "--survey", "HW", "--lang", lang, "--out", str(pdf)).exit_code == 0
+        with pdfplumber.open(pdf) as doc:
+            texts[lang] = " ".join(page.extract_text() or "" for page in doc.pages)
+    return texts
+
+
 def _complete(session: Session, survey: Survey, case: Case, answers: dict[str, int | None]) -> None:
     now = survey.created_at
     interview = Interview(case_id=case.id, survey_id=survey.id, questionnaire_version="1",
@@ -374,21 +391,11 @@ def test_the_bulletin_names_the_township_without_interviews_and_prints_times_in_
 def test_the_bulletins_index_construction_names_the_answers_each_index_leaves_out(url: str, tmp_path: Path) -> None:
     """A score index in the headline: its construction names the excluded answer as the questionnaire
     labels it (说不清 / Can't say), not a fixed "don't know"; a share index without exclusions says none."""
-    import pdfplumber
-
     indices = _edited(EXAMPLES / "indices.yaml", tmp_path / "indices.yaml", "headline: [safety, service]",
                       "headline: [safety_score, service]")
     indices = _edited(indices, indices, "favourable: [1, 2], exclude: [8]}\n  safety_score",
                       "favourable: [1, 2]}\n  safety_score")
-    assert create("HW", period="2026-11", indices=indices).exit_code == 0
-    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
-    interview_everyone(url)
-    texts = {}
-    for lang in ("zh", "en"):
-        pdf = tmp_path / f"bulletin-{lang}.pdf"
-        assert run("report", "--survey", "HW", "--lang", lang, "--out", str(pdf)).exit_code == 0
-        with pdfplumber.open(pdf) as doc:
-            texts[lang] = " ".join(page.extract_text() or "" for page in doc.pages)
+    texts = bulletin_texts(url, tmp_path, indices=indices)
     zh, en = "".join(texts["zh"].split()), " ".join(texts["en"].split())
     assert "比较安全67分，不太安全33分，不安全0分）；“说不清”不计分。" in zh and "不了解" not in zh
     assert "Unsafe 0); Can't say not scored." in en and "don't know" not in en
@@ -399,17 +406,7 @@ def test_the_bulletins_merged_cells_are_named_by_the_questionnaires_labels(url: 
     """A round weighted by its own questions (population margins name question ids and answer codes):
     the methods box names a merged cell's variable and levels as the questionnaire labels them
     (年龄组 18-34岁+35-59岁, 性别 男+女), not by the codes (1+2, either variable)."""
-    import pdfplumber
-
-    assert create("HW", period="2026-11").exit_code == 0
-    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
-    interview_everyone(url)  # 10 interviews a township: some age groups have fewer than 5
-    texts = {}
-    for lang in ("zh", "en"):
-        pdf = tmp_path / f"bulletin-{lang}.pdf"
-        assert run("report", "--survey", "HW", "--lang", lang, "--out", str(pdf)).exit_code == 0
-        with pdfplumber.open(pdf) as doc:
-            texts[lang] = " ".join(page.extract_text() or "" for page in doc.pages)
+    texts = bulletin_texts(url, tmp_path)  # 10 interviews a township: some age groups have fewer than 5
     zh = "".join(texts["zh"].split())
     start = zh.index("单元合并")
     merged_zh = zh[start:zh.index("设计效应", start)]
@@ -429,21 +426,11 @@ def test_a_composite_index_in_the_headline_has_its_section_and_construction_in_t
     """formats.md allows composites and says the headline indices get a township section each: a
     composite named there is in the bulletin (before, it was left out without a word), made of its
     components by name and weight, with no question wording of its own."""
-    import pdfplumber
-
     indices = _edited(EXAMPLES / "indices.yaml", tmp_path / "indices.yaml", "headline: [safety, service]",
                       "  overall: {kind: composite, components: {safety: 0.6, service: 0.4}}\n"
                       "headline: [safety, overall]")
     indices = _edited(indices, indices, "names:\n", "names:\n  overall: {zh: 综合满意度, en: Overall index}\n")
-    assert create("HW", period="2026-11", indices=indices).exit_code == 0
-    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
-    interview_everyone(url)
-    texts = {}
-    for lang in ("zh", "en"):
-        pdf = tmp_path / f"bulletin-{lang}.pdf"
-        assert run("report", "--survey", "HW", "--lang", lang, "--out", str(pdf)).exit_code == 0
-        with pdfplumber.open(pdf) as doc:
-            texts[lang] = " ".join(page.extract_text() or "" for page in doc.pages)
+    texts = bulletin_texts(url, tmp_path, indices=indices)
     zh, en = "".join(texts["zh"].split()), " ".join(texts["en"].split())
     assert "各乡镇综合满意度" in zh and "Overall index by township" in en
     assert "综合满意度：群众安全感（权重60%）、服务满意率（权重40%）的加权和。" in zh
@@ -454,21 +441,11 @@ def test_a_composite_index_in_the_headline_has_its_section_and_construction_in_t
 def test_the_bulletin_names_the_centre_and_sponsor_as_configured(url: str, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The centre's name in each language and who commissioned the survey come from the settings."""
-    import pdfplumber
-
     monkeypatch.setenv("MINYI_CENTRE_NAME", "青石县社情民意调查中心")
     monkeypatch.setenv("MINYI_CENTRE_NAME_EN", "Qingshi County Opinion Survey Centre")
     monkeypatch.setenv("MINYI_SPONSOR", "市委政法委")
     monkeypatch.setenv("MINYI_SPONSOR_EN", "City Political and Legal Affairs Commission")
-    assert create("HW", period="2026-11").exit_code == 0
-    assert run("sample", "import", str(EXAMPLES / "frame.csv"), "--survey", "HW").exit_code == 0
-    interview_everyone(url)
-    texts = {}
-    for lang in ("zh", "en"):
-        pdf = tmp_path / f"bulletin-{lang}.pdf"
-        assert run("report", "--survey", "HW", "--lang", lang, "--out", str(pdf)).exit_code == 0
-        with pdfplumber.open(pdf) as doc:
-            texts[lang] = " ".join(page.extract_text() or "" for page in doc.pages)
+    texts = bulletin_texts(url, tmp_path)
     zh, en = "".join(texts["zh"].split()), " ".join(texts["en"].split())
     assert zh.startswith("青石县社情民意调查中心") and "市委政法委委托，青石县社情民意调查中心实施。" in zh
     assert en.startswith("Qingshi County Opinion Survey Centre")
